@@ -1,0 +1,1 @@
+"""HTTP: endpoint declaration, auth, validation, idempotency, problems, OpenAPI."""

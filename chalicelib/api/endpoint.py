@@ -1,0 +1,219 @@
+"""Declaring an operation: route, callers, validation, idempotency and errors in one place.
+
+Every route of the API is declared with :func:`endpoint`. The declaration is also the route table
+that the OpenAPI document and the authorisation test walk, so the three cannot drift apart.
+
+A handler takes a :class:`Call` (who, what, where to stage writes) and returns the response
+body. It stages its writes on ``call.uow``; the wrapper commits them in one transaction together
+with the idempotency record and the domain events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api import auth
+from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
+from chalicelib.api.observability import logger, metrics
+from chalicelib.shared.errors import (
+    ConcurrentUpdate,
+    MalformedRequest,
+    Problem,
+    RequestTooLarge,
+    ValidationProblem,
+)
+from chalicelib.store.uow import ClaimTaken, UnitOfWork
+from aws_lambda_powertools.metrics import MetricUnit
+
+MAX_BODY = 256 * 1024
+RETRIES_ON_CONFLICT = 3
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Operation:
+    """The declaration of one API operation."""
+
+    operation_id: str
+    method: str
+    path: str
+    summary: str
+    allow: tuple[auth.Allow, ...]        # empty: public
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    idempotent: bool = False
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+
+    @property
+    def public(self) -> bool:
+        return not self.allow
+
+
+REGISTRY: list[Operation] = []
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    operation: Operation
+    principal: auth.Principal | None
+    params: dict[str, str]
+    body: Any
+    query: Any
+    headers: dict[str, str]
+    correlation_id: str
+    uow: UnitOfWork = field(init=False)
+    status: int | None = None          # a handler may override the declared status
+
+    def __post_init__(self) -> None:
+        self.uow = UnitOfWork(self.actor, self.correlation_id)
+
+    @property
+    def actor(self) -> str | None:
+        return self.principal.ref if self.principal else None
+
+
+def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summary: str,
+             allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
+             query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+             status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
+             errors: tuple[int, ...] = ()) -> Callable:
+    """Register ``handler(call) -> body`` as an operation on ``bp``."""
+    op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
+                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors)
+    REGISTRY.append(op)
+
+    def register(handler: Callable[[Call], Any]) -> Callable:
+        def view(**params: str) -> Response:
+            return _handle(bp, op, handler, params)
+        view.__name__ = handler.__name__
+        view.__doc__ = handler.__doc__
+        bp.route(path, methods=[op.method], content_types=["application/json"])(view)
+        return handler
+    return register
+
+
+def problem_response(problem: Problem, instance: str | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(problem.body(instance), ensure_ascii=False), status_code=problem.status,
+                    headers={"Content-Type": PROBLEM_JSON, **(headers or {})})
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    text = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status_code=status, headers={"Content-Type": "application/json", **headers})
+
+
+def _raw_body(request) -> bytes:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise RequestTooLarge(f"request bodies are limited to {MAX_BODY} bytes")
+    return raw
+
+
+def _parse(model: type[BaseModel] | None, data: Any, where: str) -> Any:
+    if model is None:
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        details = [{"field": ".".join(str(p) for p in e["loc"]) or where, "message": e["msg"]}
+                   for e in error.errors(include_url=False)]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        raise ValidationProblem(f"invalid {where}: {summary}", errors=details) from None
+
+
+def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
+    request = bp.current_request
+    # The path as the caller sent it, built the same way under API Gateway and chalice local.
+    real_path = request.path
+    for name, value in params.items():
+        real_path = real_path.replace("{" + name + "}", value)
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    correlation_id = headers.get("x-correlation-id") or request.context.get("requestId", "")
+    logger.set_correlation_id(correlation_id)
+    logger.append_keys(operation=op.operation_id)
+    response_headers = {"X-Correlation-Id": correlation_id}
+    started = time.perf_counter()
+    try:
+        raw = _raw_body(request)
+        query_params = dict(request.query_params or {})
+        principal = None
+        if not op.public:
+            principal = auth.check(auth.authenticate(headers, op.method, real_path, query_params, raw),
+                                   op.allow)
+        data = _json(raw) if op.body is not None else None
+        body = _parse(op.body, data, "body")
+        query = _parse(op.query, query_params, "query") if op.query else query_params
+        key = validate_key(headers.get("idempotency-key")) if op.idempotent else None
+        result = _run(op, handler, principal, params, body, query, headers, correlation_id,
+                      key, fingerprint(op.method, real_path, data) if key else "")
+        status, payload, replayed = result
+        if replayed:
+            response_headers["Idempotent-Replayed"] = "true"
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        return _json_response(status, payload, response_headers)
+    except Problem as problem:
+        logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
+        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+        return problem_response(problem, real_path, response_headers)
+    except Exception:  # the one place an unexpected error becomes a 500
+        logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        problem = Problem("the server failed to handle the request; it is safe to retry with the same Idempotency-Key")
+        problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
+        return problem_response(problem, real_path, response_headers)
+    finally:
+        logger.info("request", extra={"method": op.method, "ms": round((time.perf_counter() - started) * 1000, 1)})
+        logger.remove_keys(["operation"])
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        raise MalformedRequest("this operation needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MalformedRequest(f"body is not valid JSON: {error}") from None
+
+
+def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
+         correlation_id: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
+    scope = principal.ref if principal else "public"
+    for attempt in range(RETRIES_ON_CONFLICT):
+        call = Call(op, principal, params, body, query, headers, correlation_id)
+        try:
+            payload = handler(call)
+            status = call.status or op.status
+            claim = IdempotencyRecord.claim(scope, key, fp, status, payload) if key else None
+            call.uow.commit(claim)
+            return status, payload, False
+        except ClaimTaken:
+            return _replay(scope, key, fp)
+        except ConcurrentUpdate:
+            if attempt == RETRIES_ON_CONFLICT - 1:
+                raise
+        except Problem:
+            # A keyed request that fails on today's state may be the retry of one that succeeded.
+            if key and (record := IdempotencyRecord.find(scope, key)) is not None:
+                return (*replay(record, fp), True)
+            raise
+    raise ConcurrentUpdate("the record kept changing; retry")
+
+
+def _replay(scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
+    record = IdempotencyRecord.find(scope, key or "")
+    if record is None:  # claim existed at commit but not now: its TTL passed in between
+        raise ConcurrentUpdate("retry the request")
+    return (*replay(record, fp), True)

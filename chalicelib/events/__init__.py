@@ -1,0 +1,1 @@
+"""Domain events: the outbox written with every change, and the stream-side dispatcher."""

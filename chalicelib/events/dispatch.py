@@ -1,0 +1,71 @@
+"""The stream side of the outbox: DynamoDB stream records in, subscribers called, failures reported.
+
+Delivery is at least once and a batch may be redelivered whole or in part, so every subscriber
+must be idempotent; :func:`apply_once` gives a subscriber exactly-once effects by writing a
+marker in the same transaction as its change.
+
+The handler reports the first failing record as a ``batchItemFailures`` entry, the
+``ReportBatchItemFailures`` contract: the stream mapping (``infra/``) and the local stream pump
+then retry from that record, bisecting and finally sending it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+from chalicelib.api.observability import logger
+from chalicelib.events.model import DomainEvent, event_from_image
+from chalicelib.store.models import MainModel, expiry_in
+from chalicelib.store.uow import ClaimTaken, UnitOfWork
+from pynamodb.attributes import UnicodeAttribute
+
+Subscriber = Callable[[DomainEvent], None]
+SUBSCRIBERS: dict[str, list[tuple[str, Subscriber]]] = defaultdict(list)
+MARKER_DAYS = 40        # longer than a stream keeps records (24 h) and the DLQ keeps messages (14 d)
+
+
+def subscribe(name: str, *event_types: str) -> Callable[[Subscriber], Subscriber]:
+    """Register ``fn(event)`` under a stable consumer ``name`` for the given event types."""
+    def register(fn: Subscriber) -> Subscriber:
+        for event_type in event_types:
+            SUBSCRIBERS[event_type].append((name, fn))
+        return fn
+    return register
+
+
+class AppliedMarker(MainModel):
+    """``APPLIED#<consumer>#<event id>``: this consumer has applied this event."""
+
+    applied_at = UnicodeAttribute()
+
+
+def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
+    """Commit ``uow`` with a marker; False (and nothing written) if the event was applied before."""
+    marker = AppliedMarker(f"APPLIED#{consumer}#{event.id}", "APPLIED", applied_at=event.occurred_at,
+                           expires_at=expiry_in(MARKER_DAYS))
+    try:
+        uow.commit(claim=marker)
+    except ClaimTaken:
+        return False
+    return True
+
+
+def dispatch(event: DomainEvent) -> None:
+    for name, fn in SUBSCRIBERS.get(event.type, []):
+        fn(event)
+
+
+def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Process Lambda-shaped DynamoDB stream records in order; report the first failure."""
+    for record in records:
+        if record.get("eventName") not in ("INSERT",):   # MODIFY never happens; REMOVE is TTL
+            continue
+        sequence = record["dynamodb"]["SequenceNumber"]
+        try:
+            event = event_from_image(record["dynamodb"]["NewImage"])
+            dispatch(event)
+        except Exception:
+            logger.exception("event handling failed", extra={"sequence": sequence})
+            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    return {"batchItemFailures": []}

@@ -1,0 +1,72 @@
+"""Member operations over HTTP: parse, delegate to the service, shape the reply."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.auth import ANY_STAFF, MEMBER, MERCHANT, staff
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.members import service
+from chalicelib.members.schemas import (
+    GetMemberQuery,
+    IdentityIn,
+    LookupQuery,
+    MemberOut,
+    MemberTokenOut,
+    MemberTokenRequest,
+    RegisterMember,
+    UpdateMember,
+)
+
+bp = Blueprint(__name__)
+TAGS = ("members",)
+
+
+@endpoint(bp, "/v1/members", "POST", "registerMember", status=201, tags=TAGS, errors=(409,),
+          summary="Register a member with one or more identities",
+          allow=(MERCHANT, ANY_STAFF), body=RegisterMember, response=MemberOut)
+def register_member(call: Call):
+    member = service.register(call.body, call.principal, call.uow)
+    return member.view(reveal=False)
+
+
+@endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
+          summary="Find the member an identity belongs to (phone, OpenID, UnionID, card, email)",
+          allow=(MERCHANT, ANY_STAFF), query=LookupQuery, response=MemberOut)
+def lookup_member(call: Call):
+    return service.lookup(call.query.type, call.query.value, call.principal)
+
+
+@endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
+          summary="Read a member ('me' for the calling member); reveal=true shows personal data to HQ roles, audited",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=GetMemberQuery, response=MemberOut)
+def get_member(call: Call):
+    return service.get(call.params["member_id"], call.principal, reveal=call.query.reveal == "true")
+
+
+@endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", tags=TAGS, errors=(404, 409),
+          summary="Change profile fields; custom_fields merge key by key (null removes a key)",
+          allow=(MEMBER, MERCHANT, staff("super_admin", "ops_manager", "store_manager")),
+          body=UpdateMember, response=MemberOut)
+def update_member(call: Call):
+    member = service.update(call.params["member_id"], call.body, call.principal, call.uow)
+    return member.view(reveal=call.principal.kind == "member")
+
+
+@endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", status=201, tags=TAGS,
+          errors=(404, 409), summary="Bind one more identity to a member",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), body=IdentityIn, response=MemberOut)
+def bind_identity(call: Call):
+    member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,
+                                 call.principal, call.uow)
+    if not added:
+        call.status = 200
+    return member.view(reveal=call.principal.kind == "member")
+
+
+@endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
+          tags=("auth",), errors=(404,),
+          summary="Issue a member bearer token (for the brand's own login server)",
+          allow=(MERCHANT, staff("super_admin")), body=MemberTokenRequest, response=MemberTokenOut)
+def issue_member_token(call: Call):
+    return service.member_token(call.body, call.principal)

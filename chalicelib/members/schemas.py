@@ -1,0 +1,109 @@
+"""Request and response shapes of the member operations (also their OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "card_no", "email"]
+Gender = Literal["male", "female", "unknown"]
+Channel = Literal["app", "mini_program", "web", "pos", "import", "console"]
+CustomValue = str | int | bool | None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentityIn(Strict):
+    type: IdentityType
+    value: str = Field(min_length=1, max_length=254)
+
+
+class RegisterMember(Strict):
+    phone: str | None = Field(None, max_length=32, description="Any common format; stored as E.164")
+    email: str | None = Field(None, max_length=254)
+    identities: list[IdentityIn] = Field(default_factory=list, max_length=10)
+    name: str | None = Field(None, min_length=1, max_length=64)
+    gender: Gender = "unknown"
+    birthday: date | None = None
+    custom_fields: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
+    store_id: str | None = Field(None, max_length=64)
+    channel: Channel = "app"
+
+    @field_validator("birthday")
+    @classmethod
+    def _plausible_birthday(cls, v: date | None) -> date | None:
+        if v is not None and not (date(1900, 1, 1) <= v <= date.today()):
+            raise ValueError("birthday must be between 1900-01-01 and today")
+        return v
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if not (1 <= len(key) <= 64) or not key.replace("_", "").isalnum():
+                raise ValueError(f"custom field name '{key[:64]}' must be 1-64 letters, digits or '_'")
+            if isinstance(value, str) and len(value) > 1024:
+                raise ValueError(f"custom field '{key}' is longer than 1024 characters")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+                raise ValueError(f"custom field '{key}' is out of range")
+        return v
+
+
+class UpdateMember(Strict):
+    name: str | None = Field(None, min_length=1, max_length=64)
+    gender: Gender | None = None
+    birthday: date | None = None
+    custom_fields: dict[str, CustomValue] | None = Field(None, max_length=50)
+
+    _plausible_birthday = field_validator("birthday")(RegisterMember._plausible_birthday.__func__)
+    _custom_keys = field_validator("custom_fields")(
+        lambda cls, v: RegisterMember._custom_keys.__func__(cls, v) if v is not None else v)
+
+
+class LookupQuery(Strict):
+    type: IdentityType
+    value: str = Field(min_length=1, max_length=254)
+
+
+class GetMemberQuery(Strict):
+    reveal: Literal["true", "false"] = "false"
+
+
+class MemberTokenRequest(Strict):
+    member_id: str | None = Field(None, max_length=64)
+    identity: IdentityIn | None = None
+
+
+class IdentityOut(BaseModel):
+    type: IdentityType
+    value: str
+
+
+class MemberOut(BaseModel):
+    member_id: str
+    status: Literal["active", "merged"]
+    name: str | None
+    gender: Gender
+    birthday: date | None
+    phone: str | None
+    email: str | None
+    identities: list[IdentityOut]
+    custom_fields: dict[str, CustomValue]
+    merchant_id: str | None
+    store_id: str | None
+    channel: Channel
+    stage: Literal["new", "active", "dormant", "churned"]
+    registered_at: str
+    updated_at: str
+    version: int
+    pii_masked: bool
+
+
+class MemberTokenOut(BaseModel):
+    token: str
+    member_id: str
+    expires_at: str

@@ -1,0 +1,192 @@
+"""Member operations. Each takes what it needs and stages its writes on a unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist  # noqa: F401  (re-exported for callers)
+
+from chalicelib.api.auth import Principal, mint_token
+from chalicelib.events.model import DomainEvent
+from chalicelib.members import store
+from chalicelib.members.domain import SINGLE_VALUED, Identity, Member, normalise
+from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
+from chalicelib.members.store import AuditItem, IdentityItem, MemberItem
+from chalicelib.shared import clock
+from chalicelib.shared.config import settings
+from chalicelib.shared.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    Forbidden,
+    IdentityTaken,
+    NotFound,
+    ValidationProblem,
+)
+from chalicelib.shared.ids import new_id
+from chalicelib.store.uow import UnitOfWork
+
+MAX_IDENTITIES = 20
+
+
+def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
+    region = settings().phone_region
+    raw = [(i.type, i.value) for i in cmd.identities]
+    if cmd.phone:
+        raw.append(("phone", cmd.phone))
+    if cmd.email:
+        raw.append(("email", cmd.email))
+    found: dict[str, Identity] = {}
+    for kind, value in raw:
+        identity = normalise(kind, value, region)
+        found.setdefault(identity.ref, identity)
+    identities = tuple(found.values())
+    if not identities:
+        raise ValidationProblem("a member needs at least one identity: phone, email, or an entry in identities")
+    for kind in SINGLE_VALUED:
+        if sum(1 for i in identities if i.type == kind) > 1:
+            raise ValidationProblem(f"a member has at most one {kind}")
+    return identities
+
+
+def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
+    """A new member with its identities; 409 naming every identity that is already taken."""
+    identities = _identities(cmd)
+    store_id = cmd.store_id
+    if by.kind == "merchant" and by.store_id:
+        if store_id and store_id != by.store_id:
+            raise Forbidden("this API key is scoped to another store")
+        store_id = by.store_id
+    now = clock.iso(clock.now())
+    member = Member(member_id=new_id(), registered_at=now, updated_at=now, identities=identities,
+                    name=cmd.name, gender=cmd.gender, birthday=cmd.birthday,
+                    custom_fields=dict(cmd.custom_fields), merchant_id=by.merchant_id,
+                    store_id=store_id, channel=cmd.channel)
+    for identity in identities:
+        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=store.taken(identity))
+    uow.create(MemberItem.of(member))
+    uow.emit(DomainEvent("member.registered", f"member:{member.member_id}",
+                         {"member_id": member.member_id, "channel": member.channel,
+                          "store_id": member.store_id, "identity_types": [i.type for i in identities]},
+                         merchant_id=member.merchant_id))
+    return member
+
+
+def get(member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:
+    """A member as ``by`` may see it. An id merged away answers with its survivor."""
+    if by.kind == "member" and member_id not in ("me", by.id):
+        raise Forbidden("a member may read only their own record")
+    if member_id == "me":
+        if by.kind != "member":
+            raise NotFound("'me' names the calling member; only member tokens have one")
+        member_id = by.id
+    member = _active(member_id)
+    if reveal and not by.may_reveal_pii():
+        raise Forbidden("your role may not see unmasked personal data")
+    own = by.kind == "member"
+    if reveal and not own:
+        _audit(member.member_id, by, "pii.revealed", "phone,email")
+    return member.view(reveal=reveal or own)
+
+
+def lookup(identity_type: str, value: str, by: Principal) -> dict[str, Any]:
+    identity = normalise(identity_type, value, settings().phone_region)
+    member_id = store.resolve(identity)
+    if member_id is None:
+        raise NotFound(f"no member has {identity.type} {identity.masked().value}")
+    return _active(member_id).view(reveal=False)
+
+
+def update(member_id: str, cmd: UpdateMember, by: Principal, uow: UnitOfWork) -> Member:
+    member_id = _own(member_id, by)
+    member = _active(member_id, consistent=True)
+    changes = cmd.model_dump(exclude_unset=True)
+    if not changes:
+        raise ValidationProblem("nothing to update: send at least one of name, gender, birthday, custom_fields")
+    if "gender" in changes and changes["gender"] is None:
+        changes["gender"] = "unknown"
+    updated = member.with_profile(changes, clock.iso(clock.now()))
+    if len(updated.custom_fields) > 50:
+        raise ValidationProblem("a member has at most 50 custom fields")
+    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.emit(DomainEvent("member.updated", f"member:{member_id}",
+                         {"member_id": member_id, "fields": sorted(changes)},
+                         merchant_id=by.merchant_id))
+    return updated
+
+
+def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: UnitOfWork) -> tuple[Member, bool]:
+    """Bind one more identity. Binding one the member already has changes nothing (False)."""
+    member_id = _own(member_id, by)
+    identity = normalise(identity_type, value, settings().phone_region)
+    member = _active(member_id, consistent=True)
+    if identity in member.identities:
+        return member, False
+    if identity.type in SINGLE_VALUED and member.identity(identity.type):
+        raise Conflict(f"the member already has a {identity.type}; a member has at most one")
+    if len(member.identities) >= MAX_IDENTITIES:
+        raise Conflict(f"a member has at most {MAX_IDENTITIES} identities")
+    now = clock.iso(clock.now())
+    updated = member.with_identity(identity, now)
+    uow.create(IdentityItem.of(identity, member_id, now), on_conflict=store.taken(identity))
+    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.emit(DomainEvent("member.identity_bound", f"member:{member_id}",
+                         {"member_id": member_id, "identity_type": identity.type},
+                         merchant_id=by.merchant_id))
+    return updated, True
+
+
+def member_token(cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
+    """A bearer token for a member, for a trusted server that has verified the member's login."""
+    if bool(cmd.member_id) == bool(cmd.identity):
+        raise ValidationProblem("send exactly one of member_id or identity")
+    if cmd.identity:
+        found = store.resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
+        if found is None:
+            raise NotFound("no member has that identity")
+        member_id = found
+    else:
+        member_id = cmd.member_id or ""
+    member = _active(member_id)
+    minutes = settings().member_token_minutes
+    token = mint_token("member", member.member_id, minutes)
+    expires = clock.now() + timedelta(minutes=minutes)
+    return {"token": token, "member_id": member.member_id, "expires_at": clock.iso(expires)}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _own(member_id: str, by: Principal) -> str:
+    if by.kind == "member":
+        if member_id not in ("me", by.id):
+            raise Forbidden("a member may change only their own record")
+        return by.id
+    if member_id == "me":
+        raise NotFound("'me' names the calling member; only member tokens have one")
+    return member_id
+
+
+def _active(member_id: str, consistent: bool = False) -> Member:
+    """The member, following merges to the survivor (at most a few hops)."""
+    for _ in range(4):
+        member = store.load(member_id, consistent) if len(member_id) <= 64 else None
+        if member is None:
+            raise NotFound(f"no member {member_id[:64]}")
+        if member.status != "merged" or not member.merged_into:
+            return member
+        member_id = member.merged_into
+    raise Conflict("merge chain too long")
+
+
+def _changed() -> ConcurrentUpdate:
+    return ConcurrentUpdate("the member changed while the request ran; retry")
+
+
+def _audit(member_id: str, by: Principal, action: str, detail: str) -> None:
+    now = clock.now()
+    AuditItem(f"AUDIT#{member_id}", f"{clock.iso(now)}#{new_id()}", actor=by.ref, action=action,
+              detail=detail, at=clock.iso(now)).save()
+
+
+__all__ = ["register", "get", "lookup", "update", "bind", "member_token", "IdentityTaken"]

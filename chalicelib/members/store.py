@@ -1,0 +1,107 @@
+"""How members and identities are kept in the main table.
+
+``MEMBER#<id> / PROFILE``        the profile; ``merged_into`` keeps an old id resolving after a merge
+``IDENTITY#<type>#<value> / IDENTITY``  the OneID index: one read from any identity to its member id
+``AUDIT#<member id> / <time>#<ulid>``  who saw unmasked personal data, when
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+
+from chalicelib.members.domain import Identity, Member
+from chalicelib.shared.errors import IdentityTaken
+from chalicelib.store.models import Gsi1, MainModel
+
+
+class MemberItem(MainModel):
+    member_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    merged_into = UnicodeAttribute(null=True)
+    identities = ListAttribute(of=UnicodeAttribute)
+    name = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute()
+    birthday = UnicodeAttribute(null=True)
+    custom_fields = UnicodeAttribute()          # JSON: values keep their exact types
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    registered_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)        # MEMBERS#<merchant>: members by registering merchant
+    gsi1sk = UnicodeAttribute(null=True)        # registration time + id
+    by_merchant = Gsi1()
+
+    @staticmethod
+    def key(member_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", "PROFILE"
+
+    @classmethod
+    def of(cls, m: Member) -> "MemberItem":
+        pk, sk = cls.key(m.member_id)
+        return cls(pk, sk, member_id=m.member_id, status=m.status, merged_into=m.merged_into,
+                   identities=[i.ref for i in m.identities], name=m.name, gender=m.gender,
+                   birthday=m.birthday.isoformat() if m.birthday else None,
+                   custom_fields=json.dumps(m.custom_fields, ensure_ascii=False, separators=(",", ":")),
+                   merchant_id=m.merchant_id, store_id=m.store_id, channel=m.channel, stage=m.stage,
+                   registered_at=m.registered_at, updated_at=m.updated_at, version=m.version,
+                   gsi1pk=f"MEMBERS#{m.merchant_id or '-'}", gsi1sk=f"{m.registered_at}#{m.member_id}")
+
+    def domain(self) -> Member:
+        return Member(member_id=self.member_id, registered_at=self.registered_at,
+                      updated_at=self.updated_at,
+                      identities=tuple(Identity.from_ref(r) for r in self.identities or []),
+                      name=self.name, gender=self.gender,
+                      birthday=date.fromisoformat(self.birthday) if self.birthday else None,
+                      custom_fields=json.loads(self.custom_fields), merchant_id=self.merchant_id,
+                      store_id=self.store_id, channel=self.channel, stage=self.stage,
+                      status=self.status, merged_into=self.merged_into, version=int(self.version))
+
+
+class IdentityItem(MainModel):
+    member_id = UnicodeAttribute()
+    bound_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(identity: Identity) -> tuple[str, str]:
+        return f"IDENTITY#{identity.type}#{identity.value}", "IDENTITY"
+
+    @classmethod
+    def of(cls, identity: Identity, member_id: str, at: str) -> "IdentityItem":
+        return cls(*cls.key(identity), member_id=member_id, bound_at=at)
+
+
+class AuditItem(MainModel):
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    detail = UnicodeAttribute()
+    at = UnicodeAttribute()
+
+
+def taken(identity: Identity):
+    """The problem raised when an identity's index entry already exists."""
+    def problem() -> IdentityTaken:
+        masked = identity.masked()
+        return IdentityTaken(f"{identity.type} {masked.value} already belongs to a member",
+                             conflicts=[{"type": identity.type, "value": masked.value}])
+    return problem
+
+
+def load(member_id: str, consistent: bool = False) -> Member | None:
+    try:
+        return MemberItem.get(*MemberItem.key(member_id), consistent_read=consistent).domain()
+    except MemberItem.DoesNotExist:
+        return None
+
+
+def resolve(identity: Identity) -> str | None:
+    """The member id an identity belongs to, in one read."""
+    try:
+        return IdentityItem.get(*IdentityItem.key(identity)).member_id
+    except IdentityItem.DoesNotExist:
+        return None

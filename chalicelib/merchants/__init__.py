@@ -1,0 +1,1 @@
+"""Merchants, their stores and their API keys."""

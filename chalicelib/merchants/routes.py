@@ -1,0 +1,50 @@
+"""Merchant, store and API-key administration (super admins)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.auth import staff
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.members.schemas import Strict
+from chalicelib.merchants import service
+
+bp = Blueprint(__name__)
+TAGS = ("merchants",)
+Slug = Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$", description="lower-case letters, digits, '-'")
+
+
+class CreateMerchant(Strict):
+    merchant_id: str = Slug
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CreateStore(Strict):
+    store_id: str = Slug
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CreateApiKey(Strict):
+    store_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")
+
+
+@endpoint(bp, "/v1/merchants", "POST", "createMerchant", status=201, tags=TAGS, errors=(409,),
+          summary="Create a merchant", allow=(staff("super_admin"),), body=CreateMerchant)
+def create_merchant(call: Call):
+    return service.create_merchant(call.body.merchant_id, call.body.name, call.uow)
+
+
+@endpoint(bp, "/v1/merchants/{merchant_id}/stores", "POST", "createStore", status=201, tags=TAGS,
+          errors=(404, 409), summary="Create a store of a merchant", allow=(staff("super_admin"),),
+          body=CreateStore)
+def create_store(call: Call):
+    return service.create_store(call.params["merchant_id"], call.body.store_id, call.body.name, call.uow)
+
+
+@endpoint(bp, "/v1/merchants/{merchant_id}/api-keys", "POST", "createApiKey", status=201, tags=TAGS,
+          errors=(404,), idempotent=False, summary="Create a signed-request API key (the secret is shown once)",
+          allow=(staff("super_admin"),), body=CreateApiKey)
+def create_api_key(call: Call):
+    # Not keyed: the reply carries the secret, and an idempotency record would store it.
+    return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.uow)

@@ -1,0 +1,53 @@
+"""Merchants, stores and API keys in the main table.
+
+``MERCHANT#<id> / MERCHANT``        the merchant
+``MERCHANT#<id> / STORE#<store>``   its stores
+``APIKEY#<key id> / APIKEY``        a key: merchant, optional store scope, status. No secret:
+                                    the secret is derived from API_KEY_MASTER (see api.auth).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import UnicodeAttribute
+
+from chalicelib.store.models import MainModel
+
+
+class MerchantItem(MainModel):
+    merchant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str) -> tuple[str, str]:
+        return f"MERCHANT#{merchant_id}", "MERCHANT"
+
+
+class StoreItem(MainModel):
+    merchant_id = UnicodeAttribute()
+    store_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str, store_id: str) -> tuple[str, str]:
+        return f"MERCHANT#{merchant_id}", f"STORE#{store_id}"
+
+
+class ApiKeyItem(MainModel):
+    key_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(key_id: str) -> tuple[str, str]:
+        return f"APIKEY#{key_id}", "APIKEY"
+
+    @classmethod
+    def find(cls, key_id: str) -> "ApiKeyItem | None":
+        try:
+            return cls.get(*cls.key(key_id))
+        except cls.DoesNotExist:
+            return None

@@ -1,0 +1,1 @@
+"""Pieces every capability uses: settings, clock, ids, problems."""

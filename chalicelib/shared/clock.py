@@ -1,0 +1,30 @@
+"""One source of 'now' so tests and the local ``as_of`` runs can move time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware UTC."""
+    return _frozen or datetime.now(timezone.utc)
+
+
+def freeze(at: datetime | None) -> None:
+    """Pin ``now()`` (``None`` releases it). For tests and local job runs only."""
+    global _frozen
+    _frozen = at
+
+
+def iso(at: datetime) -> str:
+    """ISO 8601 in UTC with a Z, millisecond precision: the wire and storage form."""
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("timestamp needs a time zone")
+    return value.astimezone(timezone.utc)

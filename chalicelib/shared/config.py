@@ -1,0 +1,58 @@
+"""Settings read from the environment once per cold start.
+
+Deployed stages get table names, bucket and secrets from the CloudFormation template
+(``infra/``); the local stack sets the same variables for the emulator.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    main_table: str
+    events_table: str
+    reports_bucket: str
+    dynamodb_endpoint: str | None
+    jwt_secret: str
+    api_key_master: str
+    timezone: str
+    phone_region: str
+    idempotency_days: int
+    event_retention_days: int
+    member_token_minutes: int
+    signature_skew_seconds: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    stage = os.environ.get("STAGE", "local")
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "cn-north-1"),
+        main_table=os.environ.get("MAIN_TABLE", f"loyalty-{stage}-main"),
+        events_table=os.environ.get("EVENTS_TABLE", f"loyalty-{stage}-events"),
+        reports_bucket=os.environ.get("REPORTS_BUCKET", f"loyalty-{stage}-reports"),
+        dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL") or None,
+        jwt_secret=os.environ.get("JWT_SECRET", "local-jwt-secret-change-me-0123456789"),
+        api_key_master=os.environ.get("API_KEY_MASTER", "local-api-key-master-change-me-0123456789"),
+        timezone=os.environ.get("PROGRAM_TIMEZONE", "Asia/Shanghai"),
+        phone_region=os.environ.get("PHONE_DEFAULT_REGION", "CN"),
+        idempotency_days=_int("IDEMPOTENCY_DAYS", 90),
+        event_retention_days=_int("EVENT_RETENTION_DAYS", 30),
+        member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 60 * 24 * 7),
+        signature_skew_seconds=_int("SIGNATURE_SKEW_SECONDS", 300),
+    )

@@ -1,0 +1,79 @@
+"""RFC 9457 problems: every error a caller can see, with a stable ``type``.
+
+Domain code raises these; the HTTP layer renders them as ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TYPE_BASE = "https://loyalty.example/problems/"
+
+
+class Problem(Exception):
+    """An error the caller caused or can act on. Never a 5xx."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    @property
+    def type(self) -> str:
+        return TYPE_BASE + self.slug
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status,
+                                "detail": self.detail}
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+class ValidationProblem(Problem):
+    status, slug, title = 422, "validation-failed", "The request is not valid"
+
+
+class MalformedRequest(Problem):
+    status, slug, title = 400, "malformed-request", "The request could not be read"
+
+
+class Unauthenticated(Problem):
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class IdentityTaken(Conflict):
+    slug, title = "identity-taken", "Identity already belongs to a member"
+
+
+class IdempotencyKeyReused(Problem):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused with a different request"
+
+
+class IdempotencyKeyMissing(Problem):
+    status, slug, title = 400, "idempotency-key-required", "Idempotency-Key header required"
+
+
+class ConcurrentUpdate(Problem):
+    status, slug, title = 409, "concurrent-update", "The record changed while the request ran; retry"
+
+
+class RequestTooLarge(Problem):
+    status, slug, title = 413, "request-too-large", "Request body too large"

@@ -1,0 +1,1 @@
+"""DynamoDB: table definitions (the single source of truth), models and the unit of work."""

@@ -1,0 +1,101 @@
+"""The tables, defined once.
+
+The deployed template (``infra/``), the local stack (``devstack/``) and the tests all build their
+tables from these specs, and the PynamoDB models are checked against them by a test.
+
+Two tables:
+
+* ``main``: every entity of every capability, single-table design. ``pk``/``sk`` address an item;
+  ``gsi1`` serves listings; ``due`` indexes work that falls due on a date (expiry, reminders,
+  lifecycle reviews) so scheduled jobs read only what is due, never scan.
+* ``events``: the domain-event outbox. Written in the same transaction as the change it reports,
+  streamed (NEW_IMAGE) to the event dispatcher, kept for ``EVENT_RETENTION_DAYS`` by TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.shared.config import Settings
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str
+    projection: str = "ALL"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str                      # short name used in code and settings
+    logical_id: str               # CloudFormation resource name
+    env_var: str                  # Lambda environment variable holding the physical name
+    hash_key: str = "pk"
+    range_key: str = "sk"
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+    stream_view: str | None = None
+    ttl_attribute: str | None = "expires_at"
+
+    def attributes(self) -> list[str]:
+        names = [self.hash_key, self.range_key]
+        for index in self.indexes:
+            names += [index.hash_key, index.range_key]
+        return list(dict.fromkeys(names))
+
+    def create_table_kwargs(self, name: str) -> dict[str, Any]:
+        """Arguments for boto3 ``create_table``."""
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": self.hash_key, "KeyType": "HASH"},
+                          {"AttributeName": self.range_key, "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in self.attributes()],
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name,
+                 "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"},
+                               {"AttributeName": i.range_key, "KeyType": "RANGE"}],
+                 "Projection": {"ProjectionType": i.projection}}
+                for i in self.indexes]
+        if self.stream_view:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view}
+        return kwargs
+
+    def cloudformation(self) -> dict[str, Any]:
+        """The ``AWS::DynamoDB::Table`` resource."""
+        props = self.create_table_kwargs("unused")
+        del props["TableName"]
+        props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        props["SSESpecification"] = {"SSEEnabled": True}
+        if self.ttl_attribute:
+            props["TimeToLiveSpecification"] = {"AttributeName": self.ttl_attribute, "Enabled": True}
+        return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain", "Properties": props}
+
+    def physical_name(self, settings: Settings) -> str:
+        return getattr(settings, f"{self.key}_table")
+
+
+MAIN = TableSpec(
+    key="main", logical_id="MainTable", env_var="MAIN_TABLE",
+    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("due", "duepk", "duesk")),
+)
+EVENTS = TableSpec(
+    key="events", logical_id="EventsTable", env_var="EVENTS_TABLE", stream_view="NEW_IMAGE",
+)
+TABLES: tuple[TableSpec, ...] = (MAIN, EVENTS)
+
+
+def stream_placeholder(spec: TableSpec) -> str:
+    """A stream ARN that names the table; stands in until the real ARN is known."""
+    from chalicelib.shared.config import settings
+    s = settings()
+    return f"arn:aws:dynamodb:{s.region}:000000000000:table/{spec.physical_name(s)}/stream/latest"
+
+
+def table_of_stream(arn: str) -> str:
+    return arn.split(":table/", 1)[1].split("/", 1)[0]

@@ -1,0 +1,1 @@
+"""Health, the OpenAPI document, dashboard counters and scheduled-job runs."""

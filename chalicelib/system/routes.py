@@ -1,0 +1,55 @@
+"""Operational routes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from chalice import Blueprint
+from pydantic import Field, model_validator
+
+from chalicelib.api.auth import ANY_STAFF
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.openapi import document
+from chalicelib.events import stats
+from chalicelib.members.schemas import Strict
+from chalicelib.shared.errors import Forbidden, ValidationProblem
+
+bp = Blueprint(__name__)
+
+
+class StatsQuery(Strict):
+    start: date
+    end: date
+    merchant_id: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _range(self) -> "StatsQuery":
+        if self.end < self.start or self.end - self.start > timedelta(days=366):
+            raise ValueError("end must be on or after start, at most 366 days later")
+        return self
+
+
+@endpoint(bp, "/health", "GET", "healthCheck", summary="Liveness", allow=(), tags=("system",))
+def health(call: Call):
+    return {"status": "ok"}
+
+
+@endpoint(bp, "/openapi.json", "GET", "getOpenApi", summary="This document", allow=(), tags=("system",))
+def openapi(call: Call):
+    return document()
+
+
+@endpoint(bp, "/v1/stats/daily", "GET", "getDailyStats", tags=("dashboard",),
+          summary="Daily counters (new members, identities bound) for the program or one merchant",
+          allow=(ANY_STAFF,), query=StatsQuery)
+def daily_stats(call: Call):
+    q: StatsQuery = call.query
+    p = call.principal
+    scope = q.merchant_id or "ALL"
+    if p.role not in ("super_admin", "ops_manager"):
+        if not p.merchant_id or (q.merchant_id and q.merchant_id != p.merchant_id):
+            raise Forbidden("store staff see only their own merchant's counters")
+        scope = p.merchant_id
+    if scope != "ALL" and len(scope) > 64:
+        raise ValidationProblem("merchant_id too long")
+    return {"scope": scope, "days": stats.daily(scope, q.start, q.end)}

@@ -1,0 +1,66 @@
+"""``python -m devstack`` (what ``make run`` runs): the whole system on 127.0.0.1.
+
+``python -m devstack token member <id>`` / ``token staff <role>`` print a token for the local stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.stack import ROOT, LocalStack, local_environment
+
+
+def _token(args: argparse.Namespace) -> None:
+    os.environ.update({k: v for k, v in local_environment("http://127.0.0.1:4566").items()
+                       if k not in os.environ})
+    from devstack.credentials import staff_token
+    if args.kind == "member":
+        from chalicelib.api.auth import mint_token
+        print(mint_token("member", args.subject, 60 * 24 * 7))
+    else:
+        print(staff_token(args.subject))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack")
+    sub = parser.add_subparsers(dest="command")
+    token = sub.add_parser("token", help="print a local token")
+    token.add_argument("kind", choices=["member", "staff"])
+    token.add_argument("subject", help="member id, or staff role")
+    args = parser.parse_args(argv)
+    if args.command == "token":
+        _token(args)
+        return 0
+
+    data = Path(os.environ.get("LOCAL_DATA_DIR", ROOT / ".local" / "data"))
+    stack = LocalStack(api_port=int(os.environ.get("PORT", 8000)),
+                       emulator_port=int(os.environ.get("EMULATOR_PORT", 4566)), data_dir=data)
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stack.start()
+    c = stack.credentials
+    print(f"""
+Loyalty platform, local stage
+  API            {stack.api_url}   (OpenAPI: {stack.api_url}/openapi.json)
+  AWS emulator   {stack.emulator_url}   (moto, patched: devstack/emulator.py)
+  tables         {', '.join(stack.table_names.values())}
+  stream pumps   {len(stack.pumps)}   scheduler jobs: {len(stack.scheduler.jobs) if stack.scheduler else 0}
+  data           {data}   (make reset wipes it)
+  credentials    {c.get('path')}
+Ctrl-C stops everything.
+""", flush=True)
+    stopping.wait()
+    print("stopping...", flush=True)
+    stack.stop()
+    print("stopped; data saved.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Make moto's DynamoDB fit for real data volumes and real concurrency.
+
+Three patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+
+1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
+   table it touches (moto's own implementation is O(table size) per transaction). Conditions are
+   all evaluated before anything is written, as DynamoDB does.
+2. Every DynamoDB and DynamoDB Streams request runs under one lock, so concurrent conditional
+   writes are as atomic as on DynamoDB (moto server otherwise double-spends and raises
+   ``dictionary changed size during iteration`` under threads).
+3. Every request is metered: requests, RCU and WCU computed by the AWS rules
+   (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+from moto.dynamodb.exceptions import (
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+from devstack.capacity import Usage, item_size, read_units, write_units
+
+LOCK = threading.RLock()
+USAGE = Usage()
+_installed = False
+
+_WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def install() -> None:
+    """Apply the patches once per process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.call_action = _serialised_and_metered(DynamoHandler.call_action)  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
+    _installed = True
+
+
+def usage() -> Usage:
+    with LOCK:
+        return USAGE.snapshot()
+
+
+# --- 1. transactions with an undo log -------------------------------------------------------
+
+def _transaction_plan(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple]:
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    plan = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise MockValidationException("Unsupported transaction operation")
+        table = backend.get_table(op["TableName"])
+        if op_type == "Put":
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        else:
+            key = op["Key"]
+        identity = (table.name, str(dict(sorted(key.items()))))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        plan.append((op_type, op, table, key))
+    return plan
+
+
+def _failed_conditions(backend: DynamoDBBackend, plan: list[tuple]) -> list[tuple] | None:
+    reasons: list[tuple] = []
+    failed = False
+    for _op_type, op, table, key in plan:
+        condition = op.get("ConditionExpression")
+        if condition is None:
+            reasons.append((None, None, None))
+            continue
+        current = backend.get_item(table.name, key)
+        expression = get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
+        if expression.expr(current):
+            reasons.append((None, None, None))
+            continue
+        failed = True
+        old = None
+        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+            old = current.to_json()["Attributes"]
+        reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+    return reasons if failed else None
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    plan = _transaction_plan(self, transact_items)
+    reasons = _failed_conditions(self, plan)
+    if reasons:
+        raise TransactionCanceledException(reasons)
+
+    stream_marks = {t.name: (t, len(t.stream_shard.items)) for _, _, t, _ in plan if t.stream_shard}
+    undo: list[tuple] = []
+    try:
+        for index, (op_type, op, table, key) in enumerate(plan):
+            if op_type == "ConditionCheck":
+                continue
+            undo.append((table, key, copy.deepcopy(self.get_item(table.name, key))))
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            try:
+                if op_type == "Put":
+                    self.put_item(table.name, op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(table.name, key)
+                else:
+                    self.update_item(table.name, key, update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names,
+                                     expression_attribute_values=values)
+            except MockValidationException:
+                raise
+            except Exception as error:  # an item-level failure cancels the transaction
+                reasons = [(None, None, None)] * len(plan)
+                reasons[index] = (type(error).__name__, str(error), None)
+                raise TransactionCanceledException(reasons) from error
+    except Exception:
+        _undo(self, undo, stream_marks)
+        raise
+
+
+def _undo(backend: DynamoDBBackend, undo: list[tuple], stream_marks: dict[str, tuple]) -> None:
+    for table, key, old in reversed(undo):
+        hash_value, range_value = backend.get_keys_value(table, key)
+        if range_value is not None:
+            if old is None:
+                table.items[hash_value].pop(range_value, None)
+            else:
+                table.items[hash_value][range_value] = old
+        elif old is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = old
+    for table, mark in stream_marks.values():
+        del table.stream_shard.items[mark:]
+
+
+# --- 2. one lock, 3. metering ----------------------------------------------------------------
+
+def _serialised(call_action):
+    def call(self):
+        with LOCK:
+            return call_action(self)
+    return call
+
+
+def _serialised_and_metered(call_action):
+    def call(self):
+        with LOCK:
+            action = self._get_action()
+            params = _params(self)
+            backend = dynamodb_backends[self.current_account][self.region]
+            before = _write_targets(backend, action, params)
+            status, headers, body = call_action(self)
+            try:
+                rcu, wcu = _units(backend, action, params, before, body)
+            except Exception:  # metering must never break a request
+                rcu = wcu = 0.0
+            USAGE.add(action, rcu, wcu)
+            return status, headers, body
+    return call
+
+
+def _params(handler) -> dict[str, Any]:
+    try:
+        return json.loads(handler.body) if isinstance(handler.body, (str, bytes)) and handler.body else {}
+    except ValueError:
+        return {}
+
+
+def _size_of(backend, table_name: str, key: dict[str, Any]) -> int:
+    try:
+        item = backend.get_item(table_name, key)
+    except Exception:
+        return 0
+    return item_size(item.to_json()["Attributes"]) if item else 0
+
+
+def _key_of(backend, table_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    table = backend.get_table(table_name)
+    key = {table.hash_key_attr: item[table.hash_key_attr]}
+    if table.range_key_attr:
+        key[table.range_key_attr] = item[table.range_key_attr]
+    return key
+
+
+def _write_targets(backend, action: str, params: dict[str, Any]) -> list[tuple]:
+    """(table, key, size before) for every item the request may write."""
+    targets = []
+    try:
+        if action in _WRITE_ACTIONS:
+            name = params["TableName"]
+            key = params["Key"] if "Key" in params else _key_of(backend, name, params["Item"])
+            targets.append((name, key, _size_of(backend, name, key)))
+        elif action == "TransactWriteItems":
+            for entry in params.get("TransactItems", []):
+                op_type, op = next(iter(entry.items()))
+                if op_type == "ConditionCheck":
+                    continue
+                name = op["TableName"]
+                key = op["Key"] if "Key" in op else _key_of(backend, name, op["Item"])
+                targets.append((name, key, _size_of(backend, name, key)))
+        elif action == "BatchWriteItem":
+            for name, requests in params.get("RequestItems", {}).items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        key = _key_of(backend, name, request["PutRequest"]["Item"])
+                    else:
+                        key = request["DeleteRequest"]["Key"]
+                    targets.append((name, key, _size_of(backend, name, key)))
+    except Exception:
+        return []
+    return targets
+
+
+def _units(backend, action: str, params: dict[str, Any], before: list[tuple], body: Any) -> tuple[float, float]:
+    if before:
+        transactional = action == "TransactWriteItems"
+        wcu = sum(write_units(max(size, _size_of(backend, name, key)), transactional)
+                  for name, key, size in before)
+        return 0.0, wcu
+    if action not in {"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"}:
+        return 0.0, 0.0
+    response = json.loads(body) if body else {}
+    if action == "GetItem":
+        return read_units(item_size(response.get("Item")), bool(params.get("ConsistentRead"))), 0.0
+    if action == "TransactGetItems":
+        return sum(read_units(item_size(r.get("Item")), True, True)
+                   for r in response.get("Responses", [])), 0.0
+    if action == "BatchGetItem":
+        total = 0.0
+        for name, items in response.get("Responses", {}).items():
+            consistent = bool(params.get("RequestItems", {}).get(name, {}).get("ConsistentRead"))
+            total += sum(read_units(item_size(i), consistent) for i in items)
+        return total, 0.0
+    consistent = bool(params.get("ConsistentRead")) and not params.get("IndexName")
+    size = sum(item_size(i) for i in response.get("Items", []))
+    return read_units(size, consistent), 0.0

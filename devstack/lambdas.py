@@ -1,0 +1,35 @@
+"""Calling the app's Lambda handlers in-process, the way the Lambda runtime would."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from typing import Any, Callable
+
+
+class LambdaContext:
+    """The attributes of the runtime's context object that Powertools and Chalice read."""
+
+    def __init__(self, function_name: str, timeout_s: int = 60, memory_mb: int = 512) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def handler_for(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``module.attr`` -> the callable Lambda would invoke."""
+    module_name, _, attr = handler_string.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def invoke(handler_string: str, name: str, event: dict[str, Any]) -> Any:
+    return handler_for(handler_string)(event, LambdaContext(name))

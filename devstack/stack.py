@@ -1,0 +1,216 @@
+"""The whole system on one machine: emulator, tables, API, stream pumps, scheduler.
+
+Used by ``make run`` (``python -m devstack``), by the end-to-end tests and by the benchmark, so
+all three run the same thing. Everything binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "cn-north-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_environment(emulator_url: str, stage: str = "local") -> dict[str, str]:
+    """The environment the app sees locally: the .chalice local stage plus the emulator endpoint."""
+    env = {}
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env.update(config.get("environment_variables", {}))
+    env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
+    env.update({
+        "STAGE": stage, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": emulator_url,
+        "DYNAMODB_ENDPOINT": emulator_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    })
+    return env
+
+
+@dataclass
+class LocalStack:
+    api_port: int = 8000
+    emulator_port: int = 4566
+    data_dir: Path | None = None
+    stage: str = "local"
+    pumps_enabled: bool = True
+    scheduler_enabled: bool = True
+    snapshot_seconds: float = 5.0
+    quiet: bool = True
+    pumps: list = field(default_factory=list)
+    scheduler: Any = None
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    # start -----------------------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        from devstack import emulator
+        emulator.install()
+        from moto.server import ThreadedMotoServer
+        import logging
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)   # the emulator's access log is noise
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.emulator_port, verbose=not self.quiet)
+        self._moto.start()
+        os.environ.update(local_environment(self.emulator_url, self.stage))
+        from chalicelib.store import models
+        models.rebind()
+        self._create_resources()
+        if self.data_dir:
+            self._restore()
+        import app as app_module
+        self.app_module = app_module
+        self._start_api()
+        from devstack.credentials import bootstrap
+        self.credentials = bootstrap(self)
+        if self.pumps_enabled:
+            self._start_pumps()
+        if self.scheduler_enabled:
+            self._start_scheduler()
+        if self.data_dir:
+            self._start_snapshots()
+        return self
+
+    def client(self, service: str):
+        import boto3
+        return boto3.client(service, region_name=REGION, endpoint_url=self.emulator_url,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def _create_resources(self) -> None:
+        from chalicelib.shared.config import settings
+        from chalicelib.store.tables import TABLES
+        ddb = self.client("dynamodb")
+        s = settings()
+        self.table_names = {}
+        self.stream_arns = {}
+        existing = set(ddb.list_tables()["TableNames"])
+        for spec in TABLES:
+            name = spec.physical_name(s)
+            self.table_names[spec.key] = name
+            if name not in existing:
+                ddb.create_table(**spec.create_table_kwargs(name))
+                if spec.ttl_attribute:
+                    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                        "Enabled": True, "AttributeName": spec.ttl_attribute})
+            description = ddb.describe_table(TableName=name)["Table"]
+            if description.get("LatestStreamArn"):
+                self.stream_arns[spec.key] = description["LatestStreamArn"]
+        s3 = self.client("s3")
+        if s.reports_bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+            s3.create_bucket(Bucket=s.reports_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.dlq_url = self.client("sqs").create_queue(QueueName=f"loyalty-{self.stage}-events-dlq")["QueueUrl"]
+
+    def _start_api(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+        config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
+        self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
+        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)
+        self._api_thread.start()
+
+    def _start_pumps(self) -> None:
+        from chalice.app import DynamoDBEventConfig
+        from devstack.lambdas import invoke
+        from devstack.pump import Pump, StreamReader
+        from chalicelib.store.tables import table_of_stream
+        streams = self.client("dynamodbstreams")
+        ddb = self.client("dynamodb")
+        sqs = self.client("sqs")
+        for source in self.app_module.app.event_sources:
+            if not isinstance(source, DynamoDBEventConfig):
+                continue
+            # As the deployed template does with GetAtt: the handler's ARN names a table; use
+            # that table's current stream.
+            arn = ddb.describe_table(TableName=table_of_stream(source.stream_arn))["Table"]["LatestStreamArn"]
+            pump = Pump(arn, StreamReader(streams, arn, REGION),
+                        lambda event, s=source: invoke(s.handler_string, s.name, event),
+                        lambda info: sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(info)),
+                        batch_size=source.batch_size)
+            pump.start()
+            self.pumps.append(pump)
+
+    def _start_scheduler(self) -> None:
+        from chalice.app import ScheduledEventConfig
+        from devstack.lambdas import invoke
+        from devstack.scheduler import Schedule, Scheduler
+        jobs = []
+        for source in self.app_module.app.event_sources:
+            if isinstance(source, ScheduledEventConfig):
+                expr = source.schedule_expression
+                text = expr if isinstance(expr, str) else expr.to_string()
+                jobs.append((source.name, Schedule.parse(text),
+                             lambda event, s=source: invoke(s.handler_string, s.name, event)))
+        self.scheduler = Scheduler(jobs)
+        self.scheduler.start()
+
+    # persistence ---------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        from devstack import snapshot
+        from chalicelib.shared.config import settings
+        snapshot.load(self.data_dir, REGION, list(self.table_names.values()), self.client("s3"),
+                      [settings().reports_bucket])
+
+    def save(self) -> int:
+        from devstack import snapshot
+        from chalicelib.shared.config import settings
+        return snapshot.save(self.data_dir, REGION, list(self.table_names.values()), self.client("s3"),
+                             [settings().reports_bucket])
+
+    def _start_snapshots(self) -> None:
+        from devstack import emulator
+        self._snap_stop = threading.Event()
+
+        def run() -> None:
+            seen = emulator.usage().wcu
+            while not self._snap_stop.wait(self.snapshot_seconds):
+                now = emulator.usage().wcu
+                if now != seen:
+                    self.save()
+                    seen = now
+        self._snap_thread = threading.Thread(target=run, name="snapshots", daemon=True)
+        self._snap_thread.start()
+
+    # waiting and stopping -------------------------------------------------------------------------
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every stream has been delivered (tests use this instead of sleeping)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(p.drain() == 0 and not p.queue for p in self.pumps):
+                return
+        raise TimeoutError("stream pump did not drain")
+
+    def stop(self) -> None:
+        for pump in self.pumps:
+            pump.stop()
+        for pump in self.pumps:
+            pump.drain()
+        if self.scheduler:
+            self.scheduler.stop()
+        if hasattr(self, "_snap_thread"):
+            self._snap_stop.set()
+            self._snap_thread.join(timeout=10)
+        if self.data_dir:
+            self.save()
+        if hasattr(self, "_api"):
+            self._api.shutdown()
+            self._api.server.server_close()
+        self._moto.stop()

@@ -1,0 +1,15 @@
+"""Environment for every test tier: fixed local secrets, no real AWS ever reachable."""
+
+import os
+
+os.environ.update({
+    "STAGE": os.environ.get("TEST_STAGE", "test"),
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "cn-north-1", "AWS_REGION": "cn-north-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+    "JWT_SECRET": "test-jwt-secret-0123456789-0123456789",
+    "API_KEY_MASTER": "test-api-key-master-0123456789-0123456789",
+})
+for var in ("AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT", "AWS_PROFILE"):
+    os.environ.pop(var, None)

@@ -1,0 +1,105 @@
+"""The emulator patches: transactions atomic, cheap in table size, and serialised."""
+
+import copy
+import types
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devstack import emulator
+
+
+def _table(client, name="t", stream=False):
+    kwargs = dict(TableName=name, BillingMode="PAY_PER_REQUEST",
+                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                  AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    if stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    client.create_table(**kwargs)
+
+
+def _spend(key="acct", amount=1):
+    return {"Update": {"TableName": "t", "Key": {"pk": {"S": key}}, "UpdateExpression": "SET n = n - :a",
+                       "ConditionExpression": "n >= :a", "ExpressionAttributeValues": {":a": {"N": str(amount)}}}}
+
+
+def _put_new(key):
+    return {"Put": {"TableName": "t", "Item": {"pk": {"S": key}}, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def _n(client, key="acct"):
+    return int(client.get_item(TableName="t", Key={"pk": {"S": key}})["Item"]["n"]["N"])
+
+
+def test_a_failed_condition_writes_nothing_and_names_the_item(aws):
+    _table(aws)
+    aws.put_item(TableName="t", Item={"pk": {"S": "acct"}, "n": {"N": "5"}})
+    aws.put_item(TableName="t", Item={"pk": {"S": "taken"}})
+    with pytest.raises(ClientError) as error:
+        aws.transact_write_items(TransactItems=[_spend(), _put_new("fresh"), _put_new("taken")])
+    reasons = [r["Code"] for r in error.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "ConditionalCheckFailed"]
+    assert _n(aws) == 5
+    assert "Item" not in aws.get_item(TableName="t", Key={"pk": {"S": "fresh"}})
+
+
+def test_an_error_while_applying_rolls_back_earlier_items_and_their_stream_records(aws):
+    _table(aws, stream=True)
+    aws.put_item(TableName="t", Item={"pk": {"S": "acct"}, "n": {"N": "5"}, "s": {"S": "text"}})
+    backend_table = emulator.dynamodb_backends["123456789012"]["cn-north-1"].get_table("t")
+    records_before = len(backend_table.stream_shard.items)
+    bad_update = {"Update": {"TableName": "t", "Key": {"pk": {"S": "acct"}}, "UpdateExpression": "SET n = s + :a",
+                             "ExpressionAttributeValues": {":a": {"N": "1"}}}}
+    with pytest.raises(ClientError):
+        aws.transact_write_items(TransactItems=[_put_new("fresh"), bad_update])
+    assert "Item" not in aws.get_item(TableName="t", Key={"pk": {"S": "fresh"}})
+    assert _n(aws) == 5
+    assert len(backend_table.stream_shard.items) == records_before
+
+
+def test_a_transaction_copies_only_the_items_it_touches(aws, monkeypatch):
+    """The fix for moto's O(table size) rollback copy: cost must not depend on table size."""
+    _table(aws)
+    for i in range(300):
+        aws.put_item(TableName="t", Item={"pk": {"S": f"filler{i}"}, "n": {"N": "1"}})
+    aws.put_item(TableName="t", Item={"pk": {"S": "acct"}, "n": {"N": "5"}})
+    copied = []
+    counting = types.SimpleNamespace(deepcopy=lambda x: copied.append(type(x).__name__) or copy.deepcopy(x))
+    monkeypatch.setattr(emulator, "copy", counting)
+    aws.transact_write_items(TransactItems=[_spend(), _put_new("new1")])
+    assert copied == ["Item", "NoneType"]      # the updated item and the (absent) new one
+
+
+def test_concurrent_conditional_transactions_never_overdraw(aws):
+    _table(aws)
+    aws.put_item(TableName="t", Item={"pk": {"S": "acct"}, "n": {"N": "50"}})
+    results = []
+
+    def spend(i):
+        c = boto3.client("dynamodb")
+        for j in range(5):
+            try:
+                c.transact_write_items(TransactItems=[_spend(), _put_new(f"receipt-{i}-{j}")])
+                results.append("ok")
+            except ClientError as e:
+                results.append(e.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=spend, args=(i,)) for i in range(16)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results.count("ok") == 50
+    assert set(results) <= {"ok", "TransactionCanceledException"}
+    assert _n(aws) == 0
+
+
+def test_requests_are_metered(aws):
+    _table(aws)
+    before = emulator.usage()
+    aws.put_item(TableName="t", Item={"pk": {"S": "a"}, "blob": {"S": "x" * 3000}})
+    aws.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    aws.get_item(TableName="t", Key={"pk": {"S": "a"}}, ConsistentRead=True)
+    d = emulator.usage().minus(before)
+    assert d.by_operation["PutItem"] == [1, 0.0, 3.0]
+    assert d.by_operation["GetItem"] == [2, 1.5, 0.0]

@@ -1,0 +1,110 @@
+"""Members on real DynamoDB code: identities unique, writes atomic with events and claims."""
+
+import pytest
+
+from chalicelib.api.auth import Principal
+from chalicelib.api.idempotency import IdempotencyRecord
+from chalicelib.events.model import EventItem
+from chalicelib.members import service, store
+from chalicelib.members.domain import Identity
+from chalicelib.members.schemas import RegisterMember, UpdateMember
+from chalicelib.shared.errors import Conflict, ConcurrentUpdate, Forbidden, IdentityTaken, NotFound
+from chalicelib.store.uow import ClaimTaken, UnitOfWork
+
+ADMIN = Principal("staff", "admin", "super_admin")
+POS = Principal("merchant", "m1", None, "m1", "s1")
+
+
+def register(body, by=ADMIN, claim=None):
+    uow = UnitOfWork(by.ref, "corr-1")
+    member = service.register(RegisterMember(**body), by, uow)
+    uow.commit(claim)
+    return member
+
+
+def events():
+    return list(EventItem.scan())
+
+
+def test_register_writes_profile_identities_and_one_event(aws):
+    m = register({"phone": "13800138000", "identities": [{"type": "wechat_openid", "value": "oABCDEF123"}]})
+    assert store.resolve(Identity("phone", "+8613800138000")) == m.member_id
+    assert store.resolve(Identity("wechat_openid", "oABCDEF123")) == m.member_id
+    assert store.load(m.member_id).identities == m.identities
+    [event] = events()
+    assert event.type == "member.registered" and event.pk == f"member:{m.member_id}"
+    assert "13800138000" not in event.payload
+
+
+def test_a_taken_identity_refuses_the_whole_registration(aws):
+    register({"phone": "13800138000"})
+    with pytest.raises(IdentityTaken) as error:
+        register({"phone": "+86 138 0013 8000", "email": "new@example.com"})
+    assert error.value.extensions["conflicts"] == [{"type": "phone", "value": "138****8000"}]
+    assert store.resolve(Identity("email", "new@example.com")) is None
+    assert len(events()) == 1
+
+
+def test_every_taken_identity_is_named(aws):
+    register({"phone": "13800138000", "email": "a@example.com"})
+    with pytest.raises(IdentityTaken) as error:
+        register({"phone": "13800138000", "email": "a@example.com"})
+    assert {c["type"] for c in error.value.extensions["conflicts"]} == {"phone", "email"}
+
+
+def test_pos_registration_takes_the_store_of_its_key(aws):
+    m = register({"phone": "13800138001"}, by=POS)
+    assert (m.merchant_id, m.store_id) == ("m1", "s1")
+    with pytest.raises(Forbidden):
+        register({"phone": "13800138002", "store_id": "other"}, by=POS)
+
+
+def test_claim_is_atomic_with_the_write(aws):
+    claim = IdempotencyRecord.claim("staff:admin", "k1", "fp", 201, {"ok": True})
+    register({"phone": "13800138003"}, claim=claim)
+    again = IdempotencyRecord.claim("staff:admin", "k1", "fp", 201, {"ok": True})
+    with pytest.raises(ClaimTaken):
+        register({"phone": "13800138004"}, claim=again)
+    assert store.resolve(Identity("phone", "+8613800138004")) is None
+    assert len(events()) == 1
+
+
+def test_bind_and_update(aws):
+    m = register({"identities": [{"type": "wechat_openid", "value": "oABCDEF999"}]})
+    uow = UnitOfWork()
+    updated, added = service.bind(m.member_id, "phone", "13800138005", ADMIN, uow)
+    uow.commit()
+    assert added and store.resolve(Identity("phone", "+8613800138005")) == m.member_id
+    uow = UnitOfWork()
+    same, added = service.bind(m.member_id, "phone", "138 0013 8005", ADMIN, uow)
+    assert not added and not uow.pending
+    with pytest.raises(Conflict):
+        service.bind(m.member_id, "phone", "13800138006", ADMIN, UnitOfWork())
+    uow = UnitOfWork()
+    service.update(m.member_id, UpdateMember(name="Li", custom_fields={"size": "M"}), ADMIN, uow)
+    uow.commit()
+    assert store.load(m.member_id).custom_fields == {"size": "M"}
+    assert store.load(m.member_id).version == 3
+
+
+def test_a_lost_update_is_refused(aws):
+    m = register({"phone": "13800138007"})
+    first, second = UnitOfWork(), UnitOfWork()
+    service.update(m.member_id, UpdateMember(name="A"), ADMIN, first)
+    service.update(m.member_id, UpdateMember(name="B"), ADMIN, second)
+    first.commit()
+    with pytest.raises(ConcurrentUpdate):
+        second.commit()
+    assert store.load(m.member_id).name == "A"
+
+
+def test_members_read_only_themselves(aws):
+    m = register({"phone": "13800138008"})
+    me = Principal("member", m.member_id)
+    assert service.get("me", me)["phone"] == "+8613800138008"
+    with pytest.raises(Forbidden):
+        service.get("01J00000000000000000000000", me)
+    with pytest.raises(NotFound):
+        service.get("01J00000000000000000000000", ADMIN)
+    with pytest.raises(Forbidden):
+        service.get(m.member_id, Principal("staff", "c", "clerk"), reveal=True)
