@@ -3,9 +3,11 @@
 import os
 
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
+from chalice import Chalice, ConvertToMiddleware, Cron
 
+from chalicelib import jobs
 from chalicelib.api.observability import logger, metrics, tracer
+from chalicelib.shared import clock
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
@@ -31,3 +33,9 @@ EVENTS_STREAM_ARN = os.environ.get("EVENTS_STREAM_ARN") or stream_placeholder(EV
 def dispatch_domain_events(event):
     """Deliver outbox events to their subscribers; report the first failure for a retry from there."""
     return dispatch.handle_records(record for record in event.to_dict()["Records"])
+
+
+@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="member-lifecycle")
+def review_member_lifecycle(event):
+    """Daily at 00:30 Asia/Shanghai: move members between lifecycle stages."""
+    return jobs.run("member-lifecycle", clock.now())

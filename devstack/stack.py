@@ -149,9 +149,16 @@ class LocalStack:
             self.pumps.append(pump)
 
     def _start_scheduler(self) -> None:
+        from devstack.scheduler import Scheduler
+        self.scheduler = Scheduler(self.scheduled_jobs(),
+                                   on_error=lambda name, e: print(f"scheduled job {name} failed: {e!r}", flush=True))
+        self.scheduler.start()
+
+    def scheduled_jobs(self) -> list:
+        """(name, schedule, invoke) for every ``@app.schedule`` handler of the app."""
         from chalice.app import ScheduledEventConfig
         from devstack.lambdas import invoke
-        from devstack.scheduler import Schedule, Scheduler
+        from devstack.scheduler import Schedule
         jobs = []
         for source in self.app_module.app.event_sources:
             if isinstance(source, ScheduledEventConfig):
@@ -159,8 +166,7 @@ class LocalStack:
                 text = expr if isinstance(expr, str) else expr.to_string()
                 jobs.append((source.name, Schedule.parse(text),
                              lambda event, s=source: invoke(s.handler_string, s.name, event)))
-        self.scheduler = Scheduler(jobs)
-        self.scheduler.start()
+        return jobs
 
     # persistence ---------------------------------------------------------------------------------
     def _restore(self) -> None:

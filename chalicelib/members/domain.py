@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import phonenumbers
@@ -107,6 +107,8 @@ class Member:
     status: str = "active"                  # active | merged
     merged_into: str | None = None
     version: int = 1
+    last_active_at: str | None = None
+    review_on: date | None = None           # when the lifecycle job next looks at this member
 
     def identity(self, kind: str) -> Identity | None:
         return next((i for i in self.identities if i.type == kind), None)
@@ -125,6 +127,12 @@ class Member:
                 custom[k] = v
         return replace(self, **changes, custom_fields=custom, updated_at=at, version=self.version + 1)
 
+    def touched(self, at: str, today: date, rules: "LifecycleRules") -> "Member":
+        """The member after an activity of theirs: active again if they had drifted away."""
+        if self.stage in ("dormant", "churned"):
+            return replace(self, last_active_at=at, stage="active", review_on=today + rules.dormant_after)
+        return replace(self, last_active_at=at)
+
     def view(self, reveal: bool) -> dict[str, Any]:
         """The member as the API shows it; personal data masked unless ``reveal``."""
         shown = [i if reveal else i.masked() for i in self.identities]
@@ -140,3 +148,23 @@ class Member:
             "registered_at": self.registered_at, "updated_at": self.updated_at,
             "version": self.version, "pii_masked": not reveal,
         }
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """new for ``new_for`` after registering; then by days since the last activity."""
+
+    new_for: timedelta = timedelta(days=30)
+    dormant_after: timedelta = timedelta(days=90)
+    churned_after: timedelta = timedelta(days=180)
+
+    def stage(self, registered: date, last_active: date, today: date) -> tuple[str, date | None]:
+        """The stage on ``today`` and the next day it can change (None: only activity changes it)."""
+        if today < registered + self.new_for:
+            return "new", registered + self.new_for
+        idle = today - last_active
+        if idle < self.dormant_after:
+            return "active", last_active + self.dormant_after
+        if idle < self.churned_after:
+            return "dormant", last_active + self.churned_after
+        return "churned", None

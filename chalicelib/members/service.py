@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist  # noqa: F401  (re-exported for cal
 from chalicelib.api.auth import Principal, mint_token
 from chalicelib.events.model import DomainEvent
 from chalicelib.members import store
-from chalicelib.members.domain import SINGLE_VALUED, Identity, Member, normalise
+from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
 from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
 from chalicelib.members.store import AuditItem, IdentityItem, MemberItem
 from chalicelib.shared import clock
@@ -58,11 +58,13 @@ def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
         if store_id and store_id != by.store_id:
             raise Forbidden("this API key is scoped to another store")
         store_id = by.store_id
-    now = clock.iso(clock.now())
+    at = clock.now()
+    now = clock.iso(at)
     member = Member(member_id=new_id(), registered_at=now, updated_at=now, identities=identities,
                     name=cmd.name, gender=cmd.gender, birthday=cmd.birthday,
                     custom_fields=dict(cmd.custom_fields), merchant_id=by.merchant_id,
-                    store_id=store_id, channel=cmd.channel)
+                    store_id=store_id, channel=cmd.channel, last_active_at=now,
+                    review_on=_today(at) + lifecycle_rules().new_for)
     for identity in identities:
         uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=store.taken(identity))
     uow.create(MemberItem.of(member))
@@ -106,7 +108,7 @@ def update(member_id: str, cmd: UpdateMember, by: Principal, uow: UnitOfWork) ->
         raise ValidationProblem("nothing to update: send at least one of name, gender, birthday, custom_fields")
     if "gender" in changes and changes["gender"] is None:
         changes["gender"] = "unknown"
-    updated = member.with_profile(changes, clock.iso(clock.now()))
+    updated = _activity(member.with_profile(changes, clock.iso(clock.now())), by)
     if len(updated.custom_fields) > 50:
         raise ValidationProblem("a member has at most 50 custom fields")
     uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
@@ -128,7 +130,7 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
     if len(member.identities) >= MAX_IDENTITIES:
         raise Conflict(f"a member has at most {MAX_IDENTITIES} identities")
     now = clock.iso(clock.now())
-    updated = member.with_identity(identity, now)
+    updated = _activity(member.with_identity(identity, now), by)
     uow.create(IdentityItem.of(identity, member_id, now), on_conflict=store.taken(identity))
     uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
     uow.emit(DomainEvent("member.identity_bound", f"member:{member_id}",
@@ -156,6 +158,24 @@ def member_token(cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+def lifecycle_rules() -> LifecycleRules:
+    s = settings()
+    return LifecycleRules(timedelta(days=s.lifecycle_new_days), timedelta(days=s.lifecycle_dormant_days),
+                          timedelta(days=s.lifecycle_churned_days))
+
+
+def _today(at) -> "date":
+    return clock.local_date(at, settings().timezone)
+
+
+def _activity(member: Member, by: Principal) -> Member:
+    """A change made by the member, or at a till with the member present, counts as activity."""
+    if by.kind not in ("member", "merchant"):
+        return member
+    at = clock.now()
+    return member.touched(clock.iso(at), _today(at), lifecycle_rules())
+
 
 def _own(member_id: str, by: Principal) -> str:
     if by.kind == "member":

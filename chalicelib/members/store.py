@@ -14,7 +14,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.members.domain import Identity, Member
 from chalicelib.shared.errors import IdentityTaken
-from chalicelib.store.models import Gsi1, MainModel
+from chalicelib.store.models import DueIndex, Gsi1, MainModel, due_day, due_keys
 
 
 class MemberItem(MainModel):
@@ -33,9 +33,13 @@ class MemberItem(MainModel):
     registered_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = NumberAttribute()
+    last_active_at = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)        # MEMBERS#<merchant>: members by registering merchant
     gsi1sk = UnicodeAttribute(null=True)        # registration time + id
     by_merchant = Gsi1()
+    duepk = UnicodeAttribute(null=True)         # DUE#lifecycle#<shard>: sparse, only while a review is pending
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
 
     @staticmethod
     def key(member_id: str) -> tuple[str, str]:
@@ -44,7 +48,8 @@ class MemberItem(MainModel):
     @classmethod
     def of(cls, m: Member) -> "MemberItem":
         pk, sk = cls.key(m.member_id)
-        return cls(pk, sk, member_id=m.member_id, status=m.status, merged_into=m.merged_into,
+        due = due_keys("lifecycle", m.review_on, m.member_id) if m.review_on else (None, None)
+        return cls(pk, sk, last_active_at=m.last_active_at, duepk=due[0], duesk=due[1], member_id=m.member_id, status=m.status, merged_into=m.merged_into,
                    identities=[i.ref for i in m.identities], name=m.name, gender=m.gender,
                    birthday=m.birthday.isoformat() if m.birthday else None,
                    custom_fields=json.dumps(m.custom_fields, ensure_ascii=False, separators=(",", ":")),
@@ -60,7 +65,9 @@ class MemberItem(MainModel):
                       birthday=date.fromisoformat(self.birthday) if self.birthday else None,
                       custom_fields=json.loads(self.custom_fields), merchant_id=self.merchant_id,
                       store_id=self.store_id, channel=self.channel, stage=self.stage,
-                      status=self.status, merged_into=self.merged_into, version=int(self.version))
+                      status=self.status, merged_into=self.merged_into, version=int(self.version),
+                      last_active_at=self.last_active_at,
+                      review_on=due_day(self.duesk) if self.duesk else None)
 
 
 class IdentityItem(MainModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 _frozen: datetime | None = None
 
@@ -28,3 +29,8 @@ def parse_iso(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone")
     return value.astimezone(timezone.utc)
+
+
+def local_date(at: datetime, tz: str) -> date:
+    """The calendar day of ``at`` in the program's time zone (birthdays, member days, 'today')."""
+    return at.astimezone(ZoneInfo(tz)).date()

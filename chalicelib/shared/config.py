@@ -27,6 +27,9 @@ class Settings:
     event_retention_days: int
     member_token_minutes: int
     signature_skew_seconds: int
+    lifecycle_new_days: int
+    lifecycle_dormant_days: int
+    lifecycle_churned_days: int
 
     @property
     def is_local(self) -> bool:
@@ -55,4 +58,7 @@ def settings() -> Settings:
         event_retention_days=_int("EVENT_RETENTION_DAYS", 30),
         member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 60 * 24 * 7),
         signature_skew_seconds=_int("SIGNATURE_SKEW_SECONDS", 300),
+        lifecycle_new_days=_int("LIFECYCLE_NEW_DAYS", 30),
+        lifecycle_dormant_days=_int("LIFECYCLE_DORMANT_DAYS", 90),
+        lifecycle_churned_days=_int("LIFECYCLE_CHURNED_DAYS", 180),
     )

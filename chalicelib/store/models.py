@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zlib
+from datetime import date, timedelta
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -47,6 +48,39 @@ class Gsi1(GlobalSecondaryIndex):
         projection = AllProjection()
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex):
+    """Work that falls due: ``DUE#<kind>#<shard>`` / ``<day>#<id>``. Sparse: only items with work.
+
+    A job asks each shard for ``duesk < <tomorrow>``: everything due, however overdue, and nothing
+    else, so its reads are proportional to the work, never to the table.
+    """
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+    duepk = UnicodeAttribute(hash_key=True)
+    duesk = UnicodeAttribute(range_key=True)
+
+
+DUE_SHARDS = 8   # spreads due work over partitions; a job run makes DUE_SHARDS queries per kind
+
+
+def due_keys(kind: str, day: date, item_id: str) -> tuple[str, str]:
+    shard = zlib.crc32(item_id.encode()) % DUE_SHARDS
+    return f"DUE#{kind}#{shard}", f"{day.isoformat()}#{item_id}"
+
+
+def due_day(duesk: str) -> date:
+    return date.fromisoformat(duesk.split("#", 1)[0])
+
+
+def due_items(model: type[Model], kind: str, today: date):
+    """Every item of ``kind`` due on or before ``today``, shard by shard."""
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    for shard in range(DUE_SHARDS):
+        yield from model.due.query(f"DUE#{kind}#{shard}", model.duesk < tomorrow)
 
 
 class EventsModel(Model):

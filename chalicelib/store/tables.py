@@ -69,6 +69,8 @@ class TableSpec:
         """The ``AWS::DynamoDB::Table`` resource."""
         props = self.create_table_kwargs("unused")
         del props["TableName"]
+        if self.stream_view:
+            props["StreamSpecification"] = {"StreamViewType": self.stream_view}
         props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
         props["SSESpecification"] = {"SSEEnabled": True}
         if self.ttl_attribute:
@@ -78,6 +80,10 @@ class TableSpec:
 
     def physical_name(self, settings: Settings) -> str:
         return getattr(settings, f"{self.key}_table")
+
+    def physical_name_for(self, stage: str) -> str:
+        """The default name in a stage (what the deployed template and the defaults agree on)."""
+        return f"loyalty-{stage}-{self.key}"
 
 
 MAIN = TableSpec(

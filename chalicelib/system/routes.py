@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib.api.auth import ANY_STAFF
+from chalicelib import jobs
+from chalicelib.api.auth import ANY_STAFF, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.events import stats
 from chalicelib.members.schemas import Strict
-from chalicelib.shared.errors import Forbidden, ValidationProblem
+from chalicelib.shared import clock
+from chalicelib.shared.config import settings
+from chalicelib.shared.errors import Forbidden, NotFound, ValidationProblem
 
 bp = Blueprint(__name__)
 
@@ -53,3 +56,23 @@ def daily_stats(call: Call):
     if scope != "ALL" and len(scope) > 64:
         raise ValidationProblem("merchant_id too long")
     return {"scope": scope, "days": stats.daily(scope, q.start, q.end)}
+
+
+class RunJob(Strict):
+    as_of: datetime | None = Field(None, description="local and test stages only: run as if it were this time")
+
+
+@endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
+          summary="Run a scheduled job now (jobs are idempotent: a second run of a day does nothing)",
+          allow=(staff("super_admin"),), body=RunJob)
+def run_job(call: Call):
+    name = call.params["job"]
+    if name not in jobs.JOBS:
+        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.JOBS))}")
+    as_of = call.body.as_of
+    if as_of is not None:
+        if settings().stage not in ("local", "test"):
+            raise ValidationProblem("as_of is accepted on the local and test stages only")
+        if as_of.tzinfo is None:
+            raise ValidationProblem("as_of needs a time zone, e.g. 2026-12-01T00:00:00Z")
+    return jobs.run(name, as_of or clock.now())

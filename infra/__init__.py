@@ -1,0 +1,1 @@
+"""Deployment: everything Chalice does not generate, merged into its SAM template."""

@@ -1,0 +1,143 @@
+"""Build the deployable template: ``chalice package`` merged with what Chalice cannot express.
+
+``python -m infra.build --stage dev --out build`` (what ``make package`` runs) writes
+``build/sam.json`` and ``build/deployment.zip``. The merge adds:
+
+* the DynamoDB tables from :mod:`chalicelib.store.tables` (the same specs the local stack and
+  the tests use), the reports bucket and the stream dead-letter queue;
+* on every stream handler: the real stream ARN and the event-source settings Chalice cannot set
+  (``ReportBatchItemFailures``, bisect on error, bounded retries and record age, an SQS
+  on-failure destination) — the values the local stream pump (:data:`devstack.pump.MAPPING`) obeys;
+* on every function: table, bucket and secret environment variables (secrets resolved from
+  Secrets Manager ``loyalty/<stage>`` at deploy time) and a least-privilege role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfn_name(name: str) -> str:
+    from chalice.utils import to_cfn_resource_name
+    return to_cfn_resource_name(name)
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    os.environ.setdefault("STAGE", stage)
+    from chalice.app import DynamoDBEventConfig
+
+    import app as app_module
+    from chalicelib.store.tables import TABLES, table_of_stream
+    from devstack.pump import MAPPING
+
+    app = app_module.app
+    resources: dict[str, Any] = {}
+    for spec in TABLES:
+        table = spec.cloudformation()
+        table["Properties"]["TableName"] = spec.physical_name_for(stage)
+        resources[spec.logical_id] = table
+    resources["ReportsBucket"] = {
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "LifecycleConfiguration": {"Rules": [{"Id": "expire-exports", "Status": "Enabled",
+                                                  "ExpirationInDays": 30}]},
+        }}
+    resources["EventsDeadLetterQueue"] = {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
+
+    by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
+    functions = ["APIHandler"]
+    for source in app.event_sources:
+        name = _cfn_name(source.name)
+        functions.append(name)
+        if isinstance(source, DynamoDBEventConfig):
+            spec = by_table[table_of_stream(source.stream_arn)]
+            settings = {k: v for k, v in MAPPING.items() if k != "BatchSize"}
+            settings["StartingPosition"] = source.starting_position
+            resources[name] = {"Properties": {"Events": {f"{name}DynamodbEventSource": {"Properties": {
+                "Stream": {"Fn::GetAtt": [spec.logical_id, "StreamArn"]},
+                **settings,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}},
+            }}}}}
+    secret = f"loyalty/{stage}"
+    env = {spec.env_var: {"Ref": spec.logical_id} for spec in TABLES}
+    env.update({
+        "REPORTS_BUCKET": {"Ref": "ReportsBucket"},
+        "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
+        "JWT_SECRET": "{{resolve:secretsmanager:%s:SecretString:jwt_secret}}" % secret,
+        "API_KEY_MASTER": "{{resolve:secretsmanager:%s:SecretString:api_key_master}}" % secret,
+    })
+    for name in functions:
+        resources.setdefault(name, {}).setdefault("Properties", {})["Environment"] = {"Variables": env}
+    resources["DefaultRole"] = {"Properties": {"Policies": [{"PolicyName": "LoyaltyPolicy",
+                                                             "PolicyDocument": _policy()}]}}
+    return {"Resources": resources,
+            "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
+                        "EventsTableName": {"Value": {"Ref": "EventsTable"}},
+                        "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
+                        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}}}}
+
+
+def _policy() -> dict[str, Any]:
+    from chalicelib.store.tables import TABLES
+    tables = [{"Fn::GetAtt": [s.logical_id, "Arn"]} for s in TABLES]
+    indexes = [{"Fn::Sub": "${%s.Arn}/index/*" % s.logical_id} for s in TABLES]
+    streams = [{"Fn::GetAtt": [s.logical_id, "StreamArn"]} for s in TABLES if s.stream_view]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": "arn:*:logs:*:*:*"},
+        {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                                       "cloudwatch:PutMetricData"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                       "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+                                       "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                                       "dynamodb:DescribeTable"],
+         "Resource": tables + indexes},
+        {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"], "Resource": streams},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                       "sqs:GetQueueAttributes"],
+         "Resource": [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}]},
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+         "Resource": [{"Fn::Sub": "${ReportsBucket.Arn}/*"}]},
+    ]}
+
+
+def build(stage: str, out: Path) -> Path:
+    """Run chalice package with the merge template; returns the path of sam.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(merge_template(stage), f, indent=2)
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "cn-north-1")}
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template", f.name, str(out)],
+                   cwd=ROOT, env=env, check=True)
+    os.unlink(f.name)
+    return out / "sam.json"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="infra.build")
+    parser.add_argument("--stage", default="dev", choices=["dev", "prod"])
+    parser.add_argument("--out", default="build", type=Path)
+    args = parser.parse_args()
+    print(build(args.stage, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Scheduled jobs: run on demand through runJob, and fired by the local scheduler."""
+
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.jobs import JobRun
+from devstack.scheduler import Scheduler
+from tests.e2e.conftest import fresh_phone
+
+
+def test_run_job_with_as_of_moves_a_member_on(api, stack):
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, headers=api.staff(), key=fresh_phone()).json()["member_id"]
+    as_of = (datetime.now(timezone.utc) + timedelta(days=100)).isoformat()
+    r = api.call("POST", "/v1/jobs/member-lifecycle/runs", {"as_of": as_of}, headers=api.staff())
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["members_read"] >= 1
+    assert api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["stage"] == "dormant"
+    assert api.call("POST", "/v1/jobs/nope/runs", {}, headers=api.staff()).status_code == 404
+    assert api.call("POST", "/v1/jobs/member-lifecycle/runs", {}, headers=api.staff("ops_manager")).status_code == 403
+
+
+def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
+    jobs = stack.scheduled_jobs()
+    assert [name for name, _, _ in jobs] == ["member-lifecycle"]
+    errors = []
+    scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
+    start = datetime(2026, 6, 1, 16, 0, tzinfo=timezone.utc)
+    scheduler.tick(start, start + timedelta(hours=1), start)           # 16:30 UTC is in this hour
+    assert errors == [] and [n for n, _ in scheduler.fired] == ["member-lifecycle"]
+    last = JobRun.get("JOB#member-lifecycle", "LAST")
+    assert last.finished_at >= start.isoformat()[:10] and "members_read" in last.result
