@@ -18,7 +18,8 @@ app = Chalice(app_name="loyalty")
 app.register_middleware(ConvertToMiddleware(
     logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)), "all")
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
+if tracer is not None:
+    app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
 
 for blueprint in (system, members, merchants):
     app.register_blueprint(blueprint)

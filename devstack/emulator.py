@@ -35,6 +35,7 @@ from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
 USAGE = Usage()
+MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items   # as shipped, for the benchmark
 _installed = False
 
 _WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -45,10 +46,14 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    install_transactions()
     DynamoHandler.call_action = _serialised_and_metered(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
     _installed = True
+
+
+def install_transactions() -> None:
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
 
 
 def usage() -> Usage:

@@ -79,9 +79,9 @@ class LocalStack:
             self._restore()
         import app as app_module
         self.app_module = app_module
-        self._start_api()
         from devstack.credentials import bootstrap
-        self.credentials = bootstrap(self)
+        self.credentials = bootstrap(self)       # before the API answers: callers read this file
+        self._start_api()
         if self.pumps_enabled:
             self._start_pumps()
         if self.scheduler_enabled:
@@ -121,7 +121,10 @@ class LocalStack:
 
     def _start_api(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
+        from chalice.local import ChaliceRequestHandler, create_local_server
+        # Chalice writes headers and body in separate sends; with Nagle on, every keep-alive
+        # response waits ~40 ms for a delayed ACK.
+        ChaliceRequestHandler.disable_nagle_algorithm = True
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import auth
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
-from chalicelib.api.observability import logger, metrics
+from chalicelib.api.observability import count, logger
 from chalicelib.shared.errors import (
     ConcurrentUpdate,
     MalformedRequest,
@@ -30,7 +30,6 @@ from chalicelib.shared.errors import (
     ValidationProblem,
 )
 from chalicelib.store.uow import ClaimTaken, UnitOfWork
-from aws_lambda_powertools.metrics import MetricUnit
 
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 3
@@ -162,15 +161,15 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
         status, payload, replayed = result
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
-        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        count("Requests")
         return _json_response(status, payload, response_headers)
     except Problem as problem:
         logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
-        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+        count("ClientErrors")
         return problem_response(problem, real_path, response_headers)
     except Exception:  # the one place an unexpected error becomes a 500
         logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
-        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        count("ServerErrors")
         problem = Problem("the server failed to handle the request; it is safe to retry with the same Idempotency-Key")
         problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
         return problem_response(problem, real_path, response_headers)

@@ -7,13 +7,25 @@ phone number, as a second line of defence: code never logs personal data on purp
 from __future__ import annotations
 
 import logging
+import os
 import re
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger(service="loyalty")
 metrics = Metrics(namespace="Loyalty", service="loyalty")
-tracer = Tracer(service="loyalty")
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
+
+
+# Powertools' Tracer imports the X-Ray SDK even when disabled (~150 ms of cold start), so it is
+# only created where tracing is on (the deployed stages); app.py wires it only then.
+tracer = Tracer(service="loyalty") if tracing_enabled() else None
 
 _PHONE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<![\w])\+\d{6,15}(?!\d)")
 
@@ -32,5 +44,14 @@ class _RedactPhones(logging.Filter):
         return True
 
 
+# A request that added no metric is normal (a 404, a read); Powertools warns on every one.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
 for _handler in logger.handlers or [logging.getLogger(logger.name)]:
     _handler.addFilter(_RedactPhones())
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add to a count metric, unless metrics are off (Powertools would still buffer, then print)."""
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
-from chalicelib.api.observability import logger
+from chalicelib.api.observability import count, logger
 from chalicelib.events.model import DomainEvent, event_from_image
 from chalicelib.store.models import MainModel, expiry_in
 from chalicelib.store.uow import ClaimTaken, UnitOfWork
@@ -58,6 +58,7 @@ def dispatch(event: DomainEvent) -> None:
 
 def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """Process Lambda-shaped DynamoDB stream records in order; report the first failure."""
+    delivered = 0
     for record in records:
         if record.get("eventName") not in ("INSERT",):   # MODIFY never happens; REMOVE is TTL
             continue
@@ -67,5 +68,9 @@ def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str
             dispatch(event)
         except Exception:
             logger.exception("event handling failed", extra={"sequence": sequence})
+            count("EventsDelivered", delivered)
+            count("EventFailures")
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+        delivered += 1
+    count("EventsDelivered", delivered)
     return {"batchItemFailures": []}

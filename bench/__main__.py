@@ -1,0 +1,276 @@
+"""Measure the system on the local stack and write ``bench/results.json``.
+
+What is measured, per operation: DynamoDB requests, RCU and WCU (computed by the AWS rules in
+the emulator, since moto reports none), and p50/p99 latency over real HTTP, at two data sizes.
+Also: emulator transactions at 1k and 100k items (patched, and moto as shipped at small sizes),
+the concurrent double-spend check, and the Lambda cold start (import of app.py vs a bare Chalice
+app). Every loop is bounded in count; all traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "results.json"
+ACCOUNT, REGION = "123456789012", "cn-north-1"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def timed(n: int, fn: Callable[[int], Any], warmup: int = 0) -> tuple[list[float], Any]:
+    """Call ``fn(0..n-1)``; the first ``warmup`` calls are made but not measured."""
+    from devstack import emulator
+    for i in range(warmup):
+        fn(n + i)
+    before = emulator.usage()
+    samples = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        samples.append((time.perf_counter() - t) * 1000)
+    return samples, emulator.usage().minus(before)
+
+
+def row(name: str, size: str, n: int, samples: list[float], usage) -> dict[str, Any]:
+    return {"operation": name, "data": size, "calls": n,
+            "requests_per_call": round(usage.requests / n, 2), "rcu_per_call": round(usage.rcu / n, 2),
+            "wcu_per_call": round(usage.wcu / n, 2),
+            "by_dynamodb_operation": {k: round(v[0] / n, 2) for k, v in usage.by_operation.items()},
+            "p50_ms": round(percentile(samples, 50), 2), "p99_ms": round(percentile(samples, 99), 2)}
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def fill_members(count: int, start: int) -> None:
+    """Write ``count`` members with a phone identity straight into the emulator (fast set-up)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.members.domain import Identity, Member
+    from chalicelib.members.store import IdentityItem, MemberItem
+    from chalicelib.shared.config import settings
+    from devstack import emulator
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    table = settings().main_table
+    with emulator.LOCK:
+        for i in range(start, start + count):
+            mid = f"01BENCH{i:019d}"
+            identity = Identity("phone", f"+86137{i:08d}")
+            member = Member(mid, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z", (identity,))
+            for item in (MemberItem.of(member), IdentityItem.of(identity, mid, "2026-01-01T00:00:00.000Z")):
+                backend.put_item(table, item.serialize())
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+def api_operations(stack, sizes: list[int], n: int) -> list[dict[str, Any]]:
+    import requests
+
+    from chalicelib.api.auth import signed_headers
+    session = requests.Session()
+    url = stack.api_url
+    staff = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["super_admin"],
+             "Content-Type": "application/json"}
+    key = stack.credentials["pos_api_key"]
+    rows = []
+    filled = 0
+    for size in sizes:
+        fill_members(size - filled, filled)
+        filled = size
+        label = f"{size:,} members"
+        base = 10_000_000 + size
+
+        def register(i):
+            r = session.post(url + "/v1/members", json={"phone": f"138{base + i:08d}"},
+                             headers={**staff, "Idempotency-Key": f"b{size}-{i}"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["member_id"])
+
+        ids: list[str] = []
+        samples, usage = timed(n, register, warmup=5)
+        ids = ids[5:]
+        rows.append(row("registerMember", label, n, samples, usage))
+
+        def replay(i):
+            r = session.post(url + "/v1/members", json={"phone": f"138{base + i:08d}"},
+                             headers={**staff, "Idempotency-Key": f"b{size}-{i}"})
+            assert r.status_code == 201 and r.headers.get("Idempotent-Replayed")
+        samples, usage = timed(n, replay)
+        rows.append(row("registerMember (replay)", label, n, samples, usage))
+
+        def get(i):
+            assert session.get(f"{url}/v1/members/{ids[i]}", headers=staff).status_code == 200
+        samples, usage = timed(n, get)
+        rows.append(row("getMember", label, n, samples, usage))
+
+        def lookup_pos(i):
+            path, q = "/v1/members/lookup", {"type": "phone", "value": f"+86138{base + i:08d}"}
+            h = signed_headers(key["key_id"], key["secret"], "GET", path, b"", q)
+            assert session.get(url + path, params=q, headers=h).status_code == 200
+        samples, usage = timed(n, lookup_pos)
+        rows.append(row("lookupMember (signed POS)", label, n, samples, usage))
+
+        def update(i):
+            r = session.patch(f"{url}/v1/members/{ids[i]}", json={"name": f"n{i}"},
+                              headers={**staff, "Idempotency-Key": f"u{size}-{i}"})
+            assert r.status_code == 200, r.text
+        samples, usage = timed(n, update)
+        rows.append(row("updateMember", label, n, samples, usage))
+
+        def bind(i):
+            r = session.post(f"{url}/v1/members/{ids[i]}/identities",
+                             json={"type": "card_no", "value": f"C{size}-{i}"},
+                             headers={**staff, "Idempotency-Key": f"i{size}-{i}"})
+            assert r.status_code == 201, r.text
+        samples, usage = timed(n, bind)
+        rows.append(row("bindIdentity", label, n, samples, usage))
+    return rows
+
+
+def emulator_transactions(stack, sizes: list[int], n: int, shipped_sizes: list[int]) -> list[dict[str, Any]]:
+    """A 2-item conditional transaction (spend + receipt) over HTTP, by table size."""
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+
+    from devstack import emulator
+    client = stack.client("dynamodb")
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    rows = []
+    for variant, variant_sizes in (("patched", sizes), ("moto as shipped", shipped_sizes)):
+        for size in variant_sizes:
+            name = f"bench-tx-{variant[:3]}-{size}"
+            client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+            with emulator.LOCK:
+                for i in range(size):
+                    backend.put_item(name, {"pk": {"S": f"filler-{i}"}, "n": {"N": "1"}})
+                backend.put_item(name, {"pk": {"S": "acct"}, "n": {"N": str(10 ** 9)}})
+            if variant != "patched":
+                DynamoDBBackend.transact_write_items = emulator.MOTO_TRANSACT_WRITE_ITEMS
+            try:
+                runs = n if variant == "patched" else max(3, n // 20)
+
+                def tx(i):
+                    client.transact_write_items(TransactItems=[
+                        {"Update": {"TableName": name, "Key": {"pk": {"S": "acct"}}, "UpdateExpression": "SET n = n - :a",
+                                    "ConditionExpression": "n >= :a", "ExpressionAttributeValues": {":a": {"N": "1"}}}},
+                        {"Put": {"TableName": name, "Item": {"pk": {"S": f"r-{i}"}},
+                                 "ConditionExpression": "attribute_not_exists(pk)"}}])
+                samples, usage = timed(runs, tx)
+            finally:
+                emulator.install_transactions()
+            rows.append({**row(f"TransactWriteItems ({variant})", f"{size:,} items", runs, samples, usage)})
+            client.delete_table(TableName=name)
+    return rows
+
+
+def double_spend(stack, threads: int = 16, balance: int = 50, attempts: int = 5) -> dict[str, Any]:
+    """16 threads spend 1 each from a balance of 50 with conditional transactions, over HTTP."""
+    client = stack.client("dynamodb")
+    name = "bench-double-spend"
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    client.put_item(TableName=name, Item={"pk": {"S": "acct"}, "n": {"N": str(balance)}})
+    outcomes: list[str] = []
+
+    def spend(t):
+        c = stack.client("dynamodb")
+        for j in range(attempts):
+            try:
+                c.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": name, "Key": {"pk": {"S": "acct"}}, "UpdateExpression": "SET n = n - :a",
+                                "ConditionExpression": "n >= :a", "ExpressionAttributeValues": {":a": {"N": "1"}}}},
+                    {"Put": {"TableName": name, "Item": {"pk": {"S": f"r-{t}-{j}"}}}}])
+                outcomes.append("ok")
+            except Exception as e:  # noqa: BLE001  tallied below
+                outcomes.append(getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__))
+
+    workers = [threading.Thread(target=spend, args=(t,)) for t in range(threads)]
+    [w.start() for w in workers]
+    [w.join() for w in workers]
+    final = int(client.get_item(TableName=name, Key={"pk": {"S": "acct"}})["Item"]["n"]["N"])
+    client.delete_table(TableName=name)
+    return {"threads": threads, "attempts": threads * attempts, "starting_balance": balance,
+            "successes": outcomes.count("ok"), "final_balance": final,
+            "other_outcomes": sorted(set(outcomes) - {"ok"})}
+
+
+def cold_start(repeats: int = 7) -> dict[str, Any]:
+    """Import time of app.py (tracing on, as deployed; and off) vs a bare Chalice app (median)."""
+    probe = "import time,sys; t=time.perf_counter(); import app; print(time.perf_counter()-t)"
+    base = {**os.environ, "STAGE": "dev"}
+    base.pop("POWERTOOLS_TRACE_DISABLED", None)
+    with tempfile.TemporaryDirectory() as bare:
+        Path(bare, "app.py").write_text("from chalice import Chalice\napp = Chalice(app_name='bare')\n")
+        variants = (("app.py, tracing on", str(ROOT), {}),
+                    ("app.py, tracing off", str(ROOT), {"POWERTOOLS_TRACE_DISABLED": "true"}),
+                    ("bare Chalice app", bare, {}))
+        results = {}
+        for label, cwd, extra in variants:
+            times = [float(subprocess.run([sys.executable, "-c", probe], cwd=cwd, env={**base, **extra},
+                                          capture_output=True, text=True, check=True).stdout) * 1000
+                     for _ in range(repeats)]
+            results[label] = round(statistics.median(times), 1)
+    return results
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = "| operation | data | DynamoDB requests | RCU | WCU | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|"
+    lines = [f"| {r['operation']} | {r['data']} | {r['requests_per_call']} | {r['rcu_per_call']} | "
+             f"{r['wcu_per_call']} | {r['p50_ms']} | {r['p99_ms']} |" for r in rows]
+    return "\n".join([head, *lines])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--calls", type=int, default=200, help="calls per operation and size")
+    parser.add_argument("--sizes", default="1000,100000", help="member counts to measure at")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tx_sizes, shipped = [1_000, 100_000], [1_000, 4_000]
+    if args.quick:
+        sizes, tx_sizes, shipped, args.calls = [200, 2000], [200, 2000], [200], 20
+
+    from devstack.stack import LocalStack, free_port
+    stack = LocalStack(api_port=free_port(), emulator_port=free_port(), pumps_enabled=False,
+                       scheduler_enabled=False).start()
+    try:
+        started = time.time()
+        results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                   "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
+        results["api"] = api_operations(stack, sizes, args.calls)
+        results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
+        results["double_spend"] = double_spend(stack)
+        results["cold_start_ms"] = cold_start()
+        results["seconds"] = round(time.time() - started, 1)
+    finally:
+        stack.stop()
+    out = OUT if not args.quick else OUT.with_name("results-quick.json")
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results["api"]))
+    print()
+    print(table(results["emulator_transactions"]))
+    print()
+    print("double spend:", json.dumps(results["double_spend"]))
+    print("cold start (ms):", json.dumps(results["cold_start_ms"]))
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
