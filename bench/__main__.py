@@ -235,12 +235,41 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([head, *lines])
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The README's benchmark section body, from results.json."""
+    rows = results["api"] + results["emulator_transactions"]
+    spend = results["double_spend"]
+    cold = results["cold_start_ms"]
+    lines = [f"Measured {results['when'][:10]} on {results['machine']}; {rows[0]['calls']} calls per row.", "",
+             table(rows), "",
+             f"Concurrent double spend: {spend['threads']} threads, {spend['attempts']} conditional spends "
+             f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
+             f"final balance {spend['final_balance']}.", "",
+             "| cold start (import, median) | " + " | ".join(cold) + " |",
+             "|---|" + "---|" * len(cold),
+             "| ms | " + " | ".join(str(v) for v in cold.values()) + " |"]
+    return "\n".join(lines)
+
+
+def update_readme(results: dict[str, Any], readme: Path = ROOT / "README.md") -> None:
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{markdown(results)}\n{end}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--calls", type=int, default=200, help="calls per operation and size")
     parser.add_argument("--sizes", default="1000,100000", help="member counts to measure at")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--readme", action="store_true", help="only rewrite the README table from results.json")
     args = parser.parse_args(argv)
+    if args.readme:
+        update_readme(json.loads(OUT.read_text()))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     tx_sizes, shipped = [1_000, 100_000], [1_000, 4_000]
     if args.quick:
@@ -262,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     out = OUT if not args.quick else OUT.with_name("results-quick.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
+    if not args.quick:
+        update_readme(results)
     print(table(results["api"]))
     print()
     print(table(results["emulator_transactions"]))

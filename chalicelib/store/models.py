@@ -29,10 +29,9 @@ def _meta(spec: TableSpec) -> type:
     return Meta
 
 
-class MainModel(Model):
-    """An item of the main table. Subclasses add attributes; keys are strings."""
+class _TableItem(Model):
+    """String keys and a TTL attribute, shared by the items of every table."""
 
-    Meta = _meta(MAIN)
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     expires_at = NumberAttribute(null=True)
@@ -40,6 +39,12 @@ class MainModel(Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _BOUND.append(cls)
+
+
+class MainModel(_TableItem):
+    """An item of the main table. Subclasses add attributes."""
+
+    Meta = _meta(MAIN)
 
 
 class Gsi1(GlobalSecondaryIndex):
@@ -83,22 +88,17 @@ def due_items(model: type[Model], kind: str, today: date):
         yield from model.due.query(f"DUE#{kind}#{shard}", model.duesk < tomorrow)
 
 
-class EventsModel(Model):
-    Meta = _meta(EVENTS)
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    expires_at = NumberAttribute(null=True)
+class EventsModel(_TableItem):
+    """An item of the events (outbox) table."""
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _BOUND.append(cls)
+    Meta = _meta(EVENTS)
 
 
 def rebind() -> None:
     """Re-read settings into every model (tests and the local stack change them at run time)."""
     settings.cache_clear()
     s = settings()
-    for model in [MainModel, EventsModel, *_BOUND]:
+    for model in _BOUND:
         spec = MAIN if issubclass(model, MainModel) else EVENTS
         model.Meta.table_name = spec.physical_name(s)
         model.Meta.region = s.region
