@@ -11,6 +11,8 @@ from chalicelib.shared import clock
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
+from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
+from chalicelib.points.routes import bp as points
 from chalicelib.store.tables import EVENTS, stream_placeholder
 from chalicelib.system.routes import bp as system
 
@@ -21,7 +23,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
 
-for blueprint in (system, members, merchants):
+for blueprint in (system, members, merchants, points):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
@@ -40,3 +42,20 @@ def dispatch_domain_events(event):
 def review_member_lifecycle(event):
     """Daily at 00:30 Asia/Shanghai: move members between lifecycle stages."""
     return jobs.run("member-lifecycle", clock.now())
+
+
+def _job(name: str):
+    def run(event):
+        return jobs.run(name, clock.now())
+    run.__name__ = name.replace("-", "_")
+    return run
+
+
+# 00:10 Asia/Shanghai: expire and unlock; 10:00: reminders (a civil hour for notifications);
+# every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full reconciliation.
+# Lambda finds each handler as an attribute of this module, hence the names.
+points_expiry = app.schedule(Cron(10, 16, "*", "*", "?", "*"), name="points-expiry")(_job("points-expiry"))
+points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-reminders")(_job("points-reminders"))
+points_holds = app.schedule("rate(5 minutes)", name="points-holds")(_job("points-holds"))
+points_inflation = app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="points-inflation")(_job("points-inflation"))
+points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))

@@ -13,12 +13,25 @@ from typing import Any, Callable
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.members import lifecycle
+from chalicelib.points import jobs as points
 from chalicelib.shared import clock
 from chalicelib.store.models import MainModel
 
 JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {
     "member-lifecycle": lifecycle.review,
+    "points-expiry": points.expiry,
+    "points-reminders": points.reminders,
+    "points-holds": points.holds,
+    "points-inflation": points.inflation,
+    "points-reconcile": lambda as_of: _reconcile(),
 }
+
+
+def _reconcile() -> dict[str, Any]:
+    from chalicelib.points import reconcile
+    result = reconcile.everything()
+    return {"accounts_checked": result["accounts_checked"], "balanced": result["balanced"],
+            "mismatched_accounts": [(m["member_id"], m["point_type"]) for m in result["mismatches"]]}
 
 
 class JobRun(MainModel):

@@ -19,12 +19,10 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 import jwt
 
-from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import Forbidden, Unauthenticated
 
@@ -87,10 +85,13 @@ def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:
 # --- tokens -------------------------------------------------------------------------------
 
 def mint_token(kind: str, subject: str, minutes: int, **claims: Any) -> str:
-    """A signed bearer token for a member or a staff user."""
-    now = clock.now()
-    payload = {"iss": ISSUER, "aud": kind, "sub": subject, "iat": int(now.timestamp()),
-               "exp": int((now + timedelta(minutes=minutes)).timestamp()), **claims}
+    """A signed bearer token for a member or a staff user.
+
+    Credentials live on wall-clock time, never on the business clock (which tests and local job
+    runs may move): a token must not become valid or expire because someone moved ``as_of``.
+    """
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": kind, "sub": subject, "iat": now, "exp": now + minutes * 60, **claims}
     return jwt.encode(payload, settings().jwt_secret, algorithm="HS256")
 
 
@@ -162,7 +163,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     signature = headers.get("x-signature", "")
     if not (key_id and timestamp and signature):
         raise Unauthenticated("a signed request needs X-Api-Key, X-Timestamp and X-Signature")
-    if not timestamp.isdigit() or abs(int(timestamp) - clock.now().timestamp()) > settings().signature_skew_seconds:
+    if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > settings().signature_skew_seconds:
         raise Unauthenticated("X-Timestamp is missing or too far from the server clock")
     if len(key_id) > 64:
         raise Unauthenticated("unknown API key")

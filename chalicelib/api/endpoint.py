@@ -11,6 +11,7 @@ with the idempotency record and the domain events.
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
+from pynamodb.exceptions import PutError
 
 from chalicelib.api import auth
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
@@ -32,7 +34,7 @@ from chalicelib.shared.errors import (
 from chalicelib.store.uow import ClaimTaken, UnitOfWork
 
 MAX_BODY = 256 * 1024
-RETRIES_ON_CONFLICT = 3
+RETRIES_ON_CONFLICT = 8
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -111,7 +113,8 @@ def problem_response(problem: Problem, instance: str | None = None,
 
 def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
     text = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(text, status_code=status, headers={"Content-Type": "application/json", **headers})
+    kind = PROBLEM_JSON if status >= 400 else "application/json"      # a replayed refusal is still a problem
+    return Response(text, status_code=status, headers={"Content-Type": kind, **headers})
 
 
 def _raw_body(request) -> bytes:
@@ -157,7 +160,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
         query = _parse(op.query, query_params, "query") if op.query else query_params
         key = validate_key(headers.get("idempotency-key")) if op.idempotent else None
         result = _run(op, handler, principal, params, body, query, headers, correlation_id,
-                      key, fingerprint(op.method, real_path, data) if key else "")
+                      key, fingerprint(op.method, real_path, data) if key else "", real_path)
         status, payload, replayed = result
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
@@ -188,7 +191,7 @@ def _json(raw: bytes) -> Any:
 
 
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
-         correlation_id: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
+         correlation_id: str, key: str | None, fp: str, instance: str = "") -> tuple[int, Any, bool]:
     scope = principal.ref if principal else "public"
     for attempt in range(RETRIES_ON_CONFLICT):
         call = Call(op, principal, params, body, query, headers, correlation_id)
@@ -203,10 +206,19 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
         except ConcurrentUpdate:
             if attempt == RETRIES_ON_CONFLICT - 1:
                 raise
-        except Problem:
+            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))      # jitter: let the winner finish
+        except Problem as problem:
+            if not key:
+                raise
             # A keyed request that fails on today's state may be the retry of one that succeeded.
-            if key and (record := IdempotencyRecord.find(scope, key)) is not None:
+            if (record := IdempotencyRecord.find(scope, key)) is not None:
                 return (*replay(record, fp), True)
+            # Otherwise remember the refusal: the same key keeps getting the same answer.
+            refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
+            try:
+                refusal.save(condition=IdempotencyRecord.pk.does_not_exist())
+            except PutError:
+                return _replay(scope, key, fp)
             raise
     raise ConcurrentUpdate("the record kept changing; retry")
 

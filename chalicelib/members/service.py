@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist  # noqa: F401  (re-exported for callers)
@@ -153,7 +153,7 @@ def member_token(cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
     member = _active(member_id)
     minutes = settings().member_token_minutes
     token = mint_token("member", member.member_id, minutes)
-    expires = clock.now() + timedelta(minutes=minutes)
+    expires = datetime.now(timezone.utc) + timedelta(minutes=minutes)
     return {"token": token, "member_id": member.member_id, "expires_at": clock.iso(expires)}
 
 

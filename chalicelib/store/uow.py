@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -23,7 +23,7 @@ from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
 from chalicelib.store.models import MainModel
 
 MAX_ITEMS = 100
-_SEND_ORDER = {"check": 0, "save": 1, "update": 2}
+_SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
 ConflictFactory = Callable[[], Problem]
 
 
@@ -33,7 +33,7 @@ class ClaimTaken(Exception):
 
 @dataclass
 class _Write:
-    kind: str                       # "save" | "update" | "check"
+    kind: str                       # "save" | "update" | "delete" | "check"
     model: Model | type[Model]
     condition: Condition | None
     actions: list[Action] | None
@@ -68,6 +68,10 @@ class UnitOfWork:
     def update(self, item: Model, actions: list[Action], condition: Condition | None = None,
                on_conflict: ConflictFactory | None = None) -> None:
         self._writes.append(_Write("update", item, condition, actions, on_conflict))
+
+    def delete(self, item: Model, condition: Condition | None = None,
+               on_conflict: ConflictFactory | None = None) -> None:
+        self._writes.append(_Write("delete", item, condition, None, on_conflict))
 
     def check(self, model: type[Model], hash_key: str, range_key: str, condition: Condition,
               on_conflict: ConflictFactory | None = None) -> None:
@@ -110,9 +114,11 @@ class UnitOfWork:
         try:
             if write.kind == "save":
                 write.model.save(condition=write.condition)
+            elif write.kind == "delete":
+                write.model.delete(condition=write.condition)
             else:
                 write.model.update(actions=write.actions, condition=write.condition)
-        except (PutError, UpdateError) as error:
+        except (PutError, UpdateError, DeleteError) as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 if claim is not None and write.model is claim:
                     raise ClaimTaken() from error
@@ -120,8 +126,8 @@ class UnitOfWork:
             raise
 
     def _transaction(self, writes: list[_Write], claim: MainModel | None) -> None:
-        # PynamoDB sends checks, then puts, then updates (deletes we never stage): the
-        # cancellation reasons come back in that order, so order our list the same way.
+        # PynamoDB sends checks, deletes, puts, then updates: the cancellation reasons come
+        # back in that order, so order our list the same way.
         writes = sorted(writes, key=lambda w: _SEND_ORDER[w.kind])
         try:
             with TransactWrite(connection=_connection()) as tx:
@@ -130,6 +136,8 @@ class UnitOfWork:
                         tx.save(w.model, condition=w.condition)
                     elif w.kind == "update":
                         tx.update(w.model, actions=w.actions, condition=w.condition)
+                    elif w.kind == "delete":
+                        tx.delete(w.model, condition=w.condition)
                     else:
                         tx.condition_check(w.model, w.key[0], w.key[1], condition=w.condition)
         except TransactWriteError as error:

@@ -1,0 +1,233 @@
+"""The points program's configuration and its evaluation, with no I/O.
+
+Money is integer fen; multipliers are decimal strings ("1.5"), never floats. A configuration is
+stored as a new version each time it changes and applies from its ``effective_from``: an order
+is evaluated under the version in force when it happened, not when it arrived.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Multiplier = str
+ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
+BEHAVIORS = ("check_in", "referral", "review", "share", "profile_completion")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _multiplier(v: str) -> str:
+    try:
+        d = Decimal(v)
+    except Exception:
+        raise ValueError(f"'{v}' is not a decimal number") from None
+    if not d.is_finite() or d < 0 or d > 100:
+        raise ValueError("a multiplier is between 0 and 100")
+    return v
+
+
+class Step(Strict):
+    min_amount_fen: int = Field(ge=0)
+    multiplier: Multiplier
+
+    _m = field_validator("multiplier")(classmethod(lambda cls, v: _multiplier(v)))
+
+
+class Campaign(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    starts_at: datetime
+    ends_at: datetime
+    multiplier: Multiplier
+    store_ids: list[str] = Field(default_factory=list, description="empty: every store")
+
+    _m = field_validator("multiplier")(classmethod(lambda cls, v: _multiplier(v)))
+
+    @model_validator(mode="after")
+    def _window(self) -> "Campaign":
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None or self.ends_at <= self.starts_at:
+            raise ValueError("a campaign needs a time-zoned window with ends_at after starts_at")
+        return self
+
+
+class Caps(Strict):
+    per_order: int | None = Field(None, ge=0)
+    per_day: int | None = Field(None, ge=0)
+    per_month: int | None = Field(None, ge=0)
+
+
+class Expiry(Strict):
+    policy: Literal["never", "days", "year_end", "tier_validity", "rolling"] = "never"
+    days: int = Field(365, ge=1, le=3650)
+    grace_months: int = Field(0, ge=0, le=12)
+
+
+class Behavior(Strict):
+    points: int = Field(ge=0, le=1_000_000)
+    referee_points: int = Field(0, ge=0, le=1_000_000, description="referral: points for the new member")
+    per_day: int | None = Field(None, ge=1)
+    per_month: int | None = Field(None, ge=1)
+    once: bool = False
+    streak_bonus: dict[int, int] = Field(default_factory=dict, description="check_in: streak length -> bonus")
+
+
+class Redeem(Strict):
+    points_per_yuan: int = Field(100, ge=1, description="100 means 100 points = ¥1")
+    max_share_percent: int = Field(50, ge=0, le=100, description="at most this share of an order")
+
+
+class PointType(Strict):
+    redeemable: bool = True
+    expiry: Expiry = Field(default_factory=Expiry)
+
+
+class ProgramRules(Strict):
+    """One version of the points program."""
+
+    points_per_yuan: Multiplier = "1"
+    rounding: Literal["floor", "half_up", "ceil"] = "floor"
+    steps: list[Step] = Field(default_factory=list)
+    category_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
+    sku_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
+    store_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
+    tier_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
+    campaigns: list[Campaign] = Field(default_factory=list)
+    caps: Caps = Field(default_factory=Caps)
+    exclude_paid_with_points: bool = True
+    exclude_paid_with_stored_value_bonus: bool = True
+    pending_days: int = Field(0, ge=0, le=90, description="return window before order points unlock")
+    growth_per_yuan: Multiplier = Field("1", description="growth value (tiers) per ¥1; never spendable")
+    expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"))
+    reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])
+    redeem: Redeem = Field(default_factory=Redeem)
+    behaviors: dict[str, Behavior] = Field(default_factory=dict)
+    custom_events: dict[str, Behavior] = Field(default_factory=dict)
+    point_types: dict[str, PointType] = Field(default_factory=dict, description="types beyond 'points' and 'growth'")
+    negative_balance: Literal["debt", "cap"] = "debt"
+    inflation_threshold_percent: int = Field(200, ge=100, description="warn when issued > this % of redeemed (30 days)")
+
+    _m = field_validator("points_per_yuan", "growth_per_yuan")(classmethod(lambda cls, v: _multiplier(v)))
+
+    @field_validator("category_multipliers", "sku_multipliers", "store_multipliers", "tier_multipliers")
+    @classmethod
+    def _multipliers(cls, v: dict[str, str]) -> dict[str, str]:
+        for value in v.values():
+            _multiplier(value)
+        return v
+
+    @field_validator("behaviors")
+    @classmethod
+    def _known_behaviors(cls, v: dict[str, Behavior]) -> dict[str, Behavior]:
+        unknown = set(v) - set(BEHAVIORS)
+        if unknown:
+            raise ValueError(f"unknown behaviors {sorted(unknown)}; known: {', '.join(BEHAVIORS)} (use custom_events)")
+        return v
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _reminders(cls, v: list[int]) -> list[int]:
+        if any(d < 1 or d > 365 for d in v):
+            raise ValueError("reminder days are between 1 and 365")
+        return sorted(set(v), reverse=True)
+
+    def type_config(self, point_type: str) -> PointType:
+        if point_type == "points":
+            return PointType(redeemable=True, expiry=self.expiry)
+        if point_type == "growth":
+            return PointType(redeemable=False, expiry=Expiry(policy="never"))
+        if point_type in self.point_types:
+            return self.point_types[point_type]
+        raise KeyError(point_type)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+class OrderLine(Strict):
+    sku: str | None = Field(None, max_length=64)
+    category: str | None = Field(None, max_length=64)
+    amount_fen: int = Field(ge=0, le=10**11)
+
+
+def _d(value: str) -> Decimal:
+    return Decimal(value)
+
+
+def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
+                 lines: list[OrderLine], store_id: str | None, tier: str | None,
+                 at: datetime) -> tuple[int, int, list[str]]:
+    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal."""
+    eligible = paid_fen
+    if rules.exclude_paid_with_points:
+        eligible -= points_paid_fen
+    if rules.exclude_paid_with_stored_value_bonus:
+        eligible -= bonus_paid_fen
+    eligible = max(0, eligible)
+    why = [f"eligible {eligible} fen"]
+    order_factor = Decimal(1)
+    step = max((s for s in rules.steps if paid_fen >= s.min_amount_fen), key=lambda s: s.min_amount_fen, default=None)
+    if step:
+        order_factor *= _d(step.multiplier)
+        why.append(f"step >= {step.min_amount_fen} fen x{step.multiplier}")
+    if store_id and store_id in rules.store_multipliers:
+        order_factor *= _d(rules.store_multipliers[store_id])
+        why.append(f"store {store_id} x{rules.store_multipliers[store_id]}")
+    if tier and tier in rules.tier_multipliers:
+        order_factor *= _d(rules.tier_multipliers[tier])
+        why.append(f"tier {tier} x{rules.tier_multipliers[tier]}")
+    for c in rules.campaigns:
+        if c.starts_at <= at < c.ends_at and (not c.store_ids or store_id in c.store_ids):
+            order_factor *= _d(c.multiplier)
+            why.append(f"campaign {c.name} x{c.multiplier}")
+    # Lines share the eligible amount in proportion to their amounts; each carries its own factor.
+    total_lines = sum(line.amount_fen for line in lines)
+    weighted = Decimal(0)
+    if total_lines > 0:
+        for line in lines:
+            factor = Decimal(1)
+            if line.category and line.category in rules.category_multipliers:
+                factor *= _d(rules.category_multipliers[line.category])
+            if line.sku and line.sku in rules.sku_multipliers:
+                factor *= _d(rules.sku_multipliers[line.sku])
+            weighted += Decimal(line.amount_fen) * factor
+        weighted = Decimal(eligible) * weighted / Decimal(total_lines)
+    else:
+        weighted = Decimal(eligible)
+    raw = weighted * order_factor * _d(rules.points_per_yuan) / 100
+    points = int(raw.to_integral_value(rounding=ROUNDING[rules.rounding]))
+    growth = int((Decimal(paid_fen) * _d(rules.growth_per_yuan) / 100).to_integral_value(rounding=ROUND_FLOOR))
+    if rules.caps.per_order is not None and points > rules.caps.per_order:
+        points = rules.caps.per_order
+        why.append(f"capped per order at {points}")
+    return points, growth, why
+
+
+def expiry_date(expiry: Expiry, earned_on: date, tier_valid_until: date | None = None) -> date | None:
+    """The last day a lot earned on ``earned_on`` can be spent (it expires the day after)."""
+    if expiry.policy == "never":
+        return None
+    if expiry.policy == "days":
+        return earned_on + timedelta(days=expiry.days)
+    if expiry.policy == "tier_validity":
+        return tier_valid_until            # None until the member has a tier with an end date
+    if expiry.policy == "rolling":
+        return None                        # the account's rolling date governs, not the lot
+    year, month = earned_on.year, 12 + expiry.grace_months
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def redeem_limit_points(rules: ProgramRules, order_amount_fen: int) -> int:
+    """The most points an order of this amount may be paid with."""
+    max_fen = order_amount_fen * rules.redeem.max_share_percent // 100
+    return max_fen * rules.redeem.points_per_yuan // 100
+
+
+def points_value_fen(rules: ProgramRules, points: int) -> int:
+    return points * 100 // rules.redeem.points_per_yuan

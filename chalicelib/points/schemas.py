@@ -1,0 +1,96 @@
+"""Request shapes of the points operations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from chalicelib.points.rules import OrderLine, ProgramRules, Strict
+
+PointType = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+Ref = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+
+
+class EarnForOrder(Strict):
+    order_id: str = Ref
+    merchant_id: str | None = Field(None, max_length=64, description="staff callers name the merchant")
+    store_id: str | None = Field(None, max_length=64)
+    amount_fen: int = Field(gt=0, le=10**11, description="order total in fen: the base for refunds")
+    paid_with_points_fen: int = Field(0, ge=0, le=10**11)
+    paid_with_stored_value_bonus_fen: int = Field(0, ge=0, le=10**11)
+    lines: list[OrderLine] = Field(default_factory=list, max_length=200)
+    occurred_at: datetime | None = Field(None, description="when the order was paid; rules in force then apply")
+
+    @model_validator(mode="after")
+    def _parts(self) -> "EarnForOrder":
+        if self.paid_with_points_fen + self.paid_with_stored_value_bonus_fen > self.amount_fen:
+            raise ValueError("the parts paid with points and bonus exceed the order amount")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone")
+        return self
+
+
+class RecordBehavior(Strict):
+    behavior: Literal["check_in", "referral", "review", "share", "profile_completion", "custom"]
+    custom_event: str | None = Field(None, max_length=64)
+    ref: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                     description="the thing rewarded (review id, referee id, date...): rewarded once")
+    referee_member_id: str | None = Field(None, max_length=64)
+
+
+class Redeem(Strict):
+    points: int = Field(gt=0, le=10**9)
+    point_type: str = PointType
+    order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+    merchant_id: str | None = Field(None, max_length=64)
+    order_amount_fen: int | None = Field(None, gt=0, le=10**11, description="cash offset: enforces the max share")
+    reward: str | None = Field(None, max_length=64, description="reward exchange: what the points bought")
+    reason: str | None = Field(None, max_length=200)
+
+
+class Hold(Strict):
+    points: int = Field(gt=0, le=10**9)
+    point_type: str = PointType
+    order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+    order_amount_fen: int | None = Field(None, gt=0, le=10**11)
+    ttl_seconds: int = Field(900, ge=30, le=86400)
+
+
+class Refund(Strict):
+    refund_id: str = Ref
+    amount_fen: int = Field(gt=0, le=10**11)
+    merchant_id: str | None = Field(None, max_length=64)
+
+
+class Adjust(Strict):
+    points: int = Field(description="positive adds a lot; negative takes soonest-expiring first")
+    point_type: str = PointType
+    reason: str = Field(min_length=3, max_length=200)
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> "Adjust":
+        if self.points == 0 or abs(self.points) > 10**9:
+            raise ValueError("points must be non-zero and at most 1e9")
+        return self
+
+
+class PutRules(Strict):
+    rules: ProgramRules
+    effective_from: datetime | None = Field(None, description="default: now")
+
+
+class LedgerQuery(Strict):
+    point_type: str = PointType
+    limit: int = Field(50, ge=1, le=200)
+    before: int | None = Field(None, ge=1, description="page: postings with a lower sequence")
+
+
+class RulesQuery(Strict):
+    at: datetime | None = None
+
+
+class ReconcileQuery(Strict):
+    member_id: str | None = Field(None, max_length=64)
+    limit: int = Field(1000, ge=1, le=10000)

@@ -1,0 +1,211 @@
+"""How points live in the main table. Everything of one member sits in the member's partition.
+
+``MEMBER#<id> / PTS#<type>#ACCOUNT``                 balances by bucket + version (the lock)
+``MEMBER#<id> / PTS#<type>#LOT#<expires>#<lot>``     a live lot: spendable, soonest expiry first
+``MEMBER#<id> / PTS#<type>#PEND#<lot>``              a pending lot (order return window)
+``MEMBER#<id> / PTS#<type>#POST#<version>``          the ledger: one posting per account version
+``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
+``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
+``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
+``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds)
+``REFUND#<merchant>#<order>#<refund> / REFUND``      a refund id, once
+``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
+
+A lot that is used up is deleted: its identity lives on in the postings and the order that
+touched it, and a refund that restores points to it re-creates it with its original expiry. So
+spending reads only live lots, and no operation reads more as a member's history grows.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.store.models import DueIndex, Gsi1, MainModel, due_keys
+
+NO_EXPIRY = "9999-12-31"
+ACCOUNT_SHARDS = 16
+
+
+class AccountItem(MainModel):
+    member_id = UnicodeAttribute()
+    point_type = UnicodeAttribute()
+    available = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+    held = NumberAttribute(default=0)
+    debt = NumberAttribute(default=0)
+    earned = NumberAttribute(default=0)
+    redeemed = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
+    duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+    gsi1pk = UnicodeAttribute(null=True)        # PTSACCT#<shard>: every account, for reconcile-all
+    gsi1sk = UnicodeAttribute(null=True)
+    listing = Gsi1()
+
+    @staticmethod
+    def key(member_id: str, point_type: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#ACCOUNT"
+
+    @classmethod
+    def load(cls, member_id: str, point_type: str) -> "AccountItem":
+        try:
+            return cls.get(*cls.key(member_id, point_type), consistent_read=True)
+        except cls.DoesNotExist:
+            shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
+            return cls(*cls.key(member_id, point_type), member_id=member_id, point_type=point_type,
+                       available=0, pending=0, held=0, debt=0, earned=0, redeemed=0, expired=0, version=0,
+                       gsi1pk=f"PTSACCT#{shard}", gsi1sk=f"{member_id}#{point_type}")
+
+    def view(self) -> dict[str, int]:
+        return {k: int(getattr(self, k) or 0) for k in
+                ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "version")}
+
+
+class LotItem(MainModel):
+    lot_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    point_type = UnicodeAttribute()
+    original = NumberAttribute()
+    remaining = NumberAttribute()
+    expires_on = UnicodeAttribute(null=True)
+    unlock_on = UnicodeAttribute(null=True)
+    earned_at = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+    duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending) or expiry (live)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+    gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: next expiry reminder
+    gsi1sk = UnicodeAttribute(null=True)
+    reminders = Gsi1()
+
+    @staticmethod
+    def live_key(member_id: str, point_type: str, expires_on: str | None, lot_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#LOT#{expires_on or NO_EXPIRY}#{lot_id}"
+
+    @staticmethod
+    def pending_key(member_id: str, point_type: str, lot_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#PEND#{lot_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return "#PEND#" in self.sk
+
+    def set_due(self, reminder_days: list[int], today: date) -> None:
+        """Index this lot for its next unlock/expiry and its next reminder."""
+        when = self.unlock_on if self.is_pending else self.expires_on
+        if when:
+            # Due the day after its last valid day (expiry) or on its unlock day.
+            day = date.fromisoformat(when)
+            if not self.is_pending:
+                day = date.fromordinal(day.toordinal() + 1)
+            self.duepk, self.duesk = due_keys("points-lot", day, f"{self.member_id}#{self.sk}")
+        else:
+            self.duepk = self.duesk = None
+        self.gsi1pk = self.gsi1sk = None
+        if self.expires_on and not self.is_pending:
+            expires = date.fromisoformat(self.expires_on)
+            for days in sorted(reminder_days, reverse=True):
+                remind = date.fromordinal(expires.toordinal() - days)
+                if remind >= today:
+                    self.gsi1pk, self.gsi1sk = due_keys("points-remind", remind, f"{self.member_id}#{self.sk}")
+                    break
+
+
+class PostingItem(MainModel):
+    posting_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    point_type = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    amount = NumberAttribute()
+    available_delta = NumberAttribute()
+    pending_delta = NumberAttribute()
+    held_delta = NumberAttribute()
+    debt_delta = NumberAttribute()
+    balance_after = NumberAttribute()
+    lots = UnicodeAttribute()                    # JSON [{lot_id, expires_on, delta, bucket}]
+    reason = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)         # order:<merchant>:<id>, behavior:..., hold:..., adjustment, expiry
+    idempotency_key = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    def view(self) -> dict[str, Any]:
+        return {"posting_id": self.posting_id, "sequence": int(self.sk.rsplit("#", 1)[1]), "kind": self.kind,
+                "amount": int(self.amount), "available_delta": int(self.available_delta),
+                "pending_delta": int(self.pending_delta), "held_delta": int(self.held_delta),
+                "debt_delta": int(self.debt_delta), "balance_after": int(self.balance_after),
+                "lots": json.loads(self.lots), "reason": self.reason, "actor": self.actor,
+                "source": self.source, "idempotency_key": self.idempotency_key, "created_at": self.created_at}
+
+
+class HoldItem(MainModel):
+    hold_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    point_type = UnicodeAttribute()
+    points = NumberAttribute()
+    lots = UnicodeAttribute()                    # JSON [{lot_id, expires_on, points}]
+    status = UnicodeAttribute()                  # open | confirmed | released
+    hold_expires_at = UnicodeAttribute()
+    order = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(member_id: str, point_type: str, hold_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#HOLD#{hold_id}"
+
+
+class CounterItem(MainModel):
+    total = NumberAttribute(default=0)
+    last_day = UnicodeAttribute(null=True)       # check-in streak
+    streak = NumberAttribute(null=True)
+
+
+class OrderItem(MainModel):
+    merchant_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    amount_fen = NumberAttribute(null=True)
+    earned_at = UnicodeAttribute(null=True)
+    earned = UnicodeAttribute(null=True)         # JSON {type: [{lot_id, expires_on, points, pending}]}
+    spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}]
+    refunded_fen = NumberAttribute(default=0)
+    clawed = UnicodeAttribute(null=True)         # JSON {type: points clawed back so far}
+    restored = NumberAttribute(default=0)        # spent points given back so far
+    shortfall = NumberAttribute(default=0)       # clawback that found the points already spent
+    version = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(merchant_id: str, order_id: str) -> tuple[str, str]:
+        return f"ORDER#{merchant_id}#{order_id}", "ORDER"
+
+    @classmethod
+    def find(cls, merchant_id: str, order_id: str) -> "OrderItem | None":
+        try:
+            return cls.get(*cls.key(merchant_id, order_id), consistent_read=True)
+        except cls.DoesNotExist:
+            return None
+
+
+class RefundItem(MainModel):
+    amount_fen = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+
+class RulesItem(MainModel):
+    version = NumberAttribute()
+    effective_from = UnicodeAttribute()
+    body = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()

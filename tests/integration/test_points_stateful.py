@@ -1,0 +1,190 @@
+"""A Hypothesis state machine drives random points operations through the whole app (Chalice's
+in-process client: auth, validation, idempotency, the DynamoDB code on moto) and checks, after
+every step, that the ledger adds up and that the member's money-like balance is what a simple
+model says it is."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from chalice.test import Client
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from moto import mock_aws
+
+from devstack import emulator
+
+START = datetime(2026, 12, 20, 4, 0, tzinfo=timezone.utc)
+
+
+class PointsMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        emulator.install()
+        self.mock = mock_aws()
+        self.mock.start()
+        from chalicelib.shared import clock
+        from chalicelib.shared.config import settings as cfg
+        from chalicelib.store import models, uow
+        from chalicelib.store.tables import TABLES
+        models.rebind()
+        uow._CONNECTIONS.clear()
+        ddb = boto3.client("dynamodb")
+        for spec in TABLES:
+            ddb.create_table(**spec.create_table_kwargs(spec.physical_name(cfg())))
+        import app
+        from chalicelib.api.auth import mint_token
+        from chalicelib.points import service
+        service._rules_cache = None
+        self.clock = clock
+        self.now = START
+        clock.freeze(self.now)
+        self.client = Client(app.app)
+        self.staff = {"Authorization": "Bearer " + mint_token("staff", "t", 60 * 24 * 400, role="super_admin",
+                                                              merchant_id="m1"),
+                      "Content-Type": "application/json"}
+        r = self.post("/v1/members", {"phone": "13800138000"}, "reg")
+        self.member = r["body"]["member_id"]
+        self.net = 0               # available - debt + held: what the member is owed
+        self.orders: dict[str, dict] = {}
+        self.holds: list[str] = []
+        self.sent: list[tuple[str, dict, str, dict]] = []
+        self.n = 0
+
+    def teardown(self) -> None:
+        self.clock.freeze(None)
+        self.mock.stop()
+
+    # --- helpers -------------------------------------------------------------------------------
+    def post(self, path: str, body: dict, key: str) -> dict:
+        r = self.client.http.post(path, headers={**self.staff, "Idempotency-Key": key}, body=json.dumps(body))
+        return {"status": r.status_code, "body": json.loads(r.body) if r.body else None}
+
+    def call(self, path: str, body: dict) -> dict:
+        self.n += 1
+        key = f"k{self.n}"
+        result = self.post(path, body, key)
+        assert result["status"] < 500, result
+        self.sent.append((path, body, key, result))
+        return result
+
+    def account(self) -> dict:
+        from chalicelib.points import reconcile
+        return reconcile.account(self.member, "points")
+
+    # --- rules ---------------------------------------------------------------------------------
+    @rule(amount=st.integers(min_value=100, max_value=50_000))
+    def earn(self, amount):
+        order = f"o{len(self.orders)}"
+        r = self.call(f"/v1/members/{self.member}/points/earn", {"order_id": order, "amount_fen": amount,
+                                                                  "merchant_id": "m1"})
+        assert r["status"] == 201, r
+        assert r["body"]["points"] == amount // 100          # default program: ¥1 = 1 point, floor
+        self.net += r["body"]["points"]
+        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0}
+
+    @rule(points=st.integers(min_value=1, max_value=400), with_order=st.booleans())
+    def redeem(self, points, with_order):
+        before = self.account()["account"]
+        body = {"points": points}
+        order = None
+        if with_order and self.orders:
+            order = sorted(self.orders)[points % len(self.orders)]
+            body.update(order_id=order, merchant_id="m1")
+        r = self.call(f"/v1/members/{self.member}/points/redeem", body)
+        if points <= before["available"]:
+            assert r["status"] == 200, r
+            self.net -= points
+            if order:
+                self.orders[order]["spent"] += points
+        else:
+            assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
+
+    @rule(points=st.integers(min_value=1, max_value=200))
+    def hold(self, points):
+        before = self.account()["account"]
+        r = self.call(f"/v1/members/{self.member}/points/holds", {"points": points, "ttl_seconds": 600})
+        if points <= before["available"]:
+            assert r["status"] == 201, r
+            self.holds.append(r["body"]["hold_id"])
+        else:
+            assert r["status"] == 409
+
+    @precondition(lambda self: self.holds)
+    @rule(data=st.data(), confirm=st.booleans())
+    def settle_hold(self, data, confirm):
+        hold_id = data.draw(st.sampled_from(self.holds))
+        from chalicelib.points.store import HoldItem
+        held = HoldItem.get(f"MEMBER#{self.member}", f"PTS#points#HOLD#{hold_id}")
+        r = self.call(f"/v1/members/{self.member}/points/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", {})
+        if held.status != "open":
+            assert r["status"] == 409
+        else:
+            assert r["status"] == 200, r
+            if confirm:
+                self.net -= int(held.points)
+        self.holds.remove(hold_id)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=120))
+    def refund(self, data, share):
+        order = data.draw(st.sampled_from(sorted(self.orders)))
+        o = self.orders[order]
+        amount = max(1, o["amount"] * share // 100)
+        r = self.call(f"/v1/orders/{order}/refunds", {"refund_id": f"r{self.n}", "amount_fen": amount,
+                                                       "merchant_id": "m1"})
+        if o["refunded"] + amount > o["amount"]:
+            assert r["status"] == 409 and r["body"]["type"].endswith("/refund-exceeds-order")
+            return
+        assert r["status"] == 201, r
+        o["refunded"] += amount
+        self.net -= r["body"]["clawed_back"].get("points", 0)
+        self.net += r["body"]["restored"] - r["body"]["restored_expired"]
+        assert r["body"]["restored"] <= o["spent"]
+
+    @rule(days=st.integers(min_value=1, max_value=20))
+    def time_passes(self, days):
+        self.now += timedelta(days=days)
+        self.clock.freeze(self.now)
+        for job in ("points-holds", "points-expiry"):
+            r = self.post(f"/v1/jobs/{job}/runs", {}, f"job-{self.n}-{job}")
+            assert r["status"] == 200, r
+            if job == "points-expiry":
+                self.net -= r["body"]["result"]["points_expired"]
+        self.holds = [h for h in self.holds if self._open(h)]
+
+    @precondition(lambda self: self.sent)
+    @rule(data=st.data())
+    def replay(self, data):
+        path, body, key, first = data.draw(st.sampled_from(self.sent))
+        version = self.account()["account"]["version"]
+        again = self.post(path, body, key)
+        assert again == first                                          # successes and refusals alike
+        assert self.account()["account"]["version"] == version        # a replay posts nothing
+
+    def _open(self, hold_id: str) -> bool:
+        from chalicelib.points.store import HoldItem
+        return HoldItem.get(f"MEMBER#{self.member}", f"PTS#points#HOLD#{hold_id}").status == "open"
+
+    # --- invariants ----------------------------------------------------------------------------
+    @invariant()
+    def ledger_adds_up(self):
+        if not hasattr(self, "member"):
+            return
+        result = self.account()
+        assert result["balanced"], result
+        a = result["account"]
+        assert a["available"] - a["debt"] + a["held"] == self.net, (a, self.net)
+
+    @invariant()
+    def refunds_never_exceed_orders(self):
+        for order in getattr(self, "orders", {}).values():
+            assert order["refunded"] <= order["amount"]
+
+
+TestPoints = PointsMachine.TestCase
+TestPoints.settings = settings(max_examples=12, stateful_step_count=20, deadline=None, database=None,
+                               suppress_health_check=list(HealthCheck))
