@@ -1,0 +1,105 @@
+"""Points over HTTP on the local stack: a POS checkout, concurrency, replays, the liability report."""
+
+import threading
+
+from chalicelib.points import reconcile
+from tests.e2e.conftest import fresh_phone
+
+
+def member(api):
+    return api.call("POST", "/v1/members", {"phone": fresh_phone()}, key=fresh_phone(), pos=True).json()["member_id"]
+
+
+def earn(api, mid, order, amount):
+    r = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": order, "amount_fen": amount},
+                 key=f"earn-{order}", pos=True)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_pos_checkout_hold_confirm_then_refund(api):
+    mid = member(api)
+    earn(api, mid, f"{mid}-1", 50_000)                       # 500 points
+    hold = api.call("POST", f"/v1/members/{mid}/points/holds",
+                    {"points": 300, "order_id": f"{mid}-2", "order_amount_fen": 80_000}, key=f"h-{mid}", pos=True)
+    assert hold.status_code == 201, hold.text
+    confirm = api.call("POST", f"/v1/members/{mid}/points/holds/{hold.json()['hold_id']}/confirm", {},
+                       key=f"c-{mid}", pos=True)
+    assert confirm.status_code == 200 and confirm.json()["balance"] == 200
+    earn(api, mid, f"{mid}-2", 80_000)                       # the same order earns on what was paid
+    refund = api.call("POST", f"/v1/orders/{mid}-2/refunds", {"refund_id": "r1", "amount_fen": 80_000},
+                      key=f"r-{mid}", pos=True)
+    assert refund.status_code == 201, refund.text
+    assert refund.json()["restored"] == 300 and refund.json()["clawed_back"]["points"] == 800
+    view = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
+    assert view["balance"] == 500 and view["held"] == 0
+    assert reconcile.account(mid, "points")["balanced"]
+
+
+def test_thirty_two_concurrent_redemptions_never_overdraw(api):
+    mid = member(api)
+    earn(api, mid, f"{mid}-c", 10_000)                       # 100 points
+    replies = []
+
+    def spend(i):
+        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5}, key=f"s-{mid}-{i}",
+                                pos=True))
+
+    threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) <= {200, 409}
+    ok = statuses.count(200)
+    assert 0 < ok <= 20
+    refused = [r.json()["type"] for r in replies if r.status_code == 409]
+    assert all(t.endswith(("/insufficient-points", "/concurrent-update")) for t in refused)
+    result = reconcile.account(mid, "points")
+    assert result["balanced"] and result["account"]["available"] == 100 - 5 * ok
+    assert result["postings"] == 1 + ok
+
+
+def test_ten_concurrent_replays_of_one_key_post_once(api):
+    mid = member(api)
+    earn(api, mid, f"{mid}-r", 10_000)
+    replies = []
+
+    def send():
+        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 7}, key=f"same-{mid}", pos=True))
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert [r.status_code for r in replies] == [200] * 10
+    assert len({r.text for r in replies}) == 1
+    result = reconcile.account(mid, "points")
+    assert result["account"]["available"] == 93 and result["postings"] == 2
+
+
+def test_member_sees_own_points_and_ledger_only(api):
+    mid, other = member(api), member(api)
+    earn(api, mid, f"{mid}-m", 2_000)
+    token = api.call("POST", "/v1/auth/member-tokens", {"member_id": mid}, pos=True).json()["token"]
+    me = api.bearer(token)
+    assert api.call("GET", "/v1/members/me/points", headers=me).json()["accounts"]["points"]["available"] == 20
+    ledger = api.call("GET", "/v1/members/me/points/ledger", headers=me).json()
+    assert [p["kind"] for p in ledger["postings"]] == ["earn"]
+    assert api.call("GET", f"/v1/members/{other}/points", headers=me).status_code == 403
+    r = api.call("POST", f"/v1/members/{mid}/points/adjustments", {"points": 5, "reason": "x!!"}, headers=me, key="a")
+    assert r.status_code == 403
+
+
+def test_liability_report_follows_the_stream(api, stack):
+    stack.drain()
+    before = api.call("GET", "/v1/points/liability", headers=api.staff("ops_manager")).json()["outstanding_points"]
+    mid = member(api)
+    earn(api, mid, f"{mid}-l", 12_345)
+    stack.drain()
+    after = api.call("GET", "/v1/points/liability", headers=api.staff("ops_manager")).json()
+    assert after["outstanding_points"] == before + 123
+    assert api.call("GET", "/v1/points/liability", headers=api.staff("clerk")).status_code == 403
+
+
+def test_reconciliation_endpoint_for_all_accounts(api):
+    r = api.call("GET", "/v1/points/reconciliation", headers=api.staff())
+    assert r.status_code == 200 and r.json()["balanced"] is True and r.json()["accounts_checked"] > 0

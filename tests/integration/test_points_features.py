@@ -1,0 +1,257 @@
+"""Points features, through the app on moto."""
+
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+from chalicelib.points import reconcile
+from chalicelib.points.store import LotItem
+from chalicelib.shared import clock
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)
+
+
+def earn(api, mid, order, amount, **extra):
+    return api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": order, "amount_fen": amount,
+                                                             "merchant_id": "m1", **extra})
+
+
+def rules(api, **program):
+    return api.ok("PUT", "/v1/points/rules", {"rules": program})
+
+
+def balanced(mid, point_type="points"):
+    result = reconcile.account(mid, point_type)
+    assert result["balanced"], result
+    return result["account"]
+
+
+def test_soonest_expiring_points_are_spent_first(api):
+    clock.freeze(T0)
+    mid = api.member("13800138001")
+    api.ok("PUT", "/v1/points/rules", {"rules": {"expiry": {"policy": "days", "days": 100}},
+                                       "effective_from": "2025-01-01T00:00:00Z"})
+    earn(api, mid, "late", 10_000)                           # expires T0+100
+    clock.freeze(T0 - timedelta(days=50))
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 30, "reason": "goodwill"})  # expires T0+50
+    clock.freeze(T0)
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40})
+    assert [lot["points"] for lot in spent["lots"]] == [30, 10]
+    assert spent["lots"][0]["expires_on"] < spent["lots"][1]["expires_on"]
+    balanced(mid)
+
+
+def test_pending_points_unlock_after_the_return_window(api):
+    clock.freeze(T0)
+    mid = api.member("13800138002")
+    rules(api, pending_days=7)
+    reply = earn(api, mid, "o1", 20_000)
+    assert reply["pending"] is True
+    account = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert (account["available"], account["pending"]) == (0, 200)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1})
+    assert status == 409
+    clock.freeze(T0 + timedelta(days=6))
+    assert api.run_job("points-expiry")["points_unlocked"] == 0
+    clock.freeze(T0 + timedelta(days=7))
+    assert api.run_job("points-expiry")["points_unlocked"] == 200
+    account = balanced(mid)
+    assert (account["available"], account["pending"]) == (200, 0)
+
+
+def test_refund_inside_the_return_window_takes_pending_points(api):
+    clock.freeze(T0)
+    mid = api.member("13800138003")
+    rules(api, pending_days=7)
+    earn(api, mid, "o1", 20_000)
+    refund = api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 5_000, "merchant_id": "m1"})
+    assert refund["clawed_back"]["points"] == 50 and refund["shortfall"] == 0
+    assert balanced(mid)["pending"] == 150
+
+
+def test_cap_policy_records_a_shortfall_instead_of_debt(api):
+    clock.freeze(T0)
+    mid = api.member("13800138004")
+    rules(api, negative_balance="cap")
+    earn(api, mid, "o1", 10_000)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80})
+    refund = api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    assert refund["shortfall"] == 80
+    account = balanced(mid)
+    assert (account["available"], account["debt"]) == (0, 0)
+
+
+def test_debt_is_repaid_by_the_next_earning(api):
+    clock.freeze(T0)
+    mid = api.member("13800138005")
+    earn(api, mid, "o1", 10_000)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80})
+    api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    assert balanced(mid)["debt"] == 80
+    earn(api, mid, "o2", 10_000)
+    account = balanced(mid)
+    assert (account["available"], account["debt"]) == (20, 0)
+
+
+def test_refunds_are_proportional_cumulative_and_bounded(api):
+    clock.freeze(T0)
+    mid = api.member("13800138006")
+    earn(api, mid, "o1", 10_001)                                   # 100 points
+    parts = [api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": f"r{i}", "amount_fen": 3_333, "merchant_id": "m1"})
+             for i in range(3)]
+    assert sum(p["clawed_back"]["points"] for p in parts) == 100 * 9_999 // 10_001
+    status, problem = api.call("POST", "/v1/orders/o1/refunds", {"refund_id": "r9", "amount_fen": 3, "merchant_id": "m1"})
+    assert status == 409 and problem["type"].endswith("/refund-exceeds-order")
+    status, _ = api.call("POST", "/v1/orders/o1/refunds", {"refund_id": "r0", "amount_fen": 1, "merchant_id": "m1"})
+    assert status == 409                                           # a refund id applies once
+    last = api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r3", "amount_fen": 2, "merchant_id": "m1"})
+    assert last["clawed_back"]["points"] == 1                      # the full order now: all 100 back
+    balanced(mid)
+
+
+def test_an_order_earns_once(api):
+    clock.freeze(T0)
+    mid = api.member("13800138007")
+    earn(api, mid, "o1", 10_000)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "o1", "amount_fen": 10_000,
+                                                                           "merchant_id": "m1"})
+    assert status == 409 and problem["type"].endswith("/order-already-earned")
+
+
+def test_daily_cap_limits_order_points(api):
+    clock.freeze(T0)
+    mid = api.member("13800138008")
+    rules(api, caps={"per_day": 150})
+    assert earn(api, mid, "o1", 10_000)["points"] == 100
+    assert earn(api, mid, "o2", 10_000)["points"] == 50
+    assert earn(api, mid, "o3", 10_000)["points"] == 0
+    clock.freeze(T0 + timedelta(days=1))
+    assert earn(api, mid, "o4", 10_000)["points"] == 100
+
+
+def test_rules_apply_as_of_the_order_time(api):
+    clock.freeze(T0)
+    mid = api.member("13800138009")
+    api.ok("PUT", "/v1/points/rules", {"rules": {"points_per_yuan": "1"}, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/points/rules", {"rules": {"points_per_yuan": "3"}, "effective_from": "2026-02-15T00:00:00Z"})
+    late = earn(api, mid, "o-late", 10_000, occurred_at="2026-02-10T10:00:00Z")
+    now = earn(api, mid, "o-now", 10_000)
+    assert (late["points"], late["rules_version"]) == (100, 1)
+    assert (now["points"], now["rules_version"]) == (300, 2)
+    assert api.ok("GET", "/v1/points/rules")["version"] == 2
+
+
+def test_check_in_streaks_and_behaviour_limits(api):
+    clock.freeze(T0)
+    mid = api.member("13800138010")
+    friend = api.member("13800138011")
+    rules(api, behaviors={"check_in": {"points": 5, "streak_bonus": {"3": 20}},
+                          "review": {"points": 10, "per_day": 2},
+                          "referral": {"points": 100, "referee_points": 50},
+                          "profile_completion": {"points": 30}},
+          custom_events={"watched_live": {"points": 2, "per_month": 1}})
+    got = []
+    for day in range(3):
+        clock.freeze(T0 + timedelta(days=day))
+        got.append(api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "check_in", "ref": f"d{day}"}))
+    assert [g["points"] for g in got] == [5, 5, 25] and got[2]["streak"] == 3
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "check_in", "ref": "again"})
+    assert status == 409
+    for n in range(2):
+        api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "review", "ref": f"rv{n}"})
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "review", "ref": "rv9"})
+    assert status == 409 and problem["type"].endswith("/limit-reached")
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "review", "ref": "rv0"})
+    assert status == 409                                                   # the same review twice
+    ref = api.ok("POST", f"/v1/members/{mid}/points/behaviors",
+                 {"behavior": "referral", "ref": friend, "referee_member_id": friend})
+    assert (ref["points"], ref["referee_points"]) == (100, 50)
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/behaviors",
+                         {"behavior": "referral", "ref": friend + "x", "referee_member_id": friend})
+    assert status == 409                                                   # a friend is referred once
+    api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "profile_completion", "ref": "p"})
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "profile_completion", "ref": "p2"})
+    assert status == 409
+    api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "custom", "custom_event": "watched_live", "ref": "l1"})
+    assert balanced(mid)["available"] == 35 + 20 + 100 + 30 + 2
+    assert balanced(friend)["available"] == 50
+
+
+def test_expiry_job_reads_only_what_is_due_and_reminders_step_down(api):
+    clock.freeze(datetime(2026, 12, 1, 4, tzinfo=timezone.utc))
+    expiring = [api.member(f"1380013{8100 + i:04d}") for i in range(3)]
+    for i, mid in enumerate(expiring):
+        earn(api, mid, f"e{i}", 10_000)                         # year end: 2026-12-31
+    rules(api, expiry={"policy": "never"})
+    keeper = api.member("13800138199")
+    earn(api, keeper, "k", 10_000)
+    rules(api, expiry={"policy": "year_end"}, reminder_days=[30, 15, 3])
+    clock.freeze(datetime(2026, 12, 16, 4, tzinfo=timezone.utc))
+    first = api.run_job("points-reminders")
+    assert first["reminders_sent"] == 3                          # the 30-day ones were due on 12-01
+    clock.freeze(datetime(2026, 12, 28, 4, tzinfo=timezone.utc))
+    assert api.run_job("points-reminders")["reminders_sent"] == 3
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=timezone.utc))
+    result = api.run_job("points-expiry")
+    assert result == {"items_read": 3, "points_expired": 300, "points_unlocked": 0}
+    assert api.run_job("points-expiry")["items_read"] == 0
+    assert balanced(keeper)["available"] == 100
+    for mid in expiring:
+        assert balanced(mid)["expired"] == 100
+    events = boto3.client("dynamodb").scan(TableName="loyalty-test-events")["Items"]
+    assert sum(1 for e in events if e["type"]["S"] == "points.expiring") == 6
+
+
+def test_rolling_expiry_follows_the_last_purchase(api):
+    clock.freeze(T0)
+    mid = api.member("13800138012")
+    rules(api, expiry={"policy": "rolling", "days": 30})
+    earn(api, mid, "o1", 10_000)
+    clock.freeze(T0 + timedelta(days=20))
+    earn(api, mid, "o2", 10_000)                                # pushes the date to T0+50
+    clock.freeze(T0 + timedelta(days=40))
+    assert api.run_job("points-expiry")["points_expired"] == 0
+    clock.freeze(T0 + timedelta(days=52))
+    assert api.run_job("points-expiry")["points_expired"] == 200
+    assert balanced(mid)["available"] == 0
+
+
+def test_lapsed_holds_are_released_by_the_job(api):
+    clock.freeze(T0)
+    mid = api.member("13800138013")
+    earn(api, mid, "o1", 10_000)
+    hold = api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 60, "ttl_seconds": 60})
+    assert balanced(mid)["held"] == 60
+    assert api.run_job("points-holds")["holds_released"] == 0
+    clock.freeze(T0 + timedelta(minutes=2))
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
+    assert status == 409 and problem["type"].endswith("/hold-not-open")
+    assert api.run_job("points-holds")["holds_released"] == 1
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (100, 0)
+
+
+def test_max_share_and_unspendable_growth(api):
+    clock.freeze(T0)
+    mid = api.member("13800138014")
+    earn(api, mid, "o1", 1_000_000)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_001, "order_amount_fen": 10_000})
+    assert status == 422 and "50%" in problem["detail"]
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_000, "order_amount_fen": 10_000})
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "point_type": "growth"})
+    assert status == 422
+    assert balanced(mid, "growth")["available"] == 10_000
+
+
+def test_ledger_pages_newest_first(api):
+    clock.freeze(T0)
+    mid = api.member("13800138015")
+    for i in range(5):
+        earn(api, mid, f"o{i}", 100 * (i + 1))
+    page = api.ok("GET", f"/v1/members/{mid}/points/ledger?limit=2")
+    assert [p["sequence"] for p in page["postings"]] == [5, 4] and page["next_before"] == 4
+    rest = api.ok("GET", f"/v1/members/{mid}/points/ledger?limit=10&before=4")
+    assert [p["sequence"] for p in rest["postings"]] == [3, 2, 1] and rest["next_before"] is None
+    assert all(lot["lot_id"] for p in rest["postings"] for lot in p["lots"])
+    assert LotItem.count(f"MEMBER#{mid}", LotItem.sk.startswith("PTS#points#LOT#")) == 5

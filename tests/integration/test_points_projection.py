@@ -1,0 +1,49 @@
+"""The liability and daily figures are exact under redelivery, and the inflation warning fires once."""
+
+from datetime import datetime, timezone
+
+import boto3
+
+from chalicelib.events import dispatch
+from chalicelib.shared import clock
+from chalicelib.shared.config import settings
+from devstack.pump import StreamReader
+
+
+def records():
+    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    return StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")(1000)
+
+
+def test_liability_survives_redelivery_and_matches_balances(api):
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    a, b = api.member("13800138201"), api.member("13800138202")
+    api.ok("POST", f"/v1/members/{a}/points/earn", {"order_id": "o1", "amount_fen": 30_000, "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{b}/points/earn", {"order_id": "o2", "amount_fen": 20_000, "merchant_id": "m1"})
+    hold = api.ok("POST", f"/v1/members/{a}/points/holds", {"points": 40})
+    api.ok("POST", f"/v1/members/{a}/points/holds/{hold['hold_id']}/confirm", {})
+    api.ok("POST", f"/v1/members/{b}/points/redeem", {"points": 25})
+    api.ok("POST", "/v1/orders/o2/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    batch = records()
+    assert dispatch.handle_records(batch) == {"batchItemFailures": []}
+    first = api.ok("GET", "/v1/points/liability")
+    assert dispatch.handle_records(batch) == {"batchItemFailures": []}        # delivered again
+    assert api.ok("GET", "/v1/points/liability") == first
+    owed = sum(api.ok("GET", f"/v1/members/{m}/points")["accounts"]["points"]["available"] for m in (a, b))
+    assert first["outstanding_points"] == owed == (300 - 40) + (200 - 25 - 100)
+    assert first["by_expiry_month"] == [{"expires": "2026-12", "points": owed, "value_fen": owed}]
+    window = first["last_30_days"]
+    assert (window["issued"], window["redeemed"], window["clawed_back"]) == (500, 65, 100)
+
+
+def test_inflation_warning_fires_once_a_day(api):
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    m = api.member("13800138203")
+    api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 100_000, "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 100})
+    dispatch.handle_records(records())
+    result = api.run_job("points-inflation")
+    assert result["warned"] is True and result["ratio_percent"] == 1000
+    assert api.run_job("points-inflation")["warned"] == "already warned today"
+    types = [r["dynamodb"]["NewImage"]["type"]["S"] for r in records()]
+    assert types.count("points.inflation_warning") == 1
