@@ -140,6 +140,103 @@ def api_operations(stack, sizes: list[int], n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> list[dict[str, Any]]:
+    """Per-call cost of the points operations for a member with a short and a long history."""
+    import requests
+    session = requests.Session()
+    url = stack.api_url
+    staff = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["super_admin"],
+             "Content-Type": "application/json"}
+    counter = [0]
+
+    def post(path: str, body: dict) -> dict:
+        counter[0] += 1
+        r = session.post(url + path, json=body, headers={**staff, "Idempotency-Key": f"p{counter[0]}"})
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    rows = []
+    for history in histories:
+        label = f"{history:,} prior postings"
+        mid = post("/v1/members", {"phone": f"1360000{history:04d}"})["member_id"]
+        # History that leaves no live lots behind: each pair adds a lot and spends it whole.
+        post(f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": "bench history"})
+        for _ in range((history - 1) // 2):
+            post(f"/v1/members/{mid}/points/redeem", {"points": 10})
+            post(f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": "bench history"})
+        orders = [f"{mid}-{i}" for i in range(n)]
+
+        def earn(i):
+            post(f"/v1/members/{mid}/points/earn", {"order_id": orders[i], "amount_fen": 10_000, "merchant_id": "bench"})
+        samples, usage = timed(n, earn)
+        rows.append(row("earnPoints", label, n, samples, usage))
+
+        post(f"/v1/members/{mid}/points/adjustments", {"points": 1_000_000, "reason": "one big lot"})
+
+        def redeem_one(i):
+            post(f"/v1/members/{mid}/points/redeem", {"points": 1})
+        # Earlier lots (from earnPoints) expire at the same year end; spend them first, untimed.
+        post(f"/v1/members/{mid}/points/redeem", {"points": 100 * n + 10})
+        samples, usage = timed(n, redeem_one)
+        rows.append(row("redeemPoints (1 lot)", label, n, samples, usage))
+
+        other = post("/v1/members", {"phone": f"1361111{history:04d}"})["member_id"]
+        for _ in range(20 * n):
+            post(f"/v1/members/{other}/points/adjustments", {"points": 1, "reason": "small lot"})
+
+        def redeem_twenty(i):
+            post(f"/v1/members/{other}/points/redeem", {"points": 20})
+        samples, usage = timed(n, redeem_twenty)
+        rows.append(row("redeemPoints (20 lots)", label, n, samples, usage))
+
+        def refund(i):
+            post(f"/v1/orders/{orders[i]}/refunds", {"refund_id": "r", "amount_fen": 10_000, "merchant_id": "bench"})
+        samples, usage = timed(n, refund)
+        rows.append(row("refundOrder (full)", label, n, samples, usage))
+
+        def account(i):
+            assert session.get(f"{url}/v1/members/{mid}/points", headers=staff).status_code == 200
+        samples, usage = timed(n, account)
+        rows.append(row("getPointsAccount", label, n, samples, usage))
+    return rows
+
+
+def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
+    """The expiry job when ``share_percent`` of ``members`` have points expiring: items it reads."""
+    from datetime import date, datetime, timezone
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib import jobs
+    from chalicelib.points.store import AccountItem, LotItem
+    from chalicelib.shared.config import settings
+    from devstack import emulator
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    table = settings().main_table
+    expiring = members * share_percent // 100
+    with emulator.LOCK:
+        for i in range(members):
+            mid = f"01EXPIRY{i:018d}"
+            expires = "2026-06-30" if i < expiring else "2027-12-31"
+            lot = LotItem(*LotItem.live_key(mid, "points", expires, "0000000001-01"), lot_id="0000000001-01",
+                          member_id=mid, point_type="points", original=100, remaining=100, expires_on=expires,
+                          earned_at="2026-01-01T00:00:00.000Z")
+            lot.set_due([], date(2026, 1, 1))
+            acct = AccountItem(*AccountItem.key(mid, "points"), member_id=mid, point_type="points", available=100,
+                               pending=0, held=0, debt=0, earned=100, redeemed=0, expired=0, version=1)
+            for item in (lot, acct):
+                backend.put_item(table, item.serialize())
+    before = emulator.usage()
+    started = time.perf_counter()
+    result = jobs.run("points-expiry", datetime(2026, 7, 2, 0, 0, tzinfo=timezone.utc))["result"]
+    seconds = time.perf_counter() - started
+    used = emulator.usage().minus(before)
+    return {"members": members, "members_with_expiring_points": expiring, "items_read": result["items_read"],
+            "points_expired": result["points_expired"], "dynamodb_requests": used.requests,
+            "rcu": round(used.rcu, 1), "wcu": round(used.wcu, 1), "seconds": round(seconds, 1),
+            "requests_by_operation": {k: int(v[0]) for k, v in used.by_operation.items()}}
+
+
 def emulator_transactions(stack, sizes: list[int], n: int, shipped_sizes: list[int]) -> list[dict[str, Any]]:
     """A 2-item conditional transaction (spend + receipt) over HTTP, by table size."""
     from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
@@ -237,7 +334,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     """The README's benchmark section body, from results.json."""
-    rows = results["api"] + results["emulator_transactions"]
+    rows = results["api"] + results.get("points", []) + results["emulator_transactions"]
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; {rows[0]['calls']} calls per row.", "",
@@ -245,6 +342,11 @@ def markdown(results: dict[str, Any]) -> str:
              f"Concurrent double spend: {spend['threads']} threads, {spend['attempts']} conditional spends "
              f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
              f"final balance {spend['final_balance']}.", "",
+             *([f"Points expiry job with {results['expiry_job']['members_with_expiring_points']:,} of "
+                f"{results['expiry_job']['members']:,} members' points expiring: it read "
+                f"**{results['expiry_job']['items_read']:,} items** with {results['expiry_job']['dynamodb_requests']:,} "
+                f"DynamoDB requests ({results['expiry_job']['rcu']} RCU, {results['expiry_job']['wcu']} WCU) "
+                f"in {results['expiry_job']['seconds']} s.", ""] if "expiry_job" in results else []),
              "| cold start (import, median) | " + " | ".join(cold) + " |",
              "|---|" + "---|" * len(cold),
              "| ms | " + " | ".join(str(v) for v in cold.values()) + " |"]
@@ -283,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                    "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
         results["api"] = api_operations(stack, sizes, args.calls)
+        results["points"] = points_operations(stack, max(10, args.calls // 4))
+        results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
         results["double_spend"] = double_spend(stack)
         results["cold_start_ms"] = cold_start()
@@ -294,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         update_readme(results)
     print(table(results["api"]))
+    print()
+    print(table(results["points"]))
+    print()
+    print("expiry job:", json.dumps(results["expiry_job"]))
     print()
     print(table(results["emulator_transactions"]))
     print()

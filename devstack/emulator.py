@@ -1,6 +1,6 @@
 """Make moto's DynamoDB fit for real data volumes and real concurrency.
 
-Three patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Four patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -10,6 +10,9 @@ Three patches, all applied by :func:`install` and all tested in ``tests/integrat
    ``dictionary changed size during iteration`` under threads).
 3. Every request is metered: requests, RCU and WCU computed by the AWS rules
    (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``.
+4. A ``Query`` on a table's own key reads that one partition. moto's walks and sorts every item
+   of the table on every query, so a member's query cost grew with the number of members.
+   (Queries on a GSI still walk the table: see the README.)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -36,6 +40,8 @@ from devstack.capacity import Usage, item_size, read_units, write_units
 LOCK = threading.RLock()
 USAGE = Usage()
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items   # as shipped, for the benchmark
+_MOTO_QUERY = Table.query
+_MOTO_ALL_ITEMS = Table.all_items
 _installed = False
 
 _WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -47,6 +53,8 @@ def install() -> None:
     if _installed:
         return
     install_transactions()
+    Table.query = _partition_query  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign]
     DynamoHandler.call_action = _serialised_and_metered(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
     _installed = True
@@ -159,6 +167,29 @@ def _undo(backend: DynamoDBBackend, undo: list[tuple], stream_marks: dict[str, t
             table.items[hash_value] = old
     for table, mark in stream_marks.values():
         del table.stream_shard.items[mark:]
+
+
+# --- 4. queries read one partition -----------------------------------------------------------
+
+def _partition_query(self: Table, hash_key, *args, **kwargs):
+    """moto's query, but ``all_items`` yields only the queried partition for base-table queries."""
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    self._partition = hash_key if index_name is None and hash_key is not None else None
+    try:
+        return _MOTO_QUERY(self, hash_key, *args, **kwargs)
+    finally:
+        self._partition = None
+
+
+def _all_items(self: Table) -> list:
+    partition = getattr(self, "_partition", None)
+    if partition is None:
+        return _MOTO_ALL_ITEMS(self)
+    found = self.items.get(partition)          # .get: the defaultdict must not grow on reads
+    if not found:
+        return []
+    items = list(found.values()) if self.range_key_attr else [found]
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
 
 # --- 2. one lock, 3. metering ----------------------------------------------------------------

@@ -245,7 +245,7 @@ class Ledger:
             else:
                 self.uow.update(lot, [LotItem.remaining.set(int(lot.remaining))], LotItem.remaining == before,
                                 on_conflict=_changed)
-        posting = PostingItem(f"MEMBER#{self.member_id}", f"PTS#{self.point_type}#POST#{version:012d}",
+        posting = PostingItem(PostingItem.partition(self.member_id), f"PTS#{self.point_type}#POST#{version:012d}",
                               posting_id=new_id(), member_id=self.member_id, point_type=self.point_type,
                               kind=kind, amount=amount, available_delta=self.delta["available"],
                               pending_delta=self.delta["pending"], held_delta=self.delta["held"],

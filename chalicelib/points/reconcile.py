@@ -17,7 +17,7 @@ def account(member_id: str, point_type: str) -> dict[str, Any]:
     pk = f"MEMBER#{member_id}"
     sums = {"available": 0, "pending": 0, "held": 0, "debt": 0}
     postings = 0
-    for p in PostingItem.query(pk, PostingItem.sk.startswith(f"PTS#{point_type}#POST#"), consistent_read=True):
+    for p in PostingItem.query(PostingItem.partition(member_id), PostingItem.sk.startswith(f"PTS#{point_type}#POST#"), consistent_read=True):
         postings += 1
         for k in sums:
             sums[k] += int(getattr(p, f"{k}_delta"))

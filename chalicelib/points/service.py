@@ -524,7 +524,7 @@ def account(member_id: str, by: Principal) -> dict[str, Any]:
 def ledger_page(member_id: str, point_type: str, limit: int, before: int | None, by: Principal) -> dict[str, Any]:
     member_id = _member(member_id, by)
     upper = f"PTS#{point_type}#POST#{before:012d}" if before else f"PTS#{point_type}#POST#~"
-    items = list(PostingItem.query(f"MEMBER#{member_id}",
+    items = list(PostingItem.query(PostingItem.partition(member_id),
                                    PostingItem.sk.between(f"PTS#{point_type}#POST#", upper),
                                    scan_index_forward=False, limit=limit + 1))
     items = [i for i in items if i.sk != upper][:limit]

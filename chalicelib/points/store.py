@@ -3,7 +3,9 @@
 ``MEMBER#<id> / PTS#<type>#ACCOUNT``                 balances by bucket + version (the lock)
 ``MEMBER#<id> / PTS#<type>#LOT#<expires>#<lot>``     a live lot: spendable, soonest expiry first
 ``MEMBER#<id> / PTS#<type>#PEND#<lot>``              a pending lot (order return window)
-``MEMBER#<id> / PTS#<type>#POST#<version>``          the ledger: one posting per account version
+``LEDGER#<id> / PTS#<type>#POST#<version>``          the ledger: one posting per account version, in a
+                                                     partition of its own so history never sits
+                                                     beside the lots every operation queries
 ``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
 ``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
 ``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
@@ -121,6 +123,10 @@ class LotItem(MainModel):
 
 
 class PostingItem(MainModel):
+    @staticmethod
+    def partition(member_id: str) -> str:
+        return f"LEDGER#{member_id}"
+
     posting_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     point_type = UnicodeAttribute()

@@ -103,3 +103,29 @@ def test_requests_are_metered(aws):
     d = emulator.usage().minus(before)
     assert d.by_operation["PutItem"] == [1, 0.0, 3.0]
     assert d.by_operation["GetItem"] == [2, 1.5, 0.0]
+
+
+def test_a_query_reads_only_its_partition_and_answers_as_before(aws, monkeypatch):
+    aws.create_table(TableName="q", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    for p in range(50):
+        for s in range(5):
+            aws.put_item(TableName="q", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s}"}, "n": {"N": str(s)}})
+    walked = []
+    real = emulator._MOTO_ALL_ITEMS
+    monkeypatch.setattr(emulator, "_MOTO_ALL_ITEMS", lambda table: walked.append(table.name) or real(table))
+    r = aws.query(TableName="q", KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                  ExpressionAttributeValues={":p": {"S": "p7"}, ":a": {"S": "s1"}, ":b": {"S": "s3"}},
+                  ScanIndexForward=False, Limit=2)
+    assert [i["sk"]["S"] for i in r["Items"]] == ["s3", "s2"] and "LastEvaluatedKey" in r
+    nxt = aws.query(TableName="q", KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues={":p": {"S": "p7"}, ":a": {"S": "s1"}, ":b": {"S": "s3"}},
+                    ScanIndexForward=False, Limit=2, ExclusiveStartKey=r["LastEvaluatedKey"])
+    assert [i["sk"]["S"] for i in nxt["Items"]] == ["s1"]
+    assert aws.query(TableName="q", KeyConditionExpression="pk = :p",
+                     ExpressionAttributeValues={":p": {"S": "nobody"}})["Items"] == []
+    assert walked == []                                  # no whole-table walk for a base-table query
+    assert aws.scan(TableName="q", Select="COUNT")["Count"] == 250
+    assert walked == ["q"]                               # a scan still sees everything
