@@ -72,6 +72,7 @@ def fill_members(count: int, start: int) -> None:
             member = Member(mid, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z", (identity,))
             for item in (MemberItem.of(member), IdentityItem.of(identity, mid, "2026-01-01T00:00:00.000Z")):
                 backend.put_item(table, item.serialize())
+    emulator.forget_indexes(table)
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -226,6 +227,7 @@ def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
                                pending=0, held=0, debt=0, earned=100, redeemed=0, expired=0, version=1)
             for item in (lot, acct):
                 backend.put_item(table, item.serialize())
+    emulator.forget_indexes(table)
     before = emulator.usage()
     started = time.perf_counter()
     result = jobs.run("points-expiry", datetime(2026, 7, 2, 0, 0, tzinfo=timezone.utc))["result"]

@@ -10,9 +10,11 @@ Four patches, all applied by :func:`install` and all tested in ``tests/integrati
    ``dictionary changed size during iteration`` under threads).
 3. Every request is metered: requests, RCU and WCU computed by the AWS rules
    (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``.
-4. A ``Query`` on a table's own key reads that one partition. moto's walks and sorts every item
-   of the table on every query, so a member's query cost grew with the number of members.
-   (Queries on a GSI still walk the table: see the README.)
+4. A ``Query`` reads only the items it can match. moto's walks and sorts every item of the
+   table on every query (base table and GSI alike), so a member's query, or a job reading one
+   day's due items, cost time in proportion to the whole table. Base-table queries read their
+   partition; GSI queries read a map from index hash key to items, built on the first query of
+   that index and kept exact by the same hook that meters every write.
 """
 
 from __future__ import annotations
@@ -169,27 +171,95 @@ def _undo(backend: DynamoDBBackend, undo: list[tuple], stream_marks: dict[str, t
         del table.stream_shard.items[mark:]
 
 
-# --- 4. queries read one partition -----------------------------------------------------------
+# --- 4. queries read only what they can match -----------------------------------------------
+
+# table name -> index name -> (index hash value -> {primary key: None}, primary key -> index hash value)
+_GSI_MAPS: dict[str, dict[str, tuple[dict, dict]]] = {}
+
 
 def _partition_query(self: Table, hash_key, *args, **kwargs):
-    """moto's query, but ``all_items`` yields only the queried partition for base-table queries."""
+    """moto's query, with ``all_items`` narrowed to the partition or index entries it can match."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-    self._partition = hash_key if index_name is None and hash_key is not None else None
+    if hash_key is not None:
+        self._narrow = (index_name, hash_key)
     try:
         return _MOTO_QUERY(self, hash_key, *args, **kwargs)
     finally:
-        self._partition = None
+        self._narrow = None
 
 
 def _all_items(self: Table) -> list:
-    partition = getattr(self, "_partition", None)
-    if partition is None:
+    narrow = getattr(self, "_narrow", None)
+    if narrow is None:
         return _MOTO_ALL_ITEMS(self)
-    found = self.items.get(partition)          # .get: the defaultdict must not grow on reads
-    if not found:
-        return []
-    items = list(found.values()) if self.range_key_attr else [found]
+    index_name, hash_value = narrow
+    if index_name is None:
+        found = self.items.get(hash_value)      # .get: the defaultdict must not grow on reads
+        items = (list(found.values()) if self.range_key_attr else [found]) if found else []
+    else:
+        forward, _ = _gsi_map(self, index_name)
+        items = [item for key in forward.get(hash_value, ()) if (item := _item_at(self, key)) is not None]
     return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _item_at(table: Table, key: tuple):
+    found = table.items.get(key[0])
+    if found is None:
+        return None
+    return found.get(key[1]) if table.range_key_attr else found
+
+
+def _index_hash_attr(table: Table, index_name: str) -> str:
+    index = table.get_index(index_name)
+    return next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+
+
+def _gsi_map(table: Table, index_name: str) -> tuple[dict, dict]:
+    maps = _GSI_MAPS.setdefault(table.name, {})
+    if index_name not in maps:
+        attr = _index_hash_attr(table, index_name)
+        forward: dict = {}
+        reverse: dict = {}
+        for item in _MOTO_ALL_ITEMS(table):
+            value = item.attrs.get(attr)
+            if value is not None:
+                key = (item.hash_key, item.range_key)
+                forward.setdefault(value, {})[key] = None
+                reverse[key] = value
+        maps[index_name] = (forward, reverse)
+    return maps[index_name]
+
+
+def _reindex(backend, targets: list[tuple]) -> None:
+    """After a write: move each written item to its current index entries."""
+    for table_name, key, _size in targets:
+        maps = _GSI_MAPS.get(table_name)
+        if not maps:
+            continue
+        table = backend.get_table(table_name)
+        hash_value, range_value = backend.get_keys_value(table, key)
+        primary = (hash_value, range_value)
+        item = _item_at(table, primary)
+        for index_name, (forward, reverse) in maps.items():
+            old = reverse.pop(primary, None)
+            if old is not None:
+                entries = forward.get(old, {})
+                entries.pop(primary, None)
+                if not entries:
+                    forward.pop(old, None)
+            value = item.attrs.get(_index_hash_attr(table, index_name)) if item is not None else None
+            if value is not None:
+                forward.setdefault(value, {})[primary] = None
+                reverse[primary] = value
+
+
+def forget_indexes(table_name: str | None = None) -> None:
+    """Drop the GSI maps (after writing items into the backend directly, bypassing requests)."""
+    with LOCK:
+        if table_name is None:
+            _GSI_MAPS.clear()
+        else:
+            _GSI_MAPS.pop(table_name, None)
 
 
 # --- 2. one lock, 3. metering ----------------------------------------------------------------
@@ -209,6 +279,13 @@ def _serialised_and_metered(call_action):
             backend = dynamodb_backends[self.current_account][self.region]
             before = _write_targets(backend, action, params)
             status, headers, body = call_action(self)
+            if action in ("CreateTable", "DeleteTable"):
+                _GSI_MAPS.pop(params.get("TableName", ""), None)
+            try:
+                _reindex(backend, before)
+            except Exception:  # an index map we cannot maintain is dropped and rebuilt on demand
+                for name, _key, _size in before:
+                    _GSI_MAPS.pop(name, None)
             try:
                 rcu, wcu = _units(backend, action, params, before, body)
             except Exception:  # metering must never break a request

@@ -65,6 +65,7 @@ def load(folder: Path, region: str, tables: list[str], s3_client: Any = None, bu
                         count += 1
             if shard is not None:
                 shard.items.clear()   # restored data is not news: the pump must not redeliver it
+            emulator.forget_indexes(name)
     for bucket in buckets:
         source = folder / "s3" / bucket
         if source.exists():

@@ -180,11 +180,17 @@ def _activity(member: Member, by: Principal) -> Member:
 def _own(member_id: str, by: Principal) -> str:
     if by.kind == "member":
         if member_id not in ("me", by.id):
-            raise Forbidden("a member may change only their own record")
+            raise Forbidden("a member may act only on their own record")
         return by.id
     if member_id == "me":
         raise NotFound("'me' names the calling member; only member tokens have one")
     return member_id
+
+
+def target(member_id: str, by: Principal) -> str:
+    """The member a request acts on: 'me' resolved, others' records refused to members, and an id
+    merged away followed to its survivor."""
+    return _active(_own(member_id, by)).member_id
 
 
 def _active(member_id: str, consistent: bool = False) -> Member:

@@ -21,10 +21,11 @@ def account(member_id: str, point_type: str) -> dict[str, Any]:
         postings += 1
         for k in sums:
             sums[k] += int(getattr(p, f"{k}_delta"))
-    live = sum(int(lot.remaining) for lot in LotItem.query(pk, LotItem.sk.startswith(f"PTS#{point_type}#LOT#"),
-                                                            consistent_read=True))
-    pending = sum(int(lot.remaining) for lot in LotItem.query(pk, LotItem.sk.startswith(f"PTS#{point_type}#PEND#"),
-                                                               consistent_read=True))
+    live_lots = [int(lot.remaining) for lot in LotItem.query(pk, LotItem.sk.startswith(f"PTS#{point_type}#LOT#"),
+                                                              consistent_read=True)]
+    pending_lots = [int(lot.remaining) for lot in LotItem.query(pk, LotItem.sk.startswith(f"PTS#{point_type}#PEND#"),
+                                                                 consistent_read=True)]
+    live, pending = sum(live_lots), sum(pending_lots)
     held = sum(int(h.points) for h in HoldItem.query(pk, HoldItem.sk.startswith(f"PTS#{point_type}#HOLD#"),
                                                      consistent_read=True) if h.status == "open")
     state = a.view()
@@ -38,6 +39,7 @@ def account(member_id: str, point_type: str) -> dict[str, Any]:
         "debt = postings": state["debt"] == sums["debt"],
         "postings are gap-free": postings == state["version"],
         "nothing negative": min(state["available"], state["pending"], state["held"], state["debt"]) >= 0,
+        "every stored lot holds points": all(n > 0 for n in live_lots + pending_lots),
     }
     return {"member_id": member_id, "point_type": point_type, "account": state, "postings": postings,
             "sums": {**sums, "live_lots": live, "pending_lots": pending, "open_holds": held},

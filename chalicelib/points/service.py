@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.auth import Principal
+from chalicelib.members import service as member_service
 from chalicelib.members import store as members
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import InsufficientPoints, Ledger
@@ -94,18 +95,7 @@ def _today(at: datetime | None = None) -> date:
 
 
 def _member(member_id: str, by: Principal) -> str:
-    if by.kind == "member":
-        if member_id not in ("me", by.id):
-            raise Forbidden("a member may act only on their own points")
-        return by.id
-    if member_id == "me":
-        raise NotFound("'me' names the calling member; only member tokens have one")
-    member = members.load(member_id) if len(member_id) <= 64 else None
-    if member is None:
-        raise NotFound(f"no member {member_id[:64]}")
-    if member.status == "merged" and member.merged_into:
-        return member.merged_into
-    return member_id
+    return member_service.target(member_id, by)
 
 
 def _merchant(by: Principal, named: str | None) -> str:
@@ -302,14 +292,19 @@ def _record_spend(uow: UnitOfWork, merchant: str, order_id: str, member_id: str,
              on_conflict=lambda: Conflict(f"order {order_id} changed concurrently; retry"))
 
 
-def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+def _spend(member_id: str, cmd: Redeem | Hold, by: Principal, uow: UnitOfWork):
+    """What every spend does first: whose points, under which rules, taken from which lots."""
     member_id = _member(member_id, by)
-    version, rules = rules_at(clock.now())
+    _, rules = rules_at(clock.now())
     if not _type_config(rules, cmd.point_type).redeemable:
         raise ValidationProblem(f"'{cmd.point_type}' cannot be spent")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = _ledger(member_id, cmd.point_type, uow, rules, _today())
-    taken = ledger.take(cmd.points)
+    return member_id, rules, ledger, ledger.take(cmd.points)
+
+
+def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    member_id, rules, ledger, taken = _spend(member_id, cmd, by, uow)
     merchant = None
     if cmd.order_id:
         merchant = _merchant(by, cmd.merchant_id) if by.kind != "member" else (cmd.merchant_id or "")
@@ -325,13 +320,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    member_id = _member(member_id, by)
-    _, rules = rules_at(clock.now())
-    if not _type_config(rules, cmd.point_type).redeemable:
-        raise ValidationProblem(f"'{cmd.point_type}' cannot be spent")
-    _check_share(rules, cmd.points, cmd.order_amount_fen)
-    ledger = _ledger(member_id, cmd.point_type, uow, rules, _today())
-    taken = ledger.take(cmd.points)
+    member_id, rules, ledger, taken = _spend(member_id, cmd, by, uow)
     ledger.delta["held"] += cmd.points
     hold_id = new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)

@@ -129,3 +129,40 @@ def test_a_query_reads_only_its_partition_and_answers_as_before(aws, monkeypatch
     assert walked == []                                  # no whole-table walk for a base-table query
     assert aws.scan(TableName="q", Select="COUNT")["Count"] == 250
     assert walked == ["q"]                               # a scan still sees everything
+
+
+def test_gsi_queries_read_the_index_map_and_it_stays_exact(aws, monkeypatch):
+    aws.create_table(TableName="g", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "dp", "ds")],
+                     GlobalSecondaryIndexes=[{"IndexName": "due", "Projection": {"ProjectionType": "ALL"},
+                                              "KeySchema": [{"AttributeName": "dp", "KeyType": "HASH"},
+                                                            {"AttributeName": "ds", "KeyType": "RANGE"}]}])
+
+    def put(pk, dp=None, ds="2026-01-01"):
+        item = {"pk": {"S": pk}, "sk": {"S": "x"}}
+        if dp:
+            item.update(dp={"S": dp}, ds={"S": ds + "#" + pk})
+        aws.put_item(TableName="g", Item=item)
+
+    def due(dp):
+        r = aws.query(TableName="g", IndexName="due", KeyConditionExpression="dp = :d AND ds < :t",
+                      ExpressionAttributeValues={":d": {"S": dp}, ":t": {"S": "2026-06-01"}})
+        return sorted(i["pk"]["S"] for i in r["Items"])
+
+    for i in range(40):
+        put(f"m{i}", "DUE#0" if i % 4 == 0 else None)
+    assert due("DUE#0") == sorted(f"m{i}" for i in range(0, 40, 4))
+    walked = []
+    real = emulator._MOTO_ALL_ITEMS
+    monkeypatch.setattr(emulator, "_MOTO_ALL_ITEMS", lambda table: walked.append(table.name) or real(table))
+    put("m1", "DUE#0")                                               # joins the index
+    aws.update_item(TableName="g", Key={"pk": {"S": "m0"}, "sk": {"S": "x"}}, UpdateExpression="REMOVE dp, ds")
+    aws.update_item(TableName="g", Key={"pk": {"S": "m4"}, "sk": {"S": "x"}}, UpdateExpression="SET dp = :d",
+                    ExpressionAttributeValues={":d": {"S": "DUE#1"}})    # moves to another shard
+    aws.delete_item(TableName="g", Key={"pk": {"S": "m8"}, "sk": {"S": "x"}})
+    aws.transact_write_items(TransactItems=[{"Put": {"TableName": "g", "Item": {
+        "pk": {"S": "m99"}, "sk": {"S": "x"}, "dp": {"S": "DUE#0"}, "ds": {"S": "2026-02-02#m99"}}}}])
+    assert due("DUE#0") == sorted(["m1", "m12", "m16", "m20", "m24", "m28", "m32", "m36", "m99"])
+    assert due("DUE#1") == ["m4"]
+    assert walked == []                                              # the maps were kept, not rebuilt
