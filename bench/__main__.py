@@ -328,8 +328,9 @@ def cold_start(repeats: int = 7) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| operation | data | DynamoDB requests | RCU | WCU | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|"
-    lines = [f"| {r['operation']} | {r['data']} | {r['requests_per_call']} | {r['rcu_per_call']} | "
+    head = ("| operation | data | calls | DynamoDB requests | RCU | WCU | p50 ms | p99 ms |\n"
+            "|---|---|---|---|---|---|---|---|")
+    lines = [f"| {r['operation']} | {r['data']} | {r['calls']} | {r['requests_per_call']} | {r['rcu_per_call']} | "
              f"{r['wcu_per_call']} | {r['p50_ms']} | {r['p99_ms']} |" for r in rows]
     return "\n".join([head, *lines])
 
@@ -339,7 +340,7 @@ def markdown(results: dict[str, Any]) -> str:
     rows = results["api"] + results.get("points", []) + results["emulator_transactions"]
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
-    lines = [f"Measured {results['when'][:10]} on {results['machine']}; {rows[0]['calls']} calls per row.", "",
+    lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
              table(rows), "",
              f"Concurrent double spend: {spend['threads']} threads, {spend['attempts']} conditional spends "
              f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
