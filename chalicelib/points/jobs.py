@@ -45,11 +45,19 @@ def expiry(as_of: datetime) -> dict[str, Any]:
     for due in due_items(LotItem, "points-lot", today):
         read += 1
 
+        attempt = [0]
+
         def one(due=due) -> int:
-            try:
-                lot = LotItem.get(due.pk, due.sk, consistent_read=True)
-            except LotItem.DoesNotExist:
-                return 0                         # spent meanwhile
+            # First try the index's copy of the lot (ALL projection); the account version and the
+            # lot's remaining condition catch a stale copy, and the retry reads it consistently.
+            attempt[0] += 1
+            if attempt[0] == 1:
+                lot = due
+            else:
+                try:
+                    lot = LotItem.get(due.pk, due.sk, consistent_read=True)
+                except LotItem.DoesNotExist:
+                    return 0                     # spent meanwhile
             uow = UnitOfWork("job:points-expiry")
             ledger = Ledger(lot.member_id, lot.point_type, uow, today, rules.reminder_days)
             if lot.is_pending:

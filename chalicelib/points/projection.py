@@ -86,13 +86,20 @@ def daily_totals(point_type: str, start: date, end: date) -> dict[str, int]:
     return totals
 
 
-def liability(point_type: str, points_per_yuan: int, threshold_percent: int) -> dict[str, Any]:
+def liability(point_type: str, points_per_yuan: int, threshold_percent: int,
+              start: date | None = None, end: date | None = None) -> dict[str, Any]:
+    """Outstanding points now, plus issued / redeemed / expired over a period (default: 30 days)."""
     rows = [(r.month, int(r.points or 0)) for r in LiabilityItem.query(f"PTSLIAB#{point_type}")]
     months = [{"expires": m, "points": p, "value_fen": p * 100 // points_per_yuan} for m, p in rows if p]
     total = sum(p for _, p in rows)
     today = clock.local_date(clock.now(), settings().timezone)
     window = daily_totals(point_type, today - timedelta(days=29), today)
     issued, redeemed = window["issued"], window["redeemed"]
-    return {"point_type": point_type, "outstanding_points": total, "outstanding_value_fen": total * 100 // points_per_yuan,
-            "by_expiry_month": months, "last_30_days": window,
-            "inflation_warning": issued > 0 and (redeemed == 0 or issued * 100 > threshold_percent * redeemed)}
+    reply = {"point_type": point_type, "outstanding_points": total,
+             "outstanding_value_fen": total * 100 // points_per_yuan,
+             "by_expiry_month": months, "last_30_days": window,
+             "inflation_warning": issued > 0 and (redeemed == 0 or issued * 100 > threshold_percent * redeemed)}
+    if start and end:
+        reply["period"] = {"start": start.isoformat(), "end": end.isoformat(),
+                           **daily_totals(point_type, start, end)}
+    return reply

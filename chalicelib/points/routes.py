@@ -14,6 +14,7 @@ from chalicelib.points.schemas import (
     EarnForOrder,
     Hold,
     LedgerQuery,
+    LiabilityQuery,
     PutRules,
     Redeem,
     ReconcileQuery,
@@ -30,10 +31,6 @@ TILL = (MERCHANT, staff("super_admin", "ops_manager", "store_manager", "clerk"))
 
 
 class HoldAction(Strict):
-    point_type: str = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
-
-
-class TypeQuery(Strict):
     point_type: str = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -129,11 +126,13 @@ def get_rules(call: Call):
 
 
 @endpoint(bp, "/v1/points/liability", "GET", "getPointsLiability", tags=TAGS,
-          summary="Outstanding points by expiry month with their money value; issued vs redeemed (30 days)",
-          allow=(HQ,), query=TypeQuery)
+          summary="Outstanding points by expiry month with their money value; issued/redeemed/expired per period",
+          allow=(HQ,), query=LiabilityQuery)
 def get_liability(call: Call):
+    q = call.query
     _, rules = service.rules_at(service.clock.now())
-    return projection.liability(call.query.point_type, rules.redeem.points_per_yuan, rules.inflation_threshold_percent)
+    return projection.liability(q.point_type, rules.redeem.points_per_yuan, rules.inflation_threshold_percent,
+                                q.start, q.end)
 
 
 @endpoint(bp, "/v1/points/reconciliation", "GET", "reconcilePoints", tags=TAGS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -89,6 +89,20 @@ class LedgerQuery(Strict):
 
 class RulesQuery(Strict):
     at: datetime | None = None
+
+
+class LiabilityQuery(Strict):
+    point_type: str = PointType
+    start: date | None = Field(None, description="with end: issued/redeemed/expired over this period")
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> "LiabilityQuery":
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        if self.start and self.end and not (self.start <= self.end <= self.start + timedelta(days=366)):
+            raise ValueError("end must be on or after start, at most 366 days later")
+        return self
 
 
 class ReconcileQuery(Strict):

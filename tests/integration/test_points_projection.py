@@ -47,3 +47,16 @@ def test_inflation_warning_fires_once_a_day(api):
     assert api.run_job("points-inflation")["warned"] == "already warned today"
     types = [r["dynamodb"]["NewImage"]["type"]["S"] for r in records()]
     assert types.count("points.inflation_warning") == 1
+
+
+def test_liability_reports_a_chosen_period(api):
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    m = api.member("13800138204")
+    api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 10_000, "merchant_id": "m1"})
+    clock.freeze(datetime(2026, 5, 3, 4, tzinfo=timezone.utc))
+    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 30})
+    dispatch.handle_records(records())
+    report = api.ok("GET", "/v1/points/liability?start=2026-05-02&end=2026-05-31")
+    assert (report["period"]["issued"], report["period"]["redeemed"]) == (0, 30)
+    status, _ = api.call("GET", "/v1/points/liability?start=2026-05-02")
+    assert status == 422
