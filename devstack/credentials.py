@@ -7,7 +7,6 @@ fixed secrets from ``.chalice/config.json``; deployed stages take theirs from Se
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 DEMO_MERCHANT = "demo-merchant"

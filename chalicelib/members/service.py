@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
-
-from pynamodb.exceptions import DoesNotExist  # noqa: F401  (re-exported for callers)
 
 from chalicelib.api.auth import Principal, mint_token
 from chalicelib.events.model import DomainEvent
@@ -165,7 +162,7 @@ def lifecycle_rules() -> LifecycleRules:
                           timedelta(days=s.lifecycle_churned_days))
 
 
-def _today(at) -> "date":
+def _today(at: datetime) -> date:
     return clock.local_date(at, settings().timezone)
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.shared.types import Instant
+
 Multiplier = str
 ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 BEHAVIORS = ("check_in", "referral", "review", "share", "profile_completion")
@@ -42,8 +44,8 @@ class Step(Strict):
 
 class Campaign(Strict):
     name: str = Field(min_length=1, max_length=64)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Instant
+    ends_at: Instant
     multiplier: Multiplier
     store_ids: list[str] = Field(default_factory=list, description="empty: every store")
 
@@ -51,8 +53,8 @@ class Campaign(Strict):
 
     @model_validator(mode="after")
     def _window(self) -> "Campaign":
-        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None or self.ends_at <= self.starts_at:
-            raise ValueError("a campaign needs a time-zoned window with ends_at after starts_at")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("a campaign's ends_at must be after its starts_at")
         return self
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from chalicelib.points.rules import OrderLine, ProgramRules, Strict
+from chalicelib.shared.types import Instant
 
 PointType = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 Ref = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
@@ -21,14 +22,12 @@ class EarnForOrder(Strict):
     paid_with_points_fen: int = Field(0, ge=0, le=10**11)
     paid_with_stored_value_bonus_fen: int = Field(0, ge=0, le=10**11)
     lines: list[OrderLine] = Field(default_factory=list, max_length=200)
-    occurred_at: datetime | None = Field(None, description="when the order was paid; rules in force then apply")
+    occurred_at: Instant | None = Field(None, description="when the order was paid; rules in force then apply")
 
     @model_validator(mode="after")
     def _parts(self) -> "EarnForOrder":
         if self.paid_with_points_fen + self.paid_with_stored_value_bonus_fen > self.amount_fen:
             raise ValueError("the parts paid with points and bonus exceed the order amount")
-        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at needs a time zone")
         return self
 
 
@@ -78,7 +77,7 @@ class Adjust(Strict):
 
 class PutRules(Strict):
     rules: ProgramRules
-    effective_from: datetime | None = Field(None, description="default: now")
+    effective_from: Instant | None = Field(None, description="default: now")
 
 
 class LedgerQuery(Strict):
@@ -88,7 +87,7 @@ class LedgerQuery(Strict):
 
 
 class RulesQuery(Strict):
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class LiabilityQuery(Strict):

@@ -12,7 +12,7 @@ from chalicelib.api.auth import Principal
 from chalicelib.members import service as member_service
 from chalicelib.members import store as members
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import InsufficientPoints, Ledger
+from chalicelib.points.ledger import Ledger
 from chalicelib.points.schemas import Adjust, EarnForOrder, Hold, Redeem, Refund, RecordBehavior
 from chalicelib.points.store import AccountItem, CounterItem, HoldItem, LotItem, OrderItem, PostingItem, RefundItem, RulesItem
 from chalicelib.shared import clock

@@ -34,3 +34,16 @@ def parse_iso(text: str) -> datetime:
 def local_date(at: datetime, tz: str) -> date:
     """The calendar day of ``at`` in the program's time zone (birthdays, member days, 'today')."""
     return at.astimezone(ZoneInfo(tz)).date()
+
+
+EARLIEST = datetime(1971, 1, 1)     # local wall time, before any offset is applied
+LATEST = datetime(2199, 12, 31)
+
+
+def checked_instant(value: datetime) -> datetime:
+    """A client-supplied instant: time-zoned and within 1970-2200 (so UTC arithmetic cannot overflow)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a time zone, e.g. 2026-12-01T00:00:00Z or +08:00")
+    if not (EARLIEST <= value.replace(tzinfo=None) <= LATEST):
+        raise ValueError("must be between 1971 and 2199")
+    return value.astimezone(timezone.utc)

@@ -1,6 +1,5 @@
 """The served document matches the routes, and a fuzzer finds no server error."""
 
-import pytest
 import schemathesis
 from openapi_spec_validator import validate
 

@@ -2,8 +2,26 @@
 
 import threading
 
+import pytest
+
 from chalicelib.points import reconcile
 from tests.e2e.conftest import fresh_phone
+
+
+@pytest.fixture(autouse=True, scope="module")
+def default_program(api):
+    """Other tests (the fuzzer among them) may have saved any program: pin the defaults."""
+    r = api.call("PUT", "/v1/points/rules", {"rules": {}}, headers=api.staff(), key=f"pin-{fresh_phone()}")
+    assert r.status_code == 201, r.text
+
+
+def test_timestamps_out_of_range_are_refused_not_crashed(api):
+    for bad in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2026-01-01T00:00:00"):
+        r = api.call("PUT", "/v1/points/rules", {"rules": {}, "effective_from": bad}, headers=api.staff(),
+                     key=f"bad-{bad}")
+        assert r.status_code == 422, (bad, r.text)
+        r = api.call("POST", "/v1/jobs/points-expiry/runs", {"as_of": bad}, headers=api.staff())
+        assert r.status_code == 422, (bad, r.text)
 
 
 def member(api):

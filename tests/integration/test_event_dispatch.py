@@ -3,7 +3,6 @@
 from datetime import date
 
 import boto3
-import pytest
 
 from chalicelib.api.auth import Principal
 from chalicelib.events import dispatch, stats

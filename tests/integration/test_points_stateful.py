@@ -9,7 +9,6 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import boto3
-import pytest
 from chalice.test import Client
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule

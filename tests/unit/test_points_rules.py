@@ -82,3 +82,11 @@ def test_max_share_of_an_order():
 def test_bad_programs_are_refused(bad):
     with pytest.raises(ValidationError):
         ProgramRules(**bad)
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2026-01-01T00:00:00"])
+def test_instants_must_be_zoned_and_in_range(bad):
+    from chalicelib.points.schemas import PutRules
+    with pytest.raises(ValidationError):
+        PutRules(rules={}, effective_from=bad)
+    assert PutRules(rules={}, effective_from="2026-01-01T08:00:00+08:00").effective_from.isoformat() == "2026-01-01T00:00:00+00:00"
