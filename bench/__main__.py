@@ -16,10 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from devstack.checks import double_spend
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results.json"
@@ -276,38 +277,6 @@ def emulator_transactions(stack, sizes: list[int], n: int, shipped_sizes: list[i
     return rows
 
 
-def double_spend(stack, threads: int = 16, balance: int = 50, attempts: int = 5) -> dict[str, Any]:
-    """16 threads spend 1 each from a balance of 50 with conditional transactions, over HTTP."""
-    client = stack.client("dynamodb")
-    name = "bench-double-spend"
-    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    client.put_item(TableName=name, Item={"pk": {"S": "acct"}, "n": {"N": str(balance)}})
-    outcomes: list[str] = []
-
-    def spend(t):
-        c = stack.client("dynamodb")
-        for j in range(attempts):
-            try:
-                c.transact_write_items(TransactItems=[
-                    {"Update": {"TableName": name, "Key": {"pk": {"S": "acct"}}, "UpdateExpression": "SET n = n - :a",
-                                "ConditionExpression": "n >= :a", "ExpressionAttributeValues": {":a": {"N": "1"}}}},
-                    {"Put": {"TableName": name, "Item": {"pk": {"S": f"r-{t}-{j}"}}}}])
-                outcomes.append("ok")
-            except Exception as e:  # noqa: BLE001  tallied below
-                outcomes.append(getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__))
-
-    workers = [threading.Thread(target=spend, args=(t,)) for t in range(threads)]
-    [w.start() for w in workers]
-    [w.join() for w in workers]
-    final = int(client.get_item(TableName=name, Key={"pk": {"S": "acct"}})["Item"]["n"]["N"])
-    client.delete_table(TableName=name)
-    return {"threads": threads, "attempts": threads * attempts, "starting_balance": balance,
-            "successes": outcomes.count("ok"), "final_balance": final,
-            "other_outcomes": sorted(set(outcomes) - {"ok"})}
-
-
 def cold_start(repeats: int = 7) -> dict[str, Any]:
     """Import time of app.py (tracing on, as deployed; and off) vs a bare Chalice app (median)."""
     probe = "import time,sys; t=time.perf_counter(); import app; print(time.perf_counter()-t)"
@@ -391,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         results["points"] = points_operations(stack, max(10, args.calls // 4))
         results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
-        results["double_spend"] = double_spend(stack)
+        results["double_spend"] = double_spend(lambda: stack.client("dynamodb"), "bench-double-spend")
         results["cold_start_ms"] = cold_start()
         results["seconds"] = round(time.time() - started, 1)
     finally:

@@ -13,7 +13,7 @@ starts again from fresh state. Invariants the tests check after every step:
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Iterator
 
 from chalicelib.events.model import DomainEvent
@@ -259,6 +259,3 @@ class Ledger:
             "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}, merchant_id=merchant_id))
         return posting
 
-
-def today_at(at: datetime, tz: str) -> date:
-    return clock.local_date(at, tz)

@@ -19,7 +19,8 @@ from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.ids import new_id
-from chalicelib.store.models import due_keys
+from chalicelib.events.model import DomainEvent
+from chalicelib.store.models import due_keys, expiry_in
 from chalicelib.store.uow import UnitOfWork
 
 
@@ -76,7 +77,6 @@ def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Princi
     uow.create(RulesItem(RULES_PK, f"FROM#{start}#{version:06d}", version=version, effective_from=start,
                          body=rules.model_dump_json(), created_by=by.ref, created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict("another rules version was saved at the same time; retry"))
-    from chalicelib.events.model import DomainEvent
     uow.emit(DomainEvent("points.rules_changed", "program:points", {"version": version, "effective_from": start}))
     _rules_cache = None
     return {"version": version, "effective_from": start, "rules": rules.model_dump(mode="json")}
@@ -136,7 +136,6 @@ def _cap_left(member_id: str, key: str, cap: int | None) -> tuple[int | None, Co
 def _count(uow: UnitOfWork, item: CounterItem, used: int, add: int, days: int = 400) -> None:
     item.total = used + add
     condition = CounterItem.total == used if used else CounterItem.pk.does_not_exist()
-    from chalicelib.store.models import expiry_in
     item.expires_at = expiry_in(days)
     uow.save(item, condition, on_conflict=lambda: Conflict("a concurrent change used the same limit; retry"))
 
