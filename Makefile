@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= cn-north-1
 
-.PHONY: run test bench package reset clean install
+.PHONY: run test lint bench package reset clean install
 
 install: $(STAMP)
 
@@ -17,7 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)          ## the whole system on 127.0.0.1 (API :8000; PORT overrides)
 	$(PY) -m devstack
 
-test: $(STAMP)         ## unit + integration (moto in-process), then end-to-end over HTTP
+lint: $(STAMP)         ## ruff (with a complexity cap) and mypy, both clean
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint             ## lint, unit + integration (moto in-process and the in-memory fake), then end-to-end over HTTP
 	$(PY) -m pytest tests/unit tests/integration
 	$(PY) -m pytest tests/e2e
 

@@ -6,14 +6,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
-from chalicelib.api.observability import logger, metrics, tracer
-from chalicelib.shared import clock
+from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
+from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
+from chalicelib.points import jobs as points_jobs  # noqa: F401  (registers the points jobs)
 from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
 from chalicelib.points.routes import bp as points
-from chalicelib.store.tables import EVENTS, stream_placeholder
+from chalicelib.shared import clock
+from chalicelib.shared.observability import logger, metrics, tracer
 from chalicelib.system.routes import bp as system
 
 app = Chalice(app_name="loyalty")
@@ -38,12 +40,6 @@ def dispatch_domain_events(event):
     return dispatch.handle_records(record for record in event.to_dict()["Records"])
 
 
-@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="member-lifecycle")
-def review_member_lifecycle(event):
-    """Daily at 00:30 Asia/Shanghai: move members between lifecycle stages."""
-    return jobs.run("member-lifecycle", clock.now())
-
-
 def _job(name: str):
     def run(event):
         return jobs.run(name, clock.now())
@@ -51,9 +47,10 @@ def _job(name: str):
     return run
 
 
-# 00:10 Asia/Shanghai: expire and unlock; 10:00: reminders (a civil hour for notifications);
-# every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full reconciliation.
-# Lambda finds each handler as an attribute of this module, hence the names.
+# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 10:00: reminders (a civil hour
+# for notifications); every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full
+# reconciliation. Lambda finds each handler as an attribute of this module, hence the names.
+member_lifecycle = app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
 points_expiry = app.schedule(Cron(10, 16, "*", "*", "?", "*"), name="points-expiry")(_job("points-expiry"))
 points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-reminders")(_job("points-reminders"))
 points_holds = app.schedule("rate(5 minutes)", name="points-holds")(_job("points-holds"))

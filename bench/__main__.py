@@ -17,8 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devstack.checks import double_spend
 
@@ -61,7 +63,7 @@ def fill_members(count: int, start: int) -> None:
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib.members.domain import Identity, Member
-    from chalicelib.members.store import IdentityItem, MemberItem
+    from chalicelib.members.tables import IdentityItem, MemberItem
     from chalicelib.shared.config import settings
     from devstack import emulator
     backend = dynamodb_backends[ACCOUNT][REGION]
@@ -205,12 +207,12 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
 
 def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
     """The expiry job when ``share_percent`` of ``members`` have points expiring: items it reads."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib import jobs
-    from chalicelib.points.store import AccountItem, LotItem
+    from chalicelib.points.tables import AccountItem, LotItem
     from chalicelib.shared.config import settings
     from devstack import emulator
     backend = dynamodb_backends[ACCOUNT][REGION]
@@ -231,7 +233,7 @@ def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
     emulator.forget_indexes(table)
     before = emulator.usage()
     started = time.perf_counter()
-    result = jobs.run("points-expiry", datetime(2026, 7, 2, 0, 0, tzinfo=timezone.utc))["result"]
+    result = jobs.run("points-expiry", datetime(2026, 7, 2, 0, 0, tzinfo=UTC))["result"]
     seconds = time.perf_counter() - started
     used = emulator.usage().minus(before)
     return {"members": members, "members_with_expiring_points": expiring, "items_read": result["items_read"],

@@ -1,37 +1,32 @@
 """Scheduled jobs by name: what the EventBridge schedules call and what runJob runs on demand.
 
-Every run is recorded (``JOB#<name> / LAST``) so operators can see when a job last ran and what
-it did.
+Capabilities register their jobs with :func:`job`; every run is recorded (``JOB#<name> / LAST``)
+so operators can see when a job last ran and what it did.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 
-from chalicelib.members import lifecycle
-from chalicelib.points import jobs as points
+from chalicelib.db.items import MainModel
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
-from chalicelib.store.models import MainModel
 
-JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {
-    "member-lifecycle": lifecycle.review,
-    "points-expiry": points.expiry,
-    "points-reminders": points.reminders,
-    "points-holds": points.holds,
-    "points-inflation": points.inflation,
-    "points-reconcile": lambda as_of: _reconcile(),
-}
+Job = Callable[[datetime], dict[str, Any]]
+JOBS: dict[str, Job] = {}
 
 
-def _reconcile() -> dict[str, Any]:
-    from chalicelib.points import reconcile
-    result = reconcile.everything()
-    return {"accounts_checked": result["accounts_checked"], "balanced": result["balanced"],
-            "mismatched_accounts": [(m["member_id"], m["point_type"]) for m in result["mismatches"]]}
+def job(name: str) -> Callable[[Job], Job]:
+    """Register ``fn(as_of) -> result`` as the scheduled job ``name``."""
+    def register(fn: Job) -> Job:
+        JOBS[name] = fn
+        return fn
+    return register
 
 
 class JobRun(MainModel):
@@ -40,9 +35,15 @@ class JobRun(MainModel):
     finished_at = UnicodeAttribute()
     result = UnicodeAttribute()
 
+    @staticmethod
+    def key(name: str) -> tuple[str, str]:
+        """The record of a job's last run."""
+        return f"JOB#{name}", "LAST"
+
 
 def run(name: str, as_of: datetime) -> dict[str, Any]:
+    """Run one job as of ``as_of`` and record the run."""
     result = JOBS[name](as_of)
-    JobRun(f"JOB#{name}", "LAST", job=name, as_of=clock.iso(as_of), finished_at=clock.iso(clock.now()),
-           result=json.dumps(result)).save()
+    UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), job=name, as_of=clock.iso(as_of),
+                                         finished_at=clock.iso(clock.now()), result=json.dumps(result)))
     return {"job": name, "as_of": clock.iso(as_of), "result": result}

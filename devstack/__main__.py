@@ -20,7 +20,7 @@ def _token(args: argparse.Namespace) -> None:
                        if k not in os.environ})
     from devstack.credentials import staff_token
     if args.kind == "member":
-        from chalicelib.api.auth import mint_token
+        from chalicelib.shared.credentials import mint_token
         print(mint_token("member", args.subject, 60 * 24 * 7))
     else:
         print(staff_token(args.subject))

@@ -81,11 +81,11 @@ class Usage:
         row[1] += rcu
         row[2] += wcu
 
-    def snapshot(self) -> "Usage":
+    def snapshot(self) -> Usage:
         return Usage(self.requests, self.rcu, self.wcu,
                      {k: list(v) for k, v in self.by_operation.items()})
 
-    def minus(self, earlier: "Usage") -> "Usage":
+    def minus(self, earlier: Usage) -> Usage:
         ops = {}
         for k, v in self.by_operation.items():
             e = earlier.by_operation.get(k, [0, 0.0, 0.0])

@@ -8,7 +8,8 @@ atomic as DynamoDB lets exactly ``balance`` of them succeed.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

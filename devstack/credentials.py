@@ -17,7 +17,7 @@ TOKEN_MINUTES = 60 * 24 * 30
 
 def staff_token(role: str, subject: str | None = None, merchant_id: str | None = None,
                 store_id: str | None = None, minutes: int = TOKEN_MINUTES) -> str:
-    from chalicelib.api.auth import mint_token
+    from chalicelib.shared.credentials import mint_token
     claims = {"role": role}
     if merchant_id:
         claims["merchant_id"] = merchant_id
@@ -28,9 +28,10 @@ def staff_token(role: str, subject: str | None = None, merchant_id: str | None =
 
 def ensure_demo_merchant() -> dict[str, Any]:
     """Create the demo merchant, store and API key unless they exist (idempotent)."""
-    from chalicelib.api.auth import key_secret
-    from chalicelib.merchants.store import ApiKeyItem, MerchantItem, StoreItem
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
     from chalicelib.shared import clock
+    from chalicelib.shared.credentials import key_secret
     now = clock.iso(clock.now())
     for item in (
         MerchantItem(*MerchantItem.key(DEMO_MERCHANT), merchant_id=DEMO_MERCHANT, name="Demo Mall Merchant", created_at=now),
@@ -39,10 +40,8 @@ def ensure_demo_merchant() -> dict[str, Any]:
         ApiKeyItem(*ApiKeyItem.key(DEMO_KEY), key_id=DEMO_KEY, merchant_id=DEMO_MERCHANT, store_id=DEMO_STORE,
                    status="active", created_at=now),
     ):
-        try:
-            item.save(condition=type(item).pk.does_not_exist())
-        except Exception:
-            pass   # already there from an earlier run
+        # already there from an earlier run: the condition fails and nothing changes
+        UnitOfWork("devstack").put(item, type(item).pk.does_not_exist())
     return {"merchant_id": DEMO_MERCHANT, "store_id": DEMO_STORE,
             "pos_api_key": {"key_id": DEMO_KEY, "secret": key_secret(DEMO_KEY)}}
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 MAPPING = {"BatchSize": 100, "MaximumRetryAttempts": 5, "BisectBatchOnFunctionError": True,
            "MaximumRecordAgeInSeconds": 86400, "StartingPosition": "TRIM_HORIZON",

@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
-_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
-_DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}
+_MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
 
 
 class ScheduleError(ValueError):
@@ -66,7 +67,7 @@ class Schedule:
     fields: tuple | None = None
 
     @classmethod
-    def parse(cls, expression: str) -> "Schedule":
+    def parse(cls, expression: str) -> Schedule:
         text = expression.strip()
         if m := _RATE.match(text):
             n, unit = int(m.group(1)), m.group(2).rstrip("s")
@@ -119,7 +120,7 @@ class Scheduler:
     """Fires each job when its schedule says so, on a background thread."""
 
     def __init__(self, jobs: list[tuple[str, Schedule, Callable[[dict[str, Any]], Any]]],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_error: Callable[[str, Exception], None] = lambda name, e: None) -> None:
         self.jobs = jobs
         self.clock = clock

@@ -62,18 +62,19 @@ class LocalStack:
         return f"http://127.0.0.1:{self.api_port}"
 
     # start -----------------------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         from devstack import emulator
         emulator.install()
-        from moto.server import ThreadedMotoServer
         import logging
+
+        from moto.server import ThreadedMotoServer
         logging.getLogger("werkzeug").setLevel(logging.WARNING)   # the emulator's access log is noise
 
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.emulator_port, verbose=not self.quiet)
         self._moto.start()
         os.environ.update(local_environment(self.emulator_url, self.stage))
-        from chalicelib.store import models
-        models.rebind()
+        from chalicelib.db import backend
+        backend.reset()
         self._create_resources()
         if self.data_dir:
             self._restore()
@@ -96,8 +97,8 @@ class LocalStack:
                             aws_access_key_id="local", aws_secret_access_key="local")
 
     def _create_resources(self) -> None:
+        from chalicelib.db.tables import TABLES
         from chalicelib.shared.config import settings
-        from chalicelib.store.tables import TABLES
         ddb = self.client("dynamodb")
         s = settings()
         self.table_names = {}
@@ -132,9 +133,10 @@ class LocalStack:
 
     def _start_pumps(self) -> None:
         from chalice.app import DynamoDBEventConfig
+
+        from chalicelib.db.tables import table_of_stream
         from devstack.lambdas import invoke
         from devstack.pump import Pump, StreamReader
-        from chalicelib.store.tables import table_of_stream
         streams = self.client("dynamodbstreams")
         ddb = self.client("dynamodb")
         sqs = self.client("sqs")
@@ -160,6 +162,7 @@ class LocalStack:
     def scheduled_jobs(self) -> list:
         """(name, schedule, invoke) for every ``@app.schedule`` handler of the app."""
         from chalice.app import ScheduledEventConfig
+
         from devstack.lambdas import invoke
         from devstack.scheduler import Schedule
         jobs = []
@@ -173,14 +176,14 @@ class LocalStack:
 
     # persistence ---------------------------------------------------------------------------------
     def _restore(self) -> None:
-        from devstack import snapshot
         from chalicelib.shared.config import settings
+        from devstack import snapshot
         snapshot.load(self.data_dir, REGION, list(self.table_names.values()), self.client("s3"),
                       [settings().reports_bucket])
 
     def save(self) -> int:
-        from devstack import snapshot
         from chalicelib.shared.config import settings
+        from devstack import snapshot
         return snapshot.save(self.data_dir, REGION, list(self.table_names.values()), self.client("s3"),
                              [settings().reports_bucket])
 

@@ -3,7 +3,7 @@
 ``python -m infra.build --stage dev --out build`` (what ``make package`` runs) writes
 ``build/sam.json`` and ``build/deployment.zip``. The merge adds:
 
-* the DynamoDB tables from :mod:`chalicelib.store.tables` (the same specs the local stack and
+* the DynamoDB tables from :mod:`chalicelib.db.tables` (the same specs the local stack and
   the tests use), the reports bucket and the stream dead-letter queue;
 * on every stream handler: the real stream ARN and the event-source settings Chalice cannot set
   (``ReportBatchItemFailures``, bisect on error, bounded retries and record age, an SQS
@@ -36,7 +36,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     from chalice.app import DynamoDBEventConfig
 
     import app as app_module
-    from chalicelib.store.tables import TABLES, table_of_stream
+    from chalicelib.db.tables import TABLES, table_of_stream
     from devstack.pump import MAPPING
 
     app = app_module.app
@@ -78,8 +78,8 @@ def merge_template(stage: str) -> dict[str, Any]:
     env.update({
         "REPORTS_BUCKET": {"Ref": "ReportsBucket"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
-        "JWT_SECRET": "{{resolve:secretsmanager:%s:SecretString:jwt_secret}}" % secret,
-        "API_KEY_MASTER": "{{resolve:secretsmanager:%s:SecretString:api_key_master}}" % secret,
+        "JWT_SECRET": "{{resolve:secretsmanager:" + secret + ":SecretString:jwt_secret}}",
+        "API_KEY_MASTER": "{{resolve:secretsmanager:" + secret + ":SecretString:api_key_master}}",
     })
     for name in functions:
         resources.setdefault(name, {}).setdefault("Properties", {})["Environment"] = {"Variables": env}
@@ -93,9 +93,9 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 
 def _policy() -> dict[str, Any]:
-    from chalicelib.store.tables import TABLES
+    from chalicelib.db.tables import TABLES
     tables = [{"Fn::GetAtt": [s.logical_id, "Arn"]} for s in TABLES]
-    indexes = [{"Fn::Sub": "${%s.Arn}/index/*" % s.logical_id} for s in TABLES]
+    indexes = [{"Fn::Sub": "${" + s.logical_id + ".Arn}/index/*"} for s in TABLES]
     streams = [{"Fn::GetAtt": [s.logical_id, "StreamArn"]} for s in TABLES if s.stream_view]
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -18,34 +18,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
 
 import jwt
 
+from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
+from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
 from chalicelib.shared.errors import Forbidden, Unauthenticated
+from chalicelib.shared.principal import HQ_ROLES, STAFF_ROLES, Principal
 
-STAFF_ROLES = ("super_admin", "ops_manager", "store_manager", "clerk")
-HQ_ROLES = ("super_admin", "ops_manager")
-ISSUER = "loyalty"
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: str                          # "member" | "merchant" | "staff"
-    id: str
-    role: str | None = None
-    merchant_id: str | None = None
-    store_id: str | None = None
-
-    @property
-    def ref(self) -> str:
-        """How this caller is named in events, audits and idempotency scopes."""
-        return f"{self.kind}:{self.id}"
-
-    def may_reveal_pii(self) -> bool:
-        return self.kind == "staff" and self.role in HQ_ROLES
+__all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "MEMBER", "MERCHANT", "ANY_STAFF", "staff",
+           "check", "authenticate", "mint_token", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +41,11 @@ class Allow:
     roles: tuple[str, ...] = field(default_factory=tuple)
 
     def admits(self, p: Principal) -> bool:
+        """Whether this rule admits the principal."""
         return p.kind == self.kind and (not self.roles or p.role in self.roles)
 
     def describe(self) -> str:
+        """The rule as the OpenAPI document and error messages show it."""
         return self.kind + (f"({','.join(self.roles)})" if self.roles else "")
 
 
@@ -67,6 +54,7 @@ MERCHANT = Allow("merchant")
 
 
 def staff(*roles: str) -> Allow:
+    """Staff callers with one of ``roles`` (all staff roles when none are named)."""
     return Allow("staff", tuple(roles or STAFF_ROLES))
 
 
@@ -74,6 +62,7 @@ ANY_STAFF = staff()
 
 
 def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:
+    """The principal, if one of ``allowed`` admits it; 401 without one, 403 otherwise."""
     if principal is None:
         raise Unauthenticated("send a member or staff bearer token, or a signed merchant request")
     if not any(a.admits(principal) for a in allowed):
@@ -83,17 +72,6 @@ def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:
 
 
 # --- tokens -------------------------------------------------------------------------------
-
-def mint_token(kind: str, subject: str, minutes: int, **claims: Any) -> str:
-    """A signed bearer token for a member or a staff user.
-
-    Credentials live on wall-clock time, never on the business clock (which tests and local job
-    runs may move): a token must not become valid or expire because someone moved ``as_of``.
-    """
-    now = int(time.time())
-    payload = {"iss": ISSUER, "aud": kind, "sub": subject, "iat": now, "exp": now + minutes * 60, **claims}
-    return jwt.encode(payload, settings().jwt_secret, algorithm="HS256")
-
 
 def _from_token(token: str) -> Principal:
     try:
@@ -117,18 +95,16 @@ def _from_token(token: str) -> Principal:
 
 # --- merchant API keys ------------------------------------------------------------------------
 
-def key_secret(key_id: str) -> str:
-    return hmac.new(settings().api_key_master.encode(), key_id.encode(), hashlib.sha256).hexdigest()
-
-
 def canonical_request(timestamp: str, method: str, path: str, query: Mapping[str, str] | None,
                       body: bytes) -> str:
+    """The string a merchant signs: version, timestamp, method, path, sorted query, body hash."""
     q = "&".join(f"{k}={v}" for k, v in sorted((query or {}).items()))
     return "\n".join(["v1", timestamp, method.upper(), path, q, hashlib.sha256(body).hexdigest()])
 
 
 def sign(secret: str, timestamp: str, method: str, path: str, query: Mapping[str, str] | None,
          body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256>`` of the canonical request."""
     message = canonical_request(timestamp, method, path, query, body).encode()
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -141,19 +117,32 @@ def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes
             "X-Signature": sign(secret, timestamp, method, path, query, body)}
 
 
-_KEY_CACHE: dict[str, tuple[float, Any]] = {}
-_KEY_TTL = 60.0
+@dataclass(frozen=True)
+class ApiKey:
+    """What authentication needs to know of a merchant API key."""
+
+    key_id: str
+    merchant_id: str
+    store_id: str | None
+    status: str
 
 
-def _api_key(key_id: str):
-    from chalicelib.merchants.store import ApiKeyItem  # local: keeps auth free of store imports
+KeyFinder = Callable[[str], "ApiKey | None"]
+_key_finder: list[KeyFinder] = []
+KEY_CACHE_SECONDS = 60.0
+_KEYS: TtlCache[ApiKey | None] = TtlCache(KEY_CACHE_SECONDS, max_entries=4096)
 
-    cached = _KEY_CACHE.get(key_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    item = ApiKeyItem.find(key_id)
-    _KEY_CACHE[key_id] = (time.monotonic() + _KEY_TTL, item)
-    return item
+
+def use_key_finder(finder: KeyFinder) -> None:
+    """Set where API keys are looked up (the merchants capability owns them)."""
+    _key_finder[:] = [finder]
+    _KEYS.clear()
+
+
+def _api_key(key_id: str) -> ApiKey | None:
+    if not _key_finder:
+        return None
+    return _KEYS.get(key_id, lambda: _key_finder[0](key_id))
 
 
 def _from_signature(headers: Mapping[str, str], method: str, path: str,

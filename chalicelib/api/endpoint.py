@@ -14,16 +14,16 @@ import json
 import random
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
-from pynamodb.exceptions import PutError
 
 from chalicelib.api import auth
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
-from chalicelib.api.observability import count, logger
+from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared.errors import (
     ConcurrentUpdate,
     MalformedRequest,
@@ -31,7 +31,7 @@ from chalicelib.shared.errors import (
     RequestTooLarge,
     ValidationProblem,
 )
-from chalicelib.store.uow import ClaimTaken, UnitOfWork
+from chalicelib.shared.observability import count, logger
 
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 8
@@ -57,6 +57,7 @@ class Operation:
 
     @property
     def public(self) -> bool:
+        """Whether the operation needs no credentials."""
         return not self.allow
 
 
@@ -81,7 +82,15 @@ class Call:
         self.uow = UnitOfWork(self.actor, self.correlation_id)
 
     @property
+    def caller(self) -> auth.Principal:
+        """The authenticated caller (every operation that is not public has one)."""
+        if self.principal is None:
+            raise TypeError(f"{self.operation.operation_id} is public: it has no caller")
+        return self.principal
+
+    @property
     def actor(self) -> str | None:
+        """How the caller is named in events and audits (None for public operations)."""
         return self.principal.ref if self.principal else None
 
 
@@ -107,6 +116,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
 
 def problem_response(problem: Problem, instance: str | None = None,
                      headers: dict[str, str] | None = None) -> Response:
+    """An RFC 9457 problem+json response."""
     return Response(json.dumps(problem.body(instance), ensure_ascii=False), status_code=problem.status,
                     headers={"Content-Type": PROBLEM_JSON, **(headers or {})})
 
@@ -173,9 +183,9 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     except Exception:  # the one place an unexpected error becomes a 500
         logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
         count("ServerErrors")
-        problem = Problem("the server failed to handle the request; it is safe to retry with the same Idempotency-Key")
-        problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
-        return problem_response(problem, real_path, response_headers)
+        failure = Problem("the server failed to handle the request; it is safe to retry with the same Idempotency-Key")
+        failure.status, failure.slug, failure.title = 500, "internal-error", "Internal error"
+        return problem_response(failure, real_path, response_headers)
     finally:
         logger.info("request", extra={"method": op.method, "ms": round((time.perf_counter() - started) * 1000, 1)})
         logger.remove_keys(["operation"])
@@ -202,7 +212,7 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
             call.uow.commit(claim)
             return status, payload, False
         except ClaimTaken:
-            return _replay(scope, key, fp)
+            return _replay(call.uow, scope, key, fp)
         except ConcurrentUpdate:
             if attempt == RETRIES_ON_CONFLICT - 1:
                 raise
@@ -211,20 +221,18 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
             if not key:
                 raise
             # A keyed request that fails on today's state may be the retry of one that succeeded.
-            if (record := IdempotencyRecord.find(scope, key)) is not None:
+            if (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
                 return (*replay(record, fp), True)
             # Otherwise remember the refusal: the same key keeps getting the same answer.
             refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
-            try:
-                refusal.save(condition=IdempotencyRecord.pk.does_not_exist())
-            except PutError:
-                return _replay(scope, key, fp)
+            if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
+                return _replay(call.uow, scope, key, fp)
             raise
     raise ConcurrentUpdate("the record kept changing; retry")
 
 
-def _replay(scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
-    record = IdempotencyRecord.find(scope, key or "")
+def _replay(uow: UnitOfWork, scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
+    record = IdempotencyRecord.find(uow, scope, key or "")
     if record is None:  # claim existed at commit but not now: its TTL passed in between
         raise ConcurrentUpdate("retry the request")
     return (*replay(record, fp), True)

@@ -8,10 +8,11 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+from chalicelib.db.items import MainModel, expiry_in
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import IdempotencyKeyMissing, IdempotencyKeyReused
-from chalicelib.store.models import MainModel, expiry_in
 
 MAX_KEY_LENGTH = 255
 
@@ -24,24 +25,25 @@ class IdempotencyRecord(MainModel):
 
     @staticmethod
     def key_of(scope: str, key: str) -> str:
+        """The partition key of a record: one per caller scope and key."""
         return f"IDEMPOTENCY#{scope}#{key}"
 
     @classmethod
-    def claim(cls, scope: str, key: str, fingerprint: str, status: int, body: Any) -> "IdempotencyRecord":
+    def claim(cls, scope: str, key: str, fingerprint: str, status: int, body: Any) -> IdempotencyRecord:
+        """The record of a request's first answer, to be written with the request's changes."""
         return cls(cls.key_of(scope, key), "IDEMPOTENCY", fingerprint=fingerprint, status=status,
                    body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
                    created_at=clock.iso(clock.now()),
                    expires_at=expiry_in(settings().idempotency_days))
 
     @classmethod
-    def find(cls, scope: str, key: str) -> "IdempotencyRecord | None":
-        try:
-            return cls.get(cls.key_of(scope, key), "IDEMPOTENCY", consistent_read=True)
-        except cls.DoesNotExist:
-            return None
+    def find(cls, uow: UnitOfWork, scope: str, key: str) -> IdempotencyRecord | None:
+        """The record of an earlier request with this key (consistent), or None."""
+        return uow.get(cls, (cls.key_of(scope, key), "IDEMPOTENCY"), consistent=True)
 
 
 def validate_key(key: str | None) -> str:
+    """The Idempotency-Key header, required and well-formed."""
     if not key:
         raise IdempotencyKeyMissing("this write needs an Idempotency-Key header (a unique string, e.g. a UUID)")
     if len(key) > MAX_KEY_LENGTH or not key.isprintable() or "#" in key:
@@ -57,6 +59,7 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def replay(record: IdempotencyRecord, fp: str) -> tuple[int, Any]:
+    """The stored answer, if the request is the same one; 422 if the key was used for another."""
     if record.fingerprint != fp:
         raise IdempotencyKeyReused("this Idempotency-Key was used for a different request; use a new key")
     return int(record.status), json.loads(record.body)

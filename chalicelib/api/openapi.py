@@ -77,6 +77,7 @@ def _schemes(op: Operation) -> list[str]:
 
 
 def document(server_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared operation."""
     components: dict[str, Any] = {"Problem": PROBLEM}
     paths: dict[str, dict[str, Any]] = {}
     for op in REGISTRY:

@@ -12,13 +12,16 @@ then retry from that record, bisecting and finally sending it to the dead-letter
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from chalicelib.api.observability import count, logger
-from chalicelib.events.model import DomainEvent, event_from_image
-from chalicelib.store.models import MainModel, expiry_in
-from chalicelib.store.uow import ClaimTaken, UnitOfWork
 from pynamodb.attributes import UnicodeAttribute
+
+from chalicelib.db.items import MainModel, expiry_in
+from chalicelib.db.outbox import event_from_image
+from chalicelib.db.uow import ClaimTaken, UnitOfWork
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.observability import count, logger
 
 Subscriber = Callable[[DomainEvent], None]
 SUBSCRIBERS: dict[str, list[tuple[str, Subscriber]]] = defaultdict(list)
@@ -39,10 +42,15 @@ class AppliedMarker(MainModel):
 
     applied_at = UnicodeAttribute()
 
+    @staticmethod
+    def key(consumer: str, event_id: str) -> tuple[str, str]:
+        """The marker's key: one per consumer and event."""
+        return f"APPLIED#{consumer}#{event_id}", "APPLIED"
+
 
 def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
     """Commit ``uow`` with a marker; False (and nothing written) if the event was applied before."""
-    marker = AppliedMarker(f"APPLIED#{consumer}#{event.id}", "APPLIED", applied_at=event.occurred_at,
+    marker = AppliedMarker(*AppliedMarker.key(consumer, event.id), applied_at=event.occurred_at,
                            expires_at=expiry_in(MARKER_DAYS))
     try:
         uow.commit(claim=marker)
@@ -52,7 +60,8 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
 
 
 def dispatch(event: DomainEvent) -> None:
-    for name, fn in SUBSCRIBERS.get(event.type, []):
+    """Call every subscriber of the event's type."""
+    for _name, fn in SUBSCRIBERS.get(event.type, []):
         fn(event)
 
 

@@ -6,17 +6,16 @@ in the program's time zone, so 'new members today' matches what a store manager 
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+from chalicelib.db.backend import SortKey
+from chalicelib.db.items import MainModel
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.dispatch import apply_once, subscribe
-from chalicelib.events.model import DomainEvent
 from chalicelib.shared import clock
-from chalicelib.shared.config import settings
-from chalicelib.store.models import MainModel
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.shared.events import DomainEvent
 
 CONSUMER = "daily-stats"
 COUNTERS = {"member.registered": "members_registered", "member.identity_bound": "identities_bound"}
@@ -28,24 +27,27 @@ class DailyStatsItem(MainModel):
     members_registered = NumberAttribute(default=0)
     identities_bound = NumberAttribute(default=0)
 
-
-def local_day(at: datetime) -> str:
-    return at.astimezone(ZoneInfo(settings().timezone)).date().isoformat()
+    @staticmethod
+    def key(scope: str, day: str) -> tuple[str, str]:
+        """The row of one scope (``ALL`` or a merchant) and day."""
+        return f"STATS#{scope}", f"DAY#{day}"
 
 
 @subscribe(CONSUMER, *COUNTERS)
 def count(event: DomainEvent) -> None:
+    """Add one to the day's counter, for the program and for the event's merchant, exactly once."""
     counter = getattr(DailyStatsItem, COUNTERS[event.type])
-    day = local_day(clock.parse_iso(event.occurred_at))
+    day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     uow = UnitOfWork()
     for scope in {"ALL", event.merchant_id or "-"}:
-        row = DailyStatsItem(f"STATS#{scope}", f"DAY#{day}")
+        row = DailyStatsItem(*DailyStatsItem.key(scope, day))
         uow.update(row, [counter.add(1), DailyStatsItem.scope.set(scope), DailyStatsItem.day.set(day)])
     apply_once(CONSUMER, event, uow)
 
 
-def daily(scope: str, start: date, end: date) -> list[dict]:
-    rows = DailyStatsItem.query(f"STATS#{scope}",
-                                DailyStatsItem.sk.between(f"DAY#{start.isoformat()}", f"DAY#{end.isoformat()}"))
+def daily(uow: UnitOfWork, scope: str, start: date, end: date) -> list[dict]:
+    """The counters of each day from ``start`` to ``end`` that has any."""
+    pk, low = DailyStatsItem.key(scope, start.isoformat())
+    rows = uow.query(DailyStatsItem, pk, SortKey.between(low, DailyStatsItem.key(scope, end.isoformat())[1]))
     return [{"day": r.day, "members_registered": int(r.members_registered or 0),
              "identities_bound": int(r.identities_bound or 0)} for r in rows]

@@ -34,14 +34,17 @@ class Identity:
 
     @property
     def ref(self) -> str:
+        """``type:value``, as the member item lists its identities."""
         return f"{self.type}:{self.value}"
 
     @classmethod
-    def from_ref(cls, ref: str) -> "Identity":
+    def from_ref(cls, ref: str) -> Identity:
+        """The identity a ``type:value`` reference names."""
         kind, _, value = ref.partition(":")
         return cls(kind, value)
 
-    def masked(self) -> "Identity":
+    def masked(self) -> Identity:
+        """The identity with its value masked for display."""
         return Identity(self.type, mask(self.type, self.value))
 
 
@@ -111,13 +114,15 @@ class Member:
     review_on: date | None = None           # when the lifecycle job next looks at this member
 
     def identity(self, kind: str) -> Identity | None:
+        """The member's identity of ``kind``, if any."""
         return next((i for i in self.identities if i.type == kind), None)
 
-    def with_identity(self, identity: Identity, at: str) -> "Member":
+    def with_identity(self, identity: Identity, at: str) -> Member:
+        """The member with one more identity."""
         return replace(self, identities=self.identities + (identity,), updated_at=at,
                        version=self.version + 1)
 
-    def with_profile(self, changes: dict[str, Any], at: str) -> "Member":
+    def with_profile(self, changes: dict[str, Any], at: str) -> Member:
         """Apply a profile patch. ``custom_fields`` merge key by key; a null removes a key."""
         custom = dict(self.custom_fields)
         for k, v in (changes.pop("custom_fields", None) or {}).items():
@@ -127,7 +132,7 @@ class Member:
                 custom[k] = v
         return replace(self, **changes, custom_fields=custom, updated_at=at, version=self.version + 1)
 
-    def touched(self, at: str, today: date, rules: "LifecycleRules") -> "Member":
+    def touched(self, at: str, today: date, rules: LifecycleRules) -> Member:
         """The member after an activity of theirs: active again if they had drifted away."""
         if self.stage in ("dormant", "churned"):
             return replace(self, last_active_at=at, stage="active", review_on=today + rules.dormant_after)

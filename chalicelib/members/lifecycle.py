@@ -8,51 +8,49 @@ same day reads nothing, because every reviewed member's next review moves into t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.events.model import DomainEvent
+from chalicelib.db.due import run_due
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.jobs import job
 from chalicelib.members.service import lifecycle_rules
-from chalicelib.members.store import MemberItem
+from chalicelib.members.tables import MemberItem
 from chalicelib.shared import clock
-from chalicelib.shared.config import settings
 from chalicelib.shared.errors import ConcurrentUpdate
-from chalicelib.store.models import due_items
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.shared.events import DomainEvent
+
+ACTOR = "job:member-lifecycle"
 
 
+@job("member-lifecycle")
 def review(as_of: datetime) -> dict[str, Any]:
-    today = clock.local_date(as_of, settings().timezone)
-    read = changed = 0
-    for item in due_items(MemberItem, "lifecycle", today):
-        read += 1
-        changed += _review_one(item.member_id, today, as_of)
-    return {"members_read": read, "stages_changed": changed}
+    """Move every due member to the stage their last activity puts them in."""
+    today = clock.program_date(as_of)
+    reader = UnitOfWork(ACTOR)
+    run = run_due(reader.members.due_for_review(today), lambda item, _: _review_one(item.member_id, today, as_of),
+                  lambda item: item.member_id, "member-lifecycle", attempts=3)
+    return {"members_read": run.items_read, "stages_changed": run.counts["changed"], **run.give_ups()}
 
 
-def _review_one(member_id: str, today: date, as_of: datetime) -> int:
-    rules = lifecycle_rules()
-    tz = settings().timezone
-    for _ in range(3):
-        member = MemberItem.get(*MemberItem.key(member_id), consistent_read=True).domain()
-        if member.review_on is None or member.review_on > today or member.status != "active":
-            return 0
-        registered = clock.local_date(clock.parse_iso(member.registered_at), tz)
-        last = clock.local_date(clock.parse_iso(member.last_active_at or member.registered_at), tz)
-        stage, next_review = rules.stage(registered, last, today)
-        updated = replace(member, stage=stage, review_on=next_review, version=member.version + 1,
-                          updated_at=clock.iso(as_of))
-        uow = UnitOfWork("job:member-lifecycle")
-        uow.save(MemberItem.of(updated), MemberItem.version == member.version,
-                 on_conflict=lambda: ConcurrentUpdate("member changed"))
-        if stage != member.stage:
-            uow.emit(DomainEvent("member.stage_changed", f"member:{member_id}",
-                                 {"member_id": member_id, "from": member.stage, "to": stage},
-                                 occurred_at=clock.iso(as_of), merchant_id=member.merchant_id))
-        try:
-            uow.commit()
-        except ConcurrentUpdate:
-            continue          # the member acted meanwhile: look again
-        return int(stage != member.stage)
-    return 0
+def _review_one(member_id: str, today: date, as_of: datetime) -> Counter:
+    uow = UnitOfWork(ACTOR)
+    member = uow.members.load(member_id, consistent=True)
+    if member is None or member.review_on is None or member.review_on > today or member.status != "active":
+        return Counter()
+    tz_date = clock.program_date
+    registered = tz_date(clock.parse_iso(member.registered_at))
+    last = tz_date(clock.parse_iso(member.last_active_at or member.registered_at))
+    stage, next_review = lifecycle_rules().stage(registered, last, today)
+    updated = replace(member, stage=stage, review_on=next_review, version=member.version + 1,
+                      updated_at=clock.iso(as_of))
+    uow.save(MemberItem.of(updated), MemberItem.version == member.version,
+             on_conflict=lambda: ConcurrentUpdate("member changed"))
+    if stage != member.stage:
+        uow.emit(DomainEvent("member.stage_changed", f"member:{member_id}",
+                             {"member_id": member_id, "from": member.stage, "to": stage},
+                             occurred_at=clock.iso(as_of), merchant_id=member.merchant_id))
+    uow.commit()          # a concurrent change (the member acted) raises, and run_due looks again
+    return Counter(changed=int(stage != member.stage))

@@ -26,7 +26,7 @@ TAGS = ("members",)
           summary="Register a member with one or more identities",
           allow=(MERCHANT, ANY_STAFF), body=RegisterMember, response=MemberOut)
 def register_member(call: Call):
-    member = service.register(call.body, call.principal, call.uow)
+    member = service.register(call.body, call.caller, call.uow)
     return member.view(reveal=False)
 
 
@@ -34,14 +34,14 @@ def register_member(call: Call):
           summary="Find the member an identity belongs to (phone, OpenID, UnionID, card, email)",
           allow=(MERCHANT, ANY_STAFF), query=LookupQuery, response=MemberOut)
 def lookup_member(call: Call):
-    return service.lookup(call.query.type, call.query.value, call.principal)
+    return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
           summary="Read a member ('me' for the calling member); reveal=true shows personal data to HQ roles, audited",
           allow=(MEMBER, MERCHANT, ANY_STAFF), query=GetMemberQuery, response=MemberOut)
 def get_member(call: Call):
-    return service.get(call.params["member_id"], call.principal, reveal=call.query.reveal == "true")
+    return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
 
 
 @endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", tags=TAGS, errors=(404, 409),
@@ -49,8 +49,8 @@ def get_member(call: Call):
           allow=(MEMBER, MERCHANT, staff("super_admin", "ops_manager", "store_manager")),
           body=UpdateMember, response=MemberOut)
 def update_member(call: Call):
-    member = service.update(call.params["member_id"], call.body, call.principal, call.uow)
-    return member.view(reveal=call.principal.kind == "member")
+    member = service.update(call.params["member_id"], call.body, call.caller, call.uow)
+    return member.view(reveal=call.caller.kind == "member")
 
 
 @endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", status=201, tags=TAGS,
@@ -58,10 +58,10 @@ def update_member(call: Call):
           allow=(MEMBER, MERCHANT, ANY_STAFF), body=IdentityIn, response=MemberOut)
 def bind_identity(call: Call):
     member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,
-                                 call.principal, call.uow)
+                                 call.caller, call.uow)
     if not added:
         call.status = 200
-    return member.view(reveal=call.principal.kind == "member")
+    return member.view(reveal=call.caller.kind == "member")
 
 
 @endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
@@ -69,4 +69,4 @@ def bind_identity(call: Call):
           summary="Issue a member bearer token (for the brand's own login server)",
           allow=(MERCHANT, staff("super_admin")), body=MemberTokenRequest, response=MemberTokenOut)
 def issue_member_token(call: Call):
-    return service.member_token(call.body, call.principal)
+    return service.member_token(call.uow, call.body, call.caller)

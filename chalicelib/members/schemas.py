@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from chalicelib.shared.types import Strict
 
 IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "card_no", "email"]
 Gender = Literal["male", "female", "unknown"]
 Channel = Literal["app", "mini_program", "web", "pos", "import", "console"]
 CustomValue = str | int | bool | None
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class IdentityIn(Strict):
@@ -59,9 +57,9 @@ class UpdateMember(Strict):
     birthday: date | None = None
     custom_fields: dict[str, CustomValue] | None = Field(None, max_length=50)
 
-    _plausible_birthday = field_validator("birthday")(RegisterMember._plausible_birthday.__func__)
+    _plausible_birthday = field_validator("birthday")(RegisterMember._plausible_birthday.__func__)  # type: ignore[attr-defined]
     _custom_keys = field_validator("custom_fields")(
-        lambda cls, v: RegisterMember._custom_keys.__func__(cls, v) if v is not None else v)
+        lambda cls, v: RegisterMember._custom_keys.__func__(cls, v) if v is not None else v)  # type: ignore[attr-defined]
 
 
 class LookupQuery(Strict):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.auth import Principal, mint_token
-from chalicelib.events.model import DomainEvent
-from chalicelib.members import store
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
 from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
-from chalicelib.members.store import AuditItem, IdentityItem, MemberItem
+from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
+from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -21,15 +20,19 @@ from chalicelib.shared.errors import (
     NotFound,
     ValidationProblem,
 )
+from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.shared.principal import Principal
 
 MAX_IDENTITIES = 20
+MAX_ID_LENGTH = 64          # longer ids are not ours: refused without a read
+MAX_MERGE_HOPS = 4
 
 
 def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
+    """Every identity of a registration, normalised, once each; at most one of a single-valued kind."""
     region = settings().phone_region
-    raw = [(i.type, i.value) for i in cmd.identities]
+    raw: list[tuple[str, str]] = [(i.type, i.value) for i in cmd.identities]
     if cmd.phone:
         raw.append(("phone", cmd.phone))
     if cmd.email:
@@ -61,9 +64,9 @@ def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
                     name=cmd.name, gender=cmd.gender, birthday=cmd.birthday,
                     custom_fields=dict(cmd.custom_fields), merchant_id=by.merchant_id,
                     store_id=store_id, channel=cmd.channel, last_active_at=now,
-                    review_on=_today(at) + lifecycle_rules().new_for)
+                    review_on=clock.program_date(at) + lifecycle_rules().new_for)
     for identity in identities:
-        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=store.taken(identity))
+        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=taken(identity))
     uow.create(MemberItem.of(member))
     uow.emit(DomainEvent("member.registered", f"member:{member.member_id}",
                          {"member_id": member.member_id, "channel": member.channel,
@@ -72,7 +75,7 @@ def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
     return member
 
 
-def get(member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:
+def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:
     """A member as ``by`` may see it. An id merged away answers with its survivor."""
     if by.kind == "member" and member_id not in ("me", by.id):
         raise Forbidden("a member may read only their own record")
@@ -80,26 +83,28 @@ def get(member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:
         if by.kind != "member":
             raise NotFound("'me' names the calling member; only member tokens have one")
         member_id = by.id
-    member = _active(member_id)
+    member = _active(uow, member_id)
     if reveal and not by.may_reveal_pii():
         raise Forbidden("your role may not see unmasked personal data")
     own = by.kind == "member"
     if reveal and not own:
-        _audit(member.member_id, by, "pii.revealed", "phone,email")
+        _audit(uow, member.member_id, by, "pii.revealed", "phone,email")
     return member.view(reveal=reveal or own)
 
 
-def lookup(identity_type: str, value: str, by: Principal) -> dict[str, Any]:
+def lookup(uow: UnitOfWork, identity_type: str, value: str, by: Principal) -> dict[str, Any]:
+    """The member an identity belongs to, masked."""
     identity = normalise(identity_type, value, settings().phone_region)
-    member_id = store.resolve(identity)
+    member_id = uow.members.resolve(identity)
     if member_id is None:
         raise NotFound(f"no member has {identity.type} {identity.masked().value}")
-    return _active(member_id).view(reveal=False)
+    return _active(uow, member_id).view(reveal=False)
 
 
 def update(member_id: str, cmd: UpdateMember, by: Principal, uow: UnitOfWork) -> Member:
+    """Change profile fields (name, gender, birthday, custom fields) on the member's version."""
     member_id = _own(member_id, by)
-    member = _active(member_id, consistent=True)
+    member = _active(uow, member_id, consistent=True)
     changes = cmd.model_dump(exclude_unset=True)
     if not changes:
         raise ValidationProblem("nothing to update: send at least one of name, gender, birthday, custom_fields")
@@ -119,7 +124,7 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
     """Bind one more identity. Binding one the member already has changes nothing (False)."""
     member_id = _own(member_id, by)
     identity = normalise(identity_type, value, settings().phone_region)
-    member = _active(member_id, consistent=True)
+    member = _active(uow, member_id, consistent=True)
     if identity in member.identities:
         return member, False
     if identity.type in SINGLE_VALUED and member.identity(identity.type):
@@ -128,7 +133,7 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
         raise Conflict(f"a member has at most {MAX_IDENTITIES} identities")
     now = clock.iso(clock.now())
     updated = _activity(member.with_identity(identity, now), by)
-    uow.create(IdentityItem.of(identity, member_id, now), on_conflict=store.taken(identity))
+    uow.create(IdentityItem.of(identity, member_id, now), on_conflict=taken(identity))
     uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
     uow.emit(DomainEvent("member.identity_bound", f"member:{member_id}",
                          {"member_id": member_id, "identity_type": identity.type},
@@ -136,34 +141,31 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
     return updated, True
 
 
-def member_token(cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
+def member_token(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
     """A bearer token for a member, for a trusted server that has verified the member's login."""
     if bool(cmd.member_id) == bool(cmd.identity):
         raise ValidationProblem("send exactly one of member_id or identity")
     if cmd.identity:
-        found = store.resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
+        found = uow.members.resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
         if found is None:
             raise NotFound("no member has that identity")
         member_id = found
     else:
         member_id = cmd.member_id or ""
-    member = _active(member_id)
+    member = _active(uow, member_id)
     minutes = settings().member_token_minutes
     token = mint_token("member", member.member_id, minutes)
-    expires = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    expires = datetime.now(UTC) + timedelta(minutes=minutes)
     return {"token": token, "member_id": member.member_id, "expires_at": clock.iso(expires)}
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 def lifecycle_rules() -> LifecycleRules:
+    """The configured days after which members become active, dormant and churned."""
     s = settings()
     return LifecycleRules(timedelta(days=s.lifecycle_new_days), timedelta(days=s.lifecycle_dormant_days),
                           timedelta(days=s.lifecycle_churned_days))
-
-
-def _today(at: datetime) -> date:
-    return clock.local_date(at, settings().timezone)
 
 
 def _activity(member: Member, by: Principal) -> Member:
@@ -171,7 +173,7 @@ def _activity(member: Member, by: Principal) -> Member:
     if by.kind not in ("member", "merchant"):
         return member
     at = clock.now()
-    return member.touched(clock.iso(at), _today(at), lifecycle_rules())
+    return member.touched(clock.iso(at), clock.program_date(at), lifecycle_rules())
 
 
 def _own(member_id: str, by: Principal) -> str:
@@ -184,16 +186,21 @@ def _own(member_id: str, by: Principal) -> str:
     return member_id
 
 
-def target(member_id: str, by: Principal) -> str:
+def target(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     """The member a request acts on: 'me' resolved, others' records refused to members, and an id
     merged away followed to its survivor."""
-    return _active(_own(member_id, by)).member_id
+    return _active(uow, _own(member_id, by)).member_id
 
 
-def _active(member_id: str, consistent: bool = False) -> Member:
+def exists(uow: UnitOfWork, member_id: str) -> bool:
+    """Whether a member is stored under ``member_id`` (merged or not)."""
+    return len(member_id) <= MAX_ID_LENGTH and uow.members.load(member_id) is not None
+
+
+def _active(uow: UnitOfWork, member_id: str, consistent: bool = False) -> Member:
     """The member, following merges to the survivor (at most a few hops)."""
-    for _ in range(4):
-        member = store.load(member_id, consistent) if len(member_id) <= 64 else None
+    for _ in range(MAX_MERGE_HOPS):
+        member = uow.members.load(member_id, consistent) if len(member_id) <= MAX_ID_LENGTH else None
         if member is None:
             raise NotFound(f"no member {member_id[:64]}")
         if member.status != "merged" or not member.merged_into:
@@ -206,10 +213,11 @@ def _changed() -> ConcurrentUpdate:
     return ConcurrentUpdate("the member changed while the request ran; retry")
 
 
-def _audit(member_id: str, by: Principal, action: str, detail: str) -> None:
-    now = clock.now()
-    AuditItem(f"AUDIT#{member_id}", f"{clock.iso(now)}#{new_id()}", actor=by.ref, action=action,
-              detail=detail, at=clock.iso(now)).save()
+def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str) -> None:
+    """Record who saw what, now, whatever becomes of the request (not staged on the unit)."""
+    at = clock.iso(clock.now())
+    uow.put(AuditItem(*AuditItem.key(member_id, at, new_id()), actor=by.ref, action=action, detail=detail, at=at))
 
 
-__all__ = ["register", "get", "lookup", "update", "bind", "member_token", "IdentityTaken"]
+__all__ = ["register", "get", "lookup", "update", "bind", "member_token", "target", "exists", "IdentityTaken",
+           "lifecycle_rules"]

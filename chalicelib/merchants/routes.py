@@ -7,8 +7,8 @@ from pydantic import Field
 
 from chalicelib.api.auth import staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.members.schemas import Strict
 from chalicelib.merchants import service
+from chalicelib.shared.types import Strict
 
 bp = Blueprint(__name__)
 TAGS = ("merchants",)

@@ -1,9 +1,10 @@
 """One change to one member's points of one type, staged on a unit of work.
 
-The account item's ``version`` is the lock: every change reads the account, stages lot writes and
-one posting numbered ``version + 1``, and commits on the condition that the version is unchanged.
-So a member's changes are serialised, postings are gap-free, and a retry that lost the race
-starts again from fresh state. Invariants the tests check after every step:
+Built on the shared :class:`~chalicelib.ledger.account.VersionedAccount` (the account version is
+the lock; one posting per version) and the pure lot arithmetic of :mod:`chalicelib.ledger.lots`.
+What is points-specific lives here: lots as items in the member's partition, pending lots,
+debt repaid first by new points, and the lot trail every posting and event records.
+Invariants the tests check after every step:
 
 * ``available`` = sum of live lots' remaining = sum of postings' ``available_delta``;
 * ``pending`` = sum of pending lots = sum of ``pending_delta``; ``held`` and ``debt`` likewise;
@@ -13,17 +14,22 @@ starts again from fresh state. Invariants the tests check after every step:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 
-from chalicelib.events.model import DomainEvent
-from chalicelib.points.store import AccountItem, LotItem, PostingItem
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import lots as L
+from chalicelib.ledger.account import VersionedAccount
+from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
+from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
-from chalicelib.store.uow import UnitOfWork
 
-LOT_PAGE = 20
+BUCKETS = ("available", "pending", "held", "debt")
+TOTALS = ("earned", "redeemed", "expired")
+MAX_LOTS = 80          # leaves room in the 100-item transaction for account, posting, order, event, claim
 
 
 class InsufficientPoints(Conflict):
@@ -34,34 +40,40 @@ class TooManyLots(Conflict):
     slug, title = "too-many-lots", "The change touches more lots than one transaction can hold"
 
 
-MAX_LOTS = 80          # leaves room in the 100-item transaction for account, posting, order, event, claim
-
-
 def _changed() -> ConcurrentUpdate:
     return ConcurrentUpdate("the points account changed while the request ran; retry")
 
 
 class Ledger:
+    """Lots and balances of one account as this change leaves them; :meth:`stage` writes them."""
+
     def __init__(self, member_id: str, point_type: str, uow: UnitOfWork, today: date,
                  reminder_days: list[int] | None = None) -> None:
         self.member_id, self.point_type, self.uow, self.today = member_id, point_type, uow, today
         self.reminder_days = reminder_days or []
-        self.account = AccountItem.load(member_id, point_type)
-        self.read_version = int(self.account.version)
+        self.account_state = VersionedAccount(uow, uow.points.account(member_id, point_type), BUCKETS, TOTALS,
+                                              on_conflict=_changed)
         self.lots: dict[str, LotItem] = {}           # sk -> state after this change
         self.read_remaining: dict[str, int | None] = {}
         self.touched: list[dict[str, Any]] = []
-        self.delta = {"available": 0, "pending": 0, "held": 0, "debt": 0}
-        self.totals = {"earned": 0, "redeemed": 0, "expired": 0}
         self.expired_on_return = 0
         self._new_lots = 0
 
+    @property
+    def account(self) -> AccountItem:
+        """The account item as read (deltas are applied when staged)."""
+        return self.account_state.item
+
+    @property
+    def delta(self) -> dict[str, int]:
+        """The bucket deltas this change has staged so far."""
+        return self.account_state.delta
+
     # --- reading ------------------------------------------------------------------------------
-    def _live(self) -> Iterator[LotItem]:
+    def live_lots(self) -> Iterator[LotItem]:
         """Live lots, soonest expiry first (never-expiring last), as this change has left them."""
         seen = set()
-        for lot in LotItem.query(f"MEMBER#{self.member_id}", LotItem.sk.startswith(f"PTS#{self.point_type}#LOT#"),
-                                 consistent_read=True, page_size=LOT_PAGE):
+        for lot in self.uow.points.live_lots(self.member_id, self.point_type):
             seen.add(lot.sk)
             yield self._track(lot)
         for sk, lot in sorted(self.lots.items()):         # lots this change created
@@ -77,46 +89,41 @@ class Ledger:
     def _get(self, key: tuple[str, str]) -> LotItem | None:
         if key[1] in self.lots:
             return self.lots[key[1]]
-        try:
-            return self._track(LotItem.get(*key, consistent_read=True))
-        except LotItem.DoesNotExist:
-            return None
+        found = self.uow.points.lot(key)
+        return self._track(found) if found else None
+
+    def _new(self, key: tuple[str, str], lot: LotItem) -> LotItem:
+        lot.set_due(self.reminder_days, self.today)
+        self.lots[key[1]] = lot
+        self.read_remaining[key[1]] = None
+        return lot
+
+    def _trail(self, lot_id: str, expires_on: str | None, delta: int, bucket: str, **extra: Any) -> None:
+        self.touched.append({"lot_id": lot_id, "expires_on": expires_on, "delta": delta, "bucket": bucket, **extra})
 
     # --- changes ------------------------------------------------------------------------------
     def add_lot(self, points: int, expires_on: date | None, *, pending: bool = False,
                 unlock_on: date | None = None, source: str | None = None, lot_id: str | None = None,
                 earned_at: str | None = None) -> dict[str, Any]:
-        """A new lot. Points earned while in debt repay the debt first (pending lots: at unlock).
-
-        A lot's id is the account sequence that created it, so lots with the same expiry are
-        spent oldest first, deterministically.
-        """
+        """A new lot. Points earned while in debt repay the debt first (pending lots: at unlock)."""
         if lot_id is None:
             self._new_lots += 1
-            lot_id = f"{self.read_version + 1:010d}-{self._new_lots:02d}"
-        repaid = 0
-        if not pending and self.debt > 0:
-            repaid = min(self.debt, points)
-            self.delta["debt"] -= repaid
+            lot_id = L.sequence_lot_id(self.account_state.next_version, self._new_lots)
+        repaid = min(self.debt, points) if not pending and self.debt > 0 else 0
+        self.account_state.move("debt", -repaid)
         keep = points - repaid
         exp = expires_on.isoformat() if expires_on else None
         key = (LotItem.pending_key(self.member_id, self.point_type, lot_id) if pending
                else LotItem.live_key(self.member_id, self.point_type, exp, lot_id))
         if keep > 0:
-            lot = LotItem(*key, lot_id=lot_id, member_id=self.member_id, point_type=self.point_type,
-                          original=points, remaining=keep, expires_on=exp,
-                          unlock_on=unlock_on.isoformat() if unlock_on else None,
-                          earned_at=earned_at or clock.iso(clock.now()), source=source)
-            lot.set_due(self.reminder_days, self.today)
-            self.lots[key[1]] = lot
-            self.read_remaining[key[1]] = None
+            self._new(key, LotItem(*key, lot_id=lot_id, member_id=self.member_id, point_type=self.point_type,
+                                   original=points, remaining=keep, expires_on=exp,
+                                   unlock_on=unlock_on.isoformat() if unlock_on else None,
+                                   earned_at=earned_at or clock.iso(clock.now()), source=source))
         bucket = "pending" if pending else "available"
-        self.delta[bucket] += keep
-        self.totals["earned"] += points
-        entry = {"lot_id": lot_id, "expires_on": exp, "delta": keep, "bucket": bucket}
-        if repaid:
-            entry["debt_repaid"] = repaid
-        self.touched.append(entry)
+        self.account_state.move(bucket, keep)
+        self.account_state.count("earned", points)
+        self._trail(lot_id, exp, keep, bucket, **({"debt_repaid": repaid} if repaid else {}))
         return {"lot_id": lot_id, "expires_on": exp, "points": points, "pending": pending}
 
     def take(self, points: int) -> list[dict[str, Any]]:
@@ -124,22 +131,16 @@ class Ledger:
         if points > self.available:
             raise InsufficientPoints(f"{points} points needed, {self.available} available",
                                      available=self.available)
-        taken, need = [], points
-        for lot in self._live():
-            if need == 0:
-                break
-            remaining = int(lot.remaining)
-            if remaining <= 0:
-                continue
-            part = min(remaining, need)
-            lot.remaining = remaining - part
-            need -= part
+        try:
+            plan = L.take_soonest(self.live_lots(), points)
+        except L.ShortOfLots as short:
+            raise InsufficientPoints(f"{points} points needed; the lots hold {short.found}") from None
+        taken = []
+        for lot, part in plan:
+            lot.remaining = int(lot.remaining) - part
             taken.append({"lot_id": lot.lot_id, "expires_on": lot.expires_on, "points": part})
-            self.touched.append({"lot_id": lot.lot_id, "expires_on": lot.expires_on, "delta": -part,
-                                 "bucket": "available"})
-        if need:
-            raise InsufficientPoints(f"{points} points needed; the lots hold {points - need}")
-        self.delta["available"] -= points
+            self._trail(lot.lot_id, lot.expires_on, -part, "available")
+        self.account_state.move("available", -points)
         return taken
 
     def take_from(self, lot_ref: dict[str, Any], points: int) -> int:
@@ -153,42 +154,41 @@ class Ledger:
         part = min(int(lot.remaining), points)
         lot.remaining = int(lot.remaining) - part
         bucket = "pending" if lot.is_pending else "available"
-        self.delta[bucket] -= part
-        self.touched.append({"lot_id": lot.lot_id, "expires_on": lot.expires_on, "delta": -part, "bucket": bucket})
+        self.account_state.move(bucket, -part)
+        self._trail(lot.lot_id, lot.expires_on, -part, bucket)
         return part
 
     def put_back(self, lot_ref: dict[str, Any], points: int) -> None:
         """Return points to their original lot and expiry; already expired ones expire at once."""
         exp = lot_ref.get("expires_on")
-        self.touched.append({"lot_id": lot_ref["lot_id"], "expires_on": exp, "delta": points, "bucket": "available"})
-        if exp and date.fromisoformat(exp) < self.today:
-            self.touched.append({"lot_id": lot_ref["lot_id"], "expires_on": exp, "delta": -points,
-                                 "bucket": "available", "expired": True})
-            self.totals["expired"] += points
+        self._trail(lot_ref["lot_id"], exp, points, "available")
+        if L.is_expired(exp, self.today):
+            self._trail(lot_ref["lot_id"], exp, -points, "available", expired=True)
+            self.account_state.count("expired", points)
             self.expired_on_return += points
             return
         key = LotItem.live_key(self.member_id, self.point_type, exp, lot_ref["lot_id"])
-        lot = self._get(key)
-        if lot is None:
-            lot = LotItem(*key, lot_id=lot_ref["lot_id"], member_id=self.member_id, point_type=self.point_type,
-                          original=points, remaining=0, expires_on=exp, earned_at=clock.iso(clock.now()),
-                          source="restored")
-            lot.set_due(self.reminder_days, self.today)
-            self.lots[key[1]] = lot
-            self.read_remaining[key[1]] = None
+        lot = self._get(key) or self._new(key, LotItem(
+            *key, lot_id=lot_ref["lot_id"], member_id=self.member_id, point_type=self.point_type,
+            original=points, remaining=0, expires_on=exp, earned_at=clock.iso(clock.now()), source="restored"))
         lot.remaining = int(lot.remaining) + points
-        self.delta["available"] += points
+        self.account_state.move("available", points)
+
+    def give_back(self, spent: list[dict[str, Any]], points: int) -> None:
+        """Restore ``points`` of what an order spent to their lots, latest expiry first."""
+        for lot_id, expires_on, part in L.give_back_plan(spent, points):
+            self.put_back({"lot_id": lot_id, "expires_on": expires_on}, part)
 
     def expire(self, lot: LotItem) -> int:
-        lot = self._track(lot) if lot.sk not in self.lots else self.lots[lot.sk]
+        """Expire what is left of ``lot``; returns the points expired."""
+        lot = self._track(lot)
         points = int(lot.remaining)
         if points <= 0:
             return 0
         lot.remaining = 0
-        self.delta["available"] -= points
-        self.totals["expired"] += points
-        self.touched.append({"lot_id": lot.lot_id, "expires_on": lot.expires_on, "delta": -points,
-                             "bucket": "available", "expired": True})
+        self.account_state.move("available", -points)
+        self.account_state.count("expired", points)
+        self._trail(lot.lot_id, lot.expires_on, -points, "available", expired=True)
         return points
 
     def unlock(self, lot: LotItem) -> int:
@@ -196,47 +196,65 @@ class Ledger:
         lot = self._track(lot)
         points = int(lot.remaining)
         lot.remaining = 0
-        self.delta["pending"] -= points
-        self.touched.append({"lot_id": lot.lot_id, "expires_on": lot.expires_on, "delta": -points, "bucket": "pending"})
-        self.totals["earned"] -= points          # add_lot counts it again; it was counted when earned
+        self.account_state.move("pending", -points)
+        self._trail(lot.lot_id, lot.expires_on, -points, "pending")
+        self.account_state.count("earned", -points)      # add_lot counts it again; it was counted when earned
         exp = date.fromisoformat(lot.expires_on) if lot.expires_on else None
         self.add_lot(points, exp, lot_id=lot.lot_id, source=lot.source, earned_at=lot.earned_at)
         return points
 
+    def hold(self, points: int) -> None:
+        """Count taken points as held (a checkout hold) until confirmed or released."""
+        self.account_state.move("held", points)
+
+    def release(self, points: int) -> None:
+        """Held points leave the held bucket (spent on confirm, or put back on release)."""
+        self.account_state.move("held", -points)
+
     def owe(self, points: int) -> None:
         """Record points that could not be clawed back as debt (negative balance policy 'debt')."""
-        self.delta["debt"] += points
+        self.account_state.move("debt", points)
 
     # --- state --------------------------------------------------------------------------------
     @property
     def available(self) -> int:
-        return int(self.account.available) + self.delta["available"]
+        """Spendable points as this change leaves them."""
+        return self.account_state.balance("available")
 
     @property
     def debt(self) -> int:
-        return int(self.account.debt) + self.delta["debt"]
+        """Points owed as this change leaves them."""
+        return self.account_state.balance("debt")
 
     # --- commit -------------------------------------------------------------------------------
     def stage(self, kind: str, amount: int, *, reason: str | None, source: str | None, actor: str | None,
               idempotency_key: str | None, event_type: str, event_data: dict[str, Any] | None = None,
               merchant_id: str | None = None) -> PostingItem:
         """Stage the account, the lots, one posting and one event on the unit of work."""
-        lot_writes = [sk for sk, lot in self.lots.items() if self.read_remaining.get(sk) != int(lot.remaining)]
-        if len(lot_writes) > MAX_LOTS:
-            raise TooManyLots(f"this change touches {len(lot_writes)} lots; at most {MAX_LOTS} at once")
-        a = self.account
-        version = self.read_version + 1
-        now = clock.iso(clock.now())
-        for bucket, d in self.delta.items():
-            setattr(a, bucket, int(getattr(a, bucket) or 0) + d)
-        for total, d in self.totals.items():
-            setattr(a, total, int(getattr(a, total) or 0) + d)
+        self._stage_lots()
         if kind in ("redeem", "hold_confirmed"):
-            a.redeemed = int(a.redeemed or 0) + amount
-        a.version, a.updated_at = version, now
-        condition = AccountItem.version == self.read_version if self.read_version else AccountItem.pk.does_not_exist()
-        self.uow.save(a, condition, on_conflict=_changed)
-        for sk in lot_writes:
+            self.account_state.count("redeemed", amount)
+        version = self.account_state.next_version
+        balance = self.available - self.debt
+        posting = PostingItem(PostingItem.partition(self.member_id), PostingItem.sort_key(self.point_type, version),
+                              posting_id=new_id(), member_id=self.member_id, point_type=self.point_type,
+                              kind=kind, amount=amount, balance_after=balance,
+                              available_delta=self.delta["available"], pending_delta=self.delta["pending"],
+                              held_delta=self.delta["held"], debt_delta=self.delta["debt"],
+                              lots=json.dumps(self.touched, separators=(",", ":")), reason=reason, actor=actor,
+                              source=source, idempotency_key=idempotency_key, created_at=clock.iso(clock.now()))
+        event = DomainEvent(event_type, f"member:{self.member_id}", {
+            "member_id": self.member_id, "point_type": self.point_type, "kind": kind, "amount": amount,
+            "posting_id": posting.posting_id, "sequence": version, "balance": balance,
+            "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}, merchant_id=merchant_id)
+        self.account_state.stage(posting, event)
+        return posting
+
+    def _stage_lots(self) -> None:
+        changed = [sk for sk, lot in self.lots.items() if self.read_remaining.get(sk) != int(lot.remaining)]
+        if len(changed) > MAX_LOTS:
+            raise TooManyLots(f"this change touches {len(changed)} lots; at most {MAX_LOTS} at once")
+        for sk in changed:
             lot, before = self.lots[sk], self.read_remaining.get(sk)
             if before is None:
                 self.uow.create(lot, on_conflict=_changed)
@@ -245,17 +263,4 @@ class Ledger:
             else:
                 self.uow.update(lot, [LotItem.remaining.set(int(lot.remaining))], LotItem.remaining == before,
                                 on_conflict=_changed)
-        posting = PostingItem(PostingItem.partition(self.member_id), f"PTS#{self.point_type}#POST#{version:012d}",
-                              posting_id=new_id(), member_id=self.member_id, point_type=self.point_type,
-                              kind=kind, amount=amount, available_delta=self.delta["available"],
-                              pending_delta=self.delta["pending"], held_delta=self.delta["held"],
-                              debt_delta=self.delta["debt"], balance_after=int(a.available) - int(a.debt),
-                              lots=json.dumps(self.touched, separators=(",", ":")), reason=reason, actor=actor,
-                              source=source, idempotency_key=idempotency_key, created_at=now)
-        self.uow.create(posting, on_conflict=_changed)
-        self.uow.emit(DomainEvent(event_type, f"member:{self.member_id}", {
-            "member_id": self.member_id, "point_type": self.point_type, "kind": kind, "amount": amount,
-            "posting_id": posting.posting_id, "sequence": version, "balance": int(a.available) - int(a.debt),
-            "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}, merchant_id=merchant_id))
-        return posting
 

@@ -7,8 +7,7 @@ from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.points import projection, reconcile, service
-from chalicelib.points.rules import Strict
+from chalicelib.points import service
 from chalicelib.points.schemas import (
     Adjust,
     EarnForOrder,
@@ -16,13 +15,14 @@ from chalicelib.points.schemas import (
     LedgerQuery,
     LiabilityQuery,
     PutRules,
-    Redeem,
     ReconcileQuery,
     RecordBehavior,
+    Redeem,
     Refund,
     RulesQuery,
 )
 from chalicelib.shared.errors import ValidationProblem
+from chalicelib.shared.types import Strict
 
 bp = Blueprint(__name__)
 TAGS = ("points",)
@@ -42,42 +42,42 @@ def _key(call: Call) -> str | None:
           summary="Earn points (and growth value) for a paid order, under the rules in force when it was paid",
           allow=(MERCHANT, HQ), body=EarnForOrder)
 def earn_points(call: Call):
-    return service.earn(call.params["member_id"], call.body, call.principal, call.uow, _key(call))
+    return service.earn(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/behaviors", "POST", "recordBehavior", tags=TAGS, status=201,
           errors=(404, 409), summary="Reward a behaviour: check-in (with streaks), referral, review, share, profile completion, custom",
           allow=(MEMBER, MERCHANT, HQ), body=RecordBehavior)
 def record_behavior(call: Call):
-    return service.record_behavior(call.params["member_id"], call.body, call.principal, call.uow, _key(call))
+    return service.record_behavior(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
           allow=(MEMBER, *TILL), body=Redeem)
 def redeem_points(call: Call):
-    return service.redeem(call.params["member_id"], call.body, call.principal, call.uow, _key(call))
+    return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
           allow=TILL, body=Hold)
 def hold_points(call: Call):
-    return service.hold(call.params["member_id"], call.body, call.principal, call.uow, _key(call))
+    return service.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/confirm", "POST", "confirmPointsHold", tags=TAGS,
           errors=(404, 409), summary="Spend the held points", allow=TILL, body=HoldAction)
 def confirm_hold(call: Call):
     return service.confirm_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
-                                call.principal, call.uow, _key(call))
+                                call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/cancel", "POST", "cancelPointsHold", tags=TAGS,
           errors=(404, 409), summary="Give the held points back to their lots", allow=TILL, body=HoldAction)
 def cancel_hold(call: Call):
     return service.release_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
-                                call.principal, call.uow, _key(call))
+                                call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/orders/{order_id}/refunds", "POST", "refundOrder", tags=TAGS, status=201, errors=(404, 409),
@@ -86,21 +86,21 @@ def cancel_hold(call: Call):
 def refund_order(call: Call):
     if len(call.params["order_id"]) > 64:
         raise ValidationProblem("order_id is at most 64 characters")
-    return service.refund(call.params["order_id"], call.body, call.principal, call.uow, _key(call))
+    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/adjustments", "POST", "adjustPoints", tags=TAGS, status=201,
           errors=(404, 409), summary="Add or remove points by hand, with a reason (audited in the ledger)",
           allow=(HQ,), body=Adjust)
 def adjust_points(call: Call):
-    return service.adjust(call.params["member_id"], call.body, call.principal, call.uow, _key(call))
+    return service.adjust(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points", "GET", "getPointsAccount", tags=TAGS, errors=(404,),
           summary="Balances by point type: available, pending, held, debt, expiring soon, next lots",
           allow=(MEMBER, MERCHANT, ANY_STAFF))
 def get_account(call: Call):
-    return service.account(call.params["member_id"], call.principal)
+    return service.account(call.uow, call.params["member_id"], call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/ledger", "GET", "listPointsLedger", tags=TAGS, errors=(404,),
@@ -108,21 +108,21 @@ def get_account(call: Call):
           allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery)
 def list_ledger(call: Call):
     q = call.query
-    return service.ledger_page(call.params["member_id"], q.point_type, q.limit, q.before, call.principal)
+    return service.ledger_page(call.uow, call.params["member_id"], q.point_type, q.limit, q.before, call.caller)
 
 
 @endpoint(bp, "/v1/points/rules", "PUT", "putEarnRules", tags=TAGS, status=201,
           summary="Save a new version of the points program (earn, caps, expiry, redemption, behaviours)",
           allow=(HQ,), body=PutRules)
 def put_rules(call: Call):
-    return service.put_rules(call.body.rules, call.body.effective_from, call.principal, call.uow)
+    return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/points/rules", "GET", "getEarnRules", tags=TAGS,
           summary="The program version in force (now, or at ?at=) and the list of versions",
           allow=(ANY_STAFF,), query=RulesQuery)
 def get_rules(call: Call):
-    return service.get_rules(call.query.at)
+    return service.get_rules(call.uow, call.query.at)
 
 
 @endpoint(bp, "/v1/points/liability", "GET", "getPointsLiability", tags=TAGS,
@@ -130,9 +130,7 @@ def get_rules(call: Call):
           allow=(HQ,), query=LiabilityQuery)
 def get_liability(call: Call):
     q = call.query
-    _, rules = service.rules_at(service.clock.now())
-    return projection.liability(q.point_type, rules.redeem.points_per_yuan, rules.inflation_threshold_percent,
-                                q.start, q.end)
+    return service.liability(call.uow, q.point_type, q.start, q.end)
 
 
 @endpoint(bp, "/v1/points/reconciliation", "GET", "reconcilePoints", tags=TAGS,
@@ -140,7 +138,4 @@ def get_liability(call: Call):
           allow=(HQ,), query=ReconcileQuery)
 def reconcile_points(call: Call):
     q = call.query
-    if q.member_id:
-        member_id = service._member(q.member_id, call.principal)
-        return {"accounts": [reconcile.account(member_id, t) for t in ("points", "growth")]}
-    return reconcile.everything(q.limit)
+    return service.reconciliation(call.uow, q.member_id, q.limit, call.caller)

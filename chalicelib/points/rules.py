@@ -12,17 +12,13 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from chalicelib.shared.types import Instant
+from chalicelib.shared.types import Instant, Strict
 
 Multiplier = str
 ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 BEHAVIORS = ("check_in", "referral", "review", "share", "profile_completion")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _multiplier(v: str) -> str:
@@ -52,7 +48,7 @@ class Campaign(Strict):
     _m = field_validator("multiplier")(classmethod(lambda cls, v: _multiplier(v)))
 
     @model_validator(mode="after")
-    def _window(self) -> "Campaign":
+    def _window(self) -> Campaign:
         if self.ends_at <= self.starts_at:
             raise ValueError("a campaign's ends_at must be after its starts_at")
         return self
@@ -139,6 +135,7 @@ class ProgramRules(Strict):
         return sorted(set(v), reverse=True)
 
     def type_config(self, point_type: str) -> PointType:
+        """The configuration of a point type (``points``, ``growth`` or a configured one)."""
         if point_type == "points":
             return PointType(redeemable=True, expiry=self.expiry)
         if point_type == "growth":
@@ -158,6 +155,23 @@ class OrderLine(Strict):
 
 def _d(value: str) -> Decimal:
     return Decimal(value)
+
+
+def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -> Decimal:
+    """The eligible amount with each line's category and SKU factor applied: lines share the
+    eligible amount in proportion to their amounts (all of it at factor 1 without lines)."""
+    total_lines = sum(line.amount_fen for line in lines)
+    if total_lines <= 0:
+        return Decimal(eligible)
+    weighted = Decimal(0)
+    for line in lines:
+        factor = Decimal(1)
+        if line.category and line.category in rules.category_multipliers:
+            factor *= _d(rules.category_multipliers[line.category])
+        if line.sku and line.sku in rules.sku_multipliers:
+            factor *= _d(rules.sku_multipliers[line.sku])
+        weighted += Decimal(line.amount_fen) * factor
+    return Decimal(eligible) * weighted / Decimal(total_lines)
 
 
 def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
@@ -186,20 +200,7 @@ def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bo
         if c.starts_at <= at < c.ends_at and (not c.store_ids or store_id in c.store_ids):
             order_factor *= _d(c.multiplier)
             why.append(f"campaign {c.name} x{c.multiplier}")
-    # Lines share the eligible amount in proportion to their amounts; each carries its own factor.
-    total_lines = sum(line.amount_fen for line in lines)
-    weighted = Decimal(0)
-    if total_lines > 0:
-        for line in lines:
-            factor = Decimal(1)
-            if line.category and line.category in rules.category_multipliers:
-                factor *= _d(rules.category_multipliers[line.category])
-            if line.sku and line.sku in rules.sku_multipliers:
-                factor *= _d(rules.sku_multipliers[line.sku])
-            weighted += Decimal(line.amount_fen) * factor
-        weighted = Decimal(eligible) * weighted / Decimal(total_lines)
-    else:
-        weighted = Decimal(eligible)
+    weighted = _line_weighted(rules, lines, eligible)
     raw = weighted * order_factor * _d(rules.points_per_yuan) / 100
     points = int(raw.to_integral_value(rounding=ROUNDING[rules.rounding]))
     growth = int((Decimal(paid_fen) * _d(rules.growth_per_yuan) / 100).to_integral_value(rounding=ROUND_FLOOR))
@@ -232,4 +233,11 @@ def redeem_limit_points(rules: ProgramRules, order_amount_fen: int) -> int:
 
 
 def points_value_fen(rules: ProgramRules, points: int) -> int:
+    """What ``points`` are worth in fen at the redemption rate."""
     return points * 100 // rules.redeem.points_per_yuan
+
+
+def inflated(issued: int, redeemed: int, threshold_percent: int) -> bool:
+    """Whether issuance outruns redemption: issued above ``threshold_percent`` of redeemed
+    (any issuance with no redemption at all counts)."""
+    return issued > 0 and (redeemed == 0 or issued * 100 > threshold_percent * redeemed)

@@ -25,7 +25,7 @@ class EarnForOrder(Strict):
     occurred_at: Instant | None = Field(None, description="when the order was paid; rules in force then apply")
 
     @model_validator(mode="after")
-    def _parts(self) -> "EarnForOrder":
+    def _parts(self) -> EarnForOrder:
         if self.paid_with_points_fen + self.paid_with_stored_value_bonus_fen > self.amount_fen:
             raise ValueError("the parts paid with points and bonus exceed the order amount")
         return self
@@ -69,7 +69,7 @@ class Adjust(Strict):
     reason: str = Field(min_length=3, max_length=200)
 
     @model_validator(mode="after")
-    def _nonzero(self) -> "Adjust":
+    def _nonzero(self) -> Adjust:
         if self.points == 0 or abs(self.points) > 10**9:
             raise ValueError("points must be non-zero and at most 1e9")
         return self
@@ -96,7 +96,7 @@ class LiabilityQuery(Strict):
     end: date | None = None
 
     @model_validator(mode="after")
-    def _period(self) -> "LiabilityQuery":
+    def _period(self) -> LiabilityQuery:
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end, or neither")
         if self.start and self.end and not (self.start <= self.end <= self.start + timedelta(days=366)):

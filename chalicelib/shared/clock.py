@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 _frozen: datetime | None = None
@@ -10,7 +10,7 @@ _frozen: datetime | None = None
 
 def now() -> datetime:
     """The current instant, timezone-aware UTC."""
-    return _frozen or datetime.now(timezone.utc)
+    return _frozen or datetime.now(UTC)
 
 
 def freeze(at: datetime | None) -> None:
@@ -21,14 +21,15 @@ def freeze(at: datetime | None) -> None:
 
 def iso(at: datetime) -> str:
     """ISO 8601 in UTC with a Z, millisecond precision: the wire and storage form."""
-    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:
+    """An ISO 8601 timestamp with a zone (``Z`` or an offset), as UTC."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def local_date(at: datetime, tz: str) -> date:
@@ -46,4 +47,10 @@ def checked_instant(value: datetime) -> datetime:
         raise ValueError("needs a time zone, e.g. 2026-12-01T00:00:00Z or +08:00")
     if not (EARLIEST <= value.replace(tzinfo=None) <= LATEST):
         raise ValueError("must be between 1971 and 2199")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
+
+
+def program_date(at: datetime | None = None) -> date:
+    """The calendar day of ``at`` (default: now) in the program's configured time zone."""
+    from chalicelib.shared.config import settings  # config reads the environment; clock stays import-light
+    return local_date(at or now(), settings().timezone)

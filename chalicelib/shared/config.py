@@ -31,17 +31,15 @@ class Settings:
     lifecycle_dormant_days: int
     lifecycle_churned_days: int
 
-    @property
-    def is_local(self) -> bool:
-        return self.stage == "local"
-
 
 def _int(name: str, default: int) -> int:
+    """An integer setting from the environment."""
     return int(os.environ.get(name, default))
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The settings of this process (cached; ``settings.cache_clear()`` re-reads them)."""
     stage = os.environ.get("STAGE", "local")
     return Settings(
         stage=stage,

@@ -24,9 +24,11 @@ class Problem(Exception):
 
     @property
     def type(self) -> str:
+        """The stable URI that names this kind of problem."""
         return TYPE_BASE + self.slug
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem+json body, with ``instance`` when given."""
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status,
                                 "detail": self.detail}
         if instance:

@@ -4,12 +4,5 @@ from ulid import ULID
 
 
 def new_id() -> str:
+    """A new ULID as its 26-character string."""
     return str(ULID())
-
-
-def is_ulid(text: str) -> bool:
-    try:
-        ULID.from_str(text)
-    except ValueError:
-        return False
-    return True

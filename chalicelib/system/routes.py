@@ -12,11 +12,10 @@ from chalicelib.api.auth import ANY_STAFF, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.events import stats
-from chalicelib.members.schemas import Strict
-from chalicelib.shared.types import Instant
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.types import Instant, Strict
 
 bp = Blueprint(__name__)
 
@@ -27,7 +26,7 @@ class StatsQuery(Strict):
     merchant_id: str | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
-    def _range(self) -> "StatsQuery":
+    def _range(self) -> StatsQuery:
         if self.end < self.start or self.end - self.start > timedelta(days=366):
             raise ValueError("end must be on or after start, at most 366 days later")
         return self
@@ -48,7 +47,7 @@ def openapi(call: Call):
           allow=(ANY_STAFF,), query=StatsQuery)
 def daily_stats(call: Call):
     q: StatsQuery = call.query
-    p = call.principal
+    p = call.caller
     scope = q.merchant_id or "ALL"
     if p.role not in ("super_admin", "ops_manager"):
         if not p.merchant_id or (q.merchant_id and q.merchant_id != p.merchant_id):
@@ -56,7 +55,7 @@ def daily_stats(call: Call):
         scope = p.merchant_id
     if scope != "ALL" and len(scope) > 64:
         raise ValidationProblem("merchant_id too long")
-    return {"scope": scope, "days": stats.daily(scope, q.start, q.end)}
+    return {"scope": scope, "days": stats.daily(call.uow, scope, q.start, q.end)}
 
 
 class RunJob(Strict):
@@ -71,7 +70,6 @@ def run_job(call: Call):
     if name not in jobs.JOBS:
         raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.JOBS))}")
     as_of = call.body.as_of
-    if as_of is not None:
-        if settings().stage not in ("local", "test"):
-            raise ValidationProblem("as_of is accepted on the local and test stages only")
+    if as_of is not None and settings().stage not in ("local", "test"):
+        raise ValidationProblem("as_of is accepted on the local and test stages only")
     return jobs.run(name, as_of or clock.now())

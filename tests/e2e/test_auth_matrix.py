@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from chalicelib.api.auth import STAFF_ROLES, Principal, mint_token
 import app  # noqa: F401  (declares every route)
+from chalicelib.api.auth import STAFF_ROLES, Principal, mint_token
 from chalicelib.api.endpoint import REGISTRY
 
 CALLERS = [Principal("member", "01J00000000000000000000000")] + \

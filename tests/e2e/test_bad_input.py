@@ -8,7 +8,7 @@ from tests.e2e.conftest import fresh_phone
 
 
 def events_count(stack):
-    from chalicelib.events.model import EventItem
+    from chalicelib.db.outbox import EventItem
     return EventItem.count()
 
 

@@ -34,9 +34,9 @@ def test_store_staff_see_only_their_merchant(api):
 
 
 def test_a_poison_event_is_dead_lettered_and_the_stream_moves_on(api, stack, monkeypatch):
+    from chalicelib.db.uow import UnitOfWork
     from chalicelib.events import dispatch
-    from chalicelib.events.model import DomainEvent
-    from chalicelib.store.uow import UnitOfWork
+    from chalicelib.shared.events import DomainEvent
     pump = stack.pumps[0]
     monkeypatch.setattr(pump, "backoff", 0)
 

@@ -6,7 +6,7 @@ from tests.e2e.conftest import fresh_phone
 
 
 def identity_events(stack, member_id):
-    from chalicelib.events.model import EventItem
+    from chalicelib.db.outbox import EventItem
     return [e.type for e in EventItem.query(f"member:{member_id}")]
 
 

@@ -1,6 +1,6 @@
 """Scheduled jobs: run on demand through runJob, and fired by the local scheduler."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.jobs import JobRun
 from devstack.scheduler import Scheduler
@@ -9,7 +9,7 @@ from tests.e2e.conftest import fresh_phone
 
 def test_run_job_with_as_of_moves_a_member_on(api, stack):
     mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, headers=api.staff(), key=fresh_phone()).json()["member_id"]
-    as_of = (datetime.now(timezone.utc) + timedelta(days=100)).isoformat()
+    as_of = (datetime.now(UTC) + timedelta(days=100)).isoformat()
     r = api.call("POST", "/v1/jobs/member-lifecycle/runs", {"as_of": as_of}, headers=api.staff())
     assert r.status_code == 200, r.text
     assert r.json()["result"]["members_read"] >= 1
@@ -24,7 +24,7 @@ def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
                                              "points-holds", "points-inflation", "points-reconcile"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
-    start = datetime(2026, 6, 1, 16, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
     scheduler.tick(start, start + timedelta(hours=1), start)           # 16:10 and 16:30 UTC fall in it
     fired = [n for n, _ in scheduler.fired]
     assert errors == []

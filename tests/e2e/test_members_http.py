@@ -2,7 +2,7 @@
 
 import io
 
-from chalicelib.api.observability import logger
+from chalicelib.shared.observability import logger
 from tests.e2e.conftest import fresh_phone
 
 
@@ -60,7 +60,7 @@ def test_reveal_is_for_hq_roles_and_audited(api, stack):
     assert refused.status_code == 403
     shown = api.call("GET", f"/v1/members/{mid}", params={"reveal": "true"}, headers=api.staff("ops_manager"))
     assert shown.json()["phone"] == "+86" + phone and not shown.json()["pii_masked"]
-    from chalicelib.members.store import AuditItem
+    from chalicelib.members.tables import AuditItem
     audits = list(AuditItem.query(f"AUDIT#{mid}"))
     assert [(a.actor, a.action) for a in audits] == [("staff:local-ops_manager", "pii.revealed")]
 

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
 from tests.e2e.conftest import fresh_phone
 
@@ -51,7 +52,7 @@ def test_pos_checkout_hold_confirm_then_refund(api):
     assert refund.json()["restored"] == 300 and refund.json()["clawed_back"]["points"] == 800
     view = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
     assert view["balance"] == 500 and view["held"] == 0
-    assert reconcile.account(mid, "points")["balanced"]
+    assert reconcile.account(UnitOfWork(), mid, "points")["balanced"]
 
 
 def test_thirty_two_concurrent_redemptions_never_overdraw(api):
@@ -72,7 +73,7 @@ def test_thirty_two_concurrent_redemptions_never_overdraw(api):
     assert 0 < ok <= 20
     refused = [r.json()["type"] for r in replies if r.status_code == 409]
     assert all(t.endswith(("/insufficient-points", "/concurrent-update")) for t in refused)
-    result = reconcile.account(mid, "points")
+    result = reconcile.account(UnitOfWork(), mid, "points")
     assert result["balanced"] and result["account"]["available"] == 100 - 5 * ok
     assert result["postings"] == 1 + ok
 
@@ -90,7 +91,7 @@ def test_ten_concurrent_replays_of_one_key_post_once(api):
     [t.join() for t in threads]
     assert [r.status_code for r in replies] == [200] * 10
     assert len({r.text for r in replies}) == 1
-    result = reconcile.account(mid, "points")
+    result = reconcile.account(UnitOfWork(), mid, "points")
     assert result["account"]["available"] == 93 and result["postings"] == 2
 
 

@@ -1,4 +1,9 @@
-"""Integration tier: the real DynamoDB code against moto in-process, with our emulator patches."""
+"""Integration tier: the real DynamoDB code against moto in-process (with our emulator patches),
+and the same service tests against the in-memory fake of the persistence port.
+
+``aws`` is moto only (stream, infra and emulator tests need it); ``db`` runs a test twice, once
+on each backend, so the fake is proved to behave like the real store.
+"""
 
 import boto3
 import pytest
@@ -7,33 +12,75 @@ from moto import mock_aws
 from devstack import emulator
 
 
+def _tables() -> None:
+    from chalicelib.db.tables import TABLES
+    from chalicelib.shared.config import settings
+    client = boto3.client("dynamodb")
+    for spec in TABLES:
+        client.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
+
+
 @pytest.fixture
 def aws():
     """Fresh tables from the shared specs, in an in-process moto; models bound to them."""
+    from chalicelib.db import backend
     emulator.install()
     with mock_aws():
-        from chalicelib.shared.config import settings
-        from chalicelib.store import models, uow
-        from chalicelib.store.tables import TABLES
-        models.rebind()
-        uow._CONNECTIONS.clear()
-        client = boto3.client("dynamodb")
-        for spec in TABLES:
-            client.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
-        yield client
+        backend.reset()
+        previous = backend.use(backend.DynamoBackend())
+        _tables()
+        yield boto3.client("dynamodb")
+        backend.use(previous)
+
+
+@pytest.fixture
+def memory():
+    """The in-memory fake behind every unit of work."""
+    from chalicelib.db import backend
+    from chalicelib.db.memory import MemoryBackend
+    backend.reset()
+    fake = MemoryBackend()
+    previous = backend.use(fake)
+    yield fake
+    backend.use(previous)
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def db(request):
+    """Each test twice: on moto (the DynamoDB code path) and on the in-memory fake."""
+    yield request.getfixturevalue("aws" if request.param == "dynamodb" else "memory")
+
+
+def scan(model):
+    """Every item of a model's table, from whichever backend is in use."""
+    from chalicelib.db import backend
+    return list(backend.current().scan(model))
+
+
+class store:
+    """The members repository on whichever backend the test runs."""
+
+    @staticmethod
+    def resolve(identity):
+        from chalicelib.db.uow import UnitOfWork
+        return UnitOfWork().members.resolve(identity)
+
+    @staticmethod
+    def load(member_id):
+        from chalicelib.db.uow import UnitOfWork
+        return UnitOfWork().members.load(member_id)
 
 
 class AppClient:
-    """The whole app in-process (Chalice's test client) on moto: routes, auth, idempotency."""
+    """The whole app in-process (Chalice's test client): routes, auth, idempotency, on a backend."""
 
     def __init__(self) -> None:
         import json
+
         from chalice.test import Client
 
         import app
-        from chalicelib.api.auth import mint_token
-        from chalicelib.points import service
-        service._rules_cache = None
+        from chalicelib.shared.credentials import mint_token
         self.json = json
         self.client = Client(app.app)
         self.token = mint_token("staff", "ops", 60 * 24 * 400, role="super_admin", merchant_id="m1")
@@ -61,7 +108,7 @@ class AppClient:
 
 
 @pytest.fixture
-def api(aws):
+def api(db):
     from chalicelib.shared import clock
     yield AppClient()
     clock.freeze(None)

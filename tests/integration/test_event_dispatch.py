@@ -4,12 +4,12 @@ from datetime import date
 
 import boto3
 
-from chalicelib.api.auth import Principal
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch, stats
 from chalicelib.members import service
 from chalicelib.members.schemas import RegisterMember
 from chalicelib.shared.config import settings
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.shared.principal import Principal
 from devstack.pump import StreamReader
 
 POS = Principal("merchant", "m1", None, "m1", "s1")
@@ -30,8 +30,8 @@ def _register(n):
 def _counts():
     today = date.today()
     window = (date(today.year - 1, 1, 1), date(today.year + 1, 12, 31))
-    return sum(d["members_registered"] for d in stats.daily("ALL", *window)), \
-        sum(d["members_registered"] for d in stats.daily("m1", *window))
+    return sum(d["members_registered"] for d in stats.daily(UnitOfWork(), "ALL", *window)), \
+        sum(d["members_registered"] for d in stats.daily(UnitOfWork(), "m1", *window))
 
 
 def test_redelivered_batch_changes_nothing(aws):

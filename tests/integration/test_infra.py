@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.store.tables import TABLES
+from chalicelib.db.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,18 +1,19 @@
 """The lifecycle review reads only the members that are due, and walks the stages."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.api.auth import Principal
-from chalicelib.events.model import EventItem
-from chalicelib.members import lifecycle, service, store
+from chalicelib.db.outbox import EventItem
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import lifecycle, service
 from chalicelib.members.schemas import RegisterMember, UpdateMember
 from chalicelib.shared import clock
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.shared.principal import Principal
+from tests.integration.conftest import scan, store
 
 POS = Principal("merchant", "m1", None, "m1", "s1")
-DAY0 = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+DAY0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -32,10 +33,11 @@ def register(n, at, frozen, start=0):
 
 
 def stage_events(member_id):
-    return [e.type for e in EventItem.query(f"member:{member_id}") if e.type == "member.stage_changed"]
+    return [e.type for e in sorted(scan(EventItem), key=lambda e: e.sk)
+            if e.pk == f"member:{member_id}" and e.type == "member.stage_changed"]
 
 
-def test_reads_only_what_is_due_and_moves_stages(aws, frozen):
+def test_reads_only_what_is_due_and_moves_stages(db, frozen):
     early = register(3, DAY0, frozen)
     late = register(2, DAY0 + timedelta(days=10), frozen, start=100)
     frozen(None)
@@ -53,7 +55,7 @@ def test_reads_only_what_is_due_and_moves_stages(aws, frozen):
     assert stage_events(early[0]) == ["member.stage_changed", "member.stage_changed"]
 
 
-def test_activity_brings_a_dormant_member_back(aws, frozen):
+def test_activity_brings_a_dormant_member_back(db, frozen):
     [mid] = register(1, DAY0, frozen)
     frozen(None)
     lifecycle.review(DAY0 + timedelta(days=100))

@@ -2,14 +2,15 @@
 
 import pytest
 
-from chalicelib.api.auth import Principal
 from chalicelib.api.idempotency import IdempotencyRecord
-from chalicelib.events.model import EventItem
-from chalicelib.members import service, store
+from chalicelib.db.outbox import EventItem
+from chalicelib.db.uow import ClaimTaken, UnitOfWork
+from chalicelib.members import service
 from chalicelib.members.domain import Identity
 from chalicelib.members.schemas import RegisterMember, UpdateMember
-from chalicelib.shared.errors import Conflict, ConcurrentUpdate, Forbidden, IdentityTaken, NotFound
-from chalicelib.store.uow import ClaimTaken, UnitOfWork
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, IdentityTaken, NotFound
+from chalicelib.shared.principal import Principal
+from tests.integration.conftest import scan, store
 
 ADMIN = Principal("staff", "admin", "super_admin")
 POS = Principal("merchant", "m1", None, "m1", "s1")
@@ -23,10 +24,11 @@ def register(body, by=ADMIN, claim=None):
 
 
 def events():
-    return list(EventItem.scan())
+    return scan(EventItem)
 
 
-def test_register_writes_profile_identities_and_one_event(aws):
+
+def test_register_writes_profile_identities_and_one_event(db):
     m = register({"phone": "13800138000", "identities": [{"type": "wechat_openid", "value": "oABCDEF123"}]})
     assert store.resolve(Identity("phone", "+8613800138000")) == m.member_id
     assert store.resolve(Identity("wechat_openid", "oABCDEF123")) == m.member_id
@@ -36,7 +38,7 @@ def test_register_writes_profile_identities_and_one_event(aws):
     assert "13800138000" not in event.payload
 
 
-def test_a_taken_identity_refuses_the_whole_registration(aws):
+def test_a_taken_identity_refuses_the_whole_registration(db):
     register({"phone": "13800138000"})
     with pytest.raises(IdentityTaken) as error:
         register({"phone": "+86 138 0013 8000", "email": "new@example.com"})
@@ -45,21 +47,21 @@ def test_a_taken_identity_refuses_the_whole_registration(aws):
     assert len(events()) == 1
 
 
-def test_every_taken_identity_is_named(aws):
+def test_every_taken_identity_is_named(db):
     register({"phone": "13800138000", "email": "a@example.com"})
     with pytest.raises(IdentityTaken) as error:
         register({"phone": "13800138000", "email": "a@example.com"})
     assert {c["type"] for c in error.value.extensions["conflicts"]} == {"phone", "email"}
 
 
-def test_pos_registration_takes_the_store_of_its_key(aws):
+def test_pos_registration_takes_the_store_of_its_key(db):
     m = register({"phone": "13800138001"}, by=POS)
     assert (m.merchant_id, m.store_id) == ("m1", "s1")
     with pytest.raises(Forbidden):
         register({"phone": "13800138002", "store_id": "other"}, by=POS)
 
 
-def test_claim_is_atomic_with_the_write(aws):
+def test_claim_is_atomic_with_the_write(db):
     claim = IdempotencyRecord.claim("staff:admin", "k1", "fp", 201, {"ok": True})
     register({"phone": "13800138003"}, claim=claim)
     again = IdempotencyRecord.claim("staff:admin", "k1", "fp", 201, {"ok": True})
@@ -69,7 +71,7 @@ def test_claim_is_atomic_with_the_write(aws):
     assert len(events()) == 1
 
 
-def test_bind_and_update(aws):
+def test_bind_and_update(db):
     m = register({"identities": [{"type": "wechat_openid", "value": "oABCDEF999"}]})
     uow = UnitOfWork()
     updated, added = service.bind(m.member_id, "phone", "13800138005", ADMIN, uow)
@@ -87,7 +89,7 @@ def test_bind_and_update(aws):
     assert store.load(m.member_id).version == 3
 
 
-def test_a_lost_update_is_refused(aws):
+def test_a_lost_update_is_refused(db):
     m = register({"phone": "13800138007"})
     first, second = UnitOfWork(), UnitOfWork()
     service.update(m.member_id, UpdateMember(name="A"), ADMIN, first)
@@ -98,13 +100,13 @@ def test_a_lost_update_is_refused(aws):
     assert store.load(m.member_id).name == "A"
 
 
-def test_members_read_only_themselves(aws):
+def test_members_read_only_themselves(db):
     m = register({"phone": "13800138008"})
     me = Principal("member", m.member_id)
-    assert service.get("me", me)["phone"] == "+8613800138008"
+    assert service.get(UnitOfWork(), "me", me)["phone"] == "+8613800138008"
     with pytest.raises(Forbidden):
-        service.get("01J00000000000000000000000", me)
+        service.get(UnitOfWork(), "01J00000000000000000000000", me)
     with pytest.raises(NotFound):
-        service.get("01J00000000000000000000000", ADMIN)
+        service.get(UnitOfWork(), "01J00000000000000000000000", ADMIN)
     with pytest.raises(Forbidden):
-        service.get(m.member_id, Principal("staff", "c", "clerk"), reveal=True)
+        service.get(UnitOfWork(), m.member_id, Principal("staff", "c", "clerk"), reveal=True)

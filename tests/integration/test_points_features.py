@@ -1,14 +1,14 @@
 """Points features, through the app on moto."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import boto3
-
+from chalicelib.db.outbox import EventItem
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
-from chalicelib.points.store import LotItem
 from chalicelib.shared import clock
+from tests.integration.conftest import scan
 
-T0 = datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
 
 def earn(api, mid, order, amount, **extra):
@@ -21,7 +21,7 @@ def rules(api, **program):
 
 
 def balanced(mid, point_type="points"):
-    result = reconcile.account(mid, point_type)
+    result = reconcile.account(UnitOfWork(), mid, point_type)
     assert result["balanced"], result
     return result["account"]
 
@@ -178,7 +178,7 @@ def test_check_in_streaks_and_behaviour_limits(api):
 
 
 def test_expiry_job_reads_only_what_is_due_and_reminders_step_down(api):
-    clock.freeze(datetime(2026, 12, 1, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 12, 1, 4, tzinfo=UTC))
     expiring = [api.member(f"1380013{8100 + i:04d}") for i in range(3)]
     for i, mid in enumerate(expiring):
         earn(api, mid, f"e{i}", 10_000)                         # year end: 2026-12-31
@@ -186,21 +186,21 @@ def test_expiry_job_reads_only_what_is_due_and_reminders_step_down(api):
     keeper = api.member("13800138199")
     earn(api, keeper, "k", 10_000)
     rules(api, expiry={"policy": "year_end"}, reminder_days=[30, 15, 3])
-    clock.freeze(datetime(2026, 12, 16, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 12, 16, 4, tzinfo=UTC))
     first = api.run_job("points-reminders")
     assert first["reminders_sent"] == 3                          # the 30-day ones were due on 12-01
-    clock.freeze(datetime(2026, 12, 28, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 12, 28, 4, tzinfo=UTC))
     assert api.run_job("points-reminders")["reminders_sent"] == 3
     assert api.run_job("points-reminders")["reminders_sent"] == 0
-    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
     result = api.run_job("points-expiry")
     assert result == {"items_read": 3, "points_expired": 300, "points_unlocked": 0}
     assert api.run_job("points-expiry")["items_read"] == 0
     assert balanced(keeper)["available"] == 100
     for mid in expiring:
         assert balanced(mid)["expired"] == 100
-    events = boto3.client("dynamodb").scan(TableName="loyalty-test-events")["Items"]
-    assert sum(1 for e in events if e["type"]["S"] == "points.expiring") == 6
+    events = scan(EventItem)
+    assert sum(1 for e in events if e.type == "points.expiring") == 6
 
 
 def test_rolling_expiry_follows_the_last_purchase(api):
@@ -254,4 +254,4 @@ def test_ledger_pages_newest_first(api):
     rest = api.ok("GET", f"/v1/members/{mid}/points/ledger?limit=10&before=4")
     assert [p["sequence"] for p in rest["postings"]] == [3, 2, 1] and rest["next_before"] is None
     assert all(lot["lot_id"] for p in rest["postings"] for lot in p["lots"])
-    assert LotItem.count(f"MEMBER#{mid}", LotItem.sk.startswith("PTS#points#LOT#")) == 5
+    assert len(list(UnitOfWork().points.live_lots(mid, "points", page_size=None))) == 5

@@ -1,13 +1,22 @@
 """The liability and daily figures are exact under redelivery, and the inflation warning fires once."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
+import pytest
 
 from chalicelib.events import dispatch
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from devstack.pump import StreamReader
+from tests.integration.conftest import AppClient
+
+
+@pytest.fixture
+def api(aws):
+    """These tests read the emulator's stream: moto only."""
+    yield AppClient()
+    clock.freeze(None)
 
 
 def records():
@@ -16,7 +25,7 @@ def records():
 
 
 def test_liability_survives_redelivery_and_matches_balances(api):
-    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=UTC))
     a, b = api.member("13800138201"), api.member("13800138202")
     api.ok("POST", f"/v1/members/{a}/points/earn", {"order_id": "o1", "amount_fen": 30_000, "merchant_id": "m1"})
     api.ok("POST", f"/v1/members/{b}/points/earn", {"order_id": "o2", "amount_fen": 20_000, "merchant_id": "m1"})
@@ -37,7 +46,7 @@ def test_liability_survives_redelivery_and_matches_balances(api):
 
 
 def test_inflation_warning_fires_once_a_day(api):
-    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=UTC))
     m = api.member("13800138203")
     api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 100_000, "merchant_id": "m1"})
     api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 100})
@@ -50,10 +59,10 @@ def test_inflation_warning_fires_once_a_day(api):
 
 
 def test_liability_reports_a_chosen_period(api):
-    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=UTC))
     m = api.member("13800138204")
     api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 10_000, "merchant_id": "m1"})
-    clock.freeze(datetime(2026, 5, 3, 4, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 5, 3, 4, tzinfo=UTC))
     api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 30})
     dispatch.handle_records(records())
     report = api.ok("GET", "/v1/points/liability?start=2026-05-02&end=2026-05-31")

@@ -1,7 +1,7 @@
 """The PynamoDB models agree with the single table definitions."""
 
-from chalicelib.store.models import MainModel, _BOUND
-from chalicelib.store.tables import EVENTS, MAIN, TABLES
+from chalicelib.db.items import _BOUND, MainModel
+from chalicelib.db.tables import EVENTS, MAIN, TABLES
 
 
 def test_every_model_uses_its_spec_keys_and_indexes():

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.members.domain import Identity, Member, mask, normalise
 from chalicelib.shared.errors import ValidationProblem

@@ -1,11 +1,11 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from chalicelib.points.rules import Expiry, OrderLine, ProgramRules, expiry_date, order_points, redeem_limit_points
 
-AT = datetime(2026, 6, 18, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 
 
 def points(rules, paid=10_000, lines=(), store=None, tier=None, at=AT, by_points=0, by_bonus=0):
@@ -40,7 +40,7 @@ def test_campaign_window_and_store_scope():
                                      "ends_at": "2026-06-19T00:00:00+08:00", "multiplier": "2", "store_ids": ["s1"]}])
     assert points(rules, store="s1") == 200
     assert points(rules, store="s2") == 100
-    assert points(rules, store="s1", at=datetime(2026, 6, 19, 1, tzinfo=timezone.utc)) == 100
+    assert points(rules, store="s1", at=datetime(2026, 6, 19, 1, tzinfo=UTC)) == 100
 
 
 def test_exclusions_and_per_order_cap():

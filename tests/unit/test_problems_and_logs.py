@@ -2,8 +2,8 @@ import io
 import logging
 
 from chalicelib.api.idempotency import fingerprint
-from chalicelib.api.observability import logger, redact
 from chalicelib.shared.errors import IdentityTaken, Problem
+from chalicelib.shared.observability import logger, redact
 
 
 def test_problem_body_is_rfc9457():

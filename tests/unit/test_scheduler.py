@@ -1,10 +1,10 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devstack.scheduler import Schedule, ScheduleError, Scheduler
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_rate_fires_every_period_from_start():

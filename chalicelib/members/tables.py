@@ -1,4 +1,4 @@
-"""How members and identities are kept in the main table.
+"""How members and identities are kept in the main table: the item classes and their keys.
 
 ``MEMBER#<id> / PROFILE``        the profile; ``merged_into`` keeps an old id resolving after a merge
 ``IDENTITY#<type>#<value> / IDENTITY``  the OneID index: one read from any identity to its member id
@@ -12,9 +12,10 @@ from datetime import date
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
+from chalicelib.db.due import due_day, due_keys
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
 from chalicelib.members.domain import Identity, Member
 from chalicelib.shared.errors import IdentityTaken
-from chalicelib.store.models import DueIndex, Gsi1, MainModel, due_day, due_keys
 
 
 class MemberItem(MainModel):
@@ -46,7 +47,7 @@ class MemberItem(MainModel):
         return f"MEMBER#{member_id}", "PROFILE"
 
     @classmethod
-    def of(cls, m: Member) -> "MemberItem":
+    def of(cls, m: Member) -> MemberItem:
         pk, sk = cls.key(m.member_id)
         due = due_keys("lifecycle", m.review_on, m.member_id) if m.review_on else (None, None)
         return cls(pk, sk, last_active_at=m.last_active_at, duepk=due[0], duesk=due[1], member_id=m.member_id, status=m.status, merged_into=m.merged_into,
@@ -60,7 +61,7 @@ class MemberItem(MainModel):
     def domain(self) -> Member:
         return Member(member_id=self.member_id, registered_at=self.registered_at,
                       updated_at=self.updated_at,
-                      identities=tuple(Identity.from_ref(r) for r in self.identities or []),
+                      identities=tuple(Identity.from_ref(str(r)) for r in self.identities or []),
                       name=self.name, gender=self.gender,
                       birthday=date.fromisoformat(self.birthday) if self.birthday else None,
                       custom_fields=json.loads(self.custom_fields), merchant_id=self.merchant_id,
@@ -79,7 +80,7 @@ class IdentityItem(MainModel):
         return f"IDENTITY#{identity.type}#{identity.value}", "IDENTITY"
 
     @classmethod
-    def of(cls, identity: Identity, member_id: str, at: str) -> "IdentityItem":
+    def of(cls, identity: Identity, member_id: str, at: str) -> IdentityItem:
         return cls(*cls.key(identity), member_id=member_id, bound_at=at)
 
 
@@ -89,6 +90,10 @@ class AuditItem(MainModel):
     detail = UnicodeAttribute()
     at = UnicodeAttribute()
 
+    @staticmethod
+    def key(member_id: str, at: str, entry_id: str) -> tuple[str, str]:
+        return f"AUDIT#{member_id}", f"{at}#{entry_id}"
+
 
 def taken(identity: Identity):
     """The problem raised when an identity's index entry already exists."""
@@ -97,18 +102,3 @@ def taken(identity: Identity):
         return IdentityTaken(f"{identity.type} {masked.value} already belongs to a member",
                              conflicts=[{"type": identity.type, "value": masked.value}])
     return problem
-
-
-def load(member_id: str, consistent: bool = False) -> Member | None:
-    try:
-        return MemberItem.get(*MemberItem.key(member_id), consistent_read=consistent).domain()
-    except MemberItem.DoesNotExist:
-        return None
-
-
-def resolve(identity: Identity) -> str | None:
-    """The member id an identity belongs to, in one read."""
-    try:
-        return IdentityItem.get(*IdentityItem.key(identity)).member_id
-    except IdentityItem.DoesNotExist:
-        return None

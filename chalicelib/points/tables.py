@@ -1,4 +1,4 @@
-"""How points live in the main table. Everything of one member sits in the member's partition.
+"""How points live in the main table: the item classes and their keys. Everything of one member sits in the member's partition.
 
 ``MEMBER#<id> / PTS#<type>#ACCOUNT``                 balances by bucket + version (the lock)
 ``MEMBER#<id> / PTS#<type>#LOT#<expires>#<lot>``     a live lot: spendable, soonest expiry first
@@ -12,6 +12,7 @@
 ``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds)
 ``REFUND#<merchant>#<order>#<refund> / REFUND``      a refund id, once
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
+``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events
 
 A lot that is used up is deleted: its identity lives on in the postings and the order that
 touched it, and a refund that restores points to it re-creates it with its original expiry. So
@@ -27,7 +28,8 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.store.models import DueIndex, Gsi1, MainModel, due_keys
+from chalicelib.db.due import due_keys
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
 
 NO_EXPIRY = "9999-12-31"
 ACCOUNT_SHARDS = 16
@@ -58,14 +60,12 @@ class AccountItem(MainModel):
         return f"MEMBER#{member_id}", f"PTS#{point_type}#ACCOUNT"
 
     @classmethod
-    def load(cls, member_id: str, point_type: str) -> "AccountItem":
-        try:
-            return cls.get(*cls.key(member_id, point_type), consistent_read=True)
-        except cls.DoesNotExist:
-            shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
-            return cls(*cls.key(member_id, point_type), member_id=member_id, point_type=point_type,
-                       available=0, pending=0, held=0, debt=0, earned=0, redeemed=0, expired=0, version=0,
-                       gsi1pk=f"PTSACCT#{shard}", gsi1sk=f"{member_id}#{point_type}")
+    def new(cls, member_id: str, point_type: str) -> AccountItem:
+        """An account that has never been posted to (version 0), listed for reconcile-all."""
+        shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
+        return cls(*cls.key(member_id, point_type), member_id=member_id, point_type=point_type,
+                   available=0, pending=0, held=0, debt=0, earned=0, redeemed=0, expired=0, version=0,
+                   gsi1pk=f"PTSACCT#{shard}", gsi1sk=f"{member_id}#{point_type}")
 
     def view(self) -> dict[str, int]:
         return {k: int(getattr(self, k) or 0) for k in
@@ -127,6 +127,10 @@ class PostingItem(MainModel):
     def partition(member_id: str) -> str:
         return f"LEDGER#{member_id}"
 
+    @staticmethod
+    def sort_key(point_type: str, version: int) -> str:
+        return f"PTS#{point_type}#POST#{version:012d}"
+
     posting_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     point_type = UnicodeAttribute()
@@ -177,6 +181,10 @@ class CounterItem(MainModel):
     last_day = UnicodeAttribute(null=True)       # check-in streak
     streak = NumberAttribute(null=True)
 
+    @staticmethod
+    def key(member_id: str, name: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", name
+
 
 class OrderItem(MainModel):
     merchant_id = UnicodeAttribute()
@@ -196,17 +204,15 @@ class OrderItem(MainModel):
     def key(merchant_id: str, order_id: str) -> tuple[str, str]:
         return f"ORDER#{merchant_id}#{order_id}", "ORDER"
 
-    @classmethod
-    def find(cls, merchant_id: str, order_id: str) -> "OrderItem | None":
-        try:
-            return cls.get(*cls.key(merchant_id, order_id), consistent_read=True)
-        except cls.DoesNotExist:
-            return None
 
 
 class RefundItem(MainModel):
     amount_fen = NumberAttribute()
     created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str, order_id: str, refund_id: str) -> tuple[str, str]:
+        return f"REFUND#{merchant_id}#{order_id}#{refund_id}", "REFUND"
 
 
 class RulesItem(MainModel):
@@ -215,3 +221,47 @@ class RulesItem(MainModel):
     body = UnicodeAttribute()
     created_by = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(effective_from: str, version: int) -> tuple[str, str]:
+        return RULES_PK, f"FROM#{effective_from}#{version:06d}"
+
+
+RULES_PK = "CONFIG#points-rules"
+
+
+class LiabilityItem(MainModel):
+    """``PTSLIAB#<type> / EXP#<month>``: outstanding points by expiry month (a projection)."""
+
+    month = UnicodeAttribute()
+    points = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(point_type: str, month: str) -> tuple[str, str]:
+        return f"PTSLIAB#{point_type}", f"EXP#{month}"
+
+
+class PointsDayItem(MainModel):
+    """``PTSSTAT#<type> / DAY#<day>``: issued, redeemed, expired... on one day (a projection)."""
+
+    day = UnicodeAttribute()
+    issued = NumberAttribute(default=0)
+    redeemed = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+    clawed_back = NumberAttribute(default=0)
+    restored = NumberAttribute(default=0)
+    adjusted = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(point_type: str, day: str) -> tuple[str, str]:
+        return f"PTSSTAT#{point_type}", f"DAY#{day}"
+
+
+class WarningMarker(MainModel):
+    """``PTSWARN#inflation#<day>``: the inflation warning of that day was sent."""
+
+    at = UnicodeAttribute()
+
+    @staticmethod
+    def key(day: str) -> tuple[str, str]:
+        return f"PTSWARN#inflation#{day}", "WARN"

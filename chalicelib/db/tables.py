@@ -104,4 +104,5 @@ def stream_placeholder(spec: TableSpec) -> str:
 
 
 def table_of_stream(arn: str) -> str:
+    """The table name inside a stream ARN."""
     return arn.split(":table/", 1)[1].split("/", 1)[0]

@@ -1,4 +1,4 @@
-"""Merchants, stores and API keys in the main table.
+"""Merchants, stores and API keys in the main table: the item classes and their keys.
 
 ``MERCHANT#<id> / MERCHANT``        the merchant
 ``MERCHANT#<id> / STORE#<store>``   its stores
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
 
-from chalicelib.store.models import MainModel
+from chalicelib.db.items import MainModel
 
 
 class MerchantItem(MainModel):
@@ -44,10 +44,3 @@ class ApiKeyItem(MainModel):
     @staticmethod
     def key(key_id: str) -> tuple[str, str]:
         return f"APIKEY#{key_id}", "APIKEY"
-
-    @classmethod
-    def find(cls, key_id: str) -> "ApiKeyItem | None":
-        try:
-            return cls.get(*cls.key(key_id))
-        except cls.DoesNotExist:
-            return None

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import warnings
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +21,7 @@ metrics = Metrics(namespace="Loyalty", service="loyalty")
 
 
 def tracing_enabled() -> bool:
+    """Whether X-Ray tracing is on (``POWERTOOLS_TRACE_DISABLED`` unset or false)."""
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
 
 
@@ -47,7 +49,8 @@ class _RedactPhones(logging.Filter):
 # A request that added no metric is normal (a 404, a read); Powertools warns on every one.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-for _handler in logger.handlers or [logging.getLogger(logger.name)]:
+_handlers: list[Any] = list(logger.handlers) or [logging.getLogger(logger.name)]
+for _handler in _handlers:
     _handler.addFilter(_RedactPhones())
 
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import zlib
-from datetime import date, timedelta
+from datetime import timedelta
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.db.tables import EVENTS, MAIN, TableSpec
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
-from chalicelib.store.tables import EVENTS, MAIN, TableSpec
 
 _BOUND: list[type[Model]] = []
 
 
-def _meta(spec: TableSpec) -> type:
+def _meta(spec: TableSpec) -> Any:
     s = settings()
 
     class Meta:
@@ -29,7 +29,7 @@ def _meta(spec: TableSpec) -> type:
     return Meta
 
 
-class _TableItem(Model):
+class TableItem(Model):
     """String keys and a TTL attribute, shared by the items of every table."""
 
     pk = UnicodeAttribute(hash_key=True)
@@ -41,13 +41,15 @@ class _TableItem(Model):
         _BOUND.append(cls)
 
 
-class MainModel(_TableItem):
+class MainModel(TableItem):
     """An item of the main table. Subclasses add attributes."""
 
     Meta = _meta(MAIN)
 
 
 class Gsi1(GlobalSecondaryIndex):
+    """Listings and secondary lookups: ``gsi1pk`` / ``gsi1sk``, meaning chosen per item kind."""
+
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()
@@ -69,26 +71,7 @@ class DueIndex(GlobalSecondaryIndex):
     duesk = UnicodeAttribute(range_key=True)
 
 
-DUE_SHARDS = 8   # spreads due work over partitions; a job run makes DUE_SHARDS queries per kind
-
-
-def due_keys(kind: str, day: date, item_id: str) -> tuple[str, str]:
-    shard = zlib.crc32(item_id.encode()) % DUE_SHARDS
-    return f"DUE#{kind}#{shard}", f"{day.isoformat()}#{item_id}"
-
-
-def due_day(duesk: str) -> date:
-    return date.fromisoformat(duesk.split("#", 1)[0])
-
-
-def due_items(model: type[Model], kind: str, today: date):
-    """Every item of ``kind`` due on or before ``today``, shard by shard."""
-    tomorrow = (today + timedelta(days=1)).isoformat()
-    for shard in range(DUE_SHARDS):
-        yield from model.due.query(f"DUE#{kind}#{shard}", model.duesk < tomorrow)
-
-
-class EventsModel(_TableItem):
+class EventsModel(TableItem):
     """An item of the events (outbox) table."""
 
     Meta = _meta(EVENTS)

@@ -1,0 +1,240 @@
+"""The persistence port: what the unit of work and the repositories need of a table, and the
+DynamoDB adapter that provides it through PynamoDB.
+
+Repositories are written once against :class:`Backend`; :mod:`chalicelib.db.memory` is the
+in-memory fake with the same semantics (conditions checked before any write, all or nothing),
+proved equal by running the same service tests against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+from typing_extensions import override
+
+from chalicelib.db.items import MainModel, TableItem
+from chalicelib.shared.errors import Problem
+
+M = TypeVar("M", bound=Model)
+MAX_ITEMS = 100                       # DynamoDB's limit on actions in one transaction
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A condition on the sort key of a query: a prefix, a closed range, or 'strictly below'."""
+
+    op: str                            # "prefix" | "between" | "below"
+    low: str
+    high: str = ""
+
+    @classmethod
+    def prefix(cls, text: str) -> SortKey:
+        """Sort keys that start with ``text``."""
+        return cls("prefix", text)
+
+    @classmethod
+    def between(cls, low: str, high: str) -> SortKey:
+        """Sort keys from ``low`` to ``high``, both included."""
+        return cls("between", low, high)
+
+    @classmethod
+    def below(cls, high: str) -> SortKey:
+        """Sort keys strictly below ``high``."""
+        return cls("below", high)
+
+    def matches(self, value: str) -> bool:
+        """Whether ``value`` satisfies the condition (the fake's evaluation)."""
+        if self.op == "prefix":
+            return value.startswith(self.low)
+        if self.op == "between":
+            return self.low <= value <= self.high
+        return value < self.low
+
+
+@dataclass
+class Write:
+    """One staged write: put (``save``), ``update``, ``delete`` or a ``check`` of a condition."""
+
+    kind: str
+    item: TableItem
+    condition: Condition | None = None
+    actions: list[Action] | None = None
+    on_conflict: Callable[[], Problem] | None = None
+
+
+class ConditionsFailed(Exception):
+    """The writes at these positions failed their conditions; nothing was written."""
+
+    def __init__(self, failed: list[int]) -> None:
+        super().__init__(f"conditions failed at {failed}")
+        self.failed = failed
+
+
+class Contended(Exception):
+    """The transaction collided with another one in flight; nothing was written (retry)."""
+
+
+class Backend(Protocol):
+    """Reads by key and by partition, and atomic conditional writes."""
+
+    def get(self, model: type[M], pk: str, sk: str, consistent: bool = False) -> M | None:
+        """The item at ``pk``/``sk``, or None."""
+
+    def query(self, model: type[M], pk: str, sort: SortKey | None = None, *, index: str | None = None,
+              forward: bool = True, limit: int | None = None, consistent: bool = False,
+              page_size: int | None = None) -> Iterator[M]:
+        """The items of one partition (of the table or of ``index``) in sort-key order."""
+
+    def scan(self, model: type[M]) -> Iterator[M]:
+        """Every item of the model's table (tests and audits only: never on a request path)."""
+
+    def write(self, writes: list[Write]) -> None:
+        """Apply every write or none: :class:`ConditionsFailed` names the failed conditions,
+        :class:`Contended` a collision with another transaction."""
+
+
+def _index_attribute(model: type[Model], index: str) -> Any:
+    for name in dir(model):
+        candidate = getattr(model, name, None)
+        meta = getattr(candidate, "Meta", None)
+        if meta is not None and getattr(meta, "index_name", None) == index and hasattr(candidate, "query"):
+            return candidate
+    raise KeyError(f"{model.__name__} has no index {index}")
+
+
+def _range_condition(model: type[Model], sort: SortKey | None, index: str | None) -> Condition | None:
+    if sort is None:
+        return None
+    if index is None:
+        attr: Any = model._range_key_attribute()
+    else:
+        idx = _index_attribute(model, index)
+        attr = next(a for a in idx.Meta.attributes.values() if a.is_range_key)
+    if sort.op == "prefix":
+        return attr.startswith(sort.low)
+    if sort.op == "between":
+        return attr.between(sort.low, sort.high)
+    return attr < sort.low
+
+
+_SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
+_CONNECTIONS: dict[tuple, Connection] = {}
+
+
+def _connection() -> Connection:
+    """One low-level connection per endpoint, reused across requests (botocore is thread-safe)."""
+    meta: Any = MainModel.Meta
+    key = (meta.region, meta.host)
+    if key not in _CONNECTIONS:
+        _CONNECTIONS[key] = Connection(region=key[0], host=key[1])
+    return _CONNECTIONS[key]
+
+
+class DynamoBackend(Backend):
+    """The real thing: DynamoDB (or an emulator at ``DYNAMODB_ENDPOINT``) through PynamoDB.
+
+    Its methods are the :class:`Backend` contract's; see there."""
+
+    @override
+    def get(self, model: type[M], pk: str, sk: str, consistent: bool = False) -> M | None:
+        try:
+            return model.get(pk, sk, consistent_read=consistent)
+        except model.DoesNotExist:
+            return None
+
+    @override
+    def query(self, model: type[M], pk: str, sort: SortKey | None = None, *, index: str | None = None,
+              forward: bool = True, limit: int | None = None, consistent: bool = False,
+              page_size: int | None = None) -> Iterator[M]:
+        condition = _range_condition(model, sort, index)
+        source = model if index is None else _index_attribute(model, index)
+        kwargs: dict[str, Any] = {"scan_index_forward": forward, "limit": limit, "page_size": page_size}
+        if index is None:
+            kwargs["consistent_read"] = consistent
+        return iter(source.query(pk, condition, **kwargs))
+
+    @override
+    def scan(self, model: type[M]) -> Iterator[M]:
+        return iter(model.scan())
+
+    @override
+    def write(self, writes: list[Write]) -> None:
+        if len(writes) == 1 and writes[0].kind != "check":
+            self._single(writes[0])
+        else:
+            self._transaction(writes)
+
+    @staticmethod
+    def _single(write: Write) -> None:
+        # One item needs no transaction: a plain conditional write costs half the capacity.
+        try:
+            if write.kind == "save":
+                write.item.save(condition=write.condition)
+            elif write.kind == "delete":
+                write.item.delete(condition=write.condition)
+            else:
+                write.item.update(actions=write.actions or [], condition=write.condition)
+        except (PutError, UpdateError, DeleteError) as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise ConditionsFailed([0]) from error
+            raise
+
+    @staticmethod
+    def _transaction(writes: list[Write]) -> None:
+        # PynamoDB sends checks, deletes, puts, then updates: the cancellation reasons come
+        # back in that order, so map them back to our positions through the same order.
+        order = sorted(range(len(writes)), key=lambda i: _SEND_ORDER[writes[i].kind])
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                for i in order:
+                    w = writes[i]
+                    if w.kind == "save":
+                        tx.save(w.item, condition=w.condition)
+                    elif w.kind == "update":
+                        tx.update(w.item, actions=w.actions or [], condition=w.condition)
+                    elif w.kind == "delete":
+                        tx.delete(w.item, condition=w.condition)
+                    else:
+                        tx.condition_check(type(w.item), w.item.pk, w.item.sk, condition=w.condition)
+        except TransactWriteError as error:
+            codes = [r.code if r else None for r in (error.cancellation_reasons or [])]
+            failed = sorted(order[pos] for pos, code in enumerate(codes) if code == "ConditionalCheckFailed")
+            if failed:
+                raise ConditionsFailed(failed) from error
+            if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
+                raise Contended() from error
+            raise
+
+
+_current: list[Backend] = [DynamoBackend()]
+
+
+def current() -> Backend:
+    """The backend new units of work use."""
+    return _current[0]
+
+
+def use(backend: Backend) -> Backend:
+    """Switch every new unit of work to ``backend`` (tests run the app on the in-memory fake);
+    returns the previous one."""
+    previous = _current[0]
+    _current[0] = backend
+    return previous
+
+
+def reset() -> None:
+    """Re-read settings into every model, drop pooled connections and every cache: for tests and
+    the local stack, which change endpoints and tables at run time."""
+    from chalicelib.db.items import rebind
+    from chalicelib.shared.cache import clear_all
+    rebind()
+    _CONNECTIONS.clear()
+    clear_all()

@@ -1,0 +1,84 @@
+"""Work that falls due on a day, and the loop every scheduled job runs over it.
+
+Items with work carry ``duepk`` = ``DUE#<kind>#<shard>`` and ``duesk`` = ``<day>#<id>`` in the
+sparse ``due`` index (or the same shape in ``gsi1`` for a second kind of work on one item). A job
+asks each shard for everything due on or before today: its reads are proportional to the work,
+never to the table, and a missed run is caught up by the next one.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TypeVar
+
+from pynamodb.models import Model
+
+from chalicelib.db.backend import Backend, SortKey
+from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.observability import logger
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+DUE_SHARDS = 8        # spreads due work over partitions; a job run makes DUE_SHARDS queries per kind
+ATTEMPTS = 5          # tries per item when a concurrent change gets in the way
+
+
+def due_keys(kind: str, day: date, item_id: str) -> tuple[str, str]:
+    """The index keys that make ``item_id`` due for ``kind`` work on ``day``."""
+    shard = zlib.crc32(item_id.encode()) % DUE_SHARDS
+    return f"DUE#{kind}#{shard}", f"{day.isoformat()}#{item_id}"
+
+
+def due_day(duesk: str) -> date:
+    """The day an index sort key names."""
+    return date.fromisoformat(duesk.split("#", 1)[0])
+
+
+def due_items(backend: Backend, model: type[M], kind: str, today: date, index: str = "due") -> Iterator[M]:
+    """Every item of ``kind`` due on or before ``today``, shard by shard."""
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    for shard in range(DUE_SHARDS):
+        yield from backend.query(model, f"DUE#{kind}#{shard}", SortKey.below(tomorrow), index=index)
+
+
+@dataclass
+class DueRun:
+    """What one job run did: items read, counts by outcome, and the items it gave up on."""
+
+    items_read: int = 0
+    counts: Counter = field(default_factory=Counter)
+    gave_up: list[str] = field(default_factory=list)
+
+    def give_ups(self) -> dict[str, object]:
+        """For a job's result: what it gave up on, if anything (left out when nothing)."""
+        if not self.gave_up:
+            return {}
+        return {"gave_up": len(self.gave_up), "gave_up_items": self.gave_up[:20]}
+
+
+def run_due(items: Iterable[T], handle: Callable[[T, int], Counter | None], name: Callable[[T], str],
+            job: str, attempts: int = ATTEMPTS) -> DueRun:
+    """Call ``handle(item, attempt)`` for each item, retrying concurrent changes.
+
+    One item never stops the run: an item that still conflicts after ``attempts`` tries, or that
+    fails, is logged and counted as a give-up and stays due, so the next run tries it again.
+    """
+    run = DueRun()
+    for item in items:
+        run.items_read += 1
+        for attempt in range(1, attempts + 1):
+            try:
+                run.counts.update(handle(item, attempt) or Counter())
+                break
+            except ConcurrentUpdate:
+                if attempt == attempts:
+                    run.gave_up.append(name(item))
+            except Exception:   # noqa: BLE001 - one bad item must not stop the others
+                logger.exception("due item failed", extra={"job": job, "item": name(item)})
+                run.gave_up.append(name(item))
+                break
+    return run

@@ -1,0 +1,180 @@
+"""The in-memory fake of the persistence port: the same contract as DynamoDB for what the code
+uses (items by key, partitions in sort-key order, the two indexes, conditional writes applied all
+or nothing), held in dictionaries. Items are kept in DynamoDB's wire format, so what a model
+serialises is exactly what it reads back.
+
+Conditions and update actions are PynamoDB expression objects; the fake evaluates the subset the
+code uses (comparisons, exists / not exists, begins_with, between, and / or / not; set, add,
+remove) and refuses anything else loudly, so a new kind of expression cannot pass on the fake
+and fail on DynamoDB unnoticed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pynamodb.expressions.condition import (
+    And,
+    BeginsWith,
+    Between,
+    Comparison,
+    Condition,
+    Exists,
+    Not,
+    NotExists,
+    Or,
+)
+from pynamodb.expressions.operand import Path, Value
+from pynamodb.expressions.update import Action, AddAction, RemoveAction, SetAction
+from pynamodb.models import Model
+from typing_extensions import override
+
+from chalicelib.db.backend import MAX_ITEMS, Backend, ConditionsFailed, SortKey, Write
+from chalicelib.db.tables import MAIN
+
+M = TypeVar("M", bound=Model)
+Raw = dict[str, dict[str, Any]]
+_INDEXES = {i.name: (i.hash_key, i.range_key) for i in MAIN.indexes}
+
+
+def _plain(wire: dict[str, Any] | None) -> Any:
+    if wire is None:
+        return None
+    (kind, value), = wire.items()
+    return Decimal(value) if kind == "N" else value
+
+
+def _operand(item: Raw | None, operand: Any) -> Any:  # noqa: ANN401
+    if isinstance(operand, Path):
+        return _plain((item or {}).get(operand.path[0]))
+    if isinstance(operand, Value):
+        return _plain(operand.value)
+    raise NotImplementedError(f"the in-memory table does not evaluate {operand!r}")
+
+
+_COMPARE = {"=": lambda a, b: a == b, "<>": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def holds(condition: Condition | None, item: Raw | None) -> bool:
+    """Whether ``condition`` is true of ``item`` (None: the item does not exist)."""
+    if condition is None:
+        return True
+    if isinstance(condition, And):
+        return holds(condition.values[0], item) and holds(condition.values[1], item)
+    if isinstance(condition, Or):
+        return holds(condition.values[0], item) or holds(condition.values[1], item)
+    if isinstance(condition, Not):
+        return not holds(condition.values[0], item)
+    if isinstance(condition, NotExists):
+        return _operand(item, condition.values[0]) is None
+    if isinstance(condition, Exists):
+        return _operand(item, condition.values[0]) is not None
+    values = [_operand(item, v) for v in condition.values]
+    if any(v is None for v in values):
+        return False                   # DynamoDB: a comparison with a missing attribute is false
+    if isinstance(condition, Comparison):
+        return bool(_COMPARE[condition.operator](values[0], values[1]))
+    if isinstance(condition, BeginsWith):
+        return str(values[0]).startswith(str(values[1]))
+    if isinstance(condition, Between):
+        return bool(values[1] <= values[0] <= values[2])
+    raise NotImplementedError(f"the in-memory table does not evaluate {condition!r}")
+
+
+def _apply(item: Raw, action: Action) -> None:
+    target: Any = action.values[0]
+    value: Any = action.values[1] if len(action.values) > 1 else None
+    name = target.path[0]
+    if isinstance(action, RemoveAction):
+        item.pop(name, None)
+    elif isinstance(action, SetAction) and isinstance(value, Value):
+        item[name] = copy.deepcopy(value.value)
+    elif isinstance(action, AddAction) and isinstance(value, Value) and "N" in value.value:
+        before = _plain(item.get(name)) or Decimal(0)
+        item[name] = {"N": str(before + _plain(value.value))}
+    else:
+        raise NotImplementedError(f"the in-memory table does not apply {action!r}")
+
+
+class MemoryBackend(Backend):
+    """Tables as dictionaries: ``{table: {pk: {sk: raw item}}}``, one lock around every call."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, dict[str, Raw]]] = defaultdict(lambda: defaultdict(dict))
+        self.requests = 0
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def _table(model: type[Model] | Model) -> str:
+        return model.Meta.table_name
+
+    def _load(self, model: type[M], raw: Raw) -> M:
+        return model.from_raw_data(copy.deepcopy(raw))
+
+    # reads ----------------------------------------------------------------------------------
+    @override
+    def get(self, model: type[M], pk: str, sk: str, consistent: bool = False) -> M | None:
+        with self._lock:
+            self.requests += 1
+            raw = self.tables[self._table(model)].get(pk, {}).get(sk)
+            return None if raw is None else self._load(model, raw)
+
+    @override
+    def query(self, model: type[M], pk: str, sort: SortKey | None = None, *, index: str | None = None,
+              forward: bool = True, limit: int | None = None, consistent: bool = False,
+              page_size: int | None = None) -> Iterator[M]:
+        with self._lock:
+            self.requests += 1
+            table = self.tables[self._table(model)]
+            if index is None:
+                rows = [(sk, raw) for sk, raw in table.get(pk, {}).items()]
+            else:
+                hash_attr, range_attr = _INDEXES[index]
+                rows = [(raw[range_attr]["S"], raw) for part in table.values() for raw in part.values()
+                        if raw.get(hash_attr, {}).get("S") == pk and range_attr in raw]
+            rows = [(key, raw) for key, raw in rows if sort is None or sort.matches(key)]
+            rows.sort(key=lambda row: (row[0], row[1]["pk"]["S"], row[1]["sk"]["S"]), reverse=not forward)
+            found = [self._load(model, raw) for _, raw in rows[:limit]]
+        return iter(found)
+
+    @override
+    def scan(self, model: type[M]) -> Iterator[M]:
+        with self._lock:
+            rows = [raw for part in self.tables[self._table(model)].values() for raw in part.values()]
+            return iter([self._load(model, raw) for raw in rows])
+
+    # writes ---------------------------------------------------------------------------------
+    @override
+    def write(self, writes: list[Write]) -> None:
+        if len(writes) > MAX_ITEMS:
+            raise ValueError(f"a transaction holds at most {MAX_ITEMS} actions")
+        with self._lock:
+            self.requests += 1
+            keys = [(self._table(w.item), str(w.item.pk), str(w.item.sk)) for w in writes]
+            if len(set(keys)) != len(keys):
+                raise ValueError("one transaction may not touch an item twice")
+            current = [self.tables[t].get(pk, {}).get(sk) for t, pk, sk in keys]
+            failed = [i for i, w in enumerate(writes) if not holds(w.condition, current[i])]
+            if failed:
+                raise ConditionsFailed(failed)
+            for (table, pk, sk), w, before in zip(keys, writes, current, strict=True):
+                if w.kind == "save":
+                    self.tables[table][pk][sk] = copy.deepcopy(w.item.serialize())
+                elif w.kind == "delete":
+                    self.tables[table].get(pk, {}).pop(sk, None)
+                elif w.kind == "update":
+                    raw = copy.deepcopy(before) if before else {"pk": {"S": pk}, "sk": {"S": sk}}
+                    for action in w.actions or []:
+                        _apply(raw, action)
+                    self.tables[table][pk][sk] = raw
+
+    def clear(self) -> None:
+        """Drop every item."""
+        with self._lock:
+            self.tables.clear()

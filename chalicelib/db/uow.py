@@ -1,0 +1,161 @@
+"""The unit of work: every change of one request commits in one DynamoDB transaction.
+
+A service stages writes and events on the unit; the HTTP layer commits it together with the
+idempotency record of the request. So a change, the events that report it and the record that
+makes its retry safe are written all or nothing: there is no window in which one exists without
+the others.
+
+The unit also carries the repositories (``uow.members``, ``uow.points``, ...): each capability
+registers its own with :func:`repository`, and every read and write goes through them to the
+backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+
+from chalicelib.db import backend as backends
+from chalicelib.db.backend import MAX_ITEMS, Backend, ConditionsFailed, Contended, SortKey, Write
+from chalicelib.db.outbox import EventItem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
+from chalicelib.shared.events import DomainEvent
+
+M = TypeVar("M", bound=Model)
+Item = Any          # a TableItem subclass instance (PynamoDB models are typed loosely)
+ConflictFactory = Callable[[], Problem]
+_REPOSITORIES: dict[str, Callable[[UnitOfWork], Any]] = {}
+
+
+def repository(name: str) -> Callable[[type], type]:
+    """Register a capability's repository class as ``uow.<name>``."""
+    def register(cls: type) -> type:
+        _REPOSITORIES[name] = cls
+        return cls
+    return register
+
+
+class ClaimTaken(Exception):
+    """The idempotency record of this request already exists: the request is a replay."""
+
+
+def _default_conflict() -> Problem:
+    return Conflict("the record changed or already exists")
+
+
+class UnitOfWork:
+    """Collects writes and events; :meth:`commit` applies them atomically."""
+
+    def __init__(self, actor: str | None = None, correlation_id: str | None = None,
+                 backend: Backend | None = None) -> None:
+        self.actor = actor
+        self.correlation_id = correlation_id
+        self.backend = backend or backends.current()
+        self._writes: list[Write] = []
+        self.events: list[DomainEvent] = []
+        self.committed = False
+        self._repos: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        factory = _REPOSITORIES.get(name)
+        if factory is None:
+            raise AttributeError(name)
+        repo = self._repos[name] = factory(self)
+        setattr(self, name, repo)
+        return repo
+
+    # reads ------------------------------------------------------------------------------------
+    def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
+        """The item at ``key``, or None."""
+        return self.backend.get(model, key[0], key[1], consistent)
+
+    def query(self, model: type[M], pk: str, sort: SortKey | None = None, **options: Any) -> Iterator[M]:
+        """The items of partition ``pk`` (of an index, with ``index=``) in sort-key order."""
+        return self.backend.query(model, pk, sort, **options)
+
+    # staging ----------------------------------------------------------------------------------
+    def create(self, item: Item, on_conflict: ConflictFactory | None = None) -> None:
+        """Put an item that must not exist yet."""
+        self.save(item, type(item)._hash_key_attribute().does_not_exist(), on_conflict)
+
+    def save(self, item: Item, condition: Condition | None = None,
+             on_conflict: ConflictFactory | None = None) -> None:
+        """Put ``item`` whole, if ``condition`` holds at commit."""
+        self._writes.append(Write("save", item, condition, None, on_conflict))
+
+    def update(self, item: Item, actions: list[Action], condition: Condition | None = None,
+               on_conflict: ConflictFactory | None = None) -> None:
+        """Apply ``actions`` to the item at ``item``'s key, if ``condition`` holds at commit."""
+        self._writes.append(Write("update", item, condition, actions, on_conflict))
+
+    def delete(self, item: Item, condition: Condition | None = None,
+               on_conflict: ConflictFactory | None = None) -> None:
+        """Delete the item at ``item``'s key, if ``condition`` holds at commit."""
+        self._writes.append(Write("delete", item, condition, None, on_conflict))
+
+    def check(self, item: Item, condition: Condition, on_conflict: ConflictFactory | None = None) -> None:
+        """Commit only if ``condition`` holds for the item at ``item``'s key (nothing written)."""
+        self._writes.append(Write("check", item, condition, None, on_conflict))
+
+    def emit(self, event: DomainEvent) -> None:
+        """Stage an event; it carries the actor and correlation id of this unit."""
+        self.events.append(replace(event, actor=event.actor or self.actor,
+                                   correlation_id=event.correlation_id or self.correlation_id))
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything is staged."""
+        return bool(self._writes or self.events)
+
+    # commit -----------------------------------------------------------------------------------
+    def commit(self, claim: Item | None = None) -> None:
+        """Write everything staged, plus ``claim`` (the idempotency record), atomically.
+
+        Raises :class:`ClaimTaken` when the claim exists (a replay), the staged write's own
+        problem when its condition fails, :class:`ConcurrentUpdate` on a transaction conflict.
+        """
+        writes = list(self._writes)
+        writes += [Write("save", EventItem.of(e), EventItem.pk.does_not_exist()) for e in self.events]
+        if claim is not None:
+            writes.append(Write("save", claim, type(claim)._hash_key_attribute().does_not_exist()))
+        if not writes:
+            self.committed = True
+            return
+        if len(writes) > MAX_ITEMS:
+            raise Conflict(f"one request may change at most {MAX_ITEMS} items")
+        try:
+            self.backend.write(writes)
+        except ConditionsFailed as error:
+            failed = [writes[i] for i in error.failed]
+            if claim is not None and any(w.item is claim for w in failed):
+                raise ClaimTaken() from error          # a replay, whatever else changed since
+            problems = [(w.on_conflict or _default_conflict)() for w in failed]
+            raise merge_problems(problems) from error
+        except Contended as error:
+            raise ConcurrentUpdate("another request changed the same record; retry") from error
+        self.committed = True
+
+    def put(self, item: Item, condition: Condition | None = None) -> bool:
+        """Write one item now, outside the staged unit (an audit entry, a job's record); False if
+        ``condition`` failed."""
+        try:
+            self.backend.write([Write("save", item, condition)])
+        except ConditionsFailed:
+            return False
+        return True
+
+
+def merge_problems(problems: list[Problem]) -> Problem:
+    """One problem for several failed conditions of one kind (e.g. two identities taken)."""
+    first = problems[0]
+    conflicts = [c for p in problems if type(p) is type(first) for c in p.extensions.get("conflicts", [])]
+    if conflicts:
+        first.extensions["conflicts"] = conflicts
+        if len(conflicts) > 1:
+            first.detail = "; ".join(p.detail for p in problems if type(p) is type(first))
+    return first

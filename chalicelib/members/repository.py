@@ -1,0 +1,37 @@
+"""Every read of members and identities, and the keys it uses: ``uow.members``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from chalicelib.db.due import due_items
+from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.members.domain import Identity, Member
+from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem
+
+
+@repository("members")
+class MembersRepository:
+    """Profiles by id, the identity index, the audit trail and the lifecycle due list."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def load(self, member_id: str, consistent: bool = False) -> Member | None:
+        """The member stored under ``member_id`` (merges not followed), or None."""
+        item = self.uow.get(MemberItem, MemberItem.key(member_id), consistent)
+        return item.domain() if item else None
+
+    def resolve(self, identity: Identity) -> str | None:
+        """The member id an identity belongs to, in one read."""
+        item = self.uow.get(IdentityItem, IdentityItem.key(identity))
+        return item.member_id if item else None
+
+    def audit_trail(self, member_id: str) -> Iterator[AuditItem]:
+        """Who saw the member's unmasked data, oldest first."""
+        return self.uow.query(AuditItem, f"AUDIT#{member_id}")
+
+    def due_for_review(self, today: date) -> Iterator[MemberItem]:
+        """Members whose lifecycle stage may change by ``today``."""
+        return due_items(self.uow.backend, MemberItem, "lifecycle", today)

@@ -1,0 +1,64 @@
+"""Reading an account (balances, expiring soon, the ledger) and adjusting it by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import access, program
+from chalicelib.points import rules as R
+from chalicelib.points.schemas import Adjust
+from chalicelib.shared import clock
+from chalicelib.shared.principal import Principal
+
+EXPIRING_SOON_DAYS = 30
+NEXT_LOTS = 5
+
+
+def adjust(member_id: str, cmd: Adjust, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Add points (a new lot under the type's expiry) or remove them (soonest-expiring first)."""
+    member_id = access.member(uow, member_id, by)
+    _, rules = program.rules_at(uow, clock.now())
+    config = program.type_config(rules, cmd.point_type)
+    today = program.today()
+    ledger = program.ledger(uow, member_id, cmd.point_type, rules, today)
+    if cmd.points > 0:
+        ledger.add_lot(cmd.points, R.expiry_date(config.expiry, today), source="adjustment")
+    else:
+        ledger.take(-cmd.points)
+    posting = ledger.stage("adjust", abs(cmd.points), reason=cmd.reason, source="adjustment", actor=by.ref,
+                           idempotency_key=key, event_type="points.adjusted",
+                           event_data={"points": cmd.points, "reason": cmd.reason})
+    return {"member_id": member_id, "points": cmd.points, "posting_id": posting.posting_id,
+            "balance": int(posting.balance_after)}
+
+
+def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
+    """Balances of every point type, with what expires soon and the next lots to be spent."""
+    member_id = access.member(uow, member_id, by)
+    _, rules = program.rules_at(uow, clock.now())
+    soon = (program.today() + timedelta(days=EXPIRING_SOON_DAYS)).isoformat()
+    out: dict[str, Any] = {"member_id": member_id, "accounts": {}}
+    for point_type in ["points", "growth", *rules.point_types]:
+        view: dict[str, Any] = dict(uow.points.account(member_id, point_type).view())
+        view["balance"] = view["available"] - view["debt"]
+        if point_type != "growth":
+            lots = uow.points.live_lots
+            view["expiring_soon"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in
+                                     lots(member_id, point_type, consistent=False, page_size=None, until=soon)]
+            view["next_lots"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in
+                                 lots(member_id, point_type, consistent=False, page_size=None, limit=NEXT_LOTS)]
+            view["value_fen"] = R.points_value_fen(rules, max(0, view["available"]))
+        out["accounts"][point_type] = view
+    return out
+
+
+def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, before: int | None,
+                by: Principal) -> dict[str, Any]:
+    """A page of postings, newest first; ``before`` continues from a sequence number."""
+    member_id = access.member(uow, member_id, by)
+    items = list(uow.points.postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
+    page = [v for v in (i.view() for i in items) if v["sequence"] != before][:limit]
+    return {"member_id": member_id, "point_type": point_type, "postings": page,
+            "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}

@@ -1,0 +1,198 @@
+"""Earning: points and growth value for a paid order, and rewards for behaviours."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from chalicelib.db.due import due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import access, limits, orders, program
+from chalicelib.points import rules as R
+from chalicelib.points.ledger import Ledger
+from chalicelib.points.orders import OrderAlreadyEarned
+from chalicelib.points.schemas import EarnForOrder, RecordBehavior
+from chalicelib.points.tables import CounterItem, OrderItem
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, Forbidden, ValidationProblem
+from chalicelib.shared.principal import Principal
+
+
+class LimitReached(Conflict):
+    slug, title = "limit-reached", "The rule's limit for this period is reached"
+
+
+def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Points and growth for a paid order, under the rules in force when it was paid; once per order."""
+    member_id = access.member(uow, member_id, by)
+    merchant = access.merchant(by, cmd.merchant_id)
+    store_id = access.store(by, cmd.store_id)
+    at = cmd.occurred_at or clock.now()
+    version, rules = program.rules_at(uow, at)
+    points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
+                                         bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
+                                         store_id=store_id, tier=None, at=at)
+    order = orders.read(uow, merchant, cmd.order_id)
+    if order and order.earned_at:
+        raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
+    if order and order.member_id != member_id:
+        raise Conflict(f"order {cmd.order_id} belongs to another member")
+    today = program.today(at)
+    points = _apply_caps(uow, member_id, rules, today, points, why)
+    source = f"order:{merchant}:{cmd.order_id}"
+    stamp = {"actor": by.ref, "idempotency_key": key, "merchant_id": merchant, "source": source}
+    earned: dict[str, list] = {}
+    reply: dict[str, Any] = {"member_id": member_id, "order_id": cmd.order_id, "rules_version": version,
+                             "points": points, "growth": growth, "explanation": why}
+    if points > 0:
+        earned["points"] = [_earn_points(uow, member_id, rules, today, points, cmd.order_id, stamp, reply)]
+    if growth > 0:
+        g = program.ledger(uow, member_id, "growth", rules, today)
+        earned["growth"] = [g.add_lot(growth, None, source=source)]
+        g.stage("earn", growth, reason="order", event_type="growth.earned",
+                event_data={"order_id": cmd.order_id}, **stamp)
+
+    def record(o: OrderItem) -> None:
+        o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
+    orders.save(uow, order, merchant, cmd.order_id, member_id, record)
+    return reply
+
+
+def _apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,
+                why: list[str]) -> int:
+    """Points left after the day and month caps; the counters are staged with the earning."""
+    for label, period in limits.periods(today):
+        cap = rules.caps.per_day if label == "day" else rules.caps.per_month
+        limit = limits.read(uow, member_id, f"PTS#points#CAP#{period}", cap)
+        if limit is None:
+            continue
+        left = limit.left or 0
+        if points > left:
+            why.append(f"capped by {label} limit to {left}")
+            points = left
+        if points:
+            limits.use(uow, limit, points)
+    return points
+
+
+def _earn_points(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,
+                 order_id: str, stamp: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    ledger = program.ledger(uow, member_id, "points", rules, today)
+    pending = rules.pending_days > 0
+    lot = ledger.add_lot(points, R.expiry_date(rules.expiry, today), pending=pending,
+                         unlock_on=today + timedelta(days=rules.pending_days) if pending else None,
+                         source=stamp["source"])
+    if rules.expiry.policy == "rolling":
+        _push_rolling_expiry(ledger, member_id, today + timedelta(days=rules.expiry.days))
+    posting = ledger.stage("earn", points, reason="order", event_type="points.earned",
+                           event_data={"order_id": order_id}, **stamp)
+    reply.update(pending=pending, expires_on=lot["expires_on"], posting_id=posting.posting_id,
+                 balance=int(posting.balance_after))
+    return lot
+
+
+def _push_rolling_expiry(ledger: Ledger, member_id: str, until: date) -> None:
+    """Every purchase pushes the expiry of all the member's points out again."""
+    ledger.account.rolling_until = until.isoformat()
+    ledger.account.duepk, ledger.account.duesk = due_keys(
+        "points-rolling", until + timedelta(days=1), f"{member_id}#points")
+
+
+# --- behaviours ---------------------------------------------------------------------------------
+
+def record_behavior(member_id: str, cmd: RecordBehavior, by: Principal, uow: UnitOfWork,
+                    key: str | None) -> dict[str, Any]:
+    """Reward a behaviour (check-in, referral, review, share, profile completion, custom) within
+    its limits; each reference is rewarded once."""
+    member_id = access.member(uow, member_id, by)
+    if by.kind == "member" and cmd.behavior != "check_in":
+        raise Forbidden("members may record only their own check-in; other behaviours come from trusted systems")
+    at = clock.now()
+    version, rules = program.rules_at(uow, at)
+    name, rule = _behavior_rule(rules, cmd)
+    today = program.today(at)
+    detail: dict[str, Any] = {"behavior": name, "ref": cmd.ref}
+    _mark_rewarded(uow, member_id, name, cmd)
+    _use_behavior_limits(uow, member_id, name, rule, cmd, today)
+    points = rule.points
+    if cmd.behavior == "check_in":
+        points += _check_in(uow, member_id, rule, today, detail)
+    source = f"behavior:{name}:{cmd.ref}"
+    expires = R.expiry_date(rules.expiry, today)
+    stamp = {"actor": by.ref, "idempotency_key": key, "merchant_id": by.merchant_id}
+    reply: dict[str, Any] = {"member_id": member_id, "points": points, "rules_version": version, **detail}
+    if points > 0:
+        ledger = program.ledger(uow, member_id, "points", rules, today)
+        ledger.add_lot(points, expires, source=source)
+        posting = ledger.stage("earn", points, reason=name, source=source, event_type="points.earned",
+                               event_data=detail, **stamp)
+        reply["balance"] = int(posting.balance_after)
+    if cmd.behavior == "referral":
+        reply["referee_points"] = _reward_referee(uow, member_id, cmd, rule, rules, today, expires, stamp)
+    return reply
+
+
+def _behavior_rule(rules: R.ProgramRules, cmd: RecordBehavior) -> tuple[str, R.Behavior]:
+    name = cmd.custom_event if cmd.behavior == "custom" else cmd.behavior
+    if not name:
+        raise ValidationProblem("custom behaviours need custom_event")
+    rule = (rules.custom_events if cmd.behavior == "custom" else rules.behaviors).get(name)
+    if rule is None:
+        raise ValidationProblem(f"no rule rewards '{name}'; configure it with putEarnRules")
+    return name, rule
+
+
+def _mark_rewarded(uow: UnitOfWork, member_id: str, name: str, cmd: RecordBehavior) -> None:
+    """Rewarded once per ref (a review id, a referee): the marker is part of the transaction."""
+    if cmd.behavior == "referral":
+        pk, sk = f"REFERRAL#{cmd.referee_member_id}", f"PTS#BEHREF#{name}#REFERRED"
+    else:
+        pk, sk = f"MEMBER#{member_id}", f"PTS#BEHREF#{name}#{cmd.ref}"
+    uow.create(CounterItem(pk, sk, total=1), on_conflict=lambda: Conflict(f"'{name}' was already rewarded for {cmd.ref}"))
+
+
+def _use_behavior_limits(uow: UnitOfWork, member_id: str, name: str, rule: R.Behavior, cmd: RecordBehavior,
+                         today: date) -> None:
+    once = 1 if rule.once or cmd.behavior == "profile_completion" else None
+    (_, day), (_, month) = limits.periods(today)
+    for period, cap in ((day, rule.per_day), (month, rule.per_month), ("ONCE", once)):
+        limit = limits.read(uow, member_id, f"PTS#BEH#{name}#{period}", cap)
+        if limit is None:
+            continue
+        if not limit.left:
+            raise LimitReached(f"'{name}' is limited to {cap} per {period.split('#')[0].lower()}")
+        limits.use(uow, limit, 1)
+
+
+def _check_in(uow: UnitOfWork, member_id: str, rule: R.Behavior, today: date, detail: dict[str, Any]) -> int:
+    """Extend the streak; returns the streak bonus."""
+    item = uow.points.counter(member_id, "PTS#CHECKIN") or CounterItem(
+        *CounterItem.key(member_id, "PTS#CHECKIN"), total=0, streak=0)
+    streak = limits.next_streak(item, today)
+    if streak is None:
+        raise LimitReached("already checked in today")
+    bonus = rule.streak_bonus.get(streak, 0)
+    detail.update(streak=streak, streak_bonus=bonus)
+    previous = item.last_day
+    item.last_day, item.streak = today.isoformat(), streak
+    uow.save(item, CounterItem.last_day == previous if previous else CounterItem.pk.does_not_exist(),
+             on_conflict=lambda: LimitReached("already checked in today"))
+    return bonus
+
+
+def _reward_referee(uow: UnitOfWork, member_id: str, cmd: RecordBehavior, rule: R.Behavior,
+                    rules: R.ProgramRules, today: date, expires: date | None, stamp: dict[str, Any]) -> int:
+    referee = cmd.referee_member_id
+    if not referee or referee == member_id or not access.exists(uow, referee):
+        raise ValidationProblem("referral needs referee_member_id: another, existing member")
+    if rule.referee_points > 0:
+        other = program.ledger(uow, referee, "points", rules, today)
+        source = f"behavior:referred:{member_id}"
+        other.add_lot(rule.referee_points, expires, source=source)
+        other.stage("earn", rule.referee_points, reason="referred", source=source, event_type="points.earned",
+                    event_data={"behavior": "referred", "referrer": member_id}, **stamp)
+    return rule.referee_points
+
+
+__all__ = ["earn", "record_behavior", "LimitReached", "OrderAlreadyEarned"]

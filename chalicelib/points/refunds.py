@@ -1,0 +1,92 @@
+"""Refunds: claw back what an order earned and give back what it spent, in proportion to the
+share of the order refunded so far (cumulative, so partial refunds never drift)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import access, orders, program
+from chalicelib.points import rules as R
+from chalicelib.points.schemas import Refund
+from chalicelib.points.tables import OrderItem, RefundItem
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, NotFound
+from chalicelib.shared.principal import Principal
+
+
+class RefundExceedsOrder(Conflict):
+    slug, title = "refund-exceeds-order", "Refunds would exceed the order amount"
+
+
+def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Claw back earned points and give back spent ones, in proportion to the refunded share."""
+    merchant = access.merchant(by, cmd.merchant_id)
+    order = orders.read(uow, merchant, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id} at merchant {merchant}")
+    if not order.amount_fen:
+        raise Conflict("this order has no recorded amount (it earned nothing); nothing to refund in proportion")
+    amount, before = int(order.amount_fen), int(order.refunded_fen or 0)
+    after = before + cmd.amount_fen
+    if after > amount:
+        raise RefundExceedsOrder(f"refunds would total {after} fen of a {amount} fen order", refunded_fen=before)
+    uow.create(RefundItem(*RefundItem.key(merchant, order_id, cmd.refund_id), amount_fen=cmd.amount_fen,
+                          created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
+    _, rules = program.rules_at(uow, clock.now())
+    reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
+                             "clawed_back": {}, "restored": 0, "restored_expired": 0, "shortfall": 0}
+    spent = json.loads(order.spent or "[]")
+    restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
+    earned = json.loads(order.earned or "{}")
+    clawed = json.loads(order.clawed or "{}")
+    context = {"merchant": merchant, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules}
+    for point_type in sorted(set(earned) | ({"points"} if restore else set())):
+        target = sum(int(x["points"]) for x in earned.get(point_type, [])) * after // amount
+        claw = target - int(clawed.get(point_type, 0))
+        gives_back = point_type == "points" and restore > 0
+        if claw <= 0 and not gives_back:
+            continue
+        _refund_type(uow, order.member_id, point_type, earned.get(point_type, []), max(claw, 0),
+                     spent if gives_back else [], restore if gives_back else 0, context, reply)
+        clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
+    _record_refund(uow, order, after, clawed, max(restore, 0), reply["shortfall"])
+    return reply
+
+
+def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[dict], claw: int,
+                 spent: list[dict], restore: int, context: dict[str, Any], reply: dict[str, Any]) -> None:
+    """One account's part of a refund: take back from the earned lots, give back the spent ones."""
+    rules: R.ProgramRules = context["rules"]
+    ledger = program.ledger(uow, member_id, point_type, rules, program.today())
+    got = 0
+    for lot in lots:
+        if got < claw:
+            got += ledger.take_from(lot, claw - got)
+    short = claw - got
+    if short > 0:
+        if rules.negative_balance == "debt":
+            ledger.owe(short)
+        reply["shortfall"] += short
+    if restore:
+        ledger.give_back(spent, restore)
+        reply["restored"] = restore
+        reply["restored_expired"] = ledger.expired_on_return      # their lot's last day had passed
+    reply["clawed_back"][point_type] = claw
+    cmd, order_id = context["cmd"], context["order_id"]
+    ledger.stage("refund", claw, reason=f"refund {cmd.refund_id}", source=f"order:{context['merchant']}:{order_id}",
+                 actor=context["by"].ref, idempotency_key=context["key"], event_type="points.refunded",
+                 event_data={"order_id": order_id, "refund_id": cmd.refund_id, "clawed_back": claw,
+                             "restored": restore, "shortfall": max(short, 0),
+                             "policy": rules.negative_balance}, merchant_id=context["merchant"])
+
+
+def _record_refund(uow: UnitOfWork, order: OrderItem, refunded_fen: int, clawed: dict[str, int], restored: int,
+                   shortfall: int) -> None:
+    def change(o: OrderItem) -> None:
+        o.refunded_fen, o.clawed = refunded_fen, json.dumps(clawed)
+        o.restored = int(o.restored or 0) + restored
+        o.shortfall = int(o.shortfall or 0) + shortfall
+    orders.save(uow, order, order.merchant_id, order.order_id, order.member_id, change)

@@ -1,0 +1,122 @@
+"""Every read of points data, and the keys it uses, in one place: ``uow.points``.
+
+Writes are staged on the unit of work by the ledger and the services; reads come through here,
+so the same code runs on DynamoDB and on the in-memory fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from chalicelib.db.backend import SortKey
+from chalicelib.db.due import due_items
+from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.points.tables import (
+    RULES_PK,
+    AccountItem,
+    CounterItem,
+    HoldItem,
+    LiabilityItem,
+    LotItem,
+    OrderItem,
+    PointsDayItem,
+    PostingItem,
+    RulesItem,
+)
+
+LOT_PAGE = 20          # lots read per page while spending: most spends touch one or two lots
+ACCOUNT_SHARDS_PREFIX = "PTSACCT#"
+
+
+@repository("points")
+class PointsRepository:
+    """Reads of accounts, lots, holds, orders, counters, rules and figures."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    # accounts and lots ------------------------------------------------------------------------
+    def account(self, member_id: str, point_type: str) -> AccountItem:
+        """The account (consistent), or a new one at version 0."""
+        found = self.uow.get(AccountItem, AccountItem.key(member_id, point_type), consistent=True)
+        return found or AccountItem.new(member_id, point_type)
+
+    def live_lots(self, member_id: str, point_type: str, *, consistent: bool = True,
+                  page_size: int | None = LOT_PAGE, limit: int | None = None,
+                  until: str | None = None) -> Iterator[LotItem]:
+        """Live lots, soonest expiry first (never-expiring last); ``until`` stops at an expiry date."""
+        prefix = f"PTS#{point_type}#LOT#"
+        sort = SortKey.between(prefix, f"{prefix}{until}~") if until else SortKey.prefix(prefix)
+        return self.uow.query(LotItem, f"MEMBER#{member_id}", sort, consistent=consistent,
+                              page_size=page_size, limit=limit)
+
+    def pending_lots(self, member_id: str, point_type: str) -> Iterator[LotItem]:
+        """Lots waiting for their order's return window to close."""
+        return self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.prefix(f"PTS#{point_type}#PEND#"),
+                              consistent=True)
+
+    def lot(self, key: tuple[str, str]) -> LotItem | None:
+        """One lot by key (consistent)."""
+        return self.uow.get(LotItem, key, consistent=True)
+
+    def postings(self, member_id: str, point_type: str, *, before: int | None = None,
+                 limit: int | None = None, newest_first: bool = False) -> Iterator[PostingItem]:
+        """The account's postings by sequence; ``before`` pages backwards from a sequence."""
+        low = PostingItem.sort_key(point_type, 0)[:-12]
+        high = PostingItem.sort_key(point_type, before) if before else f"{low}~"
+        return self.uow.query(PostingItem, PostingItem.partition(member_id), SortKey.between(low, high),
+                              forward=not newest_first, limit=limit, consistent=True)
+
+    def accounts_in_shard(self, shard: int) -> Iterator[AccountItem]:
+        """Every account of one listing shard (reconcile-all)."""
+        return self.uow.query(AccountItem, f"{ACCOUNT_SHARDS_PREFIX}{shard}", index="gsi1")
+
+    # holds, orders, counters ------------------------------------------------------------------
+    def hold(self, member_id: str, point_type: str, hold_id: str) -> HoldItem | None:
+        """One checkout hold (consistent)."""
+        return self.uow.get(HoldItem, HoldItem.key(member_id, point_type, hold_id), consistent=True)
+
+    def holds(self, member_id: str, point_type: str) -> Iterator[HoldItem]:
+        """Every hold of an account, open or settled."""
+        return self.uow.query(HoldItem, f"MEMBER#{member_id}", SortKey.prefix(f"PTS#{point_type}#HOLD#"),
+                              consistent=True)
+
+    def order(self, merchant_id: str, order_id: str) -> OrderItem | None:
+        """What an order earned, spent and refunded (consistent)."""
+        return self.uow.get(OrderItem, OrderItem.key(merchant_id, order_id), consistent=True)
+
+    def counter(self, member_id: str, name: str) -> CounterItem | None:
+        """A limit counter or the check-in streak (consistent)."""
+        return self.uow.get(CounterItem, CounterItem.key(member_id, name), consistent=True)
+
+    # program ----------------------------------------------------------------------------------
+    def rules_versions(self) -> list[RulesItem]:
+        """Every saved version of the program."""
+        return list(self.uow.query(RulesItem, RULES_PK, consistent=True))
+
+    def liability(self, point_type: str) -> list[LiabilityItem]:
+        """Outstanding points by expiry month."""
+        return list(self.uow.query(LiabilityItem, LiabilityItem.key(point_type, "")[0]))
+
+    def days(self, point_type: str, start: date, end: date) -> list[PointsDayItem]:
+        """Daily figures from ``start`` to ``end``, both included."""
+        pk, low = PointsDayItem.key(point_type, start.isoformat())
+        return list(self.uow.query(PointsDayItem, pk, SortKey.between(low, f"DAY#{end.isoformat()}")))
+
+    # due work ---------------------------------------------------------------------------------
+    def due_lots(self, today: date) -> Iterator[LotItem]:
+        """Lots due to unlock or expire by ``today`` (index copies)."""
+        return due_items(self.uow.backend, LotItem, "points-lot", today)
+
+    def due_rolling(self, today: date) -> Iterator[AccountItem]:
+        """Accounts whose rolling expiry date has passed by ``today``."""
+        return due_items(self.uow.backend, AccountItem, "points-rolling", today)
+
+    def due_holds(self, today: date) -> Iterator[HoldItem]:
+        """Holds that may have lapsed by ``today``."""
+        return due_items(self.uow.backend, HoldItem, "points-hold", today)
+
+    def due_reminders(self, today: date) -> Iterator[LotItem]:
+        """Lots whose next expiry reminder falls by ``today`` (index copies)."""
+        return due_items(self.uow.backend, LotItem, "points-remind", today, index="gsi1")

@@ -1,0 +1,100 @@
+"""Imports flow one way: shared -> db -> ledger -> api -> events/jobs -> capabilities -> app.
+
+A capability reaches another only through that capability's ``service`` module, and nothing
+reaches into another module's private names. The test reads the source (every import, including
+those inside functions), so a new upward import fails here before it tangles the layers.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = {"shared": 0, "db": 1, "ledger": 2, "api": 3, "events": 4, "jobs": 4}
+CAPABILITIES = {"members": 5, "merchants": 5, "points": 6, "system": 7}
+
+
+def _package(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] == "app":
+        return "app"
+    if parts[0] != "chalicelib" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def _rank(package: str) -> int:
+    if package == "app":
+        return 99
+    return LAYERS.get(package, CAPABILITIES.get(package, 50))
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module, [alias.name for alias in node.names]))
+    return found
+
+
+SOURCES = sorted([ROOT / "app.py", *(p for p in (ROOT / "chalicelib").rglob("*/*.py"))])
+
+
+def violations(path: Path) -> list[str]:
+    """Every import in ``path`` that runs against the layers."""
+    me = _module_name(path)
+    mine = _package(me)
+    assert mine is not None
+    found = []
+    for line, target, names in _imports(path):
+        theirs = _package(target)
+        if theirs is None or theirs == mine:
+            continue
+        # `from chalicelib.points import service` names the module in `names`
+        modules = [f"{target}.{n}" for n in names] if target.count(".") == 1 else [target]
+        where = f"{path.relative_to(ROOT)}:{line} imports {target}"
+        if _rank(theirs) > _rank(mine):
+            found.append(f"{where}: {mine} (layer {_rank(mine)}) may not import {theirs} (layer {_rank(theirs)})")
+        elif theirs in CAPABILITIES and mine in CAPABILITIES and not all(m.endswith(".service") for m in modules):
+            found.append(f"{where}: another capability is reached through its service module only")
+        if any(n.startswith("_") and not n.startswith("__") for n in names):
+            found.append(f"{where}: private name {names}")
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_flow_one_way(path):
+    assert violations(path) == []
+
+
+def test_the_check_catches_an_upward_import():
+    fake = ROOT / "chalicelib" / "db" / "_probe_upward.py"
+    try:
+        fake.write_text("from chalicelib.points.service import earn\nfrom chalicelib.api import auth\n")
+        found = violations(fake)
+    finally:
+        fake.unlink()
+    assert len(found) == 2 and all("may not import" in f for f in found)
+
+
+def test_the_check_catches_a_reach_into_another_capability():
+    fake = ROOT / "chalicelib" / "points" / "_probe_reach.py"
+    try:
+        fake.write_text("from chalicelib.members.tables import MemberItem\n"
+                        "from chalicelib.members import service\n"
+                        "from chalicelib.points.program import _VERSIONS\n")
+        found = violations(fake)
+    finally:
+        fake.unlink()
+    assert len(found) == 1 and "service module only" in found[0]
