@@ -14,6 +14,7 @@ from chalicelib.merchants.routes import bp as merchants
 from chalicelib.points import jobs as points_jobs  # noqa: F401  (registers the points jobs)
 from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
 from chalicelib.points.routes import bp as points
+from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock
 from chalicelib.shared.observability import logger, metrics, tracer
 from chalicelib.system.routes import bp as system
@@ -25,7 +26,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
 
-for blueprint in (system, members, merchants, points):
+for blueprint in (system, programs, members, merchants, points):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

@@ -62,6 +62,7 @@ def fill_members(count: int, start: int) -> None:
     """Write ``count`` members with a phone identity straight into the emulator (fast set-up)."""
     from moto.dynamodb.models import dynamodb_backends
 
+    from chalicelib.db import tenancy
     from chalicelib.members.domain import Identity, Member
     from chalicelib.members.tables import IdentityItem, MemberItem
     from chalicelib.shared.config import settings
@@ -74,6 +75,7 @@ def fill_members(count: int, start: int) -> None:
             identity = Identity("phone", f"+86137{i:08d}")
             member = Member(mid, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z", (identity,))
             for item in (MemberItem.of(member), IdentityItem.of(identity, mid, "2026-01-01T00:00:00.000Z")):
+                tenancy.to_physical("default", item)          # the staff token acts in the default program
                 backend.put_item(table, item.serialize())
     emulator.forget_indexes(table)
 
@@ -159,6 +161,7 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
         assert r.status_code < 300, r.text
         return r.json()
 
+    post("/v1/merchants", {"merchant_id": "bench", "name": "Bench merchant"})
     rows = []
     for history in histories:
         label = f"{history:,} prior postings"
@@ -205,13 +208,15 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
     return rows
 
 
-def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
-    """The expiry job when ``share_percent`` of ``members`` have points expiring: items it reads."""
+def expiry_job(stack, members: int, share_percent: int, programs: int = 10) -> dict[str, Any]:
+    """The expiry job when ``share_percent`` of ``members`` (spread over ``programs``) have points
+    expiring: items it reads. One run serves every program."""
     from datetime import date, datetime
 
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib import jobs
+    from chalicelib.db import tenancy
     from chalicelib.points.tables import AccountItem, LotItem
     from chalicelib.shared.config import settings
     from devstack import emulator
@@ -229,6 +234,7 @@ def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
             acct = AccountItem(*AccountItem.key(mid, "points"), member_id=mid, point_type="points", available=100,
                                pending=0, held=0, debt=0, earned=100, redeemed=0, expired=0, version=1)
             for item in (lot, acct):
+                tenancy.to_physical(f"bench-{i % programs}", item)
                 backend.put_item(table, item.serialize())
     emulator.forget_indexes(table)
     before = emulator.usage()
@@ -236,7 +242,8 @@ def expiry_job(stack, members: int, share_percent: int) -> dict[str, Any]:
     result = jobs.run("points-expiry", datetime(2026, 7, 2, 0, 0, tzinfo=UTC))["result"]
     seconds = time.perf_counter() - started
     used = emulator.usage().minus(before)
-    return {"members": members, "members_with_expiring_points": expiring, "items_read": result["items_read"],
+    return {"members": members, "programs": programs, "members_with_expiring_points": expiring,
+            "items_read": result["items_read"],
             "points_expired": result["points_expired"], "dynamodb_requests": used.requests,
             "rcu": round(used.rcu, 1), "wcu": round(used.wcu, 1), "seconds": round(seconds, 1),
             "requests_by_operation": {k: int(v[0]) for k, v in used.by_operation.items()}}
@@ -317,7 +324,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
              f"final balance {spend['final_balance']}.", "",
              *([f"Points expiry job with {results['expiry_job']['members_with_expiring_points']:,} of "
-                f"{results['expiry_job']['members']:,} members' points expiring: it read "
+                f"{results['expiry_job']['members']:,} members' points expiring "
+                f"(in {results['expiry_job'].get('programs', 1)} programs, one run): it read "
                 f"**{results['expiry_job']['items_read']:,} items** with {results['expiry_job']['dynamodb_requests']:,} "
                 f"DynamoDB requests ({results['expiry_job']['rcu']} RCU, {results['expiry_job']['wcu']} WCU) "
                 f"in {results['expiry_job']['seconds']} s.", ""] if "expiry_job" in results else []),

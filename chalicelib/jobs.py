@@ -30,6 +30,7 @@ def job(name: str) -> Callable[[Job], Job]:
 
 
 class JobRun(MainModel):
+    platform = True                     # a run serves every program
     job = UnicodeAttribute()
     as_of = UnicodeAttribute()
     finished_at = UnicodeAttribute()

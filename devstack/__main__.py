@@ -21,9 +21,9 @@ def _token(args: argparse.Namespace) -> None:
     from devstack.credentials import staff_token
     if args.kind == "member":
         from chalicelib.shared.credentials import mint_token
-        print(mint_token("member", args.subject, 60 * 24 * 7))
+        print(mint_token("member", args.subject, 120, program_id=args.program))
     else:
-        print(staff_token(args.subject))
+        print(staff_token(args.subject, merchant_id=args.merchant, program_id=args.program))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a local token")
     token.add_argument("kind", choices=["member", "staff"])
     token.add_argument("subject", help="member id, or staff role")
+    token.add_argument("--program", default="default", help="the program (tenant) the token acts in")
+    token.add_argument("--merchant", default=None, help="staff below HQ: their merchant")
     args = parser.parse_args(argv)
     if args.command == "token":
         _token(args)

@@ -78,6 +78,7 @@ class LocalStack:
         self._create_resources()
         if self.data_dir:
             self._restore()
+        self._migrate()
         import app as app_module
         self.app_module = app_module
         from devstack.credentials import bootstrap
@@ -90,6 +91,14 @@ class LocalStack:
         if self.data_dir:
             self._start_snapshots()
         return self
+
+    def _migrate(self) -> None:
+        """Data from before programs existed moves into the ``default`` program (once)."""
+        from chalicelib.db.migration import migrate_to_programs
+        names = list(self.table_names.values())
+        moved = migrate_to_programs(self.client("dynamodb"), names, self.table_names["main"])
+        if any(moved.values()) and not self.quiet:
+            print(f"migrated data from before programs into 'default': {moved}")
 
     def client(self, service: str):
         import boto3

@@ -27,9 +27,17 @@ from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
 from chalicelib.shared.errors import Forbidden, Unauthenticated
-from chalicelib.shared.principal import HQ_ROLES, STAFF_ROLES, Principal
+from chalicelib.shared.principal import (
+    DEFAULT_PROGRAM,
+    HQ_ROLES,
+    PLATFORM_ROLE,
+    PROGRAM_ROLES,
+    STAFF_ROLES,
+    Principal,
+)
 
-__all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "MEMBER", "MERCHANT", "ANY_STAFF", "staff",
+__all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
+           "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with",
            "check", "authenticate", "mint_token", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
@@ -39,26 +47,36 @@ class Allow:
 
     kind: str
     roles: tuple[str, ...] = field(default_factory=tuple)
+    capability: str | None = None        # merchant keys: the capability the key needs
 
     def admits(self, p: Principal) -> bool:
         """Whether this rule admits the principal."""
-        return p.kind == self.kind and (not self.roles or p.role in self.roles)
+        return (p.kind == self.kind and (not self.roles or p.role in self.roles)
+                and (self.capability is None or p.can(self.capability)))
 
     def describe(self) -> str:
         """The rule as the OpenAPI document and error messages show it."""
+        if self.capability:
+            return f"{self.kind}[{self.capability}]"
         return self.kind + (f"({','.join(self.roles)})" if self.roles else "")
 
 
 MEMBER = Allow("member")
-MERCHANT = Allow("merchant")
+MERCHANT = Allow("merchant", capability="pos")
+
+
+def key_with(capability: str) -> Allow:
+    """Merchant API keys created with ``capability``."""
+    return Allow("merchant", capability=capability)
 
 
 def staff(*roles: str) -> Allow:
-    """Staff callers with one of ``roles`` (all staff roles when none are named)."""
-    return Allow("staff", tuple(roles or STAFF_ROLES))
+    """Staff callers with one of ``roles`` (every role of a program when none are named)."""
+    return Allow("staff", tuple(roles or PROGRAM_ROLES))
 
 
 ANY_STAFF = staff()
+PLATFORM = staff(PLATFORM_ROLE)
 
 
 def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:
@@ -85,12 +103,13 @@ def _from_token(token: str) -> Principal:
         raise Unauthenticated("token expired") from error
     except jwt.PyJWTError as error:
         raise Unauthenticated("token not valid") from error
+    program = claims.get("program_id") or DEFAULT_PROGRAM
     if claims["aud"] == "member":
-        return Principal("member", claims["sub"])
+        return Principal("member", claims["sub"], program_id=program)
     role = claims.get("role")
     if role not in STAFF_ROLES:
         raise Unauthenticated("staff token without a known role")
-    return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"))
+    return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"), program)
 
 
 # --- merchant API keys ------------------------------------------------------------------------
@@ -125,6 +144,8 @@ class ApiKey:
     merchant_id: str
     store_id: str | None
     status: str
+    program_id: str = DEFAULT_PROGRAM
+    capabilities: tuple[str, ...] = ("pos",)
 
 
 KeyFinder = Callable[[str], "ApiKey | None"]
@@ -162,7 +183,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     expected = sign(key_secret(key_id), timestamp, method, path, query, body)
     if not hmac.compare_digest(expected, signature):
         raise Unauthenticated("signature does not match the request")
-    return Principal("merchant", key.merchant_id, None, key.merchant_id, key.store_id)
+    return Principal("merchant", key_id, None, key.merchant_id, key.store_id, key.program_id, key.capabilities)
 
 
 def authenticate(headers: Mapping[str, str], method: str, path: str,

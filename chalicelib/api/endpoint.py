@@ -32,9 +32,11 @@ from chalicelib.shared.errors import (
     ValidationProblem,
 )
 from chalicelib.shared.observability import count, logger
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 8
+REMEMBERED_REFUSALS = (409, 422)
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -79,7 +81,15 @@ class Call:
     status: int | None = None          # a handler may override the declared status
 
     def __post_init__(self) -> None:
-        self.uow = UnitOfWork(self.actor, self.correlation_id)
+        # The caller's program scopes every key the request reads or writes.
+        program = self.principal.program_id if self.principal else DEFAULT_PROGRAM
+        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program)
+
+    def enter_program(self, program: str) -> None:
+        """Act in ``program`` (public operations whose credential names it, e.g. a refresh token)."""
+        if self.uow.pending:
+            raise RuntimeError("the unit of work has staged changes")
+        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program)
 
     @property
     def caller(self) -> auth.Principal:
@@ -202,7 +212,7 @@ def _json(raw: bytes) -> Any:
 
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
          correlation_id: str, key: str | None, fp: str, instance: str = "") -> tuple[int, Any, bool]:
-    scope = principal.ref if principal else "public"
+    scope = principal.scope if principal else "public"
     for attempt in range(RETRIES_ON_CONFLICT):
         call = Call(op, principal, params, body, query, headers, correlation_id)
         try:
@@ -223,7 +233,11 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
             # A keyed request that fails on today's state may be the retry of one that succeeded.
             if (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
                 return (*replay(record, fp), True)
-            # Otherwise remember the refusal: the same key keeps getting the same answer.
+            # Otherwise remember a business refusal (409, 422): the same key keeps getting the same
+            # answer. Not 403 / 404: who may see what is not the request's outcome, and a refused
+            # caller must leave nothing behind in a tenancy it may not touch.
+            if problem.status not in REMEMBERED_REFUSALS:
+                raise
             refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
             if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
                 return _replay(call.uow, scope, key, fp)

@@ -3,7 +3,8 @@
 Items with work carry ``duepk`` = ``DUE#<kind>#<shard>`` and ``duesk`` = ``<day>#<id>`` in the
 sparse ``due`` index (or the same shape in ``gsi1`` for a second kind of work on one item). A job
 asks each shard for everything due on or before today: its reads are proportional to the work,
-never to the table, and a missed run is caught up by the next one.
+never to the table, and a missed run is caught up by the next one. The due partitions are shared
+by every program, so one run serves them all; each item comes with its program.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import TypeVar
 
 from pynamodb.models import Model
 
+from chalicelib.db import tenancy
 from chalicelib.db.backend import Backend, SortKey
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.observability import logger
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -38,11 +41,13 @@ def due_day(duesk: str) -> date:
     return date.fromisoformat(duesk.split("#", 1)[0])
 
 
-def due_items(backend: Backend, model: type[M], kind: str, today: date, index: str = "due") -> Iterator[M]:
-    """Every item of ``kind`` due on or before ``today``, shard by shard."""
+def due_items(backend: Backend, model: type[M], kind: str, today: date,
+              index: str = "due") -> Iterator[tuple[str, M]]:
+    """Every item of ``kind`` due on or before ``today``, shard by shard, with its program."""
     tomorrow = (today + timedelta(days=1)).isoformat()
     for shard in range(DUE_SHARDS):
-        yield from backend.query(model, f"DUE#{kind}#{shard}", SortKey.below(tomorrow), index=index)
+        for item in backend.query(model, f"DUE#{kind}#{shard}", SortKey.below(tomorrow), index=index):
+            yield tenancy.localise(item) or DEFAULT_PROGRAM, item
 
 
 @dataclass

@@ -30,8 +30,14 @@ def _meta(spec: TableSpec) -> Any:
 
 
 class TableItem(Model):
-    """String keys and a TTL attribute, shared by the items of every table."""
+    """String keys and a TTL attribute, shared by the items of every table.
 
+    Items belong to a program: the unit of work puts the program in front of their partition keys
+    (:mod:`chalicelib.db.tenancy`). Item classes of the platform itself (programs, API keys, job
+    runs) set ``platform = True`` and are stored as they are.
+    """
+
+    platform = False
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     expires_at = NumberAttribute(null=True)

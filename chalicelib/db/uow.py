@@ -5,6 +5,9 @@ idempotency record of the request. So a change, the events that report it and th
 makes its retry safe are written all or nothing: there is no window in which one exists without
 the others.
 
+A unit is opened for one program (tenant): every key it reads or writes is that program's
+(:mod:`chalicelib.db.tenancy`), so nothing done through it can touch another program's items.
+
 The unit also carries the repositories (``uow.members``, ``uow.points``, ...): each capability
 registers its own with :func:`repository`, and every read and write goes through them to the
 backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
@@ -21,10 +24,12 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.db import backend as backends
+from chalicelib.db import tenancy
 from chalicelib.db.backend import MAX_ITEMS, Backend, ConditionsFailed, Contended, SortKey, Write
 from chalicelib.db.outbox import EventItem
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 M = TypeVar("M", bound=Model)
 Item = Any          # a TableItem subclass instance (PynamoDB models are typed loosely)
@@ -52,7 +57,8 @@ class UnitOfWork:
     """Collects writes and events; :meth:`commit` applies them atomically."""
 
     def __init__(self, actor: str | None = None, correlation_id: str | None = None,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | None = None, program: str = DEFAULT_PROGRAM) -> None:
+        self.program = program
         self.actor = actor
         self.correlation_id = correlation_id
         self.backend = backend or backends.current()
@@ -71,12 +77,21 @@ class UnitOfWork:
 
     # reads ------------------------------------------------------------------------------------
     def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
-        """The item at ``key``, or None."""
-        return self.backend.get(model, key[0], key[1], consistent)
+        """The program's item at ``key``, or None."""
+        item = self.backend.get(model, self._pk(model, key[0]), key[1], consistent)
+        if item is not None and tenancy.scoped(item):
+            tenancy.localise(item)
+        return item
 
     def query(self, model: type[M], pk: str, sort: SortKey | None = None, **options: Any) -> Iterator[M]:
-        """The items of partition ``pk`` (of an index, with ``index=``) in sort-key order."""
-        return self.backend.query(model, pk, sort, **options)
+        """The items of the program's partition ``pk`` (of an index, with ``index=``) in sort-key order."""
+        for item in self.backend.query(model, self._pk(model, pk), sort, **options):
+            if tenancy.scoped(item):
+                tenancy.localise(item)
+            yield item
+
+    def _pk(self, model: type[Model], pk: str) -> str:
+        return tenancy.physical(self.program, pk) if not getattr(model, "platform", False) else pk
 
     # staging ----------------------------------------------------------------------------------
     def create(self, item: Item, on_conflict: ConflictFactory | None = None) -> None:
@@ -104,7 +119,7 @@ class UnitOfWork:
 
     def emit(self, event: DomainEvent) -> None:
         """Stage an event; it carries the actor and correlation id of this unit."""
-        self.events.append(replace(event, actor=event.actor or self.actor,
+        self.events.append(replace(event, actor=event.actor or self.actor, program_id=self.program,
                                    correlation_id=event.correlation_id or self.correlation_id))
 
     @property
@@ -129,7 +144,7 @@ class UnitOfWork:
         if len(writes) > MAX_ITEMS:
             raise Conflict(f"one request may change at most {MAX_ITEMS} items")
         try:
-            self.backend.write(writes)
+            self._write(writes)
         except ConditionsFailed as error:
             failed = [writes[i] for i in error.failed]
             if claim is not None and any(w.item is claim for w in failed):
@@ -144,10 +159,19 @@ class UnitOfWork:
         """Write one item now, outside the staged unit (an audit entry, a job's record); False if
         ``condition`` failed."""
         try:
-            self.backend.write([Write("save", item, condition)])
+            self._write([Write("save", item, condition)])
         except ConditionsFailed:
             return False
         return True
+
+    def _write(self, writes: list[Write]) -> None:
+        """Write with the program's keys; the items keep their logical keys afterwards."""
+        undo = [tenancy.to_physical(self.program, w.item) if tenancy.scoped(w.item) else [] for w in writes]
+        try:
+            self.backend.write(writes)
+        finally:
+            for w, changes in zip(writes, undo, strict=True):
+                tenancy.restore(w.item, changes)
 
 
 def merge_problems(problems: list[Problem]) -> Problem:

@@ -16,6 +16,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 CONSUMER = "daily-stats"
 COUNTERS = {"member.registered": "members_registered", "member.identity_bound": "identities_bound"}
@@ -38,7 +39,7 @@ def count(event: DomainEvent) -> None:
     """Add one to the day's counter, for the program and for the event's merchant, exactly once."""
     counter = getattr(DailyStatsItem, COUNTERS[event.type])
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
-    uow = UnitOfWork()
+    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
     for scope in {"ALL", event.merchant_id or "-"}:
         row = DailyStatsItem(*DailyStatsItem.key(scope, day))
         uow.update(row, [counter.add(1), DailyStatsItem.scope.set(scope), DailyStatsItem.day.set(day)])

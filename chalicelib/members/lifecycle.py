@@ -30,13 +30,14 @@ def review(as_of: datetime) -> dict[str, Any]:
     """Move every due member to the stage their last activity puts them in."""
     today = clock.program_date(as_of)
     reader = UnitOfWork(ACTOR)
-    run = run_due(reader.members.due_for_review(today), lambda item, _: _review_one(item.member_id, today, as_of),
-                  lambda item: item.member_id, "member-lifecycle", attempts=3)
+    run = run_due(reader.members.due_for_review(today),
+                  lambda due, _: _review_one(due[0], due[1].member_id, today, as_of),
+                  lambda due: f"{due[0]}/{due[1].member_id}", "member-lifecycle", attempts=3)
     return {"members_read": run.items_read, "stages_changed": run.counts["changed"], **run.give_ups()}
 
 
-def _review_one(member_id: str, today: date, as_of: datetime) -> Counter:
-    uow = UnitOfWork(ACTOR)
+def _review_one(program: str, member_id: str, today: date, as_of: datetime) -> Counter:
+    uow = UnitOfWork(ACTOR, program=program)
     member = uow.members.load(member_id, consistent=True)
     if member is None or member.review_on is None or member.review_on > today or member.status != "active":
         return Counter()

@@ -32,6 +32,6 @@ class MembersRepository:
         """Who saw the member's unmasked data, oldest first."""
         return self.uow.query(AuditItem, f"AUDIT#{member_id}")
 
-    def due_for_review(self, today: date) -> Iterator[MemberItem]:
+    def due_for_review(self, today: date) -> Iterator[tuple[str, MemberItem]]:
         """Members whose lifecycle stage may change by ``today``."""
         return due_items(self.uow.backend, MemberItem, "lifecycle", today)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import ANY_STAFF, MEMBER, MERCHANT, staff
+from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, key_with, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.members import service
 from chalicelib.members.schemas import (
@@ -14,17 +14,20 @@ from chalicelib.members.schemas import (
     MemberOut,
     MemberTokenOut,
     MemberTokenRequest,
+    RefreshTokenRequest,
     RegisterMember,
     UpdateMember,
 )
 
 bp = Blueprint(__name__)
 TAGS = ("members",)
+LOGIN = key_with("member_login")          # the brand's login server
+HQ = staff(*HQ_ROLES)
 
 
 @endpoint(bp, "/v1/members", "POST", "registerMember", status=201, tags=TAGS, errors=(409,),
           summary="Register a member with one or more identities",
-          allow=(MERCHANT, ANY_STAFF), body=RegisterMember, response=MemberOut)
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body=RegisterMember, response=MemberOut)
 def register_member(call: Call):
     member = service.register(call.body, call.caller, call.uow)
     return member.view(reveal=False)
@@ -32,22 +35,21 @@ def register_member(call: Call):
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
           summary="Find the member an identity belongs to (phone, OpenID, UnionID, card, email)",
-          allow=(MERCHANT, ANY_STAFF), query=LookupQuery, response=MemberOut)
+          allow=(MERCHANT, LOGIN, ANY_STAFF), query=LookupQuery, response=MemberOut)
 def lookup_member(call: Call):
     return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
           summary="Read a member ('me' for the calling member); reveal=true shows personal data to HQ roles, audited",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=GetMemberQuery, response=MemberOut)
+          allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query=GetMemberQuery, response=MemberOut)
 def get_member(call: Call):
     return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
 
 
 @endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", tags=TAGS, errors=(404, 409),
           summary="Change profile fields; custom_fields merge key by key (null removes a key)",
-          allow=(MEMBER, MERCHANT, staff("super_admin", "ops_manager", "store_manager")),
-          body=UpdateMember, response=MemberOut)
+          allow=(MEMBER, LOGIN, HQ), body=UpdateMember, response=MemberOut)
 def update_member(call: Call):
     member = service.update(call.params["member_id"], call.body, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")
@@ -55,7 +57,7 @@ def update_member(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", status=201, tags=TAGS,
           errors=(404, 409), summary="Bind one more identity to a member",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), body=IdentityIn, response=MemberOut)
+          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
 def bind_identity(call: Call):
     member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,
                                  call.caller, call.uow)
@@ -66,7 +68,23 @@ def bind_identity(call: Call):
 
 @endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
           tags=("auth",), errors=(404,),
-          summary="Issue a member bearer token (for the brand's own login server)",
-          allow=(MERCHANT, staff("super_admin")), body=MemberTokenRequest, response=MemberTokenOut)
+          summary="Issue member tokens after the caller verified the login (a member_login key or HQ; audited)",
+          allow=(LOGIN, HQ), body=MemberTokenRequest, response=MemberTokenOut)
 def issue_member_token(call: Call):
     return service.member_token(call.uow, call.body, call.caller)
+
+
+@endpoint(bp, "/v1/auth/member-tokens/refresh", "POST", "refreshMemberToken", status=201, idempotent=False,
+          tags=("auth",), errors=(401,), allow=(), body=RefreshTokenRequest, response=MemberTokenOut,
+          summary="Trade a refresh token for a new access token and refresh token (the old one is used up)")
+def refresh_member_token(call: Call):
+    call.enter_program(service.token_program(call.body.refresh_token))
+    return service.refresh_member_token(call.uow, call.body.refresh_token)
+
+
+@endpoint(bp, "/v1/auth/member-tokens/revoke", "POST", "revokeMemberToken", idempotent=False, tags=("auth",),
+          errors=(401,), allow=(), body=RefreshTokenRequest,
+          summary="End a login: its refresh token stops working (a member logging out)")
+def revoke_member_token(call: Call):
+    call.enter_program(service.token_program(call.body.refresh_token))
+    return service.revoke_member_token(call.uow, call.body.refresh_token)

@@ -28,8 +28,9 @@ class RegisterMember(Strict):
     gender: Gender = "unknown"
     birthday: date | None = None
     custom_fields: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
+    merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant registering the member")
     store_id: str | None = Field(None, max_length=64)
-    channel: Channel = "app"
+    channel: Channel | None = Field(None, description="default: pos for POS keys, else app")
 
     @field_validator("birthday")
     @classmethod
@@ -74,6 +75,12 @@ class GetMemberQuery(Strict):
 class MemberTokenRequest(Strict):
     member_id: str | None = Field(None, max_length=64)
     identity: IdentityIn | None = None
+    verified_by: Literal["sms_otp", "wechat_code", "alipay_code", "password", "app_session"] = Field(
+        description="how the caller verified that the member is logging in (recorded in the member's audit trail)")
+
+
+class RefreshTokenRequest(Strict):
+    refresh_token: str = Field(min_length=10, max_length=200)
 
 
 class IdentityOut(BaseModel):
@@ -105,3 +112,5 @@ class MemberTokenOut(BaseModel):
     token: str
     member_id: str
     expires_at: str
+    refresh_token: str
+    refresh_expires_at: str

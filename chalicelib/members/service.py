@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import tokens
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
 from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
+from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
-from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -53,17 +54,14 @@ def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
 def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
     """A new member with its identities; 409 naming every identity that is already taken."""
     identities = _identities(cmd)
-    store_id = cmd.store_id
-    if by.kind == "merchant" and by.store_id:
-        if store_id and store_id != by.store_id:
-            raise Forbidden("this API key is scoped to another store")
-        store_id = by.store_id
+    merchant_id, store_id = merchants.place(uow, by, cmd.merchant_id, cmd.store_id)
+    channel = cmd.channel or ("pos" if by.can("pos") else "app")
     at = clock.now()
     now = clock.iso(at)
     member = Member(member_id=new_id(), registered_at=now, updated_at=now, identities=identities,
                     name=cmd.name, gender=cmd.gender, birthday=cmd.birthday,
-                    custom_fields=dict(cmd.custom_fields), merchant_id=by.merchant_id,
-                    store_id=store_id, channel=cmd.channel, last_active_at=now,
+                    custom_fields=dict(cmd.custom_fields), merchant_id=merchant_id,
+                    store_id=store_id, channel=channel, last_active_at=now,
                     review_on=clock.program_date(at) + lifecycle_rules().new_for)
     for identity in identities:
         uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=taken(identity))
@@ -142,21 +140,23 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
 
 
 def member_token(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
-    """A bearer token for a member, for a trusted server that has verified the member's login."""
-    if bool(cmd.member_id) == bool(cmd.identity):
-        raise ValidationProblem("send exactly one of member_id or identity")
-    if cmd.identity:
-        found = uow.members.resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
-        if found is None:
-            raise NotFound("no member has that identity")
-        member_id = found
-    else:
-        member_id = cmd.member_id or ""
-    member = _active(uow, member_id)
-    minutes = settings().member_token_minutes
-    token = mint_token("member", member.member_id, minutes)
-    expires = datetime.now(UTC) + timedelta(minutes=minutes)
-    return {"token": token, "member_id": member.member_id, "expires_at": clock.iso(expires)}
+    """Access and refresh tokens for a member whose login the caller verified (audited)."""
+    return tokens.issue(uow, cmd, by, _active)
+
+
+def refresh_member_token(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
+    """New tokens for an active refresh token, which is used up."""
+    return tokens.refresh(uow, refresh_token)
+
+
+def revoke_member_token(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
+    """End the login a refresh token belongs to."""
+    return tokens.revoke(uow, refresh_token)
+
+
+def token_program(refresh_token: str) -> str:
+    """The program a refresh token belongs to."""
+    return tokens.program_of(refresh_token)
 
 
 # --- helpers ---------------------------------------------------------------------------------

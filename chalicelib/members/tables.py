@@ -2,7 +2,8 @@
 
 ``MEMBER#<id> / PROFILE``        the profile; ``merged_into`` keeps an old id resolving after a merge
 ``IDENTITY#<type>#<value> / IDENTITY``  the OneID index: one read from any identity to its member id
-``AUDIT#<member id> / <time>#<ulid>``  who saw unmasked personal data, when
+``AUDIT#<member id> / <time>#<ulid>``  who saw unmasked personal data or logged the member in, when
+``REFRESH#<token id> / REFRESH``  a login's refresh token: a hash of its secret, single use
 """
 
 from __future__ import annotations
@@ -93,6 +94,21 @@ class AuditItem(MainModel):
     @staticmethod
     def key(member_id: str, at: str, entry_id: str) -> tuple[str, str]:
         return f"AUDIT#{member_id}", f"{at}#{entry_id}"
+
+
+class RefreshTokenItem(MainModel):
+    """``REFRESH#<id>``: one login's refresh token (a hash of its secret), in the member's program."""
+
+    member_id = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    status = UnicodeAttribute()                # active | used | revoked
+    verified_by = UnicodeAttribute()
+    issued_by = UnicodeAttribute()
+    refresh_expires_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(token_id: str) -> tuple[str, str]:
+        return f"REFRESH#{token_id}", "REFRESH"
 
 
 def taken(identity: Identity):

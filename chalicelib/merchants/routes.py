@@ -27,6 +27,8 @@ class CreateStore(Strict):
 
 class CreateApiKey(Strict):
     store_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")
+    capabilities: list[str] = Field(["pos"], min_length=1, max_length=4,
+                                    description="what the key may do: pos, member_login, reports, webhooks")
 
 
 @endpoint(bp, "/v1/merchants", "POST", "createMerchant", status=201, tags=TAGS, errors=(409,),
@@ -47,4 +49,4 @@ def create_store(call: Call):
           allow=(staff("super_admin"),), body=CreateApiKey)
 def create_api_key(call: Call):
     # Not keyed: the reply carries the secret, and an idempotency record would store it.
-    return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.uow)
+    return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.body.capabilities, call.uow)

@@ -9,9 +9,11 @@ from chalicelib.api import auth
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
 from chalicelib.shared import clock
+from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.credentials import key_secret
-from chalicelib.shared.errors import Conflict, NotFound
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import DEFAULT_PROGRAM, KEY_CAPABILITIES, Principal
 
 
 def create_merchant(merchant_id: str, name: str, uow: UnitOfWork) -> dict[str, Any]:
@@ -37,21 +39,26 @@ def create_store(merchant_id: str, store_id: str, name: str, uow: UnitOfWork) ->
     return {"merchant_id": merchant_id, "store_id": store_id, "name": name, "created_at": now}
 
 
-def create_api_key(merchant_id: str, store_id: str | None, uow: UnitOfWork) -> dict[str, Any]:
-    """A new key. Its secret is returned once, here, and never stored."""
+def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[str], uow: UnitOfWork) -> dict[str, Any]:
+    """A new key of the program's merchant, with the capabilities it may use. Its secret is
+    returned once, here, and never stored."""
+    unknown = sorted(set(capabilities) - set(KEY_CAPABILITIES))
+    if unknown or not capabilities:
+        raise ValidationProblem(f"capabilities are some of {', '.join(KEY_CAPABILITIES)}; not {unknown}")
     if uow.merchants.merchant(merchant_id) is None:
         raise NotFound(f"no merchant {merchant_id}")
     if store_id and uow.merchants.store(merchant_id, store_id) is None:
         raise NotFound(f"no store {store_id} at merchant {merchant_id}")
     key_id = "ak_" + secrets.token_hex(12)
     now = clock.iso(clock.now())
-    uow.create(ApiKeyItem(*ApiKeyItem.key(key_id), key_id=key_id, merchant_id=merchant_id, store_id=store_id,
-                          status="active", created_at=now))
+    caps = sorted(set(capabilities))
+    uow.create(ApiKeyItem(*ApiKeyItem.key(key_id), key_id=key_id, program_id=uow.program, merchant_id=merchant_id,
+                          store_id=store_id, capabilities=caps, status="active", created_at=now))
     uow.emit(DomainEvent("api_key.created", f"merchant:{merchant_id}",
-                         {"merchant_id": merchant_id, "store_id": store_id, "key_id": key_id},
+                         {"merchant_id": merchant_id, "store_id": store_id, "key_id": key_id, "capabilities": caps},
                          merchant_id=merchant_id))
-    return {"key_id": key_id, "secret": key_secret(key_id), "merchant_id": merchant_id,
-            "store_id": store_id, "status": "active", "created_at": now}
+    return {"key_id": key_id, "secret": key_secret(key_id), "program_id": uow.program, "merchant_id": merchant_id,
+            "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
 
 
 def find_api_key(key_id: str) -> auth.ApiKey | None:
@@ -59,7 +66,55 @@ def find_api_key(key_id: str) -> auth.ApiKey | None:
     item = UnitOfWork().merchants.api_key(key_id)
     if item is None:
         return None
-    return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status)
+    return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status,
+                       item.program_id or DEFAULT_PROGRAM, tuple(item.capabilities or ("pos",)))
 
 
 auth.use_key_finder(find_api_key)
+
+
+# --- where a caller acts ---------------------------------------------------------------------
+
+PLACE_CACHE_SECONDS = 60.0      # merchants and stores are created, not moved: a positive answer keeps
+_KNOWN: TtlCache[bool] = TtlCache(PLACE_CACHE_SECONDS, max_entries=4096)
+
+
+def _known(uow: UnitOfWork, merchant_id: str, store_id: str | None) -> bool:
+    key = (uow.program, merchant_id, store_id)
+
+    def look() -> bool:
+        if store_id is None:
+            return uow.merchants.merchant(merchant_id) is not None
+        return uow.merchants.store(merchant_id, store_id) is not None
+    found = _KNOWN.get(key, look)
+    if not found:
+        _KNOWN.invalidate(key)          # a store created a moment later must be usable at once
+    return found
+
+
+def place(uow: UnitOfWork, by: Principal, merchant_id: str | None = None, store_id: str | None = None,
+          *, merchant_required: bool = False) -> tuple[str | None, str | None]:
+    """The merchant and store an operation is booked to, checked against the caller.
+
+    A merchant's key or staff acts for its own merchant (naming another is 403) and, when scoped
+    to a store, for that store only (403). HQ staff may name any merchant of the program. A named
+    merchant or store must exist in the program, the store at that merchant (404).
+    """
+    own = by.merchant_id if by.kind in ("merchant", "staff") else None
+    if own and not by.is_hq:
+        if merchant_id and merchant_id != own:
+            raise Forbidden("you act for your own merchant only")
+        if by.store_id and store_id and store_id != by.store_id:
+            raise Forbidden("your credentials are scoped to another store")
+        merchant_id, store_id = own, store_id or by.store_id
+    else:
+        merchant_id = merchant_id or own
+    if merchant_id is None:
+        if merchant_required or store_id:
+            raise ValidationProblem("merchant_id is required: name the merchant the operation is booked to")
+        return None, None
+    if not _known(uow, merchant_id, None):
+        raise NotFound(f"no merchant {merchant_id[:64]} in this program")
+    if store_id and not _known(uow, merchant_id, store_id):
+        raise NotFound(f"no store {store_id[:64]} at merchant {merchant_id[:64]}")
+    return merchant_id, store_id

@@ -2,13 +2,15 @@
 
 ``MERCHANT#<id> / MERCHANT``        the merchant
 ``MERCHANT#<id> / STORE#<store>``   its stores
-``APIKEY#<key id> / APIKEY``        a key: merchant, optional store scope, status. No secret:
-                                    the secret is derived from API_KEY_MASTER (see api.auth).
+``APIKEY#<key id> / APIKEY``        a key, at platform level (found before the program is known):
+                                    program, merchant, optional store scope, capabilities, status.
+                                    No secret: it is derived from API_KEY_MASTER (see api.auth).
+Merchants and stores live inside their program (see :mod:`chalicelib.db.tenancy`).
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import ListAttribute, UnicodeAttribute
 
 from chalicelib.db.items import MainModel
 
@@ -35,7 +37,10 @@ class StoreItem(MainModel):
 
 
 class ApiKeyItem(MainModel):
+    platform = True                   # found by key id before the caller's program is known
     key_id = UnicodeAttribute()
+    program_id = UnicodeAttribute(null=True)     # None: a key from before programs, in ``default``
+    capabilities = ListAttribute(of=UnicodeAttribute, null=True)   # None: ["pos"]
     merchant_id = UnicodeAttribute()
     store_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute()

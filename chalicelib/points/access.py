@@ -1,10 +1,15 @@
-"""Whose points and which merchant: the checks every points operation makes of its caller."""
+"""Whose points and which merchant: the checks every points operation makes of its caller.
+
+Members belong to the program and are shared by its merchants (earn and spend at any of them);
+orders, holds and refunds belong to the merchant that made them.
+"""
 
 from __future__ import annotations
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
-from chalicelib.shared.errors import Forbidden, ValidationProblem
+from chalicelib.merchants import service as merchants
+from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.principal import Principal
 
 
@@ -13,27 +18,21 @@ def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     return members.target(uow, member_id, by)
 
 
-def merchant(by: Principal, named: str | None) -> str:
-    """The merchant an operation is booked to: the caller's own, or the one staff name."""
-    if by.kind == "merchant":
-        if named and named != by.merchant_id:
-            raise Forbidden("this API key belongs to another merchant")
-        return by.merchant_id or ""
-    if by.merchant_id and named and named != by.merchant_id:
-        raise Forbidden("your staff account belongs to another merchant")
-    chosen = named or by.merchant_id
-    if not chosen:
-        raise ValidationProblem("merchant_id is required for staff callers")
-    return chosen
-
-
-def store(by: Principal, named: str | None) -> str | None:
-    """The store an operation is booked to; a store-scoped key acts only for its store."""
-    if by.kind == "merchant" and by.store_id and named and named != by.store_id:
-        raise Forbidden("this API key is scoped to another store")
-    return named or by.store_id
-
-
 def exists(uow: UnitOfWork, member_id: str) -> bool:
     """Whether a member is stored under ``member_id``."""
     return members.exists(uow, member_id)
+
+
+def merchant(uow: UnitOfWork, by: Principal, named: str | None, store_id: str | None = None) -> tuple[str, str | None]:
+    """The merchant (and store) an order-linked operation is booked to, checked against the caller."""
+    if by.kind == "member":
+        raise Forbidden("orders are booked by the merchant's till or staff, not by members")
+    chosen, store = merchants.place(uow, by, named, store_id, merchant_required=True)
+    assert chosen is not None
+    return chosen, store
+
+
+def owns(by: Principal, merchant_id: str | None) -> bool:
+    """Whether the caller may see and change a record of ``merchant_id`` (its own, or HQ)."""
+    return by.is_hq or (by.kind in ("merchant", "staff") and merchant_id is not None
+                        and by.merchant_id == merchant_id)

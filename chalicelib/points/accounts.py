@@ -54,11 +54,17 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     return out
 
 
+def _view(posting: Any, by: Principal) -> dict[str, Any]:
+    """A merchant sees balances in every posting, references only in its own and the program's."""
+    merchant = posting.merchant_id
+    return posting.view(references=merchant is None or by.kind == "member" or access.owns(by, merchant))
+
+
 def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, before: int | None,
                 by: Principal) -> dict[str, Any]:
     """A page of postings, newest first; ``before`` continues from a sequence number."""
     member_id = access.member(uow, member_id, by)
     items = list(uow.points.postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
-    page = [v for v in (i.view() for i in items) if v["sequence"] != before][:limit]
+    page = [v for v in (_view(i, by) for i in items) if v["sequence"] != before][:limit]
     return {"member_id": member_id, "point_type": point_type, "postings": page,
             "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}

@@ -26,8 +26,7 @@ class LimitReached(Conflict):
 def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Points and growth for a paid order, under the rules in force when it was paid; once per order."""
     member_id = access.member(uow, member_id, by)
-    merchant = access.merchant(by, cmd.merchant_id)
-    store_id = access.store(by, cmd.store_id)
+    merchant, store_id = access.merchant(uow, by, cmd.merchant_id, cmd.store_id)
     at = cmd.occurred_at or clock.now()
     version, rules = program.rules_at(uow, at)
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
@@ -55,6 +54,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
 
     def record(o: OrderItem) -> None:
         o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
+        o.store_id = store_id
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
     return reply
 

@@ -24,6 +24,7 @@ from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
 from chalicelib.points.tables import AccountItem, HoldItem, LotItem, WarningMarker
+from chalicelib.programs.service import served
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
@@ -36,10 +37,9 @@ def expiry(as_of: datetime) -> dict[str, Any]:
     """Unlock pending lots, expire lots past their last day and accounts past a rolling date."""
     today = program.today(as_of)
     reader = UnitOfWork(EXPIRY_ACTOR)
-    _, rules = program.rules_at(reader, as_of)
-    lots = run_due(reader.points.due_lots(today), lambda due, attempt: _lot(due, attempt, today, rules),
+    lots = run_due(reader.points.due_lots(today), lambda due, attempt: _lot(due[0], due[1], attempt, today, as_of),
                    _name, "points-expiry")
-    rolling = run_due(reader.points.due_rolling(today), lambda due, _: _rolling(due, today, rules),
+    rolling = run_due(reader.points.due_rolling(today), lambda due, _: _rolling(due[0], due[1], today, as_of),
                       _name, "points-expiry")
     return {"items_read": lots.items_read + rolling.items_read,
             "points_expired": lots.counts["expired"] + rolling.counts["expired"],
@@ -50,14 +50,20 @@ def _prefixed(give_ups: dict[str, object]) -> dict[str, object]:
     return {f"rolling_{k}": v for k, v in give_ups.items()}
 
 
-def _name(item: Any) -> str:
-    return f"{item.pk}/{item.sk}"
+def _name(due: tuple[str, Any]) -> str:
+    return f"{due[0]}/{due[1].pk}/{due[1].sk}"
 
 
-def _lot(due: LotItem, attempt: int, today: date, rules: ProgramRules) -> Counter:
+def _open(actor: str, program_id: str, as_of: datetime) -> tuple[UnitOfWork, ProgramRules]:
+    """A unit of work in the item's program, and that program's rules."""
+    uow = UnitOfWork(actor, program=program_id)
+    return uow, program.rules_at(uow, as_of)[1]
+
+
+def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime) -> Counter:
     # First try the index's copy of the lot (ALL projection); the account version and the
     # lot's remaining condition catch a stale copy, and the retry reads it consistently.
-    uow = UnitOfWork(EXPIRY_ACTOR)
+    uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
     lot = due if attempt == 1 else uow.points.lot((due.pk, due.sk))
     if lot is None:
         return Counter()                         # spent meanwhile
@@ -80,8 +86,8 @@ def _lot(due: LotItem, attempt: int, today: date, rules: ProgramRules) -> Counte
     return Counter(expired=n)
 
 
-def _rolling(due: AccountItem, today: date, rules: ProgramRules) -> Counter:
-    uow = UnitOfWork(EXPIRY_ACTOR)
+def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
+    uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
     account = uow.points.account(due.member_id, due.point_type)
     if not account.rolling_until or account.rolling_until >= today.isoformat():
         return Counter()
@@ -99,14 +105,13 @@ def reminders(as_of: datetime) -> dict[str, Any]:
     """A ``points.expiring`` event per lot whose reminder day has come; the lot moves on."""
     today = program.today(as_of)
     reader = UnitOfWork("job:points-reminders")
-    _, rules = program.rules_at(reader, as_of)
-    run = run_due(reader.points.due_reminders(today), lambda due, _: _remind(due, today, rules), _name,
+    run = run_due(reader.points.due_reminders(today), lambda due, _: _remind(due[0], due[1], today, as_of), _name,
                   "points-reminders", attempts=1)
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
 
 
-def _remind(due: LotItem, today: date, rules: ProgramRules) -> Counter:
-    uow = UnitOfWork("job:points-reminders")
+def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Counter:
+    uow, rules = _open("job:points-reminders", program_id, as_of)
     lot = uow.points.lot((due.pk, due.sk))
     if lot is None or lot.gsi1sk != due.gsi1sk or not lot.expires_on:
         return Counter()
@@ -128,16 +133,16 @@ def holds(as_of: datetime) -> dict[str, Any]:
     """Release checkout holds whose time ran out; report points that expired on their way back."""
     now = clock.iso(as_of)
     reader = UnitOfWork("job:points-holds")
-    run = run_due(reader.points.due_holds(program.today(as_of)), lambda due, _: _lapse(due, now), _name,
+    run = run_due(reader.points.due_holds(program.today(as_of)), lambda due, _: _lapse(due[0], due[1], now), _name,
                   "points-holds")
     return {"items_read": run.items_read, "holds_released": run.counts["released"],
             "points_expired_on_return": run.counts["expired"], **run.give_ups()}
 
 
-def _lapse(due: HoldItem, now: str) -> Counter:
+def _lapse(program_id: str, due: HoldItem, now: str) -> Counter:
     if due.hold_expires_at > now or due.status != "open":
         return Counter()
-    uow = UnitOfWork("job:points-holds")
+    uow = UnitOfWork("job:points-holds", program=program_id)
     try:
         reply = spending.release_hold(due.member_id, due.hold_id, due.point_type, None, uow, None, why="expired")
     except spending.HoldNotOpen:
@@ -148,9 +153,14 @@ def _lapse(due: HoldItem, now: str) -> Counter:
 
 @job("points-inflation")
 def inflation(as_of: datetime) -> dict[str, Any]:
-    """Issued vs redeemed over 30 days; a ``points.inflation_warning`` at most once a day."""
+    """Issued vs redeemed over 30 days, per program; a warning at most once a day each."""
+    programs = served(UnitOfWork("job:points-inflation"))
+    return {"programs": {p: _inflation(p, as_of) for p in programs}}
+
+
+def _inflation(program_id: str, as_of: datetime) -> dict[str, Any]:
     today = program.today(as_of)
-    uow = UnitOfWork("job:points-inflation")
+    uow = UnitOfWork("job:points-inflation", program=program_id)
     _, rules = program.rules_at(uow, as_of)
     totals = window(uow, "points", today)
     issued, redeemed = totals["issued"], totals["redeemed"]
@@ -170,7 +180,10 @@ def inflation(as_of: datetime) -> dict[str, Any]:
 
 @job("points-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
-    """Every account against its postings and items (an audit: reads every posting)."""
-    result = reconcile.everything(UnitOfWork("job:points-reconcile"))
-    return {"accounts_checked": result["accounts_checked"], "balanced": result["balanced"],
-            "mismatched_accounts": [(m["member_id"], m["point_type"]) for m in result["mismatches"]]}
+    """Every account of every program against its postings and items (an audit: reads every posting)."""
+    checked, mismatched = 0, []
+    for program_id in served(UnitOfWork("job:points-reconcile")):
+        result = reconcile.everything(UnitOfWork("job:points-reconcile", program=program_id))
+        checked += result["accounts_checked"]
+        mismatched += [(program_id, m["member_id"], m["point_type"]) for m in result["mismatches"]]
+    return {"accounts_checked": checked, "balanced": not mismatched, "mismatched_accounts": mismatched}

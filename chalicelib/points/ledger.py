@@ -242,7 +242,8 @@ class Ledger:
                               available_delta=self.delta["available"], pending_delta=self.delta["pending"],
                               held_delta=self.delta["held"], debt_delta=self.delta["debt"],
                               lots=json.dumps(self.touched, separators=(",", ":")), reason=reason, actor=actor,
-                              source=source, idempotency_key=idempotency_key, created_at=clock.iso(clock.now()))
+                              source=source, idempotency_key=idempotency_key, merchant_id=merchant_id,
+                              created_at=clock.iso(clock.now()))
         event = DomainEvent(event_type, f"member:{self.member_id}", {
             "member_id": self.member_id, "point_type": self.point_type, "kind": kind, "amount": amount,
             "posting_id": posting.posting_id, "sequence": version, "balance": balance,

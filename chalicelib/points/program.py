@@ -17,16 +17,16 @@ from chalicelib.shared.principal import Principal
 
 RULES_CACHE_SECONDS = 30.0          # a saved version reaches every warm Lambda within this
 Versions = list[tuple[str, int, R.ProgramRules]]
-_VERSIONS: TtlCache[Versions] = TtlCache(RULES_CACHE_SECONDS, max_entries=8)
+_VERSIONS: TtlCache[Versions] = TtlCache(RULES_CACHE_SECONDS, max_entries=1024)     # one entry per program
 
 
 def versions(uow: UnitOfWork) -> Versions:
-    """Every saved version as ``(effective_from, version, rules)``, in force order."""
+    """Every saved version of the unit's program as ``(effective_from, version, rules)``, in force order."""
     def load() -> Versions:
         items = [(i.effective_from, int(i.version), R.ProgramRules.model_validate_json(i.body))
                  for i in uow.points.rules_versions()]
         return sorted(items, key=lambda x: (x[0], x[1]))
-    return _VERSIONS.get("points", load)
+    return _VERSIONS.get(uow.program, load)
 
 
 def rules_at(uow: UnitOfWork, at: datetime) -> tuple[int, R.ProgramRules]:
@@ -41,7 +41,7 @@ def rules_at(uow: UnitOfWork, at: datetime) -> tuple[int, R.ProgramRules]:
 
 def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Save a new version of the program, in force from ``effective_from`` (default: now)."""
-    _VERSIONS.clear()
+    _VERSIONS.invalidate(uow.program)
     known = versions(uow)
     version = (max(v for _, v, _ in known) if known else 0) + 1
     start = clock.iso(effective_from or clock.now())
@@ -49,7 +49,7 @@ def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Princi
                          body=rules.model_dump_json(), created_by=by.ref, created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict("another rules version was saved at the same time; retry"))
     uow.emit(DomainEvent("points.rules_changed", "program:points", {"version": version, "effective_from": start}))
-    _VERSIONS.clear()
+    _VERSIONS.invalidate(uow.program)
     return {"version": version, "effective_from": start, "rules": rules.model_dump(mode="json")}
 
 

@@ -13,6 +13,7 @@ from chalicelib.points.rules import inflated
 from chalicelib.points.tables import LiabilityItem, PointsDayItem
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 CONSUMER = "points-figures"
 STAT_FIELDS = ("issued", "redeemed", "expired", "clawed_back", "restored", "adjusted")
@@ -56,7 +57,7 @@ def project(event: DomainEvent) -> None:
     """Add one posting event to the liability and daily figures, exactly once."""
     point_type = event.data["point_type"]
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
-    uow = UnitOfWork()
+    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
     for month, delta in _liability(event).items():
         row = LiabilityItem(*LiabilityItem.key(point_type, month))
         uow.update(row, [LiabilityItem.points.add(delta), LiabilityItem.month.set(month)])

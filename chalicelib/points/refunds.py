@@ -12,7 +12,7 @@ from chalicelib.points import rules as R
 from chalicelib.points.schemas import Refund
 from chalicelib.points.tables import OrderItem, RefundItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, NotFound
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound
 from chalicelib.shared.principal import Principal
 
 
@@ -22,10 +22,12 @@ class RefundExceedsOrder(Conflict):
 
 def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Claw back earned points and give back spent ones, in proportion to the refunded share."""
-    merchant = access.merchant(by, cmd.merchant_id)
+    merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     order = orders.read(uow, merchant, order_id)
     if order is None:
         raise NotFound(f"no order {order_id} at merchant {merchant}")
+    if by.store_id and not by.is_hq and order.store_id and order.store_id != by.store_id:
+        raise Forbidden(f"order {order_id} was booked at another store of the merchant")
     if not order.amount_fen:
         raise Conflict("this order has no recorded amount (it earned nothing); nothing to refund in proportion")
     amount, before = int(order.amount_fen), int(order.refunded_fen or 0)

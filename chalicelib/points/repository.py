@@ -105,18 +105,18 @@ class PointsRepository:
         return list(self.uow.query(PointsDayItem, pk, SortKey.between(low, f"DAY#{end.isoformat()}")))
 
     # due work ---------------------------------------------------------------------------------
-    def due_lots(self, today: date) -> Iterator[LotItem]:
-        """Lots due to unlock or expire by ``today`` (index copies)."""
+    def due_lots(self, today: date) -> Iterator[tuple[str, LotItem]]:
+        """Lots due to unlock or expire by ``today`` in every program (index copies), with their program."""
         return due_items(self.uow.backend, LotItem, "points-lot", today)
 
-    def due_rolling(self, today: date) -> Iterator[AccountItem]:
+    def due_rolling(self, today: date) -> Iterator[tuple[str, AccountItem]]:
         """Accounts whose rolling expiry date has passed by ``today``."""
         return due_items(self.uow.backend, AccountItem, "points-rolling", today)
 
-    def due_holds(self, today: date) -> Iterator[HoldItem]:
+    def due_holds(self, today: date) -> Iterator[tuple[str, HoldItem]]:
         """Holds that may have lapsed by ``today``."""
         return due_items(self.uow.backend, HoldItem, "points-hold", today)
 
-    def due_reminders(self, today: date) -> Iterator[LotItem]:
+    def due_reminders(self, today: date) -> Iterator[tuple[str, LotItem]]:
         """Lots whose next expiry reminder falls by ``today`` (index copies)."""
         return due_items(self.uow.backend, LotItem, "points-remind", today, index="gsi1")

@@ -54,6 +54,7 @@ class Hold(Strict):
     point_type: str = PointType
     order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
     order_amount_fen: int | None = Field(None, gt=0, le=10**11)
+    merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant of the checkout")
     ttl_seconds: int = Field(900, ge=30, le=86400)
 
 

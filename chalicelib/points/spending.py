@@ -49,9 +49,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
     member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by)
     merchant = None
     if cmd.order_id:
-        merchant = access.merchant(by, cmd.merchant_id) if by.kind != "member" else (cmd.merchant_id or "")
-        if not merchant:
-            raise ValidationProblem("merchant_id is required with order_id")
+        merchant, _ = access.merchant(uow, by, cmd.merchant_id)
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken)
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
@@ -63,15 +61,15 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later."""
+    merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by)
     ledger.hold(cmd.points)
     hold_id = new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
-    merchant = by.merchant_id
     h = HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
                  point_type=cmd.point_type, points=cmd.points, lots=json.dumps(taken), status="open",
                  hold_expires_at=clock.iso(expires), created_at=clock.iso(clock.now()),
-                 order=f"{merchant}:{cmd.order_id}" if cmd.order_id and merchant else None)
+                 order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant)
     h.duepk, h.duesk = due_keys("points-hold", program.today(expires), f"{clock.iso(expires)}#{member_id}#{h.sk}")
     uow.create(h)
     posting = ledger.stage("hold", cmd.points, reason="checkout hold", source=f"hold:{hold_id}", actor=by.ref,
@@ -81,10 +79,13 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
             "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
 
 
-def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, status: str) -> tuple[HoldItem, Ledger]:
-    """The open hold and a ledger change on its account; the hold is staged as ``status``."""
+def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, status: str,
+            by: Principal | None) -> tuple[HoldItem, Ledger]:
+    """The open hold and a ledger change on its account; the hold is staged as ``status``.
+    Another merchant's hold does not exist for the caller (404)."""
     h = uow.points.hold(member_id, point_type, hold_id)
-    if h is None:
+    owner = h.merchant_id or (h.order.split(":", 1)[0] if h and h.order else None) if h else None
+    if h is None or (by is not None and not access.owns(by, owner)):
         raise NotFound(f"no hold {hold_id[:64]}")
     if h.status != "open":
         raise HoldNotOpen(f"hold {hold_id} is {h.status}")
@@ -102,7 +103,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
                  key: str | None) -> dict[str, Any]:
     """Spend the held points (and record them on the hold's order)."""
     member_id = access.member(uow, member_id, by)
-    h, ledger = _settle(uow, member_id, point_type, hold_id, "confirmed")
+    h, ledger = _settle(uow, member_id, point_type, hold_id, "confirmed", by)
     points = int(h.points)
     if h.order:
         merchant, order_id = h.order.split(":", 1)
@@ -110,7 +111,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}", actor=by.ref,
                            idempotency_key=key, event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},
-                           merchant_id=by.merchant_id)
+                           merchant_id=h.merchant_id)
     return {"hold_id": hold_id, "status": "confirmed", "points": points, "balance": int(posting.balance_after)}
 
 
@@ -119,11 +120,12 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     """Give the held points back to their lots (a cancel, or the lapse job with ``by=None``)."""
     if by is not None:
         member_id = access.member(uow, member_id, by)
-    h, ledger = _settle(uow, member_id, point_type, hold_id, "released")
+    h, ledger = _settle(uow, member_id, point_type, hold_id, "released", by)
     for lot in json.loads(h.lots):
         ledger.put_back(lot, int(lot["points"]))
     posting = ledger.stage("hold_released", int(h.points), reason=why, source=f"hold:{hold_id}",
                            actor=by.ref if by else LAPSE_ACTOR, idempotency_key=key,
-                           event_type="points.hold_released", event_data={"hold_id": hold_id, "why": why})
+                           event_type="points.hold_released", event_data={"hold_id": hold_id, "why": why},
+                           merchant_id=h.merchant_id)
     return {"hold_id": hold_id, "status": "released", "points": int(h.points), "balance": int(posting.balance_after),
             "expired_on_return": ledger.expired_on_return}

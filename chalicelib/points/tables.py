@@ -146,10 +146,15 @@ class PostingItem(MainModel):
     actor = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)         # order:<merchant>:<id>, behavior:..., hold:..., adjustment, expiry
     idempotency_key = UnicodeAttribute(null=True)
+    merchant_id = UnicodeAttribute(null=True)    # whose business the posting records (None: the program's)
     created_at = UnicodeAttribute()
 
-    def view(self) -> dict[str, Any]:
-        return {"posting_id": self.posting_id, "sequence": int(self.sk.rsplit("#", 1)[1]), "kind": self.kind,
+    def view(self, references: bool = True) -> dict[str, Any]:
+        """The posting; without ``references`` (another merchant's entry), no order, hold or key."""
+        if not references:
+            return {**self.view(), "reason": None, "actor": None, "source": None, "idempotency_key": None,
+                    "references_hidden": True}
+        return {"posting_id": self.posting_id, "merchant_id": self.merchant_id, "sequence": int(self.sk.rsplit("#", 1)[1]), "kind": self.kind,
                 "amount": int(self.amount), "available_delta": int(self.available_delta),
                 "pending_delta": int(self.pending_delta), "held_delta": int(self.held_delta),
                 "debt_delta": int(self.debt_delta), "balance_after": int(self.balance_after),
@@ -166,6 +171,7 @@ class HoldItem(MainModel):
     status = UnicodeAttribute()                  # open | confirmed | released
     hold_expires_at = UnicodeAttribute()
     order = UnicodeAttribute(null=True)
+    merchant_id = UnicodeAttribute(null=True)    # the merchant whose checkout it is (None: older holds)
     created_at = UnicodeAttribute()
     duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open
     duesk = UnicodeAttribute(null=True)
@@ -188,6 +194,7 @@ class CounterItem(MainModel):
 
 class OrderItem(MainModel):
     merchant_id = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)       # the store that earned it (refunds stay with the store)
     order_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     amount_fen = NumberAttribute(null=True)

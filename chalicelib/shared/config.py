@@ -54,7 +54,7 @@ def settings() -> Settings:
         phone_region=os.environ.get("PHONE_DEFAULT_REGION", "CN"),
         idempotency_days=_int("IDEMPOTENCY_DAYS", 90),
         event_retention_days=_int("EVENT_RETENTION_DAYS", 30),
-        member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 60 * 24 * 7),
+        member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 120),
         signature_skew_seconds=_int("SIGNATURE_SKEW_SECONDS", 300),
         lifecycle_new_days=_int("LIFECYCLE_NEW_DAYS", 30),
         lifecycle_dormant_days=_int("LIFECYCLE_DORMANT_DAYS", 90),

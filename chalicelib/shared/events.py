@@ -21,6 +21,7 @@ class DomainEvent:
     actor: str | None = None           # principal that caused it, e.g. ``staff:alice``
     merchant_id: str | None = None
     correlation_id: str | None = None
+    program_id: str | None = None      # the program (tenant) it happened in
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, for the outbox payload."""

@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import jobs
-from chalicelib.api.auth import ANY_STAFF, staff
+from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.events import stats
@@ -64,7 +64,7 @@ class RunJob(Strict):
 
 @endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
           summary="Run a scheduled job now (jobs are idempotent: a second run of a day does nothing)",
-          allow=(staff("super_admin"),), body=RunJob)
+          allow=(staff("super_admin"), PLATFORM), body=RunJob)
 def run_job(call: Call):
     name = call.params["job"]
     if name not in jobs.JOBS:

@@ -32,14 +32,18 @@ class Api:
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
              key: str | None = None, pos: bool = False, params: dict[str, str] | None = None,
-             raw: bytes | None = None) -> requests.Response:
+             raw: bytes | None = None, signed_by: dict[str, str] | None = None,
+             login: bool = False) -> requests.Response:
+        """``pos``: signed with the demo POS key; ``login``: with the demo login server's key;
+        ``signed_by``: with any ``{"key_id", "secret"}``."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         h = {"Content-Type": "application/json", **(headers or {})}
         if key:
             h["Idempotency-Key"] = key
-        if pos:
+        k = signed_by or (self.stack.credentials["pos_api_key"] if pos else None) or \
+            (self.stack.credentials["login_api_key"] if login else None)
+        if k:
             from chalicelib.api.auth import signed_headers
-            k = self.stack.credentials["pos_api_key"]
             h.update(signed_headers(k["key_id"], k["secret"], method, path, data, params))
         return self.session.request(method, self.url + path, data=data or None, headers=h, params=params,
                                     timeout=30)

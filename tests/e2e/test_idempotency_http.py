@@ -7,7 +7,8 @@ from tests.e2e.conftest import fresh_phone
 
 def identity_events(stack, member_id):
     from chalicelib.db.outbox import EventItem
-    return [e.type for e in EventItem.query(f"member:{member_id}")]
+    from chalicelib.db.uow import UnitOfWork
+    return [e.type for e in UnitOfWork().query(EventItem, f"member:{member_id}")]
 
 
 def test_replay_returns_the_first_reply_and_posts_nothing(api, stack):

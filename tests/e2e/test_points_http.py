@@ -98,7 +98,8 @@ def test_ten_concurrent_replays_of_one_key_post_once(api):
 def test_member_sees_own_points_and_ledger_only(api):
     mid, other = member(api), member(api)
     earn(api, mid, f"{mid}-m", 2_000)
-    token = api.call("POST", "/v1/auth/member-tokens", {"member_id": mid}, pos=True).json()["token"]
+    token = api.call("POST", "/v1/auth/member-tokens", {"member_id": mid, "verified_by": "sms_otp"},
+                     login=True).json()["token"]
     me = api.bearer(token)
     assert api.call("GET", "/v1/members/me/points", headers=me).json()["accounts"]["points"]["available"] == 20
     ledger = api.call("GET", "/v1/members/me/points/ledger", headers=me).json()

@@ -20,6 +20,16 @@ def _tables() -> None:
         client.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
 
 
+def seed_merchants(program: str = "default") -> None:
+    """Merchant m1 with store s1 (the tests' till) and merchant m2, in ``program``."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.merchants.tables import MerchantItem, StoreItem
+    uow = UnitOfWork("test", program=program)
+    for merchant in ("m1", "m2"):
+        uow.put(MerchantItem(*MerchantItem.key(merchant), merchant_id=merchant, name=merchant, created_at="2026-01-01"))
+    uow.put(StoreItem(*StoreItem.key("m1", "s1"), merchant_id="m1", store_id="s1", name="s1", created_at="2026-01-01"))
+
+
 @pytest.fixture
 def aws():
     """Fresh tables from the shared specs, in an in-process moto; models bound to them."""
@@ -29,6 +39,7 @@ def aws():
         backend.reset()
         previous = backend.use(backend.DynamoBackend())
         _tables()
+        seed_merchants()
         yield boto3.client("dynamodb")
         backend.use(previous)
 
@@ -41,6 +52,7 @@ def memory():
     backend.reset()
     fake = MemoryBackend()
     previous = backend.use(fake)
+    seed_merchants()
     yield fake
     backend.use(previous)
 
@@ -51,10 +63,15 @@ def db(request):
     yield request.getfixturevalue("aws" if request.param == "dynamodb" else "memory")
 
 
-def scan(model):
-    """Every item of a model's table, from whichever backend is in use."""
-    from chalicelib.db import backend
-    return list(backend.current().scan(model))
+def scan(model, program: str | None = "default"):
+    """Every item of a model's table in ``program`` (None: every program), as logical items."""
+    from chalicelib.db import backend, tenancy
+    found = []
+    for item in backend.current().scan(model):
+        owner = tenancy.localise(item) if tenancy.scoped(item) else None
+        if program is None or owner == program or not tenancy.scoped(item):
+            found.append(item)
+    return found
 
 
 class store:

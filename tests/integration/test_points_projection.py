@@ -51,9 +51,9 @@ def test_inflation_warning_fires_once_a_day(api):
     api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 100_000, "merchant_id": "m1"})
     api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 100})
     dispatch.handle_records(records())
-    result = api.run_job("points-inflation")
+    result = api.run_job("points-inflation")["programs"]["default"]
     assert result["warned"] is True and result["ratio_percent"] == 1000
-    assert api.run_job("points-inflation")["warned"] == "already warned today"
+    assert api.run_job("points-inflation")["programs"]["default"]["warned"] == "already warned today"
     types = [r["dynamodb"]["NewImage"]["type"]["S"] for r in records()]
     assert types.count("points.inflation_warning") == 1
 

@@ -48,6 +48,9 @@ class PointsMachine(RuleBasedStateMachine):
                 ddb.create_table(**spec.create_table_kwargs(spec.physical_name(cfg())))
         else:
             self.previous = backend.use(MemoryBackend())
+        from tests.integration.conftest import seed_merchants
+        seed_merchants()
+        seed_merchants("p2")
         import app
         from chalicelib.shared.credentials import mint_token
         self.clock = clock
@@ -59,6 +62,17 @@ class PointsMachine(RuleBasedStateMachine):
                       "Content-Type": "application/json"}
         r = self.post("/v1/members", {"phone": "13800138000"}, "reg")
         self.member = r["body"]["member_id"]
+        # A second program in the same tables: the same person, the same order ids and keys there.
+        self.p2 = {**self.staff, "Authorization": "Bearer " + mint_token(
+            "staff", "t", 60 * 24 * 400, role="super_admin", merchant_id="m1", program_id="p2")}
+        assert self.post("/v1/points/rules", {"rules": {"expiry": {"policy": "never"}}}, "p2-rules",
+                         headers=self.p2, method="put")["status"] == 201
+        other = self.post("/v1/members", {"phone": "13800138000"}, "reg", headers=self.p2)["body"]["member_id"]
+        assert other != self.member
+        earned = self.post(f"/v1/members/{other}/points/earn", {"order_id": "o0", "amount_fen": 77_700,
+                                                                 "merchant_id": "m1"}, "k1", headers=self.p2)
+        assert earned["status"] == 201
+        self.other = other
         self.net = 0               # available - debt + held: what the member is owed
         self.orders: dict[str, dict] = {}
         self.holds: list[str] = []
@@ -73,8 +87,9 @@ class PointsMachine(RuleBasedStateMachine):
             self.mock.stop()
 
     # --- helpers -------------------------------------------------------------------------------
-    def post(self, path: str, body: dict, key: str) -> dict:
-        r = self.client.http.post(path, headers={**self.staff, "Idempotency-Key": key}, body=json.dumps(body))
+    def post(self, path: str, body: dict, key: str, headers: dict | None = None, method: str = "post") -> dict:
+        r = getattr(self.client.http, method)(path, headers={**(headers or self.staff), "Idempotency-Key": key},
+                                              body=json.dumps(body))
         return {"status": r.status_code, "body": json.loads(r.body) if r.body else None}
 
     def call(self, path: str, body: dict) -> dict:
@@ -191,6 +206,14 @@ class PointsMachine(RuleBasedStateMachine):
         assert result["balanced"], result
         a = result["account"]
         assert a["available"] - a["debt"] + a["held"] == self.net, (a, self.net)
+
+    @invariant()
+    def the_other_program_is_untouched(self):
+        if not hasattr(self, "other"):
+            return
+        result = reconcile.account(UnitOfWork(program="p2"), self.other, "points")
+        assert result["balanced"] and result["account"]["available"] == 777
+        assert result["account"]["version"] == 1
 
     @invariant()
     def refunds_never_exceed_orders(self):

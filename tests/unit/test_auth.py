@@ -46,7 +46,7 @@ def test_canonical_request_is_stable_and_covers_every_part():
 
 def test_signature_must_match_and_be_fresh(monkeypatch):
     class Key:
-        status, merchant_id, store_id = "active", "m1", "s1"
+        status, merchant_id, store_id, program_id, capabilities = "active", "m1", "s1", "default", ("pos",)
     monkeypatch.setattr(auth, "_api_key", lambda key_id: Key if key_id == "ak_1" else None)
     secret = auth.key_secret("ak_1")
     good = {k.lower(): v for k, v in signed_headers("ak_1", secret, "POST", "/v1/x", b"{}").items()}

@@ -1,0 +1,27 @@
+"""Migrate a stage's data: ``python -m infra.migrate --stage dev`` (credentials from the usual
+AWS environment; ``--endpoint`` for an emulator). Idempotent: a second run does nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import boto3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infra.migrate")
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--endpoint", default=None, help="a DynamoDB endpoint (an emulator); default: AWS")
+    args = parser.parse_args(argv)
+    from chalicelib.db.migration import migrate_to_programs
+    from chalicelib.db.tables import TABLES
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint)
+    names = [spec.physical_name_for(args.stage) for spec in TABLES]
+    print(json.dumps(migrate_to_programs(client, names, names[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

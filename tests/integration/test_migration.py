@@ -1,0 +1,52 @@
+"""Data written before programs existed moves into the default program: idempotent, resumable."""
+
+from chalicelib.db.migration import migrate_to_programs
+from chalicelib.db.tables import MAIN, TABLES
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.members.domain import Identity
+from chalicelib.members.schemas import RegisterMember
+from chalicelib.members.service import register
+from chalicelib.shared.config import settings
+from chalicelib.shared.principal import Principal
+
+HQ = Principal("staff", "admin", "super_admin")
+
+
+def _old_layout(client, table):
+    """Rewrite every program item as it was stored before programs: logical keys."""
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            pk = item["pk"]["S"]
+            if pk.startswith("default/"):
+                old = {**item, "pk": {"S": pk.removeprefix("default/")}}
+                if "gsi1pk" in old and old["gsi1pk"]["S"].startswith("default/"):
+                    old["gsi1pk"] = {"S": old["gsi1pk"]["S"].removeprefix("default/")}
+                client.put_item(TableName=table, Item=old)
+                client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_old_data_moves_into_the_default_program_once(aws):
+    names = [spec.physical_name(settings()) for spec in TABLES]
+    uow = UnitOfWork("test")
+    member = register(RegisterMember(phone="13800138111"), HQ, uow)
+    uow.commit()
+    in_program = {n: sum(1 for i in aws.scan(TableName=n)["Items"] if i["pk"]["S"].startswith("default/"))
+                  for n in names}
+    assert in_program[names[1]] == 1                  # the member.registered event, in the outbox
+    for name in names:
+        _old_layout(aws, name)
+    assert UnitOfWork().members.load(member.member_id) is None            # not where the code looks now
+    main = MAIN.physical_name(settings())
+    # an interrupted earlier run: one item copied, its original not yet deleted
+    profile = aws.get_item(TableName=main, Key={"pk": {"S": f"MEMBER#{member.member_id}"}, "sk": {"S": "PROFILE"}})
+    aws.put_item(TableName=main, Item={**profile["Item"], "pk": {"S": f"default/MEMBER#{member.member_id}"}})
+
+    moved = migrate_to_programs(aws, names, main)
+    assert moved == in_program                        # every item once, the half-copied one included
+    found = UnitOfWork().members.load(member.member_id)
+    assert found is not None and found.identities == member.identities
+    assert UnitOfWork().members.resolve(Identity("phone", "+8613800138111")) == member.member_id
+    leftovers = [i for n in names for i in aws.scan(TableName=n)["Items"]
+                 if not i["pk"]["S"].startswith(("default/", "MIGRATION#"))]
+    assert leftovers == []
+    assert migrate_to_programs(aws, names, main) == {}                    # the marker: nothing scanned again
