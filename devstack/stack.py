@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+API_BACKLOG = 512
 REGION = "cn-north-1"
 
 
@@ -131,10 +132,13 @@ class LocalStack:
 
     def _start_api(self) -> None:
         from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, create_local_server
+        from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer, create_local_server
         # Chalice writes headers and body in separate sends; with Nagle on, every keep-alive
         # response waits ~40 ms for a delayed ACK.
         ChaliceRequestHandler.disable_nagle_algorithm = True
+        # socketserver's listen backlog is 5: a POS rush of 32 connections saw resets with no
+        # answer. A thread per connection (ThreadingMixIn) and a real backlog serve it.
+        ThreadedHTTPServer.request_queue_size = API_BACKLOG
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)

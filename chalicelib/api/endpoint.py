@@ -25,17 +25,20 @@ from chalicelib.api import auth
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared.errors import (
+    Busy,
     ConcurrentUpdate,
     MalformedRequest,
     Problem,
     RequestTooLarge,
     ValidationProblem,
 )
+from chalicelib.shared.ids import new_id
 from chalicelib.shared.observability import count, logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 MAX_BODY = 256 * 1024
-RETRIES_ON_CONFLICT = 8
+RETRIES_ON_CONFLICT = 8        # a request that lost this many races answers 503 + Retry-After
+MAX_JSON_DEPTH = 32
 REMEMBERED_REFUSALS = (409, 422)
 PROBLEM_JSON = "application/problem+json"
 
@@ -163,7 +166,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     for name, value in params.items():
         real_path = real_path.replace("{" + name + "}", value)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    correlation_id = headers.get("x-correlation-id") or request.context.get("requestId", "")
+    correlation_id = headers.get("x-correlation-id") or request.context.get("requestId") or new_id()
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)
     response_headers = {"X-Correlation-Id": correlation_id}
@@ -189,6 +192,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     except Problem as problem:
         logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
         count("ClientErrors")
+        if isinstance(problem, Busy):
+            response_headers["Retry-After"] = str(problem.extensions.get("retry_after", 1))
         return problem_response(problem, real_path, response_headers)
     except Exception:  # the one place an unexpected error becomes a 500
         logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
@@ -205,9 +210,26 @@ def _json(raw: bytes) -> Any:
     if not raw:
         raise MalformedRequest("this operation needs a JSON body")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        raise MalformedRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedRequest(f"body is not valid JSON: {error}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise MalformedRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deeply arrays and objects nest (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
@@ -223,10 +245,12 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
             return status, payload, False
         except ClaimTaken:
             return _replay(call.uow, scope, key, fp)
-        except ConcurrentUpdate:
+        except ConcurrentUpdate as contended:
+            # Lost a race on a version or a counter: retry from fresh state after a jittered pause
+            # (let the winner finish); past the last try, ask the caller to retry later (503).
             if attempt == RETRIES_ON_CONFLICT - 1:
-                raise
-            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))      # jitter: let the winner finish
+                raise Busy(str(contended), retry_after=1) from None
+            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
         except Problem as problem:
             if not key:
                 raise
@@ -242,7 +266,7 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
             if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
                 return _replay(call.uow, scope, key, fp)
             raise
-    raise ConcurrentUpdate("the record kept changing; retry")
+    raise Busy("the record kept changing; retry", retry_after=1)
 
 
 def _replay(uow: UnitOfWork, scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:

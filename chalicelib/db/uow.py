@@ -175,7 +175,11 @@ class UnitOfWork:
 
 
 def merge_problems(problems: list[Problem]) -> Problem:
-    """One problem for several failed conditions of one kind (e.g. two identities taken)."""
+    """One problem for several failed conditions of one kind (e.g. two identities taken). A lost
+    race wins over everything else: the retry it causes re-reads and answers accurately."""
+    races = [p for p in problems if isinstance(p, ConcurrentUpdate)]
+    if races:
+        return races[0]
     first = problems[0]
     conflicts = [c for p in problems if type(p) is type(first) for c in p.extensions.get("conflicts", [])]
     if conflicts:

@@ -84,9 +84,9 @@ def mask(kind: str, value: str) -> str:
     if kind == "phone":
         number = phonenumbers.parse(value, None)
         national = str(number.national_number)
-        if len(national) >= 7:
-            return national[:3] + "****" + national[-4:]
-        return "****" + national[-2:]
+        shown = national[:3] + "****" + national[-4:] if len(national) >= 7 else "****" + national[-2:]
+        # Mainland numbers read as people write them (138****8821); others keep their country code.
+        return shown if number.country_code == 86 else f"+{number.country_code} {shown}"
     if kind == "email":
         local, _, domain = value.partition("@")
         return local[:1] + "***@" + domain

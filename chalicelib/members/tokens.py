@@ -103,6 +103,7 @@ def refresh(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
     item.status = "used"
     uow.save(item, RefreshTokenItem.status == "active",
              on_conflict=lambda: Unauthenticated("refresh token already used"))
+    _audit(uow, item.member_id, "refresh-token", "token.refreshed", f"refresh token {token_id}")
     return _pair(uow, item.member_id, item.verified_by, item.issued_by)
 
 

@@ -127,10 +127,12 @@ class Ledger:
         return {"lot_id": lot_id, "expires_on": exp, "points": points, "pending": pending}
 
     def take(self, points: int) -> list[dict[str, Any]]:
-        """Take ``points`` from live lots, soonest expiry first."""
-        if points > self.available:
-            raise InsufficientPoints(f"{points} points needed, {self.available} available",
-                                     available=self.available)
+        """Take ``points`` from live lots, soonest expiry first. What a member owes (debt) is not
+        theirs to spend: the spendable balance is ``available - debt``."""
+        spendable = self.available - self.debt
+        if points > spendable:
+            raise InsufficientPoints(f"{points} points needed, {max(spendable, 0)} spendable"
+                                     + (f" ({self.debt} owed)" if self.debt else ""), available=max(spendable, 0))
         try:
             plan = L.take_soonest(self.live_lots(), points)
         except L.ShortOfLots as short:

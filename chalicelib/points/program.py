@@ -11,7 +11,7 @@ from chalicelib.points.ledger import Ledger
 from chalicelib.points.tables import RulesItem
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
-from chalicelib.shared.errors import Conflict, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
@@ -30,13 +30,11 @@ def versions(uow: UnitOfWork) -> Versions:
 
 
 def rules_at(uow: UnitOfWork, at: datetime) -> tuple[int, R.ProgramRules]:
-    """The version in force at ``at`` (version 0 = the defaults, before any was saved)."""
+    """The version in force at ``at``: of the versions already effective then, the newest saved
+    (so a back-dated save replaces what was in force from its date on). Version 0 = the defaults."""
     stamp = clock.iso(at)
-    current = (0, R.ProgramRules())
-    for effective_from, version, rules in versions(uow):
-        if effective_from <= stamp:
-            current = (version, rules)
-    return current
+    effective = [(version, rules) for effective_from, version, rules in versions(uow) if effective_from <= stamp]
+    return max(effective, key=lambda v: v[0], default=(0, R.ProgramRules()))
 
 
 def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
@@ -45,9 +43,13 @@ def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Princi
     known = versions(uow)
     version = (max(v for _, v, _ in known) if known else 0) + 1
     start = clock.iso(effective_from or clock.now())
+    raced = lambda: ConcurrentUpdate("another rules version was saved at the same time; retry")  # noqa: E731
+    # One marker per version number: two saves racing for the same number cannot both win.
+    uow.create(RulesItem(*RulesItem.version_key(version), version=version, effective_from=start, body="",
+                         created_at=clock.iso(clock.now())), on_conflict=raced)
     uow.create(RulesItem(*RulesItem.key(start, version), version=version, effective_from=start,
                          body=rules.model_dump_json(), created_by=by.ref, created_at=clock.iso(clock.now())),
-               on_conflict=lambda: Conflict("another rules version was saved at the same time; retry"))
+               on_conflict=raced)
     uow.emit(DomainEvent("points.rules_changed", "program:points", {"version": version, "effective_from": start}))
     _VERSIONS.invalidate(uow.program)
     return {"version": version, "effective_from": start, "rules": rules.model_dump(mode="json")}

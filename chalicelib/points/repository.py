@@ -93,7 +93,7 @@ class PointsRepository:
     # program ----------------------------------------------------------------------------------
     def rules_versions(self) -> list[RulesItem]:
         """Every saved version of the program."""
-        return list(self.uow.query(RulesItem, RULES_PK, consistent=True))
+        return list(self.uow.query(RulesItem, RULES_PK, SortKey.prefix("FROM#"), consistent=True))
 
     def liability(self, point_type: str) -> list[LiabilityItem]:
         """Outstanding points by expiry month."""

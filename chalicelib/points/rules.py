@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from chalicelib.shared.types import Instant, Strict
 
@@ -150,7 +150,7 @@ class ProgramRules(Strict):
 class OrderLine(Strict):
     sku: str | None = Field(None, max_length=64)
     category: str | None = Field(None, max_length=64)
-    amount_fen: int = Field(ge=0, le=10**11)
+    amount_fen: StrictInt = Field(ge=0, le=10**11)
 
 
 def _d(value: str) -> Decimal:

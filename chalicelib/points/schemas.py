@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from chalicelib.points.rules import OrderLine, ProgramRules, Strict
 from chalicelib.shared.types import Instant
@@ -14,13 +14,16 @@ PointType = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 Ref = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
 
 
+LAST_YEAR = 2199                  # dates past this cannot be added to or compared safely
+
+
 class EarnForOrder(Strict):
     order_id: str = Ref
     merchant_id: str | None = Field(None, max_length=64, description="staff callers name the merchant")
     store_id: str | None = Field(None, max_length=64)
-    amount_fen: int = Field(gt=0, le=10**11, description="order total in fen: the base for refunds")
-    paid_with_points_fen: int = Field(0, ge=0, le=10**11)
-    paid_with_stored_value_bonus_fen: int = Field(0, ge=0, le=10**11)
+    amount_fen: StrictInt = Field(gt=0, le=10**11, description="order total in fen: the base for refunds")
+    paid_with_points_fen: StrictInt = Field(0, ge=0, le=10**11)
+    paid_with_stored_value_bonus_fen: StrictInt = Field(0, ge=0, le=10**11)
     lines: list[OrderLine] = Field(default_factory=list, max_length=200)
     occurred_at: Instant | None = Field(None, description="when the order was paid; rules in force then apply")
 
@@ -40,32 +43,32 @@ class RecordBehavior(Strict):
 
 
 class Redeem(Strict):
-    points: int = Field(gt=0, le=10**9)
+    points: StrictInt = Field(gt=0, le=10**9)
     point_type: str = PointType
     order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
     merchant_id: str | None = Field(None, max_length=64)
-    order_amount_fen: int | None = Field(None, gt=0, le=10**11, description="cash offset: enforces the max share")
+    order_amount_fen: StrictInt | None = Field(None, gt=0, le=10**11, description="cash offset: enforces the max share")
     reward: str | None = Field(None, max_length=64, description="reward exchange: what the points bought")
     reason: str | None = Field(None, max_length=200)
 
 
 class Hold(Strict):
-    points: int = Field(gt=0, le=10**9)
+    points: StrictInt = Field(gt=0, le=10**9)
     point_type: str = PointType
     order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
-    order_amount_fen: int | None = Field(None, gt=0, le=10**11)
+    order_amount_fen: StrictInt | None = Field(None, gt=0, le=10**11)
     merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant of the checkout")
-    ttl_seconds: int = Field(900, ge=30, le=86400)
+    ttl_seconds: StrictInt = Field(900, ge=30, le=86400)
 
 
 class Refund(Strict):
     refund_id: str = Ref
-    amount_fen: int = Field(gt=0, le=10**11)
+    amount_fen: StrictInt = Field(gt=0, le=10**11)
     merchant_id: str | None = Field(None, max_length=64)
 
 
 class Adjust(Strict):
-    points: int = Field(description="positive adds a lot; negative takes soonest-expiring first")
+    points: StrictInt = Field(description="positive adds a lot; negative takes soonest-expiring first")
     point_type: str = PointType
     reason: str = Field(min_length=3, max_length=200)
 
@@ -100,6 +103,8 @@ class LiabilityQuery(Strict):
     def _period(self) -> LiabilityQuery:
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end, or neither")
+        if self.start and self.end and (self.end.year > LAST_YEAR or self.start.year > LAST_YEAR):
+            raise ValueError(f"dates run to {LAST_YEAR} at most")
         if self.start and self.end and not (self.start <= self.end <= self.start + timedelta(days=366)):
             raise ValueError("end must be on or after start, at most 366 days later")
         return self

@@ -12,6 +12,7 @@
 ``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds)
 ``REFUND#<merchant>#<order>#<refund> / REFUND``      a refund id, once
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
+``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
 ``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events
 
 A lot that is used up is deleted: its identity lives on in the postings and the order that
@@ -232,6 +233,10 @@ class RulesItem(MainModel):
     @staticmethod
     def key(effective_from: str, version: int) -> tuple[str, str]:
         return RULES_PK, f"FROM#{effective_from}#{version:06d}"
+
+    @staticmethod
+    def version_key(version: int) -> tuple[str, str]:
+        return RULES_PK, f"VERSION#{version:06d}"
 
 
 RULES_PK = "CONFIG#points-rules"

@@ -74,7 +74,15 @@ class IdempotencyKeyMissing(Problem):
 
 
 class ConcurrentUpdate(Problem):
+    """A race lost on a version or counter: the endpoint retries it; callers never see it."""
+
     status, slug, title = 409, "concurrent-update", "The record changed while the request ran; retry"
+
+
+class Busy(Problem):
+    """Races kept being lost for the whole retry budget: retry after ``Retry-After`` seconds."""
+
+    status, slug, title = 503, "busy", "The record is busy; retry shortly"
 
 
 class RequestTooLarge(Problem):

@@ -68,11 +68,11 @@ def test_thirty_two_concurrent_redemptions_never_overdraw(api):
     [t.start() for t in threads]
     [t.join() for t in threads]
     statuses = [r.status_code for r in replies]
-    assert set(statuses) <= {200, 409}
+    assert set(statuses) <= {200, 409, 503}
     ok = statuses.count(200)
     assert 0 < ok <= 20
-    refused = [r.json()["type"] for r in replies if r.status_code == 409]
-    assert all(t.endswith(("/insufficient-points", "/concurrent-update")) for t in refused)
+    refused = [r.json()["type"] for r in replies if r.status_code != 200]
+    assert all(t.endswith(("/insufficient-points", "/busy")) for t in refused)
     result = reconcile.account(UnitOfWork(), mid, "points")
     assert result["balanced"] and result["account"]["available"] == 100 - 5 * ok
     assert result["postings"] == 1 + ok

@@ -71,6 +71,10 @@ def test_refresh_tokens_are_single_use_and_revocable(api, stack):
     assert after.status_code == 401
     forged = first["refresh_token"].rsplit(".", 1)[0] + ".not-the-secret"
     assert api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": forged}).status_code == 401
+    from chalicelib.db.uow import UnitOfWork
+    actions = [a.action for a in UnitOfWork().members.audit_trail(bob)]
+    assert actions.count("token.issued") == 1 and actions.count("token.refreshed") == 1
+    assert actions.count("token.revoked") == 1
 
 
 def test_profiles_and_identities_are_not_for_pos_keys_or_store_staff(api, stack):

@@ -255,3 +255,22 @@ def test_ledger_pages_newest_first(api):
     assert [p["sequence"] for p in rest["postings"]] == [3, 2, 1] and rest["next_before"] is None
     assert all(lot["lot_id"] for p in rest["postings"] for lot in p["lots"])
     assert len(list(UnitOfWork().points.live_lots(mid, "points", page_size=None))) == 5
+
+
+def test_points_owed_are_not_spendable(api):
+    # The integrator's case: DA and DB earn 100 each, 100 are spent, DA is refunded in full:
+    # available 100, debt 100, so nothing is spendable until new points repay the debt.
+    clock.freeze(T0)
+    mid = api.member("13800138040")
+    earn(api, mid, "DA", 10_000)
+    earn(api, mid, "DB", 10_000)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "mug"})
+    api.ok("POST", "/v1/orders/DA/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    account = balanced(mid)
+    assert (account["available"], account["debt"]) == (100, 100)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "mug"})
+    assert status == 409 and problem["type"].endswith("/insufficient-points") and problem["available"] == 0
+    assert api.call("POST", f"/v1/members/{mid}/points/holds", {"points": 1, "merchant_id": "m1"})[0] == 409
+    earn(api, mid, "DC", 5_000)                                  # 50 new points repay half the debt
+    assert api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 51, "reward": "mug"})[0] == 409
+    assert balanced(mid)["debt"] == 50

@@ -1,0 +1,122 @@
+"""Defects an outside integrator found by calling the API as a POS would (issue #9), one test
+each: robustness of input handling, contention, and the local server under a rush."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import requests
+
+from tests.e2e.conftest import fresh_phone
+
+
+def _member(api):
+    r = api.call("POST", "/v1/members", {"phone": fresh_phone()}, pos=True, key=fresh_phone())
+    assert r.status_code == 201
+    return r.json()["member_id"]
+
+
+def test_deeply_nested_json_is_a_400_problem(api):
+    deep = b"[" * 50_000 + b"]" * 50_000
+    r = api.call("POST", "/v1/members", raw=deep, headers=api.staff(), key="deep-1")
+    assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json"
+    assert "nested" in r.json()["detail"]
+    modest = {"phone": fresh_phone(), "custom_fields": {}}
+    nested = json.dumps(modest).replace("{}", "[" * 40 + "]" * 40)
+    r = api.call("POST", "/v1/members", raw=nested.encode(), headers=api.staff(), key="deep-2")
+    assert r.status_code == 400
+
+
+def test_dates_past_the_supported_range_are_a_422(api):
+    r = api.call("GET", "/v1/points/liability", params={"start": "9999-12-01", "end": "9999-12-31"},
+                 headers=api.staff())
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_amounts_and_points_are_never_coerced(api):
+    mid = _member(api)
+    for bad in (True, "100", " 7 ", 5.0):
+        r = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": bad, "reward": "mug"}, pos=True,
+                     key=fresh_phone())
+        assert r.status_code == 422, (bad, r.text)
+        r = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": fresh_phone(), "amount_fen": bad},
+                     pos=True, key=fresh_phone())
+        assert r.status_code == 422, (bad, r.text)
+
+
+def test_a_correlation_id_is_always_returned(api):
+    r = api.call("GET", "/health")
+    assert len(r.headers["X-Correlation-Id"]) >= 10
+    mine = api.call("GET", "/health", headers={"X-Correlation-Id": "trace-123"})
+    assert mine.headers["X-Correlation-Id"] == "trace-123"
+
+
+def test_masking_keeps_the_country_code_of_foreign_numbers(api):
+    r = api.call("POST", "/v1/members", {"phone": "+1 415 555 2671"}, headers=api.staff(), key="us-phone-mask")
+    if r.status_code == 409:           # a rerun against kept data
+        return
+    assert r.status_code == 201 and r.json()["phone"] == "+1 415****2671"
+
+
+def test_sixty_four_concurrent_posts_are_all_answered(api):
+    replies, errors = [], []
+
+    def register():
+        try:
+            replies.append(api.call("POST", "/v1/members", {"phone": fresh_phone()}, headers=api.staff(),
+                                    key=fresh_phone()).status_code)
+        except requests.RequestException as error:        # a reset connection: no answer at all
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=register) for _ in range(64)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert errors == [] and replies.count(201) == 64
+
+
+def test_a_lost_race_that_cannot_proceed_is_a_503_with_retry_after(api):
+    mid = _member(api)
+    assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-f", "amount_fen": 10_000},
+                    pos=True, key=fresh_phone()).status_code == 201            # 100 points
+    replies = []
+
+    def spend(i):
+        replies.append((i, api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
+                                    pos=True, key=f"burst-{mid}-{i}")))
+
+    threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    ok = [i for i, r in replies if r.status_code == 200]
+    busy = [(i, r) for i, r in replies if r.status_code != 200]
+    assert ok and all(r.status_code == 503 and r.headers["Retry-After"] == "1"
+                      and r.json()["type"].endswith("/busy") for _, r in busy)
+    account = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
+    assert account["available"] == 100 - 3 * len(ok)
+    for i, _ in busy:                                   # a 503 stored nothing: the same key goes through later
+        again = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
+                         pos=True, key=f"burst-{mid}-{i}")
+        assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    final = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
+    assert final["available"] == 100 - 3 * 32
+
+
+def test_concurrent_rule_saves_get_distinct_versions_and_the_newest_wins(api):
+    replies = []
+
+    def save(i):
+        replies.append(api.call("PUT", "/v1/points/rules",
+                                {"rules": {"points_per_yuan": "1"}, "effective_from": f"2026-0{i + 1}-01T00:00:00Z"},
+                                headers=api.staff(), key=fresh_phone()))
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(4)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert [r.status_code for r in replies] == [201] * 4
+    versions = [r.json()["version"] for r in replies]
+    assert len(set(versions)) == 4
+    backdated = api.call("PUT", "/v1/points/rules", {"rules": {"points_per_yuan": "1", "pending_days": 0},
+                                                      "effective_from": "2025-01-01T00:00:00Z"},
+                         headers=api.staff(), key=fresh_phone()).json()
+    assert api.call("GET", "/v1/points/rules", headers=api.staff()).json()["version"] == backdated["version"]
