@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.db.due import due_keys
@@ -18,6 +18,8 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, ValidationProblem
 from chalicelib.shared.principal import Principal
 
+FUTURE_SKEW_SECONDS = 300            # clocks of tills drift; an order from further ahead is refused
+
 
 class LimitReached(Conflict):
     slug, title = "limit-reached", "The rule's limit for this period is reached"
@@ -29,6 +31,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     merchant, store_id = access.merchant(uow, by, cmd.merchant_id, cmd.store_id)
     at = cmd.occurred_at or clock.now()
     version, rules = program.rules_at(uow, at)
+    _check_paid_at(at, program.rules_at(uow, clock.now())[1])
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
                                          store_id=store_id, tier=None, at=at)
@@ -37,8 +40,13 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
     if order and order.member_id != member_id:
         raise Conflict(f"order {cmd.order_id} belongs to another member")
+    orders.check_amount(order, cmd.order_id, cmd.amount_fen)
     today = program.today(at)
     points = _apply_caps(uow, member_id, rules, today, points, why)
+    expires = R.expiry_date(rules.expiry, today)
+    if points and expires is not None and expires < program.today():
+        why.append(f"none: points earned then expired on {expires.isoformat()}, before the order was recorded")
+        points = 0                        # a lot born expired is never spendable, so none is made
     source = f"order:{merchant}:{cmd.order_id}"
     stamp = {"actor": by.ref, "idempotency_key": key, "merchant_id": merchant, "source": source}
     earned: dict[str, list] = {}
@@ -57,6 +65,16 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         o.store_id = store_id
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
     return reply
+
+
+def _check_paid_at(at: datetime, rules: R.ProgramRules) -> None:
+    """An order earns from when it was paid: not from the future, and not after the back-dating window."""
+    now = clock.now()
+    if at > now + timedelta(seconds=FUTURE_SKEW_SECONDS):
+        raise ValidationProblem("occurred_at is in the future")
+    if at < now - timedelta(days=rules.backdate_days):
+        raise ValidationProblem(f"occurred_at is more than {rules.backdate_days} days ago (the program's "
+                                "back-dating window)")
 
 
 def _apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points.tables import OrderItem
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem, ValidationProblem
 
 
 class OrderAlreadyEarned(Conflict):
@@ -41,10 +41,36 @@ def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: s
     return o
 
 
-def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]]) -> None:
-    """Add the lots a redemption or a confirmed hold took to the order (for refunds)."""
+def spent_points(order: OrderItem | None) -> int:
+    """Points spent on the order so far (redemptions and confirmed holds)."""
+    return sum(int(s["points"]) for s in json.loads(order.spent or "[]")) if order else 0
+
+
+def check_amount(order: OrderItem | None, order_id: str, amount_fen: int) -> None:
+    """An order's amount is fixed by its first use; every later use states the same amount."""
+    if order is not None and order.amount_fen and int(order.amount_fen) != amount_fen:
+        raise ValidationProblem(f"order {order_id} is for {int(order.amount_fen)} fen; state the same amount",
+                                order_amount_fen=int(order.amount_fen))
+
+
+def check_share(order: OrderItem | None, order_id: str, points: int, limit: int) -> None:
+    """The maximum share holds across every redemption of one order, not per call."""
+    already = spent_points(order)
+    if already + points > limit:
+        raise ValidationProblem(f"order {order_id} may be paid with at most {limit} points; {already} are spent "
+                                f"on it already", limit_points=limit, spent_points=already)
+
+
+def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
+                 amount_fen: int, limit: int) -> None:
+    """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
+    order's share cap; a first use records the order's amount (the base of later refunds)."""
     order = read(uow, merchant_id, order_id, member_id)
+    if amount_fen:
+        check_amount(order, order_id, amount_fen)
+    check_share(order, order_id, sum(int(t["points"]) for t in taken), limit)
 
     def add(o: OrderItem) -> None:
         o.spent = json.dumps(json.loads(o.spent or "[]") + taken)
+        o.amount_fen = o.amount_fen or amount_fen
     save(uow, order, merchant_id, order_id, member_id, add)

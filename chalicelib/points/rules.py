@@ -100,6 +100,7 @@ class ProgramRules(Strict):
     exclude_paid_with_points: bool = True
     exclude_paid_with_stored_value_bonus: bool = True
     pending_days: int = Field(0, ge=0, le=90, description="return window before order points unlock")
+    backdate_days: int = Field(30, ge=0, le=366, description="how long after payment an order may still earn")
     growth_per_yuan: Multiplier = Field("1", description="growth value (tiers) per ¥1; never spendable")
     expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"))
     reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])

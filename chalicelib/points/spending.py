@@ -39,6 +39,8 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold,
     _, rules = program.rules_at(uow, clock.now())
     if not program.type_config(rules, cmd.point_type).redeemable:
         raise ValidationProblem(f"'{cmd.point_type}' cannot be spent")
+    if cmd.order_id and cmd.order_amount_fen is None:
+        raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     return member_id, rules, ledger, ledger.take(cmd.points)
@@ -50,7 +52,9 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
     merchant = None
     if cmd.order_id:
         merchant, _ = access.merchant(uow, by, cmd.merchant_id)
-        orders.record_spend(uow, merchant, cmd.order_id, member_id, taken)
+        amount = int(cmd.order_amount_fen or 0)
+        orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
+                            R.redeem_limit_points(rules, amount))
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
                            idempotency_key=key, event_type="points.redeemed",
@@ -63,13 +67,19 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     """Reserve points for a checkout: taken from their lots now, spent or given back later."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by)
+    if cmd.order_id:                      # the share already spent on the order counts too
+        order = orders.read(uow, merchant, cmd.order_id, member_id)
+        orders.check_amount(order, cmd.order_id, int(cmd.order_amount_fen or 0))
+        orders.check_share(order, cmd.order_id, cmd.points,
+                           R.redeem_limit_points(rules, int(cmd.order_amount_fen or 0)))
     ledger.hold(cmd.points)
     hold_id = new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
     h = HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
                  point_type=cmd.point_type, points=cmd.points, lots=json.dumps(taken), status="open",
                  hold_expires_at=clock.iso(expires), created_at=clock.iso(clock.now()),
-                 order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant)
+                 order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant,
+                 order_amount_fen=cmd.order_amount_fen)
     h.duepk, h.duesk = due_keys("points-hold", program.today(expires), f"{clock.iso(expires)}#{member_id}#{h.sk}")
     uow.create(h)
     posting = ledger.stage("hold", cmd.points, reason="checkout hold", source=f"hold:{hold_id}", actor=by.ref,
@@ -107,7 +117,11 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     points = int(h.points)
     if h.order:
         merchant, order_id = h.order.split(":", 1)
-        orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots))
+        _, rules = program.rules_at(uow, clock.now())
+        amount = int(h.order_amount_fen or 0)
+        # (holds from before amounts were kept have none: the share was checked when they were made)
+        orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots), amount,
+                            R.redeem_limit_points(rules, amount) if amount else 10**12)
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}", actor=by.ref,
                            idempotency_key=key, event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},

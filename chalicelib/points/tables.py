@@ -173,6 +173,7 @@ class HoldItem(MainModel):
     hold_expires_at = UnicodeAttribute()
     order = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute(null=True)    # the merchant whose checkout it is (None: older holds)
+    order_amount_fen = NumberAttribute(null=True)  # the order's amount, with order (its share cap)
     created_at = UnicodeAttribute()
     duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open
     duesk = UnicodeAttribute(null=True)

@@ -95,7 +95,8 @@ def test_another_merchants_holds_and_order_references_stay_hidden(api, stack):
     earned = api.call("POST", f"/v1/members/{bob}/points/earn", {"order_id": f"b-{bob}", "amount_fen": 10_000},
                       signed_by=pos(stack, B), key=f"e-{bob}")
     assert earned.status_code == 201
-    hold = api.call("POST", f"/v1/members/{bob}/points/holds", {"points": 30, "order_id": f"b2-{bob}"},
+    hold = api.call("POST", f"/v1/members/{bob}/points/holds",
+                    {"points": 30, "order_id": f"b2-{bob}", "order_amount_fen": 10_000},
                     signed_by=pos(stack, B), key=f"h-{bob}").json()
     ledger = api.call("GET", f"/v1/members/{bob}/points/ledger", signed_by=pos(stack, A))
     assert ledger.status_code == 200
@@ -121,7 +122,8 @@ def test_a_member_cannot_book_a_redemption_to_a_merchants_order(api, stack):
     token = api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "sms_otp"},
                      login=True).json()["token"]
     squat = api.call("POST", "/v1/members/me/points/redeem",
-                     {"points": 10, "merchant_id": B[1], "order_id": f"bo-{bob}"}, headers=api.bearer(token),
+                     {"points": 10, "merchant_id": B[1], "order_id": f"bo-{bob}", "order_amount_fen": 10_000},
+                     headers=api.bearer(token),
                      key=f"r-{bob}")
     assert squat.status_code == 403
     later = api.call("POST", f"/v1/members/{bob}/points/earn", {"order_id": f"bo-{bob}", "amount_fen": 10_000},

@@ -274,3 +274,57 @@ def test_points_owed_are_not_spendable(api):
     earn(api, mid, "DC", 5_000)                                  # 50 new points repay half the debt
     assert api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 51, "reward": "mug"})[0] == 409
     assert balanced(mid)["debt"] == 50
+
+
+def test_the_maximum_share_holds_across_an_order_and_its_amount_is_fixed(api):
+    clock.freeze(T0)
+    mid = api.member("13800138041")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 20_000, "reason": "stock"})
+    order = {"order_id": "SO1", "merchant_id": "m1", "order_amount_fen": 10_000}      # at most 5,000 points
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_000, **order})
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, **order})
+    assert status == 422 and problem["spent_points"] == 5_000
+    other_amount = api.call("POST", f"/v1/members/{mid}/points/redeem",
+                            {"points": 1, **order, "order_amount_fen": 1_000_000})
+    assert other_amount[0] == 422 and other_amount[1]["order_amount_fen"] == 10_000
+    unstated = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "order_id": "SO2", "merchant_id": "m1"})
+    assert unstated[0] == 422
+    hold = api.call("POST", f"/v1/members/{mid}/points/holds", {"points": 1, **order})
+    assert hold[0] == 422                                     # holds count the share spent already
+    assert balanced(mid)["available"] == 15_000
+
+
+def test_refunding_an_order_that_only_spent_points_gives_them_back(api):
+    clock.freeze(T0)
+    mid = api.member("13800138042")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
+    lot = api.ok("POST", f"/v1/members/{mid}/points/redeem",
+                 {"points": 500, "order_id": "SP1", "merchant_id": "m1", "order_amount_fen": 10_000})["lots"][0]
+    refund = api.ok("POST", "/v1/orders/SP1/refunds", {"refund_id": "r1", "amount_fen": 5_000, "merchant_id": "m1"})
+    assert refund["restored"] == 250 and refund["clawed_back"] == {"points": 0}
+    refund = api.ok("POST", "/v1/orders/SP1/refunds", {"refund_id": "r2", "amount_fen": 5_000, "merchant_id": "m1"})
+    assert refund["restored"] == 250
+    account = balanced(mid)
+    assert account["available"] == 1_000
+    lots = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["next_lots"]
+    assert lots == [{"expires_on": lot["expires_on"], "points": 1_000}]          # back in the original lot
+
+
+def test_orders_earn_only_inside_the_back_dating_window_and_never_born_expired(api):
+    clock.freeze(datetime(2026, 1, 10, 4, tzinfo=UTC))
+    mid = api.member("13800138043")
+    future = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "F1", "amount_fen": 10_000,
+                                                                  "merchant_id": "m1",
+                                                                  "occurred_at": "2030-01-01T00:00:00Z"})
+    assert future[0] == 422
+    old = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "F2", "amount_fen": 10_000,
+                                                               "merchant_id": "m1", "occurred_at": "2020-01-01T00:00:00Z"})
+    assert old[0] == 422 and "back-dating" in old[1]["detail"]
+    # Paid on 2025-12-20 under year-end expiry: those points expired on 2025-12-31, before recording.
+    late = api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "F3", "amount_fen": 10_000,
+                                                              "merchant_id": "m1", "occurred_at": "2025-12-20T04:00:00Z"})
+    assert late["points"] == 0 and "expired" in late["explanation"][-1]
+    assert balanced(mid)["available"] == 0
+    again = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "F3", "amount_fen": 10_000,
+                                                                 "merchant_id": "m1"})
+    assert again[0] == 409                                    # the order has had its earning

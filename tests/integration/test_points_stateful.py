@@ -119,17 +119,23 @@ class PointsMachine(RuleBasedStateMachine):
         before = self.account()["account"]
         body = {"points": points}
         order = None
+        limit = None
         if with_order and self.orders:
             order = sorted(self.orders)[points % len(self.orders)]
-            body.update(order_id=order, merchant_id="m1")
+            body.update(order_id=order, merchant_id="m1", order_amount_fen=self.orders[order]["amount"])
+            limit = self.orders[order]["amount"] * 50 // 100       # default: 50% of the order, 100 points = ¥1
         r = self.call(f"/v1/members/{self.member}/points/redeem", body)
-        if points <= before["available"] - before["debt"]:         # what is owed is not spendable
+        if limit is not None and points > limit:
+            assert r["status"] == 422, r                            # more than the order's share in one call
+        elif points > before["available"] - before["debt"]:         # what is owed is not spendable
+            assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
+        elif limit is not None and self.orders[order]["spent"] + points > limit:
+            assert r["status"] == 422, r                            # the share holds across the order
+        else:
             assert r["status"] == 200, r
             self.net -= points
             if order:
                 self.orders[order]["spent"] += points
-        else:
-            assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
 
     @rule(points=st.integers(min_value=1, max_value=200))
     def hold(self, points):
