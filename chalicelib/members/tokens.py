@@ -96,23 +96,24 @@ def program_of(refresh_token: str) -> str:
     return _parse(refresh_token)[0]
 
 
-def refresh(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
-    """A new access token and refresh token for an active one; the old refresh token is used up."""
+def _use_up(uow: UnitOfWork, refresh_token: str, status: str, action: str) -> RefreshTokenItem:
+    """Stage an active refresh token as ``status`` (once: a concurrent use loses), audited."""
     _, token_id, secret = _parse(refresh_token)
     item = _current(uow, token_id, secret)
-    item.status = "used"
+    item.status = status
     uow.save(item, RefreshTokenItem.status == "active",
              on_conflict=lambda: Unauthenticated("refresh token already used"))
-    _audit(uow, item.member_id, "refresh-token", "token.refreshed", f"refresh token {token_id}")
+    _audit(uow, item.member_id, "refresh-token", action, f"refresh token {token_id}")
+    return item
+
+
+def refresh(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
+    """A new access token and refresh token for an active one; the old refresh token is used up."""
+    item = _use_up(uow, refresh_token, "used", "token.refreshed")
     return _pair(uow, item.member_id, item.verified_by, item.issued_by)
 
 
 def revoke(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
     """End a login: its refresh token can no longer be used."""
-    _, token_id, secret = _parse(refresh_token)
-    item = _current(uow, token_id, secret)
-    item.status = "revoked"
-    uow.save(item, RefreshTokenItem.status == "active",
-             on_conflict=lambda: Unauthenticated("refresh token already used"))
-    _audit(uow, item.member_id, "refresh-token", "token.revoked", f"refresh token {token_id}")
+    item = _use_up(uow, refresh_token, "revoked", "token.revoked")
     return {"revoked": True, "member_id": item.member_id}
