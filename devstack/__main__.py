@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devstack.stack import ROOT, LocalStack, local_environment
+from devstack.stack import ROOT, LocalStack, local_environment, port_free
 
 
 def _token(args: argparse.Namespace) -> None:
@@ -40,8 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     data = Path(os.environ.get("LOCAL_DATA_DIR", ROOT / ".local" / "data"))
-    stack = LocalStack(api_port=int(os.environ.get("PORT", 8000)),
-                       emulator_port=int(os.environ.get("EMULATOR_PORT", 4566)), data_dir=data)
+    ports = {"PORT": int(os.environ.get("PORT", 8000)), "EMULATOR_PORT": int(os.environ.get("EMULATOR_PORT", 4566))}
+    for variable, port in ports.items():
+        if not port_free(port):
+            print(f"port {port} on 127.0.0.1 is in use (another `make run`?); stop that, or choose another port: "
+                  f"{variable}=<port> make run", file=sys.stderr, flush=True)
+            return 2
+    stack = LocalStack(api_port=ports["PORT"], emulator_port=ports["EMULATOR_PORT"], data_dir=data)
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

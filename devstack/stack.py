@@ -26,6 +26,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def local_environment(emulator_url: str, stage: str = "local") -> dict[str, str]:
     """The environment the app sees locally: the .chalice local stage plus the emulator endpoint."""
     env = {}

@@ -84,3 +84,17 @@ def test_run_serve_stop_and_restart_with_data(tmp_path):
         assert registered(port, admin) == 1
     finally:
         stop(proc)
+
+
+def test_a_port_in_use_is_named_and_make_run_exits(tmp_path):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        env = {**os.environ, "PORT": str(free_port()), "EMULATOR_PORT": str(busy), "LOCAL_DATA_DIR": str(tmp_path)}
+        env.pop("STAGE", None)
+        done = subprocess.run([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode != 0
+    assert str(busy) in done.stderr and "EMULATOR_PORT" in done.stderr
