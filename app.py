@@ -6,6 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
+from chalicelib.api import gateway
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
 from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
@@ -20,6 +21,7 @@ from chalicelib.shared.observability import logger, metrics, tracer
 from chalicelib.system.routes import bp as system
 
 app = Chalice(app_name="loyalty")
+app.register_middleware(gateway.as_problem, "http")
 app.register_middleware(ConvertToMiddleware(
     logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)), "all")
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")

@@ -48,3 +48,11 @@ def run(name: str, as_of: datetime) -> dict[str, Any]:
     UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), job=name, as_of=clock.iso(as_of),
                                          finished_at=clock.iso(clock.now()), result=json.dumps(result)))
     return {"job": name, "as_of": clock.iso(as_of), "result": result}
+
+
+def last_run(name: str) -> dict[str, Any] | None:
+    """The record of a job's last run, or None if it never ran."""
+    item = UnitOfWork().get(JobRun, JobRun.key(name), consistent=True)
+    if item is None:
+        return None
+    return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result)}

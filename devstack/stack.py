@@ -26,6 +26,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _problem_error_response(handler: Any, error: Any) -> None:
+    """The local gateway's own refusals (no such route) as problem+json, as the deployed API
+    Gateway answers them (infra: gateway responses); never echoing the Authorization header."""
+    from chalicelib.api.gateway import PROBLEM_JSON, problem_body
+    status = 404 if error.CODE == 403 else error.CODE
+    detail = "no operation at this path and method" if status == 404 else "the request was refused"
+    body = problem_body(status, detail, handler.path.split("?", 1)[0]).encode()
+    handler._send_http_response(status, {"Content-Type": PROBLEM_JSON}, body)
+
+
 def port_free(port: int) -> bool:
     """Whether ``port`` can be bound on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -150,6 +160,7 @@ class LocalStack:
         # socketserver's listen backlog is 5: a POS rush of 32 connections saw resets with no
         # answer. A thread per connection (ThreadingMixIn) and a real backlog serve it.
         ThreadedHTTPServer.request_queue_size = API_BACKLOG
+        ChaliceRequestHandler._send_error_response = _problem_error_response
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)

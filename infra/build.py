@@ -55,6 +55,8 @@ def merge_template(stage: str) -> dict[str, Any]:
             "LifecycleConfiguration": {"Rules": [{"Id": "expire-exports", "Status": "Enabled",
                                                   "ExpirationInDays": 30}]},
         }}
+    from chalicelib.api.gateway import gateway_responses
+    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
     resources["EventsDeadLetterQueue"] = {
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}

@@ -66,6 +66,12 @@ def bind_identity(call: Call):
     return member.view(reveal=call.caller.kind == "member")
 
 
+@endpoint(bp, "/v1/members/{member_id}/audit", "GET", "listMemberAudit", tags=TAGS, errors=(404,),
+          summary="The member's audit trail: unmasked reads, logins, logouts (HQ)", allow=(HQ,))
+def list_member_audit(call: Call):
+    return service.audit_trail(call.uow, call.params["member_id"], call.caller)
+
+
 @endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
           tags=("auth",), errors=(404,),
           summary="Issue member tokens after the caller verified the login (a member_login key or HQ; audited)",

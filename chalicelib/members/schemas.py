@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from chalicelib.shared.types import Strict
+from chalicelib.shared.types import PlainText, Strict
 
 IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "card_no", "email"]
 Gender = Literal["male", "female", "unknown"]
@@ -24,7 +24,7 @@ class RegisterMember(Strict):
     phone: str | None = Field(None, max_length=32, description="Any common format; stored as E.164")
     email: str | None = Field(None, max_length=254)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=10)
-    name: str | None = Field(None, min_length=1, max_length=64)
+    name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender = "unknown"
     birthday: date | None = None
     custom_fields: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
@@ -53,7 +53,7 @@ class RegisterMember(Strict):
 
 
 class UpdateMember(Strict):
-    name: str | None = Field(None, min_length=1, max_length=64)
+    name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender | None = None
     birthday: date | None = None
     custom_fields: dict[str, CustomValue] | None = Field(None, max_length=50)

@@ -90,6 +90,14 @@ def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) ->
     return member.view(reveal=reveal or own)
 
 
+def audit_trail(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
+    """Who saw the member's unmasked data, logged them in or out, and when (HQ)."""
+    member = _active(uow, member_id)
+    entries = [{"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}
+               for a in uow.members.audit_trail(member.member_id)]
+    return {"member_id": member.member_id, "entries": entries}
+
+
 def lookup(uow: UnitOfWork, identity_type: str, value: str, by: Principal) -> dict[str, Any]:
     """The member an identity belongs to, masked."""
     identity = normalise(identity_type, value, settings().phone_region)

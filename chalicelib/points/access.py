@@ -36,3 +36,8 @@ def owns(by: Principal, merchant_id: str | None) -> bool:
     """Whether the caller may see and change a record of ``merchant_id`` (its own, or HQ)."""
     return by.is_hq or (by.kind in ("merchant", "staff") and merchant_id is not None
                         and by.merchant_id == merchant_id)
+
+
+def order_merchant(uow: UnitOfWork, by: Principal, named: str | None) -> str:
+    """The merchant whose order a caller reads: its own, or (HQ) the one it names."""
+    return merchant(uow, by, named)[0]

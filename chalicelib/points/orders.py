@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points.tables import OrderItem
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem
 
 
 class OrderAlreadyEarned(Conflict):
@@ -74,3 +74,16 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
         o.spent = json.dumps(json.loads(o.spent or "[]") + taken)
         o.amount_fen = o.amount_fen or amount_fen
     save(uow, order, merchant_id, order_id, member_id, add)
+
+
+def view(uow: UnitOfWork, order_id: str, merchant_id: str) -> dict[str, Any]:
+    """What an order earned, spent and had refunded (the merchant's own record)."""
+    order = read(uow, merchant_id, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
+    return {"order_id": order.order_id, "merchant_id": order.merchant_id, "store_id": order.store_id,
+            "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
+            "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
+            "spent": json.loads(order.spent or "[]"), "spent_points": spent_points(order),
+            "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),
+            "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}

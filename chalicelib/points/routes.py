@@ -34,6 +34,10 @@ class HoldAction(Strict):
     point_type: str = Field("points", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
 
+class OrderQuery(Strict):
+    merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant of the order")
+
+
 def _key(call: Call) -> str | None:
     return call.headers.get("idempotency-key")
 
@@ -64,6 +68,21 @@ def redeem_points(call: Call):
           allow=TILL, body=Hold)
 def hold_points(call: Call):
     return service.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}", "GET", "getPointsHold", tags=TAGS, errors=(404,),
+          summary="Read a checkout hold (its merchant's own)", allow=TILL, query=HoldAction)
+def get_hold(call: Call):
+    return service.get_hold(call.uow, call.params["member_id"], call.params["hold_id"], call.query.point_type,
+                            call.caller)
+
+
+@endpoint(bp, "/v1/orders/{order_id}", "GET", "getOrder", tags=TAGS, errors=(404,),
+          summary="What an order earned, spent and had refunded (the merchant's own; HQ names merchant_id)",
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery)
+def get_order(call: Call):
+    merchant = service.order_merchant(call.uow, call.caller, call.query.merchant_id)
+    return service.get_order(call.uow, call.params["order_id"], merchant)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/confirm", "POST", "confirmPointsHold", tags=TAGS,

@@ -8,6 +8,7 @@ is evaluated under the version in force when it happened, not when it arrived.
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -17,6 +18,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 from chalicelib.shared.types import Instant, Strict
 
 Multiplier = str
+POINT_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")     # what a request can address
 ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 BEHAVIORS = ("check_in", "referral", "review", "share", "profile_completion")
 
@@ -126,6 +128,14 @@ class ProgramRules(Strict):
         unknown = set(v) - set(BEHAVIORS)
         if unknown:
             raise ValueError(f"unknown behaviors {sorted(unknown)}; known: {', '.join(BEHAVIORS)} (use custom_events)")
+        return v
+
+    @field_validator("point_types")
+    @classmethod
+    def _type_names(cls, v: dict[str, PointType]) -> dict[str, PointType]:
+        bad = [name for name in v if not POINT_TYPE_NAME.match(name) or name in ("points", "growth")]
+        if bad:
+            raise ValueError(f"point type names are a-z, 0-9 and '_' (not points or growth): {bad[:5]}")
         return v
 
     @field_validator("reminder_days")

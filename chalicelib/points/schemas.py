@@ -31,6 +31,8 @@ class EarnForOrder(Strict):
     def _parts(self) -> EarnForOrder:
         if self.paid_with_points_fen + self.paid_with_stored_value_bonus_fen > self.amount_fen:
             raise ValueError("the parts paid with points and bonus exceed the order amount")
+        if self.lines and sum(line.amount_fen for line in self.lines) != self.amount_fen:
+            raise ValueError("order lines must add up to amount_fen")
         return self
 
 

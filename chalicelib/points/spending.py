@@ -109,6 +109,18 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, stat
     return h, ledger
 
 
+def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by: Principal) -> dict[str, Any]:
+    """A checkout hold, to its merchant (another merchant's hold does not exist for the caller)."""
+    member_id = access.member(uow, member_id, by)
+    h = uow.points.hold(member_id, point_type, hold_id)
+    owner = h.merchant_id or (h.order.split(":", 1)[0] if h.order else None) if h else None
+    if h is None or not access.owns(by, owner):
+        raise NotFound(f"no hold {hold_id[:64]}")
+    return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
+            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": owner, "order": h.order,
+            "lots": json.loads(h.lots), "created_at": h.created_at}
+
+
 def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, uow: UnitOfWork,
                  key: str | None) -> dict[str, Any]:
     """Spend the held points (and record them on the hold's order)."""

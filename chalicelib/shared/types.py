@@ -15,3 +15,19 @@ class Strict(BaseModel):
     """Request bodies and queries: unknown fields are refused, strings are trimmed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def plain_text(value: str) -> str:
+    """Text shown to people: no control characters (NUL, escapes) and no bidi overrides that could
+    make a name display as something else."""
+    import unicodedata
+    if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError("must not contain control or text-direction characters")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]
+"""Free text people read (names, reasons)."""

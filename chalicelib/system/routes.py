@@ -62,6 +62,16 @@ class RunJob(Strict):
     as_of: Instant | None = Field(None, description="local and test stages only: run as if it were this time")
 
 
+@endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,),
+          summary="A scheduled job's last run: when, as of when, and what it did", allow=(staff("super_admin"), PLATFORM))
+def list_job_runs(call: Call):
+    name = call.params["job"]
+    if name not in jobs.JOBS:
+        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.JOBS))}")
+    last = jobs.last_run(name)
+    return {"job": name, "runs": [last] if last else []}
+
+
 @endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
           summary="Run a scheduled job now (jobs are idempotent: a second run of a day does nothing)",
           allow=(staff("super_admin"), PLATFORM), body=RunJob)

@@ -120,3 +120,64 @@ def test_concurrent_rule_saves_get_distinct_versions_and_the_newest_wins(api):
                                                       "effective_from": "2025-01-01T00:00:00Z"},
                          headers=api.staff(), key=fresh_phone()).json()
     assert api.call("GET", "/v1/points/rules", headers=api.staff()).json()["version"] == backdated["version"]
+
+
+def test_the_reads_a_pos_and_a_back_office_look_for(api, stack):
+    mid = _member(api)
+    order = f"{mid}-ro"
+    api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": order, "amount_fen": 20_000}, pos=True,
+             key=fresh_phone())
+    hold = api.call("POST", f"/v1/members/{mid}/points/holds",
+                    {"points": 50, "order_id": order, "order_amount_fen": 20_000}, pos=True, key=fresh_phone()).json()
+    read = api.call("GET", f"/v1/members/{mid}/points/holds/{hold['hold_id']}", pos=True)
+    assert read.status_code == 200 and (read.json()["status"], read.json()["points"]) == ("open", 50)
+    api.call("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {}, pos=True, key=fresh_phone())
+    api.call("POST", f"/v1/orders/{order}/refunds", {"refund_id": "r1", "amount_fen": 10_000}, pos=True,
+             key=fresh_phone())
+    got = api.call("GET", f"/v1/orders/{order}", pos=True).json()
+    assert (got["amount_fen"], got["spent_points"], got["refunded_fen"]) == (20_000, 50, 10_000)
+    assert got["clawed_back"]["points"] == 100                    # half of the 200 points earned
+    assert got["restored_points"] == 25
+    hq = api.call("GET", f"/v1/orders/{order}", params={"merchant_id": "demo-merchant"}, headers=api.staff())
+    assert hq.status_code == 200 and hq.json() == got
+    b_key = stack.credentials["programs"]["default"]["merchants"]["demo-merchant-b"]["pos_api_key"]
+    assert api.call("GET", f"/v1/orders/{order}", signed_by=b_key).status_code == 404
+    api.call("GET", f"/v1/members/{mid}", params={"reveal": "true"}, headers=api.staff("ops_manager"))
+    audit = api.call("GET", f"/v1/members/{mid}/audit", headers=api.staff()).json()["entries"]
+    assert [e["action"] for e in audit] == ["pii.revealed"]
+    api.call("POST", "/v1/jobs/points-holds/runs", {}, headers=api.staff())
+    runs = api.call("GET", "/v1/jobs/points-holds/runs", headers=api.staff()).json()["runs"]
+    assert runs and "holds_released" in runs[0]["result"]
+
+
+def test_unknown_or_inconsistent_references_are_refused(api):
+    mid = _member(api)
+    lines = api.call("POST", f"/v1/members/{mid}/points/earn",
+                     {"order_id": fresh_phone(), "amount_fen": 10_000, "lines": [{"sku": "A", "amount_fen": 9_000}]},
+                     pos=True, key=fresh_phone())
+    assert lines.status_code == 422 and "add up" in lines.text
+    bad_type = api.call("PUT", "/v1/points/rules", {"rules": {"point_types": {"BAD TYPE": {}}}},
+                        headers=api.staff(), key=fresh_phone())
+    assert bad_type.status_code == 422
+    for name in ("Li\u0000", "Li\u202eeve"):
+        r = api.call("POST", "/v1/members", {"phone": fresh_phone(), "name": name}, headers=api.staff(),
+                     key=fresh_phone())
+        assert r.status_code == 422, name
+    unknown = api.call("POST", f"/v1/members/{mid}/points/earn",
+                       {"order_id": fresh_phone(), "amount_fen": 100, "merchant_id": "nobody"},
+                       headers=api.staff(), key=fresh_phone())
+    assert unknown.status_code == 404
+
+
+def test_framework_and_gateway_refusals_are_problem_json_and_never_echo_credentials(api):
+    secret_token = "Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2lnbmF0dXJl"
+    unknown = api.call("GET", "/v1/no-such-thing", headers={"Authorization": secret_token})
+    assert unknown.status_code == 404 and unknown.headers["Content-Type"] == "application/problem+json"
+    assert "c2VjcmV0" not in unknown.text and unknown.json()["type"].endswith("/no-such-route")
+    wrong_method = api.call("DELETE", "/v1/members", headers=api.staff())
+    assert wrong_method.headers["Content-Type"] == "application/problem+json"
+    assert wrong_method.status_code in (404, 405)
+    text = api.session.post(api.url + "/v1/members", data="phone=1", headers={**api.staff(),
+                            "Content-Type": "text/plain", "Idempotency-Key": fresh_phone()}, timeout=30)
+    assert text.status_code == 415 and text.headers["Content-Type"] == "application/problem+json"
+    assert text.json()["status"] == 415

@@ -47,3 +47,14 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
         assert env["MAIN_TABLE"] == {"Ref": "MainTable"} and env["STAGE"] == "prod"
         assert env["JWT_SECRET"].startswith("{{resolve:secretsmanager:loyalty/prod")
     assert t["ReportsBucket"]["Type"] == "AWS::S3::Bucket"
+
+
+def test_the_gateways_own_errors_are_problem_json_and_echo_nothing(template):
+    api = json.loads(template.read_text())["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api"
+    responses = api["Properties"]["GatewayResponses"]
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'"
+        body = response["ResponseTemplates"]["application/json"]
+        assert "Authorization" not in body and "$input" not in body
