@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
-from chalicelib.points import program, reconcile, spending
+from chalicelib.points import orders, program, reconcile, spending
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
@@ -82,6 +82,7 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
     if n:
         ledger.stage("expire", n, reason="expired", source="expiry", actor=EXPIRY_ACTOR,
                      idempotency_key=None, event_type="points.expired", event_data={"expires_on": lot.expires_on})
+        orders.record_expired(uow, lot.source, lot.member_id, lot.lot_id, n)
         uow.commit()
     return Counter(expired=n)
 

@@ -76,6 +76,23 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     save(uow, order, merchant_id, order_id, member_id, add)
 
 
+def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: str, points: int) -> None:
+    """Note on the order that earned a lot how much of it expired unspent, so a later refund does
+    not claw those points back a second time (as debt)."""
+    if not source or not source.startswith("order:"):
+        return
+    _, merchant_id, order_id = source.split(":", 2)
+    order = read(uow, merchant_id, order_id)
+    if order is None or order.member_id != member_id:
+        return
+
+    def add(o: OrderItem) -> None:
+        expired = json.loads(o.expired or "{}")
+        expired[lot_id] = int(expired.get(lot_id, 0)) + points
+        o.expired = json.dumps(expired)
+    save(uow, order, merchant_id, order_id, member_id, add)
+
+
 def view(uow: UnitOfWork, order_id: str, merchant_id: str) -> dict[str, Any]:
     """What an order earned, spent and had refunded (the merchant's own record)."""
     order = read(uow, merchant_id, order_id)

@@ -39,12 +39,14 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
     _, rules = program.rules_at(uow, clock.now())
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
-                             "clawed_back": {}, "restored": 0, "restored_expired": 0, "shortfall": 0}
+                             "clawed_back": {}, "restored": 0, "restored_expired": 0, "shortfall": 0,
+                             "already_expired": 0}
     spent = json.loads(order.spent or "[]")
     restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
     clawed = json.loads(order.clawed or "{}")
-    context = {"merchant": merchant, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules}
+    context = {"merchant": merchant, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
+               "expired": json.loads(order.expired or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
         target = sum(int(x["points"]) for x in earned.get(point_type, [])) * after // amount
         claw = target - int(clawed.get(point_type, 0))
@@ -54,7 +56,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         _refund_type(uow, order.member_id, point_type, earned.get(point_type, []), max(claw, 0),
                      spent if gives_back else [], restore if gives_back else 0, context, reply)
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
-    _record_refund(uow, order, after, clawed, max(restore, 0), reply["shortfall"])
+    _record_refund(uow, order, after, clawed, max(restore, 0), reply["shortfall"], context["expired"])
     return reply
 
 
@@ -63,10 +65,21 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     """One account's part of a refund: take back from the earned lots, give back the spent ones."""
     rules: R.ProgramRules = context["rules"]
     ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-    got = 0
+    got = excused = 0
+    expired: dict[str, int] = context["expired"]
     for lot in lots:
-        if got < claw:
-            got += ledger.take_from(lot, claw - got)
+        want = claw - got - excused
+        if want <= 0:
+            break
+        took = ledger.take_from(lot, want)
+        got += took
+        # What the lot no longer holds because it expired unspent was lost once already: not owed again.
+        spare = min(want - took, int(expired.get(lot["lot_id"], 0)))
+        if spare > 0:
+            expired[lot["lot_id"]] = int(expired[lot["lot_id"]]) - spare
+            excused += spare
+    reply["already_expired"] += excused
+    claw -= excused
     short = claw - got
     if short > 0:
         if rules.negative_balance == "debt":
@@ -86,8 +99,9 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
 
 
 def _record_refund(uow: UnitOfWork, order: OrderItem, refunded_fen: int, clawed: dict[str, int], restored: int,
-                   shortfall: int) -> None:
+                   shortfall: int, expired: dict[str, int]) -> None:
     def change(o: OrderItem) -> None:
+        o.expired = json.dumps(expired) if expired else o.expired
         o.refunded_fen, o.clawed = refunded_fen, json.dumps(clawed)
         o.restored = int(o.restored or 0) + restored
         o.shortfall = int(o.shortfall or 0) + shortfall

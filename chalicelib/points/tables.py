@@ -206,6 +206,7 @@ class OrderItem(MainModel):
     refunded_fen = NumberAttribute(default=0)
     clawed = UnicodeAttribute(null=True)         # JSON {type: points clawed back so far}
     restored = NumberAttribute(default=0)        # spent points given back so far
+    expired = UnicodeAttribute(null=True)        # JSON {lot_id: points of its lots that expired unspent}
     shortfall = NumberAttribute(default=0)       # clawback that found the points already spent
     version = NumberAttribute(default=0)
 

@@ -328,3 +328,21 @@ def test_orders_earn_only_inside_the_back_dating_window_and_never_born_expired(a
     again = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "F3", "amount_fen": 10_000,
                                                                  "merchant_id": "m1"})
     assert again[0] == 409                                    # the order has had its earning
+
+
+def test_a_refund_does_not_claw_back_points_that_already_expired(api):
+    clock.freeze(T0)
+    mid = api.member("13800138044")
+    rules(api, expiry={"policy": "days", "days": 30})
+    earn(api, mid, "X1", 5_000)                                   # 50 points, expire T0+30
+    earn(api, mid, "X2", 10_000)                                  # 100 points, expire T0+30
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40, "reward": "cap"})   # from X1's lot first
+    clock.freeze(T0 + timedelta(days=40))
+    assert api.run_job("points-expiry")["points_expired"] == 110  # X1's last 10, X2's 100
+    only_expired = api.ok("POST", "/v1/orders/X2/refunds", {"refund_id": "r", "amount_fen": 10_000, "merchant_id": "m1"})
+    assert (only_expired["clawed_back"]["points"], only_expired["already_expired"], only_expired["shortfall"]) \
+        == (0, 100, 0)
+    mixed = api.ok("POST", "/v1/orders/X1/refunds", {"refund_id": "r", "amount_fen": 5_000, "merchant_id": "m1"})
+    assert (mixed["clawed_back"]["points"], mixed["already_expired"], mixed["shortfall"]) == (40, 10, 40)
+    account = balanced(mid)
+    assert (account["available"], account["debt"]) == (0, 40)    # owed: only what was spent
