@@ -89,13 +89,17 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
             "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
 
 
+def _owner(h: HoldItem) -> str | None:
+    """The merchant whose checkout a hold is (older holds name it only in their order)."""
+    return h.merchant_id or (h.order.split(":", 1)[0] if h.order else None)
+
+
 def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, status: str,
             by: Principal | None) -> tuple[HoldItem, Ledger]:
     """The open hold and a ledger change on its account; the hold is staged as ``status``.
     Another merchant's hold does not exist for the caller (404)."""
     h = uow.points.hold(member_id, point_type, hold_id)
-    owner = h.merchant_id or (h.order.split(":", 1)[0] if h and h.order else None) if h else None
-    if h is None or (by is not None and not access.owns(by, owner)):
+    if h is None or (by is not None and not access.owns(by, _owner(h))):
         raise NotFound(f"no hold {hold_id[:64]}")
     if h.status != "open":
         raise HoldNotOpen(f"hold {hold_id} is {h.status}")
@@ -113,11 +117,10 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
     """A checkout hold, to its merchant (another merchant's hold does not exist for the caller)."""
     member_id = access.member(uow, member_id, by)
     h = uow.points.hold(member_id, point_type, hold_id)
-    owner = h.merchant_id or (h.order.split(":", 1)[0] if h.order else None) if h else None
-    if h is None or not access.owns(by, owner):
+    if h is None or not access.owns(by, _owner(h)):
         raise NotFound(f"no hold {hold_id[:64]}")
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
-            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": owner, "order": h.order,
+            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": _owner(h), "order": h.order,
             "lots": json.loads(h.lots), "created_at": h.created_at}
 
 
