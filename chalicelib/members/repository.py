@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork, repository
 from chalicelib.members.domain import Identity, Member
@@ -27,6 +28,14 @@ class MembersRepository:
         """The member id an identity belongs to, in one read."""
         item = self.uow.get(IdentityItem, IdentityItem.key(identity))
         return item.member_id if item else None
+
+    def registered_at(self, merchant_id: str | None, start: str, end: str, after: str | None,
+                      limit: int) -> list[MemberItem]:
+        """Members a merchant registered between ``start`` and ``end`` (ISO times), oldest first,
+        a page of ``limit`` after the cursor ``after`` (``<time>#<id>`` of the last one seen)."""
+        low = f"{after}~" if after else start
+        return list(self.uow.query(MemberItem, f"MEMBERS#{merchant_id or '-'}", SortKey.between(low, f"{end}~"),
+                                   index="gsi1", limit=limit))
 
     def audit_trail(self, member_id: str) -> Iterator[AuditItem]:
         """Who saw the member's unmasked data, oldest first."""

@@ -10,6 +10,7 @@ from chalicelib.members import service
 from chalicelib.members.schemas import (
     GetMemberQuery,
     IdentityIn,
+    ListMembersQuery,
     LookupQuery,
     MemberOut,
     MemberTokenOut,
@@ -31,6 +32,15 @@ HQ = staff(*HQ_ROLES)
 def register_member(call: Call):
     member = service.register(call.body, call.caller, call.uow)
     return member.view(reveal=False)
+
+
+@endpoint(bp, "/v1/members", "GET", "listMembers", tags=TAGS, errors=(403, 404),
+          summary="Members a merchant registered in a period (masked), oldest first; filter by store and stage",
+          allow=(MERCHANT, ANY_STAFF), query=ListMembersQuery)
+def list_members(call: Call):
+    q = call.query
+    return service.listing(call.uow, call.caller, q.merchant_id, q.start.isoformat(), q.end.isoformat(), q.after,
+                           q.limit, q.store_id, q.stage)
 
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),

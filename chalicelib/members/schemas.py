@@ -63,6 +63,16 @@ class UpdateMember(Strict):
         lambda cls, v: RegisterMember._custom_keys.__func__(cls, v) if v is not None else v)  # type: ignore[attr-defined]
 
 
+class ListMembersQuery(Strict):
+    merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the registering merchant")
+    start: date = Field(description="registered on or after this day (UTC)")
+    end: date = Field(description="registered on or before this day (UTC)")
+    store_id: str | None = Field(None, max_length=64)
+    stage: Literal["new", "active", "dormant", "churned"] | None = None
+    limit: int = Field(50, ge=1, le=200)
+    after: str | None = Field(None, max_length=120, description="the `next` of the previous page")
+
+
 class LookupQuery(Strict):
     type: IdentityType
     value: str = Field(min_length=1, max_length=254)

@@ -90,6 +90,19 @@ def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) ->
     return member.view(reveal=reveal or own)
 
 
+def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, start: str, end: str, after: str | None,
+            limit: int, store_id: str | None, stage: str | None) -> dict[str, Any]:
+    """Members registered at a merchant in a period, masked, a page at a time; filtered by store
+    and stage within the page (a filtered page may hold fewer than ``limit``; follow ``next``)."""
+    merchant, _ = merchants.place(uow, by, merchant_id, None, merchant_required=True)
+    items = uow.members.registered_at(merchant, start, end, after, limit)
+    members = [i.domain() for i in items]
+    shown = [m.view(reveal=False) for m in members
+             if (store_id is None or m.store_id == store_id) and (stage is None or m.stage == stage)]
+    last = items[-1] if len(items) == limit else None
+    return {"merchant_id": merchant, "members": shown, "next": f"{last.registered_at}#{last.member_id}" if last else None}
+
+
 def audit_trail(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """Who saw the member's unmasked data, logged them in or out, and when (HQ)."""
     member = _active(uow, member_id)

@@ -181,3 +181,26 @@ def test_framework_and_gateway_refusals_are_problem_json_and_never_echo_credenti
                             "Content-Type": "text/plain", "Idempotency-Key": fresh_phone()}, timeout=30)
     assert text.status_code == 415 and text.headers["Content-Type"] == "application/problem+json"
     assert text.json()["status"] == 415
+
+
+def test_members_are_listed_by_registering_merchant_a_page_at_a_time(api, stack):
+    from datetime import date
+    today = date.today().isoformat()
+    mine = [_member(api) for _ in range(3)]
+    seen, after = [], None
+    while True:
+        params = {"merchant_id": "demo-merchant", "start": today, "end": today, "limit": "2",
+                  "store_id": "demo-store", **({"after": after} if after else {})}
+        page = api.call("GET", "/v1/members", params=params, headers=api.staff()).json()
+        assert len(page["members"]) <= 2 and all("****" in m["phone"] for m in page["members"])
+        seen += [m["member_id"] for m in page["members"]]
+        after = page["next"]
+        if not after:
+            break
+    assert set(mine) <= set(seen) and len(seen) == len(set(seen))
+    own = api.call("GET", "/v1/members", params={"start": today, "end": today}, pos=True)
+    assert own.status_code == 200 and own.json()["merchant_id"] == "demo-merchant"
+    b_key = stack.credentials["programs"]["default"]["merchants"]["demo-merchant-b"]["pos_api_key"]
+    other = api.call("GET", "/v1/members", params={"merchant_id": "demo-merchant", "start": today, "end": today},
+                     signed_by=b_key)
+    assert other.status_code == 403

@@ -45,6 +45,7 @@ TARGETS = {
     "runJob": lambda t: ({"job": "points-holds"}, {}, None),
     "createProgram": lambda t: ({}, {"program_id": "default", "name": "taken over"}, None),
     "listPrograms": lambda t: ({}, None, None),
+    "listMembers": lambda t: ({}, None, {"merchant_id": A[1], "start": "2026-01-01", "end": "2027-12-31"}),
     "getPointsHold": lambda t: ({"member_id": t["bob"], "hold_id": t["hold"]}, None, None),
     "getOrder": lambda t: ({"order_id": t["order"]}, None, {"merchant_id": A[1]}),
     "listJobRuns": lambda t: ({"job": "points-holds"}, None, None),
@@ -58,7 +59,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "getMember", "getPointsAccount", "listPoint
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
-               "getDailyStats", "listJobRuns",
+               "getDailyStats", "listJobRuns", "listMembers",
                "runJob"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
