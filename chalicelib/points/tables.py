@@ -31,6 +31,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.lots import expiry_due_day
 
 NO_EXPIRY = "9999-12-31"
 ACCOUNT_SHARDS = 16
@@ -107,9 +108,7 @@ class LotItem(MainModel):
         when = self.unlock_on if self.is_pending else self.expires_on
         if when:
             # Due the day after its last valid day (expiry) or on its unlock day.
-            day = date.fromisoformat(when)
-            if not self.is_pending:
-                day = date.fromordinal(day.toordinal() + 1)
+            day = date.fromisoformat(when) if self.is_pending else expiry_due_day(when)
             self.duepk, self.duesk = due_keys("points-lot", day, f"{self.member_id}#{self.sk}")
         else:
             self.duepk = self.duesk = None
