@@ -169,7 +169,7 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
         # History that leaves no live lots behind: each pair adds a lot and spends it whole.
         post(f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": "bench history"})
         for _ in range((history - 1) // 2):
-            post(f"/v1/members/{mid}/points/redeem", {"points": 10})
+            post(f"/v1/members/{mid}/points/redeem", {"points": 10, "reward": "gift"})
             post(f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": "bench history"})
         orders = [f"{mid}-{i}" for i in range(n)]
 
@@ -181,9 +181,9 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
         post(f"/v1/members/{mid}/points/adjustments", {"points": 1_000_000, "reason": "one big lot"})
 
         def redeem_one(i):
-            post(f"/v1/members/{mid}/points/redeem", {"points": 1})
+            post(f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "gift"})
         # Earlier lots (from earnPoints) expire at the same year end; spend them first, untimed.
-        post(f"/v1/members/{mid}/points/redeem", {"points": 100 * n + 10})
+        post(f"/v1/members/{mid}/points/redeem", {"points": 100 * n + 10, "reward": "gift"})
         samples, usage = timed(n, redeem_one)
         rows.append(row("redeemPoints (1 lot)", label, n, samples, usage))
 
@@ -192,7 +192,7 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
             post(f"/v1/members/{other}/points/adjustments", {"points": 1, "reason": "small lot"})
 
         def redeem_twenty(i):
-            post(f"/v1/members/{other}/points/redeem", {"points": 20})
+            post(f"/v1/members/{other}/points/redeem", {"points": 20, "reward": "gift"})
         samples, usage = timed(n, redeem_twenty)
         rows.append(row("redeemPoints (20 lots)", label, n, samples, usage))
 

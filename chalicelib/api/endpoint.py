@@ -15,6 +15,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import auth
+from chalicelib.api.contention import queued
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared.errors import (
@@ -234,39 +236,51 @@ def _depth(data: Any) -> int:
 
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
          correlation_id: str, key: str | None, fp: str, instance: str = "") -> tuple[int, Any, bool]:
-    scope = principal.scope if principal else "public"
-    for attempt in range(RETRIES_ON_CONFLICT):
-        call = Call(op, principal, params, body, query, headers, correlation_id)
-        try:
-            payload = handler(call)
-            status = call.status or op.status
-            claim = IdempotencyRecord.claim(scope, key, fp, status, payload) if key else None
-            call.uow.commit(claim)
-            return status, payload, False
-        except ClaimTaken:
-            return _replay(call.uow, scope, key, fp)
-        except ConcurrentUpdate as contended:
-            # Lost a race on a version or a counter: retry from fresh state after a jittered pause
-            # (let the winner finish); past the last try, ask the caller to retry later (503).
-            if attempt == RETRIES_ON_CONFLICT - 1:
-                raise Busy(str(contended), retry_after=1) from None
-            time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
-        except Problem as problem:
-            if not key:
-                raise
-            # A keyed request that fails on today's state may be the retry of one that succeeded.
-            if (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
-                return (*replay(record, fp), True)
-            # Otherwise remember a business refusal (409, 422): the same key keeps getting the same
-            # answer. Not 403 / 404: who may see what is not the request's outcome, and a refused
-            # caller must leave nothing behind in a tenancy it may not touch.
-            if problem.status not in REMEMBERED_REFUSALS:
-                raise
-            refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
-            if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
-                return _replay(call.uow, scope, key, fp)
-            raise
+    with ExitStack() as turn:
+        for attempt in range(RETRIES_ON_CONFLICT):
+            call = Call(op, principal, params, body, query, headers, correlation_id)
+            try:
+                return _attempt(op, handler, call, key, fp, instance)
+            except ConcurrentUpdate as contended:
+                # Lost a race on a version or a counter: retry from fresh state after a jittered
+                # pause (let the winner finish), queued behind this process's other contenders;
+                # past the last try, ask the caller to retry later (503).
+                if attempt == RETRIES_ON_CONFLICT - 1:
+                    raise Busy(str(contended), retry_after=1) from None
+                if attempt == 0:
+                    turn.enter_context(queued(f"{call.uow.program}/{params.get('member_id') or instance}"))
+                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
     raise Busy("the record kept changing; retry", retry_after=1)
+
+
+def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str | None, fp: str,
+             instance: str) -> tuple[int, Any, bool]:
+    scope = call.principal.scope if call.principal else "public"
+    try:
+        payload = handler(call)
+        status = call.status or op.status
+        claim = IdempotencyRecord.claim(scope, key, fp, status, payload) if key else None
+        call.uow.commit(claim)
+        return status, payload, False
+    except ClaimTaken:
+        return _replay(call.uow, scope, key, fp)
+    except ConcurrentUpdate:
+        raise
+    except Problem as problem:
+        if not key:
+            raise
+        # A keyed request that fails on today's state may be the retry of one that succeeded.
+        if (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
+            return (*replay(record, fp), True)
+        # Otherwise remember a business refusal (409, 422): the same key keeps getting the same
+        # answer. Not 403 / 404: who may see what is not the request's outcome, and a refused
+        # caller must leave nothing behind in a tenancy it may not touch.
+        if problem.status not in REMEMBERED_REFUSALS:
+            raise
+        refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
+        if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
+            return _replay(call.uow, scope, key, fp)
+        raise
 
 
 def _replay(uow: UnitOfWork, scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:

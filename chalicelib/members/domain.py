@@ -122,6 +122,11 @@ class Member:
         return replace(self, identities=self.identities + (identity,), updated_at=at,
                        version=self.version + 1)
 
+    def without_identity(self, identity: Identity, at: str) -> Member:
+        """The member with one identity fewer."""
+        return replace(self, identities=tuple(i for i in self.identities if i != identity), updated_at=at,
+                       version=self.version + 1)
+
     def with_profile(self, changes: dict[str, Any], at: str) -> Member:
         """Apply a profile patch. ``custom_fields`` merge key by key; a null removes a key."""
         custom = dict(self.custom_fields)

@@ -8,6 +8,7 @@ from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, key_with,
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.members import service
 from chalicelib.members.schemas import (
+    ChangePhone,
     GetMemberQuery,
     IdentityIn,
     ListMembersQuery,
@@ -104,3 +105,19 @@ def refresh_member_token(call: Call):
 def revoke_member_token(call: Call):
     call.enter_program(service.token_program(call.body.refresh_token))
     return service.revoke_member_token(call.uow, call.body.refresh_token)
+
+
+@endpoint(bp, "/v1/members/{member_id}/phone", "PUT", "changeMemberPhone", tags=TAGS, errors=(404, 409),
+          summary="Move a member to a new phone number the caller verified; the old number is released",
+          allow=(LOGIN, HQ), body=ChangePhone, response=MemberOut)
+def change_phone(call: Call):
+    member, _ = service.change_phone(call.params["member_id"], call.body.phone, call.caller, call.uow)
+    return member.view(reveal=False)
+
+
+@endpoint(bp, "/v1/members/{member_id}/identities/unbind", "POST", "unbindIdentity", tags=TAGS, errors=(404, 409),
+          summary="Release one of a member's identities (in the body: no personal data in URLs); never the last",
+          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
+def unbind_identity(call: Call):
+    member = service.unbind(call.params["member_id"], call.body.type, call.body.value, call.caller, call.uow)
+    return member.view(reveal=call.caller.kind == "member")

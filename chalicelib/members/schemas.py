@@ -20,6 +20,11 @@ class IdentityIn(Strict):
     value: str = Field(min_length=1, max_length=254)
 
 
+class ChangePhone(Strict):
+    phone: str = Field(min_length=1, max_length=32, description="the new number, verified by the caller (SMS)")
+    verified_by: Literal["sms_otp"] = Field(description="how the caller verified the member owns the new number")
+
+
 class RegisterMember(Strict):
     phone: str | None = Field(None, max_length=32, description="Any common format; stored as E.164")
     email: str | None = Field(None, max_length=254)

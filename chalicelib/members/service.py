@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -160,6 +161,48 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
     return updated, True
 
 
+def change_phone(member_id: str, phone: str, by: Principal, uow: UnitOfWork) -> tuple[Member, bool]:
+    """Move the member to a new (verified) phone: the new number's index entry is claimed, the old
+    one released, both in the member's version. The same number again changes nothing (False)."""
+    member_id = _own(member_id, by)
+    new = normalise("phone", phone, settings().phone_region)
+    member = _active(uow, member_id, consistent=True)
+    old = member.identity("phone")
+    if old == new:
+        return member, False
+    now = clock.iso(clock.now())
+    updated = member.without_identity(old, now) if old else member
+    updated = _activity(replace(updated.with_identity(new, now), version=member.version + 1), by)
+    uow.create(IdentityItem.of(new, member_id, now), on_conflict=taken(new))
+    if old:
+        uow.delete(IdentityItem.of(old, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
+    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    _audit(uow, member_id, by, "phone_changed", f"{old.masked().value if old else '-'} -> {new.masked().value}",
+           staged=True)
+    uow.emit(DomainEvent("member.phone_changed", f"member:{member_id}", {"member_id": member_id},
+                         merchant_id=by.merchant_id))
+    return updated, True
+
+
+def unbind(member_id: str, identity_type: str, value: str, by: Principal, uow: UnitOfWork) -> Member:
+    """Release one of the member's identities (never the last one: a member stays findable)."""
+    member_id = _own(member_id, by)
+    identity = normalise(identity_type, value, settings().phone_region)
+    member = _active(uow, member_id, consistent=True)
+    if identity not in member.identities:
+        raise NotFound(f"the member has no {identity.type} {identity.masked().value}")
+    if len(member.identities) == 1:
+        raise Conflict("this is the member's only identity; bind another before releasing it")
+    now = clock.iso(clock.now())
+    updated = _activity(member.without_identity(identity, now), by)
+    uow.delete(IdentityItem.of(identity, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
+    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    _audit(uow, member_id, by, "identity_unbound", f"{identity.type} {identity.masked().value}", staged=True)
+    uow.emit(DomainEvent("member.identity_unbound", f"member:{member_id}",
+                         {"member_id": member_id, "identity_type": identity.type}, merchant_id=by.merchant_id))
+    return updated
+
+
 def member_token(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal) -> dict[str, Any]:
     """Access and refresh tokens for a member whose login the caller verified (audited)."""
     return tokens.issue(uow, cmd, by, _active)
@@ -234,11 +277,13 @@ def _changed() -> ConcurrentUpdate:
     return ConcurrentUpdate("the member changed while the request ran; retry")
 
 
-def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str) -> None:
-    """Record who saw what, now, whatever becomes of the request (not staged on the unit)."""
+def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str, staged: bool = False) -> None:
+    """Record who saw what, now, whatever becomes of the request (not staged on the unit); a change
+    of the member's identities is ``staged``: recorded only if it happens."""
     at = clock.iso(clock.now())
-    uow.put(AuditItem(*AuditItem.key(member_id, at, new_id()), actor=by.ref, action=action, detail=detail, at=at))
+    entry = AuditItem(*AuditItem.key(member_id, at, new_id()), actor=by.ref, action=action, detail=detail, at=at)
+    uow.create(entry) if staged else uow.put(entry)
 
 
-__all__ = ["register", "get", "lookup", "update", "bind", "member_token", "target", "exists", "IdentityTaken",
+__all__ = ["register", "get", "lookup", "update", "bind", "change_phone", "unbind", "member_token", "target", "exists", "IdentityTaken",
            "lifecycle_rules"]

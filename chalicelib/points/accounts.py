@@ -43,6 +43,9 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     for point_type in ["points", "growth", *rules.point_types]:
         view: dict[str, Any] = dict(uow.points.account(member_id, point_type).view())
         view["balance"] = view["available"] - view["debt"]
+        view["spendable"] = max(0, view["balance"])
+        view["net_earned"] = view["earned"] - view["clawed_back"]
+        view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
             lots = uow.points.live_lots
             view["expiring_soon"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in

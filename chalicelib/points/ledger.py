@@ -28,7 +28,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 
 BUCKETS = ("available", "pending", "held", "debt")
-TOTALS = ("earned", "redeemed", "expired")
+TOTALS = ("earned", "redeemed", "expired", "clawed_back", "restored")
 MAX_LOTS = 80          # leaves room in the 100-item transaction for account, posting, order, event, claim
 
 
@@ -157,6 +157,7 @@ class Ledger:
         lot.remaining = int(lot.remaining) - part
         bucket = "pending" if lot.is_pending else "available"
         self.account_state.move(bucket, -part)
+        self.account_state.count("clawed_back", part)
         self._trail(lot.lot_id, lot.expires_on, -part, bucket)
         return part
 
@@ -178,6 +179,7 @@ class Ledger:
 
     def give_back(self, spent: list[dict[str, Any]], points: int) -> None:
         """Restore ``points`` of what an order spent to their lots, latest expiry first."""
+        self.account_state.count("restored", points)
         for lot_id, expires_on, part in L.give_back_plan(spent, points):
             self.put_back({"lot_id": lot_id, "expires_on": expires_on}, part)
 
@@ -216,6 +218,7 @@ class Ledger:
     def owe(self, points: int) -> None:
         """Record points that could not be clawed back as debt (negative balance policy 'debt')."""
         self.account_state.move("debt", points)
+        self.account_state.count("clawed_back", points)
 
     # --- state --------------------------------------------------------------------------------
     @property

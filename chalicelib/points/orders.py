@@ -8,8 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import access
 from chalicelib.points.tables import OrderItem
+from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem
+from chalicelib.shared.principal import Principal
 
 
 class OrderAlreadyEarned(Conflict):
@@ -33,6 +36,8 @@ def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: s
     """Apply ``change`` to the order (a new one if None) and stage it on its version."""
     o = order or OrderItem(*OrderItem.key(merchant_id, order_id), merchant_id=merchant_id, order_id=order_id,
                            member_id=member_id, version=0)
+    if order is None:
+        o.list_under_member(clock.now().isoformat())
     read_version = int(o.version or 0)
     change(o)
     o.version = read_version + 1
@@ -98,9 +103,22 @@ def view(uow: UnitOfWork, order_id: str, merchant_id: str) -> dict[str, Any]:
     order = read(uow, merchant_id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
+    return _shown(order)
+
+
+def _shown(order: OrderItem) -> dict[str, Any]:
     return {"order_id": order.order_id, "merchant_id": order.merchant_id, "store_id": order.store_id,
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
-            "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
+            "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
             "spent": json.loads(order.spent or "[]"), "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
+
+
+def of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:
+    """A member's orders at every merchant (a merchant's caller sees its own), newest first, a page at a time."""
+    member_id = access.member(uow, member_id, by)
+    items = list(uow.points.orders_of(member_id, limit, before))
+    shown = [_shown(o) for o in items if by.kind == "member" or access.owns(by, o.merchant_id)]
+    last = items[-1] if len(items) == limit else None
+    return {"member_id": member_id, "orders": shown, "next_before": last.gsi1sk if last else None}

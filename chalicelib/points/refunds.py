@@ -39,8 +39,8 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
     _, rules = program.rules_at(uow, clock.now())
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
-                             "clawed_back": {}, "restored": 0, "restored_expired": 0, "shortfall": 0,
-                             "already_expired": 0}
+                             "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
+                             "forgiven": 0, "already_expired": 0}
     spent = json.loads(order.spent or "[]")
     restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
@@ -56,7 +56,8 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         _refund_type(uow, order.member_id, point_type, earned.get(point_type, []), max(claw, 0),
                      spent if gives_back else [], restore if gives_back else 0, context, reply)
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
-    _record_refund(uow, order, after, clawed, max(restore, 0), reply["shortfall"], context["expired"])
+    _record_refund(uow, order, after, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
+                   context["expired"])
     return reply
 
 
@@ -80,21 +81,22 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
             excused += spare
     reply["already_expired"] += excused
     claw -= excused
-    short = claw - got
-    if short > 0:
-        if rules.negative_balance == "debt":
-            ledger.owe(short)
-        reply["shortfall"] += short
+    short = max(claw - got, 0)
+    owed = short if rules.negative_balance == "debt" else 0
+    if owed:
+        ledger.owe(owed)
+    reply["debt_added"] += owed
+    reply["forgiven"] += short - owed
     if restore:
         ledger.give_back(spent, restore)
         reply["restored"] = restore
         reply["restored_expired"] = ledger.expired_on_return      # their lot's last day had passed
-    reply["clawed_back"][point_type] = claw
+    reply["clawed_back"][point_type] = claw - (short - owed)
     cmd, order_id = context["cmd"], context["order_id"]
     ledger.stage("refund", claw, reason=f"refund {cmd.refund_id}", source=f"order:{context['merchant']}:{order_id}",
                  actor=context["by"].ref, idempotency_key=context["key"], event_type="points.refunded",
                  event_data={"order_id": order_id, "refund_id": cmd.refund_id, "clawed_back": claw,
-                             "restored": restore, "shortfall": max(short, 0),
+                             "restored": restore, "debt_added": owed, "forgiven": short - owed,
                              "policy": rules.negative_balance}, merchant_id=context["merchant"])
 
 

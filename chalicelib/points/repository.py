@@ -86,6 +86,12 @@ class PointsRepository:
         """What an order earned, spent and refunded (consistent)."""
         return self.uow.get(OrderItem, OrderItem.key(merchant_id, order_id), consistent=True)
 
+    def orders_of(self, member_id: str, limit: int, before: str | None = None) -> Iterator[OrderItem]:
+        """The member's orders, newest first; ``before`` is the listing key of the last one seen."""
+        sort = SortKey.below(before) if before else None
+        return self.uow.query(OrderItem, OrderItem.member_listing(member_id), sort, index="gsi1", forward=False,
+                              limit=limit)
+
     def counter(self, member_id: str, name: str) -> CounterItem | None:
         """A limit counter or the check-in streak (consistent)."""
         return self.uow.get(CounterItem, CounterItem.key(member_id, name), consistent=True)

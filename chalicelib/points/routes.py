@@ -8,6 +8,16 @@ from pydantic import Field
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.points import service
+from chalicelib.points.replies import (
+    AccountOut,
+    EarnOut,
+    HoldOut,
+    HoldSettledOut,
+    OrderOut,
+    OrdersOut,
+    RedeemOut,
+    RefundOut,
+)
 from chalicelib.points.schemas import (
     Adjust,
     EarnForOrder,
@@ -44,7 +54,7 @@ def _key(call: Call) -> str | None:
 
 @endpoint(bp, "/v1/members/{member_id}/points/earn", "POST", "earnPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Earn points (and growth value) for a paid order, under the rules in force when it was paid",
-          allow=(MERCHANT, HQ), body=EarnForOrder)
+          allow=(MERCHANT, HQ), body=EarnForOrder, response=EarnOut)
 def earn_points(call: Call):
     return service.earn(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
@@ -58,14 +68,14 @@ def record_behavior(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
-          allow=(MEMBER, *TILL), body=Redeem)
+          allow=(MEMBER, *TILL), body=Redeem, response=RedeemOut)
 def redeem_points(call: Call):
     return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
-          allow=TILL, body=Hold)
+          allow=TILL, body=Hold, response=HoldOut)
 def hold_points(call: Call):
     return service.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
 
@@ -79,29 +89,45 @@ def get_hold(call: Call):
 
 @endpoint(bp, "/v1/orders/{order_id}", "GET", "getOrder", tags=TAGS, errors=(404,),
           summary="What an order earned, spent and had refunded (the merchant's own; HQ names merchant_id)",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery)
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery, response=OrderOut)
 def get_order(call: Call):
     merchant = service.order_merchant(call.uow, call.caller, call.query.merchant_id)
     return service.get_order(call.uow, call.params["order_id"], merchant)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/confirm", "POST", "confirmPointsHold", tags=TAGS,
-          errors=(404, 409), summary="Spend the held points", allow=TILL, body=HoldAction)
+          errors=(404, 409), summary="Spend the held points", allow=TILL, body=HoldAction,
+          response=HoldSettledOut)
 def confirm_hold(call: Call):
     return service.confirm_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
                                 call.caller, call.uow, _key(call))
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/cancel", "POST", "cancelPointsHold", tags=TAGS,
-          errors=(404, 409), summary="Give the held points back to their lots", allow=TILL, body=HoldAction)
+          errors=(404, 409), summary="Give the held points back to their lots", allow=TILL, body=HoldAction,
+          response=HoldSettledOut)
 def cancel_hold(call: Call):
     return service.release_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
                                 call.caller, call.uow, _key(call))
 
 
+class OrdersQuery(Strict):
+    limit: int = Field(50, ge=1, le=200)
+    before: str | None = Field(None, max_length=200, description="the `next_before` of the previous page")
+
+
+@endpoint(bp, "/v1/members/{member_id}/orders", "GET", "listOrders", tags=TAGS, errors=(404,),
+          summary="A member's orders, newest first, with what each earned, spent and had refunded "
+                  "(a merchant sees its own)",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=OrdersQuery, response=OrdersOut)
+def list_orders(call: Call):
+    q = call.query
+    return service.list_orders(call.uow, call.params["member_id"], call.caller, q.limit, q.before)
+
+
 @endpoint(bp, "/v1/orders/{order_id}/refunds", "POST", "refundOrder", tags=TAGS, status=201, errors=(404, 409),
           summary="Refund part or all of an order: claw back its points, give back the points it spent",
-          allow=(MERCHANT, HQ), body=Refund)
+          allow=(MERCHANT, HQ), body=Refund, response=RefundOut)
 def refund_order(call: Call):
     if len(call.params["order_id"]) > 64:
         raise ValidationProblem("order_id is at most 64 characters")
@@ -117,7 +143,7 @@ def adjust_points(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points", "GET", "getPointsAccount", tags=TAGS, errors=(404,),
           summary="Balances by point type: available, pending, held, debt, expiring soon, next lots",
-          allow=(MEMBER, MERCHANT, ANY_STAFF))
+          allow=(MEMBER, MERCHANT, ANY_STAFF), response=AccountOut)
 def get_account(call: Call):
     return service.account(call.uow, call.params["member_id"], call.caller)
 

@@ -53,6 +53,14 @@ class Redeem(Strict):
     reward: str | None = Field(None, max_length=64, description="reward exchange: what the points bought")
     reason: str | None = Field(None, max_length=200)
 
+    @model_validator(mode="after")
+    def _purpose(self) -> Redeem:
+        if not self.order_id and not self.reward:
+            raise ValueError("name what the points pay for: an order (order_id) or a reward")
+        if self.order_amount_fen is not None and not self.order_id:
+            raise ValueError("order_amount_fen belongs with the order_id it is the amount of")
+        return self
+
 
 class Hold(Strict):
     points: StrictInt = Field(gt=0, le=10**9)

@@ -12,6 +12,7 @@ from chalicelib.points.access import order_merchant
 from chalicelib.points.accounts import account, adjust, ledger_page
 from chalicelib.points.earning import LimitReached, earn, record_behavior
 from chalicelib.points.orders import OrderAlreadyEarned
+from chalicelib.points.orders import of_member as list_orders
 from chalicelib.points.orders import view as get_order
 from chalicelib.points.program import get_rules, put_rules, rules_at
 from chalicelib.points.refunds import RefundExceedsOrder, refund
@@ -19,5 +20,6 @@ from chalicelib.points.reports import liability, reconciliation
 from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
 
 __all__ = ["account", "adjust", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
-           "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
+           "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
+           "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder"]

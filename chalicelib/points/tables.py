@@ -47,6 +47,8 @@ class AccountItem(MainModel):
     earned = NumberAttribute(default=0)
     redeemed = NumberAttribute(default=0)
     expired = NumberAttribute(default=0)
+    clawed_back = NumberAttribute(null=True)     # refunds: points taken back (from lots or as debt)
+    restored = NumberAttribute(null=True)        # refunds: spent points given back
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
     rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
@@ -71,7 +73,8 @@ class AccountItem(MainModel):
 
     def view(self) -> dict[str, int]:
         return {k: int(getattr(self, k) or 0) for k in
-                ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "version")}
+                ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "clawed_back",
+                 "restored", "version")}
 
 
 class LotItem(MainModel):
@@ -208,10 +211,24 @@ class OrderItem(MainModel):
     expired = UnicodeAttribute(null=True)        # JSON {lot_id: points of its lots that expired unspent}
     shortfall = NumberAttribute(default=0)       # clawback that found the points already spent
     version = NumberAttribute(default=0)
+    created_at = UnicodeAttribute(null=True)     # first use (earn or spend): the member's order list
+    gsi1pk = UnicodeAttribute(null=True)         # ORDERS#<member>
+    gsi1sk = UnicodeAttribute(null=True)         # <created_at>#<merchant>#<order>
+    by_member = Gsi1()
 
     @staticmethod
     def key(merchant_id: str, order_id: str) -> tuple[str, str]:
         return f"ORDER#{merchant_id}#{order_id}", "ORDER"
+
+    @staticmethod
+    def member_listing(member_id: str) -> str:
+        return f"ORDERS#{member_id}"
+
+    def list_under_member(self, at: str) -> None:
+        """Index a new order under its member, newest first by ``at``."""
+        self.created_at = at
+        self.gsi1pk = self.member_listing(self.member_id)
+        self.gsi1sk = f"{at}#{self.merchant_id}#{self.order_id}"
 
 
 

@@ -8,6 +8,9 @@ import threading
 
 import requests
 
+from chalicelib.api import contention
+from chalicelib.points import service as points_service
+from chalicelib.shared.errors import ConcurrentUpdate
 from tests.e2e.conftest import fresh_phone
 
 
@@ -75,31 +78,51 @@ def test_sixty_four_concurrent_posts_are_all_answered(api):
     assert errors == [] and replies.count(201) == 64
 
 
-def test_a_lost_race_that_cannot_proceed_is_a_503_with_retry_after(api):
+def test_a_burst_of_32_on_one_account_all_succeed_when_funds_allow(api):
     mid = _member(api)
     assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-f", "amount_fen": 10_000},
                     pos=True, key=fresh_phone()).status_code == 201            # 100 points
     replies = []
 
-    def spend(i):
-        replies.append((i, api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
-                                    pos=True, key=f"burst-{mid}-{i}")))
+    def spend(i):         # 24 redemptions and 8 earnings (immediate, pending_days 0 in the local rules)
+        if i % 4:
+            replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
+                                    pos=True, key=f"burst-{mid}-{i}").status_code)
+        else:
+            replies.append(api.call("POST", f"/v1/members/{mid}/points/earn",
+                                    {"order_id": f"{mid}-e{i}", "amount_fen": 100},
+                                    pos=True, key=f"burst-{mid}-{i}").status_code)
 
     threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
     [t.start() for t in threads]
     [t.join(60) for t in threads]
-    ok = [i for i, r in replies if r.status_code == 200]
-    busy = [(i, r) for i, r in replies if r.status_code != 200]
-    assert ok and all(r.status_code == 503 and r.headers["Retry-After"] == "1"
-                      and r.json()["type"].endswith("/busy") for _, r in busy)
-    account = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
-    assert account["available"] == 100 - 3 * len(ok)
-    for i, _ in busy:                                   # a 503 stored nothing: the same key goes through later
-        again = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
-                         pos=True, key=f"burst-{mid}-{i}")
-        assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert sorted(replies) == [200] * 24 + [201] * 8
     final = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
-    assert final["available"] == 100 - 3 * 32
+    assert final["available"] == 100 - 3 * 24 + 8
+    assert contention.waiting() == 0                    # every queue was dropped with its last request
+
+
+def test_a_request_that_cannot_get_its_turn_is_a_503_with_retry_after(api, monkeypatch):
+    mid = _member(api)
+    api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-g", "amount_fen": 10_000},
+             pos=True, key=fresh_phone())
+    tries = []
+
+    def always_loses(*args, **kwargs):
+        tries.append(1)
+        raise ConcurrentUpdate("the points account changed while the request ran; retry")
+
+    monkeypatch.setattr(contention, "WAIT_SECONDS", 0.2)
+    with monkeypatch.context() as patch, contention.queued(f"default/{mid}"):      # another request's turn
+        patch.setattr(points_service, "redeem", always_loses)
+        busy = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "pin"},
+                        pos=True, key=f"turn-{mid}")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1" and busy.json()["type"].endswith("/busy")
+    assert len(tries) == 1                              # lost once, then waited for its turn, then gave up
+    again = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "pin"},
+                     pos=True, key=f"turn-{mid}")       # a 503 stored nothing: the same key goes through later
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]["available"] == 99
 
 
 def test_concurrent_rule_saves_get_distinct_versions_and_the_newest_wins(api):
@@ -150,6 +173,57 @@ def test_the_reads_a_pos_and_a_back_office_look_for(api, stack):
     assert runs and "holds_released" in runs[0]["result"]
 
 
+def test_a_members_orders_are_listed_newest_first_each_merchant_seeing_its_own(api, stack):
+    from tests.e2e.test_tenancy_http import A, B, pos
+    mid = _member(api)
+    for i in range(3):
+        assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-o{i}", "amount_fen": 1_000},
+                        signed_by=pos(stack, A), key=fresh_phone()).status_code == 201
+    assert api.call("POST", f"/v1/members/{mid}/points/redeem",
+                    {"points": 2, "order_id": f"{mid}-b", "order_amount_fen": 1_000},
+                    signed_by=pos(stack, B), key=fresh_phone()).status_code == 200      # spent at merchant B
+    staff_view = api.call("GET", f"/v1/members/{mid}/orders", headers=api.staff()).json()
+    assert [o["order_id"] for o in staff_view["orders"]] == [f"{mid}-b", f"{mid}-o2", f"{mid}-o1", f"{mid}-o0"]
+    assert staff_view["orders"][0]["spent_points"] == 2 and staff_view["orders"][1]["earned"]["points"]
+    page = api.call("GET", f"/v1/members/{mid}/orders", signed_by=pos(stack, A), params={"limit": "2"}).json()
+    assert [o["merchant_id"] for o in page["orders"]] == [A[1]]               # B's order is not A's to see
+    rest = api.call("GET", f"/v1/members/{mid}/orders", signed_by=pos(stack, A),
+                    params={"limit": "2", "before": page["next_before"]}).json()
+    assert [o["order_id"] for o in rest["orders"]] == [f"{mid}-o1", f"{mid}-o0"] and rest["next_before"]
+    b_view = api.call("GET", f"/v1/members/{mid}/orders", signed_by=pos(stack, B)).json()
+    assert [o["order_id"] for o in b_view["orders"]] == [f"{mid}-b"]
+
+
+def test_a_member_moves_to_a_new_phone_and_releases_an_identity(api):
+    old, new, taken = fresh_phone(), fresh_phone(), fresh_phone()
+    mid = api.call("POST", "/v1/members", {"phone": old, "identities": [{"type": "wechat_openid", "value": f"oX{old}"}]},
+                   login=True, key=fresh_phone()).json()["member_id"]
+    api.call("POST", "/v1/members", {"phone": taken}, login=True, key=fresh_phone())
+    refused = api.call("PUT", f"/v1/members/{mid}/phone", {"phone": taken, "verified_by": "sms_otp"},
+                       login=True, key=fresh_phone())
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/identity-taken")
+    unverified = api.call("PUT", f"/v1/members/{mid}/phone", {"phone": new}, login=True, key=fresh_phone())
+    assert unverified.status_code == 422
+    moved = api.call("PUT", f"/v1/members/{mid}/phone", {"phone": new, "verified_by": "sms_otp"},
+                     login=True, key=fresh_phone())
+    assert moved.status_code == 200 and moved.json()["phone"] == f"{new[:3]}****{new[-4:]}"
+    lookup = lambda phone: api.call("GET", "/v1/members/lookup",  # noqa: E731
+                                    params={"type": "phone", "value": phone}, login=True)
+    assert lookup(new).json()["member_id"] == mid and lookup(old).status_code == 404
+    again = api.call("POST", "/v1/members", {"phone": old}, login=True, key=fresh_phone())
+    assert again.status_code == 201                                         # the old number is free again
+    gone = api.call("POST", f"/v1/members/{mid}/identities/unbind", {"type": "wechat_openid", "value": f"oX{old}"},
+                    headers=api.staff(), key=fresh_phone())
+    assert gone.status_code == 200 and [i["type"] for i in gone.json()["identities"]] == ["phone"]
+    assert lookup(new).json()["member_id"] == mid
+    last = api.call("POST", f"/v1/members/{mid}/identities/unbind", {"type": "phone", "value": new},
+                    headers=api.staff(), key=fresh_phone())
+    assert last.status_code == 409 and lookup(new).json()["member_id"] == mid
+    audit = api.call("GET", f"/v1/members/{mid}/audit", headers=api.staff()).json()["entries"]
+    assert {"phone_changed", "identity_unbound"} <= {e["action"] for e in audit}
+    assert new not in json.dumps(audit)                                     # the trail names numbers masked
+
+
 def test_unknown_or_inconsistent_references_are_refused(api):
     mid = _member(api)
     lines = api.call("POST", f"/v1/members/{mid}/points/earn",
@@ -167,6 +241,12 @@ def test_unknown_or_inconsistent_references_are_refused(api):
                        {"order_id": fresh_phone(), "amount_fen": 100, "merchant_id": "nobody"},
                        headers=api.staff(), key=fresh_phone())
     assert unknown.status_code == 404
+    api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-r", "amount_fen": 10_000},
+             pos=True, key=fresh_phone())
+    for purposeless in ({"points": 5}, {"points": 5, "order_amount_fen": 10_000}):
+        r = api.call("POST", f"/v1/members/{mid}/points/redeem", purposeless, pos=True, key=fresh_phone())
+        assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json", r.text
+    assert api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]["available"] == 100
 
 
 def test_framework_and_gateway_refusals_are_problem_json_and_never_echo_credentials(api):

@@ -38,3 +38,40 @@ def test_fuzzing_the_api_finds_no_5xx(api, stack):
     assert failures == []
     assert len(statuses) >= 100                       # it really ran
     assert any(200 <= s < 300 for s in statuses)      # and got past validation somewhere
+
+
+def test_every_figure_of_the_points_replies_is_documented(api, stack):
+    """Real replies validate against the served response schemas, which forbid undocumented fields
+    and describe every figure."""
+    import jsonschema
+
+    from tests.e2e.conftest import fresh_phone
+    doc = api.call("GET", "/openapi.json").json()
+
+    def check(response, operation_id):
+        op = next(o for ops in doc["paths"].values() for o in ops.values() if o["operationId"] == operation_id)
+        ref = op["responses"][str(response.status_code)]["content"]["application/json"]["schema"]["$ref"]
+        jsonschema.validate(response.json(), {"$ref": ref, "components": doc["components"]})
+        model = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert model["additionalProperties"] is False
+        undocumented = [name for name, prop in model["properties"].items()
+                        if "description" not in prop and name not in ("member_id", "order_id", "hold_id",
+                                                                       "refund_id", "posting_id", "lot_id",
+                                                                       "merchant_id", "store_id", "earned_at",
+                                                                       "points", "orders")]
+        assert undocumented == [], (operation_id, undocumented)
+
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, pos=True, key=fresh_phone()).json()["member_id"]
+    order = f"{mid}-doc"
+    call = lambda *a, **k: api.call(*a, pos=True, key=fresh_phone(), **k)  # noqa: E731
+    check(call("POST", f"/v1/members/{mid}/points/earn", {"order_id": order, "amount_fen": 30_000}), "earnPoints")
+    check(call("POST", f"/v1/members/{mid}/points/redeem", {"points": 50, "order_id": f"{mid}-spend",
+                                                            "order_amount_fen": 10_000}), "redeemPoints")
+    hold = call("POST", f"/v1/members/{mid}/points/holds", {"points": 10})
+    check(hold, "holdPoints")
+    check(call("POST", f"/v1/members/{mid}/points/holds/{hold.json()['hold_id']}/cancel", {}), "cancelPointsHold")
+    refund = call("POST", f"/v1/orders/{order}/refunds", {"refund_id": "doc", "amount_fen": 10_000})
+    check(refund, "refundOrder")
+    check(api.call("GET", f"/v1/members/{mid}/points", pos=True), "getPointsAccount")
+    check(api.call("GET", f"/v1/orders/{order}", pos=True), "getOrder")
+    check(api.call("GET", f"/v1/members/{mid}/orders", pos=True), "listOrders")

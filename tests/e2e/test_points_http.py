@@ -61,7 +61,7 @@ def test_thirty_two_concurrent_redemptions_never_overdraw(api):
     replies = []
 
     def spend(i):
-        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5}, key=f"s-{mid}-{i}",
+        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5, "reward": "gift"}, key=f"s-{mid}-{i}",
                                 pos=True))
 
     threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
@@ -84,7 +84,7 @@ def test_ten_concurrent_replays_of_one_key_post_once(api):
     replies = []
 
     def send():
-        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 7}, key=f"same-{mid}", pos=True))
+        replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 7, "reward": "gift"}, key=f"same-{mid}", pos=True))
 
     threads = [threading.Thread(target=send) for _ in range(10)]
     [t.start() for t in threads]

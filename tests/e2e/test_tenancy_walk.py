@@ -50,12 +50,15 @@ TARGETS = {
     "getOrder": lambda t: ({"order_id": t["order"]}, None, {"merchant_id": A[1]}),
     "listJobRuns": lambda t: ({"job": "points-holds"}, None, None),
     "listMemberAudit": lambda t: ({"member_id": t["bob"]}, None, None),
+    "listOrders": lambda t: ({"member_id": t["bob"]}, None, None),
+    "changeMemberPhone": lambda t: ({"member_id": t["bob"]}, {"phone": fresh_phone(), "verified_by": "sms_otp"}, None),
+    "unbindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "phone", "value": t["phone"]}, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
 SHARED_IN_PROGRAM = {"lookupMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
-                     "getEarnRules"}
+                     "getEarnRules", "listOrders"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",

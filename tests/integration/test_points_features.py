@@ -35,7 +35,7 @@ def test_soonest_expiring_points_are_spent_first(api):
     clock.freeze(T0 - timedelta(days=50))
     api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 30, "reason": "goodwill"})  # expires T0+50
     clock.freeze(T0)
-    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40})
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40, "reward": "gift"})
     assert [lot["points"] for lot in spent["lots"]] == [30, 10]
     assert spent["lots"][0]["expires_on"] < spent["lots"][1]["expires_on"]
     balanced(mid)
@@ -49,7 +49,7 @@ def test_pending_points_unlock_after_the_return_window(api):
     assert reply["pending"] is True
     account = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
     assert (account["available"], account["pending"]) == (0, 200)
-    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1})
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "gift"})
     assert status == 409
     clock.freeze(T0 + timedelta(days=6))
     assert api.run_job("points-expiry")["points_unlocked"] == 0
@@ -65,27 +65,28 @@ def test_refund_inside_the_return_window_takes_pending_points(api):
     rules(api, pending_days=7)
     earn(api, mid, "o1", 20_000)
     refund = api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 5_000, "merchant_id": "m1"})
-    assert refund["clawed_back"]["points"] == 50 and refund["shortfall"] == 0
+    assert refund["clawed_back"]["points"] == 50 and refund["debt_added"] == refund["forgiven"] == 0
     assert balanced(mid)["pending"] == 150
 
 
-def test_cap_policy_records_a_shortfall_instead_of_debt(api):
+def test_cap_policy_forgives_what_was_spent_instead_of_recording_debt(api):
     clock.freeze(T0)
     mid = api.member("13800138004")
     rules(api, negative_balance="cap")
     earn(api, mid, "o1", 10_000)
-    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80})
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80, "reward": "gift"})
     refund = api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
-    assert refund["shortfall"] == 80
+    assert (refund["clawed_back"]["points"], refund["forgiven"], refund["debt_added"]) == (20, 80, 0)
     account = balanced(mid)
     assert (account["available"], account["debt"]) == (0, 0)
+    assert (account["earned"], account["clawed_back"]) == (100, 20)
 
 
 def test_debt_is_repaid_by_the_next_earning(api):
     clock.freeze(T0)
     mid = api.member("13800138005")
     earn(api, mid, "o1", 10_000)
-    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80})
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 80, "reward": "gift"})
     api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
     assert balanced(mid)["debt"] == 80
     earn(api, mid, "o2", 10_000)
@@ -236,10 +237,10 @@ def test_max_share_and_unspendable_growth(api):
     clock.freeze(T0)
     mid = api.member("13800138014")
     earn(api, mid, "o1", 1_000_000)
-    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_001, "order_amount_fen": 10_000})
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_001, "order_id": "o2", "order_amount_fen": 10_000})
     assert status == 422 and "50%" in problem["detail"]
-    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_000, "order_amount_fen": 10_000})
-    status, _ = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "point_type": "growth"})
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_000, "order_id": "o2", "order_amount_fen": 10_000})
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "point_type": "growth", "reward": "gift"})
     assert status == 422
     assert balanced(mid, "growth")["available"] == 10_000
 
@@ -340,9 +341,9 @@ def test_a_refund_does_not_claw_back_points_that_already_expired(api):
     clock.freeze(T0 + timedelta(days=40))
     assert api.run_job("points-expiry")["points_expired"] == 110  # X1's last 10, X2's 100
     only_expired = api.ok("POST", "/v1/orders/X2/refunds", {"refund_id": "r", "amount_fen": 10_000, "merchant_id": "m1"})
-    assert (only_expired["clawed_back"]["points"], only_expired["already_expired"], only_expired["shortfall"]) \
+    assert (only_expired["clawed_back"]["points"], only_expired["already_expired"], only_expired["debt_added"]) \
         == (0, 100, 0)
     mixed = api.ok("POST", "/v1/orders/X1/refunds", {"refund_id": "r", "amount_fen": 5_000, "merchant_id": "m1"})
-    assert (mixed["clawed_back"]["points"], mixed["already_expired"], mixed["shortfall"]) == (40, 10, 40)
+    assert (mixed["clawed_back"]["points"], mixed["already_expired"], mixed["debt_added"]) == (40, 10, 40)
     account = balanced(mid)
     assert (account["available"], account["debt"]) == (0, 40)    # owed: only what was spent

@@ -31,7 +31,7 @@ def test_liability_survives_redelivery_and_matches_balances(api):
     api.ok("POST", f"/v1/members/{b}/points/earn", {"order_id": "o2", "amount_fen": 20_000, "merchant_id": "m1"})
     hold = api.ok("POST", f"/v1/members/{a}/points/holds", {"points": 40})
     api.ok("POST", f"/v1/members/{a}/points/holds/{hold['hold_id']}/confirm", {})
-    api.ok("POST", f"/v1/members/{b}/points/redeem", {"points": 25})
+    api.ok("POST", f"/v1/members/{b}/points/redeem", {"points": 25, "reward": "gift"})
     api.ok("POST", "/v1/orders/o2/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
     batch = records()
     assert dispatch.handle_records(batch) == {"batchItemFailures": []}
@@ -49,7 +49,7 @@ def test_inflation_warning_fires_once_a_day(api):
     clock.freeze(datetime(2026, 5, 1, 4, tzinfo=UTC))
     m = api.member("13800138203")
     api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 100_000, "merchant_id": "m1"})
-    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 100})
+    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 100, "reward": "gift"})
     dispatch.handle_records(records())
     result = api.run_job("points-inflation")["programs"]["default"]
     assert result["warned"] is True and result["ratio_percent"] == 1000
@@ -63,7 +63,7 @@ def test_liability_reports_a_chosen_period(api):
     m = api.member("13800138204")
     api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o1", "amount_fen": 10_000, "merchant_id": "m1"})
     clock.freeze(datetime(2026, 5, 3, 4, tzinfo=UTC))
-    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 30})
+    api.ok("POST", f"/v1/members/{m}/points/redeem", {"points": 30, "reward": "gift"})
     dispatch.handle_records(records())
     report = api.ok("GET", "/v1/points/liability?start=2026-05-02&end=2026-05-31")
     assert (report["period"]["issued"], report["period"]["redeemed"]) == (0, 30)

@@ -117,12 +117,13 @@ class PointsMachine(RuleBasedStateMachine):
     @rule(points=st.integers(min_value=1, max_value=400), with_order=st.booleans())
     def redeem(self, points, with_order):
         before = self.account()["account"]
-        body = {"points": points}
+        body = {"points": points, "reward": "voucher"}
         order = None
         limit = None
         if with_order and self.orders:
             order = sorted(self.orders)[points % len(self.orders)]
-            body.update(order_id=order, merchant_id="m1", order_amount_fen=self.orders[order]["amount"])
+            body = {"points": points, "order_id": order, "merchant_id": "m1",
+                    "order_amount_fen": self.orders[order]["amount"]}
             limit = self.orders[order]["amount"] * 50 // 100       # default: 50% of the order, 100 points = ¥1
         r = self.call(f"/v1/members/{self.member}/points/redeem", body)
         if limit is not None and points > limit:
