@@ -99,7 +99,8 @@ def bootstrap(stack) -> dict[str, Any]:
                    "\"sms_otp\"}, signed with a login_api_key (member_login capability) or an HQ staff token; "
                    "or: .venv/bin/python -m devstack token member <member_id>",
         },
-        "signing": "X-Api-Key, X-Timestamp, X-Signature: v1=HMAC-SHA256(secret, canonical request); see README",
+        "signing": "X-Api-Key, X-Timestamp, Idempotency-Key, X-Signature: v2=HMAC-SHA256(secret, canonical request); "
+                   "see README",
     }
     if stack.data_dir is not None:
         path = stack.data_dir.parent / "dev-credentials.json"

@@ -1,28 +1,19 @@
 """Who is calling: members (JWT), merchants and their POS (signed API keys), staff (JWT with roles).
 
-Merchant request signing (``v1``)::
-
-    X-Api-Key:   <key id>
-    X-Timestamp: <unix seconds>           (within SIGNATURE_SKEW_SECONDS of the server clock)
-    X-Signature: v1=<hex HMAC-SHA256(secret, canonical)>
-
-    canonical = "v1\\n" + timestamp + "\\n" + METHOD + "\\n" + path + "\\n"
-                + query (k=v pairs, sorted, &-joined) + "\\n" + hex SHA-256 of the raw body
-
-The secret of a key is HMAC-SHA256(API_KEY_MASTER, key id): the server derives it and never
-stores it, so a table dump reveals no secret; revoking a key is a status change on its item.
+Merchant requests are signed as :mod:`chalicelib.api.signing` describes. The secret of a key is
+HMAC-SHA256(API_KEY_MASTER, key id): the server derives it and never stores it, so a table dump
+reveals no secret; revoking a key is a status change on its item.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import jwt
 
+from chalicelib.api.signing import canonical_request, sign, signed_headers, verify
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
@@ -38,7 +29,7 @@ from chalicelib.shared.principal import (
 
 __all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
            "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with",
-           "check", "authenticate", "mint_token", "sign", "signed_headers", "canonical_request", "use_key_finder"]
+           "check", "authenticate", "mint_token", "forget_key", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
 @dataclass(frozen=True)
@@ -114,28 +105,6 @@ def _from_token(token: str) -> Principal:
 
 # --- merchant API keys ------------------------------------------------------------------------
 
-def canonical_request(timestamp: str, method: str, path: str, query: Mapping[str, str] | None,
-                      body: bytes) -> str:
-    """The string a merchant signs: version, timestamp, method, path, sorted query, body hash."""
-    q = "&".join(f"{k}={v}" for k, v in sorted((query or {}).items()))
-    return "\n".join(["v1", timestamp, method.upper(), path, q, hashlib.sha256(body).hexdigest()])
-
-
-def sign(secret: str, timestamp: str, method: str, path: str, query: Mapping[str, str] | None,
-         body: bytes) -> str:
-    """``v1=<hex HMAC-SHA256>`` of the canonical request."""
-    message = canonical_request(timestamp, method, path, query, body).encode()
-    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes = b"",
-                   query: Mapping[str, str] | None = None, at: float | None = None) -> dict[str, str]:
-    """Headers for a signed merchant request (used by tests, the bench and the README example)."""
-    timestamp = str(int(at if at is not None else time.time()))
-    return {"X-Api-Key": key_id, "X-Timestamp": timestamp,
-            "X-Signature": sign(secret, timestamp, method, path, query, body)}
-
-
 @dataclass(frozen=True)
 class ApiKey:
     """What authentication needs to know of a merchant API key."""
@@ -150,7 +119,9 @@ class ApiKey:
 
 KeyFinder = Callable[[str], "ApiKey | None"]
 _key_finder: list[KeyFinder] = []
-KEY_CACHE_SECONDS = 60.0
+# A revoked key stops working within this many seconds in every container (the process that
+# revokes it forgets it at once); a key costs one read per container per interval.
+KEY_CACHE_SECONDS = 5.0
 _KEYS: TtlCache[ApiKey | None] = TtlCache(KEY_CACHE_SECONDS, max_entries=4096)
 
 
@@ -158,6 +129,11 @@ def use_key_finder(finder: KeyFinder) -> None:
     """Set where API keys are looked up (the merchants capability owns them)."""
     _key_finder[:] = [finder]
     _KEYS.clear()
+
+
+def forget_key(key_id: str) -> None:
+    """Drop a key from this process's cache (after revoking it)."""
+    _KEYS.invalidate(key_id)
 
 
 def _api_key(key_id: str) -> ApiKey | None:
@@ -180,9 +156,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     key = _api_key(key_id)
     if key is None or key.status != "active":
         raise Unauthenticated("unknown or revoked API key")
-    expected = sign(key_secret(key_id), timestamp, method, path, query, body)
-    if not hmac.compare_digest(expected, signature):
-        raise Unauthenticated("signature does not match the request")
+    verify(headers, key_secret(key_id), method, path, query, body)
     return Principal("merchant", key_id, None, key.merchant_id, key.store_id, key.program_id, key.capabilities)
 
 

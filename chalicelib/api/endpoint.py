@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.api import auth
 from chalicelib.api.contention import queued
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
+from chalicelib.api.signing import SignatureItem, SignatureReused
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared.errors import (
     Busy,
@@ -175,17 +176,21 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     started = time.perf_counter()
     try:
         raw = _raw_body(request)
-        query_params = dict(request.query_params or {})
-        principal = None
+        query_params = _query(request.query_params)
+        principal = signature = None
         if not op.public:
             principal = auth.check(auth.authenticate(headers, op.method, real_path, query_params, raw),
                                    op.allow)
+            signature = SignatureItem.of(headers) if principal.kind == "merchant" else None
+            if signature is not None and not op.idempotent:       # a read: its signature is good once
+                _use_signature(UnitOfWork(program=principal.program_id), signature)
+                signature = None                                  # (a write records it with its change)
         data = _json(raw) if op.body is not None else None
         body = _parse(op.body, data, "body")
         query = _parse(op.query, query_params, "query") if op.query else query_params
         key = validate_key(headers.get("idempotency-key")) if op.idempotent else None
         result = _run(op, handler, principal, params, body, query, headers, correlation_id,
-                      key, fingerprint(op.method, real_path, data) if key else "", real_path)
+                      key, fingerprint(op.method, real_path, data) if key else "", real_path, signature)
         status, payload, replayed = result
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
@@ -206,6 +211,21 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     finally:
         logger.info("request", extra={"method": op.method, "ms": round((time.perf_counter() - started) * 1000, 1)})
         logger.remove_keys(["operation"])
+
+
+def _query(params: Any) -> dict[str, str]:
+    """The query parameters; one given twice is refused (a signature covers each key once)."""
+    if not params:
+        return {}
+    twice = sorted(k for k in params if len(params.getlist(k)) > 1) if hasattr(params, "getlist") else []
+    if twice:
+        raise MalformedRequest(f"query parameter {twice[0][:64]} is given more than once")
+    return dict(params)
+
+
+def _use_signature(uow: UnitOfWork, signature: SignatureItem) -> None:
+    if not uow.put(signature, SignatureItem.pk.does_not_exist()):
+        raise SignatureReused("this signature was used already: sign every request anew")
 
 
 def _json(raw: bytes) -> Any:
@@ -235,12 +255,13 @@ def _depth(data: Any) -> int:
 
 
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
-         correlation_id: str, key: str | None, fp: str, instance: str = "") -> tuple[int, Any, bool]:
+         correlation_id: str, key: str | None, fp: str, instance: str = "",
+         signature: SignatureItem | None = None) -> tuple[int, Any, bool]:
     with ExitStack() as turn:
         for attempt in range(RETRIES_ON_CONFLICT):
             call = Call(op, principal, params, body, query, headers, correlation_id)
             try:
-                return _attempt(op, handler, call, key, fp, instance)
+                return _attempt(op, handler, call, key, fp, instance, signature)
             except ConcurrentUpdate as contended:
                 # Lost a race on a version or a counter: retry from fresh state after a jittered
                 # pause (let the winner finish), queued behind this process's other contenders;
@@ -254,9 +275,11 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
 
 
 def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str | None, fp: str,
-             instance: str) -> tuple[int, Any, bool]:
+             instance: str, signature: SignatureItem | None) -> tuple[int, Any, bool]:
     scope = call.principal.scope if call.principal else "public"
     try:
+        if signature is not None:       # a write records its signature with its change: good once
+            call.uow.create(signature, on_conflict=lambda: SignatureReused("this signature was used already"))
         payload = handler(call)
         status = call.status or op.status
         claim = IdempotencyRecord.claim(scope, key, fp, status, payload) if key else None

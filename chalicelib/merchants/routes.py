@@ -25,6 +25,10 @@ class CreateStore(Strict):
     name: str = Field(min_length=1, max_length=100)
 
 
+class RevokeApiKey(Strict):
+    reason: str | None = Field(None, max_length=200)
+
+
 class CreateApiKey(Strict):
     store_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")
     capabilities: list[str] = Field(["pos"], min_length=1, max_length=4,
@@ -50,3 +54,10 @@ def create_store(call: Call):
 def create_api_key(call: Call):
     # Not keyed: the reply carries the secret, and an idempotency record would store it.
     return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.body.capabilities, call.uow)
+
+
+@endpoint(bp, "/v1/merchants/{merchant_id}/api-keys/{key_id}/revoke", "POST", "revokeApiKey", tags=TAGS,
+          errors=(404,), summary="Revoke an API key: refused everywhere within 5 seconds",
+          allow=(staff("super_admin"),), body=RevokeApiKey)
+def revoke_api_key(call: Call):
+    return service.revoke_api_key(call.params["merchant_id"], call.params["key_id"], call.uow)

@@ -61,6 +61,22 @@ def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[st
             "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
 
 
+def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Stop a key working (within ``auth.KEY_CACHE_SECONDS`` everywhere; at once in this process)."""
+    item = uow.merchants.api_key(key_id) if len(key_id) <= 64 else None
+    if item is None or (item.program_id or DEFAULT_PROGRAM) != uow.program or item.merchant_id != merchant_id:
+        raise NotFound(f"no API key {key_id[:64]} at merchant {merchant_id[:64]}")
+    now = clock.iso(clock.now())
+    if item.status != "revoked":
+        uow.update(item, [ApiKeyItem.status.set("revoked")], ApiKeyItem.status == item.status)
+        uow.emit(DomainEvent("api_key.revoked", f"merchant:{merchant_id}", {"merchant_id": merchant_id,
+                                                                              "key_id": key_id},
+                             merchant_id=merchant_id))
+    auth.forget_key(key_id)
+    return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": now,
+            "effective_within_seconds": auth.KEY_CACHE_SECONDS}
+
+
 def find_api_key(key_id: str) -> auth.ApiKey | None:
     """What authentication needs to know of a key (wired into ``api.auth`` below)."""
     item = UnitOfWork().merchants.api_key(key_id)

@@ -27,6 +27,7 @@ class Settings:
     event_retention_days: int
     member_token_minutes: int
     signature_skew_seconds: int
+    signature_versions: tuple[str, ...]
     lifecycle_new_days: int
     lifecycle_dormant_days: int
     lifecycle_churned_days: int
@@ -56,6 +57,7 @@ def settings() -> Settings:
         event_retention_days=_int("EVENT_RETENTION_DAYS", 30),
         member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 120),
         signature_skew_seconds=_int("SIGNATURE_SKEW_SECONDS", 300),
+        signature_versions=tuple(v.strip() for v in os.environ.get("SIGNATURE_VERSIONS", "v2").split(",") if v.strip()),
         lifecycle_new_days=_int("LIFECYCLE_NEW_DAYS", 30),
         lifecycle_dormant_days=_int("LIFECYCLE_DORMANT_DAYS", 90),
         lifecycle_churned_days=_int("LIFECYCLE_CHURNED_DAYS", 180),

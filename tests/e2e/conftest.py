@@ -44,7 +44,8 @@ class Api:
             (self.stack.credentials["login_api_key"] if login else None)
         if k:
             from chalicelib.api.auth import signed_headers
-            h.update(signed_headers(k["key_id"], k["secret"], method, path, data, params))
+            h.update(signed_headers(k["key_id"], k["secret"], method, path, data, params,
+                                    idempotency_key=h.get("Idempotency-Key")))
         return self.session.request(method, self.url + path, data=data or None, headers=h, params=params,
                                     timeout=30)
 

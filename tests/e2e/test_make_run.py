@@ -56,8 +56,9 @@ def test_run_serve_stop_and_restart_with_data(tmp_path):
         assert creds["api_url"] == f"http://127.0.0.1:{port}"
         key = creds["pos_api_key"]
         body = json.dumps({"phone": "13912345678", "name": "Chen"}).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": "smoke-1",
-                   **signed_headers(key["key_id"], key["secret"], "POST", "/v1/members", body)}
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(key["key_id"], key["secret"], "POST", "/v1/members", body,
+                                    idempotency_key="smoke-1")}
         created = requests.post(f"http://127.0.0.1:{port}/v1/members", data=body, headers=headers, timeout=10)
         assert created.status_code == 201, created.text
         member_id = created.json()["member_id"]

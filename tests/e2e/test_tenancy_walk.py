@@ -53,6 +53,7 @@ TARGETS = {
     "listOrders": lambda t: ({"member_id": t["bob"]}, None, None),
     "changeMemberPhone": lambda t: ({"member_id": t["bob"]}, {"phone": fresh_phone(), "verified_by": "sms_otp"}, None),
     "unbindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "phone", "value": t["phone"]}, None),
+    "revokeApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {}, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -80,7 +81,7 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"we-{bob}").status_code == 201
     hold = api.call("POST", f"/v1/members/{bob}/points/holds", {"points": 5}, signed_by=pos(stack, A),
                     key=f"wh-{bob}").json()["hold_id"]
-    return {"bob": bob, "phone": phone, "order": order, "hold": hold}
+    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"]}
 
 
 def _dump(stack, keep) -> dict:

@@ -1,0 +1,106 @@
+"""Hardening (issue #10) over HTTP: signed requests are good once, the query is signed
+unambiguously, and the README's shell example of signing works as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import requests
+
+from chalicelib.api.signing import signed_headers
+from tests.e2e.conftest import fresh_phone
+
+
+def _member_with_points(api, points_fen=10_000):
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, pos=True, key=fresh_phone()).json()["member_id"]
+    assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-h", "amount_fen": points_fen},
+                    pos=True, key=fresh_phone()).status_code == 201
+    return mid
+
+
+def _available(api, mid):
+    r = api.call("GET", f"/v1/members/{mid}/points", pos=True)
+    assert r.status_code == 200, r.text
+    return r.json()["accounts"]["points"]["available"]
+
+
+def _send(api, method, path, body: bytes, headers, params=None):
+    return requests.request(method, api.url + path, data=body or None, params=params, timeout=30,
+                            headers={"Content-Type": "application/json", **headers})
+
+
+def test_a_captured_signed_write_cannot_be_sent_again_under_new_keys(api, stack):
+    mid = _member_with_points(api)
+    key = stack.credentials["pos_api_key"]
+    path, body = f"/v1/members/{mid}/points/redeem", json.dumps({"points": 10, "reward": "sticker"}).encode()
+    captured = signed_headers(key["key_id"], key["secret"], "POST", path, body, idempotency_key=f"cap-{mid}")
+    assert _send(api, "POST", path, body, captured).status_code == 200
+    for n in range(3):                                     # the attacker's replays, each with a fresh key
+        rekeyed = {**captured, "Idempotency-Key": f"evil-{mid}-{n}"}
+        r = _send(api, "POST", path, body, rekeyed)
+        assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
+    resent = _send(api, "POST", path, body, captured)       # the identical request: its first answer
+    assert resent.status_code == 200 and resent.headers.get("Idempotent-Replayed") == "true"
+    assert _available(api, mid) == 100 - 10
+
+
+def test_a_signed_read_is_good_once(api, stack):
+    mid = _member_with_points(api)
+    key = stack.credentials["pos_api_key"]
+    path = f"/v1/members/{mid}/points"
+    captured = signed_headers(key["key_id"], key["secret"], "GET", path)
+    assert _send(api, "GET", path, b"", captured).status_code == 200
+    again = _send(api, "GET", path, b"", captured)
+    assert again.status_code == 401 and again.json()["type"].endswith("/signature-reused")
+    assert _send(api, "GET", path, b"", signed_headers(key["key_id"], key["secret"], "GET", path)).status_code == 200
+
+
+def test_the_query_is_signed_unambiguously_and_a_repeated_key_is_refused(api, stack):
+    phone = fresh_phone()
+    api.call("POST", "/v1/members", {"phone": phone}, pos=True, key=fresh_phone())
+    key = stack.credentials["pos_api_key"]
+    path = "/v1/members/lookup"
+    meant = {"type": "phone", "value": phone}
+    smuggled = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
+    r = requests.get(f"{api.url}{path}?type=phone%26value%3D{phone}", headers=smuggled, timeout=30)
+    assert r.status_code == 401
+    twice = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
+    r = requests.get(f"{api.url}{path}?type=phone&value={phone}&value=13800000000", headers=twice, timeout=30)
+    assert r.status_code == 400 and "more than once" in r.json()["detail"]
+    ok = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
+    assert requests.get(api.url + path, params=meant, headers=ok, timeout=30).status_code == 200
+
+
+def test_the_readmes_shell_example_signs_a_request_that_is_accepted(api, stack, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"In the shell, with the demo POS key.*?```sh\n(.*?)```", readme, re.S).group(1)
+    phone = fresh_phone()
+    script = block.replace("http://127.0.0.1:8000", api.url).replace("13800138000", phone)
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps(stack.credentials))
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "CREDS": str(creds)})
+    reply = json.loads(out.stdout)
+    assert reply["phone"] == f"{phone[:3]}****{phone[-4:]}" and reply["channel"] == "pos", out.stdout + out.stderr
+
+
+def test_a_revoked_key_is_refused_and_another_merchants_key_cannot_be_revoked(api, stack):
+    created = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"store_id": "demo-store"},
+                       headers=api.staff())
+    assert created.status_code == 201
+    key = {"key_id": created.json()["key_id"], "secret": created.json()["secret"]}
+    mid = _member_with_points(api)
+    assert api.call("GET", f"/v1/members/{mid}/points", signed_by=key).status_code == 200
+    wrong = api.call("POST", f"/v1/merchants/demo-merchant-b/api-keys/{key['key_id']}/revoke", {},
+                     headers=api.staff(), key=fresh_phone())
+    assert wrong.status_code == 404
+    assert api.call("GET", f"/v1/members/{mid}/points", signed_by=key).status_code == 200
+    revoked = api.call("POST", f"/v1/merchants/demo-merchant/api-keys/{key['key_id']}/revoke", {},
+                       headers=api.staff(), key=fresh_phone())
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    refused = api.call("GET", f"/v1/members/{mid}/points", signed_by=key)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
