@@ -16,9 +16,13 @@ from chalicelib.points import jobs as points_jobs  # noqa: F401  (registers the 
 from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
 from chalicelib.points.routes import bp as points
 from chalicelib.programs.routes import bp as programs
-from chalicelib.shared import clock
-from chalicelib.shared.observability import logger, metrics, tracer
+from chalicelib.shared import clock, secrets
+from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.system.routes import bp as system
+
+# The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
+if os.environ.get("REQUIRE_SECRETS") == "true":
+    secrets.current()
 
 app = Chalice(app_name="loyalty")
 app.register_middleware(gateway.as_problem, "http")
@@ -26,7 +30,7 @@ app.register_middleware(ConvertToMiddleware(
     logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)), "all")
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
-    app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler), "all")
+    app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
 for blueprint in (system, programs, members, merchants, points):
     app.register_blueprint(blueprint)

@@ -8,8 +8,11 @@
 * on every stream handler: the real stream ARN and the event-source settings Chalice cannot set
   (``ReportBatchItemFailures``, bisect on error, bounded retries and record age, an SQS
   on-failure destination) — the values the local stream pump (:data:`devstack.pump.MAPPING`) obeys;
-* on every function: table, bucket and secret environment variables (secrets resolved from
-  Secrets Manager ``loyalty/<stage>`` at deploy time) and a least-privilege role.
+* on every function: table and bucket environment variables and a role of its kind (API, stream,
+  jobs) with only the actions and resources that kind uses (:mod:`infra.iam`); the API alone may
+  read the secret ``loyalty/<stage>``, at cold start (never an environment variable);
+* the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
+  without query strings (:mod:`infra.gateway`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from infra import iam
+from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
+
+ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,16 +63,17 @@ def merge_template(stage: str) -> dict[str, Any]:
                                                   "ExpirationInDays": 30}]},
         }}
     from chalicelib.api.gateway import gateway_responses
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": gateway_responses()}}
+    resources["RestAPI"] = {"DependsOn": ["ApiGatewayAccount"],
+                            "Properties": {"GatewayResponses": gateway_responses(), **rest_api_settings()}}
     resources["EventsDeadLetterQueue"] = {
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
 
     by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
-    functions = ["APIHandler"]
+    kinds = {"APIHandler": "api"}
     for source in app.event_sources:
         name = _cfn_name(source.name)
-        functions.append(name)
+        kinds[name] = "stream" if isinstance(source, DynamoDBEventConfig) else "jobs"
         if isinstance(source, DynamoDBEventConfig):
             spec = by_table[table_of_stream(source.stream_arn)]
             settings = {k: v for k, v in MAPPING.items() if k != "BatchSize"}
@@ -75,48 +83,33 @@ def merge_template(stage: str) -> dict[str, Any]:
                 **settings,
                 "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}},
             }}}}}
-    secret = f"loyalty/{stage}"
     env = {spec.env_var: {"Ref": spec.logical_id} for spec in TABLES}
     env.update({
         "REPORTS_BUCKET": {"Ref": "ReportsBucket"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
-        "JWT_SECRET": "{{resolve:secretsmanager:" + secret + ":SecretString:jwt_secret}}",
-        "API_KEY_MASTER": "{{resolve:secretsmanager:" + secret + ":SecretString:api_key_master}}",
+        # Traces keep timings, never replies or errors (revealed phones, one-time secrets).
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
     })
-    for name in functions:
-        resources.setdefault(name, {}).setdefault("Properties", {})["Environment"] = {"Variables": env}
-    resources["DefaultRole"] = {"Properties": {"Policies": [{"PolicyName": "LoyaltyPolicy",
-                                                             "PolicyDocument": _policy()}]}}
-    return {"Resources": resources,
+    for name, kind in kinds.items():
+        variables = dict(env)
+        if kind == "api":         # only the API signs and verifies: it alone reads the secret
+            variables.update({"SECRETS_NAME": f"loyalty/{stage}", "REQUIRE_SECRETS": "true"})
+        props = resources.setdefault(name, {}).setdefault("Properties", {})
+        props["Environment"] = {"Variables": variables}
+        props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
+    for kind, role in ROLES.items():
+        resources[role] = iam.role(kind, stage)
+    # Chalice's own role is left without permissions: no function uses it.
+    resources["DefaultRole"] = {"Properties": {"Policies": []}}
+    resources["ReportsBucketPolicy"] = iam.tls_only_bucket_policy("ReportsBucket")
+    resources.update(gateway_stage_settings())
+    return {"Parameters": GATEWAY_PARAMETERS,
+            "Resources": resources,
             "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},
                         "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
                         "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}}}}
-
-
-def _policy() -> dict[str, Any]:
-    from chalicelib.db.tables import TABLES
-    tables = [{"Fn::GetAtt": [s.logical_id, "Arn"]} for s in TABLES]
-    indexes = [{"Fn::Sub": "${" + s.logical_id + ".Arn}/index/*"} for s in TABLES]
-    streams = [{"Fn::GetAtt": [s.logical_id, "StreamArn"]} for s in TABLES if s.stream_view]
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": "arn:*:logs:*:*:*"},
-        {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords",
-                                       "cloudwatch:PutMetricData"], "Resource": "*"},
-        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                       "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-                                       "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
-                                       "dynamodb:DescribeTable"],
-         "Resource": tables + indexes},
-        {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"], "Resource": streams},
-        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                       "sqs:GetQueueAttributes"],
-         "Resource": [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}]},
-        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
-         "Resource": [{"Fn::Sub": "${ReportsBucket.Arn}/*"}]},
-    ]}
 
 
 def build(stage: str, out: Path) -> Path:

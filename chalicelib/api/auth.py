@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import jwt
 
 from chalicelib.api.signing import canonical_request, sign, signed_headers, verify
+from chalicelib.shared import secrets
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
@@ -87,7 +88,14 @@ def _from_token(token: str) -> Principal:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "HS256":
             raise Unauthenticated("unsupported token algorithm")
-        claims = jwt.decode(token, settings().jwt_secret, algorithms=["HS256"], issuer=ISSUER,
+        kid = header.get("kid")
+        key = secrets.current().jwt_key(kid)
+        if key is None and kid is not None:        # signed after a rotation this process has not read yet
+            secrets.reload()
+            key = secrets.current().jwt_key(kid)
+        if key is None:
+            raise Unauthenticated("token signed with an unknown key")
+        claims = jwt.decode(token, key, algorithms=["HS256"], issuer=ISSUER,
                             audience=["member", "staff"], options={"require": ["exp", "sub", "aud"]},
                             leeway=30)
     except jwt.ExpiredSignatureError as error:
@@ -115,6 +123,7 @@ class ApiKey:
     status: str
     program_id: str = DEFAULT_PROGRAM
     capabilities: tuple[str, ...] = ("pos",)
+    master: str | None = None            # the API key master its secret derives from (None: the first)
 
 
 KeyFinder = Callable[[str], "ApiKey | None"]
@@ -156,7 +165,11 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     key = _api_key(key_id)
     if key is None or key.status != "active":
         raise Unauthenticated("unknown or revoked API key")
-    verify(headers, key_secret(key_id), method, path, query, body)
+    try:
+        secret = key_secret(key_id, key.master or secrets.LEGACY)
+    except LookupError:
+        raise Unauthenticated("this API key's master was retired: rotate the key") from None
+    verify(headers, secret, method, path, query, body)
     return Principal("merchant", key_id, None, key.merchant_id, key.store_id, key.program_id, key.capabilities)
 
 

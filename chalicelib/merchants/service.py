@@ -10,7 +10,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
-from chalicelib.shared.credentials import key_secret
+from chalicelib.shared.credentials import active_master, key_secret
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM, KEY_CAPABILITIES, Principal
@@ -52,12 +52,13 @@ def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[st
     key_id = "ak_" + secrets.token_hex(12)
     now = clock.iso(clock.now())
     caps = sorted(set(capabilities))
+    master = active_master()
     uow.create(ApiKeyItem(*ApiKeyItem.key(key_id), key_id=key_id, program_id=uow.program, merchant_id=merchant_id,
-                          store_id=store_id, capabilities=caps, status="active", created_at=now))
+                          store_id=store_id, capabilities=caps, status="active", created_at=now, master=master))
     uow.emit(DomainEvent("api_key.created", f"merchant:{merchant_id}",
                          {"merchant_id": merchant_id, "store_id": store_id, "key_id": key_id, "capabilities": caps},
                          merchant_id=merchant_id))
-    return {"key_id": key_id, "secret": key_secret(key_id), "program_id": uow.program, "merchant_id": merchant_id,
+    return {"key_id": key_id, "secret": key_secret(key_id, master), "program_id": uow.program, "merchant_id": merchant_id,
             "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
 
 
@@ -83,7 +84,7 @@ def find_api_key(key_id: str) -> auth.ApiKey | None:
     if item is None:
         return None
     return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status,
-                       item.program_id or DEFAULT_PROGRAM, tuple(item.capabilities or ("pos",)))
+                       item.program_id or DEFAULT_PROGRAM, tuple(item.capabilities or ("pos",)), item.master)
 
 
 auth.use_key_finder(find_api_key)

@@ -45,6 +45,7 @@ class ApiKeyItem(MainModel):
     store_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    master = UnicodeAttribute(null=True)         # the API key master version its secret derives from
 
     @staticmethod
     def key(key_id: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Settings read from the environment once per cold start.
 
-Deployed stages get table names, bucket and secrets from the CloudFormation template
-(``infra/``); the local stack sets the same variables for the emulator.
+Deployed stages get table names and the bucket from the CloudFormation template (``infra/``);
+the local stack sets the same variables for the emulator. Secrets are not settings: see
+:mod:`chalicelib.shared.secrets`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ class Settings:
     events_table: str
     reports_bucket: str
     dynamodb_endpoint: str | None
-    jwt_secret: str
-    api_key_master: str
     timezone: str
     phone_region: str
     idempotency_days: int
@@ -49,8 +48,6 @@ def settings() -> Settings:
         events_table=os.environ.get("EVENTS_TABLE", f"loyalty-{stage}-events"),
         reports_bucket=os.environ.get("REPORTS_BUCKET", f"loyalty-{stage}-reports"),
         dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL") or None,
-        jwt_secret=os.environ.get("JWT_SECRET", "local-jwt-secret-change-me-0123456789"),
-        api_key_master=os.environ.get("API_KEY_MASTER", "local-api-key-master-change-me-0123456789"),
         timezone=os.environ.get("PROGRAM_TIMEZONE", "Asia/Shanghai"),
         phone_region=os.environ.get("PHONE_DEFAULT_REGION", "CN"),
         idempotency_days=_int("IDEMPOTENCY_DAYS", 90),

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from chalicelib.shared.config import settings
+from chalicelib.shared import secrets
 
 ISSUER = "loyalty"
 
@@ -26,9 +26,20 @@ def mint_token(kind: str, subject: str, minutes: int, **claims: Any) -> str:
     """
     now = int(time.time())
     payload = {"iss": ISSUER, "aud": kind, "sub": subject, "iat": now, "exp": now + minutes * 60, **claims}
-    return jwt.encode(payload, settings().jwt_secret, algorithm="HS256")
+    keys = secrets.current()
+    return jwt.encode(payload, keys.jwt_keys[keys.jwt_active], algorithm="HS256", headers={"kid": keys.jwt_active})
 
 
-def key_secret(key_id: str) -> str:
-    """The secret of an API key: derived from ``API_KEY_MASTER`` and the key id, never stored."""
-    return hmac.new(settings().api_key_master.encode(), key_id.encode(), hashlib.sha256).hexdigest()
+def active_master() -> str:
+    """The version of the API key master new keys are derived from."""
+    return secrets.current().api_key_active
+
+
+def key_secret(key_id: str, master: str | None = None) -> str:
+    """The secret of an API key: derived from the master it was created under (``master``; the
+    active one for a new key) and the key id, never stored."""
+    keys = secrets.current()
+    value = keys.master(master) if master else keys.api_key_masters[keys.api_key_active]
+    if value is None:
+        raise LookupError(f"API key master {master} is no longer configured")
+    return hmac.new(value.encode(), key_id.encode(), hashlib.sha256).hexdigest()

@@ -29,6 +29,13 @@ def tracing_enabled() -> bool:
 # only created where tracing is on (the deployed stages); app.py wires it only then.
 tracer = Tracer(service="loyalty") if tracing_enabled() else None
 
+
+def traced(t: Tracer) -> Any:
+    """The handler decorator of ``t`` that records timings only: never a response or an error as
+    trace metadata (replies carry revealed phones and one-time secrets; X-Ray keeps them unmasked).
+    The template also sets ``POWERTOOLS_TRACER_CAPTURE_RESPONSE/ERROR=false`` for any other use."""
+    return t.capture_lambda_handler(capture_response=False, capture_error=False)
+
 _PHONE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<![\w])\+\d{6,15}(?!\d)")
 
 

@@ -45,8 +45,55 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
     for name in functions:
         env = t[name]["Properties"]["Environment"]["Variables"]
         assert env["MAIN_TABLE"] == {"Ref": "MainTable"} and env["STAGE"] == "prod"
-        assert env["JWT_SECRET"].startswith("{{resolve:secretsmanager:loyalty/prod")
+        # secrets are read from Secrets Manager at cold start, never put in the environment
+        assert not {"JWT_SECRET", "API_KEY_MASTER"} & set(env) and "secretsmanager" not in json.dumps(env)
+        assert (env.get("SECRETS_NAME"), env.get("REQUIRE_SECRETS")) == \
+            (("loyalty/prod", "true") if name == "APIHandler" else (None, None))
+        # X-Ray keeps timings only: never a reply (revealed phones, one-time secrets) or an error
+        assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     assert t["ReportsBucket"]["Type"] == "AWS::S3::Bucket"
+
+
+def _statements(t, role):
+    return t[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def test_each_function_kind_has_its_own_least_privilege_role(template):
+    t = json.loads(template.read_text())["Resources"]
+    kinds = {name: t[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+             for name, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert kinds["APIHandler"] == "ApiRole" and kinds["DispatchDomainEvents"] == "StreamRole"
+    assert {kinds[n] for n in kinds if n not in ("APIHandler", "DispatchDomainEvents")} == {"JobsRole"}
+    assert t["DefaultRole"]["Properties"]["Policies"] == []                   # Chalice's role: unused, empty
+    for role in ("ApiRole", "StreamRole", "JobsRole"):
+        statements = _statements(t, role)
+        actions = [a for s in statements for a in s["Action"]]
+        assert "dynamodb:BatchWriteItem" not in actions and "dynamodb:Scan" not in actions
+        assert not any(a.endswith(":*") for a in actions)
+        for s in statements:
+            resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            assert "arn:*:logs:*:*:*" not in resources
+            if resources == ["*"]:
+                assert set(s["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            if {"Fn::GetAtt": ["EventsTable", "Arn"]} in resources:       # the outbox: puts only
+                assert "dynamodb:DeleteItem" not in s["Action"] and "dynamodb:UpdateItem" not in s["Action"]
+        reads_secret = any("secretsmanager:GetSecretValue" in s["Action"] for s in statements)
+        assert reads_secret == (role == "ApiRole")
+        reads_stream = any("dynamodb:GetRecords" in s["Action"] for s in statements)
+        assert reads_stream == (role == "StreamRole")
+
+
+def test_the_bucket_refuses_plain_http_and_the_stage_is_throttled_and_logs_no_query_strings(template):
+    t = json.loads(template.read_text())["Resources"]
+    deny = t["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    api = t["RestAPI"]["Properties"]
+    throttle = api["MethodSettings"][0]
+    assert throttle["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"} and throttle["ResourcePath"] == "/*"
+    fmt = json.loads(api["AccessLogSetting"]["Format"])
+    assert fmt["route"] == "$context.resourcePath"
+    assert not any(v in ("$context.path", "$context.requestOverride.querystring") or "querystring" in v.lower()
+                   for v in fmt.values())
 
 
 def test_the_gateways_own_errors_are_problem_json_and_echo_nothing(template):

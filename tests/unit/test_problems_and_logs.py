@@ -1,6 +1,8 @@
 import io
 import logging
 
+import pytest
+
 from chalicelib.api.idempotency import fingerprint
 from chalicelib.shared.errors import IdentityTaken, Problem
 from chalicelib.shared.observability import logger, redact
@@ -38,3 +40,53 @@ def test_the_logger_never_writes_a_raw_phone():
         handler.setStream(previous)
     out = buffer.getvalue()
     assert "13800138821" not in out and "138****8821" in out
+
+
+def test_traces_never_hold_a_response_or_an_error():
+    from contextlib import asynccontextmanager, contextmanager
+
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.tracing.base import BaseProvider
+
+    from chalicelib.shared.observability import traced
+    recorded = []
+
+    class Segment:
+        def put_metadata(self, key, value, namespace=None):
+            recorded.append(("metadata", key, value))
+
+        def put_annotation(self, key, value):
+            recorded.append(("annotation", key, value))
+
+    class Provider(BaseProvider):
+        @contextmanager
+        def in_subsegment(self, name=None, **kwargs):
+            yield Segment()
+
+        @asynccontextmanager
+        async def in_subsegment_async(self, name=None, **kwargs):
+            yield Segment()
+
+        def put_annotation(self, key, value):
+            recorded.append(("annotation", key, value))
+
+        def put_metadata(self, key, value, namespace="default"):
+            recorded.append(("metadata", key, value))
+
+        def patch(self, modules):
+            pass
+
+        def patch_all(self):
+            pass
+
+    tracer = Tracer(service="t", provider=Provider(), disabled=False, auto_patch=False)
+    secret_reply = {"phone": "+8613800138000", "secret": "s3cr3t"}
+    assert traced(tracer)(lambda event, context: secret_reply)({}, None) == secret_reply
+    with pytest.raises(ValueError):
+        traced(tracer)(lambda event, context: (_ for _ in ()).throw(ValueError("+8613800138000")))({}, None)
+    assert recorded and all(kind == "annotation" for kind, _, _ in recorded)       # timings and tags only
+    assert "13800138000" not in repr(recorded) and "s3cr3t" not in repr(recorded)
+    # the default would have kept it: the test can fail
+    recorded.clear()
+    tracer.capture_lambda_handler(lambda event, context: secret_reply)({}, None)
+    assert any(kind == "metadata" for kind, _, _ in recorded)

@@ -1,0 +1,70 @@
+"""One role per function kind, each allowed only the actions and resources that kind uses.
+
+* ``api``: reads and writes items of both tables (the outbox only by conditional put), reads the
+  stage's secret, reads report exports (to presign them).
+* ``stream``: reads the events table's stream, reads and writes the main table (projections,
+  markers), puts outbox events, sends what it cannot deliver to the dead-letter queue.
+* ``jobs``: reads and writes the main table, puts outbox events, writes report exports.
+
+Nobody gets ``BatchWriteItem``, a scan, or the events table's items beyond a put. Logs go only to
+the stack's own Lambda log groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ITEM_READS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+              "dynamodb:DescribeTable"]
+ITEM_WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+OUTBOX = ["dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
+
+
+def _table(logical_id: str) -> list[Any]:
+    return [{"Fn::GetAtt": [logical_id, "Arn"]}, {"Fn::Sub": "${" + logical_id + ".Arn}/index/*"}]
+
+
+def _allow(actions: list[str], resources: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def statements(kind: str, stage: str) -> list[dict[str, Any]]:
+    """The policy statements of a function kind."""
+    logs = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
+                       "${AWS::StackName}-*"}
+    common = [_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                     [logs, {"Fn::Sub": logs["Fn::Sub"] + ":*"}]),
+              _allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),    # X-Ray takes no resource
+              _allow(ITEM_READS + ITEM_WRITES, _table("MainTable")),
+              _allow(OUTBOX, [{"Fn::GetAtt": ["EventsTable", "Arn"]}])]
+    exports = {"Fn::Sub": "${ReportsBucket.Arn}/*"}
+    if kind == "api":
+        secret = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                             f"loyalty/{stage}-*"}
+        return common + [_allow(["secretsmanager:GetSecretValue"], [secret]),
+                         _allow(["s3:GetObject"], [exports])]
+    if kind == "stream":
+        return common + [
+            _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams"], [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]),
+            _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
+    return common + [_allow(["s3:PutObject", "s3:GetObject"], [exports])]
+
+
+def role(kind: str, stage: str) -> dict[str, Any]:
+    """The IAM role of a function kind."""
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{"PolicyName": f"loyalty-{kind}",
+                      "PolicyDocument": {"Version": "2012-10-17", "Statement": statements(kind, stage)}}]}}
+
+
+def tls_only_bucket_policy(bucket: str) -> dict[str, Any]:
+    """A bucket policy that refuses every request not made over TLS."""
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {
+        "Bucket": {"Ref": bucket},
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [{"Fn::GetAtt": [bucket, "Arn"]}, {"Fn::Sub": "${" + bucket + ".Arn}/*"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
