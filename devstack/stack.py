@@ -36,6 +36,11 @@ def _problem_error_response(handler: Any, error: Any) -> None:
     handler._send_http_response(status, {"Content-Type": PROBLEM_JSON}, body)
 
 
+def _log_without_query(handler: Any, code: Any = "-", size: Any = "-") -> None:
+    """The local access log: method, path and status, never the query string (a lookup's phone)."""
+    handler.log_message('"%s %s" %s %s', handler.command, handler.path.split("?", 1)[0], str(code), str(size))
+
+
 def port_free(port: int) -> bool:
     """Whether ``port`` can be bound on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -161,6 +166,7 @@ class LocalStack:
         # answer. A thread per connection (ThreadingMixIn) and a real backlog serve it.
         ThreadedHTTPServer.request_queue_size = API_BACKLOG
         ChaliceRequestHandler._send_error_response = _problem_error_response
+        ChaliceRequestHandler.log_request = _log_without_query
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)

@@ -62,6 +62,7 @@ class Operation:
     idempotent: bool = False
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
+    personal: bool = False             # the reply holds personal data: its idempotency record is short-lived
 
     @property
     def public(self) -> bool:
@@ -114,10 +115,10 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
-             errors: tuple[int, ...] = ()) -> Callable:
+             errors: tuple[int, ...] = (), personal: bool = False) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
-                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors)
+                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal)
     REGISTRY.append(op)
 
     def register(handler: Callable[[Call], Any]) -> Callable:
@@ -282,7 +283,7 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
             call.uow.create(signature, on_conflict=lambda: SignatureReused("this signature was used already"))
         payload = handler(call)
         status = call.status or op.status
-        claim = IdempotencyRecord.claim(scope, key, fp, status, payload) if key else None
+        claim = IdempotencyRecord.claim(scope, key, fp, status, payload, op.personal) if key else None
         call.uow.commit(claim)
         return status, payload, False
     except ClaimTaken:

@@ -29,12 +29,16 @@ class IdempotencyRecord(MainModel):
         return f"IDEMPOTENCY#{scope}#{key}"
 
     @classmethod
-    def claim(cls, scope: str, key: str, fingerprint: str, status: int, body: Any) -> IdempotencyRecord:
-        """The record of a request's first answer, to be written with the request's changes."""
+    def claim(cls, scope: str, key: str, fingerprint: str, status: int, body: Any,
+              personal: bool = False) -> IdempotencyRecord:
+        """The record of a request's first answer, to be written with the request's changes. A
+        ``personal`` answer (a member's profile) is kept ``PERSONAL_REPLY_HOURS``, not 90 days."""
+        s = settings()
+        expires = int(clock.now().timestamp()) + s.personal_reply_hours * 3600 if personal \
+            else expiry_in(s.idempotency_days)
         return cls(cls.key_of(scope, key), "IDEMPOTENCY", fingerprint=fingerprint, status=status,
                    body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-                   created_at=clock.iso(clock.now()),
-                   expires_at=expiry_in(settings().idempotency_days))
+                   created_at=clock.iso(clock.now()), expires_at=expires)
 
     @classmethod
     def find(cls, uow: UnitOfWork, scope: str, key: str) -> IdempotencyRecord | None:

@@ -27,7 +27,7 @@ LOGIN = key_with("member_login")          # the brand's login server
 HQ = staff(*HQ_ROLES)
 
 
-@endpoint(bp, "/v1/members", "POST", "registerMember", status=201, tags=TAGS, errors=(409,),
+@endpoint(bp, "/v1/members", "POST", "registerMember", personal=True, status=201, tags=TAGS, errors=(409,),
           summary="Register a member with one or more identities",
           allow=(MERCHANT, LOGIN, ANY_STAFF), body=RegisterMember, response=MemberOut)
 def register_member(call: Call):
@@ -45,10 +45,17 @@ def list_members(call: Call):
 
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
-          summary="Find the member an identity belongs to (phone, OpenID, UnionID, card, email)",
+          summary="Find the member an OpenID, UnionID or card number belongs to (phones and emails: POST)",
           allow=(MERCHANT, LOGIN, ANY_STAFF), query=LookupQuery, response=MemberOut)
 def lookup_member(call: Call):
     return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
+
+
+@endpoint(bp, "/v1/members/lookup", "POST", "findMember", tags=TAGS, errors=(404,), idempotent=False,
+          summary="Find the member any identity belongs to, named in the body (personal data stays out of URLs)",
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body=IdentityIn, response=MemberOut)
+def find_member(call: Call):
+    return service.lookup(call.uow, call.body.type, call.body.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
@@ -58,7 +65,7 @@ def get_member(call: Call):
     return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
 
 
-@endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", tags=TAGS, errors=(404, 409),
+@endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", personal=True, tags=TAGS, errors=(404, 409),
           summary="Change profile fields; custom_fields merge key by key (null removes a key)",
           allow=(MEMBER, LOGIN, HQ), body=UpdateMember, response=MemberOut)
 def update_member(call: Call):
@@ -66,7 +73,7 @@ def update_member(call: Call):
     return member.view(reveal=call.caller.kind == "member")
 
 
-@endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", status=201, tags=TAGS,
+@endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", personal=True, status=201, tags=TAGS,
           errors=(404, 409), summary="Bind one more identity to a member",
           allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
 def bind_identity(call: Call):
@@ -107,7 +114,7 @@ def revoke_member_token(call: Call):
     return service.revoke_member_token(call.uow, call.body.refresh_token)
 
 
-@endpoint(bp, "/v1/members/{member_id}/phone", "PUT", "changeMemberPhone", tags=TAGS, errors=(404, 409),
+@endpoint(bp, "/v1/members/{member_id}/phone", "PUT", "changeMemberPhone", personal=True, tags=TAGS, errors=(404, 409),
           summary="Move a member to a new phone number the caller verified; the old number is released",
           allow=(LOGIN, HQ), body=ChangePhone, response=MemberOut)
 def change_phone(call: Call):
@@ -115,7 +122,7 @@ def change_phone(call: Call):
     return member.view(reveal=False)
 
 
-@endpoint(bp, "/v1/members/{member_id}/identities/unbind", "POST", "unbindIdentity", tags=TAGS, errors=(404, 409),
+@endpoint(bp, "/v1/members/{member_id}/identities/unbind", "POST", "unbindIdentity", personal=True, tags=TAGS, errors=(404, 409),
           summary="Release one of a member's identities (in the body: no personal data in URLs); never the last",
           allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
 def unbind_identity(call: Call):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from chalicelib.shared.types import PlainText, Strict
 
@@ -78,9 +78,20 @@ class ListMembersQuery(Strict):
     after: str | None = Field(None, max_length=120, description="the `next` of the previous page")
 
 
+PERSONAL = ("phone", "email")
+
+
 class LookupQuery(Strict):
-    type: IdentityType
+    type: IdentityType = Field(description="wechat_openid, wechat_unionid or card_no; phones and emails go in "
+                                           "the body of POST /v1/members/lookup")
     value: str = Field(min_length=1, max_length=254)
+
+    @model_validator(mode="after")
+    def _not_personal(self) -> LookupQuery:
+        if self.type in PERSONAL:
+            raise ValueError(f"a {self.type} is personal data: never put it in a URL (logs and proxies keep "
+                             "URLs); look it up with POST /v1/members/lookup and the identity in the body")
+        return self
 
 
 class GetMemberQuery(Strict):

@@ -23,6 +23,7 @@ class Settings:
     timezone: str
     phone_region: str
     idempotency_days: int
+    personal_reply_hours: int
     event_retention_days: int
     member_token_minutes: int
     signature_skew_seconds: int
@@ -51,6 +52,7 @@ def settings() -> Settings:
         timezone=os.environ.get("PROGRAM_TIMEZONE", "Asia/Shanghai"),
         phone_region=os.environ.get("PHONE_DEFAULT_REGION", "CN"),
         idempotency_days=_int("IDEMPOTENCY_DAYS", 90),
+        personal_reply_hours=_int("PERSONAL_REPLY_HOURS", 24),
         event_retention_days=_int("EVENT_RETENTION_DAYS", 30),
         member_token_minutes=_int("MEMBER_TOKEN_MINUTES", 120),
         signature_skew_seconds=_int("SIGNATURE_SKEW_SECONDS", 300),

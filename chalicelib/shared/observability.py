@@ -1,7 +1,8 @@
 """Powertools Logger, Metrics and Tracer, shared by every handler.
 
 Logs are JSON with the correlation id of the request. A filter masks anything that looks like a
-phone number, as a second line of defence: code never logs personal data on purpose.
+phone number or an email address, in the message and in every ``extra`` field, as a second line of
+defence: code never logs personal data on purpose.
 """
 
 from __future__ import annotations
@@ -37,19 +38,41 @@ def traced(t: Tracer) -> Any:
     return t.capture_lambda_handler(capture_response=False, capture_error=False)
 
 _PHONE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<![\w])\+\d{6,15}(?!\d)")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_MAX_DEPTH = 6
 
 
 def redact(text: str) -> str:
-    """Mask mainland mobile numbers and E.164 numbers in free text."""
-    return _PHONE.sub(lambda m: f"{m.group(2)}****{m.group(3)}" if m.group(2) else "+***", text)
+    """Mask mainland mobile numbers, E.164 numbers and email addresses in free text."""
+    text = _PHONE.sub(lambda m: f"{m.group(2)}****{m.group(3)}" if m.group(2) else "+***", text)
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
-class _RedactPhones(logging.Filter):
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    """``value`` with every string inside it (dicts, lists, tuples) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: _redact_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v, depth + 1) for v in value)
+    return value
+
+
+class _RedactPersonalData(logging.Filter):
+    """The message, its arguments and every ``extra`` field, phones and emails masked."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = _redact_value(record.args if isinstance(record.args, tuple) else (record.args,))
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD:
+                setattr(record, name, _redact_value(value))
         return True
 
 
@@ -58,7 +81,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 _handlers: list[Any] = list(logger.handlers) or [logging.getLogger(logger.name)]
 for _handler in _handlers:
-    _handler.addFilter(_RedactPhones())
+    _handler.addFilter(_RedactPersonalData())
 
 
 def count(name: str, value: int = 1) -> None:

@@ -60,16 +60,17 @@ def test_a_signed_read_is_good_once(api, stack):
 
 
 def test_the_query_is_signed_unambiguously_and_a_repeated_key_is_refused(api, stack):
-    phone = fresh_phone()
-    api.call("POST", "/v1/members", {"phone": phone}, pos=True, key=fresh_phone())
+    card = f"C{fresh_phone()}"
+    api.call("POST", "/v1/members", {"phone": fresh_phone(), "identities": [{"type": "card_no", "value": card}]},
+             pos=True, key=fresh_phone())
     key = stack.credentials["pos_api_key"]
     path = "/v1/members/lookup"
-    meant = {"type": "phone", "value": phone}
+    meant = {"type": "card_no", "value": card}
     smuggled = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
-    r = requests.get(f"{api.url}{path}?type=phone%26value%3D{phone}", headers=smuggled, timeout=30)
+    r = requests.get(f"{api.url}{path}?type=card_no%26value%3D{card}", headers=smuggled, timeout=30)
     assert r.status_code == 401
     twice = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
-    r = requests.get(f"{api.url}{path}?type=phone&value={phone}&value=13800000000", headers=twice, timeout=30)
+    r = requests.get(f"{api.url}{path}?type=card_no&value={card}&value=C13800000000", headers=twice, timeout=30)
     assert r.status_code == 400 and "more than once" in r.json()["detail"]
     ok = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
     assert requests.get(api.url + path, params=meant, headers=ok, timeout=30).status_code == 200
@@ -104,3 +105,44 @@ def test_a_revoked_key_is_refused_and_another_merchants_key_cannot_be_revoked(ap
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     refused = api.call("GET", f"/v1/members/{mid}/points", signed_by=key)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_personal_identities_stay_out_of_urls_and_logs(api):
+    phone = fresh_phone()
+    mid = api.call("POST", "/v1/members", {"phone": phone}, pos=True, key=fresh_phone()).json()["member_id"]
+    in_url = api.call("GET", "/v1/members/lookup", params={"type": "phone", "value": phone}, pos=True)
+    assert in_url.status_code == 422 and "POST /v1/members/lookup" in in_url.json()["detail"]
+    in_body = api.call("POST", "/v1/members/lookup", {"type": "phone", "value": phone}, pos=True)
+    assert in_body.status_code == 200 and in_body.json()["member_id"] == mid
+    from devstack.stack import _log_without_query
+    written = []
+
+    class Handler:
+        command, path = "GET", f"/v1/members/lookup?type=phone&value={phone}"
+
+        def log_message(self, fmt, *args):
+            written.append(fmt % args)
+    _log_without_query(Handler(), 422, 100)
+    assert written == ['"GET /v1/members/lookup" 422 100']
+
+
+def test_a_members_own_profile_reply_is_remembered_for_a_day_not_ninety(api, stack):
+    import time
+
+    from chalicelib.api.idempotency import IdempotencyRecord
+    from chalicelib.db.uow import UnitOfWork
+    phone = fresh_phone()
+    mid = api.call("POST", "/v1/members", {"phone": phone}, pos=True, key=fresh_phone()).json()["member_id"]
+    token = api.call("POST", "/v1/auth/member-tokens", {"member_id": mid, "verified_by": "sms_otp"},
+                     login=True).json()["token"]
+    own = api.call("PATCH", "/v1/members/me", {"name": "Li"}, headers=api.bearer(token), key=f"own-{mid}")
+    assert own.status_code == 200 and own.json()["phone"] == f"+86{phone}"          # revealed to its owner
+    earned = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-p", "amount_fen": 100},
+                      pos=True, key=f"earn-{mid}")
+    assert earned.status_code == 201
+    uow = UnitOfWork()
+    member_record = IdempotencyRecord.find(uow, f"member:-:-:{mid}", f"own-{mid}")
+    assert member_record is not None and "+86" + phone in member_record.body
+    assert int(member_record.expires_at) <= time.time() + 24 * 3600 + 60
+    pos_record = IdempotencyRecord.find(uow, "merchant:demo-merchant:demo-store:ak_local_demo_pos", f"earn-{mid}")
+    assert pos_record is not None and int(pos_record.expires_at) > time.time() + 80 * 86400

@@ -207,8 +207,8 @@ def test_a_member_moves_to_a_new_phone_and_releases_an_identity(api):
     moved = api.call("PUT", f"/v1/members/{mid}/phone", {"phone": new, "verified_by": "sms_otp"},
                      login=True, key=fresh_phone())
     assert moved.status_code == 200 and moved.json()["phone"] == f"{new[:3]}****{new[-4:]}"
-    lookup = lambda phone: api.call("GET", "/v1/members/lookup",  # noqa: E731
-                                    params={"type": "phone", "value": phone}, login=True)
+    lookup = lambda phone: api.call("POST", "/v1/members/lookup",  # noqa: E731
+                                    {"type": "phone", "value": phone}, login=True)
     assert lookup(new).json()["member_id"] == mid and lookup(old).status_code == 404
     again = api.call("POST", "/v1/members", {"phone": old}, login=True, key=fresh_phone())
     assert again.status_code == 201                                         # the old number is free again

@@ -23,7 +23,7 @@ def test_register_then_read_lookup_update_bind(api, stack):
     got = api.call("GET", f"/v1/members/{mid}", headers=api.staff("clerk")).json()
     assert got["name"] == "王雅静" and got["birthday"] == "1992-03-04" and got["phone"] == member["phone"]
 
-    found = api.call("GET", "/v1/members/lookup", params={"type": "phone", "value": f"+86 {phone}"}, pos=True)
+    found = api.call("POST", "/v1/members/lookup", {"type": "phone", "value": f"+86 {phone}"}, pos=True)
     assert found.status_code == 200 and found.json()["member_id"] == mid
 
     patched = api.call("PATCH", f"/v1/members/{mid}", {"custom_fields": {"size": None, "shoe": 38}},
@@ -75,7 +75,7 @@ def test_second_registration_with_a_taken_identity_is_a_409_naming_it(api):
     body = again.json()
     assert body["type"].endswith("/identity-taken")
     assert body["conflicts"] == [{"type": "phone", "value": f"{phone[:3]}****{phone[-4:]}"}]
-    lookup = api.call("GET", "/v1/members/lookup", params={"type": "email", "value": f"x{phone}@example.com"},
+    lookup = api.call("POST", "/v1/members/lookup", {"type": "email", "value": f"x{phone}@example.com"},
                       headers=api.staff())
     assert lookup.status_code == 404
 

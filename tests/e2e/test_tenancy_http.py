@@ -201,7 +201,7 @@ def test_programs_never_see_each_other(api, stack):
     for headers, signed in ((p2_hq, None), (None, p2_pos)):
         assert api.call("GET", f"/v1/members/{bob}", headers=headers, signed_by=signed).status_code == 404
         assert api.call("GET", f"/v1/members/{bob}/points", headers=headers, signed_by=signed).status_code == 404
-        assert api.call("GET", "/v1/members/lookup", params={"type": "phone", "value": phone}, headers=headers,
+        assert api.call("POST", "/v1/members/lookup", {"type": "phone", "value": phone}, headers=headers,
                         signed_by=signed).status_code == 404
         earn = api.call("POST", f"/v1/members/{bob}/points/earn", {"order_id": "x", "amount_fen": 100},
                         headers=headers, signed_by=signed, key=fresh_phone())

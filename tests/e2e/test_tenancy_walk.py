@@ -15,7 +15,8 @@ from tests.e2e.test_tenancy_http import P2, A, B, pos, register_at, staff
 # operationId -> (path params, body, query) aimed at merchant A's records; None: no body
 TARGETS = {
     "registerMember": lambda t: ({}, {"phone": fresh_phone(), "merchant_id": A[1], "store_id": "demo-store"}, None),
-    "lookupMember": lambda t: ({}, None, {"type": "phone", "value": t["phone"]}),
+    "lookupMember": lambda t: ({}, None, {"type": "card_no", "value": t["card"]}),
+    "findMember": lambda t: ({}, {"type": "phone", "value": t["phone"]}, None),
     "getMember": lambda t: ({"member_id": t["bob"]}, None, None),
     "updateMember": lambda t: ({"member_id": t["bob"]}, {"name": "Mallory"}, None),
     "bindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "wechat_openid", "value": "oEVIL" + t["bob"]}, None),
@@ -58,7 +59,7 @@ TARGETS = {
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
-SHARED_IN_PROGRAM = {"lookupMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
+SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
                      "getEarnRules", "listOrders"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
@@ -81,7 +82,10 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"we-{bob}").status_code == 201
     hold = api.call("POST", f"/v1/members/{bob}/points/holds", {"points": 5}, signed_by=pos(stack, A),
                     key=f"wh-{bob}").json()["hold_id"]
-    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"]}
+    card = f"CARD-{bob[-8:]}"
+    assert api.call("POST", f"/v1/members/{bob}/identities", {"type": "card_no", "value": card},
+                    headers=staff(api, stack, A, "super_admin"), key=f"wc-{bob}").status_code == 201
+    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card}
 
 
 def _dump(stack, keep) -> dict:

@@ -36,10 +36,15 @@ def test_the_logger_never_writes_a_raw_phone():
         logger.setLevel(logging.INFO)
         logger.info("member 13800138821 registered")
         logger.info("args too: %s", "+8613800138821")
+        logger.info("extra fields too", extra={"phone": "+8613900139000", "who": {"email": "li.wei@example.com"},
+                                               "many": ["wang@example.cn", 13700137000]})
+        logger.info("and emails: li.wei@example.com")
     finally:
         handler.setStream(previous)
     out = buffer.getvalue()
     assert "13800138821" not in out and "138****8821" in out
+    assert "13900139000" not in out and "139****9000" in out
+    assert "li.wei@" not in out and "l***@example.com" in out and "wang@" not in out
 
 
 def test_traces_never_hold_a_response_or_an_error():
