@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.points import orders, program, reconcile, spending
-from chalicelib.points.ledger import Ledger
+from chalicelib.points.ledger import MAX_LOTS, Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
 from chalicelib.points.tables import AccountItem, HoldItem, LotItem, WarningMarker
@@ -88,17 +89,27 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
 
 
 def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
-    uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
-    account = uow.points.account(due.member_id, due.point_type)
-    if not account.rolling_until or account.rolling_until >= today.isoformat():
-        return Counter()
-    ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
-    total = sum(ledger.expire(lot) for lot in list(ledger.live_lots()))
-    ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
-    ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
-                 actor=EXPIRY_ACTOR, idempotency_key=None, event_type="points.expired")
-    uow.commit()
-    return Counter(expired=total)
+    """Expire every live lot of an account past its rolling date, at most ``MAX_LOTS`` lots per
+    transaction (one posting each); the date is cleared with the last chunk, so a run that stops
+    midway is finished by the next."""
+    expired = 0
+    while True:
+        uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
+        account = uow.points.account(due.member_id, due.point_type)
+        if not account.rolling_until or account.rolling_until >= today.isoformat():
+            return Counter(expired=expired)
+        ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
+        chunk = list(islice(ledger.live_lots(), MAX_LOTS + 1))
+        last = len(chunk) <= MAX_LOTS
+        total = sum(ledger.expire(lot) for lot in chunk[:MAX_LOTS])
+        if last:
+            ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
+        ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
+                     actor=EXPIRY_ACTOR, idempotency_key=None, event_type="points.expired")
+        uow.commit()
+        expired += total
+        if last:
+            return Counter(expired=expired)
 
 
 @job("points-reminders")

@@ -347,3 +347,26 @@ def test_a_refund_does_not_claw_back_points_that_already_expired(api):
     assert (mixed["clawed_back"]["points"], mixed["already_expired"], mixed["debt_added"]) == (40, 10, 40)
     account = balanced(mid)
     assert (account["available"], account["debt"]) == (0, 40)    # owed: only what was spent
+
+
+def test_rolling_expiry_of_a_big_account_runs_in_chunks_and_stops_no_one(api):
+    """Issue #10 item 9: 81 earns on one member and one lot each on 16 others, day 40 of a 30-day
+    rolling window: everything expires, in transactions of at most 80 lots each."""
+    clock.freeze(T0)
+    rules(api, expiry={"policy": "rolling", "days": 30})
+    heavy = api.member("13800139000")
+    for i in range(201):
+        api.ok("POST", f"/v1/members/{heavy}/points/adjustments", {"points": 1, "reason": f"lot {i}"})
+    earn(api, heavy, "push", 100)                                    # a purchase sets the rolling date
+    light = [api.member(f"1380013{9100 + i:04d}") for i in range(16)]
+    for i, mid in enumerate(light):
+        earn(api, mid, f"l{i}", 10_000)
+    clock.freeze(T0 + timedelta(days=40))
+    result = api.run_job("points-expiry")
+    assert result["points_expired"] == 202 + 16 * 100
+    assert "gave_up" not in result and "rolling_gave_up" not in result, result
+    assert balanced(heavy)["available"] == 0 and all(balanced(m)["available"] == 0 for m in light)
+    postings = api.ok("GET", f"/v1/members/{heavy}/points/ledger?limit=5")["postings"]
+    assert [p["kind"] for p in postings[:3]] == ["expire"] * 3                        # 80 + 80 + 42 lots
+    assert sorted(abs(p["amount"]) for p in postings[:3]) == [42, 80, 80]
+    assert api.run_job("points-expiry")["points_expired"] == 0                         # nothing left, no repeat
