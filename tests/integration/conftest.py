@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from devstack import emulator
+from tests import dynamodb_local
 
 
 def _tables() -> None:
@@ -57,10 +58,26 @@ def memory():
     backend.use(previous)
 
 
-@pytest.fixture(params=["dynamodb", "memory"])
+@pytest.fixture
+def ddblocal():
+    """AWS's DynamoDB Local (only in the namespaced tier of ``make test``): fresh tables."""
+    from chalicelib.db import backend
+    dynamodb_local.fresh_tables()
+    previous = backend.use(backend.DynamoBackend())
+    seed_merchants()
+    yield boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint())
+    backend.use(previous)
+    dynamodb_local.leave()
+
+
+BACKENDS = ["ddblocal"] if dynamodb_local.enabled() else ["dynamodb", "memory"]
+
+
+@pytest.fixture(params=BACKENDS)
 def db(request):
-    """Each test twice: on moto (the DynamoDB code path) and on the in-memory fake."""
-    yield request.getfixturevalue("aws" if request.param == "dynamodb" else "memory")
+    """Each test on moto (the DynamoDB code path) and on the in-memory fake; in the DynamoDB
+    Local tier of ``make test``, on DynamoDB Local."""
+    yield request.getfixturevalue({"dynamodb": "aws", "memory": "memory", "ddblocal": "ddblocal"}[request.param])
 
 
 def scan(model, program: str | None = "default"):

@@ -6,6 +6,7 @@ model says it is."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -19,6 +20,7 @@ from moto import mock_aws
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
 from devstack import emulator
+from tests import dynamodb_local
 
 START = datetime(2026, 12, 20, 4, 0, tzinfo=UTC)
 
@@ -37,7 +39,10 @@ class PointsMachine(RuleBasedStateMachine):
         from chalicelib.shared.config import settings as cfg
         self.mock = None
         backend.reset()
-        if self.backend == "dynamodb":
+        if self.backend == "ddblocal":
+            dynamodb_local.fresh_tables()
+            self.previous = backend.use(backend.DynamoBackend())
+        elif self.backend == "dynamodb":
             emulator.install()
             self.mock = mock_aws()
             self.mock.start()
@@ -81,10 +86,20 @@ class PointsMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         from chalicelib.db import backend
+        try:
+            if hasattr(self, "member"):
+                result = self.reconciled()
+                assert result["balanced"], result
+        finally:
+            self._stop(backend)
+
+    def _stop(self, backend) -> None:
         self.clock.freeze(None)
         backend.use(self.previous)
         if self.mock is not None:
             self.mock.stop()
+        if self.backend == "ddblocal":
+            dynamodb_local.leave()
 
     # --- helpers -------------------------------------------------------------------------------
     def post(self, path: str, body: dict, key: str, headers: dict | None = None, method: str = "post") -> dict:
@@ -101,6 +116,11 @@ class PointsMachine(RuleBasedStateMachine):
         return result
 
     def account(self) -> dict:
+        """The account as stored (one read): what every step checks."""
+        return {"account": UnitOfWork().points.account(self.member, "points").view()}
+
+    def reconciled(self) -> dict:
+        """Balances = postings = lots (reads every posting): checked at the end of each example."""
         return reconcile.account(UnitOfWork(), self.member, "points")
 
     # --- rules ---------------------------------------------------------------------------------
@@ -209,9 +229,7 @@ class PointsMachine(RuleBasedStateMachine):
     def ledger_adds_up(self):
         if not hasattr(self, "member"):
             return
-        result = self.account()
-        assert result["balanced"], result
-        a = result["account"]
+        a = self.account()["account"]
         assert a["available"] - a["debt"] + a["held"] == self.net, (a, self.net)
 
     @invariant()
@@ -229,12 +247,17 @@ class PointsMachine(RuleBasedStateMachine):
 
 
 TestPoints = PointsMachine.TestCase
-# Derandomized: CI replays the same sequences every run, so a failure is reproducible and never a
-# coin toss; raise max_examples (or drop derandomize) locally to explore further. The timeout
-# leaves room for shrinking, so a failure reports its smallest example instead of timing out.
-TestPoints.settings = settings(max_examples=12, stateful_step_count=20, deadline=None, database=None,
-                               derandomize=True, suppress_health_check=list(HealthCheck))
-TestPoints = pytest.mark.timeout(900)(TestPoints)
+# CI strength (the default): derandomized, so CI replays the same sequences every run and a
+# failure is reproducible, never a coin toss. Nightly strength (POINTS_MACHINE=nightly): random,
+# 200 examples of 30 steps; run it on a schedule or before touching the ledger, e.g.
+#   POINTS_MACHINE=nightly .venv/bin/python -m pytest tests/integration/test_points_stateful.py
+# The timeout leaves room for shrinking, so a failure reports its smallest example.
+NIGHTLY = os.environ.get("POINTS_MACHINE") == "nightly"
+STRENGTH = settings(max_examples=200 if NIGHTLY else 12, stateful_step_count=30 if NIGHTLY else 20,
+                    derandomize=not NIGHTLY, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+TestPoints.settings = STRENGTH
+TestPoints = pytest.mark.timeout(7200 if NIGHTLY else 900)(TestPoints)
 
 
 class PointsMachineOnFake(PointsMachine):
@@ -242,5 +265,15 @@ class PointsMachineOnFake(PointsMachine):
 
 
 TestPointsOnFake = PointsMachineOnFake.TestCase
-TestPointsOnFake.settings = TestPoints.settings
-TestPointsOnFake = pytest.mark.timeout(900)(TestPointsOnFake)
+TestPointsOnFake.settings = STRENGTH
+TestPointsOnFake = pytest.mark.timeout(7200 if NIGHTLY else 900)(TestPointsOnFake)
+
+
+class PointsMachineOnDDBLocal(PointsMachine):
+    backend = "ddblocal"
+
+
+if dynamodb_local.enabled():        # only inside the loopback-only namespace of `make test`
+    TestPointsOnDDBLocal = PointsMachineOnDDBLocal.TestCase
+    TestPointsOnDDBLocal.settings = STRENGTH
+    TestPointsOnDDBLocal = pytest.mark.timeout(7200 if NIGHTLY else 900)(TestPointsOnDDBLocal)
