@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.shared.types import PlainText, Strict
 
@@ -110,11 +110,13 @@ class RefreshTokenRequest(Strict):
 
 
 class IdentityOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     type: IdentityType
     value: str
 
 
 class MemberOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     member_id: str
     status: Literal["active", "merged"]
     name: str | None
@@ -135,6 +137,7 @@ class MemberOut(BaseModel):
 
 
 class MemberTokenOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     token: str
     member_id: str
     expires_at: str

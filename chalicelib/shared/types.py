@@ -14,7 +14,9 @@ Instant = Annotated[datetime, AfterValidator(checked_instant)]
 class Strict(BaseModel):
     """Request bodies and queries: unknown fields are refused, strings are trimmed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # defer_build: a model's validator is built when first used, so a cold start builds only the
+    # models of the request it serves, not those of every route in the app.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}

@@ -23,6 +23,19 @@ def template(tmp_path_factory):
     return out / "sam.json"
 
 
+def test_the_package_ships_bytecode_for_the_runtime(template):
+    import zipfile
+    t = json.loads(template.read_text())["Resources"]
+    runtime = t["APIHandler"]["Properties"]["Runtime"]
+    assert runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    names = zipfile.ZipFile(template.with_name("deployment.zip")).namelist()
+    tag = sys.implementation.cache_tag
+    for module in ("app.py", "chalicelib/api/endpoint.py", "pynamodb/models.py", "pydantic/main.py"):
+        folder, _, name = module.rpartition("/")
+        pyc = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{tag}.pyc"
+        assert module in names and pyc in names, module
+
+
 def test_cfn_lint_accepts_the_template(template):
     lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(template)],
                           capture_output=True, text=True)
