@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -131,6 +131,27 @@ class PointsMachine(RuleBasedStateMachine):
                                                                   "merchant_id": "m1"})
         assert r["status"] == 201, r
         assert r["body"]["points"] == amount // 100          # default program: ¥1 = 1 point, floor
+        self.net += r["body"]["points"]
+        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0}
+
+    @rule(amount=st.integers(min_value=100, max_value=20_000), days_ago=st.integers(min_value=0, max_value=40),
+          minutes_ahead=st.sampled_from([0, 4, 10]))
+    def earn_dated(self, amount, days_ago, minutes_ahead):
+        """An order paid earlier (or stamped a little ahead by a till's clock): refused past the
+        back-dating window (30 days) or more than 5 minutes ahead; a lot whose year-end expiry had
+        already passed when the order was recorded is never made."""
+        order = f"d{len(self.orders)}"
+        paid = self.now - timedelta(days=days_ago) + timedelta(minutes=minutes_ahead)
+        r = self.call(f"/v1/members/{self.member}/points/earn",
+                      {"order_id": order, "amount_fen": amount, "merchant_id": "m1",
+                       "occurred_at": paid.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        if (days_ago == 0 and minutes_ahead > 5) or days_ago > 30:      # ahead of the clock, or too old
+            assert r["status"] == 422, r
+            return
+        assert r["status"] == 201, r
+        china = timedelta(hours=8)                       # the program's days are Asia/Shanghai days
+        born_expired = date((paid + china).year, 12, 31) < (self.now + china).date()
+        assert r["body"]["points"] == (0 if born_expired else amount // 100), (r, paid)
         self.net += r["body"]["points"]
         self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0}
 
