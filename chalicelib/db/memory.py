@@ -126,6 +126,14 @@ class MemoryBackend(Backend):
             return None if raw is None else self._load(model, raw)
 
     @override
+    def batch_get(self, wanted: list[tuple[type[Model], str, str]], consistent: bool = False) -> list[Model | None]:
+        with self._lock:
+            self.requests += 1
+            tables = [self.tables[self._table(model)].get(pk, {}).get(sk) for model, pk, sk in wanted]
+            return [None if raw is None else self._load(model, raw)
+                    for (model, _, _), raw in zip(wanted, tables, strict=True)]
+
+    @override
     def query(self, model: type[M], pk: str, sort: SortKey | None = None, *, index: str | None = None,
               forward: bool = True, limit: int | None = None, consistent: bool = False,
               page_size: int | None = None) -> Iterator[M]:

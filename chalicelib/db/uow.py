@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -66,6 +66,7 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         self.committed = False
         self._repos: dict[str, Any] = {}
+        self._read: dict[tuple[type[Model], tuple[str, str]], Model | None] = {}
 
     def __getattr__(self, name: str) -> Any:
         factory = _REPOSITORIES.get(name)
@@ -76,8 +77,19 @@ class UnitOfWork:
         return repo
 
     # reads ------------------------------------------------------------------------------------
+    def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]]) -> None:
+        """Read several items in one request (strongly consistent), so that this unit's later
+        :meth:`get` of each is answered without another round trip."""
+        keys = [(model, self._pk(model, key[0]), key[1]) for model, key in wanted]
+        for (model, key), item in zip(wanted, self.backend.batch_get(keys, consistent=True), strict=True):
+            if item is not None and tenancy.scoped(item):
+                tenancy.localise(item)
+            self._read[(model, key)] = item
+
     def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
-        """The program's item at ``key``, or None."""
+        """The program's item at ``key``, or None (a prefetched one without a request)."""
+        if (model, key) in self._read:
+            return cast("M | None", self._read.pop((model, key)))
         item = self.backend.get(model, self._pk(model, key[0]), key[1], consistent)
         if item is not None and tenancy.scoped(item):
             tenancy.localise(item)

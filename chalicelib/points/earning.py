@@ -27,8 +27,9 @@ class LimitReached(Conflict):
 
 def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Points and growth for a paid order, under the rules in force when it was paid; once per order."""
-    member_id = access.member(uow, member_id, by)
     merchant, store_id = access.merchant(uow, by, cmd.merchant_id, cmd.store_id)
+    access.prefetch(uow, member_id, by, ["points", "growth"], (merchant, cmd.order_id))
+    member_id = access.member(uow, member_id, by)
     at = cmd.occurred_at or clock.now()
     version, rules = program.rules_at(uow, at)
     _check_paid_at(at, program.rules_at(uow, clock.now())[1])

@@ -32,9 +32,12 @@ def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | Non
             f"{R.redeem_limit_points(rules, order_amount_fen)} points for {order_amount_fen} fen")
 
 
-def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold,
-           by: Principal) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]]]:
-    """What every spend does first: whose points, under which rules, taken from which lots."""
+def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal,
+           merchant: str | None = None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]]]:
+    """What every spend does first: whose points, under which rules, taken from which lots. The
+    member, the account and the order are read in one request."""
+    access.prefetch(uow, member_id, by, [cmd.point_type],
+                    (merchant, cmd.order_id) if merchant and cmd.order_id else None)
     member_id = access.member(uow, member_id, by)
     _, rules = program.rules_at(uow, clock.now())
     if not program.type_config(rules, cmd.point_type).redeemable:
@@ -48,10 +51,10 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold,
 
 def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Spend points, soonest-expiring first, as a cash offset on an order or for a reward."""
-    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by)
-    merchant = None
+    merchant = access.merchant(uow, by, cmd.merchant_id)[0] if cmd.order_id else None
+    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by, merchant)
     if cmd.order_id:
-        merchant, _ = access.merchant(uow, by, cmd.merchant_id)
+        assert merchant is not None
         amount = int(cmd.order_amount_fen or 0)
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
                             R.redeem_limit_points(rules, amount))
@@ -66,7 +69,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
-    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by)
+    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by, merchant)
     if cmd.order_id:                      # the share already spent on the order counts too
         order = orders.read(uow, merchant, cmd.order_id, member_id)
         orders.check_amount(order, cmd.order_id, int(cmd.order_amount_fen or 0))

@@ -370,3 +370,24 @@ def test_rolling_expiry_of_a_big_account_runs_in_chunks_and_stops_no_one(api):
     assert [p["kind"] for p in postings[:3]] == ["expire"] * 3                        # 80 + 80 + 42 lots
     assert sorted(abs(p["amount"]) for p in postings[:3]) == [42, 80, 80]
     assert api.run_job("points-expiry")["points_expired"] == 0                         # nothing left, no repeat
+
+
+def test_earning_costs_one_read_and_one_write(memory):
+    """Issue #10 item 13: member, accounts and order come in one BatchGetItem; the change is one
+    transaction; the balance is two reads, a redemption three (the lots are a Query). (Counted on
+    the fake, which counts each backend call as DynamoDB would.)"""
+    from tests.integration.conftest import AppClient
+    api = AppClient()
+    clock.freeze(T0)
+    mid = api.member("13800137555")
+    earn(api, mid, "warm", 10_000)                    # rules and merchant checks are cached after this
+    before = memory.requests
+    earn(api, mid, "counted", 10_000)
+    assert memory.requests - before == 2
+    before = memory.requests
+    api.ok("GET", f"/v1/members/{mid}/points")                 # member and accounts, then the lots
+    assert memory.requests - before == 2
+    before = memory.requests
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5, "reward": "pin"})
+    assert memory.requests - before == 3                         # + the lots to spend from (a Query)
+    clock.freeze(None)
