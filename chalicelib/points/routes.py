@@ -113,7 +113,8 @@ def cancel_hold(call: Call):
 
 class OrdersQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
-    before: str | None = Field(None, max_length=200, description="the `next_before` of the previous page")
+    before: str | None = Field(None, max_length=200, pattern=r"^[!-~]+$",
+                               description="the `next_before` of the previous page")
 
 
 @endpoint(bp, "/v1/members/{member_id}/orders", "GET", "listOrders", tags=TAGS, errors=(404,),

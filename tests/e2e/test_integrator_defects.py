@@ -192,6 +192,9 @@ def test_a_members_orders_are_listed_newest_first_each_merchant_seeing_its_own(a
     assert [o["order_id"] for o in rest["orders"]] == [f"{mid}-o1", f"{mid}-o0"] and rest["next_before"]
     b_view = api.call("GET", f"/v1/members/{mid}/orders", signed_by=pos(stack, B)).json()
     assert [o["order_id"] for o in b_view["orders"]] == [f"{mid}-b"]
+    for cursor in ("\u0000", "x" * 500, "a b"):
+        assert api.call("GET", f"/v1/members/{mid}/orders", headers=api.staff(),
+                        params={"before": cursor}).status_code == 422
 
 
 def test_a_member_moves_to_a_new_phone_and_releases_an_identity(api):
