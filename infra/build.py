@@ -139,9 +139,9 @@ def add_bytecode(package: Path) -> int:
     import py_compile
     import shutil
     import zipfile
-    runtime = json.loads((ROOT / ".chalice" / "config.json").read_text()).get("lambda_python", RUNTIME)
-    if f"python{sys.version_info.major}.{sys.version_info.minor}" != runtime:
-        raise SystemExit(f"build with {runtime}: bytecode is specific to the Python version")
+    # chalice package targets the runtime of the Python that runs it; refuse any other pairing.
+    if f"python{sys.version_info.major}.{sys.version_info.minor}" != RUNTIME:
+        raise SystemExit(f"build with {RUNTIME}: bytecode is specific to the Python version")
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(package) as archive:
             archive.extractall(tmp)
