@@ -299,7 +299,7 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
         # Otherwise remember a business refusal (409, 422): the same key keeps getting the same
         # answer. Not 403 / 404: who may see what is not the request's outcome, and a refused
         # caller must leave nothing behind in a tenancy it may not touch.
-        if problem.status not in REMEMBERED_REFUSALS:
+        if problem.status not in REMEMBERED_REFUSALS or not problem.remembered:
             raise
         refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
         if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):

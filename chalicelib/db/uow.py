@@ -15,6 +15,7 @@ backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -29,6 +30,7 @@ from chalicelib.db.backend import MAX_ITEMS, Backend, ConditionsFailed, Contende
 from chalicelib.db.outbox import EventItem
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.observability import logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 M = TypeVar("M", bound=Model)
@@ -67,6 +69,7 @@ class UnitOfWork:
         self.committed = False
         self._repos: dict[str, Any] = {}
         self._read: dict[tuple[type[Model], tuple[str, str]], Model | None] = {}
+        self._after: list[Callable[[], object]] = []
 
     def __getattr__(self, name: str) -> Any:
         factory = _REPOSITORIES.get(name)
@@ -85,6 +88,10 @@ class UnitOfWork:
             if item is not None and tenancy.scoped(item):
                 tenancy.localise(item)
             self._read[(model, key)] = item
+
+    def forget(self) -> None:
+        """Drop prefetched items (other units changed them): later reads go to the table."""
+        self._read.clear()
 
     def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
         """The program's item at ``key``, or None (a prefetched one without a request)."""
@@ -134,6 +141,11 @@ class UnitOfWork:
         self.events.append(replace(event, actor=event.actor or self.actor, program_id=self.program,
                                    correlation_id=event.correlation_id or self.correlation_id))
 
+    def after_commit(self, follow_up: Callable[[], object]) -> None:
+        """Run ``follow_up`` once this unit has committed: the rest of a change too big for one
+        transaction, each part safe to finish later (by a job) if the process stops first."""
+        self._after.append(follow_up)
+
     @property
     def pending(self) -> bool:
         """Whether anything is staged."""
@@ -166,6 +178,13 @@ class UnitOfWork:
         except Contended as error:
             raise ConcurrentUpdate("another request changed the same record; retry") from error
         self.committed = True
+        for follow_up in self._after:
+            try:
+                follow_up()
+            except Exception:  # the change is committed; its job finishes what is left
+                logger.warning("a follow-up of a committed change failed; its job will finish it",
+                               extra={"trace": traceback.format_exc(limit=10)})
+        self._after.clear()
 
     def put(self, item: Item, condition: Condition | None = None) -> bool:
         """Write one item now, outside the staged unit (an audit entry, a job's record); False if

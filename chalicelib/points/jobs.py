@@ -152,15 +152,14 @@ def holds(as_of: datetime) -> dict[str, Any]:
 
 
 def _lapse(program_id: str, due: HoldItem, now: str) -> Counter:
-    if due.hold_expires_at > now or due.status != "open":
+    """An open or filling hold past its time goes back; a releasing one (a big give-back whose
+    request stopped midway) is finished."""
+    if due.hold_expires_at > now or due.status not in ("open", "filling", "releasing"):
         return Counter()
-    uow = UnitOfWork("job:points-holds", program=program_id)
-    try:
-        reply = spending.release_hold(due.member_id, due.hold_id, due.point_type, None, uow, None, why="expired")
-    except spending.HoldNotOpen:
-        return Counter()
-    uow.commit()
-    return Counter(released=1, expired=reply["expired_on_return"])
+    why = "expired" if due.status != "releasing" else "refunded"
+    steps, expired = spending.finish_release(program_id, due.member_id, due.hold_id, due.point_type,
+                                             "job:points-holds", why)
+    return Counter(released=1 if steps else 0, expired=expired)
 
 
 @job("points-inflation")

@@ -137,6 +137,8 @@ class Ledger:
             plan = L.take_soonest(self.live_lots(), points)
         except L.ShortOfLots as short:
             raise InsufficientPoints(f"{points} points needed; the lots hold {short.found}") from None
+        if len(plan) > MAX_LOTS:           # nothing changed yet: the caller may spend in steps
+            raise TooManyLots(f"spending {points} points touches {len(plan)} lots; at most {MAX_LOTS} at once")
         taken = []
         for lot, part in plan:
             lot.remaining = int(lot.remaining) - part
@@ -177,11 +179,14 @@ class Ledger:
         lot.remaining = int(lot.remaining) + points
         self.account_state.move("available", points)
 
-    def give_back(self, spent: list[dict[str, Any]], points: int) -> None:
-        """Restore ``points`` of what an order spent to their lots, latest expiry first."""
+    def give_back(self, spent: list[dict[str, Any]], points: int, room: int = MAX_LOTS) -> list[dict[str, Any]]:
+        """Restore ``points`` of what an order spent to their lots, latest expiry first, into at
+        most ``room`` lots; returns the lots beyond (the caller sends them back in steps)."""
         self.account_state.count("restored", points)
-        for lot_id, expires_on, part in L.give_back_plan(spent, points):
-            self.put_back({"lot_id": lot_id, "expires_on": expires_on}, part)
+        plan = L.give_back_plan(spent, points)
+        for lot_id, exp, part in plan[:room]:
+            self.put_back({"lot_id": lot_id, "expires_on": exp}, part)
+        return [{"lot_id": lot_id, "expires_on": exp, "points": part} for lot_id, exp, part in plan[room:]]
 
     def expire(self, lot: LotItem) -> int:
         """Expire what is left of ``lot``; returns the points expired."""

@@ -25,7 +25,7 @@ def account(uow: UnitOfWork, member_id: str, point_type: str) -> dict[str, Any]:
     live_lots = [int(lot.remaining) for lot in repo.live_lots(member_id, point_type, page_size=None)]
     pending_lots = [int(lot.remaining) for lot in repo.pending_lots(member_id, point_type)]
     live, pending = sum(live_lots), sum(pending_lots)
-    held = sum(int(h.points) for h in repo.holds(member_id, point_type) if h.status == "open")
+    held = sum(h.outstanding for h in repo.holds(member_id, point_type))
     checks = {
         "available = postings": ledger["checks"]["available = postings"],
         "available = live lots": state["available"] == live,

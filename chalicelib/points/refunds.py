@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, orders, program
+from chalicelib.points import access, chunked, orders, program, spending
 from chalicelib.points import rules as R
+from chalicelib.points.ledger import MAX_LOTS
 from chalicelib.points.schemas import Refund
 from chalicelib.points.tables import OrderItem, RefundItem
 from chalicelib.shared import clock
@@ -40,7 +41,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     _, rules = program.rules_at(uow, clock.now())
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
                              "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
-                             "forgiven": 0, "already_expired": 0}
+                             "forgiven": 0, "already_expired": 0, "restoring": 0}
     spent = json.loads(order.spent or "[]")
     restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
@@ -88,9 +89,17 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     reply["debt_added"] += owed
     reply["forgiven"] += short - owed
     if restore:
-        ledger.give_back(spent, restore)
+        rest = ledger.give_back(spent, restore, room=MAX_LOTS - len(lots))
         reply["restored"] = restore
         reply["restored_expired"] = ledger.expired_on_return      # their lot's last day had passed
+        if rest:                                                  # more lots than one transaction holds
+            source = f"order:{context['merchant']}:{context['order_id']}"
+            h = chunked.give_back_later(uow, ledger, rest, f"{source}:{context['cmd'].refund_id}",
+                                        context["merchant"], source.split(":", 1)[1])
+            reply["restoring"] = int(h.points)
+            program_id, actor = uow.program, context["by"].ref
+            uow.after_commit(lambda: spending.finish_release(program_id, member_id, h.hold_id, point_type, actor,
+                                                             "refunded"))
     reply["clawed_back"][point_type] = claw - (short - owed)
     cmd, order_id = context["cmd"], context["order_id"]
     ledger.stage("refund", claw, reason=f"refund {cmd.refund_id}", source=f"order:{context['merchant']}:{order_id}",

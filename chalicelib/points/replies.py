@@ -98,6 +98,8 @@ class HoldSettledOut(Reply):
     balance: int = Field(description=BALANCE)
     expired_on_return: int | None = Field(None, description="released points whose lot had ended meanwhile: "
                                                             "they expired on return")
+    returning: int | None = Field(None, description="released points of a hold over more lots than one "
+                                                    "transaction holds, still on their way back (held)")
 
 
 class RefundOut(Reply):
@@ -116,6 +118,8 @@ class RefundOut(Reply):
     restored: int = Field(description="points the order spent, given back in proportion to the refund")
     restored_expired: int = Field(description="of the restored points, those whose lot had ended: they "
                                               "expired on return")
+    restoring: int = Field(0, description="of the restored points, those spent from more lots than one "
+                                          "transaction holds: held until they are back in their lots, moments later")
 
 
 class OrderOut(Reply):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, orders, program
+from chalicelib.points import access, chunked, orders, program
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import Ledger
+from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
 from chalicelib.points.schemas import Hold, Redeem
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
@@ -32,12 +33,14 @@ def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | Non
             f"{R.redeem_limit_points(rules, order_amount_fen)} points for {order_amount_fen} fen")
 
 
-def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal,
-           merchant: str | None = None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]]]:
+def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
+           key: str | None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
     """What every spend does first: whose points, under which rules, taken from which lots. The
-    member, the account and the order are read in one request."""
+    member, the account, the order and any filling hold of this request are read in one request;
+    a spend from more lots than one transaction holds is taken in steps (:mod:`.chunked`)."""
+    filling_id = chunked.fill_id(by, cmd.point_type, key)
     access.prefetch(uow, member_id, by, [cmd.point_type],
-                    (merchant, cmd.order_id) if merchant and cmd.order_id else None)
+                    (merchant, cmd.order_id) if merchant and cmd.order_id else None, hold=filling_id)
     member_id = access.member(uow, member_id, by)
     _, rules = program.rules_at(uow, clock.now())
     if not program.type_config(rules, cmd.point_type).redeemable:
@@ -46,13 +49,28 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal,
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
-    return member_id, rules, ledger, ledger.take(cmd.points)
+    filling = uow.points.hold(member_id, cmd.point_type, filling_id) if filling_id else None
+    if filling is None or filling.status != "filling":
+        try:
+            return member_id, rules, ledger, ledger.take(cmd.points), None
+        except TooManyLots:
+            if filling_id is None:
+                raise
+    assert filling_id is not None
+    filling = chunked.fill(uow.program, member_id, cmd.point_type, cmd.points, filling_id, by, rules, merchant)
+    uow.forget()                                  # the steps changed the account and the lots
+    ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    if filling is None:
+        return member_id, rules, ledger, ledger.take(cmd.points), None
+    return member_id, rules, ledger, chunked.finish_fill(ledger, filling, cmd.points), filling
 
 
 def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Spend points, soonest-expiring first, as a cash offset on an order or for a reward."""
     merchant = access.merchant(uow, by, cmd.merchant_id)[0] if cmd.order_id else None
-    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by, merchant)
+    member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
+    if filling is not None:
+        chunked.close_fill(uow, filling, "confirmed")
     if cmd.order_id:
         assert merchant is not None
         amount = int(cmd.order_amount_fen or 0)
@@ -61,7 +79,8 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
                            idempotency_key=key, event_type="points.redeemed",
-                           event_data={"order_id": cmd.order_id, "reward": cmd.reward}, merchant_id=merchant)
+                           event_data={"order_id": cmd.order_id, "reward": cmd.reward,
+                                       **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant)
     return {"member_id": member_id, "points": cmd.points, "value_fen": R.points_value_fen(rules, cmd.points),
             "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after)}
 
@@ -69,24 +88,29 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
-    member_id, rules, ledger, taken = _spend(uow, member_id, cmd, by, merchant)
+    member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
     if cmd.order_id:                      # the share already spent on the order counts too
         order = orders.read(uow, merchant, cmd.order_id, member_id)
         orders.check_amount(order, cmd.order_id, int(cmd.order_amount_fen or 0))
         orders.check_share(order, cmd.order_id, cmd.points,
                            R.redeem_limit_points(rules, int(cmd.order_amount_fen or 0)))
     ledger.hold(cmd.points)
-    hold_id = new_id()
+    hold_id = filling.hold_id if filling else new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
     h = HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
                  point_type=cmd.point_type, points=cmd.points, lots=json.dumps(taken), status="open",
-                 hold_expires_at=clock.iso(expires), created_at=clock.iso(clock.now()),
+                 created_at=clock.iso(clock.now()),
                  order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant,
                  order_amount_fen=cmd.order_amount_fen)
-    h.duepk, h.duesk = due_keys("points-hold", program.today(expires), f"{clock.iso(expires)}#{member_id}#{h.sk}")
-    uow.create(h)
-    posting = ledger.stage("hold", cmd.points, reason="checkout hold", source=f"hold:{hold_id}", actor=by.ref,
-                           idempotency_key=key, event_type="points.held", event_data={"hold_id": hold_id},
+    chunked.due_at(h, member_id, expires)
+    if filling is None:
+        uow.create(h)
+    else:
+        uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == int(filling.points)),
+                 on_conflict=lambda: HoldNotOpen(f"hold {hold_id} changed"))
+    posting = ledger.stage("hold", cmd.points - int(filling.points if filling else 0), reason="checkout hold",
+                           source=f"hold:{hold_id}", actor=by.ref, idempotency_key=key, event_type="points.held",
+                           event_data={"hold_id": hold_id, "target": cmd.points},
                            merchant_id=merchant)
     return {"hold_id": hold_id, "member_id": member_id, "points": cmd.points, "status": "open",
             "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
@@ -97,23 +121,19 @@ def _owner(h: HoldItem) -> str | None:
     return h.merchant_id or (h.order.split(":", 1)[0] if h.order else None)
 
 
-def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, status: str,
+def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, settling: tuple[str, ...],
             by: Principal | None) -> tuple[HoldItem, Ledger]:
-    """The open hold and a ledger change on its account; the hold is staged as ``status``.
+    """The hold, if its status is one of ``settling``, and a ledger change on its account.
     Another merchant's hold does not exist for the caller (404)."""
     h = uow.points.hold(member_id, point_type, hold_id)
     if h is None or (by is not None and not access.owns(by, _owner(h))):
         raise NotFound(f"no hold {hold_id[:64]}")
-    if h.status != "open":
+    if h.status not in settling:
         raise HoldNotOpen(f"hold {hold_id} is {h.status}")
-    if status == "confirmed" and h.hold_expires_at <= clock.iso(clock.now()):
+    if settling == ("open",) and h.hold_expires_at <= clock.iso(clock.now()):
         raise HoldNotOpen(f"hold {hold_id} is expired")
     _, rules = program.rules_at(uow, clock.now())
-    ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-    ledger.release(int(h.points))
-    h.status, h.duepk, h.duesk = status, None, None
-    uow.save(h, HoldItem.status == "open", on_conflict=lambda: HoldNotOpen(f"hold {hold_id} changed"))
-    return h, ledger
+    return h, program.ledger(uow, member_id, point_type, rules, program.today())
 
 
 def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by: Principal) -> dict[str, Any]:
@@ -131,8 +151,11 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
                  key: str | None) -> dict[str, Any]:
     """Spend the held points (and record them on the hold's order)."""
     member_id = access.member(uow, member_id, by)
-    h, ledger = _settle(uow, member_id, point_type, hold_id, "confirmed", by)
+    h, ledger = _settle(uow, member_id, point_type, hold_id, ("open",), by)
     points = int(h.points)
+    ledger.release(points)
+    h.status, h.duepk, h.duesk = "confirmed", None, None
+    uow.save(h, HoldItem.status == "open", on_conflict=lambda: HoldNotOpen(f"hold {hold_id} changed"))
     if h.order:
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
@@ -148,16 +171,60 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
 
 
 def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | None, uow: UnitOfWork,
-                 key: str | None, why: str = "cancelled") -> dict[str, Any]:
-    """Give the held points back to their lots (a cancel, or the lapse job with ``by=None``)."""
+                 key: str | None, why: str = "cancelled", follow: bool = True) -> dict[str, Any]:
+    """Give the held points back to their lots (a cancel, or the holds job with ``by=None``): at
+    most ``MAX_LOTS`` lots in this unit, the rest in steps after it commits (``follow``)."""
     if by is not None:
         member_id = access.member(uow, member_id, by)
-    h, ledger = _settle(uow, member_id, point_type, hold_id, "released", by)
-    for lot in json.loads(h.lots):
+    h, ledger = _settle(uow, member_id, point_type, hold_id, ("open", "filling", "releasing"), by)
+    before, lock = h.status, (HoldItem.returned.does_not_exist() if h.returned is None
+                              else HoldItem.returned == int(h.returned))
+    returned = int(h.returned or 0)
+    lots = json.loads(h.returning if before == "releasing" else h.lots)
+    now, rest = lots[:MAX_LOTS], lots[MAX_LOTS:]
+    points = sum(int(lot["points"]) for lot in now)
+    ledger.release(points)
+    for lot in now:
         ledger.put_back(lot, int(lot["points"]))
-    posting = ledger.stage("hold_released", int(h.points), reason=why, source=f"hold:{hold_id}",
+    h.returned = returned + points
+    h.returning = json.dumps(rest, separators=(",", ":")) if rest else None
+    if rest:
+        h.status = "releasing"
+        chunked.due_at(h, member_id, clock.now())
+    else:
+        h.status, h.duepk, h.duesk = "released", None, None
+    uow.save(h, (HoldItem.status == before) & lock, on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
+    posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
                            actor=by.ref if by else LAPSE_ACTOR, idempotency_key=key,
-                           event_type="points.hold_released", event_data={"hold_id": hold_id, "why": why},
+                           event_type="points.hold_released",
+                           event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},
                            merchant_id=h.merchant_id)
+    if rest and follow:
+        program_id, actor = uow.program, by.ref if by else LAPSE_ACTOR
+        uow.after_commit(lambda: finish_release(program_id, member_id, hold_id, point_type, actor, why))
     return {"hold_id": hold_id, "status": "released", "points": int(h.points), "balance": int(posting.balance_after),
-            "expired_on_return": ledger.expired_on_return}
+            "expired_on_return": ledger.expired_on_return,
+            **({"returning": int(h.points) - int(h.returned)} if rest else {})}
+
+
+def finish_release(program_id: str, member_id: str, hold_id: str, point_type: str, actor: str | None,
+                   why: str) -> tuple[int, int]:
+    """Give back what a hold still keeps, ``MAX_LOTS`` lots per transaction: (steps committed,
+    points that expired on their way back)."""
+    steps = expired = tries = 0
+    while True:
+        uow = UnitOfWork(actor, program=program_id)
+        try:
+            reply = release_hold(member_id, hold_id, point_type, None, uow, None, why, follow=False)
+            uow.commit()
+        except HoldNotOpen:
+            return steps, expired                   # settled, or another process finished it
+        except ConcurrentUpdate:
+            tries += 1
+            if tries >= chunked.STEP_TRIES:
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2 ** min(tries, 6)))
+            continue
+        steps, expired = steps + 1, expired + reply["expired_on_return"]
+        if "returning" not in reply:
+            return steps, expired

@@ -171,19 +171,29 @@ class HoldItem(MainModel):
     point_type = UnicodeAttribute()
     points = NumberAttribute()
     lots = UnicodeAttribute()                    # JSON [{lot_id, expires_on, points}]
-    status = UnicodeAttribute()                  # open | confirmed | released
+    status = UnicodeAttribute()                  # open | confirmed | released, or in steps: filling | releasing
     hold_expires_at = UnicodeAttribute()
     order = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute(null=True)    # the merchant whose checkout it is (None: older holds)
     order_amount_fen = NumberAttribute(null=True)  # the order's amount, with order (its share cap)
     created_at = UnicodeAttribute()
-    duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open
+    target = NumberAttribute(null=True)          # filling: the points the spend it serves needs in all
+    returning = UnicodeAttribute(null=True)      # releasing: JSON of the lots still to go back
+    returned = NumberAttribute(null=True)        # releasing: points gone back so far (the step's lock)
+    duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open, filling or releasing
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
 
     @staticmethod
     def key(member_id: str, point_type: str, hold_id: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"PTS#{point_type}#HOLD#{hold_id}"
+
+    @property
+    def outstanding(self) -> int:
+        """Points this hold keeps in the account's ``held`` bucket now."""
+        if self.status not in ("open", "filling", "releasing"):
+            return 0
+        return int(self.points) - int(self.returned or 0)
 
 
 class CounterItem(MainModel):

@@ -16,6 +16,7 @@ class Problem(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    remembered = True        # a keyed 409/422 is kept under its key (False: a passing state)
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

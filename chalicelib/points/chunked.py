@@ -1,0 +1,140 @@
+"""Changes too big for one transaction: spending from, or giving back to, more than MAX_LOTS lots.
+
+A DynamoDB transaction holds at most 100 items, so one change touches at most ``MAX_LOTS`` lots.
+A member with a thousand small lots still redeems, cancels and is refunded in one request: the
+change goes through a hold, in steps that each leave the ledger balanced (every step is one
+account version, one posting, one event):
+
+* **Spending** (redeem, hold) first moves the soonest lots, ``MAX_LOTS`` at a time, into a
+  *filling* hold (each step: lots down, ``held`` up). The request's own transaction then takes
+  the last lots and turns the hold into the redemption (or the open checkout hold), together
+  with its idempotency record. The hold's id comes from the caller and its Idempotency-Key, so a
+  retry resumes where the first try stopped; a hold abandoned while filling lapses after
+  ``FILL_SECONDS`` (the holds job gives its points back).
+* **Giving back** (cancelling or lapsing a big hold, refunding an order that spent many lots)
+  commits the decision with the first ``MAX_LOTS`` lots; the rest wait in a *releasing* hold
+  (still counted as ``held``) and go back ``MAX_LOTS`` at a time right after the commit, or by
+  the holds job if the process stops first. ``returned`` on the hold is the lock of each step.
+
+Lots are never merged: each keeps its expiry and its identity (refund clawback and give-back
+find their lots by id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from chalicelib.db.due import due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import program
+from chalicelib.points import rules as R
+from chalicelib.points.ledger import MAX_LOTS, Ledger
+from chalicelib.points.tables import HoldItem
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict
+from chalicelib.shared.principal import Principal
+
+FILL_SECONDS = 300          # a spend left half-taken gives its points back after this
+STEP_TRIES = 20
+
+
+class SpendInProgress(Conflict):
+    slug, title = "spend-in-progress", "Another spend with this Idempotency-Key is in progress"
+    remembered = False       # the key belongs to the spend in progress, which may still finish
+
+
+def fill_id(by: Principal, point_type: str, key: str | None) -> str | None:
+    """The id of the filling hold of the caller's request ``key`` (None without a key)."""
+    if not key:
+        return None
+    digest = hashlib.sha256(f"{by.scope}\n{point_type}\n{key}".encode()).hexdigest()
+    return "F" + digest[:25].upper()
+
+
+def due_at(h: HoldItem, member_id: str, when: datetime) -> None:
+    """Put the hold on the holds job's due index at ``when``."""
+    h.hold_expires_at = clock.iso(when)
+    h.duepk, h.duesk = due_keys("points-hold", program.today(when), f"{h.hold_expires_at}#{member_id}#{h.sk}")
+
+
+def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id: str, by: Principal,
+         rules: R.ProgramRules, merchant: str | None) -> HoldItem | None:
+    """Move the soonest lots of a spend of ``points`` into the filling hold ``hold_id``, one
+    transaction per ``MAX_LOTS`` lots, until the rest fits the request's own transaction; the
+    hold as left (None if nothing needed moving)."""
+    tries = 0
+    while True:
+        uow = UnitOfWork(by.ref, program=program_id)
+        h = uow.points.hold(member_id, point_type, hold_id)
+        if h is not None and (h.status != "filling" or int(h.target or 0) != points):
+            raise SpendInProgress(f"the spend with this Idempotency-Key is {h.status}, for {h.target or h.points} "
+                                  f"points; send another key for another spend")
+        have = int(h.points) if h else 0
+        ledger = program.ledger(uow, member_id, point_type, rules, program.today())
+        first = list(islice(ledger.live_lots(), MAX_LOTS + 1))
+        chunk = sum(int(lot.remaining) for lot in first[:MAX_LOTS])
+        if len(first) <= MAX_LOTS or chunk >= points - have:
+            return h                                    # the rest fits one transaction
+        taken = ledger.take(chunk)                      # exactly those lots, soonest first
+        ledger.hold(chunk)
+        fresh = h is None
+        if h is None:
+            h = HoldItem(*HoldItem.key(member_id, point_type, hold_id), hold_id=hold_id, member_id=member_id,
+                         point_type=point_type, points=0, lots="[]", status="filling", target=points,
+                         merchant_id=merchant, created_at=clock.iso(clock.now()))
+        h.points, h.lots = have + chunk, json.dumps(json.loads(h.lots) + taken, separators=(",", ":"))
+        due_at(h, member_id, clock.now() + timedelta(seconds=FILL_SECONDS))
+        if fresh:
+            uow.create(h, on_conflict=_changed)
+        else:
+            uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == have), on_conflict=_changed)
+        ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}", actor=by.ref,
+                     idempotency_key=None, event_type="points.held",
+                     event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant)
+        try:
+            uow.commit()
+        except ConcurrentUpdate:
+            tries += 1
+            if tries >= STEP_TRIES:
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2 ** min(tries, 6)))
+
+
+def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]]:
+    """In the request's transaction: the filled points leave ``held`` and the rest is taken from
+    the lots; every lot the spend took, soonest first."""
+    ledger.release(int(h.points))
+    return json.loads(h.lots) + ledger.take(points - int(h.points))
+
+
+def close_fill(uow: UnitOfWork, h: HoldItem, status: str) -> None:
+    """Stage the filling hold as spent (``confirmed``), off the due index."""
+    filled = int(h.points)
+    h.status, h.duepk, h.duesk = status, None, None
+    uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == filled), on_conflict=_changed)
+
+
+def give_back_later(uow: UnitOfWork, ledger: Ledger, rest: list[dict[str, Any]], source: str,
+                    merchant: str | None, order: str | None) -> HoldItem:
+    """Stage a releasing hold for lots a change could not give back in its own transaction: their
+    points count as ``held`` until the steps after the commit put them back."""
+    points = sum(int(lot["points"]) for lot in rest)
+    ledger.hold(points)
+    hold_id = "R" + hashlib.sha256(f"{source}\n{ledger.account_state.next_version}".encode()).hexdigest()[:25].upper()
+    h = HoldItem(*HoldItem.key(ledger.member_id, ledger.point_type, hold_id), hold_id=hold_id,
+                 member_id=ledger.member_id, point_type=ledger.point_type, points=points,
+                 lots=json.dumps(rest, separators=(",", ":")), returning=json.dumps(rest, separators=(",", ":")),
+                 returned=0, status="releasing", merchant_id=merchant, order=order, created_at=clock.iso(clock.now()))
+    due_at(h, ledger.member_id, clock.now())
+    uow.create(h, on_conflict=_changed)
+    return h
+
+
+def _changed() -> ConcurrentUpdate:
+    return ConcurrentUpdate("the hold changed while the request ran; retry")

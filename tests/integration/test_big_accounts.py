@@ -1,0 +1,126 @@
+"""Issue #10 item 9: a member with more lots than one transaction holds redeems, holds, cancels
+and is refunded in one request (chunked through a hold, see ``chalicelib/points/chunked.py``),
+and a request that stops midway is resumed by its retry or finished by the holds job.
+
+The thousand-lot test runs on the fake (a thousand earnings over moto take minutes); the step
+mechanics run on every backend with the transaction's lot budget shrunk to 6."""
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.points import chunked, ledger, refunds, spending
+from chalicelib.shared import clock
+from tests.integration.test_points_features import T0, balanced
+
+
+def one_point_lots(api, mid, n):
+    for i in range(n):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1, "reason": f"lot {i}"})
+
+
+def postings(api, mid, limit=100):
+    return api.ok("GET", f"/v1/members/{mid}/points/ledger?limit={limit}")["postings"]
+
+
+@pytest.fixture
+def six_lots(monkeypatch):
+    """One transaction may touch only 6 lots (as if the item budget were 100 and lots huge)."""
+    for module in (ledger, chunked, spending, refunds):
+        monkeypatch.setattr(module, "MAX_LOTS", 6)
+
+
+def test_a_thousand_lot_account_redeems_holds_and_is_refunded_in_one_request_each(memory):
+    from tests.integration.conftest import AppClient
+    api = AppClient()
+    clock.freeze(T0)
+    mid = api.member("13800137666")
+    one_point_lots(api, mid, 1_000)
+    redeem = {"points": 500, "reward": "tv"}
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", redeem, key="big-1")
+    assert (spent["points"], len(spent["lots"]), spent["balance"]) == (500, 500, 500)
+    assert [lot["points"] for lot in spent["lots"]] == [1] * 500
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (500, 0, 500)
+    kinds = [p["kind"] for p in postings(api, mid, 7)]
+    assert kinds == ["redeem"] + ["hold"] * 6                      # 6 steps of 80 lots, then 20 + the redemption
+    assert api.ok("POST", f"/v1/members/{mid}/points/redeem", redeem, key="big-1") == spent   # a replay
+    assert balanced(mid)["available"] == 500
+
+    hold = api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 300, "ttl_seconds": 600}, key="h-1")
+    assert (hold["points"], balanced(mid)["held"], balanced(mid)["available"]) == (300, 300, 200)
+    shown = api.ok("GET", f"/v1/members/{mid}/points/holds/{hold['hold_id']}")
+    assert shown["status"] == "open" and len(shown["lots"]) == 300
+    back = api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/cancel", {})
+    assert back["status"] == "released" and back["returning"] == 220           # 80 now, 220 just after
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (500, 0)
+    assert api.ok("GET", f"/v1/members/{mid}/points/holds/{hold['hold_id']}")["status"] == "released"
+
+    api.ok("POST", f"/v1/members/{mid}/points/redeem",
+           {"points": 200, "order_id": "big-order", "order_amount_fen": 100_000, "merchant_id": "m1"})
+    assert balanced(mid)["available"] == 300
+    refund = api.ok("POST", "/v1/orders/big-order/refunds",
+                    {"refund_id": "r1", "amount_fen": 100_000, "merchant_id": "m1"})
+    assert (refund["restored"], refund["restoring"]) == (200, 120)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["restored"]) == (500, 0, 200)
+    clock.freeze(None)
+
+
+def test_a_spend_in_steps_is_resumed_by_its_retry_never_taken_twice(api, six_lots, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800137667")
+    one_point_lots(api, mid, 30)
+    real = chunked.finish_fill
+
+    def stops(*args):
+        raise RuntimeError("the process stops after the steps, before the redemption")
+    monkeypatch.setattr(chunked, "finish_fill", stops)
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="k")
+    assert status == 500
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (12, 18)   # three steps of 6 lots taken, held
+    monkeypatch.setattr(chunked, "finish_fill", real)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 21, "reward": "tv"}, key="k")
+    assert status == 409 and problem["type"].endswith("/spend-in-progress")      # same key, another spend
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="k")
+    assert (spent["points"], len(spent["lots"]), spent["balance"]) == (20, 20, 10)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
+    clock.freeze(None)
+
+
+def test_an_abandoned_spend_in_steps_lapses_back_to_its_lots(api, six_lots, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800137668")
+    one_point_lots(api, mid, 20)
+    monkeypatch.setattr(chunked, "finish_fill", lambda *a: (_ for _ in ()).throw(RuntimeError("stopped")))
+    assert api.call("POST", f"/v1/members/{mid}/points/holds", {"points": 15}, key="lost")[0] == 500
+    assert balanced(mid)["held"] == 12
+    assert api.run_job("points-holds")["holds_released"] == 0            # not yet: it may still be resumed
+    clock.freeze(T0 + timedelta(seconds=chunked.FILL_SECONDS + 1))
+    assert api.run_job("points-holds")["holds_released"] == 1
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (20, 0)
+    clock.freeze(None)
+
+
+def test_a_give_back_stopped_after_its_commit_is_finished_by_the_holds_job(api, six_lots, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800137669")
+    one_point_lots(api, mid, 20)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem",
+           {"points": 16, "order_id": "o-steps", "order_amount_fen": 100_000, "merchant_id": "m1"})
+    monkeypatch.setattr(spending, "finish_release", lambda *a: (_ for _ in ()).throw(RuntimeError("stopped")))
+    refund = api.ok("POST", "/v1/orders/o-steps/refunds", {"refund_id": "r1", "amount_fen": 50_000,
+                                                          "merchant_id": "m1"})
+    assert (refund["restored"], refund["restoring"]) == (8, 2)           # 6 lots at once, 2 after the commit
+    account = balanced(mid)                                               # the follow-up failed: still held
+    assert (account["available"], account["held"]) == (10, 2)
+    monkeypatch.undo()
+    assert api.run_job("points-holds")["holds_released"] == 1
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["restored"]) == (12, 0, 8)
+    assert api.run_job("points-holds")["holds_released"] == 0            # finished once
+    clock.freeze(None)
