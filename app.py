@@ -19,6 +19,9 @@ from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.system.routes import bp as system
+from chalicelib.tiers import jobs as tier_jobs  # noqa: F401  (registers the tier jobs)
+from chalicelib.tiers import stream as tier_stream  # noqa: F401  (registers the growth subscriber)
+from chalicelib.tiers.routes import bp as tiers
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":
@@ -32,7 +35,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
-for blueprint in (system, programs, members, merchants, points):
+for blueprint in (system, programs, members, merchants, points, tiers):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
@@ -62,4 +65,5 @@ points_expiry = app.schedule(Cron(10, 16, "*", "*", "?", "*"), name="points-expi
 points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-reminders")(_job("points-reminders"))
 points_holds = app.schedule("rate(5 minutes)", name="points-holds")(_job("points-holds"))
 points_inflation = app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="points-inflation")(_job("points-inflation"))
+tier_review = app.schedule(Cron(20, 16, "*", "*", "?", "*"), name="tier-review")(_job("tier-review"))
 points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))

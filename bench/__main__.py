@@ -210,6 +210,80 @@ def points_operations(stack, n: int, histories: tuple[int, ...] = (1, 1000)) -> 
     return rows
 
 
+def tier_operations(stack, n: int) -> list[dict[str, Any]]:
+    """getMemberTier over HTTP, and one upgrade: the stream consumer's work for one growth event."""
+    import requests
+
+    from chalicelib.db.outbox import EventItem
+    from chalicelib.shared.events import DomainEvent
+    from chalicelib.tiers import stream as tier_stream
+    session = requests.Session()
+    url = stack.api_url
+    staff = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["super_admin"],
+             "Content-Type": "application/json"}
+    counter = [0]
+
+    def send(method: str, path: str, body: dict) -> dict:
+        counter[0] += 1
+        r = session.request(method, url + path, json=body, headers={**staff, "Idempotency-Key": f"t{counter[0]}"})
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    send("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": [
+        {"code": "V1", "name": "Member", "threshold": 0},
+        {"code": "V2", "name": "Silver", "threshold": 100, "validity_months": 12},
+        {"code": "V3", "name": "Gold", "threshold": 1_000, "validity_months": 12}]}})
+    members = [send("POST", "/v1/members", {"phone": f"1362222{i:04d}"})["member_id"] for i in range(n)]
+    for i, mid in enumerate(members):
+        send("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"tier-{i}", "amount_fen": 20_000,
+                                                         "merchant_id": "bench"})
+    events = []
+    for mid in members:
+        for item in EventItem.query(f"member:{mid}"):
+            if item.type == "growth.earned":
+                events.append(DomainEvent(**json.loads(item.payload)))
+    samples, usage = timed(len(events), lambda i: tier_stream.on_growth(events[i]))
+    rows = [row("tier upgrade (stream consumer, per growth event)", "1 member each", len(events), samples, usage)]
+    samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{members[i]}/tier", headers=staff))
+    rows.append(row("getMemberTier", "upgraded member", n, samples, usage))
+    return rows
+
+
+def tier_review_job(members: int, share_percent: int) -> dict[str, Any]:
+    """The tier-review job when ``share_percent`` of ``members`` reach their validity end today."""
+    from datetime import datetime
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib import jobs
+    from chalicelib.db import tenancy
+    from chalicelib.shared.config import settings
+    from chalicelib.tiers import standing
+    from chalicelib.tiers.tables import TierItem
+    from devstack import emulator
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    table = settings().main_table
+    due = members * share_percent // 100
+    with emulator.LOCK:
+        for i in range(members):
+            mid = f"01TIERREVIEW{i:014d}"
+            item = TierItem(*TierItem.key(mid), member_id=mid, tier="V2", since="2025-07-01T00:00:00.000Z",
+                            valid_until="2026-06-30" if i < due else "2026-12-31", period_start="2025-07-01",
+                            period_growth=50 if i % 2 else 500, changes=1, version=1)
+            standing.schedule(item)
+            tenancy.to_physical("default", item)
+            backend.put_item(table, item.serialize())
+    emulator.forget_indexes(table)
+    before = emulator.usage()
+    started = time.perf_counter()
+    result = jobs.run("tier-review", datetime(2026, 7, 1, 0, 0, tzinfo=UTC))["result"]
+    seconds = time.perf_counter() - started
+    used = emulator.usage().minus(before)
+    return {"members": members, "members_due": due, "items_read": result["items_read"],
+            "retained": result["retained"], "downgraded": result["downgraded"], "dynamodb_requests": used.requests,
+            "rcu": round(used.rcu, 1), "wcu": round(used.wcu, 1), "seconds": round(seconds, 1)}
+
+
 def expiry_job(stack, members: int, share_percent: int, programs: int = 10) -> dict[str, Any]:
     """The expiry job when ``share_percent`` of ``members`` (spread over ``programs``) have points
     expiring: items it reads. One run serves every program."""
@@ -352,7 +426,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     """The README's benchmark section body, from results.json."""
-    rows = results["api"] + results.get("points", []) + results["emulator_transactions"]
+    rows = results["api"] + results.get("points", []) + results.get("tiers", []) + results["emulator_transactions"]
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
@@ -366,6 +440,13 @@ def markdown(results: dict[str, Any]) -> str:
                 f"**{results['expiry_job']['items_read']:,} items** with {results['expiry_job']['dynamodb_requests']:,} "
                 f"DynamoDB requests ({results['expiry_job']['rcu']} RCU, {results['expiry_job']['wcu']} WCU) "
                 f"in {results['expiry_job']['seconds']} s.", ""] if "expiry_job" in results else []),
+             *([f"Tier-review job with {results['tier_review_job']['members_due']:,} of "
+                f"{results['tier_review_job']['members']:,} members' validity ending that day: it read "
+                f"**{results['tier_review_job']['items_read']:,} items** "
+                f"({results['tier_review_job']['retained']} retained, {results['tier_review_job']['downgraded']} "
+                f"downgraded) with {results['tier_review_job']['dynamodb_requests']:,} DynamoDB requests "
+                f"({results['tier_review_job']['rcu']} RCU, {results['tier_review_job']['wcu']} WCU) in "
+                f"{results['tier_review_job']['seconds']} s.", ""] if "tier_review_job" in results else []),
              "| cold start (CPU ms, median of 7) | import | import + first request | × bare |",
              "|---|---|---|---|",
              *[f"| {label} | {f['import_ms']} | {f['first_request_ms']} | {f['ratio_to_bare']} |"
@@ -407,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         results["api"] = api_operations(stack, sizes, args.calls)
         results["points"] = points_operations(stack, max(10, args.calls // 4))
         results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)
+        results["tiers"] = tier_operations(stack, max(10, args.calls // 4))
+        results["tier_review_job"] = tier_review_job(100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
         results["double_spend"] = double_spend(lambda: stack.client("dynamodb"), "bench-double-spend")
         results["cold_start_ms"] = cold_start()

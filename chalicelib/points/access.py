@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
+from chalicelib.points import tiering
 from chalicelib.points.tables import AccountItem, HoldItem, OrderItem
 from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.principal import Principal
@@ -20,16 +21,18 @@ def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
 
 
 def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[str],
-             order: tuple[str, str] | None = None, hold: str | None = None) -> None:
-    """Read the member, its accounts of ``point_types``, (``(merchant, order_id)``) the order and
-    (of the first type) the hold ``hold`` in one request: the operation's later reads of them cost
-    no round trip."""
+             order: tuple[str, str] | None = None, hold: str | None = None, tier: bool = False) -> None:
+    """Read the member, its accounts of ``point_types``, (``(merchant, order_id)``) the order,
+    (of the first type) the hold ``hold`` and (``tier``) the member's tier in one request: the
+    operation's later reads of them cost no round trip."""
     own, wanted = members.record_key(member_id, by)
     wanted += [(AccountItem, AccountItem.key(own, t)) for t in point_types]
     if order is not None:
         wanted.append((OrderItem, OrderItem.key(*order)))
     if hold is not None:
         wanted.append((HoldItem, HoldItem.key(own, point_types[0], hold)))
+    if tier:
+        wanted += tiering.keys(own)
     uow.prefetch(wanted)
 
 

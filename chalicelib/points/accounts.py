@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access, program
 from chalicelib.points import rules as R
+from chalicelib.points.ledger import MAX_LOTS
 from chalicelib.points.schemas import Adjust
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
@@ -82,3 +84,30 @@ def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, be
     page = [v for v in (_view(i, by) for i in items) if v["sequence"] != before][:limit]
     return {"member_id": member_id, "point_type": point_type, "postings": page,
             "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}
+
+
+def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
+    """What a member holds of ``point_type``: available − debt (growth value, for tiers)."""
+    account = uow.points.account(member_id, point_type)
+    return int(account.available or 0) - int(account.debt or 0)
+
+
+def expire_lots(program_id: str, member_id: str, point_type: str, earned_before: str, actor: str,
+                reason: str, event_data: dict[str, Any] | None = None) -> int:
+    """Expire the live lots of an account earned before ``earned_before`` (an instant), at most
+    ``MAX_LOTS`` per transaction, one expiry posting each; the points expired. A repeat finds
+    nothing left to do (growth reset at a tier period's end)."""
+    expired = 0
+    while True:
+        uow = UnitOfWork(actor, program=program_id)
+        _, rules = program.rules_at(uow, clock.now())
+        ledger = program.ledger(uow, member_id, point_type, rules, program.today())
+        chunk = list(islice((lot for lot in ledger.live_lots() if lot.earned_at < earned_before), MAX_LOTS + 1))
+        total = sum(ledger.expire(lot) for lot in chunk[:MAX_LOTS])
+        if total:
+            ledger.stage("expire", total, reason=reason, source="expiry", actor=actor, idempotency_key=None,
+                         event_type="points.expired", event_data=event_data)
+            uow.commit()
+            expired += total
+        if len(chunk) <= MAX_LOTS:
+            return expired

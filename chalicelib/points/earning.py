@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, limits, orders, program
+from chalicelib.points import access, limits, orders, program, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.orders import OrderAlreadyEarned
@@ -28,14 +28,15 @@ class LimitReached(Conflict):
 def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Points and growth for a paid order, under the rules in force when it was paid; once per order."""
     merchant, store_id = access.merchant(uow, by, cmd.merchant_id, cmd.store_id)
-    access.prefetch(uow, member_id, by, ["points", "growth"], (merchant, cmd.order_id))
+    access.prefetch(uow, member_id, by, ["points", "growth"], (merchant, cmd.order_id), tier=True)
     member_id = access.member(uow, member_id, by)
     at = cmd.occurred_at or clock.now()
     version, rules = program.rules_at(uow, at)
     _check_paid_at(at, program.rules_at(uow, clock.now())[1])
+    tier = tiering.at(uow, member_id, at)
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
-                                         store_id=store_id, tier=None, at=at)
+                                         store_id=store_id, tier=tier.code, at=at)
     order = orders.read(uow, merchant, cmd.order_id)
     if order and order.earned_at:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
@@ -44,7 +45,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     orders.check_amount(order, cmd.order_id, cmd.amount_fen)
     today = program.today(at)
     points = _apply_caps(uow, member_id, rules, today, points, why)
-    expires = R.expiry_date(rules.expiry, today)
+    expires = R.expiry_date(rules.expiry, today, tier.valid_until)
     if points and expires is not None and expires < program.today():
         why.append(f"none: points earned then expired on {expires.isoformat()}, before the order was recorded")
         points = 0                        # a lot born expired is never spendable, so none is made
@@ -54,7 +55,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     reply: dict[str, Any] = {"member_id": member_id, "order_id": cmd.order_id, "rules_version": version,
                              "points": points, "growth": growth, "explanation": why}
     if points > 0:
-        earned["points"] = [_earn_points(uow, member_id, rules, today, points, cmd.order_id, stamp, reply)]
+        earned["points"] = [_earn_points(uow, member_id, rules, today, points, cmd.order_id, stamp, reply, expires)]
     if growth > 0:
         g = program.ledger(uow, member_id, "growth", rules, today)
         earned["growth"] = [g.add_lot(growth, None, source=source)]
@@ -96,10 +97,10 @@ def _apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: d
 
 
 def _earn_points(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,
-                 order_id: str, stamp: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+                 order_id: str, stamp: dict[str, Any], reply: dict[str, Any], expires: date | None) -> dict[str, Any]:
     ledger = program.ledger(uow, member_id, "points", rules, today)
     pending = rules.pending_days > 0
-    lot = ledger.add_lot(points, R.expiry_date(rules.expiry, today), pending=pending,
+    lot = ledger.add_lot(points, expires, pending=pending,
                          unlock_on=today + timedelta(days=rules.pending_days) if pending else None,
                          source=stamp["source"])
     if rules.expiry.policy == "rolling":

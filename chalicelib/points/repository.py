@@ -13,7 +13,6 @@ from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork, repository
 from chalicelib.points.tables import (
-    RULES_PK,
     AccountItem,
     CounterItem,
     HoldItem,
@@ -22,7 +21,6 @@ from chalicelib.points.tables import (
     OrderItem,
     PointsDayItem,
     PostingItem,
-    RulesItem,
 )
 
 LOT_PAGE = 20          # lots read per page while spending: most spends touch one or two lots
@@ -97,10 +95,6 @@ class PointsRepository:
         return self.uow.get(CounterItem, CounterItem.key(member_id, name), consistent=True)
 
     # program ----------------------------------------------------------------------------------
-    def rules_versions(self) -> list[RulesItem]:
-        """Every saved version of the program."""
-        return list(self.uow.query(RulesItem, RULES_PK, SortKey.prefix("FROM#"), consistent=True))
-
     def liability(self, point_type: str) -> list[LiabilityItem]:
         """Outstanding points by expiry month."""
         return list(self.uow.query(LiabilityItem, LiabilityItem.key(point_type, "")[0]))

@@ -251,25 +251,6 @@ class RefundItem(MainModel):
         return f"REFUND#{merchant_id}#{order_id}#{refund_id}", "REFUND"
 
 
-class RulesItem(MainModel):
-    version = NumberAttribute()
-    effective_from = UnicodeAttribute()
-    body = UnicodeAttribute()
-    created_by = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute()
-
-    @staticmethod
-    def key(effective_from: str, version: int) -> tuple[str, str]:
-        return RULES_PK, f"FROM#{effective_from}#{version:06d}"
-
-    @staticmethod
-    def version_key(version: int) -> tuple[str, str]:
-        return RULES_PK, f"VERSION#{version:06d}"
-
-
-RULES_PK = "CONFIG#points-rules"
-
-
 class LiabilityItem(MainModel):
     """``PTSLIAB#<type> / EXP#<month>``: outstanding points by expiry month (a projection)."""
 

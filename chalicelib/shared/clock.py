@@ -54,3 +54,9 @@ def program_date(at: datetime | None = None) -> date:
     """The calendar day of ``at`` (default: now) in the program's configured time zone."""
     from chalicelib.shared.config import settings  # config reads the environment; clock stays import-light
     return local_date(at or now(), settings().timezone)
+
+
+def day_start(day: date) -> datetime:
+    """The instant the program's calendar day ``day`` begins (midnight there), as UTC."""
+    from chalicelib.shared.config import settings
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(settings().timezone)).astimezone(UTC)

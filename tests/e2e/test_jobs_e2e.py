@@ -21,13 +21,13 @@ def test_run_job_with_as_of_moves_a_member_on(api, stack):
 def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
     jobs = stack.scheduled_jobs()
     assert {name for name, _, _ in jobs} == {"member-lifecycle", "points-expiry", "points-reminders",
-                                             "points-holds", "points-inflation", "points-reconcile"}
+                                             "points-holds", "points-inflation", "points-reconcile", "tier-review"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
     start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
     scheduler.tick(start, start + timedelta(hours=1), start)           # 16:10 and 16:30 UTC fall in it
     fired = [n for n, _ in scheduler.fired]
     assert errors == []
-    assert fired.count("points-holds") == 12 and {"member-lifecycle", "points-expiry"} <= set(fired)
+    assert fired.count("points-holds") == 12 and {"member-lifecycle", "points-expiry", "tier-review"} <= set(fired)
     last = JobRun.get("JOB#member-lifecycle", "LAST")
     assert last.finished_at >= start.isoformat()[:10] and "members_read" in last.result

@@ -55,17 +55,22 @@ TARGETS = {
     "changeMemberPhone": lambda t: ({"member_id": t["bob"]}, {"phone": fresh_phone(), "verified_by": "sms_otp"}, None),
     "unbindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "phone", "value": t["phone"]}, None),
     "revokeApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {}, None),
+    "putTierLadder": lambda t: ({}, {"ladder": {"tiers": [{"code": "V1", "name": "walk", "threshold": 0}]}}, None),
+    "getTierLadder": lambda t: ({}, None, None),
+    "getMemberTier": lambda t: ({"member_id": t["bob"]}, None, None),
+    "setMemberTier": lambda t: ({"member_id": t["bob"]}, {"tier": "V1", "until": "2099-01-01", "reason": "walk"}, None),
+    "listTierHistory": lambda t: ({"member_id": t["bob"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
 SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
-                     "getEarnRules", "listOrders"}
+                     "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
                "getDailyStats", "listJobRuns", "listMembers",
-               "runJob"}
+               "runJob", "putTierLadder", "getTierLadder"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -117,10 +122,12 @@ def _callers(api, stack, who, hq=True):
 
 
 def test_another_program_reaches_nothing_of_program_one(api, stack, target):
-    # Everything of program 1 but the projections that the stream pump keeps folding earlier
-    # tests' events into while the walk runs (they hold no record a caller could address).
+    # Everything of program 1 but what the stream pump keeps folding earlier tests' events into
+    # while the walk runs: projections, and tiers moved by growth (none holds a record a caller
+    # could address).
     derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#"))
-    in_p1 = lambda pk, item: pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
+    in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
+                              and not item["sk"]["S"].startswith("TIER"))
     before = _dump(stack, in_p1)
     for op in PROTECTED:
         for name, headers, signed in _callers(api, stack, P2):

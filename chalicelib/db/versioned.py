@@ -1,0 +1,95 @@
+"""Versioned program configuration: earn rules, the tier ladder, bonus rules... saved by ops as
+numbered versions, each in force from its ``effective_from``, never edited.
+
+``CONFIG#<name>`` holds one ``FROM#<effective_from>#<version>`` item per version (the body as
+JSON) and one ``VERSION#<version>`` marker, so two saves racing for the same number cannot both
+win. Versions are cached per program for ``cache_seconds``: a saved version reaches every warm
+Lambda within that. The version in force at a time is, of the versions already effective then,
+the newest saved (a back-dated save replaces what was in force from its date on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.db.backend import SortKey
+from chalicelib.db.items import MainModel
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared import clock
+from chalicelib.shared.cache import TtlCache
+from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class ConfigVersionItem(MainModel):
+    """``CONFIG#<name> / FROM#<effective_from>#<version>`` (the body) or ``VERSION#<version>``."""
+
+    version = NumberAttribute()
+    effective_from = UnicodeAttribute()
+    body = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(name: str, effective_from: str, version: int) -> tuple[str, str]:
+        """The key of a version's body."""
+        return f"CONFIG#{name}", f"FROM#{effective_from}#{version:06d}"
+
+    @staticmethod
+    def version_key(name: str, version: int) -> tuple[str, str]:
+        """The key of a version number's marker."""
+        return f"CONFIG#{name}", f"VERSION#{version:06d}"
+
+
+class VersionedConfig(Generic[C]):
+    """One kind of configuration (``name``), parsed as ``model``; version 0 is ``default()``."""
+
+    def __init__(self, name: str, model: type[C], default: Callable[[], C], event_type: str, subject: str,
+                 cache_seconds: float = 30.0) -> None:
+        self.name, self.model, self.default = name, model, default
+        self.event_type, self.subject = event_type, subject
+        self._cache: TtlCache[list[tuple[str, int, C]]] = TtlCache(cache_seconds, max_entries=1024)
+
+    def versions(self, uow: UnitOfWork) -> list[tuple[str, int, C]]:
+        """Every saved version of the unit's program as ``(effective_from, version, body)``, in force order."""
+        def load() -> list[tuple[str, int, C]]:
+            items = uow.query(ConfigVersionItem, f"CONFIG#{self.name}", SortKey.prefix("FROM#"), consistent=True)
+            found = [(i.effective_from, int(i.version), self.model.model_validate_json(i.body)) for i in items]
+            return sorted(found, key=lambda x: (x[0], x[1]))
+        return self._cache.get(uow.program, load)
+
+    def at(self, uow: UnitOfWork, when: datetime) -> tuple[int, C]:
+        """The version in force at ``when`` and its body."""
+        stamp = clock.iso(when)
+        effective = [(version, body) for start, version, body in self.versions(uow) if start <= stamp]
+        return max(effective, key=lambda v: v[0], default=(0, self.default()))
+
+    def put(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal) -> dict[str, Any]:
+        """Stage a new version, in force from ``effective_from`` (default: now)."""
+        self._cache.invalidate(uow.program)
+        known = self.versions(uow)
+        version = (max(v for _, v, _ in known) if known else 0) + 1
+        start, now = clock.iso(effective_from or clock.now()), clock.iso(clock.now())
+        raced = lambda: ConcurrentUpdate(f"another {self.name} version was saved at the same time; retry")  # noqa: E731
+        uow.create(ConfigVersionItem(*ConfigVersionItem.version_key(self.name, version), version=version,
+                                     effective_from=start, body="", created_at=now), on_conflict=raced)
+        uow.create(ConfigVersionItem(*ConfigVersionItem.key(self.name, start, version), version=version,
+                                     effective_from=start, body=body.model_dump_json(), created_by=by.ref,
+                                     created_at=now), on_conflict=raced)
+        uow.emit(DomainEvent(self.event_type, self.subject, {"version": version, "effective_from": start}))
+        self._cache.invalidate(uow.program)
+        return {"version": version, "effective_from": start}
+
+    def describe(self, uow: UnitOfWork, when: datetime | None) -> dict[str, Any]:
+        """The version in force at ``when`` (default: now) and the list of every version."""
+        version, body = self.at(uow, when or clock.now())
+        return {"version": version, "body": body,
+                "versions": [{"version": v, "effective_from": f} for f, v, _ in self.versions(uow)]}

@@ -1,0 +1,54 @@
+"""Scheduled tier work, reading only what is due (never every member).
+
+* ``tier-review``: members whose validity, grace or manual floor ended by today: retain,
+  downgrade or enter grace; under the ``reset`` policy the growth earned before the new period
+  expires (an expiry posting on the growth ledger, in steps, before the review commits, so a
+  retried review finds nothing more to reset).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.db.due import due_day, run_due
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.jobs import job
+from chalicelib.points import service as points
+from chalicelib.shared import clock
+from chalicelib.tiers import standing
+from chalicelib.tiers.ladder import LADDER
+from chalicelib.tiers.tables import TierItem
+
+ACTOR = "job:tier-review"
+
+
+@job("tier-review")
+def review(as_of: datetime) -> dict[str, Any]:
+    """Review every member whose tier period or floor ended by the program day of ``as_of``."""
+    today = clock.program_date(as_of)
+    reader = UnitOfWork(ACTOR)
+    run = run_due(reader.tiers.due_reviews(today), lambda due, _: _review(due[0], due[1], today, as_of),
+                  lambda due: f"{due[0]}/{due[1].member_id}", "tier-review")
+    return {"items_read": run.items_read, **{k: run.counts[k] for k in
+            ("retained", "downgraded", "grace", "manual_ended")}, "growth_reset": run.counts["growth_reset"],
+            **run.give_ups()}
+
+
+def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
+    uow = UnitOfWork(ACTOR, program=program_id)
+    item = uow.tiers.tier(due.member_id)
+    if item is None or not item.duesk or due_day(item.duesk) > today:
+        return Counter()                            # reviewed meanwhile
+    version, ladder = LADDER.at(uow, as_of)
+    read = int(item.version)
+    outcome, next_start = standing.review(uow, item, ladder, today, as_of, ACTOR, version)
+    counts = Counter({outcome: 1} if outcome else {})
+    if next_start is not None and ladder.growth_at_period_end == "reset":
+        counts["growth_reset"] = points.expire_lots(
+            program_id, item.member_id, "growth", clock.iso(clock.day_start(next_start)), ACTOR,
+            "tier period ended: growth resets", {"tier_period_end": next_start.isoformat()})
+    standing.save(uow, item, read)
+    uow.commit()
+    return counts

@@ -1,0 +1,34 @@
+"""Every read of tier data: ``uow.tiers``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from chalicelib.db import backend as backends
+from chalicelib.db.backend import SortKey
+from chalicelib.db.due import due_items
+from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.tiers.tables import TierHistoryItem, TierItem
+
+
+@repository("tiers")
+class TiersRepository:
+    """Reads of members' tiers and their history."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def tier(self, member_id: str) -> TierItem | None:
+        """The member's tier item (consistent), or None before the first growth."""
+        return self.uow.get(TierItem, TierItem.key(member_id), consistent=True)
+
+    def history(self, member_id: str, before: int | None, limit: int) -> list[TierHistoryItem]:
+        """Tier changes, newest first, numbered below ``before``."""
+        sort = (SortKey.between("TIERHIST#", f"TIERHIST#{before - 1:08d}") if before
+                else SortKey.prefix("TIERHIST#"))
+        return list(self.uow.query(TierHistoryItem, f"MEMBER#{member_id}", sort, forward=False, limit=limit))
+
+    def due_reviews(self, today: date) -> Iterator[tuple[str, TierItem]]:
+        """Tiers whose review day has come, with their program (every program)."""
+        return due_items(backends.current(), TierItem, "tier-review", today)

@@ -1,0 +1,125 @@
+"""The tiers capability's service API: the ladder, a member's tier and its history, manual
+floors, and what points earning asks (the tier at an order's time, through
+:mod:`chalicelib.points.tiering`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import service as members
+from chalicelib.points import service as points
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ValidationProblem
+from chalicelib.shared.principal import Principal
+from chalicelib.tiers import standing
+from chalicelib.tiers.ladder import LADDER, Ladder
+from chalicelib.tiers.schemas import SetTier
+from chalicelib.tiers.tables import TierItem
+
+MAX_FLOOR_DAYS = 3 * 366
+
+
+def put_ladder(ladder: Ladder, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Save a new version of the ladder, in force from ``effective_from`` (default: now)."""
+    return {**LADDER.put(uow, ladder, effective_from, by), "ladder": ladder.model_dump(mode="json")}
+
+
+def get_ladder(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
+    """The ladder in force at ``at`` (default: now) and the list of versions."""
+    found = LADDER.describe(uow, at)
+    return {"version": found["version"], "ladder": found["body"].model_dump(mode="json"),
+            "versions": found["versions"]}
+
+
+def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
+    """The member's tier now: where it comes from, its validity, growth, and what the next tier
+    and keeping this one need."""
+    member_id = members.target(uow, member_id, by)
+    version, ladder = LADDER.at(uow, clock.now())
+    item = uow.tiers.tier(member_id)
+    today = clock.program_date()
+    held, source = standing.effective(ladder, item, today)
+    earned = ladder.index(item.tier) if item else 0
+    growth = points.balance(uow, member_id, "growth")
+    period_growth = int(item.period_growth or 0) if item else 0
+    tier = ladder.tiers[held]
+    reply: dict[str, Any] = {
+        "member_id": member_id, "tier": {"code": tier.code, "name": tier.name}, "source": source,
+        "earned_tier": ladder.tiers[earned].code, "valid_until": item.valid_until if item else None,
+        "grace_until": item.grace_until if item else None, "growth": growth, "period_growth": period_growth,
+        "period_start": item.period_start if item else None, "ladder_version": version,
+        "manual": ({"tier": item.manual_tier, "until": item.manual_until, "reason": item.manual_reason}
+                   if item and item.manual_tier else None),
+        "next": None, "retain": None}
+    if earned + 1 < len(ladder.tiers):
+        nxt = ladder.tiers[earned + 1]
+        reply["next"] = {"code": nxt.code, "name": nxt.name, "threshold": nxt.threshold,
+                         "growth_needed": max(0, nxt.threshold - growth)}
+    if item and item.valid_until:
+        keep = ladder.tiers[earned].keep
+        reply["retain"] = {"needed": keep, "growth_needed": max(0, keep - period_growth), "by": item.valid_until}
+    return reply
+
+
+def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """A manual floor: the member holds at least ``cmd.tier`` through ``cmd.until``."""
+    member_id = members.target(uow, member_id, by)
+    version, ladder = LADDER.at(uow, clock.now())
+    if cmd.tier not in [t.code for t in ladder.tiers]:
+        raise ValidationProblem(f"no tier '{cmd.tier}' on the ladder in force (version {version})")
+    today = clock.program_date()
+    if not today <= cmd.until <= today + timedelta(days=MAX_FLOOR_DAYS):
+        raise ValidationProblem(f"until must be between today ({today}) and {MAX_FLOOR_DAYS} days ahead")
+    item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, clock.now())
+    read = int(item.version)
+    before = ladder.tiers[standing.effective(ladder, item, today)[0]].code
+    item.manual_tier, item.manual_until = cmd.tier, cmd.until.isoformat()
+    item.manual_reason, item.manual_by = cmd.reason, by.ref
+    standing.record(uow, item, before, cmd.tier, "manual", clock.now(), by.ref,
+                    {"until": item.manual_until, "reason": cmd.reason, "ladder_version": version})
+    standing.save(uow, item, read)
+    return member_tier_after(uow, member_id, item, ladder)
+
+
+def member_tier_after(uow: UnitOfWork, member_id: str, item: TierItem, ladder: Ladder) -> dict[str, Any]:
+    """A short reply after a change: the tier held now and the item's figures."""
+    held, source = standing.effective(ladder, item, clock.program_date())
+    return {"member_id": member_id, "tier": ladder.tiers[held].code, "source": source, "earned_tier": item.tier,
+            "valid_until": item.valid_until, "manual": {"tier": item.manual_tier, "until": item.manual_until,
+                                                       "reason": item.manual_reason} if item.manual_tier else None}
+
+
+def history(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
+    """The member's tier changes, newest first."""
+    member_id = members.target(uow, member_id, by)
+    items = uow.tiers.history(member_id, before, limit)
+    entries = [{"number": int(h.number), "at": h.at, "from": h.from_tier, "to": h.to_tier, "cause": h.cause,
+                "detail": json.loads(h.detail or "{}"), "actor": h.actor} for h in items]
+    last = entries[-1]["number"] if len(entries) == limit else None
+    return {"member_id": member_id, "changes": entries, "next_before": last if last and last > 1 else None}
+
+
+class _Source:
+    """The tier at an order's time, for points earning."""
+
+    def keys(self, member_id: str) -> list[tuple[Any, tuple[str, str]]]:
+        return [(TierItem, TierItem.key(member_id))]
+
+    def at(self, uow: UnitOfWork, member_id: str, when: datetime) -> points.TierAt:
+        _, ladder = LADDER.at(uow, when)
+        item = uow.tiers.tier(member_id)
+        if item is None:
+            return points.TierAt(ladder.tiers[0].code, None)
+        if clock.iso(when) < item.since:             # an order from before the last change
+            item = TierItem(*item.key(member_id), tier=item.previous or ladder.tiers[0].code,
+                            manual_tier=item.manual_tier, manual_until=item.manual_until,
+                            valid_until=None)
+        held, _ = standing.effective(ladder, item, clock.program_date(when))
+        end = item.valid_until or (item.manual_until if held != ladder.index(item.tier) else None)
+        return points.TierAt(ladder.tiers[held].code, date.fromisoformat(end) if end else None)
+
+
+points.use_tiers(_Source())

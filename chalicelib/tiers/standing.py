@@ -1,0 +1,139 @@
+"""How a member's tier changes: by growth crossing a threshold (from the event stream), at the
+end of a validity period (the ``tier-review`` job), by a manual floor, or by a refund when the
+ladder says so. Every change stages the tier item on its version, one history entry and one
+event on the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.db.due import due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.events import DomainEvent
+from chalicelib.tiers.ladder import Ladder, period_end
+from chalicelib.tiers.tables import TierHistoryItem, TierItem
+
+EVENTS = {"crossing": "tier.upgraded", "retention": "tier.retained", "downgrade": "tier.downgraded",
+          "manual": "tier.set_manually", "manual_end": "tier.downgraded", "refund": "tier.downgraded"}
+
+
+def new(member_id: str, ladder: Ladder, at: datetime) -> TierItem:
+    """A member's tier item before any change: the base tier, no validity."""
+    return TierItem(*TierItem.key(member_id), member_id=member_id, tier=ladder.tiers[0].code, since=clock.iso(at),
+                    period_start=clock.program_date(at).isoformat(), period_growth=0, changes=0, version=0)
+
+
+def effective(ladder: Ladder, item: TierItem | None, day: date) -> tuple[int, str]:
+    """The tier a member holds on ``day`` (its index) and why: ``growth`` or a ``manual`` floor."""
+    earned = ladder.index(item.tier) if item else 0
+    if item is not None and item.manual_tier and item.manual_until and item.manual_until >= day.isoformat():
+        floor = ladder.index(item.manual_tier)
+        if floor > earned:
+            return floor, "manual"
+    return earned, "growth"
+
+
+def move(uow: UnitOfWork, item: TierItem, ladder: Ladder, to: int, cause: str, at: datetime, actor: str | None,
+         detail: dict[str, Any], start: date | None = None) -> None:
+    """The earned tier becomes ``ladder.tiers[to]``; a new validity period begins on ``start``
+    (default: the day of ``at``) with no growth counted yet."""
+    tier = ladder.tiers[to]
+    before = item.tier
+    begin = start or clock.program_date(at)
+    item.previous, item.tier, item.since = before, tier.code, clock.iso(at)
+    item.period_start, item.period_growth, item.grace_until = begin.isoformat(), 0, None
+    item.valid_until = period_end(begin, tier.validity_months).isoformat() if tier.validity_months else None
+    record(uow, item, before, tier.code, cause, at, actor, detail)
+
+
+def record(uow: UnitOfWork, item: TierItem, before: str | None, after: str, cause: str, at: datetime,
+           actor: str | None, detail: dict[str, Any]) -> None:
+    """Stage one history entry and the change's event."""
+    item.changes = int(item.changes or 0) + 1
+    uow.create(TierHistoryItem(*TierHistoryItem.key(item.member_id, int(item.changes)), member_id=item.member_id,
+                               number=int(item.changes), at=clock.iso(at), from_tier=before, to_tier=after,
+                               cause=cause, detail=json.dumps(detail, separators=(",", ":")), actor=actor),
+               on_conflict=_changed)
+    uow.emit(DomainEvent(EVENTS[cause], f"member:{item.member_id}", {
+        "member_id": item.member_id, "from": before, "to": after, "cause": cause, "valid_until": item.valid_until,
+        "at": clock.iso(at), **detail}))
+
+
+def schedule(item: TierItem) -> None:
+    """Put the item on the review index at its next review: the day after its validity (or grace)
+    ends or its manual floor ends, whichever is first; off the index when nothing will end."""
+    ends = [d for d in (item.grace_until or item.valid_until, item.manual_until) if d]
+    if not ends:
+        item.duepk = item.duesk = None
+        return
+    day = date.fromisoformat(min(ends)) + timedelta(days=1)
+    item.duepk, item.duesk = due_keys("tier-review", day, item.member_id)
+
+
+def save(uow: UnitOfWork, item: TierItem, read_version: int) -> None:
+    """Stage the item on the version it was read at."""
+    item.version, item.updated_at = read_version + 1, clock.iso(clock.now())
+    schedule(item)
+    if read_version == 0:
+        uow.create(item, on_conflict=_changed)
+    else:
+        uow.save(item, TierItem.version == read_version, on_conflict=_changed)
+
+
+def apply_growth(uow: UnitOfWork, item: TierItem, ladder: Ladder, change: int, balance: int, kind: str,
+                 at: datetime, actor: str, ladder_version: int) -> None:
+    """A growth posting: count it in its period, upgrade when the balance crosses a threshold
+    (several tiers at once if it crosses several), and, if the ladder says so, downgrade when a
+    refund takes the balance below the tier's threshold."""
+    if clock.program_date(at).isoformat() >= item.period_start:
+        item.period_growth = int(item.period_growth or 0) + change
+    current = ladder.index(item.tier)
+    reached = ladder.reached(max(balance, 0))
+    detail = {"growth": balance, "ladder_version": ladder_version}
+    if change > 0 and reached > current:
+        move(uow, item, ladder, reached, "crossing", at, actor, detail)
+    elif change < 0 and kind == "refund" and ladder.downgrade_on_refund and reached < current:
+        move(uow, item, ladder, reached, "refund", at, actor, detail)
+
+
+def review(uow: UnitOfWork, item: TierItem, ladder: Ladder, today: date, as_of: datetime, actor: str,
+           ladder_version: int) -> tuple[str | None, date | None]:
+    """The review of an item whose validity, grace or floor has ended by ``today``: what happened
+    (``retained``, ``downgraded``, ``grace``, ``manual_ended`` or None) and, when a period ended,
+    the first day of the next one (growth earned before it resets under the ``reset`` policy)."""
+    outcome: str | None = None
+    if item.manual_until and item.manual_until < today.isoformat():
+        floor, earned = ladder.index(item.manual_tier), ladder.index(item.tier)
+        if floor > earned:
+            record(uow, item, item.manual_tier, item.tier, "manual_end", as_of, actor,
+                   {"reason": item.manual_reason, "ended": item.manual_until})
+        item.manual_tier = item.manual_until = item.manual_reason = item.manual_by = None
+        outcome = "manual_ended"
+    end = item.grace_until or item.valid_until
+    if not item.valid_until or not end or end >= today.isoformat():
+        return outcome, None
+    current = ladder.index(item.tier)
+    after = ladder.after_period(current, int(item.period_growth or 0))
+    growth = {"period_growth": int(item.period_growth or 0), "needed": ladder.tiers[current].keep,
+              "period": [item.period_start, item.valid_until], "ladder_version": ladder_version}
+    next_start = date.fromisoformat(item.valid_until) + timedelta(days=1)
+    if after == current:
+        tier = ladder.tiers[current]
+        item.period_start, item.period_growth, item.grace_until = next_start.isoformat(), 0, None
+        item.valid_until = period_end(next_start, tier.validity_months).isoformat() if tier.validity_months else None
+        record(uow, item, tier.code, tier.code, "retention", as_of, actor, growth)
+        return "retained", next_start
+    if ladder.grace_days and not item.grace_until:
+        item.grace_until = (date.fromisoformat(item.valid_until) + timedelta(days=ladder.grace_days)).isoformat()
+        return "grace", None
+    move(uow, item, ladder, after, "downgrade", as_of, actor, growth, start=next_start)
+    return "downgraded", next_start
+
+
+def _changed() -> ConcurrentUpdate:
+    return ConcurrentUpdate("the member's tier changed while the request ran; retry")

@@ -1,0 +1,167 @@
+"""Tiers through the app on every backend: the ladder, upgrades from the event stream (several
+tiers at once, exactly once under redelivery), validity reviews (retention, downgrade, grace,
+growth reset), manual floors, and the tier inside earning (multiplier, tier_validity expiry)."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.db.outbox import EventItem
+from chalicelib.events import dispatch
+from chalicelib.shared import clock
+from chalicelib.shared.events import DomainEvent
+from tests.integration.conftest import scan
+from tests.integration.test_points_features import balanced
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 12:00 in Shanghai
+LADDER = {"tiers": [
+    {"code": "V1", "name": "Member", "threshold": 0},
+    {"code": "V2", "name": "Silver", "threshold": 1_000, "validity_months": 12},
+    {"code": "V3", "name": "Gold", "threshold": 5_000, "validity_months": 12, "retain": 3_000},
+    {"code": "V4", "name": "Platinum", "threshold": 20_000, "validity_months": 12},
+]}
+
+
+def deliver():
+    """Hand every stored event to its subscribers, oldest first, as the stream would (again and
+    again: each subscriber applies an event once)."""
+    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
+        dispatch.dispatch(event)
+
+
+def earn(api, mid, order, yuan, **extra):
+    reply = api.ok("POST", f"/v1/members/{mid}/points/earn",
+                   {"order_id": order, "amount_fen": yuan * 100, "merchant_id": "m1", **extra})
+    deliver()
+    return reply
+
+
+def tier(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/tier")
+
+
+def history(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/tier/history")["changes"]
+
+
+@pytest.fixture
+def ladder(api):
+    clock.freeze(T0)
+
+    def put(**policy):
+        return api.ok("PUT", "/v1/tiers/ladder", {"ladder": {**LADDER, **policy},
+                                                  "effective_from": "2026-01-01T00:00:00Z"})
+    put()
+    return put
+
+
+def test_an_order_that_crosses_two_thresholds_upgrades_once_to_the_higher_tier(api, ladder):
+    mid = api.member("13800139001")
+    assert tier(api, mid)["tier"] == {"code": "V1", "name": "Member"}
+    earn(api, mid, "o1", 6_000)                                  # growth 1 per ¥1: past Silver and Gold
+    now = tier(api, mid)
+    assert now["tier"]["code"] == "V3" and now["source"] == "growth"
+    assert now["valid_until"] == "2027-02-28" and now["growth"] == 6_000
+    assert now["next"] == {"code": "V4", "name": "Platinum", "threshold": 20_000, "growth_needed": 14_000}
+    assert now["retain"] == {"needed": 3_000, "growth_needed": 3_000, "by": "2027-02-28"}
+    changes = history(api, mid)
+    assert [(c["from"], c["to"], c["cause"]) for c in changes] == [("V1", "V3", "crossing")]
+    deliver()                                                    # the whole stream again
+    assert len(history(api, mid)) == 1
+    types = [e.type for e in scan(EventItem, program=None)]
+    assert types.count("tier.upgraded") == 1
+
+
+def test_growth_in_the_period_keeps_the_tier_and_too_little_lowers_it_one_step(api, ladder):
+    keeper, loser = api.member("13800139002"), api.member("13800139003")
+    earn(api, keeper, "k1", 5_000)
+    earn(api, loser, "l1", 5_000)
+    clock.freeze(T0 + timedelta(days=200))
+    earn(api, keeper, "k2", 3_000)                               # meets the retention of 3,000
+    earn(api, loser, "l2", 2_999)
+    clock.freeze(datetime(2027, 2, 28, 20, tzinfo=UTC))          # 2027-03-01 04:00 in Shanghai
+    result = api.run_job("tier-review")
+    assert (result["retained"], result["downgraded"], result["items_read"]) == (1, 1, 2)
+    kept, lost = tier(api, keeper), tier(api, loser)
+    assert (kept["tier"]["code"], kept["valid_until"], kept["period_growth"]) == ("V3", "2028-02-29", 0)
+    assert (lost["tier"]["code"], lost["valid_until"]) == ("V2", "2028-02-29")
+    assert [c["cause"] for c in history(api, loser)] == ["downgrade", "crossing"]
+    assert api.run_job("tier-review")["items_read"] == 0         # nothing due until the next period ends
+
+
+def test_by_growth_downgrade_grace_and_growth_reset(api, ladder):
+    ladder(downgrade="by_growth", grace_days=30, growth_at_period_end="reset")
+    mid = api.member("13800139004")
+    earn(api, mid, "o1", 20_000)                                 # Platinum
+    clock.freeze(datetime(2027, 3, 1, 4, tzinfo=UTC))
+    earn(api, mid, "o2", 500)                                    # inside the period? no: 2027-03-01 is after it
+    result = api.run_job("tier-review")
+    assert result["grace"] == 1 and tier(api, mid)["tier"]["code"] == "V4"      # kept through the grace
+    assert tier(api, mid)["grace_until"] == "2027-03-30"
+    clock.freeze(datetime(2027, 3, 31, 4, tzinfo=UTC))
+    result = api.run_job("tier-review")
+    assert result["downgraded"] == 1 and result["growth_reset"] == 20_000
+    now = tier(api, mid)
+    assert now["tier"]["code"] == "V1"                           # 500 in the period supports no paid tier
+    assert now["growth"] == 500                                  # earned after the period: kept
+    assert balanced(mid, "growth")["expired"] == 20_000
+
+
+def test_a_manual_floor_holds_until_its_end_then_the_earned_tier_returns(api, ladder):
+    mid = api.member("13800139005")
+    earn(api, mid, "o1", 1_500)
+    status, problem = api.call("PUT", f"/v1/members/{mid}/tier", {"tier": "V9", "until": "2026-06-30",
+                                                                  "reason": "VIP guest"})
+    assert status == 422 and "V9" in problem["detail"]
+    set_ = api.ok("PUT", f"/v1/members/{mid}/tier", {"tier": "V4", "until": "2026-06-30", "reason": "VIP guest"})
+    assert (set_["tier"], set_["source"], set_["earned_tier"]) == ("V4", "manual", "V2")
+    earned = earn(api, mid, "o2", 100)
+    assert earned["growth"] == 100
+    clock.freeze(datetime(2026, 7, 1, 4, tzinfo=UTC))
+    assert api.run_job("tier-review")["manual_ended"] == 1
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["manual"]) == ("V2", "growth", None)
+    assert [c["cause"] for c in history(api, mid)] == ["manual_end", "manual", "crossing"]
+
+
+def test_the_tier_feeds_the_earn_multiplier_and_tier_validity_expiry(api, ladder):
+    api.ok("PUT", "/v1/points/rules", {"rules": {"tier_multipliers": {"V3": "2"},
+                                                 "expiry": {"policy": "tier_validity"}},
+                                       "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139006")
+    first = earn(api, mid, "o1", 5_000)                          # the order that reaches Gold earns as V1
+    assert first["points"] == 5_000 and first["expires_on"] is None
+    second = earn(api, mid, "o2", 100)
+    assert second["points"] == 200 and "tier V3 x2" in second["explanation"]
+    assert second["expires_on"] == "2027-02-28"                  # the tier's validity end
+
+
+def test_refunds_do_not_downgrade_mid_period_unless_the_ladder_says_so(api, ladder):
+    mid = api.member("13800139007")
+    earn(api, mid, "o1", 1_200)
+    api.ok("POST", "/v1/orders/o1/refunds", {"refund_id": "r1", "amount_fen": 60_000, "merchant_id": "m1"})
+    deliver()
+    assert tier(api, mid)["tier"]["code"] == "V2" and tier(api, mid)["growth"] == 600
+    ladder(downgrade_on_refund=True)
+    other = api.member("13800139008")
+    earn(api, other, "p1", 1_200)
+    api.ok("POST", "/v1/orders/p1/refunds", {"refund_id": "r1", "amount_fen": 60_000, "merchant_id": "m1"})
+    deliver()
+    assert tier(api, other)["tier"]["code"] == "V1"
+    assert history(api, other)[0]["cause"] == "refund"
+
+
+@pytest.mark.parametrize("bad", [
+    {"tiers": [{"code": "V1", "name": "a", "threshold": 0}, {"code": "V2", "name": "b", "threshold": 0}]},
+    {"tiers": [{"code": "V1", "name": "a", "threshold": 10}]},
+    {"tiers": [{"code": "V1", "name": "a", "threshold": 0}, {"code": "V1", "name": "b", "threshold": 5}]},
+    {"tiers": [{"code": "V1", "name": "a", "threshold": 0, "validity_months": 12}]},
+    {"tiers": []},
+])
+def test_a_bad_ladder_is_refused_and_changes_nothing(api, ladder, bad):
+    before = api.ok("GET", "/v1/tiers/ladder")
+    status, problem = api.call("PUT", "/v1/tiers/ladder", {"ladder": bad})
+    assert status == 422 and problem["type"].endswith("/validation-failed")
+    assert api.ok("GET", "/v1/tiers/ladder") == before
