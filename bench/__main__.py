@@ -214,6 +214,7 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     """getMemberTier over HTTP, and one upgrade: the stream consumer's work for one growth event."""
     import requests
 
+    from chalicelib.db import tenancy
     from chalicelib.db.outbox import EventItem
     from chalicelib.shared.events import DomainEvent
     from chalicelib.tiers import stream as tier_stream
@@ -232,14 +233,15 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     send("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": [
         {"code": "V1", "name": "Member", "threshold": 0},
         {"code": "V2", "name": "Silver", "threshold": 100, "validity_months": 12},
-        {"code": "V3", "name": "Gold", "threshold": 1_000, "validity_months": 12}]}})
+        {"code": "V3", "name": "Gold", "threshold": 1_000, "validity_months": 12}]},
+        "effective_from": "2026-01-01T00:00:00Z"})
     members = [send("POST", "/v1/members", {"phone": f"1362222{i:04d}"})["member_id"] for i in range(n)]
     for i, mid in enumerate(members):
         send("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"tier-{i}", "amount_fen": 20_000,
                                                          "merchant_id": "bench"})
     events = []
     for mid in members:
-        for item in EventItem.query(f"member:{mid}"):
+        for item in EventItem.query(tenancy.physical("default", f"member:{mid}")):
             if item.type == "growth.earned":
                 events.append(DomainEvent(**json.loads(item.payload)))
     samples, usage = timed(len(events), lambda i: tier_stream.on_growth(events[i]))

@@ -7,15 +7,16 @@ from itertools import islice
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, program
+from chalicelib.points import access, orders, program
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import MAX_LOTS
 from chalicelib.points.schemas import Adjust
+from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
 
 EXPIRING_SOON_DAYS = 30
 NEXT_LOTS = 5
+RESET_LOTS = 40          # a lot and the order that earned it each: 80 items of a transaction
 
 
 def adjust(member_id: str, cmd: Adjust, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -86,6 +87,11 @@ def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, be
             "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}
 
 
+def balance_keys(member_id: str, point_type: str) -> list[tuple[Any, tuple[str, str]]]:
+    """The items :func:`balance` reads, for another capability to batch with its own reads."""
+    return [(AccountItem, AccountItem.key(member_id, point_type))]
+
+
 def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
     """What a member holds of ``point_type``: available − debt (growth value, for tiers)."""
     account = uow.points.account(member_id, point_type)
@@ -95,19 +101,23 @@ def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
 def expire_lots(program_id: str, member_id: str, point_type: str, earned_before: str, actor: str,
                 reason: str, event_data: dict[str, Any] | None = None) -> int:
     """Expire the live lots of an account earned before ``earned_before`` (an instant), at most
-    ``MAX_LOTS`` per transaction, one expiry posting each; the points expired. A repeat finds
+    ``RESET_LOTS`` per transaction (each lot and its order), one expiry posting each; the points expired. A repeat finds
     nothing left to do (growth reset at a tier period's end)."""
     expired = 0
     while True:
         uow = UnitOfWork(actor, program=program_id)
         _, rules = program.rules_at(uow, clock.now())
         ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-        chunk = list(islice((lot for lot in ledger.live_lots() if lot.earned_at < earned_before), MAX_LOTS + 1))
-        total = sum(ledger.expire(lot) for lot in chunk[:MAX_LOTS])
+        chunk = list(islice((lot for lot in ledger.live_lots() if lot.earned_at < earned_before), RESET_LOTS + 1))
+        total = 0
+        for lot in chunk[:RESET_LOTS]:
+            n = ledger.expire(lot)
+            orders.record_expired(uow, lot.source, member_id, lot.lot_id, n, point_type)   # not clawed back again
+            total += n
         if total:
             ledger.stage("expire", total, reason=reason, source="expiry", actor=actor, idempotency_key=None,
                          event_type="points.expired", event_data=event_data)
             uow.commit()
             expired += total
-        if len(chunk) <= MAX_LOTS:
+        if len(chunk) <= RESET_LOTS:
             return expired

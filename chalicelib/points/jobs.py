@@ -83,7 +83,7 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
     if n:
         ledger.stage("expire", n, reason="expired", source="expiry", actor=EXPIRY_ACTOR,
                      idempotency_key=None, event_type="points.expired", event_data={"expires_on": lot.expires_on})
-        orders.record_expired(uow, lot.source, lot.member_id, lot.lot_id, n)
+        orders.record_expired(uow, lot.source, lot.member_id, lot.lot_id, n, lot.point_type)
         uow.commit()
     return Counter(expired=n)
 

@@ -81,7 +81,14 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     save(uow, order, merchant_id, order_id, member_id, add)
 
 
-def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: str, points: int) -> None:
+def expiry_key(point_type: str, lot_id: str) -> str:
+    """How an order's ``expired`` map names a lot: lot ids are per account, so every type but
+    ``points`` (stored bare, as before) carries its type."""
+    return lot_id if point_type == "points" else f"{point_type}:{lot_id}"
+
+
+def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: str, points: int,
+                   point_type: str = "points") -> None:
     """Note on the order that earned a lot how much of it expired unspent, so a later refund does
     not claw those points back a second time (as debt)."""
     if not source or not source.startswith("order:"):
@@ -93,7 +100,8 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
 
     def add(o: OrderItem) -> None:
         expired = json.loads(o.expired or "{}")
-        expired[lot_id] = int(expired.get(lot_id, 0)) + points
+        name = expiry_key(point_type, lot_id)
+        expired[name] = int(expired.get(name, 0)) + points
         o.expired = json.dumps(expired)
     save(uow, order, merchant_id, order_id, member_id, add)
 

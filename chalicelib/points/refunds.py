@@ -76,9 +76,10 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
         took = ledger.take_from(lot, want)
         got += took
         # What the lot no longer holds because it expired unspent was lost once already: not owed again.
-        spare = min(want - took, int(expired.get(lot["lot_id"], 0)))
+        name = orders.expiry_key(point_type, lot["lot_id"])
+        spare = min(want - took, int(expired.get(name, 0)))
         if spare > 0:
-            expired[lot["lot_id"]] = int(expired[lot["lot_id"]]) - spare
+            expired[name] = int(expired[name]) - spare
             excused += spare
     reply["already_expired"] += excused
     claw -= excused

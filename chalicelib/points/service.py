@@ -9,7 +9,7 @@ work is done in modules by responsibility: ``program`` (rules), ``earning``, ``s
 from __future__ import annotations
 
 from chalicelib.points.access import order_merchant
-from chalicelib.points.accounts import account, adjust, balance, expire_lots, ledger_page
+from chalicelib.points.accounts import account, adjust, balance, balance_keys, expire_lots, ledger_page
 from chalicelib.points.earning import LimitReached, earn, record_behavior
 from chalicelib.points.orders import OrderAlreadyEarned
 from chalicelib.points.orders import of_member as list_orders
@@ -21,7 +21,7 @@ from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold
 from chalicelib.points.tiering import TierAt, TierSource
 from chalicelib.points.tiering import use as use_tiers
 
-__all__ = ["account", "adjust", "balance", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
+__all__ = ["account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder"]

@@ -62,6 +62,10 @@ class Ladder(Strict):
             raise ValueError("tier codes must be unique")
         return self
 
+    def has(self, code: str | None) -> bool:
+        """Whether ``code`` is a tier of this ladder."""
+        return any(tier.code == code for tier in self.tiers)
+
     def index(self, code: str | None) -> int:
         """The tier's position (0 = base); a code no longer on the ladder counts as the base."""
         for i, tier in enumerate(self.tiers):

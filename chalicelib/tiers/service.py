@@ -37,6 +37,8 @@ def get_ladder(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
 def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's tier now: where it comes from, its validity, growth, and what the next tier
     and keeping this one need."""
+    own, wanted = members.record_key(member_id, by)
+    uow.prefetch([*wanted, (TierItem, TierItem.key(own)), *points.balance_keys(own, "growth")])   # one request
     member_id = members.target(uow, member_id, by)
     version, ladder = LADDER.at(uow, clock.now())
     item = uow.tiers.tier(member_id)

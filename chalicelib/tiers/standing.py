@@ -118,7 +118,8 @@ def review(uow: UnitOfWork, item: TierItem, ladder: Ladder, today: date, as_of: 
     if not item.valid_until or not end or end >= today.isoformat():
         return outcome, None
     current = ladder.index(item.tier)
-    after = ladder.after_period(current, int(item.period_growth or 0))
+    # A tier the ladder no longer has ends with its period: the member goes to the base tier.
+    after = ladder.after_period(current, int(item.period_growth or 0)) if ladder.has(item.tier) else -1
     growth = {"period_growth": int(item.period_growth or 0), "needed": ladder.tiers[current].keep,
               "period": [item.period_start, item.valid_until], "ladder_version": ladder_version}
     next_start = date.fromisoformat(item.valid_until) + timedelta(days=1)
@@ -131,7 +132,7 @@ def review(uow: UnitOfWork, item: TierItem, ladder: Ladder, today: date, as_of: 
     if ladder.grace_days and not item.grace_until:
         item.grace_until = (date.fromisoformat(item.valid_until) + timedelta(days=ladder.grace_days)).isoformat()
         return "grace", None
-    move(uow, item, ladder, after, "downgrade", as_of, actor, growth, start=next_start)
+    move(uow, item, ladder, max(after, 0), "downgrade", as_of, actor, growth, start=next_start)
     return "downgraded", next_start
 
 

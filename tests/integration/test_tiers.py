@@ -165,3 +165,28 @@ def test_a_bad_ladder_is_refused_and_changes_nothing(api, ladder, bad):
     status, problem = api.call("PUT", "/v1/tiers/ladder", {"ladder": bad})
     assert status == 422 and problem["type"].endswith("/validation-failed")
     assert api.ok("GET", "/v1/tiers/ladder") == before
+
+
+def test_a_tier_dropped_from_the_ladder_ends_with_its_period(api, ladder):
+    mid = api.member("13800139009")
+    earn(api, mid, "o1", 1_200)                                  # Silver
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": [LADDER["tiers"][0], *LADDER["tiers"][2:]]}})
+    assert tier(api, mid)["tier"]["code"] == "V1"                # not on the ladder: counts as the base
+    clock.freeze(datetime(2027, 3, 1, 4, tzinfo=UTC))
+    assert api.run_job("tier-review")["downgraded"] == 1
+    assert (history(api, mid)[0]["from"], history(api, mid)[0]["to"]) == ("V2", "V1")
+    assert tier(api, mid)["valid_until"] is None
+
+
+def test_reading_a_tier_is_one_request(memory):
+    from tests.integration.conftest import AppClient
+    api = AppClient()
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139010")
+    earn(api, mid, "o1", 1_200)
+    tier(api, mid)                                              # the ladder is cached after this
+    before = memory.requests
+    assert tier(api, mid)["tier"]["code"] == "V2"
+    assert memory.requests - before == 1                        # member, tier and growth account in one batch
+    clock.freeze(None)

@@ -1,0 +1,43 @@
+"""Tiers over HTTP on the local stack: the upgrade arrives through the stream pump shortly after
+the earning request (the figure is printed for the README), a POS sees the member's tier, and the
+tier of the order's time sets its multiplier."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.test_tenancy_http import P2, A, pos, register_at, staff
+
+LADDER = {"tiers": [{"code": "V1", "name": "普通会员", "threshold": 0},
+                    {"code": "V2", "name": "白银会员", "threshold": 1_000, "validity_months": 12},
+                    {"code": "V3", "name": "黄金会员", "threshold": 5_000, "validity_months": 12}]}
+
+
+def test_an_upgrade_follows_the_earning_through_the_stream(api, stack):
+    hq = staff(api, stack, A, "super_admin")
+    assert api.call("PUT", "/v1/tiers/ladder", {"ladder": LADDER}, headers=hq, key="e2e-ladder").status_code == 201
+    bob, _ = register_at(api, stack, A)
+    started = time.perf_counter()
+    r = api.call("POST", f"/v1/members/{bob}/points/earn", {"order_id": f"tier-{bob}", "amount_fen": 600_000},
+                 signed_by=pos(stack, A), key=f"te-{bob}")
+    assert r.status_code == 201 and r.json()["growth"] == 6_000
+    seen = None
+    while time.perf_counter() - started < 10:
+        seen = api.call("GET", f"/v1/members/{bob}/tier", signed_by=pos(stack, A)).json()
+        if seen["tier"]["code"] != "V1":
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    print(f"\nupgrade visible {elapsed * 1000:.0f} ms after the earning request was sent")
+    assert seen is not None and seen["tier"]["code"] == "V3" and seen["growth"] == 6_000
+    history = api.call("GET", f"/v1/members/{bob}/tier/history", headers=hq).json()["changes"]
+    assert [(c["from"], c["to"], c["cause"]) for c in history] == [("V1", "V3", "crossing")]
+    # another program's HQ neither sees nor sets this member's tier
+    other = staff(api, stack, P2, "super_admin")
+    assert api.call("GET", f"/v1/members/{bob}/tier", headers=other).status_code == 404
+    assert api.call("PUT", f"/v1/members/{bob}/tier", {"tier": "V1", "until": "2099-01-01", "reason": "x"},
+                    headers=other, key=f"tf-{bob}").status_code == 404
+    # a store clerk may read but not set a floor
+    clerk = staff(api, stack, A, "clerk")
+    assert api.call("PUT", f"/v1/members/{bob}/tier", {"tier": "V3", "until": "2099-01-01", "reason": "x"},
+                    headers=clerk, key=f"tc-{bob}").status_code == 403

@@ -1,0 +1,222 @@
+"""A Hypothesis state machine drives growth earnings, refunds, manual floors and the passing of
+days (the tier-review job runs every day) through the whole app, and checks after every step
+that the member's tier, validity, growth and period growth are what a model of the ladder's
+rules says (issue #11's correctness bar). The model is written from the rules as the issue and
+the README state them, not from the code: a ladder of four tiers, drawn policies (one step or by
+growth, grace days, growth carried over or reset)."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from chalice.test import Client
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from chalicelib.db.outbox import EventItem
+from chalicelib.events import dispatch
+from chalicelib.shared.events import DomainEvent
+
+START = datetime(2026, 1, 30, 4, 0, tzinfo=UTC)          # noon in Shanghai; a month end is near
+TIERS = [("V1", 0, None, 0), ("V2", 100, 1, 60), ("V3", 300, 2, 150), ("V4", 800, 1, 400)]   # code, threshold, months, keep
+
+
+def last_day(start: date, months: int) -> date:
+    """The last day of a period of ``months`` calendar months from ``start``."""
+    y, m = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m + 1
+    same = date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return same - timedelta(days=1)
+
+
+class Model:
+    def __init__(self, today: date, downgrade: str, grace: int, reset: bool) -> None:
+        self.downgrade, self.grace, self.reset = downgrade, grace, reset
+        self.tier, self.valid_until, self.grace_until = 0, None, None
+        self.period_start, self.period_growth = today, 0
+        self.manual: tuple[int, date] | None = None
+        self.lots: dict[str, dict] = {}     # order -> earned day, remaining, expired, clawed, amount, refunded
+        self.debt = 0
+
+    @property
+    def growth(self) -> int:
+        return sum(lot["remaining"] for lot in self.lots.values()) - self.debt
+
+    def held(self, today: date) -> int:
+        if self.manual and self.manual[1] >= today and self.manual[0] > self.tier:
+            return self.manual[0]
+        return self.tier
+
+    def _move(self, to: int, start: date) -> None:
+        self.tier, self.period_start, self.period_growth, self.grace_until = to, start, 0, None
+        months = TIERS[to][2]
+        self.valid_until = last_day(start, months) if months else None
+
+    def earn(self, order: str, yuan: int, today: date) -> None:
+        repaid = min(self.debt, yuan)
+        self.debt -= repaid
+        self.lots[order] = {"day": today, "remaining": yuan - repaid, "expired": 0, "clawed": 0,
+                            "growth": yuan, "amount": yuan * 100, "refunded": 0}
+        reached = max(i for i, t in enumerate(TIERS) if t[1] <= max(self.growth, 0))
+        if reached > self.tier:
+            self._move(reached, today)
+        else:
+            self.period_growth += yuan
+
+    def refund(self, order: str, fen: int) -> None:
+        lot = self.lots[order]
+        lot["refunded"] += fen
+        claw = lot["growth"] * lot["refunded"] // lot["amount"] - lot["clawed"]
+        lot["clawed"] += claw
+        took = min(lot["remaining"], claw)
+        lot["remaining"] -= took
+        excused = min(claw - took, lot["expired"])
+        lot["expired"] -= excused
+        owed = claw - took - excused
+        self.debt += owed
+        self.period_growth -= took + owed
+
+    def review(self, today: date) -> None:
+        if self.manual and self.manual[1] < today:
+            self.manual = None
+        end = self.grace_until or self.valid_until
+        if self.valid_until is None or end is None or end >= today:
+            return
+        next_start = self.valid_until + timedelta(days=1)
+        keep = TIERS[self.tier][3]
+        if self.period_growth >= keep:
+            self._move(self.tier, next_start)
+        elif self.grace and self.grace_until is None:
+            self.grace_until = self.valid_until + timedelta(days=self.grace)
+            return
+        elif self.downgrade == "one_step":
+            self._move(self.tier - 1, next_start)
+        else:
+            self._move(max((i for i in range(self.tier) if self.period_growth >= TIERS[i][3]), default=0), next_start)
+        if self.reset:
+            for lot in self.lots.values():
+                if lot["day"] < next_start:
+                    lot["expired"] += lot["remaining"]
+                    lot["remaining"] = 0
+
+
+class TierMachine(RuleBasedStateMachine):
+    backend = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from chalicelib.db import backend
+        from chalicelib.db.memory import MemoryBackend
+        from chalicelib.shared import clock
+        backend.reset()
+        self.previous = backend.use(MemoryBackend())
+        from tests.integration.conftest import seed_merchants
+        seed_merchants()
+        import app
+        from chalicelib.shared.credentials import mint_token
+        self.clock, self.now = clock, START
+        clock.freeze(self.now)
+        self.client = Client(app.app)
+        self.staff = {"Authorization": "Bearer " + mint_token("staff", "t", 60 * 24 * 4000, role="super_admin",
+                                                              merchant_id="m1"), "Content-Type": "application/json"}
+        self.n = 0
+        self.delivered: set[str] = set()
+        self.member = self.send("post", "/v1/members", {"phone": "13800138000"})["member_id"]
+
+    def teardown(self) -> None:
+        from chalicelib.db import backend
+        self.clock.freeze(None)
+        backend.use(self.previous)
+
+    # helpers ------------------------------------------------------------------------------------
+    def send(self, method: str, path: str, body: dict) -> dict:
+        self.n += 1
+        r = getattr(self.client.http, method)(path, headers={**self.staff, "Idempotency-Key": f"k{self.n}"},
+                                              body=json.dumps(body))
+        assert r.status_code < 300, (path, r.status_code, r.body)
+        return json.loads(r.body)
+
+    def deliver(self) -> None:
+        from chalicelib.db import backend
+        fresh = [DomainEvent(**json.loads(e.payload)) for e in backend.current().scan(EventItem)
+                 if e.sk not in self.delivered]
+        for event in sorted(fresh, key=lambda e: (e.occurred_at, e.id)):
+            dispatch.dispatch(event)
+            self.delivered.add(event.id)
+
+    @property
+    def today(self) -> date:
+        return self.clock.program_date()
+
+    # rules --------------------------------------------------------------------------------------
+    @initialize(downgrade=st.sampled_from(["one_step", "by_growth"]), grace=st.sampled_from([0, 10]),
+                reset=st.booleans())
+    def ladder(self, downgrade, grace, reset):
+        tiers = [{"code": c, "name": c, "threshold": t, **({"validity_months": m, "retain": k} if m else {})}
+                 for c, t, m, k in TIERS]
+        self.send("put", "/v1/tiers/ladder", {"ladder": {
+            "tiers": tiers, "downgrade": downgrade, "grace_days": grace,
+            "growth_at_period_end": "reset" if reset else "carry_over"}, "effective_from": "2026-01-01T00:00:00Z"})
+        self.model = Model(self.today, downgrade, grace, reset)
+
+    @rule(yuan=st.integers(min_value=1, max_value=600))
+    def earn(self, yuan):
+        order = f"o{len(self.model.lots)}"
+        self.send("post", f"/v1/members/{self.member}/points/earn",
+                  {"order_id": order, "amount_fen": yuan * 100, "merchant_id": "m1"})
+        self.deliver()
+        self.model.earn(order, yuan, self.today)
+
+    @precondition(lambda self: any(lot["refunded"] < lot["amount"] for lot in self.model.lots.values()))
+    @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=100))
+    def refund(self, pick, share):
+        open_orders = sorted(o for o, lot in self.model.lots.items() if lot["refunded"] < lot["amount"])
+        order = open_orders[pick % len(open_orders)]
+        lot = self.model.lots[order]
+        fen = max(1, (lot["amount"] - lot["refunded"]) * share // 100)
+        self.send("post", f"/v1/orders/{order}/refunds", {"refund_id": f"r{self.n}", "amount_fen": fen,
+                                                          "merchant_id": "m1"})
+        self.deliver()
+        self.model.refund(order, fen)
+
+    @rule(days=st.integers(min_value=1, max_value=40))
+    def days_pass(self, days):
+        from chalicelib import jobs
+        for _ in range(days):
+            self.now += timedelta(days=1)
+            self.clock.freeze(self.now)
+            jobs.run("tier-review", self.now)
+            self.model.review(self.today)
+
+    @rule(tier=st.integers(min_value=0, max_value=3), days=st.integers(min_value=0, max_value=60))
+    def manual_floor(self, tier, days):
+        until = self.today + timedelta(days=days)
+        self.send("put", f"/v1/members/{self.member}/tier", {"tier": TIERS[tier][0], "until": until.isoformat(),
+                                                             "reason": "test"})
+        self.model.manual = (tier, until)
+
+    @precondition(lambda self: hasattr(self, "model"))
+    @invariant()
+    def tier_is_the_models(self) -> None:
+        seen = json.loads(self.client.http.get(f"/v1/members/{self.member}/tier", headers=self.staff).body)
+        m = self.model
+        want = {"tier": TIERS[m.held(self.today)][0], "earned": TIERS[m.tier][0],
+                "valid_until": m.valid_until.isoformat() if m.valid_until else None,
+                "grace_until": m.grace_until.isoformat() if m.grace_until else None,
+                "growth": m.growth, "period_growth": m.period_growth}
+        got = {"tier": seen["tier"]["code"], "earned": seen["earned_tier"], "valid_until": seen["valid_until"],
+               "grace_until": seen["grace_until"], "growth": seen["growth"], "period_growth": seen["period_growth"]}
+        assert got == want, (self.today, got, want)
+
+
+TestTiers = TierMachine.TestCase
+NIGHTLY = os.environ.get("TIERS_MACHINE") == "nightly"
+TestTiers.settings = settings(max_examples=200 if NIGHTLY else 100, stateful_step_count=30 if NIGHTLY else 20,
+                              derandomize=not NIGHTLY, deadline=None, database=None,
+                              suppress_health_check=list(HealthCheck))
+TestTiers = pytest.mark.timeout(7200 if NIGHTLY else 600)(TestTiers)
