@@ -57,7 +57,8 @@ def _job(name: str):
     return run
 
 
-# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 10:00: reminders (a civil hour
+# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 00:20: tier reviews; 10:00 and
+# 10:05: points and tier reminders (a civil hour
 # for notifications); every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full
 # reconciliation. Lambda finds each handler as an attribute of this module, hence the names.
 member_lifecycle = app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
@@ -66,4 +67,7 @@ points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-rem
 points_holds = app.schedule("rate(5 minutes)", name="points-holds")(_job("points-holds"))
 points_inflation = app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="points-inflation")(_job("points-inflation"))
 tier_review = app.schedule(Cron(20, 16, "*", "*", "?", "*"), name="tier-review")(_job("tier-review"))
+membership_expiry = app.schedule(Cron(25, 16, "*", "*", "?", "*"), name="membership-expiry")(
+    _job("membership-expiry"))
+tier_reminders = app.schedule(Cron(5, 2, "*", "*", "?", "*"), name="tier-reminders")(_job("tier-reminders"))
 points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))

@@ -253,7 +253,7 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
 
 def tier_review_job(members: int, share_percent: int) -> dict[str, Any]:
     """The tier-review job when ``share_percent`` of ``members`` reach their validity end today."""
-    from datetime import datetime
+    from datetime import date, datetime
 
     from moto.dynamodb.models import dynamodb_backends
 
@@ -272,7 +272,7 @@ def tier_review_job(members: int, share_percent: int) -> dict[str, Any]:
             item = TierItem(*TierItem.key(mid), member_id=mid, tier="V2", since="2025-07-01T00:00:00.000Z",
                             valid_until="2026-06-30" if i < due else "2026-12-31", period_start="2025-07-01",
                             period_growth=50 if i % 2 else 500, changes=1, version=1)
-            standing.schedule(item)
+            standing.schedule(item, [], date(2026, 6, 1))
             tenancy.to_physical("default", item)
             backend.put_item(table, item.serialize())
     emulator.forget_indexes(table)

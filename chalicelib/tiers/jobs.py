@@ -4,12 +4,15 @@
   downgrade or enter grace; under the ``reset`` policy the growth earned before the new period
   expires (an expiry posting on the growth ledger, in steps, before the review commits, so a
   retried review finds nothing more to reset).
+* ``membership-expiry``: paid memberships past their last day expire.
+* ``tier-reminders``: a ``tier.expiring`` event on each of the ladder's ``reminder_days`` before
+  a validity end (30 and 7 by default), with what keeping the tier still needs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.db.due import due_day, run_due
@@ -17,7 +20,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.points import service as points
 from chalicelib.shared import clock
-from chalicelib.tiers import standing
+from chalicelib.tiers import membership, standing
 from chalicelib.tiers.ladder import LADDER
 from chalicelib.tiers.tables import TierItem
 
@@ -49,6 +52,51 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
         counts["growth_reset"] = points.expire_lots(
             program_id, item.member_id, "growth", clock.iso(clock.day_start(next_start)), ACTOR,
             "tier period ended: growth resets", {"tier_period_end": next_start.isoformat()})
-    standing.save(uow, item, read)
+    standing.save(uow, item, read, ladder, today)
     uow.commit()
     return counts
+
+
+@job("tier-reminders")
+def reminders(as_of: datetime) -> dict[str, Any]:
+    """A ``tier.expiring`` event per member whose reminder day has come; each moves to its next."""
+    today = clock.program_date(as_of)
+    reader = UnitOfWork("job:tier-reminders")
+    run = run_due(reader.tiers.due_reminders(today), lambda due, _: _remind(due[0], due[1], today, as_of),
+                  lambda due: f"{due[0]}/{due[1].member_id}", "tier-reminders")
+    return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
+
+
+def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
+    uow = UnitOfWork("job:tier-reminders", program=program_id)
+    item = uow.tiers.tier(due.member_id)
+    if item is None or item.gsi1sk != due.gsi1sk or not item.valid_until or not item.gsi1sk:
+        return Counter()                                  # changed meanwhile
+    version, ladder = LADDER.at(uow, as_of)
+    read = int(item.version)
+    end = date.fromisoformat(item.valid_until)
+    days_left = (end - today).days
+    tier = ladder.tiers[ladder.index(item.tier)]
+    uow.emit(standing.expiring(item, tier, days_left, version))
+    item.reminded = f"{item.valid_until}:{(end - due_day(item.gsi1sk)).days}"
+    standing.save(uow, item, read, ladder, today + timedelta(days=1))
+    uow.commit()
+    return Counter(sent=1)
+
+
+@job("membership-expiry")
+def memberships(as_of: datetime) -> dict[str, Any]:
+    """Paid memberships whose last day has passed expire (``membership.expired``)."""
+    today = clock.program_date(as_of)
+    reader = UnitOfWork("job:membership-expiry")
+    run = run_due(reader.tiers.due_memberships(today), lambda due, _: _expire(due[0], due[1].member_id, today),
+                  lambda due: f"{due[0]}/{due[1].member_id}", "membership-expiry")
+    return {"items_read": run.items_read, "expired": run.counts["expired"], **run.give_ups()}
+
+
+def _expire(program_id: str, member_id: str, today: date) -> Counter:
+    uow = UnitOfWork("job:membership-expiry", program=program_id)
+    if not membership.expire(uow, member_id, today, "job:membership-expiry"):
+        return Counter()
+    uow.commit()
+    return Counter(expired=1)

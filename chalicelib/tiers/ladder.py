@@ -46,6 +46,8 @@ class Ladder(Strict):
     growth_at_period_end: Literal["carry_over", "reset"] = Field(
         "carry_over", description="reset: growth earned before a period's end expires with it (an expiry "
                                   "posting on the growth ledger)")
+    reminder_days: list[StrictInt] = Field([30, 7], max_length=5, description="days before a validity end "
+                                           "that a tier.expiring event is sent (a notice to the member)")
     downgrade_on_refund: StrictBool = Field(False, description="a refund that takes growth back below the tier's "
                                             "threshold lowers the tier at once (default: never mid-period)")
 
@@ -57,6 +59,8 @@ class Ladder(Strict):
             if higher.threshold <= lower.threshold:
                 raise ValueError(f"thresholds must increase: {higher.code} ({higher.threshold}) is not above "
                                  f"{lower.code} ({lower.threshold})")
+        if any(not 1 <= d <= 366 for d in self.reminder_days):
+            raise ValueError("reminder_days are between 1 and 366")
         codes = [t.code for t in self.tiers]
         if len(set(codes)) != len(codes):
             raise ValueError("tier codes must be unique")

@@ -9,7 +9,7 @@ from chalicelib.db import backend as backends
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork, repository
-from chalicelib.tiers.tables import TierHistoryItem, TierItem
+from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, TierHistoryItem, TierItem
 
 
 @repository("tiers")
@@ -32,3 +32,20 @@ class TiersRepository:
     def due_reviews(self, today: date) -> Iterator[tuple[str, TierItem]]:
         """Tiers whose review day has come, with their program (every program)."""
         return due_items(backends.current(), TierItem, "tier-review", today)
+
+    def due_reminders(self, today: date) -> Iterator[tuple[str, TierItem]]:
+        """Tiers whose next reminder falls by ``today``, with their program (index copies)."""
+        return due_items(backends.current(), TierItem, "tier-remind", today, index="gsi1")
+
+    def membership(self, member_id: str) -> MembershipItem | None:
+        """The member's paid membership (consistent), or None if never bought."""
+        return self.uow.get(MembershipItem, MembershipItem.key(member_id), consistent=True)
+
+    def membership_history(self, member_id: str, limit: int = 100) -> list[MembershipHistoryItem]:
+        """Purchases, renewals, cancellations and expiries, newest first."""
+        return list(self.uow.query(MembershipHistoryItem, f"MEMBER#{member_id}", SortKey.prefix("PLUSHIST#"),
+                                   forward=False, limit=limit, consistent=True))
+
+    def due_memberships(self, today: date) -> Iterator[tuple[str, MembershipItem]]:
+        """Memberships whose last day passed by ``today``, with their program."""
+        return due_items(backends.current(), MembershipItem, "membership-expiry", today)

@@ -6,8 +6,9 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.tiers import service
-from chalicelib.tiers.schemas import HistoryQuery, LadderQuery, PutLadder, SetTier
+from chalicelib.tiers import membership, service
+from chalicelib.tiers.membership import Cancellation, Purchase, Renewal
+from chalicelib.tiers.schemas import HistoryQuery, LadderQuery, PutLadder, PutPlans, SetTier
 
 bp = Blueprint(__name__)
 TAGS = ("tiers",)
@@ -49,3 +50,48 @@ def set_member_tier(call: Call):
 def list_history(call: Call):
     q = call.query
     return service.history(call.uow, call.params["member_id"], call.caller, q.before, q.limit)
+
+
+@endpoint(bp, "/v1/memberships/plans", "PUT", "putMembershipPlans", tags=TAGS, status=201,
+          summary="Save a new version of the paid membership (PLUS) plans and the refund policy",
+          allow=(HQ,), body=PutPlans)
+def put_plans(call: Call):
+    return service.put_plans(call.body.plans, call.body.effective_from, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/memberships/plans", "GET", "getMembershipPlans", tags=TAGS,
+          summary="The paid membership plans in force (now, or at ?at=) and the list of versions",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LadderQuery)
+def get_plans(call: Call):
+    return service.get_plans(call.uow, call.query.at)
+
+
+@endpoint(bp, "/v1/members/{member_id}/membership", "GET", "getMembership", tags=TAGS, errors=(404,),
+          summary="The member's paid membership: plan, end date, paid periods and history",
+          allow=(MEMBER, MERCHANT, ANY_STAFF))
+def get_membership(call: Call):
+    return service.get_membership(call.uow, call.params["member_id"], call.caller)
+
+
+@endpoint(bp, "/v1/members/{member_id}/membership/purchase", "POST", "purchaseMembership", tags=TAGS, status=201,
+          errors=(404, 409), summary="Buy a period of a plan (applied once per payment_ref), or start its trial",
+          allow=(MERCHANT, HQ), body=Purchase)
+def purchase_membership(call: Call):
+    return membership.purchase(call.params["member_id"], call.body, call.caller, call.uow,
+                               call.headers.get("idempotency-key"))
+
+
+@endpoint(bp, "/v1/members/{member_id}/membership/renew", "POST", "renewMembership", tags=TAGS, status=201,
+          errors=(404, 409), summary="Another period of the member's plan, stacked after the current end",
+          allow=(MERCHANT, HQ), body=Renewal)
+def renew_membership(call: Call):
+    return membership.renew(call.params["member_id"], call.body, call.caller, call.uow,
+                            call.headers.get("idempotency-key"))
+
+
+@endpoint(bp, "/v1/members/{member_id}/membership/cancel", "POST", "cancelMembership", tags=TAGS,
+          errors=(404, 409), summary="End the membership today; the reply says what to refund (refund policy)",
+          allow=(MEMBER, HQ), body=Cancellation)
+def cancel_membership(call: Call):
+    return membership.cancel(call.params["member_id"], call.body, call.caller, call.uow,
+                             call.headers.get("idempotency-key"))

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from chalicelib.shared.types import Instant, Strict
 from chalicelib.tiers.ladder import Code, Ladder
+from chalicelib.tiers.plans import Plans
 
 
 class PutLadder(Strict):
@@ -28,3 +29,8 @@ class SetTier(Strict):
 class HistoryQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
     before: int | None = Field(None, ge=1, description="page: changes numbered below this")
+
+
+class PutPlans(Strict):
+    plans: Plans
+    effective_from: Instant | None = Field(None, description="default: now")

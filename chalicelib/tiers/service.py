@@ -14,10 +14,11 @@ from chalicelib.points import service as points
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
-from chalicelib.tiers import standing
+from chalicelib.tiers import membership, standing
 from chalicelib.tiers.ladder import LADDER, Ladder
+from chalicelib.tiers.plans import PLANS, Plans
 from chalicelib.tiers.schemas import SetTier
-from chalicelib.tiers.tables import TierItem
+from chalicelib.tiers.tables import MembershipItem, TierItem
 
 MAX_FLOOR_DAYS = 3 * 366
 
@@ -34,11 +35,30 @@ def get_ladder(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
             "versions": found["versions"]}
 
 
+def put_plans(plans: Plans, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Save a new version of the paid membership plans."""
+    return {**PLANS.put(uow, plans, effective_from, by), "plans": plans.model_dump(mode="json")}
+
+
+def get_plans(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
+    """The plans in force at ``at`` (default: now) and the list of versions."""
+    found = PLANS.describe(uow, at)
+    return {"version": found["version"], "plans": found["body"].model_dump(mode="json"), "versions": found["versions"]}
+
+
+def get_membership(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
+    """The member's paid membership and its history."""
+    member_id = members.target(uow, member_id, by)
+    return {**membership.view(uow.tiers.membership(member_id), clock.program_date()), "member_id": member_id,
+            "history": membership.history(uow, member_id)}
+
+
 def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
-    """The member's tier now: where it comes from, its validity, growth, and what the next tier
-    and keeping this one need."""
+    """The member's tier now: where it comes from, its validity, growth, what the next tier and
+    keeping this one need, and the paid membership it stacks with."""
     own, wanted = members.record_key(member_id, by)
-    uow.prefetch([*wanted, (TierItem, TierItem.key(own)), *points.balance_keys(own, "growth")])   # one request
+    uow.prefetch([*wanted, (TierItem, TierItem.key(own)), (MembershipItem, MembershipItem.key(own)),
+                  *points.balance_keys(own, "growth")])                           # one request
     member_id = members.target(uow, member_id, by)
     version, ladder = LADDER.at(uow, clock.now())
     item = uow.tiers.tier(member_id)
@@ -55,7 +75,10 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
         "period_start": item.period_start if item else None, "ladder_version": version,
         "manual": ({"tier": item.manual_tier, "until": item.manual_until, "reason": item.manual_reason}
                    if item and item.manual_tier else None),
-        "next": None, "retain": None}
+        "next": None, "retain": None, "plus": None}
+    plus = membership.at(uow, member_id, clock.now())
+    if plus is not None:
+        reply["plus"] = {"plan": plus.plan, "status": plus.status, "until": plus.until}
     if earned + 1 < len(ladder.tiers):
         nxt = ladder.tiers[earned + 1]
         reply["next"] = {"code": nxt.code, "name": nxt.name, "threshold": nxt.threshold,
@@ -82,7 +105,7 @@ def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork
     item.manual_reason, item.manual_by = cmd.reason, by.ref
     standing.record(uow, item, before, cmd.tier, "manual", clock.now(), by.ref,
                     {"until": item.manual_until, "reason": cmd.reason, "ladder_version": version})
-    standing.save(uow, item, read)
+    standing.save(uow, item, read, ladder, today)
     return member_tier_after(uow, member_id, item, ladder)
 
 

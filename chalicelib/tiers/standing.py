@@ -15,7 +15,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
-from chalicelib.tiers.ladder import Ladder, period_end
+from chalicelib.tiers.ladder import Ladder, TierDef, period_end
 from chalicelib.tiers.tables import TierHistoryItem, TierItem
 
 EVENTS = {"crossing": "tier.upgraded", "retention": "tier.retained", "downgrade": "tier.downgraded",
@@ -64,21 +64,40 @@ def record(uow: UnitOfWork, item: TierItem, before: str | None, after: str, caus
         "at": clock.iso(at), **detail}))
 
 
-def schedule(item: TierItem) -> None:
+def expiring(item: TierItem, tier: TierDef, days_left: int, ladder_version: int) -> DomainEvent:
+    """The reminder that a tier's validity ends soon, with what keeping it still needs."""
+    growth = int(item.period_growth or 0)
+    return DomainEvent("tier.expiring", f"member:{item.member_id}", {
+        "member_id": item.member_id, "tier": tier.code, "valid_until": item.valid_until, "days_left": days_left,
+        "period_growth": growth, "retain_needed": tier.keep, "growth_needed": max(0, tier.keep - growth),
+        "ladder_version": ladder_version})
+
+
+def schedule(item: TierItem, reminder_days: list[int], today: date) -> None:
     """Put the item on the review index at its next review: the day after its validity (or grace)
-    ends or its manual floor ends, whichever is first; off the index when nothing will end."""
+    ends or its manual floor ends, whichever is first; off the index when nothing will end. And
+    on the reminder index at the next of ``reminder_days`` before the validity end, from ``today``."""
     ends = [d for d in (item.grace_until or item.valid_until, item.manual_until) if d]
-    if not ends:
-        item.duepk = item.duesk = None
-        return
-    day = date.fromisoformat(min(ends)) + timedelta(days=1)
-    item.duepk, item.duesk = due_keys("tier-review", day, item.member_id)
+    item.duepk = item.duesk = item.gsi1pk = item.gsi1sk = None
+    if ends:
+        day = date.fromisoformat(min(ends)) + timedelta(days=1)
+        item.duepk, item.duesk = due_keys("tier-review", day, item.member_id)
+    if item.valid_until and not item.grace_until:
+        end = date.fromisoformat(item.valid_until)
+        sent_for, _, sent = (item.reminded or "::").partition(":")
+        for days in sorted(reminder_days, reverse=True):
+            if sent_for == item.valid_until and days >= int(sent or 0):
+                continue                                  # sent already for this validity end
+            if end - timedelta(days=days) >= today:
+                item.gsi1pk, item.gsi1sk = due_keys("tier-remind", end - timedelta(days=days), item.member_id)
+                break
 
 
-def save(uow: UnitOfWork, item: TierItem, read_version: int) -> None:
-    """Stage the item on the version it was read at."""
+def save(uow: UnitOfWork, item: TierItem, read_version: int, ladder: Ladder, today: date) -> None:
+    """Stage the item on the version it was read at, scheduled for its next review and reminder
+    (reminders from ``today`` on)."""
     item.version, item.updated_at = read_version + 1, clock.iso(clock.now())
-    schedule(item)
+    schedule(item, ladder.reminder_days, today)
     if read_version == 0:
         uow.create(item, on_conflict=_changed)
     else:

@@ -33,5 +33,5 @@ def on_growth(event: DomainEvent) -> None:
     item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, at)
     read = int(item.version)
     standing.apply_growth(uow, item, ladder, change, int(data["balance"]), data["kind"], at, ACTOR, version)
-    standing.save(uow, item, read)
+    standing.save(uow, item, read, ladder, clock.program_date())
     apply_once(CONSUMER, event, uow)

@@ -2,7 +2,8 @@
 
 * ``MEMBER#<id> / TIER``: the tier a member earned by growth, its validity and the period's
   growth, any manual floor, and the next review on the ``due`` index (``DUE#tier-review``) on the
-  day after the validity (or grace, or floor) ends. ``version`` is the lock of every change.
+  day after the validity (or grace, or floor) ends, and its next reminder on ``gsi1``
+  (``DUE#tier-remind``). ``version`` is the lock of every change.
 * ``MEMBER#<id> / TIERHIST#<n>``: every change of the tier, numbered, with its cause.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import DueIndex, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
 
 
 class TierItem(MainModel):
@@ -32,6 +33,10 @@ class TierItem(MainModel):
     duepk = UnicodeAttribute(null=True)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
+    reminded = UnicodeAttribute(null=True)           # the last reminder sent: "<valid_until>:<days>"
+    gsi1pk = UnicodeAttribute(null=True)             # DUE#tier-remind: the next reminder before the validity end
+    gsi1sk = UnicodeAttribute(null=True)
+    reminders = Gsi1()
 
     @staticmethod
     def key(member_id: str) -> tuple[str, str]:
@@ -51,3 +56,57 @@ class TierHistoryItem(MainModel):
     @staticmethod
     def key(member_id: str, number: int) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"TIERHIST#{number:08d}"
+
+
+class MembershipItem(MainModel):
+    """``MEMBER#<id> / PLUS``: the member's paid membership (one at a time), its paid periods and
+    its expiry on the ``due`` index (``DUE#membership-expiry``, the day after ``until``)."""
+
+    member_id = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    status = UnicodeAttribute()                      # active | cancelled | expired
+    started = UnicodeAttribute()                     # first day of the current run of periods
+    until = UnicodeAttribute()                       # last day (inclusive)
+    periods = UnicodeAttribute()                     # JSON [{start, end, price_fen, payment_ref|trial}]
+    trials = UnicodeAttribute(null=True)             # JSON [plan codes whose trial was used]
+    changes = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    duepk = UnicodeAttribute(null=True)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(member_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", "PLUS"
+
+
+class MembershipHistoryItem(MainModel):
+    """``MEMBER#<id> / PLUSHIST#<n>``: purchases, renewals, cancellations and expiries."""
+
+    member_id = UnicodeAttribute()
+    number = NumberAttribute()
+    at = UnicodeAttribute()
+    action = UnicodeAttribute()                      # purchased | renewed | cancelled | expired
+    plan = UnicodeAttribute()
+    until = UnicodeAttribute(null=True)
+    amount_fen = NumberAttribute(default=0)          # paid (purchase, renewal) or to refund (cancellation)
+    payment_ref = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(member_id: str, number: int) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PLUSHIST#{number:08d}"
+
+
+class PaymentRefItem(MainModel):
+    """``PLUSPAY#<payment ref>``: a payment applied once; a replay with another amount is refused."""
+
+    member_id = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    at = UnicodeAttribute()
+
+    @staticmethod
+    def key(payment_ref: str) -> tuple[str, str]:
+        return f"PLUSPAY#{payment_ref}", "PAYMENT"

@@ -21,7 +21,8 @@ def test_run_job_with_as_of_moves_a_member_on(api, stack):
 def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
     jobs = stack.scheduled_jobs()
     assert {name for name, _, _ in jobs} == {"member-lifecycle", "points-expiry", "points-reminders",
-                                             "points-holds", "points-inflation", "points-reconcile", "tier-review"}
+                                             "points-holds", "points-inflation", "points-reconcile", "tier-review",
+                                             "tier-reminders", "membership-expiry"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
     start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)

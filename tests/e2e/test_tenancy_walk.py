@@ -60,17 +60,26 @@ TARGETS = {
     "getMemberTier": lambda t: ({"member_id": t["bob"]}, None, None),
     "setMemberTier": lambda t: ({"member_id": t["bob"]}, {"tier": "V1", "until": "2099-01-01", "reason": "walk"}, None),
     "listTierHistory": lambda t: ({"member_id": t["bob"]}, None, None),
+    "putMembershipPlans": lambda t: ({}, {"plans": {"plans": []}}, None),
+    "getMembershipPlans": lambda t: ({}, None, None),
+    "getMembership": lambda t: ({"member_id": t["bob"]}, None, None),
+    "purchaseMembership": lambda t: ({"member_id": t["bob"]}, {"plan": "PLUS", "payment_ref": f"walk-{fresh_phone()}",
+                                                                "amount_fen": 100}, None),
+    "renewMembership": lambda t: ({"member_id": t["bob"]}, {"payment_ref": f"walk-{fresh_phone()}",
+                                                             "amount_fen": 100}, None),
+    "cancelMembership": lambda t: ({"member_id": t["bob"]}, {"reason": "walk"}, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
 SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
-                     "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory"}
+                     "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory",
+                     "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
                "getDailyStats", "listJobRuns", "listMembers",
-               "runJob", "putTierLadder", "getTierLadder"}
+               "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

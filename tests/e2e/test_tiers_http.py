@@ -41,3 +41,24 @@ def test_an_upgrade_follows_the_earning_through_the_stream(api, stack):
     clerk = staff(api, stack, A, "clerk")
     assert api.call("PUT", f"/v1/members/{bob}/tier", {"tier": "V3", "until": "2099-01-01", "reason": "x"},
                     headers=clerk, key=f"tc-{bob}").status_code == 403
+
+
+def test_a_till_sells_plus_once_per_payment_and_the_member_sees_it(api, stack):
+    hq = staff(api, stack, A, "super_admin")
+    plans = {"plans": [{"code": "PLUS-Y", "name": "PLUS 年卡", "period": "year", "price_fen": 12_800}],
+             "refund_policy": "prorated"}
+    assert api.call("PUT", "/v1/memberships/plans", {"plans": plans}, headers=hq, key="e2e-plans").status_code == 201
+    bob, _ = register_at(api, stack, A)
+    body = {"plan": "PLUS-Y", "payment_ref": f"WX-{bob}", "amount_fen": 12_800}
+    first = api.call("POST", f"/v1/members/{bob}/membership/purchase", body, signed_by=pos(stack, A), key=f"p1-{bob}")
+    again = api.call("POST", f"/v1/members/{bob}/membership/purchase", body, signed_by=pos(stack, A), key=f"p2-{bob}")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["already_applied"] is True and again.json()["until"] == first.json()["until"]
+    shown = api.call("GET", f"/v1/members/{bob}/membership", headers=hq).json()
+    assert [h["action"] for h in shown["history"]] == ["purchased"]
+    # the till may sell but not cancel (refunds go back through HQ or the member)
+    assert api.call("POST", f"/v1/members/{bob}/membership/cancel", {"reason": "x"}, signed_by=pos(stack, A),
+                    key=f"c1-{bob}").status_code == 403
+    done = api.call("POST", f"/v1/members/{bob}/membership/cancel", {"reason": "changed mind"}, headers=hq,
+                    key=f"c2-{bob}").json()
+    assert done["status"] == "cancelled" and done["refund_fen"] > 12_000   # today's part only is kept

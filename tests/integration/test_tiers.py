@@ -190,3 +190,21 @@ def test_reading_a_tier_is_one_request(memory):
     assert tier(api, mid)["tier"]["code"] == "V2"
     assert memory.requests - before == 1                        # member, tier and growth account in one batch
     clock.freeze(None)
+
+
+def test_reminders_come_30_and_7_days_before_the_validity_end_once_each(api, ladder):
+    mid = api.member("13800139011")
+    earn(api, mid, "o1", 1_200)                                  # Silver until 2027-02-28
+    sent = []
+    for day in range(0, 400, 1):
+        clock.freeze(T0 + timedelta(days=day))
+        result = api.run_job("tier-reminders")
+        sent += [clock.program_date().isoformat()] * result["reminders_sent"]
+        if clock.program_date().isoformat() == "2027-01-29":
+            earn(api, mid, "o2", 10)                             # a change after a reminder re-sends nothing
+        if clock.program_date().isoformat() >= "2027-03-01":
+            break
+    assert sent == ["2027-01-29", "2027-02-21"]
+    events = [json.loads(e.payload)["data"] for e in scan(EventItem, program=None) if e.type == "tier.expiring"]
+    assert [(e["days_left"], e["tier"], e["retain_needed"]) for e in events] == [(30, "V2", 1_000), (7, "V2", 1_000)]
+    assert events[1]["growth_needed"] == 1_000 - 10

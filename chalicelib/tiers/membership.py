@@ -1,0 +1,230 @@
+"""Paid membership (PLUS): purchase, renewal, cancellation and expiry.
+
+One item per member (``MEMBER#<id> / PLUS``, ``version`` its lock) holds the plan, the paid
+periods and the end date; each change also writes a history entry and an event. A purchase is
+applied once per external payment reference (``PLUSPAY#<ref>``, created in the same
+transaction): the same reference again answers with the membership as it stands and changes
+nothing; with another amount, plan or member it is refused. A paid membership stacks with the
+growth tier (a member can be Gold V3 and PLUS at once).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import Field, StrictBool, StrictInt, model_validator
+
+from chalicelib.db.due import due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import service as members
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
+from chalicelib.shared.types import Strict
+from chalicelib.tiers.ladder import Code
+from chalicelib.tiers.plans import PLANS, Plan, next_period, refund_fen
+from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, PaymentRefItem
+
+PaymentRef = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                   description="the payment's reference at the payment provider: applied once")
+
+
+class Purchase(Strict):
+    plan: str = Code
+    payment_ref: str | None = PaymentRef
+    amount_fen: StrictInt | None = Field(None, ge=1, le=10**8, description="what was paid: the plan's price")
+    trial: StrictBool = Field(False, description="start the plan's free trial (once per member and plan)")
+
+    @model_validator(mode="after")
+    def _paid_or_trial(self) -> Purchase:
+        if self.trial != (self.payment_ref is None and self.amount_fen is None):
+            raise ValueError("a purchase names payment_ref and amount_fen; a trial names neither")
+        return self
+
+
+class Renewal(Strict):
+    payment_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                             description="the payment's reference at the payment provider: applied once")
+    amount_fen: StrictInt = Field(ge=1, le=10**8)
+
+
+class Cancellation(Strict):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class PaymentRefReused(Conflict):
+    slug, title = "payment-ref-reused", "This payment reference was applied to another purchase"
+
+
+class NoMembership(NotFound):
+    slug, title = "no-membership", "The member has no paid membership"
+
+
+def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Buy a period of a plan (or start its trial); bought while a membership runs, it stacks."""
+    member_id = members.target(uow, member_id, by)
+    plan = _plan(uow, cmd.plan, selling=True)
+    item = uow.tiers.membership(member_id)
+    if cmd.payment_ref is not None:
+        applied = _applied(uow, cmd.payment_ref, member_id, plan.code, int(cmd.amount_fen or 0))
+        if applied is not None:
+            return applied
+        if cmd.amount_fen != plan.price_fen:
+            raise ValidationProblem(f"plan {plan.code} costs {plan.price_fen} fen, not {cmd.amount_fen}")
+    trials = json.loads(item.trials or "[]") if item else []
+    if cmd.trial:
+        if not plan.trial_days:
+            raise ValidationProblem(f"plan {plan.code} has no trial")
+        if plan.code in trials:
+            raise Conflict(f"the trial of plan {plan.code} was used already")
+        trials.append(plan.code)
+    return _add_period(uow, member_id, item, plan, cmd.payment_ref, 0 if cmd.trial else plan.price_fen, by,
+                       trials)
+
+
+def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Another period of the member's plan, after the current end (or from today, if it ended)."""
+    member_id = members.target(uow, member_id, by)
+    item = uow.tiers.membership(member_id)
+    if item is None:
+        raise NoMembership(f"member {member_id} has no membership to renew")
+    plan = _plan(uow, item.plan, selling=False)
+    applied = _applied(uow, cmd.payment_ref, member_id, plan.code, cmd.amount_fen)
+    if applied is not None:
+        return applied
+    if cmd.amount_fen != plan.price_fen:
+        raise ValidationProblem(f"plan {plan.code} costs {plan.price_fen} fen, not {cmd.amount_fen}")
+    return _add_period(uow, member_id, item, plan, cmd.payment_ref, plan.price_fen, by,
+                       json.loads(item.trials or "[]"))
+
+
+def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """End the membership today; what to refund to the payment route follows the refund policy."""
+    member_id = members.target(uow, member_id, by)
+    item = uow.tiers.membership(member_id)
+    today = clock.program_date()
+    if item is None or item.status != "active" or item.until < today.isoformat():
+        raise NoMembership(f"member {member_id} has no running membership")
+    _, plans = PLANS.at(uow, clock.now())
+    periods = json.loads(item.periods)
+    refund = refund_fen(periods, today) if plans.refund_policy == "prorated" else 0
+    read = int(item.version)
+    item.status, item.until = "cancelled", today.isoformat()
+    item.periods = json.dumps([{**p, "end": min(p["end"], today.isoformat())} for p in periods
+                               if p["start"] <= today.isoformat()], separators=(",", ":"))
+    _record(uow, item, "cancelled", refund, None, by.ref, {"reason": cmd.reason, "refund_fen": refund,
+                                                             "refund_policy": plans.refund_policy})
+    _save(uow, item, read)
+    return {**view(item, today), "refund_fen": refund, "refund_policy": plans.refund_policy}
+
+
+def expire(uow: UnitOfWork, member_id: str, today: date, actor: str) -> bool:
+    """The membership's last day has passed: it expires (the membership-expiry job)."""
+    item = uow.tiers.membership(member_id)
+    if item is None or item.status != "active" or item.until >= today.isoformat():
+        return False
+    read = int(item.version)
+    item.status = "expired"
+    _record(uow, item, "expired", 0, None, actor, {})
+    _save(uow, item, read)
+    return True
+
+
+def view(item: MembershipItem | None, today: date) -> dict[str, Any]:
+    """The membership as a member or the till sees it."""
+    if item is None:
+        return {"status": "none", "active": False}
+    return {"member_id": item.member_id, "plan": item.plan, "status": item.status, "started": item.started,
+            "until": item.until, "active": item.status == "active" and item.until >= today.isoformat(),
+            "periods": json.loads(item.periods)}
+
+
+def history(uow: UnitOfWork, member_id: str) -> list[dict[str, Any]]:
+    """Every purchase, renewal, cancellation and expiry, newest first."""
+    return [{"number": int(h.number), "at": h.at, "action": h.action, "plan": h.plan, "until": h.until,
+             "amount_fen": int(h.amount_fen or 0), "payment_ref": h.payment_ref, "actor": h.actor}
+            for h in uow.tiers.membership_history(member_id)]
+
+
+def _plan(uow: UnitOfWork, code: str, selling: bool) -> Plan:
+    version, plans = PLANS.at(uow, clock.now())
+    plan = plans.get(code)
+    if plan is None or (selling and not plan.on_sale):
+        raise ValidationProblem(f"no plan '{code}' on sale (plans version {version})")
+    return plan
+
+
+def _applied(uow: UnitOfWork, payment_ref: str, member_id: str, plan: str, amount: int) -> dict[str, Any] | None:
+    """The membership as it stands if this payment was applied already (the same purchase)."""
+    seen = uow.get(PaymentRefItem, PaymentRefItem.key(payment_ref), consistent=True)
+    if seen is None:
+        return None
+    if (seen.member_id, seen.plan, int(seen.amount_fen)) != (member_id, plan, amount):
+        raise PaymentRefReused(f"payment {payment_ref} was applied to another purchase")
+    return {**view(uow.tiers.membership(member_id), clock.program_date()), "already_applied": True}
+
+
+def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, plan: Plan, payment_ref: str | None,
+                price: int, by: Principal, trials: list[str]) -> dict[str, Any]:
+    today = clock.program_date()
+    running = item is not None and item.status == "active" and item.until >= today.isoformat()
+    start = date.fromisoformat(item.until) + timedelta(days=1) if running and item else today
+    first, last = next_period(plan, start, trial=price == 0)
+    read = int(item.version) if item else 0
+    if item is None:
+        item = MembershipItem(*MembershipItem.key(member_id), member_id=member_id, changes=0, version=0)
+    periods = json.loads(item.periods) if running else []
+    periods.append({"start": first.isoformat(), "end": last.isoformat(), "price_fen": price, "plan": plan.code,
+                    **({"payment_ref": payment_ref} if payment_ref else {"trial": True})})
+    item.plan, item.status, item.until = plan.code, "active", last.isoformat()
+    item.started = item.started if running else first.isoformat()
+    item.periods, item.trials = json.dumps(periods, separators=(",", ":")), json.dumps(trials)
+    if payment_ref:
+        uow.create(PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
+                                  amount_fen=price, at=clock.iso(clock.now())), on_conflict=_changed)
+    _record(uow, item, "renewed" if running else "purchased", price, payment_ref, by.ref,
+            {"period": [first.isoformat(), last.isoformat()], "trial": price == 0})
+    _save(uow, item, read)
+    return view(item, today)
+
+
+def _record(uow: UnitOfWork, item: MembershipItem, action: str, amount: int, payment_ref: str | None,
+            actor: str | None, detail: dict[str, Any]) -> None:
+    item.changes = int(item.changes or 0) + 1
+    now = clock.now()
+    uow.create(MembershipHistoryItem(*MembershipHistoryItem.key(item.member_id, int(item.changes)),
+                                     member_id=item.member_id, number=int(item.changes), at=clock.iso(now),
+                                     action=action, plan=item.plan, until=item.until, amount_fen=amount,
+                                     payment_ref=payment_ref, actor=actor), on_conflict=_changed)
+    uow.emit(DomainEvent(f"membership.{action}", f"member:{item.member_id}", {
+        "member_id": item.member_id, "plan": item.plan, "until": item.until, "amount_fen": amount,
+        "payment_ref": payment_ref, **detail}))
+
+
+def _save(uow: UnitOfWork, item: MembershipItem, read: int) -> None:
+    item.version, item.updated_at = read + 1, clock.iso(clock.now())
+    if item.status == "active":
+        item.duepk, item.duesk = due_keys("membership-expiry", date.fromisoformat(item.until) + timedelta(days=1),
+                                          item.member_id)
+    else:
+        item.duepk = item.duesk = None
+    if read == 0:
+        uow.create(item, on_conflict=_changed)
+    else:
+        uow.save(item, MembershipItem.version == read, on_conflict=_changed)
+
+
+def _changed() -> ConcurrentUpdate:
+    return ConcurrentUpdate("the membership changed while the request ran; retry")
+
+
+def at(uow: UnitOfWork, member_id: str, when: datetime) -> MembershipItem | None:
+    """The member's membership if it is running on the day of ``when``."""
+    item = uow.tiers.membership(member_id)
+    day = clock.program_date(when).isoformat()
+    if item is None or item.status == "expired" or not (item.started <= day <= item.until):
+        return None
+    return item
