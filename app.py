@@ -7,6 +7,8 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
 from chalicelib.api import gateway
+from chalicelib.benefits import stream as benefits_stream  # noqa: F401  (grants packs on upgrades)
+from chalicelib.benefits.routes import bp as benefits
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
 from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
@@ -35,7 +37,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
-for blueprint in (system, programs, members, merchants, points, tiers):
+for blueprint in (system, programs, members, merchants, points, tiers, benefits):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

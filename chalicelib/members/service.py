@@ -265,6 +265,16 @@ def target(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     return _active(uow, _own(member_id, by)).member_id
 
 
+def record(uow: UnitOfWork, member_id: str) -> Member:
+    """The member's record, merges followed (for the program's own work: jobs, subscribers)."""
+    return _active(uow, member_id)
+
+
+def resolve(uow: UnitOfWork, member_id: str, by: Principal) -> Member:
+    """The record of the member a request acts on, found as :func:`target` finds it."""
+    return _active(uow, _own(member_id, by))
+
+
 def exists(uow: UnitOfWork, member_id: str) -> bool:
     """Whether a member is stored under ``member_id`` (merged or not)."""
     return len(member_id) <= MAX_ID_LENGTH and uow.members.load(member_id) is not None

@@ -20,6 +20,11 @@ def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     return members.target(uow, member_id, by)
 
 
+def member_record(uow: UnitOfWork, member_id: str, by: Principal) -> members.Member:
+    """The record of the member acted on (for what earning asks of tiers and benefits)."""
+    return members.resolve(uow, member_id, by)
+
+
 def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[str],
              order: tuple[str, str] | None = None, hold: str | None = None, tier: bool = False) -> None:
     """Read the member, its accounts of ``point_types``, (``(merchant, order_id)``) the order,

@@ -29,14 +29,15 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     """Points and growth for a paid order, under the rules in force when it was paid; once per order."""
     merchant, store_id = access.merchant(uow, by, cmd.merchant_id, cmd.store_id)
     access.prefetch(uow, member_id, by, ["points", "growth"], (merchant, cmd.order_id), tier=True)
-    member_id = access.member(uow, member_id, by)
+    member = access.member_record(uow, member_id, by)
+    member_id = member.member_id
     at = cmd.occurred_at or clock.now()
     version, rules = program.rules_at(uow, at)
     _check_paid_at(at, program.rules_at(uow, clock.now())[1])
-    tier = tiering.at(uow, member_id, at)
+    tier = tiering.at(uow, member, at)
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
-                                         store_id=store_id, tier=tier.code, at=at)
+                                         store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
     order = orders.read(uow, merchant, cmd.order_id)
     if order and order.earned_at:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")

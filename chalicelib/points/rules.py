@@ -187,8 +187,9 @@ def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -
 
 def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
                  lines: list[OrderLine], store_id: str | None, tier: str | None,
-                 at: datetime) -> tuple[int, int, list[str]]:
-    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal."""
+                 at: datetime, bonus: tuple[str, str] | None = None) -> tuple[int, int, list[str]]:
+    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal.
+    ``bonus`` is a member benefit's ``(name, multiplier)`` (the benefits engine's best one)."""
     eligible = paid_fen
     if rules.exclude_paid_with_points:
         eligible -= points_paid_fen
@@ -207,6 +208,9 @@ def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bo
     if tier and tier in rules.tier_multipliers:
         order_factor *= _d(rules.tier_multipliers[tier])
         why.append(f"tier {tier} x{rules.tier_multipliers[tier]}")
+    if bonus is not None:
+        order_factor *= _d(bonus[1])
+        why.append(f"benefit {bonus[0]} x{bonus[1]}")
     for c in rules.campaigns:
         if c.starts_at <= at < c.ends_at and (not c.store_ids or store_id in c.store_ids):
             order_factor *= _d(c.multiplier)

@@ -1,10 +1,11 @@
-"""What earning asks of the member's tier, without depending on the tiers capability.
+"""What earning asks of the member's tier and benefits, without depending on those capabilities.
 
 Tiers build on points (growth value is a point type), so points cannot import them; instead the
-tiers capability registers a :class:`TierSource` here when it loads. Earning then adds the
-source's keys to the read it already makes (no extra round trip) and asks for the tier at the
-order's time: its code feeds ``tier_multipliers``, its end date the ``tier_validity`` expiry.
-Without a source (points alone) every member is untiered.
+benefits capability (which reads tiers) registers a :class:`TierSource` here when it loads.
+Earning then adds the source's keys to the read it already makes (no extra round trip) and asks
+about the member at the order's time: the tier's code feeds ``tier_multipliers``, its end date
+the ``tier_validity`` expiry, and the best points multiplier among the member's benefits
+multiplies the order. Without a source (points alone) every member is untiered.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from chalicelib.db.uow import UnitOfWork
 
 
 class TierAt(NamedTuple):
-    """A member's tier at some moment: its code and the last day it is valid (None: no end)."""
+    """A member at some moment: the tier's code, the last day it is valid (None: no end), and the
+    best points multiplier of their benefits as ``(name, multiplier)``."""
 
     code: str | None
     valid_until: date | None
+    multiplier: tuple[str, str] | None = None
 
 
 class TierSource(Protocol):
@@ -28,8 +31,8 @@ class TierSource(Protocol):
     def keys(self, member_id: str) -> list[tuple[Any, tuple[str, str]]]:
         """The items ``at`` reads, to batch with the operation's other reads."""
 
-    def at(self, uow: UnitOfWork, member_id: str, when: datetime) -> TierAt:
-        """The member's tier at ``when``."""
+    def at(self, uow: UnitOfWork, member: Any, when: datetime) -> TierAt:
+        """The member's tier and points multiplier at ``when`` (``member``: the member record)."""
 
 
 _SOURCE: list[TierSource] = []
@@ -45,6 +48,6 @@ def keys(member_id: str) -> list[tuple[Any, tuple[str, str]]]:
     return _SOURCE[0].keys(member_id) if _SOURCE else []
 
 
-def at(uow: UnitOfWork, member_id: str, when: datetime) -> TierAt:
+def at(uow: UnitOfWork, member: Any, when: datetime) -> TierAt:
     """The member's tier at ``when`` (untiered without a source)."""
-    return _SOURCE[0].at(uow, member_id, when) if _SOURCE else TierAt(None, None)
+    return _SOURCE[0].at(uow, member, when) if _SOURCE else TierAt(None, None)

@@ -1,6 +1,5 @@
 """The tiers capability's service API: the ladder, a member's tier and its history, manual
-floors, and what points earning asks (the tier at an order's time, through
-:mod:`chalicelib.points.tiering`)."""
+floors, paid membership plans, and the tier and plan at a moment (what benefits and earning ask)."""
 
 from __future__ import annotations
 
@@ -127,24 +126,27 @@ def history(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, 
     return {"member_id": member_id, "changes": entries, "next_before": last if last and last > 1 else None}
 
 
-class _Source:
-    """The tier at an order's time, for points earning."""
-
-    def keys(self, member_id: str) -> list[tuple[Any, tuple[str, str]]]:
-        return [(TierItem, TierItem.key(member_id))]
-
-    def at(self, uow: UnitOfWork, member_id: str, when: datetime) -> points.TierAt:
-        _, ladder = LADDER.at(uow, when)
-        item = uow.tiers.tier(member_id)
-        if item is None:
-            return points.TierAt(ladder.tiers[0].code, None)
-        if clock.iso(when) < item.since:             # an order from before the last change
-            item = TierItem(*item.key(member_id), tier=item.previous or ladder.tiers[0].code,
-                            manual_tier=item.manual_tier, manual_until=item.manual_until,
-                            valid_until=None)
-        held, _ = standing.effective(ladder, item, clock.program_date(when))
-        end = item.valid_until or (item.manual_until if held != ladder.index(item.tier) else None)
-        return points.TierAt(ladder.tiers[held].code, date.fromisoformat(end) if end else None)
+def tier_keys(member_id: str) -> list[tuple[Any, tuple[str, str]]]:
+    """The items :func:`tier_at` and :func:`plus_at` read, for batching with a caller's reads."""
+    return [(TierItem, TierItem.key(member_id)), (MembershipItem, MembershipItem.key(member_id))]
 
 
-points.use_tiers(_Source())
+def tier_at(uow: UnitOfWork, member_id: str, when: datetime) -> tuple[Ladder, int, date | None]:
+    """The ladder in force at ``when``, the tier the member held then (its index) and the last
+    day of its validity (None: no end)."""
+    _, ladder = LADDER.at(uow, when)
+    item = uow.tiers.tier(member_id)
+    if item is None:
+        return ladder, 0, None
+    if clock.iso(when) < item.since:             # an order from before the last change
+        item = TierItem(*item.key(member_id), tier=item.previous or ladder.tiers[0].code,
+                        manual_tier=item.manual_tier, manual_until=item.manual_until, valid_until=None)
+    held, _ = standing.effective(ladder, item, clock.program_date(when))
+    end = item.valid_until or (item.manual_until if held != ladder.index(item.tier) else None)
+    return ladder, held, date.fromisoformat(end) if end else None
+
+
+def plus_at(uow: UnitOfWork, member_id: str, when: datetime) -> str | None:
+    """The plan of the member's paid membership running on the day of ``when``, if any."""
+    item = membership.at(uow, member_id, when)
+    return item.plan if item else None

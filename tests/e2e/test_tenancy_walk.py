@@ -68,18 +68,25 @@ TARGETS = {
     "renewMembership": lambda t: ({"member_id": t["bob"]}, {"payment_ref": f"walk-{fresh_phone()}",
                                                              "amount_fen": 100}, None),
     "cancelMembership": lambda t: ({"member_id": t["bob"]}, {"reason": "walk"}, None),
+    "putBenefitRules": lambda t: ({}, {"rules": {"rules": []}}, None),
+    "getBenefitRules": lambda t: ({}, None, None),
+    "getMemberBenefits": lambda t: ({"member_id": t["bob"]}, None, None),
+    "claimBenefit": lambda t: ({"member_id": t["bob"]}, {"rule": "walk", "ref": "walk"}, None),
+    "listEntitlements": lambda t: ({"member_id": t["bob"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
 SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
                      "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory",
-                     "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership"}
+                     "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
+                     "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
                "getDailyStats", "listJobRuns", "listMembers",
-               "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans"}
+               "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
+               "putBenefitRules", "getBenefitRules"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
