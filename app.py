@@ -14,6 +14,7 @@ from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers it
 from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
+from chalicelib.overview.routes import bp as overview
 from chalicelib.points import jobs as points_jobs  # noqa: F401  (registers the points jobs)
 from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
 from chalicelib.points.routes import bp as points
@@ -21,6 +22,8 @@ from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.system.routes import bp as system
+from chalicelib.tasks import stream as task_stream  # noqa: F401  (counts events for tasks)
+from chalicelib.tasks.routes import bp as tasks
 from chalicelib.tiers import jobs as tier_jobs  # noqa: F401  (registers the tier jobs)
 from chalicelib.tiers import stream as tier_stream  # noqa: F401  (registers the growth subscriber)
 from chalicelib.tiers.routes import bp as tiers
@@ -37,7 +40,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
-for blueprint in (system, programs, members, merchants, points, tiers, benefits):
+for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

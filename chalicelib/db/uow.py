@@ -82,7 +82,11 @@ class UnitOfWork:
     # reads ------------------------------------------------------------------------------------
     def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]]) -> None:
         """Read several items in one request (strongly consistent), so that this unit's later
-        :meth:`get` of each is answered without another round trip."""
+        :meth:`get` of each is answered without another round trip (keys read already are not
+        read again: several capabilities can each ask for what they need)."""
+        wanted = list(dict.fromkeys(w for w in wanted if w not in self._read))    # once each, and not again
+        if not wanted:
+            return
         keys = [(model, self._pk(model, key[0]), key[1]) for model, key in wanted]
         for (model, key), item in zip(wanted, self.backend.batch_get(keys, consistent=True), strict=True):
             if item is not None and tenancy.scoped(item):
@@ -95,8 +99,8 @@ class UnitOfWork:
 
     def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
         """The program's item at ``key``, or None (a prefetched one without a request)."""
-        if (model, key) in self._read:
-            return cast("M | None", self._read.pop((model, key)))
+        if (model, key) in self._read:                     # prefetched: read once per unit
+            return cast("M | None", self._read[(model, key)])
         item = self.backend.get(model, self._pk(model, key[0]), key[1], consistent)
         if item is not None and tenancy.scoped(item):
             tenancy.localise(item)

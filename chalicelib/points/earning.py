@@ -16,6 +16,7 @@ from chalicelib.points.schemas import EarnForOrder, RecordBehavior
 from chalicelib.points.tables import CounterItem, OrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, ValidationProblem
+from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 FUTURE_SKEW_SECONDS = 300            # clocks of tills drift; an order from further ahead is refused
@@ -67,6 +68,11 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
         o.store_id = store_id
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
+    # One event per order whatever it earned: tasks, profiles and reports count orders and spend.
+    uow.emit(DomainEvent("order.earned", f"member:{member_id}", {
+        "member_id": member_id, "order_id": cmd.order_id, "merchant_id": merchant, "store_id": store_id,
+        "amount_fen": cmd.amount_fen, "paid_at": clock.iso(at), "points": points, "growth": growth},
+        merchant_id=merchant))
     return reply
 
 
@@ -151,6 +157,9 @@ def record_behavior(member_id: str, cmd: RecordBehavior, by: Principal, uow: Uni
         reply["balance"] = int(posting.balance_after)
     if cmd.behavior == "referral":
         reply["referee_points"] = _reward_referee(uow, member_id, cmd, rule, rules, today, expires, stamp)
+    uow.emit(DomainEvent("member.behavior", f"member:{member_id}", {
+        "member_id": member_id, "behavior": name, "kind": cmd.behavior, "ref": cmd.ref, "points": points},
+        merchant_id=by.merchant_id))
     return reply
 
 

@@ -14,6 +14,7 @@ from chalicelib.points.schemas import Refund
 from chalicelib.points.tables import OrderItem, RefundItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound
+from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 
@@ -59,6 +60,9 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
     _record_refund(uow, order, after, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
                    context["expired"])
+    uow.emit(DomainEvent("order.refunded", f"member:{order.member_id}", {
+        "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
+        "amount_fen": cmd.amount_fen, "refunded_fen": after, "order_amount_fen": amount}, merchant_id=merchant))
     return reply
 
 

@@ -17,11 +17,12 @@ from chalicelib.points.orders import view as get_order
 from chalicelib.points.program import get_rules, put_rules, rules_at
 from chalicelib.points.refunds import RefundExceedsOrder, refund
 from chalicelib.points.reports import liability, reconciliation
+from chalicelib.points.schemas import Adjust
 from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
 from chalicelib.points.tiering import TierAt, TierSource
 from chalicelib.points.tiering import use as use_tiers
 
-__all__ = ["account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
+__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder"]

@@ -14,7 +14,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.tiers import membership, standing
-from chalicelib.tiers.ladder import LADDER, Ladder
+from chalicelib.tiers.ladder import LADDER, Ladder, add_months
 from chalicelib.tiers.plans import PLANS, Plans
 from chalicelib.tiers.schemas import SetTier
 from chalicelib.tiers.tables import MembershipItem, TierItem
@@ -52,12 +52,16 @@ def get_membership(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, 
             "history": membership.history(uow, member_id)}
 
 
+def member_keys(member_id: str) -> list[tuple[Any, tuple[str, str]]]:
+    """The items :func:`member_tier` reads besides the member: to batch with a caller's reads."""
+    return [*tier_keys(member_id), *points.balance_keys(member_id, "growth")]
+
+
 def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's tier now: where it comes from, its validity, growth, what the next tier and
     keeping this one need, and the paid membership it stacks with."""
     own, wanted = members.record_key(member_id, by)
-    uow.prefetch([*wanted, (TierItem, TierItem.key(own)), (MembershipItem, MembershipItem.key(own)),
-                  *points.balance_keys(own, "growth")])                           # one request
+    uow.prefetch([*wanted, *member_keys(own)])                                    # one request
     member_id = members.target(uow, member_id, by)
     version, ladder = LADDER.at(uow, clock.now())
     item = uow.tiers.tier(member_id)
@@ -106,6 +110,30 @@ def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork
                     {"until": item.manual_until, "reason": cmd.reason, "ladder_version": version})
     standing.save(uow, item, read, ladder, today)
     return member_tier_after(uow, member_id, item, ladder)
+
+
+def grant_tier(uow: UnitOfWork, member_id: str, code: str, months: int, task: str, at: datetime,
+               actor: str) -> bool:
+    """A task's reward: the member holds at least ``code`` for ``months`` from today (a floor, as
+    a manual one; kept if a higher or longer floor is already set). False if the ladder in force
+    has no such tier or nothing changes."""
+    version, ladder = LADDER.at(uow, at)
+    if not ladder.has(code):
+        return False
+    today = clock.program_date(at)
+    until = (add_months(today, months) - timedelta(days=1)).isoformat()
+    item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, at)
+    if item.manual_tier and item.manual_until and item.manual_until >= today.isoformat() and (
+            ladder.index(item.manual_tier) > ladder.index(code)
+            or (item.manual_tier == code and item.manual_until >= until)):
+        return False
+    read = int(item.version)
+    before = ladder.tiers[standing.effective(ladder, item, today)[0]].code
+    item.manual_tier, item.manual_until, item.manual_reason, item.manual_by = code, until, f"task {task}", actor
+    standing.record(uow, item, before, code, "task", at, actor, {"until": until, "task": task,
+                                                                 "ladder_version": version})
+    standing.save(uow, item, read, ladder, today)
+    return True
 
 
 def member_tier_after(uow: UnitOfWork, member_id: str, item: TierItem, ladder: Ladder) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from chalicelib.tiers.ladder import Ladder, TierDef, period_end
 from chalicelib.tiers.tables import TierHistoryItem, TierItem
 
 EVENTS = {"crossing": "tier.upgraded", "retention": "tier.retained", "downgrade": "tier.downgraded",
-          "manual": "tier.set_manually", "manual_end": "tier.downgraded", "refund": "tier.downgraded"}
+          "manual": "tier.set_manually", "manual_end": "tier.downgraded", "refund": "tier.downgraded",
+          "task": "tier.upgraded"}
 
 
 def new(member_id: str, ladder: Ladder, at: datetime) -> TierItem:

@@ -73,6 +73,10 @@ TARGETS = {
     "getMemberBenefits": lambda t: ({"member_id": t["bob"]}, None, None),
     "claimBenefit": lambda t: ({"member_id": t["bob"]}, {"rule": "walk", "ref": "walk"}, None),
     "listEntitlements": lambda t: ({"member_id": t["bob"]}, None, None),
+    "putTasks": lambda t: ({}, {"tasks": {"tasks": []}}, None),
+    "getTasks": lambda t: ({}, None, None),
+    "getMemberTasks": lambda t: ({"member_id": t["bob"]}, None, None),
+    "getMemberOverview": lambda t: ({"member_id": t["bob"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -80,13 +84,14 @@ TARGETS = {
 SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccount", "listPointsLedger", "recordBehavior",
                      "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory",
                      "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
-                     "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements"}
+                     "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
+                     "getMemberTasks", "getMemberOverview"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
                "getDailyStats", "listJobRuns", "listMembers",
                "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
-               "putBenefitRules", "getBenefitRules"}
+               "putBenefitRules", "getBenefitRules", "putTasks", "getTasks"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -1,0 +1,18 @@
+"""The member overview over HTTP."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.auth import ANY_STAFF, MEMBER, MERCHANT
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.overview import service
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/members/{member_id}/overview", "GET", "getMemberOverview", tags=("tiers",), errors=(404,),
+          summary="The member's screen in one read: tier, paid plan, growth, next tier, tasks, benefits",
+          allow=(MEMBER, MERCHANT, ANY_STAFF))
+def get_overview(call: Call):
+    return service.overview(call.uow, call.params["member_id"], call.caller)

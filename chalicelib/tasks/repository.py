@@ -1,0 +1,18 @@
+"""Every read of task data: ``uow.tasks``."""
+
+from __future__ import annotations
+
+from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.tasks.tables import ProgressItem
+
+
+@repository("tasks")
+class TasksRepository:
+    """Reads of members' task progress."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def progress(self, member_id: str, task: str, period: str) -> ProgressItem | None:
+        """One task's progress in one period (consistent)."""
+        return self.uow.get(ProgressItem, ProgressItem.key(member_id, task, period), consistent=True)

@@ -1,0 +1,22 @@
+"""Task progress: ``MEMBER#<id> / TASK#<task>#<period>``, one per task and period, with its
+count, the target, and when it was completed (its reward is granted in the same transaction)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.db.items import MainModel
+
+
+class ProgressItem(MainModel):
+    member_id = UnicodeAttribute()
+    task = UnicodeAttribute()
+    period = UnicodeAttribute()
+    progress = NumberAttribute(default=0)
+    target = NumberAttribute()
+    completed_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(member_id: str, task: str, period: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"TASK#{task}#{period}"

@@ -1,0 +1,121 @@
+"""Tasks through the app on every backend: progress counted from the event stream (orders, spend,
+referrals, custom events, the profile), completion rewarded once per period (growth, points or a
+tier for some months), refunds taking spend back, and redelivery changing nothing."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.shared import clock
+from tests.integration.test_tiers import LADDER, deliver, earn
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+TASKS = {"tasks": [
+    {"id": "first-3", "name": "First three orders", "kind": "orders", "target": 3, "reward": {"growth": 500}},
+    {"id": "spend-1000", "name": "Spend ¥1,000 a month", "kind": "spend", "target": 100_000, "period": "month",
+     "reward": {"points": 200}},
+    {"id": "refer-2", "name": "Bring two friends", "kind": "referrals", "target": 2,
+     "reward": {"tier": "V3", "validity_months": 3}},
+    {"id": "profile", "name": "Complete the profile", "kind": "profile", "reward": {"points": 50}},
+    {"id": "posters", "name": "Share two posters", "kind": "event", "event": "share_poster", "target": 2,
+     "period": "month", "reward": {"points": 10}},
+]}
+
+
+@pytest.fixture
+def program(api):
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/tasks", {"tasks": TASKS, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/points/rules", {"rules": {"behaviors": {"referral": {"points": 0}},
+                                                 "custom_events": {"share_poster": {"points": 0}}},
+                                       "effective_from": "2026-01-01T00:00:00Z"})
+
+
+def tasks(api, mid):
+    return {t["task"]: t for t in api.ok("GET", f"/v1/members/{mid}/tasks")["tasks"]}
+
+
+def account(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/points")["accounts"]
+
+
+def test_orders_and_spend_complete_their_tasks_once_and_a_refund_takes_spend_back(api, program):
+    mid = api.member("13800139301")
+    earn(api, mid, "o1", 600)
+    earn(api, mid, "o2", 300)
+    shown = tasks(api, mid)
+    assert (shown["first-3"]["progress"], shown["spend-1000"]["progress"]) == (2, 90_000)
+    api.ok("POST", "/v1/orders/o2/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    deliver()
+    assert tasks(api, mid)["spend-1000"]["progress"] == 80_000
+    earn(api, mid, "o3", 200)                                    # third order; ¥1,000 spent after the refund
+    shown = tasks(api, mid)
+    assert shown["first-3"]["completed_at"] and shown["spend-1000"]["completed_at"]
+    deliver()                                                    # the whole stream again: rewarded once
+    accounts = account(api, mid)
+    assert accounts["growth"]["balance"] == 600 + 300 - 100 + 200 + 500
+    assert accounts["points"]["balance"] == 600 + 300 - 100 + 200 + 200
+    clock.freeze(datetime(2026, 4, 2, 4, tzinfo=UTC))
+    assert tasks(api, mid)["spend-1000"]["progress"] == 0      # a new month, a new period
+    assert tasks(api, mid)["first-3"]["completed_at"]           # once: stays done
+
+
+def test_referrals_give_a_tier_for_three_months_and_custom_events_count(api, program):
+    mid = api.member("13800139302")
+    friends = [api.member(f"1380013931{i}") for i in range(2)]
+    for i, friend in enumerate(friends):
+        api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "referral", "ref": f"ref-{i}",
+                                                                 "referee_member_id": friend})
+    for i in range(2):
+        api.ok("POST", f"/v1/members/{mid}/points/behaviors", {"behavior": "custom", "custom_event": "share_poster",
+                                                                 "ref": f"poster-{i}"})
+    deliver()
+    shown = tasks(api, mid)
+    assert shown["refer-2"]["completed_at"] and shown["posters"]["completed_at"]
+    tier = api.ok("GET", f"/v1/members/{mid}/tier")
+    assert (tier["tier"]["code"], tier["source"], tier["manual"]["until"]) == ("V3", "manual", "2026-05-31")
+    history = api.ok("GET", f"/v1/members/{mid}/tier/history")["changes"]
+    assert (history[0]["cause"], history[0]["to"]) == ("task", "V3")
+    assert account(api, mid)["points"]["balance"] == 10
+
+
+def test_a_complete_profile_is_rewarded_once(api, program):
+    mid = api.ok("POST", "/v1/members", {"phone": "13800139320", "name": "李四"})["member_id"]
+    deliver()
+    assert tasks(api, mid)["profile"]["completed_at"] is None
+    api.ok("PATCH", f"/v1/members/{mid}", {"birthday": "1992-02-02", "gender": "female"})
+    api.ok("PATCH", f"/v1/members/{mid}", {"name": "李四四"})
+    deliver()
+    assert tasks(api, mid)["profile"]["completed_at"]
+    assert account(api, mid)["points"]["balance"] == 50
+
+
+def test_a_bad_task_set_is_refused(api, program):
+    before = api.ok("GET", "/v1/tasks")
+    for bad in ({"tasks": [{"id": "x", "name": "x", "kind": "event", "target": 1, "reward": {"points": 1}}]},
+                {"tasks": [{"id": "x", "name": "x", "kind": "orders", "reward": {"points": 1, "growth": 1}}]},
+                {"tasks": [{"id": "x", "name": "x", "kind": "orders", "reward": {"tier": "V2"}}]}):
+        status, problem = api.call("PUT", "/v1/tasks", {"tasks": bad})
+        assert status == 422, bad
+    assert api.ok("GET", "/v1/tasks") == before
+
+
+def test_the_member_overview_is_one_read(memory):
+    from tests.integration.conftest import AppClient
+    from tests.integration.test_benefits import RULES
+    api = AppClient()
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/tasks", {"tasks": TASKS, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/benefits/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139330")
+    earn(api, mid, "o1", 6_000)
+    api.ok("GET", f"/v1/members/{mid}/overview")                # configuration is cached after this
+    before = memory.requests
+    seen = api.ok("GET", f"/v1/members/{mid}/overview")
+    assert memory.requests - before == 1
+    assert seen["tier"]["tier"]["code"] == "V3" and seen["tier"]["growth"] == 6_000
+    assert seen["benefits"]["best"]["points_multiplier"] == "1.5"
+    assert {t["task"]: t["progress"] for t in seen["tasks"]}["spend-1000"] == 600_000
+    clock.freeze(None)
