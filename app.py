@@ -21,6 +21,8 @@ from chalicelib.points.routes import bp as points
 from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
+from chalicelib.stored_value import jobs as sv_jobs  # noqa: F401  (registers the stored value jobs)
+from chalicelib.stored_value.routes import bp as stored_value
 from chalicelib.system.routes import bp as system
 from chalicelib.tasks import stream as task_stream  # noqa: F401  (counts events for tasks)
 from chalicelib.tasks.routes import bp as tasks
@@ -40,7 +42,8 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
-for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview):
+for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
+                  stored_value):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
@@ -76,3 +79,5 @@ membership_expiry = app.schedule(Cron(25, 16, "*", "*", "?", "*"), name="members
     _job("membership-expiry"))
 tier_reminders = app.schedule(Cron(5, 2, "*", "*", "?", "*"), name="tier-reminders")(_job("tier-reminders"))
 points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))
+stored_value_reconcile = app.schedule(Cron(30, 19, "*", "*", "?", "*"), name="stored-value-reconcile")(
+    _job("stored-value-reconcile"))

@@ -248,6 +248,24 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     rows = [row("tier upgrade (stream consumer, per growth event)", "1 member each", len(events), samples, usage)]
     samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{members[i]}/tier", headers=staff))
     rows.append(row("getMemberTier", "upgraded member", n, samples, usage))
+    send("PUT", "/v1/benefits/rules", {"rules": {"rules": [
+        {"id": "gold", "name": "Gold", "when": {"min_tier": "V3"},
+         "give": [{"kind": "points_multiplier", "multiplier": "1.5"}, {"kind": "free_shipping"}]},
+        {"id": "silver", "name": "Silver", "when": {"tiers": ["V2"]}, "give": [{"kind": "discount_percent", "percent": 5}]},
+        {"id": "day", "name": "Member day", "when": {"member_day": 18}, "give": [{"kind": "discount_percent", "percent": 10}]}]},
+        "effective_from": "2026-01-01T00:00:00Z"})
+    send("PUT", "/v1/tasks", {"tasks": {"tasks": [
+        {"id": "spend", "name": "Spend", "kind": "spend", "target": 100_000, "period": "month", "reward": {"points": 10}},
+        {"id": "orders", "name": "Orders", "kind": "orders", "target": 5, "reward": {"growth": 10}}]},
+        "effective_from": "2026-01-01T00:00:00Z"})
+    session.get(f"{url}/v1/members/{members[0]}/overview", headers=staff)      # configuration cached
+    samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{members[i]}/benefits", headers=staff))
+    rows.append(row("getMemberBenefits", "3 rules", n, samples, usage))
+    samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{members[i]}/overview", headers=staff))
+    rows.append(row("getMemberOverview", "tier, 2 tasks, 3 rules", n, samples, usage))
+    samples, usage = timed(n, lambda i: send("POST", f"/v1/members/{members[i]}/points/earn", {
+        "order_id": f"tier-b-{i}", "amount_fen": 10_000, "merchant_id": "bench"}))
+    rows.append(row("earnPoints (tier, benefits, tasks wired)", "Gold member", n, samples, usage))
     return rows
 
 

@@ -77,6 +77,18 @@ TARGETS = {
     "getTasks": lambda t: ({}, None, None),
     "getMemberTasks": lambda t: ({"member_id": t["bob"]}, None, None),
     "getMemberOverview": lambda t: ({"member_id": t["bob"]}, None, None),
+    "putTopUpBonusRules": lambda t: ({}, {"rules": {}}, None),
+    "getTopUpBonusRules": lambda t: ({}, None, None),
+    "topUpStoredValue": lambda t: ({"member_id": t["bob"]}, {"amount_fen": 100, "payment_ref": f"walk-{fresh_phone()}",
+                                                              "merchant_id": A[1]}, None),
+    "payWithStoredValue": lambda t: ({"member_id": t["bob"]}, {"amount_fen": 1, "order_id": t["order"],
+                                                                "merchant_id": A[1]}, None),
+    "refundStoredValuePayment": lambda t: ({"order_id": t["order"]}, {"refund_id": "walk", "amount_fen": 1,
+                                                                       "merchant_id": A[1]}, None),
+    "cashOutStoredValue": lambda t: ({"member_id": t["bob"]}, {"reason": "walk"}, None),
+    "getStoredValueAccount": lambda t: ({"member_id": t["bob"]}, None, None),
+    "listStoredValueLedger": lambda t: ({"member_id": t["bob"]}, None, None),
+    "getStoredValueReconciliation": lambda t: ({}, None, {"member_id": t["bob"]}),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -85,13 +97,15 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getEarnRules", "listOrders", "getTierLadder", "getMemberTier", "listTierHistory",
                      "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
                      "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
-                     "getMemberTasks", "getMemberOverview"}
+                     "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
+                     "listStoredValueLedger"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
                "getDailyStats", "listJobRuns", "listMembers",
                "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
-               "putBenefitRules", "getBenefitRules", "putTasks", "getTasks"}
+               "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
+               "putTopUpBonusRules", "getTopUpBonusRules"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -62,3 +62,41 @@ def test_a_till_sells_plus_once_per_payment_and_the_member_sees_it(api, stack):
     done = api.call("POST", f"/v1/members/{bob}/membership/cancel", {"reason": "changed mind"}, headers=hq,
                     key=f"c2-{bob}").json()
     assert done["status"] == "cancelled" and done["refund_fen"] > 12_000   # today's part only is kept
+
+
+def _add_months(day, months):
+    import calendar
+    from datetime import date
+    y, m = divmod(day.month - 1 + months, 12)
+    return date(day.year + y, m + 1, min(day.day, calendar.monthrange(day.year + y, m + 1)[1]))
+
+
+def test_concurrent_purchases_stack_each_payment_once(api, stack):
+    """16 tills sell a month each (distinct payments) while the provider's webhook repeats one
+    payment 16 times: 17 months stacked, the repeat applied once, every answer 201."""
+    import threading
+    from datetime import timedelta
+
+    from chalicelib.shared import clock
+    hq = staff(api, stack, A, "super_admin")
+    plans = {"plans": [{"code": "PLUS-M", "name": "PLUS 月卡", "period": "month", "price_fen": 1_500}]}
+    assert api.call("PUT", "/v1/memberships/plans", {"plans": plans}, headers=hq, key="e2e-plans-m").status_code == 201
+    bob, _ = register_at(api, stack, A)
+    replies = []
+
+    def buy(ref, key):
+        replies.append(api.call("POST", f"/v1/members/{bob}/membership/purchase",
+                                {"plan": "PLUS-M", "payment_ref": ref, "amount_fen": 1_500},
+                                signed_by=pos(stack, A), key=key))
+
+    jobs = [(f"PAY-{bob}-{i}", f"b{i}-{bob}") for i in range(16)] + [(f"DUP-{bob}", f"d{i}-{bob}") for i in range(16)]
+    threads = [threading.Thread(target=buy, args=job) for job in jobs]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert [r.status_code for r in replies].count(201) == 32, [r.text[:200] for r in replies if r.status_code != 201]
+    shown = api.call("GET", f"/v1/members/{bob}/membership", headers=hq).json()
+    today = clock.program_date()
+    assert len(shown["periods"]) == 17
+    assert shown["until"] == (_add_months(today, 17) - timedelta(days=1)).isoformat() or today.day > 28
+    assert [h["action"] for h in shown["history"]].count("purchased") == 1
+    assert sum(1 for r in replies if r.json().get("already_applied")) == 15

@@ -1,0 +1,130 @@
+"""One change to a member's prepaid account: the shared versioned account (its version is the
+lock, one posting per version) with principal and bonus kept apart, and the double-entry lines
+of the movement on the posting. Invariants the reconciliation checks:
+
+* ``principal`` / ``bonus`` = the sum of the postings' deltas = minus the sum of their lines on
+  ``member:principal`` / ``member:bonus`` (liabilities are credits); each posting's lines sum to 0;
+* principal = topped_up − spent_principal + refunded_principal − cashed_out, and
+  bonus = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited; nothing is negative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger.account import VersionedAccount
+from chalicelib.ledger.journal import Journal
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
+
+PRINCIPAL, BONUS = "member:principal", "member:bonus"
+CASH, BONUS_EXPENSE, FORFEITED = "cash_clearing", "bonus_expense", "bonus_forfeited"
+
+
+def settlement(merchant_id: str) -> str:
+    """The account of what the program owes a merchant for stored value spent there."""
+    return f"settlement:{merchant_id}"
+
+
+class InsufficientBalance(Conflict):
+    slug, title = "insufficient-balance", "Not enough stored value"
+
+
+def _changed() -> ConcurrentUpdate:
+    return ConcurrentUpdate("the stored value account changed while the request ran; retry")
+
+
+class SvChange:
+    """Balances as this change leaves them; :meth:`stage` writes the account, posting and event."""
+
+    def __init__(self, uow: UnitOfWork, member_id: str) -> None:
+        self.uow, self.member_id = uow, member_id
+        item = uow.stored_value.account(member_id)
+        self.state = VersionedAccount(uow, item, BUCKETS, TOTALS, on_conflict=_changed)
+        self.journal = Journal()
+        self.final: tuple[int, int] | None = None         # (principal, bonus) once staged
+
+    @property
+    def account(self) -> SvAccountItem:
+        """The account item as read (deltas are applied when staged)."""
+        return self.state.item
+
+    @property
+    def principal(self) -> int:
+        """Principal as this change leaves it."""
+        return self.final[0] if self.final else self.state.balance("principal")
+
+    @property
+    def bonus(self) -> int:
+        """Bonus as this change leaves it."""
+        return self.final[1] if self.final else self.state.balance("bonus")
+
+    def top_up(self, principal: int, bonus: int) -> None:
+        """Paid money in (cash clearing to principal) and a bonus granted (expense to bonus)."""
+        self.state.move("principal", principal)
+        self.state.move("bonus", bonus)
+        self.state.count("topped_up", principal)
+        self.state.count("bonus_granted", bonus)
+        self.journal.move(CASH, PRINCIPAL, principal)
+        self.journal.move(BONUS_EXPENSE, BONUS, bonus)
+
+    def spend(self, principal: int, bonus: int, merchant_id: str) -> None:
+        """A payment at ``merchant_id``: both parts go to its settlement; never below zero."""
+        if principal > self.principal or bonus > self.bonus:
+            raise InsufficientBalance(f"{principal + bonus} fen needed, {self.principal + self.bonus} held",
+                                      balance_fen=self.principal + self.bonus)
+        self.state.move("principal", -principal)
+        self.state.move("bonus", -bonus)
+        self.state.count("spent_principal", principal)
+        self.state.count("spent_bonus", bonus)
+        self.journal.move(PRINCIPAL, settlement(merchant_id), principal)
+        self.journal.move(BONUS, settlement(merchant_id), bonus)
+
+    def give_back(self, principal: int, bonus: int, merchant_id: str) -> None:
+        """A refund of a payment at ``merchant_id``, to the parts it was taken from."""
+        self.state.move("principal", principal)
+        self.state.move("bonus", bonus)
+        self.state.count("refunded_principal", principal)
+        self.state.count("refunded_bonus", bonus)
+        self.journal.move(settlement(merchant_id), PRINCIPAL, principal)
+        self.journal.move(settlement(merchant_id), BONUS, bonus)
+
+    def cash_out(self) -> tuple[int, int]:
+        """All principal back to cash, all bonus forfeited; the two amounts."""
+        principal, bonus = self.principal, self.bonus
+        self.state.move("principal", -principal)
+        self.state.move("bonus", -bonus)
+        self.state.count("cashed_out", principal)
+        self.state.count("bonus_forfeited", bonus)
+        self.journal.move(PRINCIPAL, CASH, principal)
+        self.journal.move(BONUS, FORFEITED, bonus)
+        return principal, bonus
+
+    def stage(self, kind: str, amount: int, *, ref: str | None, actor: str | None, key: str | None,
+              event_type: str, data: dict[str, Any] | None = None, merchant_id: str | None = None,
+              store_id: str | None = None, reason: str | None = None) -> SvPostingItem:
+        """Stage the account, one posting (with its journal lines) and one event."""
+        if self.account.gsi1pk is None:                  # an account item from before listings
+            fresh = SvAccountItem.new(self.member_id)
+            self.account.gsi1pk, self.account.gsi1sk = fresh.gsi1pk, fresh.gsi1sk
+        version = self.state.next_version
+        delta = self.state.delta
+        balance = self.principal + self.bonus
+        posting = SvPostingItem(*SvPostingItem.key(self.member_id, version), posting_id=new_id(),
+                                member_id=self.member_id, sequence=version, kind=kind, amount=amount,
+                                principal_delta=delta["principal"], bonus_delta=delta["bonus"],
+                                balance_after=balance, entries=self.journal.dump(), ref=ref, merchant_id=merchant_id,
+                                store_id=store_id, reason=reason, actor=actor, idempotency_key=key,
+                                created_at=clock.iso(clock.now()))
+        event = DomainEvent(event_type, f"member:{self.member_id}", {
+            "member_id": self.member_id, "kind": kind, "amount_fen": amount, "posting_id": posting.posting_id,
+            "sequence": version, "principal_delta": delta["principal"], "bonus_delta": delta["bonus"],
+            "principal": self.principal, "bonus": self.bonus, "entries": self.journal.lines, "ref": ref,
+            **(data or {})}, merchant_id=merchant_id)
+        self.final = (self.principal, self.bonus)
+        self.state.stage(posting, event)
+        return posting

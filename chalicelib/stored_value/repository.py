@@ -1,0 +1,57 @@
+"""Every read of stored value data: ``uow.stored_value``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chalicelib.db.backend import SortKey
+from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.stored_value.tables import (
+    ACCOUNT_SHARDS,
+    SvAccountItem,
+    SvCounterItem,
+    SvPaymentItem,
+    SvPostingItem,
+    SvTopUpRefItem,
+)
+
+
+@repository("stored_value")
+class StoredValueRepository:
+    """Reads of prepaid accounts, postings, payments and counters."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def account(self, member_id: str) -> SvAccountItem:
+        """The account (consistent), or a new one at version 0."""
+        found = self.uow.get(SvAccountItem, SvAccountItem.key(member_id), consistent=True)
+        return found or SvAccountItem.new(member_id)
+
+    def postings(self, member_id: str, before: int | None = None, limit: int | None = None,
+                 newest_first: bool = False) -> Iterator[SvPostingItem]:
+        """The account's postings in sequence order (or newest first), below ``before``."""
+        sort = SortKey.below(f"{before:010d}") if before else None
+        return self.uow.query(SvPostingItem, f"SVLEDGER#{member_id}", sort, forward=not newest_first, limit=limit,
+                              consistent=True)
+
+    def top_up_ref(self, payment_ref: str) -> SvTopUpRefItem | None:
+        """A top-up's payment, if applied."""
+        return self.uow.get(SvTopUpRefItem, SvTopUpRefItem.key(payment_ref), consistent=True)
+
+    def payment(self, merchant_id: str, order_id: str) -> SvPaymentItem | None:
+        """What a payment took, and its refunds so far."""
+        return self.uow.get(SvPaymentItem, SvPaymentItem.key(merchant_id, order_id), consistent=True)
+
+    def counter(self, member_id: str, name: str) -> SvCounterItem | None:
+        """A member's counter (the day's top-ups, a bonus rule's uses)."""
+        return self.uow.get(SvCounterItem, SvCounterItem.key(member_id, name), consistent=True)
+
+    def accounts_in_shard(self, shard: int) -> Iterator[SvAccountItem]:
+        """Every account listed in one shard (reconciliation)."""
+        return self.uow.query(SvAccountItem, f"SVACCT#{shard}", index="gsi1")
+
+    @staticmethod
+    def shards() -> range:
+        """The listing's shards."""
+        return range(ACCOUNT_SHARDS)

@@ -1,0 +1,94 @@
+"""Stored value over HTTP."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.stored_value import reconcile, service
+from chalicelib.stored_value.schemas import (
+    CashOut,
+    LedgerQuery,
+    Pay,
+    PutRules,
+    ReconcileQuery,
+    RefundPayment,
+    RulesQuery,
+    TopUp,
+)
+
+bp = Blueprint(__name__)
+TAGS = ("stored value",)
+HQ = staff(*HQ_ROLES)
+TILL = (MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk"))
+
+
+def _key(call: Call) -> str | None:
+    return call.headers.get("idempotency-key")
+
+
+@endpoint(bp, "/v1/stored-value/rules", "PUT", "putTopUpBonusRules", tags=TAGS, status=201,
+          summary="Save a new version of the stored value rules: top-up bonuses, spend order, limits",
+          allow=(HQ,), body=PutRules)
+def put_rules(call: Call):
+    return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/stored-value/rules", "GET", "getTopUpBonusRules", tags=TAGS,
+          summary="The stored value rules in force (now, or at ?at=) and the list of versions",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=RulesQuery)
+def get_rules(call: Call):
+    return service.get_rules(call.uow, call.query.at)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/top-ups", "POST", "topUpStoredValue", tags=TAGS, status=201,
+          errors=(404, 409), summary="Add paid principal (applied once per payment_ref) and the best top-up bonus",
+          allow=(MERCHANT, HQ), body=TopUp)
+def top_up(call: Call):
+    return service.top_up(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/payments", "POST", "payWithStoredValue", tags=TAGS,
+          status=201, errors=(404, 409), summary="Pay for an order with stored value (principal and bonus by the "
+          "configured order)", allow=TILL, body=Pay)
+def pay(call: Call):
+    return service.pay(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/stored-value/payments/{order_id}/refunds", "POST", "refundStoredValuePayment", tags=TAGS,
+          status=201, errors=(404, 409), summary="Refund part or all of a stored value payment, to the same split",
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body=RefundPayment)
+def refund(call: Call):
+    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/cash-out", "POST", "cashOutStoredValue", tags=TAGS,
+          errors=(403, 404, 409), summary="Refund the remaining principal; the bonus is forfeited (HQ)",
+          allow=(HQ,), body=CashOut)
+def cash_out(call: Call):
+    return service.cash_out(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value", "GET", "getStoredValueAccount", tags=TAGS, errors=(404,),
+          summary="The member's prepaid balances (principal and bonus) and totals",
+          allow=(MEMBER, MERCHANT, ANY_STAFF))
+def get_account(call: Call):
+    return service.get_account(call.uow, call.params["member_id"], call.caller)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/ledger", "GET", "listStoredValueLedger", tags=TAGS,
+          errors=(404,), summary="Every movement with its double-entry lines, newest first",
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery)
+def list_ledger(call: Call):
+    return service.ledger(call.uow, call.params["member_id"], call.caller, call.query.before, call.query.limit)
+
+
+@endpoint(bp, "/v1/stored-value/reconciliation", "GET", "getStoredValueReconciliation", tags=TAGS,
+          summary="Prove balances = postings = double-entry lines, for one member or every account",
+          allow=(HQ,), query=ReconcileQuery)
+def get_reconciliation(call: Call):
+    q = call.query
+    if q.member_id:
+        return reconcile.account(call.uow, service.member(call.uow, q.member_id, call.caller))
+    return reconcile.everything(call.uow, q.limit)

@@ -1,0 +1,59 @@
+"""Request shapes of the stored value operations."""
+
+from __future__ import annotations
+
+from pydantic import Field, StrictInt
+
+from chalicelib.shared.types import Instant, Strict
+from chalicelib.stored_value.rules import StoredValueRules
+
+Ref = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+Amount = Field(gt=0, le=10**9, description="fen")
+
+
+class TopUp(Strict):
+    amount_fen: StrictInt = Amount
+    payment_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                             description="the payment's reference at the provider: applied once")
+    merchant_id: str | None = Field(None, max_length=64, description="the issuing merchant (staff name it)")
+    store_id: str | None = Field(None, max_length=64)
+
+
+class Pay(Strict):
+    amount_fen: StrictInt = Amount
+    order_id: str = Ref
+    merchant_id: str | None = Field(None, max_length=64)
+    store_id: str | None = Field(None, max_length=64)
+
+
+class RefundPayment(Strict):
+    refund_id: str = Ref
+    amount_fen: StrictInt = Amount
+    merchant_id: str | None = Field(None, max_length=64)
+
+
+class CashOut(Strict):
+    reason: str = Field(min_length=3, max_length=200)
+    refund_ref: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                                   description="the original payment route's reference for the refund")
+    approved_by: str | None = Field(None, min_length=1, max_length=64,
+                                    description="the HQ staff who approved it (above the approval amount)")
+
+
+class PutRules(Strict):
+    rules: StoredValueRules
+    effective_from: Instant | None = Field(None, description="default: now")
+
+
+class RulesQuery(Strict):
+    at: Instant | None = None
+
+
+class LedgerQuery(Strict):
+    limit: int = Field(50, ge=1, le=200)
+    before: int | None = Field(None, ge=1)
+
+
+class ReconcileQuery(Strict):
+    member_id: str | None = Field(None, max_length=64)
+    limit: int = Field(1000, ge=1, le=10_000)

@@ -1,0 +1,233 @@
+"""The stored value capability's service API: top-ups (with the best bonus), payments and their
+refunds at merchants, cash-out, the account and its ledger, and the rules.
+
+Each operation reads the account (the shared versioned account: its version is the lock) and
+stages the account, one posting with its double-entry lines and one event on the request's unit
+of work, with its payment reference, order or refund record, all committed together.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import service as members
+from chalicelib.merchants import service as merchants
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.principal import Principal
+from chalicelib.stored_value import rules as R
+from chalicelib.stored_value.account import InsufficientBalance, SvChange
+from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
+from chalicelib.stored_value.tables import SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
+
+
+class LimitExceeded(Conflict):
+    slug, title = "stored-value-limit", "The top-up would break a stored value limit"
+
+
+class PaymentRefReused(Conflict):
+    slug, title = "payment-ref-reused", "This payment reference was applied to another top-up"
+
+
+class RefundExceedsPayment(Conflict):
+    slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
+
+
+class NothingToCashOut(Conflict):
+    slug, title = "nothing-to-cash-out", "There is no principal to cash out"
+
+
+def put_rules(body: R.StoredValueRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Save a new version of the stored value rules."""
+    return {**R.RULES.put(uow, body, effective_from, by), "rules": body.model_dump(mode="json", exclude_none=True)}
+
+
+def get_rules(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
+    """The rules in force at ``at`` (default: now) and the list of versions."""
+    found = R.RULES.describe(uow, at)
+    return {"version": found["version"], "rules": found["body"].model_dump(mode="json", exclude_none=True),
+            "versions": found["versions"]}
+
+
+def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Add principal paid by an external payment (applied once per reference) and the best bonus."""
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=False)
+    member_id = members.target(uow, member_id, by)
+    seen = uow.stored_value.top_up_ref(cmd.payment_ref)
+    if seen is not None:
+        if (seen.member_id, int(seen.amount_fen)) != (member_id, cmd.amount_fen):
+            raise PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up")
+        return {**account(uow, member_id), "already_applied": True, "bonus_fen": int(seen.bonus_fen)}
+    now = clock.now()
+    _, rules = R.RULES.at(uow, now)
+    if cmd.amount_fen > rules.single_top_up_max_fen:
+        raise ValidationProblem(f"one top-up is at most {rules.single_top_up_max_fen} fen")
+    change = SvChange(uow, member_id)
+    bonus, rule = _bonus(uow, member_id, rules, cmd.amount_fen, now, first=int(change.account.topped_up or 0) == 0)
+    if change.principal + change.bonus + cmd.amount_fen + bonus > rules.balance_cap_fen:
+        raise LimitExceeded(f"the balance would be {change.principal + change.bonus + cmd.amount_fen + bonus} fen; "
+                            f"at most {rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
+    _daily(uow, member_id, rules, cmd.amount_fen)
+    change.top_up(cmd.amount_fen, bonus)
+    uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
+                              bonus_fen=bonus, at=clock.iso(now)),
+               on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
+    posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref, actor=by.ref, key=key,
+                           event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
+                           data={"bonus_fen": bonus, "bonus_rule": rule})
+    return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule}
+
+
+def _bonus(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: int, at: datetime,
+           first: bool) -> tuple[int, str | None]:
+    """The best bonus among the rules that apply, and its rule; its use is counted if limited."""
+    best, chosen = 0, None
+    for rule in rules.bonus_rules:
+        if rule.first_top_up_only and not first:
+            continue
+        bonus = rule.bonus(amount, at)
+        if bonus <= best:
+            continue
+        if rule.per_member_limit is not None:
+            used = uow.stored_value.counter(member_id, f"BONUS#{rule.id}")
+            if used is not None and int(used.total) >= rule.per_member_limit:
+                continue
+        best, chosen = bonus, rule
+    if chosen is not None and chosen.per_member_limit is not None:
+        used = uow.stored_value.counter(member_id, f"BONUS#{chosen.id}")
+        _count(uow, member_id, f"BONUS#{chosen.id}", 1, used, chosen.per_member_limit)
+    return best, chosen.id if chosen else None
+
+
+def _daily(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: int) -> None:
+    if rules.daily_top_up_max_fen is None:
+        return
+    name = f"DAY#{clock.program_date().isoformat()}"
+    today = uow.stored_value.counter(member_id, name)
+    if int(today.total if today else 0) + amount > rules.daily_top_up_max_fen:
+        raise LimitExceeded(f"top-ups today would exceed {rules.daily_top_up_max_fen} fen")
+    _count(uow, member_id, name, amount, today, rules.daily_top_up_max_fen)
+
+
+def _count(uow: UnitOfWork, member_id: str, name: str, amount: int, item: SvCounterItem | None, limit: int) -> None:
+    """Add to a counter on the condition that it is still what was read (and within ``limit``)."""
+    before = int(item.total) if item else 0
+    counter = SvCounterItem(*SvCounterItem.key(member_id, name), total=before + amount)
+    condition = SvCounterItem.total == before if item else SvCounterItem.pk.does_not_exist()
+    uow.save(counter, condition, on_conflict=lambda: LimitExceeded(f"{name} changed meanwhile; retry"))
+
+
+def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Pay for an order at a merchant, principal and bonus split by the configured order."""
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
+    assert merchant is not None
+    if by.kind == "member":
+        raise Forbidden("payments are taken by the merchant's till")
+    member_id = members.target(uow, member_id, by)
+    if uow.stored_value.payment(merchant, cmd.order_id) is not None:
+        raise Conflict(f"order {cmd.order_id} was paid with stored value already")
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if cmd.amount_fen > change.principal + change.bonus:
+        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {change.principal + change.bonus} held",
+                                  balance_fen=change.principal + change.bonus)
+    principal, bonus = R.split(cmd.amount_fen, change.principal, change.bonus, rules.spend_order)
+    change.spend(principal, bonus, merchant)
+    uow.create(SvPaymentItem(*SvPaymentItem.key(merchant, cmd.order_id), member_id=member_id, merchant_id=merchant,
+                             order_id=cmd.order_id, store_id=store, amount_fen=cmd.amount_fen, principal=principal,
+                             bonus=bonus, refunded_principal=0, refunded_bonus=0, created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
+    posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}", actor=by.ref, key=key,
+                           event_type="stored_value.paid", merchant_id=merchant, store_id=store,
+                           data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
+    return {**_view(change), "order_id": cmd.order_id, "amount_fen": cmd.amount_fen, "principal_fen": principal,
+            "bonus_fen": bonus, "posting_id": posting.posting_id}
+
+
+def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Give back part or all of a payment to the same split of principal and bonus; refunds add
+    up and never pass what was paid."""
+    merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
+    assert merchant is not None
+    paid = uow.stored_value.payment(merchant, order_id)
+    if paid is None:
+        raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
+    before = int(paid.refunded_principal) + int(paid.refunded_bonus)
+    if before + cmd.amount_fen > int(paid.amount_fen):
+        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a {paid.amount_fen} fen "
+                                   f"payment", refunded_fen=before)
+    principal, bonus = R.refund_split(int(paid.principal), int(paid.bonus), int(paid.amount_fen), before,
+                                      int(paid.refunded_principal), int(paid.refunded_bonus), cmd.amount_fen)
+    change = SvChange(uow, paid.member_id)
+    change.give_back(principal, bonus, merchant)
+    uow.create(SvRefundItem(*SvRefundItem.key(merchant, order_id, cmd.refund_id), amount_fen=cmd.amount_fen,
+                            created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
+    read = (int(paid.refunded_principal), int(paid.refunded_bonus))
+    paid.refunded_principal, paid.refunded_bonus = read[0] + principal, read[1] + bonus
+    uow.save(paid, (SvPaymentItem.refunded_principal == read[0]) & (SvPaymentItem.refunded_bonus == read[1]),
+             on_conflict=lambda: Conflict("the payment changed meanwhile; retry"))
+    posting = change.stage("refund", cmd.amount_fen, ref=f"order:{merchant}:{order_id}:{cmd.refund_id}",
+                           actor=by.ref, key=key, event_type="stored_value.refunded", merchant_id=merchant,
+                           data={"order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
+                                 "bonus_fen": bonus})
+    return {**_view(change), "order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
+            "bonus_fen": bonus, "refunded_fen": before + cmd.amount_fen, "posting_id": posting.posting_id}
+
+
+def cash_out(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Refund the remaining principal to its payment route; the bonus is forfeited (recorded)."""
+    member_id = members.target(uow, member_id, by)
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if change.principal <= 0:
+        raise NothingToCashOut("only principal is cashed out; this account holds none"
+                               + (f" ({change.bonus} fen of bonus)" if change.bonus else ""))
+    limit = rules.cash_out_approval_above_fen
+    if limit is not None and change.principal > limit and (not cmd.approved_by or cmd.approved_by == by.id):
+        raise Forbidden(f"a cash-out above {limit} fen names another HQ staff member who approved it (approved_by)")
+    principal, bonus = change.cash_out()
+    posting = change.stage("cash_out", principal, ref=cmd.refund_ref, actor=by.ref, key=key,
+                           event_type="stored_value.cashed_out", reason=cmd.reason,
+                           data={"principal_fen": principal, "bonus_forfeited_fen": bonus,
+                                 "approved_by": cmd.approved_by})
+    return {**_view(change), "cashed_out_fen": principal, "bonus_forfeited_fen": bonus,
+            "posting_id": posting.posting_id}
+
+
+def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
+    """The account's balances and totals."""
+    item = uow.stored_value.account(member_id)
+    view = item.view()
+    return {"member_id": member_id, "balance_fen": view["principal"] + view["bonus"], **view}
+
+
+def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
+    """The member a request names, checked (404 outside the caller's program)."""
+    return members.target(uow, member_id, by)
+
+
+def get_account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
+    """The member's stored value account (the member, the till, staff)."""
+    return account(uow, members.target(uow, member_id, by))
+
+
+def ledger(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
+    """The account's postings with their double-entry lines, newest first."""
+    member_id = members.target(uow, member_id, by)
+    items = list(uow.stored_value.postings(member_id, before, limit, newest_first=True))
+    postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
+                 "principal_delta": int(p.principal_delta), "bonus_delta": int(p.bonus_delta),
+                 "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
+                 "merchant_id": p.merchant_id, "reason": p.reason, "actor": p.actor, "created_at": p.created_at}
+                for p in items]
+    last = postings[-1]["sequence"] if len(postings) == limit else None
+    return {"member_id": member_id, "postings": postings, "next_before": last if last and last > 1 else None}
+
+
+def _view(change: SvChange) -> dict[str, Any]:
+    return {"member_id": change.member_id, "principal": change.principal, "bonus": change.bonus,
+            "balance_fen": change.principal + change.bonus}

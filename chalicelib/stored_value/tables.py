@@ -1,0 +1,129 @@
+"""Stored value items, in the main table.
+
+* ``MEMBER#<id> / SV#ACCOUNT``: the member's prepaid balances, principal and bonus kept apart,
+  with running totals; ``version`` is the lock of every change (the shared versioned account).
+  Listed on ``gsi1`` (``SVACCT#<shard>``) for the reconciliation of every account.
+* ``SVLEDGER#<member> / <version>``: one posting per change, with its double-entry lines.
+* ``SVTOPUP#<payment ref>``: a top-up's payment, applied once.
+* ``SVORDER#<merchant>#<order>`` / ``PAYMENT`` and ``REFUND#<id>``: what a payment took from
+  principal and bonus, and its refunds (cumulative, never more than was paid).
+* ``MEMBER#<id> / SV#DAY#<date>`` and ``SV#BONUS#<rule>``: the day's top-ups (limit) and how
+  often a bonus rule was given (per-member limit).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.db.items import Gsi1, MainModel
+
+ACCOUNT_SHARDS = 16
+BUCKETS = ("principal", "bonus")
+TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
+          "refunded_bonus", "cashed_out", "bonus_forfeited")
+
+
+class SvAccountItem(MainModel):
+    member_id = UnicodeAttribute()
+    principal = NumberAttribute(default=0)
+    bonus = NumberAttribute(default=0)
+    topped_up = NumberAttribute(default=0)
+    bonus_granted = NumberAttribute(default=0)
+    spent_principal = NumberAttribute(default=0)
+    spent_bonus = NumberAttribute(default=0)
+    refunded_principal = NumberAttribute(default=0)
+    refunded_bonus = NumberAttribute(default=0)
+    cashed_out = NumberAttribute(default=0)
+    bonus_forfeited = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    listing = Gsi1()
+
+    @staticmethod
+    def key(member_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", "SV#ACCOUNT"
+
+    @classmethod
+    def new(cls, member_id: str) -> SvAccountItem:
+        """An account never posted to (version 0), listed for the reconciliation of all."""
+        shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
+        item = cls(*cls.key(member_id), member_id=member_id, principal=0, bonus=0, version=0,
+                   gsi1pk=f"SVACCT#{shard}", gsi1sk=member_id)
+        for total in TOTALS:
+            setattr(item, total, 0)
+        return item
+
+    def view(self) -> dict[str, int]:
+        return {k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")}
+
+
+class SvPostingItem(MainModel):
+    posting_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    kind = UnicodeAttribute()                        # top_up | payment | refund | cash_out
+    amount = NumberAttribute()                       # fen moved, principal and bonus together
+    principal_delta = NumberAttribute()
+    bonus_delta = NumberAttribute()
+    balance_after = NumberAttribute()                # principal + bonus after
+    entries = UnicodeAttribute()                     # JSON [{account, fen}]: debit +, credit -; sums to 0
+    ref = UnicodeAttribute(null=True)                # payment ref, order, refund
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(member_id: str, sequence: int) -> tuple[str, str]:
+        return f"SVLEDGER#{member_id}", f"{sequence:010d}"
+
+
+class SvTopUpRefItem(MainModel):
+    member_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    bonus_fen = NumberAttribute()
+    at = UnicodeAttribute()
+
+    @staticmethod
+    def key(payment_ref: str) -> tuple[str, str]:
+        return f"SVTOPUP#{payment_ref}", "REF"
+
+
+class SvPaymentItem(MainModel):
+    member_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    amount_fen = NumberAttribute()
+    principal = NumberAttribute()
+    bonus = NumberAttribute()
+    refunded_principal = NumberAttribute(default=0)
+    refunded_bonus = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str, order_id: str) -> tuple[str, str]:
+        return f"SVORDER#{merchant_id}#{order_id}", "PAYMENT"
+
+
+class SvRefundItem(MainModel):
+    amount_fen = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str, order_id: str, refund_id: str) -> tuple[str, str]:
+        return f"SVORDER#{merchant_id}#{order_id}", f"REFUND#{refund_id}"
+
+
+class SvCounterItem(MainModel):
+    total = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(member_id: str, name: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"SV#{name}"

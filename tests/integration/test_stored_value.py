@@ -1,0 +1,115 @@
+"""Stored value through the app on every backend: top-ups with the best bonus (applied once per
+payment reference), payments split proportionally, cumulative refunds to the same split,
+cash-out forfeiting the bonus, the limits of the prepaid-card measures, and the double-entry
+reconciliation. Figures are worked out by hand from the rules."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.shared import clock
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+RULES = {"bonus_rules": [
+    {"id": "200-30", "name": "储值200送30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000},
+    {"id": "steps", "name": "Stepped", "kind": "stepped", "steps": [{"min_fen": 50_000, "bonus_fen": 8_000},
+                                                                   {"min_fen": 100_000, "bonus_fen": 20_000}]},
+    {"id": "first", "name": "First top-up 10%", "kind": "percent", "percent": 10, "max_bonus_fen": 5_000,
+     "first_top_up_only": True},
+    {"id": "once", "name": "Once per member", "kind": "fixed", "min_fen": 10_000, "bonus_fen": 1_000,
+     "per_member_limit": 1},
+], "daily_top_up_max_fen": 300_000}
+
+
+@pytest.fixture
+def program(api):
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
+
+
+def top_up(api, mid, fen, ref):
+    return api.call("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": fen, "payment_ref": ref,
+                                                                        "merchant_id": "m1"})
+
+
+def pay(api, mid, fen, order):
+    return api.call("POST", f"/v1/members/{mid}/stored-value/payments", {"amount_fen": fen, "order_id": order,
+                                                                         "merchant_id": "m1"})
+
+
+def proof(api, mid):
+    result = api.ok("GET", f"/v1/stored-value/reconciliation?member_id={mid}")
+    assert result["balanced"], result
+    return result["account"]
+
+
+def test_top_up_bonus_payment_refund_and_cash_out_to_the_fen(api, program):
+    mid = api.member("13800139401")
+    status, first = top_up(api, mid, 20_000, "WX-1")          # first: 10% = 2,000; 200-30 = 3,000 wins
+    assert status == 201 and (first["principal"], first["bonus"], first["bonus_rule"]) == (20_000, 3_000, "200-30")
+    status, again = top_up(api, mid, 20_000, "WX-1")           # the provider calls back twice
+    assert status == 201 and again["already_applied"] and again["principal"] == 20_000
+    assert top_up(api, mid, 1, "WX-1")[1]["type"].endswith("/payment-ref-reused")
+    second = top_up(api, mid, 10_000, "WX-2")[1]               # "once" (1,000); not first any more
+    assert (second["principal"], second["bonus"], second["bonus_rule"]) == (30_000, 4_000, "once")
+    third = top_up(api, mid, 10_000, "WX-3")[1]                # "once" is used up: no bonus
+    assert (third["principal"], third["bonus"], third["bonus_rule"]) == (40_000, 4_000, None)
+    status, paid = pay(api, mid, 11_000, "O-1")                # 11,000 of 40,000 + 4,000: bonus 1,000
+    assert status == 201 and (paid["principal_fen"], paid["bonus_fen"]) == (10_000, 1_000)
+    assert pay(api, mid, 1, "O-1")[0] == 409                   # an order is paid once
+    r1 = api.ok("POST", "/v1/stored-value/payments/O-1/refunds", {"refund_id": "r1", "amount_fen": 5_500,
+                                                                 "merchant_id": "m1"})
+    assert (r1["principal_fen"], r1["bonus_fen"]) == (5_000, 500)
+    status, problem = api.call("POST", "/v1/stored-value/payments/O-1/refunds",
+                               {"refund_id": "r2", "amount_fen": 5_501, "merchant_id": "m1"})
+    assert status == 409 and problem["type"].endswith("/refund-exceeds-payment")
+    r2 = api.ok("POST", "/v1/stored-value/payments/O-1/refunds", {"refund_id": "r2", "amount_fen": 5_500,
+                                                                 "merchant_id": "m1"})
+    assert (r2["principal_fen"], r2["bonus_fen"], r2["refunded_fen"]) == (5_000, 500, 11_000)
+    account = proof(api, mid)
+    assert (account["principal"], account["bonus"]) == (40_000, 4_000)
+    out = api.ok("POST", f"/v1/members/{mid}/stored-value/cash-out", {"reason": "closing the card",
+                                                                     "refund_ref": "WX-1"})
+    assert (out["cashed_out_fen"], out["bonus_forfeited_fen"], out["balance_fen"]) == (40_000, 4_000, 0)
+    account = proof(api, mid)
+    assert (account["cashed_out"], account["bonus_forfeited"]) == (40_000, 4_000)
+    ledger = api.ok("GET", f"/v1/members/{mid}/stored-value/ledger")["postings"]
+    assert [p["kind"] for p in ledger] == ["cash_out", "refund", "refund", "payment", "top_up", "top_up", "top_up"]
+    assert sum(line["fen"] for line in ledger[0]["entries"]) == 0
+    assert {line["account"] for line in ledger[-1]["entries"]} == {"cash_clearing", "member:principal",
+                                                                  "bonus_expense", "member:bonus"}
+
+
+def test_limits_refuse_and_change_nothing(api, program):
+    mid = api.member("13800139402")
+    assert top_up(api, mid, 500_001, "L-1")[0] == 422                     # one top-up at most ¥5,000
+    ok = top_up(api, mid, 300_000, "L-2")[1]                               # 20,000 bonus (stepped)
+    assert ok["balance_fen"] == 320_000
+    status, problem = top_up(api, mid, 1, "L-3")                           # the day's ¥3,000 is used
+    assert status == 409 and problem["type"].endswith("/stored-value-limit")
+    clock.freeze(datetime(2026, 3, 2, 4, tzinfo=UTC))
+    status, problem = top_up(api, mid, 200_000, "L-4")                     # would hold 523,000 > 500,000
+    assert status == 409 and "500000" in problem["detail"]
+    assert top_up(api, mid, 150_000, "L-5")[0] == 201                      # 320,000 + 150,000 + 20,000 = 490,000
+    status, problem = pay(api, mid, 490_001, "O-big")
+    assert status == 409 and problem["type"].endswith("/insufficient-balance")
+    assert pay(api, mid, 0, "O-zero")[0] == 422
+    assert proof(api, mid)["principal"] + proof(api, mid)["bonus"] == 490_000
+
+
+def test_a_bonus_only_balance_cannot_be_cashed_out_and_big_cash_outs_need_an_approver(api, program):
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {**RULES, "spend_order": "principal_first",
+                                                       "cash_out_approval_above_fen": 10_000}})
+    mid = api.member("13800139403")
+    top_up(api, mid, 20_000, "C-1")                                        # + 3,000 bonus
+    pay(api, mid, 20_000, "O-c")                                           # principal first: bonus left
+    status, problem = api.call("POST", f"/v1/members/{mid}/stored-value/cash-out", {"reason": "leaving"})
+    assert status == 409 and problem["type"].endswith("/nothing-to-cash-out")
+    other = api.member("13800139404")
+    top_up(api, other, 20_000, "C-2")
+    assert api.call("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving"})[0] == 403
+    out = api.ok("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving", "approved_by": "cfo"})
+    assert out["cashed_out_fen"] == 20_000
+    everything = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert everything["balanced"] and everything["accounts_checked"] >= 2
+    assert api.run_job("stored-value-reconcile")["balanced"] is True
