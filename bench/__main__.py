@@ -269,6 +269,40 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def stored_value_operations(stack, n: int) -> list[dict[str, Any]]:
+    """Per-call cost of the stored value operations (a member with a bonus rule in force)."""
+    import requests
+    session = requests.Session()
+    url = stack.api_url
+    staff = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["super_admin"],
+             "Content-Type": "application/json"}
+    counter = [0]
+
+    def post(path: str, body: dict, method: str = "POST") -> dict:
+        counter[0] += 1
+        r = session.request(method, url + path, json=body, headers={**staff, "Idempotency-Key": f"sv{counter[0]}"})
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    post("/v1/stored-value/rules", {"rules": {"bonus_rules": [
+        {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000}],
+        "balance_cap_fen": 10**9, "single_top_up_max_fen": 10**8}}, "PUT")
+    mid = post("/v1/members", {"phone": "13633330000"})["member_id"]
+    rows = []
+    samples, usage = timed(n, lambda i: post(f"/v1/members/{mid}/stored-value/top-ups", {
+        "amount_fen": 20_000, "payment_ref": f"bench-{mid}-{i}", "merchant_id": "bench"}))
+    rows.append(row("topUpStoredValue (with bonus)", "1 rule", n, samples, usage))
+    samples, usage = timed(n, lambda i: post(f"/v1/members/{mid}/stored-value/payments", {
+        "amount_fen": 1_000, "order_id": f"svb-{i}", "merchant_id": "bench"}))
+    rows.append(row("payWithStoredValue", "proportional", n, samples, usage))
+    samples, usage = timed(n, lambda i: post(f"/v1/stored-value/payments/svb-{i}/refunds", {
+        "refund_id": "r", "amount_fen": 500, "merchant_id": "bench"}))
+    rows.append(row("refundStoredValuePayment", "half", n, samples, usage))
+    samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{mid}/stored-value", headers=staff))
+    rows.append(row("getStoredValueAccount", f"{3 * n} postings", n, samples, usage))
+    return rows
+
+
 def tier_review_job(members: int, share_percent: int) -> dict[str, Any]:
     """The tier-review job when ``share_percent`` of ``members`` reach their validity end today."""
     from datetime import date, datetime
@@ -446,7 +480,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     """The README's benchmark section body, from results.json."""
-    rows = results["api"] + results.get("points", []) + results.get("tiers", []) + results["emulator_transactions"]
+    rows = (results["api"] + results.get("points", []) + results.get("tiers", []) + results.get("stored_value", [])
+            + results["emulator_transactions"])
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
@@ -509,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         results["points"] = points_operations(stack, max(10, args.calls // 4))
         results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)
         results["tiers"] = tier_operations(stack, max(10, args.calls // 4))
+        results["stored_value"] = stored_value_operations(stack, max(10, args.calls // 4))
         results["tier_review_job"] = tier_review_job(100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
         results["double_spend"] = double_spend(lambda: stack.client("dynamodb"), "bench-double-spend")

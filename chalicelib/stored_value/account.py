@@ -4,8 +4,9 @@ of the movement on the posting. Invariants the reconciliation checks:
 
 * ``principal`` / ``bonus`` = the sum of the postings' deltas = minus the sum of their lines on
   ``member:principal`` / ``member:bonus`` (liabilities are credits); each posting's lines sum to 0;
-* principal = topped_up − spent_principal + refunded_principal − cashed_out, and
-  bonus = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited; nothing is negative.
+* held principal / bonus likewise on ``member:held_principal`` / ``member:held_bonus``;
+* principal + held = topped_up − spent_principal + refunded_principal − cashed_out, and
+  bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited; nothing negative.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chalicelib.shared.ids import new_id
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
 
 PRINCIPAL, BONUS = "member:principal", "member:bonus"
+HELD_PRINCIPAL, HELD_BONUS = "member:held_principal", "member:held_bonus"
 CASH, BONUS_EXPENSE, FORFEITED = "cash_clearing", "bonus_expense", "bonus_forfeited"
 
 
@@ -84,6 +86,37 @@ class SvChange:
         self.journal.move(PRINCIPAL, settlement(merchant_id), principal)
         self.journal.move(BONUS, settlement(merchant_id), bonus)
 
+    def hold(self, principal: int, bonus: int) -> None:
+        """Reserve for a checkout: still the member's (a liability), not spendable."""
+        if principal > self.principal or bonus > self.bonus:
+            raise InsufficientBalance(f"{principal + bonus} fen needed, {self.principal + self.bonus} held",
+                                      balance_fen=self.principal + self.bonus)
+        self._shift(principal, bonus, -1)
+
+    def release(self, principal: int, bonus: int) -> None:
+        """A hold given back (cancelled or lapsed)."""
+        self._shift(principal, bonus, 1)
+
+    def _shift(self, principal: int, bonus: int, sign: int) -> None:
+        for bucket, held, fen, account, held_account in (("principal", "held_principal", principal, PRINCIPAL,
+                                                         HELD_PRINCIPAL),
+                                                        ("bonus", "held_bonus", bonus, BONUS, HELD_BONUS)):
+            self.state.move(bucket, sign * fen)
+            self.state.move(held, -sign * fen)
+            if sign < 0:
+                self.journal.move(account, held_account, fen)
+            else:
+                self.journal.move(held_account, account, fen)
+
+    def spend_held(self, principal: int, bonus: int, merchant_id: str) -> None:
+        """A confirmed hold: the reserved parts go to the merchant's settlement."""
+        self.state.move("held_principal", -principal)
+        self.state.move("held_bonus", -bonus)
+        self.state.count("spent_principal", principal)
+        self.state.count("spent_bonus", bonus)
+        self.journal.move(HELD_PRINCIPAL, settlement(merchant_id), principal)
+        self.journal.move(HELD_BONUS, settlement(merchant_id), bonus)
+
     def give_back(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A refund of a payment at ``merchant_id``, to the parts it was taken from."""
         self.state.move("principal", principal)
@@ -117,6 +150,7 @@ class SvChange:
         posting = SvPostingItem(*SvPostingItem.key(self.member_id, version), posting_id=new_id(),
                                 member_id=self.member_id, sequence=version, kind=kind, amount=amount,
                                 principal_delta=delta["principal"], bonus_delta=delta["bonus"],
+                                held_principal_delta=delta["held_principal"], held_bonus_delta=delta["held_bonus"],
                                 balance_after=balance, entries=self.journal.dump(), ref=ref, merchant_id=merchant_id,
                                 store_id=store_id, reason=reason, actor=actor, idempotency_key=key,
                                 created_at=clock.iso(clock.now()))

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced, net
-from chalicelib.stored_value.account import BONUS, PRINCIPAL
+from chalicelib.stored_value.account import BONUS, HELD_BONUS, HELD_PRINCIPAL, PRINCIPAL
 from chalicelib.stored_value.tables import BUCKETS
 
 MISMATCHES_REPORTED = 50
@@ -30,15 +30,15 @@ def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
     lines = [json.loads(p.entries) for p in postings]
     checks = {**ledger["checks"],
               "every posting balances": all(balanced(x) for x in lines),
-              "lines = deltas": all(-net(x, PRINCIPAL) == int(p.principal_delta) and -net(x, BONUS) == int(p.bonus_delta)
-                                    for x, p in zip(lines, postings, strict=True)),
-              "principal = totals": state["principal"] == state["topped_up"] - state["spent_principal"]
-              + state["refunded_principal"] - state["cashed_out"],
-              "bonus = totals": state["bonus"] == state["bonus_granted"] - state["spent_bonus"]
+              "lines = deltas": all(_matches(x, p) for x, p in zip(lines, postings, strict=True)),
+              "principal = totals": state["principal"] + state["held_principal"] == state["topped_up"]
+              - state["spent_principal"] + state["refunded_principal"] - state["cashed_out"],
+              "bonus = totals": state["bonus"] + state["held_bonus"] == state["bonus_granted"] - state["spent_bonus"]
               + state["refunded_bonus"] - state["bonus_forfeited"]}
     return {"member_id": member_id, "account": state, "postings": ledger["postings"],
-            "sums": {**ledger["sums"], "lines_principal": -sum(net(x, PRINCIPAL) for x in lines),
-                     "lines_bonus": -sum(net(x, BONUS) for x in lines)},
+            "sums": {**ledger["sums"],
+                     "lines_principal": -sum(net(x, PRINCIPAL) + net(x, HELD_PRINCIPAL) for x in lines),
+                     "lines_bonus": -sum(net(x, BONUS) + net(x, HELD_BONUS) for x in lines)},
             "balanced": all(checks.values()), "checks": checks}
 
 
@@ -52,8 +52,8 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
                 break
             checked += 1
             result = account(uow, item.member_id)
-            totals["principal"] += result["account"]["principal"]
-            totals["bonus"] += result["account"]["bonus"]
+            totals["principal"] += result["account"]["principal"] + result["account"]["held_principal"]
+            totals["bonus"] += result["account"]["bonus"] + result["account"]["held_bonus"]
             totals["lines_principal"] += result["sums"]["lines_principal"]
             totals["lines_bonus"] += result["sums"]["lines_bonus"]
             if not result["balanced"]:
@@ -61,3 +61,10 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     in_total = totals["principal"] == totals["lines_principal"] and totals["bonus"] == totals["lines_bonus"]
     return {"accounts_checked": checked, "balanced": not mismatches and in_total, "totals": totals,
             "mismatches": mismatches[:MISMATCHES_REPORTED]}
+
+
+def _matches(lines: list[dict[str, Any]], p: Any) -> bool:
+    """A posting's lines on the member's accounts equal its deltas (liabilities are credits)."""
+    return (-net(lines, PRINCIPAL) == int(p.principal_delta) and -net(lines, BONUS) == int(p.bonus_delta)
+            and -net(lines, HELD_PRINCIPAL) == int(p.held_principal_delta or 0)
+            and -net(lines, HELD_BONUS) == int(p.held_bonus_delta or 0))

@@ -6,7 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.stored_value import reconcile, service
+from chalicelib.stored_value import holds, reconcile, service
+from chalicelib.stored_value.holds import HoldRequest
 from chalicelib.stored_value.schemas import (
     CashOut,
     LedgerQuery,
@@ -92,3 +93,22 @@ def get_reconciliation(call: Call):
     if q.member_id:
         return reconcile.account(call.uow, service.member(call.uow, q.member_id, call.caller))
     return reconcile.everything(call.uow, q.limit)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/holds", "POST", "holdStoredValue", tags=TAGS, status=201,
+          errors=(404, 409), summary="Reserve stored value for a checkout; confirm or cancel it, or it lapses",
+          allow=TILL, body=HoldRequest)
+def hold(call: Call):
+    return holds.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/confirm", "POST", "confirmStoredValueHold",
+          tags=TAGS, errors=(404, 409), summary="Spend the held amount: the order is paid", allow=TILL)
+def confirm_hold(call: Call):
+    return holds.confirm(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/cancel", "POST", "cancelStoredValueHold",
+          tags=TAGS, errors=(404, 409), summary="Give the held amount back", allow=TILL)
+def cancel_hold(call: Call):
+    return holds.release(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, _key(call))

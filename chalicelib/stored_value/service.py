@@ -21,7 +21,7 @@ from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange
 from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
-from chalicelib.stored_value.tables import SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
+from chalicelib.stored_value.tables import SvAccountItem, SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
 
 
 class LimitExceeded(Conflict):
@@ -55,6 +55,12 @@ def get_rules(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Add principal paid by an external payment (applied once per reference) and the best bonus."""
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=False)
+    _, rules = R.RULES.at(uow, clock.now())
+    own = members.record_key(member_id, by)[0]
+    counters = [f"DAY#{clock.program_date().isoformat()}"] if rules.daily_top_up_max_fen is not None else []
+    counters += [f"BONUS#{r.id}" for r in rules.bonus_rules if r.per_member_limit is not None]
+    _prefetch(uow, member_id, by, (SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref)),
+              *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters])
     member_id = members.target(uow, member_id, by)
     seen = uow.stored_value.top_up_ref(cmd.payment_ref)
     if seen is not None:
@@ -126,6 +132,7 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
     assert merchant is not None
     if by.kind == "member":
         raise Forbidden("payments are taken by the merchant's till")
+    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, cmd.order_id)))
     member_id = members.target(uow, member_id, by)
     if uow.stored_value.payment(merchant, cmd.order_id) is not None:
         raise Conflict(f"order {cmd.order_id} was paid with stored value already")
@@ -212,6 +219,7 @@ def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
 
 def get_account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's stored value account (the member, the till, staff)."""
+    _prefetch(uow, member_id, by)
     return account(uow, members.target(uow, member_id, by))
 
 
@@ -226,6 +234,12 @@ def ledger(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, l
                 for p in items]
     last = postings[-1]["sequence"] if len(postings) == limit else None
     return {"member_id": member_id, "postings": postings, "next_before": last if last and last > 1 else None}
+
+
+def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, tuple[str, str]]) -> None:
+    """The member, the account and ``more`` in one request: the operation's reads of them are free."""
+    own, wanted = members.record_key(member_id, by)
+    uow.prefetch([*wanted, (SvAccountItem, SvAccountItem.key(own)), *more])
 
 
 def _view(change: SvChange) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 * ``SVTOPUP#<payment ref>``: a top-up's payment, applied once.
 * ``SVORDER#<merchant>#<order>`` / ``PAYMENT`` and ``REFUND#<id>``: what a payment took from
   principal and bonus, and its refunds (cumulative, never more than was paid).
+* ``MEMBER#<id> / SV#HOLD#<id>``: a checkout hold (principal and bonus reserved).
 * ``MEMBER#<id> / SV#DAY#<date>`` and ``SV#BONUS#<rule>``: the day's top-ups (limit) and how
   often a bonus rule was given (per-member limit).
 """
@@ -17,10 +18,10 @@ import zlib
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import Gsi1, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
 
 ACCOUNT_SHARDS = 16
-BUCKETS = ("principal", "bonus")
+BUCKETS = ("principal", "bonus", "held_principal", "held_bonus")
 TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
           "refunded_bonus", "cashed_out", "bonus_forfeited")
 
@@ -29,6 +30,8 @@ class SvAccountItem(MainModel):
     member_id = UnicodeAttribute()
     principal = NumberAttribute(default=0)
     bonus = NumberAttribute(default=0)
+    held_principal = NumberAttribute(default=0)      # taken by open checkout holds
+    held_bonus = NumberAttribute(default=0)
     topped_up = NumberAttribute(default=0)
     bonus_granted = NumberAttribute(default=0)
     spent_principal = NumberAttribute(default=0)
@@ -51,7 +54,8 @@ class SvAccountItem(MainModel):
     def new(cls, member_id: str) -> SvAccountItem:
         """An account never posted to (version 0), listed for the reconciliation of all."""
         shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
-        item = cls(*cls.key(member_id), member_id=member_id, principal=0, bonus=0, version=0,
+        item = cls(*cls.key(member_id), member_id=member_id, principal=0, bonus=0, held_principal=0, held_bonus=0,
+                   version=0,
                    gsi1pk=f"SVACCT#{shard}", gsi1sk=member_id)
         for total in TOTALS:
             setattr(item, total, 0)
@@ -65,10 +69,12 @@ class SvPostingItem(MainModel):
     posting_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     sequence = NumberAttribute()
-    kind = UnicodeAttribute()                        # top_up | payment | refund | cash_out
+    kind = UnicodeAttribute()                        # top_up | payment | refund | cash_out | hold | hold_*
     amount = NumberAttribute()                       # fen moved, principal and bonus together
     principal_delta = NumberAttribute()
     bonus_delta = NumberAttribute()
+    held_principal_delta = NumberAttribute(default=0)
+    held_bonus_delta = NumberAttribute(default=0)
     balance_after = NumberAttribute()                # principal + bonus after
     entries = UnicodeAttribute()                     # JSON [{account, fen}]: debit +, credit -; sums to 0
     ref = UnicodeAttribute(null=True)                # payment ref, order, refund
@@ -127,3 +133,27 @@ class SvCounterItem(MainModel):
     @staticmethod
     def key(member_id: str, name: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"SV#{name}"
+
+
+class SvHoldItem(MainModel):
+    """``MEMBER#<id> / SV#HOLD#<hold id>``: a checkout's reservation, on the ``due`` index
+    (``DUE#sv-hold``) until confirmed or released; it lapses by itself when its time is up."""
+
+    hold_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    order_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    principal = NumberAttribute()
+    bonus = NumberAttribute()
+    status = UnicodeAttribute()                      # open | confirmed | released
+    hold_expires_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    duepk = UnicodeAttribute(null=True)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(member_id: str, hold_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"SV#HOLD#{hold_id}"

@@ -89,6 +89,10 @@ TARGETS = {
     "getStoredValueAccount": lambda t: ({"member_id": t["bob"]}, None, None),
     "listStoredValueLedger": lambda t: ({"member_id": t["bob"]}, None, None),
     "getStoredValueReconciliation": lambda t: ({}, None, {"member_id": t["bob"]}),
+    "holdStoredValue": lambda t: ({"member_id": t["bob"]}, {"amount_fen": 1, "order_id": "walk", "merchant_id": A[1]},
+                                  None),
+    "confirmStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
+    "cancelStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -122,10 +126,15 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"we-{bob}").status_code == 201
     hold = api.call("POST", f"/v1/members/{bob}/points/holds", {"points": 5}, signed_by=pos(stack, A),
                     key=f"wh-{bob}").json()["hold_id"]
+    assert api.call("POST", f"/v1/members/{bob}/stored-value/top-ups", {"amount_fen": 1_000, "payment_ref": f"w-{bob}"},
+                    signed_by=pos(stack, A), key=f"wt-{bob}").status_code == 201
+    sv_hold = api.call("POST", f"/v1/members/{bob}/stored-value/holds", {"amount_fen": 10, "order_id": f"svw-{bob}"},
+                       signed_by=pos(stack, A), key=f"wsh-{bob}").json()["hold_id"]
     card = f"CARD-{bob[-8:]}"
     assert api.call("POST", f"/v1/members/{bob}/identities", {"type": "card_no", "value": card},
                     headers=staff(api, stack, A, "super_admin"), key=f"wc-{bob}").status_code == 201
-    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card}
+    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
+            "sv_hold": sv_hold}
 
 
 def _dump(stack, keep) -> dict:

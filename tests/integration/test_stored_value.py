@@ -113,3 +113,50 @@ def test_a_bonus_only_balance_cannot_be_cashed_out_and_big_cash_outs_need_an_app
     everything = api.ok("GET", "/v1/stored-value/reconciliation")
     assert everything["balanced"] and everything["accounts_checked"] >= 2
     assert api.run_job("stored-value-reconcile")["balanced"] is True
+
+
+def test_a_checkout_hold_confirms_into_a_refundable_payment_cancels_or_lapses(api, program):
+    from datetime import timedelta
+    mid = api.member("13800139405")
+    top_up(api, mid, 20_000, "H-1")                                        # + 3,000 bonus
+    base = f"/v1/members/{mid}/stored-value/holds"
+    held = api.ok("POST", base, {"amount_fen": 2_300, "order_id": "HO-1", "merchant_id": "m1", "ttl_seconds": 60})
+    assert (held["principal_fen"], held["bonus_fen"], held["balance_fen"]) == (2_000, 300, 20_700)
+    account = proof(api, mid)
+    assert (account["held_principal"], account["held_bonus"]) == (2_000, 300)
+    done = api.ok("POST", f"{base}/{held['hold_id']}/confirm")
+    assert done["status"] == "confirmed" and done["balance_fen"] == 20_700
+    assert api.call("POST", f"{base}/{held['hold_id']}/cancel")[1]["type"].endswith("/hold-not-open")
+    back = api.ok("POST", "/v1/stored-value/payments/HO-1/refunds", {"refund_id": "x", "amount_fen": 2_300,
+                                                                    "merchant_id": "m1"})
+    assert (back["principal_fen"], back["bonus_fen"], back["balance_fen"]) == (2_000, 300, 23_000)
+    second = api.ok("POST", base, {"amount_fen": 23_000, "order_id": "HO-2", "merchant_id": "m1", "ttl_seconds": 60})
+    assert pay(api, mid, 1, "HO-3")[0] == 409                             # everything is held
+    assert api.ok("POST", f"{base}/{second['hold_id']}/cancel")["balance_fen"] == 23_000
+    third = api.ok("POST", base, {"amount_fen": 1_000, "order_id": "HO-4", "merchant_id": "m1", "ttl_seconds": 60})
+    assert api.run_job("stored-value-holds")["holds_released"] == 0
+    clock.freeze(T0 + timedelta(minutes=2))
+    assert api.call("POST", f"{base}/{third['hold_id']}/confirm")[0] == 409   # expired
+    assert api.run_job("stored-value-holds")["holds_released"] == 1
+    account = proof(api, mid)
+    assert (account["principal"], account["bonus"], account["held_principal"], account["held_bonus"]) == (20_000, 3_000, 0, 0)
+
+
+def test_a_payment_and_a_top_up_are_two_requests_each(memory):
+    from tests.integration.conftest import AppClient
+    api = AppClient()
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139406")
+    top_up(api, mid, 1_000, "R-0")                                # rules and merchant cached after this
+    pay(api, mid, 10, "R-warm")
+    before = memory.requests
+    assert top_up(api, mid, 1_000, "R-1")[0] == 201               # member, account, payment ref: one batch
+    assert memory.requests - before == 2
+    before = memory.requests
+    assert pay(api, mid, 10, "R-2")[0] == 201
+    assert memory.requests - before == 2
+    before = memory.requests
+    api.ok("GET", f"/v1/members/{mid}/stored-value")
+    assert memory.requests - before == 1
+    clock.freeze(None)

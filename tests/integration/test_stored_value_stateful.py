@@ -1,5 +1,5 @@
-"""A Hypothesis state machine drives top-ups (and their replays), payments, partial refunds and
-cash-outs through the whole app, and checks after every step that principal and bonus are what
+"""A Hypothesis state machine drives top-ups (and their replays), payments, checkout holds
+(confirmed or cancelled), partial refunds and cash-outs through the whole app, and checks after every step that principal and bonus are what
 a model of the rules says, and at the end of each example that the double entry reconciles.
 The model follows the rules as written (best single bonus, proportional spending, refunds to
 the payment's split cumulatively, the balance cap), not the code."""
@@ -29,6 +29,7 @@ class Model:
         self.principal = self.bonus = 0
         self.topped_up = 0
         self.payments: dict[str, dict] = {}
+        self.holds: dict[str, dict] = {}
 
     def bonus_for(self, amount: int) -> int:
         fixed = 3_000 if amount >= 20_000 else 0
@@ -152,6 +153,34 @@ class StoredValueMachine(RuleBasedStateMachine):
         p["refunded"], p["rp"], p["rb"] = after, p["rp"] + rp, p["rb"] + rb
         m.principal, m.bonus = m.principal + rp, m.bonus + rb
 
+    @rule(amount=st.integers(min_value=1, max_value=150_000))
+    def hold(self, amount):
+        m = self.model
+        order = f"h{len(m.holds)}-{self.n}"
+        status, body = self.send("post", f"/v1/members/{self.member}/stored-value/holds",
+                                 {"amount_fen": amount, "order_id": order, "merchant_id": "m1"})
+        if amount > m.principal + m.bonus:
+            assert status == 409 and body["type"].endswith("/insufficient-balance")
+            return
+        b = amount * m.bonus // (m.principal + m.bonus)
+        assert status == 201 and (body["principal_fen"], body["bonus_fen"]) == (amount - b, b)
+        m.principal, m.bonus = m.principal - (amount - b), m.bonus - b
+        m.holds[body["hold_id"]] = {"order": order, "amount": amount, "p": amount - b, "b": b}
+
+    @precondition(lambda self: bool(self.model.holds))
+    @rule(pick=st.integers(min_value=0, max_value=10**6), confirm=st.booleans())
+    def settle_hold(self, pick, confirm):
+        m = self.model
+        hold_id = sorted(m.holds)[pick % len(m.holds)]
+        h = m.holds.pop(hold_id)
+        action = "confirm" if confirm else "cancel"
+        status, body = self.send("post", f"/v1/members/{self.member}/stored-value/holds/{hold_id}/{action}", None)
+        assert status == 200, body
+        if confirm:
+            m.payments[h["order"]] = {"amount": h["amount"], "p": h["p"], "b": h["b"], "refunded": 0, "rp": 0, "rb": 0}
+        else:
+            m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
+
     @rule()
     def cash_out(self):
         m = self.model
@@ -168,6 +197,8 @@ class StoredValueMachine(RuleBasedStateMachine):
             return
         seen = self.send("get", f"/v1/members/{self.member}/stored-value", None)[1]
         assert (seen["principal"], seen["bonus"]) == (self.model.principal, self.model.bonus)
+        held = self.model.holds.values()
+        assert (seen["held_principal"], seen["held_bonus"]) == (sum(h["p"] for h in held), sum(h["b"] for h in held))
         assert seen["principal"] >= 0 and seen["bonus"] >= 0
 
 

@@ -1,0 +1,148 @@
+"""Two-phase stored value checkouts: a till reserves an amount (principal and bonus split as a
+payment would be), then confirms it (a payment of the order, refundable as any payment) or
+cancels it; a hold never confirmed lapses by itself (the ``stored-value-holds`` job, reading only
+the holds that are due)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field, StrictInt
+
+from chalicelib.db import backend
+from chalicelib.db.due import due_items, due_keys, run_due
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.jobs import job
+from chalicelib.members import service as members
+from chalicelib.merchants import service as merchants
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.principal import Principal
+from chalicelib.shared.types import Strict
+from chalicelib.stored_value import rules as R
+from chalicelib.stored_value.account import InsufficientBalance, SvChange
+from chalicelib.stored_value.tables import SvHoldItem, SvPaymentItem
+
+LAPSE_ACTOR = "job:stored-value-holds"
+
+
+class HoldRequest(Strict):
+    amount_fen: StrictInt = Field(gt=0, le=10**9)
+    order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+    merchant_id: str | None = Field(None, max_length=64)
+    store_id: str | None = Field(None, max_length=64)
+    ttl_seconds: StrictInt = Field(600, ge=30, le=86_400, description="the hold lapses after this")
+
+
+class HoldNotOpen(Conflict):
+    slug, title = "hold-not-open", "The hold is no longer open"
+
+
+def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Reserve an amount for a checkout."""
+    if by.kind == "member":
+        raise Forbidden("holds are taken by the merchant's till")
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
+    assert merchant is not None
+    member_id = members.target(uow, member_id, by)
+    if uow.stored_value.payment(merchant, cmd.order_id) is not None:
+        raise Conflict(f"order {cmd.order_id} was paid with stored value already")
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if cmd.amount_fen > change.principal + change.bonus:
+        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {change.principal + change.bonus} held",
+                                  balance_fen=change.principal + change.bonus)
+    principal, bonus = R.split(cmd.amount_fen, change.principal, change.bonus, rules.spend_order)
+    change.hold(principal, bonus)
+    hold_id, now = new_id(), clock.now()
+    expires = now + timedelta(seconds=cmd.ttl_seconds)
+    h = SvHoldItem(*SvHoldItem.key(member_id, hold_id), hold_id=hold_id, member_id=member_id, merchant_id=merchant,
+                   store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, principal=principal, bonus=bonus,
+                   status="open", hold_expires_at=clock.iso(expires), created_at=clock.iso(now))
+    h.duepk, h.duesk = due_keys("sv-hold", clock.program_date(expires), f"{clock.iso(expires)}#{member_id}#{hold_id}")
+    uow.create(h)
+    change.stage("hold", cmd.amount_fen, ref=f"hold:{hold_id}", actor=by.ref, key=key, event_type="stored_value.held",
+                 merchant_id=merchant, store_id=store, data={"hold_id": hold_id, "order_id": cmd.order_id,
+                                                            "principal_fen": principal, "bonus_fen": bonus})
+    return {"hold_id": hold_id, "member_id": member_id, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
+            "principal_fen": principal, "bonus_fen": bonus, "status": "open", "expires_at": h.hold_expires_at,
+            "balance_fen": change.principal + change.bonus}
+
+
+def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None) -> SvHoldItem:
+    h = uow.get(SvHoldItem, SvHoldItem.key(member_id, hold_id), consistent=True)
+    mine = by is None or by.is_hq or (by.kind in ("merchant", "staff") and h is not None
+                                      and by.merchant_id == h.merchant_id)
+    if h is None or not mine:
+        raise NotFound(f"no hold {hold_id[:64]}")
+    if h.status != "open":
+        raise HoldNotOpen(f"hold {hold_id} is {h.status}")
+    return h
+
+
+def _close(uow: UnitOfWork, h: SvHoldItem, status: str) -> None:
+    h.status, h.duepk, h.duesk = status, None, None
+    uow.save(h, SvHoldItem.status == "open", on_conflict=lambda: HoldNotOpen(f"hold {h.hold_id} changed"))
+
+
+def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Spend the held amount: the order is paid (and refundable like any payment)."""
+    member_id = members.target(uow, member_id, by)
+    h = _open(uow, member_id, hold_id, by)
+    if h.hold_expires_at <= clock.iso(clock.now()):
+        raise HoldNotOpen(f"hold {hold_id} is expired")
+    change = SvChange(uow, member_id)
+    principal, bonus = int(h.principal), int(h.bonus)
+    change.spend_held(principal, bonus, h.merchant_id)
+    _close(uow, h, "confirmed")
+    uow.create(SvPaymentItem(*SvPaymentItem.key(h.merchant_id, h.order_id), member_id=member_id,
+                             merchant_id=h.merchant_id, order_id=h.order_id, store_id=h.store_id,
+                             amount_fen=int(h.amount_fen), principal=principal, bonus=bonus, refunded_principal=0,
+                             refunded_bonus=0, created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
+    change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}", actor=by.ref, key=key,
+                 event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,
+                 data={"hold_id": hold_id, "order_id": h.order_id, "principal_fen": principal, "bonus_fen": bonus})
+    return {"hold_id": hold_id, "status": "confirmed", "order_id": h.order_id, "amount_fen": int(h.amount_fen),
+            "principal_fen": principal, "bonus_fen": bonus, "balance_fen": change.principal + change.bonus}
+
+
+def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None,
+            why: str = "cancelled") -> dict[str, Any]:
+    """Give the held amount back (a cancel, or the lapse job with ``by=None``)."""
+    if by is not None:
+        member_id = members.target(uow, member_id, by)
+    h = _open(uow, member_id, hold_id, by)
+    change = SvChange(uow, member_id)
+    change.release(int(h.principal), int(h.bonus))
+    _close(uow, h, "released")
+    change.stage("hold_released", int(h.amount_fen), ref=f"hold:{hold_id}", actor=by.ref if by else LAPSE_ACTOR,
+                 key=key, event_type="stored_value.hold_released", merchant_id=h.merchant_id,
+                 data={"hold_id": hold_id, "why": why})
+    return {"hold_id": hold_id, "status": "released", "amount_fen": int(h.amount_fen),
+            "balance_fen": change.principal + change.bonus}
+
+
+@job("stored-value-holds")
+def lapse(as_of: datetime) -> dict[str, Any]:
+    """Release checkout holds whose time ran out (only the due ones are read)."""
+    now = clock.iso(as_of)
+    run = run_due(due_items(backend.current(), SvHoldItem, "sv-hold", clock.program_date(as_of)),
+                  lambda due, _: _lapse(due[0], due[1], now), lambda due: f"{due[0]}/{due[1].hold_id}",
+                  "stored-value-holds")
+    return {"items_read": run.items_read, "holds_released": run.counts["released"], **run.give_ups()}
+
+
+def _lapse(program_id: str, due: SvHoldItem, now: str) -> Counter:
+    if due.hold_expires_at > now or due.status != "open":
+        return Counter()
+    uow = UnitOfWork(LAPSE_ACTOR, program=program_id)
+    try:
+        release(due.member_id, due.hold_id, None, uow, None, why="expired")
+    except HoldNotOpen:
+        return Counter()
+    uow.commit()
+    return Counter(released=1)
