@@ -6,23 +6,15 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.benefits import service
-from chalicelib.benefits.rules import BenefitRules, Ref
-from chalicelib.shared.types import Instant, Strict
+from chalicelib.benefits.rules import RULES, BenefitRules, Ref
+from chalicelib.shared.types import Strict
 
 bp = Blueprint(__name__)
 TAGS = ("benefits",)
 HQ = staff(*HQ_ROLES)
-
-
-class PutRules(Strict):
-    rules: BenefitRules
-    effective_from: Instant | None = Field(None, description="default: now")
-
-
-class RulesQuery(Strict):
-    at: Instant | None = None
 
 
 class Claim(Strict):
@@ -34,17 +26,9 @@ class EntitlementsQuery(Strict):
     limit: int = Field(100, ge=1, le=500)
 
 
-@endpoint(bp, "/v1/benefits/rules", "PUT", "putBenefitRules", tags=TAGS, status=201,
-          summary="Save a new version of the benefit rules (conditions to benefits)", allow=(HQ,), body=PutRules)
-def put_rules(call: Call):
-    return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
-
-
-@endpoint(bp, "/v1/benefits/rules", "GET", "getBenefitRules", tags=TAGS,
-          summary="The benefit rules in force (now, or at ?at=) and the list of versions",
-          allow=(MERCHANT, ANY_STAFF), query=RulesQuery)
-def get_rules(call: Call):
-    return service.get_rules(call.uow, call.query.at)
+config_endpoints(bp, "/v1/benefits/rules", RULES, "rules", BenefitRules, put_id="putBenefitRules",
+                 get_id="getBenefitRules", noun="the benefit rules (conditions to benefits)", tags=TAGS,
+                 put_allow=(HQ,), get_allow=(MERCHANT, ANY_STAFF), exclude_none=True)
 
 
 @endpoint(bp, "/v1/members/{member_id}/benefits", "GET", "getMemberBenefits", tags=TAGS, errors=(404,),

@@ -25,18 +25,6 @@ class AlreadyGranted(Conflict):
     slug, title = "already-granted", "This benefit was granted for this period already"
 
 
-def put_rules(body: B.BenefitRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Save a new version of the benefit rules."""
-    return {**B.RULES.put(uow, body, effective_from, by), "rules": body.model_dump(mode="json", exclude_none=True)}
-
-
-def get_rules(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
-    """The rules in force at ``at`` (default: now) and the list of versions."""
-    found = B.RULES.describe(uow, at)
-    return {"version": found["version"], "rules": found["body"].model_dump(mode="json", exclude_none=True),
-            "versions": found["versions"]}
-
-
 def facts(uow: UnitOfWork, member: members.Member, when: datetime) -> tuple[B.Facts, date | None]:
     """The member at ``when`` as benefit conditions see them (tier, plan, birthday, stage), and
     the last day of the tier's validity."""

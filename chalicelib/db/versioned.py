@@ -93,3 +93,14 @@ class VersionedConfig(Generic[C]):
         version, body = self.at(uow, when or clock.now())
         return {"version": version, "body": body,
                 "versions": [{"version": v, "effective_from": f} for f, v, _ in self.versions(uow)]}
+
+    def saved(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal, field: str,
+              exclude_none: bool = False) -> dict[str, Any]:
+        """:meth:`put`, answered as the API does: the version, its start and the body as ``field``."""
+        return {**self.put(uow, body, effective_from, by), field: body.model_dump(mode="json", exclude_none=exclude_none)}
+
+    def shown(self, uow: UnitOfWork, when: datetime | None, field: str, exclude_none: bool = False) -> dict[str, Any]:
+        """:meth:`describe`, answered as the API does: the version in force, its body as ``field``, the versions."""
+        found = self.describe(uow, when)
+        return {"version": found["version"], field: found["body"].model_dump(mode="json", exclude_none=exclude_none),
+                "versions": found["versions"]}

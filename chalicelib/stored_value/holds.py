@@ -22,8 +22,8 @@ from chalicelib.shared.errors import Conflict, Forbidden, NotFound
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.shared.types import Strict
-from chalicelib.stored_value import rules as R
-from chalicelib.stored_value.account import InsufficientBalance, SvChange
+from chalicelib.stored_value import service
+from chalicelib.stored_value.account import SvChange
 from chalicelib.stored_value.tables import SvHoldItem, SvPaymentItem
 
 LAPSE_ACTOR = "job:stored-value-holds"
@@ -47,15 +47,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
         raise Forbidden("holds are taken by the merchant's till")
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
-    member_id = members.target(uow, member_id, by)
-    if uow.stored_value.payment(merchant, cmd.order_id) is not None:
-        raise Conflict(f"order {cmd.order_id} was paid with stored value already")
-    _, rules = R.RULES.at(uow, clock.now())
-    change = SvChange(uow, member_id)
-    if cmd.amount_fen > change.principal + change.bonus:
-        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {change.principal + change.bonus} held",
-                                  balance_fen=change.principal + change.bonus)
-    principal, bonus = R.split(cmd.amount_fen, change.principal, change.bonus, rules.spend_order)
+    member_id, change, principal, bonus = service.checkout(uow, member_id, by, merchant, cmd.order_id, cmd.amount_fen)
     change.hold(principal, bonus)
     hold_id, now = new_id(), clock.now()
     expires = now + timedelta(seconds=cmd.ttl_seconds)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.stored_value import holds, reconcile, service
+from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.holds import HoldRequest
 from chalicelib.stored_value.schemas import (
     CashOut,
     LedgerQuery,
     Pay,
-    PutRules,
     ReconcileQuery,
     RefundPayment,
-    RulesQuery,
     TopUp,
 )
 
@@ -29,18 +29,9 @@ def _key(call: Call) -> str | None:
     return call.headers.get("idempotency-key")
 
 
-@endpoint(bp, "/v1/stored-value/rules", "PUT", "putTopUpBonusRules", tags=TAGS, status=201,
-          summary="Save a new version of the stored value rules: top-up bonuses, spend order, limits",
-          allow=(HQ,), body=PutRules)
-def put_rules(call: Call):
-    return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
-
-
-@endpoint(bp, "/v1/stored-value/rules", "GET", "getTopUpBonusRules", tags=TAGS,
-          summary="The stored value rules in force (now, or at ?at=) and the list of versions",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=RulesQuery)
-def get_rules(call: Call):
-    return service.get_rules(call.uow, call.query.at)
+config_endpoints(bp, "/v1/stored-value/rules", R.RULES, "rules", R.StoredValueRules, put_id="putTopUpBonusRules",
+                 get_id="getTopUpBonusRules", noun="the stored value rules: top-up bonuses, spend order, limits",
+                 tags=TAGS, put_allow=(HQ,), get_allow=(MEMBER, MERCHANT, ANY_STAFF), exclude_none=True)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/top-ups", "POST", "topUpStoredValue", tags=TAGS, status=201,

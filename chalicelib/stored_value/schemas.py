@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, StrictInt
 
-from chalicelib.shared.types import Instant, Strict
-from chalicelib.stored_value.rules import StoredValueRules
+from chalicelib.shared.types import Strict
 
 Ref = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
 Amount = Field(gt=0, le=10**9, description="fen")
@@ -38,15 +37,6 @@ class CashOut(Strict):
                                    description="the original payment route's reference for the refund")
     approved_by: str | None = Field(None, min_length=1, max_length=64,
                                     description="the HQ staff who approved it (above the approval amount)")
-
-
-class PutRules(Strict):
-    rules: StoredValueRules
-    effective_from: Instant | None = Field(None, description="default: now")
-
-
-class RulesQuery(Strict):
-    at: Instant | None = None
 
 
 class LedgerQuery(Strict):

@@ -40,18 +40,6 @@ class NothingToCashOut(Conflict):
     slug, title = "nothing-to-cash-out", "There is no principal to cash out"
 
 
-def put_rules(body: R.StoredValueRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Save a new version of the stored value rules."""
-    return {**R.RULES.put(uow, body, effective_from, by), "rules": body.model_dump(mode="json", exclude_none=True)}
-
-
-def get_rules(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
-    """The rules in force at ``at`` (default: now) and the list of versions."""
-    found = R.RULES.describe(uow, at)
-    return {"version": found["version"], "rules": found["body"].model_dump(mode="json", exclude_none=True),
-            "versions": found["versions"]}
-
-
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Add principal paid by an external payment (applied once per reference) and the best bonus."""
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=False)
@@ -132,16 +120,7 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
     assert merchant is not None
     if by.kind == "member":
         raise Forbidden("payments are taken by the merchant's till")
-    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, cmd.order_id)))
-    member_id = members.target(uow, member_id, by)
-    if uow.stored_value.payment(merchant, cmd.order_id) is not None:
-        raise Conflict(f"order {cmd.order_id} was paid with stored value already")
-    _, rules = R.RULES.at(uow, clock.now())
-    change = SvChange(uow, member_id)
-    if cmd.amount_fen > change.principal + change.bonus:
-        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {change.principal + change.bonus} held",
-                                  balance_fen=change.principal + change.bonus)
-    principal, bonus = R.split(cmd.amount_fen, change.principal, change.bonus, rules.spend_order)
+    member_id, change, principal, bonus = checkout(uow, member_id, by, merchant, cmd.order_id, cmd.amount_fen)
     change.spend(principal, bonus, merchant)
     uow.create(SvPaymentItem(*SvPaymentItem.key(merchant, cmd.order_id), member_id=member_id, merchant_id=merchant,
                              order_id=cmd.order_id, store_id=store, amount_fen=cmd.amount_fen, principal=principal,
@@ -152,6 +131,23 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
     return {**_view(change), "order_id": cmd.order_id, "amount_fen": cmd.amount_fen, "principal_fen": principal,
             "bonus_fen": bonus, "posting_id": posting.posting_id}
+
+
+def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, order_id: str,
+             amount: int) -> tuple[str, SvChange, int, int]:
+    """What a payment or a hold for an unpaid order takes: the member, a change on the account,
+    and the principal and bonus parts (the order is read with the account, in one request)."""
+    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)))
+    member_id = members.target(uow, member_id, by)
+    if uow.stored_value.payment(merchant, order_id) is not None:
+        raise Conflict(f"order {order_id} was paid with stored value already")
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if amount > change.principal + change.bonus:
+        raise InsufficientBalance(f"{amount} fen needed, {change.principal + change.bonus} held",
+                                  balance_fen=change.principal + change.bonus)
+    principal, bonus = R.split(amount, change.principal, change.bonus, rules.spend_order)
+    return member_id, change, principal, bonus
 
 
 def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:

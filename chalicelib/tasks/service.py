@@ -13,24 +13,12 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
-from chalicelib.tasks.config import TASKS, Task, TaskSet, contribution, period_key
+from chalicelib.tasks.config import TASKS, Task, contribution, period_key
 from chalicelib.tasks.tables import ProgressItem
 from chalicelib.tiers import service as tiers
 
 ACTOR = Principal(kind="system", id="tasks")
 PROFILE_EVENTS = ("member.registered", "member.updated")
-
-
-def put_tasks(body: TaskSet, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Save a new version of the task set."""
-    return {**TASKS.put(uow, body, effective_from, by), "tasks": body.model_dump(mode="json", exclude_none=True)}
-
-
-def get_tasks(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
-    """The task set in force at ``at`` (default: now) and the list of versions."""
-    found = TASKS.describe(uow, at)
-    return {"version": found["version"], "tasks": found["body"].model_dump(mode="json", exclude_none=True),
-            "versions": found["versions"]}
 
 
 def progress_keys(uow: UnitOfWork, member_id: str) -> list[tuple[Any, tuple[str, str]]]:

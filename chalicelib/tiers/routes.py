@@ -5,28 +5,25 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.tiers import membership, service
+from chalicelib.tiers.ladder import LADDER, Ladder
 from chalicelib.tiers.membership import Cancellation, Purchase, Renewal
-from chalicelib.tiers.schemas import HistoryQuery, LadderQuery, PutLadder, PutPlans, SetTier
+from chalicelib.tiers.plans import PLANS, Plans
+from chalicelib.tiers.schemas import HistoryQuery, SetTier
 
 bp = Blueprint(__name__)
 TAGS = ("tiers",)
 HQ = staff(*HQ_ROLES)
 
 
-@endpoint(bp, "/v1/tiers/ladder", "PUT", "putTierLadder", tags=TAGS, status=201,
-          summary="Save a new version of the tier ladder (thresholds, validity, retention, downgrade policy)",
-          allow=(HQ,), body=PutLadder)
-def put_ladder(call: Call):
-    return service.put_ladder(call.body.ladder, call.body.effective_from, call.caller, call.uow)
-
-
-@endpoint(bp, "/v1/tiers/ladder", "GET", "getTierLadder", tags=TAGS,
-          summary="The tier ladder in force (now, or at ?at=) and the list of versions",
-          allow=(MERCHANT, ANY_STAFF), query=LadderQuery)
-def get_ladder(call: Call):
-    return service.get_ladder(call.uow, call.query.at)
+config_endpoints(bp, "/v1/tiers/ladder", LADDER, "ladder", Ladder, put_id="putTierLadder", get_id="getTierLadder",
+                 noun="the tier ladder (thresholds, validity, retention, downgrade policy)", tags=TAGS,
+                 put_allow=(HQ,), get_allow=(MERCHANT, ANY_STAFF))
+config_endpoints(bp, "/v1/memberships/plans", PLANS, "plans", Plans, put_id="putMembershipPlans",
+                 get_id="getMembershipPlans", noun="the paid membership (PLUS) plans and the refund policy", tags=TAGS,
+                 put_allow=(HQ,), get_allow=(MEMBER, MERCHANT, ANY_STAFF))
 
 
 @endpoint(bp, "/v1/members/{member_id}/tier", "GET", "getMemberTier", tags=TAGS, errors=(404,),
@@ -50,20 +47,6 @@ def set_member_tier(call: Call):
 def list_history(call: Call):
     q = call.query
     return service.history(call.uow, call.params["member_id"], call.caller, q.before, q.limit)
-
-
-@endpoint(bp, "/v1/memberships/plans", "PUT", "putMembershipPlans", tags=TAGS, status=201,
-          summary="Save a new version of the paid membership (PLUS) plans and the refund policy",
-          allow=(HQ,), body=PutPlans)
-def put_plans(call: Call):
-    return service.put_plans(call.body.plans, call.body.effective_from, call.caller, call.uow)
-
-
-@endpoint(bp, "/v1/memberships/plans", "GET", "getMembershipPlans", tags=TAGS,
-          summary="The paid membership plans in force (now, or at ?at=) and the list of versions",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LadderQuery)
-def get_plans(call: Call):
-    return service.get_plans(call.uow, call.query.at)
 
 
 @endpoint(bp, "/v1/members/{member_id}/membership", "GET", "getMembership", tags=TAGS, errors=(404,),

@@ -6,18 +6,8 @@ from datetime import date
 
 from pydantic import Field
 
-from chalicelib.shared.types import Instant, Strict
-from chalicelib.tiers.ladder import Code, Ladder
-from chalicelib.tiers.plans import Plans
-
-
-class PutLadder(Strict):
-    ladder: Ladder
-    effective_from: Instant | None = Field(None, description="default: now")
-
-
-class LadderQuery(Strict):
-    at: Instant | None = None
+from chalicelib.shared.types import Strict
+from chalicelib.tiers.ladder import Code
 
 
 class SetTier(Strict):
@@ -29,8 +19,3 @@ class SetTier(Strict):
 class HistoryQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
     before: int | None = Field(None, ge=1, description="page: changes numbered below this")
-
-
-class PutPlans(Strict):
-    plans: Plans
-    effective_from: Instant | None = Field(None, description="default: now")

@@ -15,34 +15,10 @@ from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.tiers import membership, standing
 from chalicelib.tiers.ladder import LADDER, Ladder, add_months
-from chalicelib.tiers.plans import PLANS, Plans
 from chalicelib.tiers.schemas import SetTier
 from chalicelib.tiers.tables import MembershipItem, TierItem
 
 MAX_FLOOR_DAYS = 3 * 366
-
-
-def put_ladder(ladder: Ladder, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Save a new version of the ladder, in force from ``effective_from`` (default: now)."""
-    return {**LADDER.put(uow, ladder, effective_from, by), "ladder": ladder.model_dump(mode="json")}
-
-
-def get_ladder(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
-    """The ladder in force at ``at`` (default: now) and the list of versions."""
-    found = LADDER.describe(uow, at)
-    return {"version": found["version"], "ladder": found["body"].model_dump(mode="json"),
-            "versions": found["versions"]}
-
-
-def put_plans(plans: Plans, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Save a new version of the paid membership plans."""
-    return {**PLANS.put(uow, plans, effective_from, by), "plans": plans.model_dump(mode="json")}
-
-
-def get_plans(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:
-    """The plans in force at ``at`` (default: now) and the list of versions."""
-    found = PLANS.describe(uow, at)
-    return {"version": found["version"], "plans": found["body"].model_dump(mode="json"), "versions": found["versions"]}
 
 
 def get_membership(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
