@@ -11,7 +11,7 @@ from chalicelib.points import access, chunked, orders, program, spending
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS
 from chalicelib.points.schemas import Refund
-from chalicelib.points.tables import OrderItem, RefundItem
+from chalicelib.points.tables import AccountItem, LotItem, OrderItem, RefundItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound
 from chalicelib.shared.events import DomainEvent
@@ -39,6 +39,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     uow.create(RefundItem(*RefundItem.key(merchant, order_id, cmd.refund_id), amount_fen=cmd.amount_fen,
                           created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
+    _prefetch(uow, order)
     _, rules = program.rules_at(uow, clock.now())
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
                              "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
@@ -64,6 +65,28 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
         "amount_fen": cmd.amount_fen, "refunded_fen": after, "order_amount_fen": amount}, merchant_id=merchant))
     return reply
+
+
+PREFETCH_SPENT = 60          # a bigger order reads the lots it gives back one by one
+
+
+def _prefetch(uow: UnitOfWork, order: OrderItem) -> None:
+    """The accounts and lots a refund of ``order`` touches, in one request (earned lots to claw
+    back from, spent lots to give back to)."""
+    member = order.member_id
+    earned = json.loads(order.earned or "{}")
+    spent = json.loads(order.spent or "[]")
+    wanted: list[tuple[Any, tuple[str, str]]] = [
+        (AccountItem, AccountItem.key(member, t)) for t in sorted(set(earned) | {"points"})]
+    for point_type, lots in earned.items():
+        wanted += [(LotItem, LotItem.pending_key(member, point_type, lot["lot_id"]) if lot.get("pending")
+                    else LotItem.live_key(member, point_type, lot.get("expires_on"), lot["lot_id"])) for lot in lots]
+        wanted += [(LotItem, LotItem.live_key(member, point_type, lot.get("expires_on"), lot["lot_id"]))
+                   for lot in lots if lot.get("pending")]          # unlocked since: now a live lot
+    if len(spent) <= PREFETCH_SPENT:
+        wanted += [(LotItem, LotItem.live_key(member, "points", s.get("expires_on"), s["lot_id"])) for s in spent]
+    if len(wanted) <= 100:
+        uow.prefetch(wanted)
 
 
 def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[dict], claw: int,

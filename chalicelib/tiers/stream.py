@@ -29,6 +29,8 @@ def on_growth(event: DomainEvent) -> None:
     at = clock.parse_iso(event.occurred_at)
     uow = UnitOfWork(ACTOR, event.correlation_id, program=event.program_id or DEFAULT_PROGRAM)
     version, ladder = LADDER.at(uow, at)
+    if len(ladder.tiers) == 1:
+        return                                  # no ladder configured: nothing to count or move
     member_id = data["member_id"]
     item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, at)
     read = int(item.version)

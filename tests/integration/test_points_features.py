@@ -390,4 +390,9 @@ def test_earning_costs_one_read_and_one_write(memory):
     before = memory.requests
     api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5, "reward": "pin"})
     assert memory.requests - before == 3                         # + the lots to spend from (a Query)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5, "order_id": "counted",
+                                                        "order_amount_fen": 10_000, "merchant_id": "m1"})
+    before = memory.requests
+    api.ok("POST", "/v1/orders/counted/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
+    assert memory.requests - before == 3           # the order, then its accounts and lots in one batch
     clock.freeze(None)
