@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Instant, Strict
+from chalicelib.shared.types import Instant, Strict, unique_by
 
 Ref = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$")
 STAGES = Literal["new", "active", "dormant", "churned"]
@@ -86,9 +86,7 @@ class BenefitRules(Strict):
     @field_validator("rules")
     @classmethod
     def _unique(cls, rules: list[Rule]) -> list[Rule]:
-        ids = [r.id for r in rules]
-        if len(set(ids)) != len(ids):
-            raise ValueError("rule ids must be unique")
+        unique_by(rules, "id", "rule ids")
         return rules
 
 

@@ -1,7 +1,8 @@
 """Field types and the base model that every request schema shares."""
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -17,6 +18,17 @@ class Strict(BaseModel):
     # defer_build: a model's validator is built when first used, so a cold start builds only the
     # models of the request it serves, not those of every route in the app.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+T = TypeVar("T")
+
+
+def unique_by(items: Sequence[T], attribute: str, what: str) -> Sequence[T]:
+    """``items`` if no two share ``attribute`` (a configuration's ids or codes); else a ValueError."""
+    names = [getattr(item, attribute) for item in items]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} must be unique")
+    return items
 
 
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Instant, Strict
+from chalicelib.shared.types import Instant, Strict, unique_by
 
 Fen = Field(ge=1, le=10**9)
 
@@ -75,9 +75,7 @@ class StoredValueRules(Strict):
     @field_validator("bonus_rules")
     @classmethod
     def _unique(cls, rules: list[BonusRule]) -> list[BonusRule]:
-        ids = [r.id for r in rules]
-        if len(set(ids)) != len(ids):
-            raise ValueError("bonus rule ids must be unique")
+        unique_by(rules, "id", "bonus rule ids")
         return rules
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Strict
+from chalicelib.shared.types import Strict, unique_by
 
 Ref = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$")
 
@@ -59,9 +59,7 @@ class TaskSet(Strict):
     @field_validator("tasks")
     @classmethod
     def _unique(cls, tasks: list[Task]) -> list[Task]:
-        ids = [t.id for t in tasks]
-        if len(set(ids)) != len(ids):
-            raise ValueError("task ids must be unique")
+        unique_by(tasks, "id", "task ids")
         return tasks
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Strict
+from chalicelib.shared.types import Strict, unique_by
 
 Code = Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="the tier's code, e.g. V3")
 
@@ -61,9 +61,7 @@ class Ladder(Strict):
                                  f"{lower.code} ({lower.threshold})")
         if any(not 1 <= d <= 366 for d in self.reminder_days):
             raise ValueError("reminder_days are between 1 and 366")
-        codes = [t.code for t in self.tiers]
-        if len(set(codes)) != len(codes):
-            raise ValueError("tier codes must be unique")
+        unique_by(self.tiers, "code", "tier codes")
         return self
 
     def has(self, code: str | None) -> bool:

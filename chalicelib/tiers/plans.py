@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Strict
+from chalicelib.shared.types import Strict, unique_by
 from chalicelib.tiers.ladder import Code, period_end
 
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -37,9 +37,7 @@ class Plans(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> Plans:
-        codes = [p.code for p in self.plans]
-        if len(set(codes)) != len(codes):
-            raise ValueError("plan codes must be unique")
+        unique_by(self.plans, "code", "plan codes")
         return self
 
     def get(self, code: str) -> Plan | None:

@@ -9,18 +9,16 @@ import json
 import os
 from datetime import UTC, date, datetime, timedelta
 
-import boto3
 import pytest
 from chalice.test import Client
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from moto import mock_aws
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
-from devstack import emulator
 from tests import dynamodb_local
+from tests.integration import machines
 
 START = datetime(2026, 12, 20, 4, 0, tzinfo=UTC)
 
@@ -32,27 +30,8 @@ class PointsMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from chalicelib.db import backend
-        from chalicelib.db.memory import MemoryBackend
-        from chalicelib.db.tables import TABLES
         from chalicelib.shared import clock
-        from chalicelib.shared.config import settings as cfg
-        self.mock = None
-        backend.reset()
-        if self.backend == "ddblocal":
-            dynamodb_local.fresh_tables()
-            self.previous = backend.use(backend.DynamoBackend())
-        elif self.backend == "dynamodb":
-            emulator.install()
-            self.mock = mock_aws()
-            self.mock.start()
-            backend.reset()
-            self.previous = backend.use(backend.DynamoBackend())
-            ddb = boto3.client("dynamodb")
-            for spec in TABLES:
-                ddb.create_table(**spec.create_table_kwargs(spec.physical_name(cfg())))
-        else:
-            self.previous = backend.use(MemoryBackend())
+        self.restore = machines.use(self.backend)
         from tests.integration.conftest import seed_merchants
         seed_merchants()
         seed_merchants("p2")
@@ -85,21 +64,16 @@ class PointsMachine(RuleBasedStateMachine):
         self.n = 0
 
     def teardown(self) -> None:
-        from chalicelib.db import backend
         try:
             if hasattr(self, "member"):
                 result = self.reconciled()
                 assert result["balanced"], result
         finally:
-            self._stop(backend)
+            self._stop()
 
-    def _stop(self, backend) -> None:
+    def _stop(self) -> None:
         self.clock.freeze(None)
-        backend.use(self.previous)
-        if self.mock is not None:
-            self.mock.stop()
-        if self.backend == "ddblocal":
-            dynamodb_local.leave()
+        self.restore()
 
     # --- helpers -------------------------------------------------------------------------------
     def post(self, path: str, body: dict, key: str, headers: dict | None = None, method: str = "post") -> dict:

@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tests.integration import machines
+
 START = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
 CAP = 500_000
 RULES = {"bonus_rules": [
@@ -42,28 +44,8 @@ class StoredValueMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from chalicelib.db import backend
-        from chalicelib.db.memory import MemoryBackend
         from chalicelib.shared import clock
-        backend.reset()
-        self.mock = None
-        if self.backend == "dynamodb":
-            import boto3
-            from moto import mock_aws
-
-            from chalicelib.db.tables import TABLES
-            from chalicelib.shared.config import settings as cfg
-            from devstack import emulator
-            emulator.install()
-            self.mock = mock_aws()
-            self.mock.start()
-            backend.reset()
-            self.previous = backend.use(backend.DynamoBackend())
-            ddb = boto3.client("dynamodb")
-            for spec in TABLES:
-                ddb.create_table(**spec.create_table_kwargs(spec.physical_name(cfg())))
-        else:
-            self.previous = backend.use(MemoryBackend())
+        self.restore = machines.use(self.backend)
         from tests.integration.conftest import seed_merchants
         seed_merchants()
         import app
@@ -80,16 +62,13 @@ class StoredValueMachine(RuleBasedStateMachine):
         self.refs: list[tuple[str, int]] = []
 
     def teardown(self) -> None:
-        from chalicelib.db import backend
         try:
             if hasattr(self, "member"):
                 result = self.send("get", f"/v1/stored-value/reconciliation?member_id={self.member}", None)[1]
                 assert result["balanced"], result
         finally:
             self.clock.freeze(None)
-            backend.use(self.previous)
-            if self.mock is not None:
-                self.mock.stop()
+            self.restore()
 
     def send(self, method: str, path: str, body: dict | None, key: str | None = None) -> tuple[int, dict]:
         self.n += 1

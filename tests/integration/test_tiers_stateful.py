@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from chalicelib.db.outbox import EventItem
 from chalicelib.events import dispatch
 from chalicelib.shared.events import DomainEvent
+from tests.integration import machines
 
 START = datetime(2026, 1, 30, 4, 0, tzinfo=UTC)          # noon in Shanghai; a month end is near
 TIERS = [("V1", 0, None, 0), ("V2", 100, 1, 60), ("V3", 300, 2, 150), ("V4", 800, 1, 400)]   # code, threshold, months, keep
@@ -110,11 +111,8 @@ class TierMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from chalicelib.db import backend
-        from chalicelib.db.memory import MemoryBackend
         from chalicelib.shared import clock
-        backend.reset()
-        self.previous = backend.use(MemoryBackend())
+        self.restore = machines.use(self.backend)
         from tests.integration.conftest import seed_merchants
         seed_merchants()
         import app
@@ -129,9 +127,8 @@ class TierMachine(RuleBasedStateMachine):
         self.member = self.send("post", "/v1/members", {"phone": "13800138000"})["member_id"]
 
     def teardown(self) -> None:
-        from chalicelib.db import backend
         self.clock.freeze(None)
-        backend.use(self.previous)
+        self.restore()
 
     # helpers ------------------------------------------------------------------------------------
     def send(self, method: str, path: str, body: dict) -> dict:

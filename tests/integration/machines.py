@@ -1,0 +1,46 @@
+"""The backend a Hypothesis state machine runs on: the in-memory fake, moto in-process, or
+DynamoDB Local (inside the loopback-only namespace of ``make test``). Each example starts on
+fresh tables and puts the previous backend back when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def use(kind: str) -> Callable[[], None]:
+    """Switch every unit of work to fresh tables on ``kind`` (``memory``, ``dynamodb`` or
+    ``ddblocal``); returns the function that switches back."""
+    from chalicelib.db import backend
+    from chalicelib.db.memory import MemoryBackend
+    backend.reset()
+    mock = None
+    if kind == "ddblocal":
+        from tests import dynamodb_local
+        dynamodb_local.fresh_tables()
+        previous = backend.use(backend.DynamoBackend())
+    elif kind == "dynamodb":
+        import boto3
+        from moto import mock_aws
+
+        from chalicelib.db.tables import TABLES
+        from chalicelib.shared.config import settings
+        from devstack import emulator
+        emulator.install()
+        mock = mock_aws()
+        mock.start()
+        backend.reset()
+        previous = backend.use(backend.DynamoBackend())
+        ddb = boto3.client("dynamodb")
+        for spec in TABLES:
+            ddb.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
+    else:
+        previous = backend.use(MemoryBackend())
+
+    def restore() -> None:
+        backend.use(previous)
+        if mock is not None:
+            mock.stop()
+        if kind == "ddblocal":
+            from tests import dynamodb_local
+            dynamodb_local.leave()
+    return restore
