@@ -11,6 +11,8 @@ from chalicelib.benefits import stream as benefits_stream  # noqa: F401  (grants
 from chalicelib.benefits.routes import bp as benefits
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
+from chalicelib.gift_cards import jobs as gift_card_jobs  # noqa: F401  (registers the gift card jobs)
+from chalicelib.gift_cards.routes import bp as gift_cards
 from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
@@ -43,7 +45,7 @@ if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
 for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
-                  stored_value):
+                  stored_value, gift_cards):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
@@ -82,3 +84,4 @@ points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-re
 stored_value_holds = app.schedule("rate(5 minutes)", name="stored-value-holds")(_job("stored-value-holds"))
 stored_value_reconcile = app.schedule(Cron(30, 19, "*", "*", "?", "*"), name="stored-value-reconcile")(
     _job("stored-value-reconcile"))
+gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))

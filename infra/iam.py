@@ -4,7 +4,8 @@
   stage's secret, reads report exports (to presign them).
 * ``stream``: reads the events table's stream, reads and writes the main table (projections,
   markers), puts outbox events, sends what it cannot deliver to the dead-letter queue.
-* ``jobs``: reads and writes the main table, puts outbox events, writes report exports.
+* ``jobs``: reads and writes the main table, puts outbox events, writes and deletes exports (gift
+  card secrets are deleted once fetched).
 
 Nobody gets ``BatchWriteItem``, a scan, or the events table's items beyond a put. Logs go only to
 the stack's own Lambda log groups.
@@ -48,7 +49,7 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
             _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams"], [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]),
             _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
-    return common + [_allow(["s3:PutObject", "s3:GetObject"], [exports])]
+    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports])]
 
 
 def role(kind: str, stage: str) -> dict[str, Any]:

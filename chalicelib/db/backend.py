@@ -103,6 +103,10 @@ class Backend(Protocol):
         """Apply every write or none: :class:`ConditionsFailed` names the failed conditions,
         :class:`Contended` a collision with another transaction."""
 
+    def put_many(self, items: list[Model]) -> None:
+        """Put many items of one model, unconditionally and not atomically (25 per request):
+        bulk work that is safe to repeat, such as generating a batch of cards."""
+
 
 def _index_attribute(model: type[Model], index: str) -> Any:
     for name in dir(model):
@@ -195,6 +199,14 @@ class DynamoBackend(Backend):
             self._single(writes[0])
         else:
             self._transaction(writes)
+
+    @override
+    def put_many(self, items: list[Model]) -> None:
+        if not items:
+            return
+        with type(items[0]).batch_write() as batch:
+            for item in items:
+                batch.save(item)
 
     @staticmethod
     def _single(write: Write) -> None:

@@ -182,6 +182,14 @@ class MemoryBackend(Backend):
                         _apply(raw, action)
                     self.tables[table][pk][sk] = raw
 
+    @override
+    def put_many(self, items: list[Model]) -> None:
+        with self._lock:
+            self.requests += (len(items) + 24) // 25
+            for item in items:
+                keyed: Any = item
+                self.tables[self._table(item)][str(keyed.pk)][str(keyed.sk)] = copy.deepcopy(item.serialize())
+
     def clear(self) -> None:
         """Drop every item."""
         with self._lock:

@@ -199,6 +199,16 @@ class UnitOfWork:
             return False
         return True
 
+    def put_many(self, items: list[Item]) -> None:
+        """Put many items of one model now, outside the staged unit, unconditionally and not
+        atomically (bulk work that is safe to repeat)."""
+        undo = [tenancy.to_physical(self.program, item) if tenancy.scoped(item) else [] for item in items]
+        try:
+            self.backend.put_many(items)
+        finally:
+            for item, changes in zip(items, undo, strict=True):
+                tenancy.restore(item, changes)
+
     def _write(self, writes: list[Write]) -> None:
         """Write with the program's keys; the items keep their logical keys afterwards."""
         undo = [tenancy.to_physical(self.program, w.item) if tenancy.scoped(w.item) else [] for w in writes]

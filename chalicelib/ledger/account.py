@@ -33,8 +33,10 @@ class VersionedAccount:
     """
 
     def __init__(self, uow: UnitOfWork, item: Any, buckets: Sequence[str], totals: Sequence[str] = (),
-                 on_conflict: Callable[[], ConcurrentUpdate] = _changed) -> None:
-        self.uow, self.item, self.on_conflict = uow, item, on_conflict
+                 on_conflict: Callable[[], ConcurrentUpdate] = _changed, stored: bool = False) -> None:
+        """``stored``: the item exists even at version 0 (created before its first posting, as
+        a gift card is); otherwise version 0 means an account not yet written."""
+        self.uow, self.item, self.on_conflict, self.stored = uow, item, on_conflict, stored
         self.read_version = int(getattr(item, "version", 0) or 0)
         self.delta: dict[str, int] = dict.fromkeys(buckets, 0)
         self.totals: dict[str, int] = dict.fromkeys(totals, 0)
@@ -67,7 +69,7 @@ class VersionedAccount:
             setattr(item, name, int(getattr(item, name) or 0) + d)
         item.version, item.updated_at = self.next_version, clock.iso(clock.now())
         model: Any = type(item)
-        condition = (model.version == self.read_version if self.read_version
+        condition = (model.version == self.read_version if self.read_version or self.stored
                      else model._hash_key_attribute().does_not_exist())
         self.uow.save(item, condition, on_conflict=self.on_conflict)
         self.uow.create(posting, on_conflict=self.on_conflict)

@@ -5,7 +5,7 @@ of the movement on the posting. Invariants the reconciliation checks:
 * ``principal`` / ``bonus`` = the sum of the postings' deltas = minus the sum of their lines on
   ``member:principal`` / ``member:bonus`` (liabilities are credits); each posting's lines sum to 0;
 * held principal / bonus likewise on ``member:held_principal`` / ``member:held_bonus``;
-* principal + held = topped_up − spent_principal + refunded_principal − cashed_out, and
+* principal + held = topped_up + card_redeemed − spent_principal + refunded_principal − cashed_out, and
   bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited; nothing negative.
 """
 
@@ -73,6 +73,12 @@ class SvChange:
         self.state.count("bonus_granted", bonus)
         self.journal.move(CASH, PRINCIPAL, principal)
         self.journal.move(BONUS_EXPENSE, BONUS, bonus)
+
+    def from_card(self, fen: int, card_account: str) -> None:
+        """A gift card's balance moved in as principal (the card's liability becomes the member's)."""
+        self.state.move("principal", fen)
+        self.state.count("card_redeemed", fen)
+        self.journal.move(card_account, PRINCIPAL, fen)
 
     def spend(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A payment at ``merchant_id``: both parts go to its settlement; never below zero."""

@@ -19,7 +19,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import rules as R
-from chalicelib.stored_value.account import InsufficientBalance, SvChange
+from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
 from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
 from chalicelib.stored_value.tables import SvAccountItem, SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
 
@@ -73,6 +73,20 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule})
     return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule}
+
+
+def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,
+                 key: str | None) -> SvChange:
+    """A gift card's balance into the member's principal (the balance cap applies), staged."""
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if change.principal + change.bonus + fen > rules.balance_cap_fen:
+        raise LimitExceeded(f"the balance would be {change.principal + change.bonus + fen} fen; at most "
+                            f"{rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
+    change.from_card(fen, card_account)
+    change.stage("gift_card", fen, ref=f"gift_card:{card_number}", actor=by.ref, key=key,
+                 event_type="stored_value.card_redeemed", data={"card_number": card_number})
+    return change
 
 
 def _bonus(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: int, at: datetime,
@@ -236,6 +250,19 @@ def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, 
     """The member, the account and ``more`` in one request: the operation's reads of them are free."""
     own, wanted = members.record_key(member_id, by)
     uow.prefetch([*wanted, (SvAccountItem, SvAccountItem.key(own)), *more])
+
+
+__all__ = ["InsufficientBalance", "settlement"]      # for other capabilities (gift cards)
+
+
+def account_key(member_id: str) -> tuple[type, tuple[str, str]]:
+    """The model and key of a member's account, for another capability's prefetch."""
+    return SvAccountItem, SvAccountItem.key(member_id)
+
+
+def view(change: SvChange) -> dict[str, Any]:
+    """The balances a change leaves."""
+    return _view(change)
 
 
 def _view(change: SvChange) -> dict[str, Any]:

@@ -19,11 +19,12 @@ import zlib
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.postings import JournalPosting
 
 ACCOUNT_SHARDS = 16
 BUCKETS = ("principal", "bonus", "held_principal", "held_bonus")
 TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
-          "refunded_bonus", "cashed_out", "bonus_forfeited")
+          "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed")
 
 
 class SvAccountItem(MainModel):
@@ -40,6 +41,7 @@ class SvAccountItem(MainModel):
     refunded_bonus = NumberAttribute(default=0)
     cashed_out = NumberAttribute(default=0)
     bonus_forfeited = NumberAttribute(default=0)
+    card_redeemed = NumberAttribute(default=0)       # gift cards' balances moved in as principal
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
@@ -65,25 +67,14 @@ class SvAccountItem(MainModel):
         return {k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")}
 
 
-class SvPostingItem(MainModel):
-    posting_id = UnicodeAttribute()
-    member_id = UnicodeAttribute()
-    sequence = NumberAttribute()
-    kind = UnicodeAttribute()                        # top_up | payment | refund | cash_out | hold | hold_*
-    amount = NumberAttribute()                       # fen moved, principal and bonus together
+class SvPostingItem(JournalPosting):
+    """A posting (kind top_up | payment | refund | cash_out | gift_card | hold*; amount is principal
+    and bonus together, balance_after their sum) with the account's deltas."""
+
     principal_delta = NumberAttribute()
     bonus_delta = NumberAttribute()
     held_principal_delta = NumberAttribute(default=0)
     held_bonus_delta = NumberAttribute(default=0)
-    balance_after = NumberAttribute()                # principal + bonus after
-    entries = UnicodeAttribute()                     # JSON [{account, fen}]: debit +, credit -; sums to 0
-    ref = UnicodeAttribute(null=True)                # payment ref, order, refund
-    merchant_id = UnicodeAttribute(null=True)
-    store_id = UnicodeAttribute(null=True)
-    reason = UnicodeAttribute(null=True)
-    actor = UnicodeAttribute(null=True)
-    idempotency_key = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute()
 
     @staticmethod
     def key(member_id: str, sequence: int) -> tuple[str, str]:

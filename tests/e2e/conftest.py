@@ -6,8 +6,11 @@ import os
 
 os.environ["STAGE"] = "local"      # the end-to-end tier runs the local stage, as `make run` does
 
+import io
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -69,3 +72,19 @@ def fresh_phone() -> str:
     """A valid, unused mainland mobile number."""
     _counter[0] += 1
     return f"139{_counter[0] % 10**8:08d}"
+
+
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """What the app logs (at INFO) while the block runs, in this process."""
+    from chalicelib.shared.observability import logger
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(buffer)
+    old_level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        yield buffer
+    finally:
+        handler.setStream(previous)
+        logger.setLevel(old_level)

@@ -23,7 +23,8 @@ def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
     assert {name for name, _, _ in jobs} == {"member-lifecycle", "points-expiry", "points-reminders",
                                              "points-holds", "points-inflation", "points-reconcile", "tier-review",
                                              "tier-reminders", "membership-expiry",
-                                             "stored-value-reconcile", "stored-value-holds"}
+                                             "stored-value-reconcile", "stored-value-holds",
+                                             "gift-card-batches"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
     start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)

@@ -1,9 +1,7 @@
 """Members over HTTP, as the POS, the mini-program and the console call them."""
 
-import io
 
-from chalicelib.shared.observability import logger
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import captured_logs, fresh_phone
 
 
 def register(api, body, **kw):
@@ -90,18 +88,10 @@ def test_pos_key_is_scoped_to_its_store(api):
 
 
 def test_logs_never_carry_the_raw_phone(api):
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    previous = handler.setStream(buffer)
-    old_level = logger.log_level
-    logger.setLevel("INFO")
-    try:
+    with captured_logs() as buffer:
         phone = fresh_phone()
         mid = register(api, {"phone": phone}).json()["member_id"]
         register(api, {"phone": phone})                      # a 409 is logged too
         api.call("GET", f"/v1/members/{mid}", params={"reveal": "true"}, headers=api.staff())
-    finally:
-        handler.setStream(previous)
-        logger.setLevel(old_level)
     out = buffer.getvalue()
     assert "request" in out and phone not in out

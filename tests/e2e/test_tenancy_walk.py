@@ -93,6 +93,17 @@ TARGETS = {
                                   None),
     "confirmStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
     "cancelStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
+    "createGiftCardBatch": lambda t: ({}, {"name": "walk", "face_value_fen": 100, "count": 1,
+                                           "valid_until": "2099-01-01", "merchant_ids": [A[1]]}, None),
+    "getGiftCardBatch": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
+    "exportGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
+    "sellGiftCards": lambda t: ({"batch_id": t["gc_batch"]}, {"invoice_ref": "walk", "purchaser": "walk"}, None),
+    "getGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),
+    "activateGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),
+    "voidGiftCard": lambda t: ({"card_number": t["gc_card"]}, {"reason": "walk"}, None),
+    "redeemGiftCard": lambda t: ({"member_id": t["bob"]}, {"card_number": t["gc_card"], "secret": "0" * 16}, None),
+    "payWithGiftCard": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16, "amount_fen": 1,
+                                       "order_id": "walk", "merchant_id": A[1]}, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -130,11 +141,21 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"wt-{bob}").status_code == 201
     sv_hold = api.call("POST", f"/v1/members/{bob}/stored-value/holds", {"amount_fen": 10, "order_id": f"svw-{bob}"},
                        signed_by=pos(stack, A), key=f"wsh-{bob}").json()["hold_id"]
+    hq = staff(api, stack, A, "super_admin")
+    batch = api.call("POST", "/v1/gift-cards/batches", {"name": "walk", "face_value_fen": 100, "count": 2,
+                                                         "valid_until": "2099-01-01", "merchant_ids": [A[1]],
+                                                         "issuer_merchant_id": A[1]},
+                     headers=hq, key=f"wgb-{bob}").json()["batch_id"]
+    api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=hq, key=f"wgj-{bob}")
+    gc_card = api.call("GET", f"/v1/gift-cards/batches/{batch}", headers=hq).json()["first_number"]
+    assert api.call("POST", f"/v1/gift-cards/batches/{batch}/sales", {"invoice_ref": f"w-{bob}", "purchaser": "walk",
+                                                                      "activate": False},
+                    headers=hq, key=f"wgs-{bob}").status_code == 201
     card = f"CARD-{bob[-8:]}"
     assert api.call("POST", f"/v1/members/{bob}/identities", {"type": "card_no", "value": card},
                     headers=staff(api, stack, A, "super_admin"), key=f"wc-{bob}").status_code == 201
     return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
-            "sv_hold": sv_hold}
+            "sv_hold": sv_hold, "gc_batch": batch, "gc_card": gc_card}
 
 
 def _dump(stack, keep) -> dict:

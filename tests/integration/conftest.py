@@ -19,6 +19,8 @@ def _tables() -> None:
     client = boto3.client("dynamodb")
     for spec in TABLES:
         client.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
+    boto3.client("s3").create_bucket(Bucket=settings().reports_bucket,
+                                     CreateBucketConfiguration={"LocationConstraint": settings().region})
 
 
 def seed_merchants(program: str = "default") -> None:
@@ -50,11 +52,14 @@ def memory():
     """The in-memory fake behind every unit of work."""
     from chalicelib.db import backend
     from chalicelib.db.memory import MemoryBackend
+    from chalicelib.shared import storage
     backend.reset()
     fake = MemoryBackend()
     previous = backend.use(fake)
+    storage.use(storage.MemoryStorage())
     seed_merchants()
     yield fake
+    storage.use(None)
     backend.use(previous)
 
 
@@ -62,10 +67,13 @@ def memory():
 def ddblocal():
     """AWS's DynamoDB Local (only in the namespaced tier of ``make test``): fresh tables."""
     from chalicelib.db import backend
+    from chalicelib.shared import storage
     dynamodb_local.fresh_tables()
     previous = backend.use(backend.DynamoBackend())
+    storage.use(storage.MemoryStorage())      # S3 is not in the namespace: exports stay in memory
     seed_merchants()
     yield boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint())
+    storage.use(None)
     backend.use(previous)
     dynamodb_local.leave()
 

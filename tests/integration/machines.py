@@ -12,7 +12,9 @@ def use(kind: str) -> Callable[[], None]:
     ``ddblocal``); returns the function that switches back."""
     from chalicelib.db import backend
     from chalicelib.db.memory import MemoryBackend
+    from chalicelib.shared import storage
     backend.reset()
+    storage.use(storage.MemoryStorage())          # exports (gift card secrets) in memory on every backend
     mock = None
     if kind == "ddblocal":
         from tests import dynamodb_local
@@ -37,6 +39,7 @@ def use(kind: str) -> Callable[[], None]:
         previous = backend.use(MemoryBackend())
 
     def restore() -> None:
+        storage.use(None)
         backend.use(previous)
         if mock is not None:
             mock.stop()

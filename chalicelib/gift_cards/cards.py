@@ -1,0 +1,170 @@
+"""A card as its holder presents it: its state, and the check of its secret with the locks that
+stop guessing.
+
+States: ``issued`` (generated, not sold) → ``sold`` (in a sale not activated) → ``activated`` →
+``partially_used`` → ``exhausted``, or ``redeemed`` (its balance moved into a member's stored
+value); ``voided`` at any point; ``expired`` after the batch's last day. A sale of a range is one
+write on the batch, so "sold" and "activated by the sale" are read from the batch's ranges; a
+card's own item records what happens to that card alone.
+
+Guessing: :data:`CARD_TRIES` wrong secrets in a row lock a card for :data:`CARD_LOCK`, doubled at
+each further lock (at most a day); :data:`CALLER_TRIES` wrong secrets within
+:data:`CALLER_WINDOW` lock the caller (a till's key, a member) likewise, whatever cards it named.
+Every wrong secret is recorded and announced (``gift_card.secret_rejected``), with the card
+number and the caller, never the secret. A wrong number and a wrong secret get the same answer
+after the same work (one scrypt hash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.gift_cards import keys
+from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GuardItem
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
+
+CARD_TRIES, CARD_LOCK = 5, timedelta(minutes=30)
+CALLER_TRIES, CALLER_WINDOW, CALLER_LOCK = 20, timedelta(minutes=15), timedelta(minutes=30)
+MAX_LOCK = timedelta(days=1)
+USABLE = ("activated", "partially_used")
+
+
+class CardRejected(Problem):
+    status, slug, title = 422, "gift-card-rejected", "The card number or its secret is wrong"
+
+
+class CardLocked(Problem):
+    status, slug, title = 423, "gift-card-locked", "The card is locked after wrong secrets"
+    remembered = False
+
+
+class CallerLocked(Problem):
+    status, slug, title = 429, "too-many-wrong-secrets", "Too many wrong card secrets; try again later"
+    remembered = False
+
+
+class CardNotUsable(Conflict):
+    slug, title = "gift-card-not-usable", "The card cannot be used in its state"
+
+
+def batch_id_of(number: str) -> str:
+    """The id of the batch a card number belongs to."""
+    return f"B{keys.batch_no_of(number):06d}"
+
+
+def sale_of(batch: GiftCardBatchItem, serial: int) -> dict[str, Any] | None:
+    """The sale whose range holds ``serial``, if any."""
+    return next((s for s in batch.sale_list() if s["first"] <= serial <= s["last"]), None)
+
+
+def state(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> str:
+    """The card's state today."""
+    if card.state in ("voided", "redeemed", "exhausted"):
+        return str(card.state)
+    sale = sale_of(batch, int(card.serial))
+    if sale is None or int(card.serial) in batch.voided():
+        return "voided" if int(card.serial) in batch.voided() else "issued"
+    if today > date.fromisoformat(batch.valid_until):
+        return "expired"
+    if card.state == "partially_used":
+        return "partially_used"
+    return "activated" if sale["activated"] or card.activated_at else "sold"
+
+
+def balance(card: GiftCardItem) -> int:
+    """What is left on the card."""
+    return int(card.face_value_fen) - int(card.used or 0)
+
+
+def view(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> dict[str, Any]:
+    """The card as HQ or its holder sees it (never its secret or hash)."""
+    return {"card_number": card.number, "batch_id": card.batch_id, "state": state(card, batch, today),
+            "face_value_fen": int(card.face_value_fen), "balance_fen": balance(card),
+            "valid_until": batch.valid_until, "merchant_ids": batch.scope(), "member_id": card.member_id,
+            "activated_at": card.activated_at, "locked_until": card.locked_until}
+
+
+@dataclass
+class Presented:
+    """A card whose secret was right, with its batch."""
+
+    card: GiftCardItem
+    batch: GiftCardBatchItem
+    state: str
+
+
+def guard_of(by: Principal) -> str:
+    """Whose wrong secrets count together: the caller's credential."""
+    return by.scope
+
+
+def wanted(number: str, by: Principal) -> list[tuple[type, tuple[str, str]]]:
+    """The keys :func:`present` reads, for a prefetch with the operation's own."""
+    return [(GiftCardItem, GiftCardItem.key(number)), (GiftCardBatchItem, GiftCardBatchItem.key(batch_id_of(number))),
+            (GuardItem, GuardItem.key(guard_of(by)))]
+
+
+def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Presented:
+    """Check a card number and secret; a wrong one is recorded (and may lock) before it is refused."""
+    now = clock.now()
+    guard = uow.gift_cards.guard(guard_of(by))
+    if guard is not None and guard.locked_until and clock.parse_iso(guard.locked_until) > now:
+        raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until)
+    if not keys.valid_number(number):
+        raise CardRejected("the card number's check digit is wrong")
+    card = uow.gift_cards.card(number)
+    if card is not None and card.locked_until and clock.parse_iso(card.locked_until) > now:
+        raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until)
+    batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
+    if not keys.verify(secret, card.secret_hash if card is not None and batch is not None else None) or batch is None:
+        _reject(uow, number, card, guard, by, now)
+        raise CardRejected("the card number or its secret is wrong")
+    assert card is not None
+    card.failures = 0
+    return Presented(card, batch, state(card, batch, clock.program_date(now)))
+
+
+def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: GuardItem | None, by: Principal,
+            now: datetime) -> None:
+    """Count a wrong secret on the card and the caller (locking either at its limit), committed
+    on a unit of its own: the refusal that follows changes nothing else."""
+    work = UnitOfWork(uow.actor, uow.correlation_id, program=uow.program)
+    caller = guard_of(by)
+    fresh_window = guard is None or clock.parse_iso(guard.window_start) + CALLER_WINDOW <= now
+    failures = 1 if fresh_window else int(guard.failures) + 1      # type: ignore[union-attr]
+    locks = int(guard.locks or 0) if guard is not None else 0
+    update = GuardItem(*GuardItem.key(caller), failures=failures,
+                       window_start=clock.iso(now) if fresh_window else guard.window_start,  # type: ignore[union-attr]
+                       locks=locks, locked_until=guard.locked_until if guard is not None else None)
+    if failures >= CALLER_TRIES:
+        update.locks, update.failures = locks + 1, 0
+        update.locked_until = clock.iso(now + min(CALLER_LOCK * 2 ** locks, MAX_LOCK))
+        work.emit(DomainEvent("gift_card.caller_locked", f"caller:{caller}", {
+            "caller": by.ref, "locked_until": update.locked_until}, merchant_id=by.merchant_id))
+    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
+              on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
+    data: dict[str, Any] = {"card_number": number, "caller": by.ref,
+                            "caller_failures": failures}
+    if card is not None:
+        read = int(card.failures or 0)
+        card.failures = read + 1
+        data["card_failures"] = card.failures
+        if card.failures >= CARD_TRIES:
+            card.locked_until = clock.iso(now + min(CARD_LOCK * 2 ** int(card.locks or 0), MAX_LOCK))
+            card.locks, card.failures = int(card.locks or 0) + 1, 0
+            work.emit(DomainEvent("gift_card.locked", f"gift_card:{card.number}", {
+                "card_number": card.number, "locked_until": card.locked_until, "locks": card.locks}))
+        work.save(card, (GiftCardItem.version == int(card.version or 0)) & (GiftCardItem.failures == read),
+                  on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+    else:       # the same transaction of two items as for a real card: the same time taken
+        work.check(GiftCardItem(*GiftCardItem.key(number)), GiftCardItem.pk.does_not_exist(),
+                   on_conflict=lambda: ConcurrentUpdate("the card appeared meanwhile"))
+    work.emit(DomainEvent("gift_card.secret_rejected", f"gift_card:{number}", data,
+                          merchant_id=by.merchant_id))
+    work.commit()

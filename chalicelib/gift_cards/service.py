@@ -1,0 +1,293 @@
+"""The gift card capability's service API: sell ranges of a batch, activate, redeem into a
+member's stored value, pay at a till, void; cards and batches as HQ sees them.
+
+A card's balance is a versioned account (the shared one: its ``version`` is the lock, one posting
+per change, each with double-entry lines). The program's accounts: a sale debits cash clearing
+(and a discount) and credits ``gift_cards:<issuer>``, the liability of the issuing merchant (or
+of the program); a redemption moves that liability to the member's principal, a payment to the
+merchant's settlement, a void of a sold card to ``gift_cards_voided`` (owed back to the buyer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.gift_cards import cards as C
+from chalicelib.gift_cards import keys
+from chalicelib.gift_cards.schemas import CardSecret, PayWithCard, SellCards, VoidCard
+from chalicelib.gift_cards.tables import (
+    GiftCardBatchItem,
+    GiftCardItem,
+    GiftCardPaymentItem,
+    GiftCardPostingItem,
+    GiftCardSaleItem,
+)
+from chalicelib.ledger.account import VersionedAccount
+from chalicelib.ledger.journal import Journal
+from chalicelib.members import service as members
+from chalicelib.merchants import service as merchants
+from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.principal import Principal
+from chalicelib.stored_value import service as stored_value
+from chalicelib.stored_value.service import InsufficientBalance, settlement
+
+CASH, DISCOUNT, VOIDED = "cash_clearing", "gift_card_discount", "gift_cards_voided"
+
+
+class InvoiceReused(Conflict):
+    slug, title = "invoice-reused", "This invoice was used for another sale"
+
+
+class RangeUnavailable(Conflict):
+    slug, title = "gift-card-range-unavailable", "Some cards of the range are sold or void"
+
+
+class NotAccepted(Conflict):
+    slug, title = "gift-card-not-accepted", "The card is not accepted here"
+
+
+def liability(batch: GiftCardBatchItem) -> str:
+    """The account of the batch's cards' outstanding value."""
+    return f"gift_cards:{batch.issuer_merchant_id or 'program'}"
+
+
+def _batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
+    batch = uow.gift_cards.batch(batch_id)
+    if batch is None:
+        raise NotFound(f"no gift card batch {batch_id[:32]}")
+    return batch
+
+
+# sales --------------------------------------------------------------------------------------------
+def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Sell a range of a batch (or all of it) to a purchaser against an invoice, once per invoice."""
+    batch = _batch(uow, batch_id)
+    if batch.status != "ready":
+        raise Conflict("the batch is still being generated")
+    first, last = _range(batch, cmd)
+    seen = uow.gift_cards.sale(batch_id, cmd.invoice_ref)
+    if seen is not None:
+        if (int(seen.first), int(seen.last)) != (first, last):
+            raise InvoiceReused(f"invoice {cmd.invoice_ref} was used for cards {seen.first}-{seen.last}")
+        return {**_sale_view(batch, seen), "already_applied": True}
+    sales = batch.sale_list()
+    if any(s["first"] <= last and first <= s["last"] for s in sales):
+        raise RangeUnavailable("the range overlaps a sale")
+    void = {s for s in batch.voided() if first <= s <= last}
+    count = last - first + 1 - len(void)
+    if count <= 0:
+        raise RangeUnavailable("every card of the range is void")
+    face = count * int(batch.face_value_fen)
+    price = face if cmd.price_fen is None else cmd.price_fen
+    if price > face:
+        raise ValidationProblem(f"price_fen may not exceed the face value of the cards sold ({face} fen)")
+    journal = Journal()
+    journal.move(CASH, liability(batch), price)
+    journal.move(DISCOUNT, liability(batch), face - price)
+    now = clock.iso(clock.now())
+    sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
+    read = int(batch.version or 0)
+    batch.sales, batch.version = json.dumps(sorted(sales, key=lambda s: s["first"])), read + 1
+    batch.sold_count, batch.sold_fen = int(batch.sold_count or 0) + count, int(batch.sold_fen or 0) + face
+    batch.updated_at = now
+    uow.save(batch, GiftCardBatchItem.version == read, on_conflict=lambda: ConcurrentUpdate("the batch changed"))
+    sale = GiftCardSaleItem(*GiftCardSaleItem.key(batch_id, cmd.invoice_ref), invoice_ref=cmd.invoice_ref,
+                            purchaser=cmd.purchaser, first=first, last=last, cards=count, face_fen=face,
+                            price_fen=price, activated=cmd.activate, entries=journal.dump(), actor=by.ref,
+                            created_at=now)
+    uow.create(sale, on_conflict=lambda: ConcurrentUpdate("the invoice was used just now"))
+    uow.emit(DomainEvent("gift_card.sold", f"gift_card_batch:{batch_id}", {
+        "batch_id": batch_id, "invoice_ref": cmd.invoice_ref, "purchaser": cmd.purchaser,
+        "first_number": keys.card_number(int(batch.batch_no), first),
+        "last_number": keys.card_number(int(batch.batch_no), last), "count": count, "face_fen": face,
+        "price_fen": price, "activated": cmd.activate, "entries": journal.lines},
+        merchant_id=batch.issuer_merchant_id))
+    return _sale_view(batch, sale)
+
+
+def _range(batch: GiftCardBatchItem, cmd: SellCards) -> tuple[int, int]:
+    if cmd.first_number is None or cmd.last_number is None:
+        return 1, int(batch.cards)
+    ends = []
+    for number in (cmd.first_number, cmd.last_number):
+        if not keys.valid_number(number) or keys.batch_no_of(number) != int(batch.batch_no):
+            raise ValidationProblem(f"{number} is not a card number of batch {batch.batch_id}")
+        ends.append(keys.serial_of(number))
+    if not 1 <= ends[0] <= ends[1] <= int(batch.cards):
+        raise ValidationProblem("first_number must come before last_number, both in the batch")
+    return ends[0], ends[1]
+
+
+def _sale_view(batch: GiftCardBatchItem, sale: GiftCardSaleItem) -> dict[str, Any]:
+    return {"batch_id": batch.batch_id, "invoice_ref": sale.invoice_ref, "purchaser": sale.purchaser,
+            "first_number": keys.card_number(int(batch.batch_no), int(sale.first)),
+            "last_number": keys.card_number(int(batch.batch_no), int(sale.last)), "count": int(sale.cards),
+            "face_fen": int(sale.face_fen), "price_fen": int(sale.price_fen), "activated": bool(sale.activated),
+            "entries": json.loads(sale.entries), "created_at": sale.created_at}
+
+
+# one card -----------------------------------------------------------------------------------------
+def _card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
+    card = uow.gift_cards.card(number) if keys.valid_number(number) else None
+    batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
+    if card is None or batch is None:
+        raise NotFound("no such gift card")
+    return card, batch
+
+
+def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
+    """A card as HQ sees it, with its postings."""
+    card, batch = _card(uow, number)
+    postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
+                 "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
+                 "merchant_id": p.merchant_id, "member_id": p.member_id, "actor": p.actor, "created_at": p.created_at}
+                for p in uow.gift_cards.postings(number)]
+    return {**C.view(card, batch, clock.program_date()), "failures": int(card.failures or 0), "postings": postings}
+
+
+def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Make a sold card usable (a till: of its own merchant's batches, or the program's)."""
+    card, batch = _card(uow, number)
+    if not by.is_hq and batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id:
+        raise NotFound("no such gift card")
+    if (now_state := C.state(card, batch, clock.program_date())) != "sold":
+        raise C.CardNotUsable(f"only a sold card is activated; this one is {now_state}", state=now_state)
+    card.activated_at = clock.iso(clock.now())
+    uow.save(card, (GiftCardItem.version == int(card.version or 0)) & GiftCardItem.activated_at.does_not_exist(),
+             on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+    uow.emit(DomainEvent("gift_card.activated", f"gift_card:{number}", {"card_number": number,
+                         "batch_id": batch.batch_id}, merchant_id=by.merchant_id))
+    return C.view(card, batch, clock.program_date())
+
+
+def redeem(member_id: str, cmd: CardSecret, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Move a card's whole balance into the member's stored value, as principal."""
+    own, wanted = members.record_key(member_id, by)
+    uow.prefetch([*wanted, stored_value.account_key(own), *C.wanted(cmd.card_number, by)])
+    member_id = members.target(uow, member_id, by)
+    shown = C.present(uow, cmd.card_number, cmd.secret, by)
+    card, batch = shown.card, shown.batch
+    if shown.state not in C.USABLE:
+        raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
+    if batch.scope() is not None:
+        raise NotAccepted("a card accepted only at some merchants is paid with there, not redeemed into an account")
+    fen = C.balance(card)
+    change = _Change(uow, card)
+    change.take(fen, "redeemed")
+    change.journal.move(liability(batch), "member:principal", fen)
+    card.state, card.member_id = "redeemed", member_id
+    sv = stored_value.receive_card(uow, member_id, fen, liability(batch), card.number, by, key)
+    change.stage("redeem", fen, by, key, "gift_card.redeemed", member_id=member_id)
+    return {"card_number": card.number, "redeemed_fen": fen, "stored_value": stored_value.view(sv)}
+
+
+def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Pay for an order at a till with a card; what is left stays on the card."""
+    if by.kind == "member":
+        raise Forbidden("payments are taken by the merchant's till")
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
+    assert merchant is not None
+    paid_key = GiftCardPaymentItem.key(merchant, cmd.order_id, cmd.card_number)
+    uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key)])
+    shown = C.present(uow, cmd.card_number, cmd.secret, by)
+    card, batch = shown.card, shown.batch
+    if uow.gift_cards.payment(merchant, cmd.order_id, card.number) is not None:
+        raise Conflict(f"order {cmd.order_id} was paid with this card already")
+    if shown.state not in C.USABLE:
+        raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
+    scope = batch.scope()
+    if scope is not None and merchant not in scope:
+        raise NotAccepted(f"this card is accepted at {', '.join(scope)} only")
+    if cmd.amount_fen > C.balance(card):
+        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {C.balance(card)} on the card",
+                                  balance_fen=C.balance(card))
+    change = _Change(uow, card)
+    change.take(cmd.amount_fen, "spent")
+    change.journal.move(liability(batch), settlement(merchant), cmd.amount_fen)
+    left = C.balance(card) - cmd.amount_fen
+    card.state = "exhausted" if left == 0 else "partially_used"
+    uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen,
+                                   created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))
+    change.stage("payment", cmd.amount_fen, by, key, "gift_card.paid", merchant_id=merchant, store_id=store,
+                 ref=f"order:{merchant}:{cmd.order_id}", data={"order_id": cmd.order_id})
+    return {"card_number": card.number, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
+            "balance_fen": left, "state": card.state}
+
+
+def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Void a card: an unsold one leaves the batch's stock; a sold one's balance is owed back to
+    its buyer (``gift_cards_voided``)."""
+    card, batch = _card(uow, number)
+    now_state = C.state(card, batch, clock.program_date())
+    if now_state in ("voided", "redeemed", "exhausted"):
+        raise C.CardNotUsable(f"the card is {now_state}: there is nothing to void", state=now_state)
+    if now_state == "issued":
+        serials = sorted(batch.voided() | {int(card.serial)})
+        read = int(batch.version or 0)
+        batch.voided_unsold, batch.version = json.dumps(serials), read + 1
+        uow.save(batch, GiftCardBatchItem.version == read, on_conflict=lambda: ConcurrentUpdate("the batch changed"))
+        card.state = "voided"
+        uow.save(card, GiftCardItem.version == int(card.version or 0),
+                 on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+        uow.emit(DomainEvent("gift_card.voided", f"gift_card:{number}", {
+            "card_number": number, "batch_id": batch.batch_id, "sold": False, "voided_fen": 0, "reason": cmd.reason}))
+        return C.view(card, batch, clock.program_date())
+    fen = C.balance(card)
+    change = _Change(uow, card)
+    change.take(fen, "voided_fen")
+    change.journal.move(liability(batch), VOIDED, fen)
+    card.state = "voided"
+    change.stage("void", fen, by, key, "gift_card.voided", reason=cmd.reason,
+                 data={"sold": True, "voided_fen": fen, "was": now_state})
+    return {**C.view(card, batch, clock.program_date()), "voided_fen": fen}
+
+
+class _Change:
+    """One change of a card's balance: the shared versioned account with the one bucket ``used``."""
+
+    def __init__(self, uow: UnitOfWork, card: GiftCardItem) -> None:
+        self.uow, self.card = uow, card
+        self.state = VersionedAccount(uow, card, ("used",), ("spent", "redeemed", "voided_fen"),
+                                      on_conflict=lambda: ConcurrentUpdate("the card changed while the request ran"),
+                                      stored=True)
+        self.journal = Journal()
+
+    def take(self, fen: int, total: str) -> None:
+        self.state.move("used", fen)
+        self.state.count(total, fen)
+
+    def stage(self, kind: str, fen: int, by: Principal, key: str | None, event_type: str, *,
+              member_id: str | None = None, merchant_id: str | None = None, store_id: str | None = None,
+              ref: str | None = None, reason: str | None = None, data: dict[str, Any] | None = None) -> None:
+        card, version = self.card, self.state.next_version
+        after = int(card.face_value_fen) - self.state.balance("used")
+        posting = GiftCardPostingItem(*GiftCardPostingItem.key(card.number, version), posting_id=new_id(),
+                                      number=card.number, sequence=version, kind=kind, amount=fen, used_delta=fen,
+                                      balance_after=after, entries=self.journal.dump(), ref=ref,
+                                      merchant_id=merchant_id, store_id=store_id, member_id=member_id, reason=reason,
+                                      actor=by.ref, idempotency_key=key, created_at=clock.iso(clock.now()))
+        event = DomainEvent(event_type, f"gift_card:{card.number}", {
+            "card_number": card.number, "batch_id": card.batch_id, "kind": kind, "amount_fen": fen,
+            "balance_fen": after, "sequence": version, "member_id": member_id, "entries": self.journal.lines,
+            **(data or {})}, merchant_id=merchant_id)
+        self.state.stage(posting, event)
+
+
+def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:
+    """The batch's cards by state, and the value outstanding (reads every card of the batch)."""
+    today = clock.program_date()
+    by_state: Counter = Counter()
+    outstanding = 0
+    for card in uow.gift_cards.cards_of(batch.batch_id):
+        now_state = C.state(card, batch, today)
+        by_state[now_state] += 1
+        if now_state in ("sold", "activated", "partially_used", "expired"):
+            outstanding += C.balance(card)
+    return {"by_state": dict(sorted(by_state.items())), "outstanding_fen": outstanding}

@@ -1,0 +1,167 @@
+"""Gift card items, in the main table.
+
+* ``GCSEQ / BATCH``: the program's last batch number (card numbers start with it).
+* ``GCBATCH#<batch> / BATCH``: a batch: face value, validity, scope, generation progress, its
+  sales as ranges of serials (a sale of 10,000 cards is one write), unsold cards voided. On the
+  ``due`` index while it is generated and until its export of secrets is purged; listed on
+  ``gsi1`` (``GCBATCHES``).
+* ``GCBATCH#<batch> / CHUNK#<n>``: one chunk of generation, claimed with a lease, then done.
+* ``GCBATCH#<batch> / SALE#<invoice>``: a sale (purchaser, range, price, double-entry lines).
+* ``GIFTCARD#<number> / CARD``: a card: its secret's salted scrypt hash, what was used of it
+  (the versioned account: ``used`` is its one bucket), its own state once it has one, and its
+  lock after wrong secrets. On ``gsi1`` as ``GCBATCH#<batch>`` / serial (the batch's cards).
+* ``GCLEDGER#<number> / <version>``: one posting per change of a card's balance.
+* ``GCORDER#<merchant>#<order> / CARD#<number>``: what a card paid for an order (once).
+* ``GCGUARD#<caller> / GUARD``: a caller's wrong secrets in the current window, and its lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.postings import JournalPosting
+
+
+class BatchSequenceItem(MainModel):
+    last = NumberAttribute(default=0)
+
+    @staticmethod
+    def key() -> tuple[str, str]:
+        return "GCSEQ", "BATCH"
+
+
+class GiftCardBatchItem(MainModel):
+    batch_id = UnicodeAttribute()
+    batch_no = NumberAttribute()
+    name = UnicodeAttribute()
+    face_value_fen = NumberAttribute()
+    cards = NumberAttribute()
+    valid_until = UnicodeAttribute()                 # the last day a card can be used (program date)
+    channel = UnicodeAttribute()
+    merchant_ids = UnicodeAttribute(null=True)       # JSON list: where cards are accepted (None: everywhere)
+    issuer_merchant_id = UnicodeAttribute(null=True)  # whose liability (None: the program's)
+    status = UnicodeAttribute()                      # generating | ready
+    chunks = NumberAttribute()
+    chunks_done = NumberAttribute(default=0)
+    export_key = UnicodeAttribute(null=True)
+    export_issued_at = UnicodeAttribute(null=True)
+    export_issued_by = UnicodeAttribute(null=True)
+    export_purged = BooleanAttribute(default=False)
+    sales = UnicodeAttribute(default="[]")           # JSON [{first, last, invoice, activated, at}]
+    sold_count = NumberAttribute(default=0)
+    sold_fen = NumberAttribute(default=0)
+    voided_unsold = UnicodeAttribute(default="[]")   # JSON [serial]
+    version = NumberAttribute(default=0)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    listing = Gsi1()
+    duepk = UnicodeAttribute(null=True)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(batch_id: str) -> tuple[str, str]:
+        return f"GCBATCH#{batch_id}", "BATCH"
+
+    def sale_list(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.sales or "[]"))
+
+    def voided(self) -> set[int]:
+        return set(json.loads(self.voided_unsold or "[]"))
+
+    def scope(self) -> list[str] | None:
+        return json.loads(self.merchant_ids) if self.merchant_ids else None
+
+
+class GiftCardChunkItem(MainModel):
+    status = UnicodeAttribute()                      # running | done
+    lease = UnicodeAttribute()
+    lease_until = UnicodeAttribute()
+
+    @staticmethod
+    def key(batch_id: str, n: int) -> tuple[str, str]:
+        return f"GCBATCH#{batch_id}", f"CHUNK#{n:05d}"
+
+
+class GiftCardSaleItem(MainModel):
+    invoice_ref = UnicodeAttribute()
+    purchaser = UnicodeAttribute()
+    first = NumberAttribute()
+    last = NumberAttribute()
+    cards = NumberAttribute()
+    face_fen = NumberAttribute()
+    price_fen = NumberAttribute()
+    activated = BooleanAttribute()
+    entries = UnicodeAttribute()
+    actor = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(batch_id: str, invoice_ref: str) -> tuple[str, str]:
+        return f"GCBATCH#{batch_id}", f"SALE#{invoice_ref}"
+
+
+class GiftCardItem(MainModel):
+    number = UnicodeAttribute()
+    batch_id = UnicodeAttribute()
+    serial = NumberAttribute()
+    secret_hash = UnicodeAttribute()
+    face_value_fen = NumberAttribute()
+    used = NumberAttribute(default=0)                # fen taken from the card (the account's bucket)
+    spent = NumberAttribute(default=0)               # paid at merchants
+    redeemed = NumberAttribute(default=0)            # moved into a member's stored value
+    voided_fen = NumberAttribute(default=0)          # left on the card when it was voided
+    state = UnicodeAttribute(default="issued")       # issued | activated | partially_used | redeemed | exhausted | voided
+    activated_at = UnicodeAttribute(null=True)
+    member_id = UnicodeAttribute(null=True)
+    failures = NumberAttribute(default=0)
+    locks = NumberAttribute(default=0)
+    locked_until = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    listing = Gsi1()
+
+    @staticmethod
+    def key(number: str) -> tuple[str, str]:
+        return f"GIFTCARD#{number}", "CARD"
+
+
+class GiftCardPostingItem(JournalPosting):
+    """A posting of a card (kind payment | redeem | void) with what it took from the card."""
+
+    number = UnicodeAttribute()
+    used_delta = NumberAttribute()
+
+    @staticmethod
+    def key(number: str, sequence: int) -> tuple[str, str]:
+        return f"GCLEDGER#{number}", f"{sequence:010d}"
+
+
+class GiftCardPaymentItem(MainModel):
+    number = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(merchant_id: str, order_id: str, number: str) -> tuple[str, str]:
+        return f"GCORDER#{merchant_id}#{order_id}", f"CARD#{number}"
+
+
+class GuardItem(MainModel):
+    failures = NumberAttribute(default=0)
+    window_start = UnicodeAttribute()
+    locks = NumberAttribute(default=0)
+    locked_until = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(caller: str) -> tuple[str, str]:
+        return f"GCGUARD#{caller}", "GUARD"

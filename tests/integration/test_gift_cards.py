@@ -1,0 +1,287 @@
+"""Gift cards through the app on every backend: batches generated in chunks (safe to rerun after
+a crash) with their secrets exported once; sales of ranges against invoices; activation,
+redemption into stored value, payment at a till, voiding, each to the fen with balanced lines;
+wrong secrets locking the card and the caller; scope, expiry and the caps. Figures by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.gift_cards import generation, keys
+from chalicelib.shared import clock, storage
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+FACE = 10_000
+
+
+@pytest.fixture
+def cards(api, monkeypatch):
+    """Small chunks, so that ten cards are three chunks."""
+    clock.freeze(T0)
+    monkeypatch.setattr(generation, "CHUNK", 4)
+    return api
+
+
+def make_batch(api, count=10, **more):
+    body = {"name": "春节礼品卡", "face_value_fen": FACE, "count": count, "valid_until": "2027-12-31", **more}
+    status, batch = api.call("POST", "/v1/gift-cards/batches", body)
+    assert status == 202, batch
+    assert api.run_job("gift-card-batches")["batches_ready"] == 1
+    return api.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}")
+
+
+def secrets_of(batch) -> dict[str, str]:
+    """The exported secrets, read where the export was written (the URL is fetched end to end)."""
+    body = storage.current().get(generation.export_key("default", batch["batch_id"]))
+    assert body is not None
+    lines = body.decode().splitlines()
+    assert lines[0] == generation.HEADER.strip()
+    return {row.split(",")[0]: row.split(",")[1] for row in lines[1:]}
+
+
+def events(kind: str) -> list[dict]:
+    from chalicelib.db.outbox import EventItem
+    from tests.integration.conftest import scan
+    return [json.loads(item.payload)["data"] for item in scan(EventItem) if item.type == kind]
+
+
+def everything_stored() -> str:
+    """Every item of both tables, raw."""
+    from chalicelib.db import backend
+    from chalicelib.db.memory import MemoryBackend
+    from chalicelib.db.tables import TABLES
+    from chalicelib.shared.config import settings
+    current = backend.current()
+    if isinstance(current, MemoryBackend):
+        return json.dumps(current.tables, default=str)
+    import boto3
+
+    from chalicelib.db.items import MainModel
+    client = boto3.client("dynamodb", endpoint_url=MainModel.Meta.host)
+    pages = [client.get_paginator("scan").paginate(TableName=spec.physical_name(settings())) for spec in TABLES]
+    return json.dumps([page["Items"] for p in pages for page in p], default=str)
+
+
+def test_numbers_and_secrets():
+    assert keys.luhn_digit("7992739871") == "3"                      # the textbook example
+    number = keys.card_number(12, 345)
+    assert number == "9000012" + "00000345" + number[-1] and keys.valid_number(number)
+    assert not keys.valid_number(number[:-1] + str((int(number[-1]) + 1) % 10))
+    assert (keys.batch_no_of(number), keys.serial_of(number)) == (12, 345)
+    secret = keys.new_secret()
+    stored = keys.hash_secret(secret)
+    assert secret not in stored and stored != keys.hash_secret(secret)         # salted
+    assert keys.verify(secret, stored) and not keys.verify("0" * 16, stored) and not keys.verify(secret, None)
+
+
+def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
+    batch = make_batch(cards)
+    assert (batch["status"], batch["chunks"], batch["chunks_done"], batch["count"]) == ("ready", 3, 3, 10)
+    exported = secrets_of(batch)
+    assert len(exported) == 10 and all(keys.valid_number(n) for n in exported)
+    assert len(set(exported.values())) == 10 and all(len(s) == 16 and s.isdigit() for s in exported.values())
+    assert sorted(exported) == [keys.card_number(1, s) for s in range(1, 11)]
+    from chalicelib.db.uow import UnitOfWork
+    uow = UnitOfWork()
+    assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
+    assert not any(k.endswith(".csv") and "part-" in k for k in getattr(storage.current(), "objects", {}))
+    status, first = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
+    assert status == 201 and first["url"] and first["count"] == 10
+    status, again = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
+    assert status == 409 and again["type"].endswith("/export-already-issued")
+    assert cards.run_job("gift-card-batches")["exports_purged"] == 0            # its URL is still good
+    clock.freeze(T0 + timedelta(minutes=16))
+    assert cards.run_job("gift-card-batches")["exports_purged"] == 1
+    assert storage.current().get(generation.export_key("default", batch["batch_id"])) is None
+    assert cards.run_job("gift-card-batches")["items_read"] == 0                 # nothing left due
+    stored = everything_stored()
+    assert not any(secret in stored for secret in exported.values())            # only hashes are kept
+    assert cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}")["export"]["purged"]
+
+
+def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(cards, monkeypatch):
+    from chalicelib.db.uow import UnitOfWork
+    status, batch = cards.call("POST", "/v1/gift-cards/batches", {"name": "crash", "face_value_fen": FACE,
+                                                                  "count": 6, "valid_until": "2027-12-31"})
+    calls = []
+
+    def crash_once(self, items):
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise RuntimeError("the Lambda stopped")
+        return original(self, items)
+
+    original = UnitOfWork.put_many
+    monkeypatch.setattr(UnitOfWork, "put_many", crash_once)
+    first = cards.run_job("gift-card-batches")
+    assert first["batches_ready"] == 0 and first["gave_up"] == 1
+    second = cards.run_job("gift-card-batches")                                  # chunk 0's lease still holds
+    assert (second["chunks_generated"], second["batches_ready"]) == (1, 0)
+    clock.freeze(T0 + timedelta(minutes=16))
+    assert cards.run_job("gift-card-batches")["batches_ready"] == 1
+    exported = secrets_of(cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}"))
+    uow = UnitOfWork()
+    assert len(exported) == 6
+    assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
+
+
+def sell(api, batch, first, last, invoice, **more):
+    return api.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/sales",
+                    {"invoice_ref": invoice, "purchaser": "杭州某某科技有限公司",
+                     "first_number": keys.card_number(1, first), "last_number": keys.card_number(1, last), **more})
+
+
+def pay(api, number, secret, fen, order, merchant="m1"):
+    return api.call("POST", "/v1/gift-cards/payments", {"card_number": number, "secret": secret, "amount_fen": fen,
+                                                        "order_id": order, "merchant_id": merchant})
+
+
+def redeem(api, mid, number, secret):
+    return api.call("POST", f"/v1/members/{mid}/stored-value/gift-cards", {"card_number": number, "secret": secret})
+
+
+def test_sale_activation_redemption_payment_and_void_to_the_fen(cards):
+    batch = make_batch(cards)
+    s = secrets_of(batch)
+    n = {i: keys.card_number(1, i) for i in range(1, 11)}
+    status, sale = sell(cards, batch, 1, 5, "INV-1", price_fen=47_500, activate=False)     # 5 cards at 95%
+    assert status == 201 and (sale["count"], sale["face_fen"], sale["price_fen"]) == (5, 50_000, 47_500)
+    assert sorted((e["account"], e["fen"]) for e in sale["entries"]) == sorted(
+        [("cash_clearing", 47_500), ("gift_cards:program", -47_500), ("gift_card_discount", 2_500),
+         ("gift_cards:program", -2_500)])
+    assert sell(cards, batch, 1, 5, "INV-1", price_fen=47_500, activate=False)[1]["already_applied"]
+    assert sell(cards, batch, 1, 4, "INV-1")[1]["type"].endswith("/invoice-reused")
+    assert sell(cards, batch, 5, 6, "INV-2")[1]["type"].endswith("/gift-card-range-unavailable")
+    status, problem = pay(cards, n[1], s[n[1]], 100, "O-0")
+    assert status == 409 and problem["state"] == "sold"                          # not activated yet
+    assert cards.ok("POST", f"/v1/gift-cards/{n[1]}/activate")["state"] == "activated"
+    assert cards.call("POST", f"/v1/gift-cards/{n[1]}/activate")[0] == 409
+    mid = cards.member("13800139501")
+    status, done = redeem(cards, mid, n[1], s[n[1]])
+    assert status == 201 and done["redeemed_fen"] == FACE and done["stored_value"]["principal"] == FACE
+    assert redeem(cards, mid, n[1], s[n[1]])[1]["state"] == "redeemed"
+    proof = cards.ok("GET", f"/v1/stored-value/reconciliation?member_id={mid}")
+    assert proof["balanced"] and proof["account"]["card_redeemed"] == FACE
+    cards.ok("POST", f"/v1/gift-cards/{n[2]}/activate")
+    status, paid = pay(cards, n[2], s[n[2]], 3_000, "O-1")
+    assert status == 201 and (paid["balance_fen"], paid["state"]) == (7_000, "partially_used")
+    assert pay(cards, n[2], s[n[2]], 1, "O-1")[0] == 409                        # an order is paid once per card
+    status, short = pay(cards, n[2], s[n[2]], 7_001, "O-2")
+    assert status == 409 and short["type"].endswith("/insufficient-balance") and short["balance_fen"] == 7_000
+    assert pay(cards, n[2], s[n[2]], 7_000, "O-3")[1]["state"] == "exhausted"
+    card = cards.ok("GET", f"/v1/gift-cards/{n[2]}")
+    assert [p["kind"] for p in card["postings"]] == ["payment", "payment"] and card["balance_fen"] == 0
+    assert all(sum(e["fen"] for e in p["entries"]) == 0 for p in card["postings"])
+    assert card["postings"][0]["entries"] == [{"account": "gift_cards:program", "fen": 3_000},
+                                              {"account": "settlement:m1", "fen": -3_000}]
+    assert "secret" not in json.dumps(card) and s[n[2]] not in json.dumps(card)
+    voided = cards.ok("POST", f"/v1/gift-cards/{n[6]}/void", {"reason": "damaged in print"})   # unsold
+    assert voided["state"] == "voided"
+    status, sale2 = sell(cards, batch, 6, 8, "INV-2")                            # card 6 is void: 2 cards
+    assert status == 201 and sale2["count"] == 2 and sale2["face_fen"] == 2 * FACE
+    cards.ok("POST", f"/v1/gift-cards/{n[3]}/activate")
+    out = cards.ok("POST", f"/v1/gift-cards/{n[3]}/void", {"reason": "reported stolen by the buyer"})
+    assert (out["state"], out["voided_fen"]) == ("voided", FACE)
+    assert redeem(cards, mid, n[3], s[n[3]])[1]["state"] == "voided"
+    report = cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}?counts=true")
+    assert report["sold_count"] == 7 and report["sold_fen"] == 70_000
+    # sold 1-5, 7-8: 1 redeemed, 2 exhausted, 3 voided, 4 and 5 sold (not activated), 7 and 8 activated
+    assert report["cards"]["by_state"] == {"activated": 2, "exhausted": 1, "issued": 2, "redeemed": 1, "sold": 2,
+                                           "voided": 2}
+    assert report["cards"]["outstanding_fen"] == 4 * FACE
+    assert len(events("gift_card.paid")) == 2 and len(events("gift_card.sold")) == 2
+
+
+def test_wrong_secrets_lock_the_card_longer_each_time(cards):
+    batch = make_batch(cards, count=2)
+    s = secrets_of(batch)
+    number = keys.card_number(1, 1)
+    sell(cards, batch, 1, 2, "INV-L")
+    mid = cards.member("13800139502")
+    wrong = "1" * 16 if s[number] != "1" * 16 else "2" * 16
+    answers = [redeem(cards, mid, number, wrong) for _ in range(5)]
+    assert {(st, p["type"].rsplit("/", 1)[1]) for st, p in answers} == {(422, "gift-card-rejected")}
+    status, locked = redeem(cards, mid, number, s[number])                      # the right secret, too late
+    assert status == 423 and locked["type"].endswith("/gift-card-locked")
+    clock.freeze(T0 + timedelta(minutes=29))
+    assert redeem(cards, mid, number, s[number])[0] == 423
+    clock.freeze(T0 + timedelta(minutes=31))
+    for _ in range(5):
+        redeem(cards, mid, number, wrong)
+    clock.freeze(T0 + timedelta(minutes=31 + 59))                               # the second lock is an hour
+    assert redeem(cards, mid, number, s[number])[0] == 423
+    clock.freeze(T0 + timedelta(minutes=31 + 61))
+    assert redeem(cards, mid, number, s[number])[0] == 201
+    rejected = events("gift_card.secret_rejected")
+    assert len(rejected) == 10 and {e["card_number"] for e in rejected} == {number}
+    assert len(events("gift_card.locked")) == 2
+    stored = everything_stored()
+    assert wrong not in stored and s[number] not in stored
+
+
+def test_a_caller_guessing_many_cards_is_locked_and_a_wrong_number_looks_like_a_wrong_secret(cards):
+    from chalicelib.shared.credentials import mint_token
+    batch = make_batch(cards, count=1)
+    number = keys.card_number(1, 1)
+    secret = secrets_of(batch)[number]
+    sell(cards, batch, 1, 1, "INV-G")
+    mid = cards.member("13800139503")
+    guesses = [keys.card_number(1, 100 + i) for i in range(20)]                  # valid numbers, no such cards
+    answers = [redeem(cards, mid, g, "0" * 16) for g in guesses]
+    real_wrong = redeem(cards, mid, number, "0" * 16 if secret != "0" * 16 else "1" * 16)
+    assert {(st, p["type"], p["detail"]) for st, p in answers[:19]} == {
+        (422, "https://loyalty.example/problems/gift-card-rejected", "the card number or its secret is wrong")}
+    assert answers[19][0] == 422 and real_wrong[0] == 429                       # the 20th locked the caller
+    assert redeem(cards, mid, number, secret)[0] == 429                          # even with the right secret
+    other = cards.token
+    cards.token = mint_token("staff", "ops-2", 60, role="super_admin", merchant_id="m1")
+    try:
+        assert redeem(cards, mid, number, secret)[0] == 201                      # another till is not locked
+    finally:
+        cards.token = other
+    assert len(events("gift_card.caller_locked")) == 1
+
+
+def test_scope_expiry_caps_and_bad_input_change_nothing(cards):
+    batch = make_batch(cards, count=3, merchant_ids=["m2"], valid_until="2026-03-10")
+    s = secrets_of(batch)
+    n1, n2 = keys.card_number(1, 1), keys.card_number(1, 2)
+    sell(cards, batch, 1, 3, "INV-S")
+    mid = cards.member("13800139504")
+    assert pay(cards, n1, s[n1], 100, "O-S")[1]["type"].endswith("/gift-card-not-accepted")
+    assert redeem(cards, mid, n1, s[n1])[1]["type"].endswith("/gift-card-not-accepted")
+    assert pay(cards, n1, s[n1], 100, "O-S", merchant="m2")[0] == 201
+    clock.freeze(datetime(2026, 3, 10, 15, 59, tzinfo=UTC))                      # 23:59 on the last day
+    assert pay(cards, n2, s[n2], 100, "O-S2", merchant="m2")[0] == 201
+    clock.freeze(datetime(2026, 3, 10, 16, 0, tzinfo=UTC))                       # the next day, in Shanghai
+    assert pay(cards, n2, s[n2], 100, "O-S3", merchant="m2")[1]["state"] == "expired"
+    clock.freeze(T0)
+    for body, status in [({"name": "x", "face_value_fen": 100_001, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 0, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100, "count": 100_001, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2026-03-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2027-01-01",
+                           "merchant_ids": ["nowhere"]}, 404)]:
+        assert cards.call("POST", "/v1/gift-cards/batches", body)[0] == status, body
+    status, problem = cards.call("POST", "/v1/gift-cards/payments", {"card_number": n1, "secret": "12345-secret-x",
+                                                                     "amount_fen": 1, "order_id": "o"})
+    assert status == 422 and "12345-secret-x" not in json.dumps(problem)
+    bad_luhn = n1[:-1] + str((int(n1[-1]) + 1) % 10)
+    assert redeem(cards, mid, bad_luhn, s[n1])[1]["type"].endswith("/gift-card-rejected")
+    assert cards.call("GET", "/v1/gift-cards/batches/B999999")[0] == 404
+    assert cards.call("GET", f"/v1/gift-cards/{keys.card_number(9, 9)}")[0] == 404
+    # the member cap: a full account refuses the card and nothing changes
+    cards.ok("PUT", "/v1/stored-value/rules", {"rules": {"balance_cap_fen": 15_000},
+                                               "effective_from": "2026-01-01T00:00:00Z"})
+    plain = make_batch(cards, count=2)
+    ps = secrets_of(plain)
+    cards.call("POST", f"/v1/gift-cards/batches/{plain['batch_id']}/sales", {"invoice_ref": "INV-P", "purchaser": "p"})
+    p1, p2 = keys.card_number(2, 1), keys.card_number(2, 2)
+    assert redeem(cards, mid, p1, ps[p1])[0] == 201
+    status, problem = redeem(cards, mid, p2, ps[p2])
+    assert status == 409 and problem["type"].endswith("/stored-value-limit")
+    assert cards.ok("GET", f"/v1/gift-cards/{p2}")["balance_fen"] == FACE
+    assert cards.ok("GET", f"/v1/members/{mid}/stored-value")["principal"] == FACE
