@@ -269,38 +269,117 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def stored_value_operations(stack, n: int) -> list[dict[str, Any]]:
-    """Per-call cost of the stored value operations (a member with a bonus rule in force)."""
+def _client(stack, prefix: str) -> tuple[Any, Callable[..., dict], dict[str, str]]:
+    """An HTTP session as HQ, and ``send(path, body, method="POST")`` that asserts success."""
     import requests
     session = requests.Session()
-    url = stack.api_url
     staff = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["super_admin"],
              "Content-Type": "application/json"}
     counter = [0]
 
-    def post(path: str, body: dict, method: str = "POST") -> dict:
+    def send(path: str, body: dict | None = None, method: str = "POST") -> dict:
         counter[0] += 1
-        r = session.request(method, url + path, json=body, headers={**staff, "Idempotency-Key": f"sv{counter[0]}"})
+        r = session.request(method, stack.api_url + path, json=body,
+                            headers={**staff, "Idempotency-Key": f"{prefix}{counter[0]}"})
         assert r.status_code < 300, r.text
         return r.json()
+    return session, send, staff
 
+
+def stored_value_operations(stack, n: int, history: int = 1_000) -> list[dict[str, Any]]:
+    """Per-call cost of the stored value operations, on accounts with 1 and with ``history``
+    prior movements (a bonus rule in force): the cost must not grow with history."""
+    session, post, staff = _client(stack, "sv")
     post("/v1/stored-value/rules", {"rules": {"bonus_rules": [
         {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000}],
         "balance_cap_fen": 10**9, "single_top_up_max_fen": 10**8}}, "PUT")
-    mid = post("/v1/members", {"phone": "13633330000"})["member_id"]
+    fresh = [post("/v1/members", {"phone": f"1363333{i:04d}"})["member_id"] for i in range(n)]
+    for mid in fresh:                                                 # one prior movement each
+        post(f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 100_000, "payment_ref": f"seed-{mid}",
+                                                         "merchant_id": "bench"})
+    busy = post("/v1/members", {"phone": "13633339999"})["member_id"]
+    for i in range(history):
+        post(f"/v1/members/{busy}/stored-value/top-ups", {"amount_fen": 20_000 if i == 0 else 100,
+                                                          "payment_ref": f"seed-{busy}-{i}", "merchant_id": "bench"})
     rows = []
-    samples, usage = timed(n, lambda i: post(f"/v1/members/{mid}/stored-value/top-ups", {
-        "amount_fen": 20_000, "payment_ref": f"bench-{mid}-{i}", "merchant_id": "bench"}))
-    rows.append(row("topUpStoredValue (with bonus)", "1 rule", n, samples, usage))
-    samples, usage = timed(n, lambda i: post(f"/v1/members/{mid}/stored-value/payments", {
-        "amount_fen": 1_000, "order_id": f"svb-{i}", "merchant_id": "bench"}))
-    rows.append(row("payWithStoredValue", "proportional", n, samples, usage))
-    samples, usage = timed(n, lambda i: post(f"/v1/stored-value/payments/svb-{i}/refunds", {
-        "refund_id": "r", "amount_fen": 500, "merchant_id": "bench"}))
-    rows.append(row("refundStoredValuePayment", "half", n, samples, usage))
-    samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{mid}/stored-value", headers=staff))
-    rows.append(row("getStoredValueAccount", f"{3 * n} postings", n, samples, usage))
+    for label, member in (("1 prior movement", lambda i: fresh[i]), (f"{history:,} prior movements", lambda i: busy)):
+        tag = "f" if label.startswith("1 ") else "b"
+        samples, usage = timed(n, lambda i: post(f"/v1/members/{member(i)}/stored-value/top-ups", {
+            "amount_fen": 20_000, "payment_ref": f"bench-{tag}-{i}", "merchant_id": "bench"}))
+        rows.append(row("topUpStoredValue (with bonus)", label, n, samples, usage))
+        samples, usage = timed(n, lambda i: post(f"/v1/members/{member(i)}/stored-value/payments", {
+            "amount_fen": 1_000, "order_id": f"svb-{tag}-{i}", "merchant_id": "bench"}))
+        rows.append(row("payWithStoredValue", label, n, samples, usage))
+        samples, usage = timed(n, lambda i: post(f"/v1/stored-value/payments/svb-{tag}-{i}/refunds", {
+            "refund_id": "r", "amount_fen": 500, "merchant_id": "bench"}))
+        rows.append(row("refundStoredValuePayment (half)", label, n, samples, usage))
+        samples, usage = timed(n, lambda i: session.get(f"{stack.api_url}/v1/members/{member(i)}/stored-value",
+                                                         headers=staff))
+        rows.append(row("getStoredValueAccount", label, n, samples, usage))
     return rows
+
+
+def gift_card_operations(stack, n: int) -> list[dict[str, Any]]:
+    """Per-call cost of redeeming a card into a member's account and of paying with one (each
+    call a different card: one scrypt check each), and of a card with prior payments."""
+    import csv
+    import io
+
+    import requests
+    session, post, staff = _client(stack, "gc")
+    batch = post("/v1/gift-cards/batches", {"name": "bench", "face_value_fen": 100_000, "count": 2 * n + 1,
+                                            "valid_until": "2099-12-31"})
+    post("/v1/jobs/gift-card-batches/runs", {})
+    url = post(f"/v1/gift-cards/batches/{batch['batch_id']}/export")["url"]
+    rows_ = list(csv.DictReader(io.StringIO(requests.get(url, timeout=60).text)))
+    cards = [(r["card_number"], r["secret"]) for r in rows_]
+    post(f"/v1/gift-cards/batches/{batch['batch_id']}/sales", {"invoice_ref": f"bench-{batch['batch_id']}",
+                                                                "purchaser": "bench"})
+    members = [post("/v1/members", {"phone": f"1364444{i:04d}"})["member_id"] for i in range(n)]
+    rows = []
+    samples, usage = timed(n, lambda i: post(f"/v1/members/{members[i]}/stored-value/gift-cards",
+                                             {"card_number": cards[i][0], "secret": cards[i][1]}))
+    rows.append(row("redeemGiftCard (into stored value)", "a new card each", n, samples, usage))
+    samples, usage = timed(n, lambda i: post("/v1/gift-cards/payments", {
+        "card_number": cards[n + i][0], "secret": cards[n + i][1], "amount_fen": 1_000, "order_id": f"gcb-{i}",
+        "merchant_id": "bench"}))
+    rows.append(row("payWithGiftCard", "a new card each", n, samples, usage))
+    last = cards[2 * n]
+    samples, usage = timed(n, lambda i: post("/v1/gift-cards/payments", {
+        "card_number": last[0], "secret": last[1], "amount_fen": 100, "order_id": f"gcl-{i}", "merchant_id": "bench"}))
+    rows.append(row("payWithGiftCard", f"one card, up to {n} prior payments", n, samples, usage))
+    return rows
+
+
+def gift_card_generation(stack, count: int) -> dict[str, Any]:
+    """Generate a batch of ``count`` cards as the job's Lambda would: a process of its own running
+    the gift-card-batches job against the emulator; its wall time, CPU and peak memory."""
+    _, post, _ = _client(stack, "gg")
+    batch = post("/v1/gift-cards/batches", {"name": "bench-gen", "face_value_fen": 10_000, "count": count,
+                                            "valid_until": "2099-12-31"})
+    from devstack.stack import local_environment
+    env = {**os.environ, **local_environment(stack.emulator_url), "GIFT_CARD_JOB_BUDGET_SECONDS": "7200"}
+    script = ("import json, resource, time\n"
+              "from datetime import UTC, datetime\n"
+              "from chalicelib.db.items import rebind\n"
+              "rebind()\n"
+              "import app\n"
+              "from chalicelib import jobs\n"
+              "t = time.perf_counter()\n"
+              "result = jobs.run('gift-card-batches', datetime.now(UTC))\n"
+              "print(json.dumps({'seconds': time.perf_counter() - t, 'result': result,\n"
+              "                  'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True)
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    final = post(f"/v1/gift-cards/batches/{batch['batch_id']}", None, "GET")
+    assert final["status"] == "ready", final
+    from chalicelib.gift_cards import keys
+    return {"cards": count, "chunks": final["chunks"], "seconds": round(measured["seconds"], 1),
+            "wall_seconds": round(time.perf_counter() - started, 1), "peak_mib": round(measured["peak_mib"]),
+            "cores": os.cpu_count(), "scrypt": f"N={keys.N}, r={keys.R}, p={keys.P}",
+            "per_chunk_seconds": round(measured["seconds"] / final["chunks"], 2)}
 
 
 def tier_review_job(members: int, share_percent: int) -> dict[str, Any]:
@@ -481,7 +560,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The README's benchmark section body, from results.json."""
     rows = (results["api"] + results.get("points", []) + results.get("tiers", []) + results.get("stored_value", [])
-            + results["emulator_transactions"])
+            + results.get("gift_cards", []) + results["emulator_transactions"])
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
@@ -502,6 +581,10 @@ def markdown(results: dict[str, Any]) -> str:
                 f"downgraded) with {results['tier_review_job']['dynamodb_requests']:,} DynamoDB requests "
                 f"({results['tier_review_job']['rcu']} RCU, {results['tier_review_job']['wcu']} WCU) in "
                 f"{results['tier_review_job']['seconds']} s.", ""] if "tier_review_job" in results else []),
+             *([f"Generating a batch of {g['cards']:,} gift cards ({g['chunks']} chunks, scrypt {g['scrypt']}, one "
+                f"job process on {g['cores']} cores): **{g['seconds']} s**, {g['per_chunk_seconds']} s per chunk of "
+                f"1,000, peak memory **{g['peak_mib']} MiB** (the whole process).", ""]
+               if (g := results.get("gift_card_generation")) else []),
              "| cold start (CPU ms, median of 7) | import | import + first request | × bare |",
              "|---|---|---|---|",
              *[f"| {label} | {f['import_ms']} | {f['first_request_ms']} | {f['ratio_to_bare']} |"
@@ -544,7 +627,10 @@ def main(argv: list[str] | None = None) -> int:
         results["points"] = points_operations(stack, max(10, args.calls // 4))
         results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)
         results["tiers"] = tier_operations(stack, max(10, args.calls // 4))
-        results["stored_value"] = stored_value_operations(stack, max(10, args.calls // 4))
+        results["stored_value"] = stored_value_operations(stack, max(10, args.calls // 4),
+                                                          1_000 if not args.quick else 100)
+        results["gift_cards"] = gift_card_operations(stack, max(10, args.calls // 4))
+        results["gift_card_generation"] = gift_card_generation(stack, 100_000 if not args.quick else 2_000)
         results["tier_review_job"] = tier_review_job(100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
         results["double_spend"] = double_spend(lambda: stack.client("dynamodb"), "bench-double-spend")

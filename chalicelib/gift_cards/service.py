@@ -87,6 +87,7 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     price = face if cmd.price_fen is None else cmd.price_fen
     if price > face:
         raise ValidationProblem(f"price_fen may not exceed the face value of the cards sold ({face} fen)")
+    stored_value.check_issuance(uow, batch.issuer_merchant_id or "program", face)
     journal = Journal()
     journal.move(CASH, liability(batch), price)
     journal.move(DISCOUNT, liability(batch), face - price)

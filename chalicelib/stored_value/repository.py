@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork, repository
 from chalicelib.stored_value.tables import (
     ACCOUNT_SHARDS,
+    PrepaidAccountItem,
+    PrepaidDayItem,
     SvAccountItem,
     SvCounterItem,
     SvPaymentItem,
@@ -50,6 +53,15 @@ class StoredValueRepository:
     def accounts_in_shard(self, shard: int) -> Iterator[SvAccountItem]:
         """Every account listed in one shard (reconciliation)."""
         return self.uow.query(SvAccountItem, f"SVACCT#{shard}", index="gsi1")
+
+    def prepaid_accounts(self) -> Iterator[PrepaidAccountItem]:
+        """The program's journal accounts with their balances (a projection)."""
+        return self.uow.query(PrepaidAccountItem, "PREPAID#ACCOUNTS", None, consistent=True)
+
+    def prepaid_days(self, account: str, start: date) -> Iterator[PrepaidDayItem]:
+        """A journal account's movements on ``start`` and every later day."""
+        return self.uow.query(PrepaidDayItem, f"PREPAIDDAY#{account}", SortKey.between(start.isoformat(), "9999"),
+                              consistent=True)
 
     @staticmethod
     def shards() -> range:

@@ -7,11 +7,13 @@ from chalice import Blueprint
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.stored_value import holds, reconcile, service
+from chalicelib.shared import clock
+from chalicelib.stored_value import figures, holds, reconcile, service
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.holds import HoldRequest
 from chalicelib.stored_value.schemas import (
     CashOut,
+    DayQuery,
     LedgerQuery,
     Pay,
     ReconcileQuery,
@@ -103,3 +105,26 @@ def confirm_hold(call: Call):
           tags=TAGS, errors=(404, 409), summary="Give the held amount back", allow=TILL)
 def cancel_hold(call: Call):
     return holds.release(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/stored-value/liability", "GET", "getStoredValueLiability", tags=TAGS,
+          summary="Prepaid money owed: members' principal and bonus, gift cards by issuer, settlements by merchant",
+          allow=(HQ,))
+def get_liability(call: Call):
+    return figures.liability(call.uow)
+
+
+@endpoint(bp, "/v1/stored-value/movements", "GET", "getStoredValueMovements", tags=TAGS,
+          summary="A day's debits and credits per journal account, with opening and closing balances",
+          allow=(HQ,), query=DayQuery)
+def get_movements(call: Call):
+    return figures.movements(call.uow, call.query.day or clock.program_date())
+
+
+@endpoint(bp, "/v1/stored-value/supervision", "GET", "getFundSupervisionStatement", tags=TAGS,
+          summary="The custodian bank's statement: per issuer, prepaid money held, the reserve and its change",
+          allow=(HQ,), query=DayQuery)
+def get_supervision(call: Call):
+    _, rules = R.RULES.at(call.uow, clock.now())
+    return figures.supervision(call.uow, call.query.day or clock.program_date(), rules.reserve_percent,
+                               rules.issuance_limits_fen)

@@ -71,6 +71,11 @@ class StoredValueRules(Strict):
     daily_top_up_max_fen: StrictInt | None = Field(None, ge=1, le=10**9)
     cash_out_approval_above_fen: StrictInt | None = Field(
         None, ge=0, le=10**9, description="a cash-out of more principal than this names the HQ staff who approved it")
+    reserve_percent: StrictInt = Field(40, ge=0, le=100, description="the share of prepaid money an issuer keeps "
+                                       "deposited with the custodian bank (fund supervision)")
+    issuance_limits_fen: dict[str, StrictInt] = Field(
+        default_factory=dict, max_length=500, description="per issuer ('program' or a merchant id): the most "
+        "prepaid money it may hold; top-ups and gift card sales beyond it are refused")
 
     @field_validator("bonus_rules")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import Field, StrictInt
 
 from chalicelib.shared.types import Strict
@@ -47,3 +49,7 @@ class LedgerQuery(Strict):
 class ReconcileQuery(Strict):
     member_id: str | None = Field(None, max_length=64)
     limit: int = Field(1000, ge=1, le=10_000)
+
+
+class DayQuery(Strict):
+    day: date | None = Field(None, description="the program date (default: today)")

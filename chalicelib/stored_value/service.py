@@ -18,6 +18,7 @@ from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.principal import Principal
+from chalicelib.stored_value import figures
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
 from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
@@ -34,6 +35,10 @@ class PaymentRefReused(Conflict):
 
 class RefundExceedsPayment(Conflict):
     slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
+
+
+class IssuanceLimit(Conflict):
+    slug, title = "issuance-limit", "The issuer's prepaid limit would be exceeded"
 
 
 class NothingToCashOut(Conflict):
@@ -65,6 +70,7 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
         raise LimitExceeded(f"the balance would be {change.principal + change.bonus + cmd.amount_fen + bonus} fen; "
                             f"at most {rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
     _daily(uow, member_id, rules, cmd.amount_fen)
+    check_issuance(uow, "program", cmd.amount_fen)
     change.top_up(cmd.amount_fen, bonus)
     uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
                               bonus_fen=bonus, at=clock.iso(now)),
@@ -73,6 +79,19 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule})
     return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule}
+
+
+def check_issuance(uow: UnitOfWork, issuer: str, adding: int) -> None:
+    """Refuse prepaid money beyond the issuer's configured limit (read from the figures, which
+    trail the movements by the stream's delay); nothing to read when no limit is set."""
+    _, rules = R.RULES.at(uow, clock.now())
+    limit = rules.issuance_limits_fen.get(issuer)
+    if limit is None:
+        return
+    held = figures.issued(uow, issuer)
+    if held + adding > limit:
+        raise IssuanceLimit(f"{issuer} holds {held} fen of prepaid money; {adding} more would pass its limit of "
+                            f"{limit} fen", issuer=issuer, limit_fen=limit, outstanding_fen=held)
 
 
 def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,

@@ -148,3 +148,27 @@ class SvHoldItem(MainModel):
     @staticmethod
     def key(member_id: str, hold_id: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"SV#HOLD#{hold_id}"
+
+
+class PrepaidAccountItem(MainModel):
+    """``PREPAID#ACCOUNTS / <journal account>``: the account's balance (debit +, credit −), a
+    projection of every movement's lines."""
+
+    account = UnicodeAttribute(null=True)
+    balance = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(account: str) -> tuple[str, str]:
+        return "PREPAID#ACCOUNTS", account
+
+
+class PrepaidDayItem(MainModel):
+    """``PREPAIDDAY#<journal account> / <day>``: the account's debits and credits on a day."""
+
+    day = UnicodeAttribute(null=True)
+    debit = NumberAttribute(default=0)
+    credit = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(account: str, day: str) -> tuple[str, str]:
+        return f"PREPAIDDAY#{account}", day

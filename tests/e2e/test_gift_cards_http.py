@@ -9,17 +9,19 @@ import csv
 import io
 import json
 import threading
+import time
 
 import requests
 
 from tests.e2e.conftest import captured_logs
-from tests.e2e.test_tenancy_http import A, pos, register_at, staff
+from tests.e2e.test_tenancy_http import A, B, pos, register_at, staff
 
 
 def test_batch_export_sale_concurrent_redemption_payment_and_lockout(api, stack):
     hq = staff(api, stack, A, "super_admin")
     created = api.call("POST", "/v1/gift-cards/batches", {"name": "中秋卡", "face_value_fen": 20_000, "count": 40,
-                                                           "valid_until": "2099-12-31"}, headers=hq, key="gc-batch-1")
+                                                           "valid_until": "2099-12-31", "issuer_merchant_id": B[1]},
+                       headers=hq, key="gc-batch-1")
     assert created.status_code == 202, created.text
     batch_id = created.json()["batch_id"]
     run = api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=hq, key=f"gc-run-{batch_id}")
@@ -92,3 +94,12 @@ def test_batch_export_sale_concurrent_redemption_payment_and_lockout(api, stack)
                          for page in client.get_paginator("scan").paginate(TableName=table)])
     assert not any(s in stored for s in secrets.values())
     assert "gift_card.redeemed" in stored and "gift_card.secret_rejected" in stored
+    # The liability, folded from the events by the stream: 35 cards sold, one redeemed, 12,345 paid.
+    owed = 35 * 20_000 - 20_000 - 12_345
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        figures = api.call("GET", "/v1/stored-value/liability", headers=hq).json()
+        if figures["gift_cards_by_issuer"].get(B[1]) == owed:
+            break
+        time.sleep(0.2)
+    assert figures["gift_cards_by_issuer"].get(B[1]) == owed and figures["lines_balance"], figures

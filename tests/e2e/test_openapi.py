@@ -18,7 +18,9 @@ def test_document_is_valid_and_matches_the_route_table(api, stack):
 
 def test_fuzzing_the_api_finds_no_5xx(api, stack):
     schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
-    token = stack.credentials["staff_tokens"]["super_admin"]
+    # As the second program's head office: the fuzz puts random rules (a 1,224 fen balance cap...)
+    # in force, and in the default program they outlived the test and refused later tests' top-ups.
+    token = stack.credentials["programs"]["demo-2"]["staff_tokens"]["super_admin"]
     failures = []
     statuses = []
     for result in schema.get_all_operations():

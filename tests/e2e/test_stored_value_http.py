@@ -21,7 +21,7 @@ def test_thirty_two_concurrent_payments_never_overdraw_and_a_repeated_top_up_cou
     threads = [threading.Thread(target=top_up, args=(i,)) for i in range(16)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    assert [r.status_code for r in replies].count(201) == 16
+    assert [r.status_code for r in replies].count(201) == 16, replies[0].text
     account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
     assert account["topped_up"] == 100_000
     start = account["balance_fen"]

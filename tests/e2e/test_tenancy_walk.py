@@ -93,6 +93,9 @@ TARGETS = {
                                   None),
     "confirmStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
     "cancelStoredValueHold": lambda t: ({"member_id": t["bob"], "hold_id": t["sv_hold"]}, None, None),
+    "getStoredValueLiability": lambda t: ({}, None, None),
+    "getStoredValueMovements": lambda t: ({}, None, {"day": "2026-03-01"}),
+    "getFundSupervisionStatement": lambda t: ({}, None, None),
     "createGiftCardBatch": lambda t: ({}, {"name": "walk", "face_value_fen": 100, "count": 1,
                                            "valid_until": "2099-01-01", "merchant_ids": [A[1]]}, None),
     "getGiftCardBatch": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
@@ -120,7 +123,8 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getDailyStats", "listJobRuns", "listMembers",
                "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
-               "putTopUpBonusRules", "getTopUpBonusRules"}
+               "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
+               "getFundSupervisionStatement"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -190,7 +194,8 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
     # Everything of program 1 but what the stream pump keeps folding earlier tests' events into
     # while the walk runs: projections, and tiers moved by growth (none holds a record a caller
     # could address).
-    derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#"))
+    derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#",
+                                                          "PREPAID"))
     in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
                               and not item["sk"]["S"].startswith("TIER"))
     before = _dump(stack, in_p1)

@@ -1,0 +1,123 @@
+"""The program's prepaid money as a trial balance, projected from events exactly once: every
+stored value and gift card movement carries its double-entry lines, and this folds them into a
+running balance per journal account and its debits and credits per day. Reads never touch a
+member's account, so the liability, the day's movements and the custodian's statement cost a
+few small queries whatever the number of members or cards.
+
+Accounts (debit +, credit −): ``member:principal`` / ``member:bonus`` and their held parts (the
+members' prepaid balances, liabilities of the program), ``gift_cards:<issuer>`` (cards sold and
+not yet used, liabilities of their issuing merchant or of the program), ``settlement:<merchant>``
+(what the program owes a merchant for stored value and cards spent there), ``cash_clearing``,
+``bonus_expense``, ``bonus_forfeited``, ``gift_card_discount``, ``gift_cards_voided``.
+
+The figures trail the movements by the stream's delay (under a second locally): they are
+reports, and the account-by-account reconciliation is the proof.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.events.dispatch import apply_once, subscribe
+from chalicelib.shared import clock
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import DEFAULT_PROGRAM
+from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
+
+CONSUMER = "prepaid-figures"
+MEMBER_PRINCIPAL = ("member:principal", "member:held_principal")
+MEMBER_BONUS = ("member:bonus", "member:held_bonus")
+
+
+@subscribe(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
+           "stored_value.cashed_out", "stored_value.held", "stored_value.hold_released",
+           "stored_value.card_redeemed", "gift_card.sold", "gift_card.paid", "gift_card.voided")
+def project(event: DomainEvent) -> None:
+    """Add one movement's lines to the accounts and the day, exactly once. (A redemption's lines
+    are on both the card's event and the account's: only the account's is counted.)"""
+    lines = event.data.get("entries") or []
+    if not lines:
+        return
+    day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
+    net: dict[str, tuple[int, int]] = {}
+    for line in lines:
+        fen = int(line["fen"])
+        debit, credit = net.get(line["account"], (0, 0))
+        net[line["account"]] = (debit + max(fen, 0), credit + max(-fen, 0))
+    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
+    for account, (debit, credit) in net.items():
+        uow.update(PrepaidAccountItem(*PrepaidAccountItem.key(account)),
+                   [PrepaidAccountItem.balance.add(debit - credit), PrepaidAccountItem.account.set(account)])
+        uow.update(PrepaidDayItem(*PrepaidDayItem.key(account, day)),
+                   [PrepaidDayItem.debit.add(debit), PrepaidDayItem.credit.add(credit), PrepaidDayItem.day.set(day)])
+    apply_once(CONSUMER, event, uow)
+
+
+def balances(uow: UnitOfWork) -> dict[str, int]:
+    """Every journal account's balance (debit +, credit −)."""
+    return {row.account: int(row.balance or 0) for row in uow.stored_value.prepaid_accounts()}
+
+
+def liability(uow: UnitOfWork) -> dict[str, Any]:
+    """What the program owes: members' principal and bonus, gift cards by issuer, merchants'
+    settlements; with cash collected and the check that every line balances."""
+    b = balances(uow)
+    owed = lambda prefix: {a.split(":", 1)[1]: -v for a, v in sorted(b.items()) if a.startswith(prefix)}  # noqa: E731
+    principal = -sum(b.get(a, 0) for a in MEMBER_PRINCIPAL)
+    bonus = -sum(b.get(a, 0) for a in MEMBER_BONUS)
+    cards = owed("gift_cards:")
+    return {"as_of": clock.iso(clock.now()),
+            "members": {"principal_fen": principal, "bonus_fen": bonus,
+                        "held_principal_fen": -b.get("member:held_principal", 0),
+                        "held_bonus_fen": -b.get("member:held_bonus", 0)},
+            "gift_cards_by_issuer": cards, "settlement_by_merchant": owed("settlement:"),
+            "cash_collected_fen": b.get("cash_clearing", 0), "accounts": b,
+            "lines_balance": sum(b.values()) == 0}
+
+
+def movements(uow: UnitOfWork, day: date) -> dict[str, Any]:
+    """Each account's debits, credits, opening and closing on ``day``."""
+    b = balances(uow)
+    rows = {}
+    for account, balance in sorted(b.items()):
+        later = list(uow.stored_value.prepaid_days(account, day))
+        on_day = next((r for r in later if r.day == day.isoformat()), None)
+        closing = balance - sum(int(r.debit or 0) - int(r.credit or 0) for r in later if r.day > day.isoformat())
+        debit, credit = (int(on_day.debit or 0), int(on_day.credit or 0)) if on_day else (0, 0)
+        rows[account] = {"opening_fen": closing - debit + credit, "debit_fen": debit, "credit_fen": credit,
+                         "closing_fen": closing}
+    return {"day": day.isoformat(), "accounts": rows,
+            "balanced": sum(r["debit_fen"] - r["credit_fen"] for r in rows.values()) == 0}
+
+
+def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[str, int]) -> dict[str, Any]:
+    """The custodian's statement for ``day``: per issuer (the program for members' stored value,
+    each merchant for its gift cards), the prepaid money held at the day's close and the day
+    before, the reserve to keep deposited (``reserve_percent`` of it) and its change."""
+    day_rows = movements(uow, day)["accounts"]
+    issuers: dict[str, list[str]] = {"program": [*MEMBER_PRINCIPAL, "gift_cards:program"],
+                                     **{m: [f"gift_cards:{m}"] for m in limits if m != "program"}}
+    for account in day_rows:
+        if account.startswith("gift_cards:") and account != "gift_cards:program":
+            issuers.setdefault(account.split(":", 1)[1], [account])
+    statement = []
+    for issuer, accounts in sorted(issuers.items()):
+        closing = -sum(day_rows[a]["closing_fen"] for a in accounts if a in day_rows)
+        opening = -sum(day_rows[a]["opening_fen"] for a in accounts if a in day_rows)
+        reserve, before = closing * reserve_percent // 100, opening * reserve_percent // 100
+        statement.append({"issuer": issuer, "opening_fen": opening, "received_fen": sum(
+            day_rows[a]["credit_fen"] for a in accounts if a in day_rows), "released_fen": sum(
+            day_rows[a]["debit_fen"] for a in accounts if a in day_rows), "closing_fen": closing,
+            "reserve_percent": reserve_percent, "reserve_fen": reserve, "reserve_change_fen": reserve - before,
+            "issuance_limit_fen": limits.get(issuer)})
+    return {"day": day.isoformat(), "previous_day": (day - timedelta(days=1)).isoformat(), "issuers": statement}
+
+
+def issued(uow: UnitOfWork, issuer: str) -> int:
+    """The prepaid money an issuer holds now (its liability accounts' credit balance)."""
+    accounts = [*MEMBER_PRINCIPAL, "gift_cards:program"] if issuer == "program" else [f"gift_cards:{issuer}"]
+    uow.prefetch([(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts])
+    rows = [uow.get(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts]
+    return -sum(int(r.balance or 0) for r in rows if r is not None)

@@ -1,0 +1,95 @@
+"""The prepaid trial balance projected from every movement's lines: the liability (members'
+principal and bonus, gift cards by issuer, merchants' settlements), a day's movements with
+opening and closing, the custodian's statement with its reserve, and the issuer's limit; exact
+under redelivery. Figures by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.gift_cards import generation
+from chalicelib.shared import clock, storage
+from tests.integration.test_tiers import deliver
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+RULES = {"bonus_rules": [{"id": "200-30", "name": "储值200送30", "kind": "fixed", "min_fen": 20_000,
+                          "bonus_fen": 3_000}], "reserve_percent": 40, "issuance_limits_fen": {"m2": 50_000}}
+
+
+def cards_of(api, issuer, count, invoice, sell=None):
+    status, batch = api.call("POST", "/v1/gift-cards/batches", {"name": "m2", "face_value_fen": 10_000, "count": count,
+                                                                "valid_until": "2027-12-31",
+                                                                "issuer_merchant_id": issuer})
+    assert status == 202
+    api.run_job("gift-card-batches")
+    body = storage.current().get(generation.export_key("default", batch["batch_id"]))
+    secrets = dict(row.split(",")[:2] for row in body.decode().splitlines()[1:])
+    status, sale = api.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/sales",
+                            {"invoice_ref": invoice, "purchaser": "p", **(sell or {})})
+    return batch, secrets, status, sale
+
+
+def test_liability_movements_statement_and_issuance_limit(api):
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139601")
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 20_000, "payment_ref": "WX-F1",
+                                                               "merchant_id": "m1"})
+    paid = api.ok("POST", f"/v1/members/{mid}/stored-value/payments", {"amount_fen": 11_500, "order_id": "F-1",
+                                                                       "merchant_id": "m1"})
+    assert (paid["principal_fen"], paid["bonus_fen"]) == (10_000, 1_500)
+    _, secrets, status, _ = cards_of(api, "m2", 3, "INV-F1", {"price_fen": 28_500})
+    assert status == 201
+    number = sorted(secrets)[0]
+    api.ok("POST", "/v1/gift-cards/payments", {"card_number": number, "secret": secrets[number], "amount_fen": 4_000,
+                                               "order_id": "F-2", "merchant_id": "m2"})
+    deliver()
+    first = api.ok("GET", "/v1/stored-value/liability")
+    deliver()                                                               # delivered again: counted once
+    again = api.ok("GET", "/v1/stored-value/liability")
+    assert {k: v for k, v in again.items() if k != "as_of"} == {k: v for k, v in first.items() if k != "as_of"}
+    assert first["members"] == {"principal_fen": 10_000, "bonus_fen": 1_500, "held_principal_fen": 0,
+                                "held_bonus_fen": 0}
+    assert first["gift_cards_by_issuer"] == {"m2": 26_000}
+    assert first["settlement_by_merchant"] == {"m1": 11_500, "m2": 4_000}
+    assert first["cash_collected_fen"] == 20_000 + 28_500 and first["lines_balance"]
+    assert first["accounts"]["gift_card_discount"] == 1_500 and first["accounts"]["bonus_expense"] == 3_000
+
+    day = api.ok("GET", "/v1/stored-value/movements?day=2026-03-01")
+    assert day["balanced"]
+    assert day["accounts"]["member:principal"] == {"opening_fen": 0, "debit_fen": 10_000, "credit_fen": 20_000,
+                                                   "closing_fen": -10_000}
+    statement = {row["issuer"]: row for row in api.ok("GET", "/v1/stored-value/supervision?day=2026-03-01")["issuers"]}
+    program = statement["program"]
+    assert (program["opening_fen"], program["closing_fen"], program["reserve_fen"],
+            program["reserve_change_fen"]) == (0, 10_000, 4_000, 4_000)
+    assert (statement["m2"]["closing_fen"], statement["m2"]["reserve_fen"], statement["m2"]["received_fen"],
+            statement["m2"]["released_fen"], statement["m2"]["issuance_limit_fen"]) == (26_000, 10_400, 30_000,
+                                                                                        4_000, 50_000)
+
+    # The next day: m2 may hold 50,000; it holds 26,000, so three more cards (30,000) are refused.
+    clock.freeze(T0 + timedelta(days=1))
+    refused, _, status, problem = cards_of(api, "m2", 3, "INV-F2")
+    assert status == 409 and problem["type"].endswith("/issuance-limit") and problem["outstanding_fen"] == 26_000
+    assert cards_of(api, "m1", 1, "INV-F3")[2] == 201                       # another issuer is not limited
+    status, sale = api.call("POST", f"/v1/gift-cards/batches/{refused['batch_id']}/sales",
+                            {"invoice_ref": "INV-F4", "purchaser": "p", "first_number": refused["first_number"],
+                             "last_number": generation.keys.card_number(2, 2)})
+    assert status == 201 and sale["face_fen"] == 20_000                     # 26,000 + 20,000 fits
+    deliver()
+    next_day = api.ok("GET", "/v1/stored-value/movements?day=2026-03-02")["accounts"]["gift_cards:m2"]
+    assert next_day == {"opening_fen": -26_000, "debit_fen": 0, "credit_fen": 20_000, "closing_fen": -46_000}
+    before = api.ok("GET", "/v1/stored-value/movements?day=2026-03-01")["accounts"]["gift_cards:m2"]
+    assert before["closing_fen"] == -26_000                                 # later days do not change the past
+    report = {row["issuer"]: row for row in api.ok("GET", "/v1/stored-value/supervision?day=2026-03-02")["issuers"]}
+    assert (report["m2"]["opening_fen"], report["m2"]["closing_fen"], report["m2"]["reserve_change_fen"]) == (
+        26_000, 46_000, 18_400 - 10_400)
+    # The program as issuer of members' stored value: 10,000 principal held, a limit of 15,000.
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {**RULES, "issuance_limits_fen": {"program": 15_000}},
+                                             "effective_from": "2026-01-01T00:00:00Z"})
+    status, problem = api.call("POST", f"/v1/members/{mid}/stored-value/top-ups",
+                               {"amount_fen": 5_001, "payment_ref": "WX-F2", "merchant_id": "m1"})
+    assert status == 409 and problem["type"].endswith("/issuance-limit")
+    assert api.ok("GET", f"/v1/members/{mid}/stored-value")["principal"] == 10_000         # nothing changed
+    assert api.call("POST", f"/v1/members/{mid}/stored-value/top-ups",
+                    {"amount_fen": 5_000, "payment_ref": "WX-F3", "merchant_id": "m1"})[0] == 201
