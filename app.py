@@ -67,7 +67,8 @@ def _job(name: str):
     return run
 
 
-# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 00:20: tier reviews; 10:00 and
+# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 00:15: expired top-up bonus;
+# 00:20: tier reviews; 10:00 and
 # 10:05: points and tier reminders (a civil hour
 # for notifications); every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full
 # reconciliation. Lambda finds each handler as an attribute of this module, hence the names.
@@ -84,4 +85,8 @@ points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-re
 stored_value_holds = app.schedule("rate(5 minutes)", name="stored-value-holds")(_job("stored-value-holds"))
 stored_value_reconcile = app.schedule(Cron(30, 19, "*", "*", "?", "*"), name="stored-value-reconcile")(
     _job("stored-value-reconcile"))
+stored_value_bonus_expiry = app.schedule(Cron(15, 16, "*", "*", "?", "*"), name="stored-value-bonus-expiry")(
+    _job("stored-value-bonus-expiry"))
+gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-card-reconcile")(
+    _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))

@@ -2,7 +2,11 @@
 
 * ``gift-card-batches`` (every 5 minutes): generates the chunks of batches being generated, until
   its time budget is spent (the next run carries on), and deletes exports of secrets whose URL
-  has expired or that nobody fetched in time. It reads only the batches that are due.
+  has expired or that nobody fetched in time, and announces a batch's expiry the day after its
+  last day (``gift_card.batch_expired``). It reads only the batches that are due.
+* ``gift-card-reconcile`` (daily): every card of every batch against its postings and lines, and
+  per issuer against the prepaid figures; a card or batch that does not add up emits
+  ``gift_card.reconciliation_failed``.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from typing import Any
 from chalicelib.db import backend
 from chalicelib.db.due import due_items, run_due
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.gift_cards import generation
+from chalicelib.gift_cards import generation, reconcile
 from chalicelib.gift_cards.tables import GiftCardBatchItem
 from chalicelib.jobs import job
+from chalicelib.programs.service import served
 from chalicelib.shared import clock
+from chalicelib.shared.events import DomainEvent
 
 ACTOR = "job:gift-card-batches"
 BUDGET_SECONDS = float(os.environ.get("GIFT_CARD_JOB_BUDGET_SECONDS", "600"))   # of a 900 s Lambda
@@ -34,6 +40,7 @@ def batches(as_of: datetime) -> dict[str, Any]:
                   "gift-card-batches")
     return {"items_read": run.items_read, "chunks_generated": run.counts["chunks"],
             "batches_ready": run.counts["batches_ready"], "exports_purged": run.counts["purged"],
+            "batches_expired": run.counts["expired"],
             "stopped_at_deadline": run.counts["stopped_at_deadline"] > 0, **run.give_ups()}
 
 
@@ -44,6 +51,28 @@ def _handle(program_id: str, due: GiftCardBatchItem, as_of: datetime, deadline: 
         return Counter()
     if batch.status == "generating":
         return generation.progress(uow, batch, deadline)
-    if not batch.export_purged and generation.purge_export(uow, batch, as_of):
-        return Counter(purged=1)
+    if not batch.export_purged:
+        return Counter(purged=1) if generation.purge_export(uow, batch, as_of) else Counter()
+    if generation.announce_expiry(uow, batch, clock.program_date(as_of)):
+        return Counter(expired=1)
     return Counter()
+
+
+@job("gift-card-reconcile")
+def reconcile_all(as_of: datetime) -> dict[str, Any]:
+    """Prove every program's gift cards; report (and announce) any difference."""
+    checked, failed, disagree = 0, [], []
+    for program_id in served(UnitOfWork("job:gift-card-reconcile")):
+        uow = UnitOfWork("job:gift-card-reconcile", program=program_id)
+        result = reconcile.everything(uow)
+        checked += result["cards_checked"]
+        if not result["figures_agree"]:
+            disagree.append(program_id)
+        if not result["balanced"]:
+            failed.append(program_id)
+            uow.emit(DomainEvent("gift_card.reconciliation_failed", "program:gift_cards", {
+                "day": clock.program_date(as_of).isoformat(),
+                "batches": [m["batch_id"] for m in result["mismatches"]]}))
+            uow.commit()
+    return {"cards_checked": checked, "balanced": not failed, "failed_programs": failed,
+            "figures_disagree": disagree}

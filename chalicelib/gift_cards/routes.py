@@ -6,8 +6,16 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.gift_cards import generation, service
-from chalicelib.gift_cards.schemas import BatchQuery, CardSecret, CreateBatch, PayWithCard, SellCards, VoidCard
+from chalicelib.gift_cards import generation, reconcile, service
+from chalicelib.gift_cards.schemas import (
+    BatchQuery,
+    CardSecret,
+    CreateBatch,
+    PayWithCard,
+    ReconcileQuery,
+    SellCards,
+    VoidCard,
+)
 
 bp = Blueprint(__name__)
 TAGS = ("gift cards",)
@@ -24,6 +32,12 @@ def _key(call: Call) -> str | None:
           allow=(HQ,), body=CreateBatch)
 def create_batch(call: Call):
     return generation.create_batch(call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/gift-cards/batches", "GET", "listGiftCardBatches", tags=TAGS,
+          summary="The program's batches, newest first (generation, sales, export)", allow=(HQ,))
+def list_batches(call: Call):
+    return {"batches": [generation.view(b) for b in call.uow.gift_cards.batches(200)]}
 
 
 @endpoint(bp, "/v1/gift-cards/batches/{batch_id}", "GET", "getGiftCardBatch", tags=TAGS, errors=(404,),
@@ -82,3 +96,12 @@ def redeem(call: Call):
           allow=TILL, body=PayWithCard)
 def pay(call: Call):
     return service.pay(call.body, call.caller, call.uow, _key(call))
+
+
+@endpoint(bp, "/v1/gift-cards/reconciliation", "GET", "getGiftCardReconciliation", tags=TAGS, errors=(404,),
+          summary="Prove every card (or one batch's) against its postings, and each issuer against the figures",
+          allow=(HQ,), query=ReconcileQuery)
+def get_reconciliation(call: Call):
+    if call.query.batch_id:
+        return reconcile.batch(call.uow, service._batch(call.uow, call.query.batch_id))
+    return reconcile.everything(call.uow)

@@ -66,3 +66,7 @@ class VoidCard(Strict):
 class BatchQuery(Strict):
     counts: bool = Field(False, description="count the batch's cards by state and their outstanding value "
                                             "(reads every card of the batch)")
+
+
+class ReconcileQuery(Strict):
+    batch_id: str | None = Field(None, max_length=16, description="one batch (omitted: every batch and issuer)")

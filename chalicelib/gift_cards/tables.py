@@ -1,6 +1,6 @@
 """Gift card items, in the main table.
 
-* ``GCSEQ / BATCH``: the program's last batch number (card numbers start with it).
+* ``GCSEQ / BATCH``: the last batch number of the platform (card numbers start with it).
 * ``GCBATCH#<batch> / BATCH``: a batch: face value, validity, scope, generation progress, its
   sales as ranges of serials (a sale of 10,000 cards is one write), unsold cards voided. On the
   ``due`` index while it is generated and until its export of secrets is purged; listed on
@@ -27,6 +27,10 @@ from chalicelib.ledger.postings import JournalPosting
 
 
 class BatchSequenceItem(MainModel):
+    """One sequence for the whole platform: batch numbers, and so card numbers, are unique across
+    programs (a card shown to another program's till is simply not found there)."""
+
+    platform = True
     last = NumberAttribute(default=0)
 
     @staticmethod

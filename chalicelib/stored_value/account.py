@@ -6,13 +6,16 @@ of the movement on the posting. Invariants the reconciliation checks:
   ``member:principal`` / ``member:bonus`` (liabilities are credits); each posting's lines sum to 0;
 * held principal / bonus likewise on ``member:held_principal`` / ``member:held_bonus``;
 * principal + held = topped_up + card_redeemed − spent_principal + refunded_principal − cashed_out, and
-  bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited; nothing negative.
+  bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited − bonus_expired;
+  nothing negative; the expiring bonus's lots never hold more than bonus + held.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import VersionedAccount
 from chalicelib.ledger.journal import Journal
@@ -20,11 +23,12 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
+from chalicelib.stored_value import bonus_lots
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
 
 PRINCIPAL, BONUS = "member:principal", "member:bonus"
 HELD_PRINCIPAL, HELD_BONUS = "member:held_principal", "member:held_bonus"
-CASH, BONUS_EXPENSE, FORFEITED = "cash_clearing", "bonus_expense", "bonus_forfeited"
+CASH, BONUS_EXPENSE, FORFEITED, EXPIRED = "cash_clearing", "bonus_expense", "bonus_forfeited", "bonus_expired"
 
 
 def settlement(merchant_id: str) -> str:
@@ -49,6 +53,8 @@ class SvChange:
         self.state = VersionedAccount(uow, item, BUCKETS, TOTALS, on_conflict=_changed)
         self.journal = Journal()
         self.final: tuple[int, int] | None = None         # (principal, bonus) once staged
+        self.lots = bonus_lots.load(item.bonus_lots)
+        self.taken: bonus_lots.Lots = []                   # expiring bonus this change spent
 
     @property
     def account(self) -> SvAccountItem:
@@ -65,8 +71,11 @@ class SvChange:
         """Bonus as this change leaves it."""
         return self.final[1] if self.final else self.state.balance("bonus")
 
-    def top_up(self, principal: int, bonus: int) -> None:
-        """Paid money in (cash clearing to principal) and a bonus granted (expense to bonus)."""
+    def top_up(self, principal: int, bonus: int, bonus_until: date | None = None) -> None:
+        """Paid money in (cash clearing to principal) and a bonus granted (expense to bonus),
+        usable until ``bonus_until`` if it expires."""
+        if bonus_until is not None:
+            self.lots = bonus_lots.add(self.lots, bonus_until, bonus)
         self.state.move("principal", principal)
         self.state.move("bonus", bonus)
         self.state.count("topped_up", principal)
@@ -85,6 +94,7 @@ class SvChange:
         if principal > self.principal or bonus > self.bonus:
             raise InsufficientBalance(f"{principal + bonus} fen needed, {self.principal + self.bonus} held",
                                       balance_fen=self.principal + self.bonus)
+        self.lots, self.taken = bonus_lots.take(self.lots, bonus)
         self.state.move("principal", -principal)
         self.state.move("bonus", -bonus)
         self.state.count("spent_principal", principal)
@@ -116,6 +126,7 @@ class SvChange:
 
     def spend_held(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A confirmed hold: the reserved parts go to the merchant's settlement."""
+        self.lots, self.taken = bonus_lots.take(self.lots, bonus)
         self.state.move("held_principal", -principal)
         self.state.move("held_bonus", -bonus)
         self.state.count("spent_principal", principal)
@@ -123,18 +134,22 @@ class SvChange:
         self.journal.move(HELD_PRINCIPAL, settlement(merchant_id), principal)
         self.journal.move(HELD_BONUS, settlement(merchant_id), bonus)
 
-    def give_back(self, principal: int, bonus: int, merchant_id: str) -> None:
-        """A refund of a payment at ``merchant_id``, to the parts it was taken from."""
+    def give_back(self, principal: int, bonus: int, merchant_id: str, taken: bonus_lots.Lots) -> bonus_lots.Lots:
+        """A refund of a payment at ``merchant_id``, to the parts (and bonus lots) it was taken
+        from; what of ``taken`` is still not given back."""
+        self.lots, still = bonus_lots.give_back(self.lots, taken, bonus)
         self.state.move("principal", principal)
         self.state.move("bonus", bonus)
         self.state.count("refunded_principal", principal)
         self.state.count("refunded_bonus", bonus)
         self.journal.move(settlement(merchant_id), PRINCIPAL, principal)
         self.journal.move(settlement(merchant_id), BONUS, bonus)
+        return still
 
     def cash_out(self) -> tuple[int, int]:
         """All principal back to cash, all bonus forfeited; the two amounts."""
         principal, bonus = self.principal, self.bonus
+        self.lots = []
         self.state.move("principal", -principal)
         self.state.move("bonus", -bonus)
         self.state.count("cashed_out", principal)
@@ -142,6 +157,16 @@ class SvChange:
         self.journal.move(PRINCIPAL, CASH, principal)
         self.journal.move(BONUS, FORFEITED, bonus)
         return principal, bonus
+
+    def expire_bonus(self, today: date) -> int:
+        """Take the bonus whose lots' last day is before ``today`` (what is held by an open
+        checkout waits for it); the amount expired."""
+        fen = min(bonus_lots.expired(self.lots, today), self.bonus)
+        self.lots = bonus_lots.expire(self.lots, today, fen)
+        self.state.move("bonus", -fen)
+        self.state.count("bonus_expired", fen)
+        self.journal.move(BONUS, EXPIRED, fen)
+        return fen
 
     def stage(self, kind: str, amount: int, *, ref: str | None, actor: str | None, key: str | None,
               event_type: str, data: dict[str, Any] | None = None, merchant_id: str | None = None,
@@ -166,5 +191,8 @@ class SvChange:
             "principal": self.principal, "bonus": self.bonus, "entries": self.journal.lines, "ref": ref,
             **(data or {})}, merchant_id=merchant_id)
         self.final = (self.principal, self.bonus)
+        self.account.bonus_lots = bonus_lots.dump(self.lots)
+        due = bonus_lots.next_due(self.lots)
+        self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
         self.state.stage(posting, event)
         return posting

@@ -22,7 +22,7 @@ from chalicelib.shared.errors import Conflict, Forbidden, NotFound
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.shared.types import Strict
-from chalicelib.stored_value import service
+from chalicelib.stored_value import bonus_lots, service
 from chalicelib.stored_value.account import SvChange
 from chalicelib.stored_value.tables import SvHoldItem, SvPaymentItem
 
@@ -93,7 +93,8 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
     uow.create(SvPaymentItem(*SvPaymentItem.key(h.merchant_id, h.order_id), member_id=member_id,
                              merchant_id=h.merchant_id, order_id=h.order_id, store_id=h.store_id,
                              amount_fen=int(h.amount_fen), principal=principal, bonus=bonus, refunded_principal=0,
-                             refunded_bonus=0, created_at=clock.iso(clock.now())),
+                             refunded_bonus=0, lots_taken=bonus_lots.dump(change.taken),
+                             created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
     change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}", actor=by.ref, key=key,
                  event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,

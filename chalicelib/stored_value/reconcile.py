@@ -3,7 +3,7 @@
 For an account: each balance equals the sum of its postings' deltas (the shared ledger check),
 postings are gap-free, every posting's double-entry lines sum to zero and its lines on the
 member's accounts equal its deltas, and the running totals agree: principal = top-ups + gift cards
-redeemed − spent + refunded − cashed out; bonus = granted − spent + refunded − forfeited. In total: the sum of the
+redeemed − spent + refunded − cashed out; bonus = granted − spent + refunded − forfeited − expired. In total: the sum of the
 accounts' balances equals the sum of every posting's lines on the members' accounts. Reading
 every posting is O(history): an audit (a job and an HQ endpoint), never an operation path.
 """
@@ -34,7 +34,9 @@ def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
               "principal = totals": state["principal"] + state["held_principal"] == state["topped_up"]
               + state["card_redeemed"] - state["spent_principal"] + state["refunded_principal"] - state["cashed_out"],
               "bonus = totals": state["bonus"] + state["held_bonus"] == state["bonus_granted"] - state["spent_bonus"]
-              + state["refunded_bonus"] - state["bonus_forfeited"]}
+              + state["refunded_bonus"] - state["bonus_forfeited"] - state["bonus_expired"],
+              "expiring bonus <= bonus": sum(int(lot["fen"]) for lot in state["bonus_expiring"])
+              <= state["bonus"] + state["held_bonus"]}
     return {"member_id": member_id, "account": state, "postings": ledger["postings"],
             "sums": {**ledger["sums"],
                      "lines_principal": -sum(net(x, PRINCIPAL) + net(x, HELD_PRINCIPAL) for x in lines),

@@ -38,6 +38,8 @@ class BonusRule(Strict):
     ends_at: Instant | None = None
     first_top_up_only: StrictBool = False
     per_member_limit: StrictInt | None = Field(None, ge=1, le=1000, description="times a member gets this bonus")
+    valid_days: StrictInt | None = Field(None, ge=1, le=3650, description="the bonus can be used for this many days "
+                                         "after the top-up, then expires (omitted: it never expires)")
 
     @model_validator(mode="after")
     def _shape(self) -> BonusRule:

@@ -9,7 +9,7 @@ of work, with its payment reference, order or refund record, all committed toget
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -18,7 +18,7 @@ from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.principal import Principal
-from chalicelib.stored_value import figures
+from chalicelib.stored_value import bonus_lots, figures
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
 from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
@@ -71,14 +71,18 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
                             f"at most {rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
     _daily(uow, member_id, rules, cmd.amount_fen)
     check_issuance(uow, "program", cmd.amount_fen)
-    change.top_up(cmd.amount_fen, bonus)
+    valid = next((r.valid_days for r in rules.bonus_rules if r.id == rule), None)
+    until = clock.program_date(now) + timedelta(days=valid) if valid and bonus else None
+    change.top_up(cmd.amount_fen, bonus, until)
     uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
                               bonus_fen=bonus, at=clock.iso(now)),
                on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
     posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref, actor=by.ref, key=key,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
-                           data={"bonus_fen": bonus, "bonus_rule": rule})
-    return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule}
+                           data={"bonus_fen": bonus, "bonus_rule": rule,
+                                 "bonus_until": until.isoformat() if until else None})
+    return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule,
+            "bonus_until": until.isoformat() if until else None}
 
 
 def check_issuance(uow: UnitOfWork, issuer: str, adding: int) -> None:
@@ -157,7 +161,8 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
     change.spend(principal, bonus, merchant)
     uow.create(SvPaymentItem(*SvPaymentItem.key(merchant, cmd.order_id), member_id=member_id, merchant_id=merchant,
                              order_id=cmd.order_id, store_id=store, amount_fen=cmd.amount_fen, principal=principal,
-                             bonus=bonus, refunded_principal=0, refunded_bonus=0, created_at=clock.iso(clock.now())),
+                             bonus=bonus, refunded_principal=0, refunded_bonus=0,
+                             lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
     posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}", actor=by.ref, key=key,
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
@@ -198,7 +203,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     principal, bonus = R.refund_split(int(paid.principal), int(paid.bonus), int(paid.amount_fen), before,
                                       int(paid.refunded_principal), int(paid.refunded_bonus), cmd.amount_fen)
     change = SvChange(uow, paid.member_id)
-    change.give_back(principal, bonus, merchant)
+    paid.lots_taken = bonus_lots.dump(change.give_back(principal, bonus, merchant, bonus_lots.load(paid.lots_taken)))
     uow.create(SvRefundItem(*SvRefundItem.key(merchant, order_id, cmd.refund_id), amount_fen=cmd.amount_fen,
                             created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
@@ -272,6 +277,11 @@ def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, 
 
 
 __all__ = ["InsufficientBalance", "settlement"]      # for other capabilities (gift cards)
+
+
+def figure_balances(uow: UnitOfWork) -> dict[str, int]:
+    """The prepaid figures' journal account balances (for another capability's reconciliation)."""
+    return figures.balances(uow)
 
 
 def account_key(member_id: str) -> tuple[type, tuple[str, str]]:

@@ -1,8 +1,9 @@
 """Stored value items, in the main table.
 
 * ``MEMBER#<id> / SV#ACCOUNT``: the member's prepaid balances, principal and bonus kept apart,
-  with running totals; ``version`` is the lock of every change (the shared versioned account).
-  Listed on ``gsi1`` (``SVACCT#<shard>``) for the reconciliation of every account.
+  with running totals and the expiring bonus's lots; ``version`` is the lock of every change (the
+  shared versioned account). Listed on ``gsi1`` (``SVACCT#<shard>``) for the reconciliation of
+  every account; on the ``due`` index (``DUE#sv-bonus``) while some bonus is set to expire.
 * ``SVLEDGER#<member> / <version>``: one posting per change, with its double-entry lines.
 * ``SVTOPUP#<payment ref>``: a top-up's payment, applied once.
 * ``SVORDER#<merchant>#<order>`` / ``PAYMENT`` and ``REFUND#<id>``: what a payment took from
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
@@ -24,7 +26,7 @@ from chalicelib.ledger.postings import JournalPosting
 ACCOUNT_SHARDS = 16
 BUCKETS = ("principal", "bonus", "held_principal", "held_bonus")
 TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
-          "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed")
+          "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed", "bonus_expired")
 
 
 class SvAccountItem(MainModel):
@@ -42,11 +44,16 @@ class SvAccountItem(MainModel):
     cashed_out = NumberAttribute(default=0)
     bonus_forfeited = NumberAttribute(default=0)
     card_redeemed = NumberAttribute(default=0)       # gift cards' balances moved in as principal
+    bonus_expired = NumberAttribute(default=0)
+    bonus_lots = UnicodeAttribute(null=True)         # JSON: expiring bonus (stored_value/bonus_lots.py)
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     listing = Gsi1()
+    duepk = UnicodeAttribute(null=True)              # DUE#sv-bonus: the day the soonest lot has expired
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
 
     @staticmethod
     def key(member_id: str) -> tuple[str, str]:
@@ -63,8 +70,10 @@ class SvAccountItem(MainModel):
             setattr(item, total, 0)
         return item
 
-    def view(self) -> dict[str, int]:
-        return {k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")}
+    def view(self) -> dict[str, Any]:
+        import json
+        return {**{k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")},
+                "bonus_expiring": json.loads(self.bonus_lots or "[]")}
 
 
 class SvPostingItem(JournalPosting):
@@ -102,6 +111,7 @@ class SvPaymentItem(MainModel):
     bonus = NumberAttribute()
     refunded_principal = NumberAttribute(default=0)
     refunded_bonus = NumberAttribute(default=0)
+    lots_taken = UnicodeAttribute(null=True)         # JSON: expiring bonus taken, not yet refunded
     created_at = UnicodeAttribute()
 
     @staticmethod

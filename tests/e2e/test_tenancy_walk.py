@@ -98,9 +98,11 @@ TARGETS = {
     "getFundSupervisionStatement": lambda t: ({}, None, None),
     "createGiftCardBatch": lambda t: ({}, {"name": "walk", "face_value_fen": 100, "count": 1,
                                            "valid_until": "2099-01-01", "merchant_ids": [A[1]]}, None),
+    "listGiftCardBatches": lambda t: ({}, None, None),
     "getGiftCardBatch": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
     "exportGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
     "sellGiftCards": lambda t: ({"batch_id": t["gc_batch"]}, {"invoice_ref": "walk", "purchaser": "walk"}, None),
+    "getGiftCardReconciliation": lambda t: ({}, None, {"batch_id": t["gc_batch"]}),
     "getGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),
     "activateGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),
     "voidGiftCard": lambda t: ({"card_number": t["gc_card"]}, {"reason": "walk"}, None),
@@ -124,7 +126,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
                "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
-               "getFundSupervisionStatement"}
+               "getFundSupervisionStatement", "listGiftCardBatches"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

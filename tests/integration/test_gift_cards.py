@@ -193,6 +193,21 @@ def test_sale_activation_redemption_payment_and_void_to_the_fen(cards):
                                            "voided": 2}
     assert report["cards"]["outstanding_fen"] == 4 * FACE
     assert len(events("gift_card.paid")) == 2 and len(events("gift_card.sold")) == 2
+    from tests.integration.test_tiers import deliver
+    deliver()                                                   # the prepaid figures catch up
+    proof = cards.ok("GET", "/v1/gift-cards/reconciliation")
+    assert proof["balanced"] and proof["cards_checked"] == 10 and proof["figures_agree"], proof
+    assert proof["issuers"] == {"gift_cards:program": {"cards_fen": 4 * FACE, "figures_fen": 4 * FACE, "agree": True}}
+    # a card changed behind the ledger's back is found, and the job announces it
+    from chalicelib.db.uow import UnitOfWork
+    uow = UnitOfWork()
+    tampered = uow.gift_cards.card(n[4])
+    tampered.used = 1
+    uow.put(tampered)
+    one = cards.ok("GET", f"/v1/gift-cards/reconciliation?batch_id={batch['batch_id']}")
+    assert not one["balanced"] and [m["card_number"] for m in one["mismatches"]] == [n[4]]
+    assert cards.run_job("gift-card-reconcile")["failed_programs"] == ["default"]
+    assert len(events("gift_card.reconciliation_failed")) == 1
 
 
 def test_wrong_secrets_lock_the_card_longer_each_time(cards):
@@ -285,3 +300,13 @@ def test_scope_expiry_caps_and_bad_input_change_nothing(cards):
     assert status == 409 and problem["type"].endswith("/stored-value-limit")
     assert cards.ok("GET", f"/v1/gift-cards/{p2}")["balance_fen"] == FACE
     assert cards.ok("GET", f"/v1/members/{mid}/stored-value")["principal"] == FACE
+    # the first batch's last day was 03-10: once its unfetched export is purged (after 7 days), its
+    # expiry is announced with what its cards still held: 9,900 + 9,900 + 10,000
+    clock.freeze(datetime(2026, 3, 8, 4, 0, tzinfo=UTC))
+    assert cards.run_job("gift-card-batches")["exports_purged"] == 2
+    clock.freeze(datetime(2026, 3, 11, 4, 0, tzinfo=UTC))
+    assert cards.run_job("gift-card-batches")["batches_expired"] == 1
+    assert cards.run_job("gift-card-batches")["items_read"] == 0
+    [expired] = events("gift_card.batch_expired")
+    assert (expired["batch_id"], expired["cards_holding_value"], expired["outstanding_fen"]) == (
+        batch["batch_id"], 3, 29_800)

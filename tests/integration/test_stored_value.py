@@ -160,3 +160,52 @@ def test_a_payment_and_a_top_up_are_two_requests_each(memory):
     api.ok("GET", f"/v1/members/{mid}/stored-value")
     assert memory.requests - before == 1
     clock.freeze(None)
+
+
+def test_expiring_bonus_is_spent_first_given_back_by_refunds_and_expires_by_the_due_index(api):
+    from datetime import timedelta
+
+    def at(day: str) -> None:                       # noon in Shanghai on a program date
+        clock.freeze(datetime.fromisoformat(f"{day}T04:00:00+00:00"))
+
+    at("2026-03-01")
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [
+        {"id": "exp", "name": "30 days", "kind": "fixed", "min_fen": 10_000, "bonus_fen": 2_000, "valid_days": 30},
+        {"id": "perm", "name": "forever", "kind": "fixed", "min_fen": 50_000, "bonus_fen": 5_000}]},
+        "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139410")
+    first = top_up(api, mid, 10_000, "E-1")[1]
+    assert (first["bonus_fen"], first["bonus_until"]) == (2_000, "2026-03-31")
+    at("2026-03-10")
+    top_up(api, mid, 10_000, "E-2")                                # 2,000 more, until 04-09
+    paid = pay(api, mid, 12_000, "E-O1")[1]                          # bonus 2,000: all of the 03-31 lot
+    assert (paid["principal_fen"], paid["bonus_fen"]) == (10_000, 2_000)
+    api.ok("POST", "/v1/stored-value/payments/E-O1/refunds", {"refund_id": "r", "amount_fen": 6_000,
+                                                              "merchant_id": "m1"})   # 1,000 back to the 03-31 lot
+    assert top_up(api, mid, 50_000, "E-3")[1]["bonus_until"] is None  # 5,000 that never expires
+    account = api.ok("GET", f"/v1/members/{mid}/stored-value")
+    assert (account["principal"], account["bonus"]) == (65_000, 8_000)
+    assert account["bonus_expiring"] == [{"expires": "2026-03-31", "fen": 1_000}, {"expires": "2026-04-09", "fen": 2_000}]
+    at("2026-03-31")
+    assert api.run_job("stored-value-bonus-expiry")["items_read"] == 0      # usable through its last day
+    at("2026-04-01")
+    run = api.run_job("stored-value-bonus-expiry")
+    assert (run["items_read"], run["accounts_expired"], run["bonus_expired_fen"]) == (1, 1, 1_000)
+    assert api.run_job("stored-value-bonus-expiry")["items_read"] == 0      # done: due again on 04-10
+    at("2026-04-09")
+    hold = api.ok("POST", f"/v1/members/{mid}/stored-value/holds", {"amount_fen": 72_000, "order_id": "E-H",
+                                                                   "merchant_id": "m1", "ttl_seconds": 86_400})
+    assert hold["bonus_fen"] == 7_000
+    clock.freeze(datetime.fromisoformat("2026-04-09T20:00:00+00:00"))          # 04:00 on 04-10 in Shanghai
+    run = api.run_job("stored-value-bonus-expiry")                 # the 04-09 lot is held: it waits
+    assert (run["items_read"], run["bonus_expired_fen"]) == (1, 0)
+    api.ok("POST", f"/v1/members/{mid}/stored-value/holds/{hold['hold_id']}/cancel", {})
+    clock.freeze(clock.now() + timedelta(hours=1))
+    run = api.run_job("stored-value-bonus-expiry")
+    assert (run["accounts_expired"], run["bonus_expired_fen"]) == (1, 2_000)
+    account = proof(api, mid)
+    assert (account["principal"], account["bonus"], account["bonus_expired"]) == (65_000, 5_000, 3_000)
+    assert account["bonus_expiring"] == []
+    ledger = api.ok("GET", f"/v1/members/{mid}/stored-value/ledger")["postings"]
+    assert ledger[0]["kind"] == "bonus_expired" and ledger[0]["entries"] == [   # the liability is debited
+        {"account": "member:bonus", "fen": 2_000}, {"account": "bonus_expired", "fen": -2_000}]

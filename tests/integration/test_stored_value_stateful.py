@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
@@ -23,10 +23,12 @@ from tests.integration import machines
 
 START = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
 CAP = 500_000
+BONUS_DAYS, FIRST_DAYS = 10, 30            # a later bonus can end before an earlier one
 RULES = {"bonus_rules": [
-    {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000},
+    {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000,
+     "valid_days": BONUS_DAYS},
     {"id": "first", "name": "first 10%", "kind": "percent", "percent": 10, "max_bonus_fen": 5_000,
-     "first_top_up_only": True}], "balance_cap_fen": CAP}
+     "first_top_up_only": True, "valid_days": FIRST_DAYS}], "balance_cap_fen": CAP}
 
 
 CARDS, FACE = 2, 30_000
@@ -39,12 +41,36 @@ class Model:
         self.payments: dict[str, dict] = {}
         self.holds: dict[str, dict] = {}
         self.cards: dict[str, dict] = {}          # number -> balance, used up, wrong secrets in a row, locked
-        self.caller_failures = 0
+        self.caller_failures = 0                  # wrong secrets in the caller's window (the clock is frozen)
+        self.caller_locked = False
+        self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
+        self.today = START.date()                 # (noon in Shanghai: the program date is the UTC date)
 
-    def bonus_for(self, amount: int) -> int:
+    def bonus_for(self, amount: int) -> tuple[int, int]:
+        """The bonus and the days it lasts: "200-30" wins a tie, being listed first."""
         fixed = 3_000 if amount >= 20_000 else 0
         first = min(amount * 10 // 100, 5_000) if self.topped_up == 0 else 0
-        return max(fixed, first)
+        return (fixed, BONUS_DAYS) if fixed and fixed >= first else (first, FIRST_DAYS)
+
+    def take(self, fen: int) -> dict[str, int]:
+        """Spend bonus: the lots that end soonest first; the rest never expired."""
+        taken = {}
+        for day in sorted(self.lots):
+            part = min(self.lots[day], fen - sum(taken.values()))
+            if part > 0:
+                taken[day] = part
+                self.lots[day] -= part
+        self.lots = {d: f for d, f in self.lots.items() if f}
+        return taken
+
+    def give_back(self, taken: dict[str, int], fen: int) -> None:
+        """A refund's bonus goes back to the lots it came from, the latest first."""
+        for day in sorted(taken, reverse=True):
+            part = min(taken[day], fen)
+            if part > 0:
+                taken[day] -= part
+                self.lots[day] = self.lots.get(day, 0) + part
+                fen -= part
 
 
 class StoredValueMachine(RuleBasedStateMachine):
@@ -108,11 +134,14 @@ class StoredValueMachine(RuleBasedStateMachine):
         ref = f"pay-{len(self.refs)}"
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/top-ups",
                                  {"amount_fen": amount, "payment_ref": ref, "merchant_id": "m1"})
-        bonus = m.bonus_for(amount)
+        bonus, days = m.bonus_for(amount)
         if m.principal + m.bonus + amount + bonus > CAP:
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
             return
         assert status == 201 and body["bonus_fen"] == bonus, (body, bonus)
+        if bonus:
+            day = (m.today + timedelta(days=days)).isoformat()
+            m.lots[day] = m.lots.get(day, 0) + bonus
         m.principal, m.bonus, m.topped_up = m.principal + amount, m.bonus + bonus, m.topped_up + amount
         self.refs.append((ref, amount))
 
@@ -136,7 +165,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         b = amount * m.bonus // (m.principal + m.bonus)
         assert status == 201 and (body["principal_fen"], body["bonus_fen"]) == (amount - b, b)
         m.principal, m.bonus = m.principal - (amount - b), m.bonus - b
-        m.payments[order] = {"amount": amount, "p": amount - b, "b": b, "refunded": 0, "rp": 0, "rb": 0}
+        m.payments[order] = {"amount": amount, "p": amount - b, "b": b, "refunded": 0, "rp": 0, "rb": 0,
+                             "taken": m.take(b)}
 
     @precondition(lambda self: any(p["refunded"] < p["amount"] for p in self.model.payments.values()))
     @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=100))
@@ -155,6 +185,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         assert (body["principal_fen"], body["bonus_fen"]) == (rp, rb)
         p["refunded"], p["rp"], p["rb"] = after, p["rp"] + rp, p["rb"] + rb
         m.principal, m.bonus = m.principal + rp, m.bonus + rb
+        m.give_back(p["taken"], rb)
 
     @rule(amount=st.integers(min_value=1, max_value=150_000))
     def hold(self, amount):
@@ -180,7 +211,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/holds/{hold_id}/{action}", None)
         assert status == 200, body
         if confirm:
-            m.payments[h["order"]] = {"amount": h["amount"], "p": h["p"], "b": h["b"], "refunded": 0, "rp": 0, "rb": 0}
+            m.payments[h["order"]] = {"amount": h["amount"], "p": h["p"], "b": h["b"], "refunded": 0, "rp": 0, "rb": 0,
+                                      "taken": m.take(h["b"])}
         else:
             m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
 
@@ -193,10 +225,36 @@ class StoredValueMachine(RuleBasedStateMachine):
             return
         assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (m.principal, m.bonus)
         m.principal = m.bonus = 0
+        m.lots = {}
+
+    @rule(days=st.integers(min_value=1, max_value=12))
+    def days_pass(self, days):
+        """Days go by: the tills' holds lapse (10 minutes each), locks end (a day at most), then
+        expired bonus is taken out."""
+        m = self.model
+        m.caller_locked, m.caller_failures = False, 0
+        for card in m.cards.values():
+            card["locked"] = False
+        m.today += timedelta(days=days)
+        self.clock.freeze(self.clock.now() + timedelta(days=days))
+        assert self.send("post", "/v1/jobs/stored-value-holds/runs", {})[0] == 200
+        for h in m.holds.values():
+            m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
+        m.holds.clear()
+        run = self.send("post", "/v1/jobs/stored-value-bonus-expiry/runs", {})[1]["result"]
+        left = expired = min(sum(f for d, f in m.lots.items() if d < m.today.isoformat()), m.bonus)
+        for day in sorted(m.lots):
+            if day < m.today.isoformat():
+                part = min(m.lots[day], left)
+                m.lots[day] -= part
+                left -= part
+        m.lots = {d: f for d, f in m.lots.items() if f}
+        m.bonus -= expired
+        assert run["bonus_expired_fen"] == expired, (run, expired)
 
     def _card_refusal(self, card: dict) -> str | None:
         """The refusal the model expects before the card's state is looked at."""
-        if self.model.caller_failures >= 20:
+        if self.model.caller_locked:
             return "too-many-wrong-secrets"
         return "gift-card-locked" if card["locked"] else None
 
@@ -210,7 +268,6 @@ class StoredValueMachine(RuleBasedStateMachine):
         if (refusal := self._card_refusal(card)) is not None:
             assert body["type"].endswith(refusal), body
             return
-        card["failures"] = 0
         if card["done"] or card["balance"] == 0:
             assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
             return
@@ -218,6 +275,7 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
             return
         assert status == 201 and body["redeemed_fen"] == card["balance"], body
+        card["failures"] = 0                      # a right secret clears the count when the card is used
         m.principal += card["balance"]
         card["balance"], card["done"] = 0, True
 
@@ -231,7 +289,6 @@ class StoredValueMachine(RuleBasedStateMachine):
         if (refusal := self._card_refusal(card)) is not None:
             assert body["type"].endswith(refusal), body
             return
-        card["failures"] = 0
         if card["done"] or card["balance"] == 0:
             assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
             return
@@ -239,6 +296,7 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert status == 409 and body["type"].endswith("/insufficient-balance"), body
             return
         assert status == 201 and body["balance_fen"] == card["balance"] - amount, body
+        card["failures"] = 0
         card["balance"] -= amount
 
     @rule(pick=st.integers(min_value=0, max_value=CARDS - 1))
@@ -263,9 +321,11 @@ class StoredValueMachine(RuleBasedStateMachine):
             return
         assert status == 422 and body["type"].endswith("/gift-card-rejected"), body
         m.caller_failures += 1
+        if m.caller_failures == 20:               # the caller locks (and its count starts again)
+            m.caller_locked, m.caller_failures = True, 0
         card["failures"] += 1
-        if card["failures"] == 5:
-            card["locked"] = True
+        if card["failures"] == 5:                 # the card locks (and its count starts again)
+            card["locked"], card["failures"] = True, 0
 
     @invariant()
     def balances_are_the_models(self):
@@ -276,6 +336,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         held = self.model.holds.values()
         assert (seen["held_principal"], seen["held_bonus"]) == (sum(h["p"] for h in held), sum(h["b"] for h in held))
         assert seen["principal"] >= 0 and seen["bonus"] >= 0
+        assert seen["bonus_expiring"] == [{"expires": d, "fen": f} for d, f in sorted(self.model.lots.items())]
         for number, card in self.model.cards.items():
             shown = self.send("get", f"/v1/gift-cards/{number}", None)[1]
             assert shown["balance_fen"] == card["balance"], (number, shown, card)
