@@ -20,6 +20,7 @@ when that URL has expired, or after :data:`EXPORT_KEEP_DAYS` if nobody asked for
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import time
@@ -92,7 +93,6 @@ def create_batch(cmd: CreateBatch, by: Principal, uow: UnitOfWork) -> dict[str, 
 
 
 def _json_list(values: list[str] | None) -> str | None:
-    import json
     return json.dumps(sorted(set(values))) if values else None
 
 

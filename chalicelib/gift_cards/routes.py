@@ -44,7 +44,7 @@ def list_batches(call: Call):
           summary="A batch: generation, sales, and with counts=true its cards by state and value outstanding",
           allow=(HQ,), query=BatchQuery)
 def get_batch(call: Call):
-    batch = service._batch(call.uow, call.params["batch_id"])
+    batch = service.find_batch(call.uow, call.params["batch_id"])
     view = generation.view(batch)
     if call.query.counts:
         view["cards"] = service.counts(call.uow, batch)
@@ -103,5 +103,5 @@ def pay(call: Call):
           allow=(HQ,), query=ReconcileQuery)
 def get_reconciliation(call: Call):
     if call.query.batch_id:
-        return reconcile.batch(call.uow, service._batch(call.uow, call.query.batch_id))
+        return reconcile.batch(call.uow, service.find_batch(call.uow, call.query.batch_id))
     return reconcile.everything(call.uow)

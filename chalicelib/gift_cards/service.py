@@ -57,7 +57,8 @@ def liability(batch: GiftCardBatchItem) -> str:
     return f"gift_cards:{batch.issuer_merchant_id or 'program'}"
 
 
-def _batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
+def find_batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
+    """The program's batch, or 404."""
     batch = uow.gift_cards.batch(batch_id)
     if batch is None:
         raise NotFound(f"no gift card batch {batch_id[:32]}")
@@ -67,7 +68,7 @@ def _batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
 # sales --------------------------------------------------------------------------------------------
 def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Sell a range of a batch (or all of it) to a purchaser against an invoice, once per invoice."""
-    batch = _batch(uow, batch_id)
+    batch = find_batch(uow, batch_id)
     if batch.status != "ready":
         raise Conflict("the batch is still being generated")
     first, last = _range(batch, cmd)

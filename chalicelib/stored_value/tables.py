@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
@@ -71,7 +72,6 @@ class SvAccountItem(MainModel):
         return item
 
     def view(self) -> dict[str, Any]:
-        import json
         return {**{k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")},
                 "bonus_expiring": json.loads(self.bonus_lots or "[]")}
 
