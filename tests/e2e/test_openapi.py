@@ -3,7 +3,13 @@
 import schemathesis
 from openapi_spec_validator import validate
 
-REQUIRED = {"registerMember", "getMember", "lookupMember", "updateMember", "bindIdentity"}
+REQUIRED = {"registerMember", "getMember", "lookupMember", "updateMember", "bindIdentity",
+            # issue #12's stored value and gift card operations
+            "topUpStoredValue", "payWithStoredValue", "holdStoredValue", "confirmStoredValueHold",
+            "cancelStoredValueHold", "refundStoredValuePayment", "cashOutStoredValue", "getStoredValueAccount",
+            "listStoredValueLedger", "putTopUpBonusRules", "getTopUpBonusRules", "createGiftCardBatch",
+            "getGiftCardBatch", "sellGiftCards", "activateGiftCard", "redeemGiftCard", "payWithGiftCard",
+            "voidGiftCard", "getStoredValueReconciliation", "getStoredValueLiability"}
 
 
 def test_document_is_valid_and_matches_the_route_table(api, stack):

@@ -310,3 +310,25 @@ def test_scope_expiry_caps_and_bad_input_change_nothing(cards):
     [expired] = events("gift_card.batch_expired")
     assert (expired["batch_id"], expired["cards_holding_value"], expired["outstanding_fen"]) == (
         batch["batch_id"], 3, 29_800)
+
+
+def test_the_smallest_batches_are_generated_first(cards, monkeypatch):
+    big = cards.call("POST", "/v1/gift-cards/batches", {"name": "big", "face_value_fen": FACE, "count": 9,
+                                                        "valid_until": "2027-12-31"})[1]
+    small = cards.call("POST", "/v1/gift-cards/batches", {"name": "small", "face_value_fen": FACE, "count": 2,
+                                                          "valid_until": "2027-12-31"})[1]
+    order = []
+    original = generation.generate_chunk
+
+    def recorded(uow, batch, n, chunk):
+        order.append(batch.batch_id)
+        return original(uow, batch, n, chunk)
+
+    monkeypatch.setattr(generation, "generate_chunk", recorded)
+    assert cards.run_job("gift-card-batches")["batches_ready"] == 2
+    assert order == [small["batch_id"]] + [big["batch_id"]] * 3
+    monkeypatch.setenv("GIFT_CARD_JOB_BUDGET_SECONDS", "0.000001")       # a run out of time starts nothing
+    cards.call("POST", "/v1/gift-cards/batches", {"name": "late", "face_value_fen": FACE, "count": 2,
+                                                  "valid_until": "2027-12-31"})
+    run = cards.run_job("gift-card-batches")
+    assert (run["chunks_generated"], run["stopped_at_deadline"]) == (0, True)
