@@ -5,7 +5,9 @@ postings are gap-free, every posting's double-entry lines sum to zero and its li
 member's accounts equal its deltas, and the running totals agree: principal = top-ups + gift cards
 redeemed − spent + refunded − cashed out; bonus = granted − spent + refunded − forfeited − expired. In total: the sum of the
 accounts' balances equals the sum of every posting's lines on the members' accounts. Reading
-every posting is O(history): an audit (a job and an HQ endpoint), never an operation path.
+every posting is O(history): an audit (a job and an HQ endpoint), never an operation path. The
+program's totals are also compared with the prepaid figures (``figures_agree``: the projection
+the liability report and the custodian's statement read, once the stream has caught up).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced, net
+from chalicelib.stored_value import figures
 from chalicelib.stored_value.account import BONUS, HELD_BONUS, HELD_PRINCIPAL, PRINCIPAL
 from chalicelib.stored_value.tables import BUCKETS
 
@@ -61,7 +64,12 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
             if not result["balanced"]:
                 mismatches.append(result)
     in_total = totals["principal"] == totals["lines_principal"] and totals["bonus"] == totals["lines_bonus"]
+    b = figures.balances(uow)
+    projected = {"principal": -sum(b.get(a, 0) for a in figures.MEMBER_PRINCIPAL),
+                 "bonus": -sum(b.get(a, 0) for a in figures.MEMBER_BONUS)}
     return {"accounts_checked": checked, "balanced": not mismatches and in_total, "totals": totals,
+            "figures": projected, "figures_agree": checked < limit and projected == {
+                "principal": totals["principal"], "bonus": totals["bonus"]},
             "mismatches": mismatches[:MISMATCHES_REPORTED]}
 
 

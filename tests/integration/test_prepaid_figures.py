@@ -54,6 +54,8 @@ def test_liability_movements_statement_and_issuance_limit(api):
     assert first["settlement_by_merchant"] == {"m1": 11_500, "m2": 4_000}
     assert first["cash_collected_fen"] == 20_000 + 28_500 and first["lines_balance"]
     assert first["accounts"]["gift_card_discount"] == 1_500 and first["accounts"]["bonus_expense"] == 3_000
+    proof = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert proof["balanced"] and proof["figures_agree"] and proof["figures"] == {"principal": 10_000, "bonus": 1_500}
 
     day = api.ok("GET", "/v1/stored-value/movements?day=2026-03-01")
     assert day["balanced"]
