@@ -28,7 +28,7 @@ from chalicelib.shared.principal import (
     Principal,
 )
 
-__all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
+__all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "HQ", "TILL", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
            "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with",
            "check", "authenticate", "mint_token", "forget_key", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
@@ -69,6 +69,8 @@ def staff(*roles: str) -> Allow:
 
 ANY_STAFF = staff()
 PLATFORM = staff(PLATFORM_ROLE)
+HQ = staff(*HQ_ROLES)
+TILL = (MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk"))     # who takes payment at a checkout
 
 
 def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:

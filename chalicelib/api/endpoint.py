@@ -106,6 +106,11 @@ class Call:
         return self.principal
 
     @property
+    def idempotency_key(self) -> str | None:
+        """The request's Idempotency-Key (recorded on postings for the audit trail)."""
+        return self.headers.get("idempotency-key")
+
+    @property
     def actor(self) -> str | None:
         """How the caller is named in events and audits (None for public operations)."""
         return self.principal.ref if self.principal else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.auth import HQ, MEMBER, TILL
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.gift_cards import generation, reconcile, service
 from chalicelib.gift_cards.schemas import (
@@ -19,12 +19,6 @@ from chalicelib.gift_cards.schemas import (
 
 bp = Blueprint(__name__)
 TAGS = ("gift cards",)
-HQ = staff(*HQ_ROLES)
-TILL = (MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk"))
-
-
-def _key(call: Call) -> str | None:
-    return call.headers.get("idempotency-key")
 
 
 @endpoint(bp, "/v1/gift-cards/batches", "POST", "createGiftCardBatch", tags=TAGS, status=202, errors=(404, 409),
@@ -81,21 +75,21 @@ def activate(call: Call):
           summary="Void a card (an unsold one leaves the stock; a sold one's balance is owed to its buyer)",
           allow=(HQ,), body=VoidCard)
 def void(call: Call):
-    return service.void(call.params["card_number"], call.body, call.caller, call.uow, _key(call))
+    return service.void(call.params["card_number"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/gift-cards", "POST", "redeemGiftCard", tags=TAGS, status=201,
           errors=(404, 409, 423, 429), summary="Redeem a card (number and secret) into the member's stored value",
           allow=(MEMBER, *TILL), body=CardSecret)
 def redeem(call: Call):
-    return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/gift-cards/payments", "POST", "payWithGiftCard", tags=TAGS, status=201,
           errors=(404, 409, 423, 429), summary="Pay for an order with a card (number and secret); the rest stays on it",
           allow=TILL, body=PayWithCard)
 def pay(call: Call):
-    return service.pay(call.body, call.caller, call.uow, _key(call))
+    return service.pay(call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/gift-cards/reconciliation", "GET", "getGiftCardReconciliation", tags=TAGS, errors=(404,),

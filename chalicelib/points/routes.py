@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.points import service
 from chalicelib.points.replies import (
@@ -36,8 +36,6 @@ from chalicelib.shared.types import Strict
 
 bp = Blueprint(__name__)
 TAGS = ("points",)
-HQ = staff(*HQ_ROLES)
-TILL = (MERCHANT, staff("super_admin", "ops_manager", "store_manager", "clerk"))
 
 
 class HoldAction(Strict):
@@ -48,36 +46,32 @@ class OrderQuery(Strict):
     merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant of the order")
 
 
-def _key(call: Call) -> str | None:
-    return call.headers.get("idempotency-key")
-
-
 @endpoint(bp, "/v1/members/{member_id}/points/earn", "POST", "earnPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Earn points (and growth value) for a paid order, under the rules in force when it was paid",
           allow=(MERCHANT, HQ), body=EarnForOrder, response=EarnOut)
 def earn_points(call: Call):
-    return service.earn(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.earn(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/behaviors", "POST", "recordBehavior", tags=TAGS, status=201,
           errors=(404, 409), summary="Reward a behaviour: check-in (with streaks), referral, review, share, profile completion, custom",
           allow=(MEMBER, MERCHANT, HQ), body=RecordBehavior)
 def record_behavior(call: Call):
-    return service.record_behavior(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.record_behavior(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
           allow=(MEMBER, *TILL), body=Redeem, response=RedeemOut)
 def redeem_points(call: Call):
-    return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
           allow=TILL, body=Hold, response=HoldOut)
 def hold_points(call: Call):
-    return service.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}", "GET", "getPointsHold", tags=TAGS, errors=(404,),
@@ -100,7 +94,7 @@ def get_order(call: Call):
           response=HoldSettledOut)
 def confirm_hold(call: Call):
     return service.confirm_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
-                                call.caller, call.uow, _key(call))
+                                call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/cancel", "POST", "cancelPointsHold", tags=TAGS,
@@ -108,7 +102,7 @@ def confirm_hold(call: Call):
           response=HoldSettledOut)
 def cancel_hold(call: Call):
     return service.release_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
-                                call.caller, call.uow, _key(call))
+                                call.caller, call.uow, call.idempotency_key)
 
 
 class OrdersQuery(Strict):
@@ -132,14 +126,14 @@ def list_orders(call: Call):
 def refund_order(call: Call):
     if len(call.params["order_id"]) > 64:
         raise ValidationProblem("order_id is at most 64 characters")
-    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, _key(call))
+    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/adjustments", "POST", "adjustPoints", tags=TAGS, status=201,
           errors=(404, 409), summary="Add or remove points by hand, with a reason (audited in the ledger)",
           allow=(HQ,), body=Adjust)
 def adjust_points(call: Call):
-    return service.adjust(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.adjust(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points", "GET", "getPointsAccount", tags=TAGS, errors=(404,),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
+from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import clock
@@ -23,12 +23,6 @@ from chalicelib.stored_value.schemas import (
 
 bp = Blueprint(__name__)
 TAGS = ("stored value",)
-HQ = staff(*HQ_ROLES)
-TILL = (MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk"))
-
-
-def _key(call: Call) -> str | None:
-    return call.headers.get("idempotency-key")
 
 
 config_endpoints(bp, "/v1/stored-value/rules", R.RULES, "rules", R.StoredValueRules, put_id="putTopUpBonusRules",
@@ -40,28 +34,28 @@ config_endpoints(bp, "/v1/stored-value/rules", R.RULES, "rules", R.StoredValueRu
           errors=(404, 409), summary="Add paid principal (applied once per payment_ref) and the best top-up bonus",
           allow=(MERCHANT, HQ), body=TopUp)
 def top_up(call: Call):
-    return service.top_up(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.top_up(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/payments", "POST", "payWithStoredValue", tags=TAGS,
           status=201, errors=(404, 409), summary="Pay for an order with stored value (principal and bonus by the "
           "configured order)", allow=TILL, body=Pay)
 def pay(call: Call):
-    return service.pay(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.pay(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/stored-value/payments/{order_id}/refunds", "POST", "refundStoredValuePayment", tags=TAGS,
           status=201, errors=(404, 409), summary="Refund part or all of a stored value payment, to the same split",
           allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body=RefundPayment)
 def refund(call: Call):
-    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, _key(call))
+    return service.refund(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-out", "POST", "cashOutStoredValue", tags=TAGS,
           errors=(403, 404, 409), summary="Refund the remaining principal; the bonus is forfeited (HQ)",
           allow=(HQ,), body=CashOut)
 def cash_out(call: Call):
-    return service.cash_out(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return service.cash_out(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value", "GET", "getStoredValueAccount", tags=TAGS, errors=(404,),
@@ -92,19 +86,19 @@ def get_reconciliation(call: Call):
           errors=(404, 409), summary="Reserve stored value for a checkout; confirm or cancel it, or it lapses",
           allow=TILL, body=HoldRequest)
 def hold(call: Call):
-    return holds.hold(call.params["member_id"], call.body, call.caller, call.uow, _key(call))
+    return holds.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/confirm", "POST", "confirmStoredValueHold",
           tags=TAGS, errors=(404, 409), summary="Spend the held amount: the order is paid", allow=TILL)
 def confirm_hold(call: Call):
-    return holds.confirm(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, _key(call))
+    return holds.confirm(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/cancel", "POST", "cancelStoredValueHold",
           tags=TAGS, errors=(404, 409), summary="Give the held amount back", allow=TILL)
 def cancel_hold(call: Call):
-    return holds.release(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, _key(call))
+    return holds.release(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/stored-value/liability", "GET", "getStoredValueLiability", tags=TAGS,
