@@ -20,7 +20,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from typing_extensions import override
 
-from chalicelib.db.items import MainModel, TableItem
+from chalicelib.db.items import MainModel, TableItem, connection, forget_connections
 from chalicelib.shared.errors import Problem
 
 M = TypeVar("M", bound=Model)
@@ -133,16 +133,10 @@ def _range_condition(model: type[Model], sort: SortKey | None, index: str | None
 
 
 _SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
-_CONNECTIONS: dict[tuple, Connection] = {}
-
-
 def _connection() -> Connection:
-    """One low-level connection per endpoint, reused across requests (botocore is thread-safe)."""
+    """The endpoint's shared connection (:func:`chalicelib.db.items.connection`)."""
     meta: Any = MainModel.Meta
-    key = (meta.region, meta.host)
-    if key not in _CONNECTIONS:
-        _CONNECTIONS[key] = Connection(region=key[0], host=key[1])
-    return _CONNECTIONS[key]
+    return connection(meta.region, meta.host)
 
 
 class DynamoBackend(Backend):
@@ -272,5 +266,5 @@ def reset() -> None:
     from chalicelib.db.items import rebind
     from chalicelib.shared.cache import clear_all
     rebind()
-    _CONNECTIONS.clear()
+    forget_connections()
     clear_all()

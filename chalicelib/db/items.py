@@ -6,14 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db.tables import EVENTS, MAIN, TableSpec
-from chalicelib.shared import clock
+from chalicelib.shared import aws, clock
 from chalicelib.shared.config import settings
 
 _BOUND: list[type[Model]] = []
+_CONNECTIONS: dict[tuple[str | None, str | None], Connection] = {}
+MAX_RETRY_ATTEMPTS, CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS = 3, 2, 5
 
 
 def _meta(spec: TableSpec) -> Any:
@@ -23,10 +26,22 @@ def _meta(spec: TableSpec) -> Any:
         table_name = spec.physical_name(s)
         region = s.region
         host = s.dynamodb_endpoint
-        max_retry_attempts = 3
-        connect_timeout_seconds = 2
-        read_timeout_seconds = 5
+        max_retry_attempts = MAX_RETRY_ATTEMPTS
+        connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
+        read_timeout_seconds = READ_TIMEOUT_SECONDS
     return Meta
+
+
+def connection(region: str | None, host: str | None) -> Connection:
+    """The one low-level connection (and botocore client) of an endpoint, shared by every item
+    class and the backend's batch and transaction calls (botocore clients are thread-safe)."""
+    key = (region, host)
+    if key not in _CONNECTIONS:
+        made = Connection(region=region, host=host, max_retry_attempts=MAX_RETRY_ATTEMPTS,
+                          connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS, read_timeout_seconds=READ_TIMEOUT_SECONDS)
+        made._local.session = aws.session()       # not a session of its own (chalicelib.shared.aws)
+        _CONNECTIONS[key] = made
+    return _CONNECTIONS[key]
 
 
 class TableItem(Model):
@@ -45,6 +60,17 @@ class TableItem(Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _BOUND.append(cls)
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """PynamoDB's table connection of this class, on the shared botocore client: left to
+        itself, PynamoDB gives each item class its own botocore session and client, and each
+        costs about 80 ms of CPU to create (it re-reads the endpoint and service models), paid by
+        the first request that touches each of some sixty classes."""
+        table = super()._get_connection()
+        if table.connection._client is None:
+            table.connection._client = connection(cls.Meta.region, cls.Meta.host).client
+        return table
 
 
 class MainModel(TableItem):
@@ -92,6 +118,13 @@ def rebind() -> None:
         model.Meta.table_name = spec.physical_name(s)
         model.Meta.region = s.region
         model.Meta.host = s.dynamodb_endpoint
+        model._connection = None
+
+
+def forget_connections() -> None:
+    """Drop the shared connections (the endpoint changed: tests, the local stack)."""
+    _CONNECTIONS.clear()
+    for model in _BOUND:
         model._connection = None
 
 

@@ -2,7 +2,7 @@
 start without them.
 
 Deployed stages read one Secrets Manager secret (``SECRETS_NAME``, ``loyalty/<stage>``) at cold
-start through Powertools parameters (cached for ``SECRETS_MAX_AGE`` seconds), never from
+start (cached for ``SECRETS_MAX_AGE`` seconds), never from
 environment variables, which anyone with ``lambda:GetFunctionConfiguration`` can read. Its JSON::
 
     {"jwt_keys": {"k2": "<new>", "k1": "<old>"}, "jwt_active": "k2",
@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.shared import aws
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 
@@ -81,9 +82,11 @@ def _from_environment() -> dict[str, Any]:
 
 
 def _from_secrets_manager(name: str) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities import parameters  # only deployed stages pay for the import
-    value = parameters.get_secret(name, max_age=0)        # this module caches (and re-reads on rotation)
-    return json.loads(value if isinstance(value, str) else value.decode())
+    # One call on a client of the process's one botocore session (chalicelib.shared.aws). Not
+    # Powertools parameters: it imports boto3 for this one call, some 85 ms of a cold start; the
+    # caching it would add is this module's own.
+    client = aws.client("secretsmanager", region_name=settings().region)
+    return json.loads(client.get_secret_value(SecretId=name)["SecretString"])
 
 
 def check(found: Secrets, stage: str) -> None:
