@@ -6,31 +6,41 @@ from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
-from chalicelib.api import gateway
-from chalicelib.benefits import stream as benefits_stream  # noqa: F401  (grants packs on upgrades)
+from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
 from chalicelib.db.tables import EVENTS, stream_placeholder
-from chalicelib.events import dispatch, stats  # noqa: F401  (stats registers its subscriber)
-from chalicelib.gift_cards import jobs as gift_card_jobs  # noqa: F401  (registers the gift card jobs)
+from chalicelib.events import dispatch
 from chalicelib.gift_cards.routes import bp as gift_cards
-from chalicelib.members import lifecycle  # noqa: F401  (registers the lifecycle job)
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
 from chalicelib.overview.routes import bp as overview
-from chalicelib.points import jobs as points_jobs  # noqa: F401  (registers the points jobs)
-from chalicelib.points import projection  # noqa: F401  (registers the points figures subscriber)
+from chalicelib.points import tiering
 from chalicelib.points.routes import bp as points
 from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
-from chalicelib.stored_value import jobs as sv_jobs  # noqa: F401  (registers the stored value jobs)
 from chalicelib.stored_value.routes import bp as stored_value
 from chalicelib.system.routes import bp as system
-from chalicelib.tasks import stream as task_stream  # noqa: F401  (counts events for tasks)
 from chalicelib.tasks.routes import bp as tasks
-from chalicelib.tiers import jobs as tier_jobs  # noqa: F401  (registers the tier jobs)
-from chalicelib.tiers import stream as tier_stream  # noqa: F401  (registers the growth subscriber)
 from chalicelib.tiers.routes import bp as tiers
+
+# What lower layers ask of capabilities, imported when first asked for.
+auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
+tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
+
+# What the stream and the schedules run, imported by the first event or job (never by the API):
+dispatch.provided_by(
+    "chalicelib.points.projection",       # the points figures
+    "chalicelib.stored_value.figures",    # the prepaid figures
+    "chalicelib.events.stats",            # daily statistics
+    "chalicelib.tiers.stream",            # growth moves tiers
+    "chalicelib.benefits.stream",         # packs granted on upgrades
+    "chalicelib.tasks.stream",            # events counted for tasks
+)
+jobs.provided_by(
+    "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
+    "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
+)
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":

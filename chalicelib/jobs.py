@@ -1,11 +1,14 @@
 """Scheduled jobs by name: what the EventBridge schedules call and what runJob runs on demand.
 
 Capabilities register their jobs with :func:`job`; every run is recorded (``JOB#<name> / LAST``)
-so operators can see when a job last ran and what it did.
+so operators can see when a job last ran and what it did. The app names the modules that register
+jobs (:func:`provided_by`); they are imported on the first run or listing, so a function that
+answers the API never pays for them at its cold start.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +22,7 @@ from chalicelib.shared import clock
 
 Job = Callable[[datetime], dict[str, Any]]
 JOBS: dict[str, Job] = {}
+_PROVIDERS: list[str] = []
 
 
 def job(name: str) -> Callable[[Job], Job]:
@@ -27,6 +31,18 @@ def job(name: str) -> Callable[[Job], Job]:
         JOBS[name] = fn
         return fn
     return register
+
+
+def provided_by(*modules: str) -> None:
+    """Name modules that register jobs, imported when a job is first run or listed."""
+    _PROVIDERS.extend(m for m in modules if m not in _PROVIDERS)
+
+
+def registered() -> dict[str, Job]:
+    """Every job, by name (the providers imported first)."""
+    for module in _PROVIDERS:
+        importlib.import_module(module)
+    return JOBS
 
 
 class JobRun(MainModel):
@@ -44,7 +60,7 @@ class JobRun(MainModel):
 
 def run(name: str, as_of: datetime) -> dict[str, Any]:
     """Run one job as of ``as_of`` and record the run."""
-    result = JOBS[name](as_of)
+    result = registered()[name](as_of)
     UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), job=name, as_of=clock.iso(as_of),
                                          finished_at=clock.iso(clock.now()), result=json.dumps(result)))
     return {"job": name, "as_of": clock.iso(as_of), "result": result}

@@ -19,6 +19,7 @@ from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
 from chalicelib.shared.errors import Forbidden, Unauthenticated
+from chalicelib.shared.lazy import Hook
 from chalicelib.shared.principal import (
     DEFAULT_PROGRAM,
     HQ_ROLES,
@@ -129,7 +130,7 @@ class ApiKey:
 
 
 KeyFinder = Callable[[str], "ApiKey | None"]
-_key_finder: list[KeyFinder] = []
+KEY_FINDER: Hook[KeyFinder] = Hook()
 # A revoked key stops working within this many seconds in every container (the process that
 # revokes it forgets it at once); a key costs one read per container per interval.
 KEY_CACHE_SECONDS = 5.0
@@ -138,7 +139,7 @@ _KEYS: TtlCache[ApiKey | None] = TtlCache(KEY_CACHE_SECONDS, max_entries=4096)
 
 def use_key_finder(finder: KeyFinder) -> None:
     """Set where API keys are looked up (the merchants capability owns them)."""
-    _key_finder[:] = [finder]
+    KEY_FINDER.use(finder)
     _KEYS.clear()
 
 
@@ -148,9 +149,10 @@ def forget_key(key_id: str) -> None:
 
 
 def _api_key(key_id: str) -> ApiKey | None:
-    if not _key_finder:
+    finder = KEY_FINDER.get()
+    if finder is None:
         return None
-    return _KEYS.get(key_id, lambda: _key_finder[0](key_id))
+    return _KEYS.get(key_id, lambda: finder(key_id))
 
 
 def _from_signature(headers: Mapping[str, str], method: str, path: str,

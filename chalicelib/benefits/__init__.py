@@ -1,4 +1,2 @@
 """Benefits: rules that map a member's tier, paid plan, birthday, member day, stage and dates to
 points multipliers, discounts, price lists, coupon packs, free shipping, dedicated service."""
-
-from chalicelib.benefits import repository as _repository  # noqa: E402,F401  (registers uow.benefits)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.benefits import service
 from chalicelib.benefits.rules import RULES, BenefitRules, Ref
+from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
+
+if TYPE_CHECKING:
+    from chalicelib.benefits import service
+else:
+    service = lazy.module("chalicelib.benefits.service")
 
 bp = Blueprint(__name__)
 TAGS = ("benefits",)

@@ -15,6 +15,7 @@ backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -40,7 +41,9 @@ _REPOSITORIES: dict[str, Callable[[UnitOfWork], Any]] = {}
 
 
 def repository(name: str) -> Callable[[type], type]:
-    """Register a capability's repository class as ``uow.<name>``."""
+    """Register a capability's repository class as ``uow.<name>``: the class of
+    ``chalicelib/<name>/repository.py``, which the first ``uow.<name>`` of a process imports (so a
+    function imports the tables of the capabilities it uses, not of every one)."""
     def register(cls: type) -> type:
         _REPOSITORIES[name] = cls
         return cls
@@ -73,6 +76,14 @@ class UnitOfWork:
 
     def __getattr__(self, name: str) -> Any:
         factory = _REPOSITORIES.get(name)
+        if factory is None and not name.startswith("_"):
+            module = f"chalicelib.{name}.repository"
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as missing:
+                if missing.name not in (module, f"chalicelib.{name}"):
+                    raise
+            factory = _REPOSITORIES.get(name)
         if factory is None:
             raise AttributeError(name)
         repo = self._repos[name] = factory(self)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import HQ, MEMBER, TILL
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.gift_cards import generation, reconcile, service
 from chalicelib.gift_cards.schemas import (
     BatchQuery,
     CardSecret,
@@ -16,6 +17,14 @@ from chalicelib.gift_cards.schemas import (
     SellCards,
     VoidCard,
 )
+from chalicelib.shared import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.gift_cards import generation, reconcile, service
+else:
+    generation = lazy.module("chalicelib.gift_cards.generation")
+    reconcile = lazy.module("chalicelib.gift_cards.reconcile")
+    service = lazy.module("chalicelib.gift_cards.service")
 
 bp = Blueprint(__name__)
 TAGS = ("gift cards",)

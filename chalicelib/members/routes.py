@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, key_with, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.members import service
 from chalicelib.members.schemas import (
     ChangePhone,
     GetMemberQuery,
@@ -20,6 +21,12 @@ from chalicelib.members.schemas import (
     RegisterMember,
     UpdateMember,
 )
+from chalicelib.shared import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.members import service
+else:
+    service = lazy.module("chalicelib.members.service")
 
 bp = Blueprint(__name__)
 TAGS = ("members",)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.merchants import service
+from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
+
+if TYPE_CHECKING:
+    from chalicelib.merchants import service
+else:
+    service = lazy.module("chalicelib.merchants.service")
 
 bp = Blueprint(__name__)
 TAGS = ("merchants",)

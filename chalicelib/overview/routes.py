@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, MEMBER, MERCHANT
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.overview import service
+from chalicelib.shared import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.overview import service
+else:
+    service = lazy.module("chalicelib.overview.service")
 
 bp = Blueprint(__name__)
 

@@ -20,8 +20,9 @@ from typing import Any
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.points import ledger as budget
 from chalicelib.points import orders, program, reconcile, spending
-from chalicelib.points.ledger import MAX_LOTS, Ledger
+from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
 from chalicelib.points.tables import AccountItem, HoldItem, LotItem, WarningMarker
@@ -99,9 +100,9 @@ def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
         if not account.rolling_until or account.rolling_until >= today.isoformat():
             return Counter(expired=expired)
         ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
-        chunk = list(islice(ledger.live_lots(), MAX_LOTS + 1))
-        last = len(chunk) <= MAX_LOTS
-        total = sum(ledger.expire(lot) for lot in chunk[:MAX_LOTS])
+        chunk = list(islice(ledger.live_lots(), budget.MAX_LOTS + 1))      # read when run: tests shrink it
+        last = len(chunk) <= budget.MAX_LOTS
+        total = sum(ledger.expire(lot) for lot in chunk[:budget.MAX_LOTS])
         if last:
             ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
         ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.points import service
 from chalicelib.points.replies import (
     AccountOut,
     EarnOut,
@@ -31,8 +32,14 @@ from chalicelib.points.schemas import (
     Refund,
     RulesQuery,
 )
+from chalicelib.shared import lazy
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.types import Strict
+
+if TYPE_CHECKING:
+    from chalicelib.points import service
+else:
+    service = lazy.module("chalicelib.points.service")
 
 bp = Blueprint(__name__)
 TAGS = ("points",)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared.lazy import Hook
 
 
 class TierAt(NamedTuple):
@@ -35,19 +36,21 @@ class TierSource(Protocol):
         """The member's tier and points multiplier at ``when`` (``member``: the member record)."""
 
 
-_SOURCE: list[TierSource] = []
+SOURCE: Hook[TierSource] = Hook()
 
 
 def use(source: TierSource) -> None:
-    """Register the tier source (the tiers capability does, on import)."""
-    _SOURCE[:] = [source]
+    """Register the tier source (the benefits capability does, on import)."""
+    SOURCE.use(source)
 
 
 def keys(member_id: str) -> list[tuple[Any, tuple[str, str]]]:
     """The tier items to prefetch for ``member_id`` (none without a source)."""
-    return _SOURCE[0].keys(member_id) if _SOURCE else []
+    source = SOURCE.get()
+    return source.keys(member_id) if source else []
 
 
 def at(uow: UnitOfWork, member: Any, when: datetime) -> TierAt:
     """The member's tier at ``when`` (untiered without a source)."""
-    return _SOURCE[0].at(uow, member, when) if _SOURCE else TierAt(None, None)
+    source = SOURCE.get()
+    return source.at(uow, member, when) if source else TierAt(None, None)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import PLATFORM
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.programs import service
+from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
+
+if TYPE_CHECKING:
+    from chalicelib.programs import service
+else:
+    service = lazy.module("chalicelib.programs.service")
 
 bp = Blueprint(__name__)
 TAGS = ("programs",)

@@ -9,8 +9,6 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, StrictInt
-
 from chalicelib.db import backend
 from chalicelib.db.due import due_items, due_keys, run_due
 from chalicelib.db.uow import UnitOfWork
@@ -21,20 +19,12 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
-from chalicelib.shared.types import Strict
 from chalicelib.stored_value import bonus_lots, service
 from chalicelib.stored_value.account import SvChange
+from chalicelib.stored_value.schemas import HoldRequest
 from chalicelib.stored_value.tables import SvHoldItem, SvPaymentItem
 
 LAPSE_ACTOR = "job:stored-value-holds"
-
-
-class HoldRequest(Strict):
-    amount_fen: StrictInt = Field(gt=0, le=10**9)
-    order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
-    merchant_id: str | None = Field(None, max_length=64)
-    store_id: str | None = Field(None, max_length=64)
-    ttl_seconds: StrictInt = Field(600, ge=30, le=86_400, description="the hold lapses after this")
 
 
 class HoldNotOpen(Conflict):

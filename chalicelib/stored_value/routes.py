@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.shared import clock
-from chalicelib.stored_value import figures, holds, reconcile, service
+from chalicelib.shared import clock, lazy
 from chalicelib.stored_value import rules as R
-from chalicelib.stored_value.holds import HoldRequest
 from chalicelib.stored_value.schemas import (
     CashOut,
     DayQuery,
+    HoldRequest,
     LedgerQuery,
     Pay,
     ReconcileQuery,
     RefundPayment,
     TopUp,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.stored_value import figures, holds, reconcile, service
+else:
+    figures = lazy.module("chalicelib.stored_value.figures")
+    holds = lazy.module("chalicelib.stored_value.holds")
+    reconcile = lazy.module("chalicelib.stored_value.reconcile")
+    service = lazy.module("chalicelib.stored_value.service")
 
 bp = Blueprint(__name__)
 TAGS = ("stored value",)

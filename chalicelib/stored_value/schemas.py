@@ -53,3 +53,11 @@ class ReconcileQuery(Strict):
 
 class DayQuery(Strict):
     day: date | None = Field(None, description="the program date (default: today)")
+
+
+class HoldRequest(Strict):
+    amount_fen: StrictInt = Field(gt=0, le=10**9)
+    order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
+    merchant_id: str | None = Field(None, max_length=64)
+    store_id: str | None = Field(None, max_length=64)
+    ttl_seconds: StrictInt = Field(600, ge=30, le=86_400, description="the hold lapses after this")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint
 from pydantic import Field, model_validator
@@ -11,11 +12,15 @@ from chalicelib import jobs
 from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
-from chalicelib.events import stats
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.types import Instant, Strict
+
+if TYPE_CHECKING:
+    from chalicelib.events import stats
+else:
+    stats = lazy.module("chalicelib.events.stats")
 
 bp = Blueprint(__name__)
 
@@ -66,8 +71,8 @@ class RunJob(Strict):
           summary="A scheduled job's last run: when, as of when, and what it did", allow=(staff("super_admin"), PLATFORM))
 def list_job_runs(call: Call):
     name = call.params["job"]
-    if name not in jobs.JOBS:
-        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.JOBS))}")
+    if name not in jobs.registered():
+        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.registered()))}")
     last = jobs.last_run(name)
     return {"job": name, "runs": [last] if last else []}
 
@@ -77,8 +82,8 @@ def list_job_runs(call: Call):
           allow=(staff("super_admin"), PLATFORM), body=RunJob)
 def run_job(call: Call):
     name = call.params["job"]
-    if name not in jobs.JOBS:
-        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.JOBS))}")
+    if name not in jobs.registered():
+        raise NotFound(f"no job '{name[:64]}'; jobs: {', '.join(sorted(jobs.registered()))}")
     as_of = call.body.as_of
     if as_of is not None and settings().stage not in ("local", "test"):
         raise ValidationProblem("as_of is accepted on the local and test stages only")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.tasks import service
+from chalicelib.shared import lazy
 from chalicelib.tasks.config import TASKS, TaskSet
+
+if TYPE_CHECKING:
+    from chalicelib.tasks import service
+else:
+    service = lazy.module("chalicelib.tasks.service")
 
 bp = Blueprint(__name__)
 TAGS = ("tasks",)

@@ -14,8 +14,6 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
-
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
@@ -23,36 +21,9 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
-from chalicelib.shared.types import Strict
-from chalicelib.tiers.ladder import Code
 from chalicelib.tiers.plans import PLANS, Plan, next_period, refund_fen
+from chalicelib.tiers.schemas import Cancellation, Purchase, Renewal
 from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, PaymentRefItem
-
-PaymentRef = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
-                   description="the payment's reference at the payment provider: applied once")
-
-
-class Purchase(Strict):
-    plan: str = Code
-    payment_ref: str | None = PaymentRef
-    amount_fen: StrictInt | None = Field(None, ge=1, le=10**8, description="what was paid: the plan's price")
-    trial: StrictBool = Field(False, description="start the plan's free trial (once per member and plan)")
-
-    @model_validator(mode="after")
-    def _paid_or_trial(self) -> Purchase:
-        if self.trial != (self.payment_ref is None and self.amount_fen is None):
-            raise ValueError("a purchase names payment_ref and amount_fen; a trial names neither")
-        return self
-
-
-class Renewal(Strict):
-    payment_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
-                             description="the payment's reference at the payment provider: applied once")
-    amount_fen: StrictInt = Field(ge=1, le=10**8)
-
-
-class Cancellation(Strict):
-    reason: str = Field(min_length=1, max_length=200)
 
 
 class PaymentRefReused(Conflict):

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.tiers import membership, service
+from chalicelib.shared import lazy
 from chalicelib.tiers.ladder import LADDER, Ladder
-from chalicelib.tiers.membership import Cancellation, Purchase, Renewal
 from chalicelib.tiers.plans import PLANS, Plans
-from chalicelib.tiers.schemas import HistoryQuery, SetTier
+from chalicelib.tiers.schemas import Cancellation, HistoryQuery, Purchase, Renewal, SetTier
+
+if TYPE_CHECKING:
+    from chalicelib.tiers import membership, service
+else:
+    membership = lazy.module("chalicelib.tiers.membership")
+    service = lazy.module("chalicelib.tiers.service")
 
 bp = Blueprint(__name__)
 TAGS = ("tiers",)

@@ -1,0 +1,75 @@
+"""Issue #10 item 12: what the API function imports at a cold start, and that nothing goes
+missing for it. Each check runs in a fresh interpreter, as a Lambda container starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The registries and hooks as a process sees them: the jobs by name, the subscribers of each event
+# type, and whether the API key lookup and earning's tier source are set.
+REGISTRIES = """
+import json
+from chalicelib import jobs
+from chalicelib.api import auth
+from chalicelib.events import dispatch
+from chalicelib.points import tiering
+found = {"jobs": sorted(jobs.registered())}
+dispatch.dispatch(type("Nothing", (), {"type": "nothing.happened"})())    # the first event loads them
+found["subscribers"] = {t: sorted(n for n, _ in subs) for t, subs in dispatch.SUBSCRIBERS.items() if subs}
+found["hooks"] = [auth.KEY_FINDER.get() is not None, tiering.SOURCE.get() is not None]
+print(json.dumps(found, sort_keys=True))
+"""
+EVERY_MODULE = """
+import pkgutil, importlib, chalicelib
+for m in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+    importlib.import_module(m.name)
+"""
+
+
+def _python(code: str) -> str:
+    env = {**os.environ, "STAGE": "test", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_api_imports_routes_and_schemas_but_no_service_job_subscriber_or_table():
+    loaded = json.loads(_python("import json, sys, app; print(json.dumps(sorted(sys.modules)))"))
+    ours = {m for m in loaded if m.startswith("chalicelib.") and m.count(".") == 2 and not m.startswith("chalicelib.db.")}
+    assert {"chalicelib.points.routes", "chalicelib.points.schemas", "chalicelib.members.routes"} <= ours
+    heavy = {m for m in ours if m.rsplit(".", 1)[1] in
+             ("service", "jobs", "stream", "projection", "figures", "repository", "tables", "generation",
+              "reconcile", "lifecycle", "ledger", "domain", "membership", "holds")}
+    assert heavy == set()
+    assert "boto3" not in loaded and "phonenumbers" not in loaded     # the SDK's resources; phones: members only
+
+
+def test_a_lazy_process_ends_with_the_registries_of_one_that_imports_everything():
+    """A module that registers a job or a subscriber but is not named in app.py would be missing
+    from the functions that run them: compare with a process that imports every module."""
+    lazy = json.loads(_python("import app\n" + REGISTRIES))
+    eager = json.loads(_python(EVERY_MODULE + REGISTRIES))
+    assert lazy == eager
+    assert lazy["hooks"] == [True, True]
+    assert {"points-expiry", "gift-card-batches", "stored-value-bonus-expiry"} <= set(lazy["jobs"])
+    assert lazy["subscribers"]["points.earned"]          # the points figures, tiers, tasks...
+
+
+def test_first_use_of_a_lazy_module_from_many_threads_imports_it_once():
+    code = """
+import sys, threading
+from chalicelib.shared import lazy
+service = lazy.module("chalicelib.tiers.service")
+seen = []
+threads = [threading.Thread(target=lambda: seen.append(service.__name__)) for _ in range(16)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(len(seen), len(set(seen)), sys.modules["chalicelib.tiers.service"].__name__)
+"""
+    assert _python(code) == "16 1 chalicelib.tiers.service"
