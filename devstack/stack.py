@@ -120,12 +120,12 @@ class LocalStack:
         return self
 
     def _migrate(self) -> None:
-        """Data from before programs existed moves into the ``default`` program (once)."""
-        from chalicelib.db.migration import migrate_to_programs
+        """Old local data is migrated (db/migration.py), each step once."""
+        from chalicelib.db.migration import migrate_all
         names = list(self.table_names.values())
-        moved = migrate_to_programs(self.client("dynamodb"), names, self.table_names["main"])
-        if any(moved.values()) and not self.quiet:
-            print(f"migrated data from before programs into 'default': {moved}")
+        moved = migrate_all(self.client("dynamodb"), names, self.table_names["main"])
+        if (any(moved["programs"].values()) or moved["points_account_keys"]) and not self.quiet:
+            print(f"migrated data: {moved}")
 
     def client(self, service: str):
         import boto3

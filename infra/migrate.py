@@ -15,11 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True)
     parser.add_argument("--endpoint", default=None, help="a DynamoDB endpoint (an emulator); default: AWS")
     args = parser.parse_args(argv)
-    from chalicelib.db.migration import migrate_to_programs
+    from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
     client = boto3.client("dynamodb", endpoint_url=args.endpoint)
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
-    print(json.dumps(migrate_to_programs(client, names, names[0])))
+    print(json.dumps(migrate_all(client, names, names[0])))
     return 0
 
 

@@ -93,6 +93,12 @@ class Backend(Protocol):
               page_size: int | None = None) -> Iterator[M]:
         """The items of one partition (of the table or of ``index``) in sort-key order."""
 
+    def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
+                    limit: int, consistent: bool = False) -> list[Model]:
+        """One request's page (at most ``limit`` items) of a partition range that holds items of
+        several kinds, in sort-key order: ``pick(sort key)`` names each item's class (``model``
+        names the table). One Query reads, say, an account and the lots that sort after it."""
+
     def scan(self, model: type[M]) -> Iterator[M]:
         """Every item of the model's table (tests and audits only: never on a request path)."""
 
@@ -161,6 +167,17 @@ class DynamoBackend(Backend):
         if index is None:
             kwargs["consistent_read"] = consistent
         return iter(source.query(pk, condition, **kwargs))
+
+    @override
+    def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
+                    limit: int, consistent: bool = False) -> list[Model]:
+        if sort.op != "between":
+            raise ValueError("query_kinds reads a closed range of sort keys")
+        reply = _connection().client.query(
+            TableName=model.Meta.table_name, KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":low": {"S": sort.low}, ":high": {"S": sort.high}},
+            ConsistentRead=consistent, Limit=limit)
+        return [pick(raw["sk"]["S"]).from_raw_data(raw) for raw in reply.get("Items", [])]
 
     @override
     def scan(self, model: type[M]) -> Iterator[M]:

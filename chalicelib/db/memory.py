@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -150,6 +150,15 @@ class MemoryBackend(Backend):
             rows.sort(key=lambda row: (row[0], row[1]["pk"]["S"], row[1]["sk"]["S"]), reverse=not forward)
             found = [self._load(model, raw) for _, raw in rows[:limit]]
         return iter(found)
+
+    @override
+    def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
+                    limit: int, consistent: bool = False) -> list[Model]:
+        with self._lock:
+            self.requests += 1
+            rows = sorted((sk, raw) for sk, raw in self.tables[self._table(model)].get(pk, {}).items()
+                          if sort.matches(sk))
+            return [self._load(pick(sk), raw) for sk, raw in rows[:limit]]
 
     @override
     def scan(self, model: type[M]) -> Iterator[M]:

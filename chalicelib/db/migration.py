@@ -1,4 +1,5 @@
-"""Data migrations. One so far: moving data written before programs existed into ``default``.
+"""Data migrations, run in order by :func:`migrate_all`: moving data written before programs
+existed into ``default``; moving points accounts to the key that sorts before their lots.
 
 Before tenancy, items were stored under their logical keys (``MEMBER#01J...``). This step copies
 each such item to its program key (``default/MEMBER#01J...``, index keys alike), then deletes
@@ -13,6 +14,7 @@ tables: a migration, never a request path); ``make run`` runs it on an old ``.lo
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from chalicelib.db import tenancy
@@ -55,3 +57,34 @@ def migrate_to_programs(client: Any, tables: list[str], marker_table: str,
                 moved[table] += 1
     client.put_item(TableName=marker_table, Item=MARKER)
     return moved
+
+
+ACCOUNT_MARKER = {"pk": {"S": "MIGRATION#points-account-key"}, "sk": {"S": "DONE"}}
+OLD_ACCOUNT = re.compile(r"^PTS#([a-z][a-z0-9_]{0,31})#ACCOUNT$")
+
+
+def migrate_points_account_keys(client: Any, table: str) -> int:
+    """Move every points account from ``PTS#<type>#ACCOUNT`` to ``PTS#<type>#LOT`` (the key that
+    sorts just before the account's lots, so one Query reads both): put-if-absent, then delete,
+    idempotent and resumable like the move into programs; the number moved."""
+    if "Item" in client.get_item(TableName=table, Key=ACCOUNT_MARKER, ConsistentRead=True):
+        return 0
+    moved = 0
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            found = OLD_ACCOUNT.match(item["sk"]["S"])
+            if not found:
+                continue
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+                client.put_item(TableName=table, Item={**item, "sk": {"S": f"PTS#{found.group(1)}#LOT"}},
+                                ConditionExpression="attribute_not_exists(pk)")
+            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+            moved += 1
+    client.put_item(TableName=table, Item=ACCOUNT_MARKER)
+    return moved
+
+
+def migrate_all(client: Any, tables: list[str], main_table: str) -> dict[str, Any]:
+    """Every migration, in order (each skips itself once done)."""
+    return {"programs": migrate_to_programs(client, tables, main_table),
+            "points_account_keys": migrate_points_account_keys(client, main_table)}

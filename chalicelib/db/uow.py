@@ -107,6 +107,14 @@ class UnitOfWork:
     def forget(self) -> None:
         """Drop prefetched items (other units changed them): later reads go to the table."""
         self._read.clear()
+        for name in self._repos:                   # and what repositories kept of their reads
+            delattr(self, name)
+        self._repos.clear()
+
+    def remember(self, model: type[Model], key: tuple[str, str], item: Model | None) -> None:
+        """Keep ``item`` (None: known absent) as read at ``key``: this unit's :meth:`get` of it
+        costs no request (an item another read of this unit returned)."""
+        self._read[(model, key)] = item
 
     def get(self, model: type[M], key: tuple[str, str], consistent: bool = False) -> M | None:
         """The program's item at ``key``, or None (a prefetched one without a request)."""
@@ -123,6 +131,16 @@ class UnitOfWork:
             if tenancy.scoped(item):
                 tenancy.localise(item)
             yield item
+
+    def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
+                    limit: int) -> list[Any]:
+        """One consistent page of the program's partition range holding items of several kinds
+        (:meth:`Backend.query_kinds`)."""
+        found = self.backend.query_kinds(model, self._pk(model, pk), sort, pick, limit, consistent=True)
+        for item in found:
+            if tenancy.scoped(item):
+                tenancy.localise(item)
+        return found
 
     def _pk(self, model: type[Model], pk: str) -> str:
         return tenancy.physical(self.program, pk) if not getattr(model, "platform", False) else pk

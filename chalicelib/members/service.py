@@ -13,6 +13,7 @@ from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, Updat
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
+from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import (
     ConcurrentUpdate,
@@ -20,6 +21,7 @@ from chalicelib.shared.errors import (
     Forbidden,
     IdentityTaken,
     NotFound,
+    Problem,
     ValidationProblem,
 )
 from chalicelib.shared.events import DomainEvent
@@ -29,6 +31,7 @@ from chalicelib.shared.principal import Principal
 MAX_IDENTITIES = 20
 MAX_ID_LENGTH = 64          # longer ids are not ours: refused without a read
 MAX_MERGE_HOPS = 4
+_MERGED_AWAY: TtlCache[bool] = TtlCache(3600, max_entries=4096)     # a merge is never undone
 
 
 def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
@@ -273,6 +276,32 @@ def record(uow: UnitOfWork, member_id: str) -> Member:
 def resolve(uow: UnitOfWork, member_id: str, by: Principal) -> Member:
     """The record of the member a request acts on, found as :func:`target` finds it."""
     return _active(uow, _own(member_id, by))
+
+
+def own_id(member_id: str, by: Principal) -> str:
+    """The id a request names ('me' resolved, others' records refused to members), unread."""
+    return _own(member_id, by)
+
+
+def stage_active(uow: UnitOfWork, member_id: str) -> bool:
+    """Instead of reading the member, make the unit commit only while ``member_id`` is stored and
+    not merged away: a condition check in its transaction (a spend then costs one read less).
+    False when the id is not one to check this way (this process saw it merged: read it with
+    :func:`target`). A failed check answers 404 for a member that does not exist; for one merged
+    away it notes the merge and asks for a retry, which reads and follows it."""
+    if len(member_id) > MAX_ID_LENGTH or _MERGED_AWAY.peek(member_id):
+        return False
+    uow.check(MemberItem(*MemberItem.key(member_id)), MemberItem.pk.exists() & (MemberItem.status != "merged"),
+              on_conflict=lambda: _not_active(uow, member_id))
+    return True
+
+
+def _not_active(uow: UnitOfWork, member_id: str) -> Problem:
+    member = uow.members.load(member_id, consistent=True)
+    if member is None:
+        return NotFound(f"no member {member_id[:64]}")
+    _MERGED_AWAY.put(member_id, True)
+    return ConcurrentUpdate(f"member {member_id} was merged away; retry")
 
 
 def exists(uow: UnitOfWork, member_id: str) -> bool:

@@ -25,6 +25,17 @@ def member_record(uow: UnitOfWork, member_id: str, by: Principal) -> members.Mem
     return members.resolve(uow, member_id, by)
 
 
+def spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str) -> str | None:
+    """A spend on no order reads in one request: the account and its first lots in one Query,
+    and the member not at all: the unit commits only while the member exists and has not been
+    merged away (a condition in its transaction). The member's id, or None where that does not
+    apply (the member never had this account, or was seen merged): read it the usual way."""
+    own = members.own_id(member_id, by)
+    if uow.points.account_and_lots(own, point_type) is None or not members.stage_active(uow, own):
+        return None
+    return own
+
+
 def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[str],
              order: tuple[str, str] | None = None, hold: str | None = None, tier: bool = False) -> None:
     """Read the member, its accounts of ``point_types``, (``(merchant, order_id)``) the order,

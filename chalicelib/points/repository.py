@@ -33,6 +33,7 @@ class PointsRepository:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
+        self._first_lots: dict[tuple[str, str], tuple[list[LotItem], bool]] = {}
 
     # accounts and lots ------------------------------------------------------------------------
     def account(self, member_id: str, point_type: str) -> AccountItem:
@@ -40,14 +41,42 @@ class PointsRepository:
         found = self.uow.get(AccountItem, AccountItem.key(member_id, point_type), consistent=True)
         return found or AccountItem.new(member_id, point_type)
 
+    def account_and_lots(self, member_id: str, point_type: str) -> AccountItem | None:
+        """The account (None if never posted to) and its first page of live lots, in one
+        consistent Query: the account's sort key sorts just before its lots'. This unit's later
+        :meth:`account` and :meth:`live_lots` start from what it read."""
+        pk, sk = AccountItem.key(member_id, point_type)
+        page = self.uow.query_kinds(AccountItem, pk, SortKey.between(sk, f"{sk}#~"),
+                                    lambda found: AccountItem if found == sk else LotItem, LOT_PAGE + 1)
+        account = page[0] if page and page[0].sk == sk else None
+        lots = page[1:] if account is not None else page
+        self.uow.remember(AccountItem, (pk, sk), account)
+        self._first_lots[(member_id, point_type)] = (lots, len(page) <= LOT_PAGE)
+        return account
+
     def live_lots(self, member_id: str, point_type: str, *, consistent: bool = True,
                   page_size: int | None = LOT_PAGE, limit: int | None = None,
                   until: str | None = None) -> Iterator[LotItem]:
         """Live lots, soonest expiry first (never-expiring last); ``until`` stops at an expiry date."""
+        first = self._first_lots.pop((member_id, point_type), None)
+        if first is not None and consistent and limit is None and until is None:
+            return self._after_first(member_id, point_type, *first)
         prefix = f"PTS#{point_type}#LOT#"
         sort = SortKey.between(prefix, f"{prefix}{until}~") if until else SortKey.prefix(prefix)
         return self.uow.query(LotItem, f"MEMBER#{member_id}", sort, consistent=consistent,
                               page_size=page_size, limit=limit)
+
+    def _after_first(self, member_id: str, point_type: str, lots: list[LotItem], complete: bool) -> Iterator[LotItem]:
+        """The lots :meth:`account_and_lots` read, then (if it read a full page) the rest."""
+        yield from lots
+        if complete:
+            return
+        prefix = f"PTS#{point_type}#LOT#"
+        after = lots[-1].sk if lots else prefix
+        for lot in self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.between(after, f"{prefix}~"),
+                                  consistent=True, page_size=LOT_PAGE):
+            if lot.sk != after:
+                yield lot
 
     def pending_lots(self, member_id: str, point_type: str) -> Iterator[LotItem]:
         """Lots waiting for their order's return window to close."""

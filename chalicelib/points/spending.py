@@ -35,13 +35,19 @@ def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | Non
 
 def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
            key: str | None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
-    """What every spend does first: whose points, under which rules, taken from which lots. The
-    member, the account, the order and any filling hold of this request are read in one request;
-    a spend from more lots than one transaction holds is taken in steps (:mod:`.chunked`)."""
+    """What every spend does first: whose points, under which rules, taken from which lots. On no
+    order: the account and its first lots in one Query, the member checked by the transaction
+    (:func:`.access.spend_reads`). On an order: the member, the account, the order and any filling
+    hold of this request in one request, then the lots. A spend from more lots than one
+    transaction holds is taken in steps (:mod:`.chunked`)."""
     filling_id = chunked.fill_id(by, cmd.point_type, key)
-    access.prefetch(uow, member_id, by, [cmd.point_type],
-                    (merchant, cmd.order_id) if merchant and cmd.order_id else None, hold=filling_id)
-    member_id = access.member(uow, member_id, by)
+    order = (merchant, cmd.order_id) if merchant and cmd.order_id else None
+    checked = access.spend_reads(uow, member_id, by, cmd.point_type) if order is None else None
+    if checked is None:
+        access.prefetch(uow, member_id, by, [cmd.point_type], order, hold=filling_id)
+        member_id = access.member(uow, member_id, by)
+    else:
+        member_id = checked
     _, rules = program.rules_at(uow, clock.now())
     if not program.type_config(rules, cmd.point_type).redeemable:
         raise ValidationProblem(f"'{cmd.point_type}' cannot be spent")
@@ -49,7 +55,9 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
-    filling = uow.points.hold(member_id, cmd.point_type, filling_id) if filling_id else None
+    # A filling hold holds points: with nothing held there is none to resume, and no read.
+    filling = (uow.points.hold(member_id, cmd.point_type, filling_id)
+               if filling_id and (checked is None or int(ledger.account.held or 0) > 0) else None)
     if filling is None or filling.status != "filling":
         try:
             return member_id, rules, ledger, ledger.take(cmd.points), None

@@ -1,6 +1,8 @@
 """How points live in the main table: the item classes and their keys. Everything of one member sits in the member's partition.
 
-``MEMBER#<id> / PTS#<type>#ACCOUNT``                 balances by bucket + version (the lock)
+``MEMBER#<id> / PTS#<type>#LOT``                     balances by bucket + version (the lock); it sorts
+                                                     just before its lots, so one Query reads the
+                                                     account and the lots a spend takes first
 ``MEMBER#<id> / PTS#<type>#LOT#<expires>#<lot>``     a live lot: spendable, soonest expiry first
 ``MEMBER#<id> / PTS#<type>#PEND#<lot>``              a pending lot (order return window)
 ``LEDGER#<id> / PTS#<type>#POST#<version>``          the ledger: one posting per account version, in a
@@ -61,7 +63,7 @@ class AccountItem(MainModel):
 
     @staticmethod
     def key(member_id: str, point_type: str) -> tuple[str, str]:
-        return f"MEMBER#{member_id}", f"PTS#{point_type}#ACCOUNT"
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#LOT"          # (was ``#ACCOUNT``: db/migration.py)
 
     @classmethod
     def new(cls, member_id: str, point_type: str) -> AccountItem:

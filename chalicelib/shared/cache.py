@@ -32,12 +32,25 @@ class TtlCache(Generic[V]):
                 self._items.move_to_end(key)
                 return hit[1]
         value = load()
+        self._store(key, value, now)
+        return value
+
+    def _store(self, key: Hashable, value: V, now: float) -> None:
         with self._lock:
             self._items[key] = (now + self.ttl, value)
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
-        return value
+
+    def peek(self, key: Hashable) -> V | None:
+        """The value for ``key`` if cached and fresh, else None (nothing is loaded)."""
+        with self._lock:
+            hit = self._items.get(key)
+            return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Cache ``value`` for ``key`` (a fact this process has just learned)."""
+        self._store(key, value, time.monotonic())
 
     def invalidate(self, key: Hashable) -> None:
         """Forget one key (after this process changed what it holds)."""

@@ -50,3 +50,32 @@ def test_old_data_moves_into_the_default_program_once(aws):
                  if not i["pk"]["S"].startswith(("default/", "MIGRATION#"))]
     assert leftovers == []
     assert migrate_to_programs(aws, names, main) == {}                    # the marker: nothing scanned again
+
+
+def test_points_accounts_move_to_the_key_that_sorts_before_their_lots(aws):
+    """Issue #10 item 13: an account stored at ``PTS#<type>#ACCOUNT`` moves to ``PTS#<type>#LOT``
+    with everything it holds; a half-done run is finished; a second run scans nothing."""
+    from chalicelib.db.migration import migrate_points_account_keys
+    from chalicelib.points import service as points
+    from chalicelib.points.schemas import Adjust
+    main = MAIN.physical_name(settings())
+    uow = UnitOfWork("test")
+    member = register(RegisterMember(phone="13800138112"), HQ, uow)
+    uow.commit()
+    uow = UnitOfWork("test")
+    points.adjust(member.member_id, Adjust(points=70, reason="before the move"), HQ, uow, None)
+    uow.commit()
+    pk = {"S": f"default/MEMBER#{member.member_id}"}
+    new = aws.get_item(TableName=main, Key={"pk": pk, "sk": {"S": "PTS#points#LOT"}})["Item"]
+    aws.delete_item(TableName=main, Key={"pk": pk, "sk": {"S": "PTS#points#LOT"}})
+    aws.put_item(TableName=main, Item={**new, "sk": {"S": "PTS#points#ACCOUNT"}})           # the old layout
+    assert points.balance(UnitOfWork(), member.member_id, "points") == 0                     # not found there
+    growth = {**new, "sk": {"S": "PTS#growth#ACCOUNT"}}
+    aws.put_item(TableName=main, Item=growth)                                                # half moved
+    aws.put_item(TableName=main, Item={**growth, "sk": {"S": "PTS#growth#LOT"}})
+
+    assert migrate_points_account_keys(aws, main) == 2
+    assert points.balance(UnitOfWork(), member.member_id, "points") == 70
+    keys = {i["sk"]["S"] for i in aws.scan(TableName=main)["Items"] if i["pk"] == pk}
+    assert {"PTS#points#LOT", "PTS#growth#LOT"} <= keys and not any(k.endswith("#ACCOUNT") for k in keys)
+    assert migrate_points_account_keys(aws, main) == 0
