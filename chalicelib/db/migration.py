@@ -63,25 +63,34 @@ ACCOUNT_MARKER = {"pk": {"S": "MIGRATION#points-account-key"}, "sk": {"S": "DONE
 OLD_ACCOUNT = re.compile(r"^PTS#([a-z][a-z0-9_]{0,31})#ACCOUNT$")
 
 
-def migrate_points_account_keys(client: Any, table: str) -> int:
+def migrate_points_account_keys(client: Any, table: str) -> dict[str, Any]:
     """Move every points account from ``PTS#<type>#ACCOUNT`` to ``PTS#<type>#LOT`` (the key that
     sorts just before the account's lots, so one Query reads both): put-if-absent, then delete,
-    idempotent and resumable like the move into programs; the number moved."""
+    idempotent and resumable like the move into programs. An account already at the new key
+    with other contents (the new code served it before the migration ran) is left where it is
+    and reported, never overwritten; the marker is then not set, so the next run looks again."""
     if "Item" in client.get_item(TableName=table, Key=ACCOUNT_MARKER, ConsistentRead=True):
-        return 0
-    moved = 0
+        return {"moved": 0, "conflicts": []}
+    moved, conflicts = 0, []
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
             found = OLD_ACCOUNT.match(item["sk"]["S"])
             if not found:
                 continue
-            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
-                client.put_item(TableName=table, Item={**item, "sk": {"S": f"PTS#{found.group(1)}#LOT"}},
-                                ConditionExpression="attribute_not_exists(pk)")
+            new = {**item, "sk": {"S": f"PTS#{found.group(1)}#LOT"}}
+            try:
+                client.put_item(TableName=table, Item=new, ConditionExpression="attribute_not_exists(pk)")
+            except client.exceptions.ConditionalCheckFailedException:
+                there = client.get_item(TableName=table, Key={"pk": new["pk"], "sk": new["sk"]},
+                                        ConsistentRead=True).get("Item")
+                if there != new:                  # not a copy an interrupted run made: a person decides
+                    conflicts.append(f"{item['pk']['S']} {item['sk']['S']}")
+                    continue
             client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
             moved += 1
-    client.put_item(TableName=table, Item=ACCOUNT_MARKER)
-    return moved
+    if not conflicts:
+        client.put_item(TableName=table, Item=ACCOUNT_MARKER)
+    return {"moved": moved, "conflicts": conflicts}
 
 
 def migrate_all(client: Any, tables: list[str], main_table: str) -> dict[str, Any]:

@@ -74,8 +74,17 @@ def test_points_accounts_move_to_the_key_that_sorts_before_their_lots(aws):
     aws.put_item(TableName=main, Item=growth)                                                # half moved
     aws.put_item(TableName=main, Item={**growth, "sk": {"S": "PTS#growth#LOT"}})
 
-    assert migrate_points_account_keys(aws, main) == 2
+    other = {**new, "pk": {"S": "default/MEMBER#OTHER"}, "sk": {"S": "PTS#points#ACCOUNT"}}
+    aws.put_item(TableName=main, Item=other)             # and served by the new code before the move:
+    aws.put_item(TableName=main, Item={**other, "sk": {"S": "PTS#points#LOT"}, "available": {"N": "0"}})
+
+    assert migrate_points_account_keys(aws, main) == {"moved": 2, "conflicts": ["default/MEMBER#OTHER PTS#points#ACCOUNT"]}
     assert points.balance(UnitOfWork(), member.member_id, "points") == 70
     keys = {i["sk"]["S"] for i in aws.scan(TableName=main)["Items"] if i["pk"] == pk}
     assert {"PTS#points#LOT", "PTS#growth#LOT"} <= keys and not any(k.endswith("#ACCOUNT") for k in keys)
-    assert migrate_points_account_keys(aws, main) == 0
+    kept = aws.get_item(TableName=main, Key={"pk": other["pk"], "sk": other["sk"]})
+    assert kept["Item"]["available"] == new["available"]                  # left for a person, not lost
+    assert migrate_points_account_keys(aws, main)["conflicts"]            # no marker: looked at again
+    aws.delete_item(TableName=main, Key={"pk": other["pk"], "sk": other["sk"]})
+    assert migrate_points_account_keys(aws, main) == {"moved": 0, "conflicts": []}
+    assert migrate_points_account_keys(aws, main) == {"moved": 0, "conflicts": []}      # the marker
