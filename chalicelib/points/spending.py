@@ -37,14 +37,17 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
            key: str | None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
     """What every spend does first: whose points, under which rules, taken from which lots. On no
     order: the account and its first lots in one Query, the member checked by the transaction
-    (:func:`.access.spend_reads`). On an order: the member, the account, the order and any filling
-    hold of this request in one request, then the lots. A spend from more lots than one
-    transaction holds is taken in steps (:mod:`.chunked`)."""
+    (:func:`.access.spend_reads`). On an order: the member, the order and any filling hold in one
+    batch read while the same Query runs (:func:`.access.order_spend_reads`). A spend from more
+    lots than one transaction holds is taken in steps (:mod:`.chunked`)."""
     filling_id = chunked.fill_id(by, cmd.point_type, key)
     order = (merchant, cmd.order_id) if merchant and cmd.order_id else None
     checked = access.spend_reads(uow, member_id, by, cmd.point_type) if order is None else None
     if checked is None:
-        access.prefetch(uow, member_id, by, [cmd.point_type], order, hold=filling_id)
+        if order is not None:
+            access.order_spend_reads(uow, member_id, by, cmd.point_type, order, filling_id)
+        else:
+            access.prefetch(uow, member_id, by, [cmd.point_type], None, hold=filling_id)
         member_id = access.member(uow, member_id, by)
     else:
         member_id = checked
