@@ -8,7 +8,6 @@ answers the API never pays for them at its cold start.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -19,10 +18,11 @@ from pynamodb.attributes import UnicodeAttribute
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
+from chalicelib.shared.lazy import Modules
 
 Job = Callable[[datetime], dict[str, Any]]
 JOBS: dict[str, Job] = {}
-_PROVIDERS: list[str] = []
+PROVIDERS = Modules()
 
 
 def job(name: str) -> Callable[[Job], Job]:
@@ -35,13 +35,12 @@ def job(name: str) -> Callable[[Job], Job]:
 
 def provided_by(*modules: str) -> None:
     """Name modules that register jobs, imported when a job is first run or listed."""
-    _PROVIDERS.extend(m for m in modules if m not in _PROVIDERS)
+    PROVIDERS.add(*modules)
 
 
 def registered() -> dict[str, Job]:
     """Every job, by name (the providers imported first)."""
-    for module in _PROVIDERS:
-        importlib.import_module(module)
+    PROVIDERS.load()
     return JOBS
 
 

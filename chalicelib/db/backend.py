@@ -20,7 +20,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from typing_extensions import override
 
-from chalicelib.db.items import MainModel, TableItem, connection, forget_connections
+from chalicelib.db.items import MainModel, TableItem, connection
 from chalicelib.shared.errors import Problem
 
 M = TypeVar("M", bound=Model)
@@ -139,6 +139,8 @@ def _range_condition(model: type[Model], sort: SortKey | None, index: str | None
 
 
 _SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
+
+
 def _connection() -> Connection:
     """The endpoint's shared connection (:func:`chalicelib.db.items.connection`)."""
     meta: Any = MainModel.Meta
@@ -283,5 +285,4 @@ def reset() -> None:
     from chalicelib.db.items import rebind
     from chalicelib.shared.cache import clear_all
     rebind()
-    forget_connections()
     clear_all()

@@ -110,21 +110,16 @@ class EventsModel(TableItem):
 
 
 def rebind() -> None:
-    """Re-read settings into every model (tests and the local stack change them at run time)."""
+    """Re-read settings into every model (tests and the local stack change them at run time),
+    and drop the shared connections: the endpoint may have changed."""
     settings.cache_clear()
+    _CONNECTIONS.clear()
     s = settings()
     for model in _BOUND:
         spec = MAIN if issubclass(model, MainModel) else EVENTS
         model.Meta.table_name = spec.physical_name(s)
         model.Meta.region = s.region
         model.Meta.host = s.dynamodb_endpoint
-        model._connection = None
-
-
-def forget_connections() -> None:
-    """Drop the shared connections (the endpoint changed: tests, the local stack)."""
-    _CONNECTIONS.clear()
-    for model in _BOUND:
         model._connection = None
 
 

@@ -19,7 +19,7 @@ import importlib
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -40,6 +40,7 @@ M = TypeVar("M", bound=Model)
 Item = Any          # a TableItem subclass instance (PynamoDB models are typed loosely)
 ConflictFactory = Callable[[], Problem]
 _REPOSITORIES: dict[str, Callable[[UnitOfWork], Any]] = {}
+_NO_REPOSITORY: set[str] = set()
 
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -90,7 +91,7 @@ class UnitOfWork:
 
     def __getattr__(self, name: str) -> Any:
         factory = _REPOSITORIES.get(name)
-        if factory is None and not name.startswith("_"):
+        if factory is None and not name.startswith("_") and name not in _NO_REPOSITORY:
             module = f"chalicelib.{name}.repository"
             try:
                 importlib.import_module(module)
@@ -98,6 +99,8 @@ class UnitOfWork:
                 if missing.name not in (module, f"chalicelib.{name}"):
                     raise
             factory = _REPOSITORIES.get(name)
+            if factory is None:
+                _NO_REPOSITORY.add(name)           # not looked for on disk again
         if factory is None:
             raise AttributeError(name)
         repo = self._repos[name] = factory(self)
@@ -128,8 +131,8 @@ class UnitOfWork:
         try:
             first = reads[0]()
         finally:
-            done = [future.result() for future in waiting]    # never leave a read running behind
-        return [first, *done]
+            wait(waiting)                                      # never leave a read running behind
+        return [first, *(future.result() for future in waiting)]
 
     def forget(self) -> None:
         """Drop prefetched items (other units changed them): later reads go to the table."""

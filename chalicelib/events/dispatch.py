@@ -11,7 +11,6 @@ then retry from that record, bisecting and finally sending it to the dead-letter
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,11 +21,12 @@ from chalicelib.db.items import MainModel, expiry_in
 from chalicelib.db.outbox import event_from_image
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.lazy import Modules
 from chalicelib.shared.observability import count, logger
 
 Subscriber = Callable[[DomainEvent], None]
 SUBSCRIBERS: dict[str, list[tuple[str, Subscriber]]] = defaultdict(list)
-_PROVIDERS: list[str] = []
+PROVIDERS = Modules()
 MARKER_DAYS = 40        # longer than a stream keeps records (24 h) and the DLQ keeps messages (14 d)
 
 
@@ -42,12 +42,7 @@ def subscribe(name: str, *event_types: str) -> Callable[[Subscriber], Subscriber
 def provided_by(*modules: str) -> None:
     """Name modules that register subscribers, imported when the first event is dispatched (so
     a function that answers the API never pays for them at its cold start)."""
-    _PROVIDERS.extend(m for m in modules if m not in _PROVIDERS)
-
-
-def _load() -> None:
-    for module in _PROVIDERS:
-        importlib.import_module(module)
+    PROVIDERS.add(*modules)
 
 
 class AppliedMarker(MainModel):
@@ -74,7 +69,7 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
 
 def dispatch(event: DomainEvent) -> None:
     """Call every subscriber of the event's type."""
-    _load()
+    PROVIDERS.load()
     for _name, fn in SUBSCRIBERS.get(event.type, []):
         fn(event)
 

@@ -13,6 +13,7 @@ Thread-safe: the import system's module locks serialise a first use from several
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -60,3 +61,27 @@ class Hook(Generic[T]):
         if not self._value and self._module:
             importlib.import_module(self._module[0])
         return self._value[0] if self._value else None
+
+
+class Modules:
+    """Modules named now and imported on first need (those that register jobs, or stream
+    subscribers): :meth:`load` imports them once; naming more makes the next load import those."""
+
+    def __init__(self) -> None:
+        self._names: list[str] = []
+        self._loaded = 0
+        self._lock = threading.Lock()
+
+    def add(self, *names: str) -> None:
+        """Name modules to import on the next :meth:`load`."""
+        with self._lock:
+            self._names.extend(n for n in names if n not in self._names)
+
+    def load(self) -> None:
+        """Import every named module not imported yet (cheap once all are)."""
+        if self._loaded == len(self._names):
+            return
+        with self._lock:
+            for name in self._names[self._loaded:]:
+                importlib.import_module(name)
+            self._loaded = len(self._names)
