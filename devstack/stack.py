@@ -124,7 +124,7 @@ class LocalStack:
         from chalicelib.db.migration import migrate_all
         names = list(self.table_names.values())
         moved = migrate_all(self.client("dynamodb"), names, self.table_names["main"])
-        if (any(moved["programs"].values()) or any(moved["points_account_keys"].values())) and not self.quiet:
+        if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 
     def client(self, service: str):

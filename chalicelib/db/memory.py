@@ -5,7 +5,7 @@ serialises is exactly what it reads back.
 
 Conditions and update actions are PynamoDB expression objects; the fake evaluates the subset the
 code uses (comparisons, exists / not exists, begins_with, between, and / or / not; set, add,
-remove) and refuses anything else loudly, so a new kind of expression cannot pass on the fake
+remove, if_not_exists, list_append) and refuses anything else loudly, so a new kind of expression cannot pass on the fake
 and fail on DynamoDB unnoticed.
 """
 
@@ -29,7 +29,7 @@ from pynamodb.expressions.condition import (
     NotExists,
     Or,
 )
-from pynamodb.expressions.operand import Path, Value
+from pynamodb.expressions.operand import Path, Value, _IfNotExists, _ListAppend
 from pynamodb.expressions.update import Action, AddAction, RemoveAction, SetAction
 from pynamodb.models import Model
 from typing_extensions import override
@@ -87,14 +87,33 @@ def holds(condition: Condition | None, item: Raw | None) -> bool:
     raise NotImplementedError(f"the in-memory table does not evaluate {condition!r}")
 
 
+def _wire(item: Raw, operand: Any) -> dict[str, Any] | None:  # noqa: ANN401
+    """The stored form of a SET action's value: a value, an attribute, ``if_not_exists`` or ``list_append``."""
+    if isinstance(operand, Value):
+        return copy.deepcopy(operand.value)
+    if isinstance(operand, Path):
+        return copy.deepcopy(item.get(operand.path[0]))
+    if isinstance(operand, _IfNotExists):
+        return _wire(item, operand.values[0]) or _wire(item, operand.values[1])
+    if isinstance(operand, _ListAppend):
+        head, tail = (_wire(item, v) for v in operand.values)
+        if head is None or tail is None:
+            raise ValueError("list_append of a missing attribute")     # DynamoDB refuses it too
+        return {"L": head["L"] + tail["L"]}
+    raise NotImplementedError(f"the in-memory table does not evaluate {operand!r}")
+
+
 def _apply(item: Raw, action: Action) -> None:
     target: Any = action.values[0]
     value: Any = action.values[1] if len(action.values) > 1 else None
     name = target.path[0]
     if isinstance(action, RemoveAction):
         item.pop(name, None)
-    elif isinstance(action, SetAction) and isinstance(value, Value):
-        item[name] = copy.deepcopy(value.value)
+    elif isinstance(action, SetAction):
+        wire = _wire(item, value)
+        if wire is None:
+            raise ValueError(f"SET {name} to a missing attribute")          # DynamoDB refuses it too
+        item[name] = wire
     elif isinstance(action, AddAction) and isinstance(value, Value) and "N" in value.value:
         before = _plain(item.get(name)) or Decimal(0)
         item[name] = {"N": str(before + _plain(value.value))}

@@ -1,5 +1,6 @@
 """Data migrations, run in order by :func:`migrate_all`: moving data written before programs
-existed into ``default``; moving points accounts to the key that sorts before their lots.
+existed into ``default``; moving points accounts to the key that sorts before their lots;
+counting what was spent on each order into ``spent_points``.
 
 Before tenancy, items were stored under their logical keys (``MEMBER#01J...``). This step copies
 each such item to its program key (``default/MEMBER#01J...``, index keys alike), then deletes
@@ -14,6 +15,7 @@ tables: a migration, never a request path); ``make run`` runs it on an old ``.lo
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from typing import Any
 
@@ -93,7 +95,40 @@ def migrate_points_account_keys(client: Any, table: str) -> dict[str, Any]:
     return {"moved": moved, "conflicts": conflicts}
 
 
+ORDER_MARKER = {"pk": {"S": "MIGRATION#order-spent-points"}, "sk": {"S": "DONE"}}
+
+
+def migrate_order_spent_points(client: Any, table: str) -> dict[str, Any]:
+    """Give every order spent on before ``spent_points`` existed its total, the number a spend's
+    share condition now reads instead of the order (an order without it refuses spends, 409
+    ``order-not-migrated``). Conditioned on the order's version, so a concurrent change is never
+    overwritten: that order is reported and the marker not set, so the next run does it."""
+    if "Item" in client.get_item(TableName=table, Key=ORDER_MARKER, ConsistentRead=True):
+        return {"counted": 0, "changed": []}
+    counted, changed = 0, []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            if item["sk"]["S"] != "ORDER" or "spent" not in item or "spent_points" in item:
+                continue
+            points = sum(int(lot["points"]) for lot in json.loads(item["spent"]["S"]))
+            version = item.get("version", {"N": "0"})
+            try:
+                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                   UpdateExpression="SET spent_points = :n",
+                                   ConditionExpression="attribute_not_exists(spent_points) AND "
+                                                       "(attribute_not_exists(version) OR version = :v)",
+                                   ExpressionAttributeValues={":n": {"N": str(points)}, ":v": version})
+            except client.exceptions.ConditionalCheckFailedException:
+                changed.append(item["pk"]["S"])
+                continue
+            counted += 1
+    if not changed:
+        client.put_item(TableName=table, Item=ORDER_MARKER)
+    return {"counted": counted, "changed": changed}
+
+
 def migrate_all(client: Any, tables: list[str], main_table: str) -> dict[str, Any]:
     """Every migration, in order (each skips itself once done)."""
     return {"programs": migrate_to_programs(client, tables, main_table),
-            "points_account_keys": migrate_points_account_keys(client, main_table)}
+            "points_account_keys": migrate_points_account_keys(client, main_table),
+            "order_spent_points": migrate_order_spent_points(client, main_table)}

@@ -172,6 +172,11 @@ class UnitOfWork:
                 tenancy.localise(item)
         return found
 
+    def index_key(self, partition: str) -> str:
+        """The stored form of one of this program's index partition keys, for an update action
+        that sets one (a staged item's own keys are converted on write; an action's values are not)."""
+        return tenancy.physical(self.program, partition)
+
     def _pk(self, model: type[Model], pk: str) -> str:
         return tenancy.physical(self.program, pk) if not getattr(model, "platform", False) else pk
 

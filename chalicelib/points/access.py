@@ -36,18 +36,6 @@ def spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str)
     return own
 
 
-def order_spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str, order: tuple[str, str],
-                      hold: str | None) -> None:
-    """A spend on an order reads the member, the order and any filling hold of this request in one
-    ``BatchGetItem`` while the account and its first lots arrive by one Query, at the same time:
-    two requests, one round trip (the order must be read: its spent lots are rewritten)."""
-    own, wanted = members.record_key(member_id, by)
-    wanted.append((OrderItem, OrderItem.key(*order)))
-    if hold is not None:
-        wanted.append((HoldItem, HoldItem.key(own, point_type, hold)))
-    uow.together(lambda: uow.prefetch(wanted), lambda: uow.points.account_and_lots(own, point_type))
-
-
 def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[str],
              order: tuple[str, str] | None = None, hold: str | None = None, tier: bool = False) -> None:
     """Read the member, its accounts of ``point_types``, (``(merchant, order_id)``) the order,

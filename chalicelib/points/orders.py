@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access
@@ -46,39 +49,107 @@ def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: s
     return o
 
 
+def spent_lots(order: OrderItem | None) -> list[dict[str, Any]]:
+    """The lots every redemption and confirmed hold took for the order, in the order they were spent."""
+    if order is None:
+        return []
+    spends = cast("list[str]", order.spends or [])
+    return [*json.loads(order.spent or "[]"), *(lot for spend in spends for lot in json.loads(spend))]
+
+
 def spent_points(order: OrderItem | None) -> int:
     """Points spent on the order so far (redemptions and confirmed holds)."""
-    return sum(int(s["points"]) for s in json.loads(order.spent or "[]")) if order else 0
+    return sum(int(s["points"]) for s in spent_lots(order))
+
+
+def amount_problem(order: OrderItem | None, order_id: str, amount_fen: int) -> Problem | None:
+    """An order's amount is fixed by its first use; every later use states the same amount."""
+    if order is not None and order.amount_fen and int(order.amount_fen) != amount_fen:
+        return ValidationProblem(f"order {order_id} is for {int(order.amount_fen)} fen; state the same amount",
+                                 order_amount_fen=int(order.amount_fen))
+    return None
 
 
 def check_amount(order: OrderItem | None, order_id: str, amount_fen: int) -> None:
-    """An order's amount is fixed by its first use; every later use states the same amount."""
-    if order is not None and order.amount_fen and int(order.amount_fen) != amount_fen:
-        raise ValidationProblem(f"order {order_id} is for {int(order.amount_fen)} fen; state the same amount",
-                                order_amount_fen=int(order.amount_fen))
+    """Refuse a use of the order that states another amount than its first (:func:`amount_problem`)."""
+    problem = amount_problem(order, order_id, amount_fen)
+    if problem is not None:
+        raise problem
 
 
-def check_share(order: OrderItem | None, order_id: str, points: int, limit: int) -> None:
+def share_problem(already: int, order_id: str, points: int, limit: int) -> Problem | None:
     """The maximum share holds across every redemption of one order, not per call."""
-    already = spent_points(order)
     if already + points > limit:
-        raise ValidationProblem(f"order {order_id} may be paid with at most {limit} points; {already} are spent "
-                                f"on it already", limit_points=limit, spent_points=already)
+        return ValidationProblem(f"order {order_id} may be paid with at most {limit} points; {already} are spent "
+                                 f"on it already", limit_points=limit, spent_points=already)
+    return None
+
+
+class OrderNotMigrated(Conflict):
+    slug, title = "order-not-migrated", "The order was written before spent_points; run the data migration"
+
+
+def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int) -> Condition:
+    """What a spend of ``points`` on an order needs of it, checked by the write instead of a read:
+    a new order, or the member's own, at the same amount, with room under the share cap."""
+    same_amount = (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0)
+                   | (OrderItem.amount_fen == amount_fen)) if amount_fen else None
+    room = OrderItem.spent_points.does_not_exist() | (OrderItem.spent_points <= limit - points)
+    counted = OrderItem.spent.does_not_exist() | OrderItem.spent_points.exists()   # migrated, or never spent on
+    own = (OrderItem.member_id == member_id) & room & counted
+    return OrderItem.pk.does_not_exist() | (own & same_amount if same_amount is not None else own)
+
+
+def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, amount_fen: int,
+                 points: int, limit: int) -> Callable[[], Problem]:
+    """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
+    def explain() -> Problem:
+        order = uow.points.order(merchant_id, order_id)
+        if order is not None and order.member_id != member_id:
+            return Conflict(f"order {order_id} belongs to another member")
+        if order is not None and order.spent and order.spent_points is None:
+            return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
+        problem = (amount_problem(order, order_id, amount_fen) if amount_fen else None) or share_problem(
+            int(order.spent_points or 0) if order else 0, order_id, points, limit)
+        return problem or _changed(order_id)()
+    return explain
+
+
+def check_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, points: int,
+                amount_fen: int, limit: int) -> None:
+    """Commit only if the order would take a spend of ``points`` (a checkout hold on it), unread."""
+    problem = share_problem(0, order_id, points, limit)
+    if problem is not None:
+        raise problem
+    uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)),
+              _spend_condition(member_id, amount_fen, points, limit),
+              on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit))
 
 
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
                  amount_fen: int, limit: int) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
-    order's share cap; a first use records the order's amount (the base of later refunds)."""
-    order = read(uow, merchant_id, order_id, member_id)
+    order's share cap; a first use records the order's amount (the base of later refunds) and
+    lists the order under its member. One update, conditioned on what the order must be: the order
+    is never read (a concurrent spend adds to ``spent_points`` atomically; a read-modify-write of the
+    order sees ``version`` move and retries)."""
+    points = sum(int(t["points"]) for t in taken)
+    problem = share_problem(0, order_id, points, limit)
+    if problem is not None:
+        raise problem
+    at = clock.now().isoformat()
+    actions: list[Action] = [
+        OrderItem.merchant_id.set(merchant_id), OrderItem.order_id.set(order_id), OrderItem.member_id.set(member_id),
+        OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
+        OrderItem.spent_points.add(points), OrderItem.version.add(1),
+        OrderItem.created_at.set(OrderItem.created_at | at),
+        OrderItem.gsi1pk.set(OrderItem.gsi1pk | uow.index_key(OrderItem.member_listing(member_id))),
+        OrderItem.gsi1sk.set(OrderItem.gsi1sk | f"{at}#{merchant_id}#{order_id}")]
     if amount_fen:
-        check_amount(order, order_id, amount_fen)
-    check_share(order, order_id, sum(int(t["points"]) for t in taken), limit)
-
-    def add(o: OrderItem) -> None:
-        o.spent = json.dumps(json.loads(o.spent or "[]") + taken)
-        o.amount_fen = o.amount_fen or amount_fen
-    save(uow, order, merchant_id, order_id, member_id, add)
+        actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions,
+               _spend_condition(member_id, amount_fen, points, limit),
+               on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit))
 
 
 def expiry_key(point_type: str, lot_id: str) -> str:
@@ -118,7 +189,7 @@ def _shown(order: OrderItem) -> dict[str, Any]:
     return {"order_id": order.order_id, "merchant_id": order.merchant_id, "store_id": order.store_id,
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
-            "spent": json.loads(order.spent or "[]"), "spent_points": spent_points(order),
+            "spent": spent_lots(order), "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
 

@@ -44,7 +44,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
                              "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
                              "forgiven": 0, "already_expired": 0, "restoring": 0}
-    spent = json.loads(order.spent or "[]")
+    spent = orders.spent_lots(order)
     restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
     clawed = json.loads(order.clawed or "{}")
@@ -75,7 +75,7 @@ def _prefetch(uow: UnitOfWork, order: OrderItem) -> None:
     back from, spent lots to give back to)."""
     member = order.member_id
     earned = json.loads(order.earned or "{}")
-    spent = json.loads(order.spent or "[]")
+    spent = orders.spent_lots(order)
     wanted: list[tuple[Any, tuple[str, str]]] = [
         (AccountItem, AccountItem.key(member, t)) for t in sorted(set(earned) | {"points"})]
     for point_type, lots in earned.items():

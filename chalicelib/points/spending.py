@@ -35,19 +35,15 @@ def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | Non
 
 def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
            key: str | None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
-    """What every spend does first: whose points, under which rules, taken from which lots. On no
-    order: the account and its first lots in one Query, the member checked by the transaction
-    (:func:`.access.spend_reads`). On an order: the member, the order and any filling hold in one
-    batch read while the same Query runs (:func:`.access.order_spend_reads`). A spend from more
-    lots than one transaction holds is taken in steps (:mod:`.chunked`)."""
+    """What every spend does first: whose points, under which rules, taken from which lots: the
+    account and its first lots in one Query, the member checked by the transaction
+    (:func:`.access.spend_reads`), and an order not read at all (its conditions go in the
+    transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
+    holds is taken in steps (:mod:`.chunked`)."""
     filling_id = chunked.fill_id(by, cmd.point_type, key)
-    order = (merchant, cmd.order_id) if merchant and cmd.order_id else None
-    checked = access.spend_reads(uow, member_id, by, cmd.point_type) if order is None else None
+    checked = access.spend_reads(uow, member_id, by, cmd.point_type)
     if checked is None:
-        if order is not None:
-            access.order_spend_reads(uow, member_id, by, cmd.point_type, order, filling_id)
-        else:
-            access.prefetch(uow, member_id, by, [cmd.point_type], None, hold=filling_id)
+        access.prefetch(uow, member_id, by, [cmd.point_type], None, hold=filling_id)
         member_id = access.member(uow, member_id, by)
     else:
         member_id = checked
@@ -101,10 +97,9 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
     if cmd.order_id:                      # the share already spent on the order counts too
-        order = orders.read(uow, merchant, cmd.order_id, member_id)
-        orders.check_amount(order, cmd.order_id, int(cmd.order_amount_fen or 0))
-        orders.check_share(order, cmd.order_id, cmd.points,
-                           R.redeem_limit_points(rules, int(cmd.order_amount_fen or 0)))
+        amount = int(cmd.order_amount_fen or 0)
+        orders.check_spend(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
+                           R.redeem_limit_points(rules, amount))
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)

@@ -11,7 +11,8 @@
 ``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
 ``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
 ``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
-``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds)
+``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds); a
+                                                     spend appends to it by one update, unread
 ``REFUND#<merchant>#<order>#<refund> / REFUND``      a refund id, once
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
 ``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
@@ -29,7 +30,7 @@ import zlib
 from datetime import date
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
@@ -216,7 +217,9 @@ class OrderItem(MainModel):
     amount_fen = NumberAttribute(null=True)
     earned_at = UnicodeAttribute(null=True)
     earned = UnicodeAttribute(null=True)         # JSON {type: [{lot_id, expires_on, points, pending}]}
-    spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}]
+    spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
+    spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
+    spent_points = NumberAttribute(null=True)    # points spent on it: what a spend's share condition reads
     refunded_fen = NumberAttribute(default=0)
     clawed = UnicodeAttribute(null=True)         # JSON {type: points clawed back so far}
     restored = NumberAttribute(default=0)        # spent points given back so far

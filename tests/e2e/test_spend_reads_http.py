@@ -77,3 +77,36 @@ def test_a_member_gone_or_merged_away(api, stack):
     r = api.call("POST", f"/v1/members/{old}/points/redeem", {"points": 40, "reward": "mug"}, key=f"m-{old}", pos=True)
     assert r.status_code == 200 and r.json()["member_id"] == survivor and r.json()["balance"] == 460, r.text
     assert _account(old)["available"] == 100 and _account(survivor)["available"] == 460
+
+
+def test_thirty_two_tills_spending_on_one_order_never_pass_its_share(api):
+    """The order is not read before a spend: its share cap is a condition of the write. 1,200
+    points; a 20-yuan order may take 50% = ¥10 = 1,000 points (100 points a yuan); 32 tills spend
+    100 each at once, each retrying a lost race: exactly ten commit, every other is told the share
+    is used up, and the order, the account and the postings agree, worked out by hand."""
+    import threading
+    mid = _member(api, 1_200)
+    replies = {}
+
+    def spend(i):
+        for _ in range(30):
+            r = api.call("POST", f"/v1/members/{mid}/points/redeem",
+                         {"points": 100, "order_id": f"{mid}-one", "order_amount_fen": 2_000},
+                         key=f"one-{mid}-{i}", pos=True)
+            if r.status_code not in (409, 503) or not r.json()["type"].endswith(("/concurrent-update", "/busy")):
+                break
+        replies[i] = r
+    threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    statuses = sorted(r.status_code for r in replies.values())
+    assert statuses == [200] * 10 + [422] * 22, [r.text for r in replies.values() if r.status_code != 200][:3]
+    assert all(r.json()["limit_points"] == 1_000 for r in replies.values() if r.status_code == 422)
+    order = api.call("GET", f"/v1/orders/{mid}-one", pos=True).json()
+    assert order["spent_points"] == 1_000 and len(order["spent"]) == 10 and order["amount_fen"] == 2_000
+    account = _account(mid)
+    assert (account["available"], account["redeemed"]) == (200, 1_000)
+    refund = api.call("POST", f"/v1/orders/{mid}-one/refunds", {"refund_id": "half", "amount_fen": 1_000},
+                      key=f"half-{mid}", pos=True)
+    assert refund.status_code == 201 and refund.json()["restored"] == 500, refund.text
+    assert _account(mid)["available"] == 700

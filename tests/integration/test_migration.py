@@ -88,3 +88,29 @@ def test_points_accounts_move_to_the_key_that_sorts_before_their_lots(aws):
     aws.delete_item(TableName=main, Key={"pk": other["pk"], "sk": other["sk"]})
     assert migrate_points_account_keys(aws, main) == {"moved": 0, "conflicts": []}
     assert migrate_points_account_keys(aws, main) == {"moved": 0, "conflicts": []}      # the marker
+
+
+def test_orders_spent_on_before_spent_points_are_counted(aws):
+    """Issue #10 item 13: a spend on an order checks ``spent_points`` in its write instead of
+    reading the order; an order spent on by the old code gets that total from its ``spent`` lots.
+    Orders never spent on, or counted already, are left alone; a second run scans nothing."""
+    import json as _json
+
+    from chalicelib.db.migration import migrate_order_spent_points
+    main = MAIN.physical_name(settings())
+    lots = [{"lot_id": "L1", "expires_on": None, "points": 30}, {"lot_id": "L2", "expires_on": "2027-12-31",
+                                                                 "points": 12}]
+    old = {"pk": {"S": "default/ORDER#m1#A"}, "sk": {"S": "ORDER"}, "member_id": {"S": "M"},
+           "spent": {"S": _json.dumps(lots)}, "version": {"N": "3"}}
+    earned_only = {"pk": {"S": "default/ORDER#m1#B"}, "sk": {"S": "ORDER"}, "member_id": {"S": "M"},
+                   "version": {"N": "1"}}
+    counted = {**old, "pk": {"S": "default/ORDER#m1#C"}, "spent_points": {"N": "42"}}
+    for item in (old, earned_only, counted):
+        aws.put_item(TableName=main, Item=item)
+    assert migrate_order_spent_points(aws, main) == {"counted": 1, "changed": []}
+    after = {i["pk"]["S"]: i for i in aws.scan(TableName=main)["Items"] if i["sk"]["S"] == "ORDER"}
+    assert after["default/ORDER#m1#A"] == {**old, "spent_points": {"N": "42"}}     # nothing else changed
+    assert after["default/ORDER#m1#B"] == earned_only and after["default/ORDER#m1#C"] == counted
+    aws.delete_item(TableName=main, Key={"pk": old["pk"], "sk": old["sk"]})
+    aws.put_item(TableName=main, Item=old)
+    assert migrate_order_spent_points(aws, main) == {"counted": 0, "changed": []}   # the marker: not scanned

@@ -375,9 +375,9 @@ def test_rolling_expiry_of_a_big_account_runs_in_chunks_and_stops_no_one(api):
 def test_earning_costs_one_read_and_one_write(memory):
     """Issue #10 item 13: member, accounts and order come in one BatchGetItem; the change is one
     transaction; the balance is two reads. A redemption for a reward is one Query (the account
-    and its lots) and the transaction (which checks the member); on an order, the order and the
-    member are a batch read besides. (Counted on the fake, which counts each backend call as
-    DynamoDB would.)"""
+    and its lots) and the transaction (which checks the member), on an order too (the transaction
+    updates the order on conditions instead of reading it). (Counted on the fake, which counts each
+    backend call as DynamoDB would.)"""
     from tests.integration.conftest import AppClient
     api = AppClient()
     clock.freeze(T0)
@@ -395,7 +395,14 @@ def test_earning_costs_one_read_and_one_write(memory):
     before = memory.requests
     api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5, "order_id": "counted",
                                                         "order_amount_fen": 10_000, "merchant_id": "m1"})
-    assert memory.requests - before == 3
+    assert memory.requests - before == 2           # the order is not read: its conditions are the update's
+    before = memory.requests
+    hold = api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 3, "order_id": "counted",
+                                                              "order_amount_fen": 10_000, "merchant_id": "m1"})
+    assert memory.requests - before == 2           # the order is a condition check of the transaction
+    api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
+    order = api.ok("GET", "/v1/orders/counted?merchant_id=m1")
+    assert (order["spent_points"], [lot["points"] for lot in order["spent"]]) == (8, [5, 3])
     before = memory.requests
     api.ok("POST", "/v1/orders/counted/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
     assert memory.requests - before == 3           # the order, then its accounts and lots in one batch

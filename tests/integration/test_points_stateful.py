@@ -59,6 +59,7 @@ class PointsMachine(RuleBasedStateMachine):
         self.other = other
         self.net = 0               # available - debt + held: what the member is owed
         self.orders: dict[str, dict] = {}
+        self.hold_orders: dict[str, str | None] = {}
         self.holds: list[str] = []
         self.sent: list[tuple[str, dict, str, dict]] = []
         self.n = 0
@@ -153,15 +154,27 @@ class PointsMachine(RuleBasedStateMachine):
             if order:
                 self.orders[order]["spent"] += points
 
-    @rule(points=st.integers(min_value=1, max_value=200))
-    def hold(self, points):
+    @rule(points=st.integers(min_value=1, max_value=200), with_order=st.booleans())
+    def hold(self, points, with_order):
+        """A checkout hold, on an order or not: on one, the share spent on it counts (open holds
+        do not: the share is checked again when one is confirmed)."""
         before = self.account()["account"]
-        r = self.call(f"/v1/members/{self.member}/points/holds", {"points": points, "ttl_seconds": 600})
-        if points <= before["available"] - before["debt"]:
+        body: dict = {"points": points, "ttl_seconds": 600}
+        order = sorted(self.orders)[points % len(self.orders)] if with_order and self.orders else None
+        if order:
+            body.update(order_id=order, merchant_id="m1", order_amount_fen=self.orders[order]["amount"])
+            limit = self.orders[order]["amount"] * 50 // 100
+        r = self.call(f"/v1/members/{self.member}/points/holds", body)
+        if order and points > limit:
+            assert r["status"] == 422, r
+        elif points > before["available"] - before["debt"]:
+            assert r["status"] == 409
+        elif order and self.orders[order]["spent"] + points > limit:
+            assert r["status"] == 422, r
+        else:
             assert r["status"] == 201, r
             self.holds.append(r["body"]["hold_id"])
-        else:
-            assert r["status"] == 409
+            self.hold_orders[r["body"]["hold_id"]] = order
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data(), confirm=st.booleans())
@@ -169,12 +182,18 @@ class PointsMachine(RuleBasedStateMachine):
         hold_id = data.draw(st.sampled_from(self.holds))
         held = UnitOfWork().points.hold(self.member, "points", hold_id)
         r = self.call(f"/v1/members/{self.member}/points/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", {})
+        order = self.hold_orders.get(hold_id)
         if held.status != "open":
             assert r["status"] == 409
+        elif confirm and order and self.orders[order]["spent"] + int(held.points) > self.orders[order]["amount"] // 2:
+            assert r["status"] == 422, r            # other spends used the share meanwhile: it stays open
+            return
         else:
             assert r["status"] == 200, r
             if confirm:
                 self.net -= int(held.points)
+                if order:
+                    self.orders[order]["spent"] += int(held.points)
         self.holds.remove(hold_id)
 
     @precondition(lambda self: self.orders)
