@@ -16,10 +16,8 @@ backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
 from __future__ import annotations
 
 import importlib
-import threading
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -41,18 +39,6 @@ Item = Any          # a TableItem subclass instance (PynamoDB models are typed l
 ConflictFactory = Callable[[], Problem]
 _REPOSITORIES: dict[str, Callable[[UnitOfWork], Any]] = {}
 _NO_REPOSITORY: set[str] = set()
-
-
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The threads :meth:`UnitOfWork.together` reads on (made on first use: not at a cold start)."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="read"))
-        return _POOL[0]
 
 
 def repository(name: str) -> Callable[[type], type]:
@@ -120,19 +106,6 @@ class UnitOfWork:
             if item is not None and tenancy.scoped(item):
                 tenancy.localise(item)
             self._read[(model, key)] = item
-
-    def together(self, *reads: Callable[[], Any]) -> list[Any]:
-        """Make independent reads at once (the first on this thread, the others on a small
-        shared pool): the request waits for the slowest, not for their sum. Their results in
-        order; the first failure is raised. Each read must touch items the others do not."""
-        if len(reads) < 2:
-            return [read() for read in reads]
-        waiting = [_pool().submit(read) for read in reads[1:]]
-        try:
-            first = reads[0]()
-        finally:
-            wait(waiting)                                      # never leave a read running behind
-        return [first, *(future.result() for future in waiting)]
 
     def forget(self) -> None:
         """Drop prefetched items (other units changed them): later reads go to the table."""

@@ -23,6 +23,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import generation, reconcile
 from chalicelib.gift_cards.tables import GiftCardBatchItem
 from chalicelib.jobs import job
+from chalicelib.ledger import reconciliation
 from chalicelib.programs.service import served
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
@@ -64,18 +65,9 @@ def _handle(program_id: str, due: GiftCardBatchItem, as_of: datetime, deadline: 
 @job("gift-card-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
     """Prove every program's gift cards; report (and announce) any difference."""
-    checked, failed, disagree = 0, [], []
-    for program_id in served(UnitOfWork("job:gift-card-reconcile")):
-        uow = UnitOfWork("job:gift-card-reconcile", program=program_id)
-        result = reconcile.everything(uow)
-        checked += result["cards_checked"]
-        if not result["figures_agree"]:
-            disagree.append(program_id)
-        if not result["balanced"]:
-            failed.append(program_id)
-            uow.emit(DomainEvent("gift_card.reconciliation_failed", "program:gift_cards", {
-                "day": clock.program_date(as_of).isoformat(),
-                "batches": [m["batch_id"] for m in result["mismatches"]]}))
-            uow.commit()
-    return {"cards_checked": checked, "balanced": not failed, "failed_programs": failed,
-            "figures_disagree": disagree}
+    actor = "job:gift-card-reconcile"
+    return reconciliation.every_program(
+        actor, served(UnitOfWork(actor)), reconcile.everything, "cards_checked",
+        lambda result: DomainEvent("gift_card.reconciliation_failed", "program:gift_cards", {
+            "day": clock.program_date(as_of).isoformat(),
+            "batches": [m["batch_id"] for m in result["mismatches"]]}))

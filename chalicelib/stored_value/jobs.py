@@ -17,6 +17,7 @@ from chalicelib.db import backend
 from chalicelib.db.due import due_items, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.ledger import reconciliation
 from chalicelib.programs.service import served
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
@@ -30,21 +31,12 @@ EXPIRY_ACTOR = "job:stored-value-bonus-expiry"
 @job("stored-value-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
     """Prove every program's stored value; report (and announce) any difference."""
-    checked, failed, disagree = 0, [], []
-    for program_id in served(UnitOfWork("job:stored-value-reconcile")):
-        uow = UnitOfWork("job:stored-value-reconcile", program=program_id)
-        result = reconcile.everything(uow)
-        checked += result["accounts_checked"]
-        if not result["figures_agree"]:
-            disagree.append(program_id)
-        if not result["balanced"]:
-            failed.append(program_id)
-            uow.emit(DomainEvent("stored_value.reconciliation_failed", "program:stored_value", {
-                "day": clock.program_date(as_of).isoformat(), "totals": result["totals"],
-                "accounts": [m["member_id"] for m in result["mismatches"]]}))
-            uow.commit()
-    return {"accounts_checked": checked, "balanced": not failed, "failed_programs": failed,
-            "figures_disagree": disagree}
+    actor = "job:stored-value-reconcile"
+    return reconciliation.every_program(
+        actor, served(UnitOfWork(actor)), reconcile.everything, "accounts_checked",
+        lambda result: DomainEvent("stored_value.reconciliation_failed", "program:stored_value", {
+            "day": clock.program_date(as_of).isoformat(), "totals": result["totals"],
+            "accounts": [m["member_id"] for m in result["mismatches"]]}))
 
 
 @job("stored-value-bonus-expiry")

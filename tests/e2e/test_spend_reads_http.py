@@ -102,6 +102,10 @@ def test_thirty_two_tills_spending_on_one_order_never_pass_its_share(api):
     statuses = sorted(r.status_code for r in replies.values())
     assert statuses == [200] * 10 + [422] * 22, [r.text for r in replies.values() if r.status_code != 200][:3]
     assert all(r.json()["limit_points"] == 1_000 for r in replies.values() if r.status_code == 422)
+    won = next(i for i, r in replies.items() if r.status_code == 200)
+    again = api.call("POST", f"/v1/members/{mid}/points/redeem",
+                     {"points": 100, "order_id": f"{mid}-one", "order_amount_fen": 2_000}, key=f"one-{mid}-{won}", pos=True)
+    assert again.headers.get("Idempotent-Replayed") and again.json() == replies[won].json()   # posts nothing twice
     order = api.call("GET", f"/v1/orders/{mid}-one", pos=True).json()
     assert order["spent_points"] == 1_000 and len(order["spent"]) == 10 and order["amount_fen"] == 2_000
     account = _account(mid)
