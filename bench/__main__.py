@@ -354,6 +354,9 @@ def gift_card_operations(stack, n: int) -> list[dict[str, Any]]:
     samples, usage = timed(n, lambda i: post("/v1/gift-cards/payments", {
         "card_number": last[0], "secret": last[1], "amount_fen": 100, "order_id": f"gcl-{i}", "merchant_id": "bench"}))
     rows.append(row("payWithGiftCard", f"one card, up to {n} prior payments", n, samples, usage))
+    samples, usage = timed(n, lambda i: post(f"/v1/gift-cards/payments/gcb-{i}/refunds", {
+        "card_number": cards[n + i][0], "refund_id": "r1", "amount_fen": 400, "merchant_id": "bench"}))
+    rows.append(row("refundGiftCardPayment", "a payment of each new card", n, samples, usage))
     return rows
 
 

@@ -1,8 +1,8 @@
 """Proof that gift cards add up to the fen: per card, per batch and per issuer.
 
 For a card: what was used equals the sum of its postings (the shared ledger check: gap-free, one
-per version, nothing negative), never more than its face value, and equals spent + redeemed +
-voided; every posting's lines balance and move exactly what the posting took. For a batch: the
+per version, nothing negative), never more than its face value, and equals spent - refunded +
+redeemed + voided; every posting's lines balance and move exactly what the posting took. For a batch: the
 face value of the cards sold equals the sales' face value, and what its sold cards still hold
 is its outstanding value. In total, per issuer: the outstanding value of every batch equals
 the issuer's liability account in the prepaid figures (once the stream has folded the day's
@@ -34,8 +34,8 @@ def card(uow: UnitOfWork, item: GiftCardItem) -> dict[str, Any]:
     lines = [json.loads(p.entries) for p in postings]
     checks = {**ledger["checks"],
               "used <= face value": state["used"] <= int(item.face_value_fen),
-              "used = spent + redeemed + voided": state["used"] == int(item.spent or 0) + int(item.redeemed or 0)
-              + int(item.voided_fen or 0),
+              "used = spent - refunded + redeemed + voided": state["used"] == int(item.spent or 0)
+              - int(item.refunded or 0) + int(item.redeemed or 0) + int(item.voided_fen or 0),
               "every posting balances": all(balanced(x) for x in lines),
               "lines = what was taken": all(sum(int(e["fen"]) for e in x if int(e["fen"]) > 0) == int(p.amount)
                                             for x, p in zip(lines, postings, strict=True))}

@@ -14,6 +14,7 @@ from chalicelib.gift_cards.schemas import (
     CreateBatch,
     PayWithCard,
     ReconcileQuery,
+    RefundCardPayment,
     SellCards,
     VoidCard,
 )
@@ -99,6 +100,13 @@ def redeem(call: Call):
           allow=TILL, body=PayWithCard)
 def pay(call: Call):
     return service.pay(call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/payments/{order_id}/refunds", "POST", "refundGiftCardPayment", tags=TAGS, status=201,
+          errors=(404, 409), summary="Give (part of) what a card paid for an order back onto the card "
+          "(cumulative, never more than was paid, each refund_id once)", allow=TILL, body=RefundCardPayment)
+def refund_payment(call: Call):
+    return service.refund_payment(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/gift-cards/reconciliation", "GET", "getGiftCardReconciliation", tags=TAGS, errors=(404,),

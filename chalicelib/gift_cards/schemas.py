@@ -59,6 +59,14 @@ class PayWithCard(CardSecret):
     store_id: str | None = Field(None, max_length=64)
 
 
+class RefundCardPayment(Strict):
+    card_number: str = Number
+    refund_id: str = Ref
+    amount_fen: StrictInt = Field(gt=0, le=10**9, description="fen given back onto the card by this refund")
+    merchant_id: str | None = Field(None, max_length=64)
+    store_id: str | None = Field(None, max_length=64)
+
+
 class VoidCard(Strict):
     reason: str = Field(min_length=3, max_length=200)
 

@@ -1,23 +1,25 @@
 """The gift card capability's service API: sell ranges of a batch, activate, redeem into a
-member's stored value, pay at a till, void; cards and batches as HQ sees them.
+member's stored value, pay at a till and refund such a payment onto the card, void; cards and
+batches as HQ sees them.
 
 A card's balance is a versioned account (the shared one: its ``version`` is the lock, one posting
 per change, each with double-entry lines). The program's accounts: a sale debits cash clearing
 (and a discount) and credits ``gift_cards:<issuer>``, the liability of the issuing merchant (or
 of the program); a redemption moves that liability to the member's principal, a payment to the
-merchant's settlement, a void of a sold card to ``gift_cards_voided`` (owed back to the buyer).
+merchant's settlement (a refund of it back), a void of a sold card to ``gift_cards_voided`` (owed back to the buyer).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
 from chalicelib.gift_cards import keys
-from chalicelib.gift_cards.schemas import CardSecret, PayWithCard, SellCards, VoidCard
+from chalicelib.gift_cards.schemas import CardSecret, PayWithCard, RefundCardPayment, SellCards, VoidCard
 from chalicelib.gift_cards.tables import (
     GiftCardBatchItem,
     GiftCardItem,
@@ -214,13 +216,67 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     change.journal.move(liability(batch), settlement(merchant), cmd.amount_fen)
     left = C.balance(card) - cmd.amount_fen
     card.state = "exhausted" if left == 0 else "partially_used"
-    uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen,
+    uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen, store_id=store,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))
     change.stage("payment", cmd.amount_fen, by, key, "gift_card.paid", merchant_id=merchant, store_id=store,
                  ref=f"order:{merchant}:{cmd.order_id}", data={"order_id": cmd.order_id})
     return {"card_number": card.number, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
             "balance_fen": left, "state": card.state}
+
+
+class RefundExceedsPayment(Conflict):
+    slug, title = "refund-exceeds-payment", "Refunds would exceed what the card paid"
+
+
+REFUNDABLE = ("activated", "partially_used", "exhausted")
+
+
+def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: UnitOfWork,
+                   key: str | None) -> dict[str, Any]:
+    """Give (part of) what a card paid for an order back onto the card: by the merchant that took
+    the payment (its store, for a store's till), cumulative, never more than was paid, each
+    ``refund_id`` once. A card that can no longer be used (voided, redeemed, expired) takes no
+    refund: the till refunds by another route."""
+    if by.kind == "member":
+        raise Forbidden("refunds are made by the merchant's till or staff")
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
+    assert merchant is not None
+    paid_key = GiftCardPaymentItem.key(merchant, order_id, cmd.card_number)
+    uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
+                  (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
+    payment = uow.gift_cards.payment(merchant, order_id, cmd.card_number)
+    if payment is None:
+        raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")
+    if by.store_id and not by.is_hq and payment.store_id and payment.store_id != by.store_id:
+        raise Forbidden(f"order {order_id} was paid at another store of the merchant")
+    refunds = json.loads(payment.refunds or "{}")
+    if cmd.refund_id in refunds:
+        raise Conflict(f"refund {cmd.refund_id} was applied already")
+    before = int(payment.refunded_fen or 0)
+    if before + cmd.amount_fen > int(payment.amount_fen):
+        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a "
+                                   f"{int(payment.amount_fen)} fen payment", refunded_fen=before)
+    card, batch = _card(uow, cmd.card_number)
+    today = clock.program_date()
+    now_state = "expired" if today > date.fromisoformat(batch.valid_until) else C.state(card, batch, today)
+    if now_state not in REFUNDABLE:
+        raise C.CardNotUsable(f"the card is {now_state}: refund this payment by another route", state=now_state)
+    change = _Change(uow, card)
+    change.give_back(cmd.amount_fen)
+    change.journal.move(settlement(merchant), liability(batch), cmd.amount_fen)
+    card.state = "partially_used" if change.state.balance("used") else "activated"
+    read = int(payment.version or 0)
+    payment.refunds = json.dumps({**refunds, cmd.refund_id: cmd.amount_fen})
+    payment.refunded_fen, payment.version = before + cmd.amount_fen, read + 1
+    uow.save(payment, GiftCardPaymentItem.version == read if read else GiftCardPaymentItem.version.does_not_exist()
+             | (GiftCardPaymentItem.version == 0), on_conflict=lambda: ConcurrentUpdate("the payment changed"))
+    change.stage("payment_refund", cmd.amount_fen, by, key, "gift_card.payment_refunded", merchant_id=merchant,
+                 store_id=store, ref=f"order:{merchant}:{order_id}",
+                 data={"order_id": order_id, "refund_id": cmd.refund_id, "payment_refunded_fen": before + cmd.amount_fen})
+    return {"card_number": card.number, "order_id": order_id, "refund_id": cmd.refund_id,
+            "amount_fen": cmd.amount_fen, "payment_fen": int(payment.amount_fen),
+            "payment_refunded_fen": before + cmd.amount_fen, "balance_fen": C.balance(card), "state": card.state}
 
 
 def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -256,7 +312,7 @@ class _Change:
 
     def __init__(self, uow: UnitOfWork, card: GiftCardItem) -> None:
         self.uow, self.card = uow, card
-        self.state = VersionedAccount(uow, card, ("used",), ("spent", "redeemed", "voided_fen"),
+        self.state = VersionedAccount(uow, card, ("used",), ("spent", "redeemed", "voided_fen", "refunded"),
                                       on_conflict=lambda: ConcurrentUpdate("the card changed while the request ran"),
                                       stored=True)
         self.journal = Journal()
@@ -265,13 +321,19 @@ class _Change:
         self.state.move("used", fen)
         self.state.count(total, fen)
 
+    def give_back(self, fen: int) -> None:
+        """A refund of a payment: the card holds ``fen`` more."""
+        self.state.move("used", -fen)
+        self.state.count("refunded", fen)
+
     def stage(self, kind: str, fen: int, by: Principal, key: str | None, event_type: str, *,
               member_id: str | None = None, merchant_id: str | None = None, store_id: str | None = None,
               ref: str | None = None, reason: str | None = None, data: dict[str, Any] | None = None) -> None:
         card, version = self.card, self.state.next_version
         after = int(card.face_value_fen) - self.state.balance("used")
         posting = GiftCardPostingItem(*GiftCardPostingItem.key(card.number, version), posting_id=new_id(),
-                                      number=card.number, sequence=version, kind=kind, amount=fen, used_delta=fen,
+                                      number=card.number, sequence=version, kind=kind, amount=fen,
+                                      used_delta=self.state.delta["used"],
                                       balance_after=after, entries=self.journal.dump(), ref=ref,
                                       merchant_id=merchant_id, store_id=store_id, member_id=member_id, reason=reason,
                                       actor=by.ref, idempotency_key=key, created_at=clock.iso(clock.now()))

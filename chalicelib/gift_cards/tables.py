@@ -122,6 +122,7 @@ class GiftCardItem(MainModel):
     spent = NumberAttribute(default=0)               # paid at merchants
     redeemed = NumberAttribute(default=0)            # moved into a member's stored value
     voided_fen = NumberAttribute(default=0)          # left on the card when it was voided
+    refunded = NumberAttribute(default=0)            # payments given back onto the card by refunds
     state = UnicodeAttribute(default="issued")       # issued | activated | partially_used | redeemed | exhausted | voided
     activated_at = UnicodeAttribute(null=True)
     member_id = UnicodeAttribute(null=True)
@@ -140,7 +141,8 @@ class GiftCardItem(MainModel):
 
 
 class GiftCardPostingItem(JournalPosting):
-    """A posting of a card (kind payment | redeem | void) with what it took from the card."""
+    """A posting of a card (kind payment | payment_refund | redeem | void) with what it took from
+    the card (a refund's ``used_delta`` is negative: it gives back)."""
 
     number = UnicodeAttribute()
     used_delta = NumberAttribute()
@@ -154,6 +156,10 @@ class GiftCardPaymentItem(MainModel):
     number = UnicodeAttribute()
     amount_fen = NumberAttribute()
     created_at = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)          # the store that took it (its refunds stay with the store)
+    refunded_fen = NumberAttribute(default=0)        # given back onto the card so far
+    refunds = UnicodeAttribute(null=True)            # JSON {refund_id: fen}: each refund once
+    version = NumberAttribute(default=0)
 
     @staticmethod
     def key(merchant_id: str, order_id: str, number: str) -> tuple[str, str]:

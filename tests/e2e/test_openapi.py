@@ -9,7 +9,8 @@ REQUIRED = {"registerMember", "getMember", "lookupMember", "updateMember", "bind
             "cancelStoredValueHold", "refundStoredValuePayment", "cashOutStoredValue", "getStoredValueAccount",
             "listStoredValueLedger", "putTopUpBonusRules", "getTopUpBonusRules", "createGiftCardBatch",
             "getGiftCardBatch", "sellGiftCards", "activateGiftCard", "redeemGiftCard", "payWithGiftCard",
-            "voidGiftCard", "getStoredValueReconciliation", "getStoredValueLiability"}
+            "voidGiftCard", "getStoredValueReconciliation", "getStoredValueLiability",
+            "refundGiftCardPayment"}
 
 
 def test_document_is_valid_and_matches_the_route_table(api, stack):

@@ -109,6 +109,8 @@ TARGETS = {
     "redeemGiftCard": lambda t: ({"member_id": t["bob"]}, {"card_number": t["gc_card"], "secret": "0" * 16}, None),
     "payWithGiftCard": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16, "amount_fen": 1,
                                        "order_id": "walk", "merchant_id": A[1]}, None),
+    "refundGiftCardPayment": lambda t: ({"order_id": "walk"}, {"card_number": t["gc_card"], "refund_id": "walk",
+                                                                "amount_fen": 1, "merchant_id": A[1]}, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own

@@ -332,3 +332,75 @@ def test_the_smallest_batches_are_generated_first(cards, monkeypatch):
                                                   "valid_until": "2027-12-31"})
     run = cards.run_job("gift-card-batches")
     assert (run["chunks_generated"], run["stopped_at_deadline"]) == (0, True)
+
+
+def refund(api, number, order, fen, refund_id, merchant="m1", **more):
+    return api.call("POST", f"/v1/gift-cards/payments/{order}/refunds",
+                    {"card_number": number, "refund_id": refund_id, "amount_fen": fen, "merchant_id": merchant, **more})
+
+
+def test_a_payment_is_refunded_onto_its_card_to_the_fen(cards):
+    """A till refunds what a card paid for an order back onto the card: in parts, never more than
+    was paid, each refund once; an exhausted card is usable again; the lines reverse the payment's;
+    a card that can no longer be used takes no refund; nothing refused changes anything."""
+    batch = make_batch(cards)
+    s = secrets_of(batch)
+    n = {i: keys.card_number(1, i) for i in range(1, 11)}
+    assert sell(cards, batch, 1, 4, "INV-R")[0] == 201                      # sold and activated
+    assert pay(cards, n[1], s[n[1]], 3_000, "R-1")[0] == 201
+    assert pay(cards, n[1], s[n[1]], 7_000, "R-2")[1]["state"] == "exhausted"
+    status, back = refund(cards, n[1], "R-2", 2_500, "rf-1")
+    assert status == 201, back
+    assert (back["balance_fen"], back["state"], back["payment_refunded_fen"]) == (2_500, "partially_used", 2_500)
+    assert refund(cards, n[1], "R-2", 1, "rf-1")[1]["detail"] == "refund rf-1 was applied already"
+    status, over = refund(cards, n[1], "R-2", 4_501, "rf-2")
+    assert status == 409 and over["type"].endswith("/refund-exceeds-payment") and over["refunded_fen"] == 2_500
+    assert refund(cards, n[1], "R-2", 4_500, "rf-2")[1]["payment_refunded_fen"] == 7_000   # all of it, in two
+    assert refund(cards, n[1], "R-2", 1, "rf-3")[0] == 409
+    assert refund(cards, n[1], "R-404", 1, "rf-4")[0] == 404                 # no such payment
+    assert refund(cards, n[2], "R-1", 1, "rf-5")[0] == 404                   # another card paid nothing there
+    assert refund(cards, n[1], "R-1", 1, "rf-6", merchant="m2")[0] in (403, 404)   # another merchant's order
+    card = cards.ok("GET", f"/v1/gift-cards/{n[1]}")
+    assert card["balance_fen"] == 7_000 and card["state"] == "partially_used"
+    assert [p["kind"] for p in card["postings"]] == ["payment", "payment", "payment_refund", "payment_refund"]
+    assert card["postings"][2]["entries"] == [{"account": "settlement:m1", "fen": 2_500},
+                                              {"account": "gift_cards:program", "fen": -2_500}]
+    assert pay(cards, n[1], s[n[1]], 7_000, "R-3")[1]["state"] == "exhausted"   # usable again, to the fen
+    # a voided card and a card past its batch's last day take no refund
+    assert pay(cards, n[3], s[n[3]], 1_000, "R-4")[0] == 201
+    cards.ok("POST", f"/v1/gift-cards/{n[3]}/void", {"reason": "reported stolen by the buyer"})
+    status, problem = refund(cards, n[3], "R-4", 1_000, "rf-7")
+    assert status == 409 and problem["state"] == "voided"
+    assert pay(cards, n[4], s[n[4]], FACE, "R-5")[1]["state"] == "exhausted"
+    clock.freeze(datetime(2028, 1, 2, 4, 0, tzinfo=UTC))
+    status, problem = refund(cards, n[4], "R-5", 1_000, "rf-8")
+    assert status == 409 and problem["state"] == "expired"
+    clock.freeze(T0)
+    assert cards.ok("GET", f"/v1/gift-cards/{n[4]}")["balance_fen"] == 0
+    assert len(events("gift_card.payment_refunded")) == 2
+    from tests.integration.test_tiers import deliver
+    deliver()                                                   # the prepaid figures catch up
+    proof = cards.ok("GET", "/v1/gift-cards/reconciliation")
+    # outstanding: card 2 whole; card 1 spent 10,000 + 7,000, got 7,000 back: 0; 3 voided; 4 spent
+    assert proof["balanced"] and proof["figures_agree"], proof
+    assert proof["issuers"]["gift_cards:program"]["cards_fen"] == FACE
+
+
+def test_a_card_payment_and_its_refund_are_two_requests_each(memory, monkeypatch):
+    """One batch read (the card, its batch and the payment; the guard too when a secret is shown),
+    then one transaction. (Counted on the fake, which counts each backend call as DynamoDB would.)"""
+    from tests.integration.conftest import AppClient
+    clock.freeze(T0)
+    monkeypatch.setattr(generation, "CHUNK", 4)
+    api = AppClient()
+    batch = make_batch(api, count=4)
+    s = secrets_of(batch)
+    n1 = keys.card_number(1, 1)
+    assert sell(api, batch, 1, 2, "INV-C")[0] == 201
+    assert pay(api, n1, s[n1], 100, "C-0")[0] == 201                  # the merchant and rules are cached after this
+    before = memory.requests
+    assert pay(api, n1, s[n1], 3_000, "C-1")[0] == 201
+    assert memory.requests - before == 2
+    before = memory.requests
+    assert refund(api, n1, "C-1", 1_000, "rf")[0] == 201
+    assert memory.requests - before == 2

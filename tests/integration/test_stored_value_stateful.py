@@ -41,6 +41,7 @@ class Model:
         self.payments: dict[str, dict] = {}
         self.holds: dict[str, dict] = {}
         self.cards: dict[str, dict] = {}          # number -> balance, used up, wrong secrets in a row, locked
+        self.card_payments: dict[str, dict] = {}  # order -> the card, what it paid, refunded so far, refund ids
         self.caller_failures = 0                  # wrong secrets in the caller's window (the clock is frozen)
         self.caller_locked = False
         self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
@@ -283,8 +284,9 @@ class StoredValueMachine(RuleBasedStateMachine):
     def pay_with_card(self, pick, amount):
         number = sorted(self.secrets)[pick]
         card = self.model.cards[number]
+        order = f"c{self.n}"
         status, body = self.send("post", "/v1/gift-cards/payments", {"card_number": number,
-                                 "secret": self.secrets[number], "amount_fen": amount, "order_id": f"c{self.n}",
+                                 "secret": self.secrets[number], "amount_fen": amount, "order_id": order,
                                  "merchant_id": "m1"})
         if (refusal := self._card_refusal(card)) is not None:
             assert body["type"].endswith(refusal), body
@@ -298,6 +300,33 @@ class StoredValueMachine(RuleBasedStateMachine):
         assert status == 201 and body["balance_fen"] == card["balance"] - amount, body
         card["failures"] = 0
         card["balance"] -= amount
+        self.model.card_payments[order] = {"number": number, "amount": amount, "refunded": 0, "ids": []}
+
+    @precondition(lambda self: self.model.card_payments)
+    @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=120),
+          again=st.booleans())
+    def refund_card_payment(self, pick, share, again):
+        """A till gives (part of) a card payment back onto the card: never more than was paid, each
+        refund id once, and not onto a card whose value went into stored value."""
+        m = self.model
+        order = sorted(m.card_payments)[pick % len(m.card_payments)]
+        p = m.card_payments[order]
+        card = m.cards[p["number"]]
+        amount = max(1, (p["amount"] - p["refunded"]) * share // 100)
+        refund_id = p["ids"][pick % len(p["ids"])] if again and p["ids"] else f"rf{self.n}"
+        status, body = self.send("post", f"/v1/gift-cards/payments/{order}/refunds", {
+            "card_number": p["number"], "refund_id": refund_id, "amount_fen": amount, "merchant_id": "m1"})
+        if refund_id in p["ids"]:
+            assert status == 409 and "applied already" in body["detail"], body
+        elif p["refunded"] + amount > p["amount"]:
+            assert status == 409 and body["type"].endswith("/refund-exceeds-payment"), body
+        elif card["done"]:
+            assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
+        else:
+            assert status == 201 and body["balance_fen"] == card["balance"] + amount, body
+            card["balance"] += amount
+            p["refunded"] += amount
+            p["ids"].append(refund_id)
 
     @rule(pick=st.integers(min_value=0, max_value=CARDS - 1))
     def wrong_secret(self, pick):
@@ -340,7 +369,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         for number, card in self.model.cards.items():
             shown = self.send("get", f"/v1/gift-cards/{number}", None)[1]
             assert shown["balance_fen"] == card["balance"], (number, shown, card)
-            assert FACE - sum(p["amount_fen"] for p in shown["postings"]) == card["balance"]
+            assert FACE - sum(-p["amount_fen"] if p["kind"] == "payment_refund" else p["amount_fen"]
+                              for p in shown["postings"]) == card["balance"]
             assert all(sum(e["fen"] for e in p["entries"]) == 0 for p in shown["postings"])
 
 
