@@ -8,8 +8,9 @@ os.environ["STAGE"] = "local"      # the end-to-end tier runs the local stage, a
 
 import io
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -88,3 +89,24 @@ def captured_logs() -> Iterator[io.StringIO]:
     finally:
         handler.setStream(previous)
         logger.setLevel(old_level)
+
+
+LOST_RACES = ("/concurrent-update", "/busy")
+
+
+def all_at_once(n: int, send: Callable[[int], requests.Response], tries: int = 30) -> dict[int, requests.Response]:
+    """``send(i)`` for i in 0..n-1 on n threads at once, as n tills would: each sends again (same
+    request, same Idempotency-Key) after losing a race, as a till is told to, up to ``tries`` times.
+    The last reply of each."""
+    replies: dict[int, requests.Response] = {}
+
+    def till(i: int) -> None:
+        for _ in range(tries):
+            r = send(i)
+            if r.status_code not in (409, 503) or not r.json()["type"].endswith(LOST_RACES):
+                break
+        replies[i] = r
+    threads = [threading.Thread(target=till, args=(i,)) for i in range(n)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return replies

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from tests.e2e.conftest import captured_logs
+from tests.e2e.conftest import all_at_once, captured_logs
 from tests.e2e.test_tenancy_http import P2, A, B, pos, register_at, staff
 
 
@@ -127,18 +127,9 @@ def test_thirty_two_tills_refunding_one_card_payment_give_back_exactly_what_it_p
                     signed_by=pos(stack, A), key=f"pay-{order}")
     assert paid.status_code == 201 and paid.json()["balance_fen"] == 10_000, paid.text
     path = f"/v1/gift-cards/payments/{order}/refunds"
-    replies: dict[int, requests.Response] = {}
-
-    def refund(i):
-        for _ in range(30):
-            r = api.call("POST", path, {"card_number": card, "refund_id": f"rf-{i}", "amount_fen": 500},
-                         signed_by=pos(stack, A), key=f"rf-{order}-{i}")
-            if r.status_code not in (409, 503) or not r.json()["type"].endswith(("/concurrent-update", "/busy")):
-                break
-        replies[i] = r
-    threads = [threading.Thread(target=refund, args=(i,)) for i in range(32)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    replies = all_at_once(32, lambda i: api.call("POST", path, {"card_number": card, "refund_id": f"rf-{i}",
+                                                                "amount_fen": 500},
+                                                 signed_by=pos(stack, A), key=f"rf-{order}-{i}"))
     statuses = sorted(r.status_code for r in replies.values())
     assert statuses == [201] * 20 + [409] * 12, [r.text for r in replies.values() if r.status_code != 201][:3]
     assert all(r.json()["type"].endswith("/refund-exceeds-payment") for r in replies.values() if r.status_code == 409)

@@ -6,7 +6,7 @@ whose record is gone, a member merged away."""
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import MemberItem
 from chalicelib.points import reconcile
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import all_at_once, fresh_phone
 
 
 def _member(api, yuan: int) -> str:
@@ -84,21 +84,10 @@ def test_thirty_two_tills_spending_on_one_order_never_pass_its_share(api):
     points; a 20-yuan order may take 50% = ¥10 = 1,000 points (100 points a yuan); 32 tills spend
     100 each at once, each retrying a lost race: exactly ten commit, every other is told the share
     is used up, and the order, the account and the postings agree, worked out by hand."""
-    import threading
     mid = _member(api, 1_200)
-    replies = {}
-
-    def spend(i):
-        for _ in range(30):
-            r = api.call("POST", f"/v1/members/{mid}/points/redeem",
-                         {"points": 100, "order_id": f"{mid}-one", "order_amount_fen": 2_000},
-                         key=f"one-{mid}-{i}", pos=True)
-            if r.status_code not in (409, 503) or not r.json()["type"].endswith(("/concurrent-update", "/busy")):
-                break
-        replies[i] = r
-    threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    replies = all_at_once(32, lambda i: api.call("POST", f"/v1/members/{mid}/points/redeem",
+                                                 {"points": 100, "order_id": f"{mid}-one", "order_amount_fen": 2_000},
+                                                 key=f"one-{mid}-{i}", pos=True))
     statuses = sorted(r.status_code for r in replies.values())
     assert statuses == [200] * 10 + [422] * 22, [r.text for r in replies.values() if r.status_code != 200][:3]
     assert all(r.json()["limit_points"] == 1_000 for r in replies.values() if r.status_code == 422)
