@@ -3,6 +3,8 @@ lots in one Query and check the member in the transaction. Balances by hand from
 rules (1 point per yuan); replays, another program's and another merchant's tills, a member
 whose record is gone, a member merged away."""
 
+import time
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import MemberItem
 from chalicelib.points import reconcile
@@ -103,3 +105,31 @@ def test_thirty_two_tills_spending_on_one_order_never_pass_its_share(api):
                       key=f"half-{mid}", pos=True)
     assert refund.status_code == 201 and refund.json()["restored"] == 500, refund.text
     assert _account(mid)["available"] == 700
+
+
+def test_a_spend_on_an_order_from_more_lots_than_a_transaction_holds(api, stack):
+    """200 one-point lots (the transaction budget is 80): a till spends 150 on an order in one
+    request (taken in steps through a hold), the replay changes nothing, and refunding the order
+    gives all 150 back to their lots. Worked out by hand."""
+    from tests.e2e.test_tenancy_http import A, staff
+    hq = staff(api, stack, A, "super_admin")
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, key=fresh_phone(), pos=True).json()["member_id"]
+    for i in range(200):
+        r = api.call("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1, "reason": f"lot {i}"},
+                     headers=hq, key=f"lot-{mid}-{i}")
+        assert r.status_code == 201, r.text
+    body = {"points": 150, "order_id": f"{mid}-big", "order_amount_fen": 1_000}       # cap: 500 points
+    spent = api.call("POST", f"/v1/members/{mid}/points/redeem", body, key=f"big-{mid}", pos=True)
+    assert spent.status_code == 200 and spent.json()["balance"] == 50 and len(spent.json()["lots"]) == 150, spent.text
+    again = api.call("POST", f"/v1/members/{mid}/points/redeem", body, key=f"big-{mid}", pos=True)
+    assert again.headers.get("Idempotent-Replayed") and again.json() == spent.json()
+    order = api.call("GET", f"/v1/orders/{mid}-big", pos=True).json()
+    assert order["spent_points"] == 150 and len(order["spent"]) == 150
+    assert (_account(mid)["available"], _account(mid)["redeemed"]) == (50, 150)
+    refund = api.call("POST", f"/v1/orders/{mid}-big/refunds", {"refund_id": "all", "amount_fen": 1_000},
+                      key=f"big-r-{mid}", pos=True)
+    assert refund.status_code == 201 and refund.json()["restored"] == 150, refund.text
+    deadline = time.monotonic() + 10                     # lots past the first transaction come back just after
+    while _account(mid)["available"] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _account(mid)["available"] == 200
