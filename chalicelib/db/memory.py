@@ -5,8 +5,8 @@ serialises is exactly what it reads back.
 
 Conditions and update actions are PynamoDB expression objects; the fake evaluates the subset the
 code uses (comparisons, exists / not exists, begins_with, between, and / or / not; set, add,
-remove, if_not_exists, list_append) and refuses anything else loudly, so a new kind of expression cannot pass on the fake
-and fail on DynamoDB unnoticed.
+remove, if_not_exists, list_append) and refuses anything else loudly, so a new kind of
+expression cannot pass on the fake and fail on DynamoDB unnoticed.
 """
 
 from __future__ import annotations

@@ -159,7 +159,6 @@ class GiftCardPaymentItem(MainModel):
     store_id = UnicodeAttribute(null=True)          # the store that took it (its refunds stay with the store)
     refunded_fen = NumberAttribute(default=0)        # given back onto the card so far
     refunds = UnicodeAttribute(null=True)            # JSON {refund_id: fen}: each refund once
-    version = NumberAttribute(default=0)
 
     @staticmethod
     def key(merchant_id: str, order_id: str, number: str) -> tuple[str, str]:

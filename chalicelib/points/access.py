@@ -26,9 +26,9 @@ def member_record(uow: UnitOfWork, member_id: str, by: Principal) -> members.Mem
 
 
 def spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str) -> str | None:
-    """A spend on no order reads in one request: the account and its first lots in one Query,
-    and the member not at all: the unit commits only while the member exists and has not been
-    merged away (a condition in its transaction). The member's id, or None where that does not
+    """A spend reads in one request: the account and its first lots in one Query, and the member
+    not at all: the unit commits only while the member exists and has not been merged away (a
+    condition in its transaction; an order's conditions join it, :func:`.orders.record_spend`). The member's id, or None where that does not
     apply (the member never had this account, or was seen merged): read it the usual way."""
     own = members.own_id(member_id, by)
     if uow.points.account_and_lots(own, point_type) is None or not members.stage_active(uow, own):

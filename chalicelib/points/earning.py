@@ -39,7 +39,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
                                          store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
-    order = orders.read(uow, merchant, cmd.order_id)
+    order = uow.points.order(merchant, cmd.order_id)
     if order and order.earned_at:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
     if order and order.member_id != member_id:

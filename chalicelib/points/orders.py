@@ -26,14 +26,6 @@ def _changed(order_id: str) -> Callable[[], Problem]:
     return lambda: ConcurrentUpdate(f"order {order_id} changed concurrently; retry")
 
 
-def read(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None = None) -> OrderItem | None:
-    """The order, refusing one that belongs to another member than ``member_id``."""
-    order = uow.points.order(merchant_id, order_id)
-    if order is not None and member_id is not None and order.member_id != member_id:
-        raise Conflict(f"order {order_id} belongs to another member")
-    return order
-
-
 def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: str, member_id: str,
          change: Callable[[OrderItem], None]) -> OrderItem:
     """Apply ``change`` to the order (a new one if None) and stage it on its version."""
@@ -165,7 +157,7 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
     if not source or not source.startswith("order:"):
         return
     _, merchant_id, order_id = source.split(":", 2)
-    order = read(uow, merchant_id, order_id)
+    order = uow.points.order(merchant_id, order_id)
     if order is None or order.member_id != member_id:
         return
 
@@ -179,7 +171,7 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
 
 def view(uow: UnitOfWork, order_id: str, merchant_id: str) -> dict[str, Any]:
     """What an order earned, spent and had refunded (the merchant's own record)."""
-    order = read(uow, merchant_id, order_id)
+    order = uow.points.order(merchant_id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
     return _shown(order)

@@ -25,7 +25,7 @@ class RefundExceedsOrder(Conflict):
 def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Claw back earned points and give back spent ones, in proportion to the refunded share."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
-    order = orders.read(uow, merchant, order_id)
+    order = uow.points.order(merchant, order_id)
     if order is None:
         raise NotFound(f"no order {order_id} at merchant {merchant}")
     if by.store_id and not by.is_hq and order.store_id and order.store_id != by.store_id:
