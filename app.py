@@ -27,6 +27,7 @@ from chalicelib.tiers.routes import bp as tiers
 # What lower layers ask of capabilities, imported when first asked for.
 auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
+clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 
 # What the stream and the schedules run, imported by the first event or job (never by the API):
 dispatch.provided_by(
@@ -77,25 +78,26 @@ def _job(name: str):
     return run
 
 
-# 00:30 Asia/Shanghai: lifecycle stages; 00:10: expire and unlock; 00:15: expired top-up bonus;
-# 00:20: tier reviews; 10:00 and
-# 10:05: points and tier reminders (a civil hour
-# for notifications); every 5 minutes: lapsed checkout holds; 01:00: inflation check; 03:00: full
-# reconciliation. Lambda finds each handler as an attribute of this module, hence the names.
-member_lifecycle = app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
-points_expiry = app.schedule(Cron(10, 16, "*", "*", "?", "*"), name="points-expiry")(_job("points-expiry"))
+# Work that falls due at a program's midnight runs every hour (programs keep their calendars in
+# their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
+# expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05
+# Asia/Shanghai: points and tier reminders (a civil hour for notifications); every 5 minutes:
+# lapsed checkout holds; 01:00: inflation check; 03:00: full reconciliation. Lambda finds each
+# handler as an attribute of this module, hence the names.
+member_lifecycle = app.schedule(Cron(30, "*", "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
+points_expiry = app.schedule(Cron(10, "*", "*", "*", "?", "*"), name="points-expiry")(_job("points-expiry"))
 points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-reminders")(_job("points-reminders"))
 points_holds = app.schedule("rate(5 minutes)", name="points-holds")(_job("points-holds"))
 points_inflation = app.schedule(Cron(0, 17, "*", "*", "?", "*"), name="points-inflation")(_job("points-inflation"))
-tier_review = app.schedule(Cron(20, 16, "*", "*", "?", "*"), name="tier-review")(_job("tier-review"))
-membership_expiry = app.schedule(Cron(25, 16, "*", "*", "?", "*"), name="membership-expiry")(
+tier_review = app.schedule(Cron(20, "*", "*", "*", "?", "*"), name="tier-review")(_job("tier-review"))
+membership_expiry = app.schedule(Cron(25, "*", "*", "*", "?", "*"), name="membership-expiry")(
     _job("membership-expiry"))
 tier_reminders = app.schedule(Cron(5, 2, "*", "*", "?", "*"), name="tier-reminders")(_job("tier-reminders"))
 points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))
 stored_value_holds = app.schedule("rate(5 minutes)", name="stored-value-holds")(_job("stored-value-holds"))
 stored_value_reconcile = app.schedule(Cron(30, 19, "*", "*", "?", "*"), name="stored-value-reconcile")(
     _job("stored-value-reconcile"))
-stored_value_bonus_expiry = app.schedule(Cron(15, 16, "*", "*", "?", "*"), name="stored-value-bonus-expiry")(
+stored_value_bonus_expiry = app.schedule(Cron(15, "*", "*", "*", "?", "*"), name="stored-value-bonus-expiry")(
     _job("stored-value-bonus-expiry"))
 gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-card-reconcile")(
     _job("gift-card-reconcile"))

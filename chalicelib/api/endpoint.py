@@ -27,6 +27,7 @@ from chalicelib.api.contention import queued
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.api.signing import SignatureItem, SignatureReused
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
+from chalicelib.shared import clock
 from chalicelib.shared.errors import (
     Busy,
     ConcurrentUpdate,
@@ -97,6 +98,7 @@ class Call:
         if self.uow.pending:
             raise RuntimeError("the unit of work has staged changes")
         self.uow = UnitOfWork(self.actor, self.correlation_id, program=program)
+        clock.enter(program)
 
     @property
     def caller(self) -> auth.Principal:
@@ -286,7 +288,8 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
     try:
         if signature is not None:       # a write records its signature with its change: good once
             call.uow.create(signature, on_conflict=lambda: SignatureReused("this signature was used already"))
-        payload = handler(call)
+        with clock.in_program(call.uow.program):      # its calendar rules use its time zone
+            payload = handler(call)
         status = call.status or op.status
         claim = IdempotencyRecord.claim(scope, key, fp, status, payload, op.personal) if key else None
         call.uow.commit(claim)

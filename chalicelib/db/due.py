@@ -13,13 +13,14 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from pynamodb.models import Model
 
 from chalicelib.db import tenancy
 from chalicelib.db.backend import Backend, SortKey
+from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.observability import logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
@@ -41,13 +42,23 @@ def due_day(duesk: str) -> date:
     return date.fromisoformat(duesk.split("#", 1)[0])
 
 
-def due_items(backend: Backend, model: type[M], kind: str, today: date,
+def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
               index: str = "due") -> Iterator[tuple[str, M]]:
-    """Every item of ``kind`` due on or before ``today``, shard by shard, with its program."""
-    tomorrow = (today + timedelta(days=1)).isoformat()
+    """Every item of ``kind`` due by ``as_of``, shard by shard, with its program.
+
+    Each program keeps its calendar in its own time zone, so the shards are read up to the latest
+    day anywhere and each item is kept only when its day has come in its program's zone (work due
+    tomorrow in a program west of here is read, left alone, and read again by a later run)."""
+    tomorrow = (clock.latest_date(as_of) + timedelta(days=1)).isoformat()
+    sort_key = "gsi1sk" if index == "gsi1" else "duesk"
+    today: dict[str, date] = {}
     for shard in range(DUE_SHARDS):
         for item in backend.query(model, f"DUE#{kind}#{shard}", SortKey.below(tomorrow), index=index):
-            yield tenancy.localise(item) or DEFAULT_PROGRAM, item
+            program = tenancy.localise(item) or DEFAULT_PROGRAM
+            if program not in today:
+                today[program] = clock.local_date(as_of, clock.zone_of(program))
+            if due_day(getattr(item, sort_key)) <= today[program]:
+                yield program, item
 
 
 @dataclass
@@ -65,9 +76,15 @@ class DueRun:
         return {"gave_up": len(self.gave_up), "gave_up_items": self.gave_up[:20]}
 
 
+def _program(item: object) -> str:
+    """The program of a due item as :func:`due_items` yields it: ``(program, item)``."""
+    return item[0] if isinstance(item, tuple) and isinstance(item[0], str) else DEFAULT_PROGRAM
+
+
 def run_due(items: Iterable[T], handle: Callable[[T, int], Counter | None], name: Callable[[T], str],
             job: str, attempts: int = ATTEMPTS) -> DueRun:
-    """Call ``handle(item, attempt)`` for each item, retrying concurrent changes.
+    """Call ``handle(item, attempt)`` for each item, retrying concurrent changes, in the item's
+    program (its calendar: ``clock.program_date`` is the program's day while it runs).
 
     One item never stops the run: an item that still conflicts after ``attempts`` tries, or that
     fails, is logged and counted as a give-up and stays due, so the next run tries it again.
@@ -77,7 +94,8 @@ def run_due(items: Iterable[T], handle: Callable[[T, int], Counter | None], name
         run.items_read += 1
         for attempt in range(1, attempts + 1):
             try:
-                run.counts.update(handle(item, attempt) or Counter())
+                with clock.in_program(_program(item)):
+                    run.counts.update(handle(item, attempt) or Counter())
                 break
             except ConcurrentUpdate:
                 if attempt == attempts:

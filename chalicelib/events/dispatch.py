@@ -20,9 +20,11 @@ from pynamodb.attributes import UnicodeAttribute
 from chalicelib.db.items import MainModel, expiry_in
 from chalicelib.db.outbox import event_from_image
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
+from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.lazy import Modules
 from chalicelib.shared.observability import count, logger
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 Subscriber = Callable[[DomainEvent], None]
 SUBSCRIBERS: dict[str, list[tuple[str, Subscriber]]] = defaultdict(list)
@@ -70,8 +72,12 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
 def dispatch(event: DomainEvent) -> None:
     """Call every subscriber of the event's type."""
     PROVIDERS.load()
-    for _name, fn in SUBSCRIBERS.get(event.type, []):
-        fn(event)
+    subscribers = SUBSCRIBERS.get(event.type, [])
+    if not subscribers:
+        return
+    with clock.in_program(event.program_id or DEFAULT_PROGRAM):     # its days are the program's days
+        for _name, fn in subscribers:
+            fn(event)
 
 
 def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:

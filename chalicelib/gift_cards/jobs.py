@@ -37,7 +37,7 @@ def batches(as_of: datetime) -> dict[str, Any]:
     """Generate what is pending, the smallest batches first (a store waiting for a few cards is not
     held up by a batch of 100,000), purge expired exports and announce expired batches."""
     deadline = time.monotonic() + float(os.environ.get("GIFT_CARD_JOB_BUDGET_SECONDS") or BUDGET_SECONDS)
-    due = sorted(due_items(backend.current(), GiftCardBatchItem, "gc-batch", clock.program_date(as_of)),
+    due = sorted(due_items(backend.current(), GiftCardBatchItem, "gc-batch", as_of),
                  key=lambda d: (d[1].status != "generating", int(d[1].chunks) - int(d[1].chunks_done or 0)))
     run = run_due(due,
                   lambda due, _: _handle(due[0], due[1], as_of, deadline), lambda due: f"{due[0]}/{due[1].batch_id}",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 
 
@@ -19,12 +20,14 @@ def every_program(actor: str, programs: Iterable[str], prove: Callable[[UnitOfWo
     checked, failed, disagree = 0, [], []
     for program_id in programs:
         uow = UnitOfWork(actor, program=program_id)
-        result = prove(uow)
+        with clock.in_program(program_id):          # "today" is the program's
+            result = prove(uow)
         checked += result[counted]
         if not result["figures_agree"]:
             disagree.append(program_id)
         if not result["balanced"]:
             failed.append(program_id)
-            uow.emit(failure(result))
+            with clock.in_program(program_id):
+                uow.emit(failure(result))
             uow.commit()
     return {counted: checked, "balanced": not failed, "failed_programs": failed, "figures_disagree": disagree}

@@ -28,10 +28,9 @@ ACTOR = "job:member-lifecycle"
 @job("member-lifecycle")
 def review(as_of: datetime) -> dict[str, Any]:
     """Move every due member to the stage their last activity puts them in."""
-    today = clock.program_date(as_of)
     reader = UnitOfWork(ACTOR)
-    run = run_due(reader.members.due_for_review(today),
-                  lambda due, _: _review_one(due[0], due[1].member_id, today, as_of),
+    run = run_due(reader.members.due_for_review(as_of),
+                  lambda due, _: _review_one(due[0], due[1].member_id, clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "member-lifecycle", attempts=3)
     return {"members_read": run.items_read, "stages_changed": run.counts["changed"], **run.give_ups()}
 

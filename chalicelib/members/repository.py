@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
@@ -41,6 +41,6 @@ class MembersRepository:
         """Who saw the member's unmasked data, oldest first."""
         return self.uow.query(AuditItem, f"AUDIT#{member_id}")
 
-    def due_for_review(self, today: date) -> Iterator[tuple[str, MemberItem]]:
-        """Members whose lifecycle stage may change by ``today``."""
-        return due_items(self.uow.backend, MemberItem, "lifecycle", today)
+    def due_for_review(self, as_of: datetime) -> Iterator[tuple[str, MemberItem]]:
+        """Members whose lifecycle stage may change by ``as_of``."""
+        return due_items(self.uow.backend, MemberItem, "lifecycle", as_of)

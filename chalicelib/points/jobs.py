@@ -37,12 +37,12 @@ EXPIRY_ACTOR = "job:points-expiry"
 @job("points-expiry")
 def expiry(as_of: datetime) -> dict[str, Any]:
     """Unlock pending lots, expire lots past their last day and accounts past a rolling date."""
-    today = program.today(as_of)
     reader = UnitOfWork(EXPIRY_ACTOR)
-    lots = run_due(reader.points.due_lots(today), lambda due, attempt: _lot(due[0], due[1], attempt, today, as_of),
-                   _name, "points-expiry")
-    rolling = run_due(reader.points.due_rolling(today), lambda due, _: _rolling(due[0], due[1], today, as_of),
-                      _name, "points-expiry")
+    lots = run_due(reader.points.due_lots(as_of),
+                   lambda due, attempt: _lot(due[0], due[1], attempt, program.today(as_of), as_of), _name,
+                   "points-expiry")
+    rolling = run_due(reader.points.due_rolling(as_of),
+                      lambda due, _: _rolling(due[0], due[1], program.today(as_of), as_of), _name, "points-expiry")
     return {"items_read": lots.items_read + rolling.items_read,
             "points_expired": lots.counts["expired"] + rolling.counts["expired"],
             "points_unlocked": lots.counts["unlocked"], **lots.give_ups(), **_prefixed(rolling.give_ups())}
@@ -116,9 +116,9 @@ def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
 @job("points-reminders")
 def reminders(as_of: datetime) -> dict[str, Any]:
     """A ``points.expiring`` event per lot whose reminder day has come; the lot moves on."""
-    today = program.today(as_of)
     reader = UnitOfWork("job:points-reminders")
-    run = run_due(reader.points.due_reminders(today), lambda due, _: _remind(due[0], due[1], today, as_of), _name,
+    run = run_due(reader.points.due_reminders(as_of),
+                  lambda due, _: _remind(due[0], due[1], program.today(as_of), as_of), _name,
                   "points-reminders", attempts=1)
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
 
@@ -146,7 +146,7 @@ def holds(as_of: datetime) -> dict[str, Any]:
     """Release checkout holds whose time ran out; report points that expired on their way back."""
     now = clock.iso(as_of)
     reader = UnitOfWork("job:points-holds")
-    run = run_due(reader.points.due_holds(program.today(as_of)), lambda due, _: _lapse(due[0], due[1], now), _name,
+    run = run_due(reader.points.due_holds(as_of), lambda due, _: _lapse(due[0], due[1], now), _name,
                   "points-holds")
     return {"items_read": run.items_read, "holds_released": run.counts["released"],
             "points_expired_on_return": run.counts["expired"], **run.give_ups()}
@@ -167,7 +167,11 @@ def _lapse(program_id: str, due: HoldItem, now: str) -> Counter:
 def inflation(as_of: datetime) -> dict[str, Any]:
     """Issued vs redeemed over 30 days, per program; a warning at most once a day each."""
     programs = served(UnitOfWork("job:points-inflation"))
-    return {"programs": {p: _inflation(p, as_of) for p in programs}}
+    result = {}
+    for p in programs:
+        with clock.in_program(p):                 # its day, in its time zone
+            result[p] = _inflation(p, as_of)
+    return {"programs": result}
 
 
 def _inflation(program_id: str, as_of: datetime) -> dict[str, Any]:

@@ -7,7 +7,7 @@ so the same code runs on DynamoDB and on the in-memory fake.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
@@ -134,18 +134,18 @@ class PointsRepository:
         return list(self.uow.query(PointsDayItem, pk, SortKey.between(low, f"DAY#{end.isoformat()}")))
 
     # due work ---------------------------------------------------------------------------------
-    def due_lots(self, today: date) -> Iterator[tuple[str, LotItem]]:
-        """Lots due to unlock or expire by ``today`` in every program (index copies), with their program."""
-        return due_items(self.uow.backend, LotItem, "points-lot", today)
+    def due_lots(self, as_of: datetime) -> Iterator[tuple[str, LotItem]]:
+        """Lots due to unlock or expire by ``as_of`` in every program (index copies), with their program."""
+        return due_items(self.uow.backend, LotItem, "points-lot", as_of)
 
-    def due_rolling(self, today: date) -> Iterator[tuple[str, AccountItem]]:
-        """Accounts whose rolling expiry date has passed by ``today``."""
-        return due_items(self.uow.backend, AccountItem, "points-rolling", today)
+    def due_rolling(self, as_of: datetime) -> Iterator[tuple[str, AccountItem]]:
+        """Accounts whose rolling expiry date has passed by ``as_of``."""
+        return due_items(self.uow.backend, AccountItem, "points-rolling", as_of)
 
-    def due_holds(self, today: date) -> Iterator[tuple[str, HoldItem]]:
-        """Holds that may have lapsed by ``today``."""
-        return due_items(self.uow.backend, HoldItem, "points-hold", today)
+    def due_holds(self, as_of: datetime) -> Iterator[tuple[str, HoldItem]]:
+        """Holds that may have lapsed by ``as_of``."""
+        return due_items(self.uow.backend, HoldItem, "points-hold", as_of)
 
-    def due_reminders(self, today: date) -> Iterator[tuple[str, LotItem]]:
-        """Lots whose next expiry reminder falls by ``today`` (index copies)."""
-        return due_items(self.uow.backend, LotItem, "points-remind", today, index="gsi1")
+    def due_reminders(self, as_of: datetime) -> Iterator[tuple[str, LotItem]]:
+        """Lots whose next expiry reminder falls by ``as_of`` (index copies)."""
+        return due_items(self.uow.backend, LotItem, "points-remind", as_of, index="gsi1")

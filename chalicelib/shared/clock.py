@@ -1,11 +1,27 @@
-"""One source of 'now' so tests and the local ``as_of`` runs can move time."""
+"""One source of 'now' so tests and the local ``as_of`` runs can move time, and of the program's
+calendar: every calendar rule (year end, birthdays, member days, bonus expiry at midnight, daily
+limits, the day a job's work falls due) reads the day in the time zone of the program it serves.
+
+The program is set where it becomes known: the HTTP layer for a request, the dispatcher for an
+event, the due-work loop for each item a job handles (:func:`in_program`). A program's zone comes
+from the ``ZONES`` hook (the programs capability); with no program set, the deployment's
+``PROGRAM_TIMEZONE`` (default Asia/Shanghai) applies.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from chalicelib.shared.lazy import Hook
+
 _frozen: datetime | None = None
+_zone: ContextVar[str | None] = ContextVar("program_zone", default=None)
+ZONES: Hook[Callable[[str], str]] = Hook()      # program id -> its IANA time zone
+LATEST_ZONE = "Etc/GMT-14"                      # UTC+14 (POSIX signs are inverted): the first to reach a day
 
 
 def now() -> datetime:
@@ -50,13 +66,49 @@ def checked_instant(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def program_date(at: datetime | None = None) -> date:
-    """The calendar day of ``at`` (default: now) in the program's configured time zone."""
+def _default_zone() -> str:
     from chalicelib.shared.config import settings  # config reads the environment; clock stays import-light
-    return local_date(at or now(), settings().timezone)
+    return settings().timezone
+
+
+def zone_of(program_id: str) -> str:
+    """The time zone of ``program_id`` (the deployment's default when no provider is set)."""
+    resolve = ZONES.get()
+    return resolve(program_id) if resolve is not None else _default_zone()
+
+
+def program_zone() -> str:
+    """The time zone of the program being served (the deployment's default outside one)."""
+    return _zone.get() or _default_zone()
+
+
+@contextmanager
+def in_program(program_id: str) -> Iterator[str]:
+    """Serve ``program_id`` within the block: its calendar rules use its time zone."""
+    token = _zone.set(zone_of(program_id))
+    try:
+        yield _zone.get() or _default_zone()
+    finally:
+        _zone.reset(token)
+
+
+def enter(program_id: str) -> None:
+    """Serve ``program_id`` from here to the end of the enclosing :func:`in_program` block (a
+    request that learns its program from its credential part way through)."""
+    _zone.set(zone_of(program_id))
+
+
+def program_date(at: datetime | None = None) -> date:
+    """The calendar day of ``at`` (default: now) in the time zone of the program being served."""
+    return local_date(at or now(), program_zone())
+
+
+def latest_date(at: datetime) -> date:
+    """The latest calendar day anywhere at ``at`` (UTC+14): work due on or before it may be due
+    in some program, which then decides by its own day (:func:`zone_of`)."""
+    return local_date(at, LATEST_ZONE)
 
 
 def day_start(day: date) -> datetime:
     """The instant the program's calendar day ``day`` begins (midnight there), as UTC."""
-    from chalicelib.shared.config import settings
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(settings().timezone)).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(program_zone())).astimezone(UTC)

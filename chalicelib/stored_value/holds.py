@@ -113,7 +113,7 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
 def lapse(as_of: datetime) -> dict[str, Any]:
     """Release checkout holds whose time ran out (only the due ones are read)."""
     now = clock.iso(as_of)
-    run = run_due(due_items(backend.current(), SvHoldItem, "sv-hold", clock.program_date(as_of)),
+    run = run_due(due_items(backend.current(), SvHoldItem, "sv-hold", as_of),
                   lambda due, _: _lapse(due[0], due[1], now), lambda due: f"{due[0]}/{due[1].hold_id}",
                   "stored-value-holds")
     return {"items_read": run.items_read, "holds_released": run.counts["released"], **run.give_ups()}

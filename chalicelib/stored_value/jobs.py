@@ -42,9 +42,9 @@ def reconcile_all(as_of: datetime) -> dict[str, Any]:
 @job("stored-value-bonus-expiry")
 def expire_bonus(as_of: datetime) -> dict[str, Any]:
     """Take out the bonus that has expired, account by account (only the due ones are read)."""
-    today = clock.program_date(as_of)
-    run = run_due(due_items(backend.current(), SvAccountItem, "sv-bonus", today),
-                  lambda due, _: _expire(due[0], due[1].member_id, today), lambda due: f"{due[0]}/{due[1].member_id}",
+    run = run_due(due_items(backend.current(), SvAccountItem, "sv-bonus", as_of),
+                  lambda due, _: _expire(due[0], due[1].member_id, clock.program_date(as_of)),
+                  lambda due: f"{due[0]}/{due[1].member_id}",
                   "stored-value-bonus-expiry")
     return {"items_read": run.items_read, "accounts_expired": run.counts["accounts"],
             "bonus_expired_fen": run.counts["fen"], **run.give_ups()}

@@ -30,9 +30,9 @@ ACTOR = "job:tier-review"
 @job("tier-review")
 def review(as_of: datetime) -> dict[str, Any]:
     """Review every member whose tier period or floor ended by the program day of ``as_of``."""
-    today = clock.program_date(as_of)
     reader = UnitOfWork(ACTOR)
-    run = run_due(reader.tiers.due_reviews(today), lambda due, _: _review(due[0], due[1], today, as_of),
+    run = run_due(reader.tiers.due_reviews(as_of),
+                  lambda due, _: _review(due[0], due[1], clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "tier-review")
     return {"items_read": run.items_read, **{k: run.counts[k] for k in
             ("retained", "downgraded", "grace", "manual_ended")}, "growth_reset": run.counts["growth_reset"],
@@ -60,9 +60,9 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
 @job("tier-reminders")
 def reminders(as_of: datetime) -> dict[str, Any]:
     """A ``tier.expiring`` event per member whose reminder day has come; each moves to its next."""
-    today = clock.program_date(as_of)
     reader = UnitOfWork("job:tier-reminders")
-    run = run_due(reader.tiers.due_reminders(today), lambda due, _: _remind(due[0], due[1], today, as_of),
+    run = run_due(reader.tiers.due_reminders(as_of),
+                  lambda due, _: _remind(due[0], due[1], clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "tier-reminders")
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
 
@@ -87,9 +87,9 @@ def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
 @job("membership-expiry")
 def memberships(as_of: datetime) -> dict[str, Any]:
     """Paid memberships whose last day has passed expire (``membership.expired``)."""
-    today = clock.program_date(as_of)
     reader = UnitOfWork("job:membership-expiry")
-    run = run_due(reader.tiers.due_memberships(today), lambda due, _: _expire(due[0], due[1].member_id, today),
+    run = run_due(reader.tiers.due_memberships(as_of),
+                  lambda due, _: _expire(due[0], due[1].member_id, clock.program_date(as_of)),
                   lambda due: f"{due[0]}/{due[1].member_id}", "membership-expiry")
     return {"items_read": run.items_read, "expired": run.counts["expired"], **run.give_ups()}
 

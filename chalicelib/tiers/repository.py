@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime
 
 from chalicelib.db import backend as backends
 from chalicelib.db.backend import SortKey
@@ -29,13 +29,13 @@ class TiersRepository:
                 else SortKey.prefix("TIERHIST#"))
         return list(self.uow.query(TierHistoryItem, f"MEMBER#{member_id}", sort, forward=False, limit=limit))
 
-    def due_reviews(self, today: date) -> Iterator[tuple[str, TierItem]]:
+    def due_reviews(self, as_of: datetime) -> Iterator[tuple[str, TierItem]]:
         """Tiers whose review day has come, with their program (every program)."""
-        return due_items(backends.current(), TierItem, "tier-review", today)
+        return due_items(backends.current(), TierItem, "tier-review", as_of)
 
-    def due_reminders(self, today: date) -> Iterator[tuple[str, TierItem]]:
-        """Tiers whose next reminder falls by ``today``, with their program (index copies)."""
-        return due_items(backends.current(), TierItem, "tier-remind", today, index="gsi1")
+    def due_reminders(self, as_of: datetime) -> Iterator[tuple[str, TierItem]]:
+        """Tiers whose next reminder falls by ``as_of``, with their program (index copies)."""
+        return due_items(backends.current(), TierItem, "tier-remind", as_of, index="gsi1")
 
     def membership(self, member_id: str) -> MembershipItem | None:
         """The member's paid membership (consistent), or None if never bought."""
@@ -46,6 +46,6 @@ class TiersRepository:
         return list(self.uow.query(MembershipHistoryItem, f"MEMBER#{member_id}", SortKey.prefix("PLUSHIST#"),
                                    forward=False, limit=limit, consistent=True))
 
-    def due_memberships(self, today: date) -> Iterator[tuple[str, MembershipItem]]:
-        """Memberships whose last day passed by ``today``, with their program."""
-        return due_items(backends.current(), MembershipItem, "membership-expiry", today)
+    def due_memberships(self, as_of: datetime) -> Iterator[tuple[str, MembershipItem]]:
+        """Memberships whose last day passed by ``as_of``, with their program."""
+        return due_items(backends.current(), MembershipItem, "membership-expiry", as_of)
