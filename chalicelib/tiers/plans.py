@@ -57,11 +57,13 @@ def next_period(plan: Plan, start: date, trial: bool = False) -> tuple[date, dat
 
 def refund_fen(periods: list[dict[str, Any]], today: date) -> int:
     """What a prorated cancellation on ``today`` gives back: periods not begun in full, and the
-    days after today of the one running, in proportion (never a trial)."""
+    days after today of the one running, in proportion. Only what was paid comes back: a period
+    with no payment reference (a trial, or one recorded before purchases required a payment)
+    refunds nothing, and no period refunds more than its own price."""
     total = 0
     for p in periods:
         start, end, price = date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), int(p["price_fen"])
-        if price <= 0 or end <= today:
+        if price <= 0 or end <= today or p.get("trial") or not p.get("payment_ref"):
             continue
         if start > today:
             total += price
