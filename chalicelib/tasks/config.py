@@ -63,7 +63,13 @@ class TaskSet(Strict):
         return tasks
 
 
-TASKS = VersionedConfig("tasks", TaskSet, TaskSet, "task.config_changed", "program:tasks")
+def _reward_tiers(tasks: TaskSet) -> list[tuple[str, str]]:
+    """The tiers the tasks reward (a reward naming no tier of the ladder would never be granted)."""
+    return [(f"tasks[{i}].reward.tier", t.reward.tier) for i, t in enumerate(tasks.tasks) if t.reward.tier]
+
+
+TASKS = VersionedConfig("tasks", TaskSet, TaskSet, "task.config_changed", "program:tasks",
+                        refers={"tier": _reward_tiers})
 
 
 def period_key(period: str, day: date) -> str:

@@ -45,7 +45,9 @@ class Plans(Strict):
         return next((p for p in self.plans if p.code == code), None)
 
 
-PLANS = VersionedConfig("membership-plans", Plans, Plans, "membership.plans_changed", "program:memberships")
+# A plan taken off sale is still provided: members hold it, and rules may still name it.
+PLANS = VersionedConfig("membership-plans", Plans, Plans, "membership.plans_changed", "program:memberships",
+                        provides={"plan": lambda plans: {p.code for p in plans.plans}})
 
 
 def next_period(plan: Plan, start: date, trial: bool = False) -> tuple[date, date]:
