@@ -168,9 +168,13 @@ class ProgramRules(Strict):
 
 # Declared here, with the model, rather than in ``program``: the API imports this module, so the
 # rules' references to tiers are known to every save of the ladder in any process.
+# Behaviours and custom events are provided: a member.behavior event exists only for those the
+# rules reward, so a task counting another would never move.
 RULES = VersionedConfig("points-rules", ProgramRules, ProgramRules, "points.rules_changed", "program:points",
                         refers={"tier": lambda rules: [(f"tier_multipliers.{code}", code)
-                                                       for code in rules.tier_multipliers]})
+                                                       for code in rules.tier_multipliers]},
+                        provides={"behavior": lambda rules: set(rules.behaviors),
+                                  "custom event": lambda rules: set(rules.custom_events)})
 
 
 # --- evaluation --------------------------------------------------------------------------------

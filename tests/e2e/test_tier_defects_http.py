@@ -106,7 +106,7 @@ def test_a_downgrade_is_not_undone_by_a_one_yuan_order(api, hq):
 
 
 @pytest.mark.parametrize(("path", "field", "body"), [
-    ("/v1/tasks", "tasks", {"tasks": [{"id": "refer", "name": "邀请", "kind": "referrals", "target": 1,
+    ("/v1/tasks", "tasks", {"tasks": [{"id": "three", "name": "三单", "kind": "orders", "target": 3,
                                        "reward": {"tier": "V9", "validity_months": 3}}]}),
     ("/v1/benefits/rules", "rules", {"rules": [{"id": "x", "name": "x", "when": {"min_tier": "V9"},
                                                 "give": [{"kind": "free_shipping"}]}]}),
@@ -129,8 +129,8 @@ def test_configuration_naming_nothing_or_not_a_number_is_a_422_and_saves_nothing
 
 
 def test_a_ladder_that_would_orphan_a_task_reward_is_refused(api, hq):
-    task = {"id": "refer", "name": "邀请", "kind": "referrals", "target": 1, "reward": {"tier": "V3",
-                                                                                      "validity_months": 3}}
+    task = {"id": "three", "name": "三单", "kind": "orders", "target": 3, "reward": {"tier": "V3",
+                                                                                  "validity_months": 3}}
     put(api, hq, "/v1/tasks", {"tasks": {"tasks": [task]}})
     ladder = version(api, hq, "/v1/tiers/ladder")
     problem = put(api, hq, "/v1/tiers/ladder", {"ladder": {**LADDER, "tiers": LADDER["tiers"][:2]}}, status=422)

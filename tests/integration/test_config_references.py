@@ -29,15 +29,18 @@ BENEFITS = {"rules": [{"id": "gold", "name": "黄金", "when": {"min_tier": "V3"
 TASKS = {"tasks": [{"id": "refer", "name": "邀请", "kind": "referrals", "target": 2,
                     "reward": {"tier": "V3", "validity_months": 3}},
                    {"id": "spend", "name": "消费", "kind": "spend", "target": 100_000, "period": "month",
-                    "reward": {"growth": 100}}]}
+                    "reward": {"growth": 100}},
+                   {"id": "posters", "name": "分享", "kind": "event", "event": "share_poster", "target": 2,
+                    "reward": {"points": 10}}]}
 POINTS = {"points_per_yuan": "1", "steps": [{"min_amount_fen": 10_000, "multiplier": "1.5"}],
           "tier_multipliers": {"V2": "1.2"}, "caps": {"per_order": 1_000},
-          "behaviors": {"check_in": {"points": 5, "streak_bonus": {"7": 20}}}}
+          "behaviors": {"check_in": {"points": 5, "streak_bonus": {"7": 20}}, "referral": {"points": 10}},
+          "custom_events": {"share_poster": {"points": 1}}}
 STORED = {"bonus_rules": [{"id": "b200", "name": "储值200送30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000}],
           "balance_cap_fen": 500_000, "issuance_limits_fen": {"program": 10**8}}
-CONFIGS = {"/v1/tiers/ladder": ("ladder", LADDER), "/v1/memberships/plans": ("plans", PLANS),
-           "/v1/benefits/rules": ("rules", BENEFITS), "/v1/tasks": ("tasks", TASKS),
-           "/v1/points/rules": ("rules", POINTS), "/v1/stored-value/rules": ("rules", STORED)}
+CONFIGS = {"/v1/tiers/ladder": ("ladder", LADDER), "/v1/memberships/plans": ("plans", PLANS),   # providers first
+           "/v1/points/rules": ("rules", POINTS), "/v1/benefits/rules": ("rules", BENEFITS),
+           "/v1/tasks": ("tasks", TASKS), "/v1/stored-value/rules": ("rules", STORED)}
 
 
 @pytest.fixture
@@ -61,6 +64,9 @@ def version(api, path) -> int:
     ("/v1/tiers/ladder", lambda b: b["tiers"].pop()),                          # V3: rewarded, a condition
     ("/v1/tiers/ladder", lambda b: b["tiers"][1].update(code="S2")),           # V2 renamed: multiplied, a condition
     ("/v1/memberships/plans", lambda b: b["plans"][0].update(code="PLUS-Z")),   # a condition names PLUS-Y
+    ("/v1/tasks", lambda b: b["tasks"][2].update(event="share_video")),        # no rule rewards that event
+    ("/v1/points/rules", lambda b: b.pop("custom_events")),                   # an event task counts it
+    ("/v1/points/rules", lambda b: b["behaviors"].pop("referral")),           # a referral task counts it
 ])
 def test_a_reference_to_nothing_is_refused_and_saves_nothing(configured, path, change):
     api = configured
@@ -70,8 +76,7 @@ def test_a_reference_to_nothing_is_refused_and_saves_nothing(configured, path, c
     before = {p: version(api, p) for p in CONFIGS}
     status, problem = api.call("PUT", path, {field: body})
     assert status == 422 and problem["type"].endswith("/validation-failed"), problem
-    assert "V9" in problem["detail"] or "V3" in problem["detail"] or "V2" in problem["detail"] \
-        or "PLUS" in problem["detail"]
+    assert any(name in problem["detail"] for name in ("V9", "V3", "V2", "PLUS", "share_", "referral"))
     assert {p: version(api, p) for p in CONFIGS} == before
 
 
@@ -105,8 +110,9 @@ def test_a_multiplier_that_is_not_a_finite_number_is_a_422(configured, bad):
 @pytest.mark.parametrize("streak", [{"7": -20}, {"-1": 5}, {"0": 5}])
 def test_a_negative_streak_bonus_is_refused(configured, streak):
     """Found by the fuzz's class: points rules took a negative check-in streak bonus."""
-    points = {**POINTS, "behaviors": {"check_in": {"points": 5, "streak_bonus": streak}}}
-    assert configured.call("PUT", "/v1/points/rules", {"rules": points})[0] == 422
+    points = {**POINTS, "behaviors": {**POINTS["behaviors"], "check_in": {"points": 5, "streak_bonus": streak}}}
+    status, problem = configured.call("PUT", "/v1/points/rules", {"rules": points})
+    assert status == 422 and "streak" in problem["detail"], problem
     assert version(configured, "/v1/points/rules") == 1
 
 
@@ -136,7 +142,7 @@ def replaced(body, path, value):
 NON_FINITE = ["NaN", "sNaN", "-NaN", "Infinity", "-Infinity", "1e999999999", "-0.5", "1E+9999"]
 NUMBERS = [-1, -10**12, 10**30, 1.5, float("1e308"), True]
 REFS = ["V9", "PLUS-X"]
-REF_FIELDS = ("tier", "min_tier", "tiers", "plans", "tier_multipliers")
+REF_FIELDS = ("tier", "min_tier", "tiers", "plans", "tier_multipliers", "event")
 # Negative issuance limits are the stored value engineer's fix (stored_value/rules.py, issue #20).
 LEFT_TO_STORED_VALUE = {("issuance_limits_fen", "program")}
 
@@ -197,6 +203,6 @@ def test_every_configuration_put_refuses_bad_values_without_a_5xx(fuzzed, data):
 def test_every_kind_referred_to_has_a_provider_once_the_app_is_imported():
     import app  # noqa: F401  (imports every configuration the API serves)
     from chalicelib.db import versioned
-    assert set(versioned._CONSUMERS) <= set(versioned._PROVIDERS) == {"tier", "plan"}
+    assert set(versioned._CONSUMERS) <= set(versioned._PROVIDERS) == {"tier", "plan", "behavior", "custom event"}
     assert {c.name for users in versioned._CONSUMERS.values() for c, _ in users} == {
         "tasks", "benefit-rules", "points-rules"}
