@@ -109,6 +109,7 @@ def test_a_downgrade_is_not_undone_by_the_next_small_order(api, ladder):
     now = tier(api, mid)
     assert (now["tier"]["code"], now["growth"], now["period_growth"], now["valid_until"]) == (
         "V2", 8_000, 1, "2028-02-29")
+    assert now["next"]["growth_needed"] == 2_999                  # V3's retention less the period's 1, not 0
     earn(api, mid, "c2", 2_998)                                   # 2,999 since the downgrade: still short
     assert tier(api, mid)["tier"]["code"] == "V2"
     assert [c["cause"] for c in history(api, mid)] == ["downgrade", "crossing"]
