@@ -123,8 +123,10 @@ class VersionedConfig(Generic[C]):
         """Refuse ``body`` (a ValidationProblem) if, from ``when`` on, it would name something
         its provider lacks or drop a name that a consumer uses."""
         broken: list[str] = []
+        seen: set[str] = set()
         for kind, uses in self.refers.items():
             provider, names = _provider(kind)
+            self._consult(uow, provider, seen)
             for version, provided in provider.from_on(uow, when):
                 known = names(provided)
                 broken += [f"{where}: {kind} '{name}' is not in {provider.name} version {version}"
@@ -132,6 +134,7 @@ class VersionedConfig(Generic[C]):
         for kind, names in self.provides.items():
             kept = names(body)
             for consumer, uses in _CONSUMERS.get(kind, []):
+                self._consult(uow, consumer, seen)
                 for version, theirs in consumer.from_on(uow, when):
                     broken += [f"{kind} '{name}' is used by {consumer.name} version {version} ({where})"
                                for where, name in uses(theirs) if name not in kept]
@@ -139,6 +142,20 @@ class VersionedConfig(Generic[C]):
             shown = sorted(set(broken))
             raise ValidationProblem(f"{self.name} refers to what does not exist, or drops what others use: "
                                     + "; ".join(shown[:10]) + (f"; and {len(shown) - 10} more" if len(shown) > 10 else ""))
+
+    def _consult(self, uow: UnitOfWork, other: VersionedConfig[Any], seen: set[str]) -> None:
+        """Read ``other``'s versions afresh (not this Lambda's cache) and make the save commit only
+        if no version of it is saved meanwhile: two saves racing (a ladder dropping V3, tasks
+        adding V3) cannot both pass the check on what the other replaces."""
+        if other.name in seen:
+            return
+        seen.add(other.name)
+        other._cache.invalidate(uow.program)
+        latest = max((v for _, v, _ in other.versions(uow)), default=0)
+        uow.check(ConfigVersionItem(*ConfigVersionItem.version_key(other.name, latest + 1)),
+                  ConfigVersionItem.pk.does_not_exist(),
+                  on_conflict=lambda: ConcurrentUpdate(f"{other.name} was saved while {self.name} was checked "
+                                                       "against it; retry"))
 
     def describe(self, uow: UnitOfWork, when: datetime | None) -> dict[str, Any]:
         """The version in force at ``when`` (default: now) and the list of every version."""

@@ -95,6 +95,32 @@ def test_a_later_version_is_checked_too(configured):
     assert api.ok("GET", "/v1/tasks")["tasks"]["tasks"][0]["id"] == "spend"
 
 
+def test_two_saves_racing_cannot_both_pass_the_check(configured):
+    """Tasks newly naming V2 and a ladder dropping V2, each checked before the other commits:
+    the second to commit is refused (retry: it then sees the first)."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared.errors import ConcurrentUpdate
+    from chalicelib.shared.principal import Principal
+    from chalicelib.tasks.config import TASKS as TASKS_CONFIG
+    from chalicelib.tasks.config import TaskSet
+    from chalicelib.tiers.ladder import LADDER as LADDER_CONFIG
+    from chalicelib.tiers.ladder import Ladder
+    by = Principal("staff", "ops", "super_admin")
+    tasks = copy.deepcopy(TASKS)
+    tasks["tasks"][0]["reward"]["tier"] = "V2"
+    ladder = {"tiers": [LADDER["tiers"][0], {**LADDER["tiers"][2], "code": "V3"}]}
+    configured.ok("PUT", "/v1/benefits/rules", {"rules": {"rules": []}})     # only the tasks name tiers now
+    configured.ok("PUT", "/v1/points/rules", {"rules": {**POINTS, "tier_multipliers": {}}})
+    first, second = UnitOfWork(by.ref), UnitOfWork(by.ref)
+    TASKS_CONFIG.put(first, TaskSet.model_validate(tasks), None, by)
+    LADDER_CONFIG.put(second, Ladder.model_validate(ladder), None, by)
+    second.commit()
+    with pytest.raises(ConcurrentUpdate):
+        first.commit()
+    assert configured.ok("GET", "/v1/tasks")["tasks"]["tasks"][0]["reward"]["tier"] == "V3"
+    assert [t["code"] for t in configured.ok("GET", "/v1/tiers/ladder")["ladder"]["tiers"]] == ["V1", "V3"]
+
+
 @pytest.mark.parametrize("bad", ["NaN", "sNaN", "-NaN", "Infinity", "-Infinity", "inf", "1e", "", "1.5x"])
 def test_a_multiplier_that_is_not_a_finite_number_is_a_422(configured, bad):
     api = configured
