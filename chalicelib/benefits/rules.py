@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
-from chalicelib.shared.types import Instant, Strict, unique_by
+from chalicelib.shared.types import DecimalText, Instant, Strict, unique_by
 
 Ref = Field(pattern=r"^[A-Za-z0-9_\-.:]{1,64}$")
 STAGES = Literal["new", "active", "dormant", "churned"]
@@ -48,7 +48,7 @@ class When(Strict):
 class Give(Strict):
     kind: Literal["points_multiplier", "discount_percent", "price_list", "coupon_pack", "free_shipping",
                   "dedicated_service", "custom"]
-    multiplier: str | None = Field(None, description="points_multiplier: e.g. \"1.5\" (1 < x <= 10)")
+    multiplier: DecimalText | None = Field(None, description="points_multiplier: e.g. \"1.5\" (1 < x <= 10)")
     percent: StrictInt | None = Field(None, ge=1, le=99, description="discount_percent: off the price")
     ref: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-.:]{1,64}$",
                             description="price_list / coupon_pack id, or a custom benefit's name")
@@ -61,13 +61,9 @@ class Give(Strict):
                 "coupon_pack": "ref", "custom": "ref"}.get(self.kind)
         if need and getattr(self, need) is None:
             raise ValueError(f"a {self.kind} benefit needs {need}")
-        if self.kind == "points_multiplier":
-            try:
-                value = Decimal(str(self.multiplier))
-            except ArithmeticError:
-                raise ValueError("multiplier must be a decimal number") from None
-            if not Decimal(1) < value <= Decimal(10):
-                raise ValueError("multiplier must be above 1 and at most 10")
+        # the multiplier is finite (DecimalText), so comparing it cannot raise
+        if self.kind == "points_multiplier" and not Decimal(1) < Decimal(str(self.multiplier)) <= Decimal(10):
+            raise ValueError("multiplier must be above 1 and at most 10")
         if (self.kind == "coupon_pack") != (self.grant is not None):
             raise ValueError("coupon packs (and only they) say how they are granted")
         return self
@@ -90,7 +86,23 @@ class BenefitRules(Strict):
         return rules
 
 
-RULES = VersionedConfig("benefit-rules", BenefitRules, BenefitRules, "benefit.rules_changed", "program:benefits")
+def _tiers(rules: BenefitRules) -> list[tuple[str, str]]:
+    """The tiers the rules' conditions name (an unknown one would silently never match)."""
+    found = []
+    for i, rule in enumerate(rules.rules):
+        found += [(f"rules[{i}].when.tiers", code) for code in rule.when.tiers or []]
+        if rule.when.min_tier is not None:
+            found.append((f"rules[{i}].when.min_tier", rule.when.min_tier))
+    return found
+
+
+def _plans(rules: BenefitRules) -> list[tuple[str, str]]:
+    """The paid plans the rules' conditions name."""
+    return [(f"rules[{i}].when.plans", code) for i, rule in enumerate(rules.rules) for code in rule.when.plans or []]
+
+
+RULES = VersionedConfig("benefit-rules", BenefitRules, BenefitRules, "benefit.rules_changed", "program:benefits",
+                        refers={"tier": _tiers, "plan": _plans})
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,18 @@ JSON) and one ``VERSION#<version>`` marker, so two saves racing for the same num
 win. Versions are cached per program for ``cache_seconds``: a saved version reaches every warm
 Lambda within that. The version in force at a time is, of the versions already effective then,
 the newest saved (a back-dated save replaces what was in force from its date on).
+
+Configurations refer to each other by name: a task rewards tier ``V3``, a benefit rule asks for
+plan ``PLUS-Y``. Each kind declares what it ``provides`` (the ladder: tier codes) and what it
+``refers`` to (tasks: tier codes), by a kind's name (``"tier"``), so no capability imports
+another's configuration. A save is refused (422, nothing saved) when it names something the
+provider's version in force at its start (or any later version already saved) lacks, or when,
+as a provider, it would drop a name that a consumer's version in force then (or later) uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -22,11 +29,19 @@ from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 C = TypeVar("C", bound=BaseModel)
+
+Names = Callable[[Any], set[str]]
+"""What a configuration provides of one kind: the tier codes of a ladder."""
+Uses = Callable[[Any], Iterable[tuple[str, str]]]
+"""What a configuration refers to of one kind: ``(where, name)``, e.g. ``("tasks[0].reward.tier", "V3")``."""
+
+_PROVIDERS: dict[str, tuple[VersionedConfig[Any], Names]] = {}
+_CONSUMERS: dict[str, list[tuple[VersionedConfig[Any], Uses]]] = {}
 
 
 class ConfigVersionItem(MainModel):
@@ -53,10 +68,18 @@ class VersionedConfig(Generic[C]):
     """One kind of configuration (``name``), parsed as ``model``; version 0 is ``default()``."""
 
     def __init__(self, name: str, model: type[C], default: Callable[[], C], event_type: str, subject: str,
-                 cache_seconds: float = 30.0) -> None:
+                 cache_seconds: float = 30.0, provides: dict[str, Names] | None = None,
+                 refers: dict[str, Uses] | None = None) -> None:
         self.name, self.model, self.default = name, model, default
         self.event_type, self.subject = event_type, subject
         self._cache: TtlCache[list[tuple[str, int, C]]] = TtlCache(cache_seconds, max_entries=1024)
+        self.provides, self.refers = provides or {}, refers or {}
+        for kind, names in self.provides.items():
+            if kind in _PROVIDERS:
+                raise ValueError(f"{kind} is provided by {_PROVIDERS[kind][0].name} already")
+            _PROVIDERS[kind] = (self, names)
+        for kind, uses in self.refers.items():
+            _CONSUMERS.setdefault(kind, []).append((self, uses))
 
     def versions(self, uow: UnitOfWork) -> list[tuple[str, int, C]]:
         """Every saved version of the unit's program as ``(effective_from, version, body)``, in force order."""
@@ -73,7 +96,9 @@ class VersionedConfig(Generic[C]):
         return max(effective, key=lambda v: v[0], default=(0, self.default()))
 
     def put(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal) -> dict[str, Any]:
-        """Stage a new version, in force from ``effective_from`` (default: now)."""
+        """Stage a new version, in force from ``effective_from`` (default: now); refused if it
+        refers to a name its provider lacks, or drops one that a consumer uses."""
+        self.check_references(uow, body, effective_from or clock.now())
         self._cache.invalidate(uow.program)
         known = self.versions(uow)
         version = (max(v for _, v, _ in known) if known else 0) + 1
@@ -87,6 +112,50 @@ class VersionedConfig(Generic[C]):
         uow.emit(DomainEvent(self.event_type, self.subject, {"version": version, "effective_from": start}))
         self._cache.invalidate(uow.program)
         return {"version": version, "effective_from": start}
+
+    def from_on(self, uow: UnitOfWork, when: datetime) -> list[tuple[int, C]]:
+        """The version in force at ``when`` and every version saved to come into force later."""
+        current, body = self.at(uow, when)
+        stamp = clock.iso(when)
+        return [(current, body), *((v, b) for start, v, b in self.versions(uow) if start > stamp and v > current)]
+
+    def check_references(self, uow: UnitOfWork, body: C, when: datetime) -> None:
+        """Refuse ``body`` (a ValidationProblem) if, from ``when`` on, it would name something
+        its provider lacks or drop a name that a consumer uses."""
+        broken: list[str] = []
+        seen: set[str] = set()
+        for kind, uses in self.refers.items():
+            provider, names = _provider(kind)
+            self._consult(uow, provider, seen)
+            for version, provided in provider.from_on(uow, when):
+                known = names(provided)
+                broken += [f"{where}: {kind} '{name}' is not in {provider.name} version {version}"
+                           for where, name in uses(body) if name not in known]
+        for kind, names in self.provides.items():
+            kept = names(body)
+            for consumer, uses in _CONSUMERS.get(kind, []):
+                self._consult(uow, consumer, seen)
+                for version, theirs in consumer.from_on(uow, when):
+                    broken += [f"{kind} '{name}' is used by {consumer.name} version {version} ({where})"
+                               for where, name in uses(theirs) if name not in kept]
+        if broken:
+            shown = sorted(set(broken))
+            raise ValidationProblem(f"{self.name} refers to what does not exist, or drops what others use: "
+                                    + "; ".join(shown[:10]) + (f"; and {len(shown) - 10} more" if len(shown) > 10 else ""))
+
+    def _consult(self, uow: UnitOfWork, other: VersionedConfig[Any], seen: set[str]) -> None:
+        """Read ``other``'s versions afresh (not this Lambda's cache) and make the save commit only
+        if no version of it is saved meanwhile: two saves racing (a ladder dropping V3, tasks
+        adding V3) cannot both pass the check on what the other replaces."""
+        if other.name in seen:
+            return
+        seen.add(other.name)
+        other._cache.invalidate(uow.program)
+        latest = max((v for _, v, _ in other.versions(uow)), default=0)
+        uow.check(ConfigVersionItem(*ConfigVersionItem.version_key(other.name, latest + 1)),
+                  ConfigVersionItem.pk.does_not_exist(),
+                  on_conflict=lambda: ConcurrentUpdate(f"{other.name} was saved while {self.name} was checked "
+                                                       "against it; retry"))
 
     def describe(self, uow: UnitOfWork, when: datetime | None) -> dict[str, Any]:
         """The version in force at ``when`` (default: now) and the list of every version."""
@@ -104,3 +173,11 @@ class VersionedConfig(Generic[C]):
         found = self.describe(uow, when)
         return {"version": found["version"], field: found["body"].model_dump(mode="json", exclude_none=exclude_none),
                 "versions": found["versions"]}
+
+
+def _provider(kind: str) -> tuple[VersionedConfig[Any], Names]:
+    """The configuration that provides ``kind``: declared where the app is imported (a test
+    proves every referred kind has one), so a miss is a programming error."""
+    if kind not in _PROVIDERS:
+        raise LookupError(f"no configuration provides {kind}")
+    return _PROVIDERS[kind]

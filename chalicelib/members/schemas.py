@@ -60,8 +60,11 @@ class RegisterMember(Strict):
 class UpdateMember(Strict):
     name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender | None = None
-    birthday: date | None = None
+    birthday: date | None = Field(None, description="set once by the member or a till; a set birthday is "
+                                  "changed only by HQ staff, with a reason (audited)")
     custom_fields: dict[str, CustomValue] | None = Field(None, max_length=50)
+    reason: PlainText | None = Field(None, min_length=1, max_length=200,
+                                     description="HQ staff changing a set birthday: why (kept in the audit trail)")
 
     _plausible_birthday = field_validator("birthday")(RegisterMember._plausible_birthday.__func__)  # type: ignore[attr-defined]
     _custom_keys = field_validator("custom_fields")(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -129,8 +129,11 @@ def update(member_id: str, cmd: UpdateMember, by: Principal, uow: UnitOfWork) ->
     member_id = _own(member_id, by)
     member = _active(uow, member_id, consistent=True)
     changes = cmd.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
     if not changes:
         raise ValidationProblem("nothing to update: send at least one of name, gender, birthday, custom_fields")
+    if "birthday" in changes and changes["birthday"] != member.birthday:
+        _birthday_change(uow, member, changes["birthday"], reason, by)
     if "gender" in changes and changes["gender"] is None:
         changes["gender"] = "unknown"
     updated = _activity(member.with_profile(changes, clock.iso(clock.now())), by)
@@ -233,6 +236,25 @@ def lifecycle_rules() -> LifecycleRules:
     s = settings()
     return LifecycleRules(timedelta(days=s.lifecycle_new_days), timedelta(days=s.lifecycle_dormant_days),
                           timedelta(days=s.lifecycle_churned_days))
+
+
+class BirthdayLocked(Conflict):
+    slug, title = "birthday-locked", "The birthday is set; only HQ staff change it"
+
+
+def _birthday_change(uow: UnitOfWork, member: Member, birthday: date | None, reason: str | None,
+                     by: Principal) -> None:
+    """A birthday drives benefits (multipliers, birthday packs): a member who could move it would
+    have a birthday before every order. It is set once, by the member or a till; after that only
+    HQ staff change it (a correction), with a reason, in the audit trail."""
+    if member.birthday is None:
+        return
+    if by.kind != "staff":
+        raise BirthdayLocked(f"member {member.member_id}'s birthday is set; a correction goes through HQ staff")
+    if not reason:
+        raise ValidationProblem("changing a set birthday needs a reason (it is audited)")
+    _audit(uow, member.member_id, by, "birthday_changed",
+           f"{member.birthday.isoformat()} -> {birthday.isoformat() if birthday else 'none'}: {reason}", staged=True)
 
 
 def _activity(member: Member, by: Principal) -> Member:

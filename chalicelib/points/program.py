@@ -6,14 +6,13 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.db.versioned import VersionedConfig
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
 
-RULES = VersionedConfig("points-rules", R.ProgramRules, R.ProgramRules, "points.rules_changed", "program:points")
+RULES = R.RULES
 
 
 def rules_at(uow: UnitOfWork, at: datetime) -> tuple[int, R.ProgramRules]:

@@ -15,9 +15,10 @@ from typing import Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from chalicelib.shared.types import Instant, Strict
+from chalicelib.db.versioned import VersionedConfig
+from chalicelib.shared.types import DecimalText, Instant, Strict
 
-Multiplier = str
+Multiplier = DecimalText
 POINT_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")     # what a request can address
 ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 BEHAVIORS = ("check_in", "referral", "review", "share", "profile_completion")
@@ -74,7 +75,16 @@ class Behavior(Strict):
     per_day: int | None = Field(None, ge=1)
     per_month: int | None = Field(None, ge=1)
     once: bool = False
-    streak_bonus: dict[int, int] = Field(default_factory=dict, description="check_in: streak length -> bonus")
+    streak_bonus: dict[int, int] = Field(default_factory=dict, max_length=50,
+                                         description="check_in: streak length (days) -> bonus points")
+
+    @field_validator("streak_bonus")
+    @classmethod
+    def _streaks(cls, v: dict[int, int]) -> dict[int, int]:
+        # a negative bonus would take points away for checking in
+        if any(not 1 <= days <= 366 or not 0 <= bonus <= 1_000_000 for days, bonus in v.items()):
+            raise ValueError("streak lengths are 1 to 366 days and bonuses 0 to 1,000,000 points")
+        return v
 
 
 class Redeem(Strict):
@@ -154,6 +164,17 @@ class ProgramRules(Strict):
         if point_type in self.point_types:
             return self.point_types[point_type]
         raise KeyError(point_type)
+
+
+# Declared here, with the model, rather than in ``program``: the API imports this module, so the
+# rules' references to tiers are known to every save of the ladder in any process.
+# Behaviours and custom events are provided: a member.behavior event exists only for those the
+# rules reward, so a task counting another would never move.
+RULES = VersionedConfig("points-rules", ProgramRules, ProgramRules, "points.rules_changed", "program:points",
+                        refers={"tier": lambda rules: [(f"tier_multipliers.{code}", code)
+                                                       for code in rules.tier_multipliers]},
+                        provides={"behavior": lambda rules: set(rules.behaviors),
+                                  "custom event": lambda rules: set(rules.custom_events)})
 
 
 # --- evaluation --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -18,6 +19,24 @@ class Strict(BaseModel):
     # defer_build: a model's validator is built when first used, so a cold start builds only the
     # models of the request it serves, not those of every route in the app.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+def finite_decimal(value: str) -> str:
+    """A decimal number written as text ("1.5"): NaN, sNaN and Infinity are refused here, once,
+    because a comparison with NaN raises (a 500) and a sNaN poisons any arithmetic later."""
+    if not isinstance(value, str) or len(value) > 32:
+        raise ValueError("must be a decimal number as a string of at most 32 characters, e.g. \"1.5\"")
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"'{value[:32]}' is not a decimal number") from None
+    if not number.is_finite():
+        raise ValueError("must be a finite decimal number (not NaN or Infinity)")
+    return value
+
+
+DecimalText = Annotated[str, AfterValidator(finite_decimal)]
+"""A multiplier or rate in configuration: a finite decimal number as a string, never a float."""
 
 
 T = TypeVar("T")

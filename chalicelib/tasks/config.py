@@ -63,7 +63,23 @@ class TaskSet(Strict):
         return tasks
 
 
-TASKS = VersionedConfig("tasks", TaskSet, TaskSet, "task.config_changed", "program:tasks")
+def _reward_tiers(tasks: TaskSet) -> list[tuple[str, str]]:
+    """The tiers the tasks reward (a reward naming no tier of the ladder would never be granted)."""
+    return [(f"tasks[{i}].reward.tier", t.reward.tier) for i, t in enumerate(tasks.tasks) if t.reward.tier]
+
+
+def _custom_events(tasks: TaskSet) -> list[tuple[str, str]]:
+    """The custom events event tasks count (the points rules must reward them, or none happens)."""
+    return [(f"tasks[{i}].event", t.event) for i, t in enumerate(tasks.tasks) if t.event]
+
+
+def _behaviors(tasks: TaskSet) -> list[tuple[str, str]]:
+    """Referral tasks count the ``referral`` behaviour, which must be in the points rules."""
+    return [(f"tasks[{i}].kind", "referral") for i, t in enumerate(tasks.tasks) if t.kind == "referrals"]
+
+
+TASKS = VersionedConfig("tasks", TaskSet, TaskSet, "task.config_changed", "program:tasks",
+                        refers={"tier": _reward_tiers, "custom event": _custom_events, "behavior": _behaviors})
 
 
 def period_key(period: str, day: date) -> str:

@@ -94,7 +94,8 @@ def default_ladder() -> Ladder:
     return Ladder(tiers=[TierDef(code="V1", name="Member", threshold=0)])
 
 
-LADDER = VersionedConfig("tier-ladder", Ladder, default_ladder, "tier.ladder_changed", "program:tiers")
+LADDER = VersionedConfig("tier-ladder", Ladder, default_ladder, "tier.ladder_changed", "program:tiers",
+                         provides={"tier": lambda ladder: {t.code for t in ladder.tiers}})
 
 
 def add_months(day: date, months: int) -> date:

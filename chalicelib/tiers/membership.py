@@ -39,21 +39,21 @@ def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key:
     member_id = members.target(uow, member_id, by)
     plan = _plan(uow, cmd.plan, selling=True)
     item = uow.tiers.membership(member_id)
-    if cmd.payment_ref is not None:
-        applied = _applied(uow, cmd.payment_ref, member_id, plan.code, int(cmd.amount_fen or 0))
-        if applied is not None:
-            return applied
-        if cmd.amount_fen != plan.price_fen:
-            raise ValidationProblem(f"plan {plan.code} costs {plan.price_fen} fen, not {cmd.amount_fen}")
     trials = json.loads(item.trials or "[]") if item else []
     if cmd.trial:
         if not plan.trial_days:
             raise ValidationProblem(f"plan {plan.code} has no trial")
         if plan.code in trials:
             raise Conflict(f"the trial of plan {plan.code} was used already")
-        trials.append(plan.code)
-    return _add_period(uow, member_id, item, plan, cmd.payment_ref, 0 if cmd.trial else plan.price_fen, by,
-                       trials)
+        return _add_period(uow, member_id, item, plan, None, 0, by, [*trials, plan.code])
+    if cmd.payment_ref is None or cmd.amount_fen is None:       # the schema refuses it; never a free period
+        raise ValidationProblem("a purchase outside a trial names payment_ref and amount_fen")
+    applied = _applied(uow, cmd.payment_ref, member_id, plan.code, cmd.amount_fen)
+    if applied is not None:
+        return applied
+    if cmd.amount_fen != plan.price_fen:
+        raise ValidationProblem(f"plan {plan.code} costs {plan.price_fen} fen, not {cmd.amount_fen}")
+    return _add_period(uow, member_id, item, plan, cmd.payment_ref, plan.price_fen, by, trials)
 
 
 def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -143,7 +143,10 @@ def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, pl
     today = clock.program_date()
     running = item is not None and item.status == "active" and item.until >= today.isoformat()
     start = date.fromisoformat(item.until) + timedelta(days=1) if running and item else today
-    first, last = next_period(plan, start, trial=price == 0)
+    trial = payment_ref is None
+    if trial == (price > 0):
+        raise ValueError("a paid period has a payment reference and a price; a trial has neither")
+    first, last = next_period(plan, start, trial=trial)
     read = int(item.version) if item else 0
     if item is None:
         item = MembershipItem(*MembershipItem.key(member_id), member_id=member_id, changes=0, version=0)

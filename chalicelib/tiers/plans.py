@@ -45,7 +45,9 @@ class Plans(Strict):
         return next((p for p in self.plans if p.code == code), None)
 
 
-PLANS = VersionedConfig("membership-plans", Plans, Plans, "membership.plans_changed", "program:memberships")
+# A plan taken off sale is still provided: members hold it, and rules may still name it.
+PLANS = VersionedConfig("membership-plans", Plans, Plans, "membership.plans_changed", "program:memberships",
+                        provides={"plan": lambda plans: {p.code for p in plans.plans}})
 
 
 def next_period(plan: Plan, start: date, trial: bool = False) -> tuple[date, date]:
@@ -57,11 +59,13 @@ def next_period(plan: Plan, start: date, trial: bool = False) -> tuple[date, dat
 
 def refund_fen(periods: list[dict[str, Any]], today: date) -> int:
     """What a prorated cancellation on ``today`` gives back: periods not begun in full, and the
-    days after today of the one running, in proportion (never a trial)."""
+    days after today of the one running, in proportion. Only what was paid comes back: a period
+    with no payment reference (a trial, or one recorded before purchases required a payment)
+    refunds nothing, and no period refunds more than its own price."""
     total = 0
     for p in periods:
         start, end, price = date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), int(p["price_fen"])
-        if price <= 0 or end <= today:
+        if price <= 0 or end <= today or p.get("trial") or not p.get("payment_ref"):
             continue
         if start > today:
             total += price

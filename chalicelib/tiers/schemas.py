@@ -33,7 +33,10 @@ class Purchase(Strict):
 
     @model_validator(mode="after")
     def _paid_or_trial(self) -> Purchase:
-        if self.trial != (self.payment_ref is None and self.amount_fen is None):
+        # Either both payment fields or (a trial) neither: a purchase with half of them would be a
+        # full period that nobody paid for, or a trial the once-per-plan record never sees.
+        paid = (self.payment_ref is not None, self.amount_fen is not None)
+        if paid != ((False, False) if self.trial else (True, True)):
             raise ValueError("a purchase names payment_ref and amount_fen; a trial names neither")
         return self
 

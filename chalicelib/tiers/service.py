@@ -60,8 +60,10 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
         reply["plus"] = {"plan": plus.plan, "status": plus.status, "until": plus.until}
     if earned + 1 < len(ladder.tiers):
         nxt = ladder.tiers[earned + 1]
-        reply["next"] = {"code": nxt.code, "name": nxt.name, "threshold": nxt.threshold,
-                         "growth_needed": max(0, nxt.threshold - growth)}
+        needed = max(0, nxt.threshold - growth)
+        if item is not None and earned + 1 <= ladder.index(item.regain_from) and ladder.has(item.regain_from):
+            needed = max(needed, nxt.keep - period_growth)      # left by a downgrade: earned again (standing)
+        reply["next"] = {"code": nxt.code, "name": nxt.name, "threshold": nxt.threshold, "growth_needed": needed}
     if item and item.valid_until:
         keep = ladder.tiers[earned].keep
         reply["retain"] = {"needed": keep, "growth_needed": max(0, keep - period_growth), "by": item.valid_until}

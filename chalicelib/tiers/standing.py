@@ -45,6 +45,10 @@ def move(uow: UnitOfWork, item: TierItem, ladder: Ladder, to: int, cause: str, a
     (default: the day of ``at``) with no growth counted yet."""
     tier = ladder.tiers[to]
     before = item.tier
+    if to < ladder.index(before):                  # a downgrade: what was left must be earned again
+        item.regain_from = ladder.tiers[max(ladder.index(before), ladder.index(item.regain_from))].code
+    elif item.regain_from and to >= ladder.index(item.regain_from):
+        item.regain_from = None
     begin = start or clock.program_date(at)
     item.previous, item.tier, item.since = before, tier.code, clock.iso(at)
     item.period_start, item.period_growth, item.grace_until = begin.isoformat(), 0, None
@@ -109,16 +113,32 @@ def apply_growth(uow: UnitOfWork, item: TierItem, ladder: Ladder, change: int, b
                  at: datetime, actor: str, ladder_version: int) -> None:
     """A growth posting: count it in its period, upgrade when the balance crosses a threshold
     (several tiers at once if it crosses several), and, if the ladder says so, downgrade when a
-    refund takes the balance below the tier's threshold."""
+    refund takes the balance below the tier's threshold.
+
+    A member downgraded from a tier has a balance that still meets its threshold (growth carried
+    over never falls), so the balance alone would undo every downgrade at the next order. Up to
+    the tier left (``regain_from``), a tier is regained only when the growth earned in the
+    current period, that is since the downgrade, also meets its retention (``keep``); tiers
+    above it need their threshold only, as for anyone."""
     if clock.program_date(at).isoformat() >= item.period_start:
         item.period_growth = int(item.period_growth or 0) + change
     current = ladder.index(item.tier)
-    reached = ladder.reached(max(balance, 0))
+    reached = regainable(ladder, item, max(balance, 0))
     detail = {"growth": balance, "ladder_version": ladder_version}
     if change > 0 and reached > current:
         move(uow, item, ladder, reached, "crossing", at, actor, detail)
-    elif change < 0 and kind == "refund" and ladder.downgrade_on_refund and reached < current:
-        move(uow, item, ladder, reached, "refund", at, actor, detail)
+    elif change < 0 and kind == "refund" and ladder.downgrade_on_refund and ladder.reached(max(balance, 0)) < current:
+        move(uow, item, ladder, ladder.reached(max(balance, 0)), "refund", at, actor, detail)
+
+
+def regainable(ladder: Ladder, item: TierItem, balance: int) -> int:
+    """The highest tier ``balance`` reaches that the member may move up to now: above the tier
+    held, every tier up to ``regain_from`` also needs the period's growth to meet its retention."""
+    current = ladder.index(item.tier)
+    ceiling = ladder.index(item.regain_from) if ladder.has(item.regain_from) else current
+    growth = int(item.period_growth or 0)
+    return max(i for i, tier in enumerate(ladder.tiers)
+               if i <= current or (tier.threshold <= balance and (i > ceiling or growth >= tier.keep)))
 
 
 def review(uow: UnitOfWork, item: TierItem, ladder: Ladder, today: date, as_of: datetime, actor: str,

@@ -33,6 +33,8 @@ class TierItem(MainModel):
     duepk = UnicodeAttribute(null=True)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
+    regain_from = UnicodeAttribute(null=True)        # the highest tier left by a downgrade: up to it, growth
+                                                     # earned since must meet a tier's retention to regain it
     reminded = UnicodeAttribute(null=True)           # the last reminder sent: "<valid_until>:<days>"
     gsi1pk = UnicodeAttribute(null=True)             # DUE#tier-remind: the next reminder before the validity end
     gsi1sk = UnicodeAttribute(null=True)

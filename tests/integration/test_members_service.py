@@ -110,3 +110,35 @@ def test_members_read_only_themselves(db):
         service.get(UnitOfWork(), "01J00000000000000000000000", ADMIN)
     with pytest.raises(Forbidden):
         service.get(UnitOfWork(), m.member_id, Principal("staff", "c", "clerk"), reveal=True)
+
+
+def test_a_birthday_is_set_once_and_then_changed_only_by_hq_with_a_reason(db):
+    """Issue #20: a member moved their birthday to today before every order (a 3x multiplier)."""
+    from datetime import date
+
+    from chalicelib.members.service import BirthdayLocked
+    from chalicelib.members.tables import AuditItem
+    from chalicelib.shared.errors import ValidationProblem
+    m = register({"phone": "13800138031"})
+    me = Principal("member", m.member_id)
+    uow = UnitOfWork()
+    service.update("me", UpdateMember(birthday=date(1990, 5, 1)), me, uow)             # set once: fine
+    uow.commit()
+    for who in (me, POS):
+        for birthday in (date(1990, 12, 2), None):
+            with pytest.raises(BirthdayLocked):
+                service.update(m.member_id if who is POS else "me", UpdateMember(birthday=birthday), who,
+                               UnitOfWork())
+    uow = UnitOfWork()
+    service.update("me", UpdateMember(birthday=date(1990, 5, 1), name="Wang"), me, uow)  # unchanged: fine
+    uow.commit()
+    with pytest.raises(ValidationProblem):                                                  # HQ: a reason
+        service.update(m.member_id, UpdateMember(birthday=date(1990, 6, 1)), ADMIN, UnitOfWork())
+    assert store.load(m.member_id).birthday == date(1990, 5, 1)
+    assert [a for a in scan(AuditItem) if a.action == "birthday_changed"] == []
+    uow = UnitOfWork()
+    service.update(m.member_id, UpdateMember(birthday=date(1990, 6, 1), reason="ID card shows June"), ADMIN, uow)
+    uow.commit()
+    assert store.load(m.member_id).birthday == date(1990, 6, 1)
+    audited = [a for a in scan(AuditItem) if a.action == "birthday_changed"]
+    assert [(a.actor, a.detail) for a in audited] == [(ADMIN.ref, "1990-05-01 -> 1990-06-01: ID card shows June")]

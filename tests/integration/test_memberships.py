@@ -91,3 +91,40 @@ def test_cancellation_refunds_by_policy(api, plans, policy, refund):
     done = api.ok("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "moving abroad"})
     assert (done["status"], done["until"], done["refund_fen"]) == ("cancelled", "2026-04-01", refund)
     assert api.call("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "again"})[0] == 404
+
+
+def test_a_purchase_without_a_payment_is_refused_and_changes_nothing(api, plans):
+    """Issue #20: ``{"plan", "amount_fen": 1}`` with no payment_ref and no trial was a free full period."""
+    plans(refund_policy="prorated")
+    mid = api.member("13800139105")
+    url = f"/v1/members/{mid}/membership/purchase"
+    for body in ({"plan": "PLUS-Y", "amount_fen": 1}, {"plan": "PLUS-Y", "amount_fen": 12_800},
+                 {"plan": "PLUS-Y", "payment_ref": "WX-H1"}, {"plan": "PLUS-Y"},
+                 {"plan": "PLUS-M", "trial": True, "amount_fen": 1},
+                 {"plan": "PLUS-M", "trial": True, "payment_ref": "WX-H2"}):
+        status, problem = api.call("POST", url, body)
+        assert status == 422, (body, problem)
+    shown = api.ok("GET", f"/v1/members/{mid}/membership")
+    assert (shown["status"], shown["history"]) == ("none", [])
+    # a trial is recorded and once per plan; cancelling it refunds nothing
+    trial = api.ok("POST", url, {"plan": "PLUS-M", "trial": True})
+    assert [p.get("trial") for p in trial["periods"]] == [True]
+    assert api.call("POST", url, {"plan": "PLUS-M", "trial": True})[0] == 409
+    done = api.ok("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "no thanks"})
+    assert done["refund_fen"] == 0
+    assert api.call("POST", url, {"plan": "PLUS-M", "trial": True})[0] == 409        # not again after a cancel
+
+
+def test_a_refund_never_exceeds_what_a_period_paid():
+    from datetime import date
+
+    from chalicelib.tiers.plans import refund_fen
+    today = date(2026, 4, 1)
+    paid = {"start": "2026-03-01", "end": "2026-05-31", "price_fen": 4_000, "payment_ref": "WX-1"}
+    ahead = {"start": "2026-06-01", "end": "2026-08-31", "price_fen": 4_000, "payment_ref": "WX-2"}
+    # a period stored by the defect: full price, marked a trial, no payment reference
+    unpaid = {"start": "2026-09-01", "end": "2027-08-31", "price_fen": 12_800, "trial": True}
+    trial = {"start": "2026-03-25", "end": "2026-04-07", "price_fen": 0, "trial": True}
+    assert refund_fen([paid], today) == 4_000 * 60 // 92 <= 4_000
+    assert refund_fen([paid, ahead, unpaid, trial], today) == 4_000 * 60 // 92 + 4_000
+    assert refund_fen([{**paid, "start": "2026-04-01", "end": "2026-04-01"}], today) == 0     # today is used

@@ -26,10 +26,10 @@ TASKS = {"tasks": [
 def program(api):
     clock.freeze(T0)
     api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
-    api.ok("PUT", "/v1/tasks", {"tasks": TASKS, "effective_from": "2026-01-01T00:00:00Z"})
     api.ok("PUT", "/v1/points/rules", {"rules": {"behaviors": {"referral": {"points": 0}},
                                                  "custom_events": {"share_poster": {"points": 0}}},
                                        "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/tasks", {"tasks": TASKS, "effective_from": "2026-01-01T00:00:00Z"})
 
 
 def tasks(api, mid):
@@ -107,6 +107,9 @@ def test_the_member_overview_is_one_read(memory):
     api = AppClient()
     clock.freeze(T0)
     api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    api.ok("PUT", "/v1/points/rules", {"rules": {"behaviors": {"referral": {"points": 0}},     # what tasks count
+                                                 "custom_events": {"share_poster": {"points": 0}}},
+                                       "effective_from": "2026-01-01T00:00:00Z"})
     api.ok("PUT", "/v1/tasks", {"tasks": TASKS, "effective_from": "2026-01-01T00:00:00Z"})
     api.ok("PUT", "/v1/benefits/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
     mid = api.member("13800139330")

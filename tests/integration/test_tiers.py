@@ -91,6 +91,39 @@ def test_growth_in_the_period_keeps_the_tier_and_too_little_lowers_it_one_step(a
     assert api.run_job("tier-review")["items_read"] == 0         # nothing due until the next period ends
 
 
+def test_a_downgrade_is_not_undone_by_the_next_small_order(api, ladder):
+    """Issue #20: V3 5,000 (retain 3,000), one_step, carry_over. Reviewed down to V2 with 7,999
+    growth, a ¥1 order (7,999 -> 8,000) put the member back at V3: no threshold was crossed. The
+    rule: up to the tier left, growth earned since the downgrade must meet the tier's retention."""
+    mid, other = api.member("13800139021"), api.member("13800139022")
+    for m in (mid, other):
+        earn(api, m, f"{m}-a", 5_000)                             # V3 from 2026-03-01, valid to 2027-02-28
+        clock.freeze(T0 + timedelta(days=200))
+        earn(api, m, f"{m}-b", 2_999)                             # one short of the retention of 3,000
+        clock.freeze(T0)
+    clock.freeze(datetime(2027, 3, 1, 4, tzinfo=UTC))
+    assert api.run_job("tier-review")["downgraded"] == 2
+    down = tier(api, mid)
+    assert (down["tier"]["code"], down["growth"], down["period_growth"]) == ("V2", 7_999, 0)
+    earn(api, mid, "c1", 1)                                       # 7,999 -> 8,000: nothing crossed
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"], now["valid_until"]) == (
+        "V2", 8_000, 1, "2028-02-29")
+    assert now["next"]["growth_needed"] == 2_999                  # V3's retention less the period's 1, not 0
+    earn(api, mid, "c2", 2_998)                                   # 2,999 since the downgrade: still short
+    assert tier(api, mid)["tier"]["code"] == "V2"
+    assert [c["cause"] for c in history(api, mid)] == ["downgrade", "crossing"]
+    clock.freeze(datetime(2027, 3, 10, 4, tzinfo=UTC))
+    earn(api, mid, "c3", 1)                                       # 3,000 since the downgrade: V3 again
+    back = tier(api, mid)
+    assert (back["tier"]["code"], back["growth"], back["valid_until"], back["period_growth"]) == (
+        "V3", 10_999, "2028-03-09", 0)
+    assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)][0] == ("V2", "V3", "crossing")
+    # a tier above the one left needs only its threshold, as for anyone: 7,999 + 12,001 = V4's 20,000
+    earn(api, other, "d1", 12_001)
+    assert tier(api, other)["tier"]["code"] == "V4"
+
+
 def test_by_growth_downgrade_grace_and_growth_reset(api, ladder):
     ladder(downgrade="by_growth", grace_days=30, growth_at_period_end="reset")
     mid = api.member("13800139004")

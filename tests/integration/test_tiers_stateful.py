@@ -41,6 +41,7 @@ class Model:
         self.tier, self.valid_until, self.grace_until = 0, None, None
         self.period_start, self.period_growth = today, 0
         self.manual: tuple[int, date] | None = None
+        self.regain: int | None = None      # the highest tier a downgrade left (re-earned by its keep)
         self.lots: dict[str, dict] = {}     # order -> earned day, remaining, expired, clawed, amount, refunded
         self.debt = 0
 
@@ -54,6 +55,10 @@ class Model:
         return self.tier
 
     def _move(self, to: int, start: date) -> None:
+        if to < self.tier:
+            self.regain = max(self.tier, -1 if self.regain is None else self.regain)
+        elif self.regain is not None and to >= self.regain:
+            self.regain = None
         self.tier, self.period_start, self.period_growth, self.grace_until = to, start, 0, None
         months = TIERS[to][2]
         self.valid_until = last_day(start, months) if months else None
@@ -63,11 +68,15 @@ class Model:
         self.debt -= repaid
         self.lots[order] = {"day": today, "remaining": yuan - repaid, "expired": 0, "clawed": 0,
                             "growth": yuan, "amount": yuan * 100, "refunded": 0}
-        reached = max(i for i, t in enumerate(TIERS) if t[1] <= max(self.growth, 0))
+        # a tier up to the one a downgrade left is regained only by growth earned since (its keep)
+        period = self.period_growth + yuan
+        ceiling = self.tier if self.regain is None else self.regain
+        reached = max(i for i, t in enumerate(TIERS) if i <= self.tier or (
+            t[1] <= max(self.growth, 0) and (i > ceiling or period >= t[3])))
         if reached > self.tier:
             self._move(reached, today)
         else:
-            self.period_growth += yuan
+            self.period_growth = period
 
     def refund(self, order: str, fen: int) -> None:
         lot = self.lots[order]
