@@ -90,10 +90,10 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     price = face if cmd.price_fen is None else cmd.price_fen
     if price > face:
         raise ValidationProblem(f"price_fen may not exceed the face value of the cards sold ({face} fen)")
-    stored_value.check_issuance(uow, batch.issuer_merchant_id or "program", face)
     journal = Journal()
     journal.move(CASH, liability(batch), price)
     journal.move(DISCOUNT, liability(batch), face - price)
+    stored_value.count_issued(uow, journal.lines)           # the issuer's limit, held in this transaction
     now = clock.iso(clock.now())
     sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
     read = int(batch.version or 0)
@@ -340,6 +340,8 @@ class _Change:
             "balance_fen": after, "sequence": version, "member_id": member_id, "entries": self.journal.lines,
             **(data or {})}, merchant_id=merchant_id)
         self.state.stage(posting, event)
+        if event_type != "gift_card.redeemed":      # a redemption's lines are counted on the member's account
+            stored_value.count_issued(self.uow, self.journal.lines, limited=kind != "payment_refund")
 
 
 def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:

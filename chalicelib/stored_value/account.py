@@ -23,7 +23,8 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
-from chalicelib.stored_value import bonus_lots
+from chalicelib.stored_value import bonus_lots, counters
+from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
 
 PRINCIPAL, BONUS = "member:principal", "member:bonus"
@@ -171,7 +172,8 @@ class SvChange:
     def stage(self, kind: str, amount: int, *, ref: str | None, actor: str | None, key: str | None,
               event_type: str, data: dict[str, Any] | None = None, merchant_id: str | None = None,
               store_id: str | None = None, reason: str | None = None) -> SvPostingItem:
-        """Stage the account, one posting (with its journal lines) and one event."""
+        """Stage the account, one posting (with its journal lines), one event, and what the lines
+        change in the issuer's outstanding prepaid money (bounded by its limit, but for a refund)."""
         if self.account.gsi1pk is None:                  # an account item from before listings
             fresh = SvAccountItem.new(self.member_id)
             self.account.gsi1pk, self.account.gsi1sk = fresh.gsi1pk, fresh.gsi1sk
@@ -195,4 +197,6 @@ class SvChange:
         due = bonus_lots.next_due(self.lots)
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
         self.state.stage(posting, event)
+        _, rules = R.RULES.at(self.uow, clock.now())
+        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind != "refund")
         return posting

@@ -24,6 +24,7 @@ from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
+from chalicelib.stored_value import counters
 from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
 
 CONSUMER = "prepaid-figures"
@@ -117,8 +118,20 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
 
 
 def issued(uow: UnitOfWork, issuer: str) -> int:
-    """The prepaid money an issuer holds now (its liability accounts' credit balance)."""
-    accounts = [*MEMBER_PRINCIPAL, "gift_cards:program"] if issuer == "program" else [f"gift_cards:{issuer}"]
-    uow.prefetch([(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts])
-    rows = [uow.get(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts]
-    return -sum(int(r.balance or 0) for r in rows if r is not None)
+    """The prepaid money an issuer holds now, by the figures (its liability accounts' credit balance)."""
+    return -sum(v for a, v in balances(uow).items() if counters.issuer_of(a) == issuer)
+
+
+def issuance(uow: UnitOfWork, limits: dict[str, int]) -> dict[str, Any]:
+    """Per issuer, the outstanding prepaid money on its counter (kept in the issuing transactions,
+    what the limit is held against) and in the figures (the stream's projection): equal once the
+    stream has caught up."""
+    b = balances(uow)
+    issuers = {counters.PROGRAM_ISSUER, *limits, *(i for a in b if (i := counters.issuer_of(a)) is not None)}
+    rows = {}
+    for issuer in sorted(issuers):
+        counted = counters.total(uow, counters.issued_key(issuer))
+        projected = -sum(v for a, v in b.items() if counters.issuer_of(a) == issuer)
+        rows[issuer] = {"counter_fen": counted, "figures_fen": projected, "limit_fen": limits.get(issuer),
+                        "agree": counted == projected}
+    return {"issuers": rows, "agree": all(r["agree"] for r in rows.values())}

@@ -11,6 +11,9 @@
 * ``MEMBER#<id> / SV#HOLD#<id>``: a checkout hold (principal and bonus reserved).
 * ``MEMBER#<id> / SV#DAY#<date>`` and ``SV#BONUS#<rule>``: the day's top-ups (limit) and how
   often a bonus rule was given (per-member limit).
+* ``SVCOUNT#MERCHANT#<id>`` / ``SVCOUNT#KEY#<key id>`` ``/ DAY#<date>``: a merchant's and an API
+  key's top-ups that day; ``SVCOUNT#ISSUER#<issuer> / OUTSTANDING``: the prepaid money an issuer
+  holds (stored_value/counters.py).
 """
 
 from __future__ import annotations
@@ -134,6 +137,11 @@ class SvCounterItem(MainModel):
     @staticmethod
     def key(member_id: str, name: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"SV#{name}"
+
+    @staticmethod
+    def of(kind: str, owner: str, name: str) -> tuple[str, str]:
+        """A counter of someone other than a member: a merchant's, an API key's, an issuer's."""
+        return f"SVCOUNT#{kind}#{owner}", name
 
 
 class SvHoldItem(MainModel):

@@ -1,10 +1,13 @@
-"""Stored value over real HTTP on the local stack: 32 tills paying at once never overdraw, and
-a payment provider's repeated callbacks top up once."""
+"""Stored value over real HTTP on the local stack: 32 tills paying at once never overdraw, a
+payment provider's repeated callbacks top up once, and a burst of top-ups never passes the
+issuer's limit."""
 
 from __future__ import annotations
 
 import threading
+import time
 
+from tests.e2e.conftest import all_at_once
 from tests.e2e.test_tenancy_http import A, pos, register_at, staff
 
 
@@ -43,3 +46,39 @@ def test_thirty_two_concurrent_payments_never_overdraw_and_a_repeated_top_up_cou
     proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
     assert proof["balanced"], proof
     assert proof["account"]["principal"] + proof["account"]["bonus"] == start - 5_000 * ok >= 0
+
+
+def _rules(api, hq):
+    return api.call("GET", "/v1/stored-value/rules", headers=hq).json()["rules"]
+
+
+def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api, stack):
+    """Eight tills top up eight members at once with 10,000 fen each, 30,000 of room left under
+    the program's limit: exactly three are issued, five get 409 issuance-limit and change nothing,
+    and once the stream has caught up the counter equals the figures."""
+    hq = staff(api, stack, A, "super_admin")
+    before = _rules(api, hq)
+    held = api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()["issuance"]["program"]["counter_fen"]
+    members = [register_at(api, stack, A)[0] for _ in range(8)]
+    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "issuance_limits_fen": {
+        **before.get("issuance_limits_fen", {}), "program": held + 30_000}}}, headers=hq, key=f"lim-{members[0]}")
+    assert put.status_code == 201, put.text
+    try:
+        replies = all_at_once(8, lambda i: api.call(
+            "POST", f"/v1/members/{members[i]}/stored-value/top-ups",
+            {"amount_fen": 10_000, "payment_ref": f"BURST-{members[i]}"}, signed_by=pos(stack, A),
+            key=f"burst-{members[i]}"))
+        statuses = sorted(r.status_code for r in replies.values())
+        assert statuses == [201] * 3 + [409] * 5, [r.text for r in replies.values()]
+        assert all(r.json()["type"].endswith("/issuance-limit") for r in replies.values() if r.status_code == 409)
+        balances = [api.call("GET", f"/v1/members/{m}/stored-value", headers=hq).json()["topped_up"] for m in members]
+        assert sorted(balances) == [0] * 5 + [10_000] * 3                  # the refused ones changed nothing
+        for _ in range(100):                                                # the stream folds the figures in
+            proof = api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()
+            if proof["issuance_agrees"]:
+                break
+            time.sleep(0.1)
+        assert proof["issuance_agrees"], proof["issuance"]
+        assert proof["issuance"]["program"]["counter_fen"] == held + 30_000
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unlim-{members[0]}")

@@ -82,7 +82,9 @@ def test_top_up_bonus_payment_refund_and_cash_out_to_the_fen(api, program):
 
 def test_limits_refuse_and_change_nothing(api, program):
     mid = api.member("13800139402")
-    assert top_up(api, mid, 500_001, "L-1")[0] == 422                     # one top-up at most ¥5,000
+    status, problem = top_up(api, mid, 500_001, "L-1")                     # one top-up at most ¥5,000: a limit
+    assert status == 409 and problem["type"].endswith("/stored-value-limit") and problem["limit_fen"] == 500_000
+    assert api.ok("GET", f"/v1/members/{mid}/stored-value")["topped_up"] == 0
     ok = top_up(api, mid, 300_000, "L-2")[1]                               # 20,000 bonus (stepped)
     assert ok["balance_fen"] == 320_000
     status, problem = top_up(api, mid, 1, "L-3")                           # the day's ¥3,000 is used

@@ -23,12 +23,14 @@ from tests.integration import machines
 
 START = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
 CAP = 500_000
+LIMIT = 350_000              # the program's outstanding prepaid money (principal, held or not, and its cards)
 BONUS_DAYS, FIRST_DAYS = 10, 30            # a later bonus can end before an earlier one
 RULES = {"bonus_rules": [
     {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000,
      "valid_days": BONUS_DAYS},
     {"id": "first", "name": "first 10%", "kind": "percent", "percent": 10, "max_bonus_fen": 5_000,
-     "first_top_up_only": True, "valid_days": FIRST_DAYS}], "balance_cap_fen": CAP}
+     "first_top_up_only": True, "valid_days": FIRST_DAYS}], "balance_cap_fen": CAP,
+    "issuance_limits_fen": {"program": LIMIT}}
 
 
 CARDS, FACE = 2, 30_000
@@ -46,6 +48,12 @@ class Model:
         self.caller_locked = False
         self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
         self.today = START.date()                 # (noon in Shanghai: the program date is the UTC date)
+
+    @property
+    def outstanding(self) -> int:
+        """The program's prepaid money held: principal (held or not) and what its cards still hold."""
+        return (self.principal + sum(h["p"] for h in self.holds.values())
+                + sum(c["balance"] for c in self.cards.values()))
 
     def bonus_for(self, amount: int) -> tuple[int, int]:
         """The bonus and the days it lasts: "200-30" wins a tie, being listed first."""
@@ -138,6 +146,10 @@ class StoredValueMachine(RuleBasedStateMachine):
         bonus, days = m.bonus_for(amount)
         if m.principal + m.bonus + amount + bonus > CAP:
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
+            return
+        if m.outstanding + amount > LIMIT:        # the issuer's limit holds in the issuing transaction
+            assert status == 409 and body["type"].endswith("/issuance-limit"), body
+            assert body["outstanding_fen"] == m.outstanding, (body, m.outstanding)
             return
         assert status == 201 and body["bonus_fen"] == bonus, (body, bonus)
         if bonus:
@@ -372,6 +384,10 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert FACE - sum(-p["amount_fen"] if p["kind"] == "payment_refund" else p["amount_fen"]
                               for p in shown["postings"]) == card["balance"]
             assert all(sum(e["fen"] for e in p["entries"]) == 0 for p in shown["postings"])
+        from chalicelib.db.uow import UnitOfWork
+        from chalicelib.stored_value import counters
+        issued = counters.total(UnitOfWork(), counters.issued_key("program"))
+        assert issued == self.model.outstanding, (issued, self.model.outstanding)
 
 
 NIGHTLY = os.environ.get("STORED_VALUE_MACHINE") == "nightly"
