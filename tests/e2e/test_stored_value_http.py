@@ -82,3 +82,45 @@ def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api,
         assert proof["issuance"]["program"]["counter_fen"] == held + 30_000
     finally:
         api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unlim-{members[0]}")
+
+
+def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, stack):
+    """A POS key tops up against payment references nobody here can verify: per key and per
+    merchant, the day's top-ups are counted in the transaction and bounded by the rules."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared import clock
+    from chalicelib.stored_value import counters
+    from chalicelib.stored_value.tables import SvCounterItem
+
+    hq = staff(api, stack, A, "super_admin")
+    key = pos(stack, A)
+    day = f"DAY#{clock.program_date().isoformat()}"
+    taken = {kind: counters.total(UnitOfWork(), SvCounterItem.of(kind, owner, day))
+             for kind, owner in (("KEY", key["key_id"]), ("MERCHANT", A[1]))}
+    before = _rules(api, hq)
+    bob = register_at(api, stack, A)[0]
+    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {
+        **before, "key_daily_top_up_max_fen": taken["KEY"] + 20_000,
+        "merchant_daily_top_up_max_fen": 1,                                 # every other merchant: nothing
+        "merchant_daily_top_up_limits_fen": {A[1]: taken["MERCHANT"] + 30_000}}}, headers=hq, key=f"day-{bob}")
+    assert put.status_code == 201, put.text
+
+    def top_up(ref, fen=10_000, headers=None, signed=True):
+        return api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                        {"amount_fen": fen, "payment_ref": ref, **({} if signed else {"merchant_id": A[1]})},
+                        signed_by=key if signed else None, headers=headers, key=f"{ref}-{bob}")
+    try:
+        assert [top_up(f"K1-{bob}").status_code, top_up(f"K2-{bob}").status_code] == [201, 201]
+        refused = top_up(f"K3-{bob}")
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/stored-value-limit"), refused.text
+        assert "key" in refused.json()["detail"]
+        assert top_up(f"K3-{bob}").status_code == 409                       # its retry too: nothing was counted
+        assert top_up(f"H1-{bob}", headers=hq, signed=False).status_code == 201       # HQ at the till's merchant
+        refused = top_up(f"H2-{bob}", fen=1, headers=hq, signed=False)
+        assert refused.status_code == 409 and "merchant" in refused.json()["detail"]
+        account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
+        assert account["topped_up"] == 30_000
+        assert counters.total(UnitOfWork(), SvCounterItem.of("KEY", key["key_id"], day)) == taken["KEY"] + 20_000
+        assert counters.total(UnitOfWork(), SvCounterItem.of("MERCHANT", A[1], day)) == taken["MERCHANT"] + 30_000
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unday-{bob}")

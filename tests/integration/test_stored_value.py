@@ -211,3 +211,23 @@ def test_expiring_bonus_is_spent_first_given_back_by_refunds_and_expires_by_the_
     ledger = api.ok("GET", f"/v1/members/{mid}/stored-value/ledger")["postings"]
     assert ledger[0]["kind"] == "bonus_expired" and ledger[0]["entries"] == [   # the liability is debited
         {"account": "member:bonus", "fen": 2_000}, {"account": "bonus_expired", "fen": -2_000}]
+
+
+def test_rules_with_negative_or_absurd_numbers_are_refused_and_nothing_is_saved(api, program):
+    """Every number of the rules is bounded: a negative limit, a float, a non-finite number or an
+    absurd amount is a 422 naming the field, and the rules in force stay as they were."""
+    before = api.ok("GET", "/v1/stored-value/rules")
+    bad = [{"issuance_limits_fen": {"program": -1}}, {"issuance_limits_fen": {"m1": 10**13}},
+           {"issuance_limits_fen": {"m1": 1.5}}, {"issuance_limits_fen": {"Not An Issuer!": 1}},
+           {"merchant_daily_top_up_max_fen": 0}, {"key_daily_top_up_max_fen": -5},
+           {"merchant_daily_top_up_limits_fen": {"m1": -1}}, {"daily_top_up_max_fen": -1},
+           {"single_top_up_max_fen": 0}, {"balance_cap_fen": 10**10}, {"cash_out_approval_above_fen": -1},
+           {"reserve_percent": 101}, {"bonus_rules": [{"id": "x", "name": "x", "kind": "fixed", "bonus_fen": -3}]}]
+    for fields in bad:
+        status, problem = api.call("PUT", "/v1/stored-value/rules", {"rules": {**RULES, **fields}})
+        assert status == 422, (fields, problem)
+    headers = {"Authorization": "Bearer " + api.token, "Content-Type": "application/json", "Idempotency-Key": "nan"}
+    for raw in ('{"rules": {"issuance_limits_fen": {"program": NaN}}}',
+                '{"rules": {"issuance_limits_fen": {"program": Infinity}}}'):
+        assert api.client.http.put("/v1/stored-value/rules", body=raw, headers=headers).status_code in (400, 422)
+    assert api.ok("GET", "/v1/stored-value/rules")["version"] == before["version"]
