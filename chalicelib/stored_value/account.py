@@ -159,6 +159,19 @@ class SvChange:
         self.journal.move(BONUS, FORFEITED, bonus)
         return principal, bonus
 
+    def cash_out_held(self, principal: int) -> int:
+        """An approved cash-out: the principal held for it back to cash, and the bonus left
+        forfeited; the bonus forfeited."""
+        bonus = self.bonus
+        self.lots = []
+        self.state.move("held_principal", -principal)
+        self.state.move("bonus", -bonus)
+        self.state.count("cashed_out", principal)
+        self.state.count("bonus_forfeited", bonus)
+        self.journal.move(HELD_PRINCIPAL, CASH, principal)
+        self.journal.move(BONUS, FORFEITED, bonus)
+        return bonus
+
     def expire_bonus(self, today: date) -> int:
         """Take the bonus whose lots' last day is before ``today`` (what is held by an open
         checkout waits for it); the amount expired."""

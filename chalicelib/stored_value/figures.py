@@ -33,7 +33,8 @@ MEMBER_BONUS = ("member:bonus", "member:held_bonus")
 
 
 @subscribe(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
-           "stored_value.cashed_out", "stored_value.held", "stored_value.hold_released",
+           "stored_value.cashed_out", "stored_value.held", "stored_value.cash_out_requested",
+           "stored_value.cash_out_rejected", "stored_value.hold_released",
            "stored_value.card_redeemed", "stored_value.bonus_expired", "gift_card.sold", "gift_card.paid", "gift_card.payment_refunded",
            "gift_card.voided")
 def project(event: DomainEvent) -> None:

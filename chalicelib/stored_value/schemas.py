@@ -39,8 +39,10 @@ class CashOut(Strict):
     reason: str = Field(min_length=3, max_length=200)
     refund_ref: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
                                    description="the original payment route's reference for the refund")
-    approved_by: str | None = Field(None, min_length=1, max_length=64,
-                                    description="the HQ staff who approved it (above the approval amount)")
+
+
+class CashOutDecision(Strict):
+    reason: str | None = Field(None, min_length=3, max_length=200, description="why (a rejection needs one)")
 
 
 class LedgerQuery(Strict):

@@ -23,7 +23,7 @@ from chalicelib.stored_value import bonus_lots, counters, figures
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
 from chalicelib.stored_value.counters import IssuanceLimit
-from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
+from chalicelib.stored_value.schemas import Pay, RefundPayment, TopUp
 from chalicelib.stored_value.tables import SvAccountItem, SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
 
 
@@ -37,10 +37,6 @@ class PaymentRefReused(Conflict):
 
 class RefundExceedsPayment(Conflict):
     slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
-
-
-class NothingToCashOut(Conflict):
-    slug, title = "nothing-to-cash-out", "There is no principal to cash out"
 
 
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -227,26 +223,6 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
                                  "bonus_fen": bonus})
     return {**_view(change), "order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
             "bonus_fen": bonus, "refunded_fen": before + cmd.amount_fen, "posting_id": posting.posting_id}
-
-
-def cash_out(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Refund the remaining principal to its payment route; the bonus is forfeited (recorded)."""
-    member_id = members.target(uow, member_id, by)
-    _, rules = R.RULES.at(uow, clock.now())
-    change = SvChange(uow, member_id)
-    if change.principal <= 0:
-        raise NothingToCashOut("only principal is cashed out; this account holds none"
-                               + (f" ({change.bonus} fen of bonus)" if change.bonus else ""))
-    limit = rules.cash_out_approval_above_fen
-    if limit is not None and change.principal > limit and (not cmd.approved_by or cmd.approved_by == by.id):
-        raise Forbidden(f"a cash-out above {limit} fen names another HQ staff member who approved it (approved_by)")
-    principal, bonus = change.cash_out()
-    posting = change.stage("cash_out", principal, ref=cmd.refund_ref, actor=by.ref, key=key,
-                           event_type="stored_value.cashed_out", reason=cmd.reason,
-                           data={"principal_fen": principal, "bonus_forfeited_fen": bonus,
-                                 "approved_by": cmd.approved_by})
-    return {**_view(change), "cashed_out_fen": principal, "bonus_forfeited_fen": bonus,
-            "posting_id": posting.posting_id}
 
 
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:

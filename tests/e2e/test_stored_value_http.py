@@ -124,3 +124,43 @@ def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, 
         assert counters.total(UnitOfWork(), SvCounterItem.of("MERCHANT", A[1], day)) == taken["MERCHANT"] + 30_000
     finally:
         api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unday-{bob}")
+
+
+def test_a_big_cash_out_waits_for_a_second_hq_staff_member(api, stack):
+    """A free-text approver paid 48,500 fen: now a cash-out above the approval amount holds the
+    principal until another authenticated HQ staff member approves it, once."""
+    hq, other = staff(api, stack, A, "super_admin"), staff(api, stack, A, "ops_manager")
+    before = _rules(api, hq)
+    bob = register_at(api, stack, A)[0]
+    assert api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "cash_out_approval_above_fen": 10_000}},
+                    headers=hq, key=f"co-{bob}").status_code == 201
+    try:
+        assert api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                        {"amount_fen": 48_500, "payment_ref": f"CO-{bob}"}, signed_by=pos(stack, A),
+                        key=f"co-top-{bob}").status_code == 201
+        named = api.call("POST", f"/v1/members/{bob}/stored-value/cash-out",
+                         {"reason": "leaving", "approved_by": "nobody-at-all"}, headers=hq, key=f"co-1-{bob}")
+        assert named.status_code == 422
+        pending = api.call("POST", f"/v1/members/{bob}/stored-value/cash-out", {"reason": "leaving"}, headers=hq,
+                           key=f"co-2-{bob}").json()
+        assert (pending["status"], pending["principal_fen"], pending["balance_fen"]) == ("pending", 48_500, 0)
+        spent = api.call("POST", f"/v1/members/{bob}/stored-value/payments", {"amount_fen": 1, "order_id": f"co-{bob}"},
+                         signed_by=pos(stack, A), key=f"co-pay-{bob}")
+        assert spent.status_code == 409                                    # held while pending
+        path = f"/v1/members/{bob}/stored-value/cash-outs/{pending['cash_out_id']}/approve"
+        assert api.call("POST", path, {}, headers=hq, key=f"co-3-{bob}").status_code == 403
+        assert api.call("POST", path, {}, headers=pos_headers(api, stack), key=f"co-4-{bob}").status_code == 403
+        approvals = all_at_once(8, lambda i: api.call("POST", path, {}, headers=other, key=f"co-5-{i}-{bob}"))
+        statuses = sorted(r.status_code for r in approvals.values())
+        assert statuses == [200] + [409] * 7, [r.text for r in approvals.values()]
+        account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
+        assert (account["cashed_out"], account["held_principal"], account["balance_fen"]) == (48_500, 0, 0)
+        proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
+        assert proof["balanced"], proof
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unco-{bob}")
+
+
+def pos_headers(api, stack):
+    """A store clerk's token: staff, but not HQ."""
+    return staff(api, stack, A, "clerk")

@@ -37,6 +37,18 @@ def pay(api, mid, fen, order):
                                                                          "merchant_id": "m1"})
 
 
+def second_approver(api):
+    """Calls as another HQ staff member ("cfo") than the test's own ("ops")."""
+    from chalicelib.shared.credentials import mint_token
+    token = mint_token("staff", "cfo", 60, role="ops_manager")
+
+    def call(method, path, body, key):
+        r = getattr(api.client.http, method.lower())(path, body=api.json.dumps(body), headers={
+            "Authorization": "Bearer " + token, "Content-Type": "application/json", "Idempotency-Key": key})
+        return r.status_code, api.json.loads(r.body)
+    return call
+
+
 def proof(api, mid):
     result = api.ok("GET", f"/v1/stored-value/reconciliation?member_id={mid}")
     assert result["balanced"], result
@@ -108,10 +120,41 @@ def test_a_bonus_only_balance_cannot_be_cashed_out_and_big_cash_outs_need_an_app
     status, problem = api.call("POST", f"/v1/members/{mid}/stored-value/cash-out", {"reason": "leaving"})
     assert status == 409 and problem["type"].endswith("/nothing-to-cash-out")
     other = api.member("13800139404")
-    top_up(api, other, 20_000, "C-2")
-    assert api.call("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving"})[0] == 403
-    out = api.ok("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving", "approved_by": "cfo"})
-    assert out["cashed_out_fen"] == 20_000
+    top_up(api, other, 20_000, "C-2")                                      # + 3,000 bonus
+    status, problem = api.call("POST", f"/v1/members/{other}/stored-value/cash-out",
+                               {"reason": "leaving", "approved_by": "nobody-at-all"})
+    assert status == 422                                                   # a name is no approval
+    pending = api.ok("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving", "refund_ref": "C-2"})
+    assert (pending["status"], pending["principal_fen"], pending["cashed_out_fen"]) == ("pending", 20_000, 0)
+    assert (pending["principal"], pending["bonus"]) == (0, 3_000)          # held: not spendable meanwhile
+    assert pay(api, other, 3_001, "O-held")[1]["type"].endswith("/insufficient-balance")
+    assert api.call("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "again"})[0] == 409
+    path = f"/v1/members/{other}/stored-value/cash-outs/{pending['cash_out_id']}"
+    status, problem = api.call("POST", f"{path}/approve", {})              # the requester cannot approve
+    assert status == 403
+    cfo = second_approver(api)
+    status, paid = cfo("POST", f"{path}/approve", {}, "approve-1")
+    assert status == 200 and (paid["status"], paid["cashed_out_fen"], paid["bonus_forfeited_fen"]) == ("paid", 20_000,
+                                                                                                      3_000)
+    assert (paid["requested_by"], paid["decided_by"]) == ("staff:ops", "staff:cfo") and paid["balance_fen"] == 0
+    assert cfo("POST", f"{path}/approve", {}, "approve-1") == (status, paid)   # a retry: the same answer
+    status, problem = cfo("POST", f"{path}/approve", {}, "approve-2")      # once only
+    assert status == 409 and problem["type"].endswith("/cash-out-not-pending")
+    assert cfo("POST", f"{path}/reject", {"reason": "too late"}, "reject-1")[0] == 409
+    account = proof(api, other)
+    assert (account["cashed_out"], account["bonus_forfeited"], account["held_principal"]) == (20_000, 3_000, 0)
+    ledger = api.ok("GET", f"/v1/members/{other}/stored-value/ledger")["postings"]
+    assert [p["kind"] for p in ledger[:2]] == ["cash_out", "cash_out_held"]
+    assert (ledger[0]["actor"], ledger[1]["actor"]) == ("staff:cfo", "staff:ops")
+    third = api.member("13800139407")                                      # rejected: the principal comes back
+    top_up(api, third, 15_000, "C-3")
+    held = api.ok("POST", f"/v1/members/{third}/stored-value/cash-out", {"reason": "leaving"})
+    path = f"/v1/members/{third}/stored-value/cash-outs/{held['cash_out_id']}"
+    assert cfo("POST", f"{path}/reject", {}, "reject-2")[0] == 422         # a rejection says why
+    status, rejected = cfo("POST", f"{path}/reject", {"reason": "fraud check failed"}, "reject-3")
+    assert status == 200 and rejected["status"] == "rejected" and rejected["principal"] == 15_000
+    assert api.ok("GET", path)["decided_by"] == "staff:cfo"
+    assert proof(api, third)["cashed_out"] == 0
     everything = api.ok("GET", "/v1/stored-value/reconciliation")
     assert everything["balanced"] and everything["accounts_checked"] >= 2
     assert api.run_job("stored-value-reconcile")["balanced"] is True
