@@ -32,6 +32,9 @@ HELD_PRINCIPAL, HELD_BONUS = "member:held_principal", "member:held_bonus"
 CASH, BONUS_EXPENSE, FORFEITED, EXPIRED = "cash_clearing", "bonus_expense", "bonus_forfeited", "bonus_expired"
 
 
+UNLIMITED = ("refund", "card_refund")      # owed back: counted in the issuer's money, never refused by its limit
+
+
 def settlement(merchant_id: str) -> str:
     """The account of what the program owes a merchant for stored value spent there."""
     return f"settlement:{merchant_id}"
@@ -89,6 +92,13 @@ class SvChange:
         self.state.move("principal", fen)
         self.state.count("card_redeemed", fen)
         self.journal.move(card_account, PRINCIPAL, fen)
+
+    def refund_card_payment(self, fen: int, merchant_id: str) -> None:
+        """A refund of a payment made with a gift card since redeemed into this account: principal
+        back from the merchant's settlement (counted with the refunds of payments)."""
+        self.state.move("principal", fen)
+        self.state.count("refunded_principal", fen)
+        self.journal.move(settlement(merchant_id), PRINCIPAL, fen)
 
     def spend(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A payment at ``merchant_id``: both parts go to its settlement; never below zero."""
@@ -211,5 +221,5 @@ class SvChange:
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
         self.state.stage(posting, event)
         _, rules = R.RULES.at(self.uow, clock.now())
-        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind != "refund")
+        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED)
         return posting

@@ -104,6 +104,23 @@ def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, c
     return change
 
 
+def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str, refund_id: str,
+                   by: Principal, key: str | None) -> SvChange:
+    """A refund of a gift card payment whose card was since redeemed into this account, as
+    principal (the balance cap applies), staged."""
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if change.principal + change.bonus + fen > rules.balance_cap_fen:
+        raise LimitExceeded(f"the balance would be {change.principal + change.bonus + fen} fen; at most "
+                            f"{rules.balance_cap_fen} fen may be held: refund by another route",
+                            cap_fen=rules.balance_cap_fen)
+    change.refund_card_payment(fen, merchant_id)
+    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}", actor=by.ref, key=key,
+                 event_type="stored_value.card_payment_refunded", merchant_id=merchant_id,
+                 data={"card_number": card_number, "refund_id": refund_id})
+    return change
+
+
 def _bonus(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: int, at: datetime,
            first: bool) -> tuple[int, str | None]:
     """The best bonus among the rules that apply, and its rule; its use is counted if limited."""

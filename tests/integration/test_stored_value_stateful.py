@@ -319,7 +319,7 @@ class StoredValueMachine(RuleBasedStateMachine):
           again=st.booleans())
     def refund_card_payment(self, pick, share, again):
         """A till gives (part of) a card payment back onto the card: never more than was paid, each
-        refund id once, and not onto a card whose value went into stored value."""
+        refund id once; for a card whose value went into stored value, to the member's principal."""
         m = self.model
         order = sorted(m.card_payments)[pick % len(m.card_payments)]
         p = m.card_payments[order]
@@ -332,8 +332,13 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert status == 409 and "applied already" in body["detail"], body
         elif p["refunded"] + amount > p["amount"]:
             assert status == 409 and body["type"].endswith("/refund-exceeds-payment"), body
-        elif card["done"]:
-            assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
+        elif card["done"] and m.principal + m.bonus + amount > CAP:
+            assert status == 409 and body["type"].endswith("/stored-value-limit"), body
+        elif card["done"]:                        # redeemed: the refund goes to the member's principal
+            assert status == 201 and body["refunded_to"]["principal"] == m.principal + amount, body
+            m.principal += amount
+            p["refunded"] += amount
+            p["ids"].append(refund_id)
         else:
             assert status == 201 and body["balance_fen"] == card["balance"] + amount, body
             card["balance"] += amount
