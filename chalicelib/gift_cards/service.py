@@ -99,7 +99,7 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     journal = Journal()
     journal.move(CASH, liability(batch), price)
     journal.move(DISCOUNT, liability(batch), face - price)
-    stored_value.count_issued(uow, journal.lines)           # the issuer's limit, held in this transaction
+    stored_value.count_issued(uow, journal.lines, spread=batch_id)      # the issuer's limit, held in this transaction
     now = clock.iso(clock.now())
     sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
     read = int(batch.version or 0)
@@ -385,7 +385,8 @@ class CardChange:
             **(data or {})}, merchant_id=merchant_id)
         self.state.stage(posting, event)
         if event_type != "gift_card.redeemed":      # a redemption's lines are counted on the member's account
-            stored_value.count_issued(self.uow, self.journal.lines, limited=kind != "payment_refund")
+            stored_value.count_issued(self.uow, self.journal.lines, limited=kind != "payment_refund",
+                                      spread=card.number)
 
 
 def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:

@@ -221,5 +221,5 @@ class SvChange:
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
         self.state.stage(posting, event)
         _, rules = R.RULES.at(self.uow, clock.now())
-        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED)
+        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED, spread=self.member_id)
         return posting

@@ -138,7 +138,7 @@ def issuance(uow: UnitOfWork, limits: dict[str, int]) -> dict[str, Any]:
     issuers = {counters.PROGRAM_ISSUER, *limits, *(i for a in b if (i := counters.issuer_of(a)) is not None)}
     rows = {}
     for issuer in sorted(issuers):
-        counted = counters.total(uow, counters.issued_key(issuer))
+        counted = counters.outstanding(uow, issuer)
         projected = -sum(v for a, v in b.items() if counters.issuer_of(a) == issuer)
         rows[issuer] = {"counter_fen": counted, "figures_fen": projected, "limit_fen": limits.get(issuer),
                         "agree": counted == projected}

@@ -48,8 +48,11 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     own = members.record_key(member_id, by)[0]
     counters_read = [f"DAY#{clock.program_date().isoformat()}"] if rules.daily_top_up_max_fen is not None else []
     counters_read += [f"BONUS#{r.id}" for r in rules.bonus_rules if r.per_member_limit is not None]
+    shards = counters.outflow_keys(counters.PROGRAM_ISSUER) if counters.PROGRAM_ISSUER in rules.issuance_limits_fen \
+        else []                                     # what the limit's condition reads, in the same request
     _prefetch(uow, member_id, by, (SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref)),
-              *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read])
+              *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
+              *[(SvCounterItem, key) for key in shards])
     member_id = members.target(uow, member_id, by)
     seen = uow.stored_value.top_up_ref(cmd.payment_ref)
     if seen is not None:
@@ -83,11 +86,12 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
             "bonus_until": until.isoformat() if until else None, "issuer": counters.PROGRAM_ISSUER}
 
 
-def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool = True) -> None:
+def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool = True, spread: str = "") -> None:
     """Stage what a movement's lines change in its issuers' outstanding prepaid money, bounded by
-    their limits (for another capability: a gift card sale, payment, refund or void)."""
+    their limits (for another capability: a gift card sale, payment, refund or void; ``spread``
+    names the card or batch, which spreads outflows over the counter's shards)."""
     _, rules = R.RULES.at(uow, clock.now())
-    counters.count_issued(uow, lines, rules.issuance_limits_fen, limited=limited)
+    counters.count_issued(uow, lines, rules.issuance_limits_fen, limited=limited, spread=spread)
 
 
 def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,

@@ -124,6 +124,11 @@ def test_the_issued_counter_holds_the_limit_in_the_issuing_transaction_and_equal
     api.ok("POST", f"/v1/members/{a}/stored-value/payments", {"amount_fen": 5_000, "order_id": "IS-O1",
                                                               "merchant_id": "m1"})
     assert counter("program") == 25_000                                     # paid out to m1: room again
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.stored_value import counters
+    shards = [counters.total(UnitOfWork(), k) for k in counters.outflow_keys("program")]
+    assert counters.total(UnitOfWork(), counters.issued_key("program")) == 30_000 and sorted(shards)[-1] == 5_000
+    assert sum(shards) == 5_000                         # a payment touches one outflow shard, never the IN item
     assert top_up(c, 15_000, "IS-3")[0] == 409
     reply = top_up(c, 5_000, "IS-4")[1]
     assert reply["issuer"] == "program" and counter("program") == 30_000
