@@ -280,9 +280,19 @@ def test_scope_expiry_caps_and_bad_input_change_nothing(cards):
                          ({"name": "x", "face_value_fen": 0, "count": 1, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 100_001, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2026-03-01"}, 422),
+                         ({"name": "x", "face_value_fen": -100, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100.5, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100, "count": -1, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2027-01-01",
                            "merchant_ids": ["nowhere"]}, 404)]:
         assert cards.call("POST", "/v1/gift-cards/batches", body)[0] == status, body
+    listed = len(cards.ok("GET", "/v1/gift-cards/batches")["batches"])
+    sold = cards.ok("GET", "/v1/gift-cards/batches/B000001")["sold_count"]
+    for price in (-1, 1.5, 10**11 + 1, "100"):                               # a sale's price: nothing sold
+        status, problem = sell(cards, {"batch_id": "B000001"}, 5, 5, f"INV-P{price}", price_fen=price)
+        assert status == 422, (price, problem)
+    assert len(cards.ok("GET", "/v1/gift-cards/batches")["batches"]) == listed
+    assert cards.ok("GET", "/v1/gift-cards/batches/B000001")["sold_count"] == sold
     status, problem = cards.call("POST", "/v1/gift-cards/payments", {"card_number": n1, "secret": "12345-secret-x",
                                                                      "amount_fen": 1, "order_id": "o"})
     assert status == 422 and "12345-secret-x" not in json.dumps(problem)
