@@ -82,7 +82,8 @@ class StoredValueRules(Strict):
     key_daily_top_up_max_fen: StrictInt | None = Field(
         None, ge=1, le=10**12, description="the top-ups one merchant API key (a till) may take per day")
     cash_out_approval_above_fen: StrictInt | None = Field(
-        None, ge=0, le=10**9, description="a cash-out of more principal than this names the HQ staff who approved it")
+        None, ge=0, le=10**9, description="a cash-out of more principal than this is held pending until another HQ staff member "
+        "approves it")
     reserve_percent: StrictInt = Field(40, ge=0, le=100, description="the share of prepaid money an issuer keeps "
                                        "deposited with the custodian bank (fund supervision)")
     issuance_limits_fen: dict[MerchantId, LimitFen] = Field(
