@@ -145,10 +145,6 @@ def _sale_view(batch: GiftCardBatchItem, sale: GiftCardSaleItem) -> dict[str, An
 # one card -----------------------------------------------------------------------------------------
 def find_card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
     """The program's card with its batch, or 404."""
-    return _card(uow, number)
-
-
-def _card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
     card = uow.gift_cards.card(number) if keys.valid_number(number) else None
     batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
     if card is None or batch is None:
@@ -158,7 +154,7 @@ def _card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem
 
 def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
     """A card as HQ sees it, with its postings."""
-    card, batch = _card(uow, number)
+    card, batch = find_card(uow, number)
     postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
                  "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
                  "merchant_id": p.merchant_id, "member_id": p.member_id, "actor": p.actor, "created_at": p.created_at}
@@ -168,7 +164,7 @@ def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
 
 def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Make a sold card usable (a till: of its own merchant's batches, or the program's)."""
-    card, batch = _card(uow, number)
+    card, batch = find_card(uow, number)
     if not by.is_hq and batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id:
         raise NotFound("no such gift card")
     if (now_state := C.state(card, batch, clock.program_date())) != "sold":
@@ -270,7 +266,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     if before + cmd.amount_fen > int(payment.amount_fen):
         raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a "
                                    f"{int(payment.amount_fen)} fen payment", refunded_fen=before)
-    card, batch = _card(uow, cmd.card_number)
+    card, batch = find_card(uow, cmd.card_number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state == "redeemed" and card.member_id:
         return _refund_to_member(card, order_id, payment, refunds, cmd, merchant, store, by, uow, key)
@@ -295,7 +291,7 @@ def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | 
     """Void a card: an unsold one leaves the batch's stock; a sold one's balance is owed back to
     its buyer (``gift_cards_voided:<issuer>``, still the issuer's prepaid money held until a
     pay-out, :func:`chalicelib.gift_cards.closing.pay_out_voided`)."""
-    card, batch = _card(uow, number)
+    card, batch = find_card(uow, number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state in ("voided", "redeemed", "exhausted"):
         raise C.CardNotUsable(f"the card is {now_state}: there is nothing to void", state=now_state)
