@@ -3,7 +3,8 @@ stop guessing.
 
 States: ``issued`` (generated, not sold) → ``sold`` (in a sale not activated) → ``activated`` →
 ``partially_used`` → ``exhausted``, or ``redeemed`` (its balance moved into a member's stored
-value); ``voided`` at any point; ``expired`` after the batch's last day. A sale of a range is one
+value); ``voided`` at any point; ``expired`` after the batch's last day (or the card's own, once
+extended). A sale of a range is one
 write on the batch, so "sold" and "activated by the sale" are read from the batch's ranges; a
 card's own item records what happens to that card alone.
 
@@ -70,11 +71,16 @@ def state(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> str:
     sale = sale_of(batch, int(card.serial))
     if sale is None or int(card.serial) in batch.voided():
         return "voided" if int(card.serial) in batch.voided() else "issued"
-    if today > date.fromisoformat(batch.valid_until):
+    if today > last_day(card, batch):
         return "expired"
     if card.state == "partially_used":
         return "partially_used"
     return "activated" if sale["activated"] or card.activated_at else "sold"
+
+
+def last_day(card: GiftCardItem, batch: GiftCardBatchItem) -> date:
+    """The card's last day of use: its batch's, or its own once extended."""
+    return date.fromisoformat(card.valid_until or batch.valid_until)
 
 
 def balance(card: GiftCardItem) -> int:
@@ -86,7 +92,7 @@ def view(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> dict[str,
     """The card as HQ or its holder sees it (never its secret or hash)."""
     return {"card_number": card.number, "batch_id": card.batch_id, "state": state(card, batch, today),
             "face_value_fen": int(card.face_value_fen), "balance_fen": balance(card),
-            "valid_until": batch.valid_until, "merchant_ids": batch.scope(), "member_id": card.member_id,
+            "valid_until": last_day(card, batch).isoformat(), "merchant_ids": batch.scope(), "member_id": card.member_id,
             "activated_at": card.activated_at, "locked_until": card.locked_until}
 
 

@@ -2,10 +2,11 @@
 
 For a card: what was used equals the sum of its postings (the shared ledger check: gap-free, one
 per version, nothing negative), never more than its face value, and equals spent - refunded +
-redeemed + voided; every posting's lines balance and move exactly what the posting took. For a batch: the
+redeemed + voided + breakage, and what was paid out of a void never passes it; every posting's lines balance and move exactly what the posting took. For a batch: the
 face value of the cards sold equals the sales' face value, and what its sold cards still hold
 is its outstanding value. In total, per issuer: the outstanding value of every batch equals
-the issuer's liability account in the prepaid figures (once the stream has folded the day's
+the issuer's liability account in the prepaid figures, and what its voided cards still owe their
+buyers its ``gift_cards_voided:<issuer>`` account (once the stream has folded the day's
 movements in). Reading every card is O(cards): an audit (a job and an HQ endpoint).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
-from chalicelib.gift_cards.service import liability
+from chalicelib.gift_cards.service import liability, voided
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced
@@ -34,8 +35,10 @@ def card(uow: UnitOfWork, item: GiftCardItem) -> dict[str, Any]:
     lines = [json.loads(p.entries) for p in postings]
     checks = {**ledger["checks"],
               "used <= face value": state["used"] <= int(item.face_value_fen),
-              "used = spent - refunded + redeemed + voided": state["used"] == int(item.spent or 0)
-              - int(item.refunded or 0) + int(item.redeemed or 0) + int(item.voided_fen or 0),
+              "used = spent - refunded + redeemed + voided + breakage": state["used"] == int(item.spent or 0)
+              - int(item.refunded or 0) + int(item.redeemed or 0) + int(item.voided_fen or 0)
+              + int(item.breakage or 0),
+              "voided paid out <= voided": 0 <= int(item.voided_paid or 0) <= int(item.voided_fen or 0),
               "every posting balances": all(balanced(x) for x in lines),
               "lines = what was taken": all(sum(int(e["fen"]) for e in x if int(e["fen"]) > 0) == int(p.amount)
                                             for x, p in zip(lines, postings, strict=True))}
@@ -45,7 +48,7 @@ def card(uow: UnitOfWork, item: GiftCardItem) -> dict[str, Any]:
 def batch(uow: UnitOfWork, b: GiftCardBatchItem) -> dict[str, Any]:
     """Every card of a batch, and the batch's sales against its cards."""
     today = clock.program_date()
-    checked, outstanding, sold_face, mismatches = 0, 0, 0, []
+    checked, outstanding, owed, sold_face, mismatches = 0, 0, 0, 0, []
     for item in uow.gift_cards.cards_of(b.batch_id):
         checked += 1
         result = card(uow, item)
@@ -56,8 +59,10 @@ def batch(uow: UnitOfWork, b: GiftCardBatchItem) -> dict[str, Any]:
             sold_face += int(item.face_value_fen)
             if state != "voided":
                 outstanding += C.balance(item)
+        owed += int(item.voided_fen or 0) - int(item.voided_paid or 0)
     checks = {"sold cards = sales": sold_face == int(b.sold_fen or 0), "every card balances": not mismatches}
     return {"batch_id": b.batch_id, "issuer": liability(b), "cards_checked": checked, "outstanding_fen": outstanding,
+            "voided_account": voided(b), "voided_owed_fen": owed,
             "balanced": all(checks.values()), "checks": checks, "mismatches": mismatches[:MISMATCHES_REPORTED]}
 
 
@@ -68,6 +73,8 @@ def everything(uow: UnitOfWork, limit: int = 1000) -> dict[str, Any]:
     by_issuer: dict[str, int] = {}
     for result in batches:
         by_issuer[result["issuer"]] = by_issuer.get(result["issuer"], 0) + result["outstanding_fen"]
+        if result["voided_owed_fen"]:                # voided cards' balances still owed to their buyers
+            by_issuer[result["voided_account"]] = by_issuer.get(result["voided_account"], 0) + result["voided_owed_fen"]
     figures = stored_value.figure_balances(uow)
     issuers = {account: {"cards_fen": fen, "figures_fen": -figures.get(account, 0),
                          "agree": fen == -figures.get(account, 0)} for account, fen in sorted(by_issuer.items())}

@@ -12,7 +12,10 @@ from chalicelib.gift_cards.schemas import (
     BatchQuery,
     CardSecret,
     CreateBatch,
+    ExtendCard,
+    PayOutVoided,
     PayWithCard,
+    RecogniseBreakage,
     ReconcileQuery,
     RefundCardPayment,
     SellCards,
@@ -21,8 +24,9 @@ from chalicelib.gift_cards.schemas import (
 from chalicelib.shared import lazy
 
 if TYPE_CHECKING:
-    from chalicelib.gift_cards import generation, reconcile, service
+    from chalicelib.gift_cards import closing, generation, reconcile, service
 else:
+    closing = lazy.module("chalicelib.gift_cards.closing")
     generation = lazy.module("chalicelib.gift_cards.generation")
     reconcile = lazy.module("chalicelib.gift_cards.reconcile")
     service = lazy.module("chalicelib.gift_cards.service")
@@ -86,6 +90,28 @@ def activate(call: Call):
           allow=(HQ,), body=VoidCard)
 def void(call: Call):
     return service.void(call.params["card_number"], call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/{card_number}/void/payout", "POST", "payOutVoidedGiftCard", tags=TAGS,
+          errors=(404, 409), summary="Pay a voided card's balance back to its buyer (once)", allow=(HQ,),
+          body=PayOutVoided)
+def pay_out_voided(call: Call):
+    return closing.pay_out_voided(call.params["card_number"], call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/{card_number}/extend", "POST", "extendGiftCard", tags=TAGS, errors=(404, 409),
+          summary="Give a card holding value a new last day of use (an expired one too)", allow=(HQ,),
+          body=ExtendCard)
+def extend(call: Call):
+    return closing.extend(call.params["card_number"], call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/{card_number}/breakage", "POST", "recogniseGiftCardBreakage", tags=TAGS,
+          errors=(404, 409), summary="Recognise an expired card's balance as the issuer's income (breakage)",
+          allow=(HQ,), body=RecogniseBreakage)
+def breakage(call: Call):
+    return closing.recognise_breakage(call.params["card_number"], call.body, call.caller, call.uow,
+                                      call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/gift-cards", "POST", "redeemGiftCard", tags=TAGS, status=201,

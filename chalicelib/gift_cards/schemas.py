@@ -71,6 +71,22 @@ class VoidCard(Strict):
     reason: str = Field(min_length=3, max_length=200)
 
 
+class PayOutVoided(Strict):
+    refund_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                            description="the reference of the payment back to the buyer")
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class ExtendCard(Strict):
+    valid_until: date = Field(description="the card's new last day of use (after its current one and today)")
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class RecogniseBreakage(Strict):
+    reason: str = Field(min_length=3, max_length=200, description="the decision (who offered the holder an "
+                        "extension or replacement, and when)")
+
+
 class BatchQuery(Strict):
     counts: bool = Field(False, description="count the batch's cards by state and their outstanding value "
                                             "(reads every card of the batch)")

@@ -6,14 +6,14 @@ A card's balance is a versioned account (the shared one: its ``version`` is the 
 per change, each with double-entry lines). The program's accounts: a sale debits cash clearing
 (and a discount) and credits ``gift_cards:<issuer>``, the liability of the issuing merchant (or
 of the program); a redemption moves that liability to the member's principal, a payment to the
-merchant's settlement (a refund of it back), a void of a sold card to ``gift_cards_voided`` (owed back to the buyer).
+merchant's settlement (a refund of it back), a void of a sold card to ``gift_cards_voided:<issuer>`` (owed back to the
+buyer, still held). What happens to value a card can no longer be used for is in ``closing.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -39,7 +39,7 @@ from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as stored_value
 from chalicelib.stored_value.service import InsufficientBalance, settlement
 
-CASH, DISCOUNT, VOIDED = "cash_clearing", "gift_card_discount", "gift_cards_voided"
+CASH, DISCOUNT = "cash_clearing", "gift_card_discount"
 
 
 class InvoiceReused(Conflict):
@@ -57,6 +57,12 @@ class NotAccepted(Conflict):
 def liability(batch: GiftCardBatchItem) -> str:
     """The account of the batch's cards' outstanding value."""
     return f"gift_cards:{batch.issuer_merchant_id or 'program'}"
+
+
+def voided(batch: GiftCardBatchItem) -> str:
+    """The account of what voided sold cards of the batch's issuer still owe their buyers (the
+    issuer's liability until paid out)."""
+    return f"gift_cards_voided:{batch.issuer_merchant_id or 'program'}"
 
 
 def find_batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
@@ -90,10 +96,10 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     price = face if cmd.price_fen is None else cmd.price_fen
     if price > face:
         raise ValidationProblem(f"price_fen may not exceed the face value of the cards sold ({face} fen)")
-    stored_value.check_issuance(uow, batch.issuer_merchant_id or "program", face)
     journal = Journal()
     journal.move(CASH, liability(batch), price)
     journal.move(DISCOUNT, liability(batch), face - price)
+    stored_value.count_issued(uow, journal.lines, spread=batch_id)      # the issuer's limit, held in this transaction
     now = clock.iso(clock.now())
     sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
     read = int(batch.version or 0)
@@ -137,7 +143,8 @@ def _sale_view(batch: GiftCardBatchItem, sale: GiftCardSaleItem) -> dict[str, An
 
 
 # one card -----------------------------------------------------------------------------------------
-def _card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
+def find_card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
+    """The program's card with its batch, or 404."""
     card = uow.gift_cards.card(number) if keys.valid_number(number) else None
     batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
     if card is None or batch is None:
@@ -147,7 +154,7 @@ def _card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem
 
 def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
     """A card as HQ sees it, with its postings."""
-    card, batch = _card(uow, number)
+    card, batch = find_card(uow, number)
     postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
                  "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
                  "merchant_id": p.merchant_id, "member_id": p.member_id, "actor": p.actor, "created_at": p.created_at}
@@ -157,7 +164,7 @@ def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
 
 def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Make a sold card usable (a till: of its own merchant's batches, or the program's)."""
-    card, batch = _card(uow, number)
+    card, batch = find_card(uow, number)
     if not by.is_hq and batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id:
         raise NotFound("no such gift card")
     if (now_state := C.state(card, batch, clock.program_date())) != "sold":
@@ -182,7 +189,7 @@ def redeem(member_id: str, cmd: CardSecret, by: Principal, uow: UnitOfWork, key:
     if batch.scope() is not None:
         raise NotAccepted("a card accepted only at some merchants is paid with there, not redeemed into an account")
     fen = C.balance(card)
-    change = _Change(uow, card)
+    change = CardChange(uow, card)
     change.take(fen, "redeemed")
     change.journal.move(liability(batch), "member:principal", fen)
     card.state, card.member_id = "redeemed", member_id
@@ -211,7 +218,7 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     if cmd.amount_fen > C.balance(card):
         raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {C.balance(card)} on the card",
                                   balance_fen=C.balance(card))
-    change = _Change(uow, card)
+    change = CardChange(uow, card)
     change.take(cmd.amount_fen, "spent")
     change.journal.move(liability(batch), settlement(merchant), cmd.amount_fen)
     left = C.balance(card) - cmd.amount_fen
@@ -229,15 +236,17 @@ class RefundExceedsPayment(Conflict):
     slug, title = "refund-exceeds-payment", "Refunds would exceed what the card paid"
 
 
-REFUNDABLE = ("activated", "partially_used", "exhausted")
+REFUNDABLE = ("activated", "partially_used", "exhausted", "expired")   # an expired card's balance is still owed
 
 
 def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: UnitOfWork,
                    key: str | None) -> dict[str, Any]:
     """Give (part of) what a card paid for an order back onto the card: by the merchant that took
     the payment (its store, for a store's till), cumulative, never more than was paid, each
-    ``refund_id`` once. A card that can no longer be used (voided, redeemed, expired) takes no
-    refund: the till refunds by another route."""
+    ``refund_id`` once. An expired card takes it (its balance is still its holder's, held until
+    the issuer extends the card or recognises breakage); a card redeemed into a member's stored
+    value passes it on to that account as principal (the card is closed; its value lives there);
+    a voided card takes none: the till refunds by another route."""
     if by.kind == "member":
         raise Forbidden("refunds are made by the merchant's till or staff")
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
@@ -257,12 +266,13 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     if before + cmd.amount_fen > int(payment.amount_fen):
         raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a "
                                    f"{int(payment.amount_fen)} fen payment", refunded_fen=before)
-    card, batch = _card(uow, cmd.card_number)
-    today = clock.program_date()
-    now_state = "expired" if today > date.fromisoformat(batch.valid_until) else C.state(card, batch, today)
+    card, batch = find_card(uow, cmd.card_number)
+    now_state = C.state(card, batch, clock.program_date())
+    if now_state == "redeemed" and card.member_id:
+        return _refund_to_member(card, order_id, payment, refunds, cmd, merchant, store, by, uow, key)
     if now_state not in REFUNDABLE:
         raise C.CardNotUsable(f"the card is {now_state}: refund this payment by another route", state=now_state)
-    change = _Change(uow, card)
+    change = CardChange(uow, card)
     change.give_back(cmd.amount_fen)
     change.journal.move(settlement(merchant), liability(batch), cmd.amount_fen)
     card.state = "partially_used" if change.state.balance("used") else "activated"
@@ -279,8 +289,9 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
 
 def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Void a card: an unsold one leaves the batch's stock; a sold one's balance is owed back to
-    its buyer (``gift_cards_voided``)."""
-    card, batch = _card(uow, number)
+    its buyer (``gift_cards_voided:<issuer>``, still the issuer's prepaid money held until a
+    pay-out, :func:`chalicelib.gift_cards.closing.pay_out_voided`)."""
+    card, batch = find_card(uow, number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state in ("voided", "redeemed", "exhausted"):
         raise C.CardNotUsable(f"the card is {now_state}: there is nothing to void", state=now_state)
@@ -296,26 +307,54 @@ def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | 
             "card_number": number, "batch_id": batch.batch_id, "sold": False, "voided_fen": 0, "reason": cmd.reason}))
         return C.view(card, batch, clock.program_date())
     fen = C.balance(card)
-    change = _Change(uow, card)
+    change = CardChange(uow, card)
     change.take(fen, "voided_fen")
-    change.journal.move(liability(batch), VOIDED, fen)
+    change.journal.move(liability(batch), voided(batch), fen)
     card.state = "voided"
     change.stage("void", fen, by, key, "gift_card.voided", reason=cmd.reason,
                  data={"sold": True, "voided_fen": fen, "was": now_state})
     return {**C.view(card, batch, clock.program_date()), "voided_fen": fen}
 
 
-class _Change:
+TOTALS = ("spent", "redeemed", "voided_fen", "refunded", "voided_paid", "breakage")
+
+
+def _refund_to_member(card: GiftCardItem, order_id: str, payment: GiftCardPaymentItem,
+                      refunds: dict[str, int], cmd: RefundCardPayment, merchant: str, store: str | None,
+                      by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """A refund of a payment made with a card since redeemed: to the member's principal (the
+    balance cap applies), recorded on the payment and (without lines) on the card, whose version
+    is the payment's lock."""
+    assert card.member_id is not None
+    before = int(payment.refunded_fen or 0)
+    sv = stored_value.receive_refund(uow, card.member_id, cmd.amount_fen, merchant, card.number, cmd.refund_id, by,
+                                     key)
+    payment.refunds = json.dumps({**refunds, cmd.refund_id: cmd.amount_fen})
+    payment.refunded_fen = before + cmd.amount_fen
+    uow.save(payment)
+    CardChange(uow, card).stage("payment_refund_to_member", 0, by, key, "gift_card.payment_refunded_to_member",
+                                member_id=card.member_id, merchant_id=merchant, store_id=store,
+                                ref=f"order:{merchant}:{order_id}",
+                                data={"refund_id": cmd.refund_id, "refunded_fen": cmd.amount_fen,
+                                      "payment_refunded_fen": before + cmd.amount_fen})
+    return {"card_number": card.number, "order_id": order_id, "refund_id": cmd.refund_id,
+            "amount_fen": cmd.amount_fen, "payment_fen": int(payment.amount_fen),
+            "payment_refunded_fen": before + cmd.amount_fen, "balance_fen": C.balance(card), "state": "redeemed",
+            "refunded_to": {"member_id": card.member_id, **stored_value.view(sv)}}
+
+
+class CardChange:
     """One change of a card's balance: the shared versioned account with the one bucket ``used``."""
 
     def __init__(self, uow: UnitOfWork, card: GiftCardItem) -> None:
         self.uow, self.card = uow, card
-        self.state = VersionedAccount(uow, card, ("used",), ("spent", "redeemed", "voided_fen", "refunded"),
+        self.state = VersionedAccount(uow, card, ("used",), TOTALS,
                                       on_conflict=lambda: ConcurrentUpdate("the card changed while the request ran"),
                                       stored=True)
         self.journal = Journal()
 
     def take(self, fen: int, total: str) -> None:
+        """``fen`` off the card, counted in ``total``."""
         self.state.move("used", fen)
         self.state.count(total, fen)
 
@@ -327,6 +366,7 @@ class _Change:
     def stage(self, kind: str, fen: int, by: Principal, key: str | None, event_type: str, *,
               member_id: str | None = None, merchant_id: str | None = None, store_id: str | None = None,
               ref: str | None = None, reason: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Stage the card, its posting, its event and what its lines change in the issuer's money."""
         card, version = self.card, self.state.next_version
         after = int(card.face_value_fen) - self.state.balance("used")
         posting = GiftCardPostingItem(*GiftCardPostingItem.key(card.number, version), posting_id=new_id(),
@@ -340,6 +380,9 @@ class _Change:
             "balance_fen": after, "sequence": version, "member_id": member_id, "entries": self.journal.lines,
             **(data or {})}, merchant_id=merchant_id)
         self.state.stage(posting, event)
+        if event_type != "gift_card.redeemed":      # a redemption's lines are counted on the member's account
+            stored_value.count_issued(self.uow, self.journal.lines, limited=kind != "payment_refund",
+                                      spread=card.number)
 
 
 def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:

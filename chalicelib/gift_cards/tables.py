@@ -123,6 +123,9 @@ class GiftCardItem(MainModel):
     redeemed = NumberAttribute(default=0)            # moved into a member's stored value
     voided_fen = NumberAttribute(default=0)          # left on the card when it was voided
     refunded = NumberAttribute(default=0)            # payments given back onto the card by refunds
+    voided_paid = NumberAttribute(default=0)         # of voided_fen, paid back to the buyer
+    breakage = NumberAttribute(default=0)            # an expired balance recognised as the issuer's income
+    valid_until = UnicodeAttribute(null=True)        # an extension of this card past its batch's last day
     state = UnicodeAttribute(default="issued")       # issued | activated | partially_used | redeemed | exhausted | voided
     activated_at = UnicodeAttribute(null=True)
     member_id = UnicodeAttribute(null=True)

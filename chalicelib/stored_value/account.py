@@ -23,12 +23,16 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
-from chalicelib.stored_value import bonus_lots
+from chalicelib.stored_value import bonus_lots, counters
+from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
 
 PRINCIPAL, BONUS = "member:principal", "member:bonus"
 HELD_PRINCIPAL, HELD_BONUS = "member:held_principal", "member:held_bonus"
 CASH, BONUS_EXPENSE, FORFEITED, EXPIRED = "cash_clearing", "bonus_expense", "bonus_forfeited", "bonus_expired"
+
+
+UNLIMITED = ("refund", "card_refund")      # owed back: counted in the issuer's money, never refused by its limit
 
 
 def settlement(merchant_id: str) -> str:
@@ -88,6 +92,13 @@ class SvChange:
         self.state.move("principal", fen)
         self.state.count("card_redeemed", fen)
         self.journal.move(card_account, PRINCIPAL, fen)
+
+    def refund_card_payment(self, fen: int, merchant_id: str) -> None:
+        """A refund of a payment made with a gift card since redeemed into this account: principal
+        back from the merchant's settlement (counted with the refunds of payments)."""
+        self.state.move("principal", fen)
+        self.state.count("refunded_principal", fen)
+        self.journal.move(settlement(merchant_id), PRINCIPAL, fen)
 
     def spend(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A payment at ``merchant_id``: both parts go to its settlement; never below zero."""
@@ -158,6 +169,19 @@ class SvChange:
         self.journal.move(BONUS, FORFEITED, bonus)
         return principal, bonus
 
+    def cash_out_held(self, principal: int) -> int:
+        """An approved cash-out: the principal held for it back to cash, and the bonus left
+        forfeited; the bonus forfeited."""
+        bonus = self.bonus
+        self.lots = []
+        self.state.move("held_principal", -principal)
+        self.state.move("bonus", -bonus)
+        self.state.count("cashed_out", principal)
+        self.state.count("bonus_forfeited", bonus)
+        self.journal.move(HELD_PRINCIPAL, CASH, principal)
+        self.journal.move(BONUS, FORFEITED, bonus)
+        return bonus
+
     def expire_bonus(self, today: date) -> int:
         """Take the bonus whose lots' last day is before ``today`` (what is held by an open
         checkout waits for it); the amount expired."""
@@ -171,7 +195,8 @@ class SvChange:
     def stage(self, kind: str, amount: int, *, ref: str | None, actor: str | None, key: str | None,
               event_type: str, data: dict[str, Any] | None = None, merchant_id: str | None = None,
               store_id: str | None = None, reason: str | None = None) -> SvPostingItem:
-        """Stage the account, one posting (with its journal lines) and one event."""
+        """Stage the account, one posting (with its journal lines), one event, and what the lines
+        change in the issuer's outstanding prepaid money (bounded by its limit, but for a refund)."""
         if self.account.gsi1pk is None:                  # an account item from before listings
             fresh = SvAccountItem.new(self.member_id)
             self.account.gsi1pk, self.account.gsi1sk = fresh.gsi1pk, fresh.gsi1sk
@@ -195,4 +220,6 @@ class SvChange:
         due = bonus_lots.next_due(self.lots)
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
         self.state.stage(posting, event)
+        _, rules = R.RULES.at(self.uow, clock.now())
+        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED, spread=self.member_id)
         return posting

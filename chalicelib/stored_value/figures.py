@@ -8,7 +8,8 @@ Accounts (debit +, credit −): ``member:principal`` / ``member:bonus`` and thei
 members' prepaid balances, liabilities of the program), ``gift_cards:<issuer>`` (cards sold and
 not yet used, liabilities of their issuing merchant or of the program), ``settlement:<merchant>``
 (what the program owes a merchant for stored value and cards spent there), ``cash_clearing``,
-``bonus_expense``, ``bonus_forfeited``, ``gift_card_discount``, ``gift_cards_voided``.
+``bonus_expense``, ``bonus_forfeited``, ``gift_card_discount``, ``gift_cards_voided:<issuer>`` (sold cards
+voided, owed back to their buyers until paid out: still held), ``gift_card_breakage``.
 
 The figures trail the movements by the stream's delay (under a second locally): they are
 reports, and the account-by-account reconciliation is the proof.
@@ -24,6 +25,7 @@ from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
+from chalicelib.stored_value import counters
 from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
 
 CONSUMER = "prepaid-figures"
@@ -32,7 +34,9 @@ MEMBER_BONUS = ("member:bonus", "member:held_bonus")
 
 
 @subscribe(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
-           "stored_value.cashed_out", "stored_value.held", "stored_value.hold_released",
+           "stored_value.cashed_out", "stored_value.held", "stored_value.cash_out_requested",
+           "stored_value.cash_out_rejected", "stored_value.card_payment_refunded", "gift_card.voided_paid_out",
+           "gift_card.breakage", "stored_value.hold_released",
            "stored_value.card_redeemed", "stored_value.bonus_expired", "gift_card.sold", "gift_card.paid", "gift_card.payment_refunded",
            "gift_card.voided")
 def project(event: DomainEvent) -> None:
@@ -62,18 +66,22 @@ def balances(uow: UnitOfWork) -> dict[str, int]:
 
 
 def liability(uow: UnitOfWork) -> dict[str, Any]:
-    """What the program owes: members' principal and bonus, gift cards by issuer, merchants'
-    settlements; with cash collected and the check that every line balances."""
+    """What the program owes: members' principal and bonus, gift cards by issuer (an expired
+    card's balance among them until extended or recognised as breakage), voided cards' balances
+    owed back to their buyers by issuer, merchants' settlements; with cash collected, breakage
+    recognised and the check that every line balances."""
     b = balances(uow)
     owed = lambda prefix: {a.split(":", 1)[1]: -v for a, v in sorted(b.items()) if a.startswith(prefix)}  # noqa: E731
     principal = -sum(b.get(a, 0) for a in MEMBER_PRINCIPAL)
     bonus = -sum(b.get(a, 0) for a in MEMBER_BONUS)
     cards = owed("gift_cards:")
+    voided = owed("gift_cards_voided:")
     return {"as_of": clock.iso(clock.now()),
             "members": {"principal_fen": principal, "bonus_fen": bonus,
                         "held_principal_fen": -b.get("member:held_principal", 0),
                         "held_bonus_fen": -b.get("member:held_bonus", 0)},
-            "gift_cards_by_issuer": cards, "settlement_by_merchant": owed("settlement:"),
+            "gift_cards_by_issuer": cards, "gift_cards_voided_by_issuer": voided,
+            "breakage_fen": -b.get("gift_card_breakage", 0), "settlement_by_merchant": owed("settlement:"),
             "cash_collected_fen": b.get("cash_clearing", 0), "accounts": b,
             "lines_balance": sum(b.values()) == 0}
 
@@ -95,14 +103,15 @@ def movements(uow: UnitOfWork, day: date) -> dict[str, Any]:
 
 def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[str, int]) -> dict[str, Any]:
     """The custodian's statement for ``day``: per issuer (the program for members' stored value,
-    each merchant for its gift cards), the prepaid money held at the day's close and the day
+    each merchant for its gift cards), the prepaid money held (cards voided but still owed to
+    their buyers, and expired cards' balances not yet extended or recognised as breakage, included) at the day's close and the day
     before, the reserve to keep deposited (``reserve_percent`` of it) and its change."""
     day_rows = movements(uow, day)["accounts"]
     issuers: dict[str, list[str]] = {"program": [*MEMBER_PRINCIPAL, "gift_cards:program"],
                                      **{m: [f"gift_cards:{m}"] for m in limits if m != "program"}}
-    for account in day_rows:
-        if account.startswith("gift_cards:") and account != "gift_cards:program":
-            issuers.setdefault(account.split(":", 1)[1], [account])
+    for account in day_rows:                 # cards voided but owed to their buyers are still held
+        if (issuer := counters.issuer_of(account)) is not None and account not in issuers.setdefault(issuer, []):
+            issuers[issuer].append(account)
     statement = []
     for issuer, accounts in sorted(issuers.items()):
         closing = -sum(day_rows[a]["closing_fen"] for a in accounts if a in day_rows)
@@ -117,8 +126,20 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
 
 
 def issued(uow: UnitOfWork, issuer: str) -> int:
-    """The prepaid money an issuer holds now (its liability accounts' credit balance)."""
-    accounts = [*MEMBER_PRINCIPAL, "gift_cards:program"] if issuer == "program" else [f"gift_cards:{issuer}"]
-    uow.prefetch([(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts])
-    rows = [uow.get(PrepaidAccountItem, PrepaidAccountItem.key(a)) for a in accounts]
-    return -sum(int(r.balance or 0) for r in rows if r is not None)
+    """The prepaid money an issuer holds now, by the figures (its liability accounts' credit balance)."""
+    return -sum(v for a, v in balances(uow).items() if counters.issuer_of(a) == issuer)
+
+
+def issuance(uow: UnitOfWork, limits: dict[str, int]) -> dict[str, Any]:
+    """Per issuer, the outstanding prepaid money on its counter (kept in the issuing transactions,
+    what the limit is held against) and in the figures (the stream's projection): equal once the
+    stream has caught up."""
+    b = balances(uow)
+    issuers = {counters.PROGRAM_ISSUER, *limits, *(i for a in b if (i := counters.issuer_of(a)) is not None)}
+    rows = {}
+    for issuer in sorted(issuers):
+        counted = counters.outstanding(uow, issuer)
+        projected = -sum(v for a, v in b.items() if counters.issuer_of(a) == issuer)
+        rows[issuer] = {"counter_fen": counted, "figures_fen": projected, "limit_fen": limits.get(issuer),
+                        "agree": counted == projected}
+    return {"issuers": rows, "agree": all(r["agree"] for r in rows.values())}

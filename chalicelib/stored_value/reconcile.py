@@ -7,7 +7,9 @@ redeemed − spent + refunded − cashed out; bonus = granted − spent + refund
 accounts' balances equals the sum of every posting's lines on the members' accounts. Reading
 every posting is O(history): an audit (a job and an HQ endpoint), never an operation path. The
 program's totals are also compared with the prepaid figures (``figures_agree``: the projection
-the liability report and the custodian's statement read, once the stream has caught up).
+the liability report and the custodian's statement read, once the stream has caught up), and so
+is each issuer's outstanding-money counter, the one its issuance limit is held against
+(``issuance_agrees``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced, net
+from chalicelib.shared import clock
 from chalicelib.stored_value import figures
+from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import BONUS, HELD_BONUS, HELD_PRINCIPAL, PRINCIPAL
 from chalicelib.stored_value.tables import BUCKETS
 
@@ -67,9 +71,12 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     b = figures.balances(uow)
     projected = {"principal": -sum(b.get(a, 0) for a in figures.MEMBER_PRINCIPAL),
                  "bonus": -sum(b.get(a, 0) for a in figures.MEMBER_BONUS)}
+    _, rules = R.RULES.at(uow, clock.now())
+    issued = figures.issuance(uow, rules.issuance_limits_fen)
     return {"accounts_checked": checked, "balanced": not mismatches and in_total, "totals": totals,
             "figures": projected, "figures_agree": checked < limit and projected == {
                 "principal": totals["principal"], "bonus": totals["bonus"]},
+            "issuance": issued["issuers"], "issuance_agrees": issued["agree"],
             "mismatches": mismatches[:MISMATCHES_REPORTED]}
 
 

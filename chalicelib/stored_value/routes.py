@@ -13,6 +13,7 @@ from chalicelib.shared import clock, lazy
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.schemas import (
     CashOut,
+    CashOutDecision,
     DayQuery,
     HoldRequest,
     LedgerQuery,
@@ -23,8 +24,9 @@ from chalicelib.stored_value.schemas import (
 )
 
 if TYPE_CHECKING:
-    from chalicelib.stored_value import figures, holds, reconcile, service
+    from chalicelib.stored_value import cash_outs, figures, holds, reconcile, service
 else:
+    cash_outs = lazy.module("chalicelib.stored_value.cash_outs")
     figures = lazy.module("chalicelib.stored_value.figures")
     holds = lazy.module("chalicelib.stored_value.holds")
     reconcile = lazy.module("chalicelib.stored_value.reconcile")
@@ -61,10 +63,35 @@ def refund(call: Call):
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-out", "POST", "cashOutStoredValue", tags=TAGS,
-          errors=(403, 404, 409), summary="Refund the remaining principal; the bonus is forfeited (HQ)",
+          errors=(403, 404, 409), summary="Refund the remaining principal, the bonus forfeited (HQ); above the "
+          "approval amount the principal is held, pending another HQ staff member's approval",
           allow=(HQ,), body=CashOut)
 def cash_out(call: Call):
-    return service.cash_out(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
+    return cash_outs.request(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/approve", "POST",
+          "approveStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
+          summary="Approve a pending cash-out (HQ staff other than its requester): the held principal is paid out",
+          allow=(HQ,), body=CashOutDecision)
+def approve_cash_out(call: Call):
+    return cash_outs.approve(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
+                             call.idempotency_key)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/reject", "POST",
+          "rejectStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
+          summary="Reject a pending cash-out (HQ staff other than its requester): the held principal is released",
+          allow=(HQ,), body=CashOutDecision)
+def reject_cash_out(call: Call):
+    return cash_outs.reject(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
+                            call.idempotency_key)
+
+
+@endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}", "GET", "getStoredValueCashOut",
+          tags=TAGS, errors=(404,), summary="A cash-out: status, who requested it and who decided", allow=(HQ,))
+def get_cash_out(call: Call):
+    return cash_outs.get(call.params["member_id"], call.params["cash_out_id"], call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value", "GET", "getStoredValueAccount", tags=TAGS, errors=(404,),

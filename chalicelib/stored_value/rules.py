@@ -10,7 +10,7 @@ top-up gets the single best bonus among the rules that apply (bonuses never stac
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
@@ -18,6 +18,8 @@ from chalicelib.db.versioned import VersionedConfig
 from chalicelib.shared.types import Instant, Strict, unique_by
 
 Fen = Field(ge=1, le=10**9)
+MerchantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")]       # or "program"
+LimitFen = Annotated[StrictInt, Field(ge=0, le=10**12)]
 
 
 class Step(Strict):
@@ -70,14 +72,24 @@ class StoredValueRules(Strict):
     balance_cap_fen: StrictInt = Field(500_000, ge=1, le=10**9, description="principal + bonus a member may "
                                        "hold (¥5,000 for registered members under the prepaid-card measures)")
     single_top_up_max_fen: StrictInt = Field(500_000, ge=1, le=10**9)
-    daily_top_up_max_fen: StrictInt | None = Field(None, ge=1, le=10**9)
+    daily_top_up_max_fen: StrictInt | None = Field(None, ge=1, le=10**9, description="a member's top-ups per day")
+    merchant_daily_top_up_max_fen: StrictInt | None = Field(
+        None, ge=1, le=10**12, description="the top-ups one merchant may take per day (each merchant; omitted: "
+        "no limit)")
+    merchant_daily_top_up_limits_fen: dict[MerchantId, LimitFen] = Field(
+        default_factory=dict, max_length=500, description="per merchant id: its own daily top-up limit, in place "
+        "of merchant_daily_top_up_max_fen")
+    key_daily_top_up_max_fen: StrictInt | None = Field(
+        None, ge=1, le=10**12, description="the top-ups one merchant API key (a till) may take per day")
     cash_out_approval_above_fen: StrictInt | None = Field(
-        None, ge=0, le=10**9, description="a cash-out of more principal than this names the HQ staff who approved it")
+        None, ge=0, le=10**9, description="a cash-out of more principal than this is held pending until another HQ staff member "
+        "approves it")
     reserve_percent: StrictInt = Field(40, ge=0, le=100, description="the share of prepaid money an issuer keeps "
                                        "deposited with the custodian bank (fund supervision)")
-    issuance_limits_fen: dict[str, StrictInt] = Field(
-        default_factory=dict, max_length=500, description="per issuer ('program' or a merchant id): the most "
-        "prepaid money it may hold; top-ups and gift card sales beyond it are refused")
+    issuance_limits_fen: dict[MerchantId, LimitFen] = Field(
+        default_factory=dict, max_length=500, description="per issuer ('program' for members' stored value and "
+        "the program's gift cards, or a merchant id for its gift cards): the most prepaid money it may hold "
+        "outstanding; top-ups, gift card sales and redemptions beyond it are refused (409 issuance-limit)")
 
     @field_validator("bonus_rules")
     @classmethod

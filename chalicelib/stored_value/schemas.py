@@ -16,7 +16,9 @@ class TopUp(Strict):
     amount_fen: StrictInt = Amount
     payment_ref: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
                              description="the payment's reference at the provider: applied once")
-    merchant_id: str | None = Field(None, max_length=64, description="the issuing merchant (staff name it)")
+    merchant_id: str | None = Field(None, max_length=64, description="the merchant that took the payment (staff "
+                                    "name it; a till's is its own): its daily top-up limits count it. The program "
+                                    "issues members' stored value")
     store_id: str | None = Field(None, max_length=64)
 
 
@@ -37,8 +39,10 @@ class CashOut(Strict):
     reason: str = Field(min_length=3, max_length=200)
     refund_ref: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
                                    description="the original payment route's reference for the refund")
-    approved_by: str | None = Field(None, min_length=1, max_length=64,
-                                    description="the HQ staff who approved it (above the approval amount)")
+
+
+class CashOutDecision(Strict):
+    reason: str | None = Field(None, min_length=3, max_length=200, description="why (a rejection needs one)")
 
 
 class LedgerQuery(Strict):

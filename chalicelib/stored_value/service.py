@@ -9,6 +9,7 @@ of work, with its payment reference, order or refund record, all committed toget
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,12 +17,13 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound
 from chalicelib.shared.principal import Principal
-from chalicelib.stored_value import bonus_lots, figures
+from chalicelib.stored_value import bonus_lots, counters, figures
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
-from chalicelib.stored_value.schemas import CashOut, Pay, RefundPayment, TopUp
+from chalicelib.stored_value.counters import IssuanceLimit
+from chalicelib.stored_value.schemas import Pay, RefundPayment, TopUp
 from chalicelib.stored_value.tables import SvAccountItem, SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
 
 
@@ -37,40 +39,39 @@ class RefundExceedsPayment(Conflict):
     slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
 
 
-class IssuanceLimit(Conflict):
-    slug, title = "issuance-limit", "The issuer's prepaid limit would be exceeded"
-
-
-class NothingToCashOut(Conflict):
-    slug, title = "nothing-to-cash-out", "There is no principal to cash out"
-
-
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Add principal paid by an external payment (applied once per reference) and the best bonus."""
+    """Add principal paid by an external payment (applied once per reference) and the best bonus.
+    The program issues every member's stored value (one account, spent at any merchant); the
+    merchant named is the one that took the payment, and its (and its key's) daily limits count it."""
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=False)
     _, rules = R.RULES.at(uow, clock.now())
     own = members.record_key(member_id, by)[0]
-    counters = [f"DAY#{clock.program_date().isoformat()}"] if rules.daily_top_up_max_fen is not None else []
-    counters += [f"BONUS#{r.id}" for r in rules.bonus_rules if r.per_member_limit is not None]
+    counters_read = [f"DAY#{clock.program_date().isoformat()}"] if rules.daily_top_up_max_fen is not None else []
+    counters_read += [f"BONUS#{r.id}" for r in rules.bonus_rules if r.per_member_limit is not None]
+    shards = counters.outflow_keys(counters.PROGRAM_ISSUER) if counters.PROGRAM_ISSUER in rules.issuance_limits_fen \
+        else []                                     # what the limit's condition reads, in the same request
     _prefetch(uow, member_id, by, (SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref)),
-              *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters])
+              *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
+              *[(SvCounterItem, key) for key in shards])
     member_id = members.target(uow, member_id, by)
     seen = uow.stored_value.top_up_ref(cmd.payment_ref)
     if seen is not None:
         if (seen.member_id, int(seen.amount_fen)) != (member_id, cmd.amount_fen):
             raise PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up")
-        return {**account(uow, member_id), "already_applied": True, "bonus_fen": int(seen.bonus_fen)}
+        return {**account(uow, member_id), "already_applied": True, "bonus_fen": int(seen.bonus_fen),
+                "issuer": counters.PROGRAM_ISSUER}
     now = clock.now()
     _, rules = R.RULES.at(uow, now)
     if cmd.amount_fen > rules.single_top_up_max_fen:
-        raise ValidationProblem(f"one top-up is at most {rules.single_top_up_max_fen} fen")
+        raise LimitExceeded(f"one top-up is at most {rules.single_top_up_max_fen} fen",
+                            limit_fen=rules.single_top_up_max_fen)
     change = SvChange(uow, member_id)
     bonus, rule = _bonus(uow, member_id, rules, cmd.amount_fen, now, first=int(change.account.topped_up or 0) == 0)
     if change.principal + change.bonus + cmd.amount_fen + bonus > rules.balance_cap_fen:
         raise LimitExceeded(f"the balance would be {change.principal + change.bonus + cmd.amount_fen + bonus} fen; "
                             f"at most {rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
     _daily(uow, member_id, rules, cmd.amount_fen)
-    check_issuance(uow, "program", cmd.amount_fen)
+    _daily_at(uow, by, merchant, rules, cmd.amount_fen)
     valid = next((r.valid_days for r in rules.bonus_rules if r.id == rule), None)
     until = clock.program_date(now) + timedelta(days=valid) if valid and bonus else None
     change.top_up(cmd.amount_fen, bonus, until)
@@ -79,23 +80,18 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
                on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
     posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref, actor=by.ref, key=key,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
-                           data={"bonus_fen": bonus, "bonus_rule": rule,
+                           data={"bonus_fen": bonus, "bonus_rule": rule, "issuer": counters.PROGRAM_ISSUER,
                                  "bonus_until": until.isoformat() if until else None})
     return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule,
-            "bonus_until": until.isoformat() if until else None}
+            "bonus_until": until.isoformat() if until else None, "issuer": counters.PROGRAM_ISSUER}
 
 
-def check_issuance(uow: UnitOfWork, issuer: str, adding: int) -> None:
-    """Refuse prepaid money beyond the issuer's configured limit (read from the figures, which
-    trail the movements by the stream's delay); nothing to read when no limit is set."""
+def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool = True, spread: str = "") -> None:
+    """Stage what a movement's lines change in its issuers' outstanding prepaid money, bounded by
+    their limits (for another capability: a gift card sale, payment, refund or void; ``spread``
+    names the card or batch, which spreads outflows over the counter's shards)."""
     _, rules = R.RULES.at(uow, clock.now())
-    limit = rules.issuance_limits_fen.get(issuer)
-    if limit is None:
-        return
-    held = figures.issued(uow, issuer)
-    if held + adding > limit:
-        raise IssuanceLimit(f"{issuer} holds {held} fen of prepaid money; {adding} more would pass its limit of "
-                            f"{limit} fen", issuer=issuer, limit_fen=limit, outstanding_fen=held)
+    counters.count_issued(uow, lines, rules.issuance_limits_fen, limited=limited, spread=spread)
 
 
 def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,
@@ -109,6 +105,23 @@ def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, c
     change.from_card(fen, card_account)
     change.stage("gift_card", fen, ref=f"gift_card:{card_number}", actor=by.ref, key=key,
                  event_type="stored_value.card_redeemed", data={"card_number": card_number})
+    return change
+
+
+def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str, refund_id: str,
+                   by: Principal, key: str | None) -> SvChange:
+    """A refund of a gift card payment whose card was since redeemed into this account, as
+    principal (the balance cap applies), staged."""
+    _, rules = R.RULES.at(uow, clock.now())
+    change = SvChange(uow, member_id)
+    if change.principal + change.bonus + fen > rules.balance_cap_fen:
+        raise LimitExceeded(f"the balance would be {change.principal + change.bonus + fen} fen; at most "
+                            f"{rules.balance_cap_fen} fen may be held: refund by another route",
+                            cap_fen=rules.balance_cap_fen)
+    change.refund_card_payment(fen, merchant_id)
+    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}", actor=by.ref, key=key,
+                 event_type="stored_value.card_payment_refunded", merchant_id=merchant_id,
+                 data={"card_number": card_number, "refund_id": refund_id})
     return change
 
 
@@ -127,9 +140,9 @@ def _bonus(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: i
             if used is not None and int(used.total) >= rule.per_member_limit:
                 continue
         best, chosen = bonus, rule
-    if chosen is not None and chosen.per_member_limit is not None:
-        used = uow.stored_value.counter(member_id, f"BONUS#{chosen.id}")
-        _count(uow, member_id, f"BONUS#{chosen.id}", 1, used, chosen.per_member_limit)
+    if chosen is not None and chosen.per_member_limit is not None:      # a concurrent top-up took the last use:
+        counters.add(uow, SvCounterItem.key(member_id, f"BONUS#{chosen.id}"), 1, chosen.per_member_limit,
+                     lambda: ConcurrentUpdate("a bonus rule's last use was just taken; retry"))   # no bonus then
     return best, chosen.id if chosen else None
 
 
@@ -137,18 +150,32 @@ def _daily(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: i
     if rules.daily_top_up_max_fen is None:
         return
     name = f"DAY#{clock.program_date().isoformat()}"
-    today = uow.stored_value.counter(member_id, name)
+    today = uow.stored_value.counter(member_id, name)                   # prefetched: the message's figure
     if int(today.total if today else 0) + amount > rules.daily_top_up_max_fen:
-        raise LimitExceeded(f"top-ups today would exceed {rules.daily_top_up_max_fen} fen")
-    _count(uow, member_id, name, amount, today, rules.daily_top_up_max_fen)
+        raise LimitExceeded(f"top-ups today would exceed {rules.daily_top_up_max_fen} fen",
+                            limit_fen=rules.daily_top_up_max_fen)
+    counters.add(uow, SvCounterItem.key(member_id, name), amount, rules.daily_top_up_max_fen,
+                 lambda: LimitExceeded(f"top-ups today would exceed {rules.daily_top_up_max_fen} fen",
+                                       limit_fen=rules.daily_top_up_max_fen))
 
 
-def _count(uow: UnitOfWork, member_id: str, name: str, amount: int, item: SvCounterItem | None, limit: int) -> None:
-    """Add to a counter on the condition that it is still what was read (and within ``limit``)."""
-    before = int(item.total) if item else 0
-    counter = SvCounterItem(*SvCounterItem.key(member_id, name), total=before + amount)
-    condition = SvCounterItem.total == before if item else SvCounterItem.pk.does_not_exist()
-    uow.save(counter, condition, on_conflict=lambda: LimitExceeded(f"{name} changed meanwhile; retry"))
+def _daily_at(uow: UnitOfWork, by: Principal, merchant: str | None, rules: R.StoredValueRules, amount: int) -> None:
+    """The day's top-ups taken by the merchant and by the calling API key, each within its limit
+    (a key mints stored value against a payment reference nobody here can verify: these bound
+    what one leaked or misused key, or one merchant, can mint in a day)."""
+    day = clock.program_date().isoformat()
+    limits = [("MERCHANT", merchant, rules.merchant_daily_top_up_limits_fen.get(merchant or "",
+                                                                              rules.merchant_daily_top_up_max_fen)),
+              ("KEY", by.id if by.kind == "merchant" else None, rules.key_daily_top_up_max_fen)]
+    for kind, owner, limit in limits:
+        if owner is None or limit is None:
+            continue
+        counters.add(uow, SvCounterItem.of(kind, owner, f"DAY#{day}"), amount, limit,
+                     _over(f"top-ups taken today by {kind.lower()} {owner} would exceed {limit} fen", limit))
+
+
+def _over(detail: str, limit: int) -> Callable[[], LimitExceeded]:
+    return lambda: LimitExceeded(detail, limit_fen=limit)
 
 
 def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -219,26 +246,6 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
             "bonus_fen": bonus, "refunded_fen": before + cmd.amount_fen, "posting_id": posting.posting_id}
 
 
-def cash_out(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Refund the remaining principal to its payment route; the bonus is forfeited (recorded)."""
-    member_id = members.target(uow, member_id, by)
-    _, rules = R.RULES.at(uow, clock.now())
-    change = SvChange(uow, member_id)
-    if change.principal <= 0:
-        raise NothingToCashOut("only principal is cashed out; this account holds none"
-                               + (f" ({change.bonus} fen of bonus)" if change.bonus else ""))
-    limit = rules.cash_out_approval_above_fen
-    if limit is not None and change.principal > limit and (not cmd.approved_by or cmd.approved_by == by.id):
-        raise Forbidden(f"a cash-out above {limit} fen names another HQ staff member who approved it (approved_by)")
-    principal, bonus = change.cash_out()
-    posting = change.stage("cash_out", principal, ref=cmd.refund_ref, actor=by.ref, key=key,
-                           event_type="stored_value.cashed_out", reason=cmd.reason,
-                           data={"principal_fen": principal, "bonus_forfeited_fen": bonus,
-                                 "approved_by": cmd.approved_by})
-    return {**_view(change), "cashed_out_fen": principal, "bonus_forfeited_fen": bonus,
-            "posting_id": posting.posting_id}
-
-
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
     """The account's balances and totals."""
     item = uow.stored_value.account(member_id)
@@ -276,7 +283,7 @@ def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, 
     uow.prefetch([*wanted, (SvAccountItem, SvAccountItem.key(own)), *more])
 
 
-__all__ = ["InsufficientBalance", "settlement"]      # for other capabilities (gift cards)
+__all__ = ["InsufficientBalance", "IssuanceLimit", "settlement"]      # for other capabilities (gift cards)
 
 
 def figure_balances(uow: UnitOfWork) -> dict[str, int]:

@@ -9,8 +9,12 @@
 * ``SVORDER#<merchant>#<order>`` / ``PAYMENT`` and ``REFUND#<id>``: what a payment took from
   principal and bonus, and its refunds (cumulative, never more than was paid).
 * ``MEMBER#<id> / SV#HOLD#<id>``: a checkout hold (principal and bonus reserved).
+* ``MEMBER#<id> / SV#CASHOUT#<id>``: a cash-out waiting for (or decided by) a second approval.
 * ``MEMBER#<id> / SV#DAY#<date>`` and ``SV#BONUS#<rule>``: the day's top-ups (limit) and how
   often a bonus rule was given (per-member limit).
+* ``SVCOUNT#MERCHANT#<id>`` / ``SVCOUNT#KEY#<key id>`` ``/ DAY#<date>``: a merchant's and an API
+  key's top-ups that day; ``SVCOUNT#ISSUER#<issuer> / OUTSTANDING``: the prepaid money an issuer
+  holds (stored_value/counters.py).
 """
 
 from __future__ import annotations
@@ -135,6 +139,11 @@ class SvCounterItem(MainModel):
     def key(member_id: str, name: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"SV#{name}"
 
+    @staticmethod
+    def of(kind: str, owner: str, name: str) -> tuple[str, str]:
+        """A counter of someone other than a member: a merchant's, an API key's, an issuer's."""
+        return f"SVCOUNT#{kind}#{owner}", name
+
 
 class SvHoldItem(MainModel):
     """``MEMBER#<id> / SV#HOLD#<hold id>``: a checkout's reservation, on the ``due`` index
@@ -158,6 +167,28 @@ class SvHoldItem(MainModel):
     @staticmethod
     def key(member_id: str, hold_id: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"SV#HOLD#{hold_id}"
+
+
+class SvCashOutItem(MainModel):
+    """``MEMBER#<id> / SV#CASHOUT#<id>``: a cash-out above the approval amount, its principal held
+    on the account until a second HQ staff member approves (paid) or rejects (released) it."""
+
+    cash_out_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    principal = NumberAttribute()
+    status = UnicodeAttribute()                      # pending | paid | rejected
+    reason = UnicodeAttribute()
+    refund_ref = UnicodeAttribute(null=True)
+    requested_by = UnicodeAttribute()
+    requested_at = UnicodeAttribute()
+    decided_by = UnicodeAttribute(null=True)
+    decided_at = UnicodeAttribute(null=True)
+    decision_reason = UnicodeAttribute(null=True)
+    bonus_forfeited = NumberAttribute(null=True)
+
+    @staticmethod
+    def key(member_id: str, cash_out_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"SV#CASHOUT#{cash_out_id}"
 
 
 class PrepaidAccountItem(MainModel):

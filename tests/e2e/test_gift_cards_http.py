@@ -162,3 +162,41 @@ def test_thirty_two_tills_refunding_one_card_payment_give_back_exactly_what_it_p
             break
         time.sleep(0.2)
     assert proof["figures_agree"], proof["issuers"]
+
+
+def test_a_voided_card_stays_in_money_held_until_paid_back_once(api, stack):
+    """The custodian's statement counted a voided sold card as no longer held, though its buyer is
+    still owed it: now it is held (gift_cards_voided:<issuer>) until one pay-out, and 8 HQ
+    consoles paying it out at once pay it once."""
+    hq, numbers, _ = ready_cards(api, stack, "void-owed", 2, 2)
+    issuer = B[1]
+
+    def held_when(expected):
+        for _ in range(100):                    # the stream folds the movements into the figures
+            rows = api.call("GET", "/v1/stored-value/supervision", headers=hq).json()["issuers"]
+            closing = next((r["closing_fen"] for r in rows if r["issuer"] == issuer), 0)
+            if expected(closing):
+                return closing
+            time.sleep(0.1)
+        raise AssertionError(f"held stayed at {closing}")
+
+    def counted():
+        return api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()["issuance"][issuer]["counter_fen"]
+
+    before = held_when(lambda fen: fen == counted())                       # the sale folded in
+    voided = api.call("POST", f"/v1/gift-cards/{numbers[0]}/void", {"reason": "lost by the buyer"}, headers=hq,
+                      key=f"void-{numbers[0]}")
+    assert voided.status_code == 200 and voided.json()["voided_fen"] == 20_000, voided.text
+    assert counted() == before
+    time.sleep(0.5)
+    assert held_when(lambda fen: True) == before                            # still owed: still held
+    owed = api.call("GET", "/v1/stored-value/liability", headers=hq).json()["gift_cards_voided_by_issuer"]
+    assert owed[issuer] >= 20_000
+    replies = all_at_once(8, lambda i: api.call("POST", f"/v1/gift-cards/{numbers[0]}/void/payout",
+                                                {"refund_ref": f"BANK-{numbers[0]}", "reason": "paid back"},
+                                                headers=hq, key=f"payout-{i}-{numbers[0]}"))
+    statuses = sorted(r.status_code for r in replies.values())
+    assert statuses == [200] + [409] * 7, [r.text for r in replies.values()]
+    assert held_when(lambda fen: fen == before - 20_000) == before - 20_000 == counted()
+    card = api.call("GET", f"/v1/gift-cards/{numbers[0]}", headers=hq).json()
+    assert [p["kind"] for p in card["postings"]] == ["void", "void_paid_out"]

@@ -1,10 +1,13 @@
-"""Stored value over real HTTP on the local stack: 32 tills paying at once never overdraw, and
-a payment provider's repeated callbacks top up once."""
+"""Stored value over real HTTP on the local stack: 32 tills paying at once never overdraw, a
+payment provider's repeated callbacks top up once, and a burst of top-ups never passes the
+issuer's limit."""
 
 from __future__ import annotations
 
 import threading
+import time
 
+from tests.e2e.conftest import all_at_once
 from tests.e2e.test_tenancy_http import A, pos, register_at, staff
 
 
@@ -43,3 +46,121 @@ def test_thirty_two_concurrent_payments_never_overdraw_and_a_repeated_top_up_cou
     proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
     assert proof["balanced"], proof
     assert proof["account"]["principal"] + proof["account"]["bonus"] == start - 5_000 * ok >= 0
+
+
+def _rules(api, hq):
+    return api.call("GET", "/v1/stored-value/rules", headers=hq).json()["rules"]
+
+
+def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api, stack):
+    """Eight tills top up eight members at once with 10,000 fen each, 30,000 of room left under
+    the program's limit: exactly three are issued, five get 409 issuance-limit and change nothing,
+    and once the stream has caught up the counter equals the figures."""
+    hq = staff(api, stack, A, "super_admin")
+    before = _rules(api, hq)
+    held = api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()["issuance"]["program"]["counter_fen"]
+    members = [register_at(api, stack, A)[0] for _ in range(8)]
+    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "issuance_limits_fen": {
+        **before.get("issuance_limits_fen", {}), "program": held + 30_000}}}, headers=hq, key=f"lim-{members[0]}")
+    assert put.status_code == 201, put.text
+    try:
+        replies = all_at_once(8, lambda i: api.call(
+            "POST", f"/v1/members/{members[i]}/stored-value/top-ups",
+            {"amount_fen": 10_000, "payment_ref": f"BURST-{members[i]}"}, signed_by=pos(stack, A),
+            key=f"burst-{members[i]}"))
+        statuses = sorted(r.status_code for r in replies.values())
+        assert statuses == [201] * 3 + [409] * 5, [r.text for r in replies.values()]
+        assert all(r.json()["type"].endswith("/issuance-limit") for r in replies.values() if r.status_code == 409)
+        balances = [api.call("GET", f"/v1/members/{m}/stored-value", headers=hq).json()["topped_up"] for m in members]
+        assert sorted(balances) == [0] * 5 + [10_000] * 3                  # the refused ones changed nothing
+        for _ in range(100):                                                # the stream folds the figures in
+            proof = api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()
+            if proof["issuance_agrees"]:
+                break
+            time.sleep(0.1)
+        assert proof["issuance_agrees"], proof["issuance"]
+        assert proof["issuance"]["program"]["counter_fen"] == held + 30_000
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unlim-{members[0]}")
+
+
+def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, stack):
+    """A POS key tops up against payment references nobody here can verify: per key and per
+    merchant, the day's top-ups are counted in the transaction and bounded by the rules."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared import clock
+    from chalicelib.stored_value import counters
+    from chalicelib.stored_value.tables import SvCounterItem
+
+    hq = staff(api, stack, A, "super_admin")
+    key = pos(stack, A)
+    day = f"DAY#{clock.program_date().isoformat()}"
+    taken = {kind: counters.total(UnitOfWork(), SvCounterItem.of(kind, owner, day))
+             for kind, owner in (("KEY", key["key_id"]), ("MERCHANT", A[1]))}
+    before = _rules(api, hq)
+    bob = register_at(api, stack, A)[0]
+    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {
+        **before, "key_daily_top_up_max_fen": taken["KEY"] + 20_000,
+        "merchant_daily_top_up_max_fen": 1,                                 # every other merchant: nothing
+        "merchant_daily_top_up_limits_fen": {A[1]: taken["MERCHANT"] + 30_000}}}, headers=hq, key=f"day-{bob}")
+    assert put.status_code == 201, put.text
+
+    def top_up(ref, fen=10_000, headers=None, signed=True):
+        return api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                        {"amount_fen": fen, "payment_ref": ref, **({} if signed else {"merchant_id": A[1]})},
+                        signed_by=key if signed else None, headers=headers, key=f"{ref}-{bob}")
+    try:
+        assert [top_up(f"K1-{bob}").status_code, top_up(f"K2-{bob}").status_code] == [201, 201]
+        refused = top_up(f"K3-{bob}")
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/stored-value-limit"), refused.text
+        assert "key" in refused.json()["detail"]
+        assert top_up(f"K3-{bob}").status_code == 409                       # its retry too: nothing was counted
+        assert top_up(f"H1-{bob}", headers=hq, signed=False).status_code == 201       # HQ at the till's merchant
+        refused = top_up(f"H2-{bob}", fen=1, headers=hq, signed=False)
+        assert refused.status_code == 409 and "merchant" in refused.json()["detail"]
+        account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
+        assert account["topped_up"] == 30_000
+        assert counters.total(UnitOfWork(), SvCounterItem.of("KEY", key["key_id"], day)) == taken["KEY"] + 20_000
+        assert counters.total(UnitOfWork(), SvCounterItem.of("MERCHANT", A[1], day)) == taken["MERCHANT"] + 30_000
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unday-{bob}")
+
+
+def test_a_big_cash_out_waits_for_a_second_hq_staff_member(api, stack):
+    """A free-text approver paid 48,500 fen: now a cash-out above the approval amount holds the
+    principal until another authenticated HQ staff member approves it, once."""
+    hq, other = staff(api, stack, A, "super_admin"), staff(api, stack, A, "ops_manager")
+    before = _rules(api, hq)
+    bob = register_at(api, stack, A)[0]
+    assert api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "cash_out_approval_above_fen": 10_000}},
+                    headers=hq, key=f"co-{bob}").status_code == 201
+    try:
+        assert api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                        {"amount_fen": 48_500, "payment_ref": f"CO-{bob}"}, signed_by=pos(stack, A),
+                        key=f"co-top-{bob}").status_code == 201
+        named = api.call("POST", f"/v1/members/{bob}/stored-value/cash-out",
+                         {"reason": "leaving", "approved_by": "nobody-at-all"}, headers=hq, key=f"co-1-{bob}")
+        assert named.status_code == 422
+        pending = api.call("POST", f"/v1/members/{bob}/stored-value/cash-out", {"reason": "leaving"}, headers=hq,
+                           key=f"co-2-{bob}").json()
+        assert (pending["status"], pending["principal_fen"], pending["balance_fen"]) == ("pending", 48_500, 0)
+        spent = api.call("POST", f"/v1/members/{bob}/stored-value/payments", {"amount_fen": 1, "order_id": f"co-{bob}"},
+                         signed_by=pos(stack, A), key=f"co-pay-{bob}")
+        assert spent.status_code == 409                                    # held while pending
+        path = f"/v1/members/{bob}/stored-value/cash-outs/{pending['cash_out_id']}/approve"
+        assert api.call("POST", path, {}, headers=hq, key=f"co-3-{bob}").status_code == 403
+        assert api.call("POST", path, {}, headers=pos_headers(api, stack), key=f"co-4-{bob}").status_code == 403
+        approvals = all_at_once(8, lambda i: api.call("POST", path, {}, headers=other, key=f"co-5-{i}-{bob}"))
+        statuses = sorted(r.status_code for r in approvals.values())
+        assert statuses == [200] + [409] * 7, [r.text for r in approvals.values()]
+        account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
+        assert (account["cashed_out"], account["held_principal"], account["balance_fen"]) == (48_500, 0, 0)
+        proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
+        assert proof["balanced"], proof
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unco-{bob}")
+
+
+def pos_headers(api, stack):
+    """A store clerk's token: staff, but not HQ."""
+    return staff(api, stack, A, "clerk")

@@ -197,7 +197,9 @@ def test_sale_activation_redemption_payment_and_void_to_the_fen(cards):
     deliver()                                                   # the prepaid figures catch up
     proof = cards.ok("GET", "/v1/gift-cards/reconciliation")
     assert proof["balanced"] and proof["cards_checked"] == 10 and proof["figures_agree"], proof
-    assert proof["issuers"] == {"gift_cards:program": {"cards_fen": 4 * FACE, "figures_fen": 4 * FACE, "agree": True}}
+    assert proof["issuers"] == {"gift_cards:program": {"cards_fen": 4 * FACE, "figures_fen": 4 * FACE, "agree": True},
+                                "gift_cards_voided:program": {"cards_fen": FACE, "figures_fen": FACE,  # owed to
+                                                              "agree": True}}                         # the buyer
     # a card changed behind the ledger's back is found, and the job announces it
     from chalicelib.db.uow import UnitOfWork
     uow = UnitOfWork()
@@ -278,9 +280,19 @@ def test_scope_expiry_caps_and_bad_input_change_nothing(cards):
                          ({"name": "x", "face_value_fen": 0, "count": 1, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 100_001, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2026-03-01"}, 422),
+                         ({"name": "x", "face_value_fen": -100, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100.5, "count": 1, "valid_until": "2027-01-01"}, 422),
+                         ({"name": "x", "face_value_fen": 100, "count": -1, "valid_until": "2027-01-01"}, 422),
                          ({"name": "x", "face_value_fen": 100, "count": 1, "valid_until": "2027-01-01",
                            "merchant_ids": ["nowhere"]}, 404)]:
         assert cards.call("POST", "/v1/gift-cards/batches", body)[0] == status, body
+    listed = len(cards.ok("GET", "/v1/gift-cards/batches")["batches"])
+    sold = cards.ok("GET", "/v1/gift-cards/batches/B000001")["sold_count"]
+    for price in (-1, 1.5, 10**11 + 1, "100"):                               # a sale's price: nothing sold
+        status, problem = sell(cards, {"batch_id": "B000001"}, 5, 5, f"INV-P{price}", price_fen=price)
+        assert status == 422, (price, problem)
+    assert len(cards.ok("GET", "/v1/gift-cards/batches")["batches"]) == listed
+    assert cards.ok("GET", "/v1/gift-cards/batches/B000001")["sold_count"] == sold
     status, problem = cards.call("POST", "/v1/gift-cards/payments", {"card_number": n1, "secret": "12345-secret-x",
                                                                      "amount_fen": 1, "order_id": "o"})
     assert status == 422 and "12345-secret-x" not in json.dumps(problem)
@@ -366,24 +378,26 @@ def test_a_payment_is_refunded_onto_its_card_to_the_fen(cards):
     assert card["postings"][2]["entries"] == [{"account": "settlement:m1", "fen": 2_500},
                                               {"account": "gift_cards:program", "fen": -2_500}]
     assert pay(cards, n[1], s[n[1]], 7_000, "R-3")[1]["state"] == "exhausted"   # usable again, to the fen
-    # a voided card and a card past its batch's last day take no refund
+    # a voided card takes no refund; a card past its last day does (its balance is still owed)
     assert pay(cards, n[3], s[n[3]], 1_000, "R-4")[0] == 201
     cards.ok("POST", f"/v1/gift-cards/{n[3]}/void", {"reason": "reported stolen by the buyer"})
     status, problem = refund(cards, n[3], "R-4", 1_000, "rf-7")
     assert status == 409 and problem["state"] == "voided"
     assert pay(cards, n[4], s[n[4]], FACE, "R-5")[1]["state"] == "exhausted"
     clock.freeze(datetime(2028, 1, 2, 4, 0, tzinfo=UTC))
-    status, problem = refund(cards, n[4], "R-5", 1_000, "rf-8")
-    assert status == 409 and problem["state"] == "expired"
+    status, back = refund(cards, n[4], "R-5", 1_000, "rf-8")
+    assert status == 201 and (back["balance_fen"], cards.ok("GET", f"/v1/gift-cards/{n[4]}")["state"]) == (
+        1_000, "expired")
     clock.freeze(T0)
-    assert cards.ok("GET", f"/v1/gift-cards/{n[4]}")["balance_fen"] == 0
-    assert len(events("gift_card.payment_refunded")) == 2
+    assert cards.ok("GET", f"/v1/gift-cards/{n[4]}")["balance_fen"] == 1_000
+    assert len(events("gift_card.payment_refunded")) == 3
     from tests.integration.test_tiers import deliver
     deliver()                                                   # the prepaid figures catch up
     proof = cards.ok("GET", "/v1/gift-cards/reconciliation")
     # outstanding: card 2 whole; card 1 spent 10,000 + 7,000, got 7,000 back: 0; 3 voided; 4 spent
     assert proof["balanced"] and proof["figures_agree"], proof
-    assert proof["issuers"]["gift_cards:program"]["cards_fen"] == FACE
+    assert proof["issuers"]["gift_cards:program"]["cards_fen"] == FACE + 1_000
+    assert proof["issuers"]["gift_cards_voided:program"]["cards_fen"] == FACE - 1_000
 
 
 def test_a_card_payment_and_its_refund_are_two_requests_each(memory, monkeypatch):
@@ -404,3 +418,71 @@ def test_a_card_payment_and_its_refund_are_two_requests_each(memory, monkeypatch
     before = memory.requests
     assert refund(api, n1, "C-1", 1_000, "rf")[0] == 201
     assert memory.requests - before == 2
+
+
+def test_value_a_card_can_no_longer_be_used_for_is_owed_held_and_settled_by_explicit_postings(cards):
+    """A voided sold card's balance is still held (owed to its buyer) until paid out, once; a
+    refund of a payment whose card was since redeemed goes to the member's principal; an expired
+    card's balance is still held until the issuer extends the card or recognises breakage; the
+    liability, the custodian's statement, the issuance counter and both reconciliations say it."""
+    from tests.integration.test_tiers import deliver
+    batch = make_batch(cards)
+    s = secrets_of(batch)
+    n = {i: keys.card_number(1, i) for i in range(1, 11)}
+    assert sell(cards, batch, 1, 4, "INV-V")[0] == 201                      # 40,000 held for the program
+
+    def held():
+        deliver()
+        rows = cards.ok("GET", "/v1/stored-value/supervision?day=2026-03-01")["issuers"]
+        return next(r["closing_fen"] for r in rows if r["issuer"] == "program")
+
+    # card 1: 3,000 paid, then redeemed (7,000); a refund of the payment reaches the member
+    mid = cards.member("13800139520")
+    assert pay(cards, n[1], s[n[1]], 3_000, "V-1")[0] == 201
+    assert redeem(cards, mid, n[1], s[n[1]])[1]["redeemed_fen"] == 7_000
+    status, back = refund(cards, n[1], "V-1", 2_000, "vr-1")
+    assert status == 201 and back["state"] == "redeemed" and back["refunded_to"]["principal"] == 9_000, back
+    assert refund(cards, n[1], "V-1", 1_001, "vr-2")[1]["type"].endswith("/refund-exceeds-payment")
+    account = cards.ok("GET", f"/v1/stored-value/reconciliation?member_id={mid}")
+    assert account["balanced"] and account["account"]["refunded_principal"] == 2_000
+    assert cards.ok("GET", f"/v1/gift-cards/{n[1]}")["postings"][-1]["kind"] == "payment_refund_to_member"
+    assert held() == 30_000 + 9_000                                         # cards 2-4 and the member's principal
+
+    # card 2: voided, still owed to the buyer (held) until paid back, once
+    assert cards.ok("POST", f"/v1/gift-cards/{n[2]}/void", {"reason": "lost by the buyer"})["voided_fen"] == FACE
+    assert held() == 39_000
+    liability = cards.ok("GET", "/v1/stored-value/liability")
+    assert liability["gift_cards_voided_by_issuer"] == {"program": FACE} and liability["gift_cards_by_issuer"] == {
+        "program": 2 * FACE}
+    status, problem = cards.call("POST", f"/v1/gift-cards/{n[3]}/void/payout", {"refund_ref": "BANK-0",
+                                                                                "reason": "not void"})
+    assert status == 409 and problem["type"].endswith("/nothing-owed")
+    out = cards.ok("POST", f"/v1/gift-cards/{n[2]}/void/payout", {"refund_ref": "BANK-1", "reason": "paid back"})
+    assert out["paid_out_fen"] == FACE
+    assert cards.call("POST", f"/v1/gift-cards/{n[2]}/void/payout", {"refund_ref": "BANK-2",
+                                                                     "reason": "again"})[0] == 409
+    assert held() == 29_000
+
+    # cards 3 and 4 expire with their balance: still held; no breakage before the last day
+    breakage = {"reason": "holder offered an extension on 2027-11-01, no reply"}
+    assert cards.call("POST", f"/v1/gift-cards/{n[4]}/breakage", breakage)[0] == 409
+    clock.freeze(datetime(2028, 1, 2, 4, 0, tzinfo=UTC))
+    assert cards.ok("GET", f"/v1/gift-cards/{n[3]}")["state"] == "expired"
+    assert pay(cards, n[3], s[n[3]], 100, "V-2")[1]["state"] == "expired"
+    assert cards.call("POST", f"/v1/gift-cards/{n[3]}/extend", {"valid_until": "2027-12-31",
+                                                                "reason": "asked"})[0] == 422
+    extended = cards.ok("POST", f"/v1/gift-cards/{n[3]}/extend", {"valid_until": "2028-06-30",
+                                                                  "reason": "the holder asked at the counter"})
+    assert (extended["state"], extended["valid_until"]) == ("activated", "2028-06-30")
+    assert pay(cards, n[3], s[n[3]], 4_000, "V-3")[0] == 201                 # usable again
+    done = cards.ok("POST", f"/v1/gift-cards/{n[4]}/breakage", breakage)
+    assert done["breakage_fen"] == FACE and done["balance_fen"] == 0
+    assert cards.call("POST", f"/v1/gift-cards/{n[4]}/breakage", breakage)[0] == 409
+    deliver()
+    liability = cards.ok("GET", "/v1/stored-value/liability")
+    assert liability["gift_cards_by_issuer"] == {"program": 6_000} and liability["breakage_fen"] == FACE
+    assert liability["gift_cards_voided_by_issuer"] == {"program": 0} and liability["lines_balance"]
+    proof = cards.ok("GET", "/v1/gift-cards/reconciliation")
+    assert proof["balanced"] and proof["figures_agree"], proof
+    issued = cards.ok("GET", "/v1/stored-value/reconciliation")
+    assert issued["issuance_agrees"] and issued["issuance"]["program"]["counter_fen"] == 6_000 + 9_000

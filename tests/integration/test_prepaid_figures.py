@@ -95,3 +95,68 @@ def test_liability_movements_statement_and_issuance_limit(api):
     assert api.ok("GET", f"/v1/members/{mid}/stored-value")["principal"] == 10_000         # nothing changed
     assert api.call("POST", f"/v1/members/{mid}/stored-value/top-ups",
                     {"amount_fen": 5_000, "payment_ref": "WX-F3", "merchant_id": "m1"})[0] == 201
+
+
+def test_the_issued_counter_holds_the_limit_in_the_issuing_transaction_and_equals_the_figures(api):
+    """The program may hold 30,000 fen of members' money and m2 20,000 of its cards: the counter
+    written with each posting refuses what would pass it (nothing changes), money flowing out
+    makes room again, a refund is owed and counted even past the limit, and once the stream has
+    caught up every issuer's counter equals the figures. No stream delivery happens in between:
+    the limit does not wait for the projection."""
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {**RULES, "issuance_limits_fen": {"program": 30_000,
+                                                                                       "m2": 20_000}},
+                                             "effective_from": "2026-01-01T00:00:00Z"})
+    a, b, c = (api.member(f"1380013961{i}") for i in range(3))
+
+    def top_up(mid, fen, ref):
+        return api.call("POST", f"/v1/members/{mid}/stored-value/top-ups",
+                        {"amount_fen": fen, "payment_ref": ref, "merchant_id": "m1"})
+
+    def counter(issuer):
+        return api.ok("GET", "/v1/stored-value/reconciliation")["issuance"][issuer]["counter_fen"]
+
+    assert top_up(a, 15_000, "IS-1")[0] == 201 and top_up(b, 15_000, "IS-2")[0] == 201
+    status, problem = top_up(c, 15_000, "IS-3")                            # the figures still say 0 here
+    assert status == 409 and problem["type"].endswith("/issuance-limit")
+    assert (problem["issuer"], problem["outstanding_fen"], problem["limit_fen"]) == ("program", 30_000, 30_000)
+    assert api.ok("GET", f"/v1/members/{c}/stored-value")["topped_up"] == 0 and counter("program") == 30_000
+    api.ok("POST", f"/v1/members/{a}/stored-value/payments", {"amount_fen": 5_000, "order_id": "IS-O1",
+                                                              "merchant_id": "m1"})
+    assert counter("program") == 25_000                                     # paid out to m1: room again
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.stored_value import counters
+    shards = [counters.total(UnitOfWork(), k) for k in counters.outflow_keys("program")]
+    assert counters.total(UnitOfWork(), counters.issued_key("program")) == 30_000 and sorted(shards)[-1] == 5_000
+    assert sum(shards) == 5_000                         # a payment touches one outflow shard, never the IN item
+    assert top_up(c, 15_000, "IS-3")[0] == 409
+    reply = top_up(c, 5_000, "IS-4")[1]
+    assert reply["issuer"] == "program" and counter("program") == 30_000
+    api.ok("POST", "/v1/stored-value/payments/IS-O1/refunds", {"refund_id": "r", "amount_fen": 5_000,
+                                                               "merchant_id": "m1"})
+    assert counter("program") == 35_000                                     # owed back: counted, not refused
+    assert top_up(c, 1, "IS-5")[0] == 409
+    api.ok("POST", f"/v1/members/{a}/stored-value/cash-out", {"reason": "leaving", "refund_ref": "IS-1"})
+    assert counter("program") == 20_000
+
+    _, _, status, problem = cards_of(api, "m2", 3, "INV-IS1")              # 30,000 of cards: m2 may hold 20,000
+    assert status == 409 and problem["type"].endswith("/issuance-limit") and counter("m2") == 0
+    _, secrets, status, _ = cards_of(api, "m2", 2, "INV-IS2")
+    assert status == 201 and counter("m2") == 20_000
+    first, second = sorted(secrets)
+    api.ok("POST", "/v1/gift-cards/payments", {"card_number": first, "secret": secrets[first], "amount_fen": 4_000,
+                                               "order_id": "IS-G1", "merchant_id": "m1"})
+    assert counter("m2") == 16_000
+    redeemed = api.ok("POST", f"/v1/members/{b}/stored-value/gift-cards",   # m2's money becomes the program's
+                      {"card_number": second, "secret": secrets[second]})
+    assert redeemed["redeemed_fen"] == 10_000 and (counter("m2"), counter("program")) == (6_000, 30_000)
+    api.ok("POST", "/v1/gift-cards/payments/IS-G1/refunds", {"card_number": first, "refund_id": "g",
+                                                             "amount_fen": 4_000, "merchant_id": "m1"})
+    assert counter("m2") == 10_000
+    proof = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert not proof["issuance_agrees"]                                     # the stream has not run yet
+    deliver()
+    proof = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert proof["issuance_agrees"] and proof["balanced"], proof["issuance"]
+    assert {k: (v["counter_fen"], v["figures_fen"]) for k, v in proof["issuance"].items()} == {
+        "program": (30_000, 30_000), "m2": (10_000, 10_000)}

@@ -37,6 +37,18 @@ def pay(api, mid, fen, order):
                                                                          "merchant_id": "m1"})
 
 
+def second_approver(api):
+    """Calls as another HQ staff member ("cfo") than the test's own ("ops")."""
+    from chalicelib.shared.credentials import mint_token
+    token = mint_token("staff", "cfo", 60, role="ops_manager")
+
+    def call(method, path, body, key):
+        r = getattr(api.client.http, method.lower())(path, body=api.json.dumps(body), headers={
+            "Authorization": "Bearer " + token, "Content-Type": "application/json", "Idempotency-Key": key})
+        return r.status_code, api.json.loads(r.body)
+    return call
+
+
 def proof(api, mid):
     result = api.ok("GET", f"/v1/stored-value/reconciliation?member_id={mid}")
     assert result["balanced"], result
@@ -82,7 +94,9 @@ def test_top_up_bonus_payment_refund_and_cash_out_to_the_fen(api, program):
 
 def test_limits_refuse_and_change_nothing(api, program):
     mid = api.member("13800139402")
-    assert top_up(api, mid, 500_001, "L-1")[0] == 422                     # one top-up at most ¥5,000
+    status, problem = top_up(api, mid, 500_001, "L-1")                     # one top-up at most ¥5,000: a limit
+    assert status == 409 and problem["type"].endswith("/stored-value-limit") and problem["limit_fen"] == 500_000
+    assert api.ok("GET", f"/v1/members/{mid}/stored-value")["topped_up"] == 0
     ok = top_up(api, mid, 300_000, "L-2")[1]                               # 20,000 bonus (stepped)
     assert ok["balance_fen"] == 320_000
     status, problem = top_up(api, mid, 1, "L-3")                           # the day's ¥3,000 is used
@@ -106,10 +120,41 @@ def test_a_bonus_only_balance_cannot_be_cashed_out_and_big_cash_outs_need_an_app
     status, problem = api.call("POST", f"/v1/members/{mid}/stored-value/cash-out", {"reason": "leaving"})
     assert status == 409 and problem["type"].endswith("/nothing-to-cash-out")
     other = api.member("13800139404")
-    top_up(api, other, 20_000, "C-2")
-    assert api.call("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving"})[0] == 403
-    out = api.ok("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving", "approved_by": "cfo"})
-    assert out["cashed_out_fen"] == 20_000
+    top_up(api, other, 20_000, "C-2")                                      # + 3,000 bonus
+    status, problem = api.call("POST", f"/v1/members/{other}/stored-value/cash-out",
+                               {"reason": "leaving", "approved_by": "nobody-at-all"})
+    assert status == 422                                                   # a name is no approval
+    pending = api.ok("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "leaving", "refund_ref": "C-2"})
+    assert (pending["status"], pending["principal_fen"], pending["cashed_out_fen"]) == ("pending", 20_000, 0)
+    assert (pending["principal"], pending["bonus"]) == (0, 3_000)          # held: not spendable meanwhile
+    assert pay(api, other, 3_001, "O-held")[1]["type"].endswith("/insufficient-balance")
+    assert api.call("POST", f"/v1/members/{other}/stored-value/cash-out", {"reason": "again"})[0] == 409
+    path = f"/v1/members/{other}/stored-value/cash-outs/{pending['cash_out_id']}"
+    status, problem = api.call("POST", f"{path}/approve", {})              # the requester cannot approve
+    assert status == 403
+    cfo = second_approver(api)
+    status, paid = cfo("POST", f"{path}/approve", {}, "approve-1")
+    assert status == 200 and (paid["status"], paid["cashed_out_fen"], paid["bonus_forfeited_fen"]) == ("paid", 20_000,
+                                                                                                      3_000)
+    assert (paid["requested_by"], paid["decided_by"]) == ("staff:ops", "staff:cfo") and paid["balance_fen"] == 0
+    assert cfo("POST", f"{path}/approve", {}, "approve-1") == (status, paid)   # a retry: the same answer
+    status, problem = cfo("POST", f"{path}/approve", {}, "approve-2")      # once only
+    assert status == 409 and problem["type"].endswith("/cash-out-not-pending")
+    assert cfo("POST", f"{path}/reject", {"reason": "too late"}, "reject-1")[0] == 409
+    account = proof(api, other)
+    assert (account["cashed_out"], account["bonus_forfeited"], account["held_principal"]) == (20_000, 3_000, 0)
+    ledger = api.ok("GET", f"/v1/members/{other}/stored-value/ledger")["postings"]
+    assert [p["kind"] for p in ledger[:2]] == ["cash_out", "cash_out_held"]
+    assert (ledger[0]["actor"], ledger[1]["actor"]) == ("staff:cfo", "staff:ops")
+    third = api.member("13800139407")                                      # rejected: the principal comes back
+    top_up(api, third, 15_000, "C-3")
+    held = api.ok("POST", f"/v1/members/{third}/stored-value/cash-out", {"reason": "leaving"})
+    path = f"/v1/members/{third}/stored-value/cash-outs/{held['cash_out_id']}"
+    assert cfo("POST", f"{path}/reject", {}, "reject-2")[0] == 422         # a rejection says why
+    status, rejected = cfo("POST", f"{path}/reject", {"reason": "fraud check failed"}, "reject-3")
+    assert status == 200 and rejected["status"] == "rejected" and rejected["principal"] == 15_000
+    assert api.ok("GET", path)["decided_by"] == "staff:cfo"
+    assert proof(api, third)["cashed_out"] == 0
     everything = api.ok("GET", "/v1/stored-value/reconciliation")
     assert everything["balanced"] and everything["accounts_checked"] >= 2
     assert api.run_job("stored-value-reconcile")["balanced"] is True
@@ -209,3 +254,23 @@ def test_expiring_bonus_is_spent_first_given_back_by_refunds_and_expires_by_the_
     ledger = api.ok("GET", f"/v1/members/{mid}/stored-value/ledger")["postings"]
     assert ledger[0]["kind"] == "bonus_expired" and ledger[0]["entries"] == [   # the liability is debited
         {"account": "member:bonus", "fen": 2_000}, {"account": "bonus_expired", "fen": -2_000}]
+
+
+def test_rules_with_negative_or_absurd_numbers_are_refused_and_nothing_is_saved(api, program):
+    """Every number of the rules is bounded: a negative limit, a float, a non-finite number or an
+    absurd amount is a 422 naming the field, and the rules in force stay as they were."""
+    before = api.ok("GET", "/v1/stored-value/rules")
+    bad = [{"issuance_limits_fen": {"program": -1}}, {"issuance_limits_fen": {"m1": 10**13}},
+           {"issuance_limits_fen": {"m1": 1.5}}, {"issuance_limits_fen": {"Not An Issuer!": 1}},
+           {"merchant_daily_top_up_max_fen": 0}, {"key_daily_top_up_max_fen": -5},
+           {"merchant_daily_top_up_limits_fen": {"m1": -1}}, {"daily_top_up_max_fen": -1},
+           {"single_top_up_max_fen": 0}, {"balance_cap_fen": 10**10}, {"cash_out_approval_above_fen": -1},
+           {"reserve_percent": 101}, {"bonus_rules": [{"id": "x", "name": "x", "kind": "fixed", "bonus_fen": -3}]}]
+    for fields in bad:
+        status, problem = api.call("PUT", "/v1/stored-value/rules", {"rules": {**RULES, **fields}})
+        assert status == 422, (fields, problem)
+    headers = {"Authorization": "Bearer " + api.token, "Content-Type": "application/json", "Idempotency-Key": "nan"}
+    for raw in ('{"rules": {"issuance_limits_fen": {"program": NaN}}}',
+                '{"rules": {"issuance_limits_fen": {"program": Infinity}}}'):
+        assert api.client.http.put("/v1/stored-value/rules", body=raw, headers=headers).status_code in (400, 422)
+    assert api.ok("GET", "/v1/stored-value/rules")["version"] == before["version"]

@@ -1,5 +1,6 @@
 """A Hypothesis state machine drives top-ups (and their replays), payments, checkout holds
-(confirmed or cancelled), partial refunds, cash-outs, and gift cards (redeemed into the account,
+(confirmed or cancelled), partial refunds, cash-outs (above the approval amount held until a
+second HQ staff member approves or rejects them), and gift cards (redeemed into the account,
 paid with at a till, and guessed at with wrong secrets until the card and the caller lock)
 through the whole app, and checks after every step that principal, bonus and every card's
 balance are what a model of the rules says, and at the end of each example that the double entry
@@ -23,12 +24,15 @@ from tests.integration import machines
 
 START = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
 CAP = 500_000
+APPROVAL = 100_000           # a cash-out of more principal waits for a second HQ staff member
+LIMIT = 350_000              # the program's outstanding prepaid money (principal, held or not, and its cards)
 BONUS_DAYS, FIRST_DAYS = 10, 30            # a later bonus can end before an earlier one
 RULES = {"bonus_rules": [
     {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000,
      "valid_days": BONUS_DAYS},
     {"id": "first", "name": "first 10%", "kind": "percent", "percent": 10, "max_bonus_fen": 5_000,
-     "first_top_up_only": True, "valid_days": FIRST_DAYS}], "balance_cap_fen": CAP}
+     "first_top_up_only": True, "valid_days": FIRST_DAYS}], "balance_cap_fen": CAP,
+    "issuance_limits_fen": {"program": LIMIT}, "cash_out_approval_above_fen": APPROVAL}
 
 
 CARDS, FACE = 2, 30_000
@@ -40,12 +44,19 @@ class Model:
         self.topped_up = 0
         self.payments: dict[str, dict] = {}
         self.holds: dict[str, dict] = {}
+        self.cash_outs: dict[str, int] = {}       # pending cash-outs: id -> principal held
         self.cards: dict[str, dict] = {}          # number -> balance, used up, wrong secrets in a row, locked
         self.card_payments: dict[str, dict] = {}  # order -> the card, what it paid, refunded so far, refund ids
         self.caller_failures = 0                  # wrong secrets in the caller's window (the clock is frozen)
         self.caller_locked = False
         self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
         self.today = START.date()                 # (noon in Shanghai: the program date is the UTC date)
+
+    @property
+    def outstanding(self) -> int:
+        """The program's prepaid money held: principal (held or not) and what its cards still hold."""
+        return (self.principal + sum(h["p"] for h in self.holds.values()) + sum(self.cash_outs.values())
+                + sum(c["balance"] for c in self.cards.values()))
 
     def bonus_for(self, amount: int) -> tuple[int, int]:
         """The bonus and the days it lasts: "200-30" wins a tie, being listed first."""
@@ -90,6 +101,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         self.client = Client(app.app)
         self.staff = {"Authorization": "Bearer " + mint_token("staff", "t", 60 * 24 * 400, role="super_admin",
                                                               merchant_id="m1"), "Content-Type": "application/json"}
+        self.second = {"Authorization": "Bearer " + mint_token("staff", "cfo", 60 * 24 * 400, role="ops_manager"),
+                       "Content-Type": "application/json"}
         self.n = 0
         assert self.send("put", "/v1/stored-value/rules", {"rules": RULES})[0] == 201
         self.member = self.send("post", "/v1/members", {"phone": "13800138000"})[1]["member_id"]
@@ -138,6 +151,10 @@ class StoredValueMachine(RuleBasedStateMachine):
         bonus, days = m.bonus_for(amount)
         if m.principal + m.bonus + amount + bonus > CAP:
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
+            return
+        if m.outstanding + amount > LIMIT:        # the issuer's limit holds in the issuing transaction
+            assert status == 409 and body["type"].endswith("/issuance-limit"), body
+            assert body["outstanding_fen"] == m.outstanding, (body, m.outstanding)
             return
         assert status == 201 and body["bonus_fen"] == bonus, (body, bonus)
         if bonus:
@@ -224,9 +241,35 @@ class StoredValueMachine(RuleBasedStateMachine):
         if m.principal == 0:
             assert status == 409 and body["type"].endswith("/nothing-to-cash-out")
             return
+        if m.principal > APPROVAL:                # held until another HQ staff member decides
+            assert status == 200 and (body["status"], body["principal_fen"]) == ("pending", m.principal), body
+            m.cash_outs[body["cash_out_id"]] = m.principal
+            m.principal = 0
+            return
         assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (m.principal, m.bonus)
         m.principal = m.bonus = 0
         m.lots = {}
+
+    @precondition(lambda self: bool(self.model.cash_outs))
+    @rule(pick=st.integers(min_value=0, max_value=10**6), approve=st.booleans(), by_requester=st.booleans())
+    def decide_cash_out(self, pick, approve, by_requester):
+        m = self.model
+        cash_out_id = sorted(m.cash_outs)[pick % len(m.cash_outs)]
+        path = f"/v1/members/{self.member}/stored-value/cash-outs/{cash_out_id}/{'approve' if approve else 'reject'}"
+        self.n += 1
+        headers = {**(self.staff if by_requester else self.second), "Idempotency-Key": f"d{self.n}"}
+        r = self.client.http.post(path, headers=headers, body=json.dumps({"reason": "checked"}))
+        body = json.loads(r.body)
+        if by_requester:
+            assert r.status_code == 403, body
+            return
+        assert r.status_code == 200, body
+        principal = m.cash_outs.pop(cash_out_id)
+        if approve:
+            assert (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (principal, m.bonus), body
+            m.bonus, m.lots = 0, {}
+        else:
+            m.principal += principal
 
     @rule(days=st.integers(min_value=1, max_value=12))
     def days_pass(self, days):
@@ -307,7 +350,7 @@ class StoredValueMachine(RuleBasedStateMachine):
           again=st.booleans())
     def refund_card_payment(self, pick, share, again):
         """A till gives (part of) a card payment back onto the card: never more than was paid, each
-        refund id once, and not onto a card whose value went into stored value."""
+        refund id once; for a card whose value went into stored value, to the member's principal."""
         m = self.model
         order = sorted(m.card_payments)[pick % len(m.card_payments)]
         p = m.card_payments[order]
@@ -320,8 +363,13 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert status == 409 and "applied already" in body["detail"], body
         elif p["refunded"] + amount > p["amount"]:
             assert status == 409 and body["type"].endswith("/refund-exceeds-payment"), body
-        elif card["done"]:
-            assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
+        elif card["done"] and m.principal + m.bonus + amount > CAP:
+            assert status == 409 and body["type"].endswith("/stored-value-limit"), body
+        elif card["done"]:                        # redeemed: the refund goes to the member's principal
+            assert status == 201 and body["refunded_to"]["principal"] == m.principal + amount, body
+            m.principal += amount
+            p["refunded"] += amount
+            p["ids"].append(refund_id)
         else:
             assert status == 201 and body["balance_fen"] == card["balance"] + amount, body
             card["balance"] += amount
@@ -363,7 +411,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         seen = self.send("get", f"/v1/members/{self.member}/stored-value", None)[1]
         assert (seen["principal"], seen["bonus"]) == (self.model.principal, self.model.bonus)
         held = self.model.holds.values()
-        assert (seen["held_principal"], seen["held_bonus"]) == (sum(h["p"] for h in held), sum(h["b"] for h in held))
+        assert (seen["held_principal"], seen["held_bonus"]) == (sum(h["p"] for h in held) + sum(
+            self.model.cash_outs.values()), sum(h["b"] for h in held))
         assert seen["principal"] >= 0 and seen["bonus"] >= 0
         assert seen["bonus_expiring"] == [{"expires": d, "fen": f} for d, f in sorted(self.model.lots.items())]
         for number, card in self.model.cards.items():
@@ -372,6 +421,10 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert FACE - sum(-p["amount_fen"] if p["kind"] == "payment_refund" else p["amount_fen"]
                               for p in shown["postings"]) == card["balance"]
             assert all(sum(e["fen"] for e in p["entries"]) == 0 for p in shown["postings"])
+        from chalicelib.db.uow import UnitOfWork
+        from chalicelib.stored_value import counters
+        issued = counters.outstanding(UnitOfWork(), "program")
+        assert issued == self.model.outstanding, (issued, self.model.outstanding)
 
 
 NIGHTLY = os.environ.get("STORED_VALUE_MACHINE") == "nightly"
