@@ -35,7 +35,7 @@ def _multiplier(v: str) -> str:
 
 
 class Step(Strict):
-    min_amount_fen: int = Field(ge=0)
+    min_amount_fen: int = Field(ge=0, le=10**11)
     multiplier: Multiplier
 
     _m = field_validator("multiplier")(classmethod(lambda cls, v: _multiplier(v)))
@@ -58,9 +58,9 @@ class Campaign(Strict):
 
 
 class Caps(Strict):
-    per_order: int | None = Field(None, ge=0)
-    per_day: int | None = Field(None, ge=0)
-    per_month: int | None = Field(None, ge=0)
+    per_order: int | None = Field(None, ge=0, le=10**9)
+    per_day: int | None = Field(None, ge=0, le=10**9)
+    per_month: int | None = Field(None, ge=0, le=10**10)
 
 
 class Expiry(Strict):
@@ -72,8 +72,8 @@ class Expiry(Strict):
 class Behavior(Strict):
     points: int = Field(ge=0, le=1_000_000)
     referee_points: int = Field(0, ge=0, le=1_000_000, description="referral: points for the new member")
-    per_day: int | None = Field(None, ge=1)
-    per_month: int | None = Field(None, ge=1)
+    per_day: int | None = Field(None, ge=1, le=1000)
+    per_month: int | None = Field(None, ge=1, le=10_000)
     once: bool = False
     streak_bonus: dict[int, int] = Field(default_factory=dict, max_length=50,
                                          description="check_in: streak length (days) -> bonus points")
@@ -88,7 +88,7 @@ class Behavior(Strict):
 
 
 class Redeem(Strict):
-    points_per_yuan: int = Field(100, ge=1, description="100 means 100 points = ¥1")
+    points_per_yuan: int = Field(100, ge=1, le=1_000_000, description="100 means 100 points = ¥1")
     max_share_percent: int = Field(50, ge=0, le=100, description="at most this share of an order")
 
 
@@ -121,7 +121,7 @@ class ProgramRules(Strict):
     custom_events: dict[str, Behavior] = Field(default_factory=dict)
     point_types: dict[str, PointType] = Field(default_factory=dict, description="types beyond 'points' and 'growth'")
     negative_balance: Literal["debt", "cap"] = "debt"
-    inflation_threshold_percent: int = Field(200, ge=100, description="warn when issued > this % of redeemed (30 days)")
+    inflation_threshold_percent: int = Field(200, ge=100, le=100_000, description="warn when issued > this % of redeemed (30 days)")
 
     _m = field_validator("points_per_yuan", "growth_per_yuan")(classmethod(lambda cls, v: _multiplier(v)))
 

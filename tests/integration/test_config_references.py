@@ -228,3 +228,19 @@ def test_every_kind_referred_to_has_a_provider_once_the_app_is_imported():
     assert set(versioned._CONSUMERS) <= set(versioned._PROVIDERS) == {"tier", "plan", "behavior", "custom event"}
     assert {c.name for users in versioned._CONSUMERS.values() for c, _ in users} == {
         "tasks", "benefit-rules", "points-rules"}
+
+
+@pytest.mark.parametrize("change", [
+    {"points_per_yuan": "1", "redeem": {"points_per_yuan": 10**30}},
+    {"points_per_yuan": "1", "inflation_threshold_percent": 10**12},
+    {"points_per_yuan": "1", "steps": [{"min_amount_fen": 10**30, "multiplier": "2"}]},
+    {"points_per_yuan": "1", "caps": {"per_day": 10**30}},
+    {"points_per_yuan": "1", "behaviors": {"check_in": {"points": 5, "per_day": 10**9}}},
+])
+def test_absurd_numbers_in_the_points_rules_are_refused_and_save_nothing(fuzzed, change):
+    """Same class as item 15, found by the stored value engineer: numbers without an upper bound."""
+    before = version(fuzzed, "/v1/points/rules")
+    status, reply = fuzzed.call("PUT", "/v1/points/rules", {"rules": change})
+    assert status == 422, reply
+    assert "less than or equal" in str(reply), reply                # refused for the number, not the shape
+    assert version(fuzzed, "/v1/points/rules") == before
