@@ -17,9 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
+    from chalicelib.stored_value.counters import issuer_of
     client = boto3.client("dynamodb", endpoint_url=args.endpoint)
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
-    print(json.dumps(migrate_all(client, names, names[0])))
+    print(json.dumps(migrate_all(client, names, names[0], issuer_of)))
     return 0
 
 

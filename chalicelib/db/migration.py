@@ -1,6 +1,7 @@
 """Data migrations, run in order by :func:`migrate_all`: moving data written before programs
 existed into ``default``; moving points accounts to the key that sorts before their lots;
-counting what was spent on each order into ``spent_points``.
+counting what was spent on each order into ``spent_points``; starting each prepaid issuer's
+outstanding counter at what the figures say it holds.
 
 Before tenancy, items were stored under their logical keys (``MEMBER#01J...``). This step copies
 each such item to its program key (``default/MEMBER#01J...``, index keys alike), then deletes
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.db import tenancy
@@ -127,8 +129,66 @@ def migrate_order_spent_points(client: Any, table: str) -> dict[str, Any]:
     return {"counted": counted, "changed": changed}
 
 
-def migrate_all(client: Any, tables: list[str], main_table: str) -> dict[str, Any]:
-    """Every migration, in order (each skips itself once done)."""
-    return {"programs": migrate_to_programs(client, tables, main_table),
+ISSUANCE_MARKER = {"pk": {"S": "MIGRATION#issuance-counters"}, "sk": {"S": "DONE"}}
+
+
+def _programs(client: Any, table: str) -> list[str]:
+    pages = client.get_paginator("query").paginate(
+        TableName=table, IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": "PROGRAMS"}})
+    return sorted({DEFAULT_PROGRAM} | {i["gsi1sk"]["S"] for page in pages for i in page["Items"]})
+
+
+def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str], str | None]) -> dict[str, Any]:
+    """Start each issuer's outstanding-prepaid counter (what the issuance limit is held against,
+    stored_value/counters.py) at what the prepaid figures say it holds: money issued before the
+    counters existed is counted. ``issuer_of`` maps a journal account to its issuer (the stored
+    value capability's rule). Run before traffic, with the stream caught up; a counter that
+    exists already (traffic came first) is left alone and reported, and the marker is then not
+    set. Balances on no issuer's account (voids from before issuers were named) are reported."""
+    if "Item" in client.get_item(TableName=table, Key=ISSUANCE_MARKER, ConsistentRead=True):
+        return {"seeded": {}, "counting_already": [], "unattributed": {}}
+    seeded: dict[str, int] = {}
+    counting, unattributed = [], {}
+    for program in _programs(client, table):
+        held: dict[str, int] = {}
+        pages = client.get_paginator("query").paginate(
+            TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": tenancy.physical(program, "PREPAID#ACCOUNTS")}})
+        for page in pages:
+            for item in page["Items"]:
+                account, balance = item["sk"]["S"], int(item.get("balance", {"N": "0"})["N"])
+                issuer = issuer_of(account)
+                if issuer is not None:
+                    held[issuer] = held.get(issuer, 0) - balance          # liabilities are credits
+                elif balance and account.startswith("gift_cards_voided"):
+                    unattributed[f"{program}/{account}"] = -balance
+        for issuer, fen in sorted(held.items()):
+            if fen == 0:
+                continue
+            key = {"pk": {"S": tenancy.physical(program, f"SVCOUNT#ISSUER#{issuer}")}, "sk": {"S": "IN"}}
+            try:
+                client.put_item(TableName=table, Item={**key, "total": {"N": str(fen)}, "seeded": {"S": "migration"}},
+                                ConditionExpression="attribute_not_exists(pk)")
+            except client.exceptions.ConditionalCheckFailedException:
+                found = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+                if "seeded" not in found:                  # not an earlier run's: traffic came first
+                    counting.append(f"{program}/{issuer}")
+                continue
+            seeded[f"{program}/{issuer}"] = fen
+    if not counting:
+        client.put_item(TableName=table, Item=ISSUANCE_MARKER)
+    return {"seeded": seeded, "counting_already": counting, "unattributed": unattributed}
+
+
+def migrate_all(client: Any, tables: list[str], main_table: str,
+                issuer_of: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+    """Every migration, in order (each skips itself once done). ``issuer_of``: the stored value
+    capability's map of journal accounts to issuers (the caller passes it: the data layer does
+    not import capabilities)."""
+    done = {"programs": migrate_to_programs(client, tables, main_table),
             "points_account_keys": migrate_points_account_keys(client, main_table),
             "order_spent_points": migrate_order_spent_points(client, main_table)}
+    if issuer_of is not None:
+        done["issuance_counters"] = migrate_issuance_counters(client, main_table, issuer_of)
+    return done

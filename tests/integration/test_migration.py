@@ -114,3 +114,41 @@ def test_orders_spent_on_before_spent_points_are_counted(aws):
     aws.delete_item(TableName=main, Key={"pk": old["pk"], "sk": old["sk"]})
     aws.put_item(TableName=main, Item=old)
     assert migrate_order_spent_points(aws, main) == {"counted": 0, "changed": []}   # the marker: not scanned
+
+
+def test_issuance_counters_start_at_what_the_figures_hold(aws):
+    """Issue #20 item 1: the issuance limit is held on counters written with each posting; money
+    issued before the counters existed is counted by starting each issuer's counter at its
+    outstanding prepaid money in the figures (members' principal for ``program``, cards by their
+    issuer). A counter that exists already is left alone and reported; the marker ends it."""
+    from chalicelib.db.migration import migrate_issuance_counters
+    from chalicelib.stored_value import counters
+    from chalicelib.stored_value.tables import PrepaidAccountItem, SvCounterItem
+    main = MAIN.physical_name(settings())
+    uow = UnitOfWork("test")
+    for account, balance in (("member:principal", -12_000), ("member:held_principal", -500),
+                             ("member:bonus", -3_000), ("gift_cards:m2", -26_000), ("cash_clearing", 41_500),
+                             ("gift_cards_voided", -700)):
+        uow.put(PrepaidAccountItem(*PrepaidAccountItem.key(account), account=account, balance=balance))
+    UnitOfWork("test", program="demo-2").put(PrepaidAccountItem(*PrepaidAccountItem.key("gift_cards:program"),
+                                                                account="gift_cards:program", balance=-9_000))
+    aws.put_item(TableName=main, Item={"pk": {"S": "PROGRAM#demo-2"}, "sk": {"S": "PROGRAM"},
+                                       "gsi1pk": {"S": "PROGRAMS"}, "gsi1sk": {"S": "demo-2"}})
+    # traffic reached m2 in default before the migration: its counter is not overwritten
+    UnitOfWork("test").put(SvCounterItem(*counters.issued_key("m2"), total=4_000))
+    result = migrate_issuance_counters(aws, main, counters.issuer_of)
+    assert result == {"seeded": {"default/program": 12_500, "demo-2/program": 9_000},
+                      "counting_already": ["default/m2"], "unattributed": {"default/gift_cards_voided": 700}}
+    assert counters.outstanding(UnitOfWork("test"), "program") == 12_500
+    assert counters.outstanding(UnitOfWork("test", program="demo-2"), "program") == 9_000
+    assert counters.outstanding(UnitOfWork("test"), "m2") == 4_000
+    assert "Item" not in aws.get_item(TableName=main, Key={"pk": {"S": "MIGRATION#issuance-counters"},
+                                                          "sk": {"S": "DONE"}})
+    aws.delete_item(TableName=main, Key={"pk": {"S": "default/SVCOUNT#ISSUER#m2"}, "sk": {"S": "IN"}})
+    again = migrate_issuance_counters(aws, main, counters.issuer_of)          # the next run finishes the job
+    assert again == {"seeded": {"default/m2": 26_000}, "counting_already": [],      # its own seeds are done
+                     "unattributed": {"default/gift_cards_voided": 700}}
+    assert counters.outstanding(UnitOfWork("test"), "program") == 12_500           # not seeded twice
+    assert "Item" in aws.get_item(TableName=main, Key={"pk": {"S": "MIGRATION#issuance-counters"},
+                                                      "sk": {"S": "DONE"}})
+    assert migrate_issuance_counters(aws, main, counters.issuer_of)["seeded"] == {}   # the marker: nothing read
