@@ -90,6 +90,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         self.client = Client(app.app)
         self.staff = {"Authorization": "Bearer " + mint_token("staff", "t", 60 * 24 * 400, role="super_admin",
                                                               merchant_id="m1"), "Content-Type": "application/json"}
+        self.platform = {**self.staff, "Authorization": "Bearer " + mint_token(      # runs jobs
+            "staff", "platform", 60 * 24 * 400, role="platform_admin")}
         self.n = 0
         assert self.send("put", "/v1/stored-value/rules", {"rules": RULES})[0] == 201
         self.member = self.send("post", "/v1/members", {"phone": "13800138000"})[1]["member_id"]
@@ -123,7 +125,8 @@ class StoredValueMachine(RuleBasedStateMachine):
 
     def send(self, method: str, path: str, body: dict | None, key: str | None = None) -> tuple[int, dict]:
         self.n += 1
-        headers = {**self.staff, "Idempotency-Key": key or f"k{self.n}"}
+        caller = self.platform if path.startswith("/v1/jobs/") else self.staff
+        headers = {**caller, "Idempotency-Key": key or f"k{self.n}"}
         r = getattr(self.client.http, method)(path, headers=headers, body=json.dumps(body) if body is not None else None)
         assert r.status_code < 500, r.body
         return r.status_code, json.loads(r.body)
