@@ -93,8 +93,9 @@ def _from_token(token: str) -> Principal:
             raise Unauthenticated("unsupported token algorithm")
         kid = header.get("kid")
         key = secrets.current().jwt_key(kid)
-        if key is None and kid is not None:        # signed after a rotation this process has not read yet
-            secrets.reload()
+        # Perhaps signed after a rotation this process has not read yet; bounded, since a forged
+        # token can name any kid (secrets.reload_for_unknown).
+        if key is None and isinstance(kid, str) and secrets.reload_for_unknown(kid):
             key = secrets.current().jwt_key(kid)
         if key is None:
             raise Unauthenticated("token signed with an unknown key")
