@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from chalicelib.api.signing import canonical_request, sign, signed_headers, verify
+from chalicelib.api.signing import TIMESTAMP, canonical_request, sign, signed_headers, verify
 from chalicelib.shared import secrets
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
@@ -163,7 +163,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     signature = headers.get("x-signature", "")
     if not (key_id and timestamp and signature):
         raise Unauthenticated("a signed request needs X-Api-Key, X-Timestamp and X-Signature")
-    if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > settings().signature_skew_seconds:
+    if not TIMESTAMP.fullmatch(timestamp) or abs(int(timestamp) - time.time()) > settings().signature_skew_seconds:
         raise Unauthenticated("X-Timestamp is missing or too far from the server clock")
     if len(key_id) > 64:
         raise Unauthenticated("unknown API key")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -168,6 +169,21 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> Any:
         raise ValidationProblem(f"invalid {where}: {summary}", errors=details) from None
 
 
+# A caller's X-Correlation-Id is echoed, logged with every line and stored in events: only a plain
+# token is taken; anything else (4,000 characters, control characters, markup) gets a new id.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def correlation_id_of(headers: dict[str, str], request_id: str | None) -> str:
+    """The request's correlation id: the caller's if well-formed, else the gateway's request id, else new."""
+    given = headers.get("x-correlation-id") or ""
+    if CORRELATION_ID.fullmatch(given):
+        return given
+    if request_id and CORRELATION_ID.fullmatch(str(request_id)):
+        return str(request_id)
+    return new_id()
+
+
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
     request = bp.current_request
     # The path as the caller sent it, built the same way under API Gateway and chalice local.
@@ -175,7 +191,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     for name, value in params.items():
         real_path = real_path.replace("{" + name + "}", value)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    correlation_id = headers.get("x-correlation-id") or request.context.get("requestId") or new_id()
+    correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)
     response_headers = {"X-Correlation-Id": correlation_id}
