@@ -64,6 +64,7 @@ class Operation:
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     personal: bool = False             # the reply holds personal data: its idempotency record is short-lived
+    produces: str | None = None        # a reply that is a file of this media type (FileReply), not JSON
 
     @property
     def public(self) -> bool:
@@ -72,6 +73,16 @@ class Operation:
 
 
 REGISTRY: list[Operation] = []
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A reply that is a file (a one-time download of secrets): sent as it is, never cached, and
+    never stored for a replay (only operations without an Idempotency-Key may return one)."""
+
+    body: str
+    filename: str
+    content_type: str = "text/csv; charset=utf-8"
 
 
 @dataclass
@@ -121,10 +132,13 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
-             errors: tuple[int, ...] = (), personal: bool = False) -> Callable:
+             errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
-                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal)
+                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
+                   produces)
+    if produces and op.idempotent:
+        raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
 
     def register(handler: Callable[[Call], Any]) -> Callable:
@@ -217,6 +231,10 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
         count("Requests")
+        if isinstance(payload, FileReply):
+            return Response(payload.body, status_code=status, headers={
+                "Content-Type": payload.content_type, "Cache-Control": "no-store",
+                "Content-Disposition": f'attachment; filename="{payload.filename}"', **response_headers})
         return _json_response(status, payload, response_headers)
     except Problem as problem:
         logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})

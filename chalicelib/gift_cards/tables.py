@@ -55,6 +55,7 @@ class GiftCardBatchItem(MainModel):
     export_issued_at = UnicodeAttribute(null=True)
     export_issued_by = UnicodeAttribute(null=True)
     export_purged = BooleanAttribute(default=False)
+    export_served = UnicodeAttribute(default="[]")   # JSON [part]: the parts of the export downloaded (once each)
     sales = UnicodeAttribute(default="[]")           # JSON [{first, last, invoice, activated, at}]
     sold_count = NumberAttribute(default=0)
     sold_fen = NumberAttribute(default=0)

@@ -101,6 +101,7 @@ TARGETS = {
     "listGiftCardBatches": lambda t: ({}, None, None),
     "getGiftCardBatch": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
     "exportGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
+    "downloadGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"], "part": "1"}, None, None),
     "sellGiftCards": lambda t: ({"batch_id": t["gc_batch"]}, {"invoice_ref": "walk", "purchaser": "walk"}, None),
     "getGiftCardReconciliation": lambda t: ({}, None, {"batch_id": t["gc_batch"]}),
     "getGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),

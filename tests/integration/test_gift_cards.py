@@ -89,7 +89,7 @@ def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
     assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
     assert not any(k.endswith(".csv") and "part-" in k for k in getattr(storage.current(), "objects", {}))
     status, first = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
-    assert status == 201 and first["url"] and first["count"] == 10
+    assert status == 201 and first["count"] == 10 and [p["cards"] for p in first["parts"]] == [10]
     status, again = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
     assert status == 409 and again["type"].endswith("/export-already-issued")
     assert cards.run_job("gift-card-batches")["exports_purged"] == 0            # its URL is still good
@@ -100,6 +100,60 @@ def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
     stored = everything_stored()
     assert not any(secret in stored for secret in exported.values())            # only hashes are kept
     assert cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}")["export"]["purged"]
+    assert cards.call("GET", first["parts"][0]["path"])[1]["type"].endswith("/export-closed")
+
+
+def _download(api, path):
+    headers = {"Authorization": "Bearer " + api.token}
+    return api.client.http.get(path, headers=headers)
+
+
+def test_the_secrets_leave_once_through_the_api_part_by_part(cards, monkeypatch):
+    """Issue #20 item 10: the presigned URL served the file again within its 15 minutes, and a
+    replay of exportGiftCardSecrets' key returned the URL again (kept 90 days). Now the export's
+    reply names parts to download with credentials, each part is served once, the last part
+    deletes the file, and nothing stored (replay records included) reaches a secret."""
+    monkeypatch.setattr(generation, "PART_ROWS", 4)
+    batch = make_batch(cards)
+    original = secrets_of(batch)
+    bid = batch["batch_id"]
+    assert _download(cards, f"/v1/gift-cards/batches/{bid}/export/parts/1").status_code == 409   # not opened
+    status, opened = cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1")
+    assert status == 201 and [p["cards"] for p in opened["parts"]] == [4, 4, 2]
+    assert "url" not in opened and all(p["path"].startswith(f"/v1/gift-cards/batches/{bid}/export/parts/")
+                                       for p in opened["parts"])
+    assert cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1") == (201, opened)   # replayed
+    got: dict[str, str] = {}
+    for p in opened["parts"]:
+        r = _download(cards, p["path"])
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+        assert r.headers["Cache-Control"] == "no-store"
+        lines = r.body.decode().splitlines()
+        assert lines[0] == generation.HEADER.strip() and len(lines) == 1 + p["cards"]
+        got.update({row.split(",")[0]: row.split(",")[1] for row in lines[1:]})
+        again = _download(cards, p["path"])                                    # the same part: once
+        assert again.status_code == 409 and json.loads(again.body)["type"].endswith("/export-part-served")
+    assert got == original
+    assert storage.current().get(generation.export_key("default", bid)) is None     # the last part deleted it
+    assert cards.ok("GET", f"/v1/gift-cards/batches/{bid}")["export"]["purged"]
+    assert cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1") == (201, opened)
+    stored = everything_stored()
+    assert not any(secret in stored for secret in original.values())          # no record holds a secret
+    assert "X-Amz" not in stored and "memory://" not in stored                  # nor a URL to them
+    assert [e["part"] for e in events("gift_card.export_part_served") if e["batch_id"] == bid] == [1, 2, 3]
+    for bad in ("0", "4", "x", "-1", "99999"):
+        assert _download(cards, f"/v1/gift-cards/batches/{bid}/export/parts/{bad}").status_code == 404
+
+
+def test_an_export_not_downloaded_within_its_window_is_closed_and_purged(cards):
+    batch = make_batch(cards)
+    bid = batch["batch_id"]
+    opened = cards.ok("POST", f"/v1/gift-cards/batches/{bid}/export")
+    clock.freeze(T0 + timedelta(minutes=15))
+    r = _download(cards, opened["parts"][0]["path"])
+    assert r.status_code == 409 and json.loads(r.body)["type"].endswith("/export-closed")
+    assert cards.run_job("gift-card-batches")["exports_purged"] == 1
+    assert storage.current().get(generation.export_key("default", bid)) is None
 
 
 def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(cards, monkeypatch):
