@@ -128,6 +128,7 @@ class GiftCardItem(MainModel):
     activated_at = UnicodeAttribute(null=True)
     member_id = UnicodeAttribute(null=True)
     failures = NumberAttribute(default=0)
+    failed_by = UnicodeAttribute(null=True)          # whose wrong secrets ``failures`` counts ("*": several callers')
     locks = NumberAttribute(default=0)
     locked_until = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
@@ -169,6 +170,7 @@ class GiftCardPaymentItem(MainModel):
 class GuardItem(MainModel):
     failures = NumberAttribute(default=0)
     window_start = UnicodeAttribute()
+    streaks = UnicodeAttribute(null=True)        # JSON {card number: wrong secrets at it}, the latest few
     locks = NumberAttribute(default=0)
     locked_until = UnicodeAttribute(null=True)
 
