@@ -258,10 +258,8 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
                   (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
     payment = uow.gift_cards.payment(merchant, order_id, cmd.card_number)
-    if payment is None:
+    if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
         raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")
-    if by.store_id and not by.is_hq and payment.store_id and payment.store_id != by.store_id:
-        raise Forbidden(f"order {order_id} was paid at another store of the merchant")
     refunds = json.loads(payment.refunds or "{}")
     if cmd.refund_id in refunds:
         raise Conflict(f"refund {cmd.refund_id} was applied already")
