@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from chalicelib.api.signing import canonical_request, sign, signed_headers, verify
+from chalicelib.api.signing import TIMESTAMP, canonical_request, sign, signed_headers, verify
 from chalicelib.shared import secrets
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
@@ -93,8 +93,9 @@ def _from_token(token: str) -> Principal:
             raise Unauthenticated("unsupported token algorithm")
         kid = header.get("kid")
         key = secrets.current().jwt_key(kid)
-        if key is None and kid is not None:        # signed after a rotation this process has not read yet
-            secrets.reload()
+        # Perhaps signed after a rotation this process has not read yet; bounded, since a forged
+        # token can name any kid (secrets.reload_for_unknown).
+        if key is None and isinstance(kid, str) and secrets.reload_for_unknown(kid):
             key = secrets.current().jwt_key(kid)
         if key is None:
             raise Unauthenticated("token signed with an unknown key")
@@ -162,7 +163,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     signature = headers.get("x-signature", "")
     if not (key_id and timestamp and signature):
         raise Unauthenticated("a signed request needs X-Api-Key, X-Timestamp and X-Signature")
-    if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > settings().signature_skew_seconds:
+    if not TIMESTAMP.fullmatch(timestamp) or abs(int(timestamp) - time.time()) > settings().signature_skew_seconds:
         raise Unauthenticated("X-Timestamp is missing or too far from the server clock")
     if len(key_id) > 64:
         raise Unauthenticated("unknown API key")

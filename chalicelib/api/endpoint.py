@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Operation:
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     personal: bool = False             # the reply holds personal data: its idempotency record is short-lived
+    produces: str | None = None        # a reply that is a file of this media type (FileReply), not JSON
 
     @property
     def public(self) -> bool:
@@ -72,6 +74,16 @@ class Operation:
 
 
 REGISTRY: list[Operation] = []
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A reply that is a file (a one-time download of secrets): sent as it is, never cached, and
+    never stored for a replay (only operations without an Idempotency-Key may return one)."""
+
+    body: str
+    filename: str
+    content_type: str = "text/csv; charset=utf-8"
 
 
 @dataclass
@@ -122,10 +134,13 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
-             errors: tuple[int, ...] = (), personal: bool = False) -> Callable:
+             errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
-                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal)
+                   status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
+                   produces)
+    if produces and op.idempotent:
+        raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
 
     def register(handler: Callable[[Call], Any]) -> Callable:
@@ -170,6 +185,21 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> Any:
         raise ValidationProblem(f"invalid {where}: {summary}", errors=details) from None
 
 
+# A caller's X-Correlation-Id is echoed, logged with every line and stored in events: only a plain
+# token is taken; anything else (4,000 characters, control characters, markup) gets a new id.
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def correlation_id_of(headers: dict[str, str], request_id: str | None) -> str:
+    """The request's correlation id: the caller's if well-formed, else the gateway's request id, else new."""
+    given = headers.get("x-correlation-id") or ""
+    if CORRELATION_ID.fullmatch(given):
+        return given
+    if request_id and CORRELATION_ID.fullmatch(str(request_id)):
+        return str(request_id)
+    return new_id()
+
+
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
     request = bp.current_request
     # The path as the caller sent it, built the same way under API Gateway and chalice local.
@@ -177,7 +207,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     for name, value in params.items():
         real_path = real_path.replace("{" + name + "}", value)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    correlation_id = headers.get("x-correlation-id") or request.context.get("requestId") or new_id()
+    correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)
     response_headers = {"X-Correlation-Id": correlation_id}
@@ -203,6 +233,10 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
         count("Requests")
+        if isinstance(payload, FileReply):
+            return Response(payload.body, status_code=status, headers={
+                "Content-Type": payload.content_type, "Cache-Control": "no-store",
+                "Content-Disposition": f'attachment; filename="{payload.filename}"', **response_headers})
         return _json_response(status, payload, response_headers)
     except Problem as problem:
         logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})

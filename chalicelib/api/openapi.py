@@ -53,6 +53,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
+    elif op.produces:
+        ok["content"] = {op.produces.split(";")[0]: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): ok}
     codes = set(op.errors) | {400, 413, 422}
     if not op.public:

@@ -38,6 +38,9 @@ from chalicelib.shared.errors import Unauthenticated
 
 VERSIONS = ("v1", "v2")
 NONCE = re.compile(r"[A-Za-z0-9]{8,64}")
+# Unix seconds in ASCII digits: str.isdigit() also takes '²' and Arabic-Indic digits, and int() of
+# a 5,000-digit header raises (Python's digit limit), which was a 500.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 REMEMBER_MARGIN_SECONDS = 60
 
 
@@ -122,7 +125,7 @@ class SignatureItem(MainModel):
     def of(cls, headers: Mapping[str, str]) -> SignatureItem | None:
         """The record of a request's signature (None: not a v2 signed request)."""
         signature = headers.get("x-signature", "")
-        if not signature.startswith("v2=") or not headers.get("x-timestamp", "").isdigit():
+        if not signature.startswith("v2=") or not TIMESTAMP.fullmatch(headers.get("x-timestamp", "")):
             return None
         until = int(headers["x-timestamp"]) + settings().signature_skew_seconds + REMEMBER_MARGIN_SECONDS
         return cls(*cls.key(headers.get("x-api-key", ""), signature), expires_at=until)

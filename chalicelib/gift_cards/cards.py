@@ -8,8 +8,13 @@ extended). A sale of a range is one
 write on the batch, so "sold" and "activated by the sale" are read from the batch's ranges; a
 card's own item records what happens to that card alone.
 
-Guessing: :data:`CARD_TRIES` wrong secrets in a row lock a card for :data:`CARD_LOCK`, doubled at
-each further lock (at most a day); :data:`CALLER_TRIES` wrong secrets within
+Guessing: :data:`CARD_TRIES` wrong secrets in a row on one card lock it for :data:`CARD_LOCK`,
+doubled at each further lock (at most a day), when they came from more than one caller. One
+caller's :data:`CARD_TRIES` wrong secrets at one number lock that caller instead, as long as the
+card would have been (its own lock doubling): a till key must not lock other people's cards, and a
+guesser still gets no more tries at a card than the card's lock allows. The caller's count is kept
+per number whether or not a card has it (:data:`STREAKS` numbers), so when a lock comes tells
+nothing about which numbers exist. :data:`CALLER_TRIES` wrong secrets within
 :data:`CALLER_WINDOW` lock the caller (a till's key, a member) likewise, whatever cards it named.
 Every wrong secret is recorded and announced (``gift_card.secret_rejected``), with the card
 number and the caller, never the secret. A wrong number and a wrong secret get the same answer
@@ -18,6 +23,7 @@ after the same work (one scrypt hash).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,6 +39,8 @@ from chalicelib.shared.principal import Principal
 CARD_TRIES, CARD_LOCK = 5, timedelta(minutes=30)
 CALLER_TRIES, CALLER_WINDOW, CALLER_LOCK = 20, timedelta(minutes=15), timedelta(minutes=30)
 MAX_LOCK = timedelta(days=1)
+SEVERAL = "*"                  # a card's wrong secrets in a row came from more than one caller
+STREAKS = 20                   # numbers whose wrong secrets a caller's guard counts (the latest)
 USABLE = ("activated", "partially_used")
 
 
@@ -132,7 +140,12 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
         _reject(uow, number, card, guard, by, now)
         raise CardRejected("the card number or its secret is wrong")
     assert card is not None
-    card.failures = 0
+    card.failures, card.failed_by = 0, None
+    streaks = json.loads(guard.streaks or "{}") if guard is not None else {}
+    if guard is not None and streaks.pop(number, None) is not None:    # the right secret ends the caller's run
+        guard.streaks = json.dumps(streaks, separators=(",", ":"))
+        uow.save(guard, GuardItem.failures == int(guard.failures),
+                 on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
     return Presented(card, batch, state(card, batch, clock.program_date(now)))
 
 
@@ -148,27 +161,40 @@ def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: Guar
     update = GuardItem(*GuardItem.key(caller), failures=failures,
                        window_start=clock.iso(now) if fresh_window else guard.window_start,  # type: ignore[union-attr]
                        locks=locks, locked_until=guard.locked_until if guard is not None else None)
-    if failures >= CALLER_TRIES:
-        update.locks, update.failures = locks + 1, 0
-        update.locked_until = clock.iso(now + min(CALLER_LOCK * 2 ** locks, MAX_LOCK))
-        work.emit(DomainEvent("gift_card.caller_locked", f"caller:{caller}", {
-            "caller": by.ref, "locked_until": update.locked_until}, merchant_id=by.merchant_id))
-    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
-              on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
     data: dict[str, Any] = {"card_number": number, "caller": by.ref,
                             "caller_failures": failures}
+    lock_caller = "secrets" if failures >= CALLER_TRIES else None
+    streaks = json.loads(guard.streaks or "{}") if guard is not None else {}
+    at_number = int(streaks.pop(number, 0)) + 1
+    if at_number >= CARD_TRIES:                  # one caller's guesses at one number: lock the guesser
+        lock_caller = "card"
+    else:
+        streaks[number] = at_number              # (re-inserted last: the oldest number is dropped first)
+    update.streaks = json.dumps(dict(list(streaks.items())[-STREAKS:]), separators=(",", ":"))
     if card is not None:
         read = int(card.failures or 0)
         card.failures = read + 1
+        card.failed_by = caller if read == 0 or card.failed_by == caller else SEVERAL
         data["card_failures"] = card.failures
-        if card.failures >= CARD_TRIES:
+        if lock_caller == "card" and card.failed_by == caller:
+            card.failures, card.failed_by = 0, None          # its guesser is locked: the card owes it nothing
+        elif card.failures >= CARD_TRIES and card.failed_by == SEVERAL:
             card.locked_until = clock.iso(now + min(CARD_LOCK * 2 ** int(card.locks or 0), MAX_LOCK))
-            card.locks, card.failures = int(card.locks or 0) + 1, 0
+            card.locks, card.failures, card.failed_by = int(card.locks or 0) + 1, 0, None
             work.emit(DomainEvent("gift_card.locked", f"gift_card:{card.number}", {
                 "card_number": card.number, "locked_until": card.locked_until, "locks": card.locks}))
         work.save(card, (GiftCardItem.version == int(card.version or 0)) & (GiftCardItem.failures == read),
                   on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
-    else:       # the same transaction of two items as for a real card: the same time taken
+    if lock_caller:
+        update.locks, update.failures = locks + 1, 0
+        update.locked_until = clock.iso(now + min((CARD_LOCK if lock_caller == "card" else CALLER_LOCK) * 2 ** locks,
+                                                  MAX_LOCK))
+        work.emit(DomainEvent("gift_card.caller_locked", f"caller:{caller}", {
+            "caller": by.ref, "locked_until": update.locked_until, "because": lock_caller},
+            merchant_id=by.merchant_id))
+    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
+              on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
+    if card is None:       # the same transaction of two items as for a real card: the same time taken
         work.check(GiftCardItem(*GiftCardItem.key(number)), GiftCardItem.pk.does_not_exist(),
                    on_conflict=lambda: ConcurrentUpdate("the card appeared meanwhile"))
     work.emit(DomainEvent("gift_card.secret_rejected", f"gift_card:{number}", data,

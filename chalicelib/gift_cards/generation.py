@@ -12,9 +12,12 @@ on every core it has):
 4. mark the chunk done and count it on the batch, in one transaction.
 
 When the last chunk is counted the parts become one export (``exports/gift-cards/<program>/
-<batch>/cards.csv``), the parts are deleted and the batch is ``ready``. HQ gets one presigned URL
-for it, once (:func:`issue_export`), valid :data:`EXPORT_URL_SECONDS`; the job deletes the export
-when that URL has expired, or after :data:`EXPORT_KEEP_DAYS` if nobody asked for it.
+<batch>/cards.csv``), the parts are deleted and the batch is ``ready``. HQ opens the export once
+(:func:`issue_export`) and downloads it through the API, in parts of :data:`PART_ROWS` cards, each
+part once (:func:`download_part`), within :data:`EXPORT_URL_SECONDS`. No URL that works without
+credentials ever exists (a presigned URL served the file again for its 15 minutes, and the
+export's reply, URL included, was kept 90 days for replays). The last part deletes the file; the
+job deletes it when the window has passed, or after :data:`EXPORT_KEEP_DAYS` if nobody opened it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from pynamodb.expressions.update import Action
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
@@ -50,11 +55,21 @@ CHUNK = 1000
 LEASE_SECONDS = 900
 EXPORT_URL_SECONDS = 900
 EXPORT_KEEP_DAYS = 7
+# Cards per downloaded part: about 600 KB, far inside Lambda's 6 MB reply (a batch of 100,000 is 6 MB).
+PART_ROWS = 10_000
 HEADER = "card_number,secret,face_value_fen,valid_until,batch_id\n"
 
 
 class ExportIssued(Conflict):
     slug, title = "export-already-issued", "The batch's secrets were exported already"
+
+
+class ExportPartServed(Conflict):
+    slug, title = "export-part-served", "This part of the secrets was downloaded already"
+
+
+class ExportClosed(Conflict):
+    slug, title = "export-closed", "The batch's secrets cannot be downloaded"
 
 
 class BatchNotReady(Conflict):
@@ -210,8 +225,14 @@ def finalize(uow: UnitOfWork, batch: GiftCardBatchItem) -> None:
 
 
 # the export ---------------------------------------------------------------------------------------
+def _parts(batch: GiftCardBatchItem) -> int:
+    return max(1, math.ceil(int(batch.cards) / PART_ROWS))
+
+
 def issue_export(uow: UnitOfWork, batch_id: str, by: Principal) -> dict[str, Any]:
-    """The one presigned URL of the batch's secrets (a second request is refused)."""
+    """Open the batch's export, once (a second request is refused): where to download its parts.
+    The reply holds no secret and no URL that works without credentials, so the idempotency record
+    that keeps it for replays keeps nothing that reaches the secrets."""
     batch = uow.gift_cards.batch(batch_id)
     if batch is None:
         raise NotFound(f"no gift card batch {batch_id[:32]}")
@@ -229,9 +250,45 @@ def issue_export(uow: UnitOfWork, batch_id: str, by: Principal) -> dict[str, Any
                on_conflict=lambda: ExportIssued("the secrets were exported just now"))
     uow.emit(DomainEvent("gift_card.export_issued", f"gift_card_batch:{batch_id}", {
         "batch_id": batch_id, "expires_in_seconds": EXPORT_URL_SECONDS}, merchant_id=batch.issuer_merchant_id))
-    url = storage.current().presign(str(batch.export_key), EXPORT_URL_SECONDS)
-    return {"batch_id": batch_id, "url": url,
-            "expires_at": clock.iso(now + timedelta(seconds=EXPORT_URL_SECONDS)), "count": int(batch.cards)}
+    cards = int(batch.cards)
+    return {"batch_id": batch_id, "count": cards,
+            "expires_at": clock.iso(now + timedelta(seconds=EXPORT_URL_SECONDS)),
+            "parts": [{"part": n, "cards": min(PART_ROWS, cards - (n - 1) * PART_ROWS),
+                       "path": f"/v1/gift-cards/batches/{batch_id}/export/parts/{n}"}
+                      for n in range(1, _parts(batch) + 1)]}
+
+
+def download_part(uow: UnitOfWork, batch_id: str, part: int, by: Principal) -> str:
+    """Part ``part`` of the opened export (CSV with its header), served once: it is marked served
+    before it leaves (a lost reply is not served again: void those cards), and the last part
+    deletes the file."""
+    batch = uow.gift_cards.batch(batch_id)
+    if batch is None or not 1 <= part <= _parts(batch):
+        raise NotFound(f"no part {part} of gift card batch {batch_id[:32]}")
+    if not batch.export_issued_at:
+        raise ExportClosed("open the export first (exportGiftCardSecrets)")
+    served = sorted(json.loads(batch.export_served or "[]"))
+    if part in served:
+        raise ExportPartServed(f"part {part} was downloaded already; the secrets leave once")
+    if batch.export_purged or clock.parse_iso(batch.export_issued_at) + timedelta(seconds=EXPORT_URL_SECONDS) \
+            <= clock.now():
+        raise ExportClosed(f"the export opened at {batch.export_issued_at} is closed (it is downloadable for "
+                           f"{EXPORT_URL_SECONDS // 60} minutes): void the cards whose secrets were not received")
+    body = storage.current().get(str(batch.export_key)) if batch.export_key else None
+    if body is None:
+        raise ExportClosed("the export file is gone")
+    rows = body.decode().splitlines(keepends=True)[1:]
+    served = sorted([*served, part])
+    actions: list[Action] = [GiftCardBatchItem.export_served.set(json.dumps(served)),
+                             GiftCardBatchItem.version.add(1)]
+    if len(served) == _parts(batch):               # the last part: the file goes now, not after the window
+        actions += _purged(batch)
+        uow.after_commit(lambda: storage.current().delete(str(batch.export_key)))
+    uow.update(batch, actions, GiftCardBatchItem.version == batch.version,
+               on_conflict=lambda: ConcurrentUpdate("the batch changed; retry"))
+    uow.emit(DomainEvent("gift_card.export_part_served", f"gift_card_batch:{batch_id}", {
+        "batch_id": batch_id, "part": part, "parts": _parts(batch), "by": by.ref}, merchant_id=batch.issuer_merchant_id))
+    return HEADER + "".join(rows[(part - 1) * PART_ROWS:part * PART_ROWS])
 
 
 def announce_expiry(uow: UnitOfWork, batch: GiftCardBatchItem, today: date) -> bool:
@@ -254,6 +311,14 @@ def announce_expiry(uow: UnitOfWork, batch: GiftCardBatchItem, today: date) -> b
     return True
 
 
+def _purged(batch: GiftCardBatchItem) -> list[Action]:
+    """The batch's export is gone: next, on the due index, is announcing the batch's expiry."""
+    expiry = date.fromisoformat(batch.valid_until) + timedelta(days=1)
+    duepk, duesk = due_keys("gc-batch", expiry, batch.batch_id)
+    return [GiftCardBatchItem.export_purged.set(True), GiftCardBatchItem.duepk.set(duepk),
+            GiftCardBatchItem.duesk.set(duesk)]
+
+
 def purge_export(uow: UnitOfWork, batch: GiftCardBatchItem, as_of: datetime) -> bool:
     """Delete the export once its URL has expired or nobody asked for it in time (False: not yet)."""
     if batch.export_issued_at:
@@ -264,10 +329,7 @@ def purge_export(uow: UnitOfWork, batch: GiftCardBatchItem, as_of: datetime) -> 
     if batch.export_key:
         storage.current().delete(str(batch.export_key))
     work = _fresh(uow)
-    expiry = date.fromisoformat(batch.valid_until) + timedelta(days=1)      # next: announce the expiry
-    duepk, duesk = due_keys("gc-batch", expiry, batch.batch_id)
-    work.update(batch, [GiftCardBatchItem.export_purged.set(True), GiftCardBatchItem.duepk.set(duepk),
-                        GiftCardBatchItem.duesk.set(duesk)])
+    work.update(batch, _purged(batch))
     work.emit(DomainEvent("gift_card.export_purged", f"gift_card_batch:{batch.batch_id}",
                           {"batch_id": batch.batch_id, "issued": bool(batch.export_issued_at)}))
     work.commit()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 
 from chalicelib.api.auth import HQ, MEMBER, TILL
-from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.endpoint import Call, FileReply, endpoint
 from chalicelib.gift_cards.schemas import (
     BatchQuery,
     CardSecret,
@@ -22,6 +22,7 @@ from chalicelib.gift_cards.schemas import (
     VoidCard,
 )
 from chalicelib.shared import lazy
+from chalicelib.shared.errors import NotFound
 
 if TYPE_CHECKING:
     from chalicelib.gift_cards import closing, generation, reconcile, service
@@ -60,10 +61,23 @@ def get_batch(call: Call):
 
 
 @endpoint(bp, "/v1/gift-cards/batches/{batch_id}/export", "POST", "exportGiftCardSecrets", tags=TAGS, status=201,
-          errors=(404, 409), summary="The one presigned URL of the batch's card numbers and secrets (expires)",
-          allow=(HQ,))
+          errors=(404, 409), summary="Open the batch's export of card numbers and secrets, once: the parts to "
+          "download within 15 minutes", allow=(HQ,))
 def export(call: Call):
     return generation.issue_export(call.uow, call.params["batch_id"], call.caller)
+
+
+# Not keyed, and never replayed: the reply is the secrets themselves, each part served once.
+@endpoint(bp, "/v1/gift-cards/batches/{batch_id}/export/parts/{part}", "GET", "downloadGiftCardSecrets", tags=TAGS,
+          errors=(404, 409), summary="One part of an opened export (CSV: card_number,secret,face_value_fen,"
+          "valid_until,batch_id), served once", allow=(HQ,), produces="text/csv")
+def download_export_part(call: Call):
+    part = call.params["part"]
+    if not (part.isascii() and part.isdigit() and len(part) <= 4):
+        raise NotFound("parts are numbered from 1")
+    batch_id = call.params["batch_id"]
+    body = generation.download_part(call.uow, batch_id, int(part), call.caller)
+    return FileReply(body, f"{batch_id[:32]}-part-{int(part)}.csv")
 
 
 @endpoint(bp, "/v1/gift-cards/batches/{batch_id}/sales", "POST", "sellGiftCards", tags=TAGS, status=201,

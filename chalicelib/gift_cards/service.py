@@ -162,12 +162,24 @@ def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
     return {**C.view(card, batch, clock.program_date()), "failures": int(card.failures or 0), "postings": postings}
 
 
+NOT_ACTIVATABLE = "no sold card with this number that you may activate"
+
+
 def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Make a sold card usable (a till: of its own merchant's batches, or the program's)."""
-    card, batch = find_card(uow, number)
-    if not by.is_hq and batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id:
-        raise NotFound("no such gift card")
-    if (now_state := C.state(card, batch, clock.program_date())) != "sold":
+    """Make a sold card usable (a till: of its own merchant's batches, or the program's).
+
+    Numbers are sequential with a public check digit, so a till's answer must not tell which
+    exist: to a till, an unknown number, another merchant's card and a card in any state but sold
+    (unsold stock, activated, used, voided...) are the same 404. HQ is told the state."""
+    try:
+        card, batch = find_card(uow, number)
+    except NotFound:
+        raise NotFound(NOT_ACTIVATABLE) from None
+    now_state = C.state(card, batch, clock.program_date())
+    if not by.is_hq and (batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id
+                         or now_state != "sold"):
+        raise NotFound(NOT_ACTIVATABLE)
+    if now_state != "sold":
         raise C.CardNotUsable(f"only a sold card is activated; this one is {now_state}", state=now_state)
     card.activated_at = clock.iso(clock.now())
     uow.save(card, (GiftCardItem.version == int(card.version or 0)) & GiftCardItem.activated_at.does_not_exist(),
@@ -255,10 +267,8 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
                   (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
     payment = uow.gift_cards.payment(merchant, order_id, cmd.card_number)
-    if payment is None:
+    if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
         raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")
-    if by.store_id and not by.is_hq and payment.store_id and payment.store_id != by.store_id:
-        raise Forbidden(f"order {order_id} was paid at another store of the merchant")
     refunds = json.loads(payment.refunds or "{}")
     if cmd.refund_id in refunds:
         raise Conflict(f"refund {cmd.refund_id} was applied already")

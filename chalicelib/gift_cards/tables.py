@@ -55,6 +55,7 @@ class GiftCardBatchItem(MainModel):
     export_issued_at = UnicodeAttribute(null=True)
     export_issued_by = UnicodeAttribute(null=True)
     export_purged = BooleanAttribute(default=False)
+    export_served = UnicodeAttribute(default="[]")   # JSON [part]: the parts of the export downloaded (once each)
     sales = UnicodeAttribute(default="[]")           # JSON [{first, last, invoice, activated, at}]
     sold_count = NumberAttribute(default=0)
     sold_fen = NumberAttribute(default=0)
@@ -130,6 +131,7 @@ class GiftCardItem(MainModel):
     activated_at = UnicodeAttribute(null=True)
     member_id = UnicodeAttribute(null=True)
     failures = NumberAttribute(default=0)
+    failed_by = UnicodeAttribute(null=True)          # whose wrong secrets ``failures`` counts ("*": several callers')
     locks = NumberAttribute(default=0)
     locked_until = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
@@ -171,6 +173,7 @@ class GiftCardPaymentItem(MainModel):
 class GuardItem(MainModel):
     failures = NumberAttribute(default=0)
     window_start = UnicodeAttribute()
+    streaks = UnicodeAttribute(null=True)        # JSON {card number: wrong secrets at it}, the latest few
     locks = NumberAttribute(default=0)
     locked_until = UnicodeAttribute(null=True)
 

@@ -109,6 +109,19 @@ def _known(uow: UnitOfWork, merchant_id: str, store_id: str | None) -> bool:
     return found
 
 
+def acts_for(by: Principal, merchant_id: str | None, store_id: str | None) -> bool:
+    """Whether the caller may see and change a business record (an order, payment, hold, refund)
+    that ``merchant_id`` took at ``store_id``: HQ any; a merchant's key or staff its merchant's;
+    a store-scoped key or store staff only its store's. A record with no store (taken before
+    records kept their store, or by a merchant-level caller) is for merchant-level callers only:
+    a store cannot show it was its own."""
+    if by.is_hq:
+        return True
+    if by.kind not in ("merchant", "staff") or merchant_id is None or by.merchant_id != merchant_id:
+        return False
+    return by.store_id is None or by.store_id == store_id
+
+
 def place(uow: UnitOfWork, by: Principal, merchant_id: str | None = None, store_id: str | None = None,
           *, merchant_required: bool = False) -> tuple[str | None, str | None]:
     """The merchant and store an operation is booked to, checked against the caller.

@@ -66,8 +66,20 @@ def merchant(uow: UnitOfWork, by: Principal, named: str | None, store_id: str | 
     return chosen, store
 
 
-def owns(by: Principal, merchant_id: str | None) -> bool:
-    """Whether the caller may see and change a record of ``merchant_id`` (its own, or HQ)."""
+def owns(by: Principal, merchant_id: str | None, store_id: str | None = None) -> bool:
+    """Whether the caller may see and change a record ``merchant_id`` took at ``store_id`` (its
+    own, or HQ; a store's caller only its store's: :func:`merchants.acts_for`)."""
+    return merchants.acts_for(by, merchant_id, store_id)
+
+
+def store_scope(by: Principal) -> str | None:
+    """The store a caller is confined to (a store-scoped key or store staff), or None."""
+    return None if by.is_hq else by.store_id
+
+
+def owns_merchant(by: Principal, merchant_id: str | None) -> bool:
+    """Whether the caller is ``merchant_id`` (any of its stores) or HQ: whose references a ledger
+    shows (postings are the member's, not a store's record)."""
     return by.is_hq or (by.kind in ("merchant", "staff") and merchant_id is not None
                         and by.merchant_id == merchant_id)
 

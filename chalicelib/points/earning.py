@@ -15,7 +15,7 @@ from chalicelib.points.orders import OrderAlreadyEarned
 from chalicelib.points.schemas import EarnForOrder, RecordBehavior
 from chalicelib.points.tables import CounterItem, OrderItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, ValidationProblem
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
@@ -40,6 +40,8 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
                                          store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
     order = uow.points.order(merchant, cmd.order_id)
+    if order and not access.owns(by, order.merchant_id, order.store_id):     # another store's order says nothing
+        raise NotFound(f"no order {cmd.order_id} of yours at merchant {merchant}")
     if order and order.earned_at:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
     if order and order.member_id != member_id:
@@ -66,7 +68,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
 
     def record(o: OrderItem) -> None:
         o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
-        o.store_id = store_id
+        o.store_id = o.store_id or store_id          # a spend recorded it first: same store (checked above)
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
     # One event per order whatever it earned: tasks, profiles and reports count orders and spend.
     uow.emit(DomainEvent("order.earned", f"member:{member_id}", {

@@ -81,22 +81,29 @@ class OrderNotMigrated(Conflict):
     slug, title = "order-not-migrated", "The order was written before spent_points; run the data migration"
 
 
-def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int) -> Condition:
+def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int,
+                     scope: str | None = None) -> Condition:
     """What a spend of ``points`` on an order needs of it, checked by the write instead of a read:
-    a new order, or the member's own, at the same amount, with room under the share cap."""
+    a new order, or the member's own, at the same amount, with room under the share cap; for a
+    caller confined to store ``scope``, an order of that store (an order of no store is the
+    merchant level's)."""
     same_amount = (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0)
                    | (OrderItem.amount_fen == amount_fen)) if amount_fen else None
     room = OrderItem.spent_points.does_not_exist() | (OrderItem.spent_points <= limit - points)
     counted = OrderItem.spent.does_not_exist() | OrderItem.spent_points.exists()   # migrated, or never spent on
     own = (OrderItem.member_id == member_id) & room & counted
+    if scope is not None:
+        own = own & (OrderItem.store_id == scope)
     return OrderItem.pk.does_not_exist() | (own & same_amount if same_amount is not None else own)
 
 
 def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, amount_fen: int,
-                 points: int, limit: int) -> Callable[[], Problem]:
+                 points: int, limit: int, scope: str | None = None) -> Callable[[], Problem]:
     """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
     def explain() -> Problem:
         order = uow.points.order(merchant_id, order_id)
+        if order is not None and scope is not None and order.store_id != scope:
+            return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
         if order is not None and order.member_id != member_id:
             return Conflict(f"order {order_id} belongs to another member")
         if order is not None and order.spent and order.spent_points is None:
@@ -108,18 +115,18 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
 
 
 def check_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, points: int,
-                amount_fen: int, limit: int) -> None:
+                amount_fen: int, limit: int, scope: str | None = None) -> None:
     """Commit only if the order would take a spend of ``points`` (a checkout hold on it), unread."""
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
     uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)),
-              _spend_condition(member_id, amount_fen, points, limit),
-              on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit))
+              _spend_condition(member_id, amount_fen, points, limit, scope),
+              on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
 
 
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
-                 amount_fen: int, limit: int) -> None:
+                 amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
     order's share cap; a first use records the order's amount (the base of later refunds) and
     lists the order under its member. One update, conditioned on what the order must be: the order
@@ -139,9 +146,11 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
         OrderItem.gsi1sk.set(OrderItem.gsi1sk | f"{at}#{merchant_id}#{order_id}")]
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
+    if store_id:                    # the first use records the store (refunds and holds stay with it)
+        actions.append(OrderItem.store_id.set(OrderItem.store_id | store_id))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions,
-               _spend_condition(member_id, amount_fen, points, limit),
-               on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit))
+               _spend_condition(member_id, amount_fen, points, limit, scope),
+               on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
 
 
 def expiry_key(point_type: str, lot_id: str) -> str:
@@ -169,10 +178,10 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
     save(uow, order, merchant_id, order_id, member_id, add)
 
 
-def view(uow: UnitOfWork, order_id: str, merchant_id: str) -> dict[str, Any]:
-    """What an order earned, spent and had refunded (the merchant's own record)."""
+def view(uow: UnitOfWork, order_id: str, merchant_id: str, by: Principal | None = None) -> dict[str, Any]:
+    """What an order earned, spent and had refunded (the merchant's own record; a store's own)."""
     order = uow.points.order(merchant_id, order_id)
-    if order is None:
+    if order is None or (by is not None and not access.owns(by, order.merchant_id, order.store_id)):
         raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
     return _shown(order)
 
@@ -190,6 +199,6 @@ def of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before
     """A member's orders at every merchant (a merchant's caller sees its own), newest first, a page at a time."""
     member_id = access.member(uow, member_id, by)
     items = list(uow.points.orders_of(member_id, limit, before))
-    shown = [_shown(o) for o in items if by.kind == "member" or access.owns(by, o.merchant_id)]
+    shown = [_shown(o) for o in items if by.kind == "member" or access.owns(by, o.merchant_id, o.store_id)]
     last = items[-1] if len(items) == limit else None
     return {"member_id": member_id, "orders": shown, "next_before": last.gsi1sk if last else None}

@@ -93,7 +93,7 @@ def get_hold(call: Call):
           allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery, response=OrderOut)
 def get_order(call: Call):
     merchant = service.order_merchant(call.uow, call.caller, call.query.merchant_id)
-    return service.get_order(call.uow, call.params["order_id"], merchant)
+    return service.get_order(call.uow, call.params["order_id"], merchant, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/confirm", "POST", "confirmPointsHold", tags=TAGS,

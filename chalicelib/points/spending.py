@@ -74,7 +74,7 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
 
 def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Spend points, soonest-expiring first, as a cash offset on an order or for a reward."""
-    merchant = access.merchant(uow, by, cmd.merchant_id)[0] if cmd.order_id else None
+    merchant, store = access.merchant(uow, by, cmd.merchant_id) if cmd.order_id else (None, None)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
     if filling is not None:
         chunked.close_fill(uow, filling, "confirmed")
@@ -82,7 +82,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
         assert merchant is not None
         amount = int(cmd.order_amount_fen or 0)
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
-                            R.redeem_limit_points(rules, amount))
+                            R.redeem_limit_points(rules, amount), store, access.store_scope(by))
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
                            idempotency_key=key, event_type="points.redeemed",
@@ -94,12 +94,12 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later."""
-    merchant, _ = access.merchant(uow, by, cmd.merchant_id)
+    merchant, store = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
     if cmd.order_id:                      # the share already spent on the order counts too
         amount = int(cmd.order_amount_fen or 0)
         orders.check_spend(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
-                           R.redeem_limit_points(rules, amount))
+                           R.redeem_limit_points(rules, amount), access.store_scope(by))
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
@@ -107,7 +107,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
                  point_type=cmd.point_type, points=cmd.points, lots=json.dumps(taken), status="open",
                  created_at=clock.iso(clock.now()),
                  order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant,
-                 order_amount_fen=cmd.order_amount_fen)
+                 store_id=store, order_amount_fen=cmd.order_amount_fen)
     chunked.due_at(h, member_id, expires)
     if filling is None:
         uow.create(h)
@@ -132,7 +132,7 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, sett
     """The hold, if its status is one of ``settling``, and a ledger change on its account.
     Another merchant's hold does not exist for the caller (404)."""
     h = uow.points.hold(member_id, point_type, hold_id)
-    if h is None or (by is not None and not access.owns(by, _owner(h))):
+    if h is None or (by is not None and not access.owns(by, _owner(h), h.store_id)):
         raise NotFound(f"no hold {hold_id[:64]}")
     if h.status not in settling:
         raise HoldNotOpen(f"hold {hold_id} is {h.status}")
@@ -146,7 +146,7 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
     """A checkout hold, to its merchant (another merchant's hold does not exist for the caller)."""
     member_id = access.member(uow, member_id, by)
     h = uow.points.hold(member_id, point_type, hold_id)
-    if h is None or not access.owns(by, _owner(h)):
+    if h is None or not access.owns(by, _owner(h), h.store_id):
         raise NotFound(f"no hold {hold_id[:64]}")
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
             "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": _owner(h), "order": h.order,
@@ -168,7 +168,8 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
         amount = int(h.order_amount_fen or 0)
         # (holds from before amounts were kept have none: the share was checked when they were made)
         orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots), amount,
-                            R.redeem_limit_points(rules, amount) if amount else 10**12)
+                            R.redeem_limit_points(rules, amount) if amount else 10**12, h.store_id,
+                            access.store_scope(by))
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}", actor=by.ref,
                            idempotency_key=key, event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},

@@ -178,6 +178,7 @@ class HoldItem(MainModel):
     hold_expires_at = UnicodeAttribute()
     order = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute(null=True)    # the merchant whose checkout it is (None: older holds)
+    store_id = UnicodeAttribute(null=True)       # its store (None: older holds, or a merchant-level caller's)
     order_amount_fen = NumberAttribute(null=True)  # the order's amount, with order (its share cap)
     created_at = UnicodeAttribute()
     target = NumberAttribute(null=True)          # filling: the points the spend it serves needs in all

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,12 @@ DEV_STAGES = ("local", "test")
 DEV_JWT = "local-jwt-secret-change-me-0123456789"
 DEV_MASTER = "local-api-key-master-change-me-0123456789"
 LEGACY = "k0"               # the id of a key given in the flat form (tokens and API keys before rotation)
+# The shape of a key id (``kid``). A token naming a kid of another shape was not signed by us, so
+# it never costs a Secrets Manager read; a deployed stage refuses key ids outside it.
+KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# An unknown kid re-reads the secret at most once per this many seconds per container: anyone can
+# forge a token with a fresh kid, and each read is a paid, throttled Secrets Manager call.
+RELOAD_MIN_SECONDS = float(os.environ.get("SECRETS_RELOAD_MIN_SECONDS", "30"))
 
 
 class InsecureConfiguration(RuntimeError):
@@ -49,8 +58,11 @@ class Secrets:
     api_key_masters: dict[str, str]
     api_key_active: str
 
-    def jwt_key(self, kid: str | None) -> str | None:
-        """The JWT key with id ``kid`` (a token without one was signed before rotation: ``k0``)."""
+    def jwt_key(self, kid: object) -> str | None:
+        """The JWT key with id ``kid`` (a token without one was signed before rotation: ``k0``);
+        None for an unknown one (or a header's kid that is not even a string)."""
+        if kid is not None and not isinstance(kid, str):
+            return None
         return self.jwt_keys.get(kid or LEGACY)
 
     def master(self, version: str | None) -> str | None:
@@ -100,6 +112,8 @@ def check(found: Secrets, stage: str) -> None:
         problems.append("no active API key master")
     for kind, keys in (("JWT key", found.jwt_keys), ("API key master", found.api_key_masters)):
         for kid, value in keys.items():
+            if not KID.fullmatch(kid):
+                problems.append(f"{kind} id {kid[:40]!r} is not 1-32 letters, digits, '_' or '-'")
             if len(value.encode()) < MIN_BYTES:
                 problems.append(f"{kind} {kid} is shorter than {MIN_BYTES} bytes")
             if value in (DEV_JWT, DEV_MASTER):
@@ -128,3 +142,25 @@ def current() -> Secrets:
 def reload() -> None:
     """Forget the secrets read (tests; a token with an unknown ``kid`` after a rotation)."""
     _CACHE.clear()
+
+
+_reloaded_at = [float("-inf")]
+_reload_lock = threading.Lock()
+
+
+def reload_for_unknown(kid: str) -> bool:
+    """Forget the secrets read, for a token signed with ``kid`` that they do not list (it may be a
+    rotation's new key this container has not read yet), unless ``kid`` is not of our shape or the
+    secrets were re-read this way less than ``RELOAD_MIN_SECONDS`` ago. Whether they were.
+
+    A rotation adds the new key, then makes it active no sooner than ``SECRETS_MAX_AGE`` later, so
+    a container that declined a reload here still learns the key on its next scheduled read."""
+    if not KID.fullmatch(kid):
+        return False
+    with _reload_lock:
+        now = time.monotonic()
+        if now - _reloaded_at[0] < RELOAD_MIN_SECONDS:
+            return False
+        _reloaded_at[0] = now
+    reload()
+    return True

@@ -56,8 +56,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
 
 def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None) -> SvHoldItem:
     h = uow.get(SvHoldItem, SvHoldItem.key(member_id, hold_id), consistent=True)
-    mine = by is None or by.is_hq or (by.kind in ("merchant", "staff") and h is not None
-                                      and by.merchant_id == h.merchant_id)
+    mine = by is None or (h is not None and merchants.acts_for(by, h.merchant_id, h.store_id))
     if h is None or not mine:
         raise NotFound(f"no hold {hold_id[:64]}")
     if h.status != "open":

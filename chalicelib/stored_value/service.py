@@ -221,7 +221,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
     assert merchant is not None
     paid = uow.stored_value.payment(merchant, order_id)
-    if paid is None:
+    if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
     before = int(paid.refunded_principal) + int(paid.refunded_bonus)
     if before + cmd.amount_fen > int(paid.amount_fen):

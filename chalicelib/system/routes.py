@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import jobs
-from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
+from chalicelib.api.auth import ANY_STAFF, PLATFORM
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.shared import clock, lazy
@@ -67,8 +67,12 @@ class RunJob(Strict):
     as_of: Instant | None = Field(None, description="local and test stages only: run as if it were this time")
 
 
+# Jobs serve every program at once (a run expires, releases and reconciles across all of them) and
+# their results name other programs' items: they belong to the platform, never to one program's
+# staff. A program's HQ proves its own books with the reconciliation reads (stored value, points,
+# gift cards), which are scoped to the caller's program.
 @endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,),
-          summary="A scheduled job's last run: when, as of when, and what it did", allow=(staff("super_admin"), PLATFORM))
+          summary="A scheduled job's last run: when, as of when, and what it did (platform admin)", allow=(PLATFORM,))
 def list_job_runs(call: Call):
     name = call.params["job"]
     if name not in jobs.registered():
@@ -78,8 +82,8 @@ def list_job_runs(call: Call):
 
 
 @endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
-          summary="Run a scheduled job now (jobs are idempotent: a second run of a day does nothing)",
-          allow=(staff("super_admin"), PLATFORM), body=RunJob)
+          summary="Run a scheduled job now, for every program (platform admin; jobs are idempotent: a second "
+          "run of a day does nothing)", allow=(PLATFORM,), body=RunJob)
 def run_job(call: Call):
     name = call.params["job"]
     if name not in jobs.registered():

@@ -146,3 +146,43 @@ def test_a_members_own_profile_reply_is_remembered_for_a_day_not_ninety(api, sta
     assert int(member_record.expires_at) <= time.time() + 24 * 3600 + 60
     pos_record = IdempotencyRecord.find(uow, "merchant:demo-merchant:demo-store:ak_local_demo_pos", f"earn-{mid}")
     assert pos_record is not None and int(pos_record.expires_at) > time.time() + 80 * 86400
+
+
+def test_a_callers_correlation_id_is_taken_only_when_plain(api):
+    """Issue #20 item 13: a 4,000-character X-Correlation-Id was echoed and logged. A caller's id is
+    taken when it is 1-64 of [A-Za-z0-9._-]; anything else gets a new one, echoed and logged instead."""
+    from tests.e2e.conftest import captured_logs
+    plain = re.compile(r"[A-Za-z0-9._-]{1,64}")
+    good = "till-7.order_42-" + "x" * 48
+    r = api.call("GET", "/health", headers={"X-Correlation-Id": good})
+    assert r.status_code == 200 and r.headers["X-Correlation-Id"] == good
+    for bad in ("A" * 4000, "x" * 65, "<script>alert(1)</script>", "id with spaces", "ok;evil=1", "caf\xe9", "a/b", ""):
+        with captured_logs() as logs:
+            r = api.call("GET", "/health", headers={"X-Correlation-Id": bad})
+        echoed = r.headers["X-Correlation-Id"]
+        assert r.status_code == 200 and plain.fullmatch(echoed) and echoed != bad, (bad, echoed)
+        assert (bad not in logs.getvalue()) if bad else True
+        assert echoed in logs.getvalue()
+    # a refused write too: the problem's reply carries the new id, and nothing of the header
+    with captured_logs() as logs:
+        r = api.call("POST", "/v1/members", {"phone": "nope"}, headers={"X-Correlation-Id": "Z" * 4000}, pos=True,
+                     key=fresh_phone())
+    assert r.status_code == 422 and len(r.headers["X-Correlation-Id"]) <= 64 and "Z" * 65 not in r.text
+    assert "Z" * 65 not in logs.getvalue()
+
+
+def test_a_signed_requests_timestamp_is_ascii_digits_of_sane_length(api, stack):
+    """Same class (a header taken from the caller): X-Timestamp of 5,000 digits was a 500 (int()'s
+    digit limit), and non-ASCII digits passed isdigit(). Both are 401, like any bad timestamp."""
+    key = stack.credentials["pos_api_key"]
+    for bad in ("9" * 5000, "-1", "1e9", "0x65"):
+        headers = signed_headers(key["key_id"], key["secret"], "GET", "/v1/members", b"", {"start": "2026-01-01"})
+        headers["X-Timestamp"] = bad
+        r = _send(api, "GET", "/v1/members", b"", headers, params={"start": "2026-01-01"})
+        assert r.status_code == 401, (bad, r.status_code, r.text)
+        assert r.json()["type"].endswith("/unauthenticated") and bad not in r.text
+
+
+def test_an_unknown_route_never_echoes_a_credential(api):
+    r = requests.get(api.url + "/v1/no-such-thing", headers={"Authorization": "Bearer sekrit-token-value"}, timeout=30)
+    assert r.status_code in (403, 404) and "sekrit" not in r.text

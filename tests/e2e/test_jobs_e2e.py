@@ -10,12 +10,60 @@ from tests.e2e.conftest import fresh_phone
 def test_run_job_with_as_of_moves_a_member_on(api, stack):
     mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, headers=api.staff(), key=fresh_phone()).json()["member_id"]
     as_of = (datetime.now(UTC) + timedelta(days=100)).isoformat()
-    r = api.call("POST", "/v1/jobs/member-lifecycle/runs", {"as_of": as_of}, headers=api.staff())
+    platform = api.staff("platform_admin")
+    r = api.call("POST", "/v1/jobs/member-lifecycle/runs", {"as_of": as_of}, headers=platform)
     assert r.status_code == 200, r.text
     assert r.json()["result"]["members_read"] >= 1
     assert api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["stage"] == "dormant"
-    assert api.call("POST", "/v1/jobs/nope/runs", {}, headers=api.staff()).status_code == 404
+    assert api.call("POST", "/v1/jobs/nope/runs", {}, headers=platform).status_code == 404
     assert api.call("POST", "/v1/jobs/member-lifecycle/runs", {}, headers=api.staff("ops_manager")).status_code == 403
+
+
+def test_a_programs_super_admin_runs_no_job_and_reads_no_runs(api, stack):
+    """Issue #20 item 8: demo-2's super admin ran points-expiry 400 days ahead, and default's members
+    lost their points; listJobRuns showed every program's results. Jobs serve every program: they
+    are the platform admin's. A program proves its own books with its reconciliation reads."""
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, key=fresh_phone(), pos=True).json()["member_id"]
+    earned = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-j", "amount_fen": 50_000},
+                      key=f"earn-{mid}-j", pos=True)
+    assert earned.status_code == 201, earned.text
+    before = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
+    platform = api.staff("platform_admin")
+    api.call("POST", "/v1/jobs/points-expiry/runs", {}, headers=platform)
+    last = api.call("GET", "/v1/jobs/points-expiry/runs", headers=platform).json()["runs"]
+    ahead = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    for program in ("demo-2", "default"):
+        for role in ("super_admin", "ops_manager"):
+            token = {"Authorization": "Bearer " + stack.credentials["programs"][program]["staff_tokens"][role]}
+            r = api.call("POST", "/v1/jobs/points-expiry/runs", {"as_of": ahead}, headers=token)
+            assert r.status_code == 403, r.text
+            assert api.call("GET", "/v1/jobs/points-expiry/runs", headers=token).status_code == 403
+    for role in ("super_admin", "ops_manager", "store_manager", "clerk"):
+        assert api.call("POST", "/v1/jobs/points-expiry/runs", {}, headers=api.staff(role)).status_code == 403
+    assert api.call("POST", "/v1/jobs/points-expiry/runs", {}, pos=True).status_code == 403
+    # nothing ran: the points are there, the last run is the platform's
+    assert api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"] == before
+    assert api.call("GET", "/v1/jobs/points-expiry/runs", headers=platform).json()["runs"] == last
+
+
+def test_a_programs_reconciliation_reads_are_its_own(api, stack):
+    """What a program's super admin may run instead of the jobs: the reconciliation reads, each
+    scoped to the caller's program (another program's member or batch does not exist there)."""
+    mid = api.call("POST", "/v1/members", {"phone": fresh_phone()}, key=fresh_phone(), pos=True).json()["member_id"]
+    mine = api.staff()
+    other = {"Authorization": "Bearer " + stack.credentials["programs"]["demo-2"]["staff_tokens"]["super_admin"]}
+    for path in ("/v1/points/reconciliation", "/v1/stored-value/reconciliation"):
+        assert api.call("GET", path, params={"member_id": mid}, headers=mine).status_code == 200
+        r = api.call("GET", path, params={"member_id": mid}, headers=other)
+        assert r.status_code == 404, (path, r.text)
+        assert api.call("GET", path, headers=other).status_code == 200
+    batch = api.call("POST", "/v1/gift-cards/batches", {"name": "own", "face_value_fen": 100, "count": 1,
+                                                         "valid_until": "2099-01-01"},
+                     headers=mine, key=f"own-batch-{mid}").json()["batch_id"]
+    assert api.call("GET", "/v1/gift-cards/reconciliation", params={"batch_id": batch},
+                    headers=mine).status_code == 200
+    assert api.call("GET", "/v1/gift-cards/reconciliation", params={"batch_id": batch},
+                    headers=other).status_code == 404
 
 
 def test_the_scheduler_fires_the_apps_schedule_handlers(stack):

@@ -83,8 +83,8 @@ TARGETS = {
                                                               "merchant_id": A[1]}, None),
     "payWithStoredValue": lambda t: ({"member_id": t["bob"]}, {"amount_fen": 1, "order_id": t["order"],
                                                                 "merchant_id": A[1]}, None),
-    "refundStoredValuePayment": lambda t: ({"order_id": t["order"]}, {"refund_id": "walk", "amount_fen": 1,
-                                                                       "merchant_id": A[1]}, None),
+    "refundStoredValuePayment": lambda t: ({"order_id": t["sv_order"]}, {"refund_id": "walk", "amount_fen": 1,
+                                                                          "merchant_id": A[1]}, None),
     "cashOutStoredValue": lambda t: ({"member_id": t["bob"]}, {"reason": "walk"}, None),
     "approveStoredValueCashOut": lambda t: ({"member_id": t["bob"], "cash_out_id": "walk"}, {}, None),
     "rejectStoredValueCashOut": lambda t: ({"member_id": t["bob"], "cash_out_id": "walk"}, {"reason": "walk"}, None),
@@ -104,6 +104,7 @@ TARGETS = {
     "listGiftCardBatches": lambda t: ({}, None, None),
     "getGiftCardBatch": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
     "exportGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"]}, None, None),
+    "downloadGiftCardSecrets": lambda t: ({"batch_id": t["gc_batch"], "part": "1"}, None, None),
     "sellGiftCards": lambda t: ({"batch_id": t["gc_batch"]}, {"invoice_ref": "walk", "purchaser": "walk"}, None),
     "getGiftCardReconciliation": lambda t: ({}, None, {"batch_id": t["gc_batch"]}),
     "getGiftCard": lambda t: ({"card_number": t["gc_card"]}, None, None),
@@ -155,12 +156,15 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"wt-{bob}").status_code == 201
     sv_hold = api.call("POST", f"/v1/members/{bob}/stored-value/holds", {"amount_fen": 10, "order_id": f"svw-{bob}"},
                        signed_by=pos(stack, A), key=f"wsh-{bob}").json()["hold_id"]
+    sv_order = f"svp-{bob}"                                      # a stored value payment at A's demo-store
+    assert api.call("POST", f"/v1/members/{bob}/stored-value/payments", {"amount_fen": 20, "order_id": sv_order},
+                    signed_by=pos(stack, A), key=f"wsp-{bob}").status_code == 201
     hq = staff(api, stack, A, "super_admin")
     batch = api.call("POST", "/v1/gift-cards/batches", {"name": "walk", "face_value_fen": 100, "count": 2,
                                                          "valid_until": "2099-01-01", "merchant_ids": [A[1]],
                                                          "issuer_merchant_id": A[1]},
                      headers=hq, key=f"wgb-{bob}").json()["batch_id"]
-    api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=hq, key=f"wgj-{bob}")
+    api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=api.staff("platform_admin"), key=f"wgj-{bob}")
     gc_card = api.call("GET", f"/v1/gift-cards/batches/{batch}", headers=hq).json()["first_number"]
     assert api.call("POST", f"/v1/gift-cards/batches/{batch}/sales", {"invoice_ref": f"w-{bob}", "purchaser": "walk",
                                                                       "activate": False},
@@ -169,7 +173,7 @@ def target(api, stack):
     assert api.call("POST", f"/v1/members/{bob}/identities", {"type": "card_no", "value": card},
                     headers=staff(api, stack, A, "super_admin"), key=f"wc-{bob}").status_code == 201
     return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
-            "sv_hold": sv_hold, "gc_batch": batch, "gc_card": gc_card}
+            "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card}
 
 
 def _dump(stack, keep) -> dict:
@@ -235,3 +239,59 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
             r = _call(api, op, target, headers, signed)
             assert r.status_code in (403, 404, 422), (op.operation_id, name, r.status_code, r.text[:300])
     assert _dump(stack, a_owned) == before
+
+
+# Within merchant A, a caller confined to another store may still call these: they read or
+# change what the program shares (the member, its balances) or book a new record of the caller's
+# own store (a hold or top-up without an order of demo-store's), or act on the merchant's gift cards,
+# which belong to the merchant, not to a store (any of its tills activates one it sold). None of
+# them may touch a record demo-store took, which the dump below proves.
+OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers", "getDailyStats", "listOrders",
+             "payWithStoredValue", "activateGiftCard"}
+
+
+@pytest.fixture(scope="module")
+def other_store(api, stack):
+    """A second store of merchant A, with a POS key scoped to it and its store manager."""
+    from devstack.credentials import staff_token
+    hq = staff(api, stack, A, "super_admin")
+    store = "walk-store-2"
+    r = api.call("POST", f"/v1/merchants/{A[1]}/stores", {"store_id": store, "name": "walk 2"}, headers=hq,
+                 key=f"ws2-{fresh_phone()}")
+    assert r.status_code in (201, 409), r.text
+    key = api.call("POST", f"/v1/merchants/{A[1]}/api-keys", {"store_id": store}, headers=hq).json()
+    manager = api.bearer(staff_token("store_manager", "walk-s2-manager", A[1], store, program_id=A[0]))
+    clerk = api.bearer(staff_token("clerk", "walk-s2-clerk", A[1], store, program_id=A[0]))
+    return [("store pos", None, {"key_id": key["key_id"], "secret": key["secret"]}),
+            ("store_manager", manager, None), ("clerk", clerk, None)]
+
+
+def test_another_store_reaches_none_of_the_stores_records(api, stack, target, other_store):
+    """Issue #20 item 9: a key scoped to demo-store's sibling refunded a payment taken at
+    demo-store (201), as did that store's manager; holds were checked by merchant only. Every
+    operation, aimed at demo-store's records by a key and by staff of another store of the same
+    merchant, is refused, and demo-store's records are unchanged."""
+    bob = target["bob"]
+
+    def store_owned(pk, item):
+        return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
+                               "default/SVORDER#demo-merchant#", f"default/AUDIT#{bob}", "default/IDENTITY#"))
+                or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "HOLD#" in item["sk"]["S"]))
+    before = _dump(stack, store_owned)
+    succeeded = []
+    for op in PROTECTED:
+        if op.operation_id in SHARED_IN_PROGRAM:
+            continue
+        for name, headers, signed in other_store:
+            r = _call(api, op, target, headers, signed)
+            if r.status_code < 300:
+                succeeded.append(op.operation_id)
+                continue
+            assert r.status_code in (403, 404, 409, 422, 423, 429), (op.operation_id, name, r.status_code, r.text[:300])
+    assert set(succeeded) <= OWN_STORE, sorted(set(succeeded) - OWN_STORE)
+    after = _dump(stack, store_owned)
+    added = set(after) - set(before)            # the walk's own holds at its own store
+    assert {k: v for k, v in after.items() if k not in added} == before
+    # what the walk booked at its own store: holds, and a stored value payment of its own
+    assert all(after[k].get("store_id", {}).get("S") == "walk-store-2" for k in added), \
+        [(k[2], after[k]) for k in added if after[k].get("store_id", {}).get("S") != "walk-store-2"]

@@ -126,19 +126,20 @@ class AppClient:
         self.json = json
         self.client = Client(app.app)
         self.token = mint_token("staff", "ops", 60 * 24 * 400, role="super_admin", merchant_id="m1")
+        self.platform = mint_token("staff", "platform", 60 * 24 * 400, role="platform_admin")   # runs jobs
         self.n = 0
 
-    def call(self, method: str, path: str, body=None, key: str | None = None):
+    def call(self, method: str, path: str, body=None, key: str | None = None, token: str | None = None):
         self.n += 1
-        headers = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+        headers = {"Authorization": "Bearer " + (token or self.token), "Content-Type": "application/json"}
         if method != "GET":
             headers["Idempotency-Key"] = key or f"auto-{self.n}"
         r = getattr(self.client.http, method.lower())(path, headers=headers,
                                                       body=self.json.dumps(body) if body is not None else None)
         return r.status_code, (self.json.loads(r.body) if r.body else None)
 
-    def ok(self, method: str, path: str, body=None, key: str | None = None):
-        status, reply = self.call(method, path, body, key)
+    def ok(self, method: str, path: str, body=None, key: str | None = None, token: str | None = None):
+        status, reply = self.call(method, path, body, key, token)
         assert status < 300, (status, reply)
         return reply
 
@@ -146,7 +147,7 @@ class AppClient:
         return self.ok("POST", "/v1/members", {"phone": phone})["member_id"]
 
     def run_job(self, name: str) -> dict:
-        return self.ok("POST", f"/v1/jobs/{name}/runs", {})["result"]
+        return self.ok("POST", f"/v1/jobs/{name}/runs", {}, token=self.platform)["result"]
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
     assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
     assert not any(k.endswith(".csv") and "part-" in k for k in getattr(storage.current(), "objects", {}))
     status, first = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
-    assert status == 201 and first["url"] and first["count"] == 10
+    assert status == 201 and first["count"] == 10 and [p["cards"] for p in first["parts"]] == [10]
     status, again = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
     assert status == 409 and again["type"].endswith("/export-already-issued")
     assert cards.run_job("gift-card-batches")["exports_purged"] == 0            # its URL is still good
@@ -100,6 +100,60 @@ def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
     stored = everything_stored()
     assert not any(secret in stored for secret in exported.values())            # only hashes are kept
     assert cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}")["export"]["purged"]
+    assert cards.call("GET", first["parts"][0]["path"])[1]["type"].endswith("/export-closed")
+
+
+def _download(api, path):
+    headers = {"Authorization": "Bearer " + api.token}
+    return api.client.http.get(path, headers=headers)
+
+
+def test_the_secrets_leave_once_through_the_api_part_by_part(cards, monkeypatch):
+    """Issue #20 item 10: the presigned URL served the file again within its 15 minutes, and a
+    replay of exportGiftCardSecrets' key returned the URL again (kept 90 days). Now the export's
+    reply names parts to download with credentials, each part is served once, the last part
+    deletes the file, and nothing stored (replay records included) reaches a secret."""
+    monkeypatch.setattr(generation, "PART_ROWS", 4)
+    batch = make_batch(cards)
+    original = secrets_of(batch)
+    bid = batch["batch_id"]
+    assert _download(cards, f"/v1/gift-cards/batches/{bid}/export/parts/1").status_code == 409   # not opened
+    status, opened = cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1")
+    assert status == 201 and [p["cards"] for p in opened["parts"]] == [4, 4, 2]
+    assert "url" not in opened and all(p["path"].startswith(f"/v1/gift-cards/batches/{bid}/export/parts/")
+                                       for p in opened["parts"])
+    assert cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1") == (201, opened)   # replayed
+    got: dict[str, str] = {}
+    for p in opened["parts"]:
+        r = _download(cards, p["path"])
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+        assert r.headers["Cache-Control"] == "no-store"
+        lines = r.body.decode().splitlines()
+        assert lines[0] == generation.HEADER.strip() and len(lines) == 1 + p["cards"]
+        got.update({row.split(",")[0]: row.split(",")[1] for row in lines[1:]})
+        again = _download(cards, p["path"])                                    # the same part: once
+        assert again.status_code == 409 and json.loads(again.body)["type"].endswith("/export-part-served")
+    assert got == original
+    assert storage.current().get(generation.export_key("default", bid)) is None     # the last part deleted it
+    assert cards.ok("GET", f"/v1/gift-cards/batches/{bid}")["export"]["purged"]
+    assert cards.call("POST", f"/v1/gift-cards/batches/{bid}/export", key="open-1") == (201, opened)
+    stored = everything_stored()
+    assert not any(secret in stored for secret in original.values())          # no record holds a secret
+    assert "X-Amz" not in stored and "memory://" not in stored                  # nor a URL to them
+    assert [e["part"] for e in events("gift_card.export_part_served") if e["batch_id"] == bid] == [1, 2, 3]
+    for bad in ("0", "4", "x", "-1", "99999"):
+        assert _download(cards, f"/v1/gift-cards/batches/{bid}/export/parts/{bad}").status_code == 404
+
+
+def test_an_export_not_downloaded_within_its_window_is_closed_and_purged(cards):
+    batch = make_batch(cards)
+    bid = batch["batch_id"]
+    opened = cards.ok("POST", f"/v1/gift-cards/batches/{bid}/export")
+    clock.freeze(T0 + timedelta(minutes=15))
+    r = _download(cards, opened["parts"][0]["path"])
+    assert r.status_code == 409 and json.loads(r.body)["type"].endswith("/export-closed")
+    assert cards.run_job("gift-card-batches")["exports_purged"] == 1
+    assert storage.current().get(generation.export_key("default", bid)) is None
 
 
 def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(cards, monkeypatch):
@@ -212,31 +266,113 @@ def test_sale_activation_redemption_payment_and_void_to_the_fen(cards):
     assert len(events("gift_card.reconciliation_failed")) == 1
 
 
-def test_wrong_secrets_lock_the_card_longer_each_time(cards):
+class as_caller:
+    """Send the block's requests with another credential (a till, another HQ user)."""
+
+    def __init__(self, api, subject, role="clerk", merchant_id="m1", store_id="s1"):
+        from chalicelib.shared.credentials import mint_token
+        self.api, self.token = api, mint_token("staff", subject, 60 * 24 * 400, role=role, merchant_id=merchant_id,
+                                               store_id=store_id)
+
+    def __enter__(self):
+        self.previous, self.api.token = self.api.token, self.token
+        return self.api
+
+    def __exit__(self, *exc):
+        self.api.token = self.previous
+
+
+def test_wrong_secrets_from_several_callers_lock_the_card_longer_each_time(cards):
     batch = make_batch(cards, count=2)
     s = secrets_of(batch)
     number = keys.card_number(1, 1)
     sell(cards, batch, 1, 2, "INV-L")
     mid = cards.member("13800139502")
     wrong = "1" * 16 if s[number] != "1" * 16 else "2" * 16
-    answers = [redeem(cards, mid, number, wrong) for _ in range(5)]
+
+    def burst(tag):              # five wrong secrets in a row, from two callers: a distributed guess
+        answers = []
+        for i in range(5):
+            with as_caller(cards, f"{tag}-{i % 2}", role="super_admin", store_id=None):
+                answers.append(redeem(cards, mid, number, wrong))
+        return answers
+    answers = burst("a")
     assert {(st, p["type"].rsplit("/", 1)[1]) for st, p in answers} == {(422, "gift-card-rejected")}
     status, locked = redeem(cards, mid, number, s[number])                      # the right secret, too late
     assert status == 423 and locked["type"].endswith("/gift-card-locked")
     clock.freeze(T0 + timedelta(minutes=29))
     assert redeem(cards, mid, number, s[number])[0] == 423
     clock.freeze(T0 + timedelta(minutes=31))
-    for _ in range(5):
-        redeem(cards, mid, number, wrong)
+    burst("b")
     clock.freeze(T0 + timedelta(minutes=31 + 59))                               # the second lock is an hour
     assert redeem(cards, mid, number, s[number])[0] == 423
     clock.freeze(T0 + timedelta(minutes=31 + 61))
     assert redeem(cards, mid, number, s[number])[0] == 201
     rejected = events("gift_card.secret_rejected")
     assert len(rejected) == 10 and {e["card_number"] for e in rejected} == {number}
-    assert len(events("gift_card.locked")) == 2
+    assert len(events("gift_card.locked")) == 2 and events("gift_card.caller_locked") == []
     stored = everything_stored()
     assert wrong not in stored and s[number] not in stored
+
+
+def test_one_caller_guessing_one_card_locks_itself_not_the_card(cards):
+    """Issue #20 item 11: five wrong secrets from any one till key locked the card for everyone
+    (anyone with a key could lock the cards of a mall). One caller's five in a row lock the
+    caller instead, for as long as the card would have been, doubling the same way: the card gets
+    no more guesses than before, and its holder can still pay."""
+    batch = make_batch(cards, count=2)
+    s = secrets_of(batch)
+    number = keys.card_number(1, 1)
+    sell(cards, batch, 1, 2, "INV-C")
+    wrong = "1" * 16 if s[number] != "1" * 16 else "2" * 16
+    with as_caller(cards, "eve"):
+        answers = [pay(cards, number, wrong, 1, f"eve-{i}")[0] for i in range(5)]
+        assert answers == [422] * 5
+        locked = pay(cards, number, s[number], 1, "eve-right")
+        assert locked[0] == 429 and locked[1]["type"].endswith("/too-many-wrong-secrets")
+        assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "eve-other")[0] == 429
+    with as_caller(cards, "holder"):                                             # another till: the card works
+        status, paid = pay(cards, number, s[number], 100, "holder-1")
+        assert status == 201 and paid["balance_fen"] == FACE - 100
+    card = cards.ok("GET", f"/v1/gift-cards/{number}")
+    assert card["locked_until"] is None and card["failures"] == 0
+    assert events("gift_card.locked") == []
+    [lock] = events("gift_card.caller_locked")
+    assert lock["because"] == "card" and lock["locked_until"] == clock.iso(T0 + timedelta(minutes=30))
+    clock.freeze(T0 + timedelta(minutes=31))                                     # unlocked; next time an hour
+    with as_caller(cards, "eve"):
+        assert [pay(cards, number, wrong, 1, f"eve2-{i}")[0] for i in range(5)] == [422] * 5
+        clock.freeze(T0 + timedelta(minutes=31 + 59))
+        assert pay(cards, number, s[number], 1, "eve-late")[0] == 429
+        clock.freeze(T0 + timedelta(minutes=31 + 61))
+        assert pay(cards, number, s[number], 1, "eve-late2")[0] == 201
+    assert [e["because"] for e in events("gift_card.caller_locked")] == ["card", "card"]
+
+
+def test_a_till_cannot_map_card_numbers_by_activating_them(cards):
+    """Issue #20 item 11: activateGiftCard told a till 404 for an unknown number and 409 for an
+    unsold card, so sequential numbers could be mapped. To a till every card it may not activate
+    now is the same 404, and nothing changes; HQ still sees the state."""
+    batch = make_batch(cards, count=6)
+    other = make_batch(cards, count=1, issuer_merchant_id="m2")                 # merchant m2's card
+    sell(cards, batch, 1, 3, "INV-M", activate=False)                           # 1-3 sold, 4-6 unsold
+    cards.ok("POST", f"/v1/gift-cards/batches/{other['batch_id']}/sales",
+             {"invoice_ref": "INV-M2", "purchaser": "p", "activate": False})
+    cards.ok("POST", f"/v1/gift-cards/{keys.card_number(1, 2)}/activate")        # HQ activated card 2
+    cards.ok("POST", f"/v1/gift-cards/{keys.card_number(1, 3)}/void", {"reason": "lost"})
+    probes = {"unknown": keys.card_number(1, 99), "unsold": keys.card_number(1, 4),
+              "activated": keys.card_number(1, 2), "voided": keys.card_number(1, 3),
+              "another merchant's": keys.card_number(2, 1), "no such batch": keys.card_number(77, 1)}
+    before = {n: cards.call("GET", f"/v1/gift-cards/{n}")[1] for n in probes.values()}
+    with as_caller(cards, "mapper"):
+        answers = {what: cards.call("POST", f"/v1/gift-cards/{n}/activate") for what, n in probes.items()}
+        assert {(st, p["type"], p["detail"]) for st, p in answers.values()} == {
+            (404, "https://loyalty.example/problems/not-found", "no sold card with this number that you may activate")}
+        assert all(set(p) == {"type", "title", "status", "detail", "instance"} for _, p in answers.values())
+        assert cards.ok("POST", f"/v1/gift-cards/{keys.card_number(1, 1)}/activate")["state"] == "activated"
+    assert {n: cards.call("GET", f"/v1/gift-cards/{n}")[1] for n in probes.values()} == before
+    status, problem = cards.call("POST", f"/v1/gift-cards/{keys.card_number(1, 4)}/activate")    # HQ is told
+    assert status == 409 and problem["state"] == "issued"
 
 
 def test_a_caller_guessing_many_cards_is_locked_and_a_wrong_number_looks_like_a_wrong_secret(cards):
@@ -486,3 +622,28 @@ def test_value_a_card_can_no_longer_be_used_for_is_owed_held_and_settled_by_expl
     assert proof["balanced"] and proof["figures_agree"], proof
     issued = cards.ok("GET", "/v1/stored-value/reconciliation")
     assert issued["issuance_agrees"] and issued["issuance"]["program"]["counter_fen"] == 6_000 + 9_000
+
+
+def test_when_a_guesser_is_locked_tells_nothing_about_which_numbers_exist(cards):
+    """Five wrong secrets at a number lock the caller whether a card has that number or not, and
+    interleaving numbers does not help; the right secret ends a caller's run at a card."""
+    batch = make_batch(cards, count=2)
+    s = secrets_of(batch)
+    real, missing = keys.card_number(1, 1), keys.card_number(1, 500)
+    sell(cards, batch, 1, 2, "INV-E")
+    wrong = "1" * 16 if s[real] != "1" * 16 else "2" * 16
+    replies = {}
+    for number in (real, missing):
+        with as_caller(cards, f"probe-{number}"):
+            for i in range(4):                                                   # interleaved with another number
+                pay(cards, number, wrong, 1, f"p-{number}-{i}")
+                pay(cards, keys.card_number(1, 600 + i), wrong, 1, f"q-{number}-{i}")
+            replies[number] = [pay(cards, number, wrong, 1, f"p-{number}-4"), pay(cards, number, wrong, 1, "p-5")]
+    assert [(st, p["type"]) for st, p in replies[real]] == [(st, p["type"]) for st, p in replies[missing]]
+    assert [st for st, _ in replies[real]] == [422, 429]
+    with as_caller(cards, "holder"):                                             # a holder who mistypes
+        for i in range(4):
+            assert pay(cards, keys.card_number(1, 2), wrong, 1, f"h-{i}")[0] == 422
+        assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "h-ok")[0] == 201
+        assert pay(cards, keys.card_number(1, 2), wrong, 1, "h-5")[0] == 422      # a new run, not the fifth
+        assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "h-ok2")[0] == 201

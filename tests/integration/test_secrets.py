@@ -120,3 +120,48 @@ def test_api_keys_keep_working_across_a_master_rotation_until_their_master_is_re
     finally:
         from chalicelib.merchants import service
         auth.use_key_finder(service.find_api_key)
+
+
+@mock_aws
+def test_forged_kids_cannot_drive_secrets_manager_reads(prod):
+    """Issue #20 item 12: a token with an unknown kid re-read the secret on every request. Now one
+    re-read per RELOAD_MIN_SECONDS per container, and none for a kid that is not of our shape; a
+    rotation's new key is still picked up by the first token that names it."""
+    prod.setenv("SECRETS_NAME", _store({"jwt_keys": {"k1": STRONG["k1"]}, "jwt_active": "k1",
+                                        "api_key_masters": MASTERS, "api_key_active": "m1"}))
+    reads = []
+    real = secrets._from_secrets_manager
+    prod.setattr(secrets, "_from_secrets_manager", lambda name: reads.append(name) or real(name))
+    prod.setattr(secrets, "_reloaded_at", [float("-inf")])
+    mint_token("staff", "alice", 5, role="clerk")
+    assert len(reads) == 1                                      # the cold start's read
+
+    def forged(kid, key="e" * 40):
+        return jwt.encode({"iss": ISSUER, "aud": "staff", "sub": "eve", "role": "super_admin",
+                           "exp": int(time.time()) + 60}, key, algorithm="HS256", headers={"kid": kid})
+
+    for kid in ("x" * 4000, "k/../1", "ké", "k1 "):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate({"authorization": f"Bearer {forged(kid)}"}, "GET", "/", None, b"")
+    assert len(reads) == 1                                      # not our shape: no read at all
+    # a rotation this container has not read: the first token naming the new kid re-reads once
+    prod.setenv("SECRETS_NAME", _store({"jwt_keys": STRONG, "jwt_active": "k1",
+                                        "api_key_masters": MASTERS, "api_key_active": "m1"}))
+    rotated = forged("k2", STRONG["k2"])
+    assert auth.authenticate({"authorization": f"Bearer {rotated}"}, "GET", "/", None, b"").id == "eve"
+    assert len(reads) == 2
+    for n in range(200):                                        # a flood of fresh kids
+        with pytest.raises(Unauthenticated, match="unknown key"):
+            auth.authenticate({"authorization": f"Bearer {forged(f'f{n}')}"}, "GET", "/", None, b"")
+    assert len(reads) == 2                                      # within the interval: none
+    prod.setattr(secrets, "_reloaded_at", [time.monotonic() - secrets.RELOAD_MIN_SECONDS - 1])
+    for n in range(50):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate({"authorization": f"Bearer {forged(f'g{n}')}"}, "GET", "/", None, b"")
+    assert len(reads) == 3                                      # the interval passed: one more, only
+
+
+def test_a_deployed_stage_refuses_key_ids_of_another_shape():
+    found = secrets.Secrets({"k 1": "a" * 40}, "k 1", {"m1": "c" * 40}, "m1")
+    with pytest.raises(secrets.InsecureConfiguration, match="is not 1-32 letters"):
+        secrets.check(found, "prod")

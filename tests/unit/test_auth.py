@@ -87,6 +87,18 @@ def test_signature_must_match_and_be_fresh(monkeypatch):
         authenticate(other, "POST", "/v1/x", None, b"{}")
 
 
+
+def test_a_timestamp_is_ascii_digits_only(monkeypatch):
+    """int() would take Unicode digits that isdigit() passed, and fail on 5,000 digits (a 500)."""
+    from chalicelib.api.signing import SignatureItem
+    monkeypatch.setattr(auth, "_api_key", lambda key_id: _Key if key_id == "ak_1" else None)
+    good = _lower(signed_headers("ak_1", auth.key_secret("ak_1"), "GET", "/v1/x", b""))
+    arabic = "".join(chr(0x0660 + int(d)) for d in good["x-timestamp"])
+    for bad in ("9" * 5000, arabic, "\uff11" * 10, "\u00b2"):
+        with pytest.raises(Unauthenticated, match="X-Timestamp"):
+            authenticate({**good, "x-timestamp": bad}, "GET", "/v1/x", None, b"")
+        assert SignatureItem.of({**good, "x-timestamp": bad}) is None
+
 def test_v1_is_refused_unless_configured(monkeypatch):
     monkeypatch.setattr(auth, "_api_key", lambda key_id: _Key)
     secret = auth.key_secret("ak_1")
