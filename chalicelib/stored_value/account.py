@@ -157,30 +157,19 @@ class SvChange:
         self.journal.move(settlement(merchant_id), BONUS, bonus)
         return still
 
-    def cash_out(self) -> tuple[int, int]:
-        """All principal back to cash, all bonus forfeited; the two amounts."""
-        principal, bonus = self.principal, self.bonus
+    def cash_out(self, held: int | None = None) -> tuple[int, int]:
+        """All principal back to cash (or, for an approved cash-out, the principal ``held`` for it),
+        all bonus forfeited; the two amounts."""
+        bucket, account = ("principal", PRINCIPAL) if held is None else ("held_principal", HELD_PRINCIPAL)
+        principal, bonus = self.principal if held is None else held, self.bonus
         self.lots = []
-        self.state.move("principal", -principal)
+        self.state.move(bucket, -principal)
         self.state.move("bonus", -bonus)
         self.state.count("cashed_out", principal)
         self.state.count("bonus_forfeited", bonus)
-        self.journal.move(PRINCIPAL, CASH, principal)
+        self.journal.move(account, CASH, principal)
         self.journal.move(BONUS, FORFEITED, bonus)
         return principal, bonus
-
-    def cash_out_held(self, principal: int) -> int:
-        """An approved cash-out: the principal held for it back to cash, and the bonus left
-        forfeited; the bonus forfeited."""
-        bonus = self.bonus
-        self.lots = []
-        self.state.move("held_principal", -principal)
-        self.state.move("bonus", -bonus)
-        self.state.count("cashed_out", principal)
-        self.state.count("bonus_forfeited", bonus)
-        self.journal.move(HELD_PRINCIPAL, CASH, principal)
-        self.journal.move(BONUS, FORFEITED, bonus)
-        return bonus
 
     def expire_bonus(self, today: date) -> int:
         """Take the bonus whose lots' last day is before ``today`` (what is held by an open

@@ -96,7 +96,7 @@ def approve(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principa
     record = _pending(uow, member_id, cash_out_id, by)
     change = SvChange(uow, member_id)
     principal = int(record.principal)
-    bonus = change.cash_out_held(principal)
+    _, bonus = change.cash_out(held=principal)
     record.bonus_forfeited = bonus
     _decide(uow, record, "paid", by, cmd.reason)
     posting = change.stage("cash_out", principal, ref=record.refund_ref, actor=by.ref, key=key,
