@@ -1,7 +1,8 @@
 """Data migrations, run in order by :func:`migrate_all`: moving data written before programs
 existed into ``default``; moving points accounts to the key that sorts before their lots;
-counting what was spent on each order into ``spent_points``; starting each prepaid issuer's
-outstanding counter at what the figures say it holds.
+counting what was spent on each order into ``spent_points``; marking the tier a downgraded
+member left (``regain_from``); starting each prepaid issuer's outstanding counter at what the
+figures say it holds.
 
 Before tenancy, items were stored under their logical keys (``MEMBER#01J...``). This step copies
 each such item to its program key (``default/MEMBER#01J...``, index keys alike), then deletes
@@ -181,6 +182,61 @@ def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str]
     return {"seeded": seeded, "counting_already": counting, "unattributed": unattributed}
 
 
+REGAIN_MARKER = {"pk": {"S": "MIGRATION#tier-regain-from"}, "sk": {"S": "DONE"}}
+DOWNWARD = ("downgrade", "refund")          # history causes that lower the tier earned by growth
+REGAIN_LOOKBACK = 24                        # history entries read back per member, at most
+
+
+def migrate_tier_regain_from(client: Any, table: str) -> dict[str, Any]:
+    """Give members downgraded before ``regain_from`` existed the tier their downgrades left (issue
+    #20 item 3: without it, the next small order lifts them back, since growth carried over never
+    falls). It is the tier before the first of their latest run of downward changes (each one went
+    lower, so the first left the highest). Conditioned on the tier's version, so a concurrent
+    change is never overwritten: that member is reported and the marker not set."""
+    if "Item" in client.get_item(TableName=table, Key=REGAIN_MARKER, ConsistentRead=True):
+        return {"marked": 0, "changed": []}
+    marked, changed = 0, []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            if item["sk"]["S"] != "TIER" or "regain_from" in item:
+                continue
+            left = _tier_left(client, table, item)
+            if left is None:
+                continue
+            version = item.get("version", {"N": "0"})
+            try:
+                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                   UpdateExpression="SET regain_from = :t",
+                                   ConditionExpression="attribute_not_exists(regain_from) AND "
+                                                       "(attribute_not_exists(version) OR version = :v)",
+                                   ExpressionAttributeValues={":t": {"S": left}, ":v": version})
+            except client.exceptions.ConditionalCheckFailedException:
+                changed.append(item["pk"]["S"])
+                continue
+            marked += 1
+    if not changed:
+        client.put_item(TableName=table, Item=REGAIN_MARKER)
+    return {"marked": marked, "changed": changed}
+
+
+def _tier_left(client: Any, table: str, tier: dict[str, Any]) -> str | None:
+    """The tier before the first of the member's latest run of downward changes, or None."""
+    newest = int(tier.get("changes", {"N": "0"})["N"])
+    if newest == 0:
+        return None
+    oldest = max(1, newest - REGAIN_LOOKBACK + 1)
+    found = client.query(TableName=table, ConsistentRead=True, ScanIndexForward=False,
+                         KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                         ExpressionAttributeValues={":p": tier["pk"], ":a": {"S": f"TIERHIST#{oldest:08d}"},
+                                                    ":b": {"S": f"TIERHIST#{newest:08d}"}})["Items"]
+    left = None
+    for entry in found:                      # newest first
+        if entry.get("cause", {}).get("S") not in DOWNWARD or "from_tier" not in entry:
+            break
+        left = entry["from_tier"]["S"]
+    return left
+
+
 def migrate_all(client: Any, tables: list[str], main_table: str,
                 issuer_of: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """Every migration, in order (each skips itself once done). ``issuer_of``: the stored value
@@ -188,7 +244,8 @@ def migrate_all(client: Any, tables: list[str], main_table: str,
     not import capabilities)."""
     done = {"programs": migrate_to_programs(client, tables, main_table),
             "points_account_keys": migrate_points_account_keys(client, main_table),
-            "order_spent_points": migrate_order_spent_points(client, main_table)}
+            "order_spent_points": migrate_order_spent_points(client, main_table),
+            "tier_regain_from": migrate_tier_regain_from(client, main_table)}
     if issuer_of is not None:
         done["issuance_counters"] = migrate_issuance_counters(client, main_table, issuer_of)
     return done

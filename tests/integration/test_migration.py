@@ -152,3 +152,56 @@ def test_issuance_counters_start_at_what_the_figures_hold(aws):
     assert "Item" in aws.get_item(TableName=main, Key={"pk": {"S": "MIGRATION#issuance-counters"},
                                                       "sk": {"S": "DONE"}})
     assert migrate_issuance_counters(aws, main, counters.issuer_of)["seeded"] == {}   # the marker: nothing read
+
+
+def test_members_downgraded_before_regain_from_get_the_tier_they_left(aws):
+    """Issue #20 item 3: a member downgraded before ``regain_from`` existed would be lifted back by
+    the next ¥1 order. The migration marks the tier before their latest run of downward changes
+    (V4 → V3 → V2 leaves V4); a member whose last change went up, or who has none, is left alone;
+    a tier changed meanwhile is reported and the marker waits."""
+    from chalicelib.db.migration import migrate_tier_regain_from
+    main = MAIN.physical_name(settings())
+
+    def member(mid, history, version=3):
+        aws.put_item(TableName=main, Item={"pk": {"S": f"default/MEMBER#{mid}"}, "sk": {"S": "TIER"},
+                                           "member_id": {"S": mid}, "tier": {"S": history[-1][1] if history else "V1"},
+                                           "changes": {"N": str(len(history))}, "version": {"N": str(version)}})
+        for n, (before, after, cause) in enumerate(history, 1):
+            aws.put_item(TableName=main, Item={"pk": {"S": f"default/MEMBER#{mid}"}, "sk": {"S": f"TIERHIST#{n:08d}"},
+                                               "from_tier": {"S": before}, "to_tier": {"S": after},
+                                               "cause": {"S": cause}, "number": {"N": str(n)}})
+
+    member("A", [("V1", "V4", "crossing"), ("V4", "V3", "downgrade"), ("V3", "V2", "downgrade")])
+    member("B", [("V1", "V3", "crossing"), ("V3", "V2", "downgrade"), ("V2", "V3", "crossing")])
+    member("C", [])
+    member("D", [("V1", "V2", "crossing"), ("V2", "V1", "refund")])
+    assert migrate_tier_regain_from(aws, main) == {"marked": 2, "changed": []}
+
+    def regain(mid):
+        item = aws.get_item(TableName=main, Key={"pk": {"S": f"default/MEMBER#{mid}"}, "sk": {"S": "TIER"}})["Item"]
+        return item.get("regain_from", {}).get("S")
+    assert [regain(m) for m in "ABCD"] == ["V4", None, None, "V2"]
+    assert migrate_tier_regain_from(aws, main) == {"marked": 0, "changed": []}      # the marker: nothing read
+
+
+def test_a_tier_changed_during_the_regain_migration_is_reported(aws):
+    from chalicelib.db.migration import REGAIN_MARKER, migrate_tier_regain_from
+    main = MAIN.physical_name(settings())
+    aws.put_item(TableName=main, Item={"pk": {"S": "default/MEMBER#E"}, "sk": {"S": "TIER"}, "member_id": {"S": "E"},
+                                       "tier": {"S": "V2"}, "changes": {"N": "1"}, "version": {"N": "1"}})
+    aws.put_item(TableName=main, Item={"pk": {"S": "default/MEMBER#E"}, "sk": {"S": "TIERHIST#00000001"},
+                                       "from_tier": {"S": "V3"}, "to_tier": {"S": "V2"}, "cause": {"S": "downgrade"}})
+    real = aws.update_item
+
+    def racing(**kwargs):                  # the member's tier changes just before the migration writes
+        aws.update_item = real
+        real(TableName=main, Key=kwargs["Key"], UpdateExpression="SET version = :v",
+             ExpressionAttributeValues={":v": {"N": "2"}})
+        return real(**kwargs)
+    aws.update_item = racing
+    try:
+        assert migrate_tier_regain_from(aws, main) == {"marked": 0, "changed": ["default/MEMBER#E"]}
+    finally:
+        aws.update_item = real
+    assert "Item" not in aws.get_item(TableName=main, Key=REGAIN_MARKER)
+    assert migrate_tier_regain_from(aws, main) == {"marked": 1, "changed": []}
