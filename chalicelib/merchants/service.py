@@ -122,6 +122,14 @@ def acts_for(by: Principal, merchant_id: str | None, store_id: str | None) -> bo
     return by.store_id is None or by.store_id == store_id
 
 
+def sees_references(by: Principal, merchant_id: str | None, store_id: str | None) -> bool:
+    """Whether a ledger entry shows the caller its references (order, payment reference, hold,
+    reason, caller): the member and HQ see all; a merchant's caller those of the program's own
+    entries and of the records it may act for (:func:`acts_for`: a store's caller, its store's).
+    Every caller sees every entry's balances."""
+    return merchant_id is None or by.kind == "member" or acts_for(by, merchant_id, store_id)
+
+
 def place(uow: UnitOfWork, by: Principal, merchant_id: str | None = None, store_id: str | None = None,
           *, merchant_required: bool = False) -> tuple[str | None, str | None]:
     """The merchant and store an operation is booked to, checked against the caller.

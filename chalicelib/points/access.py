@@ -72,16 +72,14 @@ def owns(by: Principal, merchant_id: str | None, store_id: str | None = None) ->
     return merchants.acts_for(by, merchant_id, store_id)
 
 
+def sees_references(by: Principal, merchant_id: str | None, store_id: str | None) -> bool:
+    """Whether a ledger entry shows the caller its references (:func:`merchants.sees_references`)."""
+    return merchants.sees_references(by, merchant_id, store_id)
+
+
 def store_scope(by: Principal) -> str | None:
     """The store a caller is confined to (a store-scoped key or store staff), or None."""
     return None if by.is_hq else by.store_id
-
-
-def owns_merchant(by: Principal, merchant_id: str | None) -> bool:
-    """Whether the caller is ``merchant_id`` (any of its stores) or HQ: whose references a ledger
-    shows (postings are the member's, not a store's record)."""
-    return by.is_hq or (by.kind in ("merchant", "staff") and merchant_id is not None
-                        and by.merchant_id == merchant_id)
 
 
 def order_merchant(uow: UnitOfWork, by: Principal, named: str | None) -> str:

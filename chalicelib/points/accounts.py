@@ -72,9 +72,9 @@ def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str) -> lis
 
 
 def _view(posting: Any, by: Principal) -> dict[str, Any]:
-    """A merchant sees balances in every posting, references only in its own and the program's."""
-    merchant = posting.merchant_id
-    return posting.view(references=merchant is None or by.kind == "member" or access.owns_merchant(by, merchant))
+    """A merchant sees balances in every posting, references only in the program's and in those of
+    records it may act for (a store's caller: its store's)."""
+    return posting.view(references=access.sees_references(by, posting.merchant_id, posting.store_id))
 
 
 def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, before: int | None,

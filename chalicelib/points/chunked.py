@@ -87,7 +87,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
         if h is None:
             h = HoldItem(*HoldItem.key(member_id, point_type, hold_id), hold_id=hold_id, member_id=member_id,
                          point_type=point_type, points=0, lots="[]", status="filling", target=points,
-                         merchant_id=merchant, created_at=clock.iso(clock.now()))
+                         merchant_id=merchant, store_id=by.store_id, created_at=clock.iso(clock.now()))
         h.points, h.lots = have + chunk, json.dumps(json.loads(h.lots) + taken, separators=(",", ":"))
         due_at(h, member_id, clock.now() + timedelta(seconds=FILL_SECONDS))
         if fresh:
@@ -96,7 +96,8 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
             uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == have), on_conflict=_changed)
         ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}", actor=by.ref,
                      idempotency_key=None, event_type="points.held",
-                     event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant)
+                     event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant,
+                     store_id=by.store_id)
         try:
             uow.commit()
         except ConcurrentUpdate:

@@ -239,7 +239,7 @@ class Ledger:
     # --- commit -------------------------------------------------------------------------------
     def stage(self, kind: str, amount: int, *, reason: str | None, source: str | None, actor: str | None,
               idempotency_key: str | None, event_type: str, event_data: dict[str, Any] | None = None,
-              merchant_id: str | None = None) -> PostingItem:
+              merchant_id: str | None = None, store_id: str | None = None) -> PostingItem:
         """Stage the account, the lots, one posting and one event on the unit of work."""
         self._stage_lots()
         if kind in ("redeem", "hold_confirmed"):
@@ -253,7 +253,7 @@ class Ledger:
                               held_delta=self.delta["held"], debt_delta=self.delta["debt"],
                               lots=json.dumps(self.touched, separators=(",", ":")), reason=reason, actor=actor,
                               source=source, idempotency_key=idempotency_key, merchant_id=merchant_id,
-                              created_at=clock.iso(clock.now()))
+                              store_id=store_id, created_at=clock.iso(clock.now()))
         event = DomainEvent(event_type, f"member:{self.member_id}", {
             "member_id": self.member_id, "point_type": self.point_type, "kind": kind, "amount": amount,
             "posting_id": posting.posting_id, "sequence": version, "balance": balance,

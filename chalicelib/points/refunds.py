@@ -46,7 +46,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
     clawed = json.loads(order.clawed or "{}")
-    context = {"merchant": merchant, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
+    context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
                "expired": json.loads(order.expired or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
         target = sum(int(x["points"]) for x in earned.get(point_type, [])) * after // amount
@@ -132,7 +132,8 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
                  actor=context["by"].ref, idempotency_key=context["key"], event_type="points.refunded",
                  event_data={"order_id": order_id, "refund_id": cmd.refund_id, "clawed_back": claw,
                              "restored": restore, "debt_added": owed, "forgiven": short - owed,
-                             "policy": rules.negative_balance}, merchant_id=context["merchant"])
+                             "policy": rules.negative_balance}, merchant_id=context["merchant"],
+                 store_id=context["store"])
 
 
 def _record_refund(uow: UnitOfWork, order: OrderItem, refunded_fen: int, clawed: dict[str, int], restored: int,

@@ -87,7 +87,8 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
                            idempotency_key=key, event_type="points.redeemed",
                            event_data={"order_id": cmd.order_id, "reward": cmd.reward,
-                                       **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant)
+                                       **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant,
+                           store_id=store)
     return {"member_id": member_id, "points": cmd.points, "value_fen": R.points_value_fen(rules, cmd.points),
             "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after)}
 
@@ -117,7 +118,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     posting = ledger.stage("hold", cmd.points - int(filling.points if filling else 0), reason="checkout hold",
                            source=f"hold:{hold_id}", actor=by.ref, idempotency_key=key, event_type="points.held",
                            event_data={"hold_id": hold_id, "target": cmd.points},
-                           merchant_id=merchant)
+                           merchant_id=merchant, store_id=store)
     return {"hold_id": hold_id, "member_id": member_id, "points": cmd.points, "status": "open",
             "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
 
@@ -173,7 +174,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}", actor=by.ref,
                            idempotency_key=key, event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},
-                           merchant_id=h.merchant_id)
+                           merchant_id=h.merchant_id, store_id=h.store_id)
     return {"hold_id": hold_id, "status": "confirmed", "points": points, "balance": int(posting.balance_after)}
 
 
@@ -205,7 +206,7 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
                            actor=by.ref if by else LAPSE_ACTOR, idempotency_key=key,
                            event_type="points.hold_released",
                            event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},
-                           merchant_id=h.merchant_id)
+                           merchant_id=h.merchant_id, store_id=h.store_id)
     if rest and follow:
         program_id, actor = uow.program, by.ref if by else LAPSE_ACTOR
         uow.after_commit(lambda: finish_release(program_id, member_id, hold_id, point_type, actor, why))

@@ -153,6 +153,7 @@ class PostingItem(MainModel):
     source = UnicodeAttribute(null=True)         # order:<merchant>:<id>, behavior:..., hold:..., adjustment, expiry
     idempotency_key = UnicodeAttribute(null=True)
     merchant_id = UnicodeAttribute(null=True)    # whose business the posting records (None: the program's)
+    store_id = UnicodeAttribute(null=True)       # the store that took it (None: the merchant, or before stores)
     created_at = UnicodeAttribute()
 
     def view(self, references: bool = True) -> dict[str, Any]:

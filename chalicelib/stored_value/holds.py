@@ -102,7 +102,7 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
     change.release(int(h.principal), int(h.bonus))
     _close(uow, h, "released")
     change.stage("hold_released", int(h.amount_fen), ref=f"hold:{hold_id}", actor=by.ref if by else LAPSE_ACTOR,
-                 key=key, event_type="stored_value.hold_released", merchant_id=h.merchant_id,
+                 key=key, event_type="stored_value.hold_released", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "why": why})
     return {"hold_id": hold_id, "status": "released", "amount_fen": int(h.amount_fen),
             "balance_fen": change.principal + change.bonus}

@@ -240,7 +240,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
              on_conflict=lambda: Conflict("the payment changed meanwhile; retry"))
     posting = change.stage("refund", cmd.amount_fen, ref=f"order:{merchant}:{order_id}:{cmd.refund_id}",
                            actor=by.ref, key=key, event_type="stored_value.refunded", merchant_id=merchant,
-                           data={"order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
+                           store_id=paid.store_id, data={"order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
                                  "bonus_fen": bonus})
     return {**_view(change), "order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
             "bonus_fen": bonus, "refunded_fen": before + cmd.amount_fen, "posting_id": posting.posting_id}
@@ -268,13 +268,19 @@ def ledger(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, l
     """The account's postings with their double-entry lines, newest first."""
     member_id = members.target(uow, member_id, by)
     items = list(uow.stored_value.postings(member_id, before, limit, newest_first=True))
-    postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
-                 "principal_delta": int(p.principal_delta), "bonus_delta": int(p.bonus_delta),
-                 "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
-                 "merchant_id": p.merchant_id, "reason": p.reason, "actor": p.actor, "created_at": p.created_at}
-                for p in items]
+    postings = [_posting(p, merchants.sees_references(by, p.merchant_id, p.store_id)) for p in items]
     last = postings[-1]["sequence"] if len(postings) == limit else None
     return {"member_id": member_id, "postings": postings, "next_before": last if last and last > 1 else None}
+
+
+def _posting(p: Any, references: bool) -> dict[str, Any]:
+    """A posting; without ``references`` (another merchant's or store's entry) no order, payment
+    reference, reason or caller: balances only."""
+    view = {"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
+            "principal_delta": int(p.principal_delta), "bonus_delta": int(p.bonus_delta),
+            "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
+            "merchant_id": p.merchant_id, "reason": p.reason, "actor": p.actor, "created_at": p.created_at}
+    return view if references else {**view, "ref": None, "reason": None, "actor": None, "references_hidden": True}
 
 
 def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, tuple[str, str]]) -> None:

@@ -230,3 +230,46 @@ def test_a_platform_admin_creates_a_program_that_works_at_once(api, stack):
     assert member.status_code == 201
     assert api.call("GET", f"/v1/members/{member.json()['member_id']}", headers=api.staff()).status_code == 404
     assert api.call("POST", "/v1/programs", {"program_id": "x1", "name": "x"}, headers=hq, key="x1").status_code == 403
+
+
+def test_ledgers_show_references_only_of_records_the_caller_may_act_for(api, stack):
+    """Issue #20, found by calling from outside after the store walk: another merchant's till read
+    the stored value ledger's order refs, payment references and key ids in clear, and one store's
+    till read another store's hold and order ids in the points ledger. Both ledgers now show every
+    balance to every till but references only of the program's entries and of records the caller
+    may act for (its merchant's; a store's caller, its store's). The member and HQ see all."""
+    store2 = _second_store_key(api, "demo-store-ledger")
+    bob, _ = register_at(api, stack, A)
+    top = api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                   {"amount_fen": 5_000, "payment_ref": f"WX-SECRET-{bob}", "merchant_id": "demo-merchant"},
+                   headers=api.staff(), key=f"t-{bob}")
+    assert top.status_code == 201, top.text
+    for key, order in ((pos(stack, A), f"A-{bob}"), (store2, f"S2-{bob}")):
+        paid = api.call("POST", f"/v1/members/{bob}/stored-value/payments", {"amount_fen": 1_000, "order_id": order},
+                        signed_by=key, key=f"p-{order}")
+        assert paid.status_code == 201, paid.text
+        earned = api.call("POST", f"/v1/members/{bob}/points/earn", {"order_id": order, "amount_fen": 10_000},
+                          signed_by=key, key=f"e-{order}")
+        assert earned.status_code == 201, earned.text
+
+    def seen(path, key):
+        r = api.call("GET", f"/v1/members/{bob}/{path}", signed_by=key)
+        assert r.status_code == 200, r.text
+        return r
+
+    for path in ("stored-value/ledger", "points/ledger"):
+        other = seen(path, pos(stack, B))                                    # another merchant: balances only
+        assert all(p["references_hidden"] for p in other.json()["postings"]), other.text
+        assert f"A-{bob}" not in other.text and f"S2-{bob}" not in other.text and "WX-SECRET" not in other.text
+        assert "ak_" not in other.text and pos(stack, A)["key_id"] not in other.text
+        mine = seen(path, pos(stack, A))                                     # demo-store: its own, not store 2's
+        assert f"A-{bob}" in mine.text and f"S2-{bob}" not in mine.text and store2["key_id"] not in mine.text
+        theirs = seen(path, store2)
+        assert f"S2-{bob}" in theirs.text and f"A-{bob}" not in theirs.text
+        assert [p["balance_after"] for p in other.json()["postings"]] == \
+               [p["balance_after"] for p in mine.json()["postings"]]          # the same balances for everyone
+        everything = api.call("GET", f"/v1/members/{bob}/{path}", headers=api.staff()).text
+        assert f"A-{bob}" in everything and f"S2-{bob}" in everything
+    # the HQ top-up booked to demo-merchant, at no store, is a merchant-level record: no store's till sees its reference
+    assert "WX-SECRET" not in seen("stored-value/ledger", pos(stack, A)).text
+    assert "WX-SECRET" in api.call("GET", f"/v1/members/{bob}/stored-value/ledger", headers=api.staff()).text
