@@ -18,8 +18,12 @@ class Problem(Exception):
     title = "Bad request"
     remembered = True        # a keyed 409/422 is kept under its key (False: a passing state)
 
+    RESERVED = frozenset({"type", "title", "status", "detail", "instance"})    # RFC 9457's own members
+
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
+        if clash := self.RESERVED & extensions.keys():     # an extension must never replace them
+            raise TypeError(f"problem extension named {sorted(clash)[0]!r}: RFC 9457 reserves it")
         self.detail = detail
         self.extensions = extensions
 

@@ -1,5 +1,6 @@
 """Field types and the base model that every request schema shares."""
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+
+
 def finite_decimal(value: str) -> str:
     """A decimal number written as text ("1.5"): NaN, sNaN and Infinity are refused here, once,
     because a comparison with NaN raises (a 500) and a sNaN poisons any arithmetic later."""
@@ -32,6 +36,8 @@ def finite_decimal(value: str) -> str:
         raise ValueError(f"'{value[:32]}' is not a decimal number") from None
     if not number.is_finite():
         raise ValueError("must be a finite decimal number (not NaN or Infinity)")
+    if not PLAIN_DECIMAL.fullmatch(value):     # Decimal also reads "1_0" (10) and "1e2": stored as sent, read by none
+        raise ValueError(f"'{value[:32]}' must be written plainly: digits, at most one point (e.g. \"1.5\")")
     return value
 
 

@@ -76,7 +76,7 @@ def _pending(uow: UnitOfWork, member_id: str, cash_out_id: str, by: Principal) -
     if found is None:
         raise NotFound(f"no cash-out {cash_out_id[:64]}")
     if found.status != "pending":
-        raise CashOutNotPending(f"cash-out {cash_out_id} is {found.status}", status=found.status)
+        raise CashOutNotPending(f"cash-out {cash_out_id} is {found.status}", state=found.status)
     if found.requested_by == by.ref:
         raise Forbidden("a cash-out is approved or rejected by another HQ staff member than its requester")
     return found

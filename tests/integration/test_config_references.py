@@ -121,7 +121,8 @@ def test_two_saves_racing_cannot_both_pass_the_check(configured):
     assert [t["code"] for t in configured.ok("GET", "/v1/tiers/ladder")["ladder"]["tiers"]] == ["V1", "V3"]
 
 
-@pytest.mark.parametrize("bad", ["NaN", "sNaN", "-NaN", "Infinity", "-Infinity", "inf", "1e", "", "1.5x"])
+@pytest.mark.parametrize("bad", ["NaN", "sNaN", "-NaN", "Infinity", "-Infinity", "inf", "1e", "", "1.5x",
+                                 "1_0", "2_0", "1e1", "+2", ".5", "２"])    # Decimal reads these; stored as sent
 def test_a_multiplier_that_is_not_a_finite_number_is_a_422(configured, bad):
     api = configured
     body = copy.deepcopy(BENEFITS)

@@ -140,6 +140,7 @@ def test_a_bonus_only_balance_cannot_be_cashed_out_and_big_cash_outs_need_an_app
     assert cfo("POST", f"{path}/approve", {}, "approve-1") == (status, paid)   # a retry: the same answer
     status, problem = cfo("POST", f"{path}/approve", {}, "approve-2")      # once only
     assert status == 409 and problem["type"].endswith("/cash-out-not-pending")
+    assert (problem["status"], problem["state"]) == (409, "paid")               # RFC 9457's status is the code
     assert cfo("POST", f"{path}/reject", {"reason": "too late"}, "reject-1")[0] == 409
     account = proof(api, other)
     assert (account["cashed_out"], account["bonus_forfeited"], account["held_principal"]) == (20_000, 3_000, 0)

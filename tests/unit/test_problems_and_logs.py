@@ -16,6 +16,13 @@ def test_problem_body_is_rfc9457():
     assert Problem("x").status == 400
 
 
+@pytest.mark.parametrize("name", ["type", "title", "status", "detail", "instance"])
+def test_an_extension_never_replaces_a_member_rfc9457_defines(name):
+    """Found from outside: a 409 said ``"status": "rejected"`` (the cash-out's state)."""
+    with pytest.raises(TypeError):
+        Problem("x", **{name: "rejected"})
+
+
 def test_fingerprint_ignores_key_order_but_not_values():
     assert fingerprint("post", "/a", {"x": 1, "y": 2}) == fingerprint("POST", "/a", {"y": 2, "x": 1})
     assert fingerprint("POST", "/a", {"x": 1}) != fingerprint("POST", "/a", {"x": 2})
