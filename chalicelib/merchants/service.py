@@ -15,9 +15,15 @@ from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationPr
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM, KEY_CAPABILITIES, Principal
 
+RESERVED_MERCHANT_IDS = frozenset({
+    "program",          # the program itself as a prepaid issuer (stored value rules, journal accounts, counters)
+})
+
 
 def create_merchant(merchant_id: str, name: str, uow: UnitOfWork) -> dict[str, Any]:
-    """A new merchant; 409 if the id is taken."""
+    """A new merchant; 409 if the id is taken, 422 if it names something else."""
+    if merchant_id in RESERVED_MERCHANT_IDS:
+        raise ValidationProblem(f"'{merchant_id}' is reserved: it names the program itself")
     now = clock.iso(clock.now())
     uow.create(MerchantItem(*MerchantItem.key(merchant_id), merchant_id=merchant_id, name=name, created_at=now),
                on_conflict=lambda: Conflict(f"merchant {merchant_id} exists"))

@@ -37,3 +37,15 @@ def test_each_program_has_its_own_rules_members_and_jobs(db):
     assert UnitOfWork().points.account(a, "points").available == 0
     figures = one.run_job("points-reconcile")
     assert figures["balanced"] and figures["accounts_checked"] >= 2
+
+
+def test_a_merchant_cannot_take_the_name_of_the_program_as_issuer(api):
+    """Found from outside (issue #20): a merchant created as ``program`` issued gift cards that the
+    prepaid figures, the issuance counter and the custodian's statement merged with the program's
+    own. The names that mean the program are refused; nothing is created."""
+    from chalicelib.merchants.service import RESERVED_MERCHANT_IDS
+    from chalicelib.stored_value import counters
+    assert counters.PROGRAM_ISSUER in RESERVED_MERCHANT_IDS
+    status, problem = api.call("POST", "/v1/merchants", {"merchant_id": "program", "name": "P"})
+    assert status == 422 and "reserved" in problem["detail"], problem
+    assert api.call("POST", "/v1/merchants/program/stores", {"store_id": "s1", "name": "S"})[0] == 404   # none made
