@@ -124,12 +124,18 @@ def wanted(number: str, by: Principal) -> list[tuple[type, tuple[str, str]]]:
             (GuardItem, GuardItem.key(guard_of(by)))]
 
 
-def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Presented:
-    """Check a card number and secret; a wrong one is recorded (and may lock) before it is refused."""
-    now = clock.now()
+def unlocked_caller(uow: UnitOfWork, by: Principal, now: datetime) -> GuardItem | None:
+    """The caller's guard (None: never refused); 429 while the caller is locked."""
     guard = uow.gift_cards.guard(guard_of(by))
     if guard is not None and guard.locked_until and clock.parse_iso(guard.locked_until) > now:
         raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until)
+    return guard
+
+
+def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Presented:
+    """Check a card number and secret; a wrong one is recorded (and may lock) before it is refused."""
+    now = clock.now()
+    guard = unlocked_caller(uow, by, now)
     if not keys.valid_number(number):
         raise CardRejected("the card number's check digit is wrong")
     card = uow.gift_cards.card(number)
@@ -155,12 +161,8 @@ def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: Guar
     on a unit of its own: the refusal that follows changes nothing else."""
     work = UnitOfWork(uow.actor, uow.correlation_id, program=uow.program)
     caller = guard_of(by)
-    fresh_window = guard is None or clock.parse_iso(guard.window_start) + CALLER_WINDOW <= now
-    failures = 1 if fresh_window else int(guard.failures) + 1      # type: ignore[union-attr]
-    locks = int(guard.locks or 0) if guard is not None else 0
-    update = GuardItem(*GuardItem.key(caller), failures=failures,
-                       window_start=clock.iso(now) if fresh_window else guard.window_start,  # type: ignore[union-attr]
-                       locks=locks, locked_until=guard.locked_until if guard is not None else None)
+    update = _counted(guard, caller, now)
+    failures = int(update.failures)
     data: dict[str, Any] = {"card_number": number, "caller": by.ref,
                             "caller_failures": failures}
     lock_caller = "secrets" if failures >= CALLER_TRIES else None
@@ -185,18 +187,48 @@ def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: Guar
                 "card_number": card.number, "locked_until": card.locked_until, "locks": card.locks}))
         work.save(card, (GiftCardItem.version == int(card.version or 0)) & (GiftCardItem.failures == read),
                   on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
-    if lock_caller:
-        update.locks, update.failures = locks + 1, 0
-        update.locked_until = clock.iso(now + min((CARD_LOCK if lock_caller == "card" else CALLER_LOCK) * 2 ** locks,
-                                                  MAX_LOCK))
-        work.emit(DomainEvent("gift_card.caller_locked", f"caller:{caller}", {
-            "caller": by.ref, "locked_until": update.locked_until, "because": lock_caller},
-            merchant_id=by.merchant_id))
-    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
-              on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
+    _save_guard(work, guard, update, by, now, lock_caller)
     if card is None:       # the same transaction of two items as for a real card: the same time taken
         work.check(GiftCardItem(*GiftCardItem.key(number)), GiftCardItem.pk.does_not_exist(),
                    on_conflict=lambda: ConcurrentUpdate("the card appeared meanwhile"))
     work.emit(DomainEvent("gift_card.secret_rejected", f"gift_card:{number}", data,
                           merchant_id=by.merchant_id))
+    work.commit()
+
+
+def _counted(guard: GuardItem | None, caller: str, now: datetime) -> GuardItem:
+    """The caller's guard with one more refusal counted in its window (a new window once it passed)."""
+    fresh_window = guard is None or clock.parse_iso(guard.window_start) + CALLER_WINDOW <= now
+    return GuardItem(*GuardItem.key(caller), failures=1 if fresh_window else int(guard.failures) + 1,  # type: ignore[union-attr]
+                     window_start=clock.iso(now) if fresh_window else guard.window_start,  # type: ignore[union-attr]
+                     locks=int(guard.locks or 0) if guard is not None else 0,
+                     locked_until=guard.locked_until if guard is not None else None,
+                     streaks=guard.streaks if guard is not None else None)
+
+
+def _save_guard(work: UnitOfWork, guard: GuardItem | None, update: GuardItem, by: Principal, now: datetime,
+                lock_caller: str | None) -> None:
+    """Stage the caller's counted guard, locked (for ``lock_caller``'s reason) when it is due."""
+    if lock_caller:
+        locks = int(update.locks)
+        update.locks, update.failures = locks + 1, 0
+        update.locked_until = clock.iso(now + min((CARD_LOCK if lock_caller == "card" else CALLER_LOCK) * 2 ** locks,
+                                                  MAX_LOCK))
+        work.emit(DomainEvent("gift_card.caller_locked", f"caller:{guard_of(by)}", {
+            "caller": by.ref, "locked_until": update.locked_until, "because": lock_caller},
+            merchant_id=by.merchant_id))
+    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
+              on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
+
+
+def refused_probe(uow: UnitOfWork, guard: GuardItem | None, number: str, by: Principal, now: datetime) -> None:
+    """Count a number the caller named that it may not use (an activation a till may not make) as
+    a wrong try of its credential, committed on a unit of its own: numbers are sequential, so
+    probing them is guessing too, and it locks the caller at :data:`CALLER_TRIES` in a window."""
+    work = UnitOfWork(uow.actor, uow.correlation_id, program=uow.program)
+    update = _counted(guard, guard_of(by), now)
+    _save_guard(work, guard, update, by, now, "secrets" if int(update.failures) >= CALLER_TRIES else None)
+    work.emit(DomainEvent("gift_card.probe_refused", f"gift_card:{number}", {
+        "card_number": number, "caller": by.ref, "caller_failures": int(update.failures)},
+        merchant_id=by.merchant_id))
     work.commit()

@@ -170,14 +170,20 @@ def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
 
     Numbers are sequential with a public check digit, so a till's answer must not tell which
     exist: to a till, an unknown number, another merchant's card and a card in any state but sold
-    (unsold stock, activated, used, voided...) are the same 404. HQ is told the state."""
+    (unsold stock, activated, used, voided...) are the same 404, and it counts as a wrong try of
+    the till's credential (20 in 15 minutes lock it), so probing numbers for the sold-but-inactive
+    ones is as slow as guessing secrets. HQ is told the state."""
+    now = clock.now()
+    guard = None if by.is_hq else C.unlocked_caller(uow, by, now)
     try:
         card, batch = find_card(uow, number)
     except NotFound:
-        raise NotFound(NOT_ACTIVATABLE) from None
-    now_state = C.state(card, batch, clock.program_date())
-    if not by.is_hq and (batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id
-                         or now_state != "sold"):
+        card = None
+    now_state = C.state(card, batch, clock.program_date()) if card is not None else "unknown"
+    if card is None or not by.is_hq and (batch.issuer_merchant_id and batch.issuer_merchant_id != by.merchant_id
+                                         or now_state != "sold"):
+        if not by.is_hq:
+            C.refused_probe(uow, guard, number, by, now)
         raise NotFound(NOT_ACTIVATABLE)
     if now_state != "sold":
         raise C.CardNotUsable(f"only a sold card is activated; this one is {now_state}", state=now_state)

@@ -647,3 +647,24 @@ def test_when_a_guesser_is_locked_tells_nothing_about_which_numbers_exist(cards)
         assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "h-ok")[0] == 201
         assert pay(cards, keys.card_number(1, 2), wrong, 1, "h-5")[0] == 422      # a new run, not the fifth
         assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "h-ok2")[0] == 201
+
+
+def test_probing_numbers_by_activation_is_counted_like_guessing(cards):
+    """Found from outside (issue #20 item 11): a fresh till key probed 60 sequential numbers of a
+    batch with activateGiftCard and activated the 9 sold but not yet active; nothing was counted.
+    Each refused activation is now a wrong try of the till's credential: the 20th within 15
+    minutes locks it (429) for 30 minutes, before it can reach a card, and nothing else changes."""
+    batch = make_batch(cards, count=30)
+    sell(cards, batch, 25, 30, "INV-P", activate=False)                         # 25-30 sold, not active
+    with as_caller(cards, "prober"):
+        answers = [cards.call("POST", f"/v1/gift-cards/{keys.card_number(1, serial)}/activate")[0]
+                   for serial in range(1, 21)]                                  # 20 probes, none activatable
+        assert answers == [404] * 20
+        status, problem = cards.call("POST", f"/v1/gift-cards/{keys.card_number(1, 25)}/activate")
+        assert status == 429 and problem["type"].endswith("/too-many-wrong-secrets"), problem
+    assert cards.ok("GET", f"/v1/gift-cards/{keys.card_number(1, 25)}")["state"] == "sold"       # not activated
+    with as_caller(cards, "a till with the card in hand"):                      # other credentials are not held up
+        assert cards.ok("POST", f"/v1/gift-cards/{keys.card_number(1, 25)}/activate")["state"] == "activated"
+    clock.freeze(clock.now() + timedelta(minutes=31))
+    with as_caller(cards, "prober"):                                             # the lock ends
+        assert cards.ok("POST", f"/v1/gift-cards/{keys.card_number(1, 26)}/activate")["state"] == "activated"
