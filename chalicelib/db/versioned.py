@@ -69,8 +69,12 @@ class VersionedConfig(Generic[C]):
 
     def __init__(self, name: str, model: type[C], default: Callable[[], C], event_type: str, subject: str,
                  cache_seconds: float = 30.0, provides: dict[str, Names] | None = None,
-                 refers: dict[str, Uses] | None = None) -> None:
+                 refers: dict[str, Uses] | None = None,
+                 records: Callable[[UnitOfWork, C], list[str]] | None = None) -> None:
+        """``records``: what a body names among the program's records (merchants, stores) that does
+        not exist, each said in a phrase; checked when a version is saved, like ``refers``."""
         self.name, self.model, self.default = name, model, default
+        self.records = records
         self.event_type, self.subject = event_type, subject
         self._cache: TtlCache[list[tuple[str, int, C]]] = TtlCache(cache_seconds, max_entries=1024)
         self.provides, self.refers = provides or {}, refers or {}
@@ -138,6 +142,8 @@ class VersionedConfig(Generic[C]):
                 for version, theirs in consumer.from_on(uow, when):
                     broken += [f"{kind} '{name}' is used by {consumer.name} version {version} ({where})"
                                for where, name in uses(theirs) if name not in kept]
+        if self.records is not None:
+            broken += self.records(uow, body)
         if broken:
             shown = sorted(set(broken))
             raise ValidationProblem(f"{self.name} refers to what does not exist, or drops what others use: "

@@ -115,6 +115,11 @@ def _known(uow: UnitOfWork, merchant_id: str, store_id: str | None) -> bool:
     return found
 
 
+def exists(uow: UnitOfWork, merchant_id: str) -> bool:
+    """Whether the program has the merchant ``merchant_id``."""
+    return _known(uow, merchant_id, None)
+
+
 def acts_for(by: Principal, merchant_id: str | None, store_id: str | None) -> bool:
     """Whether the caller may see and change a business record (an order, payment, hold, refund)
     that ``merchant_id`` took at ``store_id``: HQ any; a merchant's key or staff its merchant's;

@@ -10,12 +10,19 @@ top-up gets the single best bonus among the rules that apply (bonuses never stac
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.db.versioned import VersionedConfig
+from chalicelib.shared import lazy
 from chalicelib.shared.types import Instant, Strict, unique_by
+
+if TYPE_CHECKING:
+    from chalicelib.merchants import service as merchants
+else:
+    merchants = lazy.module("chalicelib.merchants.service")     # read when rules are saved, not at a cold start
 
 Fen = Field(ge=1, le=10**9)
 MerchantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")]       # or "program"
@@ -98,8 +105,14 @@ class StoredValueRules(Strict):
         return rules
 
 
+def unknown_merchants(uow: UnitOfWork, rules: StoredValueRules) -> list[str]:
+    """The merchants the rules name (limits by issuer or merchant) that the program does not have."""
+    named = {*rules.issuance_limits_fen, *rules.merchant_daily_top_up_limits_fen} - {"program"}
+    return [f"merchant '{m}' does not exist" for m in sorted(named) if not merchants.exists(uow, m)]
+
+
 RULES = VersionedConfig("stored-value-rules", StoredValueRules, StoredValueRules, "stored_value.rules_changed",
-                        "program:stored_value")
+                        "program:stored_value", records=unknown_merchants)
 
 
 def split(amount: int, principal: int, bonus: int, order: str) -> tuple[int, int]:

@@ -266,7 +266,9 @@ def test_rules_with_negative_or_absurd_numbers_are_refused_and_nothing_is_saved(
            {"merchant_daily_top_up_max_fen": 0}, {"key_daily_top_up_max_fen": -5},
            {"merchant_daily_top_up_limits_fen": {"m1": -1}}, {"daily_top_up_max_fen": -1},
            {"single_top_up_max_fen": 0}, {"balance_cap_fen": 10**10}, {"cash_out_approval_above_fen": -1},
-           {"reserve_percent": 101}, {"bonus_rules": [{"id": "x", "name": "x", "kind": "fixed", "bonus_fen": -3}]}]
+           {"reserve_percent": 101}, {"bonus_rules": [{"id": "x", "name": "x", "kind": "fixed", "bonus_fen": -3}]},
+           {"issuance_limits_fen": {"no-such-merchant": 1_000}},                 # found from outside: names nothing
+           {"merchant_daily_top_up_limits_fen": {"m1": 5_000, "nosuch": 5}}]
     for fields in bad:
         status, problem = api.call("PUT", "/v1/stored-value/rules", {"rules": {**RULES, **fields}})
         assert status == 422, (fields, problem)
