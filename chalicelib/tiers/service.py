@@ -58,10 +58,11 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     plus = membership.at(uow, member_id, clock.now())
     if plus is not None:
         reply["plus"] = {"plan": plus.plan, "status": plus.status, "until": plus.until}
-    if earned + 1 < len(ladder.tiers):
-        nxt = ladder.tiers[earned + 1]
+    step = max(earned, held) + 1           # the next tier above the one held (a floor may hold above the earned one)
+    if step < len(ladder.tiers):
+        nxt = ladder.tiers[step]
         needed = max(0, nxt.threshold - growth)
-        if item is not None and earned + 1 <= ladder.index(item.regain_from) and ladder.has(item.regain_from):
+        if item is not None and step <= ladder.index(item.regain_from) and ladder.has(item.regain_from):
             needed = max(needed, nxt.keep - period_growth)      # left by a downgrade: earned again (standing)
         reply["next"] = {"code": nxt.code, "name": nxt.name, "threshold": nxt.threshold, "growth_needed": needed}
     if item and item.valid_until:

@@ -150,6 +150,7 @@ def test_a_manual_floor_holds_until_its_end_then_the_earned_tier_returns(api, la
     assert status == 422 and "V9" in problem["detail"]
     set_ = api.ok("PUT", f"/v1/members/{mid}/tier", {"tier": "V4", "until": "2026-06-30", "reason": "VIP guest"})
     assert (set_["tier"], set_["source"], set_["earned_tier"]) == ("V4", "manual", "V2")
+    assert tier(api, mid)["next"] is None         # found from outside: "next" named V3, below the tier held
     earned = earn(api, mid, "o2", 100)
     assert earned["growth"] == 100
     clock.freeze(datetime(2026, 7, 1, 4, tzinfo=UTC))
