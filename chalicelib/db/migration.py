@@ -98,6 +98,21 @@ def migrate_points_account_keys(client: Any, table: str) -> dict[str, Any]:
     return {"moved": moved, "conflicts": conflicts}
 
 
+def _set_once(client: Any, table: str, item: dict[str, Any], attribute: str, value: dict[str, str]) -> bool:
+    """Set ``attribute`` of a scanned item that lacks it, if the item's version is still the one
+    scanned (False: it changed meanwhile, and is left for the next run)."""
+    try:
+        client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                           UpdateExpression="SET #a = :x",
+                           ConditionExpression="attribute_not_exists(#a) AND "
+                                               "(attribute_not_exists(version) OR version = :v)",
+                           ExpressionAttributeNames={"#a": attribute},
+                           ExpressionAttributeValues={":x": value, ":v": item.get("version", {"N": "0"})})
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 ORDER_MARKER = {"pk": {"S": "MIGRATION#order-spent-points"}, "sk": {"S": "DONE"}}
 
 
@@ -114,14 +129,7 @@ def migrate_order_spent_points(client: Any, table: str) -> dict[str, Any]:
             if item["sk"]["S"] != "ORDER" or "spent" not in item or "spent_points" in item:
                 continue
             points = sum(int(lot["points"]) for lot in json.loads(item["spent"]["S"]))
-            version = item.get("version", {"N": "0"})
-            try:
-                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                   UpdateExpression="SET spent_points = :n",
-                                   ConditionExpression="attribute_not_exists(spent_points) AND "
-                                                       "(attribute_not_exists(version) OR version = :v)",
-                                   ExpressionAttributeValues={":n": {"N": str(points)}, ":v": version})
-            except client.exceptions.ConditionalCheckFailedException:
+            if not _set_once(client, table, item, "spent_points", {"N": str(points)}):
                 changed.append(item["pk"]["S"])
                 continue
             counted += 1
@@ -203,14 +211,7 @@ def migrate_tier_regain_from(client: Any, table: str) -> dict[str, Any]:
             left = _tier_left(client, table, item)
             if left is None:
                 continue
-            version = item.get("version", {"N": "0"})
-            try:
-                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                   UpdateExpression="SET regain_from = :t",
-                                   ConditionExpression="attribute_not_exists(regain_from) AND "
-                                                       "(attribute_not_exists(version) OR version = :v)",
-                                   ExpressionAttributeValues={":t": {"S": left}, ":v": version})
-            except client.exceptions.ConditionalCheckFailedException:
+            if not _set_once(client, table, item, "regain_from", {"S": left}):
                 changed.append(item["pk"]["S"])
                 continue
             marked += 1
