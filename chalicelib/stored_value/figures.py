@@ -125,11 +125,6 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
     return {"day": day.isoformat(), "previous_day": (day - timedelta(days=1)).isoformat(), "issuers": statement}
 
 
-def issued(uow: UnitOfWork, issuer: str) -> int:
-    """The prepaid money an issuer holds now, by the figures (its liability accounts' credit balance)."""
-    return -sum(v for a, v in balances(uow).items() if counters.issuer_of(a) == issuer)
-
-
 def issuance(uow: UnitOfWork, limits: dict[str, int]) -> dict[str, Any]:
     """Per issuer, the outstanding prepaid money on its counter (kept in the issuing transactions,
     what the limit is held against) and in the figures (the stream's projection): equal once the
