@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= cn-north-1
 
-.PHONY: run test lint bench package reset clean install
+.PHONY: run test lint bench mutation package reset clean install
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ test: lint $(DDB_LOCAL) ## lint; unit + integration (moto and the in-memory fake
 
 bench: $(STAMP)        ## cost and latency per operation; writes bench/results.json
 	$(PY) -m bench
+
+mutation: $(STAMP)     ## one-line bugs planted in the money code one at a time (long; not in `make test`); writes mutation/results.json and the README table
+	$(PY) -m mutation
 
 package: $(STAMP)      ## build/sam.json + deployment.zip: chalice package merged with infra/
 	$(PY) -m infra.build --stage $${STAGE:-dev} --out build

@@ -1,0 +1,144 @@
+"""``make mutation``: plant one-line bugs in the money code, one at a time, and count how many the
+unit and integration suites catch (mutmut 3, configured in ``pyproject.toml``).
+
+    python -m mutation                 # run (incremental: only changed functions and new tests)
+    python -m mutation --report        # summarise the last run, no run
+    python -m mutation NAME ...        # run only these mutants
+
+A survivor judged *equivalent* (no caller could ever tell it from the original) is listed in
+``mutation/equivalent/<package>.toml`` with its diff and the reason; the kill rate leaves those
+out, and a verdict whose mutant's diff has changed no longer counts. The
+summary goes to ``mutation/results.json`` and the README's table."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT = ROOT / "mutation" / "equivalent"
+RESULTS = ROOT / "mutation" / "results.json"
+README = ROOT / "README.md"
+START, END = "<!-- mutation:start -->", "<!-- mutation:end -->"
+
+
+def run(names: list[str]) -> float:
+    """Run mutmut with our operators; returns the seconds it took."""
+    from mutmut.mutation import file_mutation
+
+    from mutation.operators import OPERATORS
+    file_mutation.mutation_operators = OPERATORS        # forked generators inherit this
+    from mutmut.__main__ import cli
+    started = time.monotonic()
+    try:
+        cli(["run", "--max-children", "2", *names], standalone_mode=False)
+    except SystemExit as stop:
+        if stop.code:
+            raise
+    return time.monotonic() - started
+
+
+def _diff(name: str, path: Path) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    lines = get_diff_for_mutant(name, path=path).splitlines()
+    return "\n".join(x for x in lines if x[:1] in "+-" and not x.startswith(("+++", "---")))
+
+
+def collect() -> list[dict[str, Any]]:
+    """Every mutant of the last run: its name, package, status and (for survivors) diff."""
+    from mutmut.__main__ import walk_mutatable_files
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.stats import status_by_exit_code
+    out = []
+    for path in walk_mutatable_files():
+        data = SourceFileMutationData(path=path)
+        data.load()
+        package = path.parts[1] if len(path.parts) > 2 else path.stem
+        for name, code in data.exit_code_by_key.items():
+            status = status_by_exit_code[code]
+            row = {"name": name, "package": package, "file": str(path), "status": status}
+            if status not in ("killed", "caught by type check"):
+                row["diff"] = _diff(name, path)
+            out.append(row)
+    return out
+
+
+def _normal(diff: str) -> str:
+    return re.sub(r"\s+", " ", diff).strip()
+
+
+def summarise(mutants: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
+    """Killed / total per package, equivalent survivors left out, with what is left alive."""
+    judged: dict[str, dict[str, str]] = {}
+    for verdicts in sorted(EQUIVALENT.glob("*.toml")):
+        judged.update(tomllib.loads(verdicts.read_text()))
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    alive, stale = [], []
+    for m in mutants:
+        c = per[m["package"]]
+        c["total"] += 1
+        if m["status"] == "killed":
+            c["killed"] += 1
+            continue
+        verdict = judged.get(m["name"])
+        if verdict and _normal(verdict["diff"]) == _normal(m.get("diff", "")):
+            c["equivalent"] += 1
+            continue
+        if verdict:
+            stale.append(m["name"])
+        c[m["status"]] += 1
+        alive.append({k: m[k] for k in ("name", "status", "diff")})
+    rows = {}
+    for package, c in sorted(per.items()):
+        judged_total = c["total"] - c["equivalent"]
+        rows[package] = {**c, "rate": round(100 * c["killed"] / judged_total, 1) if judged_total else 100.0}
+    killed = sum(c["killed"] for c in per.values())
+    total = sum(c["total"] - c["equivalent"] for c in per.values())
+    return {"packages": rows, "killed": killed, "non_equivalent": total,
+            "equivalent": sum(c["equivalent"] for c in per.values()),
+            "rate": round(100 * killed / total, 1) if total else 100.0,
+            "seconds": round(seconds) if seconds is not None else None,
+            "alive": alive, "stale_verdicts": stale}
+
+
+def table(s: dict[str, Any]) -> str:
+    """The README's table."""
+    lines = ["| package | mutants | killed | equivalent | not killed | kill rate |", "|---|---:|---:|---:|---:|---:|"]
+    for package, r in s["packages"].items():
+        rest = r["total"] - r["killed"] - r["equivalent"]
+        lines.append(f"| `{package}` | {r['total']} | {r['killed']} | {r['equivalent']} | {rest} | {r['rate']}% |")
+    lines.append(f"| **all** | {s['non_equivalent'] + s['equivalent']} | {s['killed']} | {s['equivalent']} | "
+                 f"{s['non_equivalent'] - s['killed']} | **{s['rate']}%** |")
+    if s["seconds"]:
+        lines.append(f"\nLast full run: {s['seconds'] // 60} min on 2 cores.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    seconds = None
+    if "--report" not in argv:
+        seconds = run([a for a in argv if not a.startswith("-")])
+    elif RESULTS.exists():
+        seconds = json.loads(RESULTS.read_text()).get("seconds")
+    s = summarise(collect(), seconds)
+    RESULTS.write_text(json.dumps(s, indent=1, ensure_ascii=False) + "\n")
+    text = README.read_text()
+    if START in text:
+        head, rest = text.split(START, 1)
+        README.write_text(head + START + "\n" + table(s) + "\n" + END + rest.split(END, 1)[1])
+    print(table(s))
+    for m in s["alive"]:
+        print(f"\n{m['name']} ({m['status']})\n{m['diff']}")
+    if s["stale_verdicts"]:
+        print("\nequivalent/ names mutants whose diff changed:", *s["stale_verdicts"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
