@@ -4,6 +4,7 @@ unit and integration suites catch (mutmut 3, configured in ``pyproject.toml``).
     python -m mutation                 # run (incremental: only changed functions and new tests)
     python -m mutation --report        # summarise the last run, no run
     python -m mutation NAME ...        # run only these mutants
+    python -m mutation --resume        # carry on with an interrupted run
 
 A survivor judged *equivalent* (no caller could ever tell it from the original) is listed in
 ``mutation/equivalent/<package>.toml`` with its diff and the reason; the kill rate leaves those
@@ -28,8 +29,44 @@ README = ROOT / "README.md"
 START, END = "<!-- mutation:start -->", "<!-- mutation:end -->"
 
 
-def run(names: list[str]) -> float:
-    """Run mutmut with our operators; returns the seconds it took."""
+KILLED = (1, 3, 37)          # mutmut's exit codes for a mutant the tests (or the type checker) caught
+
+
+def retest_survivors() -> int:
+    """mutmut keeps every verdict of the last run; a survivor is run again, since tests added
+    since may now catch it. Returns how many."""
+    count = 0
+    for meta in Path("mutants").glob("**/*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        again = [k for k, v in codes.items() if v is not None and v not in KILLED]
+        for k in again:
+            codes[k] = None
+        if again:
+            meta.write_text(json.dumps(data, indent=4))
+            count += len(again)
+    return count
+
+
+def _fastest_first() -> None:
+    """A mutant's tests run quickest first, so that a kill (``-x``) seldom waits for a state
+    machine; mutmut hands them over in no order."""
+    from mutmut.runners.harness import PytestRunner
+    from mutmut.state import state
+    regular = PytestRunner._pytest_args_regular_run
+
+    def ordered(self: PytestRunner, tests: Any) -> list[str]:
+        took = state().duration_by_test
+        return regular(self, sorted(tests, key=lambda t: (took.get(t, 0.0), t)) if tests else tests)
+    PytestRunner._pytest_args_regular_run = ordered  # type: ignore[method-assign]
+
+
+def run(names: list[str], resume: bool) -> float:
+    """Run mutmut with our operators; returns the seconds it took. ``resume``: carry on with an
+    interrupted run (survivors stand)."""
+    if not names and not resume:
+        print(f"retesting {retest_survivors()} survivors of the last run")
+    _fastest_first()
     from mutmut.mutation import file_mutation
 
     from mutation.operators import OPERATORS
@@ -123,7 +160,7 @@ def table(s: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     seconds = None
     if "--report" not in argv:
-        seconds = run([a for a in argv if not a.startswith("-")])
+        seconds = run([a for a in argv if not a.startswith("-")], "--resume" in argv)
     elif RESULTS.exists():
         seconds = json.loads(RESULTS.read_text()).get("seconds")
     s = summarise(collect(), seconds)

@@ -13,3 +13,11 @@ os.environ.update({
 })
 for var in ("AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT", "AWS_PROFILE"):
     os.environ.pop(var, None)
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # `make mutation` (mutmut sets this): the same examples for every mutant, and a failure is a
+    # kill as it stands, not shrunk first (the shrinking of one kill can take minutes)
+    from hypothesis import Phase, settings
+    settings.register_profile("mutation", derandomize=True, database=None,
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.load_profile("mutation")

@@ -4,6 +4,7 @@ fresh tables and puts the previous backend back when it ends."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 
@@ -47,3 +48,12 @@ def use(kind: str) -> Callable[[], None]:
             from tests import dynamodb_local
             dynamodb_local.leave()
     return restore
+
+
+MUTATION = "MUTANT_UNDER_TEST" in os.environ
+
+
+def examples(usual: int, nightly: bool, mutation: int) -> int:
+    """A machine's examples: 200 at night; under ``make mutation``, which runs it once per planted
+    bug, a budget of a few seconds (the machines are most of the run's time); else ``usual``."""
+    return 200 if nightly else mutation if MUTATION else usual

@@ -269,7 +269,7 @@ TestPoints = PointsMachine.TestCase
 #   POINTS_MACHINE=nightly .venv/bin/python -m pytest tests/integration/test_points_stateful.py
 # The timeout leaves room for shrinking, so a failure reports its smallest example.
 NIGHTLY = os.environ.get("POINTS_MACHINE") == "nightly"
-STRENGTH = settings(max_examples=200 if NIGHTLY else 12, stateful_step_count=30 if NIGHTLY else 20,
+STRENGTH = settings(max_examples=machines.examples(12, NIGHTLY, mutation=20), stateful_step_count=30 if NIGHTLY else 20,
                     derandomize=not NIGHTLY, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 TestPoints.settings = STRENGTH

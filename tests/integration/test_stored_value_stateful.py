@@ -433,7 +433,7 @@ class StoredValueMachine(RuleBasedStateMachine):
 
 
 NIGHTLY = os.environ.get("STORED_VALUE_MACHINE") == "nightly"
-STRENGTH = settings(max_examples=200 if NIGHTLY else 30, stateful_step_count=30 if NIGHTLY else 20,
+STRENGTH = settings(max_examples=machines.examples(30, NIGHTLY, mutation=12), stateful_step_count=30 if NIGHTLY else 20,
                     derandomize=not NIGHTLY, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 TestStoredValue = StoredValueMachine.TestCase
 TestStoredValue.settings = STRENGTH

@@ -222,7 +222,7 @@ class TierMachine(RuleBasedStateMachine):
 
 TestTiers = TierMachine.TestCase
 NIGHTLY = os.environ.get("TIERS_MACHINE") == "nightly"
-TestTiers.settings = settings(max_examples=200 if NIGHTLY else 100, stateful_step_count=30 if NIGHTLY else 20,
+TestTiers.settings = settings(max_examples=machines.examples(100, NIGHTLY, mutation=20), stateful_step_count=30 if NIGHTLY else 20,
                               derandomize=not NIGHTLY, deadline=None, database=None,
                               suppress_health_check=list(HealthCheck))
 TestTiers = pytest.mark.timeout(7200 if NIGHTLY else 600)(TestTiers)
