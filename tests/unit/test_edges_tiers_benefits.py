@@ -6,7 +6,18 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chalicelib.benefits.rules import BenefitRules, Facts, When, _birthday, because, benefits
+from chalicelib.benefits.rules import (
+    BenefitRules,
+    Facts,
+    When,
+    _birthday,
+    _plans,
+    _tiers,
+    because,
+    benefits,
+    gained,
+    summary,
+)
 
 NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 CODES = ("V1", "V2", "V3")
@@ -88,3 +99,70 @@ def test_a_leap_day_birthday_gets_its_pack_on_28_february_of_a_common_year():
     assert [g["ref"] for g in benefits(rules, facts(birthday=born, today=date(2027, 2, 28)))] == ["PACK-BDAY"]
     assert benefits(rules, facts(birthday=born, today=date(2027, 3, 1))) == []
     assert benefits(rules, facts(birthday=born, today=date(2028, 2, 28))) == []
+
+
+RULES = BenefitRules.model_validate({"rules": [
+    {"id": "gold", "name": "Gold", "when": {"min_tier": "V3"},
+     "give": [{"kind": "points_multiplier", "multiplier": "1.5"}, {"kind": "discount_percent", "percent": 5}]},
+    {"id": "silver", "name": "Silver", "when": {"tiers": ["V2"]},
+     "give": [{"kind": "price_list", "ref": "PL-SILVER"}]},
+    {"id": "all", "name": "Everyone", "give": [{"kind": "free_shipping"}]},
+    {"id": "plus", "name": "PLUS", "when": {"plans": ["PLUS-Y", "PLUS-M"], "tiers": ["V1", "V3"]},
+     "give": [{"kind": "points_multiplier", "multiplier": "2"}, {"kind": "discount_percent", "percent": 3},
+              {"kind": "price_list", "ref": "PL-PLUS"}, {"kind": "coupon_pack", "ref": "PK", "grant": "monthly"},
+              {"kind": "custom", "ref": "lounge"}, {"kind": "custom", "ref": "lounge"},
+              {"kind": "custom", "ref": "concierge"}]},
+]})
+
+
+def test_every_rule_that_holds_gives_all_its_benefits_in_rule_order():
+    given = benefits(RULES, facts(tier=2, plan="PLUS-Y"))        # gold and PLUS, not silver
+    assert [(g["rule"], g["kind"]) for g in given] == [
+        ("gold", "points_multiplier"), ("gold", "discount_percent"), ("all", "free_shipping"),
+        ("plus", "points_multiplier"), ("plus", "discount_percent"), ("plus", "price_list"),
+        ("plus", "coupon_pack"), ("plus", "custom"), ("plus", "custom"), ("plus", "custom")]
+    assert given[2] == {"rule": "all", "rule_name": "Everyone", "because": ["everyone"], "kind": "free_shipping"}
+    assert given[0] == {"rule": "gold", "rule_name": "Gold", "because": ["tier V3 >= V3"],
+                        "kind": "points_multiplier", "multiplier": "1.5"}
+
+
+def test_the_summary_takes_the_best_multiplier_and_discount_and_the_first_price_list():
+    best = summary(benefits(RULES, facts(tier=2, plan="PLUS-Y")))
+    assert best == {"points_multiplier": "2", "points_multiplier_rule": "plus",
+                    "discount_percent": 5, "discount_rule": "gold", "price_list": "PL-PLUS",
+                    "free_shipping": True, "dedicated_service": False,
+                    "coupon_packs": [{"ref": "PK", "grant": "monthly", "rule": "plus"}],
+                    "custom": ["concierge", "lounge"]}
+    silver = summary(benefits(RULES, facts(tier=1, plan=None)))
+    assert silver == {"points_multiplier": None, "points_multiplier_rule": None, "discount_percent": None,
+                      "discount_rule": None, "price_list": "PL-SILVER", "free_shipping": True,
+                      "dedicated_service": False, "coupon_packs": [], "custom": []}
+
+
+def test_the_summary_of_nothing_gives_nothing():
+    assert summary([]) == {"points_multiplier": None, "points_multiplier_rule": None, "discount_percent": None,
+                           "discount_rule": None, "price_list": None, "free_shipping": False,
+                           "dedicated_service": False, "coupon_packs": [], "custom": []}
+    only = summary([{"rule": "ds", "kind": "dedicated_service"}])
+    assert (only["dedicated_service"], only["free_shipping"]) == (True, False)
+
+
+def test_the_next_tier_gains_only_what_the_member_lacks():
+    now = benefits(RULES, facts(tier=1))                          # silver, everyone
+    then = benefits(RULES, facts(tier=2))                         # gold, everyone
+    assert [(g["rule"], g["kind"]) for g in gained(now, then)] == [("gold", "points_multiplier"),
+                                                                     ("gold", "discount_percent")]
+    assert gained(then, then) == []
+
+
+def test_the_rules_name_every_tier_and_plan_they_refer_to():
+    named = BenefitRules.model_validate({"rules": [
+        {"id": "a", "name": "a", "when": {"tiers": ["V1", "V2"]}, "give": [{"kind": "free_shipping"}]},
+        {"id": "b", "name": "b", "when": {"min_tier": "V3", "tiers": ["V4"], "plans": ["P1", "P2"]},
+         "give": [{"kind": "free_shipping"}]},
+        {"id": "c", "name": "c", "when": {"min_tier": "V2"}, "give": [{"kind": "free_shipping"}]},
+        {"id": "d", "name": "d", "give": [{"kind": "free_shipping"}]}]})
+    assert _tiers(named) == [("rules[0].when.tiers", "V1"), ("rules[0].when.tiers", "V2"),
+                             ("rules[1].when.tiers", "V4"), ("rules[1].when.min_tier", "V3"),
+                             ("rules[2].when.min_tier", "V2")]
+    assert _plans(named) == [("rules[1].when.plans", "P1"), ("rules[1].when.plans", "P2")]
