@@ -166,3 +166,20 @@ def test_the_rules_name_every_tier_and_plan_they_refer_to():
                              ("rules[1].when.tiers", "V4"), ("rules[1].when.min_tier", "V3"),
                              ("rules[2].when.min_tier", "V2")]
     assert _plans(named) == [("rules[1].when.plans", "P1"), ("rules[1].when.plans", "P2")]
+
+
+@pytest.mark.parametrize(("period_growth", "shown", "needed"), [
+    (None, 0, 3_000), (0, 0, 3_000), (1, 1, 2_999), (2_999, 2_999, 1), (3_000, 3_000, 0), (7_000, 7_000, 0)])
+def test_the_expiring_reminder_says_what_keeping_the_tier_still_needs(period_growth, shown, needed):
+    """Gold is reached at 5 000 and kept with 3 000 in a period: nothing more once that is met."""
+    from chalicelib.tiers.ladder import TierDef
+    from chalicelib.tiers.standing import expiring
+    from chalicelib.tiers.tables import TierItem
+    gold = TierDef(code="V3", name="Gold", threshold=5_000, validity_months=12, retain=3_000)
+    item = TierItem(*TierItem.key("M1"), member_id="M1", tier="V3", valid_until="2026-12-31",
+                    period_growth=period_growth)
+    event = expiring(item, gold, 7, 4)
+    assert (event.type, event.subject) == ("tier.expiring", "member:M1")
+    assert event.data == {"member_id": "M1", "tier": "V3", "valid_until": "2026-12-31", "days_left": 7,
+                          "period_growth": shown, "retain_needed": 3_000, "growth_needed": needed,
+                          "ladder_version": 4}
