@@ -100,7 +100,7 @@ def collect() -> list[dict[str, Any]]:
         for name, code in data.exit_code_by_key.items():
             status = status_by_exit_code[code]
             row = {"name": name, "package": package, "file": str(path), "status": status}
-            if status not in ("killed", "caught by type check"):
+            if status not in ("killed", "caught by type check", "not checked"):
                 row["diff"] = _diff(name, path)
             out.append(row)
     return out
@@ -111,7 +111,8 @@ def _normal(diff: str) -> str:
 
 
 def summarise(mutants: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
-    """Killed / total per package, equivalent survivors left out, with what is left alive."""
+    """Per package: mutants, killed, judged equivalent, survived, not run yet; the kill rate is of
+    the non-equivalent mutants run. What is left alive is listed with its diff."""
     judged: dict[str, dict[str, str]] = {}
     for verdicts in sorted(EQUIVALENT.glob("*.toml")):
         judged.update(tomllib.loads(verdicts.read_text()))
@@ -120,40 +121,47 @@ def summarise(mutants: list[dict[str, Any]], seconds: float | None) -> dict[str,
     for m in mutants:
         c = per[m["package"]]
         c["total"] += 1
-        if m["status"] == "killed":
+        if m["status"] in ("killed", "caught by type check"):
             c["killed"] += 1
             continue
         verdict = judged.get(m["name"])
-        if verdict and _normal(verdict["diff"]) == _normal(m.get("diff", "")):
+        if verdict and "diff" not in m:
+            m["diff"] = _diff(m["name"], Path(m["file"]))
+        if verdict and _normal(verdict["diff"]) == _normal(m["diff"]):
             c["equivalent"] += 1
             continue
         if verdict:
             stale.append(m["name"])
-        c[m["status"]] += 1
+        if m["status"] == "not checked":
+            c["not_run"] += 1
+            continue
+        c["alive"] += 1
         alive.append({k: m[k] for k in ("name", "status", "diff")})
-    rows = {}
-    for package, c in sorted(per.items()):
-        judged_total = c["total"] - c["equivalent"]
-        rows[package] = {**c, "rate": round(100 * c["killed"] / judged_total, 1) if judged_total else 100.0}
-    killed = sum(c["killed"] for c in per.values())
-    total = sum(c["total"] - c["equivalent"] for c in per.values())
-    return {"packages": rows, "killed": killed, "non_equivalent": total,
-            "equivalent": sum(c["equivalent"] for c in per.values()),
-            "rate": round(100 * killed / total, 1) if total else 100.0,
-            "seconds": round(seconds) if seconds is not None else None,
-            "alive": alive, "stale_verdicts": stale}
+    total = Counter[str]()
+    for c in per.values():
+        total.update(c)
+    return {"packages": {p: _rated(c) for p, c in sorted(per.items())}, "all": _rated(total),
+            "seconds": round(seconds) if seconds is not None else None, "alive": alive, "stale_verdicts": stale}
+
+
+def _rated(c: Counter[str]) -> dict[str, Any]:
+    counted = c["killed"] + c["alive"]
+    return {k: c[k] for k in ("total", "killed", "equivalent", "alive", "not_run")} | {
+        "rate": round(100 * c["killed"] / counted, 1) if counted else None}
 
 
 def table(s: dict[str, Any]) -> str:
     """The README's table."""
-    lines = ["| package | mutants | killed | equivalent | not killed | kill rate |", "|---|---:|---:|---:|---:|---:|"]
-    for package, r in s["packages"].items():
-        rest = r["total"] - r["killed"] - r["equivalent"]
-        lines.append(f"| `{package}` | {r['total']} | {r['killed']} | {r['equivalent']} | {rest} | {r['rate']}% |")
-    lines.append(f"| **all** | {s['non_equivalent'] + s['equivalent']} | {s['killed']} | {s['equivalent']} | "
-                 f"{s['non_equivalent'] - s['killed']} | **{s['rate']}%** |")
+    lines = ["| package | mutants | killed | judged equivalent | survived | not run yet | kill rate |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for package, r in [*s["packages"].items(), ("**all**", s["all"])]:
+        name = package if package.startswith("*") else f"`{package}`"
+        rate = "–" if r["rate"] is None else f"{r['rate']}%"
+        lines.append(f"| {name} | {r['total']} | {r['killed']} | {r['equivalent']} | {r['alive']} | "
+                     f"{r['not_run']} | {rate} |")
+    lines.append("\nThe kill rate is of the mutants run, less those judged equivalent.")
     if s["seconds"]:
-        lines.append(f"\nLast full run: {s['seconds'] // 60} min on 2 cores.")
+        lines.append(f"The last run took {s['seconds'] // 60} min on 2 cores.")
     return "\n".join(lines)
 
 
