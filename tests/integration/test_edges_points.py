@@ -25,7 +25,7 @@ from tests.integration.test_points_features import T0, balanced, earn, rules
 OPS = Principal("staff", "ops", "super_admin")
 SHANGHAI_MIDNIGHT = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)     # 2027-01-01 00:00 in the program's zone
 MS = timedelta(milliseconds=1)
-real_finish_release = spending.finish_release
+real_finish_release, real_release_hold = spending.finish_release, spending.release_hold
 
 
 def postings(api, mid, limit=50):
@@ -434,6 +434,71 @@ def test_a_give_back_finished_by_the_holds_job_is_a_refund_not_an_expiry(api, mo
     assert (last["kind"], last["amount"], last["reason"], last["actor"]) == ("hold_released", 2, "refunded",
                                                                              "job:points-holds")
     assert balanced(mid)["available"] == 8
+
+
+@pytest.fixture
+def three_lots(monkeypatch):
+    """One transaction may touch only 3 lots."""
+    from chalicelib.points import chunked, ledger, refunds
+    for module in (ledger, chunked, spending, refunds):
+        monkeypatch.setattr(module, "MAX_LOTS", 3)
+
+
+def test_a_lapsed_hold_over_many_lots_reports_every_point_that_expired_on_its_way_back(api, three_lots):
+    clock.freeze(T0)                                                  # 1 March; lots last until 2 March
+    mid = api.member("13800150029")
+    rules(api, expiry={"policy": "days", "days": 1})
+    for i in range(8):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1, "reason": f"lot {i}"})
+    clock.freeze(datetime(2026, 3, 2, 15, tzinfo=UTC))                 # 23:00 on their last day
+    api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 8, "ttl_seconds": 3_600})
+    clock.freeze(datetime(2026, 3, 2, 16, 30, tzinfo=UTC))             # 3 March: the hold and the lots ran out
+    assert api.run_job("points-holds") == {"items_read": 1, "holds_released": 1, "points_expired_on_return": 8}
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["expired"]) == (0, 0, 8)
+    assert [p["kind"] for p in postings(api, mid, 3)] == ["hold_released"] * 3     # 3 + 3 + 2 lots
+
+
+def test_a_lapse_step_that_loses_a_race_is_retried_within_the_run(api, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800150030")
+    earn(api, mid, "o1", 10_000)
+    api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 60, "ttl_seconds": 60})
+    raced = []
+
+    def loses_once(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            raise ConcurrentUpdate("another request changed the account")
+        return real_release_hold(*args, **kwargs)
+    monkeypatch.setattr(spending, "release_hold", loses_once)
+    monkeypatch.setattr(spending.time, "sleep", lambda seconds: None)
+    clock.freeze(T0 + timedelta(minutes=2))
+    assert api.run_job("points-holds") == {"items_read": 1, "holds_released": 1, "points_expired_on_return": 0}
+    assert raced and balanced(mid)["available"] == 100
+
+
+def test_a_spend_in_steps_whose_filling_hold_is_released_meanwhile_is_not_completed(api, three_lots, monkeypatch):
+    """The filling hold is given back (cancelled, or lapsed by the job) after the last step read it:
+    the spend must not turn a hold that no longer holds anything into a redemption."""
+    from chalicelib.points import chunked
+    clock.freeze(T0)
+    mid = api.member("13800150031")
+    for i in range(10):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1, "reason": f"lot {i}"})
+    real_fill, raced = chunked.fill, []
+
+    def fill_then_released(program_id, member_id, point_type, points, hold_id, *args):
+        h = real_fill(program_id, member_id, point_type, points, hold_id, *args)
+        if h is not None and not raced:
+            raced.append(hold_id)
+            spending.finish_release(program_id, member_id, hold_id, point_type, "job:points-holds", "expired")
+        return h
+    monkeypatch.setattr(chunked, "fill", fill_then_released)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 8, "reward": "tv"}, key="k")
+    assert raced and status == 409 and problem["type"].endswith("/spend-in-progress")
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 0)
 
 
 # --- the inflation job --------------------------------------------------------------------------

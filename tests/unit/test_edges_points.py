@@ -26,6 +26,7 @@ from chalicelib.points.rules import (
     redeem_limit_points,
 )
 from chalicelib.points.tables import CounterItem
+from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 
 START, END = datetime(2026, 6, 18, 0, 0, tzinfo=UTC), datetime(2026, 6, 19, 0, 0, tzinfo=UTC)
@@ -124,3 +125,31 @@ def test_the_reconciliation_job_sums_every_program_and_names_each_failure(fake):
     assert [e["data"] for e in events] == [{"checked": 4}]
     clean = every_program("job:test", ["p3"], prove, "accounts_checked", failure)
     assert clean == {"accounts_checked": 0, "balanced": True, "failed_programs": [], "figures_disagree": []}
+
+
+def test_a_give_back_step_that_keeps_conflicting_is_retried_with_capped_backoff_then_given_up(fake, monkeypatch):
+    """STEP_TRIES tries in all; between them a random wait of up to 2 ms doubling per try, at most 128 ms."""
+    from chalicelib.points import chunked, spending
+    tries, waits = [], []
+
+    class Endless(Exception):
+        """The stub's way out of a loop that would retry for ever."""
+
+    def contended(*args, **kwargs):
+        tries.append(1)
+        if len(tries) > 2 * chunked.STEP_TRIES:
+            raise Endless()
+        raise ConcurrentUpdate("contended")
+    monkeypatch.setattr(spending, "release_hold", contended)
+    monkeypatch.setattr(spending.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
+    monkeypatch.setattr(spending.time, "sleep", lambda seconds: None)
+    try:
+        spending.finish_release("default", "M1", "H1", "points", "job:points-holds", "expired")
+        outcome = "returned"
+    except ConcurrentUpdate:
+        outcome = "gave up"
+    except Endless:
+        outcome = "retried without end"
+    assert (outcome, len(tries)) == ("gave up", chunked.STEP_TRIES) and chunked.STEP_TRIES == 20
+    assert waits == [(0, 0.002 * 2 ** min(n, 6)) for n in range(1, 20)]
+    assert max(high for _, high in waits) == 0.128
