@@ -36,6 +36,14 @@ def behave(api, mid, body, token=None):
     return api.call("POST", f"/v1/members/{mid}/points/behaviors", body, token=token)
 
 
+@pytest.fixture
+def three_lots(monkeypatch):
+    """One transaction may touch only 3 lots."""
+    from chalicelib.points import chunked, ledger, refunds
+    for module in (ledger, chunked, spending, refunds):
+        monkeypatch.setattr(module, "MAX_LOTS", 3)
+
+
 # --- earning: the program's 31 December ---------------------------------------------------------
 
 def test_an_order_on_the_programs_31_december_earns_under_year_end_expiry(api):
@@ -345,6 +353,124 @@ def test_an_item_the_expiry_job_gives_up_on_is_named_by_program_and_key(api, mon
     assert api.run_job("points-expiry")["points_expired"] == 100        # still due: the next run does it
 
 
+def _stale_lots(monkeypatch, as_of: datetime) -> None:
+    """The lots the job will see are those due at ``as_of`` as read now (index copies)."""
+    stale = list(UnitOfWork("test").points.due_lots(as_of))
+    assert len(stale) == 1
+    monkeypatch.setattr(PointsRepository, "due_lots", lambda self, when: iter(stale))
+
+
+def test_a_lot_spent_after_the_index_was_read_is_left_alone(api, monkeypatch):
+    clock.freeze(datetime(2026, 12, 31, 15, tzinfo=UTC))              # 23:00 on its last day
+    mid = api.member("13800150036")
+    earn(api, mid, "o1", 10_000)
+    _stale_lots(monkeypatch, SHANGHAI_MIDNIGHT)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "all of it"})
+    clock.freeze(SHANGHAI_MIDNIGHT)
+    assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
+    account = balanced(mid)
+    assert (account["available"], account["expired"], account["redeemed"]) == (0, 0, 100)
+
+
+def test_the_expiry_job_retries_a_lost_race_on_a_fresh_read_of_the_lot(api, monkeypatch):
+    """The index copy goes stale when a spend lands during the first try; a later try that no spend
+    disturbs expires what is left (it reads the lot again, not the index copy)."""
+    from chalicelib.points.schemas import Redeem
+    clock.freeze(datetime(2026, 12, 1, 4, tzinfo=UTC))
+    mid = api.member("13800150037")
+    earn(api, mid, "o1", 10_000)
+    tries, real_expire = [], Ledger.expire
+
+    def raced(self, lot):
+        tries.append(1)
+        if len(tries) != 2:                                          # a spend lands during every try but the second
+            other = UnitOfWork("other")
+            spending.redeem(mid, Redeem(points=1, reward="pin"), OPS, other, None)
+            other.commit()
+        return real_expire(self, lot)
+    monkeypatch.setattr(Ledger, "expire", raced)
+    clock.freeze(SHANGHAI_MIDNIGHT)
+    assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 99, "points_unlocked": 0}
+    monkeypatch.undo()
+    account = balanced(mid)
+    assert (account["available"], account["expired"], account["redeemed"], len(tries)) == (0, 99, 1, 2)
+
+
+# --- rolling expiry ----------------------------------------------------------------------------
+
+def rolling(api, days=30):
+    """Rolling expiry, in force long before the test's orders (back-dated ones included)."""
+    api.ok("PUT", "/v1/points/rules", {"rules": {"expiry": {"policy": "rolling", "days": days}},
+                                       "effective_from": "2025-01-01T00:00:00Z"})
+
+
+def _stale_rolling(monkeypatch, as_of: datetime) -> None:
+    """The job sees the accounts due at ``as_of`` as read now: an overlapping run read the index
+    before what the test does next."""
+    stale = list(UnitOfWork("test").points.due_rolling(as_of))
+    assert len(stale) == 1
+    monkeypatch.setattr(PointsRepository, "due_rolling", lambda self, when: iter(stale))
+
+
+def test_rolling_points_last_through_their_last_day_and_expire_at_the_next_days_first_instant(api, three_lots):
+    clock.freeze(T0)                                                  # 1 March: the last day is 31 March
+    mid = api.member("13800150032")
+    rolling(api)
+    for i in range(2):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": f"lot {i}"})
+    earn(api, mid, "o1", 10_000)                                      # 3 lots: exactly one transaction's worth
+    clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC) - MS)          # 23:59:59.999 on 31 March, program time
+    assert api.run_job("points-expiry") == {"items_read": 0, "points_expired": 0, "points_unlocked": 0}
+    clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC))               # 1 April begins
+    assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 120, "points_unlocked": 0}
+    assert [(p["kind"], p["amount"]) for p in postings(api, mid, 2)] == [("expire", 120), ("earn", 100)]
+    clock.freeze(datetime(2026, 4, 2, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry") == {"items_read": 0, "points_expired": 0, "points_unlocked": 0}
+    account = balanced(mid)
+    assert (account["available"], account["expired"], account["version"]) == (0, 120, 4)
+
+
+def test_a_back_dated_purchase_never_pulls_the_rolling_date_back(api):
+    """Every purchase pushes the expiry out: an order paid 20 days ago but recorded after a newer
+    one does not shorten the window the newer purchase opened."""
+    clock.freeze(T0)
+    mid = api.member("13800150033")
+    rolling(api)
+    earn(api, mid, "recent", 10_000)                                  # rolling until 31 March
+    earn(api, mid, "late", 10_000, occurred_at=clock.iso(T0 - timedelta(days=20)))
+    clock.freeze(T0 + timedelta(days=11))
+    assert api.run_job("points-expiry")["points_expired"] == 0
+    assert balanced(mid)["available"] == 200
+    clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 200
+
+
+def test_a_purchase_after_an_overlapping_run_read_the_index_keeps_every_point(api, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800150034")
+    rolling(api)
+    earn(api, mid, "o1", 10_000)
+    clock.freeze(T0 + timedelta(days=31))                             # 1 April: due
+    _stale_rolling(monkeypatch, clock.now())
+    earn(api, mid, "o2", 10_000)                                      # renews the window before the run acts
+    assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
+    assert balanced(mid)["available"] == 200
+
+
+def test_a_back_dated_purchase_whose_window_ends_today_keeps_the_points_through_today(api, monkeypatch):
+    """Paid exactly 30 days ago, recorded while a run is under way: the window's last day is today."""
+    clock.freeze(T0)
+    mid = api.member("13800150035")
+    rolling(api)
+    earn(api, mid, "o1", 10_000)                                      # last day 31 March
+    clock.freeze(T0 + timedelta(days=31))                             # 1 April, 12:00 in the program
+    _stale_rolling(monkeypatch, clock.now())
+    reply = earn(api, mid, "o2", 10_000, occurred_at=clock.iso(clock.now() - timedelta(days=30)))
+    assert reply["points"] == 100
+    assert api.run_job("points-expiry")["points_expired"] == 0
+    assert balanced(mid)["available"] == 200
+
+
 # --- reminders ----------------------------------------------------------------------------------
 
 def _reminders(when: datetime) -> list:
@@ -434,14 +560,6 @@ def test_a_give_back_finished_by_the_holds_job_is_a_refund_not_an_expiry(api, mo
     assert (last["kind"], last["amount"], last["reason"], last["actor"]) == ("hold_released", 2, "refunded",
                                                                              "job:points-holds")
     assert balanced(mid)["available"] == 8
-
-
-@pytest.fixture
-def three_lots(monkeypatch):
-    """One transaction may touch only 3 lots."""
-    from chalicelib.points import chunked, ledger, refunds
-    for module in (ledger, chunked, spending, refunds):
-        monkeypatch.setattr(module, "MAX_LOTS", 3)
 
 
 def test_a_lapsed_hold_over_many_lots_reports_every_point_that_expired_on_its_way_back(api, three_lots):
