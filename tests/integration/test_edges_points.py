@@ -619,6 +619,55 @@ def test_a_spend_in_steps_whose_filling_hold_is_released_meanwhile_is_not_comple
     assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 0)
 
 
+def test_a_resumed_spend_that_can_no_longer_be_covered_takes_nothing_more(api, three_lots, monkeypatch):
+    """A spend in steps stopped with 15 points held; other spends leave exactly one transaction's
+    worth of lots (3), too few for the 20 still needed: the retry is refused and holds no more."""
+    from chalicelib.points import chunked
+    clock.freeze(T0)
+    mid = api.member("13800150038")
+    for points in (5, 5, 5, 5, 10, 10, 10, 1, 1, 1, 1):                # spent in this order
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": points, "reason": "stock"})
+    real = chunked.finish_fill
+    monkeypatch.setattr(chunked, "finish_fill", lambda *a: (_ for _ in ()).throw(RuntimeError("stopped")))
+    assert api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 35, "reward": "tv"}, key="k")[0] == 500
+    assert balanced(mid)["held"] == 15
+    monkeypatch.setattr(chunked, "finish_fill", real)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 25, "reward": "a"})   # lots of 5, 10, 10
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 11, "reward": "b"})   # 10 and 1: three 1s left
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 35, "reward": "tv"}, key="k")
+    assert status == 409 and problem["type"].endswith("/insufficient-points")
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (3, 15, 36)
+
+
+def test_a_spend_step_that_keeps_conflicting_is_retried_with_capped_backoff_then_given_up(api, three_lots,
+                                                                                          monkeypatch):
+    from chalicelib.points import chunked
+    from chalicelib.points.rules import ProgramRules
+    clock.freeze(T0)
+    mid = api.member("13800150039")
+    for i in range(10):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1, "reason": f"lot {i}"})
+    commits, waits = [], []
+
+    class Contended(UnitOfWork):
+        def commit(self, claim=None):
+            commits.append(1)
+            if len(commits) > 2 * chunked.STEP_TRIES:
+                raise RuntimeError("retried without end")
+            raise ConcurrentUpdate("another request changed the account")
+    monkeypatch.setattr(chunked, "UnitOfWork", Contended)
+    monkeypatch.setattr(chunked.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
+    monkeypatch.setattr(chunked.time, "sleep", lambda seconds: None)
+    with pytest.raises(ConcurrentUpdate):
+        chunked.fill("default", mid, "points", 8, "F-TEST", OPS, ProgramRules(), None)
+    assert len(commits) == chunked.STEP_TRIES == 20
+    assert waits == [(0, 0.002 * 2 ** min(n, 6)) for n in range(1, 20)]
+    monkeypatch.undo()
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (10, 0)
+
+
 # --- the inflation job --------------------------------------------------------------------------
 
 def _day(issued: int, redeemed: int) -> None:
