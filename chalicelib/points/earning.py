@@ -123,7 +123,10 @@ def _earn_points(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: 
 
 
 def _push_rolling_expiry(ledger: Ledger, member_id: str, until: date) -> None:
-    """Every purchase pushes the expiry of all the member's points out again."""
+    """Every purchase pushes the expiry of all the member's points out again; a back-dated one
+    never pulls it back in (a newer purchase already set it later)."""
+    if ledger.account.rolling_until and ledger.account.rolling_until >= until.isoformat():
+        return
     ledger.account.rolling_until = until.isoformat()
     ledger.account.duepk, ledger.account.duesk = due_keys(
         "points-rolling", until + timedelta(days=1), f"{member_id}#points")
