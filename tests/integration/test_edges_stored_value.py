@@ -207,6 +207,47 @@ def test_the_liability_shows_what_open_checkouts_hold(api, program):
                        "held_bonus_fen": 300}
 
 
+
+def test_the_figures_over_a_leap_day_and_the_next_with_odd_reserves(api):
+    """Nothing moved: every figure is 0. 20,001 topped up on 29 February 2028, 5,000 spent on
+    1 March: each day's movements, opening and closing (a later day's debits taken back, an
+    account that did not move that day), and the custodian's statement: the previous day is the
+    leap day, reserves of odd amounts are whole fen rounded down, an issuer with a limit and
+    nothing issued has its row."""
+    from tests.integration.test_tiers import deliver
+    clock.freeze(datetime(2028, 2, 29, 4, 0, tzinfo=UTC))
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [FIXED], "spend_order": "principal_first",
+                                                       "reserve_percent": 40, "issuance_limits_fen": {"m2": 50_000}},
+                                             "effective_from": "2026-01-01T00:00:00Z"})
+    empty = api.ok("GET", "/v1/stored-value/liability")
+    assert (empty["breakage_fen"], empty["cash_collected_fen"], empty["accounts"], empty["lines_balance"]) == (
+        0, 0, {}, True)
+    mid = api.member("13800139714")
+    top_up(api, mid, 20_001, "LEAP-1")                                   # + 3,000 bonus
+    deliver()
+    clock.freeze(datetime(2028, 3, 1, 4, 0, tzinfo=UTC))
+    api.ok("POST", f"/v1/members/{mid}/stored-value/payments", {"amount_fen": 5_000, "order_id": "LEAP-O",
+                                                                "merchant_id": "m1"})
+    deliver()
+    owed = api.ok("GET", "/v1/stored-value/liability")
+    assert (owed["breakage_fen"], owed["cash_collected_fen"], owed["settlement_by_merchant"]) == (0, 20_001,
+                                                                                                  {"m1": 5_000})
+    leap = api.ok("GET", "/v1/stored-value/movements?day=2028-02-29")["accounts"]
+    assert leap["member:principal"] == {"opening_fen": 0, "debit_fen": 0, "credit_fen": 20_001,
+                                        "closing_fen": -20_001}
+    after = api.ok("GET", "/v1/stored-value/movements?day=2028-03-01")["accounts"]
+    assert after["bonus_expense"] == {"opening_fen": 3_000, "debit_fen": 0, "credit_fen": 0, "closing_fen": 3_000}
+    assert after["member:principal"] == {"opening_fen": -20_001, "debit_fen": 5_000, "credit_fen": 0,
+                                         "closing_fen": -15_001}
+    statement = api.ok("GET", "/v1/stored-value/supervision?day=2028-03-01")
+    assert (statement["day"], statement["previous_day"]) == ("2028-03-01", "2028-02-29")
+    rows = {row["issuer"]: row for row in statement["issuers"]}
+    assert sorted(rows) == ["m2", "program"]
+    assert rows["program"] == {"issuer": "program", "opening_fen": 20_001, "received_fen": 0, "released_fen": 5_000,
+                               "closing_fen": 15_001, "reserve_percent": 40, "reserve_fen": 6_000,
+                               "reserve_change_fen": -2_000, "issuance_limit_fen": None}
+    assert (rows["m2"]["closing_fen"], rows["m2"]["reserve_fen"], rows["m2"]["issuance_limit_fen"]) == (0, 0, 50_000)
+
 # bonus expiry ---------------------------------------------------------------------------------
 
 def test_a_single_fen_of_bonus_expires_the_day_after_its_last_day(api):
@@ -399,3 +440,37 @@ def test_the_days_movements_are_read_as_written_while_replicas_lag(lagging):
                                                    "closing_fen": -30_000}
     assert day["accounts"]["member:bonus"] == {"opening_fen": 0, "debit_fen": 0, "credit_fen": 3_000,
                                                "closing_fen": -3_000}
+
+
+def test_the_nightly_proof_checks_ten_thousand_accounts_a_program_and_says_when_it_stopped_there(memory, monkeypatch):
+    """The job's audit is bounded: 10,000 accounts are checked and, the program having more, its
+    totals are not compared with the figures (they were not all added). Accounts and their
+    proofs are stand-ins here: what is counted is the bound."""
+    from types import SimpleNamespace
+
+    from chalicelib.stored_value import jobs, reconcile
+    from chalicelib.stored_value.repository import StoredValueRepository
+    listed = [SimpleNamespace(member_id=f"M{i:05d}") for i in range(10_001)]
+    monkeypatch.setattr(StoredValueRepository, "accounts_in_shard", lambda self, shard: iter(listed if shard == 0 else []))
+    zero = {"principal": 0, "held_principal": 0, "bonus": 0, "held_bonus": 0}
+    monkeypatch.setattr(reconcile, "account", lambda uow, member_id: {
+        "account": zero, "sums": {"lines_principal": 0, "lines_bonus": 0}, "balanced": True})
+    result = jobs.reconcile_all(T0)
+    assert (result["accounts_checked"], result["balanced"], result["figures_disagree"]) == (10_000, True, ["default"])
+    del listed[-1]
+    result = jobs.reconcile_all(T0)                                     # exactly 10,000: all of them
+    assert (result["accounts_checked"], result["figures_disagree"]) == (10_000, [])
+
+
+def test_a_proof_bounded_at_exactly_the_number_of_accounts_compares_the_figures(api, program):
+    """Two accounts proven with limit=2 were all proven: the totals are compared with the
+    figures; with limit=1 they cannot be."""
+    from tests.integration.test_tiers import deliver
+    for phone, ref in (("13800139715", "B-1"), ("13800139716", "B-2")):
+        top_up(api, api.member(phone), 20_000, ref)
+    deliver()
+    every = api.ok("GET", "/v1/stored-value/reconciliation?limit=2")
+    assert (every["accounts_checked"], every["balanced"], every["figures_agree"]) == (2, True, True)
+    assert every["figures"] == {"principal": 40_000, "bonus": 6_000}
+    part = api.ok("GET", "/v1/stored-value/reconciliation?limit=1")
+    assert (part["accounts_checked"], part["figures_agree"]) == (1, False)
