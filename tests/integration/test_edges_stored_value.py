@@ -99,6 +99,24 @@ def test_a_refund_to_a_redeemed_card_is_refused_one_fen_over_the_cap(api, progra
     assert (held["principal"], held["refunded_principal"], held["card_redeemed"]) == (28_000, 2_000, 6_000)
 
 
+
+def test_a_card_that_fills_the_cap_exactly_is_redeemed_and_one_fen_more_is_refused(api, program):
+    from tests.integration.test_gift_cards import make_batch, redeem, secrets_of, sell
+    batch = make_batch(api, count=2)
+    (first, s1), (second, s2) = sorted(secrets_of(batch).items())
+    assert sell(api, batch, 1, 2, "INV-RC")[0] == 201
+    fits, over = api.member("13800139717"), api.member("13800139718")
+    top_up(api, fits, 20_000, "RC-1")                                    # 23,000 with the bonus
+    top_up(api, over, 20_001, "RC-2")                                    # 23,001
+    rules(api, balance_cap_fen=33_000)
+    status, done = redeem(api, fits, first, s1)
+    assert status == 201 and done["stored_value"]["balance_fen"] == 33_000, done
+    status, problem = redeem(api, over, second, s2)
+    assert status == 409 and problem["type"].endswith("/stored-value-limit"), problem
+    assert problem["cap_fen"] == 33_000 and "the balance would be 33001 fen" in problem["detail"]
+    assert (account(api, over)["principal"], account(api, over)["card_redeemed"]) == (20_001, 0)
+    assert api.ok("GET", f"/v1/gift-cards/{second}")["balance_fen"] == 10_000
+
 # a merchant's top-ups in a day ----------------------------------------------------------------
 
 def test_a_merchants_daily_top_ups_reach_its_limit_exactly_and_start_again_at_midnight(api, program):
