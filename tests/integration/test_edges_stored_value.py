@@ -492,3 +492,23 @@ def test_a_proof_bounded_at_exactly_the_number_of_accounts_compares_the_figures(
     assert every["figures"] == {"principal": 40_000, "bonus": 6_000}
     part = api.ok("GET", "/v1/stored-value/reconciliation?limit=1")
     assert (part["accounts_checked"], part["figures_agree"]) == (1, False)
+
+
+def test_the_proof_of_every_account_counts_held_money_and_names_an_account_whose_totals_are_off(api, program):
+    """One account with an open checkout, one whose running total was tampered with (its balances
+    and lines still agree): the program's totals count what is held, the tampered account is
+    named and the proof fails; the figures, not caught up with the stream, do not agree."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.stored_value.tables import SvAccountItem
+    holding, tampered = api.member("13800139724"), api.member("13800139725")
+    top_up(api, holding, 20_000, "EV-1")                                 # + 3,000 bonus
+    hold(api, holding, 2_300, "EV-O")                                    # 2,000 principal, 300 bonus held
+    top_up(api, tampered, 10_000, "EV-2")
+    uow = UnitOfWork("test")
+    item = uow.get(SvAccountItem, SvAccountItem.key(tampered), consistent=True)
+    item.topped_up = int(item.topped_up) + 1
+    uow.put(item)
+    proof = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert proof["totals"] == {"principal": 30_000, "bonus": 3_000, "lines_principal": 30_000, "lines_bonus": 3_000}
+    assert [m["member_id"] for m in proof["mismatches"]] == [tampered]
+    assert (proof["accounts_checked"], proof["balanced"], proof["figures_agree"]) == (2, False, False)
