@@ -6,7 +6,9 @@ through the whole app, and checks after every step that principal, bonus and eve
 balance are what a model of the rules says, and at the end of each example that the double entry
 reconciles.
 The model follows the rules as written (best single bonus, proportional spending, refunds to
-the payment's split cumulatively, the balance cap), not the code."""
+the payment's split cumulatively, the balance cap), not the code. Some top-ups are sized to the
+room left under the balance cap (their bonus counted) or under the issuer's limit, exactly or
+one fen over: the cap is below the limit, so either can be the one reached."""
 
 from __future__ import annotations
 
@@ -23,9 +25,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from tests.integration import machines
 
 START = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
-CAP = 500_000
+CAP = 250_000                # principal + bonus a member may hold: below LIMIT, so both limits are reached
 APPROVAL = 100_000           # a cash-out of more principal waits for a second HQ staff member
-LIMIT = 350_000              # the program's outstanding prepaid money (principal, held or not, and its cards)
+LIMIT = 300_000              # the program's outstanding prepaid money (principal, held or not, and its cards)
 BONUS_DAYS, FIRST_DAYS = 10, 30            # a later bonus can end before an earlier one
 RULES = {"bonus_rules": [
     {"id": "200-30", "name": "200-30", "kind": "fixed", "min_fen": 20_000, "bonus_fen": 3_000,
@@ -147,13 +149,29 @@ class StoredValueMachine(RuleBasedStateMachine):
     # rules --------------------------------------------------------------------------------------
     @rule(amount=st.integers(min_value=1, max_value=200_000))
     def top_up(self, amount):
+        self._top_up(amount)
+
+    @rule(limit=st.sampled_from(["cap", "issuance"]), over=st.sampled_from([0, 1]))
+    def top_up_to_the_edge(self, limit, over):
+        """A top-up that fills the balance cap with its bonus, or the issuer's limit, exactly
+        (``over`` 0) or one fen past it (the smallest top-up still refused)."""
+        m = self.model
+        if limit == "cap":
+            target = CAP - m.principal - m.bonus + over
+            fits = [a for a in range(max(1, target - 5_000), target + 1) if a + m.bonus_for(a)[0] == target]
+        else:
+            target = LIMIT - m.outstanding + over
+            fits = [target] if target >= 1 else []
+        self._top_up(max(fits) if fits else max(1, target))
+
+    def _top_up(self, amount):
         m = self.model
         ref = f"pay-{len(self.refs)}"
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/top-ups",
                                  {"amount_fen": amount, "payment_ref": ref, "merchant_id": "m1"})
         bonus, days = m.bonus_for(amount)
         if m.principal + m.bonus + amount + bonus > CAP:
-            assert status == 409 and body["type"].endswith("/stored-value-limit"), body
+            assert status == 409 and body["type"].endswith("/stored-value-limit") and body["cap_fen"] == CAP, body
             return
         if m.outstanding + amount > LIMIT:        # the issuer's limit holds in the issuing transaction
             assert status == 409 and body["type"].endswith("/issuance-limit"), body
