@@ -105,7 +105,8 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
     """The custodian's statement for ``day``: per issuer (the program for members' stored value,
     each merchant for its gift cards), the prepaid money held (cards voided but still owed to
     their buyers, and expired cards' balances not yet extended or recognised as breakage, included) at the day's close and the day
-    before, the reserve to keep deposited (``reserve_percent`` of it) and its change."""
+    before, the reserve to keep deposited (``reserve_percent`` of it: the measures set a floor, so a
+    part of a fen rounds up) and its change."""
     day_rows = movements(uow, day)["accounts"]
     issuers: dict[str, list[str]] = {"program": [*MEMBER_PRINCIPAL, "gift_cards:program"],
                                      **{m: [f"gift_cards:{m}"] for m in limits if m != "program"}}
@@ -116,7 +117,7 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
     for issuer, accounts in sorted(issuers.items()):
         closing = -sum(day_rows[a]["closing_fen"] for a in accounts if a in day_rows)
         opening = -sum(day_rows[a]["opening_fen"] for a in accounts if a in day_rows)
-        reserve, before = closing * reserve_percent // 100, opening * reserve_percent // 100
+        reserve, before = -(-closing * reserve_percent // 100), -(-opening * reserve_percent // 100)
         statement.append({"issuer": issuer, "opening_fen": opening, "received_fen": sum(
             day_rows[a]["credit_fen"] for a in accounts if a in day_rows), "released_fen": sum(
             day_rows[a]["debit_fen"] for a in accounts if a in day_rows), "closing_fen": closing,

@@ -262,7 +262,7 @@ def test_the_figures_over_a_leap_day_and_the_next_with_odd_reserves(api):
     rows = {row["issuer"]: row for row in statement["issuers"]}
     assert sorted(rows) == ["m2", "program"]
     assert rows["program"] == {"issuer": "program", "opening_fen": 20_001, "received_fen": 0, "released_fen": 5_000,
-                               "closing_fen": 15_001, "reserve_percent": 40, "reserve_fen": 6_000,
+                               "closing_fen": 15_001, "reserve_percent": 40, "reserve_fen": 6_001,
                                "reserve_change_fen": -2_000, "issuance_limit_fen": None}
     assert (rows["m2"]["closing_fen"], rows["m2"]["reserve_fen"], rows["m2"]["issuance_limit_fen"]) == (0, 0, 50_000)
 
