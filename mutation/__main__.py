@@ -33,13 +33,16 @@ KILLED = (1, 3, 37)          # mutmut's exit codes for a mutant the tests (or th
 
 
 def retest_survivors() -> int:
-    """mutmut keeps every verdict of the last run; a survivor is run again, since tests added
-    since may now catch it. Returns how many."""
+    """mutmut keeps every verdict of the last run; a survivor not judged equivalent is run again,
+    since tests added since may now catch it. Returns how many."""
+    judged = set()
+    for verdicts in EQUIVALENT.glob("*.toml"):
+        judged |= set(tomllib.loads(verdicts.read_text()))
     count = 0
     for meta in Path("mutants").glob("**/*.py.meta"):
         data = json.loads(meta.read_text())
         codes = data["exit_code_by_key"]
-        again = [k for k, v in codes.items() if v is not None and v not in KILLED]
+        again = [k for k, v in codes.items() if v is not None and v not in KILLED and k not in judged]
         for k in again:
             codes[k] = None
         if again:
