@@ -1,10 +1,13 @@
 """Gift card edges through the app on every backend: races between a read and its save (another
 request commits in between: the stale write is refused, retried from fresh state, and nothing is
 lost), HQ's activation while its credentials are locked, a card whose version moved before its
-activation, voids of every state, what the void events say, and refunds reaching a member that
-add up. Figures by hand."""
+activation, voids of every state, what the void events say, refunds reaching a member that add
+up, and the exact instants at which a lock ends and a caller's window of wrong secrets closes.
+Figures by hand."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
@@ -18,6 +21,7 @@ from chalicelib.shared.principal import Principal
 from tests.integration.test_gift_cards import (
     FACE,
     T0,
+    as_caller,
     events,
     make_batch,
     pay,
@@ -222,3 +226,57 @@ def test_refunds_of_a_redeemed_cards_payment_reach_the_member_and_add_up(cards):
     assert refund(cards, number, "M-1", 1_000, "mr-4")[1]["payment_refunded_fen"] == 3_000
     assert cards.ok("GET", f"/v1/members/{mid}/stored-value")["principal"] == FACE
 
+
+
+MS = timedelta(milliseconds=1)
+
+
+def test_a_locked_card_opens_at_the_exact_instant_its_lock_ends(cards):
+    """Locked until T0 + 30 min: one millisecond before it still refuses the right secret, at it
+    the card pays."""
+    batch = make_batch(cards, count=1)
+    s = secrets_of(batch)
+    number = keys.card_number(1, 1)
+    assert sell(cards, batch, 1, 1, "INV-L")[0] == 201
+    wrong = "1" * 16 if s[number] != "1" * 16 else "2" * 16
+    for i in range(5):                                                         # two callers: the card locks
+        with as_caller(cards, f"guesser-{i % 2}"):
+            assert pay(cards, number, wrong, 1, f"g-{i}")[0] == 422
+    assert cards.ok("GET", f"/v1/gift-cards/{number}")["locked_until"] == clock.iso(T0 + timedelta(minutes=30))
+    clock.freeze(T0 + timedelta(minutes=30) - MS)
+    assert pay(cards, number, s[number], 100, "L-1")[0] == 423
+    clock.freeze(T0 + timedelta(minutes=30))
+    status, paid = pay(cards, number, s[number], 100, "L-2")
+    assert status == 201 and paid["balance_fen"] == FACE - 100, paid
+
+
+def test_a_locked_caller_is_let_in_at_the_exact_instant_its_lock_ends(cards):
+    batch = make_batch(cards, count=1)
+    s = secrets_of(batch)
+    number = keys.card_number(1, 1)
+    assert sell(cards, batch, 1, 1, "INV-K")[0] == 201
+    wrong = "1" * 16 if s[number] != "1" * 16 else "2" * 16
+    with as_caller(cards, "eve"):
+        assert [pay(cards, number, wrong, 1, f"e-{i}")[0] for i in range(5)] == [422] * 5
+        clock.freeze(T0 + timedelta(minutes=30) - MS)
+        assert pay(cards, number, s[number], 100, "K-1")[0] == 429
+        clock.freeze(T0 + timedelta(minutes=30))
+        status, paid = pay(cards, number, s[number], 100, "K-2")
+        assert status == 201 and paid["balance_fen"] == FACE - 100, paid
+
+
+@pytest.mark.parametrize(("late", "locked"), [(-MS, True), (timedelta(0), False)])
+def test_a_callers_wrong_secrets_count_within_fifteen_minutes_of_the_first(cards, late, locked):
+    """19 wrong secrets at T0 (at 19 numbers, no card locked); the 20th one millisecond before T0
+    + 15 min locks the caller, at T0 + 15 min it opens a new window instead."""
+    batch = make_batch(cards, count=1)
+    s = secrets_of(batch)
+    number = keys.card_number(1, 1)
+    assert sell(cards, batch, 1, 1, "INV-W")[0] == 201
+    with as_caller(cards, "prober"):
+        assert [pay(cards, keys.card_number(1, 100 + i), "0" * 16, 1, f"w-{i}")[0] for i in range(19)] == [422] * 19
+        clock.freeze(T0 + timedelta(minutes=15) + late)
+        assert pay(cards, keys.card_number(1, 200), "0" * 16, 1, "w-20")[0] == 422
+        status, _ = pay(cards, number, s[number], 100, "W-1")
+        assert status == (429 if locked else 201)
+    assert len(events("gift_card.caller_locked")) == (1 if locked else 0)
