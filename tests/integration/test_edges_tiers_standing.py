@@ -1,0 +1,152 @@
+"""Edges of a member's tier through the app on every backend: a manual floor on its last day and
+one no higher than the tier earned, the history's numbering, the review on a tier's last valid
+day and on a floor's end, the regain ceiling a downgrade leaves, and growth exactly at a
+threshold and at the keep amount."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.db.outbox import EventItem
+from chalicelib.events import dispatch
+from chalicelib.shared import clock
+from chalicelib.shared.events import DomainEvent
+from tests.integration.conftest import scan
+
+T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 2026-03-01, noon in Shanghai
+LADDER = {"tiers": [
+    {"code": "V1", "name": "Member", "threshold": 0},
+    {"code": "V2", "name": "Silver", "threshold": 1_000, "validity_months": 12},
+    {"code": "V3", "name": "Gold", "threshold": 5_000, "validity_months": 12, "retain": 3_000},
+    {"code": "V4", "name": "Platinum", "threshold": 20_000, "validity_months": 12},
+]}
+
+
+def day(month, d, year=2026):
+    """Noon in Shanghai on that day."""
+    return datetime(year, month, d, 4, 0, tzinfo=UTC)
+
+
+def deliver():
+    """Hand every stored event to its subscribers, oldest first, as the stream would."""
+    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
+        dispatch.dispatch(event)
+
+
+def earn(api, mid, order, yuan):
+    reply = api.ok("POST", f"/v1/members/{mid}/points/earn",
+                   {"order_id": order, "amount_fen": yuan * 100, "merchant_id": "m1"})
+    deliver()
+    return reply
+
+
+def tier(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/tier")
+
+
+def history(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/tier/history")["changes"]
+
+
+def floor(api, mid, code, until):
+    return api.ok("PUT", f"/v1/members/{mid}/tier", {"tier": code, "until": until, "reason": "VIP guest"})
+
+
+@pytest.fixture
+def ladder(api):
+    clock.freeze(T0)
+
+    def put(tiers=LADDER["tiers"], **policy):
+        return api.ok("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": tiers, **policy},
+                                                  "effective_from": "2026-01-01T00:00:00Z"})
+    put()
+    return put
+
+
+def test_a_members_tier_changes_are_numbered_from_one(api, ladder):
+    mid = api.member("13800139401")
+    earn(api, mid, "o1", 1_000)                                   # exactly Silver's threshold
+    floor(api, mid, "V4", "2026-06-30")
+    earn(api, mid, "o2", 4_000)                                   # exactly Gold's
+    assert [(c["number"], c["from"], c["to"], c["cause"]) for c in history(api, mid)] == [
+        (3, "V2", "V3", "crossing"), (2, "V2", "V4", "manual"), (1, "V1", "V2", "crossing")]
+
+
+def test_a_manual_floor_holds_on_its_last_day_and_not_the_day_after(api, ladder):
+    mid = api.member("13800139402")
+    earn(api, mid, "o1", 1_500)                                   # Silver earned
+    floor(api, mid, "V4", "2026-06-30")
+    clock.freeze(day(6, 30))
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["earned_tier"]) == ("V4", "manual", "V2")
+    clock.freeze(day(7, 1))                                       # before any review: the floor is over
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"]) == ("V2", "growth")
+
+
+def test_a_floor_no_higher_than_the_tier_earned_leaves_the_tier_to_growth(api, ladder):
+    mid = api.member("13800139403")
+    earn(api, mid, "o1", 1_500)                                   # Silver earned
+    reply = floor(api, mid, "V2", "2026-06-30")                   # the tier already held
+    assert (reply["tier"], reply["source"]) == ("V2", "growth")
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["manual"]["tier"]) == ("V2", "growth", "V2")
+    reply = floor(api, mid, "V1", "2026-06-30")                   # below it
+    assert (reply["tier"], reply["source"]) == ("V2", "growth")
+
+
+def test_the_review_leaves_a_tier_alone_on_its_last_valid_day_and_lowers_it_the_day_after(api, ladder):
+    mid = api.member("13800139404")
+    earn(api, mid, "o1", 1_000)                                   # Silver from 2026-03-01
+    assert tier(api, mid)["valid_until"] == "2027-02-28"
+    for last in (day(2, 27, 2027), day(2, 28, 2027)):
+        clock.freeze(last)
+        assert api.run_job("tier-review")["items_read"] == 0     # not due before its validity has ended
+        assert tier(api, mid)["tier"]["code"] == "V2"
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["downgraded"] == 1
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["valid_until"], now["period_start"]) == ("V1", None, "2027-03-01")
+
+
+def test_a_tier_below_the_one_left_is_regained_at_its_keep_and_the_one_left_still_needs_its_own(api, ladder):
+    """Issue #20's rule, a step further: reviewed from Gold down to the base (by growth), a member
+    regains Silver with exactly Silver's keep in the new period; Gold, still the tier left, needs
+    Gold's keep earned after that, not its threshold alone."""
+    ladder(downgrade="by_growth")
+    mid = api.member("13800139405")
+    earn(api, mid, "o1", 5_000)                                   # Gold until 2027-02-28
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["downgraded"] == 1          # no growth in the period: to the base
+    assert tier(api, mid)["tier"]["code"] == "V1"
+    earn(api, mid, "o2", 999)                                     # one short of Silver's keep of 1 000
+    assert tier(api, mid)["tier"]["code"] == "V1"
+    earn(api, mid, "o3", 1)                                       # exactly the keep
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V2", 6_000, 0)
+    assert now["next"]["code"] == "V3" and now["next"]["growth_needed"] == 3_000
+    earn(api, mid, "o4", 1)                                       # Gold's threshold is met, its keep is not
+    assert tier(api, mid)["tier"]["code"] == "V2"
+    earn(api, mid, "o5", 2_999)                                   # 3 000 since Silver: Gold again
+    assert tier(api, mid)["tier"]["code"] == "V3"
+    assert [(c["from"], c["to"]) for c in history(api, mid)] == [
+        ("V2", "V3"), ("V1", "V2"), ("V3", "V1"), ("V1", "V3")]
+
+
+def test_a_tier_regained_and_passed_leaves_nothing_to_earn_again_once_its_tier_is_dropped(api, ladder):
+    """Downgraded from Silver, the member passes it straight to Gold: nothing is left to regain.
+    Gold is then dropped from the ladder (the member counts as the base): Silver is reached by its
+    threshold alone, at the next order."""
+    mid = api.member("13800139406")
+    earn(api, mid, "o1", 1_200)                                   # Silver until 2027-02-28
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["downgraded"] == 1          # to the base, Silver left
+    earn(api, mid, "o2", 3_800)                                   # 5 000: exactly Gold's threshold
+    assert tier(api, mid)["tier"]["code"] == "V3"
+    ladder(tiers=[LADDER["tiers"][0], LADDER["tiers"][1], LADDER["tiers"][3]])
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["next"]["code"], now["next"]["growth_needed"]) == ("V1", "V2", 0)
+    earn(api, mid, "o3", 1)
+    assert tier(api, mid)["tier"]["code"] == "V2"
