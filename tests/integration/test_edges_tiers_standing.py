@@ -4,11 +4,12 @@ day and on a floor's end, the regain ceiling a downgrade leaves, and growth exac
 threshold and at the keep amount."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.db.outbox import EventItem
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
@@ -150,3 +151,72 @@ def test_a_tier_regained_and_passed_leaves_nothing_to_earn_again_once_its_tier_i
     assert (now["tier"]["code"], now["next"]["code"], now["next"]["growth_needed"]) == ("V1", "V2", 0)
     earn(api, mid, "o3", 1)
     assert tier(api, mid)["tier"]["code"] == "V2"
+
+
+def test_a_reminder_day_already_past_when_the_tier_is_reached_is_skipped_and_one_due_that_day_is_sent(api, ladder):
+    """Silver held one month, reminders 30 and 7 days before its end. Reached on 1 February it
+    ends on 28 February: 30 days before was already past, so only the 7-day reminder comes. Reached
+    on 1 March it ends on 31 March: 30 days before is that very day."""
+    ladder(tiers=[LADDER["tiers"][0], {**LADDER["tiers"][1], "validity_months": 1}])
+    clock.freeze(day(2, 1))
+    february = api.member("13800139407")
+    earn(api, february, "o1", 1_000)
+    sent = []
+    for d in range(1, 32):
+        clock.freeze(day(2, 1) + timedelta(days=d - 1))
+        if d == 29:                                               # 1 March
+            march = api.member("13800139408")
+            earn(api, march, "o2", 1_000)
+        result = api.run_job("tier-reminders")
+        sent += [clock.program_date().isoformat()] * result["reminders_sent"]
+    assert tier(api, february)["valid_until"] == "2026-02-28" and tier(api, march)["valid_until"] == "2026-03-31"
+    assert sent == ["2026-02-21", "2026-03-01"]
+    reminders = [json.loads(e.payload)["data"] for e in scan(EventItem, program=None) if e.type == "tier.expiring"]
+    assert [(r["member_id"], r["days_left"]) for r in reminders] == [(february, 7), (march, 30)]
+
+
+def test_a_floor_ending_the_day_before_the_validity_is_ended_alone_on_the_validitys_last_day(api, ladder):
+    mid = api.member("13800139409")
+    earn(api, mid, "o1", 1_200)                                   # Silver until 2027-02-28
+    floor(api, mid, "V4", "2027-02-27")
+    clock.freeze(day(2, 27, 2027))
+    assert api.run_job("tier-review")["items_read"] == 0
+    assert tier(api, mid)["tier"]["code"] == "V4"
+    clock.freeze(day(2, 28, 2027))
+    result = api.run_job("tier-review")
+    assert (result["manual_ended"], result["downgraded"], result["retained"]) == (1, 0, 0)
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["valid_until"]) == ("V2", "growth", "2027-02-28")
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["downgraded"] == 1
+    assert tier(api, mid)["tier"]["code"] == "V1"
+    assert [c["cause"] for c in history(api, mid)] == ["downgrade", "manual_end", "manual", "crossing"]
+
+
+def test_a_floor_ending_the_day_after_the_validity_still_holds_when_the_period_is_reviewed(api, ladder):
+    mid = api.member("13800139410")
+    earn(api, mid, "o1", 1_200)                                   # Silver until 2027-02-28
+    floor(api, mid, "V4", "2027-03-01")
+    clock.freeze(day(3, 1, 2027))
+    result = api.run_job("tier-review")
+    assert (result["downgraded"], result["manual_ended"]) == (1, 0)
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["earned_tier"]) == ("V4", "manual", "V1")
+    assert now["manual"]["until"] == "2027-03-01"
+    clock.freeze(day(3, 2, 2027))
+    result = api.run_job("tier-review")
+    assert (result["items_read"], result["manual_ended"]) == (1, 1)
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["source"], now["manual"]) == ("V1", "growth", None)
+    assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)][:2] == [
+        ("V4", "V1", "manual_end"), ("V2", "V1", "downgrade")]
+
+
+def test_the_stored_tier_counts_its_writes_on_its_version(api, ladder):
+    mid = api.member("13800139411")
+    earn(api, mid, "o1", 1_000)
+    assert int(UnitOfWork().tiers.tier(mid).version) == 1
+    floor(api, mid, "V3", "2026-06-30")
+    earn(api, mid, "o2", 10)
+    stored = UnitOfWork().tiers.tier(mid)
+    assert (int(stored.version), int(stored.changes), int(stored.period_growth)) == (3, 2, 10)
