@@ -220,3 +220,36 @@ def test_the_stored_tier_counts_its_writes_on_its_version(api, ladder):
     earn(api, mid, "o2", 10)
     stored = UnitOfWork().tiers.tier(mid)
     assert (int(stored.version), int(stored.changes), int(stored.period_growth)) == (3, 2, 10)
+
+
+def refund(api, order, ref, yuan):
+    api.ok("POST", f"/v1/orders/{order}/refunds", {"refund_id": ref, "amount_fen": yuan * 100, "merchant_id": "m1"})
+    deliver()
+
+
+def test_a_refund_lowers_the_tier_only_below_its_threshold_and_to_the_tier_the_growth_left_reaches(api, ladder):
+    ladder(downgrade_on_refund=True)
+    mid = api.member("13800139412")
+    earn(api, mid, "o1", 6_000)                                   # Gold
+    refund(api, "o1", "r1", 1_000)                                # 5 000 left: exactly Gold's threshold
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["valid_until"]) == ("V3", 5_000, "2027-02-28")
+    assert len(history(api, mid)) == 1
+    clock.freeze(day(4, 1))
+    refund(api, "o1", "r2", 1)                                    # 4 999: Silver, not the base
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["valid_until"]) == ("V2", 4_999, "2027-03-31")
+    assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)] == [
+        ("V3", "V2", "refund"), ("V1", "V3", "crossing")]
+
+
+def test_a_negative_adjustment_never_lowers_the_tier_even_when_refunds_do(api, ladder):
+    ladder(downgrade_on_refund=True)
+    mid = api.member("13800139413")
+    earn(api, mid, "o1", 1_200)                                   # Silver
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": -500, "point_type": "growth",
+                                                             "reason": "correction"})
+    deliver()
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V2", 700, -500)
+    assert len(history(api, mid)) == 1
