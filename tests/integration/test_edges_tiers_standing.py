@@ -253,3 +253,27 @@ def test_a_negative_adjustment_never_lowers_the_tier_even_when_refunds_do(api, l
     now = tier(api, mid)
     assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V2", 700, -500)
     assert len(history(api, mid)) == 1
+
+
+def test_growth_owed_reaches_no_tier_and_paying_it_back_to_zero_reaches_none_either(api, ladder):
+    """A first tier at a threshold of 1: a member whose growth is negative (owed after a refund
+    of growth already taken away) holds the base tier, and earning back to exactly 0 reaches
+    nothing."""
+    ladder(tiers=[LADDER["tiers"][0], {"code": "V2", "name": "Buyer", "threshold": 1, "validity_months": 12}],
+           downgrade_on_refund=True)
+    mid = api.member("13800139414")
+    earn(api, mid, "o1", 100)                                     # Buyer
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": -100, "point_type": "growth",
+                                                             "reason": "correction"})
+    deliver()
+    assert (tier(api, mid)["tier"]["code"], tier(api, mid)["growth"]) == ("V2", 0)
+    refund(api, "o1", "r1", 100)                                  # the order's growth is gone: owed
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"]) == ("V1", -100)
+    earn(api, mid, "o2", 100)                                     # repays the debt: growth 0
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V1", 0, 100)
+    earn(api, mid, "o3", 1)
+    assert tier(api, mid)["tier"]["code"] == "V2"
+    assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)] == [
+        ("V1", "V2", "crossing"), ("V2", "V1", "refund"), ("V1", "V2", "crossing")]
