@@ -178,3 +178,23 @@ def test_a_refund_whose_give_back_is_wider_than_a_transaction_finishes_after_it(
     assert (account["available"], account["held"]) == (40, 0)
     (hold,) = [h for h in UnitOfWork().points.holds(mid, "points") if h.hold_id.startswith("R")]
     assert (hold.order, hold.merchant_id, hold.status, int(hold.points)) == ("m1:W1", "m1", "released", 20)
+
+
+def test_a_refund_too_small_to_move_a_point_posts_nothing_and_one_that_only_gives_back_claws_nothing(api):
+    """An order earned 100 points and spent 999: 1 fen refunded moves nothing; 11 fen gives back
+    1 point and claws back none; the rest claws back exactly the 100 and gives back the other 998."""
+    clock.freeze(T0)
+    mid = api.member("13800140009")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
+    earn(api, mid, "B1", 10_000)
+    redeem(api, mid, 999, order="B1", amount=10_000)
+    before = len(postings(api, mid))
+    assert refund(api, "B1", "r1", 1) == {**NOTHING, "order_id": "B1", "refund_id": "r1", "refunded_fen": 1}
+    assert len(postings(api, mid)) == before
+    small = refund(api, "B1", "r2", 10)
+    assert (small["clawed_back"], small["restored"]) == ({"points": 0}, 1)
+    rest = refund(api, "B1", "r3", 9_989)
+    assert (rest["clawed_back"], rest["restored"]) == ({"points": 100, "growth": 100}, 998)
+    assert order_view(api, "B1")["clawed_back"] == {"points": 100, "growth": 100}
+    account = balanced(mid)
+    assert (account["available"], account["debt"], account["clawed_back"]) == (1_000, 0, 100)
