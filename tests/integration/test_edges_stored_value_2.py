@@ -203,3 +203,33 @@ def test_a_refund_one_fen_over_what_is_left_is_refused_and_what_is_left_exactly_
     assert status == 409 and problem["refunded_fen"] == 500, problem
     status, done = refund(api, "RF-P", 499, "c")
     assert status == 201 and done["refunded_fen"] == 999 and done["balance_fen"] == 23_000
+
+
+# accounts from before the listing -------------------------------------------------------------
+
+def test_an_account_from_before_the_listing_is_listed_again_by_its_next_posting(api, program):
+    """An account item written before accounts were listed (no gsi1 keys) is missing from the
+    proof of every account until its next posting lists it."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.stored_value.tables import SvAccountItem
+    mid = api.member("13800139813")
+    top_up(api, mid, 10_000, "LS-1")
+    uow = UnitOfWork("test")
+    item = uow.get(SvAccountItem, SvAccountItem.key(mid), consistent=True)
+    item.gsi1pk, item.gsi1sk = None, None
+    uow.put(item)
+    assert api.ok("GET", "/v1/stored-value/reconciliation")["accounts_checked"] == 0
+    top_up(api, mid, 1, "LS-2")
+    proof = api.ok("GET", "/v1/stored-value/reconciliation")
+    assert (proof["accounts_checked"], proof["balanced"]) == (1, True)
+    assert proof["totals"]["principal"] == 10_001
+
+
+def test_a_refund_of_an_order_never_paid_with_stored_value_is_a_404_and_writes_nothing(api, program):
+    mid = api.member("13800139814")
+    top_up(api, mid, 10_000, "NF-1")
+    status, problem = refund(api, "NF-O", 1, "r1")
+    assert status == 404 and problem["type"].endswith("/not-found"), problem
+    assert problem["detail"] == "no stored value payment for order NF-O at merchant m1"
+    held = account(api, mid)
+    assert (held["principal"], held["refunded_principal"], held["version"]) == (10_000, 0, 1)
