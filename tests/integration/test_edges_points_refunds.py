@@ -198,3 +198,16 @@ def test_a_refund_too_small_to_move_a_point_posts_nothing_and_one_that_only_give
     assert order_view(api, "B1")["clawed_back"] == {"points": 100, "growth": 100}
     account = balanced(mid)
     assert (account["available"], account["debt"], account["clawed_back"]) == (1_000, 0, 100)
+
+
+def test_a_single_point_that_expired_unspent_is_not_owed_again(api):
+    clock.freeze(T0)
+    mid = api.member("13800140010")
+    rules(api, expiry={"policy": "days", "days": 30})
+    earn(api, mid, "E1", 10_000)
+    redeem(api, mid, 99)
+    clock.freeze(T0 + timedelta(days=40))
+    assert api.run_job("points-expiry")["points_expired"] == 1
+    reply = refund(api, "E1", "r1", 10_000)
+    assert (reply["clawed_back"]["points"], reply["already_expired"], reply["debt_added"]) == (99, 1, 99)
+    assert balanced(mid)["debt"] == 99
