@@ -7,7 +7,7 @@ unit and integration suites catch (mutmut 3, configured in ``pyproject.toml``).
     python -m mutation --resume        # carry on with an interrupted run
 
 A survivor judged *equivalent* (no caller could ever tell it from the original) is listed in
-``mutation/equivalent/<package>.toml`` with its diff and the reason; the kill rate leaves those
+``mutation/equivalent/<area>.toml`` with its diff (a literal string, ``'''...'''``) and the reason; the kill rate leaves those
 out, and a verdict whose mutant's diff has changed no longer counts. The
 summary goes to ``mutation/results.json`` and the README's table."""
 
