@@ -124,6 +124,7 @@ def test_a_cash_out_of_exactly_the_approval_amount_is_paid_at_once_and_one_fen_m
     assert (paid["status"], paid["cashed_out_fen"], paid["balance_fen"]) == ("paid", 10_000, 0)
     pending = api.ok("POST", f"/v1/members/{over}/stored-value/cash-out", {"reason": "leaving"})
     assert (pending["status"], pending["principal_fen"], pending["cashed_out_fen"]) == ("pending", 10_001, 0)
+    assert pending["bonus_forfeited_fen"] == 0                           # nothing forfeited until approved
     assert (account(api, exact)["cashed_out"], account(api, over)["held_principal"]) == (10_000, 10_001)
 
 
@@ -154,6 +155,7 @@ def test_a_rejected_cash_out_gives_the_principal_back_and_the_requester_cannot_d
     assert status == 422, problem
     status, done = api.call("POST", f"{path}/reject", {"reason": "fraud check"}, token=cfo)
     assert status == 200 and (done["status"], done["principal"], done["bonus"]) == ("rejected", 20_000, 3_000)
+    assert done["balance_fen"] == 23_000
     held = account(api, mid)
     assert (held["principal"], held["held_principal"], held["cashed_out"]) == (20_000, 0, 0)
 
@@ -201,6 +203,7 @@ def test_a_refund_one_fen_over_what_is_left_is_refused_and_what_is_left_exactly_
     assert refund(api, "RF-P", 500, "a")[0] == 201
     status, problem = refund(api, "RF-P", 500, "b")
     assert status == 409 and problem["refunded_fen"] == 500, problem
+    assert problem["detail"] == "refunds would total 1000 fen of a 999 fen payment"
     status, done = refund(api, "RF-P", 499, "c")
     assert status == 201 and done["refunded_fen"] == 999 and done["balance_fen"] == 23_000
 
@@ -233,3 +236,52 @@ def test_a_refund_of_an_order_never_paid_with_stored_value_is_a_404_and_writes_n
     assert problem["detail"] == "no stored value payment for order NF-O at merchant m1"
     held = account(api, mid)
     assert (held["principal"], held["refunded_principal"], held["version"]) == (10_000, 0, 1)
+
+
+def test_a_refund_id_used_twice_is_refused_and_gives_nothing_back_twice(api, program):
+    mid = api.member("13800139815")
+    top_up(api, mid, 20_000, "RR-1")
+    pay(api, mid, 999, "RR-O")
+    assert refund(api, "RR-O", 100, "same")[0] == 201
+    status, problem = refund(api, "RR-O", 100, "same")
+    assert status == 409 and problem["detail"] == "refund same was applied already", problem
+    held = account(api, mid)
+    assert held["refunded_principal"] + held["refunded_bonus"] == 100
+
+
+def test_hq_staff_refunding_without_naming_the_merchant_are_asked_for_it(api, program):
+    """HQ staff act for no merchant of their own: a refund must name the merchant (422), not
+    look for the order at no merchant."""
+    mid = api.member("13800139816")
+    top_up(api, mid, 20_000, "RM-1")
+    pay(api, mid, 999, "RM-O")
+    cfo = mint_token("staff", "cfo", 60, role="ops_manager")
+    status, problem = api.call("POST", "/v1/stored-value/payments/RM-O/refunds", {"refund_id": "r", "amount_fen": 1},
+                               token=cfo)
+    assert status == 422 and "merchant_id is required" in problem["detail"], problem
+
+
+def test_a_cancelled_hold_names_its_canceller_and_a_confirmed_one_says_so_when_cancelled(api, program):
+    mid = api.member("13800139817")
+    top_up(api, mid, 10_000, "HC-1")
+    base = f"/v1/members/{mid}/stored-value/holds"
+    first = api.ok("POST", base, {"amount_fen": 1_000, "order_id": "HC-A", "merchant_id": "m1", "ttl_seconds": 60})
+    assert api.ok("POST", f"{base}/{first['hold_id']}/cancel")["status"] == "released"
+    [released] = api.ok("GET", f"/v1/members/{mid}/stored-value/ledger?limit=1")["postings"]
+    assert (released["kind"], released["actor"]) == ("hold_released", "staff:ops")
+    second = api.ok("POST", base, {"amount_fen": 1_000, "order_id": "HC-B", "merchant_id": "m1", "ttl_seconds": 60})
+    api.ok("POST", f"{base}/{second['hold_id']}/confirm")
+    status, problem = api.call("POST", f"{base}/{second['hold_id']}/cancel")
+    assert status == 409 and problem["detail"] == f"hold {second['hold_id']} is confirmed", problem
+    held = account(api, mid)
+    assert (held["principal"], held["held_principal"], held["spent_principal"]) == (9_000, 0, 1_000)
+
+
+def test_hq_staff_taking_a_hold_without_naming_the_merchant_are_asked_for_it(api, program):
+    mid = api.member("13800139818")
+    top_up(api, mid, 10_000, "HM-1")
+    cfo = mint_token("staff", "cfo", 60, role="ops_manager")
+    status, problem = api.call("POST", f"/v1/members/{mid}/stored-value/holds", {"amount_fen": 1_000,
+                                                                                 "order_id": "HM-O"}, token=cfo)
+    assert status == 422 and "merchant_id is required" in problem["detail"], problem
+    assert account(api, mid)["held_principal"] == 0

@@ -114,3 +114,22 @@ def test_a_refund_of_the_whole_payment_gives_back_its_split():
     assert R.refund_split(666, 333, 999, 0, 0, 0, 999) == (666, 333)
     assert R.refund_split(1, 0, 1, 0, 0, 0, 1) == (1, 0)
     assert R.refund_split(0, 1, 1, 0, 0, 0, 1) == (0, 1)
+
+
+# expiring bonus given back by refunds ----------------------------------------------------------
+
+def test_a_refund_smaller_than_the_latest_lot_taken_leaves_the_earlier_lots_still_taken():
+    from datetime import date
+
+    from chalicelib.stored_value import bonus_lots as L
+    taken = [{"expires": "2026-03-31", "fen": 300}, {"expires": "2026-04-30", "fen": 500}]
+    lots, still = L.give_back([], taken, 200)
+    assert lots == [{"expires": "2026-04-30", "fen": 200}]
+    assert still == [{"expires": "2026-03-31", "fen": 300}, {"expires": "2026-04-30", "fen": 300}]
+    lots, still = L.give_back(lots, still, 299)
+    assert lots == [{"expires": "2026-04-30", "fen": 499}]
+    assert still == [{"expires": "2026-03-31", "fen": 300}, {"expires": "2026-04-30", "fen": 1}]
+    lots, still = L.give_back(lots, still, 2)                  # the 1 fen left is still owed to its lot
+    assert lots == [{"expires": "2026-03-31", "fen": 1}, {"expires": "2026-04-30", "fen": 500}]
+    assert still == [{"expires": "2026-03-31", "fen": 299}]
+    assert L.add(lots, date(2026, 3, 31), 0) == lots
