@@ -110,6 +110,7 @@ def test_the_review_leaves_a_tier_alone_on_its_last_valid_day_and_lowers_it_the_
     assert api.run_job("tier-review")["downgraded"] == 1
     now = tier(api, mid)
     assert (now["tier"]["code"], now["valid_until"], now["period_start"]) == ("V1", None, "2027-03-01")
+    assert history(api, mid)[0]["detail"]["period_growth"] == 0                # none earned in the period
 
 
 def test_a_tier_below_the_one_left_is_regained_at_its_keep_and_the_one_left_still_needs_its_own(api, ladder):
@@ -277,3 +278,65 @@ def test_growth_owed_reaches_no_tier_and_paying_it_back_to_zero_reaches_none_eit
     assert tier(api, mid)["tier"]["code"] == "V2"
     assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)] == [
         ("V1", "V2", "crossing"), ("V2", "V1", "refund"), ("V1", "V2", "crossing")]
+
+
+def test_a_floor_at_the_tier_earned_ends_without_a_change_in_the_history(api, ladder):
+    mid = api.member("13800139415")
+    earn(api, mid, "o1", 1_200)                                   # Silver earned
+    floor(api, mid, "V2", "2026-06-30")
+    clock.freeze(day(7, 1))
+    assert api.run_job("tier-review")["manual_ended"] == 1
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["manual"]) == ("V2", None)
+    assert [c["cause"] for c in history(api, mid)] == ["manual", "crossing"]
+
+
+def test_growth_posted_for_a_day_before_the_period_does_not_count_towards_regaining_the_tier_left(api, ladder):
+    """An order of the period's last day reaches the tiers after the review has lowered the tier:
+    it adds to growth, but not to the new period's, so the tier left (kept with 1) is not regained
+    until growth is earned in the new period."""
+    ladder(tiers=[LADDER["tiers"][0], {"code": "V2", "name": "Buyer", "threshold": 1, "validity_months": 12}])
+    mid = api.member("13800139416")
+    earn(api, mid, "o1", 100)                                     # Buyer until 2027-02-28
+    clock.freeze(day(2, 28, 2027))
+    api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "o2", "amount_fen": 500, "merchant_id": "m1"})
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["downgraded"] == 1          # before the stream brings o2
+    deliver()
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V1", 105, 0)
+    earn(api, mid, "o3", 1)
+    assert tier(api, mid)["tier"]["code"] == "V2"
+
+
+def test_the_review_records_the_periods_growth_against_the_keep_one_short_and_exactly_met(api, ladder):
+    short, kept = api.member("13800139417"), api.member("13800139418")
+    earn(api, short, "s1", 1_000)
+    earn(api, kept, "k1", 1_000)                                  # both Silver until 2027-02-28, keep 1 000
+    clock.freeze(day(9, 1))
+    earn(api, short, "s2", 999)
+    earn(api, kept, "k2", 1_000)
+    clock.freeze(day(3, 1, 2027))
+    result = api.run_job("tier-review")
+    assert (result["downgraded"], result["retained"]) == (1, 1)
+    period = ["2026-03-01", "2027-02-28"]
+    assert history(api, short)[0]["detail"] == {"period_growth": 999, "needed": 1_000, "period": period,
+                                                "ladder_version": 1}
+    assert history(api, kept)[0]["detail"] == {"period_growth": 1_000, "needed": 1_000, "period": period,
+                                               "ladder_version": 1}
+    assert (history(api, kept)[0]["cause"], tier(api, kept)["valid_until"]) == ("retention", "2028-02-29")
+
+
+def test_a_tier_whose_validity_ops_removed_is_kept_for_good_at_its_review(api, ladder):
+    mid = api.member("13800139419")
+    earn(api, mid, "o1", 2_000)                                   # Silver until 2027-02-28
+    clock.freeze(day(9, 1))
+    earn(api, mid, "o2", 1_000)                                   # the keep, met
+    silver = {k: v for k, v in LADDER["tiers"][1].items() if k != "validity_months"}
+    ladder(tiers=[LADDER["tiers"][0], silver, *LADDER["tiers"][2:]])
+    clock.freeze(day(3, 1, 2027))
+    assert api.run_job("tier-review")["retained"] == 1
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["valid_until"], now["period_start"]) == ("V2", None, "2027-03-01")
+    clock.freeze(day(3, 1, 2028))
+    assert api.run_job("tier-review")["items_read"] == 0          # nothing ends any more
