@@ -10,45 +10,16 @@ import pytest
 
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.events import dispatch
 from chalicelib.shared import clock
-from chalicelib.shared.events import DomainEvent
 from tests.integration.conftest import scan
+from tests.integration.test_tiers import LADDER, deliver, earn, history, tier
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 2026-03-01, noon in Shanghai
-LADDER = {"tiers": [
-    {"code": "V1", "name": "Member", "threshold": 0},
-    {"code": "V2", "name": "Silver", "threshold": 1_000, "validity_months": 12},
-    {"code": "V3", "name": "Gold", "threshold": 5_000, "validity_months": 12, "retain": 3_000},
-    {"code": "V4", "name": "Platinum", "threshold": 20_000, "validity_months": 12},
-]}
 
 
 def day(month, d, year=2026):
     """Noon in Shanghai on that day."""
     return datetime(year, month, d, 4, 0, tzinfo=UTC)
-
-
-def deliver():
-    """Hand every stored event to its subscribers, oldest first, as the stream would."""
-    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
-    for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
-        dispatch.dispatch(event)
-
-
-def earn(api, mid, order, yuan):
-    reply = api.ok("POST", f"/v1/members/{mid}/points/earn",
-                   {"order_id": order, "amount_fen": yuan * 100, "merchant_id": "m1"})
-    deliver()
-    return reply
-
-
-def tier(api, mid):
-    return api.ok("GET", f"/v1/members/{mid}/tier")
-
-
-def history(api, mid):
-    return api.ok("GET", f"/v1/members/{mid}/tier/history")["changes"]
 
 
 def floor(api, mid, code, until):
