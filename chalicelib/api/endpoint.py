@@ -59,7 +59,9 @@ class Operation:
     allow: tuple[auth.Allow, ...]        # empty: public
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
+    # what a 2xx answers: the model, "module:Model" or a function that builds it (imported or built
+    # only for the document, so a cold start does not pay for the reply models of every route)
+    response: type[BaseModel] | str | Callable[[], type[BaseModel]] | None = None
     status: int = 200
     idempotent: bool = False
     tags: tuple[str, ...] = ()
@@ -132,7 +134,8 @@ class Call:
 
 def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summary: str,
              allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
-             query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+             query: type[BaseModel] | None = None,
+             response: type[BaseModel] | str | Callable[[], type[BaseModel]] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 from typing import Any
 
@@ -21,20 +23,53 @@ PROBLEM = {
 }
 _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Caller may not do this",
                404: "Not found", 409: "Conflicts with current state", 413: "Body too large",
-               422: "Validation failed or idempotency key reused"}
+               422: "Validation failed or idempotency key reused",
+               500: "The server failed; safe to retry with the same Idempotency-Key",
+               503: "Busy: the record kept changing under concurrent requests; retry after Retry-After seconds "
+                    "with the same Idempotency-Key"}
+_PATH_TEXT = {"member_id": "the member's id; with a member token, `me` names the calling member"}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
+class DuplicateComponent(ValueError):
+    """Two different models would be published under one component name: the last one would win."""
+
+
+def _add(components: dict[str, Any], name: str, definition: dict[str, Any]) -> None:
+    if name in components and components[name] != definition:
+        raise DuplicateComponent(f"two different models are named {name}: "
+                                 f"{json.dumps(components[name])[:200]} and {json.dumps(definition)[:200]}")
+    components[name] = definition
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
-        components[name] = definition
-    components[model.__name__] = schema
+        _add(components, name, definition)
+    _add(components, model.__name__, schema)
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+_BUILT: dict[int, type[BaseModel]] = {}
+
+
+def reply_model(op: Operation) -> type[BaseModel] | None:
+    """The model of ``op``'s 2xx body (a "module:Model" reference is imported now, a builder called once)."""
+    if isinstance(op.response, str):
+        module, _, name = op.response.partition(":")
+        return getattr(importlib.import_module(module), name)
+    if op.response is None or isinstance(op.response, type):
+        return op.response
+    if id(op) not in _BUILT:
+        _BUILT[id(op)] = op.response()
+    return _BUILT[id(op)]
 
 
 def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+         **({"description": _PATH_TEXT[n]} if n in _PATH_TEXT else {})}
         for n in _PARAM.findall(op.path)]
     if op.query is not None:
         qs = op.query.model_json_schema()
@@ -51,18 +86,21 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         body["requestBody"] = {"required": True,
                                "content": {"application/json": {"schema": _schema(op.body, components)}}}
     ok: dict[str, Any] = {"description": "OK"}
-    if op.response is not None:
-        ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
+    if (model := reply_model(op)) is not None:
+        ok["content"] = {"application/json": {"schema": _schema(model, components)}}
+        ok["description"] = (model.__doc__ or "OK").strip().split("\n\n")[0].replace("\n", " ")
     elif op.produces:
         ok["content"] = {op.produces.split(";")[0]: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): ok}
-    codes = set(op.errors) | {400, 413, 422}
+    codes = set(op.errors) | {400, 413, 422, 500} | ({503} if op.idempotent else set())
     if not op.public:
         codes |= {401, 403}
         body["security"] = [{s: []} for s in _schemes(op)]
     for code in sorted(codes):
         responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Problem"),
                                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if code == 503:
+            responses[str(code)]["headers"] = RETRY_AFTER
     body["responses"] = responses
     body["x-callers"] = [a.describe() for a in op.allow] or ["public"]
     return body
@@ -78,6 +116,24 @@ def _schemes(op: Operation) -> list[str]:
     return out
 
 
+SIGNATURE_TEXT = """A merchant's API key (a POS, a mini-program backend, a login server) signs every request.
+Headers:
+
+    X-Api-Key:       <key id>
+    X-Timestamp:     <unix seconds, within 5 minutes of the server clock>
+    X-Nonce:         <8-64 random letters or digits, new for every request>
+    Idempotency-Key: <unique per intended change>        (writes)
+    X-Signature:     v2=<hex HMAC-SHA256(secret, canonical)>
+
+    canonical = "v2" \\n timestamp \\n nonce \\n METHOD \\n path \\n query \\n key id
+                \\n idempotency key (empty on a read) \\n hex(SHA-256(raw body))
+    query     = keys and values percent-encoded as AWS SigV4 does (only A-Z a-z 0-9 - _ . ~ kept),
+                sorted by key, k=v joined with '&'; empty if none. A key given twice is refused.
+
+Each signature is good once (a signed read sent again is 401 signature-reused; a signed write sent
+again replays its first answer): sign every request anew, retries included."""
+
+
 def document(server_url: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared operation."""
     components: dict[str, Any] = {"Problem": PROBLEM}
@@ -87,7 +143,9 @@ def document(server_url: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Loyalty platform API", "version": "1.0.0",
-                 "description": "Members, identities and (in later waves) points, stored value, coupons."},
+                 "description": "A member-loyalty platform: members and identities, tiers and paid membership, "
+                                "points, stored value and gift cards, for POS tills, member apps, head office "
+                                "staff and integrators. Errors are RFC 9457 problem+json."},
         "paths": paths,
         "components": {
             "schemas": components,
@@ -95,7 +153,7 @@ def document(server_url: str | None = None) -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "Member token (issueMemberToken) or staff token with a role"},
                 "merchantSignature": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
-                                      "description": "With X-Timestamp and X-Signature: see the README"},
+                                      "description": SIGNATURE_TEXT},
             },
         },
     }

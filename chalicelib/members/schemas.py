@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.shared.types import PlainText, Strict
 
@@ -72,7 +72,8 @@ class UpdateMember(Strict):
 
 
 class ListMembersQuery(Strict):
-    merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the registering merchant")
+    merchant_id: str | None = Field(None, max_length=64, description="the registering merchant: required for "
+                                    "staff callers; a merchant's key lists its own members and may leave it out")
     start: date = Field(description="registered on or after this day (UTC)")
     end: date = Field(description="registered on or before this day (UTC)")
     store_id: str | None = Field(None, max_length=64)
@@ -85,16 +86,18 @@ PERSONAL = ("phone", "email")
 
 
 class LookupQuery(Strict):
-    type: IdentityType = Field(description="wechat_openid, wechat_unionid or card_no; phones and emails go in "
-                                           "the body of POST /v1/members/lookup")
+    type: Literal["wechat_openid", "wechat_unionid", "card_no"] = Field(
+        description="phones and emails are personal data: find them with POST /v1/members/lookup, the identity "
+                    "in the body")
     value: str = Field(min_length=1, max_length=254)
 
-    @model_validator(mode="after")
-    def _not_personal(self) -> LookupQuery:
-        if self.type in PERSONAL:
-            raise ValueError(f"a {self.type} is personal data: never put it in a URL (logs and proxies keep "
+    @field_validator("type", mode="before")
+    @classmethod
+    def _not_personal(cls, value: object) -> object:
+        if value in PERSONAL:
+            raise ValueError(f"a {value} is personal data: never put it in a URL (logs and proxies keep "
                              "URLs); look it up with POST /v1/members/lookup and the identity in the body")
-        return self
+        return value
 
 
 class GetMemberQuery(Strict):

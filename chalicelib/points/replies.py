@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class Reply(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+from chalicelib.shared.types import Reply
 
 BALANCE = ("available − debt after the change: what the member owns, negative while they owe points "
            "(refunds of orders whose points were already spent)")

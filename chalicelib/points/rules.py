@@ -34,7 +34,7 @@ def _multiplier(v: str) -> str:
     return v
 
 
-class Step(Strict):
+class EarnStep(Strict):
     min_amount_fen: int = Field(ge=0, le=10**11)
     multiplier: Multiplier
 
@@ -87,7 +87,7 @@ class Behavior(Strict):
         return v
 
 
-class Redeem(Strict):
+class RedeemRules(Strict):
     points_per_yuan: int = Field(100, ge=1, le=1_000_000, description="100 means 100 points = ¥1")
     max_share_percent: int = Field(50, ge=0, le=100, description="at most this share of an order")
 
@@ -102,7 +102,7 @@ class ProgramRules(Strict):
 
     points_per_yuan: Multiplier = "1"
     rounding: Literal["floor", "half_up", "ceil"] = "floor"
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[EarnStep] = Field(default_factory=list)
     category_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
     sku_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
     store_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
@@ -116,7 +116,7 @@ class ProgramRules(Strict):
     growth_per_yuan: Multiplier = Field("1", description="growth value (tiers) per ¥1; never spendable")
     expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"))
     reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])
-    redeem: Redeem = Field(default_factory=Redeem)
+    redeem: RedeemRules = Field(default_factory=RedeemRules)
     behaviors: dict[str, Behavior] = Field(default_factory=dict)
     custom_events: dict[str, Behavior] = Field(default_factory=dict)
     point_types: dict[str, PointType] = Field(default_factory=dict, description="types beyond 'points' and 'growth'")

@@ -22,6 +22,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
+class Reply(BaseModel):
+    """What an operation answers, as the OpenAPI document describes it. Replies are never validated
+    at run time (the handlers build them); the end-to-end suite checks every reply it receives
+    against these models, which forbid undocumented fields."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
 PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 
 

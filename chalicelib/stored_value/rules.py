@@ -29,7 +29,7 @@ MerchantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")]       
 LimitFen = Annotated[StrictInt, Field(ge=0, le=10**12)]
 
 
-class Step(Strict):
+class BonusStep(Strict):
     min_fen: StrictInt = Fen
     bonus_fen: StrictInt = Fen
 
@@ -40,7 +40,7 @@ class BonusRule(Strict):
     kind: Literal["fixed", "stepped", "percent"]
     min_fen: StrictInt = Field(1, ge=1, le=10**9, description="the least top-up the rule rewards")
     bonus_fen: StrictInt | None = Field(None, ge=1, le=10**9, description="fixed: the bonus")
-    steps: list[Step] = Field(default_factory=list, max_length=20, description="stepped: the highest reached")
+    steps: list[BonusStep] = Field(default_factory=list, max_length=20, description="stepped: the highest reached")
     percent: StrictInt | None = Field(None, ge=1, le=100, description="percent: of the top-up")
     max_bonus_fen: StrictInt | None = Field(None, ge=1, le=10**9)
     starts_at: Instant | None = None

@@ -54,6 +54,39 @@ class Api:
                                     timeout=30)
 
 
+# Every reply the API gives during the end-to-end suite (operation, status, media type, body): the
+# last test of the suite checks each against the published document (tests/e2e/test_openapi.py).
+REPLIES: list[tuple[str, int, str, str]] = []
+LAST = "test_every_reply_of_the_suite_matches_the_document"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def recorded_replies() -> Iterator[list[tuple[str, int, str, str]]]:
+    """Record what every operation answers (the stack runs in this process)."""
+    from chalicelib.api import endpoint
+
+    handle = endpoint._handle
+
+    def recording(bp, op, handler, params):
+        response = handle(bp, op, handler, params)
+        kind = str(response.headers.get("Content-Type", "")).split(";")[0]
+        body = response.body or ""
+        REPLIES.append((op.operation_id, response.status_code, kind,
+                        body.decode() if isinstance(body, bytes) else body))
+        return response
+    endpoint._handle = recording
+    yield REPLIES
+    endpoint._handle = handle
+    if os.environ.get("REPLIES_DUMP"):          # examples for whoever writes a reply model
+        with open(os.environ["REPLIES_DUMP"], "w") as out:
+            json.dump(REPLIES, out, ensure_ascii=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The check of every recorded reply runs after every other test."""
+    items.sort(key=lambda item: item.name == LAST)
+
+
 @pytest.fixture(scope="session")
 def stack():
     s = LocalStack(api_port=free_port(), emulator_port=free_port(), scheduler_enabled=False).start()

@@ -1,5 +1,7 @@
 """The served document matches the routes, and a fuzzer finds no server error."""
 
+import json
+
 import schemathesis
 from openapi_spec_validator import validate
 
@@ -86,3 +88,56 @@ def test_every_figure_of_the_points_replies_is_documented(api, stack):
     check(api.call("GET", f"/v1/members/{mid}/points", pos=True), "getPointsAccount")
     check(api.call("GET", f"/v1/orders/{order}", pos=True), "getOrder")
     check(api.call("GET", f"/v1/members/{mid}/orders", pos=True), "listOrders")
+
+
+def _strictness_gaps(schema, components, seen, where):
+    """Object schemas under ``schema`` that would let an undocumented field through."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                yield from _strictness_gaps(components[name], components, seen, name)
+        if "properties" in schema and schema.get("additionalProperties") is not False:
+            yield where
+        for value in schema.values():
+            yield from _strictness_gaps(value, components, seen, where)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _strictness_gaps(value, components, seen, where)
+
+
+def test_every_reply_of_the_suite_matches_the_document(api):
+    """Runs last (tests/e2e/conftest.py): every reply the API gave during the whole end-to-end
+    suite, success or problem, validates against its operation's documented reply for that
+    status, and a success body has no field the document does not describe."""
+    import jsonschema
+
+    from tests.e2e.conftest import REPLIES
+    doc = api.call("GET", "/openapi.json").json()
+    operations = {o["operationId"]: o for ops in doc["paths"].values() for o in ops.values()}
+    components = doc["components"]["schemas"]
+    failures, checked = [], set()
+    for operation_id, status, kind, body in REPLIES:
+        declared = operations[operation_id]["responses"].get(str(status))
+        if declared is None:
+            failures.append((operation_id, status, "status not documented", body[:200]))
+            continue
+        content = declared.get("content", {})
+        if kind not in content:
+            failures.append((operation_id, status, f"{kind or 'no body'} not documented", body[:200]))
+            continue
+        schema = content[kind]["schema"]
+        if kind.endswith("json"):
+            errors = list(jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+                          .iter_errors(json.loads(body)))
+            if errors:
+                failures.append((operation_id, status, errors[0].message[:300], body[:200]))
+        if 200 <= status < 300:
+            checked.add(operation_id)
+    assert failures == [], failures[:10]
+    assert len({r[0] for r in REPLIES}) >= 60, "this test checks the replies of the whole end-to-end suite"
+    loose = {(i, gap) for i, o in operations.items() for code, r in o["responses"].items() if code.startswith("2")
+             for c in r.get("content", {}).values() for gap in _strictness_gaps(c["schema"], components, set(), i)}
+    assert loose == set()
+    assert len(checked) >= 60
