@@ -35,7 +35,7 @@ test: lint $(DDB_LOCAL) ## lint; unit + integration (moto and the in-memory fake
 bench: $(STAMP)        ## cost and latency per operation; writes bench/results.json
 	$(PY) -m bench
 
-mutation: $(STAMP)     ## one-line bugs planted in the money code one at a time (long; not in `make test`); writes mutation/results.json and the README table
+mutation: $(STAMP)     ## one-line bugs planted in the money code one at a time (long; not in `make test`); writes mutation/results.json and the table in docs/engineers/test-strength.md
 	$(PY) -m mutation
 
 package: $(STAMP)      ## build/sam.json + deployment.zip: chalice package merged with infra/

@@ -632,7 +632,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The README's benchmark section body, from results.json."""
+    """The body of docs/engineers/benchmark.md, from results.json."""
     rows = (results["api"] + results.get("points", []) + results.get("tiers", []) + results.get("stored_value", [])
             + results.get("gift_cards", []) + results["emulator_transactions"])
     spend = results["double_spend"]
@@ -669,7 +669,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(results: dict[str, Any], readme: Path = ROOT / "README.md") -> None:
+def update_docs(results: dict[str, Any], readme: Path = ROOT / "docs" / "engineers" / "benchmark.md") -> None:
     text = readme.read_text()
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     if start in text and end in text:
@@ -683,12 +683,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200, help="calls per operation and size")
     parser.add_argument("--sizes", default="1000,100000", help="member counts to measure at")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--readme", action="store_true", help="only rewrite the README table from results.json")
+    parser.add_argument("--readme", action="store_true", help="only rewrite the table in docs/engineers/benchmark.md from results.json")
     parser.add_argument("--cold-start", action="store_true",
-                        help="only measure the cold start (into results.json and the README table)")
+                        help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
     if args.readme:
-        update_readme(json.loads(OUT.read_text()))
+        update_docs(json.loads(OUT.read_text()))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     tx_sizes, shipped = [1_000, 100_000], [1_000, 4_000]
@@ -703,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             results = json.loads(OUT.read_text())
             results["cold_start_ms"] = cold_start(stack)
             OUT.write_text(json.dumps(results, indent=2) + "\n")
-            update_readme(results)
+            update_docs(results)
             print(json.dumps(results["cold_start_ms"], indent=2))
             return 0
         started = time.time()
@@ -727,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     out = OUT if not args.quick else OUT.with_name("results-quick.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     if not args.quick:
-        update_readme(results)
+        update_docs(results)
     print(table(results["api"]))
     print()
     print(table(results["points"]))

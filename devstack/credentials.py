@@ -100,7 +100,7 @@ def bootstrap(stack) -> dict[str, Any]:
                    "or: .venv/bin/python -m devstack token member <member_id>",
         },
         "signing": "X-Api-Key, X-Timestamp, Idempotency-Key, X-Signature: v2=HMAC-SHA256(secret, canonical request); "
-                   "see README",
+                   "see docs/integrators/signing.md",
     }
     if stack.data_dir is not None:
         path = stack.data_dir.parent / "dev-credentials.json"

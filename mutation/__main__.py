@@ -9,7 +9,7 @@ unit and integration suites catch (mutmut 3, configured in ``pyproject.toml``).
 A survivor judged *equivalent* (no caller could ever tell it from the original) is listed in
 ``mutation/equivalent/<area>.toml`` with its diff (a literal string, ``'''...'''``) and the reason; the kill rate leaves those
 out, and a verdict whose mutant's diff has changed no longer counts. The
-summary goes to ``mutation/results.json`` and the README's table."""
+summary goes to ``mutation/results.json`` and the table in ``docs/engineers/test-strength.md``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "mutation" / "equivalent"
 RESULTS = ROOT / "mutation" / "results.json"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "engineers" / "test-strength.md"
 START, END = "<!-- mutation:start -->", "<!-- mutation:end -->"
 
 
@@ -154,7 +154,7 @@ def _rated(c: Counter[str]) -> dict[str, Any]:
 
 
 def table(s: dict[str, Any]) -> str:
-    """The README's table."""
+    """The table of docs/engineers/test-strength.md."""
     lines = ["| package | mutants | killed | judged equivalent | survived | not run yet | kill rate |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for package, r in [*s["packages"].items(), ("**all**", s["all"])]:

@@ -79,7 +79,7 @@ def sign(secret: str, timestamp: str, method: str, path: str, query: Mapping[str
 def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes = b"",
                    query: Mapping[str, str] | None = None, at: float | None = None,
                    idempotency_key: str | None = None, version: str = "v2") -> dict[str, str]:
-    """Headers of a signed merchant request (tests, the bench and the README use it)."""
+    """Headers of a signed merchant request (tests and the bench use it)."""
     timestamp = str(int(at if at is not None else time.time()))
     nonce = secrets.token_hex(12) if version == "v2" else ""
     headers = {"X-Api-Key": key_id, "X-Timestamp": timestamp,

@@ -1,13 +1,10 @@
 """Hardening (issue #10) over HTTP: signed requests are good once, the query is signed
-unambiguously, and the README's shell example of signing works as written."""
+unambiguously."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import requests
 
@@ -74,19 +71,6 @@ def test_the_query_is_signed_unambiguously_and_a_repeated_key_is_refused(api, st
     assert r.status_code == 400 and "more than once" in r.json()["detail"]
     ok = signed_headers(key["key_id"], key["secret"], "GET", path, b"", meant)
     assert requests.get(api.url + path, params=meant, headers=ok, timeout=30).status_code == 200
-
-
-def test_the_readmes_shell_example_signs_a_request_that_is_accepted(api, stack, tmp_path):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"In the shell, with the demo POS key.*?```sh\n(.*?)```", readme, re.S).group(1)
-    phone = fresh_phone()
-    script = block.replace("http://127.0.0.1:8000", api.url).replace("13800138000", phone)
-    creds = tmp_path / "creds.json"
-    creds.write_text(json.dumps(stack.credentials))
-    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "CREDS": str(creds)})
-    reply = json.loads(out.stdout)
-    assert reply["phone"] == f"{phone[:3]}****{phone[-4:]}" and reply["channel"] == "pos", out.stdout + out.stderr
 
 
 def test_a_revoked_key_is_refused_and_another_merchants_key_cannot_be_revoked(api, stack):

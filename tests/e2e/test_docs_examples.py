@@ -1,0 +1,56 @@
+"""The documentation's shell examples run as they are written, against the suite's stack: the
+README's first session and the signed request of docs/integrators/signing.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from devstack.credentials import staff_token
+from tests.e2e.conftest import fresh_phone
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _block(page: str, after: str) -> str:
+    """The first ```sh block of ``page`` after the text ``after``."""
+    return re.search(re.escape(after) + r".*?```sh\n(.*?)```", (ROOT / page).read_text(), re.S).group(1)
+
+
+def _run(script: str, stack, tmp_path, credentials: dict | None = None) -> subprocess.CompletedProcess:
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps(credentials or stack.credentials))
+    script = script.replace("CREDS=.local/dev-credentials.json", f"CREDS={creds}")
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CREDS": str(creds)})
+
+
+def test_the_readmes_first_session_runs_as_written(api, stack, tmp_path):
+    """In a program of its own, with a demo merchant: the rules it saves stay out of other tests."""
+    program = "first-session"
+    made = api.call("POST", "/v1/programs", {"program_id": program, "name": program},
+                    headers=api.staff("platform_admin"), key="first-session-program")
+    assert made.status_code in (201, 409), made.text
+    admin = staff_token("super_admin", "first-session-admin", program_id=program)
+    assert api.call("POST", "/v1/merchants", {"merchant_id": "demo-merchant", "name": "Demo"}, headers=api.bearer(admin),
+                    key="first-session-merchant").status_code in (201, 409)
+    credentials = {**stack.credentials, "staff_tokens": {"super_admin": admin}}
+    script = _block("README.md", "## A first session").replace("http://127.0.0.1:8000", api.url)
+    out = _run(script, stack, tmp_path, credentials)
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["earned 299", "balance 299"], out.stdout + out.stderr
+    operations = int(lines[2].split()[0])
+    documented = api.call("GET", "/openapi.json").json()["paths"]
+    assert operations == sum(len(methods) for methods in documented.values()) > 90
+
+
+def test_the_signing_pages_shell_example_signs_a_request_that_is_accepted(api, stack, tmp_path):
+    phone = fresh_phone()
+    script = _block("docs/integrators/signing.md", "## In the shell").replace(
+        "http://127.0.0.1:8000", api.url).replace("13800138000", phone)
+    out = _run(script, stack, tmp_path)
+    reply = json.loads(out.stdout)
+    assert reply["phone"] == f"{phone[:3]}****{phone[-4:]}" and reply["channel"] == "pos", out.stdout + out.stderr
