@@ -28,6 +28,7 @@ config_endpoints(bp, "/v1/tasks", TASKS, "tasks", TaskSet, put_id="putTasks", ge
 
 
 @endpoint(bp, "/v1/members/{member_id}/tasks", "GET", "getMemberTasks", tags=TAGS, errors=(404,),
-          summary="The member's tasks with their progress in the current period", allow=(MEMBER, MERCHANT, ANY_STAFF))
+          summary="The member's tasks with their progress in the current period", allow=(MEMBER, MERCHANT, ANY_STAFF),
+          response="chalicelib.tasks.replies:MemberTasksOut")
 def get_member_tasks(call: Call):
     return service.member_tasks(call.uow, call.params["member_id"], call.caller)
