@@ -43,21 +43,24 @@ class CreateApiKey(Strict):
 
 
 @endpoint(bp, "/v1/merchants", "POST", "createMerchant", status=201, tags=TAGS, errors=(409,),
-          summary="Create a merchant", allow=(staff("super_admin"),), body=CreateMerchant)
+          summary="Create a merchant", allow=(staff("super_admin"),), body=CreateMerchant,
+          response="chalicelib.merchants.replies:MerchantCreatedOut")
 def create_merchant(call: Call):
     return service.create_merchant(call.body.merchant_id, call.body.name, call.uow)
 
 
 @endpoint(bp, "/v1/merchants/{merchant_id}/stores", "POST", "createStore", status=201, tags=TAGS,
           errors=(404, 409), summary="Create a store of a merchant", allow=(staff("super_admin"),),
-          body=CreateStore)
+          body=CreateStore,
+          response="chalicelib.merchants.replies:StoreCreatedOut")
 def create_store(call: Call):
     return service.create_store(call.params["merchant_id"], call.body.store_id, call.body.name, call.uow)
 
 
 @endpoint(bp, "/v1/merchants/{merchant_id}/api-keys", "POST", "createApiKey", status=201, tags=TAGS,
           errors=(404,), idempotent=False, summary="Create a signed-request API key (the secret is shown once)",
-          allow=(staff("super_admin"),), body=CreateApiKey)
+          allow=(staff("super_admin"),), body=CreateApiKey,
+          response="chalicelib.merchants.replies:ApiKeyCreatedOut")
 def create_api_key(call: Call):
     # Not keyed: the reply carries the secret, and an idempotency record would store it.
     return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.body.capabilities, call.uow)
@@ -65,6 +68,7 @@ def create_api_key(call: Call):
 
 @endpoint(bp, "/v1/merchants/{merchant_id}/api-keys/{key_id}/revoke", "POST", "revokeApiKey", tags=TAGS,
           errors=(404,), summary="Revoke an API key: refused everywhere within 5 seconds",
-          allow=(staff("super_admin"),), body=RevokeApiKey)
+          allow=(staff("super_admin"),), body=RevokeApiKey,
+          response="chalicelib.merchants.replies:ApiKeyRevokedOut")
 def revoke_api_key(call: Call):
     return service.revoke_api_key(call.params["merchant_id"], call.params["key_id"], call.uow)

@@ -29,11 +29,13 @@ class CreateProgram(Strict):
 
 @endpoint(bp, "/v1/programs", "POST", "createProgram", status=201, tags=TAGS, errors=(409,),
           summary="Create a program (a tenant): a brand, a mall, or one merchant of a SaaS", allow=(PLATFORM,),
-          body=CreateProgram)
+          body=CreateProgram,
+          response="chalicelib.programs.replies:ProgramOut")
 def create_program(call: Call):
     return service.create(call.body.program_id, call.body.name, call.body.timezone, call.caller, call.uow)
 
 
-@endpoint(bp, "/v1/programs", "GET", "listPrograms", tags=TAGS, summary="Every program", allow=(PLATFORM,))
+@endpoint(bp, "/v1/programs", "GET", "listPrograms", tags=TAGS, summary="Every program", allow=(PLATFORM,),
+          response="chalicelib.programs.replies:ProgramListOut")
 def list_programs(call: Call):
     return service.listing(call.uow)
