@@ -43,21 +43,24 @@ config_endpoints(bp, "/v1/stored-value/rules", R.RULES, "rules", R.StoredValueRu
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/top-ups", "POST", "topUpStoredValue", tags=TAGS, status=201,
           errors=(404, 409), summary="Add paid principal (applied once per payment_ref) and the best top-up bonus",
-          allow=(MERCHANT, HQ), body=TopUp)
+          allow=(MERCHANT, HQ), body=TopUp,
+          response="chalicelib.stored_value.replies:SvTopUpOut")
 def top_up(call: Call):
     return service.top_up(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/payments", "POST", "payWithStoredValue", tags=TAGS,
           status=201, errors=(404, 409), summary="Pay for an order with stored value (principal and bonus by the "
-          "configured order)", allow=TILL, body=Pay)
+          "configured order)", allow=TILL, body=Pay,
+          response="chalicelib.stored_value.replies:SvPaymentOut")
 def pay(call: Call):
     return service.pay(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/stored-value/payments/{order_id}/refunds", "POST", "refundStoredValuePayment", tags=TAGS,
           status=201, errors=(404, 409), summary="Refund part or all of a stored value payment, to the same split",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body=RefundPayment)
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body=RefundPayment,
+          response="chalicelib.stored_value.replies:SvRefundOut")
 def refund(call: Call):
     return service.refund(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
@@ -65,7 +68,8 @@ def refund(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-out", "POST", "cashOutStoredValue", tags=TAGS,
           errors=(403, 404, 409), summary="Refund the remaining principal, the bonus forfeited (HQ); above the "
           "approval amount the principal is held, pending another HQ staff member's approval",
-          allow=(HQ,), body=CashOut)
+          allow=(HQ,), body=CashOut,
+          response="chalicelib.stored_value.replies:SvCashOutOut")
 def cash_out(call: Call):
     return cash_outs.request(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
@@ -73,7 +77,8 @@ def cash_out(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/approve", "POST",
           "approveStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
           summary="Approve a pending cash-out (HQ staff other than its requester): the held principal is paid out",
-          allow=(HQ,), body=CashOutDecision)
+          allow=(HQ,), body=CashOutDecision,
+          response="chalicelib.stored_value.replies:SvCashOutApprovedOut")
 def approve_cash_out(call: Call):
     return cash_outs.approve(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
                              call.idempotency_key)
@@ -82,35 +87,40 @@ def approve_cash_out(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/reject", "POST",
           "rejectStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
           summary="Reject a pending cash-out (HQ staff other than its requester): the held principal is released",
-          allow=(HQ,), body=CashOutDecision)
+          allow=(HQ,), body=CashOutDecision,
+          response="chalicelib.stored_value.replies:SvCashOutRejectedOut")
 def reject_cash_out(call: Call):
     return cash_outs.reject(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
                             call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}", "GET", "getStoredValueCashOut",
-          tags=TAGS, errors=(404,), summary="A cash-out: status, who requested it and who decided", allow=(HQ,))
+          tags=TAGS, errors=(404,), summary="A cash-out: status, who requested it and who decided", allow=(HQ,),
+          response="chalicelib.stored_value.replies:SvCashOutRecord")
 def get_cash_out(call: Call):
     return cash_outs.get(call.params["member_id"], call.params["cash_out_id"], call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value", "GET", "getStoredValueAccount", tags=TAGS, errors=(404,),
           summary="The member's prepaid balances (principal and bonus) and totals",
-          allow=(MEMBER, MERCHANT, ANY_STAFF))
+          allow=(MEMBER, MERCHANT, ANY_STAFF),
+          response="chalicelib.stored_value.replies:StoredValueAccountOut")
 def get_account(call: Call):
     return service.get_account(call.uow, call.params["member_id"], call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/ledger", "GET", "listStoredValueLedger", tags=TAGS,
           errors=(404,), summary="Every movement with its double-entry lines, newest first",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery)
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery,
+          response="chalicelib.stored_value.replies:SvLedgerOut")
 def list_ledger(call: Call):
     return service.ledger(call.uow, call.params["member_id"], call.caller, call.query.before, call.query.limit)
 
 
-@endpoint(bp, "/v1/stored-value/reconciliation", "GET", "getStoredValueReconciliation", tags=TAGS,
+@endpoint(bp, "/v1/stored-value/reconciliation", "GET", "getStoredValueReconciliation", tags=TAGS, errors=(404,),
           summary="Prove balances = postings = double-entry lines, for one member or every account",
-          allow=(HQ,), query=ReconcileQuery)
+          allow=(HQ,), query=ReconcileQuery,
+          response="chalicelib.stored_value.replies:SvReconciliationOut")
 def get_reconciliation(call: Call):
     q = call.query
     if q.member_id:
@@ -120,40 +130,46 @@ def get_reconciliation(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds", "POST", "holdStoredValue", tags=TAGS, status=201,
           errors=(404, 409), summary="Reserve stored value for a checkout; confirm or cancel it, or it lapses",
-          allow=TILL, body=HoldRequest)
+          allow=TILL, body=HoldRequest,
+          response="chalicelib.stored_value.replies:SvHoldOut")
 def hold(call: Call):
     return holds.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/confirm", "POST", "confirmStoredValueHold",
-          tags=TAGS, errors=(404, 409), summary="Spend the held amount: the order is paid", allow=TILL)
+          tags=TAGS, errors=(404, 409), summary="Spend the held amount: the order is paid", allow=TILL,
+          response="chalicelib.stored_value.replies:SvHoldConfirmedOut")
 def confirm_hold(call: Call):
     return holds.confirm(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds/{hold_id}/cancel", "POST", "cancelStoredValueHold",
-          tags=TAGS, errors=(404, 409), summary="Give the held amount back", allow=TILL)
+          tags=TAGS, errors=(404, 409), summary="Give the held amount back", allow=TILL,
+          response="chalicelib.stored_value.replies:SvHoldReleasedOut")
 def cancel_hold(call: Call):
     return holds.release(call.params["member_id"], call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/stored-value/liability", "GET", "getStoredValueLiability", tags=TAGS,
           summary="Prepaid money owed: members' principal and bonus, gift cards by issuer, settlements by merchant",
-          allow=(HQ,))
+          allow=(HQ,),
+          response="chalicelib.stored_value.replies:SvLiabilityOut")
 def get_liability(call: Call):
     return figures.liability(call.uow)
 
 
 @endpoint(bp, "/v1/stored-value/movements", "GET", "getStoredValueMovements", tags=TAGS,
           summary="A day's debits and credits per journal account, with opening and closing balances",
-          allow=(HQ,), query=DayQuery)
+          allow=(HQ,), query=DayQuery,
+          response="chalicelib.stored_value.replies:SvMovementsOut")
 def get_movements(call: Call):
     return figures.movements(call.uow, call.query.day or clock.program_date())
 
 
 @endpoint(bp, "/v1/stored-value/supervision", "GET", "getFundSupervisionStatement", tags=TAGS,
           summary="The custodian bank's statement: per issuer, prepaid money held, the reserve and its change",
-          allow=(HQ,), query=DayQuery)
+          allow=(HQ,), query=DayQuery,
+          response="chalicelib.stored_value.replies:SvSupervisionOut")
 def get_supervision(call: Call):
     _, rules = R.RULES.at(call.uow, clock.now())
     return figures.supervision(call.uow, call.query.day or clock.program_date(), rules.reserve_percent,
