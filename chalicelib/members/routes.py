@@ -14,8 +14,6 @@ from chalicelib.members.schemas import (
     IdentityIn,
     ListMembersQuery,
     LookupQuery,
-    MemberOut,
-    MemberTokenOut,
     MemberTokenRequest,
     RefreshTokenRequest,
     RegisterMember,
@@ -34,9 +32,9 @@ LOGIN = key_with("member_login")          # the brand's login server
 HQ = staff(*HQ_ROLES)
 
 
-@endpoint(bp, "/v1/members", "POST", "registerMember", personal=True, status=201, tags=TAGS, errors=(409,),
+@endpoint(bp, "/v1/members", "POST", "registerMember", personal=True, status=201, tags=TAGS, errors=(404, 409),
           summary="Register a member with one or more identities",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), body=RegisterMember, response=MemberOut)
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body=RegisterMember, response="chalicelib.members.schemas:MemberOut")
 def register_member(call: Call):
     member = service.register(call.body, call.caller, call.uow)
     return member.view(reveal=False)
@@ -44,7 +42,8 @@ def register_member(call: Call):
 
 @endpoint(bp, "/v1/members", "GET", "listMembers", tags=TAGS, errors=(403, 404),
           summary="Members a merchant registered in a period (masked), oldest first; filter by store and stage",
-          allow=(MERCHANT, ANY_STAFF), query=ListMembersQuery)
+          allow=(MERCHANT, ANY_STAFF), query=ListMembersQuery,
+          response="chalicelib.members.replies:MembersPage")
 def list_members(call: Call):
     q = call.query
     return service.listing(call.uow, call.caller, q.merchant_id, q.start.isoformat(), q.end.isoformat(), q.after,
@@ -53,28 +52,29 @@ def list_members(call: Call):
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
           summary="Find the member an OpenID, UnionID or card number belongs to (phones and emails: POST)",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), query=LookupQuery, response=MemberOut)
+          allow=(MERCHANT, LOGIN, ANY_STAFF), query=LookupQuery, response="chalicelib.members.schemas:MemberOut")
 def lookup_member(call: Call):
     return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/lookup", "POST", "findMember", tags=TAGS, errors=(404,), idempotent=False,
           summary="Find the member any identity belongs to, named in the body (personal data stays out of URLs)",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), body=IdentityIn, response=MemberOut)
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
 def find_member(call: Call):
     return service.lookup(call.uow, call.body.type, call.body.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
           summary="Read a member ('me' for the calling member); reveal=true shows personal data to HQ roles, audited",
-          allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query=GetMemberQuery, response=MemberOut)
+          allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query=GetMemberQuery,
+          response="chalicelib.members.schemas:MemberOut")
 def get_member(call: Call):
     return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
 
 
 @endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", personal=True, tags=TAGS, errors=(404, 409),
           summary="Change profile fields; custom_fields merge key by key (null removes a key)",
-          allow=(MEMBER, LOGIN, HQ), body=UpdateMember, response=MemberOut)
+          allow=(MEMBER, LOGIN, HQ), body=UpdateMember, response="chalicelib.members.schemas:MemberOut")
 def update_member(call: Call):
     member = service.update(call.params["member_id"], call.body, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")
@@ -82,7 +82,7 @@ def update_member(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", personal=True, status=201, tags=TAGS,
           errors=(404, 409), summary="Bind one more identity to a member",
-          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
+          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
 def bind_identity(call: Call):
     member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,
                                  call.caller, call.uow)
@@ -92,7 +92,8 @@ def bind_identity(call: Call):
 
 
 @endpoint(bp, "/v1/members/{member_id}/audit", "GET", "listMemberAudit", tags=TAGS, errors=(404,),
-          summary="The member's audit trail: unmasked reads, logins, logouts (HQ)", allow=(HQ,))
+          summary="The member's audit trail: unmasked reads, logins, logouts (HQ)", allow=(HQ,),
+          response="chalicelib.members.replies:MemberAudit")
 def list_member_audit(call: Call):
     return service.audit_trail(call.uow, call.params["member_id"], call.caller)
 
@@ -100,13 +101,14 @@ def list_member_audit(call: Call):
 @endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
           tags=("auth",), errors=(404,),
           summary="Issue member tokens after the caller verified the login (a member_login key or HQ; audited)",
-          allow=(LOGIN, HQ), body=MemberTokenRequest, response=MemberTokenOut)
+          allow=(LOGIN, HQ), body=MemberTokenRequest, response="chalicelib.members.schemas:MemberTokenOut")
 def issue_member_token(call: Call):
     return service.member_token(call.uow, call.body, call.caller)
 
 
 @endpoint(bp, "/v1/auth/member-tokens/refresh", "POST", "refreshMemberToken", status=201, idempotent=False,
-          tags=("auth",), errors=(401,), allow=(), body=RefreshTokenRequest, response=MemberTokenOut,
+          tags=("auth",), errors=(401,), allow=(), body=RefreshTokenRequest,
+          response="chalicelib.members.schemas:MemberTokenOut",
           summary="Trade a refresh token for a new access token and refresh token (the old one is used up)")
 def refresh_member_token(call: Call):
     call.enter_program(service.token_program(call.body.refresh_token))
@@ -115,7 +117,8 @@ def refresh_member_token(call: Call):
 
 @endpoint(bp, "/v1/auth/member-tokens/revoke", "POST", "revokeMemberToken", idempotent=False, tags=("auth",),
           errors=(401,), allow=(), body=RefreshTokenRequest,
-          summary="End a login: its refresh token stops working (a member logging out)")
+          summary="End a login: its refresh token stops working (a member logging out)",
+          response="chalicelib.members.replies:MemberTokenRevoked")
 def revoke_member_token(call: Call):
     call.enter_program(service.token_program(call.body.refresh_token))
     return service.revoke_member_token(call.uow, call.body.refresh_token)
@@ -123,7 +126,7 @@ def revoke_member_token(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/phone", "PUT", "changeMemberPhone", personal=True, tags=TAGS, errors=(404, 409),
           summary="Move a member to a new phone number the caller verified; the old number is released",
-          allow=(LOGIN, HQ), body=ChangePhone, response=MemberOut)
+          allow=(LOGIN, HQ), body=ChangePhone, response="chalicelib.members.schemas:MemberOut")
 def change_phone(call: Call):
     member, _ = service.change_phone(call.params["member_id"], call.body.phone, call.caller, call.uow)
     return member.view(reveal=False)
@@ -131,7 +134,7 @@ def change_phone(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/identities/unbind", "POST", "unbindIdentity", personal=True, tags=TAGS, errors=(404, 409),
           summary="Release one of a member's identities (in the body: no personal data in URLs); never the last",
-          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response=MemberOut)
+          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
 def unbind_identity(call: Call):
     member = service.unbind(call.params["member_id"], call.body.type, call.body.value, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")

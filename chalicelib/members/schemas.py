@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from chalicelib.shared.types import PlainText, Strict
+from chalicelib.shared.types import PlainText, Reply, Strict
 
 IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "card_no", "email"]
 Gender = Literal["male", "female", "unknown"]
@@ -115,37 +115,43 @@ class RefreshTokenRequest(Strict):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-class IdentityOut(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-    type: IdentityType
-    value: str
+class IdentityOut(Reply):
+    type: IdentityType = Field(description="the kind of identity")
+    value: str = Field(description="phones (E.164) and emails masked (139****8821, a***@example.com) unless "
+                                   "the reply shows personal data (pii_masked false); other identities as bound")
 
 
-class MemberOut(BaseModel):
-    model_config = ConfigDict(defer_build=True)
+class MemberOut(Reply):
+    """The member."""
+
     member_id: str
-    status: Literal["active", "merged"]
-    name: str | None
-    gender: Gender
-    birthday: date | None
-    phone: str | None
-    email: str | None
-    identities: list[IdentityOut]
-    custom_fields: dict[str, CustomValue]
-    merchant_id: str | None
-    store_id: str | None
-    channel: Channel
-    stage: Literal["new", "active", "dormant", "churned"]
-    registered_at: str
-    updated_at: str
-    version: int
-    pii_masked: bool
+    status: Literal["active", "merged"] = Field(description="active, or merged into another member (an id merged "
+                                                            "away answers with its survivor)")
+    name: str | None = Field(description="the member's name (null: not given)")
+    gender: Gender = Field(description="male, female or unknown (not given)")
+    birthday: date | None = Field(description="YYYY-MM-DD (null: not given)")
+    phone: str | None = Field(description="the phone identity, masked unless pii_masked is false (null: none)")
+    email: str | None = Field(description="the email identity, masked unless pii_masked is false (null: none)")
+    identities: list[IdentityOut] = Field(description="every identity bound to the member")
+    custom_fields: dict[str, CustomValue] = Field(description="the program's own fields: text, integer, true/false")
+    merchant_id: str | None = Field(description="the merchant that registered the member (null: HQ staff named none)")
+    store_id: str | None = Field(description="the store that registered the member (null: none named)")
+    channel: Channel = Field(description="where the member registered")
+    stage: Literal["new", "active", "dormant", "churned"] = Field(
+        description="lifecycle stage: new after registering, then active, dormant or churned by days since the "
+                    "last activity")
+    registered_at: str = Field(description="when the member registered (ISO 8601, UTC)")
+    updated_at: str = Field(description="when the member record last changed (ISO 8601, UTC)")
+    version: int = Field(description="the record's version: one more per change")
+    pii_masked: bool = Field(description="true: phone and email are masked; false: shown in full (the member "
+                                         "themself, or an HQ role with reveal=true, audited)")
 
 
-class MemberTokenOut(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-    token: str
+class MemberTokenOut(Reply):
+    """The member's access token and refresh token."""
+
+    token: str = Field(description="the access token: send as `Authorization: Bearer <token>`")
     member_id: str
-    expires_at: str
-    refresh_token: str
-    refresh_expires_at: str
+    expires_at: str = Field(description="when the access token stops working (ISO 8601, UTC)")
+    refresh_token: str = Field(description="trade it for new tokens with refreshMemberToken; usable once")
+    refresh_expires_at: str = Field(description="when the refresh token stops working (ISO 8601, UTC)")

@@ -7,10 +7,12 @@ replies against the served document, so a figure cannot appear without its descr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, RootModel
 
+from chalicelib.api.configs import ConfigVersion
+from chalicelib.points.rules import ProgramRules
 from chalicelib.shared.types import Reply
 
 BALANCE = ("available − debt after the change: what the member owns, negative while they owe points "
@@ -140,3 +142,216 @@ class OrdersOut(Reply):
     member_id: str
     orders: list[OrderOut]
     next_before: str | None = Field(description="pass as `before` for the next page; null on the last")
+
+
+class PointsBehaviorOut(Reply):
+    """The behaviour rewarded: the points it earned and the member's balance after."""
+
+    member_id: str
+    behavior: str = Field(description="the behaviour rewarded: check_in, referral, review, share, "
+                                      "profile_completion, or the custom event's name")
+    ref: str = Field(description="the thing rewarded (review id, date...), as sent: each is rewarded once")
+    points: int = Field(description="points the member earned, the check-in streak bonus included (0: the rule "
+                                    "gives none)")
+    rules_version: int = Field(description="the program version in force (0: the defaults)")
+    streak: int | None = Field(None, description="check-ins only: consecutive days checked in, today included")
+    streak_bonus: int | None = Field(None, description="check-ins only: the extra points this streak day gives "
+                                                       "(included in points; 0 on most days)")
+    balance: int | None = Field(None, description=BALANCE + "; absent when the behaviour earned no points")
+    referee_points: int | None = Field(None, description="referrals only: points the referred member earned "
+                                                         "(0: the rule gives the referee none)")
+
+
+class PointsHoldLot(Reply):
+    lot_id: str
+    expires_on: str | None = Field(description="the lot's last valid day (null: never expires)")
+    points: int = Field(description="points the hold took from this lot")
+
+
+class PointsHoldShown(Reply):
+    """A checkout hold: its points, its lots and where it stands."""
+
+    hold_id: str
+    member_id: str
+    point_type: str = Field(description="the point type held (points, or a custom type)")
+    points: int = Field(description="points the hold took from the member's lots")
+    status: Literal["open", "confirmed", "released", "filling", "releasing"] = Field(
+        description="open: reserved, to be confirmed or cancelled (an open hold past expires_at has lapsed and "
+                    "is released by the holds job within minutes); confirmed: spent; released: given back "
+                    "(cancelled or lapsed); filling: a spend over more lots than one transaction holds, still "
+                    "being taken; releasing: being given back in steps")
+    expires_at: str = Field(description="when an open hold lapses and its points return (ISO 8601, UTC)")
+    merchant_id: str | None = Field(description="the merchant whose checkout it is")
+    order: str | None = Field(description="the order it is for, as `<merchant_id>:<order_id>` (null: none named)")
+    lots: list[PointsHoldLot] = Field(description="the lots the points came from, soonest expiry first")
+    created_at: str = Field(description="when the hold was made (ISO 8601, UTC)")
+
+
+class PointsAdjustOut(Reply):
+    """The adjustment posted and the member's balance after."""
+
+    member_id: str
+    points: int = Field(description="points added (positive) or removed (negative), as asked")
+    posting_id: str
+    balance: int = Field(description=BALANCE)
+
+
+class PointsPostingLot(Reply):
+    lot_id: str
+    expires_on: str | None = Field(description="the lot's last valid day (null: never expires)")
+    delta: int = Field(description="points this posting moved in the lot: positive added, negative taken")
+    bucket: Literal["available", "pending"] = Field(description="the balance the lot's points count in")
+    debt_repaid: int | None = Field(None, description="points of a new lot that went to repay debt instead "
+                                                      "(absent: none)")
+    expired: bool | None = Field(None, description="true: these points expired (at their lot's end, or on return "
+                                                   "to a lot that had ended)")
+
+
+class PointsPostingOut(Reply):
+    posting_id: str
+    merchant_id: str | None = Field(description="the merchant whose business the posting records (null: the "
+                                                "program's, e.g. an HQ adjustment or an expiry)")
+    sequence: int = Field(description="the posting's number in the account: 1 for the first, one more per posting; "
+                                      "pass as `before` to page")
+    kind: Literal["earn", "redeem", "hold", "hold_confirmed", "hold_released", "refund", "adjust", "expire",
+                  "unlock"] = Field(
+        description="earn (an order or a behaviour), redeem, hold (reserved at a checkout), hold_confirmed "
+                    "(spent), hold_released (given back), refund (clawback and restore), adjust (by hand), "
+                    "expire, unlock (pending points became spendable)")
+    amount: int = Field(description="the points the posting is about, never negative: earned, spent, held, "
+                                    "clawed back, adjusted (either way) or expired")
+    available_delta: int = Field(description="change of available points (negative: taken)")
+    pending_delta: int = Field(description="change of pending points")
+    held_delta: int = Field(description="change of held points")
+    debt_delta: int = Field(description="change of debt (positive: more owed)")
+    balance_after: int = Field(description="available − debt after this posting (negative while owing)")
+    lots: list[PointsPostingLot] = Field(description="the lots the posting touched")
+    reason: str | None = Field(description="why: order, a behaviour's name, the adjustment's reason, checkout... "
+                                           "(null when hidden)")
+    actor: str | None = Field(description="who made it: a merchant key, a staff member, the member, or a job "
+                                          "(null when hidden)")
+    source: str | None = Field(description="what it belongs to: order:<merchant>:<order>, hold:<id>, "
+                                           "behavior:<name>:<ref>, adjustment, expiry... (null when hidden)")
+    idempotency_key: str | None = Field(description="the Idempotency-Key of the request that made it (null: a job, "
+                                                    "or hidden)")
+    created_at: str = Field(description="when it was posted (ISO 8601, UTC)")
+    references_hidden: bool | None = Field(None, description="present (true) on another merchant's posting: its "
+                                                             "reason, actor, source and key are withheld")
+
+
+class PointsLedgerOut(Reply):
+    """A page of the account's postings, newest first."""
+
+    member_id: str
+    point_type: str = Field(description="the account's point type")
+    postings: list[PointsPostingOut] = Field(description="newest first")
+    next_before: int | None = Field(description="pass as `before` for the next page; null on the last")
+
+
+class PointsLiabilityMonth(Reply):
+    expires: str = Field(description="the month the points expire in (YYYY-MM), or `never`")
+    points: int = Field(description="points outstanding (available, pending or held) that expire that month")
+    value_fen: int = Field(description="their cash value in fen at today's redemption rate (rounded down)")
+
+
+class PointsFlows(Reply):
+    issued: int = Field(description="points earned (orders and behaviours), gross")
+    redeemed: int = Field(description="points spent (redemptions and confirmed holds), gross")
+    expired: int = Field(description="points that expired unspent")
+    clawed_back: int = Field(description="points taken back by refunds (from lots or as debt)")
+    restored: int = Field(description="spent points given back by refunds")
+    adjusted: int = Field(description="net points adjusted by hand (negative: more removed than added)")
+
+
+class PointsLiabilityPeriod(PointsFlows):
+    start: str = Field(description="the period's first day (program calendar)")
+    end: str = Field(description="its last day, included")
+
+
+class PointsLiabilityOut(Reply):
+    """The points the program owes, by expiry month, with their money value and recent flows."""
+
+    point_type: str = Field(description="the point type reported")
+    outstanding_points: int = Field(description="points the program owes: in members' lots, available, pending or "
+                                                "held (debt not netted)")
+    outstanding_value_fen: int = Field(description="their cash value in fen at today's redemption rate "
+                                                   "(rounded down)")
+    by_expiry_month: list[PointsLiabilityMonth] = Field(description="the outstanding points by the month they expire "
+                                                              "(months with none left out)")
+    last_30_days: PointsFlows = Field(description="flows over the last 30 days, today included")
+    inflation_warning: bool = Field(description="true when points issued in the last 30 days exceed "
+                                                "inflation_threshold_percent of those redeemed (or any were issued "
+                                                "and none redeemed)")
+    period: PointsLiabilityPeriod | None = Field(None, description="flows over start..end; present only when asked")
+
+
+class PointsReconciledState(Reply):
+    available: int = Field(description="the account's available points as stored")
+    pending: int = Field(description="pending points as stored")
+    held: int = Field(description="held points as stored")
+    debt: int = Field(description="debt as stored")
+    earned: int = Field(description="lifetime points earned, gross")
+    redeemed: int = Field(description="lifetime points spent, gross")
+    expired: int = Field(description="lifetime points expired")
+    clawed_back: int = Field(description="lifetime points clawed back by refunds")
+    restored: int = Field(description="lifetime spent points restored by refunds")
+    version: int = Field(description="the account's version: the number of postings it should have")
+
+
+class PointsReconciledSums(Reply):
+    available: int = Field(description="sum of the postings' available_delta")
+    pending: int = Field(description="sum of the postings' pending_delta")
+    held: int = Field(description="sum of the postings' held_delta")
+    debt: int = Field(description="sum of the postings' debt_delta")
+    live_lots: int = Field(description="points in the account's live lots")
+    pending_lots: int = Field(description="points in its pending lots")
+    open_holds: int = Field(description="points its open (or filling, releasing) holds keep")
+
+
+class PointsReconciledAccount(Reply):
+    member_id: str
+    point_type: str = Field(description="the account's point type")
+    account: PointsReconciledState = Field(description="the account as stored")
+    postings: int = Field(description="postings counted")
+    sums: PointsReconciledSums = Field(description="what the postings, lots and holds add up to")
+    balanced: bool = Field(description="true when every check passes")
+    checks: dict[str, bool] = Field(description="each check by name, true when it passes: available = postings, "
+                                                "available = live lots, pending = postings, pending = pending lots, "
+                                                "held = postings, held = open holds, debt = postings, postings are "
+                                                "gap-free, nothing negative, every stored lot holds points")
+
+
+class PointsMemberReconciliation(Reply):
+    """One member's points and growth accounts, each checked against its postings, lots and holds."""
+
+    accounts: list[PointsReconciledAccount] = Field(description="the points account, then the growth account")
+
+
+class PointsProgramReconciliation(Reply):
+    """Every account checked (up to limit); the ones that do not add up."""
+
+    accounts_checked: int = Field(description="accounts checked (at most limit)")
+    balanced: bool = Field(description="true when every account checked adds up")
+    mismatches: list[PointsReconciledAccount] = Field(description="accounts that do not add up (the first 50)")
+
+
+class PointsReconciliationOut(RootModel[PointsMemberReconciliation | PointsProgramReconciliation]):
+    """One member's accounts (member_id given) or every account, checked: balances = postings = lots."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class EarnRulesSaved(Reply):
+    """The version saved."""
+
+    version: int = Field(description="the version saved")
+    effective_from: str = Field(description="when it comes into force (ISO 8601, UTC)")
+    rules: ProgramRules = Field(description="the configuration as saved")
+
+
+class EarnRulesInForce(Reply):
+    """The version in force and the list of versions."""
+
+    version: int = Field(description="the version in force (0: none saved, the defaults)")
+    versions: list[ConfigVersion] = Field(description="every version saved, with its start")
+    rules: ProgramRules = Field(description="the configuration in force")

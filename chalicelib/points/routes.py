@@ -9,16 +9,6 @@ from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.points.replies import (
-    AccountOut,
-    EarnOut,
-    HoldOut,
-    HoldSettledOut,
-    OrderOut,
-    OrdersOut,
-    RedeemOut,
-    RefundOut,
-)
 from chalicelib.points.schemas import (
     Adjust,
     EarnForOrder,
@@ -55,34 +45,35 @@ class OrderQuery(Strict):
 
 @endpoint(bp, "/v1/members/{member_id}/points/earn", "POST", "earnPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Earn points (and growth value) for a paid order, under the rules in force when it was paid",
-          allow=(MERCHANT, HQ), body=EarnForOrder, response=EarnOut)
+          allow=(MERCHANT, HQ), body=EarnForOrder, response="chalicelib.points.replies:EarnOut")
 def earn_points(call: Call):
     return service.earn(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/behaviors", "POST", "recordBehavior", tags=TAGS, status=201,
           errors=(404, 409), summary="Reward a behaviour: check-in (with streaks), referral, review, share, profile completion, custom",
-          allow=(MEMBER, MERCHANT, HQ), body=RecordBehavior)
+          allow=(MEMBER, MERCHANT, HQ), body=RecordBehavior, response="chalicelib.points.replies:PointsBehaviorOut")
 def record_behavior(call: Call):
     return service.record_behavior(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
-          allow=(MEMBER, *TILL), body=Redeem, response=RedeemOut)
+          allow=(MEMBER, *TILL), body=Redeem, response="chalicelib.points.replies:RedeemOut")
 def redeem_points(call: Call):
     return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
-          allow=TILL, body=Hold, response=HoldOut)
+          allow=TILL, body=Hold, response="chalicelib.points.replies:HoldOut")
 def hold_points(call: Call):
     return service.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}", "GET", "getPointsHold", tags=TAGS, errors=(404,),
-          summary="Read a checkout hold (its merchant's own)", allow=TILL, query=HoldAction)
+          summary="Read a checkout hold (its merchant's own)", allow=TILL, query=HoldAction,
+          response="chalicelib.points.replies:PointsHoldShown")
 def get_hold(call: Call):
     return service.get_hold(call.uow, call.params["member_id"], call.params["hold_id"], call.query.point_type,
                             call.caller)
@@ -90,7 +81,8 @@ def get_hold(call: Call):
 
 @endpoint(bp, "/v1/orders/{order_id}", "GET", "getOrder", tags=TAGS, errors=(404,),
           summary="What an order earned, spent and had refunded (the merchant's own; HQ names merchant_id)",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery, response=OrderOut)
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery,
+          response="chalicelib.points.replies:OrderOut")
 def get_order(call: Call):
     merchant = service.order_merchant(call.uow, call.caller, call.query.merchant_id)
     return service.get_order(call.uow, call.params["order_id"], merchant, call.caller)
@@ -98,7 +90,7 @@ def get_order(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/confirm", "POST", "confirmPointsHold", tags=TAGS,
           errors=(404, 409), summary="Spend the held points", allow=TILL, body=HoldAction,
-          response=HoldSettledOut)
+          response="chalicelib.points.replies:HoldSettledOut")
 def confirm_hold(call: Call):
     return service.confirm_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
                                 call.caller, call.uow, call.idempotency_key)
@@ -106,7 +98,7 @@ def confirm_hold(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds/{hold_id}/cancel", "POST", "cancelPointsHold", tags=TAGS,
           errors=(404, 409), summary="Give the held points back to their lots", allow=TILL, body=HoldAction,
-          response=HoldSettledOut)
+          response="chalicelib.points.replies:HoldSettledOut")
 def cancel_hold(call: Call):
     return service.release_hold(call.params["member_id"], call.params["hold_id"], call.body.point_type,
                                 call.caller, call.uow, call.idempotency_key)
@@ -121,7 +113,7 @@ class OrdersQuery(Strict):
 @endpoint(bp, "/v1/members/{member_id}/orders", "GET", "listOrders", tags=TAGS, errors=(404,),
           summary="A member's orders, newest first, with what each earned, spent and had refunded "
                   "(a merchant sees its own)",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=OrdersQuery, response=OrdersOut)
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=OrdersQuery, response="chalicelib.points.replies:OrdersOut")
 def list_orders(call: Call):
     q = call.query
     return service.list_orders(call.uow, call.params["member_id"], call.caller, q.limit, q.before)
@@ -129,7 +121,7 @@ def list_orders(call: Call):
 
 @endpoint(bp, "/v1/orders/{order_id}/refunds", "POST", "refundOrder", tags=TAGS, status=201, errors=(404, 409),
           summary="Refund part or all of an order: claw back its points, give back the points it spent",
-          allow=(MERCHANT, HQ), body=Refund, response=RefundOut)
+          allow=(MERCHANT, HQ), body=Refund, response="chalicelib.points.replies:RefundOut")
 def refund_order(call: Call):
     if len(call.params["order_id"]) > 64:
         raise ValidationProblem("order_id is at most 64 characters")
@@ -138,21 +130,21 @@ def refund_order(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/adjustments", "POST", "adjustPoints", tags=TAGS, status=201,
           errors=(404, 409), summary="Add or remove points by hand, with a reason (audited in the ledger)",
-          allow=(HQ,), body=Adjust)
+          allow=(HQ,), body=Adjust, response="chalicelib.points.replies:PointsAdjustOut")
 def adjust_points(call: Call):
     return service.adjust(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points", "GET", "getPointsAccount", tags=TAGS, errors=(404,),
           summary="Balances by point type: available, pending, held, debt, expiring soon, next lots",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), response=AccountOut)
+          allow=(MEMBER, MERCHANT, ANY_STAFF), response="chalicelib.points.replies:AccountOut")
 def get_account(call: Call):
     return service.account(call.uow, call.params["member_id"], call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/ledger", "GET", "listPointsLedger", tags=TAGS, errors=(404,),
           summary="The member's postings, newest first; page with next_before",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery)
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery, response="chalicelib.points.replies:PointsLedgerOut")
 def list_ledger(call: Call):
     q = call.query
     return service.ledger_page(call.uow, call.params["member_id"], q.point_type, q.limit, q.before, call.caller)
@@ -160,29 +152,29 @@ def list_ledger(call: Call):
 
 @endpoint(bp, "/v1/points/rules", "PUT", "putEarnRules", tags=TAGS, status=201,
           summary="Save a new version of the points program (earn, caps, expiry, redemption, behaviours)",
-          allow=(HQ,), body=PutRules)
+          allow=(HQ,), body=PutRules, response="chalicelib.points.replies:EarnRulesSaved")
 def put_rules(call: Call):
     return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/points/rules", "GET", "getEarnRules", tags=TAGS,
           summary="The program version in force (now, or at ?at=) and the list of versions",
-          allow=(ANY_STAFF,), query=RulesQuery)
+          allow=(ANY_STAFF,), query=RulesQuery, response="chalicelib.points.replies:EarnRulesInForce")
 def get_rules(call: Call):
     return service.get_rules(call.uow, call.query.at)
 
 
 @endpoint(bp, "/v1/points/liability", "GET", "getPointsLiability", tags=TAGS,
           summary="Outstanding points by expiry month with their money value; issued/redeemed/expired per period",
-          allow=(HQ,), query=LiabilityQuery)
+          allow=(HQ,), query=LiabilityQuery, response="chalicelib.points.replies:PointsLiabilityOut")
 def get_liability(call: Call):
     q = call.query
     return service.liability(call.uow, q.point_type, q.start, q.end)
 
 
-@endpoint(bp, "/v1/points/reconciliation", "GET", "reconcilePoints", tags=TAGS,
+@endpoint(bp, "/v1/points/reconciliation", "GET", "reconcilePoints", tags=TAGS, errors=(404,),
           summary="Prove balances = postings = lots, for one member (member_id) or every account",
-          allow=(HQ,), query=ReconcileQuery)
+          allow=(HQ,), query=ReconcileQuery, response="chalicelib.points.replies:PointsReconciliationOut")
 def reconcile_points(call: Call):
     q = call.query
     return service.reconciliation(call.uow, q.member_id, q.limit, call.caller)

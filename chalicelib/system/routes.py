@@ -37,19 +37,21 @@ class StatsQuery(Strict):
         return self
 
 
-@endpoint(bp, "/health", "GET", "healthCheck", summary="Liveness", allow=(), tags=("system",))
+@endpoint(bp, "/health", "GET", "healthCheck", summary="Liveness", allow=(), tags=("system",),
+          response="chalicelib.system.replies:HealthOut")
 def health(call: Call):
     return {"status": "ok"}
 
 
-@endpoint(bp, "/openapi.json", "GET", "getOpenApi", summary="This document", allow=(), tags=("system",))
+@endpoint(bp, "/openapi.json", "GET", "getOpenApi", summary="This document", allow=(), tags=("system",),
+          response="chalicelib.system.replies:OpenApiDocument")
 def openapi(call: Call):
     return document()
 
 
 @endpoint(bp, "/v1/stats/daily", "GET", "getDailyStats", tags=("dashboard",),
           summary="Daily counters (new members, identities bound) for the program or one merchant",
-          allow=(ANY_STAFF,), query=StatsQuery)
+          allow=(ANY_STAFF,), query=StatsQuery, response="chalicelib.system.replies:DailyStatsOut")
 def daily_stats(call: Call):
     q: StatsQuery = call.query
     p = call.caller
@@ -72,7 +74,8 @@ class RunJob(Strict):
 # staff. A program's HQ proves its own books with the reconciliation reads (stored value, points,
 # gift cards), which are scoped to the caller's program.
 @endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,),
-          summary="A scheduled job's last run: when, as of when, and what it did (platform admin)", allow=(PLATFORM,))
+          summary="A scheduled job's last run: when, as of when, and what it did (platform admin)", allow=(PLATFORM,),
+          response="chalicelib.system.replies:JobRunsOut")
 def list_job_runs(call: Call):
     name = call.params["job"]
     if name not in jobs.registered():
@@ -83,7 +86,8 @@ def list_job_runs(call: Call):
 
 @endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
           summary="Run a scheduled job now, for every program (platform admin; jobs are idempotent: a second "
-          "run of a day does nothing)", allow=(PLATFORM,), body=RunJob)
+          "run of a day does nothing)", allow=(PLATFORM,), body=RunJob,
+          response="chalicelib.system.replies:JobRunOut")
 def run_job(call: Call):
     name = call.params["job"]
     if name not in jobs.registered():

@@ -1,0 +1,50 @@
+"""What the member operations answer (the OpenAPI response schemas) besides a member
+(:class:`chalicelib.members.schemas.MemberOut`) and its tokens (``MemberTokenOut``).
+
+Imported only when the document is built (routes name these models by string).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.members.schemas import MemberOut
+from chalicelib.shared.types import Reply
+
+
+class MembersPage(Reply):
+    """A page of the members a merchant registered in the period, masked, oldest first."""
+
+    merchant_id: str
+    members: list[MemberOut] = Field(description="the page's members, personal data masked, oldest registration "
+                                                 "first; the store and stage filters apply within the page, so a "
+                                                 "page may hold fewer than limit (or none) with more to come")
+    next: str | None = Field(description="pass as `after` for the next page; null on the last")
+
+
+class MemberAuditEntry(Reply):
+    at: str = Field(description="when it happened (ISO 8601, UTC)")
+    actor: str = Field(description="who: a staff member, a merchant key, or `refresh-token` (the member's app)")
+    action: Literal["pii.revealed", "phone_changed", "identity_unbound", "birthday_changed", "token.issued",
+                    "token.refreshed", "token.revoked"] = Field(
+        description="pii.revealed (unmasked personal data read), phone_changed, identity_unbound, birthday_changed, "
+                    "token.issued (a login), token.refreshed, token.revoked (a logout)")
+    detail: str = Field(description="what: the fields revealed, the masked old and new numbers, the identity "
+                                    "released, the birthday change and its reason, how a login was verified, "
+                                    "the refresh token's id")
+
+
+class MemberAudit(Reply):
+    """The member's audit trail, oldest first."""
+
+    member_id: str
+    entries: list[MemberAuditEntry] = Field(description="oldest first")
+
+
+class MemberTokenRevoked(Reply):
+    """The login is ended: its refresh token no longer works."""
+
+    revoked: Literal[True] = Field(description="always true: the refresh token is revoked")
+    member_id: str
