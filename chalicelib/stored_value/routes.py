@@ -120,7 +120,7 @@ def list_ledger(call: Call):
 @endpoint(bp, "/v1/stored-value/reconciliation", "GET", "getStoredValueReconciliation", tags=TAGS, errors=(404,),
           summary="Prove balances = postings = double-entry lines, for one member or every account",
           allow=(HQ,), query=ReconcileQuery,
-          response="chalicelib.stored_value.replies:SvReconciliationOut")
+          response="chalicelib.stored_value.figure_replies:SvReconciliationOut")
 def get_reconciliation(call: Call):
     q = call.query
     if q.member_id:
@@ -153,7 +153,7 @@ def cancel_hold(call: Call):
 @endpoint(bp, "/v1/stored-value/liability", "GET", "getStoredValueLiability", tags=TAGS,
           summary="Prepaid money owed: members' principal and bonus, gift cards by issuer, settlements by merchant",
           allow=(HQ,),
-          response="chalicelib.stored_value.replies:SvLiabilityOut")
+          response="chalicelib.stored_value.figure_replies:SvLiabilityOut")
 def get_liability(call: Call):
     return figures.liability(call.uow)
 
@@ -161,7 +161,7 @@ def get_liability(call: Call):
 @endpoint(bp, "/v1/stored-value/movements", "GET", "getStoredValueMovements", tags=TAGS,
           summary="A day's debits and credits per journal account, with opening and closing balances",
           allow=(HQ,), query=DayQuery,
-          response="chalicelib.stored_value.replies:SvMovementsOut")
+          response="chalicelib.stored_value.figure_replies:SvMovementsOut")
 def get_movements(call: Call):
     return figures.movements(call.uow, call.query.day or clock.program_date())
 
@@ -169,7 +169,7 @@ def get_movements(call: Call):
 @endpoint(bp, "/v1/stored-value/supervision", "GET", "getFundSupervisionStatement", tags=TAGS,
           summary="The custodian bank's statement: per issuer, prepaid money held, the reserve and its change",
           allow=(HQ,), query=DayQuery,
-          response="chalicelib.stored_value.replies:SvSupervisionOut")
+          response="chalicelib.stored_value.figure_replies:SvSupervisionOut")
 def get_supervision(call: Call):
     _, rules = R.RULES.at(call.uow, clock.now())
     return figures.supervision(call.uow, call.query.day or clock.program_date(), rules.reserve_percent,
