@@ -77,7 +77,7 @@ class Rule(Strict):
 
 
 class BenefitRules(Strict):
-    rules: list[Rule] = Field(default_factory=list, max_length=100)
+    rules: list[Rule] = Field([], max_length=100)
 
     @field_validator("rules")
     @classmethod

@@ -28,11 +28,11 @@ class ChangePhone(Strict):
 class RegisterMember(Strict):
     phone: str | None = Field(None, max_length=32, description="Any common format; stored as E.164")
     email: str | None = Field(None, max_length=254)
-    identities: list[IdentityIn] = Field(default_factory=list, max_length=10)
+    identities: list[IdentityIn] = Field([], max_length=10)
     name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender = "unknown"
     birthday: date | None = None
-    custom_fields: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
+    custom_fields: dict[str, CustomValue] = Field({}, max_length=50)
     merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant registering the member")
     store_id: str | None = Field(None, max_length=64)
     channel: Channel | None = Field(None, description="default: pos for POS keys, else app")

@@ -46,7 +46,7 @@ class Campaign(Strict):
     starts_at: Instant
     ends_at: Instant
     multiplier: Multiplier
-    store_ids: list[str] = Field(default_factory=list, description="empty: every store")
+    store_ids: list[str] = Field([], description="empty: every store")
 
     _m = field_validator("multiplier")(classmethod(lambda cls, v: _multiplier(v)))
 
@@ -75,7 +75,7 @@ class Behavior(Strict):
     per_day: int | None = Field(None, ge=1, le=1000)
     per_month: int | None = Field(None, ge=1, le=10_000)
     once: bool = False
-    streak_bonus: dict[int, int] = Field(default_factory=dict, max_length=50,
+    streak_bonus: dict[int, int] = Field({}, max_length=50,
                                          description="check_in: streak length (days) -> bonus points")
 
     @field_validator("streak_bonus")
@@ -102,12 +102,12 @@ class ProgramRules(Strict):
 
     points_per_yuan: Multiplier = "1"
     rounding: Literal["floor", "half_up", "ceil"] = "floor"
-    steps: list[EarnStep] = Field(default_factory=list)
-    category_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
-    sku_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
-    store_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
-    tier_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
-    campaigns: list[Campaign] = Field(default_factory=list)
+    steps: list[EarnStep] = Field([])
+    category_multipliers: dict[str, Multiplier] = Field({})
+    sku_multipliers: dict[str, Multiplier] = Field({})
+    store_multipliers: dict[str, Multiplier] = Field({})
+    tier_multipliers: dict[str, Multiplier] = Field({})
+    campaigns: list[Campaign] = Field([])
     caps: Caps = Field(default_factory=Caps)
     exclude_paid_with_points: bool = True
     exclude_paid_with_stored_value_bonus: bool = True
@@ -117,9 +117,9 @@ class ProgramRules(Strict):
     expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"))
     reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])
     redeem: RedeemRules = Field(default_factory=RedeemRules)
-    behaviors: dict[str, Behavior] = Field(default_factory=dict)
-    custom_events: dict[str, Behavior] = Field(default_factory=dict)
-    point_types: dict[str, PointType] = Field(default_factory=dict, description="types beyond 'points' and 'growth'")
+    behaviors: dict[str, Behavior] = Field({})
+    custom_events: dict[str, Behavior] = Field({})
+    point_types: dict[str, PointType] = Field({}, description="types beyond 'points' and 'growth'")
     negative_balance: Literal["debt", "cap"] = "debt"
     inflation_threshold_percent: int = Field(200, ge=100, le=100_000, description="warn when issued > this % of redeemed (30 days)")
 

@@ -24,7 +24,7 @@ class EarnForOrder(Strict):
     amount_fen: StrictInt = Field(gt=0, le=10**11, description="order total in fen: the base for refunds")
     paid_with_points_fen: StrictInt = Field(0, ge=0, le=10**11)
     paid_with_stored_value_bonus_fen: StrictInt = Field(0, ge=0, le=10**11)
-    lines: list[OrderLine] = Field(default_factory=list, max_length=200)
+    lines: list[OrderLine] = Field([], max_length=200)
     occurred_at: Instant | None = Field(None, description="when the order was paid; rules in force then apply")
 
     @model_validator(mode="after")

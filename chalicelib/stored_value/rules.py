@@ -40,7 +40,7 @@ class BonusRule(Strict):
     kind: Literal["fixed", "stepped", "percent"]
     min_fen: StrictInt = Field(1, ge=1, le=10**9, description="the least top-up the rule rewards")
     bonus_fen: StrictInt | None = Field(None, ge=1, le=10**9, description="fixed: the bonus")
-    steps: list[BonusStep] = Field(default_factory=list, max_length=20, description="stepped: the highest reached")
+    steps: list[BonusStep] = Field([], max_length=20, description="stepped: the highest reached")
     percent: StrictInt | None = Field(None, ge=1, le=100, description="percent: of the top-up")
     max_bonus_fen: StrictInt | None = Field(None, ge=1, le=10**9)
     starts_at: Instant | None = None
@@ -72,7 +72,7 @@ class BonusRule(Strict):
 
 
 class StoredValueRules(Strict):
-    bonus_rules: list[BonusRule] = Field(default_factory=list, max_length=50)
+    bonus_rules: list[BonusRule] = Field([], max_length=50)
     spend_order: Literal["proportional", "principal_first", "bonus_first"] = Field(
         "proportional", description="which balance a payment takes first; proportional keeps refunds and "
                                     "cash-outs fair")
@@ -84,7 +84,7 @@ class StoredValueRules(Strict):
         None, ge=1, le=10**12, description="the top-ups one merchant may take per day (each merchant; omitted: "
         "no limit)")
     merchant_daily_top_up_limits_fen: dict[MerchantId, LimitFen] = Field(
-        default_factory=dict, max_length=500, description="per merchant id: its own daily top-up limit, in place "
+        {}, max_length=500, description="per merchant id: its own daily top-up limit, in place "
         "of merchant_daily_top_up_max_fen")
     key_daily_top_up_max_fen: StrictInt | None = Field(
         None, ge=1, le=10**12, description="the top-ups one merchant API key (a till) may take per day")
@@ -94,7 +94,7 @@ class StoredValueRules(Strict):
     reserve_percent: StrictInt = Field(40, ge=0, le=100, description="the share of prepaid money an issuer keeps "
                                        "deposited with the custodian bank (fund supervision)")
     issuance_limits_fen: dict[MerchantId, LimitFen] = Field(
-        default_factory=dict, max_length=500, description="per issuer ('program' for members' stored value and "
+        {}, max_length=500, description="per issuer ('program' for members' stored value and "
         "the program's gift cards, or a merchant id for its gift cards): the most prepaid money it may hold "
         "outstanding; top-ups, gift card sales and redemptions beyond it are refused (409 issuance-limit)")
 

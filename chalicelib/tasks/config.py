@@ -54,7 +54,7 @@ class Task(Strict):
 
 
 class TaskSet(Strict):
-    tasks: list[Task] = Field(default_factory=list, max_length=50)
+    tasks: list[Task] = Field([], max_length=50)
 
     @field_validator("tasks")
     @classmethod

@@ -26,13 +26,13 @@ class Plan(Strict):
     period: Literal["month", "quarter", "year"]
     price_fen: StrictInt = Field(ge=1, le=10**8, description="the price of one period, in fen")
     trial_days: StrictInt = Field(0, ge=0, le=90, description="a free trial, once per member and plan")
-    benefits: list[str] = Field(default_factory=list, max_length=20,
+    benefits: list[str] = Field([], max_length=20,
                                 description="labels of what the plan gives (the benefits engine grants them)")
     on_sale: StrictBool = Field(True, description="false: kept for members who hold it, not sold any more")
 
 
 class Plans(Strict):
-    plans: list[Plan] = Field(default_factory=list, max_length=20)
+    plans: list[Plan] = Field([], max_length=20)
     refund_policy: Literal["none", "prorated"] = Field("none", description="what a cancellation refunds")
 
     @model_validator(mode="after")
