@@ -49,6 +49,8 @@ class BalanceOut(Reply):
 
 
 class AccountOut(Reply):
+    """A member's points accounts: balances by point type, what expires soon, what a redemption takes next."""
+
     member_id: str
     accounts: dict[str, BalanceOut] = Field(description="by point type: points, growth, and any custom type")
 
@@ -60,6 +62,8 @@ class LotTaken(Reply):
 
 
 class EarnOut(Reply):
+    """What an order earned: points and growth, how the figure was reached, the balance after."""
+
     member_id: str
     order_id: str
     rules_version: int = Field(description="the program version in force when the order was paid")
@@ -73,6 +77,8 @@ class EarnOut(Reply):
 
 
 class RedeemOut(Reply):
+    """Points spent on an order or a reward: their cash value and the lots they came from."""
+
     member_id: str
     points: int = Field(description="points spent")
     value_fen: int = Field(description="their cash value in fen under the program's rules")
@@ -82,6 +88,8 @@ class RedeemOut(Reply):
 
 
 class HoldOut(Reply):
+    """A checkout hold: points reserved until it is confirmed, cancelled or lapses."""
+
     hold_id: str
     member_id: str
     points: int = Field(description="points reserved (taken from their lots until confirmed or released)")
@@ -91,6 +99,8 @@ class HoldOut(Reply):
 
 
 class HoldSettledOut(Reply):
+    """A hold confirmed (the points are spent) or cancelled (they are back)."""
+
     hold_id: str
     status: str = Field(description="confirmed (spent) or released (given back)")
     points: int
@@ -102,6 +112,8 @@ class HoldSettledOut(Reply):
 
 
 class RefundOut(Reply):
+    """What a refund took back and gave back, by point type."""
+
     order_id: str
     refund_id: str
     refunded_fen: int = Field(description="the order's refunds so far, this one included (cumulative)")
@@ -122,6 +134,8 @@ class RefundOut(Reply):
 
 
 class OrderOut(Reply):
+    """An order as the points ledger knows it: what it earned, spent and had refunded."""
+
     order_id: str
     merchant_id: str
     store_id: str | None
@@ -139,6 +153,8 @@ class OrderOut(Reply):
 
 
 class OrdersOut(Reply):
+    """A member's orders, newest first, a page at a time."""
+
     member_id: str
     orders: list[OrderOut]
     next_before: str | None = Field(description="pass as `before` for the next page; null on the last")

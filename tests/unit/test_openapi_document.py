@@ -1,0 +1,57 @@
+"""The document a generated client is built from: every operation's success described, no two
+models published under one name."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+import app  # noqa: F401  (registers every operation)
+from chalicelib.api import openapi
+from chalicelib.api.endpoint import REGISTRY, Operation
+
+
+def test_every_success_of_every_operation_has_a_schema():
+    doc = openapi.document()
+    bare = [(o["operationId"], code) for ops in doc["paths"].values() for o in ops.values()
+            for code, reply in o["responses"].items() if code.startswith("2")
+            and not any("schema" in c for c in reply.get("content", {}).values())]
+    assert bare == []
+    assert sum(len(ops) for ops in doc["paths"].values()) == len(REGISTRY) >= 95
+
+
+def test_every_reply_model_forbids_undocumented_fields_and_describes_itself():
+    doc = openapi.document()
+    replies = {r["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+               for ops in doc["paths"].values() for o in ops.values() for code, r in o["responses"].items()
+               if code.startswith("2") and "application/json" in r.get("content", {})}
+    schemas = doc["components"]["schemas"]
+    loose = sorted(n for n in replies if "properties" in schemas[n] and schemas[n].get("additionalProperties") is not False)
+    assert loose == []
+    undescribed = sorted(n for n in replies if not schemas[n].get("description"))
+    assert undescribed == []
+
+
+def test_two_models_with_one_name_fail_the_document():
+    first = type("Twin", (BaseModel,), {"__annotations__": {"a": int}})
+    second = type("Twin", (BaseModel,), {"__annotations__": {"b": str}})
+    for model, op_id in ((first, "twinOne"), (second, "twinTwo")):
+        REGISTRY.append(Operation(op_id, "GET", f"/v1/{op_id}", "a twin", (), response=model))
+    try:
+        with pytest.raises(openapi.DuplicateComponent, match="Twin"):
+            openapi.document()
+    finally:
+        del REGISTRY[-2:]
+    openapi.document()                     # and the real document is unaffected
+
+
+def test_the_signature_and_the_member_alias_are_described():
+    doc = openapi.document()
+    scheme = doc["components"]["securitySchemes"]["merchantSignature"]["description"]
+    assert all(h in scheme for h in ("X-Api-Key", "X-Timestamp", "X-Nonce", "X-Signature", "canonical"))
+    member_path = doc["paths"]["/v1/members/{member_id}/points"]["get"]["parameters"]
+    assert "`me`" in next(p for p in member_path if p["name"] == "member_id")["description"]
+    lookup = next(p for p in doc["paths"]["/v1/members/lookup"]["get"]["parameters"] if p["name"] == "type")
+    assert set(lookup["schema"]["enum"]) == {"wechat_openid", "wechat_unionid", "card_no"}
+    earn = doc["paths"]["/v1/members/{member_id}/points/earn"]["post"]["responses"]
+    assert "Retry-After" in earn["503"]["headers"]
