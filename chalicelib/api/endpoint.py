@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -205,7 +206,10 @@ def correlation_id_of(headers: dict[str, str], request_id: str | None) -> str:
 
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
     request = bp.current_request
-    # The path as the caller sent it, built the same way under API Gateway and chalice local.
+    # Path values decoded (a client sends an order id "POS:1" as "POS%3A1"; neither API Gateway's
+    # REST API nor chalice local decodes them), and the path built from them the same way under
+    # both: the path a merchant signs is the decoded one (docs/integrators/signing.md).
+    params = {name: unquote(value) for name, value in params.items()}
     real_path = request.path
     for name, value in params.items():
         real_path = real_path.replace("{" + name + "}", value)

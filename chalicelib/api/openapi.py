@@ -14,11 +14,18 @@ from chalicelib.api.endpoint import REGISTRY, Operation
 _PARAM = re.compile(r"{(\w+)}")
 PROBLEM = {
     "type": "object", "required": ["type", "title", "status", "detail"],
+    "description": "An RFC 9457 problem. `type` is stable (https://loyalty.example/problems/<slug>, e.g. "
+                   "insufficient-points, identity-taken, busy); a problem may carry more members that say "
+                   "what the refusal met (e.g. available, limit_fen, refunded_fen, state, locked_until).",
     "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
                    "status": {"type": "integer"}, "detail": {"type": "string"},
                    "instance": {"type": "string"},
-                   "errors": {"type": "array", "items": {"type": "object"}},
-                   "conflicts": {"type": "array", "items": {"type": "object"}}},
+                   "errors": {"type": "array", "description": "422: each invalid field",
+                              "items": {"type": "object", "required": ["field", "message"],
+                                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+                   "conflicts": {"type": "array", "description": "409 identity-taken: each identity taken (masked)",
+                                 "items": {"type": "object", "required": ["type", "value"],
+                                           "properties": {"type": {"type": "string"}, "value": {"type": "string"}}}}},
     "additionalProperties": True,
 }
 _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Caller may not do this",
@@ -79,7 +86,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     if op.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                        "description": "Unique per intended change; a retry with the same key replays the first reply",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-\"$-~]+$"}})
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -\"$-~]+$"}})
     body: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": list(op.tags),
                             "parameters": params}
     if op.body is not None:
@@ -129,6 +136,7 @@ Headers:
                 \\n idempotency key (empty on a read) \\n hex(SHA-256(raw body))
     query     = keys and values percent-encoded as AWS SigV4 does (only A-Z a-z 0-9 - _ . ~ kept),
                 sorted by key, k=v joined with '&'; empty if none. A key given twice is refused.
+    path      = decoded: /v1/orders/POS:1 even when sent as /v1/orders/POS%3A1.
 
 Each signature is good once (a signed read sent again is 401 signature-reused; a signed write sent
 again replays its first answer): sign every request anew, retries included."""

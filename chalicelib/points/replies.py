@@ -7,7 +7,7 @@ replies against the served document, so a figure cannot appear without its descr
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
@@ -133,6 +133,14 @@ class RefundOut(Reply):
                                           "transaction holds: held until they are back in their lots, moments later")
 
 
+class OrderLot(Reply):
+    lot_id: str
+    expires_on: str | None = Field(description="the lot's last valid day (null: never expires)")
+    points: int = Field(description="points the order put in the lot")
+    pending: bool | None = Field(None, description="whether the points were pending (not yet spendable) "
+                                                   "when earned")
+
+
 class OrderOut(Reply):
     """An order as the points ledger knows it: what it earned, spent and had refunded."""
 
@@ -143,8 +151,9 @@ class OrderOut(Reply):
     amount_fen: int | None = Field(description="the order's amount, fixed by its first use")
     created_at: str | None = Field(description="when the order was first used (earned or spent on)")
     earned_at: str | None
-    earned: dict[str, Any] = Field(description="by point type, the lots the order earned")
-    spent: list[dict[str, Any]] = Field(description="the lots points were spent from on this order")
+    earned: dict[str, list[OrderLot]] = Field(description="by point type (points, growth, ...), the lots the "
+                                                          "order earned")
+    spent: list[LotTaken] = Field(description="the lots points were spent from on this order")
     spent_points: int = Field(description="points spent on the order (redemptions and confirmed holds)")
     refunded_fen: int = Field(description="refunds so far")
     clawed_back: dict[str, int] = Field(description="points taken back by its refunds, by type")

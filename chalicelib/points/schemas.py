@@ -45,6 +45,10 @@ class RecordBehavior(Strict):
 
 
 class Redeem(Strict):
+    """Spend points on an order (a cash offset: `order_id` with `order_amount_fen`, the order's
+    amount, which the first use fixes and the maximum share is held to) or on a reward (`reward`):
+    one of the two is required."""
+
     points: StrictInt = Field(gt=0, le=10**9)
     point_type: str = PointType
     order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")
@@ -63,6 +67,8 @@ class Redeem(Strict):
 
 
 class Hold(Strict):
+    """Reserve points for a checkout; on an order (`order_id`), `order_amount_fen` is required."""
+
     points: StrictInt = Field(gt=0, le=10**9)
     point_type: str = PointType
     order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")

@@ -41,8 +41,8 @@ def test_the_readmes_first_session_runs_as_written(api, stack, tmp_path):
     script = _block("README.md", "## A first session").replace("http://127.0.0.1:8000", api.url)
     out = _run(script, stack, tmp_path, credentials)
     lines = out.stdout.splitlines()
-    assert lines[:2] == ["earned 299", "balance 299"], out.stdout + out.stderr
-    operations = int(lines[2].split()[0])
+    assert lines[0].startswith("rules version ") and lines[1:3] == ["earned 299", "balance 299"], out.stdout + out.stderr
+    operations = int(lines[3].split()[0])
     documented = api.call("GET", "/openapi.json").json()["paths"]
     assert operations == sum(len(methods) for methods in documented.values()) > 90
 

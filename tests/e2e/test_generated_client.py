@@ -144,22 +144,23 @@ def test_a_pos_till_registers_finds_earns_redeems_and_refunds(world):
     assert found.member_id == member_id
     # ¥299.00 at 1 point per yuan: 299 points (and 299 growth), spendable at once (pending_days 0)
     earned = ok(op("earnPoints").sync_detailed(member_id, client=w.pos, body=M.EarnForOrder.from_dict(
-        {"order_id": "O1", "amount_fen": 29_900}), idempotency_key=key("earn")), "EarnOut")
+        {"order_id": "POS:O1", "amount_fen": 29_900}), idempotency_key=key("earn")), "EarnOut")
     assert (earned.points, earned.growth, earned.balance) == (299, 299, 299)
     # 100 points are worth ¥1 (100 points per yuan) on an order of ¥100 (at most half may be points)
     spent = ok(op("redeemPoints").sync_detailed(member_id, client=w.pos, body=M.Redeem.from_dict(
         {"points": 100, "order_id": "O2", "order_amount_fen": 10_000}), idempotency_key=key("redeem")), "RedeemOut")
     assert (spent.points, spent.value_fen, sum(lot.points for lot in spent.lots)) == (100, 100, 100)
-    # a third of O1 refunded (¥99 of ¥299): 299 × 9,900 / 29,900 = 99 points back
-    refund = ok(op("refundOrder").sync_detailed("O1", client=w.pos, body=M.Refund.from_dict(
+    # a third of POS:O1 refunded (¥99 of ¥299): 299 × 9,900 / 29,900 = 99 points back
+    refund = ok(op("refundOrder").sync_detailed("POS:O1", client=w.pos, body=M.Refund.from_dict(
         {"refund_id": "R1", "amount_fen": 9_900}), idempotency_key=key("refund")), "RefundOut")
     assert refund.refund_id == "R1"
     account = ok(op("getPointsAccount").sync_detailed(member_id, client=w.pos), "AccountOut")
     points = account.accounts["points"]
     assert (points.available, points.debt, points.balance, points.earned, points.clawed_back, points.redeemed) == \
         (100, 0, 100, 299, 99, 100)
-    order = ok(op("getOrder").sync_detailed("O1", client=w.pos), "OrderOut")
-    assert order.order_id == "O1" and order.member_id == member_id
+    order = ok(op("getOrder").sync_detailed("POS:O1", client=w.pos), "OrderOut")    # sent as POS%3AO1
+    assert order.order_id == "POS:O1" and order.member_id == member_id and order.refunded_fen == 9_900
+    assert [lot.points for lot in order.earned["points"]] == [299]
 
 
 def test_hq_lists_members_and_reads_the_liability(world):
