@@ -169,6 +169,10 @@ def table(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    unknown = [a for a in argv if a.startswith("-") and a not in ("--report", "--resume")]
+    if unknown:
+        print(__doc__)
+        return 0 if set(unknown) <= {"-h", "--help"} else 2
     seconds = None
     if "--report" not in argv:
         seconds = run([a for a in argv if not a.startswith("-")], "--resume" in argv)

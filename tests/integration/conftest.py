@@ -64,6 +64,23 @@ def memory():
 
 
 @pytest.fixture
+def racing():
+    """The in-memory fake with staged races (``tests/racing.py``): ``racing.race(Model, bump())``
+    changes the stored item just before the next transaction that writes it."""
+    from chalicelib.db import backend
+    from chalicelib.shared import storage
+    from tests.racing import RacingBackend
+    backend.reset()
+    fake = RacingBackend()
+    previous = backend.use(fake)
+    storage.use(storage.MemoryStorage())
+    seed_merchants()
+    yield fake
+    storage.use(None)
+    backend.use(previous)
+
+
+@pytest.fixture
 def ddblocal():
     """AWS's DynamoDB Local (only in the namespaced tier of ``make test``): fresh tables."""
     from chalicelib.db import backend
