@@ -1,6 +1,9 @@
 """The Chalice app: middleware, blueprints and the event handlers. Nothing else lives here."""
 
+import gc
 import os
+
+gc.disable()        # while the app loads (chalicelib/shared/coldstart.py)
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Cron
@@ -17,7 +20,7 @@ from chalicelib.overview.routes import bp as overview
 from chalicelib.points import tiering
 from chalicelib.points.routes import bp as points
 from chalicelib.programs.routes import bp as programs
-from chalicelib.shared import clock, secrets
+from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.stored_value.routes import bp as stored_value
 from chalicelib.system.routes import bp as system
@@ -48,6 +51,7 @@ if os.environ.get("REQUIRE_SECRETS") == "true":
     secrets.current()
 
 app = Chalice(app_name="loyalty")
+app.register_middleware(coldstart.first_request, "http")
 app.register_middleware(gateway.as_problem, "http")
 app.register_middleware(ConvertToMiddleware(
     logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)), "all")
@@ -102,3 +106,5 @@ stored_value_bonus_expiry = app.schedule(Cron(15, "*", "*", "*", "?", "*"), name
 gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-card-reconcile")(
     _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
+
+coldstart.loaded()

@@ -89,3 +89,39 @@ bad = sorted(f"{c.__module__}.{c.__name__}.{n}" for m in list(sys.modules.values
              for n, f in c.model_fields.items() if isinstance(f.default_factory, type) and f.default_factory.__module__ == "builtins")
 print(json.dumps(bad))"""))
     assert found == []
+
+
+def test_the_app_loads_without_collections_and_freezes_what_it_loaded():
+    """Loading the app walks no cycles (gc off, then the modules frozen); after that, and after
+    the first request, the collector is on; only that first request runs without it."""
+    out = json.loads(_python("""
+import gc, json
+import app
+from chalicelib.shared import coldstart
+seen = {"after_import": gc.isenabled(), "frozen": gc.get_freeze_count()}
+def handler(event):
+    seen["during_first"] = gc.isenabled()
+    return "ok"
+coldstart.first_request(None, handler)
+seen["after_first"], seen["frozen_after_first"] = gc.isenabled(), gc.get_freeze_count()
+def second(event):
+    seen["during_second"] = gc.isenabled()
+    raise RuntimeError("a request that fails")
+try:
+    coldstart.first_request(None, second)
+except RuntimeError:
+    pass
+seen["after_second"] = gc.isenabled()
+print(json.dumps(seen))
+"""))
+    assert out["after_import"] and out["frozen"] > 10_000
+    assert out["during_first"] is False and out["after_first"] is True
+    assert out["frozen_after_first"] >= out["frozen"]
+    assert out["during_second"] is True and out["after_second"] is True
+
+
+def test_pydantic_plugins_are_not_looked_for_on_a_deployed_function():
+    """pydantic reads every installed distribution's entry points to find plugins when it builds
+    its first validator; none are used, so the functions' environment turns the search off."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["environment_variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
