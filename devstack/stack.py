@@ -29,11 +29,13 @@ def free_port() -> int:
 def _problem_error_response(handler: Any, error: Any) -> None:
     """The local gateway's own refusals (no such route) as problem+json, as the deployed API
     Gateway answers them (infra: gateway responses); never echoing the Authorization header."""
-    from chalicelib.api.gateway import PROBLEM_JSON, problem_body
+    from chalicelib.api.gateway import PROBLEM_JSON, correlation_id_of, problem_body
     status = 404 if error.CODE == 403 else error.CODE
     detail = "no operation at this path and method" if status == 404 else "the request was refused"
     body = problem_body(status, detail, handler.path.split("?", 1)[0]).encode()
-    handler._send_http_response(status, {"Content-Type": PROBLEM_JSON}, body)
+    asked = {k.lower(): v for k, v in handler.headers.items()}
+    handler._send_http_response(status, {"Content-Type": PROBLEM_JSON,
+                                         "X-Correlation-Id": correlation_id_of(asked, None)}, body)
 
 
 def _log_without_query(handler: Any, code: Any = "-", size: Any = "-") -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 import traceback
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import auth
 from chalicelib.api.contention import queued
+from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.api.signing import SignatureItem, SignatureReused
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
@@ -38,7 +38,6 @@ from chalicelib.shared.errors import (
     RequestTooLarge,
     ValidationProblem,
 )
-from chalicelib.shared.ids import new_id
 from chalicelib.shared.observability import count, logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
 
@@ -69,6 +68,11 @@ class Operation:
     errors: tuple[int, ...] = ()
     personal: bool = False             # the reply holds personal data: its idempotency record is short-lived
     produces: str | None = None        # a reply that is a file of this media type (FileReply), not JSON
+    # a reply holding a credential: the idempotency record keeps ``secret[0](reply)`` (it left
+    # out), and a replay answers ``secret[1](uow, kept)`` (it derived again)
+    secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None
+    # path parameters with a closed set of values, listed by the document (computed when it is built)
+    path_values: dict[str, Callable[[], list[str]]] | None = None
 
     @property
     def public(self) -> bool:
@@ -138,11 +142,13 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              query: type[BaseModel] | None = None,
              response: type[BaseModel] | str | Callable[[], type[BaseModel]] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
-             errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None) -> Callable:
+             errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
+             secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
+             path_values: dict[str, Callable[[], list[str]]] | None = None) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
-                   produces)
+                   produces, secret, path_values)
     if produces and op.idempotent:
         raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
@@ -191,28 +197,13 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> Any:
 
 # A caller's X-Correlation-Id is echoed, logged with every line and stored in events: only a plain
 # token is taken; anything else (4,000 characters, control characters, markup) gets a new id.
-CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def correlation_id_of(headers: dict[str, str], request_id: str | None) -> str:
-    """The request's correlation id: the caller's if well-formed, else the gateway's request id, else new."""
-    given = headers.get("x-correlation-id") or ""
-    if CORRELATION_ID.fullmatch(given):
-        return given
-    if request_id and CORRELATION_ID.fullmatch(str(request_id)):
-        return str(request_id)
-    return new_id()
-
-
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
     request = bp.current_request
     # Path values decoded (a client sends an order id "POS:1" as "POS%3A1"; neither API Gateway's
     # REST API nor chalice local decodes them), and the path built from them the same way under
     # both: the path a merchant signs is the decoded one (docs/integrators/signing.md).
     params = {name: unquote(value) for name, value in params.items()}
-    real_path = request.path
-    for name, value in params.items():
-        real_path = real_path.replace("{" + name + "}", value)
+    real_path = concrete_path(request.path, params)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
@@ -332,11 +323,12 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
         with clock.in_program(call.uow.program):      # its calendar rules use its time zone
             payload = handler(call)
         status = call.status or op.status
-        claim = IdempotencyRecord.claim(scope, key, fp, status, payload, op.personal) if key else None
+        kept = op.secret[0](payload) if op.secret else payload
+        claim = IdempotencyRecord.claim(scope, key, fp, status, kept, op.personal) if key else None
         call.uow.commit(claim)
         return status, payload, False
     except ClaimTaken:
-        return _replay(call.uow, scope, key, fp)
+        return _replay(op, call.uow, scope, key, fp)
     except ConcurrentUpdate:
         raise
     except Problem as problem:
@@ -344,7 +336,7 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
             raise
         # A keyed request that fails on today's state may be the retry of one that succeeded.
         if (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
-            return (*replay(record, fp), True)
+            return _replayed(op, call.uow, *replay(record, fp))
         # Otherwise remember a business refusal (409, 422): the same key keeps getting the same
         # answer. Not 403 / 404: who may see what is not the request's outcome, and a refused
         # caller must leave nothing behind in a tenancy it may not touch.
@@ -352,12 +344,19 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
             raise
         refusal = IdempotencyRecord.claim(scope, key, fp, problem.status, problem.body(instance))
         if not call.uow.put(refusal, IdempotencyRecord.pk.does_not_exist()):
-            return _replay(call.uow, scope, key, fp)
+            return _replay(op, call.uow, scope, key, fp)
         raise
 
 
-def _replay(uow: UnitOfWork, scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
+def _replay(op: Operation, uow: UnitOfWork, scope: str, key: str | None, fp: str) -> tuple[int, Any, bool]:
     record = IdempotencyRecord.find(uow, scope, key or "")
     if record is None:  # claim existed at commit but not now: its TTL passed in between
         raise ConcurrentUpdate("retry the request")
-    return (*replay(record, fp), True)
+    return _replayed(op, uow, *replay(record, fp))
+
+
+def _replayed(op: Operation, uow: UnitOfWork, status: int, body: Any) -> tuple[int, Any, bool]:
+    """A stored answer, with the credential its record left out derived again."""
+    if op.secret and status < 300:
+        body = op.secret[1](uow, body)
+    return status, body, True

@@ -5,17 +5,40 @@ other error, never echoing a credential."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from chalice.app import Request, Response
 
 from chalicelib.shared.errors import TYPE_BASE
+from chalicelib.shared.ids import new_id
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {403: ("forbidden", "Not allowed"), 404: ("no-such-route", "No such route"),
           405: ("method-not-allowed", "Method not allowed"), 415: ("unsupported-media-type", "Send JSON"),
           400: ("bad-request", "Bad request"), 413: ("request-too-large", "Request too large")}
+
+
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def correlation_id_of(headers: dict[str, str], request_id: str | None) -> str:
+    """The request's correlation id: the caller's if well-formed, else the gateway's request id, else new."""
+    given = headers.get("x-correlation-id") or ""
+    if CORRELATION_ID.fullmatch(given):
+        return given
+    if request_id and CORRELATION_ID.fullmatch(str(request_id)):
+        return str(request_id)
+    return new_id()
+
+
+def concrete_path(template: str, params: dict[str, str]) -> str:
+    """The path asked for: the route's template with the (decoded) path values put back."""
+    for name, value in params.items():
+        template = template.replace("{" + name + "}", value)
+    return template
 
 
 def problem_body(status: int, detail: str, instance: str | None = None) -> str:
@@ -34,8 +57,12 @@ def as_problem(event: Request, get_response: Callable[[Request], Response]) -> R
     if response.status_code >= 400 and not str(headers.get("content-type", "")).startswith(PROBLEM_JSON):
         body = response.body if isinstance(response.body, dict) else {}
         message = str(body.get("Message") or "the request was refused")
-        response.body = problem_body(response.status_code, message[:300], event.path)
+        path = concrete_path(event.path, {k: unquote(v) for k, v in (event.uri_params or {}).items()})
+        response.body = problem_body(response.status_code, message[:300], path)
         response.headers = {**(response.headers or {}), "Content-Type": PROBLEM_JSON}
+        if "x-correlation-id" not in headers:
+            asked = {k.lower(): v for k, v in (event.headers or {}).items()}
+            response.headers["X-Correlation-Id"] = correlation_id_of(asked, (event.context or {}).get("requestId"))
     return response
 
 

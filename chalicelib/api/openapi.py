@@ -30,6 +30,7 @@ PROBLEM = {
 }
 _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Caller may not do this",
                404: "Not found", 409: "Conflicts with current state", 413: "Body too large",
+               415: "The body is not sent as Content-Type: application/json",
                422: "Validation failed or idempotency key reused",
                500: "The server failed; safe to retry with the same Idempotency-Key",
                503: "Busy: the record kept changing under concurrent requests; retry after Retry-After seconds "
@@ -74,8 +75,11 @@ def reply_model(op: Operation) -> type[BaseModel] | None:
 
 
 def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+    closed = op.path_values or {}
     params: list[dict[str, Any]] = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+        {"name": n, "in": "path", "required": True,
+         "schema": {"type": "string", "enum": closed[n]()} if n in closed else
+         {"type": "string", "minLength": 1, "maxLength": 64},
          **({"description": _PATH_TEXT[n]} if n in _PATH_TEXT else {})}
         for n in _PARAM.findall(op.path)]
     if op.query is not None:
@@ -99,7 +103,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     elif op.produces:
         ok["content"] = {op.produces.split(";")[0]: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): ok}
-    codes = set(op.errors) | {400, 413, 422, 500} | ({503} if op.idempotent else set())
+    codes = set(op.errors) | {400, 413, 422, 500} | ({503} if op.idempotent else set()) | \
+        ({415} if op.body is not None else set())
     if not op.public:
         codes |= {401, 403}
         body["security"] = [{s: []} for s in _schemes(op)]

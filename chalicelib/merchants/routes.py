@@ -58,11 +58,12 @@ def create_store(call: Call):
 
 
 @endpoint(bp, "/v1/merchants/{merchant_id}/api-keys", "POST", "createApiKey", status=201, tags=TAGS,
-          errors=(404,), idempotent=False, summary="Create a signed-request API key (the secret is shown once)",
+          errors=(404,), summary="Create a signed-request API key (the secret is shown once)",
           allow=(staff("super_admin"),), body=CreateApiKey,
-          response="chalicelib.merchants.replies:ApiKeyCreatedOut")
+          response="chalicelib.merchants.replies:ApiKeyCreatedOut",
+          # a retry with the same Idempotency-Key answers the same key; its record keeps no secret
+          secret=(lambda reply: service.without_secret(reply), lambda uow, kept: service.with_secret(uow, kept)))
 def create_api_key(call: Call):
-    # Not keyed: the reply carries the secret, and an idempotency record would store it.
     return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.body.capabilities, call.uow)
 
 

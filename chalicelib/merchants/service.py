@@ -68,6 +68,19 @@ def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[st
             "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
 
 
+def without_secret(reply: dict[str, Any]) -> dict[str, Any]:
+    """A new key's reply as its idempotency record keeps it: without the secret."""
+    return {k: v for k, v in reply.items() if k != "secret"}
+
+
+def with_secret(uow: UnitOfWork, kept: dict[str, Any]) -> dict[str, Any]:
+    """The reply to a retried creation: the same key, its secret derived again (never stored)."""
+    item = uow.merchants.api_key(kept["key_id"])
+    if item is None:
+        raise NotFound(f"no API key {kept['key_id']}")
+    return {"key_id": kept["key_id"], "secret": key_secret(item.key_id, item.master), **kept}
+
+
 def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
     """Stop a key working (within ``auth.KEY_CACHE_SECONDS`` everywhere; at once in this process)."""
     item = uow.merchants.api_key(key_id) if len(key_id) <= 64 else None

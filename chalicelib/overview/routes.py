@@ -18,7 +18,7 @@ else:
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/members/{member_id}/overview", "GET", "getMemberOverview", tags=("tiers",), errors=(404,),
+@endpoint(bp, "/v1/members/{member_id}/overview", "GET", "getMemberOverview", tags=("members",), errors=(404,),
           summary="The member's screen in one read: tier, paid plan, growth, next tier, tasks, benefits",
           allow=(MEMBER, MERCHANT, ANY_STAFF), response="chalicelib.overview.replies:MemberOverview")
 def get_overview(call: Call):

@@ -65,6 +65,9 @@ def daily_stats(call: Call):
     return {"scope": scope, "days": stats.daily(call.uow, scope, q.start, q.end)}
 
 
+JOB_NAMES = {"job": lambda: sorted(jobs.registered())}     # for the document only
+
+
 class RunJob(Strict):
     as_of: Instant | None = Field(None, description="local and test stages only: run as if it were this time")
 
@@ -73,7 +76,7 @@ class RunJob(Strict):
 # their results name other programs' items: they belong to the platform, never to one program's
 # staff. A program's HQ proves its own books with the reconciliation reads (stored value, points,
 # gift cards), which are scoped to the caller's program.
-@endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,),
+@endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,), path_values=JOB_NAMES,
           summary="A scheduled job's last run: when, as of when, and what it did (platform admin)", allow=(PLATFORM,),
           response="chalicelib.system.replies:JobRunsOut")
 def list_job_runs(call: Call):
@@ -85,6 +88,7 @@ def list_job_runs(call: Call):
 
 
 @endpoint(bp, "/v1/jobs/{job}/runs", "POST", "runJob", tags=("operations",), errors=(404,), idempotent=False,
+          path_values=JOB_NAMES,
           summary="Run a scheduled job now, for every program (platform admin; jobs are idempotent: a second "
           "run of a day does nothing)", allow=(PLATFORM,), body=RunJob,
           response="chalicelib.system.replies:JobRunOut")

@@ -105,8 +105,13 @@ def world(client, api, stack) -> SimpleNamespace:
     store = op("createStore").sync_detailed(MERCHANT, client=hq, body=M.CreateStore(store_id=STORE, name="南京西路"),
                                              idempotency_key=key("store"))
     assert ok(store, "StoreCreatedOut", 201).store_id == STORE
-    made = op("createApiKey").sync_detailed(MERCHANT, client=hq, body=M.CreateApiKey.from_dict({"store_id": STORE}))
+    creation = key("api-key")
+    made = op("createApiKey").sync_detailed(MERCHANT, client=hq, body=M.CreateApiKey.from_dict({"store_id": STORE}),
+                                             idempotency_key=creation)
     assert ok(made, "ApiKeyCreatedOut", 201).secret
+    again = op("createApiKey").sync_detailed(MERCHANT, client=hq, body=M.CreateApiKey.from_dict({"store_id": STORE}),
+                                              idempotency_key=creation)      # a retry: the same key
+    assert (again.parsed.key_id, again.parsed.secret) == (made.parsed.key_id, made.parsed.secret)
     pos = client.Client(base_url=url, httpx_args={"event_hooks": {"request": [
         signing_hook(made.parsed.key_id, made.parsed.secret)]}})
 

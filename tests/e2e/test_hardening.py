@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import requests
 
@@ -75,7 +76,7 @@ def test_the_query_is_signed_unambiguously_and_a_repeated_key_is_refused(api, st
 
 def test_a_revoked_key_is_refused_and_another_merchants_key_cannot_be_revoked(api, stack):
     created = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"store_id": "demo-store"},
-                       headers=api.staff())
+                       headers=api.staff(), key=f"revoke-me-{time.time_ns()}")
     assert created.status_code == 201
     key = {"key_id": created.json()["key_id"], "secret": created.json()["secret"]}
     mid = _member_with_points(api)
@@ -89,6 +90,29 @@ def test_a_revoked_key_is_refused_and_another_merchants_key_cannot_be_revoked(ap
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     refused = api.call("GET", f"/v1/members/{mid}/points", signed_by=key)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_a_retried_key_creation_answers_the_same_key_and_its_record_keeps_no_secret(api, stack):
+    """A retry of createApiKey (a lost reply) must not leave a second live key behind, and the
+    idempotency record that answers it must not hold the secret in clear."""
+    idem = f"key-retry-{time.time_ns()}"
+    first = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"capabilities": ["pos"]},
+                     headers=api.staff(), key=idem)
+    again = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"capabilities": ["pos"]},
+                     headers=api.staff(), key=idem)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    key = {"key_id": first.json()["key_id"], "secret": again.json()["secret"]}
+    assert api.call("GET", f"/v1/members/{_member_with_points(api)}/points", signed_by=key).status_code == 200
+    other = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"capabilities": ["reports"]},
+                     headers=api.staff(), key=idem)                 # the same key, another body
+    assert other.status_code == 422
+    table = stack.table_names["main"]
+    stored = [i for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+              for i in page["Items"] if key["key_id"] in json.dumps(i)]
+    assert {i["sk"]["S"] for i in stored} >= {"APIKEY"} and len(stored) >= 2     # the key and the record
+    assert not any(key["secret"] in json.dumps(i) for i in stored)
 
 
 def test_personal_identities_stay_out_of_urls_and_logs(api):

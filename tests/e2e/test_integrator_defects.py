@@ -264,6 +264,15 @@ def test_framework_and_gateway_refusals_are_problem_json_and_never_echo_credenti
                             "Content-Type": "text/plain", "Idempotency-Key": fresh_phone()}, timeout=30)
     assert text.status_code == 415 and text.headers["Content-Type"] == "application/problem+json"
     assert text.json()["status"] == 415
+    for refused in (unknown, wrong_method, text):        # every refusal can be traced in the logs
+        assert refused.headers.get("X-Correlation-Id")
+    traced = api.call("GET", "/v1/no-such-thing", headers={"X-Correlation-Id": "till-7-req-42"})
+    assert traced.headers["X-Correlation-Id"] == "till-7-req-42"
+    on_a_member = api.session.post(api.url + "/v1/members/01J00000000000000000000000/points/earn", data="x",
+                                   headers={**api.staff(), "Content-Type": "text/plain",
+                                            "Idempotency-Key": fresh_phone()}, timeout=30)
+    assert on_a_member.status_code == 415
+    assert on_a_member.json()["instance"] == "/v1/members/01J00000000000000000000000/points/earn"   # not the template
 
 
 def test_members_are_listed_by_registering_merchant_a_page_at_a_time(api, stack):

@@ -6,6 +6,8 @@ The reproductions of the integrator's report are here, one test each, with hand-
 
 from __future__ import annotations
 
+import time
+
 from chalicelib.shared.credentials import mint_token
 from tests.e2e.conftest import fresh_phone
 
@@ -138,7 +140,8 @@ def _second_store_key(api, store):
     created = api.call("POST", "/v1/merchants/demo-merchant/stores", {"store_id": store, "name": store},
                        headers=api.staff(), key="store-" + store)
     assert created.status_code in (201, 409)
-    key = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"store_id": store}, headers=api.staff())
+    key = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"store_id": store}, headers=api.staff(),
+                   key=f"key-{store}-{time.time_ns()}")
     assert key.status_code == 201
     return key.json()
 

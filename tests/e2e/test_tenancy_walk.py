@@ -259,7 +259,8 @@ def other_store(api, stack):
     r = api.call("POST", f"/v1/merchants/{A[1]}/stores", {"store_id": store, "name": "walk 2"}, headers=hq,
                  key=f"ws2-{fresh_phone()}")
     assert r.status_code in (201, 409), r.text
-    key = api.call("POST", f"/v1/merchants/{A[1]}/api-keys", {"store_id": store}, headers=hq).json()
+    key = api.call("POST", f"/v1/merchants/{A[1]}/api-keys", {"store_id": store}, headers=hq,
+                   key=f"wk2-{fresh_phone()}").json()
     manager = api.bearer(staff_token("store_manager", "walk-s2-manager", A[1], store, program_id=A[0]))
     clerk = api.bearer(staff_token("clerk", "walk-s2-clerk", A[1], store, program_id=A[0]))
     return [("store pos", None, {"key_id": key["key_id"], "secret": key["secret"]}),

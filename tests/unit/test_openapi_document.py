@@ -55,3 +55,26 @@ def test_the_signature_and_the_member_alias_are_described():
     assert set(lookup["schema"]["enum"]) == {"wechat_openid", "wechat_unionid", "card_no"}
     earn = doc["paths"]["/v1/members/{member_id}/points/earn"]["post"]["responses"]
     assert "Retry-After" in earn["503"]["headers"]
+
+
+def _ops() -> dict[str, dict]:
+    return {o["operationId"]: o for ops in openapi.document()["paths"].values() for o in ops.values()}
+
+
+def test_every_operation_with_a_body_documents_415_and_every_write_takes_an_idempotency_key():
+    from chalicelib import jobs
+    ops = _ops()
+    with_body = [i for i, o in ops.items() if "requestBody" in o]
+    assert with_body and all("415" in ops[i]["responses"] for i in with_body)
+    assert all("415" not in o["responses"] for o in ops.values() if "requestBody" not in o)
+    unkeyed = sorted(i for i, o in ops.items() if "requestBody" in o
+                     and not any(p["name"] == "Idempotency-Key" for p in o["parameters"]))
+    # a lookup that is a read, token operations (a fresh token each time, never stored), and jobs,
+    # which are idempotent by day; createApiKey is keyed (its record keeps no secret)
+    assert unkeyed == ["findMember", "issueMemberToken", "refreshMemberToken", "revokeMemberToken", "runJob"]
+    job = next(p for p in ops["runJob"]["parameters"] if p["name"] == "job")
+    assert job["schema"]["enum"] == sorted(jobs.registered()) and "gift-card-batches" in job["schema"]["enum"]
+
+
+def test_a_members_overview_is_tagged_with_members():
+    assert _ops()["getMemberOverview"]["tags"] == ["members"]
