@@ -622,7 +622,8 @@ def cold_start(stack, repeats: int = 11) -> dict[str, Any]:
             "first_request_ms": round(statistics.median(r[1] for r in mine) * 1000, 1),
             # the median of each round's ratio: a round's variants ran back to back
             "import_ratio": round(statistics.median(m[0] / b[0] for m, b in zip(mine, bare, strict=True)), 2),
-            "ratio_to_bare": round(statistics.median(m[1] / b[1] for m, b in zip(mine, bare, strict=True)), 2)}
+            "ratio_to_bare": round(statistics.median(m[1] / b[1] for m, b in zip(mine, bare, strict=True)), 2),
+            "ratio_of_medians": round(statistics.median(r[1] for r in mine) / statistics.median(r[1] for r in bare), 2)}
     return results
 
 
