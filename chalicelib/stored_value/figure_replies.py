@@ -148,12 +148,14 @@ class SvIssuerStatement(Reply):
     opening_fen: int = Field(description="prepaid money held at the previous day's close, fen (members' "
                                          "principal, held or not, and gift cards sold, voided ones still owed "
                                          "included; bonus is not prepaid money)")
-    received_fen: int = Field(description="the day's credits on the issuer's prepaid accounts, fen (gross: "
-                                          "top-ups, card sales and refunds, but also principal moved back from "
-                                          "held to available by a cancelled hold or rejected cash-out)")
-    released_fen: int = Field(description="the day's debits on the issuer's prepaid accounts, fen (gross: "
-                                          "payments, cash-outs, pay-outs and breakage, but also principal moved "
-                                          "from available to held by a hold or pending cash-out)")
+    received_fen: int = Field(description="the prepaid money the issuer received on the day, fen: top-ups, card "
+                                          "sales, refunds to a card or an account, a card redeemed into stored value "
+                                          "(for the program); moves between its own accounts (a hold, a cash-out "
+                                          "awaiting approval, their release) are not counted")
+    released_fen: int = Field(description="the prepaid money the issuer released on the day, fen: payments, "
+                                          "cash-outs paid, voided cards paid out, breakage, a card redeemed into "
+                                          "stored value (for the card's issuer); moves between its own accounts "
+                                          "are not counted")
     closing_fen: int = Field(description="prepaid money held at the day's close, fen: opening + received − "
                                          "released")
     reserve_percent: int = Field(description="the share of it to keep deposited, percent (the rules' "

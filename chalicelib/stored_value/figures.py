@@ -31,6 +31,7 @@ from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
 CONSUMER = "prepaid-figures"
 MEMBER_PRINCIPAL = ("member:principal", "member:held_principal")
 MEMBER_BONUS = ("member:bonus", "member:held_bonus")
+ISSUER = "issuer:"                 # day rows of an issuer's net receipts and releases (no account of the balances)
 
 
 @subscribe(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
@@ -52,12 +53,24 @@ def project(event: DomainEvent) -> None:
         debit, credit = net.get(line["account"], (0, 0))
         net[line["account"]] = (debit + max(fen, 0), credit + max(-fen, 0))
     uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
+    held: dict[str, int] = {}         # per issuer, what the movement added to the money it holds
     for account, (debit, credit) in net.items():
         uow.update(PrepaidAccountItem(*PrepaidAccountItem.key(account)),
                    [PrepaidAccountItem.balance.add(debit - credit), PrepaidAccountItem.account.set(account)])
-        uow.update(PrepaidDayItem(*PrepaidDayItem.key(account, day)),
-                   [PrepaidDayItem.debit.add(debit), PrepaidDayItem.credit.add(credit), PrepaidDayItem.day.set(day)])
+        _add_day(uow, account, day, debit, credit)
+        if (issuer := counters.issuer_of(account)) is not None:
+            held[issuer] = held.get(issuer, 0) + credit - debit
+    # A custodian counts money received and released by an issuer, not its moves between its own
+    # accounts (a hold, a cash-out awaiting approval): the movement's net per issuer.
+    for issuer, fen in held.items():
+        if fen:
+            _add_day(uow, ISSUER + issuer, day, max(-fen, 0), max(fen, 0))
     apply_once(CONSUMER, event, uow)
+
+
+def _add_day(uow: UnitOfWork, account: str, day: str, debit: int, credit: int) -> None:
+    uow.update(PrepaidDayItem(*PrepaidDayItem.key(account, day)),
+               [PrepaidDayItem.debit.add(debit), PrepaidDayItem.credit.add(credit), PrepaidDayItem.day.set(day)])
 
 
 def balances(uow: UnitOfWork) -> dict[str, int]:
@@ -118,9 +131,10 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
         closing = -sum(day_rows[a]["closing_fen"] for a in accounts if a in day_rows)
         opening = -sum(day_rows[a]["opening_fen"] for a in accounts if a in day_rows)
         reserve, before = -(-closing * reserve_percent // 100), -(-opening * reserve_percent // 100)
-        statement.append({"issuer": issuer, "opening_fen": opening, "received_fen": sum(
-            day_rows[a]["credit_fen"] for a in accounts if a in day_rows), "released_fen": sum(
-            day_rows[a]["debit_fen"] for a in accounts if a in day_rows), "closing_fen": closing,
+        flow = next((r for r in uow.stored_value.prepaid_days(ISSUER + issuer, day) if r.day == day.isoformat()), None)
+        received, released = (int(flow.credit or 0), int(flow.debit or 0)) if flow is not None else (0, 0)
+        statement.append({"issuer": issuer, "opening_fen": opening, "received_fen": received,
+                          "released_fen": released, "closing_fen": closing,
             "reserve_percent": reserve_percent, "reserve_fen": reserve, "reserve_change_fen": reserve - before,
             "issuance_limit_fen": limits.get(issuer)})
     return {"day": day.isoformat(), "previous_day": (day - timedelta(days=1)).isoformat(), "issuers": statement}

@@ -160,3 +160,30 @@ def test_the_issued_counter_holds_the_limit_in_the_issuing_transaction_and_equal
     assert proof["issuance_agrees"] and proof["balanced"], proof["issuance"]
     assert {k: (v["counter_fen"], v["figures_fen"]) for k, v in proof["issuance"].items()} == {
         "program": (30_000, 30_000), "m2": (10_000, 10_000)}
+
+
+def test_the_custodian_counts_money_received_and_released_not_moves_within_an_issuer(api):
+    """Found from outside: 40,000 fen paid in showed received 117,210 / released 80,932, since a
+    hold moving principal to held (and its release moving it back) counted as money both received
+    and released. By hand: 40,000 topped up; a hold of 10,000 cancelled; a hold of 5,000 confirmed;
+    2,000 paid directly: received 40,000, released 7,000, held 33,000 at the close."""
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [], "reserve_percent": 40},
+                                             "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139631")
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 40_000, "payment_ref": "WX-S1",
+                                                               "merchant_id": "m1"})
+    holds = [api.ok("POST", f"/v1/members/{mid}/stored-value/holds", {"amount_fen": fen, "order_id": order,
+                                                                      "merchant_id": "m1", "ttl_seconds": 600})
+             for fen, order in ((10_000, "S-1"), (5_000, "S-2"))]
+    api.ok("POST", f"/v1/members/{mid}/stored-value/holds/{holds[0]['hold_id']}/cancel")
+    api.ok("POST", f"/v1/members/{mid}/stored-value/holds/{holds[1]['hold_id']}/confirm")
+    api.ok("POST", f"/v1/members/{mid}/stored-value/payments", {"amount_fen": 2_000, "order_id": "S-3",
+                                                                "merchant_id": "m1"})
+    deliver()
+    deliver()                                                               # redelivered: counted once
+    program = {r["issuer"]: r for r in api.ok("GET", "/v1/stored-value/supervision?day=2026-03-01")["issuers"]}["program"]
+    assert (program["opening_fen"], program["received_fen"], program["released_fen"], program["closing_fen"]) == (
+        0, 40_000, 7_000, 33_000)
+    assert program["opening_fen"] + program["received_fen"] - program["released_fen"] == program["closing_fen"]
+    assert program["reserve_fen"] == 13_200
