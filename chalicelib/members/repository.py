@@ -31,10 +31,11 @@ class MembersRepository:
 
     def registered_at(self, merchant_id: str | None, start: str, end: str, after: str | None,
                       limit: int) -> list[MemberItem]:
-        """Members a merchant registered between ``start`` and ``end`` (ISO times), oldest first,
-        a page of ``limit`` after the cursor ``after`` (``<time>#<id>`` of the last one seen)."""
+        """Members a merchant registered from the instant ``start`` until (not at) ``end`` (ISO
+        times), oldest first, a page of ``limit`` after the cursor ``after`` (``<time>#<id>`` of
+        the last one seen)."""
         low = f"{after}~" if after else start
-        return list(self.uow.query(MemberItem, f"MEMBERS#{merchant_id or '-'}", SortKey.between(low, f"{end}~"),
+        return list(self.uow.query(MemberItem, f"MEMBERS#{merchant_id or '-'}", SortKey.between(low, end),
                                    index="gsi1", limit=limit))
 
     def audit_trail(self, member_id: str) -> Iterator[AuditItem]:

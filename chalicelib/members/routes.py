@@ -46,8 +46,7 @@ def register_member(call: Call):
           response="chalicelib.members.replies:MembersPage")
 def list_members(call: Call):
     q = call.query
-    return service.listing(call.uow, call.caller, q.merchant_id, q.start.isoformat(), q.end.isoformat(), q.after,
-                           q.limit, q.store_id, q.stage)
+    return service.listing(call.uow, call.caller, q.merchant_id, q.start, q.end, q.after, q.limit, q.store_id, q.stage)
 
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),

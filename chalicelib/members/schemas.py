@@ -74,8 +74,8 @@ class UpdateMember(Strict):
 class ListMembersQuery(Strict):
     merchant_id: str | None = Field(None, max_length=64, description="the registering merchant: required for "
                                     "staff callers; a merchant's key lists its own members and may leave it out")
-    start: date = Field(description="registered on or after this day (UTC)")
-    end: date = Field(description="registered on or before this day (UTC)")
+    start: date = Field(description="registered on or after this day (the program's calendar day, in its time zone)")
+    end: date = Field(description="registered on or before this day (the program's calendar day, in its time zone)")
     store_id: str | None = Field(None, max_length=64)
     stage: Literal["new", "active", "dormant", "churned"] | None = None
     limit: int = Field(50, ge=1, le=200)

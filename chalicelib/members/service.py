@@ -94,12 +94,14 @@ def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) ->
     return member.view(reveal=reveal or own)
 
 
-def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, start: str, end: str, after: str | None,
+def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, start: date, end: date, after: str | None,
             limit: int, store_id: str | None, stage: str | None) -> dict[str, Any]:
-    """Members registered at a merchant in a period, masked, a page at a time; filtered by store
-    and stage within the page (a filtered page may hold fewer than ``limit``; follow ``next``)."""
+    """Members registered at a merchant from the program's day ``start`` to its day ``end``, masked,
+    a page at a time; filtered by store and stage within the page (a filtered page may hold fewer
+    than ``limit``; follow ``next``)."""
     merchant, _ = merchants.place(uow, by, merchant_id, None, merchant_required=True)
-    items = uow.members.registered_at(merchant, start, end, after, limit)
+    items = uow.members.registered_at(merchant, clock.iso(clock.day_start(start)),
+                                      clock.iso(clock.day_start(end + timedelta(days=1))), after, limit)
     members = [i.domain() for i in items]
     shown = [m.view(reveal=False) for m in members
              if (store_id is None or m.store_id == store_id) and (stage is None or m.stage == stage)]

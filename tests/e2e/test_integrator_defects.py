@@ -276,8 +276,9 @@ def test_framework_and_gateway_refusals_are_problem_json_and_never_echo_credenti
 
 
 def test_members_are_listed_by_registering_merchant_a_page_at_a_time(api, stack):
-    from datetime import date
-    today = date.today().isoformat()
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()       # the program's day
     mine = [_member(api) for _ in range(3)]
     seen, after = [], None
     while True:
