@@ -6,11 +6,13 @@ while in debt, what a refusal tells a cashier, and the lot trail every expiry po
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.journal import Journal
+from chalicelib.ledger.lots import take_soonest
 from chalicelib.points import earning
 from chalicelib.points.schemas import EarnForOrder
 from chalicelib.shared import clock
@@ -216,3 +218,13 @@ def test_a_journal_line_of_a_negative_amount_is_refused_and_records_nothing():
     assert journal.lines == []
     journal.move("member:principal", "cash_clearing", 1)
     assert journal.lines == [{"account": "member:principal", "fen": 1}, {"account": "cash_clearing", "fen": -1}]
+
+
+# --- lot arithmetic -----------------------------------------------------------------------------
+
+def test_a_plan_to_take_nothing_touches_no_lot_and_one_point_takes_from_the_first_lot_only():
+    lots = [SimpleNamespace(lot_id="a", expires_on="2026-03-31", remaining=5),
+            SimpleNamespace(lot_id="b", expires_on=None, remaining=5)]
+    assert take_soonest(lots, 0) == []
+    assert take_soonest(lots, 1) == [(lots[0], 1)]
+    assert take_soonest(lots, 10) == [(lots[0], 5), (lots[1], 5)]
