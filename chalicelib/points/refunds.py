@@ -61,7 +61,8 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                    context["expired"])
     uow.emit(DomainEvent("order.refunded", f"member:{order.member_id}", {
         "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
-        "amount_fen": cmd.amount_fen, "refunded_fen": after, "order_amount_fen": amount}, merchant_id=merchant))
+        "amount_fen": cmd.amount_fen, "refunded_fen": after, "order_amount_fen": amount,
+        "order_earned": order.earned_at is not None}, merchant_id=merchant))
     return reply
 
 

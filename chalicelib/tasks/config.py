@@ -97,12 +97,13 @@ def contribution(task: Task, event_type: str, data: dict[str, Any], profile_comp
     """How much an event moves a task's progress (0: not at all)."""
     if task.kind == "orders" and event_type == "order.earned":
         return 1
+    counted = data.get("order_earned", True)     # a refund takes back only what an order.earned counted
     if task.kind == "orders" and event_type == "order.refunded":
-        return -1 if int(data["refunded_fen"]) >= int(data["order_amount_fen"]) else 0   # refunded in full
+        return -1 if counted and int(data["refunded_fen"]) >= int(data["order_amount_fen"]) else 0   # in full
     if task.kind == "spend" and event_type == "order.earned":
         return int(data["amount_fen"])
     if task.kind == "spend" and event_type == "order.refunded":
-        return -int(data["amount_fen"])
+        return -int(data["amount_fen"]) if counted else 0
     if task.kind == "referrals" and event_type == "member.behavior" and data.get("kind") == "referral":
         return 1
     if task.kind == "event" and event_type == "member.behavior" and data.get("kind") == "custom":

@@ -122,3 +122,19 @@ def test_the_member_overview_is_one_read(memory):
     assert seen["benefits"]["best"]["points_multiplier"] == "1.5"
     assert {t["task"]: t["progress"] for t in seen["tasks"]}["spend-1000"] == 600_000
     clock.freeze(None)
+
+
+def test_refunding_an_order_that_only_spent_points_takes_nothing_from_orders_or_spend(api, program):
+    """Found from outside: refunding an order that only spent points (it never earned, so no task
+    counted it) lowered the spend task by its amount. By hand: ¥600 earned (60,000 fen, one
+    order); 100 points spent on a ¥50 order, refunded in full: still 60,000 and one order."""
+    mid = api.member("13800139309")
+    earn(api, mid, "o1", 600)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "order_id": "s1", "order_amount_fen": 5_000,
+                                                        "merchant_id": "m1"})
+    deliver()
+    api.ok("POST", "/v1/orders/s1/refunds", {"refund_id": "r-s1", "amount_fen": 5_000, "merchant_id": "m1"})
+    deliver()
+    shown = tasks(api, mid)
+    assert (shown["first-3"]["progress"], shown["spend-1000"]["progress"]) == (1, 60_000)
+    assert account(api, mid)["points"]["balance"] == 600                  # the 100 points came back
