@@ -540,3 +540,37 @@ def test_a_wrong_secret_racing_another_of_the_same_caller_is_counted_after_it(ra
         status, problem = pay(racy, n(1), wrong(s[n(1)]), 1, "RW-1")
     assert racing.raced == 1 and status == 422 and problem["type"].endswith("/gift-card-rejected"), problem
     assert card_of(racy, n(1))["failures"] == 2
+
+
+@pytest.mark.parametrize("second", ["a wrong secret", "the right secret"])
+def test_a_request_read_as_a_callers_lock_ran_out_does_not_undo_its_next_lock(cards, monkeypatch, second):
+    """Eve was locked (five wrong secrets at card 2) and has four at card 1. As her lock runs out,
+    two of her requests run at once: between one's read of her guard (nothing counted since the
+    lock) and its save, the other (her fifth at card 1) locks her again, for an hour. The first
+    must not write back the guard it read (its count is the same, but not its lock): it is
+    refused, retried and told she is locked, and so is everything she sends in the hour."""
+    batch = make_batch(cards, count=2)
+    s = secrets_of(batch)
+    assert sell(cards, batch, 1, 2, "INV-LL")[0] == 201
+    with as_caller(cards, "eve"):
+        assert [pay(cards, n(1), wrong(s[n(1)]), 1, f"LL-1-{i}")[0] for i in range(4)] == [422] * 4
+        assert [pay(cards, n(2), wrong(s[n(2)]), 1, f"LL-2-{i}")[0] for i in range(5)] == [422] * 5
+        assert pay(cards, n(1), s[n(1)], 100, "LL-LOCKED")[0] == 429
+        clock.freeze(T0 + 31 * MINUTE)                                         # her lock has run out
+
+        def fifth_at_card_1(uow):
+            with pytest.raises(C.CardRejected):
+                gift_cards.pay(PayWithCard(card_number=n(1), secret=wrong(s[n(1)]), amount_fen=1, order_id="LL-5",
+                                           merchant_id="m1"), EVE, uow, None)
+
+        raced = meanwhile(monkeypatch, "guard", fifth_at_card_1)
+        if second == "a wrong secret":
+            status, problem = pay(cards, n(500), "0" * 16, 1, "LL-6")
+        else:
+            status, problem = pay(cards, n(1), s[n(1)], 100, "LL-6")
+        assert raced and status == 429 and problem["type"].endswith("/too-many-wrong-secrets"), problem
+        clock.freeze(T0 + 90 * MINUTE)
+        assert pay(cards, n(1), s[n(1)], 100, "LL-7")[0] == 429
+    assert [e["locked_until"] for e in events("gift_card.caller_locked")] == [
+        clock.iso(T0 + 30 * MINUTE), clock.iso(T0 + 91 * MINUTE)]
+    assert card_of(cards, n(1))["balance_fen"] == FACE
