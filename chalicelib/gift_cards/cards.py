@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import keys
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GuardItem
@@ -150,7 +152,7 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
     streaks = json.loads(guard.streaks or "{}") if guard is not None else {}
     if guard is not None and streaks.pop(number, None) is not None:    # the right secret ends the caller's run
         guard.streaks = json.dumps(streaks, separators=(",", ":"))
-        uow.save(guard, GuardItem.failures == int(guard.failures),
+        uow.save(guard, _as_read(guard),
                  on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
     return Presented(card, batch, state(card, batch, clock.program_date(now)))
 
@@ -217,8 +219,14 @@ def _save_guard(work: UnitOfWork, guard: GuardItem | None, update: GuardItem, by
         work.emit(DomainEvent("gift_card.caller_locked", f"caller:{guard_of(by)}", {
             "caller": by.ref, "locked_until": update.locked_until, "because": lock_caller},
             merchant_id=by.merchant_id))
-    work.save(update, GuardItem.failures == int(guard.failures) if guard is not None else GuardItem.pk.does_not_exist(),
+    work.save(update, _as_read(guard) if guard is not None else GuardItem.pk.does_not_exist(),
               on_conflict=lambda: ConcurrentUpdate("another wrong secret was counted meanwhile"))
+
+
+def _as_read(guard: GuardItem) -> Condition:
+    """The condition that the caller's guard is still as read: its count, and its locks (a lock
+    sets the count to 0, which a guard read just after an earlier lock ran out has too)."""
+    return (GuardItem.failures == int(guard.failures)) & (GuardItem.locks == int(guard.locks or 0))
 
 
 def refused_probe(uow: UnitOfWork, guard: GuardItem | None, number: str, by: Principal, now: datetime) -> None:
