@@ -168,26 +168,6 @@ def test_a_spend_in_steps_takes_no_more_steps_than_it_needs(api, three_lots, mon
     assert [p["kind"] for p in postings(api, mid, 4)] == ["redeem", "hold", "hold", "adjust"]
 
 
-def test_a_two_lot_spend_one_lot_per_transaction_is_one_step_and_the_spend(api, monkeypatch):
-    """The smallest spend in steps (kept small so that, were it ever to step on without end, this is
-    the first test to say so): one step moves the first lot, the spend takes the second."""
-    for module in (ledger, chunked, spending, refunds):
-        monkeypatch.setattr(module, "MAX_LOTS", 1)
-    commits = []
-
-    class Counted(UnitOfWork):
-        def commit(self, claim=None):
-            commits.append(1)
-            if len(commits) > 5:
-                raise RuntimeError("a spend in steps that does not stop")
-            return super().commit(claim)
-    monkeypatch.setattr(chunked, "UnitOfWork", Counted)
-    mid = api.member("13800121020")
-    one_point_lots(api, mid, 2)
-    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 2, "reward": "pin"}, key="two")
-    assert len(commits) == 1 and (spent["points"], len(spent["lots"]), spent["balance"]) == (2, 2, 0)
-
-
 def test_a_spend_whose_lots_were_spent_down_meanwhile_is_taken_in_one_transaction(api, three_lots, monkeypatch):
     """Another redemption commits after this one found it needs steps but before the steps read
     the lots: what is left now fits one transaction, and the spend is made there."""
