@@ -47,11 +47,17 @@ def _unit(change):
     return reply
 
 
-def test_a_two_lot_spend_is_one_step_then_the_spend_itself(one_lot_per_transaction):
-    steps = one_lot_per_transaction
+@pytest.fixture
+def two_lots(one_lot_per_transaction):
+    """A member with two lots of one point (made before the step counting starts)."""
     mid = _unit(lambda uow: members.register(RegisterMember(phone="13800121030"), OPS, uow)).member_id
     for n in range(2):
         _unit(lambda uow, n=n: accounts.adjust(mid, Adjust(points=1, reason=f"lot {n}"), OPS, uow, f"lot-{n}"))
+    return mid
+
+
+def test_a_spend_over_two_lots_takes_one_step_then_the_spend_itself(two_lots, one_lot_per_transaction):
+    mid, steps = two_lots, one_lot_per_transaction
     spent = _unit(lambda uow: spending.redeem(mid, Redeem(points=2, reward="pin"), OPS, uow, "two"))
     assert len(steps) == 1                                       # the first lot in a step, the second with the spend
     assert (spent["points"], [lot["points"] for lot in spent["lots"]], spent["balance"]) == (2, [1, 1], 0)
