@@ -10,6 +10,7 @@ with the idempotency record and the domain events.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import time
@@ -57,8 +58,10 @@ class Operation:
     path: str
     summary: str
     allow: tuple[auth.Allow, ...]        # empty: public
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
+    # the request's models, or "module:Model" (imported by the first request that needs it, so a
+    # cold start does not build the classes of every route's models)
+    body: type[BaseModel] | str | None = None
+    query: type[BaseModel] | str | None = None
     # what a 2xx answers: the model, "module:Model" or a function that builds it (imported or built
     # only for the document, so a cold start does not pay for the reply models of every route)
     response: type[BaseModel] | str | Callable[[], type[BaseModel]] | None = None
@@ -74,6 +77,14 @@ class Operation:
     # path parameters with a closed set of values, listed by the document (computed when it is built)
     path_values: dict[str, Callable[[], list[str]]] | None = None
 
+    def body_model(self) -> type[BaseModel] | None:
+        """The request body's model (imported now if declared by reference)."""
+        return model_of(self.body)
+
+    def query_model(self) -> type[BaseModel] | None:
+        """The query's model (imported now if declared by reference)."""
+        return model_of(self.query)
+
     @property
     def public(self) -> bool:
         """Whether the operation needs no credentials."""
@@ -81,6 +92,14 @@ class Operation:
 
 
 REGISTRY: list[Operation] = []
+
+
+def model_of(ref: type[BaseModel] | str | None) -> type[BaseModel] | None:
+    """A model declared as the class or as ``"module:Model"``."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -138,8 +157,8 @@ class Call:
 
 
 def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summary: str,
-             allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | None = None,
-             query: type[BaseModel] | None = None,
+             allow: tuple[auth.Allow, ...] | list[auth.Allow], body: type[BaseModel] | str | None = None,
+             query: type[BaseModel] | str | None = None,
              response: type[BaseModel] | str | Callable[[], type[BaseModel]] | None = None,
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
@@ -222,8 +241,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
                 _use_signature(UnitOfWork(program=principal.program_id), signature)
                 signature = None                                  # (a write records it with its change)
         data = _json(raw) if op.body is not None else None
-        body = _parse(op.body, data, "body")
-        query = _parse(op.query, query_params, "query") if op.query else query_params
+        body = _parse(op.body_model(), data, "body")
+        query = _parse(op.query_model(), query_params, "query") if op.query else query_params
         key = validate_key(headers.get("idempotency-key")) if op.idempotent else None
         result = _run(op, handler, principal, params, body, query, headers, correlation_id,
                       key, fingerprint(op.method, real_path, data) if key else "", real_path, signature)

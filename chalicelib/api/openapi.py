@@ -82,8 +82,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
          {"type": "string", "minLength": 1, "maxLength": 64},
          **({"description": _PATH_TEXT[n]} if n in _PATH_TEXT else {})}
         for n in _PARAM.findall(op.path)]
-    if op.query is not None:
-        qs = op.query.model_json_schema()
+    if (query := op.query_model()) is not None:
+        qs = query.model_json_schema()
         for name, prop in qs.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
                            "schema": {k: v for k, v in prop.items() if k != "title"}})
@@ -93,9 +93,9 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -\"$-~]+$"}})
     body: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": list(op.tags),
                             "parameters": params}
-    if op.body is not None:
+    if (request := op.body_model()) is not None:
         body["requestBody"] = {"required": True,
-                               "content": {"application/json": {"schema": _schema(op.body, components)}}}
+                               "content": {"application/json": {"schema": _schema(request, components)}}}
     ok: dict[str, Any] = {"description": "OK"}
     if (model := reply_model(op)) is not None:
         ok["content"] = {"application/json": {"schema": _schema(model, components)}}

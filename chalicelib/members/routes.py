@@ -8,17 +8,6 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, key_with, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.members.schemas import (
-    ChangePhone,
-    GetMemberQuery,
-    IdentityIn,
-    ListMembersQuery,
-    LookupQuery,
-    MemberTokenRequest,
-    RefreshTokenRequest,
-    RegisterMember,
-    UpdateMember,
-)
 from chalicelib.shared import lazy
 
 if TYPE_CHECKING:
@@ -34,7 +23,7 @@ HQ = staff(*HQ_ROLES)
 
 @endpoint(bp, "/v1/members", "POST", "registerMember", personal=True, status=201, tags=TAGS, errors=(404, 409),
           summary="Register a member with one or more identities",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), body=RegisterMember, response="chalicelib.members.schemas:MemberOut")
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body="chalicelib.members.schemas:RegisterMember", response="chalicelib.members.schemas:MemberOut")
 def register_member(call: Call):
     member = service.register(call.body, call.caller, call.uow)
     return member.view(reveal=False)
@@ -42,7 +31,7 @@ def register_member(call: Call):
 
 @endpoint(bp, "/v1/members", "GET", "listMembers", tags=TAGS, errors=(403, 404),
           summary="Members a merchant registered in a period (masked), oldest first; filter by store and stage",
-          allow=(MERCHANT, ANY_STAFF), query=ListMembersQuery,
+          allow=(MERCHANT, ANY_STAFF), query="chalicelib.members.schemas:ListMembersQuery",
           response="chalicelib.members.replies:MembersPage")
 def list_members(call: Call):
     q = call.query
@@ -51,21 +40,21 @@ def list_members(call: Call):
 
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
           summary="Find the member an OpenID, UnionID or card number belongs to (phones and emails: POST)",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), query=LookupQuery, response="chalicelib.members.schemas:MemberOut")
+          allow=(MERCHANT, LOGIN, ANY_STAFF), query="chalicelib.members.schemas:LookupQuery", response="chalicelib.members.schemas:MemberOut")
 def lookup_member(call: Call):
     return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/lookup", "POST", "findMember", tags=TAGS, errors=(404,), idempotent=False,
           summary="Find the member any identity belongs to, named in the body (personal data stays out of URLs)",
-          allow=(MERCHANT, LOGIN, ANY_STAFF), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
+          allow=(MERCHANT, LOGIN, ANY_STAFF), body="chalicelib.members.schemas:IdentityIn", response="chalicelib.members.schemas:MemberOut")
 def find_member(call: Call):
     return service.lookup(call.uow, call.body.type, call.body.value, call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "GET", "getMember", tags=TAGS, errors=(404,),
           summary="Read a member ('me' for the calling member); reveal=true shows personal data to HQ roles, audited",
-          allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query=GetMemberQuery,
+          allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query="chalicelib.members.schemas:GetMemberQuery",
           response="chalicelib.members.schemas:MemberOut")
 def get_member(call: Call):
     return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
@@ -73,7 +62,7 @@ def get_member(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", personal=True, tags=TAGS, errors=(404, 409),
           summary="Change profile fields; custom_fields merge key by key (null removes a key)",
-          allow=(MEMBER, LOGIN, HQ), body=UpdateMember, response="chalicelib.members.schemas:MemberOut")
+          allow=(MEMBER, LOGIN, HQ), body="chalicelib.members.schemas:UpdateMember", response="chalicelib.members.schemas:MemberOut")
 def update_member(call: Call):
     member = service.update(call.params["member_id"], call.body, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")
@@ -81,7 +70,7 @@ def update_member(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", personal=True, status=201, tags=TAGS,
           errors=(404, 409), summary="Bind one more identity to a member",
-          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
+          allow=(MEMBER, LOGIN, HQ), body="chalicelib.members.schemas:IdentityIn", response="chalicelib.members.schemas:MemberOut")
 def bind_identity(call: Call):
     member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,
                                  call.caller, call.uow)
@@ -100,13 +89,13 @@ def list_member_audit(call: Call):
 @endpoint(bp, "/v1/auth/member-tokens", "POST", "issueMemberToken", status=201, idempotent=False,
           tags=("auth",), errors=(404,),
           summary="Issue member tokens after the caller verified the login (a member_login key or HQ; audited)",
-          allow=(LOGIN, HQ), body=MemberTokenRequest, response="chalicelib.members.schemas:MemberTokenOut")
+          allow=(LOGIN, HQ), body="chalicelib.members.schemas:MemberTokenRequest", response="chalicelib.members.schemas:MemberTokenOut")
 def issue_member_token(call: Call):
     return service.member_token(call.uow, call.body, call.caller)
 
 
 @endpoint(bp, "/v1/auth/member-tokens/refresh", "POST", "refreshMemberToken", status=201, idempotent=False,
-          tags=("auth",), errors=(401,), allow=(), body=RefreshTokenRequest,
+          tags=("auth",), errors=(401,), allow=(), body="chalicelib.members.schemas:RefreshTokenRequest",
           response="chalicelib.members.schemas:MemberTokenOut",
           summary="Trade a refresh token for a new access token and refresh token (the old one is used up)")
 def refresh_member_token(call: Call):
@@ -115,7 +104,7 @@ def refresh_member_token(call: Call):
 
 
 @endpoint(bp, "/v1/auth/member-tokens/revoke", "POST", "revokeMemberToken", idempotent=False, tags=("auth",),
-          errors=(401,), allow=(), body=RefreshTokenRequest,
+          errors=(401,), allow=(), body="chalicelib.members.schemas:RefreshTokenRequest",
           summary="End a login: its refresh token stops working (a member logging out)",
           response="chalicelib.members.replies:MemberTokenRevoked")
 def revoke_member_token(call: Call):
@@ -125,7 +114,7 @@ def revoke_member_token(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/phone", "PUT", "changeMemberPhone", personal=True, tags=TAGS, errors=(404, 409),
           summary="Move a member to a new phone number the caller verified; the old number is released",
-          allow=(LOGIN, HQ), body=ChangePhone, response="chalicelib.members.schemas:MemberOut")
+          allow=(LOGIN, HQ), body="chalicelib.members.schemas:ChangePhone", response="chalicelib.members.schemas:MemberOut")
 def change_phone(call: Call):
     member, _ = service.change_phone(call.params["member_id"], call.body.phone, call.caller, call.uow)
     return member.view(reveal=False)
@@ -133,7 +122,7 @@ def change_phone(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/identities/unbind", "POST", "unbindIdentity", personal=True, tags=TAGS, errors=(404, 409),
           summary="Release one of a member's identities (in the body: no personal data in URLs); never the last",
-          allow=(MEMBER, LOGIN, HQ), body=IdentityIn, response="chalicelib.members.schemas:MemberOut")
+          allow=(MEMBER, LOGIN, HQ), body="chalicelib.members.schemas:IdentityIn", response="chalicelib.members.schemas:MemberOut")
 def unbind_identity(call: Call):
     member = service.unbind(call.params["member_id"], call.body.type, call.body.value, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")

@@ -9,19 +9,6 @@ from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.points.schemas import (
-    Adjust,
-    EarnForOrder,
-    Hold,
-    LedgerQuery,
-    LiabilityQuery,
-    PutRules,
-    ReconcileQuery,
-    RecordBehavior,
-    Redeem,
-    Refund,
-    RulesQuery,
-)
 from chalicelib.shared import lazy
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.types import Strict
@@ -45,28 +32,28 @@ class OrderQuery(Strict):
 
 @endpoint(bp, "/v1/members/{member_id}/points/earn", "POST", "earnPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Earn points (and growth value) for a paid order, under the rules in force when it was paid",
-          allow=(MERCHANT, HQ), body=EarnForOrder, response="chalicelib.points.replies:EarnOut")
+          allow=(MERCHANT, HQ), body="chalicelib.points.schemas:EarnForOrder", response="chalicelib.points.replies:EarnOut")
 def earn_points(call: Call):
     return service.earn(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/behaviors", "POST", "recordBehavior", tags=TAGS, status=201,
           errors=(404, 409), summary="Reward a behaviour: check-in (with streaks), referral, review, share, profile completion, custom",
-          allow=(MEMBER, MERCHANT, HQ), body=RecordBehavior, response="chalicelib.points.replies:PointsBehaviorOut")
+          allow=(MEMBER, MERCHANT, HQ), body="chalicelib.points.schemas:RecordBehavior", response="chalicelib.points.replies:PointsBehaviorOut")
 def record_behavior(call: Call):
     return service.record_behavior(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
-          allow=(MEMBER, *TILL), body=Redeem, response="chalicelib.points.replies:RedeemOut")
+          allow=(MEMBER, *TILL), body="chalicelib.points.schemas:Redeem", response="chalicelib.points.replies:RedeemOut")
 def redeem_points(call: Call):
     return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
-          allow=TILL, body=Hold, response="chalicelib.points.replies:HoldOut")
+          allow=TILL, body="chalicelib.points.schemas:Hold", response="chalicelib.points.replies:HoldOut")
 def hold_points(call: Call):
     return service.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
@@ -121,7 +108,7 @@ def list_orders(call: Call):
 
 @endpoint(bp, "/v1/orders/{order_id}/refunds", "POST", "refundOrder", tags=TAGS, status=201, errors=(404, 409),
           summary="Refund part or all of an order: claw back its points, give back the points it spent",
-          allow=(MERCHANT, HQ), body=Refund, response="chalicelib.points.replies:RefundOut")
+          allow=(MERCHANT, HQ), body="chalicelib.points.schemas:Refund", response="chalicelib.points.replies:RefundOut")
 def refund_order(call: Call):
     if len(call.params["order_id"]) > 64:
         raise ValidationProblem("order_id is at most 64 characters")
@@ -130,7 +117,7 @@ def refund_order(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/adjustments", "POST", "adjustPoints", tags=TAGS, status=201,
           errors=(404, 409), summary="Add or remove points by hand, with a reason (audited in the ledger)",
-          allow=(HQ,), body=Adjust, response="chalicelib.points.replies:PointsAdjustOut")
+          allow=(HQ,), body="chalicelib.points.schemas:Adjust", response="chalicelib.points.replies:PointsAdjustOut")
 def adjust_points(call: Call):
     return service.adjust(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
@@ -144,7 +131,7 @@ def get_account(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/ledger", "GET", "listPointsLedger", tags=TAGS, errors=(404,),
           summary="The member's postings, newest first; page with next_before",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery, response="chalicelib.points.replies:PointsLedgerOut")
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query="chalicelib.points.schemas:LedgerQuery", response="chalicelib.points.replies:PointsLedgerOut")
 def list_ledger(call: Call):
     q = call.query
     return service.ledger_page(call.uow, call.params["member_id"], q.point_type, q.limit, q.before, call.caller)
@@ -152,21 +139,21 @@ def list_ledger(call: Call):
 
 @endpoint(bp, "/v1/points/rules", "PUT", "putEarnRules", tags=TAGS, status=201,
           summary="Save a new version of the points program (earn, caps, expiry, redemption, behaviours)",
-          allow=(HQ,), body=PutRules, response="chalicelib.points.replies:EarnRulesSaved")
+          allow=(HQ,), body="chalicelib.points.schemas:PutRules", response="chalicelib.points.replies:EarnRulesSaved")
 def put_rules(call: Call):
     return service.put_rules(call.body.rules, call.body.effective_from, call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/points/rules", "GET", "getEarnRules", tags=TAGS,
           summary="The program version in force (now, or at ?at=) and the list of versions",
-          allow=(ANY_STAFF,), query=RulesQuery, response="chalicelib.points.replies:EarnRulesInForce")
+          allow=(ANY_STAFF,), query="chalicelib.points.schemas:RulesQuery", response="chalicelib.points.replies:EarnRulesInForce")
 def get_rules(call: Call):
     return service.get_rules(call.uow, call.query.at)
 
 
 @endpoint(bp, "/v1/points/liability", "GET", "getPointsLiability", tags=TAGS,
           summary="Outstanding points by expiry month with their money value; issued/redeemed/expired per period",
-          allow=(HQ,), query=LiabilityQuery, response="chalicelib.points.replies:PointsLiabilityOut")
+          allow=(HQ,), query="chalicelib.points.schemas:LiabilityQuery", response="chalicelib.points.replies:PointsLiabilityOut")
 def get_liability(call: Call):
     q = call.query
     return service.liability(call.uow, q.point_type, q.start, q.end)
@@ -174,7 +161,7 @@ def get_liability(call: Call):
 
 @endpoint(bp, "/v1/points/reconciliation", "GET", "reconcilePoints", tags=TAGS, errors=(404,),
           summary="Prove balances = postings = lots, for one member (member_id) or every account",
-          allow=(HQ,), query=ReconcileQuery, response="chalicelib.points.replies:PointsReconciliationOut")
+          allow=(HQ,), query="chalicelib.points.schemas:ReconcileQuery", response="chalicelib.points.replies:PointsReconciliationOut")
 def reconcile_points(call: Call):
     q = call.query
     return service.reconciliation(call.uow, q.member_id, q.limit, call.caller)

@@ -11,17 +11,6 @@ from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import clock, lazy
 from chalicelib.stored_value import rules as R
-from chalicelib.stored_value.schemas import (
-    CashOut,
-    CashOutDecision,
-    DayQuery,
-    HoldRequest,
-    LedgerQuery,
-    Pay,
-    ReconcileQuery,
-    RefundPayment,
-    TopUp,
-)
 
 if TYPE_CHECKING:
     from chalicelib.stored_value import cash_outs, figures, holds, reconcile, service
@@ -43,7 +32,7 @@ config_endpoints(bp, "/v1/stored-value/rules", R.RULES, "rules", R.StoredValueRu
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/top-ups", "POST", "topUpStoredValue", tags=TAGS, status=201,
           errors=(404, 409), summary="Add paid principal (applied once per payment_ref) and the best top-up bonus",
-          allow=(MERCHANT, HQ), body=TopUp,
+          allow=(MERCHANT, HQ), body="chalicelib.stored_value.schemas:TopUp",
           response="chalicelib.stored_value.replies:SvTopUpOut")
 def top_up(call: Call):
     return service.top_up(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
@@ -51,7 +40,7 @@ def top_up(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/payments", "POST", "payWithStoredValue", tags=TAGS,
           status=201, errors=(404, 409), summary="Pay for an order with stored value (principal and bonus by the "
-          "configured order)", allow=TILL, body=Pay,
+          "configured order)", allow=TILL, body="chalicelib.stored_value.schemas:Pay",
           response="chalicelib.stored_value.replies:SvPaymentOut")
 def pay(call: Call):
     return service.pay(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
@@ -59,7 +48,7 @@ def pay(call: Call):
 
 @endpoint(bp, "/v1/stored-value/payments/{order_id}/refunds", "POST", "refundStoredValuePayment", tags=TAGS,
           status=201, errors=(404, 409), summary="Refund part or all of a stored value payment, to the same split",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body=RefundPayment,
+          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body="chalicelib.stored_value.schemas:RefundPayment",
           response="chalicelib.stored_value.replies:SvRefundOut")
 def refund(call: Call):
     return service.refund(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)
@@ -68,7 +57,7 @@ def refund(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-out", "POST", "cashOutStoredValue", tags=TAGS,
           errors=(403, 404, 409), summary="Refund the remaining principal, the bonus forfeited (HQ); above the "
           "approval amount the principal is held, pending another HQ staff member's approval",
-          allow=(HQ,), body=CashOut,
+          allow=(HQ,), body="chalicelib.stored_value.schemas:CashOut",
           response="chalicelib.stored_value.replies:SvCashOutOut")
 def cash_out(call: Call):
     return cash_outs.request(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
@@ -77,7 +66,7 @@ def cash_out(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/approve", "POST",
           "approveStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
           summary="Approve a pending cash-out (HQ staff other than its requester): the held principal is paid out",
-          allow=(HQ,), body=CashOutDecision,
+          allow=(HQ,), body="chalicelib.stored_value.schemas:CashOutDecision",
           response="chalicelib.stored_value.replies:SvCashOutApprovedOut")
 def approve_cash_out(call: Call):
     return cash_outs.approve(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
@@ -87,7 +76,7 @@ def approve_cash_out(call: Call):
 @endpoint(bp, "/v1/members/{member_id}/stored-value/cash-outs/{cash_out_id}/reject", "POST",
           "rejectStoredValueCashOut", tags=TAGS, errors=(403, 404, 409),
           summary="Reject a pending cash-out (HQ staff other than its requester): the held principal is released",
-          allow=(HQ,), body=CashOutDecision,
+          allow=(HQ,), body="chalicelib.stored_value.schemas:CashOutDecision",
           response="chalicelib.stored_value.replies:SvCashOutRejectedOut")
 def reject_cash_out(call: Call):
     return cash_outs.reject(call.params["member_id"], call.params["cash_out_id"], call.body, call.caller, call.uow,
@@ -111,7 +100,7 @@ def get_account(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/ledger", "GET", "listStoredValueLedger", tags=TAGS,
           errors=(404,), summary="Every movement with its double-entry lines, newest first",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=LedgerQuery,
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query="chalicelib.stored_value.schemas:LedgerQuery",
           response="chalicelib.stored_value.replies:SvLedgerOut")
 def list_ledger(call: Call):
     return service.ledger(call.uow, call.params["member_id"], call.caller, call.query.before, call.query.limit)
@@ -119,7 +108,7 @@ def list_ledger(call: Call):
 
 @endpoint(bp, "/v1/stored-value/reconciliation", "GET", "getStoredValueReconciliation", tags=TAGS, errors=(404,),
           summary="Prove balances = postings = double-entry lines, for one member or every account",
-          allow=(HQ,), query=ReconcileQuery,
+          allow=(HQ,), query="chalicelib.stored_value.schemas:ReconcileQuery",
           response="chalicelib.stored_value.figure_replies:SvReconciliationOut")
 def get_reconciliation(call: Call):
     q = call.query
@@ -130,7 +119,7 @@ def get_reconciliation(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/stored-value/holds", "POST", "holdStoredValue", tags=TAGS, status=201,
           errors=(404, 409), summary="Reserve stored value for a checkout; confirm or cancel it, or it lapses",
-          allow=TILL, body=HoldRequest,
+          allow=TILL, body="chalicelib.stored_value.schemas:HoldRequest",
           response="chalicelib.stored_value.replies:SvHoldOut")
 def hold(call: Call):
     return holds.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
@@ -160,7 +149,7 @@ def get_liability(call: Call):
 
 @endpoint(bp, "/v1/stored-value/movements", "GET", "getStoredValueMovements", tags=TAGS,
           summary="A day's debits and credits per journal account, with opening and closing balances",
-          allow=(HQ,), query=DayQuery,
+          allow=(HQ,), query="chalicelib.stored_value.schemas:DayQuery",
           response="chalicelib.stored_value.figure_replies:SvMovementsOut")
 def get_movements(call: Call):
     return figures.movements(call.uow, call.query.day or clock.program_date())
@@ -168,7 +157,7 @@ def get_movements(call: Call):
 
 @endpoint(bp, "/v1/stored-value/supervision", "GET", "getFundSupervisionStatement", tags=TAGS,
           summary="The custodian bank's statement: per issuer, prepaid money held, the reserve and its change",
-          allow=(HQ,), query=DayQuery,
+          allow=(HQ,), query="chalicelib.stored_value.schemas:DayQuery",
           response="chalicelib.stored_value.figure_replies:SvSupervisionOut")
 def get_supervision(call: Call):
     _, rules = R.RULES.at(call.uow, clock.now())

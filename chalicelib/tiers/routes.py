@@ -12,7 +12,6 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import lazy
 from chalicelib.tiers.ladder import LADDER, Ladder
 from chalicelib.tiers.plans import PLANS, Plans
-from chalicelib.tiers.schemas import Cancellation, HistoryQuery, Purchase, Renewal, SetTier
 
 if TYPE_CHECKING:
     from chalicelib.tiers import membership, service
@@ -43,7 +42,7 @@ def get_member_tier(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/tier", "PUT", "setMemberTier", tags=TAGS, errors=(404,),
           summary="Set a manual tier floor (HQ staff, with a reason and an end date)",
-          allow=(HQ,), body=SetTier,
+          allow=(HQ,), body="chalicelib.tiers.schemas:SetTier",
           response="chalicelib.tiers.replies:TierSetOut")
 def set_member_tier(call: Call):
     return service.set_member_tier(call.params["member_id"], call.body, call.caller, call.uow,
@@ -52,7 +51,7 @@ def set_member_tier(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/tier/history", "GET", "listTierHistory", tags=TAGS, errors=(404,),
           summary="The member's tier changes with their causes, newest first",
-          allow=(MEMBER, MERCHANT, ANY_STAFF), query=HistoryQuery,
+          allow=(MEMBER, MERCHANT, ANY_STAFF), query="chalicelib.tiers.schemas:HistoryQuery",
           response="chalicelib.tiers.replies:TierHistoryOut")
 def list_history(call: Call):
     q = call.query
@@ -69,7 +68,7 @@ def get_membership(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/membership/purchase", "POST", "purchaseMembership", tags=TAGS, status=201,
           errors=(404, 409), summary="Buy a period of a plan (applied once per payment_ref), or start its trial",
-          allow=(MERCHANT, HQ), body=Purchase,
+          allow=(MERCHANT, HQ), body="chalicelib.tiers.schemas:Purchase",
           response="chalicelib.tiers.replies:MembershipOut")
 def purchase_membership(call: Call):
     return membership.purchase(call.params["member_id"], call.body, call.caller, call.uow,
@@ -78,7 +77,7 @@ def purchase_membership(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/membership/renew", "POST", "renewMembership", tags=TAGS, status=201,
           errors=(404, 409), summary="Another period of the member's plan, stacked after the current end",
-          allow=(MERCHANT, HQ), body=Renewal,
+          allow=(MERCHANT, HQ), body="chalicelib.tiers.schemas:Renewal",
           response="chalicelib.tiers.replies:MembershipOut")
 def renew_membership(call: Call):
     return membership.renew(call.params["member_id"], call.body, call.caller, call.uow,
@@ -87,7 +86,7 @@ def renew_membership(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/membership/cancel", "POST", "cancelMembership", tags=TAGS,
           errors=(404, 409), summary="End the membership today; the reply says what to refund (refund policy)",
-          allow=(MEMBER, HQ), body=Cancellation,
+          allow=(MEMBER, HQ), body="chalicelib.tiers.schemas:Cancellation",
           response="chalicelib.tiers.replies:MembershipCancelledOut")
 def cancel_membership(call: Call):
     return membership.cancel(call.params["member_id"], call.body, call.caller, call.uow,
