@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.members import tokens
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
-from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
 from chalicelib.merchants import service as merchants
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import (
@@ -27,6 +25,12 @@ from chalicelib.shared.errors import (
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.members import tokens
+    from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
+else:
+    tokens = lazy.module("chalicelib.members.tokens")      # token operations only
 
 MAX_IDENTITIES = 20
 MAX_ID_LENGTH = 64          # longer ids are not ours: refused without a read

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access, orders, program
 from chalicelib.points import rules as R
-from chalicelib.points.schemas import Adjust
 from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.points.schemas import Adjust
 
 EXPIRING_SOON_DAYS = 30
 NEXT_LOTS = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
@@ -12,12 +12,14 @@ from chalicelib.points import access, limits, orders, program, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.orders import OrderAlreadyEarned
-from chalicelib.points.schemas import EarnForOrder, RecordBehavior
 from chalicelib.points.tables import CounterItem, OrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.points.schemas import EarnForOrder, RecordBehavior
 
 FUTURE_SKEW_SECONDS = 300            # clocks of tills drift; an order from further ahead is refused
 

@@ -4,18 +4,20 @@ share of the order refunded so far (cumulative, so partial refunds never drift).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access, chunked, orders, program, spending
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS
-from chalicelib.points.schemas import Refund
 from chalicelib.points.tables import AccountItem, LotItem, OrderItem, RefundItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.points.schemas import Refund
 
 
 class RefundExceedsOrder(Conflict):

@@ -6,13 +6,12 @@ import json
 import random
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access, chunked, orders, program
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
-from chalicelib.points.schemas import Hold, Redeem
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
@@ -20,6 +19,9 @@ from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
 LAPSE_ACTOR = "job:points-holds"
+
+if TYPE_CHECKING:
+    from chalicelib.points.schemas import Hold, Redeem
 
 
 class HoldNotOpen(Conflict):
