@@ -592,7 +592,10 @@ def cold_start(stack, repeats: int = 11) -> dict[str, Any]:
     key_id = stack.credentials["pos_api_key"]["key_id"]
     secret = hmac.new(master.encode(), key_id.encode(), hashlib.sha256).hexdigest()
 
+    # As deployed with the secrets extension's layer (infra/build.py): the secret over local HTTP.
     base = {**os.environ, **local_environment(stack.emulator_url, "dev"), "SECRETS_NAME": name,
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(stack.secrets_extension.port),
+            "AWS_SESSION_TOKEN": "local-session",
             "MAIN_TABLE": stack.table_names["main"], "EVENTS_TABLE": stack.table_names["events"],
             "POWERTOOLS_LOG_LEVEL": "WARNING"}
     for var in ("POWERTOOLS_TRACE_DISABLED", "TRACING_SDK", "PYTHONDONTWRITEBYTECODE", "JWT_SECRET",

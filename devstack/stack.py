@@ -110,6 +110,8 @@ class LocalStack:
         self._migrate()
         import app as app_module
         self.app_module = app_module
+        from devstack.secrets_extension import SecretsExtension
+        self.secrets_extension = SecretsExtension(self.client("secretsmanager"))
         from devstack.credentials import bootstrap
         self.credentials = bootstrap(self)       # before the API answers: callers read this file
         self._start_api()
@@ -269,4 +271,6 @@ class LocalStack:
         if hasattr(self, "_api"):
             self._api.shutdown()
             self._api.server.server_close()
+        if hasattr(self, "secrets_extension"):
+            self.secrets_extension.stop()
         self._moto.stop()

@@ -30,6 +30,7 @@ from infra import iam
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 
 ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
+WITH_EXTENSION = "WithSecretsExtension"
 RUNTIME = "python3.11"          # the Lambda runtime chalice packages for (matches the build Python)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,9 +95,15 @@ def merge_template(stage: str) -> dict[str, Any]:
     })
     for name, kind in kinds.items():
         variables = dict(env)
-        if kind == "api":         # only the API signs and verifies: it alone reads the secret
-            variables.update({"SECRETS_NAME": f"loyalty/{stage}", "REQUIRE_SECRETS": "true"})
         props = resources.setdefault(name, {}).setdefault("Properties", {})
+        if kind == "api":         # only the API signs and verifies: it alone reads the secret
+            variables.update({"SECRETS_NAME": f"loyalty/{stage}", "REQUIRE_SECRETS": "true",
+                              # with the secrets extension's layer, the secret is read over local
+                              # HTTP, not by a second botocore client (chalicelib/shared/secrets.py)
+                              "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": {
+                                  "Fn::If": [WITH_EXTENSION, "2773", {"Ref": "AWS::NoValue"}]}})
+            props["Layers"] = {"Fn::If": [WITH_EXTENSION, [{"Ref": "SecretsExtensionLayerArn"}],
+                                          {"Ref": "AWS::NoValue"}]}
         props["Environment"] = {"Variables": variables}
         props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
     for kind, role in ROLES.items():
@@ -105,7 +112,12 @@ def merge_template(stage: str) -> dict[str, Any]:
     resources["DefaultRole"] = {"Properties": {"Policies": []}}
     resources["ReportsBucketPolicy"] = iam.tls_only_bucket_policy("ReportsBucket")
     resources.update(gateway_stage_settings())
-    return {"Parameters": GATEWAY_PARAMETERS,
+    return {"Parameters": {**GATEWAY_PARAMETERS, "SecretsExtensionLayerArn": {
+                "Type": "String", "Default": "",
+                "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "
+                               "(AWS publishes one per region and partition); empty: the API reads its "
+                               "secret with the SDK"}},
+            "Conditions": {WITH_EXTENSION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsExtensionLayerArn"}, ""]}]}},
             "Resources": resources,
             "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},

@@ -62,6 +62,11 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
         assert not {"JWT_SECRET", "API_KEY_MASTER"} & set(env) and "secretsmanager" not in json.dumps(env)
         assert (env.get("SECRETS_NAME"), env.get("REQUIRE_SECRETS")) == \
             (("loyalty/prod", "true") if name == "APIHandler" else (None, None))
+        # the secrets extension's layer and port only on the API, only when its ARN is given
+        with_extension = {"Fn::If": ["WithSecretsExtension", [{"Ref": "SecretsExtensionLayerArn"}],
+                                     {"Ref": "AWS::NoValue"}]}
+        assert (t[name]["Properties"].get("Layers") == with_extension) == (name == "APIHandler")
+        assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env) == (name == "APIHandler")
         # X-Ray keeps timings only: never a reply (revealed phones, one-time secrets) or an error
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     assert t["ReportsBucket"]["Type"] == "AWS::S3::Bucket"

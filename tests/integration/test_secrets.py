@@ -165,3 +165,32 @@ def test_a_deployed_stage_refuses_key_ids_of_another_shape():
     found = secrets.Secrets({"k 1": "a" * 40}, "k 1", {"m1": "c" * 40}, "m1")
     with pytest.raises(secrets.InsecureConfiguration, match="is not 1-32 letters"):
         secrets.check(found, "prod")
+
+
+@mock_aws
+def test_with_the_extension_the_secret_is_read_over_local_http_not_by_a_second_client(prod):
+    """A function with the AWS Parameters and Secrets Extension reads its secret from the
+    extension (the local stand-in here), with its session token, and creates no Secrets Manager
+    client; the extension refuses a call without the token; an unknown secret stops the start."""
+    import requests
+
+    from devstack.secrets_extension import SecretsExtension
+    name = _store({"jwt_keys": STRONG, "jwt_active": "k2", "api_key_masters": MASTERS, "api_key_active": "m1"})
+    extension = SecretsExtension(boto3.client("secretsmanager"))
+    try:
+        prod.setenv("SECRETS_NAME", name)
+        prod.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(extension.port))
+        prod.setenv("AWS_SESSION_TOKEN", "the-functions-session")
+        prod.setattr(secrets.aws, "client", lambda *a, **k: pytest.fail("a Secrets Manager client was created"))
+        secrets.reload()
+        found = secrets.current()
+        assert (found.jwt_keys, found.jwt_active, found.api_key_masters) == (STRONG, "k2", MASTERS)
+        assert key_secret("ak_1") == key_secret("ak_1", "m1")
+        url = f"http://127.0.0.1:{extension.port}/secretsmanager/get"
+        assert requests.get(url, params={"secretId": name}, timeout=5).status_code == 401
+        prod.setenv("SECRETS_NAME", "loyalty/no-such-secret")
+        secrets.reload()
+        with pytest.raises(RuntimeError, match="answered 404"):
+            secrets.current()
+    finally:
+        extension.stop()
