@@ -10,32 +10,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.points.access import order_merchant
-from chalicelib.points.accounts import account, adjust, balance, balance_keys, expire_lots, ledger_page
-from chalicelib.points.earning import LimitReached, earn, record_behavior
-from chalicelib.points.orders import OrderAlreadyEarned
-from chalicelib.points.orders import of_member as list_orders
-from chalicelib.points.orders import view as get_order
-from chalicelib.points.program import get_rules, put_rules, rules_at
-from chalicelib.points.refunds import RefundExceedsOrder, refund
-from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
-from chalicelib.points.tiering import TierAt, TierSource
-from chalicelib.points.tiering import use as use_tiers
-
 if TYPE_CHECKING:
+    from chalicelib.points.access import order_merchant
+    from chalicelib.points.accounts import account, adjust, balance, balance_keys, expire_lots, ledger_page
+    from chalicelib.points.earning import LimitReached, earn, record_behavior
+    from chalicelib.points.orders import OrderAlreadyEarned
+    from chalicelib.points.orders import of_member as list_orders
+    from chalicelib.points.orders import view as get_order
+    from chalicelib.points.program import get_rules, put_rules, rules_at
+    from chalicelib.points.refunds import RefundExceedsOrder, refund
     from chalicelib.points.reports import liability, reconciliation
     from chalicelib.points.schemas import Adjust
+    from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
+    from chalicelib.points.tiering import TierAt, TierSource
+    from chalicelib.points.tiering import use as use_tiers
 
-_LATER = {"Adjust": "chalicelib.points.schemas", "liability": "chalicelib.points.reports",
-          "reconciliation": "chalicelib.points.reports"}
+# Where each name lives: a request imports the module of the operation it runs, not all of them.
+_WHERE = {
+    "order_merchant": "access", "LimitReached": "earning", "earn": "earning", "record_behavior": "earning",
+    "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
+    "get_rules": "program", "put_rules": "program", "rules_at": "program", "RefundExceedsOrder": "refunds",
+    "refund": "refunds", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
+    "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
+    **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
+    **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "redeem", "release_hold"), "spending"),
+}
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401
-    """What a points request seldom needs (reports, the adjustment model), imported on first use."""
-    if name in _LATER:
-        import importlib
-        return getattr(importlib.import_module(_LATER[name]), name)
-    raise AttributeError(name)
+    """A public name of the points capability, imported from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(name)
+    import importlib
+    module, _, attribute = _WHERE[name].partition(":")
+    value = getattr(importlib.import_module(f"chalicelib.points.{module}"), attribute or name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
