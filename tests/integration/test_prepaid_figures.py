@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from chalicelib.gift_cards import generation
 from chalicelib.shared import clock, storage
 from tests.integration.test_tiers import deliver
@@ -187,3 +189,34 @@ def test_the_custodian_counts_money_received_and_released_not_moves_within_an_is
         0, 40_000, 7_000, 33_000)
     assert program["opening_fen"] + program["received_fen"] - program["released_fen"] == program["closing_fen"]
     assert program["reserve_fen"] == 13_200
+    clock.freeze(T0 + timedelta(days=1))                # 2 March: money in, none out
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 1_000, "payment_ref": "WX-S2",
+                                                               "merchant_id": "m1"})
+    deliver()
+    for day, flows in (("2026-03-02", (33_000, 1_000, 0, 34_000)), ("2026-03-03", (34_000, 0, 0, 34_000))):
+        row = {r["issuer"]: r for r in api.ok("GET", f"/v1/stored-value/supervision?day={day}")["issuers"]}["program"]
+        assert (row["opening_fen"], row["received_fen"], row["released_fen"], row["closing_fen"]) == flows, day
+
+
+def test_the_issuers_counter_subtracts_every_outflow_shard(api):
+    """Outflows are counted on eight shards chosen by the member; a member whose payments land on
+    the first shard, by hand: 1,000 topped up, 300 paid, 700 outstanding on the counter."""
+    import zlib
+
+    from chalicelib.stored_value.counters import OUTFLOW_SHARDS
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [], "issuance_limits_fen": {"program": 100_000}},
+                                             "effective_from": "2026-01-01T00:00:00Z"})
+    for n in range(200):
+        mid = api.member(f"1380014{n:04d}")
+        if zlib.crc32(f"program#{mid}".encode()) % OUTFLOW_SHARDS == 0:
+            break
+    else:
+        pytest.fail("no member on the first shard in 200")
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 1_000, "payment_ref": "WX-O1",
+                                                               "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{mid}/stored-value/payments", {"amount_fen": 300, "order_id": "O-1",
+                                                                "merchant_id": "m1"})
+    deliver()
+    issued = api.ok("GET", "/v1/stored-value/reconciliation")["issuance"]["program"]
+    assert (issued["counter_fen"], issued["figures_fen"]) == (700, 700)
