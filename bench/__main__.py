@@ -609,7 +609,7 @@ def cold_start(stack, repeats: int = 11) -> dict[str, Any]:
         Path(bare, "app.py").write_text(BARE_APP)
         Path(stack_only, "app.py").write_text(STACK_APP)
         Path(bare_frozen, "app.py").write_text(BARE_FROZEN_APP)
-        variants = (("app.py as deployed (Lambda tracing, no SDK)", str(ROOT), {}, True),
+        variants = (("app.py as deployed (secrets extension, Lambda tracing, no X-Ray SDK)", str(ROOT), {}, True),
                     ("app.py with the X-Ray SDK (TRACING_SDK=true)", str(ROOT), {"TRACING_SDK": "true"}, True),
                     ("the fixed stack alone: bare + pydantic, Powertools logger and metrics, PynamoDB",
                      stack_only, {}, False),
