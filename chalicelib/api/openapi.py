@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.endpoint import REGISTRY, Operation
+from chalicelib.api.endpoint import REGISTRY, Operation, model_of
 
 _PARAM = re.compile(r"{(\w+)}")
 PROBLEM = {
@@ -64,11 +63,8 @@ _BUILT: dict[int, type[BaseModel]] = {}
 
 def reply_model(op: Operation) -> type[BaseModel] | None:
     """The model of ``op``'s 2xx body (a "module:Model" reference is imported now, a builder called once)."""
-    if isinstance(op.response, str):
-        module, _, name = op.response.partition(":")
-        return getattr(importlib.import_module(module), name)
-    if op.response is None or isinstance(op.response, type):
-        return op.response
+    if op.response is None or isinstance(op.response, str | type):
+        return model_of(op.response)
     if id(op) not in _BUILT:
         _BUILT[id(op)] = op.response()
     return _BUILT[id(op)]

@@ -5,6 +5,8 @@ and the same service tests against the in-memory fake of the persistence port.
 on each backend, so the fake is proved to behave like the real store.
 """
 
+import contextlib
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -47,37 +49,38 @@ def aws():
         backend.use(previous)
 
 
-@pytest.fixture
-def memory():
-    """The in-memory fake behind every unit of work."""
+@contextlib.contextmanager
+def fake_backend(fake):
+    """Every unit of work on ``fake`` (an in-memory backend), exports in memory, the merchants
+    seeded; the previous backend back afterwards."""
     from chalicelib.db import backend
-    from chalicelib.db.memory import MemoryBackend
     from chalicelib.shared import storage
     backend.reset()
-    fake = MemoryBackend()
     previous = backend.use(fake)
     storage.use(storage.MemoryStorage())
     seed_merchants()
-    yield fake
-    storage.use(None)
-    backend.use(previous)
+    try:
+        yield fake
+    finally:
+        storage.use(None)
+        backend.use(previous)
+
+
+@pytest.fixture
+def memory():
+    """The in-memory fake behind every unit of work."""
+    from chalicelib.db.memory import MemoryBackend
+    with fake_backend(MemoryBackend()) as fake:
+        yield fake
 
 
 @pytest.fixture
 def racing():
     """The in-memory fake with staged races (``tests/racing.py``): ``racing.race(Model, bump())``
     changes the stored item just before the next transaction that writes it."""
-    from chalicelib.db import backend
-    from chalicelib.shared import storage
     from tests.racing import RacingBackend
-    backend.reset()
-    fake = RacingBackend()
-    previous = backend.use(fake)
-    storage.use(storage.MemoryStorage())
-    seed_merchants()
-    yield fake
-    storage.use(None)
-    backend.use(previous)
+    with fake_backend(RacingBackend()) as fake:
+        yield fake
 
 
 @pytest.fixture

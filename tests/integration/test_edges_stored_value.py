@@ -392,21 +392,14 @@ class LaggingReplica(MemoryBackend):
 
 @pytest.fixture
 def lagging():
-    from chalicelib.db import backend
-    from chalicelib.shared import storage
-    from tests.integration.conftest import AppClient, seed_merchants
-    backend.reset()
-    fake = LaggingReplica()
-    previous = backend.use(fake)
-    storage.use(storage.MemoryStorage())
-    seed_merchants()
-    clock.freeze(T0)
-    api = AppClient()
-    api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [FIXED]}, "effective_from": "2026-01-01T00:00:00Z"})
-    yield api, fake
-    clock.freeze(None)
-    storage.use(None)
-    backend.use(previous)
+    from tests.integration.conftest import AppClient, fake_backend
+    with fake_backend(LaggingReplica()) as fake:
+        clock.freeze(T0)
+        api = AppClient()
+        api.ok("PUT", "/v1/stored-value/rules", {"rules": {"bonus_rules": [FIXED]},
+                                                 "effective_from": "2026-01-01T00:00:00Z"})
+        yield api, fake
+        clock.freeze(None)
 
 
 def test_a_cash_out_is_read_and_approved_right_after_its_request_while_replicas_lag(lagging):

@@ -421,22 +421,14 @@ def test_a_hold_is_cancelled_through_the_id_of_a_member_merged_away(api):
 
 @pytest.fixture
 def lagging():
-    from chalicelib.db import backend
-    from chalicelib.shared import storage
-    from tests.integration.conftest import seed_merchants
+    from tests.integration.conftest import fake_backend
     from tests.integration.test_edges_stored_value import LaggingReplica
-    backend.reset()
-    fake = LaggingReplica()
-    previous = backend.use(fake)
-    storage.use(storage.MemoryStorage())
-    seed_merchants()
-    clock.freeze(T0)
-    client = AppClient()
-    rules(client)
-    yield client, fake
-    clock.freeze(None)
-    storage.use(None)
-    backend.use(previous)
+    with fake_backend(LaggingReplica()) as fake:
+        clock.freeze(T0)
+        client = AppClient()
+        rules(client)
+        yield client, fake
+        clock.freeze(None)
 
 
 def test_an_account_is_proven_and_its_ledger_read_right_after_a_top_up_while_replicas_lag(lagging):
