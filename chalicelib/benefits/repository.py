@@ -1,13 +1,12 @@
-"""Every read of benefits data: ``uow.benefits``."""
+"""Every read of benefits data: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
 from chalicelib.benefits.tables import EntitlementItem
 from chalicelib.db.backend import SortKey
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 
 
-@repository("benefits")
 class BenefitsRepository:
     """Reads of members' entitlements."""
 
@@ -18,3 +17,8 @@ class BenefitsRepository:
         """The member's entitlements, newest period last (by key)."""
         return list(self.uow.query(EntitlementItem, f"MEMBER#{member_id}", SortKey.prefix("ENTITLE#"),
                                    limit=limit, consistent=True))
+
+
+def of(uow: UnitOfWork) -> BenefitsRepository:
+    """The unit's benefits repository."""
+    return uow.repo(BenefitsRepository)

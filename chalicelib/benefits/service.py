@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.benefits import repository
 from chalicelib.benefits import rules as B
 from chalicelib.benefits.tables import EntitlementItem
 from chalicelib.db.uow import UnitOfWork
@@ -92,7 +93,7 @@ def entitlements(uow: UnitOfWork, member_id: str, by: Principal, limit: int) -> 
     member_id = members.target(uow, member_id, by)
     return {"member_id": member_id, "entitlements": [
         {"rule": e.rule, "kind": e.kind, "ref": e.ref, "period": e.period, "status": e.status,
-         "granted_at": e.granted_at} for e in uow.benefits.entitlements(member_id, limit)]}
+         "granted_at": e.granted_at} for e in repository.of(uow).entitlements(member_id, limit)]}
 
 
 class _Earning:

@@ -8,14 +8,13 @@ the others.
 A unit is opened for one program (tenant): every key it reads or writes is that program's
 (:mod:`chalicelib.db.tenancy`), so nothing done through it can touch another program's items.
 
-The unit also carries the repositories (``uow.members``, ``uow.points``, ...): each capability
-registers its own with :func:`repository`, and every read and write goes through them to the
-backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
+The unit also keeps one instance of each repository it is asked for (:meth:`UnitOfWork.repo`;
+a capability's ``repository.of(uow)`` asks for its own, typed): every read and write goes through
+them to the backend the unit was opened on (DynamoDB, or the in-memory fake in tests).
 """
 
 from __future__ import annotations
 
-import importlib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -35,20 +34,9 @@ from chalicelib.shared.observability import logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 Item = Any          # a TableItem subclass instance (PynamoDB models are typed loosely)
 ConflictFactory = Callable[[], Problem]
-_REPOSITORIES: dict[str, Callable[[UnitOfWork], Any]] = {}
-_NO_REPOSITORY: set[str] = set()
-
-
-def repository(name: str) -> Callable[[type], type]:
-    """Register a capability's repository class as ``uow.<name>``: the class of
-    ``chalicelib/<name>/repository.py``, which the first ``uow.<name>`` of a process imports (so a
-    function imports the tables of the capabilities it uses, not of every one)."""
-    def register(cls: type) -> type:
-        _REPOSITORIES[name] = cls
-        return cls
-    return register
 
 
 class ClaimTaken(Exception):
@@ -71,27 +59,18 @@ class UnitOfWork:
         self._writes: list[Write] = []
         self.events: list[DomainEvent] = []
         self.committed = False
-        self._repos: dict[str, Any] = {}
+        self._repos: dict[Callable[[UnitOfWork], Any], Any] = {}
         self._read: dict[tuple[type[Model], tuple[str, str]], Model | None] = {}
         self._after: list[Callable[[], object]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        factory = _REPOSITORIES.get(name)
-        if factory is None and not name.startswith("_") and name not in _NO_REPOSITORY:
-            module = f"chalicelib.{name}.repository"
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as missing:
-                if missing.name not in (module, f"chalicelib.{name}"):
-                    raise
-            factory = _REPOSITORIES.get(name)
-            if factory is None:
-                _NO_REPOSITORY.add(name)           # not looked for on disk again
-        if factory is None:
-            raise AttributeError(name)
-        repo = self._repos[name] = factory(self)
-        setattr(self, name, repo)
-        return repo
+    def repo(self, kind: Callable[[UnitOfWork], R]) -> R:
+        """This unit's instance of the repository class ``kind``, made on first use (a repository
+        may keep what it read for the rest of the unit). Capabilities wrap it in a typed
+        ``repository.of(uow)``; nothing here knows the capabilities."""
+        found = self._repos.get(kind)
+        if found is None:
+            found = self._repos[kind] = kind(self)
+        return cast("R", found)
 
     # reads ------------------------------------------------------------------------------------
     def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]]) -> None:
@@ -110,9 +89,7 @@ class UnitOfWork:
     def forget(self) -> None:
         """Drop prefetched items (other units changed them): later reads go to the table."""
         self._read.clear()
-        for name in self._repos:                   # and what repositories kept of their reads
-            delattr(self, name)
-        self._repos.clear()
+        self._repos.clear()                        # and what repositories kept of their reads
 
     def remember(self, model: type[Model], key: tuple[str, str], item: Model | None) -> None:
         """Keep ``item`` (None: known absent) as read at ``key``: this unit's :meth:`get` of it

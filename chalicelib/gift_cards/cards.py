@@ -31,7 +31,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.gift_cards import keys
+from chalicelib.gift_cards import keys, repository
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GuardItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
@@ -128,7 +128,7 @@ def wanted(number: str, by: Principal) -> list[tuple[type, tuple[str, str]]]:
 
 def unlocked_caller(uow: UnitOfWork, by: Principal, now: datetime) -> GuardItem | None:
     """The caller's guard (None: never refused); 429 while the caller is locked."""
-    guard = uow.gift_cards.guard(guard_of(by))
+    guard = repository.of(uow).guard(guard_of(by))
     if guard is not None and guard.locked_until and clock.parse_iso(guard.locked_until) > now:
         raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until)
     return guard
@@ -140,10 +140,10 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
     guard = unlocked_caller(uow, by, now)
     if not keys.valid_number(number):
         raise CardRejected("the card number's check digit is wrong")
-    card = uow.gift_cards.card(number)
+    card = repository.of(uow).card(number)
     if card is not None and card.locked_until and clock.parse_iso(card.locked_until) > now:
         raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until)
-    batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
+    batch = repository.of(uow).batch(card.batch_id) if card is not None else None
     if not keys.verify(secret, card.secret_hash if card is not None and batch is not None else None) or batch is None:
         _reject(uow, number, card, guard, by, now)
         raise CardRejected("the card number or its secret is wrong")

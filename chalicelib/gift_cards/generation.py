@@ -36,7 +36,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.gift_cards import keys
+from chalicelib.gift_cards import keys, repository
 from chalicelib.gift_cards.schemas import CreateBatch
 from chalicelib.gift_cards.tables import (
     BatchSequenceItem,
@@ -111,6 +111,11 @@ def _json_list(values: list[str] | None) -> str | None:
     return json.dumps(sorted(set(values))) if values else None
 
 
+def batches(uow: UnitOfWork, limit: int = 200) -> dict[str, Any]:
+    """The program's batches as HQ sees them, newest first."""
+    return {"batches": [view(b) for b in repository.of(uow).batches(limit)]}
+
+
 def view(batch: GiftCardBatchItem) -> dict[str, Any]:
     """What HQ sees of a batch (never a secret)."""
     first, last = keys.card_number(int(batch.batch_no), 1), keys.card_number(int(batch.batch_no), int(batch.cards))
@@ -147,7 +152,7 @@ def progress(uow: UnitOfWork, batch: GiftCardBatchItem, deadline: float) -> Coun
             continue
         if generate_chunk(uow, batch, n, chunk):
             done["chunks"] += 1
-    fresh = _fresh(uow).gift_cards.batch(batch.batch_id)
+    fresh = repository.of(_fresh(uow)).batch(batch.batch_id)
     if fresh is not None and fresh.status == "generating" and int(fresh.chunks_done) >= int(fresh.chunks):
         finalize(uow, fresh)
         done["batches_ready"] += 1
@@ -233,7 +238,7 @@ def issue_export(uow: UnitOfWork, batch_id: str, by: Principal) -> dict[str, Any
     """Open the batch's export, once (a second request is refused): where to download its parts.
     The reply holds no secret and no URL that works without credentials, so the idempotency record
     that keeps it for replays keeps nothing that reaches the secrets."""
-    batch = uow.gift_cards.batch(batch_id)
+    batch = repository.of(uow).batch(batch_id)
     if batch is None:
         raise NotFound(f"no gift card batch {batch_id[:32]}")
     if batch.status != "ready":
@@ -262,7 +267,7 @@ def download_part(uow: UnitOfWork, batch_id: str, part: int, by: Principal) -> s
     """Part ``part`` of the opened export (CSV with its header), served once: it is marked served
     before it leaves (a lost reply is not served again: void those cards), and the last part
     deletes the file."""
-    batch = uow.gift_cards.batch(batch_id)
+    batch = repository.of(uow).batch(batch_id)
     if batch is None or not 1 <= part <= _parts(batch):
         raise NotFound(f"no part {part} of gift card batch {batch_id[:32]}")
     if not batch.export_issued_at:
@@ -298,7 +303,7 @@ def announce_expiry(uow: UnitOfWork, batch: GiftCardBatchItem, today: date) -> b
         return False
     from chalicelib.gift_cards import cards as C
     holding, outstanding = 0, 0
-    for card in uow.gift_cards.cards_of(batch.batch_id):
+    for card in repository.of(uow).cards_of(batch.batch_id):
         if C.state(card, batch, today) == "expired" and C.balance(card) > 0:
             holding += 1
             outstanding += C.balance(card)

@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.db import backend
 from chalicelib.db.due import due_items, run_due
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.gift_cards import generation, reconcile
+from chalicelib.gift_cards import generation, reconcile, repository
 from chalicelib.gift_cards.tables import GiftCardBatchItem
 from chalicelib.jobs import job
 from chalicelib.ledger import reconciliation
@@ -50,7 +50,7 @@ def batches(as_of: datetime) -> dict[str, Any]:
 
 def _handle(program_id: str, due: GiftCardBatchItem, as_of: datetime, deadline: float) -> Counter:
     uow = UnitOfWork(ACTOR, program=program_id)
-    batch = uow.gift_cards.batch(due.batch_id)
+    batch = repository.of(uow).batch(due.batch_id)
     if batch is None:
         return Counter()
     if batch.status == "generating":

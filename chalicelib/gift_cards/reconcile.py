@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
+from chalicelib.gift_cards import repository
 from chalicelib.gift_cards.service import liability, voided
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem
 from chalicelib.ledger.account import reconcile
@@ -29,7 +30,7 @@ MISMATCHES_REPORTED = 50
 
 def card(uow: UnitOfWork, item: GiftCardItem) -> dict[str, Any]:
     """Every check of one card."""
-    postings = list(uow.gift_cards.postings(item.number))
+    postings = list(repository.of(uow).postings(item.number))
     state = {"used": int(item.used or 0), "version": int(item.version or 0)}
     ledger = reconcile(state, postings, ("used",))
     lines = [json.loads(p.entries) for p in postings]
@@ -49,7 +50,7 @@ def batch(uow: UnitOfWork, b: GiftCardBatchItem) -> dict[str, Any]:
     """Every card of a batch, and the batch's sales against its cards."""
     today = clock.program_date()
     checked, outstanding, owed, sold_face, mismatches = 0, 0, 0, 0, []
-    for item in uow.gift_cards.cards_of(b.batch_id):
+    for item in repository.of(uow).cards_of(b.batch_id):
         checked += 1
         result = card(uow, item)
         if not result["balanced"]:
@@ -69,7 +70,7 @@ def batch(uow: UnitOfWork, b: GiftCardBatchItem) -> dict[str, Any]:
 def everything(uow: UnitOfWork, limit: int = 1000) -> dict[str, Any]:
     """Every batch (up to ``limit``), and per issuer the batches' outstanding value against the
     liability in the prepaid figures."""
-    batches = [batch(uow, b) for b in uow.gift_cards.batches(limit)]
+    batches = [batch(uow, b) for b in repository.of(uow).batches(limit)]
     by_issuer: dict[str, int] = {}
     for result in batches:
         by_issuer[result["issuer"]] = by_issuer.get(result["issuer"], 0) + result["outstanding_fen"]

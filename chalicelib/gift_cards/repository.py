@@ -1,10 +1,10 @@
-"""Every read of gift card data: ``uow.gift_cards``."""
+"""Every read of gift card data: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards.tables import (
     GiftCardBatchItem,
     GiftCardItem,
@@ -15,7 +15,6 @@ from chalicelib.gift_cards.tables import (
 )
 
 
-@repository("gift_cards")
 class GiftCardRepository:
     """Reads of batches, cards, their postings, sales, payments and callers' guards."""
 
@@ -54,3 +53,8 @@ class GiftCardRepository:
     def guard(self, caller: str) -> GuardItem | None:
         """A caller's wrong secrets and lock, or None."""
         return self.uow.get(GuardItem, GuardItem.key(caller), consistent=True)
+
+
+def of(uow: UnitOfWork) -> GiftCardRepository:
+    """The unit's gift cards repository."""
+    return uow.repo(GiftCardRepository)

@@ -35,7 +35,7 @@ def create_batch(call: Call):
           summary="The program's batches, newest first (generation, sales, export)", allow=(HQ,),
           response="chalicelib.gift_cards.replies:GiftCardBatchesOut")
 def list_batches(call: Call):
-    return {"batches": [generation.view(b) for b in call.uow.gift_cards.batches(200)]}
+    return generation.batches(call.uow)
 
 
 @endpoint(bp, "/v1/gift-cards/batches/{batch_id}", "GET", "getGiftCardBatch", tags=TAGS, errors=(404,),

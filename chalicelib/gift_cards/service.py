@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
-from chalicelib.gift_cards import keys
+from chalicelib.gift_cards import keys, repository
 from chalicelib.gift_cards.schemas import CardSecret, PayWithCard, RefundCardPayment, SellCards, VoidCard
 from chalicelib.gift_cards.tables import (
     GiftCardBatchItem,
@@ -67,7 +67,7 @@ def voided(batch: GiftCardBatchItem) -> str:
 
 def find_batch(uow: UnitOfWork, batch_id: str) -> GiftCardBatchItem:
     """The program's batch, or 404."""
-    batch = uow.gift_cards.batch(batch_id)
+    batch = repository.of(uow).batch(batch_id)
     if batch is None:
         raise NotFound(f"no gift card batch {batch_id[:32]}")
     return batch
@@ -80,7 +80,7 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     if batch.status != "ready":
         raise Conflict("the batch is still being generated")
     first, last = _range(batch, cmd)
-    seen = uow.gift_cards.sale(batch_id, cmd.invoice_ref)
+    seen = repository.of(uow).sale(batch_id, cmd.invoice_ref)
     if seen is not None:
         if (int(seen.first), int(seen.last)) != (first, last):
             raise InvoiceReused(f"invoice {cmd.invoice_ref} was used for cards {seen.first}-{seen.last}")
@@ -145,8 +145,8 @@ def _sale_view(batch: GiftCardBatchItem, sale: GiftCardSaleItem) -> dict[str, An
 # one card -----------------------------------------------------------------------------------------
 def find_card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
     """The program's card with its batch, or 404."""
-    card = uow.gift_cards.card(number) if keys.valid_number(number) else None
-    batch = uow.gift_cards.batch(card.batch_id) if card is not None else None
+    card = repository.of(uow).card(number) if keys.valid_number(number) else None
+    batch = repository.of(uow).batch(card.batch_id) if card is not None else None
     if card is None or batch is None:
         raise NotFound("no such gift card")
     return card, batch
@@ -158,7 +158,7 @@ def get_card(uow: UnitOfWork, number: str) -> dict[str, Any]:
     postings = [{"sequence": int(p.sequence), "kind": p.kind, "amount_fen": int(p.amount),
                  "balance_after": int(p.balance_after), "entries": json.loads(p.entries), "ref": p.ref,
                  "merchant_id": p.merchant_id, "member_id": p.member_id, "actor": p.actor, "created_at": p.created_at}
-                for p in uow.gift_cards.postings(number)]
+                for p in repository.of(uow).postings(number)]
     return {**C.view(card, batch, clock.program_date()), "failures": int(card.failures or 0), "postings": postings}
 
 
@@ -226,7 +226,7 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key)])
     shown = C.present(uow, cmd.card_number, cmd.secret, by)
     card, batch = shown.card, shown.batch
-    if uow.gift_cards.payment(merchant, cmd.order_id, card.number) is not None:
+    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:
         raise Conflict(f"order {cmd.order_id} was paid with this card already")
     if shown.state not in C.USABLE:
         raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
@@ -272,7 +272,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     paid_key = GiftCardPaymentItem.key(merchant, order_id, cmd.card_number)
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
                   (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
-    payment = uow.gift_cards.payment(merchant, order_id, cmd.card_number)
+    payment = repository.of(uow).payment(merchant, order_id, cmd.card_number)
     if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
         raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")
     refunds = json.loads(payment.refunds or "{}")
@@ -406,7 +406,7 @@ def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:
     today = clock.program_date()
     by_state: Counter = Counter()
     outstanding = 0
-    for card in uow.gift_cards.cards_of(batch.batch_id):
+    for card in repository.of(uow).cards_of(batch.batch_id):
         now_state = C.state(card, batch, today)
         by_state[now_state] += 1
         if now_state in ("sold", "activated", "partially_used", "expired"):

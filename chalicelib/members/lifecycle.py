@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.members import repository
 from chalicelib.members.service import lifecycle_rules
 from chalicelib.members.tables import MemberItem
 from chalicelib.shared import clock
@@ -29,7 +30,7 @@ ACTOR = "job:member-lifecycle"
 def review(as_of: datetime) -> dict[str, Any]:
     """Move every due member to the stage their last activity puts them in."""
     reader = UnitOfWork(ACTOR)
-    run = run_due(reader.members.due_for_review(as_of),
+    run = run_due(repository.of(reader).due_for_review(as_of),
                   lambda due, _: _review_one(due[0], due[1].member_id, clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "member-lifecycle", attempts=3)
     return {"members_read": run.items_read, "stages_changed": run.counts["changed"], **run.give_ups()}
@@ -37,7 +38,7 @@ def review(as_of: datetime) -> dict[str, Any]:
 
 def _review_one(program: str, member_id: str, today: date, as_of: datetime) -> Counter:
     uow = UnitOfWork(ACTOR, program=program)
-    member = uow.members.load(member_id, consistent=True)
+    member = repository.of(uow).load(member_id, consistent=True)
     if member is None or member.review_on is None or member.review_on > today or member.status != "active":
         return Counter()
     tz_date = clock.program_date

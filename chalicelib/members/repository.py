@@ -1,4 +1,4 @@
-"""Every read of members and identities, and the keys it uses: ``uow.members``."""
+"""Every read of members and identities, and the keys it uses: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from datetime import datetime
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.domain import Identity, Member
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem
 
 
-@repository("members")
 class MembersRepository:
     """Profiles by id, the identity index, the audit trail and the lifecycle due list."""
 
@@ -45,3 +44,8 @@ class MembersRepository:
     def due_for_review(self, as_of: datetime) -> Iterator[tuple[str, MemberItem]]:
         """Members whose lifecycle stage may change by ``as_of``."""
         return due_items(self.uow.backend, MemberItem, "lifecycle", as_of)
+
+
+def of(uow: UnitOfWork) -> MembersRepository:
+    """The unit's members repository."""
+    return uow.repo(MembersRepository)

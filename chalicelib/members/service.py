@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import repository
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
 from chalicelib.merchants import service as merchants
@@ -104,7 +105,7 @@ def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, start: date
     a page at a time; filtered by store and stage within the page (a filtered page may hold fewer
     than ``limit``; follow ``next``)."""
     merchant, _ = merchants.place(uow, by, merchant_id, None, merchant_required=True)
-    items = uow.members.registered_at(merchant, clock.iso(clock.day_start(start)),
+    items = repository.of(uow).registered_at(merchant, clock.iso(clock.day_start(start)),
                                       clock.iso(clock.day_start(end + timedelta(days=1))), after, limit)
     members = [i.domain() for i in items]
     shown = [m.view(reveal=False) for m in members
@@ -117,14 +118,14 @@ def audit_trail(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     """Who saw the member's unmasked data, logged them in or out, and when (HQ)."""
     member = _active(uow, member_id)
     entries = [{"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}
-               for a in uow.members.audit_trail(member.member_id)]
+               for a in repository.of(uow).audit_trail(member.member_id)]
     return {"member_id": member.member_id, "entries": entries}
 
 
 def lookup(uow: UnitOfWork, identity_type: str, value: str, by: Principal) -> dict[str, Any]:
     """The member an identity belongs to, masked."""
     identity = normalise(identity_type, value, settings().phone_region)
-    member_id = uow.members.resolve(identity)
+    member_id = repository.of(uow).resolve(identity)
     if member_id is None:
         raise NotFound(f"no member has {identity.type} {identity.masked().value}")
     return _active(uow, member_id).view(reveal=False)
@@ -325,7 +326,7 @@ def stage_active(uow: UnitOfWork, member_id: str) -> bool:
 
 
 def _not_active(uow: UnitOfWork, member_id: str) -> Problem:
-    member = uow.members.load(member_id, consistent=True)
+    member = repository.of(uow).load(member_id, consistent=True)
     if member is None:
         return NotFound(f"no member {member_id[:64]}")
     _MERGED_AWAY.put(member_id, True)
@@ -334,13 +335,13 @@ def _not_active(uow: UnitOfWork, member_id: str) -> Problem:
 
 def exists(uow: UnitOfWork, member_id: str) -> bool:
     """Whether a member is stored under ``member_id`` (merged or not)."""
-    return len(member_id) <= MAX_ID_LENGTH and uow.members.load(member_id) is not None
+    return len(member_id) <= MAX_ID_LENGTH and repository.of(uow).load(member_id) is not None
 
 
 def _active(uow: UnitOfWork, member_id: str, consistent: bool = False) -> Member:
     """The member, following merges to the survivor (at most a few hops)."""
     for _ in range(MAX_MERGE_HOPS):
-        member = uow.members.load(member_id, consistent) if len(member_id) <= MAX_ID_LENGTH else None
+        member = repository.of(uow).load(member_id, consistent) if len(member_id) <= MAX_ID_LENGTH else None
         if member is None:
             raise NotFound(f"no member {member_id[:64]}")
         if member.status != "merged" or not member.merged_into:

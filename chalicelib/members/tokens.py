@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import repository
 from chalicelib.members.domain import normalise
 from chalicelib.members.schemas import MemberTokenRequest
 from chalicelib.members.tables import AuditItem, RefreshTokenItem
@@ -62,7 +63,7 @@ def issue(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal, active_member
     if bool(cmd.member_id) == bool(cmd.identity):
         raise ValidationProblem("send exactly one of member_id or identity")
     if cmd.identity:
-        found = uow.members.resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
+        found = repository.of(uow).resolve(normalise(cmd.identity.type, cmd.identity.value, settings().phone_region))
         if found is None:
             raise NotFound("no member has that identity")
         member_id = found

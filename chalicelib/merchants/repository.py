@@ -1,12 +1,11 @@
-"""Reads of merchants, stores and API keys: ``uow.merchants``."""
+"""Reads of merchants, stores and API keys: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
 
 
-@repository("merchants")
 class MerchantsRepository:
     """Merchants, their stores, and the API keys they sign requests with."""
 
@@ -24,3 +23,8 @@ class MerchantsRepository:
     def api_key(self, key_id: str) -> ApiKeyItem | None:
         """An API key by id, or None."""
         return self.uow.get(ApiKeyItem, ApiKeyItem.key(key_id))
+
+
+def of(uow: UnitOfWork) -> MerchantsRepository:
+    """The unit's merchants repository."""
+    return uow.repo(MerchantsRepository)

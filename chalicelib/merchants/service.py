@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.api import auth
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.merchants import repository
 from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
@@ -34,7 +35,7 @@ def create_merchant(merchant_id: str, name: str, uow: UnitOfWork) -> dict[str, A
 
 def create_store(merchant_id: str, store_id: str, name: str, uow: UnitOfWork) -> dict[str, Any]:
     """A new store of an existing merchant; 409 if the store id is taken there."""
-    if uow.merchants.merchant(merchant_id) is None:
+    if repository.of(uow).merchant(merchant_id) is None:
         raise NotFound(f"no merchant {merchant_id}")
     now = clock.iso(clock.now())
     uow.create(StoreItem(*StoreItem.key(merchant_id, store_id), merchant_id=merchant_id, store_id=store_id,
@@ -51,9 +52,9 @@ def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[st
     unknown = sorted(set(capabilities) - set(KEY_CAPABILITIES))
     if unknown or not capabilities:
         raise ValidationProblem(f"capabilities are some of {', '.join(KEY_CAPABILITIES)}; not {unknown}")
-    if uow.merchants.merchant(merchant_id) is None:
+    if repository.of(uow).merchant(merchant_id) is None:
         raise NotFound(f"no merchant {merchant_id}")
-    if store_id and uow.merchants.store(merchant_id, store_id) is None:
+    if store_id and repository.of(uow).store(merchant_id, store_id) is None:
         raise NotFound(f"no store {store_id} at merchant {merchant_id}")
     key_id = "ak_" + secrets.token_hex(12)
     now = clock.iso(clock.now())
@@ -75,7 +76,7 @@ def without_secret(reply: dict[str, Any]) -> dict[str, Any]:
 
 def with_secret(uow: UnitOfWork, kept: dict[str, Any]) -> dict[str, Any]:
     """The reply to a retried creation: the same key, its secret derived again (never stored)."""
-    item = uow.merchants.api_key(kept["key_id"])
+    item = repository.of(uow).api_key(kept["key_id"])
     if item is None:
         raise NotFound(f"no API key {kept['key_id']}")
     return {"key_id": kept["key_id"], "secret": key_secret(item.key_id, item.master), **kept}
@@ -83,7 +84,7 @@ def with_secret(uow: UnitOfWork, kept: dict[str, Any]) -> dict[str, Any]:
 
 def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
     """Stop a key working (within ``auth.KEY_CACHE_SECONDS`` everywhere; at once in this process)."""
-    item = uow.merchants.api_key(key_id) if len(key_id) <= 64 else None
+    item = repository.of(uow).api_key(key_id) if len(key_id) <= 64 else None
     if item is None or (item.program_id or DEFAULT_PROGRAM) != uow.program or item.merchant_id != merchant_id:
         raise NotFound(f"no API key {key_id[:64]} at merchant {merchant_id[:64]}")
     now = clock.iso(clock.now())
@@ -99,11 +100,11 @@ def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, 
 
 def find_api_key(key_id: str) -> auth.ApiKey | None:
     """What authentication needs to know of a key (wired into ``api.auth`` below)."""
-    item = UnitOfWork().merchants.api_key(key_id)
+    item = repository.of(UnitOfWork()).api_key(key_id)
     if item is None:
         return None
     return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status,
-                       item.program_id or DEFAULT_PROGRAM, tuple(item.capabilities or ("pos",)), item.master)
+                       item.program_id or DEFAULT_PROGRAM, tuple(str(c) for c in item.capabilities or ("pos",)), item.master)
 
 
 auth.use_key_finder(find_api_key)
@@ -120,8 +121,8 @@ def _known(uow: UnitOfWork, merchant_id: str, store_id: str | None) -> bool:
 
     def look() -> bool:
         if store_id is None:
-            return uow.merchants.merchant(merchant_id) is not None
-        return uow.merchants.store(merchant_id, store_id) is not None
+            return repository.of(uow).merchant(merchant_id) is not None
+        return repository.of(uow).store(merchant_id, store_id) is not None
     found = _KNOWN.get(key, look)
     if not found:
         _KNOWN.invalidate(key)          # a store created a moment later must be usable at once

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
-from chalicelib.points import tiering
+from chalicelib.points import repository, tiering
 from chalicelib.points.tables import AccountItem, HoldItem, OrderItem
 from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.principal import Principal
@@ -31,7 +31,7 @@ def spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str)
     condition in its transaction; an order's conditions join it, :func:`.orders.record_spend`). The member's id, or None where that does not
     apply (the member never had this account, or was seen merged): read it the usual way."""
     own = members.own_id(member_id, by)
-    if uow.points.account_and_lots(own, point_type) is None or not members.stage_active(uow, own):
+    if repository.of(uow).account_and_lots(own, point_type) is None or not members.stage_active(uow, own):
         return None
     return own
 

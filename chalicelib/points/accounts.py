@@ -7,7 +7,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, orders, program
+from chalicelib.points import access, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
@@ -47,7 +47,7 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     soon = (program.today() + timedelta(days=EXPIRING_SOON_DAYS)).isoformat()
     out: dict[str, Any] = {"member_id": member_id, "accounts": {}}
     for point_type in ["points", "growth", *rules.point_types]:
-        view: dict[str, Any] = dict(uow.points.account(member_id, point_type).view())
+        view: dict[str, Any] = dict(repository.of(uow).account(member_id, point_type).view())
         view["balance"] = view["available"] - view["debt"]
         view["spendable"] = max(0, view["balance"])
         view["net_earned"] = view["earned"] - view["clawed_back"]
@@ -66,7 +66,7 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
 def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str) -> list[Any]:
     """The next lots and every lot ending by ``soon``, in one Query (soonest first) in the usual case."""
     found: list[Any] = []
-    for lot in uow.points.live_lots(member_id, point_type, consistent=False, page_size=NEXT_LOTS + 1):
+    for lot in repository.of(uow).live_lots(member_id, point_type, consistent=False, page_size=NEXT_LOTS + 1):
         if len(found) >= NEXT_LOTS and not (lot.expires_on and lot.expires_on <= soon):
             break
         found.append(lot)
@@ -83,7 +83,7 @@ def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, be
                 by: Principal) -> dict[str, Any]:
     """A page of postings, newest first; ``before`` continues from a sequence number."""
     member_id = access.member(uow, member_id, by)
-    items = list(uow.points.postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
+    items = list(repository.of(uow).postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
     page = [v for v in (_view(i, by) for i in items) if v["sequence"] != before][:limit]
     return {"member_id": member_id, "point_type": point_type, "postings": page,
             "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}
@@ -96,7 +96,7 @@ def balance_keys(member_id: str, point_type: str) -> list[tuple[Any, tuple[str, 
 
 def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
     """What a member holds of ``point_type``: available − debt (growth value, for tiers)."""
-    account = uow.points.account(member_id, point_type)
+    account = repository.of(uow).account(member_id, point_type)
     return int(account.available or 0) - int(account.debt or 0)
 
 

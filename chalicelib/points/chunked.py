@@ -32,7 +32,7 @@ from typing import Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import program
+from chalicelib.points import program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger
 from chalicelib.points.tables import HoldItem
@@ -71,7 +71,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
     tries = 0
     while True:
         uow = UnitOfWork(by.ref, program=program_id)
-        h = uow.points.hold(member_id, point_type, hold_id)
+        h = repository.of(uow).hold(member_id, point_type, hold_id)
         if h is not None and (h.status != "filling" or int(h.target or 0) != points):
             raise SpendInProgress(f"the spend with this Idempotency-Key is {h.status}, for {h.target or h.points} "
                                   f"points; send another key for another spend")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, limits, orders, program, tiering
+from chalicelib.points import access, limits, orders, program, repository, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.orders import OrderAlreadyEarned
@@ -41,7 +41,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
                                          bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
                                          store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
-    order = uow.points.order(merchant, cmd.order_id)
+    order = repository.of(uow).order(merchant, cmd.order_id)
     if order and not access.owns(by, order.merchant_id, order.store_id):     # another store's order says nothing
         raise NotFound(f"no order {cmd.order_id} of yours at merchant {merchant}")
     if order and order.earned_at:
@@ -205,7 +205,7 @@ def _use_behavior_limits(uow: UnitOfWork, member_id: str, name: str, rule: R.Beh
 
 def _check_in(uow: UnitOfWork, member_id: str, rule: R.Behavior, today: date, detail: dict[str, Any]) -> int:
     """Extend the streak; returns the streak bonus."""
-    item = uow.points.counter(member_id, "PTS#CHECKIN") or CounterItem(
+    item = repository.of(uow).counter(member_id, "PTS#CHECKIN") or CounterItem(
         *CounterItem.key(member_id, "PTS#CHECKIN"), total=0, streak=0)
     streak = limits.next_streak(item, today)
     if streak is None:

@@ -21,7 +21,7 @@ from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.points import ledger as budget
-from chalicelib.points import orders, program, reconcile, spending
+from chalicelib.points import orders, program, reconcile, repository, spending
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
@@ -38,10 +38,10 @@ EXPIRY_ACTOR = "job:points-expiry"
 def expiry(as_of: datetime) -> dict[str, Any]:
     """Unlock pending lots, expire lots past their last day and accounts past a rolling date."""
     reader = UnitOfWork(EXPIRY_ACTOR)
-    lots = run_due(reader.points.due_lots(as_of),
+    lots = run_due(repository.of(reader).due_lots(as_of),
                    lambda due, attempt: _lot(due[0], due[1], attempt, program.today(as_of), as_of), _name,
                    "points-expiry")
-    rolling = run_due(reader.points.due_rolling(as_of),
+    rolling = run_due(repository.of(reader).due_rolling(as_of),
                       lambda due, _: _rolling(due[0], due[1], program.today(as_of), as_of), _name, "points-expiry")
     return {"items_read": lots.items_read + rolling.items_read,
             "points_expired": lots.counts["expired"] + rolling.counts["expired"],
@@ -66,7 +66,7 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
     # First try the index's copy of the lot (ALL projection); the account version and the
     # lot's remaining condition catch a stale copy, and the retry reads it consistently.
     uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
-    lot = due if attempt == 1 else uow.points.lot((due.pk, due.sk))
+    lot = due if attempt == 1 else repository.of(uow).lot((due.pk, due.sk))
     if lot is None:
         return Counter()                         # spent meanwhile
     ledger = Ledger(lot.member_id, lot.point_type, uow, today, rules.reminder_days)
@@ -96,7 +96,7 @@ def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
     expired = 0
     while True:
         uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
-        account = uow.points.account(due.member_id, due.point_type)
+        account = repository.of(uow).account(due.member_id, due.point_type)
         if not account.rolling_until or account.rolling_until >= today.isoformat():
             return Counter(expired=expired)
         ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
@@ -117,7 +117,7 @@ def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
 def reminders(as_of: datetime) -> dict[str, Any]:
     """A ``points.expiring`` event per lot whose reminder day has come; the lot moves on."""
     reader = UnitOfWork("job:points-reminders")
-    run = run_due(reader.points.due_reminders(as_of),
+    run = run_due(repository.of(reader).due_reminders(as_of),
                   lambda due, _: _remind(due[0], due[1], program.today(as_of), as_of), _name,
                   "points-reminders", attempts=1)
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
@@ -125,7 +125,7 @@ def reminders(as_of: datetime) -> dict[str, Any]:
 
 def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Counter:
     uow, rules = _open("job:points-reminders", program_id, as_of)
-    lot = uow.points.lot((due.pk, due.sk))
+    lot = repository.of(uow).lot((due.pk, due.sk))
     if lot is None or lot.gsi1sk != due.gsi1sk or not lot.expires_on:
         return Counter()
     days_left = (date.fromisoformat(lot.expires_on) - today).days
@@ -146,7 +146,7 @@ def holds(as_of: datetime) -> dict[str, Any]:
     """Release checkout holds whose time ran out; report points that expired on their way back."""
     now = clock.iso(as_of)
     reader = UnitOfWork("job:points-holds")
-    run = run_due(reader.points.due_holds(as_of), lambda due, _: _lapse(due[0], due[1], now), _name,
+    run = run_due(repository.of(reader).due_holds(as_of), lambda due, _: _lapse(due[0], due[1], now), _name,
                   "points-holds")
     return {"items_read": run.items_read, "holds_released": run.counts["released"],
             "points_expired_on_return": run.counts["expired"], **run.give_ups()}

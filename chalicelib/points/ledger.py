@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.ledger.account import VersionedAccount
+from chalicelib.points import repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
@@ -51,7 +52,7 @@ class Ledger:
                  reminder_days: list[int] | None = None) -> None:
         self.member_id, self.point_type, self.uow, self.today = member_id, point_type, uow, today
         self.reminder_days = reminder_days or []
-        self.account_state = VersionedAccount(uow, uow.points.account(member_id, point_type), BUCKETS, TOTALS,
+        self.account_state = VersionedAccount(uow, repository.of(uow).account(member_id, point_type), BUCKETS, TOTALS,
                                               on_conflict=_changed)
         self.lots: dict[str, LotItem] = {}           # sk -> state after this change
         self.read_remaining: dict[str, int | None] = {}
@@ -73,7 +74,7 @@ class Ledger:
     def live_lots(self) -> Iterator[LotItem]:
         """Live lots, soonest expiry first (never-expiring last), as this change has left them."""
         seen = set()
-        for lot in self.uow.points.live_lots(self.member_id, self.point_type):
+        for lot in repository.of(self.uow).live_lots(self.member_id, self.point_type):
             seen.add(lot.sk)
             yield self._track(lot)
         for sk, lot in sorted(self.lots.items()):         # lots this change created
@@ -89,7 +90,7 @@ class Ledger:
     def _get(self, key: tuple[str, str]) -> LotItem | None:
         if key[1] in self.lots:
             return self.lots[key[1]]
-        found = self.uow.points.lot(key)
+        found = repository.of(self.uow).lot(key)
         return self._track(found) if found else None
 
     def _new(self, key: tuple[str, str], lot: LotItem) -> LotItem:

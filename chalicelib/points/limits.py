@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import repository
 from chalicelib.points.tables import CounterItem
 from chalicelib.shared.errors import ConcurrentUpdate
 
@@ -40,7 +41,7 @@ def read(uow: UnitOfWork, member_id: str, name: str, cap: int | None) -> Limit |
     """The counter ``name`` of a member, or None when ``cap`` is None (nothing to limit)."""
     if cap is None:
         return None
-    item = uow.points.counter(member_id, name)
+    item = repository.of(uow).counter(member_id, name)
     if item is None:
         return Limit(CounterItem(*CounterItem.key(member_id, name)), 0, cap)
     return Limit(item, int(item.total or 0), cap)

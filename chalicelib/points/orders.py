@@ -11,7 +11,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access
+from chalicelib.points import access, repository
 from chalicelib.points.tables import OrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem
@@ -101,7 +101,7 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
                  points: int, limit: int, scope: str | None = None) -> Callable[[], Problem]:
     """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
     def explain() -> Problem:
-        order = uow.points.order(merchant_id, order_id)
+        order = repository.of(uow).order(merchant_id, order_id)
         if order is not None and scope is not None and order.store_id != scope:
             return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
         if order is not None and order.member_id != member_id:
@@ -166,7 +166,7 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
     if not source or not source.startswith("order:"):
         return
     _, merchant_id, order_id = source.split(":", 2)
-    order = uow.points.order(merchant_id, order_id)
+    order = repository.of(uow).order(merchant_id, order_id)
     if order is None or order.member_id != member_id:
         return
 
@@ -180,7 +180,7 @@ def record_expired(uow: UnitOfWork, source: str | None, member_id: str, lot_id: 
 
 def view(uow: UnitOfWork, order_id: str, merchant_id: str, by: Principal | None = None) -> dict[str, Any]:
     """What an order earned, spent and had refunded (the merchant's own record; a store's own)."""
-    order = uow.points.order(merchant_id, order_id)
+    order = repository.of(uow).order(merchant_id, order_id)
     if order is None or (by is not None and not access.owns(by, order.merchant_id, order.store_id)):
         raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
     return _shown(order)
@@ -198,7 +198,7 @@ def _shown(order: OrderItem) -> dict[str, Any]:
 def of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:
     """A member's orders at every merchant (a merchant's caller sees its own), newest first, a page at a time."""
     member_id = access.member(uow, member_id, by)
-    items = list(uow.points.orders_of(member_id, limit, before))
+    items = list(repository.of(uow).orders_of(member_id, limit, before))
     shown = [_shown(o) for o in items if by.kind == "member" or access.owns(by, o.merchant_id, o.store_id)]
     last = items[-1] if len(items) == limit else None
     return {"member_id": member_id, "orders": shown, "next_before": last.gsi1sk if last else None}

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.dispatch import apply_once, subscribe
+from chalicelib.points import repository
 from chalicelib.points.rules import inflated
 from chalicelib.points.tables import LiabilityItem, PointsDayItem
 from chalicelib.shared import clock
@@ -72,7 +73,7 @@ def project(event: DomainEvent) -> None:
 def daily_totals(uow: UnitOfWork, point_type: str, start: date, end: date) -> dict[str, int]:
     """Each figure summed over ``start`` to ``end``."""
     totals = dict.fromkeys(STAT_FIELDS, 0)
-    for row in uow.points.days(point_type, start, end):
+    for row in repository.of(uow).days(point_type, start, end):
         for k in STAT_FIELDS:
             totals[k] += int(getattr(row, k) or 0)
     return totals
@@ -86,7 +87,7 @@ def window(uow: UnitOfWork, point_type: str, today: date) -> dict[str, int]:
 def liability(uow: UnitOfWork, point_type: str, points_per_yuan: int, threshold_percent: int,
               start: date | None = None, end: date | None = None) -> dict[str, Any]:
     """Outstanding points now, plus issued / redeemed / expired over a period (default: 30 days)."""
-    rows = [(r.month, int(r.points or 0)) for r in uow.points.liability(point_type)]
+    rows = [(r.month, int(r.points or 0)) for r in repository.of(uow).liability(point_type)]
     months = [{"expires": m, "points": p, "value_fen": p * 100 // points_per_yuan} for m, p in rows if p]
     total = sum(p for _, p in rows)
     last = window(uow, point_type, clock.program_date())

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import reconcile
+from chalicelib.points import repository
 from chalicelib.points.ledger import BUCKETS
 from chalicelib.points.tables import ACCOUNT_SHARDS
 
@@ -19,7 +20,7 @@ MISMATCHES_REPORTED = 50
 
 def account(uow: UnitOfWork, member_id: str, point_type: str) -> dict[str, Any]:
     """Every check of one account, and whether all pass."""
-    repo = uow.points
+    repo = repository.of(uow)
     state = repo.account(member_id, point_type).view()
     ledger = reconcile(state, repo.postings(member_id, point_type), BUCKETS)
     live_lots = [int(lot.remaining) for lot in repo.live_lots(member_id, point_type, page_size=None)]
@@ -48,7 +49,7 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     checked = 0
     mismatches = []
     for shard in range(ACCOUNT_SHARDS):
-        for a in uow.points.accounts_in_shard(shard):
+        for a in repository.of(uow).accounts_in_shard(shard):
             if checked >= limit:
                 break
             checked += 1

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, chunked, orders, program, spending
+from chalicelib.points import access, chunked, orders, program, repository, spending
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS
 from chalicelib.points.tables import AccountItem, LotItem, OrderItem, RefundItem
@@ -27,7 +27,7 @@ class RefundExceedsOrder(Conflict):
 def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Claw back earned points and give back spent ones, in proportion to the refunded share."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
-    order = uow.points.order(merchant, order_id)
+    order = repository.of(uow).order(merchant, order_id)
     if order is None or not access.owns(by, order.merchant_id, order.store_id):     # another store's: not yours
         raise NotFound(f"no order {order_id} at merchant {merchant}")
     if not order.amount_fen:

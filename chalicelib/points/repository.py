@@ -1,4 +1,4 @@
-"""Every read of points data, and the keys it uses, in one place: ``uow.points``.
+"""Every read of points data, and the keys it uses, in one place: ``repository.of(uow)``.
 
 Writes are staged on the unit of work by the ledger and the services; reads come through here,
 so the same code runs on DynamoDB and on the in-memory fake.
@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.points.tables import (
     AccountItem,
     CounterItem,
@@ -27,7 +27,6 @@ LOT_PAGE = 20          # lots read per page while spending: most spends touch on
 ACCOUNT_SHARDS_PREFIX = "PTSACCT#"
 
 
-@repository("points")
 class PointsRepository:
     """Reads of accounts, lots, holds, orders, counters, rules and figures."""
 
@@ -149,3 +148,8 @@ class PointsRepository:
     def due_reminders(self, as_of: datetime) -> Iterator[tuple[str, LotItem]]:
         """Lots whose next expiry reminder falls by ``as_of`` (index copies)."""
         return due_items(self.uow.backend, LotItem, "points-remind", as_of, index="gsi1")
+
+
+def of(uow: UnitOfWork) -> PointsRepository:
+    """The unit's points repository."""
+    return uow.repo(PointsRepository)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import access, chunked, orders, program
+from chalicelib.points import access, chunked, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
 from chalicelib.points.tables import HoldItem
@@ -57,7 +57,7 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     # A filling hold holds points: with nothing held there is none to resume, and no read.
-    filling = (uow.points.hold(member_id, cmd.point_type, filling_id)
+    filling = (repository.of(uow).hold(member_id, cmd.point_type, filling_id)
                if filling_id and (checked is None or int(ledger.account.held or 0) > 0) else None)
     if filling is None or filling.status != "filling":
         try:
@@ -134,7 +134,7 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, sett
             by: Principal | None) -> tuple[HoldItem, Ledger]:
     """The hold, if its status is one of ``settling``, and a ledger change on its account.
     Another merchant's hold does not exist for the caller (404)."""
-    h = uow.points.hold(member_id, point_type, hold_id)
+    h = repository.of(uow).hold(member_id, point_type, hold_id)
     if h is None or (by is not None and not access.owns(by, _owner(h), h.store_id)):
         raise NotFound(f"no hold {hold_id[:64]}")
     if h.status not in settling:
@@ -148,7 +148,7 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, sett
 def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by: Principal) -> dict[str, Any]:
     """A checkout hold, to its merchant (another merchant's hold does not exist for the caller)."""
     member_id = access.member(uow, member_id, by)
-    h = uow.points.hold(member_id, point_type, hold_id)
+    h = repository.of(uow).hold(member_id, point_type, hold_id)
     if h is None or not access.owns(by, _owner(h), h.store_id):
         raise NotFound(f"no hold {hold_id[:64]}")
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),

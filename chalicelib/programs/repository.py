@@ -1,12 +1,11 @@
-"""Reads of programs: ``uow.programs``."""
+"""Reads of programs: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.programs.tables import LISTING, ProgramItem
 
 
-@repository("programs")
 class ProgramsRepository:
     """The programs of the deployment."""
 
@@ -20,3 +19,8 @@ class ProgramsRepository:
     def all(self) -> list[ProgramItem]:
         """Every program (a short list: one item per tenant)."""
         return list(self.uow.query(ProgramItem, LISTING, index="gsi1"))
+
+
+def of(uow: UnitOfWork) -> ProgramsRepository:
+    """The unit's programs repository."""
+    return uow.repo(ProgramsRepository)

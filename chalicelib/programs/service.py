@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.programs import repository
 from chalicelib.programs.tables import LISTING, ProgramItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem
@@ -34,7 +35,7 @@ def create(program_id: str, name: str, timezone: str, by: Principal, uow: UnitOf
 
 def get(uow: UnitOfWork, program_id: str) -> dict[str, Any]:
     """One program."""
-    item = uow.programs.get(program_id)
+    item = repository.of(uow).get(program_id)
     if item is None:
         raise NotFound(f"no program {program_id[:64]}")
     return _view(item)
@@ -42,11 +43,11 @@ def get(uow: UnitOfWork, program_id: str) -> dict[str, Any]:
 
 def listing(uow: UnitOfWork) -> dict[str, Any]:
     """Every program."""
-    return {"programs": [_view(i) for i in uow.programs.all()]}
+    return {"programs": [_view(i) for i in repository.of(uow).all()]}
 
 
 def served(uow: UnitOfWork) -> list[str]:
     """The programs scheduled jobs serve: every active one, and ``default`` (data from before
     programs existed lives there, with or without a program record)."""
-    ids = {i.program_id for i in uow.programs.all() if i.status == "active"}
+    ids = {i.program_id for i in repository.of(uow).all() if i.status == "active"}
     return sorted(ids | {DEFAULT_PROGRAM})

@@ -23,7 +23,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
-from chalicelib.stored_value import bonus_lots, counters
+from chalicelib.stored_value import bonus_lots, counters, repository
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
 
@@ -53,7 +53,7 @@ class SvChange:
 
     def __init__(self, uow: UnitOfWork, member_id: str) -> None:
         self.uow, self.member_id = uow, member_id
-        item = uow.stored_value.account(member_id)
+        item = repository.of(uow).account(member_id)
         self.state = VersionedAccount(uow, item, BUCKETS, TOTALS, on_conflict=_changed)
         self.journal = Journal()
         self.final: tuple[int, int] | None = None         # (principal, bonus) once staged

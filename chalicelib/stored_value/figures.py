@@ -25,7 +25,7 @@ from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
-from chalicelib.stored_value import counters
+from chalicelib.stored_value import counters, repository
 from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
 
 CONSUMER = "prepaid-figures"
@@ -75,7 +75,7 @@ def _add_day(uow: UnitOfWork, account: str, day: str, debit: int, credit: int) -
 
 def balances(uow: UnitOfWork) -> dict[str, int]:
     """Every journal account's balance (debit +, credit −)."""
-    return {row.account: int(row.balance or 0) for row in uow.stored_value.prepaid_accounts()}
+    return {row.account: int(row.balance or 0) for row in repository.of(uow).prepaid_accounts()}
 
 
 def liability(uow: UnitOfWork) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def movements(uow: UnitOfWork, day: date) -> dict[str, Any]:
     b = balances(uow)
     rows = {}
     for account, balance in sorted(b.items()):
-        later = list(uow.stored_value.prepaid_days(account, day))
+        later = list(repository.of(uow).prepaid_days(account, day))
         on_day = next((r for r in later if r.day == day.isoformat()), None)
         closing = balance - sum(int(r.debit or 0) - int(r.credit or 0) for r in later if r.day > day.isoformat())
         debit, credit = (int(on_day.debit or 0), int(on_day.credit or 0)) if on_day else (0, 0)
@@ -131,7 +131,7 @@ def supervision(uow: UnitOfWork, day: date, reserve_percent: int, limits: dict[s
         closing = -sum(day_rows[a]["closing_fen"] for a in accounts if a in day_rows)
         opening = -sum(day_rows[a]["opening_fen"] for a in accounts if a in day_rows)
         reserve, before = -(-closing * reserve_percent // 100), -(-opening * reserve_percent // 100)
-        flow = next((r for r in uow.stored_value.prepaid_days(ISSUER + issuer, day) if r.day == day.isoformat()), None)
+        flow = next((r for r in repository.of(uow).prepaid_days(ISSUER + issuer, day) if r.day == day.isoformat()), None)
         received, released = (int(flow.credit or 0), int(flow.debit or 0)) if flow is not None else (0, 0)
         statement.append({"issuer": issuer, "opening_fen": opening, "received_fen": received,
                           "released_fen": released, "closing_fen": closing,

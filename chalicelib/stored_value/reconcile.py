@@ -21,7 +21,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced, net
 from chalicelib.shared import clock
-from chalicelib.stored_value import figures
+from chalicelib.stored_value import figures, repository
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import BONUS, HELD_BONUS, HELD_PRINCIPAL, PRINCIPAL
 from chalicelib.stored_value.tables import BUCKETS
@@ -31,8 +31,8 @@ MISMATCHES_REPORTED = 50
 
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
     """Every check of one account, and whether all pass."""
-    state = uow.stored_value.account(member_id).view()
-    postings = list(uow.stored_value.postings(member_id))
+    state = repository.of(uow).account(member_id).view()
+    postings = list(repository.of(uow).postings(member_id))
     ledger = reconcile(state, postings, BUCKETS)
     lines = [json.loads(p.entries) for p in postings]
     checks = {**ledger["checks"],
@@ -55,8 +55,8 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     """Check every account (up to ``limit``) and the program's totals."""
     checked, mismatches, stopped = 0, [], False          # stopped: an account was left unchecked
     totals = {"principal": 0, "bonus": 0, "lines_principal": 0, "lines_bonus": 0}
-    for shard in uow.stored_value.shards():
-        for item in uow.stored_value.accounts_in_shard(shard):
+    for shard in repository.of(uow).shards():
+        for item in repository.of(uow).accounts_in_shard(shard):
             if checked >= limit:
                 stopped = True
                 break

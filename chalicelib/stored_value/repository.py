@@ -1,4 +1,4 @@
-"""Every read of stored value data: ``uow.stored_value``."""
+"""Every read of stored value data: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from chalicelib.db.backend import SortKey
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.stored_value.tables import (
     ACCOUNT_SHARDS,
     PrepaidAccountItem,
@@ -19,7 +19,6 @@ from chalicelib.stored_value.tables import (
 )
 
 
-@repository("stored_value")
 class StoredValueRepository:
     """Reads of prepaid accounts, postings, payments and counters."""
 
@@ -67,3 +66,8 @@ class StoredValueRepository:
     def shards() -> range:
         """The listing's shards."""
         return range(ACCOUNT_SHARDS)
+
+
+def of(uow: UnitOfWork) -> StoredValueRepository:
+    """The unit's stored value repository."""
+    return uow.repo(StoredValueRepository)

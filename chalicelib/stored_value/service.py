@@ -19,7 +19,7 @@ from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound
 from chalicelib.shared.principal import Principal
-from chalicelib.stored_value import bonus_lots, counters, figures
+from chalicelib.stored_value import bonus_lots, counters, figures, repository
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.account import InsufficientBalance, SvChange, settlement
 from chalicelib.stored_value.counters import IssuanceLimit
@@ -54,7 +54,7 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
               *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
               *[(SvCounterItem, key) for key in shards])
     member_id = members.target(uow, member_id, by)
-    seen = uow.stored_value.top_up_ref(cmd.payment_ref)
+    seen = repository.of(uow).top_up_ref(cmd.payment_ref)
     if seen is not None:
         if (seen.member_id, int(seen.amount_fen)) != (member_id, cmd.amount_fen):
             raise PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up")
@@ -136,7 +136,7 @@ def _bonus(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: i
         if bonus <= best:
             continue
         if rule.per_member_limit is not None:
-            used = uow.stored_value.counter(member_id, f"BONUS#{rule.id}")
+            used = repository.of(uow).counter(member_id, f"BONUS#{rule.id}")
             if used is not None and int(used.total) >= rule.per_member_limit:
                 continue
         best, chosen = bonus, rule
@@ -150,7 +150,7 @@ def _daily(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, amount: i
     if rules.daily_top_up_max_fen is None:
         return
     name = f"DAY#{clock.program_date().isoformat()}"
-    today = uow.stored_value.counter(member_id, name)                   # prefetched: the message's figure
+    today = repository.of(uow).counter(member_id, name)                   # prefetched: the message's figure
     if int(today.total if today else 0) + amount > rules.daily_top_up_max_fen:
         raise LimitExceeded(f"top-ups today would exceed {rules.daily_top_up_max_fen} fen",
                             limit_fen=rules.daily_top_up_max_fen)
@@ -204,7 +204,7 @@ def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, orde
     and the principal and bonus parts (the order is read with the account, in one request)."""
     _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)))
     member_id = members.target(uow, member_id, by)
-    if uow.stored_value.payment(merchant, order_id) is not None:
+    if repository.of(uow).payment(merchant, order_id) is not None:
         raise Conflict(f"order {order_id} was paid with stored value already")
     _, rules = R.RULES.at(uow, clock.now())
     change = SvChange(uow, member_id)
@@ -220,7 +220,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     up and never pass what was paid."""
     merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
     assert merchant is not None
-    paid = uow.stored_value.payment(merchant, order_id)
+    paid = repository.of(uow).payment(merchant, order_id)
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
     before = int(paid.refunded_principal) + int(paid.refunded_bonus)
@@ -248,7 +248,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
 
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
     """The account's balances and totals."""
-    item = uow.stored_value.account(member_id)
+    item = repository.of(uow).account(member_id)
     view = item.view()
     return {"member_id": member_id, "balance_fen": view["principal"] + view["bonus"], **view}
 
@@ -267,7 +267,7 @@ def get_account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
 def ledger(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
     """The account's postings with their double-entry lines, newest first."""
     member_id = members.target(uow, member_id, by)
-    items = list(uow.stored_value.postings(member_id, before, limit, newest_first=True))
+    items = list(repository.of(uow).postings(member_id, before, limit, newest_first=True))
     postings = [_posting(p, merchants.sees_references(by, p.merchant_id, p.store_id)) for p in items]
     last = postings[-1]["sequence"] if len(postings) == limit else None
     return {"member_id": member_id, "postings": postings, "next_before": last if last and last > 1 else None}

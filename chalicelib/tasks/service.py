@@ -13,6 +13,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
+from chalicelib.tasks import repository
 from chalicelib.tasks.config import TASKS, Task, contribution, period_key
 from chalicelib.tasks.tables import ProgressItem
 from chalicelib.tiers import service as tiers
@@ -39,7 +40,7 @@ def member_tasks(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, An
     member_id = members.target(uow, member_id, by)
     out = []
     for task in task_set.tasks:
-        item = uow.tasks.progress(member_id, task.id, period_key(task.period, today))
+        item = repository.of(uow).progress(member_id, task.id, period_key(task.period, today))
         progress = int(item.progress) if item else 0
         out.append({"task": task.id, "name": task.name, "kind": task.kind, "period": period_key(task.period, today),
                     "progress": max(progress, 0), "target": task.target,
@@ -72,7 +73,7 @@ def _profile_complete(uow: UnitOfWork, member_id: str) -> bool:
 
 def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: datetime) -> int:
     period = period_key(task.period, clock.program_date(at))
-    item = uow.tasks.progress(member_id, task.id, period)
+    item = repository.of(uow).progress(member_id, task.id, period)
     read = int(item.version) if item else 0
     if item is None:
         item = ProgressItem(*ProgressItem.key(member_id, task.id, period), member_id=member_id, task=task.id,

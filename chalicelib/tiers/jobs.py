@@ -20,7 +20,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.points import service as points
 from chalicelib.shared import clock
-from chalicelib.tiers import membership, standing
+from chalicelib.tiers import membership, repository, standing
 from chalicelib.tiers.ladder import LADDER
 from chalicelib.tiers.tables import TierItem
 
@@ -31,7 +31,7 @@ ACTOR = "job:tier-review"
 def review(as_of: datetime) -> dict[str, Any]:
     """Review every member whose tier period or floor ended by the program day of ``as_of``."""
     reader = UnitOfWork(ACTOR)
-    run = run_due(reader.tiers.due_reviews(as_of),
+    run = run_due(repository.of(reader).due_reviews(as_of),
                   lambda due, _: _review(due[0], due[1], clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "tier-review")
     return {"items_read": run.items_read, **{k: run.counts[k] for k in
@@ -41,7 +41,7 @@ def review(as_of: datetime) -> dict[str, Any]:
 
 def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
     uow = UnitOfWork(ACTOR, program=program_id)
-    item = uow.tiers.tier(due.member_id)
+    item = repository.of(uow).tier(due.member_id)
     if item is None or not item.duesk or due_day(item.duesk) > today:
         return Counter()                            # reviewed meanwhile
     version, ladder = LADDER.at(uow, as_of)
@@ -61,7 +61,7 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
 def reminders(as_of: datetime) -> dict[str, Any]:
     """A ``tier.expiring`` event per member whose reminder day has come; each moves to its next."""
     reader = UnitOfWork("job:tier-reminders")
-    run = run_due(reader.tiers.due_reminders(as_of),
+    run = run_due(repository.of(reader).due_reminders(as_of),
                   lambda due, _: _remind(due[0], due[1], clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "tier-reminders")
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
@@ -69,7 +69,7 @@ def reminders(as_of: datetime) -> dict[str, Any]:
 
 def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
     uow = UnitOfWork("job:tier-reminders", program=program_id)
-    item = uow.tiers.tier(due.member_id)
+    item = repository.of(uow).tier(due.member_id)
     if item is None or item.gsi1sk != due.gsi1sk or not item.valid_until or not item.gsi1sk:
         return Counter()                                  # changed meanwhile
     version, ladder = LADDER.at(uow, as_of)
@@ -88,7 +88,7 @@ def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
 def memberships(as_of: datetime) -> dict[str, Any]:
     """Paid memberships whose last day has passed expire (``membership.expired``)."""
     reader = UnitOfWork("job:membership-expiry")
-    run = run_due(reader.tiers.due_memberships(as_of),
+    run = run_due(repository.of(reader).due_memberships(as_of),
                   lambda due, _: _expire(due[0], due[1].member_id, clock.program_date(as_of)),
                   lambda due: f"{due[0]}/{due[1].member_id}", "membership-expiry")
     return {"items_read": run.items_read, "expired": run.counts["expired"], **run.give_ups()}

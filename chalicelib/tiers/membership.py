@@ -21,6 +21,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
+from chalicelib.tiers import repository
 from chalicelib.tiers.plans import PLANS, Plan, next_period, refund_fen
 from chalicelib.tiers.schemas import Cancellation, Purchase, Renewal
 from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, PaymentRefItem
@@ -38,7 +39,7 @@ def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key:
     """Buy a period of a plan (or start its trial); bought while a membership runs, it stacks."""
     member_id = members.target(uow, member_id, by)
     plan = _plan(uow, cmd.plan, selling=True)
-    item = uow.tiers.membership(member_id)
+    item = repository.of(uow).membership(member_id)
     trials = json.loads(item.trials or "[]") if item else []
     if cmd.trial:
         if not plan.trial_days:
@@ -59,7 +60,7 @@ def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key:
 def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Another period of the member's plan, after the current end (or from today, if it ended)."""
     member_id = members.target(uow, member_id, by)
-    item = uow.tiers.membership(member_id)
+    item = repository.of(uow).membership(member_id)
     if item is None:
         raise NoMembership(f"member {member_id} has no membership to renew")
     plan = _plan(uow, item.plan, selling=False)
@@ -75,7 +76,7 @@ def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str
 def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """End the membership today; what to refund to the payment route follows the refund policy."""
     member_id = members.target(uow, member_id, by)
-    item = uow.tiers.membership(member_id)
+    item = repository.of(uow).membership(member_id)
     today = clock.program_date()
     if item is None or item.status != "active" or item.until < today.isoformat():
         raise NoMembership(f"member {member_id} has no running membership")
@@ -94,7 +95,7 @@ def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, ke
 
 def expire(uow: UnitOfWork, member_id: str, today: date, actor: str) -> bool:
     """The membership's last day has passed: it expires (the membership-expiry job)."""
-    item = uow.tiers.membership(member_id)
+    item = repository.of(uow).membership(member_id)
     if item is None or item.status != "active" or item.until >= today.isoformat():
         return False
     read = int(item.version)
@@ -117,7 +118,7 @@ def history(uow: UnitOfWork, member_id: str) -> list[dict[str, Any]]:
     """Every purchase, renewal, cancellation and expiry, newest first."""
     return [{"number": int(h.number), "at": h.at, "action": h.action, "plan": h.plan, "until": h.until,
              "amount_fen": int(h.amount_fen or 0), "payment_ref": h.payment_ref, "actor": h.actor}
-            for h in uow.tiers.membership_history(member_id)]
+            for h in repository.of(uow).membership_history(member_id)]
 
 
 def _plan(uow: UnitOfWork, code: str, selling: bool) -> Plan:
@@ -135,7 +136,7 @@ def _applied(uow: UnitOfWork, payment_ref: str, member_id: str, plan: str, amoun
         return None
     if (seen.member_id, seen.plan, int(seen.amount_fen)) != (member_id, plan, amount):
         raise PaymentRefReused(f"payment {payment_ref} was applied to another purchase")
-    return {**view(uow.tiers.membership(member_id), clock.program_date()), "already_applied": True}
+    return {**view(repository.of(uow).membership(member_id), clock.program_date()), "already_applied": True}
 
 
 def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, plan: Plan, payment_ref: str | None,
@@ -197,7 +198,7 @@ def _changed() -> ConcurrentUpdate:
 
 def at(uow: UnitOfWork, member_id: str, when: datetime) -> MembershipItem | None:
     """The member's membership if it is running on the day of ``when``."""
-    item = uow.tiers.membership(member_id)
+    item = repository.of(uow).membership(member_id)
     day = clock.program_date(when).isoformat()
     if item is None or item.status == "expired" or not (item.started <= day <= item.until):
         return None

@@ -1,4 +1,4 @@
-"""Every read of tier data: ``uow.tiers``."""
+"""Every read of tier data: ``repository.of(uow)``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from datetime import datetime
 from chalicelib.db import backend as backends
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
-from chalicelib.db.uow import UnitOfWork, repository
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, TierHistoryItem, TierItem
 
 
-@repository("tiers")
 class TiersRepository:
     """Reads of members' tiers and their history."""
 
@@ -49,3 +48,8 @@ class TiersRepository:
     def due_memberships(self, as_of: datetime) -> Iterator[tuple[str, MembershipItem]]:
         """Memberships whose last day passed by ``as_of``, with their program."""
         return due_items(backends.current(), MembershipItem, "membership-expiry", as_of)
+
+
+def of(uow: UnitOfWork) -> TiersRepository:
+    """The unit's tiers repository."""
+    return uow.repo(TiersRepository)

@@ -13,7 +13,7 @@ from chalicelib.points import service as points
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
-from chalicelib.tiers import membership, standing
+from chalicelib.tiers import membership, repository, standing
 from chalicelib.tiers.ladder import LADDER, Ladder, add_months
 from chalicelib.tiers.schemas import SetTier
 from chalicelib.tiers.tables import MembershipItem, TierItem
@@ -24,7 +24,7 @@ MAX_FLOOR_DAYS = 3 * 366
 def get_membership(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's paid membership and its history."""
     member_id = members.target(uow, member_id, by)
-    return {**membership.view(uow.tiers.membership(member_id), clock.program_date()), "member_id": member_id,
+    return {**membership.view(repository.of(uow).membership(member_id), clock.program_date()), "member_id": member_id,
             "history": membership.history(uow, member_id)}
 
 
@@ -40,7 +40,7 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     uow.prefetch([*wanted, *member_keys(own)])                                    # one request
     member_id = members.target(uow, member_id, by)
     version, ladder = LADDER.at(uow, clock.now())
-    item = uow.tiers.tier(member_id)
+    item = repository.of(uow).tier(member_id)
     today = clock.program_date()
     held, source = standing.effective(ladder, item, today)
     earned = ladder.index(item.tier) if item else 0
@@ -80,7 +80,7 @@ def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork
     today = clock.program_date()
     if not today <= cmd.until <= today + timedelta(days=MAX_FLOOR_DAYS):
         raise ValidationProblem(f"until must be between today ({today}) and {MAX_FLOOR_DAYS} days ahead")
-    item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, clock.now())
+    item = repository.of(uow).tier(member_id) or standing.new(member_id, ladder, clock.now())
     read = int(item.version)
     before = ladder.tiers[standing.effective(ladder, item, today)[0]].code
     item.manual_tier, item.manual_until = cmd.tier, cmd.until.isoformat()
@@ -101,7 +101,7 @@ def grant_tier(uow: UnitOfWork, member_id: str, code: str, months: int, task: st
         return False
     today = clock.program_date(at)
     until = (add_months(today, months) - timedelta(days=1)).isoformat()
-    item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, at)
+    item = repository.of(uow).tier(member_id) or standing.new(member_id, ladder, at)
     if item.manual_tier and item.manual_until and item.manual_until >= today.isoformat() and (
             ladder.index(item.manual_tier) > ladder.index(code)
             or (item.manual_tier == code and item.manual_until >= until)):
@@ -126,7 +126,7 @@ def member_tier_after(uow: UnitOfWork, member_id: str, item: TierItem, ladder: L
 def history(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
     """The member's tier changes, newest first."""
     member_id = members.target(uow, member_id, by)
-    items = uow.tiers.history(member_id, before, limit)
+    items = repository.of(uow).history(member_id, before, limit)
     entries = [{"number": int(h.number), "at": h.at, "from": h.from_tier, "to": h.to_tier, "cause": h.cause,
                 "detail": json.loads(h.detail or "{}"), "actor": h.actor} for h in items]
     last = entries[-1]["number"] if len(entries) == limit else None
@@ -142,7 +142,7 @@ def tier_at(uow: UnitOfWork, member_id: str, when: datetime) -> tuple[Ladder, in
     """The ladder in force at ``when``, the tier the member held then (its index) and the last
     day of its validity (None: no end)."""
     _, ladder = LADDER.at(uow, when)
-    item = uow.tiers.tier(member_id)
+    item = repository.of(uow).tier(member_id)
     if item is None:
         return ladder, 0, None
     if clock.iso(when) < item.since:             # an order from before the last change

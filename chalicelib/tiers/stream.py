@@ -9,7 +9,7 @@ from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
-from chalicelib.tiers import standing
+from chalicelib.tiers import repository, standing
 from chalicelib.tiers.ladder import LADDER
 
 CONSUMER = "tiers"
@@ -32,7 +32,7 @@ def on_growth(event: DomainEvent) -> None:
     if len(ladder.tiers) == 1:
         return                                  # no ladder configured: nothing to count or move
     member_id = data["member_id"]
-    item = uow.tiers.tier(member_id) or standing.new(member_id, ladder, at)
+    item = repository.of(uow).tier(member_id) or standing.new(member_id, ladder, at)
     read = int(item.version)
     standing.apply_growth(uow, item, ladder, change, int(data["balance"]), data["kind"], at, ACTOR, version)
     standing.save(uow, item, read, ladder, clock.program_date())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from chalicelib.members import repository as members_repository
 from chalicelib.shared.credentials import mint_token
 from tests.e2e.conftest import fresh_phone
 
@@ -54,7 +55,7 @@ def test_a_pos_key_cannot_log_anyone_in_and_logins_are_audited(api, stack):
     from chalicelib.shared import clock
     assert clock.parse_iso(reply["expires_at"]).timestamp() - __import__("time").time() <= 2 * 3600 + 5
     from chalicelib.db.uow import UnitOfWork
-    trail = [(a.action, a.detail) for a in UnitOfWork().members.audit_trail(bob)]
+    trail = [(a.action, a.detail) for a in members_repository.of(UnitOfWork()).audit_trail(bob)]
     assert ("token.issued", "verified_by=sms_otp") in trail
 
 
@@ -74,7 +75,7 @@ def test_refresh_tokens_are_single_use_and_revocable(api, stack):
     forged = first["refresh_token"].rsplit(".", 1)[0] + ".not-the-secret"
     assert api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": forged}).status_code == 401
     from chalicelib.db.uow import UnitOfWork
-    actions = [a.action for a in UnitOfWork().members.audit_trail(bob)]
+    actions = [a.action for a in members_repository.of(UnitOfWork()).audit_trail(bob)]
     assert actions.count("token.issued") == 1 and actions.count("token.refreshed") == 1
     assert actions.count("token.revoked") == 1
 

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.members import repository as members_repository
 from devstack import emulator
 from tests import dynamodb_local
 
@@ -125,12 +126,12 @@ class store:
     @staticmethod
     def resolve(identity):
         from chalicelib.db.uow import UnitOfWork
-        return UnitOfWork().members.resolve(identity)
+        return members_repository.of(UnitOfWork()).resolve(identity)
 
     @staticmethod
     def load(member_id):
         from chalicelib.db.uow import UnitOfWork
-        return UnitOfWork().members.load(member_id)
+        return members_repository.of(UnitOfWork()).load(member_id)
 
 
 class AppClient:

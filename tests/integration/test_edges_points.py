@@ -11,6 +11,7 @@ import pytest
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import earning, program, spending
+from chalicelib.points import repository as points_repository
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.repository import PointsRepository
 from chalicelib.points.schemas import RecordBehavior
@@ -140,7 +141,7 @@ def test_a_hold_from_before_amounts_were_kept_confirms_without_a_share_check(api
     hold = api.ok("POST", f"/v1/members/{mid}/points/holds",
                   {"points": 500, "order_id": "OLD1", "order_amount_fen": 1_000, "merchant_id": "m1"})
     uow = UnitOfWork()
-    item = uow.points.hold(mid, "points", hold["hold_id"])
+    item = points_repository.of(uow).hold(mid, "points", hold["hold_id"])
     item.order_amount_fen = None                                        # as such a hold was stored
     UnitOfWork().put(item)
     api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
@@ -280,7 +281,7 @@ def test_two_check_ins_racing_on_one_day_reward_one(api):
     first.commit()
     with pytest.raises(earning.LimitReached):
         second.commit()
-    counter = UnitOfWork().points.counter(mid, "PTS#CHECKIN")
+    counter = points_repository.of(UnitOfWork()).counter(mid, "PTS#CHECKIN")
     assert (counter.streak, counter.last_day) == (1, "2026-03-01")
 
 
@@ -355,7 +356,7 @@ def test_an_item_the_expiry_job_gives_up_on_is_named_by_program_and_key(api, mon
 
 def _stale_lots(monkeypatch, as_of: datetime) -> None:
     """The lots the job will see are those due at ``as_of`` as read now (index copies)."""
-    stale = list(UnitOfWork("test").points.due_lots(as_of))
+    stale = list(points_repository.of(UnitOfWork("test")).due_lots(as_of))
     assert len(stale) == 1
     monkeypatch.setattr(PointsRepository, "due_lots", lambda self, when: iter(stale))
 
@@ -407,7 +408,7 @@ def rolling(api, days=30):
 def _stale_rolling(monkeypatch, as_of: datetime) -> None:
     """The job sees the accounts due at ``as_of`` as read now: an overlapping run read the index
     before what the test does next."""
-    stale = list(UnitOfWork("test").points.due_rolling(as_of))
+    stale = list(points_repository.of(UnitOfWork("test")).due_rolling(as_of))
     assert len(stale) == 1
     monkeypatch.setattr(PointsRepository, "due_rolling", lambda self, when: iter(stale))
 
@@ -474,7 +475,7 @@ def test_a_back_dated_purchase_whose_window_ends_today_keeps_the_points_through_
 # --- reminders ----------------------------------------------------------------------------------
 
 def _reminders(when: datetime) -> list:
-    return list(UnitOfWork("test").points.due_reminders(when))
+    return list(points_repository.of(UnitOfWork("test")).due_reminders(when))
 
 
 def test_a_reminder_due_tomorrow_is_sent_tomorrow(api):
@@ -534,7 +535,7 @@ def test_a_hold_released_by_an_overlapping_run_counts_once(api, monkeypatch):
     earn(api, mid, "o1", 10_000)
     api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 60, "ttl_seconds": 60})
     clock.freeze(T0 + timedelta(minutes=2))
-    stale = list(UnitOfWork("test").points.due_holds(clock.now()))
+    stale = list(points_repository.of(UnitOfWork("test")).due_holds(clock.now()))
     monkeypatch.setattr(PointsRepository, "due_holds", lambda self, as_of: iter(stale))
     assert api.run_job("points-holds")["holds_released"] == 1
     assert api.run_job("points-holds") == {"items_read": 1, "holds_released": 0, "points_expired_on_return": 0}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from tests.integration.test_edges_points import postings
 from tests.integration.test_points_features import T0, balanced, earn, rules
@@ -22,7 +23,7 @@ def test_a_debt_of_exactly_one_point_is_repaid_by_exactly_one_point_leaving_no_e
     assert earn(api, mid, "O2", 100)["points"] == 1
     account = balanced(mid)
     assert (account["available"], account["debt"], account["earned"]) == (0, 0, 101)
-    assert list(UnitOfWork().points.live_lots(mid, "points")) == []
+    assert list(points_repository.of(UnitOfWork()).live_lots(mid, "points")) == []
     (touched,) = postings(api, mid)[0]["lots"]
     assert (touched["delta"], touched["debt_repaid"]) == (0, 1)
 
@@ -34,7 +35,7 @@ def test_points_earned_with_no_debt_record_no_repayment_and_keep_a_one_point_lot
     (touched,) = postings(api, mid)[0]["lots"]
     assert touched == {"lot_id": "0000000001-01", "expires_on": touched["expires_on"], "delta": 1,
                        "bucket": "available"}
-    (lot,) = UnitOfWork().points.live_lots(mid, "points")
+    (lot,) = points_repository.of(UnitOfWork()).live_lots(mid, "points")
     assert (lot.lot_id, int(lot.remaining), int(lot.original)) == ("0000000001-01", 1, 1)
     assert lot.earned_at == clock.iso(T0)
 

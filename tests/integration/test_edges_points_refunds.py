@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from tests.integration.conftest import scan
 from tests.integration.test_edges_points import postings, three_lots  # noqa: F401
@@ -176,7 +177,7 @@ def test_a_refund_whose_give_back_is_wider_than_a_transaction_finishes_after_it(
     assert (reply["restored"], reply["restoring"], reply["clawed_back"]["points"]) == (40, 20, 100)
     account = balanced(mid)
     assert (account["available"], account["held"]) == (40, 0)
-    (hold,) = [h for h in UnitOfWork().points.holds(mid, "points") if h.hold_id.startswith("R")]
+    (hold,) = [h for h in points_repository.of(UnitOfWork()).holds(mid, "points") if h.hold_id.startswith("R")]
     assert (hold.order, hold.merchant_id, hold.status, int(hold.points)) == ("m1:W1", "m1", "released", 20)
 
 

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
+from chalicelib.tiers import repository as tiers_repository
 from chalicelib.tiers.repository import TiersRepository
 from chalicelib.tiers.tables import PaymentRefItem
 from tests.integration.conftest import scan
@@ -235,9 +236,9 @@ def test_the_purchase_event_says_whether_it_was_a_trial(api, plans):
 def test_the_stored_membership_counts_its_writes_on_its_version(api, plans):
     mid = api.member("13800139319")
     buy(api, mid, "PLUS-M", "WX-V1", 1_500)
-    assert int(UnitOfWork().tiers.membership(mid).version) == 1
+    assert int(tiers_repository.of(UnitOfWork()).membership(mid).version) == 1
     renew(api, mid, "WX-V2", 1_500)
-    stored = UnitOfWork().tiers.membership(mid)
+    stored = tiers_repository.of(UnitOfWork()).membership(mid)
     assert int(stored.version) == 2 and stored.duesk.startswith("2026-05-01#")
 
 
@@ -246,7 +247,7 @@ def test_the_stored_membership_counts_its_writes_on_its_version(api, plans):
 
 def listed_then(api, monkeypatch, change):
     """Run the expiry job on a listing of what was due before ``change`` ran."""
-    stale = list(UnitOfWork("job:membership-expiry").tiers.due_memberships(clock.now()))
+    stale = list(tiers_repository.of(UnitOfWork("job:membership-expiry")).due_memberships(clock.now()))
     assert stale
     change()
     monkeypatch.setattr(TiersRepository, "due_memberships", lambda self, as_of: iter(stale))
@@ -270,7 +271,7 @@ def test_a_membership_cancelled_after_the_job_listed_it_stays_cancelled(api, pla
     clock.freeze(day(3, 31))
     cancel(api, mid)                                                         # until 2026-03-31, off the index
     clock.freeze(day(4, 1))
-    stale = [("default", UnitOfWork().tiers.membership(mid))]                # an index entry not yet removed
+    stale = [("default", tiers_repository.of(UnitOfWork()).membership(mid))]                # an index entry not yet removed
     monkeypatch.setattr(TiersRepository, "due_memberships", lambda self, as_of: iter(stale))
     assert api.run_job("membership-expiry")["expired"] == 0
     assert [h["action"] for h in shown(api, mid)["history"]] == ["cancelled", "purchased"]

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
+from chalicelib.tiers import repository as tiers_repository
 from tests.integration.conftest import scan
 from tests.integration.test_tiers import LADDER, deliver, earn, history, tier
 
@@ -187,10 +188,10 @@ def test_a_floor_ending_the_day_after_the_validity_still_holds_when_the_period_i
 def test_the_stored_tier_counts_its_writes_on_its_version(api, ladder):
     mid = api.member("13800139411")
     earn(api, mid, "o1", 1_000)
-    assert int(UnitOfWork().tiers.tier(mid).version) == 1
+    assert int(tiers_repository.of(UnitOfWork()).tier(mid).version) == 1
     floor(api, mid, "V3", "2026-06-30")
     earn(api, mid, "o2", 10)
-    stored = UnitOfWork().tiers.tier(mid)
+    stored = tiers_repository.of(UnitOfWork()).tier(mid)
     assert (int(stored.version), int(stored.changes), int(stored.period_growth)) == (3, 2, 10)
 
 

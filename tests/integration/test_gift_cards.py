@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.gift_cards import generation, keys
+from chalicelib.gift_cards import repository as gift_cards_repository
 from chalicelib.shared import clock, storage
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
@@ -86,7 +87,7 @@ def test_batch_is_generated_in_chunks_and_its_secrets_leave_once(cards):
     assert sorted(exported) == [keys.card_number(1, s) for s in range(1, 11)]
     from chalicelib.db.uow import UnitOfWork
     uow = UnitOfWork()
-    assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
+    assert all(keys.verify(secret, gift_cards_repository.of(uow).card(n).secret_hash) for n, secret in exported.items())
     assert not any(k.endswith(".csv") and "part-" in k for k in getattr(storage.current(), "objects", {}))
     status, first = cards.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/export")
     assert status == 201 and first["count"] == 10 and [p["cards"] for p in first["parts"]] == [10]
@@ -179,7 +180,7 @@ def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(card
     exported = secrets_of(cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}"))
     uow = UnitOfWork()
     assert len(exported) == 6
-    assert all(keys.verify(secret, uow.gift_cards.card(n).secret_hash) for n, secret in exported.items())
+    assert all(keys.verify(secret, gift_cards_repository.of(uow).card(n).secret_hash) for n, secret in exported.items())
 
 
 def sell(api, batch, first, last, invoice, **more):
@@ -257,7 +258,7 @@ def test_sale_activation_redemption_payment_and_void_to_the_fen(cards):
     # a card changed behind the ledger's back is found, and the job announces it
     from chalicelib.db.uow import UnitOfWork
     uow = UnitOfWork()
-    tampered = uow.gift_cards.card(n[4])
+    tampered = gift_cards_repository.of(uow).card(n[4])
     tampered.used = 1
     uow.put(tampered)
     one = cards.ok("GET", f"/v1/gift-cards/reconciliation?batch_id={batch['batch_id']}")

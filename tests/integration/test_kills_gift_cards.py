@@ -17,6 +17,7 @@ import pytest
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
 from chalicelib.gift_cards import generation, keys
+from chalicelib.gift_cards import repository as gift_cards_repository
 from chalicelib.gift_cards import service as gift_cards
 from chalicelib.gift_cards.schemas import PayWithCard, RefundCardPayment
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GiftCardPaymentItem, GuardItem
@@ -474,7 +475,7 @@ def test_a_wrong_secret_at_a_card_generated_meanwhile_is_counted_on_the_card(car
     assert status == 202
 
     def generated(uow):
-        batch = uow.gift_cards.batch(created["batch_id"])
+        batch = gift_cards_repository.of(uow).batch(created["batch_id"])
         generation.progress(uow, batch, time.monotonic() + 60)
 
     raced = meanwhile(monkeypatch, "card", generated)

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import refunds
+from chalicelib.points import repository as points_repository
 from chalicelib.points.schemas import Refund
 from chalicelib.points.tables import OrderItem
 from chalicelib.shared import clock
@@ -132,7 +133,7 @@ def test_an_order_that_spent_the_lot_it_earned_is_refunded_from_and_to_that_lot(
     assert (reply["clawed_back"]["points"], reply["restored"], reply["debt_added"]) == (100, 30, 30)
     account = balanced(mid)
     assert (account["available"], account["debt"]) == (30, 30)
-    (left,) = UnitOfWork().points.live_lots(mid, "points")
+    (left,) = points_repository.of(UnitOfWork()).live_lots(mid, "points")
     assert (left.lot_id, int(left.remaining)) == (lot["lot_id"], 30)
 
 
@@ -204,4 +205,4 @@ def test_a_refund_giving_back_to_exactly_sixty_lots_reads_them_in_the_one_batch(
     reply = refunded(api, "L60", "r1", 10_000)
     assert memory.requests - before == 3
     assert reply["restored"] == 60
-    assert len(list(UnitOfWork().points.live_lots(mid, "points"))) == 60
+    assert len(list(points_repository.of(UnitOfWork()).live_lots(mid, "points"))) == 60

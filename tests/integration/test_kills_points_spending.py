@@ -13,6 +13,7 @@ from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import MemberItem
 from chalicelib.points import chunked, ledger, refunds, spending
+from chalicelib.points import repository as points_repository
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
@@ -291,7 +292,7 @@ def test_a_cancel_that_loses_its_hold_to_a_confirm_is_refused_not_applied(race):
     fake.race(HoldItem, put("status", {"S": "confirmed"}))
     status, problem = api.call("POST", hold_path(mid, hold["hold_id"], "cancel"), {})
     assert fake.raced == 1 and status == 409 and problem["type"].endswith("/hold-not-open"), problem
-    assert UnitOfWork().points.hold(mid, "points", hold["hold_id"]).status == "confirmed"
+    assert points_repository.of(UnitOfWork()).hold(mid, "points", hold["hold_id"]).status == "confirmed"
 
 
 def test_a_cancel_that_loses_a_race_on_its_step_is_retried_and_gives_back_once(race):
@@ -309,7 +310,7 @@ def test_a_cancel_that_loses_a_race_on_its_step_is_retried_and_gives_back_once(r
 
 def _as_older_hold(mid, hold_id, **changes):
     uow = UnitOfWork()
-    item = uow.points.hold(mid, "points", hold_id)
+    item = points_repository.of(uow).hold(mid, "points", hold_id)
     item.merchant_id = None                                   # stored before holds named their merchant
     for name, value in changes.items():
         setattr(item, name, value)

@@ -3,6 +3,7 @@
 from chalicelib.db.migration import migrate_to_programs
 from chalicelib.db.tables import MAIN, TABLES
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.members import repository as members_repository
 from chalicelib.members.domain import Identity
 from chalicelib.members.schemas import RegisterMember
 from chalicelib.members.service import register
@@ -35,7 +36,7 @@ def test_old_data_moves_into_the_default_program_once(aws):
     assert in_program[names[1]] == 1                  # the member.registered event, in the outbox
     for name in names:
         _old_layout(aws, name)
-    assert UnitOfWork().members.load(member.member_id) is None            # not where the code looks now
+    assert members_repository.of(UnitOfWork()).load(member.member_id) is None            # not where the code looks now
     main = MAIN.physical_name(settings())
     # an interrupted earlier run: one item copied, its original not yet deleted
     profile = aws.get_item(TableName=main, Key={"pk": {"S": f"MEMBER#{member.member_id}"}, "sk": {"S": "PROFILE"}})
@@ -43,9 +44,9 @@ def test_old_data_moves_into_the_default_program_once(aws):
 
     moved = migrate_to_programs(aws, names, main)
     assert moved == in_program                        # every item once, the half-copied one included
-    found = UnitOfWork().members.load(member.member_id)
+    found = members_repository.of(UnitOfWork()).load(member.member_id)
     assert found is not None and found.identities == member.identities
-    assert UnitOfWork().members.resolve(Identity("phone", "+8613800138111")) == member.member_id
+    assert members_repository.of(UnitOfWork()).resolve(Identity("phone", "+8613800138111")) == member.member_id
     leftovers = [i for n in names for i in aws.scan(TableName=n)["Items"]
                  if not i["pk"]["S"].startswith(("default/", "MIGRATION#"))]
     assert leftovers == []

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
+from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from tests.integration.conftest import scan
 
@@ -255,7 +256,7 @@ def test_ledger_pages_newest_first(api):
     rest = api.ok("GET", f"/v1/members/{mid}/points/ledger?limit=10&before=4")
     assert [p["sequence"] for p in rest["postings"]] == [3, 2, 1] and rest["next_before"] is None
     assert all(lot["lot_id"] for p in rest["postings"] for lot in p["lots"])
-    assert len(list(UnitOfWork().points.live_lots(mid, "points", page_size=None))) == 5
+    assert len(list(points_repository.of(UnitOfWork()).live_lots(mid, "points", page_size=None))) == 5
 
 
 def test_points_owed_are_not_spendable(api):

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
+from chalicelib.points import repository as points_repository
 from tests import dynamodb_local
 from tests.integration import machines
 
@@ -94,7 +95,7 @@ class PointsMachine(RuleBasedStateMachine):
 
     def account(self) -> dict:
         """The account as stored (one read): what every step checks."""
-        return {"account": UnitOfWork().points.account(self.member, "points").view()}
+        return {"account": points_repository.of(UnitOfWork()).account(self.member, "points").view()}
 
     def reconciled(self) -> dict:
         """Balances = postings = lots (reads every posting): checked at the end of each example."""
@@ -182,7 +183,7 @@ class PointsMachine(RuleBasedStateMachine):
     @rule(data=st.data(), confirm=st.booleans())
     def settle_hold(self, data, confirm):
         hold_id = data.draw(st.sampled_from(self.holds))
-        held = UnitOfWork().points.hold(self.member, "points", hold_id)
+        held = points_repository.of(UnitOfWork()).hold(self.member, "points", hold_id)
         r = self.call(f"/v1/members/{self.member}/points/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", {})
         order = self.hold_orders.get(hold_id)
         if held.status != "open":
@@ -238,7 +239,7 @@ class PointsMachine(RuleBasedStateMachine):
         assert self.account()["account"]["version"] == version        # a replay posts nothing
 
     def _open(self, hold_id: str) -> bool:
-        return UnitOfWork().points.hold(self.member, "points", hold_id).status == "open"
+        return points_repository.of(UnitOfWork()).hold(self.member, "points", hold_id).status == "open"
 
     # --- invariants ----------------------------------------------------------------------------
     @invariant()

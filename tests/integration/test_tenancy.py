@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
 from tests.integration.conftest import AppClient, seed_merchants
@@ -33,8 +34,8 @@ def test_each_program_has_its_own_rules_members_and_jobs(db):
     assert one.call("GET", f"/v1/members/{b}")[0] == 404 and two.call("GET", f"/v1/members/{a}")[0] == 404
     clock.freeze(T0 + timedelta(days=12))
     assert one.run_job("points-expiry")["points_expired"] == 100          # one run serves both programs
-    assert UnitOfWork(program="p2").points.account(b, "points").available == 200
-    assert UnitOfWork().points.account(a, "points").available == 0
+    assert points_repository.of(UnitOfWork(program="p2")).account(b, "points").available == 200
+    assert points_repository.of(UnitOfWork()).account(a, "points").available == 0
     figures = one.run_job("points-reconcile")
     assert figures["balanced"] and figures["accounts_checked"] >= 2
 

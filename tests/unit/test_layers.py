@@ -3,12 +3,18 @@
 A capability reaches another only through that capability's ``service`` module (or its
 ``replies``, the published shapes of its answers, which a composing capability answers too), and nothing
 reaches into another module's private names. The test reads the source (every import, including
-those inside functions), so a new upward import fails here before it tangles the layers.
+those inside functions, and every module named in a string: ``lazy.module("chalicelib...")``, a
+request model ``"chalicelib.x.schemas:Model"``), so a new upward import fails here before it
+tangles the layers. A module imported by a name computed at run time (``importlib`` on a name
+built by convention) is an edge no reader can see: only the mechanisms that take a literal name
+from their callers (``shared.lazy``, ``api.endpoint``'s model references) and a package's lazy
+import of its own modules may do it.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +45,11 @@ def _module_name(path: Path) -> str:
     return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
 
 
+NAMED_MODULE = re.compile(r"^(chalicelib(?:\.[a-z_]+)+)(?::[A-Za-z_]+)?$")
+DYNAMIC = {"import_module", "__import__"}
+IMPORTS_BY_NAME = {"chalicelib.shared.lazy", "chalicelib.api.endpoint"}   # names given literally by callers
+
+
 def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
     tree = ast.parse(path.read_text(), str(path))
     found = []
@@ -47,6 +58,27 @@ def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
             found += [(node.lineno, alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.lineno, node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (m := NAMED_MODULE.match(node.value)):
+            found.append((node.lineno, m.group(1), []))
+    return found
+
+
+def _dynamic_imports(path: Path, package: str) -> list[str]:
+    """Imports of a module whose name is computed at run time, but a package's of its own modules
+    (a name that starts with the literal ``chalicelib.<package>.``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name not in DYNAMIC or not node.args:
+            continue
+        arg = node.args[0]
+        head = arg.values[0] if isinstance(arg, ast.JoinedStr) and arg.values else arg
+        literal = head.value if isinstance(head, ast.Constant) and isinstance(head.value, str) else ""
+        if isinstance(arg, ast.Constant) or literal.startswith(f"chalicelib.{package}."):
+            continue
+        found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports a module named at run time")
     return found
 
 
@@ -73,7 +105,7 @@ def violations(path: Path) -> list[str]:
             found.append(f"{where}: another capability is reached through its service (or replies) module only")
         if any(n.startswith("_") and not n.startswith("__") for n in names):
             found.append(f"{where}: private name {names}")
-    return found
+    return found if me in IMPORTS_BY_NAME else found + _dynamic_imports(path, mine)
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -102,3 +134,30 @@ def test_the_check_catches_a_reach_into_another_capability():
     finally:
         fake.unlink()
     assert len(found) == 1 and "through its service (or replies) module only" in found[0]
+
+
+def test_the_check_catches_an_import_by_convention():
+    fake = ROOT / "chalicelib" / "db" / "_probe_convention.py"
+    try:
+        fake.write_text("import importlib\n"
+                        "def find(name):\n"
+                        "    return importlib.import_module(f'chalicelib.{name}.repository')\n"
+                        "def lazy(name):\n"
+                        "    return __import__('chalicelib.points.service')\n")       # a literal: checked as an import
+        found = violations(fake)
+    finally:
+        fake.unlink()
+    assert sorted(f.split(" ", 1)[1] for f in found) == [
+        "imports a module named at run time",
+        "imports chalicelib.points.service: db (layer 1) may not import points (layer 6)"]
+
+
+def test_a_module_named_in_a_string_is_an_import():
+    fake = ROOT / "chalicelib" / "members" / "_probe_string.py"
+    try:
+        fake.write_text("service = lazy.module('chalicelib.points.service')\n"
+                        "body = 'chalicelib.tiers.schemas:Change'\n")
+        found = violations(fake)
+    finally:
+        fake.unlink()
+    assert len(found) == 2 and all("may not import" in f for f in found)
