@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import random
 import time
 import traceback
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from chalicelib.shared.errors import (
 )
 from chalicelib.shared.observability import count, logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM
+from chalicelib.shared.retry import Contention
 
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 8        # a request that lost this many races answers 503 + Retry-After
@@ -316,8 +316,9 @@ def _depth(data: Any) -> int:
 def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
          correlation_id: str, key: str | None, fp: str, instance: str = "",
          signature: SignatureItem | None = None) -> tuple[int, Any, bool]:
+    contention = Contention(RETRIES_ON_CONFLICT, first=0.001, cap=RETRIES_ON_CONFLICT)
     with ExitStack() as turn:
-        for attempt in range(RETRIES_ON_CONFLICT):
+        while True:
             call = Call(op, principal, params, body, query, headers, correlation_id)
             try:
                 return _attempt(op, handler, call, key, fp, instance, signature)
@@ -325,12 +326,11 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
                 # Lost a race on a version or a counter: retry from fresh state after a jittered
                 # pause (let the winner finish), queued behind this process's other contenders;
                 # past the last try, ask the caller to retry later (503).
-                if attempt == RETRIES_ON_CONFLICT - 1:
+                def queue(losses: int, program: str = call.uow.program) -> None:
+                    if losses == 1:
+                        turn.enter_context(queued(f"{program}/{params.get('member_id') or instance}"))
+                if not contention.lost(queue):
                     raise Busy(str(contended), retry_after=1) from None
-                if attempt == 0:
-                    turn.enter_context(queued(f"{call.uow.program}/{params.get('member_id') or instance}"))
-                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
-    raise Busy("the record kept changing; retry", retry_after=1)
 
 
 def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str | None, fp: str,

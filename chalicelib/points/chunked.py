@@ -22,16 +22,13 @@ find their lots by id).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-import time
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import holds
 from chalicelib.points import program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger
@@ -39,6 +36,7 @@ from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.principal import Principal
+from chalicelib.shared.retry import Contention
 
 FILL_SECONDS = 300          # a spend left half-taken gives its points back after this
 STEP_TRIES = 20
@@ -51,16 +49,12 @@ class SpendInProgress(Conflict):
 
 def fill_id(by: Principal, point_type: str, key: str | None) -> str | None:
     """The id of the filling hold of the caller's request ``key`` (None without a key)."""
-    if not key:
-        return None
-    digest = hashlib.sha256(f"{by.scope}\n{point_type}\n{key}".encode()).hexdigest()
-    return "F" + digest[:25].upper()
+    return holds.step_id("F", by.scope, point_type, key) if key else None
 
 
 def due_at(h: HoldItem, member_id: str, when: datetime) -> None:
     """Put the hold on the holds job's due index at ``when``."""
-    h.hold_expires_at = clock.iso(when)
-    h.duepk, h.duesk = due_keys("points-hold", program.today(when), f"{h.hold_expires_at}#{member_id}#{h.sk}")
+    holds.due_at(h, when, f"{member_id}#{h.sk}")
 
 
 def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id: str, by: Principal,
@@ -68,7 +62,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
     """Move the soonest lots of a spend of ``points`` into the filling hold ``hold_id``, one
     transaction per ``MAX_LOTS`` lots, until the rest fits the request's own transaction; the
     hold as left (None if nothing needed moving)."""
-    tries = 0
+    contention = Contention(STEP_TRIES)
     while True:
         uow = UnitOfWork(by.ref, program=program_id)
         h = repository.of(uow).hold(member_id, point_type, hold_id)
@@ -86,14 +80,14 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
         fresh = h is None
         if h is None:
             h = HoldItem(*HoldItem.key(member_id, point_type, hold_id), hold_id=hold_id, member_id=member_id,
-                         point_type=point_type, points=0, lots="[]", status="filling", target=points,
+                         point_type=point_type, points=0, lots="[]", target=points,
                          merchant_id=merchant, store_id=by.store_id, created_at=clock.iso(clock.now()))
         h.points, h.lots = have + chunk, json.dumps(json.loads(h.lots) + taken, separators=(",", ":"))
         due_at(h, member_id, clock.now() + timedelta(seconds=FILL_SECONDS))
         if fresh:
-            uow.create(h, on_conflict=_changed)
+            holds.create(uow, h, holds.FILLING, on_conflict=_changed)
         else:
-            uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == have), on_conflict=_changed)
+            holds.move(uow, h, holds.FILLING, HoldItem.points == have, on_conflict=_changed)
         ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}", actor=by.ref,
                      idempotency_key=None, event_type="points.held",
                      event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant,
@@ -101,10 +95,8 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
         try:
             uow.commit()
         except ConcurrentUpdate:
-            tries += 1
-            if tries >= STEP_TRIES:
+            if not contention.lost():
                 raise
-            time.sleep(random.uniform(0, 0.002 * 2 ** min(tries, 6)))
 
 
 def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]]:
@@ -116,9 +108,7 @@ def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]
 
 def close_fill(uow: UnitOfWork, h: HoldItem, status: str) -> None:
     """Stage the filling hold as spent (``confirmed``), off the due index."""
-    filled = int(h.points)
-    h.status, h.duepk, h.duesk = status, None, None
-    uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == filled), on_conflict=_changed)
+    holds.move(uow, h, status, HoldItem.points == int(h.points), on_conflict=_changed)
 
 
 def give_back_later(uow: UnitOfWork, ledger: Ledger, rest: list[dict[str, Any]], source: str,
@@ -127,13 +117,13 @@ def give_back_later(uow: UnitOfWork, ledger: Ledger, rest: list[dict[str, Any]],
     points count as ``held`` until the steps after the commit put them back."""
     points = sum(int(lot["points"]) for lot in rest)
     ledger.hold(points)
-    hold_id = "R" + hashlib.sha256(f"{source}\n{ledger.account_state.next_version}".encode()).hexdigest()[:25].upper()
+    hold_id = holds.step_id("R", source, str(ledger.account_state.next_version))
     h = HoldItem(*HoldItem.key(ledger.member_id, ledger.point_type, hold_id), hold_id=hold_id,
                  member_id=ledger.member_id, point_type=ledger.point_type, points=points,
                  lots=json.dumps(rest, separators=(",", ":")), returning=json.dumps(rest, separators=(",", ":")),
-                 returned=0, status="releasing", merchant_id=merchant, order=order, created_at=clock.iso(clock.now()))
+                 returned=0, merchant_id=merchant, order=order, created_at=clock.iso(clock.now()))
     due_at(h, ledger.member_id, clock.now())
-    uow.create(h, on_conflict=_changed)
+    holds.create(uow, h, holds.RELEASING, on_conflict=_changed)
     return h
 
 

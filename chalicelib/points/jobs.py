@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.ledger.holds import FILLING, OPEN, RELEASING, lapse_job
 from chalicelib.points import ledger as budget
 from chalicelib.points import orders, program, reconcile, repository, spending
 from chalicelib.points.ledger import Ledger
@@ -141,26 +142,18 @@ def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Coun
     return Counter(sent=1)
 
 
-@job("points-holds")
-def holds(as_of: datetime) -> dict[str, Any]:
-    """Release checkout holds whose time ran out; report points that expired on their way back."""
-    now = clock.iso(as_of)
-    reader = UnitOfWork("job:points-holds")
-    run = run_due(repository.of(reader).due_holds(as_of), lambda due, _: _lapse(due[0], due[1], now), _name,
-                  "points-holds")
-    return {"items_read": run.items_read, "holds_released": run.counts["released"],
-            "points_expired_on_return": run.counts["expired"], **run.give_ups()}
-
-
-def _lapse(program_id: str, due: HoldItem, now: str) -> Counter:
+def _lapse(program_id: str, due: HoldItem) -> Counter:
     """An open or filling hold past its time goes back; a releasing one (a big give-back whose
     request stopped midway) is finished."""
-    if due.hold_expires_at > now or due.status not in ("open", "filling", "releasing"):
-        return Counter()
     why = "expired" if due.status != "releasing" else "refunded"
     steps, expired = spending.finish_release(program_id, due.member_id, due.hold_id, due.point_type,
                                              "job:points-holds", why)
     return Counter(released=1 if steps else 0, expired=expired)
+
+
+holds = lapse_job("points-holds", HoldItem, _lapse, register=job, lapsing=(OPEN, FILLING, RELEASING),
+                  reported={"points_expired_on_return": "expired"},
+                  due=lambda as_of: repository.of(UnitOfWork("job:points-holds")).due_holds(as_of))
 
 
 @job("points-inflation")

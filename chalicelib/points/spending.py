@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-import random
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import holds
+from chalicelib.ledger.holds import HoldNotOpen
 from chalicelib.points import access, chunked, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
+from chalicelib.shared.retry import Contention
 
 LAPSE_ACTOR = "job:points-holds"
+__all__ = ["HoldNotOpen", "confirm_hold", "finish_release", "get_hold", "hold", "redeem", "release_hold"]
 
 if TYPE_CHECKING:
     from chalicelib.points.schemas import Hold, Redeem
-
-
-class HoldNotOpen(Conflict):
-    slug, title = "hold-not-open", "The hold is no longer open"
 
 
 def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | None) -> None:
@@ -106,18 +104,18 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
-    h = HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
-                 point_type=cmd.point_type, points=cmd.points, lots=json.dumps(taken), status="open",
-                 created_at=clock.iso(clock.now()),
-                 order=f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant_id=merchant,
-                 store_id=store, order_amount_fen=cmd.order_amount_fen)
+    h = filling or HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
+                            point_type=cmd.point_type)
+    filled = int(h.points) if filling else 0
+    h.points, h.lots, h.created_at = cmd.points, json.dumps(taken), clock.iso(clock.now())
+    h.order, h.merchant_id = f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant
+    h.store_id, h.order_amount_fen, h.target = store, cmd.order_amount_fen, None
     chunked.due_at(h, member_id, expires)
     if filling is None:
-        uow.create(h)
+        holds.create(uow, h, holds.OPEN)
     else:
-        uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == int(filling.points)),
-                 on_conflict=lambda: HoldNotOpen(f"hold {hold_id} changed"))
-    posting = ledger.stage("hold", cmd.points - int(filling.points if filling else 0), reason="checkout hold",
+        holds.move(uow, h, holds.OPEN, HoldItem.points == filled)
+    posting = ledger.stage("hold", cmd.points - filled, reason="checkout hold",
                            source=f"hold:{hold_id}", actor=by.ref, idempotency_key=key, event_type="points.held",
                            event_data={"hold_id": hold_id, "target": cmd.points},
                            merchant_id=merchant, store_id=store)
@@ -125,22 +123,12 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
             "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
 
 
-def _owner(h: HoldItem) -> str | None:
-    """The merchant whose checkout a hold is (older holds name it only in their order)."""
-    return h.merchant_id or (h.order.split(":", 1)[0] if h.order else None)
-
-
 def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, settling: tuple[str, ...],
             by: Principal | None) -> tuple[HoldItem, Ledger]:
     """The hold, if its status is one of ``settling``, and a ledger change on its account.
     Another merchant's hold does not exist for the caller (404)."""
-    h = repository.of(uow).hold(member_id, point_type, hold_id)
-    if h is None or (by is not None and not access.owns(by, _owner(h), h.store_id)):
-        raise NotFound(f"no hold {hold_id[:64]}")
-    if h.status not in settling:
-        raise HoldNotOpen(f"hold {hold_id} is {h.status}")
-    if settling == ("open",) and h.hold_expires_at <= clock.iso(clock.now()):
-        raise HoldNotOpen(f"hold {hold_id} is expired")
+    h = holds.visible(repository.of(uow).hold(member_id, point_type, hold_id), hold_id, by, access.owns)
+    holds.settleable(h, settling, unexpired=settling == (holds.OPEN,))
     _, rules = program.rules_at(uow, clock.now())
     return h, program.ledger(uow, member_id, point_type, rules, program.today())
 
@@ -148,11 +136,9 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, sett
 def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by: Principal) -> dict[str, Any]:
     """A checkout hold, to its merchant (another merchant's hold does not exist for the caller)."""
     member_id = access.member(uow, member_id, by)
-    h = repository.of(uow).hold(member_id, point_type, hold_id)
-    if h is None or not access.owns(by, _owner(h), h.store_id):
-        raise NotFound(f"no hold {hold_id[:64]}")
+    h = holds.visible(repository.of(uow).hold(member_id, point_type, hold_id), hold_id, by, access.owns)
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
-            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": _owner(h), "order": h.order,
+            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": h.owner, "order": h.order,
             "lots": json.loads(h.lots), "created_at": h.created_at}
 
 
@@ -163,8 +149,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     h, ledger = _settle(uow, member_id, point_type, hold_id, ("open",), by)
     points = int(h.points)
     ledger.release(points)
-    h.status, h.duepk, h.duesk = "confirmed", None, None
-    uow.save(h, HoldItem.status == "open", on_conflict=lambda: HoldNotOpen(f"hold {hold_id} changed"))
+    holds.move(uow, h, holds.CONFIRMED)
     if h.order:
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
@@ -199,11 +184,9 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     h.returned = returned + points
     h.returning = json.dumps(rest, separators=(",", ":")) if rest else None
     if rest:
-        h.status = "releasing"
         chunked.due_at(h, member_id, clock.now())
-    else:
-        h.status, h.duepk, h.duesk = "released", None, None
-    uow.save(h, (HoldItem.status == before) & lock, on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
+    holds.move(uow, h, holds.RELEASING if rest else holds.RELEASED, lock,
+               on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
     posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
                            actor=by.ref if by else LAPSE_ACTOR, idempotency_key=key,
                            event_type="points.hold_released",
@@ -221,7 +204,8 @@ def finish_release(program_id: str, member_id: str, hold_id: str, point_type: st
                    why: str) -> tuple[int, int]:
     """Give back what a hold still keeps, ``MAX_LOTS`` lots per transaction: (steps committed,
     points that expired on their way back)."""
-    steps = expired = tries = 0
+    steps = expired = 0
+    contention = Contention(chunked.STEP_TRIES)
     while True:
         uow = UnitOfWork(actor, program=program_id)
         try:
@@ -230,10 +214,8 @@ def finish_release(program_id: str, member_id: str, hold_id: str, point_type: st
         except HoldNotOpen:
             return steps, expired                   # settled, or another process finished it
         except ConcurrentUpdate:
-            tries += 1
-            if tries >= chunked.STEP_TRIES:
+            if not contention.lost():
                 raise
-            time.sleep(random.uniform(0, 0.002 * 2 ** min(tries, 6)))
             continue
         steps, expired = steps + 1, expired + reply["expired_on_return"]
         if "returning" not in reply:

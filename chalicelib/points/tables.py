@@ -34,6 +34,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.lots import expiry_due_day
 
 NO_EXPIRY = "9999-12-31"
@@ -169,25 +170,20 @@ class PostingItem(MainModel):
                 "source": self.source, "idempotency_key": self.idempotency_key, "created_at": self.created_at}
 
 
-class HoldItem(MainModel):
-    hold_id = UnicodeAttribute()
+class HoldItem(HoldRecord):
+    """A checkout hold of points (:mod:`chalicelib.ledger.holds`), with the lots it took."""
+
+    due_kind = "points-hold"
     member_id = UnicodeAttribute()
     point_type = UnicodeAttribute()
     points = NumberAttribute()
     lots = UnicodeAttribute()                    # JSON [{lot_id, expires_on, points}]
-    status = UnicodeAttribute()                  # open | confirmed | released, or in steps: filling | releasing
-    hold_expires_at = UnicodeAttribute()
     order = UnicodeAttribute(null=True)
-    merchant_id = UnicodeAttribute(null=True)    # the merchant whose checkout it is (None: older holds)
-    store_id = UnicodeAttribute(null=True)       # its store (None: older holds, or a merchant-level caller's)
     order_amount_fen = NumberAttribute(null=True)  # the order's amount, with order (its share cap)
-    created_at = UnicodeAttribute()
     target = NumberAttribute(null=True)          # filling: the points the spend it serves needs in all
     returning = UnicodeAttribute(null=True)      # releasing: JSON of the lots still to go back
     returned = NumberAttribute(null=True)        # releasing: points gone back so far (the step's lock)
-    duepk = UnicodeAttribute(null=True)          # DUE#points-hold while open, filling or releasing
-    duesk = UnicodeAttribute(null=True)
-    due = DueIndex()
+    # merchant_id, store_id: None on older holds (and store_id for a merchant-level caller's)
 
     @staticmethod
     def key(member_id: str, point_type: str, hold_id: str) -> tuple[str, str]:
@@ -199,6 +195,11 @@ class HoldItem(MainModel):
         if self.status not in ("open", "filling", "releasing"):
             return 0
         return int(self.points) - int(self.returned or 0)
+
+    @property
+    def owner(self) -> str | None:
+        """The merchant whose checkout it is (older holds name it only in their order)."""
+        return self.merchant_id or (self.order.split(":", 1)[0] if self.order else None)
 
 
 class CounterItem(MainModel):

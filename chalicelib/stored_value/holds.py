@@ -5,18 +5,17 @@ the holds that are due)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from chalicelib.db import backend
-from chalicelib.db.due import due_items, due_keys, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.ledger import holds
+from chalicelib.ledger.holds import HoldNotOpen
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound
+from chalicelib.shared.errors import Conflict, Forbidden
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import bonus_lots, service
@@ -24,11 +23,9 @@ from chalicelib.stored_value.account import SvChange
 from chalicelib.stored_value.schemas import HoldRequest
 from chalicelib.stored_value.tables import SvHoldItem, SvPaymentItem
 
-LAPSE_ACTOR = "job:stored-value-holds"
-
-
-class HoldNotOpen(Conflict):
-    slug, title = "hold-not-open", "The hold is no longer open"
+JOB = "stored-value-holds"
+LAPSE_ACTOR = f"job:{JOB}"
+__all__ = ["HoldNotOpen", "confirm", "hold", "lapse", "release"]
 
 
 def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -43,9 +40,9 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     expires = now + timedelta(seconds=cmd.ttl_seconds)
     h = SvHoldItem(*SvHoldItem.key(member_id, hold_id), hold_id=hold_id, member_id=member_id, merchant_id=merchant,
                    store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, principal=principal, bonus=bonus,
-                   status="open", hold_expires_at=clock.iso(expires), created_at=clock.iso(now))
-    h.duepk, h.duesk = due_keys("sv-hold", clock.program_date(expires), f"{clock.iso(expires)}#{member_id}#{hold_id}")
-    uow.create(h)
+                   created_at=clock.iso(now))
+    holds.due_at(h, expires, f"{member_id}#{hold_id}")
+    holds.create(uow, h, holds.OPEN)
     change.stage("hold", cmd.amount_fen, ref=f"hold:{hold_id}", actor=by.ref, key=key, event_type="stored_value.held",
                  merchant_id=merchant, store_id=store, data={"hold_id": hold_id, "order_id": cmd.order_id,
                                                             "principal_fen": principal, "bonus_fen": bonus})
@@ -54,31 +51,19 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
             "balance_fen": change.principal + change.bonus}
 
 
-def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None) -> SvHoldItem:
+def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None, unexpired: bool = False) -> SvHoldItem:
     h = uow.get(SvHoldItem, SvHoldItem.key(member_id, hold_id), consistent=True)
-    mine = by is None or (h is not None and merchants.acts_for(by, h.merchant_id, h.store_id))
-    if h is None or not mine:
-        raise NotFound(f"no hold {hold_id[:64]}")
-    if h.status != "open":
-        raise HoldNotOpen(f"hold {hold_id} is {h.status}")
-    return h
-
-
-def _close(uow: UnitOfWork, h: SvHoldItem, status: str) -> None:
-    h.status, h.duepk, h.duesk = status, None, None
-    uow.save(h, SvHoldItem.status == "open", on_conflict=lambda: HoldNotOpen(f"hold {h.hold_id} changed"))
+    return holds.settleable(holds.visible(h, hold_id, by, merchants.acts_for), unexpired=unexpired)
 
 
 def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Spend the held amount: the order is paid (and refundable like any payment)."""
     member_id = members.target(uow, member_id, by)
-    h = _open(uow, member_id, hold_id, by)
-    if h.hold_expires_at <= clock.iso(clock.now()):
-        raise HoldNotOpen(f"hold {hold_id} is expired")
+    h = _open(uow, member_id, hold_id, by, unexpired=True)
     change = SvChange(uow, member_id)
     principal, bonus = int(h.principal), int(h.bonus)
     change.spend_held(principal, bonus, h.merchant_id)
-    _close(uow, h, "confirmed")
+    holds.move(uow, h, holds.CONFIRMED)
     uow.create(SvPaymentItem(*SvPaymentItem.key(h.merchant_id, h.order_id), member_id=member_id,
                              merchant_id=h.merchant_id, order_id=h.order_id, store_id=h.store_id,
                              amount_fen=int(h.amount_fen), principal=principal, bonus=bonus, refunded_principal=0,
@@ -100,7 +85,7 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
     h = _open(uow, member_id, hold_id, by)
     change = SvChange(uow, member_id)
     change.release(int(h.principal), int(h.bonus))
-    _close(uow, h, "released")
+    holds.move(uow, h, holds.RELEASED)
     change.stage("hold_released", int(h.amount_fen), ref=f"hold:{hold_id}", actor=by.ref if by else LAPSE_ACTOR,
                  key=key, event_type="stored_value.hold_released", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "why": why})
@@ -108,23 +93,6 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
             "balance_fen": change.principal + change.bonus}
 
 
-@job("stored-value-holds")
-def lapse(as_of: datetime) -> dict[str, Any]:
-    """Release checkout holds whose time ran out (only the due ones are read)."""
-    now = clock.iso(as_of)
-    run = run_due(due_items(backend.current(), SvHoldItem, "sv-hold", as_of),
-                  lambda due, _: _lapse(due[0], due[1], now), lambda due: f"{due[0]}/{due[1].hold_id}",
-                  "stored-value-holds")
-    return {"items_read": run.items_read, "holds_released": run.counts["released"], **run.give_ups()}
-
-
-def _lapse(program_id: str, due: SvHoldItem, now: str) -> Counter:
-    if due.hold_expires_at > now or due.status != "open":
-        return Counter()
-    uow = UnitOfWork(LAPSE_ACTOR, program=program_id)
-    try:
-        release(due.member_id, due.hold_id, None, uow, None, why="expired")
-    except HoldNotOpen:
-        return Counter()
-    uow.commit()
-    return Counter(released=1)
+lapse = holds.lapse_job(JOB, SvHoldItem, holds.released_in_unit(
+    LAPSE_ACTOR, lambda uow, h: release(h.member_id, h.hold_id, None, uow, None, why="expired")),
+    register=job, named=lambda h: f"{h.member_id}/{h.hold_id}")

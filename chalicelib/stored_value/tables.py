@@ -26,6 +26,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.postings import JournalPosting
 
 ACCOUNT_SHARDS = 16
@@ -145,24 +146,18 @@ class SvCounterItem(MainModel):
         return f"SVCOUNT#{kind}#{owner}", name
 
 
-class SvHoldItem(MainModel):
-    """``MEMBER#<id> / SV#HOLD#<hold id>``: a checkout's reservation, on the ``due`` index
-    (``DUE#sv-hold``) until confirmed or released; it lapses by itself when its time is up."""
+class SvHoldItem(HoldRecord):
+    """``MEMBER#<id> / SV#HOLD#<hold id>``: a checkout's reservation (:mod:`chalicelib.ledger.holds`),
+    on the ``due`` index (``DUE#sv-hold``) until confirmed or released; it lapses by itself when its
+    time is up."""
 
-    hold_id = UnicodeAttribute()
+    due_kind = "sv-hold"
     member_id = UnicodeAttribute()
     merchant_id = UnicodeAttribute()
-    store_id = UnicodeAttribute(null=True)
     order_id = UnicodeAttribute()
     amount_fen = NumberAttribute()
     principal = NumberAttribute()
     bonus = NumberAttribute()
-    status = UnicodeAttribute()                      # open | confirmed | released
-    hold_expires_at = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-    duepk = UnicodeAttribute(null=True)
-    duesk = UnicodeAttribute(null=True)
-    due = DueIndex()
 
     @staticmethod
     def key(member_id: str, hold_id: str) -> tuple[str, str]:

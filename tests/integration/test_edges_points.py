@@ -16,7 +16,7 @@ from chalicelib.points.ledger import Ledger
 from chalicelib.points.repository import PointsRepository
 from chalicelib.points.schemas import RecordBehavior
 from chalicelib.points.tables import CounterItem, LotItem, PointsDayItem, PostingItem
-from chalicelib.shared import clock
+from chalicelib.shared import clock, retry
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.principal import Principal
@@ -591,7 +591,7 @@ def test_a_lapse_step_that_loses_a_race_is_retried_within_the_run(api, monkeypat
             raise ConcurrentUpdate("another request changed the account")
         return real_release_hold(*args, **kwargs)
     monkeypatch.setattr(spending, "release_hold", loses_once)
-    monkeypatch.setattr(spending.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(retry.time, "sleep", lambda seconds: None)
     clock.freeze(T0 + timedelta(minutes=2))
     assert api.run_job("points-holds") == {"items_read": 1, "holds_released": 1, "points_expired_on_return": 0}
     assert raced and balanced(mid)["available"] == 100
@@ -658,8 +658,8 @@ def test_a_spend_step_that_keeps_conflicting_is_retried_with_capped_backoff_then
                 raise RuntimeError("retried without end")
             raise ConcurrentUpdate("another request changed the account")
     monkeypatch.setattr(chunked, "UnitOfWork", Contended)
-    monkeypatch.setattr(chunked.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
-    monkeypatch.setattr(chunked.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(retry.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
+    monkeypatch.setattr(retry.time, "sleep", lambda seconds: None)
     with pytest.raises(ConcurrentUpdate):
         chunked.fill("default", mid, "points", 8, "F-TEST", OPS, ProgramRules(), None)
     assert len(commits) == chunked.STEP_TRIES == 20

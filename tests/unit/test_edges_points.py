@@ -26,6 +26,7 @@ from chalicelib.points.rules import (
     redeem_limit_points,
 )
 from chalicelib.points.tables import CounterItem
+from chalicelib.shared import retry
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 
@@ -141,8 +142,8 @@ def test_a_give_back_step_that_keeps_conflicting_is_retried_with_capped_backoff_
             raise Endless()
         raise ConcurrentUpdate("contended")
     monkeypatch.setattr(spending, "release_hold", contended)
-    monkeypatch.setattr(spending.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
-    monkeypatch.setattr(spending.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(retry.random, "uniform", lambda low, high: waits.append((low, high)) or 0.0)
+    monkeypatch.setattr(retry.time, "sleep", lambda seconds: None)
     try:
         spending.finish_release("default", "M1", "H1", "points", "job:points-holds", "expired")
         outcome = "returned"

@@ -1,0 +1,32 @@
+"""Retrying a lost race: the one jittered back-off of every loop that starts a change again from
+fresh state after a concurrent update (a request, a step of a big change, a job's item).
+
+A change that lost the race on a version or a counter is simply read and made again; the pause
+before the next try is random (up to ``first * 2**losses``, the exponent capped) so contenders
+that lost together do not collide again together.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+
+class Contention:
+    """The lost races of one loop: at most ``tries`` tries in all, a jittered pause between them."""
+
+    def __init__(self, tries: int, first: float = 0.002, cap: int = 6) -> None:
+        self.tries, self.first, self.cap = tries, first, cap
+        self.losses = 0
+
+    def lost(self, before_pause: Callable[[int], object] | None = None) -> bool:
+        """Count a lost race. False when it was the last try (the caller gives up, raising what it
+        chooses); else ``before_pause(losses)``, the pause, and True (try again)."""
+        self.losses += 1
+        if self.losses >= self.tries:
+            return False
+        if before_pause is not None:
+            before_pause(self.losses)
+        time.sleep(random.uniform(0, self.first * 2 ** min(self.losses, self.cap)))
+        return True
