@@ -44,6 +44,7 @@ dispatch.provided_by(
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
+    "chalicelib.gift_cards.holds",
 )
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
@@ -106,5 +107,6 @@ stored_value_bonus_expiry = app.schedule(Cron(15, "*", "*", "*", "?", "*"), name
 gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-card-reconcile")(
     _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
+gift_card_holds = app.schedule("rate(5 minutes)", name="gift-card-holds")(_job("gift-card-holds"))
 
 coldstart.loaded()

@@ -103,7 +103,7 @@ def view(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> dict[str,
     return {"card_number": card.number, "batch_id": card.batch_id, "state": state(card, batch, today),
             "face_value_fen": int(card.face_value_fen), "balance_fen": balance(card),
             "valid_until": last_day(card, batch).isoformat(), "merchant_ids": batch.scope(), "member_id": card.member_id,
-            "activated_at": card.activated_at, "locked_until": card.locked_until}
+            "activated_at": card.activated_at, "locked_until": card.locked_until, "held_fen": int(card.held or 0)}
 
 
 @dataclass

@@ -24,6 +24,7 @@ class GiftCardJournalLine(Reply):
     account: str = Field(description="the account the line books to: cash_clearing, gift_card_discount, "
                                      "gift_cards:<issuer> (the issuer's liability for card balances; <issuer> "
                                      "is a merchant id or 'program'), gift_cards_voided:<issuer>, "
+                                     "gift_cards_held:<issuer> (reserved by open holds), "
                                      "settlement:<merchant>, member:principal, gift_card_breakage...")
     fen: int = Field(description="fen booked: positive a debit, negative a credit; a posting's lines sum to 0")
 
@@ -145,16 +146,19 @@ class GiftCardOut(Reply):
                                                  "its sale, or not yet)")
     locked_until: str | None = Field(description="the card refuses every secret until then, after wrong "
                                                  "secrets from several callers (may be past: the lock ended)")
+    held_fen: int = Field(0, description="of what was taken off the card, the fen reserved by open holds "
+                                         "(spent when confirmed, back on balance_fen when cancelled or lapsed)")
 
 
 class GiftCardPostingShown(Reply):
     sequence: int = Field(description="the card's version after this posting: 1, 2, 3... without gaps")
     kind: Literal["redeem", "payment", "payment_refund", "payment_refund_to_member", "void", "void_paid_out",
-                  "extension", "breakage"] = Field(
+                  "extension", "breakage", "hold", "hold_confirmed", "hold_released"] = Field(
         description="redeem (into a member's stored value), payment (at a till), payment_refund (back onto the "
                     "card), payment_refund_to_member (to the member the card was redeemed into), void, "
                     "void_paid_out (a voided card's balance paid back to its buyer), extension (a new last day), "
-                    "breakage (an expired card's balance taken as the issuer's income)")
+                    "breakage (an expired card's balance taken as the issuer's income), hold (an amount reserved "
+                    "at a till), hold_confirmed (the held amount paid for its order), hold_released (given back)")
     amount_fen: int = Field(description="fen the posting moved, never negative (0 for an extension and a refund "
                                         "passed on to a member)")
     balance_after: int = Field(description="what the card held after the posting, in fen")
@@ -221,6 +225,32 @@ class GiftCardPaymentOut(Reply):
     state: Literal["partially_used", "exhausted"] = Field(description="exhausted when nothing is left")
 
 
+class GiftCardHoldOut(Reply):
+    """A till's hold on a card: an amount reserved for an order, spent when confirmed, given back when
+    cancelled or when it lapses."""
+
+    hold_id: str
+    card_number: str
+    order_id: str
+    merchant_id: str = Field(description="the merchant whose checkout it is")
+    store_id: str | None = Field(description="its store (null: taken by a merchant-level caller)")
+    amount_fen: int = Field(description="fen reserved")
+    status: Literal["open", "confirmed", "released"] = Field(
+        description="open (reserved), confirmed (paid for its order: refundable as any card payment), released "
+                    "(cancelled, or lapsed at expires_at)")
+    expires_at: str = Field(description="when an open hold lapses by itself")
+    created_at: str
+    balance_fen: int | None = Field(None, description="what is left to spend on the card after this change, in fen "
+                                                      "(absent when only reading the hold)")
+
+
+class GiftCardHoldConfirmedOut(GiftCardHoldOut):
+    """A hold confirmed: the order is paid with the card, as by payWithGiftCard."""
+
+    state: Literal["partially_used", "exhausted"] = Field(description="exhausted when nothing is left and nothing "
+                                                                      "is held")
+
+
 class GiftCardRefundOut(Reply):
     """A refund of a card payment: back onto the card, or to the member the card was since redeemed into."""
 
@@ -249,7 +279,8 @@ class GiftCardChecked(Reply):
     balanced: bool = Field(description="whether every check holds")
     checks: dict[str, bool] = Field(description="each check by name: used = postings, postings are gap-free, "
                                                 "nothing negative, used <= face value, used = spent - refunded + "
-                                                "redeemed + voided + breakage, voided paid out <= voided, every "
+                                                "redeemed + voided + breakage (+ held, when held by open holds), "
+                                                "held = holds posted, voided paid out <= voided, every "
                                                 "posting balances, lines = what was taken")
 
 
@@ -263,6 +294,9 @@ class GiftCardBatchReconciliation(Reply):
     voided_account: str = Field(description="the account of what voided cards owe their buyers: "
                                             "gift_cards_voided:<merchant id or 'program'>")
     voided_owed_fen: int = Field(description="voided cards' balances not yet paid back to their buyers, in fen")
+    held_account: str = Field(description="the account of what open holds reserve on the batch's cards: "
+                                          "gift_cards_held:<merchant id or 'program'>")
+    held_fen: int = Field(description="what open holds reserve on the batch's cards, in fen")
     balanced: bool = Field(description="whether every check holds")
     checks: dict[str, bool] = Field(description="each check by name: sold cards = sales (face value), every card "
                                                 "balances")
@@ -284,8 +318,10 @@ class GiftCardReconciliationTotal(Reply):
     cards_checked: int
     balanced: bool = Field(description="whether every batch balances")
     issuers: dict[str, GiftCardIssuerCheck] = Field(description="by account: gift_cards:<issuer> (outstanding "
-                                                                "card balances) and gift_cards_voided:<issuer> "
-                                                                "(voided balances owed to buyers, when any)")
+                                                                "card balances), gift_cards_voided:<issuer> "
+                                                                "(voided balances owed to buyers, when any) and "
+                                                                "gift_cards_held:<issuer> (reserved by open holds, "
+                                                                "when any)")
     figures_agree: bool = Field(description="whether every issuer account agrees with the figures")
     mismatches: list[GiftCardBatchReconciliation] = Field(description="the batches that failed a check (at most 50)")
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards.tables import (
     GiftCardBatchItem,
+    GiftCardHoldItem,
     GiftCardItem,
     GiftCardPaymentItem,
     GiftCardPostingItem,
@@ -16,7 +17,7 @@ from chalicelib.gift_cards.tables import (
 
 
 class GiftCardRepository:
-    """Reads of batches, cards, their postings, sales, payments and callers' guards."""
+    """Reads of batches, cards, their postings, sales, payments, holds and callers' guards."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
@@ -54,6 +55,9 @@ class GiftCardRepository:
         """A caller's wrong secrets and lock, or None."""
         return self.uow.get(GuardItem, GuardItem.key(caller), consistent=True)
 
+    def hold(self, hold_id: str) -> GiftCardHoldItem | None:
+        """A till's hold on a card, or None."""
+        return self.uow.get(GiftCardHoldItem, GiftCardHoldItem.key(hold_id), consistent=True)
 
 def of(uow: UnitOfWork) -> GiftCardRepository:
     """The unit's gift cards repository."""

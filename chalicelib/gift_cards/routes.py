@@ -12,10 +12,11 @@ from chalicelib.shared import lazy
 from chalicelib.shared.errors import NotFound
 
 if TYPE_CHECKING:
-    from chalicelib.gift_cards import closing, generation, reconcile, service
+    from chalicelib.gift_cards import closing, generation, holds, reconcile, service
 else:
     closing = lazy.module("chalicelib.gift_cards.closing")
     generation = lazy.module("chalicelib.gift_cards.generation")
+    holds = lazy.module("chalicelib.gift_cards.holds")
     reconcile = lazy.module("chalicelib.gift_cards.reconcile")
     service = lazy.module("chalicelib.gift_cards.service")
 
@@ -140,6 +141,35 @@ def redeem(call: Call):
           response="chalicelib.gift_cards.replies:GiftCardPaymentOut")
 def pay(call: Call):
     return service.pay(call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/holds", "POST", "holdGiftCard", tags=TAGS, status=201, errors=(404, 409, 423, 429),
+          summary="Reserve an amount on a card (number and secret) for an order; confirm or cancel it later, or it "
+          "lapses", allow=TILL, body="chalicelib.gift_cards.schemas:HoldWithCard",
+          response="chalicelib.gift_cards.replies:GiftCardHoldOut")
+def hold(call: Call):
+    return holds.hold(call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/holds/{hold_id}", "GET", "getGiftCardHold", tags=TAGS, errors=(404,),
+          summary="A hold on a card, to the merchant (and store) that took it", allow=TILL,
+          response="chalicelib.gift_cards.replies:GiftCardHoldOut")
+def get_hold(call: Call):
+    return holds.get_hold(call.params["hold_id"], call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/gift-cards/holds/{hold_id}/confirm", "POST", "confirmGiftCardHold", tags=TAGS,
+          errors=(404, 409), summary="Pay the hold's order with the held amount (refundable as any card payment)",
+          allow=TILL, response="chalicelib.gift_cards.replies:GiftCardHoldConfirmedOut")
+def confirm_hold(call: Call):
+    return holds.confirm(call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/gift-cards/holds/{hold_id}/cancel", "POST", "cancelGiftCardHold", tags=TAGS, errors=(404, 409),
+          summary="Give the held amount back to the card", allow=TILL,
+          response="chalicelib.gift_cards.replies:GiftCardHoldOut")
+def cancel_hold(call: Call):
+    return holds.release(call.params["hold_id"], call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/gift-cards/payments/{order_id}/refunds", "POST", "refundGiftCardPayment", tags=TAGS, status=201,

@@ -59,6 +59,10 @@ class PayWithCard(CardSecret):
     store_id: str | None = Field(None, max_length=64)
 
 
+class HoldWithCard(PayWithCard):
+    ttl_seconds: StrictInt = Field(600, ge=30, le=86_400, description="the hold lapses after this")
+
+
 class RefundCardPayment(Strict):
     card_number: str = Number
     refund_id: str = Ref

@@ -13,6 +13,8 @@
 * ``GCLEDGER#<number> / <version>``: one posting per change of a card's balance.
 * ``GCORDER#<merchant>#<order> / CARD#<number>``: what a card paid for an order (once).
 * ``GCGUARD#<caller> / GUARD``: a caller's wrong secrets in the current window, and its lock.
+* ``GCHOLD#<hold> / HOLD``: a till's reservation of an amount on a card for an order
+  (:mod:`chalicelib.ledger.holds`), on the ``due`` index (``DUE#gc-hold``) while open.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.postings import JournalPosting
 
 
@@ -126,6 +129,7 @@ class GiftCardItem(MainModel):
     refunded = NumberAttribute(default=0)            # payments given back onto the card by refunds
     voided_paid = NumberAttribute(default=0)         # of voided_fen, paid back to the buyer
     breakage = NumberAttribute(default=0)            # an expired balance recognised as the issuer's income
+    held = NumberAttribute(default=0)                # of used, reserved by open holds (spent or given back later)
     valid_until = UnicodeAttribute(null=True)        # an extension of this card past its batch's last day
     state = UnicodeAttribute(default="issued")       # issued | activated | partially_used | redeemed | exhausted | voided
     activated_at = UnicodeAttribute(null=True)
@@ -180,3 +184,18 @@ class GuardItem(MainModel):
     @staticmethod
     def key(caller: str) -> tuple[str, str]:
         return f"GCGUARD#{caller}", "GUARD"
+
+
+class GiftCardHoldItem(HoldRecord):
+    """An amount of a card reserved for an order at a till: taken off the card's balance (``used``,
+    and ``held`` on the card) until confirmed (a payment of the order) or released."""
+
+    due_kind = "gc-hold"
+    number = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+
+    @staticmethod
+    def key(hold_id: str) -> tuple[str, str]:
+        return f"GCHOLD#{hold_id}", "HOLD"

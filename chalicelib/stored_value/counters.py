@@ -62,7 +62,7 @@ def issuer_of(account: str) -> str | None:
     """The issuer whose prepaid money a journal account holds (None: not prepaid money)."""
     if account in PROGRAM_ACCOUNTS:
         return PROGRAM_ISSUER
-    for prefix in ("gift_cards:", "gift_cards_voided:"):
+    for prefix in ("gift_cards:", "gift_cards_voided:", "gift_cards_held:"):
         if account.startswith(prefix):
             return account[len(prefix):]
     return None

@@ -9,7 +9,8 @@ members' prepaid balances, liabilities of the program), ``gift_cards:<issuer>`` 
 not yet used, liabilities of their issuing merchant or of the program), ``settlement:<merchant>``
 (what the program owes a merchant for stored value and cards spent there), ``cash_clearing``,
 ``bonus_expense``, ``bonus_forfeited``, ``gift_card_discount``, ``gift_cards_voided:<issuer>`` (sold cards
-voided, owed back to their buyers until paid out: still held), ``gift_card_breakage``.
+voided, owed back to their buyers until paid out: still held), ``gift_cards_held:<issuer>`` (reserved on
+cards by open holds: still held), ``gift_card_breakage``.
 
 The figures trail the movements by the stream's delay (under a second locally): they are
 reports, and the account-by-account reconciliation is the proof.
@@ -39,7 +40,7 @@ ISSUER = "issuer:"                 # day rows of an issuer's net receipts and re
            "stored_value.cash_out_rejected", "stored_value.card_payment_refunded", "gift_card.voided_paid_out",
            "gift_card.breakage", "stored_value.hold_released",
            "stored_value.card_redeemed", "stored_value.bonus_expired", "gift_card.sold", "gift_card.paid", "gift_card.payment_refunded",
-           "gift_card.voided")
+           "gift_card.voided", "gift_card.held", "gift_card.hold_released")
 def project(event: DomainEvent) -> None:
     """Add one movement's lines to the accounts and the day, exactly once. (A redemption's lines
     are on both the card's event and the account's: only the account's is counted.)"""

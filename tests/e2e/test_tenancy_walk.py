@@ -118,6 +118,11 @@ TARGETS = {
                                        "order_id": "walk", "merchant_id": A[1]}, None),
     "refundGiftCardPayment": lambda t: ({"order_id": "walk"}, {"card_number": t["gc_card"], "refund_id": "walk",
                                                                 "amount_fen": 1, "merchant_id": A[1]}, None),
+    "holdGiftCard": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16, "amount_fen": 1,
+                                    "order_id": "walk", "merchant_id": A[1]}, None),
+    "getGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
+    "confirmGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
+    "cancelGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -172,8 +177,13 @@ def target(api, stack):
     card = f"CARD-{bob[-8:]}"
     assert api.call("POST", f"/v1/members/{bob}/identities", {"type": "card_no", "value": card},
                     headers=staff(api, stack, A, "super_admin"), key=f"wc-{bob}").status_code == 201
+    from tests.e2e.test_gift_cards_http import ready_cards
+    _, numbers, secrets = ready_cards(api, stack, f"walk-{bob}", 1, 1, issuer=A[1])       # a gift card hold of A's
+    gc_hold = api.call("POST", "/v1/gift-cards/holds", {"card_number": numbers[0], "secret": secrets[numbers[0]],
+                                                        "amount_fen": 10, "order_id": f"gch-{bob}"},
+                       signed_by=pos(stack, A), key=f"wgh-{bob}").json()["hold_id"]
     return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
-            "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card}
+            "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold}
 
 
 def _dump(stack, keep) -> dict:

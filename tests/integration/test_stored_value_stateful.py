@@ -1,7 +1,8 @@
 """A Hypothesis state machine drives top-ups (and their replays), payments, checkout holds
 (confirmed or cancelled), partial refunds, cash-outs (above the approval amount held until a
 second HQ staff member approves or rejects them), and gift cards (redeemed into the account,
-paid with at a till, and guessed at with wrong secrets until the card and the caller lock)
+paid with at a till, held at a till and confirmed, cancelled or lapsed, and guessed at with wrong
+secrets until the card and the caller lock)
 through the whole app, and checks after every step that principal, bonus and every card's
 balance are what a model of the rules says, and at the end of each example that the double entry
 reconciles.
@@ -38,6 +39,7 @@ RULES = {"bonus_rules": [
 
 
 CARDS, FACE = 2, 30_000
+TAKES = {"payment_refund": -1, "hold_released": -1, "hold_confirmed": 0}     # what a posting takes off a card
 
 
 class Model:
@@ -49,6 +51,7 @@ class Model:
         self.cash_outs: dict[str, int] = {}       # pending cash-outs: id -> principal held
         self.cards: dict[str, dict] = {}          # number -> balance, used up, wrong secrets in a row, locked
         self.card_payments: dict[str, dict] = {}  # order -> the card, what it paid, refunded so far, refund ids
+        self.card_holds: dict[str, dict] = {}     # open gift card holds: id -> the card, the amount, the order
         self.caller_failures = 0                  # wrong secrets in the caller's window (the clock is frozen)
         self.caller_locked = False
         self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
@@ -58,7 +61,7 @@ class Model:
     def outstanding(self) -> int:
         """The program's prepaid money held: principal (held or not) and what its cards still hold."""
         return (self.principal + sum(h["p"] for h in self.holds.values()) + sum(self.cash_outs.values())
-                + sum(c["balance"] for c in self.cards.values()))
+                + sum(c["balance"] for c in self.cards.values()) + sum(h["amount"] for h in self.card_holds.values()))
 
     def bonus_for(self, amount: int) -> tuple[int, int]:
         """The bonus and the days it lasts: "200-30" wins a tie, being listed first."""
@@ -306,6 +309,11 @@ class StoredValueMachine(RuleBasedStateMachine):
         for h in m.holds.values():
             m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
         m.holds.clear()
+        lapsed = self.send("post", "/v1/jobs/gift-card-holds/runs", {})[1]["result"]
+        assert lapsed["holds_released"] == len(m.card_holds), (lapsed, m.card_holds)
+        for h in m.card_holds.values():
+            m.cards[h["number"]]["balance"] += h["amount"]
+        m.card_holds.clear()
         run = self.send("post", "/v1/jobs/stored-value-bonus-expiry/runs", {})[1]["result"]
         left = expired = min(sum(f for d, f in m.lots.items() if d < m.today.isoformat()), m.bonus)
         for day in sorted(m.lots):
@@ -365,6 +373,44 @@ class StoredValueMachine(RuleBasedStateMachine):
         card["failures"] = 0
         card["balance"] -= amount
         self.model.card_payments[order] = {"number": number, "amount": amount, "refunded": 0, "ids": []}
+
+    @rule(pick=st.integers(min_value=0, max_value=CARDS - 1), amount=st.integers(min_value=1, max_value=40_000))
+    def hold_card(self, pick, amount):
+        """A till holds an amount on a card: checked as a payment, off the card's balance at once."""
+        number = sorted(self.secrets)[pick]
+        card = self.model.cards[number]
+        order = f"ch{self.n}"
+        status, body = self.send("post", "/v1/gift-cards/holds", {"card_number": number,
+                                 "secret": self.secrets[number], "amount_fen": amount, "order_id": order,
+                                 "merchant_id": "m1"})
+        if (refusal := self._card_refusal(card)) is not None:
+            assert body["type"].endswith(refusal), body
+            return
+        if card["done"] or card["balance"] == 0:
+            assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
+            return
+        if amount > card["balance"]:
+            assert status == 409 and body["type"].endswith("/insufficient-balance"), body
+            return
+        assert status == 201 and body["balance_fen"] == card["balance"] - amount, body
+        card["failures"] = 0
+        card["balance"] -= amount
+        self.model.card_holds[body["hold_id"]] = {"number": number, "amount": amount, "order": order}
+
+    @precondition(lambda self: bool(self.model.card_holds))
+    @rule(pick=st.integers(min_value=0, max_value=10**6), confirm=st.booleans())
+    def settle_card_hold(self, pick, confirm):
+        """Confirmed: a payment of its order (refundable as any); cancelled: back on the card."""
+        m = self.model
+        hold_id = sorted(m.card_holds)[pick % len(m.card_holds)]
+        h = m.card_holds.pop(hold_id)
+        status, body = self.send("post", f"/v1/gift-cards/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", None)
+        assert status == 200, body
+        if confirm:
+            m.card_payments[h["order"]] = {"number": h["number"], "amount": h["amount"], "refunded": 0, "ids": []}
+        else:
+            m.cards[h["number"]]["balance"] += h["amount"]
+        assert body["balance_fen"] == m.cards[h["number"]]["balance"], (body, m.cards[h["number"]])
 
     @precondition(lambda self: self.model.card_payments)
     @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=120),
@@ -441,8 +487,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         for number, card in self.model.cards.items():
             shown = self.send("get", f"/v1/gift-cards/{number}", None)[1]
             assert shown["balance_fen"] == card["balance"], (number, shown, card)
-            assert FACE - sum(-p["amount_fen"] if p["kind"] == "payment_refund" else p["amount_fen"]
-                              for p in shown["postings"]) == card["balance"]
+            assert FACE - sum(TAKES.get(p["kind"], 1) * p["amount_fen"] for p in shown["postings"]) == card["balance"]
+            assert shown["held_fen"] == sum(h["amount"] for h in self.model.card_holds.values() if h["number"] == number)
             assert all(sum(e["fen"] for e in p["entries"]) == 0 for p in shown["postings"])
         from chalicelib.db.uow import UnitOfWork
         from chalicelib.stored_value import counters
