@@ -94,8 +94,8 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
             uow.create(h, on_conflict=_changed)
         else:
             uow.save(h, (HoldItem.status == "filling") & (HoldItem.points == have), on_conflict=_changed)
-        ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}", actor=by.ref,
-                     idempotency_key=None, event_type="points.held",
+        ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}",
+                     event_type="points.held",
                      event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant,
                      store_id=by.store_id)
         try:

@@ -78,7 +78,7 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
                               bonus_fen=bonus, at=clock.iso(now)),
                on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
-    posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref, actor=by.ref, key=key,
+    posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule, "issuer": counters.PROGRAM_ISSUER,
                                  "bonus_until": until.isoformat() if until else None})
@@ -94,8 +94,7 @@ def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool 
     counters.count_issued(uow, lines, rules.issuance_limits_fen, limited=limited, spread=spread)
 
 
-def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,
-                 key: str | None) -> SvChange:
+def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str) -> SvChange:
     """A gift card's balance into the member's principal (the balance cap applies), staged."""
     _, rules = R.RULES.at(uow, clock.now())
     change = SvChange(uow, member_id)
@@ -103,13 +102,13 @@ def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, c
         raise LimitExceeded(f"the balance would be {change.principal + change.bonus + fen} fen; at most "
                             f"{rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
     change.from_card(fen, card_account)
-    change.stage("gift_card", fen, ref=f"gift_card:{card_number}", actor=by.ref, key=key,
+    change.stage("gift_card", fen, ref=f"gift_card:{card_number}",
                  event_type="stored_value.card_redeemed", data={"card_number": card_number})
     return change
 
 
-def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str, refund_id: str,
-                   by: Principal, key: str | None) -> SvChange:
+def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str,
+                   refund_id: str) -> SvChange:
     """A refund of a gift card payment whose card was since redeemed into this account, as
     principal (the balance cap applies), staged."""
     _, rules = R.RULES.at(uow, clock.now())
@@ -119,7 +118,7 @@ def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, 
                             f"{rules.balance_cap_fen} fen may be held: refund by another route",
                             cap_fen=rules.balance_cap_fen)
     change.refund_card_payment(fen, merchant_id)
-    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}", actor=by.ref, key=key,
+    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}",
                  event_type="stored_value.card_payment_refunded", merchant_id=merchant_id,
                  data={"card_number": card_number, "refund_id": refund_id})
     return change
@@ -191,7 +190,7 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                              bonus=bonus, refunded_principal=0, refunded_bonus=0,
                              lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
-    posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}", actor=by.ref, key=key,
+    posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}",
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
     return {**_view(change), "order_id": cmd.order_id, "amount_fen": cmd.amount_fen, "principal_fen": principal,
@@ -239,7 +238,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     uow.save(paid, (SvPaymentItem.refunded_principal == read[0]) & (SvPaymentItem.refunded_bonus == read[1]),
              on_conflict=lambda: Conflict("the payment changed meanwhile; retry"))
     posting = change.stage("refund", cmd.amount_fen, ref=f"order:{merchant}:{order_id}:{cmd.refund_id}",
-                           actor=by.ref, key=key, event_type="stored_value.refunded", merchant_id=merchant,
+                           event_type="stored_value.refunded", merchant_id=merchant,
                            store_id=paid.store_id, data={"order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
                                  "bonus_fen": bonus})
     return {**_view(change), "order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
