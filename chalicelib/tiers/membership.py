@@ -18,12 +18,14 @@ from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
+from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tiers.plans import PLANS, Plan, next_period, refund_fen
 from chalicelib.tiers.schemas import Cancellation, Purchase, Renewal
 from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, PaymentRefItem
+
+_changed = changed("the membership")          # the lost race the endpoint retries
 
 
 class PaymentRefReused(Conflict):
@@ -179,20 +181,14 @@ def _record(uow: UnitOfWork, item: MembershipItem, action: str, amount: int, pay
 
 
 def _save(uow: UnitOfWork, item: MembershipItem, read: int) -> None:
-    item.version, item.updated_at = read + 1, clock.iso(clock.now())
+    item.updated_at = clock.iso(clock.now())
     if item.status == "active":
         item.duepk, item.duesk = due_keys("membership-expiry", date.fromisoformat(item.until) + timedelta(days=1),
                                           item.member_id)
     else:
         item.duepk = item.duesk = None
-    if read == 0:
-        uow.create(item, on_conflict=_changed)
-    else:
-        uow.save(item, MembershipItem.version == read, on_conflict=_changed)
+    uow.save_versioned(item, read, _changed)
 
-
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the membership changed while the request ran; retry")
 
 
 def at(uow: UnitOfWork, member_id: str, when: datetime) -> MembershipItem | None:
