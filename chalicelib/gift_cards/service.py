@@ -29,6 +29,7 @@ from chalicelib.gift_cards.tables import (
 )
 from chalicelib.ledger.account import JournalAccount
 from chalicelib.ledger.journal import Journal
+from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
@@ -248,10 +249,6 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
             "balance_fen": left, "state": card.state}
 
 
-class RefundExceedsPayment(Conflict):
-    slug, title = "refund-exceeds-payment", "Refunds would exceed what the card paid"
-
-
 REFUNDABLE = ("activated", "partially_used", "exhausted", "expired")   # an expired card's balance is still owed
 
 
@@ -277,9 +274,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     if cmd.refund_id in refunds:
         raise Conflict(f"refund {cmd.refund_id} was applied already")
     before = int(payment.refunded_fen or 0)
-    if before + cmd.amount_fen > int(payment.amount_fen):
-        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a "
-                                   f"{int(payment.amount_fen)} fen payment", refunded_fen=before)
+    within_payment(before, cmd.amount_fen, int(payment.amount_fen))
     card, batch = find_card(uow, cmd.card_number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state == "redeemed" and card.member_id:

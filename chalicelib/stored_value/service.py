@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
+from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
@@ -35,10 +37,6 @@ class PaymentRefReused(Conflict):
     slug, title = "payment-ref-reused", "This payment reference was applied to another top-up"
 
 
-class RefundExceedsPayment(Conflict):
-    slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
-
-
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Add principal paid by an external payment (applied once per reference) and the best bonus.
     The program issues every member's stored value (one account, spent at any merchant); the
@@ -54,10 +52,10 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
               *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
               *[(SvCounterItem, key) for key in shards])
     member_id = members.target(uow, member_id, by)
-    seen = uow.stored_value.top_up_ref(cmd.payment_ref)
+    seen = once.applied(uow, SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref),
+                        {"member_id": member_id, "amount_fen": cmd.amount_fen},
+                        lambda: PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up"))
     if seen is not None:
-        if (seen.member_id, int(seen.amount_fen)) != (member_id, cmd.amount_fen):
-            raise PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up")
         return {**account(uow, member_id), "already_applied": True, "bonus_fen": int(seen.bonus_fen),
                 "issuer": counters.PROGRAM_ISSUER}
     now = clock.now()
@@ -75,9 +73,8 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     valid = next((r.valid_days for r in rules.bonus_rules if r.id == rule), None)
     until = clock.program_date(now) + timedelta(days=valid) if valid and bonus else None
     change.top_up(cmd.amount_fen, bonus, until)
-    uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
-                              bonus_fen=bonus, at=clock.iso(now)),
-               on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
+    once.apply(uow, SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id,
+                                   amount_fen=cmd.amount_fen, bonus_fen=bonus, at=clock.iso(now)), cmd.payment_ref)
     posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule, "issuer": counters.PROGRAM_ISSUER,
@@ -223,9 +220,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
     before = int(paid.refunded_principal) + int(paid.refunded_bonus)
-    if before + cmd.amount_fen > int(paid.amount_fen):
-        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a {paid.amount_fen} fen "
-                                   f"payment", refunded_fen=before)
+    within_payment(before, cmd.amount_fen, int(paid.amount_fen))
     principal, bonus = R.refund_split(int(paid.principal), int(paid.bonus), int(paid.amount_fen), before,
                                       int(paid.refunded_principal), int(paid.refunded_bonus), cmd.amount_fen)
     change = SvChange(uow, paid.member_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
 from chalicelib.members import service as members
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem, changed
@@ -132,11 +133,11 @@ def _plan(uow: UnitOfWork, code: str, selling: bool) -> Plan:
 
 def _applied(uow: UnitOfWork, payment_ref: str, member_id: str, plan: str, amount: int) -> dict[str, Any] | None:
     """The membership as it stands if this payment was applied already (the same purchase)."""
-    seen = uow.get(PaymentRefItem, PaymentRefItem.key(payment_ref), consistent=True)
+    seen = once.applied(uow, PaymentRefItem, PaymentRefItem.key(payment_ref),
+                        {"member_id": member_id, "plan": plan, "amount_fen": amount},
+                        lambda: PaymentRefReused(f"payment {payment_ref} was applied to another purchase"))
     if seen is None:
         return None
-    if (seen.member_id, seen.plan, int(seen.amount_fen)) != (member_id, plan, amount):
-        raise PaymentRefReused(f"payment {payment_ref} was applied to another purchase")
     return {**view(uow.tiers.membership(member_id), clock.program_date()), "already_applied": True}
 
 
@@ -159,8 +160,8 @@ def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, pl
     item.started = item.started if running else first.isoformat()
     item.periods, item.trials = json.dumps(periods, separators=(",", ":")), json.dumps(trials)
     if payment_ref:
-        uow.create(PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
-                                  amount_fen=price, at=clock.iso(clock.now())), on_conflict=_changed)
+        once.apply(uow, PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
+                                       amount_fen=price, at=clock.iso(clock.now())), payment_ref)
     _record(uow, item, "renewed" if running else "purchased", price, payment_ref, by.ref,
             {"period": [first.isoformat(), last.isoformat()], "trial": price == 0})
     _save(uow, item, read)
