@@ -32,10 +32,11 @@ def applied(uow: UnitOfWork, model: type[R], key: tuple[str, str], facts: Mappin
     return seen
 
 
-def apply(uow: UnitOfWork, record: TableItem, ref: str) -> None:
-    """Stage the record of ``ref`` with the change it pays for: created once (a concurrent
-    request that applied it first makes this one retry, and replay)."""
-    uow.create(record, on_conflict=lambda: ConcurrentUpdate(f"payment {ref} was just applied; retry"))
+def apply(uow: UnitOfWork, record: TableItem, ref: str, taken: Callable[[], Problem] | None = None) -> None:
+    """Stage the record of ``ref`` with the change it pays for: created once. A concurrent
+    request that applied it first makes this one retry, and replay; with ``taken``, a reference
+    that may not be named twice (a behaviour rewarded once per ref) is refused instead."""
+    uow.create(record, on_conflict=taken or (lambda: ConcurrentUpdate(f"payment {ref} was just applied; retry")))
 
 
 def _plain(stored: Any, like: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
 from chalicelib.points import access, limits, orders, program, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
@@ -186,7 +187,8 @@ def _mark_rewarded(uow: UnitOfWork, member_id: str, name: str, cmd: RecordBehavi
         pk, sk = f"REFERRAL#{cmd.referee_member_id}", f"PTS#BEHREF#{name}#REFERRED"
     else:
         pk, sk = f"MEMBER#{member_id}", f"PTS#BEHREF#{name}#{cmd.ref}"
-    uow.create(CounterItem(pk, sk, total=1), on_conflict=lambda: Conflict(f"'{name}' was already rewarded for {cmd.ref}"))
+    once.apply(uow, CounterItem(pk, sk, total=1), cmd.ref or name,
+               taken=lambda: Conflict(f"'{name}' was already rewarded for {cmd.ref}"))
 
 
 def _use_behavior_limits(uow: UnitOfWork, member_id: str, name: str, rule: R.Behavior, cmd: RecordBehavior,

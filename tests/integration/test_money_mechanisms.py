@@ -231,6 +231,17 @@ def test_a_reference_is_applied_once_replayed_with_the_same_facts_and_refused_wi
         late.commit()
 
 
+def test_a_reference_that_may_not_be_named_twice_is_refused_not_replayed(memory):
+    key = ("STOCK#1", "REWARDED#review-7")
+    first = UnitOfWork()
+    once.apply(first, StockCounter(*key, total=1), "review-7", taken=lambda: Reused("rewarded already"))
+    first.commit()
+    again = UnitOfWork()
+    once.apply(again, StockCounter(*key, total=1), "review-7", taken=lambda: Reused("rewarded already"))
+    with pytest.raises(Reused, match="rewarded already"):
+        again.commit()
+
+
 # --- refunds of a payment ---------------------------------------------------------------------------
 
 def test_refunds_add_up_to_the_payment_and_never_pass_it():
