@@ -129,13 +129,15 @@ class Call:
     def __post_init__(self) -> None:
         # The caller's program scopes every key the request reads or writes.
         program = self.principal.program_id if self.principal else DEFAULT_PROGRAM
-        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program)
+        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program,
+                              idempotency_key=self.idempotency_key)
 
     def enter_program(self, program: str) -> None:
         """Act in ``program`` (public operations whose credential names it, e.g. a refresh token)."""
         if self.uow.pending:
             raise RuntimeError("the unit of work has staged changes")
-        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program)
+        self.uow = UnitOfWork(self.actor, self.correlation_id, program=program,
+                              idempotency_key=self.idempotency_key)
         clock.enter(program)
 
     @property

@@ -51,9 +51,11 @@ class UnitOfWork:
     """Collects writes and events; :meth:`commit` applies them atomically."""
 
     def __init__(self, actor: str | None = None, correlation_id: str | None = None,
-                 backend: Backend | None = None, program: str = DEFAULT_PROGRAM) -> None:
+                 backend: Backend | None = None, program: str = DEFAULT_PROGRAM,
+                 idempotency_key: str | None = None) -> None:
         self.program = program
-        self.actor = actor
+        self.actor = actor                         # who acts: named on every posting and event staged here
+        self.idempotency_key = idempotency_key     # the request's key (None for jobs), on every posting
         self.correlation_id = correlation_id
         self.backend = backend or backends.current()
         self._writes: list[Write] = []
@@ -139,6 +141,17 @@ class UnitOfWork:
              on_conflict: ConflictFactory | None = None) -> None:
         """Put ``item`` whole, if ``condition`` holds at commit."""
         self._writes.append(Write("save", item, condition, None, on_conflict))
+
+    def save_versioned(self, item: Item, read_version: int, on_conflict: ConflictFactory | None = None, *,
+                       stored: bool = False) -> None:
+        """Put ``item`` as the version after ``read_version`` (the item's ``version`` is its lock):
+        on the stored version still being the one read, or for 0 on the item not existing yet, so
+        of two changes read at one version only one commits. ``stored``: the item exists even at
+        version 0 (written before its first versioned change, as a gift card is)."""
+        model: Any = type(item)
+        item.version = read_version + 1
+        self.save(item, model.version == read_version if read_version or stored
+                  else model._hash_key_attribute().does_not_exist(), on_conflict)
 
     def update(self, item: Item, actions: list[Action], condition: Condition | None = None,
                on_conflict: ConflictFactory | None = None) -> None:

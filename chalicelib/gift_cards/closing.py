@@ -40,7 +40,7 @@ def pay_out_voided(number: str, cmd: PayOutVoided, by: Principal, uow: UnitOfWor
     change = CardChange(uow, card)
     change.state.count("voided_paid", owed)
     change.journal.move(voided(batch), CASH, owed)
-    change.stage("void_paid_out", owed, by, key, "gift_card.voided_paid_out", ref=cmd.refund_ref, reason=cmd.reason,
+    change.stage("void_paid_out", owed, "gift_card.voided_paid_out", ref=cmd.refund_ref, reason=cmd.reason,
                  data={"paid_out_fen": owed})
     return {**C.view(card, batch, clock.program_date()), "paid_out_fen": owed, "refund_ref": cmd.refund_ref}
 
@@ -57,7 +57,7 @@ def extend(number: str, cmd: ExtendCard, by: Principal, uow: UnitOfWork, key: st
         raise ValidationProblem("valid_until must be after the card's last day and today")
     before = C.last_day(card, batch).isoformat()
     card.valid_until = cmd.valid_until.isoformat()
-    CardChange(uow, card).stage("extension", 0, by, key, "gift_card.extended", reason=cmd.reason,
+    CardChange(uow, card).stage("extension", 0, "gift_card.extended", reason=cmd.reason,
                                 data={"valid_until": card.valid_until, "was_until": before})
     return C.view(card, batch, clock.program_date())
 
@@ -74,5 +74,5 @@ def recognise_breakage(number: str, cmd: RecogniseBreakage, by: Principal, uow: 
     change = CardChange(uow, card)
     change.take(fen, "breakage")
     change.journal.move(liability(batch), BREAKAGE, fen)
-    change.stage("breakage", fen, by, key, "gift_card.breakage", reason=cmd.reason, data={"breakage_fen": fen})
+    change.stage("breakage", fen, "gift_card.breakage", reason=cmd.reason, data={"breakage_fen": fen})
     return {**C.view(card, batch, clock.program_date()), "breakage_fen": fen}

@@ -32,7 +32,7 @@ from chalicelib.shared.principal import Principal
 from chalicelib.stored_value.service import InsufficientBalance, settlement
 
 JOB = "gift-card-holds"
-LAPSE = Principal(kind="job", id=JOB)        # who releases a lapsed hold (``job:gift-card-holds``)
+LAPSE_ACTOR = f"job:{JOB}"                   # who releases a lapsed hold
 
 
 def held(batch: GiftCardBatchItem) -> str:
@@ -69,7 +69,7 @@ def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> 
                          store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, created_at=clock.iso(now))
     holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
     holds.create(uow, h, holds.OPEN)
-    change.stage("hold", cmd.amount_fen, by, key, "gift_card.held", merchant_id=merchant, store_id=store,
+    change.stage("hold", cmd.amount_fen, "gift_card.held", merchant_id=merchant, store_id=store,
                  ref=f"hold:{hold_id}", data={"hold_id": hold_id, "order_id": cmd.order_id})
     return {**view(h), "balance_fen": C.balance(card)}
 
@@ -102,7 +102,7 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=fen, store_id=h.store_id,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with this card already"))
-    change.stage("hold_confirmed", fen, by, key, "gift_card.paid", merchant_id=h.merchant_id, store_id=h.store_id,
+    change.stage("hold_confirmed", fen, "gift_card.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  ref=f"order:{h.merchant_id}:{h.order_id}", data={"order_id": h.order_id, "hold_id": hold_id})
     return {**view(h), "balance_fen": C.balance(card), "state": card.state}
 
@@ -124,7 +124,7 @@ def release(hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None
         if card.state == "exhausted":                # paid down to what was held: something is left again
             card.state = "partially_used"
     holds.move(uow, h, holds.RELEASED)
-    change.stage("hold_released", fen, by or LAPSE, key, "gift_card.hold_released", merchant_id=h.merchant_id,
+    change.stage("hold_released", fen, "gift_card.hold_released", merchant_id=h.merchant_id,
                  store_id=h.store_id, ref=f"hold:{hold_id}",
                  data={"hold_id": hold_id, "order_id": h.order_id, "why": why})
     return {**view(h), "balance_fen": C.balance(card)}
@@ -138,4 +138,4 @@ def view(h: GiftCardHoldItem) -> dict[str, Any]:
 
 
 lapse = holds.lapse_job(JOB, GiftCardHoldItem, holds.released_in_unit(
-    LAPSE.ref, lambda uow, h: release(h.hold_id, None, uow, None, why="expired")), register=job)
+    LAPSE_ACTOR, lambda uow, h: release(h.hold_id, None, uow, None, why="expired")), register=job)

@@ -27,14 +27,14 @@ from chalicelib.gift_cards.tables import (
     GiftCardPostingItem,
     GiftCardSaleItem,
 )
-from chalicelib.ledger.account import VersionedAccount
+from chalicelib.ledger.account import JournalAccount
 from chalicelib.ledger.journal import Journal
+from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as stored_value
 from chalicelib.stored_value.service import InsufficientBalance, settlement
@@ -102,11 +102,10 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     stored_value.count_issued(uow, journal.lines, spread=batch_id)      # the issuer's limit, held in this transaction
     now = clock.iso(clock.now())
     sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
-    read = int(batch.version or 0)
-    batch.sales, batch.version = json.dumps(sorted(sales, key=lambda s: s["first"])), read + 1
+    batch.sales = json.dumps(sorted(sales, key=lambda s: s["first"]))
     batch.sold_count, batch.sold_fen = int(batch.sold_count or 0) + count, int(batch.sold_fen or 0) + face
     batch.updated_at = now
-    uow.save(batch, GiftCardBatchItem.version == read, on_conflict=lambda: ConcurrentUpdate("the batch changed"))
+    uow.save_versioned(batch, int(batch.version or 0), changed("the batch"), stored=True)
     sale = GiftCardSaleItem(*GiftCardSaleItem.key(batch_id, cmd.invoice_ref), invoice_ref=cmd.invoice_ref,
                             purchaser=cmd.purchaser, first=first, last=last, cards=count, face_fen=face,
                             price_fen=price, activated=cmd.activate, entries=journal.dump(), actor=by.ref,
@@ -189,7 +188,7 @@ def activate(number: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         raise C.CardNotUsable(f"only a sold card is activated; this one is {now_state}", state=now_state)
     card.activated_at = clock.iso(clock.now())
     uow.save(card, (GiftCardItem.version == int(card.version or 0)) & GiftCardItem.activated_at.does_not_exist(),
-             on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+             on_conflict=changed("the card", "meanwhile"))
     uow.emit(DomainEvent("gift_card.activated", f"gift_card:{number}", {"card_number": number,
                          "batch_id": batch.batch_id}, merchant_id=by.merchant_id))
     return C.view(card, batch, clock.program_date())
@@ -211,8 +210,8 @@ def redeem(member_id: str, cmd: CardSecret, by: Principal, uow: UnitOfWork, key:
     change.take(fen, "redeemed")
     change.journal.move(liability(batch), "member:principal", fen)
     card.state, card.member_id = "redeemed", member_id
-    sv = stored_value.receive_card(uow, member_id, fen, liability(batch), card.number, by, key)
-    change.stage("redeem", fen, by, key, "gift_card.redeemed", member_id=member_id)
+    sv = stored_value.receive_card(uow, member_id, fen, liability(batch), card.number)
+    change.stage("redeem", fen, "gift_card.redeemed", member_id=member_id)
     return {"card_number": card.number, "redeemed_fen": fen, "stored_value": stored_value.view(sv)}
 
 
@@ -244,14 +243,10 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen, store_id=store,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))
-    change.stage("payment", cmd.amount_fen, by, key, "gift_card.paid", merchant_id=merchant, store_id=store,
+    change.stage("payment", cmd.amount_fen, "gift_card.paid", merchant_id=merchant, store_id=store,
                  ref=f"order:{merchant}:{cmd.order_id}", data={"order_id": cmd.order_id})
     return {"card_number": card.number, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
             "balance_fen": left, "state": card.state}
-
-
-class RefundExceedsPayment(Conflict):
-    slug, title = "refund-exceeds-payment", "Refunds would exceed what the card paid"
 
 
 REFUNDABLE = ("activated", "partially_used", "exhausted", "expired")   # an expired card's balance is still owed
@@ -279,13 +274,11 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     if cmd.refund_id in refunds:
         raise Conflict(f"refund {cmd.refund_id} was applied already")
     before = int(payment.refunded_fen or 0)
-    if before + cmd.amount_fen > int(payment.amount_fen):
-        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a "
-                                   f"{int(payment.amount_fen)} fen payment", refunded_fen=before)
+    within_payment(before, cmd.amount_fen, int(payment.amount_fen))
     card, batch = find_card(uow, cmd.card_number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state == "redeemed" and card.member_id:
-        return _refund_to_member(card, order_id, payment, refunds, cmd, merchant, store, by, uow, key)
+        return _refund_to_member(card, order_id, payment, refunds, cmd, merchant, store, uow)
     if now_state not in REFUNDABLE:
         raise C.CardNotUsable(f"the card is {now_state}: refund this payment by another route", state=now_state)
     change = CardChange(uow, card)
@@ -295,7 +288,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     payment.refunds = json.dumps({**refunds, cmd.refund_id: cmd.amount_fen})
     payment.refunded_fen = before + cmd.amount_fen
     uow.save(payment)         # its lock is the card's version: every change of a payment changes its card too
-    change.stage("payment_refund", cmd.amount_fen, by, key, "gift_card.payment_refunded", merchant_id=merchant,
+    change.stage("payment_refund", cmd.amount_fen, "gift_card.payment_refunded", merchant_id=merchant,
                  store_id=store, ref=f"order:{merchant}:{order_id}",
                  data={"order_id": order_id, "refund_id": cmd.refund_id, "payment_refunded_fen": before + cmd.amount_fen})
     return {"card_number": card.number, "order_id": order_id, "refund_id": cmd.refund_id,
@@ -313,12 +306,10 @@ def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | 
         raise C.CardNotUsable(f"the card is {now_state}: there is nothing to void", state=now_state)
     if now_state == "issued":
         serials = sorted(batch.voided() | {int(card.serial)})
-        read = int(batch.version or 0)
-        batch.voided_unsold, batch.version = json.dumps(serials), read + 1
-        uow.save(batch, GiftCardBatchItem.version == read, on_conflict=lambda: ConcurrentUpdate("the batch changed"))
+        batch.voided_unsold = json.dumps(serials)
+        uow.save_versioned(batch, int(batch.version or 0), changed("the batch"), stored=True)
         card.state = "voided"
-        uow.save(card, GiftCardItem.version == int(card.version or 0),
-                 on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+        uow.save(card, GiftCardItem.version == int(card.version or 0), on_conflict=changed("the card", "meanwhile"))
         uow.emit(DomainEvent("gift_card.voided", f"gift_card:{number}", {
             "card_number": number, "batch_id": batch.batch_id, "sold": False, "voided_fen": 0, "reason": cmd.reason}))
         return C.view(card, batch, clock.program_date())
@@ -327,7 +318,7 @@ def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | 
     change.take(fen, "voided_fen")
     change.journal.move(liability(batch), voided(batch), fen)
     card.state = "voided"
-    change.stage("void", fen, by, key, "gift_card.voided", reason=cmd.reason,
+    change.stage("void", fen, "gift_card.voided", reason=cmd.reason,
                  data={"sold": True, "voided_fen": fen, "was": now_state})
     return {**C.view(card, batch, clock.program_date()), "voided_fen": fen}
 
@@ -337,18 +328,17 @@ TOTALS = ("spent", "redeemed", "voided_fen", "refunded", "voided_paid", "breakag
 
 def _refund_to_member(card: GiftCardItem, order_id: str, payment: GiftCardPaymentItem,
                       refunds: dict[str, int], cmd: RefundCardPayment, merchant: str, store: str | None,
-                      by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+                      uow: UnitOfWork) -> dict[str, Any]:
     """A refund of a payment made with a card since redeemed: to the member's principal (the
     balance cap applies), recorded on the payment and (without lines) on the card, whose version
     is the payment's lock."""
     assert card.member_id is not None
     before = int(payment.refunded_fen or 0)
-    sv = stored_value.receive_refund(uow, card.member_id, cmd.amount_fen, merchant, card.number, cmd.refund_id, by,
-                                     key)
+    sv = stored_value.receive_refund(uow, card.member_id, cmd.amount_fen, merchant, card.number, cmd.refund_id)
     payment.refunds = json.dumps({**refunds, cmd.refund_id: cmd.amount_fen})
     payment.refunded_fen = before + cmd.amount_fen
     uow.save(payment)
-    CardChange(uow, card).stage("payment_refund_to_member", 0, by, key, "gift_card.payment_refunded_to_member",
+    CardChange(uow, card).stage("payment_refund_to_member", 0, "gift_card.payment_refunded_to_member",
                                 member_id=card.member_id, merchant_id=merchant, store_id=store,
                                 ref=f"order:{merchant}:{order_id}",
                                 data={"refund_id": cmd.refund_id, "refunded_fen": cmd.amount_fen,
@@ -360,14 +350,12 @@ def _refund_to_member(card: GiftCardItem, order_id: str, payment: GiftCardPaymen
 
 
 class CardChange:
-    """One change of a card's balance: the shared versioned account with the one bucket ``used``."""
+    """One change of a card's balance: the shared journal account with the one bucket ``used``."""
 
     def __init__(self, uow: UnitOfWork, card: GiftCardItem) -> None:
         self.uow, self.card = uow, card
-        self.state = VersionedAccount(uow, card, ("used",), TOTALS,
-                                      on_conflict=lambda: ConcurrentUpdate("the card changed while the request ran"),
-                                      stored=True)
-        self.journal = Journal()
+        self.state = JournalAccount(uow, card, ("used",), TOTALS, on_conflict=changed("the card"), stored=True)
+        self.journal = self.state.journal
 
     def take(self, fen: int, total: str) -> None:
         """``fen`` off the card, counted in ``total``."""
@@ -379,23 +367,20 @@ class CardChange:
         self.state.move("used", -fen)
         self.state.count("refunded", fen)
 
-    def stage(self, kind: str, fen: int, by: Principal, key: str | None, event_type: str, *,
-              member_id: str | None = None, merchant_id: str | None = None, store_id: str | None = None,
-              ref: str | None = None, reason: str | None = None, data: dict[str, Any] | None = None) -> None:
-        """Stage the card, its posting, its event and what its lines change in the issuer's money."""
+    def stage(self, kind: str, fen: int, event_type: str, *, member_id: str | None = None,
+              merchant_id: str | None = None, store_id: str | None = None, ref: str | None = None,
+              reason: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Stage the card, its posting, its event (:meth:`JournalAccount.post`: who and under which
+        key are the unit's) and what its lines change in the issuer's money."""
         card, version = self.card, self.state.next_version
         after = int(card.face_value_fen) - self.state.balance("used")
-        posting = GiftCardPostingItem(*GiftCardPostingItem.key(card.number, version), posting_id=new_id(),
-                                      number=card.number, sequence=version, kind=kind, amount=fen,
-                                      used_delta=self.state.delta["used"],
-                                      balance_after=after, entries=self.journal.dump(), ref=ref,
-                                      merchant_id=merchant_id, store_id=store_id, member_id=member_id, reason=reason,
-                                      actor=by.ref, idempotency_key=key, created_at=clock.iso(clock.now()))
-        event = DomainEvent(event_type, f"gift_card:{card.number}", {
-            "card_number": card.number, "batch_id": card.batch_id, "kind": kind, "amount_fen": fen,
-            "balance_fen": after, "sequence": version, "member_id": member_id, "entries": self.journal.lines,
-            **(data or {})}, merchant_id=merchant_id)
-        self.state.stage(posting, event)
+        self.state.post(GiftCardPostingItem, GiftCardPostingItem.key(card.number, version), kind, fen,
+                        balance_after=after, event_type=event_type, subject=f"gift_card:{card.number}", data={
+                            "card_number": card.number, "batch_id": card.batch_id, "kind": kind, "amount_fen": fen,
+                            "balance_fen": after, "sequence": version, "member_id": member_id,
+                            "entries": self.journal.lines, **(data or {})},
+                        reason=reason, merchant_id=merchant_id, store_id=store_id, number=card.number,
+                        sequence=version, entries=self.journal.dump(), ref=ref, member_id=member_id)
         if event_type != "gift_card.redeemed":      # a redemption's lines are counted on the member's account
             stored_value.count_issued(self.uow, self.journal.lines, limited=kind != "payment_refund",
                                       spread=card.number)

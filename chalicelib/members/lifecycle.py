@@ -20,7 +20,7 @@ from chalicelib.members import repository
 from chalicelib.members.service import lifecycle_rules
 from chalicelib.members.tables import MemberItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.errors import changed
 from chalicelib.shared.events import DomainEvent
 
 ACTOR = "job:member-lifecycle"
@@ -47,8 +47,7 @@ def _review_one(program: str, member_id: str, today: date, as_of: datetime) -> C
     stage, next_review = lifecycle_rules().stage(registered, last, today)
     updated = replace(member, stage=stage, review_on=next_review, version=member.version + 1,
                       updated_at=clock.iso(as_of))
-    uow.save(MemberItem.of(updated), MemberItem.version == member.version,
-             on_conflict=lambda: ConcurrentUpdate("member changed"))
+    uow.save_versioned(MemberItem.of(updated), member.version, changed("the member"), stored=True)
     if stage != member.stage:
         uow.emit(DomainEvent("member.stage_changed", f"member:{member_id}",
                              {"member_id": member_id, "from": member.stage, "to": stage},

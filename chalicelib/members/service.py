@@ -22,6 +22,7 @@ from chalicelib.shared.errors import (
     NotFound,
     Problem,
     ValidationProblem,
+    changed,
 )
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from chalicelib.members.schemas import MemberTokenRequest, RegisterMember, UpdateMember
 else:
     tokens = lazy.module("chalicelib.members.tokens")      # token operations only
+
+_changed = changed("the member")          # the lost race the endpoint retries
 
 MAX_IDENTITIES = 20
 MAX_ID_LENGTH = 64          # longer ids are not ours: refused without a read
@@ -146,7 +149,7 @@ def update(member_id: str, cmd: UpdateMember, by: Principal, uow: UnitOfWork) ->
     updated = _activity(member.with_profile(changes, clock.iso(clock.now())), by)
     if len(updated.custom_fields) > 50:
         raise ValidationProblem("a member has at most 50 custom fields")
-    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
     uow.emit(DomainEvent("member.updated", f"member:{member_id}",
                          {"member_id": member_id, "fields": sorted(changes)},
                          merchant_id=by.merchant_id))
@@ -167,7 +170,7 @@ def bind(member_id: str, identity_type: str, value: str, by: Principal, uow: Uni
     now = clock.iso(clock.now())
     updated = _activity(member.with_identity(identity, now), by)
     uow.create(IdentityItem.of(identity, member_id, now), on_conflict=taken(identity))
-    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
     uow.emit(DomainEvent("member.identity_bound", f"member:{member_id}",
                          {"member_id": member_id, "identity_type": identity.type},
                          merchant_id=by.merchant_id))
@@ -189,7 +192,7 @@ def change_phone(member_id: str, phone: str, by: Principal, uow: UnitOfWork) -> 
     uow.create(IdentityItem.of(new, member_id, now), on_conflict=taken(new))
     if old:
         uow.delete(IdentityItem.of(old, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
-    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
     _audit(uow, member_id, by, "phone_changed", f"{old.masked().value if old else '-'} -> {new.masked().value}",
            staged=True)
     uow.emit(DomainEvent("member.phone_changed", f"member:{member_id}", {"member_id": member_id},
@@ -209,7 +212,7 @@ def unbind(member_id: str, identity_type: str, value: str, by: Principal, uow: U
     now = clock.iso(clock.now())
     updated = _activity(member.without_identity(identity, now), by)
     uow.delete(IdentityItem.of(identity, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
-    uow.save(MemberItem.of(updated), MemberItem.version == member.version, on_conflict=_changed)
+    uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
     _audit(uow, member_id, by, "identity_unbound", f"{identity.type} {identity.masked().value}", staged=True)
     uow.emit(DomainEvent("member.identity_unbound", f"member:{member_id}",
                          {"member_id": member_id, "identity_type": identity.type}, merchant_id=by.merchant_id))
@@ -349,9 +352,6 @@ def _active(uow: UnitOfWork, member_id: str, consistent: bool = False) -> Member
         member_id = member.merged_into
     raise Conflict("merge chain too long")
 
-
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the member changed while the request ran; retry")
 
 
 def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str, staged: bool = False) -> None:

@@ -32,8 +32,8 @@ def adjust(member_id: str, cmd: Adjust, by: Principal, uow: UnitOfWork, key: str
         ledger.add_lot(cmd.points, R.expiry_date(config.expiry, today), source="adjustment")
     else:
         ledger.take(-cmd.points)
-    posting = ledger.stage("adjust", abs(cmd.points), reason=cmd.reason, source="adjustment", actor=by.ref,
-                           idempotency_key=key, event_type="points.adjusted",
+    posting = ledger.stage("adjust", abs(cmd.points), reason=cmd.reason, source="adjustment",
+                           event_type="points.adjusted",
                            event_data={"points": cmd.points, "reason": cmd.reason})
     return {"member_id": member_id, "points": cmd.points, "posting_id": posting.posting_id,
             "balance": int(posting.balance_after)}
@@ -117,7 +117,7 @@ def expire_lots(program_id: str, member_id: str, point_type: str, earned_before:
             orders.record_expired(uow, lot.source, member_id, lot.lot_id, n, point_type)   # not clawed back again
             total += n
         if total:
-            ledger.stage("expire", total, reason=reason, source="expiry", actor=actor, idempotency_key=None,
+            ledger.stage("expire", total, reason=reason, source="expiry",
                          event_type="points.expired", event_data=event_data)
             uow.commit()
             expired += total

@@ -88,8 +88,8 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
             holds.create(uow, h, holds.FILLING, on_conflict=_changed)
         else:
             holds.move(uow, h, holds.FILLING, HoldItem.points == have, on_conflict=_changed)
-        ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}", actor=by.ref,
-                     idempotency_key=None, event_type="points.held",
+        ledger.stage("hold", chunk, reason="a large spend, taken in steps", source=f"hold:{hold_id}",
+                     event_type="points.held",
                      event_data={"hold_id": hold_id, "filling": True, "target": points}, merchant_id=merchant,
                      store_id=by.store_id)
         try:

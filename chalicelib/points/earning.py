@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
 from chalicelib.points import access, limits, orders, program, repository, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
@@ -56,8 +57,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         why.append(f"none: points earned then expired on {expires.isoformat()}, before the order was recorded")
         points = 0                        # a lot born expired is never spendable, so none is made
     source = f"order:{merchant}:{cmd.order_id}"
-    stamp = {"actor": by.ref, "idempotency_key": key, "merchant_id": merchant, "store_id": store_id,
-             "source": source}
+    stamp = {"merchant_id": merchant, "store_id": store_id, "source": source}
     earned: dict[str, list] = {}
     reply: dict[str, Any] = {"member_id": member_id, "order_id": cmd.order_id, "rules_version": version,
                              "points": points, "growth": growth, "explanation": why}
@@ -155,7 +155,7 @@ def record_behavior(member_id: str, cmd: RecordBehavior, by: Principal, uow: Uni
         points += _check_in(uow, member_id, rule, today, detail)
     source = f"behavior:{name}:{cmd.ref}"
     expires = R.expiry_date(rules.expiry, today)
-    stamp = {"actor": by.ref, "idempotency_key": key, "merchant_id": by.merchant_id, "store_id": by.store_id}
+    stamp = {"merchant_id": by.merchant_id, "store_id": by.store_id}
     reply: dict[str, Any] = {"member_id": member_id, "points": points, "rules_version": version, **detail}
     if points > 0:
         ledger = program.ledger(uow, member_id, "points", rules, today)
@@ -187,7 +187,8 @@ def _mark_rewarded(uow: UnitOfWork, member_id: str, name: str, cmd: RecordBehavi
         pk, sk = f"REFERRAL#{cmd.referee_member_id}", f"PTS#BEHREF#{name}#REFERRED"
     else:
         pk, sk = f"MEMBER#{member_id}", f"PTS#BEHREF#{name}#{cmd.ref}"
-    uow.create(CounterItem(pk, sk, total=1), on_conflict=lambda: Conflict(f"'{name}' was already rewarded for {cmd.ref}"))
+    once.apply(uow, CounterItem(pk, sk, total=1), cmd.ref or name,
+               taken=lambda: Conflict(f"'{name}' was already rewarded for {cmd.ref}"))
 
 
 def _use_behavior_limits(uow: UnitOfWork, member_id: str, name: str, rule: R.Behavior, cmd: RecordBehavior,

@@ -75,16 +75,15 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
         if not lot.unlock_on or lot.unlock_on > today.isoformat():
             return Counter()
         n = ledger.unlock(lot)
-        ledger.stage("unlock", n, reason="return window closed", source=lot.source, actor=EXPIRY_ACTOR,
-                     idempotency_key=None, event_type="points.unlocked")
+        ledger.stage("unlock", n, reason="return window closed", source=lot.source, event_type="points.unlocked")
         uow.commit()
         return Counter(unlocked=n)
     if not lot.expires_on or lot.expires_on >= today.isoformat():
         return Counter()
     n = ledger.expire(lot)
     if n:
-        ledger.stage("expire", n, reason="expired", source="expiry", actor=EXPIRY_ACTOR,
-                     idempotency_key=None, event_type="points.expired", event_data={"expires_on": lot.expires_on})
+        ledger.stage("expire", n, reason="expired", source="expiry",
+                     event_type="points.expired", event_data={"expires_on": lot.expires_on})
         orders.record_expired(uow, lot.source, lot.member_id, lot.lot_id, n, lot.point_type)
         uow.commit()
     return Counter(expired=n)
@@ -107,7 +106,7 @@ def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
         if last:
             ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
         ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
-                     actor=EXPIRY_ACTOR, idempotency_key=None, event_type="points.expired")
+                     event_type="points.expired")
         uow.commit()
         expired += total
         if last:

@@ -1,6 +1,6 @@
 """One change to one member's points of one type, staged on a unit of work.
 
-Built on the shared :class:`~chalicelib.ledger.account.VersionedAccount` (the account version is
+Built on the shared :class:`~chalicelib.ledger.account.JournalAccount` (the account version is
 the lock; one posting per version) and the pure lot arithmetic of :mod:`chalicelib.ledger.lots`.
 What is points-specific lives here: lots as items in the member's partition, pending lots,
 debt repaid first by new points, and the lot trail every posting and event records.
@@ -20,13 +20,11 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
-from chalicelib.ledger.account import VersionedAccount
+from chalicelib.ledger.account import JournalAccount
 from chalicelib.points import repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict
-from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.ids import new_id
+from chalicelib.shared.errors import Conflict, changed
 
 BUCKETS = ("available", "pending", "held", "debt")
 TOTALS = ("earned", "redeemed", "expired", "clawed_back", "restored")
@@ -41,8 +39,7 @@ class TooManyLots(Conflict):
     slug, title = "too-many-lots", "The change touches more lots than one transaction can hold"
 
 
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the points account changed while the request ran; retry")
+_changed = changed("the points account")
 
 
 class Ledger:
@@ -52,7 +49,7 @@ class Ledger:
                  reminder_days: list[int] | None = None) -> None:
         self.member_id, self.point_type, self.uow, self.today = member_id, point_type, uow, today
         self.reminder_days = reminder_days or []
-        self.account_state = VersionedAccount(uow, repository.of(uow).account(member_id, point_type), BUCKETS, TOTALS,
+        self.account_state = JournalAccount(uow, repository.of(uow).account(member_id, point_type), BUCKETS, TOTALS,
                                               on_conflict=_changed)
         self.lots: dict[str, LotItem] = {}           # sk -> state after this change
         self.read_remaining: dict[str, int | None] = {}
@@ -238,29 +235,26 @@ class Ledger:
         return self.account_state.balance("debt")
 
     # --- commit -------------------------------------------------------------------------------
-    def stage(self, kind: str, amount: int, *, reason: str | None, source: str | None, actor: str | None,
-              idempotency_key: str | None, event_type: str, event_data: dict[str, Any] | None = None,
-              merchant_id: str | None = None, store_id: str | None = None) -> PostingItem:
-        """Stage the account, the lots, one posting and one event on the unit of work."""
+    def stage(self, kind: str, amount: int, *, reason: str | None, source: str | None, event_type: str,
+              event_data: dict[str, Any] | None = None, merchant_id: str | None = None,
+              store_id: str | None = None) -> PostingItem:
+        """Stage the account, the lots, one posting (with the lot trail) and one event on the unit
+        of work (:meth:`JournalAccount.post`: who and under which key are the unit's)."""
         self._stage_lots()
         if kind in ("redeem", "hold_confirmed"):
             self.account_state.count("redeemed", amount)
-        version = self.account_state.next_version
+        state, version = self.account_state, self.account_state.next_version
         balance = self.available - self.debt
-        posting = PostingItem(PostingItem.partition(self.member_id), PostingItem.sort_key(self.point_type, version),
-                              posting_id=new_id(), member_id=self.member_id, point_type=self.point_type,
-                              kind=kind, amount=amount, balance_after=balance,
-                              available_delta=self.delta["available"], pending_delta=self.delta["pending"],
-                              held_delta=self.delta["held"], debt_delta=self.delta["debt"],
-                              lots=json.dumps(self.touched, separators=(",", ":")), reason=reason, actor=actor,
-                              source=source, idempotency_key=idempotency_key, merchant_id=merchant_id,
-                              store_id=store_id, created_at=clock.iso(clock.now()))
-        event = DomainEvent(event_type, f"member:{self.member_id}", {
-            "member_id": self.member_id, "point_type": self.point_type, "kind": kind, "amount": amount,
-            "posting_id": posting.posting_id, "sequence": version, "balance": balance,
-            "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}, merchant_id=merchant_id)
-        self.account_state.stage(posting, event)
-        return posting
+        return state.post(PostingItem, (PostingItem.partition(self.member_id),
+                                        PostingItem.sort_key(self.point_type, version)), kind, amount,
+                          balance_after=balance, event_type=event_type, subject=f"member:{self.member_id}", data={
+                              "member_id": self.member_id, "point_type": self.point_type, "kind": kind,
+                              "amount": amount, "posting_id": state.posting_id, "sequence": version,
+                              "balance": balance, "delta": dict(self.delta), "lots": self.touched,
+                              **(event_data or {})},
+                          reason=reason, merchant_id=merchant_id, store_id=store_id, member_id=self.member_id,
+                          point_type=self.point_type, lots=json.dumps(self.touched, separators=(",", ":")),
+                          source=source)
 
     def _stage_lots(self) -> None:
         changed = [sk for sk, lot in self.lots.items() if self.read_remaining.get(sk) != int(lot.remaining)]

@@ -1,7 +1,9 @@
 """Per-period counters: earning caps per day and month, behaviour limits, the check-in streak.
 
-A counter is read, then saved on the condition that it still holds what was read, in the same
-transaction as the points it limits: two concurrent requests cannot both use the last unit.
+A counter is read (what is left clamps the points earned), then added to with the shared counter
+of :mod:`chalicelib.ledger.counters`, in the same transaction as the points it limits, on the
+condition that it still holds what was read: two concurrent requests cannot both use the last
+unit (the loser retries, and reads what is left then).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from datetime import date, timedelta
 
 from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import counters
 from chalicelib.points import repository
 from chalicelib.points.tables import CounterItem
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.errors import changed
 
 COUNTER_DAYS = 400          # a counter outlives the longest period it limits (a month) by far
 
@@ -49,11 +52,8 @@ def read(uow: UnitOfWork, member_id: str, name: str, cap: int | None) -> Limit |
 
 def use(uow: UnitOfWork, limit: Limit, add: int) -> None:
     """Stage ``add`` more on the counter, on the condition that nobody else used it meanwhile."""
-    item = limit.item
-    item.total = limit.used + add
-    condition = CounterItem.total == limit.used if limit.used else CounterItem.pk.does_not_exist()
-    item.expires_at = expiry_in(COUNTER_DAYS)
-    uow.save(item, condition, on_conflict=lambda: ConcurrentUpdate("a concurrent change used the same limit; retry"))
+    counters.add(uow, limit.item, add, limit.cap, changed("the counter of this limit", "meanwhile"),
+                 also=[CounterItem.expires_at.set(expiry_in(COUNTER_DAYS))], read=limit.used)
 
 
 def next_streak(item: CounterItem, today: date) -> int | None:

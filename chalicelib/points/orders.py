@@ -14,16 +14,12 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import access, repository
 from chalicelib.points.tables import OrderItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem
+from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.principal import Principal
 
 
 class OrderAlreadyEarned(Conflict):
     slug, title = "order-already-earned", "This order has already earned points"
-
-
-def _changed(order_id: str) -> Callable[[], Problem]:
-    return lambda: ConcurrentUpdate(f"order {order_id} changed concurrently; retry")
 
 
 def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: str, member_id: str,
@@ -35,9 +31,7 @@ def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: s
         o.list_under_member(clock.now().isoformat())
     read_version = int(o.version or 0)
     change(o)
-    o.version = read_version + 1
-    uow.save(o, OrderItem.version == read_version if order else OrderItem.pk.does_not_exist(),
-             on_conflict=_changed(order_id))
+    uow.save_versioned(o, read_version, changed(f"order {order_id}", "concurrently"), stored=order is not None)
     return o
 
 
@@ -110,7 +104,7 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
             return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
         problem = (amount_problem(order, order_id, amount_fen) if amount_fen else None) or share_problem(
             int(order.spent_points or 0) if order else 0, order_id, points, limit)
-        return problem or _changed(order_id)()
+        return problem or changed(f"order {order_id}", "concurrently")()
     return explain
 
 

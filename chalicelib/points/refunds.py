@@ -132,7 +132,7 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     reply["clawed_back"][point_type] = claw - (short - owed)
     cmd, order_id = context["cmd"], context["order_id"]
     ledger.stage("refund", claw, reason=f"refund {cmd.refund_id}", source=f"order:{context['merchant']}:{order_id}",
-                 actor=context["by"].ref, idempotency_key=context["key"], event_type="points.refunded",
+                 event_type="points.refunded",
                  event_data={"order_id": order_id, "refund_id": cmd.refund_id, "clawed_back": claw,
                              "restored": restore, "debt_added": owed, "forgiven": short - owed,
                              "policy": rules.negative_balance}, merchant_id=context["merchant"],

@@ -84,8 +84,8 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
                             R.redeem_limit_points(rules, amount), store, access.store_scope(by))
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
-    posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source, actor=by.ref,
-                           idempotency_key=key, event_type="points.redeemed",
+    posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source,
+                           event_type="points.redeemed",
                            event_data={"order_id": cmd.order_id, "reward": cmd.reward,
                                        **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant,
                            store_id=store)
@@ -116,7 +116,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     else:
         holds.move(uow, h, holds.OPEN, HoldItem.points == filled)
     posting = ledger.stage("hold", cmd.points - filled, reason="checkout hold",
-                           source=f"hold:{hold_id}", actor=by.ref, idempotency_key=key, event_type="points.held",
+                           source=f"hold:{hold_id}", event_type="points.held",
                            event_data={"hold_id": hold_id, "target": cmd.points},
                            merchant_id=merchant, store_id=store)
     return {"hold_id": hold_id, "member_id": member_id, "points": cmd.points, "status": "open",
@@ -158,8 +158,8 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
         orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots), amount,
                             R.redeem_limit_points(rules, amount) if amount else 10**12, h.store_id,
                             access.store_scope(by))
-    posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}", actor=by.ref,
-                           idempotency_key=key, event_type="points.hold_confirmed",
+    posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}",
+                           event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},
                            merchant_id=h.merchant_id, store_id=h.store_id)
     return {"hold_id": hold_id, "status": "confirmed", "points": points, "balance": int(posting.balance_after)}
@@ -188,7 +188,6 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     holds.move(uow, h, holds.RELEASING if rest else holds.RELEASED, lock,
                on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
     posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
-                           actor=by.ref if by else LAPSE_ACTOR, idempotency_key=key,
                            event_type="points.hold_released",
                            event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},
                            merchant_id=h.merchant_id, store_id=h.store_id)

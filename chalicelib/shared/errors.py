@@ -5,6 +5,7 @@ Domain code raises these; the HTTP layer renders them as ``application/problem+j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 TYPE_BASE = "https://loyalty.example/problems/"
@@ -82,6 +83,12 @@ class ConcurrentUpdate(Problem):
     """A race lost on a version or counter: the endpoint retries it; callers never see it."""
 
     status, slug, title = 409, "concurrent-update", "The record changed while the request ran; retry"
+
+
+def changed(what: str, when: str = "while the request ran") -> Callable[[], ConcurrentUpdate]:
+    """The conflict of a lock on ``what`` (a version, a counter): one wording for every lost race,
+    which the endpoint retries from fresh state (and names in its 503 if it keeps losing)."""
+    return lambda: ConcurrentUpdate(f"{what} changed {when}; retry")
 
 
 class Busy(Problem):

@@ -17,12 +17,9 @@ from typing import Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.ledger.account import VersionedAccount
-from chalicelib.ledger.journal import Journal
+from chalicelib.ledger.account import JournalAccount
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict
-from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.ids import new_id
+from chalicelib.shared.errors import Conflict, changed
 from chalicelib.stored_value import bonus_lots, counters, repository
 from chalicelib.stored_value import rules as R
 from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPostingItem
@@ -44,19 +41,14 @@ class InsufficientBalance(Conflict):
     slug, title = "insufficient-balance", "Not enough stored value"
 
 
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the stored value account changed while the request ran; retry")
-
-
 class SvChange:
     """Balances as this change leaves them; :meth:`stage` writes the account, posting and event."""
 
     def __init__(self, uow: UnitOfWork, member_id: str) -> None:
         self.uow, self.member_id = uow, member_id
         item = repository.of(uow).account(member_id)
-        self.state = VersionedAccount(uow, item, BUCKETS, TOTALS, on_conflict=_changed)
-        self.journal = Journal()
-        self.final: tuple[int, int] | None = None         # (principal, bonus) once staged
+        self.state = JournalAccount(uow, item, BUCKETS, TOTALS, on_conflict=changed("the stored value account"))
+        self.journal = self.state.journal
         self.lots = bonus_lots.load(item.bonus_lots)
         self.taken: bonus_lots.Lots = []                   # expiring bonus this change spent
 
@@ -68,12 +60,12 @@ class SvChange:
     @property
     def principal(self) -> int:
         """Principal as this change leaves it."""
-        return self.final[0] if self.final else self.state.balance("principal")
+        return self.state.balance("principal")
 
     @property
     def bonus(self) -> int:
         """Bonus as this change leaves it."""
-        return self.final[1] if self.final else self.state.balance("bonus")
+        return self.state.balance("bonus")
 
     def top_up(self, principal: int, bonus: int, bonus_until: date | None = None) -> None:
         """Paid money in (cash clearing to principal) and a bonus granted (expense to bonus),
@@ -181,34 +173,29 @@ class SvChange:
         self.journal.move(BONUS, EXPIRED, fen)
         return fen
 
-    def stage(self, kind: str, amount: int, *, ref: str | None, actor: str | None, key: str | None,
-              event_type: str, data: dict[str, Any] | None = None, merchant_id: str | None = None,
-              store_id: str | None = None, reason: str | None = None) -> SvPostingItem:
-        """Stage the account, one posting (with its journal lines), one event, and what the lines
-        change in the issuer's outstanding prepaid money (bounded by its limit, but for a refund)."""
+    def stage(self, kind: str, amount: int, *, ref: str | None, event_type: str, data: dict[str, Any] | None = None,
+              merchant_id: str | None = None, store_id: str | None = None, reason: str | None = None) -> SvPostingItem:
+        """Stage the account, one posting (with its journal lines), one event (:meth:`JournalAccount.post`:
+        who and under which key are the unit's), and what the lines change in the issuer's
+        outstanding prepaid money (bounded by its limit, but for a refund)."""
         if self.account.gsi1pk is None:                  # an account item from before listings
             fresh = SvAccountItem.new(self.member_id)
             self.account.gsi1pk, self.account.gsi1sk = fresh.gsi1pk, fresh.gsi1sk
-        version = self.state.next_version
-        delta = self.state.delta
-        balance = self.principal + self.bonus
-        posting = SvPostingItem(*SvPostingItem.key(self.member_id, version), posting_id=new_id(),
-                                member_id=self.member_id, sequence=version, kind=kind, amount=amount,
-                                principal_delta=delta["principal"], bonus_delta=delta["bonus"],
-                                held_principal_delta=delta["held_principal"], held_bonus_delta=delta["held_bonus"],
-                                balance_after=balance, entries=self.journal.dump(), ref=ref, merchant_id=merchant_id,
-                                store_id=store_id, reason=reason, actor=actor, idempotency_key=key,
-                                created_at=clock.iso(clock.now()))
-        event = DomainEvent(event_type, f"member:{self.member_id}", {
-            "member_id": self.member_id, "kind": kind, "amount_fen": amount, "posting_id": posting.posting_id,
-            "sequence": version, "principal_delta": delta["principal"], "bonus_delta": delta["bonus"],
-            "principal": self.principal, "bonus": self.bonus, "entries": self.journal.lines, "ref": ref,
-            **(data or {})}, merchant_id=merchant_id)
-        self.final = (self.principal, self.bonus)
+        state, version, delta = self.state, self.state.next_version, self.state.delta
         self.account.bonus_lots = bonus_lots.dump(self.lots)
         due = bonus_lots.next_due(self.lots)
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
-        self.state.stage(posting, event)
+        posting = state.post(SvPostingItem, SvPostingItem.key(self.member_id, version), kind, amount,
+                             balance_after=self.principal + self.bonus, event_type=event_type,
+                             subject=f"member:{self.member_id}", data={
+                                 "member_id": self.member_id, "kind": kind, "amount_fen": amount,
+                                 "posting_id": state.posting_id, "sequence": version,
+                                 "principal_delta": delta["principal"], "bonus_delta": delta["bonus"],
+                                 "principal": self.principal, "bonus": self.bonus, "entries": self.journal.lines,
+                                 "ref": ref, **(data or {})},
+                             reason=reason, merchant_id=merchant_id, store_id=store_id, member_id=self.member_id,
+                             sequence=version, entries=self.journal.dump(), ref=ref)
         _, rules = R.RULES.at(self.uow, clock.now())
-        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED, spread=self.member_id)
+        counters.count_issued(self.uow, self.journal.lines, rules.issuance_limits_fen, limited=kind not in UNLIMITED,
+                              spread=self.member_id)
         return posting

@@ -52,7 +52,7 @@ def request(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: s
     limit = rules.cash_out_approval_above_fen
     if limit is None or principal <= limit:
         principal, bonus = change.cash_out()
-        posting = change.stage("cash_out", principal, ref=cmd.refund_ref, actor=by.ref, key=key,
+        posting = change.stage("cash_out", principal, ref=cmd.refund_ref,
                                event_type="stored_value.cashed_out", reason=cmd.reason,
                                data={"principal_fen": principal, "bonus_forfeited_fen": bonus,
                                      "requested_by": by.ref, "approved_by": None})
@@ -63,7 +63,7 @@ def request(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: s
     uow.create(SvCashOutItem(*SvCashOutItem.key(member_id, cash_out_id), cash_out_id=cash_out_id,
                              member_id=member_id, principal=principal, status="pending", reason=cmd.reason,
                              refund_ref=cmd.refund_ref, requested_by=by.ref, requested_at=now))
-    change.stage("cash_out_held", principal, ref=f"cash_out:{cash_out_id}", actor=by.ref, key=key,
+    change.stage("cash_out_held", principal, ref=f"cash_out:{cash_out_id}",
                  event_type="stored_value.cash_out_requested", reason=cmd.reason,
                  data={"cash_out_id": cash_out_id, "principal_fen": principal, "requested_by": by.ref,
                        "approval_above_fen": limit})
@@ -99,7 +99,7 @@ def approve(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principa
     _, bonus = change.cash_out(held=principal)
     record.bonus_forfeited = bonus
     _decide(uow, record, "paid", by, cmd.reason)
-    posting = change.stage("cash_out", principal, ref=record.refund_ref, actor=by.ref, key=key,
+    posting = change.stage("cash_out", principal, ref=record.refund_ref,
                            event_type="stored_value.cashed_out", reason=record.reason,
                            data={"cash_out_id": cash_out_id, "principal_fen": principal, "bonus_forfeited_fen": bonus,
                                  "requested_by": record.requested_by, "approved_by": by.ref})
@@ -117,7 +117,7 @@ def reject(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principal
     change = SvChange(uow, member_id)
     change.release(int(record.principal), 0)
     _decide(uow, record, "rejected", by, cmd.reason)
-    change.stage("cash_out_released", int(record.principal), ref=f"cash_out:{cash_out_id}", actor=by.ref, key=key,
+    change.stage("cash_out_released", int(record.principal), ref=f"cash_out:{cash_out_id}",
                  event_type="stored_value.cash_out_rejected", reason=cmd.reason,
                  data={"cash_out_id": cash_out_id, "requested_by": record.requested_by, "rejected_by": by.ref})
     return {**_view(change), **view(record)}

@@ -2,13 +2,10 @@
 today and uses of a bonus rule, a merchant's and a key's top-ups today, and each issuer's
 outstanding prepaid money (what the issuance limit bounds).
 
-One mechanism for all of them: an ``ADD`` on the counter item, conditioned (when the counter
-has a limit and the amount adds to it) on the total still leaving room for the amount. The
-condition is checked by the store at commit, so a burst of concurrent requests cannot pass a
-limit that each of them alone respects: exactly the room is used, every later one is refused,
-and a refused request changes nothing (its whole transaction fails). A retry that replays is
-answered from its idempotency record and never adds again; a counter needs no read first (the
-caller may read it for a friendlier message).
+All of them are the shared counter of :mod:`chalicelib.ledger.counters` (an ``ADD`` bounded by
+its limit at commit, as the points caps are). A retry that replays is answered from its
+idempotency record and never adds again; a counter needs no read first (the caller may read it
+for a friendlier message).
 
 The issuer's counter is the prepaid money it holds: its liability accounts' credit balance
 (members' principal, held or not, and the program's gift cards for ``program``; a merchant's
@@ -28,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import counters as shared
 from chalicelib.shared.errors import Conflict, Problem
 from chalicelib.stored_value.tables import SvCounterItem
 
@@ -42,20 +40,13 @@ PROGRAM_ACCOUNTS = ("member:principal", "member:held_principal")
 
 def add(uow: UnitOfWork, key: tuple[str, str], amount: int, limit: int | None,
         refusal: Callable[[], Problem]) -> None:
-    """Stage ``amount`` more on the counter at ``key``; when ``limit`` is set and ``amount`` adds,
-    on the condition that the total stays within it (else ``refusal`` at commit)."""
-    condition = None
-    if limit is not None and amount > 0:
-        if amount > limit:
-            raise refusal()
-        condition = SvCounterItem.pk.does_not_exist() | (SvCounterItem.total <= limit - amount)
-    uow.update(SvCounterItem(*key), [SvCounterItem.total.add(amount)], condition, on_conflict=refusal)
+    """Stage ``amount`` more on the counter at ``key``, within ``limit`` (:func:`shared.add`)."""
+    shared.add(uow, SvCounterItem(*key), amount, limit, refusal)
 
 
 def total(uow: UnitOfWork, key: tuple[str, str]) -> int:
     """A counter's total now (consistent read)."""
-    item = uow.get(SvCounterItem, key, consistent=True)
-    return int(item.total or 0) if item is not None else 0
+    return shared.total(uow, SvCounterItem, key)
 
 
 def issuer_of(account: str) -> str | None:

@@ -43,7 +43,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
                    created_at=clock.iso(now))
     holds.due_at(h, expires, f"{member_id}#{hold_id}")
     holds.create(uow, h, holds.OPEN)
-    change.stage("hold", cmd.amount_fen, ref=f"hold:{hold_id}", actor=by.ref, key=key, event_type="stored_value.held",
+    change.stage("hold", cmd.amount_fen, ref=f"hold:{hold_id}", event_type="stored_value.held",
                  merchant_id=merchant, store_id=store, data={"hold_id": hold_id, "order_id": cmd.order_id,
                                                             "principal_fen": principal, "bonus_fen": bonus})
     return {"hold_id": hold_id, "member_id": member_id, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
@@ -70,7 +70,7 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
                              refunded_bonus=0, lots_taken=bonus_lots.dump(change.taken),
                              created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
-    change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}", actor=by.ref, key=key,
+    change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}",
                  event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "order_id": h.order_id, "principal_fen": principal, "bonus_fen": bonus})
     return {"hold_id": hold_id, "status": "confirmed", "order_id": h.order_id, "amount_fen": int(h.amount_fen),
@@ -86,8 +86,8 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
     change = SvChange(uow, member_id)
     change.release(int(h.principal), int(h.bonus))
     holds.move(uow, h, holds.RELEASED)
-    change.stage("hold_released", int(h.amount_fen), ref=f"hold:{hold_id}", actor=by.ref if by else LAPSE_ACTOR,
-                 key=key, event_type="stored_value.hold_released", merchant_id=h.merchant_id, store_id=h.store_id,
+    change.stage("hold_released", int(h.amount_fen), ref=f"hold:{hold_id}",
+                 event_type="stored_value.hold_released", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "why": why})
     return {"hold_id": hold_id, "status": "released", "amount_fen": int(h.amount_fen),
             "balance_fen": change.principal + change.bonus}

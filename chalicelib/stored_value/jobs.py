@@ -56,7 +56,7 @@ def _expire(program_id: str, member_id: str, today: date) -> Counter:
     fen = change.expire_bonus(today)
     if fen == 0:                # what has expired is held by an open checkout: due again tomorrow
         return Counter()
-    change.stage("bonus_expired", fen, ref=f"expiry:{today.isoformat()}", actor=EXPIRY_ACTOR, key=None,
+    change.stage("bonus_expired", fen, ref=f"expiry:{today.isoformat()}",
                  event_type="stored_value.bonus_expired", data={"day": today.isoformat()})
     uow.commit()
     return Counter(accounts=1, fen=fen)

@@ -15,7 +15,6 @@ from chalicelib.stored_value.tables import (
     SvCounterItem,
     SvPaymentItem,
     SvPostingItem,
-    SvTopUpRefItem,
 )
 
 
@@ -36,10 +35,6 @@ class StoredValueRepository:
         sort = SortKey.below(f"{before:010d}") if before else None
         return self.uow.query(SvPostingItem, f"SVLEDGER#{member_id}", sort, forward=not newest_first, limit=limit,
                               consistent=True)
-
-    def top_up_ref(self, payment_ref: str) -> SvTopUpRefItem | None:
-        """A top-up's payment, if applied."""
-        return self.uow.get(SvTopUpRefItem, SvTopUpRefItem.key(payment_ref), consistent=True)
 
     def payment(self, merchant_id: str, order_id: str) -> SvPaymentItem | None:
         """What a payment took, and its refunds so far."""

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
+from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
@@ -35,10 +37,6 @@ class PaymentRefReused(Conflict):
     slug, title = "payment-ref-reused", "This payment reference was applied to another top-up"
 
 
-class RefundExceedsPayment(Conflict):
-    slug, title = "refund-exceeds-payment", "Refunds would exceed the payment"
-
-
 def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Add principal paid by an external payment (applied once per reference) and the best bonus.
     The program issues every member's stored value (one account, spent at any merchant); the
@@ -54,10 +52,10 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
               *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
               *[(SvCounterItem, key) for key in shards])
     member_id = members.target(uow, member_id, by)
-    seen = repository.of(uow).top_up_ref(cmd.payment_ref)
+    seen = once.applied(uow, SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref),
+                        {"member_id": member_id, "amount_fen": cmd.amount_fen},
+                        lambda: PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up"))
     if seen is not None:
-        if (seen.member_id, int(seen.amount_fen)) != (member_id, cmd.amount_fen):
-            raise PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up")
         return {**account(uow, member_id), "already_applied": True, "bonus_fen": int(seen.bonus_fen),
                 "issuer": counters.PROGRAM_ISSUER}
     now = clock.now()
@@ -75,10 +73,9 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     valid = next((r.valid_days for r in rules.bonus_rules if r.id == rule), None)
     until = clock.program_date(now) + timedelta(days=valid) if valid and bonus else None
     change.top_up(cmd.amount_fen, bonus, until)
-    uow.create(SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id, amount_fen=cmd.amount_fen,
-                              bonus_fen=bonus, at=clock.iso(now)),
-               on_conflict=lambda: ConcurrentUpdate(f"payment {cmd.payment_ref} was just applied"))   # retried: a replay
-    posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref, actor=by.ref, key=key,
+    once.apply(uow, SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id,
+                                   amount_fen=cmd.amount_fen, bonus_fen=bonus, at=clock.iso(now)), cmd.payment_ref)
+    posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule, "issuer": counters.PROGRAM_ISSUER,
                                  "bonus_until": until.isoformat() if until else None})
@@ -94,8 +91,7 @@ def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool 
     counters.count_issued(uow, lines, rules.issuance_limits_fen, limited=limited, spread=spread)
 
 
-def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str, by: Principal,
-                 key: str | None) -> SvChange:
+def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, card_number: str) -> SvChange:
     """A gift card's balance into the member's principal (the balance cap applies), staged."""
     _, rules = R.RULES.at(uow, clock.now())
     change = SvChange(uow, member_id)
@@ -103,13 +99,13 @@ def receive_card(uow: UnitOfWork, member_id: str, fen: int, card_account: str, c
         raise LimitExceeded(f"the balance would be {change.principal + change.bonus + fen} fen; at most "
                             f"{rules.balance_cap_fen} fen may be held", cap_fen=rules.balance_cap_fen)
     change.from_card(fen, card_account)
-    change.stage("gift_card", fen, ref=f"gift_card:{card_number}", actor=by.ref, key=key,
+    change.stage("gift_card", fen, ref=f"gift_card:{card_number}",
                  event_type="stored_value.card_redeemed", data={"card_number": card_number})
     return change
 
 
-def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str, refund_id: str,
-                   by: Principal, key: str | None) -> SvChange:
+def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, card_number: str,
+                   refund_id: str) -> SvChange:
     """A refund of a gift card payment whose card was since redeemed into this account, as
     principal (the balance cap applies), staged."""
     _, rules = R.RULES.at(uow, clock.now())
@@ -119,7 +115,7 @@ def receive_refund(uow: UnitOfWork, member_id: str, fen: int, merchant_id: str, 
                             f"{rules.balance_cap_fen} fen may be held: refund by another route",
                             cap_fen=rules.balance_cap_fen)
     change.refund_card_payment(fen, merchant_id)
-    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}", actor=by.ref, key=key,
+    change.stage("card_refund", fen, ref=f"gift_card:{card_number}:{refund_id}",
                  event_type="stored_value.card_payment_refunded", merchant_id=merchant_id,
                  data={"card_number": card_number, "refund_id": refund_id})
     return change
@@ -191,7 +187,7 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                              bonus=bonus, refunded_principal=0, refunded_bonus=0,
                              lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
-    posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}", actor=by.ref, key=key,
+    posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}",
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
     return {**_view(change), "order_id": cmd.order_id, "amount_fen": cmd.amount_fen, "principal_fen": principal,
@@ -224,9 +220,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
     before = int(paid.refunded_principal) + int(paid.refunded_bonus)
-    if before + cmd.amount_fen > int(paid.amount_fen):
-        raise RefundExceedsPayment(f"refunds would total {before + cmd.amount_fen} fen of a {paid.amount_fen} fen "
-                                   f"payment", refunded_fen=before)
+    within_payment(before, cmd.amount_fen, int(paid.amount_fen))
     principal, bonus = R.refund_split(int(paid.principal), int(paid.bonus), int(paid.amount_fen), before,
                                       int(paid.refunded_principal), int(paid.refunded_bonus), cmd.amount_fen)
     change = SvChange(uow, paid.member_id)
@@ -239,7 +233,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     uow.save(paid, (SvPaymentItem.refunded_principal == read[0]) & (SvPaymentItem.refunded_bonus == read[1]),
              on_conflict=lambda: Conflict("the payment changed meanwhile; retry"))
     posting = change.stage("refund", cmd.amount_fen, ref=f"order:{merchant}:{order_id}:{cmd.refund_id}",
-                           actor=by.ref, key=key, event_type="stored_value.refunded", merchant_id=merchant,
+                           event_type="stored_value.refunded", merchant_id=merchant,
                            store_id=paid.store_id, data={"order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,
                                  "bonus_fen": bonus})
     return {**_view(change), "order_id": order_id, "refund_id": cmd.refund_id, "principal_fen": principal,

@@ -10,13 +10,15 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.points import service as points
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.errors import changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tasks import repository
 from chalicelib.tasks.config import TASKS, Task, contribution, period_key
 from chalicelib.tasks.tables import ProgressItem
 from chalicelib.tiers import service as tiers
+
+_changed = changed("the task's progress", "meanwhile")          # the lost race the endpoint retries
 
 ACTOR = Principal(kind="system", id="tasks")
 PROFILE_EVENTS = ("member.registered", "member.updated")
@@ -88,11 +90,7 @@ def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: dateti
     if completes:
         item.completed_at = clock.iso(at)
         _reward(uow, member_id, task, period, at)
-    item.version = read + 1
-    if read == 0:
-        uow.create(item, on_conflict=_changed)
-    else:
-        uow.save(item, ProgressItem.version == read, on_conflict=_changed)
+    uow.save_versioned(item, read, _changed)
     return 1 if completes else 0
 
 
@@ -107,7 +105,3 @@ def _reward(uow: UnitOfWork, member_id: str, task: Task, period: str, at: dateti
                                                reason=f"task {task.id} ({period})"), ACTOR, uow, None)
     uow.emit(DomainEvent("task.completed", f"member:{member_id}", {
         "member_id": member_id, "task": task.id, "name": task.name, "period": period, "reward": granted}))
-
-
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the task's progress changed meanwhile; retry")

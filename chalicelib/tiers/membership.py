@@ -16,15 +16,18 @@ from typing import Any
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import once
 from chalicelib.members import service as members
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, ValidationProblem
+from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tiers import repository
 from chalicelib.tiers.plans import PLANS, Plan, next_period, refund_fen
 from chalicelib.tiers.schemas import Cancellation, Purchase, Renewal
 from chalicelib.tiers.tables import MembershipHistoryItem, MembershipItem, PaymentRefItem
+
+_changed = changed("the membership")          # the lost race the endpoint retries
 
 
 class PaymentRefReused(Conflict):
@@ -131,11 +134,11 @@ def _plan(uow: UnitOfWork, code: str, selling: bool) -> Plan:
 
 def _applied(uow: UnitOfWork, payment_ref: str, member_id: str, plan: str, amount: int) -> dict[str, Any] | None:
     """The membership as it stands if this payment was applied already (the same purchase)."""
-    seen = uow.get(PaymentRefItem, PaymentRefItem.key(payment_ref), consistent=True)
+    seen = once.applied(uow, PaymentRefItem, PaymentRefItem.key(payment_ref),
+                        {"member_id": member_id, "plan": plan, "amount_fen": amount},
+                        lambda: PaymentRefReused(f"payment {payment_ref} was applied to another purchase"))
     if seen is None:
         return None
-    if (seen.member_id, seen.plan, int(seen.amount_fen)) != (member_id, plan, amount):
-        raise PaymentRefReused(f"payment {payment_ref} was applied to another purchase")
     return {**view(repository.of(uow).membership(member_id), clock.program_date()), "already_applied": True}
 
 
@@ -158,8 +161,8 @@ def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, pl
     item.started = item.started if running else first.isoformat()
     item.periods, item.trials = json.dumps(periods, separators=(",", ":")), json.dumps(trials)
     if payment_ref:
-        uow.create(PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
-                                  amount_fen=price, at=clock.iso(clock.now())), on_conflict=_changed)
+        once.apply(uow, PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
+                                       amount_fen=price, at=clock.iso(clock.now())), payment_ref)
     _record(uow, item, "renewed" if running else "purchased", price, payment_ref, by.ref,
             {"period": [first.isoformat(), last.isoformat()], "trial": price == 0})
     _save(uow, item, read)
@@ -180,20 +183,14 @@ def _record(uow: UnitOfWork, item: MembershipItem, action: str, amount: int, pay
 
 
 def _save(uow: UnitOfWork, item: MembershipItem, read: int) -> None:
-    item.version, item.updated_at = read + 1, clock.iso(clock.now())
+    item.updated_at = clock.iso(clock.now())
     if item.status == "active":
         item.duepk, item.duesk = due_keys("membership-expiry", date.fromisoformat(item.until) + timedelta(days=1),
                                           item.member_id)
     else:
         item.duepk = item.duesk = None
-    if read == 0:
-        uow.create(item, on_conflict=_changed)
-    else:
-        uow.save(item, MembershipItem.version == read, on_conflict=_changed)
+    uow.save_versioned(item, read, _changed)
 
-
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the membership changed while the request ran; retry")
 
 
 def at(uow: UnitOfWork, member_id: str, when: datetime) -> MembershipItem | None:

@@ -13,10 +13,12 @@ from typing import Any
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.errors import changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.tiers.ladder import Ladder, TierDef, period_end
 from chalicelib.tiers.tables import TierHistoryItem, TierItem
+
+_changed = changed("the member's tier")          # the lost race the endpoint retries
 
 EVENTS = {"crossing": "tier.upgraded", "retention": "tier.retained", "downgrade": "tier.downgraded",
           "manual": "tier.set_manually", "manual_end": "tier.downgraded", "refund": "tier.downgraded",
@@ -101,12 +103,9 @@ def schedule(item: TierItem, reminder_days: list[int], today: date) -> None:
 def save(uow: UnitOfWork, item: TierItem, read_version: int, ladder: Ladder, today: date) -> None:
     """Stage the item on the version it was read at, scheduled for its next review and reminder
     (reminders from ``today`` on)."""
-    item.version, item.updated_at = read_version + 1, clock.iso(clock.now())
+    item.updated_at = clock.iso(clock.now())
     schedule(item, ladder.reminder_days, today)
-    if read_version == 0:
-        uow.create(item, on_conflict=_changed)
-    else:
-        uow.save(item, TierItem.version == read_version, on_conflict=_changed)
+    uow.save_versioned(item, read_version, _changed)
 
 
 def apply_growth(uow: UnitOfWork, item: TierItem, ladder: Ladder, change: int, balance: int, kind: str,
@@ -174,7 +173,3 @@ def review(uow: UnitOfWork, item: TierItem, ladder: Ladder, today: date, as_of: 
         return "grace", None
     move(uow, item, ladder, max(after, 0), "downgrade", as_of, actor, growth, start=next_start)
     return "downgraded", next_start
-
-
-def _changed() -> ConcurrentUpdate:
-    return ConcurrentUpdate("the member's tier changed while the request ran; retry")

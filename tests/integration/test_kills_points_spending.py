@@ -263,7 +263,7 @@ def test_a_big_cancel_gives_back_in_steps_as_its_caller_counting_down_what_is_le
     cancel, *after = [p for p in postings(api, mid, 3)][::-1]
     made = [p for p in postings(api, mid, 10) if p["kind"] == "hold"][0]
     assert (cancel["amount"], cancel["actor"]) == (3, made["actor"])
-    assert [(p["amount"], p["actor"]) for p in after] == [(3, spending.LAPSE_ACTOR), (2, spending.LAPSE_ACTOR)]
+    assert [(p["amount"], p["actor"]) for p in after] == [(3, made["actor"]), (2, made["actor"])]    # as their events
     released = events("points.hold_released", mid)
     assert [e["data"]["left"] for e in released] == [5, 2, 0]
     assert {e["actor"] for e in released} == {made["actor"]}                      # the steps are the caller's
