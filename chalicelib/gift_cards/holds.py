@@ -20,16 +20,16 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
 from chalicelib.gift_cards import repository
 from chalicelib.gift_cards.schemas import HoldWithCard
-from chalicelib.gift_cards.service import CardChange, NotAccepted, find_card, liability, voided
+from chalicelib.gift_cards.service import CardChange, find_card, liability, tendered, voided
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardHoldItem, GiftCardItem, GiftCardPaymentItem
 from chalicelib.jobs import job
 from chalicelib.ledger import holds
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden
+from chalicelib.shared.errors import Conflict
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
-from chalicelib.stored_value.service import InsufficientBalance, settlement
+from chalicelib.stored_value.service import settlement
 
 JOB = "gift-card-holds"
 LAPSE_ACTOR = f"job:{JOB}"                   # who releases a lapsed hold
@@ -42,24 +42,7 @@ def held(batch: GiftCardBatchItem) -> str:
 
 def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve an amount on a card for an order: the card is checked as for a payment."""
-    if by.kind == "member":
-        raise Forbidden("holds are taken by the merchant's till")
-    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
-    assert merchant is not None
-    paid_key = GiftCardPaymentItem.key(merchant, cmd.order_id, cmd.card_number)
-    uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key)])
-    shown = C.present(uow, cmd.card_number, cmd.secret, by)
-    card, batch = shown.card, shown.batch
-    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:
-        raise Conflict(f"order {cmd.order_id} was paid with this card already")
-    if shown.state not in C.USABLE:
-        raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
-    scope = batch.scope()
-    if scope is not None and merchant not in scope:
-        raise NotAccepted(f"this card is accepted at {', '.join(scope)} only")
-    if cmd.amount_fen > C.balance(card):
-        raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {C.balance(card)} on the card",
-                                  balance_fen=C.balance(card))
+    merchant, store, card, batch, _ = tendered(cmd, by, uow, "holds")
     change = CardChange(uow, card)
     change.state.move("used", cmd.amount_fen)
     card.held = int(card.held or 0) + cmd.amount_fen

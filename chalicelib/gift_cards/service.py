@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
@@ -215,10 +215,21 @@ def redeem(member_id: str, cmd: CardSecret, by: Principal, uow: UnitOfWork, key:
     return {"card_number": card.number, "redeemed_fen": fen, "stored_value": stored_value.view(sv)}
 
 
-def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Pay for an order at a till with a card; what is left stays on the card."""
+class Tendered(NamedTuple):
+    """A card a till may take an order's amount from, and where."""
+    merchant: str
+    store: str | None
+    card: GiftCardItem
+    batch: GiftCardBatchItem
+    paid_key: tuple[str, str]
+
+
+def tendered(cmd: PayWithCard, by: Principal, uow: UnitOfWork, what: str) -> Tendered:
+    """The card of a payment (or a hold) of ``cmd.amount_fen`` for ``cmd.order_id`` at the caller's
+    till, checked as every use of a card is: its secret (and the guessing locks), usable, accepted
+    at the merchant, not used for the order already, holding the amount."""
     if by.kind == "member":
-        raise Forbidden("payments are taken by the merchant's till")
+        raise Forbidden(f"{what} are taken by the merchant's till")
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     paid_key = GiftCardPaymentItem.key(merchant, cmd.order_id, cmd.card_number)
@@ -235,6 +246,12 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     if cmd.amount_fen > C.balance(card):
         raise InsufficientBalance(f"{cmd.amount_fen} fen needed, {C.balance(card)} on the card",
                                   balance_fen=C.balance(card))
+    return Tendered(merchant, store, card, batch, paid_key)
+
+
+def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+    """Pay for an order at a till with a card; what is left stays on the card."""
+    merchant, store, card, batch, paid_key = tendered(cmd, by, uow, "payments")
     change = CardChange(uow, card)
     change.take(cmd.amount_fen, "spent")
     change.journal.move(liability(batch), settlement(merchant), cmd.amount_fen)
