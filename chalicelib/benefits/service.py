@@ -40,7 +40,7 @@ def member_benefits(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str,
     each kind for checkout, and what reaching the next tier would add. One read."""
     own, wanted = members.record_key(member_id, by)
     uow.prefetch([*wanted, *tiers.tier_keys(own)])
-    member = members.resolve(uow, member_id, by)
+    member = members.acting_on(uow, member_id, by)
     now = clock.now()
     version, rules = B.RULES.at(uow, now)
     f, _ = facts(uow, member, now)
@@ -56,7 +56,7 @@ def member_benefits(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str,
 
 def claim(member_id: str, rule_id: str, ref: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Grant a claimable coupon pack (monthly, or on the birthday) for this period: once."""
-    member = members.resolve(uow, member_id, by)
+    member = members.acting_on(uow, member_id, by)
     now = clock.now()
     _, rules = B.RULES.at(uow, now)
     f, _ = facts(uow, member, now)
@@ -90,7 +90,7 @@ def grant(uow: UnitOfWork, member_id: str, rule_id: str, ref: str, period: str, 
 
 def entitlements(uow: UnitOfWork, member_id: str, by: Principal, limit: int) -> dict[str, Any]:
     """The coupon packs the member was granted."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     return {"member_id": member_id, "entitlements": [
         {"rule": e.rule, "kind": e.kind, "ref": e.ref, "period": e.period, "status": e.status,
          "granted_at": e.granted_at} for e in repository.of(uow).entitlements(member_id, limit)]}

@@ -22,7 +22,7 @@ def on_upgrade(event: DomainEvent) -> None:
     data = event.data
     uow = UnitOfWork(ACTOR, event.correlation_id, program=event.program_id or DEFAULT_PROGRAM)
     at = clock.parse_iso(event.occurred_at)
-    member = members.record(uow, data["member_id"])
+    member = members.acting_on(uow, data["member_id"])
     f, _ = service.facts(uow, member, at)
     if f.codes[f.tier] != data["to"] and data["to"] in f.codes:
         f = f.at_tier(f.codes.index(data["to"]))        # a manual floor may show a higher tier

@@ -198,7 +198,7 @@ def redeem(member_id: str, cmd: CardSecret, by: Principal, uow: UnitOfWork, key:
     """Move a card's whole balance into the member's stored value, as principal."""
     own, wanted = members.record_key(member_id, by)
     uow.prefetch([*wanted, stored_value.account_key(own), *C.wanted(cmd.card_number, by)])
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     shown = C.present(uow, cmd.card_number, cmd.secret, by)
     card, batch = shown.card, shown.batch
     if shown.state not in C.USABLE:

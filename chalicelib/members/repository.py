@@ -17,6 +17,7 @@ class MembersRepository:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
+        self.active: dict[str, Member] = {}         # id named -> the member acted on (service._active)
 
     def load(self, member_id: str, consistent: bool = False) -> Member | None:
         """The member stored under ``member_id`` (merges not followed), or None."""

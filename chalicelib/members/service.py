@@ -294,20 +294,11 @@ def record_key(member_id: str, by: Principal) -> tuple[str, list[tuple[type, tup
     return own, [(MemberItem, MemberItem.key(own))]
 
 
-def target(uow: UnitOfWork, member_id: str, by: Principal) -> str:
-    """The member a request acts on: 'me' resolved, others' records refused to members, and an id
-    merged away followed to its survivor."""
-    return _active(uow, _own(member_id, by)).member_id
-
-
-def record(uow: UnitOfWork, member_id: str) -> Member:
-    """The member's record, merges followed (for the program's own work: jobs, subscribers)."""
-    return _active(uow, member_id)
-
-
-def resolve(uow: UnitOfWork, member_id: str, by: Principal) -> Member:
-    """The record of the member a request acts on, found as :func:`target` finds it."""
-    return _active(uow, _own(member_id, by))
+def acting_on(uow: UnitOfWork, member_id: str, by: Principal | None = None) -> Member:
+    """The member a request acts on: 'me' resolved, others' records refused to members, an id
+    merged away followed to its survivor (without ``by``: the program's own work, jobs and
+    subscribers). Read once per unit of work, however many capabilities of the request ask."""
+    return _active(uow, _own(member_id, by) if by is not None else member_id)
 
 
 def own_id(member_id: str, by: Principal) -> str:
@@ -342,12 +333,19 @@ def exists(uow: UnitOfWork, member_id: str) -> bool:
 
 
 def _active(uow: UnitOfWork, member_id: str, consistent: bool = False) -> Member:
-    """The member, following merges to the survivor (at most a few hops)."""
+    """The member, following merges to the survivor (at most a few hops); an eventually
+    consistent read is made once per unit (a change reads consistently, and afresh)."""
+    seen = repository.of(uow).active
+    if not consistent and member_id in seen:
+        return seen[member_id]
+    named = member_id
     for _ in range(MAX_MERGE_HOPS):
         member = repository.of(uow).load(member_id, consistent) if len(member_id) <= MAX_ID_LENGTH else None
         if member is None:
             raise NotFound(f"no member {member_id[:64]}")
         if member.status != "merged" or not member.merged_into:
+            if not consistent:
+                seen[named] = member
             return member
         member_id = member.merged_into
     raise Conflict("merge chain too long")
@@ -362,5 +360,5 @@ def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: 
     uow.create(entry) if staged else uow.put(entry)
 
 
-__all__ = ["record_key", "register", "get", "lookup", "update", "bind", "change_phone", "unbind", "member_token", "target", "exists", "IdentityTaken",
+__all__ = ["record_key", "register", "get", "lookup", "update", "bind", "change_phone", "unbind", "member_token", "acting_on", "exists", "IdentityTaken",
            "lifecycle_rules"]

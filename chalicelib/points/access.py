@@ -17,12 +17,12 @@ from chalicelib.shared.principal import Principal
 
 def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     """The member acted on: 'me' resolved, others refused to members, merges followed."""
-    return members.target(uow, member_id, by)
+    return members.acting_on(uow, member_id, by).member_id
 
 
 def member_record(uow: UnitOfWork, member_id: str, by: Principal) -> members.Member:
     """The record of the member acted on (for what earning asks of tiers and benefits)."""
-    return members.resolve(uow, member_id, by)
+    return members.acting_on(uow, member_id, by)
 
 
 def spend_reads(uow: UnitOfWork, member_id: str, by: Principal, point_type: str) -> str | None:

@@ -41,7 +41,7 @@ def _view(change: SvChange) -> dict[str, Any]:
 def request(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Cash out the remaining principal now, or (above the approval amount) hold it for a second
     HQ staff member's approval."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     _, rules = R.RULES.at(uow, clock.now())
     change = SvChange(uow, member_id)
     if change.principal <= 0:
@@ -92,7 +92,7 @@ def _decide(uow: UnitOfWork, record: SvCashOutItem, status: str, by: Principal, 
 def approve(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principal, uow: UnitOfWork,
             key: str | None) -> dict[str, Any]:
     """Pay out a pending cash-out's held principal (once) and forfeit the bonus left."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     record = _pending(uow, member_id, cash_out_id, by)
     change = SvChange(uow, member_id)
     principal = int(record.principal)
@@ -112,7 +112,7 @@ def reject(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principal
     """Refuse a pending cash-out: its held principal is the member's to spend again."""
     if not cmd.reason:
         raise ValidationProblem("a rejection says why (reason)")
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     record = _pending(uow, member_id, cash_out_id, by)
     change = SvChange(uow, member_id)
     change.release(int(record.principal), 0)
@@ -125,7 +125,7 @@ def reject(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principal
 
 def get(member_id: str, cash_out_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """A cash-out as HQ sees it."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     found = uow.get(SvCashOutItem, SvCashOutItem.key(member_id, cash_out_id), consistent=True)
     if found is None:
         raise NotFound(f"no cash-out {cash_out_id[:64]}")

@@ -58,7 +58,7 @@ def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None, u
 
 def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Spend the held amount: the order is paid (and refundable like any payment)."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     h = _open(uow, member_id, hold_id, by, unexpired=True)
     change = SvChange(uow, member_id)
     principal, bonus = int(h.principal), int(h.bonus)
@@ -81,7 +81,7 @@ def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork,
             why: str = "cancelled") -> dict[str, Any]:
     """Give the held amount back (a cancel, or the lapse job with ``by=None``)."""
     if by is not None:
-        member_id = members.target(uow, member_id, by)
+        member_id = members.acting_on(uow, member_id, by).member_id
     h = _open(uow, member_id, hold_id, by)
     change = SvChange(uow, member_id)
     change.release(int(h.principal), int(h.bonus))

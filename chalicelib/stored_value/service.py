@@ -51,7 +51,7 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     _prefetch(uow, member_id, by, (SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref)),
               *[(SvCounterItem, SvCounterItem.key(own, name)) for name in counters_read],
               *[(SvCounterItem, key) for key in shards])
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     seen = once.applied(uow, SvTopUpRefItem, SvTopUpRefItem.key(cmd.payment_ref),
                         {"member_id": member_id, "amount_fen": cmd.amount_fen},
                         lambda: PaymentRefReused(f"payment {cmd.payment_ref} was applied to another top-up"))
@@ -199,7 +199,7 @@ def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, orde
     """What a payment or a hold for an unpaid order takes: the member, a change on the account,
     and the principal and bonus parts (the order is read with the account, in one request)."""
     _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)))
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     if repository.of(uow).payment(merchant, order_id) is not None:
         raise Conflict(f"order {order_id} was paid with stored value already")
     _, rules = R.RULES.at(uow, clock.now())
@@ -249,18 +249,18 @@ def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
 
 def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
     """The member a request names, checked (404 outside the caller's program)."""
-    return members.target(uow, member_id, by)
+    return members.acting_on(uow, member_id, by).member_id
 
 
 def get_account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's stored value account (the member, the till, staff)."""
     _prefetch(uow, member_id, by)
-    return account(uow, members.target(uow, member_id, by))
+    return account(uow, members.acting_on(uow, member_id, by).member_id)
 
 
 def ledger(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
     """The account's postings with their double-entry lines, newest first."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     items = list(repository.of(uow).postings(member_id, before, limit, newest_first=True))
     postings = [_posting(p, merchants.sees_references(by, p.merchant_id, p.store_id)) for p in items]
     last = postings[-1]["sequence"] if len(postings) == limit else None

@@ -39,7 +39,7 @@ def member_tasks(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, An
     _, task_set = TASKS.at(uow, now)
     today = clock.program_date(now)
     uow.prefetch([*wanted, *progress_keys(uow, own)])
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     out = []
     for task in task_set.tasks:
         item = repository.of(uow).progress(member_id, task.id, period_key(task.period, today))
@@ -69,7 +69,7 @@ def count(uow: UnitOfWork, event: DomainEvent) -> int:
 
 
 def _profile_complete(uow: UnitOfWork, member_id: str) -> bool:
-    member = members.record(uow, member_id)
+    member = members.acting_on(uow, member_id)
     return bool(member.name and member.birthday and member.gender in ("male", "female"))
 
 

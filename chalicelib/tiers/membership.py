@@ -40,7 +40,7 @@ class NoMembership(NotFound):
 
 def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Buy a period of a plan (or start its trial); bought while a membership runs, it stacks."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     plan = _plan(uow, cmd.plan, selling=True)
     item = repository.of(uow).membership(member_id)
     trials = json.loads(item.trials or "[]") if item else []
@@ -62,7 +62,7 @@ def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key:
 
 def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Another period of the member's plan, after the current end (or from today, if it ended)."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     item = repository.of(uow).membership(member_id)
     if item is None:
         raise NoMembership(f"member {member_id} has no membership to renew")
@@ -78,7 +78,7 @@ def renew(member_id: str, cmd: Renewal, by: Principal, uow: UnitOfWork, key: str
 
 def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """End the membership today; what to refund to the payment route follows the refund policy."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     item = repository.of(uow).membership(member_id)
     today = clock.program_date()
     if item is None or item.status != "active" or item.until < today.isoformat():

@@ -23,7 +23,7 @@ MAX_FLOOR_DAYS = 3 * 366
 
 def get_membership(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     """The member's paid membership and its history."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     return {**membership.view(repository.of(uow).membership(member_id), clock.program_date()), "member_id": member_id,
             "history": membership.history(uow, member_id)}
 
@@ -38,7 +38,7 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     keeping this one need, and the paid membership it stacks with."""
     own, wanted = members.record_key(member_id, by)
     uow.prefetch([*wanted, *member_keys(own)])                                    # one request
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     version, ladder = LADDER.at(uow, clock.now())
     item = repository.of(uow).tier(member_id)
     today = clock.program_date()
@@ -73,7 +73,7 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
 
 def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """A manual floor: the member holds at least ``cmd.tier`` through ``cmd.until``."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     version, ladder = LADDER.at(uow, clock.now())
     if cmd.tier not in [t.code for t in ladder.tiers]:
         raise ValidationProblem(f"no tier '{cmd.tier}' on the ladder in force (version {version})")
@@ -125,7 +125,7 @@ def member_tier_after(uow: UnitOfWork, member_id: str, item: TierItem, ladder: L
 
 def history(uow: UnitOfWork, member_id: str, by: Principal, before: int | None, limit: int) -> dict[str, Any]:
     """The member's tier changes, newest first."""
-    member_id = members.target(uow, member_id, by)
+    member_id = members.acting_on(uow, member_id, by).member_id
     items = repository.of(uow).history(member_id, before, limit)
     entries = [{"number": int(h.number), "at": h.at, "from": h.from_tier, "to": h.to_tier, "cause": h.cause,
                 "detail": json.loads(h.detail or "{}"), "actor": h.actor} for h in items]

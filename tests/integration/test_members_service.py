@@ -142,3 +142,54 @@ def test_a_birthday_is_set_once_and_then_changed_only_by_hq_with_a_reason(db):
     assert store.load(m.member_id).birthday == date(1990, 6, 1)
     audited = [a for a in scan(AuditItem) if a.action == "birthday_changed"]
     assert [(a.actor, a.detail) for a in audited] == [(ADMIN.ref, "1990-05-01 -> 1990-06-01: ID card shows June")]
+
+
+def _counting_gets(monkeypatch, fake):
+    """Count the member items a test's units read from the backend."""
+    from chalicelib.members.tables import MemberItem
+    reads = []
+    real = type(fake).get
+
+    def get(self, model, pk, sk, consistent=False):
+        if model is MemberItem:
+            reads.append(consistent)
+        return real(self, model, pk, sk, consistent)
+    monkeypatch.setattr(type(fake), "get", get)
+    return reads
+
+
+def test_the_member_a_request_acts_on_is_read_once_per_unit(memory, monkeypatch):
+    m = register({"phone": "13800138000"})
+    reads = _counting_gets(monkeypatch, memory)
+    uow = UnitOfWork(ADMIN.ref)
+    first = service.acting_on(uow, m.member_id, ADMIN)
+    # points, stored value and tiers of one request each ask: one read between them
+    assert service.acting_on(uow, m.member_id, ADMIN) is first and service.acting_on(uow, m.member_id) is first
+    assert reads == [False]
+    # a change reads consistently and afresh; a new unit reads again
+    service.update(m.member_id, UpdateMember(name="Li"), ADMIN, uow)
+    service.acting_on(UnitOfWork(ADMIN.ref), m.member_id, ADMIN)
+    assert reads == [False, True, False]
+
+
+def test_a_unit_that_forgets_reads_the_member_again(memory, monkeypatch):
+    m = register({"phone": "13800138000"})
+    reads = _counting_gets(monkeypatch, memory)
+    uow = UnitOfWork(ADMIN.ref)
+    service.acting_on(uow, m.member_id, ADMIN)
+    uow.forget()
+    service.acting_on(uow, m.member_id, ADMIN)
+    assert reads == [False, False]
+
+
+def test_the_resolver_still_refuses_another_members_record_to_a_member(memory):
+    m = register({"phone": "13800138000"})
+    other = register({"phone": "13800138001"})
+    uow = UnitOfWork()
+    me = Principal("member", m.member_id)
+    assert service.acting_on(uow, "me", me).member_id == m.member_id
+    with pytest.raises(Forbidden):
+        service.acting_on(uow, other.member_id, me)       # even once the other was read in this unit
+    service.acting_on(uow, other.member_id, ADMIN)
+    with pytest.raises(Forbidden):
+        service.acting_on(uow, other.member_id, me)
