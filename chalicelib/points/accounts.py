@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import lots as L
 from chalicelib.points import access, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.tables import AccountItem
@@ -49,27 +50,34 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     for point_type in ["points", "growth", *rules.point_types]:
         view: dict[str, Any] = dict(repository.of(uow).account(member_id, point_type).view())
         view["balance"] = view["available"] - view["debt"]
-        view["spendable"] = max(0, view["balance"])
         view["net_earned"] = view["earned"] - view["clawed_back"]
         view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
-            lots = _soonest(uow, member_id, point_type, soon)
+            today = program.today()
+            read = _soonest(uow, member_id, point_type, soon, today)
+            lapsed = sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
+            lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
+            view["lapsed"], view["balance"] = lapsed, view["balance"] - lapsed
             view["expiring_soon"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots
                                      if lot.expires_on and lot.expires_on <= soon]
             view["next_lots"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)}
                                  for lot in lots[:NEXT_LOTS]]
-            view["value_fen"] = R.points_value_fen(rules, max(0, view["available"]))
+            view["value_fen"] = R.points_value_fen(rules, max(0, view["available"] - lapsed))
+        view["spendable"] = max(0, view["balance"])
         out["accounts"][point_type] = view
     return out
 
 
-def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str) -> list[Any]:
-    """The next lots and every lot ending by ``soon``, in one Query (soonest first) in the usual case."""
+def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str, today: date) -> list[Any]:
+    """The next lots and every lot ending by ``soon`` (and before them those past their last day,
+    which the expiry job has not taken yet), in one Query (soonest first) in the usual case."""
     found: list[Any] = []
+    fresh = 0
     for lot in repository.of(uow).live_lots(member_id, point_type, consistent=False, page_size=NEXT_LOTS + 1):
-        if len(found) >= NEXT_LOTS and not (lot.expires_on and lot.expires_on <= soon):
+        if fresh >= NEXT_LOTS and not (lot.expires_on and lot.expires_on <= soon):
             break
         found.append(lot)
+        fresh += not L.is_expired(lot.expires_on, today)
     return found
 
 

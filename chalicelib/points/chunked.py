@@ -71,7 +71,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
                                   f"points; send another key for another spend")
         have = int(h.points) if h else 0
         ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-        first = list(islice(ledger.live_lots(), MAX_LOTS + 1))
+        first = list(islice(ledger.spendable_lots(), MAX_LOTS + 1))
         chunk = sum(int(lot.remaining) for lot in first[:MAX_LOTS])
         if len(first) <= MAX_LOTS or chunk >= points - have:
             return h                                    # the rest fits one transaction

@@ -56,6 +56,7 @@ class Ledger:
         self.touched: list[dict[str, Any]] = []
         self.expired_on_return = 0
         self._new_lots = 0
+        self._lapsed: set[str] = set()               # lots past their last day that the job has not expired yet
 
     @property
     def account(self) -> AccountItem:
@@ -77,6 +78,22 @@ class Ledger:
         for sk, lot in sorted(self.lots.items()):         # lots this change created
             if sk not in seen and "#LOT#" in sk:
                 yield lot
+
+    def spendable_lots(self) -> Iterator[LotItem]:
+        """The live lots a spend may take, soonest first: a lot past its last day is no longer the
+        member's, whether or not the expiry job has run (which only makes it permanent). Those
+        come first in expiry order, so once a spendable lot is offered every lapsed one was seen
+        (:attr:`lapsed`)."""
+        for lot in self.live_lots():
+            if L.is_expired(lot.expires_on, self.today):
+                self._lapsed.add(lot.sk)
+                continue
+            yield lot
+
+    @property
+    def lapsed(self) -> int:
+        """Points in the lots past their last day that this change has seen (:meth:`spendable_lots`)."""
+        return sum(int(self.lots[sk].remaining) for sk in self._lapsed)
 
     def _track(self, lot: LotItem) -> LotItem:
         if lot.sk not in self.lots:
@@ -127,14 +144,13 @@ class Ledger:
     def take(self, points: int) -> list[dict[str, Any]]:
         """Take ``points`` from live lots, soonest expiry first. What a member owes (debt) is not
         theirs to spend: the spendable balance is ``available - debt``."""
-        spendable = self.available - self.debt
-        if points > spendable:
-            raise InsufficientPoints(f"{points} points needed, {max(spendable, 0)} spendable"
-                                     + (f" ({self.debt} owed)" if self.debt else ""), available=max(spendable, 0))
+        self._refuse_beyond(points, self.available - self.debt)     # before reading a lot
         try:
-            plan = L.take_soonest(self.live_lots(), points)
+            plan = L.take_soonest(self.spendable_lots(), points)
         except L.ShortOfLots as short:
+            self._refuse_beyond(points, self.spendable)
             raise InsufficientPoints(f"{points} points needed; the lots hold {short.found}") from None
+        self._refuse_beyond(points, self.spendable)
         if len(plan) > MAX_LOTS:           # nothing changed yet: the caller may spend in steps
             raise TooManyLots(f"spending {points} points touches {len(plan)} lots; at most {MAX_LOTS} at once")
         taken = []
@@ -144,6 +160,11 @@ class Ledger:
             self._trail(lot.lot_id, lot.expires_on, -part, "available")
         self.account_state.move("available", -points)
         return taken
+
+    def _refuse_beyond(self, points: int, spendable: int) -> None:
+        if points > spendable:
+            raise InsufficientPoints(f"{points} points needed, {max(spendable, 0)} spendable"
+                                     + (f" ({self.debt} owed)" if self.debt else ""), available=max(spendable, 0))
 
     def take_from(self, lot_ref: dict[str, Any], points: int) -> int:
         """Take up to ``points`` from one named lot (a clawback); returns what it held."""
@@ -228,6 +249,12 @@ class Ledger:
     def available(self) -> int:
         """Spendable points as this change leaves them."""
         return self.account_state.balance("available")
+
+    @property
+    def spendable(self) -> int:
+        """What the member may spend as this change leaves it: available, less what is owed and
+        the lapsed lots seen (all of them, once a spend has read past them)."""
+        return self.available - self.debt - self.lapsed
 
     @property
     def debt(self) -> int:

@@ -30,8 +30,11 @@ class BalanceOut(Reply):
     held: int = Field(description="points reserved by open checkout holds")
     debt: int = Field(description="points owed: clawbacks that found the points already spent; repaid first "
                                   "by the next earnings")
-    balance: int = Field(description="available − debt (negative while owing)")
-    spendable: int = Field(description="what a redemption or hold may take now: max(0, available − debt)")
+    balance: int = Field(description="available − debt − lapsed (negative while owing)")
+    spendable: int = Field(description="what a redemption or hold may take now: max(0, balance)")
+    lapsed: int | None = Field(None, description="points in lots past their last day that the expiry job has "
+                                                 "not taken yet: no longer the member's (not spendable, not in "
+                                                 "balance); the job only makes it permanent (not growth)")
     earned: int = Field(description="gross lifetime points added (orders, behaviours, adjustments), "
                                     "before clawbacks")
     clawed_back: int = Field(description="lifetime points taken back by refunds (from lots, or as debt)")
@@ -84,7 +87,7 @@ class RedeemOut(Reply):
     value_fen: int = Field(description="their cash value in fen under the program's rules")
     lots: list[LotTaken] = Field(description="the lots they came from, soonest expiry first")
     posting_id: str
-    balance: int = Field(description=BALANCE)
+    balance: int = Field(description=BALANCE + ", less lots past their last day (never spent)")
 
 
 class HoldOut(Reply):
@@ -95,7 +98,8 @@ class HoldOut(Reply):
     points: int = Field(description="points reserved (taken from their lots until confirmed or released)")
     status: str = Field(description="open")
     expires_at: str = Field(description="when the hold lapses and its points return, unless confirmed")
-    balance: int = Field(description=BALANCE + "; held points are not in available")
+    balance: int = Field(description=BALANCE + ", less lots past their last day (never spent); held points "
+                                               "are not in available")
 
 
 class HoldSettledOut(Reply):

@@ -90,7 +90,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
                                        **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant,
                            store_id=store)
     return {"member_id": member_id, "points": cmd.points, "value_fen": R.points_value_fen(rules, cmd.points),
-            "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after)}
+            "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after) - ledger.lapsed}
 
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
                            event_data={"hold_id": hold_id, "target": cmd.points},
                            merchant_id=merchant, store_id=store)
     return {"hold_id": hold_id, "member_id": member_id, "points": cmd.points, "status": "open",
-            "expires_at": clock.iso(expires), "balance": int(posting.balance_after)}
+            "expires_at": clock.iso(expires), "balance": int(posting.balance_after) - ledger.lapsed}
 
 
 def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, settling: tuple[str, ...],

@@ -374,9 +374,11 @@ def test_a_lot_spent_after_the_index_was_read_is_left_alone(api, monkeypatch):
 
 
 def test_the_expiry_job_retries_a_lost_race_on_a_fresh_read_of_the_lot(api, monkeypatch):
-    """The index copy goes stale when a spend lands during the first try; a later try that no spend
+    """The index copy goes stale when a refund's clawback lands during the first try (a lot past
+    its last day is never spent, but a refund still claws back from it); a later try that nothing
     disturbs expires what is left (it reads the lot again, not the index copy)."""
-    from chalicelib.points.schemas import Redeem
+    from chalicelib.points import refunds
+    from chalicelib.points.schemas import Refund
     clock.freeze(datetime(2026, 12, 1, 4, tzinfo=UTC))
     mid = api.member("13800150037")
     earn(api, mid, "o1", 10_000)
@@ -384,9 +386,9 @@ def test_the_expiry_job_retries_a_lost_race_on_a_fresh_read_of_the_lot(api, monk
 
     def raced(self, lot):
         tries.append(1)
-        if len(tries) != 2:                                          # a spend lands during every try but the second
+        if len(tries) != 2:                                          # a clawback lands during every try but the second
             other = UnitOfWork("other")
-            spending.redeem(mid, Redeem(points=1, reward="pin"), OPS, other, None)
+            refunds.refund("o1", Refund(refund_id=f"r{len(tries)}", amount_fen=100, merchant_id="m1"), OPS, other, None)
             other.commit()
         return real_expire(self, lot)
     monkeypatch.setattr(Ledger, "expire", raced)
@@ -394,7 +396,7 @@ def test_the_expiry_job_retries_a_lost_race_on_a_fresh_read_of_the_lot(api, monk
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 99, "points_unlocked": 0}
     monkeypatch.undo()
     account = balanced(mid)
-    assert (account["available"], account["expired"], account["redeemed"], len(tries)) == (0, 99, 1, 2)
+    assert (account["available"], account["expired"], account["clawed_back"], len(tries)) == (0, 99, 1, 2)
 
 
 # --- rolling expiry ----------------------------------------------------------------------------

@@ -147,7 +147,7 @@ class PointsMachine(RuleBasedStateMachine):
         r = self.call(f"/v1/members/{self.member}/points/redeem", body)
         if limit is not None and points > limit:
             assert r["status"] == 422, r                            # more than the order's share in one call
-        elif points > before["available"] - before["debt"]:         # what is owed is not spendable
+        elif points > before["available"] - before["debt"] - self.lapsed():   # owed or lapsed: not spendable
             assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
         elif limit is not None and self.orders[order]["spent"] + points > limit:
             assert r["status"] == 422, r                            # the share holds across the order
@@ -170,7 +170,7 @@ class PointsMachine(RuleBasedStateMachine):
         r = self.call(f"/v1/members/{self.member}/points/holds", body)
         if order and points > limit:
             assert r["status"] == 422, r
-        elif points > before["available"] - before["debt"]:
+        elif points > before["available"] - before["debt"] - self.lapsed():
             assert r["status"] == 409
         elif order and self.orders[order]["spent"] + points > limit:
             assert r["status"] == 422, r
@@ -186,13 +186,14 @@ class PointsMachine(RuleBasedStateMachine):
         held = points_repository.of(UnitOfWork()).hold(self.member, "points", hold_id)
         r = self.call(f"/v1/members/{self.member}/points/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", {})
         order = self.hold_orders.get(hold_id)
-        if held.status != "open":
-            assert r["status"] == 409
+        if held.status != "open" or confirm and held.hold_expires_at <= self.clock.iso(self.now):
+            assert r["status"] == 409, r            # settled, or (to confirm) past its time: the job releases it
         elif confirm and order and self.orders[order]["spent"] + int(held.points) > self.orders[order]["amount"] // 2:
             assert r["status"] == 422, r            # other spends used the share meanwhile: it stays open
             return
         else:
             assert r["status"] == 200, r
+            self.net -= r["body"].get("expired_on_return") or 0      # a cancel late: lots ended meanwhile
             if confirm:
                 self.net -= int(held.points)
                 if order:
@@ -228,6 +229,19 @@ class PointsMachine(RuleBasedStateMachine):
             else:                       # a lapsed hold's points whose lot ended meanwhile expire on return
                 self.net -= r["body"]["result"]["points_expired_on_return"]
         self.holds = [h for h in self.holds if self._open(h)]
+
+    @rule(days=st.integers(min_value=1, max_value=400))
+    def time_passes_before_the_jobs_run(self, days):
+        """The clock moves and no job runs: a lot past its last day is no longer spendable all the same."""
+        self.now += timedelta(days=days)
+        self.clock.freeze(self.now)
+
+    def lapsed(self) -> int:
+        """Points in stored lots whose last day (a program day, Asia/Shanghai) has passed: by the
+        rules no longer the member's, whatever the expiry job has done."""
+        today = (self.now + timedelta(hours=8)).date().isoformat()
+        return sum(int(lot.remaining) for lot in points_repository.of(UnitOfWork()).live_lots(self.member, "points")
+                   if lot.expires_on and lot.expires_on < today)
 
     @precondition(lambda self: self.sent)
     @rule(data=st.data())
