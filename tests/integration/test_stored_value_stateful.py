@@ -352,50 +352,40 @@ class StoredValueMachine(RuleBasedStateMachine):
         m.principal += card["balance"]
         card["balance"], card["done"] = 0, True
 
-    @rule(pick=st.integers(min_value=0, max_value=CARDS - 1), amount=st.integers(min_value=1, max_value=40_000))
-    def pay_with_card(self, pick, amount):
+    def _tender(self, path: str, pick: int, amount: int, order: str) -> tuple[str, dict] | None:
+        """A till tenders a card for ``amount`` (a payment or a hold): refused as the model says,
+        else taken off the card's balance at once; the card and the reply when it was taken."""
         number = sorted(self.secrets)[pick]
         card = self.model.cards[number]
-        order = f"c{self.n}"
-        status, body = self.send("post", "/v1/gift-cards/payments", {"card_number": number,
-                                 "secret": self.secrets[number], "amount_fen": amount, "order_id": order,
-                                 "merchant_id": "m1"})
+        status, body = self.send("post", path, {"card_number": number, "secret": self.secrets[number],
+                                                "amount_fen": amount, "order_id": order, "merchant_id": "m1"})
         if (refusal := self._card_refusal(card)) is not None:
             assert body["type"].endswith(refusal), body
-            return
+            return None
         if card["done"] or card["balance"] == 0:
             assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
-            return
+            return None
         if amount > card["balance"]:
             assert status == 409 and body["type"].endswith("/insufficient-balance"), body
-            return
+            return None
         assert status == 201 and body["balance_fen"] == card["balance"] - amount, body
         card["failures"] = 0
         card["balance"] -= amount
-        self.model.card_payments[order] = {"number": number, "amount": amount, "refunded": 0, "ids": []}
+        return number, body
+
+    @rule(pick=st.integers(min_value=0, max_value=CARDS - 1), amount=st.integers(min_value=1, max_value=40_000))
+    def pay_with_card(self, pick, amount):
+        order = f"c{self.n}"
+        if (taken := self._tender("/v1/gift-cards/payments", pick, amount, order)) is not None:
+            self.model.card_payments[order] = {"number": taken[0], "amount": amount, "refunded": 0, "ids": []}
 
     @rule(pick=st.integers(min_value=0, max_value=CARDS - 1), amount=st.integers(min_value=1, max_value=40_000))
     def hold_card(self, pick, amount):
         """A till holds an amount on a card: checked as a payment, off the card's balance at once."""
-        number = sorted(self.secrets)[pick]
-        card = self.model.cards[number]
         order = f"ch{self.n}"
-        status, body = self.send("post", "/v1/gift-cards/holds", {"card_number": number,
-                                 "secret": self.secrets[number], "amount_fen": amount, "order_id": order,
-                                 "merchant_id": "m1"})
-        if (refusal := self._card_refusal(card)) is not None:
-            assert body["type"].endswith(refusal), body
-            return
-        if card["done"] or card["balance"] == 0:
-            assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
-            return
-        if amount > card["balance"]:
-            assert status == 409 and body["type"].endswith("/insufficient-balance"), body
-            return
-        assert status == 201 and body["balance_fen"] == card["balance"] - amount, body
-        card["failures"] = 0
-        card["balance"] -= amount
-        self.model.card_holds[body["hold_id"]] = {"number": number, "amount": amount, "order": order}
+        if (taken := self._tender("/v1/gift-cards/holds", pick, amount, order)) is not None:
+            number, body = taken
+            self.model.card_holds[body["hold_id"]] = {"number": number, "amount": amount, "order": order}
 
     @precondition(lambda self: bool(self.model.card_holds))
     @rule(pick=st.integers(min_value=0, max_value=10**6), confirm=st.booleans())
