@@ -17,10 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
+    from chalicelib.orders.migration import migrate_order_parts
     from chalicelib.stored_value.counters import issuer_of
     client = boto3.client("dynamodb", endpoint_url=args.endpoint)
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
-    print(json.dumps(migrate_all(client, names, names[0], issuer_of)))
+    done = migrate_all(client, names, names[0], issuer_of)
+    done["order_parts"] = migrate_order_parts(client, names[0])
+    print(json.dumps(done))
     return 0
 
 

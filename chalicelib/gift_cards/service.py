@@ -32,6 +32,7 @@ from chalicelib.ledger.journal import Journal
 from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
+from chalicelib.orders import service as orders
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
@@ -249,6 +250,9 @@ def tendered(cmd: PayWithCard, by: Principal, uow: UnitOfWork, what: str) -> Ten
     return Tendered(merchant, store, card, batch, paid_key)
 
 
+PART = "gift_card"             # a card payment's part of its order (``orders``), by card number
+
+
 def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Pay for an order at a till with a card; what is left stays on the card."""
     merchant, store, card, batch, paid_key = tendered(cmd, by, uow, "payments")
@@ -260,6 +264,7 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen, store_id=store,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))
+    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, ref=card.number, store_id=store)
     change.stage("payment", cmd.amount_fen, "gift_card.paid", merchant_id=merchant, store_id=store,
                  ref=f"order:{merchant}:{cmd.order_id}", data={"order_id": cmd.order_id})
     return {"card_number": card.number, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
@@ -283,6 +288,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     assert merchant is not None
     paid_key = GiftCardPaymentItem.key(merchant, order_id, cmd.card_number)
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
+                  orders.part_key(merchant, order_id, PART, cmd.card_number),
                   (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
     payment = repository.of(uow).payment(merchant, order_id, cmd.card_number)
     if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
@@ -292,6 +298,8 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
         raise Conflict(f"refund {cmd.refund_id} was applied already")
     before = int(payment.refunded_fen or 0)
     within_payment(before, cmd.amount_fen, int(payment.amount_fen))
+    orders.refund_part(uow, merchant, order_id, PART, cmd.amount_fen, ref=cmd.card_number,
+                       paid_fen=int(payment.amount_fen), refunded_before=before, store_id=payment.store_id)
     card, batch = find_card(uow, cmd.card_number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state == "redeemed" and card.member_id:

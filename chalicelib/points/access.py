@@ -10,7 +10,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.points import repository, tiering
-from chalicelib.points.tables import AccountItem, HoldItem, OrderItem
+from chalicelib.points.tables import AccountItem, HoldItem, PointsOrderItem
 from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.principal import Principal
 
@@ -44,7 +44,7 @@ def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[s
     own, wanted = members.record_key(member_id, by)
     wanted += [(AccountItem, AccountItem.key(own, t)) for t in point_types]
     if order is not None:
-        wanted.append((OrderItem, OrderItem.key(*order)))
+        wanted.append((PointsOrderItem, PointsOrderItem.key(*order)))
     if hold is not None:
         wanted.append((HoldItem, HoldItem.key(own, point_types[0], hold)))
     if tier:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import once
+from chalicelib.orders import service as order_lines
 from chalicelib.points import access, limits, orders, program, repository, tiering
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.orders import OrderAlreadyEarned
-from chalicelib.points.tables import CounterItem, OrderItem
+from chalicelib.points.tables import CounterItem, PointsOrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
@@ -47,9 +48,10 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         raise NotFound(f"no order {cmd.order_id} of yours at merchant {merchant}")
     if order and order.earned_at:
         raise OrderAlreadyEarned(f"order {cmd.order_id} earned points already")
-    if order and order.member_id != member_id:
+    if order and order.member_id not in (None, member_id):
         raise Conflict(f"order {cmd.order_id} belongs to another member")
     orders.check_amount(order, cmd.order_id, cmd.amount_fen)
+    order_lines.state_lines(order, cmd.order_id, cmd.lines, cmd.amount_fen)
     today = program.today(at)
     points = _apply_caps(uow, member_id, rules, today, points, why)
     expires = R.expiry_date(rules.expiry, today, tier.valid_until)
@@ -69,8 +71,9 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         g.stage("earn", growth, reason="order", event_type="growth.earned",
                 event_data={"order_id": cmd.order_id}, **stamp)
 
-    def record(o: OrderItem) -> None:
+    def record(o: PointsOrderItem) -> None:
         o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
+        o.lines = order_lines.lines_of(order, cmd.lines)
         o.store_id = o.store_id or store_id          # a spend recorded it first: same store (checked above)
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
     # One event per order whatever it earned: tasks, profiles and reports count orders and spend.

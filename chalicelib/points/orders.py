@@ -1,5 +1,6 @@
-"""What an order earned, spent and refunded: one item per merchant order, changed by
-read-modify-write on its own version, so the points it records are never applied twice."""
+"""The points part of an order: what it earned, spent and refunded, kept on the order's item
+(``orders``) and changed by read-modify-write on its version, so the points it records are never
+applied twice."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.orders import service as orders
+from chalicelib.orders.service import load_lines
 from chalicelib.points import access, repository
-from chalicelib.points.tables import OrderItem
+from chalicelib.points.tables import PointsOrderItem as OrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.principal import Principal
@@ -27,8 +30,9 @@ def save(uow: UnitOfWork, order: OrderItem | None, merchant_id: str, order_id: s
     """Apply ``change`` to the order (a new one if None) and stage it on its version."""
     o = order or OrderItem(*OrderItem.key(merchant_id, order_id), merchant_id=merchant_id, order_id=order_id,
                            member_id=member_id, version=0)
-    if order is None:
-        o.list_under_member(clock.now().isoformat())
+    if o.gsi1pk is None:              # new, or recorded so far only by a part of no member (a gift card)
+        o.member_id = member_id
+        o.list_under_member(o.created_at or clock.now().isoformat())
     read_version = int(o.version or 0)
     change(o)
     uow.save_versioned(o, read_version, changed(f"order {order_id}", "concurrently"), stored=order is not None)
@@ -85,7 +89,7 @@ def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int,
                    | (OrderItem.amount_fen == amount_fen)) if amount_fen else None
     room = OrderItem.spent_points.does_not_exist() | (OrderItem.spent_points <= limit - points)
     counted = OrderItem.spent.does_not_exist() | OrderItem.spent_points.exists()   # migrated, or never spent on
-    own = (OrderItem.member_id == member_id) & room & counted
+    own = (OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id)) & room & counted
     if scope is not None:
         own = own & (OrderItem.store_id == scope)
     return OrderItem.pk.does_not_exist() | (own & same_amount if same_amount is not None else own)
@@ -98,7 +102,7 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
         order = repository.of(uow).order(merchant_id, order_id)
         if order is not None and scope is not None and order.store_id != scope:
             return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
-        if order is not None and order.member_id != member_id:
+        if order is not None and order.member_id not in (None, member_id):
             return Conflict(f"order {order_id} belongs to another member")
         if order is not None and order.spent and order.spent_points is None:
             return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
@@ -177,12 +181,13 @@ def view(uow: UnitOfWork, order_id: str, merchant_id: str, by: Principal | None 
     order = repository.of(uow).order(merchant_id, order_id)
     if order is None or (by is not None and not access.owns(by, order.merchant_id, order.store_id)):
         raise NotFound(f"no order {order_id[:64]} at merchant {merchant_id}")
-    return _shown(order)
+    return {**_shown(order), **orders.shown(uow, order)}
 
 
 def _shown(order: OrderItem) -> dict[str, Any]:
     return {"order_id": order.order_id, "merchant_id": order.merchant_id, "store_id": order.store_id,
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
+            "lines": [line.model_dump() for line in load_lines(order.lines)],
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
             "spent": spent_lots(order), "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),

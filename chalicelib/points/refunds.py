@@ -7,21 +7,22 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.orders import service as order_refunds
+from chalicelib.orders.service import RefundExceedsOrder
 from chalicelib.points import access, chunked, orders, program, repository, spending
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS
-from chalicelib.points.tables import AccountItem, LotItem, OrderItem, RefundItem
+from chalicelib.points.tables import AccountItem, LotItem
+from chalicelib.points.tables import PointsOrderItem as Order
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
+__all__ = ["RefundExceedsOrder", "refund"]
+
 if TYPE_CHECKING:
     from chalicelib.points.schemas import Refund
-
-
-class RefundExceedsOrder(Conflict):
-    slug, title = "refund-exceeds-order", "Refunds would exceed the order amount"
 
 
 def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -32,26 +33,21 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         raise NotFound(f"no order {order_id} at merchant {merchant}")
     if not order.amount_fen:
         raise Conflict("this order has no recorded amount (it earned nothing); nothing to refund in proportion")
-    amount, before = int(order.amount_fen), int(order.refunded_fen or 0)
-    after = before + cmd.amount_fen
-    if after > amount:
-        raise RefundExceedsOrder(f"refunds would total {after} fen of a {amount} fen order", refunded_fen=before)
-    uow.create(RefundItem(*RefundItem.key(merchant, order_id, cmd.refund_id), amount_fen=cmd.amount_fen,
-                          created_at=clock.iso(clock.now())),
-               on_conflict=lambda: Conflict(f"refund {cmd.refund_id} was applied already"))
+    share = order_refunds.refund(uow, order, cmd.refund_id, cmd.amount_fen)
+    after, amount = share.refunded_fen, int(order.amount_fen)
     _prefetch(uow, order)
     _, rules = program.rules_at(uow, clock.now())
     reply: dict[str, Any] = {"order_id": order_id, "refund_id": cmd.refund_id, "refunded_fen": after,
                              "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
                              "forgiven": 0, "already_expired": 0, "restoring": 0}
     spent = orders.spent_lots(order)
-    restore = sum(int(s["points"]) for s in spent) * after // amount - int(order.restored or 0)
+    restore = share.after.reversed_of(sum(int(s["points"]) for s in spent)) - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
     clawed = json.loads(order.clawed or "{}")
     context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
                "expired": json.loads(order.expired or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
-        target = sum(int(x["points"]) for x in earned.get(point_type, [])) * after // amount
+        target = share.after.reversed_of(sum(int(x["points"]) for x in earned.get(point_type, [])))
         claw = target - int(clawed.get(point_type, 0))
         gives_back = point_type == "points" and restore > 0
         if claw <= 0 and not gives_back:
@@ -59,7 +55,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         _refund_type(uow, order.member_id, point_type, earned.get(point_type, []), max(claw, 0),
                      spent if gives_back else [], restore if gives_back else 0, context, reply)
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
-    _record_refund(uow, order, after, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
+    _record_refund(uow, share, order, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
                    context["expired"])
     uow.emit(DomainEvent("order.refunded", f"member:{order.member_id}", {
         "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
@@ -71,7 +67,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
 PREFETCH_SPENT = 60          # a bigger order reads the lots it gives back one by one
 
 
-def _prefetch(uow: UnitOfWork, order: OrderItem) -> None:
+def _prefetch(uow: UnitOfWork, order: Order) -> None:
     """The accounts and lots a refund of ``order`` touches, in one request (earned lots to claw
     back from, spent lots to give back to)."""
     member = order.member_id
@@ -139,11 +135,11 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
                  store_id=context["store"])
 
 
-def _record_refund(uow: UnitOfWork, order: OrderItem, refunded_fen: int, clawed: dict[str, int], restored: int,
-                   shortfall: int, expired: dict[str, int]) -> None:
-    def change(o: OrderItem) -> None:
-        o.expired = json.dumps(expired) if expired else o.expired
-        o.refunded_fen, o.clawed = refunded_fen, json.dumps(clawed)
-        o.restored = int(o.restored or 0) + restored
-        o.shortfall = int(o.shortfall or 0) + shortfall
-    orders.save(uow, order, order.merchant_id, order.order_id, order.member_id, change)
+def _record_refund(uow: UnitOfWork, share: order_refunds.OrderRefund, order: Order, clawed: dict[str, int],
+                   restored: int, shortfall: int, expired: dict[str, int]) -> None:
+    """The order's refund with the points part's changes, in one update of the order's item."""
+    actions = [Order.clawed.set(json.dumps(clawed)), Order.restored.set(int(order.restored or 0) + restored),
+               Order.shortfall.set(int(order.shortfall or 0) + shortfall)]
+    if expired:
+        actions.append(Order.expired.set(json.dumps(expired)))
+    share.stage(uow, actions)

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, RootModel
 
 from chalicelib.api.configs import ConfigVersion
+from chalicelib.orders.replies import OrderLineOut, OrderPartOut
 from chalicelib.points.rules import ProgramRules
 from chalicelib.shared.types import Reply
 
@@ -151,8 +152,9 @@ class OrderOut(Reply):
     order_id: str
     merchant_id: str
     store_id: str | None
-    member_id: str
+    member_id: str | None = Field(description="null while only a gift card has paid for it")
     amount_fen: int | None = Field(description="the order's amount, fixed by its first use")
+    lines: list[OrderLineOut] = Field(description="the order's lines, fixed by the first use that states them")
     created_at: str | None = Field(description="when the order was first used (earned or spent on)")
     earned_at: str | None
     earned: dict[str, list[OrderLot]] = Field(description="by point type (points, growth, ...), the lots the "
@@ -163,6 +165,7 @@ class OrderOut(Reply):
     clawed_back: dict[str, int] = Field(description="points taken back by its refunds, by type")
     restored_points: int = Field(description="spent points given back by its refunds")
     shortfall_points: int = Field(description="clawback its refunds could not take from lots (owed or forgiven)")
+    parts: list[OrderPartOut] | None = Field(None, description="what each money store paid (getOrder only)")
 
 
 class OrdersOut(Reply):

@@ -12,14 +12,15 @@ from datetime import date, datetime
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.orders import service as orders
 from chalicelib.points.tables import (
     AccountItem,
     CounterItem,
     HoldItem,
     LiabilityItem,
     LotItem,
-    OrderItem,
     PointsDayItem,
+    PointsOrderItem,
     PostingItem,
 )
 
@@ -108,15 +109,13 @@ class PointsRepository:
         return self.uow.query(HoldItem, f"MEMBER#{member_id}", SortKey.prefix(f"PTS#{point_type}#HOLD#"),
                               consistent=True)
 
-    def order(self, merchant_id: str, order_id: str) -> OrderItem | None:
+    def order(self, merchant_id: str, order_id: str) -> PointsOrderItem | None:
         """What an order earned, spent and refunded (consistent)."""
-        return self.uow.get(OrderItem, OrderItem.key(merchant_id, order_id), consistent=True)
+        return orders.order(self.uow, merchant_id, order_id, PointsOrderItem)
 
-    def orders_of(self, member_id: str, limit: int, before: str | None = None) -> Iterator[OrderItem]:
+    def orders_of(self, member_id: str, limit: int, before: str | None = None) -> Iterator[PointsOrderItem]:
         """The member's orders, newest first; ``before`` is the listing key of the last one seen."""
-        sort = SortKey.below(before) if before else None
-        return self.uow.query(OrderItem, OrderItem.member_listing(member_id), sort, index="gsi1", forward=False,
-                              limit=limit)
+        return orders.orders_of(self.uow, member_id, limit, before, PointsOrderItem)
 
     def counter(self, member_id: str, name: str) -> CounterItem | None:
         """A limit counter or the check-in streak (consistent)."""

@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
+from chalicelib.orders.service import OrderLine
 from chalicelib.shared.types import DecimalText, Instant, Strict
 
 Multiplier = DecimalText
@@ -178,12 +179,6 @@ RULES = VersionedConfig("points-rules", ProgramRules, ProgramRules, "points.rule
 
 
 # --- evaluation --------------------------------------------------------------------------------
-
-class OrderLine(Strict):
-    sku: str | None = Field(None, max_length=64)
-    category: str | None = Field(None, max_length=64)
-    amount_fen: StrictInt = Field(ge=0, le=10**11)
-
 
 def _d(value: str) -> Decimal:
     return Decimal(value)

@@ -11,9 +11,9 @@
 ``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
 ``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
 ``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
-``ORDER#<merchant>#<order> / ORDER``                 what an order earned and spent (refunds); a
-                                                     spend appends to it by one update, unread
-``REFUND#<merchant>#<order>#<refund> / REFUND``      a refund id, once
+``ORDER#<merchant>#<order> / ORDER``                 the order (``orders``) with what it earned and
+                                                     spent (refunds); a spend appends to it by one
+                                                     update, unread
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
 ``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
 ``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events
@@ -36,6 +36,7 @@ from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
 from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.lots import expiry_due_day
+from chalicelib.orders.service import OrderItem
 
 NO_EXPIRY = "9999-12-31"
 ACCOUNT_SHARDS = 16
@@ -212,51 +213,21 @@ class CounterItem(MainModel):
         return f"MEMBER#{member_id}", name
 
 
-class OrderItem(MainModel):
-    merchant_id = UnicodeAttribute()
-    store_id = UnicodeAttribute(null=True)       # the store that earned it (refunds stay with the store)
-    order_id = UnicodeAttribute()
-    member_id = UnicodeAttribute()
-    amount_fen = NumberAttribute(null=True)
+class PointsOrderItem(OrderItem):
+    """The order (``orders.tables.OrderItem``) with the points part's own attributes, which live on
+    the order's item: what it earned, what every spend took, and what refunds clawed back and
+    restored. Points writes them by a versioned put of the whole item (read first) or by an
+    update that moves the version."""
+
     earned_at = UnicodeAttribute(null=True)
     earned = UnicodeAttribute(null=True)         # JSON {type: [{lot_id, expires_on, points, pending}]}
     spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
     spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
     spent_points = NumberAttribute(null=True)    # points spent on it: what a spend's share condition reads
-    refunded_fen = NumberAttribute(default=0)
     clawed = UnicodeAttribute(null=True)         # JSON {type: points clawed back so far}
     restored = NumberAttribute(default=0)        # spent points given back so far
     expired = UnicodeAttribute(null=True)        # JSON {lot_id: points of its lots that expired unspent}
     shortfall = NumberAttribute(default=0)       # clawback that found the points already spent
-    version = NumberAttribute(default=0)
-    created_at = UnicodeAttribute(null=True)     # first use (earn or spend): the member's order list
-    gsi1pk = UnicodeAttribute(null=True)         # ORDERS#<member>
-    gsi1sk = UnicodeAttribute(null=True)         # <created_at>#<merchant>#<order>
-    by_member = Gsi1()
-
-    @staticmethod
-    def key(merchant_id: str, order_id: str) -> tuple[str, str]:
-        return f"ORDER#{merchant_id}#{order_id}", "ORDER"
-
-    @staticmethod
-    def member_listing(member_id: str) -> str:
-        return f"ORDERS#{member_id}"
-
-    def list_under_member(self, at: str) -> None:
-        """Index a new order under its member, newest first by ``at``."""
-        self.created_at = at
-        self.gsi1pk = self.member_listing(self.member_id)
-        self.gsi1sk = f"{at}#{self.merchant_id}#{self.order_id}"
-
-
-
-class RefundItem(MainModel):
-    amount_fen = NumberAttribute()
-    created_at = UnicodeAttribute()
-
-    @staticmethod
-    def key(merchant_id: str, order_id: str, refund_id: str) -> tuple[str, str]:
-        return f"REFUND#{merchant_id}#{order_id}#{refund_id}", "REFUND"
 
 
 class LiabilityItem(MainModel):

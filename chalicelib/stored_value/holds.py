@@ -14,6 +14,7 @@ from chalicelib.ledger import holds
 from chalicelib.ledger.holds import HoldNotOpen
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
+from chalicelib.orders import service as orders
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden
 from chalicelib.shared.ids import new_id
@@ -70,6 +71,8 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
                              refunded_bonus=0, lots_taken=bonus_lots.dump(change.taken),
                              created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
+    orders.record_part(uow, h.merchant_id, h.order_id, service.PART, int(h.amount_fen), member_id=member_id,
+                       store_id=h.store_id)
     change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}",
                  event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "order_id": h.order_id, "principal_fen": principal, "bonus_fen": bonus})

@@ -18,6 +18,7 @@ from chalicelib.ledger import once
 from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
+from chalicelib.orders import service as orders
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound
 from chalicelib.shared.principal import Principal
@@ -187,11 +188,15 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                              bonus=bonus, refunded_principal=0, refunded_bonus=0,
                              lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
+    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, member_id=member_id, store_id=store)
     posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}",
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
     return {**_view(change), "order_id": cmd.order_id, "amount_fen": cmd.amount_fen, "principal_fen": principal,
             "bonus_fen": bonus, "posting_id": posting.posting_id}
+
+
+PART = "stored_value"          # a stored value payment's part of its order (``orders``)
 
 
 def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, order_id: str,
@@ -221,6 +226,8 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
     before = int(paid.refunded_principal) + int(paid.refunded_bonus)
     within_payment(before, cmd.amount_fen, int(paid.amount_fen))
+    orders.refund_part(uow, merchant, order_id, PART, cmd.amount_fen, paid_fen=int(paid.amount_fen),
+                       refunded_before=before, member_id=paid.member_id, store_id=paid.store_id)
     principal, bonus = R.refund_split(int(paid.principal), int(paid.bonus), int(paid.amount_fen), before,
                                       int(paid.refunded_principal), int(paid.refunded_bonus), cmd.amount_fen)
     change = SvChange(uow, paid.member_id)

@@ -14,7 +14,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import refunds
 from chalicelib.points import repository as points_repository
 from chalicelib.points.schemas import Refund
-from chalicelib.points.tables import OrderItem
+from chalicelib.points.tables import PointsOrderItem as OrderItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.principal import Principal

@@ -8,7 +8,8 @@ import json
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import MemberItem
 from chalicelib.points import reconcile
-from chalicelib.points.tables import AccountItem, LotItem, OrderItem
+from chalicelib.points.tables import AccountItem, LotItem
+from chalicelib.points.tables import PointsOrderItem as OrderItem
 from tests.integration.conftest import AppClient
 
 

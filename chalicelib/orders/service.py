@@ -1,0 +1,166 @@
+"""What the money stores call to record their part of an order and to refund it. Every write
+here is an update or a create conditioned on what it needs, never a put of the order (whose item
+carries the points part's attributes too: ``tables``), and every update of the order moves its
+version, so a store's read-modify-write of it never overwrites one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pynamodb.expressions.update import Action
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger.refunds import within_payment
+from chalicelib.orders import repository
+from chalicelib.orders.domain import OrderLine, Refunded, dump_lines, load_lines
+from chalicelib.orders.tables import OrderItem, OrderPartItem, RefundItem
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, Problem, ValidationProblem, changed
+
+__all__ = ["OrderItem", "OrderLine", "OrderRefund", "Refunded", "RefundExceedsOrder", "load_lines"]
+
+Order = TypeVar("Order", bound=OrderItem)
+
+
+def order(uow: UnitOfWork, merchant_id: str, order_id: str, kind: type[Order]) -> Order | None:
+    """The order (consistent), as ``kind``: a money store's view of its item with its own attributes."""
+    return repository.of(uow).order(merchant_id, order_id, kind)
+
+
+def orders_of(uow: UnitOfWork, member_id: str, limit: int, before: str | None, kind: type[Order]) -> Iterator[Order]:
+    """The member's orders, newest first; ``before`` is the listing key of the last one seen."""
+    return repository.of(uow).orders_of(member_id, limit, before, kind)
+
+
+class RefundExceedsOrder(Conflict):
+    slug, title = "refund-exceeds-order", "Refunds would exceed the order amount"
+
+
+def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, amount_fen: int, *, ref: str = "",
+                member_id: str | None = None, store_id: str | None = None,
+                by_line: Sequence[int] | None = None, on_conflict: Callable[[], Problem] | None = None,
+                refunded_fen: int = 0) -> None:
+    """Record ``store``'s part of an order (once per store and ``ref``; ``on_conflict`` when it
+    was recorded already) and make sure the order exists: of ``member_id`` (an order of another
+    member refuses it), listed under the member, at the store of its first use."""
+    at = clock.iso(clock.now())
+    uow.create(OrderPartItem(*OrderPartItem.key(merchant_id, order_id, store, ref), store=store, ref=ref,
+                             merchant_id=merchant_id, order_id=order_id, amount_fen=amount_fen,
+                             by_line=json.dumps(list(by_line)) if by_line is not None else None,
+                             refunded_fen=refunded_fen,
+                             created_at=at), on_conflict=on_conflict)
+    actions, condition = touch(uow, merchant_id, order_id, member_id, store_id, at)
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition,
+               on_conflict=lambda: Conflict(f"order {order_id} belongs to another member"))
+
+
+def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, store_id: str | None,
+          at: str) -> tuple[list[Action], Any]:
+    """The update that makes sure an order exists with what its first use records, and the
+    condition that it is no other member's."""
+    actions: list[Action] = [OrderItem.merchant_id.set(merchant_id), OrderItem.order_id.set(order_id),
+                             OrderItem.created_at.set(OrderItem.created_at | at), OrderItem.version.add(1)]
+    condition = None
+    if member_id:
+        actions += [OrderItem.member_id.set(OrderItem.member_id | member_id),
+                    OrderItem.gsi1pk.set(OrderItem.gsi1pk | uow.index_key(OrderItem.member_listing(member_id))),
+                    OrderItem.gsi1sk.set(OrderItem.gsi1sk | f"{at}#{merchant_id}#{order_id}")]
+        condition = OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id)
+    if store_id:
+        actions.append(OrderItem.store_id.set(OrderItem.store_id | store_id))
+    return actions, condition
+
+
+def part_key(merchant_id: str, order_id: str, store: str, ref: str = "") -> tuple[type[OrderPartItem], tuple[str, str]]:
+    """The model and key of a store's part, for the store's prefetch."""
+    return OrderPartItem, OrderPartItem.key(merchant_id, order_id, store, ref)
+
+
+def refund_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, fen: int, *, ref: str = "",
+                paid_fen: int, refunded_before: int, member_id: str | None = None,
+                store_id: str | None = None) -> None:
+    """A store's refund of ``fen`` of its part of an order. A part paid before orders kept parts
+    (and not moved yet by the migration) is recorded now from the store's own record: what it
+    paid and had refunded before."""
+    part = repository.of(uow).part(merchant_id, order_id, store, ref)
+    if part is None:
+        record_part(uow, merchant_id, order_id, store, paid_fen, ref=ref, member_id=member_id, store_id=store_id,
+                    refunded_fen=refunded_before + fen, on_conflict=changed(f"order {order_id}", "concurrently"))
+        return
+    part_refunded(uow, part, fen)
+
+
+def part_refunded(uow: UnitOfWork, part: OrderPartItem, fen: int) -> None:
+    """Give back ``fen`` more of a part: refunds of a part add up and never pass what it paid
+    (``RefundExceedsPayment``), checked again by the write."""
+    before = int(part.refunded_fen or 0)
+    within_payment(before, fen, int(part.amount_fen))
+    uow.update(OrderPartItem(*OrderPartItem.key(part.merchant_id, part.order_id, part.store, part.ref)),
+               [OrderPartItem.refunded_fen.add(fen)], OrderPartItem.refunded_fen == before,
+               on_conflict=changed(f"order {part.order_id}'s {part.store} part", "concurrently"))
+
+
+def state_lines(order: OrderItem | None, order_id: str, lines: Sequence[OrderLine], amount_fen: int) -> None:
+    """An order's lines are fixed by the first use that states them: a later one states the same."""
+    if lines and order is not None and order.lines and load_lines(order.lines) != list(lines):
+        raise ValidationProblem(f"order {order_id} was recorded with other lines; state the same lines")
+    if lines and sum(line.amount_fen for line in lines) != amount_fen:
+        raise ValidationProblem("order lines must add up to amount_fen")
+
+
+def lines_of(order: OrderItem | None, lines: Sequence[OrderLine]) -> str | None:
+    """What to store as the order's lines: those it has, else those stated now."""
+    return order.lines if order is not None and order.lines else dump_lines(lines)
+
+
+@dataclass
+class OrderRefund:
+    """A refund of an order, checked and recorded once, not yet written to the order: what the
+    refunds had reversed ``before`` and ``after`` it, for each store to reverse its own part
+    (:meth:`Refunded.reversed_of`). :meth:`stage` writes it, with the store's own changes to the
+    order item in the same update (a transaction changes an item once)."""
+
+    order: OrderItem
+    before: Refunded
+    after: Refunded
+    amount_fen: int
+
+    @property
+    def refunded_fen(self) -> int:
+        """The order's refunds with this one."""
+        return int(self.order.refunded_fen or 0) + self.amount_fen
+
+    def stage(self, uow: UnitOfWork, more: Sequence[Action] = ()) -> None:
+        """Write the refunded total (and per line) with ``more``, on the version the order was read
+        at: two concurrent refunds never both pass the amount, and nothing else changed meanwhile."""
+        o = self.order
+        actions: list[Action] = [OrderItem.refunded_fen.set(self.refunded_fen), OrderItem.version.add(1), *more]
+        if o.lines:
+            actions.append(OrderItem.refunded_lines.set(self.after.dump()))
+        uow.update(OrderItem(*OrderItem.key(o.merchant_id, o.order_id)), actions,
+                   OrderItem.version == int(o.version or 0), on_conflict=changed(f"order {o.order_id}", "concurrently"))
+
+
+def refund(uow: UnitOfWork, order: OrderItem, refund_id: str, amount_fen: int) -> OrderRefund:
+    """A refund of ``amount_fen`` of the order (once per ``refund_id``), spread over what each line
+    has left; the caller stages it (:meth:`OrderRefund.stage`)."""
+    amount, before_fen = int(order.amount_fen or 0), int(order.refunded_fen or 0)
+    if before_fen + amount_fen > amount:
+        raise RefundExceedsOrder(f"refunds would total {before_fen + amount_fen} fen of a {amount} fen order",
+                                 refunded_fen=before_fen)
+    uow.create(RefundItem(*RefundItem.key(order.merchant_id, order.order_id, refund_id), amount_fen=amount_fen,
+                          created_at=clock.iso(clock.now())),
+               on_conflict=lambda: Conflict(f"refund {refund_id} was applied already"))
+    before = Refunded.of(amount, load_lines(order.lines), order.refunded_lines, before_fen)
+    return OrderRefund(order, before, before.plus_amount(amount_fen), amount_fen)
+
+
+def shown(uow: UnitOfWork, order: OrderItem) -> dict[str, Any]:
+    """Every money store's part of the order, for a reply."""
+    parts = repository.of(uow).parts(order.merchant_id, order.order_id)
+    return {"parts": [{"store": p.store, "ref": p.ref or None, "amount_fen": int(p.amount_fen),
+                       "by_line": json.loads(p.by_line) if p.by_line else None,
+                       "refunded_fen": int(p.refunded_fen or 0)} for p in parts]}
