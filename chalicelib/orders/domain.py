@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from pydantic import Field, StrictInt
@@ -22,20 +23,28 @@ class OrderLine(Strict):
     amount_fen: StrictInt = Field(ge=0, le=10**11)
 
 
-def allocate(total: int, weights: Sequence[int]) -> list[int]:
-    """``total`` spread over ``weights`` in proportion, in whole fen that add up to ``total``
-    (largest remainder; ties go to the earlier line). All weights zero: all on the first."""
+def allocate(total: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:
+    """``total`` spread over ``weights`` (never negative) in proportion, in whole units that add up
+    to ``total`` (largest remainder; ties go to the earlier line). All weights zero: all on the first."""
     if not weights:
         return []
-    whole = sum(weights)
+    exact = [Fraction(w) for w in weights]
+    whole = sum(exact, Fraction(0))
     if whole <= 0:
         return [total] + [0] * (len(weights) - 1)
-    shares = [Fraction(total * w, whole) for w in weights]
+    shares = [total * w / whole for w in exact]
     spread = [int(s) for s in shares]           # floor: shares are never negative here
     short = total - sum(spread)
     for i in sorted(range(len(shares)), key=lambda i: (-(shares[i] - spread[i]), i))[:short]:
         spread[i] += 1
     return spread
+
+
+class RefundLine(Strict):
+    """A line refunded: its position in the order's lines (from 0) and the fen given back for it."""
+
+    line: StrictInt = Field(ge=0, lt=200)
+    amount_fen: StrictInt = Field(gt=0, le=10**11)
 
 
 def dump_lines(lines: Sequence[OrderLine]) -> str | None:
@@ -84,11 +93,16 @@ class Refunded:
         """After a refund naming ``{line index: fen}``; no line gives back more than it had left."""
         taken = list(self.taken)
         for i, fen in by_line.items():
-            if not 0 <= i < len(self.lines) or taken[i] + fen > self.lines[i]:
-                raise ValueError(f"line {i} has {Fraction(self.lines[i]) - taken[i] if 0 <= i < len(self.lines) else 0}"
-                                 " fen left to refund")
+            if not 0 <= i < len(self.lines):
+                raise ValueError(f"the order has no line {i} (it has {len(self.lines)})")
+            if taken[i] + fen > self.lines[i]:
+                raise ValueError(f"line {i} has {int(self.lines[i] - taken[i])} fen left to refund")
             taken[i] += fen
         return Refunded(self.lines, tuple(taken))
+
+    def by_line(self) -> list[int]:
+        """What each line has had refunded, in whole fen (rounded down)."""
+        return [int(t) for t in self.taken]
 
     def reversed_of(self, total: int, by_line: Sequence[int] | None = None) -> int:
         """How much of a part of ``total`` (spread ``by_line``; in proportion to the lines if

@@ -11,6 +11,8 @@ class OrderLineOut(Reply):
     sku: str | None = None
     category: str | None = None
     amount_fen: int
+    refunded_fen: int = Field(description="refunded of this line so far (an amount refund is spread over "
+                                          "what each line has left), rounded down to the fen")
 
 
 class OrderPartOut(Reply):

@@ -15,12 +15,13 @@ from pynamodb.expressions.update import Action
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.refunds import within_payment
 from chalicelib.orders import repository
-from chalicelib.orders.domain import OrderLine, Refunded, dump_lines, load_lines
+from chalicelib.orders.domain import OrderLine, Refunded, RefundLine, allocate, dump_lines, load_lines
 from chalicelib.orders.tables import OrderItem, OrderPartItem, RefundItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Problem, ValidationProblem, changed
 
-__all__ = ["OrderItem", "OrderLine", "OrderRefund", "Refunded", "RefundExceedsOrder", "load_lines"]
+__all__ = ["OrderItem", "OrderLine", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
+           "load_lines"]
 
 Order = TypeVar("Order", bound=OrderItem)
 
@@ -144,18 +145,35 @@ class OrderRefund:
                    OrderItem.version == int(o.version or 0), on_conflict=changed(f"order {o.order_id}", "concurrently"))
 
 
-def refund(uow: UnitOfWork, order: OrderItem, refund_id: str, amount_fen: int) -> OrderRefund:
-    """A refund of ``amount_fen`` of the order (once per ``refund_id``), spread over what each line
-    has left; the caller stages it (:meth:`OrderRefund.stage`)."""
+def refund(uow: UnitOfWork, order: OrderItem, refund_id: str, amount_fen: int,
+           lines: Sequence[RefundLine] = ()) -> OrderRefund:
+    """A refund of ``amount_fen`` of the order (once per ``refund_id``): of the ``lines`` it names,
+    else spread over what each line has left; the caller stages it (:meth:`OrderRefund.stage`)."""
     amount, before_fen = int(order.amount_fen or 0), int(order.refunded_fen or 0)
     if before_fen + amount_fen > amount:
         raise RefundExceedsOrder(f"refunds would total {before_fen + amount_fen} fen of a {amount} fen order",
                                  refunded_fen=before_fen)
+    if lines and not order.lines:
+        raise ValidationProblem(f"order {order.order_id} was recorded without lines: refund an amount of it")
     uow.create(RefundItem(*RefundItem.key(order.merchant_id, order.order_id, refund_id), amount_fen=amount_fen,
                           created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"refund {refund_id} was applied already"))
     before = Refunded.of(amount, load_lines(order.lines), order.refunded_lines, before_fen)
-    return OrderRefund(order, before, before.plus_amount(amount_fen), amount_fen)
+    try:
+        after = before.plus_lines({line.line: line.amount_fen for line in lines}) if lines else \
+            before.plus_amount(amount_fen)
+    except ValueError as e:
+        raise RefundExceedsOrder(f"order {order.order_id}: {e}", refunded_fen=before_fen) from e
+    return OrderRefund(order, before, after, amount_fen)
+
+
+def lines_shown(order: OrderItem) -> list[dict[str, Any]]:
+    """The order's lines with what each has had refunded, for a reply."""
+    lines = load_lines(order.lines)
+    if not lines:
+        return []
+    refunded = Refunded.of(int(order.amount_fen or 0), lines, order.refunded_lines, int(order.refunded_fen or 0))
+    return [{**line.model_dump(), "refunded_fen": back} for line, back in zip(lines, refunded.by_line(), strict=True)]
 
 
 def shown(uow: UnitOfWork, order: OrderItem) -> dict[str, Any]:

@@ -74,6 +74,8 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     def record(o: PointsOrderItem) -> None:
         o.amount_fen, o.earned_at, o.earned = cmd.amount_fen, clock.iso(at), json.dumps(earned)
         o.lines = order_lines.lines_of(order, cmd.lines)
+        if cmd.lines and points > 0:      # each line's share of the points, by what it earned by
+            o.earned_lines = json.dumps({"points": order_lines.allocate(points, R.line_weights(rules, cmd.lines))})
         o.store_id = o.store_id or store_id          # a spend recorded it first: same store (checked above)
     orders.save(uow, order, merchant, cmd.order_id, member_id, record)
     # One event per order whatever it earned: tasks, profiles and reports count orders and spend.

@@ -13,7 +13,6 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.orders import service as orders
-from chalicelib.orders.service import load_lines
 from chalicelib.points import access, repository
 from chalicelib.points.tables import PointsOrderItem as OrderItem
 from chalicelib.shared import clock
@@ -187,7 +186,7 @@ def view(uow: UnitOfWork, order_id: str, merchant_id: str, by: Principal | None 
 def _shown(order: OrderItem) -> dict[str, Any]:
     return {"order_id": order.order_id, "merchant_id": order.merchant_id, "store_id": order.store_id,
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
-            "lines": [line.model_dump() for line in load_lines(order.lines)],
+            "lines": orders.lines_shown(order),
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
             "spent": spent_lots(order), "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),

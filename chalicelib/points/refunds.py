@@ -33,7 +33,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         raise NotFound(f"no order {order_id} at merchant {merchant}")
     if not order.amount_fen:
         raise Conflict("this order has no recorded amount (it earned nothing); nothing to refund in proportion")
-    share = order_refunds.refund(uow, order, cmd.refund_id, cmd.amount_fen)
+    share = order_refunds.refund(uow, order, cmd.refund_id, cmd.amount_fen, cmd.lines)
     after, amount = share.refunded_fen, int(order.amount_fen)
     _prefetch(uow, order)
     _, rules = program.rules_at(uow, clock.now())
@@ -43,11 +43,13 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     spent = orders.spent_lots(order)
     restore = share.after.reversed_of(sum(int(s["points"]) for s in spent)) - int(order.restored or 0)
     earned = json.loads(order.earned or "{}")
+    by_line = json.loads(order.earned_lines or "{}")
     clawed = json.loads(order.clawed or "{}")
     context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
                "expired": json.loads(order.expired or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
-        target = share.after.reversed_of(sum(int(x["points"]) for x in earned.get(point_type, [])))
+        target = share.after.reversed_of(sum(int(x["points"]) for x in earned.get(point_type, [])),
+                                         by_line.get(point_type))
         claw = target - int(clawed.get(point_type, 0))
         gives_back = point_type == "points" and restore > 0
         if claw <= 0 and not gives_back:

@@ -184,21 +184,27 @@ def _d(value: str) -> Decimal:
     return Decimal(value)
 
 
-def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -> Decimal:
-    """The eligible amount with each line's category and SKU factor applied: lines share the
-    eligible amount in proportion to their amounts (all of it at factor 1 without lines)."""
-    total_lines = sum(line.amount_fen for line in lines)
-    if total_lines <= 0:
-        return Decimal(eligible)
-    weighted = Decimal(0)
+def line_weights(rules: ProgramRules, lines: list[OrderLine]) -> list[Decimal]:
+    """Each line's amount with its category and SKU factor applied: what it earns by, and so
+    its share of the points an order earned (a refund of the line claws back that share)."""
+    weights = []
     for line in lines:
         factor = Decimal(1)
         if line.category and line.category in rules.category_multipliers:
             factor *= _d(rules.category_multipliers[line.category])
         if line.sku and line.sku in rules.sku_multipliers:
             factor *= _d(rules.sku_multipliers[line.sku])
-        weighted += Decimal(line.amount_fen) * factor
-    return Decimal(eligible) * weighted / Decimal(total_lines)
+        weights.append(Decimal(line.amount_fen) * factor)
+    return weights
+
+
+def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -> Decimal:
+    """The eligible amount with each line's category and SKU factor applied: lines share the
+    eligible amount in proportion to their amounts (all of it at factor 1 without lines)."""
+    total_lines = sum(line.amount_fen for line in lines)
+    if total_lines <= 0:
+        return Decimal(eligible)
+    return Decimal(eligible) * sum(line_weights(rules, lines), Decimal(0)) / Decimal(total_lines)
 
 
 def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, StrictInt, model_validator
 
+from chalicelib.orders.service import RefundLine
 from chalicelib.points.rules import OrderLine, ProgramRules, Strict
 from chalicelib.shared.types import Instant
 
@@ -81,6 +82,17 @@ class Refund(Strict):
     refund_id: str = Ref
     amount_fen: StrictInt = Field(gt=0, le=10**11)
     merchant_id: str | None = Field(None, max_length=64)
+    lines: list[RefundLine] = Field([], max_length=200, description="the lines refunded (an order earned with "
+                                    "lines): each line's points come back in its share; without, the refund is "
+                                    "spread over every line in proportion to what it has left")
+
+    @model_validator(mode="after")
+    def _lines(self) -> Refund:
+        if self.lines and sum(line.amount_fen for line in self.lines) != self.amount_fen:
+            raise ValueError("the refunded lines must add up to amount_fen")
+        if len({line.line for line in self.lines}) != len(self.lines):
+            raise ValueError("name each line once")
+        return self
 
 
 class Adjust(Strict):

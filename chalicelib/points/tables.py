@@ -221,6 +221,7 @@ class PointsOrderItem(OrderItem):
 
     earned_at = UnicodeAttribute(null=True)
     earned = UnicodeAttribute(null=True)         # JSON {type: [{lot_id, expires_on, points, pending}]}
+    earned_lines = UnicodeAttribute(null=True)   # JSON {type: [points per order line]}: what a line's refund claws
     spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
     spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
     spent_points = NumberAttribute(null=True)    # points spent on it: what a spend's share condition reads

@@ -161,3 +161,34 @@ def test_the_migration_moves_payments_made_before_orders_kept_parts_into_their_o
     done = migrate_order_parts(aws, main)
     assert done["moved"] == 0 and done["conflicts"] == ["default/ORDER#m1#O-5: paid by another member than the order's"]
     assert "Item" not in aws.get_item(TableName=main, Key={"pk": {"S": "MIGRATION#order-parts"}, "sk": {"S": "DONE"}})
+
+
+def test_a_refund_of_a_line_claws_back_the_points_that_line_earned(api):
+    """Line B earned at triple points (its SKU's factor): refunding it takes back its share, not
+    the order's; refunding the rest then takes back the rest, to the point; a line never gives
+    back more than it had, and the lines of a refund add up to its amount."""
+    from chalicelib.shared import clock
+    clock.freeze(None)
+    api.ok("PUT", "/v1/points/rules", {"rules": {"points_per_yuan": "1", "sku_multipliers": {"B": "3"}},
+                                        "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139506")
+    lines = [{"sku": "A", "amount_fen": 6_000}, {"sku": "B", "amount_fen": 4_000}]
+    earned = api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "O-7", "amount_fen": 10_000,
+                                                                "merchant_id": "m1", "lines": lines})
+    assert earned["points"] == 60 + 120                          # ¥60 at 1, ¥40 at 3
+    refund = {"refund_id": "R-B", "amount_fen": 4_000, "merchant_id": "m1", "lines": [{"line": 1, "amount_fen": 4_000}]}
+    for bad, why in ((dict(refund, amount_fen=3_999), "add up"), (dict(refund, lines=[{"line": 2, "amount_fen": 4_000}]),
+                                                                  "no line 2")):
+        status, problem = api.call("POST", "/v1/orders/O-7/refunds", bad)
+        assert status in (409, 422) and why in problem["detail"], problem
+    back = api.ok("POST", "/v1/orders/O-7/refunds", refund)
+    assert back["clawed_back"]["points"] == 120 and back["refunded_fen"] == 4_000
+    status, over = api.call("POST", "/v1/orders/O-7/refunds", {**refund, "refund_id": "R-B2",
+                                                               "lines": [{"line": 1, "amount_fen": 1}], "amount_fen": 1})
+    assert status == 409 and over["type"].endswith("/refund-exceeds-order"), over
+    shown = api.ok("GET", "/v1/orders/O-7?merchant_id=m1")
+    assert [line["refunded_fen"] for line in shown["lines"]] == [0, 4_000]
+    rest = api.ok("POST", "/v1/orders/O-7/refunds", {"refund_id": "R-A", "amount_fen": 3_000, "merchant_id": "m1"})
+    assert rest["clawed_back"]["points"] == 30                  # half of what is left: line A's half
+    assert [line["refunded_fen"] for line in api.ok("GET", "/v1/orders/O-7?merchant_id=m1")["lines"]] == [3_000, 4_000]
+    assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 30
