@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 API_TIMEOUT_SECONDS = 25
 # Executions kept for each function of a kind (Lambda's account-wide pool is shared with the API,
 # which takes what is left). The stream consumer: one per stream shard (ParallelizationFactor 1),
-# ~10 shards at the flash peak, room for 50. A job: its run and one overlapping run (the next
-# schedule, or EventBridge's retry); more would only contend for the same due items.
+# ~20 shards at the flash peak, room for 50. A job: its run and one overlapping run (the next
+# schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
+# and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
 
 
