@@ -1,6 +1,6 @@
-"""Make moto's DynamoDB fit for real data volumes and real concurrency.
+"""Make moto's DynamoDB fit for real data volumes and real concurrency, and able to throttle.
 
-Four patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Five patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -15,6 +15,10 @@ Four patches, all applied by :func:`install` and all tested in ``tests/integrati
    day's due items, cost time in proportion to the whole table. Base-table queries read their
    partition; GSI queries read a map from index hash key to items, built on the first query of
    that index and kept exact by the same hook that meters every write.
+5. Throttling on demand. Neither emulator ever refuses work for capacity, as DynamoDB does on a
+   hot partition: :func:`devstack.throttling.throttle` makes the next requests of an action answer
+   as DynamoDB's throttling does, and :func:`devstack.throttling.leave_unprocessed` makes batch
+   reads leave keys unprocessed, so the tests over the local stack can show what a caller sees.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
+from devstack import throttling
 from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
@@ -277,8 +282,14 @@ def _serialised_and_metered(call_action):
             action = self._get_action()
             params = _params(self)
             backend = dynamodb_backends[self.current_account][self.region]
+            fault = throttling.take(action, params)
+            if fault is not None and fault.refuses:
+                USAGE.add(action, 0.0, 0.0)
+                return throttling.refusal(self, action, params)
             before = _write_targets(backend, action, params)
             status, headers, body = call_action(self)
+            if fault is not None and status == 200:
+                body = throttling.unprocessed(backend, params, headers, body, fault.serve)
             if action in ("CreateTable", "DeleteTable"):
                 _GSI_MAPS.pop(params.get("TableName", ""), None)
             try:

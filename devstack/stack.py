@@ -65,6 +65,9 @@ def local_environment(emulator_url: str, stage: str = "local") -> dict[str, str]
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": emulator_url,
         "DYNAMODB_ENDPOINT": emulator_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     })
+    # The emulator answers one request at a time: under a burst a call waits for its turn, which
+    # DynamoDB never makes it do, so a read may take longer here than the deployed 2 s allow.
+    env.setdefault("AWS_READ_TIMEOUT_SECONDS", "5")
     return env
 
 

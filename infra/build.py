@@ -11,6 +11,9 @@
 * on every function: table and bucket environment variables and a role of its kind (API, stream,
   jobs) with only the actions and resources that kind uses (:mod:`infra.iam`); the API alone may
   read the secret ``loyalty/<stage>``, at cold start (never an environment variable);
+* the API function's timeout below API Gateway's 29 s, and reserved concurrency for the stream
+  consumer and every job, so that a flood of API requests cannot take every execution of the
+  account from them (:data:`API_TIMEOUT_SECONDS`, :data:`RESERVED_CONCURRENCY`);
 * the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
   without query strings (:mod:`infra.gateway`).
 """
@@ -33,6 +36,16 @@ ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
 WITH_EXTENSION = "WithSecretsExtension"
 RUNTIME = "python3.11"          # the Lambda runtime chalice packages for (matches the build Python)
 ROOT = Path(__file__).resolve().parent.parent
+# API Gateway answers 504 after 29 s whatever the Lambda does: the API function stops before, and a
+# request stops retrying earlier still, when one more AWS call could take it past the Lambda's end
+# (chalicelib.api.endpoint: 25 s less 12 s, at most REQUEST_BUDGET_SECONDS).
+API_TIMEOUT_SECONDS = 25
+# Executions kept for each function of a kind (Lambda's account-wide pool is shared with the API,
+# which takes what is left). The stream consumer: one per stream shard (ParallelizationFactor 1),
+# ~20 shards at the flash peak, room for 50. A job: its run and one overlapping run (the next
+# schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
+# and their reasons: docs/engineers/deploy.md.
+RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
 
 
 def _cfn_name(name: str) -> str:
@@ -106,6 +119,10 @@ def merge_template(stage: str) -> dict[str, Any]:
                                           {"Ref": "AWS::NoValue"}]}
         props["Environment"] = {"Variables": variables}
         props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
+        if kind == "api":
+            props["Timeout"] = API_TIMEOUT_SECONDS
+        else:
+            props["ReservedConcurrentExecutions"] = RESERVED_CONCURRENCY[kind]
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.

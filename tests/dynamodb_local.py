@@ -82,6 +82,7 @@ def fresh_tables() -> None:
     from chalicelib.shared.config import settings
     url = endpoint()
     os.environ["DYNAMODB_ENDPOINT"] = url
+    os.environ["AWS_READ_TIMEOUT_SECONDS"] = "5"        # a JVM on a shared machine, not DynamoDB
     backend.reset()
     client = boto3.client("dynamodb", endpoint_url=url)
     for name in client.list_tables()["TableNames"]:
@@ -94,4 +95,5 @@ def leave() -> None:
     """Back to the default endpoint (moto in-process or the fake) for the next test."""
     from chalicelib.db import backend
     os.environ.pop("DYNAMODB_ENDPOINT", None)
+    os.environ.pop("AWS_READ_TIMEOUT_SECONDS", None)
     backend.reset()

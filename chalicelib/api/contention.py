@@ -17,9 +17,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from chalicelib.shared import deadline
 from chalicelib.shared.errors import Busy
 
-WAIT_SECONDS = 20.0            # past this the request answers 503 + Retry-After
+WAIT_SECONDS = 20.0            # past this, or the request's deadline, it answers 503 + Retry-After
 
 
 class _Entry:
@@ -37,12 +38,12 @@ _guard = threading.Lock()
 @contextmanager
 def queued(resource: str, wait: float | None = None) -> Iterator[None]:
     """Hold the process-local turn for ``resource`` (raises :class:`Busy` after ``wait`` seconds,
-    by default :data:`WAIT_SECONDS`)."""
+    by default :data:`WAIT_SECONDS`, or at the request's deadline if that comes first)."""
     with _guard:
         entry = _entries.setdefault(resource, _Entry())
         entry.users += 1
     try:
-        if not entry.lock.acquire(timeout=WAIT_SECONDS if wait is None else wait):
+        if not entry.lock.acquire(timeout=min(WAIT_SECONDS if wait is None else wait, deadline.left())):
             raise Busy(f"too many requests are changing {resource} at once; retry", retry_after=1)
         try:
             yield

@@ -28,12 +28,15 @@ from chalicelib.api.contention import queued
 from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.api.signing import SignatureItem, SignatureReused
+from chalicelib.db.backend import Throttled
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
-from chalicelib.shared import clock
+from chalicelib.shared import aws, clock, deadline
+from chalicelib.shared.config import settings
 from chalicelib.shared.errors import (
     Busy,
     ConcurrentUpdate,
     MalformedRequest,
+    OverCapacity,
     Problem,
     RequestTooLarge,
     ValidationProblem,
@@ -44,6 +47,7 @@ from chalicelib.shared.retry import Contention
 
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 8        # a request that lost this many races answers 503 + Retry-After
+RETRY_AFTER_THROTTLED = 2      # seconds a caller waits after a refusal for capacity (DynamoDB's throttling)
 MAX_JSON_DEPTH = 32
 REMEMBERED_REFUSALS = (409, 422)
 PROBLEM_JSON = "application/problem+json"
@@ -176,12 +180,24 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
 
     def register(handler: Callable[[Call], Any]) -> Callable:
         def view(**params: str) -> Response:
-            return _handle(bp, op, handler, params)
+            with deadline.within(_seconds_to_work(bp)):
+                return _handle(bp, op, handler, params)
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
         bp.route(path, methods=[op.method], content_types=["application/json"])(view)
         return handler
     return register
+
+
+def _seconds_to_work(bp: Blueprint) -> float:
+    """How long this request may go on retrying (:mod:`chalicelib.shared.deadline`): the Lambda's
+    remaining time, less the longest one more AWS call can take, and never past the budget."""
+    try:
+        context = bp.lambda_context
+    except RuntimeError:            # not registered on an app (a test calling a view alone)
+        context = None
+    remaining = context.get_remaining_time_in_millis() if context is not None else None
+    return deadline.request_budget(remaining, settings().request_budget_seconds, aws.worst_call_seconds())
 
 
 def problem_response(problem: Problem, instance: str | None = None,
@@ -258,11 +274,13 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
                 "Content-Disposition": f'attachment; filename="{payload.filename}"', **response_headers})
         return _json_response(status, payload, response_headers)
     except Problem as problem:
-        logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
-        count("ClientErrors")
-        if isinstance(problem, Busy):
-            response_headers["Retry-After"] = str(problem.extensions.get("retry_after", 1))
-        return problem_response(problem, real_path, response_headers)
+        return _refused(problem, real_path, response_headers)
+    except Throttled as throttled:      # nothing was written: the same key may be sent again
+        logger.warning("throttled", extra={"error": str(throttled)[:500]})
+        count("Throttles")
+        return _refused(OverCapacity("the service is over its capacity for a moment and changed nothing; retry "
+                                     "with the same Idempotency-Key", retry_after=RETRY_AFTER_THROTTLED),
+                        real_path, response_headers)
     except Exception:  # the one place an unexpected error becomes a 500
         logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
         count("ServerErrors")
@@ -272,6 +290,15 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     finally:
         logger.info("request", extra={"method": op.method, "ms": round((time.perf_counter() - started) * 1000, 1)})
         logger.remove_keys(["operation"])
+
+
+def _refused(problem: Problem, instance: str, headers: dict[str, str]) -> Response:
+    """A problem's answer; a 503 says when to retry (``Retry-After``)."""
+    logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
+    count("ClientErrors")
+    if problem.status == 503:
+        headers["Retry-After"] = str(problem.extensions.get("retry_after", 1))
+    return problem_response(problem, instance, headers)
 
 
 def _query(params: Any) -> dict[str, str]:

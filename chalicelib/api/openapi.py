@@ -14,7 +14,7 @@ _PARAM = re.compile(r"{(\w+)}")
 PROBLEM = {
     "type": "object", "required": ["type", "title", "status", "detail"],
     "description": "An RFC 9457 problem. `type` is stable (https://loyalty.example/problems/<slug>, e.g. "
-                   "insufficient-points, identity-taken, busy); a problem may carry more members that say "
+                   "insufficient-points, identity-taken, busy, over-capacity); a problem may carry more members that say "
                    "what the refusal met (e.g. available, limit_fen, refunded_fen, state, locked_until).",
     "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
                    "status": {"type": "integer"}, "detail": {"type": "string"},
@@ -32,8 +32,9 @@ _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Cal
                415: "The body is not sent as Content-Type: application/json",
                422: "Validation failed or idempotency key reused",
                500: "The server failed; safe to retry with the same Idempotency-Key",
-               503: "Busy: the record kept changing under concurrent requests; retry after Retry-After seconds "
-                    "with the same Idempotency-Key"}
+               503: "Busy (the record kept changing under concurrent requests) or over-capacity (the database "
+                    "refused the work for capacity): nothing was changed; retry after Retry-After seconds with the "
+                    "same Idempotency-Key"}
 _PATH_TEXT = {"member_id": "the member's id; with a member token, `me` names the calling member"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
                                "schema": {"type": "integer", "minimum": 1}}}
@@ -99,7 +100,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     elif op.produces:
         ok["content"] = {op.produces.split(";")[0]: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): ok}
-    codes = set(op.errors) | {400, 413, 422, 500} | ({503} if op.idempotent else set()) | \
+    codes = set(op.errors) | {400, 413, 422, 500, 503} | \
         ({415} if op.body is not None else set())
     if not op.public:
         codes |= {401, 403}

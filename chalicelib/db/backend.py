@@ -4,16 +4,25 @@ DynamoDB adapter that provides it through PynamoDB.
 Repositories are written once against :class:`Backend`; :mod:`chalicelib.db.memory` is the
 in-memory fake with the same semantics (conditions checked before any write, all or nothing),
 proved equal by running the same service tests against both.
+
+DynamoDB refuses work over a table's or a partition's capacity: a call answered
+``ProvisionedThroughputExceededException``, ``ThrottlingException`` or ``RequestLimitExceeded``
+(after botocore's own bounded retries), a transaction cancelled for ``ThrottlingError``, the keys
+of a batch read left unprocessed. The adapter raises each as :class:`Throttled`, whatever the
+call: nothing was written, and the work may be tried again later (the API answers 503 with
+``Retry-After``; a job or the stream consumer fails and is retried).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -22,9 +31,15 @@ from typing_extensions import override
 
 from chalicelib.db.items import MainModel, TableItem, connection
 from chalicelib.shared.errors import Problem
+from chalicelib.shared.retry import Contention
 
 M = TypeVar("M", bound=Model)
 MAX_ITEMS = 100                       # DynamoDB's limit on actions in one transaction
+# the answers of a call refused for capacity (botocore has retried each already, a few times)
+THROTTLING = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+# a batch read asks again for its unprocessed keys at most this many times in all, after a jittered
+# pause from 50 ms doubling (at most 1.55 s of pauses in all, as AWS advises: never at once)
+BATCH_GET_TRIES, BATCH_GET_FIRST_PAUSE = 6, 0.025
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,11 @@ class Contended(Exception):
     """The transaction collided with another one in flight; nothing was written (retry)."""
 
 
+class Throttled(Exception):
+    """DynamoDB refused the call for capacity (a hot partition, a table over its limits);
+    nothing was written: try again later, after a pause."""
+
+
 class Backend(Protocol):
     """Reads by key and by partition, and atomic conditional writes."""
 
@@ -107,7 +127,8 @@ class Backend(Protocol):
 
     def write(self, writes: list[Write]) -> None:
         """Apply every write or none: :class:`ConditionsFailed` names the failed conditions,
-        :class:`Contended` a collision with another transaction."""
+        :class:`Contended` a collision with another transaction, :class:`Throttled` a refusal
+        for capacity (any read may raise that too)."""
 
     def put_many(self, items: list[Model]) -> None:
         """Put many items of one model, unconditionally and not atomically (25 per request):
@@ -141,6 +162,34 @@ def _range_condition(model: type[Model], sort: SortKey | None, index: str | None
 _SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
 
 
+def throttling(error: BaseException) -> bool:
+    """Whether DynamoDB refused the call for capacity: the answer's code, or a transaction cancelled
+    because one of its items was throttled (``ThrottlingError``)."""
+    if isinstance(error, TransactWriteError) and any(
+            r is not None and r.code == "ThrottlingError" for r in error.cancellation_reasons or []):
+        return True
+    if isinstance(error, PynamoDBException):
+        return error.cause_response_code in THROTTLING
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING
+
+
+@contextmanager
+def _throttles() -> Iterator[None]:
+    """Raise a refusal for capacity, from PynamoDB or botocore, as :class:`Throttled`."""
+    try:
+        yield
+    except (PynamoDBException, ClientError) as error:
+        if throttling(error):
+            raise Throttled(str(error)) from error
+        raise
+
+
+def _guarded(items: Iterator[M]) -> Iterator[M]:
+    """A lazy query's items, its later pages' refusals for capacity raised as :class:`Throttled`."""
+    with _throttles():
+        yield from items
+
+
 def _connection() -> Connection:
     """The endpoint's shared connection (:func:`chalicelib.db.items.connection`)."""
     meta: Any = MainModel.Meta
@@ -155,7 +204,8 @@ class DynamoBackend(Backend):
     @override
     def get(self, model: type[M], pk: str, sk: str, consistent: bool = False) -> M | None:
         try:
-            return model.get(pk, sk, consistent_read=consistent)
+            with _throttles():
+                return model.get(pk, sk, consistent_read=consistent)
         except model.DoesNotExist:
             return None
 
@@ -168,22 +218,23 @@ class DynamoBackend(Backend):
         kwargs: dict[str, Any] = {"scan_index_forward": forward, "limit": limit, "page_size": page_size}
         if index is None:
             kwargs["consistent_read"] = consistent
-        return iter(source.query(pk, condition, **kwargs))
+        return _guarded(iter(source.query(pk, condition, **kwargs)))
 
     @override
     def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
                     limit: int, consistent: bool = False) -> list[Model]:
         if sort.op != "between":
             raise ValueError("query_kinds reads a closed range of sort keys")
-        reply = _connection().client.query(
-            TableName=model.Meta.table_name, KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues={":pk": {"S": pk}, ":low": {"S": sort.low}, ":high": {"S": sort.high}},
-            ConsistentRead=consistent, Limit=limit)
+        with _throttles():
+            reply = _connection().client.query(
+                TableName=model.Meta.table_name, KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":low": {"S": sort.low}, ":high": {"S": sort.high}},
+                ConsistentRead=consistent, Limit=limit)
         return [pick(raw["sk"]["S"]).from_raw_data(raw) for raw in reply.get("Items", [])]
 
     @override
     def scan(self, model: type[M]) -> Iterator[M]:
-        return iter(model.scan())
+        return _guarded(iter(model.scan()))
 
     @override
     def batch_get(self, wanted: list[tuple[type[Model], str, str]], consistent: bool = False) -> list[Model | None]:
@@ -197,21 +248,29 @@ class DynamoBackend(Backend):
             models[(table, pk, sk)] = model
         found: dict[tuple[str, str, str], Model] = {}
         client = _connection().client
-        while request:          # BatchGetItem may leave keys unprocessed under load: ask again for those
-            reply = client.batch_get_item(RequestItems=request)
+        unprocessed = Contention(BATCH_GET_TRIES, first=BATCH_GET_FIRST_PAUSE)
+        while request:
+            with _throttles():
+                reply = client.batch_get_item(RequestItems=request)
             for table, items in reply.get("Responses", {}).items():
                 for raw in items:
                     at = (table, raw["pk"]["S"], raw["sk"]["S"])
                     found[at] = models[at].from_raw_data(raw)
+            # Keys left unprocessed (throttled) are asked for again after a growing, jittered
+            # pause; still left after the last try, or at the deadline, the read is refused.
             request = reply.get("UnprocessedKeys") or {}
+            if request and not unprocessed.lost():
+                left = sum(len(keys["Keys"]) for keys in request.values())
+                raise Throttled(f"{left} keys of a batch read still unprocessed after {unprocessed.losses} tries")
         return [found.get((model.Meta.table_name, pk, sk)) for model, pk, sk in wanted]
 
     @override
     def write(self, writes: list[Write]) -> None:
-        if len(writes) == 1 and writes[0].kind != "check":
-            self._single(writes[0])
-        else:
-            self._transaction(writes)
+        with _throttles():
+            if len(writes) == 1 and writes[0].kind != "check":
+                self._single(writes[0])
+            else:
+                self._transaction(writes)
 
     @override
     def put_many(self, items: list[Model]) -> None:

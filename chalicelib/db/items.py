@@ -16,7 +16,6 @@ from chalicelib.shared.config import settings
 
 _BOUND: list[type[Model]] = []
 _CONNECTIONS: dict[tuple[str | None, str | None], Connection] = {}
-MAX_RETRY_ATTEMPTS, CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS = 3, 2, 5
 
 
 def _meta(spec: TableSpec) -> Any:
@@ -26,19 +25,21 @@ def _meta(spec: TableSpec) -> Any:
         table_name = spec.physical_name(s)
         region = s.region
         host = s.dynamodb_endpoint
-        max_retry_attempts = MAX_RETRY_ATTEMPTS
-        connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
-        read_timeout_seconds = READ_TIMEOUT_SECONDS
+        max_retry_attempts = s.aws_attempts - 1
+        connect_timeout_seconds = s.aws_connect_timeout
+        read_timeout_seconds = s.aws_read_timeout
     return Meta
 
 
 def connection(region: str | None, host: str | None) -> Connection:
     """The one low-level connection (and botocore client) of an endpoint, shared by every item
-    class and the backend's batch and transaction calls (botocore clients are thread-safe)."""
+    class and the backend's batch and transaction calls (botocore clients are thread-safe), with the
+    timeouts and attempts of every AWS client (:func:`chalicelib.shared.aws.config`)."""
     key = (region, host)
     if key not in _CONNECTIONS:
-        made = Connection(region=region, host=host, max_retry_attempts=MAX_RETRY_ATTEMPTS,
-                          connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS, read_timeout_seconds=READ_TIMEOUT_SECONDS)
+        s = settings()
+        made = Connection(region=region, host=host, max_retry_attempts=s.aws_attempts - 1,
+                          connect_timeout_seconds=s.aws_connect_timeout, read_timeout_seconds=s.aws_read_timeout)
         made._local.session = aws.session()       # not a session of its own (chalicelib.shared.aws)
         _CONNECTIONS[key] = made
     return _CONNECTIONS[key]

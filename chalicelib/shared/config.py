@@ -31,11 +31,21 @@ class Settings:
     lifecycle_new_days: int
     lifecycle_dormant_days: int
     lifecycle_churned_days: int
+    # every AWS call: short timeouts and few attempts, so that one call cannot outlast a request
+    aws_connect_timeout: float
+    aws_read_timeout: float
+    aws_attempts: int                  # in all, the first included
+    request_budget_seconds: float      # at most this long per API request (the gateway waits 29 s)
 
 
 def _int(name: str, default: int) -> int:
     """An integer setting from the environment."""
     return int(os.environ.get(name, default))
+
+
+def _seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment."""
+    return float(os.environ.get(name, default))
 
 
 @lru_cache(maxsize=1)
@@ -60,4 +70,8 @@ def settings() -> Settings:
         lifecycle_new_days=_int("LIFECYCLE_NEW_DAYS", 30),
         lifecycle_dormant_days=_int("LIFECYCLE_DORMANT_DAYS", 90),
         lifecycle_churned_days=_int("LIFECYCLE_CHURNED_DAYS", 180),
+        aws_connect_timeout=_seconds("AWS_CONNECT_TIMEOUT_SECONDS", 1),
+        aws_read_timeout=_seconds("AWS_READ_TIMEOUT_SECONDS", 2),
+        aws_attempts=_int("AWS_CALL_ATTEMPTS", 3),
+        request_budget_seconds=_seconds("REQUEST_BUDGET_SECONDS", 20),
     )

@@ -12,7 +12,7 @@ TYPE_BASE = "https://loyalty.example/problems/"
 
 
 class Problem(Exception):
-    """An error the caller caused or can act on. Never a 5xx."""
+    """An error the caller caused or can act on. Never a 5xx but a 503: retry later, unchanged."""
 
     status = 400
     slug = "bad-request"
@@ -95,6 +95,13 @@ class Busy(Problem):
     """Races kept being lost for the whole retry budget: retry after ``Retry-After`` seconds."""
 
     status, slug, title = 503, "busy", "The record is busy; retry shortly"
+
+
+class OverCapacity(Problem):
+    """DynamoDB refused the request's reads or writes for capacity (throttled): nothing was
+    changed; retry after ``Retry-After`` seconds with the same Idempotency-Key."""
+
+    status, slug, title = 503, "over-capacity", "The service is over its capacity for a moment; retry shortly"
 
 
 class RequestTooLarge(Problem):

@@ -41,9 +41,12 @@ class Storage(Protocol):
 def _s3() -> Any:
     import boto3
     from botocore.config import Config
+
+    from chalicelib.shared import aws
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     return boto3.client("s3", region_name=settings().region, endpoint_url=endpoint,
-                        config=Config(s3={"addressing_style": "path"} if endpoint else {}, signature_version="s3v4"))
+                        config=aws.config().merge(Config(s3={"addressing_style": "path"} if endpoint else {},
+                                                         signature_version="s3v4")))
 
 
 class S3Storage(Storage):

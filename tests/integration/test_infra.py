@@ -123,3 +123,16 @@ def test_the_gateways_own_errors_are_problem_json_and_echo_nothing(template):
         assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'"
         body = response["ResponseTemplates"]["application/json"]
         assert "Authorization" not in body and "$input" not in body
+
+
+def test_the_api_stops_before_the_gateway_and_the_stream_and_jobs_keep_executions_of_their_own(template):
+    # API Gateway gives up after 29 s: the API function's timeout is below it; a flood of API
+    # requests cannot take every execution of the account from the stream consumer and the jobs
+    t = json.loads(template.read_text())["Resources"]
+    functions = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert functions["APIHandler"]["Timeout"] == 25 < 29
+    assert "ReservedConcurrentExecutions" not in functions["APIHandler"]        # the API takes what is left
+    assert functions["DispatchDomainEvents"]["ReservedConcurrentExecutions"] == 50
+    jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents")]
+    assert len(jobs) >= 15 and all(functions[name]["ReservedConcurrentExecutions"] == 2 for name in jobs)
+    assert 50 + 2 * len(jobs) <= 1000 - 100       # Lambda keeps 100 of an account's default 1,000 unreserved

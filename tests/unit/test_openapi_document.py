@@ -78,3 +78,11 @@ def test_every_operation_with_a_body_documents_415_and_every_write_takes_an_idem
 
 def test_a_members_overview_is_tagged_with_members():
     assert _ops()["getMemberOverview"]["tags"] == ["members"]
+
+
+def test_every_operation_declares_the_503_of_a_throttled_database_with_retry_after():
+    # a read is throttled as a write is (#24 item 4): every operation may answer 503 over-capacity
+    ops = _ops()
+    undeclared = sorted(i for i, o in ops.items() if "Retry-After" not in o["responses"].get("503", {}).get("headers", {}))
+    assert undeclared == []
+    assert "over-capacity" in ops["getPointsAccount"]["responses"]["503"]["description"]
