@@ -220,7 +220,7 @@ class DynamoBackend(Backend):
         # Transactions, not BatchWriteItem: the IAM policy grants no function BatchWriteItem (it
         # cannot be limited to new items, and its puts overwrite), and a conditional put lets a
         # rerun, or botocore's retry of a request that timed out, leave what was written alone.
-        # The price: a transactional write costs twice the units (docs/engineers/local-stack.md).
+        # The price: a transactional write costs twice the units (docs/engineers/deploy.md).
         created = 0
         for start in range(0, len(items), MAX_ITEMS):
             writes = [Write("save", item, type(item)._hash_key_attribute().does_not_exist())
