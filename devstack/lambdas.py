@@ -32,5 +32,22 @@ def handler_for(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def invoke(handler_string: str, name: str, event: dict[str, Any]) -> Any:
-    return handler_for(handler_string)(event, LambdaContext(name))
+def invoke(handler_string: str, name: str, event: dict[str, Any], kind: str) -> Any:
+    """Run a handler as Lambda would, calling AWS as its role ``kind`` (:mod:`devstack.access`)."""
+    from devstack.access import acting_as
+    with acting_as(kind):
+        return handler_for(handler_string)(event, LambdaContext(name))
+
+
+def answer_as(app: Any, kind: str = "api") -> None:
+    """Make every request the local API server hands ``app`` run as the role ``kind``, as the
+    deployed API function does. Chalice's local server already swaps the app's class for one of
+    its own (``create_local_server``); this swaps in a subclass of that."""
+    from devstack.access import acting_as
+    served = type(app)
+
+    class AsRole(served):  # type: ignore[valid-type, misc]
+        def __call__(self, event: dict[str, Any], context: Any) -> Any:
+            with acting_as(kind):
+                return super().__call__(event, context)
+    app.__class__ = AsRole

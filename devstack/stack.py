@@ -80,6 +80,7 @@ class LocalStack:
     pumps_enabled: bool = True
     scheduler_enabled: bool = True
     snapshot_seconds: float = 5.0
+    enforce_iam: bool = True             # each function calls the emulator as its role (devstack/access.py)
     quiet: bool = True
     pumps: list = field(default_factory=list)
     scheduler: Any = None
@@ -105,9 +106,13 @@ class LocalStack:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.emulator_port, verbose=not self.quiet)
         self._moto.start()
         os.environ.update(local_environment(self.emulator_url, self.stage))
+        from devstack import access
+        access.sign_as_the_running_function()
         from chalicelib.db import backend
         backend.reset()
         self._create_resources()
+        if self.enforce_iam:
+            self._enforce_iam()
         if self.data_dir:
             self._restore()
         self._migrate()
@@ -137,10 +142,32 @@ class LocalStack:
         if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 
-    def client(self, service: str):
+    def client(self, service: str, kind: str | None = None):
+        """A client of the emulator, as the operator (anything goes) or as function kind ``kind``."""
         import boto3
+
+        from devstack.access import OPERATOR_KEY, keys_of
+        access_key, secret = keys_of(kind) if kind else OPERATOR_KEY
         return boto3.client(service, region_name=REGION, endpoint_url=self.emulator_url,
-                            aws_access_key_id="local", aws_secret_access_key="local")
+                            aws_access_key_id=access_key, aws_secret_access_key=secret)
+
+    def _enforce_iam(self) -> None:
+        """Each function kind's role from the template becomes a user of the emulator, which
+        refuses what the role lacks (devstack/access.py)."""
+        from chalicelib.db.tables import TABLES
+        from chalicelib.shared.config import settings
+        from devstack import access
+        ddb, refs = self.client("dynamodb"), {}
+        for spec in TABLES:
+            table = ddb.describe_table(TableName=self.table_names[spec.key])["Table"]
+            refs[f"{spec.logical_id}.Arn"] = table["TableArn"]
+            if table.get("LatestStreamArn"):
+                refs[f"{spec.logical_id}.StreamArn"] = table["LatestStreamArn"]
+        partition = table["TableArn"].split(":")[1]
+        refs["ReportsBucket.Arn"] = f"arn:{partition}:s3:::{settings().reports_bucket}"
+        refs["EventsDeadLetterQueue.Arn"] = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        access.enforce(self.stage, REGION, refs, f"loyalty-{self.stage}")
 
     def _create_resources(self) -> None:
         from chalicelib.db.tables import TABLES
@@ -178,7 +205,9 @@ class LocalStack:
         ChaliceRequestHandler._send_error_response = _problem_error_response
         ChaliceRequestHandler.log_request = _log_without_query
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
+        from devstack.lambdas import answer_as
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
+        answer_as(self.app_module.app, "api")
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)
         self._api_thread.start()
 
@@ -188,9 +217,11 @@ class LocalStack:
         from chalicelib.db.tables import table_of_stream
         from devstack.lambdas import invoke
         from devstack.pump import Pump, StreamReader
-        streams = self.client("dynamodbstreams")
+        # The event source mapping reads the stream, and sends what fails to the queue, with the
+        # function's role.
+        streams = self.client("dynamodbstreams", "stream")
         ddb = self.client("dynamodb")
-        sqs = self.client("sqs")
+        sqs = self.client("sqs", "stream")
         for source in self.app_module.app.event_sources:
             if not isinstance(source, DynamoDBEventConfig):
                 continue
@@ -198,7 +229,7 @@ class LocalStack:
             # that table's current stream.
             arn = ddb.describe_table(TableName=table_of_stream(source.stream_arn))["Table"]["LatestStreamArn"]
             pump = Pump(arn, StreamReader(streams, arn, REGION),
-                        lambda event, s=source: invoke(s.handler_string, s.name, event),
+                        lambda event, s=source: invoke(s.handler_string, s.name, event, "stream"),
                         lambda info: sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(info)),
                         batch_size=source.batch_size)
             pump.start()
@@ -222,7 +253,7 @@ class LocalStack:
                 expr = source.schedule_expression
                 text = expr if isinstance(expr, str) else expr.to_string()
                 jobs.append((source.name, Schedule.parse(text),
-                             lambda event, s=source: invoke(s.handler_string, s.name, event)))
+                             lambda event, s=source: invoke(s.handler_string, s.name, event, "jobs")))
         return jobs
 
     # persistence ---------------------------------------------------------------------------------
@@ -279,3 +310,5 @@ class LocalStack:
         if hasattr(self, "secrets_extension"):
             self.secrets_extension.stop()
         self._moto.stop()
+        from devstack import access
+        access.relax()

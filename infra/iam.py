@@ -1,11 +1,16 @@
 """One role per function kind, each allowed only the actions and resources that kind uses.
 
 * ``api``: reads and writes items of both tables (the outbox only by conditional put), reads the
-  stage's secret, reads report exports (to presign them).
+  stage's secret, reads, writes and deletes exports: it serves gift card secrets and deletes the
+  file with the last part, and ``runJob`` runs any job in the API function (generation writes the
+  secrets' parts).
 * ``stream``: reads the events table's stream, reads and writes the main table (projections,
   markers), puts outbox events, sends what it cannot deliver to the dead-letter queue.
 * ``jobs``: reads and writes the main table, puts outbox events, writes and deletes exports (gift
   card secrets are deleted once fetched).
+
+The API and the jobs may list the reports bucket, which holds nothing but exports: without it, S3
+answers a read of a key that is not there 403, not 404.
 
 Nobody gets ``BatchWriteItem``, a scan, or the events table's items beyond a put. Logs go only to
 the stack's own Lambda log groups.
@@ -39,17 +44,20 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
               _allow(ITEM_READS + ITEM_WRITES, _table("MainTable")),
               _allow(OUTBOX, [{"Fn::GetAtt": ["EventsTable", "Arn"]}])]
     exports = {"Fn::Sub": "${ReportsBucket.Arn}/*"}
+    # S3 answers a read of a missing key 404 only to a caller that may list the bucket, 403 to
+    # anyone else: storage.get reads a missing export as None (generation asks for its part first).
+    listing = _allow(["s3:ListBucket"], [{"Fn::GetAtt": ["ReportsBucket", "Arn"]}])
     if kind == "api":
         secret = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
                              f"loyalty/{stage}-*"}
         return common + [_allow(["secretsmanager:GetSecretValue"], [secret]),
-                         _allow(["s3:GetObject"], [exports])]
+                         _allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing]
     if kind == "stream":
         return common + [
             _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams"], [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]),
             _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
-    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports])]
+    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing]
 
 
 def role(kind: str, stage: str) -> dict[str, Any]:

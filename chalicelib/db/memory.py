@@ -35,6 +35,7 @@ from pynamodb.models import Model
 from typing_extensions import override
 
 from chalicelib.db.backend import MAX_ITEMS, Backend, ConditionsFailed, SortKey, Write
+from chalicelib.db.items import TableItem
 from chalicelib.db.tables import MAIN
 
 M = TypeVar("M", bound=Model)
@@ -211,12 +212,17 @@ class MemoryBackend(Backend):
                     self.tables[table][pk][sk] = raw
 
     @override
-    def put_many(self, items: list[Model]) -> None:
+    def create_many(self, items: list[TableItem]) -> int:
+        created = 0
         with self._lock:
-            self.requests += (len(items) + 24) // 25
+            self.requests += (len(items) + MAX_ITEMS - 1) // MAX_ITEMS
             for item in items:
                 keyed: Any = item
-                self.tables[self._table(item)][str(keyed.pk)][str(keyed.sk)] = copy.deepcopy(item.serialize())
+                partition = self.tables[self._table(item)][str(keyed.pk)]
+                if str(keyed.sk) not in partition:
+                    partition[str(keyed.sk)] = copy.deepcopy(item.serialize())
+                    created += 1
+        return created
 
     def clear(self) -> None:
         """Drop every item."""

@@ -226,12 +226,12 @@ class UnitOfWork:
             return False
         return True
 
-    def put_many(self, items: list[Item]) -> None:
-        """Put many items of one model now, outside the staged unit, unconditionally and not
-        atomically (bulk work that is safe to repeat)."""
+    def create_many(self, items: list[Item]) -> int:
+        """Create many items now, outside the staged unit, each only where none exists, not
+        atomically as a whole (bulk work that is safe to repeat); how many were new."""
         undo = [tenancy.to_physical(self.program, item) if tenancy.scoped(item) else [] for item in items]
         try:
-            self.backend.put_many(items)
+            return self.backend.create_many(items)
         finally:
             for item, changes in zip(items, undo, strict=True):
                 tenancy.restore(item, changes)

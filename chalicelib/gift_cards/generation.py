@@ -8,8 +8,10 @@ on every core it has):
 1. claim the chunk (a lease, so two runs never generate one chunk at once);
 2. write its secrets to an S3 part *before* any card exists (a rerun reads the part back and
    writes the same cards: a card's hash always matches the secret exported for it);
-3. hash each secret (scrypt, salted) and put the cards, 25 per request;
-4. mark the chunk done and count it on the batch, in one transaction.
+3. hash each secret (scrypt, salted) and create the cards, 100 per transaction, each only where
+   no card exists (a rerun keeps the cards an earlier run wrote; no function may BatchWriteItem);
+4. mark the chunk done and count it on the batch, in one transaction conditioned on the chunk not
+   being done yet, so a retry of that transaction after it committed counts nothing twice.
 
 When the last chunk is counted the parts become one export (``exports/gift-cards/<program>/
 <batch>/cards.csv``), the parts are deleted and the batch is ``ready``. HQ opens the export once
@@ -186,13 +188,29 @@ def generate_chunk(uow: UnitOfWork, batch: GiftCardBatchItem, n: int, chunk: Gif
                           used=0, spent=0, redeemed=0, voided_fen=0, state="issued", failures=0, locks=0, version=0,
                           gsi1pk=f"GCBATCH#{batch.batch_id}", gsi1sk=f"{keys.serial_of(number):08d}")
              for (number, _), h in zip(pairs, hashes, strict=True)]
-    uow.put_many(cards)
+    uow.create_many(cards)
+    count_done(uow, batch, n, claim)
+    return True
+
+
+def count_done(uow: UnitOfWork, batch: GiftCardBatchItem, n: int, claim: GiftCardChunkItem) -> None:
+    """Mark chunk ``n`` done and count it on the batch, once: only while it is still running
+    under this run's lease. (The lease alone still held after the commit, so botocore's retry of a
+    transaction that committed but timed out counted the chunk twice, and the batch was finalized
+    before its last chunk.) When the condition fails because this very lease marked the chunk
+    done, an earlier attempt of this commit went through: nothing is left to do."""
+    lease = claim.lease
     claim.status = "done"
     work = _fresh(uow)
-    work.save(claim, GiftCardChunkItem.lease == lease, on_conflict=lambda: Conflict("the chunk's lease was lost"))
+    work.save(claim, (GiftCardChunkItem.lease == lease) & (GiftCardChunkItem.status == "running"),
+              on_conflict=lambda: Conflict("the chunk's lease was lost"))
     work.update(batch, [GiftCardBatchItem.chunks_done.add(1)], GiftCardBatchItem.status == "generating")
-    work.commit()
-    return True
+    try:
+        work.commit()
+    except Conflict:
+        now = _fresh(uow).get(GiftCardChunkItem, GiftCardChunkItem.key(batch.batch_id, n), consistent=True)
+        if now is None or now.status != "done" or now.lease != lease:
+            raise
 
 
 def _fresh(uow: UnitOfWork) -> UnitOfWork:

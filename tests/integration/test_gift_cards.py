@@ -169,8 +169,8 @@ def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(card
             raise RuntimeError("the Lambda stopped")
         return original(self, items)
 
-    original = UnitOfWork.put_many
-    monkeypatch.setattr(UnitOfWork, "put_many", crash_once)
+    original = UnitOfWork.create_many
+    monkeypatch.setattr(UnitOfWork, "create_many", crash_once)
     first = cards.run_job("gift-card-batches")
     assert first["batches_ready"] == 0 and first["gave_up"] == 1
     second = cards.run_job("gift-card-batches")                                  # chunk 0's lease still holds
@@ -182,6 +182,51 @@ def test_a_chunk_that_crashed_is_finished_with_the_secrets_already_exported(card
     assert len(exported) == 6
     assert all(keys.verify(secret, gift_cards_repository.of(uow).card(n).secret_hash) for n, secret in exported.items())
 
+
+
+def test_a_retried_commit_of_a_done_chunk_counts_it_once(cards, monkeypatch):
+    """botocore retries a transaction whose reply timed out after it committed (#24 item 3): the
+    chunk's done-and-count transaction reaches the table twice. The chunk counts once, so the
+    batch is not finalized before its last chunk."""
+    from chalicelib.db import backend
+    from chalicelib.gift_cards.tables import GiftCardChunkItem
+    status, batch = cards.call("POST", "/v1/gift-cards/batches", {"name": "retry", "face_value_fen": FACE,
+                                                                  "count": 10, "valid_until": "2027-12-31"})
+    target = backend.current()
+    original = target.write
+    sent = []
+
+    def committed_then_retried(writes):
+        if any(isinstance(w.item, GiftCardChunkItem) and w.item.status == "done" for w in writes):
+            sent.append(writes)
+            original(writes)                  # committed; its reply is lost
+        return original(writes)               # the retry's reply is what the caller sees
+    monkeypatch.setattr(target, "write", committed_then_retried)
+    chunks = cards.run_job("gift-card-batches")
+    assert len(sent) == 3 and chunks["chunks_generated"] == 3 and chunks["batches_ready"] == 1, chunks
+    done = cards.ok("GET", f"/v1/gift-cards/batches/{batch['batch_id']}")
+    assert (done["chunks_done"], done["status"]) == (3, "ready")
+    assert len(secrets_of(done)) == 10
+
+
+def test_a_rerun_chunk_creates_only_the_cards_missing_and_keeps_those_written(cards):
+    """Cards are created in transactions of up to 100, each only where no card is: a rerun after
+    a crash halfway (some transactions written) keeps the cards written and their hashes."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.gift_cards.tables import GiftCardItem
+
+    def card(serial, secret_hash):
+        number = keys.card_number(7, serial)
+        return GiftCardItem(*GiftCardItem.key(number), number=number, batch_id="B000007", serial=serial,
+                            secret_hash=secret_hash, face_value_fen=FACE, used=0, spent=0, redeemed=0,
+                            voided_fen=0, state="issued", failures=0, locks=0, version=0)
+    uow = UnitOfWork()
+    assert uow.create_many([card(s, "first") for s in range(1, 131, 2)]) == 65
+    assert uow.create_many([card(s, "second") for s in range(1, 251)]) == 185
+    stored = {c.serial: c.secret_hash for c in (uow.get(GiftCardItem, GiftCardItem.key(keys.card_number(7, s)))
+                                                 for s in range(1, 251))}
+    assert len(stored) == 250
+    assert all(stored[s] == ("first" if s % 2 and s < 131 else "second") for s in range(1, 251))
 
 def sell(api, batch, first, last, invoice, **more):
     return api.call("POST", f"/v1/gift-cards/batches/{batch['batch_id']}/sales",

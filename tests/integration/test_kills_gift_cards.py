@@ -259,19 +259,19 @@ def test_a_refund_onto_a_card_is_owed_and_counted_past_the_issuers_limit(cards):
 
 def test_a_voided_unsold_card_written_again_by_a_rerun_chunk_stays_voided(cards, monkeypatch):
     """The job wrote chunk 0's cards and stopped before recording the chunk done; HQ voided a
-    misprinted card meanwhile; the rerun writes the card afresh. The batch's list of voided unsold
-    cards still says it is void: it is not sold, and HQ and a till are told it is voided."""
+    misprinted card meanwhile; the rerun writes the chunk again (and keeps the card there). The
+    batch's list of voided unsold cards still says it is void: it is not sold, and HQ and a till are told it is voided."""
     status, created = cards.call("POST", "/v1/gift-cards/batches", {"name": "crash", "face_value_fen": FACE,
                                                                     "count": 4, "valid_until": "2027-12-31"})
     assert status == 202
-    original = UnitOfWork.put_many
+    original = UnitOfWork.create_many
 
     def written_then_stopped(self, items):
         original(self, items)
-        monkeypatch.setattr(UnitOfWork, "put_many", original)
+        monkeypatch.setattr(UnitOfWork, "create_many", original)
         raise RuntimeError("the Lambda stopped")
 
-    monkeypatch.setattr(UnitOfWork, "put_many", written_then_stopped)
+    monkeypatch.setattr(UnitOfWork, "create_many", written_then_stopped)
     assert cards.run_job("gift-card-batches")["batches_ready"] == 0
     assert cards.ok("POST", f"/v1/gift-cards/{n(2)}/void", {"reason": "misprinted"})["state"] == "voided"
     clock.freeze(T0 + timedelta(minutes=16))                                   # the chunk's lease has passed
