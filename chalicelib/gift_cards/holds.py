@@ -86,7 +86,7 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=fen, store_id=h.store_id,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with this card already"))
-    orders.record_part(uow, h.merchant_id, h.order_id, PART, fen, ref=card.number, store_id=h.store_id)
+    orders.record_part(uow, h.merchant_id, h.order_id, PART, fen, ref=card.number, store_id=h.store_id, by=by)
     change.stage("hold_confirmed", fen, "gift_card.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  ref=f"order:{h.merchant_id}:{h.order_id}", data={"order_id": h.order_id, "hold_id": hold_id})
     return {**view(h), "balance_fen": C.balance(card), "state": card.state}

@@ -264,7 +264,7 @@ def pay(cmd: PayWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> di
     uow.create(GiftCardPaymentItem(*paid_key, number=card.number, amount_fen=cmd.amount_fen, store_id=store,
                                    created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))
-    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, ref=card.number, store_id=store)
+    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, ref=card.number, store_id=store, by=by)
     change.stage("payment", cmd.amount_fen, "gift_card.paid", merchant_id=merchant, store_id=store,
                  ref=f"order:{merchant}:{cmd.order_id}", data={"order_id": cmd.order_id})
     return {"card_number": card.number, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,

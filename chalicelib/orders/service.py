@@ -18,7 +18,8 @@ from chalicelib.orders import repository
 from chalicelib.orders.domain import OrderLine, Refunded, RefundLine, allocate, dump_lines, load_lines
 from chalicelib.orders.tables import OrderItem, OrderPartItem, RefundItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Problem, ValidationProblem, changed
+from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
+from chalicelib.shared.principal import Principal
 
 __all__ = ["OrderItem", "OrderLine", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
            "load_lines"]
@@ -41,12 +42,14 @@ class RefundExceedsOrder(Conflict):
 
 
 def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, amount_fen: int, *, ref: str = "",
-                member_id: str | None = None, store_id: str | None = None,
+                member_id: str | None = None, store_id: str | None = None, by: Principal | None = None,
                 by_line: Sequence[int] | None = None, on_conflict: Callable[[], Problem] | None = None,
                 refunded_fen: int = 0) -> None:
     """Record ``store``'s part of an order (once per store and ``ref``; ``on_conflict`` when it
     was recorded already) and make sure the order exists: of ``member_id`` (an order of another
-    member refuses it), listed under the member, at the store of its first use."""
+    member refuses it), listed under the member, at the store of its first use. A caller ``by``
+    confined to a store adds only to a new order or one of its store (another store's is not
+    its to see: 404, as every store-owned record)."""
     at = clock.iso(clock.now())
     uow.create(OrderPartItem(*OrderPartItem.key(merchant_id, order_id, store, ref), store=store, ref=ref,
                              merchant_id=merchant_id, order_id=order_id, amount_fen=amount_fen,
@@ -54,8 +57,19 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
                              refunded_fen=refunded_fen,
                              created_at=at), on_conflict=on_conflict)
     actions, condition = touch(uow, merchant_id, order_id, member_id, store_id, at)
-    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition,
-               on_conflict=lambda: Conflict(f"order {order_id} belongs to another member"))
+    scope = None if by is None or by.is_hq else by.store_id
+    if scope is not None:
+        own = OrderItem.pk.does_not_exist() | (OrderItem.store_id == scope)
+        condition = own if condition is None else own & condition
+
+    def why() -> Problem:
+        found = repository.of(uow).order(merchant_id, order_id)
+        if found is not None and scope is not None and found.store_id != scope:
+            return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
+        if found is not None and found.member_id not in (None, member_id):
+            return Conflict(f"order {order_id} belongs to another member")
+        return changed(f"order {order_id}", "concurrently")()
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
 
 
 def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, store_id: str | None,

@@ -77,3 +77,24 @@ def test_points_orders_and_holds_stay_with_their_store(api, tills):
     assert tills("s1", "GET", "/v1/orders/p2")[0] == 200
     assert tills("merchant", "GET", "/v1/orders/p2")[0] == 200
     assert tills("s1", "POST", f"/v1/members/{m}/points/holds/{held['hold_id']}/confirm", {})[0] == 200
+
+
+def test_a_store_pays_only_for_its_own_orders(api, tills):
+    """Orders (issue #23 item 4): one order of a merchant collects every store's payment, so a
+    store's payment for another store's order would have changed that store's record. It is 404
+    (the order is not the store's to see) and nothing changes; the order's own store, and the
+    merchant level, pay for it."""
+    m = api.member("13800138112")
+    api.ok("POST", f"/v1/members/{m}/stored-value/top-ups", {"amount_fen": 10_000, "payment_ref": "ss-2",
+                                                            "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{m}/points/earn", {"order_id": "o9", "amount_fen": 2_000, "merchant_id": "m1",
+                                                    "store_id": "s1"})        # the till of s1
+    before = (api.ok("GET", f"/v1/members/{m}/stored-value"), api.ok("GET", "/v1/orders/o9?merchant_id=m1"))
+    for who in ("s2", "s2-clerk"):
+        status, problem = tills(who, "POST", f"/v1/members/{m}/stored-value/payments", {"amount_fen": 100,
+                                                                                         "order_id": "o9"})
+        assert status == 404 and problem["type"].endswith("/not-found"), problem
+    assert (api.ok("GET", f"/v1/members/{m}/stored-value"), api.ok("GET", "/v1/orders/o9?merchant_id=m1")) == before
+    assert tills("s1", "POST", f"/v1/members/{m}/stored-value/payments", {"amount_fen": 100, "order_id": "o9"})[0] == 201
+    parts = api.ok("GET", "/v1/orders/o9?merchant_id=m1")["parts"]
+    assert [(p["store"], p["amount_fen"]) for p in parts] == [("stored_value", 100)]
