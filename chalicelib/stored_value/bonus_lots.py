@@ -5,13 +5,17 @@ mechanism's (``ledger/lots.py``, :class:`~chalicelib.ledger.lots.KeptLot`).
 
 * A top-up whose bonus rule sets ``valid_days`` adds a lot that can be used until ``expires``
   (the top-up's program date + ``valid_days``). Bonus of rules without it never expires.
-* Bonus spent (a payment, a confirmed hold) comes out of the lots that expire soonest, and out of
-  bonus that never expires only when no lot is left: the member keeps the longest-lived bonus.
-  What a payment took is kept on the payment, so a refund gives it back to the same lots (a lot
-  whose day has passed meanwhile expires on the next run).
+* A lot is the member's through its last day. From the next day it has lapsed: a payment or a
+  hold never takes it, and the bonus every read shows leaves it out (:func:`lapse`), whether or
+  not the expiry job has run; the job only makes it permanent.
+* Bonus spent (a payment, a confirmed hold) comes out of the lots still valid that expire
+  soonest, then out of bonus that never expires: the member keeps the longest-lived bonus. What
+  a payment took is kept on the payment, so a refund gives it back to the same lots (a lot whose
+  day has passed meanwhile has lapsed again at once).
 * Bonus held by an open checkout is still the member's; the lots cover bonus available and held.
-  The expiry job takes what has expired from the bonus available (``lots.lapsing``); if a hold
-  has some of it, the rest stays due until the hold is confirmed (spent) or cancelled (expired).
+  What has lapsed is taken from the bonus available only (``lots.lapsing``); if a hold has some
+  of it, that waits until the hold is confirmed (spent: a hold taken while the lot was valid may
+  spend it) or cancelled (then it lapses).
 * Lots on one day are one lot; past :data:`MAX_LOTS` the latest two days merge into the later
   one (the member's favour).
 """
@@ -75,6 +79,13 @@ def expired(lots: Lots, today: date) -> int:
 def expire(lots: Lots, today: date, fen: int) -> Lots:
     """Take ``fen`` (at most :func:`expired`) out of the expired lots, oldest first."""
     return _stored(L.expire_kept(_kept(lots), today, fen))
+
+
+def lapse(lots: Lots, today: date, bonus: int) -> tuple[int, Lots]:
+    """What of ``bonus`` (the bonus available) has lapsed by ``today``, and the lots as the expiry
+    job would leave them: what a read shows, whatever the job has done."""
+    fen = L.lapsing(expired(lots, today), bonus)
+    return fen, expire(lots, today, fen)
 
 
 def next_due(lots: Lots) -> date | None:
