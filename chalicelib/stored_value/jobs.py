@@ -4,7 +4,8 @@
   double-entry lines; any difference emits ``stored_value.reconciliation_failed``.
 * ``stored-value-bonus-expiry``: bonus whose lots' last day has passed is taken out (a posting
   to ``bonus_expired`` and a ``stored_value.bonus_expired`` event); it reads only the accounts
-  that are due.
+  that are due. That bonus had lapsed already (no spend takes it, no read shows it: the same
+  ``bonus_lots.lapse``): the job only makes it permanent.
 """
 
 from __future__ import annotations
