@@ -273,6 +273,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         rb, rp = tb - p["rb"], (after - tb) - p["rp"]
         assert (body["principal_fen"], body["bonus_fen"]) == (rp, rb)
         p["refunded"], p["rp"], p["rb"] = after, p["rp"] + rp, p["rb"] + rb
+        assert self.part(order, "stored_value") == (p["amount"], after)       # the order keeps count too
         m.principal, m.bonus = m.principal + rp, m.bonus + rb
         m.give_back(p["taken"], rb)
 
@@ -499,6 +500,15 @@ class StoredValueMachine(RuleBasedStateMachine):
             card["balance"] += amount
             p["refunded"] += amount
             p["ids"].append(refund_id)
+        assert self.part(order, "gift_card", p["number"]) == (p["amount"], p["refunded"])
+
+    def part(self, order, store, ref=None):
+        """What the order says a money store paid for it and had refunded (``orders``)."""
+        status, body = self.send("get", f"/v1/orders/{order}?merchant_id=m1", None)
+        assert status == 200, body
+        found = [(x["amount_fen"], x["refunded_fen"]) for x in body["parts"] if (x["store"], x["ref"]) == (store, ref)]
+        assert len(found) == 1, body
+        return found[0]
 
     @rule(pick=st.integers(min_value=0, max_value=CARDS - 1))
     def wrong_secret(self, pick):
