@@ -104,16 +104,19 @@ def next_pages(uow: UnitOfWork, ledger: str, shards: Sequence[int], listing: Lis
         cursor = cursors.get(shard) or CursorItem(*CursorItem.key(ledger, shard), ledger=ledger, shard=shard,
                                                   checked=0, passes=0, version=0)
         read_version, from_start = int(cursor.version or 0), cursor.after is None
-        listed = listing(shard, cursor.after, page)
-        done.results += [check(item) for _, item in listed]
+        listed, checked = listing(shard, cursor.after, page), 0
+        for key, item in listed:
+            if deadline.left() <= 0:             # stop here: the next run carries on from this account
+                break
+            done.results.append(check(item))
+            cursor.after, checked = key, checked + 1
         cursor.pass_started = cursor.pass_started or now
-        cursor.checked = int(cursor.checked or 0) + len(listed)
-        if len(listed) < page:                   # the listing ran out: this shard's pass is complete
+        cursor.checked = int(cursor.checked or 0) + checked
+        if checked == len(listed) < page:        # the listing ran out: this shard's pass is complete
             cursor.passes = int(cursor.passes or 0) + 1
             cursor.last_started, cursor.last_completed, cursor.last_checked = cursor.pass_started, now, cursor.checked
             cursor.after, cursor.pass_started, cursor.checked = None, None, 0
         else:
-            cursor.after = listed[-1][0]
             done.whole = False
         done.whole = done.whole and from_start
         cursor.moved_at, cursor.version = now, read_version + 1

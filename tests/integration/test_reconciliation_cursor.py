@@ -79,3 +79,36 @@ def test_a_discrepancy_on_the_last_shard_of_a_large_program_is_found_within_a_pa
     progress = reconcile.everything(UnitOfWork("test", program="default"), 1)["progress"]
     assert progress["last_full_pass"]["checked"] == 10_002
     assert [s["passes"] for s in progress["shards"]][:1] + [progress["shards"][-1]["passes"]] == [1, 11]
+
+
+def test_a_run_that_reaches_its_deadline_mid_page_stops_there_and_the_next_run_carries_on(memory, monkeypatch):
+    """The deadline comes after five accounts, in the second shard the run reads: the run records
+    where it stopped; the next runs carry on from there (none skipped, none checked twice in the
+    pass), the shards the first run never read first."""
+    from chalicelib.ledger import reconciliation
+    from chalicelib.points import reconcile
+    clock.freeze(T0)
+    members = [f"01JDEAD{i:04d}" for i in range(48)]
+    uow = UnitOfWork("test")
+    for m in members:
+        uow.put(AccountItem.new(m, "points"))
+    order: list[str] = []
+    monkeypatch.setattr(reconcile, "account", lambda uow, member_id, point_type: (
+        order.append(member_id), {"member_id": member_id, "point_type": point_type, "balanced": True})[1])
+    left = iter([1.0] * 7 + [0.0] * 1000)       # one check per shard and per account: 5 accounts, then time is up
+    monkeypatch.setattr(reconciliation.deadline, "left", lambda: next(left))
+    first = reconcile.next_pages(UnitOfWork("job:points-reconcile", program="default"), page=8)
+    assert first["accounts_checked"] == len(order) == 5
+    monkeypatch.setattr(reconciliation.deadline, "left", lambda: 1.0)
+    for _ in range(6):
+        reconcile.next_pages(UnitOfWork("job:points-reconcile", program="default"), page=8)
+    by_shard: dict[int, list[str]] = defaultdict(list)
+    for m in order:
+        by_shard[shard_of(m)].append(m)
+    assert set(order) == set(members)
+    for shard, seen in by_shard.items():
+        accounts = sorted(m for m in members if shard_of(m) == shard)
+        assert seen[:len(accounts)] == accounts, shard             # the first pass: each once, in order
+    progress = reconcile.everything(UnitOfWork("test", program="default"), 1)["progress"]
+    assert progress["last_full_pass"]["checked"] == len(members)
+    clock.freeze(None)
