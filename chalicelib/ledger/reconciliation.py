@@ -110,6 +110,9 @@ def next_pages(uow: UnitOfWork, ledger: str, shards: Sequence[int], listing: Lis
                 break
             done.results.append(check(item))
             cursor.after, checked = key, checked + 1
+        if listed and not checked:               # out of time before this shard's first account
+            done.whole = False
+            break
         cursor.pass_started = cursor.pass_started or now
         cursor.checked = int(cursor.checked or 0) + checked
         if checked == len(listed) < page:        # the listing ran out: this shard's pass is complete

@@ -52,6 +52,14 @@ def test_successive_runs_check_every_account_exactly_once_per_pass_and_wrap_arou
         assert checked[shard] == [accounts[i % len(accounts)] for i in range(len(checked[shard]))], shard
         assert len(checked[shard]) >= len(accounts)              # at least one whole pass
     assert set().union(*checked.values()) == set(members)
+    last = by_shard[max(by_shard)][-1]                  # the last account of the last shard listed
+    uow = UnitOfWork("test")
+    tampered = uow.get(AccountItem, AccountItem.key(last, "points"), consistent=True)
+    tampered.available = 7                              # no posting says so
+    uow.put(tampered)
+    found = [m["member_id"] for _ in range(runs)
+             for m in reconcile.next_pages(UnitOfWork("job:points-reconcile", program="default"), page=2)["mismatches"]]
+    assert found == [last]                              # within one pass, once
     clock.freeze(None)
 
 
