@@ -87,8 +87,10 @@ def _job(name: str):
 # their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
 # expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05
 # Asia/Shanghai: points and tier reminders (a civil hour for notifications); every 5 minutes:
-# lapsed checkout holds; 01:00: inflation check; 03:00: full reconciliation. Lambda finds each
-# handler as an attribute of this module, hence the names.
+# lapsed checkout holds; 01:00: inflation check; 03:40: gift card reconciliation; :45 and :50 every
+# hour: the next page of the points and stored value reconciliations (every account within a week at
+# 1.2 million members: chalicelib/ledger/reconciliation.py). Lambda finds each handler as an
+# attribute of this module, hence the names.
 member_lifecycle = app.schedule(Cron(30, "*", "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
 points_expiry = app.schedule(Cron(10, "*", "*", "*", "?", "*"), name="points-expiry")(_job("points-expiry"))
 points_reminders = app.schedule(Cron(0, 2, "*", "*", "?", "*"), name="points-reminders")(_job("points-reminders"))
@@ -98,9 +100,9 @@ tier_review = app.schedule(Cron(20, "*", "*", "*", "?", "*"), name="tier-review"
 membership_expiry = app.schedule(Cron(25, "*", "*", "*", "?", "*"), name="membership-expiry")(
     _job("membership-expiry"))
 tier_reminders = app.schedule(Cron(5, 2, "*", "*", "?", "*"), name="tier-reminders")(_job("tier-reminders"))
-points_reconcile = app.schedule(Cron(0, 19, "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))
+points_reconcile = app.schedule(Cron(45, "*", "*", "*", "?", "*"), name="points-reconcile")(_job("points-reconcile"))
 stored_value_holds = app.schedule("rate(5 minutes)", name="stored-value-holds")(_job("stored-value-holds"))
-stored_value_reconcile = app.schedule(Cron(30, 19, "*", "*", "?", "*"), name="stored-value-reconcile")(
+stored_value_reconcile = app.schedule(Cron(50, "*", "*", "*", "?", "*"), name="stored-value-reconcile")(
     _job("stored-value-reconcile"))
 stored_value_bonus_expiry = app.schedule(Cron(15, "*", "*", "*", "?", "*"), name="stored-value-bonus-expiry")(
     _job("stored-value-bonus-expiry"))

@@ -44,9 +44,10 @@ BATCH_GET_TRIES, BATCH_GET_FIRST_PAUSE = 6, 0.025
 
 @dataclass(frozen=True)
 class SortKey:
-    """A condition on the sort key of a query: a prefix, a closed range, or 'strictly below'."""
+    """A condition on the sort key of a query: a prefix, a closed range, 'strictly below' or
+    'strictly above'."""
 
-    op: str                            # "prefix" | "between" | "below"
+    op: str                            # "prefix" | "between" | "below" | "above"
     low: str
     high: str = ""
 
@@ -65,12 +66,19 @@ class SortKey:
         """Sort keys strictly below ``high``."""
         return cls("below", high)
 
+    @classmethod
+    def above(cls, low: str) -> SortKey:
+        """Sort keys strictly above ``low`` (the rest of a listing after a cursor)."""
+        return cls("above", low)
+
     def matches(self, value: str) -> bool:
         """Whether ``value`` satisfies the condition (the fake's evaluation)."""
         if self.op == "prefix":
             return value.startswith(self.low)
         if self.op == "between":
             return self.low <= value <= self.high
+        if self.op == "above":
+            return value > self.low
         return value < self.low
 
 
@@ -158,6 +166,8 @@ def _range_condition(model: type[Model], sort: SortKey | None, index: str | None
         return attr.startswith(sort.low)
     if sort.op == "between":
         return attr.between(sort.low, sort.high)
+    if sort.op == "above":
+        return attr > sort.low
     return attr < sort.low
 
 

@@ -1,7 +1,8 @@
 """The in-memory fake of the persistence port: the same contract as DynamoDB for what the code
 uses (items by key, partitions in sort-key order, the two indexes, conditional writes applied all
 or nothing), held in dictionaries. Items are kept in DynamoDB's wire format, so what a model
-serialises is exactly what it reads back.
+serialises is exactly what it reads back. Its indexes can be made to lag, as DynamoDB's do
+(:meth:`MemoryBackend.lag_indexes`).
 
 Conditions and update actions are PynamoDB expression objects; the fake evaluates the subset the
 code uses (comparisons, exists / not exists, begins_with, between, and / or / not; set, add,
@@ -129,6 +130,15 @@ class MemoryBackend(Backend):
         self.tables: dict[str, dict[str, dict[str, Raw]]] = defaultdict(lambda: defaultdict(dict))
         self.requests = 0
         self._lock = threading.RLock()
+        self._index_view: dict[str, dict[str, dict[str, Raw]]] | None = None     # see lag_indexes
+
+    def lag_indexes(self, lagging: bool = True) -> None:
+        """Make the indexes show the table as it is now until called with ``False`` (they catch
+        up). DynamoDB's global secondary indexes are eventually consistent: a committed write
+        reaches them some time later, and a consistent read of an index does not exist. The fake
+        and the emulators update them at once, so only this shows a reader trusting an index copy."""
+        with self._lock:
+            self._index_view = copy.deepcopy(self.tables) if lagging else None
 
     @staticmethod
     def _table(model: type[Model] | Model) -> str:
@@ -159,7 +169,8 @@ class MemoryBackend(Backend):
               page_size: int | None = None) -> Iterator[M]:
         with self._lock:
             self.requests += 1
-            table = self.tables[self._table(model)]
+            tables = self.tables if index is None or self._index_view is None else self._index_view
+            table = tables.get(self._table(model), {})
             if index is None:
                 rows = [(sk, raw) for sk, raw in table.get(pk, {}).items()]
             else:
@@ -228,3 +239,4 @@ class MemoryBackend(Backend):
         """Drop every item."""
         with self._lock:
             self.tables.clear()
+            self._index_view = None

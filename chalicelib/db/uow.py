@@ -88,6 +88,15 @@ class UnitOfWork:
                 tenancy.localise(item)
             self._read[(model, key)] = item
 
+    def get_many(self, model: type[M], keys: list[tuple[str, str]]) -> list[M | None]:
+        """The program's items at ``keys`` as stored (strongly consistent, one request, at most 100
+        keys), not kept for later reads (a reconciliation reads many once each)."""
+        found = self.backend.batch_get([(model, self._pk(model, pk), sk) for pk, sk in keys], consistent=True)
+        for item in found:
+            if item is not None and tenancy.scoped(item):
+                tenancy.localise(item)
+        return cast("list[M | None]", found)
+
     def forget(self) -> None:
         """Drop prefetched items (other units changed them): later reads go to the table."""
         self._read.clear()

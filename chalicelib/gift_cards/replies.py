@@ -203,8 +203,11 @@ class GiftCardStoredValueShown(Reply):
     member_id: str
     principal: int = Field(description="the member's prepaid principal after the change, in fen (money paid in, "
                                        "cards redeemed, refunds)")
-    bonus: int = Field(description="the member's top-up bonus after the change, in fen")
+    bonus: int = Field(description="the member's top-up bonus after the change, in fen (lapsed bonus not "
+                                   "included)")
     balance_fen: int = Field(description="principal + bonus: what the member can pay with")
+    lapsed_bonus_fen: int = Field(description="the member's bonus past its last day that the expiry job has not "
+                                              "taken yet, in fen: no longer theirs (see getStoredValueAccount)")
 
 
 class GiftCardRedeemOut(Reply):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards.tables import (
@@ -14,6 +15,8 @@ from chalicelib.gift_cards.tables import (
     GiftCardSaleItem,
     GuardItem,
 )
+
+BATCH_READ = 100            # keys one BatchGetItem reads
 
 
 class GiftCardRepository:
@@ -37,6 +40,14 @@ class GiftCardRepository:
     def cards_of(self, batch_id: str) -> Iterator[GiftCardItem]:
         """Every card of a batch (reports: O(batch))."""
         return self.uow.query(GiftCardItem, f"GCBATCH#{batch_id}", None, index="gsi1")
+
+    def cards_as_stored(self, batch_id: str) -> Iterator[GiftCardItem]:
+        """Every card of a batch as stored (reconciliation: O(batch)): the index names the cards and
+        each page of them is read by key (a consistent BatchGetItem), so what an index has not yet
+        caught up with (it is eventually consistent) is never compared with a consistent read."""
+        listed = self.cards_of(batch_id)
+        while page := list(islice(listed, BATCH_READ)):
+            yield from (c for c in self.uow.get_many(GiftCardItem, [GiftCardItem.key(i.number) for i in page]) if c)
 
     def postings(self, number: str) -> Iterator[GiftCardPostingItem]:
         """A card's postings in order."""

@@ -7,7 +7,7 @@ and runs its items through :func:`~chalicelib.db.due.run_due`, so one item never
   expires; each lot then moves to its next reminder.
 * ``points-holds``: checkout holds never confirmed are released when they time out.
 * ``points-inflation``: warns when issuance outruns redemption past the configured threshold.
-* ``points-reconcile``: every account against its postings and items.
+* ``points-reconcile``: the next page of accounts of every shard against their postings and items.
 """
 
 from __future__ import annotations
@@ -188,10 +188,11 @@ def _inflation(program_id: str, as_of: datetime) -> dict[str, Any]:
 
 @job("points-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
-    """Every account of every program against its postings and items (an audit: reads every posting)."""
+    """The next page of every program's accounts against their postings and items (an audit: reads
+    every posting); successive runs cover every account (a cursor per shard)."""
     checked, mismatched = 0, []
     for program_id in served(UnitOfWork("job:points-reconcile")):
-        result = reconcile.everything(UnitOfWork("job:points-reconcile", program=program_id))
+        result = reconcile.next_pages(UnitOfWork("job:points-reconcile", program=program_id))
         checked += result["accounts_checked"]
         mismatched += [(program_id, m["member_id"], m["point_type"]) for m in result["mismatches"]]
     return {"accounts_checked": checked, "balanced": not mismatched, "mismatched_accounts": mismatched}

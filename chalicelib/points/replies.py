@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, RootModel
 
 from chalicelib.api.configs import ConfigVersion
+from chalicelib.ledger.replies import ReconciliationProgress
 from chalicelib.orders.replies import OrderLineOut, OrderPartOut
 from chalicelib.points.rules import ProgramRules
 from chalicelib.shared.types import Reply
@@ -365,6 +366,7 @@ class PointsProgramReconciliation(Reply):
     accounts_checked: int = Field(description="accounts checked (at most limit)")
     balanced: bool = Field(description="true when every account checked adds up")
     mismatches: list[PointsReconciledAccount] = Field(description="accounts that do not add up (the first 50)")
+    progress: ReconciliationProgress = Field(description="the reconciliation job's pass over every account")
 
 
 class PointsReconciliationOut(RootModel[PointsMemberReconciliation | PointsProgramReconciliation]):

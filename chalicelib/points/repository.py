@@ -95,9 +95,11 @@ class PointsRepository:
         return self.uow.query(PostingItem, PostingItem.partition(member_id), SortKey.between(low, high),
                               forward=not newest_first, limit=limit, consistent=True)
 
-    def accounts_in_shard(self, shard: int) -> Iterator[AccountItem]:
-        """Every account of one listing shard (reconcile-all)."""
-        return self.uow.query(AccountItem, f"{ACCOUNT_SHARDS_PREFIX}{shard}", index="gsi1")
+    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[AccountItem]:
+        """The accounts of one listing shard (reconciliation) in listing order (``gsi1sk``), those
+        after ``after`` (a cursor), at most ``limit``. Index copies: read what to compare by key."""
+        sort = SortKey.above(after) if after else None
+        return self.uow.query(AccountItem, f"{ACCOUNT_SHARDS_PREFIX}{shard}", sort, index="gsi1", limit=limit)
 
     # holds, orders, counters ------------------------------------------------------------------
     def hold(self, member_id: str, point_type: str, hold_id: str) -> HoldItem | None:

@@ -8,6 +8,10 @@ of the movement on the posting. Invariants the reconciliation checks:
 * principal + held = topped_up + card_redeemed − spent_principal + refunded_principal − cashed_out, and
   bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited − bonus_expired;
   nothing negative; the expiring bonus's lots never hold more than bonus + held.
+
+Bonus past its lot's last day has lapsed (``bonus_lots``): :attr:`SvChange.bonus` leaves it out,
+so no payment, hold, balance cap or reply counts it, while the ``bonus`` bucket keeps it until
+the expiry job (or a cash-out) posts it to ``bonus_expired``.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ class InsufficientBalance(Conflict):
 class SvChange:
     """Balances as this change leaves them; :meth:`stage` writes the account, posting and event."""
 
-    def __init__(self, uow: UnitOfWork, member_id: str) -> None:
+    def __init__(self, uow: UnitOfWork, member_id: str, today: date | None = None) -> None:
         self.uow, self.member_id = uow, member_id
+        self.today = today or clock.program_date()        # which bonus lots have lapsed
         item = repository.of(uow).account(member_id)
         self.state = JournalAccount(uow, item, BUCKETS, TOTALS, on_conflict=changed("the stored value account"))
         self.journal = self.state.journal
@@ -64,8 +69,20 @@ class SvChange:
 
     @property
     def bonus(self) -> int:
-        """Bonus as this change leaves it."""
-        return self.state.balance("bonus")
+        """Bonus the member may spend as this change leaves it: the bonus bucket less what has
+        lapsed (:attr:`lapsed_bonus`)."""
+        return self.state.balance("bonus") - self.lapsed_bonus
+
+    @property
+    def lapsed_bonus(self) -> int:
+        """Bonus past its lot's last day, not the member's any more, that is still in the bucket
+        (the expiry job has not taken it yet): exactly what the job would take now."""
+        return bonus_lots.lapse(self.lots, self.today, self.state.balance("bonus"))[0]
+
+    @property
+    def _unlotted(self) -> int:
+        """Bonus (available or held) in no lot: it never expires."""
+        return self.state.balance("bonus") + self.state.balance("held_bonus") - sum(int(lot["fen"]) for lot in self.lots)
 
     def top_up(self, principal: int, bonus: int, bonus_until: date | None = None) -> None:
         """Paid money in (cash clearing to principal) and a bonus granted (expense to bonus),
@@ -97,7 +114,7 @@ class SvChange:
         if principal > self.principal or bonus > self.bonus:
             raise InsufficientBalance(f"{principal + bonus} fen needed, {self.principal + self.bonus} held",
                                       balance_fen=self.principal + self.bonus)
-        self.lots, self.taken = bonus_lots.take(self.lots, bonus)
+        self.lots, self.taken = bonus_lots.take(self.lots, bonus, self.today, self._unlotted)
         self.state.move("principal", -principal)
         self.state.move("bonus", -bonus)
         self.state.count("spent_principal", principal)
@@ -129,7 +146,7 @@ class SvChange:
 
     def spend_held(self, principal: int, bonus: int, merchant_id: str) -> None:
         """A confirmed hold: the reserved parts go to the merchant's settlement."""
-        self.lots, self.taken = bonus_lots.take(self.lots, bonus)
+        self.lots, self.taken = bonus_lots.take(self.lots, bonus, self.today, self._unlotted)
         self.state.move("held_principal", -principal)
         self.state.move("held_bonus", -bonus)
         self.state.count("spent_principal", principal)
@@ -151,7 +168,9 @@ class SvChange:
 
     def cash_out(self, held: int | None = None) -> tuple[int, int]:
         """All principal back to cash (or, for an approved cash-out, the principal ``held`` for it),
-        all bonus forfeited; the two amounts."""
+        all bonus forfeited; the two amounts. Bonus that has lapsed was not the member's to
+        forfeit: it expires in the same posting, as the expiry job would have posted it."""
+        self.expire_bonus(self.today)
         bucket, account = ("principal", PRINCIPAL) if held is None else ("held_principal", HELD_PRINCIPAL)
         principal, bonus = self.principal if held is None else held, self.bonus
         self.lots = []
@@ -165,9 +184,10 @@ class SvChange:
 
     def expire_bonus(self, today: date) -> int:
         """Take the bonus whose lots' last day is before ``today`` (what is held by an open
-        checkout waits for it); the amount expired."""
-        fen = min(bonus_lots.expired(self.lots, today), self.bonus)
-        self.lots = bonus_lots.expire(self.lots, today, fen)
+        checkout waits for it: ``bonus_lots.lapse``); the amount expired."""
+        fen, self.lots = bonus_lots.lapse(self.lots, today, self.state.balance("bonus"))
+        if fen == 0:
+            return 0
         self.state.move("bonus", -fen)
         self.state.count("bonus_expired", fen)
         self.journal.move(BONUS, EXPIRED, fen)
@@ -185,13 +205,14 @@ class SvChange:
         self.account.bonus_lots = bonus_lots.dump(self.lots)
         due = bonus_lots.next_due(self.lots)
         self.account.duepk, self.account.duesk = due_keys("sv-bonus", due, self.member_id) if due else (None, None)
+        bonus = self.state.balance("bonus")               # the bucket, lapsed bonus included: the journal's
         posting = state.post(SvPostingItem, SvPostingItem.key(self.member_id, version), kind, amount,
-                             balance_after=self.principal + self.bonus, event_type=event_type,
+                             balance_after=self.principal + bonus, event_type=event_type,
                              subject=f"member:{self.member_id}", data={
                                  "member_id": self.member_id, "kind": kind, "amount_fen": amount,
                                  "posting_id": state.posting_id, "sequence": version,
                                  "principal_delta": delta["principal"], "bonus_delta": delta["bonus"],
-                                 "principal": self.principal, "bonus": self.bonus, "entries": self.journal.lines,
+                                 "principal": self.principal, "bonus": bonus, "entries": self.journal.lines,
                                  "ref": ref, **(data or {})},
                              reason=reason, merchant_id=merchant_id, store_id=store_id, member_id=self.member_id,
                              sequence=version, entries=self.journal.dump(), ref=ref)

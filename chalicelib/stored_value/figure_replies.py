@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from chalicelib.ledger.replies import ReconciliationProgress
 from chalicelib.shared.types import Reply
 from chalicelib.stored_value.replies import SvAccountState
 
@@ -89,6 +90,8 @@ class SvReconciliationOut(Reply):
                                                            + EVERY)
     mismatches: list[SvAccountCheck] | None = Field(None, description="the accounts that failed a check, at most "
                                                                       "50" + EVERY)
+    progress: ReconciliationProgress | None = Field(None, description="the reconciliation job's pass over every "
+                                                                      "account" + EVERY)
 
 
 class SvMembersOwed(Reply):

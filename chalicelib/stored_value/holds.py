@@ -49,7 +49,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
                                                             "principal_fen": principal, "bonus_fen": bonus})
     return {"hold_id": hold_id, "member_id": member_id, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
             "principal_fen": principal, "bonus_fen": bonus, "status": "open", "expires_at": h.hold_expires_at,
-            "balance_fen": change.principal + change.bonus}
+            "balance_fen": change.principal + change.bonus, "lapsed_bonus_fen": change.lapsed_bonus}
 
 
 def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None, unexpired: bool = False) -> SvHoldItem:

@@ -1,10 +1,12 @@
 """Scheduled stored value work.
 
-* ``stored-value-reconcile``: every account of every program against its postings and their
-  double-entry lines; any difference emits ``stored_value.reconciliation_failed``.
+* ``stored-value-reconcile``: the next page of accounts of every shard of every program against
+  their postings and double-entry lines (a cursor per shard: successive runs cover every
+  account); any difference emits ``stored_value.reconciliation_failed``.
 * ``stored-value-bonus-expiry``: bonus whose lots' last day has passed is taken out (a posting
   to ``bonus_expired`` and a ``stored_value.bonus_expired`` event); it reads only the accounts
-  that are due.
+  that are due. That bonus had lapsed already (no spend takes it, no read shows it: the same
+  ``bonus_lots.lapse``): the job only makes it permanent.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ EXPIRY_ACTOR = "job:stored-value-bonus-expiry"
 
 @job("stored-value-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
-    """Prove every program's stored value; report (and announce) any difference."""
+    """Prove the next page of every program's stored value; report (and announce) any difference."""
     actor = "job:stored-value-reconcile"
     return reconciliation.every_program(
-        actor, served(UnitOfWork(actor)), reconcile.everything, "accounts_checked",
+        actor, served(UnitOfWork(actor)), reconcile.next_pages, "accounts_checked",
         lambda result: DomainEvent("stored_value.reconciliation_failed", "program:stored_value", {
             "day": clock.program_date(as_of).isoformat(), "totals": result["totals"],
             "accounts": [m["member_id"] for m in result["mismatches"]]}))

@@ -9,7 +9,11 @@ every posting is O(history): an audit (a job and an HQ endpoint), never an opera
 program's totals are also compared with the prepaid figures (``figures_agree``: the projection
 the liability report and the custodian's statement read, once the stream has caught up), and so
 is each issuer's outstanding-money counter, the one its issuance limit is held against
-(``issuance_agrees``).
+(``issuance_agrees``). The job checks the next page of every listing shard each run
+(:func:`next_pages`), the endpoint the first ``limit`` accounts; the accounts listed are index
+copies, each is read again by key. The totals are compared with the figures only when every
+account of the program was checked at once (a small program): at scale no run sees every
+account, and each account's own checks carry the proof.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import reconciliation
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.journal import balanced, net
 from chalicelib.shared import clock
@@ -27,6 +32,7 @@ from chalicelib.stored_value.account import BONUS, HELD_BONUS, HELD_PRINCIPAL, P
 from chalicelib.stored_value.tables import BUCKETS
 
 MISMATCHES_REPORTED = 50
+LEDGER = "stored_value"           # the job's cursor (one per shard of the accounts listing)
 
 
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
@@ -52,33 +58,50 @@ def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
 
 
 def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
-    """Check every account (up to ``limit``) and the program's totals."""
-    checked, mismatches, stopped = 0, [], False          # stopped: an account was left unchecked
-    totals = {"principal": 0, "bonus": 0, "lines_principal": 0, "lines_bonus": 0}
+    """Check the first ``limit`` accounts (the endpoint's page) and the program's totals, and show
+    where the job's pass is."""
+    results: list[dict[str, Any]] = []
     for shard in repository.of(uow).shards():
-        for item in repository.of(uow).accounts_in_shard(shard):
-            if checked >= limit:
-                stopped = True
-                break
-            checked += 1
-            result = account(uow, item.member_id)
-            totals["principal"] += result["account"]["principal"] + result["account"]["held_principal"]
-            totals["bonus"] += result["account"]["bonus"] + result["account"]["held_bonus"]
-            totals["lines_principal"] += result["sums"]["lines_principal"]
-            totals["lines_bonus"] += result["sums"]["lines_bonus"]
-            if not result["balanced"]:
-                mismatches.append(result)
+        for item in repository.of(uow).accounts_in_shard(shard, limit=limit + 1 - len(results)):
+            if len(results) == limit:            # one more is listed: an account is left unchecked
+                return _proof(uow, results, whole=False)
+            results.append(account(uow, item.member_id))
+    return _proof(uow, results, whole=True)
+
+
+def next_pages(uow: UnitOfWork, page: int | None = None) -> dict[str, Any]:
+    """Check the next page of every shard from where the last run stopped (the job: every account
+    within a period, :mod:`chalicelib.ledger.reconciliation`); the totals are compared with the
+    figures when the run saw every account of the program."""
+    repo = repository.of(uow)
+    run = reconciliation.next_pages(
+        uow, LEDGER, repo.shards(), lambda shard, after, n: [(str(a.gsi1sk), a) for a in repo.accounts_in_shard(shard, after, n)],
+        lambda a: account(uow, a.member_id), page)
+    return _proof(uow, run.results, run.whole)
+
+
+def _proof(uow: UnitOfWork, results: list[dict[str, Any]], whole: bool) -> dict[str, Any]:
+    """The accounts' checks and their totals; the totals against the figures when ``whole`` (every
+    account of the program was checked)."""
+    totals = {"principal": 0, "bonus": 0, "lines_principal": 0, "lines_bonus": 0}
+    for result in results:
+        totals["principal"] += result["account"]["principal"] + result["account"]["held_principal"]
+        totals["bonus"] += result["account"]["bonus"] + result["account"]["held_bonus"]
+        totals["lines_principal"] += result["sums"]["lines_principal"]
+        totals["lines_bonus"] += result["sums"]["lines_bonus"]
+    mismatches = [r for r in results if not r["balanced"]]
     in_total = totals["principal"] == totals["lines_principal"] and totals["bonus"] == totals["lines_bonus"]
     b = figures.balances(uow)
     projected = {"principal": -sum(b.get(a, 0) for a in figures.MEMBER_PRINCIPAL),
                  "bonus": -sum(b.get(a, 0) for a in figures.MEMBER_BONUS)}
     _, rules = R.RULES.at(uow, clock.now())
     issued = figures.issuance(uow, rules.issuance_limits_fen)
-    return {"accounts_checked": checked, "balanced": not mismatches and in_total, "totals": totals,
-            "figures": projected, "figures_agree": not stopped and projected == {
+    return {"accounts_checked": len(results), "balanced": not mismatches and in_total, "totals": totals,
+            "figures": projected, "figures_agree": whole and projected == {
                 "principal": totals["principal"], "bonus": totals["bonus"]},
             "issuance": issued["issuers"], "issuance_agrees": issued["agree"],
-            "mismatches": mismatches[:MISMATCHES_REPORTED]}
+            "mismatches": mismatches[:MISMATCHES_REPORTED],
+            "progress": reconciliation.progress(uow, LEDGER, repository.of(uow).shards())}
 
 
 def _matches(lines: list[dict[str, Any]], p: Any) -> bool:

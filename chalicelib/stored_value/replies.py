@@ -15,9 +15,14 @@ from pydantic import Field
 from chalicelib.shared.types import Reply
 
 PRINCIPAL = "principal available to spend after the change, fen (held principal not included; never negative)"
-BONUS = "bonus available to spend after the change, fen (held bonus not included; never negative)"
-BALANCE = "principal + bonus: what the member can spend now, fen (held amounts not included; never negative)"
+BONUS = ("bonus available to spend after the change, fen (held bonus and lapsed bonus not included; never "
+         "negative)")
+BALANCE = ("principal + bonus: what the member can spend now, fen (held amounts and lapsed bonus not included; "
+           "never negative)")
 POSTING = "the ledger posting this change wrote (see listStoredValueLedger)"
+LAPSED = ("bonus past its lot's last day that the stored-value-bonus-expiry job has not taken yet, fen: no longer "
+          "the member's (never spent, not in bonus or balance_fen); the job only makes it permanent, as "
+          "bonus_expired. Bonus held by an open checkout is not counted (it lapses if the hold is cancelled)")
 PRINCIPAL_PART = "of the amount, the principal part, fen (split by the rules' spend_order)"
 BONUS_PART = "of the amount, the bonus part, fen (split by the rules' spend_order)"
 
@@ -25,8 +30,8 @@ BONUS_PART = "of the amount, the bonus part, fen (split by the rules' spend_orde
 ACCOUNT_TEXT = {
     "principal": "principal available to spend, fen: money the member paid in (top-ups, gift cards redeemed), "
                  "refundable by a cash-out; held principal not included; never negative",
-    "bonus": "bonus available to spend, fen: granted by top-up bonus rules, never cashed out; held bonus not "
-             "included; never negative",
+    "bonus": "bonus available to spend, fen: granted by top-up bonus rules, never cashed out; held bonus and "
+             "lapsed bonus (lapsed_bonus_fen) not included; never negative",
     "held_principal": "principal reserved, fen: by open checkout holds and by cash-outs pending approval; still "
                       "the member's, not spendable",
     "held_bonus": "bonus reserved by open checkout holds, fen",
@@ -43,7 +48,8 @@ ACCOUNT_TEXT = {
     "bonus_expired": "lifetime bonus that expired unspent, fen",
     "version": "the account's version: one more per posting (0: nothing ever happened on it)",
     "bonus_expiring": "the bonus that expires, in lots, soonest first (covers bonus available and held; bonus of "
-                      "rules without valid_days never expires and is in no lot)",
+                      "rules without valid_days never expires and is in no lot); lapsed bonus is out of them, as "
+                      "the expiry job will leave them",
 }
 
 
@@ -80,7 +86,8 @@ class StoredValueAccountOut(SvAccountState):
 
     member_id: str
     balance_fen: int = Field(description="principal + bonus: what the member can spend now, fen (held amounts "
-                                         "not included; never negative)")
+                                         "and lapsed bonus not included; never negative)")
+    lapsed_bonus_fen: int = Field(description=LAPSED)
 
 
 REPLAY = " (only on a replay: already_applied)"
@@ -93,6 +100,7 @@ class SvTopUpOut(Reply):
     principal: int = Field(description=PRINCIPAL)
     bonus: int = Field(description=BONUS)
     balance_fen: int = Field(description=BALANCE)
+    lapsed_bonus_fen: int = Field(description=LAPSED)
     bonus_fen: int = Field(description="the bonus this top-up granted, fen (0: no rule applied); on a replay, the "
                                        "bonus the payment_ref's top-up granted when first applied")
     issuer: str = Field(description="who issues the stored value, whose issuance limit and custodian statement "
@@ -129,6 +137,7 @@ class SvPaymentOut(Reply):
     principal: int = Field(description=PRINCIPAL)
     bonus: int = Field(description=BONUS)
     balance_fen: int = Field(description=BALANCE)
+    lapsed_bonus_fen: int = Field(description=LAPSED)
     amount_fen: int = Field(description="the amount paid, fen (principal_fen + bonus_fen)")
     principal_fen: int = Field(description=PRINCIPAL_PART)
     bonus_fen: int = Field(description=BONUS_PART)
@@ -144,6 +153,8 @@ class SvRefundOut(Reply):
     principal: int = Field(description=PRINCIPAL)
     bonus: int = Field(description=BONUS)
     balance_fen: int = Field(description=BALANCE)
+    lapsed_bonus_fen: int = Field(description=LAPSED + "; bonus given back to a lot past its last day lapses "
+                                                       "at once")
     principal_fen: int = Field(description="of this refund, the principal given back, fen (in proportion to the "
                                            "payment's split)")
     bonus_fen: int = Field(description="of this refund, the bonus given back, fen (in proportion to the "
@@ -259,7 +270,7 @@ class SvLedgerOut(Reply):
     next_before: int | None = Field(description="pass as `before` for the next page; null on the last")
 
 
-HOLD_BALANCE = "principal + bonus available after the change, fen (held amounts not included)"
+HOLD_BALANCE = "principal + bonus available after the change, fen (held amounts and lapsed bonus not included)"
 
 
 class SvHoldOut(Reply):
@@ -275,6 +286,7 @@ class SvHoldOut(Reply):
     expires_at: str = Field(description="when the hold lapses and the amount returns, unless confirmed (UTC, "
                                         "ISO 8601)")
     balance_fen: int = Field(description=HOLD_BALANCE)
+    lapsed_bonus_fen: int = Field(description=LAPSED)
 
 
 class SvHoldConfirmedOut(Reply):

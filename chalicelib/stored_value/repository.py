@@ -44,9 +44,11 @@ class StoredValueRepository:
         """A member's counter (the day's top-ups, a bonus rule's uses)."""
         return self.uow.get(SvCounterItem, SvCounterItem.key(member_id, name), consistent=True)
 
-    def accounts_in_shard(self, shard: int) -> Iterator[SvAccountItem]:
-        """Every account listed in one shard (reconciliation)."""
-        return self.uow.query(SvAccountItem, f"SVACCT#{shard}", index="gsi1")
+    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[SvAccountItem]:
+        """The accounts listed in one shard (reconciliation) in listing order (``gsi1sk``), those
+        after ``after`` (a cursor), at most ``limit``. Index copies: read what to compare by key."""
+        sort = SortKey.above(after) if after else None
+        return self.uow.query(SvAccountItem, f"SVACCT#{shard}", sort, index="gsi1", limit=limit)
 
     def prepaid_accounts(self) -> Iterator[PrepaidAccountItem]:
         """The program's journal accounts with their balances (a projection)."""

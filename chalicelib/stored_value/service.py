@@ -248,10 +248,14 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
 
 
 def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
-    """The account's balances and totals."""
+    """The account's balances and totals; bonus past its last day (``lapsed_bonus_fen``) is out of
+    the bonus, the balance and the lots shown, as the expiry job will leave them."""
     item = repository.of(uow).account(member_id)
     view = item.view()
-    return {"member_id": member_id, "balance_fen": view["principal"] + view["bonus"], **view}
+    lapsed, lots = bonus_lots.lapse(bonus_lots.load(item.bonus_lots), clock.program_date(), view["bonus"])
+    view["bonus"], view["bonus_expiring"] = view["bonus"] - lapsed, lots
+    return {"member_id": member_id, "balance_fen": view["principal"] + view["bonus"], **view,
+            "lapsed_bonus_fen": lapsed}
 
 
 def member(uow: UnitOfWork, member_id: str, by: Principal) -> str:
@@ -310,4 +314,4 @@ def view(change: SvChange) -> dict[str, Any]:
 
 def _view(change: SvChange) -> dict[str, Any]:
     return {"member_id": change.member_id, "principal": change.principal, "bonus": change.bonus,
-            "balance_fen": change.principal + change.bonus}
+            "balance_fen": change.principal + change.bonus, "lapsed_bonus_fen": change.lapsed_bonus}

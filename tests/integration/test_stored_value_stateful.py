@@ -9,13 +9,16 @@ reconciles.
 The model follows the rules as written (best single bonus, proportional spending, refunds to
 the payment's split cumulatively, the balance cap), not the code. Some top-ups are sized to the
 room left under the balance cap (their bonus counted) or under the issuer's limit, exactly or
-one fen over: the cap is below the limit, so either can be the one reached."""
+one fen over: the cap is below the limit, so either can be the one reached.
+Time also passes with no job run (#24 item 1): bonus past its lot's last day is then no longer
+the member's all the same (the model's ``lapsed``): never spent, out of every balance shown,
+and out of what a cash-out forfeits; the expiry job, when it runs, takes exactly that."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from chalice.test import Client
@@ -39,6 +42,8 @@ RULES = {"bonus_rules": [
 
 
 CARDS, FACE = 2, 30_000
+CARDS_VALID_UNTIL = "2027-12-31"                        # 609 days after START
+LOT_END_JUMPS_UNTIL = START.date() + timedelta(days=240)  # then at most 29 steps of 12 days: 588 days
 TAKES = {"payment_refund": -1, "hold_released": -1, "hold_confirmed": 0}     # what a posting takes off a card
 
 
@@ -69,12 +74,52 @@ class Model:
         first = min(amount * 10 // 100, 5_000) if self.topped_up == 0 else 0
         return (fixed, BONUS_DAYS) if fixed and fixed >= first else (first, FIRST_DAYS)
 
-    def take(self, fen: int) -> dict[str, int]:
-        """Spend bonus: the lots that end soonest first; the rest never expired."""
-        taken = {}
+    def expired(self) -> int:
+        """Bonus in lots whose last day is past."""
+        return sum(f for d, f in self.lots.items() if d < self.today.isoformat())
+
+    def lapsed(self) -> int:
+        """Bonus past its last day, by the rules no longer the member's, whatever the expiry job has
+        done: what has expired, but not what an open checkout holds (that waits for the hold)."""
+        return min(self.expired(), self.bonus)
+
+    @property
+    def spendable(self) -> int:
+        """The bonus the member may spend (and every reply shows as ``bonus``)."""
+        return self.bonus - self.lapsed()
+
+    def expire(self) -> int:
+        """What the expiry job takes: the lapsed bonus, out of the lots that ended, oldest first."""
+        left = expired = self.lapsed()
         for day in sorted(self.lots):
-            part = min(self.lots[day], fen - sum(taken.values()))
-            if part > 0:
+            if day < self.today.isoformat():
+                part = min(self.lots[day], left)
+                self.lots[day] -= part
+                left -= part
+        self.lots = {d: f for d, f in self.lots.items() if f}
+        self.bonus -= expired
+        return expired
+
+    def shown_lots(self) -> list[dict]:
+        """The lots an account shows: as the expiry job will leave them."""
+        after = Model.__new__(Model)
+        after.lots, after.bonus, after.today = dict(self.lots), self.bonus, self.today
+        after.expire()
+        return [{"expires": d, "fen": f} for d, f in sorted(after.lots.items())]
+
+    def take(self, fen: int) -> dict[str, int]:
+        """Spend bonus (before the buckets move): the lots still valid that end soonest first, then
+        bonus in no lot (it never expires), and only then lots that have ended (which only a hold
+        taken while they were valid reaches)."""
+        taken: dict[str, int] = {}
+        unlotted = self.bonus + sum(h["b"] for h in self.holds.values()) - sum(self.lots.values())
+        today = self.today.isoformat()
+        order = [d for d in sorted(self.lots) if d >= today] + [None] + [d for d in sorted(self.lots) if d < today]
+        left = fen
+        for day in order:
+            part = min(unlotted if day is None else self.lots[day], left)
+            left -= max(part, 0)
+            if part > 0 and day is not None:
                 taken[day] = part
                 self.lots[day] -= part
         self.lots = {d: f for d, f in self.lots.items() if f}
@@ -123,7 +168,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         from chalicelib.gift_cards import generation
         from chalicelib.shared import storage
         status, batch = self.send("post", "/v1/gift-cards/batches", {"name": "m", "face_value_fen": FACE,
-                                                                     "count": CARDS, "valid_until": "2027-12-31"})
+                                                                     "count": CARDS, "valid_until": CARDS_VALID_UNTIL})
         assert status == 202, batch
         assert self.send("post", "/v1/jobs/gift-card-batches/runs", {})[1]["result"]["batches_ready"] == 1
         assert self.send("post", f"/v1/gift-cards/batches/{batch['batch_id']}/sales",
@@ -160,7 +205,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         (``over`` 0) or one fen past it (the smallest top-up still refused)."""
         m = self.model
         if limit == "cap":
-            target = CAP - m.principal - m.bonus + over
+            target = CAP - m.principal - m.spendable + over
             fits = [a for a in range(max(1, target - 5_000), target + 1) if a + m.bonus_for(a)[0] == target]
         else:
             target = LIMIT - m.outstanding + over
@@ -173,7 +218,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/top-ups",
                                  {"amount_fen": amount, "payment_ref": ref, "merchant_id": "m1"})
         bonus, days = m.bonus_for(amount)
-        if m.principal + m.bonus + amount + bonus > CAP:
+        if m.principal + m.spendable + amount + bonus > CAP:          # lapsed bonus is not held
             assert status == 409 and body["type"].endswith("/stored-value-limit") and body["cap_fen"] == CAP, body
             return
         if m.outstanding + amount > LIMIT:        # the issuer's limit holds in the issuing transaction
@@ -201,14 +246,16 @@ class StoredValueMachine(RuleBasedStateMachine):
         order = f"o{len(m.payments)}-{self.n}"
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/payments",
                                  {"amount_fen": amount, "order_id": order, "merchant_id": "m1"})
-        if amount > m.principal + m.bonus:
+        if amount > m.principal + m.spendable:
             assert status == 409 and body["type"].endswith("/insufficient-balance")
             return
-        b = amount * m.bonus // (m.principal + m.bonus)
+        b = amount * m.spendable // (m.principal + m.spendable)
         assert status == 201 and (body["principal_fen"], body["bonus_fen"]) == (amount - b, b)
+        taken = m.take(b)
         m.principal, m.bonus = m.principal - (amount - b), m.bonus - b
+        assert (body["bonus"], body["lapsed_bonus_fen"]) == (m.spendable, m.lapsed()), body
         m.payments[order] = {"amount": amount, "p": amount - b, "b": b, "refunded": 0, "rp": 0, "rb": 0,
-                             "taken": m.take(b)}
+                             "taken": taken}
 
     @precondition(lambda self: any(p["refunded"] < p["amount"] for p in self.model.payments.values()))
     @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=100))
@@ -226,6 +273,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         rb, rp = tb - p["rb"], (after - tb) - p["rp"]
         assert (body["principal_fen"], body["bonus_fen"]) == (rp, rb)
         p["refunded"], p["rp"], p["rb"] = after, p["rp"] + rp, p["rb"] + rb
+        assert self.part(order, "stored_value") == (p["amount"], after)       # the order keeps count too
         m.principal, m.bonus = m.principal + rp, m.bonus + rb
         m.give_back(p["taken"], rb)
 
@@ -235,27 +283,33 @@ class StoredValueMachine(RuleBasedStateMachine):
         order = f"h{len(m.holds)}-{self.n}"
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/holds",
                                  {"amount_fen": amount, "order_id": order, "merchant_id": "m1"})
-        if amount > m.principal + m.bonus:
+        if amount > m.principal + m.spendable:
             assert status == 409 and body["type"].endswith("/insufficient-balance")
             return
-        b = amount * m.bonus // (m.principal + m.bonus)
+        b = amount * m.spendable // (m.principal + m.spendable)
         assert status == 201 and (body["principal_fen"], body["bonus_fen"]) == (amount - b, b)
         m.principal, m.bonus = m.principal - (amount - b), m.bonus - b
-        m.holds[body["hold_id"]] = {"order": order, "amount": amount, "p": amount - b, "b": b}
+        assert (body["balance_fen"], body["lapsed_bonus_fen"]) == (m.principal + m.spendable, m.lapsed()), body
+        m.holds[body["hold_id"]] = {"order": order, "amount": amount, "p": amount - b, "b": b,
+                                    "until": body["expires_at"]}
 
     @precondition(lambda self: bool(self.model.holds))
     @rule(pick=st.integers(min_value=0, max_value=10**6), confirm=st.booleans())
     def settle_hold(self, pick, confirm):
         m = self.model
         hold_id = sorted(m.holds)[pick % len(m.holds)]
-        h = m.holds.pop(hold_id)
+        h = m.holds[hold_id]
         action = "confirm" if confirm else "cancel"
         status, body = self.send("post", f"/v1/members/{self.member}/stored-value/holds/{hold_id}/{action}", None)
+        if confirm and h["until"] <= self.clock.iso(self.clock.now()):
+            assert status == 409 and body["type"].endswith("/hold-not-open"), body    # the job releases it
+            return
         assert status == 200, body
-        if confirm:
+        if confirm:                               # what the hold took while its lots were valid is spent
             m.payments[h["order"]] = {"amount": h["amount"], "p": h["p"], "b": h["b"], "refunded": 0, "rp": 0, "rb": 0,
                                       "taken": m.take(h["b"])}
-        else:
+        del m.holds[hold_id]
+        if not confirm:
             m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
 
     @rule()
@@ -270,8 +324,8 @@ class StoredValueMachine(RuleBasedStateMachine):
             m.cash_outs[body["cash_out_id"]] = m.principal
             m.principal = 0
             return
-        assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (m.principal, m.bonus)
-        m.principal = m.bonus = 0
+        assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (m.principal, m.spendable)
+        m.principal = m.bonus = 0                 # what had lapsed expires (bonus_expired), the rest is forfeited
         m.lots = {}
 
     @precondition(lambda self: bool(self.model.cash_outs))
@@ -290,21 +344,37 @@ class StoredValueMachine(RuleBasedStateMachine):
         assert r.status_code == 200, body
         principal = m.cash_outs.pop(cash_out_id)
         if approve:
-            assert (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (principal, m.bonus), body
+            assert (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (principal, m.spendable), body
             m.bonus, m.lots = 0, {}
         else:
             m.principal += principal
 
-    @rule(days=st.integers(min_value=1, max_value=12))
-    def days_pass(self, days):
-        """Days go by: the tills' holds lapse (10 minutes each), locks end (a day at most), then
-        expired bonus is taken out."""
+    @rule(days=st.integers(min_value=1, max_value=12), to_a_lot_end=st.booleans())
+    def time_passes_before_the_jobs_run(self, days, to_a_lot_end):
+        """Days go by and no job runs: holds past their time stay open (a confirm is refused, a
+        cancel gives them back), locks end, and bonus past its last day has lapsed all the same.
+        With ``to_a_lot_end``, to the day after the soonest bonus lot still valid (where lapsed bonus
+        shows), unless that is past LOT_END_JUMPS_UNTIL (the cards stay valid: 12 days a step after)."""
+        m = self.model
+        ends = [date.fromisoformat(d) for d in m.lots if d >= m.today.isoformat()]
+        if to_a_lot_end and ends and min(ends) + timedelta(days=1) <= LOT_END_JUMPS_UNTIL:
+            days = (min(ends) + timedelta(days=1) - m.today).days
+        self._time_passes(days)
+
+    def _time_passes(self, days):
         m = self.model
         m.caller_locked, m.caller_failures = False, 0
         for card in m.cards.values():
             card["locked"] = False
         m.today += timedelta(days=days)
         self.clock.freeze(self.clock.now() + timedelta(days=days))
+
+    @rule(days=st.integers(min_value=1, max_value=12))
+    def days_pass(self, days):
+        """Days go by: the tills' holds lapse (10 minutes each), locks end (a day at most), then
+        expired bonus is taken out."""
+        m = self.model
+        self._time_passes(days)
         assert self.send("post", "/v1/jobs/stored-value-holds/runs", {})[0] == 200
         for h in m.holds.values():
             m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
@@ -315,14 +385,7 @@ class StoredValueMachine(RuleBasedStateMachine):
             m.cards[h["number"]]["balance"] += h["amount"]
         m.card_holds.clear()
         run = self.send("post", "/v1/jobs/stored-value-bonus-expiry/runs", {})[1]["result"]
-        left = expired = min(sum(f for d, f in m.lots.items() if d < m.today.isoformat()), m.bonus)
-        for day in sorted(m.lots):
-            if day < m.today.isoformat():
-                part = min(m.lots[day], left)
-                m.lots[day] -= part
-                left -= part
-        m.lots = {d: f for d, f in m.lots.items() if f}
-        m.bonus -= expired
+        expired = m.expire()
         assert run["bonus_expired_fen"] == expired, (run, expired)
 
     def _card_refusal(self, card: dict) -> str | None:
@@ -344,7 +407,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         if card["done"] or card["balance"] == 0:
             assert status == 409 and body["type"].endswith("/gift-card-not-usable"), body
             return
-        if m.principal + m.bonus + card["balance"] > CAP:
+        if m.principal + m.spendable + card["balance"] > CAP:
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
             return
         assert status == 201 and body["redeemed_fen"] == card["balance"], body
@@ -385,7 +448,8 @@ class StoredValueMachine(RuleBasedStateMachine):
         order = f"ch{self.n}"
         if (taken := self._tender("/v1/gift-cards/holds", pick, amount, order)) is not None:
             number, body = taken
-            self.model.card_holds[body["hold_id"]] = {"number": number, "amount": amount, "order": order}
+            self.model.card_holds[body["hold_id"]] = {"number": number, "amount": amount, "order": order,
+                                                      "until": body["expires_at"]}
 
     @precondition(lambda self: bool(self.model.card_holds))
     @rule(pick=st.integers(min_value=0, max_value=10**6), confirm=st.booleans())
@@ -393,9 +457,13 @@ class StoredValueMachine(RuleBasedStateMachine):
         """Confirmed: a payment of its order (refundable as any); cancelled: back on the card."""
         m = self.model
         hold_id = sorted(m.card_holds)[pick % len(m.card_holds)]
-        h = m.card_holds.pop(hold_id)
+        h = m.card_holds[hold_id]
         status, body = self.send("post", f"/v1/gift-cards/holds/{hold_id}/{'confirm' if confirm else 'cancel'}", None)
+        if confirm and h["until"] <= self.clock.iso(self.clock.now()):
+            assert status == 409 and body["type"].endswith("/hold-not-open"), body    # the job releases it
+            return
         assert status == 200, body
+        del m.card_holds[hold_id]
         if confirm:
             m.card_payments[h["order"]] = {"number": h["number"], "amount": h["amount"], "refunded": 0, "ids": []}
         else:
@@ -420,7 +488,7 @@ class StoredValueMachine(RuleBasedStateMachine):
             assert status == 409 and "applied already" in body["detail"], body
         elif p["refunded"] + amount > p["amount"]:
             assert status == 409 and body["type"].endswith("/refund-exceeds-payment"), body
-        elif card["done"] and m.principal + m.bonus + amount > CAP:
+        elif card["done"] and m.principal + m.spendable + amount > CAP:
             assert status == 409 and body["type"].endswith("/stored-value-limit"), body
         elif card["done"]:                        # redeemed: the refund goes to the member's principal
             assert status == 201 and body["refunded_to"]["principal"] == m.principal + amount, body
@@ -432,6 +500,15 @@ class StoredValueMachine(RuleBasedStateMachine):
             card["balance"] += amount
             p["refunded"] += amount
             p["ids"].append(refund_id)
+        assert self.part(order, "gift_card", p["number"]) == (p["amount"], p["refunded"])
+
+    def part(self, order, store, ref=None):
+        """What the order says a money store paid for it and had refunded (``orders``)."""
+        status, body = self.send("get", f"/v1/orders/{order}?merchant_id=m1", None)
+        assert status == 200, body
+        found = [(x["amount_fen"], x["refunded_fen"]) for x in body["parts"] if (x["store"], x["ref"]) == (store, ref)]
+        assert len(found) == 1, body
+        return found[0]
 
     @rule(pick=st.integers(min_value=0, max_value=CARDS - 1))
     def wrong_secret(self, pick):
@@ -468,12 +545,14 @@ class StoredValueMachine(RuleBasedStateMachine):
         if not hasattr(self, "member"):
             return
         seen = self.send("get", f"/v1/members/{self.member}/stored-value", None)[1]
-        assert (seen["principal"], seen["bonus"]) == (self.model.principal, self.model.bonus)
+        assert (seen["principal"], seen["bonus"]) == (self.model.principal, self.model.spendable)
+        assert (seen["lapsed_bonus_fen"], seen["balance_fen"]) == (self.model.lapsed(),
+                                                                   self.model.principal + self.model.spendable)
         held = self.model.holds.values()
         assert (seen["held_principal"], seen["held_bonus"]) == (sum(h["p"] for h in held) + sum(
             self.model.cash_outs.values()), sum(h["b"] for h in held))
         assert seen["principal"] >= 0 and seen["bonus"] >= 0
-        assert seen["bonus_expiring"] == [{"expires": d, "fen": f} for d, f in sorted(self.model.lots.items())]
+        assert seen["bonus_expiring"] == self.model.shown_lots()
         for number, card in self.model.cards.items():
             shown = self.send("get", f"/v1/gift-cards/{number}", None)[1]
             assert shown["balance_fen"] == card["balance"], (number, shown, card)

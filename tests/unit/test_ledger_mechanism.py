@@ -59,6 +59,47 @@ def test_expiry_days_and_lot_ids():
     assert [list(c) for c in L.chunks([1, 2, 3, 4, 5], 2)] == [[1, 2], [3, 4], [5]]
 
 
+# lots kept on one item (stored value's bonus) ---------------------------------------------------
+
+def kept(*pairs):
+    return [L.KeptLot(day, amount) for day, amount in pairs]
+
+
+def test_kept_lots_are_one_per_day_and_past_the_most_the_latest_two_merge():
+    lots = L.keep(L.keep(kept(("2026-03-31", 5)), "2026-01-31", 1, 3), "2026-03-31", 2, 3)
+    assert lots == kept(("2026-01-31", 1), ("2026-03-31", 7))
+    assert L.keep(lots, "2026-02-28", 4, 2) == kept(("2026-01-31", 1), ("2026-03-31", 11))
+    assert L.next_due(lots) == date(2026, 2, 1) and L.next_due([]) is None
+
+
+def test_a_spend_takes_valid_lots_then_the_amount_in_no_lot_and_lapsed_lots_last():
+    """On 02-01 the 01-31 lot has lapsed: it is reached only when the valid lots and the 3 in no
+    lot (never expiring) do not cover the amount (a hold reserved while it was valid)."""
+    lots, today = kept(("2026-01-31", 4), ("2026-03-31", 5)), date(2026, 2, 1)
+    left, taken = L.take_kept(lots, 7, today, beyond=3)            # 5 of the valid lot, 2 in no lot
+    assert (left, taken) == (kept(("2026-01-31", 4)), kept(("2026-03-31", 5)))
+    left, taken = L.take_kept(lots, 10, today, beyond=3)
+    assert (left, taken) == (kept(("2026-01-31", 2)), kept(("2026-01-31", 2), ("2026-03-31", 5)))
+    left, taken = L.take_kept(lots, 5, beyond=3)                   # no day given: soonest first
+    assert (left, taken) == (kept(("2026-03-31", 4)), kept(("2026-01-31", 4), ("2026-03-31", 1)))
+    assert L.take_kept(lots, 20)[0] == []                          # beyond the lots: never expiring
+
+
+def test_what_lapses_is_what_expired_but_never_what_is_reserved():
+    lots, today = kept(("2026-01-31", 4), ("2026-01-31", 0), ("2026-03-31", 5)), date(2026, 2, 1)
+    assert L.expired_in(lots, today) == 4 and L.expired_in(lots, date(2026, 1, 31)) == 0
+    assert (L.lapsing(4, 10), L.lapsing(4, 3), L.lapsing(4, 0), L.lapsing(0, 9)) == (4, 3, 0, 0)
+    assert L.expire_kept(kept(("2026-01-31", 4), ("2026-03-31", 5)), today, 3) == kept(("2026-01-31", 1),
+                                                                                       ("2026-03-31", 5))
+    with pytest.raises(L.ShortOfLots):                             # only lapsed lots expire
+        L.expire_kept(kept(("2026-01-31", 4), ("2026-03-31", 5)), today, 5)
+
+
+def test_a_give_back_goes_to_the_kept_lots_latest_first_and_says_what_is_still_taken():
+    lots, still = L.give_back_kept(kept(("2026-03-31", 1)), kept(("2026-01-31", 3), ("2026-03-31", 2)), 4, 60)
+    assert (lots, still) == (kept(("2026-01-31", 2), ("2026-03-31", 3)), kept(("2026-01-31", 1)))
+
+
 class WalletItem(MainModel):
     """A made-up money store: the mechanism is not points-specific."""
 
