@@ -24,6 +24,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from devstack import access
 from devstack.checks import double_spend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -526,6 +527,7 @@ if os.environ.get("PROBE_EVENT"):
     class Context:
         function_name, memory_limit_in_mb, aws_request_id = "api", 1024, "r1"
         invoked_function_arn = "arn:aws:lambda:cn-north-1:000000000000:function:api"
+        def get_remaining_time_in_millis(self): return 25_000
     response = app.app(json.loads(os.environ["PROBE_EVENT"]), Context())
     assert response["statusCode"] == 200, response
 else:                                # the bare app: one read, as any function of ours makes
@@ -596,6 +598,8 @@ def cold_start(stack, repeats: int = 11) -> dict[str, Any]:
     base = {**os.environ, **local_environment(stack.emulator_url, "dev"), "SECRETS_NAME": name,
             "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(stack.secrets_extension.port),
             "AWS_SESSION_TOKEN": "local-session",
+            # the API function's role (the local stack enforces IAM: devstack/access.py)
+            **dict(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), access.keys_of("api"), strict=True)),
             "MAIN_TABLE": stack.table_names["main"], "EVENTS_TABLE": stack.table_names["events"],
             "POWERTOOLS_LOG_LEVEL": "WARNING"}
     for var in ("POWERTOOLS_TRACE_DISABLED", "TRACING_SDK", "PYTHONDONTWRITEBYTECODE", "JWT_SECRET",

@@ -221,6 +221,7 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     up and never pass what was paid."""
     merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
     assert merchant is not None
+    uow.prefetch([(SvPaymentItem, SvPaymentItem.key(merchant, order_id)), orders.part_key(merchant, order_id, PART)])
     paid = repository.of(uow).payment(merchant, order_id)
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
