@@ -8,9 +8,11 @@ answers the API never pays for them at its cold start.
 Every run works to a deadline (:func:`budget`: the Lambda's remaining time less
 :data:`MARGIN_SECONDS`, or the request's when runJob runs it, and at most ``JOB_BUDGET_SECONDS``
 where that is set), reads its due work page by page (:mod:`chalicelib.db.due`), and when the time
-is up records where each kind's shards stopped and hands the rest to a continuation: a message on
-the jobs queue (``JOBS_QUEUE_URL``) that the jobs function consumes (:func:`resume`), which runs
-the job again from the cursor, as of the same moment, and so on until nothing is left. A run that
+is up records where each kind's shards stopped and hands the rest to continuations: messages on
+the jobs queue (``JOBS_QUEUE_URL``) that the jobs function consumes (:func:`resume`), each running
+the job again from the cursor, as of the same moment, and so on until nothing is left. A run over
+every due shard fans out to one continuation per shard, which then run side by side (as many as
+``continue-job`` may run at once), each carrying on its own shard. A run that
 times out would record nothing and be retried from the start by EventBridge; a run that stops
 itself records what it did (``continues``, ``part``), and its continuation never reads an item
 twice. Each run also emits the due backlog (``DueBacklogDays``: how long the oldest item of the
@@ -96,11 +98,13 @@ def budget(remaining_ms: float | None = None) -> float:
 
 
 def run(name: str, as_of: datetime, remaining_ms: float | None = None,
-        cursor: dict[str, dict[str, str]] | None = None, part: int = 1) -> dict[str, Any]:
-    """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` (a
-    continuation's), record the run, emit the backlog and, when it stopped with work left, send
-    its continuation. Returns the record: what it did, whether it continues, which part it is."""
-    with due.working_until(budget(remaining_ms), cursor) as work:
+        cursor: dict[str, dict[str, str]] | None = None, part: int = 1, shards: list[int] | None = None
+        ) -> dict[str, Any]:
+    """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` over
+    ``shards`` (a continuation's; every due shard when None), record the run, emit the backlog
+    and, when it stopped with work left, send its continuations (one per shard it read). Returns
+    the record: what it did, whether it continues, which part it is."""
+    with due.working_until(budget(remaining_ms), cursor, shards) as work:
         result = registered()[name](as_of)
     backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index)
                for kind, (model, index) in sorted(work.kinds.items())}
@@ -110,7 +114,9 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
                                          finished_at=clock.iso(clock.now()), result=json.dumps(result),
                                          continues=work.continues(), part=part))
     if work.continues():
-        later({"job": name, "as_of": clock.iso(as_of), "cursor": work.cursor, "part": part + 1})
+        for shard in work.shards:
+            later({"job": name, "as_of": clock.iso(as_of), "cursor": work.cursor, "part": part + 1,
+                   "shards": [shard]})
     elif work.stopped:
         logger.warning("job part read nothing before its deadline; the next scheduled run carries on",
                        extra={"job": name, "part": part})
@@ -133,7 +139,7 @@ def resume(message: dict[str, Any], remaining_ms: float | None = None) -> dict[s
     """Run the continuation ``message`` (from the jobs queue): the same job, as of the same
     moment, from where the last part stopped."""
     return run(message["job"], clock.parse_iso(message["as_of"]), remaining_ms, message["cursor"],
-               int(message["part"]))
+               int(message["part"]), message.get("shards"))
 
 
 def run_waiting() -> list[dict[str, Any]]:

@@ -49,6 +49,8 @@ API_TIMEOUT_SECONDS = 25
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
+# continue-job runs the parts a stopped run fans out to, one per due shard, side by side.
+CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.DUE_SHARDS
 # Each job function's (timeout s, memory MB) for what it does. A run works to its timeout less a
 # minute (chalicelib/jobs.py MARGIN_SECONDS) and then continues through the jobs queue, so the
 # timeout is the length of one part, not of the job. Due work (expiry, reviews, reminders) is a
@@ -155,6 +157,8 @@ def merge_template(stage: str) -> dict[str, Any]:
             props["ReservedConcurrentExecutions"] = RESERVED_CONCURRENCY[kind]
         if kind == "jobs":
             props["Timeout"], props["MemorySize"] = JOB_SIZES[names[name]]
+        if names.get(name) == "continue-job":
+            props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.

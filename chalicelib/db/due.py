@@ -15,6 +15,7 @@ continuations, and one that a run gave up on is read again by the next scheduled
 
 from __future__ import annotations
 
+import math
 import time
 import zlib
 from collections import Counter
@@ -46,11 +47,13 @@ DONE = "done"         # a cursor's mark for a shard read to its end
 class Slice:
     """One run's share of the due work: the moment it must stop (``time.monotonic``), and the
     cursor it started from and leaves behind, ``{kind: {shard: last sort key handled | DONE}}``.
+    ``shards`` are the due shards it reads (a continuation reads one: they run side by side);
     ``stopped`` says it stopped at its deadline with work left; ``read`` counts the items it
     handed out; ``kinds`` the kinds it read (model, index), for the backlog figures."""
 
     ends_at: float
     cursor: dict[str, dict[str, str]] = field(default_factory=dict)
+    shards: tuple[int, ...] = tuple(range(DUE_SHARDS))
     stopped: bool = False
     read: int = 0
     kinds: dict[str, tuple[type[Model], str]] = field(default_factory=dict)
@@ -62,7 +65,7 @@ class Slice:
 
     def out_of_time(self) -> bool:
         """Whether the deadline has passed (the slice is then marked stopped)."""
-        if time.monotonic() >= self.ends_at:
+        if self.ends_at < math.inf and time.monotonic() >= self.ends_at:      # outside a run: never
             self.stopped = True
         return self.stopped
 
@@ -77,9 +80,12 @@ _SLICE: ContextVar[Slice | None] = ContextVar("due_slice", default=None)
 
 
 @contextmanager
-def working_until(seconds: float, cursor: dict[str, dict[str, str]] | None = None) -> Iterator[Slice]:
-    """Read and handle due work for at most ``seconds`` from now, from ``cursor`` on."""
-    s = Slice(time.monotonic() + seconds, {k: dict(v) for k, v in (cursor or {}).items()})
+def working_until(seconds: float, cursor: dict[str, dict[str, str]] | None = None,
+                  shards: Iterable[int] | None = None) -> Iterator[Slice]:
+    """Read and handle due work for at most ``seconds`` from now, from ``cursor`` on, in ``shards``
+    (every shard when None)."""
+    s = Slice(time.monotonic() + seconds, {k: dict(v) for k, v in (cursor or {}).items()},
+              tuple(range(DUE_SHARDS)) if shards is None else tuple(shards))
     token = _SLICE.set(s)
     try:
         yield s
@@ -89,7 +95,7 @@ def working_until(seconds: float, cursor: dict[str, dict[str, str]] | None = Non
 
 def current_slice() -> Slice:
     """The open slice (outside a job run: one without a deadline, from the start)."""
-    return _SLICE.get() or Slice(float("inf"))
+    return _SLICE.get() or Slice(math.inf)
 
 
 def backlog_days(backend: Backend, model: type[M], kind: str, as_of: datetime, index: str = "due") -> int:
@@ -129,7 +135,7 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
     run = current_slice()
     run.kinds[kind] = (model, index)
     cursor = run.cursor.setdefault(kind, {})
-    for shard in range(DUE_SHARDS):
+    for shard in run.shards:
         after = cursor.get(str(shard), "")
         if after == DONE:
             continue
