@@ -46,7 +46,7 @@ PROVIDERS = Modules()
 # run and send its continuation (one AWS call can take up to aws.worst_call_seconds(), 12 s).
 MARGIN_SECONDS = 60.0
 IN_REQUEST_MARGIN_SECONDS = 3.0     # runJob: the request's deadline already keeps the time to answer
-DEFAULT_BUDGET_SECONDS = 600.0      # no Lambda, no request, no setting (a test, a shell)
+DEFAULT_BUDGET_SECONDS = 600.0      # no Lambda, no request, no JOB_BUDGET_SECONDS (a test, a shell)
 BACKLOG_METRIC = "DueBacklogDays"
 WAITING: list[dict[str, Any]] = []  # continuations where no queue is configured (in-process tests)
 
@@ -94,7 +94,7 @@ def budget(remaining_ms: float | None = None) -> float:
         return max(0.0, min(limit, remaining_ms / 1000 - MARGIN_SECONDS))
     if deadline.left() < math.inf:
         return max(0.0, min(limit, deadline.left() - IN_REQUEST_MARGIN_SECONDS))
-    return min(limit, DEFAULT_BUDGET_SECONDS)
+    return limit if limit < math.inf else DEFAULT_BUDGET_SECONDS
 
 
 def run(name: str, as_of: datetime, remaining_ms: float | None = None,
