@@ -1,6 +1,7 @@
 """The Chalice app: middleware, blueprints and the event handlers. Nothing else lives here."""
 
 import gc
+import json
 import os
 
 gc.disable()        # while the app loads (chalicelib/shared/coldstart.py)
@@ -76,11 +77,30 @@ def dispatch_domain_events(event):
     return dispatch.handle_records(record for record in event.to_dict()["Records"])
 
 
+def _remaining_ms(event) -> float | None:
+    """The Lambda's remaining time (None without a Lambda context): a job's deadline."""
+    context = getattr(event, "context", None)
+    return context.get_remaining_time_in_millis() if context is not None else None
+
+
 def _job(name: str):
     def run(event):
-        return jobs.run(name, clock.now())
+        return jobs.run(name, clock.now(), _remaining_ms(event))
     run.__name__ = name.replace("-", "_")
     return run
+
+
+# A job that stops at its deadline puts its continuation on the jobs queue (chalicelib/jobs.py);
+# this runs it, one message at a time. The deployed template points the source at its JobsQueue
+# (infra/build.py) in place of this placeholder ARN; the local stack polls the same queue on the
+# emulator (devstack/queues.py).
+JOBS_QUEUE_ARN = os.environ.get("JOBS_QUEUE_ARN") or "arn:aws:sqs:cn-north-1:000000000000:loyalty-jobs"
+
+
+@app.on_sqs_message(queue_arn=JOBS_QUEUE_ARN, batch_size=1, name="continue-job")
+def continue_job(event):
+    """Carry on a job from where its last part stopped."""
+    return [jobs.resume(json.loads(record.body), _remaining_ms(event)) for record in event]
 
 
 # Work that falls due at a program's midnight runs every hour (programs keep their calendars in

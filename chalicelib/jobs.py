@@ -4,25 +4,51 @@ Capabilities register their jobs with :func:`job`; every run is recorded (``JOB#
 so operators can see when a job last ran and what it did. The app names the modules that register
 jobs (:func:`provided_by`); they are imported on the first run or listing, so a function that
 answers the API never pays for them at its cold start.
+
+Every run works to a deadline (:func:`budget`: the Lambda's remaining time less
+:data:`MARGIN_SECONDS`, or the request's when runJob runs it, and at most ``JOB_BUDGET_SECONDS``
+where that is set), reads its due work page by page (:mod:`chalicelib.db.due`), and when the time
+is up records where each kind's shards stopped and hands the rest to continuations: messages on
+the jobs queue (``JOBS_QUEUE_URL``) that the jobs function consumes (:func:`resume`), each running
+the job again from the cursor, as of the same moment, and so on until nothing is left. A run over
+every due shard fans out to one continuation per shard, which then run side by side (as many as
+``continue-job`` may run at once), each carrying on its own shard. A run that
+times out would record nothing and be retried from the start by EventBridge; a run that stops
+itself records what it did (``continues``, ``part``), and its continuation never reads an item
+twice. Each run also emits the due backlog (``DueBacklogDays``: how long the oldest item of the
+kinds it reads has been due), which the template alarms on.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
+from chalicelib.db import backend, due
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.shared import clock
+from chalicelib.shared import aws, clock, deadline
 from chalicelib.shared.lazy import Modules
+from chalicelib.shared.observability import logger, metrics
 
 Job = Callable[[datetime], dict[str, Any]]
 JOBS: dict[str, Job] = {}
 PROVIDERS = Modules()
+# Of a job Lambda's remaining time, what a run leaves itself to finish the item in hand, record the
+# run and send its continuation (one AWS call can take up to aws.worst_call_seconds(), 12 s).
+MARGIN_SECONDS = 60.0
+IN_REQUEST_MARGIN_SECONDS = 3.0     # runJob: the request's deadline already keeps the time to answer
+DEFAULT_BUDGET_SECONDS = 600.0      # no Lambda, no request, no JOB_BUDGET_SECONDS (a test, a shell)
+BACKLOG_METRIC = "DueBacklogDays"
+WAITING: list[dict[str, Any]] = []  # continuations where no queue is configured (in-process tests)
 
 
 def job(name: str) -> Callable[[Job], Job]:
@@ -50,6 +76,8 @@ class JobRun(MainModel):
     as_of = UnicodeAttribute()
     finished_at = UnicodeAttribute()
     result = UnicodeAttribute()
+    continues = BooleanAttribute(null=True)       # a continuation carries on (older records: none)
+    part = NumberAttribute(null=True)             # 1 for a scheduled run, 2.. for its continuations
 
     @staticmethod
     def key(name: str) -> tuple[str, str]:
@@ -57,12 +85,69 @@ class JobRun(MainModel):
         return f"JOB#{name}", "LAST"
 
 
-def run(name: str, as_of: datetime) -> dict[str, Any]:
-    """Run one job as of ``as_of`` and record the run."""
-    result = registered()[name](as_of)
+def budget(remaining_ms: float | None = None) -> float:
+    """Seconds a run may work: its Lambda's remaining time less :data:`MARGIN_SECONDS`, or within
+    a request (runJob) the request's deadline less :data:`IN_REQUEST_MARGIN_SECONDS`; at most
+    ``JOB_BUDGET_SECONDS`` when set (read at each run: locally 15 s, the benchmark's hours)."""
+    limit = float(os.environ.get("JOB_BUDGET_SECONDS") or math.inf)
+    if remaining_ms is not None:
+        return max(0.0, min(limit, remaining_ms / 1000 - MARGIN_SECONDS))
+    if deadline.left() < math.inf:
+        return max(0.0, min(limit, deadline.left() - IN_REQUEST_MARGIN_SECONDS))
+    return limit if limit < math.inf else DEFAULT_BUDGET_SECONDS
+
+
+def run(name: str, as_of: datetime, remaining_ms: float | None = None,
+        cursor: dict[str, dict[str, str]] | None = None, part: int = 1, shards: list[int] | None = None
+        ) -> dict[str, Any]:
+    """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` over
+    ``shards`` (a continuation's; every due shard when None), record the run, emit the backlog
+    and, when it stopped with work left, send its continuations (one per shard it read). Returns
+    the record: what it did, whether it continues, which part it is."""
+    with due.working_until(budget(remaining_ms), cursor, shards) as work:
+        result = registered()[name](as_of)
+    backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index)
+               for kind, (model, index) in sorted(work.kinds.items())}
+    if backlog and not is_metrics_disabled():
+        metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=max(backlog.values()))
     UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), job=name, as_of=clock.iso(as_of),
-                                         finished_at=clock.iso(clock.now()), result=json.dumps(result)))
-    return {"job": name, "as_of": clock.iso(as_of), "result": result}
+                                         finished_at=clock.iso(clock.now()), result=json.dumps(result),
+                                         continues=work.continues(), part=part))
+    if work.continues():
+        for shard in work.shards:
+            later({"job": name, "as_of": clock.iso(as_of), "cursor": work.cursor, "part": part + 1,
+                   "shards": [shard]})
+    elif work.stopped:
+        logger.warning("job part read nothing before its deadline; the next scheduled run carries on",
+                       extra={"job": name, "part": part})
+    return {"job": name, "as_of": clock.iso(as_of), "result": result, "continues": work.continues(), "part": part,
+            "due_backlog_days": backlog}
+
+
+def later(message: dict[str, Any]) -> None:
+    """Hand a continuation to the jobs queue (or, with no queue configured, keep it in
+    :data:`WAITING` for :func:`run_waiting`)."""
+    url = os.environ.get("JOBS_QUEUE_URL")
+    if not url:
+        WAITING.append(message)
+        return
+    aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(message))
+    logger.info("job continues", extra={"job": message["job"], "part": message["part"]})
+
+
+def resume(message: dict[str, Any], remaining_ms: float | None = None) -> dict[str, Any]:
+    """Run the continuation ``message`` (from the jobs queue): the same job, as of the same
+    moment, from where the last part stopped."""
+    return run(message["job"], clock.parse_iso(message["as_of"]), remaining_ms, message["cursor"],
+               int(message["part"]), message.get("shards"))
+
+
+def run_waiting() -> list[dict[str, Any]]:
+    """Run every continuation kept in process (and theirs), in order; their records."""
+    done = []
+    while WAITING:
+        done.append(resume(WAITING.pop(0)))
+    return done
 
 
 def last_run(name: str) -> dict[str, Any] | None:
@@ -70,4 +155,5 @@ def last_run(name: str) -> dict[str, Any] | None:
     item = UnitOfWork().get(JobRun, JobRun.key(name), consistent=True)
     if item is None:
         return None
-    return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result)}
+    return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result),
+            "continues": bool(item.continues), "part": int(item.part or 1)}

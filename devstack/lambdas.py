@@ -32,11 +32,12 @@ def handler_for(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def invoke(handler_string: str, name: str, event: dict[str, Any], kind: str) -> Any:
-    """Run a handler as Lambda would, calling AWS as its role ``kind`` (:mod:`devstack.access`)."""
+def invoke(handler_string: str, name: str, event: dict[str, Any], kind: str, timeout_s: int = 60) -> Any:
+    """Run a handler as Lambda would, with ``timeout_s`` (its template's), calling AWS as its role
+    ``kind`` (:mod:`devstack.access`)."""
     from devstack.access import acting_as
     with acting_as(kind):
-        return handler_for(handler_string)(event, LambdaContext(name))
+        return handler_for(handler_string)(event, LambdaContext(name, timeout_s))
 
 
 def answer_as(app: Any, kind: str = "api") -> None:

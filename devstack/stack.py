@@ -84,6 +84,7 @@ class LocalStack:
     quiet: bool = True
     pumps: list = field(default_factory=list)
     scheduler: Any = None
+    jobs_poller: Any = None
     credentials: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -167,6 +168,7 @@ class LocalStack:
         refs["ReportsBucket.Arn"] = f"arn:{partition}:s3:::{settings().reports_bucket}"
         refs["EventsDeadLetterQueue.Arn"] = self.client("sqs").get_queue_attributes(
             QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        refs["JobsQueue.Arn"] = self.jobs_queue_arn
         access.enforce(self.stage, REGION, refs, f"loyalty-{self.stage}")
 
     def _create_resources(self) -> None:
@@ -191,7 +193,14 @@ class LocalStack:
         s3 = self.client("s3")
         if s.reports_bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
             s3.create_bucket(Bucket=s.reports_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        self.dlq_url = self.client("sqs").create_queue(QueueName=f"loyalty-{self.stage}-events-dlq")["QueueUrl"]
+        sqs = self.client("sqs")
+        self.dlq_url = sqs.create_queue(QueueName=f"loyalty-{self.stage}-events-dlq")["QueueUrl"]
+        # where a job run that stops at its deadline puts its continuation (chalicelib/jobs.py)
+        name = f"loyalty-{self.stage}-jobs"
+        self.jobs_queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.jobs_queue_arn = sqs.get_queue_attributes(
+            QueueUrl=self.jobs_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        os.environ.update({"JOBS_QUEUE_URL": self.jobs_queue_url, "JOBS_QUEUE_ARN": self.jobs_queue_arn})
 
     def _start_api(self) -> None:
         from chalice.config import Config
@@ -234,6 +243,22 @@ class LocalStack:
                         batch_size=source.batch_size)
             pump.start()
             self.pumps.append(pump)
+        self._start_jobs_poller()
+
+    def _start_jobs_poller(self) -> None:
+        """Run job continuations from the jobs queue as ``continue-job`` (the deployed SQS event
+        source), polling with the jobs role, as Lambda's mapping polls with the function's role."""
+        from chalice.app import SQSEventConfig
+
+        from devstack.lambdas import invoke
+        from devstack.queues import QueuePoller
+        from infra.build import JOB_SIZES
+        [source] = [s for s in self.app_module.app.event_sources if isinstance(s, SQSEventConfig)]
+        self.jobs_poller = QueuePoller(
+            self.client("sqs", "jobs"), self.jobs_queue_url, self.jobs_queue_arn,
+            lambda event: invoke(source.handler_string, source.name, event, "jobs", JOB_SIZES[source.name][0]),
+            on_error=lambda e: print(f"job continuation failed: {e!r}", flush=True))
+        self.jobs_poller.start()
 
     def _start_scheduler(self) -> None:
         from devstack.scheduler import Scheduler
@@ -247,13 +272,15 @@ class LocalStack:
 
         from devstack.lambdas import invoke
         from devstack.scheduler import Schedule
+        from infra.build import JOB_SIZES
         jobs = []
         for source in self.app_module.app.event_sources:
             if isinstance(source, ScheduledEventConfig):
                 expr = source.schedule_expression
                 text = expr if isinstance(expr, str) else expr.to_string()
                 jobs.append((source.name, Schedule.parse(text),
-                             lambda event, s=source: invoke(s.handler_string, s.name, event, "jobs")))
+                             lambda event, s=source: invoke(s.handler_string, s.name, event, "jobs",
+                                                            JOB_SIZES[s.name][0])))
         return jobs
 
     # persistence ---------------------------------------------------------------------------------
@@ -299,6 +326,8 @@ class LocalStack:
             pump.drain()
         if self.scheduler:
             self.scheduler.stop()
+        if self.jobs_poller:
+            self.jobs_poller.stop()
         if hasattr(self, "_snap_thread"):
             self._snap_stop.set()
             self._snap_thread.join(timeout=10)

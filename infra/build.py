@@ -14,6 +14,9 @@
 * the API function's timeout below API Gateway's 29 s, and reserved concurrency for the stream
   consumer and every job, so that a flood of API requests cannot take every execution of the
   account from them (:data:`API_TIMEOUT_SECONDS`, :data:`RESERVED_CONCURRENCY`);
+* each job's timeout and memory for what it does (:data:`JOB_SIZES`); the jobs queue that carries
+  a run's continuation when it stops at its deadline, consumed by ``continue-job`` (with a
+  dead-letter queue), and an alarm on the due backlog every run emits (:data:`BACKLOG_ALARM_DAYS`);
 * the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
   without query strings (:mod:`infra.gateway`).
 """
@@ -46,6 +49,29 @@ API_TIMEOUT_SECONDS = 25
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
+# continue-job runs the parts a stopped run fans out to, one per due shard, side by side.
+CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.DUE_SHARDS
+# Each job function's (timeout s, memory MB) for what it does. A run works to its timeout less a
+# minute (chalicelib/jobs.py MARGIN_SECONDS) and then continues through the jobs queue, so the
+# timeout is the length of one part, not of the job. Due work (expiry, reviews, reminders) is a
+# conditional transaction per item, mostly waiting on DynamoDB: 15-minute parts at 1 GB (more
+# memory is more CPU for the items' JSON). The 5-minute hold sweeps stop before the next sweep.
+# Reconciliations read every posting in one run (#24 item 8 makes them incremental): the longest
+# part and a whole vCPU. Generation hashes and encrypts card secrets: the most memory, as before.
+# The inflation check reads a few items per program. continue-job runs any job's next part.
+DUE_WORK, SWEEP, AUDIT = (900, 1024), (240, 512), (900, 1769)
+JOB_SIZES = {
+    "member-lifecycle": DUE_WORK, "points-expiry": DUE_WORK, "points-reminders": DUE_WORK,
+    "tier-review": DUE_WORK, "membership-expiry": DUE_WORK, "tier-reminders": DUE_WORK,
+    "stored-value-bonus-expiry": DUE_WORK, "continue-job": DUE_WORK,
+    "points-holds": SWEEP, "stored-value-holds": SWEEP, "gift-card-holds": SWEEP,
+    "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT,
+    "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
+}
+# The oldest due item of any kind a run read, in days: past this, the jobs are not keeping up
+# (a due day is a program's day, so one day behind in UTC is normal across time zones).
+BACKLOG_ALARM_DAYS = 2
+JOBS_QUEUE_VISIBILITY_SECONDS = 6 * 900       # Lambda's advice for an SQS source: 6x the timeout
 
 
 def _cfn_name(name: str) -> str:
@@ -55,7 +81,7 @@ def _cfn_name(name: str) -> str:
 
 def merge_template(stage: str) -> dict[str, Any]:
     os.environ.setdefault("STAGE", stage)
-    from chalice.app import DynamoDBEventConfig
+    from chalice.app import DynamoDBEventConfig, SQSEventConfig
 
     import app as app_module
     from chalicelib.db.tables import TABLES, table_of_stream
@@ -83,12 +109,17 @@ def merge_template(stage: str) -> dict[str, Any]:
     resources["EventsDeadLetterQueue"] = {
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
+    resources.update(jobs_resources())
 
     by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
     kinds = {"APIHandler": "api"}
+    names = {_cfn_name(source.name): source.name for source in app.event_sources}
     for source in app.event_sources:
         name = _cfn_name(source.name)
         kinds[name] = "stream" if isinstance(source, DynamoDBEventConfig) else "jobs"
+        if isinstance(source, SQSEventConfig):          # the continuations: the template's own queue
+            resources[name] = {"Properties": {"Events": {f"{name}SqsEventSource": {"Properties": {
+                "Queue": {"Fn::GetAtt": ["JobsQueue", "Arn"]}}}}}}
         if isinstance(source, DynamoDBEventConfig):
             spec = by_table[table_of_stream(source.stream_arn)]
             settings = {k: v for k, v in MAPPING.items() if k != "BatchSize"}
@@ -102,6 +133,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     env.update({
         "REPORTS_BUCKET": {"Ref": "ReportsBucket"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
+        "JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
         # Traces keep timings, never replies or errors (revealed phones, one-time secrets).
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
@@ -123,6 +155,10 @@ def merge_template(stage: str) -> dict[str, Any]:
             props["Timeout"] = API_TIMEOUT_SECONDS
         else:
             props["ReservedConcurrentExecutions"] = RESERVED_CONCURRENCY[kind]
+        if kind == "jobs":
+            props["Timeout"], props["MemorySize"] = JOB_SIZES[names[name]]
+        if names.get(name) == "continue-job":
+            props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.
@@ -139,7 +175,29 @@ def merge_template(stage: str) -> dict[str, Any]:
             "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},
                         "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
-                        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}}}}
+                        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
+                        "JobsQueueUrl": {"Value": {"Ref": "JobsQueue"}}}}
+
+
+def jobs_resources() -> dict[str, Any]:
+    """The jobs queue (continuations), its dead-letter queue, and the due backlog alarm."""
+    return {
+        "JobsDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
+        "JobsQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "VisibilityTimeout": JOBS_QUEUE_VISIBILITY_SECONDS, "SqsManagedSseEnabled": True,
+            # a part that fails three times stops the chain; the next scheduled run starts afresh
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
+                              "maxReceiveCount": 3}}},
+        "DueBacklogAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmDescription": "due work (expiries, reviews, reminders, holds) is not keeping up: its oldest "
+                                "item has waited too many days (docs/engineers/deploy.md, the jobs)",
+            "Namespace": "Loyalty", "MetricName": "DueBacklogDays",
+            "Dimensions": [{"Name": "service", "Value": "loyalty"}],
+            "Statistic": "Maximum", "Period": 3600, "EvaluationPeriods": 2,
+            "Threshold": BACKLOG_ALARM_DAYS, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching"}},
+    }
 
 
 def build(stage: str, out: Path) -> Path:

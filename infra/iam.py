@@ -7,7 +7,9 @@
 * ``stream``: reads the events table's stream, reads and writes the main table (projections,
   markers), puts outbox events, sends what it cannot deliver to the dead-letter queue.
 * ``jobs``: reads and writes the main table, puts outbox events, writes and deletes exports (gift
-  card secrets are deleted once fetched).
+  card secrets are deleted once fetched), sends a run's continuation to the jobs queue and
+  consumes it (``continue-job``: its event source mapping polls the queue with this role).
+* ``api`` also sends continuations: a job run by ``runJob`` works to the request's deadline.
 
 The API and the jobs may list the reports bucket, which holds nothing but exports: without it, S3
 answers a read of a key that is not there 403, not 404.
@@ -47,17 +49,21 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
     # S3 answers a read of a missing key 404 only to a caller that may list the bucket, 403 to
     # anyone else: storage.get reads a missing export as None (generation asks for its part first).
     listing = _allow(["s3:ListBucket"], [{"Fn::GetAtt": ["ReportsBucket", "Arn"]}])
+    jobs_queue = [{"Fn::GetAtt": ["JobsQueue", "Arn"]}]
     if kind == "api":
         secret = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
                              f"loyalty/{stage}-*"}
         return common + [_allow(["secretsmanager:GetSecretValue"], [secret]),
-                         _allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing]
+                         _allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing,
+                         _allow(["sqs:SendMessage"], jobs_queue)]
     if kind == "stream":
         return common + [
             _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams"], [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]),
             _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
-    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing]
+    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing,
+                     _allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                            jobs_queue)]
 
 
 def role(kind: str, stage: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Scheduled gift card work.
 
 * ``gift-card-batches`` (every 5 minutes): generates the chunks of batches being generated, until
-  its time budget is spent (the next run carries on), and deletes exports of secrets whose URL
+  the run's deadline (:func:`chalicelib.jobs.budget`; its continuation carries on), and deletes exports of secrets whose URL
   has expired or that nobody fetched in time, and announces a batch's expiry the day after its
   last day (``gift_card.batch_expired``). It reads only the batches that are due.
 * ``gift-card-reconcile`` (daily): every card of every batch against its postings and lines, and
@@ -11,14 +11,12 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from chalicelib.db import backend
-from chalicelib.db.due import due_items, run_due
+from chalicelib.db.due import current_slice, due_items, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import generation, reconcile, repository
 from chalicelib.gift_cards.tables import GiftCardBatchItem
@@ -29,23 +27,24 @@ from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 
 ACTOR = "job:gift-card-batches"
-BUDGET_SECONDS = 600.0          # of the job Lambda's 900 s; GIFT_CARD_JOB_BUDGET_SECONDS overrides (locally 15)
 
 
 @job("gift-card-batches")
 def batches(as_of: datetime) -> dict[str, Any]:
     """Generate what is pending, the smallest batches first (a store waiting for a few cards is not
     held up by a batch of 100,000), purge expired exports and announce expired batches."""
-    deadline = time.monotonic() + float(os.environ.get("GIFT_CARD_JOB_BUDGET_SECONDS") or BUDGET_SECONDS)
+    work = current_slice()
     due = sorted(due_items(backend.current(), GiftCardBatchItem, "gc-batch", as_of),
                  key=lambda d: (d[1].status != "generating", int(d[1].chunks) - int(d[1].chunks_done or 0)))
     run = run_due(due,
-                  lambda due, _: _handle(due[0], due[1], as_of, deadline), lambda due: f"{due[0]}/{due[1].batch_id}",
+                  lambda due, _: _handle(due[0], due[1], as_of, work.ends_at), lambda due: f"{due[0]}/{due[1].batch_id}",
                   "gift-card-batches")
+    if work.stopped or run.counts["stopped_at_deadline"]:
+        work.again("gc-batch")          # the items were read to be sorted, not all handled: read them again
     return {"items_read": run.items_read, "chunks_generated": run.counts["chunks"],
             "batches_ready": run.counts["batches_ready"], "exports_purged": run.counts["purged"],
             "batches_expired": run.counts["expired"],
-            "stopped_at_deadline": run.counts["stopped_at_deadline"] > 0, **run.give_ups()}
+            "stopped_at_deadline": work.stopped, **run.give_ups()}
 
 
 def _handle(program_id: str, due: GiftCardBatchItem, as_of: datetime, deadline: float) -> Counter:

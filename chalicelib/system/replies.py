@@ -53,6 +53,9 @@ class DailyStatsOut(Reply):
 
 JOB_RESULT = ("what the run did, as the job reports it: counts of items read and handled, e.g. "
               "points-expiry {items_read, points_expired, points_unlocked}; the fields depend on the job")
+CONTINUES = ("whether the run stopped at its deadline with due work left, which a continuation of it (the "
+             "next part, as of the same moment) carries on from where it stopped")
+PART = "1 for a run that was scheduled or asked for; 2 and on for its continuations"
 
 
 class JobRunRecord(Reply):
@@ -60,6 +63,8 @@ class JobRunRecord(Reply):
     as_of: str = Field(description="the moment the run acted as of (ISO 8601, UTC)")
     finished_at: str = Field(description="when it finished (ISO 8601, UTC)")
     result: dict[str, Any] = Field(description=JOB_RESULT)
+    continues: bool = Field(description=CONTINUES)
+    part: int = Field(description=PART)
 
 
 class JobRunsOut(Reply):
@@ -70,8 +75,12 @@ class JobRunsOut(Reply):
 
 
 class JobRunOut(Reply):
-    """The run, done: as of when, and what it did."""
+    """The run, done to its deadline: as of when, what it did, and whether it continues."""
 
     job: str = Field(description="the job's name")
     as_of: str = Field(description="the moment the run acted as of (ISO 8601, UTC)")
     result: dict[str, Any] = Field(description=JOB_RESULT)
+    continues: bool = Field(description=CONTINUES)
+    part: int = Field(description=PART)
+    due_backlog_days: dict[str, int] = Field(description="per kind of due work the run read, how many days its "
+                                             "oldest item has been due after the run (0: none overdue)")

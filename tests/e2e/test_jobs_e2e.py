@@ -1,5 +1,6 @@
 """Scheduled jobs: run on demand through runJob, and fired by the local scheduler."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.jobs import JobRun
@@ -83,3 +84,40 @@ def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
     assert fired.count("points-holds") == 12 and {"member-lifecycle", "points-expiry", "tier-review"} <= set(fired)
     last = JobRun.get("JOB#member-lifecycle", "LAST")
     assert last.finished_at >= start.isoformat()[:10] and "members_read" in last.result
+
+
+def test_a_job_that_stops_at_its_deadline_is_continued_through_the_jobs_queue(api, stack, monkeypatch):
+    """#24 item 2 on the local stack: runJob works to a deadline; the run that stops sends its
+    continuations (one per due shard) to the jobs queue, which the stack's poller hands to
+    continue-job as the jobs role (IAM enforced), part after part, until every due member is
+    reviewed."""
+    from chalicelib.db import backend, due
+    from chalicelib.members.tables import MemberItem
+    mine = [api.call("POST", "/v1/members", {"phone": fresh_phone()}, headers=api.staff(),
+                     key=fresh_phone()).json()["member_id"] for _ in range(4)]
+    as_of = datetime.now(UTC) + timedelta(days=120)
+    waiting = sum(1 for _ in due.due_items(backend.current(), MemberItem, "lifecycle", as_of))
+    per_part = max(1, waiting // 3)                      # three parts or so, whatever the stack holds
+
+    class Ticking:                                       # the due reader's clock: a second a read
+        t = 0.0
+
+        def monotonic(self) -> float:
+            self.t += 1
+            return self.t
+    monkeypatch.setattr(due, "time", Ticking())
+    monkeypatch.setenv("JOB_BUDGET_SECONDS", str(per_part + 0.5))
+    delivered = stack.jobs_poller.delivered
+    platform = api.staff("platform_admin")
+    first = api.call("POST", "/v1/jobs/member-lifecycle/runs", {"as_of": as_of.isoformat()}, headers=platform).json()
+    assert (first["continues"], first["part"], first["result"]["members_read"]) == (True, 1, per_part), first
+    deadline = time.monotonic() + 120              # its parts, one per due shard, then theirs
+    while time.monotonic() < deadline:
+        left = sum(1 for _ in due.due_items(backend.current(), MemberItem, "lifecycle", as_of))
+        if left == 0 and stack.jobs_poller.delivered - delivered >= due.DUE_SHARDS:
+            break
+        time.sleep(0.2)
+    assert left == 0 and stack.jobs_poller.delivered - delivered >= due.DUE_SHARDS
+    [last] = api.call("GET", "/v1/jobs/member-lifecycle/runs", headers=platform).json()["runs"]
+    assert last["part"] > 1, last
+    assert {api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["stage"] for mid in mine} == {"dormant"}

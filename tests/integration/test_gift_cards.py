@@ -521,7 +521,7 @@ def test_the_smallest_batches_are_generated_first(cards, monkeypatch):
     monkeypatch.setattr(generation, "generate_chunk", recorded)
     assert cards.run_job("gift-card-batches")["batches_ready"] == 2
     assert order == [small["batch_id"]] + [big["batch_id"]] * 3
-    monkeypatch.setenv("GIFT_CARD_JOB_BUDGET_SECONDS", "0.000001")       # a run out of time starts nothing
+    monkeypatch.setenv("JOB_BUDGET_SECONDS", "0.000001")       # a run out of time starts nothing
     cards.call("POST", "/v1/gift-cards/batches", {"name": "late", "face_value_fen": FACE, "count": 2,
                                                   "valid_until": "2027-12-31"})
     run = cards.run_job("gift-card-batches")

@@ -133,6 +133,32 @@ def test_the_api_stops_before_the_gateway_and_the_stream_and_jobs_keep_execution
     assert functions["APIHandler"]["Timeout"] == 25 < 29
     assert "ReservedConcurrentExecutions" not in functions["APIHandler"]        # the API takes what is left
     assert functions["DispatchDomainEvents"]["ReservedConcurrentExecutions"] == 50
-    jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents")]
+    jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents", "ContinueJob")]
     assert len(jobs) >= 15 and all(functions[name]["ReservedConcurrentExecutions"] == 2 for name in jobs)
-    assert 50 + 2 * len(jobs) <= 1000 - 100       # Lambda keeps 100 of an account's default 1,000 unreserved
+    assert functions["ContinueJob"]["ReservedConcurrentExecutions"] == 8        # a stopped run's parts, one per due shard
+    assert 50 + 2 * len(jobs) + 8 <= 1000 - 100   # Lambda keeps 100 of an account's default 1,000 unreserved
+
+
+def test_each_job_has_the_timeout_and_memory_for_what_it_does_and_continues_through_the_jobs_queue(template):
+    """#24 item 2: no job runs with Chalice's defaults (60 s, 128 MB); a run that stops at its
+    deadline hands the rest to the jobs queue, which continue-job consumes; the due backlog alarms."""
+    t = json.loads(template.read_text())["Resources"]
+    functions = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
+    jobs = {name: props for name, props in functions.items() if name not in ("APIHandler", "DispatchDomainEvents")}
+    sizes = {name: (props["Timeout"], props["MemorySize"]) for name, props in jobs.items()}
+    assert all(timeout > 60 and memory > 128 for timeout, memory in sizes.values()), sizes
+    assert sizes["PointsExpiry"] == sizes["MemberLifecycle"] == sizes["TierReview"] == (900, 1024)
+    assert sizes["PointsHolds"] == (240, 512) and sizes["PointsHolds"][0] < 300     # done before the next sweep
+    assert sizes["GiftCardBatches"] == (900, 3008) and sizes["PointsReconcile"] == (900, 1769)
+    assert sizes["ContinueJob"] == (900, 1024)
+    [source] = jobs["ContinueJob"]["Events"].values()
+    assert source["Type"] == "SQS" and source["Properties"]["Queue"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    queue = t["JobsQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 900 and queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert all(props["Environment"]["Variables"]["JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}
+               for props in functions.values())
+    sends = {role: [s for s in _statements(t, role) if "sqs:SendMessage" in s["Action"]
+                    and s["Resource"] == [{"Fn::GetAtt": ["JobsQueue", "Arn"]}]] for role in ("ApiRole", "JobsRole")}
+    assert sends["ApiRole"] and "sqs:ReceiveMessage" in sends["JobsRole"][0]["Action"]
+    alarm = t["DueBacklogAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Namespace"], alarm["Threshold"]) == ("DueBacklogDays", "Loyalty", 2)

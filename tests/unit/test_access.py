@@ -9,7 +9,8 @@ REFS = {"MainTable.Arn": "arn:aws-cn:dynamodb:cn-north-1:1:table/main",
         "EventsTable.Arn": "arn:aws-cn:dynamodb:cn-north-1:1:table/events",
         "EventsTable.StreamArn": "arn:aws-cn:dynamodb:cn-north-1:1:table/events/stream/x",
         "ReportsBucket.Arn": "arn:aws-cn:s3:::reports",
-        "EventsDeadLetterQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:dlq"}
+        "EventsDeadLetterQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:dlq",
+        "JobsQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:jobs"}
 PSEUDO = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::AccountId": "1",
           "AWS::StackName": "loyalty-local"}
 

@@ -106,3 +106,17 @@ def test_the_endpoint_opens_the_requests_deadline_from_the_lambda_context(remain
     started = time.monotonic()
     with deadline.within(budget):
         assert deadline.left() <= budget and time.monotonic() - started < 1
+
+
+def test_a_job_works_to_its_lambdas_time_less_a_minute_or_its_requests_and_at_most_the_setting(monkeypatch):
+    """#24 item 2: a job run's deadline (chalicelib/jobs.py budget)."""
+    from chalicelib import jobs
+    monkeypatch.delenv("JOB_BUDGET_SECONDS", raising=False)
+    assert jobs.budget(900_000) == 840 and jobs.budget(30_000) == 0          # a Lambda: its time less 60 s
+    assert jobs.budget() == jobs.DEFAULT_BUDGET_SECONDS                       # a shell, a test
+    with deadline.within(20):                                                 # runJob: the request's deadline
+        assert 16 < jobs.budget() <= 17
+    monkeypatch.setenv("JOB_BUDGET_SECONDS", "15")                            # locally
+    assert jobs.budget(900_000) == 15 and jobs.budget() == 15
+    monkeypatch.setenv("JOB_BUDGET_SECONDS", "7200")                          # the benchmark: one whole run
+    assert jobs.budget() == 7200 and jobs.budget(900_000) == 840
