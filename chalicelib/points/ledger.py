@@ -144,7 +144,9 @@ class Ledger:
     def take(self, points: int) -> list[dict[str, Any]]:
         """Take ``points`` from live lots, soonest expiry first. What a member owes (debt) is not
         theirs to spend: the spendable balance is ``available - debt``."""
-        self._refuse_beyond(points, self.available - self.debt)     # before reading a lot
+        if points > self.available - self.debt:     # refused before taking, but told without lapsed lots:
+            next(self.spendable_lots(), None)        # they come first, so reading to the first live one sees them
+            self._refuse_beyond(points, self.spendable)
         try:
             plan = L.take_soonest(self.spendable_lots(), points)
         except L.ShortOfLots as short:

@@ -84,6 +84,8 @@ def test_a_spend_in_steps_is_resumed_by_its_retry_never_taken_twice(api, six_lot
     monkeypatch.setattr(chunked, "finish_fill", real)
     status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 21, "reward": "tv"}, key="k")
     assert status == 409 and problem["type"].endswith("/spend-in-progress")      # same key, another spend
+    assert problem["detail"] == ("the spend with this Idempotency-Key is filling, for 20 points; "
+                                 "send another key for another spend")         # the spend asked, not 18 held
     spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="k")
     assert (spent["points"], len(spent["lots"]), spent["balance"]) == (20, 20, 10)
     account = balanced(mid)
@@ -123,4 +125,20 @@ def test_a_give_back_stopped_after_its_commit_is_finished_by_the_holds_job(api, 
     account = balanced(mid)
     assert (account["available"], account["held"], account["restored"]) == (12, 0, 8)
     assert api.run_job("points-holds")["holds_released"] == 0            # finished once
+    clock.freeze(None)
+
+
+def test_a_cancel_stopped_after_its_first_step_is_finished_by_the_holds_job_at_once(api, six_lots, monkeypatch):
+    clock.freeze(T0)
+    mid = api.member("13800137670")
+    one_point_lots(api, mid, 20)
+    hold = api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 15, "ttl_seconds": 3_600})
+    monkeypatch.setattr(spending, "finish_release", lambda *a: (_ for _ in ()).throw(RuntimeError("stopped")))
+    cancelled = api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/cancel", {})
+    assert cancelled["returning"] == 9                                     # 6 lots back now, 9 after the commit
+    assert (balanced(mid)["available"], balanced(mid)["held"]) == (11, 9)
+    monkeypatch.undo()
+    assert api.run_job("points-holds")["holds_released"] == 1            # due now, not when its hour is up
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == (20, 0)
     clock.freeze(None)

@@ -212,6 +212,42 @@ def test_a_counter_added_to_as_read_loses_to_any_change_meanwhile(memory):
     assert counters.total(UnitOfWork(), StockCounter, key) == 2
 
 
+def test_a_counter_bounds_its_last_unit_and_its_whole_limit_at_once_but_never_a_zero(memory):
+    key = ("STOCK#1", "DAY#2026-12-05")
+    refused = lambda: Conflict("over the day's limit")              # noqa: E731
+    assert counters.total(UnitOfWork(), StockCounter, key) == 0     # never added to
+    whole = UnitOfWork()
+    counters.add(whole, StockCounter(*key), 10, 10, refused)          # the whole limit in one add fits
+    whole.commit()
+    one_more = UnitOfWork()
+    counters.add(one_more, StockCounter(*key), 1, 10, refused)        # a single unit past it does not
+    with pytest.raises(Conflict, match="over the day's limit"):
+        one_more.commit()
+    lowered = UnitOfWork()                                            # the limit lowered below the total:
+    counters.add(lowered, StockCounter(*key), 0, 5, refused)          # adding nothing is never refused
+    lowered.commit()
+    back = UnitOfWork()
+    counters.add(back, StockCounter(*key), -10, None, refused)
+    back.commit()
+    assert counters.total(UnitOfWork(), StockCounter, key) == 0       # added to, and back to nothing
+
+
+def test_a_counter_and_a_reference_are_read_consistently_while_replicas_lag():
+    from tests.integration.conftest import fake_backend
+    from tests.integration.test_edges_stored_value import LaggingReplica
+    key, ref = ("STOCK#1", "DAY#2026-12-06"), ("STOCKREF#PAY-2", "REF")
+    with fake_backend(LaggingReplica()) as fake:
+        fake.lag()                                                    # the replicas saw neither write
+        uow = UnitOfWork()
+        counters.add(uow, StockCounter(*key), 3, 10, lambda: Conflict("never"))
+        once.apply(uow, StockRef(*ref, member_id="M1", amount_fen=500, at="now"), "PAY-2")
+        uow.commit()
+        assert counters.total(UnitOfWork(), StockCounter, key) == 3
+        seen = once.applied(UnitOfWork(), StockRef, ref, {"member_id": "M1", "amount_fen": 500},
+                            lambda: Reused("PAY-2 was applied to another change"))
+        assert seen is not None and seen.amount_fen == 500
+
+
 # --- applied once per reference ---------------------------------------------------------------------
 
 def test_a_reference_is_applied_once_replayed_with_the_same_facts_and_refused_with_others(memory):

@@ -76,6 +76,15 @@ def test_a_spend_never_takes_a_lapsed_lot(api):
     assert (shown["balance"], shown["lapsed"]) == (0, 0)
 
 
+def test_a_spend_beyond_the_stored_points_is_told_what_is_spendable_without_the_lapsed_lots(api):
+    mid = _two_lots(api, "13800138304")
+    clock.freeze(T0 + timedelta(days=51))                     # 130 stored, 30 of them lapsed
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 131, "reward": "gift"})
+    assert status == 409 and problem["type"].endswith("/insufficient-points"), problem
+    assert (problem["detail"], problem["available"]) == ("131 points needed, 100 spendable", 100)
+    assert _points(api, mid)["spendable"] == 100              # what the account shows, the same figure
+
+
 def test_the_soonest_live_lot_is_spent_first_once_the_lapsed_ones_are_skipped(api):
     mid = _two_lots(api, "13800138303")
     clock.freeze(T0 + timedelta(days=51))

@@ -104,10 +104,10 @@ def test_an_illegal_move_is_refused_before_anything_is_staged(fake, before, to):
     h = read()
     h.status = before
     uow = UnitOfWork("test")
-    with pytest.raises(HoldNotOpen):
+    with pytest.raises(HoldNotOpen, match=f"^a hold {before} cannot become {to}$"):
         holds.move(uow, h, to)
     assert uow._writes == []
-    with pytest.raises(HoldNotOpen):
+    with pytest.raises(HoldNotOpen, match=f"^a hold not yet made cannot become {holds.CONFIRMED}$"):
         holds.create(UnitOfWork("test"), made("H2"), holds.CONFIRMED)
 
 
@@ -148,6 +148,9 @@ def test_the_owner_check_and_what_may_be_settled(fake):
             holds.visible(h, "H1", stranger, owns)
     with pytest.raises(NotFound):
         holds.visible(None, "H404", TILL, owns)
+    with pytest.raises(NotFound) as unknown:                          # an id quoted to 64 characters
+        holds.visible(None, "H" * 100, TILL, owns)
+    assert unknown.value.body()["detail"] == "no hold " + "H" * 64
     assert holds.settleable(h, unexpired=True) is h
     clock.freeze(T0 + timedelta(seconds=60))
     with pytest.raises(HoldNotOpen, match="is expired"):
@@ -220,6 +223,20 @@ def test_the_lapse_job_releases_only_what_is_due_and_still_open(fake):
     assert released == [("default", "H1")] and read("H1").status == "released"
     assert lapse(T0 + timedelta(days=1)) == {"items_read": 2, "holds_released": 1, "tokens_back": 5}
     assert read("H4").status == "open"                   # its release found it settled: nothing counted
+
+
+def test_a_store_that_reads_its_own_due_holds_is_given_only_those(fake):
+    made("H1", ttl=0)
+    made("H2", ttl=0)
+    given = []
+
+    def release(program_id: str, h: TokenHold) -> Counter:
+        given.append((program_id, h.hold_id))
+        return Counter(released=1)
+    lapse = holds.lapse_job("token-holds", TokenHold, release, lambda name: lambda fn: fn,
+                            due=lambda as_of: [("p2", read("H2"))])
+    assert lapse(T0) == {"items_read": 1, "holds_released": 1}
+    assert given == [("p2", "H2")]                      # not H1: the store's own read is the due list
 
 
 def test_a_lapse_that_keeps_failing_is_given_up_and_named(fake):
