@@ -56,7 +56,7 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
                              by_line=json.dumps(list(by_line)) if by_line is not None else None,
                              refunded_fen=refunded_fen,
                              created_at=at), on_conflict=on_conflict)
-    actions, condition = touch(uow, merchant_id, order_id, member_id, store_id, at)
+    actions, condition = touch(uow, merchant_id, order_id, member_id, store_id)
     scope = None if by is None or by.is_hq else by.store_id
     if scope is not None:
         own = OrderItem.pk.does_not_exist() | (OrderItem.store_id == scope)
@@ -72,10 +72,12 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
 
 
-def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, store_id: str | None,
-          at: str) -> tuple[list[Action], Any]:
-    """The update that makes sure an order exists with what its first use records, and the
-    condition that it is no other member's."""
+def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None,
+          store_id: str | None) -> tuple[list[Action], Any]:
+    """The update that makes sure an order exists with what its first use records (listed under
+    its member by when that was, in the form the listing has always used), and the condition
+    that it is no other member's."""
+    at = clock.now().isoformat()
     actions: list[Action] = [OrderItem.merchant_id.set(merchant_id), OrderItem.order_id.set(order_id),
                              OrderItem.created_at.set(OrderItem.created_at | at), OrderItem.version.add(1)]
     condition = None

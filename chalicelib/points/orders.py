@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.orders import service as orders
@@ -133,18 +132,11 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
-    at = clock.now().isoformat()
-    actions: list[Action] = [
-        OrderItem.merchant_id.set(merchant_id), OrderItem.order_id.set(order_id), OrderItem.member_id.set(member_id),
-        OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
-        OrderItem.spent_points.add(points), OrderItem.version.add(1),
-        OrderItem.created_at.set(OrderItem.created_at | at),
-        OrderItem.gsi1pk.set(OrderItem.gsi1pk | uow.index_key(OrderItem.member_listing(member_id))),
-        OrderItem.gsi1sk.set(OrderItem.gsi1sk | f"{at}#{merchant_id}#{order_id}")]
+    actions, _ = orders.touch(uow, merchant_id, order_id, member_id, store_id)   # its member: _spend_condition
+    actions += [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
+                OrderItem.spent_points.add(points)]
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
-    if store_id:                    # the first use records the store (refunds and holds stay with it)
-        actions.append(OrderItem.store_id.set(OrderItem.store_id | store_id))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions,
                _spend_condition(member_id, amount_fen, points, limit, scope),
                on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
