@@ -106,7 +106,10 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
     the record: what it did, whether it continues, which part it is."""
     with due.working_until(budget(remaining_ms), cursor, shards) as work:
         result = registered()[name](as_of)
-    backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index)
+    # A run that read every due shard to its end and gave nothing up kept up: its backlog is 0,
+    # with no read. Else the oldest item still due says how far behind (one query per shard).
+    behind = work.stopped or bool(result.get("gave_up"))
+    backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index) if behind else 0
                for kind, (model, index) in sorted(work.kinds.items())}
     if backlog and not is_metrics_disabled():
         metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=max(backlog.values()))
