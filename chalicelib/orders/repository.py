@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
@@ -18,7 +18,12 @@ class OrdersRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def order(self, merchant_id: str, order_id: str, kind: type[Order] = OrderItem) -> Order | None:    # type: ignore[assignment]
+    @overload
+    def order(self, merchant_id: str, order_id: str) -> OrderItem | None: ...
+    @overload
+    def order(self, merchant_id: str, order_id: str, kind: type[Order]) -> Order | None: ...
+
+    def order(self, merchant_id: str, order_id: str, kind: type[OrderItem] = OrderItem) -> OrderItem | None:
         """The order (consistent); ``kind``: a capability's view of the item with its own attributes."""
         return self.uow.get(kind, kind.key(merchant_id, order_id), consistent=True)
 
@@ -31,8 +36,14 @@ class OrdersRepository:
         """One store's part of the order (consistent)."""
         return self.uow.get(OrderPartItem, OrderPartItem.key(merchant_id, order_id, store, ref), consistent=True)
 
+    @overload
+    def orders_of(self, member_id: str, limit: int, before: str | None = None) -> Iterator[OrderItem]: ...
+    @overload
+    def orders_of(self, member_id: str, limit: int, before: str | None = None, *,
+                  kind: type[Order]) -> Iterator[Order]: ...
+
     def orders_of(self, member_id: str, limit: int, before: str | None = None,
-                  kind: type[Order] = OrderItem) -> Iterator[Order]:         # type: ignore[assignment]
+                  kind: type[OrderItem] = OrderItem) -> Iterator[OrderItem]:
         """The member's orders, newest first; ``before`` is the listing key of the last one seen."""
         sort = SortKey.below(before) if before else None
         return self.uow.query(kind, kind.member_listing(member_id), sort, index="gsi1", forward=False, limit=limit)

@@ -34,7 +34,7 @@ def order(uow: UnitOfWork, merchant_id: str, order_id: str, kind: type[Order]) -
 
 def orders_of(uow: UnitOfWork, member_id: str, limit: int, before: str | None, kind: type[Order]) -> Iterator[Order]:
     """The member's orders, newest first; ``before`` is the listing key of the last one seen."""
-    return repository.of(uow).orders_of(member_id, limit, before, kind)
+    return repository.of(uow).orders_of(member_id, limit, before, kind=kind)
 
 
 class RefundExceedsOrder(Conflict):
@@ -64,12 +64,21 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
 
     def why() -> Problem:
         found = repository.of(uow).order(merchant_id, order_id)
-        if found is not None and scope is not None and found.store_id != scope:
-            return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
-        if found is not None and found.member_id not in (None, member_id):
-            return Conflict(f"order {order_id} belongs to another member")
-        return changed(f"order {order_id}", "concurrently")()
+        return ownership_problem(found, merchant_id, order_id, member_id, scope) or changed(
+            f"order {order_id}", "concurrently")()
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
+
+
+def ownership_problem(found: OrderItem | None, merchant_id: str, order_id: str, member_id: str | None,
+                      scope: str | None) -> Problem | None:
+    """Why an order refused a caller's use, if it is not the caller's to use: another store's
+    order for a caller confined to ``scope`` (404, as every store-owned record), or another
+    member's order (409)."""
+    if found is not None and scope is not None and found.store_id != scope:
+        return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
+    if found is not None and found.member_id not in (None, member_id):
+        return Conflict(f"order {order_id} belongs to another member")
+    return None
 
 
 def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None,

@@ -98,10 +98,8 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
     def explain() -> Problem:
         order = repository.of(uow).order(merchant_id, order_id)
-        if order is not None and scope is not None and order.store_id != scope:
-            return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
-        if order is not None and order.member_id not in (None, member_id):
-            return Conflict(f"order {order_id} belongs to another member")
+        if (problem := orders.ownership_problem(order, merchant_id, order_id, member_id, scope)) is not None:
+            return problem
         if order is not None and order.spent and order.spent_points is None:
             return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
         problem = (amount_problem(order, order_id, amount_fen) if amount_fen else None) or share_problem(
