@@ -131,7 +131,7 @@ def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Coun
     days_left = (date.fromisoformat(lot.expires_on) - today).days
     previous = lot.gsi1sk
     lot.set_due(rules.reminder_days, today + timedelta(days=1))
-    uow.update(lot, [LotItem.gsi1pk.set(lot.gsi1pk) if lot.gsi1pk else LotItem.gsi1pk.remove(),
+    uow.update(lot, [LotItem.gsi1pk.set(uow.index_key(lot.gsi1pk)) if lot.gsi1pk else LotItem.gsi1pk.remove(),
                      LotItem.gsi1sk.set(lot.gsi1sk) if lot.gsi1sk else LotItem.gsi1sk.remove()],
                LotItem.gsi1sk == previous, on_conflict=lambda: ConcurrentUpdate("lot changed"))
     uow.emit(DomainEvent("points.expiring", f"member:{lot.member_id}", {
