@@ -90,7 +90,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     app = app_module.app
     resources: dict[str, Any] = {}
     for spec in TABLES:
-        table = spec.cloudformation()
+        table = spec.cloudformation(keep_retiring=os.environ.get("KEEP_RETIRING_INDEXES") == "1")
         table["Properties"]["TableName"] = spec.physical_name_for(stage)
         resources[spec.logical_id] = table
     resources["ReportsBucket"] = {

@@ -1,7 +1,7 @@
 """Work that falls due on a day, and the loop every scheduled job runs over it.
 
 Items with work carry ``duepk`` = ``DUE#<kind>#<shard>`` and ``duesk`` = ``<day>#<id>`` in the
-sparse ``due`` index (or the same shape in ``gsi1`` for a second kind of work on one item). The
+sparse ``due2`` index (keys only: the reader reads the items it finds, a page at a time) (or the same shape in ``gsi1`` for a second kind of work on one item). The
 partition key is the program's like any other (stored ``<program>/DUE#<kind>#<shard>``,
 :mod:`chalicelib.db.tenancy`), and each kind has as many shards as its peak write rate in one
 program needs (:data:`SHARDS`: a flash of earns writes 10,000 lot entries a second, a partition
@@ -30,12 +30,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from itertools import islice
+from typing import Any, TypeVar, cast
 
 from pynamodb.models import Model
 
 from chalicelib.db import tenancy
 from chalicelib.db.backend import Backend, SortKey
+from chalicelib.db.tables import MAIN
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.lazy import Hook
@@ -58,6 +60,8 @@ PROGRAMS_PER_PART = 50    # programs one continuation message carries (its curso
 ATTEMPTS = 5          # tries per item when a concurrent change gets in the way
 PAGE = 100            # items per query page: a run that stops at its deadline has read little past it
 DONE = "done"         # a cursor's mark for a shard read to its end
+INDEX = "due2"        # the due index (keys only; ``due``, projecting ALL, is the one it replaces)
+WHOLE = {i.name for i in MAIN.indexes if i.projection == "ALL"}     # indexes that return whole items
 # Every program's id (a job run reads each one's due partitions): the programs capability lists them.
 PROGRAMS: Hook[Callable[[], list[str]]] = Hook()
 
@@ -158,7 +162,7 @@ def current_slice() -> Slice:
     return _SLICE.get() or Slice(math.inf)
 
 
-def backlog_days(backend: Backend, model: type[M], kind: str, as_of: datetime, index: str = "due",
+def backlog_days(backend: Backend, model: type[M], kind: str, as_of: datetime, index: str = INDEX,
                  of_programs: Iterable[str] | None = None) -> int:
     """How many days the oldest item of ``kind`` has been due (0 when nothing is overdue): one
     one-item query per program and shard, for the backlog metric a run that fell behind emits."""
@@ -187,12 +191,16 @@ def due_day(duesk: str) -> date:
 
 
 def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
-              index: str = "due") -> Iterator[tuple[str, M]]:
+              index: str = INDEX) -> Iterator[tuple[str, M]]:
     """Every item of ``kind`` due by ``as_of``, program by program and shard by shard, with its program.
 
     Each program keeps its calendar in its own time zone, so the shards are read up to the latest
     day anywhere and each item is kept only when its day has come in its program's zone (work due
     tomorrow in a program west of here is read, left alone, and read again by a later run).
+
+    On an index that projects keys only, each page of entries is read whole in one BatchGetItem
+    (strongly consistent): an entry whose item has moved on (another day, or off the index) since
+    the index copied it is passed over, the item being found where it is now.
 
     Within a job run, each (program, shard) of the run's lanes starts where the run's cursor says
     (:class:`Slice`), and the reading stops at the run's deadline, before the next item: every
@@ -212,20 +220,37 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
             continue
         # at or after the last one handled (which is then skipped), and before tomorrow
         sort = SortKey.between(after, tomorrow) if after else SortKey.below(tomorrow)
-        for item in backend.query(model, partition(program, kind, shard), sort, index=index, page_size=PAGE):
-            position = getattr(item, sort_key)
+        entries = backend.query(model, partition(program, kind, shard), sort, index=index, page_size=PAGE)
+        for position, item in _whole(backend, model, entries, sort_key, index in WHOLE):
             if position == after:
                 continue
             if run.out_of_time():
                 return
             cursor[place] = position
             run.read += 1
+            if item is None:
+                continue
             tenancy.localise(item)
             if program not in today:
                 today[program] = clock.local_date(as_of, clock.zone_of(program))
             if due_day(position) <= today[program]:
                 yield program, item
         cursor[place] = DONE
+
+
+def _whole(backend: Backend, model: type[M], entries: Iterator[Any], sort_key: str,
+           whole: bool) -> Iterator[tuple[str, M | None]]:
+    """``(position, item)`` for each index entry: the item as the index returned it (``whole``),
+    or as the table holds it now, read :data:`PAGE` at a time (None: it is no longer due there)."""
+    if whole:
+        yield from ((getattr(entry, sort_key), entry) for entry in entries)
+        return
+    while page := list(islice(entries, PAGE)):
+        items = cast("list[M | None]", backend.batch_get(
+            [(model, entry.pk, entry.sk) for entry in page], consistent=True))
+        for entry, item in zip(page, items, strict=True):
+            position = getattr(entry, sort_key)
+            yield position, item if item is not None and getattr(item, sort_key) == position else None
 
 
 @dataclass

@@ -64,8 +64,9 @@ def _open(actor: str, program_id: str, as_of: datetime) -> tuple[UnitOfWork, Pro
 
 
 def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime) -> Counter:
-    # First try the index's copy of the lot (ALL projection); the account version and the
-    # lot's remaining condition catch a stale copy, and the retry reads it consistently.
+    # First try the lot as the due reader read it (whole, consistently, with its page); the
+    # account version and the lot's remaining condition catch a change since, and the retry
+    # reads it again.
     uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
     lot = due if attempt == 1 else repository.of(uow).lot((due.pk, due.sk))
     if lot is None:
