@@ -50,7 +50,7 @@ API_TIMEOUT_SECONDS = 25
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
 # continue-job runs the parts a stopped run fans out to, one per due shard, side by side.
-CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.DUE_SHARDS
+CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.LANES
 # Each job function's (timeout s, memory MB) for what it does. A run works to its timeout less a
 # minute (chalicelib/jobs.py MARGIN_SECONDS) and then continues through the jobs queue, so the
 # timeout is the length of one part, not of the job. Due work (expiry, reviews, reminders) is a

@@ -1,8 +1,9 @@
 """Work that falls due on a day, and the loop every scheduled job runs over it.
 
 Items with work carry ``duepk`` = ``DUE#<kind>#<shard>`` and ``duesk`` = ``<day>#<id>`` in the
-sparse ``due2`` index (keys only: the reader reads the items it finds, a page at a time) (or the same shape in ``gsi1`` for a second kind of work on one item). The
-partition key is the program's like any other (stored ``<program>/DUE#<kind>#<shard>``,
+sparse ``due2`` index (or the same shape in ``gsi1`` for a second kind of work on one item);
+``due2`` projects the keys only, and the reader reads the items it finds whole, a page at a time.
+The partition key is the program's like any other (stored ``<program>/DUE#<kind>#<shard>``,
 :mod:`chalicelib.db.tenancy`), and each kind has as many shards as its peak write rate in one
 program needs (:data:`SHARDS`: a flash of earns writes 10,000 lot entries a second, a partition
 takes 1,000; docs/scale.md), so one program's peak never lands on another's partitions (#24
@@ -48,10 +49,10 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 DUE_SHARDS = 8        # shards of a kind not in SHARDS
 # Shards per kind and program, from the kind's peak write rate in one program (docs/scale.md): a
-# partition of the index takes 1,000 writes a second. Earn-driven kinds (a lot, the account's
-# rolling date, the lot's reminder, the tier's review and reminder, the member's next review on
-# activity) are written by each of a flash's 10,000 earns a second: 16 shards, 625 a second each.
-# Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
+# partition of the index takes 1,000 writes a second. The kinds an earn may write (a lot, the
+# account's rolling date, the lot's reminder, the tier's review and reminder) and the member's
+# review (a flash of registrations) take up to a flash's 10,000 a second: 16 shards, 625 a second
+# each. Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
 SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "lifecycle": 16,
           "tier-review": 16, "tier-remind": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
           "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1}
