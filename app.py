@@ -12,6 +12,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
+from chalicelib.db import due
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch
 from chalicelib.gift_cards.routes import bp as gift_cards
@@ -32,6 +33,7 @@ from chalicelib.tiers.routes import bp as tiers
 auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
+due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each
 
 # What the stream and the schedules run, imported by the first event or job (never by the API):
 dispatch.provided_by(

@@ -11,8 +11,9 @@ where that is set), reads its due work page by page (:mod:`chalicelib.db.due`), 
 is up records where each kind's shards stopped and hands the rest to continuations: messages on
 the jobs queue (``JOBS_QUEUE_URL``) that the jobs function consumes (:func:`resume`), each running
 the job again from the cursor, as of the same moment, and so on until nothing is left. A run over
-every due shard fans out to one continuation per shard, which then run side by side (as many as
-``continue-job`` may run at once), each carrying on its own shard. A run that
+every due shard fans out to one continuation per lane (a lane: every ``due.LANES``-th shard of each
+kind) and batch of programs (``due.PROGRAMS_PER_PART``), which then run side by side (as many as
+``continue-job`` may run at once), each carrying on its own shards. A run that
 times out would record nothing and be retried from the start by EventBridge; a run that stops
 itself records what it did (``continues``, ``part``), and its continuation never reads an item
 twice. Each run also emits the due backlog (``DueBacklogDays``: how long the oldest item of the
@@ -98,18 +99,20 @@ def budget(remaining_ms: float | None = None) -> float:
 
 
 def run(name: str, as_of: datetime, remaining_ms: float | None = None,
-        cursor: dict[str, dict[str, str]] | None = None, part: int = 1, shards: list[int] | None = None
-        ) -> dict[str, Any]:
-    """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` over
-    ``shards`` (a continuation's; every due shard when None), record the run, emit the backlog
-    and, when it stopped with work left, send its continuations (one per shard it read). Returns
-    the record: what it did, whether it continues, which part it is."""
-    with due.working_until(budget(remaining_ms), cursor, shards) as work:
+        cursor: dict[str, dict[str, str]] | None = None, part: int = 1, shards: list[int] | None = None,
+        programs: list[str] | None = None) -> dict[str, Any]:
+    """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` over the
+    lanes ``shards`` of ``programs`` (a continuation's; every lane of every program when None),
+    record the run, emit the backlog and, when it stopped with work left, send its continuations
+    (one per lane and batch of programs it read). Returns the record: what it did, whether it
+    continues, which part it is."""
+    with due.working_until(budget(remaining_ms), cursor, shards, programs) as work:
         result = registered()[name](as_of)
     # A run that read every due shard to its end and gave nothing up kept up: its backlog is 0,
     # with no read. Else the oldest item still due says how far behind (one query per shard).
     behind = work.stopped or bool(result.get("gave_up"))
-    backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index) if behind else 0
+    backlog = {kind: due.backlog_days(backend.current(), model, kind, as_of, index, work.of_programs())
+               if behind else 0
                for kind, (model, index) in sorted(work.kinds.items())}
     if backlog and not is_metrics_disabled():
         metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=max(backlog.values()))
@@ -117,9 +120,8 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
                                          finished_at=clock.iso(clock.now()), result=json.dumps(result),
                                          continues=work.continues(), part=part))
     if work.continues():
-        for shard in work.shards:
-            later({"job": name, "as_of": clock.iso(as_of), "cursor": work.cursor, "part": part + 1,
-                   "shards": [shard]})
+        for carry_on in work.continuations():
+            later({"job": name, "as_of": clock.iso(as_of), "part": part + 1, **carry_on})
     elif work.stopped:
         logger.warning("job part read nothing before its deadline; the next scheduled run carries on",
                        extra={"job": name, "part": part})
@@ -142,7 +144,7 @@ def resume(message: dict[str, Any], remaining_ms: float | None = None) -> dict[s
     """Run the continuation ``message`` (from the jobs queue): the same job, as of the same
     moment, from where the last part stopped."""
     return run(message["job"], clock.parse_iso(message["as_of"]), remaining_ms, message["cursor"],
-               int(message["part"]), message.get("shards"))
+               int(message["part"]), message.get("shards"), message.get("programs"))
 
 
 def run_waiting() -> list[dict[str, Any]]:

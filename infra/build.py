@@ -50,7 +50,7 @@ API_TIMEOUT_SECONDS = 25
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
 # continue-job runs the parts a stopped run fans out to, one per due shard, side by side.
-CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.DUE_SHARDS
+CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.LANES
 # Each job function's (timeout s, memory MB) for what it does. A run works to its timeout less a
 # minute (chalicelib/jobs.py MARGIN_SECONDS) and then continues through the jobs queue, so the
 # timeout is the length of one part, not of the job. Due work (expiry, reviews, reminders) is a
@@ -90,7 +90,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     app = app_module.app
     resources: dict[str, Any] = {}
     for spec in TABLES:
-        table = spec.cloudformation()
+        table = spec.cloudformation(keep_retiring=os.environ.get("KEEP_RETIRING_INDEXES") == "1")
         table["Properties"]["TableName"] = spec.physical_name_for(stage)
         resources[spec.logical_id] = table
     resources["ReportsBucket"] = {

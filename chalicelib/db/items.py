@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.db.tables import EVENTS, MAIN, TableSpec
@@ -94,12 +94,13 @@ class DueIndex(GlobalSecondaryIndex):
     """Work that falls due: ``DUE#<kind>#<shard>`` / ``<day>#<id>``. Sparse: only items with work.
 
     A job asks each shard for ``duesk < <tomorrow>``: everything due, however overdue, and nothing
-    else, so its reads are proportional to the work, never to the table.
+    else, so its reads are proportional to the work, never to the table. Keys only: the job reads
+    the items themselves (:func:`chalicelib.db.due.due_items`).
     """
 
     class Meta:
-        index_name = "due"
-        projection = AllProjection()
+        index_name = "due2"
+        projection = KeysOnlyProjection()
     duepk = UnicodeAttribute(hash_key=True)
     duesk = UnicodeAttribute(range_key=True)
 

@@ -42,6 +42,13 @@ from chalicelib.db.tables import MAIN
 M = TypeVar("M", bound=Model)
 Raw = dict[str, dict[str, Any]]
 _INDEXES = {i.name: (i.hash_key, i.range_key) for i in MAIN.indexes}
+_KEYS_ONLY = {i.name: ("pk", "sk", i.hash_key, i.range_key) for i in MAIN.indexes if i.projection == "KEYS_ONLY"}
+
+
+def _projected(index: str | None, raw: Raw) -> Raw:
+    """What an index returns of an item: all of it, or its keys alone (as DynamoDB projects)."""
+    keys = _KEYS_ONLY.get(index or "")
+    return raw if keys is None else {k: v for k, v in raw.items() if k in keys}
 
 
 def _plain(wire: dict[str, Any] | None) -> Any:
@@ -179,7 +186,7 @@ class MemoryBackend(Backend):
                         if raw.get(hash_attr, {}).get("S") == pk and range_attr in raw]
             rows = [(key, raw) for key, raw in rows if sort is None or sort.matches(key)]
             rows.sort(key=lambda row: (row[0], row[1]["pk"]["S"], row[1]["sk"]["S"]), reverse=not forward)
-            found = [self._load(model, raw) for _, raw in rows[:limit]]
+            found = [self._load(model, _projected(index, raw)) for _, raw in rows[:limit]]
         return iter(found)
 
     @override

@@ -2,7 +2,7 @@
 existed into ``default``; moving points accounts to the key that sorts before their lots;
 counting what was spent on each order into ``spent_points``; marking the tier a downgraded
 member left (``regain_from``); starting each prepaid issuer's outstanding counter at what the
-figures say it holds.
+figures say it holds; moving due entries into their program's due partitions (#24 item 6).
 
 Before tenancy, items were stored under their logical keys (``MEMBER#01J...``). This step copies
 each such item to its program key (``default/MEMBER#01J...``, index keys alike), then deletes
@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.db import tenancy
+from chalicelib.db import due, tenancy
 from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 PLATFORM_PREFIXES = ("APIKEY#", "PROGRAM#", "JOB#", "MIGRATION#")
@@ -37,7 +37,7 @@ def _logical(item: dict[str, Any]) -> bool:
 def _moved(item: dict[str, Any], program: str) -> dict[str, Any]:
     out = dict(item)
     for name in ("pk", *tenancy.INDEX_KEYS):
-        if name in out and not tenancy.is_global(out[name]["S"]):
+        if name in out and not tenancy.is_global(out[name]["S"]) and tenancy.split(out[name]["S"])[0] is None:
             out[name] = {"S": tenancy.physical(program, out[name]["S"])}
     return out
 
@@ -238,6 +238,54 @@ def _tier_left(client: Any, table: str, tier: dict[str, Any]) -> str | None:
     return left
 
 
+DUE_MARKER = {"pk": {"S": "MIGRATION#due-by-program"}, "sk": {"S": "DONE"}}
+DUE_INDEXES = (("duepk", "duesk"), ("gsi1pk", "gsi1sk"))       # the due index, and gsi1's second kind
+
+
+def _due_key(item: dict[str, Any], name: str, sort: str) -> str | None:
+    """Where a due entry of ``item`` belongs now (None: not a due entry, or where it is): in its
+    program's partitions, on the shard its kind's count gives (:func:`due.due_keys`)."""
+    value, position = item.get(name, {}).get("S"), item.get(sort, {}).get("S")
+    if not value or not position:
+        return None
+    logical = tenancy.split(value)[1]
+    if not logical.startswith("DUE#"):
+        return None
+    kind, day_id = logical.split("#")[1], position.split("#", 1)
+    program = tenancy.split(item["pk"]["S"])[0] or DEFAULT_PROGRAM
+    wanted = tenancy.physical(program, due.due_keys(kind, due.due_day(position), day_id[1])[0])
+    return wanted if wanted != value else None
+
+
+def migrate_due_keys(client: Any, table: str) -> dict[str, Any]:
+    """Move every due entry written while the due partitions were shared by all programs
+    (``DUE#<kind>#<shard>``, eight shards a kind) to its program's (``<program>/DUE#<kind>#<shard>``,
+    :data:`due.SHARDS` a kind), so a job run, which reads each program's, finds it. An update of the
+    key alone, conditioned on the key scanned: idempotent and resumable, and an entry that changed
+    meanwhile (the new code rewrote it in the new form, or took it off the index) is left, counted,
+    and the marker not set, so the next run looks again."""
+    if "Item" in client.get_item(TableName=table, Key=DUE_MARKER, ConsistentRead=True):
+        return {"moved": 0, "changed": 0}
+    moved = changed = 0
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            for name, sort in DUE_INDEXES:
+                wanted = _due_key(item, name, sort)
+                if wanted is None:
+                    continue
+                try:
+                    client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                       UpdateExpression="SET #k = :new", ConditionExpression="#k = :old",
+                                       ExpressionAttributeNames={"#k": name},
+                                       ExpressionAttributeValues={":new": {"S": wanted}, ":old": item[name]})
+                    moved += 1
+                except client.exceptions.ConditionalCheckFailedException:
+                    changed += 1
+    if not changed:
+        client.put_item(TableName=table, Item=DUE_MARKER)
+    return {"moved": moved, "changed": changed}
+
+
 def migrate_all(client: Any, tables: list[str], main_table: str,
                 issuer_of: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """Every migration, in order (each skips itself once done). ``issuer_of``: the stored value
@@ -246,7 +294,8 @@ def migrate_all(client: Any, tables: list[str], main_table: str,
     done = {"programs": migrate_to_programs(client, tables, main_table),
             "points_account_keys": migrate_points_account_keys(client, main_table),
             "order_spent_points": migrate_order_spent_points(client, main_table),
-            "tier_regain_from": migrate_tier_regain_from(client, main_table)}
+            "tier_regain_from": migrate_tier_regain_from(client, main_table),
+            "due_keys": migrate_due_keys(client, main_table)}
     if issuer_of is not None:
         done["issuance_counters"] = migrate_issuance_counters(client, main_table, issuer_of)
     return done

@@ -6,15 +6,18 @@ tables from these specs, and the PynamoDB models are checked against them by a t
 Two tables:
 
 * ``main``: every entity of every capability, single-table design. ``pk``/``sk`` address an item;
-  ``gsi1`` serves listings; ``due`` indexes work that falls due on a date (expiry, reminders,
-  lifecycle reviews) so scheduled jobs read only what is due, never scan.
+  ``gsi1`` serves listings; ``due2`` indexes work that falls due on a date (expiry, reminders,
+  lifecycle reviews) so scheduled jobs read only what is due, never scan. It projects the keys
+  only (#24 item 6): a job reads each due item itself before it changes it, so a copy of the whole
+  item bought nothing and cost an index write at every change of an indexed item, key or not
+  (``due``, projecting ALL, is what it replaces: docs/engineers/deploy.md says how a stage moves).
 * ``events``: the domain-event outbox. Written in the same transaction as the change it reports,
   streamed (NEW_IMAGE) to the event dispatcher, kept for ``EVENT_RETENTION_DAYS`` by TTL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.shared.config import Settings
@@ -25,7 +28,7 @@ class Index:
     name: str
     hash_key: str
     range_key: str
-    projection: str = "ALL"
+    projection: str = "ALL"       # ALL | KEYS_ONLY (the table's and the index's keys alone)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class TableSpec:
     hash_key: str = "pk"
     range_key: str = "sk"
     indexes: tuple[Index, ...] = field(default_factory=tuple)
+    retiring: tuple[Index, ...] = field(default_factory=tuple)      # replaced, kept while a stage moves
     stream_view: str | None = None
     ttl_attribute: str | None = "expires_at"
 
@@ -65,10 +69,16 @@ class TableSpec:
             kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream_view}
         return kwargs
 
-    def cloudformation(self) -> dict[str, Any]:
-        """The ``AWS::DynamoDB::Table`` resource."""
+    def cloudformation(self, keep_retiring: bool = False) -> dict[str, Any]:
+        """The ``AWS::DynamoDB::Table`` resource (with ``keep_retiring``, the indexes being replaced
+        too: a stage's first deploy of a replacement adds it beside the old one, since an update
+        may add or delete one index but cannot change one's projection)."""
         props = self.create_table_kwargs("unused")
         del props["TableName"]
+        if keep_retiring and self.retiring:
+            kept = replace(self, indexes=self.retiring)
+            props["GlobalSecondaryIndexes"] = kept.create_table_kwargs("x")["GlobalSecondaryIndexes"] \
+                + props["GlobalSecondaryIndexes"]
         if self.stream_view:
             props["StreamSpecification"] = {"StreamViewType": self.stream_view}
         props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
@@ -88,7 +98,8 @@ class TableSpec:
 
 MAIN = TableSpec(
     key="main", logical_id="MainTable", env_var="MAIN_TABLE",
-    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("due", "duepk", "duesk")),
+    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("due2", "duepk", "duesk", "KEYS_ONLY")),
+    retiring=(Index("due", "duepk", "duesk"),),
 )
 EVENTS = TableSpec(
     key="events", logical_id="EventsTable", env_var="EVENTS_TABLE", stream_view="NEW_IMAGE",

@@ -6,9 +6,11 @@ takes it off what it reads. Nothing opened for one program can name another prog
 isolation does not depend on each service remembering a check: a member id from another program
 is simply not found (404), and existence is never disclosed.
 
-Not prefixed: item classes marked ``platform`` (programs, API keys, job runs) and the partitions
-of scheduled work (``DUE#...``), which one job run reads for every program; a due item read that
-way is :func:`localised <localise>` to learn its program before it is changed.
+Not prefixed: item classes marked ``platform`` (programs, API keys, job runs). The partitions of
+scheduled work (``DUE#...``) are the program's too (``<program>/DUE#<kind>#<shard>``: one
+program's flash of earns never shares a partition with another's, #24 item 6): a job run reads
+them program by program (:mod:`chalicelib.db.due`), and a due item read that way is
+:func:`localised <localise>` to learn its program before it is changed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 from chalicelib.shared.principal import PROGRAM_ID
 
 SEPARATOR = "/"
-GLOBAL_PREFIXES = ("DUE#",)          # partitions shared by every program (scheduled work)
-INDEX_KEYS = ("gsi1pk",)            # index partition keys that belong to the item's program
+GLOBAL_PREFIXES: tuple[str, ...] = ()      # partitions shared by every program (none since #24 item 6)
+INDEX_KEYS = ("gsi1pk", "duepk")           # index partition keys that belong to the item's program
 
 
 def is_global(partition: str) -> bool:

@@ -135,7 +135,8 @@ class UnitOfWork:
 
     def index_key(self, partition: str) -> str:
         """The stored form of one of this program's index partition keys, for an update action
-        that sets one (a staged item's own keys are converted on write; an action's values are not)."""
+        that sets one, a due partition too (a staged item's own keys are converted on write; an
+        action's values are not)."""
         return tenancy.physical(self.program, partition)
 
     def _pk(self, model: type[Model], pk: str) -> str:

@@ -238,7 +238,7 @@ def finalize(uow: UnitOfWork, batch: GiftCardBatchItem) -> None:
     duepk, duesk = due_keys("gc-batch", purge_day, batch.batch_id)
     work = _fresh(uow)
     work.update(batch, [GiftCardBatchItem.status.set("ready"), GiftCardBatchItem.export_key.set(target),
-                       GiftCardBatchItem.duepk.set(duepk), GiftCardBatchItem.duesk.set(duesk),
+                       GiftCardBatchItem.duepk.set(work.index_key(duepk)), GiftCardBatchItem.duesk.set(duesk),
                        GiftCardBatchItem.updated_at.set(clock.iso(clock.now()))],
                GiftCardBatchItem.status == "generating", on_conflict=lambda: Conflict("the batch is ready already"))
     work.emit(DomainEvent("gift_card.batch_ready", f"gift_card_batch:{batch.batch_id}", {
@@ -267,7 +267,7 @@ def issue_export(uow: UnitOfWork, batch_id: str, by: Principal) -> dict[str, Any
     now = clock.now()
     duepk, duesk = due_keys("gc-batch", clock.program_date(), batch_id)
     uow.update(batch, [GiftCardBatchItem.export_issued_at.set(clock.iso(now)),
-                       GiftCardBatchItem.export_issued_by.set(by.ref), GiftCardBatchItem.duepk.set(duepk),
+                       GiftCardBatchItem.export_issued_by.set(by.ref), GiftCardBatchItem.duepk.set(uow.index_key(duepk)),
                        GiftCardBatchItem.duesk.set(duesk)],
                GiftCardBatchItem.export_issued_at.does_not_exist(),
                on_conflict=lambda: ExportIssued("the secrets were exported just now"))
@@ -305,7 +305,7 @@ def download_part(uow: UnitOfWork, batch_id: str, part: int, by: Principal) -> s
     actions: list[Action] = [GiftCardBatchItem.export_served.set(json.dumps(served)),
                              GiftCardBatchItem.version.add(1)]
     if len(served) == _parts(batch):               # the last part: the file goes now, not after the window
-        actions += _purged(batch)
+        actions += _purged(uow, batch)
         uow.after_commit(lambda: storage.current().delete(str(batch.export_key)))
     uow.update(batch, actions, GiftCardBatchItem.version == batch.version,
                on_conflict=lambda: ConcurrentUpdate("the batch changed; retry"))
@@ -334,11 +334,11 @@ def announce_expiry(uow: UnitOfWork, batch: GiftCardBatchItem, today: date) -> b
     return True
 
 
-def _purged(batch: GiftCardBatchItem) -> list[Action]:
+def _purged(uow: UnitOfWork, batch: GiftCardBatchItem) -> list[Action]:
     """The batch's export is gone: next, on the due index, is announcing the batch's expiry."""
     expiry = date.fromisoformat(batch.valid_until) + timedelta(days=1)
     duepk, duesk = due_keys("gc-batch", expiry, batch.batch_id)
-    return [GiftCardBatchItem.export_purged.set(True), GiftCardBatchItem.duepk.set(duepk),
+    return [GiftCardBatchItem.export_purged.set(True), GiftCardBatchItem.duepk.set(uow.index_key(duepk)),
             GiftCardBatchItem.duesk.set(duesk)]
 
 
@@ -352,7 +352,7 @@ def purge_export(uow: UnitOfWork, batch: GiftCardBatchItem, as_of: datetime) -> 
     if batch.export_key:
         storage.current().delete(str(batch.export_key))
     work = _fresh(uow)
-    work.update(batch, _purged(batch))
+    work.update(batch, _purged(work, batch))
     work.emit(DomainEvent("gift_card.export_purged", f"gift_card_batch:{batch.batch_id}",
                           {"batch_id": batch.batch_id, "issued": bool(batch.export_issued_at)}))
     work.commit()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.domain import Identity, Member
-from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem
+from chalicelib.members.tables import LISTING_SHARDS, AuditItem, IdentityItem, MemberItem, listing_keys
 
 
 class MembersRepository:
@@ -33,10 +35,17 @@ class MembersRepository:
                       limit: int) -> list[MemberItem]:
         """Members a merchant registered from the instant ``start`` until (not at) ``end`` (ISO
         times), oldest first, a page of ``limit`` after the cursor ``after`` (``<time>#<id>`` of
-        the last one seen)."""
+        the last one seen).
+
+        The listing's shards are read side by side and merged by that sort key, which is unique
+        and the same in every shard, so the cursor pages across them as it did over one
+        partition; each shard is read a few items at a time, as the merge takes them (a page
+        reads about ``limit`` items in all when members spread evenly, one Query per shard)."""
         low = f"{after}~" if after else start
-        return list(self.uow.query(MemberItem, f"MEMBERS#{merchant_id or '-'}", SortKey.between(low, end),
-                                   index="gsi1", limit=limit))
+        chunk = limit // LISTING_SHARDS + 1
+        shards = [self.uow.query(MemberItem, key, SortKey.between(low, end), index="gsi1", limit=limit,
+                                 page_size=chunk) for key in listing_keys(merchant_id)]
+        return list(islice(heapq.merge(*shards, key=lambda item: item.gsi1sk), limit))
 
     def audit_trail(self, member_id: str) -> Iterator[AuditItem]:
         """Who saw the member's unmasked data, oldest first."""

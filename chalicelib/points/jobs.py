@@ -64,8 +64,9 @@ def _open(actor: str, program_id: str, as_of: datetime) -> tuple[UnitOfWork, Pro
 
 
 def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime) -> Counter:
-    # First try the index's copy of the lot (ALL projection); the account version and the
-    # lot's remaining condition catch a stale copy, and the retry reads it consistently.
+    # First try the lot as the due reader read it (whole, consistently, with its page); the
+    # account version and the lot's remaining condition catch a change since, and the retry
+    # reads it again.
     uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
     lot = due if attempt == 1 else repository.of(uow).lot((due.pk, due.sk))
     if lot is None:
@@ -131,7 +132,7 @@ def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Coun
     days_left = (date.fromisoformat(lot.expires_on) - today).days
     previous = lot.gsi1sk
     lot.set_due(rules.reminder_days, today + timedelta(days=1))
-    uow.update(lot, [LotItem.gsi1pk.set(lot.gsi1pk) if lot.gsi1pk else LotItem.gsi1pk.remove(),
+    uow.update(lot, [LotItem.gsi1pk.set(uow.index_key(lot.gsi1pk)) if lot.gsi1pk else LotItem.gsi1pk.remove(),
                      LotItem.gsi1sk.set(lot.gsi1sk) if lot.gsi1sk else LotItem.gsi1sk.remove()],
                LotItem.gsi1sk == previous, on_conflict=lambda: ConcurrentUpdate("lot changed"))
     uow.emit(DomainEvent("points.expiring", f"member:{lot.member_id}", {

@@ -114,10 +114,10 @@ def test_a_job_that_stops_at_its_deadline_is_continued_through_the_jobs_queue(ap
     deadline = time.monotonic() + 120              # its parts, one per due shard, then theirs
     while time.monotonic() < deadline:
         left = sum(1 for _ in due.due_items(backend.current(), MemberItem, "lifecycle", as_of))
-        if left == 0 and stack.jobs_poller.delivered - delivered >= due.DUE_SHARDS:
+        if left == 0 and stack.jobs_poller.delivered - delivered >= due.LANES:
             break
         time.sleep(0.2)
-    assert left == 0 and stack.jobs_poller.delivered - delivered >= due.DUE_SHARDS
+    assert left == 0 and stack.jobs_poller.delivered - delivered >= due.LANES
     [last] = api.call("GET", "/v1/jobs/member-lifecycle/runs", headers=platform).json()["runs"]
     assert last["part"] > 1, last
     assert {api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["stage"] for mid in mine} == {"dormant"}

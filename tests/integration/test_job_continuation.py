@@ -77,9 +77,9 @@ def test_points_expiry_stops_at_its_deadline_and_its_continuations_expire_each_l
     # last lot (or nothing, when it stopped at that shard's first), the rest are still to read;
     # it fans out to one continuation per shard
     assert [(w["job"], w["part"], w["as_of"], w["shards"]) for w in jobs.WAITING] == [
-        ("points-expiry", 2, first["as_of"], [shard]) for shard in range(due.DUE_SHARDS)]
+        ("points-expiry", 2, first["as_of"], [shard]) for shard in range(due.LANES)]
     positions = jobs.WAITING[0]["cursor"]["points-lot"]
-    assert 0 < len(positions) < due.DUE_SHARDS or due.DONE not in positions.values()
+    assert 0 < len(positions) < due.LANES or due.DONE not in positions.values()
     assert all(p == due.DONE or p.startswith("2026-03-") for p in positions.values())
     last = api.ok("GET", "/v1/jobs/points-expiry/runs", token=api.platform)["runs"][0]
     assert (last["continues"], last["part"]) == (True, 1)
@@ -104,7 +104,7 @@ def test_the_lifecycle_review_continues_the_same_way(api, pages_of):
     first = run(api, "member-lifecycle")
     assert (first["continues"], first["result"]["stages_changed"]) == (True, 3)
     parts = jobs.run_waiting()
-    assert len(parts) == due.DUE_SHARDS and sum(p["result"]["stages_changed"] for p in parts) == 2
+    assert len(parts) == due.LANES and sum(p["result"]["stages_changed"] for p in parts) == 2
     assert {api.ok("GET", f"/v1/members/{mid}")["stage"] for mid in members} == {"dormant"}
     changed = [json.loads(e.payload)["data"] for e in scan(EventItem) if e.type == "member.stage_changed"]
     assert sorted(c["member_id"] for c in changed) == sorted(members)

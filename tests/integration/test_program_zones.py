@@ -14,8 +14,8 @@ from chalicelib.db import backend
 from chalicelib.db.due import due_items, due_keys, run_due
 from chalicelib.db.items import DueIndex, MainModel
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.programs import zones  # noqa: F401 - sets clock.ZONES, as app.py names it
-from chalicelib.programs.tables import ProgramItem
+from chalicelib.programs import listing, zones  # noqa: F401 - set due.PROGRAMS and clock.ZONES, as app.py names them
+from chalicelib.programs.tables import LISTING, ProgramItem
 from chalicelib.shared import cache, clock
 
 NEW_YEAR = date(2027, 1, 1)
@@ -35,7 +35,7 @@ def programs(db):
     uow = UnitOfWork("test")
     for program, zone in (("east", "Asia/Shanghai"), ("west", "America/Los_Angeles")):
         uow.put(ProgramItem(*ProgramItem.key(program), program_id=program, name=program, timezone=zone,
-                            status="active", created_at="2026-01-01"))
+                            status="active", created_at="2026-01-01", gsi1pk=LISTING, gsi1sk=program))
     for program in ("east", "west", "default"):          # default: no record, the deployment's zone
         duepk, duesk = due_keys("chore", NEW_YEAR, f"{program}-1")
         UnitOfWork("test", program=program).put(Chore(f"CHORE#{program}", "1", duepk=duepk, duesk=duesk))
