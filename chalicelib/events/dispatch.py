@@ -20,6 +20,7 @@ from pynamodb.attributes import UnicodeAttribute
 from chalicelib.db.items import MainModel, expiry_in
 from chalicelib.db.outbox import event_from_image
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
+from chalicelib.events.folding import Folding, PartFailed, fold_batch
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.lazy import Modules
@@ -69,32 +70,75 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
     return True
 
 
-def dispatch(event: DomainEvent) -> None:
-    """Call every subscriber of the event's type."""
+def dispatch(event: DomainEvent, folded: bool = False) -> None:
+    """Call every subscriber of the event's type (``folded``: but the folding consumers, which
+    :func:`handle_records` gave the whole batch already)."""
     PROVIDERS.load()
     subscribers = SUBSCRIBERS.get(event.type, [])
     if not subscribers:
         return
     with clock.in_program(event.program_id or DEFAULT_PROGRAM):     # its days are the program's days
         for _name, fn in subscribers:
-            fn(event)
+            if not (folded and isinstance(fn, Folding)):
+                fn(event)
 
 
 def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """Process Lambda-shaped DynamoDB stream records in order; report the first failure."""
-    delivered = 0
+    """Process Lambda-shaped DynamoDB stream records; report the first failure.
+
+    The folding consumers (:mod:`chalicelib.events.folding`) take the whole batch first, one
+    update per row; then the per-event subscribers run event by event in stream order (a member's
+    events are in order: see :func:`dispatch_batch`). The first record not fully handled is
+    reported: everything before it is done, and everything from it is handled again on the retry,
+    exactly once by the markers.
+    """
+    batch: list[tuple[str, DomainEvent]] = []
+    failure: str | None = None
     for record in records:
         if record.get("eventName") not in ("INSERT",):   # MODIFY never happens; REMOVE is TTL
             continue
         sequence = record["dynamodb"]["SequenceNumber"]
         try:
-            event = event_from_image(record["dynamodb"]["NewImage"])
-            dispatch(event)
+            batch.append((sequence, event_from_image(record["dynamodb"]["NewImage"])))
         except Exception:
             logger.exception("event handling failed", extra={"sequence": sequence})
-            count("EventsDelivered", delivered)
-            count("EventFailures")
-            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
-        delivered += 1
-    count("EventsDelivered", delivered)
+            failure = sequence
+            break
+    handled, stopped = dispatch_batch([event for _sequence, event in batch])
+    if stopped is not None:
+        failure = batch[stopped][0]
+    count("EventsDelivered", handled)
+    if failure is not None:
+        count("EventFailures")
+        return {"batchItemFailures": [{"itemIdentifier": failure}]}
     return {"batchItemFailures": []}
+
+
+def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
+    """Fold ``events`` into every folding consumer of their types, then call the per-event
+    subscribers of each in turn. Returns how many events were handled and the index of the first
+    that was not (None: all were).
+
+    Order: the events table's partition key is the event's subject (the member), and a stream
+    shard, even read by several consumers at once (``ParallelizationFactor``), hands each partition
+    key's records to one batch at a time in order; per-member subscribers (tiers, benefits, tasks)
+    run in that order here. The folds only add, so their order does not matter."""
+    PROVIDERS.load()
+    stop = len(events)
+    consumers = {id(fn): fn for event in events for _name, fn in SUBSCRIBERS.get(event.type, [])
+                 if isinstance(fn, Folding)}
+    for consumer in consumers.values():
+        try:
+            fold_batch(consumer, events)
+        except PartFailed as error:
+            stop = min(stop, error.index)
+        except Exception:
+            logger.exception("folding failed", extra={"consumer": consumer.name})
+            stop = 0
+    for index, event in enumerate(events[:stop]):
+        try:
+            dispatch(event, folded=True)
+        except Exception:
+            logger.exception("event handling failed", extra={"event": event.id})
+            return index, index
+    return stop, (stop if stop < len(events) else None)

@@ -34,6 +34,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
@@ -234,6 +235,8 @@ class PointsOrderItem(OrderItem):
 class LiabilityItem(MainModel):
     """``PTSLIAB#<type> / EXP#<month>``: outstanding points by expiry month (a projection)."""
 
+    shards = FOLD_SHARDS          # hot: every posting of the program adds to it (events/folding.py)
+
     month = UnicodeAttribute()
     points = NumberAttribute(default=0)
 
@@ -244,6 +247,8 @@ class LiabilityItem(MainModel):
 
 class PointsDayItem(MainModel):
     """``PTSSTAT#<type> / DAY#<day>``: issued, redeemed, expired... on one day (a projection)."""
+
+    shards = FOLD_SHARDS          # hot: every posting of the program adds to it (events/folding.py)
 
     day = UnicodeAttribute()
     issued = NumberAttribute(default=0)
