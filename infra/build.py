@@ -44,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (chalicelib.api.endpoint: 25 s less 12 s, at most REQUEST_BUDGET_SECONDS).
 API_TIMEOUT_SECONDS = 25
 # Executions kept for each function of a kind (Lambda's account-wide pool is shared with the API,
-# which takes what is left). The stream consumer: one per stream shard (ParallelizationFactor 1),
-# ~20 shards at the flash peak, room for 50. A job: its run and one overlapping run (the next
+# which takes what is left). The stream consumer: stream shards x ParallelizationFactor (1, so a
+# member's events stay in order: devstack.pump.PARALLELIZATION), ~20 shards at the flash peak,
+# room for 50 (shards split as the table's partitions do). A job: its run and one overlapping run (the next
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}

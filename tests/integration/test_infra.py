@@ -54,6 +54,12 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BisectBatchOnFunctionError"] is True and source["MaximumRetryAttempts"] == 5
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    # issue #24 item 7: only INSERT records, batches filled for up to a second, one batch of a shard
+    # at a time (a member's events in order: devstack/pump.py PARALLELIZATION), 100 records a batch
+    assert [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
+    assert source["MaximumBatchingWindowInSeconds"] == 1 and source["BatchSize"] == 100
+    assert source["ParallelizationFactor"] == 1
+    assert t["DispatchDomainEvents"]["Properties"]["ReservedConcurrentExecutions"] == 50
     functions = [k for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"]
     for name in functions:
         env = t[name]["Properties"]["Environment"]["Variables"]
