@@ -34,6 +34,7 @@ from typing import Any
 
 from infra import iam
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
+from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
 ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
 WITH_EXTENSION = "WithSecretsExtension"
@@ -111,9 +112,10 @@ def merge_template(stage: str) -> dict[str, Any]:
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
     resources.update(jobs_resources())
+    resources.update(stream_resources())
 
     by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
-    kinds = {"APIHandler": "api"}
+    kinds = {"APIHandler": "api", REDRIVE_FUNCTION: "stream"}
     names = {_cfn_name(source.name): source.name for source in app.event_sources}
     for source in app.event_sources:
         name = _cfn_name(source.name)
@@ -160,6 +162,8 @@ def merge_template(stage: str) -> dict[str, Any]:
             props["Timeout"], props["MemorySize"] = JOB_SIZES[names[name]]
         if names.get(name) == "continue-job":
             props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
+        if name == REDRIVE_FUNCTION:
+            props.update(redrive_properties())
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.
