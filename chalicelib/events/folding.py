@@ -153,8 +153,8 @@ def fold_batch(consumer: Folding, events: Iterable[DomainEvent]) -> None:
     is tried; :class:`PartFailed` names the first event of the earliest part that could not be
     committed (the batch's failure is reported from there: what follows it is folded again on the
     retry, and dropped by its markers where it was folded already)."""
-    failed: int | None = None
-    for part in _parts(consumer, events):
+    parts, failed = _parts(consumer, events)
+    for part in parts:
         try:
             _commit(consumer, part)
         except Exception as error:
@@ -173,15 +173,21 @@ class PartFailed(Exception):
         self.index = index
 
 
-def _parts(consumer: Folding, events: Iterable[DomainEvent]) -> list[_Part]:
+def _parts(consumer: Folding, events: Iterable[DomainEvent]) -> tuple[list[_Part], int | None]:
     """The batch cut into transactions: per program, in stream order, as many events as fit with
-    their markers and the union of their rows within the item limit."""
+    their markers and the union of their rows within the item limit. An event the consumer cannot
+    fold ends the batch there (its index is returned): the events before it are still folded, and
+    the failure is reported from it, not from an innocent first record."""
     open_parts: dict[str, _Part] = {}
     parts: list[_Part] = []
     for index, event in enumerate(events):
         if event.type not in consumer.event_types:
             continue
-        deltas = consumer.deltas(event)
+        try:
+            deltas = consumer.deltas(event)
+        except Exception:
+            logger.exception("an event could not be folded", extra={"consumer": consumer.name, "event": event.id})
+            return parts, index
         if not deltas.rows:
             continue                           # nothing to count: no marker either, as before
         program = event.program_id or DEFAULT_PROGRAM
@@ -191,7 +197,7 @@ def _parts(consumer: Folding, events: Iterable[DomainEvent]) -> list[_Part]:
             parts.append(part)
         part.events.append((index, event, deltas))
         part.rows |= set(deltas.rows)
-    return parts
+    return parts, None
 
 
 def _commit(consumer: Folding, part: _Part) -> None:

@@ -135,3 +135,14 @@ def test_rows_are_sharded_and_read_whole_with_the_unsharded_row_as_shard_zero(aw
     assert _figures()[0] == POINTS + 1_000
     [row] = points_repository.of(uow).liability("points")
     assert (row.pk, row.sk, row.points) == ("PTSLIAB#points", "EXP#2026-12", POINTS + 1_000)
+
+
+def test_an_event_that_cannot_be_folded_is_reported_itself_and_those_before_it_are_folded(aws):
+    broken = DomainEvent("points.earned", "member:x", {"point_type": "points", "kind": "earn"}, id="broken",
+                         occurred_at=DAY, program_id="default")        # no amount: it cannot be folded
+    records = _records(EARNS[:40] + [broken] + EARNS[40:])
+    assert dispatch.handle_records(records) == {"batchItemFailures": [
+        {"itemIdentifier": records[40]["dynamodb"]["SequenceNumber"]}]}
+    assert _figures()[0] == sum(10 + i for i in range(40))
+    assert dispatch.handle_records(records[41:]) == {"batchItemFailures": []}       # once it is dead-lettered
+    assert _figures()[:2] == (POINTS, POINTS)
