@@ -2,7 +2,8 @@
 
 Delivery is at least once and a batch may be redelivered whole or in part, so every subscriber
 must be idempotent; :func:`apply_once` gives a subscriber exactly-once effects by writing a
-marker in the same transaction as its change.
+marker in the same transaction as its change. A projection of many members' events onto a few
+program-wide rows folds the whole batch at once instead (:mod:`chalicelib.events.folding`).
 
 The handler reports the first failing record as a ``batchItemFailures`` entry, the
 ``ReportBatchItemFailures`` contract: the stream mapping (``infra/``) and the local stream pump
@@ -119,10 +120,12 @@ def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
     subscribers of each in turn. Returns how many events were handled and the index of the first
     that was not (None: all were).
 
-    Order: the events table's partition key is the event's subject (the member), and a stream
-    shard, even read by several consumers at once (``ParallelizationFactor``), hands each partition
-    key's records to one batch at a time in order; per-member subscribers (tiers, benefits, tasks)
-    run in that order here. The folds only add, so their order does not matter."""
+    Order: the events table's partition key is the event's subject (the member), so a member's
+    events are in one stream shard, in order, and the mapping hands a shard's batches to one
+    invocation after the other (``ParallelizationFactor`` 1: above it Lambda keeps order only per
+    item, and every event is an item: ``devstack.pump.PARALLELIZATION``); the per-member
+    subscribers (tiers, benefits, tasks) run in that order here. The folds only add, so their
+    order does not matter."""
     PROVIDERS.load()
     stop = len(events)
     consumers = {id(fn): fn for event in events for _name, fn in SUBSCRIBERS.get(event.type, [])
