@@ -146,3 +146,17 @@ def test_an_event_that_cannot_be_folded_is_reported_itself_and_those_before_it_a
     assert _figures()[0] == sum(10 + i for i in range(40))
     assert dispatch.handle_records(records[41:]) == {"batchItemFailures": []}       # once it is dead-lettered
     assert _figures()[:2] == (POINTS, POINTS)
+
+
+def test_the_issuance_migration_reads_every_shard_of_the_prepaid_accounts(aws):
+    """The issuance counters start at what the figures hold: a stream that caught up on this code
+    before the migration ran wrote the figures on every shard."""
+    from chalicelib.db import migration
+    from chalicelib.db.tables import MAIN
+    from chalicelib.shared.config import settings
+    from chalicelib.stored_value import counters
+    assert [folding.shard_pk("PREPAID#ACCOUNTS", s) for s in range(folding.FOLD_SHARDS)] == migration.PREPAID_ACCOUNTS
+    for n in range(0, 100, 10):
+        dispatch.handle_records(_records(TOP_UPS[n:n + 10]))
+    result = migration.migrate_issuance_counters(aws, MAIN.physical_name(settings()), counters.issuer_of)
+    assert result["seeded"] == {"default/program": FEN}
