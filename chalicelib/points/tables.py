@@ -16,7 +16,8 @@
                                                      update, unread
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
 ``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
-``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events
+``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events (the first
+                                                    two over shards ``#S1``.. too: events/folding.py)
 
 A lot that is used up is deleted: its identity lives on in the postings and the order that
 touched it, and a refund that restores points to it re-creates it with its original expiry. So
