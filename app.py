@@ -79,6 +79,13 @@ def dispatch_domain_events(event):
     return dispatch.handle_records(record for record in event.to_dict()["Records"])
 
 
+@app.lambda_function(name="redrive-events")
+def redrive_events(event, context):
+    """Replay the stream records of the failure queue from the stream (hourly: infra/stream.py)."""
+    from chalicelib.events import redrive
+    return redrive.run(context.get_remaining_time_in_millis() if context is not None else None)
+
+
 def _remaining_ms(event) -> float | None:
     """The Lambda's remaining time (None without a Lambda context): a job's deadline."""
     context = getattr(event, "context", None)

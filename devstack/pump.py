@@ -10,10 +10,17 @@ same :data:`MAPPING` values):
 * ``BisectBatchOnFunctionError``: when the handler raises, the batch is halved and retried.
 * ``MaximumRetryAttempts``: after that many failed retries the failing record is sent to the
   on-failure destination (an SQS queue) as a ``DDBStreamBatchInfo`` message, and the shard moves on.
+* ``FilterCriteria``: records that match no filter are never delivered (done, as Lambda drops
+  them): only INSERT records, an event written to the outbox; a TTL expiry's REMOVE is dropped.
+* ``MaximumBatchingWindowInSeconds`` has no local effect: the pump delivers what the stream holds
+  at each poll (every 0.1 s when idle), which is at most the window's wait.
+* ``ParallelizationFactor`` has no local effect either: one batch of a shard at a time, which is
+  the deployed value (1) anyway; why it is 1: :data:`PARALLELIZATION`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -21,9 +28,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+# Batches of a stream shard handled at once. Lambda keeps the order of a shard's records with
+# more than one only per item (partition and sort key: "Lambda still ensures in-order processing
+# at the item (partition and sort key) level", Lambda developer guide, with-ddb), and every event
+# is an item of its own (pk: the member, sk: the event id): at 2 or more, two events of one member
+# could be handled at once or out of order, and the tiers consumer would apply an earn's balance
+# after a later refund's (a member kept an upgrade the refund took back). So 1: a member's events
+# reach the per-member subscribers (tiers, benefits, tasks) in order, one batch of a shard after
+# the other; the drain is made fast instead by folding the projections (events/folding.py: two
+# transactions per consumer per batch of 100, not 100) and the batching window below.
+PARALLELIZATION = 1
+# Only INSERT records: what the outbox writes (REMOVE is a TTL expiry, MODIFY never happens).
+INSERTS_ONLY = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
 MAPPING = {"BatchSize": 100, "MaximumRetryAttempts": 5, "BisectBatchOnFunctionError": True,
            "MaximumRecordAgeInSeconds": 86400, "StartingPosition": "TRIM_HORIZON",
-           "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+           "FunctionResponseTypes": ["ReportBatchItemFailures"], "FilterCriteria": INSERTS_ONLY,
+           # wait up to 1 s to fill a batch: a trickle is folded in tens of events, not ones
+           "MaximumBatchingWindowInSeconds": 1, "ParallelizationFactor": PARALLELIZATION}
 
 Fetch = Callable[[int], list[dict[str, Any]]]
 Invoke = Callable[[dict[str, Any]], Any]
@@ -33,10 +54,12 @@ DeadLetter = Callable[[dict[str, Any]], None]
 class Pump:
     def __init__(self, stream_arn: str, fetch: Fetch, invoke: Invoke, dead_letter: DeadLetter,
                  batch_size: int = MAPPING["BatchSize"], max_retries: int = MAPPING["MaximumRetryAttempts"],
-                 bisect: bool = MAPPING["BisectBatchOnFunctionError"], backoff: float = 0.05) -> None:
+                 bisect: bool = MAPPING["BisectBatchOnFunctionError"], backoff: float = 0.05,
+                 filters: dict[str, Any] = MAPPING["FilterCriteria"]) -> None:
         self.stream_arn = stream_arn
         self.fetch, self.invoke, self.dead_letter = fetch, invoke, dead_letter
         self.batch_size, self.max_retries, self.bisect, self.backoff = batch_size, max_retries, bisect, backoff
+        self.filters = filters
         self.queue: deque[dict[str, Any]] = deque()
         self.limit = batch_size
         self.attempts = 0
@@ -50,7 +73,10 @@ class Pump:
         """Deliver one batch. Returns how many records are now done (0: nothing to do or a retry)."""
         with self._busy:
             if not self.queue:
-                self.queue.extend(self.fetch(self.batch_size))
+                fetched = self.fetch(self.batch_size)
+                wanted = [r for r in fetched if self.wanted(r)]
+                self.delivered += len(fetched) - len(wanted)        # filtered out: done, as on Lambda
+                self.queue.extend(wanted)
             if not self.queue:
                 return 0
             batch = list(self.queue)[: self.limit]
@@ -68,6 +94,12 @@ class Pump:
             first = min(ids.index(f) for f in failed)
             done = self._done(first, reset=False)
             return done + self._retry_or_dead_letter()
+
+    def wanted(self, record: dict[str, Any]) -> bool:
+        """Whether ``record`` matches one of the mapping's filters (each pattern's keys name a
+        record's fields, each with the values allowed, or a nested pattern)."""
+        filters = self.filters.get("Filters") or []
+        return not filters or any(_matches(json.loads(f["Pattern"]), record) for f in filters)
 
     def _done(self, n: int, reset: bool = True) -> int:
         for _ in range(n):
@@ -139,6 +171,17 @@ class Pump:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+
+
+def _matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
+    for key, allowed in pattern.items():
+        value = record.get(key)
+        if isinstance(allowed, dict):
+            if not isinstance(value, dict) or not _matches(allowed, value):
+                return False
+        elif value not in allowed:
+            return False
+    return True
 
 
 class StreamReader:

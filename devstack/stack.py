@@ -195,6 +195,7 @@ class LocalStack:
             s3.create_bucket(Bucket=s.reports_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         sqs = self.client("sqs")
         self.dlq_url = sqs.create_queue(QueueName=f"loyalty-{self.stage}-events-dlq")["QueueUrl"]
+        os.environ["EVENTS_DLQ_URL"] = self.dlq_url            # what redrive-events reads (chalicelib/events/redrive.py)
         # where a job run that stops at its deadline puts its continuation (chalicelib/jobs.py)
         name = f"loyalty-{self.stage}-jobs"
         self.jobs_queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]

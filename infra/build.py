@@ -34,6 +34,7 @@ from typing import Any
 
 from infra import iam
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
+from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
 ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
 WITH_EXTENSION = "WithSecretsExtension"
@@ -44,8 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (chalicelib.api.endpoint: 25 s less 12 s, at most REQUEST_BUDGET_SECONDS).
 API_TIMEOUT_SECONDS = 25
 # Executions kept for each function of a kind (Lambda's account-wide pool is shared with the API,
-# which takes what is left). The stream consumer: one per stream shard (ParallelizationFactor 1),
-# ~20 shards at the flash peak, room for 50. A job: its run and one overlapping run (the next
+# which takes what is left). The stream consumer: stream shards x ParallelizationFactor (1, so a
+# member's events stay in order: devstack.pump.PARALLELIZATION), ~20 shards at the flash peak,
+# room for 50 (shards split as the table's partitions do). A job: its run and one overlapping run (the next
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
@@ -110,9 +112,10 @@ def merge_template(stage: str) -> dict[str, Any]:
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
     resources.update(jobs_resources())
+    resources.update(stream_resources())
 
     by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
-    kinds = {"APIHandler": "api"}
+    kinds = {"APIHandler": "api", REDRIVE_FUNCTION: "stream"}
     names = {_cfn_name(source.name): source.name for source in app.event_sources}
     for source in app.event_sources:
         name = _cfn_name(source.name)
@@ -159,6 +162,8 @@ def merge_template(stage: str) -> dict[str, Any]:
             props["Timeout"], props["MemorySize"] = JOB_SIZES[names[name]]
         if names.get(name) == "continue-job":
             props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
+        if name == REDRIVE_FUNCTION:
+            props.update(redrive_properties())
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.

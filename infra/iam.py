@@ -5,7 +5,8 @@
   file with the last part, and ``runJob`` runs any job in the API function (generation writes the
   secrets' parts).
 * ``stream``: reads the events table's stream, reads and writes the main table (projections,
-  markers), puts outbox events, sends what it cannot deliver to the dead-letter queue.
+  markers), puts outbox events, sends what it cannot deliver to the dead-letter queue, and
+  (``redrive-events``) receives and deletes that queue's messages.
 * ``jobs``: reads and writes the main table, puts outbox events, writes and deletes exports (gift
   card secrets are deleted once fetched), sends a run's continuation to the jobs queue and
   consumes it (``continue-job``: its event source mapping polls the queue with this role).
@@ -60,7 +61,8 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
         return common + [
             _allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams"], [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]),
-            _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
+            _allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],     # redrive-events reads it
+                   [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}])]
     return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing,
                      _allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                             jobs_queue)]

@@ -148,6 +148,11 @@ def _programs(client: Any, table: str) -> list[str]:
     return sorted({DEFAULT_PROGRAM} | {i["gsi1sk"]["S"] for page in pages for i in page["Items"]})
 
 
+# The prepaid figures' account rows are spread over shards (chalicelib/events/folding.py: FOLD_SHARDS,
+# shard_pk; a test holds the two equal): the balances are their sums.
+PREPAID_ACCOUNTS = ["PREPAID#ACCOUNTS"] + [f"PREPAID#ACCOUNTS#S{n}" for n in range(1, 8)]
+
+
 def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str], str | None]) -> dict[str, Any]:
     """Start each issuer's outstanding-prepaid counter (what the issuance limit is held against,
     stored_value/counters.py) at what the prepaid figures say it holds: money issued before the
@@ -158,12 +163,13 @@ def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str]
     if "Item" in client.get_item(TableName=table, Key=ISSUANCE_MARKER, ConsistentRead=True):
         return {"seeded": {}, "counting_already": [], "unattributed": {}}
     seeded: dict[str, int] = {}
-    counting, unattributed = [], {}
+    counting: list[str] = []
+    unattributed: dict[str, int] = {}
     for program in _programs(client, table):
         held: dict[str, int] = {}
-        pages = client.get_paginator("query").paginate(
+        pages = [page for partition in PREPAID_ACCOUNTS for page in client.get_paginator("query").paginate(
             TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": tenancy.physical(program, "PREPAID#ACCOUNTS")}})
+            ExpressionAttributeValues={":p": {"S": tenancy.physical(program, partition)}})]
         for page in pages:
             for item in page["Items"]:
                 account, balance = item["sk"]["S"], int(item.get("balance", {"N": "0"})["N"])
@@ -171,7 +177,8 @@ def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str]
                 if issuer is not None:
                     held[issuer] = held.get(issuer, 0) - balance          # liabilities are credits
                 elif balance and account.startswith("gift_cards_voided"):
-                    unattributed[f"{program}/{account}"] = -balance
+                    where = f"{program}/{account}"
+                    unattributed[where] = unattributed.get(where, 0) - balance
         for issuer, fen in sorted(held.items()):
             if fen == 0:
                 continue

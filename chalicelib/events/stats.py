@@ -13,16 +13,16 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from chalicelib.db.backend import SortKey
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.events.dispatch import apply_once, subscribe
+from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, read_shards
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 CONSUMER = "daily-stats"
 COUNTERS = {"member.registered": "members_registered", "member.identity_bound": "identities_bound"}
 
 
 class DailyStatsItem(MainModel):
+    shards = FOLD_SHARDS          # hot: every registration of the program adds to its ALL row
     scope = UnicodeAttribute()
     day = UnicodeAttribute()
     members_registered = NumberAttribute(default=0)
@@ -34,21 +34,20 @@ class DailyStatsItem(MainModel):
         return f"STATS#{scope}", f"DAY#{day}"
 
 
-@subscribe(CONSUMER, *COUNTERS)
-def count(event: DomainEvent) -> None:
-    """Add one to the day's counter, for the program and for the event's merchant, exactly once."""
-    counter = getattr(DailyStatsItem, COUNTERS[event.type])
+@folds(CONSUMER, *COUNTERS)
+def count(event: DomainEvent) -> Deltas:
+    """One more on the day's counter, for the program and for the event's merchant."""
+    counter = COUNTERS[event.type]
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
-    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
+    deltas = Deltas()
     for scope in {"ALL", event.merchant_id or "-"}:
-        row = DailyStatsItem(*DailyStatsItem.key(scope, day))
-        uow.update(row, [counter.add(1), DailyStatsItem.scope.set(scope), DailyStatsItem.day.set(day)])
-    apply_once(CONSUMER, event, uow)
+        deltas.add(DailyStatsItem, DailyStatsItem.key(scope, day), {counter: 1}, scope=scope, day=day)
+    return deltas
 
 
 def daily(uow: UnitOfWork, scope: str, start: date, end: date) -> list[dict]:
     """The counters of each day from ``start`` to ``end`` that has any."""
     pk, low = DailyStatsItem.key(scope, start.isoformat())
-    rows = uow.query(DailyStatsItem, pk, SortKey.between(low, DailyStatsItem.key(scope, end.isoformat())[1]))
+    rows = read_shards(uow, DailyStatsItem, pk, SortKey.between(low, DailyStatsItem.key(scope, end.isoformat())[1]))
     return [{"day": r.day, "members_registered": int(r.members_registered or 0),
              "identities_bound": int(r.identities_bound or 0)} for r in rows]

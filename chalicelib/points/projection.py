@@ -8,13 +8,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.events.dispatch import apply_once, subscribe
+from chalicelib.events.folding import Deltas, folds
 from chalicelib.points import repository
 from chalicelib.points.rules import inflated
 from chalicelib.points.tables import LiabilityItem, PointsDayItem
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 CONSUMER = "points-figures"
 STAT_FIELDS = ("issued", "redeemed", "expired", "clawed_back", "restored", "adjusted")
@@ -52,22 +51,19 @@ def _liability(event: DomainEvent) -> dict[str, int]:
     return {m: v for m, v in months.items() if v}
 
 
-@subscribe(CONSUMER, "points.earned", "points.redeemed", "points.held", "points.hold_confirmed",
-           "points.hold_released", "points.refunded", "points.adjusted", "points.expired", "points.unlocked")
-def project(event: DomainEvent) -> None:
-    """Add one posting event to the liability and daily figures, exactly once."""
+@folds(CONSUMER, "points.earned", "points.redeemed", "points.held", "points.hold_confirmed",
+       "points.hold_released", "points.refunded", "points.adjusted", "points.expired", "points.unlocked")
+def project(event: DomainEvent) -> Deltas:
+    """What one posting event adds to the liability and the day's figures."""
     point_type = event.data["point_type"]
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
-    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
+    deltas = Deltas()
     for month, delta in _liability(event).items():
-        row = LiabilityItem(*LiabilityItem.key(point_type, month))
-        uow.update(row, [LiabilityItem.points.add(delta), LiabilityItem.month.set(month)])
+        deltas.add(LiabilityItem, LiabilityItem.key(point_type, month), {"points": delta}, month=month)
     stats = {k: v for k, v in _stats(event).items() if v}
     if stats:
-        day_row = PointsDayItem(*PointsDayItem.key(point_type, day))
-        uow.update(day_row, [getattr(PointsDayItem, k).add(v) for k, v in stats.items()] + [PointsDayItem.day.set(day)])
-    if uow.pending:
-        apply_once(CONSUMER, event, uow)
+        deltas.add(PointsDayItem, PointsDayItem.key(point_type, day), stats, day=day)
+    return deltas
 
 
 def daily_totals(uow: UnitOfWork, point_type: str, start: date, end: date) -> dict[str, int]:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.events.folding import read_shards
 from chalicelib.orders import service as orders
 from chalicelib.points.tables import (
     AccountItem,
@@ -126,12 +127,12 @@ class PointsRepository:
     # program ----------------------------------------------------------------------------------
     def liability(self, point_type: str) -> list[LiabilityItem]:
         """Outstanding points by expiry month."""
-        return list(self.uow.query(LiabilityItem, LiabilityItem.key(point_type, "")[0]))
+        return list(read_shards(self.uow, LiabilityItem, LiabilityItem.key(point_type, "")[0]))
 
     def days(self, point_type: str, start: date, end: date) -> list[PointsDayItem]:
         """Daily figures from ``start`` to ``end``, both included."""
         pk, low = PointsDayItem.key(point_type, start.isoformat())
-        return list(self.uow.query(PointsDayItem, pk, SortKey.between(low, f"DAY#{end.isoformat()}")))
+        return list(read_shards(self.uow, PointsDayItem, pk, SortKey.between(low, f"DAY#{end.isoformat()}")))
 
     # due work ---------------------------------------------------------------------------------
     def due_lots(self, as_of: datetime) -> Iterator[tuple[str, LotItem]]:

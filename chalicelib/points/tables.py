@@ -16,7 +16,8 @@
                                                      update, unread
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
 ``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
-``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events
+``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events (the first
+                                                    two over shards ``#S1``.. too: events/folding.py)
 
 A lot that is used up is deleted: its identity lives on in the postings and the order that
 touched it, and a refund that restores points to it re-creates it with its original expiry. So
@@ -34,6 +35,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
@@ -234,6 +236,8 @@ class PointsOrderItem(OrderItem):
 class LiabilityItem(MainModel):
     """``PTSLIAB#<type> / EXP#<month>``: outstanding points by expiry month (a projection)."""
 
+    shards = FOLD_SHARDS          # hot: every posting of the program adds to it (events/folding.py)
+
     month = UnicodeAttribute()
     points = NumberAttribute(default=0)
 
@@ -244,6 +248,8 @@ class LiabilityItem(MainModel):
 
 class PointsDayItem(MainModel):
     """``PTSSTAT#<type> / DAY#<day>``: issued, redeemed, expired... on one day (a projection)."""
+
+    shards = FOLD_SHARDS          # hot: every posting of the program adds to it (events/folding.py)
 
     day = UnicodeAttribute()
     issued = NumberAttribute(default=0)

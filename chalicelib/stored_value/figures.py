@@ -22,10 +22,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.events.dispatch import apply_once, subscribe
+from chalicelib.events.folding import Deltas, folds
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.principal import DEFAULT_PROGRAM
 from chalicelib.stored_value import counters, repository
 from chalicelib.stored_value.tables import PrepaidAccountItem, PrepaidDayItem
 
@@ -35,43 +34,41 @@ MEMBER_BONUS = ("member:bonus", "member:held_bonus")
 ISSUER = "issuer:"                 # day rows of an issuer's net receipts and releases (no account of the balances)
 
 
-@subscribe(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
+@folds(CONSUMER, "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
            "stored_value.cashed_out", "stored_value.held", "stored_value.cash_out_requested",
            "stored_value.cash_out_rejected", "stored_value.card_payment_refunded", "gift_card.voided_paid_out",
            "gift_card.breakage", "stored_value.hold_released",
            "stored_value.card_redeemed", "stored_value.bonus_expired", "gift_card.sold", "gift_card.paid", "gift_card.payment_refunded",
            "gift_card.voided", "gift_card.held", "gift_card.hold_released")
-def project(event: DomainEvent) -> None:
-    """Add one movement's lines to the accounts and the day, exactly once. (A redemption's lines
-    are on both the card's event and the account's: only the account's is counted.)"""
+def project(event: DomainEvent) -> Deltas:
+    """What one movement's lines add to the accounts and the day. (A redemption's lines are on
+    both the card's event and the account's: only the account's is counted.)"""
+    deltas = Deltas()
     lines = event.data.get("entries") or []
     if not lines:
-        return
+        return deltas
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     net: dict[str, tuple[int, int]] = {}
     for line in lines:
         fen = int(line["fen"])
         debit, credit = net.get(line["account"], (0, 0))
         net[line["account"]] = (debit + max(fen, 0), credit + max(-fen, 0))
-    uow = UnitOfWork(program=event.program_id or DEFAULT_PROGRAM)
     held: dict[str, int] = {}         # per issuer, what the movement added to the money it holds
     for account, (debit, credit) in net.items():
-        uow.update(PrepaidAccountItem(*PrepaidAccountItem.key(account)),
-                   [PrepaidAccountItem.balance.add(debit - credit), PrepaidAccountItem.account.set(account)])
-        _add_day(uow, account, day, debit, credit)
+        deltas.add(PrepaidAccountItem, PrepaidAccountItem.key(account), {"balance": debit - credit}, account=account)
+        _add_day(deltas, account, day, debit, credit)
         if (issuer := counters.issuer_of(account)) is not None:
             held[issuer] = held.get(issuer, 0) + credit - debit
     # A custodian counts money received and released by an issuer, not its moves between its own
     # accounts (a hold, a cash-out awaiting approval): the movement's net per issuer.
     for issuer, fen in held.items():
         if fen:
-            _add_day(uow, ISSUER + issuer, day, max(-fen, 0), max(fen, 0))
-    apply_once(CONSUMER, event, uow)
+            _add_day(deltas, ISSUER + issuer, day, max(-fen, 0), max(fen, 0))
+    return deltas
 
 
-def _add_day(uow: UnitOfWork, account: str, day: str, debit: int, credit: int) -> None:
-    uow.update(PrepaidDayItem(*PrepaidDayItem.key(account, day)),
-               [PrepaidDayItem.debit.add(debit), PrepaidDayItem.credit.add(credit), PrepaidDayItem.day.set(day)])
+def _add_day(deltas: Deltas, account: str, day: str, debit: int, credit: int) -> None:
+    deltas.add(PrepaidDayItem, PrepaidDayItem.key(account, day), {"debit": debit, "credit": credit}, day=day)
 
 
 def balances(uow: UnitOfWork) -> dict[str, int]:

@@ -7,6 +7,7 @@ from datetime import date
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.events.folding import read_shards
 from chalicelib.stored_value.tables import (
     ACCOUNT_SHARDS,
     PrepaidAccountItem,
@@ -51,13 +52,13 @@ class StoredValueRepository:
         return self.uow.query(SvAccountItem, f"SVACCT#{shard}", sort, index="gsi1", limit=limit)
 
     def prepaid_accounts(self) -> Iterator[PrepaidAccountItem]:
-        """The program's journal accounts with their balances (a projection)."""
-        return self.uow.query(PrepaidAccountItem, "PREPAID#ACCOUNTS", None, consistent=True)
+        """The program's journal accounts with their balances (a projection, summed over its shards)."""
+        return read_shards(self.uow, PrepaidAccountItem, "PREPAID#ACCOUNTS", None, consistent=True)
 
     def prepaid_days(self, account: str, start: date) -> Iterator[PrepaidDayItem]:
         """A journal account's movements on ``start`` and every later day."""
-        return self.uow.query(PrepaidDayItem, f"PREPAIDDAY#{account}", SortKey.between(start.isoformat(), "9999"),
-                              consistent=True)
+        return read_shards(self.uow, PrepaidDayItem, f"PREPAIDDAY#{account}",
+                           SortKey.between(start.isoformat(), "9999"), consistent=True)
 
     @staticmethod
     def shards() -> range:

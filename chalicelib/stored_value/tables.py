@@ -26,6 +26,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.postings import JournalPosting
 
@@ -190,6 +191,8 @@ class PrepaidAccountItem(MainModel):
     """``PREPAID#ACCOUNTS / <journal account>``: the account's balance (debit +, credit −), a
     projection of every movement's lines."""
 
+    shards = FOLD_SHARDS          # hot: every stored value or gift card movement of the program adds to it (events/folding.py)
+
     account = UnicodeAttribute(null=True)
     balance = NumberAttribute(default=0)
 
@@ -200,6 +203,8 @@ class PrepaidAccountItem(MainModel):
 
 class PrepaidDayItem(MainModel):
     """``PREPAIDDAY#<journal account> / <day>``: the account's debits and credits on a day."""
+
+    shards = FOLD_SHARDS          # hot: every movement of the program adds to it (events/folding.py)
 
     day = UnicodeAttribute(null=True)
     debit = NumberAttribute(default=0)

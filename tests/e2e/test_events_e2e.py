@@ -57,3 +57,32 @@ def test_a_poison_event_is_dead_lettered_and_the_stream_moves_on(api, stack, mon
     sqs = stack.client("sqs")
     messages = sqs.receive_message(QueueUrl=stack.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
     assert any("DDBStreamBatchInfo" in m["Body"] for m in messages)
+
+
+def test_a_dead_lettered_record_is_redriven_from_the_stream_and_counted_once(api, stack, monkeypatch):
+    """#24 item 5: a record the stream gave up on (only its position reaches the failure queue) is
+    read again from the stream by redrive-events, as the stream's role, and counted exactly once."""
+    from chalicelib.events import dispatch
+    from devstack.lambdas import invoke
+    pump = stack.pumps[0]
+    monkeypatch.setattr(pump, "backoff", 0)
+    stack.drain()
+    invoke("app.redrive_events", "redrive-events", {}, "stream", 300)      # earlier tests' messages
+    working = dispatch.SUBSCRIBERS["member.registered"]
+
+    def down(event):
+        raise RuntimeError("a dependency is down")
+
+    dispatch.SUBSCRIBERS["member.registered"] = [("daily-stats", down)]
+    try:
+        dead_before, before = pump.dead_lettered, registered_today(api)
+        api.call("POST", "/v1/members", {"phone": fresh_phone()}, key=fresh_phone(), pos=True)
+        stack.drain(timeout=30)
+        assert pump.dead_lettered == dead_before + 1 and registered_today(api) == before
+    finally:
+        dispatch.SUBSCRIBERS["member.registered"] = working
+    done = invoke("app.redrive_events", "redrive-events", {}, "stream", 300)
+    assert (done["messages"], done["redriven"], done["failed"], done["expired"]) == (1, 1, 0, 0)
+    assert registered_today(api) == before + 1
+    again = invoke("app.redrive_events", "redrive-events", {}, "stream", 300)     # the message is gone
+    assert again["messages"] == 0 and registered_today(api) == before + 1

@@ -54,6 +54,20 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BisectBatchOnFunctionError"] is True and source["MaximumRetryAttempts"] == 5
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    # issue #24 item 7: only INSERT records, batches filled for up to a second, one batch of a shard
+    # at a time (a member's events in order: devstack/pump.py PARALLELIZATION), 100 records a batch
+    assert [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]] == [{"eventName": ["INSERT"]}]
+    assert source["MaximumBatchingWindowInSeconds"] == 1 and source["BatchSize"] == 100
+    assert source["ParallelizationFactor"] == 1
+    assert t["DispatchDomainEvents"]["Properties"]["ReservedConcurrentExecutions"] == 50
+    # issue #24 item 5: dead-lettered records are redriven every hour, one run at a time; alarms on
+    # the stream's age, the failure queue and a redrive that came too late
+    redrive = t["RedriveEvents"]["Properties"]
+    assert redrive["ReservedConcurrentExecutions"] == 1 and redrive["Handler"] == "app.redrive_events"
+    assert t["RedriveEventsSchedule"]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["RedriveEvents", "Arn"]}
+    assert {t[a]["Properties"]["MetricName"] for a in ("EventsIteratorAgeAlarm", "EventsDeadLetterAlarm",
+                                                        "EventsRedriveExpiredAlarm")} == {
+        "IteratorAge", "ApproximateNumberOfMessagesVisible", "EventsRedriveExpired"}
     functions = [k for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"]
     for name in functions:
         env = t[name]["Properties"]["Environment"]["Variables"]
@@ -81,7 +95,8 @@ def test_each_function_kind_has_its_own_least_privilege_role(template):
     kinds = {name: t[name]["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
     assert kinds["APIHandler"] == "ApiRole" and kinds["DispatchDomainEvents"] == "StreamRole"
-    assert {kinds[n] for n in kinds if n not in ("APIHandler", "DispatchDomainEvents")} == {"JobsRole"}
+    assert kinds["RedriveEvents"] == "StreamRole"              # #24 item 5: it reads the stream again
+    assert {kinds[n] for n in kinds if n not in ("APIHandler", "DispatchDomainEvents", "RedriveEvents")} == {"JobsRole"}
     assert t["DefaultRole"]["Properties"]["Policies"] == []                   # Chalice's role: unused, empty
     for role in ("ApiRole", "StreamRole", "JobsRole"):
         statements = _statements(t, role)
@@ -133,10 +148,11 @@ def test_the_api_stops_before_the_gateway_and_the_stream_and_jobs_keep_execution
     assert functions["APIHandler"]["Timeout"] == 25 < 29
     assert "ReservedConcurrentExecutions" not in functions["APIHandler"]        # the API takes what is left
     assert functions["DispatchDomainEvents"]["ReservedConcurrentExecutions"] == 50
-    jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents", "ContinueJob")]
+    jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents", "ContinueJob",
+                                                       "RedriveEvents")]
     assert len(jobs) >= 15 and all(functions[name]["ReservedConcurrentExecutions"] == 2 for name in jobs)
     assert functions["ContinueJob"]["ReservedConcurrentExecutions"] == 8        # a stopped run's parts, one per due shard
-    assert 50 + 2 * len(jobs) + 8 <= 1000 - 100   # Lambda keeps 100 of an account's default 1,000 unreserved
+    assert 50 + 2 * len(jobs) + 8 + 1 <= 1000 - 100   # Lambda keeps 100 of an account's default 1,000 unreserved
 
 
 def test_each_job_has_the_timeout_and_memory_for_what_it_does_and_continues_through_the_jobs_queue(template):

@@ -91,3 +91,13 @@ def test_an_unknown_item_identifier_fails_the_whole_batch():
     pump = Pump("arn", FakeStream(records(2)), handler, lambda i: None, backoff=0)
     pump.drain()
     assert calls[0] == ["1", "2"] and calls[1][0] == "1"
+
+
+def test_records_the_filter_leaves_out_are_done_without_a_delivery():
+    """Issue #24 item 7: the mapping's FilterCriteria (INSERT only) holds locally too."""
+    seen = []
+    removes = [{"eventName": "REMOVE", "dynamodb": {"SequenceNumber": s}} for s in ("3", "5")]
+    stream = FakeStream(records(2) + [removes[0]] + records(1, start=4) + [removes[1]])
+    pump = Pump("arn", stream, lambda b: seen.append(seqs(b)) or {"batchItemFailures": []}, lambda i: None)
+    assert pump.drain() == 3
+    assert seen == [["1", "2", "4"]] and pump.delivered == 5
