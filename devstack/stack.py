@@ -221,6 +221,12 @@ class LocalStack:
         self._api_thread.start()
 
     def _start_pumps(self) -> None:
+        self.attach_pumps()
+        self._start_jobs_poller()
+
+    def attach_pumps(self, start: bool = True) -> None:
+        """A pump per stream handler; ``start=False`` runs none in the background, so that only
+        :meth:`drain` delivers (the benchmark counts each operation's consumers that way)."""
         from chalice.app import DynamoDBEventConfig
 
         from chalicelib.db.tables import table_of_stream
@@ -241,9 +247,9 @@ class LocalStack:
                         lambda event, s=source: invoke(s.handler_string, s.name, event, "stream"),
                         lambda info: sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(info)),
                         batch_size=source.batch_size)
-            pump.start()
+            if start:
+                pump.start()
             self.pumps.append(pump)
-        self._start_jobs_poller()
 
     def _start_jobs_poller(self) -> None:
         """Run job continuations from the jobs queue as ``continue-job`` (the deployed SQS event
