@@ -39,7 +39,8 @@ def rest_api_settings() -> dict[str, Any]:
 def gateway_stage_settings() -> dict[str, Any]:
     """The access log group, and the account setting API Gateway needs to write to it."""
     return {
-        "ApiAccessLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 90}},
+        "ApiAccessLogs": {"Type": "AWS::Logs::LogGroup",        # infra/alarms.py: how long, and why
+                          "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}}},
         "ApiGatewayLoggingRole": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
