@@ -774,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from devstack.stack import LocalStack, free_port
     stack = LocalStack(api_port=free_port(), emulator_port=free_port(), pumps_enabled=False,
-                       scheduler_enabled=False).start()
+                       scheduler_enabled=False, rate_limits={}).start()      # one client: cost, not limits
     global DRAIN
     stack.attach_pumps(start=False)                # delivered by timed(), after each call
     DRAIN = lambda: stack.drain(timeout=600)      # noqa: E731

@@ -6,7 +6,7 @@ the same topic). The alarms, and what each says is wrong:
 
 * ``Api5xxAlarm``: more than 1% of the API's requests answered 5xx over two 5-minute periods;
 * ``ApiThrottledAlarm``: the app answered 503 because DynamoDB throttled it (the ``Throttles``
-  metric of :mod:`chalicelib.api.endpoint`);
+  metric of :mod:`chalicelib.api.endpoint`); the gateway's own 429s are the WAF rule's, below;
 * ``<Function>ThrottlesAlarm``: Lambda refused an invocation of that function for concurrency
   (the account's pool, or the function's reserved executions, is too small);
 * ``<Function>IteratorAgeAlarm``: a stream consumer is more than 5 minutes behind its stream;
@@ -15,7 +15,9 @@ the same topic). The alarms, and what each says is wrong:
 * ``DueBacklogAlarm``: due work (expiries, reviews, reminders) is days behind (``DueBacklogDays``,
   emitted by every job run, :mod:`chalicelib.jobs`);
 * ``ReconciliationMismatchesAlarm``: a reconciliation job found a ledger that does not balance
-  (``ReconciliationMismatches``, :mod:`chalicelib.ledger.reconciliation`).
+  (``ReconciliationMismatches``, :mod:`chalicelib.ledger.reconciliation`);
+* ``<Rule>RateLimitedAlarm`` (added by :mod:`infra.waf`): a caller is held to its rate limit
+  (the gateway's 429s).
 
 Every function writes to a log group of the stack (Lambda's ``LoggingConfig``), and the API's
 access log too, kept ``LogRetentionDays``: by default 30 days on ``dev`` (for debugging, nothing

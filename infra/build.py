@@ -21,7 +21,8 @@
   reconciliations, all notifying one topic, and every function's log group with a retention
   (:mod:`infra.alarms`);
 * the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
-  without query strings (:mod:`infra.gateway`).
+  without query strings (:mod:`infra.gateway`), and a WAF web ACL holds each caller (key id,
+  bearer token, address) to a rate of its own (:mod:`infra.waf`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import alarms, iam
+from infra import alarms, iam, waf
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 
 ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
@@ -166,7 +167,8 @@ def merge_template(stage: str) -> dict[str, Any]:
     resources["ReportsBucketPolicy"] = iam.tls_only_bucket_policy("ReportsBucket")
     resources.update(gateway_stage_settings())
     alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue"))
-    return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage),
+    waf.add(resources, stage, alarms.alarm)
+    return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(),
                            "SecretsExtensionLayerArn": {
                 "Type": "String", "Default": "",
                 "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "

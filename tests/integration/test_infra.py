@@ -214,3 +214,28 @@ def test_every_alarm_notifies_the_topic_and_watches_what_exists(template):
             ("Loyalty", "ReconciliationMismatches"), ("Loyalty", "Throttles")} <= watched
     assert {f"{f}ThrottlesAlarm" for f in functions} <= set(alarms)
     assert {"EventsDeadLetterQueueAlarm", "JobsDeadLetterQueueAlarm", "DispatchDomainEventsIteratorAgeAlarm"} <= set(alarms)
+
+
+def test_each_caller_is_held_to_its_own_rate_and_the_stage_is_sized_for_the_flash(template):
+    """#24 item 9: the stage limit is the load model's (10,000 requests a second at a flash), and a
+    WAF web ACL on the stage holds each key id, bearer token and address to its own rate, answered
+    429 with Retry-After, so one program's flood cannot take the stage from the others."""
+    whole = json.loads(template.read_text())
+    params, t = whole["Parameters"], whole["Resources"]
+    assert params["ApiRateLimit"]["Default"] >= 10_000 and params["ApiBurstLimit"]["Default"] >= 5_000
+    acl = t["ApiFirewall"]["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    counted = {}
+    for rule in acl["Rules"]:
+        statement = rule["Statement"]["RateBasedStatement"]
+        assert statement["Limit"]["Ref"] in params and statement["EvaluationWindowSec"] == 60
+        keys = statement.get("CustomKeys", [])
+        counted[rule["Name"]] = keys[0]["Header"]["Name"] if keys else statement["AggregateKeyType"]
+        block = rule["Action"]["Block"]["CustomResponse"]
+        assert block["ResponseCode"] == 429 and block["ResponseHeaders"][0]["Name"] == "Retry-After"
+        assert block["CustomResponseBodyKey"] in acl["CustomResponseBodies"]
+    assert counted == {"PerApiKey": "x-api-key", "PerToken": "authorization", "PerIp": "IP"}
+    association = t["ApiFirewallAssociation"]
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["ApiFirewall", "Arn"]}
+    stage = t["RestAPI"]["Properties"]["StageName"]
+    assert association["Properties"]["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/" + stage)
