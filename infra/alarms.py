@@ -110,5 +110,5 @@ def add(resources: dict[str, Any], kinds: dict[str, str], stage: str, queues: tu
         "many days (docs/engineers/deploy.md, the jobs)", NAMESPACE, "DueBacklogDays", SERVICE, "Maximum",
         BACKLOG_ALARM_DAYS, periods=2, period=3600, comparison="GreaterThanOrEqualToThreshold")
     resources["ReconciliationMismatchesAlarm"] = alarm(
-        "a reconciliation found a ledger that does not balance (its program announces which accounts)",
+        "a reconciliation found a ledger that does not balance (its job run, GET /v1/jobs/{job}/runs, names the accounts)",
         NAMESPACE, "ReconciliationMismatches", SERVICE, "Sum", 0, period=3600)
