@@ -82,6 +82,7 @@ def row(name: str, size: str, n: int, samples: list[float], usage) -> dict[str, 
             "consumer_requests_per_call": round(consumers.requests / n, 2) if consumers else 0,
             "consumer_rcu_per_call": round(consumers.rcu / n, 2) if consumers else 0,
             "consumer_wcu_per_call": round(consumer_wcu, 2),
+            "consumer_wcu_index_per_call": round(consumers.wcu_index / n, 2) if consumers else 0,
             "total_wcu_per_call": round((usage.wcu + usage.wcu_index) / n + consumer_wcu, 2),
             "by_dynamodb_operation": {k: round(v[0] / n, 2) for k, v in usage.by_operation.items()},
             "p50_ms": round(percentile(samples, 50), 2), "p99_ms": round(percentile(samples, 99), 2)}
