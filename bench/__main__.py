@@ -1,7 +1,9 @@
 """Measure the system on the local stack and write ``bench/results.json``.
 
 What is measured, per operation: DynamoDB requests, RCU and WCU (computed by the AWS rules in
-the emulator, since moto reports none), and p50/p99 latency over real HTTP, at two data sizes.
+the emulator, since moto reports none), the indexes' write units apart, what the stream consumers
+then spend on the operation's events (delivered after each call, outside its time), and p50/p99
+latency over real HTTP, at two data sizes.
 Also: emulator transactions at 1k and 100k items (patched, and moto as shipped at small sizes),
 the concurrent double-spend check, and the Lambda cold start (import of app.py vs a bare Chalice
 app). Every loop is bounded in count; all traffic stays on 127.0.0.1.
@@ -37,24 +39,51 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+# Delivers every stream record written so far to its consumers, in this thread (the stack's
+# pumps run no thread in the benchmark): set by main, so that each operation's consumers are counted.
+DRAIN: Callable[[], Any] | None = None
+
+
 def timed(n: int, fn: Callable[[int], Any], warmup: int = 0) -> tuple[list[float], Any]:
-    """Call ``fn(0..n-1)``; the first ``warmup`` calls are made but not measured."""
+    """Call ``fn(0..n-1)``; the first ``warmup`` calls are made but not measured.
+
+    With :data:`DRAIN` set, the stream is delivered after each call (outside its time), and what
+    the consumers used is returned apart, as the usage's ``consumers``."""
     from devstack import emulator
+    from devstack.capacity import Usage
     for i in range(warmup):
         fn(n + i)
-    before = emulator.usage()
+    if DRAIN:
+        DRAIN()                                     # what set-up left on the stream is not this operation's
+    api, consumers = Usage(), Usage()
     samples = []
     for i in range(n):
+        before = emulator.usage()
         t = time.perf_counter()
         fn(i)
         samples.append((time.perf_counter() - t) * 1000)
-    return samples, emulator.usage().minus(before)
+        called = emulator.usage()
+        api = api.plus(called.minus(before))
+        if DRAIN:
+            DRAIN()
+            consumers = consumers.plus(emulator.usage().minus(called))
+    api.consumers = consumers                       # type: ignore[attr-defined]
+    return samples, api
 
 
 def row(name: str, size: str, n: int, samples: list[float], usage) -> dict[str, Any]:
+    """One operation's figures per call: the API's own (base tables, then its index writes), its
+    stream consumers' (base and index writes together), and the total write units."""
+    consumers = getattr(usage, "consumers", None)
+    consumer_wcu = (consumers.wcu + consumers.wcu_index) / n if consumers else 0.0
     return {"operation": name, "data": size, "calls": n,
             "requests_per_call": round(usage.requests / n, 2), "rcu_per_call": round(usage.rcu / n, 2),
-            "wcu_per_call": round(usage.wcu / n, 2),
+            "wcu_per_call": round(usage.wcu / n, 2), "wcu_index_per_call": round(usage.wcu_index / n, 2),
+            "consumer_requests_per_call": round(consumers.requests / n, 2) if consumers else 0,
+            "consumer_rcu_per_call": round(consumers.rcu / n, 2) if consumers else 0,
+            "consumer_wcu_per_call": round(consumer_wcu, 2),
+            "consumer_wcu_index_per_call": round(consumers.wcu_index / n, 2) if consumers else 0,
+            "total_wcu_per_call": round((usage.wcu + usage.wcu_index) / n + consumer_wcu, 2),
             "by_dynamodb_operation": {k: round(v[0] / n, 2) for k, v in usage.by_operation.items()},
             "p50_ms": round(percentile(samples, 50), 2), "p99_ms": round(percentile(samples, 99), 2)}
 
@@ -666,10 +695,13 @@ def _instructions(variants: Any, base: dict[str, str], event: Any) -> dict[str, 
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| operation | data | calls | DynamoDB requests | RCU | WCU | p50 ms | p99 ms |\n"
-            "|---|---|---|---|---|---|---|---|")
+    head = ("| operation | data | calls | DynamoDB requests | RCU | WCU | index WCU | consumers RCU | "
+            "consumers WCU (with index) | total WCU | p50 ms | p99 ms |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [f"| {r['operation']} | {r['data']} | {r['calls']} | {r['requests_per_call']} | {r['rcu_per_call']} | "
-             f"{r['wcu_per_call']} | {r['p50_ms']} | {r['p99_ms']} |" for r in rows]
+             f"{r['wcu_per_call']} | {r.get('wcu_index_per_call', '–')} | {r.get('consumer_rcu_per_call', '–')} | "
+             f"{r.get('consumer_wcu_per_call', '–')} | {r.get('total_wcu_per_call', '–')} | "
+             f"{r['p50_ms']} | {r['p99_ms']} |" for r in rows]
     return "\n".join([head, *lines])
 
 
@@ -743,7 +775,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from devstack.stack import LocalStack, free_port
     stack = LocalStack(api_port=free_port(), emulator_port=free_port(), pumps_enabled=False,
-                       scheduler_enabled=False).start()
+                       scheduler_enabled=False, rate_limits={}).start()      # one client: cost, not limits
+    global DRAIN
+    stack.attach_pumps(start=False)                # delivered by timed(), after each call
+    DRAIN = lambda: stack.drain(timeout=600)      # noqa: E731
     os.environ["JOB_BUDGET_SECONDS"] = "7200"      # a job measured here is one whole run, not a 15 s part
     try:
         if args.cold_start:

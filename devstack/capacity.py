@@ -65,14 +65,20 @@ def write_units(size: int, transactional: bool = False) -> float:
 
 @dataclass
 class Usage:
-    """Requests and capacity units consumed, in total and per operation."""
+    """Requests and capacity units consumed, in total and per operation.
+
+    ``wcu`` is the base tables' writes; ``wcu_index`` the global secondary indexes' on top of them
+    (:mod:`devstack.index_units`), in total and per index (``by_index``). DynamoDB bills both.
+    """
 
     requests: int = 0
     rcu: float = 0.0
     wcu: float = 0.0
     by_operation: dict[str, list[float]] = field(default_factory=dict)
+    wcu_index: float = 0.0
+    by_index: dict[str, float] = field(default_factory=dict)
 
-    def add(self, operation: str, rcu: float, wcu: float) -> None:
+    def add(self, operation: str, rcu: float, wcu: float, index: dict[str, float] | None = None) -> None:
         self.requests += 1
         self.rcu += rcu
         self.wcu += wcu
@@ -80,10 +86,13 @@ class Usage:
         row[0] += 1
         row[1] += rcu
         row[2] += wcu
+        for name, units in (index or {}).items():
+            self.wcu_index += units
+            self.by_index[name] = self.by_index.get(name, 0.0) + units
 
     def snapshot(self) -> Usage:
         return Usage(self.requests, self.rcu, self.wcu,
-                     {k: list(v) for k, v in self.by_operation.items()})
+                     {k: list(v) for k, v in self.by_operation.items()}, self.wcu_index, dict(self.by_index))
 
     def minus(self, earlier: Usage) -> Usage:
         ops = {}
@@ -91,10 +100,25 @@ class Usage:
             e = earlier.by_operation.get(k, [0, 0.0, 0.0])
             if v[0] - e[0]:
                 ops[k] = [v[0] - e[0], v[1] - e[1], v[2] - e[2]]
+        indexes = {k: v - earlier.by_index.get(k, 0.0) for k, v in self.by_index.items()
+                   if v - earlier.by_index.get(k, 0.0)}
         return Usage(self.requests - earlier.requests, self.rcu - earlier.rcu,
-                     self.wcu - earlier.wcu, ops)
+                     self.wcu - earlier.wcu, ops, self.wcu_index - earlier.wcu_index, indexes)
+
+    def plus(self, other: Usage) -> Usage:
+        ops = {k: list(v) for k, v in self.by_operation.items()}
+        for k, v in other.by_operation.items():
+            row = ops.setdefault(k, [0, 0.0, 0.0])
+            ops[k] = [row[0] + v[0], row[1] + v[1], row[2] + v[2]]
+        indexes = dict(self.by_index)
+        for k, v in other.by_index.items():
+            indexes[k] = indexes.get(k, 0.0) + v
+        return Usage(self.requests + other.requests, self.rcu + other.rcu, self.wcu + other.wcu, ops,
+                     self.wcu_index + other.wcu_index, indexes)
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "rcu": round(self.rcu, 2), "wcu": round(self.wcu, 2),
+                "wcu_index": round(self.wcu_index, 2),
+                "by_index": {k: round(v, 2) for k, v in sorted(self.by_index.items())},
                 "by_operation": {k: {"requests": int(v[0]), "rcu": round(v[1], 2), "wcu": round(v[2], 2)}
                                  for k, v in sorted(self.by_operation.items())}}

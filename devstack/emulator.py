@@ -9,7 +9,8 @@ Five patches, all applied by :func:`install` and all tested in ``tests/integrati
    writes are as atomic as on DynamoDB (moto server otherwise double-spends and raises
    ``dictionary changed size during iteration`` under threads).
 3. Every request is metered: requests, RCU and WCU computed by the AWS rules
-   (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``.
+   (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``; the global secondary
+   indexes' writes apart from the base table's (:mod:`devstack.index_units`).
 4. A ``Query`` reads only the items it can match. moto's walks and sorts every item of the
    table on every query (base table and GSI alike), so a member's query, or a job reading one
    day's due items, cost time in proportion to the whole table. Base-table queries read their
@@ -41,7 +42,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from devstack import throttling
+from devstack import index_units, throttling
 from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
@@ -287,6 +288,7 @@ def _serialised_and_metered(call_action):
                 USAGE.add(action, 0.0, 0.0)
                 return throttling.refusal(self, action, params)
             before = _write_targets(backend, action, params)
+            old_items = index_units.items_of(backend, before)
             status, headers, body = call_action(self)
             if fault is not None and status == 200:
                 body = throttling.unprocessed(backend, params, headers, body, fault.serve)
@@ -299,9 +301,10 @@ def _serialised_and_metered(call_action):
                     _GSI_MAPS.pop(name, None)
             try:
                 rcu, wcu = _units(backend, action, params, before, body)
+                index = index_units.index_units(backend, before, old_items) if status == 200 else {}
             except Exception:  # metering must never break a request
-                rcu = wcu = 0.0
-            USAGE.add(action, rcu, wcu)
+                rcu, wcu, index = 0.0, 0.0, {}
+            USAGE.add(action, rcu, wcu, index)
             return status, headers, body
     return call
 

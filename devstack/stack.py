@@ -1,4 +1,5 @@
-"""The whole system on one machine: emulator, tables, API, stream pumps, scheduler.
+"""The whole system on one machine: emulator, tables, API (behind each caller's rate limit), stream
+pumps, scheduler.
 
 Used by ``make run`` (``python -m devstack``), by the end-to-end tests and by the benchmark, so
 all three run the same thing. Everything binds to 127.0.0.1.
@@ -81,6 +82,8 @@ class LocalStack:
     scheduler_enabled: bool = True
     snapshot_seconds: float = 5.0
     enforce_iam: bool = True             # each function calls the emulator as its role (devstack/access.py)
+    # each caller's rate at the gateway (devstack/ratelimit.py): None, the template's limits; {}: none
+    rate_limits: dict[str, int] | None = None
     quiet: bool = True
     pumps: list = field(default_factory=list)
     scheduler: Any = None
@@ -216,12 +219,21 @@ class LocalStack:
         ChaliceRequestHandler.log_request = _log_without_query
         config = Config.create(chalice_stage=self.stage, app_name="loyalty", project_dir=str(ROOT))
         from devstack.lambdas import answer_as
+        from devstack.ratelimit import RateLimiter, install
+        self.rate_limiter = RateLimiter(self.rate_limits)
+        install(ChaliceRequestHandler, self.rate_limiter)
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         answer_as(self.app_module.app, "api")
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)
         self._api_thread.start()
 
     def _start_pumps(self) -> None:
+        self.attach_pumps()
+        self._start_jobs_poller()
+
+    def attach_pumps(self, start: bool = True) -> None:
+        """A pump per stream handler; ``start=False`` runs none in the background, so that only
+        :meth:`drain` delivers (the benchmark counts each operation's consumers that way)."""
         from chalice.app import DynamoDBEventConfig
 
         from chalicelib.db.tables import table_of_stream
@@ -242,9 +254,9 @@ class LocalStack:
                         lambda event, s=source: invoke(s.handler_string, s.name, event, "stream"),
                         lambda info: sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(info)),
                         batch_size=source.batch_size)
-            pump.start()
+            if start:
+                pump.start()
             self.pumps.append(pump)
-        self._start_jobs_poller()
 
     def _start_jobs_poller(self) -> None:
         """Run job continuations from the jobs queue as ``continue-job`` (the deployed SQS event

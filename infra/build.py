@@ -16,9 +16,13 @@
   account from them (:data:`API_TIMEOUT_SECONDS`, :data:`RESERVED_CONCURRENCY`);
 * each job's timeout and memory for what it does (:data:`JOB_SIZES`); the jobs queue that carries
   a run's continuation when it stops at its deadline, consumed by ``continue-job`` (with a
-  dead-letter queue), and an alarm on the due backlog every run emits (:data:`BACKLOG_ALARM_DAYS`);
+  dead-letter queue);
+* alarms on the API, throttles, the stream, the dead-letter queues, the due backlog and the
+  reconciliations, all notifying one topic, and every function's log group with a retention
+  (:mod:`infra.alarms`);
 * the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
-  without query strings (:mod:`infra.gateway`).
+  without query strings (:mod:`infra.gateway`), and a WAF web ACL holds each caller (key id,
+  bearer token, address) to a rate of its own (:mod:`infra.waf`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import iam
+from infra import alarms, iam, waf
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
@@ -70,9 +74,6 @@ JOB_SIZES = {
     "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT,
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
 }
-# The oldest due item of any kind a run read, in days: past this, the jobs are not keeping up
-# (a due day is a program's day, so one day behind in UTC is normal across time zones).
-BACKLOG_ALARM_DAYS = 2
 JOBS_QUEUE_VISIBILITY_SECONDS = 6 * 900       # Lambda's advice for an SQS source: 6x the timeout
 
 
@@ -170,12 +171,16 @@ def merge_template(stage: str) -> dict[str, Any]:
     resources["DefaultRole"] = {"Properties": {"Policies": []}}
     resources["ReportsBucketPolicy"] = iam.tls_only_bucket_policy("ReportsBucket")
     resources.update(gateway_stage_settings())
-    return {"Parameters": {**GATEWAY_PARAMETERS, "SecretsExtensionLayerArn": {
+    alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue"))
+    waf.add(resources, stage, alarms.alarm)
+    return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(),
+                           "SecretsExtensionLayerArn": {
                 "Type": "String", "Default": "",
                 "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "
                                "(AWS publishes one per region and partition); empty: the API reads its "
                                "secret with the SDK"}},
-            "Conditions": {WITH_EXTENSION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsExtensionLayerArn"}, ""]}]}},
+            "Conditions": {WITH_EXTENSION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsExtensionLayerArn"}, ""]}]},
+                           **alarms.CONDITIONS},
             "Resources": resources,
             "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},
@@ -185,7 +190,7 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 
 def jobs_resources() -> dict[str, Any]:
-    """The jobs queue (continuations), its dead-letter queue, and the due backlog alarm."""
+    """The jobs queue (continuations) and its dead-letter queue."""
     return {
         "JobsDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
             "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
@@ -194,14 +199,6 @@ def jobs_resources() -> dict[str, Any]:
             # a part that fails three times stops the chain; the next scheduled run starts afresh
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": 3}}},
-        "DueBacklogAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "AlarmDescription": "due work (expiries, reviews, reminders, holds) is not keeping up: its oldest "
-                                "item has waited too many days (docs/engineers/deploy.md, the jobs)",
-            "Namespace": "Loyalty", "MetricName": "DueBacklogDays",
-            "Dimensions": [{"Name": "service", "Value": "loyalty"}],
-            "Statistic": "Maximum", "Period": 3600, "EvaluationPeriods": 2,
-            "Threshold": BACKLOG_ALARM_DAYS, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching"}},
     }
 
 

@@ -16,7 +16,8 @@ The API and the jobs may list the reports bucket, which holds nothing but export
 answers a read of a key that is not there 403, not 404.
 
 Nobody gets ``BatchWriteItem``, a scan, or the events table's items beyond a put. Logs go only to
-the stack's own Lambda log groups.
+the stack's own Lambda log groups, which the stack creates with a retention (:mod:`infra.alarms`):
+a function may not create one.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
     """The policy statements of a function kind."""
     logs = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
                        "${AWS::StackName}-*"}
-    common = [_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    common = [_allow(["logs:CreateLogStream", "logs:PutLogEvents"],    # the groups are the stack's (retention)
                      [logs, {"Fn::Sub": logs["Fn::Sub"] + ":*"}]),
               _allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),    # X-Ray takes no resource
               _allow(ITEM_READS + ITEM_WRITES, _table("MainTable")),

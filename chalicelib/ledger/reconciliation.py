@@ -26,12 +26,20 @@ from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock, deadline
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.observability import count
 
 T = TypeVar("T")
 R = TypeVar("R")
 PAGE = 1000           # accounts a job run checks per shard (16 shards: 16,000 a run per ledger and program)
 # a shard's next page after a cursor: ``(listing sort key, item)`` in listing order, at most ``limit``
 Listing = Callable[[int, "str | None", int], Sequence[tuple[str, T]]]
+MISMATCH_METRIC = "ReconciliationMismatches"    # alarmed on (infra/alarms.py)
+
+
+def report_mismatches(found: int) -> None:
+    """Emit what a reconciliation run found out of balance (0 when everything balanced), for the
+    alarm: the failure event reaches the program's console, the metric reaches the operators."""
+    count(MISMATCH_METRIC, found)
 
 
 def every_program(actor: str, programs: Iterable[str], prove: Callable[[UnitOfWork], dict[str, Any]],
@@ -39,7 +47,7 @@ def every_program(actor: str, programs: Iterable[str], prove: Callable[[UnitOfWo
     """Run ``prove`` (a ledger's ``reconcile.everything`` or ``reconcile.next_pages``) in each of
     ``programs``; where it does not balance, commit the event ``failure(result)`` in that program.
     ``counted`` names the result's count of what was checked."""
-    checked, failed, disagree = 0, [], []
+    checked, failed, disagree, found = 0, [], [], 0
     for program_id in programs:
         uow = UnitOfWork(actor, program=program_id)
         with clock.in_program(program_id):          # "today" is the program's
@@ -49,9 +57,11 @@ def every_program(actor: str, programs: Iterable[str], prove: Callable[[UnitOfWo
             disagree.append(program_id)
         if not result["balanced"]:
             failed.append(program_id)
+            found += len(result.get("mismatches") or ()) or 1     # an unbalanced total names no account
             with clock.in_program(program_id):
                 uow.emit(failure(result))
             uow.commit()
+    report_mismatches(found)
     return {counted: checked, "balanced": not failed, "failed_programs": failed, "figures_disagree": disagree}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.db.due import run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
+from chalicelib.ledger import reconciliation
 from chalicelib.ledger.holds import FILLING, OPEN, RELEASING, lapse_job
 from chalicelib.points import ledger as budget
 from chalicelib.points import orders, program, reconcile, repository, spending
@@ -196,4 +197,5 @@ def reconcile_all(as_of: datetime) -> dict[str, Any]:
         result = reconcile.next_pages(UnitOfWork("job:points-reconcile", program=program_id))
         checked += result["accounts_checked"]
         mismatched += [(program_id, m["member_id"], m["point_type"]) for m in result["mismatches"]]
+    reconciliation.report_mismatches(len(mismatched))
     return {"accounts_checked": checked, "balanced": not mismatched, "mismatched_accounts": mismatched}

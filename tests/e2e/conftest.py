@@ -89,7 +89,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack():
-    s = LocalStack(api_port=free_port(), emulator_port=free_port(), scheduler_enabled=False).start()
+    # one client sends the whole suite with a few keys and tokens: no caller limits, but where a
+    # test sets them (tests/e2e/test_rate_limits_http.py)
+    s = LocalStack(api_port=free_port(), emulator_port=free_port(), scheduler_enabled=False, rate_limits={}).start()
     yield s
     s.stop()
 

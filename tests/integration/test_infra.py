@@ -178,3 +178,80 @@ def test_each_job_has_the_timeout_and_memory_for_what_it_does_and_continues_thro
     assert sends["ApiRole"] and "sqs:ReceiveMessage" in sends["JobsRole"][0]["Action"]
     alarm = t["DueBacklogAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Namespace"], alarm["Threshold"]) == ("DueBacklogDays", "Loyalty", 2)
+
+
+def test_every_function_logs_to_a_group_of_the_stack_kept_for_the_retention(template):
+    """#24 "logs with a retention": no log group is kept forever (a function may not create one)."""
+    whole = json.loads(template.read_text())
+    t = whole["Resources"]
+    assert whole["Parameters"]["LogRetentionDays"]["Default"] == 365        # prod: over six months, by law
+    functions = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
+    groups = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    assert all(g["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values()), groups
+    for name, props in functions.items():
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups and name in groups[group]["LogGroupName"]["Fn::Sub"]
+    assert "ApiAccessLogs" in groups
+    actions = [a for role in ("ApiRole", "StreamRole", "JobsRole") for s in _statements(t, role) for a in s["Action"]]
+    assert "logs:CreateLogGroup" not in actions
+
+
+def test_every_alarm_notifies_the_topic_and_watches_what_exists(template):
+    """#24 "Deliver": alarms on API 5xx, throttles, the stream's iterator age, the failure queues,
+    the due backlog and the reconciliations, each with an action; each metric's dimensions name
+    resources of this template, and each of the app's own metrics is one the code emits."""
+    t = json.loads(template.read_text())["Resources"]
+    alarms = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    assert t["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert t["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+    source = "\n".join(p.read_text() for p in (ROOT / "chalicelib").rglob("*.py"))
+    functions = {k for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
+    api = t["RestAPI"]["Properties"]
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        if alarm["Namespace"] == "AWS/Lambda":
+            assert dims["FunctionName"]["Ref"] in functions, name
+        elif alarm["Namespace"] == "AWS/SQS":
+            queue = dims["QueueName"]["Fn::GetAtt"]
+            assert t[queue[0]]["Type"] == "AWS::SQS::Queue" and queue[1] == "QueueName"
+        elif alarm["Namespace"] == "AWS/ApiGateway":
+            assert dims == {"ApiName": api["Name"], "Stage": api["StageName"]}
+        elif alarm["Namespace"] == "AWS/WAFV2":
+            acl = t["ApiFirewall"]["Properties"]
+            rules = [r["VisibilityConfig"]["MetricName"] for r in acl["Rules"]]
+            assert dims["WebACL"] == acl["VisibilityConfig"]["MetricName"] and dims["Rule"] in rules, name
+        else:
+            assert alarm["Namespace"] == "Loyalty" and dims == {"service": "loyalty"}, name
+            assert f'"{alarm["MetricName"]}"' in source, name          # a metric the app emits
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
+    assert {("AWS/ApiGateway", "5XXError"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "IteratorAge"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("Loyalty", "DueBacklogDays"),
+            ("Loyalty", "ReconciliationMismatches"), ("Loyalty", "Throttles")} <= watched
+    assert {f"{f}ThrottlesAlarm" for f in functions} <= set(alarms)
+    assert {"EventsDeadLetterQueueAlarm", "JobsDeadLetterQueueAlarm", "DispatchDomainEventsIteratorAgeAlarm"} <= set(alarms)
+
+
+def test_each_caller_is_held_to_its_own_rate_and_the_stage_is_sized_for_the_flash(template):
+    """#24 item 9: the stage limit is the load model's (10,000 requests a second at a flash), and a
+    WAF web ACL on the stage holds each key id, bearer token and address to its own rate, answered
+    429 with Retry-After, so one program's flood cannot take the stage from the others."""
+    whole = json.loads(template.read_text())
+    params, t = whole["Parameters"], whole["Resources"]
+    assert params["ApiRateLimit"]["Default"] >= 10_000 and params["ApiBurstLimit"]["Default"] >= 5_000
+    acl = t["ApiFirewall"]["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    counted = {}
+    for rule in acl["Rules"]:
+        statement = rule["Statement"]["RateBasedStatement"]
+        assert statement["Limit"]["Ref"] in params and statement["EvaluationWindowSec"] == 60
+        keys = statement.get("CustomKeys", [])
+        counted[rule["Name"]] = keys[0]["Header"]["Name"] if keys else statement["AggregateKeyType"]
+        block = rule["Action"]["Block"]["CustomResponse"]
+        assert block["ResponseCode"] == 429 and block["ResponseHeaders"][0]["Name"] == "Retry-After"
+        assert block["CustomResponseBodyKey"] in acl["CustomResponseBodies"]
+    assert counted == {"PerApiKey": "x-api-key", "PerToken": "authorization", "PerIp": "IP"}
+    association = t["ApiFirewallAssociation"]
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["ApiFirewall", "Arn"]}
+    stage = t["RestAPI"]["Properties"]["StageName"]
+    assert association["Properties"]["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/" + stage)
