@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -138,6 +139,7 @@ class MemoryBackend(Backend):
         self.requests = 0
         self._lock = threading.RLock()
         self._index_view: dict[str, dict[str, dict[str, Raw]]] | None = None     # see lag_indexes
+        self._order: dict[tuple[str, str], tuple[dict[str, Raw], int, list[str]]] = {}   # see _sort_keys
 
     def lag_indexes(self, lagging: bool = True) -> None:
         """Make the indexes show the table as it is now until called with ``False`` (they catch
@@ -179,7 +181,9 @@ class MemoryBackend(Backend):
             tables = self.tables if index is None or self._index_view is None else self._index_view
             table = tables.get(self._table(model), {})
             if index is None:
-                rows = [(sk, raw) for sk, raw in table.get(pk, {}).items()]
+                part = table.get(pk, {})
+                keys = self._span(self._sort_keys(self._table(model), pk, part), sort)
+                return iter([self._load(model, part[sk]) for sk in (keys if forward else keys[::-1])[:limit]])
             else:
                 hash_attr, range_attr = _INDEXES[index]
                 rows = [(raw[range_attr]["S"], raw) for part in table.values() for raw in part.values()
@@ -188,6 +192,31 @@ class MemoryBackend(Backend):
             rows.sort(key=lambda row: (row[0], row[1]["pk"]["S"], row[1]["sk"]["S"]), reverse=not forward)
             found = [self._load(model, _projected(index, raw)) for _, raw in rows[:limit]]
         return iter(found)
+
+    def _sort_keys(self, table: str, pk: str, part: dict[str, Raw]) -> list[str]:
+        """A partition's sort keys in order, kept until the partition is written (a query of a
+        big partition, as DynamoDB's, costs what it returns, not the partition's size)."""
+        kept = self._order.get((table, pk))
+        if kept is None or kept[0] is not part or kept[1] != len(part):
+            kept = self._order[(table, pk)] = (part, len(part), sorted(part))
+        return kept[2]
+
+    @staticmethod
+    def _span(keys: list[str], sort: SortKey | None) -> list[str]:
+        """The sorted ``keys`` that satisfy ``sort``."""
+        if sort is None:
+            return keys
+        if sort.op == "prefix":
+            low = bisect_left(keys, sort.low)
+            high = low
+            while high < len(keys) and keys[high].startswith(sort.low):
+                high += 1
+            return keys[low:high]
+        if sort.op == "between":
+            return keys[bisect_left(keys, sort.low):bisect_right(keys, sort.high)]
+        if sort.op == "above":
+            return keys[bisect_right(keys, sort.low):]
+        return keys[:bisect_left(keys, sort.low)]
 
     @override
     def query_kinds(self, model: type[Model], pk: str, sort: SortKey, pick: Callable[[str], type[Model]],
@@ -219,6 +248,7 @@ class MemoryBackend(Backend):
             if failed:
                 raise ConditionsFailed(failed)
             for (table, pk, sk), w, before in zip(keys, writes, current, strict=True):
+                self._order.pop((table, pk), None)
                 if w.kind == "save":
                     self.tables[table][pk][sk] = copy.deepcopy(w.item.serialize())
                 elif w.kind == "delete":
@@ -237,6 +267,7 @@ class MemoryBackend(Backend):
             for item in items:
                 keyed: Any = item
                 partition = self.tables[self._table(item)][str(keyed.pk)]
+                self._order.pop((self._table(item), str(keyed.pk)), None)
                 if str(keyed.sk) not in partition:
                     partition[str(keyed.sk)] = copy.deepcopy(item.serialize())
                     created += 1
@@ -246,4 +277,5 @@ class MemoryBackend(Backend):
         """Drop every item."""
         with self._lock:
             self.tables.clear()
+            self._order.clear()
             self._index_view = None

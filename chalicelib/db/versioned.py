@@ -2,10 +2,19 @@
 numbered versions, each in force from its ``effective_from``, never edited.
 
 ``CONFIG#<name>`` holds one ``FROM#<effective_from>#<version>`` item per version (the body as
-JSON) and one ``VERSION#<version>`` marker, so two saves racing for the same number cannot both
-win. Versions are cached per program for ``cache_seconds``: a saved version reaches every warm
-Lambda within that. The version in force at a time is, of the versions already effective then,
-the newest saved (a back-dated save replaces what was in force from its date on).
+JSON), one ``VERSION#<version>`` marker (with its ``effective_from``), so two saves racing for the
+same number cannot both win, and a ``HEAD`` item with the latest version number. The version in
+force at a time is, of the versions already effective then, the newest saved (a back-dated save
+replaces what was in force from its date on).
+
+What a warm Lambda reads (#24 item 6): only the versions that can apply, and only when one was
+saved. Every ``cache_seconds`` it reads ``HEAD`` (one GetItem); when the number moved (or there is
+no ``HEAD``: nothing saved since it exists) it walks the markers newest first down to the first
+one in force at :data:`LOOKBACK` before now (every older version is replaced by it from then on)
+and reads those bodies by key. So a saved version reaches every warm Lambda within
+``cache_seconds``, and with 50 old versions a refresh reads one item. A time before that window
+(``?at=`` in the past, an event older than :data:`LOOKBACK`) and the list of every version
+(``GET``, a save's checks) read every version: history only on request.
 
 Configurations refer to each other by name: a task rewards tier ``V3``, a benefit rule asks for
 plan ``PLUS-Y``. Each kind declares what it ``provides`` (the ladder: tier codes) and what it
@@ -17,8 +26,10 @@ as a provider, it would drop a name that a consumer's version in force then (or 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -39,6 +50,9 @@ Names = Callable[[Any], set[str]]
 """What a configuration provides of one kind: the tier codes of a ladder."""
 Uses = Callable[[Any], Iterable[tuple[str, str]]]
 """What a configuration refers to of one kind: ``(where, name)``, e.g. ``("tasks[0].reward.tier", "V3")``."""
+
+LOOKBACK = timedelta(days=7)       # how far back from now the versions a Lambda keeps answer (stream delays, late orders)
+_monotonic = time.monotonic       # (tests move it)
 
 _PROVIDERS: dict[str, tuple[VersionedConfig[Any], Names]] = {}
 _CONSUMERS: dict[str, list[tuple[VersionedConfig[Any], Uses]]] = {}
@@ -64,6 +78,27 @@ class ConfigVersionItem(MainModel):
         return f"CONFIG#{name}", f"VERSION#{version:06d}"
 
 
+class ConfigHeadItem(MainModel):
+    """``CONFIG#<name> / HEAD``: the latest version saved (what a warm Lambda checks)."""
+
+    version = NumberAttribute()
+
+    @staticmethod
+    def key(name: str) -> tuple[str, str]:
+        """The key of a configuration's head."""
+        return f"CONFIG#{name}", "HEAD"
+
+
+@dataclass
+class _Applicable:
+    """The versions that can apply from ``since`` on, as of ``head``, checked at ``checked`` (monotonic)."""
+
+    head: int | None
+    checked: float
+    since: str
+    versions: list[tuple[str, int, Any]]
+
+
 class VersionedConfig(Generic[C]):
     """One kind of configuration (``name``), parsed as ``model``; version 0 is ``default()``."""
 
@@ -76,7 +111,9 @@ class VersionedConfig(Generic[C]):
         self.name, self.model, self.default = name, model, default
         self.records = records
         self.event_type, self.subject = event_type, subject
+        self.cache_seconds = cache_seconds
         self._cache: TtlCache[list[tuple[str, int, C]]] = TtlCache(cache_seconds, max_entries=1024)
+        self._applicable: TtlCache[_Applicable] = TtlCache(24 * 3600, max_entries=1024)
         self.provides, self.refers = provides or {}, refers or {}
         for kind, names in self.provides.items():
             if kind in _PROVIDERS:
@@ -96,14 +133,44 @@ class VersionedConfig(Generic[C]):
     def at(self, uow: UnitOfWork, when: datetime) -> tuple[int, C]:
         """The version in force at ``when`` and its body."""
         stamp = clock.iso(when)
-        effective = [(version, body) for start, version, body in self.versions(uow) if start <= stamp]
+        kept = self.applicable(uow)
+        known = kept.versions if stamp >= kept.since else self.versions(uow)       # before: history
+        effective = [(version, body) for start, version, body in known if start <= stamp]
         return max(effective, key=lambda v: v[0], default=(0, self.default()))
+
+    def applicable(self, uow: UnitOfWork) -> _Applicable:
+        """The versions that can apply from :data:`LOOKBACK` ago on, re-read only when ``HEAD``
+        moved (checked every ``cache_seconds``)."""
+        now = _monotonic()
+        kept = self._applicable.peek(uow.program)
+        if kept is not None and now - kept.checked < self.cache_seconds:
+            return kept
+        head = uow.get(ConfigHeadItem, ConfigHeadItem.key(self.name), consistent=True)
+        latest = int(head.version) if head is not None else None
+        if kept is not None and latest is not None and latest == kept.head:
+            kept.checked = now
+            return kept
+        since = clock.iso(clock.now() - LOOKBACK)
+        markers: list[ConfigVersionItem] = []
+        for marker in uow.query(ConfigVersionItem, f"CONFIG#{self.name}", SortKey.prefix("VERSION#"),
+                                forward=False, consistent=True, page_size=10):
+            markers.append(marker)
+            if marker.effective_from <= since:    # in force then: every older version is replaced from then on
+                break
+        bodies = uow.get_many(ConfigVersionItem, [ConfigVersionItem.key(self.name, m.effective_from, int(m.version))
+                                                  for m in markers]) if markers else []
+        found = sorted(((b.effective_from, int(b.version), self.model.model_validate_json(b.body))
+                        for b in bodies if b is not None), key=lambda x: (x[0], x[1]))
+        fresh = _Applicable(latest, now, since, found)
+        self._applicable.put(uow.program, fresh)
+        return fresh
 
     def put(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal) -> dict[str, Any]:
         """Stage a new version, in force from ``effective_from`` (default: now); refused if it
         refers to a name its provider lacks, or drops one that a consumer uses."""
         self.check_references(uow, body, effective_from or clock.now())
         self._cache.invalidate(uow.program)
+        self._applicable.invalidate(uow.program)
         known = self.versions(uow)
         version = (max(v for _, v, _ in known) if known else 0) + 1
         start, now = clock.iso(effective_from or clock.now()), clock.iso(clock.now())
@@ -113,8 +180,10 @@ class VersionedConfig(Generic[C]):
         uow.create(ConfigVersionItem(*ConfigVersionItem.key(self.name, start, version), version=version,
                                      effective_from=start, body=body.model_dump_json(), created_by=by.ref,
                                      created_at=now), on_conflict=raced)
+        uow.update(ConfigHeadItem(*ConfigHeadItem.key(self.name)), [ConfigHeadItem.version.set(version)])
         uow.emit(DomainEvent(self.event_type, self.subject, {"version": version, "effective_from": start}))
         self._cache.invalidate(uow.program)
+        self._applicable.invalidate(uow.program)
         return {"version": version, "effective_from": start}
 
     def from_on(self, uow: UnitOfWork, when: datetime) -> list[tuple[int, C]]:

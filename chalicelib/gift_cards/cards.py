@@ -4,9 +4,11 @@ stop guessing.
 States: ``issued`` (generated, not sold) → ``sold`` (in a sale not activated) → ``activated`` →
 ``partially_used`` → ``exhausted``, or ``redeemed`` (its balance moved into a member's stored
 value); ``voided`` at any point; ``expired`` after the batch's last day (or the card's own, once
-extended). A sale of a range is one
-write on the batch, so "sold" and "activated by the sale" are read from the batch's ranges; a
-card's own item records what happens to that card alone.
+extended). A sale of a range writes one range item (``SALERANGE#<first>``), not its cards, so
+"sold" and "activated by the sale" are found by one Query of that range (:func:`resolve`) and
+kept on the card (``sold_in``, ``sold_activated``) with its first change: a sale is never undone
+or changed, so what the card keeps cannot go stale, and its later uses need no query. A card's
+own item records what happens to that card alone.
 
 Guessing: :data:`CARD_TRIES` wrong secrets in a row on one card lock it for :data:`CARD_LOCK`,
 doubled at each further lock (at most a day), when they came from more than one caller. One
@@ -24,6 +26,7 @@ after the same work (one scrypt hash).
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -69,23 +72,61 @@ def batch_id_of(number: str) -> str:
     return f"B{keys.batch_no_of(number):06d}"
 
 
-def sale_of(batch: GiftCardBatchItem, serial: int) -> dict[str, Any] | None:
-    """The sale whose range holds ``serial``, if any."""
-    return next((s for s in batch.sale_list() if s["first"] <= serial <= s["last"]), None)
+CLOSED = ("voided", "redeemed", "exhausted")     # states a card's own item says outright
+
+
+def _keep(card: GiftCardItem, sale: dict[str, Any] | None) -> None:
+    """Put the sale holding the card on it (kept with its next write)."""
+    if sale is not None:
+        card.sold_in, card.sold_activated = sale["invoice"], bool(sale["activated"])
+
+
+def resolve(uow: UnitOfWork, card: GiftCardItem, batch: GiftCardBatchItem) -> None:
+    """Find the sale holding the card unless the card knows it already (or is closed): in the
+    batch's frozen list of a batch sold before #24 item 6, else one Query of its sale ranges.
+    Every reader of one card calls this before :func:`state`."""
+    if card.sold_in is not None or card.state in CLOSED:
+        return
+    serial = int(card.serial)
+    sale = next((s for s in batch.legacy_sales() if s["first"] <= serial <= s["last"]), None)
+    if sale is None:
+        found = repository.of(uow).sale_range_at(str(card.batch_id), serial)
+        sale = found.view() if found is not None and int(found.last) >= serial else None
+    _keep(card, sale)
+
+
+class Ranges:
+    """Every sale range of one batch, read once, for the readers of all its cards (reports,
+    reconciliation, the expiry announcement)."""
+
+    def __init__(self, uow: UnitOfWork, batch: GiftCardBatchItem) -> None:
+        ranges = [*batch.legacy_sales(), *(r.view() for r in repository.of(uow).sale_ranges(batch.batch_id))]
+        self.sales = sorted(ranges, key=lambda s: int(s["first"]))
+        self._firsts = [int(s["first"]) for s in self.sales]
+
+    def covering(self, serial: int) -> dict[str, Any] | None:
+        """The sale whose range holds ``serial``, if any."""
+        at = bisect_right(self._firsts, serial) - 1
+        return self.sales[at] if at >= 0 and int(self.sales[at]["last"]) >= serial else None
+
+    def resolve(self, card: GiftCardItem) -> GiftCardItem:
+        """The card with the sale holding it known (as :func:`resolve`, without a request)."""
+        if card.sold_in is None and card.state not in CLOSED:
+            _keep(card, self.covering(int(card.serial)))
+        return card
 
 
 def state(card: GiftCardItem, batch: GiftCardBatchItem, today: date) -> str:
-    """The card's state today."""
-    if card.state in ("voided", "redeemed", "exhausted"):
+    """The card's state today (its sale found: :func:`resolve` or :meth:`Ranges.resolve`)."""
+    if card.state in CLOSED:
         return str(card.state)
-    sale = sale_of(batch, int(card.serial))
-    if sale is None or int(card.serial) in batch.voided():
-        return "voided" if int(card.serial) in batch.voided() else "issued"
+    if card.sold_in is None:                     # an unsold card voided is ``voided`` on its item
+        return "issued"
     if today > last_day(card, batch):
         return "expired"
     if card.state == "partially_used":
         return "partially_used"
-    return "activated" if sale["activated"] or card.activated_at else "sold"
+    return "activated" if card.sold_activated or card.activated_at else "sold"
 
 
 def last_day(card: GiftCardItem, batch: GiftCardBatchItem) -> date:
@@ -122,8 +163,7 @@ def guard_of(by: Principal) -> str:
 
 def wanted(number: str, by: Principal) -> list[tuple[type, tuple[str, str]]]:
     """The keys :func:`present` reads, for a prefetch with the operation's own."""
-    return [(GiftCardItem, GiftCardItem.key(number)), (GiftCardBatchItem, GiftCardBatchItem.key(batch_id_of(number))),
-            (GuardItem, GuardItem.key(guard_of(by)))]
+    return [(GiftCardItem, GiftCardItem.key(number)), (GuardItem, GuardItem.key(guard_of(by)))]
 
 
 def unlocked_caller(uow: UnitOfWork, by: Principal, now: datetime) -> GuardItem | None:
@@ -143,12 +183,13 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
     card = repository.of(uow).card(number)
     if card is not None and card.locked_until and clock.parse_iso(card.locked_until) > now:
         raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until)
-    batch = repository.of(uow).batch(card.batch_id) if card is not None else None
+    batch = repository.of(uow).batch_metadata(card.batch_id) if card is not None else None
     if not keys.verify(secret, card.secret_hash if card is not None and batch is not None else None) or batch is None:
         _reject(uow, number, card, guard, by, now)
         raise CardRejected("the card number or its secret is wrong")
     assert card is not None
     card.failures, card.failed_by = 0, None
+    resolve(uow, card, batch)
     streaks = json.loads(guard.streaks or "{}") if guard is not None else {}
     if guard is not None and streaks.pop(number, None) is not None:    # the right secret ends the caller's run
         guard.streaks = json.dumps(streaks, separators=(",", ":"))

@@ -106,7 +106,7 @@ def create_batch(cmd: CreateBatch, by: Principal, uow: UnitOfWork) -> dict[str, 
         "batch_id": batch_id, "count": cmd.count, "face_value_fen": cmd.face_value_fen,
         "valid_until": batch.valid_until, "channel": cmd.channel, "issuer_merchant_id": cmd.issuer_merchant_id},
         merchant_id=cmd.issuer_merchant_id))
-    return view(batch)
+    return view(uow, batch)
 
 
 def _json_list(values: list[str] | None) -> str | None:
@@ -115,11 +115,16 @@ def _json_list(values: list[str] | None) -> str | None:
 
 def batches(uow: UnitOfWork, limit: int = 200) -> dict[str, Any]:
     """The program's batches as HQ sees them, newest first."""
-    return {"batches": [view(b) for b in repository.of(uow).batches(limit)]}
+    return {"batches": [view(uow, b) for b in repository.of(uow).batches(limit)]}
 
 
-def view(batch: GiftCardBatchItem) -> dict[str, Any]:
-    """What HQ sees of a batch (never a secret)."""
+def view(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:
+    """What HQ sees of a batch (never a secret): its sales are its range items (one Query, for a
+    batch that sold anything) and the list on a batch sold before #24 item 6."""
+    sales = batch.legacy_sales()
+    if int(batch.sold_count or 0):
+        sales = sorted([*sales, *(r.view() for r in repository.of(uow).sale_ranges(batch.batch_id))],
+                       key=lambda s: int(s["first"]))
     first, last = keys.card_number(int(batch.batch_no), 1), keys.card_number(int(batch.batch_no), int(batch.cards))
     return {"batch_id": batch.batch_id, "name": batch.name, "face_value_fen": int(batch.face_value_fen),
             "count": int(batch.cards), "first_number": first, "last_number": last, "valid_until": batch.valid_until,
@@ -127,7 +132,7 @@ def view(batch: GiftCardBatchItem) -> dict[str, Any]:
             "status": batch.status, "chunks": int(batch.chunks), "chunks_done": int(batch.chunks_done or 0),
             "export": {"issued_at": batch.export_issued_at, "issued_by": batch.export_issued_by,
                        "purged": bool(batch.export_purged)},
-            "sales": batch.sale_list(), "sold_count": int(batch.sold_count or 0),
+            "sales": sales, "sold_count": int(batch.sold_count or 0),
             "sold_fen": int(batch.sold_fen or 0), "created_at": batch.created_at, "created_by": batch.created_by}
 
 
@@ -321,7 +326,8 @@ def announce_expiry(uow: UnitOfWork, batch: GiftCardBatchItem, today: date) -> b
         return False
     from chalicelib.gift_cards import cards as C
     holding, outstanding = 0, 0
-    for card in repository.of(uow).cards_of(batch.batch_id):
+    ranges = C.Ranges(uow, batch)
+    for card in map(ranges.resolve, repository.of(uow).cards_of(batch.batch_id)):
         if C.state(card, batch, today) == "expired" and C.balance(card) > 0:
             holding += 1
             outstanding += C.balance(card)

@@ -58,13 +58,15 @@ def batch(uow: UnitOfWork, b: GiftCardBatchItem) -> dict[str, Any]:
     """Every card of a batch, and the batch's sales against its cards."""
     today = clock.program_date()
     checked, outstanding, owed, reserved, sold_face, mismatches = 0, 0, 0, 0, 0, []
-    for item in repository.of(uow).cards_as_stored(b.batch_id):
+    ranges = C.Ranges(uow, b)
+    unsold_voids = b.legacy_voided() | {int(v.serial) for v in repository.of(uow).voids(b.batch_id)}
+    for item in map(ranges.resolve, repository.of(uow).cards_as_stored(b.batch_id)):
         checked += 1
         result = card(uow, item)
         if not result["balanced"]:
             mismatches.append(result)
         state = C.state(item, b, today)
-        if C.sale_of(b, int(item.serial)) is not None and int(item.serial) not in b.voided():
+        if ranges.covering(int(item.serial)) is not None and int(item.serial) not in unsold_voids:
             sold_face += int(item.face_value_fen)
             if state != "voided":
                 outstanding += C.balance(item)

@@ -45,7 +45,7 @@ def list_batches(call: Call):
           response="chalicelib.gift_cards.replies:GiftCardBatchDetailOut")
 def get_batch(call: Call):
     batch = service.find_batch(call.uow, call.params["batch_id"])
-    view = generation.view(batch)
+    view = generation.view(call.uow, batch)
     if call.query.counts:
         view["cards"] = service.counts(call.uow, batch)
     return view

@@ -16,6 +16,8 @@ import json
 from collections import Counter
 from typing import Any, NamedTuple
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
 from chalicelib.gift_cards import keys, repository
@@ -26,6 +28,8 @@ from chalicelib.gift_cards.tables import (
     GiftCardPaymentItem,
     GiftCardPostingItem,
     GiftCardSaleItem,
+    GiftCardSaleRangeItem,
+    GiftCardVoidItem,
 )
 from chalicelib.ledger.account import JournalAccount
 from chalicelib.ledger.journal import Journal
@@ -86,11 +90,13 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
         if (int(seen.first), int(seen.last)) != (first, last):
             raise InvoiceReused(f"invoice {cmd.invoice_ref} was used for cards {seen.first}-{seen.last}")
         return {**_sale_view(batch, seen), "already_applied": True}
-    sales = batch.sale_list()
-    if any(s["first"] <= last and first <= s["last"] for s in sales):
+    repo = repository.of(uow)
+    below = repo.sale_range_at(batch_id, last)        # ranges never overlap: only this one can reach first
+    if (below is not None and int(below.last) >= first
+            or any(s["first"] <= last and first <= s["last"] for s in batch.legacy_sales())):
         raise RangeUnavailable("the range overlaps a sale")
-    void = {s for s in batch.voided() if first <= s <= last}
-    count = last - first + 1 - len(void)
+    void = batch.legacy_voided() | {int(v.serial) for v in repo.voids(batch_id, first, last)}
+    count = last - first + 1 - len({s for s in void if first <= s <= last})
     if count <= 0:
         raise RangeUnavailable("every card of the range is void")
     face = count * int(batch.face_value_fen)
@@ -102,11 +108,10 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
     journal.move(DISCOUNT, liability(batch), face - price)
     stored_value.count_issued(uow, journal.lines, spread=batch_id)      # the issuer's limit, held in this transaction
     now = clock.iso(clock.now())
-    sales.append({"first": first, "last": last, "invoice": cmd.invoice_ref, "activated": cmd.activate, "at": now})
-    batch.sales = json.dumps(sorted(sales, key=lambda s: s["first"]))
-    batch.sold_count, batch.sold_fen = int(batch.sold_count or 0) + count, int(batch.sold_fen or 0) + face
-    batch.updated_at = now
-    uow.save_versioned(batch, int(batch.version or 0), changed("the batch"), stored=True)
+    _counted(uow, batch, [GiftCardBatchItem.sold_count.add(count), GiftCardBatchItem.sold_fen.add(face)], now)
+    uow.create(GiftCardSaleRangeItem(*GiftCardSaleRangeItem.key(batch_id, first), first=first, last=last,
+                                     invoice=cmd.invoice_ref, activated=cmd.activate, at=now),
+               on_conflict=changed("the batch"))
     sale = GiftCardSaleItem(*GiftCardSaleItem.key(batch_id, cmd.invoice_ref), invoice_ref=cmd.invoice_ref,
                             purchaser=cmd.purchaser, first=first, last=last, cards=count, face_fen=face,
                             price_fen=price, activated=cmd.activate, entries=journal.dump(), actor=by.ref,
@@ -119,6 +124,15 @@ def sell(batch_id: str, cmd: SellCards, by: Principal, uow: UnitOfWork) -> dict[
         "price_fen": price, "activated": cmd.activate, "entries": journal.lines},
         merchant_id=batch.issuer_merchant_id))
     return _sale_view(batch, sale)
+
+
+def _counted(uow: UnitOfWork, batch: GiftCardBatchItem, actions: list[Action], now: str) -> None:
+    """Stage a change of the batch's stock (a sale, an unsold card voided) as the next version of
+    the batch as read (of two read at one version only one commits: a sale never counts a card
+    voided meanwhile, nor two sales one card), without rewriting the item: it does not grow."""
+    read = int(batch.version or 0)
+    uow.update(batch, [*actions, GiftCardBatchItem.version.set(read + 1), GiftCardBatchItem.updated_at.set(now)],
+               GiftCardBatchItem.version == read, on_conflict=changed("the batch"))
 
 
 def _range(batch: GiftCardBatchItem, cmd: SellCards) -> tuple[int, int]:
@@ -146,9 +160,10 @@ def _sale_view(batch: GiftCardBatchItem, sale: GiftCardSaleItem) -> dict[str, An
 def find_card(uow: UnitOfWork, number: str) -> tuple[GiftCardItem, GiftCardBatchItem]:
     """The program's card with its batch, or 404."""
     card = repository.of(uow).card(number) if keys.valid_number(number) else None
-    batch = repository.of(uow).batch(card.batch_id) if card is not None else None
+    batch = repository.of(uow).batch_metadata(card.batch_id) if card is not None else None
     if card is None or batch is None:
         raise NotFound("no such gift card")
+    C.resolve(uow, card, batch)
     return card, batch
 
 
@@ -288,8 +303,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     assert merchant is not None
     paid_key = GiftCardPaymentItem.key(merchant, order_id, cmd.card_number)
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
-                  orders.part_key(merchant, order_id, PART, cmd.card_number),
-                  (GiftCardBatchItem, GiftCardBatchItem.key(C.batch_id_of(cmd.card_number)))])
+                  orders.part_key(merchant, order_id, PART, cmd.card_number)])
     payment = repository.of(uow).payment(merchant, order_id, cmd.card_number)
     if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
         raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")
@@ -324,15 +338,19 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
 def void(number: str, cmd: VoidCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Void a card: an unsold one leaves the batch's stock; a sold one's balance is owed back to
     its buyer (``gift_cards_voided:<issuer>``, still the issuer's prepaid money held until a
-    pay-out, :func:`chalicelib.gift_cards.closing.pay_out_voided`)."""
+    pay-out, :func:`chalicelib.gift_cards.closing.pay_out_voided`). The batch is read (its
+    version) before the card's sale is looked for, so a sale committed in between fails the void."""
+    stock = find_batch(uow, C.batch_id_of(number)) if keys.valid_number(number) else None
     card, batch = find_card(uow, number)
     now_state = C.state(card, batch, clock.program_date())
     if now_state in ("voided", "redeemed", "exhausted"):
         raise C.CardNotUsable(f"the card is {now_state}: there is nothing to void", state=now_state)
     if now_state == "issued":
-        serials = sorted(batch.voided() | {int(card.serial)})
-        batch.voided_unsold = json.dumps(serials)
-        uow.save_versioned(batch, int(batch.version or 0), changed("the batch"), stored=True)
+        now = clock.iso(clock.now())
+        assert stock is not None
+        _counted(uow, stock, [], now)
+        uow.create(GiftCardVoidItem(*GiftCardVoidItem.key(batch.batch_id, int(card.serial)), serial=int(card.serial),
+                                    reason=cmd.reason, created_at=now), on_conflict=changed("the card", "meanwhile"))
         card.state = "voided"
         uow.save(card, GiftCardItem.version == int(card.version or 0), on_conflict=changed("the card", "meanwhile"))
         uow.emit(DomainEvent("gift_card.voided", f"gift_card:{number}", {
@@ -416,7 +434,8 @@ def counts(uow: UnitOfWork, batch: GiftCardBatchItem) -> dict[str, Any]:
     today = clock.program_date()
     by_state: Counter = Counter()
     outstanding = 0
-    for card in repository.of(uow).cards_of(batch.batch_id):
+    ranges = C.Ranges(uow, batch)
+    for card in map(ranges.resolve, repository.of(uow).cards_of(batch.batch_id)):
         now_state = C.state(card, batch, today)
         by_state[now_state] += 1
         if now_state in ("sold", "activated", "partially_used", "expired"):

@@ -1,15 +1,26 @@
 """Gift card items, in the main table.
 
 * ``GCSEQ / BATCH``: the last batch number of the platform (card numbers start with it).
-* ``GCBATCH#<batch> / BATCH``: a batch: face value, validity, scope, generation progress, its
-  sales as ranges of serials (a sale of 10,000 cards is one write), unsold cards voided. On the
-  ``due`` index while it is generated and until its export of secrets is purged; listed on
-  ``gsi1`` (``GCBATCHES``).
+* ``GCBATCH#<batch> / BATCH``: a batch: face value, validity, scope (what never changes, so a
+  card use reads it from a per-container cache and never writes it), generation progress, and
+  the sales' counters (``sold_count``, ``sold_fen``, ``version``: one write per sale or unsold
+  void, none per card use; its size does not grow with them). Batches written before #24 item 6
+  keep their ``sales`` / ``voided_unsold`` lists, which nothing appends to any more (read both
+  ways). On the ``due`` index while it is generated and until its export of secrets is purged;
+  listed on ``gsi1`` (``GCBATCHES``).
 * ``GCBATCH#<batch> / CHUNK#<n>``: one chunk of generation, claimed with a lease, then done.
 * ``GCBATCH#<batch> / SALE#<invoice>``: a sale (purchaser, range, price, double-entry lines).
+* ``GCBATCH#<batch> / SALERANGE#<first serial, 8 digits>``: the range a sale sold (first, last,
+  invoice, activated): a sale of 10,000 cards is one such item, and whether serial s is sold is
+  one Query of at most one item (``sk <= SALERANGE#<s>``, descending, limit 1: ranges never
+  overlap, so the last range starting at or before s holds s if any does).
+* ``GCBATCH#<batch> / VOID#<serial, 8 digits>``: an unsold card voided (a later sale of a range
+  holding it skips it: one Query of the range's voids).
 * ``GIFTCARD#<number> / CARD``: a card: its secret's salted scrypt hash, what was used of it
-  (the versioned account: ``used`` is its one bucket), its own state once it has one, and its
-  lock after wrong secrets. On ``gsi1`` as ``GCBATCH#<batch>`` / serial (the batch's cards).
+  (the versioned account: ``used`` is its one bucket), its own state once it has one, the sale
+  it was sold in (``sold_in``, ``sold_activated``: found by the range query and kept on the card
+  at its first change, so later uses need no query), and its lock after wrong secrets. On
+  ``gsi1`` as ``GCBATCH#<batch>`` / serial (the batch's cards).
 * ``GCLEDGER#<number> / <version>``: one posting per change of a card's balance.
 * ``GCORDER#<merchant>#<order> / CARD#<number>``: what a card paid for an order (once).
 * ``GCGUARD#<caller> / GUARD``: a caller's wrong secrets in the current window, and its lock.
@@ -59,10 +70,10 @@ class GiftCardBatchItem(MainModel):
     export_issued_by = UnicodeAttribute(null=True)
     export_purged = BooleanAttribute(default=False)
     export_served = UnicodeAttribute(default="[]")   # JSON [part]: the parts of the export downloaded (once each)
-    sales = UnicodeAttribute(default="[]")           # JSON [{first, last, invoice, activated, at}]
+    sales = UnicodeAttribute(default="[]")           # JSON [{first, last, invoice, activated, at}]: before #24 item 6 only
     sold_count = NumberAttribute(default=0)
     sold_fen = NumberAttribute(default=0)
-    voided_unsold = UnicodeAttribute(default="[]")   # JSON [serial]
+    voided_unsold = UnicodeAttribute(default="[]")   # JSON [serial]: before #24 item 6 only (now VOID# items)
     version = NumberAttribute(default=0)
     created_by = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -78,10 +89,12 @@ class GiftCardBatchItem(MainModel):
     def key(batch_id: str) -> tuple[str, str]:
         return f"GCBATCH#{batch_id}", "BATCH"
 
-    def sale_list(self) -> list[dict[str, Any]]:
+    def legacy_sales(self) -> list[dict[str, Any]]:
+        """The sales recorded on the batch item itself before #24 item 6 (never appended to now)."""
         return list(json.loads(self.sales or "[]"))
 
-    def voided(self) -> set[int]:
+    def legacy_voided(self) -> set[int]:
+        """The unsold cards voided before #24 item 6 (never appended to now)."""
         return set(json.loads(self.voided_unsold or "[]"))
 
     def scope(self) -> list[str] | None:
@@ -116,6 +129,40 @@ class GiftCardSaleItem(MainModel):
         return f"GCBATCH#{batch_id}", f"SALE#{invoice_ref}"
 
 
+SALE_RANGE, VOID = "SALERANGE#", "VOID#"
+
+
+class GiftCardSaleRangeItem(MainModel):
+    """The range of serials one sale sold, keyed by its first serial (see the module docstring)."""
+
+    first = NumberAttribute()
+    last = NumberAttribute()
+    invoice = UnicodeAttribute()
+    activated = BooleanAttribute()
+    at = UnicodeAttribute()
+
+    @staticmethod
+    def key(batch_id: str, first: int) -> tuple[str, str]:
+        return f"GCBATCH#{batch_id}", f"{SALE_RANGE}{first:08d}"
+
+    def view(self) -> dict[str, Any]:
+        """As the batch item's ``sales`` list had it."""
+        return {"first": int(self.first), "last": int(self.last), "invoice": self.invoice,
+                "activated": bool(self.activated), "at": self.at}
+
+
+class GiftCardVoidItem(MainModel):
+    """An unsold card voided: it leaves the batch's stock."""
+
+    serial = NumberAttribute()
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(batch_id: str, serial: int) -> tuple[str, str]:
+        return f"GCBATCH#{batch_id}", f"{VOID}{serial:08d}"
+
+
 class GiftCardItem(MainModel):
     number = UnicodeAttribute()
     batch_id = UnicodeAttribute()
@@ -131,6 +178,8 @@ class GiftCardItem(MainModel):
     breakage = NumberAttribute(default=0)            # an expired balance recognised as the issuer's income
     held = NumberAttribute(default=0)                # of used, reserved by open holds (spent or given back later)
     valid_until = UnicodeAttribute(null=True)        # an extension of this card past its batch's last day
+    sold_in = UnicodeAttribute(null=True)            # the invoice of the sale holding it (None: not known yet)
+    sold_activated = BooleanAttribute(null=True)     # whether that sale activated it
     state = UnicodeAttribute(default="issued")       # issued | activated | partially_used | redeemed | exhausted | voided
     activated_at = UnicodeAttribute(null=True)
     member_id = UnicodeAttribute(null=True)

@@ -16,6 +16,7 @@
                                                      update, unread
 ``CONFIG#points-rules / FROM#<time>#<version>``      the program, versioned by effective time
 ``CONFIG#points-rules / VERSION#<version>``          one per version number: concurrent saves cannot share one
+``CONFIG#points-rules / HEAD``                       the latest version (what a warm Lambda checks, ``db/versioned``)
 ``PTSLIAB#<type>``, ``PTSSTAT#<type>``, ``PTSWARN#``  program-wide figures projected from events (the first
                                                     two over shards ``#S1``.. too: events/folding.py)
 
