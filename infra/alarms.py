@@ -92,7 +92,7 @@ def add(resources: dict[str, Any], kinds: dict[str, str], stage: str, queues: tu
         function = [{"Name": "FunctionName", "Value": {"Ref": name}}]
         resources[f"{name}ThrottlesAlarm"] = alarm(
             f"Lambda refused invocations of {name} for concurrency", "AWS/Lambda", "Throttles", function, "Sum", 0)
-        if kind == "stream":
+        if kind == "stream" and "Events" in resources[name].get("Properties", {}):    # a stream's consumer
             resources[f"{name}IteratorAgeAlarm"] = alarm(
                 f"{name} is more than 5 minutes behind its stream", "AWS/Lambda", "IteratorAge", function,
                 "Maximum", ITERATOR_AGE_ALARM_MS, periods=2)

@@ -4,6 +4,7 @@ worked out from that projection here."""
 
 import math
 
+from chalicelib.db import due
 from chalicelib.db.tables import MAIN
 from chalicelib.shared.config import settings
 from devstack import emulator
@@ -73,7 +74,7 @@ def test_an_index_entry_changes_only_when_something_projected_does(aws):
 def test_a_transaction_counts_each_index_write_once(aws):
     put = {"pk": {"S": "P#5"}, "sk": {"S": "A"}, "duepk": {"S": "DUE#x#0"}, "duesk": {"S": "2026"}}
     used = _spent_transaction(aws, [{"Put": {"TableName": _table(), "Item": put}}])
-    assert used.wcu == 2 and used.by_index == {"due": 1}   # the base write doubled, the index's not
+    assert used.wcu == 2 and used.by_index == {due.INDEX: 1}   # the base write doubled, the index's not
 
 
 def _spent_transaction(aws, items):

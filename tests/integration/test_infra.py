@@ -65,9 +65,11 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
     redrive = t["RedriveEvents"]["Properties"]
     assert redrive["ReservedConcurrentExecutions"] == 1 and redrive["Handler"] == "app.redrive_events"
     assert t["RedriveEventsSchedule"]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["RedriveEvents", "Arn"]}
-    assert {t[a]["Properties"]["MetricName"] for a in ("EventsIteratorAgeAlarm", "EventsDeadLetterAlarm",
+    assert {t[a]["Properties"]["MetricName"] for a in ("DispatchDomainEventsIteratorAgeAlarm",
+                                                        "EventsDeadLetterQueueAlarm",
                                                         "EventsRedriveExpiredAlarm")} == {
         "IteratorAge", "ApproximateNumberOfMessagesVisible", "EventsRedriveExpired"}
+    assert "RedriveEventsIteratorAgeAlarm" not in t          # it reads no stream of its own
     functions = [k for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"]
     for name in functions:
         env = t[name]["Properties"]["Environment"]["Variables"]
