@@ -55,7 +55,7 @@ class Units:
     @classmethod
     def of(cls, row: dict[str, Any]) -> Units:
         """The row's base-table, index and stream-consumer units, where the benchmark measured them."""
-        wcu = sum(float(row.get(k, 0) or 0) for k in ("wcu_per_call", "index_wcu_per_call", "consumer_wcu_per_call"))
+        wcu = sum(float(row.get(k, 0) or 0) for k in ("wcu_per_call", "wcu_index_per_call", "consumer_wcu_per_call"))
         rcu = sum(float(row.get(k, 0) or 0) for k in ("rcu_per_call", "consumer_rcu_per_call"))
         return cls(wcu, rcu, float(row["p50_ms"]))
 

@@ -27,7 +27,7 @@ def test_the_write_units_are_each_operations_units_times_its_calls():
 
 def test_index_and_consumer_units_count_when_measured():
     plain = cost.monthly(_results())
-    more = cost.monthly(_results(index_wcu_per_call=4, consumer_wcu_per_call=6))
+    more = cost.monthly(_results(wcu_index_per_call=4, consumer_wcu_per_call=6))
     assert more["write_units"] - plain["write_units"] == round((3_000_000 + 0.4 * 12_000_000) * 10)
 
 
