@@ -279,16 +279,21 @@ def test_another_merchant_program_or_store_neither_reads_nor_refunds_the_order(w
 def test_another_stores_till_paying_on_the_order_learns_nothing_of_it(w):
     """DEFECT: programs.md: another store's order 'does not exist for it (404, nothing changes:
     ... spending or earning on the order)'. Once the order has a stored value or card part,
-    store s2 is told 409 'paid with stored value already' / 'paid with this card already' instead."""
+    store s2 is told 409 'paid with stored value already' / 'paid with this card already' instead
+    (and store s1 the same of a merchant-level order)."""
     m, order = w.member(topped_up=True), new_id("LEAK-")
     w.earn(m, order)
     assert w.pay_sv(m, order, 1000).status_code == 201
     card = w.cards[3]
     assert w.pay_card(card, order, 500).status_code == 201
-    assert w.pay_sv(m, order, 100, who="s2").status_code == 404
-    assert w.pay_card(card, order, 100, who="s2").status_code == 404
-    assert w.till("POST", f"/v1/members/{m}/stored-value/holds", {"amount_fen": 100, "order_id": order,
-                                                                  "ttl_seconds": 600}, who="s2").status_code == 404
+    merchant_level = new_id("ML-")                            # a merchant-level order is no store's
+    w.till("POST", f"/v1/members/{m}/points/earn", {"order_id": merchant_level, "amount_fen": 1000}, who="m")
+    assert w.pay_sv(m, merchant_level, 100, who="m").status_code == 201
+    replies = [w.pay_sv(m, order, 100, who="s2"), w.pay_card(card, order, 100, who="s2"),
+               w.till("POST", f"/v1/members/{m}/stored-value/holds", {"amount_fen": 100, "order_id": order,
+                                                                      "ttl_seconds": 600}, who="s2"),
+               w.pay_sv(m, merchant_level, 100, who="s1")]
+    assert [r.status_code for r in replies] == [404] * 4, [r.json().get("detail") for r in replies]
 
 
 def test_a_gift_card_hold_on_another_stores_order_is_refused_as_its_payment_is(w):
@@ -308,13 +313,16 @@ def test_a_gift_card_hold_on_another_stores_order_is_refused_as_its_payment_is(w
 def test_a_stored_value_hold_for_another_members_order_is_refused(w):
     """DEFECT: api.md: 'one order is one member's, so a payment for another member's order is
     refused with 409' (and a points hold is). A stored value hold for it is 201 and holds the
-    member's money until it lapses; its confirmation is then 409."""
+    member's money until it lapses; its confirmation is then 409. From another store (whose
+    order 'does not exist for it'), the hold is 201 too."""
     m, other, order = w.member(), w.member(topped_up=True), new_id("SH-")
     w.earn(m, order)
     assert w.pay_sv(other, order, 100).status_code == 409
     hold = w.till("POST", f"/v1/members/{other}/stored-value/holds",
                   {"amount_fen": 1000, "order_id": order, "ttl_seconds": 600})
-    assert hold.status_code == 409, hold.text
+    by_store_s2 = w.till("POST", f"/v1/members/{other}/stored-value/holds",    # and another store's order: 404
+                         {"amount_fen": 1000, "order_id": order, "ttl_seconds": 600}, who="s2")
+    assert (hold.status_code, by_store_s2.status_code) == (409, 404), (hold.text, by_store_s2.text)
     assert w.sv(other)["balance_fen"] == 23000
 
 
