@@ -237,8 +237,9 @@ def tendered(cmd: PayWithCard, by: Principal, uow: UnitOfWork, what: str) -> Ten
     uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key)])
     shown = C.present(uow, cmd.card_number, cmd.secret, by)
     card, batch = shown.card, shown.batch
-    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:
-        raise Conflict(f"order {cmd.order_id} was paid with this card already")
+    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:   # another store's order: 404
+        raise orders.explained(uow, merchant, cmd.order_id, None, by,
+                               lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))()
     if shown.state not in C.USABLE:
         raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
     scope = batch.scope()

@@ -49,15 +49,16 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     was recorded already) and make sure the order exists: of ``member_id`` (an order of another
     member refuses it), listed under the member, at the store of its first use. A caller ``by``
     confined to a store adds only to a new order or one of its store (another store's is not
-    its to see: 404, as every store-owned record)."""
+    its to see: 404, as every store-owned record, said before any other refusal)."""
     at = clock.iso(clock.now())
     uow.create(OrderPartItem(*OrderPartItem.key(merchant_id, order_id, store, ref), store=store, ref=ref,
                              merchant_id=merchant_id, order_id=order_id, amount_fen=amount_fen,
                              by_line=json.dumps(list(by_line)) if by_line is not None else None,
                              refunded_fen=refunded_fen,
-                             created_at=at), on_conflict=on_conflict)
+                             created_at=at), on_conflict=on_conflict and explained(uow, merchant_id, order_id,
+                                                                                   member_id, by, on_conflict))
     actions, condition = touch(uow, merchant_id, order_id, member_id, store_id)
-    scope = None if by is None or by.is_hq else by.store_id
+    scope = scope_of(by)
     if scope is not None:
         own = OrderItem.pk.does_not_exist() | (OrderItem.store_id == scope)
         condition = own if condition is None else own & condition
@@ -69,14 +70,30 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
 
 
+def scope_of(by: Principal | None) -> str | None:
+    """The store a caller is confined to (None: the merchant level, HQ, a job)."""
+    return None if by is None or by.is_hq else by.store_id
+
+
+def explained(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, by: Principal | None,
+              problem: Callable[[], Problem]) -> Callable[[], Problem]:
+    """``problem`` (e.g. "paid with stored value already"), unless the order is not the caller's
+    to use: then that (:func:`ownership_problem`), so another store learns nothing of the order
+    and another member's order is refused as such whatever was paid on it."""
+    def explain() -> Problem:
+        found = repository.of(uow).order(merchant_id, order_id)
+        return ownership_problem(found, merchant_id, order_id, member_id, scope_of(by)) or problem()
+    return explain
+
+
 def ownership_problem(found: OrderItem | None, merchant_id: str, order_id: str, member_id: str | None,
                       scope: str | None) -> Problem | None:
     """Why an order refused a caller's use, if it is not the caller's to use: another store's
     order for a caller confined to ``scope`` (404, as every store-owned record), or another
-    member's order (409)."""
+    member's order (409; ``member_id`` None: a use of no member, a gift card's, is any order's)."""
     if found is not None and scope is not None and found.store_id != scope:
         return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
-    if found is not None and found.member_id not in (None, member_id):
+    if found is not None and member_id is not None and found.member_id not in (None, member_id):
         return Conflict(f"order {order_id} belongs to another member")
     return None
 
