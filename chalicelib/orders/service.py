@@ -86,6 +86,25 @@ def explained(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str |
     return explain
 
 
+def check_use(uow: UnitOfWork, merchant_id: str, order_id: str, *, member_id: str | None = None,
+              by: Principal | None = None) -> None:
+    """Commit only if the order would take a part from this caller (a checkout hold on it, whose
+    part is recorded at its confirmation): a new order, or one of ``member_id`` (if given) and,
+    for a caller confined to a store, of that store. A condition in the hold's transaction, as
+    :func:`record_part`'s on the payment's: the order is not read unless it refuses."""
+    scope = scope_of(by)
+    own = None
+    if member_id is not None:
+        own = OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id)
+    if scope is not None:
+        own = (OrderItem.store_id == scope) if own is None else own & (OrderItem.store_id == scope)
+    if own is None:
+        return
+    uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)), OrderItem.pk.does_not_exist() | own,
+              on_conflict=explained(uow, merchant_id, order_id, member_id, by,
+                                    changed(f"order {order_id}", "concurrently")))
+
+
 def ownership_problem(found: OrderItem | None, merchant_id: str, order_id: str, member_id: str | None,
                       scope: str | None) -> Problem | None:
     """Why an order refused a caller's use, if it is not the caller's to use: another store's
