@@ -21,7 +21,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.principal import Principal
 
-__all__ = ["OrderItem", "OrderLine", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
+__all__ = ["OrderItem", "OrderLine", "OrderOverpaid", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
            "load_lines"]
 
 Order = TypeVar("Order", bound=OrderItem)
@@ -39,6 +39,63 @@ def orders_of(uow: UnitOfWork, member_id: str, limit: int, before: str | None, k
 
 class RefundExceedsOrder(Conflict):
     slug, title = "refund-exceeds-order", "Refunds would exceed the order amount"
+
+
+class OrderOverpaid(Conflict):
+    slug, title = "order-overpaid", "Payments would exceed the order amount"
+
+
+def overpaid(order_id: str, amount: int, paid: int, fen: int) -> OrderOverpaid:
+    return OrderOverpaid(f"order {order_id} is for {amount} fen and {paid} fen of it is paid; {fen} fen more "
+                         "would pay more than it", order_amount_fen=amount, paid_fen=paid)
+
+
+def paid_problem(order: OrderItem | None, order_id: str, amount_fen: int) -> Problem | None:
+    """An order whose parts paid more than ``amount_fen`` (its first use was a payment) is not
+    for that amount: the earn or spend stating it is refused."""
+    paid = int(order.paid_fen or 0) if order is not None else 0
+    if order is not None and not order.amount_fen and paid > amount_fen:
+        return OrderOverpaid(f"order {order_id} was paid {paid} fen already: it is not for {amount_fen} fen",
+                             paid_fen=paid)
+    return None
+
+
+def _room(uow: UnitOfWork, found: OrderItem | None, order_id: str, fen: int) -> tuple[list[Action], Any]:
+    """What adds ``fen`` to what the order's parts paid, and the condition that this never passes
+    its amount (DynamoDB compares an attribute with a value, not a sum: ``paid_fen <= amount -
+    fen`` on the amount read, which never changes once set; with no amount yet, on there still
+    being none, so an earn fixing it meanwhile makes this retry). An order from before
+    ``paid_fen`` counts its parts once, then adds. Refused at once when the read already shows it."""
+    amount = int(found.amount_fen) if found is not None and found.amount_fen else None
+    actions: list[Action]
+    condition: Any
+    if found is not None and found.paid_fen is not None:
+        paid = int(found.paid_fen)
+        actions, condition = [OrderItem.paid_fen.add(fen)], OrderItem.paid_fen.exists()
+    else:
+        paid = sum(int(p.amount_fen) - int(p.refunded_fen or 0) for p in
+                   repository.of(uow).parts(found.merchant_id, found.order_id)) if found is not None else 0
+        actions, condition = [OrderItem.paid_fen.set(paid + fen)], OrderItem.paid_fen.does_not_exist()
+    if amount is None:
+        return actions, condition & (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0))
+    if paid + fen > amount:
+        raise overpaid(order_id, amount, paid, fen)
+    return actions, condition & (OrderItem.amount_fen == amount) & (
+        OrderItem.paid_fen.does_not_exist() | (OrderItem.paid_fen <= amount - fen))
+
+
+def _refusal(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, scope: str | None,
+             fen: int) -> Callable[[], Problem]:
+    """Why the order refused a part of ``fen``, read once it has: not the caller's, or paid up, or
+    changed meanwhile (retry)."""
+    def why() -> Problem:
+        found = repository.of(uow).order(merchant_id, order_id)
+        problem = ownership_problem(found, merchant_id, order_id, member_id, scope)
+        if problem is None and found is not None and found.amount_fen and found.paid_fen is not None and \
+                int(found.paid_fen) + fen > int(found.amount_fen):
+            problem = overpaid(order_id, int(found.amount_fen), int(found.paid_fen), fen)
+        return problem or changed(f"order {order_id}", "concurrently")()
+    return why
 
 
 def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, amount_fen: int, *, ref: str = "",
@@ -62,12 +119,13 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     if scope is not None:
         own = OrderItem.pk.does_not_exist() | (OrderItem.store_id == scope)
         condition = own if condition is None else own & condition
-
-    def why() -> Problem:
-        found = repository.of(uow).order(merchant_id, order_id)
-        return ownership_problem(found, merchant_id, order_id, member_id, scope) or changed(
-            f"order {order_id}", "concurrently")()
-    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
+    found = repository.of(uow).order(merchant_id, order_id)
+    if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
+        raise problem
+    paid, room = _room(uow, found, order_id, amount_fen - refunded_fen)
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions + paid,
+               room if condition is None else condition & room,
+               on_conflict=_refusal(uow, merchant_id, order_id, member_id, scope, amount_fen - refunded_fen))
 
 
 def scope_of(by: Principal | None) -> str | None:
@@ -86,23 +144,25 @@ def explained(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str |
     return explain
 
 
-def check_use(uow: UnitOfWork, merchant_id: str, order_id: str, *, member_id: str | None = None,
+def check_use(uow: UnitOfWork, merchant_id: str, order_id: str, fen: int, *, member_id: str | None = None,
               by: Principal | None = None) -> None:
-    """Commit only if the order would take a part from this caller (a checkout hold on it, whose
-    part is recorded at its confirmation): a new order, or one of ``member_id`` (if given) and,
-    for a caller confined to a store, of that store. A condition in the hold's transaction, as
-    :func:`record_part`'s on the payment's: the order is not read unless it refuses."""
+    """Commit only if the order would take a part of ``fen`` from this caller (a checkout hold on
+    it, whose part is recorded at its confirmation): a new order, or one of ``member_id`` (if
+    given) and, for a caller confined to a store, of that store, with ``fen`` unpaid. A condition
+    in the hold's transaction, as :func:`record_part`'s on the payment's (its confirmation checks
+    the room again: two holds may each fit and not both)."""
     scope = scope_of(by)
-    own = None
+    found = repository.of(uow).order(merchant_id, order_id)
+    if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
+        raise problem
+    _, room = _room(uow, found, order_id, fen)
+    own = room
     if member_id is not None:
-        own = OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id)
+        own = own & (OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id))
     if scope is not None:
-        own = (OrderItem.store_id == scope) if own is None else own & (OrderItem.store_id == scope)
-    if own is None:
-        return
+        own = own & (OrderItem.store_id == scope)
     uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)), OrderItem.pk.does_not_exist() | own,
-              on_conflict=explained(uow, merchant_id, order_id, member_id, by,
-                                    changed(f"order {order_id}", "concurrently")))
+              on_conflict=_refusal(uow, merchant_id, order_id, member_id, scope, fen))
 
 
 def ownership_problem(found: OrderItem | None, merchant_id: str, order_id: str, member_id: str | None,
@@ -136,6 +196,11 @@ def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | Non
     return actions, condition
 
 
+def order_key(merchant_id: str, order_id: str) -> tuple[type[OrderItem], tuple[str, str]]:
+    """The model and key of an order, for a store's prefetch (:func:`record_part` reads it)."""
+    return OrderItem, OrderItem.key(merchant_id, order_id)
+
+
 def part_key(merchant_id: str, order_id: str, store: str, ref: str = "") -> tuple[type[OrderPartItem], tuple[str, str]]:
     """The model and key of a store's part, for the store's prefetch."""
     return OrderPartItem, OrderPartItem.key(merchant_id, order_id, store, ref)
@@ -157,12 +222,19 @@ def refund_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, fe
 
 def part_refunded(uow: UnitOfWork, part: OrderPartItem, fen: int) -> None:
     """Give back ``fen`` more of a part: refunds of a part add up and never pass what it paid
-    (``RefundExceedsPayment``), checked again by the write."""
+    (``RefundExceedsPayment``), checked again by the write. What the order's parts paid drops by
+    as much, so the till may take the amount by another tender (an order from before
+    ``paid_fen`` is left alone: its first part after counts the parts net of refunds)."""
     before = int(part.refunded_fen or 0)
     within_payment(before, fen, int(part.amount_fen))
     uow.update(OrderPartItem(*OrderPartItem.key(part.merchant_id, part.order_id, part.store, part.ref)),
                [OrderPartItem.refunded_fen.add(fen)], OrderPartItem.refunded_fen == before,
                on_conflict=changed(f"order {part.order_id}'s {part.store} part", "concurrently"))
+    found = repository.of(uow).order(part.merchant_id, part.order_id)
+    if found is not None and found.paid_fen is not None:
+        uow.update(OrderItem(*OrderItem.key(part.merchant_id, part.order_id)),
+                   [OrderItem.paid_fen.add(-fen), OrderItem.version.add(1)], OrderItem.paid_fen.exists(),
+                   on_conflict=changed(f"order {part.order_id}", "concurrently"))
 
 
 def state_lines(order: OrderItem | None, order_id: str, lines: Sequence[OrderLine], amount_fen: int) -> None:

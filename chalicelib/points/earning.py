@@ -51,6 +51,8 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     if order and order.member_id not in (None, member_id):
         raise Conflict(f"order {cmd.order_id} belongs to another member")
     orders.check_amount(order, cmd.order_id, cmd.amount_fen)
+    if (overpaid := order_lines.paid_problem(order, cmd.order_id, cmd.amount_fen)) is not None:
+        raise overpaid                    # its first use was a payment of more than this amount
     order_lines.state_lines(order, cmd.order_id, cmd.lines, cmd.amount_fen)
     today = program.today(at)
     points = _apply_caps(uow, member_id, rules, today, points, why)

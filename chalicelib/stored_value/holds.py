@@ -36,7 +36,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     member_id, change, principal, bonus = service.checkout(uow, member_id, by, merchant, cmd.order_id, cmd.amount_fen)
-    orders.check_use(uow, merchant, cmd.order_id, member_id=member_id, by=by)     # as its payment would be
+    orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, member_id=member_id, by=by)     # as its payment would be
     change.hold(principal, bonus)
     hold_id, now = new_id(), clock.now()
     expires = now + timedelta(seconds=cmd.ttl_seconds)

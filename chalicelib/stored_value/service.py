@@ -204,7 +204,8 @@ def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, orde
              amount: int) -> tuple[str, SvChange, int, int]:
     """What a payment or a hold for an unpaid order takes: the member, a change on the account,
     and the principal and bonus parts (the order is read with the account, in one request)."""
-    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)))
+    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)),
+              orders.order_key(merchant, order_id))
     member_id = members.acting_on(uow, member_id, by).member_id
     if repository.of(uow).payment(merchant, order_id) is not None:   # another store's or member's order: that first
         raise orders.explained(uow, merchant, order_id, member_id, by,
@@ -223,7 +224,8 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     up and never pass what was paid."""
     merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
     assert merchant is not None
-    uow.prefetch([(SvPaymentItem, SvPaymentItem.key(merchant, order_id)), orders.part_key(merchant, order_id, PART)])
+    uow.prefetch([(SvPaymentItem, SvPaymentItem.key(merchant, order_id)), orders.part_key(merchant, order_id, PART),
+                  orders.order_key(merchant, order_id)])
     paid = repository.of(uow).payment(merchant, order_id)
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")
