@@ -101,12 +101,13 @@ def _refusal(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | 
 def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, amount_fen: int, *, ref: str = "",
                 member_id: str | None = None, store_id: str | None = None, by: Principal | None = None,
                 by_line: Sequence[int] | None = None, on_conflict: Callable[[], Problem] | None = None,
-                refunded_fen: int = 0) -> None:
+                refunded_fen: int = 0, bonus_fen: int = 0) -> None:
     """Record ``store``'s part of an order (once per store and ``ref``; ``on_conflict`` when it
     was recorded already) and make sure the order exists: of ``member_id`` (an order of another
     member refuses it), listed under the member, at the store of its first use. A caller ``by``
     confined to a store adds only to a new order or one of its store (another store's is not
-    its to see: 404, as every store-owned record, said before any other refusal)."""
+    its to see: 404, as every store-owned record, said before any other refusal). ``bonus_fen``:
+    what of it stored value bonus paid, which the order's earn excludes."""
     at = clock.iso(clock.now())
     uow.create(OrderPartItem(*OrderPartItem.key(merchant_id, order_id, store, ref), store=store, ref=ref,
                              merchant_id=merchant_id, order_id=order_id, amount_fen=amount_fen,
@@ -123,6 +124,8 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
         raise problem
     paid, room = _room(uow, found, order_id, amount_fen - refunded_fen)
+    if bonus_fen:
+        paid.append(OrderItem.paid_bonus_fen.add(bonus_fen))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions + paid,
                room if condition is None else condition & room,
                on_conflict=_refusal(uow, merchant_id, order_id, member_id, scope, amount_fen - refunded_fen))

@@ -73,7 +73,7 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
                              created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
     orders.record_part(uow, h.merchant_id, h.order_id, service.PART, int(h.amount_fen), member_id=member_id,
-                       store_id=h.store_id, by=by)
+                       store_id=h.store_id, by=by, bonus_fen=bonus)
     change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}",
                  event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "order_id": h.order_id, "principal_fen": principal, "bonus_fen": bonus})

@@ -189,7 +189,8 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                              lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
                on_conflict=orders.explained(uow, merchant, cmd.order_id, member_id, by, lambda: Conflict(
                    f"order {cmd.order_id} was paid with stored value already")))
-    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, member_id=member_id, store_id=store, by=by)
+    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, member_id=member_id, store_id=store, by=by,
+                       bonus_fen=bonus)
     posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}",
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
