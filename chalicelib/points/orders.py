@@ -181,8 +181,20 @@ def _shown(order: OrderItem) -> dict[str, Any]:
             "lines": orders.lines_shown(order),
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
             "spent": spent_lots(order), "spent_points": spent_points(order),
-            "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),
+            "refunded_fen": int(order.refunded_fen or 0), **_clawed(order),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
+
+
+def _clawed(order: OrderItem) -> dict[str, Any]:
+    """What the order's refunds took back, by type (from lots or as debt: what their replies'
+    ``clawed_back`` add up to), and what they did not because it had expired unspent. ``clawed``
+    is what they reversed, the base of the next refund's share; points forgiven (policy ``cap``)
+    are in neither, but in ``shortfall_points``."""
+    reversed_ = json.loads(order.clawed or "{}")
+    kept = json.loads(order.not_clawed or "{}")
+    left = {t: int(n) - sum(int(v) for v in kept.get(t, {}).values()) for t, n in reversed_.items()}
+    return {"clawed_back": left,
+            "already_expired": {t: int(k["expired"]) for t, k in kept.items() if int(k.get("expired", 0))}}
 
 
 def of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:
