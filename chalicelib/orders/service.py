@@ -60,12 +60,14 @@ def paid_problem(order: OrderItem | None, order_id: str, amount_fen: int) -> Pro
     return None
 
 
-def _room(uow: UnitOfWork, found: OrderItem | None, order_id: str, fen: int) -> tuple[list[Action], Any]:
+def _room(uow: UnitOfWork, found: OrderItem | None, order_id: str, fen: int,
+          bounded: bool = True) -> tuple[list[Action], Any]:
     """What adds ``fen`` to what the order's parts paid, and the condition that this never passes
     its amount (DynamoDB compares an attribute with a value, not a sum: ``paid_fen <= amount -
     fen`` on the amount read, which never changes once set; with no amount yet, on there still
     being none, so an earn fixing it meanwhile makes this retry). An order from before
-    ``paid_fen`` counts its parts once, then adds. Refused at once when the read already shows it."""
+    ``paid_fen`` counts its parts once, then adds. Refused at once when the read already shows it.
+    Not ``bounded``: a payment taken before this bound, recorded by its refund, is counted as it is."""
     amount = int(found.amount_fen) if found is not None and found.amount_fen else None
     actions: list[Action]
     condition: Any
@@ -76,6 +78,8 @@ def _room(uow: UnitOfWork, found: OrderItem | None, order_id: str, fen: int) -> 
         paid = sum(int(p.amount_fen) - int(p.refunded_fen or 0) for p in
                    repository.of(uow).parts(found.merchant_id, found.order_id)) if found is not None else 0
         actions, condition = [OrderItem.paid_fen.set(paid + fen)], OrderItem.paid_fen.does_not_exist()
+    if not bounded:
+        return actions, condition
     if amount is None:
         return actions, condition & (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0))
     if paid + fen > amount:
@@ -123,7 +127,7 @@ def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, am
     found = repository.of(uow).order(merchant_id, order_id)
     if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
         raise problem
-    paid, room = _room(uow, found, order_id, amount_fen - refunded_fen)
+    paid, room = _room(uow, found, order_id, amount_fen - refunded_fen, bounded=not refunded_fen)   # a refund's: paid
     if bonus_fen:
         paid.append(OrderItem.paid_bonus_fen.add(bonus_fen))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions + paid,

@@ -215,3 +215,19 @@ def test_an_orders_parts_never_pay_more_than_its_amount_and_a_parts_refund_frees
                     {"refund_id": "R-OV", "amount_fen": 1_000, "merchant_id": "m1"})[0] == 201
     assert card_pay(api, n[1], s[n[1]], 3_000, "O-OV")[0] == 201          # the refund freed 1000 fen of room
     assert sum(p["amount_fen"] - p["refunded_fen"] for p in order(api, "O-OV")["parts"]) == 8_000
+
+
+def test_a_refund_of_a_payment_from_before_orders_kept_parts_is_never_refused_as_overpaying(till):
+    """A stored value payment of 4000 fen from before parts (and paid_fen), on an order since earned
+    at 3000: its refund records its part from the payment and is not refused for the amount."""
+    api, n, s = till
+    mid = api.member("13800139512")
+    assert top_up(api, mid, 10_000, "WX-L")[0] == 201
+    assert pay(api, mid, 4_000, "O-L")[0] == 201
+    _forget_parts("O-L")
+    assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "O-L", "amount_fen": 3_000,
+                                                               "merchant_id": "m1"})[0] == 201
+    status, back = api.call("POST", "/v1/stored-value/payments/O-L/refunds",
+                            {"refund_id": "R-L", "amount_fen": 500, "merchant_id": "m1"})
+    assert status == 201, back
+    assert parts(order(api, "O-L")) == {("stored_value", None): (4_000, 500)}
