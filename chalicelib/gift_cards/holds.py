@@ -44,6 +44,7 @@ def held(batch: GiftCardBatchItem) -> str:
 def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Reserve an amount on a card for an order: the card is checked as for a payment."""
     merchant, store, card, batch, _ = tendered(cmd, by, uow, "holds")
+    orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, by=by)          # another store's order: 404, as a payment
     change = CardChange(uow, card)
     change.state.move("used", cmd.amount_fen)
     card.held = int(card.held or 0) + cmd.amount_fen

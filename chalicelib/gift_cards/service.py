@@ -249,11 +249,12 @@ def tendered(cmd: PayWithCard, by: Principal, uow: UnitOfWork, what: str) -> Ten
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     paid_key = GiftCardPaymentItem.key(merchant, cmd.order_id, cmd.card_number)
-    uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key)])
+    uow.prefetch([*C.wanted(cmd.card_number, by), (GiftCardPaymentItem, paid_key), orders.order_key(merchant, cmd.order_id)])
     shown = C.present(uow, cmd.card_number, cmd.secret, by)
     card, batch = shown.card, shown.batch
-    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:
-        raise Conflict(f"order {cmd.order_id} was paid with this card already")
+    if repository.of(uow).payment(merchant, cmd.order_id, card.number) is not None:   # another store's order: 404
+        raise orders.explained(uow, merchant, cmd.order_id, None, by,
+                               lambda: Conflict(f"order {cmd.order_id} was paid with this card already"))()
     if shown.state not in C.USABLE:
         raise C.CardNotUsable(f"the card is {shown.state}", state=shown.state)
     scope = batch.scope()
@@ -303,7 +304,7 @@ def refund_payment(order_id: str, cmd: RefundCardPayment, by: Principal, uow: Un
     assert merchant is not None
     paid_key = GiftCardPaymentItem.key(merchant, order_id, cmd.card_number)
     uow.prefetch([(GiftCardItem, GiftCardItem.key(cmd.card_number)), (GiftCardPaymentItem, paid_key),
-                  orders.part_key(merchant, order_id, PART, cmd.card_number)])
+                  orders.part_key(merchant, order_id, PART, cmd.card_number), orders.order_key(merchant, order_id)])
     payment = repository.of(uow).payment(merchant, order_id, cmd.card_number)
     if payment is None or not merchants.acts_for(by, merchant, payment.store_id):   # another store's: not yours
         raise NotFound(f"no payment of order {order_id} with this card at merchant {merchant}")

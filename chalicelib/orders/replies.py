@@ -21,6 +21,7 @@ class OrderPartOut(Reply):
     store: str = Field(description="stored_value | gift_card (points show in earned and spent)")
     ref: str | None = Field(description="within the store: the gift card number; null for stored value")
     amount_fen: int = Field(description="what it paid")
-    by_line: list[int] | None = Field(description="its spread over the order's lines, in fen (null: in "
-                                                  "proportion to the lines' amounts)")
+    by_line: list[int] | None = Field(description="its spread over the order's lines, in fen; null unless the "
+                                                  "part stated one (stored value and card payments do not): "
+                                                  "its refunds are then in proportion to the lines' amounts")
     refunded_fen: int = Field(description="given back so far")

@@ -21,7 +21,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.principal import Principal
 
-__all__ = ["OrderItem", "OrderLine", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
+__all__ = ["OrderItem", "OrderLine", "OrderOverpaid", "OrderRefund", "RefundExceedsOrder", "RefundLine", "Refunded", "allocate",
            "load_lines"]
 
 Order = TypeVar("Order", bound=OrderItem)
@@ -41,42 +41,145 @@ class RefundExceedsOrder(Conflict):
     slug, title = "refund-exceeds-order", "Refunds would exceed the order amount"
 
 
+class OrderOverpaid(Conflict):
+    slug, title = "order-overpaid", "Payments would exceed the order amount"
+
+
+def overpaid(order_id: str, amount: int, paid: int, fen: int) -> OrderOverpaid:
+    return OrderOverpaid(f"order {order_id} is for {amount} fen and {paid} fen of it is paid; {fen} fen more "
+                         "would pay more than it", order_amount_fen=amount, paid_fen=paid)
+
+
+def paid_problem(order: OrderItem | None, order_id: str, amount_fen: int) -> Problem | None:
+    """An order whose parts paid more than ``amount_fen`` (its first use was a payment) is not
+    for that amount: the earn or spend stating it is refused."""
+    paid = int(order.paid_fen or 0) if order is not None else 0
+    if order is not None and not order.amount_fen and paid > amount_fen:
+        return OrderOverpaid(f"order {order_id} was paid {paid} fen already: it is not for {amount_fen} fen",
+                             paid_fen=paid)
+    return None
+
+
+def _room(uow: UnitOfWork, found: OrderItem | None, order_id: str, fen: int,
+          bounded: bool = True) -> tuple[list[Action], Any]:
+    """What adds ``fen`` to what the order's parts paid, and the condition that this never passes
+    its amount (DynamoDB compares an attribute with a value, not a sum: ``paid_fen <= amount -
+    fen`` on the amount read, which never changes once set; with no amount yet, on there still
+    being none, so an earn fixing it meanwhile makes this retry). An order from before
+    ``paid_fen`` counts its parts once, then adds. Refused at once when the read already shows it.
+    Not ``bounded``: a payment taken before this bound, recorded by its refund, is counted as it is."""
+    amount = int(found.amount_fen) if found is not None and found.amount_fen else None
+    actions: list[Action]
+    condition: Any
+    if found is not None and found.paid_fen is not None:
+        paid = int(found.paid_fen)
+        actions, condition = [OrderItem.paid_fen.add(fen)], OrderItem.paid_fen.exists()
+    else:
+        paid = sum(int(p.amount_fen) - int(p.refunded_fen or 0) for p in
+                   repository.of(uow).parts(found.merchant_id, found.order_id)) if found is not None else 0
+        actions, condition = [OrderItem.paid_fen.set(paid + fen)], OrderItem.paid_fen.does_not_exist()
+    if not bounded:
+        return actions, condition
+    if amount is None:
+        return actions, condition & (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0))
+    if paid + fen > amount:
+        raise overpaid(order_id, amount, paid, fen)
+    return actions, condition & (OrderItem.amount_fen == amount) & (
+        OrderItem.paid_fen.does_not_exist() | (OrderItem.paid_fen <= amount - fen))
+
+
+def _refusal(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, scope: str | None,
+             fen: int) -> Callable[[], Problem]:
+    """Why the order refused a part of ``fen``, read once it has: not the caller's, or paid up, or
+    changed meanwhile (retry)."""
+    def why() -> Problem:
+        found = repository.of(uow).order(merchant_id, order_id)
+        problem = ownership_problem(found, merchant_id, order_id, member_id, scope)
+        if problem is None and found is not None and found.amount_fen and found.paid_fen is not None and \
+                int(found.paid_fen) + fen > int(found.amount_fen):
+            problem = overpaid(order_id, int(found.amount_fen), int(found.paid_fen), fen)
+        return problem or changed(f"order {order_id}", "concurrently")()
+    return why
+
+
 def record_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, amount_fen: int, *, ref: str = "",
                 member_id: str | None = None, store_id: str | None = None, by: Principal | None = None,
                 by_line: Sequence[int] | None = None, on_conflict: Callable[[], Problem] | None = None,
-                refunded_fen: int = 0) -> None:
+                refunded_fen: int = 0, bonus_fen: int = 0) -> None:
     """Record ``store``'s part of an order (once per store and ``ref``; ``on_conflict`` when it
     was recorded already) and make sure the order exists: of ``member_id`` (an order of another
     member refuses it), listed under the member, at the store of its first use. A caller ``by``
     confined to a store adds only to a new order or one of its store (another store's is not
-    its to see: 404, as every store-owned record)."""
+    its to see: 404, as every store-owned record, said before any other refusal). ``bonus_fen``:
+    what of it stored value bonus paid, which the order's earn excludes."""
     at = clock.iso(clock.now())
     uow.create(OrderPartItem(*OrderPartItem.key(merchant_id, order_id, store, ref), store=store, ref=ref,
                              merchant_id=merchant_id, order_id=order_id, amount_fen=amount_fen,
                              by_line=json.dumps(list(by_line)) if by_line is not None else None,
                              refunded_fen=refunded_fen,
-                             created_at=at), on_conflict=on_conflict)
+                             created_at=at), on_conflict=on_conflict and explained(uow, merchant_id, order_id,
+                                                                                   member_id, by, on_conflict))
     actions, condition = touch(uow, merchant_id, order_id, member_id, store_id)
-    scope = None if by is None or by.is_hq else by.store_id
+    scope = scope_of(by)
     if scope is not None:
         own = OrderItem.pk.does_not_exist() | (OrderItem.store_id == scope)
         condition = own if condition is None else own & condition
+    found = repository.of(uow).order(merchant_id, order_id)
+    if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
+        raise problem
+    paid, room = _room(uow, found, order_id, amount_fen - refunded_fen, bounded=not refunded_fen)   # a refund's: paid
+    if bonus_fen:
+        paid.append(OrderItem.paid_bonus_fen.add(bonus_fen))
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions + paid,
+               room if condition is None else condition & room,
+               on_conflict=_refusal(uow, merchant_id, order_id, member_id, scope, amount_fen - refunded_fen))
 
-    def why() -> Problem:
+
+def scope_of(by: Principal | None) -> str | None:
+    """The store a caller is confined to (None: the merchant level, HQ, a job)."""
+    return None if by is None or by.is_hq else by.store_id
+
+
+def explained(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | None, by: Principal | None,
+              problem: Callable[[], Problem]) -> Callable[[], Problem]:
+    """``problem`` (e.g. "paid with stored value already"), unless the order is not the caller's
+    to use: then that (:func:`ownership_problem`), so another store learns nothing of the order
+    and another member's order is refused as such whatever was paid on it."""
+    def explain() -> Problem:
         found = repository.of(uow).order(merchant_id, order_id)
-        return ownership_problem(found, merchant_id, order_id, member_id, scope) or changed(
-            f"order {order_id}", "concurrently")()
-    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions, condition, on_conflict=why)
+        return ownership_problem(found, merchant_id, order_id, member_id, scope_of(by)) or problem()
+    return explain
+
+
+def check_use(uow: UnitOfWork, merchant_id: str, order_id: str, fen: int, *, member_id: str | None = None,
+              by: Principal | None = None) -> None:
+    """Commit only if the order would take a part of ``fen`` from this caller (a checkout hold on
+    it, whose part is recorded at its confirmation): a new order, or one of ``member_id`` (if
+    given) and, for a caller confined to a store, of that store, with ``fen`` unpaid. A condition
+    in the hold's transaction, as :func:`record_part`'s on the payment's (its confirmation checks
+    the room again: two holds may each fit and not both)."""
+    scope = scope_of(by)
+    found = repository.of(uow).order(merchant_id, order_id)
+    if (problem := ownership_problem(found, merchant_id, order_id, member_id, scope)) is not None:
+        raise problem
+    _, room = _room(uow, found, order_id, fen)
+    own = room
+    if member_id is not None:
+        own = own & (OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id))
+    if scope is not None:
+        own = own & (OrderItem.store_id == scope)
+    uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)), OrderItem.pk.does_not_exist() | own,
+              on_conflict=_refusal(uow, merchant_id, order_id, member_id, scope, fen))
 
 
 def ownership_problem(found: OrderItem | None, merchant_id: str, order_id: str, member_id: str | None,
                       scope: str | None) -> Problem | None:
     """Why an order refused a caller's use, if it is not the caller's to use: another store's
     order for a caller confined to ``scope`` (404, as every store-owned record), or another
-    member's order (409)."""
+    member's order (409; ``member_id`` None: a use of no member, a gift card's, is any order's)."""
     if found is not None and scope is not None and found.store_id != scope:
         return NotFound(f"no order {order_id} of your store at merchant {merchant_id}")
-    if found is not None and found.member_id not in (None, member_id):
+    if found is not None and member_id is not None and found.member_id not in (None, member_id):
         return Conflict(f"order {order_id} belongs to another member")
     return None
 
@@ -100,6 +203,11 @@ def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | Non
     return actions, condition
 
 
+def order_key(merchant_id: str, order_id: str) -> tuple[type[OrderItem], tuple[str, str]]:
+    """The model and key of an order, for a store's prefetch (:func:`record_part` reads it)."""
+    return OrderItem, OrderItem.key(merchant_id, order_id)
+
+
 def part_key(merchant_id: str, order_id: str, store: str, ref: str = "") -> tuple[type[OrderPartItem], tuple[str, str]]:
     """The model and key of a store's part, for the store's prefetch."""
     return OrderPartItem, OrderPartItem.key(merchant_id, order_id, store, ref)
@@ -121,12 +229,19 @@ def refund_part(uow: UnitOfWork, merchant_id: str, order_id: str, store: str, fe
 
 def part_refunded(uow: UnitOfWork, part: OrderPartItem, fen: int) -> None:
     """Give back ``fen`` more of a part: refunds of a part add up and never pass what it paid
-    (``RefundExceedsPayment``), checked again by the write."""
+    (``RefundExceedsPayment``), checked again by the write. What the order's parts paid drops by
+    as much, so the till may take the amount by another tender (an order from before
+    ``paid_fen`` is left alone: its first part after counts the parts net of refunds)."""
     before = int(part.refunded_fen or 0)
     within_payment(before, fen, int(part.amount_fen))
     uow.update(OrderPartItem(*OrderPartItem.key(part.merchant_id, part.order_id, part.store, part.ref)),
                [OrderPartItem.refunded_fen.add(fen)], OrderPartItem.refunded_fen == before,
                on_conflict=changed(f"order {part.order_id}'s {part.store} part", "concurrently"))
+    found = repository.of(uow).order(part.merchant_id, part.order_id)
+    if found is not None and found.paid_fen is not None:
+        uow.update(OrderItem(*OrderItem.key(part.merchant_id, part.order_id)),
+                   [OrderItem.paid_fen.add(-fen), OrderItem.version.add(1)], OrderItem.paid_fen.exists(),
+                   on_conflict=changed(f"order {part.order_id}", "concurrently"))
 
 
 def state_lines(order: OrderItem | None, order_id: str, lines: Sequence[OrderLine], amount_fen: int) -> None:

@@ -30,6 +30,8 @@ class OrderItem(MainModel):
     amount_fen = NumberAttribute(null=True)      # fixed by the first use that states it: the base of refunds
     lines = UnicodeAttribute(null=True)          # JSON [{sku, category, amount_fen}]: fixed by the first use that states them
     refunded_fen = NumberAttribute(default=0)
+    paid_fen = NumberAttribute(null=True)        # what the parts paid less their refunds: never above amount_fen
+    paid_bonus_fen = NumberAttribute(null=True)  # of it, stored value bonus: earns no points (points.earning)
     refunded_lines = UnicodeAttribute(null=True)   # JSON [fen per line] refunded by line so far
     version = NumberAttribute(default=0)
     created_at = UnicodeAttribute(null=True)     # first use: the member's order list

@@ -40,10 +40,11 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     version, rules = program.rules_at(uow, at)
     _check_paid_at(at, program.rules_at(uow, clock.now())[1])
     tier = tiering.at(uow, member, at)
-    points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=cmd.paid_with_points_fen,
-                                         bonus_paid_fen=cmd.paid_with_stored_value_bonus_fen, lines=cmd.lines,
-                                         store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
     order = repository.of(uow).order(merchant, cmd.order_id)
+    points_paid, bonus_paid = _paid_without_points(rules, order, cmd)
+    points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=points_paid,
+                                         bonus_paid_fen=bonus_paid, lines=cmd.lines,
+                                         store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
     if order and not access.owns(by, order.merchant_id, order.store_id):     # another store's order says nothing
         raise NotFound(f"no order {cmd.order_id} of yours at merchant {merchant}")
     if order and order.earned_at:
@@ -51,6 +52,8 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     if order and order.member_id not in (None, member_id):
         raise Conflict(f"order {cmd.order_id} belongs to another member")
     orders.check_amount(order, cmd.order_id, cmd.amount_fen)
+    if (overpaid := order_lines.paid_problem(order, cmd.order_id, cmd.amount_fen)) is not None:
+        raise overpaid                    # its first use was a payment of more than this amount
     order_lines.state_lines(order, cmd.order_id, cmd.lines, cmd.amount_fen)
     today = program.today(at)
     points = _apply_caps(uow, member_id, rules, today, points, why)
@@ -84,6 +87,16 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         "amount_fen": cmd.amount_fen, "paid_at": clock.iso(at), "points": points, "growth": growth},
         merchant_id=merchant))
     return reply
+
+
+def _paid_without_points(rules: R.ProgramRules, order: PointsOrderItem | None, cmd: EarnForOrder) -> tuple[int, int]:
+    """What of the order points and stored value bonus paid, which earn nothing: the larger of
+    what the till states and what the order records (points spent on it, at the redemption rate;
+    the bonus its stored value payments took), never both subtracted. Never more than the amount."""
+    points = max(cmd.paid_with_points_fen, R.points_value_fen(rules, orders.spent_points(order)))
+    bonus = max(cmd.paid_with_stored_value_bonus_fen, int(order.paid_bonus_fen or 0) if order is not None else 0)
+    points = min(points, cmd.amount_fen)
+    return points, min(bonus, cmd.amount_fen - points)
 
 
 def _check_paid_at(at: datetime, rules: R.ProgramRules) -> None:

@@ -83,8 +83,9 @@ def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int,
     a new order, or the member's own, at the same amount, with room under the share cap; for a
     caller confined to store ``scope``, an order of that store (an order of no store is the
     merchant level's)."""
-    same_amount = (OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0)
-                   | (OrderItem.amount_fen == amount_fen)) if amount_fen else None
+    same_amount = ((OrderItem.amount_fen.does_not_exist() | (OrderItem.amount_fen == 0)
+                    | (OrderItem.amount_fen == amount_fen))
+                   & (OrderItem.paid_fen.does_not_exist() | (OrderItem.paid_fen <= amount_fen))) if amount_fen else None
     room = OrderItem.spent_points.does_not_exist() | (OrderItem.spent_points <= limit - points)
     counted = OrderItem.spent.does_not_exist() | OrderItem.spent_points.exists()   # migrated, or never spent on
     own = (OrderItem.member_id.does_not_exist() | (OrderItem.member_id == member_id)) & room & counted
@@ -102,7 +103,8 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
             return problem
         if order is not None and order.spent and order.spent_points is None:
             return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
-        problem = (amount_problem(order, order_id, amount_fen) if amount_fen else None) or share_problem(
+        problem = (amount_problem(order, order_id, amount_fen) or orders.paid_problem(order, order_id, amount_fen)
+                   if amount_fen else None) or share_problem(
             int(order.spent_points or 0) if order else 0, order_id, points, limit)
         return problem or changed(f"order {order_id}", "concurrently")()
     return explain
@@ -179,8 +181,20 @@ def _shown(order: OrderItem) -> dict[str, Any]:
             "lines": orders.lines_shown(order),
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
             "spent": spent_lots(order), "spent_points": spent_points(order),
-            "refunded_fen": int(order.refunded_fen or 0), "clawed_back": json.loads(order.clawed or "{}"),
+            "refunded_fen": int(order.refunded_fen or 0), **_clawed(order),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
+
+
+def _clawed(order: OrderItem) -> dict[str, Any]:
+    """What the order's refunds took back, by type (from lots or as debt: what their replies'
+    ``clawed_back`` add up to), and what they did not because it had expired unspent. ``clawed``
+    is what they reversed, the base of the next refund's share; points forgiven (policy ``cap``)
+    are in neither, but in ``shortfall_points``."""
+    reversed_ = json.loads(order.clawed or "{}")
+    kept = json.loads(order.not_clawed or "{}")
+    left = {t: int(n) - sum(int(v) for v in kept.get(t, {}).values()) for t, n in reversed_.items()}
+    return {"clawed_back": left,
+            "already_expired": {t: int(k["expired"]) for t, k in kept.items() if int(k.get("expired", 0))}}
 
 
 def of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:

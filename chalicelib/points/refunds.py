@@ -46,7 +46,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     by_line = json.loads(order.earned_lines or "{}")
     clawed = json.loads(order.clawed or "{}")
     context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
-               "expired": json.loads(order.expired or "{}")}
+               "expired": json.loads(order.expired or "{}"), "not_clawed": json.loads(order.not_clawed or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
         target = share.after.reversed_of(sum(int(x["points"]) for x in earned.get(point_type, [])),
                                          by_line.get(point_type))
@@ -58,7 +58,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                      spent if gives_back else [], restore if gives_back else 0, context, reply)
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
     _record_refund(uow, share, order, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
-                   context["expired"])
+                   context["expired"], context["not_clawed"])
     uow.emit(DomainEvent("order.refunded", f"member:{order.member_id}", {
         "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
         "amount_fen": cmd.amount_fen, "refunded_fen": after, "order_amount_fen": amount,
@@ -128,6 +128,10 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
             uow.after_commit(lambda: spending.finish_release(program_id, member_id, h.hold_id, point_type, actor,
                                                              "refunded"))
     reply["clawed_back"][point_type] = claw - (short - owed)
+    if excused or short - owed:         # reversed by the order's share, yet not taken back: getOrder says so
+        kept = context["not_clawed"].setdefault(point_type, {})
+        kept["expired"] = int(kept.get("expired", 0)) + excused
+        kept["forgiven"] = int(kept.get("forgiven", 0)) + short - owed
     cmd, order_id = context["cmd"], context["order_id"]
     ledger.stage("refund", claw, reason=f"refund {cmd.refund_id}", source=f"order:{context['merchant']}:{order_id}",
                  event_type="points.refunded",
@@ -138,10 +142,13 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
 
 
 def _record_refund(uow: UnitOfWork, share: order_refunds.OrderRefund, order: Order, clawed: dict[str, int],
-                   restored: int, shortfall: int, expired: dict[str, int]) -> None:
+                   restored: int, shortfall: int, expired: dict[str, int],
+                   not_clawed: dict[str, dict[str, int]]) -> None:
     """The order's refund with the points part's changes, in one update of the order's item."""
     actions = [Order.clawed.set(json.dumps(clawed)), Order.restored.set(int(order.restored or 0) + restored),
                Order.shortfall.set(int(order.shortfall or 0) + shortfall)]
     if expired:
         actions.append(Order.expired.set(json.dumps(expired)))
+    if not_clawed:
+        actions.append(Order.not_clawed.set(json.dumps(not_clawed, sort_keys=True)))
     share.stage(uow, actions)

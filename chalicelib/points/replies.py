@@ -162,8 +162,12 @@ class OrderOut(Reply):
                                                           "order earned")
     spent: list[LotTaken] = Field(description="the lots points were spent from on this order")
     spent_points: int = Field(description="points spent on the order (redemptions and confirmed holds)")
-    refunded_fen: int = Field(description="refunds so far")
-    clawed_back: dict[str, int] = Field(description="points taken back by its refunds, by type")
+    refunded_fen: int = Field(description="refundOrder's refunds so far (the points part's); stored value and "
+                                          "gift card refunds are each part's refunded_fen")
+    clawed_back: dict[str, int] = Field(description="points taken back by its refunds (from lots, or as debt), "
+                                                    "by type: what their replies' clawed_back add up to")
+    already_expired: dict[str, int] = Field({}, description="points its refunds did not take back because they "
+                                                           "had expired unspent (lost once already), by type")
     restored_points: int = Field(description="spent points given back by its refunds")
     shortfall_points: int = Field(description="clawback its refunds could not take from lots (owed or forgiven)")
     parts: list[OrderPartOut] | None = Field(None, description="what each money store paid (getOrder only)")

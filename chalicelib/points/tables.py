@@ -228,7 +228,8 @@ class PointsOrderItem(OrderItem):
     spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
     spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
     spent_points = NumberAttribute(null=True)    # points spent on it: what a spend's share condition reads
-    clawed = UnicodeAttribute(null=True)         # JSON {type: points clawed back so far}
+    clawed = UnicodeAttribute(null=True)         # JSON {type: points its refunds reversed so far (the cumulative base)}
+    not_clawed = UnicodeAttribute(null=True)     # JSON {type: {"expired": n, "forgiven": n}}: of those, not taken back
     restored = NumberAttribute(default=0)        # spent points given back so far
     expired = UnicodeAttribute(null=True)        # JSON {lot_id: points of its lots that expired unspent}
     shortfall = NumberAttribute(default=0)       # clawback that found the points already spent

@@ -36,6 +36,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     member_id, change, principal, bonus = service.checkout(uow, member_id, by, merchant, cmd.order_id, cmd.amount_fen)
+    orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, member_id=member_id, by=by)     # as its payment would be
     change.hold(principal, bonus)
     hold_id, now = new_id(), clock.now()
     expires = now + timedelta(seconds=cmd.ttl_seconds)
@@ -72,7 +73,7 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
                              created_at=clock.iso(clock.now())),
                on_conflict=lambda: Conflict(f"order {h.order_id} was paid with stored value already"))
     orders.record_part(uow, h.merchant_id, h.order_id, service.PART, int(h.amount_fen), member_id=member_id,
-                       store_id=h.store_id, by=by)
+                       store_id=h.store_id, by=by, bonus_fen=bonus)
     change.stage("hold_confirmed", int(h.amount_fen), ref=f"order:{h.merchant_id}:{h.order_id}",
                  event_type="stored_value.paid", merchant_id=h.merchant_id, store_id=h.store_id,
                  data={"hold_id": hold_id, "order_id": h.order_id, "principal_fen": principal, "bonus_fen": bonus})

@@ -187,8 +187,10 @@ def pay(member_id: str, cmd: Pay, by: Principal, uow: UnitOfWork, key: str | Non
                              order_id=cmd.order_id, store_id=store, amount_fen=cmd.amount_fen, principal=principal,
                              bonus=bonus, refunded_principal=0, refunded_bonus=0,
                              lots_taken=bonus_lots.dump(change.taken), created_at=clock.iso(clock.now())),
-               on_conflict=lambda: Conflict(f"order {cmd.order_id} was paid with stored value already"))
-    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, member_id=member_id, store_id=store, by=by)
+               on_conflict=orders.explained(uow, merchant, cmd.order_id, member_id, by, lambda: Conflict(
+                   f"order {cmd.order_id} was paid with stored value already")))
+    orders.record_part(uow, merchant, cmd.order_id, PART, cmd.amount_fen, member_id=member_id, store_id=store, by=by,
+                       bonus_fen=bonus)
     posting = change.stage("payment", cmd.amount_fen, ref=f"order:{merchant}:{cmd.order_id}",
                            event_type="stored_value.paid", merchant_id=merchant, store_id=store,
                            data={"order_id": cmd.order_id, "principal_fen": principal, "bonus_fen": bonus})
@@ -203,10 +205,12 @@ def checkout(uow: UnitOfWork, member_id: str, by: Principal, merchant: str, orde
              amount: int) -> tuple[str, SvChange, int, int]:
     """What a payment or a hold for an unpaid order takes: the member, a change on the account,
     and the principal and bonus parts (the order is read with the account, in one request)."""
-    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)))
+    _prefetch(uow, member_id, by, (SvPaymentItem, SvPaymentItem.key(merchant, order_id)),
+              orders.order_key(merchant, order_id))
     member_id = members.acting_on(uow, member_id, by).member_id
-    if repository.of(uow).payment(merchant, order_id) is not None:
-        raise Conflict(f"order {order_id} was paid with stored value already")
+    if repository.of(uow).payment(merchant, order_id) is not None:   # another store's or member's order: that first
+        raise orders.explained(uow, merchant, order_id, member_id, by,
+                               lambda: Conflict(f"order {order_id} was paid with stored value already"))()
     _, rules = R.RULES.at(uow, clock.now())
     change = SvChange(uow, member_id)
     if amount > change.principal + change.bonus:
@@ -221,7 +225,8 @@ def refund(order_id: str, cmd: RefundPayment, by: Principal, uow: UnitOfWork, ke
     up and never pass what was paid."""
     merchant, _ = merchants.place(uow, by, cmd.merchant_id, None, merchant_required=True)
     assert merchant is not None
-    uow.prefetch([(SvPaymentItem, SvPaymentItem.key(merchant, order_id)), orders.part_key(merchant, order_id, PART)])
+    uow.prefetch([(SvPaymentItem, SvPaymentItem.key(merchant, order_id)), orders.part_key(merchant, order_id, PART),
+                  orders.order_key(merchant, order_id)])
     paid = repository.of(uow).payment(merchant, order_id)
     if paid is None or not merchants.acts_for(by, paid.merchant_id, paid.store_id):   # another store's: not yours
         raise NotFound(f"no stored value payment for order {order_id} at merchant {merchant}")

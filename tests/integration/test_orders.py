@@ -192,3 +192,42 @@ def test_a_refund_of_a_line_claws_back_the_points_that_line_earned(api):
     assert rest["clawed_back"]["points"] == 30                  # half of what is left: line A's half
     assert [line["refunded_fen"] for line in api.ok("GET", "/v1/orders/O-7?merchant_id=m1")["lines"]] == [3_000, 4_000]
     assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 30
+
+
+def test_an_orders_parts_never_pay_more_than_its_amount_and_a_parts_refund_frees_its_room(till):
+    """Attack defect 4: what the parts paid (less their refunds) never passes the order's amount;
+    an order whose first use is a payment takes any amount, and the earn then stating less is refused."""
+    api, n, s = till
+    mid = api.member("13800139511")
+    assert top_up(api, mid, 30_000, "WX-OV")[0] == 201
+    assert pay(api, mid, 6_000, "O-OV")[0] == 201
+    status, less = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "O-OV", "amount_fen": 5_000,
+                                                                        "merchant_id": "m1"})
+    assert status == 409 and less["type"].endswith("/order-overpaid") and less["paid_fen"] == 6_000, less
+    assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "O-OV", "amount_fen": 8_000,
+                                                               "merchant_id": "m1"})[0] == 201
+    status, over = card_pay(api, n[1], s[n[1]], 2_001, "O-OV")
+    assert status == 409 and over["type"].endswith("/order-overpaid") and over["paid_fen"] == 6_000, over
+    status, held = api.call("POST", "/v1/gift-cards/holds", {"card_number": n[1], "secret": s[n[1]], "amount_fen": 2_001,
+                                                             "order_id": "O-OV", "merchant_id": "m1", "ttl_seconds": 600})
+    assert status == 409 and held["type"].endswith("/order-overpaid"), held
+    assert api.call("POST", "/v1/stored-value/payments/O-OV/refunds",
+                    {"refund_id": "R-OV", "amount_fen": 1_000, "merchant_id": "m1"})[0] == 201
+    assert card_pay(api, n[1], s[n[1]], 3_000, "O-OV")[0] == 201          # the refund freed 1000 fen of room
+    assert sum(p["amount_fen"] - p["refunded_fen"] for p in order(api, "O-OV")["parts"]) == 8_000
+
+
+def test_a_refund_of_a_payment_from_before_orders_kept_parts_is_never_refused_as_overpaying(till):
+    """A stored value payment of 4000 fen from before parts (and paid_fen), on an order since earned
+    at 3000: its refund records its part from the payment and is not refused for the amount."""
+    api, n, s = till
+    mid = api.member("13800139512")
+    assert top_up(api, mid, 10_000, "WX-L")[0] == 201
+    assert pay(api, mid, 4_000, "O-L")[0] == 201
+    _forget_parts("O-L")
+    assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": "O-L", "amount_fen": 3_000,
+                                                               "merchant_id": "m1"})[0] == 201
+    status, back = api.call("POST", "/v1/stored-value/payments/O-L/refunds",
+                            {"refund_id": "R-L", "amount_fen": 500, "merchant_id": "m1"})
+    assert status == 201, back
+    assert parts(order(api, "O-L")) == {("stored_value", None): (4_000, 500)}
