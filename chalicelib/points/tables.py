@@ -42,7 +42,12 @@ from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
 
 NO_EXPIRY = "9999-12-31"
-ACCOUNT_SHARDS = 16
+# The points and growth accounts are listed on gsi1 under PTSACCT#<shard> for the reconciliation,
+# and gsi1 copies the whole item (projection ALL), so every earn rewrites two entries there. At the
+# load model's flash (10,000 earns a second: 20,000 index writes) 16 shards took 1,250 WCU a
+# second each, over a partition's 1,000; 64 take 312 (docs/scale.md). Accounts listed before keep
+# their shard (0..15), which the reconciliation still reads.
+ACCOUNT_SHARDS = 64
 
 
 class AccountItem(MainModel):
