@@ -98,10 +98,12 @@ def monthly(results: dict[str, Any]) -> dict[str, Any]:
             "total_dollars": round(sum(dollars.values()), 2)}
 
 
-def markdown(cost: dict[str, Any], results: dict[str, Any]) -> str:
+def markdown(cost: dict[str, Any], results: dict[str, Any], source: str = "bench/results.json") -> str:
     """The cost section's table."""
     rows = rows_by_operation(results)
-    lines = [f"From `bench/results.json` of {results['when'][:10]} ({results['machine']}).", "",
+    lines = [f"From `{source}` of {results['when'][:10]} ({results['machine']}): each call's write units are "
+             "the table's, its indexes' and its stream consumers' (delivered one call at a time, the "
+             "dearest case: full batches fold the figures), `python -m bench.cost`.", "",
              "| operation | calls a month | WCU a call | RCU a call |", "|---|---|---|---|"]
     for op, n in cost["calls"].items():
         u = Units.of(rows[op])
@@ -129,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
     cost = monthly(results)
-    body = markdown(cost, results)
+    source = str(args.results.resolve().relative_to(ROOT)) if args.results.resolve().is_relative_to(ROOT) \
+        else str(args.results)
+    body = markdown(cost, results, source)
     if args.print:
         print(body)
     else:
