@@ -774,6 +774,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes, tx_sizes, shipped, args.calls = [200, 2000], [200, 2000], [200], 20
 
     from devstack.stack import LocalStack, free_port
+    # The emulator's first query after a bulk fill rebuilds its copy of the index, which takes longer
+    # than the local stack's read timeout on a busy machine: the figures here are units, not timeouts.
+    os.environ["AWS_READ_TIMEOUT_SECONDS"] = "120"
     stack = LocalStack(api_port=free_port(), emulator_port=free_port(), pumps_enabled=False,
                        scheduler_enabled=False, rate_limits={}).start()      # one client: cost, not limits
     global DRAIN

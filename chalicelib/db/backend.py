@@ -181,7 +181,9 @@ def throttling(error: BaseException) -> bool:
             r is not None and r.code == "ThrottlingError" for r in error.cancellation_reasons or []):
         return True
     if isinstance(error, PynamoDBException):
-        return error.cause_response_code in THROTTLING
+        # (not cause_response_code: it fails on a cause without an answer, a read timeout say)
+        answer = getattr(error.cause, "response", None) or {}
+        return answer.get("Error", {}).get("Code") in THROTTLING
     return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING
 
 
