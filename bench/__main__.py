@@ -483,6 +483,13 @@ def expiry_job(stack, members: int, share_percent: int, programs: int = 10) -> d
     backend = dynamodb_backends[ACCOUNT][REGION]
     table = settings().main_table
     expiring = members * share_percent // 100
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.programs.tables import LISTING, ProgramItem
+    listed = UnitOfWork("bench")                # the jobs read the programs they serve from the listing
+    for p in range(programs):
+        pid = f"bench-{p}"
+        listed.put(ProgramItem(*ProgramItem.key(pid), program_id=pid, name=pid, timezone="Asia/Shanghai",
+                               status="active", created_at="2026-01-01T00:00:00.000Z", gsi1pk=LISTING, gsi1sk=pid))
     with emulator.LOCK:
         for i in range(members):
             mid = f"01EXPIRY{i:018d}"
