@@ -176,3 +176,16 @@ def api(db):
     from chalicelib.shared import clock
     yield AppClient()
     clock.freeze(None)
+
+
+@pytest.fixture
+def conflicts(aws):
+    """Make the next ``times`` transactions fail with ``TransactionConflict`` (as if another in
+    flight had touched an item): ``conflicts.times = n``."""
+    from chalicelib.db import backend
+    from tests.integration.test_transaction_conflict import Conflicts
+    client = backend._connection().client
+    injected = Conflicts(0)
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", injected)
+    yield injected
+    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", injected)

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import pytest
-
-from chalicelib.db import backend
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch, folding
 from chalicelib.points import projection
@@ -18,7 +15,6 @@ from chalicelib.points.tables import LiabilityItem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.stored_value import figures
 from devstack import emulator
-from tests.integration.test_transaction_conflict import Conflicts
 
 DAY = "2026-05-01T04:00:00+00:00"
 
@@ -97,15 +93,6 @@ def test_a_failed_part_is_reported_from_its_first_event_and_the_retry_folds_once
     assert _figures()[0] == sum(10 + i for i in range(98))
     assert dispatch.handle_records(records[98:]) == {"batchItemFailures": []}
     assert _figures()[:2] == (POINTS, POINTS)
-
-
-@pytest.fixture
-def conflicts(aws):
-    client = backend._connection().client
-    injected = Conflicts(0)
-    client.meta.events.register("before-call.dynamodb.TransactWriteItems", injected)
-    yield injected
-    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", injected)
 
 
 def test_a_conflicting_row_update_is_retried_in_the_consumer_and_folds_once(conflicts):

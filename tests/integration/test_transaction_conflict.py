@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.db import backend
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import AuditItem
 from chalicelib.shared.errors import ConcurrentUpdate
@@ -38,15 +37,6 @@ class Conflicts:
                                    "Message": "Transaction cancelled, please refer cancellation reasons for "
                                               "specific reasons [None, TransactionConflict]"},
                          "CancellationReasons": reasons, "ResponseMetadata": {"HTTPStatusCode": 400}}
-
-
-@pytest.fixture
-def conflicts(aws):
-    client = backend._connection().client
-    injected = Conflicts(0)
-    client.meta.events.register("before-call.dynamodb.TransactWriteItems", injected)
-    yield injected
-    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", injected)
 
 
 def _two_items(n: int) -> UnitOfWork:
