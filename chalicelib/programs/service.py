@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.db.due import current_slice
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.programs import repository
 from chalicelib.programs.tables import LISTING, ProgramItem
@@ -48,6 +49,8 @@ def listing(uow: UnitOfWork) -> dict[str, Any]:
 
 def served(uow: UnitOfWork) -> list[str]:
     """The programs scheduled jobs serve: every active one, and ``default`` (data from before
-    programs existed lives there, with or without a program record)."""
-    ids = {i.program_id for i in repository.of(uow).all() if i.status == "active"}
-    return sorted(ids | {DEFAULT_PROGRAM})
+    programs existed lives there, with or without a program record); only those the run was
+    given where it names them (a run for one program, or a continuation's batch)."""
+    ids = {i.program_id for i in repository.of(uow).all() if i.status == "active"} | {DEFAULT_PROGRAM}
+    given = current_slice().programs
+    return sorted(ids if given is None else ids & set(given))

@@ -70,6 +70,8 @@ JOB_NAMES = {"job": lambda: sorted(jobs.registered())}     # for the document on
 
 class RunJob(Strict):
     as_of: Instant | None = Field(None, description="local and test stages only: run as if it were this time")
+    program_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$",
+                                   description="run for this program only (default: every program)")
 
 
 # Jobs serve every program at once (a run expires, releases and reconciles across all of them) and
@@ -99,4 +101,5 @@ def run_job(call: Call):
     as_of = call.body.as_of
     if as_of is not None and settings().stage not in ("local", "test"):
         raise ValidationProblem("as_of is accepted on the local and test stages only")
-    return jobs.run(name, as_of or clock.now())
+    only = call.body.program_id
+    return jobs.run(name, as_of or clock.now(), programs=None if only is None else [only])

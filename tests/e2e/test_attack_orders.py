@@ -68,7 +68,8 @@ class World:
         batch = self.write("POST", "/v1/gift-cards/batches", {"name": "atk", "face_value_fen": 20000, "count": n,
                                                               "valid_until": "2029-12-31"}).json()["batch_id"]
         for _ in range(10):
-            self.api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=self.api.staff("platform_admin"),
+            self.api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": self.program},
+                          headers=self.api.staff("platform_admin"),
                           key=new_id())
             if self.hq_get(f"/v1/gift-cards/batches/{batch}").json()["status"] != "generating":
                 break

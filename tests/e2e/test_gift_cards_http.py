@@ -26,7 +26,7 @@ def ready_cards(api, stack, tag: str, count: int, sold: int,
                        headers=hq, key=f"gc-batch-{tag}")
     assert created.status_code == 202, created.text
     batch_id = created.json()["batch_id"]
-    run = api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=api.staff("platform_admin"),
+    run = api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": A[0]}, headers=api.staff("platform_admin"),
                    key=f"gc-run-{batch_id}")
     assert run.status_code in (200, 201) and run.json()["result"]["batches_ready"] >= 1, run.text
     batch = api.call("GET", f"/v1/gift-cards/batches/{batch_id}", headers=hq).json()

@@ -121,3 +121,31 @@ def test_a_job_that_stops_at_its_deadline_is_continued_through_the_jobs_queue(ap
     [last] = api.call("GET", "/v1/jobs/member-lifecycle/runs", headers=platform).json()["runs"]
     assert last["part"] > 1, last
     assert {api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["stage"] for mid in mine} == {"dormant"}
+
+
+def test_run_job_for_one_program_touches_no_other_program(api, stack):
+    """runJob's ``program_id``: an operator re-runs a job for the program that needs it; another
+    program's due work waits for its own run (or the schedule's)."""
+    platform = api.staff("platform_admin")
+    tag = fresh_phone()
+    hq = {"default": api.staff(),
+          "demo-2": {"Authorization": "Bearer " + stack.credentials["programs"]["demo-2"]["staff_tokens"]["super_admin"]}}
+    made = {program: api.call("POST", "/v1/gift-cards/batches", {"name": "one", "face_value_fen": 100, "count": 1,
+                                                                  "valid_until": "2099-01-01"},
+                              headers=headers, key=f"one-{program}-{tag}").json()["batch_id"]
+            for program, headers in hq.items()}
+
+    def status(program: str) -> str:
+        return api.call("GET", f"/v1/gift-cards/batches/{made[program]}", headers=hq[program]).json()["status"]
+
+    r = api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": "demo-2"}, headers=platform)
+    assert r.status_code == 200 and r.json()["result"]["batches_ready"] >= 1, r.text
+    assert (status("demo-2"), status("default")) == ("ready", "generating")
+    reconciled = api.call("POST", "/v1/jobs/points-reconcile/runs", {"program_id": "demo-2"}, headers=platform).json()
+    assert {program for program, *_ in reconciled["result"]["mismatched_accounts"]} <= {"demo-2"}
+    for bad in ("DEMO", "x", "a" * 41, "de mo"):                                    # the programs' id rule
+        no = api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": bad}, headers=platform)
+        assert no.status_code == 422 and no.headers["Content-Type"] == "application/problem+json", bad
+    assert status("default") == "generating"
+    assert api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": "default"}, headers=platform).status_code == 200
+    assert status("default") == "ready"

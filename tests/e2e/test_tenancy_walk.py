@@ -169,7 +169,8 @@ def target(api, stack):
                                                          "valid_until": "2099-01-01", "merchant_ids": [A[1]],
                                                          "issuer_merchant_id": A[1]},
                      headers=hq, key=f"wgb-{bob}").json()["batch_id"]
-    api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=api.staff("platform_admin"), key=f"wgj-{bob}")
+    api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": A[0]}, headers=api.staff("platform_admin"),
+             key=f"wgj-{bob}")
     gc_card = api.call("GET", f"/v1/gift-cards/batches/{batch}", headers=hq).json()["first_number"]
     assert api.call("POST", f"/v1/gift-cards/batches/{batch}/sales", {"invoice_ref": f"w-{bob}", "purchaser": "walk",
                                                                       "activate": False},

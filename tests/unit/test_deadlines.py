@@ -114,8 +114,8 @@ def test_a_job_works_to_its_lambdas_time_less_a_minute_or_its_requests_and_at_mo
     monkeypatch.delenv("JOB_BUDGET_SECONDS", raising=False)
     assert jobs.budget(900_000) == 840 and jobs.budget(30_000) == 0          # a Lambda: its time less 60 s
     assert jobs.budget() == jobs.DEFAULT_BUDGET_SECONDS                       # a shell, a test
-    with deadline.within(20):                                                 # runJob: the request's deadline
-        assert 16 < jobs.budget() <= 17
+    with deadline.within(20):                                  # runJob: half the request's time left,
+        assert 9.5 < jobs.budget() <= 10                       # the other half finishes and answers
     monkeypatch.setenv("JOB_BUDGET_SECONDS", "15")                            # locally
     assert jobs.budget(900_000) == 15 and jobs.budget() == 15
     monkeypatch.setenv("JOB_BUDGET_SECONDS", "7200")                          # the benchmark: one whole run
