@@ -112,6 +112,21 @@ def continue_job(event):
     return [jobs.resume(json.loads(record.body), _remaining_ms(event)) for record in event]
 
 
+# Webhook deliveries (chalicelib/webhooks/delivery.py): the stream's fan-out puts one message per
+# event and subscription on the webhooks queue; this posts them, ten at a time side by side, and
+# reports the ones to try again (their visibility already set to the retry schedule's wait).
+# The deployed template points the source at its WebhooksQueue (infra/build.py) with
+# ReportBatchItemFailures; the local stack polls the same queue on the emulator (devstack/queues.py).
+WEBHOOKS_QUEUE_ARN = os.environ.get("WEBHOOKS_QUEUE_ARN") or "arn:aws:sqs:cn-north-1:000000000000:loyalty-webhooks"
+
+
+@app.on_sqs_message(queue_arn=WEBHOOKS_QUEUE_ARN, batch_size=10, name="deliver-webhooks")
+def deliver_webhooks(event):
+    """Post each message's event to its subscriber; report the failed ones for a later retry."""
+    from chalicelib.webhooks import delivery
+    return delivery.handle(event.to_dict()["Records"], _remaining_ms(event))
+
+
 # Work that falls due at a program's midnight runs every hour (programs keep their calendars in
 # their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
 # expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05

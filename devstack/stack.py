@@ -266,7 +266,8 @@ class LocalStack:
         from devstack.lambdas import invoke
         from devstack.queues import QueuePoller
         from infra.build import JOB_SIZES
-        [source] = [s for s in self.app_module.app.event_sources if isinstance(s, SQSEventConfig)]
+        [source] = [s for s in self.app_module.app.event_sources
+                    if isinstance(s, SQSEventConfig) and s.name == "continue-job"]
         self.jobs_poller = QueuePoller(
             self.client("sqs", "jobs"), self.jobs_queue_url, self.jobs_queue_arn,
             lambda event: invoke(source.handler_string, source.name, event, "jobs", JOB_SIZES[source.name][0]),

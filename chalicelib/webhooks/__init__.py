@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, the stream's fan-out to the webhooks queue, signed delivery."""

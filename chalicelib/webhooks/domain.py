@@ -1,0 +1,141 @@
+"""Webhook rules that need no storage: which events a subscription takes, the retry schedule, and
+which URLs may be called.
+
+* **Filters** are event types with ``*`` wildcards (``points.*``, ``*``, ``order.earned``); a
+  filter must match at least one type the system emits (:data:`EVENT_TYPES`), so a typo is
+  refused at subscription time instead of silently receiving nothing.
+* **Retries.** A failed delivery (anything but 2xx, a timeout, a refused connection) is tried
+  again after :data:`RETRY_SECONDS`, with up to 20% jitter: about 27½ hours from the first attempt
+  to the last of :data:`MAX_ATTEMPTS`. Each wait is the SQS message's visibility timeout (at most
+  12 h: SQS's limit); the queue moves the message to its dead-letter queue after the last receive.
+  ``WEBHOOK_RETRY_SECONDS`` (comma-separated seconds) shortens the schedule on the local and test
+  stages only.
+* **URLs**: https, no credentials in them, no fragments; plain http on the local and test stages
+  only. Outside them a host that resolves to a private, loopback, link-local, multicast, reserved
+  or metadata address is refused, when subscribing and again before every delivery (DNS can
+  change between the two: :func:`check_address`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import os
+import random
+import socket
+from urllib.parse import urlsplit
+
+from chalicelib.shared.config import settings
+from chalicelib.shared.errors import ValidationProblem
+
+# Every event type the system emits, for validating filters (a test checks it against the code).
+EVENT_TYPES = frozenset({
+    "member.registered", "member.updated", "member.identity_bound", "member.identity_unbound",
+    "member.stage_changed", "member.deleted", "member.revealed",
+    "points.earned", "points.redeemed", "points.held", "points.hold_confirmed", "points.hold_released",
+    "points.expired", "points.adjusted", "points.refunded", "points.unlocked", "points.expiring",
+    "points.reconciliation_failed", "points.inflation_warning",
+    "growth.earned", "growth.refunded", "growth.adjusted", "growth.expired",
+    "order.earned", "order.refunded",
+    "tier.changed", "tier.expiring", "membership.purchased", "membership.renewed", "membership.expired",
+    "membership.cancelled", "benefit.granted", "task.completed",
+    "stored_value.topped_up", "stored_value.paid", "stored_value.refunded", "stored_value.held",
+    "stored_value.hold_confirmed", "stored_value.hold_released", "stored_value.bonus_expired",
+    "stored_value.adjusted", "stored_value.reconciliation_failed",
+    "gift_card.batch_ready", "gift_card.batch_expired", "gift_card.sold", "gift_card.activated",
+    "gift_card.used", "gift_card.refunded", "gift_card.voided", "gift_card.locked", "gift_card.held",
+    "gift_card.hold_confirmed", "gift_card.hold_released", "gift_card.reconciliation_failed",
+    "merchant.created", "program.created", "api_key.created", "api_key.revoked",
+    "webhook.subscription_disabled", "webhook.test",
+})
+MAX_FILTERS = 20
+MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each
+
+# Waits after attempts 1..9 (the 10th is the last): 10 s, 1 min, 5 min, 30 min, 1 h, 2 h, 4 h, 8 h,
+# 12 h (SQS's longest visibility timeout): 27 h 36 min 10 s in all, before jitter.
+RETRY_SECONDS = (10, 60, 300, 1800, 3600, 7200, 14400, 28800, 43200)
+MAX_ATTEMPTS = len(RETRY_SECONDS) + 1
+JITTER = 0.2
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 5.0
+RESPONSE_KEPT_BYTES = 1024
+
+
+class UnsafeUrl(ValidationProblem):
+    """A URL the system will not call."""
+
+
+def retry_schedule() -> tuple[int, ...]:
+    """The waits between attempts: :data:`RETRY_SECONDS`, or ``WEBHOOK_RETRY_SECONDS`` on the local
+    and test stages (the end-to-end tests retry in seconds)."""
+    given = os.environ.get("WEBHOOK_RETRY_SECONDS")
+    if given and settings().stage in ("local", "test"):
+        return tuple(max(0, int(s)) for s in given.split(","))
+    return RETRY_SECONDS
+
+
+def max_attempts() -> int:
+    """Attempts before a delivery is exhausted (the queue's ``maxReceiveCount``)."""
+    return len(retry_schedule()) + 1
+
+
+def wait_after(attempt: int, rng: random.Random | None = None) -> int:
+    """Seconds to wait after failed attempt ``attempt`` (1-based), jittered up to +20% (at most
+    SQS's 12 hours)."""
+    schedule = retry_schedule()
+    base = schedule[min(attempt, len(schedule)) - 1]
+    return min(43_200, int(base * (1 + (rng or random).uniform(0, JITTER))))
+
+
+def matches(filters: list[str], event_type: str) -> bool:
+    """Whether an event of ``event_type`` passes any of ``filters``."""
+    return any(fnmatch.fnmatchcase(event_type, f) for f in filters)
+
+
+def check_filters(filters: list[str]) -> list[str]:
+    """The filters, each checked to match at least one known event type (deduplicated, in order)."""
+    if not filters or len(filters) > MAX_FILTERS:
+        raise ValidationProblem(f"give between 1 and {MAX_FILTERS} event type filters")
+    for f in filters:
+        if not any(fnmatch.fnmatchcase(t, f) for t in EVENT_TYPES):
+            raise ValidationProblem(f"filter '{f[:64]}' matches no event type (see the event catalogue in "
+                                    "docs/integrators/webhooks.md)")
+    return list(dict.fromkeys(filters))
+
+
+def dev_stage() -> bool:
+    return settings().stage in ("local", "test")
+
+
+def check_url(url: str) -> str:
+    """``url`` if the system may call it (refuses with :class:`UnsafeUrl`); resolves its host
+    outside the local and test stages."""
+    parts = urlsplit(url)
+    allowed = ("https", "http") if dev_stage() else ("https",)
+    if parts.scheme not in allowed:
+        raise UnsafeUrl("the URL must be https" + ("" if dev_stage() else " (plain http on the local stage only)"))
+    if not parts.hostname or parts.username or parts.password or parts.fragment:
+        raise UnsafeUrl("the URL needs a host, and no credentials or fragment")
+    if len(url) > 2048:
+        raise UnsafeUrl("the URL is longer than 2,048 characters")
+    check_address(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    return url
+
+
+def check_address(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, refused (:class:`UnsafeUrl`) if any is private,
+    loopback, link-local (the metadata service), multicast, reserved or unspecified; on the local
+    and test stages anything goes (receivers listen on 127.0.0.1)."""
+    if dev_stage():
+        return []
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except (socket.gaierror, UnicodeError):
+        raise UnsafeUrl(f"the host '{host[:64]}' does not resolve") from None
+    for text in found:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            raise UnsafeUrl(f"the host '{host[:64]}' resolves to a non-public address")
+    return sorted(found)
