@@ -28,6 +28,7 @@ from chalicelib.stored_value.routes import bp as stored_value
 from chalicelib.system.routes import bp as system
 from chalicelib.tasks.routes import bp as tasks
 from chalicelib.tiers.routes import bp as tiers
+from chalicelib.webhooks.routes import bp as webhooks
 
 # What lower layers ask of capabilities, imported when first asked for.
 auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
@@ -43,6 +44,7 @@ dispatch.provided_by(
     "chalicelib.tiers.stream",            # growth moves tiers
     "chalicelib.benefits.stream",         # packs granted on upgrades
     "chalicelib.tasks.stream",            # events counted for tasks
+    "chalicelib.webhooks.fanout",         # every event to the webhooks queue, per subscription
 )
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
@@ -64,7 +66,7 @@ if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
 for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
-                  stored_value, gift_cards):
+                  stored_value, gift_cards, webhooks):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

@@ -42,12 +42,18 @@ SUBJECT_WORKERS = 8
 
 
 def subscribe(name: str, *event_types: str) -> Callable[[Subscriber], Subscriber]:
-    """Register ``fn(event)`` under a stable consumer ``name`` for the given event types."""
+    """Register ``fn(event)`` under a stable consumer ``name`` for the given event types (``*``:
+    every type, e.g. the webhooks' fan-out)."""
     def register(fn: Subscriber) -> Subscriber:
         for event_type in event_types:
             SUBSCRIBERS[event_type].append((name, fn))
         return fn
     return register
+
+
+def subscribers_of(event_type: str) -> list[tuple[str, Subscriber]]:
+    """The subscribers of ``event_type``: its own, then those of every type."""
+    return SUBSCRIBERS.get(event_type, []) + SUBSCRIBERS.get("*", [])
 
 
 def provided_by(*modules: str) -> None:
@@ -82,7 +88,7 @@ def dispatch(event: DomainEvent, folded: bool = False) -> None:
     """Call every subscriber of the event's type (``folded``: but the folding consumers, which
     :func:`handle_records` gave the whole batch already)."""
     PROVIDERS.load()
-    subscribers = SUBSCRIBERS.get(event.type, [])
+    subscribers = subscribers_of(event.type)
     if not subscribers:
         return
     with clock.in_program(event.program_id or DEFAULT_PROGRAM):     # its days are the program's days
@@ -135,7 +141,7 @@ def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
     order does not matter."""
     PROVIDERS.load()
     stop = len(events)
-    consumers = {id(fn): fn for event in events for _name, fn in SUBSCRIBERS.get(event.type, [])
+    consumers = {id(fn): fn for event in events for _name, fn in subscribers_of(event.type)
                  if isinstance(fn, Folding)}
     for consumer in consumers.values():
         try:
@@ -158,7 +164,7 @@ def _per_subject(events: list[DomainEvent]) -> int | None:
     retried from it: what other subjects did after it is dropped by their markers then)."""
     groups: dict[str, list[int]] = {}
     for index, event in enumerate(events):
-        if any(not isinstance(fn, Folding) for _name, fn in SUBSCRIBERS.get(event.type, [])):
+        if any(not isinstance(fn, Folding) for _name, fn in subscribers_of(event.type)):
             groups.setdefault(event.subject, []).append(index)
 
     def run(indexes: list[int]) -> int | None:

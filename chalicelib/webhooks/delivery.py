@@ -1,10 +1,210 @@
-"""Delivering webhook messages from the webhooks queue (being written: see issue #25)."""
+"""Delivering webhook messages from the webhooks queue (``deliver-webhooks``, an SQS source with
+``ReportBatchItemFailures``).
+
+A message names a delivery (program, subscription, event id). For each, side by side (a batch's
+ten posts wait on ten receivers at once, so one slow receiver holds up no other's post):
+
+1. the delivery record, read consistently: gone (expired), or already delivered, exhausted or
+   dropped → nothing to do, the message is deleted (a duplicate message posts nothing twice);
+2. the subscription: deleted or disabled → the delivery is ``dropped``;
+3. a **lease** on the record (a conditional update: queued, or retrying and due, or its lease
+   run out), which another copy of the message cannot also take;
+4. one POST (:mod:`chalicelib.webhooks.sender`), signed with every live secret;
+5. the attempt written beside the record (the delivery log) and the record's new status, in one
+   transaction conditioned on the lease still being this one.
+
+2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
+schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
+hands it back then. At the last receive (``ApproximateReceiveCount`` = the queue's
+``maxReceiveCount``) a failure is ``exhausted``: the message is reported failed with no wait, and
+the queue moves it to the dead-letter queue on its next receive. Each exhausted delivery extends
+the subscription's streak; a streak of ``WEBHOOK_DISABLE_AFTER_EXHAUSTIONS`` (default 10) lasting
+``WEBHOOK_DISABLE_AFTER_DAYS`` (default 3) disables the subscription and announces
+``webhook.subscription_disabled``. A delivered one ends the streak.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
+
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.db.items import expiry_in
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared import aws, clock
+from chalicelib.shared.errors import Problem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.observability import count, logger
+from chalicelib.webhooks import domain, repository, sender, signing
+from chalicelib.webhooks.tables import KEEP_DAYS, DeliveryItem, SubscriptionItem
+
+ACTOR = "webhooks"
+LEASE_SECONDS = 60            # longer than one post can take (8 s) and the writes around it
+CLOCK_SKEW_SECONDS = 2        # a retry's message may come back this much before its time by our clock
+DONE, AGAIN = None, -1
 
 
 def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[str, list[dict[str, str]]]:
     """Deliver each SQS record; the ones to try again as ``batchItemFailures``."""
-    return {"batchItemFailures": []}
+    if not records:
+        return {"batchItemFailures": []}
+    with ThreadPoolExecutor(max_workers=min(10, len(records)), thread_name_prefix="webhook") as pool:
+        waits = list(pool.map(lambda r: contextvars.copy_context().run(_one, r), records))
+    failed = []
+    for r, wait in zip(records, waits, strict=True):
+        if wait is DONE:
+            continue
+        if wait >= 0:                     # the schedule's wait, or 0: on to the dead-letter queue
+            _postpone(r, wait)
+        failed.append({"itemIdentifier": r["messageId"]})
+    return {"batchItemFailures": failed}
+
+
+def _one(record: dict[str, Any]) -> int | None:
+    """Deliver one message: DONE (delete it), or the seconds to wait before the next try (0: now,
+    towards the dead-letter queue)."""
+    try:
+        m = json.loads(record["body"])
+        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        return deliver(m["program"], m["subscription_id"], m["event_id"], receives)
+    except Exception:                     # noqa: BLE001 - try again after the queue's visibility
+        logger.exception("webhook delivery failed", extra={"message": record.get("messageId")})
+        return AGAIN
+
+
+def _postpone(record: dict[str, Any], seconds: int) -> None:
+    url = os.environ.get("WEBHOOKS_QUEUE_URL")
+    if url:
+        aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"],
+                                                     VisibilityTimeout=seconds)
+
+
+def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | None:
+    """Post one delivery; what :func:`_one` answers."""
+    uow = UnitOfWork(ACTOR, program=program)
+    repo = repository.of(uow)
+    d = repo.delivery(subscription_id, event_id)
+    if d is None or d.status in ("delivered", "exhausted", "dropped"):
+        return DONE
+    s = repo.subscription(subscription_id, consistent=True)
+    now = clock.now()
+    if s is None or s.status != "enabled":
+        _finish(program, d, [DeliveryItem.status.set("dropped")], None)
+        return DONE
+    lease = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
+    if not _lease(program, d, lease, now):
+        return DONE                       # another copy of this message holds it
+    outcome, at = post(program, s, d.event_id, d.body or "{}")
+    attempt = DeliveryItem(*DeliveryItem.attempt_key(subscription_id, event_id, new_id()),
+                           subscription_id=subscription_id, event_id=event_id, at=clock.iso(at),
+                           status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+                           response=outcome.response or None, error=outcome.error,
+                           expires_at=expiry_in(KEEP_DAYS))
+    exhausted = not outcome.ok and receives >= domain.max_attempts()
+    status = "delivered" if outcome.ok else "exhausted" if exhausted else "retrying"
+    wait = None if outcome.ok or exhausted else domain.wait_after(receives)
+    actions: list[Any] = [DeliveryItem.status.set(status), DeliveryItem.lease_until.remove(),
+               DeliveryItem.last_error.set(outcome.error) if outcome.error else DeliveryItem.last_error.remove()]
+    if outcome.status_code is not None:
+        actions.append(DeliveryItem.last_status_code.set(outcome.status_code))
+    if outcome.ok:
+        actions.append(DeliveryItem.delivered_at.set(clock.iso(at)))
+    if wait is not None:
+        actions.append(DeliveryItem.next_attempt_at.set(clock.iso(at + timedelta(seconds=wait))))
+    _finish(program, d, actions, DeliveryItem.lease_until == lease, attempt)
+    count("WebhookAttempts")
+    if outcome.ok:
+        if s.exhausted_since:
+            _end_streak(program, s)
+        return DONE
+    count("WebhookFailures")
+    if exhausted:
+        count("WebhooksExhausted")
+        _extend_streak(program, s)
+        return 0                          # report it: the next receive moves it to the dead-letter queue
+    return wait
+
+
+def post(program: str, s: SubscriptionItem, event_id: str, body: str) -> tuple[sender.Outcome, datetime]:
+    """Sign ``body`` with the subscription's live secrets and post it once."""
+    at = clock.now()
+    keys = [signing.unseal(x, program, s.subscription_id) for x in signing.live(s.secret_list(), at)]
+    return sender.post(s.url, body, signing.headers(event_id, body, keys, at)), at
+
+
+def _lease(program: str, d: DeliveryItem, lease: str, now: datetime) -> bool:
+    # a retry is due at its next_attempt_at (its message comes back then); a copy of the message
+    # arriving earlier finds it not due and is dropped, so duplicates never add attempts
+    due = clock.iso(now + timedelta(seconds=CLOCK_SKEW_SECONDS))
+    free = DeliveryItem.status.is_in("queued", "sent") \
+        | ((DeliveryItem.status == "retrying") & (DeliveryItem.next_attempt_at <= due)) \
+        | ((DeliveryItem.status == "delivering") & (DeliveryItem.lease_until < clock.iso(now)))
+    uow = UnitOfWork(ACTOR, program=program)
+    uow.update(d, [DeliveryItem.status.set("delivering"), DeliveryItem.lease_until.set(lease),
+                   DeliveryItem.attempts.add(1)], free)
+    try:
+        uow.commit()
+    except Problem:
+        return False
+    return True
+
+
+def _finish(program: str, d: DeliveryItem, actions: list[Any], condition: Condition | None,
+            attempt: DeliveryItem | None = None) -> None:
+    uow = UnitOfWork(ACTOR, program=program)
+    uow.update(d, actions, condition)
+    if attempt is not None:
+        uow.create(attempt)
+    try:
+        uow.commit()
+    except Problem:
+        logger.warning("a webhook delivery's lease ran out before its outcome was written",
+                       extra={"event": d.event_id, "subscription": d.subscription_id})
+
+
+def _end_streak(program: str, s: SubscriptionItem) -> None:
+    uow = UnitOfWork(ACTOR, program=program)
+    uow.update(s, [SubscriptionItem.exhausted_since.remove(), SubscriptionItem.exhausted_count.remove()],
+               SubscriptionItem.exhausted_since.exists())
+    with contextlib.suppress(Problem):   # ended by another delivery meanwhile
+        uow.commit()
+
+
+def disable_after() -> tuple[int, timedelta]:
+    """(exhausted deliveries, over at least how long) that disable a subscription."""
+    return (int(os.environ.get("WEBHOOK_DISABLE_AFTER_EXHAUSTIONS", "10")),
+            timedelta(days=float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", "3"))))
+
+
+def _extend_streak(program: str, s: SubscriptionItem) -> None:
+    """Count an exhausted delivery; disable the subscription when the streak is long enough."""
+    now = clock.now()
+    times, period = disable_after()
+    since = clock.parse_iso(s.exhausted_since) if s.exhausted_since else now
+    streak = int(s.exhausted_count or 0) + 1
+    uow = UnitOfWork(ACTOR, program=program)
+    actions: list[Any] = [SubscriptionItem.exhausted_count.add(1)]
+    if not s.exhausted_since:
+        actions.append(SubscriptionItem.exhausted_since.set(clock.iso(now)))
+    disable = streak >= times and now - since >= period
+    if disable:
+        reason = f"{streak} deliveries exhausted their retries since {clock.iso(since)}"
+        actions += [SubscriptionItem.status.set("disabled"), SubscriptionItem.disabled_at.set(clock.iso(now)),
+                    SubscriptionItem.disabled_reason.set(reason), SubscriptionItem.version.add(1)]
+        uow.emit(DomainEvent("webhook.subscription_disabled", f"webhook:{s.subscription_id}", {
+            "subscription_id": s.subscription_id, "reason": reason}, merchant_id=s.merchant_id))
+    uow.update(s, actions, SubscriptionItem.status == "enabled")
+    try:
+        uow.commit()
+    except Problem:
+        return                            # disabled (or deleted) meanwhile
+    if disable:
+        repository.forget_cached()
+        logger.warning("webhook subscription disabled", extra={"subscription": s.subscription_id})

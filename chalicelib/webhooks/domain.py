@@ -104,6 +104,7 @@ def check_filters(filters: list[str]) -> list[str]:
 
 
 def dev_stage() -> bool:
+    """The local and test stages (plain http and any address allowed)."""
     return settings().stage in ("local", "test")
 
 
@@ -129,7 +130,7 @@ def check_address(host: str, port: int) -> list[str]:
     if dev_stage():
         return []
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
     except (socket.gaierror, UnicodeError):
         raise UnsafeUrl(f"the host '{host[:64]}' does not resolve") from None
     for text in found:

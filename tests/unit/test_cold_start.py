@@ -20,7 +20,7 @@ from chalicelib.api import auth
 from chalicelib.events import dispatch
 from chalicelib.points import tiering
 found = {"jobs": sorted(jobs.registered())}
-dispatch.dispatch(type("Nothing", (), {"type": "nothing.happened", "program_id": None})())    # the first event loads them
+dispatch.PROVIDERS.load()        # what the first event does (an event would reach the webhooks' fan-out: a read)
 found["subscribers"] = {t: sorted(n for n, _ in subs) for t, subs in dispatch.SUBSCRIBERS.items() if subs}
 found["hooks"] = [auth.KEY_FINDER.get() is not None, tiering.SOURCE.get() is not None]
 print(json.dumps(found, sort_keys=True))

@@ -1,0 +1,195 @@
+"""#25 webhooks in process: subscriptions over the API, the stream's fan-out, delivery to a real
+receiver on 127.0.0.1 that verifies with the standardwebhooks library, retries, rotation, scope."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from chalicelib.events import dispatch
+from chalicelib.shared.config import settings
+from chalicelib.webhooks import delivery, fanout, repository
+from devstack.pump import StreamReader
+from tests.integration.conftest import AppClient
+from tests.webhook_receiver import Receiver
+
+BASE = "/v1/webhooks/subscriptions"
+
+
+@pytest.fixture
+def hooks(aws):
+    fanout.WAITING.clear()
+    repository.forget_cached()
+    client = AppClient()
+    yield client
+    fanout.WAITING.clear()
+
+
+def _stream():
+    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    return StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")
+
+
+def _deliver_waiting(receive_count: int = 1) -> dict:
+    """What the SQS source would hand deliver-webhooks for the waiting messages."""
+    records = [{"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": json.dumps(m),
+                "attributes": {"ApproximateReceiveCount": str(receive_count)}}
+               for n, m in enumerate(fanout.WAITING)]
+    fanout.WAITING.clear()
+    return delivery.handle(records, None)
+
+
+def _subscribe(api: AppClient, url: str, filters: list[str], token: str | None = None, **extra) -> dict:
+    status, reply = api.call("POST", BASE, {"url": url, "filters": filters, **extra}, token=token)
+    assert status == 201, reply
+    return reply
+
+
+def test_events_arrive_signed_once_and_a_redelivered_batch_enqueues_nothing_twice(hooks):
+    api = hooks
+    receiver = Receiver()
+    made = _subscribe(api, receiver.url, ["points.*", "order.*"], description="CRM")
+    assert made["secret"].startswith("whsec_") and made["status"] == "enabled"
+    receiver.secrets = [made["secret"]]
+    shown = api.ok("GET", f"{BASE}/{made['subscription_id']}")
+    assert "secret" not in shown and len(shown["secrets"]) == 1
+    read = _stream()
+    read(100)                                          # what happened before: not this test's
+    mid = api.member("13800139701")
+    api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "W-1", "amount_fen": 20_000, "merchant_id": "m1"})
+    records = read(100)
+    assert {r["dynamodb"]["NewImage"]["type"]["S"] for r in records} >= {"points.earned", "order.earned",
+                                                                          "growth.earned", "member.registered"}
+    assert dispatch.handle_records(records) == {"batchItemFailures": []}
+    assert len(fanout.WAITING) == 2                    # points.earned and order.earned; not growth nor member
+    assert dispatch.handle_records(records) == {"batchItemFailures": []}
+    assert len(fanout.WAITING) == 2                    # the redelivered batch enqueued nothing
+    waiting = list(fanout.WAITING)
+    assert _deliver_waiting() == {"batchItemFailures": []}
+    posts = receiver.wait_for(2)
+    assert sorted(receiver.types()) == ["order.earned", "points.earned"]
+    assert all(p["verified"] == [made["secret"]] for p in posts)
+    for p in posts:
+        body = p["body"]
+        assert p["headers"]["webhook-id"] == body["id"] and body["program_id"] == "default" and body["occurred_at"]
+        assert "phone" not in p["raw"]
+    earned = next(p["body"] for p in posts if p["body"]["type"] == "points.earned")
+    assert earned["data"]["amount"] == 200 and earned["data"]["member_id"] == mid
+    fanout.WAITING.extend(waiting)                     # the same messages again (SQS delivers at least once)
+    assert _deliver_waiting() == {"batchItemFailures": []}
+    assert len(receiver.posts) == 2                    # posted nothing twice
+    log = api.ok("GET", f"{BASE}/{made['subscription_id']}/deliveries")["deliveries"]
+    assert sorted(d["event_type"] for d in log) == ["order.earned", "points.earned"]
+    assert all(d["status"] == "delivered" and d["attempts"] == 1 and len(d["log"]) == 1 for d in log)
+    assert all(d["log"][0]["status_code"] == 204 for d in log)
+    receiver.close()
+
+
+def test_a_failing_receiver_is_retried_on_the_schedule_then_exhausted_and_disabled(hooks, monkeypatch):
+    api = hooks
+    monkeypatch.setenv("WEBHOOK_RETRY_SECONDS", "0,0")          # three attempts, no waiting
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_EXHAUSTIONS", "1")
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_DAYS", "0")
+    receiver = Receiver(answer=lambda n: (503, 0.0))
+    made = _subscribe(api, receiver.url, ["member.*"])
+    sub = made["subscription_id"]
+    read = _stream()
+    read(100)
+    api.member("13800139702")
+    assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
+    [message] = fanout.WAITING
+    fanout.WAITING.append(message)                      # and a copy of it in the same batch
+    assert len(_deliver_waiting(1)["batchItemFailures"]) == 1     # the copy posted nothing
+    assert len(receiver.posts) == 1
+    [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+    assert (d["status"], d["attempts"], d["last_status_code"]) == ("retrying", 1, 503) and d["next_attempt_at"]
+    assert d["log"][0]["response"] == "ok" and d["log"][0]["error"] == "answered 503"
+    fanout.WAITING.append(message)
+    assert len(_deliver_waiting(2)["batchItemFailures"]) == 1
+    fanout.WAITING.append(message)
+    assert len(_deliver_waiting(3)["batchItemFailures"]) == 1      # the last: on to the dead-letter queue
+    assert len(receiver.posts) == 3 and len(set(receiver.ids())) == 1
+    [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+    assert (d["status"], d["attempts"], len(d["log"])) == ("exhausted", 3, 3)
+    shown = api.ok("GET", f"{BASE}/{sub}")
+    assert shown["status"] == "disabled" and shown["exhausted_count"] == 1 and "exhausted" in shown["disabled_reason"]
+    disabled = [r for r in read(100) if r["dynamodb"]["NewImage"]["type"]["S"] == "webhook.subscription_disabled"]
+    assert len(disabled) == 1 and sub in disabled[0]["dynamodb"]["NewImage"]["payload"]["S"]
+    fanout.WAITING.append(message)
+    assert _deliver_waiting(4) == {"batchItemFailures": []}          # exhausted: nothing more
+    assert len(receiver.posts) == 3
+    status, refused = api.call("POST", f"{BASE}/{sub}/replays", {"event_id": d["event_id"]})
+    assert status == 422 and "disabled" in refused["detail"]
+    assert api.ok("PATCH", f"{BASE}/{sub}", {"enabled": True})["exhausted_count"] == 0
+    receiver.answer = lambda n: (200, 0.0)
+    replayed = api.ok("POST", f"{BASE}/{sub}/replays", {"event_id": d["event_id"]})
+    assert replayed["replayed"] == 1
+    assert _deliver_waiting(1) == {"batchItemFailures": []}
+    assert receiver.ids() == [d["event_id"]] * 4                     # the replay keeps the webhook-id
+    receiver.close()
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(hooks):
+    api = hooks
+    receiver = Receiver()
+    made = _subscribe(api, receiver.url, ["webhook.test"])
+    sub = made["subscription_id"]
+    rotated = api.ok("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 1}, key="rot-1")
+    assert rotated["secret"] != made["secret"] and len(rotated["secrets"]) == 2
+    again = api.ok("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 1}, key="rot-1")
+    assert again["secret"] == rotated["secret"]          # a retry shows the same new secret
+    receiver.secrets = [made["secret"], rotated["secret"]]
+    tested = api.ok("POST", f"{BASE}/{sub}/test")
+    assert tested["delivered"] and tested["status_code"] == 204
+    [post] = receiver.posts
+    assert post["verified"] == [made["secret"], rotated["secret"]] and post["body"]["type"] == "webhook.test"
+    assert len(post["headers"]["webhook-signature"].split(" ")) == 2
+    now = api.ok("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 0})
+    assert len(now["secrets"]) == 1                      # both earlier secrets retired at once
+    receiver.secrets = [made["secret"], rotated["secret"], now["secret"]]
+    api.ok("POST", f"{BASE}/{sub}/test")
+    assert receiver.posts[1]["verified"] == [now["secret"]]
+    receiver.close()
+
+
+def test_a_merchants_subscription_receives_only_events_about_its_merchant(hooks):
+    api = hooks
+    receiver = Receiver()
+    mine = _subscribe(api, receiver.url, ["order.*", "points.*"], merchant_id="m1")["subscription_id"]
+    other = _subscribe(api, receiver.url, ["order.*", "points.*"], merchant_id="m2")["subscription_id"]
+    everything = _subscribe(api, receiver.url, ["*"])["subscription_id"]
+    read = _stream()
+    read(100)
+    mid = api.member("13800139703")
+    api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "W-3", "amount_fen": 5_000, "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 7, "reason": "goodwill"})
+    assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
+    got = {sub: sorted(d["event_type"] for d in api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"])
+           for sub in (mine, other, everything)}
+    assert got[mine] == ["order.earned", "points.adjusted", "points.earned"]
+    assert got[other] == ["points.adjusted"]            # names no merchant: a member's event
+    assert {"member.registered", "growth.earned", "order.earned", "points.earned"} <= set(got[everything])
+    receiver.close()
+
+
+def test_bad_subscriptions_are_refused_and_change_nothing(hooks):
+    api = hooks
+    before = api.ok("GET", BASE)["subscriptions"]
+    for body, status in (({"url": "ftp://x.example/h", "filters": ["*"]}, 422),
+                         ({"url": "https://x.example/h", "filters": ["pointz.*"]}, 422),
+                         ({"url": "https://user:pw@x.example/h", "filters": ["*"]}, 422),
+                         ({"url": "https://x.example/h", "filters": []}, 422),
+                         ({"url": "https://x.example/h", "filters": ["*"], "merchant_id": "nobody"}, 404),
+                         ({"url": "https://x.example/h", "filters": ["*"], "extra": 1}, 422)):
+        got, problem = api.call("POST", BASE, body)
+        assert got == status and problem["type"].startswith("https://"), (body, got, problem)
+    assert api.ok("GET", BASE)["subscriptions"] == before
+    assert api.call("GET", f"{BASE}/01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
+    assert api.call("POST", f"{BASE}/01ARZ3NDEKTSV4RRFFQ69G5FAV/secret/rotate", {})[0] == 404
+    made = _subscribe(api, "https://x.example/h", ["*"])
+    assert api.ok("DELETE", f"{BASE}/{made['subscription_id']}")["status"] == "deleted"
+    assert api.call("POST", f"{BASE}/{made['subscription_id']}/secret/rotate", {})[0] == 404
+    assert api.call("GET", f"{BASE}/{made['subscription_id']}/deliveries",
+                    )[0] == 404
