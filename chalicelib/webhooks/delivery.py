@@ -13,6 +13,12 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
 5. the attempt written beside the record (the delivery log) and the record's new status, in one
    transaction conditioned on the lease still being this one.
 
+**Circuit breaker.** :data:`BREAK_AFTER` failed posts in a row pause the endpoint for
+:data:`PAUSE_SECONDS`: a delivery due meanwhile is not posted, its attempt fails at once (and is
+logged as such) and follows the schedule, so a dead endpoint's backlog of a thousand messages
+costs a write each instead of a timeout each, and healthy endpoints' messages are not held up
+behind it. The first post after the pause tries the endpoint again; a success closes the breaker.
+
 2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
 schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
 hands it back then. At the last receive (``ApproximateReceiveCount`` = the queue's
@@ -47,6 +53,8 @@ from chalicelib.webhooks.tables import KEEP_DAYS, DeliveryItem, SubscriptionItem
 
 ACTOR = "webhooks"
 LEASE_SECONDS = 60            # longer than one post can take (8 s) and the writes around it
+BREAK_AFTER = 5               # posts failed in a row that pause an endpoint
+PAUSE_SECONDS = 60            # how long: then the next delivery due tries it again
 CLOCK_SKEW_SECONDS = 2        # a retry's message may come back this much before its time by our clock
 DONE, AGAIN = None, -1
 
@@ -101,7 +109,12 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
     lease = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
     if not _lease(program, d, lease, now):
         return DONE                       # another copy of this message holds it
-    outcome, at = post(program, s, d.event_id, d.body or "{}")
+    if s.paused_until and clock.parse_iso(s.paused_until) > now:
+        outcome, at = sender.Outcome(None, 0, "", f"not posted: {int(s.failures or 0)} posts failed in a row; "
+                                     f"the endpoint is paused until {s.paused_until}"), now
+    else:
+        outcome, at = post(program, s, d.event_id, d.body or "{}")
+        _breaker(program, s, outcome.ok, at)
     attempt = DeliveryItem(*DeliveryItem.attempt_key(subscription_id, event_id, new_id()),
                            subscription_id=subscription_id, event_id=event_id, at=clock.iso(at),
                            status_code=outcome.status_code, latency_ms=outcome.latency_ms,
@@ -130,6 +143,25 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
         _extend_streak(program, s)
         return 0                          # report it: the next receive moves it to the dead-letter queue
     return wait
+
+
+def _breaker(program: str, s: SubscriptionItem, ok: bool, at: datetime) -> None:
+    """Count a post's outcome against its endpoint: :data:`BREAK_AFTER` failures in a row pause it
+    for :data:`PAUSE_SECONDS` (each delivery due meanwhile fails at once, without a post, and
+    follows its schedule), so a dead endpoint's backlog takes no poller's time from healthy ones;
+    a success closes it."""
+    uow = UnitOfWork(ACTOR, program=program)
+    if ok:
+        if not s.failures:
+            return
+        uow.update(s, [SubscriptionItem.failures.remove(), SubscriptionItem.paused_until.remove()])
+    else:
+        actions: list[Any] = [SubscriptionItem.failures.add(1)]
+        if int(s.failures or 0) + 1 >= BREAK_AFTER:
+            actions.append(SubscriptionItem.paused_until.set(clock.iso(at + timedelta(seconds=PAUSE_SECONDS))))
+        uow.update(s, actions, SubscriptionItem.status == "enabled")
+    with contextlib.suppress(Problem):   # deleted or disabled meanwhile
+        uow.commit()
 
 
 def post(program: str, s: SubscriptionItem, event_id: str, body: str) -> tuple[sender.Outcome, datetime]:

@@ -37,6 +37,9 @@ class SubscriptionOut(Reply):
     exhausted_since: str | None = Field(description="the first delivery that exhausted its retries since the "
                                                     "last success")
     exhausted_count: int
+    failures_in_a_row: int = Field(description="posts that failed in a row (5 pause the endpoint)")
+    paused_until: str | None = Field(description="no post before then: deliveries due fail at once and follow "
+                                                 "their schedule (the circuit breaker)")
 
 
 class SubscriptionCreatedOut(SubscriptionOut):

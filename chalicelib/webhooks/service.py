@@ -36,7 +36,8 @@ def view(s: SubscriptionItem) -> dict[str, Any]:
             "disabled_reason": s.disabled_reason,
             "secrets": [{"secret_id": x["id"], "created_at": x["created_at"], "retire_at": x.get("retire_at")}
                         for x in live],
-            "exhausted_since": s.exhausted_since, "exhausted_count": int(s.exhausted_count or 0)}
+            "exhausted_since": s.exhausted_since, "exhausted_count": int(s.exhausted_count or 0),
+            "failures_in_a_row": int(s.failures or 0), "paused_until": s.paused_until}
 
 
 def owned(uow: UnitOfWork, subscription_id: str, by: Principal) -> SubscriptionItem:
@@ -120,7 +121,7 @@ def update(uow: UnitOfWork, subscription_id: str, cmd: BaseModel, by: Principal)
     if given.get("enabled") is not None:
         if given["enabled"] and s.status != "enabled":
             s.status, s.disabled_at, s.disabled_reason = "enabled", None, None
-            s.exhausted_since, s.exhausted_count = None, None
+            s.exhausted_since, s.exhausted_count, s.failures, s.paused_until = None, None, None, None
         elif not given["enabled"] and s.status == "enabled":
             s.status, s.disabled_at, s.disabled_reason = "disabled", clock.iso(clock.now()), f"by {by.ref}"
     s.updated_at = clock.iso(clock.now())

@@ -48,6 +48,8 @@ class SubscriptionItem(MainModel):
     disabled_reason = UnicodeAttribute(null=True)
     exhausted_since = UnicodeAttribute(null=True)     # the first exhausted delivery since the last success
     exhausted_count = NumberAttribute(null=True)
+    failures = NumberAttribute(null=True)             # posts failed in a row (the circuit breaker)
+    paused_until = UnicodeAttribute(null=True)        # no post before then: each delivery due fails at once
     version = NumberAttribute(default=0)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 os.environ["STAGE"] = "local"      # the end-to-end tier runs the local stage, as `make run` does
+# webhook retries in seconds, not hours: four attempts (the queue's maxReceiveCount follows)
+os.environ.setdefault("WEBHOOK_RETRY_SECONDS", "1,1,1")
 
 import io
 import json

@@ -123,6 +123,16 @@ TARGETS = {
     "getGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "confirmGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "cancelGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
+    "createWebhookSubscription": lambda t: ({}, {"url": "http://127.0.0.1:9/walk", "filters": ["webhook.test"],
+                                                 "merchant_id": A[1]}, None),
+    "listWebhookSubscriptions": lambda t: ({}, None, None),
+    "getWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
+    "updateWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, {"enabled": False}, None),
+    "deleteWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
+    "rotateWebhookSecret": lambda t: ({"subscription_id": t["webhook"]}, {}, None),
+    "listWebhookDeliveries": lambda t: ({"subscription_id": t["webhook"]}, None, None),
+    "replayWebhookEvents": lambda t: ({"subscription_id": t["webhook"]}, {"event_id": t["webhook_event"]}, None),
+    "sendTestWebhook": lambda t: ({"subscription_id": t["webhook"]}, None, None),
 }
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
@@ -140,7 +150,8 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "runJob", "putTierLadder", "getTierLadder", "putMembershipPlans", "getMembershipPlans",
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
                "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
-               "getFundSupervisionStatement", "listGiftCardBatches"}
+               "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
+               "listWebhookSubscriptions"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -183,8 +194,15 @@ def target(api, stack):
     gc_hold = api.call("POST", "/v1/gift-cards/holds", {"card_number": numbers[0], "secret": secrets[numbers[0]],
                                                         "amount_fen": 10, "order_id": f"gch-{bob}"},
                        signed_by=pos(stack, A), key=f"wgh-{bob}").json()["hold_id"]
+    hook = api.call("POST", "/v1/webhooks/subscriptions", {"url": "http://127.0.0.1:9/walk", "filters": ["webhook.test"],
+                                                            "merchant_id": A[1]}, headers=hq, key=f"wwh-{bob}")
+    assert hook.status_code == 201, hook.text
+    webhook = hook.json()["subscription_id"]
+    tested = api.call("POST", f"/v1/webhooks/subscriptions/{webhook}/test", headers=hq, key=f"wwt-{bob}")
+    assert tested.status_code == 200 and tested.json()["delivered"] is False      # nobody listens on port 9
     return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
-            "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold}
+            "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,
+            "webhook": webhook, "webhook_event": tested.json()["event_id"]}
 
 
 def _dump(stack, keep) -> dict:
@@ -238,7 +256,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
 
     def a_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
-                               "default/MERCHANT#demo-merchant",
+                               "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]))
     before = _dump(stack, a_owned)

@@ -193,3 +193,31 @@ def test_bad_subscriptions_are_refused_and_change_nothing(hooks):
     assert api.call("POST", f"{BASE}/{made['subscription_id']}/secret/rotate", {})[0] == 404
     assert api.call("GET", f"{BASE}/{made['subscription_id']}/deliveries",
                     )[0] == 404
+
+
+def test_a_failing_endpoint_is_paused_and_its_deliveries_fail_without_a_post(hooks, monkeypatch):
+    api = hooks
+    monkeypatch.setattr(delivery, "BREAK_AFTER", 2)
+    receiver = Receiver(answer=lambda n: (500, 0.0))
+    sub = _subscribe(api, receiver.url, ["member.registered"])["subscription_id"]
+    read = _stream()
+    read(100)
+    for n in range(4):
+        api.member(f"1380013980{n}")
+    assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
+    messages = list(fanout.WAITING)
+    assert len(messages) == 4
+    for m in messages:                                   # one at a time, as they might come
+        fanout.WAITING[:] = [m]
+        assert len(_deliver_waiting(1)["batchItemFailures"]) == 1
+    assert len(receiver.posts) == 2                      # the breaker opened after two failures
+    shown = api.ok("GET", f"{BASE}/{sub}")
+    assert shown["failures_in_a_row"] == 2 and shown["paused_until"]
+    log = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+    skipped = [d for d in log if d["log"][0]["status_code"] is None]
+    assert len(skipped) == 2 and all("paused" in d["log"][0]["error"] and d["status"] == "retrying" for d in skipped)
+    receiver.answer = lambda n: (200, 0.0)
+    assert api.ok("PATCH", f"{BASE}/{sub}", {"enabled": False})["status"] == "disabled"
+    reopened = api.ok("PATCH", f"{BASE}/{sub}", {"enabled": True})     # an operator re-enables: breaker closed
+    assert reopened["failures_in_a_row"] == 0 and reopened["paused_until"] is None
+    receiver.close()
