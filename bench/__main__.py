@@ -741,6 +741,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"1,000, peak memory **{g['peak_mib']} MiB** for the whole process ({g['after_import_mib']} MiB "
                 f"once the app is imported: generation adds {g['peak_mib'] - g['after_import_mib']} MiB).", ""]
                if (g := results.get("gift_card_generation")) else []),
+             *([f"Webhooks (local stack, one subscription to `member.registered`): from the write's answer to the "
+                f"receiver's post **p50 {w['latency_ms']['p50']} ms, p99 {w['latency_ms']['p99']} ms** over "
+                f"{w['latency_ms']['events']} events (the local pump and queue poll). Fan-out and delivery per event "
+                f"per subscription: {w['per_event_per_subscription']['requests']} DynamoDB requests, "
+                f"{w['per_event_per_subscription']['rcu']} RCU, {w['per_event_per_subscription']['wcu']} WCU. "
+                f"Beside a dead endpoint (no answer: 5 s timeouts) taking {w['beside_a_dead_endpoint']['events']:,} "
+                f"events, a healthy one received all {w['beside_a_dead_endpoint']['healthy_delivered']:,} at "
+                f"p50 {w['beside_a_dead_endpoint']['healthy_p50_ms']} ms, p99 "
+                f"{w['beside_a_dead_endpoint']['healthy_p99_ms']} ms; the dead one was posted "
+                f"{w['beside_a_dead_endpoint']['dead_posts']} times (the circuit breaker).", ""]
+               if (w := results.get("webhooks")) else []),
              "| cold start (CPU ms, median of 11 rounds; × bare: median of the rounds' ratios) | import | × bare | "
              "import + first request | × bare | instructions (millions) | × bare |",
              "|---|---|---|---|---|---|---|",
@@ -763,12 +774,24 @@ def update_docs(results: dict[str, Any], readme: Path = ROOT / "docs" / "enginee
         readme.write_text(f"{head}{start}\n{markdown(results)}\n{end}{tail}")
 
 
+def _webhooks(stack, events: int = 200, dead_events: int = 1_000) -> dict[str, Any]:
+    """Webhook delivery with the stream and the webhooks queue running in the background (the rest
+    of the benchmark delivers the stream itself, after each call)."""
+    from bench.webhooks import webhook_delivery
+    for pump in stack.pumps:
+        pump.start()
+    stack._start_webhooks_poller()
+    return webhook_delivery(stack, events, dead_events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--calls", type=int, default=200, help="calls per operation and size")
     parser.add_argument("--sizes", default="1000,100000", help="member counts to measure at")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--readme", action="store_true", help="only rewrite the table in docs/engineers/benchmark.md from results.json")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="only measure webhook delivery (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -791,6 +814,13 @@ def main(argv: list[str] | None = None) -> int:
     DRAIN = lambda: stack.drain(timeout=600)      # noqa: E731
     os.environ["JOB_BUDGET_SECONDS"] = "7200"      # a job measured here is one whole run, not a 15 s part
     try:
+        if args.webhooks:
+            results = json.loads(OUT.read_text())
+            results["webhooks"] = _webhooks(stack)
+            OUT.write_text(json.dumps(results, indent=2) + "\n")
+            update_docs(results)
+            print(json.dumps(results["webhooks"], indent=2))
+            return 0
         if args.cold_start:
             results = json.loads(OUT.read_text())
             results["cold_start_ms"] = cold_start(stack)
@@ -813,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)
         results["double_spend"] = double_spend(lambda: stack.client("dynamodb"), "bench-double-spend")
         results["cold_start_ms"] = cold_start(stack)
+        results["webhooks"] = _webhooks(stack, 20 if args.quick else 200, 100 if args.quick else 1_000)
         results["seconds"] = round(time.time() - started, 1)
     finally:
         stack.stop()

@@ -1,0 +1,105 @@
+"""Webhook delivery on the local stack (#25 "Measure"): latency from the write to the receiver's
+2xx, the fan-out and delivery cost per event per subscription, and whether a dead endpoint's
+backlog slows a healthy one.
+
+Every figure comes from real HTTP: registrations over the API, the stream pump, the fan-out, the
+webhooks queue and its poller, receivers on 127.0.0.1. The local pump and poller poll (the stream
+every 50 ms or so, the queue with 1 s long polls), so latencies here are the local stack's, not
+Lambda's; the cost figures are DynamoDB's units, which do not depend on that.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.__main__ import _client, percentile
+from devstack import emulator
+from tests.webhook_receiver import Receiver
+
+BASE = "/v1/webhooks/subscriptions"
+
+
+def _register(send, tag: str, n: int, pace: float = 0.0) -> dict[str, float]:
+    """``n`` registrations; member id -> when its write was answered (time.time())."""
+    written = {}
+    for i in range(n):
+        mid = send("/v1/members", {"phone": f"1377{tag}{i:05d}"})["member_id"]
+        written[mid] = time.time()
+        if pace:
+            time.sleep(pace)
+    return written
+
+
+def _latencies(receiver: Receiver, written: dict[str, float]) -> list[float]:
+    """Milliseconds from each write to its first post's arrival at ``receiver``."""
+    arrived: dict[str, float] = {}
+    for post in receiver.posts:
+        mid = post["body"]["data"].get("member_id")
+        if mid in written and mid not in arrived:
+            arrived[mid] = post["at"]
+    return [(arrived[m] - written[m]) * 1000 for m in written if m in arrived]
+
+
+def _settle(stack, receiver: Receiver | None, n: int, timeout: float = 600) -> None:
+    stack.drain(timeout)
+    if receiver is not None:
+        receiver.wait_for(n, timeout)
+    stack.wait_webhooks_idle(timeout)
+
+
+def _usage_of(stack, send, tag: str, n: int) -> Any:
+    before = emulator.usage()
+    _register(send, tag, n)
+    stack.drain(600)
+    stack.wait_webhooks_idle(600)
+    return emulator.usage().minus(before)
+
+
+def webhook_delivery(stack, events: int = 200, dead_events: int = 1_000) -> dict[str, Any]:
+    """The three measures, on a stack whose pumps and webhooks poller run."""
+    _, send, _ = _client(stack, "wh")
+    results: dict[str, Any] = {}
+
+    # 1. latency over ``events`` registrations, one subscription
+    healthy = Receiver()
+    sub = send(BASE, {"url": healthy.url, "filters": ["member.registered"]})
+    time.sleep(11)                      # the fan-out's cache of subscriptions (10 s) sees it
+    written = _register(send, "1", events, pace=0.02)
+    _settle(stack, healthy, events)
+    lat = _latencies(healthy, written)
+    results["latency_ms"] = {"events": len(lat), "p50": round(percentile(lat, 50), 1),
+                             "p99": round(percentile(lat, 99), 1)}
+
+    # 2. cost per event per subscription: the same registrations with and without the subscription
+    k = min(events, 100)
+    with_sub = _usage_of(stack, send, "2", k)
+    send(f"{BASE}/{sub['subscription_id']}", method="DELETE")
+    time.sleep(11)
+    without = _usage_of(stack, send, "3", k)
+    results["per_event_per_subscription"] = {
+        "events": k,
+        "requests": round((with_sub.requests - without.requests) / k, 2),
+        "rcu": round((with_sub.rcu - without.rcu) / k, 2),
+        "wcu": round((with_sub.wcu + with_sub.wcu_index - without.wcu - without.wcu_index) / k, 2)}
+
+    # 3. a dead endpoint (answers nothing: every post waits out the 5 s read timeout) with
+    # ``dead_events`` deliveries beside a healthy one: the healthy one's latency
+    dead = Receiver(answer=lambda n: (200, 30.0))
+    fine = Receiver()
+    subs = [send(BASE, {"url": r.url, "filters": ["member.registered"]})["subscription_id"] for r in (dead, fine)]
+    time.sleep(11)
+    started = time.time()
+    written = _register(send, "4", dead_events)
+    stack.drain(1_200)
+    fine.wait_for(dead_events, 1_200)    # (the dead one's messages go on retrying for hours)
+    lat = _latencies(fine, written)
+    results["beside_a_dead_endpoint"] = {
+        "events": dead_events, "healthy_delivered": len(lat), "healthy_p50_ms": round(percentile(lat, 50), 1),
+        "healthy_p99_ms": round(percentile(lat, 99), 1), "dead_posts": len(dead.posts),
+        "seconds": round(time.time() - started, 1)}
+    for s in subs:
+        send(f"{BASE}/{s}", method="DELETE")
+    for r in (healthy, dead, fine):
+        r.close()
+    return results
