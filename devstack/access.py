@@ -12,7 +12,9 @@ permission used to pass every test and fail the first deployment (gift card gene
 2. moto checks every request's signature and its caller's policy (its "IAM-like access control",
    ``INITIAL_NO_AUTH_ACTION_COUNT`` 0). DynamoDB is checked as IAM checks it on AWS: on the table's
    or index's ARN, and a transaction per item action (a ``Put`` of ``TransactWriteItems`` needs
-   ``dynamodb:PutItem``), where moto would check the operation's name against ``*``;
+   ``dynamodb:PutItem``), where moto would check the operation's name against ``*``. SQS is
+   checked on the queue's ARN (moto does), a batch action as its single one (IAM has no
+   ``sqs:SendMessageBatch``: ``sqs:SendMessage`` allows it), where moto wants the batch's name;
 3. the app's clients sign with :class:`FunctionCredentials`: the keys of the role whose function
    runs in this context (:func:`acting_as`, entered by the local API server, the stream pumps and
    the scheduler for each invocation), else the operator's.
@@ -190,11 +192,22 @@ def streams_needs(action: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f"dynamodb:{action}", arn)]
 
 
+# SQS as IAM sees it: a batch action is allowed by its single action's permission.
+_SQS_BATCHES = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
+def sqs_action(action: str) -> str:
+    """The IAM action an SQS request needs (``sqs:SendMessage`` for ``SendMessageBatch``)."""
+    return f"sqs:{_SQS_BATCHES.get(action, action)}"
+
+
 def _install_checks() -> None:
     if "checks" in _SAVED:
         return
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.sqs.responses import SQSResponse
     _SAVED["checks"] = True
 
     def dynamodb(handler: Any, resource: str = "*") -> None:
@@ -206,8 +219,23 @@ def _install_checks() -> None:
     def streams(handler: Any, resource: str = "*") -> None:
         _check(handler, streams_needs(handler._get_action(), _params(handler)))
 
+    def sqs(handler: Any, resource: str = "*") -> None:      # moto's own check, with IAM's action
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.access_control import IAMRequest
+        if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            ActionAuthenticatorMixin.request_count += 1
+            return
+        request = IAMRequest(account_id=handler.current_account, method=handler.method, path=_path(handler),
+                             data=handler.data, body=handler.raw_body, headers=handler.headers,
+                             action=handler._get_action())
+        request._action = sqs_action(handler._get_action())
+        request.check_signature()
+        request.check_action_permitted(resource)
+
     DynamoHandler._authenticate_and_authorize_normal_action = dynamodb  # type: ignore[method-assign]
     DynamoDBStreamsHandler._authenticate_and_authorize_normal_action = streams  # type: ignore[method-assign]
+    SQSResponse._authenticate_and_authorize_normal_action = sqs  # type: ignore[method-assign]
     _missing_objects_as_s3_answers_them()
 
 

@@ -42,6 +42,10 @@ def test_a_request_needs_what_iam_checks_on_aws():
     assert access.dynamodb_needs("ListTables", {}, arn) == [("dynamodb:ListTables", "*")]
     assert access.streams_needs("GetRecords", {"ShardIterator": "arn:s/stream/x|1|abc"}) == \
         [("dynamodb:GetRecords", "arn:s/stream/x")]
+    # SQS: a batch action needs its single action's permission (IAM has no sqs:SendMessageBatch)
+    assert [access.sqs_action(a) for a in ("SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
+                                           "ReceiveMessage")] == \
+        ["sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:ReceiveMessage"]
 
 
 def test_outside_enforcement_every_kind_signs_as_the_operator():
