@@ -5,7 +5,7 @@ role's policy (:mod:`infra.iam`) lacks; moto enforces nothing unless told, so a 
 permission used to pass every test and fail the first deployment (gift card generation's
 ``BatchWriteItem``). Here, as :meth:`devstack.stack.LocalStack.start` sets it up:
 
-1. one IAM user per function kind (``api``, ``stream``, ``jobs``) holds that kind's policy from
+1. one IAM user per function kind (``api``, ``stream``, ``jobs``, ``webhooks``) holds that kind's policy from
    :func:`infra.iam.statements`, the template's references (``Fn::GetAtt``, ``Fn::Sub``) resolved
    to the emulator's ARNs; an operator user, whose access key is ``local`` (what the stack itself,
    migrations, snapshots and the tests' direct reads sign with), may do anything;
@@ -19,8 +19,11 @@ permission used to pass every test and fail the first deployment (gift card gene
    runs in this context (:func:`acting_as`, entered by the local API server, the stream pumps and
    the scheduler for each invocation), else the operator's.
 
-Not modelled: resource-based policies, conditions, Secrets Manager's resources (the local stage
-reads no secret), and threads a function starts itself (they sign as the operator).
+Not modelled: resource-based policies, conditions (moto ignores every condition operator but
+``StringEquals``: the webhooks role's ``dynamodb:LeadingKeys`` condition, which holds it to the
+items whose partition key contains ``WEBHOOK``, is allowed everything its actions name here),
+Secrets Manager's resources (the local stage reads no secret), and threads a function starts
+itself (they sign as the operator).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 from botocore.credentials import Credentials, EnvProvider, ReadOnlyCredentials
 
 OPERATOR_KEY = ("local", "local")             # the access key the stack and the tests sign with
-KINDS = ("api", "stream", "jobs")
+KINDS = ("api", "stream", "jobs", "webhooks")
 
 _ACTING: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("acting_as", default=None)
 _KEYS: dict[str, tuple[str, str]] = {}
