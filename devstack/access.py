@@ -5,20 +5,25 @@ role's policy (:mod:`infra.iam`) lacks; moto enforces nothing unless told, so a 
 permission used to pass every test and fail the first deployment (gift card generation's
 ``BatchWriteItem``). Here, as :meth:`devstack.stack.LocalStack.start` sets it up:
 
-1. one IAM user per function kind (``api``, ``stream``, ``jobs``) holds that kind's policy from
+1. one IAM user per function kind (``api``, ``stream``, ``jobs``, ``webhooks``) holds that kind's policy from
    :func:`infra.iam.statements`, the template's references (``Fn::GetAtt``, ``Fn::Sub``) resolved
    to the emulator's ARNs; an operator user, whose access key is ``local`` (what the stack itself,
    migrations, snapshots and the tests' direct reads sign with), may do anything;
 2. moto checks every request's signature and its caller's policy (its "IAM-like access control",
    ``INITIAL_NO_AUTH_ACTION_COUNT`` 0). DynamoDB is checked as IAM checks it on AWS: on the table's
    or index's ARN, and a transaction per item action (a ``Put`` of ``TransactWriteItems`` needs
-   ``dynamodb:PutItem``), where moto would check the operation's name against ``*``;
+   ``dynamodb:PutItem``), where moto would check the operation's name against ``*``. SQS is
+   checked on the queue's ARN (moto does), a batch action as its single one (IAM has no
+   ``sqs:SendMessageBatch``: ``sqs:SendMessage`` allows it), where moto wants the batch's name;
 3. the app's clients sign with :class:`FunctionCredentials`: the keys of the role whose function
    runs in this context (:func:`acting_as`, entered by the local API server, the stream pumps and
    the scheduler for each invocation), else the operator's.
 
-Not modelled: resource-based policies, conditions, Secrets Manager's resources (the local stage
-reads no secret), and threads a function starts itself (they sign as the operator).
+Not modelled: resource-based policies, conditions (moto ignores every condition operator but
+``StringEquals``: the webhooks role's ``dynamodb:LeadingKeys`` condition, which holds it to the
+items whose partition key contains ``WEBHOOK``, is allowed everything its actions name here),
+Secrets Manager's resources (the local stage reads no secret), and threads a function starts
+itself (they sign as the operator).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 from botocore.credentials import Credentials, EnvProvider, ReadOnlyCredentials
 
 OPERATOR_KEY = ("local", "local")             # the access key the stack and the tests sign with
-KINDS = ("api", "stream", "jobs")
+KINDS = ("api", "stream", "jobs", "webhooks")
 
 _ACTING: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("acting_as", default=None)
 _KEYS: dict[str, tuple[str, str]] = {}
@@ -190,11 +195,22 @@ def streams_needs(action: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f"dynamodb:{action}", arn)]
 
 
+# SQS as IAM sees it: a batch action is allowed by its single action's permission.
+_SQS_BATCHES = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
+def sqs_action(action: str) -> str:
+    """The IAM action an SQS request needs (``sqs:SendMessage`` for ``SendMessageBatch``)."""
+    return f"sqs:{_SQS_BATCHES.get(action, action)}"
+
+
 def _install_checks() -> None:
     if "checks" in _SAVED:
         return
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.sqs.responses import SQSResponse
     _SAVED["checks"] = True
 
     def dynamodb(handler: Any, resource: str = "*") -> None:
@@ -206,8 +222,23 @@ def _install_checks() -> None:
     def streams(handler: Any, resource: str = "*") -> None:
         _check(handler, streams_needs(handler._get_action(), _params(handler)))
 
+    def sqs(handler: Any, resource: str = "*") -> None:      # moto's own check, with IAM's action
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.access_control import IAMRequest
+        if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            ActionAuthenticatorMixin.request_count += 1
+            return
+        request = IAMRequest(account_id=handler.current_account, method=handler.method, path=_path(handler),
+                             data=handler.data, body=handler.raw_body, headers=handler.headers,
+                             action=handler._get_action())
+        request._action = sqs_action(handler._get_action())
+        request.check_signature()
+        request.check_action_permitted(resource)
+
     DynamoHandler._authenticate_and_authorize_normal_action = dynamodb  # type: ignore[method-assign]
     DynamoDBStreamsHandler._authenticate_and_authorize_normal_action = streams  # type: ignore[method-assign]
+    SQSResponse._authenticate_and_authorize_normal_action = sqs  # type: ignore[method-assign]
     _missing_objects_as_s3_answers_them()
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 API_BACKLOG = 512
+WEBHOOKS_WORKERS = 4            # batches of webhook deliveries side by side (the deployed function runs 20)
 REGION = "cn-north-1"
 
 
@@ -88,6 +89,7 @@ class LocalStack:
     pumps: list = field(default_factory=list)
     scheduler: Any = None
     jobs_poller: Any = None
+    webhooks_poller: Any = None
     credentials: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -172,6 +174,8 @@ class LocalStack:
         refs["EventsDeadLetterQueue.Arn"] = self.client("sqs").get_queue_attributes(
             QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         refs["JobsQueue.Arn"] = self.jobs_queue_arn
+        refs["WebhooksQueue.Arn"] = self.webhooks_queue_arn
+        refs["WebhooksDeadLetterQueue.Arn"] = self.webhooks_dlq_arn
         access.enforce(self.stage, REGION, refs, f"loyalty-{self.stage}")
 
     def _create_resources(self) -> None:
@@ -205,6 +209,34 @@ class LocalStack:
         self.jobs_queue_arn = sqs.get_queue_attributes(
             QueueUrl=self.jobs_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         os.environ.update({"JOBS_QUEUE_URL": self.jobs_queue_url, "JOBS_QUEUE_ARN": self.jobs_queue_arn})
+        self._create_webhooks_queues(sqs)
+
+    def _create_webhooks_queues(self, sqs: Any) -> None:
+        """The webhooks queue (the stream's fan-out and the API's replays send to it, deliver-webhooks
+        consumes it) and its dead-letter queue, as the template has them (infra/build.py), but for
+        the receives before a message is dead-lettered: the retry schedule's attempts as this
+        process reads them when the stack starts (``WEBHOOK_RETRY_SECONDS`` shortens the schedule
+        locally), and a visibility of the function's timeout, so that a batch whose handler
+        crashed comes back within a minute."""
+        from chalicelib.webhooks.domain import max_attempts
+        from infra.build import WEBHOOKS_TIMEOUT_SECONDS
+
+        def arn(url: str) -> str:
+            return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.webhooks_dlq_url = sqs.create_queue(QueueName=f"loyalty-{self.stage}-webhooks-dlq")["QueueUrl"]
+        self.webhooks_dlq_arn = arn(self.webhooks_dlq_url)
+        attributes = {"VisibilityTimeout": str(WEBHOOKS_TIMEOUT_SECONDS),
+                      "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.webhooks_dlq_arn,
+                                                   "maxReceiveCount": max_attempts()})}
+        name = f"loyalty-{self.stage}-webhooks"
+        try:
+            self.webhooks_queue_url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except sqs.exceptions.QueueNameExists:          # made by an earlier stack of this emulator
+            self.webhooks_queue_url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=self.webhooks_queue_url, Attributes=attributes)
+        self.webhooks_queue_arn = arn(self.webhooks_queue_url)
+        os.environ.update({"WEBHOOKS_QUEUE_URL": self.webhooks_queue_url,
+                           "WEBHOOKS_QUEUE_ARN": self.webhooks_queue_arn})
 
     def _start_api(self) -> None:
         from chalice.config import Config
@@ -230,6 +262,7 @@ class LocalStack:
     def _start_pumps(self) -> None:
         self.attach_pumps()
         self._start_jobs_poller()
+        self._start_webhooks_poller()
 
     def attach_pumps(self, start: bool = True) -> None:
         """A pump per stream handler; ``start=False`` runs none in the background, so that only
@@ -271,8 +304,29 @@ class LocalStack:
         self.jobs_poller = QueuePoller(
             self.client("sqs", "jobs"), self.jobs_queue_url, self.jobs_queue_arn,
             lambda event: invoke(source.handler_string, source.name, event, "jobs", JOB_SIZES[source.name][0]),
-            on_error=lambda e: print(f"job continuation failed: {e!r}", flush=True))
+            on_error=lambda e: print(f"job continuation failed: {e!r}", flush=True),
+            batch_size=source.batch_size, workers=1, name="jobs-queue")
         self.jobs_poller.start()
+
+    def _start_webhooks_poller(self) -> None:
+        """Deliver the webhooks queue's messages as ``deliver-webhooks`` (kind ``webhooks``), in
+        batches of its source's size, reporting failed messages (``ReportBatchItemFailures``: the
+        handler has set their visibility to the retry wait), as the deployed mapping does. Four
+        batches side by side, so that one slow receiver never holds up the others' deliveries."""
+        from chalice.app import SQSEventConfig
+
+        from devstack.lambdas import invoke
+        from devstack.queues import QueuePoller
+        from infra.build import WEBHOOKS_TIMEOUT_SECONDS
+        [source] = [s for s in self.app_module.app.event_sources
+                    if isinstance(s, SQSEventConfig) and s.name == "deliver-webhooks"]
+        self.webhooks_poller = QueuePoller(
+            self.client("sqs", "webhooks"), self.webhooks_queue_url, self.webhooks_queue_arn,
+            lambda event: invoke(source.handler_string, source.name, event, "webhooks", WEBHOOKS_TIMEOUT_SECONDS),
+            on_error=lambda e: print(f"webhook delivery failed: {e!r}", flush=True),
+            batch_size=source.batch_size, workers=WEBHOOKS_WORKERS, report_failures=True,
+            visibility_seconds=None, name="webhooks-queue")
+        self.webhooks_poller.start()
 
     def _start_scheduler(self) -> None:
         from devstack.scheduler import Scheduler
@@ -333,6 +387,22 @@ class LocalStack:
                 return
         raise TimeoutError("stream pump did not drain")
 
+    def wait_webhooks_idle(self, timeout: float = 30.0) -> None:
+        """Wait until the webhooks queue holds nothing: no message visible, in flight (a batch
+        being delivered, or a failure waiting for its retry) or delayed; TimeoutError if it still
+        does after ``timeout`` seconds."""
+        sqs = self.client("sqs")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        deadline = time.monotonic() + timeout
+        while True:
+            found = sqs.get_queue_attributes(QueueUrl=self.webhooks_queue_url, AttributeNames=names)["Attributes"]
+            if all(int(found.get(name, 0)) == 0 for name in names):
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the webhooks queue is not idle: {found}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         for pump in self.pumps:
             pump.stop()
@@ -342,6 +412,8 @@ class LocalStack:
             self.scheduler.stop()
         if self.jobs_poller:
             self.jobs_poller.stop()
+        if self.webhooks_poller:
+            self.webhooks_poller.stop()
         if hasattr(self, "_snap_thread"):
             self._snap_stop.set()
             self._snap_thread.join(timeout=10)

@@ -11,7 +11,8 @@ the same topic). The alarms, and what each says is wrong:
   (the account's pool, or the function's reserved executions, is too small);
 * ``<Function>IteratorAgeAlarm``: a stream consumer is more than 5 minutes behind its stream;
 * ``<Queue>Alarm``: a message is waiting in a dead-letter queue (a stream batch that failed its
-  retries, a job's continuation that failed three times): each one is work to redrive;
+  retries, a job's continuation that failed three times, a webhook message whose every attempt
+  failed): each one is work to redrive;
 * ``DueBacklogAlarm``: due work (expiries, reviews, reminders) is days behind (``DueBacklogDays``,
   emitted by every job run, :mod:`chalicelib.jobs`);
 * ``ReconciliationMismatchesAlarm``: a reconciliation job found a ledger that does not balance
@@ -76,7 +77,9 @@ def alarm(description: str, namespace: str, metric: str, dimensions: list[dict[s
 
 def add(resources: dict[str, Any], kinds: dict[str, str], stage: str, queues: tuple[str, ...]) -> None:
     """Add the topic, the alarms and the log groups to ``resources``, where ``kinds`` names every
-    function (logical id -> api, stream or jobs) and ``queues`` the dead-letter queues."""
+    function (logical id -> api, stream, jobs or webhooks) and ``queues`` the dead-letter queues. Only
+    a stream kind's function with an event source reads a stream (``IteratorAge``): ``redrive-events``
+    has none, and ``deliver-webhooks``' SQS source is of the kind ``webhooks``."""
     resources[TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": f"loyalty {stage} alarms"}}
     resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": HAS_EMAIL, "Properties": {
         "TopicArn": {"Ref": TOPIC}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}}

@@ -8,15 +8,20 @@
 * on every stream handler: the real stream ARN and the event-source settings Chalice cannot set
   (``ReportBatchItemFailures``, bisect on error, bounded retries and record age, an SQS
   on-failure destination) — the values the local stream pump (:data:`devstack.pump.MAPPING`) obeys;
-* on every function: table and bucket environment variables and a role of its kind (API, stream,
-  jobs) with only the actions and resources that kind uses (:mod:`infra.iam`); the API alone may
-  read the secret ``loyalty/<stage>``, at cold start (never an environment variable);
+* on every function: table, bucket and queue environment variables and a role of its kind (API,
+  stream, jobs, webhooks) with only the actions and resources that kind uses (:mod:`infra.iam`);
+  the API and ``deliver-webhooks`` alone may read the secret ``loyalty/<stage>``, at cold start
+  (never an environment variable);
 * the API function's timeout below API Gateway's 29 s, and reserved concurrency for the stream
   consumer and every job, so that a flood of API requests cannot take every execution of the
   account from them (:data:`API_TIMEOUT_SECONDS`, :data:`RESERVED_CONCURRENCY`);
 * each job's timeout and memory for what it does (:data:`JOB_SIZES`); the jobs queue that carries
   a run's continuation when it stops at its deadline, consumed by ``continue-job`` (with a
   dead-letter queue);
+* the webhooks queue (with a dead-letter queue after :data:`chalicelib.webhooks.domain.MAX_ATTEMPTS`
+  receives), which the stream's fan-out and the API's replays send to and ``deliver-webhooks``
+  consumes as a kind of its own (``webhooks``), reporting its failed messages
+  (``ReportBatchItemFailures``) with a bounded concurrency (:data:`WEBHOOKS_CONCURRENCY`);
 * alarms on the API, throttles, the stream, the dead-letter queues, the due backlog and the
   reconciliations, all notifying one topic, and every function's log group with a retention
   (:mod:`infra.alarms`);
@@ -40,7 +45,7 @@ from infra import alarms, iam, waf
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
-ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole"}
+ROLES = {"api": "ApiRole", "stream": "StreamRole", "jobs": "JobsRole", "webhooks": "WebhooksRole"}
 WITH_EXTENSION = "WithSecretsExtension"
 RUNTIME = "python3.11"          # the Lambda runtime chalice packages for (matches the build Python)
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +59,7 @@ API_TIMEOUT_SECONDS = 25
 # room for 50 (shards split as the table's partitions do). A job: its run and one overlapping run (the next
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
+# deliver-webhooks: WEBHOOKS_CONCURRENCY, below.
 RESERVED_CONCURRENCY = {"stream": 50, "jobs": 2}
 # continue-job runs the parts a stopped run fans out to, one per due shard, side by side.
 CONTINUATIONS_CONCURRENCY = 8           # chalicelib.db.due.LANES
@@ -75,6 +81,20 @@ JOB_SIZES = {
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
 }
 JOBS_QUEUE_VISIBILITY_SECONDS = 6 * 900       # Lambda's advice for an SQS source: 6x the timeout
+# deliver-webhooks: a batch of 10 posts side by side, each at most 3 s to connect and 5 s to answer
+# (chalicelib.webhooks.domain), so a batch takes seconds; 60 s leaves room for a batch whose
+# subscribers are all slow. 512 MB: ten HTTPS connections and their TLS at once.
+WEBHOOKS_TIMEOUT_SECONDS, WEBHOOKS_MEMORY_MB = 60, 512
+# deliver-webhooks' executions, reserved and the most its event source mapping invokes at once
+# (ScalingConfig.MaximumConcurrency, kept equal so that the mapping never has more batches in
+# flight than the function may run: those would be throttled and come back as receives, bringing
+# each message nearer its dead-letter queue). 20 x 10 posts side by side: 200 outgoing requests,
+# enough for the flash's events to each program's few subscribers while a slow receiver (5 s a post)
+# holds a batch, and few enough that a backlog of retries cannot take the account's executions.
+WEBHOOKS_CONCURRENCY = 20
+WEBHOOKS_QUEUE_VISIBILITY_SECONDS = 6 * WEBHOOKS_TIMEOUT_SECONDS    # Lambda's advice, as for the jobs queue
+# The SQS sources of the app (by name): the kind each runs as and the template's queue it consumes.
+SQS_SOURCES = {"continue-job": ("jobs", "JobsQueue"), "deliver-webhooks": ("webhooks", "WebhooksQueue")}
 
 
 def _cfn_name(name: str) -> str:
@@ -113,6 +133,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         "Type": "AWS::SQS::Queue",
         "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
     resources.update(jobs_resources())
+    resources.update(webhooks_resources())
     resources.update(stream_resources())
 
     by_table = {spec.physical_name_for(stage): spec for spec in TABLES}
@@ -121,9 +142,8 @@ def merge_template(stage: str) -> dict[str, Any]:
     for source in app.event_sources:
         name = _cfn_name(source.name)
         kinds[name] = "stream" if isinstance(source, DynamoDBEventConfig) else "jobs"
-        if isinstance(source, SQSEventConfig):          # the continuations: the template's own queue
-            resources[name] = {"Properties": {"Events": {f"{name}SqsEventSource": {"Properties": {
-                "Queue": {"Fn::GetAtt": ["JobsQueue", "Arn"]}}}}}}
+        if isinstance(source, SQSEventConfig):          # the template's own queue in place of the placeholder
+            kinds[name], resources[name] = sqs_source(source.name)
         if isinstance(source, DynamoDBEventConfig):
             spec = by_table[table_of_stream(source.stream_arn)]
             settings = {k: v for k, v in MAPPING.items() if k != "BatchSize"}
@@ -138,6 +158,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         "REPORTS_BUCKET": {"Ref": "ReportsBucket"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
         "JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
+        "WEBHOOKS_QUEUE_URL": {"Ref": "WebhooksQueue"},
         # Traces keep timings, never replies or errors (revealed phones, one-time secrets).
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
@@ -145,7 +166,8 @@ def merge_template(stage: str) -> dict[str, Any]:
     for name, kind in kinds.items():
         variables = dict(env)
         props = resources.setdefault(name, {}).setdefault("Properties", {})
-        if kind == "api":         # only the API signs and verifies: it alone reads the secret
+        if kind in ("api", "webhooks"):     # the API signs and verifies, deliver-webhooks decrypts signing
+            # secrets with a key derived from the master secret: they alone read the secret
             variables.update({"SECRETS_NAME": f"loyalty/{stage}", "REQUIRE_SECRETS": "true",
                               # with the secrets extension's layer, the secret is read over local
                               # HTTP, not by a second botocore client (chalicelib/shared/secrets.py)
@@ -155,23 +177,14 @@ def merge_template(stage: str) -> dict[str, Any]:
                                           {"Ref": "AWS::NoValue"}]}
         props["Environment"] = {"Variables": variables}
         props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
-        if kind == "api":
-            props["Timeout"] = API_TIMEOUT_SECONDS
-        else:
-            props["ReservedConcurrentExecutions"] = RESERVED_CONCURRENCY[kind]
-        if kind == "jobs":
-            props["Timeout"], props["MemorySize"] = JOB_SIZES[names[name]]
-        if names.get(name) == "continue-job":
-            props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
-        if name == REDRIVE_FUNCTION:
-            props.update(redrive_properties())
+        props.update(function_settings(name, kind, names.get(name)))
     for kind, role in ROLES.items():
         resources[role] = iam.role(kind, stage)
     # Chalice's own role is left without permissions: no function uses it.
     resources["DefaultRole"] = {"Properties": {"Policies": []}}
     resources["ReportsBucketPolicy"] = iam.tls_only_bucket_policy("ReportsBucket")
     resources.update(gateway_stage_settings())
-    alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue"))
+    alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue", "WebhooksDeadLetterQueue"))
     waf.add(resources, stage, alarms.alarm)
     return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(),
                            "SecretsExtensionLayerArn": {
@@ -186,7 +199,42 @@ def merge_template(stage: str) -> dict[str, Any]:
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},
                         "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
                         "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
-                        "JobsQueueUrl": {"Value": {"Ref": "JobsQueue"}}}}
+                        "JobsQueueUrl": {"Value": {"Ref": "JobsQueue"}},
+                        "WebhooksQueueUrl": {"Value": {"Ref": "WebhooksQueue"}}}}
+
+
+def sqs_source(source_name: str) -> tuple[str, dict[str, Any]]:
+    """The kind of the function of an SQS source, and its event source pointed at the template's
+    queue (:data:`SQS_SOURCES`); ``deliver-webhooks`` reports its failed messages (the rest are
+    deleted) and is invoked at most :data:`WEBHOOKS_CONCURRENCY` times at once."""
+    if source_name not in SQS_SOURCES:
+        raise SystemExit(f"{source_name}: an SQS source needs its kind and queue in infra/build.py SQS_SOURCES")
+    kind, queue = SQS_SOURCES[source_name]
+    name = _cfn_name(source_name)
+    mapping: dict[str, Any] = {"Queue": {"Fn::GetAtt": [queue, "Arn"]}}
+    if kind == "webhooks":
+        mapping.update({"FunctionResponseTypes": ["ReportBatchItemFailures"],
+                        "ScalingConfig": {"MaximumConcurrency": WEBHOOKS_CONCURRENCY}})
+    return kind, {"Properties": {"Events": {f"{name}SqsEventSource": {"Properties": mapping}}}}
+
+
+def function_settings(name: str, kind: str, source_name: str | None) -> dict[str, Any]:
+    """A function's timeout, memory and reserved concurrency, by its kind and name."""
+    props: dict[str, Any] = {}
+    if kind == "api":
+        props["Timeout"] = API_TIMEOUT_SECONDS
+    elif kind in RESERVED_CONCURRENCY:
+        props["ReservedConcurrentExecutions"] = RESERVED_CONCURRENCY[kind]
+    if kind == "jobs":
+        props["Timeout"], props["MemorySize"] = JOB_SIZES[str(source_name)]
+    if kind == "webhooks":
+        props.update({"Timeout": WEBHOOKS_TIMEOUT_SECONDS, "MemorySize": WEBHOOKS_MEMORY_MB,
+                      "ReservedConcurrentExecutions": WEBHOOKS_CONCURRENCY})
+    if source_name == "continue-job":
+        props["ReservedConcurrentExecutions"] = CONTINUATIONS_CONCURRENCY
+    if name == REDRIVE_FUNCTION:
+        props.update(redrive_properties())
+    return props
 
 
 def jobs_resources() -> dict[str, Any]:
@@ -199,6 +247,23 @@ def jobs_resources() -> dict[str, Any]:
             # a part that fails three times stops the chain; the next scheduled run starts afresh
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": 3}}},
+    }
+
+
+def webhooks_resources() -> dict[str, Any]:
+    """The webhooks queue and its dead-letter queue: a message is received once per attempt (the
+    handler sets a failed one's visibility to the retry schedule's wait), so after
+    :data:`~chalicelib.webhooks.domain.MAX_ATTEMPTS` receives it is exhausted and moves to the
+    dead-letter queue, kept 14 days for a redrive (and alarmed: :mod:`infra.alarms`)."""
+    from chalicelib.webhooks.domain import MAX_ATTEMPTS
+    return {
+        "WebhooksDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
+        "WebhooksQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "VisibilityTimeout": WEBHOOKS_QUEUE_VISIBILITY_SECONDS, "SqsManagedSseEnabled": True,
+            "MessageRetentionPeriod": 345600,       # 4 days: past the retry schedule's ~28 hours
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]},
+                              "maxReceiveCount": MAX_ATTEMPTS}}},
     }
 
 

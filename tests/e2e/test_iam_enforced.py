@@ -111,3 +111,46 @@ def test_gift_cards_are_generated_by_the_jobs_role_and_the_last_part_deletes_the
     listed = s3.list_objects_v2(Bucket=settings().reports_bucket,
                                 Prefix=generation.export_key("default", batch_id).rsplit("/", 1)[0])
     assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+
+
+def allowed_but_failed(call) -> str:
+    """The error code of a call the emulator lets through IAM but refuses for what it asks (a bogus
+    receipt handle, a malformed batch): the permission is there, and nothing reached the queue."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    code = caught.value.response["Error"]["Code"]
+    assert "AccessDenied" not in code and caught.value.response["ResponseMetadata"]["HTTPStatusCode"] != 403, code
+    return code
+
+
+def test_the_webhooks_role_reaches_its_items_and_its_queue_and_nothing_else(stack):
+    """#25 item 4: deliver-webhooks' role (kind ``webhooks``) may not scan, delete or batch-write
+    the main table, nor write exports; it may set a message's visibility on the webhooks queue (a
+    failure's retry wait), which the API may not. The stream's fan-out and the API's replays may
+    send batches to the queue (``sqs:SendMessage`` allows ``SendMessageBatch``, as on AWS)."""
+    from chalicelib.shared.config import settings
+    main = stack.table_names["main"]
+    webhooks = stack.client("dynamodb", "webhooks")
+    assert refused(lambda: webhooks.scan(TableName=main, Limit=1)) == REFUSED
+    assert refused(lambda: webhooks.delete_item(TableName=main, Key=key("WEBHOOK#iam"))) == REFUSED
+    assert refused(lambda: webhooks.batch_write_item(
+        RequestItems={main: [{"PutRequest": {"Item": key("WEBHOOK#iam")}}]})) == REFUSED
+    assert "Item" not in webhooks.get_item(TableName=main, Key=key("WEBHOOK#iam-none"))
+    assert refused(lambda: stack.client("s3", "webhooks").put_object(
+        Bucket=settings().reports_bucket, Key="exports/iam-webhooks.csv", Body=b"x"))
+    queue = stack.webhooks_queue_url
+    sqs = stack.client("sqs", "webhooks")
+    allowed_but_failed(lambda: sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle="bogus",
+                                                             VisibilityTimeout=10))
+    batch = sqs.change_message_visibility_batch(QueueUrl=queue, Entries=[      # allowed: the entry fails
+        {"Id": "1", "ReceiptHandle": "bogus", "VisibilityTimeout": 10}])
+    assert [f["Id"] for f in batch["Failed"]] == ["1"] and not batch.get("Successful")
+    assert refused(lambda: stack.client("sqs", "api").change_message_visibility(
+        QueueUrl=queue, ReceiptHandle="bogus", VisibilityTimeout=10))
+    assert refused(lambda: sqs.send_message(QueueUrl=queue, MessageBody="x"))       # it only consumes
+    assert refused(lambda: sqs.send_message(QueueUrl=stack.jobs_queue_url, MessageBody="x"))
+    twice = [{"Id": "same", "MessageBody": "x"}, {"Id": "same", "MessageBody": "y"}]
+    for kind in ("stream", "api"):
+        allowed_but_failed(lambda k=kind: stack.client("sqs", k).send_message_batch(QueueUrl=queue, Entries=twice))
+    assert refused(lambda: stack.client("sqs", "jobs").send_message_batch(QueueUrl=queue, Entries=twice))
+    stack.wait_webhooks_idle(5)                                      # nothing reached the queue

@@ -76,13 +76,16 @@ def test_tables_come_from_the_specs_and_streams_are_wired(template):
         assert env["MAIN_TABLE"] == {"Ref": "MainTable"} and env["STAGE"] == "prod"
         # secrets are read from Secrets Manager at cold start, never put in the environment
         assert not {"JWT_SECRET", "API_KEY_MASTER"} & set(env) and "secretsmanager" not in json.dumps(env)
+        # the API and deliver-webhooks (it decrypts the signing secrets) alone read the secret
+        reads_secret = name in ("APIHandler", "DeliverWebhooks")
         assert (env.get("SECRETS_NAME"), env.get("REQUIRE_SECRETS")) == \
-            (("loyalty/prod", "true") if name == "APIHandler" else (None, None))
-        # the secrets extension's layer and port only on the API, only when its ARN is given
+            (("loyalty/prod", "true") if reads_secret else (None, None))
+        # the secrets extension's layer and port only on those, only when its ARN is given
         with_extension = {"Fn::If": ["WithSecretsExtension", [{"Ref": "SecretsExtensionLayerArn"}],
                                      {"Ref": "AWS::NoValue"}]}
-        assert (t[name]["Properties"].get("Layers") == with_extension) == (name == "APIHandler")
-        assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env) == (name == "APIHandler")
+        assert (t[name]["Properties"].get("Layers") == with_extension) == reads_secret
+        assert ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT" in env) == reads_secret
+        assert env["WEBHOOKS_QUEUE_URL"] == {"Ref": "WebhooksQueue"}
         # X-Ray keeps timings only: never a reply (revealed phones, one-time secrets) or an error
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     assert t["ReportsBucket"]["Type"] == "AWS::S3::Bucket"
@@ -98,9 +101,11 @@ def test_each_function_kind_has_its_own_least_privilege_role(template):
              for name, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
     assert kinds["APIHandler"] == "ApiRole" and kinds["DispatchDomainEvents"] == "StreamRole"
     assert kinds["RedriveEvents"] == "StreamRole"              # #24 item 5: it reads the stream again
-    assert {kinds[n] for n in kinds if n not in ("APIHandler", "DispatchDomainEvents", "RedriveEvents")} == {"JobsRole"}
+    assert kinds["DeliverWebhooks"] == "WebhooksRole"          # #25 item 4
+    assert {kinds[n] for n in kinds if n not in ("APIHandler", "DispatchDomainEvents", "RedriveEvents",
+                                                 "DeliverWebhooks")} == {"JobsRole"}
     assert t["DefaultRole"]["Properties"]["Policies"] == []                   # Chalice's role: unused, empty
-    for role in ("ApiRole", "StreamRole", "JobsRole"):
+    for role in ("ApiRole", "StreamRole", "JobsRole", "WebhooksRole"):
         statements = _statements(t, role)
         actions = [a for s in statements for a in s["Action"]]
         assert "dynamodb:BatchWriteItem" not in actions and "dynamodb:Scan" not in actions
@@ -113,7 +118,7 @@ def test_each_function_kind_has_its_own_least_privilege_role(template):
             if {"Fn::GetAtt": ["EventsTable", "Arn"]} in resources:       # the outbox: puts only
                 assert "dynamodb:DeleteItem" not in s["Action"] and "dynamodb:UpdateItem" not in s["Action"]
         reads_secret = any("secretsmanager:GetSecretValue" in s["Action"] for s in statements)
-        assert reads_secret == (role == "ApiRole")
+        assert reads_secret == (role in ("ApiRole", "WebhooksRole"))
         reads_stream = any("dynamodb:GetRecords" in s["Action"] for s in statements)
         assert reads_stream == (role == "StreamRole")
 
@@ -151,10 +156,11 @@ def test_the_api_stops_before_the_gateway_and_the_stream_and_jobs_keep_execution
     assert "ReservedConcurrentExecutions" not in functions["APIHandler"]        # the API takes what is left
     assert functions["DispatchDomainEvents"]["ReservedConcurrentExecutions"] == 50
     jobs = [name for name in functions if name not in ("APIHandler", "DispatchDomainEvents", "ContinueJob",
-                                                       "RedriveEvents")]
+                                                       "RedriveEvents", "DeliverWebhooks")]
     assert len(jobs) >= 15 and all(functions[name]["ReservedConcurrentExecutions"] == 2 for name in jobs)
     assert functions["ContinueJob"]["ReservedConcurrentExecutions"] == 8        # a stopped run's parts, one per due shard
-    assert 50 + 2 * len(jobs) + 8 + 1 <= 1000 - 100   # Lambda keeps 100 of an account's default 1,000 unreserved
+    assert functions["DeliverWebhooks"]["ReservedConcurrentExecutions"] == 20
+    assert 50 + 2 * len(jobs) + 8 + 1 + 20 <= 1000 - 100   # Lambda keeps 100 of an account's default 1,000 unreserved
 
 
 def test_each_job_has_the_timeout_and_memory_for_what_it_does_and_continues_through_the_jobs_queue(template):
@@ -162,7 +168,8 @@ def test_each_job_has_the_timeout_and_memory_for_what_it_does_and_continues_thro
     deadline hands the rest to the jobs queue, which continue-job consumes; the due backlog alarms."""
     t = json.loads(template.read_text())["Resources"]
     functions = {k: v["Properties"] for k, v in t.items() if v["Type"] == "AWS::Serverless::Function"}
-    jobs = {name: props for name, props in functions.items() if name not in ("APIHandler", "DispatchDomainEvents")}
+    jobs = {name: props for name, props in functions.items()
+            if name not in ("APIHandler", "DispatchDomainEvents", "DeliverWebhooks")}
     sizes = {name: (props["Timeout"], props["MemorySize"]) for name, props in jobs.items()}
     assert all(timeout > 60 and memory > 128 for timeout, memory in sizes.values()), sizes
     assert sizes["PointsExpiry"] == sizes["MemberLifecycle"] == sizes["TierReview"] == (900, 1024)
@@ -194,7 +201,8 @@ def test_every_function_logs_to_a_group_of_the_stack_kept_for_the_retention(temp
         group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert group in groups and name in groups[group]["LogGroupName"]["Fn::Sub"]
     assert "ApiAccessLogs" in groups
-    actions = [a for role in ("ApiRole", "StreamRole", "JobsRole") for s in _statements(t, role) for a in s["Action"]]
+    actions = [a for role in ("ApiRole", "StreamRole", "JobsRole", "WebhooksRole") for s in _statements(t, role)
+               for a in s["Action"]]
     assert "logs:CreateLogGroup" not in actions
 
 
@@ -231,7 +239,9 @@ def test_every_alarm_notifies_the_topic_and_watches_what_exists(template):
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("Loyalty", "DueBacklogDays"),
             ("Loyalty", "ReconciliationMismatches"), ("Loyalty", "Throttles")} <= watched
     assert {f"{f}ThrottlesAlarm" for f in functions} <= set(alarms)
-    assert {"EventsDeadLetterQueueAlarm", "JobsDeadLetterQueueAlarm", "DispatchDomainEventsIteratorAgeAlarm"} <= set(alarms)
+    assert {"EventsDeadLetterQueueAlarm", "JobsDeadLetterQueueAlarm", "WebhooksDeadLetterQueueAlarm",
+            "DispatchDomainEventsIteratorAgeAlarm"} <= set(alarms)
+    assert "DeliverWebhooksIteratorAgeAlarm" not in alarms                 # an SQS consumer, not a stream's
 
 
 def test_each_caller_is_held_to_its_own_rate_and_the_stage_is_sized_for_the_flash(template):

@@ -10,14 +10,16 @@ REFS = {"MainTable.Arn": "arn:aws-cn:dynamodb:cn-north-1:1:table/main",
         "EventsTable.StreamArn": "arn:aws-cn:dynamodb:cn-north-1:1:table/events/stream/x",
         "ReportsBucket.Arn": "arn:aws-cn:s3:::reports",
         "EventsDeadLetterQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:dlq",
-        "JobsQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:jobs"}
+        "JobsQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:jobs",
+        "WebhooksQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:webhooks",
+        "WebhooksDeadLetterQueue.Arn": "arn:aws-cn:sqs:cn-north-1:1:webhooks-dlq"}
 PSEUDO = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::AccountId": "1",
           "AWS::StackName": "loyalty-local"}
 
 
 def test_the_templates_references_resolve_to_the_emulators_arns():
     policies = access.policies("local", REFS, PSEUDO)
-    assert set(policies) == {"api", "stream", "jobs"}
+    assert set(policies) == {"api", "stream", "jobs", "webhooks"}
     flat = str(policies)
     assert "Fn::" not in flat and "${" not in flat
     resources = [r for s in policies["jobs"]["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list)
@@ -42,6 +44,10 @@ def test_a_request_needs_what_iam_checks_on_aws():
     assert access.dynamodb_needs("ListTables", {}, arn) == [("dynamodb:ListTables", "*")]
     assert access.streams_needs("GetRecords", {"ShardIterator": "arn:s/stream/x|1|abc"}) == \
         [("dynamodb:GetRecords", "arn:s/stream/x")]
+    # SQS: a batch action needs its single action's permission (IAM has no sqs:SendMessageBatch)
+    assert [access.sqs_action(a) for a in ("SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
+                                           "ReceiveMessage")] == \
+        ["sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:ReceiveMessage"]
 
 
 def test_outside_enforcement_every_kind_signs_as_the_operator():

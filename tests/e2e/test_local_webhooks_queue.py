@@ -1,0 +1,53 @@
+"""The local stack's webhooks queue (#25 item 4): messages sent as the stream's fan-out sends them
+reach ``deliver-webhooks`` in batches, run as the ``webhooks`` role; a message it reports failed
+comes back when the visibility it set ends, and ``wait_webhooks_idle`` waits for all of it. The
+handler here is a stand-in (the delivery itself is tested with the webhooks code)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+
+
+def test_the_webhooks_poller_delivers_batches_as_the_webhooks_role_and_retries_reported_failures(stack, monkeypatch):
+    import app as app_module
+    from devstack import access
+    seen: list[tuple[str, str, tuple[str, str] | None]] = []
+    lock = threading.Lock()
+
+    def stand_in(event, context):
+        failed = []
+        sqs = boto3.client("sqs")              # the app's own client: signs as the running function's role
+        for record in event["Records"]:
+            with lock:
+                seen.append((record["body"], record["attributes"]["ApproximateReceiveCount"], access._ACTING.get()))
+            if record["body"] == "flaky" and record["attributes"]["ApproximateReceiveCount"] == "1":
+                sqs.change_message_visibility(QueueUrl=stack.webhooks_queue_url,
+                                              ReceiptHandle=record["receiptHandle"], VisibilityTimeout=1)
+                failed.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failed}
+    monkeypatch.setattr(app_module, "deliver_webhooks", stand_in)
+    delivered = stack.webhooks_poller.delivered
+    fan_out = stack.client("sqs", "stream")
+    fan_out.send_message_batch(QueueUrl=stack.webhooks_queue_url, Entries=[
+        {"Id": str(i), "MessageBody": body} for i, body in enumerate(("first", "flaky", "third"))])
+    stack.wait_webhooks_idle(20)
+    assert sorted((body, count) for body, count, _ in seen) == [
+        ("first", "1"), ("flaky", "1"), ("flaky", "2"), ("third", "1")]
+    assert {kind for _, _, kind in seen} == {access.keys_of("webhooks")}
+    assert stack.webhooks_poller.delivered - delivered == 3
+    dlq = stack.client("sqs").get_queue_attributes(QueueUrl=stack.webhooks_dlq_url,
+                                                   AttributeNames=["ApproximateNumberOfMessages"])
+    assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_the_webhooks_queue_dead_letters_after_the_retry_schedules_attempts(stack):
+    from chalicelib.webhooks.domain import max_attempts
+    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.webhooks_queue_url,
+                                                          AttributeNames=["All"])["Attributes"]
+    policy = json.loads(attributes["RedrivePolicy"])
+    assert policy["maxReceiveCount"] == max_attempts()
+    assert policy["deadLetterTargetArn"].endswith(f"loyalty-{stack.stage}-webhooks-dlq")
+    assert attributes["VisibilityTimeout"] == "60"
