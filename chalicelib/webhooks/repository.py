@@ -9,10 +9,11 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared.cache import TtlCache
 from chalicelib.webhooks.tables import LISTING, SHARDS, DeliveryItem, SubscriptionItem, day_partition
 
-# The fan-out reads a program's subscriptions once per this many seconds per container (a stream
-# batch of 100 events is one read, not 100): a new, changed or disabled subscription takes effect
-# for new events within it. The deliverer reads the subscription itself before each delivery.
-SUBSCRIPTIONS_SECONDS = 10.0
+# The fan-out reads a program's subscriptions at most once a second per container (a stream batch
+# of 100 events is one read, not 100; a flash of thousands of events a second, one read a second):
+# a new, changed or disabled subscription takes effect for events written about a second later.
+# The deliverer reads the subscription itself before each delivery.
+SUBSCRIPTIONS_SECONDS = 1.0
 _ENABLED: TtlCache[list[SubscriptionItem]] = TtlCache(SUBSCRIPTIONS_SECONDS)
 
 
