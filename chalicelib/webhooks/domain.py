@@ -5,9 +5,10 @@ which URLs may be called.
   filter must match at least one type the system emits (:data:`EVENT_TYPES`), so a typo is
   refused at subscription time instead of silently receiving nothing.
 * **Retries.** A failed delivery (anything but 2xx, a timeout, a refused connection) is tried
-  again after :data:`RETRY_SECONDS`, with up to 20% jitter: about 27½ hours from the first attempt
+  again after :data:`RETRY_SECONDS`, with up to 20% jitter: 27 to 31 hours from the first attempt
   to the last of :data:`MAX_ATTEMPTS`. Each wait is the SQS message's visibility timeout (at most
-  12 h: SQS's limit); the queue moves the message to its dead-letter queue after the last receive.
+  :data:`MAX_WAIT_SECONDS`: within SQS's 12 h since the receive); the queue moves the message to
+  its dead-letter queue after the last receive.
   ``WEBHOOK_RETRY_SECONDS`` (comma-separated seconds) shortens the schedule on the local and test
   stages only.
 * **URLs**: https, no credentials in them, no fragments; plain http on the local and test stages
@@ -60,6 +61,11 @@ MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is m
 RETRY_SECONDS = (10, 60, 300, 1800, 3600, 7200, 14400, 28800, 43200)
 MAX_ATTEMPTS = len(RETRY_SECONDS) + 1
 JITTER = 0.2
+# The longest wait: SQS refuses a visibility timeout past what is left of 12 hours since the
+# message was received, and the wait is set after the batch ran (15 minutes: a Lambda's longest
+# run, and more than deliver-webhooks' run with the longest batching window). The 9th wait (12 h)
+# is cut to 11 h 45 min: 27 h 21 min 10 s in all.
+MAX_WAIT_SECONDS = 43_200 - 900
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 5.0
 RESPONSE_KEPT_BYTES = 1024
@@ -85,10 +91,10 @@ def max_attempts() -> int:
 
 def wait_after(attempt: int, rng: random.Random | None = None) -> int:
     """Seconds to wait after failed attempt ``attempt`` (1-based), jittered up to +20% (at most
-    SQS's 12 hours)."""
+    :data:`MAX_WAIT_SECONDS`)."""
     schedule = retry_schedule()
     base = schedule[min(attempt, len(schedule)) - 1]
-    return min(43_200, int(base * (1 + (rng or random).uniform(0, JITTER))))
+    return min(MAX_WAIT_SECONDS, int(base * (1 + (rng or random).uniform(0, JITTER))))
 
 
 def matches(filters: list[str], event_type: str) -> bool:

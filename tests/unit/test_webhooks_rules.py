@@ -22,6 +22,7 @@ from chalicelib.webhooks import domain, sender, signing
 
 ROOT = Path(__file__).resolve().parents[2]
 SQS_LONGEST_VISIBILITY = 43_200
+LAMBDA_LONGEST_RUN = 900
 
 
 @pytest.fixture
@@ -150,13 +151,22 @@ def test_the_schedule_spans_a_day_and_stays_within_sqs():
 
 def test_every_wait_is_jittered_up_to_a_fifth_and_never_past_what_sqs_allows():
     rng = random.Random(25)
-    for attempt, base in enumerate(domain.RETRY_SECONDS, start=1):
+    for attempt, planned in enumerate(domain.RETRY_SECONDS, start=1):
+        base = min(planned, domain.MAX_WAIT_SECONDS)
         assert domain.wait_after(attempt, _Edge(top=False)) == base
         top = domain.wait_after(attempt, _Edge(top=True))
-        assert base <= top <= base * 1.2
+        assert base <= top <= base * 1.2 and top == min(int(planned * 1.2), domain.MAX_WAIT_SECONDS)
         for _ in range(200):
             assert base <= domain.wait_after(attempt, rng) <= top
     assert domain.wait_after(len(domain.RETRY_SECONDS) + 5, _Edge(top=True)) <= SQS_LONGEST_VISIBILITY
+
+
+def test_a_wait_fits_in_what_is_left_of_sqs_twelve_hours_after_the_batch_ran():
+    # SQS counts its 12 hours from the receive and refuses a visibility past what is left of them;
+    # the wait is set after the batch ran (a Lambda runs at most 15 minutes)
+    for attempt in range(1, domain.MAX_ATTEMPTS + 1):
+        assert domain.wait_after(attempt, _Edge(top=True)) <= SQS_LONGEST_VISIBILITY - LAMBDA_LONGEST_RUN
+    assert sum(domain.wait_after(n, _Edge(top=False)) for n in range(1, domain.MAX_ATTEMPTS)) >= 24 * 3600
 
 
 def test_the_schedule_is_shortened_on_the_local_and_test_stages_only(stage, monkeypatch):
