@@ -159,6 +159,10 @@ def test_a_dead_receiver_is_dead_lettered_and_disabled_and_a_slow_one_holds_up_n
                                                             WaitTimeSeconds=5).get("Messages", [])
         assert any(json.loads(m["Body"])["subscription_id"] == subs[0] for m in dead_lettered)
         assert len(healthy.posts) == 1 and healthy.posts[0]["verified"]
+        enabled = api.call("PATCH", f"{BASE}/{subs[0]}", {"enabled": True, "description": "back"}, headers=hq,
+                           key=fresh_phone())
+        assert enabled.status_code == 200 and enabled.json()["status"] == "enabled", enabled.text
+        assert enabled.json()["exhausted_count"] == 0 and enabled.json()["description"] == "back"
     finally:
         delete(api, hq, *subs)
         for r in (dead, slow, healthy):
