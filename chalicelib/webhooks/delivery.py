@@ -88,10 +88,16 @@ def _one(record: dict[str, Any]) -> int | None:
 
 
 def _postpone(record: dict[str, Any], seconds: int) -> None:
+    """Hold the message back ``seconds`` (a refusal leaves it the queue's visibility, and the
+    early return finds it not due and postpones it again: never a lost retry)."""
     url = os.environ.get("WEBHOOKS_QUEUE_URL")
-    if url:
+    if not url:
+        return
+    try:
         aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"],
-                                                     VisibilityTimeout=seconds)
+                                                     VisibilityTimeout=min(seconds, domain.MAX_WAIT_SECONDS))
+    except Exception:                     # noqa: BLE001 - the message comes back after the queue's visibility
+        logger.warning("could not set a webhook message's visibility", extra={"message": record.get("messageId")})
 
 
 def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | None:
@@ -108,6 +114,10 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
         return DONE
     lease = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
     if not _lease(program, d, lease, now):
+        if d.status == "retrying" and d.next_attempt_at and clock.parse_iso(d.next_attempt_at) > now:
+            # back before its time (a wait SQS refused, a clock apart): it comes back when due; a
+            # copy of a message that is in time anyway finds the delivery leased or done then
+            return max(1, int((clock.parse_iso(d.next_attempt_at) - now).total_seconds()) + 1)
         return DONE                       # another copy of this message holds it
     if s.paused_until and clock.parse_iso(s.paused_until) > now:
         outcome, at = sender.Outcome(None, 0, "", f"not posted: {int(s.failures or 0)} posts failed in a row; "

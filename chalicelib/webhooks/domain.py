@@ -145,8 +145,12 @@ def check_address(host: str, port: int) -> list[str]:
         raise UnsafeUrl(f"the host '{host[:64]}' does not resolve") from None
     for text in found:
         address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        # an IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo) is judged by that too
+        embedded = [address]
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded += [a for a in (address.ipv4_mapped, address.sixtofour,
+                                     address.teredo[1] if address.teredo else None) if a is not None]
+        if any(not a.is_global or a.is_multicast for a in embedded):
             raise UnsafeUrl(f"the host '{host[:64]}' resolves to a non-public address")
-    return sorted(found)
+    # IPv4 first: a Lambda outside a VPC has no IPv6 route
+    return sorted(found, key=lambda text: (":" in text, text))

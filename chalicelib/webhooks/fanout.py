@@ -14,10 +14,12 @@ enqueues nothing twice, and loses nothing. A message sent twice all the same (a 
 send and the mark, or SQS's own at-least-once) is harmless: the deliverer takes a lease on the
 record and posts once.
 
-**Merchant scope.** A merchant's subscription receives an event when the event names no merchant
-or names that merchant (the event's ``merchant_id``, or ``merchant_id`` / ``issuer_merchant_id`` in
-its data): its own orders, payments and cards, and members' events that carry no other merchant's
-reference. A program-wide subscription receives every event of the program.
+**Merchant scope.** A merchant's subscription receives an event when the event names that merchant
+(the event's ``merchant_id``, or ``merchant_id`` / ``issuer_merchant_id`` in its data: its own
+orders, payments and cards), or when it is a member's event (subject ``member:``) that names no
+merchant. Events about the program itself (settings changed, reconciliations, inflation warnings,
+a gift card event that does not name its issuer) go to program-wide subscriptions only, which
+receive every event of the program.
 """
 
 from __future__ import annotations
@@ -47,10 +49,15 @@ def merchant_of(event: DomainEvent) -> str | None:
 
 
 def admits(s: SubscriptionItem, event: DomainEvent) -> bool:
-    """Whether ``s`` receives ``event``: its filters match, and its merchant scope admits it."""
+    """Whether ``s`` receives ``event``: its filters match, and its merchant scope admits it (the
+    event is about that merchant, or it is a member's event that names no merchant; never a
+    program's own events: its settings, reconciliations, warnings)."""
     if not domain.matches(s.filter_list(), event.type):
         return False
-    return s.merchant_id is None or merchant_of(event) in (None, s.merchant_id)
+    if s.merchant_id is None:
+        return True
+    about = merchant_of(event)
+    return about == s.merchant_id or (about is None and event.subject.startswith("member:"))
 
 
 def body_of(event: DomainEvent) -> str:

@@ -131,8 +131,8 @@ def update(uow: UnitOfWork, subscription_id: str, cmd: BaseModel, by: Principal)
 
 
 def delete(uow: UnitOfWork, subscription_id: str, by: Principal) -> dict[str, Any]:
-    """Deleted: nothing more is delivered (messages in flight are dropped); its delivery log stays
-    readable by id until it expires. Not listed any more."""
+    """Deleted: nothing more is delivered (messages in flight are dropped), it is not listed, and
+    its operations answer 404 (its delivery records expire with their TTL)."""
     s = owned(uow, subscription_id, by)
     read = int(s.version or 0)
     s.status, s.updated_at = "deleted", clock.iso(clock.now())

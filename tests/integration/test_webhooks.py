@@ -157,19 +157,21 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(hooks):
 def test_a_merchants_subscription_receives_only_events_about_its_merchant(hooks):
     api = hooks
     receiver = Receiver()
-    mine = _subscribe(api, receiver.url, ["order.*", "points.*"], merchant_id="m1")["subscription_id"]
-    other = _subscribe(api, receiver.url, ["order.*", "points.*"], merchant_id="m2")["subscription_id"]
+    mine = _subscribe(api, receiver.url, ["order.*", "points.*", "tier.*"], merchant_id="m1")["subscription_id"]
+    other = _subscribe(api, receiver.url, ["order.*", "points.*", "tier.*"], merchant_id="m2")["subscription_id"]
     everything = _subscribe(api, receiver.url, ["*"])["subscription_id"]
     read = _stream()
     read(100)
     mid = api.member("13800139703")
     api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "W-3", "amount_fen": 5_000, "merchant_id": "m1"})
     api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 7, "reason": "goodwill"})
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": [{"code": "V1", "name": "会员", "threshold": 0}]}})
     assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
     got = {sub: sorted(d["event_type"] for d in api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"])
            for sub in (mine, other, everything)}
     assert got[mine] == ["order.earned", "points.adjusted", "points.earned"]
     assert got[other] == ["points.adjusted"]            # names no merchant: a member's event
+    assert "tier.ladder_changed" in got[everything] and "tier.ladder_changed" not in got[mine]   # the program's own
     assert {"member.registered", "growth.earned", "order.earned", "points.earned"} <= set(got[everything])
     receiver.close()
 
@@ -220,4 +222,23 @@ def test_a_failing_endpoint_is_paused_and_its_deliveries_fail_without_a_post(hoo
     assert api.ok("PATCH", f"{BASE}/{sub}", {"enabled": False})["status"] == "disabled"
     reopened = api.ok("PATCH", f"{BASE}/{sub}", {"enabled": True})     # an operator re-enables: breaker closed
     assert reopened["failures_in_a_row"] == 0 and reopened["paused_until"] is None
+    receiver.close()
+
+
+def test_a_retry_back_before_its_time_waits_for_it_and_is_not_lost(hooks, monkeypatch):
+    api = hooks
+    monkeypatch.setenv("WEBHOOK_RETRY_SECONDS", "30")
+    receiver = Receiver(answer=lambda n: (500, 0.0) if n == 1 else (200, 0.0))
+    sub = _subscribe(api, receiver.url, ["member.registered"])["subscription_id"]
+    read = _stream()
+    read(100)
+    api.member("13800139811")
+    assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
+    [message] = fanout.WAITING
+    assert len(_deliver_waiting(1)["batchItemFailures"]) == 1          # failed: due again in 30 s
+    fanout.WAITING.append(message)
+    assert len(_deliver_waiting(2)["batchItemFailures"]) == 1          # early: held back, not dropped
+    assert len(receiver.posts) == 1
+    [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+    assert d["status"] == "retrying" and d["attempts"] == 1
     receiver.close()
