@@ -24,7 +24,7 @@ def _register(send, tag: str, n: int, pace: float = 0.0) -> dict[str, float]:
     """``n`` registrations; member id -> when its write was answered (time.time())."""
     written = {}
     for i in range(n):
-        mid = send("/v1/members", {"phone": f"1377{tag}{i:05d}"})["member_id"]
+        mid = send("/v1/members", {"phone": f"1377{tag}{i:06d}"})["member_id"]
         written[mid] = time.time()
         if pace:
             time.sleep(pace)
