@@ -1,6 +1,6 @@
 """Make moto's DynamoDB fit for real data volumes and real concurrency, and able to throttle.
 
-Five patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Six patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -65,7 +65,21 @@ def install() -> None:
     Table.all_items = _all_items  # type: ignore[method-assign]
     DynamoHandler.call_action = _serialised_and_metered(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
+    _sqs_groups_under_threads()
     _installed = True
+
+
+def _sqs_groups_under_threads() -> None:
+    """6. moto's SQS queue lists its pending message groups by iterating the set of in-flight
+    messages, which another request's receive or delete changes meanwhile: under the webhooks
+    poller's threads it answered ``Set changed size during iteration`` (a 500). A copy of the
+    set (taken in one step under the GIL) is iterated instead. Not a lock: a long-polling receive
+    would hold it for its whole wait."""
+    from moto.sqs.models import Queue
+
+    def pending_message_groups(self: Any) -> set[str]:
+        return {m.group_id for m in list(self._pending_messages) if m.group_id is not None}
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign, assignment]
 
 
 def install_transactions() -> None:

@@ -151,3 +151,43 @@ def test_gsi_queries_read_the_index_map_and_it_stays_exact(aws, monkeypatch):
     assert due("DUE#0") == sorted(["m1", "m12", "m16", "m20", "m24", "m28", "m32", "m36", "m99"])
     assert due("DUE#1") == ["m4"]
     assert walked == []                                              # the maps were kept, not rebuilt
+
+
+def test_sqs_answers_queue_attributes_while_other_threads_receive_and_delete(aws):
+    """Patch 6: moto listed a queue's pending message groups by iterating the in-flight set while
+    other requests changed it (``Set changed size during iteration``, a 500 under the webhooks
+    poller's threads)."""
+    import threading
+    sqs = boto3.client("sqs", region_name="cn-north-1")
+    url = sqs.create_queue(QueueName="race")["QueueUrl"]
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            try:
+                sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x"} for i in range(10)])
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+                for m in got[:5]:                   # half come straight back (visibility 0): pending churns
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ReceiptHandleIsInvalid":   # another took it back: SQS's way
+                    errors.append(error)
+            except Exception as error:  # noqa: BLE001 - collected for the assertion
+                errors.append(error)
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+
+    threads = [threading.Thread(target=churn) for _ in range(8)] + [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    stop.wait(2.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
