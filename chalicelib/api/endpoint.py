@@ -80,6 +80,9 @@ class Operation:
     secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None
     # path parameters with a closed set of values, listed by the document (computed when it is built)
     path_values: dict[str, Callable[[], list[str]]] | None = None
+    # the handler acts outside its unit of work (posts to a URL, sends to a queue): a retry with
+    # the same key is answered from its record before the handler runs again
+    external: bool = False
 
     def body_model(self) -> type[BaseModel] | None:
         """The request body's model (imported now if declared by reference)."""
@@ -169,11 +172,11 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
              secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
-             path_values: dict[str, Callable[[], list[str]]] | None = None) -> Callable:
+             path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``."""
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
-                   produces, secret, path_values)
+                   produces, secret, path_values, external)
     if produces and op.idempotent:
         raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
@@ -366,6 +369,8 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
              instance: str, signature: SignatureItem | None) -> tuple[int, Any, bool]:
     scope = call.principal.scope if call.principal else "public"
     try:
+        if key and op.external and (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
+            return _replayed(op, call.uow, *replay(record, fp))     # never post or send twice
         if signature is not None:       # a write records its signature with its change: good once
             call.uow.create(signature, on_conflict=lambda: SignatureReused("this signature was used already"))
         with clock.in_program(call.uow.program):      # its calendar rules use its time zone

@@ -17,7 +17,8 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
 :data:`PAUSE_SECONDS`: a delivery due meanwhile is not posted, its attempt fails at once (and is
 logged as such) and follows the schedule, so a dead endpoint's backlog of a thousand messages
 costs a write each instead of a timeout each, and healthy endpoints' messages are not held up
-behind it. The first post after the pause tries the endpoint again; a success closes the breaker.
+behind it. When the pause is over one delivery (the first to move the pause on) tries the endpoint
+again while the others keep failing at once; a success closes the breaker.
 
 2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
 schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
@@ -83,7 +84,7 @@ def _one(record: dict[str, Any]) -> int | None:
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         return deliver(m["program"], m["subscription_id"], m["event_id"], receives)
     except Exception:                     # noqa: BLE001 - try again after the queue's visibility
-        logger.exception("webhook delivery failed", extra={"message": record.get("messageId")})
+        logger.exception("webhook delivery failed", extra={"message_id": record.get("messageId")})
         return AGAIN
 
 
@@ -97,7 +98,7 @@ def _postpone(record: dict[str, Any], seconds: int) -> None:
         aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"],
                                                      VisibilityTimeout=min(seconds, domain.MAX_WAIT_SECONDS))
     except Exception:                     # noqa: BLE001 - the message comes back after the queue's visibility
-        logger.warning("could not set a webhook message's visibility", extra={"message": record.get("messageId")})
+        logger.warning("could not set a webhook message's visibility", extra={"message_id": record.get("messageId")})
 
 
 def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | None:
@@ -119,9 +120,9 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
             # copy of a message that is in time anyway finds the delivery leased or done then
             return max(1, int((clock.parse_iso(d.next_attempt_at) - now).total_seconds()) + 1)
         return DONE                       # another copy of this message holds it
-    if s.paused_until and clock.parse_iso(s.paused_until) > now:
+    if s.paused_until and (clock.parse_iso(s.paused_until) > now or not _probe(program, s, now)):
         outcome, at = sender.Outcome(None, 0, "", f"not posted: {int(s.failures or 0)} posts failed in a row; "
-                                     f"the endpoint is paused until {s.paused_until}"), now
+                                     "the endpoint is paused"), now
     else:
         outcome, at = post(program, s, d.event_id, d.body or "{}")
         _breaker(program, s, outcome.ok, at)
@@ -153,6 +154,20 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
         _extend_streak(program, s)
         return 0                          # report it: the next receive moves it to the dead-letter queue
     return wait
+
+
+def _probe(program: str, s: SubscriptionItem, now: datetime) -> bool:
+    """Whether this delivery is the one that tries a paused endpoint again, its pause over: the
+    first to move the pause on (a conditional write) posts; every other delivery due meanwhile
+    fails at once, so a dead endpoint sees one post a pause, not a burst."""
+    uow = UnitOfWork(ACTOR, program=program)
+    uow.update(s, [SubscriptionItem.paused_until.set(clock.iso(now + timedelta(seconds=PAUSE_SECONDS)))],
+               SubscriptionItem.paused_until == s.paused_until)
+    try:
+        uow.commit()
+    except Problem:
+        return False
+    return True
 
 
 def _breaker(program: str, s: SubscriptionItem, ok: bool, at: datetime) -> None:

@@ -23,6 +23,7 @@ import fnmatch
 import ipaddress
 import os
 import random
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -71,6 +72,10 @@ READ_TIMEOUT_SECONDS = 5.0
 RESPONSE_KEPT_BYTES = 1024
 
 
+URL_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+FILTER = re.compile(r"[a-z0-9_*]+(\.[a-z0-9_*]+)*")
+
+
 class UnsafeUrl(ValidationProblem):
     """A URL the system will not call."""
 
@@ -107,6 +112,9 @@ def check_filters(filters: list[str]) -> list[str]:
     if not filters or len(filters) > MAX_FILTERS:
         raise ValidationProblem(f"give between 1 and {MAX_FILTERS} event type filters")
     for f in filters:
+        if not FILTER.fullmatch(f):
+            raise ValidationProblem(f"filter '{f[:64]}': event types are lower-case words and dots, with * for any "
+                                    "part (points.*, *.expired, *)")
         if not any(fnmatch.fnmatchcase(t, f) for t in EVENT_TYPES):
             raise ValidationProblem(f"filter '{f[:64]}' matches no event type (see the event catalogue in "
                                     "docs/integrators/webhooks.md)")
@@ -121,7 +129,14 @@ def dev_stage() -> bool:
 def check_url(url: str) -> str:
     """``url`` if the system may call it (refuses with :class:`UnsafeUrl`); resolves its host
     outside the local and test stages."""
-    parts = urlsplit(url)
+    if not URL_CHARACTERS.fullmatch(url):
+        raise UnsafeUrl("the URL may hold only printable ASCII, no spaces (a host in another script: its "
+                        "xn-- form; a path: percent-encoded)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as bad:
+        raise UnsafeUrl(f"the URL cannot be read: {bad}") from None
     allowed = ("https", "http") if dev_stage() else ("https",)
     if parts.scheme not in allowed:
         raise UnsafeUrl("the URL must be https" + ("" if dev_stage() else " (plain http on the local stage only)"))
@@ -129,7 +144,7 @@ def check_url(url: str) -> str:
         raise UnsafeUrl("the URL needs a host, and no credentials or fragment")
     if len(url) > 2048:
         raise UnsafeUrl("the URL is longer than 2,048 characters")
-    check_address(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    check_address(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return url
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from chalicelib.api.auth import HQ, key_with
 from chalicelib.api.endpoint import Call, endpoint
@@ -39,12 +39,12 @@ class UpdateSubscription(Strict):
     url: str | None = Field(None, min_length=8, max_length=2048)
     filters: list[str] | None = Field(None, min_length=1, max_length=20)
     description: str | None = Field(None, max_length=200)
-    enabled: bool | None = Field(None, description="false: deliver nothing; true: deliver again (and forget the "
+    enabled: StrictBool | None = Field(None, description="false: deliver nothing; true: deliver again (and forget the "
                                                    "streak of exhausted deliveries)")
 
 
 class RotateSecret(Strict):
-    overlap_hours: int = Field(24, ge=0, le=168, description="hours the current secret keeps signing beside the new")
+    overlap_hours: StrictInt = Field(24, ge=0, le=168, description="hours the current secret keeps signing beside the new")
 
 
 class DeliveriesQuery(Strict):
@@ -52,7 +52,7 @@ class DeliveriesQuery(Strict):
                                                     "at most 30 days)")
     after: str | None = Field(None, min_length=26, max_length=26, description="the page after this event id")
     status: str | None = Field(None, pattern=r"^(queued|sent|delivering|retrying|delivered|exhausted|dropped|failed)$")
-    limit: int = Field(50, ge=1, le=200)
+    limit: int = Field(50, ge=1, le=200)          # (a query string: digits are its only form)
 
 
 class Replay(Strict):
@@ -113,7 +113,7 @@ def list_deliveries(call: Call):
 
 @endpoint(bp, BASE + "/{subscription_id}/replays", "POST", "replayWebhookEvents", tags=TAGS, errors=(404,),
           summary="Deliver one event, or every event since a moment, again (same webhook-id)", allow=OWNERS,
-          body=Replay, response=R + "ReplayOut")
+          body=Replay, response=R + "ReplayOut", external=True)
 def replay(call: Call):
     b: Replay = call.body
     return deliveries.replay(call.uow, call.params["subscription_id"], call.caller, b.event_id, b.since, b.after)
@@ -121,6 +121,6 @@ def replay(call: Call):
 
 @endpoint(bp, BASE + "/{subscription_id}/test", "POST", "sendTestWebhook", tags=TAGS, errors=(404,),
           summary="Post a webhook.test event now and answer its outcome", allow=OWNERS,
-          response=R + "WebhookTestOut")
+          response=R + "WebhookTestOut", external=True)
 def send_test(call: Call):
     return deliveries.send_test(call.uow, call.params["subscription_id"], call.caller)

@@ -18,11 +18,11 @@ from pydantic import BaseModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, changed
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.webhooks import domain, repository, signing
-from chalicelib.webhooks.tables import LISTING, SubscriptionItem
+from chalicelib.webhooks.tables import LISTING, SubscriptionCount, SubscriptionItem
 
 MAX_OVERLAP_HOURS = 7 * 24
 
@@ -40,9 +40,17 @@ def view(s: SubscriptionItem) -> dict[str, Any]:
             "failures_in_a_row": int(s.failures or 0), "paused_until": s.paused_until}
 
 
+def merchant_level(by: Principal) -> None:
+    """A key scoped to a store acts for its store only; subscriptions are a merchant's."""
+    if not by.is_hq and by.store_id:
+        raise Forbidden("webhook subscriptions belong to a merchant: use a merchant-level key (this one is "
+                        f"scoped to store {by.store_id})")
+
+
 def owned(uow: UnitOfWork, subscription_id: str, by: Principal) -> SubscriptionItem:
     """The subscription, if ``by`` may act on it (else 404: another merchant's does not exist for
     a merchant's key)."""
+    merchant_level(by)
     s = repository.of(uow).subscription(subscription_id, consistent=True)
     if s is None or s.status == "deleted" or (not by.is_hq and s.merchant_id != by.merchant_id):
         raise NotFound(f"no webhook subscription {subscription_id[:64]}")
@@ -63,9 +71,13 @@ def create(cmd: BaseModel, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """A new subscription, enabled, with a new secret (in the reply, once)."""
     url = domain.check_url(cmd.url)                            # type: ignore[attr-defined]
     filters = domain.check_filters(cmd.filters)                # type: ignore[attr-defined]
+    merchant_level(by)
     merchant_id = _scope(uow, by, cmd.merchant_id)             # type: ignore[attr-defined]
-    if len(repository.of(uow).subscriptions()) >= domain.MAX_SUBSCRIPTIONS:
-        raise Conflict(f"a program has at most {domain.MAX_SUBSCRIPTIONS} subscriptions; delete one first")
+    count = SubscriptionCount(*SubscriptionCount.key())
+    uow.update(count, [SubscriptionCount.live.add(1)],
+               SubscriptionCount.live.does_not_exist() | (SubscriptionCount.live < domain.MAX_SUBSCRIPTIONS),
+               on_conflict=lambda: Conflict(f"a program has at most {domain.MAX_SUBSCRIPTIONS} subscriptions; "
+                                            "delete one first"))
     subscription_id = new_id()
     secret = signing.new_secret()
     now = clock.iso(clock.now())
@@ -97,6 +109,7 @@ def with_secret(uow: UnitOfWork, kept: dict[str, Any]) -> dict[str, Any]:
 
 def listing(uow: UnitOfWork, by: Principal) -> dict[str, Any]:
     """The subscriptions ``by`` sees."""
+    merchant_level(by)
     found = [s for s in repository.of(uow).subscriptions() if by.is_hq or s.merchant_id == by.merchant_id]
     return {"subscriptions": [view(s) for s in sorted(found, key=lambda s: s.subscription_id)]}
 
@@ -125,7 +138,7 @@ def update(uow: UnitOfWork, subscription_id: str, cmd: BaseModel, by: Principal)
         elif not given["enabled"] and s.status == "enabled":
             s.status, s.disabled_at, s.disabled_reason = "disabled", clock.iso(clock.now()), f"by {by.ref}"
     s.updated_at = clock.iso(clock.now())
-    uow.save_versioned(s, read, on_conflict=lambda: Conflict("the subscription changed meanwhile; read it again"))
+    uow.save_versioned(s, read, on_conflict=changed("the subscription"))
     repository.forget_cached()
     return view(s)
 
@@ -138,25 +151,28 @@ def delete(uow: UnitOfWork, subscription_id: str, by: Principal) -> dict[str, An
     s.status, s.updated_at = "deleted", clock.iso(clock.now())
     s.gsi1pk = s.gsi1sk = None
     s.secrets = json.dumps([])
-    uow.save_versioned(s, read, on_conflict=lambda: Conflict("the subscription changed meanwhile; read it again"))
+    uow.save_versioned(s, read, on_conflict=changed("the subscription"))
+    uow.update(SubscriptionCount(*SubscriptionCount.key()), [SubscriptionCount.live.add(-1)])
     repository.forget_cached()
     return {"subscription_id": subscription_id, "status": "deleted", "deleted_at": s.updated_at}
 
 
 def rotate(uow: UnitOfWork, subscription_id: str, overlap_hours: int, by: Principal) -> dict[str, Any]:
     """A new secret signs from now on; the current one keeps signing beside it for
-    ``overlap_hours`` (0: retired at once, after a leak); a secret already retiring ends then or
-    at its own end, whichever comes first."""
+    ``overlap_hours`` (0: retired at once, after a leak); a secret still retiring from an earlier
+    rotation is retired now: a delivery carries at most two signatures."""
     s = owned(uow, subscription_id, by)
     read = int(s.version or 0)
     now = clock.now()
     retire = clock.iso(now + timedelta(hours=overlap_hours))
-    kept = [{**x, "retire_at": min(x.get("retire_at") or retire, retire)} for x in signing.live(s.secret_list(), now)]
-    kept = [x for x in kept if clock.parse_iso(x["retire_at"]) > now]
+    # the current secret signs on beside the new one for the overlap; one already retiring stops now
+    # (never more than two signatures: the receiver holds the newest two secrets)
+    current = [x for x in signing.live(s.secret_list(), now) if not x.get("retire_at")][:1]
+    kept = [{**x, "retire_at": retire} for x in current if overlap_hours > 0]
     secret = signing.new_secret()
     sealed = signing.seal(secret, uow.program, subscription_id)
     s.secrets = json.dumps([sealed, *kept])
     s.updated_at = clock.iso(now)
-    uow.save_versioned(s, read, on_conflict=lambda: Conflict("the subscription changed meanwhile; read it again"))
+    uow.save_versioned(s, read, on_conflict=changed("the subscription"))
     repository.forget_cached()
     return {**view(s), "secret_id": sealed["id"], "secret": secret}

@@ -66,6 +66,17 @@ class SubscriptionItem(MainModel):
         return list(json.loads(self.secrets))
 
 
+class SubscriptionCount(MainModel):
+    """``WEBHOOK#COUNT / COUNT``: the program's subscriptions not deleted, counted in the same
+    transaction as each creation and deletion, so concurrent creations never pass the limit."""
+
+    live = NumberAttribute(null=True)
+
+    @staticmethod
+    def key() -> tuple[str, str]:
+        return "WEBHOOK#COUNT", "COUNT"
+
+
 class DeliveryItem(MainModel):
     """A delivery (``sk`` = event id) or one of its attempts (``sk`` = event id # attempt id)."""
 
