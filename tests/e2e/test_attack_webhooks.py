@@ -667,3 +667,298 @@ def test_a_url_change_takes_effect_for_retries_and_the_old_url_gets_nothing_more
         delete(api, hq, sub)
         old.close()
         new.close()
+
+
+# --- replays -----------------------------------------------------------------------------------------
+
+def test_a_replay_of_an_event_never_delivered_to_the_subscription_is_refused(api, stack, hq, keys):
+    """ma's key must not get mb's event by replaying its id on ma's subscription, nor HQ's
+    subscription an event it never matched."""
+    hq_receiver, ma_receiver, narrow = Receiver(), Receiver(), Receiver()
+    program_wide = subscribe(api, hq_receiver, ["order.earned"], headers=hq, wait=False)
+    ma_sub = subscribe(api, ma_receiver, ["*"], signed_by=keys["ma"], wait=False)
+    narrow_sub = subscribe(api, narrow, ["tier.upgraded"], headers=hq)
+    try:
+        earn(api, hq, member(api, hq, "mb"), 1_000, merchant="mb")
+        settle(stack, hq_receiver, 1)
+        mb_event = hq_receiver.ids()[0]
+        ma_receiver.posts.clear()
+        r = api.call("POST", f"{BASE}/{ma_sub}/replays", {"event_id": mb_event}, signed_by=keys["ma"], key=fresh_phone())
+        is_problem(r, 404, 422)
+        r = api.call("POST", f"{BASE}/{narrow_sub}/replays", {"event_id": mb_event}, headers=hq, key=fresh_phone())
+        is_problem(r, 404, 422)
+        r = api.call("POST", f"{BASE}/{ma_sub}/replays", {"event_id": "01M90YTXGG0SYMH7HFN4E52073"},
+                     signed_by=keys["ma"], key=fresh_phone())
+        is_problem(r, 404, 422)
+        settle(stack)
+        time.sleep(1)
+        assert mb_event not in ma_receiver.ids() and mb_event not in narrow.ids()
+        # another program's HQ cannot replay it either, nor name it on its own subscription
+        other = Receiver()
+        p2_hq = staff(api, stack, P2, "super_admin")
+        p2_sub = subscribe(api, other, ["*"], headers=p2_hq, wait=False)
+        r = api.call("POST", f"{BASE}/{p2_sub}/replays", {"event_id": mb_event}, headers=p2_hq, key=fresh_phone())
+        is_problem(r, 404, 422)
+        settle(stack)
+        assert mb_event not in other.ids()
+        delete(api, p2_hq, p2_sub)
+        other.close()
+    finally:
+        delete(api, hq, program_wide, narrow_sub)
+        delete(api, hq, ma_sub)
+        for r in (hq_receiver, ma_receiver, narrow):
+            r.close()
+
+
+def test_a_replay_since_covers_this_subscriptions_events_only_with_their_ids(api, stack, hq, keys):
+    a, b = Receiver(), Receiver()
+    sub_a = subscribe(api, a, ["order.earned"], signed_by=keys["ma"], wait=False)
+    sub_b = subscribe(api, b, ["order.earned"], signed_by=keys["mb"])
+    try:
+        mid = member(api, hq)
+        earn(api, hq, mid, 1_000, merchant="ma")
+        earn(api, hq, mid, 2_000, merchant="mb")
+        settle(stack, a, 1)
+        b.wait_for(1)
+        since = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+        r = api.call("POST", f"{BASE}/{sub_a}/replays", {"since": since}, signed_by=keys["ma"], key=fresh_phone())
+        assert r.status_code == 200, r.text
+        assert r.json()["replayed"] == 1 and r.json()["event_ids"] == a.ids()
+        settle(stack, a, 2)
+        assert a.ids() == [a.ids()[0]] * 2 and b.ids()[0] not in a.ids()
+        assert all(p["verified"] for p in a.posts)
+        assert len(b.posts) == 1
+    finally:
+        delete(api, hq, sub_a, sub_b)
+        a.close()
+        b.close()
+
+
+def test_a_replay_storm_posts_the_event_once_per_replay(api, stack, hq):
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq)
+    try:
+        earn(api, hq, member(api, hq), 1_000)
+        settle(stack, receiver, 1)
+        event = receiver.ids()[0]
+        replies = all_at_once(32, lambda i: api.call("POST", f"{BASE}/{sub}/replays", {"event_id": event}, headers=hq,
+                                                     key=f"storm-{sub}-{i}"))
+        ok = [r for r in replies.values() if r.status_code == 200]
+        assert all(r.status_code in (200, 409, 429, 503) for r in replies.values()), \
+            [(r.status_code, r.text[:100]) for r in replies.values() if r.status_code not in (200, 409, 429, 503)]
+        settle(stack, timeout=60)
+        time.sleep(1.5)
+        settle(stack, timeout=60)
+        posted = receiver.ids().count(event)
+        assert posted <= 1 + sum(r.json()["replayed"] for r in ok), (posted, len(ok))
+        assert posted >= 2
+        assert all(p["verified"] for p in receiver.posts)
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+# --- concurrency ---------------------------------------------------------------------------------------
+
+def _fresh_program(api, stack, name):
+    platform = api.bearer(stack.credentials["staff_tokens"]["platform_admin"])
+    r = api.call("POST", "/v1/programs", {"program_id": name, "name": name}, headers=platform, key=f"prog-{name}")
+    assert r.status_code in (201, 409), r.text
+    return api.bearer(mint_token("staff", f"{name}-admin", 60, role="super_admin", program_id=name))
+
+
+def test_a_burst_of_creates_never_passes_the_programs_limit(api, stack):
+    stamp = fresh_phone()[-6:]
+    seq, burst = _fresh_program(api, stack, f"lim-s-{stamp}"), _fresh_program(api, stack, f"lim-b-{stamp}")
+    url = "http://127.0.0.1:9/hooks"
+    limit = 0
+    for i in range(300):                                  # the limit, found one at a time
+        r = create(api, url, ["points.*"], headers=seq)
+        if r.status_code != 201:
+            is_problem(r, 409, 422)
+            break
+        limit += 1
+    assert 0 < limit < 300, limit
+    replies = all_at_once(limit + 8, lambda i: create(api, url, ["points.*"], headers=burst, key=f"burst-{stamp}-{i}"))
+    made = [r for r in replies.values() if r.status_code == 201]
+    refused = [r for r in replies.values() if r.status_code != 201]
+    assert all(r.status_code in (409, 422, 503) for r in refused), [(r.status_code, r.text[:100]) for r in refused]
+    assert len(listed(api, headers=burst)) == len(made) <= limit, (len(made), limit)
+
+
+def test_concurrent_rotations_leave_a_consistent_pair_of_secrets(api, stack, hq):
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq, wait=False)
+    original = receiver.secrets[0]
+    try:
+        replies = all_at_once(8, lambda i: api.call("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 1},
+                                                    headers=hq, key=f"rot-{sub}-{i}"))
+        ok = {r.json()["secret_id"]: r.json()["secret"] for r in replies.values() if r.status_code == 200}
+        assert ok and all(r.status_code in (200, 409, 503) for r in replies.values())
+        assert len(set(ok.values())) == len(ok)                            # every new secret its own
+        shown = api.call("GET", f"{BASE}/{sub}", headers=hq).json()["secrets"]
+        current = [s for s in shown if s["retire_at"] is None]
+        assert len(current) == 1 and current[0]["secret_id"] in ok
+        # as if one after another: rotated in sequence within the overlap, every secret keeps signing
+        # (a sequence of three rotations shows four secrets); a rotation that answered its new secret
+        # is never lost
+        lost = set(ok) - {s["secret_id"] for s in shown}
+        assert lost == set(), (len(ok), len(shown), lost)
+        receiver.secrets = [original, *ok.values()]
+        out = api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone()).json()
+        assert out["delivered"], out
+        [post] = receiver.posts
+        assert ok[current[0]["secret_id"]] in post["verified"]
+        assert len(post["verified"]) == len(shown)                         # signed by exactly the secrets shown
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+def _update_and_delete_at_once(api, hq, subs):
+    def send(i):
+        sub = subs[i // 2]
+        if i % 2:
+            return api.call("DELETE", f"{BASE}/{sub}", headers=hq, key=f"cd-{sub}")
+        return api.call("PATCH", f"{BASE}/{sub}", {"enabled": True, "description": "again"}, headers=hq,
+                        key=f"cu-{sub}")
+    replies = all_at_once(2 * len(subs), send)
+    assert all(r.status_code in (200, 404, 409, 503) for r in replies.values()), \
+        [(r.status_code, r.text[:100]) for r in replies.values()]
+    return replies
+
+
+def test_concurrent_update_and_delete_never_resurrect_a_subscription(api, stack, hq):
+    receiver = Receiver()
+    subs = [subscribe(api, receiver, ["order.earned"], headers=hq, wait=False) for _ in range(8)]
+    try:
+        replies = _update_and_delete_at_once(api, hq, subs)
+        for i in range(1, 16, 2):                              # whatever the race answered, delete for good
+            if replies[i].status_code != 200:
+                r = api.call("DELETE", f"{BASE}/{subs[i // 2]}", headers=hq, key=fresh_phone())
+                assert r.status_code == 200, r.text
+        time.sleep(0.5)
+        for sub in subs:
+            assert api.call("GET", f"{BASE}/{sub}", headers=hq).status_code == 404
+        assert set(subs) & set(listed(api, headers=hq)) == set()
+        time.sleep(SEEN_AFTER)
+        earn(api, hq, member(api, hq), 1_000)
+        settle(stack)
+        time.sleep(1)
+        assert receiver.posts == []
+    finally:
+        receiver.close()
+
+
+def test_a_delete_that_loses_a_race_can_be_retried_with_its_key(api, stack, hq):
+    """errors.md: a lost race is retried by the server, then answered 503 busy, and the same
+    Idempotency-Key may be sent again; 409s are business refusals and remembered under the key."""
+    receiver = Receiver()
+    subs = [subscribe(api, receiver, ["order.earned"], headers=hq, wait=False) for _ in range(8)]
+    try:
+        replies = _update_and_delete_at_once(api, hq, subs)
+        again = {i: api.call("DELETE", f"{BASE}/{subs[i // 2]}", headers=hq, key=f"cd-{subs[i // 2]}")
+                 for i in range(1, 16, 2) if replies[i].status_code != 200}
+        assert [r.status_code for r in again.values()] == [200] * len(again), \
+            [(replies[i].status_code, replies[i].json().get("detail"), r.status_code) for i, r in again.items()]
+    finally:
+        delete(api, hq, *subs)
+        receiver.close()
+
+
+# --- signatures ----------------------------------------------------------------------------------------
+
+def test_rotation_with_overlap_signs_with_both_and_without_overlap_with_the_new_only(api, stack, hq):
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq, wait=False)
+    first = receiver.secrets[0]
+    try:
+        r = api.call("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 1}, headers=hq, key=fresh_phone())
+        assert r.status_code == 200
+        second = r.json()["secret"]
+        retire = [s["retire_at"] for s in r.json()["secrets"] if s["retire_at"]]
+        assert len(retire) == 1
+        left = datetime.fromisoformat(retire[0].replace("Z", "+00:00")) - datetime.now(timezone.utc)
+        assert timedelta(minutes=55) < left <= timedelta(hours=1, minutes=1), left
+        receiver.secrets = [first, second]
+        api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone())
+        assert receiver.posts[-1]["verified"] == [first, second]
+        assert len(receiver.posts[-1]["headers"]["webhook-signature"].split()) == 2
+        r = api.call("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 0}, headers=hq, key=fresh_phone())
+        assert r.status_code == 200
+        third = r.json()["secret"]
+        assert [s["retire_at"] for s in r.json()["secrets"]] == [None], r.json()["secrets"]
+        receiver.secrets = [first, second, third]
+        api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone())
+        assert receiver.posts[-1]["verified"] == [third]
+        # a forged post signed with the retired secret would not verify: the receiver's own check
+        with pytest.raises(WebhookVerificationError):
+            Webhook(third).verify(receiver.posts[0]["raw"], receiver.posts[0]["headers"])
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+# --- what a merchant's subscription and any body may carry -----------------------------------------------
+
+def test_a_merchants_subscription_receives_nothing_of_another_merchants_business(api, stack, hq, keys):
+    receiver, everything = Receiver(), Receiver()
+    sub = subscribe(api, receiver, ["*"], signed_by=keys["ma"], wait=False)
+    all_sub = subscribe(api, everything, ["*"], headers=hq)
+    try:
+        bob = member(api, hq, "mb")                                 # registered at mb
+        order = f"mbo-{fresh_phone()}"
+        earn(api, hq, bob, 30_000, merchant="mb", order_id=order)
+        assert api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                        {"amount_fen": 5_000, "payment_ref": f"p-{fresh_phone()}", "merchant_id": "mb"},
+                        headers=hq, key=fresh_phone()).status_code == 201
+        assert api.call("POST", f"/v1/members/{bob}/points/redeem",
+                        {"points": 10, "order_id": f"mbr-{fresh_phone()}", "merchant_id": "mb",
+                         "order_amount_fen": 10_000}, headers=hq, key=fresh_phone()).status_code == 200
+        refund = api.call("POST", f"/v1/orders/{order}/refunds", {"refund_id": "r1", "amount_fen": 10_000,
+                                                                  "merchant_id": "mb"}, headers=hq, key=fresh_phone())
+        assert refund.status_code in (201, 200), refund.text
+        assert api.call("POST", "/v1/merchants/mb/api-keys", {"capabilities": ["pos"]}, headers=hq,
+                        key=fresh_phone()).status_code == 201
+        settle(stack)
+        time.sleep(1.5)
+        settle(stack)
+        assert len(everything.posts) >= 5, everything.types()
+        leaked = [(p["body"]["type"], p["raw"][:300]) for p in receiver.posts
+                  if "mb" in json.dumps(p["body"]).replace("member", "") or p["body"].get("merchant_id") not in ("ma",)]
+        assert leaked == [], leaked
+    finally:
+        delete(api, hq, sub, all_sub)
+        receiver.close()
+        everything.close()
+
+
+def test_no_body_carries_personal_data(api, stack, hq):
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["*"], headers=hq)
+    phone, email = fresh_phone(), f"p{fresh_phone()}@example.com"
+    try:
+        r = api.call("POST", "/v1/members", {"phone": phone, "name": "王小明", "birthday": "1990-05-01",
+                                             "merchant_id": "ma",
+                                             "identities": [{"type": "email", "value": email}]},
+                     headers=hq, key=fresh_phone())
+        assert r.status_code == 201, r.text
+        mid = r.json()["member_id"]
+        new_phone = fresh_phone()
+        assert api.call("PATCH", f"/v1/members/{mid}", {"name": "王大明"}, headers=hq,
+                        key=fresh_phone()).status_code == 200
+        assert api.call("PUT", f"/v1/members/{mid}/phone", {"phone": new_phone, "verified_by": "sms_otp"}, headers=hq,
+                        key=fresh_phone()).status_code == 200
+        earn(api, hq, mid, 1_000)
+        settle(stack)
+        time.sleep(1.5)
+        settle(stack)
+        assert receiver.posts, "no events at all"
+        secrets = [phone, phone[-4:] + "\"", new_phone, "王小明", "王大明", "小明", "大明", email, "1990-05-01",
+                   phone[:3] + "****" + phone[-4:]]
+        found = [(p["body"]["type"], s) for p in receiver.posts for s in secrets
+                 if s in p["raw"] or s in json.dumps(p["body"], ensure_ascii=False)]
+        assert found == [], found
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
