@@ -783,11 +783,16 @@ def test_a_replay_since_covers_this_subscriptions_events_only_with_their_ids(api
         settle(stack, a, 1)
         b.wait_for(1)
         since = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+        time.sleep(2.1)
+        asked = time.time()
         r = api.call("POST", f"{BASE}/{sub_a}/replays", {"since": since}, signed_by=keys["ma"], key=fresh_phone())
         assert r.status_code == 200, r.text
         assert r.json()["replayed"] == 1 and r.json()["event_ids"] == a.ids()
         settle(stack, a, 2)
         assert a.ids() == [a.ids()[0]] * 2 and b.ids()[0] not in a.ids()
+        # a replay is signed afresh: receivers refuse timestamps more than 5 minutes off
+        assert int(a.posts[1]["headers"]["webhook-timestamp"]) >= int(asked) - 1
+        assert a.posts[1]["headers"]["webhook-signature"] != a.posts[0]["headers"]["webhook-signature"]
         assert all(p["verified"] for p in a.posts)
         assert len(b.posts) == 1
     finally:
@@ -1081,3 +1086,164 @@ def test_a_revoked_key_manages_its_subscriptions_no_more(api, stack, hq):
     finally:
         delete(api, hq, sub)
         receiver.close()
+
+
+def test_an_event_answered_with_a_redirect_is_not_delivered_and_the_target_gets_nothing(api, stack, hq):
+    target = Scripted(lambda n, path: (204, {}, b"", 0))
+    hop = Scripted(lambda n, path: (302, {"Location": target.url + "/stolen"}, b"", 0))
+    made = create(api, hop.url, ["order.earned"], headers=hq)
+    sub = made.json()["subscription_id"]
+    time.sleep(SEEN_AFTER)
+    try:
+        earn(api, hq, member(api, hq), 1_000)
+        stack.drain(20)
+        deadline = time.monotonic() + 20
+        while len(hop.posts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(hop.posts) >= 2                                  # a 302 is a failure: retried
+        assert target.posts == []
+        [d] = api.call("GET", f"{BASE}/{sub}/deliveries", headers=hq).json()["deliveries"]
+        assert d["status"] != "delivered" and d["log"][0]["status_code"] == 302, d
+    finally:
+        delete(api, hq, sub)
+        settle(stack, timeout=60)
+        hop.close()
+        target.close()
+
+
+def test_a_test_post_goes_to_its_own_subscription_only(api, stack, hq, keys):
+    a, b, h = Receiver(), Receiver(), Receiver()
+    sub_a = subscribe(api, a, ["*"], signed_by=keys["ma"], wait=False)
+    sub_b = subscribe(api, b, ["*"], signed_by=keys["mb"], wait=False)
+    sub_h = subscribe(api, h, ["*"], headers=hq)
+    try:
+        r = api.call("POST", f"{BASE}/{sub_b}/test", signed_by=keys["mb"], key=fresh_phone())
+        assert r.status_code == 200 and r.json()["delivered"], r.text
+        settle(stack)
+        time.sleep(1.5)
+        settle(stack)
+        assert "webhook.test" not in a.types() + h.types()
+        assert b.types().count("webhook.test") == 1
+    finally:
+        delete(api, hq, sub_a, sub_b, sub_h)
+        for r in (a, b, h):
+            r.close()
+
+
+def test_a_merchants_disabled_subscription_is_not_announced_to_another_merchant(api, stack, hq, keys, monkeypatch):
+    """#25: after repeated exhaustion the subscription is disabled 'with an event'
+    (webhook.subscription_disabled): that event is about ma's subscription (its URL, its failures);
+    mb's subscription must not receive it."""
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_EXHAUSTIONS", "1")
+    monkeypatch.setenv("WEBHOOK_DISABLE_AFTER_DAYS", "0")
+    dead = Receiver(answer=lambda n: (503, 0.0))
+    b, h = Receiver(), Receiver()
+    sub_dead = subscribe(api, dead, ["order.earned"], signed_by=keys["ma"], wait=False)
+    sub_b = subscribe(api, b, ["*"], signed_by=keys["mb"], wait=False)
+    sub_h = subscribe(api, h, ["*"], headers=hq)
+    try:
+        earn(api, hq, member(api, hq), 1_000, merchant="ma")
+        stack.drain(20)
+        deadline = time.monotonic() + 60
+        shown = {}
+        while time.monotonic() < deadline:
+            shown = api.call("GET", f"{BASE}/{sub_dead}", headers=hq).json()
+            if shown["status"] == "disabled":
+                break
+            time.sleep(0.3)
+        assert shown["status"] == "disabled", shown
+        settle(stack, timeout=60)
+        time.sleep(1.5)
+        settle(stack, timeout=60)
+        leaked = [p["raw"][:300] for p in b.posts if sub_dead in p["raw"] or dead.url in p["raw"]
+                  or p["body"]["type"].startswith("webhook.")]
+        assert leaked == [], leaked
+        announced = [p for p in h.posts if p["body"]["type"] == "webhook.subscription_disabled"]
+        for p in announced:
+            assert dead.secrets[0] not in p["raw"]
+    finally:
+        delete(api, hq, sub_dead, sub_b, sub_h)
+        for r in (dead, b, h):
+            r.close()
+
+
+def test_secrets_are_long_standard_webhooks_secrets_and_never_read_back(api, stack, hq):
+    import base64
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq, wait=False)
+    try:
+        secret = receiver.secrets[0]
+        assert secret.startswith("whsec_") and len(base64.b64decode(secret[len("whsec_"):])) >= 24
+        everywhere = [api.call("GET", f"{BASE}/{sub}", headers=hq).text, api.call("GET", BASE, headers=hq).text,
+                      api.call("GET", f"{BASE}/{sub}/deliveries", headers=hq).text,
+                      api.call("PATCH", f"{BASE}/{sub}", {"description": "x"}, headers=hq, key=fresh_phone()).text]
+        assert not any(secret in t or secret[len("whsec_"):] in t for t in everywhere)
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+def test_a_replay_to_a_disabled_subscription_posts_nothing(api, stack, hq):
+    """UpdateSubscription.enabled: 'false: deliver nothing'."""
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq)
+    try:
+        earn(api, hq, member(api, hq), 1_000)
+        settle(stack, receiver, 1)
+        event = receiver.ids()[0]
+        assert api.call("PATCH", f"{BASE}/{sub}", {"enabled": False}, headers=hq, key=fresh_phone()).status_code == 200
+        r = api.call("POST", f"{BASE}/{sub}/replays", {"event_id": event}, headers=hq, key=fresh_phone())
+        assert r.status_code == 200 or (r.status_code in (409, 422) and r.headers["Content-Type"].startswith(PROBLEM))
+        settle(stack)
+        time.sleep(1)
+        settle(stack)
+        assert receiver.ids() == [event], receiver.ids()
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+def test_a_filter_change_takes_effect(api, stack, hq):
+    receiver = Receiver()
+    sub = subscribe(api, receiver, ["order.earned"], headers=hq)
+    try:
+        r = api.call("PATCH", f"{BASE}/{sub}", {"filters": ["points.earned"]}, headers=hq, key=fresh_phone())
+        assert r.status_code == 200 and r.json()["filters"] == ["points.earned"]
+        time.sleep(SEEN_AFTER)
+        earn(api, hq, member(api, hq), 1_000)
+        settle(stack, receiver, 1)
+        time.sleep(1)
+        assert receiver.types() == ["points.earned"], receiver.types()
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+LADDER = {"tiers": [{"code": "V1", "name": "普通", "threshold": 0},
+                    {"code": "V2", "name": "白银", "threshold": 100, "validity_months": 12, "retain": 50}],
+          "grace_days": 0}
+
+
+def test_a_members_events_reach_another_merchant_without_the_first_merchants_references(api, stack, hq, keys):
+    """#25: 'a merchant's subscription receives only events about its own business records and
+    members' events without other merchants' references'."""
+    r = api.call("PUT", "/v1/tiers/ladder", {"ladder": LADDER}, headers=hq, key=f"ladder-{fresh_phone()}")
+    assert r.status_code == 201, r.text
+    receiver, everything = Receiver(), Receiver()
+    sub = subscribe(api, receiver, ["*"], signed_by=keys["ma"], wait=False)
+    all_sub = subscribe(api, everything, ["*"], headers=hq)
+    try:
+        bob = member(api, hq, "mb")
+        order = f"mbt-{fresh_phone()}"
+        earn(api, hq, bob, 20_000, merchant="mb", order_id=order)          # growth 200: V2, by mb's order
+        settle(stack)
+        time.sleep(1.5)
+        settle(stack)
+        assert "tier.upgraded" in everything.types(), everything.types()
+        leaked = [(p["body"]["type"], p["raw"][:400]) for p in receiver.posts
+                  if order in p["raw"] or '"mb"' in p["raw"] or "mb-s1" in p["raw"]]
+        assert leaked == [], leaked
+    finally:
+        delete(api, hq, sub, all_sub)
+        receiver.close()
+        everything.close()
