@@ -587,34 +587,6 @@ def test_a_unicode_host_does_not_crash_the_test_endpoint(api, stack, hq):
             delete(api, hq, odd)
 
 
-def test_a_unicode_host_holds_up_nobody_and_its_failure_is_logged(api, stack, hq):
-    receiver = Receiver()
-    healthy = subscribe(api, receiver, ["order.earned"], headers=hq, wait=False)
-    made = create(api, "http://例子.测试/hooks", ["order.earned"], headers=hq)
-    assert made.status_code in (201, 422), made.text
-    subs = [healthy]
-    try:
-        if made.status_code == 201:
-            odd = made.json()["subscription_id"]
-            subs.append(odd)
-            time.sleep(SEEN_AFTER)
-            earn(api, hq, member(api, hq), 1_000)
-            stack.drain(20)
-            receiver.wait_for(1, 20)
-            deadline, log = time.monotonic() + 20, []
-            while time.monotonic() < deadline:
-                log = api.call("GET", f"{BASE}/{odd}/deliveries", headers=hq).json()["deliveries"]
-                if log and log[0]["last_error"]:
-                    break
-                time.sleep(0.5)
-            assert log and log[0]["status"] in ("retrying", "exhausted", "failed") and log[0]["last_error"], log
-            time.sleep(3)
-            assert len(receiver.posts) == 1, receiver.ids()          # the healthy one's post is not repeated
-    finally:
-        delete(api, hq, *subs)
-        receiver.close()
-
-
 def test_failures_then_success_are_logged_attempt_by_attempt(api, stack, hq):
     answers = {1: 500, 2: 418, 3: 200}
     receiver = Scripted(lambda n, path: (answers.get(n, 200), {}, f"answer {n} ".encode() + b"z" * 3000, 0))
@@ -1247,3 +1219,94 @@ def test_a_members_events_reach_another_merchant_without_the_first_merchants_ref
         delete(api, hq, sub, all_sub)
         receiver.close()
         everything.close()
+
+
+def _close_at_once(n, path):
+    raise ConnectionResetError
+
+
+@pytest.mark.parametrize("payload", [("中" * 1000).encode(), b"\xff\xfe\x00\x81" * 600, b"\x00" * 2000],
+                         ids=["multibyte-cut-at-1kb", "invalid-utf8", "nul-bytes"])
+def test_odd_answers_are_logged_not_crashed_on(api, stack, hq, payload):
+    receiver = Scripted(lambda n, path: (200, {"Content-Type": "text/plain; charset=utf-8"}, payload, 0))
+    made = create(api, receiver.url, ["order.earned"], headers=hq)
+    sub = made.json()["subscription_id"]
+    time.sleep(SEEN_AFTER)
+    try:
+        r = api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone())
+        assert r.status_code == 200 and r.json()["delivered"] is True, (r.status_code, r.text[:300])
+        # the first 1 KB of the answer, decoded (an invalid byte shows as U+FFFD, 3 bytes in UTF-8)
+        assert len(r.json()["response"]) <= 1024
+        earn(api, hq, member(api, hq), 1_000)
+        stack.drain(20)
+        deadline, log = time.monotonic() + 20, []
+        while time.monotonic() < deadline:
+            page = api.call("GET", f"{BASE}/{sub}/deliveries", headers=hq)
+            assert page.status_code == 200, page.text[:300]
+            log = page.json()["deliveries"]
+            if log and log[0]["status"] == "delivered":
+                break
+            time.sleep(0.3)
+        assert log and log[0]["status"] == "delivered", log
+        assert len(log[0]["log"][-1]["response"]) <= 1024
+    finally:
+        delete(api, hq, sub)
+        receiver.close()
+
+
+def test_a_receiver_that_hangs_up_is_a_failed_attempt(api, stack, hq):
+    class HangUp(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.connection.close()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HangUp)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    made = create(api, f"http://127.0.0.1:{server.server_address[1]}/hooks", ["order.earned"], headers=hq)
+    sub = made.json()["subscription_id"]
+    try:
+        r = api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone())
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["delivered"] is False and out["status_code"] is None and out["error"], out
+        assert "timed out" not in out["error"], out           # it hung up; nothing timed out
+    finally:
+        delete(api, hq, sub)
+        server.shutdown()
+        server.server_close()
+
+
+# last: while it fails, its crashed batch holds the webhooks queue for a while
+def test_a_unicode_host_holds_up_nobody_and_its_failure_is_logged(api, stack, hq):
+    """A subscription whose URL was accepted must fail like any unreachable endpoint: each attempt
+    logged with its error, retried on its schedule, then exhausted; never a crashed batch that
+    leaves the delivery 'delivering' with no error and holds the queue."""
+    receiver = Receiver()
+    healthy = subscribe(api, receiver, ["order.earned"], headers=hq, wait=False)
+    made = create(api, "http://例子.测试/hooks", ["order.earned"], headers=hq)
+    assert made.status_code in (201, 422), made.text
+    subs = [healthy]
+    try:
+        if made.status_code == 201:
+            odd = made.json()["subscription_id"]
+            subs.append(odd)
+            time.sleep(SEEN_AFTER)
+            earn(api, hq, member(api, hq), 1_000)
+            stack.drain(20)
+            receiver.wait_for(1, 20)
+            started = time.monotonic()
+            stack.wait_webhooks_idle(300)
+            idle_after = time.monotonic() - started
+            assert len(receiver.posts) == 1, receiver.ids()          # the healthy one's post is not repeated
+            [d] = api.call("GET", f"{BASE}/{odd}/deliveries", headers=hq).json()["deliveries"]
+            assert d["status"] == "exhausted" and d["last_error"] and d["attempts"] == 4, (idle_after, d)
+            assert idle_after < 15, idle_after                          # four attempts a second apart
+    finally:
+        delete(api, hq, *subs)
+        try:                                   # leave the queue idle for the tests after this one
+            stack.wait_webhooks_idle(300)
+        finally:
+            receiver.close()
