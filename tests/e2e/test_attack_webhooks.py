@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from chalicelib.shared.credentials import mint_token
 from tests.e2e.conftest import all_at_once, fresh_phone
-from tests.e2e.test_tenancy_http import A, B, P2, pos, staff
+from tests.e2e.test_tenancy_http import P2, staff
 from tests.webhook_receiver import Receiver
 
 PROGRAM = "hooks-attack"
@@ -186,7 +186,7 @@ def _every_operation(api, sub, headers=None, signed_by=None):
         "rotate": api.call("POST", f"{p}/secret/rotate", {"overlap_hours": 0}, headers=headers, signed_by=signed_by,
                            key=f"r-{k}"),
         "deliveries": api.call("GET", f"{p}/deliveries", headers=headers, signed_by=signed_by),
-        "replay": api.call("POST", f"{p}/replays", {"since": (datetime.now(timezone.utc) - timedelta(hours=1))
+        "replay": api.call("POST", f"{p}/replays", {"since": (datetime.now(UTC) - timedelta(hours=1))
                                                     .isoformat().replace("+00:00", "Z")},
                            headers=headers, signed_by=signed_by, key=f"rp-{k}"),
         "test": api.call("POST", f"{p}/test", headers=headers, signed_by=signed_by, key=f"t-{k}"),
@@ -204,7 +204,7 @@ def test_another_program_sees_none_of_a_subscription(api, stack, hq):
                         P2[1], ["webhooks"])
         for who in ({"headers": other_hq}, {"signed_by": p2_key}, {"headers": api.staff()}):
             replies = _every_operation(api, sub, **who)
-            for op, r in replies.items():
+            for _op, r in replies.items():
                 is_problem(r, 404)
             assert sub not in listed(api, **who)
         assert api.call("GET", f"{BASE}/{sub}", headers=hq).json() == before
@@ -338,7 +338,6 @@ def test_bad_urls_are_problems_and_change_nothing(api, stack, hq):
             wrong.append((url[:60], r.status_code))
     made = set(listed(api, headers=hq)) - set(before)
     delete(api, hq, *made)
-    print("WRONG", wrong)
     assert wrong == [] and not made, (wrong, made)
 
 
@@ -351,7 +350,6 @@ def test_bad_filters_are_problems_and_change_nothing(api, stack, hq):
             wrong.append((str(filters)[:40], r.status_code))
     made = set(listed(api, headers=hq)) - set(before)
     delete(api, hq, *made)
-    print("WRONG", wrong)
     assert wrong == [] and not made, (wrong, made)
 
 
@@ -369,7 +367,6 @@ def test_bad_bodies_and_types_are_problems_and_change_nothing(api, stack, hq):
             wrong.append((str(body)[:60], r.status_code))
     made = set(listed(api, headers=hq)) - set(before)
     delete(api, hq, *made)
-    print("WRONG", wrong)
     assert wrong == [] and not made, (wrong, made)
 
 
@@ -391,7 +388,7 @@ def test_bad_updates_rotations_and_replays_are_problems_and_change_nothing(api, 
             r = api.call("POST", f"{p}/secret/rotate", body, headers=hq, key=fresh_phone())
             if not (r.status_code == 422 and r.headers["Content-Type"].startswith(PROBLEM)):
                 wrong.append((str(body)[:60], r.status_code))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for body in ({}, {"event_id": "x" * 26}, {"event_id": "01" + "Z" * 24}, {"after": "garbage"},
                      {"since": "yesterday"}, {"since": (now - timedelta(days=31)).isoformat()},
                      {"since": (now + timedelta(days=1)).isoformat(), "event_id": "0" * 26},
@@ -432,6 +429,26 @@ def test_a_retried_create_answers_the_same_subscription_and_secret_and_another_b
     finally:
         delete(api, hq, *(set(listed(api, headers=hq)) - before))
         receiver.close()
+
+
+def test_an_idempotency_key_reused_by_another_caller_never_replays_anothers_secret(api, stack, hq, keys):
+    """The stored reply of a create holds the secret: another merchant, HQ or another program
+    sending the same Idempotency-Key and body gets a subscription of its own."""
+    url = "http://127.0.0.1:9/hooks"
+    k = f"shared-{fresh_phone()}"
+    body = {"url": url, "filters": ["points.*"]}
+    callers = [{"signed_by": keys["ma"]}, {"signed_by": keys["mb"]}, {"headers": hq},
+               {"headers": staff(api, stack, P2, "super_admin")}]
+    replies = [api.call("POST", BASE, body, key=k, **who) for who in callers]
+    try:
+        assert [r.status_code for r in replies] == [201] * 4, [r.text[:200] for r in replies]
+        assert len({r.json()["subscription_id"] for r in replies}) == 4
+        assert len({r.json()["secret"] for r in replies}) == 4
+        assert [r.json()["merchant_id"] for r in replies] == ["ma", "mb", None, None]
+    finally:
+        for who, r in zip(callers, replies, strict=True):
+            if r.status_code == 201:
+                delete(api, who.get("headers"), r.json()["subscription_id"], signed_by=who.get("signed_by"))
 
 
 def test_a_retried_rotation_answers_the_same_new_secret_and_rotates_once(api, stack, hq):
@@ -652,7 +669,7 @@ def test_a_disabled_subscription_receives_nothing_and_a_deleted_one_nothing_ever
         for method, path, body in (("GET", f"{BASE}/{sub}", None), ("PATCH", f"{BASE}/{sub}", {"enabled": True}),
                                    ("POST", f"{BASE}/{sub}/secret/rotate", {"overlap_hours": 1}),
                                    ("POST", f"{BASE}/{sub}/test", None),
-                                   ("POST", f"{BASE}/{sub}/replays", {"since": (datetime.now(timezone.utc) -
+                                   ("POST", f"{BASE}/{sub}/replays", {"since": (datetime.now(UTC) -
                                                                                  timedelta(hours=1)).isoformat()}),
                                    ("GET", f"{BASE}/{sub}/deliveries", None)):
             r = api.call(method, path, body, headers=hq, key=None if method == "GET" else fresh_phone())
@@ -754,7 +771,7 @@ def test_a_replay_since_covers_this_subscriptions_events_only_with_their_ids(api
         earn(api, hq, mid, 2_000, merchant="mb")
         settle(stack, a, 1)
         b.wait_for(1)
-        since = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+        since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
         time.sleep(2.1)
         asked = time.time()
         r = api.call("POST", f"{BASE}/{sub_a}/replays", {"since": since}, signed_by=keys["ma"], key=fresh_phone())
@@ -811,7 +828,7 @@ def test_a_burst_of_creates_never_passes_the_programs_limit(api, stack):
     seq, burst = _fresh_program(api, stack, f"lim-s-{stamp}"), _fresh_program(api, stack, f"lim-b-{stamp}")
     url = "http://127.0.0.1:9/hooks"
     limit = 0
-    for i in range(300):                                  # the limit, found one at a time
+    for _i in range(300):                                  # the limit, found one at a time
         r = create(api, url, ["points.*"], headers=seq)
         if r.status_code != 201:
             is_problem(r, 409, 422)
@@ -917,7 +934,7 @@ def test_rotation_with_overlap_signs_with_both_and_without_overlap_with_the_new_
         second = r.json()["secret"]
         retire = [s["retire_at"] for s in r.json()["secrets"] if s["retire_at"]]
         assert len(retire) == 1
-        left = datetime.fromisoformat(retire[0].replace("Z", "+00:00")) - datetime.now(timezone.utc)
+        left = datetime.fromisoformat(retire[0].replace("Z", "+00:00")) - datetime.now(UTC)
         assert timedelta(minutes=55) < left <= timedelta(hours=1, minutes=1), left
         receiver.secrets = [first, second]
         api.call("POST", f"{BASE}/{sub}/test", headers=hq, key=fresh_phone())
@@ -1219,10 +1236,6 @@ def test_a_members_events_reach_another_merchant_without_the_first_merchants_ref
         delete(api, hq, sub, all_sub)
         receiver.close()
         everything.close()
-
-
-def _close_at_once(n, path):
-    raise ConnectionResetError
 
 
 @pytest.mark.parametrize("payload", [("中" * 1000).encode(), b"\xff\xfe\x00\x81" * 600, b"\x00" * 2000],
