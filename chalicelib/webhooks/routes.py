@@ -24,6 +24,7 @@ TAGS = ("webhooks",)
 OWNERS = (HQ, key_with("webhooks"))
 R = "chalicelib.webhooks.replies:"
 BASE = "/v1/webhooks/subscriptions"
+ULID = r"^[0-9A-HJKMNP-TV-Z]{26}$"          # an event id
 Filters = Field(min_length=1, max_length=20, description="event types, with * wildcards: [\"points.*\"], [\"*\"]")
 
 
@@ -50,15 +51,15 @@ class RotateSecret(Strict):
 class DeliveriesQuery(Strict):
     since: Instant | None = Field(None, description="deliveries of events since then (default: 24 hours ago; "
                                                     "at most 30 days)")
-    after: str | None = Field(None, min_length=26, max_length=26, description="the page after this event id")
+    after: str | None = Field(None, pattern=ULID, description="the page after this event id")
     status: str | None = Field(None, pattern=r"^(queued|sent|delivering|retrying|delivered|exhausted|dropped|failed)$")
     limit: int = Field(50, ge=1, le=200)          # (a query string: digits are its only form)
 
 
 class Replay(Strict):
-    event_id: str | None = Field(None, min_length=26, max_length=26, description="one event")
+    event_id: str | None = Field(None, pattern=ULID, description="one event")
     since: Instant | None = Field(None, description="every event delivered since then (at most 30 days ago)")
-    after: str | None = Field(None, min_length=26, max_length=26, description="carry on after this event id")
+    after: str | None = Field(None, pattern=ULID, description="carry on after this event id")
 
 
 @endpoint(bp, BASE, "POST", "createWebhookSubscription", status=201, tags=TAGS, errors=(403, 404, 409),
