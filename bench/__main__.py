@@ -751,11 +751,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{w['beside_a_dead_endpoint']['healthy_delivered']:,}, at p50 "
                 f"{w['beside_a_dead_endpoint']['healthy_p50_ms'] / 1000:.0f} s and p99 "
                 f"{w['beside_a_dead_endpoint']['healthy_p99_ms'] / 1000:.0f} s after their writes; the dead one was "
-                f"posted only {w['beside_a_dead_endpoint']['dead_posts']} times (the circuit breaker). The healthy "
-                "one's wait is, as far as we can tell, the emulator's: every delivery's DynamoDB requests (the "
-                "dead one's 1,000 deliveries and their retries included, each a lease and an outcome) queue for "
-                "the emulator's one lock, where DynamoDB serves them side by side; this run shared 2 cores with "
-                "`make test`. A baseline beside a second healthy endpoint is still to be measured.",
+                f"posted only {w['beside_a_dead_endpoint']['dead_posts']} times (the circuit breaker)"
+                + (f". Beside a second *healthy* endpoint the same {b['events']:,} events arrived at p50 "
+                   f"{b['healthy_p50_ms'] / 1000:.1f} s, p99 {b['healthy_p99_ms'] / 1000:.1f} s: the dead endpoint "
+                   "does slow the healthy one here. Its deliveries are not posted but still cost a lease and an "
+                   "outcome each per attempt, and on the emulator (one lock for every DynamoDB request) that work "
+                   "queues with the healthy endpoint's." if (b := w.get("beside_a_healthy_endpoint")) else "."),
                 ""]
                if (w := results.get("webhooks")) else []),
              "| cold start (CPU ms, median of 11 rounds; × bare: median of the rounds' ratios) | import | × bare | "

@@ -83,23 +83,33 @@ def webhook_delivery(stack, events: int = 200, dead_events: int = 1_000) -> dict
         "rcu": round((with_sub.rcu - without.rcu) / k, 2),
         "wcu": round((with_sub.wcu + with_sub.wcu_index - without.wcu - without.wcu_index) / k, 2)}
 
-    # 3. a dead endpoint (answers nothing: every post waits out the 5 s read timeout) with
-    # ``dead_events`` deliveries beside a healthy one: the healthy one's latency
-    dead = Receiver(answer=lambda n: (200, 30.0))
+    # 3. the baseline: the same number of events to two healthy endpoints (the emulator's own pace)
+    results["beside_a_healthy_endpoint"] = _beside(stack, send, Receiver(), "5", dead_events)
+
+    # 4. a dead endpoint (answers nothing: every post is cut off at 8 s) with ``dead_events``
+    # deliveries beside a healthy one: the healthy one's latency, against the baseline
+    results["beside_a_dead_endpoint"] = _beside(stack, send, Receiver(answer=lambda n: (200, 30.0)), "4", dead_events)
+    healthy.close()
+    return results
+
+
+def _beside(stack, send, other: Receiver, tag: str, events: int) -> dict[str, Any]:
+    """``events`` registrations delivered to ``other`` and to a healthy endpoint: the healthy one's
+    latencies, and how many posts ``other`` saw."""
+    dead = other
     fine = Receiver()
     subs = [send(BASE, {"url": r.url, "filters": ["member.registered"]})["subscription_id"] for r in (dead, fine)]
     time.sleep(1.5)
     started = time.time()
-    written = _register(send, "4", dead_events)
+    written = _register(send, tag, events)
     stack.drain(1_200)
-    fine.wait_for(dead_events, 1_200)    # (the dead one's messages go on retrying for hours)
+    fine.wait_for(events, 1_200)         # (a dead one's messages go on retrying for hours)
     lat = _latencies(fine, written)
-    results["beside_a_dead_endpoint"] = {
-        "events": dead_events, "healthy_delivered": len(lat), "healthy_p50_ms": round(percentile(lat, 50), 1),
-        "healthy_p99_ms": round(percentile(lat, 99), 1), "dead_posts": len(dead.posts),
-        "seconds": round(time.time() - started, 1)}
+    found = {"events": events, "healthy_delivered": len(lat), "healthy_p50_ms": round(percentile(lat, 50), 1),
+             "healthy_p99_ms": round(percentile(lat, 99), 1), "dead_posts": len(dead.posts),
+             "seconds": round(time.time() - started, 1)}
     for s in subs:
         send(f"{BASE}/{s}", method="DELETE")
-    for r in (healthy, dead, fine):
+    for r in (dead, fine):
         r.close()
-    return results
+    return found
