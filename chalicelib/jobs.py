@@ -36,7 +36,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from chalicelib.db import backend, due
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.shared import aws, clock, deadline
+from chalicelib.shared import clock, deadline, queue
 from chalicelib.shared.lazy import Modules
 from chalicelib.shared.observability import logger, metrics
 
@@ -135,11 +135,7 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
 def later(message: dict[str, Any]) -> None:
     """Hand a continuation to the jobs queue (or, with no queue configured, keep it in
     :data:`WAITING` for :func:`run_waiting`)."""
-    url = os.environ.get("JOBS_QUEUE_URL")
-    if not url:
-        WAITING.append(message)
-        return
-    aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(message))
+    queue.send("JOBS_QUEUE_URL", [message], WAITING)
     logger.info("job continues", extra={"job": message["job"], "part": message["part"]})
 
 

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from typing import Any
 
 from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.dispatch import subscribe
-from chalicelib.shared import aws
+from chalicelib.shared import queue
 from chalicelib.shared.errors import Problem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
@@ -71,18 +70,8 @@ def message(program: str, subscription_id: str, event_id: str) -> dict[str, Any]
 
 
 def send(messages: list[dict[str, Any]]) -> None:
-    """Put messages on the webhooks queue, ten a request (or keep them in :data:`WAITING`)."""
-    url = os.environ.get("WEBHOOKS_QUEUE_URL")
-    if not url:
-        WAITING.extend(messages)
-        return
-    sqs = aws.client("sqs")
-    for start in range(0, len(messages), 10):
-        chunk = messages[start:start + 10]
-        sent = sqs.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "MessageBody": json.dumps(m)} for n, m in enumerate(chunk)])
-        if sent.get("Failed"):
-            raise RuntimeError(f"the webhooks queue refused {len(sent['Failed'])} messages")   # the batch retries
+    """Put messages on the webhooks queue (or keep them in :data:`WAITING`)."""
+    queue.send("WEBHOOKS_QUEUE_URL", messages, WAITING)
 
 
 def record(event: DomainEvent, s: SubscriptionItem, body: str) -> DeliveryItem:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import counters
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, changed
@@ -73,11 +74,8 @@ def create(cmd: BaseModel, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     filters = domain.check_filters(cmd.filters)                # type: ignore[attr-defined]
     merchant_level(by)
     merchant_id = _scope(uow, by, cmd.merchant_id)             # type: ignore[attr-defined]
-    count = SubscriptionCount(*SubscriptionCount.key())
-    uow.update(count, [SubscriptionCount.live.add(1)],
-               SubscriptionCount.live.does_not_exist() | (SubscriptionCount.live < domain.MAX_SUBSCRIPTIONS),
-               on_conflict=lambda: Conflict(f"a program has at most {domain.MAX_SUBSCRIPTIONS} subscriptions; "
-                                            "delete one first"))
+    counters.add(uow, SubscriptionCount(*SubscriptionCount.key()), 1, domain.MAX_SUBSCRIPTIONS,
+                 lambda: Conflict(f"a program has at most {domain.MAX_SUBSCRIPTIONS} subscriptions; delete one first"))
     subscription_id = new_id()
     secret = signing.new_secret()
     now = clock.iso(clock.now())
@@ -152,7 +150,7 @@ def delete(uow: UnitOfWork, subscription_id: str, by: Principal) -> dict[str, An
     s.gsi1pk = s.gsi1sk = None
     s.secrets = json.dumps([])
     uow.save_versioned(s, read, on_conflict=changed("the subscription"))
-    uow.update(SubscriptionCount(*SubscriptionCount.key()), [SubscriptionCount.live.add(-1)])
+    counters.add(uow, SubscriptionCount(*SubscriptionCount.key()), -1, None, changed("the subscription count"))
     repository.forget_cached()
     return {"subscription_id": subscription_id, "status": "deleted", "deleted_at": s.updated_at}
 

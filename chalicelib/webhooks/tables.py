@@ -70,7 +70,7 @@ class SubscriptionCount(MainModel):
     """``WEBHOOK#COUNT / COUNT``: the program's subscriptions not deleted, counted in the same
     transaction as each creation and deletion, so concurrent creations never pass the limit."""
 
-    live = NumberAttribute(null=True)
+    total = NumberAttribute(null=True)                # (chalicelib.ledger.counters: bounded at commit)
 
     @staticmethod
     def key() -> tuple[str, str]:
