@@ -14,11 +14,13 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
    transaction conditioned on the lease still being this one.
 
 **Circuit breaker.** :data:`BREAK_AFTER` failed posts in a row pause the endpoint for
-:data:`PAUSE_SECONDS`: a delivery due meanwhile is not posted, its attempt fails at once (and is
-logged as such) and follows the schedule, so a dead endpoint's backlog of a thousand messages
-costs a write each instead of a timeout each, and healthy endpoints' messages are not held up
-behind it. When the pause is over one delivery (the first to move the pause on) tries the endpoint
-again while the others keep failing at once; a success closes the breaker.
+:data:`PAUSE_SECONDS`: a delivery due meanwhile is not posted. Seeing the pause (read at most once
+a second per container), it skips steps 1-5: one conditional write puts it back on its schedule
+(``retrying``, one more attempt, the reason in ``last_error``, no log line) and the message waits.
+So a dead endpoint's backlog of a thousand messages costs one write each instead of a timeout
+each, and healthy endpoints' messages are not held up behind it. When the pause is over one
+delivery (the first to move the pause on) tries the endpoint again while the others keep being
+held back; a success closes the breaker.
 
 2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
 schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
@@ -103,6 +105,8 @@ def _postpone(record: dict[str, Any], seconds: int) -> None:
 
 def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | None:
     """Post one delivery; what :func:`_one` answers."""
+    if receives < domain.max_attempts() and (wait := _hold_back(program, subscription_id, event_id, receives)):
+        return wait
     uow = UnitOfWork(ACTOR, program=program)
     repo = repository.of(uow)
     d = repo.delivery(subscription_id, event_id)
@@ -120,29 +124,21 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
             # copy of a message that is in time anyway finds the delivery leased or done then
             return max(1, int((clock.parse_iso(d.next_attempt_at) - now).total_seconds()) + 1)
         return DONE                       # another copy of this message holds it
-    if s.paused_until and (clock.parse_iso(s.paused_until) > now or not _probe(program, s, now)):
+    posted = not s.paused_until or (clock.parse_iso(s.paused_until) <= now and _probe(program, s, now))
+    if not posted:
         outcome, at = sender.Outcome(None, 0, "", f"not posted: {int(s.failures or 0)} posts failed in a row; "
-                                     "the endpoint is paused"), now
+                                     f"the endpoint is paused until {s.paused_until}"), now
     else:
         outcome, at = post(program, s, d.event_id, d.body or "{}")
         _breaker(program, s, outcome.ok, at)
-    attempt = DeliveryItem(*DeliveryItem.attempt_key(subscription_id, event_id, new_id()),
-                           subscription_id=subscription_id, event_id=event_id, at=clock.iso(at),
-                           status_code=outcome.status_code, latency_ms=outcome.latency_ms,
-                           response=outcome.response or None, error=outcome.error,
-                           expires_at=expiry_in(KEEP_DAYS))
     exhausted = not outcome.ok and receives >= domain.max_attempts()
+    attempt = None if not posted and not exhausted else DeliveryItem(   # the log: posts, and the last word
+        *DeliveryItem.attempt_key(subscription_id, event_id, new_id()), subscription_id=subscription_id,
+        event_id=event_id, at=clock.iso(at), status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+        response=outcome.response or None, error=outcome.error, expires_at=expiry_in(KEEP_DAYS))
     status = "delivered" if outcome.ok else "exhausted" if exhausted else "retrying"
     wait = None if outcome.ok or exhausted else domain.wait_after(receives)
-    actions: list[Any] = [DeliveryItem.status.set(status), DeliveryItem.lease_until.remove(),
-               DeliveryItem.last_error.set(outcome.error) if outcome.error else DeliveryItem.last_error.remove()]
-    if outcome.status_code is not None:
-        actions.append(DeliveryItem.last_status_code.set(outcome.status_code))
-    if outcome.ok:
-        actions.append(DeliveryItem.delivered_at.set(clock.iso(at)))
-    if wait is not None:
-        actions.append(DeliveryItem.next_attempt_at.set(clock.iso(at + timedelta(seconds=wait))))
-    _finish(program, d, actions, DeliveryItem.lease_until == lease, attempt)
+    _finish(program, d, _outcome(outcome, status, at, wait), DeliveryItem.lease_until == lease, attempt)
     count("WebhookAttempts")
     if outcome.ok:
         if s.exhausted_since:
@@ -153,6 +149,47 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
         count("WebhooksExhausted")
         _extend_streak(program, s)
         return 0                          # report it: the next receive moves it to the dead-letter queue
+    return wait
+
+
+def _outcome(outcome: sender.Outcome, status: str, at: datetime, wait: int | None) -> list[Any]:
+    """The delivery record's update for an attempt's outcome."""
+    actions: list[Any] = [DeliveryItem.status.set(status), DeliveryItem.lease_until.remove(),
+               DeliveryItem.last_error.set(outcome.error) if outcome.error else DeliveryItem.last_error.remove()]
+    if outcome.status_code is not None:
+        actions.append(DeliveryItem.last_status_code.set(outcome.status_code))
+    if outcome.ok:
+        actions.append(DeliveryItem.delivered_at.set(clock.iso(at)))
+    if wait is not None:
+        actions.append(DeliveryItem.next_attempt_at.set(clock.iso(at + timedelta(seconds=wait))))
+    return actions
+
+
+def _hold_back(program: str, subscription_id: str, event_id: str, receives: int) -> int | None:
+    """A delivery to a paused endpoint: not posted, no lease, no log line; one conditional write
+    puts it back on its schedule (``retrying``, one more attempt, the reason in ``last_error``) and
+    the message waits. The pause is read from the repository's cache (at most a second old: a pause
+    seen late costs one full path, one seen after it ended is at worst one delivery held back a
+    schedule step). None: not paused, or the delivery is not free to try (done, leased, not due):
+    the full path decides."""
+    now = clock.now()
+    uow = UnitOfWork(ACTOR, program=program)
+    pause = repository.of(uow).pause(subscription_id)
+    if pause is None or clock.parse_iso(pause[0]) <= now:
+        return None
+    wait = domain.wait_after(receives)
+    d = DeliveryItem(*DeliveryItem.key(subscription_id, event_id))
+    uow.update(d, [DeliveryItem.status.set("retrying"), DeliveryItem.attempts.add(1),
+                   DeliveryItem.lease_until.remove(),
+                   DeliveryItem.next_attempt_at.set(clock.iso(now + timedelta(seconds=wait))),
+                   DeliveryItem.last_error.set(f"not posted: {pause[1]} posts failed in a row; the endpoint "
+                                               f"is paused until {pause[0]}")],
+               DeliveryItem.sk.exists() & _free(now))
+    try:
+        uow.commit()
+    except Problem:
+        return None
+    count("WebhooksHeldBack")
     return wait
 
 
@@ -182,11 +219,16 @@ def _breaker(program: str, s: SubscriptionItem, ok: bool, at: datetime) -> None:
         uow.update(s, [SubscriptionItem.failures.remove(), SubscriptionItem.paused_until.remove()])
     else:
         actions: list[Any] = [SubscriptionItem.failures.add(1)]
-        if int(s.failures or 0) + 1 >= BREAK_AFTER:
-            actions.append(SubscriptionItem.paused_until.set(clock.iso(at + timedelta(seconds=PAUSE_SECONDS))))
+        pause = clock.iso(at + timedelta(seconds=PAUSE_SECONDS)) if int(s.failures or 0) + 1 >= BREAK_AFTER else None
+        if pause:
+            actions.append(SubscriptionItem.paused_until.set(pause))
         uow.update(s, actions, SubscriptionItem.status == "enabled")
-    with contextlib.suppress(Problem):   # deleted or disabled meanwhile
+    try:
         uow.commit()
+    except Problem:                       # deleted or disabled meanwhile
+        return
+    if not ok and pause:
+        repository.of(uow).paused(s.subscription_id, pause, int(s.failures or 0) + 1)
 
 
 def post(program: str, s: SubscriptionItem, event_id: str, body: str) -> tuple[sender.Outcome, datetime]:
@@ -196,16 +238,20 @@ def post(program: str, s: SubscriptionItem, event_id: str, body: str) -> tuple[s
     return sender.post(s.url, body, signing.headers(event_id, body, keys, at)), at
 
 
-def _lease(program: str, d: DeliveryItem, lease: str, now: datetime) -> bool:
-    # a retry is due at its next_attempt_at (its message comes back then); a copy of the message
-    # arriving earlier finds it not due and is dropped, so duplicates never add attempts
+def _free(now: datetime) -> Condition:
+    """A delivery free to try now: a retry is due at its next_attempt_at (its message comes back
+    then); a copy of the message arriving earlier finds it not due and is dropped, so duplicates
+    never add attempts."""
     due = clock.iso(now + timedelta(seconds=CLOCK_SKEW_SECONDS))
-    free = DeliveryItem.status.is_in("queued", "sent") \
+    return DeliveryItem.status.is_in("queued", "sent") \
         | ((DeliveryItem.status == "retrying") & (DeliveryItem.next_attempt_at <= due)) \
         | ((DeliveryItem.status == "delivering") & (DeliveryItem.lease_until < clock.iso(now)))
+
+
+def _lease(program: str, d: DeliveryItem, lease: str, now: datetime) -> bool:
     uow = UnitOfWork(ACTOR, program=program)
     uow.update(d, [DeliveryItem.status.set("delivering"), DeliveryItem.lease_until.set(lease),
-                   DeliveryItem.attempts.add(1)], free)
+                   DeliveryItem.attempts.add(1)], _free(now))
     try:
         uow.commit()
     except Problem:

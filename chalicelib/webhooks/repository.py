@@ -15,6 +15,9 @@ from chalicelib.webhooks.tables import LISTING, SHARDS, DeliveryItem, Subscripti
 # The deliverer reads the subscription itself before each delivery.
 SUBSCRIPTIONS_SECONDS = 1.0
 _ENABLED: TtlCache[list[SubscriptionItem]] = TtlCache(SUBSCRIPTIONS_SECONDS)
+# The deliverer reads whether an endpoint is paused at most once a second per container (a dead
+# endpoint's backlog of thousands of messages: one read a second, not one a message).
+_PAUSES: TtlCache[tuple[str, int] | None] = TtlCache(SUBSCRIPTIONS_SECONDS)
 
 
 class WebhooksRepository:
@@ -37,6 +40,20 @@ class WebhooksRepository:
         """The program's enabled subscriptions, as of at most :data:`SUBSCRIPTIONS_SECONDS` ago."""
         return _ENABLED.get(self.uow.program, lambda: [s for s in self.subscriptions() if s.status == "enabled"])
 
+    def pause(self, subscription_id: str) -> tuple[str, int] | None:
+        """(paused until, posts failed in a row) of an enabled subscription with a pause set, as of
+        at most :data:`SUBSCRIPTIONS_SECONDS` ago; None if it has none."""
+        def load() -> tuple[str, int] | None:
+            s = self.subscription(subscription_id)
+            if s is None or s.status != "enabled" or not s.paused_until:
+                return None
+            return s.paused_until, int(s.failures or 0)
+        return _PAUSES.get((self.uow.program, subscription_id), load)
+
+    def paused(self, subscription_id: str, until: str, failures: int) -> None:
+        """This process has just paused the endpoint (its next deliveries see it at once)."""
+        _PAUSES.put((self.uow.program, subscription_id), (until, failures))
+
     def delivery(self, subscription_id: str, event_id: str, consistent: bool = True) -> DeliveryItem | None:
         """An event's delivery to a subscription, or None."""
         return self.uow.get(DeliveryItem, DeliveryItem.key(subscription_id, event_id), consistent)
@@ -57,3 +74,4 @@ def of(uow: UnitOfWork) -> WebhooksRepository:
 def forget_cached() -> None:
     """Drop the cached subscriptions (a test that changes them and fans out at once)."""
     _ENABLED.clear()
+    _PAUSES.clear()

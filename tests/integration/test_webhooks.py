@@ -216,8 +216,10 @@ def test_a_failing_endpoint_is_paused_and_its_deliveries_fail_without_a_post(hoo
     shown = api.ok("GET", f"{BASE}/{sub}")
     assert shown["failures_in_a_row"] == 2 and shown["paused_until"]
     log = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
-    skipped = [d for d in log if d["log"][0]["status_code"] is None]
-    assert len(skipped) == 2 and all("paused" in d["log"][0]["error"] and d["status"] == "retrying" for d in skipped)
+    skipped = [d for d in log if not d["log"]]           # not posted: no log line, the reason on the record
+    assert len(skipped) == 2 and all("paused" in d["last_error"] and d["status"] == "retrying"
+                                     and d["attempts"] == 1 for d in skipped)
+    assert all(d["log"][0]["status_code"] == 500 for d in log if d not in skipped)
     receiver.answer = lambda n: (200, 0.0)
     assert api.ok("PATCH", f"{BASE}/{sub}", {"enabled": False})["status"] == "disabled"
     reopened = api.ok("PATCH", f"{BASE}/{sub}", {"enabled": True})     # an operator re-enables: breaker closed
