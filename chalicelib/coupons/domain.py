@@ -1,0 +1,442 @@
+"""A coupon's arithmetic on a cart, in integer fen, with no I/O: whether it applies, what it takes
+off each line, when it is usable, and the best combination of several.
+
+Rounding. A percentage coupon takes ``floor(eligible × (100 − percent) / 100)`` off, then its cap:
+it never takes off more than the exact share (the member pays the odd fen). A saving is spread
+over the eligible lines in proportion to what each has left, in whole fen that add up exactly
+(``orders.allocate``: largest remainder, ties to the earlier line), so the checkout can refund
+per line; in proportion to what is left, no line ever gives more than it has.
+
+Stacking. ``saving(terms, cart, base)`` is one coupon after others: ``base`` is what each line
+has left. A coupon ``on: "discounted"`` reads its threshold and percentage from ``base``; one
+``on: "original"`` from the original amounts; either way it takes off at most what the eligible
+lines have left. :func:`best_combination` applies a combination in a fixed order
+(:func:`application_order`): the gift first (a free item is not spend), then the amount coupons
+(amount_off, threshold, no_threshold, third_party), then the percentage coupons, then free
+shipping and parking; within each, the coupon relying on the higher threshold first (so it is
+checked against the most money), then the order given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from chalicelib.coupons.terms import WEEKDAYS, Terms, minutes
+from chalicelib.orders.service import allocate
+
+MAX_CANDIDATES = 12     # at most 2^12 combinations, and the walk (_best) cuts most of them
+CART_LISTS = (("merchants", "merchant", "at merchant"), ("stores", "store", "in store"),
+              ("channels", "channel", "on channel"))
+ORDER = {"gift_item": 0, "amount_off": 1, "threshold": 1, "no_threshold": 1, "third_party": 1, "percent_off": 2,
+         "free_shipping": 3, "parking": 4}
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the cart: what is bought (for the SKU and category lists) and its price."""
+
+    sku: str | None
+    category: str | None
+    quantity: int
+    unit_price_fen: int
+
+    def __post_init__(self) -> None:
+        if self.quantity < 0 or self.unit_price_fen < 0:
+            raise ValueError("a line's quantity and unit_price_fen are never negative")
+
+    @property
+    def amount_fen(self) -> int:
+        """The line's amount: quantity × unit price."""
+        return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class Cart:
+    """What a checkout is about to pay: where, through which channel, the lines, the shipping fee
+    and the hours a car was parked (a mall's parking coupons)."""
+
+    merchant_id: str | None
+    store_id: str | None
+    channel: str | None
+    lines: tuple[Line, ...]
+    shipping_fen: int = 0
+    parking_hours: int = 0
+
+
+@dataclass(frozen=True)
+class Saving:
+    """What one coupon takes off: ``fen`` off the lines, spread as ``lines`` (line index -> fen,
+    nonzero parts only, summing to ``fen``); the shipping fee waived; the parking hours given; the
+    SKU given free."""
+
+    fen: int
+    lines: dict[int, int] = field(default_factory=dict)
+    shipping_fen: int = 0
+    parking_hours: int = 0
+    gift_sku: str | None = None
+
+    @property
+    def total_fen(self) -> int:
+        """Money the member does not pay: off the lines and the shipping fee."""
+        return self.fen + self.shipping_fen
+
+
+def yuan(fen: int) -> str:
+    """Fen as yuan with two decimals, for messages ("50.00")."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+# --- applicability -----------------------------------------------------------------------------
+
+def eligible_lines(terms: Terms, cart: Cart) -> list[int]:
+    """The indexes of the lines the coupon's SKU and category lists admit."""
+    admits = terms.applicability.admits
+    return [i for i, line in enumerate(cart.lines) if admits("skus", line.sku) and admits("categories", line.category)]
+
+
+def _cart_reason(terms: Terms, cart: Cart) -> str | None:
+    values = {"merchants": cart.merchant_id, "stores": cart.store_id, "channels": cart.channel}
+    for name, code, where in CART_LISTS:
+        value = values[name]
+        if not terms.applicability.admits(name, value):
+            if value is None:
+                return f"{code}: the coupon lists its {name} and the cart names no {code}"
+            return f"{code}: not usable {where} '{value}'"
+    return None
+
+
+def _gift_line(terms: Terms, cart: Cart, amounts: Sequence[int], eligible: Sequence[int]) -> int | None:
+    """The first eligible line of the gift SKU with something left to give."""
+    for i in eligible:
+        line = cart.lines[i]
+        if line.sku == terms.gift_sku and line.quantity >= 1 and line.unit_price_fen > 0 and amounts[i] > 0:
+            return i
+    return None
+
+
+def _threshold_of(terms: Terms) -> int:
+    """The least eligible amount with which the coupon takes anything off."""
+    if terms.kind == "threshold" and terms.steps:
+        return terms.steps[0].threshold_fen
+    return terms.min_spend_fen or 0
+
+
+def _amount_reason(terms: Terms, cart: Cart, amounts: Sequence[int], admitted: Sequence[int]) -> str | None:
+    """Why the coupon takes nothing off ``cart`` with its lines at ``amounts`` (``admitted``: the
+    lines its lists admit), or None."""
+    if terms.kind == "gift_item":
+        if _gift_line(terms, cart, amounts, admitted) is None:
+            return f"gift_not_in_cart: add '{terms.gift_sku}' to the cart to get one free"
+        return None
+    eligible = [i for i in admitted if amounts[i] > 0]
+    if terms.kind in ("free_shipping", "parking"):
+        if terms.kind == "free_shipping" and cart.shipping_fen <= 0:
+            return "no_shipping: the cart has no shipping fee"
+        if terms.kind == "parking" and cart.parking_hours <= 0:
+            return "no_parking: the cart has no parking hours"
+        if terms.applicability.names_lines() and not eligible:
+            return "no_eligible_line: it needs an item its SKU and category lists admit"
+        return None
+    if not eligible:
+        return "no_eligible_line: no item of the cart is admitted by its SKU and category lists"
+    total, need = sum(amounts[i] for i in eligible), _threshold_of(terms)
+    if total < need:
+        return f"below_threshold: spend {yuan(need - total)} more on eligible items (eligible {yuan(total)}, threshold {yuan(need)})"
+    return None
+
+
+def applies_to(terms: Terms, cart: Cart) -> str | None:
+    """None if the coupon takes something off ``cart``, else why not: a stable code, a colon and
+    words (``merchant``, ``store``, ``channel``, ``no_eligible_line``, ``below_threshold``,
+    ``gift_not_in_cart``, ``no_shipping``, ``no_parking``). Time is :func:`in_window`'s and
+    validity's business, not this."""
+    return _cart_reason(terms, cart) or _amount_reason(terms, cart, [line.amount_fen for line in cart.lines],
+                                                       eligible_lines(terms, cart))
+
+
+# --- time --------------------------------------------------------------------------------------
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("an instant needs a time zone (a naive one would read the server's)")
+    return at
+
+
+def in_window(terms: Terms, at: datetime, tz: str) -> str | None:
+    """None if ``at`` falls in the coupon's weekday and time-of-day window in the program's zone
+    ``tz`` (from included, to excluded), else ``"weekday: ..."`` or ``"time_of_day: ..."``."""
+    window = terms.window
+    if window is None:
+        return None
+    local = _aware(at).astimezone(ZoneInfo(tz))
+    if window.weekdays is not None and local.isoweekday() not in window.weekdays:
+        days = ", ".join(WEEKDAYS[d - 1] for d in window.weekdays)
+        return f"weekday: usable on {days} only (it is {WEEKDAYS[local.isoweekday() - 1]} in {tz})"
+    if window.from_time is not None and window.to_time is not None:
+        now = local.hour * 60 + local.minute
+        if not minutes(window.from_time) <= now < minutes(window.to_time):
+            return f"time_of_day: usable {window.from_time}-{window.to_time} only (it is {local:%H:%M} in {tz})"
+    return None
+
+
+def valid_from(terms: Terms, claimed_at: datetime) -> datetime:
+    """When a coupon claimed at ``claimed_at`` becomes usable: its claim, or the template's
+    ``starts_at`` if later (UTC)."""
+    start, claimed_at = terms.validity.starts_at, _aware(claimed_at)
+    return max(claimed_at, start).astimezone(UTC) if start is not None else claimed_at.astimezone(UTC)
+
+
+def valid_until(terms: Terms, claimed_at: datetime, tz: str) -> datetime | None:
+    """When the coupon stops being usable (excluded), UTC: the fixed ``ends_at``; or, with
+    ``days_after_claim`` N, midnight in ``tz`` at the end of the N-th local day, the day it
+    becomes usable (:func:`valid_from`) being the first: N = 1 is "the day of the claim only"
+    (领取当日起 N 天内有效), so a coupon claimed at 23:00 with N = 3 ends two days and one hour later.
+    Never None for valid terms (the type leaves room for a template with no end)."""
+    if terms.validity.ends_at is not None:
+        return terms.validity.ends_at.astimezone(UTC)
+    days = terms.validity.days_after_claim
+    if days is None:
+        return None
+    zone = ZoneInfo(tz)
+    last = valid_from(terms, claimed_at).astimezone(zone).date() + timedelta(days=days)
+    return datetime(last.year, last.month, last.day, tzinfo=zone).astimezone(UTC)
+
+
+# --- one coupon --------------------------------------------------------------------------------
+
+def _off(terms: Terms, eligible: int) -> int:
+    """What the coupon takes off an eligible amount it applies to, before what is left caps it."""
+    if terms.kind == "threshold":
+        return max((s.off_fen for s in terms.steps or () if s.threshold_fen <= eligible), default=0)
+    if terms.kind == "percent_off" and terms.percent is not None:
+        off = eligible * (100 - terms.percent) // 100          # floor: never more than the exact share
+        return min(off, terms.cap_fen) if terms.cap_fen is not None else off
+    return min(terms.amount_off_fen or 0, eligible)
+
+
+def _left(cart: Cart, base: dict[int, int] | None) -> list[int]:
+    original = [line.amount_fen for line in cart.lines]
+    if base is None:
+        return original
+    return [max(0, min(base.get(i, amount), amount)) for i, amount in enumerate(original)]
+
+
+def saving(terms: Terms, cart: Cart, base: dict[int, int] | None = None) -> Saving:
+    """What one coupon takes off ``cart`` (nothing if it does not apply). ``base``: each line's
+    amount left after the coupons applied before (default, and for a line it leaves out: the
+    original amount); the coupon reads its threshold and percentage from it when ``stacking.on``
+    is ``discounted``, from the original amounts when ``original``, and never takes off more than
+    the eligible lines have left.
+
+    amount_off: its amount if the eligible total reaches min_spend; threshold: the off of the
+    highest step reached; percent_off: floor(eligible × (100 − percent) / 100), capped;
+    no_threshold and third_party: its amount; gift_item: one unit of the gift's line; all these
+    at most the eligible amount. free_shipping: the shipping fee (no line); parking: its hours,
+    at most the cart's (no fen)."""
+    left = _left(cart, base)
+    amounts = left if terms.stacking.on == "discounted" else [line.amount_fen for line in cart.lines]
+    eligible = eligible_lines(terms, cart)
+    if _cart_reason(terms, cart) or _amount_reason(terms, cart, amounts, eligible):
+        return Saving(0)
+    if terms.kind == "free_shipping":
+        return Saving(0, shipping_fen=cart.shipping_fen)
+    if terms.kind == "parking":
+        return Saving(0, parking_hours=min(terms.parking_hours or 0, cart.parking_hours))
+    if terms.kind == "gift_item":
+        i = _gift_line(terms, cart, left, eligible)
+        if i is None:
+            return Saving(0)
+        fen = min(cart.lines[i].unit_price_fen, left[i])
+        return Saving(fen, {i: fen}, gift_sku=terms.gift_sku)
+    off = min(_off(terms, sum(amounts[i] for i in eligible)), sum(left[i] for i in eligible))
+    spread = allocate(off, [left[i] for i in eligible])
+    return Saving(off, {i: part for i, part in zip(eligible, spread, strict=True) if part})
+
+
+# --- several coupons ---------------------------------------------------------------------------
+
+def _relied_threshold(terms: Terms, cart: Cart) -> int:
+    """The threshold the coupon relies on for this cart (the highest step its original eligible
+    amount reaches; its min spend; 0 for none)."""
+    if terms.kind == "threshold":
+        eligible = sum(cart.lines[i].amount_fen for i in eligible_lines(terms, cart))
+        return max((s.threshold_fen for s in terms.steps or () if s.threshold_fen <= eligible), default=0)
+    return terms.min_spend_fen or 0
+
+
+def application_order(coupons: Sequence[tuple[str, Terms]], cart: Cart) -> list[tuple[str, Terms]]:
+    """The order a combination is applied in: gift, amount coupons, percentage coupons, free
+    shipping, parking; within each the higher relied-on threshold first, then the order given."""
+    ranked = sorted(enumerate(coupons), key=lambda pc: (ORDER[pc[1][1].kind], -_relied_threshold(pc[1][1], cart), pc[0]))
+    return [coupon for _, coupon in ranked]
+
+
+def savings_in_order(coupons: Sequence[tuple[str, Terms]], cart: Cart) -> list[tuple[str, Saving]]:
+    """Each coupon's saving, applied one after another in :func:`application_order`, each on
+    what the ones before left (lines, shipping fee, parking hours). Stacking rules are the
+    caller's (:func:`best_combination` chooses only combinations they allow)."""
+    left = {i: line.amount_fen for i, line in enumerate(cart.lines)}
+    shipping, hours = cart.shipping_fen, cart.parking_hours
+    applied = []
+    for coupon_id, terms in application_order(coupons, cart):
+        one = saving(terms, replace(cart, shipping_fen=shipping, parking_hours=hours), left)
+        for i, fen in one.lines.items():
+            left[i] -= fen
+        shipping, hours = shipping - one.shipping_fen, hours - one.parking_hours
+        applied.append((coupon_id, one))
+    return applied
+
+
+def _group_limits(combo: Sequence[tuple[str, Terms]]) -> dict[str, int]:
+    """Each group's maximum in a combination: the smallest ``group_max`` among its coupons there
+    (every coupon's own limit holds)."""
+    limits: dict[str, int] = {}
+    for _, terms in combo:
+        group = terms.stacking.group or ""
+        limits[group] = min(limits.get(group, terms.stacking.group_max), terms.stacking.group_max)
+    return limits
+
+
+def _allowed(combo: Sequence[tuple[str, Terms]]) -> bool:
+    """Whether the stacking rules allow ``combo``: an exclusive coupon alone; joint ones at most
+    their group's maximum per group, any groups together."""
+    if any(terms.stacking.category == "exclusive" for _, terms in combo):
+        return len(combo) == 1
+    counts = Counter(terms.stacking.group or "" for _, terms in combo)
+    limits = _group_limits(combo)
+    return all(count <= limits[group] for group, count in counts.items())
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A combination tried: its coupons, each one's saving in the order applied, and what the
+    lines, the shipping fee and the parking hours have left after them."""
+
+    applied: tuple[tuple[tuple[str, Terms], Saving], ...]
+    left: dict[int, int]
+    shipping_left: int
+    hours_left: int
+
+    @property
+    def fen(self) -> int:
+        return sum(s.total_fen for _, s in self.applied)
+
+    @property
+    def hours(self) -> int:
+        return sum(s.parking_hours for _, s in self.applied)
+
+    @property
+    def exclusive(self) -> bool:
+        return bool(self.applied) and self.applied[0][0][1].stacking.category == "exclusive"
+
+    @property
+    def combo(self) -> list[tuple[str, Terms]]:
+        return [coupon for coupon, _ in self.applied]
+
+    def key(self) -> tuple[int, int, bool, int]:
+        # more money, then more parking hours; on a tie joint coupons over an exclusive one (it is
+        # chosen only when it saves more), then fewer coupons (none used for nothing)
+        return self.fen, self.hours, not self.exclusive, -len(self.applied)
+
+    def then(self, coupon: tuple[str, Terms], cart: Cart) -> _Outcome:
+        """This combination and ``coupon`` applied after it."""
+        one = saving(coupon[1], replace(cart, shipping_fen=self.shipping_left, parking_hours=self.hours_left), self.left)
+        left = dict(self.left)
+        for i, fen in one.lines.items():
+            left[i] -= fen
+        return _Outcome((*self.applied, (coupon, one)), left, self.shipping_left - one.shipping_fen,
+                        self.hours_left - one.parking_hours)
+
+
+def _best(ordered: Sequence[tuple[str, Terms]], cart: Cart, alone: dict[str, Saving]) -> _Outcome | None:
+    """The best combination the stacking rules allow, by :meth:`_Outcome.key`: a depth-first walk
+    over ``ordered`` (already in application order, so a combination is its prefix and one more
+    coupon, computed once). A branch is cut when even every remaining coupon's saving alone could
+    not reach the best so far: no coupon saves more after others than alone (less is left, and
+    every kind's saving grows with the amount it reads), so the cut never loses the best."""
+    n = len(ordered)
+    fen_after, hours_after = [0] * (n + 1), [0] * (n + 1)
+    for j in reversed(range(n)):
+        one = alone[ordered[j][0]]
+        fen_after[j], hours_after[j] = fen_after[j + 1] + one.total_fen, hours_after[j + 1] + one.parking_hours
+    best: list[_Outcome] = []
+
+    def visit(before: _Outcome, first: int) -> None:
+        for j in range(first, n):
+            if best and (before.fen + fen_after[j], before.hours + hours_after[j]) < best[0].key()[:2]:
+                return                           # the later coupons save less still
+            if not _allowed([*before.combo, ordered[j]]):
+                continue
+            outcome = before.then(ordered[j], cart)
+            if not best or outcome.key() > best[0].key():
+                best[:] = [outcome]
+            if not outcome.exclusive:
+                visit(outcome, j + 1)
+
+    visit(_Outcome((), {i: line.amount_fen for i, line in enumerate(cart.lines)}, cart.shipping_fen, cart.parking_hours), 0)
+    return best[0] if best else None
+
+
+def _screen(coupons: Sequence[tuple[str, Terms]], cart: Cart,
+            why: dict[str, str]) -> tuple[list[tuple[str, Terms]], dict[str, Saving]]:
+    """The coupons usable on ``cart`` (at most MAX_CANDIDATES, those saving most alone) and each
+    one's saving alone; ``why`` gets the reasons of the rest."""
+    usable, alone = [], {}
+    for coupon_id, terms in coupons:
+        reason = applies_to(terms, cart)
+        one = saving(terms, cart) if reason is None else Saving(0)
+        if reason is None and one.total_fen == 0 and one.parking_hours == 0:
+            reason = "no_saving: it takes nothing off this cart"
+        if reason is not None:
+            why[coupon_id] = reason
+        else:
+            usable.append((coupon_id, terms))
+            alone[coupon_id] = one
+    ranked = sorted(usable, key=lambda c: (-alone[c[0]].total_fen, -alone[c[0]].parking_hours))
+    for coupon_id, _ in ranked[MAX_CANDIDATES:]:
+        why[coupon_id] = f"too_many: only the {MAX_CANDIDATES} coupons saving most alone are combined"
+    kept = {coupon_id for coupon_id, _ in ranked[:MAX_CANDIDATES]}
+    return [c for c in usable if c[0] in kept], alone
+
+
+def _why_not(terms: Terms, alone: Saving, best: _Outcome) -> str:
+    chosen = ", ".join(coupon_id for coupon_id, _ in best.combo)
+    if terms.stacking.category == "exclusive":
+        return (f"exclusive: it is used alone and saves {yuan(alone.total_fen)}; {chosen} save {yuan(best.fen)} "
+                "(an exclusive coupon is chosen only when it saves more)")
+    if best.exclusive:
+        return f"exclusive: {chosen} is used alone and saves {yuan(best.fen)}, more than any joint coupons together"
+    group = terms.stacking.group or ""
+    limits = _group_limits([*best.combo, ("", terms)])
+    taken = [coupon_id for coupon_id, t in best.combo if t.stacking.group == group]
+    if len(taken) >= limits[group]:
+        return f"group_max: group '{group}' takes at most {limits[group]} and {', '.join(taken)} save more"
+    return f"no_gain: it adds nothing on top of {chosen}"
+
+
+def best_combination(coupons: list[tuple[str, Terms]], cart: Cart) -> tuple[list[str], int, dict[str, str]]:
+    """The combination of ``coupons`` (id, terms) that saves the most on ``cart`` under the
+    stacking rules: (the chosen ids in the order applied, the fen they save (lines and shipping),
+    and for each coupon not chosen why). An exclusive coupon is used alone, and only when it
+    saves more than any joint combination; joint coupons combine, at most the group's maximum
+    per group. Equal savings: more parking hours, then joint coupons over an exclusive one, then
+    fewer coupons, then the earlier in application order. Windows and validity are the caller's
+    to check first. The search is exhaustive over the MAX_CANDIDATES (12) coupons saving most
+    alone; any beyond are reported ``too_many``."""
+    if len({coupon_id for coupon_id, _ in coupons}) != len(coupons):
+        raise ValueError("coupon ids must be unique")
+    why: dict[str, str] = {}
+    candidates, alone = _screen(coupons, cart, why)
+    best = _best(application_order(candidates, cart), cart, alone)
+    if best is None:
+        return [], 0, why
+    chosen = [coupon_id for coupon_id, _ in best.combo]
+    for coupon_id, terms in candidates:
+        if coupon_id not in chosen:
+            why[coupon_id] = _why_not(terms, alone[coupon_id], best)
+    return chosen, best.fen, why
