@@ -12,6 +12,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
+from chalicelib.coupons.routes import bp as coupons
 from chalicelib.db import due
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch
@@ -49,7 +50,7 @@ dispatch.provided_by(
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
-    "chalicelib.gift_cards.holds",
+    "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs",
 )
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
@@ -66,7 +67,7 @@ if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
 for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
-                  stored_value, gift_cards, webhooks):
+                  stored_value, gift_cards, coupons, webhooks):
     app.register_blueprint(blueprint)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
@@ -133,7 +134,7 @@ def deliver_webhooks(event):
 # their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
 # expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05
 # Asia/Shanghai: points and tier reminders (a civil hour for notifications); every 5 minutes:
-# lapsed checkout holds; 01:00: inflation check; 03:40: gift card reconciliation; :45 and :50 every
+# lapsed checkout holds; :35 coupon reminders and expiry; 01:00: inflation check; 03:40: gift card reconciliation; :45 and :50 every
 # hour: the next page of the points and stored value reconciliations (every account within a week at
 # 1.2 million members: chalicelib/ledger/reconciliation.py). Lambda finds each handler as an
 # attribute of this module, hence the names.
@@ -156,5 +157,6 @@ gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-
     _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
 gift_card_holds = app.schedule("rate(5 minutes)", name="gift-card-holds")(_job("gift-card-holds"))
+coupon_expiry = app.schedule(Cron(35, "*", "*", "*", "?", "*"), name="coupon-expiry")(_job("coupon-expiry"))
 
 coldstart.loaded()

@@ -24,14 +24,14 @@ Kind = Literal["amount_off", "threshold", "percent_off", "no_threshold", "gift_i
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-class Step(Strict):
+class CouponStep(Strict):
     """One step of a threshold coupon: spend ``threshold_fen``, save ``off_fen``."""
 
     threshold_fen: StrictInt = Field(ge=1, le=MAX_FEN)
     off_fen: StrictInt = Field(ge=1, le=MAX_OFF_FEN)
 
     @model_validator(mode="after")
-    def _off_below_threshold(self) -> Step:
+    def _off_below_threshold(self) -> CouponStep:
         if self.off_fen >= self.threshold_fen:
             raise ValueError(f"a step's off_fen ({self.off_fen}) must be below its threshold_fen ({self.threshold_fen})")
         return self
@@ -40,7 +40,7 @@ class Step(Strict):
 APPLICABILITY = ("merchants", "stores", "skus", "categories", "channels")
 
 
-class Applicability(Strict):
+class CouponApplicability(Strict):
     """Where and on what the coupon is usable: an include list (``None``: any) and an exclude list
     for each of merchant, store, SKU, category and channel."""
 
@@ -56,7 +56,7 @@ class Applicability(Strict):
     exclude_channels: list[Name] = Field([], max_length=20)
 
     @model_validator(mode="after")
-    def _lists(self) -> Applicability:
+    def _lists(self) -> CouponApplicability:
         for name in APPLICABILITY:
             include: list[str] | None = getattr(self, name)
             if include == []:
@@ -85,7 +85,7 @@ def minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(mins)
 
 
-class Window(Strict):
+class CouponWindow(Strict):
     """When in the week and the day the coupon can be used, in the program's local time."""
 
     weekdays: list[StrictInt] | None = Field(None, max_length=7, description="1 = Monday .. 7 = Sunday; null: every day")
@@ -112,7 +112,7 @@ class Window(Strict):
         return v
 
     @model_validator(mode="after")
-    def _order(self) -> Window:
+    def _order(self) -> CouponWindow:
         if (self.from_time is None) != (self.to_time is None):
             raise ValueError("window.from_time and window.to_time go together (or neither)")
         if self.from_time is not None and self.to_time is not None and minutes(self.to_time) <= minutes(self.from_time):
@@ -121,7 +121,7 @@ class Window(Strict):
         return self
 
 
-class Validity(Strict):
+class CouponValidity(Strict):
     """When an issued coupon can be used: from ``starts_at`` (or its claim, whichever is later)
     to a fixed ``ends_at`` or to the end of the ``days_after_claim``-th local day, the day it
     becomes usable being the first (``domain.valid_until``)."""
@@ -131,7 +131,7 @@ class Validity(Strict):
     days_after_claim: StrictInt | None = Field(None, ge=1, le=3650)
 
     @model_validator(mode="after")
-    def _one_end(self) -> Validity:
+    def _one_end(self) -> CouponValidity:
         if (self.ends_at is None) == (self.days_after_claim is None):
             raise ValueError("validity needs exactly one of ends_at (a fixed end) and days_after_claim")
         if self.starts_at is not None and self.ends_at is not None and self.ends_at <= self.starts_at:
@@ -139,7 +139,7 @@ class Validity(Strict):
         return self
 
 
-class Stacking(Strict):
+class CouponStacking(Strict):
     """How the coupon combines with others at a checkout: an exclusive one is used alone; joint
     ones combine, at most ``group_max`` of one ``group``, any number of groups. ``on``: whether it
     applies to the original amounts or to what earlier coupons left."""
@@ -150,7 +150,7 @@ class Stacking(Strict):
     on: Literal["original", "discounted"] = "discounted"
 
     @model_validator(mode="after")
-    def _group(self) -> Stacking:
+    def _group(self) -> CouponStacking:
         if self.category == "joint" and self.group is None:
             raise ValueError("stacking.group is needed for a joint coupon")
         if self.category == "exclusive" and (self.group is not None or self.group_max != 1):
@@ -165,7 +165,7 @@ def _brand_pays_all() -> dict[Bearer, int]:
     return {"brand": 100}
 
 
-class CostBearer(Strict):
+class CouponCostBearer(Strict):
     """Who pays for the discount, in percent (recorded on every use)."""
 
     shares: dict[Bearer, StrictInt] = Field(default_factory=_brand_pays_all, min_length=1, max_length=3)
@@ -201,18 +201,18 @@ class Terms(Strict):
     amount_off_fen: StrictInt | None = Field(None, ge=1, le=MAX_OFF_FEN,
                                              description="amount_off, no_threshold; third_party: its face value")
     min_spend_fen: StrictInt | None = Field(None, ge=0, le=MAX_FEN, description="amount_off, percent_off: optional")
-    steps: list[Step] | None = Field(None, min_length=1, max_length=20, description="threshold: ascending")
+    steps: list[CouponStep] | None = Field(None, min_length=1, max_length=20, description="threshold: ascending")
     percent: StrictInt | None = Field(None, description="percent_off: the share paid, 1..99 (80 = 8折, 20% off)")
     cap_fen: StrictInt | None = Field(None, ge=1, le=MAX_OFF_FEN, description="percent_off: the most it takes off")
     gift_sku: Name | None = Field(None, description="gift_item: one unit of this SKU free")
     parking_hours: StrictInt | None = Field(None, ge=1, le=24, description="parking: free hours")
     platform: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="third_party: e.g. douyin")
     undo_window_minutes: StrictInt = Field(60, ge=0, le=1440, description="third_party: how long a write-off can be undone")
-    applicability: Applicability = Field(default_factory=Applicability)
-    window: Window | None = None
-    validity: Validity
-    stacking: Stacking = Field(default_factory=lambda: Stacking(category="exclusive"))
-    cost_bearer: CostBearer = Field(default_factory=CostBearer)
+    applicability: CouponApplicability = Field(default_factory=CouponApplicability)
+    window: CouponWindow | None = None
+    validity: CouponValidity
+    stacking: CouponStacking = Field(default_factory=lambda: CouponStacking(category="exclusive"))
+    cost_bearer: CouponCostBearer = Field(default_factory=CouponCostBearer)
 
     @field_validator("percent")
     @classmethod

@@ -21,25 +21,14 @@ import hmac
 import re
 import secrets
 
+from chalicelib.shared.codes import luhn_digit
+
 N, R, P = 2**12, 8, 1
 SALT_BYTES, HASH_BYTES = 16, 32
 MAXMEM = 64 * 2**20
 NUMBER = re.compile(r"^9\d{15}$")
 SECRET = re.compile(r"^\d{16}$")
 _DUMMY = "scrypt$4096$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + base64.b64encode(bytes(HASH_BYTES)).decode()
-
-
-def luhn_digit(digits: str) -> str:
-    """The Luhn check digit to append to ``digits``."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def card_number(batch_no: int, serial: int) -> str:

@@ -53,6 +53,8 @@ EVENT_TYPES = frozenset({
     "gift_card.probe_refused", "gift_card.caller_locked", "gift_card.reconciliation_failed",
     "merchant.created", "store.created", "program.created", "api_key.created", "api_key.revoked",
     "webhook.subscription_disabled", "webhook.test",
+    "coupon.template_created", "coupon.template_updated", "coupon.template_state_changed", "coupon.claimed",
+    "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

@@ -133,7 +133,21 @@ TARGETS = {
     "listWebhookDeliveries": lambda t: ({"subscription_id": t["webhook"]}, None, None),
     "replayWebhookEvents": lambda t: ({"subscription_id": t["webhook"]}, {"event_id": t["webhook_event"]}, None),
     "sendTestWebhook": lambda t: ({"subscription_id": t["webhook"]}, None, None),
+    "createCouponTemplate": lambda t: ({}, {"terms": COUPON_TERMS, "stock": 5, "merchant_id": A[1]}, None),
+    "listCouponTemplates": lambda t: ({}, None, None),
+    "getCouponTemplate": lambda t: ({"template_id": t["coupon_template"]}, None, None),
+    "updateCouponTemplate": lambda t: ({"template_id": t["coupon_template"]}, {"add_stock": 5}, None),
+    "setCouponTemplateState": lambda t: ({"template_id": t["coupon_template"]}, {"state": "ended"}, None),
+    "claimCoupon": lambda t: ({"member_id": t["bob"]}, {"template_id": t["coupon_template"]}, None),
+    "listMemberCoupons": lambda t: ({"member_id": t["bob"]}, None, None),
+    "getCoupon": lambda t: ({"member_id": t["bob"], "coupon_id": t["coupon"]}, None, None),
+    "validateCoupon": lambda t: ({}, {"code": t["coupon_code"], "order_id": "walk-c", "order_amount_fen": 20_000}, None),
+    "writeOffCoupon": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": "walk-c2",
+                                      "order_amount_fen": 20_000}, None),
+    "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
+COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
+                "validity": {"days_after_claim": 30}}
 # Within program 1 these read or change what the program's merchants share (its members and their
 # balances; references of other merchants are hidden, tested on their own), or the program's own
 # settings: merchant B may call them. Everything else names merchant A's records.
@@ -142,7 +156,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
                      "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
                      "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
-                     "listStoredValueLedger"}
+                     "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -151,7 +165,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
                "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
                "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
-               "listWebhookSubscriptions"}
+               "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -200,7 +214,19 @@ def target(api, stack):
     webhook = hook.json()["subscription_id"]
     tested = api.call("POST", f"/v1/webhooks/subscriptions/{webhook}/test", headers=hq, key=f"wwt-{bob}")
     assert tested.status_code == 200 and tested.json()["delivered"] is False      # nobody listens on port 9
-    return {"bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
+    template = api.call("POST", "/v1/coupon-templates", {"terms": COUPON_TERMS, "stock": 5, "state": "active",
+                                                          "merchant_id": A[1]}, headers=hq, key=f"wct-{bob}")
+    assert template.status_code == 201, template.text
+    coupon_template = template.json()["template_id"]
+    coupons = [api.call("POST", f"/v1/members/{bob}/coupons", {"template_id": coupon_template},
+                        signed_by=pos(stack, A), key=f"wcc{i}-{bob}").json() for i in range(2)]
+    coupon_order = f"walk-co-{bob}"
+    assert api.call("POST", "/v1/coupons/write-offs", {"code": coupons[1]["code"], "order_id": coupon_order,
+                                                       "order_amount_fen": 2_000},
+                    signed_by=pos(stack, A), key=f"wcw-{bob}").status_code == 201
+    return {"coupon_template": coupon_template, "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
+            "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
+            "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
             "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,
             "webhook": webhook, "webhook_event": tested.json()["event_id"]}
 
@@ -257,8 +283,10 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
     def a_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
+                               "default/COUPONTPL#", "default/COUPONCODE#", "default/STOCK#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
-                or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]))
+                or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
+                                                      or item["sk"]["S"].startswith("COUPON")))
     before = _dump(stack, a_owned)
     for op in PROTECTED:
         if op.operation_id in SHARED_IN_PROGRAM:
@@ -276,7 +304,10 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
 # which belong to the merchant, not to a store (any of its tills activates one it sold). None of
 # them may touch a record demo-store took, which the dump below proves.
 OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers", "getDailyStats", "listOrders",
-             "payWithStoredValue", "activateGiftCard"}
+             "payWithStoredValue", "activateGiftCard",
+             # the merchant's coupon templates are the merchant's, not a store's: any of its stores
+             # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
+             "getCouponTemplate", "claimCoupon", "validateCoupon"}
 
 
 @pytest.fixture(scope="module")

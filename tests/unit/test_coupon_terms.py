@@ -4,7 +4,15 @@ its message (the house turns these ValueErrors into a problem+json 422 naming th
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.coupons.terms import Applicability, CostBearer, Stacking, Step, Terms, Validity, Window
+from chalicelib.coupons.terms import (
+    CouponApplicability,
+    CouponCostBearer,
+    CouponStacking,
+    CouponStep,
+    CouponValidity,
+    CouponWindow,
+    Terms,
+)
 
 FIXED = {"starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2026-12-31T00:00:00+08:00"}
 
@@ -34,8 +42,8 @@ def refused(match, build=terms, **fields):
 def test_each_kind_with_its_fields_is_accepted(fields):
     t = terms(**fields)
     assert t.kind == fields["kind"]
-    assert t.stacking == Stacking(category="exclusive") and t.cost_bearer.shares == {"brand": 100}
-    assert t.applicability == Applicability()
+    assert t.stacking == CouponStacking(category="exclusive") and t.cost_bearer.shares == {"brand": 100}
+    assert t.applicability == CouponApplicability()
 
 
 @pytest.mark.parametrize("fields, match", [
@@ -79,7 +87,7 @@ def test_a_threshold_at_or_below_its_discount_is_refused():
 
 def test_a_step_taking_off_its_whole_threshold_or_more_is_refused():
     with pytest.raises(ValidationError, match=r"a step's off_fen \(100\) must be below its threshold_fen \(100\)"):
-        Step(threshold_fen=100, off_fen=100)
+        CouponStep(threshold_fen=100, off_fen=100)
     refused("must be below its threshold_fen", kind="threshold", steps=[{"threshold_fen": 100, "off_fen": 150}])
 
 
@@ -123,31 +131,31 @@ def test_parking_hours_and_undo_window_are_bounded():
 @pytest.mark.parametrize("name", ["merchants", "stores", "skus", "categories", "channels"])
 def test_an_empty_include_list_is_refused_and_none_admits_any(name):
     with pytest.raises(ValidationError, match=rf"applicability.{name} is \[\], which admits nothing: leave it out \(null\)"):
-        Applicability(**{name: []})
-    assert Applicability(**{name: None}).admits(name, "anything")
+        CouponApplicability(**{name: []})
+    assert CouponApplicability(**{name: None}).admits(name, "anything")
 
 
 @pytest.mark.parametrize("name", ["merchants", "stores", "skus", "categories", "channels"])
 def test_an_item_both_included_and_excluded_is_refused(name):
     with pytest.raises(ValidationError, match=rf"\['B'\] both in {name} and in exclude_{name}"):
-        Applicability(**{name: ["A", "B"], f"exclude_{name}": ["B", "C"]})
+        CouponApplicability(**{name: ["A", "B"], f"exclude_{name}": ["B", "C"]})
 
 
 def test_list_and_name_lengths_are_bounded():
     with pytest.raises(ValidationError, match="skus"):
-        Applicability(skus=[f"S{i}" for i in range(201)])
-    assert len(Applicability(skus=[f"S{i}" for i in range(200)]).skus or ()) == 200
+        CouponApplicability(skus=[f"S{i}" for i in range(201)])
+    assert len(CouponApplicability(skus=[f"S{i}" for i in range(200)]).skus or ()) == 200
     with pytest.raises(ValidationError, match="channels"):
-        Applicability(channels=[f"c{i}" for i in range(21)])
+        CouponApplicability(channels=[f"c{i}" for i in range(21)])
     with pytest.raises(ValidationError):
-        Applicability(stores=["x" * 65])
+        CouponApplicability(stores=["x" * 65])
     with pytest.raises(ValidationError):
-        Applicability(exclude_skus=[""])
+        CouponApplicability(exclude_skus=[""])
 
 
 def test_unknown_fields_are_refused():
     with pytest.raises(ValidationError, match="extra"):
-        Applicability(shops=["A"])
+        CouponApplicability(shops=["A"])
     refused("extra", kind="free_shipping", discount=5)
 
 
@@ -161,10 +169,10 @@ def test_a_gift_its_own_lists_exclude_is_refused():
 
 def test_a_window_that_ends_before_it_starts_is_refused():
     with pytest.raises(ValidationError, match=r"window.to_time \(11:00\) must be after window.from_time \(14:00\)"):
-        Window(from_time="14:00", to_time="11:00")
+        CouponWindow(from_time="14:00", to_time="11:00")
     with pytest.raises(ValidationError, match="must be after"):
-        Window(from_time="11:00", to_time="11:00")
-    assert Window(from_time="18:00", to_time="24:00").to_time == "24:00"
+        CouponWindow(from_time="11:00", to_time="11:00")
+    assert CouponWindow(from_time="18:00", to_time="24:00").to_time == "24:00"
 
 
 @pytest.mark.parametrize("fields, match", [
@@ -178,57 +186,57 @@ def test_a_window_that_ends_before_it_starts_is_refused():
 ])
 def test_a_bad_window_is_refused(fields, match):
     with pytest.raises(ValidationError, match=match):
-        Window(**fields)
+        CouponWindow(**fields)
 
 
 def test_weekdays_are_kept_sorted_and_once():
-    assert Window(weekdays=[7, 6, 6]).weekdays == [6, 7]
+    assert CouponWindow(weekdays=[7, 6, 6]).weekdays == [6, 7]
 
 
 def test_validity_is_a_fixed_window_or_n_days_after_claim():
-    assert Validity(**FIXED).ends_at is not None
-    assert Validity(days_after_claim=30).ends_at is None
-    assert Validity(starts_at=FIXED["starts_at"], days_after_claim=3).days_after_claim == 3
+    assert CouponValidity(**FIXED).ends_at is not None
+    assert CouponValidity(days_after_claim=30).ends_at is None
+    assert CouponValidity(starts_at=FIXED["starts_at"], days_after_claim=3).days_after_claim == 3
     with pytest.raises(ValidationError, match="validity needs exactly one of ends_at .a fixed end. and days_after_claim"):
-        Validity(starts_at=FIXED["starts_at"])
+        CouponValidity(starts_at=FIXED["starts_at"])
     with pytest.raises(ValidationError, match="exactly one of"):
-        Validity(ends_at=FIXED["ends_at"], days_after_claim=3)
+        CouponValidity(ends_at=FIXED["ends_at"], days_after_claim=3)
     with pytest.raises(ValidationError, match="validity.ends_at must be after validity.starts_at"):
-        Validity(starts_at=FIXED["ends_at"], ends_at=FIXED["starts_at"])
+        CouponValidity(starts_at=FIXED["ends_at"], ends_at=FIXED["starts_at"])
     with pytest.raises(ValidationError, match="days_after_claim"):
-        Validity(days_after_claim=3651)
+        CouponValidity(days_after_claim=3651)
     with pytest.raises(ValidationError, match="days_after_claim"):
-        Validity(days_after_claim=0)
+        CouponValidity(days_after_claim=0)
     with pytest.raises(ValidationError, match="needs a time zone"):
-        Validity(ends_at="2026-12-31T00:00:00")
+        CouponValidity(ends_at="2026-12-31T00:00:00")
 
 
 # --- stacking, cost bearer ---------------------------------------------------------------------
 
 def test_stacking():
-    assert Stacking(category="joint", group="shop", group_max=2).on == "discounted"
+    assert CouponStacking(category="joint", group="shop", group_max=2).on == "discounted"
     with pytest.raises(ValidationError, match="stacking.group is needed for a joint coupon"):
-        Stacking(category="joint")
+        CouponStacking(category="joint")
     with pytest.raises(ValidationError, match="stacking.group and stacking.group_max are for joint coupons only"):
-        Stacking(category="exclusive", group="shop")
+        CouponStacking(category="exclusive", group="shop")
     with pytest.raises(ValidationError, match="for joint coupons only"):
-        Stacking(category="exclusive", group_max=3)
+        CouponStacking(category="exclusive", group_max=3)
     with pytest.raises(ValidationError, match="group_max"):
-        Stacking(category="joint", group="shop", group_max=11)
+        CouponStacking(category="joint", group="shop", group_max=11)
     with pytest.raises(ValidationError, match="on"):
-        Stacking(category="joint", group="shop", on="best")
+        CouponStacking(category="joint", group="shop", on="best")
 
 
 def test_cost_bearer_shares_sum_to_100():
-    assert CostBearer(shares={"mall": 30, "merchant": 70}).shares == {"mall": 30, "merchant": 70}
+    assert CouponCostBearer(shares={"mall": 30, "merchant": 70}).shares == {"mall": 30, "merchant": 70}
     with pytest.raises(ValidationError, match="cost_bearer.shares must sum to 100, not 90"):
-        CostBearer(shares={"mall": 30, "merchant": 60})
+        CouponCostBearer(shares={"mall": 30, "merchant": 60})
     with pytest.raises(ValidationError, match="percentages from 1 to 100"):
-        CostBearer(shares={"mall": 0, "merchant": 100})
+        CouponCostBearer(shares={"mall": 0, "merchant": 100})
     with pytest.raises(ValidationError, match="shares"):
-        CostBearer(shares={"landlord": 100})
+        CouponCostBearer(shares={"landlord": 100})
     with pytest.raises(ValidationError, match="shares"):
-        CostBearer(shares={})
+        CouponCostBearer(shares={})
 
 
 def test_title_and_description_are_plain_bounded_text():

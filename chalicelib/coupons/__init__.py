@@ -1,0 +1,1 @@
+"""Coupons: templates, stock, claims, codes, write-off at the till (issue #26)."""

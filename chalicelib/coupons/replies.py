@@ -1,0 +1,128 @@
+"""What the coupon operations answer: the OpenAPI response schemas. Amounts are integer fen."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.coupons.terms import Terms
+from chalicelib.shared.types import Reply
+
+CouponState = Literal["unused", "used", "expired", "void"]
+
+
+class StockLevel(Reply):
+    """A stock's level now."""
+
+    total: int = Field(description="coupons the stock was made with, plus what was added, less what was removed")
+    left: int = Field(description="coupons still to issue")
+    taken: int = Field(description="coupons issued (claimed or issued) from it")
+
+
+class TemplateOut(Reply):
+    """A coupon template: its terms in force, stock, limits and budgets."""
+
+    template_id: str
+    merchant_id: str | None = Field(description="the merchant it belongs to; null: the program's head office")
+    state: Literal["draft", "active", "paused", "ended"] = Field(
+        description="draft (not yet claimable), active, paused (no claims; issued coupons stay usable), ended")
+    terms_version: int = Field(description="the version of its terms that coupons issued now carry")
+    terms: Terms
+    stock: StockLevel | None = Field(description="its stock now (null in listings)")
+    per_member_limit: int | None
+    per_member_daily_limit: int | None
+    budget_fen: int | None = Field(description="the most its write-offs may take off in all")
+    store_budget_fen: int | None = Field(description="the most per store per period")
+    store_budget_period: str | None
+    on_refund: Literal["restore", "void"]
+    claimable: bool = Field(description="members may claim it themselves")
+    created_at: str
+    updated_at: str | None
+
+
+class TemplatesOut(Reply):
+    """A page of coupon templates."""
+
+    templates: list[TemplateOut]
+    next: str | None = Field(description="pass as ?after= for the next page; null: no more")
+
+
+class CouponOut(Reply):
+    """A member's coupon, with the terms it was issued under."""
+
+    coupon_id: str
+    member_id: str
+    template_id: str
+    terms_version: int = Field(description="the template's terms version it was issued under (a later change "
+                                           "of the template never alters it)")
+    terms: Terms
+    code: str | None = Field(description="18 digits for its QR code or barcode (null: shown to the member, HQ and "
+                                         "the template's merchant only)")
+    state: CouponState
+    source: Literal["claim", "issue", "pack", "points"] = Field(description="how the member got it")
+    valid_from: str
+    valid_until: str | None = Field(description="the end of its validity (null: none)")
+    claimed_at: str
+    usable_now: bool = Field(description="unused, valid now and inside its time window (the cart aside)")
+    why_not: str | None = Field(description="why it is not usable now: a code (used, expired, void, not_yet_valid, "
+                                            "weekday, time_of_day...) and words")
+    used_at: str | None
+    used_order_id: str | None
+    used_merchant_id: str | None
+    used_store_id: str | None
+    saving_fen: int | None = Field(description="what its use took off")
+    cost: dict[str, int] | None = Field(description="who bears the saving, in fen: brand, mall, merchant")
+    merchant_id: str | None = Field(description="the template's merchant (null: the program's)")
+
+
+class MemberCouponsOut(Reply):
+    """The member's coupons, usable first."""
+
+    member_id: str
+    coupons: list[CouponOut] = Field(description="usable ones first (soonest to end first), then the rest with why "
+                                                 "not; used, expired and void ones are kept 90 days")
+    usable: int = Field(description="how many are usable now")
+
+
+class LineSaving(Reply):
+    """The saving on one cart line."""
+
+    line: int = Field(description="the cart line's index (from 0)")
+    fen: int = Field(description="taken off that line")
+
+
+class SavingOut(Reply):
+    """What a coupon takes off an order."""
+
+    fen: int = Field(description="what the coupon takes off the order, in fen (percentages rounded down)")
+    lines: list[LineSaving] = Field(description="the saving spread over the eligible lines in proportion to their "
+                                                "amounts (summing exactly to fen): what a refund of a line gives back")
+    shipping_fen: int = Field(description="shipping waived (free-shipping coupons)")
+    parking_hours: int = Field(description="free parking hours (parking coupons)")
+    gift_sku: str | None = Field(description="the SKU given free (gift coupons)")
+
+
+class ValidationOut(Reply):
+    """Whether a coupon applies to a cart now."""
+
+    usable: bool
+    why_not: str | None = Field(description="why not: a code and words")
+    saving: SavingOut | None
+    coupon: CouponOut
+
+
+class WriteOffOut(Reply):
+    """A coupon written off on an order."""
+
+    written_off: bool
+    saving: SavingOut | None
+    coupon: CouponOut
+
+
+class UndoOut(Reply):
+    """A write-off undone."""
+
+    restored: bool = Field(description="true: the coupon is unused again; false: it is void (the template's policy, "
+                                       "or it has expired)")
+    coupon: CouponOut

@@ -1,0 +1,113 @@
+"""Coupons over HTTP: templates (HQ, or a merchant for its own), a member's coupons, and the till's
+validate, write-off and undo (a signed POS request, or staff on the member's behalf)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.auth import ANY_STAFF, HQ, MEMBER, MERCHANT, TILL
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.shared import lazy
+from chalicelib.shared.types import Strict
+
+if TYPE_CHECKING:
+    from chalicelib.coupons import service, templates, use
+else:
+    service = lazy.module("chalicelib.coupons.service")
+    templates = lazy.module("chalicelib.coupons.templates")
+    use = lazy.module("chalicelib.coupons.use")
+
+bp = Blueprint(__name__)
+TAGS = ("coupons",)
+R = "chalicelib.coupons.replies:"
+S = "chalicelib.coupons.schemas:"
+OWNERS = (HQ, MERCHANT)            # a merchant-level key (a store's is refused: 403)
+TPL = "/v1/coupon-templates/{template_id}"
+
+
+class TemplatesQuery(Strict):
+    after: str | None = Field(None, max_length=200, description="the page after this cursor (the reply's next)")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class MemberCouponsQuery(Strict):
+    state: str | None = Field(None, pattern=r"^(unused|used|expired|void)$")
+
+
+@endpoint(bp, "/v1/coupon-templates", "POST", "createCouponTemplate", tags=TAGS, status=201, errors=(403, 404),
+          summary="Create a coupon template with its terms and stock (HQ: the program's or any merchant's; a "
+          "merchant: its own)", allow=OWNERS, body=S + "CreateTemplate", response=R + "TemplateOut")
+def create_template(call: Call):
+    return templates.create(call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupon-templates", "GET", "listCouponTemplates", tags=TAGS,
+          summary="Coupon templates (a merchant's caller: its own; HQ: all)", allow=(HQ, MERCHANT, ANY_STAFF),
+          query=TemplatesQuery, response=R + "TemplatesOut")
+def list_templates(call: Call):
+    return templates.listing(call.uow, call.caller, call.query.limit, call.query.after)
+
+
+@endpoint(bp, TPL, "GET", "getCouponTemplate", tags=TAGS, errors=(404,), summary="A template, its terms in force "
+          "and its stock", allow=(HQ, MERCHANT, ANY_STAFF, MEMBER), response=R + "TemplateOut")
+def get_template(call: Call):
+    return templates.view(call.uow, templates.find(call.uow, call.params["template_id"], call.caller))
+
+
+@endpoint(bp, TPL, "PATCH", "updateCouponTemplate", tags=TAGS, errors=(404, 409), summary="Change a template: new "
+          "terms (a new version; coupons issued keep theirs), stock, limits, budgets", allow=OWNERS,
+          body=S + "UpdateTemplate", response=R + "TemplateOut")
+def update_template(call: Call):
+    return templates.update(call.params["template_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, TPL + "/state", "POST", "setCouponTemplateState", tags=TAGS, errors=(404, 409),
+          summary="Activate, pause or end a template", allow=OWNERS, body=S + "SetState", response=R + "TemplateOut")
+def set_state(call: Call):
+    return templates.set_state(call.params["template_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/members/{member_id}/coupons", "POST", "claimCoupon", tags=TAGS, status=201, errors=(404, 409),
+          summary="Claim a coupon of an active template (a member: claimable templates; staff or a till: issue it "
+          "to the member)", allow=(MEMBER, MERCHANT, HQ), body=S + "ClaimCoupon", response=R + "CouponOut")
+def claim(call: Call):
+    by = call.caller
+    return service.claim(call.params["member_id"], call.body.template_id, by, call.uow,
+                         "claim" if by.kind == "member" else "issue")
+
+
+@endpoint(bp, "/v1/members/{member_id}/coupons", "GET", "listMemberCoupons", tags=TAGS, errors=(404,),
+          summary="The member's coupons: usable first, then the rest with why not", allow=(MEMBER, MERCHANT, ANY_STAFF),
+          query=MemberCouponsQuery, response=R + "MemberCouponsOut")
+def list_member_coupons(call: Call):
+    return service.member_coupons(call.uow, call.params["member_id"], call.caller, call.query.state)
+
+
+@endpoint(bp, "/v1/members/{member_id}/coupons/{coupon_id}", "GET", "getCoupon", tags=TAGS, errors=(404,),
+          summary="One of the member's coupons", allow=(MEMBER, MERCHANT, ANY_STAFF), response=R + "CouponOut")
+def get_coupon(call: Call):
+    return service.get(call.uow, call.params["member_id"], call.params["coupon_id"], call.caller)
+
+
+@endpoint(bp, "/v1/coupons/validate", "POST", "validateCoupon", tags=TAGS, idempotent=False,
+          errors=(403, 404, 422, 429), summary="Whether a coupon (by its code) applies to a cart now, and what it "
+          "would take off; changes nothing", allow=TILL, body=S + "UseCoupon", response=R + "ValidationOut")
+def validate(call: Call):
+    return use.validate(call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupons/write-offs", "POST", "writeOffCoupon", tags=TAGS, status=201,
+          errors=(403, 404, 409, 422, 429), summary="Write a coupon off on an order (once; within its budgets); "
+          "staff writing off for the member are recorded", allow=TILL, body=S + "UseCoupon", response=R + "WriteOffOut")
+def write_off(call: Call):
+    return use.write_off(call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupons/write-offs/undo", "POST", "undoCouponWriteOff", tags=TAGS, errors=(403, 409, 422, 429),
+          summary="Undo a write-off (a refund): the coupon comes back if still valid and the template says so, else "
+          "it is void", allow=TILL, body=S + "UndoWriteOff", response=R + "UndoOut")
+def undo(call: Call):
+    return use.undo(call.body, call.caller, call.uow)

@@ -1,0 +1,170 @@
+"""A member's coupons: claimed by the member (or issued to them), listed usable first, read one
+by one. A claim is one transaction: a unit of the template's stock (:mod:`chalicelib.ledger.stock`,
+sharded: a flash claim is spread over partitions), the member's counts bounded by the template's
+limits (:mod:`chalicelib.ledger.counters`), the coupon, its code, and its event. Concurrent claims
+can never take more than the stock nor give a member more than the limits: each bound is a
+condition the table checks at commit, and a refused claim changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.coupons import codes, domain, templates
+from chalicelib.coupons.tables import CodeItem, CouponItem, MemberCountItem, TemplateItem
+from chalicelib.coupons.terms import Terms
+from chalicelib.db.backend import SortKey
+from chalicelib.db.due import due_keys
+from chalicelib.db.items import expiry_in
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import counters, stock
+from chalicelib.members import service as members
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, changed
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.principal import Principal
+
+EXPIRY = "coupon-expiry"
+REMIND_DAYS = 3                    # coupon.expiring this many days before a coupon ends
+KEEP_DAYS = 90                     # a used, expired or void coupon stays in the member's list this long
+MAX_LISTED = 200
+
+
+class NotClaimable(Conflict):
+    slug, title = "coupon-not-claimable", "This coupon cannot be claimed now"
+
+
+class LimitReached(Conflict):
+    slug, title = "coupon-limit-reached", "The member has as many of these coupons as the template allows"
+
+
+def claim(member_id: str, template_id: str, by: Principal, uow: UnitOfWork, source: str = "claim") -> dict[str, Any]:
+    """Give the member one coupon of the template (a claim of their own, or an issue by staff or
+    a merchant's till)."""
+    member = members.acting_on(uow, member_id, by)
+    head = templates.find(uow, template_id, by)
+    if head.state != "active":
+        raise NotClaimable(f"template {template_id} is {head.state}")
+    if by.kind == "member" and head.claimable != "yes":
+        raise NotClaimable(f"template {template_id} is issued to members, not claimed")
+    terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
+    now = clock.now()
+    coupon = _coupon(member.member_id, head, terms, now, source)
+    take = stock.take(uow, templates.stock_name(head.template_id), 1)
+    coupon.stock_take = json.dumps([list(p) for p in take.parts])
+    _count(uow, member.member_id, head, now)
+    uow.create(coupon, on_conflict=changed("the coupon"))
+    uow.create(CodeItem(*CodeItem.key(coupon.code), member_id=member.member_id, coupon_id=coupon.coupon_id),
+               on_conflict=changed("the coupon's code"))             # a code drawn twice: the retry draws another
+    subject, data = f"member:{member.member_id}", {
+        "member_id": member.member_id, "coupon_id": coupon.coupon_id, "template_id": head.template_id,
+        "terms_version": int(head.terms_version), "source": source, "valid_until": coupon.valid_until}
+    uow.emit(DomainEvent("coupon.claimed", subject, data, merchant_id=head.merchant_id) if source == "claim"
+             else DomainEvent("coupon.issued", subject, data, merchant_id=head.merchant_id))
+    return view(coupon, terms, now)
+
+
+def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str) -> CouponItem:
+    tz = clock.program_zone()
+    until = domain.valid_until(terms, now, tz)
+    if until is not None and until <= now:
+        raise NotClaimable(f"template {head.template_id}'s coupons are valid until {clock.iso(until)}: past")
+    cid = new_id()
+    c = CouponItem(*CouponItem.key(member_id, cid), coupon_id=cid, member_id=member_id,
+                   template_id=head.template_id, terms_version=int(head.terms_version),
+                   terms=terms.model_dump_json(exclude_none=True), merchant_id=head.merchant_id,
+                   code=codes.new_code(), state="unused", source=source,
+                   valid_from=clock.iso(domain.valid_from(terms, now)),
+                   valid_until=clock.iso(until) if until else None, claimed_at=clock.iso(now), version=1)
+    if until is not None:
+        due_at(c, until, reminded=until - timedelta(days=REMIND_DAYS) <= now)
+    return c
+
+
+def due_at(c: CouponItem, until: datetime, reminded: bool) -> None:
+    """Put an unused coupon on the expiry index: :data:`REMIND_DAYS` before its end (then its
+    reminder moves it to its end), or at its end once reminded (or too close to it for one)."""
+    when = until if reminded else until - timedelta(days=REMIND_DAYS)
+    tag = "E" if reminded else "R"
+    c.duepk, c.duesk = due_keys(EXPIRY, clock.program_date(when), f"{clock.iso(when)}#{tag}#{c.coupon_id}")
+
+
+def _count(uow: UnitOfWork, member_id: str, head: TemplateItem, now: datetime) -> None:
+    limit = int(head.per_member_limit) if head.per_member_limit else None
+    counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id)), 1, limit,
+                 lambda: LimitReached(f"at most {limit} of template {head.template_id} a member"))
+    if head.per_member_daily_limit:
+        daily = int(head.per_member_daily_limit)
+        day = clock.program_date(now).isoformat()
+        counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id, day)), 1, daily,
+                     lambda: LimitReached(f"at most {daily} of template {head.template_id} a member a day"),
+                     also=[MemberCountItem.expires_at.set(expiry_in(3))])
+
+
+def usable_now(c: CouponItem, terms: Terms, now: datetime) -> str | None:
+    """None if the coupon can be used now (its cart aside), else why not."""
+    if c.state != "unused":
+        return f"{c.state}: the coupon is {c.state}"
+    if clock.parse_iso(c.valid_from) > now:
+        return f"not_yet_valid: valid from {c.valid_from}"
+    if c.valid_until and clock.parse_iso(c.valid_until) <= now:
+        return f"expired: valid until {c.valid_until}"
+    return domain.in_window(terms, now, clock.program_zone())
+
+
+def view(c: CouponItem, terms: Terms | None = None, now: datetime | None = None, *,
+         with_code: bool = True) -> dict[str, Any]:
+    """A coupon as its member (and the program's callers) see it."""
+    terms = terms or Terms.model_validate_json(c.terms)
+    now = now or clock.now()
+    why = usable_now(c, terms, now)
+    return {"coupon_id": c.coupon_id, "member_id": c.member_id, "template_id": c.template_id,
+            "terms_version": int(c.terms_version), "terms": terms.model_dump(mode="json", exclude_none=True),
+            "code": c.code if with_code else None, "state": c.state, "source": c.source,
+            "valid_from": c.valid_from, "valid_until": c.valid_until, "claimed_at": c.claimed_at,
+            "usable_now": why is None, "why_not": why, "used_at": c.used_at, "used_order_id": c.used_order_id,
+            "used_merchant_id": c.used_merchant_id, "used_store_id": c.used_store_id,
+            "saving_fen": int(c.saving_fen) if c.saving_fen is not None else None,
+            "cost": json.loads(c.cost) if c.cost else None, "merchant_id": c.merchant_id}
+
+
+def _shows_code(by: Principal, c: CouponItem) -> bool:
+    """The member and HQ see a coupon's code; a merchant's caller only on its own template's."""
+    return by.kind == "member" or by.is_hq or (c.merchant_id is not None and by.merchant_id == c.merchant_id)
+
+
+def member_coupons(uow: UnitOfWork, member_id: str, by: Principal, state: str | None) -> dict[str, Any]:
+    """The member's coupons (kept :data:`KEEP_DAYS` after use or expiry), usable first (soonest
+    to expire first), then the rest with why not."""
+    member = members.acting_on(uow, member_id, by)
+    now = clock.now()
+    shown = []
+    for c in uow.query(CouponItem, f"MEMBER#{member.member_id}", SortKey.prefix("COUPON#"), limit=MAX_LISTED):
+        if state is None or c.state == state:
+            shown.append(view(c, None, now, with_code=_shows_code(by, c)))
+    shown.sort(key=lambda v: (not v["usable_now"], v["valid_until"] or "9999", v["coupon_id"]))
+    return {"member_id": member.member_id, "coupons": shown,
+            "usable": sum(1 for v in shown if v["usable_now"])}
+
+
+def get(uow: UnitOfWork, member_id: str, coupon_id: str, by: Principal) -> dict[str, Any]:
+    """One of the member's coupons."""
+    member = members.acting_on(uow, member_id, by)
+    c = uow.get(CouponItem, CouponItem.key(member.member_id, coupon_id[:64]))
+    if c is None:
+        raise NotFound(f"no coupon {coupon_id[:64]} of member {member.member_id}")
+    return view(c, with_code=_shows_code(by, c))
+
+
+def forbid_foreign(by: Principal, c: CouponItem) -> None:
+    """A merchant's caller acts on coupons of its own templates or of the program's."""
+    if not by.is_hq and c.merchant_id is not None and by.merchant_id != c.merchant_id:
+        raise Forbidden("this coupon is another merchant's")
+
+
+def retire(c: CouponItem, state: str) -> None:
+    """The coupon leaves ``unused``: off the expiry index, kept :data:`KEEP_DAYS` in the list."""
+    c.state, c.duepk, c.duesk = state, None, None
+    c.expires_at = expiry_in(KEEP_DAYS)

@@ -1,0 +1,138 @@
+"""Coupon items, in the main table.
+
+* ``COUPONTPL#<template> / HEAD``: a template: its owner (a merchant, or None: the program's
+  head office), state (draft | active | paused | ended), the number of its terms' latest version,
+  the issuing settings that are not terms (stock, per-member limits, budgets, the refund policy);
+  listed on ``gsi1`` (``COUPONTPLS`` / ``<owner>#<template>``: a merchant reads its own, HQ all).
+* ``COUPONTPL#<template> / V#<version, 6 digits>``: one version of its terms (never changed): a
+  coupon copies the version it was issued under, so a change never alters coupons issued.
+* ``COUPONTPL#<template> / BUDGET`` and ``/ BUDGET#<store>#<period>``: the money its write-offs
+  took, bounded at commit by the budget (:mod:`chalicelib.ledger.counters`).
+* ``STOCK#<template>...``: its stock (:mod:`chalicelib.ledger.stock`, sharded).
+* ``MEMBER#<member> / COUPON#<coupon>``: a member's coupon: the terms it was issued under, its
+  code, state (unused | used | expired | void), validity and, once used, the use (order, store,
+  caller, saving and its cost split). In the member's partition: the member's list is one Query.
+* ``MEMBER#<member> / COUPONCOUNT#<template>[#<day>]``: how many of a template the member got
+  (in all, and on a day), bounded at commit by the template's limits.
+* ``COUPONCODE#<code> / CODE``: the code's coupon (member and id), written with it: a till finds
+  a coupon by its code in one read. Codes are CSPRNG digits with a check digit (:mod:`codes`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.db.items import DueIndex, Gsi1, MainModel
+
+LISTING = "COUPONTPLS"
+PROGRAM_OWNER = "~"                 # the listing's owner part for the head office's templates
+
+
+class TemplateItem(MainModel):
+    template_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)          # the owner; None: the program's head office
+    state = UnicodeAttribute()                         # draft | active | paused | ended
+    terms_version = NumberAttribute()
+    title = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    stock = NumberAttribute()                          # the stock created (its level: the stock's items)
+    per_member_limit = NumberAttribute(null=True)
+    per_member_daily_limit = NumberAttribute(null=True)
+    budget_fen = NumberAttribute(null=True)
+    store_budget_fen = NumberAttribute(null=True)
+    store_budget_period = UnicodeAttribute(null=True)  # day | week | month
+    on_refund = UnicodeAttribute()                     # restore | void
+    claimable = UnicodeAttribute()                     # "yes" | "no": members may claim it themselves
+    version = NumberAttribute(default=0)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(template_id: str) -> tuple[str, str]:
+        return f"COUPONTPL#{template_id}", "HEAD"
+
+    @staticmethod
+    def listed(owner: str | None, template_id: str) -> tuple[str, str]:
+        return LISTING, f"{owner or PROGRAM_OWNER}#{template_id}"
+
+
+class TermsItem(MainModel):
+    template_id = UnicodeAttribute()
+    terms_version = NumberAttribute()
+    terms = UnicodeAttribute()                         # JSON of coupons.terms.Terms
+    saved_by = UnicodeAttribute(null=True)
+    saved_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(template_id: str, version: int) -> tuple[str, str]:
+        return f"COUPONTPL#{template_id}", f"V#{version:06d}"
+
+
+class BudgetItem(MainModel):
+    total = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(template_id: str, store_id: str | None = None, period: str | None = None) -> tuple[str, str]:
+        return f"COUPONTPL#{template_id}", "BUDGET" if store_id is None else f"BUDGET#{store_id}#{period}"
+
+
+class CouponItem(MainModel):
+    coupon_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    terms_version = NumberAttribute()
+    terms = UnicodeAttribute()                         # JSON: the terms it was issued under
+    merchant_id = UnicodeAttribute(null=True)          # the template's owner
+    code = UnicodeAttribute()
+    state = UnicodeAttribute()                         # unused | used | expired | void
+    source = UnicodeAttribute()                        # claim | issue | pack | points
+    stock_take = UnicodeAttribute(null=True)           # JSON [[shard, units]]: where its stock came from
+    valid_from = UnicodeAttribute()
+    valid_until = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute()
+    used_at = UnicodeAttribute(null=True)
+    used_order_id = UnicodeAttribute(null=True)
+    used_merchant_id = UnicodeAttribute(null=True)
+    used_store_id = UnicodeAttribute(null=True)
+    used_by = UnicodeAttribute(null=True)              # the caller (a till's key, a clerk writing off for the member)
+    saving_fen = NumberAttribute(null=True)
+    cost = UnicodeAttribute(null=True)                 # JSON {bearer: fen}: who bears the saving
+    budget_period = UnicodeAttribute(null=True)        # the store budget's period the use counted in
+    undone_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)            # TTL once used, expired or void (kept a while for the member's history)
+    duepk = UnicodeAttribute(null=True)                # DUE#coupon-expiry while unused: expires on its last day
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(member_id: str, coupon_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"COUPON#{coupon_id}"
+
+    def terms_dict(self) -> dict[str, Any]:
+        return json.loads(self.terms)
+
+
+class CodeItem(MainModel):
+    member_id = UnicodeAttribute()
+    coupon_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(code: str) -> tuple[str, str]:
+        return f"COUPONCODE#{code}", "CODE"
+
+
+class MemberCountItem(MainModel):
+    total = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)
+
+    @staticmethod
+    def key(member_id: str, template_id: str, day: str | None = None) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"COUPONCOUNT#{template_id}" + (f"#{day}" if day else "")

@@ -1,0 +1,195 @@
+"""Coupons at the till: validate a code against a cart, write it off, undo a write-off.
+
+A till (a signed POS request, or a clerk writing off on the member's behalf, 导购代客核销: the
+caller is recorded) presents the code with the cart. The code is looked up in one read (a wrong
+or unknown code counts toward the caller's lockout, :mod:`chalicelib.coupons.guard`); the coupon
+must be unused, of the member identified (if one is), valid now (its window in the program's time
+zone), and apply to the cart (merchant, store, channel, SKUs, categories, threshold). The
+write-off is one transaction: the coupon ``unused`` → ``used`` on the condition that it is still
+unused at the version read (eight tills writing off one coupon at once: one wins, seven get 409),
+the template's budgets (in all, and per store per period) bounded at commit, and
+``coupon.used`` with the saving and who bears it. An undo (a refund) gives the coupon back if the
+template says so and it is still valid, or voids it, and returns its saving to the budgets."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.coupons import codes, domain, guard, templates
+from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
+from chalicelib.coupons.service import REMIND_DAYS, due_at, forbid_foreign, retire, usable_now, view
+from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
+from chalicelib.coupons.terms import Terms
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import counters
+from chalicelib.merchants import service as merchants
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, ValidationProblem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
+
+THIRD_PARTY_UNDO_MINUTES = 60
+
+
+class CouponNotUsable(Conflict):
+    slug, title = "coupon-not-usable", "The coupon cannot be used on this order now"
+
+
+class CouponUsed(Conflict):
+    slug, title = "coupon-used", "The coupon was used already"
+
+
+class BudgetExhausted(Conflict):
+    slug, title = "coupon-budget-exhausted", "The coupon's budget has no room for this saving"
+
+
+class NotWrittenOff(Conflict):
+    slug, title = "coupon-not-written-off", "The coupon was not written off on this order"
+
+
+def _present(uow: UnitOfWork, code: str, by: Principal) -> CouponItem:
+    """The coupon of ``code``, or the caller's wrong code counted and refused."""
+    guard.check(uow, by)
+    found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
+    c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True) if found else None
+    if c is None:
+        raise guard.rejected(uow, by, "no coupon has this code")
+    forbid_foreign(by, c)
+    return c
+
+
+def _cart(cmd: UseCoupon, merchant: str, store: str | None) -> domain.Cart:
+    lines = tuple(domain.Line(x.sku, x.category, x.quantity, x.unit_price_fen) for x in cmd.lines) if cmd.lines \
+        else (domain.Line(None, None, 1, int(cmd.order_amount_fen or 0)),)
+    return domain.Cart(merchant, store, cmd.channel, lines, shipping_fen=cmd.shipping_fen)
+
+
+def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, Terms, str, str | None,
+                                                                    domain.Saving | None, str | None]:
+    c = _present(uow, cmd.code, by)
+    merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
+    assert merchant is not None
+    terms = Terms.model_validate_json(c.terms)
+    now = clock.now()
+    why = usable_now(c, terms, now)
+    if why is None and cmd.member_id is not None and cmd.member_id != c.member_id:
+        why = "another_member: the coupon is another member's"
+    if why is None:
+        why = domain.applies_to(terms, _cart(cmd, merchant, store))
+    saving = domain.saving(terms, _cart(cmd, merchant, store)) if why is None else None
+    return c, terms, merchant, store, saving, why
+
+
+def validate(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Whether the coupon applies to the cart now, and what it would take off (nothing changes)."""
+    c, terms, _, _, saving, why = _check(uow, cmd, by)
+    return {"usable": why is None, "why_not": why, "saving": _saving_view(saving), "coupon": view(c, terms)}
+
+
+def _saving_view(s: domain.Saving | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {"fen": s.fen, "lines": [{"line": i, "fen": f} for i, f in sorted(s.lines.items())],
+            "shipping_fen": s.shipping_fen, "parking_hours": s.parking_hours, "gift_sku": s.gift_sku}
+
+
+def cost_split(terms: Terms, fen: int) -> dict[str, int]:
+    """Who bears ``fen``: the template's shares in percent, largest remainder (sums exactly)."""
+    shares = terms.cost_bearer.shares
+    exact = {who: fen * pct for who, pct in shares.items()}
+    split: dict[str, int] = {who: v // 100 for who, v in exact.items()}
+    for who in sorted(exact, key=lambda w: (-(exact[w] % 100), w))[:fen - sum(split.values())]:
+        split[who] += 1
+    return split
+
+
+def period_of(period: str, now: datetime) -> str:
+    """The store budget's period holding ``now``: a program day, ISO week or month."""
+    day = clock.program_date(now)
+    if period == "month":
+        return day.strftime("%Y-%m")
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.isoformat()
+
+
+def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Use the coupon on the order: once, within its budgets."""
+    c, terms, merchant, store, saving, why = _check(uow, cmd, by)
+    if why is not None or saving is None:
+        raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
+    head = templates.find(uow, c.template_id, None)
+    now, fen = clock.now(), saving.fen
+    _budgets(uow, head, store, fen, now, c)
+    read = int(c.version or 0)
+    cost = cost_split(terms, fen)
+    retire(c, "used")
+    c.used_at, c.used_order_id, c.used_merchant_id, c.used_store_id = clock.iso(now), cmd.order_id, merchant, store
+    c.used_by, c.saving_fen, c.cost = by.ref, fen, json.dumps(cost)
+    uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used (or changed) meanwhile"))
+    uow.emit(DomainEvent("coupon.used", f"member:{c.member_id}", {
+        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": cmd.order_id,
+        "store_id": store, "saving_fen": fen, "cost": cost, "by": by.ref, "kind": terms.kind}, merchant_id=merchant))
+    return {"written_off": True, "saving": _saving_view(saving), "coupon": view(c, terms, now)}
+
+
+def _budgets(uow: UnitOfWork, head: Any, store: str | None, fen: int, now: datetime, c: CouponItem) -> None:
+    if head.budget_fen:
+        limit = int(head.budget_fen)
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), fen, limit,
+                     lambda: BudgetExhausted(f"template {head.template_id}'s budget of {limit} fen has no room "
+                                             f"for {fen} fen more"))
+    if head.store_budget_fen and not store:
+        raise ValidationProblem("store_id is required: the coupon's template has a budget per store")
+    if head.store_budget_fen and store:
+        limit, period = int(head.store_budget_fen), period_of(head.store_budget_period or "day", now)
+        c.budget_period = period
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, store, period)), fen, limit,
+                     lambda: BudgetExhausted(f"store {store}'s budget of {limit} fen for {period} has no room "
+                                             f"for {fen} fen more"))
+
+
+def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Undo the coupon's write-off on the order (a refund): it comes back if the template says so
+    and it is still valid, else it is void; its saving leaves the budgets."""
+    c = _present(uow, cmd.code, by)
+    if c.state != "used" or c.used_order_id != cmd.order_id or not merchants.acts_for(by, c.used_merchant_id,
+                                                                                      c.used_store_id):
+        raise NotWrittenOff(f"the coupon was not written off on order {cmd.order_id} by your merchant or store")
+    terms = Terms.model_validate_json(c.terms)
+    now = clock.now()
+    if terms.kind == "third_party":
+        window = getattr(terms, "undo_window_minutes", None) or THIRD_PARTY_UNDO_MINUTES
+        if (now - clock.parse_iso(c.used_at)).total_seconds() > window * 60:
+            raise NotWrittenOff(f"a third-party code's write-off can be undone within {window} minutes only")
+    head = templates.find(uow, c.template_id, None)
+    fen, read = int(c.saving_fen or 0), int(c.version or 0)
+    changed_meanwhile = lambda: NotWrittenOff("the coupon changed meanwhile")  # noqa: E731
+    if head.budget_fen:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), -fen, None, changed_meanwhile)
+    if head.store_budget_fen and c.used_store_id and c.budget_period:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, c.used_store_id, c.budget_period)), -fen,
+                     None, changed_meanwhile)
+    valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
+    back = head.on_refund == "restore" and valid
+    order = c.used_order_id
+    if back:
+        c.state, c.expires_at = "unused", None
+        if c.valid_until:
+            until = clock.parse_iso(c.valid_until)
+            due_at(c, until, reminded=until - timedelta(days=REMIND_DAYS) <= now)
+    else:
+        retire(c, "void")
+    c.undone_at = clock.iso(now)
+    if back:                               # the use is in the event and the order's history; the coupon is fresh
+        for name in ("used_at", "used_order_id", "used_merchant_id", "used_store_id", "used_by", "saving_fen",
+                     "cost", "budget_period"):
+            setattr(c, name, None)
+    uow.save_versioned(c, read, changed_meanwhile)
+    uow.emit(DomainEvent("coupon.write_off_undone", f"member:{c.member_id}", {
+        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": order,
+        "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref}, merchant_id=c.merchant_id))
+    return {"restored": back, "coupon": view(c, terms, now)}

@@ -1,0 +1,114 @@
+"""Coupons over real HTTP on the local stack, under the concurrency a flash claim and busy tills
+bring (issue #26): 64 claims of a stock of 10 give exactly 10; 16 claims by one member with a
+limit of 2 give exactly 2; a ¥100 budget takes exactly three ¥30 write-offs out of 8 at once; one
+coupon presented at 8 tills at once is written off once."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import all_at_once, fresh_phone
+from tests.e2e.test_tenancy_http import A, pos, register_at, staff
+
+TPL = "/v1/coupon-templates"
+
+
+def _template(api, stack, tag, **settings):
+    terms = {"kind": "amount_off", "title": f"满100减20 {tag}", "amount_off_fen": 2_000, "min_spend_fen": 10_000,
+             "validity": {"days_after_claim": 30}}
+    body = {"terms": settings.pop("terms", terms), "stock": 10, "state": "active", "merchant_id": A[1], **settings}
+    r = api.call("POST", TPL, body, headers=staff(api, stack, A, "super_admin"), key=f"tpl-{tag}-{fresh_phone()}")
+    assert r.status_code == 201, r.text
+    return r.json()["template_id"]
+
+
+def _issue(api, stack, member, template, key):
+    return api.call("POST", f"/v1/members/{member}/coupons", {"template_id": template}, signed_by=pos(stack, A), key=key)
+
+
+def _statuses(replies):
+    return sorted(r.status_code for r in replies.values())
+
+
+def test_sixty_four_claims_of_a_stock_of_ten_give_exactly_ten(api, stack):
+    template = _template(api, stack, "flash")
+    members = [register_at(api, stack, A)[0] for _ in range(64)]
+    tag = fresh_phone()
+    replies = all_at_once(64, lambda i: _issue(api, stack, members[i], template, f"flash-{tag}-{i}"))
+    assert _statuses(replies).count(201) == 10, _statuses(replies)
+    refused = [r.json() for r in replies.values() if r.status_code != 201]
+    assert all(p["type"].endswith("/stock-exhausted") for p in refused), {p["type"] for p in refused}
+    shown = api.call("GET", f"{TPL}/{template}", headers=staff(api, stack, A, "super_admin")).json()
+    assert shown["stock"] == {"total": 10, "left": 0, "taken": 10}
+    held = sum(len(api.call("GET", f"/v1/members/{m}/coupons", signed_by=pos(stack, A)).json()["coupons"])
+               for m in members)
+    assert held == 10
+
+
+def test_sixteen_claims_by_one_member_with_a_limit_of_two_give_exactly_two(api, stack):
+    template = _template(api, stack, "limit", stock=100, per_member_limit=2)
+    member = register_at(api, stack, A)[0]
+    tag = fresh_phone()
+    replies = all_at_once(16, lambda i: _issue(api, stack, member, template, f"lim-{tag}-{i}"))
+    assert _statuses(replies).count(201) == 2, _statuses(replies)
+    assert all(r.json()["type"].endswith("/coupon-limit-reached") for r in replies.values() if r.status_code != 201)
+    listed = api.call("GET", f"/v1/members/{member}/coupons", signed_by=pos(stack, A)).json()
+    assert len(listed["coupons"]) == 2 and listed["usable"] == 2
+
+
+def test_a_budget_of_100_yuan_takes_exactly_three_30_yuan_write_offs_of_eight_at_once(api, stack):
+    terms = {"kind": "no_threshold", "title": "30元券", "amount_off_fen": 3_000, "validity": {"days_after_claim": 30}}
+    template = _template(api, stack, "budget", terms=terms, budget_fen=10_000)
+    tag = fresh_phone()
+    codes = [_issue(api, stack, register_at(api, stack, A)[0], template, f"bud-{tag}-{i}").json()["code"]
+             for i in range(8)]
+    replies = all_at_once(8, lambda i: api.call("POST", "/v1/coupons/write-offs",
+                                                {"code": codes[i], "order_id": f"bud-{tag}-{i}",
+                                                 "order_amount_fen": 5_000},
+                                                signed_by=pos(stack, A), key=f"bwo-{tag}-{i}"))
+    assert _statuses(replies).count(201) == 3, _statuses(replies)
+    assert all(r.json()["type"].endswith("/coupon-budget-exhausted") for r in replies.values() if r.status_code != 201)
+    assert sum(r.json()["saving"]["fen"] for r in replies.values() if r.status_code == 201) == 9_000
+
+
+def test_one_coupon_at_eight_tills_at_once_is_written_off_once(api, stack):
+    template = _template(api, stack, "tills")
+    member = register_at(api, stack, A)[0]
+    tag = fresh_phone()
+    code = _issue(api, stack, member, template, f"t8-{tag}").json()["code"]
+    till = [pos(stack, A), None] * 4
+    clerk = staff(api, stack, A, "clerk")
+    replies = all_at_once(8, lambda i: api.call("POST", "/v1/coupons/write-offs",
+                                                {"code": code, "order_id": f"t8-{tag}-{i}",
+                                                 "order_amount_fen": 12_000},
+                                                signed_by=till[i], headers=None if till[i] else clerk,
+                                                key=f"t8-{tag}-{i}"))
+    assert _statuses(replies).count(201) == 1, _statuses(replies)
+    assert all(r.json()["type"].endswith("/coupon-used") for r in replies.values() if r.status_code != 201)
+    coupon = api.call("GET", f"/v1/members/{member}/coupons", signed_by=pos(stack, A)).json()["coupons"][0]
+    assert coupon["state"] == "used" and coupon["saving_fen"] == 2_000
+
+
+def test_a_template_s_life_at_hq_and_the_till(api, stack):
+    hq = staff(api, stack, A, "super_admin")
+    template = _template(api, stack, "life", state="draft")
+    tag = fresh_phone()
+    assert any(t["template_id"] == template for t in
+               api.call("GET", TPL, headers=hq, params={"limit": "200"}).json()["templates"])
+    changed = api.call("PATCH", f"{TPL}/{template}", {"add_stock": 5, "per_member_limit": 3}, headers=hq,
+                       key=f"life-u-{tag}").json()
+    assert changed["stock"]["total"] == 15 and changed["per_member_limit"] == 3
+    assert api.call("POST", f"{TPL}/{template}/state", {"state": "active"}, headers=hq,
+                    key=f"life-s-{tag}").json()["state"] == "active"
+    member = register_at(api, stack, A)[0]
+    coupon = _issue(api, stack, member, template, f"life-c-{tag}").json()
+    assert coupon["source"] == "issue"
+    shown = api.call("GET", f"/v1/members/{member}/coupons/{coupon['coupon_id']}", signed_by=pos(stack, A)).json()
+    assert shown["code"] == coupon["code"] and shown["usable_now"]
+    cart = {"code": coupon["code"], "order_id": f"life-{tag}",
+            "lines": [{"sku": "tea", "quantity": 2, "unit_price_fen": 6_000}]}          # 120.00 ≥ 100.00: 20.00 off
+    checked = api.call("POST", "/v1/coupons/validate", cart, signed_by=pos(stack, A)).json()
+    assert checked["usable"] and checked["saving"]["fen"] == 2_000
+    assert [x["fen"] for x in checked["saving"]["lines"]] == [2_000]
+    assert api.call("POST", "/v1/coupons/write-offs", cart, signed_by=pos(stack, A), key=f"life-w-{tag}").status_code == 201
+    undone = api.call("POST", "/v1/coupons/write-offs/undo", {"code": coupon["code"], "order_id": cart["order_id"]},
+                      signed_by=pos(stack, A), key=f"life-x-{tag}")
+    assert undone.status_code == 200 and undone.json()["restored"] and undone.json()["coupon"]["state"] == "unused"

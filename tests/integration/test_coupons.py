@@ -1,0 +1,157 @@
+"""Coupons through the app in process (routes, auth, idempotency) on moto and on the fake: a
+template's life, claims within the stock and the limits, the till's validate / write-off / undo
+with figures worked out by hand, budgets, wrong codes, and what other merchants' callers see."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.coupons import guard
+from chalicelib.coupons.tables import CouponItem
+from chalicelib.shared.credentials import mint_token
+from tests.integration.conftest import scan
+
+TPL = "/v1/coupon-templates"
+MAN_100_20 = {"kind": "amount_off", "title": "满100减20", "amount_off_fen": 2_000, "min_spend_fen": 10_000,
+              "validity": {"days_after_claim": 30}}
+
+
+def _clerk(merchant="m1", store="s1", role="clerk", who="clerk-1"):
+    return mint_token("staff", who, 60, role=role, merchant_id=merchant, store_id=store)
+
+
+def _member_token(member_id):
+    return mint_token("member", member_id, 60)
+
+
+def _template(api, terms=None, **settings):
+    body = {"terms": terms or MAN_100_20, "stock": 10, "state": "active", **settings}
+    return api.ok("POST", TPL, body)
+
+
+def _coupons():
+    return [x for x in scan(CouponItem) if x.pk.startswith("MEMBER#") and x.sk.startswith("COUPON#")]
+
+
+def _claim(api, member, template_id, token=None):
+    return api.call("POST", f"/v1/members/{member}/coupons", {"template_id": template_id},
+                    token=token or _member_token(member))
+
+
+def test_a_template_is_claimed_within_its_stock_and_limits_and_listed(api):
+    t = _template(api, stock=3, per_member_limit=2)
+    assert t["stock"] == {"total": 3, "left": 3, "taken": 0} and t["terms_version"] == 1 and t["state"] == "active"
+    alice, bob = api.member("13800200001"), api.member("13800200002")
+    first = _claim(api, alice, t["template_id"])
+    assert first[0] == 201, first
+    c = first[1]
+    assert c["state"] == "unused" and c["usable_now"] and len(c["code"]) == 18 and c["source"] == "claim"
+    assert _claim(api, alice, t["template_id"])[0] == 201
+    over = _claim(api, alice, t["template_id"])
+    assert over[0] == 409 and over[1]["type"].endswith("coupon-limit-reached")
+    assert _claim(api, bob, t["template_id"])[0] == 201
+    gone = _claim(api, bob, t["template_id"])
+    assert gone[0] == 409 and gone[1]["type"].endswith("stock-exhausted")
+    assert api.ok("GET", f"{TPL}/{t['template_id']}")["stock"] == {"total": 3, "left": 0, "taken": 3}
+    assert len(_coupons()) == 3                                          # the refusals left nothing behind
+    mine = api.ok("GET", f"/v1/members/{alice}/coupons", token=_member_token(alice))
+    assert mine["usable"] == 2 and {x["coupon_id"] for x in mine["coupons"]} >= {c["coupon_id"]}
+    assert api.ok("GET", f"/v1/members/{alice}/coupons/{c['coupon_id']}", token=_member_token(alice))["code"] == c["code"]
+
+
+def test_the_till_validates_writes_off_once_and_undoes(api):
+    t = _template(api)
+    member = api.member("13800200011")
+    code = _claim(api, member, t["template_id"])[1]["code"]
+    till = _clerk()
+    cart = {"code": code, "order_id": "o-1", "lines": [{"sku": "A", "quantity": 3, "unit_price_fen": 3_990}]}
+    low = api.ok("POST", "/v1/coupons/validate", {**cart, "lines": [{"sku": "A", "unit_price_fen": 9_999}]}, token=till)
+    assert low["usable"] is False and low["why_not"].startswith("below_threshold")
+    ok = api.ok("POST", "/v1/coupons/validate", cart, token=till)
+    assert ok["usable"] and ok["saving"]["fen"] == 2_000                 # 3 × 39.90 = 119.70 ≥ 100: 20.00 off
+    used = api.call("POST", "/v1/coupons/write-offs", cart, token=till, key="wo-1")
+    assert used[0] == 201 and used[1]["coupon"]["state"] == "used" and used[1]["coupon"]["cost"] == {"brand": 2_000}
+    assert api.call("POST", "/v1/coupons/write-offs", cart, token=till, key="wo-1") == used     # a retry: the same
+    again = api.call("POST", "/v1/coupons/write-offs", {**cart, "order_id": "o-2"}, token=till, key="wo-2")
+    assert again[0] == 409 and again[1]["type"].endswith("coupon-used")
+    stored = [x for x in _coupons() if x.code == code][0]
+    assert stored.used_by.startswith("staff:clerk-1") and stored.used_store_id == "s1" and stored.saving_fen == 2_000
+    wrong_order = api.call("POST", "/v1/coupons/write-offs/undo", {"code": code, "order_id": "o-9"}, token=till)
+    assert wrong_order[0] == 409
+    undone = api.ok("POST", "/v1/coupons/write-offs/undo", {"code": code, "order_id": "o-1"}, token=till)
+    assert undone["restored"] and undone["coupon"]["state"] == "unused"
+    assert api.call("POST", "/v1/coupons/write-offs", {**cart, "order_id": "o-3"}, token=till)[0] == 201
+
+
+def test_a_money_budget_is_never_exceeded(api):
+    t = _template(api, {**MAN_100_20, "amount_off_fen": 3_000, "min_spend_fen": None}, budget_fen=10_000)
+    till = _clerk()
+    codes = [_claim(api, api.member(f"1380020010{n}"), t["template_id"])[1]["code"] for n in range(4)]
+    results = [api.call("POST", "/v1/coupons/write-offs", {"code": c, "order_id": f"b-{i}", "order_amount_fen": 5_000},
+                        token=till)[0] for i, c in enumerate(codes)]
+    assert results == [201, 201, 201, 409]                               # 3 × 30.00 = 90.00; a 4th would be 120.00
+
+
+def test_a_change_of_terms_leaves_issued_coupons_as_they_were(api):
+    t = _template(api)
+    member = api.member("13800200021")
+    before = _claim(api, member, t["template_id"])[1]
+    changed = api.ok("PATCH", f"{TPL}/{t['template_id']}", {"terms": {**MAN_100_20, "amount_off_fen": 5_000}})
+    assert changed["terms_version"] == 2 and changed["terms"]["amount_off_fen"] == 5_000
+    kept = api.ok("GET", f"/v1/members/{member}/coupons/{before['coupon_id']}", token=_member_token(member))
+    assert kept["terms_version"] == 1 and kept["terms"]["amount_off_fen"] == 2_000
+    assert _claim(api, member, t["template_id"])[1]["terms"]["amount_off_fen"] == 5_000
+
+
+@pytest.mark.parametrize("terms, words", [
+    ({**MAN_100_20, "min_spend_fen": 2_000}, "min_spend"),
+    ({"kind": "percent_off", "title": "x", "percent": 120, "validity": {"days_after_claim": 3}}, "percent"),
+    ({**MAN_100_20, "validity": {"starts_at": "2027-02-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"}}, "ends_at"),
+    ({**MAN_100_20, "applicability": {"skus": []}}, "skus"),
+])
+def test_a_bad_template_is_refused_and_nothing_is_made(api, terms, words):
+    status, problem = api.call("POST", TPL, {"terms": terms, "stock": 5})
+    assert status == 422 and words in str(problem), problem
+    assert api.ok("GET", TPL)["templates"] == []
+
+
+def test_states_move_one_way_and_a_paused_template_is_not_claimed(api):
+    t = _template(api, state="draft")
+    member = api.member("13800200031")
+    assert _claim(api, member, t["template_id"])[0] == 404                  # a draft is not shown to members
+    assert _claim(api, member, t["template_id"], token=api.token)[1]["type"].endswith("coupon-not-claimable")
+    base = f"{TPL}/{t['template_id']}/state"
+    assert api.ok("POST", base, {"state": "active"})["state"] == "active"
+    assert api.ok("POST", base, {"state": "paused"})["state"] == "paused"
+    assert _claim(api, member, t["template_id"])[0] == 409
+    assert api.ok("POST", base, {"state": "ended"})["state"] == "ended"
+    assert api.call("POST", base, {"state": "active"})[0] == 409
+
+
+def test_another_merchants_caller_sees_neither_templates_nor_codes(api):
+    t = _template(api, merchant_id="m1")
+    other = _clerk("m2", None, "store_manager", "m2-manager")
+    assert api.call("GET", f"{TPL}/{t['template_id']}", token=other)[0] == 404
+    assert api.ok("GET", TPL, token=other)["templates"] == []
+    assert api.call("PATCH", f"{TPL}/{t['template_id']}", {"add_stock": 5}, token=other)[0] == 403   # not an owner's role
+    member = api.member("13800200041")
+    code = _claim(api, member, t["template_id"])[1]["code"]
+    use = api.call("POST", "/v1/coupons/write-offs", {"code": code, "order_id": "x", "order_amount_fen": 20_000},
+                   token=_clerk("m2", None, "store_manager", "m2-manager"))
+    assert use[0] == 403
+    listed = api.ok("GET", f"/v1/members/{member}/coupons", token=other)
+    assert listed["coupons"][0]["code"] is None
+
+
+def test_wrong_codes_count_toward_the_callers_lockout(api, monkeypatch):
+    monkeypatch.setattr(guard, "TRIES", 3)
+    till = _clerk(who="guesser")
+    for n in range(3):
+        r = api.call("POST", "/v1/coupons/validate", {"code": f"80000000000000000{n}", "order_id": "g",
+                                                      "order_amount_fen": 100}, token=till)
+        assert r[0] == 422 and r[1]["type"].endswith("coupon-code-rejected")
+    locked = api.call("POST", "/v1/coupons/validate", {"code": "800000000000000000", "order_id": "g",
+                                                       "order_amount_fen": 100}, token=till)
+    assert locked[0] == 429
+    assert api.call("POST", "/v1/coupons/validate", {"code": "800000000000000000", "order_id": "g",
+                                                     "order_amount_fen": 100}, token=_clerk(who="honest"))[0] == 422
