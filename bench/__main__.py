@@ -715,7 +715,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The body of docs/engineers/benchmark.md, from results.json."""
     rows = (results["api"] + results.get("points", []) + results.get("tiers", []) + results.get("stored_value", [])
-            + results.get("gift_cards", []) + results["emulator_transactions"])
+            + results.get("gift_cards", []) + results.get("coupons", []) + results["emulator_transactions"])
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
@@ -723,6 +723,13 @@ def markdown(results: dict[str, Any]) -> str:
              f"Concurrent double spend: {spend['threads']} threads, {spend['attempts']} conditional spends "
              f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
              f"final balance {spend['final_balance']}.", "",
+             *([f"Coupon claims under contention (local stack): {c['threads']} tills claiming one template "
+                f"(stock {c['stock']:,}) for new members: **{c['claimed']:,} claimed** (the stock after: "
+                f"{c['level_after']['left']} left, {c['level_after']['taken']:,} taken), {c['refused']} refused once "
+                f"it was gone, {c['races_retried']} lost races retried; {c['claims_per_second']} claims a second, "
+                f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms. On real DynamoDB the stock's shards (up to 32, "
+                "each in its own partition) take about 500 claims a second each: docs/scale.md.", ""]
+               if (c := results.get("coupon_claims")) else []),
              *([f"Points expiry job with {results['expiry_job']['members_with_expiring_points']:,} of "
                 f"{results['expiry_job']['members']:,} members' points expiring "
                 f"(in {results['expiry_job'].get('programs', 1)} programs, one run): it read "
@@ -781,6 +788,13 @@ def update_docs(results: dict[str, Any], readme: Path = ROOT / "docs" / "enginee
         readme.write_text(f"{head}{start}\n{markdown(results)}\n{end}{tail}")
 
 
+def _coupons(stack, calls: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The coupon operations' cost, and claims of one template under contention (a stack with
+    the rate limits off: 64 tills of one caller)."""
+    from bench.coupons import claim_contention, coupon_operations
+    return coupon_operations(stack, max(10, calls // 4)), claim_contention(stack)
+
+
 def _webhooks(stack, events: int = 200, dead_events: int = 1_000) -> dict[str, Any]:
     """Webhook delivery with the stream and the webhooks queue running in the background (the rest
     of the benchmark delivers the stream itself, after each call)."""
@@ -799,6 +813,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="only rewrite the table in docs/engineers/benchmark.md from results.json")
     parser.add_argument("--webhooks", action="store_true",
                         help="only measure webhook delivery (into results.json and docs/engineers/benchmark.md)")
+    parser.add_argument("--coupons", action="store_true",
+                        help="only measure the coupon operations (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -828,6 +844,14 @@ def main(argv: list[str] | None = None) -> int:
             update_docs(results)
             print(json.dumps(results["webhooks"], indent=2))
             return 0
+        if args.coupons:
+            results = json.loads(OUT.read_text())
+            results["coupons"], results["coupon_claims"] = _coupons(stack, args.calls)
+            OUT.write_text(json.dumps(results, indent=2) + "\n")
+            update_docs(results)
+            print(table(results["coupons"]))
+            print(json.dumps(results["coupon_claims"], indent=2))
+            return 0
         if args.cold_start:
             results = json.loads(OUT.read_text())
             results["cold_start_ms"] = cold_start(stack)
@@ -845,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
         results["stored_value"] = stored_value_operations(stack, max(10, args.calls // 4),
                                                           1_000 if not args.quick else 100)
         results["gift_cards"] = gift_card_operations(stack, max(10, args.calls // 4))
+        results["coupons"], results["coupon_claims"] = _coupons(stack, args.calls)
         results["gift_card_generation"] = gift_card_generation(stack, 100_000 if not args.quick else 2_000)
         results["tier_review_job"] = tier_review_job(100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)

@@ -1,6 +1,6 @@
 """Make moto's DynamoDB fit for real data volumes and real concurrency, and able to throttle.
 
-Six patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Seven patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -66,6 +66,7 @@ def install() -> None:
     DynamoHandler.call_action = _serialised_and_metered(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.call_action = _serialised(DynamoDBStreamsHandler.call_action)  # type: ignore[method-assign]
     _sqs_groups_under_threads()
+    _backend_lookup_once_per_host()
     _installed = True
 
 
@@ -80,6 +81,27 @@ def _sqs_groups_under_threads() -> None:
     def pending_message_groups(self: Any) -> set[str]:
         return {m.group_id for m in list(self._pending_messages) if m.group_id is not None}
     Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign, assignment]
+
+
+_BACKENDS: dict[tuple[int, str], Any] = {}
+
+
+def _backend_lookup_once_per_host() -> None:
+    """7. moto's server finds the backend of every request under one lock by matching its host
+    against every service's URL patterns (hundreds of regular expressions: about 1 ms a request,
+    each request of every service waiting on the one before). The answer for a host never changes:
+    it is kept."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    found = DomainDispatcherApplication.get_backend_for_host
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        key = (id(self), host)
+        if key not in _BACKENDS:
+            _BACKENDS[key] = found(self, host)
+        return _BACKENDS[key]
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
 
 
 def install_transactions() -> None:

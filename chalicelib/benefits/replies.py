@@ -81,8 +81,11 @@ class BenefitClaimedOut(Reply):
     ref: str = Field(description="the coupon pack's id")
     period: str = Field(description="the period it was granted for: the month (2026-11) or the birthday's year "
                                     "(birthday:2026); one grant per rule, pack and period")
-    status: Literal["granted"] = Field(description="granted: recorded, to be issued as coupons")
+    status: Literal["granted", "issued"] = Field(description="issued: its coupon pack's coupons were issued with it "
+                                                 "(coupons); granted: recorded only (no coupon pack of that id is in "
+                                                 "force)")
     granted_at: str = Field(description="when it was granted (ISO 8601, UTC)")
+    coupons: list[str] = Field(description="the coupon ids issued with it (listMemberCoupons shows them)")
 
 
 class Entitlement(Reply):
@@ -91,7 +94,7 @@ class Entitlement(Reply):
     ref: str = Field(description="the coupon pack's id")
     period: str = Field(description="the period it was granted for: a month (2026-11), a birthday's year "
                                     "(birthday:2026), or reaching a tier (upgrade:V3:2026-11-24)")
-    status: Literal["granted"] = Field(description="granted: recorded, to be issued as coupons")
+    status: Literal["granted", "issued"] = Field(description="issued: its coupons were issued with it; granted: recorded only")
     granted_at: str = Field(description="when it was granted (ISO 8601, UTC)")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.benefits import repository
 from chalicelib.benefits import rules as B
 from chalicelib.benefits.tables import EntitlementItem
+from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.points import service as points
@@ -70,22 +71,27 @@ def claim(member_id: str, rule_id: str, ref: str, by: Principal, uow: UnitOfWork
         period = f"birthday:{f.today.year}"
     else:
         period = f.today.strftime("%Y-%m")
-    return grant(uow, member.member_id, rule_id, ref, period, by.ref, offer["because"])
+    return grant(uow, member.member_id, rule_id, ref, period, by.ref, offer["because"], with_coupons=True)
 
 
 def grant(uow: UnitOfWork, member_id: str, rule_id: str, ref: str, period: str, actor: str | None,
-          why: list[str]) -> dict[str, Any]:
-    """Stage an entitlement (once per rule, pack and period) and ``benefit.granted``."""
+          why: list[str], with_coupons: bool = False) -> dict[str, Any]:
+    """Stage an entitlement (once per rule, pack and period) and ``benefit.granted``; with
+    ``with_coupons``, when a coupon pack of that id is in force, its coupons in the same unit
+    (the entitlement is then ``issued``: all of them or, past a template's stock or limits, none
+    and no entitlement)."""
     at = clock.iso(clock.now())
+    issued = coupons.stage_pack(uow, member_id, ref, f"benefit {rule_id} for {period}") if with_coupons else None
+    status = "granted" if issued is None else "issued"
     uow.create(EntitlementItem(*EntitlementItem.key(member_id, rule_id, ref, period), member_id=member_id,
                                rule=rule_id, kind="coupon_pack", ref=ref, period=period, granted_at=at,
-                               status="granted", actor=actor),
+                               status=status, actor=actor),
                on_conflict=lambda: AlreadyGranted(f"pack {ref} of rule {rule_id} was granted for {period} already"))
     uow.emit(DomainEvent("benefit.granted", f"member:{member_id}", {
         "member_id": member_id, "rule": rule_id, "kind": "coupon_pack", "ref": ref, "period": period,
-        "because": why}))
-    return {"member_id": member_id, "rule": rule_id, "ref": ref, "period": period, "status": "granted",
-            "granted_at": at}
+        "because": why, "coupons": issued or []}))
+    return {"member_id": member_id, "rule": rule_id, "ref": ref, "period": period, "status": status,
+            "granted_at": at, "coupons": issued or []}
 
 
 def entitlements(uow: UnitOfWork, member_id: str, by: Principal, limit: int) -> dict[str, Any]:

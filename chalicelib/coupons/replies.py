@@ -126,3 +126,11 @@ class UndoOut(Reply):
     restored: bool = Field(description="true: the coupon is unused again; false: it is void (the template's policy, "
                                        "or it has expired)")
     coupon: CouponOut
+
+
+class PackGrantedOut(Reply):
+    """A coupon pack granted: the coupons it issued."""
+
+    member_id: str
+    pack_id: str
+    coupons: list[CouponOut] = Field(description="every coupon of the pack, issued together")

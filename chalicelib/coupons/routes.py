@@ -9,13 +9,16 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth import ANY_STAFF, HQ, MEMBER, MERCHANT, TILL
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.coupons.pack_rules import PACKS, CouponPacks
 from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import service, templates, use
+    from chalicelib.coupons import packs, service, templates, use
 else:
+    packs = lazy.module("chalicelib.coupons.packs")
     service = lazy.module("chalicelib.coupons.service")
     templates = lazy.module("chalicelib.coupons.templates")
     use = lazy.module("chalicelib.coupons.use")
@@ -31,6 +34,10 @@ TPL = "/v1/coupon-templates/{template_id}"
 class TemplatesQuery(Strict):
     after: str | None = Field(None, max_length=200, description="the page after this cursor (the reply's next)")
     limit: int = Field(50, ge=1, le=200)
+
+
+class GrantPack(Strict):
+    pack_id: str = Field(min_length=1, max_length=64)
 
 
 class MemberCouponsQuery(Strict):
@@ -111,3 +118,15 @@ def write_off(call: Call):
           "it is void", allow=TILL, body=S + "UndoWriteOff", response=R + "UndoOut")
 def undo(call: Call):
     return use.undo(call.body, call.caller, call.uow)
+
+
+config_endpoints(bp, "/v1/coupon-packs", PACKS, "packs", CouponPacks, put_id="putCouponPacks",
+                 get_id="getCouponPacks", noun="the coupon packs (templates granted together)", tags=TAGS,
+                 put_allow=(HQ,), get_allow=(MERCHANT, ANY_STAFF))
+
+
+@endpoint(bp, "/v1/members/{member_id}/coupon-packs", "POST", "grantCouponPack", tags=TAGS, status=201,
+          errors=(404, 409), summary="Grant a coupon pack to the member: every coupon of it, or none",
+          allow=(HQ, MERCHANT), body=GrantPack, response=R + "PackGrantedOut")
+def grant_pack(call: Call):
+    return packs.grant(call.params["member_id"], call.body.pack_id, call.caller, call.uow)

@@ -45,25 +45,42 @@ def claim(member_id: str, template_id: str, by: Principal, uow: UnitOfWork, sour
     a merchant's till)."""
     member = members.acting_on(uow, member_id, by)
     head = templates.find(uow, template_id, by)
-    if head.state != "active":
-        raise NotClaimable(f"template {template_id} is {head.state}")
     if by.kind == "member" and head.claimable != "yes":
         raise NotClaimable(f"template {template_id} is issued to members, not claimed")
+    return issue(uow, member.member_id, head, 1, source)[0]
+
+
+def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, source: str) -> list[dict[str, Any]]:
+    """Stage ``count`` coupons of an active template for the member: their units of stock (one
+    take), the member's counts (one add each), each coupon, its code and its event."""
+    if head.state != "active":
+        raise NotClaimable(f"template {head.template_id} is {head.state}")
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
     now = clock.now()
-    coupon = _coupon(member.member_id, head, terms, now, source)
-    take = stock.take(uow, templates.stock_name(head.template_id), 1)
-    coupon.stock_take = json.dumps([list(p) for p in take.parts])
-    _count(uow, member.member_id, head, now)
-    uow.create(coupon, on_conflict=changed("the coupon"))
-    uow.create(CodeItem(*CodeItem.key(coupon.code), member_id=member.member_id, coupon_id=coupon.coupon_id),
-               on_conflict=changed("the coupon's code"))             # a code drawn twice: the retry draws another
-    subject, data = f"member:{member.member_id}", {
-        "member_id": member.member_id, "coupon_id": coupon.coupon_id, "template_id": head.template_id,
-        "terms_version": int(head.terms_version), "source": source, "valid_until": coupon.valid_until}
-    uow.emit(DomainEvent("coupon.claimed", subject, data, merchant_id=head.merchant_id) if source == "claim"
-             else DomainEvent("coupon.issued", subject, data, merchant_id=head.merchant_id))
-    return view(coupon, terms, now)
+    coupons = [_coupon(member_id, head, terms, now, source) for _ in range(count)]
+    take = json.dumps([list(p) for p in stock.take(uow, templates.stock_name(head.template_id), count).parts])
+    _count(uow, member_id, head, now, count)
+    for coupon in coupons:
+        coupon.stock_take = take
+        uow.create(coupon, on_conflict=changed("the coupon"))
+        uow.create(CodeItem(*CodeItem.key(coupon.code), member_id=member_id, coupon_id=coupon.coupon_id),
+                   on_conflict=changed("the coupon's code"))         # a code drawn twice: the retry draws another
+        subject, data = f"member:{member_id}", {
+            "member_id": member_id, "coupon_id": coupon.coupon_id, "template_id": head.template_id,
+            "terms_version": int(head.terms_version), "source": source, "valid_until": coupon.valid_until}
+        uow.emit(DomainEvent("coupon.claimed", subject, data, merchant_id=head.merchant_id) if source == "claim"
+                 else DomainEvent("coupon.issued", subject, data, merchant_id=head.merchant_id))
+    return [view(c, terms, now) for c in coupons]
+
+
+def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str) -> list[str] | None:
+    """Stage the coupons of the pack ``pack_id`` in force for the member (every one within its
+    template's stock and limits, or the unit fails); None when no such pack is in force."""
+    from chalicelib.coupons import packs
+    found = packs.pack(uow, pack_id)
+    if found is None:
+        return None
+    return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why)]
 
 
 def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str) -> CouponItem:
@@ -91,14 +108,14 @@ def due_at(c: CouponItem, until: datetime, reminded: bool) -> None:
     c.duepk, c.duesk = due_keys(EXPIRY, clock.program_date(when), f"{clock.iso(when)}#{tag}#{c.coupon_id}")
 
 
-def _count(uow: UnitOfWork, member_id: str, head: TemplateItem, now: datetime) -> None:
+def _count(uow: UnitOfWork, member_id: str, head: TemplateItem, now: datetime, count: int) -> None:
     limit = int(head.per_member_limit) if head.per_member_limit else None
-    counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id)), 1, limit,
+    counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id)), count, limit,
                  lambda: LimitReached(f"at most {limit} of template {head.template_id} a member"))
     if head.per_member_daily_limit:
         daily = int(head.per_member_daily_limit)
         day = clock.program_date(now).isoformat()
-        counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id, day)), 1, daily,
+        counters.add(uow, MemberCountItem(*MemberCountItem.key(member_id, head.template_id, day)), count, daily,
                      lambda: LimitReached(f"at most {daily} of template {head.template_id} a member a day"),
                      also=[MemberCountItem.expires_at.set(expiry_in(3))])
 

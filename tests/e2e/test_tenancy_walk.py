@@ -144,6 +144,10 @@ TARGETS = {
     "validateCoupon": lambda t: ({}, {"code": t["coupon_code"], "order_id": "walk-c", "order_amount_fen": 20_000}, None),
     "writeOffCoupon": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": "walk-c2",
                                       "order_amount_fen": 20_000}, None),
+    "putCouponPacks": lambda t: ({}, {"packs": {"packs": [{"id": "walk-pack", "name": "walk", "items": [
+        {"template_id": t["coupon_template"]}]}]}}, None),
+    "getCouponPacks": lambda t: ({}, None, None),
+    "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
@@ -156,7 +160,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
                      "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
                      "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
-                     "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon"}
+                     "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks"}
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -165,7 +169,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
                "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
                "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
-               "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates"}
+               "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -220,6 +224,8 @@ def target(api, stack):
     coupon_template = template.json()["template_id"]
     coupons = [api.call("POST", f"/v1/members/{bob}/coupons", {"template_id": coupon_template},
                         signed_by=pos(stack, A), key=f"wcc{i}-{bob}").json() for i in range(2)]
+    assert api.call("PUT", "/v1/coupon-packs", {"packs": {"packs": [{"id": "walk-pack", "name": "walk", "items": [
+        {"template_id": coupon_template}]}]}}, headers=hq, key=f"wcp-{bob}").status_code == 201
     coupon_order = f"walk-co-{bob}"
     assert api.call("POST", "/v1/coupons/write-offs", {"code": coupons[1]["code"], "order_id": coupon_order,
                                                        "order_amount_fen": 2_000},
@@ -307,7 +313,7 @@ OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers",
              "payWithStoredValue", "activateGiftCard",
              # the merchant's coupon templates are the merchant's, not a store's: any of its stores
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
-             "getCouponTemplate", "claimCoupon", "validateCoupon"}
+             "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack"}
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,13 @@ with figures worked out by hand, budgets, wrong codes, and what other merchants'
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from chalicelib.coupons import guard
 from chalicelib.coupons.tables import CouponItem
+from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
 from tests.integration.conftest import scan
 
@@ -155,3 +158,34 @@ def test_wrong_codes_count_toward_the_callers_lockout(api, monkeypatch):
     assert locked[0] == 429
     assert api.call("POST", "/v1/coupons/validate", {"code": "800000000000000000", "order_id": "g",
                                                      "order_amount_fen": 100}, token=_clerk(who="honest"))[0] == 422
+
+
+def test_a_pack_is_granted_whole_or_not_at_all_and_a_benefit_claim_issues_it(api):
+    birthday = {"rules": [{"id": "birthday", "name": "Birthday month", "when": {"birthday": "month"},
+                           "give": [{"kind": "coupon_pack", "ref": "PACK-BDAY", "grant": "on_birthday"}]}]}
+    welcome = _template(api, stock=10)
+    tea = _template(api, {"kind": "no_threshold", "title": "5元奶茶券", "amount_off_fen": 500,
+                          "validity": {"days_after_claim": 7}}, stock=3, claimable=False)
+    bad = api.call("PUT", "/v1/coupon-packs", {"packs": {"packs": [
+        {"id": "P", "name": "p", "items": [{"template_id": "01NOSUCHTEMPLATE00000000000"}]}]}})
+    assert bad[0] == 422 and "does not exist" in str(bad[1])
+    packs = {"packs": [{"id": "PACK-BDAY", "name": "生日礼包", "items": [
+        {"template_id": welcome["template_id"]}, {"template_id": tea["template_id"], "count": 2}]}]}
+    api.ok("PUT", "/v1/coupon-packs", {"packs": packs})
+    member = api.member("13800200051")
+    granted = api.ok("POST", f"/v1/members/{member}/coupon-packs", {"pack_id": "PACK-BDAY"})
+    assert sorted(c["template_id"] for c in granted["coupons"]) == sorted(
+        [welcome["template_id"], tea["template_id"], tea["template_id"]]) and {
+        c["source"] for c in granted["coupons"]} == {"pack"}
+    other = api.member("13800200052")
+    short = api.call("POST", f"/v1/members/{other}/coupon-packs", {"pack_id": "PACK-BDAY"})   # one tea coupon left
+    assert short[0] == 409 and short[1]["type"].endswith("/stock-exhausted")
+    assert api.ok("GET", f"/v1/members/{other}/coupons")["coupons"] == []            # none of the pack, not one
+    assert api.ok("GET", f"{TPL}/{welcome['template_id']}")["stock"]["left"] == 9
+    api.ok("PATCH", f"{TPL}/{tea['template_id']}", {"add_stock": 2})
+    api.ok("PUT", "/v1/benefits/rules", {"rules": birthday})
+    born = api.ok("POST", "/v1/members", {"phone": "13800200053", "birthday": "1990-05-01"})["member_id"]
+    clock.freeze(datetime(2027, 5, 3, 4, tzinfo=UTC))
+    claimed = api.ok("POST", f"/v1/members/{born}/benefits/claim", {"rule": "birthday", "ref": "PACK-BDAY"})
+    assert claimed["status"] == "issued" and len(claimed["coupons"]) == 3
+    assert {c["coupon_id"] for c in api.ok("GET", f"/v1/members/{born}/coupons")["coupons"]} == set(claimed["coupons"])

@@ -191,3 +191,15 @@ def test_sqs_answers_queue_attributes_while_other_threads_receive_and_delete(aws
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_the_server_finds_a_hosts_backend_once():
+    # patch 7: moto matched every request's host against every service's URL patterns, under one lock
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    emulator.install()
+    app = DomainDispatcherApplication(create_backend_app)
+    assert app.get_backend_for_host("dynamodb.cn-north-1.amazonaws.com") == "dynamodb"
+    assert app.get_backend_for_host("sqs.cn-north-1.amazonaws.com") == "sqs"
+    app.backend_url_patterns = []                    # were they matched again, nothing would be found
+    assert app.get_backend_for_host("dynamodb.cn-north-1.amazonaws.com") == "dynamodb"
+    assert app.get_backend_for_host(None) is None
