@@ -26,7 +26,7 @@ def coupon_operations(stack, n: int) -> list[dict[str, Any]]:
     samples, usage = timed(n, lambda i: codes.append(post(f"/v1/members/{members[i]}/coupons",
                                                           {"template_id": template})["code"]))
     rows.append(row("claimCoupon", "a new member each, stock 100,000 over 32 shards", n, samples, usage))
-    cart = {"lines": [{"sku": "tea", "quantity": 3, "unit_price_fen": 3_990}], "merchant_id": "bench"}
+    cart = {"lines": [{"sku": "tea", "quantity": 3, "unit_price_fen": 3_990}], "merchant_id": "demo-merchant"}
     samples, usage = timed(n, lambda i: post("/v1/coupons/validate", {**cart, "code": codes[i], "order_id": f"cv-{i}"}))
     rows.append(row("validateCoupon", "a cart of one line", n, samples, usage))
     samples, usage = timed(n, lambda i: post("/v1/coupons/write-offs", {**cart, "code": codes[i], "order_id": f"cw-{i}"}))

@@ -1,14 +1,23 @@
-"""Guessing protection for coupon codes at the till: :data:`TRIES` wrong codes from one caller (a
-till's key, a clerk, a member) within a window of :data:`WINDOW` lock that caller out of coupon
-lookups until the window ends (429). Each wrong code is counted by one conditional ``ADD`` on the
-caller's window item (:mod:`chalicelib.ledger.counters`), committed on its own: the refused
-request changes nothing else. A wrong code and an unknown one get the same answer after the same
-work (one read of the code's item)."""
+"""Guessing protection for coupon codes at the till: at most :data:`TRIES` wrong codes from one
+caller (a till's key, a clerk, a member) within any :data:`WINDOW_MINUTES` minutes; past that the
+caller is refused coupon lookups (429, with ``Retry-After``) until enough of its wrong codes are
+older than the window.
+
+Every lookup is counted **before** it is made, by one conditional ``ADD`` on the caller's count
+of the current window (:mod:`chalicelib.ledger.counters`, committed on its own), bounded by what
+the window leaves: so a burst of concurrent guesses cannot pass the limit (each takes a place
+first; the place of a lookup that found its coupon is given back at once). The window slides:
+the previous fixed window's count weighs in proportion to its part still inside the last
+:data:`WINDOW_MINUTES` minutes, so a burst split across a window's edge is no larger than one.
+A code that is wrong, unknown, of another program, or another merchant's, gets the same answer
+(422) after the same reads."""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute
 
@@ -21,6 +30,7 @@ from chalicelib.shared.principal import Principal
 
 TRIES = 20
 WINDOW_MINUTES = 15
+WINDOW = timedelta(minutes=WINDOW_MINUTES)
 
 
 class CodeRejected(Problem):
@@ -38,36 +48,55 @@ class GuardItem(MainModel):
 
     @staticmethod
     def key(caller: str, window: str) -> tuple[str, str]:
-        """The caller's count of wrong codes in one window."""
+        """The caller's count of lookups not found in one fixed window."""
         return f"COUPONGUARD#{caller}", window
 
 
-def _window(now: datetime) -> tuple[str, str]:
-    start = now.replace(minute=now.minute - now.minute % WINDOW_MINUTES, second=0, microsecond=0)
-    ends = start.timestamp() + WINDOW_MINUTES * 60
-    return start.strftime("%Y-%m-%dT%H:%M"), clock.iso(datetime.fromtimestamp(ends, tz=now.tzinfo))
+@dataclass(frozen=True)
+class Place:
+    """A lookup's place in the caller's count: given back when the code was right."""
+
+    caller: str
+    window: str
 
 
-def _caller(by: Principal) -> str:
-    return by.ref[:200]
+def _start(now: datetime) -> datetime:
+    return now.replace(minute=now.minute - now.minute % WINDOW_MINUTES, second=0, microsecond=0)
 
 
-def check(uow: UnitOfWork, by: Principal) -> None:
-    """Refuse a caller locked out in this window (429)."""
-    window, ends = _window(clock.now())
-    item = uow.get(GuardItem, GuardItem.key(_caller(by), window))
-    if item is not None and int(item.total or 0) >= TRIES:
-        raise CallerLocked(f"{TRIES} wrong coupon codes within {WINDOW_MINUTES} minutes; try again after {ends}",
-                           retry_after=ends)
+def _name(start: datetime) -> str:
+    return start.strftime("%Y-%m-%dT%H:%M")
 
 
-def rejected(uow: UnitOfWork, by: Principal, why: str) -> Problem:
-    """Count a wrong code against the caller (its own write, not the request's) and answer it."""
-    window, _ = _window(clock.now())
+def admit(uow: UnitOfWork, by: Principal) -> Place:
+    """Take a place for one lookup, or refuse the caller (429) when the window has none left."""
+    now, caller = clock.now(), by.ref[:200]
+    start = _start(now)
+    before = uow.get(GuardItem, GuardItem.key(caller, _name(start - WINDOW)), consistent=True)
+    still_in = 1 - (now - start) / WINDOW                      # the previous window's share inside the last 15 minutes
+    room = TRIES - math.ceil(int(before.total or 0) * still_in if before else 0)
+    wait = max(1, math.ceil((start + WINDOW - now).total_seconds()))
+
+    def locked() -> Problem:
+        return CallerLocked(f"{TRIES} wrong coupon codes within {WINDOW_MINUTES} minutes; try again after "
+                            f"{clock.iso(now + timedelta(seconds=wait))}", retry_after=wait)
+    if room <= 0:
+        raise locked()
     work = UnitOfWork("coupons:guard", program=uow.program, backend=uow.backend)
-    counters.add(work, GuardItem(*GuardItem.key(_caller(by), window)), 1, None, lambda: CodeRejected(why),
+    counters.add(work, GuardItem(*GuardItem.key(caller, _name(start))), 1, room, locked,
                  also=[GuardItem.expires_at.set(expiry_in(1))])
+    work.commit()
+    return Place(caller, _name(start))
+
+
+def found(uow: UnitOfWork, place: Place) -> None:
+    """The code was right: give its place back."""
+    work = UnitOfWork("coupons:guard", program=uow.program, backend=uow.backend)
+    counters.add(work, GuardItem(*GuardItem.key(place.caller, place.window)), -1, None, lambda: CodeRejected("?"))
     with contextlib.suppress(Problem):
         work.commit()
-    return CodeRejected(why)
 
+
+def rejected(why: str = "no coupon has this code") -> Problem:
+    """The answer to a wrong code (its place stays taken)."""
+    return CodeRejected(why)

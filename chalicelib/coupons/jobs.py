@@ -1,4 +1,5 @@
-"""Scheduled coupon work: ``coupon-expiry`` (hourly) reads only the coupons due (the due index,
+"""Scheduled coupon work: ``coupon-issues`` (every 5 minutes) works through targeted issues
+(:mod:`chalicelib.coupons.issues`); ``coupon-expiry`` (hourly) reads only the coupons due (the due index,
 ``DUE#coupon-expiry``): a coupon comes due first :data:`REMIND_DAYS` days before its end
 (``coupon.expiring``, for the reminder a member gets), then on its last day (``coupon.expired``;
 it has been unusable since its end whatever the job has done: every use checks ``valid_until``).
@@ -6,14 +7,16 @@ A coupon used or voided meanwhile left the index then, and one read after it mov
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.coupons import issues
 from chalicelib.coupons.service import EXPIRY, due_at, retire
-from chalicelib.coupons.tables import CouponItem
+from chalicelib.coupons.tables import CouponItem, IssueItem
 from chalicelib.db import backend
-from chalicelib.db.due import due_items, run_due
+from chalicelib.db.due import current_slice, due_items, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.shared import clock
@@ -50,6 +53,20 @@ def _handle(program: str, due: CouponItem, as_of: datetime) -> Counter:
     due_at(c, until, reminded=True)
     uow.save_versioned(c, read, changed("the coupon"))
     uow.emit(DomainEvent("coupon.expiring", f"member:{c.member_id}", {
-        **data, "days_left": max(0, (until - as_of) // timedelta(days=1))}, merchant_id=c.merchant_id))
+        **data, "days_left": max(0, math.ceil((until - as_of) / timedelta(days=1)))}, merchant_id=c.merchant_id))
     uow.commit()
     return Counter(reminded=1)
+
+
+@job("coupon-issues")
+def issue(as_of: datetime) -> dict[str, Any]:
+    """Work through the targeted issues in progress, a chunk of members at a time, to the run's
+    deadline (its continuation carries on)."""
+    work = current_slice()
+    run = run_due(due_items(backend.current(), IssueItem, issues.KIND, as_of),
+                  lambda due, _: issues.work(due[0], due[1], work.ends_at), lambda due: f"{due[0]}/{due[1].issue_id}",
+                  "coupon-issues")
+    if run.counts["stopped_at_deadline"]:
+        work.again(issues.KIND)
+    return {"items_read": run.items_read, "chunks": run.counts["chunks"], "issues_done": run.counts["issues_done"],
+            "stopped_at_deadline": work.stopped, **run.give_ups()}

@@ -33,6 +33,8 @@ class TemplateOut(Reply):
     per_member_limit: int | None
     per_member_daily_limit: int | None
     budget_fen: int | None = Field(description="the most its write-offs may take off in all")
+    budget_used_fen: int | None = Field(description="what its write-offs have taken off so far, undone ones given "
+                                                    "back (null in listings, or with no budget)")
     store_budget_fen: int | None = Field(description="the most per store per period")
     store_budget_period: str | None
     on_refund: Literal["restore", "void"]
@@ -134,3 +136,26 @@ class PackGrantedOut(Reply):
     member_id: str
     pack_id: str
     coupons: list[CouponOut] = Field(description="every coupon of the pack, issued together")
+
+
+class IssueRefusals(Reply):
+    """Members the template refused, by reason."""
+
+    limit: int = Field(description="the member had as many as the template allows")
+    stock: int = Field(description="the stock was gone")
+    not_found: int = Field(description="no such member (or merged away into one that had it)")
+    other: int = Field(description="any other refusal")
+
+
+class IssueOut(Reply):
+    """A targeted issue and its progress."""
+
+    issue_id: str
+    template_id: str
+    status: Literal["issuing", "done"]
+    total: int = Field(description="members listed")
+    done: int = Field(description="members worked through so far (issued or refused)")
+    issued: int
+    refused: IssueRefusals
+    created_at: str
+    finished_at: str | None

@@ -16,8 +16,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import packs, service, templates, use
+    from chalicelib.coupons import issues, packs, service, templates, use
 else:
+    issues = lazy.module("chalicelib.coupons.issues")
     packs = lazy.module("chalicelib.coupons.packs")
     service = lazy.module("chalicelib.coupons.service")
     templates = lazy.module("chalicelib.coupons.templates")
@@ -34,6 +35,11 @@ TPL = "/v1/coupon-templates/{template_id}"
 class TemplatesQuery(Strict):
     after: str | None = Field(None, max_length=200, description="the page after this cursor (the reply's next)")
     limit: int = Field(50, ge=1, le=200)
+
+
+class IssueCoupons(Strict):
+    member_ids: list[str] = Field(min_length=1, max_length=10_000, description="the members to give one coupon each "
+                                  "(at most 10,000 an issue)")
 
 
 class GrantPack(Strict):
@@ -130,3 +136,18 @@ config_endpoints(bp, "/v1/coupon-packs", PACKS, "packs", CouponPacks, put_id="pu
           allow=(HQ, MERCHANT), body=GrantPack, response=R + "PackGrantedOut")
 def grant_pack(call: Call):
     return packs.grant(call.params["member_id"], call.body.pack_id, call.caller, call.uow)
+
+
+@endpoint(bp, TPL + "/issues", "POST", "issueCoupons", tags=TAGS, status=202, errors=(404, 409),
+          summary="Issue the template's coupon to each of a list of members (the coupon-issues job does it, a "
+          "chunk at a time; getCouponIssue shows the progress)", allow=OWNERS, body=IssueCoupons,
+          response=R + "IssueOut")
+def issue_coupons(call: Call):
+    return issues.create(call.params["template_id"], call.body.member_ids, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupon-issues/{issue_id}", "GET", "getCouponIssue", tags=TAGS, errors=(404,),
+          summary="A targeted issue's progress: done of total, issued, refused by reason", allow=OWNERS,
+          response=R + "IssueOut")
+def get_issue(call: Call):
+    return issues.view(issues.find(call.uow, call.params["issue_id"], call.caller))

@@ -82,6 +82,7 @@ class UseCoupon(Strict):
     order_amount_fen: StrictInt | None = Field(None, ge=0, le=10**11, description="or just the amount: one line")
     channel: str | None = Field(None, max_length=32, pattern=r"^[a-z_]+$")
     shipping_fen: StrictInt = Field(0, ge=0, le=10**7)
+    parking_hours: StrictInt = Field(0, ge=0, le=72, description="hours parked (parking coupons take some off)")
 
     @model_validator(mode="after")
     def _cart(self) -> UseCoupon:

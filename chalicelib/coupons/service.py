@@ -21,7 +21,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters, stock
 from chalicelib.members import service as members
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound, changed
+from chalicelib.shared.errors import Conflict, NotFound, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
@@ -50,15 +50,23 @@ def claim(member_id: str, template_id: str, by: Principal, uow: UnitOfWork, sour
     return issue(uow, member.member_id, head, 1, source)[0]
 
 
-def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, source: str) -> list[dict[str, Any]]:
+def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, source: str,
+          coupon_ids: list[str] | None = None) -> list[dict[str, Any]]:
     """Stage ``count`` coupons of an active template for the member: their units of stock (one
-    take), the member's counts (one add each), each coupon, its code and its event."""
+    take), the member's counts (one add each), each coupon, its code and its event. ``coupon_ids``:
+    the coupons' ids (a job that may run again derives them), else new ones."""
     if head.state != "active":
         raise NotClaimable(f"template {head.template_id} is {head.state}")
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
     now = clock.now()
-    coupons = [_coupon(member_id, head, terms, now, source) for _ in range(count)]
-    take = json.dumps([list(p) for p in stock.take(uow, templates.stock_name(head.template_id), count).parts])
+    ids = coupon_ids or [new_id() for _ in range(count)]
+    coupons = [_coupon(member_id, head, terms, now, source, cid) for cid in ids]
+    try:
+        parts = stock.take(uow, templates.stock_name(head.template_id), count).parts
+    except stock.StockExhausted:
+        raise stock.StockExhausted(f"template {head.template_id} has not {count} coupon(s) left to issue",
+                                   left=0) from None
+    take = json.dumps([list(p) for p in parts])
     _count(uow, member_id, head, now, count)
     for coupon in coupons:
         coupon.stock_take = take
@@ -83,12 +91,11 @@ def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str) -> list[
     return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why)]
 
 
-def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str) -> CouponItem:
+def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str, cid: str) -> CouponItem:
     tz = clock.program_zone()
     until = domain.valid_until(terms, now, tz)
     if until is not None and until <= now:
         raise NotClaimable(f"template {head.template_id}'s coupons are valid until {clock.iso(until)}: past")
-    cid = new_id()
     c = CouponItem(*CouponItem.key(member_id, cid), coupon_id=cid, member_id=member_id,
                    template_id=head.template_id, terms_version=int(head.terms_version),
                    terms=terms.model_dump_json(exclude_none=True), merchant_id=head.merchant_id,
@@ -173,12 +180,6 @@ def get(uow: UnitOfWork, member_id: str, coupon_id: str, by: Principal) -> dict[
     if c is None:
         raise NotFound(f"no coupon {coupon_id[:64]} of member {member.member_id}")
     return view(c, with_code=_shows_code(by, c))
-
-
-def forbid_foreign(by: Principal, c: CouponItem) -> None:
-    """A merchant's caller acts on coupons of its own templates or of the program's."""
-    if not by.is_hq and c.merchant_id is not None and by.merchant_id != c.merchant_id:
-        raise Forbidden("this coupon is another merchant's")
 
 
 def retire(c: CouponItem, state: str) -> None:

@@ -136,3 +136,43 @@ class MemberCountItem(MainModel):
     @staticmethod
     def key(member_id: str, template_id: str, day: str | None = None) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"COUPONCOUNT#{template_id}" + (f"#{day}" if day else "")
+
+
+class IssueItem(MainModel):
+    """``COUPONISSUE#<issue> / ISSUE``: a targeted issue of a template to a list of members, worked
+    through by the ``coupon-issues`` job a chunk at a time (on the due index while issuing)."""
+
+    issue_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()                        # issuing | done
+    total = NumberAttribute()
+    chunks = NumberAttribute()
+    chunks_done = NumberAttribute(default=0)
+    issued = NumberAttribute(default=0)
+    refused_limit = NumberAttribute(default=0)
+    refused_stock = NumberAttribute(default=0)
+    not_found = NumberAttribute(default=0)
+    refused_other = NumberAttribute(default=0)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    duepk = UnicodeAttribute(null=True)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(issue_id: str) -> tuple[str, str]:
+        return f"COUPONISSUE#{issue_id}", "ISSUE"
+
+
+class IssueChunkItem(MainModel):
+    """``COUPONISSUE#<issue> / CHUNK#<n>``: up to 500 of the issue's members, and, once worked
+    through, what became of them."""
+
+    members = UnicodeAttribute()                       # JSON list of member ids
+    done = NumberAttribute(default=0)                  # 1 once counted into the issue
+
+    @staticmethod
+    def key(issue_id: str, n: int) -> tuple[str, str]:
+        return f"COUPONISSUE#{issue_id}", f"CHUNK#{n:05d}"

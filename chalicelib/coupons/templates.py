@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.coupons.schemas import CreateTemplate, SetState, UpdateTemplate
-from chalicelib.coupons.tables import LISTING, TemplateItem, TermsItem
+from chalicelib.coupons.tables import LISTING, BudgetItem, TemplateItem, TermsItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.ledger import stock
+from chalicelib.ledger import counters, stock
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
@@ -116,7 +116,12 @@ def update(template_id: str, cmd: UpdateTemplate, by: Principal, uow: UnitOfWork
         stock.add(uow, stock_name(template_id), cmd.add_stock)
         head.stock = int(head.stock) + cmd.add_stock
     if cmd.remove_stock:
-        stock.remove(uow, stock_name(template_id), cmd.remove_stock)
+        try:
+            stock.remove(uow, stock_name(template_id), cmd.remove_stock)
+        except stock.StockExhausted as short:
+            raise stock.StockExhausted(f"template {template_id} has {short.extensions.get('left')} coupon(s) not yet "
+                                       f"issued: {cmd.remove_stock} cannot be removed",
+                                       left=short.extensions.get("left")) from None
         head.stock = int(head.stock) - cmd.remove_stock
     for name in ("per_member_limit", "per_member_daily_limit", "budget_fen", "store_budget_fen"):
         if name in cmd.model_fields_set:
@@ -171,6 +176,12 @@ def listing(uow: UnitOfWork, by: Principal, limit: int, after: str | None) -> di
             "next": heads[-1].gsi1sk if more and heads else None}
 
 
+def _budget_used(uow: UnitOfWork, head: TemplateItem) -> int | None:
+    if not head.budget_fen:
+        return None
+    return counters.total(uow, BudgetItem, BudgetItem.key(head.template_id))
+
+
 def view(uow: UnitOfWork, head: TemplateItem, terms: Terms | None = None, *, levels: bool = True,
          level: dict[str, int] | None = None) -> dict[str, Any]:
     """A template as its owner sees it (with its stock's level unless ``levels`` is False)."""
@@ -181,6 +192,7 @@ def view(uow: UnitOfWork, head: TemplateItem, terms: Terms | None = None, *, lev
             "terms_version": int(head.terms_version), "terms": terms.model_dump(mode="json", exclude_none=True),
             "stock": {k: int(level[k]) for k in ("total", "left", "taken")} if level else None,
             "per_member_limit": head.per_member_limit, "per_member_daily_limit": head.per_member_daily_limit,
-            "budget_fen": head.budget_fen, "store_budget_fen": head.store_budget_fen,
+            "budget_fen": head.budget_fen, "budget_used_fen": _budget_used(uow, head) if levels else None,
+            "store_budget_fen": head.store_budget_fen,
             "store_budget_period": head.store_budget_period, "on_refund": head.on_refund,
             "claimable": head.claimable == "yes", "created_at": head.created_at, "updated_at": head.updated_at}

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.coupons import codes, domain, guard, templates
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
-from chalicelib.coupons.service import REMIND_DAYS, due_at, forbid_foreign, retire, usable_now, view
+from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
@@ -29,8 +29,6 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
-
-THIRD_PARTY_UNDO_MINUTES = 60
 
 
 class CouponNotUsable(Conflict):
@@ -50,20 +48,28 @@ class NotWrittenOff(Conflict):
 
 
 def _present(uow: UnitOfWork, code: str, by: Principal) -> CouponItem:
-    """The coupon of ``code``, or the caller's wrong code counted and refused."""
-    guard.check(uow, by)
+    """The coupon of ``code``, its lookup counted against the caller first (:mod:`guard`). A code
+    unknown, mistyped or another merchant's gets the same answer after the same two reads."""
+    place = guard.admit(uow, by)
     found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
-    c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True) if found else None
-    if c is None:
-        raise guard.rejected(uow, by, "no coupon has this code")
-    forbid_foreign(by, c)
+    key = CouponItem.key(found.member_id, found.coupon_id) if found else CouponItem.key("-", code[:64])
+    c = uow.get(CouponItem, key, consistent=True)
+    if c is None or (found is None) or not _may_use(by, c):
+        raise guard.rejected()
+    guard.found(uow, place)
     return c
+
+
+def _may_use(by: Principal, c: CouponItem) -> bool:
+    """A merchant's caller uses coupons of its own templates or of the program's."""
+    return by.is_hq or c.merchant_id is None or by.merchant_id == c.merchant_id
 
 
 def _cart(cmd: UseCoupon, merchant: str, store: str | None) -> domain.Cart:
     lines = tuple(domain.Line(x.sku, x.category, x.quantity, x.unit_price_fen) for x in cmd.lines) if cmd.lines \
         else (domain.Line(None, None, 1, int(cmd.order_amount_fen or 0)),)
-    return domain.Cart(merchant, store, cmd.channel, lines, shipping_fen=cmd.shipping_fen)
+    return domain.Cart(merchant, store, cmd.channel, lines, shipping_fen=cmd.shipping_fen,
+                       parking_hours=cmd.parking_hours)
 
 
 def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, Terms, str, str | None,
@@ -76,6 +82,8 @@ def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, 
     why = usable_now(c, terms, now)
     if why is None and cmd.member_id is not None and cmd.member_id != c.member_id:
         why = "another_member: the coupon is another member's"
+    if why is None and c.merchant_id is not None and merchant != c.merchant_id:
+        why = f"merchant: the coupon is used at merchant {c.merchant_id} only"
     if why is None:
         why = domain.applies_to(terms, _cart(cmd, merchant, store))
     saving = domain.saving(terms, _cart(cmd, merchant, store)) if why is None else None
@@ -162,7 +170,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     terms = Terms.model_validate_json(c.terms)
     now = clock.now()
     if terms.kind == "third_party":
-        window = getattr(terms, "undo_window_minutes", None) or THIRD_PARTY_UNDO_MINUTES
+        window = terms.undo_window_minutes
         if (now - clock.parse_iso(c.used_at)).total_seconds() > window * 60:
             raise NotWrittenOff(f"a third-party code's write-off can be undone within {window} minutes only")
     head = templates.find(uow, c.template_id, None)

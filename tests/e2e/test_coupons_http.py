@@ -112,3 +112,17 @@ def test_a_template_s_life_at_hq_and_the_till(api, stack):
     undone = api.call("POST", "/v1/coupons/write-offs/undo", {"code": coupon["code"], "order_id": cart["order_id"]},
                       signed_by=pos(stack, A), key=f"life-x-{tag}")
     assert undone.status_code == 200 and undone.json()["restored"] and undone.json()["coupon"]["state"] == "unused"
+
+
+def test_a_burst_of_wrong_codes_cannot_pass_the_lockout(api, stack):
+    """The attacker's finding: 64 concurrent wrong codes all got 422, the count being checked
+    before and written after. Each lookup now takes its place in the caller's count first."""
+    from chalicelib.coupons import guard
+    from devstack.credentials import staff_token
+    guesser = api.bearer(staff_token("clerk", f"guesser-{fresh_phone()}", A[1], "demo-store", program_id=A[0]))
+    replies = all_at_once(32, lambda i: api.call("POST", "/v1/coupons/validate", {
+        "code": f"8{i:016d}0", "order_id": "g", "order_amount_fen": 100}, headers=guesser))
+    statuses = _statuses(replies)
+    assert statuses.count(422) == guard.TRIES and statuses.count(429) == 32 - guard.TRIES, statuses
+    locked = next(r for r in replies.values() if r.status_code == 429)
+    assert int(locked.headers["Retry-After"]) >= 1 and locked.json()["detail"].endswith("Z")

@@ -147,6 +147,8 @@ TARGETS = {
     "putCouponPacks": lambda t: ({}, {"packs": {"packs": [{"id": "walk-pack", "name": "walk", "items": [
         {"template_id": t["coupon_template"]}]}]}}, None),
     "getCouponPacks": lambda t: ({}, None, None),
+    "issueCoupons": lambda t: ({"template_id": t["coupon_template"]}, {"member_ids": [t["bob"]]}, None),
+    "getCouponIssue": lambda t: ({"issue_id": t["coupon_issue"]}, None, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
@@ -226,11 +228,14 @@ def target(api, stack):
                         signed_by=pos(stack, A), key=f"wcc{i}-{bob}").json() for i in range(2)]
     assert api.call("PUT", "/v1/coupon-packs", {"packs": {"packs": [{"id": "walk-pack", "name": "walk", "items": [
         {"template_id": coupon_template}]}]}}, headers=hq, key=f"wcp-{bob}").status_code == 201
+    issued = api.call("POST", f"/v1/coupon-templates/{coupon_template}/issues", {"member_ids": [bob]}, headers=hq,
+                      key=f"wci-{bob}")
+    assert issued.status_code == 202, issued.text
     coupon_order = f"walk-co-{bob}"
     assert api.call("POST", "/v1/coupons/write-offs", {"code": coupons[1]["code"], "order_id": coupon_order,
                                                        "order_amount_fen": 2_000},
                     signed_by=pos(stack, A), key=f"wcw-{bob}").status_code == 201
-    return {"coupon_template": coupon_template, "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
+    return {"coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
             "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,
@@ -289,7 +294,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
     def a_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
-                               "default/COUPONTPL#", "default/COUPONCODE#", "default/STOCK#",
+                               "default/COUPONTPL#", "default/COUPONCODE#", "default/STOCK#", "default/COUPONISSUE#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
@@ -313,7 +318,7 @@ OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers",
              "payWithStoredValue", "activateGiftCard",
              # the merchant's coupon templates are the merchant's, not a store's: any of its stores
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
-             "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack"}
+             "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack", "issueCoupons", "getCouponIssue"}
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,10 @@ def test_another_merchants_caller_sees_neither_templates_nor_codes(api):
     code = _claim(api, member, t["template_id"])[1]["code"]
     use = api.call("POST", "/v1/coupons/write-offs", {"code": code, "order_id": "x", "order_amount_fen": 20_000},
                    token=_clerk("m2", None, "store_manager", "m2-manager"))
-    assert use[0] == 403
+    assert use[0] == 422 and use[1]["type"].endswith("/coupon-code-rejected")    # as an unknown code: no hint
+    at_m2 = api.call("POST", "/v1/coupons/write-offs", {"code": code, "order_id": "x", "order_amount_fen": 20_000,
+                                                        "merchant_id": "m2"})      # HQ booking m1's coupon to m2
+    assert at_m2[0] == 409 and at_m2[1]["why_not"].startswith("merchant")
     listed = api.ok("GET", f"/v1/members/{member}/coupons", token=other)
     assert listed["coupons"][0]["code"] is None
 
@@ -189,3 +192,59 @@ def test_a_pack_is_granted_whole_or_not_at_all_and_a_benefit_claim_issues_it(api
     claimed = api.ok("POST", f"/v1/members/{born}/benefits/claim", {"rule": "birthday", "ref": "PACK-BDAY"})
     assert claimed["status"] == "issued" and len(claimed["coupons"]) == 3
     assert {c["coupon_id"] for c in api.ok("GET", f"/v1/members/{born}/coupons")["coupons"]} == set(claimed["coupons"])
+
+
+def test_a_targeted_issue_resumes_after_a_crash_without_issuing_twice(api, monkeypatch):
+    from chalicelib.coupons import issues
+    monkeypatch.setattr(issues, "CHUNK", 3)
+    t = _template(api, stock=6, per_member_limit=1)
+    members = [api.member(f"1380020060{n}") for n in range(7)]
+    _claim(api, members[0], t["template_id"])                             # has one already: over the limit
+    listed = [*members, "01NOSUCHMEMBER0000000000000"]
+    started = api.ok("POST", f"{TPL}/{t['template_id']}/issues", {"member_ids": listed})
+    assert started["status"] == "issuing" and started["total"] == 8 and started["done"] == 0
+    real = issues._one
+    calls = {"n": 0}
+
+    def crash_on_the_fifth(program, item, member_id):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("the job's Lambda died here")
+        return real(program, item, member_id)
+    monkeypatch.setattr(issues, "_one", crash_on_the_fifth)
+    api.run_job("coupon-issues")                                          # chunk 1 done; chunk 2 stopped at its 2nd member
+    midway = api.ok("GET", f"/v1/coupon-issues/{started['issue_id']}")
+    assert midway["status"] == "issuing" and midway["done"] == 3
+    monkeypatch.setattr(issues, "_one", real)
+    api.run_job("coupon-issues")
+    done = api.ok("GET", f"/v1/coupon-issues/{started['issue_id']}")
+    # members 1..5 get one each (the stock: 6 - 1 claimed = 5 left), member 6 finds it gone,
+    # member 0 is over its limit, and the unknown id is not found
+    assert done["status"] == "done" and done["done"] == 8 and done["issued"] == 5
+    assert done["refused"] == {"limit": 1, "stock": 1, "not_found": 1, "other": 0}
+    held = [len(api.ok("GET", f"/v1/members/{m}/coupons")["coupons"]) for m in members]
+    assert held == [1, 1, 1, 1, 1, 1, 0]                                   # nobody twice after the crash
+    assert api.ok("GET", f"{TPL}/{t['template_id']}")["stock"] == {"total": 6, "left": 0, "taken": 6}
+    assert api.call("GET", f"/v1/coupon-issues/{started['issue_id']}",
+                    token=_clerk("m2", None, "store_manager", "x"))[0] in (403, 404)
+
+
+def test_parking_hours_and_a_third_party_codes_undo_window(api):
+    parking = _template(api, {"kind": "parking", "title": "停车2小时", "parking_hours": 2,
+                              "validity": {"days_after_claim": 3}})
+    member = api.member("13800200071")
+    code = _claim(api, member, parking["template_id"])[1]["code"]
+    till = _clerk()
+    shown = api.ok("POST", "/v1/coupons/validate", {"code": code, "order_id": "p1", "order_amount_fen": 0,
+                                                     "parking_hours": 5}, token=till)
+    assert shown["usable"] and shown["saving"]["parking_hours"] == 2 and shown["saving"]["fen"] == 0
+    none = api.ok("POST", "/v1/coupons/validate", {"code": code, "order_id": "p1", "order_amount_fen": 0},
+                  token=till)
+    assert none["usable"] is False and none["why_not"].startswith("no_parking")
+    douyin = _template(api, {"kind": "third_party", "title": "抖音团购", "platform": "douyin", "amount_off_fen": 3_000,
+                             "undo_window_minutes": 0, "validity": {"days_after_claim": 3}})
+    code = _claim(api, member, douyin["template_id"])[1]["code"]
+    assert api.call("POST", "/v1/coupons/write-offs", {"code": code, "order_id": "d1", "order_amount_fen": 9_000},
+                    token=till)[0] == 201
+    late = api.call("POST", "/v1/coupons/write-offs/undo", {"code": code, "order_id": "d1"}, token=till)
+    assert late[0] == 409                                                # a window of 0 minutes: never undone
