@@ -21,6 +21,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters, stock
 from chalicelib.members import service as members
 from chalicelib.shared import clock
+from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.errors import Conflict, NotFound, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
@@ -127,6 +128,15 @@ def _count(uow: UnitOfWork, member_id: str, head: TemplateItem, now: datetime, c
                      also=[MemberCountItem.expires_at.set(expiry_in(3))])
 
 
+_PARSED: TtlCache[Terms] = TtlCache(3600.0, 4096)
+
+
+def terms_of(c: CouponItem) -> Terms:
+    """The terms a coupon was issued under (parsed once per template version in a container: a
+    version's terms never change, and a member's list of 50 coupons parses a few, not 50)."""
+    return _PARSED.get((c.template_id, int(c.terms_version), len(c.terms)), lambda: Terms.model_validate_json(c.terms))
+
+
 def usable_now(c: CouponItem, terms: Terms, now: datetime) -> str | None:
     """None if the coupon can be used now (its cart aside), else why not."""
     if c.state != "unused":
@@ -141,7 +151,7 @@ def usable_now(c: CouponItem, terms: Terms, now: datetime) -> str | None:
 def view(c: CouponItem, terms: Terms | None = None, now: datetime | None = None, *,
          with_code: bool = True) -> dict[str, Any]:
     """A coupon as its member (and the program's callers) see it."""
-    terms = terms or Terms.model_validate_json(c.terms)
+    terms = terms or terms_of(c)
     now = now or clock.now()
     why = usable_now(c, terms, now)
     return {"coupon_id": c.coupon_id, "member_id": c.member_id, "template_id": c.template_id,

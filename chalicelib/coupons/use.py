@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.coupons import codes, domain, guard, templates
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
-from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, usable_now, view
+from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, terms_of, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
@@ -77,7 +77,7 @@ def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, 
     c = _present(uow, cmd.code, by)
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
-    terms = Terms.model_validate_json(c.terms)
+    terms = terms_of(c)
     now = clock.now()
     why = usable_now(c, terms, now)
     if why is None and cmd.member_id is not None and cmd.member_id != c.member_id:
@@ -167,7 +167,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     if c.state != "used" or c.used_order_id != cmd.order_id or not merchants.acts_for(by, c.used_merchant_id,
                                                                                       c.used_store_id):
         raise NotWrittenOff(f"the coupon was not written off on order {cmd.order_id} by your merchant or store")
-    terms = Terms.model_validate_json(c.terms)
+    terms = terms_of(c)
     now = clock.now()
     if terms.kind == "third_party":
         window = terms.undo_window_minutes
