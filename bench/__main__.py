@@ -761,9 +761,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"posted only {w['beside_a_dead_endpoint']['dead_posts']} times (the circuit breaker)"
                 + (f". Beside a second *healthy* endpoint the same {b['events']:,} events arrived at p50 "
                    f"{b['healthy_p50_ms'] / 1000:.1f} s, p99 {b['healthy_p99_ms'] / 1000:.1f} s: the dead endpoint "
-                   "does slow the healthy one here. Its deliveries are not posted but still cost a lease and an "
-                   "outcome each per attempt, and on the emulator (one lock for every DynamoDB request) that work "
-                   "queues with the healthy endpoint's." if (b := w.get("beside_a_healthy_endpoint")) else "."),
+                   "does slow the healthy one here. Not by its deliveries' cost (a paused endpoint's delivery is "
+                   "one conditional write, and the dead phase makes fewer DynamoDB requests than the healthy one): "
+                   "until the circuit breaker opens (five failures, each seen only after a 5 s read timeout) every "
+                   "batch of the local poller's four waits on dead posts, and the local pipeline delivers about as "
+                   "fast as the registrations arrive, so that first stall stays as a backlog until they stop "
+                   "(docs/scale.md)." if (b := w.get("beside_a_healthy_endpoint")) else "."),
                 ""]
                if (w := results.get("webhooks")) else []),
              "| cold start (CPU ms, median of 11 rounds; × bare: median of the rounds' ratios) | import | × bare | "
