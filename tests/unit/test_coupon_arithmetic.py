@@ -20,15 +20,14 @@ from chalicelib.coupons.domain import (
     Line,
     Saving,
     applies_to,
-    best_combination,
     eligible_lines,
     in_window,
     saving,
-    savings_in_order,
     valid_from,
     valid_until,
     yuan,
 )
+from chalicelib.coupons.stacking import best_combination, savings_in_order
 from chalicelib.coupons.terms import Terms
 
 SH = "Asia/Shanghai"
