@@ -45,6 +45,7 @@ dispatch.provided_by(
     "chalicelib.tiers.stream",            # growth moves tiers
     "chalicelib.benefits.stream",         # packs granted on upgrades
     "chalicelib.tasks.stream",            # events counted for tasks
+    "chalicelib.coupons.stats",           # each coupon template's figures
     "chalicelib.webhooks.fanout",         # every event to the webhooks queue, per subscription
 )
 jobs.provided_by(

@@ -1,5 +1,5 @@
 """Targeted issues (``issueCoupons``): one template's coupon to each member of a list (up to
-10,000), issued by the ``coupon-issues`` job, which works through the list a chunk of
+8,000), issued by the ``coupon-issues`` job, which works through the list a chunk of
 :data:`CHUNK` members at a time to its deadline and carries on in its next run or continuation.
 
 Each member's coupon is its own transaction (a unit of stock, the member's counts, the coupon,
@@ -32,7 +32,7 @@ from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
 CHUNK = 500                       # members a chunk item holds (about 14 KB of ids)
-MAX_MEMBERS = 10_000              # 20 chunks: the issue and its chunks are written in one transaction
+MAX_MEMBERS = 8_000               # 16 chunks, written with the issue in one transaction; 8,000 ids fit a request body
 KIND = "coupon-issue"
 ACTOR = "job:coupon-issues"
 

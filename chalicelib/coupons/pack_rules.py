@@ -43,9 +43,10 @@ class CouponPacks(Strict):
 
 def _unknown_templates(uow: UnitOfWork, packs: CouponPacks) -> list[str]:
     from chalicelib.coupons.tables import TemplateItem  # (not at a cold start: a save asks)
-    named = {i.template_id for p in packs.packs for i in p.items}
-    return [f"coupon template {t} does not exist" for t in sorted(named)
-            if uow.get(TemplateItem, TemplateItem.key(t)) is None]
+    found = {t: uow.get(TemplateItem, TemplateItem.key(t)) for t in sorted({i.template_id for p in packs.packs
+                                                                        for i in p.items})}
+    return [f"coupon template {t} does not exist" if head is None else f"coupon template {t} has ended"
+            for t, head in found.items() if head is None or head.state == "ended"]
 
 
 PACKS = VersionedConfig("coupon-packs", CouponPacks, CouponPacks, "coupon.packs_changed", "program:coupons",

@@ -159,3 +159,43 @@ class IssueOut(Reply):
     refused: IssueRefusals
     created_at: str
     finished_at: str | None
+
+
+class StoreStats(Reply):
+    """One store's uses of the template."""
+
+    store_id: str
+    claimed: int
+    issued: int
+    used: int = Field(description="write-offs at the store (less those undone)")
+    undone: int
+    expired: int
+    saving_fen: int = Field(description="the discount given at the store, undone ones taken back")
+    orders_fen: int = Field(description="the order amounts those write-offs came with")
+
+
+class StatsReconciled(Reply):
+    """How the figures square with the template's own counts (true once the stream has caught up)."""
+
+    stock_taken_is_claimed_and_issued: bool
+    budget_used_is_discount_given: bool
+
+
+class CouponStatsOut(Reply):
+    """A template's figures, projected from its events exactly once (a second or so behind)."""
+
+    template_id: str
+    claimed: int = Field(description="coupons members claimed")
+    issued: int = Field(description="coupons issued to members by staff, tills, packs and targeted issues")
+    used: int = Field(description="write-offs")
+    undone: int = Field(description="write-offs undone")
+    expired: int
+    saving_fen: int = Field(description="the discount given (the coupons' cost), undone ones taken back")
+    orders_fen: int = Field(description="the order amounts the write-offs came with (the GMV they drove)")
+    usage_rate: float | None = Field(description="(used - undone) / (claimed + issued)")
+    stores: list[StoreStats]
+    bearers: dict[str, int] = Field(description="the discount each cost bearer bore, in fen")
+    stock: StockLevel
+    budget_fen: int | None
+    budget_used_fen: int | None
+    reconciled: StatsReconciled

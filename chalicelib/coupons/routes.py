@@ -3,7 +3,7 @@ validate, write-off and undo (a signed POS request, or staff on the member's beh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from chalice import Blueprint
 from pydantic import Field
@@ -16,8 +16,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import issues, packs, service, templates, use
+    from chalicelib.coupons import issues, packs, service, stats, templates, use
 else:
+    stats = lazy.module("chalicelib.coupons.stats")
     issues = lazy.module("chalicelib.coupons.issues")
     packs = lazy.module("chalicelib.coupons.packs")
     service = lazy.module("chalicelib.coupons.service")
@@ -38,8 +39,9 @@ class TemplatesQuery(Strict):
 
 
 class IssueCoupons(Strict):
-    member_ids: list[str] = Field(min_length=1, max_length=10_000, description="the members to give one coupon each "
-                                  "(at most 10,000 an issue)")
+    member_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=8_000, description="the members to give one coupon each, each once (at most 8,000 "
+        "an issue: a request body is at most 256 KB; more in several issues)")
 
 
 class GrantPack(Strict):
@@ -151,3 +153,11 @@ def issue_coupons(call: Call):
           response=R + "IssueOut")
 def get_issue(call: Call):
     return issues.view(issues.find(call.uow, call.params["issue_id"], call.caller))
+
+
+@endpoint(bp, TPL + "/stats", "GET", "getCouponStats", tags=TAGS, errors=(404,),
+          summary="A template's figures (claimed, issued, used, undone, expired, discount given, order amounts), per "
+          "store and cost bearer, squared with its stock and budget", allow=(HQ, MERCHANT, ANY_STAFF),
+          response=R + "CouponStatsOut")
+def get_stats(call: Call):
+    return stats.shown(call.uow, call.params["template_id"], call.caller)

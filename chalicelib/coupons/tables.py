@@ -103,6 +103,7 @@ class CouponItem(MainModel):
     used_store_id = UnicodeAttribute(null=True)
     used_by = UnicodeAttribute(null=True)              # the caller (a till's key, a clerk writing off for the member)
     saving_fen = NumberAttribute(null=True)
+    order_amount_fen = NumberAttribute(null=True)      # the cart's amount the use came with
     cost = UnicodeAttribute(null=True)                 # JSON {bearer: fen}: who bears the saving
     budget_period = UnicodeAttribute(null=True)        # the store budget's period the use counted in
     undone_at = UnicodeAttribute(null=True)
@@ -176,3 +177,22 @@ class IssueChunkItem(MainModel):
     @staticmethod
     def key(issue_id: str, n: int) -> tuple[str, str]:
         return f"COUPONISSUE#{issue_id}", f"CHUNK#{n:05d}"
+
+
+class StatsItem(MainModel):
+    """``COUPONSTATS#<template> / ALL | STORE#<store> | BEARER#<bearer>``: a template's figures,
+    projected from its events exactly once (:mod:`chalicelib.coupons.stats`)."""
+
+    shards = 2                    # a flash claim's stream batches add to one template's rows at once
+
+    claimed = NumberAttribute(default=0)
+    issued = NumberAttribute(default=0)
+    used = NumberAttribute(default=0)
+    undone = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+    saving_fen = NumberAttribute(default=0)
+    orders_fen = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(template_id: str, row: str = "ALL") -> tuple[str, str]:
+        return f"COUPONSTATS#{template_id}", row

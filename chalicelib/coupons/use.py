@@ -51,12 +51,16 @@ def _present(uow: UnitOfWork, code: str, by: Principal) -> CouponItem:
     """The coupon of ``code``, its lookup counted against the caller first (:mod:`guard`). A code
     unknown, mistyped or another merchant's gets the same answer after the same two reads."""
     place = guard.admit(uow, by)
-    found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
-    key = CouponItem.key(found.member_id, found.coupon_id) if found else CouponItem.key("-", code[:64])
-    c = uow.get(CouponItem, key, consistent=True)
+    try:
+        found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
+        key = CouponItem.key(found.member_id, found.coupon_id) if found else CouponItem.key("-", code[:64])
+        c = uow.get(CouponItem, key, consistent=True)
+    except Exception:
+        guard.done(uow, place, right=True)          # no answer: the flight back, no wrong code counted
+        raise
     if c is None or (found is None) or not _may_use(by, c):
-        raise guard.rejected()
-    guard.found(uow, place)
+        raise guard.rejected(uow, place)
+    guard.done(uow, place, right=True)
     return c
 
 
@@ -137,10 +141,12 @@ def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     retire(c, "used")
     c.used_at, c.used_order_id, c.used_merchant_id, c.used_store_id = clock.iso(now), cmd.order_id, merchant, store
     c.used_by, c.saving_fen, c.cost = by.ref, fen, json.dumps(cost)
+    c.order_amount_fen = sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)
     uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used (or changed) meanwhile"))
     uow.emit(DomainEvent("coupon.used", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": cmd.order_id,
-        "store_id": store, "saving_fen": fen, "cost": cost, "by": by.ref, "kind": terms.kind}, merchant_id=merchant))
+        "store_id": store, "saving_fen": fen, "cost": cost, "by": by.ref, "kind": terms.kind,
+        "order_amount_fen": sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)}, merchant_id=merchant))
     return {"written_off": True, "saving": _saving_view(saving), "coupon": view(c, terms, now)}
 
 
@@ -183,7 +189,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
                      None, changed_meanwhile)
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
     back = head.on_refund == "restore" and valid
-    order = c.used_order_id
+    order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
     if back:
         c.state, c.expires_at = "unused", None
         if c.valid_until:
@@ -194,10 +200,11 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     c.undone_at = clock.iso(now)
     if back:                               # the use is in the event and the order's history; the coupon is fresh
         for name in ("used_at", "used_order_id", "used_merchant_id", "used_store_id", "used_by", "saving_fen",
-                     "cost", "budget_period"):
+                     "cost", "budget_period", "order_amount_fen"):
             setattr(c, name, None)
     uow.save_versioned(c, read, changed_meanwhile)
     uow.emit(DomainEvent("coupon.write_off_undone", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": order,
-        "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref}, merchant_id=c.merchant_id))
+        "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref, "store_id": store,
+        "cost": json.loads(cost) if cost else {}, "order_amount_fen": int(amount or 0)}, merchant_id=c.merchant_id))
     return {"restored": back, "coupon": view(c, terms, now)}

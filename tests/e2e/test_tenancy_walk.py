@@ -149,6 +149,7 @@ TARGETS = {
     "getCouponPacks": lambda t: ({}, None, None),
     "issueCoupons": lambda t: ({"template_id": t["coupon_template"]}, {"member_ids": [t["bob"]]}, None),
     "getCouponIssue": lambda t: ({"issue_id": t["coupon_issue"]}, None, None),
+    "getCouponStats": lambda t: ({"template_id": t["coupon_template"]}, None, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
@@ -275,7 +276,7 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
     # while the walk runs: projections, and tiers moved by growth (none holds a record a caller
     # could address).
     derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#",
-                                                          "PREPAID"))
+                                                          "PREPAID", "COUPONSTATS#"))
     in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
                               and not item["sk"]["S"].startswith("TIER"))
     before = _dump(stack, in_p1)
@@ -318,7 +319,8 @@ OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers",
              "payWithStoredValue", "activateGiftCard",
              # the merchant's coupon templates are the merchant's, not a store's: any of its stores
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
-             "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack", "issueCoupons", "getCouponIssue"}
+             "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack", "issueCoupons", "getCouponIssue",
+             "getCouponStats"}
 
 
 @pytest.fixture(scope="module")

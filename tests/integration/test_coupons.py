@@ -248,3 +248,28 @@ def test_parking_hours_and_a_third_party_codes_undo_window(api):
                     token=till)[0] == 201
     late = api.call("POST", "/v1/coupons/write-offs/undo", {"code": code, "order_id": "d1"}, token=till)
     assert late[0] == 409                                                # a window of 0 minutes: never undone
+
+
+def test_statistics_are_projected_once_and_square_with_the_stock_and_the_budget(api):
+    from tests.integration.test_tiers import deliver
+    terms = {**MAN_100_20, "cost_bearer": {"shares": {"brand": 60, "merchant": 40}}}
+    t = _template(api, terms, budget_fen=10_000)
+    members = [api.member(f"1380020080{n}") for n in range(3)]
+    codes = [_claim(api, m, t["template_id"])[1]["code"] for m in members[:2]]
+    api.ok("POST", f"/v1/members/{members[2]}/coupons", {"template_id": t["template_id"]})    # issued by HQ
+    till = _clerk()
+    for i, code in enumerate(codes):
+        api.ok("POST", "/v1/coupons/write-offs", {"code": code, "order_id": f"s{i}", "order_amount_fen": 15_000},
+               token=till)
+    api.ok("POST", "/v1/coupons/write-offs/undo", {"code": codes[1], "order_id": "s1"}, token=till)
+    deliver()
+    deliver()                                                             # redelivered: counted once
+    shown = api.ok("GET", f"{TPL}/{t['template_id']}/stats")
+    assert (shown["claimed"], shown["issued"], shown["used"], shown["undone"]) == (2, 1, 2, 1)
+    assert shown["saving_fen"] == 2_000 and shown["orders_fen"] == 15_000     # two uses of 20.00, one undone
+    assert shown["bearers"] == {"brand": 1_200, "merchant": 800}
+    assert shown["stores"] == [{"store_id": "s1", "claimed": 0, "issued": 0, "used": 1, "undone": 0, "expired": 0,
+                                "saving_fen": 2_000, "orders_fen": 15_000}]
+    assert shown["usage_rate"] == round(1 / 3, 4)
+    assert shown["budget_used_fen"] == 2_000 and shown["stock"]["taken"] == 3
+    assert shown["reconciled"] == {"stock_taken_is_claimed_and_issued": True, "budget_used_is_discount_given": True}

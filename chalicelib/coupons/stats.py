@@ -1,0 +1,68 @@
+"""A template's statistics, projected from its events exactly once (a folding consumer: no
+counter in a claim's or a write-off's transaction): coupons claimed and issued, used, undone,
+expired; the discount given in fen (its cost), in all, per store and per cost bearer; the order
+amounts the uses came with (the GMV they drove). ``getCouponStats`` reads the template's rows in
+one query per shard (two), whatever the number of coupons, and sets them beside the stock and
+the budget counter: the stock's ``taken`` is what was claimed and issued, and the budget's use is
+the discount given, once the stream has caught up (a reconciliation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.coupons import templates
+from chalicelib.coupons.tables import BudgetItem, StatsItem
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.events.folding import Deltas, folds, read_shards
+from chalicelib.ledger import counters, stock
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
+
+CONSUMER = "coupon-stats"
+FIGURES = ("claimed", "issued", "used", "undone", "expired", "saving_fen", "orders_fen")
+
+
+@folds(CONSUMER, "coupon.claimed", "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expired")
+def project(event: DomainEvent) -> Deltas:
+    """What one coupon event adds to its template's rows."""
+    d, deltas = event.data, Deltas()
+    template = d["template_id"]
+    if event.type in ("coupon.claimed", "coupon.issued", "coupon.expired"):
+        deltas.add(StatsItem, StatsItem.key(template), {event.type.split(".")[1]: 1})
+        return deltas
+    sign = 1 if event.type == "coupon.used" else -1
+    fen, order = sign * int(d.get("saving_fen") or 0), sign * int(d.get("order_amount_fen") or 0)
+    deltas.add(StatsItem, StatsItem.key(template), {"used" if sign > 0 else "undone": 1, "saving_fen": fen,
+                                                    "orders_fen": order})
+    if d.get("store_id"):
+        deltas.add(StatsItem, StatsItem.key(template, f"STORE#{d['store_id']}"),
+                   {"used": sign, "saving_fen": fen, "orders_fen": order})
+    for bearer, part in (d.get("cost") or {}).items():
+        deltas.add(StatsItem, StatsItem.key(template, f"BEARER#{bearer}"), {"saving_fen": sign * int(part)})
+    return deltas
+
+
+def _figures(row: Any | None) -> dict[str, int]:
+    return {k: int(getattr(row, k) or 0) if row is not None else 0 for k in FIGURES}
+
+
+def shown(uow: UnitOfWork, template_id: str, by: Principal) -> dict[str, Any]:
+    """``getCouponStats``: the template's figures, per store and per bearer, and how they square
+    with its stock and its budget."""
+    head = templates.find(uow, template_id, by)
+    rows = {r.sk: r for r in read_shards(uow, StatsItem, StatsItem.key(template_id)[0])}
+    total = _figures(rows.get("ALL"))
+    out = total["claimed"] + total["issued"]
+    level = stock.level(uow, templates.stock_name(template_id))
+    budget_used = counters.total(uow, BudgetItem, BudgetItem.key(template_id)) if head.budget_fen else None
+    net = total["used"] - total["undone"]
+    return {"template_id": template_id, **total,
+            "usage_rate": round(net / out, 4) if out else None,
+            "stores": [{"store_id": sk.split("#", 1)[1], **_figures(r)} for sk, r in sorted(rows.items())
+                       if sk.startswith("STORE#")],
+            "bearers": {sk.split("#", 1)[1]: int(r.saving_fen or 0) for sk, r in sorted(rows.items())
+                        if sk.startswith("BEARER#")},
+            "stock": {k: level[k] for k in ("total", "left", "taken")}, "budget_fen": head.budget_fen,
+            "budget_used_fen": budget_used,
+            "reconciled": {"stock_taken_is_claimed_and_issued": level["taken"] == out,
+                           "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}}
