@@ -77,7 +77,7 @@ JOB_SIZES = {
     "tier-review": DUE_WORK, "membership-expiry": DUE_WORK, "tier-reminders": DUE_WORK,
     "stored-value-bonus-expiry": DUE_WORK, "continue-job": DUE_WORK, "coupon-expiry": DUE_WORK, "coupon-issues": DUE_WORK,
     "points-holds": SWEEP, "stored-value-holds": SWEEP, "gift-card-holds": SWEEP,
-    "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT,
+    "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT, "coupon-reconcile": AUDIT,
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
 }
 JOBS_QUEUE_VISIBILITY_SECONDS = 6 * 900       # Lambda's advice for an SQS source: 6x the timeout

@@ -70,3 +70,17 @@ def issue(as_of: datetime) -> dict[str, Any]:
         work.again(issues.KIND)
     return {"items_read": run.items_read, "chunks": run.counts["chunks"], "issues_done": run.counts["issues_done"],
             "stopped_at_deadline": work.stopped, **run.give_ups()}
+
+
+@job("coupon-reconcile")
+def reconcile_all(as_of: datetime) -> dict[str, Any]:
+    """Prove every program's coupon stocks and figures; announce a stock that does not add up."""
+    from chalicelib.coupons import reconcile
+    from chalicelib.ledger import reconciliation
+    from chalicelib.programs.service import served
+    actor = "job:coupon-reconcile"
+    return reconciliation.every_program(
+        actor, served(UnitOfWork(actor)), reconcile.everything, "templates_checked",
+        lambda result: DomainEvent("coupon.reconciliation_failed", "program:coupons", {
+            "day": clock.program_date(as_of).isoformat(),
+            "templates": [m["template_id"] for m in result["mismatches"]]}))

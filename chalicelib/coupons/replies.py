@@ -199,3 +199,23 @@ class CouponStatsOut(Reply):
     budget_fen: int | None
     budget_used_fen: int | None
     reconciled: StatsReconciled
+
+
+class TemplateProof(Reply):
+    """One template's proof."""
+
+    template_id: str
+    balanced: bool = Field(description="its stock adds up: every shard there, none negative, left + taken = total")
+    problems: list[str]
+    figures_agree: bool = Field(description="its projected figures agree with its counts (a second or so behind)")
+    stock_taken_is_claimed_and_issued: bool
+    budget_used_is_discount_given: bool
+
+
+class CouponReconciliationOut(Reply):
+    """The program's coupons proved."""
+
+    templates_checked: int
+    balanced: bool
+    figures_agree: bool
+    mismatches: list[TemplateProof] = Field(description="the templates that do not add up or agree (at most 20)")

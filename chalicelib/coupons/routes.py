@@ -16,8 +16,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import issues, packs, service, stats, templates, use
+    from chalicelib.coupons import issues, packs, reconcile, service, stats, templates, use
 else:
+    reconcile = lazy.module("chalicelib.coupons.reconcile")
     stats = lazy.module("chalicelib.coupons.stats")
     issues = lazy.module("chalicelib.coupons.issues")
     packs = lazy.module("chalicelib.coupons.packs")
@@ -161,3 +162,10 @@ def get_issue(call: Call):
           response=R + "CouponStatsOut")
 def get_stats(call: Call):
     return stats.shown(call.uow, call.params["template_id"], call.caller)
+
+
+@endpoint(bp, "/v1/coupons/reconciliation", "GET", "getCouponReconciliation", tags=TAGS,
+          summary="Prove every template's stock (shards there, none negative, left + taken = total) and its figures "
+          "against its counts", allow=(HQ,), response=R + "CouponReconciliationOut")
+def get_reconciliation(call: Call):
+    return reconcile.everything(call.uow)

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.coupons import templates
 from chalicelib.coupons.tables import BudgetItem, StatsItem
+from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import Deltas, folds, read_shards
 from chalicelib.ledger import counters, stock
@@ -56,6 +57,8 @@ def shown(uow: UnitOfWork, template_id: str, by: Principal) -> dict[str, Any]:
     level = stock.level(uow, templates.stock_name(template_id))
     budget_used = counters.total(uow, BudgetItem, BudgetItem.key(template_id)) if head.budget_fen else None
     net = total["used"] - total["undone"]
+    reconciled = {"stock_taken_is_claimed_and_issued": level["taken"] == out,
+                  "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}
     return {"template_id": template_id, **total,
             "usage_rate": round(net / out, 4) if out else None,
             "stores": [{"store_id": sk.split("#", 1)[1], **_figures(r)} for sk, r in sorted(rows.items())
@@ -63,6 +66,13 @@ def shown(uow: UnitOfWork, template_id: str, by: Principal) -> dict[str, Any]:
             "bearers": {sk.split("#", 1)[1]: int(r.saving_fen or 0) for sk, r in sorted(rows.items())
                         if sk.startswith("BEARER#")},
             "stock": {k: level[k] for k in ("total", "left", "taken")}, "budget_fen": head.budget_fen,
-            "budget_used_fen": budget_used,
-            "reconciled": {"stock_taken_is_claimed_and_issued": level["taken"] == out,
-                           "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}}
+            "budget_used_fen": budget_used, "reconciled": reconciled}
+
+
+def squared(uow: UnitOfWork, head: Any, taken: int) -> dict[str, bool]:
+    """How a template's figures square with its stock's ``taken`` and its budget counter."""
+    rows = {r.sk: r for r in read_shards(uow, StatsItem, StatsItem.key(head.template_id)[0], SortKey.prefix("ALL"))}
+    total = _figures(rows.get("ALL"))
+    budget_used = counters.total(uow, BudgetItem, BudgetItem.key(head.template_id)) if head.budget_fen else None
+    return {"stock_taken_is_claimed_and_issued": taken == total["claimed"] + total["issued"],
+            "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}

@@ -150,6 +150,7 @@ TARGETS = {
     "issueCoupons": lambda t: ({"template_id": t["coupon_template"]}, {"member_ids": [t["bob"]]}, None),
     "getCouponIssue": lambda t: ({"issue_id": t["coupon_issue"]}, None, None),
     "getCouponStats": lambda t: ({"template_id": t["coupon_template"]}, None, None),
+    "getCouponReconciliation": lambda t: ({}, None, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
@@ -172,7 +173,8 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "putBenefitRules", "getBenefitRules", "putTasks", "getTasks",
                "putTopUpBonusRules", "getTopUpBonusRules", "getStoredValueLiability", "getStoredValueMovements",
                "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
-               "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks"}
+               "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks",
+               "getCouponReconciliation"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -273,3 +273,26 @@ def test_statistics_are_projected_once_and_square_with_the_stock_and_the_budget(
     assert shown["usage_rate"] == round(1 / 3, 4)
     assert shown["budget_used_fen"] == 2_000 and shown["stock"]["taken"] == 3
     assert shown["reconciled"] == {"stock_taken_is_claimed_and_issued": True, "budget_used_is_discount_given": True}
+
+
+def test_the_reconciliation_proves_every_stock_and_the_job_announces_one_that_does_not_add_up(api):
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.ledger.stock import StockShard
+    from tests.integration.test_tiers import deliver
+    t = _template(api, stock=4)
+    for n in range(2):
+        _claim(api, api.member(f"1380020090{n}"), t["template_id"])
+    deliver()
+    proof = api.ok("GET", "/v1/coupons/reconciliation")
+    assert proof["templates_checked"] == 1 and proof["balanced"] and proof["figures_agree"]
+    uow = UnitOfWork()                                                    # someone edits a shard by hand
+    shard = uow.get(StockShard, (f"STOCK#COUPON#{t['template_id']}#00", "STOCK"), consistent=True)
+    shard.left = int(shard.left) + 5
+    uow.put(shard)
+    proof = api.ok("GET", "/v1/coupons/reconciliation")
+    assert not proof["balanced"] and proof["mismatches"][0]["template_id"] == t["template_id"]
+    assert "total" in proof["mismatches"][0]["problems"][0]
+    result = api.run_job("coupon-reconcile")
+    assert result["balanced"] is False and result["failed_programs"] == ["default"]
+    from chalicelib.db.outbox import EventItem
+    assert any('"coupon.reconciliation_failed"' in e.payload for e in scan(EventItem, program=None))
