@@ -51,7 +51,7 @@ dispatch.provided_by(
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
-    "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs",
+    "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs", "chalicelib.coupons.holds",
 )
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
@@ -158,6 +158,7 @@ gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-
     _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
 gift_card_holds = app.schedule("rate(5 minutes)", name="gift-card-holds")(_job("gift-card-holds"))
+coupon_holds = app.schedule("rate(5 minutes)", name="coupon-holds")(_job("coupon-holds"))
 coupon_issues = app.schedule("rate(5 minutes)", name="coupon-issues")(_job("coupon-issues"))
 coupon_reconcile = app.schedule(Cron(50, 19, "*", "*", "?", "*"), name="coupon-reconcile")(
     _job("coupon-reconcile"))

@@ -9,7 +9,7 @@ from pydantic import Field
 from chalicelib.coupons.terms import Terms
 from chalicelib.shared.types import Reply
 
-CouponState = Literal["unused", "used", "expired", "void"]
+CouponState = Literal["unused", "locked", "used", "expired", "void"]
 
 
 class StockLevel(Reply):
@@ -219,3 +219,20 @@ class CouponReconciliationOut(Reply):
     balanced: bool
     figures_agree: bool
     mismatches: list[TemplateProof] = Field(description="the templates that do not add up or agree (at most 20)")
+
+
+class CouponHoldOut(Reply):
+    """A coupon locked for a checkout."""
+
+    hold_id: str
+    coupon_id: str
+    member_id: str
+    order_id: str
+    merchant_id: str | None
+    store_id: str | None
+    saving_fen: int = Field(description="what the coupon takes off the order (counted in the budgets while locked)")
+    status: Literal["open", "confirmed", "released"]
+    expires_at: str = Field(description="when an open lock lapses by itself")
+    created_at: str
+    saving: SavingOut | None = Field(None, description="the saving per line (when the lock is taken)")
+    coupon: CouponOut | None = Field(None, description="the coupon as the lock leaves it")

@@ -16,8 +16,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import issues, packs, reconcile, service, stats, templates, use
+    from chalicelib.coupons import holds, issues, packs, reconcile, service, stats, templates, use
 else:
+    holds = lazy.module("chalicelib.coupons.holds")
     reconcile = lazy.module("chalicelib.coupons.reconcile")
     stats = lazy.module("chalicelib.coupons.stats")
     issues = lazy.module("chalicelib.coupons.issues")
@@ -50,7 +51,7 @@ class GrantPack(Strict):
 
 
 class MemberCouponsQuery(Strict):
-    state: str | None = Field(None, pattern=r"^(unused|used|expired|void)$")
+    state: str | None = Field(None, pattern=r"^(unused|locked|used|expired|void)$")
 
 
 @endpoint(bp, "/v1/coupon-templates", "POST", "createCouponTemplate", tags=TAGS, status=201, errors=(403, 404),
@@ -169,3 +170,29 @@ def get_stats(call: Call):
           "against its counts", allow=(HQ,), response=R + "CouponReconciliationOut")
 def get_reconciliation(call: Call):
     return reconcile.everything(call.uow)
+
+
+@endpoint(bp, "/v1/coupons/holds", "POST", "holdCoupon", tags=TAGS, status=201, errors=(403, 404, 409, 422, 429),
+          summary="Lock a coupon for an open checkout (checked as for a write-off; its saving counted in the budgets "
+          "until confirmed, cancelled or lapsed)", allow=TILL, body="chalicelib.coupons.holds:HoldCoupon",
+          response=R + "CouponHoldOut")
+def hold_coupon(call: Call):
+    return holds.hold(call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupons/holds/{hold_id}", "GET", "getCouponHold", tags=TAGS, errors=(404,),
+          summary="A coupon's lock, to the merchant (and store) that took it", allow=TILL, response=R + "CouponHoldOut")
+def get_coupon_hold(call: Call):
+    return holds.get(call.params["hold_id"], call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupons/holds/{hold_id}/confirm", "POST", "confirmCouponHold", tags=TAGS, errors=(404, 409),
+          summary="Write the locked coupon off", allow=TILL, response=R + "CouponHoldOut")
+def confirm_coupon_hold(call: Call):
+    return holds.confirm(call.params["hold_id"], call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/coupons/holds/{hold_id}/cancel", "POST", "cancelCouponHold", tags=TAGS, errors=(404, 409),
+          summary="Unlock the coupon (its saving leaves the budgets)", allow=TILL, response=R + "CouponHoldOut")
+def cancel_coupon_hold(call: Call):
+    return holds.release(call.params["hold_id"], call.caller, call.uow)

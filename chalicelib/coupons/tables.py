@@ -26,6 +26,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.ledger.holds import HoldRecord
 
 LISTING = "COUPONTPLS"
 PROGRAM_OWNER = "~"                 # the listing's owner part for the head office's templates
@@ -91,7 +92,8 @@ class CouponItem(MainModel):
     terms = UnicodeAttribute()                         # JSON: the terms it was issued under
     merchant_id = UnicodeAttribute(null=True)          # the template's owner
     code = UnicodeAttribute()
-    state = UnicodeAttribute()                         # unused | used | expired | void
+    state = UnicodeAttribute()                         # unused | locked | used | expired | void
+    hold_id = UnicodeAttribute(null=True)              # while locked: the checkout's hold
     source = UnicodeAttribute()                        # claim | issue | pack | points
     stock_take = UnicodeAttribute(null=True)           # JSON [[shard, units]]: where its stock came from
     valid_from = UnicodeAttribute()
@@ -196,3 +198,24 @@ class StatsItem(MainModel):
     @staticmethod
     def key(template_id: str, row: str = "ALL") -> tuple[str, str]:
         return f"COUPONSTATS#{template_id}", row
+
+
+class CouponHoldItem(HoldRecord):
+    """``COUPONHOLD#<hold> / HOLD``: a coupon locked for a checkout at a till (the coupon ``locked``,
+    its saving counted in the budgets) until confirmed (a write-off) or released (cancelled, or
+    lapsed on the due index)."""
+
+    due_kind = "coupon-hold"
+    code = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    coupon_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    saving_fen = NumberAttribute()
+    order_amount_fen = NumberAttribute(default=0)
+    cost = UnicodeAttribute(null=True)                 # JSON {bearer: fen}
+    budget_period = UnicodeAttribute(null=True)
+    by = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(hold_id: str) -> tuple[str, str]:
+        return f"COUPONHOLD#{hold_id}", "HOLD"

@@ -14,6 +14,7 @@ template says so and it is still valid, or voids it, and returns its saving to t
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,8 +77,10 @@ def _cart(cmd: UseCoupon, merchant: str, store: str | None) -> domain.Cart:
                        parking_hours=cmd.parking_hours)
 
 
-def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, Terms, str, str | None,
+def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, Terms, str, str | None,
                                                                     domain.Saving | None, str | None]:
+    """The coupon of the code, its terms, the merchant and store, its saving on the cart, and why
+    it is not usable (None: usable)."""
     c = _present(uow, cmd.code, by)
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
@@ -96,11 +99,12 @@ def _check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, 
 
 def validate(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Whether the coupon applies to the cart now, and what it would take off (nothing changes)."""
-    c, terms, _, _, saving, why = _check(uow, cmd, by)
-    return {"usable": why is None, "why_not": why, "saving": _saving_view(saving), "coupon": view(c, terms)}
+    c, terms, _, _, saving, why = check(uow, cmd, by)
+    return {"usable": why is None, "why_not": why, "saving": saving_view(saving), "coupon": view(c, terms)}
 
 
-def _saving_view(s: domain.Saving | None) -> dict[str, Any] | None:
+def saving_view(s: domain.Saving | None) -> dict[str, Any] | None:
+    """A saving as the replies show it."""
     if s is None:
         return None
     return {"fen": s.fen, "lines": [{"line": i, "fen": f} for i, f in sorted(s.lines.items())],
@@ -130,27 +134,49 @@ def period_of(period: str, now: datetime) -> str:
 
 def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Use the coupon on the order: once, within its budgets."""
-    c, terms, merchant, store, saving, why = _check(uow, cmd, by)
+    c, terms, merchant, store, saving, why = check(uow, cmd, by)
     if why is not None or saving is None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
     head = templates.find(uow, c.template_id, None)
     now, fen = clock.now(), saving.fen
-    _budgets(uow, head, store, fen, now, c)
+    budgets(uow, head, store, fen, now, c)
+    amount = sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)
+    mark_used(uow, c, terms, Use(cmd.order_id, merchant, store, by.ref, fen, cost_split(terms, fen), amount), now)
+    return {"written_off": True, "saving": saving_view(saving), "coupon": view(c, terms, now)}
+
+
+@dataclass(frozen=True)
+class Use:
+    """A write-off: the order, where, by whom, the saving and who bears it, the order's amount."""
+
+    order_id: str
+    merchant_id: str
+    store_id: str | None
+    by: str
+    fen: int
+    cost: dict[str, int]
+    order_amount_fen: int
+
+
+def mark_used(uow: UnitOfWork, c: CouponItem, terms: Terms, use: Use, now: datetime) -> None:
+    """Stage the coupon used (at the version read: a coupon changed meanwhile is 409) and
+    ``coupon.used``."""
     read = int(c.version or 0)
-    cost = cost_split(terms, fen)
     retire(c, "used")
-    c.used_at, c.used_order_id, c.used_merchant_id, c.used_store_id = clock.iso(now), cmd.order_id, merchant, store
-    c.used_by, c.saving_fen, c.cost = by.ref, fen, json.dumps(cost)
-    c.order_amount_fen = sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)
+    c.hold_id = None
+    c.used_at, c.used_order_id, c.used_merchant_id, c.used_store_id = clock.iso(now), use.order_id, use.merchant_id, \
+        use.store_id
+    c.used_by, c.saving_fen, c.cost, c.order_amount_fen = use.by, use.fen, json.dumps(use.cost), use.order_amount_fen
     uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used (or changed) meanwhile"))
     uow.emit(DomainEvent("coupon.used", f"member:{c.member_id}", {
-        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": cmd.order_id,
-        "store_id": store, "saving_fen": fen, "cost": cost, "by": by.ref, "kind": terms.kind,
-        "order_amount_fen": sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)}, merchant_id=merchant))
-    return {"written_off": True, "saving": _saving_view(saving), "coupon": view(c, terms, now)}
+        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": use.order_id,
+        "store_id": use.store_id, "saving_fen": use.fen, "cost": use.cost, "by": use.by, "kind": terms.kind,
+        "order_amount_fen": use.order_amount_fen}, merchant_id=use.merchant_id))
 
 
-def _budgets(uow: UnitOfWork, head: Any, store: str | None, fen: int, now: datetime, c: CouponItem) -> None:
+def budgets(uow: UnitOfWork, head: Any, store: str | None, fen: int, now: datetime, c: CouponItem) -> None:
+    """Stage ``fen`` on the template's budgets (in all, and the store's for the period), each
+    bounded at commit."""
     if head.budget_fen:
         limit = int(head.budget_fen)
         counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), fen, limit,

@@ -151,6 +151,10 @@ TARGETS = {
     "getCouponIssue": lambda t: ({"issue_id": t["coupon_issue"]}, None, None),
     "getCouponStats": lambda t: ({"template_id": t["coupon_template"]}, None, None),
     "getCouponReconciliation": lambda t: ({}, None, None),
+    "holdCoupon": lambda t: ({}, {"code": t["coupon_code"], "order_id": "walk-h", "order_amount_fen": 20_000}, None),
+    "getCouponHold": lambda t: ({"hold_id": t["coupon_hold"]}, None, None),
+    "confirmCouponHold": lambda t: ({"hold_id": t["coupon_hold"]}, {}, None),
+    "cancelCouponHold": lambda t: ({"hold_id": t["coupon_hold"]}, {}, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
 }
@@ -228,7 +232,11 @@ def target(api, stack):
     assert template.status_code == 201, template.text
     coupon_template = template.json()["template_id"]
     coupons = [api.call("POST", f"/v1/members/{bob}/coupons", {"template_id": coupon_template},
-                        signed_by=pos(stack, A), key=f"wcc{i}-{bob}").json() for i in range(2)]
+                        signed_by=pos(stack, A), key=f"wcc{i}-{bob}").json() for i in range(3)]
+    coupon_hold = api.call("POST", "/v1/coupons/holds", {"code": coupons[2]["code"], "order_id": f"walk-ch-{bob}",
+                                                         "order_amount_fen": 2_000}, signed_by=pos(stack, A),
+                           key=f"wch-{bob}")
+    assert coupon_hold.status_code == 201, coupon_hold.text
     assert api.call("PUT", "/v1/coupon-packs", {"packs": {"packs": [{"id": "walk-pack", "name": "walk", "items": [
         {"template_id": coupon_template}]}]}}, headers=hq, key=f"wcp-{bob}").status_code == 201
     issued = api.call("POST", f"/v1/coupon-templates/{coupon_template}/issues", {"member_ids": [bob]}, headers=hq,
@@ -238,7 +246,7 @@ def target(api, stack):
     assert api.call("POST", "/v1/coupons/write-offs", {"code": coupons[1]["code"], "order_id": coupon_order,
                                                        "order_amount_fen": 2_000},
                     signed_by=pos(stack, A), key=f"wcw-{bob}").status_code == 201
-    return {"coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
+    return {"coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
             "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,
@@ -298,6 +306,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                "default/COUPONTPL#", "default/COUPONCODE#", "default/STOCK#", "default/COUPONISSUE#",
+                               "default/COUPONHOLD#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
@@ -322,7 +331,7 @@ OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers",
              # the merchant's coupon templates are the merchant's, not a store's: any of its stores
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
              "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack", "issueCoupons", "getCouponIssue",
-             "getCouponStats"}
+             "getCouponStats", "holdCoupon"}
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +360,8 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
 
     def store_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
-                               "default/SVORDER#demo-merchant#", f"default/AUDIT#{bob}", "default/IDENTITY#"))
+                               "default/SVORDER#demo-merchant#", f"default/AUDIT#{bob}", "default/IDENTITY#",
+                               "default/COUPONHOLD#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "HOLD#" in item["sk"]["S"]))
     before = _dump(stack, store_owned)
     succeeded = []

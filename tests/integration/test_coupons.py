@@ -296,3 +296,37 @@ def test_the_reconciliation_proves_every_stock_and_the_job_announces_one_that_do
     assert result["balanced"] is False and result["failed_programs"] == ["default"]
     from chalicelib.db.outbox import EventItem
     assert any('"coupon.reconciliation_failed"' in e.payload for e in scan(EventItem, program=None))
+
+
+def test_a_lock_keeps_a_coupon_and_its_budget_for_one_checkout_until_confirmed_cancelled_or_lapsed(api):
+    from datetime import timedelta
+    t = _template(api, {**MAN_100_20, "amount_off_fen": 3_000, "min_spend_fen": None}, budget_fen=6_000)
+    members = [api.member(f"1380020110{n}") for n in range(3)]
+    codes = [_claim(api, m, t["template_id"])[1]["code"] for m in members]
+    till = _clerk()
+    cart = {"order_amount_fen": 9_000, "ttl_seconds": 60}
+    first = api.ok("POST", "/v1/coupons/holds", {**cart, "code": codes[0], "order_id": "h0"}, token=till)
+    assert first["status"] == "open" and first["coupon"]["state"] == "locked" and first["saving_fen"] == 3_000
+    taken = api.call("POST", "/v1/coupons/write-offs", {"code": codes[0], "order_id": "x", "order_amount_fen": 9_000},
+                     token=till)
+    assert taken[0] == 409                                                # locked: no other till uses it
+    pending = api.ok("POST", "/v1/coupons/holds", {**cart, "code": codes[1], "order_id": "h1"}, token=till)
+    full = api.call("POST", "/v1/coupons/holds", {**cart, "code": codes[2], "order_id": "h2"}, token=till)
+    assert full[0] == 409 and full[1]["type"].endswith("/coupon-budget-exhausted")   # two locks hold the 60.00
+    assert api.ok("GET", f"{TPL}/{t['template_id']}")["budget_used_fen"] == 6_000
+    cancelled = api.ok("POST", f"/v1/coupons/holds/{first['hold_id']}/cancel", {}, token=till)
+    assert cancelled["status"] == "released" and cancelled["coupon"]["state"] == "unused"
+    assert api.ok("GET", f"{TPL}/{t['template_id']}")["budget_used_fen"] == 3_000
+    second = api.ok("POST", "/v1/coupons/holds", {**cart, "code": codes[2], "order_id": "h2"}, token=till)
+    confirmed = api.ok("POST", f"/v1/coupons/holds/{second['hold_id']}/confirm", {}, token=till)
+    assert confirmed["status"] == "confirmed" and confirmed["coupon"]["state"] == "used"
+    assert confirmed["coupon"]["used_order_id"] == "h2" and confirmed["coupon"]["saving_fen"] == 3_000
+    assert api.call("POST", f"/v1/coupons/holds/{second['hold_id']}/cancel", {}, token=till)[0] == 409
+    clock.freeze(clock.now() + timedelta(seconds=61))                     # nobody settles h1: it lapses
+    assert api.run_job("coupon-holds")["holds_released"] == 1
+    assert api.ok("GET", f"/v1/coupons/holds/{pending['hold_id']}", token=till)["status"] == "released"
+    coupon = api.ok("GET", f"/v1/members/{members[1]}/coupons")["coupons"][0]
+    assert coupon["state"] == "unused" and coupon["usable_now"]
+    assert api.ok("GET", f"{TPL}/{t['template_id']}")["budget_used_fen"] == 3_000      # the confirmed one only
+    assert api.call("GET", f"/v1/coupons/holds/{pending['hold_id']}",
+                    token=_clerk("m2", None, "store_manager", "x"))[0] == 404

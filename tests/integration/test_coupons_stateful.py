@@ -1,10 +1,11 @@
 """A Hypothesis state machine over coupons through the whole app: claims and staff issues (within
 the stock and the per-member limits, in all and per day), write-offs at a till (the threshold,
 the percentage and its cap, the money budget), undone write-offs (given back while still valid,
-or void, per the template), stock added and removed, days passing and the expiry job. A model
+or void, per the template), stock added and removed, days passing the expiry job and checkout locks. A model
 written from the rules (not the code) says after every step what each coupon's state is, what
 is left of each stock, and how much of the budget is used: stock + issued = what was made, no
-member passes a limit, the budget is never exceeded, every coupon is in exactly one state.
+member passes a limit, a locked coupon is used by no other till and its saving holds its place in
+the budget until confirmed, cancelled or lapsed, the budget is never exceeded, every coupon is in exactly one state.
 
 Validity: ``days_after_claim`` N ends at local midnight after the Nth day, the claim's day being
 the first; the clock moves in whole days from noon in Shanghai, so a coupon claimed on day D is
@@ -36,6 +37,8 @@ TEMPLATES = {
            "stock": 4, "per_member_limit": 3, "per_member_daily_limit": 1, "on_refund": "void"},
 }
 MEMBERS = 2
+# order amounts: around t1's threshold (100.00) and t2's cap (30.00 is 20% of 150.00), and any other
+AMOUNTS = st.one_of(st.sampled_from([9_999, 10_000, 12_345, 15_000, 20_000]), st.integers(100, 30_000))
 
 
 class Model:
@@ -122,7 +125,7 @@ class CouponMachine(RuleBasedStateMachine):
         self.codes.append(reply["code"])
 
     @precondition(lambda self: self.model.coupons)
-    @rule(data=st.data(), amount=st.integers(100, 30_000))
+    @rule(data=st.data(), amount=AMOUNTS)
     def write_off(self, data, amount):
         i = data.draw(st.integers(0, len(self.model.coupons) - 1))
         c, model = self.model.coupons[i], self.model
@@ -141,6 +144,40 @@ class CouponMachine(RuleBasedStateMachine):
         c.update(state="used", saving=saving, order=order)
         if budget is not None:
             model.budget_used += saving
+
+    @precondition(lambda self: self.model.coupons)
+    @rule(data=st.data(), amount=AMOUNTS)
+    def lock(self, data, amount):
+        i = data.draw(st.integers(0, len(self.model.coupons) - 1))
+        c, model = self.model.coupons[i], self.model
+        status, reply = self.send("post", "/v1/coupons/holds", {"code": self.codes[i], "order_id": f"l{self.n}",
+                                                                "order_amount_fen": amount}, token=self.till)
+        saving = model.saving(c["t"], amount)
+        budget = TEMPLATES[c["t"]].get("budget_fen")
+        if c["state"] != "unused" or not model.valid(c) or saving is None:
+            assert status == 409, reply
+            return
+        if budget is not None and model.budget_used + saving > budget:
+            assert status == 409 and reply["type"].endswith("/coupon-budget-exhausted"), reply
+            return
+        assert status == 201 and reply["saving_fen"] == saving, reply
+        c.update(state="locked", saving=saving, order=reply["order_id"], hold=reply["hold_id"])
+        if budget is not None:
+            model.budget_used += saving
+
+    @precondition(lambda self: any(c["state"] == "locked" for c in self.model.coupons))
+    @rule(data=st.data(), confirm=st.booleans())
+    def settle(self, data, confirm):
+        c = data.draw(st.sampled_from([c for c in self.model.coupons if c["state"] == "locked"]))
+        status, reply = self.send("post", f"/v1/coupons/holds/{c['hold']}/{'confirm' if confirm else 'cancel'}", {},
+                                  token=self.till)
+        assert status == 200, reply
+        if confirm:
+            c["state"] = "used"
+            return
+        if TEMPLATES[c["t"]].get("budget_fen") is not None:
+            self.model.budget_used -= c["saving"]
+        c.update(state="unused", saving=0, order=None)
 
     @precondition(lambda self: any(c["state"] == "used" for c in self.model.coupons))
     @rule(data=st.data())
@@ -161,6 +198,14 @@ class CouponMachine(RuleBasedStateMachine):
     def days_pass(self, days):
         self.model.today += timedelta(days=days)
         self.clock.freeze(START + (self.model.today - START.date()))
+        status, reply = self.send("post", "/v1/jobs/coupon-holds/runs", {})       # every lock has lapsed
+        assert status == 200, reply
+        lapsed = [c for c in self.model.coupons if c["state"] == "locked"]
+        assert reply["result"]["holds_released"] == len(lapsed), (reply, lapsed)
+        for c in lapsed:
+            if TEMPLATES[c["t"]].get("budget_fen") is not None:
+                self.model.budget_used -= c["saving"]
+            c.update(state="unused", saving=0, order=None)
 
     @rule()
     def expiry_job(self):
@@ -207,7 +252,7 @@ class CouponMachine(RuleBasedStateMachine):
 
 
 NIGHTLY = os.environ.get("COUPON_MACHINE") == "nightly"
-STRENGTH = settings(max_examples=machines.examples(25, NIGHTLY, mutation=10), stateful_step_count=30 if NIGHTLY else 20,
+STRENGTH = settings(max_examples=machines.examples(50, NIGHTLY, mutation=15), stateful_step_count=30,
                     derandomize=not NIGHTLY, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 TestCoupons = CouponMachine.TestCase
 TestCoupons.settings = STRENGTH

@@ -1,0 +1,120 @@
+"""Coupons locked for an open checkout, on the one hold mechanism (:mod:`chalicelib.ledger.holds`):
+a till locks a coupon for an order (checked and guarded exactly as for a write-off), then confirms
+the lock (the write-off, ``coupon.used``) or cancels it; a lock never settled lapses by itself
+(the ``coupon-holds`` job, reading only the holds that are due).
+
+A lock takes the coupon ``unused`` → ``locked`` (so no other till can use it meanwhile) and counts
+its saving in the template's budgets at once (so two checkouts cannot both fit in the last of a
+budget); a release takes it back to ``unused`` and gives the budgets their share back."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field, StrictInt
+
+from chalicelib.coupons import templates
+from chalicelib.coupons.schemas import UseCoupon
+from chalicelib.coupons.service import terms_of, view
+from chalicelib.coupons.tables import BudgetItem, CouponHoldItem, CouponItem
+from chalicelib.coupons.use import CouponNotUsable, CouponUsed, Use, budgets, check, cost_split, mark_used, saving_view
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.jobs import job
+from chalicelib.ledger import counters, holds
+from chalicelib.merchants import service as merchants
+from chalicelib.shared import clock
+from chalicelib.shared.errors import Conflict, changed
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.principal import Principal
+
+JOB = "coupon-holds"
+LAPSE_ACTOR = f"job:{JOB}"
+
+
+class HoldCoupon(UseCoupon):
+    ttl_seconds: StrictInt = Field(600, ge=30, le=24 * 3600, description="how long the lock lasts unless settled")
+
+
+def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Lock the coupon for the order: checked as for a write-off, its saving counted in the budgets."""
+    c, terms, merchant, store, saving, why = check(uow, cmd, by)
+    if why is not None or saving is None:
+        raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
+    head = templates.find(uow, c.template_id, None)
+    now, fen = clock.now(), saving.fen
+    budgets(uow, head, store, fen, now, c)
+    hold_id = new_id()
+    h = CouponHoldItem(*CouponHoldItem.key(hold_id), hold_id=hold_id, code=c.code, member_id=c.member_id,
+                       coupon_id=c.coupon_id, order_id=cmd.order_id, merchant_id=merchant, store_id=store,
+                       saving_fen=fen, order_amount_fen=sum(x.quantity * x.unit_price_fen for x in cmd.lines or ())
+                       or int(cmd.order_amount_fen or 0), cost=json.dumps(cost_split(terms, fen)),
+                       budget_period=c.budget_period, by=by.ref, created_at=clock.iso(now))
+    holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
+    holds.create(uow, h, holds.OPEN)
+    read = int(c.version or 0)
+    c.state, c.hold_id = "locked", hold_id
+    uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used or locked meanwhile"))
+    uow.emit(DomainEvent("coupon.locked", f"member:{c.member_id}", {
+        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "hold_id": hold_id,
+        "order_id": cmd.order_id, "store_id": store, "saving_fen": fen}, merchant_id=merchant))
+    return {**_view(h), "saving": saving_view(saving), "coupon": view(c, terms, now)}
+
+
+def _view(h: CouponHoldItem) -> dict[str, Any]:
+    return {"hold_id": h.hold_id, "coupon_id": h.coupon_id, "member_id": h.member_id, "order_id": h.order_id,
+            "merchant_id": h.merchant_id, "store_id": h.store_id, "saving_fen": int(h.saving_fen),
+            "status": h.status, "expires_at": h.hold_expires_at, "created_at": h.created_at}
+
+
+def _open(uow: UnitOfWork, hold_id: str, by: Principal | None, unexpired: bool = False) -> \
+        tuple[CouponHoldItem, CouponItem]:
+    h = holds.settleable(holds.visible(uow.get(CouponHoldItem, CouponHoldItem.key(hold_id[:64]), consistent=True),
+                                       hold_id, by, merchants.acts_for), unexpired=unexpired)
+    c = uow.get(CouponItem, CouponItem.key(h.member_id, h.coupon_id), consistent=True)
+    if c is None or c.state != "locked" or c.hold_id != h.hold_id:
+        raise Conflict(f"the coupon of hold {hold_id} is no longer locked by it")
+    return h, c
+
+
+def get(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """A lock, to the merchant (and store) that took it."""
+    h = holds.visible(uow.get(CouponHoldItem, CouponHoldItem.key(hold_id[:64]), consistent=True), hold_id, by,
+                      merchants.acts_for)
+    return _view(h)
+
+
+def confirm(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Write the locked coupon off (its budgets were counted when it was locked)."""
+    h, c = _open(uow, hold_id, by, unexpired=True)
+    terms, now = terms_of(c), clock.now()
+    holds.move(uow, h, holds.CONFIRMED)
+    mark_used(uow, c, terms, Use(h.order_id, h.merchant_id or "", h.store_id, h.by or by.ref, int(h.saving_fen),
+                                 json.loads(h.cost or "{}"), int(h.order_amount_fen or 0)), now)
+    return {**_view(h), "coupon": view(c, terms, now)}
+
+
+def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled") -> dict[str, Any]:
+    """Unlock the coupon (a cancel, or the lapse job with ``by=None``); its saving leaves the budgets."""
+    h, c = _open(uow, hold_id, by)
+    head = templates.find(uow, c.template_id, None)
+    fen = int(h.saving_fen)
+    gone = changed("the coupon's budget")
+    if head.budget_fen:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), -fen, None, gone)
+    if head.store_budget_fen and h.store_id and h.budget_period:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, h.store_id, h.budget_period)), -fen, None, gone)
+    holds.move(uow, h, holds.RELEASED)
+    read = int(c.version or 0)
+    c.state, c.hold_id = "unused", None
+    uow.save_versioned(c, read, changed("the coupon"))
+    uow.emit(DomainEvent("coupon.released", f"member:{c.member_id}", {
+        "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "hold_id": hold_id,
+        "order_id": h.order_id, "why": why}, merchant_id=h.merchant_id))
+    return {**_view(h), "coupon": view(c, terms_of(c))}
+
+
+lapse = holds.lapse_job(JOB, CouponHoldItem, holds.released_in_unit(
+    LAPSE_ACTOR, lambda uow, h: release(h.hold_id, None, uow, why="expired")), register=job)
