@@ -140,3 +140,25 @@ def test_a_burst_of_wrong_codes_is_bounded_and_a_busy_tills_right_codes_are_not_
                       headers=guesser)
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1      # even a right code, now
     assert locked.json()["detail"].endswith("Z")
+
+
+def test_a_checkout_locks_a_coupon_then_cancels_or_confirms(api, stack):
+    template = _template(api, stack, "lock")
+    member = register_at(api, stack, A)[0]
+    tag = fresh_phone()
+    code = _issue(api, stack, member, template, f"lk-{tag}").json()["code"]
+    body = {"code": code, "order_id": f"lk-{tag}", "order_amount_fen": 12_000, "ttl_seconds": 120}
+    held = api.call("POST", "/v1/coupons/holds", body, signed_by=pos(stack, A), key=f"lk1-{tag}")
+    assert held.status_code == 201 and held.json()["coupon"]["state"] == "locked", held.text
+    hold_id = held.json()["hold_id"]
+    assert api.call("GET", f"/v1/coupons/holds/{hold_id}", signed_by=pos(stack, A)).json()["status"] == "open"
+    other_till = api.call("POST", "/v1/coupons/write-offs", {**{k: v for k, v in body.items() if k != "ttl_seconds"},
+                                                              "order_id": f"lk-x-{tag}"},
+                          signed_by=pos(stack, A), key=f"lkx-{tag}")
+    assert other_till.status_code == 409
+    cancelled = api.call("POST", f"/v1/coupons/holds/{hold_id}/cancel", {}, signed_by=pos(stack, A), key=f"lk2-{tag}")
+    assert cancelled.status_code == 200 and cancelled.json()["coupon"]["state"] == "unused"
+    again = api.call("POST", "/v1/coupons/holds", body, signed_by=pos(stack, A), key=f"lk3-{tag}").json()["hold_id"]
+    confirmed = api.call("POST", f"/v1/coupons/holds/{again}/confirm", {}, signed_by=pos(stack, A), key=f"lk4-{tag}")
+    assert confirmed.status_code == 200 and confirmed.json()["coupon"]["state"] == "used"
+    assert confirmed.json()["coupon"]["saving_fen"] == 2_000
