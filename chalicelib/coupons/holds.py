@@ -18,11 +18,11 @@ from pydantic import Field, StrictInt
 from chalicelib.coupons import templates
 from chalicelib.coupons.schemas import UseCoupon
 from chalicelib.coupons.service import terms_of, view
-from chalicelib.coupons.tables import BudgetItem, CouponHoldItem, CouponItem
-from chalicelib.coupons.use import CouponNotUsable, CouponUsed, Use, budgets, check, cost_split, mark_used, saving_view
+from chalicelib.coupons.tables import CouponHoldItem, CouponItem
+from chalicelib.coupons.use import CouponUsed, Use, cost_split, give_back, mark_used, order_amount, saving_view, take
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
-from chalicelib.ledger import counters, holds
+from chalicelib.ledger import holds
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, changed
@@ -40,17 +40,12 @@ class HoldCoupon(UseCoupon):
 
 def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Lock the coupon for the order: checked as for a write-off, its saving counted in the budgets."""
-    c, terms, merchant, store, saving, why = check(uow, cmd, by)
-    if why is not None or saving is None:
-        raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
-    head = templates.find(uow, c.template_id, None)
-    now, fen = clock.now(), saving.fen
-    budgets(uow, head, store, fen, now, c)
-    hold_id = new_id()
+    now = clock.now()
+    t = take(uow, cmd, by, now)
+    c, fen, hold_id = t.coupon, t.saving.fen, new_id()
     h = CouponHoldItem(*CouponHoldItem.key(hold_id), hold_id=hold_id, code=c.code, member_id=c.member_id,
-                       coupon_id=c.coupon_id, order_id=cmd.order_id, merchant_id=merchant, store_id=store,
-                       saving_fen=fen, order_amount_fen=sum(x.quantity * x.unit_price_fen for x in cmd.lines or ())
-                       or int(cmd.order_amount_fen or 0), cost=json.dumps(cost_split(terms, fen)),
+                       coupon_id=c.coupon_id, order_id=cmd.order_id, merchant_id=t.merchant_id, store_id=t.store_id,
+                       saving_fen=fen, order_amount_fen=order_amount(cmd), cost=json.dumps(cost_split(t.terms, fen)),
                        budget_period=c.budget_period, by=by.ref, created_at=clock.iso(now))
     holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
     holds.create(uow, h, holds.OPEN)
@@ -59,8 +54,8 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used or locked meanwhile"))
     uow.emit(DomainEvent("coupon.locked", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "hold_id": hold_id,
-        "order_id": cmd.order_id, "store_id": store, "saving_fen": fen}, merchant_id=merchant))
-    return {**_view(h), "saving": saving_view(saving), "coupon": view(c, terms, now)}
+        "order_id": cmd.order_id, "store_id": t.store_id, "saving_fen": fen}, merchant_id=t.merchant_id))
+    return {**_view(h), "saving": saving_view(t.saving), "coupon": view(c, t.terms, now)}
 
 
 def _view(h: CouponHoldItem) -> dict[str, Any]:
@@ -99,13 +94,7 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
 def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled") -> dict[str, Any]:
     """Unlock the coupon (a cancel, or the lapse job with ``by=None``); its saving leaves the budgets."""
     h, c = _open(uow, hold_id, by)
-    head = templates.find(uow, c.template_id, None)
-    fen = int(h.saving_fen)
-    gone = changed("the coupon's budget")
-    if head.budget_fen:
-        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), -fen, None, gone)
-    if head.store_budget_fen and h.store_id and h.budget_period:
-        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, h.store_id, h.budget_period)), -fen, None, gone)
+    give_back(uow, templates.find(uow, c.template_id, None), h.store_id, h.budget_period, int(h.saving_fen))
     holds.move(uow, h, holds.RELEASED)
     read = int(c.version or 0)
     c.state, c.hold_id = "unused", None

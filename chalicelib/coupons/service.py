@@ -21,7 +21,6 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters, stock
 from chalicelib.members import service as members
 from chalicelib.shared import clock
-from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.errors import Conflict, NotFound, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
@@ -128,13 +127,10 @@ def _count(uow: UnitOfWork, member_id: str, head: TemplateItem, now: datetime, c
                      also=[MemberCountItem.expires_at.set(expiry_in(3))])
 
 
-_PARSED: TtlCache[Terms] = TtlCache(3600.0, 4096)
-
-
 def terms_of(c: CouponItem) -> Terms:
     """The terms a coupon was issued under (parsed once per template version in a container: a
     version's terms never change, and a member's list of 50 coupons parses a few, not 50)."""
-    return _PARSED.get((c.template_id, int(c.terms_version), len(c.terms)), lambda: Terms.model_validate_json(c.terms))
+    return templates.parsed(c.template_id, int(c.terms_version), c.terms)
 
 
 def usable_now(c: CouponItem, terms: Terms, now: datetime) -> str | None:

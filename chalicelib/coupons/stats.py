@@ -57,8 +57,7 @@ def shown(uow: UnitOfWork, template_id: str, by: Principal) -> dict[str, Any]:
     level = stock.level(uow, templates.stock_name(template_id))
     budget_used = counters.total(uow, BudgetItem, BudgetItem.key(template_id)) if head.budget_fen else None
     net = total["used"] - total["undone"]
-    reconciled = {"stock_taken_is_claimed_and_issued": level["taken"] == out,
-                  "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}
+    reconciled = _square(level["taken"], total, budget_used)
     return {"template_id": template_id, **total,
             "usage_rate": round(net / out, 4) if out else None,
             "stores": [{"store_id": sk.split("#", 1)[1], **_figures(r)} for sk, r in sorted(rows.items())
@@ -74,5 +73,9 @@ def squared(uow: UnitOfWork, head: Any, taken: int) -> dict[str, bool]:
     rows = {r.sk: r for r in read_shards(uow, StatsItem, StatsItem.key(head.template_id)[0], SortKey.prefix("ALL"))}
     total = _figures(rows.get("ALL"))
     budget_used = counters.total(uow, BudgetItem, BudgetItem.key(head.template_id)) if head.budget_fen else None
+    return _square(taken, total, budget_used)
+
+
+def _square(taken: int, total: dict[str, int], budget_used: int | None) -> dict[str, bool]:
     return {"stock_taken_is_claimed_and_issued": taken == total["claimed"] + total["issued"],
             "budget_used_is_discount_given": budget_used is None or budget_used == total["saving_fen"]}

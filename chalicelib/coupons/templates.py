@@ -22,7 +22,7 @@ from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
 MOVES = {"draft": ("active", "ended"), "active": ("paused", "ended"), "paused": ("active", "ended"), "ended": ()}
-_TERMS: TtlCache[Terms] = TtlCache(3600.0, 4096)      # a version's terms never change
+_TERMS: TtlCache[Terms] = TtlCache(3600.0, 4096)      # a version's terms never change (ids: ULIDs, unique)
 
 
 class StateNotAllowed(Conflict):
@@ -93,7 +93,12 @@ def terms_of(uow: UnitOfWork, template_id: str, version: int) -> Terms:
         if item is None:
             raise NotFound(f"no terms version {version} of coupon template {template_id}")
         return Terms.model_validate_json(item.terms)
-    return _TERMS.get((uow.program, template_id, version), load)
+    return _TERMS.get((template_id, version), load)
+
+
+def parsed(template_id: str, version: int, text: str) -> Terms:
+    """A version's terms from the copy a coupon keeps (parsed once a container, as above)."""
+    return _TERMS.get((template_id, version), lambda: Terms.model_validate_json(text))
 
 
 def update(template_id: str, cmd: UpdateTemplate, by: Principal, uow: UnitOfWork) -> dict[str, Any]:

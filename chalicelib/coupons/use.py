@@ -27,7 +27,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, ValidationProblem
+from chalicelib.shared.errors import Conflict, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
@@ -75,6 +75,11 @@ def _cart(cmd: UseCoupon, merchant: str, store: str | None) -> domain.Cart:
         else (domain.Line(None, None, 1, int(cmd.order_amount_fen or 0)),)
     return domain.Cart(merchant, store, cmd.channel, lines, shipping_fen=cmd.shipping_fen,
                        parking_hours=cmd.parking_hours)
+
+
+def order_amount(cmd: UseCoupon) -> int:
+    """The order's amount as the till sent it: its lines' sum, or ``order_amount_fen``."""
+    return sum(line.amount_fen for line in _cart(cmd, "", None).lines)
 
 
 def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, Terms, str, str | None,
@@ -132,17 +137,35 @@ def period_of(period: str, now: datetime) -> str:
     return day.isoformat()
 
 
-def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Use the coupon on the order: once, within its budgets."""
+@dataclass(frozen=True)
+class Taken:
+    """A coupon the till may use on the order, its saving counted in the budgets (staged)."""
+
+    coupon: CouponItem
+    terms: Terms
+    merchant_id: str
+    store_id: str | None
+    saving: domain.Saving
+
+
+def take(uow: UnitOfWork, cmd: UseCoupon, by: Principal, now: datetime) -> Taken:
+    """The coupon, if it can be used on the order now (else 409), its saving staged on the budgets:
+    what a write-off and a checkout's lock both begin with."""
     c, terms, merchant, store, saving, why = check(uow, cmd, by)
     if why is not None or saving is None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
-    head = templates.find(uow, c.template_id, None)
-    now, fen = clock.now(), saving.fen
-    budgets(uow, head, store, fen, now, c)
-    amount = sum(line.amount_fen for line in _cart(cmd, merchant, store).lines)
-    mark_used(uow, c, terms, Use(cmd.order_id, merchant, store, by.ref, fen, cost_split(terms, fen), amount), now)
-    return {"written_off": True, "saving": saving_view(saving), "coupon": view(c, terms, now)}
+    budgets(uow, templates.find(uow, c.template_id, None), store, saving.fen, now, c)
+    return Taken(c, terms, merchant, store, saving)
+
+
+def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    """Use the coupon on the order: once, within its budgets."""
+    now = clock.now()
+    t = take(uow, cmd, by, now)
+    fen = t.saving.fen
+    mark_used(uow, t.coupon, t.terms, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref, fen,
+                                          cost_split(t.terms, fen), order_amount(cmd)), now)
+    return {"written_off": True, "saving": saving_view(t.saving), "coupon": view(t.coupon, t.terms, now)}
 
 
 @dataclass(frozen=True)
@@ -192,6 +215,15 @@ def budgets(uow: UnitOfWork, head: Any, store: str | None, fen: int, now: dateti
                                              f"for {fen} fen more"))
 
 
+def give_back(uow: UnitOfWork, head: Any, store: str | None, period: str | None, fen: int) -> None:
+    """Stage ``fen`` back off the budgets :func:`budgets` counted it in (a use undone, a lock released)."""
+    if head.budget_fen:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), -fen, None, changed("the coupon's budget"))
+    if head.store_budget_fen and store and period:
+        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, store, period)), -fen, None,
+                     changed("the coupon's budget"))
+
+
 def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Undo the coupon's write-off on the order (a refund): it comes back if the template says so
     and it is still valid, else it is void; its saving leaves the budgets."""
@@ -205,14 +237,10 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         window = terms.undo_window_minutes
         if (now - clock.parse_iso(c.used_at)).total_seconds() > window * 60:
             raise NotWrittenOff(f"a third-party code's write-off can be undone within {window} minutes only")
-    head = templates.find(uow, c.template_id, None)
     fen, read = int(c.saving_fen or 0), int(c.version or 0)
     changed_meanwhile = lambda: NotWrittenOff("the coupon changed meanwhile")  # noqa: E731
-    if head.budget_fen:
-        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id)), -fen, None, changed_meanwhile)
-    if head.store_budget_fen and c.used_store_id and c.budget_period:
-        counters.add(uow, BudgetItem(*BudgetItem.key(head.template_id, c.used_store_id, c.budget_period)), -fen,
-                     None, changed_meanwhile)
+    head = templates.find(uow, c.template_id, None)
+    give_back(uow, head, c.used_store_id, c.budget_period, fen)
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
     back = head.on_refund == "restore" and valid
     order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
