@@ -13,6 +13,9 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
 5. the attempt written beside the record (the delivery log) and the record's new status, in one
    transaction conditioned on the lease still being this one.
 
+**In flight.** A failing or slow endpoint has at most two posts in flight per container
+(:mod:`chalicelib.webhooks.gate`); its other messages are sent again a few seconds later, untried.
+
 **Circuit breaker.** :data:`BREAK_AFTER` failed posts in a row pause the endpoint for
 :data:`PAUSE_SECONDS`: a delivery due meanwhile is not posted. Seeing the pause (read at most once
 a second per container), it skips steps 1-5: one conditional write puts it back on its schedule
@@ -39,6 +42,7 @@ import contextvars
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,7 +55,7 @@ from chalicelib.shared.errors import Problem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.observability import count, logger
-from chalicelib.webhooks import domain, repository, sender, signing
+from chalicelib.webhooks import domain, gate, repository, sender, signing
 from chalicelib.webhooks.tables import KEEP_DAYS, DeliveryItem, SubscriptionItem
 
 ACTOR = "webhooks"
@@ -72,13 +76,23 @@ def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[st
     for r, wait in zip(records, waits, strict=True):
         if wait is DONE:
             continue
+        if isinstance(wait, Resend):
+            if _resend(r, wait.seconds):
+                continue                  # the copy is on the queue: this one is done with
+            wait = wait.seconds
         if wait >= 0:                     # the schedule's wait, or 0: on to the dead-letter queue
             _postpone(r, wait)
         failed.append({"itemIdentifier": r["messageId"]})
     return {"batchItemFailures": failed}
 
 
-def _one(record: dict[str, Any]) -> int | None:
+@dataclass(frozen=True)
+class Resend:
+    """Not tried: send the message again after ``seconds`` (:mod:`chalicelib.webhooks.gate`)."""
+    seconds: int
+
+
+def _one(record: dict[str, Any]) -> int | Resend | None:
     """Deliver one message: DONE (delete it), or the seconds to wait before the next try (0: now,
     towards the dead-letter queue)."""
     try:
@@ -88,6 +102,21 @@ def _one(record: dict[str, Any]) -> int | None:
     except Exception:                     # noqa: BLE001 - try again after the queue's visibility
         logger.exception("webhook delivery failed", extra={"message_id": record.get("messageId")})
         return AGAIN
+
+
+def _resend(record: dict[str, Any], seconds: int) -> bool:
+    """Put a copy of the message on the queue, delayed ``seconds``: whether it was sent (a copy
+    that is not is the original kept, after the same wait; a copy sent twice finds its delivery
+    done or leased)."""
+    url = os.environ.get("WEBHOOKS_QUEUE_URL")
+    if not url:
+        return False
+    try:
+        aws.client("sqs").send_message(QueueUrl=url, MessageBody=record["body"], DelaySeconds=seconds)
+    except Exception:                     # noqa: BLE001 - kept instead, with the same wait
+        logger.warning("could not send a held webhook message again", extra={"message_id": record.get("messageId")})
+        return False
+    return True
 
 
 def _postpone(record: dict[str, Any], seconds: int) -> None:
@@ -103,10 +132,24 @@ def _postpone(record: dict[str, Any], seconds: int) -> None:
         logger.warning("could not set a webhook message's visibility", extra={"message_id": record.get("messageId")})
 
 
-def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | None:
+def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | Resend | None:
     """Post one delivery; what :func:`_one` answers."""
     if receives < domain.max_attempts() and (wait := _hold_back(program, subscription_id, event_id, receives)):
         return wait
+    endpoint = f"{program}/{subscription_id}"
+    ticket = gate.enter(endpoint)
+    if ticket is None:                    # a failing or slow endpoint with its posts in flight
+        count("WebhooksHeldInFlight")
+        return Resend(gate.busy_seconds())
+    posted: list[bool] = []
+    try:
+        return _deliver(program, subscription_id, event_id, receives, posted)
+    finally:
+        gate.leave(endpoint, ticket, posted[0] if posted else None)
+
+
+def _deliver(program: str, subscription_id: str, event_id: str, receives: int, posted_ok: list[bool]) -> int | None:
+    """The full path (steps 1-5); a post's outcome is appended to ``posted_ok``."""
     uow = UnitOfWork(ACTOR, program=program)
     repo = repository.of(uow)
     d = repo.delivery(subscription_id, event_id)
@@ -130,6 +173,7 @@ def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1
                                      f"the endpoint is paused until {s.paused_until}"), now
     else:
         outcome, at = post(program, s, d.event_id, d.body or "{}")
+        posted_ok.append(outcome.ok)
         _breaker(program, s, outcome.ok, at)
     exhausted = not outcome.ok and receives >= domain.max_attempts()
     attempt = None if not posted and not exhausted else DeliveryItem(   # the log: posts, and the last word
