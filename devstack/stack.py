@@ -18,7 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 API_BACKLOG = 512
-WEBHOOKS_WORKERS = 4            # batches of webhook deliveries side by side (the deployed function runs 20)
+WEBHOOKS_WORKERS = 8            # batches of webhook deliveries side by side (the deployed function runs 20)
 REGION = "cn-north-1"
 
 

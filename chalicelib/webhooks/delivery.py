@@ -21,9 +21,12 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
 a second per container), it skips steps 1-5: one conditional write puts it back on its schedule
 (``retrying``, one more attempt, the reason in ``last_error``, no log line) and the message waits.
 So a dead endpoint's backlog of a thousand messages costs one write each instead of a timeout
-each, and healthy endpoints' messages are not held up behind it. When the pause is over one
-delivery (the first to move the pause on) tries the endpoint again while the others keep being
-held back; a success closes the breaker.
+each, and healthy endpoints' messages are not held up behind it. A held delivery comes back
+after the pause (at a random moment within a pause's length after it, so a backlog returns a
+little at a time), or on its schedule if that is later. When the pause is over one delivery (the
+first to move the pause on) tries the endpoint again while the others keep being held back; a
+failure pauses the endpoint twice as long as before (up to 30 minutes: :func:`pause_seconds`), a
+success closes the breaker.
 
 2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
 schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
@@ -41,6 +44,7 @@ import contextlib
 import contextvars
 import json
 import os
+import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,7 +65,8 @@ from chalicelib.webhooks.tables import KEEP_DAYS, DeliveryItem, SubscriptionItem
 ACTOR = "webhooks"
 LEASE_SECONDS = 60            # longer than one post can take (8 s) and the writes around it
 BREAK_AFTER = 5               # posts failed in a row that pause an endpoint
-PAUSE_SECONDS = 60            # how long: then the next delivery due tries it again
+PAUSE_SECONDS = 60            # how long at first: then the next delivery due tries it again ...
+MAX_PAUSE_SECONDS = 1_800     # ... and each failed try doubles the pause, up to this
 CLOCK_SKEW_SECONDS = 2        # a retry's message may come back this much before its time by our clock
 DONE, AGAIN = None, -1
 
@@ -221,7 +226,11 @@ def _hold_back(program: str, subscription_id: str, event_id: str, receives: int)
     pause = repository.of(uow).pause(subscription_id)
     if pause is None or clock.parse_iso(pause[0]) <= now:
         return None
-    wait = domain.wait_after(receives)
+    # not before the pause ends: spread over a pause's length after it, so a backlog comes back
+    # a little at a time, and at most once a pause (the pauses grow: :func:`pause_seconds`)
+    until = (clock.parse_iso(pause[0]) - now).total_seconds()
+    wait = min(domain.MAX_WAIT_SECONDS,
+               max(domain.wait_after(receives), int(until + random.uniform(1, PAUSE_SECONDS))))
     d = DeliveryItem(*DeliveryItem.key(subscription_id, event_id))
     uow.update(d, [DeliveryItem.status.set("retrying"), DeliveryItem.attempts.add(1),
                    DeliveryItem.lease_until.remove(),
@@ -263,7 +272,8 @@ def _breaker(program: str, s: SubscriptionItem, ok: bool, at: datetime) -> None:
         uow.update(s, [SubscriptionItem.failures.remove(), SubscriptionItem.paused_until.remove()])
     else:
         actions: list[Any] = [SubscriptionItem.failures.add(1)]
-        pause = clock.iso(at + timedelta(seconds=PAUSE_SECONDS)) if int(s.failures or 0) + 1 >= BREAK_AFTER else None
+        failures = int(s.failures or 0) + 1
+        pause = clock.iso(at + timedelta(seconds=pause_seconds(failures))) if failures >= BREAK_AFTER else None
         if pause:
             actions.append(SubscriptionItem.paused_until.set(pause))
         uow.update(s, actions, SubscriptionItem.status == "enabled")
@@ -273,6 +283,13 @@ def _breaker(program: str, s: SubscriptionItem, ok: bool, at: datetime) -> None:
         return
     if not ok and pause:
         repository.of(uow).paused(s.subscription_id, pause, int(s.failures or 0) + 1)
+
+
+def pause_seconds(failures: int) -> int:
+    """How long an endpoint is paused after ``failures`` posts failed in a row: :data:`PAUSE_SECONDS`
+    when the breaker opens, doubled by each failed try after a pause, up to :data:`MAX_PAUSE_SECONDS`
+    (so a dead endpoint is tried about 20 times a day, and its held deliveries come back as rarely)."""
+    return min(MAX_PAUSE_SECONDS, PAUSE_SECONDS * 2 ** max(0, min(failures - BREAK_AFTER, 16)))
 
 
 def post(program: str, s: SubscriptionItem, event_id: str, body: str) -> tuple[sender.Outcome, datetime]:

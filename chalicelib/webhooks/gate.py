@@ -28,7 +28,8 @@ import time
 
 MAX_IN_FLIGHT = 2             # posts at once to a suspect endpoint, per container
 SLOW_SECONDS = 1.0            # a post unanswered this long makes its endpoint suspect
-BUSY_SECONDS = (2, 6)         # a held message is sent again with a delay in this range
+BUSY_SECONDS = (5, 15)        # a held message is sent again with a delay in this range: about the time
+                              # the posts in flight take to answer or time out (3 s + 5 s)
 
 _changed = threading.Condition()
 _posts: dict[str, dict[int, float]] = {}      # endpoint -> ticket -> started (monotonic)
