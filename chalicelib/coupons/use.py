@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.coupons import codes, domain, guard, templates
+from chalicelib.coupons import codes, domain, guard, templates, third_party
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
 from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, terms_of, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters
+from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, ValidationProblem, changed
@@ -48,21 +49,31 @@ class NotWrittenOff(Conflict):
     slug, title = "coupon-not-written-off", "The coupon was not written off on this order"
 
 
-def _present(uow: UnitOfWork, code: str, by: Principal) -> CouponItem:
+def _present(uow: UnitOfWork, code: str, by: Principal, member_id: str | None = None) -> CouponItem:
     """The coupon of ``code``, its lookup counted against the caller first (:mod:`guard`). A code
-    unknown, mistyped or another merchant's gets the same answer after the same two reads."""
+    unknown, mistyped or another merchant's gets the same answer after the same reads. A code that
+    is not ours may be a platform's (:mod:`third_party`): found by its keyed hash, its coupon made
+    at its first use (held by ``member_id``, or walk-in)."""
     place = guard.admit(uow, by)
     try:
         found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
-        key = CouponItem.key(found.member_id, found.coupon_id) if found else CouponItem.key("-", code[:64])
-        c = uow.get(CouponItem, key, consistent=True)
+        if found is not None:
+            c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True)
+        else:
+            theirs = third_party.find(uow, code)
+            c = third_party.coupon_of(uow, theirs, _holder(uow, member_id, by)) if theirs is not None else None
     except Exception:
         guard.done(uow, place, right=True)          # no answer: the flight back, no wrong code counted
         raise
-    if c is None or (found is None) or not _may_use(by, c):
+    if c is None or not _may_use(by, c):
         raise guard.rejected(uow, place)
     guard.done(uow, place, right=True)
     return c
+
+
+def _holder(uow: UnitOfWork, member_id: str | None, by: Principal) -> str | None:
+    """The member named at the till, if any (a third-party code's coupon is made in their partition)."""
+    return members.acting_on(uow, member_id, by).member_id if member_id else None
 
 
 def _may_use(by: Principal, c: CouponItem) -> bool:
@@ -86,13 +97,13 @@ def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, T
                                                                     domain.Saving | None, str | None]:
     """The coupon of the code, its terms, the merchant and store, its saving on the cart, and why
     it is not usable (None: usable)."""
-    c = _present(uow, cmd.code, by)
+    c = _present(uow, cmd.code, by, cmd.member_id)
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     terms = terms_of(c)
     now = clock.now()
     why = usable_now(c, terms, now)
-    if why is None and cmd.member_id is not None and cmd.member_id != c.member_id:
+    if why is None and cmd.member_id is not None and cmd.member_id != c.member_id and terms.kind != "third_party":
         why = "another_member: the coupon is another member's"
     if why is None and c.merchant_id is not None and merchant != c.merchant_id:
         why = f"merchant: the coupon is used at merchant {c.merchant_id} only"
@@ -155,6 +166,8 @@ def take(uow: UnitOfWork, cmd: UseCoupon, by: Principal, now: datetime) -> Taken
     if why is not None or saving is None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
     budgets(uow, templates.find(uow, c.template_id, None), store, saving.fen, now, c)
+    if third_party.is_first_use(c):
+        third_party.stage_first_use(uow, c, CouponUsed)
     return Taken(c, terms, merchant, store, saving)
 
 
@@ -242,7 +255,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     head = templates.find(uow, c.template_id, None)
     give_back(uow, head, c.used_store_id, c.budget_period, fen)
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
-    back = head.on_refund == "restore" and valid
+    back = (head.on_refund == "restore" or terms.kind == "third_party") and valid   # the platform refunds its voucher
     order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
     if back:
         c.state, c.expires_at = "unused", None
