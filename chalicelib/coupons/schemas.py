@@ -84,6 +84,8 @@ class UseCoupon(Strict):
     store_id: str | None = Field(None, max_length=64)
     member_id: str | None = Field(None, max_length=64, description="the member identified at the till: a coupon of "
                                   "another member is refused")
+    template_id: str | None = Field(None, max_length=64, description="a code of a platform verified live: the "
+                                    "template it is for (imported codes and ours need none)")
     lines: list[CartLine] | None = Field(None, min_length=1, max_length=500, description="the cart (SKU and category "
                                          "rules need it)")
     order_amount_fen: StrictInt | None = Field(None, ge=0, le=10**11, description="or just the amount: one line")

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 from pynamodb.attributes import UnicodeAttribute
 
-from chalicelib.coupons import domain, templates
+from chalicelib.coupons import domain, templates, verifiers
 from chalicelib.coupons.tables import CouponItem, TemplateItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.items import MainModel
@@ -73,7 +73,7 @@ class CodeItem(MainModel):
     """``COUPONTP#<hash> / CODE``: a third-party code, as its keyed hash."""
 
     template_id = UnicodeAttribute()
-    platform = UnicodeAttribute()
+    issuer = UnicodeAttribute()                        # the platform (terms.platform)
     master = UnicodeAttribute()                        # the API key master whose derived key hashed it
     batch = UnicodeAttribute()                         # the import (or "live:<ref>" for a code verified live)
     imported_at = UnicodeAttribute()
@@ -82,6 +82,7 @@ class CodeItem(MainModel):
 
     @staticmethod
     def key(digest: str) -> tuple[str, str]:
+        """The code's key: its keyed hash."""
         return f"COUPONTP#{digest}", "CODE"
 
 
@@ -123,6 +124,7 @@ def find(uow: UnitOfWork, code: str) -> CodeItem | None:
 
 
 def hash_of(item: CodeItem) -> str:
+    """The keyed hash a stored code is kept under."""
     return item.pk.split("#", 1)[1]
 
 
@@ -198,7 +200,7 @@ def _stage(uow: UnitOfWork, template_id: str, terms: Terms, chunk: list[tuple[st
     if not chunk:
         return
     for master, h in chunk:
-        uow.create(CodeItem(*CodeItem.key(h), template_id=template_id, platform=terms.platform or "", master=master,
+        uow.create(CodeItem(*CodeItem.key(h), template_id=template_id, issuer=terms.platform or "", master=master,
                             batch=batch, imported_at=now), on_conflict=changed("a code (imported meanwhile)"))
     stock.add(uow, templates.stock_name(template_id), len(chunk))
     head = templates.find(uow, template_id, None, consistent=True)
@@ -217,6 +219,28 @@ def coupon_of(uow: UnitOfWork, found: CodeItem, member_id: str | None) -> Coupon
     head = templates.find(uow, found.template_id, None)
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
     return fresh_coupon(head, terms, hash_of(found), member_id)
+
+
+def live_coupon(uow: UnitOfWork, code: str, template_id: str | None, member_id: str | None) -> CouponItem | None:
+    """The coupon a code of a live-verified template is, if the platform knows it (it is asked
+    now: 503 or 502 if it cannot answer, before anything is staged); None for a code it does not
+    know (a wrong code) or a template that does not verify live."""
+    norm = normalise(code)
+    if norm is None or not template_id or len(template_id) > 64:
+        return None
+    head = uow.get(TemplateItem, TemplateItem.key(template_id))
+    if head is None:
+        return None
+    terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
+    if terms.kind != "third_party" or terms.codes != "live" or not terms.platform:
+        return None
+    found = verifiers.current().verify(terms.platform, norm)
+    if found is None:
+        return None
+    if found.face_value_fen != terms.amount_off_fen:
+        raise Conflict(f"the platform's face value {found.face_value_fen} is not template {template_id}'s "
+                       f"{terms.amount_off_fen}")
+    return fresh_coupon(head, terms, digests(uow.program, norm)[0][1], member_id, found.valid_until)
 
 
 def fresh_coupon(head: TemplateItem, terms: Terms, h: str, member_id: str | None,
@@ -240,7 +264,7 @@ def is_first_use(c: CouponItem) -> bool:
     return c.source == "third_party" and not int(c.version or 0)
 
 
-def stage_first_use(uow: UnitOfWork, c: CouponItem, used: Any) -> None:
+def stage_first_use(uow: UnitOfWork, c: CouponItem, used: Any, live: str | None = None) -> None:
     """Stage what a third-party code's first use adds to its write-off (or lock): the code points at
     its coupon (once: a code used meanwhile is 409 ``coupon-used``), one unit of stock, and
     ``coupon.issued``. (The coupon itself is created by the write-off's versioned save.)"""
@@ -248,7 +272,12 @@ def stage_first_use(uow: UnitOfWork, c: CouponItem, used: Any) -> None:
 
     h = c.coupon_id[len(COUPON_PREFIX):]
     item = CodeItem(*CodeItem.key(h))
-    uow.update(item, [CodeItem.member_id.set(c.member_id), CodeItem.coupon_id.set(c.coupon_id)],
+    actions: list[Any] = [CodeItem.member_id.set(c.member_id), CodeItem.coupon_id.set(c.coupon_id)]
+    if live is not None:                    # a code verified live: stored now, at its first use
+        actions += [CodeItem.template_id.set(c.template_id), CodeItem.issuer.set(live),
+                    CodeItem.master.set(secrets.current().api_key_active), CodeItem.batch.set("live"),
+                    CodeItem.imported_at.set(clock.iso(clock.now()))]
+    uow.update(item, actions,
                CodeItem.coupon_id.does_not_exist(), on_conflict=lambda: used("the code was used meanwhile"))
     try:
         parts = stock.take(uow, templates.stock_name(c.template_id), 1).parts

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.coupons import codes, domain, guard, templates, third_party
+from chalicelib.coupons import codes, domain, guard, templates, third_party, verifiers
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
 from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, terms_of, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
@@ -49,7 +49,8 @@ class NotWrittenOff(Conflict):
     slug, title = "coupon-not-written-off", "The coupon was not written off on this order"
 
 
-def _present(uow: UnitOfWork, code: str, by: Principal, member_id: str | None = None) -> CouponItem:
+def _present(uow: UnitOfWork, code: str, by: Principal, member_id: str | None = None,
+             template_id: str | None = None) -> CouponItem:
     """The coupon of ``code``, its lookup counted against the caller first (:mod:`guard`). A code
     unknown, mistyped or another merchant's gets the same answer after the same reads. A code that
     is not ours may be a platform's (:mod:`third_party`): found by its keyed hash, its coupon made
@@ -61,7 +62,9 @@ def _present(uow: UnitOfWork, code: str, by: Principal, member_id: str | None = 
             c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True)
         else:
             theirs = third_party.find(uow, code)
-            c = third_party.coupon_of(uow, theirs, _holder(uow, member_id, by)) if theirs is not None else None
+            holder = _holder(uow, member_id, by)
+            c = third_party.coupon_of(uow, theirs, holder) if theirs is not None \
+                else third_party.live_coupon(uow, code, template_id, holder)
     except Exception:
         guard.done(uow, place, right=True)          # no answer: the flight back, no wrong code counted
         raise
@@ -97,7 +100,7 @@ def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, T
                                                                     domain.Saving | None, str | None]:
     """The coupon of the code, its terms, the merchant and store, its saving on the cart, and why
     it is not usable (None: usable)."""
-    c = _present(uow, cmd.code, by, cmd.member_id)
+    c = _present(uow, cmd.code, by, cmd.member_id, cmd.template_id)
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     terms = terms_of(c)
@@ -167,7 +170,7 @@ def take(uow: UnitOfWork, cmd: UseCoupon, by: Principal, now: datetime) -> Taken
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
     budgets(uow, templates.find(uow, c.template_id, None), store, saving.fen, now, c)
     if third_party.is_first_use(c):
-        third_party.stage_first_use(uow, c, CouponUsed)
+        third_party.stage_first_use(uow, c, CouponUsed, terms.platform if terms.codes == "live" else None)
     return Taken(c, terms, merchant, store, saving)
 
 
@@ -178,6 +181,8 @@ def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     fen = t.saving.fen
     mark_used(uow, t.coupon, t.terms, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref, fen,
                                           cost_split(t.terms, fen), order_amount(cmd)), now)
+    if t.terms.codes == "live" and t.terms.platform:     # last: a platform that fails leaves nothing staged used
+        verifiers.current().consume(t.terms.platform, third_party.normalise(cmd.code) or cmd.code, cmd.order_id)
     return {"written_off": True, "saving": saving_view(t.saving), "coupon": view(t.coupon, t.terms, now)}
 
 
@@ -250,6 +255,8 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         window = terms.undo_window_minutes
         if (now - clock.parse_iso(c.used_at)).total_seconds() > window * 60:
             raise NotWrittenOff(f"a third-party code's write-off can be undone within {window} minutes only")
+    if terms.codes == "live" and terms.platform:         # first: a platform that fails changes nothing
+        verifiers.current().cancel(terms.platform, third_party.normalise(cmd.code) or cmd.code, cmd.order_id)
     fen, read = int(c.saving_fen or 0), int(c.version or 0)
     changed_meanwhile = lambda: NotWrittenOff("the coupon changed meanwhile")  # noqa: E731
     head = templates.find(uow, c.template_id, None)
