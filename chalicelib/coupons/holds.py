@@ -19,7 +19,17 @@ from chalicelib.coupons import templates
 from chalicelib.coupons.schemas import UseCoupon
 from chalicelib.coupons.service import terms_of, view
 from chalicelib.coupons.tables import CouponHoldItem, CouponItem
-from chalicelib.coupons.use import CouponUsed, Use, cost_split, give_back, mark_used, order_amount, saving_view, take
+from chalicelib.coupons.use import (
+    CouponNotUsable,
+    CouponUsed,
+    Use,
+    cost_split,
+    give_back,
+    mark_used,
+    order_amount,
+    saving_view,
+    take,
+)
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.ledger import holds
@@ -42,6 +52,9 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Lock the coupon for the order: checked as for a write-off, its saving counted in the budgets."""
     now = clock.now()
     t = take(uow, cmd, by, now)
+    if t.terms.codes == "live":            # the platform is told at a write-off; a lock would bypass it
+        raise CouponNotUsable("a code verified live with its platform is written off directly, not locked",
+                              why_not="live_code: write it off directly")
     c, fen, hold_id = t.coupon, t.saving.fen, new_id()
     h = CouponHoldItem(*CouponHoldItem.key(hold_id), hold_id=hold_id, code=c.code, member_id=c.member_id,
                        coupon_id=c.coupon_id, order_id=cmd.order_id, merchant_id=t.merchant_id, store_id=t.store_id,

@@ -236,3 +236,13 @@ class CouponHoldOut(Reply):
     created_at: str
     saving: SavingOut | None = Field(None, description="the saving per line (when the lock is taken)")
     coupon: CouponOut | None = Field(None, description="the coupon as the lock leaves it")
+
+
+class CodesImportedOut(Reply):
+    """A batch of third-party codes imported (or, replayed under its key, the first answer)."""
+
+    template_id: str
+    batch: str = Field(description="the import's id (the same for a retry under the same Idempotency-Key)")
+    imported: int = Field(description="codes of this batch now stored (as keyed hashes, never in clear)")
+    duplicates: int = Field(description="codes repeated in the batch or stored already: counted, not imported")
+    stock: StockLevel = Field(description="the template's stock after the import")

@@ -16,7 +16,7 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import holds, issues, packs, reconcile, service, stats, templates, use
+    from chalicelib.coupons import holds, issues, packs, reconcile, service, stats, templates, third_party, use
 else:
     holds = lazy.module("chalicelib.coupons.holds")
     reconcile = lazy.module("chalicelib.coupons.reconcile")
@@ -26,6 +26,7 @@ else:
     service = lazy.module("chalicelib.coupons.service")
     templates = lazy.module("chalicelib.coupons.templates")
     use = lazy.module("chalicelib.coupons.use")
+    third_party = lazy.module("chalicelib.coupons.third_party")
 
 bp = Blueprint(__name__)
 TAGS = ("coupons",)
@@ -196,3 +197,11 @@ def confirm_coupon_hold(call: Call):
           summary="Unlock the coupon (its saving leaves the budgets)", allow=TILL, response=R + "CouponHoldOut")
 def cancel_coupon_hold(call: Call):
     return holds.release(call.params["hold_id"], call.caller, call.uow)
+
+
+@endpoint(bp, TPL + "/codes", "POST", "importCouponCodes", tags=TAGS, status=201, errors=(403, 404, 409, 422),
+          summary="Import a batch of a platform's codes (<= 1,000) for a third-party template: stored as keyed hashes, "
+          "its stock grown by each new code; duplicates counted", allow=OWNERS,
+          body="chalicelib.coupons.third_party:ImportCodes", response=R + "CodesImportedOut")
+def import_codes(call: Call):
+    return third_party.import_codes(call.params["template_id"], call.body, call.caller, call.uow)

@@ -32,8 +32,15 @@ class CreateTemplate(Limits):
     merchant_id: str | None = Field(None, max_length=64, description="the merchant it belongs to (a merchant's "
                                     "caller: its own; HQ: any, or omitted for the program's own)")
     terms: Terms
-    stock: StrictInt = Field(ge=1, le=MAX_STOCK, description="coupons it can issue in all")
+    stock: StrictInt = Field(ge=0, le=MAX_STOCK, description="coupons it can issue in all (0 only for a third_party "
+                             "template, whose imported codes add to it)")
     state: Literal["draft", "active"] = Field("draft", description="active: claimable at once")
+
+    @model_validator(mode="after")
+    def _some_stock(self) -> CreateTemplate:
+        if self.stock == 0 and self.terms.kind != "third_party":
+            raise ValueError("stock must be at least 1 (0 only for a third_party template that imports its codes)")
+        return self
 
 
 class UpdateTemplate(Strict):
@@ -77,6 +84,8 @@ class UseCoupon(Strict):
     store_id: str | None = Field(None, max_length=64)
     member_id: str | None = Field(None, max_length=64, description="the member identified at the till: a coupon of "
                                   "another member is refused")
+    template_id: str | None = Field(None, max_length=64, description="a code of a platform verified live: the "
+                                    "template it is for (imported codes and ours need none)")
     lines: list[CartLine] | None = Field(None, min_length=1, max_length=500, description="the cart (SKU and category "
                                          "rules need it)")
     order_amount_fen: StrictInt | None = Field(None, ge=0, le=10**11, description="or just the amount: one line")

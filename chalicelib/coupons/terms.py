@@ -187,9 +187,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "parking": ("parking_hours",), "third_party": ("amount_off_fen", "platform"),
 }
 MAY: dict[str, tuple[str, ...]] = {"amount_off": ("min_spend_fen",), "percent_off": ("min_spend_fen", "cap_fen"),
-                                   "third_party": ("undo_window_minutes",)}
+                                   "third_party": ("undo_window_minutes", "codes")}
 KIND_FIELDS = ("amount_off_fen", "min_spend_fen", "steps", "percent", "cap_fen", "gift_sku", "parking_hours",
-               "platform", "undo_window_minutes")
+               "platform", "undo_window_minutes", "codes")
 
 
 class Terms(Strict):
@@ -208,6 +208,8 @@ class Terms(Strict):
     parking_hours: StrictInt | None = Field(None, ge=1, le=24, description="parking: free hours")
     platform: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="third_party: e.g. douyin")
     undo_window_minutes: StrictInt = Field(60, ge=0, le=1440, description="third_party: how long a write-off can be undone")
+    codes: Literal["imported", "live"] | None = Field(None, description="third_party: its codes are imported "
+                                                      "(importCouponCodes; the default) or verified live with the platform")
     applicability: CouponApplicability = Field(default_factory=CouponApplicability)
     window: CouponWindow | None = None
     validity: CouponValidity

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.coupons import codes, domain, guard, templates
+from chalicelib.coupons import codes, domain, guard, templates, third_party, verifiers
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
 from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, terms_of, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters
+from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, ValidationProblem, changed
@@ -48,21 +49,34 @@ class NotWrittenOff(Conflict):
     slug, title = "coupon-not-written-off", "The coupon was not written off on this order"
 
 
-def _present(uow: UnitOfWork, code: str, by: Principal) -> CouponItem:
+def _present(uow: UnitOfWork, code: str, by: Principal, member_id: str | None = None,
+             template_id: str | None = None) -> CouponItem:
     """The coupon of ``code``, its lookup counted against the caller first (:mod:`guard`). A code
-    unknown, mistyped or another merchant's gets the same answer after the same two reads."""
+    unknown, mistyped or another merchant's gets the same answer after the same reads. A code that
+    is not ours may be a platform's (:mod:`third_party`): found by its keyed hash, its coupon made
+    at its first use (held by ``member_id``, or walk-in)."""
     place = guard.admit(uow, by)
     try:
         found = uow.get(CodeItem, CodeItem.key(code), consistent=True) if codes.well_formed(code) else None
-        key = CouponItem.key(found.member_id, found.coupon_id) if found else CouponItem.key("-", code[:64])
-        c = uow.get(CouponItem, key, consistent=True)
+        if found is not None:
+            c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True)
+        else:
+            theirs = third_party.find(uow, code)
+            holder = _holder(uow, member_id, by)
+            c = third_party.coupon_of(uow, theirs, holder) if theirs is not None \
+                else third_party.live_coupon(uow, code, template_id, holder)
     except Exception:
         guard.done(uow, place, right=True)          # no answer: the flight back, no wrong code counted
         raise
-    if c is None or (found is None) or not _may_use(by, c):
+    if c is None or not _may_use(by, c):
         raise guard.rejected(uow, place)
     guard.done(uow, place, right=True)
     return c
+
+
+def _holder(uow: UnitOfWork, member_id: str | None, by: Principal) -> str | None:
+    """The member named at the till, if any (a third-party code's coupon is made in their partition)."""
+    return members.acting_on(uow, member_id, by).member_id if member_id else None
 
 
 def _may_use(by: Principal, c: CouponItem) -> bool:
@@ -86,13 +100,13 @@ def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, T
                                                                     domain.Saving | None, str | None]:
     """The coupon of the code, its terms, the merchant and store, its saving on the cart, and why
     it is not usable (None: usable)."""
-    c = _present(uow, cmd.code, by)
+    c = _present(uow, cmd.code, by, cmd.member_id, cmd.template_id)
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
     terms = terms_of(c)
     now = clock.now()
     why = usable_now(c, terms, now)
-    if why is None and cmd.member_id is not None and cmd.member_id != c.member_id:
+    if why is None and cmd.member_id is not None and cmd.member_id != c.member_id and terms.kind != "third_party":
         why = "another_member: the coupon is another member's"
     if why is None and c.merchant_id is not None and merchant != c.merchant_id:
         why = f"merchant: the coupon is used at merchant {c.merchant_id} only"
@@ -155,6 +169,8 @@ def take(uow: UnitOfWork, cmd: UseCoupon, by: Principal, now: datetime) -> Taken
     if why is not None or saving is None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
     budgets(uow, templates.find(uow, c.template_id, None), store, saving.fen, now, c)
+    if third_party.is_first_use(c):
+        third_party.stage_first_use(uow, c, CouponUsed, terms.platform if terms.codes == "live" else None)
     return Taken(c, terms, merchant, store, saving)
 
 
@@ -165,6 +181,8 @@ def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     fen = t.saving.fen
     mark_used(uow, t.coupon, t.terms, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref, fen,
                                           cost_split(t.terms, fen), order_amount(cmd)), now)
+    if t.terms.codes == "live" and t.terms.platform:     # last: a platform that fails leaves nothing staged used
+        verifiers.current().consume(t.terms.platform, third_party.normalise(cmd.code) or cmd.code, cmd.order_id)
     return {"written_off": True, "saving": saving_view(t.saving), "coupon": view(t.coupon, t.terms, now)}
 
 
@@ -237,12 +255,14 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         window = terms.undo_window_minutes
         if (now - clock.parse_iso(c.used_at)).total_seconds() > window * 60:
             raise NotWrittenOff(f"a third-party code's write-off can be undone within {window} minutes only")
+    if terms.codes == "live" and terms.platform:         # first: a platform that fails changes nothing
+        verifiers.current().cancel(terms.platform, third_party.normalise(cmd.code) or cmd.code, cmd.order_id)
     fen, read = int(c.saving_fen or 0), int(c.version or 0)
     changed_meanwhile = lambda: NotWrittenOff("the coupon changed meanwhile")  # noqa: E731
     head = templates.find(uow, c.template_id, None)
     give_back(uow, head, c.used_store_id, c.budget_period, fen)
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
-    back = head.on_refund == "restore" and valid
+    back = (head.on_refund == "restore" or terms.kind == "third_party") and valid   # the platform refunds its voucher
     order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
     if back:
         c.state, c.expires_at = "unused", None

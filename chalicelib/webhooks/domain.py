@@ -56,7 +56,7 @@ EVENT_TYPES = frozenset({
     "coupon.template_created", "coupon.template_updated", "coupon.template_state_changed", "coupon.claimed",
     "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",
     "coupon.pack_granted", "coupon.packs_changed", "coupon.issue_started", "coupon.issue_finished",
-    "coupon.reconciliation_failed", "coupon.locked", "coupon.released",
+    "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

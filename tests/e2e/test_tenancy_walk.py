@@ -157,6 +157,7 @@ TARGETS = {
     "cancelCouponHold": lambda t: ({"hold_id": t["coupon_hold"]}, {}, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
+    "importCouponCodes": lambda t: ({"template_id": t["coupon_template"]}, {"codes": ["WALK123456"]}, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -305,7 +306,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
     def a_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
-                               "default/COUPONTPL#", "default/COUPONCODE#", "default/STOCK#", "default/COUPONISSUE#",
+                               "default/COUPONTPL#", "default/COUPONCODE#", "default/COUPONTP#", "default/STOCK#", "default/COUPONISSUE#",
                                "default/COUPONHOLD#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
