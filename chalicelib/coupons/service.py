@@ -81,14 +81,52 @@ def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, sourc
     return [view(c, terms, now) for c in coupons]
 
 
-def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str) -> list[str] | None:
+def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str, seed: str | None = None) -> list[str] | None:
     """Stage the coupons of the pack ``pack_id`` in force for the member (every one within its
-    template's stock and limits, or the unit fails); None when no such pack is in force."""
+    template's stock and limits, or the unit fails); None when no such pack is in force. ``seed``:
+    the grant's own key, from which the coupons' ids are derived (a retry never issues twice)."""
     from chalicelib.coupons import packs
     found = packs.pack(uow, pack_id)
     if found is None:
         return None
-    return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why)]
+    return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why, seed)]
+
+
+def grant_pack(uow: UnitOfWork, member_id: str, pack_id: str, owner: str, ref: str, why: str,
+               owe_because: str | None = None) -> tuple[list[str], str | None]:
+    """A grant's coupon pack (``owner``: benefit | top_up, ``ref``: the grant's own key), staged in
+    the grant's unit: ``(coupon ids, None)``, or ``([], reason)`` when the pack is owed instead
+    (``owe_because`` given: the caller's first unit was refused, see :func:`pack_refusals`; or no
+    such pack is in force): the ``coupon-owed`` job issues it later (:mod:`.owed`)."""
+    from chalicelib.coupons import owed
+    if owe_because is None:
+        issued = stage_pack(uow, member_id, pack_id, why, owed.seed_of(owner, ref, member_id))
+        if issued is not None:
+            return issued, None
+        owe_because = f"no coupon pack {pack_id[:64]} in force"
+    owed.owe(uow, member_id, pack_id, owner, ref, why, owe_because)
+    return [], owe_because
+
+
+def pack_owed(uow: UnitOfWork, member_id: str, owner: str, ref: str) -> dict[str, Any] | None:
+    """The pack owed for the grant ``owner``/``ref`` (its status, reason, tries), or None."""
+    from chalicelib.coupons import owed
+    found = owed.find(uow, member_id, owner, ref)
+    return owed.view(found) if found else None
+
+
+def pack_refusals() -> tuple[type[Exception], ...]:
+    """What a grant's pack may be refused for (out of stock, a limit, a template not active): the
+    granting caller records its grant again with the pack owed (:func:`grant_pack`)."""
+    from chalicelib.coupons import owed
+    return owed.refusals()
+
+
+def on_pack_settled(owner: str, tell: Any) -> None:
+    """Register what ``owner`` stages when one of its owed packs is issued or expires:
+    ``tell(uow, owed_item)`` (the item's ``status``, ``reason``, ``member_id`` and ``ref``)."""
+    from chalicelib.coupons.pack_rules import SETTLED
+    SETTLED[owner].use(tell)
 
 
 def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str, cid: str) -> CouponItem:
