@@ -129,6 +129,29 @@ def on_pack_settled(owner: str, tell: Any) -> None:
     SETTLED[owner].use(tell)
 
 
+class NotForPoints(Conflict):
+    slug, title = "coupon-not-for-points", "This coupon is not exchanged for points"
+
+
+def points_price(uow: UnitOfWork, template_id: str, by: Principal) -> int:
+    """What one coupon of the template costs in points (its current terms' ``points_price``), if
+    it is active and the caller sees it; else a refusal, before anything is spent."""
+    head = templates.find(uow, template_id, by)
+    if head.state != "active":
+        raise NotClaimable(f"template {head.template_id} is {head.state}")
+    price = templates.terms_of(uow, head.template_id, int(head.terms_version)).points_price
+    if price is None:
+        raise NotForPoints(f"template {head.template_id} has no points_price")
+    return price
+
+
+def exchange(uow: UnitOfWork, member_id: str, template_id: str) -> dict[str, Any]:
+    """Stage one coupon of the template for points spent in the same unit (``points``: its source):
+    its stock, the member's limits, the coupon, its code and ``coupon.issued``, all checked at
+    the commit that also takes the points."""
+    return issue(uow, member_id, templates.find(uow, template_id, None), 1, "points")[0]
+
+
 def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str, cid: str) -> CouponItem:
     tz = clock.program_zone()
     until = domain.valid_until(terms, now, tz)

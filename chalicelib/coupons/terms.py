@@ -208,6 +208,9 @@ class Terms(Strict):
     parking_hours: StrictInt | None = Field(None, ge=1, le=24, description="parking: free hours")
     platform: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="third_party: e.g. douyin")
     undo_window_minutes: StrictInt = Field(60, ge=0, le=1440, description="third_party: how long a write-off can be undone")
+    points_price: StrictInt | None = Field(None, ge=1, le=10**9,
+                                           description="what one coupon costs in points (the program's 'points' "
+                                                       "type) when exchanged through redeemPoints; null: not for points")
     applicability: CouponApplicability = Field(default_factory=CouponApplicability)
     window: CouponWindow | None = None
     validity: CouponValidity
