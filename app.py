@@ -37,8 +37,7 @@ auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for 
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each
-pack_rules.SETTLED["benefit"].provided_by("chalicelib.benefits.service")    # owed packs settle entitlements
-pack_rules.SETTLED["top_up"].provided_by("chalicelib.stored_value.service")  # and top-ups' bonus packs
+pack_rules.SETTLED["benefit"].provided_by("chalicelib.benefits.service")  # owed packs settle entitlements
 
 # What the stream and the schedules run, imported by the first event or job (never by the API):
 dispatch.provided_by(

@@ -100,12 +100,34 @@ def grant_pack(uow: UnitOfWork, member_id: str, pack_id: str, owner: str, ref: s
     such pack is in force): the ``coupon-owed`` job issues it later (:mod:`.owed`)."""
     from chalicelib.coupons import owed
     if owe_because is None:
-        issued = stage_pack(uow, member_id, pack_id, why, owed.seed_of(owner, ref, member_id))
-        if issued is not None:
-            return issued, None
-        owe_because = f"no coupon pack {pack_id[:64]} in force"
+        point = uow.savepoint()
+        try:
+            issued = stage_pack(uow, member_id, pack_id, why, owed.seed_of(owner, ref, member_id))
+            if issued is None:
+                owe_because = f"no coupon pack {pack_id[:64]} in force"
+            else:
+                _within_limits(uow, member_id, pack_id)
+                return issued, None
+        except owed.refusals() as refused:             # refused while staging: none of the pack, owed
+            uow.rollback_to(point)
+            owe_because = refused.detail
     owed.owe(uow, member_id, pack_id, owner, ref, why, owe_because)
     return [], owe_because
+
+
+def _within_limits(uow: UnitOfWork, member_id: str, pack_id: str) -> None:
+    """Refuse a pack that would take the member past a template's limits, as its commit would: read
+    first, so the grant owes the pack instead of failing (a concurrent claim can still pass it:
+    then the commit refuses, and the caller's retry owes it)."""
+    from chalicelib.coupons import packs
+    found = packs.pack(uow, pack_id)
+    day = clock.program_date().isoformat()
+    for item in found.items if found else []:
+        head = templates.find(uow, item.template_id, None)
+        for limit, key in ((head.per_member_limit, MemberCountItem.key(member_id, head.template_id)),
+                           (head.per_member_daily_limit, MemberCountItem.key(member_id, head.template_id, day))):
+            if limit and counters.total(uow, MemberCountItem, key) + item.count > int(limit):
+                raise LimitReached(f"at most {int(limit)} of template {head.template_id} a member")
 
 
 def pack_owed(uow: UnitOfWork, member_id: str, owner: str, ref: str) -> dict[str, Any] | None:

@@ -105,3 +105,30 @@ def test_sixteen_exchanges_of_points_for_a_stock_of_five_give_five_coupons_for_f
     assert (again.status_code, again.json()) == (200, replies[won].json())
     assert api.call("GET", "/v1/members/me/points", headers=members[won][1]).json()["accounts"]["points"]["available"] == 700
     assert api.call("GET", f"{TPL}/{tea}", headers=hq).json()["stock"]["left"] == 1
+
+
+def test_a_top_up_of_200_gets_30_and_its_pack_and_a_replay_grants_once(api, hq):
+    tea = _template(api, hq, "top-up", 100)
+    tag = fresh_phone()
+    for path, body in (("/v1/coupon-packs", {"packs": {"packs": [{"id": f"PACK-TOPUP-{tag}", "name": "储值赠券",
+                                                                  "items": [{"template_id": tea}]}]}}),
+                       ("/v1/stored-value/rules", {"rules": {"bonus_rules": [
+                           {"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,
+                            "bonus_fen": 3_000, "coupon_pack": f"PACK-TOPUP-{tag}"}]}})):
+        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}")
+        assert saved.status_code == 201, saved.text
+    mid, own = _member(api, hq)
+    body = {"amount_fen": 20_000, "payment_ref": f"WX-{tag}", "merchant_id": SHOP}
+    first = api.call("POST", f"/v1/members/{mid}/stored-value/top-ups", body, headers=hq, key=f"cd-tu-{tag}")
+    assert first.status_code == 201, first.text
+    done = first.json()
+    assert (done["principal"], done["bonus"], done["bonus_fen"]) == (20_000, 3_000, 3_000)
+    assert done["coupon_pack"]["owed"] is None and len(done["coupon_pack"]["coupons"]) == 1
+    replay = api.call("POST", f"/v1/members/{mid}/stored-value/top-ups", body, headers=hq, key=f"cd-tu-{tag}")
+    assert (replay.status_code, replay.json()) == (201, done)
+    again = api.call("POST", f"/v1/members/{mid}/stored-value/top-ups", body, headers=hq, key=f"cd-tu2-{tag}")
+    assert again.status_code == 201 and again.json()["already_applied"] is True      # the payment once
+    mine = [c for c in api.call("GET", "/v1/members/me/coupons", headers=own).json()["coupons"] if c["template_id"] == tea]
+    assert [c["coupon_id"] for c in mine] == done["coupon_pack"]["coupons"] and mine[0]["usable_now"]
+    account = api.call("GET", f"/v1/members/{mid}/stored-value", headers=hq).json()
+    assert (account["principal"], account["bonus"]) == (20_000, 3_000)

@@ -177,3 +177,60 @@ def _events():
     from chalicelib.db.outbox import EventItem
     from chalicelib.shared.events import DomainEvent
     return [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+
+
+TOP_UP_RULES = {"bonus_rules": [{"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,
+                                 "bonus_fen": 3_000, "coupon_pack": "PACK-TOPUP"}]}
+
+
+@pytest.fixture
+def top_up_pack(api):
+    """储值200送30+5元奶茶券: a top-up of ¥200 gets ¥30 and PACK-TOPUP (one tea coupon, stock 1)."""
+    clock.freeze(T0)
+    tea = api.ok("POST", TPL, {"terms": TEA, "stock": 1, "state": "active", "claimable": False})["template_id"]
+    api.ok("PUT", "/v1/coupon-packs", {"packs": {"packs": [{"id": "PACK-TOPUP", "name": "储值赠券", "items": [
+        {"template_id": tea}]}]}})
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": TOP_UP_RULES})                # in force now, as the pack is
+    return tea
+
+
+def _top_up(api, member, fen, ref, key=None):
+    return api.call("POST", f"/v1/members/{member}/stored-value/top-ups",
+                    {"amount_fen": fen, "payment_ref": ref, "merchant_id": "m1"}, key=key)
+
+
+def test_a_top_up_s_bonus_pack_comes_with_it_once(api, top_up_pack):
+    alice = api.member("13800300051")
+    status, done = _top_up(api, alice, 20_000, "WX-1", key="t-1")
+    assert status == 201, done
+    assert (done["bonus_fen"], done["principal"], done["bonus"]) == (3_000, 20_000, 3_000)
+    assert done["coupon_pack"]["pack_id"] == "PACK-TOPUP" and done["coupon_pack"]["owed"] is None
+    [coupon] = _coupons(api, alice)
+    assert [coupon["coupon_id"]] == done["coupon_pack"]["coupons"] and coupon["template_id"] == top_up_pack
+    assert _top_up(api, alice, 20_000, "WX-1", key="t-1") == (201, done)          # a replay: the first answer
+    again = _top_up(api, alice, 20_000, "WX-1", key="t-2")                      # the payment again: applied once
+    assert again[0] == 201 and again[1]["already_applied"] and again[1]["principal"] == 20_000
+    assert len(_coupons(api, alice)) == 1
+    assert _top_up(api, alice, 10_000, "WX-2")[1].get("coupon_pack") is None     # below ¥200: no bonus, no pack
+
+
+def test_a_top_up_whose_pack_cannot_be_issued_is_topped_up_and_the_pack_owed(api, top_up_pack):
+    alice, bob = api.member("13800300061"), api.member("13800300062")
+    assert _top_up(api, alice, 20_000, "WX-A")[0] == 201                        # takes the one tea coupon
+    status, done = _top_up(api, bob, 20_000, "WX-B")
+    assert status == 201, done
+    assert (done["principal"], done["bonus"]) == (20_000, 3_000)                # the money is never refused
+    assert done["coupon_pack"]["coupons"] == [] and "left" in done["coupon_pack"]["owed"]
+    assert _coupons(api, bob) == []
+    [debt] = _owed(bob)
+    assert (debt.owner, debt.ref, debt.status) == ("top_up", "WX-B", "owed")
+    api.ok("PATCH", f"{TPL}/{top_up_pack}", {"add_stock": 1})
+    assert api.run_job("coupon-owed")["issued"] == 1
+    assert [c["template_id"] for c in _coupons(api, bob)] == [top_up_pack]
+    assert [d.status for d in _owed(bob)] == ["issued"]
+
+
+def test_bonus_rules_naming_an_unknown_pack_are_refused(api, top_up_pack):
+    bad = {"bonus_rules": [{**TOP_UP_RULES["bonus_rules"][0], "coupon_pack": "NO-SUCH-PACK"}]}
+    status, problem = api.call("PUT", "/v1/stored-value/rules", {"rules": bad})
+    assert status == 422 and "NO-SUCH-PACK" in str(problem), problem
