@@ -43,3 +43,19 @@ def test_coupons_never_import_the_capabilities_that_grant_them(user):
     found = [(p.name, target) for p in (ROOT / "chalicelib" / "coupons").glob("*.py") for _, target, _ in _imports(p)
              if target.startswith(f"chalicelib.{user}")]
     assert found == []
+
+
+def test_a_unit_rolls_back_to_a_savepoint_and_keeps_what_came_before():
+    from chalicelib.benefits.tables import EntitlementItem
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared.events import DomainEvent
+    uow = UnitOfWork("test")
+    kept = EntitlementItem(*EntitlementItem.key("M1", "r", "P", "2026-03"))
+    uow.create(kept)
+    uow.emit(DomainEvent("benefit.granted", "member:M1", {}))
+    point = uow.savepoint()
+    uow.create(EntitlementItem(*EntitlementItem.key("M1", "r", "Q", "2026-03")))
+    uow.emit(DomainEvent("coupon.issued", "member:M1", {}))
+    uow.after_commit(lambda: None)
+    uow.rollback_to(point)
+    assert uow.savepoint() == point == (1, 1, 0) and [e.type for e in uow.events] == ["benefit.granted"]
