@@ -8,6 +8,7 @@ condition the table checks at commit, and a refused claim changes nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,7 +145,7 @@ def pack_refusals() -> tuple[type[Exception], ...]:
     return owed.refusals()
 
 
-def on_pack_settled(owner: str, tell: Any) -> None:
+def on_pack_settled(owner: str, tell: Callable[[UnitOfWork, Any], None]) -> None:
     """Register what ``owner`` stages when one of its owed packs is issued or expires:
     ``tell(uow, owed_item)`` (the item's ``status``, ``reason``, ``member_id`` and ``ref``)."""
     from chalicelib.coupons.pack_rules import SETTLED
