@@ -12,6 +12,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
+from chalicelib.coupons import pack_rules
 from chalicelib.coupons.routes import bp as coupons
 from chalicelib.db import due
 from chalicelib.db.tables import EVENTS, stream_placeholder
@@ -36,6 +37,7 @@ auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for 
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each
+pack_rules.SETTLED["benefit"].provided_by("chalicelib.benefits.service")  # owed packs settle entitlements
 
 # What the stream and the schedules run, imported by the first event or job (never by the API):
 dispatch.provided_by(
@@ -52,6 +54,7 @@ jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
     "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs", "chalicelib.coupons.holds",
+    "chalicelib.coupons.owed",
 )
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
@@ -163,5 +166,6 @@ coupon_issues = app.schedule("rate(5 minutes)", name="coupon-issues")(_job("coup
 coupon_reconcile = app.schedule(Cron(50, 19, "*", "*", "?", "*"), name="coupon-reconcile")(
     _job("coupon-reconcile"))
 coupon_expiry = app.schedule(Cron(35, "*", "*", "*", "?", "*"), name="coupon-expiry")(_job("coupon-expiry"))
+coupon_owed = app.schedule(Cron(55, 1, "*", "*", "?", "*"), name="coupon-owed")(_job("coupon-owed"))
 
 coldstart.loaded()

@@ -76,6 +76,7 @@ JOB_SIZES = {
     "member-lifecycle": DUE_WORK, "points-expiry": DUE_WORK, "points-reminders": DUE_WORK,
     "tier-review": DUE_WORK, "membership-expiry": DUE_WORK, "tier-reminders": DUE_WORK,
     "stored-value-bonus-expiry": DUE_WORK, "continue-job": DUE_WORK, "coupon-expiry": DUE_WORK, "coupon-issues": DUE_WORK,
+    "coupon-owed": DUE_WORK,
     "points-holds": SWEEP, "stored-value-holds": SWEEP, "gift-card-holds": SWEEP, "coupon-holds": SWEEP,
     "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT, "coupon-reconcile": AUDIT,
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),

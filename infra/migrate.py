@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import boto3
@@ -15,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True)
     parser.add_argument("--endpoint", default=None, help="a DynamoDB endpoint (an emulator); default: AWS")
     args = parser.parse_args(argv)
+    # the entitlements' step issues coupons through the app's units of work: the stage's tables
+    os.environ["STAGE"] = args.stage
+    if args.endpoint:
+        os.environ["DYNAMODB_ENDPOINT"] = args.endpoint
+    from chalicelib.benefits.migration import migrate_open_entitlements
     from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
     from chalicelib.orders.migration import migrate_order_parts
@@ -23,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
     done = migrate_all(client, names, names[0], issuer_of)
     done["order_parts"] = migrate_order_parts(client, names[0])
+    done["entitlement_coupons"] = migrate_open_entitlements(client, names[0])
     print(json.dumps(done))
     return 0
 

@@ -82,10 +82,11 @@ class BenefitClaimedOut(Reply):
     period: str = Field(description="the period it was granted for: the month (2026-11) or the birthday's year "
                                     "(birthday:2026); one grant per rule, pack and period")
     status: Literal["granted", "issued"] = Field(description="issued: its coupon pack's coupons were issued with it "
-                                                 "(coupons); granted: recorded only (no coupon pack of that id is in "
-                                                 "force)")
+                                                 "(coupons); granted: recorded, its coupons owed (no coupon pack of "
+                                                 "that id is in force yet: the coupon-owed job issues it when it can)")
     granted_at: str = Field(description="when it was granted (ISO 8601, UTC)")
     coupons: list[str] = Field(description="the coupon ids issued with it (listMemberCoupons shows them)")
+    reason: str | None = Field(None, description="why its coupons are owed")
 
 
 class Entitlement(Reply):
@@ -94,8 +95,11 @@ class Entitlement(Reply):
     ref: str = Field(description="the coupon pack's id")
     period: str = Field(description="the period it was granted for: a month (2026-11), a birthday's year "
                                     "(birthday:2026), or reaching a tier (upgrade:V3:2026-11-24)")
-    status: Literal["granted", "issued"] = Field(description="issued: its coupons were issued with it; granted: recorded only")
+    status: Literal["granted", "issued", "expired"] = Field(
+        description="issued: its coupons were issued; granted: recorded, its coupons owed (the coupon-owed job "
+                    "issues them when it can); expired: they could not be issued in the days allowed")
     granted_at: str = Field(description="when it was granted (ISO 8601, UTC)")
+    reason: str | None = Field(None, description="why its coupons are owed or expired")
 
 
 class EntitlementsOut(Reply):

@@ -1,5 +1,9 @@
 """Reaching a tier grants its ``on_upgrade`` coupon packs, from the ``tier.upgraded`` event,
-exactly once under redelivery (the applied marker is written with the entitlements)."""
+exactly once under redelivery (the applied marker is written with the entitlements and their
+coupons, whose ids are derived from the entitlements). When a pack's coupons are refused (a
+template out of stock, paused, the member at a limit), the entitlements are recorded all the same
+with their packs owed (``granted``; the coupons' ``coupon-owed`` job issues them later): the
+stream never stalls on a pack it cannot issue."""
 
 from __future__ import annotations
 
@@ -27,9 +31,19 @@ def on_upgrade(event: DomainEvent) -> None:
     if f.codes[f.tier] != data["to"] and data["to"] in f.codes:
         f = f.at_tier(f.codes.index(data["to"]))        # a manual floor may show a higher tier
     _, rules = B.RULES.at(uow, at)
-    for g in B.benefits(rules, f):
-        if g["kind"] == "coupon_pack" and g["grant"] == "on_upgrade":
-            service.grant(uow, member.member_id, g["rule"], g["ref"], f"upgrade:{data['to']}:{data['at'][:10]}",
-                          ACTOR, g["because"])
-    if uow.pending:
-        apply_once(CONSUMER, event, uow)
+    packs = [g for g in B.benefits(rules, f) if g["kind"] == "coupon_pack" and g["grant"] == "on_upgrade"]
+    if not packs:
+        return
+    period = f"upgrade:{data['to']}:{data['at'][:10]}"
+    service.owing_if_refused(lambda owe_because: _grant(event, member.member_id, packs, period, owe_because))
+
+
+def _grant(event: DomainEvent, member_id: str, packs: list[dict], period: str, owe_because: str | None) -> bool:
+    """The packs' entitlements and coupons (or, ``owe_because``, the packs owed) with the marker, in one unit."""
+    uow = UnitOfWork(ACTOR, event.correlation_id, program=event.program_id or DEFAULT_PROGRAM)
+    for g in packs:
+        try:
+            service.grant(uow, member_id, g["rule"], g["ref"], period, ACTOR, g["because"], owe_because)
+        except service.AlreadyGranted:        # this event's, redelivered; or another upgrade to the tier that day
+            continue
+    return apply_once(CONSUMER, event, uow) if uow.pending else False

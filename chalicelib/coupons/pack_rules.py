@@ -3,10 +3,14 @@ benefits engine's ``coupon_pack`` entitlements use; granting them: :mod:`chalice
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import Field, StrictInt, field_validator
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.db.versioned import VersionedConfig
+from chalicelib.shared.lazy import Hook
 from chalicelib.shared.types import PlainText, Strict, unique_by
 
 MAX_COUPONS = 10                  # a pack's coupons: each is about five items of its transaction
@@ -52,3 +56,8 @@ def _unknown_templates(uow: UnitOfWork, packs: CouponPacks) -> list[str]:
 PACKS = VersionedConfig("coupon-packs", CouponPacks, CouponPacks, "coupon.packs_changed", "program:coupons",
                         provides={"coupon_pack": lambda packs: {p.id for p in packs.packs}},
                         records=_unknown_templates)
+
+# What a grant's owner (benefit, top_up) stages when a pack owed to one of its grants is issued or
+# expires (chalicelib/coupons/owed.py): set by the owner's service, named in app.py.
+PACK_OWNERS = ("benefit", "top_up")
+SETTLED: dict[str, Hook[Callable[[UnitOfWork, Any], None]]] = {owner: Hook() for owner in PACK_OWNERS}

@@ -7,6 +7,7 @@ member's limits hold for all of them, or none is issued."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from chalicelib.coupons import service, templates
@@ -25,12 +26,20 @@ def pack(uow: UnitOfWork, pack_id: str) -> CouponPack | None:
     return next((p for p in packs.packs if p.id == pack_id), None)
 
 
-def stage(uow: UnitOfWork, member_id: str, p: CouponPack, why: str) -> list[dict[str, Any]]:
-    """Stage the pack's coupons for the member (every template active, within stock and limits)."""
+def coupon_id_of(seed: str, template_id: str, n: int) -> str:
+    """The ``n``-th coupon of a template a grant named ``seed`` gives: the same every time the
+    grant is tried (an entitlement's key, a top-up's), so a retry never issues a second set."""
+    return "P" + hashlib.sha256(f"{seed}/{template_id}/{n}".encode()).hexdigest()[:25].upper()
+
+
+def stage(uow: UnitOfWork, member_id: str, p: CouponPack, why: str, seed: str | None = None) -> list[dict[str, Any]]:
+    """Stage the pack's coupons for the member (every template active, within stock and limits);
+    with ``seed``, coupon ids derived from it (:func:`coupon_id_of`), else new ones."""
     issued = []
     for item in p.items:
         head = templates.find(uow, item.template_id, None)
-        issued += service.issue(uow, member_id, head, item.count, "pack")
+        ids = [coupon_id_of(seed, item.template_id, n) for n in range(item.count)] if seed else None
+        issued += service.issue(uow, member_id, head, item.count, "pack", coupon_ids=ids)
     uow.emit(DomainEvent("coupon.pack_granted", f"member:{member_id}", {
         "member_id": member_id, "pack_id": p.id, "coupons": [c["coupon_id"] for c in issued], "why": why}))
     return issued

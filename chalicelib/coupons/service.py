@@ -8,6 +8,7 @@ condition the table checks at commit, and a refused claim changes nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,14 +82,97 @@ def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, sourc
     return [view(c, terms, now) for c in coupons]
 
 
-def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str) -> list[str] | None:
+def stage_pack(uow: UnitOfWork, member_id: str, pack_id: str, why: str, seed: str | None = None) -> list[str] | None:
     """Stage the coupons of the pack ``pack_id`` in force for the member (every one within its
-    template's stock and limits, or the unit fails); None when no such pack is in force."""
+    template's stock and limits, or the unit fails); None when no such pack is in force. ``seed``:
+    the grant's own key, from which the coupons' ids are derived (a retry never issues twice)."""
     from chalicelib.coupons import packs
     found = packs.pack(uow, pack_id)
     if found is None:
         return None
-    return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why)]
+    return [c["coupon_id"] for c in packs.stage(uow, member_id, found, why, seed)]
+
+
+def grant_pack(uow: UnitOfWork, member_id: str, pack_id: str, owner: str, ref: str, why: str,
+               owe_because: str | None = None) -> tuple[list[str], str | None]:
+    """A grant's coupon pack (``owner``: benefit | top_up, ``ref``: the grant's own key), staged in
+    the grant's unit: ``(coupon ids, None)``, or ``([], reason)`` when the pack is owed instead
+    (``owe_because`` given: the caller's first unit was refused, see :func:`pack_refusals`; or no
+    such pack is in force): the ``coupon-owed`` job issues it later (:mod:`.owed`)."""
+    from chalicelib.coupons import owed
+    if owe_because is None:
+        point = uow.savepoint()
+        try:
+            issued = stage_pack(uow, member_id, pack_id, why, owed.seed_of(owner, ref, member_id))
+            if issued is None:
+                owe_because = f"no coupon pack {pack_id[:64]} in force"
+            else:
+                _within_limits(uow, member_id, pack_id)
+                return issued, None
+        except owed.refusals() as refused:             # refused while staging: none of the pack, owed
+            uow.rollback_to(point)
+            owe_because = refused.detail
+    owed.owe(uow, member_id, pack_id, owner, ref, why, owe_because)
+    return [], owe_because
+
+
+def _within_limits(uow: UnitOfWork, member_id: str, pack_id: str) -> None:
+    """Refuse a pack that would take the member past a template's limits, as its commit would: read
+    first, so the grant owes the pack instead of failing (a concurrent claim can still pass it:
+    then the commit refuses, and the caller's retry owes it)."""
+    from chalicelib.coupons import packs
+    found = packs.pack(uow, pack_id)
+    day = clock.program_date().isoformat()
+    for item in found.items if found else []:
+        head = templates.find(uow, item.template_id, None)
+        for limit, key in ((head.per_member_limit, MemberCountItem.key(member_id, head.template_id)),
+                           (head.per_member_daily_limit, MemberCountItem.key(member_id, head.template_id, day))):
+            if limit and counters.total(uow, MemberCountItem, key) + item.count > int(limit):
+                raise LimitReached(f"at most {int(limit)} of template {head.template_id} a member")
+
+
+def pack_owed(uow: UnitOfWork, member_id: str, owner: str, ref: str) -> dict[str, Any] | None:
+    """The pack owed for the grant ``owner``/``ref`` (its status, reason, tries), or None."""
+    from chalicelib.coupons import owed
+    found = owed.find(uow, member_id, owner, ref)
+    return owed.view(found) if found else None
+
+
+def pack_refusals() -> tuple[type[Exception], ...]:
+    """What a grant's pack may be refused for (out of stock, a limit, a template not active): the
+    granting caller records its grant again with the pack owed (:func:`grant_pack`)."""
+    from chalicelib.coupons import owed
+    return owed.refusals()
+
+
+def on_pack_settled(owner: str, tell: Callable[[UnitOfWork, Any], None]) -> None:
+    """Register what ``owner`` stages when one of its owed packs is issued or expires:
+    ``tell(uow, owed_item)`` (the item's ``status``, ``reason``, ``member_id`` and ``ref``)."""
+    from chalicelib.coupons.pack_rules import SETTLED
+    SETTLED[owner].use(tell)
+
+
+class NotForPoints(Conflict):
+    slug, title = "coupon-not-for-points", "This coupon is not exchanged for points"
+
+
+def points_price(uow: UnitOfWork, template_id: str, by: Principal) -> int:
+    """What one coupon of the template costs in points (its current terms' ``points_price``), if
+    it is active and the caller sees it; else a refusal, before anything is spent."""
+    head = templates.find(uow, template_id, by)
+    if head.state != "active":
+        raise NotClaimable(f"template {head.template_id} is {head.state}")
+    price = templates.terms_of(uow, head.template_id, int(head.terms_version)).points_price
+    if price is None:
+        raise NotForPoints(f"template {head.template_id} has no points_price")
+    return price
+
+
+def exchange(uow: UnitOfWork, member_id: str, template_id: str) -> dict[str, Any]:
+    """Stage one coupon of the template for points spent in the same unit (``points``: its source):
+    its stock, the member's limits, the coupon, its code and ``coupon.issued``, all checked at
+    the commit that also takes the points."""
+    return issue(uow, member_id, templates.find(uow, template_id, None), 1, "points")[0]
 
 
 def _coupon(member_id: str, head: TemplateItem, terms: Terms, now: datetime, source: str, cid: str) -> CouponItem:

@@ -219,3 +219,30 @@ class CouponHoldItem(HoldRecord):
     @staticmethod
     def key(hold_id: str) -> tuple[str, str]:
         return f"COUPONHOLD#{hold_id}", "HOLD"
+
+
+class OwedPackItem(MainModel):
+    """``MEMBER#<member> / OWEDPACK#<owner>#<ref>``: a coupon pack owed to a member because the
+    thing that granted it (a benefit's entitlement, a top-up) could not issue its coupons then: on
+    the due index while owed, tried by the ``coupon-owed`` job (:mod:`chalicelib.coupons.owed`)."""
+
+    member_id = UnicodeAttribute()
+    pack_id = UnicodeAttribute()
+    owner = UnicodeAttribute()                         # benefit | top_up: who is told when it settles
+    ref = UnicodeAttribute()                           # the owner's key of the grant
+    why = UnicodeAttribute()
+    status = UnicodeAttribute()                        # owed | issued | expired
+    reason = UnicodeAttribute(null=True)               # why it could not be issued, last time
+    attempts = NumberAttribute(default=0)
+    owed_at = UnicodeAttribute()
+    give_up_after = UnicodeAttribute()                 # the last day it is tried (program's calendar)
+    settled_at = UnicodeAttribute(null=True)
+    coupons = UnicodeAttribute(null=True)              # JSON: the coupon ids, once issued
+    version = NumberAttribute(default=0)
+    duepk = UnicodeAttribute(null=True)
+    duesk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    @staticmethod
+    def key(member_id: str, owner: str, ref: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"OWEDPACK#{owner}#{ref}"

@@ -210,6 +210,9 @@ class Terms(Strict):
     undo_window_minutes: StrictInt = Field(60, ge=0, le=1440, description="third_party: how long a write-off can be undone")
     codes: Literal["imported", "live"] | None = Field(None, description="third_party: its codes are imported "
                                                       "(importCouponCodes; the default) or verified live with the platform")
+    points_price: StrictInt | None = Field(None, ge=1, le=10**9,
+                                           description="what one coupon costs in points (the program's 'points' "
+                                                       "type) when exchanged through redeemPoints; null: not for points")
     applicability: CouponApplicability = Field(default_factory=CouponApplicability)
     window: CouponWindow | None = None
     validity: CouponValidity

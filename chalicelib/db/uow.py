@@ -192,6 +192,15 @@ class UnitOfWork:
         """Whether anything is staged."""
         return bool(self._writes or self.events)
 
+    def savepoint(self) -> tuple[int, int, int]:
+        """Where the staging stands now, for :meth:`rollback_to` (nothing is written yet)."""
+        return len(self._writes), len(self.events), len(self._after)
+
+    def rollback_to(self, point: tuple[int, int, int]) -> None:
+        """Unstage what was staged since ``point`` (a part of the change that was refused while
+        staging, e.g. one coupon of a pack, that the caller replaces by something else)."""
+        del self._writes[point[0]:], self.events[point[1]:], self._after[point[2]:]
+
     # commit -----------------------------------------------------------------------------------
     def commit(self, claim: Item | None = None) -> None:
         """Write everything staged, plus ``claim`` (the idempotency record), atomically.

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, RootModel
 
 from chalicelib.api.configs import ConfigVersion
+from chalicelib.coupons.replies import CouponOut
 from chalicelib.ledger.replies import ReconciliationProgress
 from chalicelib.orders.replies import OrderLineOut, OrderPartOut
 from chalicelib.points.rules import ProgramRules
@@ -90,6 +91,7 @@ class RedeemOut(Reply):
     lots: list[LotTaken] = Field(description="the lots they came from, soonest expiry first")
     posting_id: str
     balance: int = Field(description=BALANCE + ", less lots past their last day (never spent)")
+    coupon: CouponOut | None = Field(None, description="exchange for a coupon: the coupon the points bought")
 
 
 class HoldOut(Reply):

@@ -56,12 +56,19 @@ class Redeem(Strict):
     merchant_id: str | None = Field(None, max_length=64)
     order_amount_fen: StrictInt | None = Field(None, gt=0, le=10**11, description="cash offset: enforces the max share")
     reward: str | None = Field(None, max_length=64, description="reward exchange: what the points bought")
+    coupon_template_id: str | None = Field(None, min_length=1, max_length=64, description=(
+        "exchange for a coupon: the template whose terms' points_price the points must equal; the coupon "
+        "is issued in the same transaction that takes the points (both or neither)"))
     reason: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
     def _purpose(self) -> Redeem:
-        if not self.order_id and not self.reward:
-            raise ValueError("name what the points pay for: an order (order_id) or a reward")
+        if not self.order_id and not self.reward and not self.coupon_template_id:
+            raise ValueError("name what the points pay for: an order (order_id), a reward or a coupon_template_id")
+        if self.coupon_template_id and self.order_id:
+            raise ValueError("a coupon exchange is not a payment on an order: coupon_template_id or order_id")
+        if self.coupon_template_id and self.point_type != "points":
+            raise ValueError("a coupon's points_price is in the program's 'points' type")
         if self.order_amount_fen is not None and not self.order_id:
             raise ValueError("order_amount_fen belongs with the order_id it is the amount of")
         return self

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.ledger.holds import HoldNotOpen
@@ -73,9 +74,16 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
 
 
 def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Spend points, soonest-expiring first, as a cash offset on an order or for a reward."""
+    """Spend points, soonest-expiring first, as a cash offset on an order, for a reward, or for a
+    coupon (``coupon_template_id``: its price from the template's terms, never from the caller; the
+    coupon issued in this unit, so a refused coupon spends nothing and a refused spend issues none)."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id) if cmd.order_id else (None, None)
+    if cmd.coupon_template_id:
+        price = coupons.points_price(uow, cmd.coupon_template_id, by)
+        if cmd.points != price:
+            raise ValidationProblem(f"coupon template {cmd.coupon_template_id} costs {price} points, not {cmd.points}")
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
+    coupon = coupons.exchange(uow, member_id, cmd.coupon_template_id) if cmd.coupon_template_id else None
     if filling is not None:
         chunked.close_fill(uow, filling, "confirmed")
     if cmd.order_id:
@@ -83,14 +91,17 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
         amount = int(cmd.order_amount_fen or 0)
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
                             R.redeem_limit_points(rules, amount), store, access.store_scope(by))
-    source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{cmd.reward}" if cmd.reward else "redeem")
-    posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or cmd.reward, source=source,
+    reward = cmd.reward or (f"coupon:{cmd.coupon_template_id}" if coupon else None)
+    source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{reward}" if reward else "redeem")
+    posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or reward, source=source,
                            event_type="points.redeemed",
-                           event_data={"order_id": cmd.order_id, "reward": cmd.reward,
+                           event_data={"order_id": cmd.order_id, "reward": reward,
+                                       **({"coupon_id": coupon["coupon_id"]} if coupon else {}),
                                        **({"hold_id": filling.hold_id} if filling else {})}, merchant_id=merchant,
                            store_id=store)
     return {"member_id": member_id, "points": cmd.points, "value_fen": R.points_value_fen(rules, cmd.points),
-            "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after) - ledger.lapsed}
+            "lots": taken, "posting_id": posting.posting_id, "balance": int(posting.balance_after) - ledger.lapsed,
+            **({"coupon": coupon} if coupon else {})}
 
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:

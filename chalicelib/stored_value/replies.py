@@ -93,6 +93,14 @@ class StoredValueAccountOut(SvAccountState):
 REPLAY = " (only on a replay: already_applied)"
 
 
+class TopUpPackOut(Reply):
+    """A top-up's coupon pack: its coupons, or owed (the coupon-owed job issues it when it can)."""
+
+    pack_id: str
+    coupons: list[str] = Field(description="the coupon ids issued with the top-up (listMemberCoupons shows them)")
+    owed: str | None = Field(None, description="why the pack could not be issued with the top-up: it is owed")
+
+
 class SvTopUpOut(Reply):
     """The top-up applied (or, for a payment_ref applied before, the account as it is now)."""
 
@@ -110,6 +118,8 @@ class SvTopUpOut(Reply):
                                                      "single rule is applied, never several; absent on a replay)")
     bonus_until: str | None = Field(None, description="the bonus's last usable day (program date; null: the "
                                                       "bonus never expires or there is none; absent on a replay)")
+    coupon_pack: TopUpPackOut | None = Field(None, description="the bonus rule's coupon pack (储值赠券), if it names "
+                                                               "one; absent on a replay")
     already_applied: bool | None = Field(None, description="true when this payment_ref was applied before (by "
                                                            "another request): nothing was added, and the reply "
                                                            "is the account as it is now; absent otherwise")

@@ -49,6 +49,10 @@ class BonusRule(Strict):
     per_member_limit: StrictInt | None = Field(None, ge=1, le=1000, description="times a member gets this bonus")
     valid_days: StrictInt | None = Field(None, ge=1, le=3650, description="the bonus can be used for this many days "
                                          "after the top-up, then expires (omitted: it never expires)")
+    coupon_pack: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-.]{1,64}$", description=(
+        "储值赠券: a coupon pack (putCouponPacks) granted with the bonus, in the top-up's transaction; a pack that "
+        "cannot be issued then (out of stock, paused, a limit) never refuses the paid top-up: it is owed to the "
+        "member and issued by the coupon-owed job"))
 
     @model_validator(mode="after")
     def _shape(self) -> BonusRule:
@@ -111,8 +115,13 @@ def unknown_merchants(uow: UnitOfWork, rules: StoredValueRules) -> list[str]:
     return [f"merchant '{m}' does not exist" for m in sorted(named) if not merchants.exists(uow, m)]
 
 
+def _packs(rules: StoredValueRules) -> list[tuple[str, str]]:
+    """The coupon packs the bonus rules grant (an unknown one is refused when the rules are saved)."""
+    return [(f"bonus_rules[{i}].coupon_pack", r.coupon_pack) for i, r in enumerate(rules.bonus_rules) if r.coupon_pack]
+
+
 RULES = VersionedConfig("stored-value-rules", StoredValueRules, StoredValueRules, "stored_value.rules_changed",
-                        "program:stored_value", records=unknown_merchants)
+                        "program:stored_value", records=unknown_merchants, refers={"coupon_pack": _packs})
 
 
 def split(amount: int, principal: int, bonus: int, order: str) -> tuple[int, int]:

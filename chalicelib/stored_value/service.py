@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import once
 from chalicelib.ledger.refunds import within_payment
@@ -76,12 +77,27 @@ def top_up(member_id: str, cmd: TopUp, by: Principal, uow: UnitOfWork, key: str 
     change.top_up(cmd.amount_fen, bonus, until)
     once.apply(uow, SvTopUpRefItem(*SvTopUpRefItem.key(cmd.payment_ref), member_id=member_id,
                                    amount_fen=cmd.amount_fen, bonus_fen=bonus, at=clock.iso(now)), cmd.payment_ref)
+    pack = _pack(uow, member_id, rules, rule, cmd.payment_ref)
     posting = change.stage("top_up", cmd.amount_fen + bonus, ref=cmd.payment_ref,
                            event_type="stored_value.topped_up", merchant_id=merchant, store_id=store,
                            data={"bonus_fen": bonus, "bonus_rule": rule, "issuer": counters.PROGRAM_ISSUER,
-                                 "bonus_until": until.isoformat() if until else None})
+                                 "bonus_until": until.isoformat() if until else None,
+                                 **({"coupon_pack": pack} if pack else {})})
     return {**_view(change), "posting_id": posting.posting_id, "bonus_fen": bonus, "bonus_rule": rule,
-            "bonus_until": until.isoformat() if until else None, "issuer": counters.PROGRAM_ISSUER}
+            "bonus_until": until.isoformat() if until else None, "issuer": counters.PROGRAM_ISSUER,
+            **({"coupon_pack": pack} if pack else {})}
+
+
+def _pack(uow: UnitOfWork, member_id: str, rules: R.StoredValueRules, rule: str | None,
+          payment_ref: str) -> dict[str, Any] | None:
+    """The bonus rule's coupon pack (储值赠券), staged with the top-up: its coupons (ids derived from
+    the payment, so the top-up applied once grants it once), or, when they cannot be issued now,
+    owed. The member has paid: a pack is never a reason to refuse the money (docs/operators/coupons.md)."""
+    pack_id = next((r.coupon_pack for r in rules.bonus_rules if r.id == rule), None)
+    if pack_id is None:
+        return None
+    issued, owed = coupons.grant_pack(uow, member_id, pack_id, "top_up", payment_ref, f"top-up {payment_ref}")
+    return {"pack_id": pack_id, "coupons": issued, "owed": owed}
 
 
 def count_issued(uow: UnitOfWork, lines: list[dict[str, Any]], *, limited: bool = True, spread: str = "") -> None:

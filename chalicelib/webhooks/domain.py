@@ -56,6 +56,7 @@ EVENT_TYPES = frozenset({
     "coupon.template_created", "coupon.template_updated", "coupon.template_state_changed", "coupon.claimed",
     "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",
     "coupon.pack_granted", "coupon.packs_changed", "coupon.issue_started", "coupon.issue_finished",
+    "coupon.pack_owed", "coupon.pack_owed_issued", "coupon.pack_owed_expired",
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
 })
 MAX_FILTERS = 20

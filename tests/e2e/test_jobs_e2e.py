@@ -80,7 +80,8 @@ def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
                                              "tier-reminders", "membership-expiry",
                                              "stored-value-reconcile", "stored-value-holds",
                                              "gift-card-batches", "stored-value-bonus-expiry",
-                                             "gift-card-reconcile", "gift-card-holds", "coupon-expiry", "coupon-issues", "coupon-reconcile", "coupon-holds"}
+                                             "gift-card-reconcile", "gift-card-holds", "coupon-expiry", "coupon-issues", "coupon-reconcile", "coupon-holds",
+                                             "coupon-owed"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
     start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
