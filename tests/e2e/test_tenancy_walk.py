@@ -251,6 +251,7 @@ def target(api, stack):
                     signed_by=pos(stack, A), key=f"wcw-{bob}").status_code == 201
     bob_app = api.bearer(api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "sms_otp"},
                                   headers=hq).json()["token"])
+    assert api.call("GET", "/v1/members/me/member-code", headers=bob_app).status_code == 200   # (made before the dumps)
     return {"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
             "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
