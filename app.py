@@ -18,6 +18,7 @@ from chalicelib.db import due
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch
 from chalicelib.gift_cards.routes import bp as gift_cards
+from chalicelib.member_codes.routes import bp as member_codes
 from chalicelib.members.routes import bp as members
 from chalicelib.merchants.routes import bp as merchants
 from chalicelib.overview.routes import bp as overview
@@ -73,6 +74,7 @@ if tracer is not None:
 for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
                   stored_value, gift_cards, coupons, webhooks):
     app.register_blueprint(blueprint)
+app.register_blueprint(member_codes)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -1,41 +1,20 @@
 """Guessing protection for coupon codes at the till: at most :data:`TRIES` wrong codes from one
-caller (a till's key, a clerk, a member) within any :data:`WINDOW_MINUTES` minutes; past that the
-caller is refused coupon lookups (429, with ``Retry-After``: when the lock ends) until enough of
-its wrong codes are older than the window.
-
-The window slides: the previous fixed window's wrong codes weigh in proportion to its part still
-inside the last :data:`WINDOW_MINUTES` minutes, so a burst split across a window's edge is no
-larger than one. A lookup is admitted **before** it is made, by one conditional update of the
-caller's item for the current window: while its wrong codes leave room and fewer than
-:data:`IN_FLIGHT` of its lookups are under way (``wrong`` and ``flying``). It then gives its
-flight back, counting a wrong code if it was one. So a burst of concurrent guesses gets at most
-:data:`IN_FLIGHT` more than the limit, while a busy till's right codes are never refused for
-wrong ones it did not send (at most :data:`IN_FLIGHT` lookups at once per caller: more is 429 with
-``Retry-After: 1``). A code that is wrong, unknown, another program's or another merchant's gets
-the same answer (422) after the same reads, and no sooner than :data:`REJECT_FLOOR_SECONDS` after
-the lookup began, so its time tells nothing of whether it exists elsewhere."""
+caller within any :data:`WINDOW_MINUTES` minutes, at most :data:`IN_FLIGHT` lookups under way, a
+wrong code answered no sooner than :data:`REJECT_FLOOR_SECONDS` (the mechanism, shared with the
+member codes: :mod:`chalicelib.ledger.guard`). Coupon lookups keep their own count
+(``COUPONGUARD#<caller>``)."""
 
 from __future__ import annotations
 
-import contextlib
-import math
-import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from pynamodb.attributes import NumberAttribute
-
-from chalicelib.db.items import MainModel, expiry_in
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.shared import clock
+from chalicelib.ledger.guard import WINDOW, WINDOW_MINUTES, Guard, GuardItem, Place
 from chalicelib.shared.errors import Problem
 from chalicelib.shared.principal import Principal
 
 TRIES = 20
 IN_FLIGHT = 32
-WINDOW_MINUTES = 15
-WINDOW = timedelta(minutes=WINDOW_MINUTES)
 REJECT_FLOOR_SECONDS = 0.1
 
 
@@ -53,86 +32,29 @@ class TooManyAtOnce(Problem):
     remembered = False
 
 
-class GuardItem(MainModel):
-    wrong = NumberAttribute(default=0)
-    flying = NumberAttribute(default=0)
-    expires_at = NumberAttribute(null=True)
-
-    @staticmethod
-    def key(caller: str, window: str) -> tuple[str, str]:
-        """The caller's wrong codes and lookups under way in one fixed window."""
-        return f"COUPONGUARD#{caller}", window
-
-
-@dataclass(frozen=True)
-class Place:
-    """A lookup under way: its caller's window item and when it began."""
-
-    caller: str
-    window: str
-    began: float
-
-
-def _start(now: datetime) -> datetime:
-    return now.replace(minute=now.minute - now.minute % WINDOW_MINUTES, second=0, microsecond=0)
-
-
-def _name(start: datetime) -> str:
-    return start.strftime("%Y-%m-%dT%H:%M")
+GUARD = Guard("COUPONGUARD", "coupons:guard", "coupon", CodeRejected, CallerLocked, TooManyAtOnce,
+              tries=TRIES, in_flight=IN_FLIGHT, reject_floor_seconds=REJECT_FLOOR_SECONDS)
 
 
 def unlocks_at(start: datetime, before: int, now_wrong: int) -> datetime:
-    """When a caller with ``before`` wrong codes in the previous window and ``now_wrong`` in the
-    current one (starting ``start``) may look a code up again: the moment the weighted count
-    leaves room for one more."""
-    if now_wrong >= TRIES:                          # then this window's count weighs in the next one
-        return start + WINDOW + WINDOW * (1 - (TRIES - 1) / now_wrong)
-    return start + WINDOW * (1 - (TRIES - 1 - now_wrong) / before) if before else start
+    """When a locked caller may look a coupon code up again (:meth:`Guard.unlocks_at`)."""
+    return GUARD.unlocks_at(start, before, now_wrong)
 
 
 def admit(uow: UnitOfWork, by: Principal) -> Place:
-    """Admit one lookup, or refuse the caller (429) while locked or with too many under way."""
-    now, caller, began = clock.now(), by.ref[:200], time.monotonic()
-    start = _start(now)
-    # the previous window is closed: an eventually consistent read (half the units) sees its count
-    before_item = uow.get(GuardItem, GuardItem.key(caller, _name(start - WINDOW)))
-    before = int(before_item.wrong or 0) if before_item else 0
-    room = TRIES - math.ceil(before * (1 - (now - start) / WINDOW))
-    key = GuardItem.key(caller, _name(start))
-    work = UnitOfWork("coupons:guard", program=uow.program, backend=uow.backend)
-    absent = GuardItem.pk.does_not_exist()
-    work.update(GuardItem(*key), [GuardItem.flying.add(1), GuardItem.wrong.add(0),
-                                  GuardItem.expires_at.set(expiry_in(1))],
-                (absent | ((GuardItem.wrong < room) & (GuardItem.flying < IN_FLIGHT))) if room > 0 else None,
-                on_conflict=lambda: _refusal(uow, key, start, before, now))
-    if room <= 0:
-        raise _refusal(uow, key, start, before, now)
-    work.commit()
-    return Place(caller, _name(start), began)
-
-
-def _refusal(uow: UnitOfWork, key: tuple[str, str], start: datetime, before: int, now: datetime) -> Problem:
-    item = uow.get(GuardItem, key, consistent=True)
-    wrong = int(item.wrong or 0) if item else 0
-    if item is not None and int(item.flying or 0) >= IN_FLIGHT and wrong < TRIES:
-        return TooManyAtOnce(f"at most {IN_FLIGHT} coupon lookups at once by one caller", retry_after=1)
-    ends = max(unlocks_at(start, before, wrong), now + timedelta(seconds=1))
-    return CallerLocked(f"{TRIES} wrong coupon codes within {WINDOW_MINUTES} minutes; try again after "
-                        f"{clock.iso(ends)}", retry_after=math.ceil((ends - now).total_seconds()))
+    """Admit one coupon lookup, or refuse the caller (429)."""
+    return GUARD.admit(uow, by)
 
 
 def done(uow: UnitOfWork, place: Place, right: bool) -> None:
     """The lookup is over: its flight given back, and a wrong code counted."""
-    work = UnitOfWork("coupons:guard", program=uow.program, backend=uow.backend)
-    actions: list[Any] = [GuardItem.flying.add(-1)] + ([] if right else [GuardItem.wrong.add(1)])
-    work.update(GuardItem(*GuardItem.key(place.caller, place.window)), actions)
-    with contextlib.suppress(Problem):
-        work.commit()
-    if not right:
-        time.sleep(max(0.0, place.began + REJECT_FLOOR_SECONDS - time.monotonic()))
+    GUARD.done(uow, place, right)
 
 
 def rejected(uow: UnitOfWork, place: Place) -> Problem:
     """Count a wrong code (after the floor of its answer's time) and answer it."""
-    done(uow, place, right=False)
-    return CodeRejected("no coupon has this code")
+    return GUARD.reject(uow, place)
+
+
+__all__ = ["GUARD", "TRIES", "IN_FLIGHT", "WINDOW", "WINDOW_MINUTES", "REJECT_FLOOR_SECONDS", "GuardItem", "Place",
+           "CodeRejected", "CallerLocked", "TooManyAtOnce", "unlocks_at", "admit", "done", "rejected"]

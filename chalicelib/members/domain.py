@@ -1,7 +1,8 @@
 """Members and identities, with no I/O.
 
 An identity is a (type, value) pair that names one person: a phone number, a WeChat OpenID or
-UnionID, a membership card number, an email address. Values are normalised before they are
+UnionID, an Alipay user id (the payer id Alipay gives a merchant: ``2088`` and 12 digits, or an
+app's OpenID-like id), a membership card number, an email address. Values are normalised before they are
 stored or looked up, so ``138 0013 8000``, ``+86 13800138000`` and ``13800138000`` are one phone.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from chalicelib.shared.errors import ValidationProblem
 
-IDENTITY_TYPES = ("phone", "wechat_openid", "wechat_unionid", "card_no", "email")
+IDENTITY_TYPES = ("phone", "wechat_openid", "wechat_unionid", "alipay_user_id", "card_no", "email")
 SINGLE_VALUED = ("phone", "email")          # a member has at most one of these
 GENDERS = ("male", "female", "unknown")
 CHANNELS = ("app", "mini_program", "web", "pos", "import", "console")

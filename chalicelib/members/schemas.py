@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from chalicelib.shared.types import PlainText, Reply, Strict
 
-IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "card_no", "email"]
+IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "alipay_user_id", "card_no", "email"]
 Gender = Literal["male", "female", "unknown"]
 Channel = Literal["app", "mini_program", "web", "pos", "import", "console"]
 CustomValue = str | int | bool | None
@@ -86,7 +86,7 @@ PERSONAL = ("phone", "email")
 
 
 class LookupQuery(Strict):
-    type: Literal["wechat_openid", "wechat_unionid", "card_no"] = Field(
+    type: Literal["wechat_openid", "wechat_unionid", "alipay_user_id", "card_no"] = Field(
         description="phones and emails are personal data: find them with POST /v1/members/lookup, the identity "
                     "in the body")
     value: str = Field(min_length=1, max_length=254)

@@ -2,9 +2,9 @@
 
 * A secret is ``whsec_`` + base64 of 32 random bytes (the Standard Webhooks form), made by the
   server and shown once, when the subscription is created or its secret rotated.
-* **At rest** it is encrypted with AES-256-GCM under a key derived (HKDF-SHA256, info
-  ``loyalty webhook secrets``) from the stage's API key master that is active at the time
-  (``shared/secrets.py``: Secrets Manager on deployed stages), with the program and subscription
+* **At rest** it is sealed (:mod:`chalicelib.shared.sealing`): AES-256-GCM under a key derived
+  (HKDF-SHA256, info ``loyalty webhook secrets``) from the stage's API key master that is active at
+  the time (``shared/secrets.py``: Secrets Manager on deployed stages), with the program and subscription
   as associated data, so a ciphertext copied onto another subscription does not decrypt. The
   table holds ``{"id", "master", "sealed", "created_at", "retire_at"}``: whoever reads the table
   without the stage's secret cannot sign. A master rotation leaves old secrets readable while
@@ -22,12 +22,9 @@ import os
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib.shared import clock, secrets
+from chalicelib.shared import clock, sealing
 from chalicelib.shared.ids import new_id
 
 PREFIX = "whsec_"
@@ -40,30 +37,19 @@ def new_secret() -> str:
     return PREFIX + base64.b64encode(os.urandom(SECRET_BYTES)).decode()
 
 
-def _key(master_version: str) -> bytes:
-    master = secrets.current().master(master_version)
-    if master is None:
-        raise RuntimeError(f"the master secret {master_version} that sealed a webhook secret is no longer listed")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(master.encode())
-
-
 def _context(program: str, subscription_id: str) -> bytes:
     return f"{program}/{subscription_id}".encode()
 
 
 def seal(secret: str, program: str, subscription_id: str, retire_at: str | None = None) -> dict[str, Any]:
     """The stored form of ``secret``."""
-    version = secrets.current().api_key_active
-    nonce = os.urandom(12)
-    sealed = AESGCM(_key(version)).encrypt(nonce, secret.encode(), _context(program, subscription_id))
-    return {"id": new_id(), "master": version, "sealed": base64.b64encode(nonce + sealed).decode(),
+    return {"id": new_id(), **sealing.seal(secret.encode(), INFO, _context(program, subscription_id)),
             "created_at": clock.iso(clock.now()), "retire_at": retire_at}
 
 
 def unseal(stored: dict[str, Any], program: str, subscription_id: str) -> str:
     """The secret of a stored form (raises if it was not sealed for this subscription)."""
-    raw = base64.b64decode(stored["sealed"])
-    return AESGCM(_key(stored["master"])).decrypt(raw[:12], raw[12:], _context(program, subscription_id)).decode()
+    return sealing.unseal(stored, INFO, _context(program, subscription_id)).decode()
 
 
 def live(stored: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:

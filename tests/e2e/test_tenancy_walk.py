@@ -158,6 +158,8 @@ TARGETS = {
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
     "importCouponCodes": lambda t: ({"template_id": t["coupon_template"]}, {"codes": ["WALK123456"]}, None),
+    "getMemberCode": lambda t: ({"member_id": t["bob"]}, None, None),
+    "resolveMemberCode": lambda t: ({}, {"code": t["member_code"]()}, None),      # bob's code of the moment
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -169,7 +171,8 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getMembershipPlans", "getMembership", "purchaseMembership", "renewMembership",
                      "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
                      "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
-                     "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks"}
+                     "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks",
+                     "resolveMemberCode"}       # any till of the program identifies its members
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -247,7 +250,11 @@ def target(api, stack):
     assert api.call("POST", "/v1/coupons/write-offs", {"code": coupons[1]["code"], "order_id": coupon_order,
                                                        "order_amount_fen": 2_000},
                     signed_by=pos(stack, A), key=f"wcw-{bob}").status_code == 201
-    return {"coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
+    bob_app = api.bearer(api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "sms_otp"},
+                                  headers=hq).json()["token"])
+    assert api.call("GET", "/v1/members/me/member-code", headers=bob_app).status_code == 200   # (made before the dumps)
+    return {"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
+            "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
             "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,

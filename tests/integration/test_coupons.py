@@ -150,7 +150,7 @@ def test_another_merchants_caller_sees_neither_templates_nor_codes(api):
 
 
 def test_wrong_codes_count_toward_the_callers_lockout(api, monkeypatch):
-    monkeypatch.setattr(guard, "TRIES", 3)
+    monkeypatch.setattr(guard.GUARD, "tries", 3)
     till = _clerk(who="guesser")
     for n in range(3):
         r = api.call("POST", "/v1/coupons/validate", {"code": f"80000000000000000{n}", "order_id": "g",

@@ -52,7 +52,7 @@ def test_the_signature_and_the_member_alias_are_described():
     member_path = doc["paths"]["/v1/members/{member_id}/points"]["get"]["parameters"]
     assert "`me`" in next(p for p in member_path if p["name"] == "member_id")["description"]
     lookup = next(p for p in doc["paths"]["/v1/members/lookup"]["get"]["parameters"] if p["name"] == "type")
-    assert set(lookup["schema"]["enum"]) == {"wechat_openid", "wechat_unionid", "card_no"}
+    assert set(lookup["schema"]["enum"]) == {"wechat_openid", "wechat_unionid", "alipay_user_id", "card_no"}
     earn = doc["paths"]["/v1/members/{member_id}/points/earn"]["post"]["responses"]
     assert "Retry-After" in earn["503"]["headers"]
 
