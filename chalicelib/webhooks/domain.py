@@ -57,6 +57,7 @@ EVENT_TYPES = frozenset({
     "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",
     "coupon.pack_granted", "coupon.packs_changed", "coupon.issue_started", "coupon.issue_finished",
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released",
+    "pricing.price_lists_changed",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

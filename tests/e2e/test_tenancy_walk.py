@@ -157,6 +157,9 @@ TARGETS = {
     "cancelCouponHold": lambda t: ({"hold_id": t["coupon_hold"]}, {}, None),
     "grantCouponPack": lambda t: ({"member_id": t["bob"]}, {"pack_id": "walk-pack"}, None),
     "undoCouponWriteOff": lambda t: ({}, {"code": t["used_coupon_code"], "order_id": t["coupon_order"]}, None),
+    "putPriceLists": lambda t: ({}, {"lists": {"lists": [{"id": "walk-pl", "name": "walk", "prices": {"W": 1}}]}}, None),
+    "getPriceLists": lambda t: ({}, None, None),
+    "priceCart": lambda t: ({}, {"member_id": t["bob"], "lines": [{"sku": "W", "unit_price_fen": 100}]}, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -169,6 +172,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getBenefitRules", "getMemberBenefits", "claimBenefit", "listEntitlements", "getTasks",
                      "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
                      "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks"}
+SHARED_IN_PROGRAM |= {"getPriceLists", "priceCart"}     # the program's lists; its member's prices
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -179,6 +183,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
                "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks",
                "getCouponReconciliation"}
+OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
