@@ -134,3 +134,13 @@ def test_pricing_writes_nothing(program):
     for _ in range(3):
         priced(api, mid)
     assert (len(scan(EventItem, program=None)), len(scan(ConfigVersionItem))) == counts
+
+
+@pytest.mark.parametrize("at", ["1971-01-01T00:00:00Z", "2199-12-31T00:00:00Z", "2026-02-28T23:59:59+08:00"])
+def test_any_at_a_caller_may_send_is_priced_without_a_server_error(program, at):
+    """Before every version (the defaults: no lists, no rules) and long after: a price, never a 5xx."""
+    api = program
+    reply = priced(api, gold(api, "13800150007"), at)
+    assert reply["member_total_fen"] <= reply["list_total_fen"] == 3_999
+    if at.startswith("1971"):
+        assert (reply["price_list_version"], reply["price_list"], reply["member_total_fen"]) == (0, None, 3_999)
