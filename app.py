@@ -24,6 +24,7 @@ from chalicelib.merchants.routes import bp as merchants
 from chalicelib.overview.routes import bp as overview
 from chalicelib.points import tiering
 from chalicelib.points.routes import bp as points
+from chalicelib.pricing.routes import bp as pricing
 from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
@@ -72,7 +73,7 @@ if tracer is not None:
     app.register_middleware(ConvertToMiddleware(traced(tracer)), "all")
 
 for blueprint in (system, programs, members, merchants, points, tiers, benefits, tasks, overview,
-                  stored_value, gift_cards, coupons, webhooks):
+                  stored_value, gift_cards, coupons, webhooks, pricing):
     app.register_blueprint(blueprint)
 app.register_blueprint(member_codes)
 

@@ -101,8 +101,14 @@ def _plans(rules: BenefitRules) -> list[tuple[str, str]]:
     return [(f"rules[{i}].when.plans", code) for i, rule in enumerate(rules.rules) for code in rule.when.plans or []]
 
 
+def _price_lists(rules: BenefitRules) -> list[tuple[str, str]]:
+    """The price lists the rules give (one not saved would price nothing: refused, like a tier)."""
+    return [(f"rules[{i}].give[{j}].ref", give.ref) for i, rule in enumerate(rules.rules)
+            for j, give in enumerate(rule.give) if give.kind == "price_list" and give.ref is not None]
+
+
 RULES = VersionedConfig("benefit-rules", BenefitRules, BenefitRules, "benefit.rules_changed", "program:benefits",
-                        refers={"tier": _tiers, "plan": _plans})
+                        refers={"tier": _tiers, "plan": _plans, "price_list": _price_lists})
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ multiplier earning applies (registered with :mod:`chalicelib.points.tiering`).""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -37,6 +38,25 @@ def facts(uow: UnitOfWork, member: members.Member, when: datetime) -> tuple[B.Fa
     return B.Facts(codes=tuple(t.code for t in ladder.tiers), tier=held,
                    plan=tiers.plus_at(uow, member.member_id, when), birthday=member.birthday,
                    stage=member.stage, now=when, today=clock.program_date(when)), valid_until
+
+
+@dataclass(frozen=True)
+class InForce:
+    """A member's benefits at one moment: the facts, every benefit given and the best of each kind."""
+
+    facts: B.Facts
+    valid_until: date | None        # the last day of the tier's validity
+    given: list[dict[str, Any]]
+    best: dict[str, Any]            # B.summary: the multiplier, the deepest discount, the price list...
+
+
+def in_force(uow: UnitOfWork, member: members.Member, when: datetime) -> InForce:
+    """What the rules in force at ``when`` give the member as they stood then (earning's
+    multiplier, checkout's price list and discount)."""
+    f, valid_until = facts(uow, member, when)
+    _, rules = B.RULES.at(uow, when)
+    given = B.benefits(rules, f)
+    return InForce(f, valid_until, given, B.summary(given))
 
 
 def member_benefits(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
@@ -171,12 +191,10 @@ class _Earning:
         return tiers.tier_keys(member_id)
 
     def at(self, uow: UnitOfWork, member: Any, when: datetime) -> points.TierAt:
-        f, valid_until = facts(uow, member, when)
-        _, rules = B.RULES.at(uow, when)
-        best = B.summary(B.benefits(rules, f))
-        multiplier = best["points_multiplier"]
-        bonus = (best["points_multiplier_rule"], multiplier) if multiplier else None
-        return points.TierAt(f.codes[f.tier], valid_until, bonus)
+        found = in_force(uow, member, when)
+        multiplier = found.best["points_multiplier"]
+        bonus = (found.best["points_multiplier_rule"], multiplier) if multiplier else None
+        return points.TierAt(found.facts.codes[found.facts.tier], found.valid_until, bonus)
 
 
 points.use_tiers(_Earning())

@@ -58,6 +58,7 @@ EVENT_TYPES = frozenset({
     "coupon.pack_granted", "coupon.packs_changed", "coupon.issue_started", "coupon.issue_finished",
     "coupon.pack_owed", "coupon.pack_owed_issued", "coupon.pack_owed_expired",
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
+    "pricing.price_lists_changed",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

@@ -160,6 +160,9 @@ TARGETS = {
     "importCouponCodes": lambda t: ({"template_id": t["coupon_template"]}, {"codes": ["WALK123456"]}, None),
     "getMemberCode": lambda t: ({"member_id": t["bob"]}, None, None),
     "resolveMemberCode": lambda t: ({}, {"code": t["member_code"]()}, None),      # bob's code of the moment
+    "putPriceLists": lambda t: ({}, {"lists": {"lists": [{"id": "walk-pl", "name": "walk", "prices": {"W": 1}}]}}, None),
+    "getPriceLists": lambda t: ({}, None, None),
+    "priceCart": lambda t: ({}, {"member_id": t["bob"], "lines": [{"sku": "W", "unit_price_fen": 100}]}, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -173,6 +176,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "getMemberTasks", "getMemberOverview", "getTopUpBonusRules", "getStoredValueAccount",
                      "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks",
                      "resolveMemberCode"}       # any till of the program identifies its members
+SHARED_IN_PROGRAM |= {"getPriceLists", "priceCart"}     # the program's lists; its member's prices
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -183,6 +187,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getFundSupervisionStatement", "listGiftCardBatches", "createWebhookSubscription",
                "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks",
                "getCouponReconciliation"}
+OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

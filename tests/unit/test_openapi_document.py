@@ -69,10 +69,10 @@ def test_every_operation_with_a_body_documents_415_and_every_write_takes_an_idem
     assert all("415" not in o["responses"] for o in ops.values() if "requestBody" not in o)
     unkeyed = sorted(i for i, o in ops.items() if "requestBody" in o
                      and not any(p["name"] == "Idempotency-Key" for p in o["parameters"]))
-    # lookups that are reads (a member, a coupon's code against a cart), token operations (a fresh token each time, never stored), and jobs,
+    # lookups that are reads (a member, a coupon's code against a cart, a cart's member prices), token operations (a fresh token each time, never stored), and jobs,
     # which are idempotent by day; createApiKey is keyed (its record keeps no secret)
-    assert unkeyed == ["findMember", "issueMemberToken", "refreshMemberToken", "revokeMemberToken", "runJob",
-                       "validateCoupon"]
+    assert unkeyed == ["findMember", "issueMemberToken", "priceCart", "refreshMemberToken", "revokeMemberToken",
+                       "runJob", "validateCoupon"]
     job = next(p for p in ops["runJob"]["parameters"] if p["name"] == "job")
     assert job["schema"]["enum"] == sorted(jobs.registered()) and "gift-card-batches" in job["schema"]["enum"]
 
