@@ -22,8 +22,8 @@ a second per container), it skips steps 1-5: one conditional write puts it back 
 (``retrying``, one more attempt, the reason in ``last_error``, no log line) and the message waits.
 So a dead endpoint's backlog of a thousand messages costs one write each instead of a timeout
 each, and healthy endpoints' messages are not held up behind it. A held delivery comes back
-after the pause (at a random moment within a pause's length after it, so a backlog returns a
-little at a time), or on its schedule if that is later. When the pause is over one delivery (the
+after the pause (at a random moment within twice the pause's length after it, so a backlog returns
+a little at a time), or on its schedule if that is later. When the pause is over one delivery (the
 first to move the pause on) tries the endpoint again while the others keep being held back; a
 failure pauses the endpoint twice as long as before (up to 30 minutes: :func:`pause_seconds`), a
 success closes the breaker.
@@ -226,11 +226,11 @@ def _hold_back(program: str, subscription_id: str, event_id: str, receives: int)
     pause = repository.of(uow).pause(subscription_id)
     if pause is None or clock.parse_iso(pause[0]) <= now:
         return None
-    # not before the pause ends: spread over a pause's length after it, so a backlog comes back
-    # a little at a time, and at most once a pause (the pauses grow: :func:`pause_seconds`)
+    # not before the pause ends: spread over twice the pause's length after it, so a backlog comes
+    # back a little at a time, at most once a pause, and more thinly as the pauses grow
     until = (clock.parse_iso(pause[0]) - now).total_seconds()
-    wait = min(domain.MAX_WAIT_SECONDS,
-               max(domain.wait_after(receives), int(until + random.uniform(1, PAUSE_SECONDS))))
+    spread = 2 * pause_seconds(int(pause[1]))
+    wait = min(domain.MAX_WAIT_SECONDS, max(domain.wait_after(receives), int(until + random.uniform(1, spread))))
     d = DeliveryItem(*DeliveryItem.key(subscription_id, event_id))
     uow.update(d, [DeliveryItem.status.set("retrying"), DeliveryItem.attempts.add(1),
                    DeliveryItem.lease_until.remove(),
