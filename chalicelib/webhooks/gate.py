@@ -9,7 +9,7 @@ same silence). Beyond :data:`MAX_IN_FLIGHT` posts at once:
 
 * to a proven endpoint: no limit (a batch's ten posts go side by side);
 * to an endpoint not yet proven (a new container, a new subscription): the post waits up to
-  :data:`SLOW_SECONDS` for the first posts' outcome, so a healthy endpoint's batch goes on within
+  :data:`PROVING_SECONDS` for the first posts' outcome, so a healthy endpoint's batch goes on within
   one post's time;
 * to a failing or slow one, or still unproven after the wait: the message is not tried. The
   handler sends it again with a short delay (:func:`busy_seconds`) and lets the original go, so it
@@ -27,7 +27,9 @@ import threading
 import time
 
 MAX_IN_FLIGHT = 2             # posts at once to a suspect endpoint, per container
-SLOW_SECONDS = 1.0            # a post unanswered this long makes its endpoint suspect
+SLOW_SECONDS = 3.0            # a post unanswered this long makes its endpoint suspect (a healthy one
+                              # answers well within it; a dead one shows nothing until 5 s)
+PROVING_SECONDS = 1.0         # how long a post to an endpoint not yet proven waits for the first outcomes
 BUSY_SECONDS = (5, 15)        # a held message is sent again with a delay in this range: about the time
                               # the posts in flight take to answer or time out (3 s + 5 s)
 
@@ -40,7 +42,7 @@ _tickets = itertools.count(1)
 
 def enter(endpoint: str) -> int | None:
     """A ticket to post to ``endpoint`` now, or None: not to be tried now (above)."""
-    deadline = time.monotonic() + SLOW_SECONDS
+    deadline = time.monotonic() + PROVING_SECONDS
     with _changed:
         while True:
             now = time.monotonic()

@@ -61,7 +61,7 @@ def test_an_endpoint_whose_post_is_slow_is_limited_even_when_proven(monkeypatch)
 
 
 def test_an_unproven_endpoint_that_stays_silent_is_refused_after_the_wait(monkeypatch):
-    monkeypatch.setattr(gate, "SLOW_SECONDS", 0.2)
+    monkeypatch.setattr(gate, "PROVING_SECONDS", 0.2)
     assert gate.enter("p/a") and gate.enter("p/a")
     started = time.monotonic()
     assert gate.enter("p/a") is None
