@@ -54,12 +54,12 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.shared import aws, clock
+from chalicelib.shared import clock
 from chalicelib.shared.errors import Problem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.observability import count, logger
-from chalicelib.webhooks import domain, gate, repository, sender, signing
+from chalicelib.webhooks import domain, gate, repository, requeue, sender, signing
 from chalicelib.webhooks.tables import KEEP_DAYS, DeliveryItem, SubscriptionItem
 
 ACTOR = "webhooks"
@@ -77,17 +77,19 @@ def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[st
         return {"batchItemFailures": []}
     with ThreadPoolExecutor(max_workers=min(10, len(records)), thread_name_prefix="webhook") as pool:
         waits = list(pool.map(lambda r: contextvars.copy_context().run(_one, r), records))
-    failed = []
+    failed, held, postponed = [], [], []
     for r, wait in zip(records, waits, strict=True):
         if wait is DONE:
             continue
         if isinstance(wait, Resend):
-            if _resend(r, wait.seconds):
-                continue                  # the copy is on the queue: this one is done with
-            wait = wait.seconds
+            held.append((r, wait.seconds))            # sent again: this one is done with
+            continue
         if wait >= 0:                     # the schedule's wait, or 0: on to the dead-letter queue
-            _postpone(r, wait)
-        failed.append({"itemIdentifier": r["messageId"]})
+            postponed.append((r, wait))
+        failed.append(r)
+    kept = requeue.resend(held)                      # not sent again: kept, with the same wait
+    requeue.postpone(postponed + kept)
+    failed = [{"itemIdentifier": r["messageId"]} for r in [*failed, *(r for r, _ in kept)]]
     return {"batchItemFailures": failed}
 
 
@@ -107,34 +109,6 @@ def _one(record: dict[str, Any]) -> int | Resend | None:
     except Exception:                     # noqa: BLE001 - try again after the queue's visibility
         logger.exception("webhook delivery failed", extra={"message_id": record.get("messageId")})
         return AGAIN
-
-
-def _resend(record: dict[str, Any], seconds: int) -> bool:
-    """Put a copy of the message on the queue, delayed ``seconds``: whether it was sent (a copy
-    that is not is the original kept, after the same wait; a copy sent twice finds its delivery
-    done or leased)."""
-    url = os.environ.get("WEBHOOKS_QUEUE_URL")
-    if not url:
-        return False
-    try:
-        aws.client("sqs").send_message(QueueUrl=url, MessageBody=record["body"], DelaySeconds=seconds)
-    except Exception:                     # noqa: BLE001 - kept instead, with the same wait
-        logger.warning("could not send a held webhook message again", extra={"message_id": record.get("messageId")})
-        return False
-    return True
-
-
-def _postpone(record: dict[str, Any], seconds: int) -> None:
-    """Hold the message back ``seconds`` (a refusal leaves it the queue's visibility, and the
-    early return finds it not due and postpones it again: never a lost retry)."""
-    url = os.environ.get("WEBHOOKS_QUEUE_URL")
-    if not url:
-        return
-    try:
-        aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"],
-                                                     VisibilityTimeout=min(seconds, domain.MAX_WAIT_SECONDS))
-    except Exception:                     # noqa: BLE001 - the message comes back after the queue's visibility
-        logger.warning("could not set a webhook message's visibility", extra={"message_id": record.get("messageId")})
 
 
 def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | Resend | None:

@@ -1,0 +1,60 @@
+"""Putting a batch's messages back on the webhooks queue, ten to a request (SQS's batch size, and
+deliver-webhooks' batch): a failure's retry wait (``ChangeMessageVisibilityBatch``) and a message
+held by the in-flight gate sent again with a delay (``SendMessageBatch``). One request a batch
+instead of one a message: a dead endpoint's backlog costs SQS (and the local emulator) a tenth.
+
+Either may fail, in whole or for some entries: a retry wait not set leaves the message the queue's
+visibility (the early return finds its delivery not due and postpones it again: never a lost
+retry); a message not sent again is kept instead, with the same wait."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalicelib.shared import aws
+from chalicelib.shared.observability import logger
+from chalicelib.webhooks import domain
+
+BATCH = 10
+
+
+def _queue() -> str | None:
+    return os.environ.get("WEBHOOKS_QUEUE_URL")
+
+
+def resend(held: list[tuple[dict[str, Any], int]]) -> list[tuple[dict[str, Any], int]]:
+    """Send a copy of each ``(record, seconds)`` delayed ``seconds``; the ones not sent."""
+    url, kept = _queue(), []
+    if not url:
+        return held
+    for start in range(0, len(held), BATCH):
+        part = held[start:start + BATCH]
+        try:
+            answer = aws.client("sqs").send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": r["body"], "DelaySeconds": min(s, 900)} for i, (r, s) in enumerate(part)])
+            failed = {int(f["Id"]) for f in answer.get("Failed", [])}
+        except Exception:                 # noqa: BLE001 - kept instead, with the same wait
+            failed = set(range(len(part)))
+        if failed:
+            logger.warning("could not send held webhook messages again", extra={"messages": len(failed)})
+        kept += [part[i] for i in sorted(failed)]
+    return kept
+
+
+def postpone(waits: list[tuple[dict[str, Any], int]]) -> None:
+    """Hold each ``(record, seconds)`` back ``seconds`` (its visibility timeout)."""
+    url = _queue()
+    if not url:
+        return
+    for start in range(0, len(waits), BATCH):
+        part = waits[start:start + BATCH]
+        try:
+            answer = aws.client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"],
+                 "VisibilityTimeout": min(s, domain.MAX_WAIT_SECONDS)} for i, (r, s) in enumerate(part)])
+            failed = len(answer.get("Failed", []))
+        except Exception:                 # noqa: BLE001 - they come back after the queue's visibility
+            failed = len(part)
+        if failed:
+            logger.warning("could not set webhook messages' visibility", extra={"messages": failed})
