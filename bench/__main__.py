@@ -763,8 +763,9 @@ def markdown(results: dict[str, Any]) -> str:
                 + (f". Beside a second *healthy* endpoint the same {b['events']:,} events arrived at p50 "
                    f"{b['healthy_p50_ms'] / 1000:.1f} s, p99 {b['healthy_p99_ms'] / 1000:.1f} s. No healthy message "
                    "waits behind a dead post; what is left of the difference is the emulator's CPU (one process on "
-                   "2 cores, about three requests for each held-back delivery), which on AWS is other containers' "
-                   "and the services' capacity (docs/scale.md)." if (b := w.get("beside_a_healthy_endpoint")) else "."),
+                   "2 cores, about three requests for each held-back delivery: the registrations and their delivery "
+                   f"took {w['beside_a_dead_endpoint']['seconds']:.0f} s against {b['seconds']:.0f} s), which on AWS "
+                   "is other containers' and the services' capacity (docs/scale.md)." if (b := w.get("beside_a_healthy_endpoint")) else "."),
                 ""]
                if (w := results.get("webhooks")) else []),
              "| cold start (CPU ms, median of 11 rounds; × bare: median of the rounds' ratios) | import | × bare | "
