@@ -62,7 +62,8 @@ class CouponOut(Reply):
     code: str | None = Field(description="18 digits for its QR code or barcode (null: shown to the member, HQ and "
                                          "the template's merchant only)")
     state: CouponState
-    source: Literal["claim", "issue", "pack", "points"] = Field(description="how the member got it")
+    source: Literal["claim", "issue", "pack", "points", "third_party"] = Field(
+        description="how the member got it (third_party: a platform's code written off here)")
     valid_from: str
     valid_until: str | None = Field(description="the end of its validity (null: none)")
     claimed_at: str

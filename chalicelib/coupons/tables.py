@@ -94,7 +94,7 @@ class CouponItem(MainModel):
     code = UnicodeAttribute()
     state = UnicodeAttribute()                         # unused | locked | used | expired | void
     hold_id = UnicodeAttribute(null=True)              # while locked: the checkout's hold
-    source = UnicodeAttribute()                        # claim | issue | pack | points
+    source = UnicodeAttribute()                        # claim | issue | pack | points | third_party
     stock_take = UnicodeAttribute(null=True)           # JSON [[shard, units]]: where its stock came from
     valid_from = UnicodeAttribute()
     valid_until = UnicodeAttribute(null=True)

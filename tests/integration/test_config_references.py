@@ -229,7 +229,7 @@ def test_every_kind_referred_to_has_a_provider_once_the_app_is_imported():
     assert set(versioned._CONSUMERS) <= set(versioned._PROVIDERS) == {"tier", "plan", "behavior", "custom event",
                                                                          "coupon_pack", "price_list"}
     assert {c.name for users in versioned._CONSUMERS.values() for c, _ in users} == {
-        "tasks", "benefit-rules", "points-rules"}
+        "tasks", "benefit-rules", "points-rules", "stored-value-rules"}
 
 
 @pytest.mark.parametrize("change", [

@@ -52,13 +52,17 @@ def test_a_slow_endpoint_gets_two_posts_of_a_batch_and_the_rest_go_back_untried(
     slow = Receiver(answer=lambda n: (200, 1.0))         # answers, but after the gate calls it slow
     sub, records = _messages(api, slow, 10)
     monkeypatch.setenv("WEBHOOKS_QUEUE_URL", url)        # where the handler sends the held ones
-    assert delivery.handle(records, None) == {"batchItemFailures": []}   # the 8 are re-sent, not failed
-    assert len(slow.posts) == 2
+    assert delivery.handle(records, None) == {"batchItemFailures": []}   # the rest are re-sent, not failed
+    posted = len(slow.posts)              # two at once (a third may start once one has answered, on a slow machine)
+    assert 2 <= posted <= 4
+    starts = sorted(p["at"] for p in slow.posts)
+    assert all(later - earlier >= 0.9 for earlier, later in zip(starts, starts[2:], strict=False))  # never 3 at once
     sqs = boto3.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"]) == 8
+    held = int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
+    assert held == 10 - posted
     log = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
-    assert sorted(d["status"] for d in log) == ["delivered"] * 2 + ["sent"] * 8
+    assert sorted(d["status"] for d in log) == ["delivered"] * posted + ["sent"] * held
     assert all(d["attempts"] == 0 for d in log if d["status"] == "sent")   # untried: no attempt spent
     slow.close()
 
