@@ -137,3 +137,13 @@ def test_a_bad_cart_is_a_422_and_writes_nothing(shop, lines):
     status, reply = api.call("POST", QUOTES, {"lines": lines}, token=_till())
     assert status == 422, reply
     assert [i for i in scan(QuoteItem) if i.pk.startswith("QUOTE#")] == []
+
+
+def test_a_replay_answers_the_same_quote_and_stores_one(shop):
+    api = shop
+    mid = api.member("13800270004")
+    first = api.ok("POST", QUOTES, {"member_id": mid, "lines": CART}, key="quote-replay", token=_till())
+    again = api.ok("POST", QUOTES, {"member_id": mid, "lines": CART}, key="quote-replay", token=_till())
+    assert again == first
+    assert [i.pk for i in scan(QuoteItem) if i.pk.startswith("QUOTE#")] == [f"QUOTE#{first['quote_id']}"]
+    assert api.call("POST", QUOTES, {"member_id": mid, "lines": CART[:1]}, key="quote-replay", token=_till())[0] == 422
