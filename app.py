@@ -12,6 +12,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
+from chalicelib.checkout.routes import bp as checkout
 from chalicelib.coupons import pack_rules
 from chalicelib.coupons.routes import bp as coupons
 from chalicelib.db import due
@@ -76,6 +77,7 @@ for blueprint in (system, programs, members, merchants, points, tiers, benefits,
                   stored_value, gift_cards, coupons, webhooks, pricing):
     app.register_blueprint(blueprint)
 app.register_blueprint(member_codes)
+app.register_blueprint(checkout)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -276,3 +276,17 @@ def retire(c: CouponItem, state: str) -> None:
     """The coupon leaves ``unused``: off the expiry index, kept :data:`KEEP_DAYS` in the list."""
     c.state, c.duepk, c.duesk = state, None, None
     c.expires_at = expiry_in(KEEP_DAYS)
+
+
+def best_for_cart(uow: UnitOfWork, member_id: str, merchant_id: str | None, store_id: str | None,
+                  channel: str | None, lines: list[Any], now: datetime, codes: list[str] | None = None) -> dict[str, Any]:
+    """A member's best coupons for a member-priced cart (checkout's quote; reads only): see
+    :mod:`chalicelib.coupons.choice`. ``lines``: (sku, category, quantity, member total fen)."""
+    from chalicelib.coupons import choice
+    coupons, missing = choice.member_coupons(uow, member_id, codes)
+    on = choice.cart(merchant_id, store_id, channel, [choice.CartLine(*line) for line in lines])
+    found = choice.choose(coupons, on, merchant_id, now)
+    found["not_chosen"] += [{"coupon_id": None, "template_id": None, "code": code,
+                             "why": "not_found: no unused coupon of this member has this code"} for code in missing]
+    found["considered"] = len(coupons)
+    return found

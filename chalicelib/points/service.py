@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.points.program import get_rules, put_rules, rules_at
     from chalicelib.points.refunds import RefundExceedsOrder, refund
     from chalicelib.points.reports import liability, reconciliation
+    from chalicelib.points.rules import points_value_fen, redeem_limit_points
     from chalicelib.points.schemas import Adjust
     from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
     from chalicelib.points.tiering import TierAt, TierSource
@@ -30,7 +31,7 @@ _WHERE = {
     "order_merchant": "access", "LimitReached": "earning", "earn": "earning", "record_behavior": "earning",
     "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
     "get_rules": "program", "put_rules": "program", "rules_at": "program", "RefundExceedsOrder": "refunds",
-    "refund": "refunds", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
+    "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
     **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
     **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "redeem", "release_hold"), "spending"),
@@ -51,4 +52,4 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
 __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
-           "OrderAlreadyEarned", "RefundExceedsOrder"]
+           "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points"]

@@ -66,3 +66,6 @@ def price_cart(cmd: PriceCart, by: Principal, uow: UnitOfWork) -> dict[str, Any]
         member = members.acting_on(uow, member_id, by)
     lines = [domain.Line(line.sku, line.quantity, line.unit_price_fen, line.category) for line in cmd.lines]
     return price(uow, lines, member, when)
+
+
+Line = domain.Line          # a cart line as :func:`price` takes it (for checkout's quote)

@@ -163,6 +163,9 @@ TARGETS = {
     "putPriceLists": lambda t: ({}, {"lists": {"lists": [{"id": "walk-pl", "name": "walk", "prices": {"W": 1}}]}}, None),
     "getPriceLists": lambda t: ({}, None, None),
     "priceCart": lambda t: ({}, {"member_id": t["bob"], "lines": [{"sku": "W", "unit_price_fen": 100}]}, None),
+    "quoteCheckout": lambda t: ({}, {"member_id": t["bob"], "store_id": "demo-store",
+                                     "lines": [{"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, None),
+    "getCheckoutQuote": lambda t: ({"quote_id": t["quote"]}, None, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -258,7 +261,10 @@ def target(api, stack):
     bob_app = api.bearer(api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "sms_otp"},
                                   headers=hq).json()["token"])
     assert api.call("GET", "/v1/members/me/member-code", headers=bob_app).status_code == 200   # (made before the dumps)
-    return {"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
+    quote = api.call("POST", "/v1/checkouts/quotes", {"member_id": bob, "lines": [
+        {"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, signed_by=pos(stack, A), key=f"wq-{bob}")
+    assert quote.status_code == 201, quote.text
+    return {"quote": quote.json()["quote_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
             "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
@@ -319,7 +325,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                "default/COUPONTPL#", "default/COUPONCODE#", "default/COUPONTP#", "default/STOCK#", "default/COUPONISSUE#",
-                               "default/COUPONHOLD#",
+                               "default/COUPONHOLD#", "default/QUOTE#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
@@ -374,7 +380,7 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
     def store_owned(pk, item):
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/SVORDER#demo-merchant#", f"default/AUDIT#{bob}", "default/IDENTITY#",
-                               "default/COUPONHOLD#"))
+                               "default/COUPONHOLD#", "default/QUOTE#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "HOLD#" in item["sk"]["S"]))
     before = _dump(stack, store_owned)
     succeeded = []

@@ -1,0 +1,1 @@
+"""Checkout (issue #27): the quote (member prices, coupons, points, stored value) a commit names."""

@@ -1,0 +1,116 @@
+"""What ``quoteCheckout`` and ``getCheckoutQuote`` answer: a quote, every figure in integer fen."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.shared.types import Reply
+
+
+class LinePartOut(Reply):
+    line: int
+    fen: int
+
+
+class QuoteLineOut(Reply):
+    """One line and its parts: list_total_fen = member_discount_fen + coupons_fen + points_fen + to_pay_fen."""
+
+    line: int = Field(description="the line's index in the cart (0-based)")
+    sku: str
+    category: str | None
+    quantity: int
+    unit_price_fen: int
+    list_total_fen: int
+    member_total_fen: int
+    member_discount_fen: int
+    rule: Literal["price_list", "discount_percent", "list_price"] = Field(description="what set the member price")
+    benefit_rule: str | None
+    price_list: str | None
+    coupons: dict[str, int] = Field(description="coupon id -> fen off this line")
+    coupons_fen: int
+    points_fen: int
+    to_pay_fen: int
+
+
+class ChosenCouponOut(Reply):
+    coupon_id: str
+    template_id: str
+    kind: str
+    terms_version: int
+    version: int = Field(description="the coupon's version read (the commit refuses a coupon changed since)")
+    saving_fen: int
+    lines: list[LinePartOut] = Field(description="the saving per line (nonzero parts), summing to saving_fen")
+    gift_sku: str | None
+    stacking: str
+
+
+class NotChosenOut(Reply):
+    coupon_id: str | None
+    template_id: str | None
+    code: str | None = None
+    why: str = Field(description="a stable code, a colon, and words (e.g. exclusive, group_max, below_threshold)")
+
+
+class CouponsOut(Reply):
+    considered: int = Field(description="the member's unused or locked coupons read (one query, at most 200)")
+    chosen: list[ChosenCouponOut]
+    not_chosen: list[NotChosenOut]
+    saving_fen: int
+
+
+class PointsOut(Reply):
+    rules_version: int
+    points_per_yuan: int
+    max_share_percent: int
+    available_points: int
+    limit_points: int = Field(description="the share cap in points on the amount after coupons")
+    max_points: int = Field(description="the most the member may offset: min(available, limit), whole points, "
+                            "the fewest worth max_fen")
+    max_fen: int = Field(description="what max_points pay (points -> fen rounded down)")
+    used: bool
+    points: int = Field(description="what this quote takes (0 when declined)")
+    fen: int
+    lines: list[LinePartOut]
+    rounding: str
+
+
+class StoredValueOut(Reply):
+    principal_fen: int
+    bonus_fen: int
+    balance_fen: int
+    could_pay_fen: int = Field(description="min(balance, to_pay): informational, the commit decides")
+
+
+class TotalsOut(Reply):
+    list_total_fen: int
+    member_total_fen: int
+    member_discount_fen: int
+    coupons_fen: int
+    points_fen: int
+    to_pay_fen: int
+
+
+class QuoteOut(Reply):
+    """A quote: an offer a commit names by id until it expires."""
+
+    quote_id: str
+    status: Literal["open", "expired"] = Field(description="open until expires_at, then expired")
+    created_at: str
+    expires_at: str
+    merchant_id: str
+    store_id: str | None
+    channel: str | None
+    member_id: str | None = Field(description="null: a walk-in customer (list prices, no coupons, points or stored value)")
+    identified_by: Literal["member_id", "member_code", "token", "walk_in"]
+    tier: str | None
+    price_list: str | None
+    price_list_version: int
+    discount_percent: int | None
+    cart_hash: str
+    lines: list[QuoteLineOut]
+    coupons: CouponsOut | None
+    points: PointsOut | None
+    stored_value: StoredValueOut | None
+    totals: TotalsOut

@@ -1,0 +1,54 @@
+"""What ``quoteCheckout`` takes: a till's (or the member's app's) cart, bounded so that nothing a
+till may send overflows: at most :data:`MAX_LINES` lines, each 1..10^4 units at 1..10^9 fen, a
+line at most 10^11 fen. Strict integers: a fractional or quoted number is 422."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictInt, model_validator
+
+from chalicelib.shared.types import Strict
+
+MAX_LINES = 200
+MAX_QUANTITY = 10_000
+MAX_UNIT_FEN = 10**9
+MAX_LINE_FEN = 10**11
+MAX_CODES = 50
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f]+$")]
+
+
+class QuoteLine(Strict):
+    sku: Sku
+    category: str | None = Field(None, min_length=1, max_length=64)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
+    unit_price_fen: StrictInt = Field(ge=1, le=MAX_UNIT_FEN, description="the till's list price of one unit")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> QuoteLine:
+        if self.quantity * self.unit_price_fen > MAX_LINE_FEN:
+            raise ValueError(f"a line's total (quantity × unit_price_fen) is at most {MAX_LINE_FEN} fen")
+        return self
+
+
+class QuoteCheckout(Strict):
+    merchant_id: str | None = Field(None, min_length=1, max_length=64, description="the merchant (a till's key or "
+                                    "staff: its own; HQ and a member's app name it)")
+    store_id: str | None = Field(None, min_length=1, max_length=64, description="the store (a store's key or staff: "
+                                 "its own)")
+    member_id: str | None = Field(None, min_length=1, max_length=64, description="the member ('me' for a member's "
+                                  "own app; a member's token defaults to it)")
+    member_code: str | None = Field(None, min_length=1, max_length=32, description="the member's code of the minute "
+                                    "(会员码) a till scanned: resolved once, its use committed with the quote")
+    channel: str | None = Field(None, max_length=32, pattern=r"^[a-z_]+$", description="e.g. pos, mini_program")
+    lines: list[QuoteLine] = Field(min_length=1, max_length=MAX_LINES)
+    use_points: StrictBool = Field(True, description="offset points (false: the member declines; the most is shown)")
+    coupon_codes: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=MAX_CODES, description="consider only these coupons of the member (default: every coupon of "
+        "theirs usable here now)")
+
+    @model_validator(mode="after")
+    def _one_member(self) -> QuoteCheckout:
+        if self.member_id is not None and self.member_code is not None:
+            raise ValueError("name the member by member_id or member_code, not both")
+        return self
