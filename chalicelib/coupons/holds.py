@@ -18,7 +18,7 @@ from pydantic import Field, StrictInt
 from chalicelib.coupons import templates
 from chalicelib.coupons.schemas import UseCoupon
 from chalicelib.coupons.service import terms_of, view
-from chalicelib.coupons.tables import CouponHoldItem, CouponItem
+from chalicelib.coupons.tables import CouponHoldItem, CouponItem, TemplateItem
 from chalicelib.coupons.use import (
     CouponNotUsable,
     CouponUsed,
@@ -51,6 +51,9 @@ class HoldCoupon(UseCoupon):
 def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Lock the coupon for the order: checked as for a write-off, its saving counted in the budgets."""
     now = clock.now()
+    if cmd.template_id and _live(uow, cmd.template_id):      # refused before the platform is asked
+        raise CouponNotUsable("a code verified live with its platform is written off directly, not locked",
+                              why_not="live_code: write it off directly")
     t = take(uow, cmd, by, now)
     if t.terms.codes == "live":            # the platform is told at a write-off; a lock would bypass it
         raise CouponNotUsable("a code verified live with its platform is written off directly, not locked",
@@ -69,6 +72,11 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "hold_id": hold_id,
         "order_id": cmd.order_id, "store_id": t.store_id, "saving_fen": fen}, merchant_id=t.merchant_id))
     return {**_view(h), "saving": saving_view(t.saving), "coupon": view(c, t.terms, now)}
+
+
+def _live(uow: UnitOfWork, template_id: str) -> bool:
+    head = uow.get(TemplateItem, TemplateItem.key(template_id)) if len(template_id) <= 64 else None
+    return head is not None and templates.terms_of(uow, head.template_id, int(head.terms_version)).codes == "live"
 
 
 def _view(h: CouponHoldItem) -> dict[str, Any]:

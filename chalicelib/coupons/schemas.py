@@ -40,6 +40,8 @@ class CreateTemplate(Limits):
     def _some_stock(self) -> CreateTemplate:
         if self.stock == 0 and self.terms.kind != "third_party":
             raise ValueError("stock must be at least 1 (0 only for a third_party template that imports its codes)")
+        if self.stock and self.terms.kind == "third_party" and self.terms.codes != "live":
+            raise ValueError("a third_party template's stock is its imported codes: create it with stock 0")
         return self
 
 

@@ -59,6 +59,9 @@ def issue(uow: UnitOfWork, member_id: str, head: TemplateItem, count: int, sourc
     if head.state != "active":
         raise NotClaimable(f"template {head.template_id} is {head.state}")
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
+    if terms.kind == "third_party":        # its stock is its platform's codes: each issued at its first use
+        raise NotClaimable(f"template {head.template_id}'s coupons are a platform's codes, issued when one is "
+                           "written off: never claimed, issued, granted or bought with points")
     now = clock.now()
     ids = coupon_ids or [new_id() for _ in range(count)]
     coupons = [_coupon(member_id, head, terms, now, source, cid) for cid in ids]

@@ -249,6 +249,8 @@ class Terms(Strict):
             if upper.threshold_fen <= lower.threshold_fen or upper.off_fen <= lower.off_fen:
                 raise ValueError("steps must ascend strictly in both threshold_fen and off_fen "
                                  f"({lower.threshold_fen}/{lower.off_fen} then {upper.threshold_fen}/{upper.off_fen})")
+        if self.kind == "third_party" and self.points_price is not None:
+            raise ValueError("a third_party coupon is a platform's code, sold there: it has no points_price")
         if self.gift_sku is not None and not self.applicability.admits("skus", self.gift_sku):
             raise ValueError(f"gift_sku '{self.gift_sku}' is not admitted by applicability's SKU lists")
         return self

@@ -40,6 +40,7 @@ from pydantic import Field
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.coupons import domain, templates, verifiers
+from chalicelib.coupons.service import NotClaimable
 from chalicelib.coupons.tables import CouponItem, TemplateItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.items import MainModel
@@ -215,10 +216,36 @@ def coupon_of(uow: UnitOfWork, found: CodeItem, member_id: str | None) -> Coupon
     """The coupon a stored code is: the one it became at its first use, or (not yet stored,
     version 0) the one its first use makes, held by ``member_id`` or its walk-in holder."""
     if found.coupon_id and found.member_id:
-        return uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True)
+        c = uow.get(CouponItem, CouponItem.key(found.member_id, found.coupon_id), consistent=True)
+        holder = member_id or f"{WALK_IN}{hash_of(found)[:24]}"
+        if c is not None and c.state == "unused" and c.member_id != holder:
+            return _rehome(uow, found, c, holder)
+        return c
     head = templates.find(uow, found.template_id, None)
+    _active(head)
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
     return fresh_coupon(head, terms, hash_of(found), member_id)
+
+
+def _rehome(uow: UnitOfWork, found: CodeItem, c: CouponItem, holder: str) -> CouponItem:
+    """A code given back by an undo and shown again by someone else (another member, or a walk-in
+    customer): its coupon moves to them, staged with the use (the old item deleted at the version
+    read, the code pointed at the new holder): issued once, used in the holder's own list."""
+    read = int(c.version or 0)
+    uow.delete(CouponItem(*CouponItem.key(c.member_id, c.coupon_id)), CouponItem.version == read,
+               on_conflict=changed("the coupon"))
+    uow.update(CodeItem(*CodeItem.key(hash_of(found))), [CodeItem.member_id.set(holder)],
+               (CodeItem.coupon_id == c.coupon_id) & (CodeItem.member_id == c.member_id),
+               on_conflict=changed("the code"))
+    values = {k: v for k, v in c.attribute_values.items() if k not in ("pk", "sk")}
+    moved = CouponItem(*CouponItem.key(holder, c.coupon_id), **{**values, "member_id": holder, "version": 0})
+    return moved
+
+
+def _active(head: TemplateItem) -> None:
+    """A code's first use issues its coupon: only while its template is active, as any issue."""
+    if head.state != "active":
+        raise NotClaimable(f"template {head.template_id} is {head.state}: its codes are not taken now")
 
 
 def live_coupon(uow: UnitOfWork, code: str, template_id: str | None, member_id: str | None) -> CouponItem | None:
@@ -234,6 +261,7 @@ def live_coupon(uow: UnitOfWork, code: str, template_id: str | None, member_id: 
     terms = templates.terms_of(uow, head.template_id, int(head.terms_version))
     if terms.kind != "third_party" or terms.codes != "live" or not terms.platform:
         return None
+    _active(head)
     found = verifiers.current().verify(terms.platform, norm)
     if found is None:
         return None
@@ -261,7 +289,7 @@ def fresh_coupon(head: TemplateItem, terms: Terms, h: str, member_id: str | None
 
 def is_first_use(c: CouponItem) -> bool:
     """Whether ``c`` is a third-party code's coupon not stored yet."""
-    return c.source == "third_party" and not int(c.version or 0)
+    return c.source == "third_party" and not int(c.version or 0) and not c.stock_take   # (moved: taken at the first)
 
 
 def stage_first_use(uow: UnitOfWork, c: CouponItem, used: Any, live: str | None = None) -> None:

@@ -49,7 +49,7 @@ def test_a_batch_is_stored_as_hashes_with_duplicates_counted(api):
     assert (second["imported"], second["duplicates"], second["stock"]["total"]) == (2, 2, 5)
     assert api.call("POST", f"{TPL}/{tid}/codes", {"codes": _codes(4, 1)}, key="imp-2") == (201, second)   # a replay
     stored = _stored()
-    assert len(stored) == 5 and not any("DY" in x.pk or "DY" in str(x.attribute_values) for x in stored)
+    assert len(stored) == 5 and not any("DY00000000" in x.pk or "DY00000000" in str(x.attribute_values) for x in stored)
     assert api.ok("GET", f"{TPL}/{tid}")["stock"] == {"total": 5, "left": 5, "taken": 0}
     head = [x for x in scan(TemplateItem) if x.sk == "HEAD"][0]
     assert int(head.stock) == 5
@@ -113,7 +113,9 @@ def test_a_code_is_written_off_once_at_a_till_and_undone_within_its_window(api):
     second = api.call("POST", "/v1/coupons/write-offs", {**cart, "order_id": "o-3", "member_id": member},
                       token=_till(), key="w-3")
     assert second[0] == 201 and second[1]["coupon"]["coupon_id"] == used[1]["coupon"]["coupon_id"]
-    assert len(_coupons()) == 1
+    assert [c.member_id for c in _coupons()] == [member]              # moved to its new holder: one coupon
+    assert [c["state"] for c in api.ok("GET", f"/v1/members/{member}/coupons", token=_till())["coupons"]] == ["used"]
+    assert api.ok("GET", f"{TPL}/{tid}")["stock"] == {"total": 1, "left": 0, "taken": 1}   # issued once
     unknown = api.call("POST", "/v1/coupons/validate", {**cart, "code": "880123456780"}, token=_till())
     assert unknown[0] == 422 and unknown[1]["type"].endswith("coupon-code-rejected")
 
@@ -126,3 +128,37 @@ def test_a_members_first_use_puts_the_coupon_in_their_list(api):
                                               "member_id": member}, token=_till())
     listed = api.ok("GET", f"/v1/members/{member}/coupons", token=_till())["coupons"]
     assert [c["state"] for c in listed] == ["used"] and listed[0]["saving_fen"] == 3_000
+
+
+def test_a_code_undone_and_shown_by_another_member_moves_to_their_list(api):
+    tid = _douyin(api)["template_id"]
+    api.ok("POST", f"{TPL}/{tid}/codes", {"codes": ["KS1234567890"]}, key="k")
+    m1, m2 = api.member("13800300011"), api.member("13800300012")
+    cart = {"code": "KS1234567890", "order_amount_fen": 5_000}
+    api.ok("POST", "/v1/coupons/write-offs", {**cart, "order_id": "o1", "member_id": m1}, token=_till())
+    api.ok("POST", "/v1/coupons/write-offs/undo", {"code": cart["code"], "order_id": "o1"}, token=_till())
+    api.ok("POST", "/v1/coupons/write-offs", {**cart, "order_id": "o2", "member_id": m2}, token=_till())
+    assert api.ok("GET", f"/v1/members/{m1}/coupons", token=_till())["coupons"] == []
+    [theirs] = api.ok("GET", f"/v1/members/{m2}/coupons", token=_till())["coupons"]
+    assert theirs["state"] == "used" and theirs["source"] == "third_party"
+    assert api.ok("GET", f"/v1/members/{m2}/coupons/{theirs['coupon_id']}", token=_till())["state"] == "used"
+
+
+def test_a_platforms_codes_are_never_claimed_issued_or_bought_and_a_paused_template_takes_none(api):
+    t = _douyin(api, claimable=True)
+    tid = t["template_id"]
+    api.ok("POST", f"{TPL}/{tid}/codes", {"codes": ["PAID000001", "PAID000002"]}, key="p")
+    member = api.member("13800300021")
+    claimed = api.call("POST", f"/v1/members/{member}/coupons", {"template_id": tid})
+    assert claimed[0] == 409 and claimed[1]["type"].endswith("coupon-not-claimable"), claimed
+    assert api.ok("GET", f"{TPL}/{tid}")["stock"] == {"total": 2, "left": 2, "taken": 0}     # nothing taken
+    assert not _coupons()
+    stocked = api.call("POST", TPL, {"terms": DOUYIN, "stock": 5, "state": "active", "merchant_id": "m1"})
+    assert stocked[0] == 422 and "stock 0" in str(stocked[1])       # imported codes are its only stock
+    priced = api.call("POST", TPL, {"terms": {**DOUYIN, "points_price": 100}, "stock": 0, "merchant_id": "m1"})
+    assert priced[0] == 422 and "points_price" in str(priced[1])
+    api.ok("POST", f"{TPL}/{tid}/state", {"state": "paused"})
+    paused = api.call("POST", "/v1/coupons/write-offs", {"code": "PAID000001", "order_id": "o-p",
+                                                         "order_amount_fen": 5_000}, token=_till())
+    assert paused[0] == 409 and "paused" in paused[1]["detail"], paused
+    assert not _coupons() and api.ok("GET", f"{TPL}/{tid}")["stock"]["taken"] == 0

@@ -241,9 +241,11 @@ def test_parking_hours_and_a_third_party_codes_undo_window(api):
     none = api.ok("POST", "/v1/coupons/validate", {"code": code, "order_id": "p1", "order_amount_fen": 0},
                   token=till)
     assert none["usable"] is False and none["why_not"].startswith("no_parking")
-    douyin = _template(api, {"kind": "third_party", "title": "抖音团购", "platform": "douyin", "amount_off_fen": 3_000,
-                             "undo_window_minutes": 0, "validity": {"days_after_claim": 3}})
-    code = _claim(api, member, douyin["template_id"])[1]["code"]
+    douyin = api.ok("POST", TPL, {"terms": {"kind": "third_party", "title": "抖音团购", "platform": "douyin",
+                                            "amount_off_fen": 3_000, "undo_window_minutes": 0,
+                                            "validity": {"days_after_claim": 3}}, "stock": 0, "state": "active"})
+    code = "DY5550001"                                                   # a platform's code: imported, never claimed
+    api.ok("POST", f"{TPL}/{douyin['template_id']}/codes", {"codes": [code]})
     assert api.call("POST", "/v1/coupons/write-offs", {"code": code, "order_id": "d1", "order_amount_fen": 9_000},
                     token=till)[0] == 201
     late = api.call("POST", "/v1/coupons/write-offs/undo", {"code": code, "order_id": "d1"}, token=till)
