@@ -10,6 +10,8 @@ mistyped code is refused before any lookup).
 A code is good in its own minute and the next (:data:`SKEW_STEPS` step of skew: the code shown at
 12:00:59 and scanned at 12:01:05 still resolves), so at most two minutes; and once: a resolve
 records its step on the handle, and a code of that step or an earlier one never resolves again.
+Once a minute's code is used, the member is shown the next minute's (:data:`AHEAD_STEPS`: a code
+one step ahead resolves too), so a second checkout in the same minute need not wait for it.
 The handle alone tells nothing (it is not the member id, and without the current TOTP it resolves
 nothing); it does let someone who sees two codes of one member tell they are the same member's.
 """
@@ -31,6 +33,7 @@ HANDLE_DIGITS = 10
 TOTP_DIGITS = 6
 STEP_SECONDS = 60
 SKEW_STEPS = 1                  # steps before the current one whose code still resolves
+AHEAD_STEPS = 1                 # steps after it: the code shown once this minute's was used
 CODE = re.compile(rf"^{KIND}\d{{{HANDLE_DIGITS + TOTP_DIGITS + 1}}}$")
 
 
@@ -95,9 +98,10 @@ def parse(code: str) -> Presented | None:
 
 
 def matching_step(secret: str, digits: str, at: datetime) -> int | None:
-    """The step (now, or up to :data:`SKEW_STEPS` before) whose TOTP is ``digits``; None: none."""
+    """The step (now, up to :data:`SKEW_STEPS` before or :data:`AHEAD_STEPS` after) whose TOTP is
+    ``digits``; None: none."""
     totp, now = _totp(secret), step(at)
-    for n in range(now, now - SKEW_STEPS - 1, -1):
+    for n in range(now + AHEAD_STEPS, now - SKEW_STEPS - 1, -1):
         if hmac.compare_digest(totp.generate_otp(n), digits):
             return n
     return None
@@ -109,4 +113,4 @@ def window(n: int) -> tuple[datetime, datetime]:
 
 
 __all__ = ["Shown", "Presented", "code_at", "parse", "matching_step", "window", "new_handle", "new_secret", "step",
-           "STEP_SECONDS", "SKEW_STEPS"]
+           "STEP_SECONDS", "SKEW_STEPS", "AHEAD_STEPS"]

@@ -75,7 +75,13 @@ def code(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     item = uow.get(MemberCodeItem, key) or uow.get(MemberCodeItem, key, consistent=True)
     secret, handle = (_secret(item, uow.program, member_id), item.handle) if item else _first_code(uow, member_id)
     now = clock.now()
-    shown = domain.code_at(secret, handle, now)
+    # this minute's code used already (a checkout a moment ago): the next minute's, which resolves now
+    used = uow.get(HandleItem, HandleItem.key(handle), consistent=True)
+    n = domain.step(now)
+    if used is not None and int(used.used_step or 0) >= n:
+        shown = domain.code_at(secret, handle, domain.step_start(n + domain.AHEAD_STEPS))
+    else:
+        shown = domain.code_at(secret, handle, now)
     return {"member_id": member_id, "code": shown.code, "valid_until": clock.iso(shown.valid_until),
             "refresh_in_seconds": shown.refresh_in(now), "step_seconds": domain.STEP_SECONDS,
             "skew_steps": domain.SKEW_STEPS}

@@ -41,10 +41,15 @@ def test_a_code_resolves_once_to_the_member_masked(api):
     assert api.call("POST", RESOLVE, {"code": shown["code"]}, token=_clerk(), key="r1") == (200, found)   # a retry
     again = api.call("POST", RESOLVE, {"code": shown["code"]}, token=_clerk("clerk-2"), key="r2")
     assert again[0] == 409 and again[1]["type"].endswith("/member-code-used")
-    clock.freeze(NOON + timedelta(minutes=1))
+    fresh = _code(api, member)                          # the same minute, its code used: the next minute's
+    assert fresh["code"] != shown["code"] and fresh["code"][:11] == shown["code"][:11]  # the same handle
+    assert fresh["valid_until"] == "2026-12-04T12:03:00.000Z"
+    assert api.call("POST", RESOLVE, {"code": fresh["code"]}, token=_clerk(), key="r3")[0] == 200
+    assert api.call("POST", RESOLVE, {"code": fresh["code"]}, token=_clerk(), key="r4")[0] == 409
+    clock.freeze(NOON + timedelta(minutes=2))
     nxt = _code(api, member)
-    assert nxt["code"] != shown["code"] and nxt["code"][:11] == shown["code"][:11]      # the same handle
-    assert api.call("POST", RESOLVE, {"code": nxt["code"]}, token=_clerk(), key="r3")[0] == 200
+    assert nxt["code"] not in (shown["code"], fresh["code"])
+    assert api.call("POST", RESOLVE, {"code": nxt["code"]}, token=_clerk(), key="r5")[0] == 200
 
 
 def test_a_code_of_the_previous_minute_resolves_and_one_of_three_minutes_ago_does_not(api):

@@ -44,8 +44,9 @@ def test_the_code_changes_every_minute_and_says_when():
 
 
 @pytest.mark.parametrize("later, resolves", [(0, True), (29, True), (30, True), (89, True), (90, False),
-                                              (150, False), (-31, False)])
-def test_a_code_resolves_in_its_minute_and_the_next_only(later, resolves):
+                                              (150, False), (-31, True), (-91, False)])
+def test_a_code_resolves_in_its_minute_the_next_and_the_one_before_only(later, resolves):
+    """(the minute before: a code shown ahead, once that minute's own was used)"""
     shown = domain.code_at(SECRET, HANDLE, AT)
     digits = domain.parse(shown.code).digits
     found = domain.matching_step(SECRET, digits, AT + timedelta(seconds=later))
