@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.coupons import domain, stacking
-from chalicelib.coupons.service import MAX_LISTED, terms_of, usable_now
+from chalicelib.coupons.service import MAX_LISTED, at_merchant, terms_of, usable_now
 from chalicelib.coupons.tables import CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.backend import SortKey
@@ -50,9 +50,7 @@ def choose(coupons: Sequence[tuple[CouponItem, Terms]], on: domain.Cart, merchan
     usable: list[tuple[str, Terms]] = []
     by_id = {c.coupon_id: (c, terms) for c, terms in coupons}
     for c, terms in coupons:
-        reason = usable_now(c, terms, now)
-        if reason is None and c.merchant_id is not None and c.merchant_id != merchant_id:
-            reason = f"merchant: the coupon is used at merchant {c.merchant_id} only"
+        reason = usable_now(c, terms, now) or at_merchant(c, merchant_id)
         if reason is not None:
             why[c.coupon_id] = reason
         else:

@@ -220,6 +220,13 @@ def terms_of(c: CouponItem) -> Terms:
     return templates.parsed(c.template_id, int(c.terms_version), c.terms)
 
 
+def at_merchant(c: CouponItem, merchant: str | None) -> str | None:
+    """None if the coupon may be used at ``merchant`` (a merchant's template: its own only), else why not."""
+    if c.merchant_id is not None and merchant != c.merchant_id:
+        return f"merchant: the coupon is used at merchant {c.merchant_id} only"
+    return None
+
+
 def usable_now(c: CouponItem, terms: Terms, now: datetime) -> str | None:
     """None if the coupon can be used now (its cart aside), else why not."""
     if c.state != "unused":

@@ -31,11 +31,8 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes as hash_algorithms
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import Field
 from pynamodb.attributes import UnicodeAttribute
 
@@ -46,7 +43,7 @@ from chalicelib.coupons.terms import Terms
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import stock
-from chalicelib.shared import clock, secrets
+from chalicelib.shared import clock, sealing, secrets
 from chalicelib.shared.errors import Conflict, Forbidden, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
@@ -97,14 +94,9 @@ def normalise(code: str) -> str | None:
     return text if CODE.match(text) else None
 
 
-@lru_cache(maxsize=8)
-def _key(master: str) -> bytes:
-    return HKDF(algorithm=hash_algorithms.SHA256(), length=32, salt=None, info=INFO).derive(master.encode())
-
-
 def digest(master: str, program: str, code: str) -> str:
     """The keyed hash of a normalised ``code`` in ``program`` under the key derived from ``master``."""
-    mac = hmac.new(_key(master), f"{program}\x00{code}".encode(), hashlib.sha256)
+    mac = hmac.new(sealing.derive(master, INFO), f"{program}\x00{code}".encode(), hashlib.sha256)
     return mac.hexdigest()[:HASH_CHARS]
 
 

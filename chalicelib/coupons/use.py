@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib.coupons import codes, domain, guard, templates, third_party, verifiers
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
-from chalicelib.coupons.service import REMIND_DAYS, due_at, retire, terms_of, usable_now, view
+from chalicelib.coupons.service import REMIND_DAYS, at_merchant, due_at, retire, terms_of, usable_now, view
 from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
@@ -108,8 +108,7 @@ def check(uow: UnitOfWork, cmd: UseCoupon, by: Principal) -> tuple[CouponItem, T
     why = usable_now(c, terms, now)
     if why is None and cmd.member_id is not None and cmd.member_id != c.member_id and terms.kind != "third_party":
         why = "another_member: the coupon is another member's"
-    if why is None and c.merchant_id is not None and merchant != c.merchant_id:
-        why = f"merchant: the coupon is used at merchant {c.merchant_id} only"
+    why = why or at_merchant(c, merchant)
     if why is None:
         why = domain.applies_to(terms, _cart(cmd, merchant, store))
     saving = domain.saving(terms, _cart(cmd, merchant, store)) if why is None else None

@@ -18,10 +18,19 @@ def send(queue_url_variable: str, messages: list[dict[str, Any]], waiting: list[
     if not url:
         waiting.extend(messages)
         return
-    sqs = aws.client("sqs")
-    for start in range(0, len(messages), 10):
-        chunk = messages[start:start + 10]
+    refused = send_bodies(url, [(json.dumps(m), 0) for m in messages])
+    if refused:
+        raise RuntimeError(f"the queue refused {len(refused)} messages")
+
+
+def send_bodies(url: str, bodies: list[tuple[str, int]]) -> list[int]:
+    """Put each ``(body, delay seconds)`` on the queue at ``url``, ten a request (``SendMessageBatch``);
+    the indexes of the ones SQS refused. A request that fails raises."""
+    sqs, refused = aws.client("sqs"), []
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start:start + 10]
         sent = sqs.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "MessageBody": json.dumps(m)} for n, m in enumerate(chunk)])
-        if sent.get("Failed"):
-            raise RuntimeError(f"the queue refused {len(sent['Failed'])} messages")
+            {"Id": str(n), "MessageBody": body, **({"DelaySeconds": delay} if delay else {})}
+            for n, (body, delay) in enumerate(chunk)])
+        refused += [start + int(f["Id"]) for f in sent.get("Failed", [])]
+    return refused

@@ -30,7 +30,8 @@ class Sealed(TypedDict):
 
 
 @lru_cache(maxsize=32)
-def _derive(master: str, info: bytes) -> bytes:
+def derive(master: str, info: bytes) -> bytes:
+    """The 32-byte key of ``info`` derived (HKDF-SHA256) from the master secret ``master``."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master.encode())
 
 
@@ -39,7 +40,7 @@ def key(master_version: str, info: bytes) -> bytes:
     master = secrets.current().master(master_version)
     if master is None:
         raise RuntimeError(f"the master secret {master_version} that sealed a secret is no longer listed")
-    return _derive(master, info)
+    return derive(master, info)
 
 
 def seal(plain: bytes, info: bytes, context: bytes) -> Sealed:

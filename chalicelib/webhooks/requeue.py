@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalicelib.shared import aws
+from chalicelib.shared import aws, queue
 from chalicelib.shared.observability import logger
 from chalicelib.webhooks import domain
 
@@ -25,21 +25,16 @@ def _queue() -> str | None:
 
 def resend(held: list[tuple[dict[str, Any], int]]) -> list[tuple[dict[str, Any], int]]:
     """Send a copy of each ``(record, seconds)`` delayed ``seconds``; the ones not sent."""
-    url, kept = _queue(), []
+    url = _queue()
     if not url:
         return held
-    for start in range(0, len(held), BATCH):
-        part = held[start:start + BATCH]
-        try:
-            answer = aws.client("sqs").send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "MessageBody": r["body"], "DelaySeconds": min(s, 900)} for i, (r, s) in enumerate(part)])
-            failed = {int(f["Id"]) for f in answer.get("Failed", [])}
-        except Exception:                 # noqa: BLE001 - kept instead, with the same wait
-            failed = set(range(len(part)))
-        if failed:
-            logger.warning("could not send held webhook messages again", extra={"messages": len(failed)})
-        kept += [part[i] for i in sorted(failed)]
-    return kept
+    try:
+        refused = set(queue.send_bodies(url, [(r["body"], min(s, 900)) for r, s in held]))
+    except Exception:                     # noqa: BLE001 - kept instead, with the same wait
+        refused = set(range(len(held)))
+    if refused:
+        logger.warning("could not send held webhook messages again", extra={"messages": len(refused)})
+    return [h for i, h in enumerate(held) if i in refused]
 
 
 def postpone(waits: list[tuple[dict[str, Any], int]]) -> None:
