@@ -5,6 +5,7 @@ receive count unspent), while a healthy endpoint's batch is posted side by side.
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 import pytest
@@ -52,11 +53,26 @@ def test_a_slow_endpoint_gets_two_posts_of_a_batch_and_the_rest_go_back_untried(
     slow = Receiver(answer=lambda n: (200, 1.0))         # answers, but after the gate calls it slow
     sub, records = _messages(api, slow, 10)
     monkeypatch.setenv("WEBHOOKS_QUEUE_URL", url)        # where the handler sends the held ones
+    at_once, most, counting = [0], [0], threading.Lock()
+    enter, leave = gate.enter, gate.leave
+
+    def counted_enter(endpoint):
+        ticket = enter(endpoint)
+        if ticket is not None:
+            with counting:
+                at_once[0] += 1
+                most[0] = max(most[0], at_once[0])
+        return ticket
+
+    def counted_leave(endpoint, ticket, ok):
+        with counting:
+            at_once[0] -= 1
+        leave(endpoint, ticket, ok)
+    monkeypatch.setattr(gate, "enter", counted_enter)
+    monkeypatch.setattr(gate, "leave", counted_leave)
     assert delivery.handle(records, None) == {"batchItemFailures": []}   # the rest are re-sent, not failed
-    posted = len(slow.posts)              # two at once (a third may start once one has answered, on a slow machine)
-    assert 2 <= posted <= 4
-    starts = sorted(p["at"] for p in slow.posts)
-    assert all(later - earlier >= 0.9 for earlier, later in zip(starts, starts[2:], strict=False))  # never 3 at once
+    posted = len(slow.posts)              # a third may start once one has answered, on a slow machine
+    assert most[0] == 2 and 2 <= posted < 10                             # never more than two at once
     sqs = boto3.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     held = int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
