@@ -51,7 +51,7 @@ def test_a_batch_is_stored_as_hashes_with_duplicates_counted(api):
     stored = _stored()
     assert len(stored) == 5 and not any("DY00000000" in x.pk or "DY00000000" in str(x.attribute_values) for x in stored)
     assert api.ok("GET", f"{TPL}/{tid}")["stock"] == {"total": 5, "left": 5, "taken": 0}
-    head = [x for x in scan(TemplateItem) if x.sk == "HEAD"][0]
+    head = [x for x in scan(TemplateItem) if (x.pk, x.sk) == TemplateItem.key(tid)][0]
     assert int(head.stock) == 5
     bad = api.call("POST", f"{TPL}/{tid}/codes", {"codes": ["ok123456", "no!"]}, key="imp-3")
     assert bad[0] == 422 and "[1]" in bad[1]["detail"]
