@@ -57,7 +57,7 @@ jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
     "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs", "chalicelib.coupons.holds",
-    "chalicelib.coupons.owed",
+    "chalicelib.coupons.owed", "chalicelib.checkout.commits",
 )
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
@@ -143,7 +143,7 @@ def deliver_webhooks(event):
 # their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
 # expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05
 # Asia/Shanghai: points and tier reminders (a civil hour for notifications); every 5 minutes:
-# lapsed checkout holds and targeted coupon issues; :35 coupon reminders and expiry; 01:00: inflation check; 03:40: gift card reconciliation; 03:50: coupons'; :45 and :50 every
+# lapsed checkout holds, lapsed checkouts and targeted coupon issues; :35 coupon reminders and expiry; 01:00: inflation check; 03:40: gift card reconciliation; 03:50: coupons'; :45 and :50 every
 # hour: the next page of the points and stored value reconciliations (every account within a week at
 # 1.2 million members: chalicelib/ledger/reconciliation.py). Lambda finds each handler as an
 # attribute of this module, hence the names.
@@ -167,6 +167,7 @@ gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
 gift_card_holds = app.schedule("rate(5 minutes)", name="gift-card-holds")(_job("gift-card-holds"))
 coupon_holds = app.schedule("rate(5 minutes)", name="coupon-holds")(_job("coupon-holds"))
+checkout_lapse = app.schedule("rate(5 minutes)", name="checkout-lapse")(_job("checkout-lapse"))
 coupon_issues = app.schedule("rate(5 minutes)", name="coupon-issues")(_job("coupon-issues"))
 coupon_reconcile = app.schedule(Cron(50, 19, "*", "*", "?", "*"), name="coupon-reconcile")(
     _job("coupon-reconcile"))

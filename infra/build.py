@@ -78,6 +78,7 @@ JOB_SIZES = {
     "stored-value-bonus-expiry": DUE_WORK, "continue-job": DUE_WORK, "coupon-expiry": DUE_WORK, "coupon-issues": DUE_WORK,
     "coupon-owed": DUE_WORK,
     "points-holds": SWEEP, "stored-value-holds": SWEEP, "gift-card-holds": SWEEP, "coupon-holds": SWEEP,
+    "checkout-lapse": SWEEP,
     "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT, "coupon-reconcile": AUDIT,
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
 }

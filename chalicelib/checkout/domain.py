@@ -125,3 +125,22 @@ def cart_hash(lines: Sequence[tuple[str, str | None, int, int]]) -> str:
     the commit recomputes it and refuses a cart that changed."""
     canonical = json.dumps([list(line) for line in lines], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def tenders(to_pay: Sequence[int], paid: Sequence[tuple[str, int]]) -> tuple[list[dict[str, int]], list[int]]:
+    """What pays each line's ``to_pay``: each tender of ``paid`` (name, fen; stored value, then
+    each gift card) spread over what the lines have left in proportion (largest remainder, ties to
+    the earlier line), in turn; the rest of each line is cash. Per line: {tender: fen}, and the
+    cash per line. Refuses (ValueError) tenders paying more than the lines come to."""
+    left = list(to_pay)
+    if sum(fen for _, fen in paid) > sum(left) or any(fen < 0 for _, fen in paid):
+        raise ValueError(f"the tenders pay {sum(fen for _, fen in paid)} fen of {sum(left)} to pay")
+    per_line: list[dict[str, int]] = [{} for _ in left]
+    for name, fen in paid:
+        if not fen:
+            continue
+        for i, part in enumerate(allocate(fen, left)):
+            if part:
+                per_line[i][name] = part
+                left[i] -= part
+    return per_line, left

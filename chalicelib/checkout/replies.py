@@ -114,3 +114,111 @@ class QuoteOut(Reply):
     points: PointsOut | None
     stored_value: StoredValueOut | None
     totals: TotalsOut
+
+
+class CheckoutLineOut(Reply):
+    """One line and what paid it: list_total_fen = member_discount_fen + Σ coupons + points_fen +
+    stored_value_fen + Σ gift_cards + cash_fen."""
+
+    line: int
+    sku: str
+    category: str | None
+    quantity: int
+    list_total_fen: int
+    member_total_fen: int
+    member_discount_fen: int
+    coupons: dict[str, int] = Field(description="coupon id -> fen off this line")
+    points_fen: int
+    stored_value_fen: int
+    gift_cards: dict[str, int] = Field(description="card number -> fen paid on this line")
+    cash_fen: int
+
+
+class CheckoutTotalsOut(Reply):
+    list_total_fen: int
+    member_total_fen: int
+    member_discount_fen: int
+    coupons_fen: int
+    points: int = Field(description="points spent")
+    points_fen: int
+    stored_value_fen: int
+    gift_cards_fen: int
+    cash_fen: int = Field(description="what is paid outside (cash, WeChat Pay, Alipay...)")
+    order_amount_fen: int = Field(description="the order's amount after member prices and coupons: what points, "
+                                  "stored value, gift cards and cash pay; points are earned on it")
+
+
+class CheckoutCouponOut(Reply):
+    coupon_id: str
+    template_id: str
+    fen: int
+    hold_id: str
+
+
+class CheckoutPointsOut(Reply):
+    points: int
+    fen: int
+    hold_id: str
+
+
+class CheckoutStoredValueOut(Reply):
+    fen: int
+    hold_id: str
+
+
+class CheckoutCardOut(Reply):
+    card_number: str
+    fen: int
+    hold_id: str
+
+
+class CheckoutHoldsOut(Reply):
+    coupons: list[CheckoutCouponOut]
+    points: CheckoutPointsOut | None
+    stored_value: CheckoutStoredValueOut | None
+    gift_cards: list[CheckoutCardOut]
+
+
+class CheckoutEarnedOut(Reply):
+    points: int
+    growth: int
+
+
+class CheckoutProblemOut(Reply):
+    part: str
+    type: str
+    detail: str
+
+
+class CheckoutOut(Reply):
+    """A checkout: open (holds being taken) → committed (everything held) → completed (paid,
+    points earned) | cancelled (everything released); failed: a commit refused, nothing held."""
+
+    checkout_id: str
+    quote_id: str
+    order_id: str
+    status: Literal["open", "committed", "completed", "cancelled", "failed"]
+    merchant_id: str
+    store_id: str | None
+    member_id: str | None
+    channel: str | None
+    guide_id: str | None
+    totals: CheckoutTotalsOut
+    lines: list[CheckoutLineOut]
+    holds: CheckoutHoldsOut
+    holds_expire_at: str
+    created_at: str
+    committed_at: str | None
+    completed_at: str | None
+    cancelled_at: str | None
+    payment_ref: str | None
+    earned: CheckoutEarnedOut | None
+    why: str | None
+    problem: CheckoutProblemOut | None
+
+
+class CheckoutsOut(Reply):
+    """A page of a member's checkouts, newest first."""
+
+    items: list[CheckoutOut]
+    next: str | None = Field(description="pass as ?before= for the next (older) page; null: no more")

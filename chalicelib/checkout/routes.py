@@ -34,3 +34,48 @@ def quote_checkout(call: Call):
           allow=(*TILL, MEMBER), response=R + "QuoteOut")
 def get_checkout_quote(call: Call):
     return service.get_quote(call.uow, call.params["quote_id"], call.caller)
+
+
+if TYPE_CHECKING:
+    from chalicelib.checkout import commits
+else:
+    commits = lazy.module("chalicelib.checkout.commits")
+S = "chalicelib.checkout.schemas:"
+
+
+@endpoint(bp, "/v1/checkouts", "POST", "commitCheckout", tags=TAGS, status=201, personal=True,
+          errors=(403, 404, 409, 422, 429), summary="Commit a quote: its coupons locked, points, stored value and gift "
+          "cards held, all or nothing (409: what differs); the Idempotency-Key (required) names every step, so a "
+          "retry resumes", allow=TILL, body=S + "CommitCheckout", response=R + "CheckoutOut")
+def commit_checkout(call: Call):
+    return commits.commit(call.body, call.caller, call.uow, call.idempotency_key)
+
+
+@endpoint(bp, "/v1/checkouts/{checkout_id}/complete", "POST", "completeCheckout", tags=TAGS, personal=True,
+          errors=(404, 409, 422), summary="The payment is confirmed: every hold spent (coupons written off, points, "
+          "stored value and gift cards paid) and points earned on the order", allow=TILL,
+          body=S + "CompleteCheckout", response=R + "CheckoutOut")
+def complete_checkout(call: Call):
+    return commits.complete(call.params["checkout_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/checkouts/{checkout_id}/cancel", "POST", "cancelCheckout", tags=TAGS, personal=True,
+          errors=(404, 409, 422), summary="Cancel a checkout not completed: every hold released", allow=TILL,
+          body=S + "CancelCheckout", response=R + "CheckoutOut")
+def cancel_checkout(call: Call):
+    return commits.cancel(call.params["checkout_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/checkouts/{checkout_id}", "GET", "getCheckout", tags=TAGS, errors=(404,),
+          summary="A checkout: its status, every line's parts, its holds, what it earned", allow=(*TILL, MEMBER),
+          response=R + "CheckoutOut")
+def get_checkout(call: Call):
+    return commits.get(call.uow, call.params["checkout_id"], call.caller)
+
+
+@endpoint(bp, "/v1/members/{member_id}/checkouts", "GET", "listMemberCheckouts", tags=TAGS, errors=(404,),
+          summary="The member's checkouts, newest first (a merchant's callers: their own merchant's)",
+          allow=(*TILL, MEMBER), query=S + "CheckoutsQuery", response=R + "CheckoutsOut")
+def list_member_checkouts(call: Call):
+    return commits.list_of_member(call.uow, call.params["member_id"], call.caller, call.query.limit,
+                                  call.query.before)

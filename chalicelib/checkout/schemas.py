@@ -52,3 +52,53 @@ class QuoteCheckout(Strict):
         if self.member_id is not None and self.member_code is not None:
             raise ValueError("name the member by member_id or member_code, not both")
         return self
+
+
+MAX_CARDS = 5
+
+
+class CardTender(Strict):
+    card_number: str = Field(pattern=r"^9\d{15}$", description="the 16-digit gift card number")
+    secret: str = Field(pattern=r"^\d{16}$", description="the card's 16-digit secret (卡密): checked and guarded as "
+                        "for a payment, never stored")
+    amount_fen: StrictInt = Field(gt=0, le=10**9)
+
+
+class CommitCheckout(Strict):
+    """Apply a quote: every part held at once or none (a 409 says what differs). The commit's
+    Idempotency-Key names its steps: a retry resumes them."""
+
+    quote_id: str = Field(min_length=1, max_length=64)
+    lines: list[QuoteLine] | None = Field(None, min_length=1, max_length=MAX_LINES, description="the cart again: "
+                                          "refused (409) if it differs from the quote's")
+    use_points: StrictBool = Field(True, description="false: the member declines the points offset the quote made")
+    stored_value_fen: StrictInt = Field(0, ge=0, le=10**11, description="what the member's stored value pays (of "
+                                        "what is left after coupons and points)")
+    gift_cards: list[CardTender] = Field([], max_length=MAX_CARDS)
+    order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                                 description="the till's order number (default: the checkout's id)")
+    guide_id: str | None = Field(None, min_length=1, max_length=64, description="the staff member who served the "
+                                 "member (导购), recorded for the reports")
+    ttl_seconds: StrictInt = Field(900, ge=60, le=3600, description="how long the holds last unless completed")
+
+    @model_validator(mode="after")
+    def _cards_once(self) -> CommitCheckout:
+        numbers = [c.card_number for c in self.gift_cards]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("a gift card is named once")
+        return self
+
+
+class CompleteCheckout(Strict):
+    payment_ref: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-.:/]+$", description="the payment's reference at the "
+                                    "payment provider (required when cash is to be paid)")
+
+
+class CancelCheckout(Strict):
+    reason: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+
+
+class CheckoutsQuery(Strict):
+    limit: int = Field(20, ge=1, le=100)
+    before: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[0-9T:.+Z#A-Za-z-]+$",
+                               description="the last page's next: older checkouts")

@@ -4,13 +4,20 @@
   checks: member, merchant, store, caller, cart hash, chosen coupons and their savings and
   versions, points and the rules version, totals), with the fields a commit filters on kept as
   attributes. One put; DynamoDB's TTL (``expires_at``) removes it a day after it expires.
+  ``checkout_id``: the checkout that committed it (a quote is committed once).
+* ``CHECKOUT#<checkout> / CHECKOUT``: a checkout, the record of its saga (:mod:`.saga`): its
+  status, its plan (every hold it takes, each with the id derived from the commit's
+  Idempotency-Key, and every line's parts), the payment and what it earned. Versioned (every
+  move is conditioned on the version read). On the due index while holds are open (it lapses
+  with them); listed on ``gsi1`` under its member (``CHECKOUTS#<member>`` / ``<created>#<id>``).
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import MainModel
+from chalicelib.db.items import Gsi1, MainModel
+from chalicelib.ledger.holds import HoldRecord
 
 
 class QuoteItem(MainModel):
@@ -23,7 +30,42 @@ class QuoteItem(MainModel):
     created_at = UnicodeAttribute()
     valid_until = UnicodeAttribute()               # the offer's end (ISO 8601, UTC); expires_at is the TTL
     body = UnicodeAttribute()                      # JSON of the quote as answered
+    checkout_id = UnicodeAttribute(null=True)      # the checkout that committed it
 
     @staticmethod
     def key(quote_id: str) -> tuple[str, str]:
         return f"QUOTE#{quote_id}", "QUOTE"
+
+
+class CheckoutItem(HoldRecord):
+    """A checkout: a hold of holds (its status is the saga's, :data:`.saga.MOVES`; ``hold_id`` is
+    the checkout's id; it lapses on the due index with the holds it took)."""
+
+    due_kind = "checkout"
+    quote_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()                  # the order the holds and payments are recorded on
+    member_id = UnicodeAttribute(null=True)        # None: a walk-in customer
+    channel = UnicodeAttribute(null=True)
+    caller = UnicodeAttribute()
+    guide_id = UnicodeAttribute(null=True)         # the staff member who served (导购)
+    plan = UnicodeAttribute()                      # JSON: the holds (with their ids) and every line's parts
+    totals = UnicodeAttribute()                    # JSON: list, member, coupons, points, stored value, cards, cash
+    committed_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+    payment_ref = UnicodeAttribute(null=True)      # the payment's reference (completion)
+    earned = UnicodeAttribute(null=True)           # JSON: points and growth the completion earned
+    problem = UnicodeAttribute(null=True)          # JSON: why a commit failed (it released everything)
+    why = UnicodeAttribute(null=True)              # why it was cancelled
+    version = NumberAttribute(default=0)
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)           # CHECKOUTS#<member>
+    gsi1sk = UnicodeAttribute(null=True)           # <created_at>#<checkout>
+
+    @property
+    def checkout_id(self) -> str:
+        return str(self.hold_id)
+
+    @staticmethod
+    def key(checkout_id: str) -> tuple[str, str]:
+        return f"CHECKOUT#{checkout_id}", "CHECKOUT"

@@ -10,19 +10,21 @@ budget); a release takes it back to ``unused`` and gives the budgets their share
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field, StrictInt
 
 from chalicelib.coupons import templates
 from chalicelib.coupons.schemas import UseCoupon
-from chalicelib.coupons.service import terms_of, view
+from chalicelib.coupons.service import at_merchant, terms_of, usable_now, view
 from chalicelib.coupons.tables import CouponHoldItem, CouponItem, TemplateItem
+from chalicelib.coupons.terms import Terms
 from chalicelib.coupons.use import (
     CouponNotUsable,
     CouponUsed,
     Use,
+    budgets,
     cost_split,
     give_back,
     mark_used,
@@ -58,20 +60,51 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     if t.terms.codes == "live":            # the platform is told at a write-off; a lock would bypass it
         raise CouponNotUsable("a code verified live with its platform is written off directly, not locked",
                               why_not="live_code: write it off directly")
-    c, fen, hold_id = t.coupon, t.saving.fen, new_id()
+    h = _lock(uow, t.coupon, t.terms, t.saving.fen, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref,
+                                                        t.saving.fen, {}, order_amount(cmd)),
+              new_id(), now + timedelta(seconds=cmd.ttl_seconds), now)
+    return {**_view(h), "saving": saving_view(t.saving), "coupon": view(t.coupon, t.terms, now)}
+
+
+def lock_quoted(uow: UnitOfWork, member_id: str, coupon_id: str, use: Use, hold_id: str,
+                expires: datetime) -> CouponHoldItem:
+    """Lock a coupon a checkout's quote chose, for the saving the quote gave it (``use.fen``: its
+    part of the combination, worked out on the cart by :mod:`.choice`), as a step of the commit
+    (``hold_id``: the step's id). Refused (409, with why) if the coupon is no longer usable now or
+    here (used or locked meanwhile, expired), or its budgets have no room. Its terms cannot have
+    changed: a coupon keeps the terms version it was issued under."""
+    now = clock.now()
+    c = uow.get(CouponItem, CouponItem.key(member_id, coupon_id), consistent=True)
+    if c is None:
+        raise CouponNotUsable(f"coupon {coupon_id} is gone", why_not="not_found: the coupon is gone")
+    terms = terms_of(c)
+    why = usable_now(c, terms, now) or at_merchant(c, use.merchant_id)
+    if why is None and terms.codes == "live":
+        why = "live_code: write it off directly"
+    if why is not None:
+        raise (CouponUsed if c.state == "used" else CouponNotUsable)(f"coupon {coupon_id}: {why}", why_not=why)
+    budgets(uow, templates.find(uow, c.template_id, None), use.store_id, use.fen, now, c)
+    return _lock(uow, c, terms, use.fen, use, hold_id, expires, now)
+
+
+def _lock(uow: UnitOfWork, c: CouponItem, terms: Terms, fen: int, use: Use, hold_id: str, expires: datetime,
+          now: datetime) -> CouponHoldItem:
+    """Stage the lock: the hold made, the coupon ``locked`` by it (at the version read) and
+    ``coupon.locked``."""
     h = CouponHoldItem(*CouponHoldItem.key(hold_id), hold_id=hold_id, code=c.code, member_id=c.member_id,
-                       coupon_id=c.coupon_id, order_id=cmd.order_id, merchant_id=t.merchant_id, store_id=t.store_id,
-                       saving_fen=fen, order_amount_fen=order_amount(cmd), cost=json.dumps(cost_split(t.terms, fen)),
-                       budget_period=c.budget_period, by=by.ref, created_at=clock.iso(now))
-    holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
+                       coupon_id=c.coupon_id, order_id=use.order_id, merchant_id=use.merchant_id,
+                       store_id=use.store_id, saving_fen=fen, order_amount_fen=use.order_amount_fen,
+                       cost=json.dumps(cost_split(terms, fen)), budget_period=c.budget_period, by=use.by,
+                       created_at=clock.iso(now))
+    holds.due_at(h, expires, hold_id)
     holds.create(uow, h, holds.OPEN)
     read = int(c.version or 0)
     c.state, c.hold_id = "locked", hold_id
     uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used or locked meanwhile"))
     uow.emit(DomainEvent("coupon.locked", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "hold_id": hold_id,
-        "order_id": cmd.order_id, "store_id": t.store_id, "saving_fen": fen}, merchant_id=t.merchant_id))
-    return {**_view(h), "saving": saving_view(t.saving), "coupon": view(c, t.terms, now)}
+        "order_id": use.order_id, "store_id": use.store_id, "saving_fen": fen}, merchant_id=use.merchant_id))
+    return h
 
 
 def _live(uow: UnitOfWork, template_id: str) -> bool:
@@ -93,6 +126,12 @@ def _open(uow: UnitOfWork, hold_id: str, by: Principal | None, unexpired: bool =
     if c is None or c.state != "locked" or c.hold_id != h.hold_id:
         raise Conflict(f"the coupon of hold {hold_id} is no longer locked by it")
     return h, c
+
+
+def status_of(uow: UnitOfWork, hold_id: str) -> str | None:
+    """The status of a lock (None: none of that id), for a caller that took it as a step of its own."""
+    h = uow.get(CouponHoldItem, CouponHoldItem.key(hold_id[:64]), consistent=True)
+    return None if h is None else str(h.status)
 
 
 def get(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:

@@ -21,11 +21,15 @@ from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters, stock
 from chalicelib.members import service as members
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.errors import Conflict, NotFound, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
+
+# The holds (take, confirm, release, status_of), which checkout's saga takes as steps: that module
+# imports this one, so it is reached lazily.
+holds = lazy.module("chalicelib.coupons.holds")
 
 EXPIRY = "coupon-expiry"
 REMIND_DAYS = 3                    # coupon.expiring this many days before a coupon ends

@@ -55,7 +55,7 @@ DUE_SHARDS = 8        # shards of a kind not in SHARDS
 # each. Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
 SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "lifecycle": 16,
           "tier-review": 16, "tier-remind": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
-          "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1, "coupon-expiry": 16, "coupon-hold": 2}
+          "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1, "coupon-expiry": 16, "coupon-hold": 2, "checkout": 2}
 LANES = 8             # continuations a run fans out to per batch of programs (lane n: shards n, n + LANES...)
 PROGRAMS_PER_PART = 50    # programs one continuation message carries (its cursor stays well under SQS's 256 KB)
 ATTEMPTS = 5          # tries per item when a concurrent change gets in the way

@@ -41,15 +41,17 @@ def held(batch: GiftCardBatchItem) -> str:
     return f"gift_cards_held:{batch.issuer_merchant_id or 'program'}"
 
 
-def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Reserve an amount on a card for an order: the card is checked as for a payment."""
+def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None,
+         hold_id: str | None = None) -> dict[str, Any]:
+    """Reserve an amount on a card for an order: the card is checked as for a payment
+    (``hold_id``: a step's id, as for points; default: new)."""
     merchant, store, card, batch, _ = tendered(cmd, by, uow, "holds")
     orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, by=by)          # another store's order: 404, as a payment
     change = CardChange(uow, card)
     change.state.move("used", cmd.amount_fen)
     card.held = int(card.held or 0) + cmd.amount_fen
     change.journal.move(liability(batch), held(batch), cmd.amount_fen)
-    hold_id, now = new_id(), clock.now()
+    hold_id, now = hold_id or new_id(), clock.now()
     h = GiftCardHoldItem(*GiftCardHoldItem.key(hold_id), hold_id=hold_id, number=card.number, merchant_id=merchant,
                          store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, created_at=clock.iso(now))
     holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
@@ -57,6 +59,12 @@ def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None) -> 
     change.stage("hold", cmd.amount_fen, "gift_card.held", merchant_id=merchant, store_id=store,
                  ref=f"hold:{hold_id}", data={"hold_id": hold_id, "order_id": cmd.order_id})
     return {**view(h), "balance_fen": C.balance(card)}
+
+
+def status_of(uow: UnitOfWork, hold_id: str) -> str | None:
+    """The status of a hold (None: none of that id), for a caller that took it as a step of its own."""
+    h = repository.of(uow).hold(hold_id)
+    return None if h is None else str(h.status)
 
 
 def get_hold(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:

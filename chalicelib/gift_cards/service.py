@@ -37,12 +37,16 @@ from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.orders import service as orders
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as stored_value
 from chalicelib.stored_value.service import InsufficientBalance, settlement
+
+# The holds (take, confirm, release, status_of), which checkout's saga takes as steps: that module
+# imports this one, so it is reached lazily.
+holds = lazy.module("chalicelib.gift_cards.holds")
 
 CASH, DISCOUNT = "cash_clearing", "gift_card_discount"
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.points.refunds import RefundExceedsOrder, refund
     from chalicelib.points.reports import liability, reconciliation
     from chalicelib.points.rules import points_value_fen, redeem_limit_points
-    from chalicelib.points.schemas import Adjust
-    from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, redeem, release_hold
+    from chalicelib.points.schemas import Adjust, EarnForOrder, Hold
+    from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, hold_status, redeem, release_hold
     from chalicelib.points.tiering import TierAt, TierSource
     from chalicelib.points.tiering import use as use_tiers
 
@@ -32,9 +32,11 @@ _WHERE = {
     "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
     "get_rules": "program", "put_rules": "program", "rules_at": "program", "RefundExceedsOrder": "refunds",
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
+    "EarnForOrder": "schemas", "Hold": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
     **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
-    **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "redeem", "release_hold"), "spending"),
+    **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "redeem", "release_hold"),
+                   "spending"),
 }
 
 
@@ -52,4 +54,5 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
 __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
-           "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points"]
+           "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "EarnForOrder",
+           "Hold", "hold_status"]

@@ -21,7 +21,7 @@ from chalicelib.shared.principal import Principal
 from chalicelib.shared.retry import Contention
 
 LAPSE_ACTOR = "job:points-holds"
-__all__ = ["HoldNotOpen", "confirm_hold", "finish_release", "get_hold", "hold", "redeem", "release_hold"]
+__all__ = ["HoldNotOpen", "confirm_hold", "finish_release", "get_hold", "hold", "hold_status", "redeem", "release_hold"]
 
 if TYPE_CHECKING:
     from chalicelib.points.schemas import Hold, Redeem
@@ -35,13 +35,15 @@ def _check_share(rules: R.ProgramRules, points: int, order_amount_fen: int | Non
 
 
 def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
-           key: str | None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
+           key: str | None, hold_id: str | None = None) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]],
+                                                                 HoldItem | None]:
     """What every spend does first: whose points, under which rules, taken from which lots: the
     account and its first lots in one Query, the member checked by the transaction
     (:func:`.access.spend_reads`), and an order not read at all (its conditions go in the
     transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
-    holds is taken in steps (:mod:`.chunked`)."""
-    filling_id = chunked.fill_id(by, cmd.point_type, key)
+    holds is taken in steps (:mod:`.chunked`) into the hold ``hold_id`` (default: derived from
+    ``key``)."""
+    filling_id = hold_id or chunked.fill_id(by, cmd.point_type, key)
     checked = access.spend_reads(uow, member_id, by, cmd.point_type)
     if checked is None:
         access.prefetch(uow, member_id, by, [cmd.point_type], None, hold=filling_id)
@@ -104,16 +106,19 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
             **({"coupon": coupon} if coupon else {})}
 
 
-def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Reserve points for a checkout: taken from their lots now, spent or given back later."""
+def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None,
+         hold_id: str | None = None) -> dict[str, Any]:
+    """Reserve points for a checkout: taken from their lots now, spent or given back later.
+    ``hold_id``: the hold's id, chosen by a caller that takes it as a step of its own (checkout's
+    commit: ``holds.step_id``), so that a retry finds it; default: a new id."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id)
-    member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key)
+    member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key, hold_id)
     if cmd.order_id:                      # the share already spent on the order counts too
         amount = int(cmd.order_amount_fen or 0)
         orders.check_spend(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
                            R.redeem_limit_points(rules, amount), access.store_scope(by))
     ledger.hold(cmd.points)
-    hold_id = filling.hold_id if filling else new_id()
+    hold_id = filling.hold_id if filling else hold_id or new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
     h = filling or HoldItem(*HoldItem.key(member_id, cmd.point_type, hold_id), hold_id=hold_id, member_id=member_id,
                             point_type=cmd.point_type)
@@ -142,6 +147,13 @@ def _settle(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str, sett
     holds.settleable(h, settling, unexpired=settling == (holds.OPEN,))
     _, rules = program.rules_at(uow, clock.now())
     return h, program.ledger(uow, member_id, point_type, rules, program.today())
+
+
+def hold_status(uow: UnitOfWork, member_id: str, point_type: str, hold_id: str) -> str | None:
+    """The status of a hold of the member's (None: none of that id), for a caller that took it as a
+    step of its own (checkout's saga)."""
+    h = repository.of(uow).hold(member_id, point_type, hold_id)
+    return None if h is None else str(h.status)
 
 
 def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by: Principal) -> dict[str, Any]:

@@ -29,8 +29,9 @@ LAPSE_ACTOR = f"job:{JOB}"
 __all__ = ["HoldNotOpen", "confirm", "hold", "lapse", "release"]
 
 
-def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Reserve an amount for a checkout."""
+def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: str | None,
+         hold_id: str | None = None) -> dict[str, Any]:
+    """Reserve an amount for a checkout (``hold_id``: a step's id, as for points; default: new)."""
     if by.kind == "member":
         raise Forbidden("holds are taken by the merchant's till")
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
@@ -38,7 +39,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     member_id, change, principal, bonus = service.checkout(uow, member_id, by, merchant, cmd.order_id, cmd.amount_fen)
     orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, member_id=member_id, by=by)     # as its payment would be
     change.hold(principal, bonus)
-    hold_id, now = new_id(), clock.now()
+    hold_id, now = hold_id or new_id(), clock.now()
     expires = now + timedelta(seconds=cmd.ttl_seconds)
     h = SvHoldItem(*SvHoldItem.key(member_id, hold_id), hold_id=hold_id, member_id=member_id, merchant_id=merchant,
                    store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, principal=principal, bonus=bonus,
@@ -51,6 +52,12 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     return {"hold_id": hold_id, "member_id": member_id, "order_id": cmd.order_id, "amount_fen": cmd.amount_fen,
             "principal_fen": principal, "bonus_fen": bonus, "status": "open", "expires_at": h.hold_expires_at,
             "balance_fen": change.principal + change.bonus, "lapsed_bonus_fen": change.lapsed_bonus}
+
+
+def status_of(uow: UnitOfWork, member_id: str, hold_id: str) -> str | None:
+    """The status of a hold (None: none of that id), for a caller that took it as a step of its own."""
+    h = uow.get(SvHoldItem, SvHoldItem.key(member_id, hold_id), consistent=True)
+    return None if h is None else str(h.status)
 
 
 def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None, unexpired: bool = False) -> SvHoldItem:

@@ -20,7 +20,7 @@ from chalicelib.ledger.refunds import within_payment
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.orders import service as orders
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import bonus_lots, counters, figures, repository
@@ -29,6 +29,10 @@ from chalicelib.stored_value.account import InsufficientBalance, SvChange, settl
 from chalicelib.stored_value.counters import IssuanceLimit
 from chalicelib.stored_value.schemas import Pay, RefundPayment, TopUp
 from chalicelib.stored_value.tables import SvAccountItem, SvCounterItem, SvPaymentItem, SvRefundItem, SvTopUpRefItem
+
+# The holds (take, confirm, release, status_of), which checkout's saga takes as steps: that module
+# imports this one, so it is reached lazily.
+holds = lazy.module("chalicelib.stored_value.holds")
 
 
 class LimitExceeded(Conflict):

@@ -166,6 +166,11 @@ TARGETS = {
     "quoteCheckout": lambda t: ({}, {"member_id": t["bob"], "store_id": "demo-store",
                                      "lines": [{"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, None),
     "getCheckoutQuote": lambda t: ({"quote_id": t["quote"]}, None, None),
+    "commitCheckout": lambda t: ({}, {"quote_id": t["quote"]}, None),
+    "completeCheckout": lambda t: ({"checkout_id": t["checkout"]}, {"payment_ref": "walk"}, None),
+    "cancelCheckout": lambda t: ({"checkout_id": t["checkout"]}, {}, None),
+    "getCheckout": lambda t: ({"checkout_id": t["checkout"]}, None, None),
+    "listMemberCheckouts": lambda t: ({"member_id": t["bob"]}, None, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -180,6 +185,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks",
                      "resolveMemberCode"}       # any till of the program identifies its members
 SHARED_IN_PROGRAM |= {"getPriceLists", "priceCart"}     # the program's lists; its member's prices
+SHARED_IN_PROGRAM |= {"listMemberCheckouts"}    # as listOrders: the member's, filtered to the caller's own
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -264,7 +270,12 @@ def target(api, stack):
     quote = api.call("POST", "/v1/checkouts/quotes", {"member_id": bob, "lines": [
         {"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, signed_by=pos(stack, A), key=f"wq-{bob}")
     assert quote.status_code == 201, quote.text
-    return {"quote": quote.json()["quote_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
+    second = api.call("POST", "/v1/checkouts/quotes", {"member_id": bob, "lines": [
+        {"sku": "W", "quantity": 2, "unit_price_fen": 100}]}, signed_by=pos(stack, A), key=f"wq2-{bob}")
+    checkout = api.call("POST", "/v1/checkouts", {"quote_id": second.json()["quote_id"]}, signed_by=pos(stack, A),
+                        key=f"wco-{bob}")
+    assert checkout.status_code == 201 and checkout.json()["status"] == "committed", checkout.text
+    return {"quote": quote.json()["quote_id"], "checkout": checkout.json()["checkout_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
             "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
@@ -325,7 +336,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                "default/COUPONTPL#", "default/COUPONCODE#", "default/COUPONTP#", "default/STOCK#", "default/COUPONISSUE#",
-                               "default/COUPONHOLD#", "default/QUOTE#",
+                               "default/COUPONHOLD#", "default/QUOTE#", "default/CHECKOUT#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
@@ -346,6 +357,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
 # which belong to the merchant, not to a store (any of its tills activates one it sold). None of
 # them may touch a record demo-store took, which the dump below proves.
 OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers", "getDailyStats", "listOrders",
+             "listMemberCheckouts",
              "payWithStoredValue", "activateGiftCard",
              # the merchant's coupon templates are the merchant's, not a store's: any of its stores
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)

@@ -1,0 +1,106 @@
+"""Checkout's commit, completion and cancel over real HTTP on the local stack (issue #27 items
+3-4), as a till drives them: the Gold member of the quote test commits the quote with stored value
+paying part of the rest, the payment is confirmed and the member earns on what cash and stored
+value principal paid (every figure by hand); replays change nothing; 16 commits racing for one
+member's points and stored value hold them once; a coupon in 8 racing checkouts is locked once;
+a cancelled checkout gives everything back."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib.checkout.replies import CheckoutOut
+from tests.e2e.conftest import fresh_phone
+from tests.e2e.test_checkout_quote_http import (  # noqa: F401  (shop: the module's fixture)
+    CART,
+    QUOTES,
+    _gold_member_with_coupons_points_and_stored_value,
+    _ok,
+    shop,
+)
+
+CHECKOUTS = "/v1/checkouts"
+
+
+def _balances(api, hq, member_id):
+    pts = _ok(api.call("GET", f"/v1/members/{member_id}/points", headers=hq))["accounts"]["points"]
+    sv = _ok(api.call("GET", f"/v1/members/{member_id}/stored-value", headers=hq))
+    coupons = _ok(api.call("GET", f"/v1/members/{member_id}/coupons", headers=hq))["coupons"]
+    return {"points": (pts["available"], pts["held"]), "sv": (sv["balance_fen"], sv["held_principal"]),
+            "coupons": sorted(c["state"] for c in coupons)}
+
+
+def _quote(api, till, member_id, **extra):
+    return _ok(api.call("POST", QUOTES, {"member_id": member_id, "channel": "pos", "lines": CART, **extra},
+                        signed_by=till, key=f"cq-{fresh_phone()}"), 201)
+
+
+def test_a_till_commits_completes_and_the_member_earns_on_what_was_paid(api, stack, shop):
+    hq, till, other_till = shop
+    member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
+    assert _balances(api, hq, member_id) == {"points": (3_000, 0), "sv": (5_000, 0), "coupons": ["unused", "unused"]}
+    q = _quote(api, till, member_id)
+    assert q["totals"]["to_pay_fen"] == 19_140          # the quote test's figures
+    body = {"quote_id": q["quote_id"], "lines": CART, "stored_value_fen": 5_000, "order_id": f"POS-{member_id[-8:]}",
+            "guide_id": "guide-li"}
+    key = f"commit-{member_id}"
+    r = api.call("POST", CHECKOUTS, body, signed_by=till, key=key)
+    c = _ok(r, 201)
+    CheckoutOut.model_validate(c)
+    # by hand: stored value 50.00 over the 126.64 : 64.76 to pay -> 3,308.25 + 1,691.75 = 3,308 + 1,692;
+    # cash 93.56 + 47.84 = 141.40; the order 221.40 (after member prices and coupons).
+    assert [(x["stored_value_fen"], x["cash_fen"]) for x in c["lines"]] == [(3_308, 9_356), (1_692, 4_784)]
+    assert c["totals"] == {"list_total_fen": 30_000, "member_total_fen": 26_600, "member_discount_fen": 3_400,
+                           "coupons_fen": 4_460, "points": 3_000, "points_fen": 3_000, "stored_value_fen": 5_000,
+                           "gift_cards_fen": 0, "cash_fen": 14_140, "order_amount_fen": 22_140}
+    assert c["status"] == "committed" and c["guide_id"] == "guide-li" and c["order_id"] == body["order_id"]
+    held = {"points": (0, 3_000), "sv": (0, 5_000), "coupons": ["locked", "locked"]}
+    assert _balances(api, hq, member_id) == held
+    assert _ok(api.call("POST", CHECKOUTS, body, signed_by=till, key=key), 201) == c          # a replay
+    assert api.call("GET", f"{CHECKOUTS}/{c['checkout_id']}", signed_by=other_till).status_code == 404
+    refused = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "x"}, signed_by=other_till,
+                       key=f"cx-{member_id}")
+    assert refused.status_code == 404 and _balances(api, hq, member_id) == held
+    done = _ok(api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wxpay-42000017"},
+                        signed_by=till, key=f"complete-{member_id}"))
+    # earned on 221.40 less the 30.00 points paid = 191.40: 191 points at 1 a yuan
+    assert done["status"] == "completed" and done["earned"]["points"] == 191
+    after = {"points": (191, 0), "sv": (0, 0), "coupons": ["used", "used"]}
+    assert _balances(api, hq, member_id) == after
+    assert _ok(api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wxpay-42000017"},
+                        signed_by=till, key=f"complete-{member_id}")) == done                   # a replay
+    order = _ok(api.call("GET", f"/v1/orders/{body['order_id']}", params={"merchant_id": c["merchant_id"]}, headers=hq))
+    assert order["amount_fen"] == 22_140
+    assert _balances(api, hq, member_id) == after
+    listed = _ok(api.call("GET", f"/v1/members/{member_id}/checkouts", signed_by=till))
+    assert [x["status"] for x in listed["items"]] == ["completed"]
+
+
+def test_racing_commits_hold_a_members_points_stored_value_and_coupons_once(api, stack, shop):
+    hq, till, _ = shop
+    member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
+    quotes = [_quote(api, till, member_id) for _ in range(16)]
+    assert {q["points"]["points"] for q in quotes} == {3_000}
+
+    def commit(q):
+        return api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 4_000}, signed_by=till,
+                        key=f"race-{q['quote_id']}")
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(commit, quotes))
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, [r.text for r in replies if r.status_code >= 500]
+    assert _balances(api, hq, member_id) == {"points": (0, 3_000), "sv": (1_000, 4_000), "coupons": ["locked", "locked"]}
+    won = next(r.json() for r in replies if r.status_code == 201)
+    cancelled = _ok(api.call("POST", f"{CHECKOUTS}/{won['checkout_id']}/cancel", {"reason": "race over"},
+                             signed_by=till, key=f"race-cancel-{member_id}"))
+    assert cancelled["status"] == "cancelled"
+    assert _balances(api, hq, member_id) == {"points": (3_000, 0), "sv": (5_000, 0), "coupons": ["unused", "unused"]}
+    # one coupon in 8 checkouts, without points or stored value: locked by one of them
+    code = _ok(api.call("GET", f"/v1/members/{member_id}/coupons", headers=hq))["coupons"][0]["code"]
+    eight = [_quote(api, till, member_id, coupon_codes=[code], use_points=False) for _ in range(8)]
+    assert all(len(q["coupons"]["chosen"]) == 1 for q in eight)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda q: api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, signed_by=till,
+                                                   key=f"race8-{q['quote_id']}"), eight))
+    assert sorted(r.status_code for r in replies) == [201] + [409] * 7, [r.text for r in replies]
+    assert _balances(api, hq, member_id)["coupons"] == ["locked", "unused"]
