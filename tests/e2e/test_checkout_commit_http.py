@@ -35,7 +35,7 @@ def _quote(api, till, member_id, **extra):
                         signed_by=till, key=f"cq-{fresh_phone()}"), 201)
 
 
-def test_a_till_commits_completes_and_the_member_earns_on_what_was_paid(api, stack, shop):
+def test_a_till_commits_completes_and_the_member_earns_on_what_was_paid(api, stack, shop):  # noqa: F811
     hq, till, other_till = shop
     member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
     assert _balances(api, hq, member_id) == {"points": (3_000, 0), "sv": (5_000, 0), "coupons": ["unused", "unused"]}
@@ -76,7 +76,7 @@ def test_a_till_commits_completes_and_the_member_earns_on_what_was_paid(api, sta
     assert [x["status"] for x in listed["items"]] == ["completed"]
 
 
-def test_racing_commits_hold_a_members_points_stored_value_and_coupons_once(api, stack, shop):
+def test_racing_commits_hold_a_members_points_stored_value_and_coupons_once(api, stack, shop):  # noqa: F811
     hq, till, _ = shop
     member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
     quotes = [_quote(api, till, member_id) for _ in range(16)]
