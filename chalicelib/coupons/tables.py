@@ -242,7 +242,19 @@ class OwedPackItem(MainModel):
     duepk = UnicodeAttribute(null=True)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
+    gsi1pk = UnicodeAttribute(null=True)               # OWEDPACKS#<member>: the member's owed packs
+    gsi1sk = UnicodeAttribute(null=True)               # <owed_at>#<owner>#<ref>: newest first, read backwards
+    by_member = Gsi1()
 
     @staticmethod
     def key(member_id: str, owner: str, ref: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"OWEDPACK#{owner}#{ref}"
+
+    @staticmethod
+    def member_listing(member_id: str) -> str:
+        return f"OWEDPACKS#{member_id}"
+
+    def list_under_member(self) -> None:
+        """Index the owed pack under its member, by when it was owed (listMemberOwedPacks)."""
+        self.gsi1pk = self.member_listing(self.member_id)
+        self.gsi1sk = f"{self.owed_at}#{self.owner}#{self.ref}"

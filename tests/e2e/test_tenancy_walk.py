@@ -166,6 +166,7 @@ TARGETS = {
     "quoteCheckout": lambda t: ({}, {"member_id": t["bob"], "store_id": "demo-store",
                                      "lines": [{"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, None),
     "getCheckoutQuote": lambda t: ({"quote_id": t["quote"]}, None, None),
+    "listMemberOwedPacks": lambda t: ({"member_id": t["bob"]}, None, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -180,6 +181,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "listStoredValueLedger", "listCouponTemplates", "listMemberCoupons", "getCoupon", "getCouponPacks",
                      "resolveMemberCode"}       # any till of the program identifies its members
 SHARED_IN_PROGRAM |= {"getPriceLists", "priceCart"}     # the program's lists; its member's prices
+SHARED_IN_PROGRAM |= {"listMemberOwedPacks"}     # a member's owed packs (another merchant's caller: its own packs')
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
