@@ -274,3 +274,25 @@ class OwedPacksOut(Reply):
     owed_packs: list[OwedPackOut] = Field(description="newest first (a merchant's caller: packs of its own "
                                                       "templates only)")
     next_before: str | None = Field(description="pass as `before` for the next page; null on the last")
+
+
+class PackFigures(Reply):
+    """Owed coupon packs counted (a second or so behind the writes)."""
+
+    owed: int = Field(description="packs owed: granted (a tier's upgrade, a benefit, a top-up) when their coupons "
+                                  "could not be issued")
+    issued_late: int = Field(description="of them, issued later by the coupon-owed job")
+    expired: int = Field(description="of them, given up unissued after the days allowed")
+    owing: int = Field(description="still owed: owed - issued_late - expired")
+
+
+class PackStatsRow(PackFigures):
+    """One pack's owed figures."""
+
+    pack_id: str
+
+
+class PackStatsOut(PackFigures):
+    """The program's owed coupon packs: in all, and per pack (each pack that was ever owed)."""
+
+    packs: list[PackStatsRow]

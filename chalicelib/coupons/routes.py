@@ -220,3 +220,10 @@ def import_codes(call: Call):
           response=R + "OwedPacksOut")
 def list_owed_packs(call: Call):
     return owed.listing(call.uow, call.params["member_id"], call.caller, call.query.limit, call.query.before)
+
+
+@endpoint(bp, "/v1/coupon-packs/stats", "GET", "getCouponPackStats", tags=TAGS,
+          summary="The owed coupon packs' figures, in all and per pack: owed, issued late, expired unissued, still "
+          "owing (projected from their events exactly once)", allow=(HQ,), response=R + "PackStatsOut")
+def get_pack_stats(call: Call):
+    return stats.packs_shown(call.uow)

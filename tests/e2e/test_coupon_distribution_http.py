@@ -168,3 +168,13 @@ def test_a_top_up_s_pack_owed_is_listed_to_the_member_then_issued_by_the_job(api
     assert (settled["status"], settled["next_try"], len(settled["coupons"])) == ("issued", None, 1)
     mine = [c for c in api.call("GET", "/v1/members/me/coupons", headers=own).json()["coupons"] if c["template_id"] == tea]
     assert [c["coupon_id"] for c in mine] == settled["coupons"] and mine[0]["source"] == "pack"
+    row: dict = {}                                   # the stream folds the owed pack's two events, once each
+    started = time.perf_counter()
+    while time.perf_counter() - started < 15 and row.get("issued_late") != 1:
+        stats = api.call("GET", "/v1/coupon-packs/stats", headers=hq)
+        assert stats.status_code == 200, stats.text
+        row = next((p for p in stats.json()["packs"] if p["pack_id"] == f"PACK-OWED-{tag}"), {})
+        time.sleep(0.05)
+    assert row == {"pack_id": f"PACK-OWED-{tag}", "owed": 1, "issued_late": 1, "expired": 0, "owing": 0}, row
+    figures = stats.json()
+    assert figures["owing"] == figures["owed"] - figures["issued_late"] - figures["expired"] >= 0

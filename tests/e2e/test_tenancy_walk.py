@@ -167,6 +167,7 @@ TARGETS = {
                                      "lines": [{"sku": "W", "quantity": 1, "unit_price_fen": 100}]}, None),
     "getCheckoutQuote": lambda t: ({"quote_id": t["quote"]}, None, None),
     "listMemberOwedPacks": lambda t: ({"member_id": t["bob"]}, None, None),
+    "getCouponPackStats": lambda t: ({}, None, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -193,6 +194,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks",
                "getCouponReconciliation"}
 OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
+OWN_PROGRAM |= {"getCouponPackStats"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

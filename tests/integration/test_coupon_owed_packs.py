@@ -98,3 +98,27 @@ def test_who_sees_a_member_s_owed_packs(api, top_up_pack):  # noqa: F811
     assert status == 404 and problem["type"].endswith("not-found"), problem
     status, problem = api.call("GET", f"/v1/members/{bob}/owed-coupon-packs?limit=0")
     assert status == 422, problem
+
+
+def test_the_pack_statistics_count_owed_issued_late_and_expired_once_under_redelivery(api, top_up_pack):  # noqa: F811
+    from tests.integration.test_tiers import deliver
+    bob = _in_debt(api, top_up_pack)
+    deliver()
+    deliver()                                                            # the stream again: counted once
+    stats = api.ok("GET", "/v1/coupon-packs/stats")
+    assert stats == {"owed": 3, "issued_late": 0, "expired": 0, "owing": 3,
+                     "packs": [{"pack_id": "PACK-TOPUP", "owed": 3, "issued_late": 0, "expired": 0, "owing": 3}]}
+    api.ok("PATCH", f"{TPL}/{top_up_pack}", {"add_stock": 1})
+    api.run_job("coupon-owed")                                           # one issued late
+    api.ok("POST", f"{TPL}/{top_up_pack}/state", {"state": "paused"})
+    for day in range(1, owed.TRY_DAYS + 1):                              # the other two given up
+        clock.freeze(T0 + timedelta(days=day))
+        api.run_job("coupon-owed")
+    assert sorted(p["status"] for p in _owed(api, bob)["owed_packs"]) == ["expired", "expired", "issued"]
+    deliver()
+    deliver()
+    stats = api.ok("GET", "/v1/coupon-packs/stats")
+    assert (stats["owed"], stats["issued_late"], stats["expired"], stats["owing"]) == (3, 1, 2, 0)
+    assert stats["packs"] == [{"pack_id": "PACK-TOPUP", "owed": 3, "issued_late": 1, "expired": 2, "owing": 0}]
+    clerk = mint_token("staff", "clerk-1", 60, role="clerk", merchant_id="m1", store_id="s1")
+    assert api.call("GET", "/v1/coupon-packs/stats", token=clerk)[0] == 403             # HQ's figures
