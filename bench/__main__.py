@@ -817,6 +817,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure webhook delivery (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--coupons", action="store_true",
                         help="only measure the coupon operations (into results.json and docs/engineers/benchmark.md)")
+    parser.add_argument("--coupon-issue", type=int, nargs="?", const=10_000, metavar="MEMBERS",
+                        help="only issue one template to MEMBERS members (10,000) through issueCoupons and its job; "
+                        "printed, not written to results.json")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -853,6 +856,10 @@ def main(argv: list[str] | None = None) -> int:
             update_docs(results)
             print(table(results["coupons"]))
             print(json.dumps(results["coupon_claims"], indent=2))
+            return 0
+        if args.coupon_issue:
+            from bench.coupons import targeted_issue
+            print(json.dumps(targeted_issue(stack, args.coupon_issue), indent=2))
             return 0
         if args.cold_start:
             results = json.loads(OUT.read_text())

@@ -86,3 +86,53 @@ def claim_contention(stack, threads: int = 64, stock: int = 2_000, shards_hint: 
     return {"threads": threads, "stock": stock, "claimed": got[0], "refused": refused[0], "races_retried": retried[0],
             "claims_per_second": round(got[0] / seconds, 1), "p50_ms": round(percentile(latencies, 50), 1),
             "p99_ms": round(percentile(latencies, 99), 1), "level_after": level}
+
+
+def targeted_issue(stack, members: int = 10_000, first: int = 5_000_000) -> dict[str, Any]:
+    """One template issued to ``members`` members through ``issueCoupons`` (at most 8,000 ids a
+    request: ceil(members / 8,000) requests), then the ``coupon-issues`` job run to the end: the
+    requests and capacity of the API calls, of the job, and of the stream consumers after, and the
+    seconds each took; checked: every member got one coupon and the stock's ``taken`` is ``members``.
+    Printed only (``python -m bench --coupon-issue N``): never written to results.json."""
+    from bench.__main__ import fill_members
+    from chalicelib.coupons.issues import MAX_MEMBERS
+    from devstack import emulator
+    from devstack.capacity import Usage
+    session, post, _ = _client(stack, "ti")
+    fill_members(members, first)
+    ids = [f"01BENCH{i:019d}" for i in range(first, first + members)]
+    template = post("/v1/coupon-templates", {"terms": TERMS, "stock": members, "state": "active",
+                                             "claimable": False})["template_id"]
+    stack.drain(timeout=600)                       # the set-up's events are not the issue's
+    before, t = emulator.usage(), time.perf_counter()
+    issues = [post(f"/v1/coupon-templates/{template}/issues", {"member_ids": ids[at:at + MAX_MEMBERS]})["issue_id"]
+              for at in range(0, members, MAX_MEMBERS)]
+    request, seconds = emulator.usage().minus(before), time.perf_counter() - t
+    platform = {"Authorization": "Bearer " + stack.credentials["staff_tokens"]["platform_admin"]}
+    runs, job, job_seconds = 0, Usage(), 0.0
+    while True:                                   # a run goes on to its budget (2 h here): one is enough
+        runs += 1
+        started, t = emulator.usage(), time.perf_counter()
+        r = session.post(f"{stack.api_url}/v1/jobs/coupon-issues/runs", json={},
+                         headers={**platform, "Content-Type": "application/json"}, timeout=7200)
+        assert r.status_code == 200, r.text
+        job, job_seconds = job.plus(emulator.usage().minus(started)), job_seconds + time.perf_counter() - t
+        shown = [post(f"/v1/coupon-issues/{i}", None, "GET") for i in issues]
+        if all(s["status"] == "done" for s in shown) or runs >= 20:
+            break
+    done = emulator.usage()
+    stack.drain(timeout=600)
+    consumers = emulator.usage().minus(done)
+    level = post(f"/v1/coupon-templates/{template}", None, "GET")["stock"]
+    issued = sum(s["issued"] for s in shown)
+    assert issued == members and level["taken"] == members, (shown, level)
+
+    def cost(u: Any) -> dict[str, Any]:
+        return {"requests": u.requests, "rcu": round(u.rcu, 1), "wcu": round(u.wcu + u.wcu_index, 1),
+                "wcu_index": round(u.wcu_index, 1)}
+    return {"members": members, "issue_requests": len(issues), "issued": issued, "job_runs": runs,
+            "request": {**cost(request), "seconds": round(seconds, 2)},
+            "job": {**cost(job), "seconds": round(job_seconds, 1),
+                    "wcu_per_member": round((job.wcu + job.wcu_index) / members, 2),
+                    "requests_per_member": round(job.requests / members, 2)},
+            "consumers": cost(consumers), "stock_after": level}

@@ -7,7 +7,10 @@ coupons, with ids derived from the grant (:func:`seed_of`, so nothing is ever is
 owed item settled ``issued``, and the grant's owner told in the same unit (``pack_rules.SETTLED``: the
 benefits capability marks its entitlement ``issued``). A pack still refused after
 :data:`TRY_DAYS` days of tries is settled ``expired`` (``coupon.pack_owed_expired``), and its owner
-told so. A failure never stops the grant nor the run: it is counted and tried again."""
+told so. A failure never stops the grant nor the run: it is counted and tried again.
+
+``listMemberOwedPacks`` (:func:`listing`) shows a member's owed packs, newest first, from the
+member's own partition of ``gsi1`` (``OWEDPACKS#<member>``): one Query a page, never a scan."""
 
 from __future__ import annotations
 
@@ -17,16 +20,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.coupons import service
-from chalicelib.coupons.pack_rules import SETTLED
-from chalicelib.coupons.tables import OwedPackItem
+from chalicelib.coupons.pack_rules import PACKS, SETTLED
+from chalicelib.coupons.tables import OwedPackItem, TemplateItem
 from chalicelib.db import backend
-from chalicelib.db.due import due_items, due_keys, run_due
+from chalicelib.db.backend import SortKey
+from chalicelib.db.due import due_day, due_items, due_keys, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.ledger.stock import StockExhausted
+from chalicelib.members import service as members
 from chalicelib.shared import clock
 from chalicelib.shared.errors import NotFound, Problem, changed
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.principal import Principal
 
 KIND = "coupon-owed"
 TRY_DAYS = 7                      # tried on each of this many days after the grant, then expired
@@ -60,6 +66,7 @@ def owe(uow: UnitOfWork, member_id: str, pack_id: str, owner: str, ref: str, why
     item = OwedPackItem(*OwedPackItem.key(member_id, owner, ref), member_id=member_id, pack_id=pack_id, owner=owner,
                         ref=ref, why=why, status="owed", reason=reason[:300], attempts=0, owed_at=clock.iso(now),
                         give_up_after=(today + timedelta(days=TRY_DAYS)).isoformat(), version=1)
+    item.list_under_member()
     _due(item, today)
     uow.create(item, on_conflict=changed("the owed coupon pack"))
     uow.emit(DomainEvent("coupon.pack_owed", f"member:{member_id}", {
@@ -78,6 +85,40 @@ def view(item: OwedPackItem) -> dict[str, Any]:
     return {"pack_id": item.pack_id, "status": item.status, "reason": item.reason, "attempts": int(item.attempts or 0),
             "owed_at": item.owed_at, "give_up_after": item.give_up_after, "settled_at": item.settled_at,
             "coupons": json.loads(item.coupons) if item.coupons else []}
+
+
+def listing(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:
+    """``listMemberOwedPacks``: a page of the member's owed packs, newest first (``before``: the
+    previous page's ``next_before``). The member and HQ see them all; a merchant's caller (its key
+    or staff) only those of packs in force whose every template is its own, as it may grant them."""
+    member = members.acting_on(uow, member_id, by)
+    sort = SortKey.below(before) if before else None
+    items = list(uow.query(OwedPackItem, OwedPackItem.member_listing(member.member_id), sort, index="gsi1",
+                           forward=False, limit=limit))
+    mine = None if by.kind == "member" or by.is_hq else _packs_of(uow, by.merchant_id)
+    last = items[-1] if len(items) == limit else None
+    return {"member_id": member.member_id, "owed_packs": [listed(i) for i in items if mine is None or i.pack_id in mine],
+            "next_before": last.gsi1sk if last else None}
+
+
+def listed(item: OwedPackItem) -> dict[str, Any]:
+    """An owed pack in the member's list: as :func:`view`, with its grant and its next try."""
+    return {**view(item), "owner": item.owner, "ref": item.ref,
+            "next_try": due_day(item.duesk).isoformat() if item.status == "owed" and item.duesk else None}
+
+
+def _packs_of(uow: UnitOfWork, merchant_id: str | None) -> set[str]:
+    """The packs in force whose every template is the merchant's (none for a caller of no merchant)."""
+    if merchant_id is None:
+        return set()
+    _, packs = PACKS.at(uow, clock.now())
+    wanted = sorted({i.template_id for p in packs.packs for i in p.items})
+    heads: dict[str, TemplateItem | None] = {}
+    for at in range(0, len(wanted), 100):                 # a batch read holds 100 keys
+        part = wanted[at:at + 100]
+        heads.update(zip(part, uow.get_many(TemplateItem, [TemplateItem.key(t) for t in part]), strict=True))
+    owners = {t: head.merchant_id if head is not None else None for t, head in heads.items()}
+    return {p.id for p in packs.packs if all(owners[i.template_id] == merchant_id for i in p.items)}
 
 
 def _due(item: OwedPackItem, day: date) -> None:
@@ -108,6 +149,8 @@ def _try(program: str, due: OwedPackItem, as_of: datetime) -> Counter:
     if item is None or item.status != "owed" or item.duesk != due.duesk:
         return Counter()
     read = int(item.version or 0)
+    if item.gsi1pk is None:               # owed before the member's list existed: listed from this try on
+        item.list_under_member()
     try:
         item.coupons = json.dumps(stage(uow, item.member_id, item.pack_id, item.owner, item.ref, item.why))
         _settle(uow, item, "issued", read)
@@ -122,6 +165,8 @@ def _try(program: str, due: OwedPackItem, as_of: datetime) -> Counter:
     item = uow.get(OwedPackItem, key, consistent=True)
     if item is None or item.status != "owed" or int(item.version or 0) != read:
         return Counter()
+    if item.gsi1pk is None:
+        item.list_under_member()
     item.reason, item.attempts = reason[:300], int(item.attempts or 0) + 1
     today = clock.program_date(as_of)
     if today >= date.fromisoformat(item.give_up_after):

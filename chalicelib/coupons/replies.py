@@ -247,3 +247,52 @@ class CodesImportedOut(Reply):
     imported: int = Field(description="codes of this batch now stored (as keyed hashes, never in clear)")
     duplicates: int = Field(description="codes repeated in the batch or stored already: counted, not imported")
     stock: StockLevel = Field(description="the template's stock after the import")
+
+
+class OwedPackOut(Reply):
+    """A coupon pack owed to the member: granted (a tier's upgrade, a benefit, a top-up) when its
+    coupons could not be issued, tried again daily until issued or given up."""
+
+    pack_id: str
+    owner: Literal["benefit", "top_up"] = Field(description="what granted it: a benefit's entitlement, or a top-up")
+    ref: str = Field(description="the grant's key (the entitlement's, the top-up's payment_ref)")
+    status: Literal["owed", "issued", "expired"] = Field(
+        description="owed (tried again daily), issued (late, by the coupon-owed job), expired (given up unissued)")
+    reason: str | None = Field(description="why its coupons could not be issued, at the last try")
+    attempts: int = Field(description="tries by the coupon-owed job so far (the grant's own not counted)")
+    next_try: str | None = Field(description="the day (program's calendar) of the next try; null once settled")
+    owed_at: str
+    give_up_after: str = Field(description="the last day it is tried: refused then, it expires")
+    settled_at: str | None = Field(description="when it was issued or expired")
+    coupons: list[str] = Field(description="the coupon ids issued for it, once issued")
+
+
+class OwedPacksOut(Reply):
+    """A page of the member's owed coupon packs, newest first."""
+
+    member_id: str
+    owed_packs: list[OwedPackOut] = Field(description="newest first (a merchant's caller: packs of its own "
+                                                      "templates only)")
+    next_before: str | None = Field(description="pass as `before` for the next page; null on the last")
+
+
+class PackFigures(Reply):
+    """Owed coupon packs counted (a second or so behind the writes)."""
+
+    owed: int = Field(description="packs owed: granted (a tier's upgrade, a benefit, a top-up) when their coupons "
+                                  "could not be issued")
+    issued_late: int = Field(description="of them, issued later by the coupon-owed job")
+    expired: int = Field(description="of them, given up unissued after the days allowed")
+    owing: int = Field(description="still owed: owed - issued_late - expired")
+
+
+class PackStatsRow(PackFigures):
+    """One pack's owed figures."""
+
+    pack_id: str
+
+
+class PackStatsOut(PackFigures):
+    """The program's owed coupon packs: in all, and per pack (each pack that was ever owed)."""
+
+    packs: list[PackStatsRow]

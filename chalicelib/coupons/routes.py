@@ -16,8 +16,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
-    from chalicelib.coupons import holds, issues, packs, reconcile, service, stats, templates, third_party, use
+    from chalicelib.coupons import holds, issues, owed, packs, reconcile, service, stats, templates, third_party, use
 else:
+    owed = lazy.module("chalicelib.coupons.owed")
     holds = lazy.module("chalicelib.coupons.holds")
     reconcile = lazy.module("chalicelib.coupons.reconcile")
     stats = lazy.module("chalicelib.coupons.stats")
@@ -53,6 +54,12 @@ class GrantPack(Strict):
 
 class MemberCouponsQuery(Strict):
     state: str | None = Field(None, pattern=r"^(unused|locked|used|expired|void)$")
+
+
+class OwedPacksQuery(Strict):
+    limit: int = Field(20, ge=1, le=100)
+    before: str | None = Field(None, max_length=300, pattern=r"^[!-~]+$",
+                               description="the `next_before` of the previous page")
 
 
 @endpoint(bp, "/v1/coupon-templates", "POST", "createCouponTemplate", tags=TAGS, status=201, errors=(403, 404),
@@ -205,3 +212,18 @@ def cancel_coupon_hold(call: Call):
           body="chalicelib.coupons.third_party:ImportCodes", response=R + "CodesImportedOut")
 def import_codes(call: Call):
     return third_party.import_codes(call.params["template_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/members/{member_id}/owed-coupon-packs", "GET", "listMemberOwedPacks", tags=TAGS, errors=(404,),
+          summary="The member's owed coupon packs (granted, not yet issued), newest first: owed, issued or expired, "
+          "with tries, the next try and why not issued", allow=(MEMBER, MERCHANT, ANY_STAFF), query=OwedPacksQuery,
+          response=R + "OwedPacksOut")
+def list_owed_packs(call: Call):
+    return owed.listing(call.uow, call.params["member_id"], call.caller, call.query.limit, call.query.before)
+
+
+@endpoint(bp, "/v1/coupon-packs/stats", "GET", "getCouponPackStats", tags=TAGS,
+          summary="The owed coupon packs' figures, in all and per pack: owed, issued late, expired unissued, still "
+          "owing (projected from their events exactly once)", allow=(HQ,), response=R + "PackStatsOut")
+def get_pack_stats(call: Call):
+    return stats.packs_shown(call.uow)

@@ -4,14 +4,18 @@ expired; the discount given in fen (its cost), in all, per store and per cost be
 amounts the uses came with (the GMV they drove). ``getCouponStats`` reads the template's rows in
 one query per shard (two), whatever the number of coupons, and sets them beside the stock and
 the budget counter: the stock's ``taken`` is what was claimed and issued, and the budget's use is
-the discount given, once the stream has caught up (a reconciliation)."""
+the discount given, once the stream has caught up (a reconciliation).
+
+The owed packs (:mod:`chalicelib.coupons.owed`) have figures of their own, per pack and in all,
+folded from their events by a second consumer, exactly once the same way: packs owed, issued late
+(by the ``coupon-owed`` job) and expired unissued; ``getCouponPackStats`` reads them in two queries."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.coupons import templates
-from chalicelib.coupons.tables import BudgetItem, StatsItem
+from chalicelib.coupons.tables import BudgetItem, PackStatsItem, StatsItem
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import Deltas, folds, read_shards
@@ -21,6 +25,9 @@ from chalicelib.shared.principal import Principal
 
 CONSUMER = "coupon-stats"
 FIGURES = ("claimed", "issued", "used", "undone", "expired", "saving_fen", "orders_fen")
+PACK_CONSUMER = "coupon-pack-stats"
+PACK_FIGURES = {"coupon.pack_owed": "owed", "coupon.pack_owed_issued": "issued_late",
+                "coupon.pack_owed_expired": "expired"}
 
 
 @folds(CONSUMER, "coupon.claimed", "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expired")
@@ -41,6 +48,27 @@ def project(event: DomainEvent) -> Deltas:
     for bearer, part in (d.get("cost") or {}).items():
         deltas.add(StatsItem, StatsItem.key(template, f"BEARER#{bearer}"), {"saving_fen": sign * int(part)})
     return deltas
+
+
+@folds(PACK_CONSUMER, *PACK_FIGURES)
+def project_owed(event: DomainEvent) -> Deltas:
+    """What one owed pack's event adds: one to its figure, in all and for its pack."""
+    figure, deltas = PACK_FIGURES[event.type], Deltas()
+    for key in (PackStatsItem.key(), PackStatsItem.key(event.data["pack_id"])):
+        deltas.add(PackStatsItem, key, {figure: 1})
+    return deltas
+
+
+def packs_shown(uow: UnitOfWork) -> dict[str, Any]:
+    """``getCouponPackStats``: the program's owed packs, in all and per pack (a pack's row once
+    one was owed): owed, issued late, expired unissued, and still owing (owed less the other two)."""
+    rows = {r.sk: r for r in read_shards(uow, PackStatsItem, PackStatsItem.key()[0])}
+
+    def figures(row: Any | None) -> dict[str, int]:
+        f = {k: int(getattr(row, k) or 0) if row is not None else 0 for k in PACK_FIGURES.values()}
+        return {**f, "owing": f["owed"] - f["issued_late"] - f["expired"]}
+    return {**figures(rows.get("ALL")), "packs": [{"pack_id": sk.split("#", 1)[1], **figures(r)}
+                                                 for sk, r in sorted(rows.items()) if sk.startswith("PACK#")]}
 
 
 def _figures(row: Any | None) -> dict[str, int]:

@@ -242,7 +242,36 @@ class OwedPackItem(MainModel):
     duepk = UnicodeAttribute(null=True)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
+    gsi1pk = UnicodeAttribute(null=True)               # OWEDPACKS#<member>: the member's owed packs
+    gsi1sk = UnicodeAttribute(null=True)               # <owed_at>#<owner>#<ref>: newest first, read backwards
+    by_member = Gsi1()
 
     @staticmethod
     def key(member_id: str, owner: str, ref: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"OWEDPACK#{owner}#{ref}"
+
+    @staticmethod
+    def member_listing(member_id: str) -> str:
+        return f"OWEDPACKS#{member_id}"
+
+    def list_under_member(self) -> None:
+        """Index the owed pack under its member, by when it was owed (listMemberOwedPacks)."""
+        self.gsi1pk = self.member_listing(self.member_id)
+        self.gsi1sk = f"{self.owed_at}#{self.owner}#{self.ref}"
+
+
+class PackStatsItem(MainModel):
+    """``COUPONSTATS#PACKS / ALL | PACK#<pack>``: the program's owed coupon packs, in all and per
+    pack: owed, issued late by the ``coupon-owed`` job, expired unissued; projected from the owed
+    packs' events exactly once (:mod:`chalicelib.coupons.stats`). (A template's rows are
+    ``COUPONSTATS#<template id>``: a ULID, never ``PACKS``.)"""
+
+    shards = 2                    # as a template's rows: a stock-out owes packs to many members at once
+
+    owed = NumberAttribute(default=0)
+    issued_late = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(pack_id: str | None = None) -> tuple[str, str]:
+        return "COUPONSTATS#PACKS", "ALL" if pack_id is None else f"PACK#{pack_id}"

@@ -132,3 +132,49 @@ def test_a_top_up_of_200_gets_30_and_its_pack_and_a_replay_grants_once(api, hq):
     assert [c["coupon_id"] for c in mine] == done["coupon_pack"]["coupons"] and mine[0]["usable_now"]
     account = api.call("GET", f"/v1/members/{mid}/stored-value", headers=hq).json()
     assert (account["principal"], account["bonus"]) == (20_000, 3_000)
+
+
+def test_a_top_up_s_pack_owed_is_listed_to_the_member_then_issued_by_the_job(api, hq):
+    """A top-up whose pack is out of stock owes it: the member's app lists it owed, with why; once
+    stock is added, the coupon-owed job issues it and the list shows it issued with its coupon."""
+    tea = _template(api, hq, "owed", 1)
+    tag = fresh_phone()
+    for path, body in (("/v1/coupon-packs", {"packs": {"packs": [{"id": f"PACK-OWED-{tag}", "name": "储值赠券",
+                                                                  "items": [{"template_id": tea}]}]}}),
+                       ("/v1/stored-value/rules", {"rules": {"bonus_rules": [
+                           {"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,
+                            "bonus_fen": 3_000, "coupon_pack": f"PACK-OWED-{tag}"}]}})):
+        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}")
+        assert saved.status_code == 201, saved.text
+    first, _ = _member(api, hq)
+    second, own = _member(api, hq)
+    for mid, ref in ((first, f"WX-O1-{tag}"), (second, f"WX-O2-{tag}")):
+        done = api.call("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 20_000, "payment_ref": ref,
+                                                                            "merchant_id": SHOP},
+                        headers=hq, key=f"cd-{ref}")
+        assert done.status_code == 201, done.text
+    assert "left" in done.json()["coupon_pack"]["owed"]                         # the second: the stock is gone
+    listed = api.call("GET", "/v1/members/me/owed-coupon-packs", headers=own)
+    assert listed.status_code == 200, listed.text
+    [debt] = listed.json()["owed_packs"]
+    assert (debt["pack_id"], debt["owner"], debt["ref"], debt["status"]) == (f"PACK-OWED-{tag}", "top_up",
+                                                                            f"WX-O2-{tag}", "owed")
+    assert "left" in debt["reason"] and debt["next_try"] and debt["coupons"] == []
+    assert api.call("GET", f"/v1/members/{first}/owed-coupon-packs", headers=own).status_code in (403, 404)
+    assert api.call("PATCH", f"{TPL}/{tea}", {"add_stock": 1}, headers=hq, key=f"cd-add-{tag}").status_code == 200
+    run = api.call("POST", "/v1/jobs/coupon-owed/runs", {}, headers=api.staff("platform_admin"), key=f"cd-job-{tag}")
+    assert run.status_code == 200 and run.json()["result"]["issued"] >= 1, run.text
+    [settled] = api.call("GET", f"/v1/members/{second}/owed-coupon-packs", headers=hq).json()["owed_packs"]
+    assert (settled["status"], settled["next_try"], len(settled["coupons"])) == ("issued", None, 1)
+    mine = [c for c in api.call("GET", "/v1/members/me/coupons", headers=own).json()["coupons"] if c["template_id"] == tea]
+    assert [c["coupon_id"] for c in mine] == settled["coupons"] and mine[0]["source"] == "pack"
+    row: dict = {}                                   # the stream folds the owed pack's two events, once each
+    started = time.perf_counter()
+    while time.perf_counter() - started < 15 and row.get("issued_late") != 1:
+        stats = api.call("GET", "/v1/coupon-packs/stats", headers=hq)
+        assert stats.status_code == 200, stats.text
+        row = next((p for p in stats.json()["packs"] if p["pack_id"] == f"PACK-OWED-{tag}"), {})
+        time.sleep(0.05)
+    assert row == {"pack_id": f"PACK-OWED-{tag}", "owed": 1, "issued_late": 1, "expired": 0, "owing": 0}, row
+    figures = stats.json()
+    assert figures["owing"] == figures["owed"] - figures["issued_late"] - figures["expired"] >= 0

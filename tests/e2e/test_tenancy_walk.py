@@ -171,6 +171,8 @@ TARGETS = {
     "cancelCheckout": lambda t: ({"checkout_id": t["checkout"]}, {}, None),
     "getCheckout": lambda t: ({"checkout_id": t["checkout"]}, None, None),
     "listMemberCheckouts": lambda t: ({"member_id": t["bob"]}, None, None),
+    "listMemberOwedPacks": lambda t: ({"member_id": t["bob"]}, None, None),
+    "getCouponPackStats": lambda t: ({}, None, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
@@ -186,6 +188,7 @@ SHARED_IN_PROGRAM = {"lookupMember", "findMember", "getMember", "getPointsAccoun
                      "resolveMemberCode"}       # any till of the program identifies its members
 SHARED_IN_PROGRAM |= {"getPriceLists", "priceCart"}     # the program's lists; its member's prices
 SHARED_IN_PROGRAM |= {"listMemberCheckouts"}    # as listOrders: the member's, filtered to the caller's own
+SHARED_IN_PROGRAM |= {"listMemberOwedPacks"}     # a member's owed packs (another merchant's caller: its own packs')
 # These answer in the caller's own program (P2's own rules, figures, merchants...), never P1's.
 # (P2 may well have a merchant of its own called demo-merchant: ids are per program.)
 OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerchant", "createStore", "createApiKey",
@@ -197,6 +200,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "listWebhookSubscriptions", "createCouponTemplate", "listCouponTemplates", "getCouponPacks",
                "getCouponReconciliation"}
 OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
+OWN_PROGRAM |= {"getCouponPackStats"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
