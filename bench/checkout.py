@@ -1,0 +1,68 @@
+"""Checkout (#27 "Measure"): a quote and a commit for a 20-line cart of a member holding 50
+coupons, points and stored value (requests, RCU, WCU, p50/p99), the completion and the cancel of
+a committed checkout, and resolveMemberCode. HQ staff act as the till at the demo merchant's store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.__main__ import _client, row, timed
+
+MERCHANT, STORE = "demo-merchant", "demo-store"
+TEMPLATES = [
+    {"kind": "amount_off", "title": "满100减20", "amount_off_fen": 2_000, "min_spend_fen": 10_000,
+     "validity": {"days_after_claim": 30}, "stacking": {"category": "joint", "group": "a"}},
+    {"kind": "percent_off", "title": "九折", "percent": 90, "validity": {"days_after_claim": 30},
+     "stacking": {"category": "joint", "group": "b"}},
+    {"kind": "amount_off", "title": "满300减50", "amount_off_fen": 5_000, "min_spend_fen": 30_000,
+     "validity": {"days_after_claim": 30}},
+    {"kind": "amount_off", "title": "茶叶满200减30", "amount_off_fen": 3_000, "min_spend_fen": 20_000,
+     "applies": {"categories": ["tea"]}, "validity": {"days_after_claim": 30},
+     "stacking": {"category": "joint", "group": "a"}},
+    {"kind": "no_threshold", "title": "无门槛5元", "amount_off_fen": 500, "validity": {"days_after_claim": 30},
+     "stacking": {"category": "joint", "group": "c"}},
+]
+CART = [{"sku": f"SKU-{i:02d}", "category": "tea" if i % 3 == 0 else "bakery", "quantity": 1 + i % 3,
+         "unit_price_fen": 1_990 + 500 * i} for i in range(20)]
+
+
+def checkout_operations(stack, n: int) -> list[dict[str, Any]]:
+    """Per-call cost of quoteCheckout, commitCheckout, cancelCheckout and completeCheckout for a
+    member holding 50 coupons (10 each of 5 templates), and of resolveMemberCode."""
+    session, post, staff = _client(stack, "ck")
+    templates = [post("/v1/coupon-templates", {"terms": terms, "stock": 10_000, "state": "active"})["template_id"]
+                 for terms in TEMPLATES]
+    member = post("/v1/members", {"phone": "13677770001"})["member_id"]
+    for i in range(50):
+        post(f"/v1/members/{member}/coupons", {"template_id": templates[i % len(templates)]})
+    post(f"/v1/members/{member}/points/earn", {"order_id": "ck-seed", "amount_fen": 50_000_000, "merchant_id": MERCHANT})
+    post(f"/v1/members/{member}/stored-value/top-ups", {"amount_fen": 100_000, "payment_ref": "ck-seed",
+                                                         "merchant_id": MERCHANT})
+    body = {"member_id": member, "merchant_id": MERCHANT, "store_id": STORE, "channel": "pos", "lines": CART}
+    quotes: list[dict[str, Any]] = []
+    rows = []
+    samples, usage = timed(n, lambda i: quotes.append(post("/v1/checkouts/quotes", body)))
+    chosen = len(quotes[0]["coupons"]["chosen"])
+    rows.append(row("quoteCheckout", f"20 lines, 50 coupons ({chosen} chosen), points", n, samples, usage))
+    committed: list[dict[str, Any]] = []
+    samples, usage = timed(n, lambda i: committed.append(post("/v1/checkouts", {
+        "quote_id": quotes[i]["quote_id"], "stored_value_fen": 1_000})))
+    assert all(c["status"] == "committed" for c in committed)
+    rows.append(row("commitCheckout", f"{chosen} coupons, points, stored value", n, samples, usage))
+    samples, usage = timed(n, lambda i: post(f"/v1/checkouts/{committed[i]['checkout_id']}/cancel", {}))
+    rows.append(row("cancelCheckout", f"{chosen} coupons, points, stored value", n, samples, usage))
+    done = min(n, 50 // max(1, chosen))            # each completion uses its coupons up
+    ready = [post("/v1/checkouts", {"quote_id": post("/v1/checkouts/quotes", body)["quote_id"],
+                                    "stored_value_fen": 1_000}) for _ in range(done)]
+    samples, usage = timed(done, lambda i: post(f"/v1/checkouts/{ready[i]['checkout_id']}/complete",
+                                                {"payment_ref": f"wx-{i}"}))
+    rows.append(row("completeCheckout", f"{chosen} coupons, points, stored value; earns", done, samples, usage))
+    tokens = []
+    for i in range(n):
+        m = post("/v1/members", {"phone": f"1367778{i:04d}"})["member_id"]
+        tokens.append(post("/v1/auth/member-tokens", {"member_id": m, "verified_by": "sms_otp"})["token"])
+    codes = [session.get(f"{stack.api_url}/v1/members/me/member-code",
+                         headers={"Authorization": f"Bearer {t}"}).json()["code"] for t in tokens]
+    samples, usage = timed(n, lambda i: post("/v1/member-codes/resolve", {"code": codes[i]}))
+    rows.append(row("resolveMemberCode", "a member's code of the minute", n, samples, usage))
+    return rows
