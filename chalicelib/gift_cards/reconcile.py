@@ -209,11 +209,11 @@ def _proof(uow: UnitOfWork, tallies: list[tuple[_Tally, bool]], whole: bool,
             by_issuer[result["voided_account"]] = by_issuer.get(result["voided_account"], 0) + result["voided_owed_fen"]
         if result["held_fen"]:                       # reserved by open holds
             by_issuer[result["held_account"]] = by_issuer.get(result["held_account"], 0) + result["held_fen"]
-    figures = stored_value.figure_balances(uow) if whole else {}
-    issuers = {account: {"cards_fen": fen, "figures_fen": -figures.get(account, 0),
-                         "agree": fen == -figures.get(account, 0)} for account, fen in sorted(by_issuer.items())}
-    if not whole:
-        issuers = {}
+    issuers: dict[str, dict[str, Any]] = {}
+    if whole:                                        # a part of the cards says nothing of the totals
+        figures = stored_value.figure_balances(uow)
+        issuers = {account: {"cards_fen": fen, "figures_fen": -figures.get(account, 0),
+                             "agree": fen == -figures.get(account, 0)} for account, fen in sorted(by_issuer.items())}
     return {"batches_checked": len(results), "cards_checked": sum(r["cards_checked"] for r in results),
             "cards_mismatched": sum(len(t.mismatches) for t, _ in tallies),
             "balanced": all(r["balanced"] for r in results), "issuers": issuers,
