@@ -143,8 +143,8 @@ def deliver_webhooks(event):
 # their own time zones, and each item waits for its program's day): :10 expire and unlock, :15
 # expired top-up bonus, :20 tier reviews, :25 memberships, :30 lifecycle stages. 10:00 and 10:05
 # Asia/Shanghai: points and tier reminders (a civil hour for notifications); every 5 minutes:
-# lapsed checkout holds, lapsed checkouts and targeted coupon issues; :35 coupon reminders and expiry; 01:00: inflation check; 03:40: gift card reconciliation; 03:50: coupons'; :45 and :50 every
-# hour: the next page of the points and stored value reconciliations (every account within a week at
+# lapsed checkout holds, lapsed checkouts and targeted coupon issues; :35 coupon reminders and expiry; 01:00: inflation check; 03:50: coupons'; :40, :45 and :50 every
+# hour: the next page of the gift card, points and stored value reconciliations (every card and account within a week at
 # 1.2 million members: chalicelib/ledger/reconciliation.py). Lambda finds each handler as an
 # attribute of this module, hence the names.
 member_lifecycle = app.schedule(Cron(30, "*", "*", "*", "?", "*"), name="member-lifecycle")(_job("member-lifecycle"))
@@ -162,7 +162,7 @@ stored_value_reconcile = app.schedule(Cron(50, "*", "*", "*", "?", "*"), name="s
     _job("stored-value-reconcile"))
 stored_value_bonus_expiry = app.schedule(Cron(15, "*", "*", "*", "?", "*"), name="stored-value-bonus-expiry")(
     _job("stored-value-bonus-expiry"))
-gift_card_reconcile = app.schedule(Cron(40, 19, "*", "*", "?", "*"), name="gift-card-reconcile")(
+gift_card_reconcile = app.schedule(Cron(40, "*", "*", "*", "?", "*"), name="gift-card-reconcile")(
     _job("gift-card-reconcile"))
 gift_card_batches = app.schedule("rate(5 minutes)", name="gift-card-batches")(_job("gift-card-batches"))
 gift_card_holds = app.schedule("rate(5 minutes)", name="gift-card-holds")(_job("gift-card-holds"))

@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 API_TIMEOUT_SECONDS = 25
 # Executions kept for each function of a kind (Lambda's account-wide pool is shared with the API,
 # which takes what is left). The stream consumer: stream shards x ParallelizationFactor (1, so a
-# member's events stay in order: devstack.pump.PARALLELIZATION), ~20 shards at the flash peak,
-# room for 50 (shards split as the table's partitions do). A job: its run and one overlapping run (the next
+# member's events stay in order: devstack.pump.PARALLELIZATION), ~28 shards at the flash peak
+# (14,000 events a second: docs/scale.md), room for 50 (shards split as the table's partitions do). A job: its run and one overlapping run (the next
 # schedule, or EventBridge's retry); more would only contend for the same due items. The numbers
 # and their reasons: docs/engineers/deploy.md.
 # deliver-webhooks: WEBHOOKS_CONCURRENCY, below.

@@ -4,9 +4,11 @@
   the run's deadline (:func:`chalicelib.jobs.budget`; its continuation carries on), and deletes exports of secrets whose URL
   has expired or that nobody fetched in time, and announces a batch's expiry the day after its
   last day (``gift_card.batch_expired``). It reads only the batches that are due.
-* ``gift-card-reconcile`` (daily): every card of every batch against its postings and lines, and
-  per issuer against the prepaid figures; a card or batch that does not add up emits
-  ``gift_card.reconciliation_failed``.
+* ``gift-card-reconcile`` (hourly): the next page of every ready batch's cards against their
+  postings and lines, from where the last run stopped (every card within a period, whatever the
+  program's size: :func:`chalicelib.gift_cards.reconcile.next_pages`), each batch's sales against
+  its sale ranges, and per issuer against the prepaid figures when a run read every card; a card
+  or batch that does not add up emits ``gift_card.reconciliation_failed``.
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ def _handle(program_id: str, due: GiftCardBatchItem, as_of: datetime, deadline: 
 
 @job("gift-card-reconcile")
 def reconcile_all(as_of: datetime) -> dict[str, Any]:
-    """Prove every program's gift cards; report (and announce) any difference."""
+    """Prove the next page of every batch of every program; report (and announce) any difference."""
     actor = "job:gift-card-reconcile"
     return reconciliation.every_program(
-        actor, served(UnitOfWork(actor)), reconcile.everything, "cards_checked",
+        actor, served(UnitOfWork(actor)), reconcile.next_pages, "cards_checked",
         lambda result: DomainEvent("gift_card.reconciliation_failed", "program:gift_cards", {
             "day": clock.program_date(as_of).isoformat(),
-            "batches": [m["batch_id"] for m in result["mismatches"]]}))
+            "batches": [m["batch_id"] for m in result["mismatches"]],
+            "cards": [c["card_number"] for m in result["mismatches"] for c in m["mismatches"]]}),
+        mismatched="cards_mismatched")

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, RootModel
 
+from chalicelib.ledger.replies import ReconciliationProgress
 from chalicelib.shared.types import Reply
 
 CardState = Literal["issued", "sold", "activated", "partially_used", "exhausted", "redeemed", "voided", "expired"]
@@ -315,18 +316,26 @@ class GiftCardIssuerCheck(Reply):
 
 
 class GiftCardReconciliationTotal(Reply):
-    """Every batch (up to 1,000) proved, and each issuer's accounts against the prepaid figures."""
+    """The first cards of the ready batches proved (up to 5,000, newest batch first), and each
+    issuer's accounts against the prepaid figures when that was every card; where the
+    ``gift-card-reconcile`` job's pass over every card is."""
 
-    batches_checked: int
+    batches_checked: int = Field(description="batches whose cards were read (the last one possibly in part)")
     cards_checked: int
+    cards_mismatched: int = Field(description="cards that failed a check")
+    whole: bool = Field(description="whether every card of the program was checked (the issuers are compared with "
+                                    "the figures only then)")
     balanced: bool = Field(description="whether every batch balances")
     issuers: dict[str, GiftCardIssuerCheck] = Field(description="by account: gift_cards:<issuer> (outstanding "
                                                                 "card balances), gift_cards_voided:<issuer> "
                                                                 "(voided balances owed to buyers, when any) and "
                                                                 "gift_cards_held:<issuer> (reserved by open holds, "
                                                                 "when any)")
-    figures_agree: bool = Field(description="whether every issuer account agrees with the figures")
+    figures_agree: bool = Field(description="whether every issuer account agrees with the figures (false when "
+                                            "not every card was checked)")
     mismatches: list[GiftCardBatchReconciliation] = Field(description="the batches that failed a check (at most 50)")
+    progress: ReconciliationProgress = Field(description="the job's pass: each run checks the next `page` cards of "
+                                                         "every ready batch (a shard here is a batch, by its number)")
 
 
 class GiftCardReconciliationOut(RootModel[GiftCardBatchReconciliation | GiftCardReconciliationTotal]):

@@ -11,7 +11,6 @@ with :meth:`GiftCardRepository.batch` by the paths that change it or show it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
@@ -75,25 +74,19 @@ class GiftCardRepository:
         return self.uow.query(GiftCardVoidItem, f"GCBATCH#{batch_id}",
                               SortKey.between(f"{VOID}{first:08d}", f"{VOID}{last:08d}"), consistent=True)
 
-    def batches(self, limit: int) -> Iterator[GiftCardBatchItem]:
-        """The program's batches, newest first."""
+    def batches(self, limit: int | None) -> Iterator[GiftCardBatchItem]:
+        """The program's batches, newest first (at most ``limit``; None: all)."""
         return self.uow.query(GiftCardBatchItem, "GCBATCHES", None, index="gsi1", forward=False, limit=limit)
 
     def card(self, number: str) -> GiftCardItem | None:
         """A card, or None."""
         return self.uow.get(GiftCardItem, GiftCardItem.key(number), consistent=True)
 
-    def cards_of(self, batch_id: str) -> Iterator[GiftCardItem]:
-        """Every card of a batch (reports: O(batch))."""
-        return self.uow.query(GiftCardItem, f"GCBATCH#{batch_id}", None, index="gsi1")
-
-    def cards_as_stored(self, batch_id: str) -> Iterator[GiftCardItem]:
-        """Every card of a batch as stored (reconciliation: O(batch)): the index names the cards and
-        each page of them is read by key (a consistent BatchGetItem), so what an index has not yet
-        caught up with (it is eventually consistent) is never compared with a consistent read."""
-        listed = self.cards_of(batch_id)
-        while page := list(islice(listed, BATCH_READ)):
-            yield from (c for c in self.uow.get_many(GiftCardItem, [GiftCardItem.key(i.number) for i in page]) if c)
+    def cards_of(self, batch_id: str, after: str | None = None, limit: int | None = None) -> Iterator[GiftCardItem]:
+        """Every card of a batch (reports: O(batch)) by serial, those after the listing key ``after``
+        (a reconciliation's cursor), at most ``limit``. Index copies: read what to compare by key."""
+        sort = SortKey.above(after) if after else None
+        return self.uow.query(GiftCardItem, f"GCBATCH#{batch_id}", sort, index="gsi1", limit=limit)
 
     def postings(self, number: str) -> Iterator[GiftCardPostingItem]:
         """A card's postings in order."""

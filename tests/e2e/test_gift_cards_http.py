@@ -249,3 +249,30 @@ def test_a_till_cannot_map_card_numbers_by_activating_them(api, stack):
     assert [api.call("GET", f"/v1/gift-cards/{n}", headers=hq).json() for n in probes] == before
     told = api.call("POST", f"/v1/gift-cards/{numbers[2]}/activate", headers=hq, key=f"map-hq-{numbers[2]}")
     assert told.status_code == 409 and told.json()["state"] == "issued"           # HQ is told the state
+
+
+def test_the_reconciliation_job_proves_each_batch_a_page_at_a_time_and_the_read_shows_its_pass(api, stack):
+    """#24 item 8, as the platform runs it: ``gift-card-reconcile`` checks the next page of every
+    ready batch's cards of the program (each card read by key from its batch's listing) and moves
+    each batch's cursor; HQ's reconciliation read shows the pass of this batch complete (its 3
+    cards fit in one page of 1,000), a card paid with proved against its postings."""
+    from chalicelib.gift_cards import keys
+    hq, numbers, secrets = ready_cards(api, stack, "recon-pass", 3, 3)
+    shard_of_batch = keys.batch_no_of(numbers[0])
+    paid = api.call("POST", "/v1/gift-cards/payments", {"card_number": numbers[1], "secret": secrets[numbers[1]],
+                                                         "amount_fen": 1_234, "order_id": f"recon-{numbers[1]}",
+                                                         "merchant_id": A[1]},
+                    signed_by=pos(stack, A), key=f"recon-pay-{numbers[1]}")
+    assert paid.status_code == 201, paid.text
+    run = api.call("POST", "/v1/jobs/gift-card-reconcile/runs", {"program_id": A[0]},
+                   headers=api.staff("platform_admin"), key=f"recon-run-{numbers[0]}")
+    assert run.status_code == 200, run.text
+    assert run.json()["result"]["cards_checked"] >= 3, run.text
+    batch_id = api.call("GET", f"/v1/gift-cards/{numbers[0]}", headers=hq).json()["batch_id"]
+    proof = api.call("GET", "/v1/gift-cards/reconciliation", headers=hq).json()      # the stack's program A
+    assert batch_id not in [m["batch_id"] for m in proof["mismatches"]], proof["mismatches"]
+    assert proof["cards_checked"] >= 3 and proof["progress"]["page"] == 1_000
+    assert api.call("GET", "/v1/gift-cards/reconciliation", params={"batch_id": batch_id},
+                    headers=hq).json()["balanced"]
+    [shard] = [s for s in proof["progress"]["shards"] if s["shard"] == shard_of_batch]
+    assert shard["passes"] >= 1 and shard["last_completed"] and shard["checked"] == 0, shard
