@@ -17,7 +17,7 @@ TEMPLATES = [
     {"kind": "amount_off", "title": "满300减50", "amount_off_fen": 5_000, "min_spend_fen": 30_000,
      "validity": {"days_after_claim": 30}},
     {"kind": "amount_off", "title": "茶叶满200减30", "amount_off_fen": 3_000, "min_spend_fen": 20_000,
-     "applies": {"categories": ["tea"]}, "validity": {"days_after_claim": 30},
+     "applicability": {"categories": ["tea"]}, "validity": {"days_after_claim": 30},
      "stacking": {"category": "joint", "group": "a"}},
     {"kind": "no_threshold", "title": "无门槛5元", "amount_off_fen": 500, "validity": {"days_after_claim": 30},
      "stacking": {"category": "joint", "group": "c"}},
