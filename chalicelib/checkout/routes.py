@@ -44,7 +44,7 @@ S = "chalicelib.checkout.schemas:"
 
 
 @endpoint(bp, "/v1/checkouts", "POST", "commitCheckout", tags=TAGS, status=201, personal=True,
-          errors=(403, 404, 409, 422, 429), summary="Commit a quote: its coupons locked, points, stored value and gift "
+          errors=(403, 404, 409, 422, 423, 429), summary="Commit a quote: its coupons locked, points, stored value and gift "
           "cards held, all or nothing (409: what differs); the Idempotency-Key (required) names every step, so a "
           "retry resumes", allow=TILL, body=S + "CommitCheckout", response=R + "CheckoutOut")
 def commit_checkout(call: Call):

@@ -6,6 +6,7 @@ the same key; cancel and the lapse release everything; bad commits change nothin
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -212,3 +213,38 @@ def test_bad_commits_are_refused_and_change_nothing(shop):
     assert api.ok("POST", f"{CHECKOUTS}/{paid['checkout_id']}/complete", {"payment_ref": "cash-1"}, key="b12",
                   token=_till())["earned"] is None
     assert _balances(api, mid)["coupons"] == ["locked", "locked", "unused"]       # b7's, still held
+
+
+def test_a_gift_card_pays_part_and_a_wrong_secret_releases_everything(shop, monkeypatch):
+    from chalicelib.gift_cards import generation, keys
+    from tests.integration.test_gift_cards import make_batch, secrets_of, sell
+    api = shop
+    monkeypatch.setattr(generation, "CHUNK", 4)
+    batch = make_batch(api, count=2, merchant_ids=["m1"])
+    assert sell(api, batch, 1, 2, "INV-CK")[0] == 201
+    secrets = secrets_of(batch)
+    number = keys.card_number(1, 1)
+
+    def card_balance():
+        return api.ok("GET", f"/v1/gift-cards/{number}")["balance_fen"]
+    assert card_balance() == 10_000
+    mid = _member(api, "13800276001")
+    before = _balances(api, mid)
+    q = _quote(api, mid)
+    wrong = "0" * 16 if secrets[number] != "0" * 16 else "1" * 16
+    tender = {"card_number": number, "amount_fen": 5_000}
+    status, refused = api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 3_000,
+                                                   "gift_cards": [{**tender, "secret": wrong}]}, key="gc-1", token=_till())
+    assert status == 422 and refused["type"].endswith("gift-card-rejected"), refused
+    assert _balances(api, mid) == before and card_balance() == 10_000
+    c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 3_000,
+                                   "gift_cards": [{**tender, "secret": secrets[number]}]}, key="gc-2", token=_till())
+    # 157.00 to pay: stored value 30.00, the card 50.00, cash 77.00
+    assert (c["totals"]["gift_cards_fen"], c["totals"]["cash_fen"]) == (5_000, 7_700)
+    assert sum(sum(x["gift_cards"].values()) for x in c["lines"]) == 5_000 and card_balance() == 5_000
+    assert "secret" not in json.dumps(c)
+    done = api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wx-gc"}, key="gc-3",
+                  token=_till())
+    assert done["status"] == "completed" and card_balance() == 5_000
+    order = api.ok("GET", f"/v1/orders/{c['order_id']}?merchant_id=m1")
+    assert order["amount_fen"] == 20_700
