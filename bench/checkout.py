@@ -4,8 +4,11 @@ a committed checkout, and resolveMemberCode. HQ staff act as the till at the dem
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
+import bench.__main__ as shared
 from bench.__main__ import _client, row, timed
 
 MERCHANT, STORE = "demo-merchant", "demo-store"
@@ -26,6 +29,33 @@ CART = [{"sku": f"SKU-{i:02d}", "category": "tea" if i % 3 == 0 else "bakery", "
          "unit_price_fen": 1_990 + 500 * i} for i in range(20)]
 
 
+def stages(n: int, steps: list[Callable[[int], Any]]) -> list[tuple[list[float], Any]]:
+    """Run ``steps`` in turn for each of ``n`` rounds, each measured apart as
+    :func:`bench.__main__.timed` measures one operation (its requests and units, then its stream
+    consumers')."""
+    from devstack import emulator
+    from devstack.capacity import Usage
+    if shared.DRAIN:
+        shared.DRAIN()
+    samples: list[list[float]] = [[] for _ in steps]
+    apis: list[Any] = [Usage() for _ in steps]
+    consumers: list[Any] = [Usage() for _ in steps]
+    for i in range(n):
+        for k, step in enumerate(steps):
+            before = emulator.usage()
+            t = time.perf_counter()
+            step(i)
+            samples[k].append((time.perf_counter() - t) * 1000)
+            called = emulator.usage()
+            apis[k] = apis[k].plus(called.minus(before))
+            if shared.DRAIN:
+                shared.DRAIN()
+                consumers[k] = consumers[k].plus(emulator.usage().minus(called))
+    for api, used in zip(apis, consumers, strict=True):
+        api.consumers = used
+    return list(zip(samples, apis, strict=True))
+
+
 def checkout_operations(stack, n: int) -> list[dict[str, Any]]:
     """Per-call cost of quoteCheckout, commitCheckout, cancelCheckout and completeCheckout for a
     member holding 50 coupons (10 each of 5 templates), and of resolveMemberCode."""
@@ -39,18 +69,17 @@ def checkout_operations(stack, n: int) -> list[dict[str, Any]]:
     post(f"/v1/members/{member}/stored-value/top-ups", {"amount_fen": 100_000, "payment_ref": "ck-seed",
                                                          "merchant_id": MERCHANT})
     body = {"member_id": member, "merchant_id": MERCHANT, "store_id": STORE, "channel": "pos", "lines": CART}
-    quotes: list[dict[str, Any]] = []
-    rows = []
-    samples, usage = timed(n, lambda i: quotes.append(post("/v1/checkouts/quotes", body)))
-    chosen = len(quotes[0]["coupons"]["chosen"])
-    rows.append(row("quoteCheckout", f"20 lines, 50 coupons ({chosen} chosen), points", n, samples, usage))
-    committed: list[dict[str, Any]] = []
-    samples, usage = timed(n, lambda i: committed.append(post("/v1/checkouts", {
-        "quote_id": quotes[i]["quote_id"], "stored_value_fen": 1_000})))
-    assert all(c["status"] == "committed" for c in committed)
-    rows.append(row("commitCheckout", f"{chosen} coupons, points, stored value", n, samples, usage))
-    samples, usage = timed(n, lambda i: post(f"/v1/checkouts/{committed[i]['checkout_id']}/cancel", {}))
-    rows.append(row("cancelCheckout", f"{chosen} coupons, points, stored value", n, samples, usage))
+    # each quote is committed and cancelled before the next (its coupons come back): one measure a stage
+    state: dict[str, Any] = {}
+    (q_samples, q_usage), (c_samples, c_usage), (x_samples, x_usage) = stages(n, [
+        lambda i: state.update(quote=post("/v1/checkouts/quotes", body)),
+        lambda i: state.update(checkout=post("/v1/checkouts", {"quote_id": state["quote"]["quote_id"],
+                                                               "stored_value_fen": 1_000})),
+        lambda i: post(f"/v1/checkouts/{state['checkout']['checkout_id']}/cancel", {})])
+    chosen = len(state["quote"]["coupons"]["chosen"])
+    rows = [row("quoteCheckout", f"20 lines, 50 coupons ({chosen} chosen), points", n, q_samples, q_usage),
+            row("commitCheckout", f"{chosen} coupons, points, stored value", n, c_samples, c_usage),
+            row("cancelCheckout", f"{chosen} coupons, points, stored value", n, x_samples, x_usage)]
     done = min(n, 50 // max(1, chosen))            # each completion uses its coupons up
     ready = [post("/v1/checkouts", {"quote_id": post("/v1/checkouts/quotes", body)["quote_id"],
                                     "stored_value_fen": 1_000}) for _ in range(done)]
