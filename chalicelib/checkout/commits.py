@@ -42,6 +42,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 JOB = "checkout-lapse"
+CLAIM_MARGIN = timedelta(seconds=30)     # a completion starts only with this long left before its holds lapse
 LAPSE_ACTOR = f"job:{JOB}"
 
 
@@ -217,31 +218,54 @@ def _fail(program: str, by: Principal, c: CheckoutItem, taken: list[saga.Step], 
 
 
 def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """``completeCheckout``: the payment is confirmed: every hold confirmed, points earned."""
+    """``completeCheckout``: the payment is confirmed: the checkout claimed (``completing``), every
+    hold confirmed, points earned, ``completed``."""
     c = _visible(uow, checkout_id, by)
-    if c.status == saga.COMPLETED and c.payment_ref == cmd.payment_ref:
+    if c.status in (saga.COMPLETED, saga.COMPLETING) and c.payment_ref != cmd.payment_ref:
+        raise CheckoutState(f"checkout {c.checkout_id} is {c.status} with another payment reference",
+                            status_now=c.status)
+    if c.status == saga.COMPLETED:
         return view(c)                               # a retry whose first reply was lost
-    if c.status != saga.COMMITTED:
+    if c.status == saga.COMMITTED:
+        totals = json.loads(c.totals)
+        if totals["cash_fen"] and not cmd.payment_ref:
+            raise ValidationProblem(f"{totals['cash_fen']} fen are paid outside: say the payment's reference "
+                                    "(payment_ref)")
+        if clock.parse_iso(c.hold_expires_at) <= clock.now() + CLAIM_MARGIN:
+            raise CheckoutState(f"checkout {c.checkout_id}'s holds lapse at {c.hold_expires_at}: too late to "
+                                "complete; cancel it and commit again", status_now=c.status)
+        _claim(uow.program, by.ref, c, saga.COMPLETING, payment_ref=cmd.payment_ref)
+    elif c.status != saga.COMPLETING:                # a retry of a completion that stopped goes on
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status}: only a committed checkout completes",
                             status_now=c.status)
-    totals = json.loads(c.totals)
-    if totals["cash_fen"] and not cmd.payment_ref:
-        raise ValidationProblem(f"{totals['cash_fen']} fen are paid outside: say the payment's reference (payment_ref)")
     fields = _fields(c)
     for step in saga.steps(fields, by):
         status = step.status(UnitOfWork(by.ref, program=uow.program))
         if status == holds.CONFIRMED:
             continue                                 # confirmed by the first try
         if status != holds.OPEN:
-            raise CheckoutState(f"{step.part}'s hold is {status}: the checkout's time ran out; cancel it and "
-                                "commit again", part=step.part)
+            raise CheckoutState(f"{step.part}'s hold is {status}: the completion stopped and its time ran out; "
+                                "the checkout needs an operator (getCheckout shows what was spent)", part=step.part)
         saga.in_unit(uow.program, by.ref, step.confirm)
     earned = _earn(uow, c, fields, by) if c.member_id else None
-    c.status, c.completed_at, c.payment_ref = saga.COMPLETED, clock.iso(clock.now()), cmd.payment_ref
-    c.earned, c.duepk, c.duesk = json.dumps(earned) if earned else None, None, None
+    c.status, c.completed_at = saga.COMPLETED, clock.iso(clock.now())
+    c.earned = json.dumps(earned) if earned else None
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
     uow.emit(DomainEvent("checkout.completed", **_about(c, {"payment_ref": cmd.payment_ref, "earned": earned})))
     return view(c)
+
+
+def _claim(program: str, actor: str, c: CheckoutItem, status: str, **fields: Any) -> None:
+    """Move the checkout to ``status`` in a transaction of its own, on its version being the one
+    read (of a completion and a cancel racing, one claims it), off the due index."""
+    claim = UnitOfWork(actor, program=program)
+    c.status, c.duepk, c.duesk = status, None, None
+    for name, value in fields.items():
+        setattr(c, name, value)
+    claim.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
+    if status == saga.CANCELLED:
+        claim.emit(DomainEvent("checkout.cancelled", **_about(c, {"why": c.why})))
+    claim.commit()
 
 
 def _earn(uow: UnitOfWork, c: CheckoutItem, fields: dict[str, Any], by: Principal) -> dict[str, Any] | None:
@@ -260,20 +284,18 @@ def _earn(uow: UnitOfWork, c: CheckoutItem, fields: dict[str, Any], by: Principa
 
 def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: UnitOfWork,
            c: CheckoutItem | None = None, actor: str | None = None) -> dict[str, Any]:
-    """``cancelCheckout`` (or the lapse, ``by`` None): every hold released, ``cancelled``."""
+    """``cancelCheckout`` (or the lapse, ``by`` None): the checkout claimed (``cancelled``), then
+    every hold released (a retry releases what a stopped one left)."""
     c = c or _visible(uow, checkout_id, by)
-    if c.status == saga.CANCELLED:
-        return view(c)
-    if c.status not in (saga.OPEN, saga.COMMITTED):
+    actor = actor or (by.ref if by else LAPSE_ACTOR)
+    if c.status in (saga.OPEN, saga.COMMITTED):
+        why = cmd.reason or ("expired" if by is None else "cancelled")
+        _claim(uow.program, actor, c, saga.CANCELLED, why=why, cancelled_at=clock.iso(clock.now()))
+    elif c.status != saga.CANCELLED:
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status}: "
-                            + ("refund it instead" if c.status == saga.COMPLETED else "nothing is held"),
-                            status_now=c.status)
-    why = cmd.reason or ("expired" if by is None else "cancelled")
-    released = saga.release_all(uow.program, actor or (by.ref if by else LAPSE_ACTOR),
-                                list(saga.steps(_fields(c), by)), why)
-    c.status, c.cancelled_at, c.why, c.duepk, c.duesk = saga.CANCELLED, clock.iso(clock.now()), why, None, None
-    uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
-    uow.emit(DomainEvent("checkout.cancelled", **_about(c, {"why": why, "released": released})))
+                            + ("refund it instead" if c.status in (saga.COMPLETED, saga.COMPLETING)
+                               else "nothing is held"), status_now=c.status)
+    saga.release_all(uow.program, actor, list(saga.steps(_fields(c), by)), c.why or "cancelled")
     return view(c)
 
 

@@ -197,7 +197,7 @@ class CheckoutOut(Reply):
     checkout_id: str
     quote_id: str
     order_id: str
-    status: Literal["open", "committed", "completed", "cancelled", "failed"]
+    status: Literal["open", "committed", "completing", "completed", "cancelled", "failed"]
     merchant_id: str
     store_id: str | None
     member_id: str | None

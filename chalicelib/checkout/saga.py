@@ -14,11 +14,14 @@ of its own; the checkout record (``tables.CheckoutItem``) holds the plan. So:
 
 Statuses (:data:`MOVES`)::
 
-    open ──commit──▶ committed ──complete──▶ completed
+    open ──commit──▶ committed ──complete──▶ completing ──▶ completed
      │                   │
      └──refused──▶ failed└──cancel / lapse──▶ cancelled
 
 ``open`` while the steps are being taken (a crash leaves it open; the retry, or the lapse, ends it).
+A completion and a cancel each first claim the checkout (``completing``, ``cancelled``: a move
+conditioned on the version read), then confirm or release its holds: of a completion and a cancel
+racing, one claims it and the other is refused, so no checkout is ever part spent, part released.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from chalicelib.points import service as points
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as stored_value
 
-OPEN, COMMITTED, COMPLETED, CANCELLED, FAILED = "open", "committed", "completed", "cancelled", "failed"
+OPEN, COMMITTED, COMPLETING, COMPLETED = "open", "committed", "completing", "completed"
+CANCELLED, FAILED = "cancelled", "failed"
 MOVES: dict[str, tuple[str, ...]] = {
     OPEN: (COMMITTED, FAILED, CANCELLED),
-    COMMITTED: (COMPLETED, CANCELLED),
+    COMMITTED: (COMPLETING, CANCELLED),
+    COMPLETING: (COMPLETED,),
     COMPLETED: (),
     CANCELLED: (),
     FAILED: (),
