@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -63,8 +64,10 @@ def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
     return identities
 
 
-def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
-    """A new member with its identities; 409 naming every identity that is already taken."""
+def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork,
+             on_taken: Callable[[Identity], Callable[[], Problem]] = taken) -> Member:
+    """A new member with its identities; 409 naming every identity that is already taken
+    (``on_taken``: the problem of an identity taken when the unit commits)."""
     identities = _identities(cmd)
     merchant_id, store_id = merchants.place(uow, by, cmd.merchant_id, cmd.store_id)
     channel = cmd.channel or ("pos" if by.can("pos") else "app")
@@ -76,7 +79,7 @@ def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
                     store_id=store_id, channel=channel, last_active_at=now,
                     review_on=clock.program_date(at) + lifecycle_rules().new_for)
     for identity in identities:
-        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=taken(identity))
+        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=on_taken(identity))
     uow.create(MemberItem.of(member))
     uow.emit(DomainEvent("member.registered", f"member:{member.member_id}",
                          {"member_id": member.member_id, "channel": member.channel,
