@@ -2,7 +2,7 @@
 
 A quote identifies the member (a member id, a member code resolved once, the member's own
 token, a payer's identity (支付即会员: registered with the quote if no member has it and the
-program enables it, :mod:`chalicelib.members.payers`), or nobody: a walk-in customer at list
+program enables it, :func:`chalicelib.members.service.register_payer`), or nobody: a walk-in customer at list
 prices with no coupons, points or stored value),
 prices the cart (:mod:`chalicelib.pricing`), chooses the member's best coupons on the member
 prices (:mod:`chalicelib.coupons`), offers the most points the rules and the balance allow on
@@ -28,7 +28,6 @@ from chalicelib.checkout.schemas import QuoteCheckout
 from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.member_codes import service as member_codes
-from chalicelib.members import payers
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.points import service as points
@@ -57,12 +56,12 @@ def _member(uow: UnitOfWork, cmd: QuoteCheckout, by: Principal, merchant: str,
     elif cmd.member_id is not None:
         member_id, how = cmd.member_id, "member_id"
     elif cmd.payer is not None:
-        payer = payers.identity(cmd.payer.type, cmd.payer.value)          # a bad phone: 422, nothing read
-        found = payers.member_of(uow, payer)
+        payer = members.payer_identity(cmd.payer.type, cmd.payer.value)          # a bad phone: 422, nothing read
+        found = members.payer_member(uow, payer)
         if found is None:
-            if not payers.enabled(uow):
+            if not members.pay_as_member(uow):
                 return None, "walk_in", False                            # the payer is not kept
-            member = payers.register(uow, payer, merchant, store, by)          # staged with the quote
+            member = members.register_payer(uow, payer, merchant, store, by)          # staged with the quote
             uow.prefetch(tiers.tier_keys(member.member_id))       # none yet: their prices are the first tier's
             return member, "payer", True
         member_id, how = found, "payer"
