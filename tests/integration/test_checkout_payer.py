@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.checkout.tables import QuoteItem
 from chalicelib.db.outbox import EventItem
-from chalicelib.members import payers
+from chalicelib.members import service as members
 from chalicelib.members.domain import Identity
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
@@ -136,14 +136,14 @@ def test_a_quote_that_lost_the_race_to_register_the_payer_is_retried_and_finds_t
     assert winner["member_created"] is True
     # the next quote reads the identity before the winner's commit (as a racing one would): its own
     # registration is refused by the identity's entry, and its retry finds the winner's member
-    real, misses = payers.member_of, [1]
+    real, misses = members.payer_member, [1]
 
     def late(uow, payer):
         if misses[0]:
             misses[0] -= 1
             return None
         return real(uow, payer)
-    monkeypatch.setattr(payers, "member_of", late)
+    monkeypatch.setattr(members, "payer_member", late)
     before = _written()
     loser = api.ok("POST", QUOTES, {"payer": {"type": "phone", "value": "138 0027 9002"}, "lines": CART},
                    token=_till())
