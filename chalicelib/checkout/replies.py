@@ -103,7 +103,8 @@ class QuoteOut(Reply):
     store_id: str | None
     channel: str | None
     member_id: str | None = Field(description="null: a walk-in customer (list prices, no coupons, points or stored value)")
-    identified_by: Literal["member_id", "member_code", "token", "walk_in"]
+    identified_by: Literal["member_id", "member_code", "token", "payer", "walk_in"]
+    member_created: bool = Field(False, description="支付即会员: the payer was registered as a member by this quote")
     tier: str | None
     price_list: str | None
     price_list_version: int

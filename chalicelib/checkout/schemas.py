@@ -4,7 +4,7 @@ line at most 10^11 fen. Strict integers: a fractional or quoted number is 422.""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
@@ -31,6 +31,15 @@ class QuoteLine(Strict):
         return self
 
 
+class Payer(Strict):
+    """Who pays, as the payment names them: the payment aggregator's payer id, or a phone the
+    customer gives (normalised and checked as registration does)."""
+
+    type: Literal["wechat_openid", "alipay_user_id", "phone"]
+    value: str = Field(min_length=1, max_length=64, description="the payer id (WeChat OpenID, Alipay user id) or "
+                       "the phone number, in any common format")
+
+
 class QuoteCheckout(Strict):
     merchant_id: str | None = Field(None, min_length=1, max_length=64, description="the merchant (a till's key or "
                                     "staff: its own; HQ and a member's app name it)")
@@ -40,6 +49,9 @@ class QuoteCheckout(Strict):
                                   "own app; a member's token defaults to it)")
     member_code: str | None = Field(None, min_length=1, max_length=32, description="the member's code of the minute "
                                     "(会员码) a till scanned: resolved once, its use committed with the quote")
+    payer: Payer | None = Field(None, description="支付即会员: the payer, instead of member_id / member_code: the "
+                                "member it belongs to; else, if the program enables pay-as-member, a new member "
+                                "registered with the quote (member_created); else a walk-in quote")
     channel: str | None = Field(None, max_length=32, pattern=r"^[a-z_]+$", description="e.g. pos, mini_program")
     lines: list[QuoteLine] = Field(min_length=1, max_length=MAX_LINES)
     use_points: StrictBool = Field(True, description="offset points (false: the member declines; the most is shown)")
@@ -49,8 +61,8 @@ class QuoteCheckout(Strict):
 
     @model_validator(mode="after")
     def _one_member(self) -> QuoteCheckout:
-        if self.member_id is not None and self.member_code is not None:
-            raise ValueError("name the member by member_id or member_code, not both")
+        if sum(x is not None for x in (self.member_id, self.member_code, self.payer)) > 1:
+            raise ValueError("name the member by one of member_id, member_code or payer")
         return self
 
 

@@ -1,7 +1,9 @@
 """The checkout capability's service API: ``quoteCheckout`` and ``getCheckoutQuote``.
 
 A quote identifies the member (a member id, a member code resolved once, the member's own
-token, or nobody: a walk-in customer at list prices with no coupons, points or stored value),
+token, a payer's identity (支付即会员: registered with the quote if no member has it and the
+program enables it, :func:`chalicelib.members.service.register_payer`), or nobody: a walk-in customer at list
+prices with no coupons, points or stored value),
 prices the cart (:mod:`chalicelib.pricing`), chooses the member's best coupons on the member
 prices (:mod:`chalicelib.coupons`), offers the most points the rules and the balance allow on
 what is left (:mod:`chalicelib.points`), shows the stored value that could pay the rest, and
@@ -41,22 +43,34 @@ ROUNDING = ("points are worth floor(points × 100 / points_per_yuan) fen (rounde
             "worth those fen; the share cap is floor(amount after coupons × max_share_percent / 100) fen in points")
 
 
-def _member(uow: UnitOfWork, cmd: QuoteCheckout, by: Principal) -> tuple[members.Member | None, str]:
-    """The member quoted for and how they were named; None: a walk-in customer."""
+def _member(uow: UnitOfWork, cmd: QuoteCheckout, by: Principal, merchant: str,
+            store: str | None) -> tuple[members.Member | None, str, bool]:
+    """The member quoted for, how they were named, and whether this quote registered them
+    (a payer no member has, where the program enables pay-as-member); None: a walk-in customer."""
     if by.kind == "member":
-        if cmd.member_code is not None:
-            raise Forbidden("a member's app names its member by its token, not by a member code")
+        if cmd.member_code is not None or cmd.payer is not None:
+            raise Forbidden("a member's app names its member by its token, not by a member code or a payer")
         member_id, how = cmd.member_id or "me", "token"
     elif cmd.member_code is not None:
         member_id, how = member_codes.resolve(uow, cmd.member_code, by), "member_code"   # its use staged here
     elif cmd.member_id is not None:
         member_id, how = cmd.member_id, "member_id"
+    elif cmd.payer is not None:
+        payer = members.payer_identity(cmd.payer.type, cmd.payer.value)          # a bad phone: 422, nothing read
+        found = members.payer_member(uow, payer)
+        if found is None:
+            if not members.pay_as_member(uow):
+                return None, "walk_in", False                            # the payer is not kept
+            member = members.register_payer(uow, payer, merchant, store, by)          # staged with the quote
+            uow.prefetch(tiers.tier_keys(member.member_id))       # none yet: their prices are the first tier's
+            return member, "payer", True
+        member_id, how = found, "payer"
     else:
-        return None, "walk_in"
+        return None, "walk_in", False
     own, wanted = members.record_key(member_id, by)
     uow.prefetch([*wanted, *tiers.tier_keys(own), *points.balance_keys(own, "points"),
                   stored_value.account_key(own)])            # one request for everything the quote reads of them
-    return members.acting_on(uow, member_id, by), how
+    return members.acting_on(uow, member_id, by), how, False
 
 
 def quote(cmd: QuoteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
@@ -65,7 +79,7 @@ def quote(cmd: QuoteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     now = clock.now()
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
     assert merchant is not None
-    member, how = _member(uow, cmd, by)
+    member, how, created = _member(uow, cmd, by, merchant, store)
     cart = [(x.sku, x.category, x.quantity, x.unit_price_fen) for x in cmd.lines]
     priced = pricing.price(uow, [pricing.Line(sku, q, unit, cat) for sku, cat, q, unit in cart], member, now)
     member_totals = [(p["list_total_fen"], p["member_total_fen"]) for p in priced["lines"]]
@@ -73,38 +87,33 @@ def quote(cmd: QuoteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     points_view: dict[str, Any] | None = None
     sv_view: dict[str, Any] | None = None
     coupons_view: dict[str, Any] | None = None
-    if member is not None:
+    if created:
+        assert member is not None                     # a new member: no coupons, points or stored value yet
+        coupons_view = {"considered": 0, "chosen": [], "not_chosen": [], "saving_fen": 0}
+        points_view = _points(uow, now, cmd.use_points, 0, priced["member_total_fen"])
+    elif member is not None:
         found = coupons.best_for_cart(uow, member.member_id, merchant, store, cmd.channel,
                                       [(x.sku, x.category, x.quantity, p["member_total_fen"])
                                        for x, p in zip(cmd.lines, priced["lines"], strict=True)], now,
                                       cmd.coupon_codes)
         chosen = [domain.CouponPart(c["coupon_id"], c["saving_fen"], c["lines"]) for c in found["chosen"]]
         coupons_view = {**found, "chosen": [{**c, "lines": _parts(c["lines"])} for c in found["chosen"]]}
-        version, rules = points.rules_at(uow, now)
         after = domain.after_coupons(priced["member_total_fen"], chosen)
-        redeemable = rules.type_config("points").redeemable
-        limit = points.redeem_limit_points(rules, after) if redeemable else 0
-        offer = domain.points_offset(points.balance(uow, member.member_id, "points"), limit,
-                                     lambda n: points.points_value_fen(rules, n), rules.redeem.points_per_yuan)
-        points_view = {"rules_version": version, "points_per_yuan": rules.redeem.points_per_yuan,
-                       "max_share_percent": rules.redeem.max_share_percent if redeemable else 0,
-                       "available_points": offer.available_points, "limit_points": offer.limit_points,
-                       "max_points": offer.points, "max_fen": offer.fen, "used": cmd.use_points,
-                       "points": offer.points if cmd.use_points else 0, "fen": offer.fen if cmd.use_points else 0,
-                       "rounding": ROUNDING}
+        points_view = _points(uow, now, cmd.use_points, points.balance(uow, member.member_id, "points"), after)
     settled = domain.settle(member_totals, chosen, points_view["fen"] if points_view else 0)
     to_pay = settled.total("to_pay_fen")
     if member is not None:
         assert points_view is not None
         points_view["lines"] = _parts({p.line: p.points_fen for p in settled.lines})
-        sv = stored_value.account(uow, member.member_id)
+        sv = {"principal": 0, "bonus": 0} if created else stored_value.account(uow, member.member_id)
         principal, bonus = int(sv["principal"]), int(sv["bonus"])
         sv_view = {"principal_fen": principal, "bonus_fen": bonus, "balance_fen": principal + bonus,
                    "could_pay_fen": min(to_pay, principal + bonus)}
     expires = now + quotes.VALID
     body = {"quote_id": new_id(), "created_at": clock.iso(now), "expires_at": clock.iso(expires),
             "merchant_id": merchant, "store_id": store, "channel": cmd.channel,
-            "member_id": member.member_id if member else None, "identified_by": how, "tier": priced["tier"],
+            "member_id": member.member_id if member else None, "identified_by": how, "member_created": created,
+            "tier": priced["tier"],
             "price_list": priced["price_list"], "price_list_version": priced["price_list_version"],
             "discount_percent": priced["discount_percent"], "cart_hash": domain.cart_hash(cart),
             "lines": [_line(p, parts) for p, parts in zip(priced["lines"], settled.lines, strict=True)],
@@ -116,6 +125,20 @@ def quote(cmd: QuoteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
                        "to_pay_fen": to_pay}}
     quotes.put(uow, body, by.ref, expires)
     return _view(body, now)
+
+
+def _points(uow: UnitOfWork, now: datetime, use: bool, available: int, after_coupons: int) -> dict[str, Any]:
+    """The points offer: the most the rules' share cap of ``after_coupons`` and ``available`` allow."""
+    version, rules = points.rules_at(uow, now)
+    redeemable = rules.type_config("points").redeemable
+    limit = points.redeem_limit_points(rules, after_coupons) if redeemable else 0
+    offer = domain.points_offset(available, limit, lambda n: points.points_value_fen(rules, n),
+                                 rules.redeem.points_per_yuan)
+    return {"rules_version": version, "points_per_yuan": rules.redeem.points_per_yuan,
+            "max_share_percent": rules.redeem.max_share_percent if redeemable else 0,
+            "available_points": offer.available_points, "limit_points": offer.limit_points,
+            "max_points": offer.points, "max_fen": offer.fen, "used": use,
+            "points": offer.points if use else 0, "fen": offer.fen if use else 0, "rounding": ROUNDING}
 
 
 def _parts(by_line: dict[int, int]) -> list[dict[str, int]]:

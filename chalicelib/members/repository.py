@@ -26,9 +26,9 @@ class MembersRepository:
         item = self.uow.get(MemberItem, MemberItem.key(member_id), consistent)
         return item.domain() if item else None
 
-    def resolve(self, identity: Identity) -> str | None:
+    def resolve(self, identity: Identity, consistent: bool = False) -> str | None:
         """The member id an identity belongs to, in one read."""
-        item = self.uow.get(IdentityItem, IdentityItem.key(identity))
+        item = self.uow.get(IdentityItem, IdentityItem.key(identity), consistent)
         return item.member_id if item else None
 
     def registered_at(self, merchant_id: str | None, start: str, end: str, after: str | None,

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 
 from chalicelib.api.auth import ANY_STAFF, HQ_ROLES, MEMBER, MERCHANT, key_with, staff
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.members.settings import MEMBER_SETTINGS, MemberSettings
 from chalicelib.shared import lazy
 
 if TYPE_CHECKING:
@@ -126,3 +128,8 @@ def change_phone(call: Call):
 def unbind_identity(call: Call):
     member = service.unbind(call.params["member_id"], call.body.type, call.body.value, call.caller, call.uow)
     return member.view(reveal=call.caller.kind == "member")
+
+
+config_endpoints(bp, "/v1/member-settings", MEMBER_SETTINGS, "settings", MemberSettings, put_id="putMemberSettings",
+                 get_id="getMemberSettings", noun="the program's member settings (pay-as-member)", tags=TAGS,
+                 put_allow=(HQ,), get_allow=(MERCHANT, ANY_STAFF))

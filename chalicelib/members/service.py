@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import repository
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
+from chalicelib.members.settings import MEMBER_SETTINGS
 from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock, lazy
@@ -63,8 +65,10 @@ def _identities(cmd: RegisterMember) -> tuple[Identity, ...]:
     return identities
 
 
-def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
-    """A new member with its identities; 409 naming every identity that is already taken."""
+def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork,
+             on_taken: Callable[[Identity], Callable[[], Problem]] = taken) -> Member:
+    """A new member with its identities; 409 naming every identity that is already taken
+    (``on_taken``: the problem of an identity taken when the unit commits)."""
     identities = _identities(cmd)
     merchant_id, store_id = merchants.place(uow, by, cmd.merchant_id, cmd.store_id)
     channel = cmd.channel or ("pos" if by.can("pos") else "app")
@@ -76,13 +80,42 @@ def register(cmd: RegisterMember, by: Principal, uow: UnitOfWork) -> Member:
                     store_id=store_id, channel=channel, last_active_at=now,
                     review_on=clock.program_date(at) + lifecycle_rules().new_for)
     for identity in identities:
-        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=taken(identity))
+        uow.create(IdentityItem.of(identity, member.member_id, now), on_conflict=on_taken(identity))
     uow.create(MemberItem.of(member))
     uow.emit(DomainEvent("member.registered", f"member:{member.member_id}",
                          {"member_id": member.member_id, "channel": member.channel,
                           "store_id": member.store_id, "identity_types": [i.type for i in identities]},
                          merchant_id=member.merchant_id))
     return member
+
+
+# --- pay-as-member (支付即会员): a payer a till's payment names, found or registered ----------------
+
+def payer_identity(kind: str, value: str) -> Identity:
+    """The identity a payment names (a payer id, or a phone the customer gives), normalised and
+    checked as registration does (422 if it is not one)."""
+    return normalise(kind, value, settings().phone_region)
+
+
+def payer_member(uow: UnitOfWork, payer: Identity) -> str | None:
+    """The member id the payer belongs to, read consistently (a retry after a lost race finds the winner's)."""
+    return repository.of(uow).resolve(payer, consistent=True)
+
+
+def pay_as_member(uow: UnitOfWork) -> bool:
+    """Whether the program registers a payer no member has (its member settings now)."""
+    return MEMBER_SETTINGS.at(uow, clock.now())[1].pay_as_member
+
+
+def register_payer(uow: UnitOfWork, payer: Identity, merchant_id: str, store_id: str | None, by: Principal) -> Member:
+    """Stage the payer's registration (:func:`register`) at the till's merchant and store, channel
+    ``pos``. The identity's entry is created only if absent: of two requests racing for one payer,
+    the other's unit fails as a lost race (409 concurrent-update, retried) and its retry finds the member."""
+    from chalicelib.members.schemas import IdentityIn, RegisterMember
+    cmd = RegisterMember(identities=[IdentityIn(type=payer.type, value=payer.value)],
+                         merchant_id=merchant_id, store_id=store_id, channel="pos")
+    raced = lambda i: lambda: ConcurrentUpdate(f"{i.type} {i.masked().value} was registered meanwhile; retry")  # noqa: E731
+    return register(cmd, by, uow, on_taken=raced)
 
 
 def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:

@@ -60,6 +60,7 @@ EVENT_TYPES = frozenset({
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
     "pricing.price_lists_changed",
     "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed",
+    "member.settings_changed",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

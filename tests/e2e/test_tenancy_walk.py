@@ -201,6 +201,10 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getCouponReconciliation"}
 OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
 OWN_PROGRAM |= {"getCouponPackStats"}
+TARGETS |= {"putMemberSettings": lambda t: ({}, {"settings": {}}, None),     # the defaults: pay-as-member off
+            "getMemberSettings": lambda t: ({}, None, None)}
+SHARED_IN_PROGRAM |= {"getMemberSettings"}      # the program's settings, as getTierLadder
+OWN_PROGRAM |= {"putMemberSettings", "getMemberSettings"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
