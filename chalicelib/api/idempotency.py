@@ -8,19 +8,21 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import MainModel, expiry_in
+from chalicelib.db.items import MainModel, PackedJson, expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import IdempotencyKeyMissing, IdempotencyKeyReused
 
 MAX_KEY_LENGTH = 255
+PACK_OVER = 2_048          # answers longer than this (in bytes of JSON) are kept compressed
 
 
 class IdempotencyRecord(MainModel):
     fingerprint = UnicodeAttribute()
     status = NumberAttribute()
-    body = UnicodeAttribute()
+    body = UnicodeAttribute()                      # the answer's JSON; "" when it is packed
+    packed = PackedJson(null=True, attr_name="body_z")     # an answer over PACK_OVER bytes, compressed
     created_at = UnicodeAttribute()
 
     @staticmethod
@@ -36,8 +38,10 @@ class IdempotencyRecord(MainModel):
         s = settings()
         expires = int(clock.now().timestamp()) + s.personal_reply_hours * 3600 if personal \
             else expiry_in(s.idempotency_days)
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        big = len(text.encode()) > PACK_OVER
         return cls(cls.key_of(scope, key), "IDEMPOTENCY", fingerprint=fingerprint, status=status,
-                   body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                   body="" if big else text, packed=body if big else None,
                    created_at=clock.iso(clock.now()), expires_at=expires)
 
     @classmethod
@@ -66,4 +70,4 @@ def replay(record: IdempotencyRecord, fp: str) -> tuple[int, Any]:
     """The stored answer, if the request is the same one; 422 if the key was used for another."""
     if record.fingerprint != fp:
         raise IdempotencyKeyReused("this Idempotency-Key was used for a different request; use a new key")
-    return int(record.status), json.loads(record.body)
+    return int(record.status), record.packed if record.packed is not None else json.loads(record.body)

@@ -68,9 +68,9 @@ def _get(uow: UnitOfWork, checkout_id: str) -> CheckoutItem | None:
 
 def _fields(c: CheckoutItem) -> dict[str, Any]:
     """What the saga's steps read of the checkout."""
-    plan = json.loads(c.plan)
+    plan = c.plan
     return {"member_id": c.member_id, "merchant_id": c.merchant_id, "store_id": c.store_id, "order_id": c.order_id,
-            "order_amount_fen": json.loads(c.totals)["order_amount_fen"], "ttl_seconds": plan["ttl_seconds"],
+            "order_amount_fen": c.totals["order_amount_fen"], "ttl_seconds": plan["ttl_seconds"],
             "plan": plan}
 
 
@@ -125,7 +125,7 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
         raise QuoteExpired(f"quote {q.quote_id} expired at {q.valid_until}")
     if q.checkout_id:
         raise QuoteCommitted(f"quote {q.quote_id} was committed by checkout {q.checkout_id}")
-    body = json.loads(q.body)
+    body = q.body
     if cmd.lines is not None and domain.cart_hash(
             [(x.sku, x.category, x.quantity, x.unit_price_fen) for x in cmd.lines]) != q.cart_hash:
         raise CheckoutChanged("the cart differs from the quote's: quote it again", differs=[{"part": "cart"}])
@@ -136,7 +136,7 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
     c = CheckoutItem(*CheckoutItem.key(checkout_id), hold_id=checkout_id, quote_id=q.quote_id,
                      order_id=cmd.order_id or checkout_id, merchant_id=q.merchant_id, store_id=q.store_id,
                      member_id=q.member_id, channel=body.get("channel"), caller=by.ref, guide_id=cmd.guide_id,
-                     plan=json.dumps(plan, separators=(",", ":")), totals=json.dumps(totals, separators=(",", ":")),
+                     plan=plan, totals=totals,
                      created_at=clock.iso(now))
     if q.member_id:
         c.gsi1pk, c.gsi1sk = f"CHECKOUTS#{q.member_id}", f"{c.created_at}#{checkout_id}"
@@ -227,7 +227,7 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
     if c.status == saga.COMPLETED:
         return view(c)                               # a retry whose first reply was lost
     if c.status == saga.COMMITTED:
-        totals = json.loads(c.totals)
+        totals = c.totals
         if totals["cash_fen"] and not cmd.payment_ref:
             raise ValidationProblem(f"{totals['cash_fen']} fen are paid outside: say the payment's reference "
                                     "(payment_ref)")
@@ -278,7 +278,7 @@ def _earn(uow: UnitOfWork, c: CheckoutItem, fields: dict[str, Any], by: Principa
                        amount_fen=x["member_total_fen"] - sum(x["coupons"].values())) for x in fields["plan"]["lines"]]
     reply = points.earn(str(c.member_id), points.EarnForOrder(
         order_id=c.order_id, merchant_id=c.merchant_id, store_id=c.store_id, amount_fen=amount,
-        paid_with_points_fen=json.loads(c.totals)["points_fen"], lines=lines), by, uow, None)
+        paid_with_points_fen=c.totals["points_fen"], lines=lines), by, uow, None)
     return {"points": reply["points"], "growth": reply["growth"]}
 
 
@@ -335,10 +335,10 @@ def list_of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, b
 
 def view(c: CheckoutItem) -> dict[str, Any]:
     """A checkout as its callers see it (no card secret: none is stored)."""
-    plan = json.loads(c.plan)
+    plan = c.plan
     return {"checkout_id": c.checkout_id, "quote_id": c.quote_id, "order_id": c.order_id, "status": c.status,
             "merchant_id": c.merchant_id, "store_id": c.store_id, "member_id": c.member_id, "channel": c.channel,
-            "guide_id": c.guide_id, "totals": json.loads(c.totals), "lines": plan["lines"],
+            "guide_id": c.guide_id, "totals": c.totals, "lines": plan["lines"],
             "holds": {"coupons": [{k: x[k] for k in ("coupon_id", "template_id", "fen", "hold_id")}
                                   for x in plan["coupons"]],
                       "points": plan["points"], "stored_value": plan["stored_value"],
@@ -354,7 +354,7 @@ def _about(c: CheckoutItem, extra: dict[str, Any] | None = None) -> dict[str, An
     return {"subject": f"member:{c.member_id}" if c.member_id else f"checkout:{c.checkout_id}",
             "data": {"checkout_id": c.checkout_id, "order_id": c.order_id, "member_id": c.member_id,
                      "store_id": c.store_id, "channel": c.channel, "guide_id": c.guide_id,
-                     "totals": json.loads(c.totals), **(extra or {})},
+                     "totals": c.totals, **(extra or {})},
             "merchant_id": c.merchant_id}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ def put(uow: UnitOfWork, quote: dict[str, Any], caller: str, expires: datetime) 
     uow.create(QuoteItem(*QuoteItem.key(quote["quote_id"]), quote_id=quote["quote_id"],
                          merchant_id=quote["merchant_id"], store_id=quote["store_id"], member_id=quote["member_id"],
                          caller=caller, cart_hash=quote["cart_hash"], created_at=quote["created_at"],
-                         valid_until=clock.iso(expires), body=json.dumps(quote, separators=(",", ":")),
+                         valid_until=clock.iso(expires), body=quote,
                          expires_at=int((expires + KEPT).timestamp())),
                on_conflict=changed("the quote"))
 

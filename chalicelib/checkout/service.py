@@ -19,7 +19,6 @@ one Query of the member's coupons (at most 200), and one transaction.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -165,7 +164,7 @@ def get_quote(uow: UnitOfWork, quote_id: str, by: Principal) -> dict[str, Any]:
     item = quotes.get(uow, quote_id)
     if item is None or not _sees(by, item):
         raise NotFound(f"no quote {quote_id[:64]}")
-    return _view(json.loads(item.body), clock.now())
+    return _view(item.body, clock.now())
 
 
 def _sees(by: Principal, item: Any) -> bool:

@@ -1,6 +1,6 @@
 """Checkout items, in the main table.
 
-* ``QUOTE#<quote> / QUOTE``: a quote as answered (``body``: its JSON, everything the commit
+* ``QUOTE#<quote> / QUOTE``: a quote as answered (``body``: compressed JSON, everything the commit
   checks: member, merchant, store, caller, cart hash, chosen coupons and their savings and
   versions, points and the rules version, totals), with the fields a commit filters on kept as
   attributes. One put; DynamoDB's TTL (``expires_at``) removes it a day after it expires.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import Gsi1, MainModel
+from chalicelib.db.items import Gsi1, MainModel, PackedJson
 from chalicelib.ledger.holds import HoldRecord
 
 
@@ -29,7 +29,7 @@ class QuoteItem(MainModel):
     cart_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
     valid_until = UnicodeAttribute()               # the offer's end (ISO 8601, UTC); expires_at is the TTL
-    body = UnicodeAttribute()                      # JSON of the quote as answered
+    body = PackedJson(attr_name="quote_z")         # the quote as answered
     checkout_id = UnicodeAttribute(null=True)      # the checkout that committed it
 
     @staticmethod
@@ -48,8 +48,8 @@ class CheckoutItem(HoldRecord):
     channel = UnicodeAttribute(null=True)
     caller = UnicodeAttribute()
     guide_id = UnicodeAttribute(null=True)         # the staff member who served (导购)
-    plan = UnicodeAttribute()                      # JSON: the holds (with their ids) and every line's parts
-    totals = UnicodeAttribute()                    # JSON: list, member, coupons, points, stored value, cards, cash
+    plan = PackedJson(attr_name="plan_z")          # the holds (with their ids) and every line's parts
+    totals = PackedJson(attr_name="totals_z")      # list, member, coupons, points, stored value, cards, cash
     committed_at = UnicodeAttribute(null=True)
     completed_at = UnicodeAttribute(null=True)
     cancelled_at = UnicodeAttribute(null=True)
