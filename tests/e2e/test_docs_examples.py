@@ -54,3 +54,18 @@ def test_the_signing_pages_shell_example_signs_a_request_that_is_accepted(api, s
     out = _run(script, stack, tmp_path)
     reply = json.loads(out.stdout)
     assert reply["phone"] == f"{phone[:3]}****{phone[-4:]}" and reply["channel"] == "pos", out.stdout + out.stderr
+
+
+def test_the_readmes_checkout_at_a_till_runs_as_written(api, stack, tmp_path):
+    """In a program of its own, with a demo merchant and its store."""
+    program = "till-session"
+    made = api.call("POST", "/v1/programs", {"program_id": program, "name": program},
+                    headers=api.staff("platform_admin"), key="till-session-program")
+    assert made.status_code in (201, 409), made.text
+    admin = staff_token("super_admin", "till-session-admin", program_id=program)
+    assert api.call("POST", "/v1/merchants", {"merchant_id": "demo-merchant", "name": "Demo"}, headers=api.bearer(admin),
+                    key="till-session-merchant").status_code in (201, 409)
+    credentials = {**stack.credentials, "staff_tokens": {"super_admin": admin}}
+    script = _block("README.md", "## Checkout at a till").replace("http://127.0.0.1:8000", api.url)
+    out = _run(script, stack, tmp_path, credentials)
+    assert out.stdout.splitlines() == ["committed cash 6000", "completed earned 110"], out.stdout + out.stderr
