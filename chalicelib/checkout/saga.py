@@ -14,8 +14,8 @@ of its own; the checkout record (``tables.CheckoutItem``) holds the plan. So:
 
 Statuses (:data:`MOVES`)::
 
-    open ──commit──▶ committed ──complete──▶ completed
-     │                   │
+    open ──commit──▶ committed ──complete──▶ completed ──refund──▶ partially_refunded ──refund──▶ refunded
+     │                   │                        └──────────refund (all of it)─────────────────────▲
      └──refused──▶ failed└──cancel / lapse──▶ cancelled
 
 ``open`` while the steps are being taken (a crash leaves it open; the retry, or the lapse, ends it).
@@ -37,12 +37,15 @@ from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as stored_value
 
 OPEN, COMMITTED, COMPLETED, CANCELLED, FAILED = "open", "committed", "completed", "cancelled", "failed"
+PARTIALLY_REFUNDED, REFUNDED = "partially_refunded", "refunded"          # refunds: :mod:`.refunds`
 MOVES: dict[str, tuple[str, ...]] = {
     OPEN: (COMMITTED, FAILED, CANCELLED),
     COMMITTED: (COMPLETED, CANCELLED),
-    COMPLETED: (),
+    COMPLETED: (PARTIALLY_REFUNDED, REFUNDED),
     CANCELLED: (),
     FAILED: (),
+    PARTIALLY_REFUNDED: (PARTIALLY_REFUNDED, REFUNDED),
+    REFUNDED: (),
 }
 
 

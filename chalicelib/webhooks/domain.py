@@ -59,7 +59,7 @@ EVENT_TYPES = frozenset({
     "coupon.pack_owed", "coupon.pack_owed_issued", "coupon.pack_owed_expired",
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
     "pricing.price_lists_changed",
-    "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed",
+    "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed", "checkout.refunded",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each
