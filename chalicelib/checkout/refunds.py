@@ -182,7 +182,9 @@ def _points(uow: UnitOfWork, c: CheckoutItem, step: dict[str, Any], by: Principa
     cmd = points.Refund(refund_id=step["ref"], amount_fen=step["fen"], merchant_id=c.merchant_id,
                         lines=[orders.RefundLine(**x) for x in step["lines"]])
     got = points.refund(c.order_id, cmd, by, uow, None)
-    return {"points_restored": int(got["restored"]), "points_clawed_back": sum(got["clawed_back"].values())}
+    clawed = got["clawed_back"]
+    return {"points_restored": int(got["restored"]), "points_clawed_back": int(clawed.get("points", 0)),
+            "growth_clawed_back": int(clawed.get("growth", 0))}
 
 
 def _stored_value(uow: UnitOfWork, c: CheckoutItem, step: dict[str, Any], by: Principal, reason: str) -> dict[str, Any]:

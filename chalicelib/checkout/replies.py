@@ -261,6 +261,7 @@ class RefundStepOut(Reply):
     done: bool
     points_restored: int | None = Field(None, description="points: spent points given back")
     points_clawed_back: int | None = Field(None, description="points: earned points taken back")
+    growth_clawed_back: int | None = Field(None, description="points: earned growth taken back")
     principal_fen: int | None = Field(None, description="stored value: principal given back")
     bonus_fen: int | None = Field(None, description="stored value: bonus given back")
     coupon_restored: bool | None = Field(None, description="coupon: back to unused (else void: its template's "
