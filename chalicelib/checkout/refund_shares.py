@@ -3,8 +3,8 @@
 A completed checkout keeps every line's parts (``member_discount_fen``, ``coupons`` {id: fen},
 ``points_fen``, ``stored_value_fen``, ``gift_cards`` {number: fen}, ``cash_fen``). Its refunds
 are kept as each line's **refunded share** (an exact fraction, 0 to 1): ``n`` units of a line of
-``quantity`` add ``n / quantity``; an amount is spread over the lines in proportion to what each has
-left to give back. Each part's refunded total is ``floor(part × share)``, **cumulatively**: a
+``quantity`` add ``n / quantity`` (up to 1: a unit partly given back by an amount is still there to
+return); an amount is spread over the lines in proportion to what each has left to give back. Each part's refunded total is ``floor(part × share)``, **cumulatively**: a
 refund gives back the difference between the totals after it and before it. So rounding never
 drifts (what one refund rounds off comes back with a later one), no part ever gives back more than
 it had, and a share of 1 gives back exactly every part.
@@ -17,6 +17,7 @@ template's policy) only once every line it discounted is refunded in full.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -53,17 +54,20 @@ def minus(after: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]
 
 
 def by_lines(lines: Sequence[Line], shares: Sequence[Fraction], asked: Mapping[int, int]) -> list[Fraction]:
-    """The shares after refunding ``asked`` ({line index: units}); refuses (:class:`BeyondPaid`) a
-    line that has fewer units left, and a line the checkout does not have (ValueError)."""
+    """The shares after refunding ``asked`` ({line index: units}): each unit ``1 / quantity`` of the
+    line, at most what it has left (a unit partly given back by an amount refund is still there to
+    return: the units left are rounded up, and the line's share stops at 1). Refuses
+    (:class:`BeyondPaid`) more units than a line has left, and a line the checkout does not have
+    (ValueError)."""
     after = list(shares)
     for i, units in asked.items():
         if not 0 <= i < len(lines):
             raise ValueError(f"the checkout has no line {i} (it has {len(lines)})")
-        after[i] += Fraction(units, int(lines[i]["quantity"]))
-        if after[i] > 1:
-            left = (1 - shares[i]) * int(lines[i]["quantity"])
-            raise BeyondPaid(f"line {i} has {_units(left)} of {lines[i]['quantity']} units left to refund; "
-                             f"{units} asked")
+        quantity = int(lines[i]["quantity"])
+        left = math.ceil((1 - shares[i]) * quantity)
+        if units > left:
+            raise BeyondPaid(f"line {i} has {left} of {quantity} units left to refund; {units} asked")
+        after[i] = min(Fraction(1), shares[i] + Fraction(units, quantity))
     return after
 
 
@@ -124,7 +128,3 @@ def coupons_freed(lines: Sequence[Line], shares: Sequence[Fraction]) -> set[str]
             if fen:
                 touched[coupon_id] = touched.get(coupon_id, True) and s == 1
     return {c for c, whole in touched.items() if whole}
-
-
-def _units(units: Fraction) -> str:
-    return str(int(units)) if units.denominator == 1 else f"{float(units):.4g}"

@@ -14,6 +14,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
 from tests.integration.test_checkout_commit import CHECKOUTS, _balances, _quote
 from tests.integration.test_checkout_quote import CART, T0, _member, _till
+from tests.integration.test_gift_cards import cards  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
@@ -148,3 +149,35 @@ def test_a_refund_beyond_what_was_paid_and_other_callers_are_refused_with_nothin
     held = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-held", token=_till())
     status, reply = _refund(api, held, {"refund_id": "B-12", "amount_fen": 100, "reason": "x"}, "b12")
     assert status == 409 and reply["type"].endswith("checkout-state") and held["status"] == saga.COMMITTED
+
+
+def test_a_gift_card_paid_walk_in_checkout_is_refunded_onto_the_card(cards):  # noqa: F811
+    from chalicelib.gift_cards import keys
+    from tests.integration.test_checkout_quote import QUOTES
+    from tests.integration.test_gift_cards import make_batch, secrets_of, sell
+    api = cards
+    batch = make_batch(api, count=2)
+    assert sell(api, batch, 1, 1, "INV-RF")[0] == 201
+    number = keys.card_number(1, 1)
+    clock.freeze(T0)
+    q = api.ok("POST", QUOTES, {"lines": CART}, token=_till())                # a walk-in: list prices, cash
+    c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "gift_cards": [
+        {"card_number": number, "secret": secrets_of(batch)[number], "amount_fen": 10_000}]}, key="co-gc", token=_till())
+    # the card's 100.00 over the 200.00 : 50.00 to pay: 80.00 + 20.00; cash 120.00 + 30.00
+    assert [(x["gift_cards"], x["cash_fen"]) for x in c["lines"]] == [({number: 8_000}, 12_000), ({number: 2_000}, 3_000)]
+    api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "cash-gc"}, key="gc-done", token=_till())
+    assert api.ok("GET", f"/v1/gift-cards/{number}")["balance_fen"] == 0
+    # 50.00 by amount: a fifth of each line (250.00 left): the card 16.00 + 4.00, cash 24.00 + 6.00
+    status, one = _refund(api, c, {"refund_id": "G-1", "amount_fen": 5_000, "reason": "partial"}, "gc-1")
+    assert status == 201, one
+    assert [(x["share"], x["gift_cards"], x["cash_fen"]) for x in one["lines"]] == [
+        ("1/5", {number: 1_600}, 2_400), ("1/5", {number: 400}, 600)]
+    assert [(s["part"], s["fen"], s["done"]) for s in one["steps"]] == [(f"gift_card:{number}", 2_000, True)]
+    assert (one["amount_fen"], one["gift_cards_fen"], one["cash_fen"]) == (5_000, 2_000, 3_000)
+    assert api.ok("GET", f"/v1/gift-cards/{number}")["balance_fen"] == 2_000
+    # the CAKE's four fifths left: the card 16.00, cash 24.00
+    status, two = _refund(api, c, {"refund_id": "G-2", "lines": [{"line": 1, "quantity": 1}], "reason": "cake"}, "gc-2")
+    assert status == 201 and [(x["share"], x["gift_cards"], x["cash_fen"]) for x in two["lines"]] == [
+        ("1", {number: 1_600}, 2_400)]
+    assert api.ok("GET", f"/v1/gift-cards/{number}")["balance_fen"] == 3_600
+    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["refunded"]["fen"] == 9_000

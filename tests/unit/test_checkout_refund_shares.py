@@ -73,6 +73,17 @@ def test_thirds_round_down_and_the_last_unit_gives_back_what_is_left():
         shares.by_lines([line], s, {0: 1})
 
 
+def test_units_after_an_amount_give_back_what_the_line_has_left():
+    fifth = shares.by_amount([TEA, CAKE], ZERO, 4_140)                   # a fifth of each line
+    assert fifth == [Fraction(1, 5), Fraction(1, 5)]
+    # the CAKE returned: its four fifths; the TEAs: 2 units still there (1.6 left, rounded up)
+    assert shares.by_lines([TEA, CAKE], fifth, {1: 1}) == [Fraction(1, 5), 1]
+    assert shares.by_lines([TEA, CAKE], fifth, {0: 1}) == [Fraction(7, 10), Fraction(1, 5)]
+    assert shares.by_lines([TEA, CAKE], fifth, {0: 2}) == [1, Fraction(1, 5)]
+    with pytest.raises(shares.BeyondPaid, match="2 of 2 units left"):
+        shares.by_lines([TEA, CAKE], fifth, {0: 3})
+
+
 def test_refusals():
     with pytest.raises(shares.BeyondPaid, match="1 of 2 units left"):
         shares.by_lines([TEA, CAKE], [Fraction(1, 2), 0], {0: 2})
