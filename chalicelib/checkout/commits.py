@@ -346,7 +346,8 @@ def view(c: CheckoutItem) -> dict[str, Any]:
             "holds_expire_at": c.hold_expires_at, "created_at": c.created_at, "committed_at": c.committed_at,
             "completed_at": c.completed_at, "cancelled_at": c.cancelled_at, "payment_ref": c.payment_ref,
             "earned": json.loads(c.earned) if c.earned else None, "why": c.why,
-            "problem": json.loads(c.problem) if c.problem else None}
+            "problem": json.loads(c.problem) if c.problem else None,
+            "refunded": json.loads(c.refunded) if c.refunded else None}
 
 
 def _about(c: CheckoutItem, extra: dict[str, Any] | None = None) -> dict[str, Any]:

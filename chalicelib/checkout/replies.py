@@ -191,6 +191,33 @@ class CheckoutProblemOut(Reply):
     detail: str
 
 
+class RefundPartsOut(Reply):
+    """What a line gives back (a refund) or has given back (all its refunds), part by part: each
+    floor(part × the line's refunded share), cumulatively."""
+
+    member_discount_fen: int
+    coupons: dict[str, int] = Field(description="coupon id -> fen")
+    points_fen: int
+    stored_value_fen: int
+    gift_cards: dict[str, int] = Field(description="card number -> fen")
+    cash_fen: int
+    fen: int = Field(description="of what was paid: points_fen + stored_value_fen + Σ gift_cards + cash_fen")
+
+
+class RefundedLineOut(RefundPartsOut):
+    line: int
+    share: str = Field(description="the line's refunded share after it, an exact fraction ('1/3'; '1': all of it)")
+
+
+class CheckoutRefundedOut(Reply):
+    """What the checkout's refunds have given back so far, per line."""
+
+    refunds: int = Field(description="refunds made")
+    fen: int = Field(description="of what was paid (points, stored value, gift cards, cash)")
+    cash_fen: int = Field(description="of it, what the tills gave back outside (cash, WeChat Pay, ...)")
+    lines: list[RefundedLineOut]
+
+
 class CheckoutOut(Reply):
     """A checkout: open (holds being taken) → committed (everything held) → completed (paid,
     points earned) | cancelled (everything released); failed: a commit refused, nothing held."""
@@ -198,7 +225,8 @@ class CheckoutOut(Reply):
     checkout_id: str
     quote_id: str
     order_id: str
-    status: Literal["open", "committed", "completing", "completed", "cancelled", "failed"]
+    status: Literal["open", "committed", "completing", "completed", "cancelled", "failed", "partially_refunded",
+                    "refunded"]
     merchant_id: str
     store_id: str | None
     member_id: str | None
@@ -216,6 +244,7 @@ class CheckoutOut(Reply):
     earned: CheckoutEarnedOut | None
     why: str | None
     problem: CheckoutProblemOut | None
+    refunded: CheckoutRefundedOut | None = Field(None, description="what refunds gave back, per line (null: none)")
 
 
 class CheckoutsOut(Reply):
@@ -223,3 +252,41 @@ class CheckoutsOut(Reply):
 
     items: list[CheckoutOut]
     next: str | None = Field(description="pass as ?before= for the next (older) page; null: no more")
+
+
+class RefundStepOut(Reply):
+    """One store's part of a refund, made under an id derived from the checkout and refund_id."""
+
+    part: str = Field(description="points | stored_value | gift_card:<number> | coupon:<coupon id>")
+    ref: str = Field(description="the refund id the store's own refund was made under")
+    fen: int = Field(description="what it gives back (a coupon: its saving)")
+    done: bool
+    points_restored: int | None = Field(None, description="points: spent points given back")
+    points_clawed_back: int | None = Field(None, description="points: earned points taken back")
+    growth_clawed_back: int | None = Field(None, description="points: earned growth taken back")
+    principal_fen: int | None = Field(None, description="stored value: principal given back")
+    bonus_fen: int | None = Field(None, description="stored value: bonus given back")
+    coupon_restored: bool | None = Field(None, description="coupon: back to unused (else void: its template's "
+                                         "policy, or past its validity)")
+
+
+class CheckoutRefundOut(Reply):
+    """A refund of a checkout: what each line gives back, what each store gave back, and the cash
+    the till gives back (the system does not move cash)."""
+
+    checkout_id: str
+    refund_id: str
+    order_id: str
+    status: Literal["refunding", "refunded"] = Field(description="refunding: a store's refund is still to be made "
+                                                     "(retry with the same refund_id)")
+    checkout_status: Literal["partially_refunded", "refunded"]
+    reason: str
+    amount_fen: int = Field(description="what this refund gives back of what was paid")
+    points_fen: int
+    stored_value_fen: int
+    gift_cards_fen: int
+    cash_fen: int = Field(description="what the till gives back itself (cash, WeChat Pay, Alipay...)")
+    lines: list[RefundedLineOut] = Field(description="what each line gives back by this refund (share: after it)")
+    steps: list[RefundStepOut]
+    created_at: str
+    refunded_at: str | None

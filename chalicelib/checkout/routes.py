@@ -79,3 +79,19 @@ def get_checkout(call: Call):
 def list_member_checkouts(call: Call):
     return commits.list_of_member(call.uow, call.params["member_id"], call.caller, call.query.limit,
                                   call.query.before)
+
+
+if TYPE_CHECKING:
+    from chalicelib.checkout import refunds
+else:
+    refunds = lazy.module("chalicelib.checkout.refunds")
+
+
+@endpoint(bp, "/v1/checkouts/{checkout_id}/refunds", "POST", "refundCheckout", tags=TAGS, status=201, personal=True,
+          errors=(404, 409, 422), summary="Refund a completed checkout by lines (units) or by amount: every part of "
+          "each line given back in its share (points, stored value, gift cards by their own refunds; coupons restored "
+          "by their template's policy once their lines are refunded in full), and the cash the till gives back; "
+          "once per refund_id, never more than was paid (409)", allow=TILL, body=S + "RefundCheckout",
+          response=R + "CheckoutRefundOut")
+def refund_checkout(call: Call):
+    return refunds.refund(call.params["checkout_id"], call.body, call.caller, call.uow)

@@ -14,8 +14,8 @@ of its own; the checkout record (``tables.CheckoutItem``) holds the plan. So:
 
 Statuses (:data:`MOVES`)::
 
-    open ──commit──▶ committed ──complete──▶ completing ──▶ completed
-     │                   │
+    open ──commit──▶ committed ──complete──▶ completing ──▶ completed ──refund──▶ partially_refunded ──▶ refunded
+     │                   │                                      └──────refund (all of it)────────────────▲
      └──refused──▶ failed└──cancel / lapse──▶ cancelled
 
 ``open`` while the steps are being taken (a crash leaves it open; the retry, or the lapse, ends it).
@@ -41,13 +41,16 @@ from chalicelib.stored_value import service as stored_value
 
 OPEN, COMMITTED, COMPLETING, COMPLETED = "open", "committed", "completing", "completed"
 CANCELLED, FAILED = "cancelled", "failed"
+PARTIALLY_REFUNDED, REFUNDED = "partially_refunded", "refunded"          # refunds: :mod:`.refunds`
 MOVES: dict[str, tuple[str, ...]] = {
     OPEN: (COMMITTED, FAILED, CANCELLED),
     COMMITTED: (COMPLETING, CANCELLED),
     COMPLETING: (COMPLETED,),
-    COMPLETED: (),
+    COMPLETED: (PARTIALLY_REFUNDED, REFUNDED),
     CANCELLED: (),
     FAILED: (),
+    PARTIALLY_REFUNDED: (PARTIALLY_REFUNDED, REFUNDED),
+    REFUNDED: (),
 }
 
 

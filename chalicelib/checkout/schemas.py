@@ -114,3 +114,28 @@ class CheckoutsQuery(Strict):
     limit: int = Field(20, ge=1, le=100)
     before: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[0-9T:.+Z#A-Za-z-]+$",
                                description="the last page's next: older checkouts")
+
+
+class RefundLineUnits(Strict):
+    line: StrictInt = Field(ge=0, lt=MAX_LINES, description="the line's index in the checkout (0-based)")
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY, description="units of the line given back")
+
+
+class RefundCheckout(Strict):
+    """Refund (part of) a completed checkout: units of some lines, or an amount spread over the
+    lines in proportion to what each has left. Each part of a line comes back in its share."""
+
+    refund_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$",
+                           description="the till's refund number: a refund is made once per id")
+    lines: list[RefundLineUnits] | None = Field(None, min_length=1, max_length=MAX_LINES)
+    amount_fen: StrictInt | None = Field(None, gt=0, le=10**11, description="of what was paid (points, stored value, "
+                                         "gift cards, cash): spread over the lines in proportion to what each has left")
+    reason: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+
+    @model_validator(mode="after")
+    def _lines_or_amount(self) -> RefundCheckout:
+        if (self.lines is None) == (self.amount_fen is None):
+            raise ValueError("name the lines refunded or an amount_fen, one of them")
+        if self.lines is not None and len({x.line for x in self.lines}) != len(self.lines):
+            raise ValueError("name each line once")
+        return self

@@ -57,6 +57,7 @@ class CheckoutItem(HoldRecord):
     earned = UnicodeAttribute(null=True)           # JSON: points and growth the completion earned
     problem = UnicodeAttribute(null=True)          # JSON: why a commit failed (it released everything)
     why = UnicodeAttribute(null=True)              # why it was cancelled
+    refunded = UnicodeAttribute(null=True)         # JSON: every line's refunded share and parts (:mod:`.refunds`)
     version = NumberAttribute(default=0)
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)           # CHECKOUTS#<member>
@@ -69,3 +70,26 @@ class CheckoutItem(HoldRecord):
     @staticmethod
     def key(checkout_id: str) -> tuple[str, str]:
         return f"CHECKOUT#{checkout_id}", "CHECKOUT"
+
+
+class CheckoutRefundItem(MainModel):
+    """``CHECKOUT#<checkout> / REFUND#<refund_id>``: a refund of a checkout, the record of its saga
+    (:mod:`.refunds`): what it asked (its digest: a refund id is made once), what each line gives
+    back, each store's refund (its id derived from the checkout and the refund id) and which of
+    them are done, each marked in the transaction of its own refund. Versioned."""
+
+    checkout_id = UnicodeAttribute()
+    refund_id = UnicodeAttribute()
+    asked = UnicodeAttribute()                     # digest of lines / amount_fen
+    status = UnicodeAttribute()                    # refunding | refunded
+    reason = UnicodeAttribute()
+    caller = UnicodeAttribute()
+    plan = UnicodeAttribute()                      # JSON: lines (what each gives back), steps (store, id, fen)
+    done = UnicodeAttribute(default="{}")          # JSON: step part -> what its store answered
+    created_at = UnicodeAttribute()
+    refunded_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(checkout_id: str, refund_id: str) -> tuple[str, str]:
+        return f"CHECKOUT#{checkout_id}", f"REFUND#{refund_id}"

@@ -304,3 +304,20 @@ def best_for_cart(uow: UnitOfWork, member_id: str, merchant_id: str | None, stor
                              "why": "not_found: no unused coupon of this member has this code"} for code in missing]
     found["considered"] = len(coupons)
     return found
+
+
+# The write-off and its undo (that module imports this one, so it is reached lazily): a checkout's
+# refund gives its coupons back through the undo.
+use = lazy.module("chalicelib.coupons.use")
+
+
+def undo_for_refund(uow: UnitOfWork, member_id: str, coupon_id: str, order_id: str, by: Principal,
+                    reason: str | None) -> dict[str, Any] | None:
+    """Undo the write-off of the member's coupon on ``order_id`` (a refund of the order that used
+    it): back to unused or void by its template's policy (``use.undo``, checked and guarded as a
+    till's undo). None: the coupon is not written off on that order (undone already)."""
+    from chalicelib.coupons.schemas import UndoWriteOff
+    c = uow.get(CouponItem, CouponItem.key(member_id, coupon_id[:64]), consistent=True)
+    if c is None or c.state != "used" or c.used_order_id != order_id:
+        return None
+    return dict(use.undo(UndoWriteOff(code=c.code, order_id=order_id, reason=reason), by, uow))

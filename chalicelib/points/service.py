@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.points.refunds import RefundExceedsOrder, refund
     from chalicelib.points.reports import liability, reconciliation
     from chalicelib.points.rules import points_value_fen, redeem_limit_points
-    from chalicelib.points.schemas import Adjust, EarnForOrder, Hold
+    from chalicelib.points.schemas import Adjust, EarnForOrder, Hold, Refund
     from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, hold_status, redeem, release_hold
     from chalicelib.points.tiering import TierAt, TierSource
     from chalicelib.points.tiering import use as use_tiers
@@ -32,7 +32,7 @@ _WHERE = {
     "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
     "get_rules": "program", "put_rules": "program", "rules_at": "program", "RefundExceedsOrder": "refunds",
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
-    "EarnForOrder": "schemas", "Hold": "schemas",
+    "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
     **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
     **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "redeem", "release_hold"),
@@ -55,4 +55,4 @@ __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lot
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "EarnForOrder",
-           "Hold", "hold_status"]
+           "Hold", "hold_status", "Refund"]

@@ -59,7 +59,7 @@ EVENT_TYPES = frozenset({
     "coupon.pack_owed", "coupon.pack_owed_issued", "coupon.pack_owed_expired",
     "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
     "pricing.price_lists_changed",
-    "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed",
+    "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed", "checkout.refunded",
     "member.settings_changed",
 })
 MAX_FILTERS = 20

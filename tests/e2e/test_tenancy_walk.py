@@ -173,6 +173,9 @@ TARGETS = {
     "listMemberCheckouts": lambda t: ({"member_id": t["bob"]}, None, None),
     "listMemberOwedPacks": lambda t: ({"member_id": t["bob"]}, None, None),
     "getCouponPackStats": lambda t: ({}, None, None),
+    # committed, not completed: 409 for A's callers, 404 for everyone else's
+    "refundCheckout": lambda t: ({"checkout_id": t["checkout"]}, {"refund_id": "walk", "amount_fen": 100,
+                                                                  "reason": "walk"}, None),
 }
 COUPON_TERMS = {"kind": "amount_off", "title": "walk", "amount_off_fen": 500, "min_spend_fen": 1_000,
                 "validity": {"days_after_claim": 30}}
