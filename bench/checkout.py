@@ -57,8 +57,9 @@ def stages(n: int, steps: list[Callable[[int], Any]]) -> list[tuple[list[float],
 
 
 def checkout_operations(stack, n: int) -> list[dict[str, Any]]:
-    """Per-call cost of quoteCheckout, commitCheckout, cancelCheckout and completeCheckout for a
-    member holding 50 coupons (10 each of 5 templates), and of resolveMemberCode."""
+    """Per-call cost of quoteCheckout, commitCheckout, cancelCheckout, completeCheckout and a
+    partial refundCheckout for a member holding 50 coupons (10 each of 5 templates), and of
+    resolveMemberCode."""
     session, post, staff = _client(stack, "ck")
     templates = [post("/v1/coupon-templates", {"terms": terms, "stock": 10_000, "state": "active"})["template_id"]
                  for terms in TEMPLATES]
@@ -86,6 +87,10 @@ def checkout_operations(stack, n: int) -> list[dict[str, Any]]:
     samples, usage = timed(done, lambda i: post(f"/v1/checkouts/{ready[i]['checkout_id']}/complete",
                                                 {"payment_ref": f"wx-{i}"}))
     rows.append(row("completeCheckout", f"{chosen} coupons, points, stored value; earns", done, samples, usage))
+    samples, usage = timed(done, lambda i: post(f"/v1/checkouts/{ready[i]['checkout_id']}/refunds", {
+        "refund_id": f"rf-{i}", "lines": [{"line": 1, "quantity": 1}], "reason": "bench"}))
+    rows.append(row("refundCheckout", "one unit of a 20-line checkout's line (points, stored value back)", done,
+                    samples, usage))
     tokens = []
     for i in range(n):
         m = post("/v1/members", {"phone": f"1367778{i:04d}"})["member_id"]
