@@ -347,7 +347,7 @@ def view(c: CheckoutItem) -> dict[str, Any]:
             "completed_at": c.completed_at, "cancelled_at": c.cancelled_at, "payment_ref": c.payment_ref,
             "earned": json.loads(c.earned) if c.earned else None, "why": c.why,
             "problem": json.loads(c.problem) if c.problem else None,
-            "refunded": json.loads(c.refunded) if c.refunded else None}
+            "refunded": c.refunded}
 
 
 def _about(c: CheckoutItem, extra: dict[str, Any] | None = None) -> dict[str, Any]:

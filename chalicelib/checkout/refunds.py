@@ -98,7 +98,7 @@ def refund(checkout_id: str, cmd: RefundCheckout, by: Principal, uow: UnitOfWork
 def _state(c: CheckoutItem, lines: list[dict[str, Any]]) -> list[Fraction]:
     if not c.refunded:
         return [Fraction(0)] * len(lines)
-    return [Fraction(x["share"]) for x in json.loads(c.refunded)["lines"]]
+    return [Fraction(x["share"]) for x in c.refunded["lines"]]
 
 
 def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) -> tuple[CheckoutItem, CheckoutRefundItem]:
@@ -125,15 +125,12 @@ def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) ->
     r = CheckoutRefundItem(*CheckoutRefundItem.key(c.checkout_id, cmd.refund_id), checkout_id=c.checkout_id,
                            refund_id=cmd.refund_id, asked=_asked(cmd), status=REFUNDING, reason=cmd.reason,
                            caller=by.ref, created_at=now,
-                           plan=json.dumps({"lines": gives, "steps": _plan_steps(c, plan, gives, freed, cmd.refund_id)},
-                                           separators=(",", ":")))
+                           plan={"lines": gives, "steps": _plan_steps(c, plan, gives, freed, cmd.refund_id)})
     totals = [shares.at(x, a) for x, a in zip(lines, after, strict=True)]
-    refunds = json.loads(c.refunded)["refunds"] if c.refunded else 0
-    c.refunded = json.dumps({"refunds": refunds + 1, "fen": sum(t["fen"] for t in totals),
-                             "cash_fen": sum(t["cash_fen"] for t in totals),
-                             "lines": [{"line": i, "share": str(a), **t} for i, (a, t) in enumerate(zip(after, totals,
-                                                                                                          strict=True))]},
-                            separators=(",", ":"))
+    refunds = c.refunded["refunds"] if c.refunded else 0
+    c.refunded = {"refunds": refunds + 1, "fen": sum(t["fen"] for t in totals),
+                  "cash_fen": sum(t["cash_fen"] for t in totals),
+                  "lines": [{"line": i, "share": str(a), **t} for i, (a, t) in enumerate(zip(after, totals, strict=True))]}
     c.status = saga.REFUNDED if all(a == 1 for a in after) else saga.PARTIALLY_REFUNDED
     uow = UnitOfWork(by.ref, program=program)
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
@@ -165,14 +162,14 @@ def _steps(c: CheckoutItem, r: CheckoutRefundItem, by: Principal, program: str) 
     """Each store's refund not done yet, each in a transaction of its own with the mark that it is
     done (so a retry never makes it twice). A store's refusal stops here (the refund stays
     ``refunding``; its retry goes on from there)."""
-    for step in json.loads(r.plan)["steps"]:
+    for step in r.plan["steps"]:
         uow = UnitOfWork(by.ref, program=program)
         r = _find(uow, c.checkout_id, r.refund_id) or r
-        done = json.loads(r.done or "{}")
+        done = dict(r.done or {})
         if step["part"] in done:
             continue                                 # made by an earlier try
         done[step["part"]] = _STORES[step["part"].split(":", 1)[0]](uow, c, step, by, r.reason)
-        r.done = json.dumps(done, separators=(",", ":"))
+        r.done = done
         uow.save_versioned(r, int(r.version), changed(f"refund {r.refund_id} of checkout {c.checkout_id}"))
         uow.commit()
     return _find(UnitOfWork(by.ref, program=program), c.checkout_id, r.refund_id) or r
@@ -212,7 +209,7 @@ _STORES: dict[str, Callable[[UnitOfWork, CheckoutItem, dict[str, Any], Principal
 
 def view(r: CheckoutRefundItem, c: CheckoutItem) -> dict[str, Any]:
     """A refund as its till sees it: what each line and each store gives back, and the cash."""
-    plan, done = json.loads(r.plan), json.loads(r.done or "{}")
+    plan, done = r.plan, r.done or {}
     lines = plan["lines"]
 
     def total(name: str) -> int:

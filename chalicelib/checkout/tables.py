@@ -57,7 +57,7 @@ class CheckoutItem(HoldRecord):
     earned = UnicodeAttribute(null=True)           # JSON: points and growth the completion earned
     problem = UnicodeAttribute(null=True)          # JSON: why a commit failed (it released everything)
     why = UnicodeAttribute(null=True)              # why it was cancelled
-    refunded = UnicodeAttribute(null=True)         # JSON: every line's refunded share and parts (:mod:`.refunds`)
+    refunded = PackedJson(null=True, attr_name="refunded_z")   # every line's refunded share and parts (.refunds)
     version = NumberAttribute(default=0)
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)           # CHECKOUTS#<member>
@@ -84,8 +84,8 @@ class CheckoutRefundItem(MainModel):
     status = UnicodeAttribute()                    # refunding | refunded
     reason = UnicodeAttribute()
     caller = UnicodeAttribute()
-    plan = UnicodeAttribute()                      # JSON: lines (what each gives back), steps (store, id, fen)
-    done = UnicodeAttribute(default="{}")          # JSON: step part -> what its store answered
+    plan = PackedJson(attr_name="refund_plan_z")   # lines (what each gives back), steps (store, id, fen)
+    done = PackedJson(null=True, attr_name="done_z")   # step part -> what its store answered
     created_at = UnicodeAttribute()
     refunded_at = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
