@@ -109,7 +109,7 @@ def commit(cmd: CommitCheckout, by: Principal, uow: UnitOfWork, key: str | None)
             _fail(uow.program, by, found, taken, step, refused)
     found.status, found.committed_at = saga.COMMITTED, clock.iso(clock.now())
     uow.save_versioned(found, int(found.version), changed(f"checkout {checkout_id}"))
-    uow.emit(DomainEvent("checkout.committed", **_about(found)))
+    uow.emit(DomainEvent("checkout.committed", **about(found)))
     return view(found)
 
 
@@ -210,7 +210,7 @@ def _fail(program: str, by: Principal, c: CheckoutItem, taken: list[saga.Step], 
     if q is not None and q.checkout_id == fresh.checkout_id:
         q.checkout_id = None
         uow.save(q, type(q).checkout_id == fresh.checkout_id)
-    uow.emit(DomainEvent("checkout.failed", **_about(fresh, {"problem": problem, "released": released})))
+    uow.emit(DomainEvent("checkout.failed", **about(fresh, {"problem": problem, "released": released})))
     uow.commit()
     if refused.status != 409:
         raise refused
@@ -220,7 +220,7 @@ def _fail(program: str, by: Principal, c: CheckoutItem, taken: list[saga.Step], 
 def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """``completeCheckout``: the payment is confirmed: the checkout claimed (``completing``), every
     hold confirmed, points earned, ``completed``."""
-    c = _visible(uow, checkout_id, by)
+    c = visible(uow, checkout_id, by)
     if c.status in (saga.COMPLETED, saga.COMPLETING) and c.payment_ref != cmd.payment_ref:
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status} with another payment reference",
                             status_now=c.status)
@@ -251,7 +251,7 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
     c.status, c.completed_at = saga.COMPLETED, clock.iso(clock.now())
     c.earned = json.dumps(earned) if earned else None
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
-    uow.emit(DomainEvent("checkout.completed", **_about(c, {"payment_ref": cmd.payment_ref, "earned": earned})))
+    uow.emit(DomainEvent("checkout.completed", **about(c, {"payment_ref": cmd.payment_ref, "earned": earned})))
     return view(c)
 
 
@@ -264,7 +264,7 @@ def _claim(program: str, actor: str, c: CheckoutItem, status: str, **fields: Any
         setattr(c, name, value)
     claim.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
     if status == saga.CANCELLED:
-        claim.emit(DomainEvent("checkout.cancelled", **_about(c, {"why": c.why})))
+        claim.emit(DomainEvent("checkout.cancelled", **about(c, {"why": c.why})))
     claim.commit()
 
 
@@ -286,7 +286,7 @@ def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: Uni
            c: CheckoutItem | None = None, actor: str | None = None) -> dict[str, Any]:
     """``cancelCheckout`` (or the lapse, ``by`` None): the checkout claimed (``cancelled``), then
     every hold released (a retry releases what a stopped one left)."""
-    c = c or _visible(uow, checkout_id, by)
+    c = c or visible(uow, checkout_id, by)
     actor = actor or (by.ref if by else LAPSE_ACTOR)
     if c.status in (saga.OPEN, saga.COMMITTED):
         why = cmd.reason or ("expired" if by is None else "cancelled")
@@ -299,7 +299,8 @@ def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: Uni
     return view(c)
 
 
-def _visible(uow: UnitOfWork, checkout_id: str, by: Principal | None) -> CheckoutItem:
+def visible(uow: UnitOfWork, checkout_id: str, by: Principal | None) -> CheckoutItem:
+    """The checkout, if the caller may see it (``by`` None: a job); else 404, as one never made."""
     c = _get(uow, checkout_id)
     if c is None or (by is not None and not _sees(by, c)):
         raise NotFound(f"no checkout {checkout_id[:64]}")
@@ -314,7 +315,7 @@ def _sees(by: Principal, c: CheckoutItem) -> bool:
 
 def get(uow: UnitOfWork, checkout_id: str, by: Principal) -> dict[str, Any]:
     """``getCheckout``: the checkout, to its merchant's (and store's) callers, HQ and its member."""
-    return view(_visible(uow, checkout_id, by))
+    return view(visible(uow, checkout_id, by))
 
 
 def list_of_member(uow: UnitOfWork, member_id: str, by: Principal, limit: int, before: str | None) -> dict[str, Any]:
@@ -350,7 +351,7 @@ def view(c: CheckoutItem) -> dict[str, Any]:
             "refunded": c.refunded}
 
 
-def _about(c: CheckoutItem, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def about(c: CheckoutItem, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A checkout event's subject, data and merchant (ids and figures, no personal data)."""
     return {"subject": f"member:{c.member_id}" if c.member_id else f"checkout:{c.checkout_id}",
             "data": {"checkout_id": c.checkout_id, "order_id": c.order_id, "member_id": c.member_id,
