@@ -104,8 +104,8 @@ def commit(cmd: CommitCheckout, by: Principal, uow: UnitOfWork, key: str | None)
         except ConcurrentUpdate:
             raise
         except Problem as refused:
-            if step.status(UnitOfWork(by.ref, program=uow.program)) == holds.OPEN:
-                raise ConcurrentUpdate("another try of this commit took the step; retry") from None
+            if step.status(UnitOfWork(by.ref, program=uow.program)) in (holds.OPEN, holds.FILLING):
+                raise ConcurrentUpdate("another try of this commit is taking the step; retry") from None
             _fail(uow.program, by, found, taken, step, refused)
     found.status, found.committed_at = saga.COMMITTED, clock.iso(clock.now())
     uow.save_versioned(found, int(found.version), changed(f"checkout {checkout_id}"))
@@ -123,6 +123,8 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
     now = clock.now()
     if clock.parse_iso(q.valid_until) <= now:
         raise QuoteExpired(f"quote {q.quote_id} expired at {q.valid_until}")
+    if q.checkout_id == checkout_id:        # this very commit, in flight in another request (a double click)
+        raise ConcurrentUpdate(f"checkout {checkout_id} is being committed; retry")
     if q.checkout_id:
         raise QuoteCommitted(f"quote {q.quote_id} was committed by checkout {q.checkout_id}")
     body = q.body
@@ -140,7 +142,7 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
                      created_at=clock.iso(now))
     if q.member_id:
         c.gsi1pk, c.gsi1sk = f"CHECKOUTS#{q.member_id}", f"{c.created_at}#{checkout_id}"
-    holds.due_at(c, expires + timedelta(seconds=60), checkout_id)     # after its holds: they lapse first
+    holds.due_at(c, expires, checkout_id)     # its holds' time: the lapse releases them all (each store's job too)
     c.status = saga.OPEN
     uow.save_versioned(c, 0, changed(f"checkout {checkout_id}"))
     q.checkout_id = checkout_id
@@ -239,20 +241,35 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status}: only a committed checkout completes",
                             status_now=c.status)
     fields = _fields(c)
-    for step in saga.steps(fields, by):
-        status = step.status(UnitOfWork(by.ref, program=uow.program))
-        if status == holds.CONFIRMED:
-            continue                                 # confirmed by the first try
-        if status != holds.OPEN:
-            raise CheckoutState(f"{step.part}'s hold is {status}: the completion stopped and its time ran out; "
-                                "the checkout needs an operator (getCheckout shows what was spent)", part=step.part)
-        saga.in_unit(uow.program, by.ref, step.confirm)
+    _confirm_all(uow.program, by, list(saga.steps(fields, by)))
     earned = _earn(uow, c, fields, by) if c.member_id else None
     c.status, c.completed_at = saga.COMPLETED, clock.iso(clock.now())
     c.earned = json.dumps(earned) if earned else None
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
     uow.emit(DomainEvent("checkout.completed", **about(c, {"payment_ref": cmd.payment_ref, "earned": earned})))
     return view(c)
+
+
+def _confirm_all(program: str, by: Principal, steps: list[saga.Step]) -> None:
+    """Confirm every hold not confirmed yet, each in a transaction of its own, after checking that
+    every one is still there (a hold released under a stopped completion spends none of the rest).
+    A hold another try of the completion confirmed meanwhile is passed over."""
+    statuses = [step.status(UnitOfWork(by.ref, program=program)) for step in steps]
+    for step, status in zip(steps, statuses, strict=True):     # every hold still there before any is spent
+        if status not in (holds.OPEN, holds.CONFIRMED):
+            raise CheckoutState(f"{step.part}'s hold is {status}: the completion stopped and its time ran out; "
+                                "the checkout needs an operator (getCheckout shows what was spent)", part=step.part)
+    for step, status in zip(steps, statuses, strict=True):
+        if status == holds.CONFIRMED:
+            continue                                 # confirmed by the first try
+        try:
+            saga.in_unit(program, by.ref, step.confirm)
+        except Problem as refused:                   # another try of this completion confirmed it meanwhile?
+            if step.status(UnitOfWork(by.ref, program=program)) == holds.CONFIRMED:
+                continue
+            if isinstance(refused, ConcurrentUpdate):
+                raise
+            raise CheckoutState(f"{step.part}: {refused}; the checkout needs an operator", part=step.part) from None
 
 
 def _claim(program: str, actor: str, c: CheckoutItem, status: str, **fields: Any) -> None:

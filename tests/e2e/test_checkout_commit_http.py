@@ -104,3 +104,50 @@ def test_racing_commits_hold_a_members_points_stored_value_and_coupons_once(api,
                                                    key=f"race8-{q['quote_id']}"), eight))
     assert sorted(r.status_code for r in replies) == [201] + [409] * 7, [r.text for r in replies]
     assert _balances(api, hq, member_id)["coupons"] == ["locked", "unused"]
+
+
+def test_one_key_in_flight_twice_commits_and_completes_once_and_cancel_racing_complete_leaves_one_winner(
+        api, stack, shop):  # noqa: F811
+    """A double click, or a retry while the first request still runs: 8 commits under one key all
+    answer the one checkout; 8 completes under one key all answer it completed, earned once. Then
+    complete and cancel racing on one checkout: one claims it, the other is refused, and the
+    balances are the winner's."""
+    hq, till, _ = shop
+    member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
+    q = _quote(api, till, member_id)
+    key = f"twice-{member_id}"
+    body = {"quote_id": q["quote_id"], "stored_value_fen": 5_000}
+    with ThreadPoolExecutor(8) as pool:
+        commits = list(pool.map(lambda _: api.call("POST", CHECKOUTS, body, signed_by=till, key=key), range(8)))
+    assert {r.status_code for r in commits} <= {201, 503}, [r.text for r in commits]
+    ids = {r.json()["checkout_id"] for r in commits if r.status_code == 201}
+    assert len(ids) == 1
+    checkout = ids.pop()
+    assert _balances(api, hq, member_id) == {"points": (0, 3_000), "sv": (0, 5_000), "coupons": ["locked", "locked"]}
+    done_key = f"twice-done-{member_id}"
+    with ThreadPoolExecutor(8) as pool:
+        completes = list(pool.map(lambda _: api.call("POST", f"{CHECKOUTS}/{checkout}/complete",
+                                                     {"payment_ref": "wx-twice"}, signed_by=till, key=done_key), range(8)))
+    assert {r.status_code for r in completes} <= {200, 503}, [r.text for r in completes]
+    assert {r.json()["earned"]["points"] for r in completes if r.status_code == 200} == {191}
+    assert _balances(api, hq, member_id) == {"points": (191, 0), "sv": (0, 0), "coupons": ["used", "used"]}
+    # complete and cancel racing on a fresh checkout
+    _ok(api.call("POST", f"/v1/members/{member_id}/stored-value/top-ups", {"amount_fen": 5_000,
+                                                                          "payment_ref": f"p2-{member_id}"},
+                 signed_by=till, key=f"race-top-{member_id}"), 201)
+    raced = _ok(api.call("POST", CHECKOUTS, {"quote_id": _quote(api, till, member_id)["quote_id"],
+                                             "stored_value_fen": 2_000}, signed_by=till, key=f"race-c-{member_id}"), 201)
+    path = f"{CHECKOUTS}/{raced['checkout_id']}"
+    with ThreadPoolExecutor(2) as pool:
+        finish = pool.submit(api.call, "POST", f"{path}/complete", {"payment_ref": "wx-race"}, signed_by=till,
+                             key=f"race-done-{member_id}")
+        stop = pool.submit(api.call, "POST", f"{path}/cancel", {}, signed_by=till, key=f"race-stop-{member_id}")
+        finished, stopped = finish.result(), stop.result()
+    assert sorted([finished.status_code, stopped.status_code]) in ([200, 409],), (finished.text, stopped.text)
+    state = _ok(api.call("GET", path, signed_by=till))
+    after = _balances(api, hq, member_id)
+    if state["status"] == "completed":
+        assert stopped.status_code == 409 and after["sv"] == (3_000, 0) and after["points"][1] == 0
+    else:
+        assert state["status"] == "cancelled" and finished.status_code == 409
+        assert after["sv"] == (5_000, 0) and after["points"] == (191, 0)
