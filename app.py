@@ -13,7 +13,7 @@ from chalicelib import jobs
 from chalicelib.api import auth, gateway
 from chalicelib.benefits.routes import bp as benefits
 from chalicelib.checkout.routes import bp as checkout
-from chalicelib.coupons import pack_rules
+from chalicelib.coupons import audience, pack_rules
 from chalicelib.coupons.routes import bp as coupons
 from chalicelib.db import due
 from chalicelib.db.tables import EVENTS, stream_placeholder
@@ -41,6 +41,7 @@ tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and mult
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each
 pack_rules.SETTLED["benefit"].provided_by("chalicelib.benefits.service")  # owed packs settle entitlements
+audience.TIER_MEMBERS.provided_by("chalicelib.tiers.listing")            # a tier's members, for an issue to it
 
 # What the stream and the schedules run, imported by the first event or job (never by the API):
 dispatch.provided_by(
@@ -52,6 +53,7 @@ dispatch.provided_by(
     "chalicelib.tasks.stream",            # events counted for tasks
     "chalicelib.coupons.stats",           # each coupon template's figures
     "chalicelib.webhooks.fanout",         # every event to the webhooks queue, per subscription
+    "chalicelib.tiers.listing",           # each tier's members, for an issue to a tier
 )
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",

@@ -143,10 +143,12 @@ class LocalStack:
         from chalicelib.db.migration import migrate_all
         from chalicelib.orders.migration import migrate_order_parts
         from chalicelib.stored_value.counters import issuer_of
+        from chalicelib.tiers.migration import migrate_tier_listing
         names = list(self.table_names.values())
         moved = migrate_all(self.client("dynamodb"), names, self.table_names["main"], issuer_of)
         moved["order_parts"] = migrate_order_parts(self.client("dynamodb"), self.table_names["main"])
         moved["entitlement_coupons"] = migrate_open_entitlements(self.client("dynamodb"), self.table_names["main"])
+        moved["tier_listing"] = migrate_tier_listing(self.client("dynamodb"), self.table_names["main"])
         if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 

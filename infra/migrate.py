@@ -25,11 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.db.tables import TABLES
     from chalicelib.orders.migration import migrate_order_parts
     from chalicelib.stored_value.counters import issuer_of
+    from chalicelib.tiers.migration import migrate_tier_listing
     client = boto3.client("dynamodb", endpoint_url=args.endpoint)
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
     done = migrate_all(client, names, names[0], issuer_of)
     done["order_parts"] = migrate_order_parts(client, names[0])
     done["entitlement_coupons"] = migrate_open_entitlements(client, names[0])
+    done["tier_listing"] = migrate_tier_listing(client, names[0])
     print(json.dumps(done))
     return 0
 

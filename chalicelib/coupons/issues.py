@@ -7,7 +7,16 @@ its code, its event), with a coupon id derived from the issue and the member: a 
 through again after a crash finds the coupons it issued already (their creation is conditional)
 and issues nothing twice, and its counts, written once when the chunk is done, count them as
 issued. A member the template refuses (its limit reached, the stock gone, no such member) is
-counted by reason; ``getCouponIssue`` shows the progress (done / total) and the counts."""
+counted by reason; ``getCouponIssue`` shows the progress (done / total) and the counts.
+
+An issue to a tier (``tier`` in place of ``member_ids``) reads the tier's members from the tiers
+capability's listing (:mod:`chalicelib.coupons.audience`: 16 partitions, never a scan), a page of
+:data:`CHUNK` members of one shard at a time, each issued as above; the page's counts, the
+members it adds to the total and the shard's cursor (the last member worked through) are written
+together, so a page worked again after a crash issues nothing twice and counts once. The total
+grows as pages are read (``total_final`` once every shard is read). It goes to the members who
+held the tier when the issue was created (listed ``since`` then or before) and still hold it when
+the job reaches them: a member who enters the tier after the issue was created is passed over."""
 
 from __future__ import annotations
 
@@ -18,7 +27,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from chalicelib.coupons import service, templates
+from chalicelib.coupons import audience, service, templates
 from chalicelib.coupons.tables import CouponItem, IssueChunkItem, IssueItem
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_keys
@@ -26,7 +35,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.stock import StockExhausted
 from chalicelib.members import service as members
 from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, NotFound, Problem, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
@@ -37,25 +46,34 @@ KIND = "coupon-issue"
 ACTOR = "job:coupon-issues"
 
 
-def create(template_id: str, member_ids: list[str], by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Record an issue of the template to ``member_ids`` (the job issues the coupons)."""
+def create(template_id: str, member_ids: list[str] | None, by: Principal, uow: UnitOfWork,
+           tier: str | None = None) -> dict[str, Any]:
+    """Record an issue of the template to ``member_ids``, or to the members of ``tier`` (the job
+    issues the coupons)."""
     head = templates.find(uow, template_id, by)
     if head.state != "active":
         raise service.NotClaimable(f"template {template_id} is {head.state}")
-    if len(set(member_ids)) != len(member_ids):
+    member_ids = member_ids or []
+    if tier is not None:
+        source = audience.tier_members()
+        source.check(uow, tier)
+        chunks = source.shards                               # one per shard of the tier's listing
+    elif len(set(member_ids)) != len(member_ids):
         raise ValidationProblem("member_ids lists a member twice")
+    else:
+        chunks = math.ceil(len(member_ids) / CHUNK)
     issue_id, now = new_id(), clock.now()
-    chunks = math.ceil(len(member_ids) / CHUNK)
-    item = IssueItem(*IssueItem.key(issue_id), issue_id=issue_id, template_id=template_id,
+    item = IssueItem(*IssueItem.key(issue_id), issue_id=issue_id, template_id=template_id, tier=tier,
                      merchant_id=head.merchant_id, status="issuing", total=len(member_ids), chunks=chunks,
                      created_by=by.ref, created_at=clock.iso(now))
     item.duepk, item.duesk = due_keys(KIND, clock.program_date(now), f"{clock.iso(now)}#{issue_id}")
     uow.create(item)
     for n in range(chunks):
-        uow.create(IssueChunkItem(*IssueChunkItem.key(issue_id, n),
-                                  members=json.dumps(member_ids[n * CHUNK:(n + 1) * CHUNK])))
+        uow.create(IssueChunkItem(*IssueChunkItem.key(issue_id, n), members=None if tier else
+                                  json.dumps(member_ids[n * CHUNK:(n + 1) * CHUNK])))
     uow.emit(DomainEvent("coupon.issue_started", f"coupon_template:{template_id}", {
-        "issue_id": issue_id, "template_id": template_id, "total": len(member_ids)}, merchant_id=head.merchant_id))
+        "issue_id": issue_id, "template_id": template_id, "total": len(member_ids),
+        **({"tier": tier} if tier else {})}, merchant_id=head.merchant_id))
     return view(item)
 
 
@@ -72,7 +90,8 @@ def view(item: IssueItem) -> dict[str, Any]:
     done = sum(int(getattr(item, k) or 0) for k in ("issued", "refused_limit", "refused_stock", "not_found",
                                                      "refused_other"))
     return {"issue_id": item.issue_id, "template_id": item.template_id, "status": item.status,
-            "total": int(item.total), "done": done, "issued": int(item.issued or 0),
+            "tier": item.tier, "total": int(item.total), "total_final": not item.tier or item.status == "done",
+            "done": done, "issued": int(item.issued or 0),
             "refused": {"limit": int(item.refused_limit or 0), "stock": int(item.refused_stock or 0),
                         "not_found": int(item.not_found or 0), "other": int(item.refused_other or 0)},
             "created_at": item.created_at, "finished_at": item.finished_at}
@@ -96,12 +115,48 @@ def work(program: str, due: IssueItem, deadline: float) -> Counter:
         if time.monotonic() >= deadline:
             done["stopped_at_deadline"] += 1
             return done
-        counts = _chunk(program, item, json.loads(chunk.members))
-        _count(program, item, chunk, counts)
+        if item.tier:
+            if not _shard(program, item, chunk, deadline):
+                done["stopped_at_deadline"] += 1
+                return done
+        else:
+            _count(program, item, chunk, _chunk(program, item, json.loads(chunk.members)))
         done["chunks"] += 1
     _finish(program, item.issue_id)
     done["issues_done"] += 1
     return done
+
+
+def _shard(program: str, item: IssueItem, chunk: IssueChunkItem, deadline: float) -> bool:
+    """Work through one shard of the tier's listing from its cursor, a page at a time, until it is
+    read to its end (True) or the deadline comes (False). Members listed since after the issue
+    was created are passed over (not counted)."""
+    source, shard, after = audience.tier_members(), int(chunk.sk.removeprefix("CHUNK#")), chunk.after
+    while True:
+        page = source.page(UnitOfWork(ACTOR, program=program), str(item.tier), shard, after, CHUNK)
+        eligible = [member_id for member_id, since in page if since <= item.created_at]
+        counts = _chunk(program, item, eligible)
+        last, cursor = len(page) < CHUNK, page[-1][0] if page else after
+        _advance(program, item, chunk, after, cursor, len(eligible), counts, last)
+        after = cursor
+        if last:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
+def _advance(program: str, item: IssueItem, chunk: IssueChunkItem, after: str | None, cursor: str | None,
+             read: int, counts: Counter, last: bool) -> None:
+    """A page of a tier's shard done: its counts, the members it adds to the total, the shard's
+    cursor (and the shard done, after its last page), in one transaction on the cursor read."""
+    uow = UnitOfWork(ACTOR, program=program)
+    on = IssueChunkItem.after == after if after else IssueChunkItem.after.does_not_exist()
+    actions = [IssueChunkItem.after.set(cursor)] if cursor and cursor != after else []
+    uow.update(chunk, [*actions, *([IssueChunkItem.done.set(1)] if last else [])],
+               (IssueChunkItem.done == 0) & on, changed("the coupon issue's shard"))
+    adds = [getattr(IssueItem, k).add(v) for k, v in counts.items() if v]
+    uow.update(item, [*adds, IssueItem.total.add(read), *([IssueItem.chunks_done.add(1)] if last else [])])
+    uow.commit()
 
 
 def _chunk(program: str, item: IssueItem, member_ids: list[str]) -> Counter:

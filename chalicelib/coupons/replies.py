@@ -154,7 +154,9 @@ class IssueOut(Reply):
     issue_id: str
     template_id: str
     status: Literal["issuing", "done"]
-    total: int = Field(description="members listed")
+    tier: str | None = Field(description="an issue to a tier's members: the tier (None: to a list)")
+    total: int = Field(description="members listed; for a tier, the members read from its listing so far")
+    total_final: bool = Field(description="whether total is final: false while a tier's listing is still being read")
     done: int = Field(description="members worked through so far (issued or refused)")
     issued: int
     refused: IssueRefusals

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chalicelib.api.auth import ANY_STAFF, HQ, MEMBER, MERCHANT, TILL
 from chalicelib.api.configs import config_endpoints
@@ -43,9 +43,18 @@ class TemplatesQuery(Strict):
 
 
 class IssueCoupons(Strict):
-    member_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        min_length=1, max_length=8_000, description="the members to give one coupon each, each once (at most 8,000 "
-        "an issue: a request body is at most 256 KB; more in several issues)")
+    member_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, min_length=1, max_length=8_000, description="the members to give one coupon each, each once (at most "
+        "8,000 an issue: a request body is at most 256 KB; more in several issues); or tier")
+    tier: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="a tier of the ladder in force "
+                             "(not the base tier): one coupon to each member who holds it when the issue is created "
+                             "and still holds it when the job reaches them; or member_ids")
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> IssueCoupons:
+        if (self.member_ids is None) == (self.tier is None):
+            raise ValueError("give exactly one of member_ids and tier")
+        return self
 
 
 class GrantPack(Strict):
@@ -151,11 +160,11 @@ def grant_pack(call: Call):
 
 
 @endpoint(bp, TPL + "/issues", "POST", "issueCoupons", tags=TAGS, status=202, errors=(404, 409),
-          summary="Issue the template's coupon to each of a list of members (the coupon-issues job does it, a "
-          "chunk at a time; getCouponIssue shows the progress)", allow=OWNERS, body=IssueCoupons,
-          response=R + "IssueOut")
+          summary="Issue the template's coupon to each of a list of members, or to each member of a tier (the "
+          "coupon-issues job does it, a chunk at a time; getCouponIssue shows the progress)", allow=OWNERS,
+          body=IssueCoupons, response=R + "IssueOut")
 def issue_coupons(call: Call):
-    return issues.create(call.params["template_id"], call.body.member_ids, call.caller, call.uow)
+    return issues.create(call.params["template_id"], call.body.member_ids, call.caller, call.uow, call.body.tier)
 
 
 @endpoint(bp, "/v1/coupon-issues/{issue_id}", "GET", "getCouponIssue", tags=TAGS, errors=(404,),

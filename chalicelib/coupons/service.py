@@ -159,6 +159,13 @@ def on_pack_settled(owner: str, tell: Callable[[UnitOfWork, Any], None]) -> None
     SETTLED[owner].use(tell)
 
 
+def on_tier_members(source: Any) -> None:
+    """Register where a targeted issue to a tier reads the tier's members
+    (:class:`chalicelib.coupons.audience.TierMembers`: the tiers capability's listing)."""
+    from chalicelib.coupons.audience import TIER_MEMBERS
+    TIER_MEMBERS.use(source)
+
+
 class NotForPoints(Conflict):
     slug, title = "coupon-not-for-points", "This coupon is not exchanged for points"
 

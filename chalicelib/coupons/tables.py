@@ -149,7 +149,8 @@ class IssueItem(MainModel):
     template_id = UnicodeAttribute()
     merchant_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute()                        # issuing | done
-    total = NumberAttribute()
+    tier = UnicodeAttribute(null=True)                 # to a tier's members (its listing), not a list
+    total = NumberAttribute()                          # a tier's: the members read so far
     chunks = NumberAttribute()
     chunks_done = NumberAttribute(default=0)
     issued = NumberAttribute(default=0)
@@ -171,9 +172,11 @@ class IssueItem(MainModel):
 
 class IssueChunkItem(MainModel):
     """``COUPONISSUE#<issue> / CHUNK#<n>``: up to 500 of the issue's members, and, once worked
-    through, what became of them."""
+    through, what became of them. An issue to a tier has one per shard of the tier's listing,
+    with the last member worked through (its cursor) instead of the members."""
 
-    members = UnicodeAttribute()                       # JSON list of member ids
+    members = UnicodeAttribute(null=True)              # JSON list of member ids (an issue to a list)
+    after = UnicodeAttribute(null=True)                # an issue to a tier: the shard's members up to this one are done
     done = NumberAttribute(default=0)                  # 1 once counted into the issue
 
     @staticmethod

@@ -5,13 +5,19 @@
   day after the validity (or grace, or floor) ends, and its next reminder on ``gsi1``
   (``DUE#tier-remind``). ``version`` is the lock of every change.
 * ``MEMBER#<id> / TIERHIST#<n>``: every change of the tier, numbered, with its cause.
+* ``TIERMEMBERS#<tier>#<shard> / <member>`` and ``MEMBER#<id> / TIERLISTED``: the members of each
+  tier, a projection of the tier items (:mod:`chalicelib.tiers.listing`).
 """
 
 from __future__ import annotations
 
+import zlib
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
+
+LISTING_SHARDS = 16                  # partitions of each tier's member listing
 
 
 class TierItem(MainModel):
@@ -112,3 +118,36 @@ class PaymentRefItem(MainModel):
     @staticmethod
     def key(payment_ref: str) -> tuple[str, str]:
         return f"PLUSPAY#{payment_ref}", "PAYMENT"
+
+
+class TierMemberItem(MainModel):
+    """``TIERMEMBERS#<tier>#<shard> / <member id>``: one member holding the tier, in one of
+    :data:`LISTING_SHARDS` partitions (crc32 of the member id): a tier's members, listed without a
+    scan (a targeted coupon issue reads them), kept by the ``tier-listing`` stream consumer
+    (:mod:`chalicelib.tiers.listing`). A flash of upgrades spreads its writes over the shards."""
+
+    member_id = UnicodeAttribute()
+    since = UnicodeAttribute()                       # when the member came to hold the tier (ISO instant)
+
+    @staticmethod
+    def key(tier: str, member_id: str) -> tuple[str, str]:
+        return TierMemberItem.partition(tier, zlib.crc32(member_id.encode()) % LISTING_SHARDS), member_id
+
+    @staticmethod
+    def partition(tier: str, shard: int) -> str:
+        return f"TIERMEMBERS#{tier}#{shard}"
+
+
+class TierListedItem(MainModel):
+    """``MEMBER#<id> / TIERLISTED``: where the listing has the member (its tier), as of which
+    version of the tier item: the listing moves only for a newer version, so a late or redelivered
+    event never moves a member back."""
+
+    member_id = UnicodeAttribute()
+    tier = UnicodeAttribute()
+    since = UnicodeAttribute()
+    tier_version = NumberAttribute()                 # the TierItem version the listing reflects
+
+    @staticmethod
+    def key(member_id: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", "TIERLISTED"
