@@ -5,6 +5,7 @@ the stock was taken."""
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from typing import Any
@@ -135,4 +136,6 @@ def targeted_issue(stack, members: int = 10_000, first: int = 5_000_000) -> dict
             "job": {**cost(job), "seconds": round(job_seconds, 1),
                     "wcu_per_member": round((job.wcu + job.wcu_index) / members, 2),
                     "requests_per_member": round(job.requests / members, 2)},
-            "consumers": cost(consumers), "stock_after": level}
+            "consumers": cost(consumers), "stock_after": level,
+            # the bench process runs the local API and its jobs in its threads: its peak resident size
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
