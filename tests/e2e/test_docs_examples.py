@@ -28,16 +28,21 @@ def _run(script: str, stack, tmp_path, credentials: dict | None = None) -> subpr
                           env={**os.environ, "CREDS": str(creds)})
 
 
+def _own_program(api, stack, program: str) -> dict:
+    """A program of its own with a demo merchant (what a block saves stays out of other tests):
+    the stack's credentials with its HQ admin's token."""
+    made = api.call("POST", "/v1/programs", {"program_id": program, "name": program},
+                    headers=api.staff("platform_admin"), key=f"{program}-program")
+    assert made.status_code in (201, 409), made.text
+    admin = staff_token("super_admin", f"{program}-admin", program_id=program)
+    assert api.call("POST", "/v1/merchants", {"merchant_id": "demo-merchant", "name": "Demo"}, headers=api.bearer(admin),
+                    key=f"{program}-merchant").status_code in (201, 409)
+    return {**stack.credentials, "staff_tokens": {"super_admin": admin}}
+
+
 def test_the_readmes_first_session_runs_as_written(api, stack, tmp_path):
     """In a program of its own, with a demo merchant: the rules it saves stay out of other tests."""
-    program = "first-session"
-    made = api.call("POST", "/v1/programs", {"program_id": program, "name": program},
-                    headers=api.staff("platform_admin"), key="first-session-program")
-    assert made.status_code in (201, 409), made.text
-    admin = staff_token("super_admin", "first-session-admin", program_id=program)
-    assert api.call("POST", "/v1/merchants", {"merchant_id": "demo-merchant", "name": "Demo"}, headers=api.bearer(admin),
-                    key="first-session-merchant").status_code in (201, 409)
-    credentials = {**stack.credentials, "staff_tokens": {"super_admin": admin}}
+    credentials = _own_program(api, stack, "first-session")
     script = _block("README.md", "## A first session").replace("http://127.0.0.1:8000", api.url)
     out = _run(script, stack, tmp_path, credentials)
     lines = out.stdout.splitlines()
@@ -57,15 +62,8 @@ def test_the_signing_pages_shell_example_signs_a_request_that_is_accepted(api, s
 
 
 def test_the_readmes_checkout_at_a_till_runs_as_written(api, stack, tmp_path):
-    """In a program of its own, with a demo merchant and its store."""
-    program = "till-session"
-    made = api.call("POST", "/v1/programs", {"program_id": program, "name": program},
-                    headers=api.staff("platform_admin"), key="till-session-program")
-    assert made.status_code in (201, 409), made.text
-    admin = staff_token("super_admin", "till-session-admin", program_id=program)
-    assert api.call("POST", "/v1/merchants", {"merchant_id": "demo-merchant", "name": "Demo"}, headers=api.bearer(admin),
-                    key="till-session-merchant").status_code in (201, 409)
-    credentials = {**stack.credentials, "staff_tokens": {"super_admin": admin}}
+    """In a program of its own, with a demo merchant."""
+    credentials = _own_program(api, stack, "till-session")
     script = _block("README.md", "## Checkout at a till").replace("http://127.0.0.1:8000", api.url)
     out = _run(script, stack, tmp_path, credentials)
     assert out.stdout.splitlines() == ["committed cash 6000", "completed earned 110"], out.stdout + out.stderr
