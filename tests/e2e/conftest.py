@@ -147,3 +147,22 @@ def all_at_once(n: int, send: Callable[[int], requests.Response], tries: int = 3
     [t.start() for t in threads]
     [t.join() for t in threads]
     return replies
+
+
+def readable(item: Any) -> str:
+    """A stored item (or list of items) as text, a compressed attribute (``PackedJson``: binary,
+    zlib) inflated to the JSON it holds, so a search of what is stored sees inside it too."""
+    import zlib
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            try:
+                return zlib.decompress(value).decode()
+            except (zlib.error, UnicodeDecodeError):
+                return value.hex()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+    return json.dumps(plain(item), ensure_ascii=False)

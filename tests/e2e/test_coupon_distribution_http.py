@@ -55,18 +55,28 @@ def _template(api, hq, tag, stock, **terms):
     return r.json()["template_id"]
 
 
+def _put_packs(api, hq, packs: list[dict], key: str) -> None:
+    """Save ``packs`` beside the packs in force: the suite shares one program, and a pack another
+    test's rules still name cannot be dropped (422)."""
+    found = api.call("GET", "/v1/coupon-packs", headers=hq)
+    ours = {p["id"] for p in packs}
+    kept = [p for p in found.json()["packs"]["packs"] if p["id"] not in ours] if found.status_code == 200 else []
+    saved = api.call("PUT", "/v1/coupon-packs", {"packs": {"packs": kept + packs}}, headers=hq, key=key)
+    assert saved.status_code == 201, saved.text
+
+
 def test_an_upgrade_s_pack_reaches_the_member_s_coupons_through_the_stream(api, hq):
     tea = _template(api, hq, "upgrade", 100)
     tag = fresh_phone()
+    _put_packs(api, hq, [{"id": "PACK-SILVER", "name": "白银礼包", "items": [{"template_id": tea, "count": 2}]}],
+               f"cd-packs-{tag}")
     for path, body in (("/v1/tiers/ladder", {"ladder": {"tiers": [
             {"code": "V1", "name": "普通会员", "threshold": 0},
             {"code": "V2", "name": "白银会员", "threshold": 1_000, "validity_months": 12}]}}),
-            ("/v1/coupon-packs", {"packs": {"packs": [{"id": "PACK-SILVER", "name": "白银礼包", "items": [
-                {"template_id": tea, "count": 2}]}]}}),
             ("/v1/benefits/rules", {"rules": {"rules": [
                 {"id": "silver-welcome", "name": "白银礼", "when": {"tiers": ["V2"]},
                  "give": [{"kind": "coupon_pack", "ref": "PACK-SILVER", "grant": "on_upgrade"}]}]}})):
-        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}")
+        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}-{len(str(body))}")
         assert saved.status_code == 201, saved.text
     mid, own = _member(api, hq, yuan=1_200)                       # to V2
     seen: list = []
@@ -110,12 +120,12 @@ def test_sixteen_exchanges_of_points_for_a_stock_of_five_give_five_coupons_for_f
 def test_a_top_up_of_200_gets_30_and_its_pack_and_a_replay_grants_once(api, hq):
     tea = _template(api, hq, "top-up", 100)
     tag = fresh_phone()
-    for path, body in (("/v1/coupon-packs", {"packs": {"packs": [{"id": f"PACK-TOPUP-{tag}", "name": "储值赠券",
-                                                                  "items": [{"template_id": tea}]}]}}),
-                       ("/v1/stored-value/rules", {"rules": {"bonus_rules": [
+    _put_packs(api, hq, [{"id": f"PACK-TOPUP-{tag}", "name": "储值赠券", "items": [{"template_id": tea}]}],
+               f"cd-packs-{tag}")
+    for path, body in (("/v1/stored-value/rules", {"rules": {"bonus_rules": [
                            {"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,
-                            "bonus_fen": 3_000, "coupon_pack": f"PACK-TOPUP-{tag}"}]}})):
-        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}")
+                            "bonus_fen": 3_000, "coupon_pack": f"PACK-TOPUP-{tag}"}]}}),):
+        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}-{len(str(body))}")
         assert saved.status_code == 201, saved.text
     mid, own = _member(api, hq)
     body = {"amount_fen": 20_000, "payment_ref": f"WX-{tag}", "merchant_id": SHOP}
@@ -139,12 +149,12 @@ def test_a_top_up_s_pack_owed_is_listed_to_the_member_then_issued_by_the_job(api
     stock is added, the coupon-owed job issues it and the list shows it issued with its coupon."""
     tea = _template(api, hq, "owed", 1)
     tag = fresh_phone()
-    for path, body in (("/v1/coupon-packs", {"packs": {"packs": [{"id": f"PACK-OWED-{tag}", "name": "储值赠券",
-                                                                  "items": [{"template_id": tea}]}]}}),
-                       ("/v1/stored-value/rules", {"rules": {"bonus_rules": [
+    _put_packs(api, hq, [{"id": f"PACK-OWED-{tag}", "name": "储值赠券", "items": [{"template_id": tea}]}],
+               f"cd-packs-{tag}")
+    for path, body in (("/v1/stored-value/rules", {"rules": {"bonus_rules": [
                            {"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,
-                            "bonus_fen": 3_000, "coupon_pack": f"PACK-OWED-{tag}"}]}})):
-        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}")
+                            "bonus_fen": 3_000, "coupon_pack": f"PACK-OWED-{tag}"}]}}),):
+        saved = api.call("PUT", path, body, headers=hq, key=f"cd-{path}-{tag}-{len(str(body))}")
         assert saved.status_code == 201, saved.text
     first, _ = _member(api, hq)
     second, own = _member(api, hq)
