@@ -107,7 +107,8 @@ def commit(cmd: CommitCheckout, by: Principal, uow: UnitOfWork, key: str | None)
             if step.status(UnitOfWork(by.ref, program=uow.program)) in (holds.OPEN, holds.FILLING):
                 raise ConcurrentUpdate("another try of this commit is taking the step; retry") from None
             _fail(uow.program, by, found, taken, step, refused)
-    found.status, found.committed_at = saga.COMMITTED, clock.iso(clock.now())
+    saga.move(found, saga.COMMITTED)
+    found.committed_at = clock.iso(clock.now())
     uow.save_versioned(found, int(found.version), changed(f"checkout {checkout_id}"))
     uow.emit(DomainEvent("checkout.committed", **about(found)))
     return view(found)
@@ -143,7 +144,7 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
     if q.member_id:
         c.gsi1pk, c.gsi1sk = f"CHECKOUTS#{q.member_id}", f"{c.created_at}#{checkout_id}"
     holds.due_at(c, expires, checkout_id)     # its holds' time: the lapse releases them all (each store's job too)
-    c.status = saga.OPEN
+    saga.move(c, saga.OPEN)
     uow.save_versioned(c, 0, changed(f"checkout {checkout_id}"))
     q.checkout_id = checkout_id
     uow.save(q, type(q).checkout_id.does_not_exist(),
@@ -206,7 +207,8 @@ def _fail(program: str, by: Principal, c: CheckoutItem, taken: list[saga.Step], 
     fresh = _get(uow, c.checkout_id)
     assert fresh is not None
     problem = {"part": step.part, "type": refused.type, "detail": str(refused)}
-    fresh.status, fresh.problem, fresh.duepk, fresh.duesk = saga.FAILED, json.dumps(problem), None, None
+    saga.move(fresh, saga.FAILED)
+    fresh.problem, fresh.duepk, fresh.duesk = json.dumps(problem), None, None
     uow.save_versioned(fresh, int(fresh.version), changed(f"checkout {c.checkout_id}"))
     q = quotes.get(uow, fresh.quote_id)
     if q is not None and q.checkout_id == fresh.checkout_id:
@@ -243,7 +245,8 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
     fields = _fields(c)
     _confirm_all(uow.program, by, list(saga.steps(fields, by)))
     earned = _earn(uow, c, fields, by) if c.member_id else None
-    c.status, c.completed_at = saga.COMPLETED, clock.iso(clock.now())
+    saga.move(c, saga.COMPLETED)
+    c.completed_at = clock.iso(clock.now())
     c.earned = json.dumps(earned) if earned else None
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
     uow.emit(DomainEvent("checkout.completed", **about(c, {"payment_ref": cmd.payment_ref, "earned": earned})))
@@ -276,7 +279,8 @@ def _claim(program: str, actor: str, c: CheckoutItem, status: str, **fields: Any
     """Move the checkout to ``status`` in a transaction of its own, on its version being the one
     read (of a completion and a cancel racing, one claims it), off the due index."""
     claim = UnitOfWork(actor, program=program)
-    c.status, c.duepk, c.duesk = status, None, None
+    saga.move(c, status)
+    c.duepk, c.duesk = None, None
     for name, value in fields.items():
         setattr(c, name, value)
     claim.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))

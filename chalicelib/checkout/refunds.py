@@ -131,7 +131,7 @@ def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) ->
     c.refunded = {"refunds": refunds + 1, "fen": sum(t["fen"] for t in totals),
                   "cash_fen": sum(t["cash_fen"] for t in totals),
                   "lines": [{"line": i, "share": str(a), **t} for i, (a, t) in enumerate(zip(after, totals, strict=True))]}
-    c.status = saga.REFUNDED if all(a == 1 for a in after) else saga.PARTIALLY_REFUNDED
+    saga.move(c, saga.REFUNDED if all(a == 1 for a in after) else saga.PARTIALLY_REFUNDED)
     uow = UnitOfWork(by.ref, program=program)
     uow.save_versioned(c, int(c.version), changed(f"checkout {c.checkout_id}"))
     uow.save_versioned(r, 0, lambda: RefundIdReused(f"refund {cmd.refund_id} was made meanwhile; retry to read it"))

@@ -54,6 +54,14 @@ MOVES: dict[str, tuple[str, ...]] = {
 }
 
 
+def move(c: Any, to: str) -> None:
+    """Set the checkout's status to ``to``, if :data:`MOVES` has that move (else a programming
+    error: the callers condition each move on the version they read)."""
+    if to not in MOVES.get(c.status, ()) and not (c.status is None and to == OPEN):
+        raise AssertionError(f"a checkout {c.status} cannot become {to}")
+    c.status = to
+
+
 def step_id(scope: str, key: str, part: str) -> str:
     """The id of the hold a commit (the caller's ``scope`` and Idempotency-Key) takes for ``part``."""
     return holds.step_id("C", scope, key, part)
@@ -66,7 +74,6 @@ class Step:
 
     part: str                                            # coupon:<id> | points | stored_value | gift_card:<number>
     hold_id: str
-    fen: int
     status: Callable[[UnitOfWork], str | None]           # the hold's status (None: not taken)
     take: Callable[[UnitOfWork], Any]
     confirm: Callable[[UnitOfWork], Any]
@@ -106,7 +113,7 @@ def _coupon(k: dict[str, Any], c: dict[str, Any], by: Principal | None, expires:
         use = coupons.holds.Use(k["order_id"], k["merchant_id"], k["store_id"], _must(by).ref, c["fen"], {}, k["order_amount_fen"])
         return coupons.holds.lock_quoted(uow, k["member_id"], c["coupon_id"], use, hid, expires)
 
-    return Step(f"coupon:{c['coupon_id']}", hid, c["fen"], status, take,
+    return Step(f"coupon:{c['coupon_id']}", hid, status, take,
                 lambda uow: coupons.holds.confirm(hid, _must(by), uow),
                 lambda uow, why: coupons.holds.release(hid, by, uow, why))
 
@@ -122,7 +129,7 @@ def _points(k: dict[str, Any], p: dict[str, Any], by: Principal | None) -> Step:
                    merchant_id=k["merchant_id"], ttl_seconds=k["ttl_seconds"])
         return points.hold(member, cmd, _must(by), uow, None, hid)
 
-    return Step("points", hid, p["fen"], status, take,
+    return Step("points", hid, status, take,
                 lambda uow: points.confirm_hold(member, hid, "points", _must(by), uow, None),
                 lambda uow, why: points.release_hold(member, hid, "points", by, uow, None, why))
 
@@ -138,7 +145,7 @@ def _stored_value(k: dict[str, Any], v: dict[str, Any], by: Principal | None) ->
                           store_id=k["store_id"], ttl_seconds=k["ttl_seconds"])
         return stored_value.holds.hold(member, cmd, _must(by), uow, None, hid)
 
-    return Step("stored_value", hid, v["fen"], status, take,
+    return Step("stored_value", hid, status, take,
                 lambda uow: stored_value.holds.confirm(member, hid, _must(by), uow, None),
                 lambda uow, why: stored_value.holds.release(member, hid, by, uow, None, why))
 
@@ -154,7 +161,7 @@ def _card(k: dict[str, Any], g: dict[str, Any], by: Principal | None, secret: st
                            merchant_id=k["merchant_id"], store_id=k["store_id"], ttl_seconds=k["ttl_seconds"])
         return gift_cards.holds.hold(cmd, _must(by), uow, None, hid)
 
-    return Step(f"gift_card:{g['card_number']}", hid, g["fen"], status, take,
+    return Step(f"gift_card:{g['card_number']}", hid, status, take,
                 lambda uow: gift_cards.holds.confirm(hid, _must(by), uow, None),
                 lambda uow, why: gift_cards.holds.release(hid, by, uow, None, why))
 
