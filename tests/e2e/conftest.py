@@ -166,3 +166,15 @@ def readable(item: Any) -> str:
             return [plain(v) for v in value]
         return value
     return json.dumps(plain(item), ensure_ascii=False)
+
+
+def stored_items(stack, keep: Callable[[str, dict], bool]) -> dict[tuple[str, str, str], dict]:
+    """Every stored item (every table, read consistently) that ``keep(pk, item)`` keeps, by
+    (table, pk, sk): what a test compares before and after to prove what a call left behind."""
+    client, found = stack.client("dynamodb"), {}
+    for table in stack.table_names.values():
+        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            for item in page["Items"]:
+                if keep(item["pk"]["S"], item):
+                    found[(table, item["pk"]["S"], item["sk"]["S"])] = item
+    return found

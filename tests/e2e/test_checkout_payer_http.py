@@ -14,7 +14,7 @@ import pytest
 from chalicelib.checkout.replies import QuoteOut
 from chalicelib.members import service as members
 from devstack.credentials import staff_token
-from tests.e2e.conftest import all_at_once, fresh_phone
+from tests.e2e.conftest import all_at_once, fresh_phone, stored_items
 
 PROGRAM, SHOP, STORE = "payer-e2e", "payer-shop", "payer-store"
 QUOTES = "/v1/checkouts/quotes"
@@ -46,14 +46,8 @@ def shop(api, stack):
 
 def _items(stack, prefix: str) -> dict:
     """The program's items (every table) whose key starts with ``prefix`` after the program's."""
-    client, found = stack.client("dynamodb"), {}
-    for table in stack.table_names.values():
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                if item["pk"]["S"].startswith(f"{PROGRAM}/{prefix}"):
-                    found[(item["pk"]["S"], item["sk"]["S"])] = item
-    return found
-
+    found = stored_items(stack, lambda pk, _: pk.startswith(f"{PROGRAM}/{prefix}"))
+    return {(pk, sk): item for (_, pk, sk), item in found.items()}
 
 def _registered(stack, member_id: str) -> list[dict]:
     return [json.loads(i["payload"]["S"]) for i in _items(stack, f"member:{member_id}").values()

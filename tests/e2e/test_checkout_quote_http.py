@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.checkout.replies import QuoteOut
 from devstack.credentials import staff_token
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import fresh_phone, stored_items
 
 PROGRAM, SHOP, STORE, OTHER = "quote-e2e", "quote-shop", "quote-store", "quote-other"
 LADDER = {"tiers": [{"code": "V1", "name": "普通会员", "threshold": 0},
@@ -82,18 +82,9 @@ def _gold_member_with_coupons_points_and_stored_value(api, hq, till):
 
 
 def _program_items(stack) -> dict:
-    client = stack.client("dynamodb")
     derived = tuple(f"{PROGRAM}/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#", "PREPAID", "COUPONSTATS#",
                                                 "SIG#", "IDEMPOTENCY#"))
-    found = {}
-    for table in stack.table_names.values():
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                pk = item["pk"]["S"]
-                if pk.startswith(f"{PROGRAM}/") and not pk.startswith(derived):
-                    found[(table, pk, item["sk"]["S"])] = item
-    return found
-
+    return stored_items(stack, lambda pk, _: pk.startswith(f"{PROGRAM}/") and not pk.startswith(derived))
 
 def test_a_till_quotes_a_gold_member_by_code_and_a_walk_in_and_another_merchant_cannot_read_it(api, stack, shop):
     hq, till, other_till = shop

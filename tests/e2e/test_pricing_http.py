@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.pricing.replies import PricedCartOut
 from devstack.credentials import staff_token
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import fresh_phone, stored_items
 
 PROGRAM, SHOP, STORE = "pricing-e2e", "pricing-shop", "pricing-store"
 LADDER = {"tiers": [{"code": "V1", "name": "普通会员", "threshold": 0},
@@ -70,19 +70,10 @@ def _priced(api, body, **auth):
 
 
 def _program_items(stack) -> dict:
-    client = stack.client("dynamodb")
     # (not the stream's projections, nor a signed request's spent signature, which every signed read leaves)
     derived = tuple(f"{PROGRAM}/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#", "PREPAID", "COUPONSTATS#",
                                                 "SIG#"))
-    found = {}
-    for table in stack.table_names.values():
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                pk = item["pk"]["S"]
-                if pk.startswith(f"{PROGRAM}/") and not pk.startswith(derived):
-                    found[(table, pk, item["sk"]["S"])] = item
-    return found
-
+    return stored_items(stack, lambda pk, _: pk.startswith(f"{PROGRAM}/") and not pk.startswith(derived))
 
 def test_hq_saves_lists_and_rules_and_a_gold_member_gets_member_prices_a_base_member_does_not(api, stack, shop):
     hq, till = shop

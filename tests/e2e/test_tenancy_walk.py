@@ -9,7 +9,7 @@ import pytest
 
 import app  # noqa: F401  (declares every route)
 from chalicelib.api.endpoint import REGISTRY
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import fresh_phone, stored_items
 from tests.e2e.test_tenancy_http import P2, A, B, pos, register_at, staff
 
 # operationId -> (path params, body, query) aimed at merchant A's records; None: no body
@@ -294,17 +294,6 @@ def target(api, stack):
             "webhook": webhook, "webhook_event": tested.json()["event_id"]}
 
 
-def _dump(stack, keep) -> dict:
-    client = stack.client("dynamodb")
-    items = {}
-    for table in stack.table_names.values():
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                if keep(item["pk"]["S"], item):
-                    items[(table, item["pk"]["S"], item["sk"]["S"])] = item
-    return items
-
-
 def _call(api, op, t, headers, signed):
     params, body, query = TARGETS[op.operation_id](t)
     path = op.path
@@ -330,14 +319,14 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
                                                           "PREPAID", "COUPONSTATS#"))
     in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
                               and not item["sk"]["S"].startswith("TIER"))
-    before = _dump(stack, in_p1)
+    before = stored_items(stack, in_p1)
     for op in PROTECTED:
         for name, headers, signed in _callers(api, stack, P2):
             r = _call(api, op, target, headers, signed)
             if op.operation_id in OWN_PROGRAM and r.status_code < 300:
                 continue
             assert r.status_code in (403, 404, 422), (op.operation_id, name, r.status_code, r.text[:300])
-    assert _dump(stack, in_p1) == before
+    assert stored_items(stack, in_p1) == before
 
 
 def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target):
@@ -351,7 +340,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
                                f"default/AUDIT#{bob}", "default/IDENTITY#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
-    before = _dump(stack, a_owned)
+    before = stored_items(stack, a_owned)
     for op in PROTECTED:
         if op.operation_id in SHARED_IN_PROGRAM:
             continue
@@ -359,7 +348,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
         for name, headers, signed in _callers(api, stack, B, hq=False):
             r = _call(api, op, target, headers, signed)
             assert r.status_code in (403, 404, 422), (op.operation_id, name, r.status_code, r.text[:300])
-    assert _dump(stack, a_owned) == before
+    assert stored_items(stack, a_owned) == before
 
 
 # Within merchant A, a caller confined to another store may still call these: they read or
@@ -405,7 +394,7 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
                                "default/SVORDER#demo-merchant#", f"default/AUDIT#{bob}", "default/IDENTITY#",
                                "default/COUPONHOLD#", "default/QUOTE#"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "HOLD#" in item["sk"]["S"]))
-    before = _dump(stack, store_owned)
+    before = stored_items(stack, store_owned)
     succeeded = []
     for op in PROTECTED:
         if op.operation_id in SHARED_IN_PROGRAM:
@@ -417,7 +406,7 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
                 continue
             assert r.status_code in (403, 404, 409, 422, 423, 429), (op.operation_id, name, r.status_code, r.text[:300])
     assert set(succeeded) <= OWN_STORE, sorted(set(succeeded) - OWN_STORE)
-    after = _dump(stack, store_owned)
+    after = stored_items(stack, store_owned)
     added = set(after) - set(before)            # the walk's own holds at its own store
     assert {k: v for k, v in after.items() if k not in added} == before
     # what the walk booked at its own store: holds, and a stored value payment of its own
