@@ -23,14 +23,16 @@ from chalicelib.shared.lazy import Hook
 from chalicelib.shared.principal import (
     DEFAULT_PROGRAM,
     HQ_ROLES,
+    MERCHANT_ROLES,
     PLATFORM_ROLE,
     PROGRAM_ROLES,
+    READ_ONLY_ROLES,
     STAFF_ROLES,
     Principal,
 )
 
 __all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "HQ", "TILL", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
-           "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with",
+           "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with", "with_readers", "MERCHANT_ROLES", "READ_ONLY_ROLES",
            "check", "authenticate", "mint_token", "forget_key", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
@@ -63,15 +65,26 @@ def key_with(capability: str) -> Allow:
     return Allow("merchant", capability=capability)
 
 
+OPERATOR_ROLES = (*HQ_ROLES, *MERCHANT_ROLES)     # every program role that may change something
+
+
 def staff(*roles: str) -> Allow:
-    """Staff callers with one of ``roles`` (every role of a program when none are named)."""
-    return Allow("staff", tuple(roles or PROGRAM_ROLES))
+    """Staff callers with one of ``roles`` (every operator role of a program when none are named:
+    the read-only roles are added to reads by :func:`with_readers`, never to writes)."""
+    return Allow("staff", tuple(roles or OPERATOR_ROLES))
+
+
+def with_readers(allow: Iterable[Allow]) -> tuple[Allow, ...]:
+    """A read's rules: every staff rule naming a program role also admits finance and auditors,
+    who see what staff see (program-wide, personal data masked) and change nothing."""
+    return tuple(Allow(a.kind, a.roles + tuple(r for r in READ_ONLY_ROLES if r not in a.roles), a.capability)
+                 if a.kind == "staff" and set(a.roles) & set(PROGRAM_ROLES) else a for a in allow)
 
 
 ANY_STAFF = staff()
 PLATFORM = staff(PLATFORM_ROLE)
 HQ = staff(*HQ_ROLES)
-TILL = (MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk"))     # who takes payment at a checkout
+TILL = (MERCHANT, staff(*OPERATOR_ROLES))     # who takes payment at a checkout
 
 
 def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:

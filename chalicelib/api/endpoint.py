@@ -172,8 +172,14 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              status: int = 200, idempotent: bool | None = None, tags: tuple[str, ...] = (),
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
              secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
-             path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False) -> Callable:
-    """Register ``handler(call) -> body`` as an operation on ``bp``."""
+             path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False,
+             reads: bool | None = None) -> Callable:
+    """Register ``handler(call) -> body`` as an operation on ``bp``.
+
+    A read (a GET, or ``reads=True`` for a lookup sent as a POST) also admits the read-only staff
+    roles wherever it admits staff (:func:`auth.with_readers`)."""
+    if method.upper() == "GET" if reads is None else reads:
+        allow = auth.with_readers(allow)
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
                    produces, secret, path_values, external)

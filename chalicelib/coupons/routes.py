@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib.api.auth import ANY_STAFF, HQ, MEMBER, MERCHANT, TILL
+from chalicelib.api.auth import ANY_STAFF, HQ, MEMBER, MERCHANT, TILL, staff
 from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.coupons.pack_rules import PACKS, CouponPacks
@@ -33,7 +33,7 @@ bp = Blueprint(__name__)
 TAGS = ("coupons",)
 R = "chalicelib.coupons.replies:"
 S = "chalicelib.coupons.schemas:"
-OWNERS = (HQ, MERCHANT)            # a merchant-level key (a store's is refused: 403)
+OWNERS = (HQ, MERCHANT, staff("merchant_admin"))   # a merchant-level key or admin (a store's is refused: 403)
 TPL = "/v1/coupon-templates/{template_id}"
 
 
@@ -154,7 +154,7 @@ config_endpoints(bp, "/v1/coupon-packs", PACKS, "packs", CouponPacks, put_id="pu
 
 @endpoint(bp, "/v1/members/{member_id}/coupon-packs", "POST", "grantCouponPack", tags=TAGS, status=201,
           errors=(404, 409), summary="Grant a coupon pack to the member: every coupon of it, or none",
-          allow=(HQ, MERCHANT), body=GrantPack, response=R + "PackGrantedOut")
+          allow=OWNERS, body=GrantPack, response=R + "PackGrantedOut")
 def grant_pack(call: Call):
     return packs.grant(call.params["member_id"], call.body.pack_id, call.caller, call.uow)
 

@@ -62,7 +62,7 @@ def export(call: Call):
 # Not keyed, and never replayed: the reply is the secrets themselves, each part served once.
 @endpoint(bp, "/v1/gift-cards/batches/{batch_id}/export/parts/{part}", "GET", "downloadGiftCardSecrets", tags=TAGS,
           errors=(404, 409), summary="One part of an opened export (CSV: card_number,secret,face_value_fen,"
-          "valid_until,batch_id), served once", allow=(HQ,), produces="text/csv")
+          "valid_until,batch_id), served once", allow=(HQ,), produces="text/csv", reads=False)
 def download_export_part(call: Call):
     part = call.params["part"]
     if not (part.isascii() and part.isdigit() and len(part) <= 4):

@@ -29,7 +29,7 @@ class ResolveMemberCode(Strict):
 
 @endpoint(bp, "/v1/members/{member_id}/member-code", "GET", "getMemberCode", tags=TAGS, errors=(404,),
           summary="The member's code of the minute (会员码) for a till to scan ('me' for the calling member); "
-          "a new one every minute", allow=(MEMBER, LOGIN, HQ), response=R + "MemberCodeOut")
+          "a new one every minute", allow=(MEMBER, LOGIN, HQ), response=R + "MemberCodeOut", reads=False)
 def get_member_code(call: Call):
     return service.code(call.uow, call.params["member_id"], call.caller)
 

@@ -47,7 +47,7 @@ def lookup_member(call: Call):
     return service.lookup(call.uow, call.query.type, call.query.value, call.caller)
 
 
-@endpoint(bp, "/v1/members/lookup", "POST", "findMember", tags=TAGS, errors=(404,), idempotent=False,
+@endpoint(bp, "/v1/members/lookup", "POST", "findMember", tags=TAGS, errors=(404,), idempotent=False, reads=True,
           summary="Find the member any identity belongs to, named in the body (personal data stays out of URLs)",
           allow=(MERCHANT, LOGIN, ANY_STAFF), body="chalicelib.members.schemas:IdentityIn", response="chalicelib.members.schemas:MemberOut")
 def find_member(call: Call):

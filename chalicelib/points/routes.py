@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, TILL, staff
+from chalicelib.api.auth import ANY_STAFF, HQ, HQ_ROLES, MEMBER, MERCHANT, MERCHANT_ROLES, TILL, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import lazy
 from chalicelib.shared.errors import ValidationProblem
@@ -68,7 +68,7 @@ def get_hold(call: Call):
 
 @endpoint(bp, "/v1/orders/{order_id}", "GET", "getOrder", tags=TAGS, errors=(404,),
           summary="What an order earned, spent and had refunded (the merchant's own; HQ names merchant_id)",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager", "clerk")), query=OrderQuery,
+          allow=(MERCHANT, staff(*HQ_ROLES, *MERCHANT_ROLES)), query=OrderQuery,
           response="chalicelib.points.replies:OrderOut")
 def get_order(call: Call):
     merchant = service.order_merchant(call.uow, call.caller, call.query.merchant_id)

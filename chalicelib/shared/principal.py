@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 DEFAULT_PROGRAM = "default"
 PROGRAM_ID = re.compile(r"^[a-z0-9][a-z0-9\-]{1,39}$")        # also the shape of merchant and store ids
-PROGRAM_ROLES = ("super_admin", "ops_manager", "store_manager", "clerk")
-HQ_ROLES = ("super_admin", "ops_manager")
+HQ_ROLES = ("super_admin", "ops_manager")                   # act for the whole program
+READ_ONLY_ROLES = ("finance", "auditor")                     # see the whole program, change nothing
+MERCHANT_ROLES = ("merchant_admin", "store_manager", "clerk")  # act for one merchant, or one store of it
+PROGRAM_ROLES = (*HQ_ROLES, *READ_ONLY_ROLES, *MERCHANT_ROLES)
+PROGRAM_WIDE_ROLES = (*HQ_ROLES, *READ_ONLY_ROLES)
 PLATFORM_ROLE = "platform_admin"          # creates programs; acts in none
 STAFF_ROLES = (*PROGRAM_ROLES, PLATFORM_ROLE)
 KEY_CAPABILITIES = ("pos", "member_login", "reports", "webhooks")
@@ -45,12 +48,15 @@ class Principal:
 
     @property
     def is_hq(self) -> bool:
-        """The program's head office: sees and acts for every merchant of the program."""
-        return self.kind == "staff" and self.role in HQ_ROLES
+        """The program's head office: sees every merchant's records, and acts for every merchant
+        where its role may act at all (the read-only roles, finance and auditor, are admitted to
+        reads only: see ``api.auth``)."""
+        return self.kind == "staff" and self.role in PROGRAM_WIDE_ROLES
 
     def may_reveal_pii(self) -> bool:
-        """HQ staff may see unmasked personal data (and every such read is audited)."""
-        return self.is_hq
+        """HQ operators may see unmasked personal data (and every such read is audited); the
+        read-only roles see it masked."""
+        return self.kind == "staff" and self.role in HQ_ROLES
 
     def can(self, capability: str) -> bool:
         """Whether an API key was given ``capability`` at creation."""

@@ -48,7 +48,7 @@ def pay(call: Call):
 
 @endpoint(bp, "/v1/stored-value/payments/{order_id}/refunds", "POST", "refundStoredValuePayment", tags=TAGS,
           status=201, errors=(404, 409), summary="Refund part or all of a stored value payment, to the same split",
-          allow=(MERCHANT, staff(*HQ_ROLES, "store_manager")), body="chalicelib.stored_value.schemas:RefundPayment",
+          allow=(MERCHANT, staff(*HQ_ROLES, "merchant_admin", "store_manager")), body="chalicelib.stored_value.schemas:RefundPayment",
           response="chalicelib.stored_value.replies:SvRefundOut")
 def refund(call: Call):
     return service.refund(call.params["order_id"], call.body, call.caller, call.uow, call.idempotency_key)

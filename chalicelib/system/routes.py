@@ -56,7 +56,7 @@ def daily_stats(call: Call):
     q: StatsQuery = call.query
     p = call.caller
     scope = q.merchant_id or "ALL"
-    if p.role not in ("super_admin", "ops_manager"):
+    if not p.is_hq:
         if not p.merchant_id or (q.merchant_id and q.merchant_id != p.merchant_id):
             raise Forbidden("store staff see only their own merchant's counters")
         scope = p.merchant_id
