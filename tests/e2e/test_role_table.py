@@ -64,6 +64,13 @@ TABLE: dict[frozenset[str], str] = {
     frozenset({"platform_admin"}): "createProgram listPrograms listJobRuns runJob",
     frozenset(HQ | {MA, SM}): "refundStoredValuePayment",
 }
+# the directory (#28 item 5): everyone reads (merchant staff their own merchant, store staff their
+# own store); super admins change any merchant, store and the program, a merchant admin its own
+# merchant and stores, a store manager its own store's name and address
+TABLE[frozenset(EVERY)] += " getProgram listMerchants getMerchant listStores getStore"
+TABLE[frozenset({SA})] += " updateProgram"
+TABLE[frozenset({SA, MA})] = "updateMerchant"
+TABLE[frozenset({SA, MA, SM})] = "updateStore"
 EXPECTED = {op: roles for roles, ops in TABLE.items() for op in ops.split()}
 PROTECTED = [op for op in REGISTRY if not op.public]
 

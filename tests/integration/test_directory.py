@@ -158,3 +158,21 @@ def test_a_program_time_zone_change_is_versioned_and_applies_from_now_on(db):
         programs.update(UnitOfWork("t"), 0, {"name": "late"})
     assert programs.own(UnitOfWork("r"))["settings"] == {"pay_as_member": False}
     zones.forget("default")
+
+
+def test_the_migration_lists_merchants_from_before_the_listing(aws):
+    from chalicelib.db.migration import MERCHANT_LISTING_MARKER, migrate_merchant_listing
+    from chalicelib.merchants.tables import LISTING as MERCHANTS
+    main = MerchantItem.Meta.table_name
+    assert MERCHANTS == "MERCHANTS"                          # the migration (db layer) writes it literally
+    for program in ("default", "p2"):
+        raw = MerchantItem(*MerchantItem.key("old"), merchant_id="old", name="old", created_at="2025-01-01")
+        raw.gsi1pk = raw.gsi1sk = None
+        UnitOfWork("test", program=program).put(raw)
+    assert migrate_merchant_listing(aws, main) == {"listed": 2}
+    assert migrate_merchant_listing(aws, main) == {"listed": 0}         # the marker: done
+    for program in ("default", "p2"):
+        listed = directory.list_merchants(UnitOfWork("r", program=program), SA, 50, None)["merchants"]
+        assert "old" in [m["merchant_id"] for m in listed]
+    aws.delete_item(TableName=main, Key=MERCHANT_LISTING_MARKER)
+    assert migrate_merchant_listing(aws, main) == {"listed": 0}         # idempotent: nothing left to list
