@@ -61,11 +61,17 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
         createCouponTemplate updateCouponTemplate setCouponTemplateState grantCouponPack issueCoupons
         importCouponCodes"""),
     (frozenset(AUTHORS | READERS), "getCouponIssue"),
-    (frozenset({SA}), "createMerchant createStore createApiKey revokeApiKey putStaffPolicy"),
+    (frozenset({SA}), "createMerchant createStore createApiKey revokeApiKey putStaffPolicy updateProgram"),
     (frozenset({"platform_admin"}), "createProgram listPrograms listJobRuns runJob"),
     (frozenset(HQ | {MA, SM}), "refundStoredValuePayment"),
     (frozenset({SA, MA}), "createStaff updateStaff disableStaff enableStaff resetStaffPassword"),
     (frozenset(HQ | READERS | {MA}), "listStaff getStaff"),
+    # the directory (#28 item 5): everyone reads (merchant staff their own merchant, store staff
+    # their own store); super admins change any merchant, store and the program, a merchant admin
+    # its own merchant and stores, a store manager its own store's name and address
+    (frozenset(EVERY), "getProgram listMerchants getMerchant listStores getStore"),
+    (frozenset({SA, MA}), "updateMerchant"),
+    (frozenset({SA, MA, SM}), "updateStore"),
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes
 EXPECTED = {op: roles for roles, ops in TABLE for op in ops.split()}
