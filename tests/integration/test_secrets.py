@@ -118,8 +118,8 @@ def test_api_keys_keep_working_across_a_master_rotation_until_their_master_is_re
         with pytest.raises(Unauthenticated, match="rotate the key"):
             auth.authenticate(headers, "GET", "/x", None, b"")
     finally:
-        from chalicelib.merchants import service
-        auth.use_key_finder(service.find_api_key)
+        from chalicelib.merchants import keys as merchant_keys
+        auth.use_key_finder(merchant_keys.find_api_key, merchant_keys.note_use)
 
 
 @mock_aws

@@ -151,5 +151,5 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_bound_and_the_cache_
                 authenticate(_lower(signed_headers(f"ak_{i}", "s", "GET", "/x")), "GET", "/x", None, b"")
         assert len(auth._KEYS._items) <= auth._KEYS.max_entries
     finally:
-        from chalicelib.merchants import service
-        auth.use_key_finder(service.find_api_key)
+        from chalicelib.merchants import keys as merchant_keys
+        auth.use_key_finder(merchant_keys.find_api_key, merchant_keys.note_use)
