@@ -58,7 +58,8 @@ def test_the_v2_query_is_percent_encoded_so_an_encoded_separator_signs_different
 
 
 class _Key:
-    status, merchant_id, store_id, program_id, capabilities, master = "active", "m1", "s1", "default", ("pos",), None
+    status, merchant_id, store_id, program_id, capabilities, master, retires_at = \
+        "active", "m1", "s1", "default", ("pos",), None, None
 
 
 def _lower(headers):
