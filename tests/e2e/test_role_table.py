@@ -60,9 +60,11 @@ TABLE: dict[frozenset[str], str] = {
         createCouponTemplate updateCouponTemplate setCouponTemplateState grantCouponPack issueCoupons
         importCouponCodes""",
     frozenset(AUTHORS | READERS): "getCouponIssue",
-    frozenset({SA}): "createMerchant createStore createApiKey revokeApiKey",
+    frozenset({SA}): "createMerchant createStore",
     frozenset({"platform_admin"}): "createProgram listPrograms listJobRuns runJob",
     frozenset(HQ | {MA, SM}): "refundStoredValuePayment",
+    frozenset({SA, MA}): "createApiKey revokeApiKey rotateApiKey",        # a merchant admin: its own merchant's
+    frozenset({SA, MA} | READERS): "listApiKeys",
 }
 EXPECTED = {op: roles for roles, ops in TABLE.items() for op in ops.split()}
 PROTECTED = [op for op in REGISTRY if not op.public]

@@ -55,6 +55,8 @@ TARGETS = {
     "changeMemberPhone": lambda t: ({"member_id": t["bob"]}, {"phone": fresh_phone(), "verified_by": "sms_otp"}, None),
     "unbindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "phone", "value": t["phone"]}, None),
     "revokeApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {}, None),
+    "listApiKeys": lambda t: ({"merchant_id": A[1]}, None, None),
+    "rotateApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {"overlap_hours": 1}, None),
     "putTierLadder": lambda t: ({}, {"ladder": {"tiers": [{"code": "V1", "name": "walk", "threshold": 0}]}}, None),
     "getTierLadder": lambda t: ({}, None, None),
     "getMemberTier": lambda t: ({"member_id": t["bob"]}, None, None),
@@ -317,8 +319,10 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
     # could address).
     derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#",
                                                           "PREPAID", "COUPONSTATS#"))
-    in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
-                              and not item["sk"]["S"].startswith("TIER"))
+    # (program 1's keys: program 2's own keys record when they were last used)
+    in_p1 = lambda pk, item: ((pk.startswith("default/") or pk.startswith("APIKEY#")  # noqa: E731
+                               and item.get("program_id", {}).get("S", "default") == "default")
+                              and not pk.startswith(derived) and not item["sk"]["S"].startswith("TIER"))
     before = stored_items(stack, in_p1)
     for op in PROTECTED:
         for name, headers, signed in _callers(api, stack, P2):
@@ -412,3 +416,22 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
     # what the walk booked at its own store: holds, and a stored value payment of its own
     assert all(after[k].get("store_id", {}).get("S") == "walk-store-2" for k in added), \
         [(k[2], after[k]) for k in added if after[k].get("store_id", {}).get("S") != "walk-store-2"]
+
+
+def test_another_merchants_admin_reaches_none_of_merchant_as_keys(api, stack, target):
+    """A merchant admin of B aimed at A's keys (create, list, rotate, revoke, and A's key named under
+    B's own merchant): refused, and A's keys unchanged."""
+    from devstack.credentials import staff_token
+    admin_b = api.bearer(staff_token("merchant_admin", "walk-b-admin", B[1], program_id=B[0]))
+    a_keys = lambda pk, item: pk.startswith("APIKEY#") and item["merchant_id"]["S"] == A[1]  # noqa: E731
+    before = stored_items(stack, a_keys)
+    calls = [("POST", f"/v1/merchants/{A[1]}/api-keys", {"store_id": "demo-store"}),
+             ("GET", f"/v1/merchants/{A[1]}/api-keys", None),
+             ("POST", f"/v1/merchants/{A[1]}/api-keys/{target['key']}/rotate", {"overlap_hours": 1}),
+             ("POST", f"/v1/merchants/{A[1]}/api-keys/{target['key']}/revoke", {}),
+             ("POST", f"/v1/merchants/{B[1]}/api-keys/{target['key']}/rotate", {}),
+             ("POST", f"/v1/merchants/{B[1]}/api-keys/{target['key']}/revoke", {})]
+    for method, path, body in calls:
+        r = api.call(method, path, body, headers=admin_b, key=f"walk-keys-{fresh_phone()}")
+        assert r.status_code in (403, 404), (method, path, r.status_code, r.text[:300])
+    assert stored_items(stack, a_keys) == before
