@@ -182,3 +182,19 @@ def test_a_failed_last_used_write_never_fails_the_request(db, monkeypatch):
         raise RuntimeError("the table is away")
     monkeypatch.setattr(backend.current(), "write", broken)
     assert _signed(key).id == key["key_id"]
+
+
+def test_keys_made_before_listings_are_listed_once_by_the_migration(aws):
+    from chalicelib.db.tables import MAIN
+    from chalicelib.merchants.migration import migrate_key_listing
+    from chalicelib.shared.config import settings
+    old = ApiKeyItem(*ApiKeyItem.key("ak_before"), key_id="ak_before", merchant_id="m1", store_id=None,
+                     capabilities=["pos"], status="active", created_at="2025-01-01T00:00:00.000Z")   # no program: default
+    UnitOfWork().put(old)
+    listed = _create()
+    assert [k["key_id"] for k in keys.listing(UnitOfWork(), HQ, "m1", 50, None)["keys"]] == [listed["key_id"]]
+    table = MAIN.physical_name(settings())
+    assert migrate_key_listing(aws, table) == {"listed": 1, "failed": []}
+    shown = [k["key_id"] for k in keys.listing(UnitOfWork(), HQ, "m1", 50, None)["keys"]]
+    assert shown == ["ak_before", listed["key_id"]]            # oldest first
+    assert migrate_key_listing(aws, table) == {"listed": 0, "failed": []}     # marked done
