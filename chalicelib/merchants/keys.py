@@ -201,20 +201,21 @@ def note_use(key: auth.ApiKey) -> None:
     At most one conditional UpdateItem per key, container and minute (the condition keeps other
     containers from writing it again within the minute), outside the request's unit of work: a
     failure is logged and the request goes on."""
-    if _WRITTEN.peek(key.key_id):
-        return
-    _WRITTEN.put(key.key_id, True)         # first, so that concurrent requests of this container do not write too
-    now = time.time()
-    uow = UnitOfWork(program=key.program_id)
-    stale = ApiKeyItem.last_used_at.does_not_exist() | (ApiKeyItem.last_used_at < _wall(now - LAST_USED_SECONDS))
-    uow.update(ApiKeyItem(*ApiKeyItem.key(key.key_id)), [ApiKeyItem.last_used_at.set(_wall(now))],
-               ApiKeyItem.pk.exists() & stale)
     try:
+        if _WRITTEN.peek(key.key_id):
+            return
+        _WRITTEN.put(key.key_id, True)     # first, so that concurrent requests of this container do not write too
+        now = time.time()
+        uow = UnitOfWork(program=key.program_id)
+        stale = ApiKeyItem.last_used_at.does_not_exist() | (ApiKeyItem.last_used_at < _wall(now - LAST_USED_SECONDS))
+        uow.update(ApiKeyItem(*ApiKeyItem.key(key.key_id)), [ApiKeyItem.last_used_at.set(_wall(now))],
+                   ApiKeyItem.pk.exists() & stale)
         uow.commit()
     except Problem:
         pass                                # another container wrote it within the minute
     except Exception as error:  # the request must not fail for a bookkeeping write
-        logger.warning("last_used_at not written", extra={"key_id": key.key_id, "error": str(error)[:300]})
+        logger.warning("last_used_at not written", extra={"key_id": getattr(key, "key_id", None),
+                                                          "error": str(error)[:300]})
 
 
 auth.use_key_finder(find_api_key, note_use)

@@ -58,8 +58,14 @@ def test_the_v2_query_is_percent_encoded_so_an_encoded_separator_signs_different
 
 
 class _Key:
-    status, merchant_id, store_id, program_id, capabilities, master, retires_at = \
-        "active", "m1", "s1", "default", ("pos",), None, None
+    key_id, status, merchant_id, store_id, program_id, capabilities, master, retires_at = \
+        "ak_1", "active", "m1", "s1", "default", ("pos",), None, None
+
+
+@pytest.fixture(autouse=True)
+def _no_last_used(monkeypatch):
+    """Authentication alone: no key's last use is written to a store here."""
+    monkeypatch.setattr(auth, "_KEY_USED", [])
 
 
 def _lower(headers):
