@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import jobs
-from chalicelib.api.auth import ANY_STAFF, PLATFORM
+from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.shared import clock, lazy
@@ -103,3 +103,18 @@ def run_job(call: Call):
         raise ValidationProblem("as_of is accepted on the local and test stages only")
     only = call.body.program_id
     return jobs.run(name, as_of or clock.now(), programs=None if only is None else [only])
+
+
+RECONCILIATIONS = ("points", "stored-value", "gift-card", "coupon")
+
+
+@endpoint(bp, "/v1/reconciliations/{ledger}/runs", "POST", "runReconciliation", tags=("operations",), errors=(404,),
+          idempotent=False, path_values={"ledger": lambda: list(RECONCILIATIONS)},
+          summary="Run a ledger's reconciliation now, for the caller's own program only (super admin; the daily "
+          "job does it for every program)", allow=(staff("super_admin"),),
+          response="chalicelib.system.replies:JobRunOut")
+def run_reconciliation(call: Call):
+    ledger = call.params["ledger"]
+    if ledger not in RECONCILIATIONS:
+        raise NotFound(f"no reconciliation '{ledger[:64]}'; ledgers: {', '.join(RECONCILIATIONS)}")
+    return jobs.run(f"{ledger}-reconcile", clock.now(), programs=[call.caller.program_id])

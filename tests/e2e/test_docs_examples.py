@@ -67,3 +67,9 @@ def test_the_readmes_checkout_at_a_till_runs_as_written(api, stack, tmp_path):
     script = _block("README.md", "## Checkout at a till").replace("http://127.0.0.1:8000", api.url)
     out = _run(script, stack, tmp_path, credentials)
     assert out.stdout.splitlines() == ["committed cash 6000", "completed earned 110"], out.stdout + out.stderr
+
+
+def test_the_readmes_staff_login_runs_as_written(api, stack, tmp_path):
+    script = _block("README.md", "## Staff login").replace("http://127.0.0.1:8000", api.url)
+    out = _run(script, stack, tmp_path)
+    assert out.stdout.splitlines() == ["super_admin active", "401", "401"], out.stdout + out.stderr

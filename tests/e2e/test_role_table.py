@@ -61,7 +61,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
         createCouponTemplate updateCouponTemplate setCouponTemplateState grantCouponPack issueCoupons
         importCouponCodes"""),
     (frozenset(AUTHORS | READERS), "getCouponIssue"),
-    (frozenset({SA}), "createMerchant createStore putStaffPolicy updateProgram"),
+    (frozenset({SA}), "createMerchant createStore putStaffPolicy updateProgram runReconciliation"),
     (frozenset({"platform_admin"}), "createProgram listPrograms listJobRuns runJob"),
     (frozenset(HQ | {MA, SM}), "refundStoredValuePayment"),
     (frozenset({SA, MA}), "createStaff updateStaff disableStaff enableStaff resetStaffPassword"),

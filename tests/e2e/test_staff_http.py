@@ -217,3 +217,15 @@ def test_the_readers_and_store_staff_cannot_manage_accounts(api, stack, admin):
                                            "role": "clerk", "merchant_id": "demo-merchant", "store_id": "demo-store",
                                            "password": PASSWORD}, headers=api.bearer(token), key=_key())
         assert r.status_code == 403, (role, r.text)
+
+
+def test_a_super_admin_runs_its_own_programs_reconciliation_and_nobody_else_may(api, stack, admin):
+    r = api.call("POST", "/v1/reconciliations/points/runs", headers=api.bearer(admin["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["job"] == "points-reconcile"
+    ops = stack.credentials["staff_accounts"]["ops_manager"]
+    token = _login(api, ops["login"], ops["password"]).json()["token"]
+    assert api.call("POST", "/v1/reconciliations/points/runs", headers=api.bearer(token)).status_code == 403
+    assert api.call("POST", "/v1/reconciliations/ledgers/runs", headers=api.bearer(admin["token"])).status_code == 404
+    # and runJob, which acts for every program, stays the platform's
+    assert api.call("POST", "/v1/jobs/points-reconcile/runs", {}, headers=api.bearer(admin["token"])).status_code == 403

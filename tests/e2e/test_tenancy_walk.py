@@ -243,6 +243,9 @@ TARGETS |= {"createStaff": lambda t: ({}, {"login": f"walk-{fresh_phone()}", "di
             "getStaffPolicy": lambda t: ({}, None, None),
             "putStaffPolicy": lambda t: ({}, {"totp_roles": [], "version": t["policy_version"]()}, None)}
 OWN_PROGRAM |= {"listStaff", "getStaffPolicy", "putStaffPolicy"}
+# a program's super admin reconciles its own program's books only (P2's: P2's)
+TARGETS |= {"runReconciliation": lambda t: ({"ledger": "points"}, None, None)}
+OWN_PROGRAM |= {"runReconciliation"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

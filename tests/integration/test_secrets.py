@@ -194,3 +194,28 @@ def test_with_the_extension_the_secret_is_read_over_local_http_not_by_a_second_c
             secrets.current()
     finally:
         extension.stop()
+
+
+@mock_aws
+def test_a_deployed_stage_takes_program_staff_tokens_from_logins_only(prod):
+    prod.setenv("SECRETS_NAME", _store({"jwt_keys": {"k1": STRONG["k1"]}, "jwt_active": "k1",
+                                        "api_key_masters": MASTERS, "api_key_active": "m1"}))
+    minted = mint_token("staff", "mallory", 5, role="super_admin")          # no login behind it
+    with pytest.raises(Unauthenticated, match="from a login"):
+        auth.authenticate({"authorization": f"Bearer {minted}"}, "GET", "/", None, b"")
+    # the platform's operators mint their own (they hold the signing key); a login's token names
+    # its login, which the staff capability checks
+    platform = mint_token("staff", "ops", 5, role="platform_admin")
+    assert auth.authenticate({"authorization": f"Bearer {platform}"}, "GET", "/", None, b"").role == "platform_admin"
+    checked = []
+    auth.use_staff_check(lambda program, staff_id, epoch, sid: checked.append((staff_id, epoch, sid)) or True)
+    try:
+        login = mint_token("staff", "anna", 5, role="clerk", merchant_id="m1", store_id="s1", ep=3, sid="F1")
+        who = auth.authenticate({"authorization": f"Bearer {login}"}, "GET", "/", None, b"")
+        assert (who.id, who.session) == ("anna", "F1") and checked == [("anna", 3, "F1")]
+        auth.use_staff_check(lambda *a: False)
+        with pytest.raises(Unauthenticated, match="login has ended"):
+            auth.authenticate({"authorization": f"Bearer {login}"}, "GET", "/", None, b"")
+    finally:
+        from chalicelib.staff import check
+        auth.use_staff_check(check.login_holds)
