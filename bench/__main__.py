@@ -716,7 +716,7 @@ def markdown(results: dict[str, Any]) -> str:
     """The body of docs/engineers/benchmark.md, from results.json."""
     rows = (results["api"] + results.get("points", []) + results.get("tiers", []) + results.get("stored_value", [])
             + results.get("gift_cards", []) + results.get("coupons", []) + results.get("checkout", [])
-            + results["emulator_transactions"])
+            + results.get("staff", []) + results["emulator_transactions"])
     spend = results["double_spend"]
     cold = results["cold_start_ms"]
     lines = [f"Measured {results['when'][:10]} on {results['machine']}; figures are per call.", "",
@@ -724,6 +724,10 @@ def markdown(results: dict[str, Any]) -> str:
              f"Concurrent double spend: {spend['threads']} threads, {spend['attempts']} conditional spends "
              f"of 1 from a balance of {spend['starting_balance']}: **{spend['successes']} succeeded**, "
              f"final balance {spend['final_balance']}.", "",
+             *([f"Staff password hash ({h['parameters']}): {h['cpu_ms_per_hash']} ms of CPU and {h['memory_mib']} MiB "
+                f"per hash here ({h['wall_ms_per_hash']} ms wall); a 512 MB Lambda gets about 0.29 of a vCPU, so "
+                f"about {h['lambda_512mb_ms_estimate']} ms a login there (a wrong password costs the same).", ""]
+               if (h := results.get("staff_hash")) else []),
              *([f"Coupon claims under contention (local stack): {c['threads']} tills claiming one template "
                 f"(stock {c['stock']:,}) for new members: **{c['claimed']:,} claimed** (the stock after: "
                 f"{c['level_after']['left']} left, {c['level_after']['taken']:,} taken), {c['refused']} refused once "
@@ -829,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
                         "printed, not written to results.json")
     parser.add_argument("--checkout", action="store_true",
                         help="only measure the checkout operations (into results.json and docs/engineers/benchmark.md)")
+    parser.add_argument("--staff", action="store_true",
+                        help="only measure staff logins (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -878,6 +884,15 @@ def main(argv: list[str] | None = None) -> int:
             update_docs(results)
             print(table(results["checkout"]))
             return 0
+        if args.staff:
+            from bench.staff import staff_operations
+            results = json.loads(OUT.read_text())
+            results["staff"], results["staff_hash"] = staff_operations(stack, max(10, args.calls // 4))
+            OUT.write_text(json.dumps(results, indent=2) + "\n")
+            update_docs(results)
+            print(table(results["staff"]))
+            print(json.dumps(results["staff_hash"], indent=2))
+            return 0
         if args.coupon_issue:
             from bench.coupons import targeted_issue
             print(json.dumps(targeted_issue(stack, args.coupon_issue), indent=2))
@@ -901,6 +916,8 @@ def main(argv: list[str] | None = None) -> int:
         results["gift_cards"] = gift_card_operations(stack, max(10, args.calls // 4))
         results["coupons"], results["coupon_claims"] = _coupons(stack, args.calls)
         results["checkout"] = _checkout(stack, args.calls)
+        from bench.staff import staff_operations
+        results["staff"], results["staff_hash"] = staff_operations(stack, max(10, args.calls // 4))
         results["gift_card_generation"] = gift_card_generation(stack, 100_000 if not args.quick else 2_000)
         results["tier_review_job"] = tier_review_job(100_000 if not args.quick else 2_000, 1)
         results["emulator_transactions"] = emulator_transactions(stack, tx_sizes, args.calls, shipped)

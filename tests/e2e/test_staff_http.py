@@ -129,6 +129,7 @@ def test_disable_role_change_and_password_change_end_the_logins(api, admin):
     off = api.call("POST", f"/v1/staff/{sid}/disable", headers=api.bearer(admin["token"]), key=_key())
     assert off.status_code == 200 and off.json()["status"] == "disabled"
     assert _me(api, t4["token"]).status_code == 401
+    assert api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": t4["refresh_token"]}).status_code == 401
     refused = _login(api, staff["login"], "Another-good-phrase-77")
     assert refused.status_code == 403
     on = api.call("POST", f"/v1/staff/{sid}/enable", headers=api.bearer(admin["token"]), key=_key())

@@ -73,3 +73,14 @@ def test_a_totp_code_is_good_once_and_only_in_its_window():
     assert step_of(totp, code, step) is None                 # used: the next login must bring a later code
     assert step_of(totp, "12345", 0) is None and step_of(totp, "abcdef", 0) is None
     assert step_of(totp, totp.at(0), 0) is None              # a code of 1970
+
+
+def test_every_deployed_stage_gives_the_api_the_memory_a_login_hash_needs():
+    """A login hashes over 64 MiB (Argon2id): Chalice's default of 128 MB would not hold it beside
+    the runtime; 512 MB is the floor on every stage."""
+    import json
+    from pathlib import Path
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+    assert passwords.HASHER.memory_cost == 65_536
+    for name, stage in config["stages"].items():
+        assert stage.get("lambda_memory_size", config.get("lambda_memory_size", 128)) >= 512, name
