@@ -11,6 +11,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
+from chalicelib.audit.routes import bp as audit_log
 from chalicelib.benefits.routes import bp as benefits
 from chalicelib.checkout.routes import bp as checkout
 from chalicelib.coupons import audience, pack_rules
@@ -80,6 +81,7 @@ for blueprint in (system, programs, members, merchants, points, tiers, benefits,
     app.register_blueprint(blueprint)
 app.register_blueprint(member_codes)
 app.register_blueprint(checkout)
+app.register_blueprint(audit_log)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from chalicelib.api import auth
+from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import repository
 from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
@@ -65,6 +66,8 @@ def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[st
     uow.emit(DomainEvent("api_key.created", f"merchant:{merchant_id}",
                          {"merchant_id": merchant_id, "store_id": store_id, "key_id": key_id, "capabilities": caps},
                          merchant_id=merchant_id))
+    audit.record(uow, "api_key.created", uow.actor or "-", merchant_id=merchant_id,
+                 detail=f"{key_id} store={store_id or '-'} capabilities={','.join(caps)}")
     return {"key_id": key_id, "secret": key_secret(key_id, master), "program_id": uow.program, "merchant_id": merchant_id,
             "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
 
@@ -93,6 +96,8 @@ def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, 
         uow.emit(DomainEvent("api_key.revoked", f"merchant:{merchant_id}", {"merchant_id": merchant_id,
                                                                               "key_id": key_id},
                              merchant_id=merchant_id))
+        audit.record(uow, "api_key.revoked", uow.actor or "-", merchant_id=merchant_id,
+                     detail=f"{key_id} {item.status} -> revoked")
     auth.forget_key(key_id)
     return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": now,
             "effective_within_seconds": auth.KEY_CACHE_SECONDS}
