@@ -63,6 +63,7 @@ TABLE: dict[frozenset[str], str] = {
     frozenset({SA}): "createMerchant createStore createApiKey revokeApiKey",
     frozenset({"platform_admin"}): "createProgram listPrograms listJobRuns runJob",
     frozenset(HQ | {MA, SM}): "refundStoredValuePayment",
+    frozenset({SA, AUD}): "listAuditLog",               # who did what: not ops_manager, not finance
 }
 EXPECTED = {op: roles for roles, ops in TABLE.items() for op in ops.split()}
 PROTECTED = [op for op in REGISTRY if not op.public]

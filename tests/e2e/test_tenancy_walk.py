@@ -208,6 +208,8 @@ TARGETS |= {"putMemberSettings": lambda t: ({}, {"settings": {}}, None),     # t
             "getMemberSettings": lambda t: ({}, None, None)}
 SHARED_IN_PROGRAM |= {"getMemberSettings"}      # the program's settings, as getTierLadder
 OWN_PROGRAM |= {"putMemberSettings", "getMemberSettings"}
+TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
+OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
