@@ -30,6 +30,7 @@ from chalicelib.pricing.routes import bp as pricing
 from chalicelib.programs.routes import bp as programs
 from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
+from chalicelib.staff.routes import bp as staff
 from chalicelib.stored_value.routes import bp as stored_value
 from chalicelib.system.routes import bp as system
 from chalicelib.tasks.routes import bp as tasks
@@ -38,6 +39,7 @@ from chalicelib.webhooks.routes import bp as webhooks
 
 # What lower layers ask of capabilities, imported when first asked for.
 auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
+auth.STAFF_CHECK.provided_by("chalicelib.staff.check")          # staff logins, for their tokens
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each
@@ -81,6 +83,7 @@ for blueprint in (system, programs, members, merchants, points, tiers, benefits,
     app.register_blueprint(blueprint)
 app.register_blueprint(member_codes)
 app.register_blueprint(checkout)
+app.register_blueprint(staff)
 app.register_blueprint(audit_log)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

@@ -56,6 +56,36 @@ def _ensure(program: str, merchant: str, store: str, keys: dict[str, list[str]])
         uow.put(item, type(item).pk.does_not_exist())
 
 
+DEV_PASSWORD = "Local-dev-password-2026"     # every local staff account's (the local stage only)
+STAFF_ROLES = {"super_admin": (None, None), "ops_manager": (None, None), "finance": (None, None),
+               "auditor": (None, None), "merchant_admin": (DEMO_MERCHANT, None),
+               "store_manager": (DEMO_MERCHANT, DEMO_STORE), "clerk": (DEMO_MERCHANT, DEMO_STORE)}
+
+
+def ensure_staff(program: str = DEMO_PROGRAM) -> dict[str, dict[str, str]]:
+    """A staff account for each role in the demo program, with :data:`DEV_PASSWORD` (idempotent:
+    an account there already is kept, its password too)."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared import clock
+    from chalicelib.staff.passwords import hash_password
+    from chalicelib.staff.tables import LISTING, StaffItem, StaffLoginItem
+    uow = UnitOfWork("devstack", program=program)
+    now = clock.iso(clock.now())
+    accounts = {}
+    for role, (merchant, store) in STAFF_ROLES.items():
+        login, staff_id = f"{role.replace('_', '-')}@{program}", f"dev-{role.replace('_', '-')}"
+        accounts[role] = {"program_id": program, "login": login, "password": DEV_PASSWORD, "staff_id": staff_id}
+        if uow.get(StaffLoginItem, StaffLoginItem.key(login), consistent=True) is not None:
+            continue
+        uow.put(StaffItem(*StaffItem.key(staff_id), staff_id=staff_id, login=login, display_name=f"Local {role}",
+                          role=role, merchant_id=merchant, store_id=store, status="active", epoch=1, version=1,
+                          password_hash=hash_password(DEV_PASSWORD), created_at=now, created_by="devstack",
+                          updated_at=now, gsi1pk=LISTING, gsi1sk=f"{merchant or '-'}#{staff_id}"),
+                StaffItem.pk.does_not_exist())
+        uow.put(StaffLoginItem(*StaffLoginItem.key(login), staff_id=staff_id), StaffLoginItem.pk.does_not_exist())
+    return accounts
+
+
 def ensure_demo() -> dict[str, Any]:
     """Every demo program, merchant, store and key; their credentials."""
     from chalicelib.shared.credentials import key_secret
@@ -86,13 +116,14 @@ def bootstrap(stack) -> dict[str, Any]:
         "merchant_id": DEMO_MERCHANT, "store_id": DEMO_STORE,
         "pos_api_key": demo["pos_api_key"],
         "login_api_key": demo["login_api_key"],
+        # minted tokens (the local stage accepts them; they name no account), and real accounts
+        # to log in with (POST /v1/auth/staff/login: program_id, login, password)
         "staff_tokens": {
-            "super_admin": staff_token("super_admin"),
-            "ops_manager": staff_token("ops_manager"),
-            "store_manager": staff_token("store_manager", merchant_id=DEMO_MERCHANT, store_id=DEMO_STORE),
-            "clerk": staff_token("clerk", merchant_id=DEMO_MERCHANT, store_id=DEMO_STORE),
+            **{role: staff_token(role, merchant_id=merchant, store_id=store)
+               for role, (merchant, store) in STAFF_ROLES.items()},
             "platform_admin": staff_token("platform_admin"),
         },
+        "staff_accounts": ensure_staff(),
         "programs": programs,
         "member_token": {
             "how": "POST /v1/auth/member-tokens with {\"member_id\": ... or \"identity\": {...}, \"verified_by\": "

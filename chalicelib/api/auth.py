@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 
@@ -33,7 +34,7 @@ from chalicelib.shared.principal import (
 
 __all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "HQ", "TILL", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
            "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with", "with_readers", "MERCHANT_ROLES", "READ_ONLY_ROLES",
-           "check", "authenticate", "mint_token", "forget_key", "sign", "signed_headers", "canonical_request", "use_key_finder"]
+           "check", "authenticate", "mint_token", "forget_key", "forget_staff", "use_staff_check", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,48 @@ def _from_token(token: str) -> Principal:
     role = claims.get("role")
     if role not in STAFF_ROLES:
         raise Unauthenticated("staff token without a known role")
-    return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"), program)
+    session = claims.get("sid")
+    if session is None:
+        # minted with the stage's signing key by whoever holds it (devstack, the platform's
+        # operators), not by a login: no account to check
+        if role != PLATFORM_ROLE and settings().stage not in MINTED_STAFF_STAGES:
+            raise Unauthenticated("staff tokens come from a login on this stage")
+    elif not isinstance(session, str) or not _staff_login_holds(program, claims["sub"], claims.get("ep"), session):
+        raise Unauthenticated("this login has ended (logged out, disabled, role or password changed): log in again")
+    return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"), program,
+                     session=session)
+
+
+# --- staff logins --------------------------------------------------------------------------
+
+# Stages that accept staff tokens no login issued (``python -m devstack token``, tests)
+MINTED_STAFF_STAGES = ("local", "test")
+StaffCheck = Callable[[str, str, int, str], bool]
+STAFF_CHECK: Hook[StaffCheck] = Hook()
+# A disabled account, a changed role or password, or a logout stops the tokens issued before
+# within this many seconds in every container (the process that made the change at once); an
+# account costs one read per container per interval.
+STAFF_CACHE_SECONDS = 5.0
+_STAFF: TtlCache[bool] = TtlCache(STAFF_CACHE_SECONDS, max_entries=4096)
+
+
+def use_staff_check(check_login: StaffCheck) -> None:
+    """Set how a staff token's login is checked (the staff capability owns accounts)."""
+    STAFF_CHECK.use(check_login)
+    _STAFF.clear()
+
+
+def forget_staff() -> None:
+    """Drop what this process knows of staff logins (after changing an account or ending a login:
+    rare enough to forget them all)."""
+    _STAFF.clear()
+
+
+def _staff_login_holds(program: str, staff_id: str, epoch: Any, session: str) -> bool:
+    check_login = STAFF_CHECK.get()
+    if check_login is None or not isinstance(epoch, int) or len(session) > 40:
+        return False
+    return _STAFF.get((program, staff_id, epoch, session), lambda: check_login(program, staff_id, epoch, session))
 
 
 # --- merchant API keys ------------------------------------------------------------------------

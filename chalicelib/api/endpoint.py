@@ -99,6 +99,7 @@ class Operation:
 
 
 REGISTRY: list[Operation] = []
+SOURCE = ":source"      # the request's source address among its headers (no header name has a ':')
 
 
 def model_of(ref: type[BaseModel] | str | None) -> type[BaseModel] | None:
@@ -153,6 +154,11 @@ class Call:
         if self.principal is None:
             raise TypeError(f"{self.operation.operation_id} is public: it has no caller")
         return self.principal
+
+    @property
+    def source(self) -> str:
+        """Where the request came from (API Gateway's source address; the local server's)."""
+        return self.headers.get(SOURCE, "-")
 
     @property
     def idempotency_key(self) -> str | None:
@@ -251,6 +257,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     params = {name: unquote(value) for name, value in params.items()}
     real_path = concrete_path(request.path, params)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    headers[SOURCE] = str(((request.context or {}).get("identity") or {}).get("sourceIp") or "-")[:64]
     correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)

@@ -293,6 +293,36 @@ def migrate_due_keys(client: Any, table: str) -> dict[str, Any]:
     return {"moved": moved, "changed": changed}
 
 
+MERCHANT_LISTING_MARKER = {"pk": {"S": "MIGRATION#merchant-listing"}, "sk": {"S": "DONE"}}
+
+
+def migrate_merchant_listing(client: Any, table: str) -> dict[str, Any]:
+    """List every merchant written before the directory listed them (#28 item 5: ``listMerchants``
+    reads the program's ``MERCHANTS`` partition of gsi1, never a scan): set its index keys where
+    it has none. Each item only where ``gsi1pk`` is still absent, so it is idempotent, resumable
+    and never overwrites what a concurrent update set (an update lists an unlisted merchant too)."""
+    if "Item" in client.get_item(TableName=table, Key=MERCHANT_LISTING_MARKER, ConsistentRead=True):
+        return {"listed": 0}
+    listed = 0
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            program, logical = tenancy.split(item["pk"]["S"])
+            if item["sk"]["S"] != "MERCHANT" or not logical.startswith("MERCHANT#") or "gsi1pk" in item:
+                continue
+            try:
+                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                   UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+                                   ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi1pk)",
+                                   ExpressionAttributeValues={
+                                       ":p": {"S": tenancy.physical(program or DEFAULT_PROGRAM, "MERCHANTS")},   # merchants.tables.LISTING
+                                       ":s": {"S": logical.removeprefix("MERCHANT#")}})
+                listed += 1
+            except client.exceptions.ConditionalCheckFailedException:
+                continue                   # listed meanwhile
+    client.put_item(TableName=table, Item=MERCHANT_LISTING_MARKER)
+    return {"listed": listed}
+
+
 def migrate_all(client: Any, tables: list[str], main_table: str,
                 issuer_of: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """Every migration, in order (each skips itself once done). ``issuer_of``: the stored value
@@ -302,7 +332,8 @@ def migrate_all(client: Any, tables: list[str], main_table: str,
             "points_account_keys": migrate_points_account_keys(client, main_table),
             "order_spent_points": migrate_order_spent_points(client, main_table),
             "tier_regain_from": migrate_tier_regain_from(client, main_table),
-            "due_keys": migrate_due_keys(client, main_table)}
+            "due_keys": migrate_due_keys(client, main_table),
+            "merchant_listing": migrate_merchant_listing(client, main_table)}
     if issuer_of is not None:
         done["issuance_counters"] = migrate_issuance_counters(client, main_table, issuer_of)
     return done

@@ -163,6 +163,19 @@ class UnitOfWork:
         self.save(item, model.version == read_version if read_version or stored
                   else model._hash_key_attribute().does_not_exist(), on_conflict)
 
+    def update_versioned(self, item: Item, read_version: int, actions: list[Action],
+                         on_conflict: ConflictFactory | None = None) -> None:
+        """Apply ``actions`` to an existing item and count its ``version`` on by one, if the stored
+        version is still ``read_version`` (0: an item never changed this way, whose ``version`` is
+        absent or 0): of two changes read at one version only one commits. The partial-update twin
+        of :meth:`save_versioned`, for items whose other attributes a change must leave alone."""
+        model: Any = type(item)
+        unchanged = model.version == read_version
+        if not read_version:
+            unchanged = model.version.does_not_exist() | unchanged
+        self.update(item, [*actions, model.version.set(read_version + 1)],
+                    model._hash_key_attribute().exists() & unchanged, on_conflict)
+
     def update(self, item: Item, actions: list[Action], condition: Condition | None = None,
                on_conflict: ConflictFactory | None = None) -> None:
         """Apply ``actions`` to the item at ``item``'s key, if ``condition`` holds at commit."""

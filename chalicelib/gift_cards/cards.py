@@ -36,6 +36,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import keys, repository
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GuardItem
+from chalicelib.ledger.lockout import Lockout, locked
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
 from chalicelib.shared.events import DomainEvent
@@ -44,6 +45,8 @@ from chalicelib.shared.principal import Principal
 CARD_TRIES, CARD_LOCK = 5, timedelta(minutes=30)
 CALLER_TRIES, CALLER_WINDOW, CALLER_LOCK = 20, timedelta(minutes=15), timedelta(minutes=30)
 MAX_LOCK = timedelta(days=1)
+CARD_LOCKOUT = Lockout(CARD_TRIES, CARD_LOCK, MAX_LOCK)
+CALLER_LOCKOUT = Lockout(CALLER_TRIES, CALLER_LOCK, MAX_LOCK)
 SEVERAL = "*"                  # a card's wrong secrets in a row came from more than one caller
 STREAKS = 20                   # numbers whose wrong secrets a caller's guard counts (the latest)
 USABLE = ("activated", "partially_used")
@@ -169,7 +172,7 @@ def wanted(number: str, by: Principal) -> list[tuple[type, tuple[str, str]]]:
 def unlocked_caller(uow: UnitOfWork, by: Principal, now: datetime) -> GuardItem | None:
     """The caller's guard (None: never refused); 429 while the caller is locked."""
     guard = repository.of(uow).guard(guard_of(by))
-    if guard is not None and guard.locked_until and clock.parse_iso(guard.locked_until) > now:
+    if guard is not None and locked(guard.locked_until, now):
         raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until)
     return guard
 
@@ -181,7 +184,7 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
     if not keys.valid_number(number):
         raise CardRejected("the card number's check digit is wrong")
     card = repository.of(uow).card(number)
-    if card is not None and card.locked_until and clock.parse_iso(card.locked_until) > now:
+    if card is not None and locked(card.locked_until, now):
         raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until)
     batch = repository.of(uow).batch_metadata(card.batch_id) if card is not None else None
     if not keys.verify(secret, card.secret_hash if card is not None and batch is not None else None) or batch is None:
@@ -224,7 +227,7 @@ def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: Guar
         if lock_caller == "card" and card.failed_by == caller:
             card.failures, card.failed_by = 0, None          # its guesser is locked: the card owes it nothing
         elif card.failures >= CARD_TRIES and card.failed_by == SEVERAL:
-            card.locked_until = clock.iso(now + min(CARD_LOCK * 2 ** int(card.locks or 0), MAX_LOCK))
+            card.locked_until = CARD_LOCKOUT.until(now, int(card.locks or 0))
             card.locks, card.failures, card.failed_by = int(card.locks or 0) + 1, 0, None
             work.emit(DomainEvent("gift_card.locked", f"gift_card:{card.number}", {
                 "card_number": card.number, "locked_until": card.locked_until, "locks": card.locks}))
@@ -255,8 +258,7 @@ def _save_guard(work: UnitOfWork, guard: GuardItem | None, update: GuardItem, by
     if lock_caller:
         locks = int(update.locks)
         update.locks, update.failures = locks + 1, 0
-        update.locked_until = clock.iso(now + min((CARD_LOCK if lock_caller == "card" else CALLER_LOCK) * 2 ** locks,
-                                                  MAX_LOCK))
+        update.locked_until = (CARD_LOCKOUT if lock_caller == "card" else CALLER_LOCKOUT).until(now, locks)
         work.emit(DomainEvent("gift_card.caller_locked", f"caller:{guard_of(by)}", {
             "caller": by.ref, "locked_until": update.locked_until, "because": lock_caller},
             merchant_id=by.merchant_id))

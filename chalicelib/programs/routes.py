@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.auth import PLATFORM
+from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import lazy
-from chalicelib.shared.types import Strict
+from chalicelib.shared.errors import ValidationProblem
+from chalicelib.shared.types import PlainText, Strict
 
 if TYPE_CHECKING:
     from chalicelib.programs import service
@@ -39,3 +40,27 @@ def create_program(call: Call):
           response="chalicelib.programs.replies:ProgramListOut")
 def list_programs(call: Call):
     return service.listing(call.uow)
+
+
+class UpdateProgram(Strict):
+    version: int = Field(ge=0, description="the version you read (getProgram): refused (409 version-changed) if "
+                                           "the program changed since")
+    name: PlainText | None = Field(None, min_length=1, max_length=100)
+    timezone: str | None = Field(None, min_length=1, max_length=64,
+                                 description="an IANA time zone; applies from now on (nothing retroactive)")
+
+
+@endpoint(bp, "/v1/program", "GET", "getProgram", tags=TAGS, summary="The caller's own program: name, time zone, "
+          "status, settings", allow=(ANY_STAFF,), response="chalicelib.programs.replies:OwnProgramOut")
+def get_program(call: Call):
+    return service.own(call.uow)
+
+
+@endpoint(bp, "/v1/program", "PATCH", "updateProgram", tags=TAGS, errors=(404, 409),
+          summary="Change the caller's program's name or time zone (a new zone applies from now on)",
+          allow=(staff("super_admin"),), body=UpdateProgram, response="chalicelib.programs.replies:OwnProgramOut")
+def update_program(call: Call):
+    values = {f: getattr(call.body, f) for f in call.body.model_fields_set - {"version"}}
+    if not values or any(v is None for v in values.values()):
+        raise ValidationProblem("give at least one of name and timezone (not null)")
+    return service.update(call.uow, call.body.version, values)

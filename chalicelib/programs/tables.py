@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import Gsi1, MainModel
 
@@ -20,6 +20,8 @@ class ProgramItem(MainModel):
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)      # None: never updated (0); updateProgram is conditional on it
+    updated_at = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     listing = Gsi1()

@@ -106,3 +106,10 @@ class OverCapacity(Problem):
 
 class RequestTooLarge(Problem):
     status, slug, title = 413, "request-too-large", "Request body too large"
+
+
+class VersionChanged(Conflict):
+    """An update sent with the version its caller read, which another change has moved on since:
+    nothing is changed; read the record again and decide (optimistic concurrency)."""
+
+    slug, title = "version-changed", "The record changed since the version you read"

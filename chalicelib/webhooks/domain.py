@@ -61,6 +61,9 @@ EVENT_TYPES = frozenset({
     "pricing.price_lists_changed",
     "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed", "checkout.refunded",
     "member.settings_changed",
+    "staff.created", "staff.updated", "staff.role_changed", "staff.disabled", "staff.enabled", "staff.password_reset",
+    "staff.password_changed", "staff.password_set", "staff.totp_enrolled", "staff.locked", "staff.policy_changed",
+    "program.updated", "merchant.updated", "store.updated",
 })
 MAX_FILTERS = 20
 MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is matched against each

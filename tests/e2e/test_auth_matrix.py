@@ -54,4 +54,5 @@ def test_callers_the_route_does_not_admit_get_403(api, op):
 def test_public_routes_are_only_health_the_document_and_refresh_tokens():
     # a refresh token is its own credential: presenting it is the proof
     assert sorted(op.operation_id for op in REGISTRY if op.public) == [
-        "getOpenApi", "healthCheck", "refreshMemberToken", "revokeMemberToken"]
+        "getOpenApi", "healthCheck", "loginStaff", "refreshMemberToken", "refreshStaffToken", "revokeMemberToken",
+        "setStaffPassword"]

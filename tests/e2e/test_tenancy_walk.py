@@ -208,6 +208,20 @@ TARGETS |= {"putMemberSettings": lambda t: ({}, {"settings": {}}, None),     # t
             "getMemberSettings": lambda t: ({}, None, None)}
 SHARED_IN_PROGRAM |= {"getMemberSettings"}      # the program's settings, as getTierLadder
 OWN_PROGRAM |= {"putMemberSettings", "getMemberSettings"}
+# the directory (#28 item 5): A's merchant and its demo-store; the program is always the caller's own
+TARGETS |= {"getProgram": lambda t: ({}, None, None),
+            "updateProgram": lambda t: ({}, {"version": t["program_version"](), "name": "walk"}, None),
+            "listMerchants": lambda t: ({}, None, None),
+            "getMerchant": lambda t: ({"merchant_id": A[1]}, None, None),
+            "updateMerchant": lambda t: ({"merchant_id": A[1]}, {"version": 0, "name": "taken over"}, None),
+            "listStores": lambda t: ({"merchant_id": A[1]}, None, None),
+            "getStore": lambda t: ({"merchant_id": A[1], "store_id": "demo-store"}, None, None),
+            "updateStore": lambda t: ({"merchant_id": A[1], "store_id": "demo-store"},
+                                      {"version": 0, "name": "taken over"}, None)}
+SHARED_IN_PROGRAM |= {"getProgram", "listMerchants"}      # the caller's own program; merchant staff: their own merchant
+# (P2's own demo-merchant, were a test to make one, is P2's to read and change)
+OWN_PROGRAM |= {"getProgram", "updateProgram", "listMerchants", "getMerchant", "updateMerchant", "listStores",
+                "getStore", "updateStore"}
 TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
 OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
 PROTECTED = [op for op in REGISTRY if not op.public]
@@ -293,7 +307,10 @@ def target(api, stack):
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,
             "sv_hold": sv_hold, "sv_order": sv_order, "gc_batch": batch, "gc_card": gc_card, "gc_hold": gc_hold,
-            "webhook": webhook, "webhook_event": tested.json()["event_id"]}
+            "webhook": webhook, "webhook_event": tested.json()["event_id"],
+            # updateProgram is admitted for super admins only: P2's, aimed at its own program
+            "program_version": lambda: api.call("GET", "/v1/program", headers=staff(api, stack, P2, "super_admin"))
+            .json()["version"]}
 
 
 def _call(api, op, t, headers, signed):
@@ -365,6 +382,7 @@ OWN_STORE = {"holdPoints", "topUpStoredValue", "holdStoredValue", "listMembers",
              # reads them, issues their coupons and checks a code (a write-off of demo-store's is its own)
              "getCouponTemplate", "claimCoupon", "validateCoupon", "grantCouponPack", "issueCoupons", "getCouponIssue",
              "getCouponStats", "holdCoupon"}
+OWN_STORE |= {"getMerchant", "listStores"}      # store staff read their merchant and its list of stores
 
 
 @pytest.fixture(scope="module")

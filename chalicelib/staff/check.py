@@ -1,0 +1,30 @@
+"""What every staff request checks of its token: the account still active at the token's epoch,
+and the login (its refresh-token family) not ended. Kept apart from the login code so that the
+check costs no import of the password hasher (wired into ``api.auth`` by app.py, on first need)."""
+
+from __future__ import annotations
+
+from chalicelib.api import auth
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.staff.tables import StaffFamilyItem, StaffItem
+
+
+def login_holds_item(item: StaffItem | None, family: StaffFamilyItem | None, epoch: int | None) -> bool:
+    """Whether a login of ``item`` in ``family`` is still good: both active, and the account not
+    changed since the family began (nor since the token was issued, at ``epoch``)."""
+    if item is None or family is None or item.status != "active" or family.status != "active":
+        return False
+    return (family.staff_id == item.staff_id and int(family.epoch or 0) == int(item.epoch)
+            and (epoch is None or epoch == int(item.epoch)))
+
+
+def login_holds(program: str, staff_id: str, epoch: int, family_id: str) -> bool:
+    """One request of two eventually consistent reads (1 RCU): a change shows within about a
+    second, and the cache of :data:`chalicelib.api.auth.STAFF_CACHE_SECONDS` adds to it."""
+    uow = UnitOfWork("staff:check", program=program)
+    item, family = uow.backend.batch_get([(StaffItem, uow.index_key(StaffItem.key(staff_id)[0]), "STAFF"),
+                                          (StaffFamilyItem, uow.index_key(StaffFamilyItem.key(family_id)[0]), "FAMILY")])
+    return login_holds_item(item, family, epoch)  # type: ignore[arg-type]
+
+
+auth.use_staff_check(login_holds)

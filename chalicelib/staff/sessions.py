@@ -1,0 +1,324 @@
+"""Staff logins: a password (and a TOTP code where required) for a short-lived access token and a
+single-use refresh token; refresh, logout, and the checks every staff request makes.
+
+**Access token**: the staff JWT (``kid``-rotated like every token), :data:`ACCESS_MINUTES` long,
+carrying the role and scope, the account's ``epoch`` (``ep``) and the login's family (``sid``).
+Every request checks that the account is active at that epoch and the family not revoked
+(:func:`login_holds`, cached :data:`chalicelib.api.auth.STAFF_CACHE_SECONDS` per container).
+
+**Refresh token** ``srt_<program>.<id>.<secret>``: only a hash of the secret is stored; each
+refresh uses it up and hands out the next of its family. Presenting a used one again revokes the
+whole family (someone else has a copy): every token of that login stops working.
+
+**Wrong passwords**: the same 401 and the same work (one Argon2id hash) whether or not the login
+exists. :data:`ACCOUNT_LOCKOUT`: 5 wrong in a row at one login name (an account or not) lock it
+for 1 minute, each further lock twice as long, at most a day; a right password ends the run.
+Per caller (the source address), :data:`CALLERS` admits at most 30 wrong passwords in any 15
+minutes, whatever logins they named. Every attempt is audited; no password, code or token is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyotp
+
+from chalicelib.api import auth
+from chalicelib.db import audit
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger.guard import Guard
+from chalicelib.ledger.lockout import Lockout, locked
+from chalicelib.shared import clock, sealing
+from chalicelib.shared.credentials import mint_token
+from chalicelib.shared.errors import ConcurrentUpdate, Forbidden, Problem, Unauthenticated, ValidationProblem
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
+from chalicelib.shared.principal import PROGRAM_ID, Principal
+from chalicelib.staff import passwords, policy
+from chalicelib.staff.accounts import normal_login, view
+from chalicelib.staff.check import login_holds_item
+from chalicelib.staff.tables import StaffFamilyItem, StaffItem, StaffLockItem, StaffLoginItem, StaffRefreshItem
+
+ACCESS_MINUTES = 15
+REFRESH_DAYS = 7
+ACCOUNT_LOCKOUT = Lockout(5, timedelta(minutes=1))
+TOTP_INFO = b"staff-totp"
+WRONG = "the login name or the password is wrong"
+
+
+class LoginLocked(Problem):
+    status, slug, title = 429, "login-locked", "Too many wrong passwords; try again later"
+    remembered = False
+
+
+class TooManyLogins(Problem):
+    status, slug, title = 429, "too-many-logins", "Too many logins at once from this caller"
+    remembered = False
+
+
+class CallerLocked(Problem):
+    status, slug, title = 429, "too-many-wrong-passwords", "Too many wrong passwords from this caller"
+    remembered = False
+
+
+class TotpRequired(Problem):
+    status, slug, title = 401, "totp-required", "This account needs its TOTP code"
+    remembered = False
+
+
+class TotpEnrolmentRequired(Problem):
+    status, slug, title = 403, "totp-enrolment-required", "This role needs a TOTP second factor: enrol it"
+    remembered = False
+
+
+CALLERS = Guard("SLOGINCALLER", "staff:guard", "password", Unauthenticated, CallerLocked, TooManyLogins,
+                tries=30, in_flight=8, reject_floor_seconds=0.0)
+
+
+def wall_now() -> datetime:
+    """Now on the wall clock: credentials never live on the business clock (``as_of``)."""
+    return datetime.fromtimestamp(time.time(), UTC)       # credentials live on wall-clock time
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _totp_context(program: str, staff_id: str) -> bytes:
+    return f"{program}/{staff_id}".encode()
+
+
+def totp_of(uow: UnitOfWork, item: StaffItem) -> pyotp.TOTP:
+    """The account's TOTP, its secret unsealed."""
+    secret = sealing.unseal(item.totp, TOTP_INFO, _totp_context(uow.program, item.staff_id)).decode()
+    return pyotp.TOTP(secret)
+
+
+def step_of(totp: pyotp.TOTP, code: str | None, after: int) -> int | None:
+    """The time step of a right ``code`` (this one or either neighbour), if later than ``after``:
+    a code is good once."""
+    if not code or not code.isdigit() or len(code) != 6:
+        return None
+    now = int(time.time())
+    for offset in (0, -1, 1):
+        step = now // totp.interval + offset
+        if step > after and hmac.compare_digest(totp.at(step * totp.interval), code):
+            return step
+    return None
+
+
+def pending_enrolment(uow: UnitOfWork, item: StaffItem) -> dict[str, Any]:
+    """A new TOTP secret for the account (sealed on it, not yet in force): what to scan."""
+    secret = pyotp.random_base32(32)
+    item.totp = dict(sealing.seal(secret.encode(), TOTP_INFO, _totp_context(uow.program, item.staff_id)))
+    item.totp_enrolled = False
+    uri = pyotp.TOTP(secret).provisioning_uri(name=item.login, issuer_name=f"loyalty {uow.program}")
+    return {"secret": secret, "otpauth_uri": uri}
+
+
+# --- login ---------------------------------------------------------------------------------
+
+def login(uow: UnitOfWork, login_name: str, password: str, totp_code: str | None, source: str) -> dict[str, Any]:
+    """Tokens for a right login name and password (and TOTP code where the account has one or its
+    role requires one); 401 for anything wrong, counted towards the locks first."""
+    by = Principal("staff", f"login:{source[:64]}", program_id=uow.program)
+    try:
+        name = normal_login(login_name)
+    except ValidationProblem:
+        _failed(uow, None, None, source, "login name not valid", count=False)
+        raise
+    place = CALLERS.admit(uow, by)
+    now = wall_now()
+    lock = uow.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
+    if lock is not None and locked(lock.locked_until, now):
+        CALLERS.done(uow, place, right=True)
+        _failed(uow, name, None, source, "locked", count=False)
+        retry = math.ceil((clock.parse_iso(lock.locked_until or "") - now).total_seconds())
+        raise LoginLocked(f"too many wrong passwords: this login is locked until {lock.locked_until}",
+                          retry_after=max(1, retry))
+    pointer = uow.get(StaffLoginItem, StaffLoginItem.key(name), consistent=True)
+    item = uow.get(StaffItem, StaffItem.key(pointer.staff_id), consistent=True) if pointer else None
+    right = passwords.verify(item.password_hash if item is not None else None, password)
+    if not right or item is None:
+        CALLERS.done(uow, place, right=False)
+        _failed(uow, name, item, source, "wrong password", lock=lock, now=now)
+        raise Unauthenticated(WRONG)
+    CALLERS.done(uow, place, right=True)
+    if item.status != "active":
+        _failed(uow, name, item, source, "account disabled", count=False)
+        raise Forbidden("this account is disabled: ask your administrator")
+    # a login changes no administrative field: it leaves the account's version alone, and holds
+    # only while the account is as read (active, same epoch)
+    holds = (StaffItem.epoch == int(item.epoch)) & (StaffItem.status == "active")
+    actions: list[Any] = [StaffItem.last_login_at.set(clock.iso(now))]
+    step = None
+    if item.totp_enrolled or policy.requires_totp(uow, item.role):
+        step, enrolment = _second_factor(uow, item, totp_code)
+        if step is None:
+            _failed(uow, name, item, source, "wrong or missing TOTP code", lock=lock, now=now, count=bool(totp_code))
+            if enrolment is not None:
+                uow.update(item, [StaffItem.totp.set(item.totp), StaffItem.totp_enrolled.set(False)],
+                           holds & StaffItem.totp.does_not_exist(),
+                           on_conflict=lambda: ConcurrentUpdate("the account changed meanwhile"))
+                uow.commit()
+                raise TotpEnrolmentRequired("scan the secret into an authenticator app and log in again with its "
+                                            "code", enrolment=enrolment)
+            raise TotpRequired("send the code of your authenticator app as totp_code" if not totp_code
+                               else "the TOTP code is wrong or was used already")
+        # a code is good once, even for two logins sent with it at the same moment
+        holds &= StaffItem.totp_last_step < step
+        actions += [StaffItem.totp_enrolled.set(True), StaffItem.totp_last_step.set(step)]
+    if lock is not None and (int(lock.failures or 0) or lock.locked_until):
+        uow.save(StaffLockItem(*StaffLockItem.key(name), failures=0, locks=0, expires_at=lock.expires_at),
+                 (StaffLockItem.failures == int(lock.failures or 0)) & (StaffLockItem.locks == int(lock.locks or 0)),
+                 on_conflict=lambda: ConcurrentUpdate("another login was counted meanwhile"))
+    if passwords.needs_rehash(item.password_hash or ""):
+        actions.append(StaffItem.password_hash.set(passwords.hash_password(password)))
+    item.last_login_at, item.totp_enrolled = clock.iso(now), bool(item.totp_enrolled or step)
+    uow.update(item, actions, holds, on_conflict=lambda: Unauthenticated(
+        "the account changed while logging in, or the TOTP code was used already; log in again"))
+    reply = new_login(uow, item)
+    audit.record(uow, "staff.login", f"staff:{item.staff_id}", staff_id=item.staff_id, merchant_id=item.merchant_id,
+                 detail=f"from {source[:64]}" + (" with TOTP" if step else ""))
+    return reply
+
+
+def _second_factor(uow: UnitOfWork, item: StaffItem, code: str | None) -> tuple[int | None, dict[str, Any] | None]:
+    """The step of a right TOTP code, or None; with a new enrolment when the account has no secret."""
+    if item.totp is None:
+        return None, pending_enrolment(uow, item)
+    return step_of(totp_of(uow, item), code, int(item.totp_last_step or 0)), None
+
+
+def _failed(uow: UnitOfWork, name: str | None, item: StaffItem | None, source: str, why: str, *,
+            lock: StaffLockItem | None = None, now: datetime | None = None, count: bool = True) -> None:
+    """Audit a refused login (and count a wrong password towards the login's lock), committed on a
+    unit of its own: the refusal that follows changes nothing else. The count is conditional on
+    the lock as read; one that lost a race with another wrong password is read again and counted
+    again, so concurrent guesses are all counted."""
+    staff_id = item.staff_id if item is not None else None
+    merchant_id = item.merchant_id if item is not None else None
+    actor = f"anonymous:{source[:64]}"
+    for attempt in range(8):
+        work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
+        audit.record(work, "staff.login_failed", actor, staff_id=staff_id, merchant_id=merchant_id,
+                     detail=f"login={name or '-'} {why}")
+        if count and name is not None and now is not None:
+            if attempt:
+                lock = work.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
+            _count(work, name, lock, now, actor, staff_id, merchant_id)
+        try:
+            work.commit()
+            return
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate("too many logins at once at this login name; try again")
+
+
+def _count(work: UnitOfWork, name: str, lock: StaffLockItem | None, now: datetime, actor: str,
+           staff_id: str | None, merchant_id: str | None) -> None:
+    """Stage one more wrong password at ``name``, locking it at :data:`ACCOUNT_LOCKOUT`'s tries."""
+    failures, locks = (int(lock.failures or 0) + 1, int(lock.locks or 0)) if lock else (1, 0)
+    until = lock.locked_until if lock is not None else None
+    if failures >= ACCOUNT_LOCKOUT.tries:
+        until, failures, locks = ACCOUNT_LOCKOUT.until(now, locks), 0, locks + 1
+        audit.record(work, "staff.locked", actor, staff_id=staff_id, merchant_id=merchant_id,
+                     detail=f"login={name} until {until}")
+        work.emit(DomainEvent("staff.locked", f"staff_login:{name}", {"staff_id": staff_id, "locked_until": until},
+                              merchant_id=merchant_id))
+    condition = ((StaffLockItem.failures == int(lock.failures or 0)) & (StaffLockItem.locks == int(lock.locks or 0))
+                 if lock is not None else StaffLockItem.pk.does_not_exist())
+    work.save(StaffLockItem(*StaffLockItem.key(name), failures=failures, locks=locks, locked_until=until,
+                            expires_at=int(time.time()) + 2 * 86_400),
+              condition, on_conflict=lambda: ConcurrentUpdate("another wrong password was counted meanwhile"))
+
+
+def new_login(uow: UnitOfWork, item: StaffItem) -> dict[str, Any]:
+    """A new login (a family) of the account, and its first tokens (staged)."""
+    family_id = new_id()
+    now = wall_now()
+    uow.create(StaffFamilyItem(*StaffFamilyItem.key(family_id), staff_id=item.staff_id, status="active",
+                               epoch=int(item.epoch),
+                               started_at=clock.iso(now), expires_at=int(now.timestamp()) + (REFRESH_DAYS + 1) * 86_400))
+    return _pair(uow, item, family_id, now)
+
+
+def _pair(uow: UnitOfWork, item: StaffItem, family_id: str, now: datetime) -> dict[str, Any]:
+    """A new access token and the family's next refresh token (staged)."""
+    claims = {"role": item.role, "program_id": uow.program, "ep": int(item.epoch), "sid": family_id,
+              **{k: v for k, v in (("merchant_id", item.merchant_id), ("store_id", item.store_id)) if v}}
+    token = mint_token("staff", item.staff_id, ACCESS_MINUTES, **claims)
+    token_id, secret = new_id(), secrets.token_urlsafe(32)
+    ends = now + timedelta(days=REFRESH_DAYS)
+    uow.create(StaffRefreshItem(*StaffRefreshItem.key(token_id), staff_id=item.staff_id, family_id=family_id,
+                                secret_hash=_hash(secret), status="active", refresh_expires_at=clock.iso(ends),
+                                expires_at=int(ends.timestamp()) + 86_400))
+    return {"token": token, "expires_at": clock.iso(now + timedelta(minutes=ACCESS_MINUTES)),
+            "refresh_token": f"srt_{uow.program}.{token_id}.{secret}", "refresh_expires_at": clock.iso(ends),
+            "staff": view(item)}
+
+
+# --- refresh and logout -------------------------------------------------------------------
+
+def _parse(refresh_token: str) -> tuple[str, str, str]:
+    parts = refresh_token.removeprefix("srt_").split(".")
+    if not refresh_token.startswith("srt_") or len(parts) != 3 or not PROGRAM_ID.match(parts[0]) \
+            or not parts[1].isalnum() or len(parts[1]) > 32:
+        raise Unauthenticated("not a staff refresh token")
+    return parts[0], parts[1], parts[2]
+
+
+def program_of(refresh_token: str) -> str:
+    """The program a refresh token belongs to (the unit of work must be opened there)."""
+    return _parse(refresh_token)[0]
+
+
+def _revoke_family(uow: UnitOfWork, family_id: str, staff_id: str, why: str, actor: str) -> None:
+    work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
+    work.update(StaffFamilyItem(*StaffFamilyItem.key(family_id)),
+                [StaffFamilyItem.status.set("revoked"), StaffFamilyItem.why.set(why)],
+                StaffFamilyItem.pk.exists())
+    audit.record(work, "staff.login_revoked", actor, staff_id=staff_id, detail=f"login {family_id}: {why}")
+    work.commit()
+    auth.forget_staff()
+
+
+def refresh(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
+    """The next access token and refresh token of a login; the one presented is used up. A used
+    one presented again ends the whole login (401)."""
+    _, token_id, secret = _parse(refresh_token)
+    token = uow.get(StaffRefreshItem, StaffRefreshItem.key(token_id), consistent=True)
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash(secret)):
+        raise Unauthenticated("refresh token not valid")
+    family = uow.get(StaffFamilyItem, StaffFamilyItem.key(token.family_id), consistent=True)
+    if token.status == "used":
+        if family is not None and family.status == "active":
+            _revoke_family(uow, token.family_id, token.staff_id, "a used refresh token was presented again",
+                           f"staff:{token.staff_id}")
+        raise Unauthenticated("this refresh token was used already: the login has ended; log in again")
+    if family is None or family.status != "active":
+        raise Unauthenticated("this login has ended; log in again")
+    now = wall_now()
+    if token.refresh_expires_at <= clock.iso(now):
+        raise Unauthenticated("refresh token expired; log in again")
+    item = uow.get(StaffItem, StaffItem.key(token.staff_id), consistent=True)
+    if item is None or not login_holds_item(item, family, None):
+        raise Unauthenticated("this login has ended (disabled, role or password changed); log in again")
+    token.status = "used"
+    uow.save(token, StaffRefreshItem.status == "active", on_conflict=lambda: Unauthenticated("refresh token already used"))
+    uow.check(family, StaffFamilyItem.status == "active", on_conflict=lambda: Unauthenticated("this login has ended"))
+    return _pair(uow, item, token.family_id, now)
+
+
+def logout(uow: UnitOfWork, by: Principal) -> dict[str, Any]:
+    """End the caller's login: its refresh tokens at once, its access tokens within seconds."""
+    if by.session is None:
+        raise ValidationProblem("this token came from no login (minted): nothing to log out of")
+    _revoke_family(uow, by.session, by.id, "logged out", by.ref)
+    return {"logged_out": True, "staff_id": by.id, "effective_within_seconds": auth.STAFF_CACHE_SECONDS}

@@ -1,0 +1,219 @@
+"""Staff accounts over HTTP, as the console and an administrator use them: log in, call, refresh,
+log out; lockout; the end of a login on disable, role change and password change; resets;
+TOTP; who may create whom."""
+
+from __future__ import annotations
+
+import uuid
+
+import pyotp
+import pytest
+
+from chalicelib.staff import passwords
+
+PASSWORD = "Correct-horse-staple-42"
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+def _login(api, login: str, password: str = PASSWORD, program: str = "default", **extra):
+    return api.call("POST", "/v1/auth/staff/login", {"program_id": program, "login": login, "password": password,
+                                                     **extra})
+
+
+def _me(api, token: str):
+    return api.call("GET", "/v1/staff/me", headers=api.bearer(token))
+
+
+@pytest.fixture()
+def admin(api, stack) -> dict:
+    account = stack.credentials["staff_accounts"]["super_admin"]
+    r = _login(api, account["login"], account["password"])
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _new_staff(api, admin_token: str, role: str = "clerk", merchant: str | None = "demo-merchant",
+               store: str | None = "demo-store", password: str | None = PASSWORD) -> dict:
+    login = f"s-{uuid.uuid4().hex[:10]}"
+    body = {"login": login, "display_name": "Test " + role, "role": role, "merchant_id": merchant, "store_id": store}
+    if password:
+        body["password"] = password
+    r = api.call("POST", "/v1/staff", body, headers=api.bearer(admin_token), key=_key())
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_login_call_refresh_logout(api, admin):
+    token, refresh = admin["token"], admin["refresh_token"]
+    me = _me(api, token)
+    assert me.status_code == 200 and me.json()["role"] == "super_admin" and "password_hash" not in me.text
+    # the token's claims carry the login: a call works, a refresh hands out the next pair
+    r = api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": refresh})
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert second["refresh_token"] != refresh and _me(api, second["token"]).status_code == 200
+    out = api.call("POST", "/v1/auth/staff/logout", headers=api.bearer(second["token"]))
+    assert out.status_code == 200 and out.json()["logged_out"] is True
+    for t in (token, second["token"]):
+        assert _me(api, t).status_code == 401
+    assert api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": second["refresh_token"]}).status_code == 401
+
+
+def test_a_used_refresh_token_presented_again_ends_the_whole_login(api, admin):
+    first = admin["refresh_token"]
+    r = api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": first})
+    assert r.status_code == 201
+    newer = r.json()
+    stolen = api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": first})
+    assert stolen.status_code == 401 and "used already" in stolen.json()["detail"]
+    # the family is revoked: the newer refresh token and every access token of the login too
+    assert api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": newer["refresh_token"]}).status_code == 401
+    assert _me(api, newer["token"]).status_code == 401
+    assert _me(api, admin["token"]).status_code == 401
+
+
+def test_a_wrong_password_answers_the_same_with_the_same_work_whether_or_not_the_login_exists(api, admin):
+    staff = _new_staff(api, admin["token"])
+    answers = []
+    for login in (staff["login"], f"nobody-{uuid.uuid4().hex[:8]}"):
+        before = passwords.HASHES[0]
+        r = _login(api, login, "Wrong-password-123")
+        answers.append((r.status_code, r.json()["type"], r.json()["detail"], passwords.HASHES[0] - before))
+    assert answers[0] == answers[1] == (401, answers[0][1], "the login name or the password is wrong", 1)
+
+
+def test_five_wrong_passwords_lock_the_login_until_the_lock_ends(api, admin, stack):
+    staff = _new_staff(api, admin["token"])
+    for _ in range(5):
+        assert _login(api, staff["login"], "Wrong-password-123").status_code == 401
+    locked = _login(api, staff["login"])                   # even the right password, while locked
+    assert locked.status_code == 429 and locked.json()["type"].endswith("/login-locked")
+    assert 1 <= int(locked.headers["Retry-After"]) <= 60
+    # the lock ends (moved into the past, as a minute passing would)
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.staff.tables import StaffLockItem
+    uow = UnitOfWork("test", program="default")
+    lock = uow.get(StaffLockItem, StaffLockItem.key(staff["login"]), consistent=True)
+    assert lock is not None and int(lock.locks) == 1 and int(lock.failures) == 0
+    lock.locked_until = "2020-01-01T00:00:00Z"
+    uow.put(lock)
+    assert _login(api, staff["login"]).status_code == 201
+    lock = uow.get(StaffLockItem, StaffLockItem.key(staff["login"]), consistent=True)
+    assert lock is not None and int(lock.failures) == 0 and int(lock.locks) == 0
+
+
+def test_disable_role_change_and_password_change_end_the_logins(api, admin):
+    staff = _new_staff(api, admin["token"], role="store_manager")
+    sid = staff["staff_id"]
+    t1 = _login(api, staff["login"]).json()
+    assert _me(api, t1["token"]).status_code == 200
+    r = api.call("PATCH", f"/v1/staff/{sid}", {"role": "clerk", "version": staff["version"]},
+                 headers=api.bearer(admin["token"]), key=_key())
+    assert r.status_code == 200 and r.json()["role"] == "clerk", r.text
+    assert _me(api, t1["token"]).status_code == 401
+    assert api.call("POST", "/v1/auth/staff/refresh", {"refresh_token": t1["refresh_token"]}).status_code == 401
+    t2 = _login(api, staff["login"]).json()
+    assert _me(api, t2["token"]).json()["role"] == "clerk"
+    t3 = _login(api, staff["login"]).json()
+    changed = api.call("POST", "/v1/staff/me/password", {"current_password": PASSWORD,
+                                                         "new_password": "Another-good-phrase-77"},
+                       headers=api.bearer(t2["token"]))
+    assert changed.status_code == 201, changed.text
+    assert _me(api, t3["token"]).status_code == 401 and _me(api, t2["token"]).status_code == 401
+    assert _me(api, changed.json()["token"]).status_code == 200
+    assert _login(api, staff["login"]).status_code == 401
+    t4 = _login(api, staff["login"], "Another-good-phrase-77").json()
+    off = api.call("POST", f"/v1/staff/{sid}/disable", headers=api.bearer(admin["token"]), key=_key())
+    assert off.status_code == 200 and off.json()["status"] == "disabled"
+    assert _me(api, t4["token"]).status_code == 401
+    refused = _login(api, staff["login"], "Another-good-phrase-77")
+    assert refused.status_code == 403
+    on = api.call("POST", f"/v1/staff/{sid}/enable", headers=api.bearer(admin["token"]), key=_key())
+    assert on.status_code == 200 and _login(api, staff["login"], "Another-good-phrase-77").status_code == 201
+
+
+def test_a_reset_code_sets_a_password_once(api, admin):
+    staff = _new_staff(api, admin["token"], password=None)
+    code = staff["reset_code"]
+    assert code and _login(api, staff["login"]).status_code == 401      # no password yet
+    bad = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
+                                                        "reset_code": code, "new_password": "password123"})
+    assert bad.status_code == 422                      # a breached password: refused, the code still good
+    ok = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
+                                                       "reset_code": code, "new_password": PASSWORD})
+    assert ok.status_code == 200, ok.text
+    again = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
+                                                          "reset_code": code, "new_password": "Yet-another-one-99"})
+    assert again.status_code == 401
+    assert _login(api, staff["login"]).status_code == 201
+    reset = api.call("POST", f"/v1/staff/{staff['staff_id']}/password-reset", headers=api.bearer(admin["token"]),
+                     key=_key())
+    assert reset.status_code == 201 and reset.json()["reset_code"]
+    assert _login(api, staff["login"]).status_code == 401
+
+
+def test_a_merchant_admin_creates_only_its_own_merchants_staff_below_it(api, admin):
+    ma = _new_staff(api, admin["token"], role="merchant_admin", store=None)
+    token = _login(api, ma["login"]).json()["token"]
+    before = api.call("GET", "/v1/staff", params={"limit": "200"}, headers=api.bearer(admin["token"])).json()
+    for body, status in [
+        ({"role": "super_admin", "merchant_id": None, "store_id": None}, 403),
+        ({"role": "clerk", "merchant_id": "demo-merchant-b", "store_id": "b-store"}, 403),
+        ({"role": "finance", "merchant_id": None, "store_id": None}, 403),
+    ]:
+        r = api.call("POST", "/v1/staff", {"login": f"x-{uuid.uuid4().hex[:8]}", "display_name": "x",
+                                           "password": PASSWORD, **body}, headers=api.bearer(token), key=_key())
+        assert r.status_code == status, (body, r.text)
+        assert r.headers["Content-Type"] == "application/problem+json"
+    after = api.call("GET", "/v1/staff", params={"limit": "200"}, headers=api.bearer(admin["token"])).json()
+    assert len(after["staff"]) == len(before["staff"])
+    made = api.call("POST", "/v1/staff", {"login": f"c-{uuid.uuid4().hex[:8]}", "display_name": "clerk",
+                                          "role": "clerk", "merchant_id": "demo-merchant", "store_id": "demo-store",
+                                          "password": PASSWORD}, headers=api.bearer(token), key=_key())
+    assert made.status_code == 201
+    mine = api.call("GET", "/v1/staff", headers=api.bearer(token)).json()["staff"]
+    assert mine and {s["merchant_id"] for s in mine} == {"demo-merchant"}
+
+
+def test_a_login_name_with_control_characters_is_refused_and_audited(api, admin):
+    r = _login(api, "bad\x07name")
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_role_that_requires_totp_enrols_at_login_and_a_code_is_good_once(api, admin):
+    staff = _new_staff(api, admin["token"], role="finance", merchant=None, store=None)
+    policy = api.call("GET", "/v1/staff-policy", headers=api.bearer(admin["token"])).json()
+    put = api.call("PUT", "/v1/staff-policy", {"totp_roles": ["finance"], "version": policy["version"]},
+                   headers=api.bearer(admin["token"]), key=_key())
+    assert put.status_code == 200, put.text
+    try:
+        from chalicelib.staff import policy as staff_policy
+        staff_policy._POLICY.clear()
+        first = _login(api, staff["login"])
+        assert first.status_code == 403 and first.json()["type"].endswith("/totp-enrolment-required")
+        secret = first.json()["enrolment"]["secret"]
+        code = pyotp.TOTP(secret).now()
+        ok = _login(api, staff["login"], totp_code=code)
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["staff"]["totp_enrolled"] is True
+        replay = _login(api, staff["login"], totp_code=code)
+        assert replay.status_code == 401 and replay.json()["type"].endswith("/totp-required")
+        assert _login(api, staff["login"]).status_code == 401         # no code at all
+    finally:
+        now = api.call("GET", "/v1/staff-policy", headers=api.bearer(admin["token"])).json()
+        api.call("PUT", "/v1/staff-policy", {"totp_roles": [], "version": now["version"]},
+                 headers=api.bearer(admin["token"]), key=_key())
+        staff_policy._POLICY.clear()
+
+
+def test_the_readers_and_store_staff_cannot_manage_accounts(api, stack, admin):
+    for role in ("finance", "auditor", "clerk", "ops_manager"):
+        acc = stack.credentials["staff_accounts"][role]
+        token = _login(api, acc["login"], acc["password"]).json()["token"]
+        r = api.call("POST", "/v1/staff", {"login": f"z-{uuid.uuid4().hex[:8]}", "display_name": "z",
+                                           "role": "clerk", "merchant_id": "demo-merchant", "store_id": "demo-store",
+                                           "password": PASSWORD}, headers=api.bearer(token), key=_key())
+        assert r.status_code == 403, (role, r.text)
