@@ -22,6 +22,7 @@ from chalicelib.events import dispatch
 from chalicelib.gift_cards.routes import bp as gift_cards
 from chalicelib.member_codes.routes import bp as member_codes
 from chalicelib.members.routes import bp as members
+from chalicelib.merchants.key_routes import bp as merchant_keys
 from chalicelib.merchants.routes import bp as merchants
 from chalicelib.overview.routes import bp as overview
 from chalicelib.points import tiering
@@ -38,7 +39,7 @@ from chalicelib.tiers.routes import bp as tiers
 from chalicelib.webhooks.routes import bp as webhooks
 
 # What lower layers ask of capabilities, imported when first asked for.
-auth.KEY_FINDER.provided_by("chalicelib.merchants.service")     # API keys, for signed requests
+auth.KEY_FINDER.provided_by("chalicelib.merchants.keys")        # API keys, for signed requests
 auth.STAFF_CHECK.provided_by("chalicelib.staff.check")          # staff logins, for their tokens
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
@@ -84,6 +85,7 @@ for blueprint in (system, programs, members, merchants, points, tiers, benefits,
 app.register_blueprint(member_codes)
 app.register_blueprint(checkout)
 app.register_blueprint(staff)
+app.register_blueprint(merchant_keys)
 app.register_blueprint(audit_log)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed

@@ -49,7 +49,8 @@ def _ensure(program: str, merchant: str, store: str, keys: dict[str, list[str]])
                        created_at=now)]
     items += [ApiKeyItem(*ApiKeyItem.key(key_id), key_id=key_id, program_id=program, merchant_id=merchant,
                          store_id=store if "pos" in caps else None, capabilities=caps, status="active",
-                         created_at=now) for key_id, caps in keys.items()]
+                         created_at=now, created_by="devstack", **ApiKeyItem.listed(program, merchant, now, key_id))
+              for key_id, caps in keys.items()]
     uow = UnitOfWork("devstack", program=program)
     for item in items:
         # already there from an earlier run: the condition fails and nothing changes

@@ -141,6 +141,7 @@ class LocalStack:
         """Old local data is migrated (db/migration.py), each step once."""
         from chalicelib.benefits.migration import migrate_open_entitlements
         from chalicelib.db.migration import migrate_all
+        from chalicelib.merchants.migration import migrate_key_listing
         from chalicelib.orders.migration import migrate_order_parts
         from chalicelib.stored_value.counters import issuer_of
         from chalicelib.tiers.migration import migrate_tier_listing
@@ -149,6 +150,7 @@ class LocalStack:
         moved["order_parts"] = migrate_order_parts(self.client("dynamodb"), self.table_names["main"])
         moved["entitlement_coupons"] = migrate_open_entitlements(self.client("dynamodb"), self.table_names["main"])
         moved["tier_listing"] = migrate_tier_listing(self.client("dynamodb"), self.table_names["main"])
+        moved["api_key_listing"] = migrate_key_listing(self.client("dynamodb"), self.table_names["main"])
         if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.benefits.migration import migrate_open_entitlements
     from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
+    from chalicelib.merchants.migration import migrate_key_listing
     from chalicelib.orders.migration import migrate_order_parts
     from chalicelib.stored_value.counters import issuer_of
     from chalicelib.tiers.migration import migrate_tier_listing
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     done["order_parts"] = migrate_order_parts(client, names[0])
     done["entitlement_coupons"] = migrate_open_entitlements(client, names[0])
     done["tier_listing"] = migrate_tier_listing(client, names[0])
+    done["api_key_listing"] = migrate_key_listing(client, names[0])
     print(json.dumps(done))
     return 0
 

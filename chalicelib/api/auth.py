@@ -183,19 +183,24 @@ class ApiKey:
     program_id: str = DEFAULT_PROGRAM
     capabilities: tuple[str, ...] = ("pos",)
     master: str | None = None            # the API key master its secret derives from (None: the first)
+    retires_at: float | None = None      # a rotated key: refused from this instant (epoch seconds, wall clock)
 
 
 KeyFinder = Callable[[str], "ApiKey | None"]
+KeyUsed = Callable[[ApiKey], None]
 KEY_FINDER: Hook[KeyFinder] = Hook()
+_KEY_USED: list[KeyUsed] = []           # told of every request a key signed (it records "last used")
 # A revoked key stops working within this many seconds in every container (the process that
 # revokes it forgets it at once); a key costs one read per container per interval.
 KEY_CACHE_SECONDS = 5.0
 _KEYS: TtlCache[ApiKey | None] = TtlCache(KEY_CACHE_SECONDS, max_entries=4096)
 
 
-def use_key_finder(finder: KeyFinder) -> None:
-    """Set where API keys are looked up (the merchants capability owns them)."""
+def use_key_finder(finder: KeyFinder, used: KeyUsed | None = None) -> None:
+    """Set where API keys are looked up (the merchants capability owns them), and what is told
+    of each request a key has signed (``used``: it must be cheap and never raise)."""
     KEY_FINDER.use(finder)
+    _KEY_USED[:] = [used] if used else []
     _KEYS.clear()
 
 
@@ -223,13 +228,17 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     if len(key_id) > 64:
         raise Unauthenticated("unknown API key")
     key = _api_key(key_id)
-    if key is None or key.status != "active":
+    if key is None or key.status not in ("active", "retiring"):
         raise Unauthenticated("unknown or revoked API key")
     try:
         secret = key_secret(key_id, key.master or secrets.LEGACY)
     except LookupError:
         raise Unauthenticated("this API key's master was retired: rotate the key") from None
     verify(headers, secret, method, path, query, body)
+    if key.retires_at is not None and time.time() >= key.retires_at:     # told only to the key's holder
+        raise Unauthenticated("rotated: use the new key")
+    for used in _KEY_USED:
+        used(key)
     return Principal("merchant", key_id, None, key.merchant_id, key.store_id, key.program_id, key.capabilities)
 
 

@@ -42,6 +42,41 @@ class ApiKeyCreatedOut(Reply):
         description="what the key may do, sorted")
     status: Literal["active"]
     created_at: str
+    created_by: str = Field(description="who created it: staff:<subject>")
+
+
+class ApiKeyRotatedOut(ApiKeyCreatedOut):
+    """The new key that replaces a rotated one, with its secret: shown this once. The old key
+    works until ``retires_at``, then is refused (401)."""
+
+    rotated_from: str = Field(description="the key it replaces")
+    retires_at: str = Field(description="when the old key stops working (UTC)")
+
+
+class ApiKeyOut(Reply):
+    """One of a merchant's API keys: never its secret."""
+
+    key_id: str
+    merchant_id: str
+    store_id: str | None = Field(description="the store the key is scoped to (null: the whole merchant)")
+    capabilities: list[Literal["pos", "member_login", "reports", "webhooks"]]
+    status: Literal["active", "retiring", "retired", "revoked"] = Field(
+        description="retiring: rotated, still accepted until retires_at; retired: rotated, refused since retires_at")
+    created_at: str
+    created_by: str | None = Field(description="who created it (null: a key from before this was recorded)")
+    last_used_at: str | None = Field(description="when a request it signed last authenticated (UTC, to within a "
+                                                 "minute; null: not since this was recorded)")
+    retires_at: str | None = Field(description="a rotated key: when it stops (or stopped) working")
+    rotated_from: str | None = Field(description="the key this one replaced")
+    replaced_by: str | None = Field(description="the key that replaced this one")
+
+
+class ApiKeysOut(Reply):
+    """A page of a merchant's API keys, oldest first."""
+
+    merchant_id: str
+    keys: list[ApiKeyOut]
+    next: str | None = Field(description="the cursor of the next page (null: the last page)")
 
 
 class ApiKeyRevokedOut(Reply):

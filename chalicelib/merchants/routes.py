@@ -1,4 +1,5 @@
-"""Merchant, store and API-key administration (super admins); the directory of merchants and stores."""
+"""Merchant and store administration (super admins), and the directory of merchants and stores as the
+console reads and changes them; their API keys: :mod:`.key_routes`."""
 
 from __future__ import annotations
 
@@ -34,16 +35,6 @@ class CreateStore(Strict):
     name: str = Field(min_length=1, max_length=100)
 
 
-class RevokeApiKey(Strict):
-    reason: str | None = Field(None, max_length=200)
-
-
-class CreateApiKey(Strict):
-    store_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")
-    capabilities: list[str] = Field(["pos"], min_length=1, max_length=4,
-                                    description="what the key may do: pos, member_login, reports, webhooks")
-
-
 @endpoint(bp, "/v1/merchants", "POST", "createMerchant", status=201, tags=TAGS, errors=(409,),
           summary="Create a merchant", allow=(staff("super_admin"),), body=CreateMerchant,
           response="chalicelib.merchants.replies:MerchantCreatedOut")
@@ -57,24 +48,6 @@ def create_merchant(call: Call):
           response="chalicelib.merchants.replies:StoreCreatedOut")
 def create_store(call: Call):
     return service.create_store(call.params["merchant_id"], call.body.store_id, call.body.name, call.uow)
-
-
-@endpoint(bp, "/v1/merchants/{merchant_id}/api-keys", "POST", "createApiKey", status=201, tags=TAGS,
-          errors=(404,), summary="Create a signed-request API key (the secret is shown once)",
-          allow=(staff("super_admin"),), body=CreateApiKey,
-          response="chalicelib.merchants.replies:ApiKeyCreatedOut",
-          # a retry with the same Idempotency-Key answers the same key; its record keeps no secret
-          secret=(lambda reply: service.without_secret(reply), lambda uow, kept: service.with_secret(uow, kept)))
-def create_api_key(call: Call):
-    return service.create_api_key(call.params["merchant_id"], call.body.store_id, call.body.capabilities, call.uow)
-
-
-@endpoint(bp, "/v1/merchants/{merchant_id}/api-keys/{key_id}/revoke", "POST", "revokeApiKey", tags=TAGS,
-          errors=(404,), summary="Revoke an API key: refused everywhere within 5 seconds",
-          allow=(staff("super_admin"),), body=RevokeApiKey,
-          response="chalicelib.merchants.replies:ApiKeyRevokedOut")
-def revoke_api_key(call: Call):
-    return service.revoke_api_key(call.params["merchant_id"], call.params["key_id"], call.uow)
 
 
 # --- the directory: merchants and stores as the console reads and changes them (#28 item 5) ---

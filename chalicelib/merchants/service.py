@@ -1,21 +1,17 @@
-"""Creating merchants, stores and API keys; looking keys up for authentication."""
+"""Creating merchants and stores; where a caller acts (API keys: :mod:`chalicelib.merchants.keys`)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from chalicelib.api import auth
-from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import repository
-from chalicelib.merchants.tables import ApiKeyItem, MerchantItem, StoreItem
+from chalicelib.merchants.tables import MerchantItem, StoreItem
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
-from chalicelib.shared.credentials import active_master, key_secret
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
-from chalicelib.shared.principal import DEFAULT_PROGRAM, KEY_CAPABILITIES, Principal
+from chalicelib.shared.principal import Principal
 
 RESERVED_MERCHANT_IDS = frozenset({
     "program",          # the program itself as a prepaid issuer (stored value rules, journal accounts, counters)
@@ -45,74 +41,6 @@ def create_store(merchant_id: str, store_id: str, name: str, uow: UnitOfWork) ->
     uow.emit(DomainEvent("store.created", f"merchant:{merchant_id}",
                          {"merchant_id": merchant_id, "store_id": store_id}, merchant_id=merchant_id))
     return {"merchant_id": merchant_id, "store_id": store_id, "name": name, "created_at": now}
-
-
-def create_api_key(merchant_id: str, store_id: str | None, capabilities: list[str], uow: UnitOfWork) -> dict[str, Any]:
-    """A new key of the program's merchant, with the capabilities it may use. Its secret is
-    returned once, here, and never stored."""
-    unknown = sorted(set(capabilities) - set(KEY_CAPABILITIES))
-    if unknown or not capabilities:
-        raise ValidationProblem(f"capabilities are some of {', '.join(KEY_CAPABILITIES)}; not {unknown}")
-    if repository.of(uow).merchant(merchant_id) is None:
-        raise NotFound(f"no merchant {merchant_id}")
-    if store_id and repository.of(uow).store(merchant_id, store_id) is None:
-        raise NotFound(f"no store {store_id} at merchant {merchant_id}")
-    key_id = "ak_" + secrets.token_hex(12)
-    now = clock.iso(clock.now())
-    caps = sorted(set(capabilities))
-    master = active_master()
-    uow.create(ApiKeyItem(*ApiKeyItem.key(key_id), key_id=key_id, program_id=uow.program, merchant_id=merchant_id,
-                          store_id=store_id, capabilities=caps, status="active", created_at=now, master=master))
-    uow.emit(DomainEvent("api_key.created", f"merchant:{merchant_id}",
-                         {"merchant_id": merchant_id, "store_id": store_id, "key_id": key_id, "capabilities": caps},
-                         merchant_id=merchant_id))
-    audit.record(uow, "api_key.created", uow.actor or "-", merchant_id=merchant_id,
-                 detail=f"{key_id} store={store_id or '-'} capabilities={','.join(caps)}")
-    return {"key_id": key_id, "secret": key_secret(key_id, master), "program_id": uow.program, "merchant_id": merchant_id,
-            "store_id": store_id, "capabilities": caps, "status": "active", "created_at": now}
-
-
-def without_secret(reply: dict[str, Any]) -> dict[str, Any]:
-    """A new key's reply as its idempotency record keeps it: without the secret."""
-    return {k: v for k, v in reply.items() if k != "secret"}
-
-
-def with_secret(uow: UnitOfWork, kept: dict[str, Any]) -> dict[str, Any]:
-    """The reply to a retried creation: the same key, its secret derived again (never stored)."""
-    item = repository.of(uow).api_key(kept["key_id"])
-    if item is None:
-        raise NotFound(f"no API key {kept['key_id']}")
-    return {"key_id": kept["key_id"], "secret": key_secret(item.key_id, item.master), **kept}
-
-
-def revoke_api_key(merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
-    """Stop a key working (within ``auth.KEY_CACHE_SECONDS`` everywhere; at once in this process)."""
-    item = repository.of(uow).api_key(key_id) if len(key_id) <= 64 else None
-    if item is None or (item.program_id or DEFAULT_PROGRAM) != uow.program or item.merchant_id != merchant_id:
-        raise NotFound(f"no API key {key_id[:64]} at merchant {merchant_id[:64]}")
-    now = clock.iso(clock.now())
-    if item.status != "revoked":
-        uow.update(item, [ApiKeyItem.status.set("revoked")], ApiKeyItem.status == item.status)
-        uow.emit(DomainEvent("api_key.revoked", f"merchant:{merchant_id}", {"merchant_id": merchant_id,
-                                                                              "key_id": key_id},
-                             merchant_id=merchant_id))
-        audit.record(uow, "api_key.revoked", uow.actor or "-", merchant_id=merchant_id,
-                     detail=f"{key_id} {item.status} -> revoked")
-    auth.forget_key(key_id)
-    return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": now,
-            "effective_within_seconds": auth.KEY_CACHE_SECONDS}
-
-
-def find_api_key(key_id: str) -> auth.ApiKey | None:
-    """What authentication needs to know of a key (wired into ``api.auth`` below)."""
-    item = repository.of(UnitOfWork()).api_key(key_id)
-    if item is None:
-        return None
-    return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status,
-                       item.program_id or DEFAULT_PROGRAM, tuple(str(c) for c in item.capabilities or ("pos",)), item.master)
-
-
-auth.use_key_finder(find_api_key)
 
 
 # --- where a caller acts ---------------------------------------------------------------------

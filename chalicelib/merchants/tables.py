@@ -4,8 +4,13 @@
                                     index partition), ``gsi1sk = <id>``: a page of merchants is one Query
 ``MERCHANT#<id> / STORE#<store>``   its stores (a page of them is one Query of the merchant's partition)
 ``APIKEY#<key id> / APIKEY``        a key, at platform level (found before the program is known):
-                                    program, merchant, optional store scope, capabilities, status.
+                                    program, merchant, optional store scope, capabilities, status
+                                    (active, retiring after a rotation, revoked), who made it, when
+                                    it was last used, when a rotated key stops working.
                                     No secret: it is derived from API_KEY_MASTER (see api.auth).
+                                    Listed per merchant on gsi1: ``KEYS#<program>#<merchant>`` /
+                                    ``<created_at>#<key id>`` (the program is in the index key
+                                    itself: the item is a platform item, stored as it is).
 Merchants and stores live inside their program (see :mod:`chalicelib.db.tenancy`).
 """
 
@@ -73,7 +78,25 @@ class ApiKeyItem(MainModel):
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
     master = UnicodeAttribute(null=True)         # the API key master version its secret derives from
+    created_by = UnicodeAttribute(null=True)     # the caller who created (or rotated into) it
+    last_used_at = UnicodeAttribute(null=True)   # wall clock, written at most once a minute
+    retires_at = UnicodeAttribute(null=True)     # a rotated key: refused from then on (wall clock)
+    rotated_from = UnicodeAttribute(null=True)   # the key this one replaced
+    replaced_by = UnicodeAttribute(null=True)    # the key that replaced this one
+    gsi1pk = UnicodeAttribute(null=True)         # None: a key from before listings (not listed)
+    gsi1sk = UnicodeAttribute(null=True)
+    listing = Gsi1()
 
     @staticmethod
     def key(key_id: str) -> tuple[str, str]:
         return f"APIKEY#{key_id}", "APIKEY"
+
+    @staticmethod
+    def listing_partition(program_id: str, merchant_id: str) -> str:
+        """The gsi1 partition of a merchant's keys."""
+        return f"KEYS#{program_id}#{merchant_id}"
+
+    @staticmethod
+    def listed(program_id: str, merchant_id: str, created_at: str, key_id: str) -> dict[str, str]:
+        """The index attributes that list a new key under its merchant (oldest first)."""
+        return {"gsi1pk": ApiKeyItem.listing_partition(program_id, merchant_id), "gsi1sk": f"{created_at}#{key_id}"}

@@ -51,7 +51,7 @@ EVENT_TYPES = frozenset({
     "gift_card.held", "gift_card.hold_released", "gift_card.voided", "gift_card.voided_paid_out",
     "gift_card.extended", "gift_card.breakage", "gift_card.locked", "gift_card.secret_rejected",
     "gift_card.probe_refused", "gift_card.caller_locked", "gift_card.reconciliation_failed",
-    "merchant.created", "store.created", "program.created", "api_key.created", "api_key.revoked",
+    "merchant.created", "store.created", "program.created", "api_key.created", "api_key.revoked", "api_key.rotated",
     "webhook.subscription_disabled", "webhook.test",
     "coupon.template_created", "coupon.template_updated", "coupon.template_state_changed", "coupon.claimed",
     "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",

@@ -61,7 +61,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
         createCouponTemplate updateCouponTemplate setCouponTemplateState grantCouponPack issueCoupons
         importCouponCodes"""),
     (frozenset(AUTHORS | READERS), "getCouponIssue"),
-    (frozenset({SA}), "createMerchant createStore createApiKey revokeApiKey putStaffPolicy updateProgram"),
+    (frozenset({SA}), "createMerchant createStore putStaffPolicy updateProgram"),
     (frozenset({"platform_admin"}), "createProgram listPrograms listJobRuns runJob"),
     (frozenset(HQ | {MA, SM}), "refundStoredValuePayment"),
     (frozenset({SA, MA}), "createStaff updateStaff disableStaff enableStaff resetStaffPassword"),
@@ -72,6 +72,8 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset(EVERY), "getProgram listMerchants getMerchant listStores getStore"),
     (frozenset({SA, MA}), "updateMerchant"),
     (frozenset({SA, MA, SM}), "updateStore"),
+    (frozenset({SA, MA}), "createApiKey revokeApiKey rotateApiKey"),        # a merchant admin: its own merchant's
+    (frozenset({SA, MA} | READERS), "listApiKeys"),
     (frozenset({SA, AUD}), "listAuditLog"),             # who did what: not ops_manager, not finance
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes

@@ -55,6 +55,8 @@ TARGETS = {
     "changeMemberPhone": lambda t: ({"member_id": t["bob"]}, {"phone": fresh_phone(), "verified_by": "sms_otp"}, None),
     "unbindIdentity": lambda t: ({"member_id": t["bob"]}, {"type": "phone", "value": t["phone"]}, None),
     "revokeApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {}, None),
+    "listApiKeys": lambda t: ({"merchant_id": A[1]}, None, None),
+    "rotateApiKey": lambda t: ({"merchant_id": A[1], "key_id": t["key"]}, {"overlap_hours": 1}, None),
     "putTierLadder": lambda t: ({}, {"ladder": {"tiers": [{"code": "V1", "name": "walk", "threshold": 0}]}}, None),
     "getTierLadder": lambda t: ({}, None, None),
     "getMemberTier": lambda t: ({"member_id": t["bob"]}, None, None),
@@ -222,6 +224,25 @@ SHARED_IN_PROGRAM |= {"getProgram", "listMerchants"}      # the caller's own pro
 # (P2's own demo-merchant, were a test to make one, is P2's to read and change)
 OWN_PROGRAM |= {"getProgram", "updateProgram", "listMerchants", "getMerchant", "updateMerchant", "listStores",
                 "getStore", "updateStore"}
+# staff accounts (#28): a clerk of A's demo-store, made by A's HQ; the policy and the caller's
+# own account are the caller's program's and the caller's own
+TARGETS |= {"createStaff": lambda t: ({}, {"login": f"walk-{fresh_phone()}", "display_name": "walk", "role": "clerk",
+                                           "merchant_id": A[1], "store_id": "demo-store",
+                                           "password": "Walk-the-tenancy-42"}, None),
+            "listStaff": lambda t: ({}, None, {"merchant_id": A[1]}),
+            "getStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
+            "updateStaff": lambda t: ({"staff_id": t["staff"]}, {"role": "store_manager"}, None),
+            "disableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
+            "enableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
+            "resetStaffPassword": lambda t: ({"staff_id": t["staff"]}, None, None),
+            "getMyStaffAccount": lambda t: ({}, None, None),
+            "logoutStaff": lambda t: ({}, None, None),
+            "changeStaffPassword": lambda t: ({}, {"current_password": "Walk-the-tenancy-42",
+                                                   "new_password": "Taken-over-by-walk-9"}, None),
+            "enrollStaffTotp": lambda t: ({}, {"password": "Walk-the-tenancy-42"}, None),
+            "getStaffPolicy": lambda t: ({}, None, None),
+            "putStaffPolicy": lambda t: ({}, {"totp_roles": [], "version": t["policy_version"]()}, None)}
+OWN_PROGRAM |= {"listStaff", "getStaffPolicy", "putStaffPolicy"}
 TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
 OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
 PROTECTED = [op for op in REGISTRY if not op.public]
@@ -302,6 +323,10 @@ def target(api, stack):
     checkout = api.call("POST", "/v1/checkouts", {"quote_id": second.json()["quote_id"]}, signed_by=pos(stack, A),
                         key=f"wco-{bob}")
     assert checkout.status_code == 201 and checkout.json()["status"] == "committed", checkout.text
+    made = api.call("POST", "/v1/staff", {"login": f"walk-clerk-{bob.lower()[-8:]}", "display_name": "A's clerk",
+                                          "role": "clerk", "merchant_id": A[1], "store_id": "demo-store",
+                                          "password": "Walk-the-tenancy-42"}, headers=hq, key=f"wst-{bob}")
+    assert made.status_code == 201, made.text
     return {"quote": quote.json()["quote_id"], "checkout": checkout.json()["checkout_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
             "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
@@ -310,6 +335,9 @@ def target(api, stack):
             "webhook": webhook, "webhook_event": tested.json()["event_id"],
             # updateProgram is admitted for super admins only: P2's, aimed at its own program
             "program_version": lambda: api.call("GET", "/v1/program", headers=staff(api, stack, P2, "super_admin"))
+            .json()["version"],
+            "staff": made.json()["staff_id"],
+            "policy_version": lambda: api.call("GET", "/v1/staff-policy", headers=staff(api, stack, P2, "super_admin"))
             .json()["version"]}
 
 
@@ -325,8 +353,10 @@ def _call(api, op, t, headers, signed):
 
 
 def _callers(api, stack, who, hq=True):
+    from devstack.credentials import staff_token
+    admin = api.bearer(staff_token("merchant_admin", f"walk-{who[1]}-admin", who[1], program_id=who[0]))
     callers = [("pos", None, pos(stack, who)), ("clerk", staff(api, stack, who, "clerk"), None),
-               ("store_manager", staff(api, stack, who, "store_manager"), None)]
+               ("store_manager", staff(api, stack, who, "store_manager"), None), ("merchant_admin", admin, None)]
     return callers + ([("hq", staff(api, stack, who, "super_admin"), None)] if hq else [])
 
 
@@ -336,8 +366,10 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
     # could address).
     derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#",
                                                           "PREPAID", "COUPONSTATS#"))
-    in_p1 = lambda pk, item: (pk.startswith(("default/", "APIKEY#")) and not pk.startswith(derived)  # noqa: E731
-                              and not item["sk"]["S"].startswith("TIER"))
+    # (program 1's keys: program 2's own keys record when they were last used)
+    in_p1 = lambda pk, item: ((pk.startswith("default/") or pk.startswith("APIKEY#")  # noqa: E731
+                               and item.get("program_id", {}).get("S", "default") == "default")
+                              and not pk.startswith(derived) and not item["sk"]["S"].startswith("TIER"))
     before = stored_items(stack, in_p1)
     for op in PROTECTED:
         for name, headers, signed in _callers(api, stack, P2):
@@ -356,7 +388,8 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                "default/COUPONTPL#", "default/COUPONCODE#", "default/COUPONTP#", "default/STOCK#", "default/COUPONISSUE#",
                                "default/COUPONHOLD#", "default/QUOTE#", "default/CHECKOUT#",
-                               f"default/AUDIT#{bob}", "default/IDENTITY#"))
+                               f"default/AUDIT#{bob}", "default/IDENTITY#", "default/STAFF#", "default/STAFFLOGIN#",
+                               "default/STAFFPOLICY"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
                                                       or item["sk"]["S"].startswith("COUPON")))
     before = stored_items(stack, a_owned)
@@ -432,3 +465,22 @@ def test_another_store_reaches_none_of_the_stores_records(api, stack, target, ot
     # what the walk booked at its own store: holds, and a stored value payment of its own
     assert all(after[k].get("store_id", {}).get("S") == "walk-store-2" for k in added), \
         [(k[2], after[k]) for k in added if after[k].get("store_id", {}).get("S") != "walk-store-2"]
+
+
+def test_another_merchants_admin_reaches_none_of_merchant_as_keys(api, stack, target):
+    """A merchant admin of B aimed at A's keys (create, list, rotate, revoke, and A's key named under
+    B's own merchant): refused, and A's keys unchanged."""
+    from devstack.credentials import staff_token
+    admin_b = api.bearer(staff_token("merchant_admin", "walk-b-admin", B[1], program_id=B[0]))
+    a_keys = lambda pk, item: pk.startswith("APIKEY#") and item["merchant_id"]["S"] == A[1]  # noqa: E731
+    before = stored_items(stack, a_keys)
+    calls = [("POST", f"/v1/merchants/{A[1]}/api-keys", {"store_id": "demo-store"}),
+             ("GET", f"/v1/merchants/{A[1]}/api-keys", None),
+             ("POST", f"/v1/merchants/{A[1]}/api-keys/{target['key']}/rotate", {"overlap_hours": 1}),
+             ("POST", f"/v1/merchants/{A[1]}/api-keys/{target['key']}/revoke", {}),
+             ("POST", f"/v1/merchants/{B[1]}/api-keys/{target['key']}/rotate", {}),
+             ("POST", f"/v1/merchants/{B[1]}/api-keys/{target['key']}/revoke", {})]
+    for method, path, body in calls:
+        r = api.call(method, path, body, headers=admin_b, key=f"walk-keys-{fresh_phone()}")
+        assert r.status_code in (403, 404), (method, path, r.status_code, r.text[:300])
+    assert stored_items(stack, a_keys) == before

@@ -52,7 +52,7 @@ def test_a_deployed_stage_without_secrets_refuses_to_start(prod):
     with pytest.raises(secrets.InsecureConfiguration):
         secrets.current()
     # ...so a token signed with the repository's published value is never accepted
-    forged = jwt.encode({"iss": ISSUER, "aud": "staff", "sub": "eve", "role": "super_admin",
+    forged = jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve",
                          "exp": int(time.time()) + 60}, secrets.DEV_JWT, algorithm="HS256")
     with pytest.raises(secrets.InsecureConfiguration):
         auth.authenticate({"authorization": f"Bearer {forged}"}, "GET", "/", None, b"")
@@ -78,17 +78,17 @@ def test_short_or_published_secrets_are_refused(prod):
 def test_secrets_come_from_secrets_manager_and_the_jwt_key_rotates(prod):
     prod.setenv("SECRETS_NAME", _store({"jwt_keys": {"k1": STRONG["k1"]}, "jwt_active": "k1",
                                         "api_key_masters": MASTERS, "api_key_active": "m1"}))
-    old_token = mint_token("staff", "alice", 5, role="clerk")
+    old_token = mint_token("member", "alice", 5)
     assert jwt.get_unverified_header(old_token)["kid"] == "k1"
     # Rotation: k2 becomes active, k1 stays listed until its tokens expire.
     prod.setenv("SECRETS_NAME", _store({"jwt_keys": STRONG, "jwt_active": "k2",
                                         "api_key_masters": MASTERS, "api_key_active": "m1"}))
     secrets.reload()
-    new_token = mint_token("staff", "bob", 5, role="clerk")
+    new_token = mint_token("member", "bob", 5)
     assert jwt.get_unverified_header(new_token)["kid"] == "k2"
     for token, who in ((old_token, "alice"), (new_token, "bob")):
         assert auth.authenticate({"authorization": f"Bearer {token}"}, "GET", "/", None, b"").id == who
-    unknown = jwt.encode({"iss": ISSUER, "aud": "staff", "sub": "eve", "role": "clerk",
+    unknown = jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve",
                           "exp": int(time.time()) + 60}, "e" * 40, algorithm="HS256", headers={"kid": "k9"})
     with pytest.raises(Unauthenticated, match="unknown key"):
         auth.authenticate({"authorization": f"Bearer {unknown}"}, "GET", "/", None, b"")
@@ -118,8 +118,8 @@ def test_api_keys_keep_working_across_a_master_rotation_until_their_master_is_re
         with pytest.raises(Unauthenticated, match="rotate the key"):
             auth.authenticate(headers, "GET", "/x", None, b"")
     finally:
-        from chalicelib.merchants import service
-        auth.use_key_finder(service.find_api_key)
+        from chalicelib.merchants import keys as merchant_keys
+        auth.use_key_finder(merchant_keys.find_api_key, merchant_keys.note_use)
 
 
 @mock_aws
@@ -133,11 +133,11 @@ def test_forged_kids_cannot_drive_secrets_manager_reads(prod):
     real = secrets._from_secrets_manager
     prod.setattr(secrets, "_from_secrets_manager", lambda name: reads.append(name) or real(name))
     prod.setattr(secrets, "_reloaded_at", [float("-inf")])
-    mint_token("staff", "alice", 5, role="clerk")
+    mint_token("member", "alice", 5)
     assert len(reads) == 1                                      # the cold start's read
 
     def forged(kid, key="e" * 40):
-        return jwt.encode({"iss": ISSUER, "aud": "staff", "sub": "eve", "role": "super_admin",
+        return jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve",
                            "exp": int(time.time()) + 60}, key, algorithm="HS256", headers={"kid": kid})
 
     for kid in ("x" * 4000, "k/../1", "ké", "k1 "):

@@ -58,7 +58,14 @@ def test_the_v2_query_is_percent_encoded_so_an_encoded_separator_signs_different
 
 
 class _Key:
-    status, merchant_id, store_id, program_id, capabilities, master = "active", "m1", "s1", "default", ("pos",), None
+    key_id, status, merchant_id, store_id, program_id, capabilities, master, retires_at = \
+        "ak_1", "active", "m1", "s1", "default", ("pos",), None, None
+
+
+@pytest.fixture(autouse=True)
+def _no_last_used(monkeypatch):
+    """Authentication alone: no key's last use is written to a store here."""
+    monkeypatch.setattr(auth, "_KEY_USED", [])
 
 
 def _lower(headers):
@@ -151,5 +158,5 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_bound_and_the_cache_
                 authenticate(_lower(signed_headers(f"ak_{i}", "s", "GET", "/x")), "GET", "/x", None, b"")
         assert len(auth._KEYS._items) <= auth._KEYS.max_entries
     finally:
-        from chalicelib.merchants import service
-        auth.use_key_finder(service.find_api_key)
+        from chalicelib.merchants import keys as merchant_keys
+        auth.use_key_finder(merchant_keys.find_api_key, merchant_keys.note_use)
