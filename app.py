@@ -11,6 +11,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron
 
 from chalicelib import jobs
 from chalicelib.api import auth, gateway
+from chalicelib.audit.routes import bp as audit_log
 from chalicelib.benefits.routes import bp as benefits
 from chalicelib.checkout.routes import bp as checkout
 from chalicelib.coupons import audience, pack_rules
@@ -85,6 +86,7 @@ app.register_blueprint(member_codes)
 app.register_blueprint(checkout)
 app.register_blueprint(staff)
 app.register_blueprint(merchant_keys)
+app.register_blueprint(audit_log)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -60,9 +60,11 @@ READ_BUDGET = 1_000        # and at most this many items
 MAX_DETAIL = 500
 ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-# what a credential looks like: a webhook secret, a member refresh token, an Authorization header,
-# a JWT, an API key's secret (64 hex digits)
-SECRET_LOOKING = re.compile(r"whsec_|\brt_|bearer|\beyJ[A-Za-z0-9_-]{6,}|\b[0-9a-fA-F]{64}\b", re.IGNORECASE)
+# what a credential looks like: a webhook secret, a member refresh token (rt_<program>.<id>.<secret>),
+# an Authorization header's token, a JWT, an API key's secret (64 hex digits). Narrow enough that a
+# login name such as ``rt_ops`` or ``bearer-x`` is not taken for one.
+SECRET_LOOKING = re.compile(r"whsec_|\brt_[a-z0-9][a-z0-9-]*\.[0-9A-Za-z]+\.|\bbearer\s+\S+|\beyJ[A-Za-z0-9_-]{6,}"
+                            r"|\b[0-9a-fA-F]{64}\b", re.IGNORECASE)
 ISO_LENGTH = len("2026-01-01T00:00:00.000Z")
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
+from chalicelib.db import audit
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import keys, repository
@@ -278,6 +279,8 @@ def issue_export(uow: UnitOfWork, batch_id: str, by: Principal) -> dict[str, Any
                on_conflict=lambda: ExportIssued("the secrets were exported just now"))
     uow.emit(DomainEvent("gift_card.export_issued", f"gift_card_batch:{batch_id}", {
         "batch_id": batch_id, "expires_in_seconds": EXPORT_URL_SECONDS}, merchant_id=batch.issuer_merchant_id))
+    audit.record(uow, "gift_card.secrets_exported", by.ref, merchant_id=batch.issuer_merchant_id,
+                 detail=f"batch {batch_id}: {int(batch.cards)} cards in {_parts(batch)} parts, opened")
     cards = int(batch.cards)
     return {"batch_id": batch_id, "count": cards,
             "expires_at": clock.iso(now + timedelta(seconds=EXPORT_URL_SECONDS)),
@@ -316,6 +319,8 @@ def download_part(uow: UnitOfWork, batch_id: str, part: int, by: Principal) -> s
                on_conflict=lambda: ConcurrentUpdate("the batch changed; retry"))
     uow.emit(DomainEvent("gift_card.export_part_served", f"gift_card_batch:{batch_id}", {
         "batch_id": batch_id, "part": part, "parts": _parts(batch), "by": by.ref}, merchant_id=batch.issuer_merchant_id))
+    audit.record(uow, "gift_card.secrets_downloaded", by.ref, merchant_id=batch.issuer_merchant_id,
+                 detail=f"batch {batch_id}: part {part} of {_parts(batch)}")
     return HEADER + "".join(rows[(part - 1) * PART_ROWS:part * PART_ROWS])
 
 

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 
+from chalicelib.db.audit import AuditItem
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.domain import Identity, Member
-from chalicelib.members.tables import LISTING_SHARDS, AuditItem, IdentityItem, MemberItem, listing_keys
+from chalicelib.members.tables import LISTING_SHARDS, IdentityItem, MemberItem, listing_keys
 
 
 class MembersRepository:
@@ -48,7 +49,7 @@ class MembersRepository:
         return list(islice(heapq.merge(*shards, key=lambda item: item.gsi1sk), limit))
 
     def audit_trail(self, member_id: str) -> Iterator[AuditItem]:
-        """Who saw the member's unmasked data, oldest first."""
+        """The member's copies of its audit entries (:mod:`chalicelib.db.audit`), oldest first."""
         return self.uow.query(AuditItem, f"AUDIT#{member_id}")
 
     def due_for_review(self, as_of: datetime) -> Iterator[tuple[str, MemberItem]]:

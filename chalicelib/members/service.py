@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import repository
 from chalicelib.members.domain import SINGLE_VALUED, Identity, LifecycleRules, Member, normalise
 from chalicelib.members.settings import MEMBER_SETTINGS
-from chalicelib.members.tables import AuditItem, IdentityItem, MemberItem, taken
+from chalicelib.members.tables import IdentityItem, MemberItem, taken
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock, lazy
 from chalicelib.shared.cache import TtlCache
@@ -226,8 +227,7 @@ def change_phone(member_id: str, phone: str, by: Principal, uow: UnitOfWork) -> 
     if old:
         uow.delete(IdentityItem.of(old, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
     uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
-    _audit(uow, member_id, by, "phone_changed", f"{old.masked().value if old else '-'} -> {new.masked().value}",
-           staged=True)
+    _audit(uow, member_id, by, "phone_changed", f"{old.masked().value if old else '-'} -> {new.masked().value}")
     uow.emit(DomainEvent("member.phone_changed", f"member:{member_id}", {"member_id": member_id},
                          merchant_id=by.merchant_id))
     return updated, True
@@ -246,7 +246,7 @@ def unbind(member_id: str, identity_type: str, value: str, by: Principal, uow: U
     updated = _activity(member.without_identity(identity, now), by)
     uow.delete(IdentityItem.of(identity, member_id, now), IdentityItem.member_id == member_id, on_conflict=_changed)
     uow.save_versioned(MemberItem.of(updated), member.version, _changed, stored=True)
-    _audit(uow, member_id, by, "identity_unbound", f"{identity.type} {identity.masked().value}", staged=True)
+    _audit(uow, member_id, by, "identity_unbound", f"{identity.type} {identity.masked().value}")
     uow.emit(DomainEvent("member.identity_unbound", f"member:{member_id}",
                          {"member_id": member_id, "identity_type": identity.type}, merchant_id=by.merchant_id))
     return updated
@@ -297,7 +297,7 @@ def _birthday_change(uow: UnitOfWork, member: Member, birthday: date | None, rea
     if not reason:
         raise ValidationProblem("changing a set birthday needs a reason (it is audited)")
     _audit(uow, member.member_id, by, "birthday_changed",
-           f"{member.birthday.isoformat()} -> {birthday.isoformat() if birthday else 'none'}: {reason}", staged=True)
+           f"{member.birthday.isoformat()} -> {birthday.isoformat() if birthday else 'none'}: {reason}")
 
 
 def _activity(member: Member, by: Principal) -> Member:
@@ -385,12 +385,9 @@ def _active(uow: UnitOfWork, member_id: str, consistent: bool = False) -> Member
 
 
 
-def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str, staged: bool = False) -> None:
-    """Record who saw what, now, whatever becomes of the request (not staged on the unit); a change
-    of the member's identities is ``staged``: recorded only if it happens."""
-    at = clock.iso(clock.now())
-    entry = AuditItem(*AuditItem.key(member_id, at, new_id()), actor=by.ref, action=action, detail=detail, at=at)
-    uow.create(entry) if staged else uow.put(entry)
+def _audit(uow: UnitOfWork, member_id: str, by: Principal, action: str, detail: str) -> None:
+    """Audit ``action`` on the member, in the change's unit of work (:func:`chalicelib.db.audit.record`)."""
+    audit.record(uow, action, by.ref, member_id=member_id, merchant_id=by.merchant_id, detail=detail)
 
 
 __all__ = ["record_key", "register", "get", "lookup", "update", "bind", "change_phone", "unbind", "member_token", "acting_on", "exists", "IdentityTaken",

@@ -2,7 +2,7 @@
 
 ``MEMBER#<id> / PROFILE``        the profile; ``merged_into`` keeps an old id resolving after a merge
 ``IDENTITY#<type>#<value> / IDENTITY``  the OneID index: one read from any identity to its member id
-``AUDIT#<member id> / <time>#<ulid>``  who saw unmasked personal data or logged the member in, when
+``AUDIT#<member id> / <time>#<ulid>``  the member's copy of its audit entries (:mod:`chalicelib.db.audit`)
 ``REFRESH#<token id> / REFRESH``  a login's refresh token: a hash of its secret, single use
 
 A profile is listed on ``gsi1`` under ``MEMBERS#<merchant>#<n>`` (``n`` from a hash of its id, one
@@ -104,17 +104,6 @@ class IdentityItem(MainModel):
     @classmethod
     def of(cls, identity: Identity, member_id: str, at: str) -> IdentityItem:
         return cls(*cls.key(identity), member_id=member_id, bound_at=at)
-
-
-class AuditItem(MainModel):
-    actor = UnicodeAttribute()
-    action = UnicodeAttribute()
-    detail = UnicodeAttribute()
-    at = UnicodeAttribute()
-
-    @staticmethod
-    def key(member_id: str, at: str, entry_id: str) -> tuple[str, str]:
-        return f"AUDIT#{member_id}", f"{at}#{entry_id}"
 
 
 class RefreshTokenItem(MainModel):

@@ -17,11 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import repository
 from chalicelib.members.domain import normalise
 from chalicelib.members.schemas import MemberTokenRequest
-from chalicelib.members.tables import AuditItem, RefreshTokenItem
+from chalicelib.members.tables import RefreshTokenItem
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import mint_token
@@ -53,11 +54,6 @@ def _pair(uow: UnitOfWork, member_id: str, verified_by: str, issued_by: str) -> 
             "refresh_expires_at": clock.iso(refresh_expires)}
 
 
-def _audit(uow: UnitOfWork, member_id: str, actor: str, action: str, detail: str) -> None:
-    at = clock.iso(clock.now())
-    uow.create(AuditItem(*AuditItem.key(member_id, at, new_id()), actor=actor, action=action, detail=detail, at=at))
-
-
 def issue(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal, active_member: Any) -> dict[str, Any]:
     """Tokens for a member whose login the caller has verified, audited with how it was verified."""
     if bool(cmd.member_id) == bool(cmd.identity):
@@ -71,7 +67,8 @@ def issue(uow: UnitOfWork, cmd: MemberTokenRequest, by: Principal, active_member
         member_id = cmd.member_id or ""
     member_id = active_member(uow, member_id).member_id
     reply = _pair(uow, member_id, cmd.verified_by, by.ref)
-    _audit(uow, member_id, by.ref, "token.issued", f"verified_by={cmd.verified_by}")
+    audit.record(uow, "token.issued", by.ref, member_id=member_id, merchant_id=by.merchant_id,
+                 detail=f"verified_by={cmd.verified_by}")
     return reply
 
 
@@ -104,7 +101,7 @@ def _use_up(uow: UnitOfWork, refresh_token: str, status: str, action: str) -> Re
     item.status = status
     uow.save(item, RefreshTokenItem.status == "active",
              on_conflict=lambda: Unauthenticated("refresh token already used"))
-    _audit(uow, item.member_id, "refresh-token", action, f"refresh token {token_id}")
+    audit.record(uow, action, "refresh-token", member_id=item.member_id, detail=f"refresh token {token_id}")
     return item
 
 

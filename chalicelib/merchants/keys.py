@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.api import auth
+from chalicelib.db import audit
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import repository, service
@@ -89,6 +90,8 @@ def create_api_key(by: Principal, merchant_id: str, store_id: str | None, capabi
     uow.emit(DomainEvent("api_key.created", f"merchant:{merchant_id}",
                          {"merchant_id": merchant_id, "store_id": store_id, "key_id": reply["key_id"],
                           "capabilities": caps}, merchant_id=merchant_id))
+    audit.record(uow, "api_key.created", by.ref, merchant_id=merchant_id,
+                 detail=f"{reply['key_id']} store={store_id or '-'} capabilities={','.join(caps)}")
     return reply
 
 
@@ -159,6 +162,8 @@ def rotate_api_key(by: Principal, merchant_id: str, key_id: str, overlap_hours: 
                          {"merchant_id": merchant_id, "store_id": old.store_id, "key_id": key_id,
                           "new_key_id": reply["key_id"], "retires_at": retires_at, "capabilities": caps},
                          merchant_id=merchant_id))
+    audit.record(uow, "api_key.rotated", by.ref, merchant_id=merchant_id,
+                 detail=f"{key_id} active -> retiring at {retires_at}; new key {reply['key_id']}")
     uow.after_commit(lambda: auth.forget_key(key_id))       # this process refuses it on time
     return {**reply, "rotated_from": key_id, "retires_at": retires_at}
 
@@ -173,6 +178,8 @@ def revoke_api_key(by: Principal, merchant_id: str, key_id: str, uow: UnitOfWork
         uow.emit(DomainEvent("api_key.revoked", f"merchant:{merchant_id}", {"merchant_id": merchant_id,
                                                                               "key_id": key_id},
                              merchant_id=merchant_id))
+        audit.record(uow, "api_key.revoked", by.ref, merchant_id=merchant_id,
+                     detail=f"{key_id} {item.status} -> revoked")
     auth.forget_key(key_id)
     return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": now,
             "effective_within_seconds": auth.KEY_CACHE_SECONDS}

@@ -15,7 +15,7 @@ from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
-from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import PROGRAM_ROLES, Principal
 
@@ -65,7 +65,7 @@ def put(uow: UnitOfWork, by: Principal, totp_roles: list[str], version: int) -> 
     item = _read(uow)
     read = int(item.version) if item else 0
     if version != read:
-        raise ConcurrentUpdate(f"the policy is at version {read}, not {version}")
+        raise Conflict(f"the policy is at version {read}, not {version}: read it again")
     before = sorted(item.totp_roles or []) if item else []
     new = StaffPolicyItem(*StaffPolicyItem.key(), totp_roles=sorted(set(totp_roles)), updated_at=clock.iso(clock.now()),
                           updated_by=by.ref)

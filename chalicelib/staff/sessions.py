@@ -208,7 +208,7 @@ def _failed(uow: UnitOfWork, name: str | None, item: StaffItem | None, source: s
     for attempt in range(8):
         work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
         audit.record(work, "staff.login_failed", actor, staff_id=staff_id, merchant_id=merchant_id,
-                     detail=f"login={name or '-'} {why}")
+                     detail=f"login={audit.redact(name or '-')} {why}")
         if count and name is not None and now is not None:
             if attempt:
                 lock = work.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
@@ -229,7 +229,7 @@ def _count(work: UnitOfWork, name: str, lock: StaffLockItem | None, now: datetim
     if failures >= ACCOUNT_LOCKOUT.tries:
         until, failures, locks = ACCOUNT_LOCKOUT.until(now, locks), 0, locks + 1
         audit.record(work, "staff.locked", actor, staff_id=staff_id, merchant_id=merchant_id,
-                     detail=f"login={name} until {until}")
+                     detail=f"login={audit.redact(name)} until {until}")
         work.emit(DomainEvent("staff.locked", f"staff_login:{name}", {"staff_id": staff_id, "locked_until": until},
                               merchant_id=merchant_id))
     condition = ((StaffLockItem.failures == int(lock.failures or 0)) & (StaffLockItem.locks == int(lock.locks or 0))

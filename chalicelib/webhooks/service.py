@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters
 from chalicelib.merchants import service as merchants
@@ -172,5 +173,7 @@ def rotate(uow: UnitOfWork, subscription_id: str, overlap_hours: int, by: Princi
     s.secrets = json.dumps([sealed, *kept])
     s.updated_at = clock.iso(now)
     uow.save_versioned(s, read, on_conflict=changed("the subscription"))
+    audit.record(uow, "webhook.secret_rotated", by.ref, merchant_id=s.merchant_id,
+                 detail=f"{subscription_id}: new secret {sealed['id']}, the old one signs {overlap_hours} h more")
     repository.forget_cached()
     return {**view(s), "secret_id": sealed["id"], "secret": secret}

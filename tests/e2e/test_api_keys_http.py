@@ -4,11 +4,9 @@ of a rotation, a merchant admin's own keys, and what is left in the table."""
 
 from __future__ import annotations
 
-import json
-
 from chalicelib.api import auth
 from chalicelib.shared.credentials import mint_token
-from tests.e2e.conftest import fresh_phone, stored_items
+from tests.e2e.conftest import fresh_phone, readable, stored_items
 from tests.e2e.test_tenancy_http import A, staff
 
 KEYS = f"/v1/merchants/{A[1]}/api-keys"
@@ -66,7 +64,7 @@ def test_a_till_signs_with_both_keys_during_the_overlap_then_only_with_the_new_o
     assert stored_new["rotated_from"]["S"] == old["key_id"] and stored_new["status"]["S"] == "active"
     assert "last_used_at" in stored_old and "last_used_at" in stored_new
     # no secret anywhere in the table (keys, idempotency records, events)
-    everything = json.dumps(list(stored_items(stack, lambda pk, item: True).values()))
+    everything = readable(list(stored_items(stack, lambda pk, item: True).values()))
     assert old["secret"] not in everything and new["secret"] not in everything
     # rotating it again: 409, nothing changed
     before = _item(stack, old["key_id"])

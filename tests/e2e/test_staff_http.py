@@ -230,3 +230,22 @@ def test_a_super_admin_runs_its_own_programs_reconciliation_and_nobody_else_may(
     assert api.call("POST", "/v1/reconciliations/ledgers/runs", headers=api.bearer(admin["token"])).status_code == 404
     # and runJob, which acts for every program, stays the platform's
     assert api.call("POST", "/v1/jobs/points-reconcile/runs", {}, headers=api.bearer(admin["token"])).status_code == 403
+
+
+def test_every_change_and_every_attempt_is_in_the_audit_log_without_a_secret(api, admin):
+    staff = _new_staff(api, admin["token"], role="store_manager")
+    sid = staff["staff_id"]
+    assert _login(api, staff["login"], "Wrong-password-123").status_code == 401
+    assert _login(api, staff["login"]).status_code == 201
+    assert api.call("PATCH", f"/v1/staff/{sid}", {"role": "clerk"}, headers=api.bearer(admin["token"]),
+                    key=_key()).status_code == 200
+    assert api.call("POST", f"/v1/staff/{sid}/disable", headers=api.bearer(admin["token"]), key=_key()).status_code == 200
+    r = api.call("GET", "/v1/audit-log", params={"staff_id": sid}, headers=api.bearer(admin["token"]))
+    assert r.status_code == 200, r.text
+    entries = r.json()["entries"]
+    assert [e["action"] for e in entries] == ["staff.disabled", "staff.role_changed", "staff.login",
+                                             "staff.login_failed", "staff.created"]
+    changed = entries[1]
+    assert changed["detail"] == "role: store_manager -> clerk" and changed["actor"] == f"staff:{admin['staff']['staff_id']}"
+    assert entries[3]["actor"].startswith("anonymous:") and "wrong password" in entries[3]["detail"]
+    assert PASSWORD not in r.text and "Wrong-password-123" not in r.text and "srt_" not in r.text

@@ -246,6 +246,8 @@ OWN_PROGRAM |= {"listStaff", "getStaffPolicy", "putStaffPolicy"}
 # a program's super admin reconciles its own program's books only (P2's: P2's)
 TARGETS |= {"runReconciliation": lambda t: ({"ledger": "points"}, None, None)}
 OWN_PROGRAM |= {"runReconciliation"}
+TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
+OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -13,9 +13,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.db import backend, tenancy
+from chalicelib.db.audit import AuditItem
 from chalicelib.db.backend import BATCH_GET_TRIES, Throttled
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.members.tables import AuditItem
 from chalicelib.shared import retry
 from devstack import throttling
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.db.audit import AuditItem
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.members.tables import AuditItem
 from chalicelib.shared.errors import ConcurrentUpdate
 
 
