@@ -132,7 +132,8 @@ def _from_token(token: str) -> Principal:
         # operators), not by a login: no account to check
         if role != PLATFORM_ROLE and settings().stage not in MINTED_STAFF_STAGES:
             raise Unauthenticated("staff tokens come from a login on this stage")
-    elif not isinstance(session, str) or not _staff_login_holds(program, claims["sub"], claims.get("ep"), session):
+    elif not isinstance(session, str) or not _staff_login_holds(program, claims["sub"], claims.get("ep"), session,
+                                                                 claims.get("merchant_id"), claims.get("store_id")):
         raise Unauthenticated("this login has ended (logged out, disabled, role or password changed): log in again")
     return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"), program,
                      session=session)
@@ -142,7 +143,7 @@ def _from_token(token: str) -> Principal:
 
 # Stages that accept staff tokens no login issued (``python -m devstack token``, tests)
 MINTED_STAFF_STAGES = ("local", "test")
-StaffCheck = Callable[[str, str, int, str], bool]
+StaffCheck = Callable[[str, str, int, str, str | None, str | None], bool]
 STAFF_CHECK: Hook[StaffCheck] = Hook()
 # A disabled account, a changed role or password, or a logout stops the tokens issued before
 # within this many seconds in every container (the process that made the change at once); an
@@ -163,11 +164,15 @@ def forget_staff() -> None:
     _STAFF.clear()
 
 
-def _staff_login_holds(program: str, staff_id: str, epoch: Any, session: str) -> bool:
+def _staff_login_holds(program: str, staff_id: str, epoch: Any, session: str, merchant_id: Any,
+                       store_id: Any) -> bool:
     check_login = STAFF_CHECK.get()
     if check_login is None or not isinstance(epoch, int) or len(session) > 40:
         return False
-    return _STAFF.get((program, staff_id, epoch, session), lambda: check_login(program, staff_id, epoch, session))
+    merchant = merchant_id if isinstance(merchant_id, str) else None
+    store = store_id if isinstance(store_id, str) else None
+    return _STAFF.get((program, staff_id, epoch, session),
+                      lambda: check_login(program, staff_id, epoch, session, merchant, store))
 
 
 # --- merchant API keys ------------------------------------------------------------------------
@@ -228,7 +233,7 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     if len(key_id) > 64:
         raise Unauthenticated("unknown API key")
     key = _api_key(key_id)
-    if key is None or key.status not in ("active", "retiring"):
+    if key is None or key.status not in ("active", "retiring", "suspended"):
         raise Unauthenticated("unknown or revoked API key")
     try:
         secret = key_secret(key_id, key.master or secrets.LEGACY)
@@ -237,6 +242,8 @@ def _from_signature(headers: Mapping[str, str], method: str, path: str,
     verify(headers, secret, method, path, query, body)
     if key.retires_at is not None and time.time() >= key.retires_at:     # told only to the key's holder
         raise Unauthenticated("rotated: use the new key")
+    if key.status == "suspended":                                         # likewise
+        raise Forbidden("the merchant or store of this key is suspended")
     for used in _KEY_USED:
         used(key)
     return Principal("merchant", key_id, None, key.merchant_id, key.store_id, key.program_id, key.capabilities)

@@ -192,7 +192,14 @@ def find_api_key(key_id: str) -> auth.ApiKey | None:
     item = repository.of(UnitOfWork()).api_key(key_id)
     if item is None:
         return None
-    return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, item.status,
+    status = item.status
+    if status in ("active", "retiring"):         # and its merchant and store still in business?
+        uow = UnitOfWork(program=item.program_id or DEFAULT_PROGRAM)
+        wanted = service.standing_keys(item.merchant_id, item.store_id)
+        uow.prefetch(wanted)
+        if service.suspended([uow.get(model, key) for model, key in wanted]):
+            status = "suspended"
+    return auth.ApiKey(item.key_id, item.merchant_id, item.store_id, status,
                        item.program_id or DEFAULT_PROGRAM, tuple(str(c) for c in item.capabilities or ("pos",)),
                        item.master, clock.parse_iso(item.retires_at).timestamp() if item.retires_at else None)
 

@@ -114,3 +114,19 @@ def place(uow: UnitOfWork, by: Principal, merchant_id: str | None = None, store_
     if store_id and not _known(uow, merchant_id, store_id):
         raise NotFound(f"no store {store_id[:64]} at merchant {merchant_id[:64]}")
     return merchant_id, store_id
+
+
+# --- standing: a suspended merchant or store acts no more -----------------------------------
+
+def standing_keys(merchant_id: str | None, store_id: str | None) -> list[tuple[type, tuple[str, str]]]:
+    """The items that say whether a caller of ``merchant_id`` (at ``store_id``) may act: read in
+    the same batch as the caller's own credential."""
+    if not merchant_id:
+        return []
+    return [(MerchantItem, MerchantItem.key(merchant_id))] + (
+        [(StoreItem, StoreItem.key(merchant_id, store_id))] if store_id else [])
+
+
+def suspended(items: list[Any]) -> bool:
+    """Whether any of the merchant's or store's items read says it is suspended."""
+    return any(item is not None and getattr(item, "status", None) == "suspended" for item in items)

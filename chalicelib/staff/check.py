@@ -4,9 +4,14 @@ check costs no import of the password hasher (wired into ``api.auth`` by app.py,
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.api import auth
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared import lazy
 from chalicelib.staff.tables import StaffFamilyItem, StaffItem
+
+merchants = lazy.module("chalicelib.merchants.service")
 
 
 def login_holds_item(item: StaffItem | None, family: StaffFamilyItem | None, epoch: int | None) -> bool:
@@ -18,13 +23,18 @@ def login_holds_item(item: StaffItem | None, family: StaffFamilyItem | None, epo
             and (epoch is None or epoch == int(item.epoch)))
 
 
-def login_holds(program: str, staff_id: str, epoch: int, family_id: str) -> bool:
-    """One request of two eventually consistent reads (1 RCU): a change shows within about a
-    second, and the cache of :data:`chalicelib.api.auth.STAFF_CACHE_SECONDS` adds to it."""
+def login_holds(program: str, staff_id: str, epoch: int, family_id: str, merchant_id: str | None = None,
+                store_id: str | None = None) -> bool:
+    """One request of eventually consistent reads (1 RCU, 2 with a merchant's or store's item): a
+    change shows within about a second, and the cache of
+    :data:`chalicelib.api.auth.STAFF_CACHE_SECONDS` adds to it. Merchant staff stop with their
+    merchant or store suspended."""
     uow = UnitOfWork("staff:check", program=program)
-    item, family = uow.backend.batch_get([(StaffItem, uow.index_key(StaffItem.key(staff_id)[0]), "STAFF"),
-                                          (StaffFamilyItem, uow.index_key(StaffFamilyItem.key(family_id)[0]), "FAMILY")])
-    return login_holds_item(item, family, epoch)  # type: ignore[arg-type]
+    wanted: list[tuple[Any, str, str]] = [(StaffItem, uow.index_key(StaffItem.key(staff_id)[0]), "STAFF"),
+                                          (StaffFamilyItem, uow.index_key(StaffFamilyItem.key(family_id)[0]), "FAMILY")]
+    wanted += [(model, uow.index_key(pk), sk) for model, (pk, sk) in merchants.standing_keys(merchant_id, store_id)]
+    item, family, *where = uow.backend.batch_get(wanted)
+    return login_holds_item(item, family, epoch) and not merchants.suspended(where)  # type: ignore[arg-type]
 
 
 auth.use_staff_check(login_holds)

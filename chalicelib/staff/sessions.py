@@ -34,7 +34,7 @@ from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.guard import Guard
 from chalicelib.ledger.lockout import Lockout, locked
-from chalicelib.shared import clock, sealing
+from chalicelib.shared import clock, lazy, sealing
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate, Forbidden, Problem, Unauthenticated, ValidationProblem
 from chalicelib.shared.events import DomainEvent
@@ -44,6 +44,8 @@ from chalicelib.staff import passwords, policy
 from chalicelib.staff.accounts import normal_login, view
 from chalicelib.staff.check import login_holds_item
 from chalicelib.staff.tables import StaffFamilyItem, StaffItem, StaffLockItem, StaffLoginItem, StaffRefreshItem
+
+merchants = lazy.module("chalicelib.merchants.service")
 
 ACCESS_MINUTES = 15
 REFRESH_DAYS = 7
@@ -153,6 +155,11 @@ def login(uow: UnitOfWork, login_name: str, password: str, totp_code: str | None
     if item.status != "active":
         _failed(uow, name, item, source, "account disabled", count=False)
         raise Forbidden("this account is disabled: ask your administrator")
+    standing = merchants.standing_keys(item.merchant_id, item.store_id)
+    uow.prefetch(standing)
+    if merchants.suspended([uow.get(model, key) for model, key in standing]):
+        _failed(uow, name, item, source, "merchant or store suspended", count=False)
+        raise Forbidden("your merchant or store is suspended: ask the program's administrator")
     # a login changes no administrative field: it leaves the account's version alone, and holds
     # only while the account is as read (active, same epoch)
     holds = (StaffItem.epoch == int(item.epoch)) & (StaffItem.status == "active")

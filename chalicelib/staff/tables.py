@@ -94,3 +94,4 @@ class StaffLockItem(MainModel):
     @staticmethod
     def key(login: str) -> tuple[str, str]:
         return f"SLOCK#{login}", "LOCK"
+

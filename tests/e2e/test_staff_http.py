@@ -249,3 +249,38 @@ def test_every_change_and_every_attempt_is_in_the_audit_log_without_a_secret(api
     assert changed["detail"] == "role: store_manager -> clerk" and changed["actor"] == f"staff:{admin['staff']['staff_id']}"
     assert entries[3]["actor"].startswith("anonymous:") and "wrong password" in entries[3]["detail"]
     assert PASSWORD not in r.text and "Wrong-password-123" not in r.text and "srt_" not in r.text
+
+
+def test_a_suspended_merchant_s_keys_and_staff_stop_and_start_again_when_it_is_active(api, admin):
+    from chalicelib.api import auth
+    hq = api.bearer(admin["token"])
+    merchant = f"susp-{uuid.uuid4().hex[:8]}"
+    assert api.call("POST", "/v1/merchants", {"merchant_id": merchant, "name": "to suspend"}, headers=hq,
+                    key=_key()).status_code == 201
+    assert api.call("POST", f"/v1/merchants/{merchant}/stores", {"store_id": "s1", "name": "s1"}, headers=hq,
+                    key=_key()).status_code == 201
+    key = api.call("POST", f"/v1/merchants/{merchant}/api-keys", {"store_id": "s1"}, headers=hq, key=_key()).json()
+    clerk = _new_staff(api, admin["token"], role="clerk", merchant=merchant, store="s1")
+    token = _login(api, clerk["login"]).json()["token"]
+    pos = {"key_id": key["key_id"], "secret": key["secret"]}
+
+    def key_works() -> int:
+        return api.call("GET", "/v1/tiers/ladder", signed_by=pos).status_code
+
+    assert key_works() == 200 and _me(api, token).status_code == 200
+
+    def set_status(status: str) -> None:
+        got = api.call("GET", f"/v1/merchants/{merchant}", headers=hq).json()
+        r = api.call("PATCH", f"/v1/merchants/{merchant}", {"version": got["version"], "status": status}, headers=hq,
+                     key=_key())
+        assert r.status_code == 200, r.text
+        auth.forget_key(key["key_id"])          # (another container would see it within 5 seconds)
+        auth.forget_staff()
+
+    set_status("suspended")
+    refused = api.call("GET", "/v1/tiers/ladder", signed_by=pos)
+    assert refused.status_code == 403 and "suspended" in refused.json()["detail"]
+    assert _me(api, token).status_code == 401
+    assert _login(api, clerk["login"]).status_code == 403
+    set_status("active")
+    assert key_works() == 200 and _me(api, token).status_code == 200

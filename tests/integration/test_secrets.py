@@ -208,7 +208,8 @@ def test_a_deployed_stage_takes_program_staff_tokens_from_logins_only(prod):
     platform = mint_token("staff", "ops", 5, role="platform_admin")
     assert auth.authenticate({"authorization": f"Bearer {platform}"}, "GET", "/", None, b"").role == "platform_admin"
     checked = []
-    auth.use_staff_check(lambda program, staff_id, epoch, sid: checked.append((staff_id, epoch, sid)) or True)
+    auth.use_staff_check(lambda program, staff_id, epoch, sid, merchant, store: checked.append((staff_id, epoch, sid))
+                         or True)
     try:
         login = mint_token("staff", "anna", 5, role="clerk", merchant_id="m1", store_id="s1", ep=3, sid="F1")
         who = auth.authenticate({"authorization": f"Bearer {login}"}, "GET", "/", None, b"")
