@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import once
+from chalicelib.ledger.journal import Journal
 from chalicelib.members import service as members
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem, changed
@@ -163,8 +164,12 @@ def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, pl
     if payment_ref:
         once.apply(uow, PaymentRefItem(*PaymentRefItem.key(payment_ref), member_id=member_id, plan=plan.code,
                                        amount_fen=price, at=clock.iso(clock.now())), payment_ref)
+    # The fee is received as deferred revenue, earned day by day over the period (the balance
+    # sheet's read computes the earned part: chalicelib/reports/balance.py).
+    lines = Journal()
+    lines.move("cash_clearing", "membership_fees_deferred", price)
     _record(uow, item, "renewed" if running else "purchased", price, payment_ref, by.ref,
-            {"period": [first.isoformat(), last.isoformat()], "trial": price == 0})
+            {"period": [first.isoformat(), last.isoformat()], "trial": price == 0, "entries": lines.lines})
     _save(uow, item, read)
     return view(item, today)
 

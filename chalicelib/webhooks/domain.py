@@ -57,7 +57,7 @@ EVENT_TYPES = frozenset({
     "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expiring", "coupon.expired",
     "coupon.pack_granted", "coupon.packs_changed", "coupon.issue_started", "coupon.issue_finished",
     "coupon.pack_owed", "coupon.pack_owed_issued", "coupon.pack_owed_expired",
-    "coupon.reconciliation_failed", "coupon.locked", "coupon.released", "coupon.codes_imported",
+    "coupon.reconciliation_failed", "reports.points_valuation_changed", "coupon.locked", "coupon.released", "coupon.codes_imported",
     "pricing.price_lists_changed",
     "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed", "checkout.refunded",
     "member.settings_changed",

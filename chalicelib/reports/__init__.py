@@ -1,0 +1,1 @@
+"""Reports: the dashboard, exports and the member balance sheet, composed from the ledgers figures."""

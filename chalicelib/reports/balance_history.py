@@ -1,0 +1,110 @@
+"""What the balance sheet needs to answer a past day, projected from events exactly once (a
+folding consumer, :mod:`chalicelib.events.folding`).
+
+The stored value and gift card lines have their history already: the prepaid figures keep every
+journal account's debits and credits per day (``getStoredValueMovements``), so a day's closing is
+exact. The points liability and the coupons' figures keep only the running totals; this keeps
+what each day changed of them (``BSDAY#<line> / <day>#<key>``: the points by expiry month, the
+coupons outstanding by template), each delta taken from the owning projection's own fold of the
+event (never recomputed here), so a past day's figure is today's less what the days after it
+changed. The paid-membership fees (``BSPLUS / <paid day>#<start>#<end>``: fees received for a
+period) are the whole record of the deferral: the read earns them day by day.
+
+This history starts when the consumer is deployed: a day before then is answered from the
+running totals less every change recorded since, so it shows the deployment day's opening
+figures, not its own (exact from the deployment's day on). Fees paid before the deployment are
+not in the deferral.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.coupons import stats as coupon_stats
+from chalicelib.db.backend import SortKey
+from chalicelib.db.items import MainModel
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, read_shards
+from chalicelib.points import projection as points_projection
+from chalicelib.shared import clock
+from chalicelib.shared.events import DomainEvent
+
+CONSUMER = "balance-sheet-history"
+POINTS_EVENTS = ("points.earned", "points.redeemed", "points.held", "points.hold_confirmed", "points.hold_released",
+                 "points.refunded", "points.adjusted", "points.expired", "points.unlocked")
+COUPON_EVENTS = ("coupon.claimed", "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expired")
+MEMBERSHIP_EVENTS = ("membership.purchased", "membership.renewed")
+OUTSTANDING = {"claimed": 1, "issued": 1, "used": -1, "undone": 1, "expired": -1}   # a template's coupons still held
+
+
+class BalanceDayItem(MainModel):
+    """``BSDAY#<line> / <day>#<key>``: what ``day`` changed of a line's figure for ``key``
+    (``points#<type>``: an expiry month; ``coupons``: a template)."""
+
+    shards = FOLD_SHARDS          # hot: every points posting and coupon event of the program adds to it
+
+    day = UnicodeAttribute(null=True)
+    item = UnicodeAttribute(null=True)
+    delta = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(line: str, day: str, item: str) -> tuple[str, str]:
+        return f"BSDAY#{line}", f"{day}#{item}"
+
+
+class MembershipFeeItem(MainModel):
+    """``BSPLUS / <paid day>#<start>#<end>``: paid-membership fees received on a day for a period
+    (fees of the same day and period add up: one row per day and period, not per member)."""
+
+    shards = FOLD_SHARDS
+
+    paid_day = UnicodeAttribute(null=True)
+    start = UnicodeAttribute(null=True)
+    end = UnicodeAttribute(null=True)
+    fee_fen = NumberAttribute(default=0)
+    periods = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(paid_day: str, start: str, end: str) -> tuple[str, str]:
+        return "BSPLUS", f"{paid_day}#{start}#{end}"
+
+
+@folds(CONSUMER, *POINTS_EVENTS, *COUPON_EVENTS, *MEMBERSHIP_EVENTS)
+def project(event: DomainEvent) -> Deltas:
+    """What one event changed on its day: taken from the owning projection's fold of it."""
+    day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
+    deltas = Deltas()
+    if event.type in POINTS_EVENTS:
+        theirs = points_projection.project.fold(event)
+        for (model, _, sk), (adds, _) in theirs.rows.items():
+            if model.__name__ == "LiabilityItem" and adds.get("points"):
+                month = sk.split("#", 1)[1]
+                deltas.add(BalanceDayItem, BalanceDayItem.key(f"points#{event.data['point_type']}", day, month),
+                           {"delta": adds["points"]}, day=day, item=month)
+    elif event.type in COUPON_EVENTS:
+        theirs = coupon_stats.project.fold(event)
+        for (_, pk, sk), (adds, _) in theirs.rows.items():
+            change = sum(sign * int(adds.get(name, 0)) for name, sign in OUTSTANDING.items())
+            if sk == "ALL" and change:
+                template = pk.split("#", 1)[1]
+                deltas.add(BalanceDayItem, BalanceDayItem.key("coupons", day, template), {"delta": change},
+                           day=day, item=template)
+    elif int(event.data.get("amount_fen") or 0) > 0 and event.data.get("period"):
+        start, end = event.data["period"]
+        deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, start, end),
+                   {"fee_fen": int(event.data["amount_fen"]), "periods": 1}, paid_day=day, start=start, end=end)
+    return deltas
+
+
+def changed_after(uow: UnitOfWork, line: str, day: str) -> dict[str, int]:
+    """Per key, what the days after ``day`` changed of ``line`` (``$`` sorts after every ``<day>#``)."""
+    found: dict[str, int] = {}
+    for row in read_shards(uow, BalanceDayItem, f"BSDAY#{line}", SortKey.above(f"{day}$")):
+        key = str(row.item or row.sk.split("#", 1)[1])
+        found[key] = found.get(key, 0) + int(row.delta or 0)
+    return found
+
+
+def membership_fees(uow: UnitOfWork, through: str) -> list[MembershipFeeItem]:
+    """Every row of fees received on or before the day ``through``."""
+    return list(read_shards(uow, MembershipFeeItem, "BSPLUS", SortKey.below(f"{through}$")))
