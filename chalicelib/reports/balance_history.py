@@ -49,6 +49,7 @@ class BalanceDayItem(MainModel):
 
     @staticmethod
     def key(line: str, day: str, item: str) -> tuple[str, str]:
+        """The row of ``line`` for ``item`` on ``day``."""
         return f"BSDAY#{line}", f"{day}#{item}"
 
 
@@ -66,6 +67,7 @@ class MembershipFeeItem(MainModel):
 
     @staticmethod
     def key(paid_day: str, start: str, end: str) -> tuple[str, str]:
+        """The fees paid on ``paid_day`` for the period ``start``..``end``."""
         return "BSPLUS", f"{paid_day}#{start}#{end}"
 
 

@@ -42,4 +42,5 @@ config_endpoints(bp, "/v1/points/valuation", VALUATION, "valuation", PointsValua
           allow=(staff("super_admin", "ops_manager", "merchant_admin"),), query=BalanceSheetQuery,
           response="chalicelib.reports.balance_replies:BalanceSheetOut")
 def get_balance_sheet(call: Call):
+    """``getBalanceSheet``."""
     return balance.sheet(call.uow, call.query.as_of, call.query.merchant_id, call.caller)
