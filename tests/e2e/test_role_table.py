@@ -75,6 +75,11 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset({SA, MA}), "createApiKey revokeApiKey rotateApiKey"),        # a merchant admin: its own merchant's
     (frozenset({SA, MA} | READERS), "listApiKeys"),
     (frozenset({SA, AUD}), "listAuditLog"),             # who did what: not ops_manager, not finance
+    # the member balance sheet (#29 item 2): program-wide for HQ and the readers, a merchant
+    # admin its own merchant's lines; the points valuation is HQ's configuration
+    (frozenset(HQ_READS | {MA}), "getBalanceSheet"),
+    (frozenset(HQ), "putPointsValuation"),
+    (frozenset(HQ_READS), "getPointsValuation"),
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes
 EXPECTED = {op: roles for roles, ops in TABLE for op in ops.split()}

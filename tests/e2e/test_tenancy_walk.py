@@ -248,6 +248,11 @@ TARGETS |= {"runReconciliation": lambda t: ({"ledger": "points"}, None, None)}
 OWN_PROGRAM |= {"runReconciliation"}
 TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
 OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
+# the member balance sheet (#29 item 2): A's lines asked for by name; P2's HQ sees its own program's
+TARGETS |= {"getBalanceSheet": lambda t: ({}, None, {"merchant_id": A[1]}),
+            "putPointsValuation": lambda t: ({}, {"valuation": {}}, None),
+            "getPointsValuation": lambda t: ({}, None, None)}
+OWN_PROGRAM |= {"getBalanceSheet", "putPointsValuation", "getPointsValuation"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -368,7 +373,7 @@ def test_another_program_reaches_nothing_of_program_one(api, stack, target):
     # while the walk runs: projections, and tiers moved by growth (none holds a record a caller
     # could address).
     derived = tuple(f"default/{p}" for p in ("PTSSTAT#", "PTSLIAB#", "STATS#", "APPLIED#",
-                                                          "PREPAID", "COUPONSTATS#"))
+                                                          "PREPAID", "COUPONSTATS#", "BSDAY#", "BSPLUS"))
     # (program 1's keys: program 2's own keys record when they were last used)
     in_p1 = lambda pk, item: ((pk.startswith("default/") or pk.startswith("APIKEY#")  # noqa: E731
                                and item.get("program_id", {}).get("S", "default") == "default")
