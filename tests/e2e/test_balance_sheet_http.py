@@ -98,7 +98,7 @@ def test_a_mixed_workload_by_hand_and_a_past_day_as_it_stood(api, stack):
         again = api.call("PUT", "/v1/points/valuation", valuation, headers=p.hq, key=f"bsv-{p.id}")   # a retry
         assert saved.status_code == again.status_code == 201 and saved.json() == again.json()
         assert p.ok("GET", "/v1/points/valuation", headers=p.finance)["versions"] == [
-            {"version": 1, "effective_from": "2026-01-01T00:00:00Z"}]
+            {"version": 1, "effective_from": "2026-01-01T00:00:00.000Z"}]
 
         mid = p.ok("POST", "/v1/members", {"phone": fresh_phone()})["member_id"]
         p.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "BS-1", "amount_fen": 30_000, "merchant_id": "bs-m1"})
