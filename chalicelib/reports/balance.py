@@ -22,7 +22,9 @@ Composed from the ledgers' own figures, never recomputed from accounts:
   template's shares (largest remainder).
 * **paid membership**: fees received (the ``membership_fees_deferred`` credit on each purchase
   and renewal) less the part earned: a period of ``n`` days earns ``fee × days elapsed ÷ n``
-  (floor) by a day's close; the rest is deferred. This read computes it (no job posts it).
+  (floor) by a day's close; the rest is deferred. This read computes it (no job posts it). A
+  cancellation takes the periods it cuts out of the deferral from its day on (refunded, or the
+  rest earned that day): ``received_fen`` is net of them.
 
 A past day is the running figure less what the days after it changed (the prepaid day rows;
 for points and coupons, :mod:`.balance_history`): no snapshot job. The coupon cost uses the
@@ -205,7 +207,10 @@ def earned_fen(fee: int, start: date, end: date, day: date) -> int:
     """The part of ``fee`` for the period ``start``..``end`` (both included) earned by the close of ``day``."""
     days = (end - start).days + 1
     elapsed = min(max((day - start).days + 1, 0), days)
-    return fee * elapsed // days if days > 0 else fee
+    if days <= 0:
+        return fee
+    earned = abs(fee) * elapsed // days          # a cancelled period's negative row rounds as its original
+    return earned if fee >= 0 else -earned
 
 
 def _reconciled(line: str, program: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ CONSUMER = "balance-sheet-history"
 POINTS_EVENTS = ("points.earned", "points.redeemed", "points.held", "points.hold_confirmed", "points.hold_released",
                  "points.refunded", "points.adjusted", "points.expired", "points.unlocked")
 COUPON_EVENTS = ("coupon.claimed", "coupon.issued", "coupon.used", "coupon.write_off_undone", "coupon.expired")
-MEMBERSHIP_EVENTS = ("membership.purchased", "membership.renewed")
+MEMBERSHIP_EVENTS = ("membership.purchased", "membership.renewed", "membership.cancelled")
 OUTSTANDING = {"claimed": 1, "issued": 1, "used": -1, "undone": 1, "expired": -1}   # a template's coupons still held
 
 
@@ -91,6 +91,13 @@ def project(event: DomainEvent) -> Deltas:
                 template = pk.split("#", 1)[1]
                 deltas.add(BalanceDayItem, BalanceDayItem.key("coupons", day, template), {"delta": change},
                            day=day, item=template)
+    elif event.type == "membership.cancelled":
+        # a cut period's fee leaves the deferral from the cancellation's day: a negative row of the
+        # same period cancels the original's unearned part from then on
+        for cut in event.data.get("cut_periods") or ():
+            deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, cut["start"], cut["end"]),
+                       {"fee_fen": -int(cut["price_fen"]), "periods": -1}, paid_day=day, start=cut["start"],
+                       end=cut["end"])
     elif int(event.data.get("amount_fen") or 0) > 0 and event.data.get("period"):
         start, end = event.data["period"]
         deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, start, end),

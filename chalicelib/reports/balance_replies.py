@@ -81,8 +81,10 @@ class BsCoupons(Reply):
 
 
 class BsMembershipFees(Reply):
-    received_fen: int = Field(description="paid-membership fees received by the day's close")
-    earned_fen: int = Field(description="the part earned day by day over each period (fee × days elapsed ÷ days, floor)")
+    received_fen: int = Field(description="paid-membership fees received by the day's close, less the fees of "
+                                          "periods a cancellation cut (refunded, or the rest earned that day)")
+    earned_fen: int = Field(description="the part of received_fen earned day by day over each period (fee × days "
+                                        "elapsed ÷ days, floor)")
     deferred_fen: int = Field(description="received − earned: not yet earned")
     liability_fen: int = Field(description="the deferred fees")
     reconciliation: BsReconciliation

@@ -91,8 +91,15 @@ def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, ke
     item.status, item.until = "cancelled", today.isoformat()
     item.periods = json.dumps([{**p, "end": min(p["end"], today.isoformat())} for p in periods
                                if p["start"] <= today.isoformat()], separators=(",", ":"))
+    # The paid periods that ran past today are cut: their fees leave the deferral (refunded, the
+    # rest earned today: the balance sheet's read, chalicelib/reports/balance.py).
+    cut = [{"start": p["start"], "end": p["end"], "price_fen": int(p.get("price_fen") or 0)} for p in periods
+           if p["end"] > today.isoformat() and int(p.get("price_fen") or 0) > 0]
+    lines = Journal()
+    lines.move("membership_fees_deferred", "cash_clearing", refund)
     _record(uow, item, "cancelled", refund, None, by.ref, {"reason": cmd.reason, "refund_fen": refund,
-                                                             "refund_policy": plans.refund_policy})
+                                                             "refund_policy": plans.refund_policy,
+                                                             "cut_periods": cut, "entries": lines.lines})
     _save(uow, item, read)
     return {**view(item, today), "refund_fen": refund, "refund_policy": plans.refund_policy}
 

@@ -108,6 +108,25 @@ def test_two_days_by_hand_and_a_past_day_as_it_stood(api):
     assert before == {**first, "live": False}                       # the past day, as it stood that day
 
 
+def test_a_cancelled_membership_leaves_the_deferral_from_its_day(api):
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/memberships/plans", {"plans": {**PLANS, "refund_policy": "prorated"},
+                                            "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800142902")
+    api.ok("POST", f"/v1/members/{mid}/membership/purchase", {"plan": "PLUS-Y", "payment_ref": "WX-C1",
+                                                               "amount_fen": 12_800})
+    api.ok("POST", f"/v1/members/{mid}/membership/renew", {"payment_ref": "WX-C2", "amount_fen": 12_800})
+    clock.freeze(T0 + timedelta(days=9))
+    cancelled = api.ok("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "moving"})
+    deliver()
+    fees = api.ok("GET", SHEET)["membership_fees"]
+    assert fees["deferred_fen"] == 0 and fees["received_fen"] == 0 and cancelled["refund_fen"] > 0
+    before = api.ok("GET", SHEET + "?as_of=2026-03-09")["membership_fees"]          # the day before: both running
+    assert (before["received_fen"], before["deferred_fen"]) == (25_600, 25_600 - 12_800 * 9 // 365)
+    deliver()                                                                       # again: counted once
+    assert api.ok("GET", SHEET)["membership_fees"] == fees
+
+
 def test_who_may_read_it_and_bad_days(api):
     day_one(api)
     for role in ("finance", "auditor", "ops_manager"):
