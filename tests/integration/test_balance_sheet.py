@@ -127,6 +127,49 @@ def test_a_cancelled_membership_leaves_the_deferral_from_its_day(api):
     assert api.ok("GET", SHEET)["membership_fees"] == fees
 
 
+def test_a_random_workload_equals_the_members_accounts_added_up(api):
+    """The points and stored value lines equal a recomputation from every member's own accounts,
+    and each past day equals what it showed that day, over a seeded random workload of four days."""
+    import random
+    rnd = random.Random(29)
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/stored-value/rules", {"rules": RULES, "effective_from": "2026-01-01T00:00:00Z"})
+    members = [api.member(f"1380014300{n}") for n in range(4)]
+    shown: dict[str, dict] = {}
+    for day in range(4):
+        clock.freeze(T0 + timedelta(days=day))
+        for n in range(6):
+            mid = rnd.choice(members)
+            ref = f"R{day}-{n}"
+            action = rnd.choice(("earn", "redeem", "top_up", "pay"))
+            if action == "earn":
+                api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": ref, "amount_fen": rnd.randint(100, 50_000),
+                                                                  "merchant_id": "m1"})
+            elif action == "top_up":
+                api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": rnd.choice((5_000, 20_000)),
+                                                                           "payment_ref": ref, "merchant_id": "m1"})
+            else:
+                account = api.ok("GET", f"/v1/members/{mid}/points" if action == "redeem"
+                                 else f"/v1/members/{mid}/stored-value")
+                if action == "redeem" and account["accounts"]["points"]["available"] > 0:
+                    api.ok("POST", f"/v1/members/{mid}/points/redeem",
+                           {"points": rnd.randint(1, account["accounts"]["points"]["available"]), "reward": "gift"})
+                elif action == "pay" and account["balance_fen"] > 0:
+                    api.ok("POST", f"/v1/members/{mid}/stored-value/payments",
+                           {"amount_fen": rnd.randint(1, account["balance_fen"]), "order_id": ref, "merchant_id": "m1"})
+        deliver()
+        sheet = api.ok("GET", SHEET)
+        points = sum(api.ok("GET", f"/v1/members/{m}/points")["accounts"]["points"]["available"] for m in members)
+        accounts = [api.ok("GET", f"/v1/members/{m}/stored-value") for m in members]
+        assert sheet["points"]["outstanding_points"] == points
+        assert sheet["points"]["liability_fen"] == sum(m["liability_fen"] for m in sheet["points"]["by_expiry_month"])
+        assert sheet["stored_value"]["principal_fen"] == sum(a["principal"] + a["held_principal"] for a in accounts)
+        assert sheet["stored_value"]["bonus_fen"] == sum(a["bonus"] + a["held_bonus"] for a in accounts)
+        shown[sheet["as_of"]] = sheet
+    for day, sheet in shown.items():
+        assert api.ok("GET", f"{SHEET}?as_of={day}") == {**sheet, "live": day == "2026-03-04"}
+
+
 def test_who_may_read_it_and_bad_days(api):
     day_one(api)
     for role in ("finance", "auditor", "ops_manager"):
