@@ -70,7 +70,7 @@ def get_staff(call: Call):
           allow=(ADMINS,), body=S + "UpdateStaff", response=R + "StaffOut")
 def update_staff(call: Call):
     changes = call.body.model_dump(exclude_unset=True)
-    version = changes.pop("version", None)
+    version = changes.pop("version")
     return accounts.update(call.uow, call.caller, call.params["staff_id"], version, changes)
 
 
@@ -124,7 +124,7 @@ def logout(call: Call):
 def set_password(call: Call):
     call.enter_program(call.body.program_id)
     b = call.body
-    return own.set_password(call.uow, b.login, b.reset_code, b.new_password)
+    return own.set_password(call.uow, b.login, b.reset_code, b.new_password, call.source)
 
 
 # Neither is kept for replay (their replies hold tokens and secrets): a retry of a change that
@@ -133,14 +133,15 @@ def set_password(call: Call):
           errors=(401, 422), allow=(ANYONE,), body=S + "ChangePassword", response=R + "StaffTokensOut",
           summary="Change the caller's password: every other login ends; the reply is a new login's tokens")
 def change_password(call: Call):
-    return own.change_password(call.uow, call.caller, call.body.current_password, call.body.new_password)
+    return own.change_password(call.uow, call.caller, call.body.current_password, call.body.new_password,
+                               call.source)
 
 
 @endpoint(bp, "/v1/staff/me/totp", "POST", "enrollStaffTotp", idempotent=False, tags=TAGS, errors=(401, 422),
           allow=(ANYONE,), body=S + "EnrolTotp", response=R + "TotpEnrolmentOut",
           summary="Start a TOTP enrolment (with the password: a secret to scan) or confirm it (with a code)")
 def enrol_totp(call: Call):
-    return own.enrol_totp(call.uow, call.caller, call.body.password, call.body.code)
+    return own.enrol_totp(call.uow, call.caller, call.body.password, call.body.code, call.source)
 
 
 @endpoint(bp, "/v1/staff-policy", "GET", "getStaffPolicy", tags=TAGS, summary="The roles that must log in with TOTP",

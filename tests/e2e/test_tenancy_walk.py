@@ -231,7 +231,7 @@ TARGETS |= {"createStaff": lambda t: ({}, {"login": f"walk-{fresh_phone()}", "di
                                            "password": "Walk-the-tenancy-42"}, None),
             "listStaff": lambda t: ({}, None, {"merchant_id": A[1]}),
             "getStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
-            "updateStaff": lambda t: ({"staff_id": t["staff"]}, {"role": "store_manager"}, None),
+            "updateStaff": lambda t: ({"staff_id": t["staff"]}, {"role": "store_manager", "version": 1}, None),
             "disableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "enableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "resetStaffPassword": lambda t: ({"staff_id": t["staff"]}, None, None),
