@@ -75,6 +75,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset({SA, MA}), "createApiKey revokeApiKey rotateApiKey"),        # a merchant admin: its own merchant's
     (frozenset({SA, MA} | READERS), "listApiKeys"),
     (frozenset({SA, AUD}), "listAuditLog"),             # who did what: not ops_manager, not finance
+    (frozenset(EVERY), "getDashboard getDashboardSeries"),   # #29: merchant staff their merchant, store staff their store
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes
 EXPECTED = {op: roles for roles, ops in TABLE for op in ops.split()}

@@ -248,6 +248,12 @@ TARGETS |= {"runReconciliation": lambda t: ({"ledger": "points"}, None, None)}
 OWN_PROGRAM |= {"runReconciliation"}
 TARGETS |= {"listAuditLog": lambda t: ({}, None, {"member_id": t["bob"]})}   # P2's own log: never P1's entries
 OWN_PROGRAM |= {"listAuditLog"}                 # (tests/e2e/test_audit_log_http.py checks what it lists)
+# the dashboard (#29): A's merchant and demo-store's figures; another merchant's callers and another
+# store's are refused, another program's read their own program's rows (never P1's)
+TARGETS |= {"getDashboard": lambda t: ({}, None, {"period": "month", "merchant_id": A[1], "store_id": "demo-store"}),
+            "getDashboardSeries": lambda t: ({}, None, {"start": "2026-01-01", "end": "2026-01-31", "merchant_id": A[1],
+                                                        "store_id": "demo-store", "metrics": "gmv_fen"})}
+OWN_PROGRAM |= {"getDashboard", "getDashboardSeries"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

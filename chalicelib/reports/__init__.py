@@ -1,0 +1,1 @@
+"""Reports: the operations dashboard, the member balance sheet, exports (issue #29)."""
