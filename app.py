@@ -30,6 +30,7 @@ from chalicelib.points.routes import bp as points
 from chalicelib.pricing.routes import bp as pricing
 from chalicelib.programs.routes import bp as programs
 from chalicelib.reports.balance_routes import bp as balance_sheet
+from chalicelib.reports.dashboard_routes import bp as dashboard
 from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.staff.routes import bp as staff
@@ -60,6 +61,7 @@ dispatch.provided_by(
     "chalicelib.webhooks.fanout",         # every event to the webhooks queue, per subscription
     "chalicelib.tiers.listing",           # each tier's members, for an issue to a tier
     "chalicelib.reports.balance_history",  # what each day changed, for the balance sheet of a past day
+    "chalicelib.reports.dashboard",       # the operations dashboard (#29)
 )
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
@@ -90,6 +92,7 @@ app.register_blueprint(staff)
 app.register_blueprint(merchant_keys)
 app.register_blueprint(audit_log)
 app.register_blueprint(balance_sheet)
+app.register_blueprint(dashboard)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -835,6 +835,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure the checkout operations (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--staff", action="store_true",
                         help="only measure staff logins (into results.json and docs/engineers/benchmark.md)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="only getDashboard for a month at each size (#29), into results.json")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -892,6 +894,14 @@ def main(argv: list[str] | None = None) -> int:
             update_docs(results)
             print(table(results["staff"]))
             print(json.dumps(results["staff_hash"], indent=2))
+            return 0
+        if args.dashboard:
+            from bench.dashboard import dashboard_reads
+            results = json.loads(OUT.read_text())
+            results["dashboard"] = dashboard_reads(stack, sizes, max(10, args.calls // 4))
+            if not args.quick:
+                OUT.write_text(json.dumps(results, indent=2) + "\n")
+            print(table(results["dashboard"]))
             return 0
         if args.coupon_issue:
             from bench.coupons import targeted_issue

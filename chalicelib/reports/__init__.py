@@ -1,1 +1,1 @@
-"""Reports: the dashboard, exports and the member balance sheet, composed from the ledgers figures."""
+"""Reports: the operations dashboard, the member balance sheet, exports (issue #29)."""

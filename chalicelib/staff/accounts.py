@@ -22,7 +22,14 @@ from chalicelib.db import audit
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock, lazy
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationProblem,
+    VersionChanged,
+)
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import HQ_ROLES, MERCHANT_ROLES, PROGRAM_ROLES, READ_ONLY_ROLES, Principal
@@ -165,12 +172,12 @@ def _changed(uow: UnitOfWork, by: Principal, item: StaffItem, read_version: int,
     return view(item)
 
 
-def update(uow: UnitOfWork, by: Principal, staff_id: str, version: int | None, changes: dict[str, Any]) -> dict[str, Any]:
+def update(uow: UnitOfWork, by: Principal, staff_id: str, version: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change the display name, the role or the scope (a role or scope change ends every login)."""
     item = _read(uow, by, staff_id)
     read = int(item.version)
-    if version is not None and version != read:
-        raise Conflict(f"the account is at version {read}, not {version}: read it again")
+    if version != read:
+        raise VersionChanged(f"the account is at version {read}, not {version}: read it again", current_version=read)
     if not may_manage(by, item.role, item.merchant_id):
         raise Forbidden(f"a {by.role} may not change a {item.role}'s account")
     if item.staff_id == by.id and "role" in changes:

@@ -25,16 +25,21 @@ def login_holds_item(item: StaffItem | None, family: StaffFamilyItem | None, epo
 
 def login_holds(program: str, staff_id: str, epoch: int, family_id: str, merchant_id: str | None = None,
                 store_id: str | None = None) -> bool:
-    """One request of eventually consistent reads (1 RCU, 2 with a merchant's or store's item): a
-    change shows within about a second, and the cache of
+    """One request of eventually consistent reads (1 RCU, 2 with a merchant's or store's item),
+    and a consistent one before refusing: a change shows within about a second, and the cache of
     :data:`chalicelib.api.auth.STAFF_CACHE_SECONDS` adds to it. Merchant staff stop with their
     merchant or store suspended."""
     uow = UnitOfWork("staff:check", program=program)
     wanted: list[tuple[Any, str, str]] = [(StaffItem, uow.index_key(StaffItem.key(staff_id)[0]), "STAFF"),
                                           (StaffFamilyItem, uow.index_key(StaffFamilyItem.key(family_id)[0]), "FAMILY")]
     wanted += [(model, uow.index_key(pk), sk) for model, (pk, sk) in merchants.standing_keys(merchant_id, store_id)]
-    item, family, *where = uow.backend.batch_get(wanted)
-    return login_holds_item(item, family, epoch) and not merchants.suspended(where)  # type: ignore[arg-type]
+    for consistent in (False, True):
+        # an eventually consistent read may not see a login made a moment ago (or the account as
+        # it changed since): a refusal is made only on what a consistent read shows
+        item, family, *where = uow.backend.batch_get(wanted, consistent=consistent)
+        if login_holds_item(item, family, epoch) and not merchants.suspended(where):  # type: ignore[arg-type]
+            return True
+    return False
 
 
 auth.use_staff_check(login_holds)

@@ -69,14 +69,37 @@ def check_rules(password: str, login: str) -> None:
     if not MIN_LENGTH <= len(normal) <= MAX_LENGTH:
         raise ValidationProblem(f"a password has {MIN_LENGTH} to {MAX_LENGTH} characters",
                                 errors=[{"field": "password", "message": "length"}])
-    if any(unicodedata.category(c) == "Cc" for c in normal):
-        raise ValidationProblem("a password has no control characters",
-                                errors=[{"field": "password", "message": "control characters"}])
+    # control characters, and invisible ones (zero-width spaces, direction marks: Cf) that pad a
+    # weak password to length or make one look like another
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in normal):
+        raise ValidationProblem("a password has no control or invisible characters",
+                                errors=[{"field": "password", "message": "control or invisible characters"}])
     lowered = normal.lower()
-    if login.lower() in lowered or len(set(lowered)) < 4 or lowered in _breached():
+    if login.lower() in lowered or len(set(lowered)) < 4 or _guessable(lowered):
         raise ValidationProblem("this password is too easy to guess: it is a common or breached password, "
                                 "contains the login name, or repeats a few characters",
                                 errors=[{"field": "password", "message": "too easy to guess"}])
+
+
+def _guessable(lowered: str) -> bool:
+    """A listed password, or one with digits and symbols added before or after it, or one
+    repeated (``iloveyou12``, ``!password1``, ``passwordpassword``)."""
+    listed = _breached()
+    core = lowered.strip("0123456789!@#$%^&*()_+-=.,?~ ")
+    half = len(lowered) // 2
+    return (lowered in listed or core in listed or (len(core) >= 4 and any(core == w for w in _WORDS))
+            or (len(lowered) % 2 == 0 and lowered[:half] == lowered[half:]
+                and (lowered[:half] in listed or lowered[:half] in _WORDS or len(set(lowered[:half])) < 4)))
+
+
+# the words the listed passwords are made of (password, iloveyou, qwerty, admin...): with digits
+# added they are no stronger
+_WORDS = frozenset({"password", "passw0rd", "iloveyou", "qwerty", "qwertyuiop", "admin", "administrator", "welcome",
+                    "letmein", "monkey", "dragon", "master", "shadow", "sunshine", "princess", "football",
+                    "baseball", "superman", "batman", "starwars", "computer", "internet", "freedom", "changeme",
+                    "secret", "login", "default", "guest", "test", "root", "woaini", "loyalty", "member",
+                    "huiyuan", "mima", "asdfghjkl", "zxcvbnm", "abcdefgh", "abcdef", "summer", "winter",
+                    "spring", "autumn"})
 
 
 def one_time_code() -> str:

@@ -53,7 +53,7 @@ def list_staff(call: Call):
     return accounts.listing(call.uow, call.caller, q.merchant_id, q.limit, q.cursor)
 
 
-@endpoint(bp, "/v1/staff/me", "GET", "getMyStaffAccount", tags=TAGS, errors=(422,),
+@endpoint(bp, "/v1/staff/me", "GET", "getMyStaffAccount", tags=TAGS, errors=(404, 422),
           summary="The caller's own account", allow=(ANYONE,), response=R + "StaffOut")
 def get_me(call: Call):
     return accounts.get(call.uow, call.caller, call.caller.id)
@@ -70,7 +70,7 @@ def get_staff(call: Call):
           allow=(ADMINS,), body=S + "UpdateStaff", response=R + "StaffOut")
 def update_staff(call: Call):
     changes = call.body.model_dump(exclude_unset=True)
-    version = changes.pop("version", None)
+    version = changes.pop("version")
     return accounts.update(call.uow, call.caller, call.params["staff_id"], version, changes)
 
 
@@ -119,28 +119,29 @@ def logout(call: Call):
 
 
 @endpoint(bp, "/v1/auth/staff/password", "POST", "setStaffPassword", idempotent=False, tags=("auth",),
-          errors=(401,), allow=(), body=S + "SetPassword", response=R + "StaffOut",
+          errors=(401, 429), allow=(), body=S + "SetPassword", response=R + "StaffOut",
           summary="Set a password with the one-time reset code an administrator issued")
 def set_password(call: Call):
     call.enter_program(call.body.program_id)
     b = call.body
-    return own.set_password(call.uow, b.login, b.reset_code, b.new_password)
+    return own.set_password(call.uow, b.login, b.reset_code, b.new_password, call.source)
 
 
 # Neither is kept for replay (their replies hold tokens and secrets): a retry of a change that
 # went through is refused (the current password changed), and a new enrolment replaces the last.
 @endpoint(bp, "/v1/staff/me/password", "POST", "changeStaffPassword", status=201, idempotent=False, tags=TAGS,
-          errors=(401, 422), allow=(ANYONE,), body=S + "ChangePassword", response=R + "StaffTokensOut",
+          errors=(401, 422, 429), allow=(ANYONE,), body=S + "ChangePassword", response=R + "StaffTokensOut",
           summary="Change the caller's password: every other login ends; the reply is a new login's tokens")
 def change_password(call: Call):
-    return own.change_password(call.uow, call.caller, call.body.current_password, call.body.new_password)
+    return own.change_password(call.uow, call.caller, call.body.current_password, call.body.new_password,
+                               call.source)
 
 
-@endpoint(bp, "/v1/staff/me/totp", "POST", "enrollStaffTotp", idempotent=False, tags=TAGS, errors=(401, 422),
+@endpoint(bp, "/v1/staff/me/totp", "POST", "enrollStaffTotp", idempotent=False, tags=TAGS, errors=(401, 422, 429),
           allow=(ANYONE,), body=S + "EnrolTotp", response=R + "TotpEnrolmentOut",
           summary="Start a TOTP enrolment (with the password: a secret to scan) or confirm it (with a code)")
 def enrol_totp(call: Call):
-    return own.enrol_totp(call.uow, call.caller, call.body.password, call.body.code)
+    return own.enrol_totp(call.uow, call.caller, call.body.password, call.body.code, call.source)
 
 
 @endpoint(bp, "/v1/staff-policy", "GET", "getStaffPolicy", tags=TAGS, summary="The roles that must log in with TOTP",

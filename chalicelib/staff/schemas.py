@@ -31,7 +31,7 @@ class CreateStaff(Secrets):
 
 
 class UpdateStaff(Strict):
-    version: int | None = Field(None, ge=1, description="the version read: a change made meanwhile is 409")
+    version: int = Field(ge=1, description="the version read: a change made meanwhile is 409 version-changed")
     display_name: str | None = Field(None, min_length=1, max_length=100)
     role: Role | None = None
     merchant_id: str | None = Slug

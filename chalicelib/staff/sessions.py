@@ -11,20 +11,17 @@ refresh uses it up and hands out the next of its family. Presenting a used one a
 whole family (someone else has a copy): every token of that login stops working.
 
 **Wrong passwords**: the same 401 and the same work (one Argon2id hash) whether or not the login
-exists. :data:`ACCOUNT_LOCKOUT`: 5 wrong in a row at one login name (an account or not) lock it
-for 1 minute, each further lock twice as long, at most a day; a right password ends the run.
-Per caller (the source address), :data:`CALLERS` admits at most 30 wrong passwords in any 15
-minutes, whatever logins they named. Every attempt is audited; no password, code or token is.
+exists, each admitted first under the login name's lock and the caller's
+(:mod:`chalicelib.staff.attempts`). Every attempt is audited; no password, code or token is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -32,41 +29,23 @@ import pyotp
 from chalicelib.api import auth
 from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.ledger.guard import Guard
-from chalicelib.ledger.lockout import Lockout, locked
 from chalicelib.shared import clock, lazy, sealing
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate, Forbidden, Problem, Unauthenticated, ValidationProblem
-from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import PROGRAM_ID, Principal
-from chalicelib.staff import passwords, policy
+from chalicelib.staff import attempts, passwords, policy
 from chalicelib.staff.accounts import normal_login, view
+from chalicelib.staff.attempts import wall_now
 from chalicelib.staff.check import login_holds_item
-from chalicelib.staff.tables import StaffFamilyItem, StaffItem, StaffLockItem, StaffLoginItem, StaffRefreshItem
+from chalicelib.staff.tables import StaffFamilyItem, StaffItem, StaffLoginItem, StaffRefreshItem
 
 merchants = lazy.module("chalicelib.merchants.service")
 
 ACCESS_MINUTES = 15
 REFRESH_DAYS = 7
-ACCOUNT_LOCKOUT = Lockout(5, timedelta(minutes=1))
 TOTP_INFO = b"staff-totp"
 WRONG = "the login name or the password is wrong"
-
-
-class LoginLocked(Problem):
-    status, slug, title = 429, "login-locked", "Too many wrong passwords; try again later"
-    remembered = False
-
-
-class TooManyLogins(Problem):
-    status, slug, title = 429, "too-many-logins", "Too many logins at once from this caller"
-    remembered = False
-
-
-class CallerLocked(Problem):
-    status, slug, title = 429, "too-many-wrong-passwords", "Too many wrong passwords from this caller"
-    remembered = False
 
 
 class TotpRequired(Problem):
@@ -77,15 +56,6 @@ class TotpRequired(Problem):
 class TotpEnrolmentRequired(Problem):
     status, slug, title = 403, "totp-enrolment-required", "This role needs a TOTP second factor: enrol it"
     remembered = False
-
-
-CALLERS = Guard("SLOGINCALLER", "staff:guard", "password", Unauthenticated, CallerLocked, TooManyLogins,
-                tries=30, in_flight=8, reject_floor_seconds=0.0)
-
-
-def wall_now() -> datetime:
-    """Now on the wall clock: credentials never live on the business clock (``as_of``)."""
-    return datetime.fromtimestamp(time.time(), UTC)       # credentials live on wall-clock time
 
 
 def _hash(secret: str) -> str:
@@ -128,37 +98,27 @@ def pending_enrolment(uow: UnitOfWork, item: StaffItem) -> dict[str, Any]:
 
 def login(uow: UnitOfWork, login_name: str, password: str, totp_code: str | None, source: str) -> dict[str, Any]:
     """Tokens for a right login name and password (and TOTP code where the account has one or its
-    role requires one); 401 for anything wrong, counted towards the locks first."""
-    by = Principal("staff", f"login:{source[:64]}", program_id=uow.program)
+    role requires one); 401 for anything wrong, counted towards the locks first
+    (:mod:`chalicelib.staff.attempts`)."""
     try:
         name = normal_login(login_name)
     except ValidationProblem:
-        _failed(uow, None, None, source, "login name not valid", count=False)
+        attempts.refused(uow, None, source, "login name not valid")
         raise
-    place = CALLERS.admit(uow, by)
-    now = wall_now()
-    lock = uow.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
-    if lock is not None and locked(lock.locked_until, now):
-        CALLERS.done(uow, place, right=True)
-        _failed(uow, name, None, source, "locked", count=False)
-        retry = math.ceil((clock.parse_iso(lock.locked_until or "") - now).total_seconds())
-        raise LoginLocked(f"too many wrong passwords: this login is locked until {lock.locked_until}",
-                          retry_after=max(1, retry))
+    attempt = attempts.begin(uow, name, source)
+    now = attempt.now
     pointer = uow.get(StaffLoginItem, StaffLoginItem.key(name), consistent=True)
     item = uow.get(StaffItem, StaffItem.key(pointer.staff_id), consistent=True) if pointer else None
-    right = passwords.verify(item.password_hash if item is not None else None, password)
-    if not right or item is None:
-        CALLERS.done(uow, place, right=False)
-        _failed(uow, name, item, source, "wrong password", lock=lock, now=now)
+    if not passwords.verify(item.password_hash if item is not None else None, password) or item is None:
+        attempts.wrong(uow, attempt, item, "wrong password")
         raise Unauthenticated(WRONG)
-    CALLERS.done(uow, place, right=True)
     if item.status != "active":
-        _failed(uow, name, item, source, "account disabled", count=False)
+        attempts.uncounted(uow, attempt, item, "account disabled")
         raise Forbidden("this account is disabled: ask your administrator")
     standing = merchants.standing_keys(item.merchant_id, item.store_id)
     uow.prefetch(standing)
     if merchants.suspended([uow.get(model, key) for model, key in standing]):
-        _failed(uow, name, item, source, "merchant or store suspended", count=False)
+        attempts.uncounted(uow, attempt, item, "merchant or store suspended")
         raise Forbidden("your merchant or store is suspended: ask the program's administrator")
     # a login changes no administrative field: it leaves the account's version alone, and holds
     # only while the account is as read (active, same epoch)
@@ -168,7 +128,10 @@ def login(uow: UnitOfWork, login_name: str, password: str, totp_code: str | None
     if item.totp_enrolled or policy.requires_totp(uow, item.role):
         step, enrolment = _second_factor(uow, item, totp_code)
         if step is None:
-            _failed(uow, name, item, source, "wrong or missing TOTP code", lock=lock, now=now, count=bool(totp_code))
+            if totp_code:
+                attempts.wrong(uow, attempt, item, "wrong or used TOTP code")
+            else:
+                attempts.uncounted(uow, attempt, item, "TOTP code " + ("to enrol" if enrolment else "not sent"))
             if enrolment is not None:
                 uow.update(item, [StaffItem.totp.set(item.totp), StaffItem.totp_enrolled.set(False)],
                            holds & StaffItem.totp.does_not_exist(),
@@ -181,10 +144,7 @@ def login(uow: UnitOfWork, login_name: str, password: str, totp_code: str | None
         # a code is good once, even for two logins sent with it at the same moment
         holds &= StaffItem.totp_last_step < step
         actions += [StaffItem.totp_enrolled.set(True), StaffItem.totp_last_step.set(step)]
-    if lock is not None and (int(lock.failures or 0) or lock.locked_until):
-        uow.save(StaffLockItem(*StaffLockItem.key(name), failures=0, locks=0, expires_at=lock.expires_at),
-                 (StaffLockItem.failures == int(lock.failures or 0)) & (StaffLockItem.locks == int(lock.locks or 0)),
-                 on_conflict=lambda: ConcurrentUpdate("another login was counted meanwhile"))
+    attempts.right(uow, attempt)
     if passwords.needs_rehash(item.password_hash or ""):
         actions.append(StaffItem.password_hash.set(passwords.hash_password(password)))
     item.last_login_at, item.totp_enrolled = clock.iso(now), bool(item.totp_enrolled or step)
@@ -201,49 +161,6 @@ def _second_factor(uow: UnitOfWork, item: StaffItem, code: str | None) -> tuple[
     if item.totp is None:
         return None, pending_enrolment(uow, item)
     return step_of(totp_of(uow, item), code, int(item.totp_last_step or 0)), None
-
-
-def _failed(uow: UnitOfWork, name: str | None, item: StaffItem | None, source: str, why: str, *,
-            lock: StaffLockItem | None = None, now: datetime | None = None, count: bool = True) -> None:
-    """Audit a refused login (and count a wrong password towards the login's lock), committed on a
-    unit of its own: the refusal that follows changes nothing else. The count is conditional on
-    the lock as read; one that lost a race with another wrong password is read again and counted
-    again, so concurrent guesses are all counted."""
-    staff_id = item.staff_id if item is not None else None
-    merchant_id = item.merchant_id if item is not None else None
-    actor = f"anonymous:{source[:64]}"
-    for attempt in range(8):
-        work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
-        audit.record(work, "staff.login_failed", actor, staff_id=staff_id, merchant_id=merchant_id,
-                     detail=f"login={audit.redact(name or '-')} {why}")
-        if count and name is not None and now is not None:
-            if attempt:
-                lock = work.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
-            _count(work, name, lock, now, actor, staff_id, merchant_id)
-        try:
-            work.commit()
-            return
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate("too many logins at once at this login name; try again")
-
-
-def _count(work: UnitOfWork, name: str, lock: StaffLockItem | None, now: datetime, actor: str,
-           staff_id: str | None, merchant_id: str | None) -> None:
-    """Stage one more wrong password at ``name``, locking it at :data:`ACCOUNT_LOCKOUT`'s tries."""
-    failures, locks = (int(lock.failures or 0) + 1, int(lock.locks or 0)) if lock else (1, 0)
-    until = lock.locked_until if lock is not None else None
-    if failures >= ACCOUNT_LOCKOUT.tries:
-        until, failures, locks = ACCOUNT_LOCKOUT.until(now, locks), 0, locks + 1
-        audit.record(work, "staff.locked", actor, staff_id=staff_id, merchant_id=merchant_id,
-                     detail=f"login={audit.redact(name)} until {until}")
-        work.emit(DomainEvent("staff.locked", f"staff_login:{name}", {"staff_id": staff_id, "locked_until": until},
-                              merchant_id=merchant_id))
-    condition = ((StaffLockItem.failures == int(lock.failures or 0)) & (StaffLockItem.locks == int(lock.locks or 0))
-                 if lock is not None else StaffLockItem.pk.does_not_exist())
-    work.save(StaffLockItem(*StaffLockItem.key(name), failures=failures, locks=locks, locked_until=until,
-                            expires_at=int(time.time()) + 2 * 86_400),
-              condition, on_conflict=lambda: ConcurrentUpdate("another wrong password was counted meanwhile"))
 
 
 def new_login(uow: UnitOfWork, item: StaffItem) -> dict[str, Any]:

@@ -80,6 +80,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset(HQ_READS | {MA}), "getBalanceSheet"),
     (frozenset(HQ), "putPointsValuation"),
     (frozenset(HQ_READS), "getPointsValuation"),
+    (frozenset(EVERY), "getDashboard getDashboardSeries"),   # #29: merchant staff their merchant, store staff their store
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes
 EXPECTED = {op: roles for roles, ops in TABLE for op in ops.split()}

@@ -237,8 +237,8 @@ def test_every_change_and_every_attempt_is_in_the_audit_log_without_a_secret(api
     sid = staff["staff_id"]
     assert _login(api, staff["login"], "Wrong-password-123").status_code == 401
     assert _login(api, staff["login"]).status_code == 201
-    assert api.call("PATCH", f"/v1/staff/{sid}", {"role": "clerk"}, headers=api.bearer(admin["token"]),
-                    key=_key()).status_code == 200
+    assert api.call("PATCH", f"/v1/staff/{sid}", {"role": "clerk", "version": staff["version"]},
+                    headers=api.bearer(admin["token"]), key=_key()).status_code == 200
     assert api.call("POST", f"/v1/staff/{sid}/disable", headers=api.bearer(admin["token"]), key=_key()).status_code == 200
     r = api.call("GET", "/v1/audit-log", params={"staff_id": sid}, headers=api.bearer(admin["token"]))
     assert r.status_code == 200, r.text
@@ -284,3 +284,50 @@ def test_a_suspended_merchant_s_keys_and_staff_stop_and_start_again_when_it_is_a
     assert _login(api, clerk["login"]).status_code == 403
     set_status("active")
     assert key_works() == 200 and _me(api, token).status_code == 200
+
+
+def test_a_stolen_token_cannot_guess_the_password_freely(api, admin):
+    """A password change or a TOTP enrolment checks the current password under the login's lock."""
+    staff = _new_staff(api, admin["token"], role="store_manager")
+    token = _login(api, staff["login"]).json()["token"]
+    statuses = []
+    for i in range(7):
+        r = api.call("POST", "/v1/staff/me/password", {"current_password": f"Guess-number-{i:03d}",
+                                                        "new_password": "Stolen-and-changed-77"},
+                     headers=api.bearer(token))
+        statuses.append(r.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses
+    enrol = api.call("POST", "/v1/staff/me/totp", {"password": PASSWORD}, headers=api.bearer(token))
+    assert enrol.status_code == 429                        # locked: even the right password waits
+    assert _login(api, staff["login"]).status_code == 429
+
+
+def test_concurrent_wrong_passwords_check_at_most_five_before_the_lock(api, admin):
+    from concurrent.futures import ThreadPoolExecutor
+    staff = _new_staff(api, admin["token"])
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: _login(api, staff["login"], f"Wrong-guess-{i:03d}").status_code, range(8)))
+    assert codes.count(401) <= 5 and set(codes) <= {401, 429}, codes
+    assert _login(api, staff["login"]).status_code == 429
+
+
+def test_wrong_reset_codes_are_limited_per_caller_and_answer_no_sooner_than_the_floor(api, admin):
+    import time as clock
+    staff = _new_staff(api, admin["token"], password=None)
+    statuses, slowest_first = [], None
+    for i in range(11):
+        started = clock.perf_counter()
+        r = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
+                                                          "reset_code": f"ZZZZZZZZZZZZZZZZZZ{i:02d}",
+                                                          "new_password": PASSWORD})
+        statuses.append(r.status_code)
+        slowest_first = slowest_first or clock.perf_counter() - started
+        if r.status_code == 429:
+            break
+    # at most 10 wrong codes in 15 minutes from one caller (earlier tests' count with these)
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {401} and len(statuses) <= 11, statuses
+    assert slowest_first >= 0.25
+    # the right code is refused too while the caller is held back
+    ok = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
+                                                       "reset_code": staff["reset_code"], "new_password": PASSWORD})
+    assert ok.status_code == 429

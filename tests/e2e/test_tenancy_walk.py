@@ -231,7 +231,7 @@ TARGETS |= {"createStaff": lambda t: ({}, {"login": f"walk-{fresh_phone()}", "di
                                            "password": "Walk-the-tenancy-42"}, None),
             "listStaff": lambda t: ({}, None, {"merchant_id": A[1]}),
             "getStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
-            "updateStaff": lambda t: ({"staff_id": t["staff"]}, {"role": "store_manager"}, None),
+            "updateStaff": lambda t: ({"staff_id": t["staff"]}, {"role": "store_manager", "version": 1}, None),
             "disableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "enableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "resetStaffPassword": lambda t: ({"staff_id": t["staff"]}, None, None),
@@ -253,6 +253,12 @@ TARGETS |= {"getBalanceSheet": lambda t: ({}, None, {"merchant_id": A[1]}),
             "putPointsValuation": lambda t: ({}, {"valuation": {}}, None),
             "getPointsValuation": lambda t: ({}, None, None)}
 OWN_PROGRAM |= {"getBalanceSheet", "putPointsValuation", "getPointsValuation"}
+# the dashboard (#29): A's merchant and demo-store's figures; another merchant's callers and another
+# store's are refused, another program's read their own program's rows (never P1's)
+TARGETS |= {"getDashboard": lambda t: ({}, None, {"period": "month", "merchant_id": A[1], "store_id": "demo-store"}),
+            "getDashboardSeries": lambda t: ({}, None, {"start": "2026-01-01", "end": "2026-01-31", "merchant_id": A[1],
+                                                        "store_id": "demo-store", "metrics": "gmv_fen"})}
+OWN_PROGRAM |= {"getDashboard", "getDashboardSeries"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -4,8 +4,8 @@ work then answers with the write's own conflict."""
 
 import pytest
 
+from chalicelib.db.audit import AuditItem
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.members.tables import AuditItem
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from tests.racing import appear, put
 

@@ -13,7 +13,9 @@ from chalicelib.staff.accounts import may_manage, normal_login
 
 
 @pytest.mark.parametrize("password", ["short-1", "password123", "Password123", "aaaaaaaaaaaa", "ababababababab",
-                                      "x" * 129, "clerk-anna-2026!", "good\x00password-long"])
+                                      "x" * 129, "clerk-anna-2026!", "good\x00password-long", "passwordpassword",
+                                      "iloveyou12", "!password1", "abcde\u200b\u200b\u200b\u200b\u200b",
+                                      "Correct\u202ehorse-staple", "Qwerty123456"])
 def test_weak_or_malformed_passwords_are_refused(password):
     with pytest.raises(ValidationProblem):
         passwords.check_rules(password, "clerk-anna")
