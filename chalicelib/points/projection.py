@@ -20,7 +20,8 @@ STAT_FIELDS = ("issued", "redeemed", "expired", "clawed_back", "restored", "adju
 WINDOW_DAYS = 30
 
 
-def _stats(event: DomainEvent) -> dict[str, int]:
+def figures(event: DomainEvent) -> dict[str, int]:
+    """What one ``points.*`` event adds to the day's points figures (issued, redeemed, expired...)."""
     d, kind, amount = event.data, event.data["kind"], int(event.data["amount"])
     return {"earn": {"issued": amount}, "unlock": {}, "redeem": {"redeemed": amount},
             "hold_confirmed": {"redeemed": amount}, "expire": {"expired": amount},
@@ -60,7 +61,7 @@ def project(event: DomainEvent) -> Deltas:
     deltas = Deltas()
     for month, delta in _liability(event).items():
         deltas.add(LiabilityItem, LiabilityItem.key(point_type, month), {"points": delta}, month=month)
-    stats = {k: v for k, v in _stats(event).items() if v}
+    stats = {k: v for k, v in figures(event).items() if v}
     if stats:
         deltas.add(PointsDayItem, PointsDayItem.key(point_type, day), stats, day=day)
     return deltas

@@ -27,15 +27,15 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.dispatch import apply_once, subscribe
 from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, shard_pk
-from chalicelib.points.projection import _stats as points_figures
+from chalicelib.points.service import points_figures
 from chalicelib.reports.dashboard_tables import DashMemberItem, DashRowItem
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import DEFAULT_PROGRAM
-from chalicelib.stored_value import figures as prepaid
+from chalicelib.stored_value import service as prepaid
 
-MEMBER_ACCOUNTS = (*prepaid.MEMBER_PRINCIPAL, *prepaid.MEMBER_BONUS)
-PREPAID_TYPES = tuple(sorted(prepaid.project.event_types))
+MEMBER_ACCOUNTS = prepaid.MEMBER_ACCOUNTS
+PREPAID_TYPES = prepaid.prepaid_event_types()
 
 CONSUMER = "dashboard"
 MEMBERS_CONSUMER = "dashboard-members"

@@ -19,10 +19,10 @@ from chalicelib.events.folding import read_shards
 from chalicelib.reports.dashboard import ALL, week_of
 from chalicelib.reports.dashboard_tables import DISTINCT, FOLDED, DashRowItem
 from chalicelib.shared import clock
-from chalicelib.stored_value import figures
+from chalicelib.stored_value import service as prepaid
 
 MAX_DAYS = 366
-MEMBER_ACCOUNTS = (*figures.MEMBER_PRINCIPAL, *figures.MEMBER_BONUS)
+MEMBER_ACCOUNTS = prepaid.MEMBER_ACCOUNTS
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def figures_of(uow: UnitOfWork, scope: str, ps: list[Period], today: date) -> li
     distinct = {**rows, **(_rows(uow, scope, min(weeks), max(weeks)) if weeks else {})}
     owed_now = None
     if scope == ALL:                              # the prepaid figures' member accounts (8 queries)
-        accounts = figures.balances(uow)
+        accounts = prepaid.figure_balances(uow)
         owed_now = -sum(accounts.get(a, 0) for a in MEMBER_ACCOUNTS)
     out = []
     for p in ps:

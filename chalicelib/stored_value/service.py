@@ -323,6 +323,14 @@ def _prefetch(uow: UnitOfWork, member_id: str, by: Principal, *more: tuple[Any, 
 __all__ = ["InsufficientBalance", "IssuanceLimit", "settlement"]      # for other capabilities (gift cards)
 
 
+MEMBER_ACCOUNTS = (*figures.MEMBER_PRINCIPAL, *figures.MEMBER_BONUS)   # what members hold, in the figures
+
+
+def prepaid_event_types() -> tuple[str, ...]:
+    """The events the prepaid figures fold."""
+    return tuple(sorted(figures.project.event_types))
+
+
 def figure_balances(uow: UnitOfWork) -> dict[str, int]:
     """The prepaid figures' journal account balances (for another capability's reconciliation)."""
     return figures.balances(uow)
