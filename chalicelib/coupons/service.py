@@ -328,3 +328,22 @@ def undo_for_refund(uow: UnitOfWork, member_id: str, coupon_id: str, order_id: s
     if c is None or c.state != "used" or c.used_order_id != order_id:
         return None
     return dict(use.undo(UndoWriteOff(code=c.code, order_id=order_id, reason=reason), by, uow))
+
+
+# --- for the balance sheet (chalicelib/reports/balance.py) ---------------------------------------
+
+def template_listing(uow: UnitOfWork, by: Principal, limit: int, after: str | None) -> dict[str, Any]:
+    """The caller's templates, a page at a time (``listCouponTemplates``)."""
+    return templates.listing(uow, by, limit, after)
+
+
+def template_figures(uow: UnitOfWork, template_id: str) -> dict[str, int]:
+    """A template's figures in all (claimed, issued, used, undone, expired, saving_fen...: ``getCouponStats``)."""
+    from chalicelib.coupons import stats
+    return stats.totals(uow, template_id)
+
+
+def figures_fold() -> Any:  # noqa: ANN401
+    """The coupon figures' folding consumer (what one event adds to a template's rows)."""
+    from chalicelib.coupons import stats
+    return stats.project

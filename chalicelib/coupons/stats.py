@@ -96,6 +96,12 @@ def shown(uow: UnitOfWork, template_id: str, by: Principal) -> dict[str, Any]:
             "budget_used_fen": budget_used, "reconciled": reconciled}
 
 
+def totals(uow: UnitOfWork, template_id: str) -> dict[str, int]:
+    """The template's figures in all (its ``ALL`` row, summed over the shards)."""
+    rows = {r.sk: r for r in read_shards(uow, StatsItem, StatsItem.key(template_id)[0], SortKey.prefix("ALL"))}
+    return _figures(rows.get("ALL"))
+
+
 def squared(uow: UnitOfWork, head: Any, taken: int) -> dict[str, bool]:
     """How a template's figures square with its stock's ``taken`` and its budget counter."""
     rows = {r.sk: r for r in read_shards(uow, StatsItem, StatsItem.key(head.template_id)[0], SortKey.prefix("ALL"))}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.points.orders import view as get_order
     from chalicelib.points.program import get_rules, put_rules, rules_at
     from chalicelib.points.projection import figures as points_figures
+    from chalicelib.points.projection import project as points_figures_fold
     from chalicelib.points.refunds import RefundExceedsOrder, refund
     from chalicelib.points.reports import liability, reconciliation
     from chalicelib.points.rules import points_value_fen, redeem_limit_points
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "order_merchant": "access", "LimitReached": "earning", "earn": "earning", "record_behavior": "earning",
     "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
-    "get_rules": "program", "put_rules": "program", "rules_at": "program", "points_figures": "projection:figures", "RefundExceedsOrder": "refunds",
+    "get_rules": "program", "put_rules": "program", "rules_at": "program", "points_figures": "projection:figures",
+    "points_figures_fold": "projection:project", "RefundExceedsOrder": "refunds",
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
@@ -55,5 +57,5 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
 __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
-           "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "EarnForOrder",
+           "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",
            "Hold", "hold_status", "Refund"]

@@ -38,19 +38,16 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib import jobs
-from chalicelib.coupons import templates
-from chalicelib.coupons.tables import StatsItem
-from chalicelib.db.backend import SortKey
+from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.events.folding import read_shards
-from chalicelib.orders.domain import allocate
+from chalicelib.orders.service import allocate
 from chalicelib.points import service as points
 from chalicelib.reports import balance_history as history
 from chalicelib.reports import valuation
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Forbidden, ValidationProblem
 from chalicelib.shared.principal import Principal
-from chalicelib.stored_value import figures as prepaid
+from chalicelib.stored_value import service as prepaid
 
 POINT_TYPE = "points"                 # the points that are money ("growth" earns tiers, not goods)
 CARD_ACCOUNTS = {"gift_cards:": "outstanding_fen", "gift_cards_voided:": "voided_owed_fen",
@@ -71,7 +68,7 @@ def sheet(uow: UnitOfWork, as_of: date | None, merchant_id: str | None, by: Prin
     if day > today:
         raise ValidationProblem(f"as_of {day.isoformat()} is in the future (today is {today.isoformat()})")
     closing = clock.day_start(day + timedelta(days=1)) - timedelta(microseconds=1)
-    prepaid_rows = prepaid.movements(uow, day)["accounts"]
+    prepaid_rows = prepaid.figure_movements(uow, day)["accounts"]
     lines: dict[str, Any] = {"gift_cards": _gift_cards(uow, prepaid_rows, merchant),
                              "coupons": _coupons(uow, day, merchant, by)}
     if merchant is None:
@@ -121,8 +118,8 @@ def _closing(rows: dict[str, Any], account: str) -> int:
 
 
 def _stored_value(uow: UnitOfWork, rows: dict[str, Any]) -> dict[str, Any]:
-    principal = sum(_closing(rows, a) for a in prepaid.MEMBER_PRINCIPAL)
-    bonus = sum(_closing(rows, a) for a in prepaid.MEMBER_BONUS)
+    principal = sum(_closing(rows, a) for a in prepaid.MEMBER_PRINCIPAL_ACCOUNTS)
+    bonus = sum(_closing(rows, a) for a in prepaid.MEMBER_BONUS_ACCOUNTS)
     return {"principal_fen": principal, "bonus_fen": bonus, "liability_fen": principal + bonus,
             "held_principal_fen": _closing(rows, "member:held_principal"),
             "held_bonus_fen": _closing(rows, "member:held_bonus"),
@@ -147,9 +144,7 @@ def _coupons(uow: UnitOfWork, day: date, merchant: str | None, by: Principal) ->
     for head in _templates(uow, by):
         if merchant is not None and head["merchant_id"] != merchant:
             continue
-        stats = next(read_shards(uow, StatsItem, StatsItem.key(head["template_id"])[0], SortKey.prefix("ALL")), None)
-        figure = {k: int(getattr(stats, k) or 0) if stats is not None else 0
-                  for k in ("claimed", "issued", "used", "undone", "expired", "saving_fen")}
+        figure = coupons.template_figures(uow, head["template_id"])
         held = (figure["claimed"] + figure["issued"] - figure["used"] + figure["undone"] - figure["expired"]
                 - later.get(head["template_id"], 0))
         if not held:
@@ -170,7 +165,7 @@ def _templates(uow: UnitOfWork, by: Principal) -> list[dict[str, Any]]:
     """Every template the caller may see (HQ: the program's; a merchant: its own), page by page."""
     found, after = [], None
     while True:
-        page = templates.listing(uow, by, TEMPLATE_PAGE, after)
+        page = coupons.template_listing(uow, by, TEMPLATE_PAGE, after)
         found += page["templates"]
         after = page["next"]
         if not after:

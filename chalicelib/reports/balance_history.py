@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.coupons import stats as coupon_stats
+from chalicelib.coupons import service as coupons
 from chalicelib.db.backend import SortKey
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, read_shards
-from chalicelib.points import projection as points_projection
+from chalicelib.points import service as points
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 
@@ -77,14 +77,14 @@ def project(event: DomainEvent) -> Deltas:
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     deltas = Deltas()
     if event.type in POINTS_EVENTS:
-        theirs = points_projection.project.fold(event)
+        theirs = points.points_figures_fold.fold(event)
         for (model, _, sk), (adds, _) in theirs.rows.items():
             if model.__name__ == "LiabilityItem" and adds.get("points"):
                 month = sk.split("#", 1)[1]
                 deltas.add(BalanceDayItem, BalanceDayItem.key(f"points#{event.data['point_type']}", day, month),
                            {"delta": adds["points"]}, day=day, item=month)
     elif event.type in COUPON_EVENTS:
-        theirs = coupon_stats.project.fold(event)
+        theirs = coupons.figures_fold().fold(event)
         for (_, pk, sk), (adds, _) in theirs.rows.items():
             change = sum(sign * int(adds.get(name, 0)) for name, sign in OUTSTANDING.items())
             if sk == "ALL" and change:

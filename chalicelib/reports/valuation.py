@@ -53,8 +53,8 @@ def in_force(uow: UnitOfWork, when: datetime) -> tuple[int, Decimal, int]:
     if body.fen_per_point is not None:
         return version, Decimal(body.fen_per_point), body.expected_redemption_percent
     # the default: the points program's redemption rate
-    from chalicelib.points import program
-    _, rules = program.rules_at(uow, when)
+    from chalicelib.points import service as points
+    _, rules = points.rules_at(uow, when)
     return version, Decimal(100) / Decimal(rules.redeem.points_per_yuan), body.expected_redemption_percent
 
 

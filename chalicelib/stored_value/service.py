@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.coupons import service as coupons
@@ -324,6 +324,12 @@ __all__ = ["InsufficientBalance", "IssuanceLimit", "settlement"]      # for othe
 
 
 MEMBER_ACCOUNTS = (*figures.MEMBER_PRINCIPAL, *figures.MEMBER_BONUS)   # what members hold, in the figures
+MEMBER_PRINCIPAL_ACCOUNTS, MEMBER_BONUS_ACCOUNTS = figures.MEMBER_PRINCIPAL, figures.MEMBER_BONUS
+
+
+def figure_movements(uow: UnitOfWork, day: date) -> dict[str, Any]:
+    """Each prepaid journal account's opening, debits, credits and closing on ``day`` (the figures)."""
+    return figures.movements(uow, day)
 
 
 def prepaid_event_types() -> tuple[str, ...]:
