@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch, folding
 from chalicelib.points import projection
@@ -53,12 +55,17 @@ def _figures() -> tuple[int, int, int, int]:
     return outstanding, issued, -balances.get("member:principal", 0), balances.get("cash_clearing", 0)
 
 
-def test_a_batch_folds_into_one_update_per_row_and_equals_the_sum_of_its_events(aws, monkeypatch):
-    # only the two projections measured here: other consumers of these events (the dashboard's, the
-    # balance sheet's history) are registered once anything imported the app, and add their own
+@pytest.fixture(autouse=True)
+def only_these_projections(monkeypatch):
+    """Only the two projections measured here: the other consumers of these events (the
+    dashboard's, the balance sheet's history) are registered once anything in the session imported
+    the app, and add transactions of their own."""
     real = dispatch.subscribers_of
     monkeypatch.setattr(dispatch, "subscribers_of", lambda event_type: [
         (name, fn) for name, fn in real(event_type) if name in (projection.CONSUMER, figures.CONSUMER)])
+
+
+def test_a_batch_folds_into_one_update_per_row_and_equals_the_sum_of_its_events(aws):
     before = emulator.usage()
     assert dispatch.handle_records(_records(EARNS + TOP_UPS)) == {"batchItemFailures": []}
     used = emulator.usage().minus(before)
