@@ -73,7 +73,7 @@ def test_concurrent_wrong_passwords_are_each_counted_and_lock_the_login(db):
     # 12 at once: at most 5 passwords checked (each admitted first), then the name locked
     assert int(lock.locks) == 1 and lock.locked_until is not None
     assert len(results) == 12 and results.count("Unauthenticated") <= attempts.TRIES
-    assert set(results) <= {"Unauthenticated", "LoginLocked", "TooManyLogins"}
+    assert set(results) <= {"Unauthenticated", "LoginLocked", "TooManyLogins", "CallerLocked"}
     with pytest.raises(attempts.LoginLocked):
         _login("bert")
 
