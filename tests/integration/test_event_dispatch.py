@@ -96,7 +96,10 @@ def test_members_are_handled_side_by_side_each_in_order(monkeypatch):
         seen.setdefault(event.subject, []).append(event.data["n"])
         time.sleep(0.002)
 
-    monkeypatch.setitem(dispatch.SUBSCRIBERS, "test.step", [("steps", step)])
+    # only this test's subscriber: not those of every type (the webhooks' fan-out) another test's
+    # import of the app registered
+    monkeypatch.setattr(dispatch, "SUBSCRIBERS", {"test.step": [("steps", step)]})
+    monkeypatch.setattr(dispatch.PROVIDERS, "load", lambda: None)
     records = _steps(10, 5)
     result = dispatch.handle_records(records)
     assert result == {"batchItemFailures": [{"itemIdentifier": records[2 * 10 + 3]["dynamodb"]["SequenceNumber"]}]}
@@ -109,7 +112,10 @@ def test_a_batch_of_many_members_waits_for_them_side_by_side(monkeypatch):
     def waits(event):
         time.sleep(0.01)                                          # a DynamoDB round trip
 
-    monkeypatch.setitem(dispatch.SUBSCRIBERS, "test.step", [("steps", waits)])
+    # only this test's subscriber: not those of every type (the webhooks' fan-out) another test's
+    # import of the app registered
+    monkeypatch.setattr(dispatch, "SUBSCRIBERS", {"test.step": [("steps", waits)]})
+    monkeypatch.setattr(dispatch.PROVIDERS, "load", lambda: None)
     records = _steps(100, 1)
     started = time.perf_counter()
     assert dispatch.handle_records(records) == {"batchItemFailures": []}
