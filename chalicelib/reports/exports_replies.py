@@ -8,6 +8,8 @@ from chalicelib.shared.types import Reply
 
 
 class ExportOut(Reply):
+    """An export: what was asked, its progress, and once done (getExport) a download URL that expires."""
+
     export_id: str = Field(description="the export's id (a ULID)")
     kind: str = Field(description="members | points_ledger | stored_value_ledger")
     format: str = Field(description="csv | xlsx")
@@ -29,5 +31,7 @@ class ExportOut(Reply):
 
 
 class ExportsPage(Reply):
+    """A page of the exports the caller may see, newest first."""
+
     exports: list[ExportOut] = Field(description="newest first (no download URLs: getExport issues them)")
     next: str | None = Field(description="pass as `before` for the next page; null on the last")
