@@ -835,6 +835,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure the checkout operations (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--staff", action="store_true",
                         help="only measure staff logins (into results.json and docs/engineers/benchmark.md)")
+    parser.add_argument("--exports", type=int, nargs="?", const=1_000_000, metavar="ROWS",
+                        help="only export ROWS points postings (1,000,000) through createExport and its job: wall "
+                        "time, requests, peak RSS; printed, not written to results.json")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -892,6 +895,10 @@ def main(argv: list[str] | None = None) -> int:
             update_docs(results)
             print(table(results["staff"]))
             print(json.dumps(results["staff_hash"], indent=2))
+            return 0
+        if args.exports:
+            from bench.exports import export_ledger
+            print(json.dumps(export_ledger(stack, args.exports), indent=2))
             return 0
         if args.coupon_issue:
             from bench.coupons import targeted_issue
