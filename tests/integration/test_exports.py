@@ -177,15 +177,3 @@ def test_an_xlsx_export_parses_back_with_openpyxl(api):
     assert rows[0][:2] == ("posted_at", "posting_id") and len(rows) == 1 + 12
     assert sorted(r[1] for r in rows[1:]) == sorted(p.posting_id for p in _postings(PostingItem))
 
-
-def test_the_memory_writer_refuses_a_small_part_but_the_last():
-    store = storage.MemoryStorage(min_part=10)
-    writer = store.open_writer("exports/x.csv", "text/csv", part_bytes=10)
-    assert writer.write(b"12345") is False and writer.write(b"67890ab") is True
-    writer.write(b"tail")
-    assert writer.close() == 16 and store.get("exports/x.csv") == b"1234567890abtail"
-    resumed = store.open_writer("exports/y.csv", "text/csv", part_bytes=10)
-    resumed.write(b"0123456789")
-    again = store.open_writer("exports/y.csv", "text/csv", storage.Upload.load(resumed.upload.dump()), part_bytes=10)
-    again.write(b"end")
-    assert again.close() == 13 and store.get("exports/y.csv") == b"0123456789end"
