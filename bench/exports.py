@@ -64,6 +64,14 @@ def fill_postings(rows: int, day: str) -> None:
     emulator.forget_indexes(table)
 
 
+def _warm_index(day: str) -> None:
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.ledger.postings import day_partition
+    from chalicelib.reports.exports_tables import PostingRow
+    list(UnitOfWork("bench", program="default").query(PostingRow, day_partition("points", day, 0), limit=1,
+                                                      index="gsi1"))
+
+
 def export_ledger(stack, rows: int) -> dict[str, Any]:
     """Fill, ask for the export over HTTP, run the job in a child process, download and count."""
     import requests
@@ -73,6 +81,7 @@ def export_ledger(stack, rows: int) -> dict[str, Any]:
     day = (clock.program_date() - timedelta(days=400)).isoformat()      # a day nothing else wrote on
     filled = time.perf_counter()
     fill_postings(rows, day)
+    _warm_index(day)            # the emulator rebuilds its copy of gsi1 after a bulk fill: not the job's time
     fill_seconds = time.perf_counter() - filled
     session, post, staff = _client(stack, f"exp{rows}-")
     export = post("/v1/exports", {"kind": "points_ledger", "start": day, "end": day})

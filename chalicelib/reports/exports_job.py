@@ -172,10 +172,11 @@ def _min_part(store: storage.Storage) -> int:
 def _record(uow: UnitOfWork, item: ExportItem, rows: int, position: Any, writer: storage.Writer,
             done: Counter) -> int:
     """The part just stored, the rows it completes and where the source stands, in one update."""
+    before = int(item.rows_done or 0)
     _update(uow, item, [ExportItem.rows_done.set(rows), ExportItem.cursor.set(dumps(position)),
                         ExportItem.upload.set(json.dumps(writer.upload.dump()))])
     done["parts"] += 1
-    done["rows"] += rows - int(item.rows_done or 0)
+    done["rows"] += rows - before
     item.rows_done, item.cursor = rows, dumps(position)
     return rows
 
