@@ -31,6 +31,7 @@ from chalicelib.pricing.routes import bp as pricing
 from chalicelib.programs.routes import bp as programs
 from chalicelib.reports.balance_routes import bp as balance_sheet
 from chalicelib.reports.dashboard_routes import bp as dashboard
+from chalicelib.reports.export_routes import bp as report_exports
 from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.staff.routes import bp as staff
@@ -69,6 +70,7 @@ jobs.provided_by(
     "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs", "chalicelib.coupons.holds",
     "chalicelib.coupons.owed", "chalicelib.checkout.commits",
 )
+jobs.provided_by("chalicelib.reports.exports_job")                 # exports (#29 item 3)
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":
@@ -93,6 +95,7 @@ app.register_blueprint(merchant_keys)
 app.register_blueprint(audit_log)
 app.register_blueprint(balance_sheet)
 app.register_blueprint(dashboard)
+app.register_blueprint(report_exports)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream
@@ -188,5 +191,8 @@ coupon_reconcile = app.schedule(Cron(50, 19, "*", "*", "?", "*"), name="coupon-r
     _job("coupon-reconcile"))
 coupon_expiry = app.schedule(Cron(35, "*", "*", "*", "?", "*"), name="coupon-expiry")(_job("coupon-expiry"))
 coupon_owed = app.schedule(Cron(55, 1, "*", "*", "?", "*"), name="coupon-owed")(_job("coupon-owed"))
+
+# Exports (#29 item 3): queued exports are written every minute, and carried on by continuations.
+exports = app.schedule("rate(1 minute)", name="exports")(_job("exports"))
 
 coldstart.loaded()

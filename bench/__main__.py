@@ -837,6 +837,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure staff logins (into results.json and docs/engineers/benchmark.md)")
     parser.add_argument("--dashboard", action="store_true",
                         help="only getDashboard for a month at each size (#29), into results.json")
+    parser.add_argument("--exports", type=int, nargs="?", const=1_000_000, metavar="ROWS",
+                        help="only export ROWS points postings (1,000,000) through createExport and its job: wall "
+                        "time, requests, peak RSS; printed, not written to results.json")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -902,6 +905,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quick:
                 OUT.write_text(json.dumps(results, indent=2) + "\n")
             print(table(results["dashboard"]))
+        if args.exports:
+            from bench.exports import export_ledger
+            print(json.dumps(export_ledger(stack, args.exports), indent=2))
             return 0
         if args.coupon_issue:
             from bench.coupons import targeted_issue

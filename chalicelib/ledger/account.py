@@ -19,6 +19,7 @@ from pynamodb.models import Model
 from chalicelib.db.items import TableItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.journal import Journal
+from chalicelib.ledger.postings import day_keys
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, changed
 from chalicelib.shared.events import DomainEvent
@@ -105,6 +106,10 @@ class JournalAccount(VersionedAccount):
                      **{f"{bucket}_delta": d for bucket, d in self.delta.items()}, reason=reason,
                      actor=self.uow.actor, idempotency_key=self.uow.idempotency_key, merchant_id=merchant_id,
                      store_id=store_id, created_at=clock.iso(clock.now()), **fields)
+        ledger = getattr(model, "day_ledger", None)
+        if ledger:          # listed under its day, for exports of a period (ledger/postings.py)
+            p: Any = posting
+            p.gsi1pk, p.gsi1sk = day_keys(ledger, clock.program_date().isoformat(), p.created_at, self.posting_id)
         self.stage(posting, DomainEvent(event_type, subject, data, merchant_id=merchant_id))
         return posting
 

@@ -137,15 +137,16 @@ def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) ->
 
 
 def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, start: date, end: date, after: str | None,
-            limit: int, store_id: str | None, stage: str | None) -> dict[str, Any]:
+            limit: int, store_id: str | None, stage: str | None, reveal: bool = False) -> dict[str, Any]:
     """Members registered at a merchant from the program's day ``start`` to its day ``end``, masked,
     a page at a time; filtered by store and stage within the page (a filtered page may hold fewer
-    than ``limit``; follow ``next``)."""
+    than ``limit``; follow ``next``). Unmasked with ``reveal`` for a caller that may reveal personal
+    data (an export: the caller audits it)."""
     merchant, _ = merchants.place(uow, by, merchant_id, None, merchant_required=True)
     items = repository.of(uow).registered_at(merchant, clock.iso(clock.day_start(start)),
                                       clock.iso(clock.day_start(end + timedelta(days=1))), after, limit)
     members = [i.domain() for i in items]
-    shown = [m.view(reveal=False) for m in members
+    shown = [m.view(reveal=reveal and by.may_reveal_pii()) for m in members
              if (store_id is None or m.store_id == store_id) and (stage is None or m.stage == stage)]
     last = items[-1] if len(items) == limit else None
     return {"merchant_id": merchant, "members": shown, "next": f"{last.registered_at}#{last.member_id}" if last else None}

@@ -165,6 +165,10 @@ class PostingItem(MainModel):
     merchant_id = UnicodeAttribute(null=True)    # whose business the posting records (None: the program's)
     store_id = UnicodeAttribute(null=True)       # the store that took it (None: the merchant, or before stores)
     created_at = UnicodeAttribute()
+    day_ledger = "points"                        # listed by day for exports (ledger/postings.py)
+    gsi1pk = UnicodeAttribute(null=True)         # POSTDAY#points#<day>#<shard>
+    gsi1sk = UnicodeAttribute(null=True)         # <created_at>#<posting id>
+    by_day = Gsi1()
 
     def view(self, references: bool = True) -> dict[str, Any]:
         """The posting; without ``references`` (another merchant's entry), no order, hold or key."""

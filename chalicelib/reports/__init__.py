@@ -1,1 +1,1 @@
-"""Reports: the operations dashboard, the member balance sheet, exports (issue #29)."""
+"""Reports: the operations dashboard, the member balance sheet, exports by presigned URL (issue #29)."""

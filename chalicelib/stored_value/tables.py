@@ -90,6 +90,10 @@ class SvPostingItem(JournalPosting):
     bonus_delta = NumberAttribute()
     held_principal_delta = NumberAttribute(default=0)
     held_bonus_delta = NumberAttribute(default=0)
+    day_ledger = "stored_value"                  # listed by day for exports (ledger/postings.py)
+    gsi1pk = UnicodeAttribute(null=True)         # POSTDAY#stored_value#<day>#<shard>
+    gsi1sk = UnicodeAttribute(null=True)         # <created_at>#<posting id>
+    by_day = Gsi1()
 
     @staticmethod
     def key(member_id: str, sequence: int) -> tuple[str, str]:

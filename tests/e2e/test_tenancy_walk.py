@@ -9,6 +9,7 @@ import pytest
 
 import app  # noqa: F401  (declares every route)
 from chalicelib.api.endpoint import REGISTRY
+from chalicelib.shared import clock
 from tests.e2e.conftest import fresh_phone, stored_items
 from tests.e2e.test_tenancy_http import P2, A, B, pos, register_at, staff
 
@@ -259,6 +260,14 @@ TARGETS |= {"getDashboard": lambda t: ({}, None, {"period": "month", "merchant_i
             "getDashboardSeries": lambda t: ({}, None, {"start": "2026-01-01", "end": "2026-01-31", "merchant_id": A[1],
                                                         "store_id": "demo-store", "metrics": "gmv_fen"})}
 OWN_PROGRAM |= {"getDashboard", "getDashboardSeries"}
+# exports (#29 item 3): merchant A's export, made by A's HQ in the fixture; P2's HQ may export its
+# own program's records (its own "demo-merchant" included), never program 1's
+TARGETS |= {"createExport": lambda t: ({}, {"kind": "points_ledger", "start": t["today"], "end": t["today"],
+                                           "merchant_id": A[1]}, None),
+            "getExport": lambda t: ({"export_id": t["export"]}, None, None),
+            "listExports": lambda t: ({}, None, None)}
+OWN_PROGRAM |= {"createExport", "listExports"}
+SHARED_IN_PROGRAM |= {"listExports"}        # the caller's own exports (another merchant's: none of A's)
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 
@@ -341,7 +350,11 @@ def target(api, stack):
                                           "role": "clerk", "merchant_id": A[1], "store_id": "demo-store",
                                           "password": "Walk-the-tenancy-42"}, headers=hq, key=f"wst-{bob}")
     assert made.status_code == 201, made.text
-    return {"quote": quote.json()["quote_id"], "checkout": checkout.json()["checkout_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
+    today = clock.program_date().isoformat()
+    export = api.call("POST", "/v1/exports", {"kind": "points_ledger", "start": today, "end": today,
+                                              "merchant_id": A[1]}, headers=hq, key=f"wex-{bob}")
+    assert export.status_code == 202, export.text
+    return {"export": export.json()["export_id"], "today": today, "quote": quote.json()["quote_id"], "checkout": checkout.json()["checkout_id"],"member_code": lambda: api.call("GET", "/v1/members/me/member-code", headers=bob_app).json()["code"],
             "coupon_hold": coupon_hold.json()["hold_id"], "coupon_template": coupon_template, "coupon_issue": issued.json()["issue_id"], "coupon": coupons[0]["coupon_id"], "coupon_code": coupons[0]["code"],
             "used_coupon_code": coupons[1]["code"], "coupon_order": coupon_order,
             "bob": bob, "phone": phone, "order": order, "hold": hold, "key": pos(stack, A)["key_id"], "card": card,

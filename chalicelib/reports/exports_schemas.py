@@ -1,0 +1,34 @@
+"""What createExport and listExports are asked."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from chalicelib.shared.types import Strict
+
+ID = r"^[a-z0-9][a-z0-9\-]{1,39}$"
+
+
+class CreateExport(Strict):
+    kind: Literal["members", "points_ledger", "stored_value_ledger"] = Field(
+        description="what to export: `members` (registered in the period, at one merchant; personal data masked "
+                    "unless the caller may reveal it, as the header row says), `points_ledger`, "
+                    "`stored_value_ledger` (the postings of the period)")
+    format: Literal["csv", "xlsx"] = Field("csv", description="CSV (UTF-8 with a BOM, Excel opens it) or XLSX")
+    start: date = Field(description="the period's first day (the program's calendar)")
+    end: date = Field(description="its last day, included: at most 366 days after start, not after today")
+    merchant_id: str | None = Field(None, pattern=ID, description="one merchant's records only (a merchant's "
+                                    "caller: its own, always)")
+    store_id: str | None = Field(None, pattern=ID, description="one store's records only (a store's key: its own, "
+                                 "always)")
+    url_expires_in_seconds: int | None = Field(None, ge=1, le=3600, description="how long each download URL "
+                                               "works (local and test stages only; 900 elsewhere)")
+
+
+class ExportsQuery(Strict):
+    limit: int = Field(50, ge=1, le=200)
+    before: str | None = Field(None, max_length=200, pattern=r"^[!-~]+$",
+                               description="the `next` of the previous page")

@@ -1,0 +1,170 @@
+"""Where each kind of export reads its rows: a source that reads only the period asked, a page at
+a time, from a cursor (never a table scan).
+
+* ``points_ledger``, ``stored_value_ledger``: the postings listed under their program day
+  (``POSTDAY#<ledger>#<day>#<shard>`` on gsi1, :mod:`chalicelib.ledger.postings`), day by day,
+  each day's shards merged by ``<created_at>#<posting id>``: the rows come in time order and the
+  cursor is ``{day, after}``. A merchant's or store's export keeps its own postings of what it
+  reads (the program's postings of the period: the day partitions are the program's).
+* ``members``: the members a merchant registered in the period (``listMembers``' sharded listing,
+  through the members service), masked unless the export's creator may reveal personal data.
+
+Each source yields ``(row, cursor)``: the cursor says where to carry on after that row.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from chalicelib.db.backend import SortKey
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.events import stats
+from chalicelib.ledger.postings import DAY_SHARDS, day_partition
+from chalicelib.members import service as members
+from chalicelib.reports.exports_tables import PostingRow
+from chalicelib.shared.principal import Principal
+
+PAGE = 500          # items per query page (a shard's page: a day's merge holds 16 pages at most)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What an export reads: its kind, period (program days, both included), merchant and store,
+    and whether personal data is shown unmasked."""
+
+    kind: str
+    start: date
+    end: date
+    merchant_id: str | None = None
+    store_id: str | None = None
+    reveal: bool = False
+
+
+class Source(Protocol):
+    def header(self, asked: Asked) -> list[str]:
+        """The file's first row."""
+
+    def estimate(self, uow: UnitOfWork, asked: Asked) -> int | None:
+        """How many rows the export will hold, if that can be known without reading them."""
+
+    def rows(self, uow: UnitOfWork, asked: Asked, cursor: Any) -> Iterator[tuple[list[Any], Any]]:
+        """The rows after ``cursor`` (None: from the first), each with the cursor after it."""
+
+
+def _days(start: date, end: date, first: date | None) -> Iterator[date]:
+    day = first or start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Postings:
+    """A ledger's postings of the period, in time order."""
+
+    ledger: str
+    columns: tuple[str, ...]
+
+    def header(self, asked: Asked) -> list[str]:
+        """The ledger's columns."""
+        return list(self.columns)
+
+    def estimate(self, uow: UnitOfWork, asked: Asked) -> int | None:
+        """Unknown: nothing counts postings per day; the ceiling is checked as the rows come."""
+        return None
+
+    def rows(self, uow: UnitOfWork, asked: Asked, cursor: Any) -> Iterator[tuple[list[Any], Any]]:
+        """The period's postings after ``cursor`` (``{day, after}``), the export's merchant's and store's."""
+        at = cursor or {}
+        first = date.fromisoformat(at["day"]) if at.get("day") else None
+        for day in _days(asked.start, asked.end, first):
+            after = at.get("after") if first == day else None
+            for posting in self._day(uow, day.isoformat(), after):
+                position = {"day": day.isoformat(), "after": posting.gsi1sk}
+                if asked.merchant_id and posting.merchant_id != asked.merchant_id:
+                    continue
+                if asked.store_id and posting.store_id != asked.store_id:
+                    continue
+                yield self.row(posting), position
+
+    def _day(self, uow: UnitOfWork, day: str, after: str | None) -> Iterator[PostingRow]:
+        sort = SortKey.above(after) if after else None
+        shards = [uow.query(PostingRow, day_partition(self.ledger, day, n), sort, index="gsi1", page_size=PAGE)
+                  for n in range(DAY_SHARDS)]
+        return heapq.merge(*shards, key=lambda p: str(p.gsi1sk))
+
+    def row(self, p: PostingRow) -> list[Any]:
+        """A posting's cells."""
+        if self.ledger == "points":
+            return [p.created_at, p.posting_id, p.member_id, p.point_type, p.kind, int(p.amount),
+                    int(p.available_delta or 0), int(p.pending_delta or 0), int(p.balance_after), p.source or "",
+                    p.reason or "", p.merchant_id or "", p.store_id or ""]
+        return [p.created_at, p.posting_id, p.member_id, p.kind, int(p.amount), int(p.principal_delta or 0),
+                int(p.bonus_delta or 0), int(p.balance_after), p.ref or "", p.reason or "", p.merchant_id or "",
+                p.store_id or "", p.entries or ""]
+
+
+MEMBER_COLUMNS = ("member_id", "registered_at", "merchant_id", "store_id", "channel", "stage", "status",
+                  "name", "gender", "birthday", "phone", "email")
+PERSONAL = ("name", "birthday", "phone", "email")
+
+
+@dataclass(frozen=True)
+class Members:
+    """The members a merchant registered in the period, oldest first."""
+
+    program: str
+
+    def header(self, asked: Asked) -> list[str]:
+        """The columns, personal ones marked ``(masked)`` unless revealed."""
+        return [c if asked.reveal or c not in PERSONAL else f"{c} (masked)" for c in MEMBER_COLUMNS]
+
+    def estimate(self, uow: UnitOfWork, asked: Asked) -> int | None:
+        """The registrations the daily statistics counted for the merchant in the period (not by store)."""
+        if asked.store_id:
+            return None
+        return sum(int(d["members_registered"]) for d in stats.daily(uow, asked.merchant_id or "ALL", asked.start,
+                                                                      asked.end))
+
+    def rows(self, uow: UnitOfWork, asked: Asked, cursor: Any) -> Iterator[tuple[list[Any], Any]]:
+        """The members after ``cursor`` (``{after: <registered_at>#<id>}``), a listing page at a time."""
+        hq = Principal("staff", "job:exports", "super_admin", program_id=self.program)    # checked when created
+        after = (cursor or {}).get("after")
+        while True:
+            page = members.listing(uow, hq, asked.merchant_id, asked.start, asked.end, after, PAGE,
+                                   asked.store_id, None, reveal=asked.reveal)
+            for m in page["members"]:
+                after = f"{m['registered_at']}#{m['member_id']}"
+                yield [m.get(c) if m.get(c) is not None else "" for c in MEMBER_COLUMNS], {"after": after}
+            if page["next"] is None:
+                return
+            after = page["next"]
+
+
+POINTS_COLUMNS = ("posted_at", "posting_id", "member_id", "point_type", "kind", "points", "available_delta",
+                  "pending_delta", "balance_after", "source", "reason", "merchant_id", "store_id")
+STORED_VALUE_COLUMNS = ("posted_at", "posting_id", "member_id", "kind", "amount_fen", "principal_delta_fen",
+                        "bonus_delta_fen", "balance_after_fen", "ref", "reason", "merchant_id", "store_id",
+                        "journal_lines")
+KINDS = ("points_ledger", "stored_value_ledger", "members")
+
+
+def source(kind: str, program: str) -> Source:
+    """The source of ``kind``."""
+    if kind == "points_ledger":
+        return Postings("points", POINTS_COLUMNS)
+    if kind == "stored_value_ledger":
+        return Postings("stored_value", STORED_VALUE_COLUMNS)
+    if kind == "members":
+        return Members(program)
+    raise ValueError(f"no export source for {kind}")
+
+
+def dumps(cursor: Any) -> str:
+    """A cursor as recorded on the export."""
+    return json.dumps(cursor, separators=(",", ":"))
