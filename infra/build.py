@@ -81,6 +81,9 @@ JOB_SIZES = {
     "checkout-lapse": SWEEP,
     "points-reconcile": AUDIT, "stored-value-reconcile": AUDIT, "gift-card-reconcile": AUDIT, "coupon-reconcile": AUDIT,
     "points-inflation": (120, 256), "gift-card-batches": (900, 3008),
+    # exports stream rows to S3 in 8 MiB parts (an XLSX is a temporary file of one part's run):
+    # 15-minute parts at 1 GB, mostly waiting on DynamoDB pages
+    "exports": DUE_WORK,
 }
 JOBS_QUEUE_VISIBILITY_SECONDS = 6 * 900       # Lambda's advice for an SQS source: 6x the timeout
 # deliver-webhooks: a batch of 10 posts side by side, each at most 3 s to connect and 5 s to answer

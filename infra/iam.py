@@ -91,7 +91,9 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
             _allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],     # redrive-events reads it
                    [{"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}]),
             _allow(["sqs:SendMessage"], webhooks_queue)]           # the fan-out to the subscriptions
-    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing,
+    # (a multipart upload's parts are s3:PutObject; an export given up aborts its upload)
+    return common + [_allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                            [exports]), listing,
                      _allow(["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                             jobs_queue)]
 
