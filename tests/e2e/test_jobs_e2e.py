@@ -81,7 +81,7 @@ def test_the_scheduler_fires_the_apps_schedule_handlers(stack):
                                              "stored-value-reconcile", "stored-value-holds",
                                              "gift-card-batches", "stored-value-bonus-expiry",
                                              "gift-card-reconcile", "gift-card-holds", "coupon-expiry", "coupon-issues", "coupon-reconcile", "coupon-holds",
-                                             "coupon-owed", "checkout-lapse"}
+                                             "coupon-owed", "checkout-lapse", "exports"}
     errors = []
     scheduler = Scheduler(jobs, on_error=lambda name, e: errors.append((name, e)))
     start = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)

@@ -331,3 +331,23 @@ def test_wrong_reset_codes_are_limited_per_caller_and_answer_no_sooner_than_the_
     ok = api.call("POST", "/v1/auth/staff/password", {"program_id": "default", "login": staff["login"],
                                                        "reset_code": staff["reset_code"], "new_password": PASSWORD})
     assert ok.status_code == 429
+
+
+def test_an_account_enrols_its_own_totp_and_then_logs_in_with_it(api, admin):
+    staff = _new_staff(api, admin["token"], role="merchant_admin", store=None)
+    got = api.call("GET", f"/v1/staff/{staff['staff_id']}", headers=api.bearer(admin["token"]))
+    assert got.status_code == 200 and got.json()["role"] == "merchant_admin" and got.json()["totp_enrolled"] is False
+    token = _login(api, staff["login"]).json()["token"]
+    started = api.call("POST", "/v1/staff/me/totp", {"password": PASSWORD}, headers=api.bearer(token))
+    assert started.status_code == 200, started.text
+    secret = started.json()["secret"]
+    assert started.json()["otpauth_uri"].startswith("otpauth://totp/") and started.json()["enrolled"] is False
+    code = pyotp.TOTP(secret).now()
+    confirmed = api.call("POST", "/v1/staff/me/totp", {"code": code}, headers=api.bearer(token))
+    assert confirmed.status_code == 200 and confirmed.json()["enrolled"] is True, confirmed.text
+    me = _me(api, token).json()
+    assert me["totp_enrolled"] is True
+    assert _login(api, staff["login"]).status_code == 401                 # a code is needed now
+    assert _login(api, staff["login"], totp_code=code).status_code == 401  # and the confirming one is used
+    # (the program's points valuation: a read every HQ console makes beside the staff pages)
+    assert api.call("GET", "/v1/points/valuation", headers=api.bearer(admin["token"])).status_code == 200
