@@ -1,5 +1,5 @@
 """Versioned program configuration: earn rules, the tier ladder, bonus rules... saved by ops as
-numbered versions, each in force from its ``effective_from``, never edited.
+numbered versions, each in force from its ``effective_from``, never edited; every save audited.
 
 ``CONFIG#<name>`` holds one ``FROM#<effective_from>#<version>`` item per version (the body as
 JSON), one ``VERSION#<version>`` marker (with its ``effective_from``), so two saves racing for the
@@ -35,6 +35,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+from chalicelib.db import audit
 from chalicelib.db.backend import SortKey
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
@@ -181,6 +182,7 @@ class VersionedConfig(Generic[C]):
                                      effective_from=start, body=body.model_dump_json(), created_by=by.ref,
                                      created_at=now), on_conflict=raced)
         uow.update(ConfigHeadItem(*ConfigHeadItem.key(self.name)), [ConfigHeadItem.version.set(version)])
+        audit.record(uow, self.event_type, by.ref, detail=f"{self.name} version {version} in force from {start}")
         uow.emit(DomainEvent(self.event_type, self.subject, {"version": version, "effective_from": start}))
         self._cache.invalidate(uow.program)
         self._applicable.invalidate(uow.program)

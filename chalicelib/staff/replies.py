@@ -72,12 +72,3 @@ class TotpEnrolmentOut(Reply):
     secret: str | None = Field(None, description="base32; shown this once")
     otpauth_uri: str | None = Field(None, description="for a QR code")
     staff: StaffOut | None = None
-
-
-class StaffPolicyOut(Reply):
-    """The program's staff security policy."""
-
-    totp_roles: list[str]
-    version: int
-    updated_at: str | None
-    updated_by: str | None

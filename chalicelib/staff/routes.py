@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 
 from chalicelib.api.auth import HQ_ROLES, PROGRAM_ROLES, staff
+from chalicelib.api.configs import config_endpoints
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.shared import lazy
+from chalicelib.staff.policy import POLICY, StaffPolicy
 
 if TYPE_CHECKING:
-    from chalicelib.staff import accounts, own, policy, sessions
+    from chalicelib.staff import accounts, own, sessions
 else:
     accounts = lazy.module("chalicelib.staff.accounts")
     own = lazy.module("chalicelib.staff.own")
-    policy = lazy.module("chalicelib.staff.policy")
     sessions = lazy.module("chalicelib.staff.sessions")
 
 bp = Blueprint(__name__)
@@ -144,14 +145,6 @@ def enrol_totp(call: Call):
     return own.enrol_totp(call.uow, call.caller, call.body.password, call.body.code, call.source)
 
 
-@endpoint(bp, "/v1/staff-policy", "GET", "getStaffPolicy", tags=TAGS, summary="The roles that must log in with TOTP",
-          allow=(staff(*HQ_ROLES),), response=R + "StaffPolicyOut")
-def get_policy(call: Call):
-    return policy.get(call.uow)
-
-
-@endpoint(bp, "/v1/staff-policy", "PUT", "putStaffPolicy", tags=TAGS, errors=(409, 422),
-          summary="Set the roles that must log in with TOTP (super admin)", allow=(staff("super_admin"),),
-          body=S + "StaffPolicyIn", response=R + "StaffPolicyOut")
-def put_policy(call: Call):
-    return policy.put(call.uow, call.caller, list(call.body.totp_roles), call.body.version)
+config_endpoints(bp, "/v1/staff-policy", POLICY, "policy", StaffPolicy, put_id="putStaffPolicy",
+                 get_id="getStaffPolicy", noun="the staff security policy (the roles that must log in with TOTP)",
+                 tags=TAGS, put_allow=(staff("super_admin"),), get_allow=(staff(*HQ_ROLES),))

@@ -70,8 +70,3 @@ class SetPassword(Secrets):
 class EnrolTotp(Secrets):
     password: str | None = Field(None, max_length=256, description="to start an enrolment: the account's password")
     code: str | None = Field(None, max_length=12, description="to confirm it: the authenticator's 6 digits")
-
-
-class StaffPolicyIn(Strict):
-    totp_roles: list[Role] = Field(max_length=len(PROGRAM_ROLES), description="roles that must log in with TOTP")
-    version: int = Field(ge=0, description="the version read (0: none yet)")
