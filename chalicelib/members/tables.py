@@ -3,7 +3,7 @@
 ``MEMBER#<id> / PROFILE``        the profile; ``merged_into`` keeps an old id resolving after a merge
 ``IDENTITY#<type>#<value> / IDENTITY``  the OneID index: one read from any identity to its member id
 ``AUDIT#<member id> / <time>#<ulid>``  the member's copy of its audit entries (:mod:`chalicelib.db.audit`)
-``REFRESH#<token id> / REFRESH``  a login's refresh token: a hash of its secret, single use
+(logins: ``RFAMILY#`` / ``RTOKEN#`` items of :mod:`chalicelib.db.refresh`, shared with staff)
 
 A profile is listed on ``gsi1`` under ``MEMBERS#<merchant>#<n>`` (``n`` from a hash of its id, one
 of :data:`LISTING_SHARDS`), by registration time: a merchant's flash of 2,000 registrations a
@@ -104,21 +104,6 @@ class IdentityItem(MainModel):
     @classmethod
     def of(cls, identity: Identity, member_id: str, at: str) -> IdentityItem:
         return cls(*cls.key(identity), member_id=member_id, bound_at=at)
-
-
-class RefreshTokenItem(MainModel):
-    """``REFRESH#<id>``: one login's refresh token (a hash of its secret), in the member's program."""
-
-    member_id = UnicodeAttribute()
-    secret_hash = UnicodeAttribute()
-    status = UnicodeAttribute()                # active | used | revoked
-    verified_by = UnicodeAttribute()
-    issued_by = UnicodeAttribute()
-    refresh_expires_at = UnicodeAttribute()
-
-    @staticmethod
-    def key(token_id: str) -> tuple[str, str]:
-        return f"REFRESH#{token_id}", "REFRESH"
 
 
 def taken(identity: Identity):

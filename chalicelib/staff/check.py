@@ -7,19 +7,21 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api import auth
+from chalicelib.db.refresh import RefreshFamilyItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import lazy
-from chalicelib.staff.tables import StaffFamilyItem, StaffItem
+from chalicelib.staff.tables import StaffItem
 
 merchants = lazy.module("chalicelib.merchants.service")
 
 
-def login_holds_item(item: StaffItem | None, family: StaffFamilyItem | None, epoch: int | None) -> bool:
+def login_holds_item(item: StaffItem | None, family: RefreshFamilyItem | None, epoch: int | None) -> bool:
     """Whether a login of ``item`` in ``family`` is still good: both active, and the account not
     changed since the family began (nor since the token was issued, at ``epoch``)."""
-    if item is None or family is None or item.status != "active" or family.status != "active":
+    if item is None or family is None or item.status != "active" or family.status != "active" \
+            or family.kind != "staff":
         return False
-    return (family.staff_id == item.staff_id and int(family.epoch or 0) == int(item.epoch)
+    return (family.owner == item.staff_id and int(family.epoch or 0) == int(item.epoch)
             and (epoch is None or epoch == int(item.epoch)))
 
 
@@ -31,7 +33,7 @@ def login_holds(program: str, staff_id: str, epoch: int, family_id: str, merchan
     merchant or store suspended."""
     uow = UnitOfWork("staff:check", program=program)
     wanted: list[tuple[Any, str, str]] = [(StaffItem, uow.index_key(StaffItem.key(staff_id)[0]), "STAFF"),
-                                          (StaffFamilyItem, uow.index_key(StaffFamilyItem.key(family_id)[0]), "FAMILY")]
+                                          (RefreshFamilyItem, uow.index_key(RefreshFamilyItem.key(family_id)[0]), "FAMILY")]
     wanted += [(model, uow.index_key(pk), sk) for model, (pk, sk) in merchants.standing_keys(merchant_id, store_id)]
     for consistent in (False, True):
         # an eventually consistent read may not see a login made a moment ago (or the account as

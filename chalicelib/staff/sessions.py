@@ -17,9 +17,7 @@ exists, each admitted first under the login name's lock and the caller's
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,17 +26,17 @@ import pyotp
 
 from chalicelib.api import auth
 from chalicelib.db import audit
+from chalicelib.db.refresh import RefreshFamilyItem, RefreshTokens, family_id_of
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock, lazy, sealing
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate, Forbidden, Problem, Unauthenticated, ValidationProblem
-from chalicelib.shared.ids import new_id
-from chalicelib.shared.principal import PROGRAM_ID, Principal
+from chalicelib.shared.principal import Principal
 from chalicelib.staff import attempts, passwords, policy
 from chalicelib.staff.accounts import normal_login, view
 from chalicelib.staff.attempts import wall_now
 from chalicelib.staff.check import login_holds_item
-from chalicelib.staff.tables import StaffFamilyItem, StaffItem, StaffLoginItem, StaffRefreshItem
+from chalicelib.staff.tables import StaffItem, StaffLoginItem
 
 merchants = lazy.module("chalicelib.merchants.service")
 
@@ -58,8 +56,13 @@ class TotpEnrolmentRequired(Problem):
     remembered = False
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def _revoked(uow: UnitOfWork, family: RefreshFamilyItem, why: str) -> None:
+    audit.record(uow, "staff.login_revoked", f"staff:{family.owner}", staff_id=family.owner,
+                 detail=f"login {family_id_of(family)}: {why}")
+    uow.after_commit(auth.forget_staff)
+
+
+TOKENS = RefreshTokens("srt_", "staff", REFRESH_DAYS, _revoked)
 
 
 def _totp_context(program: str, staff_id: str) -> bytes:
@@ -165,12 +168,9 @@ def _second_factor(uow: UnitOfWork, item: StaffItem, code: str | None) -> tuple[
 
 def new_login(uow: UnitOfWork, item: StaffItem) -> dict[str, Any]:
     """A new login (a family) of the account, and its first tokens (staged)."""
-    family_id = new_id()
     now = wall_now()
-    uow.create(StaffFamilyItem(*StaffFamilyItem.key(family_id), staff_id=item.staff_id, status="active",
-                               epoch=int(item.epoch),
-                               started_at=clock.iso(now), expires_at=int(now.timestamp()) + (REFRESH_DAYS + 1) * 86_400))
-    return _pair(uow, item, family_id, now)
+    family = TOKENS.begin(uow, item.staff_id, epoch=int(item.epoch), now=now)
+    return _pair(uow, item, family_id_of(family), now)
 
 
 def _pair(uow: UnitOfWork, item: StaffItem, family_id: str, now: datetime) -> dict[str, Any]:
@@ -178,71 +178,32 @@ def _pair(uow: UnitOfWork, item: StaffItem, family_id: str, now: datetime) -> di
     claims = {"role": item.role, "program_id": uow.program, "ep": int(item.epoch), "sid": family_id,
               **{k: v for k, v in (("merchant_id", item.merchant_id), ("store_id", item.store_id)) if v}}
     token = mint_token("staff", item.staff_id, ACCESS_MINUTES, **claims)
-    token_id, secret = new_id(), secrets.token_urlsafe(32)
-    ends = now + timedelta(days=REFRESH_DAYS)
-    uow.create(StaffRefreshItem(*StaffRefreshItem.key(token_id), staff_id=item.staff_id, family_id=family_id,
-                                secret_hash=_hash(secret), status="active", refresh_expires_at=clock.iso(ends),
-                                expires_at=int(ends.timestamp()) + 86_400))
     return {"token": token, "expires_at": clock.iso(now + timedelta(minutes=ACCESS_MINUTES)),
-            "refresh_token": f"srt_{uow.program}.{token_id}.{secret}", "refresh_expires_at": clock.iso(ends),
-            "staff": view(item)}
+            **TOKENS.issue(uow, family_id, now), "staff": view(item)}
 
 
 # --- refresh and logout -------------------------------------------------------------------
 
-def _parse(refresh_token: str) -> tuple[str, str, str]:
-    parts = refresh_token.removeprefix("srt_").split(".")
-    if not refresh_token.startswith("srt_") or len(parts) != 3 or not PROGRAM_ID.match(parts[0]) \
-            or not parts[1].isalnum() or len(parts[1]) > 32:
-        raise Unauthenticated("not a staff refresh token")
-    return parts[0], parts[1], parts[2]
-
-
 def program_of(refresh_token: str) -> str:
     """The program a refresh token belongs to (the unit of work must be opened there)."""
-    return _parse(refresh_token)[0]
-
-
-def _revoke_family(uow: UnitOfWork, family_id: str, staff_id: str, why: str, actor: str) -> None:
-    work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
-    work.update(StaffFamilyItem(*StaffFamilyItem.key(family_id)),
-                [StaffFamilyItem.status.set("revoked"), StaffFamilyItem.why.set(why)],
-                StaffFamilyItem.pk.exists())
-    audit.record(work, "staff.login_revoked", actor, staff_id=staff_id, detail=f"login {family_id}: {why}")
-    work.commit()
-    auth.forget_staff()
+    return TOKENS.program_of(refresh_token)
 
 
 def refresh(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
     """The next access token and refresh token of a login; the one presented is used up. A used
     one presented again ends the whole login (401)."""
-    _, token_id, secret = _parse(refresh_token)
-    token = uow.get(StaffRefreshItem, StaffRefreshItem.key(token_id), consistent=True)
-    if token is None or not hmac.compare_digest(token.secret_hash, _hash(secret)):
-        raise Unauthenticated("refresh token not valid")
-    family = uow.get(StaffFamilyItem, StaffFamilyItem.key(token.family_id), consistent=True)
-    if token.status == "used":
-        if family is not None and family.status == "active":
-            _revoke_family(uow, token.family_id, token.staff_id, "a used refresh token was presented again",
-                           f"staff:{token.staff_id}")
-        raise Unauthenticated("this refresh token was used already: the login has ended; log in again")
-    if family is None or family.status != "active":
-        raise Unauthenticated("this login has ended; log in again")
-    now = wall_now()
-    if token.refresh_expires_at <= clock.iso(now):
-        raise Unauthenticated("refresh token expired; log in again")
-    item = uow.get(StaffItem, StaffItem.key(token.staff_id), consistent=True)
-    if item is None or not login_holds_item(item, family, None):
+    used = TOKENS.use(uow, refresh_token)
+    item = uow.get(StaffItem, StaffItem.key(used.family.owner), consistent=True)
+    if item is None or not login_holds_item(item, used.family, None):
         raise Unauthenticated("this login has ended (disabled, role or password changed); log in again")
-    token.status = "used"
-    uow.save(token, StaffRefreshItem.status == "active", on_conflict=lambda: Unauthenticated("refresh token already used"))
-    uow.check(family, StaffFamilyItem.status == "active", on_conflict=lambda: Unauthenticated("this login has ended"))
-    return _pair(uow, item, token.family_id, now)
+    return _pair(uow, item, used.token.family_id, wall_now())
 
 
 def logout(uow: UnitOfWork, by: Principal) -> dict[str, Any]:
     """End the caller's login: its refresh tokens at once, its access tokens within seconds."""
     if by.session is None:
         raise ValidationProblem("this token came from no login (minted): nothing to log out of")
-    _revoke_family(uow, by.session, by.id, "logged out", by.ref)
+    family = TOKENS.family(uow, by.session)
+    if family is not None and family.status == "active":
+        TOKENS.revoke(uow, family, "logged out")
     return {"logged_out": True, "staff_id": by.id, "effective_within_seconds": auth.STAFF_CACHE_SECONDS}

@@ -6,9 +6,7 @@
                                   die with it), TOTP (sealed), a pending reset code's hash.
                                   Listed under ``gsi1pk = STAFF`` / ``<merchant or ->#<id>``.
 ``STAFFLOGIN#<login> / LOGIN``    the login name, unique in the program, naming the account.
-``SFAMILY#<id> / FAMILY``         one login's refresh tokens (a family): revoked as a whole when
-                                  one of them is used twice, or at logout.
-``SREFRESH#<id> / REFRESH``       one refresh token of a family: a hash of its secret, single use.
+(a login and its refresh tokens: ``RFAMILY#`` / ``RTOKEN#`` items of :mod:`chalicelib.db.refresh`)
 ``SLOCK#<login> / LOCK``          wrong passwords in a row at one login name (whether or not an
                                   account has it), and the lock they earned.
 """
@@ -57,32 +55,6 @@ class StaffLoginItem(MainModel):
     @staticmethod
     def key(login: str) -> tuple[str, str]:
         return f"STAFFLOGIN#{login}", "LOGIN"
-
-
-class StaffFamilyItem(MainModel):
-    staff_id = UnicodeAttribute()
-    epoch = NumberAttribute(default=0)               # the account's epoch when the login began
-    status = UnicodeAttribute()                      # active | revoked
-    why = UnicodeAttribute(null=True)
-    started_at = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)          # TTL
-
-    @staticmethod
-    def key(family_id: str) -> tuple[str, str]:
-        return f"SFAMILY#{family_id}", "FAMILY"
-
-
-class StaffRefreshItem(MainModel):
-    staff_id = UnicodeAttribute()
-    family_id = UnicodeAttribute()
-    secret_hash = UnicodeAttribute()
-    status = UnicodeAttribute()                      # active | used
-    refresh_expires_at = UnicodeAttribute()
-    expires_at = NumberAttribute(null=True)          # TTL
-
-    @staticmethod
-    def key(token_id: str) -> tuple[str, str]:
-        return f"SREFRESH#{token_id}", "REFRESH"
 
 
 class StaffLockItem(MainModel):

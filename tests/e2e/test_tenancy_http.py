@@ -66,8 +66,6 @@ def test_refresh_tokens_are_single_use_and_revocable(api, stack):
     second = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": first["refresh_token"]})
     assert second.status_code == 201 and second.json()["member_id"] == bob
     assert api.call("GET", "/v1/members/me", headers=api.bearer(second.json()["token"])).json()["member_id"] == bob
-    replayed = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": first["refresh_token"]})
-    assert replayed.status_code == 401
     revoked = api.call("POST", "/v1/auth/member-tokens/revoke", {"refresh_token": second.json()["refresh_token"]})
     assert revoked.status_code == 200
     after = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": second.json()["refresh_token"]})
@@ -78,6 +76,25 @@ def test_refresh_tokens_are_single_use_and_revocable(api, stack):
     actions = [a.action for a in members_repository.of(UnitOfWork()).audit_trail(bob)]
     assert actions.count("token.issued") == 1 and actions.count("token.refreshed") == 1
     assert actions.count("token.revoked") == 1
+
+
+def test_a_used_refresh_token_presented_again_ends_the_whole_login(api, stack):
+    """Someone else has a copy: the thief's token and the holder's newer one stop together."""
+    bob, _ = register_at(api, stack, A)
+    first = api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "wechat_code"},
+                     login=True).json()
+    other = api.call("POST", "/v1/auth/member-tokens", {"member_id": bob, "verified_by": "wechat_code"},
+                     login=True).json()                       # another login of the same member
+    second = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": first["refresh_token"]}).json()
+    replayed = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": first["refresh_token"]})
+    assert replayed.status_code == 401 and "ended" in replayed.json()["detail"]
+    newer = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": second["refresh_token"]})
+    assert newer.status_code == 401                            # the family ended with the replay
+    untouched = api.call("POST", "/v1/auth/member-tokens/refresh", {"refresh_token": other["refresh_token"]})
+    assert untouched.status_code == 201                        # another login of the member goes on
+    from chalicelib.db.uow import UnitOfWork
+    trail = [(a.action, a.detail) for a in members_repository.of(UnitOfWork()).audit_trail(bob)]
+    assert sum(1 for action, detail in trail if action == "token.revoked" and "presented again" in detail) == 1
 
 
 def test_profiles_and_identities_are_not_for_pos_keys_or_store_staff(api, stack):
