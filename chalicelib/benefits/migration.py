@@ -15,32 +15,26 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.db import tenancy
+from chalicelib.db.migration import scan_once
 from chalicelib.shared.observability import logger
-
-MARKER = {"pk": {"S": "MIGRATION#entitlement-coupons"}, "sk": {"S": "DONE"}}
 
 
 def migrate_open_entitlements(client: Any, table: str) -> dict[str, Any]:
     """Issue (or owe) the coupons of every entitlement recorded before coupons existed."""
-    if "Item" in client.get_item(TableName=table, Key=MARKER, ConsistentRead=True):
-        return {"issued": 0, "owed": 0, "failed": []}
     from chalicelib.benefits import service  # (the capability, imported by the run only)
     done = {"issued": 0, "owed": 0, "skipped": 0}
-    failed: list[str] = []
-    pages = client.get_paginator("scan").paginate(
-        TableName=table, ConsistentRead=True, FilterExpression="begins_with(sk, :e) AND #s = :g",
-        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":e": {"S": "ENTITLE#"},
-                                                                              ":g": {"S": "granted"}})
-    for page in pages:
-        for item in page["Items"]:
-            program, logical = tenancy.split(item["pk"]["S"])
-            if program is None or not logical.startswith("MEMBER#"):
-                continue
-            try:
-                done[service.issue_open(program, logical.removeprefix("MEMBER#"), item["sk"]["S"])] += 1
-            except Exception:   # noqa: BLE001 - one entitlement must not stop the others; the next run retries it
-                logger.exception("entitlement not migrated", extra={"pk": item["pk"]["S"], "sk": item["sk"]["S"]})
-                failed.append(f"{item['pk']['S']} {item['sk']['S']}")
-    if not failed:
-        client.put_item(TableName=table, Item=MARKER)
-    return {"issued": done["issued"], "owed": done["owed"], "failed": failed}
+
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        program, logical = tenancy.split(item["pk"]["S"])
+        if program is None or not logical.startswith("MEMBER#"):
+            return None
+        try:
+            done[service.issue_open(program, logical.removeprefix("MEMBER#"), item["sk"]["S"])] += 1
+        except Exception:   # noqa: BLE001 - one entitlement must not stop the others; the next run retries it
+            logger.exception("entitlement not migrated", extra={"pk": item["pk"]["S"], "sk": item["sk"]["S"]})
+            return f"{item['pk']['S']} {item['sk']['S']}"
+        return True
+    run = scan_once(client, table, "entitlement-coupons", visit, FilterExpression="begins_with(sk, :e) AND #s = :g",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":e": {"S": "ENTITLE#"}, ":g": {"S": "granted"}})
+    return {"issued": done["issued"], "owed": done["owed"], "failed": run.left}

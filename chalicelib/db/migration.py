@@ -20,6 +20,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.db import due, tenancy
@@ -27,6 +28,62 @@ from chalicelib.shared.principal import DEFAULT_PROGRAM
 
 PLATFORM_PREFIXES = ("APIKEY#", "PROGRAM#", "JOB#", "MIGRATION#")
 MARKER = {"pk": {"S": "MIGRATION#programs"}, "sk": {"S": "DONE"}}
+
+Visit = Callable[[dict[str, Any]], "bool | str | None"]
+"""What a migration does to one scanned item: True (done), a phrase (left for the next run, and
+reported: it changed meanwhile, or a person must decide), or None (not its business)."""
+
+
+@dataclass
+class Run:
+    """What one run of a scanning migration did."""
+
+    done: int = 0
+    left: list[str] = field(default_factory=list)
+    skipped: bool = False                 # its marker said it was done: nothing was scanned
+
+
+def marker(name: str) -> dict[str, Any]:
+    """The key of the item that records a migration as done."""
+    return {"pk": {"S": f"MIGRATION#{name}"}, "sk": {"S": "DONE"}}
+
+
+def _cursor(name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"MIGRATION#{name}"}, "sk": {"S": "CURSOR"}}
+
+
+def scan_once(client: Any, table: str, name: str, visit: Visit, page_size: int = 1_000, **scan: Any) -> Run:
+    """The shape of every scanning migration: skip it if its marker is set; else scan ``table``
+    (consistently; ``scan`` adds a filter) and ``visit`` each item; set the marker once a run
+    left nothing, so later starts skip the scan. Resumable: the scan's position is saved after
+    each page (``MIGRATION#<name> / CURSOR``) and a run stopped half-way carries on from it. Each
+    visit must be idempotent and never overwrite a concurrent change (a conditional write), so a
+    run beside a live stage, stopped half-way or run again changes nothing twice."""
+    done, cursor = marker(name), _cursor(name)
+    if "Item" in client.get_item(TableName=table, Key=done, ConsistentRead=True):
+        return Run(skipped=True)
+    saved = client.get_item(TableName=table, Key=cursor, ConsistentRead=True).get("Item")
+    start = json.loads(saved["at"]["S"]) if saved else None
+    run = Run()
+    while True:
+        request = {"TableName": table, "ConsistentRead": True, "Limit": page_size, **scan}
+        if start:
+            request["ExclusiveStartKey"] = start
+        page = client.scan(**request)
+        for item in page["Items"]:
+            outcome = visit(item)
+            if outcome is True:
+                run.done += 1
+            elif isinstance(outcome, str):
+                run.left.append(outcome)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+        client.put_item(TableName=table, Item={**cursor, "at": {"S": json.dumps(start)}})
+    if not run.left:
+        client.put_item(TableName=table, Item=done)
+    client.delete_item(TableName=table, Key=cursor)       # the next run (if any) starts from the top
+    return run
 
 
 def _logical(item: dict[str, Any]) -> bool:
@@ -64,7 +121,6 @@ def migrate_to_programs(client: Any, tables: list[str], marker_table: str,
     return moved
 
 
-ACCOUNT_MARKER = {"pk": {"S": "MIGRATION#points-account-key"}, "sk": {"S": "DONE"}}
 OLD_ACCOUNT = re.compile(r"^PTS#([a-z][a-z0-9_]{0,31})#ACCOUNT$")
 
 
@@ -74,28 +130,22 @@ def migrate_points_account_keys(client: Any, table: str) -> dict[str, Any]:
     idempotent and resumable like the move into programs. An account already at the new key
     with other contents (the new code served it before the migration ran) is left where it is
     and reported, never overwritten; the marker is then not set, so the next run looks again."""
-    if "Item" in client.get_item(TableName=table, Key=ACCOUNT_MARKER, ConsistentRead=True):
-        return {"moved": 0, "conflicts": []}
-    moved, conflicts = 0, []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            found = OLD_ACCOUNT.match(item["sk"]["S"])
-            if not found:
-                continue
-            new = {**item, "sk": {"S": f"PTS#{found.group(1)}#LOT"}}
-            try:
-                client.put_item(TableName=table, Item=new, ConditionExpression="attribute_not_exists(pk)")
-            except client.exceptions.ConditionalCheckFailedException:
-                there = client.get_item(TableName=table, Key={"pk": new["pk"], "sk": new["sk"]},
-                                        ConsistentRead=True).get("Item")
-                if there != new:                  # not a copy an interrupted run made: a person decides
-                    conflicts.append(f"{item['pk']['S']} {item['sk']['S']}")
-                    continue
-            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-            moved += 1
-    if not conflicts:
-        client.put_item(TableName=table, Item=ACCOUNT_MARKER)
-    return {"moved": moved, "conflicts": conflicts}
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        found = OLD_ACCOUNT.match(item["sk"]["S"])
+        if not found:
+            return None
+        new = {**item, "sk": {"S": f"PTS#{found.group(1)}#LOT"}}
+        try:
+            client.put_item(TableName=table, Item=new, ConditionExpression="attribute_not_exists(pk)")
+        except client.exceptions.ConditionalCheckFailedException:
+            there = client.get_item(TableName=table, Key={"pk": new["pk"], "sk": new["sk"]},
+                                    ConsistentRead=True).get("Item")
+            if there != new:                  # not a copy an interrupted run made: a person decides
+                return f"{item['pk']['S']} {item['sk']['S']}"
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+        return True
+    run = scan_once(client, table, "points-account-key", visit)
+    return {"moved": run.done, "conflicts": run.left}
 
 
 def _set_once(client: Any, table: str, item: dict[str, Any], attribute: str, value: dict[str, str]) -> bool:
@@ -113,29 +163,18 @@ def _set_once(client: Any, table: str, item: dict[str, Any], attribute: str, val
     return True
 
 
-ORDER_MARKER = {"pk": {"S": "MIGRATION#order-spent-points"}, "sk": {"S": "DONE"}}
-
-
 def migrate_order_spent_points(client: Any, table: str) -> dict[str, Any]:
     """Give every order spent on before ``spent_points`` existed its total, the number a spend's
     share condition now reads instead of the order (an order without it refuses spends, 409
     ``order-not-migrated``). Conditioned on the order's version, so a concurrent change is never
     overwritten: that order is reported and the marker not set, so the next run does it."""
-    if "Item" in client.get_item(TableName=table, Key=ORDER_MARKER, ConsistentRead=True):
-        return {"counted": 0, "changed": []}
-    counted, changed = 0, []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            if item["sk"]["S"] != "ORDER" or "spent" not in item or "spent_points" in item:
-                continue
-            points = sum(int(lot["points"]) for lot in json.loads(item["spent"]["S"]))
-            if not _set_once(client, table, item, "spent_points", {"N": str(points)}):
-                changed.append(item["pk"]["S"])
-                continue
-            counted += 1
-    if not changed:
-        client.put_item(TableName=table, Item=ORDER_MARKER)
-    return {"counted": counted, "changed": changed}
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        if item["sk"]["S"] != "ORDER" or "spent" not in item or "spent_points" in item:
+            return None
+        points = sum(int(lot["points"]) for lot in json.loads(item["spent"]["S"]))
+        return _set_once(client, table, item, "spent_points", {"N": str(points)}) or item["pk"]["S"]
+    run = scan_once(client, table, "order-spent-points", visit)
+    return {"counted": run.done, "changed": run.left}
 
 
 ISSUANCE_MARKER = {"pk": {"S": "MIGRATION#issuance-counters"}, "sk": {"S": "DONE"}}
@@ -197,7 +236,7 @@ def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str]
     return {"seeded": seeded, "counting_already": counting, "unattributed": unattributed}
 
 
-REGAIN_MARKER = {"pk": {"S": "MIGRATION#tier-regain-from"}, "sk": {"S": "DONE"}}
+REGAIN = "tier-regain-from"
 DOWNWARD = ("downgrade", "refund")          # history causes that lower the tier earned by growth
 REGAIN_LOOKBACK = 24                        # history entries read back per member, at most
 
@@ -208,23 +247,15 @@ def migrate_tier_regain_from(client: Any, table: str) -> dict[str, Any]:
     falls). It is the tier before the first of their latest run of downward changes (each one went
     lower, so the first left the highest). Conditioned on the tier's version, so a concurrent
     change is never overwritten: that member is reported and the marker not set."""
-    if "Item" in client.get_item(TableName=table, Key=REGAIN_MARKER, ConsistentRead=True):
-        return {"marked": 0, "changed": []}
-    marked, changed = 0, []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            if item["sk"]["S"] != "TIER" or "regain_from" in item:
-                continue
-            left = _tier_left(client, table, item)
-            if left is None:
-                continue
-            if not _set_once(client, table, item, "regain_from", {"S": left}):
-                changed.append(item["pk"]["S"])
-                continue
-            marked += 1
-    if not changed:
-        client.put_item(TableName=table, Item=REGAIN_MARKER)
-    return {"marked": marked, "changed": changed}
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        if item["sk"]["S"] != "TIER" or "regain_from" in item:
+            return None
+        left = _tier_left(client, table, item)
+        if left is None:
+            return None
+        return _set_once(client, table, item, "regain_from", {"S": left}) or item["pk"]["S"]
+    run = scan_once(client, table, REGAIN, visit)
+    return {"marked": run.done, "changed": run.left}
 
 
 def _tier_left(client: Any, table: str, tier: dict[str, Any]) -> str | None:
@@ -245,7 +276,7 @@ def _tier_left(client: Any, table: str, tier: dict[str, Any]) -> str | None:
     return left
 
 
-DUE_MARKER = {"pk": {"S": "MIGRATION#due-by-program"}, "sk": {"S": "DONE"}}
+DUE = "due-by-program"
 DUE_INDEXES = (("duepk", "duesk"), ("gsi1pk", "gsi1sk"))       # the due index, and gsi1's second kind
 
 
@@ -271,29 +302,29 @@ def migrate_due_keys(client: Any, table: str) -> dict[str, Any]:
     key alone, conditioned on the key scanned: idempotent and resumable, and an entry that changed
     meanwhile (the new code rewrote it in the new form, or took it off the index) is left, counted,
     and the marker not set, so the next run looks again."""
-    if "Item" in client.get_item(TableName=table, Key=DUE_MARKER, ConsistentRead=True):
-        return {"moved": 0, "changed": 0}
-    moved = changed = 0
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            for name, sort in DUE_INDEXES:
-                wanted = _due_key(item, name, sort)
-                if wanted is None:
-                    continue
-                try:
-                    client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                       UpdateExpression="SET #k = :new", ConditionExpression="#k = :old",
-                                       ExpressionAttributeNames={"#k": name},
-                                       ExpressionAttributeValues={":new": {"S": wanted}, ":old": item[name]})
-                    moved += 1
-                except client.exceptions.ConditionalCheckFailedException:
-                    changed += 1
-    if not changed:
-        client.put_item(TableName=table, Item=DUE_MARKER)
-    return {"moved": moved, "changed": changed}
+    moved = 0
+
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        nonlocal moved
+        changed = []
+        for name, sort in DUE_INDEXES:
+            wanted = _due_key(item, name, sort)
+            if wanted is None:
+                continue
+            try:
+                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                   UpdateExpression="SET #k = :new", ConditionExpression="#k = :old",
+                                   ExpressionAttributeNames={"#k": name},
+                                   ExpressionAttributeValues={":new": {"S": wanted}, ":old": item[name]})
+                moved += 1
+            except client.exceptions.ConditionalCheckFailedException:
+                changed.append(f"{item['pk']['S']} {name}")
+        return "; ".join(changed) or None
+    run = scan_once(client, table, DUE, visit)
+    return {"moved": moved, "changed": sum(len(left.split("; ")) for left in run.left)}
 
 
-MERCHANT_LISTING_MARKER = {"pk": {"S": "MIGRATION#merchant-listing"}, "sk": {"S": "DONE"}}
+MERCHANT_LISTING = "merchant-listing"
 
 
 def migrate_merchant_listing(client: Any, table: str) -> dict[str, Any]:
@@ -301,26 +332,26 @@ def migrate_merchant_listing(client: Any, table: str) -> dict[str, Any]:
     reads the program's ``MERCHANTS`` partition of gsi1, never a scan): set its index keys where
     it has none. Each item only where ``gsi1pk`` is still absent, so it is idempotent, resumable
     and never overwrites what a concurrent update set (an update lists an unlisted merchant too)."""
-    if "Item" in client.get_item(TableName=table, Key=MERCHANT_LISTING_MARKER, ConsistentRead=True):
-        return {"listed": 0}
-    listed = 0
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            program, logical = tenancy.split(item["pk"]["S"])
-            if item["sk"]["S"] != "MERCHANT" or not logical.startswith("MERCHANT#") or "gsi1pk" in item:
-                continue
-            try:
-                client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                   UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
-                                   ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi1pk)",
-                                   ExpressionAttributeValues={
-                                       ":p": {"S": tenancy.physical(program or DEFAULT_PROGRAM, "MERCHANTS")},   # merchants.tables.LISTING
-                                       ":s": {"S": logical.removeprefix("MERCHANT#")}})
-                listed += 1
-            except client.exceptions.ConditionalCheckFailedException:
-                continue                   # listed meanwhile
-    client.put_item(TableName=table, Item=MERCHANT_LISTING_MARKER)
-    return {"listed": listed}
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        program, logical = tenancy.split(item["pk"]["S"])
+        if item["sk"]["S"] != "MERCHANT" or not logical.startswith("MERCHANT#") or "gsi1pk" in item:
+            return None
+        listing = {"gsi1pk": tenancy.physical(program or DEFAULT_PROGRAM, "MERCHANTS"),   # merchants.tables.LISTING
+                   "gsi1sk": logical.removeprefix("MERCHANT#")}
+        return list_once(client, table, item, listing) or None          # listed meanwhile: nothing to do
+    return {"listed": scan_once(client, table, MERCHANT_LISTING, visit).done}
+
+
+def list_once(client: Any, table: str, item: dict[str, Any], keys: dict[str, str]) -> bool:
+    """Give a scanned item its ``gsi1`` keys where it still has none (False: listed meanwhile)."""
+    try:
+        client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                           UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+                           ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi1pk)",
+                           ExpressionAttributeValues={":p": {"S": keys["gsi1pk"]}, ":s": {"S": keys["gsi1sk"]}})
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def migrate_all(client: Any, tables: list[str], main_table: str,

@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.db import tenancy
-
-MARKER = {"pk": {"S": "MIGRATION#order-parts"}, "sk": {"S": "DONE"}}
+from chalicelib.db.migration import scan_once
 
 
 def _part(item: dict[str, Any]) -> tuple[str, str, str, str, int, int] | None:
@@ -38,34 +37,28 @@ def _part(item: dict[str, Any]) -> tuple[str, str, str, str, int, int] | None:
 
 def migrate_order_parts(client: Any, table: str) -> dict[str, Any]:
     """Give every payment made before orders kept parts its part and its order."""
-    if "Item" in client.get_item(TableName=table, Key=MARKER, ConsistentRead=True):
-        return {"moved": 0, "conflicts": []}
-    moved, conflicts = 0, []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            found = _part(item)
-            if found is None:
-                continue
-            program, merchant, order, sk, paid, refunded = found
-            pk = tenancy.physical(program, f"ORDER#{merchant}#{order}")
-            store, _, ref = sk.removeprefix("PART#").partition("#")
-            at = item.get("created_at", {"S": "1970-01-01T00:00:00+00:00"})
-            try:
-                _order(client, table, pk, merchant, order, item, at)
-            except client.exceptions.ConditionalCheckFailedException:
-                conflicts.append(f"{pk}: paid by another member than the order's")
-                continue
-            try:
-                client.put_item(TableName=table, ConditionExpression="attribute_not_exists(pk)", Item={
-                    "pk": {"S": pk}, "sk": {"S": sk}, "store": {"S": store}, "ref": {"S": ref},
-                    "merchant_id": {"S": merchant}, "order_id": {"S": order}, "amount_fen": {"N": str(paid)},
-                    "refunded_fen": {"N": str(refunded)}, "created_at": at})
-                moved += 1
-            except client.exceptions.ConditionalCheckFailedException:
-                pass                     # written already: by a run before, or by the new code
-    if not conflicts:
-        client.put_item(TableName=table, Item=MARKER)
-    return {"moved": moved, "conflicts": conflicts}
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        found = _part(item)
+        if found is None:
+            return None
+        program, merchant, order, sk, paid, refunded = found
+        pk = tenancy.physical(program, f"ORDER#{merchant}#{order}")
+        store, _, ref = sk.removeprefix("PART#").partition("#")
+        at = item.get("created_at", {"S": "1970-01-01T00:00:00+00:00"})
+        try:
+            _order(client, table, pk, merchant, order, item, at)
+        except client.exceptions.ConditionalCheckFailedException:
+            return f"{pk}: paid by another member than the order's"
+        try:
+            client.put_item(TableName=table, ConditionExpression="attribute_not_exists(pk)", Item={
+                "pk": {"S": pk}, "sk": {"S": sk}, "store": {"S": store}, "ref": {"S": ref},
+                "merchant_id": {"S": merchant}, "order_id": {"S": order}, "amount_fen": {"N": str(paid)},
+                "refunded_fen": {"N": str(refunded)}, "created_at": at})
+        except client.exceptions.ConditionalCheckFailedException:
+            return None                  # written already: by a run before, or by the new code
+        return True
+    run = scan_once(client, table, "order-parts", visit)
+    return {"moved": run.done, "conflicts": run.left}
 
 
 def _order(client: Any, table: str, pk: str, merchant: str, order: str, item: dict[str, Any],

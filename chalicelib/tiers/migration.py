@@ -11,44 +11,31 @@ layer's migrations."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalicelib.db import tenancy
+from chalicelib.db.migration import scan_once
 from chalicelib.shared.observability import logger
 
-MARKER = {"pk": {"S": "MIGRATION#tier-listing"}, "sk": {"S": "DONE"}}
-CURSOR = {"pk": {"S": "MIGRATION#tier-listing"}, "sk": {"S": "CURSOR"}}
+NAME = "tier-listing"
 
 
 def migrate_tier_listing(client: Any, table: str, page_size: int = 1_000) -> dict[str, Any]:
     """List the member of every tier item written before the listing's consumer existed."""
-    if "Item" in client.get_item(TableName=table, Key=MARKER, ConsistentRead=True):
-        return {"listed": 0, "failed": []}
     from chalicelib.tiers import listing  # (the capability, imported by the run only)
-    saved = client.get_item(TableName=table, Key=CURSOR, ConsistentRead=True).get("Item")
-    start = json.loads(saved["at"]["S"]) if saved else None
-    listed, failed = 0, []
-    while True:
-        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True, "Limit": page_size,
-                                   "FilterExpression": "sk = :t", "ExpressionAttributeValues": {":t": {"S": "TIER"}}}
-        if start:
-            request["ExclusiveStartKey"] = start
-        page = client.scan(**request)
-        for item in page["Items"]:
-            program, logical = tenancy.split(item["pk"]["S"])
-            if program is None or not logical.startswith("MEMBER#"):
-                continue
-            try:
-                listed += listing.place(program, logical.removeprefix("MEMBER#"))
-            except Exception:   # noqa: BLE001 - one member must not stop the others; the next run retries
-                logger.exception("tier listing not migrated", extra={"pk": item["pk"]["S"]})
-                failed.append(item["pk"]["S"])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
-        client.put_item(TableName=table, Item={**CURSOR, "at": {"S": json.dumps(start)}})
-    if not failed:
-        client.put_item(TableName=table, Item=MARKER)
-        client.delete_item(TableName=table, Key=CURSOR)
-    return {"listed": listed, "failed": failed}
+    listed = 0
+
+    def visit(item: dict[str, Any]) -> bool | str | None:
+        nonlocal listed
+        program, logical = tenancy.split(item["pk"]["S"])
+        if program is None or not logical.startswith("MEMBER#"):
+            return None
+        try:
+            listed += listing.place(program, logical.removeprefix("MEMBER#"))
+        except Exception:   # noqa: BLE001 - one member must not stop the others; the next run retries
+            logger.exception("tier listing not migrated", extra={"pk": item["pk"]["S"]})
+            return item["pk"]["S"]
+        return None
+    run = scan_once(client, table, NAME, visit, page_size, FilterExpression="sk = :t",
+                    ExpressionAttributeValues={":t": {"S": "TIER"}})
+    return {"listed": listed, "failed": run.left}

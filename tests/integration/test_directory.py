@@ -161,7 +161,7 @@ def test_a_program_time_zone_change_is_versioned_and_applies_from_now_on(db):
 
 
 def test_the_migration_lists_merchants_from_before_the_listing(aws):
-    from chalicelib.db.migration import MERCHANT_LISTING_MARKER, migrate_merchant_listing
+    from chalicelib.db.migration import MERCHANT_LISTING, marker, migrate_merchant_listing
     from chalicelib.merchants.tables import LISTING as MERCHANTS
     main = MerchantItem.Meta.table_name
     assert MERCHANTS == "MERCHANTS"                          # the migration (db layer) writes it literally
@@ -174,5 +174,5 @@ def test_the_migration_lists_merchants_from_before_the_listing(aws):
     for program in ("default", "p2"):
         listed = directory.list_merchants(UnitOfWork("r", program=program), SA, 50, None)["merchants"]
         assert "old" in [m["merchant_id"] for m in listed]
-    aws.delete_item(TableName=main, Key=MERCHANT_LISTING_MARKER)
+    aws.delete_item(TableName=main, Key=marker(MERCHANT_LISTING))
     assert migrate_merchant_listing(aws, main) == {"listed": 0}         # idempotent: nothing left to list

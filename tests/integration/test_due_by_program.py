@@ -20,7 +20,7 @@ from pynamodb.attributes import UnicodeAttribute
 from chalicelib import jobs
 from chalicelib.db import backend, due
 from chalicelib.db.items import DueIndex, MainModel
-from chalicelib.db.migration import DUE_MARKER, migrate_due_keys
+from chalicelib.db.migration import DUE, marker, migrate_due_keys
 from chalicelib.db.tables import MAIN
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.programs import listing  # noqa: F401 - sets due.PROGRAMS, as app.py names it
@@ -153,7 +153,7 @@ def test_a_due_entry_from_before_is_migrated_and_then_processed(aws):
         assert migrate_due_keys(aws, main) == {"moved": old, "changed": 0}
         assert api.run_job("points-expiry")["points_expired"] == 100
         assert migrate_due_keys(aws, main) == {"moved": 0, "changed": 0}   # the marker: nothing scanned
-        aws.delete_item(TableName=main, Key=DUE_MARKER)
+        aws.delete_item(TableName=main, Key=marker(DUE))
         assert migrate_due_keys(aws, main) == {"moved": 0, "changed": 0}   # idempotent: nothing left to move
     finally:
         clock.freeze(None)

@@ -186,7 +186,7 @@ def test_members_downgraded_before_regain_from_get_the_tier_they_left(aws):
 
 
 def test_a_tier_changed_during_the_regain_migration_is_reported(aws):
-    from chalicelib.db.migration import REGAIN_MARKER, migrate_tier_regain_from
+    from chalicelib.db.migration import REGAIN, marker, migrate_tier_regain_from
     main = MAIN.physical_name(settings())
     aws.put_item(TableName=main, Item={"pk": {"S": "default/MEMBER#E"}, "sk": {"S": "TIER"}, "member_id": {"S": "E"},
                                        "tier": {"S": "V2"}, "changes": {"N": "1"}, "version": {"N": "1"}})
@@ -204,5 +204,5 @@ def test_a_tier_changed_during_the_regain_migration_is_reported(aws):
         assert migrate_tier_regain_from(aws, main) == {"marked": 0, "changed": ["default/MEMBER#E"]}
     finally:
         aws.update_item = real
-    assert "Item" not in aws.get_item(TableName=main, Key=REGAIN_MARKER)
+    assert "Item" not in aws.get_item(TableName=main, Key=marker(REGAIN))
     assert migrate_tier_regain_from(aws, main) == {"marked": 1, "changed": []}

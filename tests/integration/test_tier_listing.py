@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.db.migration import marker
 from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
@@ -146,7 +147,7 @@ def test_the_migration_lists_members_set_before_the_listing_resumably_and_once(a
         assert done["failed"] == [] and done["listed"] <= 3
         assert (members_of("V2"), members_of("V3")) == ({mids[1], mids[3]}, {mids[0], mids[2], mids[4]})
         assert migration.migrate_tier_listing(client, table) == {"listed": 0, "failed": []}    # marked done
-        client.delete_item(TableName=table, Key=migration.MARKER)
+        client.delete_item(TableName=table, Key=marker(migration.NAME))
         assert migration.migrate_tier_listing(client, table)["listed"] == 0                  # run again: nobody moved
     finally:
         clock.freeze(None)
