@@ -6,6 +6,7 @@ snapshot whenever data changed (and on a clean stop), atomically, one JSON-lines
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,14 @@ def _backend(region: str):
     return dynamodb_backends[ACCOUNT][region]
 
 
+def _wire(value: Any) -> str:
+    """A binary value where the emulator kept it as bytes (in a list, a map or a set): as the wire
+    carries it, base64 (what the emulator keeps when it is sent so, and answers as it should)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def save(folder: Path, region: str, tables: list[str], s3_client: Any = None, buckets: list[str] = ()) -> int:
     """Write every item of ``tables`` (and objects of ``buckets``); returns the item count."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -30,7 +39,7 @@ def save(folder: Path, region: str, tables: list[str], s3_client: Any = None, bu
         dumps = {}
         for name in tables:
             table = _backend(region).get_table(name)
-            dumps[name] = [json.dumps(item.to_json()["Attributes"], separators=(",", ":"))
+            dumps[name] = [json.dumps(item.to_json()["Attributes"], separators=(",", ":"), default=_wire)
                            for item in table.all_items()]
     for name, lines in dumps.items():
         tmp = folder / f".{name}.jsonl.tmp"
