@@ -16,8 +16,10 @@ from chalicelib.shared import lazy
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
+    from chalicelib.merchants import service as merchants
     from chalicelib.reports import balance
 else:
+    merchants = lazy.module("chalicelib.merchants.service")
     balance = lazy.module("chalicelib.reports.balance")
 
 bp = Blueprint(__name__)
@@ -36,11 +38,13 @@ config_endpoints(bp, "/v1/points/valuation", VALUATION, "valuation", PointsValua
                  tags=TAGS, put_allow=(HQ,), get_allow=(HQ,))
 
 
-@endpoint(bp, "/v1/balance-sheet", "GET", "getBalanceSheet", tags=TAGS, errors=(403,),
+@endpoint(bp, "/v1/balance-sheet", "GET", "getBalanceSheet", tags=TAGS, errors=(403, 404),
           summary="What the program owes its members at a day's close, to the fen: points, stored value, gift cards, "
                   "coupons, deferred membership fees; each line beside its reconciliation's latest result",
           allow=(staff("super_admin", "ops_manager", "merchant_admin"),), query=BalanceSheetQuery,
           response="chalicelib.reports.balance_replies:BalanceSheetOut")
 def get_balance_sheet(call: Call):
     """``getBalanceSheet``."""
+    if call.query.merchant_id and call.caller.is_hq:
+        merchants.place(call.uow, call.caller, call.query.merchant_id)      # a merchant of the program (404)
     return balance.sheet(call.uow, call.query.as_of, call.query.merchant_id, call.caller)

@@ -17,15 +17,18 @@ from pydantic import Field, model_validator
 
 from chalicelib.api.auth import ANY_STAFF, key_with
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.reports.dashboard_tables import DISTINCT, FOLDED
-from chalicelib.shared import lazy
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.errors import Forbidden, ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.shared.types import Strict
 
 if TYPE_CHECKING:
+    from chalicelib.merchants import service as merchants
     from chalicelib.reports import dashboard_read as read
 else:
+    merchants = lazy.module("chalicelib.merchants.service")
     read = lazy.module("chalicelib.reports.dashboard_read")
 
 bp = Blueprint(__name__)
@@ -33,6 +36,7 @@ R = "chalicelib.reports.dashboard_replies:"
 ALLOW = (ANY_STAFF, key_with("reports"))
 ID = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
 MAX_DAYS = 366
+FIRST_DAY = date(2000, 1, 1)          # before any program: a period's previous period stays on the calendar
 METRICS = (*FOLDED, *DISTINCT)
 
 
@@ -43,9 +47,10 @@ class Scoped(Strict):
 
 class DashboardQuery(Scoped):
     period: Literal["day", "week", "month", "range"] = "day"
-    start: date | None = Field(None, description="the day, a day of the week or month (default: today), or the "
-                                                 "range's first day")
-    end: date | None = Field(None, description="a range's last day (period=range only)")
+    start: date | None = Field(None, ge=FIRST_DAY, description="the day, a day of the week or month (default: "
+                               "today), or the range's first day; not in the future (a period may run on past "
+                               "today: its days to come are 0)")
+    end: date | None = Field(None, ge=FIRST_DAY, description="a range's last day (period=range only)")
 
     @model_validator(mode="after")
     def _range(self) -> DashboardQuery:
@@ -60,8 +65,8 @@ class DashboardQuery(Scoped):
 
 
 class SeriesQuery(Scoped):
-    start: date
-    end: date
+    start: date = Field(ge=FIRST_DAY)
+    end: date = Field(ge=FIRST_DAY)
     metrics: str = Field(description="comma-separated metric names: " + ", ".join(METRICS), max_length=600)
 
     @model_validator(mode="after")
@@ -76,6 +81,25 @@ class SeriesQuery(Scoped):
     def names(self) -> list[str]:
         """The metrics asked for, each once, in the order given."""
         return list(dict.fromkeys(m.strip() for m in self.metrics.split(",") if m.strip()))
+
+
+def not_future(start: date | None) -> None:
+    """Refuse a period that has not begun (its figures cannot exist yet). One that runs on past
+    today is answered, its days to come at zero: a chart of this month or year."""
+    today = clock.program_date()
+    if start is not None and start > today:
+        raise ValidationProblem(f"the period starts in the future (today is {today.isoformat()})",
+                                errors=[{"field": "start", "message": "in the future"}])
+
+
+def checked_scope(uow: UnitOfWork, p: Principal, merchant_id: str | None,
+                  store_id: str | None) -> tuple[str, str | None, str | None]:
+    """:func:`scope_for`, its merchant and store known in the program (404 otherwise, as
+    everywhere: zeros for a merchant that does not exist would say it sold nothing)."""
+    scope, merchant, store = scope_for(p, merchant_id, store_id)
+    if merchant is not None:
+        merchants.place(uow, p, merchant, store)
+    return scope, merchant, store
 
 
 def scope_for(p: Principal, merchant_id: str | None, store_id: str | None) -> tuple[str, str | None, str | None]:
@@ -102,20 +126,22 @@ def scope_for(p: Principal, merchant_id: str | None, store_id: str | None) -> tu
 
 @endpoint(bp, "/v1/dashboard", "GET", "getDashboard", tags=("dashboard",), query=DashboardQuery,
           summary="The operations dashboard for a day, week, month or range: each metric, its previous period's "
-          "value and the change", allow=ALLOW, response=R + "DashboardOut")
+          "value and the change", allow=ALLOW, errors=(404,), response=R + "DashboardOut")
 def get_dashboard(call: Call):
     """The period's metrics, the previous period's and the change."""
     q: DashboardQuery = call.query
-    scope, merchant, store = scope_for(call.caller, q.merchant_id, q.store_id)
+    not_future(q.start)
+    scope, merchant, store = checked_scope(call.uow, call.caller, q.merchant_id, q.store_id)
     return {"merchant_id": merchant, "store_id": store,
             **read.dashboard(call.uow, scope, q.period, q.start, q.end)}
 
 
 @endpoint(bp, "/v1/dashboard/series", "GET", "getDashboardSeries", tags=("dashboard",), query=SeriesQuery,
           summary="The daily values of chosen dashboard metrics over a range (for charts)", allow=ALLOW,
-          response=R + "DashboardSeriesOut")
+          errors=(404,), response=R + "DashboardSeriesOut")
 def get_series(call: Call):
     """Each day's values of the chosen metrics."""
     q: SeriesQuery = call.query
-    scope, merchant, store = scope_for(call.caller, q.merchant_id, q.store_id)
+    not_future(q.start)
+    scope, merchant, store = checked_scope(call.uow, call.caller, q.merchant_id, q.store_id)
     return {"merchant_id": merchant, "store_id": store, **read.series(call.uow, scope, q.start, q.end, q.names())}

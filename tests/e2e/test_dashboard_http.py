@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -284,3 +285,25 @@ def test_who_reads_which_dashboard(api, stack, world):
     assert get(hq, period="range", start="2026-01-02").status_code == 422
     assert api.call("GET", "/v1/dashboard/series", headers=hq, params={
         "start": "2026-01-01", "end": "2026-01-31", "metrics": "gmv_fen,nonsense"}).status_code == 422
+
+
+def test_a_merchant_or_store_that_is_not_there_and_a_period_off_the_calendar_are_refused(api, stack, world):
+    """Found from outside: zeros for a merchant that does not exist said it sold nothing; year 1
+    and 9999 answered 500; a future period answered zeros."""
+    hq, _, _ = world
+    from chalicelib.shared import clock
+    tomorrow = (clock.program_date() + timedelta(days=1)).isoformat()
+
+    def get(path="/v1/dashboard", **params):
+        return api.call("GET", path, headers=hq, params=params)
+    assert get(merchant_id="no-such-merchant").status_code == 404
+    assert get(merchant_id=M1, store_id="no-such-store").status_code == 404
+    assert get("/v1/balance-sheet", merchant_id="no-such-merchant").status_code == 404
+    for params in ({"start": "0001-01-01"}, {"period": "month", "start": "9999-12-31"},
+                   {"period": "week", "start": tomorrow}, {"period": "range", "start": tomorrow, "end": tomorrow}):
+        r = get(**params)
+        assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json", (params, r.text)
+    series = get("/v1/dashboard/series", start="0001-01-01", end="0001-01-31", metrics="gmv_fen")
+    assert series.status_code == 422
+    assert get(period="month").status_code == 200                  # this month, today in it: fine
+    assert get("/v1/dashboard/series", start="2026-01-01", end=tomorrow, metrics="gmv_fen").status_code == 200
