@@ -97,6 +97,8 @@ def find(uow: UnitOfWork, by: Principal, export_id: str) -> ExportItem:
 
 
 def _visible(by: Principal, item: ExportItem) -> bool:
+    if item.reveal and not by.may_reveal_pii():
+        return False            # unmasked personal data: only for those who may see it (found from outside)
     if by.is_hq:
         return True
     if not by.merchant_id or item.merchant_id != by.merchant_id:

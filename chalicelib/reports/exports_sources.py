@@ -140,10 +140,22 @@ class Members:
                                    asked.store_id, None, reveal=asked.reveal)
             for m in page["members"]:
                 after = f"{m['registered_at']}#{m['member_id']}"
+                if not asked.reveal:
+                    m = {**m, "name": _initial(m.get("name")), "birthday": _year(m.get("birthday"))}
                 yield [m.get(c) if m.get(c) is not None else "" for c in MEMBER_COLUMNS], {"after": after}
             if page["next"] is None:
                 return
             after = page["next"]
+
+
+def _initial(name: str | None) -> str | None:
+    """A name masked as the directory masks a contact's: its first character (张**)."""
+    return None if not name else name[0] + "*" * min(len(name) - 1, 3)
+
+
+def _year(birthday: str | None) -> str | None:
+    """A birthday masked to its year (1990-**-**)."""
+    return None if not birthday else birthday[:4] + "-**-**"
 
 
 POINTS_COLUMNS = ("posted_at", "posting_id", "member_id", "point_type", "kind", "points", "available_delta",

@@ -118,6 +118,26 @@ def test_members_are_masked_unless_the_caller_may_reveal_them(api):
     assert all("*" in r["phone (masked)"] for r in masked)
 
 
+def test_an_export_with_personal_data_revealed_is_only_for_those_who_may_see_it_and_names_are_masked(api):
+    """Found from outside: finance, an auditor or a merchant could fetch the URL of a super
+    admin's unmasked members export; and "masked" exports showed names and birthdays whole."""
+    members = _workload(api, 2)
+    for mid, name in zip(members, ("张三丰", "李四"), strict=True):
+        api.ok("PATCH", f"/v1/members/{mid}", {"name": name, "birthday": "1990-05-17"})
+    asked = {"kind": "members", "start": "2026-03-01", "end": "2026-03-01", "merchant_id": "m1"}
+    revealed = _export(api, asked)
+    assert revealed["personal_data"] == "revealed"
+    auditor = mint_token("staff", "aud", 600, role="auditor")
+    m1_key_holder = mint_token("staff", "m1-admin", 600, role="merchant_admin", merchant_id="m1")
+    for token in (FINANCE, auditor, m1_key_holder):
+        status, _ = api.call("GET", f"/v1/exports/{revealed['export_id']}", token=token)
+        assert status == 404
+        assert revealed["export_id"] not in str(api.ok("GET", "/v1/exports", token=token))
+    masked = _rows(_export(api, asked, token=FINANCE))
+    assert {r["name (masked)"] for r in masked} == {"张**", "李*"} and {r["birthday (masked)"] for r in masked} == {"1990-**-**"}
+    assert {r["name"] for r in _rows(revealed)} == {"张三丰", "李四"}
+
+
 @pytest.mark.parametrize("kill", ["before its record", "after its record"])
 def test_an_export_killed_after_a_part_resumes_without_a_duplicate_row(api, small_parts, monkeypatch, kill):
     _workload(api, 6)
