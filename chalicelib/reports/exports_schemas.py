@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.shared.types import Strict
 
@@ -24,7 +24,7 @@ class CreateExport(Strict):
                                     "caller: its own, always)")
     store_id: str | None = Field(None, pattern=ID, description="one store's records only (a store's key: its own, "
                                  "always)")
-    url_expires_in_seconds: int | None = Field(None, ge=1, le=3600, description="how long each download URL "
+    url_expires_in_seconds: StrictInt | None = Field(None, ge=1, le=3600, description="how long each download URL "
                                                "works (local and test stages only; 900 elsewhere)")
 
 

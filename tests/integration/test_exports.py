@@ -197,3 +197,11 @@ def test_an_xlsx_export_parses_back_with_openpyxl(api):
     assert rows[0][:2] == ("posted_at", "posting_id") and len(rows) == 1 + 12
     assert sorted(r[1] for r in rows[1:]) == sorted(p.posting_id for p in _postings(PostingItem))
 
+
+
+@pytest.mark.parametrize("seconds", [5.0, "60", True])
+def test_a_url_lifetime_is_a_whole_number_not_a_text_a_float_or_a_boolean(api, seconds):
+    status, problem = api.call("POST", "/v1/exports", {"kind": "points_ledger", "start": "2026-03-01",
+                                                      "end": "2026-03-02", "url_expires_in_seconds": seconds})
+    assert status == 422, problem
+    assert api.ok("GET", "/v1/exports")["exports"] == []
