@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api import auth
+from chalicelib.api import auth, refusals
 from chalicelib.api.contention import queued
 from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
@@ -83,6 +83,7 @@ class Operation:
     # the handler acts outside its unit of work (posts to a URL, sends to a queue): a retry with
     # the same key is answered from its record before the handler runs again
     external: bool = False
+    audit_refusals: bool = False         # a 403/404/409/422 of an authenticated caller is audited (api/refusals.py)
 
     def body_model(self) -> type[BaseModel] | None:
         """The request body's model (imported now if declared by reference)."""
@@ -179,7 +180,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
              secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
              path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False,
-             reads: bool | None = None) -> Callable:
+             reads: bool | None = None, audit_refusals: bool = False) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``.
 
     A read (a GET, or ``reads=True`` for a lookup sent as a POST) also admits the read-only staff
@@ -188,7 +189,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
         allow = auth.with_readers(allow)
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
-                   produces, secret, path_values, external)
+                   produces, secret, path_values, external, audit_refusals)
     if produces and op.idempotent:
         raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
@@ -263,13 +264,14 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     logger.append_keys(operation=op.operation_id)
     response_headers = {"X-Correlation-Id": correlation_id}
     started = time.perf_counter()
+    who = None                                     # the caller, once known (even if not admitted)
     try:
         raw = _raw_body(request)
         query_params = _query(request.query_params)
         principal = signature = None
         if not op.public:
-            principal = auth.check(auth.authenticate(headers, op.method, real_path, query_params, raw),
-                                   op.allow)
+            who = auth.authenticate(headers, op.method, real_path, query_params, raw)
+            principal = auth.check(who, op.allow)
             signature = SignatureItem.of(headers) if principal.kind == "merchant" else None
             if signature is not None and not op.idempotent:       # a read: its signature is good once
                 _use_signature(UnitOfWork(program=principal.program_id), signature)
@@ -290,6 +292,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
                 "Content-Disposition": f'attachment; filename="{payload.filename}"', **response_headers})
         return _json_response(status, payload, response_headers)
     except Problem as problem:
+        if op.audit_refusals and who is not None:
+            refusals.record(op.operation_id, real_path, who, problem)
         return _refused(problem, real_path, response_headers)
     except Throttled as throttled:      # nothing was written: the same key may be sent again
         logger.warning("throttled", extra={"error": str(throttled)[:500]})

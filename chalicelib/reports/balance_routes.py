@@ -42,7 +42,7 @@ config_endpoints(bp, "/v1/points/valuation", VALUATION, "valuation", PointsValua
           summary="What the program owes its members at a day's close, to the fen: points, stored value, gift cards, "
                   "coupons, deferred membership fees; each line beside its reconciliation's latest result",
           allow=(staff("super_admin", "ops_manager", "merchant_admin"),), query=BalanceSheetQuery,
-          response="chalicelib.reports.balance_replies:BalanceSheetOut")
+          response="chalicelib.reports.balance_replies:BalanceSheetOut", audit_refusals=True)
 def get_balance_sheet(call: Call):
     """``getBalanceSheet``."""
     if call.query.merchant_id and call.caller.is_hq:

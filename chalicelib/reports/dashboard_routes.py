@@ -126,7 +126,7 @@ def scope_for(p: Principal, merchant_id: str | None, store_id: str | None) -> tu
 
 @endpoint(bp, "/v1/dashboard", "GET", "getDashboard", tags=("dashboard",), query=DashboardQuery,
           summary="The operations dashboard for a day, week, month or range: each metric, its previous period's "
-          "value and the change", allow=ALLOW, errors=(404,), response=R + "DashboardOut")
+          "value and the change", allow=ALLOW, errors=(404,), response=R + "DashboardOut", audit_refusals=True)
 def get_dashboard(call: Call):
     """The period's metrics, the previous period's and the change."""
     q: DashboardQuery = call.query
@@ -138,7 +138,7 @@ def get_dashboard(call: Call):
 
 @endpoint(bp, "/v1/dashboard/series", "GET", "getDashboardSeries", tags=("dashboard",), query=SeriesQuery,
           summary="The daily values of chosen dashboard metrics over a range (for charts)", allow=ALLOW,
-          errors=(404,), response=R + "DashboardSeriesOut")
+          errors=(404,), response=R + "DashboardSeriesOut", audit_refusals=True)
 def get_series(call: Call):
     """Each day's values of the chosen metrics."""
     q: SeriesQuery = call.query

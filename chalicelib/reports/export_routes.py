@@ -26,7 +26,7 @@ WHO = (HQ, staff("merchant_admin"), key_with("reports"))
 @endpoint(bp, "/v1/exports", "POST", "createExport", tags=TAGS, status=202, errors=(403, 404), reads=True,
           summary="Queue an export of a period (members, points ledger, stored value ledger) as CSV or XLSX; the "
                   "exports job writes it, getExport reports progress and hands out the download URL",
-          allow=WHO, body=S + "CreateExport", response=R + "ExportOut")
+          allow=WHO, body=S + "CreateExport", response=R + "ExportOut", audit_refusals=True)
 def create_export(call: Call):
     """createExport."""
     return exports.create(call.body, call.caller, call.uow)
@@ -34,7 +34,8 @@ def create_export(call: Call):
 
 @endpoint(bp, "/v1/exports/{export_id}", "GET", "getExport", tags=TAGS, errors=(404,),
           summary="An export's progress (rows done of rows estimated); once done, a download URL that expires "
-                  "(15 minutes; a new one at each call, audited)", allow=WHO, response=R + "ExportOut")
+                  "(15 minutes; a new one at each call, audited)", allow=WHO, response=R + "ExportOut",
+          audit_refusals=True)
 def get_export(call: Call):
     """getExport."""
     return exports.get(call.uow, call.caller, call.params["export_id"])

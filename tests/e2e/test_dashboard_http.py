@@ -307,3 +307,17 @@ def test_a_merchant_or_store_that_is_not_there_and_a_period_off_the_calendar_are
     assert series.status_code == 422
     assert get(period="month").status_code == 200                  # this month, today in it: fine
     assert get("/v1/dashboard/series", start="2026-01-01", end=tomorrow, metrics="gmv_fen").status_code == 200
+
+
+def test_a_refused_report_is_audited(api, stack, world):
+    """Issue #29: another merchant's report, a period not allowed: refused, and the attempt audited."""
+    admin = api.bearer(staff_token("merchant_admin", "dash-ma-refused", M1, program_id=PROGRAM))
+    assert api.call("GET", "/v1/dashboard", headers=admin, params={"merchant_id": M2}).status_code == 403
+    assert api.call("GET", "/v1/balance-sheet", headers=admin, params={"as_of": "2999-01-01"}).status_code == 422
+    reader = api.bearer(staff_token("super_admin", "dash-sa-audit", program_id=PROGRAM))
+    log = api.call("GET", "/v1/audit-log", headers=reader,
+                   params={"staff_id": "dash-ma-refused", "action": "access.refused"})
+    assert log.status_code == 200, log.text
+    details = sorted(e["detail"] for e in log.json()["entries"])
+    assert len(details) == 2 and details[0].startswith("getBalanceSheet") and details[1].startswith("getDashboard")
+    assert all(e["actor"] == "staff:dash-ma-refused" and e["merchant_id"] == M1 for e in log.json()["entries"])

@@ -1,0 +1,30 @@
+"""Refused attempts on the operations that read or hand out a program's figures and files (the
+reports: dashboard, balance sheet, exports, settlement) are audited, as issue #29 asks: another
+merchant's report, a period not allowed, a download not one's own. An operation opts in with
+``endpoint(..., audit_refusals=True)``; the entry (``access.refused``) names the caller, the
+operation, the status and the problem, in a unit of work of its own (nothing else is written)."""
+
+from __future__ import annotations
+
+from chalicelib.db import audit
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.shared.errors import Problem
+from chalicelib.shared.observability import logger
+from chalicelib.shared.principal import Principal
+
+AUDITED = frozenset({403, 404, 409, 422})        # a refusal of what was asked, not a throttle or a login
+
+
+def record(operation_id: str, path: str, who: Principal, problem: Problem) -> None:
+    """Audit one refused attempt (never fails the answer: a failure is logged)."""
+    if problem.status not in AUDITED or not who.program_id:
+        return
+    try:
+        uow = UnitOfWork("access:refused", program=who.program_id)
+        merchant = who.merchant_id if who.merchant_id and audit.ID.match(who.merchant_id) else None
+        audit.record(uow, "access.refused", who.ref, merchant_id=merchant,
+                     detail=audit.redact(f"{operation_id} {path[:160]}: {problem.status} {problem.slug}: "
+                                         f"{problem.detail[:300]}"))
+        uow.commit()
+    except Exception:  # noqa: BLE001 - the refusal is answered whatever the audit store does
+        logger.exception("refusal not audited", extra={"operation": operation_id})
