@@ -25,6 +25,7 @@ Seven patches, all applied by :func:`install` and all tested in ``tests/integrat
 from __future__ import annotations
 
 import copy
+import hmac
 import json
 import threading
 import time
@@ -72,22 +73,63 @@ def install() -> None:
     _installed = True
 
 
+def presigned_signature(secret: str, method: str, host: str, path: str, query: list[tuple[str, str]]) -> str:
+    """The SigV4 signature S3 expects of a presigned URL (``query`` without ``X-Amz-Signature``):
+    the canonical request of the method, the path, the sorted query and the host, its payload
+    unsigned, signed with the key derived from ``secret`` for the credential's scope."""
+    import hashlib
+    import hmac
+    from urllib.parse import quote, unquote
+
+    def enc(text: str) -> str:
+        return quote(text, safe="-_.~")
+    params = dict(query)
+    scope = params["X-Amz-Credential"].split("/", 1)[1]            # <date>/<region>/<service>/aws4_request
+    canonical = "\n".join([method, quote(unquote(path), safe="/-_.~"),
+                           "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(query)),
+                           f"host:{host}\n", params.get("X-Amz-SignedHeaders", "host"), "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
 def _presigned_urls_expire() -> None:
     """7. Presigned URLs (exports, #29 item 3), as S3 treats them. moto served an object through a
     presigned URL for ever, where S3 refuses it (403 AccessDenied, "Request has expired") once
     ``X-Amz-Date`` + ``X-Amz-Expires`` has passed; and with the stack's IAM enforcement on
     (devstack/access.py) moto looked for an Authorization header a presigned URL does not have (a
-    500). A presigned request is refused once expired and otherwise admitted; its signature is not
-    checked here (moto cannot; S3 does)."""
+    500). A presigned request is refused once expired, and refused (403 SignatureDoesNotMatch)
+    unless its signature is the one S3 would compute with the secret of its access key (one of
+    the stack's: :mod:`devstack.access`): a URL changed to another object, or its lifetime
+    edited, no longer works, as on S3 (found from outside)."""
     from datetime import UTC, datetime
+    from urllib.parse import parse_qsl
 
     from moto.s3.exceptions import S3ClientError
     from moto.s3.responses import S3Response
+
+    from devstack import access
     original = S3Response._authenticate_and_authorize_s3_action
 
     def authorize(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
         query = self.querystring
         if self.method == "GET" and query.get("X-Amz-Signature") and query.get("X-Amz-Credential"):
+            pairs = parse_qsl(self.parsed_url.query, keep_blank_values=True)
+            given = dict(pairs).get("X-Amz-Signature", "")
+            unsigned = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
+            access_key = (query.get("X-Amz-Credential") or [""])[0].split("/", 1)[0]
+            secret = dict([access.OPERATOR_KEY, *access._KEYS.values()]).get(access_key)
+            host = self.headers.get("Host") or self.parsed_url.netloc
+            try:
+                expected = presigned_signature(secret, "GET", host, self.parsed_url.path, unsigned) if secret else None
+            except (KeyError, IndexError):
+                expected = None
+            if expected is None or not hmac.compare_digest(expected, given):
+                raise S3ClientError("SignatureDoesNotMatch", "The request signature we calculated does not match "
+                                    "the signature you provided")
             signed, seconds = (query.get("X-Amz-Date") or [""])[0], (query.get("X-Amz-Expires") or ["0"])[0]
             at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
             if time.time() > at + int(seconds):

@@ -112,6 +112,15 @@ def test_the_download_url_stops_working_when_it_expires(api, shops):
     assert created.status_code == 202, created.text
     done = _done(api, created.json()["export_id"], signed_by=one)
     assert requests.get(done["url"], timeout=30).status_code == 200
+    # as S3: a URL changed in any way no longer works (found from outside: the emulator took them)
+    url = done["url"]
+    signature = url.split("X-Amz-Signature=")[1].split("&")[0]
+    other = done["export_id"][:-1] + ("A" if done["export_id"][-1] != "A" else "B")
+    for tampered in (url.replace(done["export_id"], other),
+                     url.replace(signature, "0" * len(signature)),
+                     url.replace("X-Amz-Expires=2", "X-Amz-Expires=3600")):
+        refused = requests.get(tampered, timeout=30)
+        assert refused.status_code == 403 and b"SignatureDoesNotMatch" in refused.content, refused.content[:300]
     time.sleep(3.5)
     expired = requests.get(done["url"], timeout=30)
     assert expired.status_code == 403 and b"expired" in expired.content
