@@ -19,11 +19,12 @@ from devstack import emulator
 ACCOUNT = "123456789012"
 
 
-def _backend(region: str):
+def backend(region: str):
+    """The emulator's DynamoDB (in this process)."""
     return dynamodb_backends[ACCOUNT][region]
 
 
-def _wire(value: Any) -> str:
+def wire(value: Any) -> str:
     """A binary value where the emulator kept it as bytes (in a list, a map or a set): as the wire
     carries it, base64 (what the emulator keeps when it is sent so, and answers as it should)."""
     if isinstance(value, bytes | bytearray):
@@ -38,8 +39,8 @@ def save(folder: Path, region: str, tables: list[str], s3_client: Any = None, bu
     with emulator.LOCK:
         dumps = {}
         for name in tables:
-            table = _backend(region).get_table(name)
-            dumps[name] = [json.dumps(item.to_json()["Attributes"], separators=(",", ":"), default=_wire)
+            table = backend(region).get_table(name)
+            dumps[name] = [json.dumps(item.to_json()["Attributes"], separators=(",", ":"), default=wire)
                            for item in table.all_items()]
     for name, lines in dumps.items():
         tmp = folder / f".{name}.jsonl.tmp"
@@ -65,12 +66,12 @@ def load(folder: Path, region: str, tables: list[str], s3_client: Any = None, bu
             path = folder / f"{name}.jsonl"
             if not path.exists():
                 continue
-            table = _backend(region).get_table(name)
+            table = backend(region).get_table(name)
             shard = table.stream_shard
             with path.open(encoding="utf-8") as lines:
                 for line in lines:
                     if line.strip():
-                        _backend(region).put_item(name, json.loads(line))
+                        backend(region).put_item(name, json.loads(line))
                         count += 1
             if shard is not None:
                 shard.items.clear()   # restored data is not news: the pump must not redeliver it

@@ -15,13 +15,14 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 
+from devstack.snapshot import wire
 from devstack.stack import LocalStack, free_port
 
 
@@ -163,7 +164,7 @@ def readable(item: Any) -> str:
                 return zlib.decompress(value).decode()
             except (zlib.error, UnicodeDecodeError):
                 return value.hex()
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             return {k: plain(v) for k, v in value.items()}
         if isinstance(value, list):
             return [plain(v) for v in value]
@@ -171,13 +172,60 @@ def readable(item: Any) -> str:
     return json.dumps(plain(item), ensure_ascii=False)
 
 
+def _as_client_reads(value: Any) -> Any:
+    """Wire JSON as boto3's client hands it back: binary values as bytes."""
+    import base64
+    if isinstance(value, dict):
+        if set(value) == {"B"} and isinstance(value["B"], str):
+            return {"B": base64.b64decode(value["B"])}
+        if set(value) == {"BS"}:
+            return {"BS": [base64.b64decode(v) if isinstance(v, str) else v for v in value["BS"]]}
+        return {k: _as_client_reads(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_client_reads(v) for v in value]
+    return value
+
+
+class _Attributes(Mapping):
+    """An emulator item's attributes in the wire's JSON form, made only when a filter looks past
+    the partition key (most filters decide on it alone)."""
+
+    def __init__(self, item: Any) -> None:
+        self._item, self._json = item, None
+
+    def _attrs(self) -> dict:
+        if self._json is None:
+            self._json = json.loads(json.dumps(self._item.to_json()["Attributes"], default=wire))
+        return self._json
+
+    def __getitem__(self, key: str) -> Any:
+        return self._attrs()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._attrs())
+
+    def __len__(self) -> int:
+        return len(self._attrs())
+
+
 def stored_items(stack, keep: Callable[[str, dict], bool]) -> dict[tuple[str, str, str], dict]:
-    """Every stored item (every table, read consistently) that ``keep(pk, item)`` keeps, by
-    (table, pk, sk): what a test compares before and after to prove what a call left behind."""
-    client, found = stack.client("dynamodb"), {}
-    for table in stack.table_names.values():
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                if keep(item["pk"]["S"], item):
-                    found[(table, item["pk"]["S"], item["sk"]["S"])] = item
+    """Every stored item (every table, as the emulator holds it, under its lock: a consistent
+    view) that ``keep(pk, item)`` keeps, by (table, pk, sk): what a test compares before and
+    after to prove what a call left behind. Read in the emulator's memory rather than by a Scan
+    over HTTP, which grew with everything the suite had written (minutes a call, late in a run)."""
+    from devstack import emulator, snapshot
+    found = {}
+    with emulator.LOCK:
+        for table in stack.table_names.values():
+            for item in snapshot.backend(stack_region()).get_table(table).all_items():
+                pk = item.hash_key.value
+                attributes = _Attributes(item)
+                if keep(pk, attributes):
+                    found[(table, pk, item.range_key.value)] = dict(attributes)
     return found
+
+
+def stack_region() -> str:
+    """The local stack's region."""
+    from devstack.stack import REGION
+    return REGION

@@ -10,7 +10,7 @@ import time
 import requests
 
 from chalicelib.api.signing import signed_headers
-from tests.e2e.conftest import fresh_phone, readable
+from tests.e2e.conftest import fresh_phone, readable, stored_items
 
 
 def _member_with_points(api, points_fen=10_000):
@@ -108,9 +108,7 @@ def test_a_retried_key_creation_answers_the_same_key_and_its_record_keeps_no_sec
     other = api.call("POST", "/v1/merchants/demo-merchant/api-keys", {"capabilities": ["reports"]},
                      headers=api.staff(), key=idem)                 # the same key, another body
     assert other.status_code == 422
-    table = stack.table_names["main"]
-    stored = [i for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-              for i in page["Items"] if key["key_id"] in readable(i)]
+    stored = list(stored_items(stack, lambda pk, i: key["key_id"] in readable(i)).values())
     assert {i["sk"]["S"] for i in stored} >= {"APIKEY"} and len(stored) >= 2     # the key and the record
     assert not any(key["secret"] in readable(i) for i in stored)
 
