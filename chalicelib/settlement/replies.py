@@ -8,6 +8,8 @@ from chalicelib.shared.types import Reply
 
 
 class SideOut(Reply):
+    """What one party owes the other, by kind, in fen."""
+
     points_fen: int = Field(description="points redeemed at the other party, valued in fen")
     coupon_fen: int = Field(description="coupon discounts given by the other party, this party's share of their cost")
     stored_value_fen: int = Field(description="members' stored value spent at the other party")
@@ -16,6 +18,8 @@ class SideOut(Reply):
 
 
 class NetOut(Reply):
+    """Who owes whom, net."""
+
     debtor: str | None = Field(description="who owes, net (null: nobody)")
     creditor: str | None = Field(description="who is owed, net")
     fen: int = Field(description="how much, net (0 or more)")
@@ -39,6 +43,8 @@ class StatementOut(Reply):
 
 
 class LineOut(Reply):
+    """One clearing line."""
+
     kind: str = Field(description="points, coupon, stored_value or gift_card")
     payer: str = Field(description="who owes")
     payee: str = Field(description="who is owed")
@@ -62,6 +68,8 @@ class StatementPageOut(StatementOut):
 
 
 class StatementListOut(Reply):
+    """A period's statements, with whether the period is closed."""
+
     period: str = Field(description="the calendar month listed")
     closed: bool = Field(description="whether the period is closed")
     closed_at: str | None = Field(description="when it was closed")
@@ -70,6 +78,8 @@ class StatementListOut(Reply):
 
 
 class ClosedOut(Reply):
+    """A closed settlement period."""
+
     period: str = Field(description="the period closed")
     closed: bool = Field(description="true")
     closed_at: str = Field(description="when")
@@ -77,12 +87,16 @@ class ClosedOut(Reply):
 
 
 class MismatchOut(Reply):
+    """A statement whose totals differ from its lines."""
+
     statement: str = Field(description="the statement's pair (a~b)")
     kept: dict[str, int] = Field(description="its totals as kept")
     lines: dict[str, int] = Field(description="the same totals summed from its lines")
 
 
 class MerchantCheckOut(Reply):
+    """One merchant's stored value and gift card clearing against its journal account."""
+
     merchant_id: str
     journal_fen: int = Field(description="the settlement:<merchant> journal account's balance, owed to the merchant")
     cleared_fen: int = Field(description="what the settlement saw put on it (all periods)")
@@ -92,6 +106,8 @@ class MerchantCheckOut(Reply):
 
 
 class ReconciliationOut(Reply):
+    """A period's statements checked against their lines, and each merchant's clearing against the journal."""
+
     period: str
     statements_checked: int
     lines_checked: int
