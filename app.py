@@ -32,6 +32,7 @@ from chalicelib.programs.routes import bp as programs
 from chalicelib.reports.balance_routes import bp as balance_sheet
 from chalicelib.reports.dashboard_routes import bp as dashboard
 from chalicelib.reports.export_routes import bp as report_exports
+from chalicelib.settlement.routes import bp as settlement
 from chalicelib.shared import clock, coldstart, secrets
 from chalicelib.shared.observability import logger, metrics, traced, tracer
 from chalicelib.staff.routes import bp as staff
@@ -71,6 +72,7 @@ jobs.provided_by(
     "chalicelib.coupons.owed", "chalicelib.checkout.commits",
 )
 jobs.provided_by("chalicelib.reports.exports_job")                 # exports (#29 item 3)
+dispatch.provided_by("chalicelib.settlement.projection")           # mall settlement's clearing lines (#29 item 4)
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":
@@ -96,6 +98,7 @@ app.register_blueprint(audit_log)
 app.register_blueprint(balance_sheet)
 app.register_blueprint(dashboard)
 app.register_blueprint(report_exports)
+app.register_blueprint(settlement)
 
 # Chalice needs a stream ARN string at import time. It names the events table; the deployed
 # template replaces it with the table's real StreamArn (infra/build.py), and the local stream

@@ -840,6 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exports", type=int, nargs="?", const=1_000_000, metavar="ROWS",
                         help="only export ROWS points postings (1,000,000) through createExport and its job: wall "
                         "time, requests, peak RSS; printed, not written to results.json")
+    parser.add_argument("--settlement", type=int, nargs="?", const=100_000, metavar="LINES",
+                        help="only close a month of LINES clearing lines (100,000): the close's time and requests, "
+                        "a line's write units; printed, not written to results.json")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -908,6 +911,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.exports:
             from bench.exports import export_ledger
             print(json.dumps(export_ledger(stack, args.exports), indent=2))
+            return 0
+        if args.settlement:
+            from bench.settlement import close_month
+            print(json.dumps(close_month(stack, args.settlement), indent=2))
             return 0
         if args.coupon_issue:
             from bench.coupons import targeted_issue

@@ -263,6 +263,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
     back = (head.on_refund == "restore" or terms.kind == "third_party") and valid   # the platform refunds its voucher
     order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
+    used_at = c.used_merchant_id                 # (the event's merchant_id is the template's owner)
     if back:
         c.state, c.expires_at = "unused", None
         if c.valid_until:
@@ -279,5 +280,6 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     uow.emit(DomainEvent("coupon.write_off_undone", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": order,
         "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref, "store_id": store,
-        "cost": json.loads(cost) if cost else {}, "order_amount_fen": int(amount or 0)}, merchant_id=c.merchant_id))
+        "cost": json.loads(cost) if cost else {}, "order_amount_fen": int(amount or 0),
+        "used_merchant_id": used_at}, merchant_id=c.merchant_id))
     return {"restored": back, "coupon": view(c, terms, now)}

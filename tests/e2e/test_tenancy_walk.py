@@ -268,6 +268,14 @@ TARGETS |= {"createExport": lambda t: ({}, {"kind": "points_ledger", "start": t[
             "listExports": lambda t: ({}, None, None)}
 OWN_PROGRAM |= {"createExport", "listExports"}
 SHARED_IN_PROGRAM |= {"listExports"}        # the caller's own exports (another merchant's: none of A's)
+# mall settlement (#29 item 4): A's statements asked for by name; P2 reads, closes and reconciles its own
+TARGETS |= {"listSettlementStatements": lambda t: ({}, None, {"period": "2026-11", "merchant_id": A[1]}),
+            "getSettlementStatement": lambda t: ({"period": "2026-11", "party": A[1], "counterparty": "program"},
+                                                 None, None),
+            "closeSettlementPeriod": lambda t: ({"period": "2020-01"}, {}, None),
+            "getSettlementReconciliation": lambda t: ({}, None, {"period": "2026-11"})}
+OWN_PROGRAM |= {"listSettlementStatements", "getSettlementStatement", "closeSettlementPeriod",
+                "getSettlementReconciliation"}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -24,6 +24,7 @@ LAYERS = {"shared": 0, "db": 1, "ledger": 2, "api": 3, "events": 4, "jobs": 4}
 CAPABILITIES = {"programs": 5, "members": 5, "merchants": 5, "orders": 5, "points": 6, "stored_value": 6, "coupons": 6, "gift_cards": 7, "tiers": 7, "member_codes": 8, "benefits": 8, "tasks": 8,
                 "overview": 9, "webhooks": 9, "system": 10, "pricing": 9,
                 "checkout": 10, "staff": 6, "audit": 11, "reports": 11}
+CAPABILITIES["settlement"] = 12           # mall settlement: reads the points valuation and the prepaid journal
 
 
 def _package(module: str) -> str | None:

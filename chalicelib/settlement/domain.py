@@ -1,0 +1,215 @@
+"""The clearing rules, pure: which events make clearing lines, between whom, for how much, and the
+periods they fall in (issue #29 item 4).
+
+A *party* is the program (``program``: the mall or the brand) or a merchant (its id). A line says
+``payer`` owes ``payee`` ``fen`` (negative: a refund or an undo gives back what an earlier line
+owed). A redemption where payer = payee makes no line.
+
+* ``coupon.used``: the coupon's cost is shared by its bearers (``cost``: ``{bearer: fen}``, the
+  template's shares split on the write-off). ``brand`` and ``mall`` are the program; ``merchant``
+  is the template's owner, and a program template's ``merchant`` share is the merchant where it was
+  used (a merchant's template is used at that merchant only). Each bearer other than the merchant
+  where the coupon was used owes that merchant its share. ``coupon.write_off_undone`` reverses it.
+* ``points.redeemed`` / ``points.hold_confirmed`` at a merchant: the program (which issues every
+  point) owes the merchant the points at the value in force at the redemption (``rate``: fen a
+  point, :mod:`chalicelib.reports.valuation`), rounded half up to the fen on each line.
+  ``points.refunded`` gives the restored points back at the value in force at the refund.
+* Stored value and gift cards: every movement carries its journal lines (``entries``). Money put
+  on ``settlement:<merchant>`` is owed to that merchant by whoever issued the money taken off:
+  members' stored value (``member:*``) by the program, a gift card (``gift_cards*:<issuer>``) by
+  its issuer. A merchant's own cards spent at its own tills make no line (``self_fen``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+PROGRAM = "program"                  # the program as a party (the stored value journal's issuer name too)
+KINDS = ("points", "coupon", "stored_value", "gift_card")
+POINT_TYPE = "points"                # the points that are money ("growth" earns tiers, not goods)
+COUPON_TYPES = ("coupon.used", "coupon.write_off_undone")
+POINTS_TYPES = ("points.redeemed", "points.hold_confirmed", "points.refunded")
+SETTLEMENT = "settlement:"
+CARD_ACCOUNTS = ("gift_cards:", "gift_cards_held:", "gift_cards_voided:")
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Clearing:
+    """One line before it is placed in a period: ``payer`` owes ``payee`` ``fen`` (signed)."""
+
+    kind: str
+    payer: str
+    payee: str
+    fen: int
+    merchant_id: str                 # where it was redeemed (the payee, or the payer of a give-back)
+    store_id: str | None = None
+    points: int | None = None        # points lines: how many, and at what rate (fen a point, as text)
+    rate: str | None = None
+
+
+@dataclass
+class Tally:
+    """What one movement put on a merchant's ``settlement:`` journal account, and of it what the
+    merchant owes itself (its own cards spent at its own tills: no line)."""
+
+    journal_fen: int = 0
+    self_fen: int = 0
+
+
+@dataclass
+class Cleared:
+    """An event's clearing: its lines and its stored value journal tallies by merchant."""
+
+    lines: list[Clearing] = field(default_factory=list)
+    tallies: dict[str, Tally] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.tallies)
+
+
+# --- parties and pairs ----------------------------------------------------------------------------
+def pair(x: str, y: str) -> tuple[str, str]:
+    """The pair's parties in their one order (a statement is per unordered pair)."""
+    return (x, y) if x <= y else (y, x)
+
+
+def pair_key(a: str, b: str) -> str:
+    """The pair's key: ``a~b`` with ``a`` < ``b``."""
+    a, b = pair(a, b)
+    return f"{a}~{b}"
+
+
+# --- periods --------------------------------------------------------------------------------------
+def period_of(day: date) -> str:
+    """The calendar month (``YYYY-MM``) holding the program day ``day``."""
+    return day.strftime("%Y-%m")
+
+
+def parse_period(text: str) -> date | None:
+    """The first day of the period ``YYYY-MM``, or None if it is not one."""
+    found = PERIOD.match(text or "")
+    if found is None or not 1971 <= int(found.group(1)) <= 2199:
+        return None
+    return date(int(found.group(1)), int(found.group(2)), 1)
+
+
+def next_period(period: str) -> str:
+    """The month after ``period``."""
+    first = parse_period(period)
+    assert first is not None
+    return period_of((first + timedelta(days=32)).replace(day=1))
+
+
+def last_day(period: str) -> date:
+    """The last program day of ``period``."""
+    first = parse_period(period)
+    assert first is not None
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def has_ended(period: str, today: date) -> bool:
+    """Whether every day of ``period`` is over on the program day ``today``."""
+    return last_day(period) < today
+
+
+# --- valuing points -------------------------------------------------------------------------------
+def points_fen(points: int, rate: Decimal) -> int:
+    """``points`` at ``rate`` fen a point, rounded half up to a whole fen (per line: the same
+    line always rounds the same way, whatever else is on its statement)."""
+    return int((Decimal(points) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# --- the rules ------------------------------------------------------------------------------------
+def coupon_lines(event_type: str, data: dict[str, Any], merchant_id: str | None) -> list[Clearing]:
+    """A coupon's write-off (or its undo, negative): each bearer other than the merchant where it
+    was used owes that merchant its share. ``merchant_id`` is the event's: the merchant where it
+    was used (``coupon.used``), the template's owner (the undo, which names where it was used in
+    ``used_merchant_id``)."""
+    used = event_type == "coupon.used"
+    at = merchant_id if used else (data.get("used_merchant_id") or merchant_id)
+    if not at:
+        return []
+    owner = data.get("owner_merchant_id") or (None if used else merchant_id) or at
+    owed: dict[str, int] = {}
+    for bearer, fen in (data.get("cost") or {}).items():
+        party = owner if bearer == "merchant" else PROGRAM
+        if party != at and int(fen):
+            owed[party] = owed.get(party, 0) + int(fen)
+    sign = 1 if used else -1
+    return [Clearing("coupon", payer, at, sign * fen, at, data.get("store_id")) for payer, fen in sorted(owed.items())]
+
+
+def points_lines(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal) -> list[Clearing]:
+    """Points spent at a merchant (or given back by a refund, negative): the program owes it their
+    value at ``rate``."""
+    if not merchant_id or data.get("point_type") != POINT_TYPE or merchant_id == PROGRAM:
+        return []
+    if event_type == "points.refunded":
+        points, sign = int(data.get("restored") or 0), -1
+    else:
+        points, sign = int(data.get("amount") or 0), 1
+    if not points:
+        return []
+    fen = points_fen(points, rate)
+    if not fen:
+        return []
+    return [Clearing("points", PROGRAM, merchant_id, sign * fen, merchant_id, data.get("store_id"),
+                     points=sign * points, rate=str(rate))]
+
+
+def issuer_of(account: str) -> tuple[str, str] | None:
+    """Whose prepaid money a journal account holds and of which kind: members' stored value
+    (principal and bonus, held or not) is the program's; a gift card account its issuer's."""
+    if account.startswith("member:"):
+        return PROGRAM, "stored_value"
+    for prefix in CARD_ACCOUNTS:
+        if account.startswith(prefix):
+            return account[len(prefix):], "gift_card"
+    return None
+
+
+def prepaid_lines(entries: list[dict[str, Any]], store_id: str | None) -> Cleared:
+    """A stored value or gift card movement's journal lines: what went onto (or came off) each
+    merchant's settlement account, owed by the issuers of the money on the other side."""
+    cleared = Cleared()
+    owed: dict[str, int] = {}
+    issued: dict[tuple[str, str], int] = {}
+    for line in entries:
+        account, fen = line["account"], int(line["fen"])
+        if account.startswith(SETTLEMENT):
+            merchant = account[len(SETTLEMENT):]
+            owed[merchant] = owed.get(merchant, 0) - fen            # a credit: owed to the merchant
+        elif (found := issuer_of(account)) is not None:
+            issued[found] = issued.get(found, 0) + fen               # a debit: the issuer's money paid out
+    if len(owed) != 1:
+        # (no movement puts money on two merchants' settlements; none at all: not a clearing)
+        for merchant, fen in owed.items():
+            cleared.tallies[merchant] = Tally(journal_fen=fen)
+        return cleared
+    [(merchant, fen)] = owed.items()
+    tally = cleared.tallies[merchant] = Tally(journal_fen=fen)
+    for (issuer, kind), amount in sorted(issued.items()):
+        if not amount:
+            continue
+        if issuer == merchant:
+            tally.self_fen += amount
+        else:
+            cleared.lines.append(Clearing(kind, issuer, merchant, amount, merchant, store_id))
+    return cleared
+
+
+def clearing(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal | None,
+             prepaid_types: frozenset[str]) -> Cleared:
+    """An event's lines and tallies (``rate``: the value of a point at the event, for points events)."""
+    if event_type in COUPON_TYPES:
+        return Cleared(coupon_lines(event_type, data, merchant_id))
+    if event_type in POINTS_TYPES:
+        return Cleared(points_lines(event_type, data, merchant_id, rate or Decimal(0)))
+    if event_type in prepaid_types:
+        return prepaid_lines(data.get("entries") or [], data.get("store_id"))
+    return Cleared()

@@ -1,0 +1,86 @@
+"""The mall settlement's clearing rules, pure (issue #29 item 4): who owes whom, for how much, in
+which period."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from chalicelib.settlement import domain
+from chalicelib.settlement.domain import PROGRAM, Clearing
+
+PREPAID = frozenset({"stored_value.paid", "stored_value.refunded", "gift_card.paid", "gift_card.payment_refunded"})
+
+
+def test_a_mall_coupon_shared_with_the_merchant_owes_the_merchant_the_malls_share():
+    lines = domain.coupon_lines("coupon.used", {"cost": {"mall": 600, "merchant": 400}, "store_id": "s1"}, "B")
+    assert lines == [Clearing("coupon", PROGRAM, "B", 600, "B", "s1")]
+
+
+def test_brand_and_mall_are_both_the_program_one_line_per_pair():
+    lines = domain.coupon_lines("coupon.used", {"cost": {"brand": 300, "mall": 200}}, "B")
+    assert [(c.payer, c.payee, c.fen) for c in lines] == [(PROGRAM, "B", 500)]
+
+
+def test_a_coupon_borne_by_its_owner_elsewhere_owes_where_it_was_used():
+    # (a merchant's template is used at that merchant only today; the rule holds if that changes)
+    lines = domain.coupon_lines("coupon.used", {"cost": {"merchant": 1_000}, "owner_merchant_id": "A"}, "B")
+    assert [(c.payer, c.payee, c.fen) for c in lines] == [("A", "B", 1_000)]
+
+
+def test_payer_equal_to_payee_makes_no_line():
+    assert domain.coupon_lines("coupon.used", {"cost": {"merchant": 1_000}}, "B") == []
+    assert domain.coupon_lines("coupon.used", {"cost": {"brand": 1_000}}, None) == []
+
+
+def test_an_undone_write_off_gives_the_share_back_where_it_was_used():
+    # the undo's merchant_id is the template's owner (None: the program's template)
+    lines = domain.coupon_lines("coupon.write_off_undone", {"cost": {"mall": 600, "merchant": 400},
+                                                           "used_merchant_id": "B"}, None)
+    assert [(c.payer, c.payee, c.fen) for c in lines] == [(PROGRAM, "B", -600)]
+
+
+def test_points_are_valued_per_line_rounded_half_up():
+    data = {"point_type": "points", "amount": 333}
+    [line] = domain.points_lines("points.redeemed", data, "C", Decimal("0.5"))
+    assert (line.payer, line.payee, line.fen, line.points, line.rate) == (PROGRAM, "C", 167, 333, "0.5")  # 166.5 -> 167
+    [back] = domain.points_lines("points.refunded", {"point_type": "points", "restored": 333}, "C", Decimal("0.5"))
+    assert (back.fen, back.points) == (-167, -333)                    # the same line rounds the same way
+    assert domain.points_lines("points.redeemed", data, None, Decimal(1)) == []              # a reward: no merchant
+    assert domain.points_lines("points.redeemed", {**data, "point_type": "growth"}, "C", Decimal(1)) == []
+    assert domain.points_lines("points.redeemed", {**data, "amount": 1}, "C", Decimal("0.4")) == []     # 0 fen
+
+
+def test_stored_value_spent_at_a_merchant_is_owed_by_the_program_principal_and_bonus():
+    entries = [{"account": "member:principal", "fen": 10_000}, {"account": "member:bonus", "fen": 1_500},
+               {"account": "settlement:A", "fen": -11_500}]
+    cleared = domain.clearing("stored_value.paid", {"entries": entries}, "A", None, PREPAID)
+    assert [(c.kind, c.payer, c.payee, c.fen) for c in cleared.lines] == [("stored_value", PROGRAM, "A", 11_500)]
+    assert (cleared.tallies["A"].journal_fen, cleared.tallies["A"].self_fen) == (11_500, 0)
+    refund = [{"account": "settlement:A", "fen": 2_000}, {"account": "member:principal", "fen": -2_000}]
+    back = domain.clearing("stored_value.refunded", {"entries": refund}, "A", None, PREPAID)
+    assert [(c.payer, c.payee, c.fen) for c in back.lines] == [(PROGRAM, "A", -2_000)]
+
+
+def test_a_gift_card_is_owed_by_its_issuer_and_a_merchants_own_card_makes_no_line():
+    other = domain.prepaid_lines([{"account": "gift_cards:C", "fen": 4_000}, {"account": "settlement:B", "fen": -4_000}],
+                                 None)
+    assert [(c.kind, c.payer, c.payee, c.fen) for c in other.lines] == [("gift_card", "C", "B", 4_000)]
+    own = domain.prepaid_lines([{"account": "gift_cards:B", "fen": 4_000}, {"account": "settlement:B", "fen": -4_000}],
+                               None)
+    assert own.lines == [] and (own.tallies["B"].journal_fen, own.tallies["B"].self_fen) == (4_000, 4_000)
+    mall = domain.prepaid_lines([{"account": "gift_cards_held:program", "fen": 300},
+                                 {"account": "settlement:B", "fen": -300}], None)
+    assert [(c.payer, c.payee, c.fen) for c in mall.lines] == [(PROGRAM, "B", 300)]
+    assert not domain.prepaid_lines([{"account": "member:principal", "fen": -100},
+                                     {"account": "cash_clearing", "fen": 100}], None)      # a top-up: nothing
+
+
+def test_periods():
+    assert domain.period_of(date(2026, 11, 30)) == "2026-11"
+    assert domain.next_period("2026-12") == "2027-01"
+    assert domain.last_day("2028-02") == date(2028, 2, 29)
+    assert domain.has_ended("2026-11", date(2026, 12, 1)) and not domain.has_ended("2026-11", date(2026, 11, 30))
+    for bad in ("2026-13", "2026-1", "26-11", "2026-11-01", "", "9999-01"):
+        assert domain.parse_period(bad) is None
+    assert domain.pair_key("program", "A") == "A~program" and domain.pair("B", "A") == ("A", "B")
