@@ -48,7 +48,8 @@ class ReconcileQuery(Strict):
 
 @endpoint(bp, "/v1/settlement/statements", "GET", "listSettlementStatements", tags=TAGS, query=StatementsQuery,
           errors=(403,), summary="A period's settlement statements, one per pair of parties, with the amounts each "
-          "owes the other by kind and the net position", allow=READERS, response=R + "StatementListOut")
+          "owes the other by kind and the net position", allow=READERS, response=R + "StatementListOut",
+          audit_refusals=True)
 def list_statements(call: Call):
     q: StatementsQuery = call.query
     return service.list_statements(call.uow, call.caller, q.period, q.merchant_id)
@@ -57,7 +58,7 @@ def list_statements(call: Call):
 @endpoint(bp, "/v1/settlement/statements/{period}/{party}/{counterparty}", "GET", "getSettlementStatement",
           tags=TAGS, query=LinesQuery, errors=(403,), summary="One settlement statement (a pair of parties, `program` "
           "or a merchant id, in either order) with a page of its clearing lines", allow=READERS,
-          response=R + "StatementPageOut")
+          response=R + "StatementPageOut", audit_refusals=True)
 def get_statement(call: Call):
     q: LinesQuery = call.query
     return service.get_statement(call.uow, call.caller, call.params["period"], call.params["party"],
