@@ -7,7 +7,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: () => import("./pages/LoginPage.vue"), meta: { public: true } },
   ...PAGES.map((p) => ({ path: p.path, name: p.name, component: p.component, meta: { page: p } })),
   { path: "/forbidden", name: "forbidden", component: () => import("./pages/ForbiddenPage.vue") },
-  { path: "/:rest(.*)*", redirect: () => ({ path: firstPage() }) },
+  { path: "/:rest(.*)*", redirect: () => ({ path: session.current ? firstPage() : "/login" }) },
 ];
 
 export const router = createRouter({ history: createWebHistory("/console/"), routes });
@@ -26,7 +26,9 @@ router.beforeEach((to) => {
 });
 
 // A login that ended (refresh refused): to login, and back here after.
+// Where the user was is the address bar's (the router's current route is still the start while
+// the first navigation waits).
 onExpired(() => {
-  const here = router.currentRoute.value;
-  if (here.name !== "login") void router.push({ name: "login", query: { next: here.fullPath, expired: "1" } });
+  const here = location.pathname.replace(/^\/console/, "") + location.search;
+  if (!here.startsWith("/login")) void router.push({ name: "login", query: { next: here || "/", expired: "1" } });
 });

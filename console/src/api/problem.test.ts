@@ -18,5 +18,7 @@ describe("problems beside their fields", () => {
     const taken = { type: "https://loyalty.example/problems/identity-taken", title: "t", status: 409, detail: "the phone is taken" };
     expect(fieldErrors(taken, ["phone"])).toEqual({ "": "the phone is taken" });
     expect(new ApiError(taken).slug).toBe("identity-taken");
+    const words = { ...taken, detail: "phone is not a valid number for its region" };
+    expect(fieldErrors(words, ["phone"])).toEqual({ phone: "phone is not a valid number for its region" });
   });
 });

@@ -50,6 +50,11 @@ export function fieldErrors(problem: Problem, fields: readonly string[]): Record
     const hit = fields.find((f) => f === e.field || f === path[path.length - 1]);
     put(hit ?? "", hit ? e.message : `${e.field}: ${e.message}`);
   }
-  if (!problem.errors?.length) put("", problem.detail || problem.title);
+  if (!problem.errors?.length) {
+    // Some refusals name their field only in words ("phone is not a valid number for its region"):
+    // beside that field if the detail starts with its name, else above the form.
+    const named = fields.find((f) => f && (problem.detail ?? "").startsWith(`${f} `));
+    put(named ?? "", problem.detail || problem.title);
+  }
   return out;
 }
