@@ -203,3 +203,27 @@ def test_a_locked_login_says_so(browser, api, world):
     alert.wait_for()
     assert "锁定" in alert.inner_text()
     ui.close()
+
+
+def test_a_role_that_needs_totp_enrols_and_logs_in_with_its_code(browser, api, world):
+    import pyotp
+    hq = world["hq"]
+    policy = _ok(api.call("GET", "/v1/staff-policy", headers=hq), 200)
+    r = api.call("PUT", "/v1/staff-policy", {"totp_roles": ["store_manager"], "version": policy["version"]}, headers=hq,
+                 key=f"cui-policy-{fresh_phone()}")
+    assert r.status_code in (200, 201), r.text
+    login = f"manager-{fresh_phone()}@tea"
+    _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": "店长", "role": "store_manager",
+                                       "merchant_id": MERCHANT, "store_id": STORE, "password": PASSWORD},
+                 headers=hq, key=f"cui-staff-{login}"))
+    ui = Page(browser, api, 1280)
+    ui.page.goto(ui.base + "/login")
+    ui.login(login)
+    secret = ui.page.locator("[data-test=totp-secret]")
+    secret.wait_for()
+    assert ui.error_beside("totp_code")
+    ui.page.fill("input[name=totp_code]", pyotp.TOTP(secret.inner_text().strip()).now())
+    ui.page.click("[data-test=login-submit]")
+    ui.page.wait_for_selector("[data-test=cards]")
+    assert "店长" in ui.page.locator("[data-test=who]").inner_text()
+    ui.close()
