@@ -1,9 +1,21 @@
 import { createApp } from "vue";
-import ElementPlus from "element-plus";
+import {
+  ElAlert, ElButton, ElCard, ElConfigProvider, ElDatePicker, ElDescriptions, ElDescriptionsItem, ElForm, ElFormItem,
+  ElInput, ElLoading, ElMenu, ElMenuItem, ElOption, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElTable,
+  ElTableColumn, ElTag,
+} from "element-plus";
 import "element-plus/dist/index.css";
 import App from "./App.vue";
 import { i18n } from "./i18n";
 import { router } from "./router";
 import "./style.css";
 
-createApp(App).use(i18n).use(router).use(ElementPlus).mount("#app");
+// The Element Plus components the pages use, registered one by one (the whole library is about
+// twice the script): a page that uses another adds it here.
+const COMPONENTS = [ElAlert, ElButton, ElCard, ElConfigProvider, ElDatePicker, ElDescriptions, ElDescriptionsItem, ElForm,
+  ElFormItem, ElInput, ElMenu, ElMenuItem, ElOption, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElTable,
+  ElTableColumn, ElTag];
+
+const app = createApp(App).use(i18n).use(router).use(ElLoading);
+for (const component of COMPONENTS) app.use(component);
+app.mount("#app");

@@ -151,6 +151,15 @@ def test_hq_reads_the_dashboard_as_the_api_has_it_and_finds_a_member(browser, ap
     page.wait_for_url(re.compile(r"/console/login\?next=(/|%2F)members"))
     ui.login(world["logins"]["ops_manager"])
     page.wait_for_url(re.compile(r"/console/members$"))
+    page.wait_for_selector("[data-test=members]")
+    assert not [p for p in ui.problems if "Content Security Policy" in p], ui.problems   # the pages kept to it
+    # and it is in force: an inline script is refused
+    refused = page.evaluate("""() => new Promise((done) => {
+        document.addEventListener("securitypolicyviolation", (e) => done(e.effectiveDirective));
+        const s = document.createElement("script"); s.textContent = "window.injected = 1"; document.body.appendChild(s);
+        setTimeout(() => done(null), 2000); })""")
+    assert refused == "script-src-elem" and page.evaluate("window.injected") is None
+    ui.problems.clear()
     ui.close()
 
 
