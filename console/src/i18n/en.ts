@@ -31,7 +31,7 @@ const en: typeof zh = {
     stage: "Stage", anyStage: "Any stage", phone: "Phone", name: "Name", tier: "Tier", points: "Points",
     storedValue: "Stored value", registered: "Registered", open: "Open", more: "More", none: "No members",
     notFound: "No such member", chooseMerchant: "Choose a merchant",
-    types: { phone: "Phone", card_no: "Card number", member_code: "Member code", wechat_openid: "WeChat OpenID", email: "Email", member_id: "Member id" },
+    types: { phone: "Phone", card_no: "Card number", member_code: "Member code", wechat_openid: "WeChat OpenID", wechat_unionid: "WeChat UnionID", alipay_user_id: "Alipay user id", email: "Email", member_id: "Member id" },
     stages: { new: "New", active: "Active", dormant: "Dormant alert", churned: "Churned" },
     register: "Register a member", registerSubmit: "Register", registered_ok: "Registered member {id}",
   },
