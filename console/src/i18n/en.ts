@@ -1,0 +1,46 @@
+import type zh from "./zh-CN";
+
+const en: typeof zh = {
+  app: { title: "Member operations", logout: "Log out", language: "中文", role: "Role", forbidden: "Your role ({role}) may not open this page: it needs {needs}" },
+  roles: {
+    super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
+    merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
+  },
+  menu: { dashboard: "Dashboard", members: "Members", member: "Member" },
+  login: {
+    title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",
+    submit: "Log in", totpRequired: "This account needs its TOTP code: type the 6 digits of your authenticator",
+    enrol: "This role needs TOTP: scan the secret below into an authenticator, then log in with its 6 digits",
+    locked: "Too many wrong passwords: this login is locked, try again in {seconds} s", wrong: "Wrong login name or password",
+  },
+  dashboard: {
+    merchant: "Merchant", store: "Store", allMerchants: "All merchants", allStores: "All stores", period: "Period",
+    day: "Day", week: "Week", month: "Month", date: "Date", previous: "previous", series: "Last 30 days",
+    balanceSheet: "Member balance sheet", line: "Line", liability: "Liability", reconciliation: "Reconciliation", total: "Total",
+    finishedAt: "finished", asOf: "as of",
+    status: { ok: "Agrees", disagree: "Disagrees", never_run: "Never run", none: "None" },
+    lines: { points: "Points", stored_value: "Stored value", gift_cards: "Gift cards", coupons: "Coupons", membership_fees: "Membership fees" },
+    metrics: {
+      new_members: "New members", active_members: "Active members", buyers: "Buyers", gmv_fen: "GMV",
+      points_issued: "Points issued", points_redeemed: "Points redeemed", sv_topped_up_fen: "Top-ups", coupons_used: "Coupons used",
+      checkouts: "Checkouts", members_total: "Members",
+    },
+  },
+  members: {
+    search: "Find a member", type: "Type", value: "Value", find: "Find", list: "Members", from: "Registered from", to: "to",
+    stage: "Stage", anyStage: "Any stage", phone: "Phone", name: "Name", tier: "Tier", points: "Points",
+    storedValue: "Stored value", registered: "Registered", open: "Open", more: "More", none: "No members",
+    notFound: "No such member", chooseMerchant: "Choose a merchant",
+    types: { phone: "Phone", card_no: "Card number", member_code: "Member code", wechat_openid: "WeChat OpenID", wechat_unionid: "WeChat UnionID", alipay_user_id: "Alipay user id", email: "Email", member_id: "Member id" },
+    stages: { new: "New", active: "Active", dormant: "Dormant alert", churned: "Churned" },
+    register: "Register a member", registerSubmit: "Register", registered_ok: "Registered member {id}",
+  },
+  member: {
+    identities: "Identities", profile: "Profile", tier: "Tier", growth: "Growth", next: "Next tier", points: "Points",
+    available: "Available", pending: "Pending", held: "Held", expiring: "Expiring soon", lots: "Point lots", expires: "Expires",
+    storedValue: "Stored value", principal: "Principal", bonus: "Bonus", balance: "Balance", coupons: "Coupons", usable: "usable",
+    couponState: "State", couponName: "Coupon", validUntil: "Valid until", none: "None",
+  },
+  common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
+};
+export default en;

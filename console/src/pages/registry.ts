@@ -1,0 +1,27 @@
+// The console's pages: one file per page, one entry here. An entry names the operations the page
+// calls (typed against the generated document), and the menu shows it only to roles that may
+// call them all. A later page is a new file and a new line.
+import type { Component } from "vue";
+import type { OperationId } from "../api/permissions";
+
+export interface Page {
+  path: string;
+  name: string;
+  /** i18n key of its title in the menu and the header */
+  title: string;
+  /** every operation the page calls: the role must be admitted to each */
+  needs: OperationId[];
+  component: () => Promise<{ default: Component }>;
+  /** false: reached from another page, not from the menu */
+  menu?: boolean;
+}
+
+export const PAGES: Page[] = [
+  { path: "/dashboard", name: "dashboard", title: "menu.dashboard", needs: ["getDashboard", "getDashboardSeries"],
+    component: () => import("./DashboardPage.vue") },
+  { path: "/members", name: "members", title: "menu.members", needs: ["findMember", "getMember"],
+    component: () => import("./MembersPage.vue") },
+  { path: "/members/:memberId", name: "member", title: "menu.member", menu: false,
+    needs: ["getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons"],
+    component: () => import("./MemberPage.vue") },
+];

@@ -1,0 +1,34 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+import { PAGES } from "./pages/registry";
+import { mayAll } from "./api/permissions";
+import { onExpired, role, session } from "./api/session";
+
+const routes: RouteRecordRaw[] = [
+  { path: "/login", name: "login", component: () => import("./pages/LoginPage.vue"), meta: { public: true } },
+  ...PAGES.map((p) => ({ path: p.path, name: p.name, component: p.component, meta: { page: p } })),
+  { path: "/forbidden", name: "forbidden", component: () => import("./pages/ForbiddenPage.vue") },
+  { path: "/:rest(.*)*", redirect: () => ({ path: session.current ? firstPage() : "/login" }) },
+];
+
+export const router = createRouter({ history: createWebHistory("/console/"), routes });
+
+/** The first page of the menu the role may open (a clerk: the till's pages). */
+export function firstPage(): string {
+  return PAGES.find((p) => p.menu !== false && mayAll(role(), p.needs))?.path ?? "/forbidden";
+}
+
+router.beforeEach((to) => {
+  if (to.meta.public) return true;
+  if (!session.current) return { name: "login", query: { next: to.fullPath } };
+  const page = to.meta.page as (typeof PAGES)[number] | undefined;
+  if (page && !mayAll(role(), page.needs)) return { name: "forbidden", query: { page: page.name } };
+  return true;
+});
+
+// A login that ended (refresh refused): to login, and back here after.
+// Where the user was is the address bar's (the router's current route is still the start while
+// the first navigation waits).
+onExpired(() => {
+  const here = location.pathname.replace(/^\/console/, "") + location.search;
+  if (!here.startsWith("/login")) void router.push({ name: "login", query: { next: here || "/", expired: "1" } });
+});
