@@ -3,10 +3,11 @@ transaction, guarded by the period's head; reading statements, their lines (page
 
 A line's transaction holds: each line (created; its key names the event), one update per
 statement it adds to (one shard picked at random), the merchants' journal tallies, a check that
-the period's head is still open, and the consumer's applied marker (:func:`apply_once`, which
-commits it). Closing a period writes its head only, on the condition that it is not closed: so a
-line commits either before the close (and is in the closed statement) or fails its check and is
-placed in the next open period as an adjustment, never lost and never in a closed period.
+one copy of the period's head is still open, and the consumer's applied marker (:func:`apply_once`,
+which commits it). Closing a period writes every copy of its head only, on the condition that none
+is closed: so a line commits either before the close (and is in the closed statement) or fails its
+check and is placed in the next open period as an adjustment, never lost and never in a closed
+period. Closing costs :data:`~chalicelib.settlement.tables.HEAD_SHARDS` writes, whatever the period holds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import read_shards, shard_pk, shards_of
 from chalicelib.settlement import domain
 from chalicelib.settlement.domain import Cleared, Clearing
-from chalicelib.settlement.tables import AMOUNTS, LineItem, PeriodItem, StatementItem, TallyItem
+from chalicelib.settlement.tables import AMOUNTS, HEAD_SHARDS, LineItem, PeriodItem, StatementItem, TallyItem
 from chalicelib.shared.errors import Conflict
 from chalicelib.shared.events import DomainEvent
 
@@ -54,12 +55,14 @@ def open_period_from(uow: UnitOfWork, period: str) -> str:
 
 
 def stage_close(uow: UnitOfWork, period: str, at: str, by: str) -> PeriodItem:
-    """Stage the period's head closed, on it not being closed already (else 409 at commit)."""
-    item = PeriodItem(*PeriodItem.key(period), period=period, closed_at=at, closed_by=by)
-    uow.update(item, [PeriodItem.period.set(period), PeriodItem.closed_at.set(at), PeriodItem.closed_by.set(by)],
-               PeriodItem.closed_at.does_not_exist(),
-               on_conflict=lambda: PeriodClosed(f"settlement period {period} is closed already"))
-    return item
+    """Stage every copy of the period's head closed, on none being closed already (else 409 at
+    commit): :data:`HEAD_SHARDS` writes, whatever the period holds."""
+    for shard in range(HEAD_SHARDS):
+        item = PeriodItem(*PeriodItem.key(period, shard), period=period, closed_at=at, closed_by=by)
+        uow.update(item, [PeriodItem.period.set(period), PeriodItem.closed_at.set(at), PeriodItem.closed_by.set(by)],
+                   PeriodItem.closed_at.does_not_exist(),
+                   on_conflict=lambda: PeriodClosed(f"settlement period {period} is closed already"))
+    return PeriodItem(*PeriodItem.key(period), period=period, closed_at=at, closed_by=by)
 
 
 # --- lines ----------------------------------------------------------------------------------------
@@ -93,7 +96,7 @@ def stage(uow: UnitOfWork, event: DomainEvent, cleared: Cleared, period: str, or
         uow.update(TallyItem(shard_pk(TallyItem.PARTITION, shard), merchant),
                    [TallyItem.journal_fen.add(tally.journal_fen), TallyItem.self_fen.add(tally.self_fen),
                     TallyItem.lined_fen.add(lined[merchant]), TallyItem.merchant_id.set(merchant)])
-    uow.check(PeriodItem(*PeriodItem.key(period)), PeriodItem.closed_at.does_not_exist(),
+    uow.check(PeriodItem(*PeriodItem.key(period, random.randrange(HEAD_SHARDS))), PeriodItem.closed_at.does_not_exist(),
               on_conflict=lambda: PeriodClosed(f"settlement period {period} closed meanwhile"))
 
 

@@ -23,14 +23,21 @@ AMOUNTS = tuple(f"{d}_{k}_fen" for d in DIRECTIONS for k in ("points", "coupon",
 
 
 class PeriodItem(MainModel):
+    """A period's head, in :data:`HEAD_SHARDS` copies: every line's transaction checks one (a
+    DynamoDB transaction conflicts with any other that holds the same item, even for a check, so
+    one head would serialise a mall's whole month), and a close sets them all at once."""
+
     period = UnicodeAttribute(null=True)
     closed_at = UnicodeAttribute(null=True)
     closed_by = UnicodeAttribute(null=True)
 
     @staticmethod
-    def key(period: str) -> tuple[str, str]:
-        """The period's head."""
-        return f"STLPERIOD#{period}", "HEAD"
+    def key(period: str, shard: int = 0) -> tuple[str, str]:
+        """One copy of the period's head (0: the one read)."""
+        return f"STLPERIOD#{period}", "HEAD" if shard == 0 else f"HEAD#{shard}"
+
+
+HEAD_SHARDS = 8
 
 
 class StatementItem(MainModel):
