@@ -145,11 +145,23 @@ def change(now: float | None, before: float | None) -> dict[str, Any]:
     return {"value": now, "previous": before, "change": diff, "change_percent": pct}
 
 
+# What a store's rows never hold: their events name no store (docs/operators/reports.md). Null at a
+# store's scope, where 0 would read as "nothing happened there" (found from outside).
+NOT_PER_STORE = frozenset({"points_issued", "points_redeemed", "points_expired", "points_redemption_rate",
+                           "sv_spent_fen", "sv_refunded_fen"})
+
+
+def _kept(scope: str, metric: str) -> bool:
+    return not (scope.startswith("S:") and metric in NOT_PER_STORE)
+
+
 def dashboard(uow: UnitOfWork, scope: str, kind: str, start: date | None, end: date | None) -> dict[str, Any]:
     """The period's metrics in ``scope``, the previous period's and the change of each."""
     today = clock.program_date()
     period, previous = periods(kind, start, end, today)
     now, before = figures_of(uow, scope, [period, previous], today)
+    for figures in (now, before):
+        figures.update({k: None for k in figures if not _kept(scope, k)})
     return {"period": _shown(period), "previous_period": _shown(previous), "as_of": clock.iso(clock.now()),
             "metrics": {k: change(now[k], before[k]) for k in now}}
 
@@ -159,7 +171,8 @@ def series(uow: UnitOfWork, scope: str, start: date, end: date, metrics: list[st
     rows = _rows(uow, scope, f"DAY#{start.isoformat()}", f"DAY#{end.isoformat()}")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return {"start": start.isoformat(), "end": end.isoformat(), "metrics": metrics,
-            "days": [{"day": d.isoformat(), **{m: _num(rows.get(f"DAY#{d.isoformat()}"), m) for m in metrics}}
+            "days": [{"day": d.isoformat(), **{m: _num(rows.get(f"DAY#{d.isoformat()}"), m) if _kept(scope, m) else None
+                                               for m in metrics}}
                      for d in days]}
 
 

@@ -48,5 +48,6 @@ class DashboardSeriesOut(Reply):
     start: str = Field(description="the range's first day")
     end: str = Field(description="the range's last day")
     metrics: list[str] = Field(description="the metrics given for each day")
-    days: list[dict[str, str | int]] = Field(description="each day of the range, oldest first: `day` and each "
-                                                         "metric's value that day (0 when nothing happened)")
+    days: list[dict[str, str | int | None]] = Field(description="each day of the range, oldest first: `day` and "
+                                                                "each metric's value that day (0 when nothing happened; "
+                                                                "null for a metric a store's scope does not keep)")
