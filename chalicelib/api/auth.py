@@ -134,7 +134,8 @@ def _from_token(token: str) -> Principal:
             raise Unauthenticated("staff tokens come from a login on this stage")
     elif not isinstance(session, str) or not _staff_login_holds(program, claims["sub"], claims.get("ep"), session,
                                                                  claims.get("merchant_id"), claims.get("store_id")):
-        raise Unauthenticated("this login has ended (logged out, disabled, role or password changed): log in again")
+        raise Unauthenticated("this login no longer holds (logged out; the account disabled, its role or password "
+                              "changed; or its merchant or store suspended): log in again")
     return Principal("staff", claims["sub"], role, claims.get("merchant_id"), claims.get("store_id"), program,
                      session=session)
 
