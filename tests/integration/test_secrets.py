@@ -215,7 +215,7 @@ def test_a_deployed_stage_takes_program_staff_tokens_from_logins_only(prod):
         who = auth.authenticate({"authorization": f"Bearer {login}"}, "GET", "/", None, b"")
         assert (who.id, who.session) == ("anna", "F1") and checked == [("anna", 3, "F1")]
         auth.use_staff_check(lambda *a: False)
-        with pytest.raises(Unauthenticated, match="login has ended"):
+        with pytest.raises(Unauthenticated, match="login no longer holds"):
             auth.authenticate({"authorization": f"Bearer {login}"}, "GET", "/", None, b"")
     finally:
         from chalicelib.staff import check
