@@ -14,6 +14,7 @@ import json
 import pytest
 import requests
 
+from chalicelib.gift_cards import keys
 from tests.e2e.conftest import fresh_phone
 from tests.e2e.test_checkout_commit_http import CHECKOUTS, _quote
 from tests.e2e.test_checkout_quote_http import (  # noqa: F401  (shop: the module's fixture)
@@ -133,7 +134,12 @@ def test_coupon_uses_export_each_write_off_and_its_undo(api, sold):
 def test_gift_cards_export_the_days_batches_masked_and_a_refused_export_is_audited(api, sold):
     hq, reports, _, _, _, batch = sold
     rows = [r for r in _export(api, {"kind": "gift_cards"}, headers=hq) if r["batch_id"] == batch["batch_id"]]
-    assert [(int(r["serial"]), r["state"]) for r in rows] == [(1, "sold"), (2, "issued"), (3, "issued")]
+    assert [(int(r["serial"]), r["state"]) for r in rows] == [(1, "activated"), (2, "issued"), (3, "issued")]
+    for r in rows:                                  # as getGiftCard shows each card
+        number = keys.card_number(keys.batch_no_of(batch["first_number"]), int(r["serial"]))
+        card = _ok(api.call("GET", f"/v1/gift-cards/{number}", headers=hq))
+        assert (r["state"], int(r["balance_fen"]), r["valid_until"]) == (card["state"], card["balance_fen"],
+                                                                         card["valid_until"])
     assert rows[0]["sold_invoice"] == f"INV-{batch['batch_id']}" and rows[0]["sold_at"][:4] == _today()[:4]
     first = batch["first_number"]
     assert rows[0]["card"] == first[:4] + "*" * (len(first) - 8) + first[-4:] and first not in json.dumps(rows)

@@ -212,3 +212,29 @@ def test_an_export_failing_at_the_ceiling_is_audited(api, sales, monkeypatch):
     assert api.ok("GET", f"/v1/exports/{created['export_id']}")["status"] == "failed"
     failed = _audited(api, "export.failed")
     assert len(failed) == 1 and created["export_id"] in failed[0]["detail"] and "2 rows" in failed[0]["detail"]
+
+
+def test_gift_cards_read_a_page_at_a_time_and_resume_without_a_duplicate_row(cards, small_parts, monkeypatch):
+    from chalicelib.gift_cards import listing
+    api = cards
+    batch = make_batch(api, count=9)
+    for first, last, invoice in ((1, 2, "INV-A"), (3, 3, "INV-B"), (5, 8, "INV-C")):     # ranges across pages
+        assert sell(api, batch, first, last, invoice, activate=False)[0] == 201
+    monkeypatch.setattr(listing, "PAGE", 2)
+    created = api.ok("POST", "/v1/exports", {"kind": "gift_cards", "start": "2026-03-01", "end": "2026-03-01"})
+    record, records = exports_job._record, []
+
+    def killed(*args, **kwargs):
+        records.append(record(*args, **kwargs))
+        if len(records) == 2:
+            raise RuntimeError("killed after the part's record")
+        return records[-1]
+    monkeypatch.setattr(exports_job, "_record", killed)
+    api.run_job("exports")
+    assert 0 < api.ok("GET", f"/v1/exports/{created['export_id']}")["rows_done"] < 9
+    monkeypatch.setattr(exports_job, "_record", record)
+    api.run_job("exports")
+    rows = _rows(api.ok("GET", f"/v1/exports/{created['export_id']}"))
+    assert [int(r["serial"]) for r in rows] == list(range(1, 10))
+    assert [r["sold_invoice"] for r in rows] == ["INV-A", "INV-A", "INV-B", "", "INV-C", "INV-C", "INV-C", "INV-C", ""]
+    assert [r["state"] for r in rows] == ["sold"] * 3 + ["issued"] + ["sold"] * 4 + ["issued"]
