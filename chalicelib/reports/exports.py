@@ -117,7 +117,7 @@ def _audit_refused(uow: UnitOfWork, by: Principal, asked: str, refused: Problem)
     """Record a refused request in a unit of its own (the request's own unit is thrown away)."""
     work = UnitOfWork(by.ref, uow.correlation_id, program=uow.program)
     audit.record(work, "export.refused", by.ref, merchant_id=by.merchant_id,
-                 detail=f"{asked}: {refused.status} {refused.slug}: {refused.detail}"[:audit.MAX_DETAIL])
+                 detail=audit.redact(f"{asked}: {refused.status} {refused.slug}: {refused.detail}")[:audit.MAX_DETAIL])
     work.commit()
 
 
@@ -127,7 +127,7 @@ def find(uow: UnitOfWork, by: Principal, export_id: str) -> ExportItem:
     item = uow.get(ExportItem, ExportItem.key(export_id), consistent=True)
     if item is None or not _visible(by, item):
         missing = NotFound(f"no export {export_id[:40]}")
-        _audit_refused(uow, by, f"getExport {audit.redact(export_id[:40])}", missing)
+        _audit_refused(uow, by, f"getExport {export_id[:40]}", missing)
         raise missing
     return item
 

@@ -105,7 +105,7 @@ def test_checkouts_export_their_state_tenders_and_refunds(api, sales):
     assert _rows(_export(api, {"kind": "checkouts", "start": "2026-03-01", "end": "2026-03-01"})) == []
 
 
-def test_gift_cards_export_the_periods_batches_cards_masked(cards):
+def test_gift_cards_export_the_periods_batches_cards_masked(cards):  # noqa: F811
     api = cards
     batch = make_batch(api, count=6)                       # the program's, made 2026-03-01
     theirs = make_batch(api, count=3, issuer_merchant_id="m2")
@@ -136,7 +136,7 @@ def test_gift_cards_export_the_periods_batches_cards_masked(cards):
 
 
 @pytest.mark.parametrize("kind", ["coupon_uses", "checkouts"])
-def test_an_export_killed_after_a_part_resumes_without_a_duplicate_row(api, sales, small_parts, monkeypatch, kind):
+def test_an_export_killed_after_a_part_resumes_without_a_duplicate_row(api, sales, small_parts, monkeypatch, kind):  # noqa: F811
     for i in range(3):
         _completed(api, f"1380029010{i}", f"ex-more-{i}")
     created = api.ok("POST", "/v1/exports", {"kind": kind, "start": DAY, "end": DAY})
@@ -187,7 +187,7 @@ def test_a_refused_export_changes_nothing_and_is_audited(api, body, token, statu
     assert str(status) in refused[0]["detail"] and not _audited(api, "export.created")
 
 
-def test_too_many_gift_cards_are_refused_at_once_and_audited(cards, monkeypatch):
+def test_too_many_gift_cards_are_refused_at_once_and_audited(cards, monkeypatch):  # noqa: F811
     api = cards
     make_batch(api, count=5)
     monkeypatch.setenv("EXPORT_MAX_ROWS", "4")
@@ -214,7 +214,7 @@ def test_an_export_failing_at_the_ceiling_is_audited(api, sales, monkeypatch):
     assert len(failed) == 1 and created["export_id"] in failed[0]["detail"] and "2 rows" in failed[0]["detail"]
 
 
-def test_gift_cards_read_a_page_at_a_time_and_resume_without_a_duplicate_row(cards, small_parts, monkeypatch):
+def test_gift_cards_read_a_page_at_a_time_and_resume_without_a_duplicate_row(cards, small_parts, monkeypatch):  # noqa: F811
     from chalicelib.gift_cards import listing
     api = cards
     batch = make_batch(api, count=9)
