@@ -238,3 +238,14 @@ def test_gift_cards_read_a_page_at_a_time_and_resume_without_a_duplicate_row(car
     assert [int(r["serial"]) for r in rows] == list(range(1, 10))
     assert [r["sold_invoice"] for r in rows] == ["INV-A", "INV-A", "INV-B", "", "INV-C", "INV-C", "INV-C", "INV-C", ""]
     assert [r["state"] for r in rows] == ["sold"] * 3 + ["issued"] + ["sold"] * 4 + ["issued"]
+
+
+def test_a_replayed_create_makes_one_export_and_each_refused_attempt_is_audited(api, sales):
+    body = {"kind": "coupon_uses", "start": DAY, "end": DAY}
+    first = api.ok("POST", "/v1/exports", body, key="ex-same")
+    assert api.ok("POST", "/v1/exports", body, key="ex-same") == first
+    assert [e["export_id"] for e in _exports(api)] == [first["export_id"]]
+    assert len(_audited(api, "export.created")) == 1
+    future = {**body, "end": "2026-03-03"}
+    assert [api.call("POST", "/v1/exports", future, key="ex-bad")[0] for _ in range(2)] == [422, 422]
+    assert len(_audited(api, "export.refused")) == 2 and len(_exports(api)) == 1     # a retry is an attempt too
