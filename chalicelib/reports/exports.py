@@ -7,6 +7,11 @@ Who: HQ and the program's readers any of the program's; a merchant admin and a m
 the ``reports`` capability their own merchant's (a store's key, its store's). A merchant's export
 holds only its own records (the job filters every row by the export's merchant and store), and
 an export another merchant's caller names is not found (404).
+
+Audited: each export made (``export.created``), each URL issued, and each request refused
+(``export.refused``: an unbounded, too long or future period, too many rows, another merchant's
+filter or export), the refusal on a unit of its own since the request's unit is thrown away.
+The kinds and their sources: :mod:`chalicelib.reports.exports_registry`.
 """
 
 from __future__ import annotations
