@@ -908,6 +908,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quick:
                 OUT.write_text(json.dumps(results, indent=2) + "\n")
             print(table(results["dashboard"]))
+            if not args.exports:            # only the dashboard (it used to run on into the whole bench)
+                return 0
         if args.exports:
             from bench.exports import export_ledger
             print(json.dumps(export_ledger(stack, args.exports), indent=2))

@@ -88,11 +88,14 @@ def export_ledger(stack, rows: int) -> dict[str, Any]:
     session, post, staff = _client(stack, f"exp{rows}-")
     export = post("/v1/exports", {"kind": "points_ledger", "start": day, "end": day})
     access_key, secret = access.keys_of("jobs")
+    # one run writes the whole export: the emulator reads some 150-400 rows a second, so 1,000,000
+    # rows may take over two hours; the budget (a ceiling, not a target) grows with the rows
+    budget = max(7_200, rows // 50)
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret,
-           "JOB_BUDGET_SECONDS": "7200", "PYTHONPATH": str(ROOT)}
+           "JOB_BUDGET_SECONDS": str(budget), "PYTHONPATH": str(ROOT)}
     before = emulator.usage()
     child = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
-                           timeout=7200, check=False)
+                           timeout=budget + 600, check=False)
     used = emulator.usage().minus(before)
     if child.returncode != 0:
         raise RuntimeError(child.stderr[-3000:])

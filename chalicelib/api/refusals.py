@@ -2,7 +2,9 @@
 reports: dashboard, balance sheet, exports, settlement) are audited, as issue #29 asks: another
 merchant's report, a period not allowed, a download not one's own. An operation opts in with
 ``endpoint(..., audit_refusals=True)``; the entry (``access.refused``) names the caller, the
-operation, the status and the problem, in a unit of work of its own (nothing else is written)."""
+operation, the status and the problem, in a unit of work of its own (nothing else is written). An
+operation that audits its refusals in its own words (exports: ``export.refused``) marks the
+problem ``audited``, and the request's body or query refused before it ran is caught here."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ AUDITED = frozenset({403, 404, 409, 422})        # a refusal of what was asked, 
 
 def record(operation_id: str, path: str, who: Principal, problem: Problem) -> None:
     """Audit one refused attempt (never fails the answer: a failure is logged)."""
-    if problem.status not in AUDITED or not who.program_id:
-        return
+    if problem.status not in AUDITED or not who.program_id or problem.audited:
+        return                             # (audited already: by the operation, in its own words)
     try:
         uow = UnitOfWork("access:refused", program=who.program_id)
         merchant = who.merchant_id if who.merchant_id and audit.ID.match(who.merchant_id) else None

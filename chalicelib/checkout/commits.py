@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.checkout import domain, quotes, saga
 from chalicelib.checkout.schemas import CancelCheckout, CommitCheckout, CompleteCheckout
-from chalicelib.checkout.tables import CheckoutItem
+from chalicelib.checkout.tables import CheckoutDayItem, CheckoutItem
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
@@ -146,6 +146,7 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
     holds.due_at(c, expires, checkout_id)     # its holds' time: the lapse releases them all (each store's job too)
     saga.move(c, saga.OPEN)
     uow.save_versioned(c, 0, changed(f"checkout {checkout_id}"))
+    uow.create(CheckoutDayItem.of(c, clock.program_date(now).isoformat()))     # the exports' listing by day
     q.checkout_id = checkout_id
     uow.save(q, type(q).checkout_id.does_not_exist(),
              on_conflict=lambda: QuoteCommitted(f"quote {q.quote_id} was committed by another checkout"))

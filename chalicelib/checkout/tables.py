@@ -10,6 +10,10 @@
   Idempotency-Key, and every line's parts), the payment and what it earned. Versioned (every
   move is conditioned on the version read). On the due index while holds are open (it lapses
   with them); listed on ``gsi1`` under its member (``CHECKOUTS#<member>`` / ``<created>#<id>``).
+* ``CHECKOUT#<checkout> / DAY``: the checkout listed under the program day it was made on
+  (``gsi1``: ``POSTDAY#checkouts#<day>#<shard>``, :mod:`chalicelib.ledger.postings`), with its
+  merchant and store: the exports of a period read it, then the checkouts. Written once with the
+  checkout (its own gsi1 is its member's listing): one small item and one index entry per checkout.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import Gsi1, MainModel, PackedJson
 from chalicelib.ledger.holds import HoldRecord
+from chalicelib.ledger.postings import day_keys
 
 
 class QuoteItem(MainModel):
@@ -70,6 +75,30 @@ class CheckoutItem(HoldRecord):
     @staticmethod
     def key(checkout_id: str) -> tuple[str, str]:
         return f"CHECKOUT#{checkout_id}", "CHECKOUT"
+
+
+class CheckoutDayItem(MainModel):
+    """A checkout's entry in the listing of its day (never changed)."""
+
+    checkout_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)           # POSTDAY#checkouts#<day>#<shard>
+    gsi1sk = UnicodeAttribute(null=True)           # <created_at>#<checkout>
+    by_day = Gsi1()
+
+    @staticmethod
+    def key(checkout_id: str) -> tuple[str, str]:
+        return f"CHECKOUT#{checkout_id}", "DAY"
+
+    @classmethod
+    def of(cls, c: CheckoutItem, day: str) -> CheckoutDayItem:
+        """The entry of checkout ``c``, made on program day ``day``."""
+        made = cls(*cls.key(c.checkout_id), checkout_id=c.checkout_id, merchant_id=c.merchant_id, store_id=c.store_id,
+                   created_at=c.created_at)
+        made.gsi1pk, made.gsi1sk = day_keys("checkouts", day, str(c.created_at), c.checkout_id)
+        return made
 
 
 class CheckoutRefundItem(MainModel):

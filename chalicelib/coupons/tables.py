@@ -16,6 +16,10 @@
   (in all, and on a day), bounded at commit by the template's limits.
 * ``COUPONCODE#<code> / CODE``: the code's coupon (member and id), written with it: a till finds
   a coupon by its code in one read. Codes are CSPRNG digits with a check digit (:mod:`codes`).
+* ``COUPONUSE#<coupon> / <at>#<id>``: one write-off or one undo of it, as it happened (the coupon
+  item keeps only its latest use): listed under its program day on ``gsi1``
+  (``POSTDAY#coupon_uses#<day>#<shard>``, :mod:`chalicelib.ledger.postings`) for the exports of a
+  period. One more small item and one index entry per write-off and per undo.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.items import DueIndex, Gsi1, MainModel
 from chalicelib.ledger.holds import HoldRecord
+from chalicelib.ledger.postings import day_keys
 
 LISTING = "COUPONTPLS"
 PROGRAM_OWNER = "~"                 # the listing's owner part for the head office's templates
@@ -121,6 +126,36 @@ class CouponItem(MainModel):
 
     def terms_dict(self) -> dict[str, Any]:
         return json.loads(self.terms)
+
+
+class CouponUseItem(MainModel):
+    """A write-off (``kind`` use) or its undo (``kind`` undo: ``saving_fen`` and ``cost`` negative)."""
+
+    use_id = UnicodeAttribute()
+    kind = UnicodeAttribute()                          # use | undo
+    coupon_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    owner_merchant_id = UnicodeAttribute(null=True)    # the template's owner (None: the head office)
+    member_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)          # where it was written off
+    store_id = UnicodeAttribute(null=True)
+    order_id = UnicodeAttribute(null=True)
+    saving_fen = NumberAttribute()
+    order_amount_fen = NumberAttribute(default=0)
+    cost = UnicodeAttribute()                          # JSON {bearer: fen}
+    by = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)               # POSTDAY#coupon_uses#<day>#<shard>
+    gsi1sk = UnicodeAttribute(null=True)               # <at>#<use id>
+    by_day = Gsi1()
+
+    @staticmethod
+    def key(coupon_id: str, at: str, use_id: str) -> tuple[str, str]:
+        return f"COUPONUSE#{coupon_id}", f"{at}#{use_id}"
+
+    def list_on(self, day: str) -> None:
+        """List it under its program day (exports of a period)."""
+        self.gsi1pk, self.gsi1sk = day_keys("coupon_uses", day, self.at, self.use_id)
 
 
 class CodeItem(MainModel):

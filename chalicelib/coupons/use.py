@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.coupons import codes, domain, guard, templates, third_party, verifiers
 from chalicelib.coupons.schemas import UndoWriteOff, UseCoupon
 from chalicelib.coupons.service import REMIND_DAYS, at_merchant, due_at, retire, terms_of, usable_now, view
-from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem
+from chalicelib.coupons.tables import BudgetItem, CodeItem, CouponItem, CouponUseItem
 from chalicelib.coupons.terms import Terms
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import counters
@@ -30,6 +30,7 @@ from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
 
@@ -208,10 +209,23 @@ def mark_used(uow: UnitOfWork, c: CouponItem, terms: Terms, use: Use, now: datet
         use.store_id
     c.used_by, c.saving_fen, c.cost, c.order_amount_fen = use.by, use.fen, json.dumps(use.cost), use.order_amount_fen
     uow.save_versioned(c, read, lambda: CouponUsed("the coupon was used (or changed) meanwhile"))
+    _listed(uow, c, "use", use, now)
     uow.emit(DomainEvent("coupon.used", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": use.order_id,
         "store_id": use.store_id, "saving_fen": use.fen, "cost": use.cost, "by": use.by, "kind": terms.kind,
         "order_amount_fen": use.order_amount_fen}, merchant_id=use.merchant_id))
+
+
+def _listed(uow: UnitOfWork, c: CouponItem, kind: str, use: Use, now: datetime) -> None:
+    """Stage the write-off's (or undo's) own record, listed under its program day (exports)."""
+    at, use_id = clock.iso(now), new_id()
+    row = CouponUseItem(*CouponUseItem.key(c.coupon_id, at, use_id), use_id=use_id, kind=kind, coupon_id=c.coupon_id,
+                        template_id=c.template_id, owner_merchant_id=c.merchant_id, member_id=c.member_id,
+                        merchant_id=use.merchant_id or None, store_id=use.store_id, order_id=use.order_id or None,
+                        saving_fen=use.fen, order_amount_fen=use.order_amount_fen, cost=json.dumps(use.cost),
+                        by=use.by, at=at)
+    row.list_on(clock.program_date(now).isoformat())
+    uow.create(row)
 
 
 def budgets(uow: UnitOfWork, head: Any, store: str | None, fen: int, now: datetime, c: CouponItem) -> None:
@@ -262,8 +276,8 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     give_back(uow, head, c.used_store_id, c.budget_period, fen)
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
     back = (head.on_refund == "restore" or terms.kind == "third_party") and valid   # the platform refunds its voucher
-    order, store, cost, amount = c.used_order_id, c.used_store_id, c.cost, c.order_amount_fen
-    used_at = c.used_merchant_id                 # (the event's merchant_id is the template's owner)
+    order, merchant, store, cost, amount = c.used_order_id, c.used_merchant_id, c.used_store_id, c.cost, \
+        c.order_amount_fen                       # (merchant: where it was used; the event's is the template's owner)
     if back:
         c.state, c.expires_at = "unused", None
         if c.valid_until:
@@ -277,9 +291,12 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
                      "cost", "budget_period", "order_amount_fen"):
             setattr(c, name, None)
     uow.save_versioned(c, read, changed_meanwhile)
+    spent = json.loads(cost) if cost else {}
+    _listed(uow, c, "undo", Use(order or "", merchant or "", store, by.ref, -fen, {k: -v for k, v in spent.items()},
+                                int(amount or 0)), now)
     uow.emit(DomainEvent("coupon.write_off_undone", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": order,
         "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref, "store_id": store,
-        "cost": json.loads(cost) if cost else {}, "order_amount_fen": int(amount or 0),
-        "used_merchant_id": used_at}, merchant_id=c.merchant_id))
+        "cost": spent, "order_amount_fen": int(amount or 0), "used_merchant_id": merchant},
+        merchant_id=c.merchant_id))
     return {"restored": back, "coupon": view(c, terms, now)}

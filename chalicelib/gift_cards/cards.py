@@ -102,8 +102,10 @@ class Ranges:
     """Every sale range of one batch, read once, for the readers of all its cards (reports,
     reconciliation, the expiry announcement)."""
 
-    def __init__(self, uow: UnitOfWork, batch: GiftCardBatchItem) -> None:
-        ranges = [*batch.legacy_sales(), *(r.view() for r in repository.of(uow).sale_ranges(batch.batch_id))]
+    def __init__(self, uow: UnitOfWork, batch: GiftCardBatchItem, read: list[dict[str, Any]] | None = None) -> None:
+        """The batch's ranges (``read``: those a reader of some of its cards read itself)."""
+        ranges = read if read is not None else [*batch.legacy_sales(),
+                                                *(r.view() for r in repository.of(uow).sale_ranges(batch.batch_id))]
         self.sales = sorted(ranges, key=lambda s: int(s["first"]))
         self._firsts = [int(s["first"]) for s in self.sales]
 

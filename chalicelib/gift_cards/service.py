@@ -21,6 +21,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import cards as C
 from chalicelib.gift_cards import keys, repository
+from chalicelib.gift_cards.listing import batches_made, cards_after, masked  # noqa: F401  (the reports' reads)
 from chalicelib.gift_cards.schemas import CardSecret, PayWithCard, RefundCardPayment, SellCards, VoidCard
 from chalicelib.gift_cards.tables import (
     GiftCardBatchItem,

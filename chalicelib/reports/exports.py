@@ -7,12 +7,17 @@ Who: HQ and the program's readers any of the program's; a merchant admin and a m
 the ``reports`` capability their own merchant's (a store's key, its store's). A merchant's export
 holds only its own records (the job filters every row by the export's merchant and store), and
 an export another merchant's caller names is not found (404).
+
+Audited: each export made (``export.created``), each URL issued, and each request refused
+(``export.refused``: an unbounded, too long or future period, too many rows, another merchant's
+filter or export), the refusal on a unit of its own since the request's unit is thrown away.
+The kinds and their sources: :mod:`chalicelib.reports.exports_registry`.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.db import audit
@@ -20,12 +25,13 @@ from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import service as merchants
+from chalicelib.reports.exports_registry import MERCHANT_REQUIRED, NO_STORE, source
 from chalicelib.reports.exports_schemas import CreateExport
-from chalicelib.reports.exports_sources import Asked, source
+from chalicelib.reports.exports_sources import Asked
 from chalicelib.reports.exports_tables import LISTING, ExportItem
 from chalicelib.shared import clock, storage
 from chalicelib.shared.config import settings
-from chalicelib.shared.errors import NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, NotFound, Problem, ValidationProblem
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 
@@ -53,7 +59,55 @@ def object_key(program: str, export_id: str, fmt: str) -> str:
 
 
 def create(cmd: CreateExport, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Check the period, the caller's reach and the size; queue the export for the job."""
+    """Check the period, the caller's reach and the size; queue the export for the job. A refusal
+    changes nothing but the audit log, which records it as it records an export made."""
+    try:
+        return _create(cmd, by, uow)
+    except ConcurrentUpdate:              # lost a race: the request is tried again, not refused
+        raise
+    except Problem as refused:
+        _audit_refused(uow, by, f"createExport {cmd.kind} {cmd.start or '-'}..{cmd.end or '-'} {cmd.format}"
+                                f"{' merchant ' + cmd.merchant_id if cmd.merchant_id else ''}"
+                                f"{' store ' + cmd.store_id if cmd.store_id else ''}", refused)
+        raise
+
+
+def _create(cmd: CreateExport, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
+    start, end = _period(cmd)
+    if cmd.url_expires_in_seconds is not None and settings().stage not in SHORT_URL_STAGES:
+        raise ValidationProblem("url_expires_in_seconds is for the local and test stages only")
+    if by.is_hq and cmd.merchant_id is None and cmd.store_id is None and cmd.kind not in MERCHANT_REQUIRED:
+        merchant, store = None, None            # HQ naming no merchant: the program's (whatever its own)
+    else:
+        merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id,
+                                          merchant_required=cmd.kind in MERCHANT_REQUIRED)
+    if store and cmd.kind in NO_STORE:
+        raise ValidationProblem(f"{cmd.kind} belong to a merchant, not a store: ask without store_id, "
+                                f"as the merchant")
+    asked = Asked(cmd.kind, start, end, merchant, store, reveal=cmd.kind == "members" and by.may_reveal_pii())
+    estimate = source(cmd.kind, uow.program).estimate(uow, asked)
+    ceiling = min(max_rows(), XLSX_MAX_ROWS) if cmd.format == "xlsx" else max_rows()
+    if estimate is not None and estimate > ceiling:
+        raise TooManyRows(f"about {estimate} rows, over the {ceiling} an export may hold: ask for a shorter period")
+    export_id, now = new_id(), clock.iso(clock.now())
+    item = ExportItem(*ExportItem.key(export_id), export_id=export_id, kind=cmd.kind, format=cmd.format,
+                      start=start.isoformat(), end=end.isoformat(), merchant_id=merchant, store_id=store,
+                      reveal=asked.reveal, status="queued", rows_done=0, rows_estimated=estimate,
+                      object_key=object_key(uow.program, export_id, cmd.format),
+                      url_seconds=cmd.url_expires_in_seconds or URL_SECONDS, runs=0, created_by=by.ref,
+                      created_at=now, version=0, gsi1pk=LISTING, gsi1sk=f"{now}#{export_id}")
+    item.duepk, item.duesk = due_keys("export", clock.program_date(), export_id)
+    uow.create(item)
+    audit.record(uow, "export.created", by.ref, merchant_id=merchant,
+                 detail=f"export {export_id}: {cmd.kind} {start}..{end} {cmd.format}"
+                        f"{' store ' + store if store else ''}{', personal data revealed' if asked.reveal else ''}")
+    return view(item)
+
+
+def _period(cmd: CreateExport) -> tuple[date, date]:
+    """The period asked: bounded, its end not before its start, not after today, at most MAX_DAYS."""
+    if cmd.start is None or cmd.end is None:
+        raise ValidationProblem("an export covers a bounded period: give start and end")
     today = clock.program_date()
     if cmd.end < cmd.start:
         raise ValidationProblem("end is before start")
@@ -61,38 +115,26 @@ def create(cmd: CreateExport, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
         raise ValidationProblem(f"the period reaches into the future (today is {today.isoformat()})")
     if (cmd.end - cmd.start).days + 1 > MAX_DAYS:
         raise ValidationProblem(f"an export covers at most {MAX_DAYS} days")
-    if cmd.url_expires_in_seconds is not None and settings().stage not in SHORT_URL_STAGES:
-        raise ValidationProblem("url_expires_in_seconds is for the local and test stages only")
-    if by.is_hq and cmd.merchant_id is None and cmd.store_id is None and cmd.kind != "members":
-        merchant, store = None, None            # HQ naming no merchant: the program's (whatever its own)
-    else:
-        merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id,
-                                          merchant_required=cmd.kind == "members")
-    asked = Asked(cmd.kind, cmd.start, cmd.end, merchant, store, reveal=cmd.kind == "members" and by.may_reveal_pii())
-    estimate = source(cmd.kind, uow.program).estimate(uow, asked)
-    ceiling = min(max_rows(), XLSX_MAX_ROWS) if cmd.format == "xlsx" else max_rows()
-    if estimate is not None and estimate > ceiling:
-        raise TooManyRows(f"about {estimate} rows, over the {ceiling} an export may hold: ask for a shorter period")
-    export_id, now = new_id(), clock.iso(clock.now())
-    item = ExportItem(*ExportItem.key(export_id), export_id=export_id, kind=cmd.kind, format=cmd.format,
-                      start=cmd.start.isoformat(), end=cmd.end.isoformat(), merchant_id=merchant, store_id=store,
-                      reveal=asked.reveal, status="queued", rows_done=0, rows_estimated=estimate,
-                      object_key=object_key(uow.program, export_id, cmd.format),
-                      url_seconds=cmd.url_expires_in_seconds or URL_SECONDS, runs=0, created_by=by.ref,
-                      created_at=now, version=0, gsi1pk=LISTING, gsi1sk=f"{now}#{export_id}")
-    item.duepk, item.duesk = due_keys("export", today, export_id)
-    uow.create(item)
-    audit.record(uow, "export.created", by.ref, merchant_id=merchant,
-                 detail=f"export {export_id}: {cmd.kind} {cmd.start}..{cmd.end} {cmd.format}"
-                        f"{' store ' + store if store else ''}{', personal data revealed' if asked.reveal else ''}")
-    return view(item)
+    return cmd.start, cmd.end
+
+
+def _audit_refused(uow: UnitOfWork, by: Principal, asked: str, refused: Problem) -> None:
+    """Record a refused request in a unit of its own (the request's own unit is thrown away)."""
+    work = UnitOfWork(by.ref, uow.correlation_id, program=uow.program)
+    audit.record(work, "export.refused", by.ref, merchant_id=by.merchant_id,
+                 detail=audit.redact(f"{asked}: {refused.status} {refused.slug}: {refused.detail}")[:audit.MAX_DETAIL])
+    work.commit()
+    refused.audited = True                 # (the endpoint's access.refused is not written twice)
 
 
 def find(uow: UnitOfWork, by: Principal, export_id: str) -> ExportItem:
-    """The export, if the caller may see it (another merchant's or store's: not found)."""
+    """The export, if the caller may see it (another merchant's or store's: not found, and the
+    attempt audited)."""
     item = uow.get(ExportItem, ExportItem.key(export_id), consistent=True)
     if item is None or not _visible(by, item):
-        raise NotFound(f"no export {export_id[:40]}")
+        missing = NotFound(f"no export {export_id[:40]}")
+        _audit_refused(uow, by, f"getExport {export_id[:40]}", missing)
+        raise missing
     return item
 
 

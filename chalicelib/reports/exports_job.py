@@ -29,12 +29,13 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.db import backend
+from chalicelib.db import audit, backend
 from chalicelib.db.due import current_slice, due_items, run_due
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.reports import exports
-from chalicelib.reports.exports_sources import Asked, dumps, source
+from chalicelib.reports.exports_registry import source
+from chalicelib.reports.exports_sources import Asked, dumps
 from chalicelib.reports.exports_tables import ExportItem
 from chalicelib.shared import clock, storage
 from chalicelib.shared.errors import ConcurrentUpdate
@@ -197,10 +198,17 @@ def _finish(uow: UnitOfWork, item: ExportItem, store: storage.Storage, upload: s
 
 
 def _fail(uow: UnitOfWork, item: ExportItem, why: str) -> Counter:
+    """The export failed (the ceiling reached as the rows came): marked, and audited as a refusal is."""
     logger.info("export failed", extra={"export": item.export_id, "why": why[:200]})
-    _update(uow, item, [ExportItem.status.set("failed"), ExportItem.error.set(why[:500]),
-                        ExportItem.finished_at.set(clock.iso(clock.now())), ExportItem.duepk.remove(),
-                        ExportItem.duesk.remove()])
+    work, read = _fresh(uow), int(item.version)
+    work.update(item, [ExportItem.status.set("failed"), ExportItem.error.set(why[:500]),
+                       ExportItem.finished_at.set(clock.iso(clock.now())), ExportItem.duepk.remove(),
+                       ExportItem.duesk.remove(), ExportItem.version.add(1)], ExportItem.version == read,
+                on_conflict=lambda: ConcurrentUpdate("another run works this export"))
+    audit.record(work, "export.failed", ACTOR, merchant_id=item.merchant_id,
+                 detail=f"export {item.export_id}: {item.kind} {item.start}..{item.end} asked by {item.created_by}: "
+                        f"{why}"[:audit.MAX_DETAIL])
+    work.commit()
     return Counter(failed=1)
 
 

@@ -7,19 +7,23 @@ from typing import Literal
 
 from pydantic import Field, StrictInt
 
+from chalicelib.reports.exports_registry import KINDS, SOURCES
 from chalicelib.shared.types import Strict
 
 ID = r"^[a-z0-9][a-z0-9\-]{1,39}$"
 
 
+Kind = Literal[KINDS]  # type: ignore[valid-type]   # every kind registered (exports_registry)
+
+
 class CreateExport(Strict):
-    kind: Literal["members", "points_ledger", "stored_value_ledger"] = Field(
-        description="what to export: `members` (registered in the period, at one merchant; personal data masked "
-                    "unless the caller may reveal it, as the header row says), `points_ledger`, "
-                    "`stored_value_ledger` (the postings of the period)")
+    kind: Kind = Field(description="what to export: " + "; ".join(f"`{k}`: {about}" for k, (about, _) in
+                                                                     SOURCES.items()))
     format: Literal["csv", "xlsx"] = Field("csv", description="CSV (UTF-8 with a BOM, Excel opens it) or XLSX")
-    start: date = Field(description="the period's first day (the program's calendar)")
-    end: date = Field(description="its last day, included: at most 366 days after start, not after today")
+    start: date | None = Field(None, description="the period's first day (the program's calendar). Required: "
+                               "an export without a bounded period is refused (422, audited)")
+    end: date | None = Field(None, description="its last day, included: at most 366 days after start, not after "
+                             "today. Required, as start")
     merchant_id: str | None = Field(None, pattern=ID, description="one merchant's records only (a merchant's "
                                     "caller: its own, always)")
     store_id: str | None = Field(None, pattern=ID, description="one store's records only (a store's key: its own, "

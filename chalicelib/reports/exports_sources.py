@@ -9,7 +9,9 @@ a time, from a cursor (never a table scan).
 * ``members``: the members a merchant registered in the period (``listMembers``' sharded listing,
   through the members service), masked unless the export's creator may reveal personal data.
 
-Each source yields ``(row, cursor)``: the cursor says where to carry on after that row.
+Each source yields ``(row, cursor)``: the cursor says where to carry on after that row. The other
+kinds are in :mod:`chalicelib.reports.exports_kinds`; :mod:`chalicelib.reports.exports_registry`
+names every kind's source.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import stats
 from chalicelib.ledger.postings import DAY_SHARDS, day_partition
 from chalicelib.members import service as members
-from chalicelib.reports.exports_tables import PostingRow
+from chalicelib.reports.exports_tables import DayListed, PostingRow
 from chalicelib.shared.principal import Principal
 
+R = TypeVar("R", bound=DayListed)
 PAGE = 500          # items per query page (a shard's page: a day's merge holds 16 pages at most)
 
 
@@ -63,6 +66,29 @@ def _days(start: date, end: date, first: date | None) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+def by_day(uow: UnitOfWork, model: type[R], listing: str, asked: Asked, cursor: Any) -> Iterator[tuple[R, Any]]:
+    """The items of a day listing (``POSTDAY#<listing>#<day>#<shard>``, :mod:`chalicelib.ledger.postings`)
+    of the period after ``cursor`` (``{day, after}``), in time order, each day's shards merged by
+    sort key, a page at a time; each with the cursor after it."""
+    at = cursor or {}
+    first = date.fromisoformat(at["day"]) if at.get("day") else None
+    for day in _days(asked.start, asked.end, first):
+        after = at.get("after") if first == day else None
+        sort = SortKey.above(after) if after else None
+        shards = [uow.query(model, day_partition(listing, day.isoformat(), n), sort, index="gsi1", page_size=PAGE)
+                  for n in range(DAY_SHARDS)]
+        for item in heapq.merge(*shards, key=lambda i: str(i.gsi1sk)):
+            yield item, {"day": day.isoformat(), "after": item.gsi1sk}
+
+
+def mine(asked: Asked, merchant_id: str | None, store_id: str | None) -> bool:
+    """Whether a record of ``merchant_id`` / ``store_id`` belongs in the export (a merchant's and a
+    store's export: theirs only)."""
+    if asked.merchant_id and merchant_id != asked.merchant_id:
+        return False
+    return not asked.store_id or store_id == asked.store_id
+
+
 @dataclass(frozen=True)
 class Postings:
     """A ledger's postings of the period, in time order."""
@@ -80,23 +106,9 @@ class Postings:
 
     def rows(self, uow: UnitOfWork, asked: Asked, cursor: Any) -> Iterator[tuple[list[Any], Any]]:
         """The period's postings after ``cursor`` (``{day, after}``), the export's merchant's and store's."""
-        at = cursor or {}
-        first = date.fromisoformat(at["day"]) if at.get("day") else None
-        for day in _days(asked.start, asked.end, first):
-            after = at.get("after") if first == day else None
-            for posting in self._day(uow, day.isoformat(), after):
-                position = {"day": day.isoformat(), "after": posting.gsi1sk}
-                if asked.merchant_id and posting.merchant_id != asked.merchant_id:
-                    continue
-                if asked.store_id and posting.store_id != asked.store_id:
-                    continue
+        for posting, position in by_day(uow, PostingRow, self.ledger, asked, cursor):
+            if mine(asked, posting.merchant_id, posting.store_id):
                 yield self.row(posting), position
-
-    def _day(self, uow: UnitOfWork, day: str, after: str | None) -> Iterator[PostingRow]:
-        sort = SortKey.above(after) if after else None
-        shards = [uow.query(PostingRow, day_partition(self.ledger, day, n), sort, index="gsi1", page_size=PAGE)
-                  for n in range(DAY_SHARDS)]
-        return heapq.merge(*shards, key=lambda p: str(p.gsi1sk))
 
     def row(self, p: PostingRow) -> list[Any]:
         """A posting's cells."""
@@ -163,18 +175,6 @@ POINTS_COLUMNS = ("posted_at", "posting_id", "member_id", "point_type", "kind", 
 STORED_VALUE_COLUMNS = ("posted_at", "posting_id", "member_id", "kind", "amount_fen", "principal_delta_fen",
                         "bonus_delta_fen", "balance_after_fen", "ref", "reason", "merchant_id", "store_id",
                         "journal_lines")
-KINDS = ("points_ledger", "stored_value_ledger", "members")
-
-
-def source(kind: str, program: str) -> Source:
-    """The source of ``kind``."""
-    if kind == "points_ledger":
-        return Postings("points", POINTS_COLUMNS)
-    if kind == "stored_value_ledger":
-        return Postings("stored_value", STORED_VALUE_COLUMNS)
-    if kind == "members":
-        return Members(program)
-    raise ValueError(f"no export source for {kind}")
 
 
 def dumps(cursor: Any) -> str:

@@ -8,7 +8,9 @@
                            due for the ``exports`` job (``DUE#export#<shard>``) while queued or running.
 
 ``PostingRow`` reads the points and stored value postings listed by day (``ledger/postings.py``):
-only the attributes an export writes, whichever ledger wrote them.
+only the attributes an export writes, whichever ledger wrote them. ``CouponUseRow`` reads the
+coupons' write-offs and undos listed the same way, ``CheckoutDayRow`` the checkouts' day entries
+and ``CheckoutRow`` the checkouts they name (read only, the attributes an export writes).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, MainModel, PackedJson
 from chalicelib.shared.storage import Upload
 
 LISTING = "EXPORTS"
@@ -69,7 +71,15 @@ class ExportItem(MainModel):
         return json.loads(self.cursor) if self.cursor else None
 
 
-class PostingRow(MainModel):
+class DayListed(MainModel):
+    """An item listed under its program day (``POSTDAY#<listing>#<day>#<shard>`` / ``<at>#<id>``)."""
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_day = Gsi1()
+
+
+class PostingRow(DayListed):
     """A posting of the points or stored value ledger as an export reads it (read only)."""
 
     posting_id = UnicodeAttribute()
@@ -89,6 +99,56 @@ class PostingRow(MainModel):
     merchant_id = UnicodeAttribute(null=True)
     store_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    by_day = Gsi1()
+
+
+class CouponUseRow(DayListed):
+    """A coupon's write-off or undo (``COUPONUSE#<coupon>``) as an export reads it (read only)."""
+
+    use_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    coupon_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    owner_merchant_id = UnicodeAttribute(null=True)
+    member_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    order_id = UnicodeAttribute(null=True)
+    saving_fen = NumberAttribute()
+    order_amount_fen = NumberAttribute(default=0)
+    cost = UnicodeAttribute()
+    by = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+
+
+class CheckoutDayRow(DayListed):
+    """A checkout's entry in its day's listing (``CHECKOUT#<id> / DAY``, read only)."""
+
+    checkout_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class CheckoutRow(MainModel):
+    """A checkout (``CHECKOUT#<id> / CHECKOUT``) as an export reads it (read only)."""
+
+    hold_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    merchant_id = UnicodeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+    member_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    guide_id = UnicodeAttribute(null=True)
+    totals = PackedJson(attr_name="totals_z")
+    refunded = PackedJson(null=True, attr_name="refunded_z")
+    payment_ref = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    committed_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(checkout_id: str) -> tuple[str, str]:
+        """A checkout's key."""
+        return f"CHECKOUT#{checkout_id}", "CHECKOUT"

@@ -18,6 +18,7 @@ class Problem(Exception):
     slug = "bad-request"
     title = "Bad request"
     remembered = True        # a keyed 409/422 is kept under its key (False: a passing state)
+    audited = False          # its refusal is in the audit log already (api/refusals.py writes no second entry)
 
     RESERVED = frozenset({"type", "title", "status", "detail", "instance"})    # RFC 9457's own members
 

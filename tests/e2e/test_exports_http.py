@@ -130,7 +130,7 @@ def test_the_download_url_stops_working_when_it_expires(api, shops):
     {"kind": "points_ledger", "start": "2025-01-01", "end": "2026-01-02"},           # 367 days
     {"kind": "points_ledger", "start": "2026-03-02", "end": "2026-03-01"},           # end before start
     {"kind": "points_ledger", "start": "2098-01-01", "end": "2098-01-02"},           # the future
-    {"kind": "coupon_uses", "start": "2026-03-01", "end": "2026-03-02"},             # no such kind (yet)
+    {"kind": "receipts", "start": "2026-03-01", "end": "2026-03-02"},                # no such kind
     {"kind": "members", "start": "2026-03-01", "end": "2026-03-02", "format": "pdf"},
 ], ids=["over-366-days", "end-before-start", "future", "unknown-kind", "unknown-format"])
 def test_bad_input_is_422_and_creates_nothing(api, shops, body):

@@ -420,7 +420,7 @@ def test_another_merchant_reaches_none_of_merchant_as_records(api, stack, target
         return (pk.startswith(("default/ORDER#demo-merchant#", "default/REFUND#demo-merchant#",
                                "default/MERCHANT#demo-merchant", "default/WEBHOOK#",
                                "default/COUPONTPL#", "default/COUPONCODE#", "default/COUPONTP#", "default/STOCK#", "default/COUPONISSUE#",
-                               "default/COUPONHOLD#", "default/QUOTE#", "default/CHECKOUT#",
+                               "default/COUPONHOLD#", "default/QUOTE#", "default/CHECKOUT#", "default/COUPONUSE#",
                                f"default/AUDIT#{bob}", "default/IDENTITY#", "default/STAFF#", "default/STAFFLOGIN#",
                                "default/STAFFPOLICY"))
                 or pk == f"default/MEMBER#{bob}" and (item["sk"]["S"] == "PROFILE" or "#HOLD#" in item["sk"]["S"]
