@@ -173,9 +173,13 @@ def issuer_of(account: str) -> tuple[str, str] | None:
     return None
 
 
-def prepaid_lines(entries: list[dict[str, Any]], store_id: str | None) -> Cleared:
+def prepaid_lines(entries: list[dict[str, Any]], store_id: str | None, merchant_id: str | None = None) -> Cleared:
     """A stored value or gift card movement's journal lines: what went onto (or came off) each
-    merchant's settlement account, owed by the issuers of the money on the other side."""
+    merchant's settlement account, owed by the issuers of the money on the other side. A movement
+    onto no settlement account that takes one issuer's money and makes it another's (a merchant's
+    gift card redeemed into a member's stored value, which the program issues) is a line too: the
+    issuer whose liability it ended owes the one that took it on (found from outside: the card's
+    issuer was never billed)."""
     cleared = Cleared()
     owed: dict[str, int] = {}
     issued: dict[tuple[str, str], int] = {}
@@ -186,8 +190,10 @@ def prepaid_lines(entries: list[dict[str, Any]], store_id: str | None) -> Cleare
             owed[merchant] = owed.get(merchant, 0) - fen            # a credit: owed to the merchant
         elif (found := issuer_of(account)) is not None:
             issued[found] = issued.get(found, 0) + fen               # a debit: the issuer's money paid out
+    if not owed:
+        return _transfer(issued, merchant_id, store_id)
     if len(owed) != 1:
-        # (no movement puts money on two merchants' settlements; none at all: not a clearing)
+        # (no movement puts money on two merchants' settlements)
         for merchant, fen in owed.items():
             cleared.tallies[merchant] = Tally(journal_fen=fen)
         return cleared
@@ -203,6 +209,23 @@ def prepaid_lines(entries: list[dict[str, Any]], store_id: str | None) -> Cleare
     return cleared
 
 
+def _transfer(issued: dict[tuple[str, str], int], merchant_id: str | None, store_id: str | None) -> Cleared:
+    """Money moved from one issuer's liability to another's (debited: the issuer it left, +;
+    credited: the one that took it on, −): the first owes the second. Within one issuer (a hold,
+    a void kept for the card's issuer): nothing."""
+    by_issuer: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for (issuer, kind), fen in issued.items():
+        by_issuer[issuer] = by_issuer.get(issuer, 0) + fen
+        kinds.setdefault(issuer, kind)
+    left = [(i, fen) for i, fen in sorted(by_issuer.items()) if fen > 0]
+    took = [(i, fen) for i, fen in sorted(by_issuer.items()) if fen < 0]
+    if len(left) != 1 or len(took) != 1 or left[0][1] != -took[0][1]:
+        return Cleared()                       # (no transfer between two issuers, or not one this rule reads)
+    (payer, fen), (payee, _) = left[0], took[0]
+    return Cleared([Clearing(kinds[payer], payer, payee, fen, merchant_id or payee, store_id)])
+
+
 def clearing(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal | None,
              prepaid_types: frozenset[str]) -> Cleared:
     """An event's lines and tallies (``rate``: the value of a point at the event, for points events)."""
@@ -211,5 +234,5 @@ def clearing(event_type: str, data: dict[str, Any], merchant_id: str | None, rat
     if event_type in POINTS_TYPES:
         return Cleared(points_lines(event_type, data, merchant_id, rate or Decimal(0)))
     if event_type in prepaid_types:
-        return prepaid_lines(data.get("entries") or [], data.get("store_id"))
+        return prepaid_lines(data.get("entries") or [], data.get("store_id"), merchant_id)
     return Cleared()

@@ -9,7 +9,8 @@ from decimal import Decimal
 from chalicelib.settlement import domain
 from chalicelib.settlement.domain import PROGRAM, Clearing
 
-PREPAID = frozenset({"stored_value.paid", "stored_value.refunded", "gift_card.paid", "gift_card.payment_refunded"})
+PREPAID = frozenset({"stored_value.paid", "stored_value.refunded", "gift_card.paid", "gift_card.payment_refunded",
+                     "stored_value.card_redeemed", "stored_value.held"})
 
 
 def test_a_mall_coupon_shared_with_the_merchant_owes_the_merchant_the_malls_share():
@@ -74,6 +75,22 @@ def test_a_gift_card_is_owed_by_its_issuer_and_a_merchants_own_card_makes_no_lin
     assert [(c.payer, c.payee, c.fen) for c in mall.lines] == [(PROGRAM, "B", 300)]
     assert not domain.prepaid_lines([{"account": "member:principal", "fen": -100},
                                      {"account": "cash_clearing", "fen": 100}], None)      # a top-up: nothing
+
+
+def test_a_merchants_card_redeemed_into_stored_value_is_owed_by_its_issuer_to_the_program():
+    """Found from outside: C's ¥200 card moved into a member's stored value (the program's), then
+    spent at B: the program paid B, and C was never billed for the money it had taken in."""
+    moved = domain.clearing("stored_value.card_redeemed", {"entries": [
+        {"account": "gift_cards:C", "fen": 20_000}, {"account": "member:principal", "fen": -20_000}]}, "B", None, PREPAID)
+    assert [(c.kind, c.payer, c.payee, c.fen, c.merchant_id) for c in moved.lines] == [
+        ("gift_card", "C", PROGRAM, 20_000, "B")]
+    program_card = domain.clearing("stored_value.card_redeemed", {"entries": [
+        {"account": "gift_cards:program", "fen": 500}, {"account": "member:principal", "fen": -500}]}, "B", None, PREPAID)
+    assert program_card.lines == []                                     # the program's money stays the program's
+    held = domain.clearing("stored_value.held", {"entries": [
+        {"account": "member:principal", "fen": 300}, {"account": "member:held_principal", "fen": -300}]}, "B", None,
+        PREPAID)
+    assert held.lines == []
 
 
 def test_periods():
