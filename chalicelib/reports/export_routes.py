@@ -26,7 +26,8 @@ WHO = (HQ, staff("merchant_admin"), key_with("reports"))
 @endpoint(bp, "/v1/exports", "POST", "createExport", tags=TAGS, status=202, errors=(403, 404), reads=True,
           summary="Queue an export of a period (members, points ledger, stored value ledger) as CSV or XLSX; the "
                   "exports job writes it, getExport reports progress and hands out the download URL",
-          allow=WHO, body=S + "CreateExport", response=R + "ExportOut", audit_refusals=True)
+          allow=WHO, body=S + "CreateExport", response=R + "ExportOut", audit_refusals=True,
+          external=True)              # (a refusal's audit is a write of its own: a retry is answered first)
 def create_export(call: Call):
     """createExport."""
     return exports.create(call.body, call.caller, call.uow)

@@ -68,7 +68,7 @@ def get_statement(call: Call):
 @endpoint(bp, "/v1/settlement/periods/{period}/close", "POST", "closeSettlementPeriod", tags=TAGS, status=201,
           body=ClosePeriod, errors=(409, 422), summary="Close an ended settlement period: its statements become final, "
           "later lines of it are adjustments in the next open period (refusals are audited)", allow=CLOSERS,
-          response=R + "ClosedOut")
+          response=R + "ClosedOut", external=True)    # (a refusal's audit is a write of its own: a retry is answered first)
 def close_period(call: Call):
     return service.close_period(call.uow, call.caller, call.params["period"])
 

@@ -248,4 +248,8 @@ def test_a_replayed_create_makes_one_export_and_each_refused_attempt_is_audited(
     assert len(_audited(api, "export.created")) == 1
     future = {**body, "end": "2026-03-03"}
     assert [api.call("POST", "/v1/exports", future, key="ex-bad")[0] for _ in range(2)] == [422, 422]
-    assert len(_audited(api, "export.refused")) == 2 and len(_exports(api)) == 1     # a retry is an attempt too
+    # the retry under the same key is answered from the refusal's record, before anything runs:
+    # one attempt, one entry; under a new key it is a new attempt
+    assert len(_audited(api, "export.refused")) == 1 and len(_exports(api)) == 1
+    assert api.call("POST", "/v1/exports", future, key="ex-bad-2")[0] == 422
+    assert len(_audited(api, "export.refused")) == 2 and len(_exports(api)) == 1
