@@ -25,7 +25,11 @@ def resolve(dist: Path, path: str) -> Path | None:
     None for a path that leaves ``dist`` or when the console is not built."""
     rest = path.split("?", 1)[0].split("#", 1)[0][len(PREFIX):].lstrip("/")
     root = dist.resolve()
-    wanted = (root / rest).resolve() if rest else root / "index.html"
+    try:
+        wanted = (root / rest).resolve() if rest else root / "index.html"
+        wanted.is_file()
+    except (ValueError, OSError):            # a NUL byte, a name too long: no such file (found from outside)
+        return None
     if root not in wanted.parents and wanted != root / "index.html":
         return None
     if wanted.is_file():

@@ -38,3 +38,10 @@ def test_the_policy_admits_no_inline_script_nor_another_origin():
     assert "connect-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "connect-src 'self' https://api.example" in content_security_policy("https://api.example")
     assert headers()["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_nul_byte_or_an_over_long_name_is_no_file(tmp_path):
+    """Found from outside: the local server dropped the connection without an answer."""
+    dist = _dist(tmp_path)
+    assert resolve(dist, "/console/a\x00b.js") is None
+    assert resolve(dist, "/console/assets/" + "x" * 5000 + ".js") is None
