@@ -56,7 +56,7 @@ def list_statements(call: Call):
 
 
 @endpoint(bp, "/v1/settlement/statements/{period}/{party}/{counterparty}", "GET", "getSettlementStatement",
-          tags=TAGS, query=LinesQuery, errors=(403,), summary="One settlement statement (a pair of parties, `program` "
+          tags=TAGS, query=LinesQuery, errors=(403, 404), summary="One settlement statement (a pair of parties, `program` "
           "or a merchant id, in either order) with a page of its clearing lines", allow=READERS,
           response=R + "StatementPageOut", audit_refusals=True)
 def get_statement(call: Call):

@@ -8,10 +8,11 @@ from typing import Any
 
 from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.merchants import service as merchants
 from chalicelib.settlement import domain, store
 from chalicelib.settlement.tables import AMOUNTS, LineItem, PeriodItem, StatementItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, Problem, ValidationProblem
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Problem, ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as prepaid
 
@@ -92,6 +93,9 @@ def get_statement(uow: UnitOfWork, by: Principal, period: str, party: str, count
         raise Forbidden("a merchant's admin sees only statements its merchant is a party to")
     if party == counterparty:
         raise ValidationProblem("a statement is between two parties")
+    for named in (party, counterparty):              # a party not in the program: 404, not a statement of zeros
+        if named != domain.PROGRAM and not merchants.exists(uow, named):
+            raise NotFound(f"no merchant {named[:64]} in this program")
     a, b = domain.pair(party, counterparty)
     key = domain.pair_key(a, b)
     view = statement_view(period, a, b, store.statement(uow, period, key), store.head(uow, period))

@@ -109,6 +109,9 @@ def test_the_malls_month_settled_closed_and_reconciled(api, stack):
             refused = api.call("GET", path, headers=m.admin(B), params=params)
             assert refused.status_code == 403 and refused.headers["Content-Type"].startswith("application/problem+json")
         assert api.call("GET", LIST, signed_by=m.tills[A]).status_code == 403
+        # a party that is not the program's: not found (found from outside: a statement of zeros)
+        ghost = api.call("GET", "/v1/settlement/statements/2026-11/no-such-merchant/program", headers=m.hq)
+        assert ghost.status_code == 404 and ghost.headers["Content-Type"].startswith("application/problem+json")
 
         # November has not ended: refused
         early = api.call("POST", "/v1/settlement/periods/2026-11/close", {}, headers=m.finance, key=f"stl-{m.id}-0")

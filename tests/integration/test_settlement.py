@@ -14,6 +14,7 @@ import pytest
 from chalicelib.db.audit import AuditItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch
+from chalicelib.merchants.tables import MerchantItem
 from chalicelib.reports.valuation import VALUATION, PointsValuation
 from chalicelib.settlement import projection, service, store  # noqa: F401  (projection: its subscriber)
 from chalicelib.shared import clock
@@ -96,6 +97,8 @@ def valued(db):
     clock.freeze(datetime(2026, 11, 20, 4, tzinfo=UTC))
     uow = UnitOfWork("test")
     VALUATION.put(uow, PointsValuation(fen_per_point="0.5"), datetime(2026, 1, 1, tzinfo=UTC), HQ)
+    for merchant in ("A", "B", "C"):                      # the parties: merchants of the program
+        uow.put(MerchantItem(*MerchantItem.key(merchant), merchant_id=merchant, name=merchant, created_at="2026-01-01"))
     uow.commit()
     yield
     clock.freeze(None)
