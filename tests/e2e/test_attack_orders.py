@@ -360,8 +360,8 @@ def test_get_order_clawed_back_leaves_out_points_that_had_expired(w, api):
     first = w.refund(order, "x1", 4000, [{"line": 0, "amount_fen": 4000}]).json()
     assert first["clawed_back"]["points"] == 120
     expires = date.fromisoformat(w.order(order)["earned"]["points"][0]["expires_on"])
-    run = api.call("POST", "/v1/jobs/points-expiry/runs", {"as_of": f"{expires + timedelta(days=2)}T00:00:00Z"},
-                   headers=api.staff("platform_admin"), key=new_id())
+    run = api.call("POST", "/v1/jobs/points-expiry/runs", {"as_of": f"{expires + timedelta(days=2)}T00:00:00Z",
+                                                         "program_id": w.program}, headers=api.staff("platform_admin"), key=new_id())
     assert run.status_code == 200, run.text
     assert w.points(m)["points"]["expired"] == 380
     rest = w.refund(order, "x2", 26000).json()

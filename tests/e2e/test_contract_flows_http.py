@@ -133,7 +133,7 @@ def test_an_expired_card_is_extended_and_another_recognised_as_breakage(api, sta
                      headers=first, key="c-batch")
     assert batch.status_code == 202, batch.text
     batch_id, first_number = batch.json()["batch_id"], batch.json()["first_number"]
-    run = api.call("POST", "/v1/jobs/gift-card-batches/runs", {}, headers=api.staff("platform_admin"),
+    run = api.call("POST", "/v1/jobs/gift-card-batches/runs", {"program_id": PROGRAM}, headers=api.staff("platform_admin"),
                    key="c-batch-run")
     assert run.status_code == 200, run.text
     numbers = _numbers(api, first, batch_id, first_number)

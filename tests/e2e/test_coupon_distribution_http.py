@@ -172,7 +172,8 @@ def test_a_top_up_s_pack_owed_is_listed_to_the_member_then_issued_by_the_job(api
     assert "left" in debt["reason"] and debt["next_try"] and debt["coupons"] == []
     assert api.call("GET", f"/v1/members/{first}/owed-coupon-packs", headers=own).status_code in (403, 404)
     assert api.call("PATCH", f"{TPL}/{tea}", {"add_stock": 1}, headers=hq, key=f"cd-add-{tag}").status_code == 200
-    run = api.call("POST", "/v1/jobs/coupon-owed/runs", {}, headers=api.staff("platform_admin"), key=f"cd-job-{tag}")
+    run = api.call("POST", "/v1/jobs/coupon-owed/runs", {"program_id": PROGRAM}, headers=api.staff("platform_admin"),
+                   key=f"cd-job-{tag}")
     assert run.status_code == 200 and run.json()["result"]["issued"] >= 1, run.text
     [settled] = api.call("GET", f"/v1/members/{second}/owed-coupon-packs", headers=hq).json()["owed_packs"]
     assert (settled["status"], settled["next_try"], len(settled["coupons"])) == ("issued", None, 1)

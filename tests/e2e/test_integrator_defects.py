@@ -168,7 +168,7 @@ def test_the_reads_a_pos_and_a_back_office_look_for(api, stack):
     api.call("GET", f"/v1/members/{mid}", params={"reveal": "true"}, headers=api.staff("ops_manager"))
     audit = api.call("GET", f"/v1/members/{mid}/audit", headers=api.staff()).json()["entries"]
     assert [e["action"] for e in audit] == ["pii.revealed"]
-    api.call("POST", "/v1/jobs/points-holds/runs", {}, headers=api.staff("platform_admin"))
+    api.call("POST", "/v1/jobs/points-holds/runs", {"program_id": "default"}, headers=api.staff("platform_admin"))
     runs = api.call("GET", "/v1/jobs/points-holds/runs", headers=api.staff("platform_admin")).json()["runs"]
     assert runs and "holds_released" in runs[0]["result"]
 

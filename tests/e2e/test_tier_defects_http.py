@@ -90,8 +90,8 @@ def test_a_downgrade_is_not_undone_by_a_one_yuan_order(api, hq):
     seen = tier(lambda s: s["growth"] == 7_999 and s["period_growth"] == 2_999)
     assert seen["tier"]["code"] == "V3"
     after = date.fromisoformat(seen["valid_until"]) + timedelta(days=1)
-    r = api.call("POST", "/v1/jobs/tier-review/runs", {"as_of": f"{after.isoformat()}T02:00:00Z"},
-                 headers=api.staff("platform_admin"), key=fresh_phone())
+    r = api.call("POST", "/v1/jobs/tier-review/runs", {"as_of": f"{after.isoformat()}T02:00:00Z",
+                                                       "program_id": PROGRAM}, headers=api.staff("platform_admin"), key=fresh_phone())
     assert r.status_code in (200, 201) and r.json()["result"]["downgraded"] >= 1, r.text   # other programs' too
     down = tier()
     assert (down["tier"]["code"], down["growth"]) == ("V2", 7_999)
