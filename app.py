@@ -29,6 +29,7 @@ from chalicelib.points import tiering
 from chalicelib.points.routes import bp as points
 from chalicelib.pricing.routes import bp as pricing
 from chalicelib.programs.routes import bp as programs
+from chalicelib.reports import export_hooks
 from chalicelib.reports.balance_routes import bp as balance_sheet
 from chalicelib.reports.dashboard_routes import bp as dashboard
 from chalicelib.reports.export_routes import bp as report_exports
@@ -73,6 +74,7 @@ jobs.provided_by(
 )
 jobs.provided_by("chalicelib.reports.exports_job")                 # exports (#29 item 3)
 dispatch.provided_by("chalicelib.settlement.projection")           # mall settlement's clearing lines (#29 item 4)
+export_hooks.provided_by("chalicelib.settlement.exports")          # ... and their export
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.reports import export_hooks
 from chalicelib.reports.exports_kinds import Checkouts, CouponUses, GiftCards
 from chalicelib.reports.exports_sources import (
     POINTS_COLUMNS,
@@ -13,6 +14,7 @@ from chalicelib.reports.exports_sources import (
     Postings,
     Source,
 )
+from chalicelib.shared import lazy
 
 # kind -> (what it holds, its source for a program)
 SOURCES: dict[str, tuple[str, Callable[[str], Source]]] = {
@@ -29,8 +31,28 @@ SOURCES: dict[str, tuple[str, Callable[[str], Source]]] = {
                   lambda _: Checkouts()),
 }
 KINDS = tuple(SOURCES)
-NO_STORE = ("gift_cards",)          # kinds whose records belong to a merchant, never to a store
+NO_STORE = ["gift_cards"]           # kinds whose records belong to a merchant, never to a store
 MERCHANT_REQUIRED = ("members",)    # kinds listed by merchant only
+
+
+def register(kind: str, about: str, make: Callable[[str], Source], *, no_store: bool = False) -> None:
+    """Add a kind another capability reads (a capability ranked above reports, which cannot import
+    it: the mall settlement's lines; :func:`_provided`)."""
+    global KINDS
+    SOURCES[kind] = (about, make)
+    KINDS = tuple(SOURCES)
+    if no_store and kind not in NO_STORE:
+        NO_STORE.append(kind)
+
+
+def _provided() -> None:
+    """The kinds the app's other capabilities provide (:mod:`chalicelib.reports.export_hooks`)."""
+    for name in export_hooks.PROVIDERS:
+        kind, about, make, no_store = lazy.module(name).EXPORT
+        register(kind, about, make, no_store=no_store)
+
+
+_provided()
 
 
 def source(kind: str, program: str) -> Source:

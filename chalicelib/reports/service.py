@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.reports import valuation
+
+if TYPE_CHECKING:
+    from chalicelib.reports.exports_sources import Asked as Asked  # what an export asks (an export kind's source)
 
 
 def points_value_at(uow: UnitOfWork, when: datetime) -> Decimal:

@@ -67,6 +67,23 @@ def nets(listing: dict) -> dict[str, int]:
     return {f"{s['party_a']}~{s['party_b']}": s["net_fen"] for s in listing["statements"]}
 
 
+def _exported(api, m: Mall, headers, **filters) -> list[dict]:
+    """November's settlement lines, exported as CSV, parsed back."""
+    import csv
+    import io
+
+    import requests
+    made = m.ok("POST", "/v1/exports", {"kind": "settlement_lines", "start": "2026-11-01", "end": "2026-11-30",
+                                        **filters}, headers=headers)
+    for _ in range(5):
+        m.ok("POST", "/v1/jobs/exports/runs", {"program_id": m.id}, headers=api.staff("platform_admin"))
+        got = m.ok("GET", f"/v1/exports/{made['export_id']}", headers=headers)
+        if got["status"] == "done":
+            body = requests.get(got["url"], timeout=30).content.decode("utf-8-sig")
+            return list(csv.DictReader(io.StringIO(body)))
+    raise AssertionError(f"export {made['export_id']} not done: {got}")
+
+
 def test_the_malls_month_settled_closed_and_reconciled(api, stack):
     clock.freeze(NOV)
     try:
@@ -150,5 +167,13 @@ def test_the_malls_month_settled_closed_and_reconciled(api, stack):
         check = m.ok("GET", "/v1/settlement/reconciliation", headers=m.finance, params={"period": "2026-11"})
         assert check["balanced"] and check["lines_checked"] == 5, check
         assert {x["merchant_id"]: x["journal_fen"] for x in check["merchants"]} == {A: 10_200, B: 5_000}
+
+        # the month's lines as an export (settlement_lines), a merchant's holding its statements only
+        every, only_b = _exported(api, m, m.finance), _exported(api, m, m.admin(B), merchant_id=B)
+        shown = [line for s in frozen["statements"]
+                 for line in m.ok("GET", f"{LIST}/2026-11/{s['party_a']}/{s['party_b']}", headers=m.finance)["lines"]]
+        assert sorted((r["event_id"], int(r["fen"])) for r in every) == sorted((x["event_id"], x["fen"]) for x in shown)
+        assert len(every) == 5 and only_b and all(B in (r["party_a"], r["party_b"]) for r in only_b)
+        assert len(only_b) < len(every)
     finally:
         clock.freeze(None)
