@@ -205,3 +205,21 @@ def test_a_url_lifetime_is_a_whole_number_not_a_text_a_float_or_a_boolean(api, s
                                                       "end": "2026-03-02", "url_expires_in_seconds": seconds})
     assert status == 422, problem
     assert api.ok("GET", "/v1/exports")["exports"] == []
+
+
+@pytest.mark.parametrize("before", ["garbage", "9" * 100, "2026-03-10T04:00:00.000Z#not-an-id"])
+def test_a_page_cursor_that_is_not_one_is_a_422(api, before):
+    """Found from outside: a cursor that was not one answered the whole list."""
+    from urllib.parse import quote
+    status, problem = api.call("GET", f"/v1/exports?before={quote(before)}")
+    assert status == 422, problem
+
+
+def test_the_list_pages_with_its_own_cursor(api):
+    for day in ("2026-03-01", "2026-03-02"):
+        api.ok("POST", "/v1/exports", {"kind": "points_ledger", "start": day, "end": day})
+    first = api.ok("GET", "/v1/exports?limit=1")
+    assert len(first["exports"]) == 1 and first["next"]
+    from urllib.parse import quote
+    second = api.ok("GET", f"/v1/exports?limit=1&before={quote(first['next'])}")
+    assert len(second["exports"]) == 1 and second["exports"][0]["export_id"] != first["exports"][0]["export_id"]
