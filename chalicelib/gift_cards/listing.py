@@ -57,8 +57,11 @@ def cards_after(uow: UnitOfWork, batch: GiftCardBatchItem, after: int, today: da
 def _ranges(uow: UnitOfWork, batch: GiftCardBatchItem, first: int, last: int) -> C.Ranges:
     """The sale ranges that may hold a serial from ``first`` to ``last`` (never the whole batch's)."""
     before = repository.of(uow).sale_range_at(batch.batch_id, first)
+    # (a page of one card: no range starts after it within the page; DynamoDB refuses a BETWEEN
+    # whose bounds are the wrong way round, which moto let through)
     within = uow.query(GiftCardSaleRangeItem, f"GCBATCH#{batch.batch_id}",
-                       SortKey.between(f"{SALE_RANGE}{first + 1:08d}", f"{SALE_RANGE}{last:08d}"), consistent=True)
+                       SortKey.between(f"{SALE_RANGE}{first + 1:08d}", f"{SALE_RANGE}{last:08d}"),
+                       consistent=True) if last > first else []
     found = [*batch.legacy_sales(), *([before.view()] if before else []), *(r.view() for r in within)]
     return C.Ranges(uow, batch, list({int(s["first"]): s for s in found}.values()))
 
