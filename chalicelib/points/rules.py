@@ -207,17 +207,23 @@ def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -
     return Decimal(eligible) * sum(line_weights(rules, lines), Decimal(0)) / Decimal(total_lines)
 
 
-def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
-                 lines: list[OrderLine], store_id: str | None, tier: str | None,
-                 at: datetime, bonus: tuple[str, str] | None = None) -> tuple[int, int, list[str]]:
-    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal.
-    ``bonus`` is a member benefit's ``(name, multiplier)`` (the benefits engine's best one)."""
+def eligible_fen(rules: ProgramRules, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int) -> int:
+    """The part of an order that earns: what was paid, less what points and the stored value bonus
+    paid where the rules exclude them."""
     eligible = paid_fen
     if rules.exclude_paid_with_points:
         eligible -= points_paid_fen
     if rules.exclude_paid_with_stored_value_bonus:
         eligible -= bonus_paid_fen
-    eligible = max(0, eligible)
+    return max(0, eligible)
+
+
+def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
+                 lines: list[OrderLine], store_id: str | None, tier: str | None,
+                 at: datetime, bonus: tuple[str, str] | None = None) -> tuple[int, int, list[str]]:
+    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal.
+    ``bonus`` is a member benefit's ``(name, multiplier)`` (the benefits engine's best one)."""
+    eligible = eligible_fen(rules, paid_fen, points_paid_fen, bonus_paid_fen)
     why = [f"eligible {eligible} fen"]
     order_factor = Decimal(1)
     step = max((s for s in rules.steps if paid_fen >= s.min_amount_fen), key=lambda s: s.min_amount_fen, default=None)
