@@ -6,7 +6,7 @@ const en: typeof zh = {
     super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
     merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
   },
-  menu: { dashboard: "Dashboard", members: "Members", member: "Member" },
+  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons" },
   login: {
     title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",
     submit: "Log in", totpRequired: "This account needs its TOTP code: type the 6 digits of your authenticator",
@@ -40,6 +40,38 @@ const en: typeof zh = {
     available: "Available", pending: "Pending", held: "Held", expiring: "Expiring soon", lots: "Point lots", expires: "Expires",
     storedValue: "Stored value", principal: "Principal", bonus: "Bonus", balance: "Balance", coupons: "Coupons", usable: "usable",
     couponState: "State", couponName: "Coupon", validUntil: "Valid until", none: "None",
+  },
+  config: {
+    versions: "Versions", version: "Version", versionN: "in force: v{n}", defaults: "in force: the defaults (never saved)", noVersions: "No version saved yet",
+    effectiveFrom: "In force from", state: "State", now: "Now", save: "Save as a new version", add: "Add", remove: "Remove",
+    notMoney: "Type an amount, e.g. 12.34",
+    states: { in_force: "In force", scheduled: "Scheduled", replaced: "Replaced" },
+  },
+  earn: {
+    title: "Earn rules", pointsPerYuan: "Points per ¥1", rounding: "Rounding", growthPerYuan: "Growth per ¥1", steps: "Spend steps", step: "step",
+    categories: "Category factors", categoriesKey: "category", tiers: "Tier factors", tiersKey: "tier code", caps: "Caps (order/day/month)",
+    perOrder: "per order", perDay: "per day", perMonth: "per month", pendingDays: "Pending days", expiry: "Expiry",
+    roundings: { floor: "Down", half_up: "Half up", ceil: "Up" },
+    expiries: { never: "Never", days: "After days", year_end: "Year end", tier_validity: "With the tier", rolling: "Rolling" },
+    preview: "Preview: this order would earn…", amount: "Order amount", category: "Category", memberId: "Member id (optional)", runPreview: "Preview",
+    wouldEarn: "An order of {amount} under the form's rules would earn",
+  },
+  tiers: { title: "Tier ladder", code: "Code", name: "Name", threshold: "Growth threshold", validity: "Validity (months)", retain: "Growth to retain", add: "Add a tier" },
+  bonus: {
+    title: "Top-up bonus rules", id: "Rule id", name: "Name", kind: "Kind", fixed: "Fixed", percent: "Percent", min: "Least top-up",
+    bonus: "Bonus", pack: "Coupon pack", add: "Add a rule",
+  },
+  campaign: {
+    title: "Top-up bonus with a coupon (e.g. top up ¥200, get ¥30 and a ¥5 tea coupon)", template: "Coupon", pack: "Pack", rule: "Top-up bonus rule",
+    couponTitle: "Coupon title", amountOff: "Amount off", validDays: "Valid days after claim", stock: "Stock", createTemplate: "Create the coupon, next",
+    templateMade: "Coupon template {id} created", packId: "Pack id", packName: "Pack name", savePack: "Save the pack, next",
+    packMade: "Pack {id} saved", saveRule: "Save the rule, finish", done: "The campaign is live",
+    summary: "A top-up of {min} or more gets {bonus} and “{coupon}”",
+  },
+  coupons: {
+    templates: "Coupon templates", title: "Title", kind: "Kind", value: "Value", program: "Head office", created: "Created", stats: "Figures",
+    figures: { claimed: "Claimed", issued: "Issued", used: "Used", undone: "Undone", expired: "Expired", saving_fen: "Discount given",
+      orders_fen: "Orders driven", stock: "Stock left" },
   },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
 };

@@ -4,7 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
-  menu: { dashboard: "数据看板", members: "会员", member: "会员详情" },
+  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",
     submit: "登录", totpRequired: "此账号需要动态验证码：请输入身份验证器中的 6 位数字",
@@ -38,6 +38,38 @@ export default {
     available: "可用", pending: "待生效", held: "冻结", expiring: "即将过期", lots: "积分批次", expires: "过期日",
     storedValue: "储值", principal: "本金", bonus: "赠送金", balance: "余额", coupons: "优惠券", usable: "可用",
     couponState: "状态", couponName: "券", validUntil: "有效期至", none: "无",
+  },
+  config: {
+    versions: "版本", version: "版本", versionN: "生效中：v{n}", defaults: "生效中：默认配置（未保存过）", noVersions: "尚未保存过版本",
+    effectiveFrom: "生效时间", state: "状态", now: "立即生效", save: "保存为新版本", add: "添加", remove: "删除",
+    notMoney: "请输入金额，如 12.34",
+    states: { in_force: "生效中", scheduled: "待生效", replaced: "已被替代" },
+  },
+  earn: {
+    title: "积分获取规则", pointsPerYuan: "每元积分", rounding: "取整", growthPerYuan: "每元成长值", steps: "满额倍数", step: "满额档位",
+    categories: "品类倍数", categoriesKey: "品类", tiers: "等级倍数", tiersKey: "等级代码", caps: "上限（单笔/日/月）",
+    perOrder: "单笔", perDay: "每日", perMonth: "每月", pendingDays: "冻结天数", expiry: "有效期",
+    roundings: { floor: "向下", half_up: "四舍五入", ceil: "向上" },
+    expiries: { never: "永久", days: "固定天数", year_end: "年底清零", tier_validity: "随等级有效期", rolling: "滚动有效" },
+    preview: "试算：这笔订单会得到…", amount: "订单金额", category: "品类", memberId: "会员 ID（可选）", runPreview: "试算",
+    wouldEarn: "{amount} 的订单按当前表单规则可得",
+  },
+  tiers: { title: "等级体系", code: "代码", name: "名称", threshold: "成长值门槛", validity: "有效期（月）", retain: "保级成长值", add: "添加等级" },
+  bonus: {
+    title: "储值赠送规则", id: "规则 ID", name: "名称", kind: "类型", fixed: "固定赠送", percent: "按比例（%）", min: "最低储值",
+    bonus: "赠送", pack: "赠券包", add: "添加规则",
+  },
+  campaign: {
+    title: "储值送券活动向导（如：储值200送30+5元奶茶券）", template: "优惠券", pack: "券包", rule: "储值赠送规则",
+    couponTitle: "券名称", amountOff: "面额", validDays: "领取后有效天数", stock: "库存", createTemplate: "创建优惠券，下一步",
+    templateMade: "已创建优惠券 {id}", packId: "券包 ID", packName: "券包名称", savePack: "保存券包，下一步",
+    packMade: "已保存券包 {id}", saveRule: "保存规则，完成", done: "活动已生效",
+    summary: "会员储值满 {min} 赠 {bonus}，并获得「{coupon}」",
+  },
+  coupons: {
+    templates: "优惠券模板", title: "名称", kind: "类型", value: "面额", program: "总部", created: "创建时间", stats: "统计",
+    figures: { claimed: "领取", issued: "发放", used: "核销", undone: "撤销核销", expired: "过期", saving_fen: "优惠金额",
+      orders_fen: "带动订单金额", stock: "剩余库存" },
   },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };

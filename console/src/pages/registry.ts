@@ -24,4 +24,17 @@ export const PAGES: Page[] = [
   { path: "/members/:memberId", name: "member", title: "menu.member", menu: false,
     needs: ["getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons"],
     component: () => import("./MemberPage.vue") },
+  // configuration (versioned: in force, scheduled, the list; a save is a new version)
+  { path: "/config/earn-rules", name: "earn-rules", title: "menu.earnRules", needs: ["getEarnRules", "previewEarn"],
+    component: () => import("./EarnRulesPage.vue") },
+  { path: "/config/tier-ladder", name: "tier-ladder", title: "menu.tierLadder", needs: ["getTierLadder"],
+    component: () => import("./TierLadderPage.vue") },
+  { path: "/config/top-up-bonus", name: "top-up-bonus", title: "menu.topUpBonus", needs: ["getTopUpBonusRules", "getCouponPacks"],
+    component: () => import("./TopUpBonusPage.vue") },
+  { path: "/config/campaign", name: "campaign", title: "menu.campaign",
+    needs: ["createCouponTemplate", "getCouponPacks", "putCouponPacks", "getTopUpBonusRules", "putTopUpBonusRules"],
+    component: () => import("./CampaignPage.vue") },
+  // operations
+  { path: "/coupons", name: "coupons", title: "menu.coupons", needs: ["listCouponTemplates", "getCouponStats"],
+    component: () => import("./CouponsPage.vue") },
 ];
