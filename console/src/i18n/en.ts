@@ -73,6 +73,11 @@ const en: typeof zh = {
     figures: { claimed: "Claimed", issued: "Issued", used: "Used", undone: "Undone", expired: "Expired", saving_fen: "Discount given",
       orders_fen: "Orders driven", stock: "Stock left" },
   },
+  actions: {
+    title: "Actions", reveal: "Reveal personal data", reason: "Reason (kept in the audit trail)", reasonNeeded: "Give a reason (3 characters at least)", revealSubmit: "Reveal",
+    adjust: "Adjust points", adjustSubmit: "Adjust", grant: "Grant a coupon pack", grantSubmit: "Grant",
+    adjusted: "Adjusted by {points} points; balance {balance}", granted: "Pack {pack} granted: {n} coupons",
+  },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
 };
 export default en;

@@ -71,5 +71,10 @@ export default {
     figures: { claimed: "领取", issued: "发放", used: "核销", undone: "撤销核销", expired: "过期", saving_fen: "优惠金额",
       orders_fen: "带动订单金额", stock: "剩余库存" },
   },
+  actions: {
+    title: "操作", reveal: "查看完整信息", reason: "原因（将记入审计）", reasonNeeded: "请填写原因（至少 3 个字）", revealSubmit: "查看",
+    adjust: "积分调整", adjustSubmit: "调整", grant: "发放券包", grantSubmit: "发放",
+    adjusted: "已调整 {points} 积分，余额 {balance}", granted: "已发放券包 {pack}：{n} 张券",
+  },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };
