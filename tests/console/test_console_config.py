@@ -212,3 +212,36 @@ def test_a_member_s_page_reveals_with_a_reason_adjusts_points_and_grants_a_pack_
     assert [c["template_id"] for c in coupons] == [template, template]
     page.screenshot(path=str(SHOTS / "console-member-actions.png"), full_page=True)
     ui.close()
+
+
+def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(browser, api, cfg):
+    import csv
+    import io
+
+    import requests
+    phone = fresh_phone()
+    member = _ok(api.call("POST", "/v1/members", {"phone": phone}, signed_by=cfg["till"], key=f"cfg-xm-{phone}"))["member_id"]
+    _ok(api.call("POST", f"/v1/members/{member}/points/earn", {"order_id": f"cfg-x-{phone}", "amount_fen": 4_200},
+                 signed_by=cfg["till"], key=f"cfg-xe-{phone}"))
+    ui = Page(browser, api, 1280)
+    page = ui.page
+    _login(ui, cfg["login"])
+    page.click("[data-page=exports]")
+    page.wait_for_selector("[data-test=exports]")
+    ui.sent.clear()
+    page.dblclick("[data-test=create-export]")                            # a double click: one export
+    page.wait_for_selector("[data-test=exports] [data-status=queued]")
+    assert len([s for s in ui.sent if s == f"POST {api.url}/v1/exports"]) == 1
+    exports = _ok(api.call("GET", "/v1/exports", headers=cfg["hq"]), 200)["exports"]
+    assert [(e["kind"], e["status"]) for e in exports] == [("points_ledger", "queued")]
+    _ok(api.call("POST", "/v1/jobs/exports/runs", {"program_id": PROGRAM}, headers=api.staff("platform_admin"),
+                 key=f"cfg-xr-{fresh_phone()}"), 200)
+    page.wait_for_selector("[data-test=exports] [data-status=done]", timeout=15_000)     # read again by the page
+    page.click(f"[data-export='{exports[0]['export_id']}']")
+    link = page.locator("[data-test=download-link]")
+    link.wait_for()
+    page.screenshot(path=str(SHOTS / "console-exports.png"), full_page=True)
+    download = requests.get(link.get_attribute("href"), timeout=30)
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert download.status_code == 200 and any(r.get("member_id") == member for r in rows), rows[:3]
+    ui.close()

@@ -6,7 +6,7 @@ const en: typeof zh = {
     super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
     merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
   },
-  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons" },
+  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log" },
   login: {
     title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",
     submit: "Log in", totpRequired: "This account needs its TOTP code: type the 6 digits of your authenticator",
@@ -78,6 +78,13 @@ const en: typeof zh = {
     adjust: "Adjust points", adjustSubmit: "Adjust", grant: "Grant a coupon pack", grantSubmit: "Grant",
     adjusted: "Adjusted by {points} points; balance {balance}", granted: "Pack {pack} granted: {n} coupons",
   },
+  exports: {
+    create: "New export", kind: "Contents", format: "Format", period: "Period", submit: "Export", list: "Exports", refresh: "Refresh", rows: "Rows",
+    download: "Download", getLink: "Get the link",
+    kinds: { members: "Members", points_ledger: "Points ledger", stored_value_ledger: "Stored value ledger" },
+    statuses: { queued: "Queued", running: "Running", done: "Done", failed: "Failed" },
+  },
+  audit: { title: "Audit log", staff: "Staff id", member: "Member id", action: "Kind", at: "When", actor: "Who", detail: "What" },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
 };
 export default en;

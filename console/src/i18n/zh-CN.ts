@@ -4,7 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
-  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券" },
+  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",
     submit: "登录", totpRequired: "此账号需要动态验证码：请输入身份验证器中的 6 位数字",
@@ -76,5 +76,12 @@ export default {
     adjust: "积分调整", adjustSubmit: "调整", grant: "发放券包", grantSubmit: "发放",
     adjusted: "已调整 {points} 积分，余额 {balance}", granted: "已发放券包 {pack}：{n} 张券",
   },
+  exports: {
+    create: "新建导出", kind: "内容", format: "格式", period: "期间", submit: "导出", list: "导出记录", refresh: "刷新", rows: "行数",
+    download: "下载", getLink: "获取下载链接",
+    kinds: { members: "会员", points_ledger: "积分流水", stored_value_ledger: "储值流水" },
+    statuses: { queued: "排队中", running: "进行中", done: "已完成", failed: "失败" },
+  },
+  audit: { title: "审计日志", staff: "员工 ID", member: "会员 ID", action: "类型", at: "时间", actor: "操作者", detail: "内容" },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };

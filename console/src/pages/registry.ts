@@ -45,4 +45,8 @@ export const PAGES: Page[] = [
   // operations
   { path: "/coupons", name: "coupons", storeMenu: false, title: "menu.coupons", needs: ["listCouponTemplates", "getCouponStats"],
     component: () => import("./CouponsPage.vue") },
+  { path: "/exports", name: "exports", storeMenu: false, title: "menu.exports", needs: ["listExports", "createExport", "getExport"],
+    component: () => import("./ExportsPage.vue") },
+  { path: "/audit-log", name: "audit-log", storeMenu: false, title: "menu.auditLog", needs: ["listAuditLog"],
+    component: () => import("./AuditLogPage.vue") },
 ];
