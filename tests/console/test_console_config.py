@@ -245,3 +245,45 @@ def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(browser, a
     rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
     assert download.status_code == 200 and any(r.get("member_id") == member for r in rows), rows[:3]
     ui.close()
+
+
+def test_a_super_admin_makes_and_disables_a_staff_account_and_a_till_key(browser, api, cfg):
+    login = f"admin-{fresh_phone()}@cfg"
+    _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": "管理员", "role": "super_admin", "password": PASSWORD},
+                 headers=cfg["hq"], key=f"cfg-sa-{login}"))
+    ui = Page(browser, api, 1280)
+    page = ui.page
+    _login(ui, login)
+    page.click("[data-page=staff]")
+    clerk = f"clerk-{fresh_phone()}@cfg"
+    page.fill("input[name=staff-login]", clerk)
+    page.fill("input[name=staff-name]", "新店员")
+    page.click("[data-test=create-staff]")                               # a clerk without a store: refused
+    page.locator(".field-error, .el-form-item__error").first.wait_for()
+    assert _ok(api.call("GET", "/v1/staff", headers=cfg["hq"]), 200)["staff"] == \
+        [s for s in _ok(api.call("GET", "/v1/staff", headers=cfg["hq"]), 200)["staff"] if s["login"] != clerk]
+    page.locator(".el-select").nth(1).click()                           # the merchant, then its store
+    page.click(".el-select-dropdown__item:visible:has-text('一茶一坐')")
+    page.locator(".el-select").nth(2).click()
+    page.click(".el-select-dropdown__item:visible:has-text('静安店')")
+    page.click("[data-test=create-staff]")
+    assert clerk in page.locator("[data-test=reset-code]").inner_text()
+    made = [s for s in _ok(api.call("GET", "/v1/staff", headers=cfg["hq"]), 200)["staff"] if s["login"] == clerk]
+    assert [(s["role"], s["merchant_id"], s["store_id"], s["status"]) for s in made] == [("clerk", MERCHANT, STORE, "active")]
+    page.click(f"[data-staff='{clerk}']")
+    page.locator("[data-test=staff] .el-table__row", has_text=clerk).locator("text=已停用").wait_for()
+    assert _ok(api.call("GET", f"/v1/staff/{made[0]['staff_id']}", headers=cfg["hq"]), 200)["status"] == "disabled"
+    page.screenshot(path=str(SHOTS / "console-staff.png"), full_page=True)
+
+    page.click("[data-page=api-keys]")
+    page.wait_for_selector("[data-test=keys] .el-table__row")
+    before = {k["key_id"] for k in _ok(api.call("GET", f"/v1/merchants/{MERCHANT}/api-keys", headers=cfg["hq"]), 200)["keys"]}
+    page.click("[data-test=create-key]")
+    secret = page.locator("[data-test=key-secret]")
+    secret.wait_for()
+    keys = _ok(api.call("GET", f"/v1/merchants/{MERCHANT}/api-keys", headers=cfg["hq"]), 200)["keys"]
+    (new,) = [k for k in keys if k["key_id"] not in before]
+    assert new["key_id"] in secret.inner_text() and new["status"] == "active"
+    page.click(f"[data-key='{new['key_id']}']")
+    page.locator("[data-test=keys] .el-table__row", has_text=new["key_id"]).locator("text=revoked").wait_for()
+    ui.close()

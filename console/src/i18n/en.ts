@@ -6,7 +6,7 @@ const en: typeof zh = {
     super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
     merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
   },
-  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log" },
+  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log", staff: "Staff", apiKeys: "API keys" },
   login: {
     title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",
     submit: "Log in", totpRequired: "This account needs its TOTP code: type the 6 digits of your authenticator",
@@ -85,6 +85,12 @@ const en: typeof zh = {
     statuses: { queued: "Queued", running: "Running", done: "Done", failed: "Failed" },
   },
   audit: { title: "Audit log", staff: "Staff id", member: "Member id", action: "Kind", at: "When", actor: "Who", detail: "What" },
+  staff: {
+    create: "New staff account", login: "Login", name: "Name", submit: "Create", list: "Staff accounts", disable: "Disable", enable: "Enable",
+    resetCode: "{login} created: one-time password code {code} (until {until}; shown this once)",
+    statuses: { active: "Active", disabled: "Disabled" },
+  },
+  keys: { title: "API keys", create: "New till key", id: "Key id", capabilities: "Capabilities", revoke: "Revoke", secretOnce: "The signing secret of {id}, shown this once:" },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
 };
 export default en;

@@ -4,7 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
-  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志" },
+  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",
     submit: "登录", totpRequired: "此账号需要动态验证码：请输入身份验证器中的 6 位数字",
@@ -83,5 +83,11 @@ export default {
     statuses: { queued: "排队中", running: "进行中", done: "已完成", failed: "失败" },
   },
   audit: { title: "审计日志", staff: "员工 ID", member: "会员 ID", action: "类型", at: "时间", actor: "操作者", detail: "内容" },
+  staff: {
+    create: "新建员工账号", login: "登录名", name: "姓名", submit: "创建", list: "员工账号", disable: "停用", enable: "启用",
+    resetCode: "已创建 {login}：一次性设置密码码 {code}（{until} 前有效，只显示这一次）",
+    statuses: { active: "启用", disabled: "已停用" },
+  },
+  keys: { title: "API 密钥", create: "新建收银密钥", id: "密钥 ID", capabilities: "权限", revoke: "吊销", secretOnce: "密钥 {id} 的签名密钥只显示这一次：" },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };

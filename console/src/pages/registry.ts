@@ -49,4 +49,8 @@ export const PAGES: Page[] = [
     component: () => import("./ExportsPage.vue") },
   { path: "/audit-log", name: "audit-log", storeMenu: false, title: "menu.auditLog", needs: ["listAuditLog"],
     component: () => import("./AuditLogPage.vue") },
+  { path: "/staff", name: "staff", storeMenu: false, title: "menu.staff", needs: ["listStaff"],
+    component: () => import("./StaffPage.vue") },
+  { path: "/api-keys", name: "api-keys", storeMenu: false, title: "menu.apiKeys", needs: ["listApiKeys"],
+    component: () => import("./ApiKeysPage.vue") },
 ];
