@@ -287,3 +287,22 @@ def test_a_super_admin_makes_and_disables_a_staff_account_and_a_till_key(browser
     page.click(f"[data-key='{new['key_id']}']")
     page.locator("[data-test=keys] .el-table__row", has_text=new["key_id"]).locator("text=revoked").wait_for()
     ui.close()
+
+
+def test_finance_reads_the_month_s_statements_and_a_close_of_a_month_not_ended_is_refused(browser, api, cfg):
+    login = f"finance-{fresh_phone()}@cfg"
+    _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": "财务", "role": "finance", "password": PASSWORD},
+                 headers=cfg["hq"], key=f"cfg-fin-{login}"))
+    ui = Page(browser, api, 1280)
+    page = ui.page
+    _login(ui, login)
+    menu = page.locator(".el-menu-item").evaluate_all("items => items.map(i => i.dataset.page)")
+    assert "settlement" in menu and "campaign" not in menu and "staff" in menu    # finance reads staff, writes none
+    page.click("[data-page=settlement]")
+    page.wait_for_selector("[data-test=statements]")
+    assert page.locator("[data-test=period-state]").inner_text().strip() == "未关账"
+    page.click("[data-test=close-period]")                                  # this month has not ended: 409
+    assert page.locator("[data-test=close-error]").inner_text()
+    listed = _ok(api.call("GET", "/v1/settlement/statements", headers=cfg["hq"]), 200)
+    assert listed["closed"] is False
+    ui.close()

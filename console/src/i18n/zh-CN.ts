@@ -4,7 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
-  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥" },
+  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥", settlement: "结算对账" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",
     submit: "登录", totpRequired: "此账号需要动态验证码：请输入身份验证器中的 6 位数字",
@@ -89,5 +89,10 @@ export default {
     statuses: { active: "启用", disabled: "已停用" },
   },
   keys: { title: "API 密钥", create: "新建收银密钥", id: "密钥 ID", capabilities: "权限", revoke: "吊销", secretOnce: "密钥 {id} 的签名密钥只显示这一次：" },
+  settlement: {
+    title: "结算对账单", open: "未关账", closed: "已关账（{at}）", close: "关账（对账单定稿）", parties: "双方", aOwesB: "甲应付乙",
+    bOwesA: "乙应付甲", net: "净额", lines: "明细数", payer: "付 → 收", amount: "金额", adjustment: "调整（原期间）",
+    kinds: { points_fen: "积分", coupon_fen: "优惠券", stored_value_fen: "储值", gift_card_fen: "礼品卡" },
+  },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };

@@ -53,4 +53,6 @@ export const PAGES: Page[] = [
     component: () => import("./StaffPage.vue") },
   { path: "/api-keys", name: "api-keys", storeMenu: false, title: "menu.apiKeys", needs: ["listApiKeys"],
     component: () => import("./ApiKeysPage.vue") },
+  { path: "/settlement", name: "settlement", storeMenu: false, title: "menu.settlement",
+    needs: ["listSettlementStatements", "getSettlementStatement"], component: () => import("./SettlementPage.vue") },
 ];
