@@ -306,3 +306,20 @@ def test_finance_reads_the_month_s_statements_and_a_close_of_a_month_not_ended_i
     listed = _ok(api.call("GET", "/v1/settlement/statements", headers=cfg["hq"]), 200)
     assert listed["closed"] is False
     ui.close()
+
+
+def test_hq_sees_a_subscription_s_health_and_sends_it_a_test(browser, api, cfg):
+    hook = _ok(api.call("POST", "/v1/webhooks/subscriptions", {"url": "http://127.0.0.1:9/cfg", "filters": ["webhook.test"]},
+                        headers=cfg["hq"], key=f"cfg-wh-{fresh_phone()}"))
+    ui = Page(browser, api, 1280)
+    page = ui.page
+    _login(ui, cfg["login"])
+    page.click("[data-page=webhooks]")
+    row = page.locator("[data-test=subscriptions] .el-table__row", has_text="127.0.0.1:9/cfg")
+    row.locator("button").click()                                         # nobody listens on port 9
+    page.locator("[data-test=webhook-outcome]").wait_for()
+    page.wait_for_selector("[data-test=deliveries] .el-table__row")
+    shown = _ok(api.call("GET", f"/v1/webhooks/subscriptions/{hook['subscription_id']}/deliveries", headers=cfg["hq"]), 200)
+    assert len(shown["deliveries"]) == page.locator("[data-test=deliveries] .el-table__row").count() >= 1
+    assert "webhook.test" in page.locator("[data-test=deliveries]").inner_text()
+    ui.close()

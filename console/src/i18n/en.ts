@@ -6,7 +6,7 @@ const en: typeof zh = {
     super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
     merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
   },
-  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log", staff: "Staff", apiKeys: "API keys", settlement: "Settlement" },
+  menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log", staff: "Staff", apiKeys: "API keys", settlement: "Settlement", webhooks: "Webhooks" },
   login: {
     title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",
     submit: "Log in", totpRequired: "This account needs its TOTP code: type the 6 digits of your authenticator",
@@ -95,6 +95,11 @@ const en: typeof zh = {
     title: "Settlement statements", open: "Open", closed: "Closed ({at})", close: "Close the period (statements final)", parties: "Parties", aOwesB: "A owes B",
     bOwesA: "B owes A", net: "Net", lines: "Lines", payer: "Payer → payee", amount: "Amount", adjustment: "Adjustment (of)",
     kinds: { points_fen: "Points", coupon_fen: "Coupons", stored_value_fen: "Stored value", gift_card_fen: "Gift cards" },
+  },
+  webhooks: {
+    title: "Webhook subscriptions", filters: "Events", health: "Health", failures: "{n} failures in a row", paused: "paused until {until}", exhausted: "{n} exhausted",
+    test: "Test", deliveries: "Deliveries (24 hours)", event: "Event", attempts: "Attempts", last: "Last outcome", next: "Next attempt", replay: "Replay",
+    delivered: "Test delivered: HTTP {code}, {ms} ms", notDelivered: "Test not delivered: {error}", replayed: "{n} events queued again",
   },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
 };

@@ -4,7 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
-  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥", settlement: "结算对账" },
+  menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥", settlement: "结算对账", webhooks: "Webhook" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",
     submit: "登录", totpRequired: "此账号需要动态验证码：请输入身份验证器中的 6 位数字",
@@ -93,6 +93,11 @@ export default {
     title: "结算对账单", open: "未关账", closed: "已关账（{at}）", close: "关账（对账单定稿）", parties: "双方", aOwesB: "甲应付乙",
     bOwesA: "乙应付甲", net: "净额", lines: "明细数", payer: "付 → 收", amount: "金额", adjustment: "调整（原期间）",
     kinds: { points_fen: "积分", coupon_fen: "优惠券", stored_value_fen: "储值", gift_card_fen: "礼品卡" },
+  },
+  webhooks: {
+    title: "Webhook 订阅", filters: "事件", health: "健康", failures: "连续失败 {n}", paused: "暂停至 {until}", exhausted: "重试耗尽 {n}",
+    test: "测试", deliveries: "投递记录（24 小时）", event: "事件", attempts: "次数", last: "最近结果", next: "下次重试", replay: "重发",
+    delivered: "测试已送达：HTTP {code}，{ms} ms", notDelivered: "测试未送达：{error}", replayed: "已重新排队 {n} 个事件",
   },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
 };

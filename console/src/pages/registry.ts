@@ -55,4 +55,6 @@ export const PAGES: Page[] = [
     component: () => import("./ApiKeysPage.vue") },
   { path: "/settlement", name: "settlement", storeMenu: false, title: "menu.settlement",
     needs: ["listSettlementStatements", "getSettlementStatement"], component: () => import("./SettlementPage.vue") },
+  { path: "/webhooks", name: "webhooks", storeMenu: false, title: "menu.webhooks",
+    needs: ["listWebhookSubscriptions", "listWebhookDeliveries"], component: () => import("./WebhooksPage.vue") },
 ];
