@@ -43,6 +43,16 @@ def cfg(api, stack):
     return {"hq": hq, "login": login, "till": {"key_id": key["key_id"], "secret": key["secret"]}}
 
 
+@pytest.fixture(scope="module")
+def ops(browser, api, cfg):
+    """One operations manager's tab, logged in once for the tests that act as HQ (a login and the
+    dashboard behind it cost about 3 s each)."""
+    ui = Page(browser, api, 1280)
+    _login(ui, cfg["login"])
+    yield ui
+    ui.close()
+
+
 def _login(ui, login):
     ui.page.goto(ui.base + "/login")
     ui.page.fill("input[name=program_id]", PROGRAM)
@@ -52,10 +62,9 @@ def _login(ui, login):
     ui.page.wait_for_selector("[data-test=cards]")
 
 
-def test_the_earn_rules_preview_shows_previewEarn_s_figure_and_a_save_puts_it_in_force(browser, api, cfg):
-    ui = Page(browser, api, 1280)
+def test_the_earn_rules_preview_shows_previewEarn_s_figure_and_a_save_puts_it_in_force(ops, api, cfg):
+    ui = ops
     page = ui.page
-    _login(ui, cfg["login"])
     page.click("[data-page=earn-rules]")
     page.wait_for_selector("[data-test=in-force]")
     assert "默认" in page.locator("[data-test=in-force]").inner_text()        # nothing saved yet: the defaults
@@ -94,13 +103,11 @@ def test_the_earn_rules_preview_shows_previewEarn_s_figure_and_a_save_puts_it_in
     assert in_force["version"] == 1 and in_force["rules"]["category_multipliers"] == {"tea": "2"}
     saved = _ok(api.call("POST", "/v1/points/rules/preview", body, headers=staff), 200)
     assert saved["points"] == 246 and saved["rules_version"] == 1
-    ui.close()
 
 
-def test_the_top_up_campaign_is_set_up_in_three_steps_and_a_top_up_then_grants_the_coupon(browser, api, stack, cfg):
-    ui = Page(browser, api, 1280)
+def test_the_top_up_campaign_is_set_up_in_three_steps_and_a_top_up_then_grants_the_coupon(ops, api, stack, cfg):
+    ui = ops
     page = ui.page
-    _login(ui, cfg["login"])
     page.click("[data-page=campaign]")
     page.wait_for_selector("[data-test=step-template]")
     ui.sent.clear()
@@ -143,7 +150,6 @@ def test_the_top_up_campaign_is_set_up_in_three_steps_and_a_top_up_then_grants_t
         assert page.locator(f"[data-figure={figure}] .value").inner_text() == f"{stats[figure]:,}", figure
     assert page.locator("[data-figure=stock] .value").inner_text() == f"{stats['stock']['left']:,}"
     page.screenshot(path=str(SHOTS / "console-coupons.png"), full_page=True)
-    ui.close()
 
 
 def test_a_clerk_s_menu_has_no_configuration_and_the_pages_save_nothing_for_it(browser, api, cfg):
@@ -162,7 +168,7 @@ def test_a_clerk_s_menu_has_no_configuration_and_the_pages_save_nothing_for_it(b
     ui.close()
 
 
-def test_a_member_s_page_reveals_with_a_reason_adjusts_points_and_grants_a_pack_once(browser, api, cfg):
+def test_a_member_s_page_reveals_with_a_reason_adjusts_points_and_grants_a_pack_once(ops, api, cfg):
     hq, till = cfg["hq"], cfg["till"]
     template = _ok(api.call("POST", "/v1/coupon-templates", {"terms": {"kind": "no_threshold", "title": "欢迎券",
                                                                       "amount_off_fen": 300, "validity": {"days_after_claim": 7}},
@@ -174,9 +180,8 @@ def test_a_member_s_page_reveals_with_a_reason_adjusts_points_and_grants_a_pack_
                  headers=hq, key=f"cfg-packs-{fresh_phone()}"))
     phone = fresh_phone()
     member = _ok(api.call("POST", "/v1/members", {"phone": phone}, signed_by=till, key=f"cfg-m-{phone}"))["member_id"]
-    ui = Page(browser, api, 1280)
+    ui = ops
     page = ui.page
-    _login(ui, cfg["login"])
     page.goto(f"{ui.base}/members/{member}")
     page.wait_for_selector("[data-test=member-actions]")
     assert "****" in page.locator("[data-test=phone]").inner_text()
@@ -211,10 +216,9 @@ def test_a_member_s_page_reveals_with_a_reason_adjusts_points_and_grants_a_pack_
     coupons = _ok(api.call("GET", f"/v1/members/{member}/coupons", headers=hq), 200)["coupons"]
     assert [c["template_id"] for c in coupons] == [template, template]
     page.screenshot(path=str(SHOTS / "console-member-actions.png"), full_page=True)
-    ui.close()
 
 
-def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(browser, api, cfg):
+def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(ops, api, cfg):
     import csv
     import io
 
@@ -223,9 +227,8 @@ def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(browser, a
     member = _ok(api.call("POST", "/v1/members", {"phone": phone}, signed_by=cfg["till"], key=f"cfg-xm-{phone}"))["member_id"]
     _ok(api.call("POST", f"/v1/members/{member}/points/earn", {"order_id": f"cfg-x-{phone}", "amount_fen": 4_200},
                  signed_by=cfg["till"], key=f"cfg-xe-{phone}"))
-    ui = Page(browser, api, 1280)
+    ui = ops
     page = ui.page
-    _login(ui, cfg["login"])
     page.click("[data-page=exports]")
     page.wait_for_selector("[data-test=exports]")
     ui.sent.clear()
@@ -244,7 +247,6 @@ def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(browser, a
     download = requests.get(link.get_attribute("href"), timeout=30)
     rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
     assert download.status_code == 200 and any(r.get("member_id") == member for r in rows), rows[:3]
-    ui.close()
 
 
 def test_a_super_admin_makes_and_disables_a_staff_account_and_a_till_key(browser, api, cfg):
@@ -308,12 +310,11 @@ def test_finance_reads_the_month_s_statements_and_a_close_of_a_month_not_ended_i
     ui.close()
 
 
-def test_hq_sees_a_subscription_s_health_and_sends_it_a_test(browser, api, cfg):
+def test_hq_sees_a_subscription_s_health_and_sends_it_a_test(ops, api, cfg):
     hook = _ok(api.call("POST", "/v1/webhooks/subscriptions", {"url": "http://127.0.0.1:9/cfg", "filters": ["webhook.test"]},
                         headers=cfg["hq"], key=f"cfg-wh-{fresh_phone()}"))
-    ui = Page(browser, api, 1280)
+    ui = ops
     page = ui.page
-    _login(ui, cfg["login"])
     page.click("[data-page=webhooks]")
     row = page.locator("[data-test=subscriptions] .el-table__row", has_text="127.0.0.1:9/cfg")
     row.locator("button").click()                                         # nobody listens on port 9
@@ -322,4 +323,3 @@ def test_hq_sees_a_subscription_s_health_and_sends_it_a_test(browser, api, cfg):
     shown = _ok(api.call("GET", f"/v1/webhooks/subscriptions/{hook['subscription_id']}/deliveries", headers=cfg["hq"]), 200)
     assert len(shown["deliveries"]) == page.locator("[data-test=deliveries] .el-table__row").count() >= 1
     assert "webhook.test" in page.locator("[data-test=deliveries]").inner_text()
-    ui.close()
