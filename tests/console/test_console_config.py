@@ -8,6 +8,7 @@ as getCouponStats has them. A program of its own, so the other console tests' fi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,15 @@ def ops(browser, api, cfg):
     ui.close()
 
 
-def _login(ui, login):
-    ui.page.goto(ui.base + "/login")
+def _login(ui, login, then="/members"):
+    """Log in and land on ``then`` (not the dashboard: its charts are another test's, and cost a second)."""
+    ui.page.goto(f"{ui.base}/login?next={then}")
     ui.page.fill("input[name=program_id]", PROGRAM)
     ui.page.fill("input[name=login]", login)
     ui.page.fill("input[name=password]", PASSWORD)
     ui.page.click("[data-test=login-submit]")
-    ui.page.wait_for_selector("[data-test=cards]")
+    ui.page.wait_for_url(re.compile(re.escape(then) + "$"))
+    ui.page.wait_for_selector(".el-menu-item")
 
 
 def test_the_earn_rules_preview_shows_previewEarn_s_figure_and_a_save_puts_it_in_force(ops, api, cfg):
