@@ -59,7 +59,8 @@ def find_member(call: Call):
           allow=(MEMBER, MERCHANT, LOGIN, ANY_STAFF), query="chalicelib.members.schemas:GetMemberQuery",
           response="chalicelib.members.schemas:MemberOut")
 def get_member(call: Call):
-    return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true")
+    return service.get(call.uow, call.params["member_id"], call.caller, reveal=call.query.reveal == "true",
+                       reason=call.query.reason)
 
 
 @endpoint(bp, "/v1/members/{member_id}", "PATCH", "updateMember", personal=True, tags=TAGS, errors=(404, 409),

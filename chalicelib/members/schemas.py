@@ -102,6 +102,8 @@ class LookupQuery(Strict):
 
 class GetMemberQuery(Strict):
     reveal: Literal["true", "false"] = "false"
+    reason: PlainText | None = Field(None, min_length=3, max_length=200, description="reveal: why (kept with the "
+                                     "reveal in the member's audit trail)")
 
 
 class MemberTokenRequest(Strict):

@@ -119,8 +119,10 @@ def register_payer(uow: UnitOfWork, payer: Identity, merchant_id: str, store_id:
     return register(cmd, by, uow, on_taken=raced)
 
 
-def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) -> dict[str, Any]:
-    """A member as ``by`` may see it. An id merged away answers with its survivor."""
+def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False,
+        reason: str | None = None) -> dict[str, Any]:
+    """A member as ``by`` may see it. An id merged away answers with its survivor. A reveal is
+    audited, with its ``reason`` when given."""
     if by.kind == "member" and member_id not in ("me", by.id):
         raise Forbidden("a member may read only their own record")
     if member_id == "me":
@@ -132,7 +134,7 @@ def get(uow: UnitOfWork, member_id: str, by: Principal, reveal: bool = False) ->
         raise Forbidden("your role may not see unmasked personal data")
     own = by.kind == "member"
     if reveal and not own:
-        _audit(uow, member.member_id, by, "pii.revealed", "phone,email")
+        _audit(uow, member.member_id, by, "pii.revealed", "phone,email" + (f"; reason: {reason}" if reason else ""))
     return member.view(reveal=reveal or own)
 
 

@@ -66,6 +66,15 @@ def merchant(uow: UnitOfWork, by: Principal, named: str | None, store_id: str | 
     return chosen, store
 
 
+def preview_place(uow: UnitOfWork, by: Principal, named: str | None,
+                  store_id: str | None) -> tuple[str | None, str | None]:
+    """Where a previewed order would be booked, checked as :func:`merchant` checks it, except that
+    HQ may leave the merchant out (the rules are the program's; only a store's factor needs it)."""
+    if by.kind == "member":
+        raise Forbidden("orders are booked by the merchant's till or staff, not by members")
+    return merchants.place(uow, by, named, store_id)
+
+
 def owns(by: Principal, merchant_id: str | None, store_id: str | None = None) -> bool:
     """Whether the caller may see and change a record ``merchant_id`` took at ``store_id`` (its
     own, or HQ; a store's caller only its store's: :func:`merchants.acts_for`)."""

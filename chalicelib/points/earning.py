@@ -21,7 +21,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 if TYPE_CHECKING:
-    from chalicelib.points.schemas import EarnForOrder, RecordBehavior
+    from chalicelib.points.schemas import EarnForOrder, PreviewEarn, RecordBehavior
 
 FUTURE_SKEW_SECONDS = 300            # clocks of tills drift; an order from further ahead is refused
 
@@ -41,7 +41,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     _check_paid_at(at, program.rules_at(uow, clock.now())[1])
     tier = tiering.at(uow, member, at)
     order = repository.of(uow).order(merchant, cmd.order_id)
-    points_paid, bonus_paid = _paid_without_points(rules, order, cmd)
+    points_paid, bonus_paid = paid_without_points(rules, order, cmd)
     points, growth, why = R.order_points(rules, paid_fen=cmd.amount_fen, points_paid_fen=points_paid,
                                          bonus_paid_fen=bonus_paid, lines=cmd.lines,
                                          store_id=store_id, tier=tier.code, at=at, bonus=tier.multiplier)
@@ -56,7 +56,7 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
         raise overpaid                    # its first use was a payment of more than this amount
     order_lines.state_lines(order, cmd.order_id, cmd.lines, cmd.amount_fen)
     today = program.today(at)
-    points = _apply_caps(uow, member_id, rules, today, points, why)
+    points = apply_caps(uow, member_id, rules, today, points, why)
     expires = R.expiry_date(rules.expiry, today, tier.valid_until)
     if points and expires is not None and expires < program.today():
         why.append(f"none: points earned then expired on {expires.isoformat()}, before the order was recorded")
@@ -89,7 +89,8 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     return reply
 
 
-def _paid_without_points(rules: R.ProgramRules, order: PointsOrderItem | None, cmd: EarnForOrder) -> tuple[int, int]:
+def paid_without_points(rules: R.ProgramRules, order: PointsOrderItem | None,
+                        cmd: EarnForOrder | PreviewEarn) -> tuple[int, int]:
     """What of the order points and stored value bonus paid, which earn nothing: the larger of
     what the till states and what the order records (points spent on it, at the redemption rate;
     the bonus its stored value payments took), never both subtracted. Never more than the amount."""
@@ -109,9 +110,10 @@ def _check_paid_at(at: datetime, rules: R.ProgramRules) -> None:
                                 "back-dating window)")
 
 
-def _apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,
-                why: list[str]) -> int:
-    """Points left after the day and month caps; the counters are staged with the earning."""
+def apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: date, points: int,
+               why: list[str], stage: bool = True) -> int:
+    """Points left after the day and month caps; the counters are staged with the earning (not
+    with ``stage=False``: a preview reads them and writes nothing)."""
     for label, period in limits.periods(today):
         cap = rules.caps.per_day if label == "day" else rules.caps.per_month
         limit = limits.read(uow, member_id, f"PTS#points#CAP#{period}", cap)
@@ -121,7 +123,7 @@ def _apply_caps(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: d
         if points > left:
             why.append(f"capped by {label} limit to {left}")
             points = left
-        if points:
+        if points and stage:
             limits.use(uow, limit, points)
     return points
 

@@ -151,6 +151,15 @@ def get_rules(call: Call):
     return service.get_rules(call.uow, call.query.at)
 
 
+@endpoint(bp, "/v1/points/rules/preview", "POST", "previewEarn", tags=TAGS, errors=(403, 404), idempotent=False,
+          reads=True, summary="What an order would earn (points, growth, the rule behind each factor) under the "
+                              "rules in force or an unsaved version: a dry run, nothing is booked",
+          allow=(MERCHANT, ANY_STAFF), body="chalicelib.points.schemas:PreviewEarn",
+          response="chalicelib.points.preview:EarnPreviewOut")
+def preview_earn(call: Call):
+    return service.preview_earn(call.body, call.caller, call.uow)
+
+
 @endpoint(bp, "/v1/points/liability", "GET", "getPointsLiability", tags=TAGS,
           summary="Outstanding points by expiry month with their money value; issued/redeemed/expired per period",
           allow=(HQ,), query="chalicelib.points.schemas:LiabilityQuery", response="chalicelib.points.replies:PointsLiabilityOut")

@@ -187,15 +187,19 @@ def _d(value: str) -> Decimal:
 def line_weights(rules: ProgramRules, lines: list[OrderLine]) -> list[Decimal]:
     """Each line's amount with its category and SKU factor applied: what it earns by, and so
     its share of the points an order earned (a refund of the line claws back that share)."""
-    weights = []
-    for line in lines:
-        factor = Decimal(1)
-        if line.category and line.category in rules.category_multipliers:
-            factor *= _d(rules.category_multipliers[line.category])
-        if line.sku and line.sku in rules.sku_multipliers:
-            factor *= _d(rules.sku_multipliers[line.sku])
-        weights.append(Decimal(line.amount_fen) * factor)
-    return weights
+    return [Decimal(line.amount_fen) * _line_factor(rules, line)[0] for line in lines]
+
+
+def _line_factor(rules: ProgramRules, line: OrderLine) -> tuple[Decimal, list[str]]:
+    """A line's category and SKU factor, and the rules that gave it ("category tea x2")."""
+    factor, named = Decimal(1), []
+    if line.category and line.category in rules.category_multipliers:
+        factor *= _d(rules.category_multipliers[line.category])
+        named.append(f"category {line.category} x{rules.category_multipliers[line.category]}")
+    if line.sku and line.sku in rules.sku_multipliers:
+        factor *= _d(rules.sku_multipliers[line.sku])
+        named.append(f"sku {line.sku} x{rules.sku_multipliers[line.sku]}")
+    return factor, named
 
 
 def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -> Decimal:
@@ -207,17 +211,23 @@ def _line_weighted(rules: ProgramRules, lines: list[OrderLine], eligible: int) -
     return Decimal(eligible) * sum(line_weights(rules, lines), Decimal(0)) / Decimal(total_lines)
 
 
-def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
-                 lines: list[OrderLine], store_id: str | None, tier: str | None,
-                 at: datetime, bonus: tuple[str, str] | None = None) -> tuple[int, int, list[str]]:
-    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal.
-    ``bonus`` is a member benefit's ``(name, multiplier)`` (the benefits engine's best one)."""
+def eligible_fen(rules: ProgramRules, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int) -> int:
+    """The part of an order that earns: what was paid, less what points and the stored value bonus
+    paid where the rules exclude them."""
     eligible = paid_fen
     if rules.exclude_paid_with_points:
         eligible -= points_paid_fen
     if rules.exclude_paid_with_stored_value_bonus:
         eligible -= bonus_paid_fen
-    eligible = max(0, eligible)
+    return max(0, eligible)
+
+
+def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bonus_paid_fen: int,
+                 lines: list[OrderLine], store_id: str | None, tier: str | None,
+                 at: datetime, bonus: tuple[str, str] | None = None) -> tuple[int, int, list[str]]:
+    """(points, growth, explanation) an order earns before caps. Pure arithmetic in Decimal.
+    ``bonus`` is a member benefit's ``(name, multiplier)`` (the benefits engine's best one)."""
+    eligible = eligible_fen(rules, paid_fen, points_paid_fen, bonus_paid_fen)
     why = [f"eligible {eligible} fen"]
     order_factor = Decimal(1)
     step = max((s for s in rules.steps if paid_fen >= s.min_amount_fen), key=lambda s: s.min_amount_fen, default=None)
@@ -237,6 +247,10 @@ def order_points(rules: ProgramRules, *, paid_fen: int, points_paid_fen: int, bo
         if c.starts_at <= at < c.ends_at and (not c.store_ids or store_id in c.store_ids):
             order_factor *= _d(c.multiplier)
             why.append(f"campaign {c.name} x{c.multiplier}")
+    for i, line in enumerate(lines):
+        named = _line_factor(rules, line)[1]
+        if named:
+            why.append(f"line {i + 1} ({line.amount_fen} fen): {', '.join(named)}")
     weighted = _line_weighted(rules, lines, eligible)
     raw = weighted * order_factor * _d(rules.points_per_yuan) / 100
     points = int(raw.to_integral_value(rounding=ROUNDING[rules.rounding]))

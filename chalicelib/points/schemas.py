@@ -37,6 +37,31 @@ class EarnForOrder(Strict):
         return self
 
 
+class PreviewEarn(Strict):
+    """An order to evaluate, not to book (``previewEarn``): what it would earn, under the rules in
+    force at ``occurred_at`` or under the unsaved ``rules`` given."""
+
+    merchant_id: str | None = Field(None, max_length=64, description="staff callers name the merchant")
+    store_id: str | None = Field(None, max_length=64)
+    amount_fen: StrictInt = Field(gt=0, le=10**11, description="order total in fen")
+    paid_with_points_fen: StrictInt = Field(0, ge=0, le=10**11)
+    paid_with_stored_value_bonus_fen: StrictInt = Field(0, ge=0, le=10**11)
+    lines: list[OrderLine] = Field([], max_length=200)
+    occurred_at: Instant | None = Field(None, description="when the order is paid (default: now); may be in the "
+                                        "future, to try a scheduled version")
+    member_id: str | None = Field(None, max_length=64, description="the member: their tier's multiplier, their "
+                                  "benefits' and what is left of the day and month caps")
+    rules: ProgramRules | None = Field(None, description="an unsaved version to evaluate instead of the saved one")
+
+    @model_validator(mode="after")
+    def _parts(self) -> PreviewEarn:
+        if self.paid_with_points_fen + self.paid_with_stored_value_bonus_fen > self.amount_fen:
+            raise ValueError("the parts paid with points and bonus exceed the order amount")
+        if self.lines and sum(line.amount_fen for line in self.lines) != self.amount_fen:
+            raise ValueError("order lines must add up to amount_fen")
+        return self
+
+
 class RecordBehavior(Strict):
     behavior: Literal["check_in", "referral", "review", "share", "profile_completion", "custom"]
     custom_event: str | None = Field(None, max_length=64)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.points.orders import OrderAlreadyEarned
     from chalicelib.points.orders import of_member as list_orders
     from chalicelib.points.orders import view as get_order
+    from chalicelib.points.preview import preview as preview_earn
     from chalicelib.points.program import get_rules, put_rules, rules_at
     from chalicelib.points.projection import figures as points_figures
     from chalicelib.points.projection import project as points_figures_fold
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "order_merchant": "access", "LimitReached": "earning", "earn": "earning", "record_behavior": "earning",
     "OrderAlreadyEarned": "orders", "list_orders": "orders:of_member", "get_order": "orders:view",
-    "get_rules": "program", "put_rules": "program", "rules_at": "program", "points_figures": "projection:figures",
+    "preview_earn": "preview:preview", "get_rules": "program", "put_rules": "program", "rules_at": "program", "points_figures": "projection:figures",
     "points_figures_fold": "projection:project", "RefundExceedsOrder": "refunds",
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
@@ -54,7 +55,7 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
     return value
 
 
-__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at",
+__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at", "preview_earn",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",

@@ -1,7 +1,7 @@
 import { createApp } from "vue";
 import {
   ElAlert, ElButton, ElCard, ElConfigProvider, ElDatePicker, ElDescriptions, ElDescriptionsItem, ElForm, ElFormItem,
-  ElInput, ElLoading, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElTable,
+  ElInput, ElInputNumber, ElLoading, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElStep, ElSteps, ElTable,
   ElTableColumn, ElTag,
 } from "element-plus";
 import "element-plus/dist/index.css";
@@ -14,7 +14,7 @@ import "./style.css";
 // twice the script): a page that uses another adds it here. A child (ElRadioButton, ElOption,
 // ElTableColumn...) is registered by its parent's plugin (ElRadio, ElSelect, ElTable...): list both.
 const COMPONENTS = [ElAlert, ElButton, ElCard, ElConfigProvider, ElDatePicker, ElDescriptions, ElDescriptionsItem, ElForm,
-  ElFormItem, ElInput, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElTable,
+  ElFormItem, ElInput, ElInputNumber, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioButton, ElRadioGroup, ElResult, ElSelect, ElStep, ElSteps, ElTable,
   ElTableColumn, ElTag];
 
 const app = createApp(App).use(i18n).use(router).use(ElLoading);

@@ -276,6 +276,10 @@ TARGETS |= {"listSettlementStatements": lambda t: ({}, None, {"period": "2026-11
             "getSettlementReconciliation": lambda t: ({}, None, {"period": "2026-11"})}
 OWN_PROGRAM |= {"listSettlementStatements", "getSettlementStatement", "closeSettlementPeriod",
                 "getSettlementReconciliation"}
+# the earn rules' dry run (#30): an order of A's demo-store for A's member; refused to another
+# merchant, store and program like earnPoints, and it writes nothing anyway
+TARGETS |= {"previewEarn": lambda t: ({}, {"merchant_id": A[1], "store_id": "demo-store", "amount_fen": 100,
+                                           "member_id": t["bob"]}, None)}
 PROTECTED = [op for op in REGISTRY if not op.public]
 
 

@@ -69,12 +69,13 @@ def test_every_operation_with_a_body_documents_415_and_every_write_takes_an_idem
     assert all("415" not in o["responses"] for o in ops.values() if "requestBody" not in o)
     unkeyed = sorted(i for i, o in ops.items() if "requestBody" in o
                      and not any(p["name"] == "Idempotency-Key" for p in o["parameters"]))
-    # lookups that are reads (a member, a coupon's code against a cart, a cart's member prices), token operations (a fresh token each time, never stored), and jobs,
+    # lookups that are reads (a member, a coupon's code against a cart, a cart's member prices, the earn
+    # rules' dry run), token operations (a fresh token each time, never stored), and jobs,
     # which are idempotent by day; createApiKey is keyed (its record keeps no secret); a staff
     # member's own password change and TOTP enrolment answer tokens and secrets (a retry of a
     # change that went through is refused: the current password changed)
     assert unkeyed == ["changeStaffPassword", "enrollStaffTotp", "findMember", "issueMemberToken", "loginStaff",
-                       "priceCart", "refreshMemberToken", "refreshStaffToken", "revokeMemberToken", "runJob",
+                       "previewEarn", "priceCart", "refreshMemberToken", "refreshStaffToken", "revokeMemberToken", "runJob",
                        "setStaffPassword", "validateCoupon"]
     job = next(p for p in ops["runJob"]["parameters"] if p["name"] == "job")
     assert job["schema"]["enum"] == sorted(jobs.registered()) and "gift-card-batches" in job["schema"]["enum"]

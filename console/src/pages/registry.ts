@@ -14,6 +14,14 @@ export interface Page {
   component: () => Promise<{ default: Component }>;
   /** false: reached from another page, not from the menu */
   menu?: boolean;
+  /** false: not in the menu of a store's staff (the till's people: configuration and the program's
+   * operations are HQ's and the merchant's), though a store's staff may still open it by its address */
+  storeMenu?: boolean;
+}
+
+/** The pages in the menu of a role (and, for a store's staff, ``atStore``). */
+export function menuOf(mayOpen: (page: Page) => boolean, atStore: boolean): Page[] {
+  return PAGES.filter((p) => p.menu !== false && !(atStore && p.storeMenu === false) && mayOpen(p));
 }
 
 export const PAGES: Page[] = [
@@ -24,4 +32,29 @@ export const PAGES: Page[] = [
   { path: "/members/:memberId", name: "member", title: "menu.member", menu: false,
     needs: ["getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons"],
     component: () => import("./MemberPage.vue") },
+  // configuration (versioned: in force, scheduled, the list; a save is a new version)
+  { path: "/config/earn-rules", name: "earn-rules", storeMenu: false, title: "menu.earnRules", needs: ["getEarnRules", "previewEarn"],
+    component: () => import("./EarnRulesPage.vue") },
+  { path: "/config/tier-ladder", name: "tier-ladder", storeMenu: false, title: "menu.tierLadder", needs: ["getTierLadder"],
+    component: () => import("./TierLadderPage.vue") },
+  { path: "/config/top-up-bonus", name: "top-up-bonus", storeMenu: false, title: "menu.topUpBonus", needs: ["getTopUpBonusRules", "getCouponPacks"],
+    component: () => import("./TopUpBonusPage.vue") },
+  { path: "/config/campaign", name: "campaign", storeMenu: false, title: "menu.campaign",
+    needs: ["createCouponTemplate", "getCouponPacks", "putCouponPacks", "getTopUpBonusRules", "putTopUpBonusRules"],
+    component: () => import("./CampaignPage.vue") },
+  // operations
+  { path: "/coupons", name: "coupons", storeMenu: false, title: "menu.coupons", needs: ["listCouponTemplates", "getCouponStats"],
+    component: () => import("./CouponsPage.vue") },
+  { path: "/exports", name: "exports", storeMenu: false, title: "menu.exports", needs: ["listExports", "createExport", "getExport"],
+    component: () => import("./ExportsPage.vue") },
+  { path: "/audit-log", name: "audit-log", storeMenu: false, title: "menu.auditLog", needs: ["listAuditLog"],
+    component: () => import("./AuditLogPage.vue") },
+  { path: "/staff", name: "staff", storeMenu: false, title: "menu.staff", needs: ["listStaff"],
+    component: () => import("./StaffPage.vue") },
+  { path: "/api-keys", name: "api-keys", storeMenu: false, title: "menu.apiKeys", needs: ["listApiKeys"],
+    component: () => import("./ApiKeysPage.vue") },
+  { path: "/settlement", name: "settlement", storeMenu: false, title: "menu.settlement",
+    needs: ["listSettlementStatements", "getSettlementStatement"], component: () => import("./SettlementPage.vue") },
+  { path: "/webhooks", name: "webhooks", storeMenu: false, title: "menu.webhooks",
+    needs: ["listWebhookSubscriptions", "listWebhookDeliveries"], component: () => import("./WebhooksPage.vue") },
 ];

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { effectiveFrom, versionStates } from "./versioned";
+
+describe("versionStates", () => {
+  const now = new Date("2026-12-05T00:00:00Z");
+  const versions = [
+    { version: 1, effective_from: "2026-01-01T00:00:00Z" },
+    { version: 3, effective_from: "2027-01-01T00:00:00Z" },
+    { version: 2, effective_from: "2026-06-01T00:00:00Z" },
+  ];
+
+  it("marks the one in force, the scheduled and the replaced, newest first", () => {
+    expect(versionStates(versions, 2, now).map((v) => [v.version, v.state])).toEqual([
+      [3, "scheduled"], [2, "in_force"], [1, "replaced"],
+    ]);
+  });
+
+  it("knows no version in force before the first save (version 0: the defaults)", () => {
+    expect(versionStates([], 0, now)).toEqual([]);
+    expect(versionStates([versions[1]], 0, now)[0].state).toBe("scheduled");
+  });
+});
+
+describe("effectiveFrom", () => {
+  it("is null for now, and UTC for a picked instant with its offset", () => {
+    expect(effectiveFrom(null)).toBeNull();
+    expect(effectiveFrom("")).toBeNull();
+    expect(effectiveFrom("2027-01-01T08:00:00+08:00")).toBe("2027-01-01T00:00:00.000Z");
+    expect(effectiveFrom("not a date")).toBeNull();
+  });
+});
