@@ -14,10 +14,18 @@ os.environ.update({
 for var in ("AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT", "AWS_PROFILE"):
     os.environ.pop(var, None)
 
+from hypothesis import HealthCheck, settings  # noqa: E402 - after the environment above
+
+# Every run: the same examples as Hypothesis's defaults, but no failure because generating them
+# was slow: on 2 cores with the other tiers beside it, a strategy's first inputs can take over a
+# second (seen: "Input generation is slow" on a list of weights), which says nothing of the code.
+settings.register_profile("house", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("house")
+
 if "MUTANT_UNDER_TEST" in os.environ:
     # `make mutation` (mutmut sets this): the same examples for every mutant, and a failure is a
     # kill as it stands, not shrunk first (the shrinking of one kill can take minutes)
-    from hypothesis import Phase, settings
-    settings.register_profile("mutation", derandomize=True, database=None,
+    from hypothesis import Phase
+    settings.register_profile("mutation", parent=settings.get_profile("house"), derandomize=True, database=None,
                               phases=[Phase.explicit, Phase.reuse, Phase.generate])
     settings.load_profile("mutation")
