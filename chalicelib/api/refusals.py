@@ -22,11 +22,8 @@ def record(operation_id: str, path: str, who: Principal, problem: Problem) -> No
     if problem.status not in AUDITED or not who.program_id or problem.audited:
         return                             # (audited already: by the operation, in its own words)
     try:
-        uow = UnitOfWork("access:refused", program=who.program_id)
-        merchant = who.merchant_id if who.merchant_id and audit.ID.match(who.merchant_id) else None
-        audit.record(uow, "access.refused", who.ref, merchant_id=merchant,
-                     detail=audit.redact(f"{operation_id} {path[:160]}: {problem.status} {problem.slug}: "
-                                         f"{problem.detail[:300]}"))
-        uow.commit()
+        audit.refused(UnitOfWork("access:refused", program=who.program_id), "access.refused", who.ref, problem,
+                      merchant_id=who.merchant_id, unit_actor="access:refused",
+                      detail=f"{operation_id} {path[:160]}: {problem.status} {problem.slug}: {problem.detail[:300]}")
     except Exception:  # noqa: BLE001 - the refusal is answered whatever the audit store does
         logger.exception("refusal not audited", extra={"operation": operation_id})

@@ -51,6 +51,7 @@ from chalicelib.db.backend import SortKey
 from chalicelib.db.items import Gsi1, MainModel, expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
+from chalicelib.shared.errors import Problem
 from chalicelib.shared.ids import new_id
 
 SHARDS = 4                 # partitions of a day (of the log, of a family, of a kind)
@@ -166,6 +167,19 @@ def record(uow: UnitOfWork, action: str, actor: str, *, member_id: str | None = 
     acting = actor.removeprefix("staff:") if actor.startswith("staff:") else None
     for who in dict.fromkeys(s for s in (staff_id, acting) if s):
         uow.create(AuditItem(staff_key(who), sk, **fields))
+
+
+def refused(uow: UnitOfWork, action: str, actor: str, problem: Problem | None, *, detail: str,
+            merchant_id: str | None = None, staff_id: str | None = None, unit_actor: str | None = None) -> None:
+    """Audit a refused attempt now, on a unit of its own (the request's own unit is thrown away
+    with the refusal), and mark ``problem`` audited so that the endpoint's ``access.refused``
+    (:mod:`chalicelib.api.refusals`) does not write it a second time."""
+    work = UnitOfWork(unit_actor or actor, uow.correlation_id, program=uow.program)
+    record(work, action, actor, merchant_id=merchant_id if merchant_id and ID.match(merchant_id) else None,
+           staff_id=staff_id, detail=redact(detail)[:MAX_DETAIL])
+    work.commit()
+    if problem is not None:
+        problem.audited = True
 
 
 # reading ------------------------------------------------------------------------------------------

@@ -119,12 +119,8 @@ def _period(cmd: CreateExport) -> tuple[date, date]:
 
 
 def _audit_refused(uow: UnitOfWork, by: Principal, asked: str, refused: Problem) -> None:
-    """Record a refused request in a unit of its own (the request's own unit is thrown away)."""
-    work = UnitOfWork(by.ref, uow.correlation_id, program=uow.program)
-    audit.record(work, "export.refused", by.ref, merchant_id=by.merchant_id,
-                 detail=audit.redact(f"{asked}: {refused.status} {refused.slug}: {refused.detail}")[:audit.MAX_DETAIL])
-    work.commit()
-    refused.audited = True                 # (the endpoint's access.refused is not written twice)
+    audit.refused(uow, "export.refused", by.ref, refused, merchant_id=by.merchant_id,
+                  detail=f"{asked}: {refused.status} {refused.slug}: {refused.detail}")
 
 
 def find(uow: UnitOfWork, by: Principal, export_id: str) -> ExportItem:

@@ -169,9 +169,9 @@ def _stage_refused(work: UnitOfWork, name: str | None, item: StaffItem | None, s
 
 def _audit_refused(uow: UnitOfWork, name: str | None, item: StaffItem | None, source: str, why: str) -> None:
     """Audit a refused attempt on a unit of its own."""
-    work = UnitOfWork("staff:login", uow.correlation_id, program=uow.program)
-    _stage_refused(work, name, item, source, why)
-    work.commit()
+    audit.refused(uow, "staff.login_failed", _actor(source), None, staff_id=item.staff_id if item else None,
+                  merchant_id=item.merchant_id if item else None, unit_actor="staff:login",
+                  detail=f"login={audit.redact(name or '-')} {why}")
 
 
 def refused(uow: UnitOfWork, name: str | None, source: str, why: str) -> None:
