@@ -110,6 +110,8 @@ class JournalAccount(VersionedAccount):
         if ledger:          # listed under its day, for exports of a period (ledger/postings.py)
             p: Any = posting
             p.gsi1pk, p.gsi1sk = day_keys(ledger, clock.program_date().isoformat(), p.created_at, self.posting_id)
+        if store_id is not None and "store_id" not in data:     # the till's store, for whoever reads the event
+            data = {**data, "store_id": store_id}
         self.stage(posting, DomainEvent(event_type, subject, data, merchant_id=merchant_id))
         return posting
 
