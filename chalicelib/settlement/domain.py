@@ -13,11 +13,21 @@ owed). A redemption where payer = payee makes no line.
 * ``points.redeemed`` / ``points.hold_confirmed`` at a merchant: the program (which issues every
   point) owes the merchant the points at the value in force at the redemption (``rate``: fen a
   point, :mod:`chalicelib.reports.valuation`), rounded half up to the fen on each line.
-  ``points.refunded`` gives the restored points back at the value in force at the refund.
+  ``points.refunded`` gives the restored points back at the value the redemption was cleared at
+  (read from its reference, below), so a fully refunded redemption nets to zero whatever the
+  valuation did meanwhile.
 * Stored value and gift cards: every movement carries its journal lines (``entries``). Money put
   on ``settlement:<merchant>`` is owed to that merchant by whoever issued the money taken off:
   members' stored value (``member:*``) by the program, a gift card (``gift_cards*:<issuer>``) by
   its issuer. A merchant's own cards spent at its own tills make no line (``self_fen``).
+
+Corrections. A refund or an undo (:data:`CORRECTIONS`) corrects the lines of the order's original
+redemption, payment or write-off (:data:`ORIGINALS`), tied by a *reference* (:func:`reference`:
+the kind of money, the merchant and the order; a coupon's own id). The original's lines leave a
+memo under it (its period, and for points the rate it was cleared at). A correction is placed by
+its own day like any line; when the original belongs to an earlier period, it is an adjustment
+of that period (``original_period``), wherever it lands: "later corrections are adjustment lines
+in the next period", closed or not, and the reference names the order they correct.
 """
 
 from __future__ import annotations
@@ -36,6 +46,12 @@ POINTS_TYPES = ("points.redeemed", "points.hold_confirmed", "points.refunded")
 SETTLEMENT = "settlement:"
 CARD_ACCOUNTS = ("gift_cards:", "gift_cards_held:", "gift_cards_voided:")
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+ORIGINALS = {"points.redeemed": "points", "points.hold_confirmed": "points", "coupon.used": "coupon",
+             "stored_value.paid": "prepaid", "gift_card.paid": "prepaid"}
+CORRECTIONS = {"points.refunded": "points", "coupon.write_off_undone": "coupon", "stored_value.refunded": "prepaid",
+               "gift_card.payment_refunded": "prepaid", "gift_card.payment_refunded_to_member": "prepaid"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,32 @@ def pair_key(a: str, b: str) -> str:
     return f"{a}~{b}"
 
 
+# --- references -----------------------------------------------------------------------------------
+def reference(event_type: str, data: dict[str, Any], merchant_id: str | None) -> str | None:
+    """What ties a correction to its original: ``<kind>:<merchant>:<order>`` (a coupon:
+    ``coupon:<coupon id>:<order>``); None for an event that is neither, or names no order."""
+    family = ORIGINALS.get(event_type) or CORRECTIONS.get(event_type)
+    order = data.get("order_id") or data.get("order")
+    if family is None or not order:
+        return None
+    if family == "coupon":
+        return f"coupon:{data.get('coupon_id')}:{order}" if data.get("coupon_id") else None
+    if event_type == "points.hold_confirmed" and ":" in str(order):
+        merchant_id, _, order = str(order).partition(":")         # a hold names <merchant>:<order id>
+    return f"{family}:{merchant_id}:{order}" if merchant_id else None
+
+
+def is_correction(event_type: str) -> bool:
+    """Whether the event corrects an earlier original's lines (a refund, an undo)."""
+    return event_type in CORRECTIONS
+
+
+def corrected_period(own: str, memo_period: str | None) -> str:
+    """The period a correction's lines belong to: the original's when it is earlier than the
+    correction's own, else its own."""
+    return memo_period if memo_period is not None and memo_period < own else own
+
+
 # --- periods --------------------------------------------------------------------------------------
 def period_of(day: date) -> str:
     """The calendar month (``YYYY-MM``) holding the program day ``day``."""
@@ -91,9 +133,11 @@ def period_of(day: date) -> str:
 
 
 def parse_period(text: str) -> date | None:
-    """The first day of the period ``YYYY-MM``, or None if it is not one."""
+    """The first day of the period ``YYYY-MM`` (from 2000 on, as every report's period), or None
+    if it is not one: a well-formed month to come is a period, refused as not ended (409), not as
+    malformed (found from outside: 2100-01 was 409, 9999-12 422)."""
     found = PERIOD.match(text or "")
-    if found is None or not 1971 <= int(found.group(1)) <= 2199:
+    if found is None or int(found.group(1)) < 2000:
         return None
     return date(int(found.group(1)), int(found.group(2)), 1)
 
@@ -109,7 +153,9 @@ def last_day(period: str) -> date:
     """The last program day of ``period``."""
     first = parse_period(period)
     assert first is not None
-    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    if first.month == 12:
+        return first.replace(day=31)              # (9999-12 has no month after it)
+    return first.replace(month=first.month + 1) - timedelta(days=1)
 
 
 def has_ended(period: str, today: date) -> bool:

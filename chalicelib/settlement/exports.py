@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from chalicelib.reports.service import Asked
 
 COLUMNS = ("period", "party_a", "party_b", "payer", "payee", "kind", "fen", "points", "fen_per_point",
-           "merchant_id", "store_id", "occurred_at", "event_type", "event_id", "adjustment", "original_period")
+           "merchant_id", "store_id", "occurred_at", "event_type", "event_id", "adjustment", "original_period",
+           "reference")
 
 
 def periods(start: date, end: date) -> list[str]:
@@ -66,7 +67,7 @@ def _row(line: Any) -> list[Any]:
     return [line.period, line.party_a, line.party_b, line.payer, line.payee, line.kind, int(line.fen),
             int(line.points) if line.points is not None else "", line.rate or "", line.merchant_id,
             line.store_id or "", line.occurred_at, line.event_type, line.event_id, bool(line.adjustment),
-            line.original_period]
+            line.original_period, line.reference or ""]
 
 
 EXPORT = ("settlement_lines", "the clearing lines of the settlement months the period's days touch, statement by "

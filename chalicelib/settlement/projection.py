@@ -4,7 +4,10 @@ One transaction per event (:func:`~chalicelib.events.dispatch.apply_once`: its m
 the event, not by the period, so a redelivery after the event's period closed writes nothing
 again). The event goes in the period of its program date; if that period is closed (or closes
 while the line is being written: the transaction's check of the period's head fails), the lines
-go in the next open period as adjustments naming their original period.
+go in the next open period as adjustments naming their original period. A refund or an undo of an
+earlier period's original is an adjustment of that period (:mod:`~chalicelib.settlement.domain`,
+"Corrections"), its points valued at the original's rate: one more read (the original's memo) for
+a correction, one more write (the memo) for an original that names an order.
 """
 
 from __future__ import annotations
@@ -34,23 +37,32 @@ def rate_at(uow: UnitOfWork, event: DomainEvent) -> Decimal | None:
     return reports.points_value_at(uow, clock.parse_iso(event.occurred_at))
 
 
-def cleared(uow: UnitOfWork, event: DomainEvent) -> domain.Cleared:
-    """The event's lines and tallies."""
-    return domain.clearing(event.type, event.data, event.merchant_id, rate_at(uow, event), PREPAID_TYPES)
+def cleared(uow: UnitOfWork, event: DomainEvent, rate: Decimal | None = None) -> domain.Cleared:
+    """The event's lines and tallies (``rate``: a correction's points at its original's rate)."""
+    return domain.clearing(event.type, event.data, event.merchant_id, rate if rate is not None else rate_at(uow, event),
+                           PREPAID_TYPES)
 
 
 @subscribe(CONSUMER, *TYPES)
 def on_event(event: DomainEvent) -> None:
     """Write the event's clearing lines in the open period they belong to, once."""
     program = event.program_id or DEFAULT_PROGRAM
-    found = cleared(UnitOfWork("stream:settlement", program=program), event)
+    reads = UnitOfWork("stream:settlement", program=program)
+    own = domain.period_of(clock.program_date(clock.parse_iso(event.occurred_at)))
+    reference = domain.reference(event.type, event.data, event.merchant_id)
+    memo = store.memo(reads, reference) if domain.is_correction(event.type) else None
+    found = cleared(reads, event, Decimal(memo.rate) if memo is not None and memo.rate else None)
     if not found:
         return
-    original = domain.period_of(clock.program_date(clock.parse_iso(event.occurred_at)))
+    original = domain.corrected_period(own, memo.period if memo is not None else None)
+    remember = reference is not None and not domain.is_correction(event.type) and bool(found.lines)
     for hop in range(HOPS):
         uow = UnitOfWork("stream:settlement", event.correlation_id, program=program)
-        period = store.open_period_from(uow, original)
-        store.stage(uow, event, found, period, original)
+        period = store.open_period_from(uow, own)
+        store.stage(uow, event, found, period, original, reference)
+        if remember and reference is not None:
+            rates = {line.rate for line in found.lines if line.rate}
+            store.stage_memo(uow, reference, own, rates.pop() if len(rates) == 1 else None)
         try:
             if apply_once(CONSUMER, event, uow) and period != original:
                 count("SettlementAdjustments")

@@ -36,7 +36,8 @@ class StatementOut(Reply):
     net_fen: int = Field(description="a_owes_b.total_fen - b_owes_a.total_fen (negative: b owes a)")
     net_position: NetOut
     line_count: int = Field(description="lines on the statement, adjustments included")
-    adjustment_lines: int = Field(description="lines of earlier, closed periods that arrived after their close")
+    adjustment_lines: int = Field(description="lines of earlier periods: arrived after their period closed, or "
+                                  "corrections (refunds, undos) of an earlier period's originals")
     adjustment_fen: int = Field(description="what the adjustment lines add to a's debt to b, net")
     closed: bool = Field(description="whether the period is closed: the statement is final")
     closed_at: str | None = Field(description="when the period was closed")
@@ -54,10 +55,15 @@ class LineOut(Reply):
     event_id: str = Field(description="the domain event the line comes from")
     event_type: str = Field(description="that event's type")
     occurred_at: str = Field(description="when the event happened")
-    adjustment: bool = Field(description="a line of an earlier period, closed before it arrived")
-    original_period: str = Field(description="the period of the event's program date")
+    adjustment: bool = Field(description="a line of an earlier period: its event came after that period closed, "
+                             "or it corrects (a refund, an undo) an original of an earlier period")
+    original_period: str = Field(description="the period the line belongs to: its event's program month, or for a "
+                                 "correction the month of the original it corrects")
     points: int | None = Field(description="points lines: how many points (negative: given back)")
-    fen_per_point: str | None = Field(description="points lines: the value of a point in force at the event")
+    fen_per_point: str | None = Field(description="points lines: the value of a point in force at the event (a "
+                                      "refund: the rate its redemption was cleared at)")
+    reference: str | None = Field(None, description="what ties a correction to its original: `<points|prepaid>:<merchant>:"
+                                  "<order>` (a coupon: `coupon:<coupon id>:<order>`); null when the event names no order")
 
 
 class StatementPageOut(StatementOut):

@@ -35,7 +35,7 @@ def _period(text: str | None) -> str:
     if text is None:
         return domain.period_of(clock.program_date())
     if domain.parse_period(text) is None:
-        raise ValidationProblem(f"a period is a calendar month YYYY-MM, not {text[:20]!r}")
+        raise ValidationProblem(f"a period is a calendar month YYYY-MM from 2000-01 on, not {text[:20]!r}")
     return text
 
 
@@ -66,7 +66,7 @@ def line_view(line: LineItem) -> dict[str, Any]:
             "merchant_id": line.merchant_id, "store_id": line.store_id, "event_id": line.event_id,
             "event_type": line.event_type, "occurred_at": line.occurred_at, "adjustment": bool(line.adjustment),
             "original_period": line.original_period, "points": int(line.points) if line.points is not None else None,
-            "fen_per_point": line.rate}
+            "fen_per_point": line.rate, "reference": line.reference}
 
 
 # --- operations -----------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def close_period(uow: UnitOfWork, by: Principal, period: str) -> dict[str, Any]:
     today = clock.program_date()
     try:
         if domain.parse_period(period) is None:
-            raise ValidationProblem(f"a period is a calendar month YYYY-MM, not {period[:20]!r}")
+            raise ValidationProblem(f"a period is a calendar month YYYY-MM from 2000-01 on, not {period[:20]!r}")
         if not domain.has_ended(period, today):
             raise PeriodNotEnded(f"settlement period {period} has not ended (today is {today.isoformat()})")
         if store.is_closed(store.head(uow, period)):
@@ -126,11 +126,8 @@ def close_period(uow: UnitOfWork, by: Principal, period: str) -> dict[str, Any]:
 
 
 def _audit_refused(uow: UnitOfWork, by: Principal, period: str, refused: Problem) -> None:
-    """Audit a refused close on a unit of its own (the request's changes nothing)."""
-    work = UnitOfWork(uow.actor, uow.correlation_id, program=uow.program)
     shown = period if domain.PERIOD.match(period or "") else "(not a period)"
-    audit.record(work, "settlement.close_refused", by.ref, detail=f"period {shown}: {refused.slug}")
-    work.commit()
+    audit.refused(uow, "settlement.close_refused", by.ref, refused, detail=f"period {shown}: {refused.slug}")
 
 
 def reconcile(uow: UnitOfWork, period: str | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import read_shards, shard_pk, shards_of
 from chalicelib.settlement import domain
 from chalicelib.settlement.domain import Cleared, Clearing
-from chalicelib.settlement.tables import AMOUNTS, HEAD_SHARDS, LineItem, PeriodItem, StatementItem, TallyItem
+from chalicelib.settlement.tables import AMOUNTS, HEAD_SHARDS, LineItem, MemoItem, PeriodItem, StatementItem, TallyItem
 from chalicelib.shared.errors import Conflict
 from chalicelib.shared.events import DomainEvent
 
@@ -66,15 +66,28 @@ def stage_close(uow: UnitOfWork, period: str, at: str, by: str) -> PeriodItem:
 
 
 # --- lines ----------------------------------------------------------------------------------------
-def stage(uow: UnitOfWork, event: DomainEvent, cleared: Cleared, period: str, original: str) -> None:
-    """Stage the event's lines in ``period`` (an adjustment when it is not the event's own,
-    ``original``), their statements' totals and the merchants' tallies, on ``period`` being open."""
+def memo(uow: UnitOfWork, reference: str | None) -> MemoItem | None:
+    """The memo an original left under ``reference`` (None: none, or no reference)."""
+    return uow.get(MemoItem, MemoItem.key(reference), consistent=True) if reference else None
+
+
+def stage_memo(uow: UnitOfWork, reference: str, period: str, rate: str | None) -> None:
+    """Leave (or keep: the first original's stays) the memo of an original's lines."""
+    uow.update(MemoItem(*MemoItem.key(reference)), [MemoItem.period.set(MemoItem.period | period),
+                                                     *([MemoItem.rate.set(MemoItem.rate | rate)] if rate else [])])
+
+
+def stage(uow: UnitOfWork, event: DomainEvent, cleared: Cleared, period: str, original: str,
+          reference: str | None = None) -> None:
+    """Stage the event's lines in ``period`` (an adjustment when the period they belong to,
+    ``original``, is an earlier one), their statements' totals and the merchants' tallies, on
+    ``period`` being open."""
     adjustment = period != original
     statements: dict[str, dict[str, int]] = {}
     for n, line in enumerate(cleared.lines):
         a, b = domain.pair(line.payer, line.payee)
         key = domain.pair_key(a, b)
-        uow.create(_line_item(event, line, n, period, original, a, b, adjustment))
+        uow.create(_line_item(event, line, n, period, original, a, b, adjustment, reference))
         adds = statements.setdefault(key, {})
         direction = "ab" if line.payer == a else "ba"
         _add(adds, f"{direction}_{line.kind}_fen", line.fen)
@@ -105,12 +118,12 @@ def _add(adds: dict[str, int], name: str, value: int) -> None:
 
 
 def _line_item(event: DomainEvent, line: Clearing, n: int, period: str, original: str, a: str, b: str,
-               adjustment: bool) -> LineItem:
+               adjustment: bool, reference: str | None) -> LineItem:
     return LineItem(LineItem.partition(period, f"{a}~{b}"), f"{event.occurred_at}#{event.id}#{n}", period=period,
                     party_a=a, party_b=b, kind=line.kind, payer=line.payer, payee=line.payee, fen=line.fen,
                     merchant_id=line.merchant_id, store_id=line.store_id, event_id=event.id, event_type=event.type,
                     occurred_at=event.occurred_at, adjustment=adjustment, original_period=original,
-                    points=line.points, rate=line.rate)
+                    points=line.points, rate=line.rate, reference=reference)
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
                                      mall's busy pair takes thousands of lines a minute), summed
                                      at read: the period's partition lists its statements.
 ``STLLINES#<period>#<a>~<b> / <occurred_at>#<event id>#<n>``  the statement's lines, in time order.
+``STLREF#<reference> / MEMO``          an original's memo (its period, a points rate): what a later
+                                     refund or undo of the same order corrects.
 ``STLTALLY[#S<n>] / <merchant>``     all-time tallies of what the stored value journal put on the
                                      merchant's ``settlement:`` account (for the reconciliation).
 """
@@ -80,6 +82,7 @@ class LineItem(MainModel):
     original_period = UnicodeAttribute()
     points = NumberAttribute(null=True)
     rate = UnicodeAttribute(null=True)
+    reference = UnicodeAttribute(null=True)     # the order the line's original or correction is of
 
     @staticmethod
     def partition(period: str, pair_key: str) -> str:
@@ -95,3 +98,15 @@ class TallyItem(MainModel):
     lined_fen = NumberAttribute(default=0)      # of it, in lines (stored value and gift cards)
 
     PARTITION = "STLTALLY"
+
+
+class MemoItem(MainModel):
+    """What a correction needs of its original: the period its lines belong to and, for points,
+    the rate they were cleared at (the first original's, if an order had more than one)."""
+
+    period = UnicodeAttribute(null=True)
+    rate = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(reference: str) -> tuple[str, str]:
+        return f"STLREF#{reference}", "MEMO"

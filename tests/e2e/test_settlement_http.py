@@ -116,7 +116,10 @@ def test_the_malls_month_settled_closed_and_reconciled(api, stack):
         assert b["net_position"] == {"debtor": "program", "creditor": B, "fen": 6_200}
         assert sorted((line["kind"], line["fen"]) for line in b["lines"]) == [("coupon", 1_200), ("stored_value", 5_000)]
         c = m.ok("GET", f"/v1/settlement/statements/2026-11/{C}/program", headers=m.hq)
-        assert [(line["points"], line["fen"], line["fen_per_point"]) for line in c["lines"]] == [(333, 167, "0.5")]
+        assert [(line["points"], line["fen"], line["fen_per_point"], line["reference"]) for line in c["lines"]] == [
+            (333, 167, "0.5", f"points:{C}:STL-2")]
+        # every line names the till's store (found from outside: points and stored value lines had none)
+        assert {line["store_id"] for line in [*b["lines"], *c["lines"]]} == {"s1"}
 
         # a merchant's admin: its own merchant's statements; another's: refused
         own = m.ok("GET", LIST, headers=m.admin(B), params={"period": "2026-11"})
@@ -140,7 +143,8 @@ def test_the_malls_month_settled_closed_and_reconciled(api, stack):
         again = api.call("POST", "/v1/settlement/periods/2026-11/close", {}, headers=m.finance, key=key)  # a retry
         assert closed.status_code == again.status_code == 201 and closed.json() == again.json()
         assert closed.json()["closed_by"] == f"staff:stl-fin-{m.id}"
-        refusals = {"2026-11": 409, "2026-12": 409, "2027-05": 409, "2026-13": 422, "last-month": 422}
+        refusals = {"2026-11": 409, "2026-12": 409, "2027-05": 409, "9999-12": 409, "2026-13": 422, "1999-12": 422,
+                    "last-month": 422}
         for period, status in refusals.items():
             r = api.call("POST", f"/v1/settlement/periods/{period}/close", {}, headers=m.finance,
                          key=f"stl-{fresh_phone()}")
@@ -163,10 +167,18 @@ def test_the_malls_month_settled_closed_and_reconciled(api, stack):
         december = statements(m, lambda got: nets(got) == {f"program~{A}": 700}, period="2026-12")
         assert nets(december) == {f"program~{A}": 700}
         assert m.ok("GET", LIST, headers=m.finance, params={"period": "2026-11"}) == frozen
+        # a December refund of a November payment: an adjustment of November, tied to its order
+        m.ok("POST", "/v1/stored-value/payments/STL-4/refunds", {"refund_id": "R2", "amount_fen": 1_000}, till=B)
+        december = statements(m, lambda got: nets(got) == {f"program~{A}": 700, f"program~{B}": -1_000},
+                              period="2026-12")
+        refund = m.ok("GET", f"{LIST}/2026-12/program/{B}", headers=m.finance)
+        assert [(x["fen"], x["adjustment"], x["original_period"], x["reference"]) for x in refund["lines"]] == [
+            (-1_000, True, "2026-11", f"prepaid:{B}:STL-4")], refund
+        assert m.ok("GET", LIST, headers=m.finance, params={"period": "2026-11"}) == frozen
 
         check = m.ok("GET", "/v1/settlement/reconciliation", headers=m.finance, params={"period": "2026-11"})
         assert check["balanced"] and check["lines_checked"] == 5, check
-        assert {x["merchant_id"]: x["journal_fen"] for x in check["merchants"]} == {A: 10_200, B: 5_000}
+        assert {x["merchant_id"]: x["journal_fen"] for x in check["merchants"]} == {A: 10_200, B: 4_000}  # all time
 
         # the month's lines as an export (settlement_lines), a merchant's holding its statements only
         every, only_b = _exported(api, m, m.finance), _exported(api, m, m.admin(B), merchant_id=B)

@@ -66,10 +66,10 @@ def card_paid(issuer: str, merchant: str, fen: int) -> DomainEvent:
         member="card")
 
 
-def points(kind: str, merchant: str, n: int, **more) -> DomainEvent:
+def points(kind: str, merchant: str, n: int, at: str = NOV, **more) -> DomainEvent:
     event_type = {"redeem": "points.redeemed", "hold_confirmed": "points.hold_confirmed", "refund": "points.refunded"}
     return ev(event_type[kind], {"kind": kind, "amount": n, "point_type": "points", "lots": [], "consumed": [],
-                                 **more}, merchant)
+                                 **more}, merchant, at)
 
 
 def coupon(merchant: str, cost: dict, owner: str | None = None, undo: bool = False) -> DomainEvent:
@@ -250,3 +250,37 @@ def test_the_lines_reader_pages_a_period_for_an_export(valued):
     assert sorted(seen) == sorted([("A", "program", 100 + i) for i in range(5)] + [("B", "C", 50 + i) for i in range(4)])
     only_b = store.lines(UnitOfWork(), "default", "2026-11", "B", None, limit=100)
     assert [int(r.fen) for r in only_b.rows] == [50, 51, 52, 53] and only_b.cursor is None
+
+
+def test_a_refund_corrects_its_redemption_at_its_rate_as_an_adjustment_of_its_period(valued):
+    """Found from outside (F3, F5): a refund was valued at the rate in force at the refund, and a
+    refund of a closed month's redemption was an ordinary line of the next, tied to nothing."""
+    deliver([points("redeem", "C", 1_001, order_id="o-f3"),                   # 500.5 -> 501 fen at 0.5
+             ev("stored_value.paid", {"order_id": "o-sv", "amount_fen": 900, "entries": [
+                 {"account": "member:principal", "fen": 900}, {"account": "settlement:A", "fen": -900}]}, "A")])
+    uow = UnitOfWork("test")                                                   # a point is worth 1 fen from December
+    VALUATION.put(uow, PointsValuation(fen_per_point="1"), datetime(2026, 12, 1, tzinfo=UTC), HQ)
+    uow.commit()
+    clock.freeze(datetime(2026, 12, 2, 4, tzinfo=UTC))
+    close("2026-11")
+    nov_c = statement("2026-11", "C", "program")
+
+    deliver([points("refund", "C", 0, DEC, restored=1_001, clawed_back=0, order_id="o-f3"),
+             ev("stored_value.refunded", {"order_id": "o-sv", "amount_fen": 400, "entries": [
+                 {"account": "settlement:A", "fen": 400}, {"account": "member:principal", "fen": -400}]}, "A", at=DEC),
+             points("redeem", "C", 10, DEC, order_id="o-dec")])
+    deliver([points("refund", "C", 0, DEC, restored=10, clawed_back=0, order_id="o-dec")])
+    assert statement("2026-11", "C", "program") == nov_c                      # the closed month is untouched
+    dec_c = statement("2026-12", "C", "program")
+    got = [(line["fen"], line["fen_per_point"], line["adjustment"], line["original_period"], line["reference"])
+           for line in dec_c["lines"]]
+    assert sorted(got, key=lambda x: (x[0], x[4])) == sorted([
+        (-501, "0.5", True, "2026-11", "points:C:o-f3"),       # at the redemption's rate, not December's 1 fen
+        (10, "1", False, "2026-12", "points:C:o-dec"),
+        (-10, "1", False, "2026-12", "points:C:o-dec")], key=lambda x: (x[0], x[4]))
+    assert nov_c["b_owes_a"]["points_fen"] + dec_c["b_owes_a"]["points_fen"] == 0   # refunded in full: nets to 0
+    assert (dec_c["adjustment_lines"], dec_c["adjustment_fen"]) == (1, 501)
+    dec_a = statement("2026-12", "A", "program")
+    assert [(x["fen"], x["adjustment"], x["original_period"], x["reference"]) for x in dec_a["lines"]] == [
+        (-400, True, "2026-11", "prepaid:A:o-sv")]
+    assert service.reconcile(UnitOfWork(), "2026-12")["balanced"]

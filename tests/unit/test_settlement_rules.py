@@ -98,6 +98,9 @@ def test_periods():
     assert domain.next_period("2026-12") == "2027-01"
     assert domain.last_day("2028-02") == date(2028, 2, 29)
     assert domain.has_ended("2026-11", date(2026, 12, 1)) and not domain.has_ended("2026-11", date(2026, 11, 30))
-    for bad in ("2026-13", "2026-1", "26-11", "2026-11-01", "", "9999-01"):
+    for bad in ("2026-13", "2026-1", "26-11", "2026-11-01", "", "1999-12", "10000-01"):
         assert domain.parse_period(bad) is None
+    # a well-formed month to come is a period (refused as not ended, 409), however far
+    assert domain.parse_period("9999-12") == date(9999, 12, 1) and domain.last_day("9999-12") == date(9999, 12, 31)
+    assert not domain.has_ended("9999-12", date(2026, 12, 5))
     assert domain.pair_key("program", "A") == "A~program" and domain.pair("B", "A") == ("A", "B")
