@@ -56,7 +56,7 @@ def normalise(kind: str, value: str, region: str = "CN") -> Identity:
         return Identity(kind, normalise_phone(value, region))
     if kind == "email":
         if len(value) > 254 or not _EMAIL.match(value):
-            raise ValidationProblem("email is not a valid address")
+            raise ValidationProblem("email is not a valid address", errors=[{"field": "email", "message": "not an address"}])
         return Identity(kind, value.lower())
     if kind == "card_no":
         if not _CARD.match(value):
@@ -73,9 +73,11 @@ def normalise_phone(value: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise ValidationProblem("phone is not a phone number") from None
+        raise ValidationProblem("phone is not a phone number",
+                                errors=[{"field": "phone", "message": "not a phone number"}]) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationProblem("phone is not a valid number for its region")
+        raise ValidationProblem("phone is not a valid number for its region",
+                                errors=[{"field": "phone", "message": "not a valid number for its region"}])
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -64,3 +64,11 @@ def test_patch_with_nothing_to_change(api):
     r = api.call("PATCH", f"/v1/members/{mid}", {"name": ""}, headers=api.staff(), key="blank-" + mid)
     assert r.status_code == 422
     assert api.call("GET", f"/v1/members/{mid}", headers=api.staff()).json()["version"] == 1
+
+
+@pytest.mark.parametrize("body,field", [({"phone": "12345"}, "phone"), ({"phone": "not a phone"}, "phone"),
+                                        ({"phone": "13800138000", "email": "nope"}, "email")])
+def test_a_refused_identity_names_its_field(api, body, field):
+    """Found by the console: a form shows a refusal beside its field only from ``errors[]``."""
+    r = api.call("POST", "/v1/members", body, headers=api.staff(), key="bad-" + fresh_phone())
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == [field], r.text
