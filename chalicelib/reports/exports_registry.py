@@ -49,7 +49,15 @@ def _provided() -> None:
     """The kinds the app's other capabilities provide (:mod:`chalicelib.reports.export_hooks`)."""
     for name in export_hooks.PROVIDERS:
         kind, about, make, no_store = lazy.module(name).EXPORT
-        register(kind, about, make, no_store=no_store)
+        if kind not in SOURCES:
+            register(kind, about, make, no_store=no_store)
+
+
+def kinds() -> dict[str, str]:
+    """Every kind and what it holds, those the app named since this module was first imported
+    included (read when a request is validated or the document built, never frozen at import)."""
+    _provided()
+    return {kind: about for kind, (about, _) in SOURCES.items()}
 
 
 _provided()
