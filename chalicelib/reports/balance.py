@@ -45,7 +45,7 @@ from chalicelib.points import service as points
 from chalicelib.reports import balance_history as history
 from chalicelib.reports import valuation
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Forbidden, ValidationProblem
+from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as prepaid
 
@@ -65,8 +65,7 @@ def sheet(uow: UnitOfWork, as_of: date | None, merchant_id: str | None, by: Prin
     merchant = _scope(merchant_id, by)
     today = clock.program_date()
     day = as_of or today
-    if day > today:
-        raise ValidationProblem(f"as_of {day.isoformat()} is in the future (today is {today.isoformat()})")
+    clock.not_after_today(day, "as_of", f"as_of {day.isoformat()} is in the future")
     closing = clock.day_start(day + timedelta(days=1)) - timedelta(microseconds=1)
     prepaid_rows = prepaid.figure_movements(uow, day)["accounts"]
     lines: dict[str, Any] = {"gift_cards": _gift_cards(uow, prepaid_rows, merchant),

@@ -86,10 +86,7 @@ class SeriesQuery(Scoped):
 def not_future(start: date | None) -> None:
     """Refuse a period that has not begun (its figures cannot exist yet). One that runs on past
     today is answered, its days to come at zero: a chart of this month or year."""
-    today = clock.program_date()
-    if start is not None and start > today:
-        raise ValidationProblem(f"the period starts in the future (today is {today.isoformat()})",
-                                errors=[{"field": "start", "message": "in the future"}])
+    clock.not_after_today(start, "start", "the period starts in the future")
 
 
 def checked_scope(uow: UnitOfWork, p: Principal, merchant_id: str | None,

@@ -108,11 +108,9 @@ def _period(cmd: CreateExport) -> tuple[date, date]:
     """The period asked: bounded, its end not before its start, not after today, at most MAX_DAYS."""
     if cmd.start is None or cmd.end is None:
         raise ValidationProblem("an export covers a bounded period: give start and end")
-    today = clock.program_date()
     if cmd.end < cmd.start:
         raise ValidationProblem("end is before start")
-    if cmd.end > today:
-        raise ValidationProblem(f"the period reaches into the future (today is {today.isoformat()})")
+    clock.not_after_today(cmd.end, "end", "the period reaches into the future")
     if (cmd.end - cmd.start).days + 1 > MAX_DAYS:
         raise ValidationProblem(f"an export covers at most {MAX_DAYS} days")
     return cmd.start, cmd.end

@@ -103,6 +103,16 @@ def program_date(at: datetime | None = None) -> date:
     return local_date(at or now(), program_zone())
 
 
+def not_after_today(day: date | None, field: str, refusal: str) -> None:
+    """Refuse (422, naming ``field``) a day after the program's today: figures of days to come
+    cannot exist yet. ``refusal`` says what was asked, "(today is ...)" is added."""
+    today = program_date()
+    if day is not None and day > today:
+        from chalicelib.shared.errors import ValidationProblem
+        raise ValidationProblem(f"{refusal} (today is {today.isoformat()})",
+                                errors=[{"field": field, "message": "in the future"}])
+
+
 def latest_date(at: datetime) -> date:
     """The latest calendar day anywhere at ``at`` (UTC+14): work due on or before it may be due
     in some program, which then decides by its own day (:func:`zone_of`)."""
