@@ -4,6 +4,14 @@
 
 /** An id or code as the configurations take them (letters, digits, _ - . :). */
 export const ID = /^[A-Za-z0-9_\-.:]{1,64}$/;
+/** A tier's code (letters, digits, _ -; 32 at most). */
+export const CODE = /^[A-Za-z0-9_\-]{1,32}$/;
+
+/** What is wrong with a row's id or code (an i18n key of ``rows``), "" if nothing: its form, or an earlier row's. */
+export function idProblem(value: string, seen: (column: string, value: string) => boolean, column = "id", pattern = ID): string {
+  const id = value.trim();
+  return !pattern.test(id) ? "rows.badCode" : seen(column, id) ? "rows.twice" : "";
+}
 
 /** Each row's errors, "" for none dropped; ``seen(column, value)`` tells a value an earlier row has. */
 export function checkRows<R>(rows: readonly R[],
