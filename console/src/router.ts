@@ -2,6 +2,7 @@ import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router"
 import { PAGES } from "./pages/registry";
 import { mayAll } from "./api/permissions";
 import { onExpired, role, session } from "./api/session";
+import { programTimezone } from "./api/program";
 
 const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: () => import("./pages/LoginPage.vue"), meta: { public: true } },
@@ -17,9 +18,11 @@ export function firstPage(): string {
   return PAGES.find((p) => p.menu !== false && mayAll(role(), p.needs))?.path ?? "/forbidden";
 }
 
-router.beforeEach((to) => {
+router.beforeEach(async (to) => {
   if (to.meta.public) return true;
   if (!session.current) return { name: "login", query: { next: to.fullPath } };
+  await programTimezone();        // every date a page works out is on the program's clocks
+  if (!session.current) return { name: "login", query: { next: to.fullPath } };     // the login ended meanwhile
   const page = to.meta.page as (typeof PAGES)[number] | undefined;
   if (page && !mayAll(role(), page.needs)) return { name: "forbidden", query: { page: page.name } };
   return true;

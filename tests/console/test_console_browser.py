@@ -79,9 +79,9 @@ class Page:
     """One browser page that records what would make a test fail silently: CSP violations, page
     errors, and the requests it sent."""
 
-    def __init__(self, browser, api, width: int, height: int = 900) -> None:
+    def __init__(self, browser, api, width: int, height: int = 900, zone: str = "Asia/Shanghai") -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                           timezone_id="Asia/Shanghai")
+                                           timezone_id=zone)
         self.page = self.context.new_page()
         self.base = api.url + "/console"
         self.problems: list[str] = []

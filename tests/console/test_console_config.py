@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from devstack.credentials import staff_token
 from tests.console.test_console_browser import PASSWORD, Page
@@ -47,8 +49,9 @@ def cfg(api, stack):
 @pytest.fixture(scope="module")
 def ops(browser, api, cfg):
     """One operations manager's tab, logged in once for the tests that act as HQ (a login and the
-    dashboard behind it cost about 3 s each)."""
-    ui = Page(browser, api, 1280)
+    dashboard behind it cost about 3 s each). The browser's clocks are London's, not the program's
+    (Shanghai): what the pages work out of dates must be on the program's."""
+    ui = Page(browser, api, 1280, zone="Europe/London")
     _login(ui, cfg["login"])
     yield ui
     ui.close()
@@ -225,7 +228,6 @@ def test_an_export_is_asked_for_followed_and_downloaded_from_the_page(ops, api, 
     import csv
     import io
 
-    import requests
     phone = fresh_phone()
     member = _ok(api.call("POST", "/v1/members", {"phone": phone}, signed_by=cfg["till"], key=f"cfg-xm-{phone}"))["member_id"]
     _ok(api.call("POST", f"/v1/members/{member}/points/earn", {"order_id": f"cfg-x-{phone}", "amount_fen": 4_200},
@@ -326,3 +328,103 @@ def test_hq_sees_a_subscription_s_health_and_sends_it_a_test(ops, api, cfg):
     shown = _ok(api.call("GET", f"/v1/webhooks/subscriptions/{hook['subscription_id']}/deliveries", headers=cfg["hq"]), 200)
     assert len(shown["deliveries"]) == page.locator("[data-test=deliveries] .el-table__row").count() >= 1
     assert "webhook.test" in page.locator("[data-test=deliveries]").inner_text()
+
+
+def _versions(body) -> list[tuple[int, datetime]]:
+    return [(v["version"], datetime.fromisoformat(v["effective_from"].replace("Z", "+00:00"))) for v in body["versions"]]
+
+
+def test_a_paid_plan_saved_from_a_time_on_the_program_s_clocks_is_scheduled_then_the_valuation_in_force(ops, api, cfg):
+    """Issue #30's configuration pages, third part: a new page on ConfigPage checks its table before
+    sending (nothing sent), then saves a version from a time picked on the program's clocks (Shanghai,
+    shown beside the picker) in a browser whose clocks are London's: the API holds it scheduled from
+    that instant in UTC. The points valuation saved from now is in force as the API reads it."""
+    ui = ops
+    page = ui.page
+    page.click("[data-page=plans]")
+    page.wait_for_selector("[data-test=in-force]")
+    page.click("[data-test=add-plan]")
+    page.fill("input[name=plan-0-name]", "PLUS 年卡")
+    ui.sent.clear()
+    page.click("[data-test=save]")                                              # no price: refused before sending
+    page.locator("[data-test=plans] .field-error", has_text="金额").wait_for()
+    assert not [s for s in ui.sent if s.startswith("PUT")]
+    page.fill("input[name=plan-0-price]", "199.00")
+    assert page.locator("[data-test=zone]").inner_text() == "Asia/Shanghai"
+    picker = page.locator("[data-test=effective-from] input")
+    picker.fill("2030-01-01 08:00:00")
+    picker.press("Enter")
+    page.screenshot(path=str(SHOTS / "console-plans.png"), full_page=True)
+    page.click("[data-test=save]")
+    page.locator("[data-test=versions] [data-state=scheduled]").wait_for()
+    hq = cfg["hq"]
+    plans = _ok(api.call("GET", "/v1/memberships/plans", headers=hq), 200)
+    assert plans["version"] == 0 and _versions(plans) == [(1, datetime(2030, 1, 1, 0, 0, tzinfo=UTC))]
+    later = _ok(api.call("GET", "/v1/memberships/plans", headers=hq, params={"at": "2030-01-02T00:00:00Z"}), 200)
+    assert [(p["code"], p["name"], p["price_fen"], p["period"]) for p in later["plans"]["plans"]] == \
+        [("PLUS", "PLUS 年卡", 19_900, "year")]
+
+    page.click("[data-page=points-valuation]")
+    page.wait_for_selector("[data-test=in-force]")
+    page.fill("input[name=fen_per_point]", "0.5")
+    assert page.locator("[data-test=valuation-example]").inner_text().endswith("¥50.00")
+    page.click("[data-test=save]")
+    page.locator("[data-test=in-force]", has_text="v1").wait_for()
+    valuation = _ok(api.call("GET", "/v1/points/valuation", headers=hq), 200)
+    assert valuation["version"] == 1 and valuation["valuation"]["fen_per_point"] == "0.5"
+
+
+def test_hq_sets_a_member_s_tier_by_hand_with_a_reason_and_the_history_shows_it(ops, api, cfg):
+    hq, till = cfg["hq"], cfg["till"]
+    ladder = _ok(api.call("GET", "/v1/tiers/ladder", headers=hq), 200)["ladder"]
+    if len(ladder["tiers"]) < 2:
+        ladder["tiers"].append({"code": "V2", "name": "金卡", "threshold": 1_000, "validity_months": 12})
+        _ok(api.call("PUT", "/v1/tiers/ladder", {"ladder": ladder}, headers=hq, key=f"cfg-ladder-{fresh_phone()}"))
+    phone = fresh_phone()
+    member = _ok(api.call("POST", "/v1/members", {"phone": phone}, signed_by=till, key=f"cfg-t-{phone}"))["member_id"]
+    ui = ops
+    page = ui.page
+    page.goto(f"{ui.base}/members/{member}")
+    page.wait_for_selector("[data-test=set-tier]")
+    assert page.locator("[data-test=tier] [data-tier]").get_attribute("data-tier") == "V1"
+    page.click("[data-test=set-tier-tier]")
+    page.click(".el-select-dropdown__item:visible:has-text('V2')")
+    page.click("[data-test=set-tier-submit]")                                 # no reason: refused before sending
+    assert ui.error_beside("tier-reason")
+    page.fill("input[name=tier-reason]", "大客户补级")
+    ui.sent.clear()
+    page.dblclick("[data-test=set-tier-submit]")                              # a double click: one write
+    page.locator("[data-test=tier-set]").wait_for()
+    assert [s for s in ui.sent if s.startswith("PUT")] == [f"PUT {api.url}/v1/members/{member}/tier"]
+    tier = _ok(api.call("GET", f"/v1/members/{member}/tier", headers=hq), 200)
+    assert (tier["tier"]["code"], tier["manual"]["tier"], tier["manual"]["reason"]) == ("V2", "V2", "大客户补级")
+    page.locator("[data-test=tier] [data-tier=V2]").wait_for()
+    page.locator("[data-test=tier-history] [data-cause=manual]").wait_for()
+    history = _ok(api.call("GET", f"/v1/members/{member}/tier/history", headers=hq), 200)["changes"]
+    assert [(c["from"], c["to"], c["cause"]) for c in history][:1] == [("V1", "V2", "manual")]
+
+
+def test_the_export_form_offers_every_kind_the_api_has_and_a_coupon_uses_export_completes(ops, api, cfg):
+    # the app's document as the build wrote it from the app (the served one costs seconds to make on a first call)
+    doc = json.loads((ROOT / "console" / "generated" / "openapi.json").read_text())
+    kinds = doc["components"]["schemas"]["CreateExport"]["properties"]["kind"]["enum"]
+    ui = ops
+    page = ui.page
+    page.click("[data-page=exports]")
+    page.wait_for_selector("[data-test=exports]")
+    page.click("[data-test=export-kind]")
+    offered = page.locator(".el-select-dropdown__item:visible")
+    offered.first.wait_for()
+    assert offered.count() == len(kinds) >= 7
+    page.click(".el-select-dropdown__item:visible:has-text('核销记录')")     # coupon_uses
+    page.click("[data-test=create-export]")
+    page.locator("[data-test=exports] .el-table__row", has_text="核销记录").wait_for()
+    hq = cfg["hq"]
+    (mine,) = [e for e in _ok(api.call("GET", "/v1/exports", headers=hq), 200)["exports"] if e["kind"] == "coupon_uses"]
+    assert mine["status"] == "queued"
+    _ok(api.call("POST", "/v1/jobs/exports/runs", {"program_id": PROGRAM}, headers=api.staff("platform_admin"),
+                 key=f"cfg-xr-{fresh_phone()}"), 200)
+    page.get_by_role("button", name="刷新").click()                          # not the 3 s poll's wait
+    page.locator(f"[data-test=exports] [data-export='{mine['export_id']}']").wait_for(timeout=15_000)
+    done = _ok(api.call("GET", f"/v1/exports/{mine['export_id']}", headers=hq), 200)
+    assert done["status"] == "done" and done["kind"] == "coupon_uses"

@@ -1,4 +1,4 @@
-// The typed client: generated from the API's /openapi.json (npm run gen writes schema.d.ts), so a
+// The typed client: generated from the API's /openapi.json (npm run gen writes schema.d.ts and enums.ts), so a
 // call whose path, parameters or body the API no longer has fails vue-tsc and the build.
 import createClient from "openapi-fetch";
 import type { paths } from "./schema";

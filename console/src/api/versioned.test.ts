@@ -22,10 +22,11 @@ describe("versionStates", () => {
 });
 
 describe("effectiveFrom", () => {
-  it("is null for now, and UTC for a picked instant with its offset", () => {
-    expect(effectiveFrom(null)).toBeNull();
-    expect(effectiveFrom("")).toBeNull();
-    expect(effectiveFrom("2027-01-01T08:00:00+08:00")).toBe("2027-01-01T00:00:00.000Z");
-    expect(effectiveFrom("not a date")).toBeNull();
+  it("is null for now, and the UTC instant of the time picked on the program's clocks", () => {
+    expect(effectiveFrom(null, "Asia/Shanghai")).toBeNull();
+    expect(effectiveFrom("", "Asia/Shanghai")).toBeNull();
+    expect(effectiveFrom("2027-01-01 08:00:00", "Asia/Shanghai")).toBe("2027-01-01T00:00:00.000Z");
+    expect(effectiveFrom("2027-01-01 08:00:00", "Asia/Urumqi")).toBe("2027-01-01T02:00:00.000Z");
+    expect(effectiveFrom("not a date", "Asia/Shanghai")).toBeNull();
   });
 });

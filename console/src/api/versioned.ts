@@ -2,6 +2,8 @@
 // version with its effective_from and answers the one in force; a page shows which is in force,
 // which are scheduled (saved, not yet in force) and which were replaced, and saves a new version.
 
+import { instantIn } from "../lib/dates";
+
 export interface Version {
   version: number;
   effective_from: string;
@@ -24,9 +26,8 @@ export function versionStates(versions: readonly Version[], inForce: number, now
     }));
 }
 
-/** The instant a version is to start, for the API: null (now) or an ISO 8601 string with its offset. */
-export function effectiveFrom(picked: string | null | undefined): string | null {
-  if (!picked) return null;
-  const when = new Date(picked);
-  return Number.isNaN(when.getTime()) ? null : when.toISOString();
+/** The instant a version is to start, for the API: null (now), or the UTC instant at which the clocks
+ * of ``timeZone`` (the program's) show ``picked`` ("2027-01-01 00:00:00", as the picker gives it). */
+export function effectiveFrom(picked: string | null | undefined, timeZone: string): string | null {
+  return picked ? instantIn(picked, timeZone) : null;
 }

@@ -81,7 +81,7 @@ const en: typeof zh = {
   exports: {
     create: "New export", kind: "Contents", format: "Format", period: "Period", submit: "Export", list: "Exports", refresh: "Refresh", rows: "Rows",
     download: "Download", getLink: "Get the link",
-    kinds: { members: "Members", points_ledger: "Points ledger", stored_value_ledger: "Stored value ledger" },
+    kinds: { members: "Members", points_ledger: "Points ledger", stored_value_ledger: "Stored value ledger", gift_cards: "Gift cards", coupon_uses: "Coupon uses", checkouts: "Checkouts", settlement_lines: "Settlement lines" },
     statuses: { queued: "Queued", running: "Running", done: "Done", failed: "Failed" },
   },
   audit: { title: "Audit log", staff: "Staff id", member: "Member id", action: "Kind", at: "When", actor: "Who", detail: "What" },
@@ -102,5 +102,43 @@ const en: typeof zh = {
     delivered: "Test delivered: HTTP {code}, {ms} ms", notDelivered: "Test not delivered: {error}", replayed: "{n} events queued again",
   },
   common: { loading: "Loading…", retry: "Retry", error: "Something went wrong" },
+  // configuration pages on ConfigPage, manual tier (issue #30, third part)
+  rows: { badCode: "Letters, digits, _ - . : only (64 at most)", twice: "Used by an earlier row", needed: "Needed", wholeNumber: "A whole number, 1 or more" },
+  plans: {
+    menu: "Paid plans", title: "Paid membership plans", code: "Tier code", name: "Name", period: "Period", periods: { month: "Month", quarter: "Quarter", year: "Year" },
+    price: "Price a period", trialDays: "Trial days", benefits: "Benefits", benefitsHint: "labels, comma separated", onSale: "On sale", sold: "On sale",
+    kept: "Held only", add: "Add a plan", refundPolicy: "A cancellation refunds", refunds: { none: "Nothing", prorated: "The unused part" },
+  },
+  tasks: {
+    menu: "Tasks", title: "Tasks", id: "Task id", name: "Name", kind: "Counts", kinds: { profile: "Profile completed", orders: "Orders", spend: "Spend",
+      referrals: "Referrals", event: "Custom event" }, event: "event name", target: "Target", period: "Each", periods: { once: "Once", month: "Month",
+      quarter: "Quarter", year: "Year" }, reward: "Reward", rewards: { points: "Points", growth: "Growth", tier: "Tier" }, months: "months",
+    add: "Add a task", profileOne: "A profile task's target is 1",
+  },
+  benefits: {
+    menu: "Benefit rules", title: "Benefit rules",
+    kept: "The form edits each rule's main figures: the least tier, birthday, member day and its first benefit. Its other conditions (tiers, plans, stages, a window) and other benefits are kept as they are in force.",
+    id: "Rule id", name: "Name", when: "When (least tier · birthday · member day)", minTier: "tier", birthday: "birthday", birthdays: { day: "On the day", month: "In the month" },
+    memberDay: "day", give: "Gives (first benefit)", kinds: { points_multiplier: "Points ×", discount_percent: "% off", price_list: "Price list",
+      coupon_pack: "Coupon pack", free_shipping: "Free shipping", dedicated_service: "Dedicated service", custom: "Custom" },
+    grants: { on_upgrade: "On upgrade", monthly: "Monthly", on_birthday: "On the birthday" }, more: "+{n} more kept", add: "Add a rule",
+    badMultiplier: "Above 1, at most 10 (e.g. 1.5)", badPercent: "1 to 99",
+  },
+  prices: { menu: "Price lists", title: "Member price lists", id: "List id", name: "Name", prices: "Prices (one SKU a line: SKU price)", hint: "SKU-1 12.50",
+    badLine: "Not \"SKU price\": {line}", add: "Add a list" },
+  packs: { menu: "Coupon packs", title: "Coupon packs", id: "Pack id", name: "Name", items: "Coupons (template × count)", addItem: "coupon", add: "Add a pack",
+    itemsNeeded: "One coupon at least, each with its template" },
+  valuation: {
+    menu: "Points valuation", title: "Points valuation", fenPerPoint: "A point is worth", default: "the redemption rate", fen: "fen",
+    example: "10,000 points: {value}", percent: "Expected to be redeemed", badFen: "A decimal from 0 to 10000, e.g. 0.5",
+    used: "The balance sheet values the outstanding points with it (times the share expected to be redeemed); the settlement, points issued by one party and redeemed at another.",
+  },
+  tierSet: {
+    title: "Tier", set: "Set a tier (HQ)", tier: "Tier", until: "Held through", reason: "Reason (kept with the change)", submit: "Set",
+    done: "Tier now {tier} ({source})", history: "Tier history", at: "When", change: "Change", cause: "Cause", actor: "By", detail: "Detail",
+    causes: { crossing: "Growth reached", retention: "Kept", downgrade: "Not kept", manual: "Set by HQ", manual_end: "Set tier ended", refund: "Refund", task: "Task reward" },
+    sources: { growth: "earned", manual: "set" }, reasonNeeded: "Give a reason", pickTier: "Pick a tier",
+  },
+  exportFilters: { merchantRequired: "this kind is by merchant: pick one", noStore: "this kind is by merchant, not store" },
 };
 export default en;

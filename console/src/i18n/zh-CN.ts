@@ -79,7 +79,7 @@ export default {
   exports: {
     create: "新建导出", kind: "内容", format: "格式", period: "期间", submit: "导出", list: "导出记录", refresh: "刷新", rows: "行数",
     download: "下载", getLink: "获取下载链接",
-    kinds: { members: "会员", points_ledger: "积分流水", stored_value_ledger: "储值流水" },
+    kinds: { members: "会员", points_ledger: "积分流水", stored_value_ledger: "储值流水", gift_cards: "礼品卡", coupon_uses: "核销记录", checkouts: "收银单", settlement_lines: "结算明细" },
     statuses: { queued: "排队中", running: "进行中", done: "已完成", failed: "失败" },
   },
   audit: { title: "审计日志", staff: "员工 ID", member: "会员 ID", action: "类型", at: "时间", actor: "操作者", detail: "内容" },
@@ -100,4 +100,42 @@ export default {
     delivered: "测试已送达：HTTP {code}，{ms} ms", notDelivered: "测试未送达：{error}", replayed: "已重新排队 {n} 个事件",
   },
   common: { loading: "加载中…", retry: "重试", error: "出错了" },
+  // 配置页（ConfigPage）与手动定级（issue #30 第三部分）
+  rows: { badCode: "只能用字母、数字和 _ - . :（至多 64 个）", twice: "与前面的行重复", needed: "必填", wholeNumber: "请输入 1 以上的整数" },
+  plans: {
+    menu: "付费会员", title: "付费会员方案", code: "等级代码", name: "名称", period: "周期", periods: { month: "月", quarter: "季", year: "年" },
+    price: "每期价格", trialDays: "试用天数", benefits: "权益", benefitsHint: "权益名称，逗号分隔", onSale: "销售", sold: "在售",
+    kept: "仅保留", add: "添加方案", refundPolicy: "取消时退款", refunds: { none: "不退", prorated: "按未使用部分" },
+  },
+  tasks: {
+    menu: "任务", title: "成长任务", id: "任务 ID", name: "名称", kind: "计数", kinds: { profile: "完善资料", orders: "订单数", spend: "消费额",
+      referrals: "邀请人数", event: "自定义事件" }, event: "事件名", target: "目标", period: "周期", periods: { once: "一次", month: "每月",
+      quarter: "每季", year: "每年" }, reward: "奖励", rewards: { points: "积分", growth: "成长值", tier: "等级" }, months: "个月",
+    add: "添加任务", profileOne: "完善资料任务的目标为 1",
+  },
+  benefits: {
+    menu: "权益规则", title: "权益规则",
+    kept: "表单编辑每条规则的主要内容：最低等级、生日、会员日条件和第一项权益。其余条件（等级列表、付费方案、生命周期、时间窗口）和其余权益按生效版本保留。",
+    id: "规则 ID", name: "名称", when: "条件（最低等级 · 生日 · 会员日）", minTier: "等级", birthday: "生日", birthdays: { day: "生日当天", month: "生日当月" },
+    memberDay: "日", give: "权益（第一项）", kinds: { points_multiplier: "积分倍数", discount_percent: "折扣 %", price_list: "会员价",
+      coupon_pack: "券包", free_shipping: "包邮", dedicated_service: "专属服务", custom: "自定义" },
+    grants: { on_upgrade: "升级时发放", monthly: "每月可领", on_birthday: "生日可领" }, more: "另保留 {n} 项", add: "添加规则",
+    badMultiplier: "大于 1、至多 10（如 1.5）", badPercent: "1 到 99",
+  },
+  prices: { menu: "会员价", title: "会员价目表", id: "价目表 ID", name: "名称", prices: "价格（每行一个 SKU：SKU 价格）", hint: "SKU-1 12.50",
+    badLine: "不是“SKU 价格”：{line}", add: "添加价目表" },
+  packs: { menu: "券包", title: "券包", id: "券包 ID", name: "名称", items: "券（模板 × 张数）", addItem: "券", add: "添加券包",
+    itemsNeeded: "至少一张券，且每张选好模板" },
+  valuation: {
+    menu: "积分估值", title: "积分估值", fenPerPoint: "每积分价值", default: "按兑换比例", fen: "分",
+    example: "1 万积分：{value}", percent: "预计兑换比例", badFen: "0 到 10000 的数，如 0.5",
+    used: "资产负债表用它计算未兑换积分的负债（乘以预计兑换比例）；结算用它清算一方发放、另一方兑换的积分。",
+  },
+  tierSet: {
+    title: "等级", set: "手动定级（总部）", tier: "等级", until: "保级至", reason: "原因（随变更记录）", submit: "定级",
+    done: "当前等级 {tier}（{source}）", history: "等级变更记录", at: "时间", change: "变更", cause: "原因", actor: "操作者", detail: "说明",
+    causes: { crossing: "成长值达标", retention: "保级", downgrade: "降级", manual: "总部定级", manual_end: "定级到期", refund: "退款", task: "任务奖励" },
+    sources: { growth: "成长值", manual: "手动" }, reasonNeeded: "请填写原因", pickTier: "请选择等级",
+  },
+  exportFilters: { merchantRequired: "此类按商户导出：请选择商户", noStore: "此类按商户导出，不分门店" },
 };

@@ -30,7 +30,7 @@ export const PAGES: Page[] = [
   { path: "/members", name: "members", title: "menu.members", needs: ["findMember", "getMember"],
     component: () => import("./MembersPage.vue") },
   { path: "/members/:memberId", name: "member", title: "menu.member", menu: false,
-    needs: ["getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons"],
+    needs: ["getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons", "listTierHistory"],
     component: () => import("./MemberPage.vue") },
   // configuration (versioned: in force, scheduled, the list; a save is a new version)
   { path: "/config/earn-rules", name: "earn-rules", storeMenu: false, title: "menu.earnRules", needs: ["getEarnRules", "previewEarn"],
@@ -57,4 +57,17 @@ export const PAGES: Page[] = [
     needs: ["listSettlementStatements", "getSettlementStatement"], component: () => import("./SettlementPage.vue") },
   { path: "/webhooks", name: "webhooks", storeMenu: false, title: "menu.webhooks",
     needs: ["listWebhookSubscriptions", "listWebhookDeliveries"], component: () => import("./WebhooksPage.vue") },
+  // configuration, continued (each on ConfigPage)
+  { path: "/config/plans", name: "plans", storeMenu: false, title: "plans.menu", needs: ["getMembershipPlans"],
+    component: () => import("./MembershipPlansPage.vue") },
+  { path: "/config/tasks", name: "tasks", storeMenu: false, title: "tasks.menu", needs: ["getTasks"],
+    component: () => import("./TasksPage.vue") },
+  { path: "/config/benefit-rules", name: "benefit-rules", storeMenu: false, title: "benefits.menu", needs: ["getBenefitRules"],
+    component: () => import("./BenefitRulesPage.vue") },
+  { path: "/config/price-lists", name: "price-lists", storeMenu: false, title: "prices.menu", needs: ["getPriceLists"],
+    component: () => import("./PriceListsPage.vue") },
+  { path: "/config/coupon-packs", name: "coupon-packs", storeMenu: false, title: "packs.menu", needs: ["getCouponPacks", "listCouponTemplates"],
+    component: () => import("./CouponPacksPage.vue") },
+  { path: "/config/points-valuation", name: "points-valuation", storeMenu: false, title: "valuation.menu", needs: ["getPointsValuation"],
+    component: () => import("./PointsValuationPage.vue") },
 ];
