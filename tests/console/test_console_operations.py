@@ -227,5 +227,14 @@ def test_a_checkout_refund_from_the_member_s_page_is_on_getCheckout(ops, api, sh
     assert "¥10.00" in page.locator("[data-test=checkout-refunded]").inner_text()
     order = _ok(api.call("GET", f"/v1/orders/{order_id}", headers=shop["hq"], params={"merchant_id": MERCHANT}), 200)
     assert order["refunded_fen"] == 1_000
+    # the points ledger: the checkout's earn and the refund's clawback, each with its lot and last day
+    ledger = _ok(api.call("GET", f"/v1/members/{member}/points/ledger", headers=shop["hq"]), 200)["postings"]
+    assert [p["kind"] for p in ledger] == ["refund", "earn"]
+    rows = page.locator("[data-test=points-ledger] .el-table__row")
+    rows.nth(1).wait_for()
+    for row, posting in zip(rows.all(), ledger, strict=True):
+        lot = posting["lots"][0]
+        assert posting["kind"] in row.inner_text() and f"{lot['delta']:+,}".replace("+-", "-") in row.inner_text()
+        assert lot["expires_on"] is None or lot["expires_on"] in row.inner_text()
     page.wait_for_selector("[data-test=orders] .el-table__row")
     page.screenshot(path=str(SHOTS / "console-checkout-refund.png"), full_page=True)

@@ -40,7 +40,7 @@ export default {
   ledger: {
     sv: "Stored value ledger", points: "Points ledger", kind: "Kind", amount: "Amount", principal: "Principal", bonus: "Bonus",
     balance: "Balance", at: "When", ref: "Reference", reason: "Reason", lots: "Lots", expires: "Expires", more: "More",
-    pointsN: "Points", lotsTitle: "Point lots (the first spent first)",
+    pointsN: "Points", bonusLots: "Bonus expiring", lotsTitle: "Point lots (the first spent first)",
   },
   checkout: {
     title: "Checkouts", orders: "Orders", status: "Status", amount: "Order amount", cash: "Cash", at: "When", open: "Open", refund: "Refund",

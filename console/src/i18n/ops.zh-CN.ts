@@ -38,7 +38,7 @@ export default {
   },
   ledger: {
     sv: "储值流水", points: "积分流水", kind: "类型", amount: "金额", principal: "本金", bonus: "赠送金", balance: "余额", at: "时间",
-    ref: "单号", reason: "原因", lots: "批次", expires: "过期日", more: "更多", pointsN: "积分", lotsTitle: "积分批次（最先用掉的在前）",
+    ref: "单号", reason: "原因", lots: "批次", expires: "过期日", more: "更多", pointsN: "积分", bonusLots: "赠送金到期", lotsTitle: "积分批次（最先用掉的在前）",
   },
   checkout: {
     title: "结账单", orders: "订单", status: "状态", amount: "订单金额", cash: "现金", at: "时间", open: "查看", refund: "退款",
