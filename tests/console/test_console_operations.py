@@ -238,3 +238,28 @@ def test_a_checkout_refund_from_the_member_s_page_is_on_getCheckout(ops, api, sh
         assert lot["expires_on"] is None or lot["expires_on"] in row.inner_text()
     page.wait_for_selector("[data-test=orders] .el-table__row")
     page.screenshot(path=str(SHOTS / "console-checkout-refund.png"), full_page=True)
+
+
+def test_the_stored_value_and_settlement_checks_show_what_the_api_answers(ops, api, shop):
+    _member(api, shop, top_up_fen=30_000)
+    hq = shop["hq"]
+    page = ops.page
+    page.click("[data-page=stored-value]")
+    page.wait_for_selector("[data-test=sv-liability]")
+    owed = _ok(api.call("GET", "/v1/stored-value/liability", headers=hq), 200)["members"]
+    assert page.locator("[data-figure=principal_fen] .value").inner_text() == \
+        f"¥{owed['principal_fen'] // 100:,}.{owed['principal_fen'] % 100:02d}"
+    statement = _ok(api.call("GET", "/v1/stored-value/supervision", headers=hq), 200)
+    page.locator("[data-test=sv-supervision] .el-table__row").first.wait_for()
+    assert page.locator("[data-test=sv-supervision] .el-table__row").count() == len(statement["issuers"]) >= 1
+    page.click("[data-test=sv-reconcile]")
+    page.wait_for_selector("[data-test=sv-balanced]")
+    checked = _ok(api.call("GET", "/v1/stored-value/reconciliation", headers=hq), 200)
+    assert page.locator("[data-test=sv-balanced]").inner_text() == ("一致" if checked["balanced"] else "不一致")
+
+    page.click("[data-page=settlement-reconciliation]")
+    page.wait_for_selector("[data-test=recon-balanced]")
+    recon = _ok(api.call("GET", "/v1/settlement/reconciliation", headers=hq), 200)
+    assert page.locator("[data-test=recon-balanced]").inner_text() == ("一致" if recon["balanced"] else "不一致")
+    assert page.locator("[data-test=recon-merchants] .el-table__row").count() == len(recon["merchants"])
+    assert "job-runs" not in page.locator(".el-menu-item").evaluate_all("items => items.map(i => i.dataset.page)")
