@@ -101,6 +101,7 @@ def test_a_clerk_at_390_px_resolves_a_member_code_sees_the_balances_and_writes_a
     assert page.locator("[data-kind=member_code].is-active").count() == 1     # told apart from a phone by its form
     page.click("[data-test=till-find]")
     page.wait_for_selector("[data-test=till-member]")
+    assert "王小二" in page.locator("[data-test=till-member]").inner_text()        # the name the code does not carry
     points = _ok(api.call("GET", f"/v1/members/{member}/points", headers=hq), 200)["accounts"]["points"]
     sv = _ok(api.call("GET", f"/v1/members/{member}/stored-value", headers=hq), 200)
     coupons = _ok(api.call("GET", f"/v1/members/{member}/coupons", headers=hq), 200)

@@ -62,7 +62,7 @@ export const PAGES: Page[] = [
     needs: ["listWebhookSubscriptions", "listWebhookDeliveries"], component: () => import("./WebhooksPage.vue") },
   // operations and the till (issue #30, fourth part)
   { path: "/till", name: "till", title: "ops.menu.till", till: true,
-    needs: ["findMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons", "validateCoupon", "writeOffCoupon"],
+    needs: ["findMember", "getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons", "validateCoupon", "writeOffCoupon"],
     component: () => import("./TillPage.vue") },
   { path: "/stored-value", name: "stored-value", storeMenu: false, title: "ops.menu.storedValue",
     needs: ["getStoredValueLiability", "getStoredValueMovements", "getFundSupervisionStatement", "getStoredValueReconciliation"],
