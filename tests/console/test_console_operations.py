@@ -241,8 +241,9 @@ def test_a_checkout_refund_from_the_member_s_page_is_on_getCheckout(ops, api, sh
     page.screenshot(path=str(SHOTS / "console-checkout-refund.png"), full_page=True)
 
 
-def test_the_stored_value_and_settlement_checks_show_what_the_api_answers(ops, api, shop):
+def test_the_stored_value_and_settlement_checks_show_what_the_api_answers(ops, api, stack, shop):
     _member(api, shop, top_up_fen=30_000)
+    stack.drain()                                  # the liability's figures follow the top-up's events
     hq = shop["hq"]
     page = ops.page
     page.click("[data-page=stored-value]")
