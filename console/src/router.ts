@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
-import { PAGES } from "./pages/registry";
+import { menuOf, PAGES } from "./pages/registry";
 import { mayAll } from "./api/permissions";
 import { onExpired, role, session } from "./api/session";
 import { programTimezone } from "./api/program";
@@ -15,7 +15,7 @@ export const router = createRouter({ history: createWebHistory("/console/"), rou
 
 /** The first page of the menu the role may open (a clerk: the till's pages). */
 export function firstPage(): string {
-  return PAGES.find((p) => p.menu !== false && mayAll(role(), p.needs))?.path ?? "/forbidden";
+  return menuOf((p) => mayAll(role(), p.needs), Boolean(session.current?.staff.store_id))[0]?.path ?? "/forbidden";
 }
 
 router.beforeEach(async (to) => {

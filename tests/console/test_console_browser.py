@@ -168,9 +168,11 @@ def test_a_clerk_at_a_phone_s_width_registers_once_with_a_double_click(browser, 
     page = ui.page
     page.goto(ui.base + "/login")
     ui.login(world["logins"]["clerk"])
+    page.wait_for_url(re.compile(r"/console/till$"))                      # a clerk lands on the till
+    menu = page.locator(".el-menu-item").evaluate_all("items => items.map(i => i.dataset.page)")
+    assert menu == ["till", "dashboard", "members"]
+    page.click("[data-page=dashboard]")
     page.wait_for_selector("[data-test=cards]")
-    menu = sorted(page.locator(".el-menu-item").evaluate_all("items => items.map(i => i.dataset.page)"))
-    assert menu == ["dashboard", "members"]
     assert page.locator("[data-test=balance-sheet]").count() == 0
     assert page.locator("[data-test=merchant] input").is_disabled()      # held to its merchant
     page.click("[data-page=members]")
@@ -232,6 +234,6 @@ def test_a_role_that_needs_totp_enrols_and_logs_in_with_its_code(browser, api, w
     assert ui.error_beside("totp_code")
     ui.page.fill("input[name=totp_code]", pyotp.TOTP(secret.inner_text().strip()).now())
     ui.page.click("[data-test=login-submit]")
-    ui.page.wait_for_selector("[data-test=cards]")
+    ui.page.wait_for_selector("[data-test=till-find]")                    # a store manager lands on the till
     assert "店长" in ui.page.locator("[data-test=who]").inner_text()
     ui.close()

@@ -165,7 +165,7 @@ def test_a_clerk_s_menu_has_no_configuration_and_the_pages_save_nothing_for_it(b
     ui = Page(browser, api, 390, 844)
     _login(ui, login)
     menu = sorted(ui.page.locator(".el-menu-item").evaluate_all("items => items.map(i => i.dataset.page)"))
-    assert menu == ["dashboard", "members"]                   # the till's pages: configuration is not a clerk's
+    assert menu == ["dashboard", "members", "till"]           # the till's pages: configuration is not a clerk's
     ui.page.goto(ui.base + "/config/earn-rules")               # by its address: it reads and previews, saves nothing
     ui.page.wait_for_selector("[data-test=in-force]")
     assert ui.page.locator("[data-test=save]").count() == 0

@@ -1,6 +1,8 @@
 import { createI18n } from "vue-i18n";
 import zhCN from "./zh-CN";
 import en from "./en";
+import opsZhCN from "./ops.zh-CN";
+import opsEn from "./ops.en";
 
 const KEY = "loyalty.console.locale";
 const saved = globalThis.localStorage?.getItem(KEY);
@@ -10,7 +12,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === "en" ? "en" : "zh-CN",
   fallbackLocale: "zh-CN",
-  messages: { "zh-CN": zhCN, en },
+  messages: { "zh-CN": { ...zhCN, ops: opsZhCN }, en: { ...en, ops: opsEn } },
 });
 
 export function setLocale(locale: "zh-CN" | "en"): void {

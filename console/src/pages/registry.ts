@@ -17,11 +17,14 @@ export interface Page {
   /** false: not in the menu of a store's staff (the till's people: configuration and the program's
    * operations are HQ's and the merchant's), though a store's staff may still open it by its address */
   storeMenu?: boolean;
+  /** a page of the till: first in the menu of a store's staff (and so the page they land on) */
+  till?: boolean;
 }
 
 /** The pages in the menu of a role (and, for a store's staff, ``atStore``). */
 export function menuOf(mayOpen: (page: Page) => boolean, atStore: boolean): Page[] {
-  return PAGES.filter((p) => p.menu !== false && !(atStore && p.storeMenu === false) && mayOpen(p));
+  const shown = PAGES.filter((p) => p.menu !== false && !(atStore && p.storeMenu === false) && mayOpen(p));
+  return atStore ? [...shown.filter((p) => p.till), ...shown.filter((p) => !p.till)] : shown;
 }
 
 export const PAGES: Page[] = [
@@ -70,4 +73,21 @@ export const PAGES: Page[] = [
     component: () => import("./CouponPacksPage.vue") },
   { path: "/config/points-valuation", name: "points-valuation", storeMenu: false, title: "valuation.menu", needs: ["getPointsValuation"],
     component: () => import("./PointsValuationPage.vue") },
+  // operations and the till (issue #30, fourth part)
+  { path: "/till", name: "till", title: "ops.menu.till", till: true,
+    needs: ["findMember", "getMember", "getMemberTier", "getPointsAccount", "getStoredValueAccount", "listMemberCoupons", "validateCoupon", "writeOffCoupon"],
+    component: () => import("./TillPage.vue") },
+  { path: "/stored-value", name: "stored-value", storeMenu: false, title: "ops.menu.storedValue",
+    needs: ["getStoredValueLiability", "getStoredValueMovements", "getFundSupervisionStatement", "getStoredValueReconciliation"],
+    component: () => import("./StoredValuePage.vue") },
+  { path: "/gift-cards", name: "gift-cards", storeMenu: false, title: "ops.menu.giftCards",
+    needs: ["listGiftCardBatches", "getGiftCardReconciliation"], component: () => import("./GiftCardsPage.vue") },
+  { path: "/gift-cards/batches/:batchId", name: "gift-card-batch", title: "ops.menu.giftCardBatch", menu: false,
+    needs: ["getGiftCardBatch"], component: () => import("./GiftCardBatchPage.vue") },
+  { path: "/gift-cards/cards/:cardNumber", name: "gift-card", title: "ops.menu.giftCard", menu: false,
+    needs: ["getGiftCard"], component: () => import("./GiftCardPage.vue") },
+  { path: "/settlement/reconciliation", name: "settlement-reconciliation", storeMenu: false, title: "ops.menu.settlementReconciliation",
+    needs: ["getSettlementReconciliation"], component: () => import("./SettlementReconciliationPage.vue") },
+  { path: "/jobs", name: "job-runs", storeMenu: false, title: "ops.menu.jobRuns", needs: ["listJobRuns"],
+    component: () => import("./JobRunsPage.vue") },
 ];

@@ -1,0 +1,62 @@
+// The operations and till pages' messages (see ops.zh-CN.ts).
+export default {
+  menu: {
+    till: "Till", storedValue: "Stored value", giftCards: "Gift cards", giftCardBatch: "Gift card batch", giftCard: "Gift card",
+    settlementReconciliation: "Settlement check", jobRuns: "Job runs",
+  },
+  till: {
+    lookup: "Identify the member", value: "Member code / phone / card", find: "Look up", clear: "Next customer",
+    types: { member_code: "Member code", phone: "Phone", card_no: "Card" },
+    notFound: "No such member", points: "Points available", pending: "pending", storedValue: "Stored value", principal: "principal",
+    bonus: "bonus", coupons: "Usable coupons", couponsN: "{n}", expiring: "expiring", memberPage: "Member's page",
+    coupon: "Write off a coupon", code: "Coupon code", orderId: "Order reference", amount: "Order amount (¥)", validate: "Check",
+    writeOff: "Write off", usable: "Usable: saves {saving}", notUsable: "Not usable: {why}",
+    writtenOff: "Written off: saves {saving} (order {order})", undo: "Undo the write-off", undone: "Write-off undone: the coupon is {state}",
+    undoWindow: "may be undone until {until}", walkIn: "No member (walk-in)", use: "Use",
+    needAmount: "An amount, e.g. 12.34", needOrder: "The order's reference", needCode: "Type or scan the coupon's code",
+  },
+  sv: {
+    liability: "Stored value liability", asOf: "as of", principal: "Members' principal", bonus: "Members' bonus",
+    heldPrincipal: "Principal held", heldBonus: "Bonus held", giftCards: "Gift cards (by issuer)", voided: "Voided, owed back (by issuer)",
+    breakage: "Breakage", settlement: "Owed to merchants", cash: "Cash collected", linesBalance: "Lines balance", yes: "yes", no: "no",
+    account: "Account", amount: "Amount", movements: "The day's movements", day: "Day", opening: "Opening", debit: "Debit", credit: "Credit",
+    closing: "Closing", balanced: "balanced", supervision: "Custody statement", issuer: "Issuer", received: "Received",
+    released: "Released", reserve: "Reserve", reservePercent: "Rate", reserveChange: "Reserve change", limit: "Issuance limit",
+    reconciliation: "Stored value reconciliation", run: "Check", checked: "Accounts checked", postings: "Postings",
+    mismatches: "Mismatches", agrees: "agrees", disagrees: "disagrees", figures: "Totals",
+  },
+  gc: {
+    batches: "Gift card batches", create: "New batch", name: "Name", face: "Face value (¥)", count: "Cards", validUntil: "Last day",
+    channel: "Channel", issuer: "Issuing merchant (optional)", submit: "Create the batch", status: "Status", progress: "Generated",
+    sold: "Sold", open: "Open", statuses: { generating: "generating", ready: "ready", failed: "failed" },
+    chunks: "{done} / {all} chunks", cards: "Cards by state", outstanding: "Value outstanding", sales: "Sales", range: "Range",
+    invoice: "Invoice", purchaser: "Purchaser", price: "Price (¥, empty: face value)", first: "First number (empty: whole batch)",
+    last: "Last number", activate: "Activate on sale", sell: "Sell", soldOk: "Sold {n} cards for {price}",
+    reconciliation: "Gift card reconciliation", run: "Check", card: "Find a card", cardNumber: "Card number", find: "Find",
+    balance: "Balance", held: "Held", state: "State", member: "Member", activated: "Activated", postings: "Postings", kind: "Kind",
+    activateCard: "Activate this card", activatedOk: "Activated", exportOpened: "Secrets exported at {at}",
+    noSecret: "A card's secret appears once, in the export; never here",
+  },
+  ledger: {
+    sv: "Stored value ledger", points: "Points ledger", kind: "Kind", amount: "Amount", principal: "Principal", bonus: "Bonus",
+    balance: "Balance", at: "When", ref: "Reference", reason: "Reason", lots: "Lots", expires: "Expires", more: "More",
+    pointsN: "Points", bonusLots: "Bonus expiring", lotsTitle: "Point lots (the first spent first)",
+  },
+  checkout: {
+    title: "Checkouts", orders: "Orders", status: "Status", amount: "Order amount", cash: "Cash", at: "When", open: "Open", refund: "Refund",
+    refundId: "Refund reference", refundAmount: "Amount (¥, empty: all that is left)", reason: "Reason", submit: "Refund",
+    refunded: "refunded {fen}", refundedOk: "Refunded {fen}, {cash} of it in cash", lines: "Lines", sku: "SKU", qty: "Qty",
+    paid: "Paid", parts: "Paid with", coupons: "Coupons", points: "Points", storedValue: "Stored value", giftCards: "Gift cards",
+    earned: "Points earned", order: "Order", refundedFen: "Refunded", spent: "Points spent", none: "None",
+  },
+  recon: {
+    title: "Settlement reconciliation", period: "Period", balanced: "balanced", unbalanced: "does not balance", lines: "Lines checked",
+    statements: "Statements checked", merchant: "Merchant", journal: "Journal", cleared: "Cleared", own: "Own money", lined: "Lines",
+    agrees: "Agrees", mismatches: "Statement mismatches", statement: "Statement", kept: "Kept", computed: "From lines", asOf: "checked at",
+  },
+  jobs: {
+    title: "Scheduled jobs", job: "Job", asOf: "As of", finished: "Finished", part: "Part", continues: "continues", result: "Result",
+    never: "never run", run: "Run now", ran: "Ran {job}", reconcile: "Reconcile (this program)", reconciled: "Reconciled {ledger}",
+    platformOnly: "Jobs run across every program and are the platform admin's; a super admin reconciles this program's ledgers below.",
+  },
+};

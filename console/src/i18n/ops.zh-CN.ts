@@ -1,0 +1,60 @@
+// The operations and till pages' messages (issue #30, fourth part): their own namespace ("ops"),
+// merged beside the rest in ./index.ts, so the pages' files and the shared ones change apart.
+export default {
+  menu: {
+    till: "收银台", storedValue: "储值资金", giftCards: "礼品卡", giftCardBatch: "礼品卡批次", giftCard: "礼品卡详情",
+    settlementReconciliation: "结算核对", jobRuns: "任务运行",
+  },
+  till: {
+    lookup: "识别会员", value: "会员码 / 手机号 / 卡号", find: "查询", clear: "下一位",
+    types: { member_code: "会员码", phone: "手机号", card_no: "卡号" },
+    notFound: "没有找到该会员", points: "可用积分", pending: "待生效", storedValue: "储值余额", principal: "本金",
+    bonus: "赠送金", coupons: "可用券", couponsN: "{n} 张", expiring: "即将过期", memberPage: "会员详情",
+    coupon: "核销优惠券", code: "券码", orderId: "订单号", amount: "订单金额（元）", validate: "验券", writeOff: "核销",
+    usable: "可用：优惠 {saving}", notUsable: "不可用：{why}", writtenOff: "已核销：优惠 {saving}（订单 {order}）",
+    undo: "撤销核销", undone: "已撤销核销，券已{state}", undoWindow: "可在 {until} 前撤销", walkIn: "未识别会员（散客）",
+    use: "使用", needAmount: "请输入金额，如 12.34", needOrder: "请输入订单号", needCode: "请输入或扫描券码",
+  },
+  sv: {
+    liability: "储值负债", asOf: "截至", principal: "会员本金", bonus: "会员赠送金", heldPrincipal: "冻结本金", heldBonus: "冻结赠送金",
+    giftCards: "礼品卡（按发行方）", voided: "已作废待退（按发行方）", breakage: "沉淀收入", settlement: "应结商户",
+    cash: "已收资金", linesBalance: "借贷平衡", yes: "是", no: "否", account: "账户", amount: "金额",
+    movements: "当日发生额", day: "日期", opening: "期初", debit: "借方", credit: "贷方", closing: "期末", balanced: "平衡",
+    supervision: "资金存管报表", issuer: "发行方", received: "收入", released: "释放", reserve: "存管准备金", reservePercent: "比例",
+    reserveChange: "准备金变动", limit: "发行限额",
+    reconciliation: "储值对账", run: "核对", checked: "已核对账户", postings: "流水", mismatches: "不一致", agrees: "一致",
+    disagrees: "不一致", figures: "汇总数",
+  },
+  gc: {
+    batches: "礼品卡批次", create: "新建批次", name: "名称", face: "面值（元）", count: "张数", validUntil: "最后使用日", channel: "渠道",
+    issuer: "发行商户（可选）", submit: "创建批次", status: "状态", progress: "生成进度", sold: "已售", open: "查看",
+    statuses: { generating: "生成中", ready: "已生成", failed: "失败" },
+    chunks: "{done} / {all} 段", cards: "卡片状态", outstanding: "未使用余额", sales: "销售记录", range: "号段",
+    invoice: "发票号", purchaser: "购买方", price: "实收（元，空为面值）", first: "起始卡号（空为整批）", last: "结束卡号",
+    activate: "售出即激活", sell: "售卡", soldOk: "已售出 {n} 张，实收 {price}", reconciliation: "礼品卡对账", run: "核对",
+    card: "查卡", cardNumber: "卡号", find: "查询", balance: "余额", held: "冻结", state: "状态", member: "会员",
+    activated: "激活时间", postings: "流水", kind: "类型", activateCard: "激活此卡", activatedOk: "已激活",
+    exportOpened: "卡密导出已开启于 {at}", noSecret: "卡密只在导出中出现一次，这里从不显示",
+  },
+  ledger: {
+    sv: "储值流水", points: "积分流水", kind: "类型", amount: "金额", principal: "本金", bonus: "赠送金", balance: "余额", at: "时间",
+    ref: "单号", reason: "原因", lots: "批次", expires: "过期日", more: "更多", pointsN: "积分", bonusLots: "赠送金到期", lotsTitle: "积分批次（最先用掉的在前）",
+  },
+  checkout: {
+    title: "结账单", orders: "订单", status: "状态", amount: "订单金额", cash: "现金", at: "时间", open: "查看", refund: "退款",
+    refundId: "退款单号", refundAmount: "退款金额（元，空为全部剩余）", reason: "原因", submit: "退款", refunded: "已退 {fen}",
+    refundedOk: "已退款 {fen}，其中现金 {cash}", lines: "商品", sku: "SKU", qty: "数量", paid: "实付", parts: "支付构成",
+    coupons: "券", points: "积分抵扣", storedValue: "储值", giftCards: "礼品卡", earned: "获得积分", order: "订单号",
+    refundedFen: "已退金额", spent: "使用积分", none: "无",
+  },
+  recon: {
+    title: "结算核对", period: "期间", balanced: "一致", unbalanced: "不一致", lines: "核对明细", statements: "核对对账单",
+    merchant: "商户", journal: "分录", cleared: "已清分", own: "自有资金", lined: "明细", agrees: "一致", mismatches: "对账单差异",
+    statement: "对账单", kept: "保存", computed: "明细合计", asOf: "核对于",
+  },
+  jobs: {
+    title: "定时任务", job: "任务", asOf: "业务时点", finished: "完成于", part: "分段", continues: "未完成", result: "结果",
+    never: "未运行", run: "立即运行", ran: "已运行 {job}", reconcile: "对账（本计划）", reconciled: "已对账 {ledger}",
+    platformOnly: "定时任务跨所有计划运行，只对平台管理员开放；本计划的对账可由超级管理员在下方立即运行。",
+  },
+};
