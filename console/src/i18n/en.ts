@@ -6,6 +6,7 @@ const en: typeof zh = {
     super_admin: "Super admin", ops_manager: "Operations manager", finance: "Finance", auditor: "Auditor",
     merchant_admin: "Merchant admin", store_manager: "Store manager", clerk: "Clerk",
   },
+  sections: { work: "Work", config: "Configuration", money: "Money and settlement", system: "System" },
   menu: { dashboard: "Dashboard", members: "Members", member: "Member", earnRules: "Earn rules", tierLadder: "Tier ladder", topUpBonus: "Top-up bonus", campaign: "Top-up campaign", coupons: "Coupons", exports: "Exports", auditLog: "Audit log", staff: "Staff", apiKeys: "API keys", settlement: "Settlement", webhooks: "Webhooks" },
   login: {
     title: "Staff login", program: "Program", login: "Login name", password: "Password", totp: "TOTP code",

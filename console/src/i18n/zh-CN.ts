@@ -4,6 +4,7 @@ export default {
     super_admin: "超级管理员", ops_manager: "运营经理", finance: "财务", auditor: "审计",
     merchant_admin: "商户管理员", store_manager: "店长", clerk: "店员",
   },
+  sections: { work: "工作台", config: "运营配置", money: "资金与结算", system: "系统" },
   menu: { dashboard: "数据看板", members: "会员", member: "会员详情", earnRules: "积分规则", tierLadder: "等级体系", topUpBonus: "储值赠送", campaign: "储值送券活动", coupons: "优惠券", exports: "数据导出", auditLog: "审计日志", staff: "员工账号", apiKeys: "API 密钥", settlement: "结算对账", webhooks: "Webhook" },
   login: {
     title: "员工登录", program: "会员计划", login: "登录名", password: "密码", totp: "动态验证码",

@@ -17,3 +17,15 @@ describe("menuOf", () => {
     expect(menuOf((p) => p.name === "coupons", false).map((p) => p.name)).toEqual(["coupons"]);
   });
 });
+
+describe("the menu's sections", () => {
+  it("puts every page of the menu in exactly one section, in the sections' order", async () => {
+    const { PAGES, SECTIONS, sectionsOf } = await import("./registry");
+    const menu = PAGES.filter((p) => p.menu !== false);
+    const grouped = sectionsOf(menu);
+    expect(grouped.flatMap((s) => s.pages).map((p) => p.name).sort()).toEqual(menu.map((p) => p.name).sort());
+    expect(grouped.map((s) => s.section)).toEqual(SECTIONS.filter((s) => grouped.some((g) => g.section === s)));
+    expect(grouped.find((s) => s.section === "config")?.pages.map((p) => p.name)).toContain("earn-rules");
+    expect(sectionsOf([]).length).toBe(0);
+  });
+});

@@ -21,6 +21,25 @@ export interface Page {
   till?: boolean;
 }
 
+/** The menu's sections, in order, and which section each page of the menu is in (a page not
+ * named here is in "work"). */
+export const SECTIONS = ["work", "config", "money", "system"] as const;
+export type Section = (typeof SECTIONS)[number];
+const SECTION_OF: Record<string, Section> = {
+  "earn-rules": "config", "tier-ladder": "config", "top-up-bonus": "config", campaign: "config", coupons: "config",
+  plans: "config", tasks: "config", "benefit-rules": "config", "price-lists": "config", "coupon-packs": "config",
+  "points-valuation": "config",
+  "stored-value": "money", "gift-cards": "money", settlement: "money", "settlement-reconciliation": "money",
+  exports: "money",
+  "audit-log": "system", staff: "system", "api-keys": "system", webhooks: "system", "job-runs": "system",
+};
+
+/** The menu of a role grouped in its sections (empty sections left out), in menu order. */
+export function sectionsOf(pages: Page[]): { section: Section; pages: Page[] }[] {
+  return SECTIONS.map((section) => ({ section, pages: pages.filter((p) => (SECTION_OF[p.name] ?? "work") === section) }))
+    .filter((s) => s.pages.length > 0);
+}
+
 /** The pages in the menu of a role (and, for a store's staff, ``atStore``). */
 export function menuOf(mayOpen: (page: Page) => boolean, atStore: boolean): Page[] {
   const shown = PAGES.filter((p) => p.menu !== false && !(atStore && p.storeMenu === false) && mayOpen(p));
