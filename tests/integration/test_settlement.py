@@ -284,3 +284,47 @@ def test_a_refund_corrects_its_redemption_at_its_rate_as_an_adjustment_of_its_pe
     assert [(x["fen"], x["adjustment"], x["original_period"], x["reference"]) for x in dec_a["lines"]] == [
         (-400, True, "2026-11", "prepaid:A:o-sv")]
     assert service.reconcile(UnitOfWork(), "2026-12")["balanced"]
+
+
+def test_a_line_whose_payer_is_the_lower_party_is_on_the_right_side(valued):
+    """Found by mutation testing: every line of the other tests was owed by the statement's second
+    party (``program`` sorts after merchant ids), so the side of a line owed by the first went
+    unchecked, and so did an adjustment's sign on that side."""
+    deliver([card_paid("A", "B", 900)])                        # A's card spent at B: A owes B
+    ab = statement("2026-11", "B", "A")
+    assert (ab["party_a"], ab["a_owes_b"]["gift_card_fen"], ab["b_owes_a"]["total_fen"], ab["net_fen"]) == ("A", 900, 0, 900)
+    clock.freeze(datetime(2026, 12, 2, 4, tzinfo=UTC))
+    close("2026-11")
+    deliver([card_paid("A", "B", 250)])                        # a November line after the close: December's
+    dec = statement("2026-12", "A", "B")
+    assert (dec["a_owes_b"]["gift_card_fen"], dec["adjustment_lines"], dec["adjustment_fen"]) == (250, 1, 250)
+
+
+def test_a_pair_without_lines_is_a_statement_of_zeros_and_a_close_racing_a_close_is_refused(valued):
+    empty = statement("2026-11", "A", "C")
+    assert empty["a_owes_b"]["total_fen"] == empty["b_owes_a"]["total_fen"] == empty["net_fen"] == 0
+    clock.freeze(datetime(2026, 12, 2, 4, tzinfo=UTC))
+    first, second = UnitOfWork("staff:fin-1"), UnitOfWork("staff:fin-2")
+    store.stage_close(first, "2026-11", clock.iso(clock.now()), "staff:fin-1")
+    store.stage_close(second, "2026-11", clock.iso(clock.now()), "staff:fin-2")
+    first.commit()
+    with pytest.raises(store.PeriodClosed):
+        second.commit()                                        # both read it open; the second's write is refused
+    assert store.head(UnitOfWork(), "2026-11").closed_by == "staff:fin-1"
+
+
+def test_the_lines_reader_keeps_each_statement_from_its_start_and_its_pages_to_the_limit(valued):
+    deliver([card_paid("C", "B", 60 + i) for i in range(3)])                    # B~C first, older lines
+    deliver([sv_paid("A", 100 + i, at=LATE_NOV) for i in range(4)])             # A~program: later lines
+    deliver([card_paid("C", "B", 70, ) for _ in range(1)])
+    seen, cursor, sizes = [], None, []
+    while True:
+        page = store.lines(UnitOfWork(), "default", "2026-11", None, cursor, limit=2)
+        sizes.append(len(page.rows))
+        seen += [int(r.fen) for r in page.rows]
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert sorted(seen) == sorted([60, 61, 62, 70, 100, 101, 102, 103]) and max(sizes) <= 2
+    with pytest.raises(ValueError):
+        store.lines(UnitOfWork(program="other"), "default", "2026-11", None, None)

@@ -104,3 +104,66 @@ def test_periods():
     assert domain.parse_period("9999-12") == date(9999, 12, 1) and domain.last_day("9999-12") == date(9999, 12, 31)
     assert not domain.has_ended("9999-12", date(2026, 12, 5))
     assert domain.pair_key("program", "A") == "A~program" and domain.pair("B", "A") == ("A", "B")
+
+
+def test_a_reference_ties_a_correction_to_its_original_order():
+    """Found by mutation testing (the rule was new and its reference untested on its own)."""
+    ref = domain.reference
+    assert ref("points.redeemed", {"order_id": "o-1"}, "C") == ref("points.refunded", {"order_id": "o-1"}, "C") \
+        == "points:C:o-1"
+    assert ref("points.hold_confirmed", {"order": "C:o-1"}, "C") == "points:C:o-1"        # a hold: <merchant>:<order>
+    assert ref("points.hold_confirmed", {"order": "C:o:with:colons"}, None) == "points:C:o:with:colons"
+    assert ref("points.redeemed", {"order_id": "C:o-2"}, "C") == "points:C:C:o-2"         # an order id is taken whole
+    assert ref("stored_value.paid", {"order_id": "o-3"}, "A") == ref("stored_value.refunded", {"order_id": "o-3"}, "A") \
+        == ref("gift_card.payment_refunded", {"order_id": "o-3"}, "A") == "prepaid:A:o-3"
+    assert ref("coupon.used", {"order_id": "o-4", "coupon_id": "c9"}, "B") \
+        == ref("coupon.write_off_undone", {"order_id": "o-4", "coupon_id": "c9"}, None) == "coupon:c9:o-4"
+    for none in (ref("coupon.used", {"order_id": "o-4"}, "B"),                      # no coupon named
+                 ref("points.redeemed", {}, "C"),                                    # no order
+                 ref("points.redeemed", {"order_id": "o-5"}, None),                  # no merchant
+                 ref("stored_value.topped_up", {"order_id": "o-6"}, "A"),            # neither original nor correction
+                 ref("order.earned", {"order_id": "o-6"}, "A")):
+        assert none is None
+    assert domain.is_correction("points.refunded") and not domain.is_correction("points.redeemed")
+    assert domain.corrected_period("2026-12", "2026-11") == "2026-11"
+    assert domain.corrected_period("2026-12", None) == domain.corrected_period("2026-12", "2026-12") == "2026-12"
+
+
+def test_a_coupon_undone_gives_back_where_it_was_used():
+    lines = domain.coupon_lines("coupon.write_off_undone", {"cost": {"mall": 600, "merchant": 400},
+                                                            "used_merchant_id": "B"}, None)
+    assert [(c.payer, c.payee, c.fen, c.merchant_id) for c in lines] == [(PROGRAM, "B", -600, "B")]
+
+
+def test_points_without_an_amount_make_no_line():
+    for event_type in ("points.redeemed", "points.refunded"):
+        assert domain.points_lines(event_type, {"point_type": "points"}, "C", Decimal(1)) == []
+
+
+def test_an_issuer_whose_money_nets_to_nothing_makes_no_line():
+    entries = [{"account": "gift_cards:A", "fen": 0}, {"account": "member:principal", "fen": 700},
+               {"account": "settlement:B", "fen": -700}]
+    cleared = domain.prepaid_lines(entries, None)
+    assert [(c.payer, c.payee, c.fen) for c in cleared.lines] == [(PROGRAM, "B", 700)]
+    assert cleared.tallies["B"].journal_fen == 700
+
+
+def test_money_onto_two_merchants_settlements_is_tallied_not_lined():
+    entries = [{"account": "member:principal", "fen": 500}, {"account": "settlement:A", "fen": -200},
+               {"account": "settlement:B", "fen": -300}]
+    cleared = domain.prepaid_lines(entries, None)
+    assert cleared.lines == [] and {m: t.journal_fen for m, t in cleared.tallies.items()} == {"A": 200, "B": 300}
+
+
+def test_a_transfer_of_one_fen_between_issuers_is_a_line_and_a_zero_issuer_is_ignored():
+    entries = [{"account": "gift_cards:A", "fen": 1}, {"account": "member:principal", "fen": -1},
+               {"account": "gift_cards:C", "fen": 0}]
+    cleared = domain.prepaid_lines(entries, "s1", "A")
+    assert [(c.payer, c.payee, c.fen, c.kind) for c in cleared.lines] == [("A", PROGRAM, 1, "gift_card")]
+    held = [{"account": "gift_cards:A", "fen": 5}, {"account": "gift_cards_held:A", "fen": -5},
+            {"account": "member:principal", "fen": 0}]
+    assert not domain.prepaid_lines(held, None)                   # within one issuer: nothing
+
+
+def test_the_first_period_is_2000_01():
+    assert domain.parse_period("2000-01") == date(2000, 1, 1)
