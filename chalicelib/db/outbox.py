@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
@@ -27,6 +28,15 @@ class EventItem(EventsModel):
                    payload=json.dumps(event.as_dict(), separators=(",", ":"), ensure_ascii=False),
                    merchant_id=event.merchant_id,
                    expires_at=expiry_in(settings().event_retention_days))
+
+    def events(self) -> list[DomainEvent]:
+        """The events this outbox item holds, in the order they were staged."""
+        return [DomainEvent(**json.loads(self.payload))]
+
+
+def events_of(items: Iterable[EventItem]) -> list[DomainEvent]:
+    """The events of outbox items read from the table (tests, audits), each item's in order."""
+    return [event for item in items for event in item.events()]
 
 
 def event_from_image(image: dict[str, Any]) -> DomainEvent:

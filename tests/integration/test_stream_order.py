@@ -7,18 +7,17 @@ the tier the refund took away."""
 
 from __future__ import annotations
 
-import json
-
 from chalicelib.db.outbox import EventItem
 from chalicelib.events import dispatch
 from chalicelib.shared.events import DomainEvent
 from tests.integration.conftest import scan
 from tests.integration.test_tiers import history, ladder, tier  # noqa: F401  (ladder: a fixture)
+from tests.outbox import outbox_events
 
 
 def _events_of(mid: str) -> list[DomainEvent]:
     """The member's events as the outbox holds them, in the order they were written."""
-    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    events = outbox_events(None)
     return sorted((e for e in events if e.subject == f"member:{mid}"), key=lambda e: (e.occurred_at, e.id))
 
 
