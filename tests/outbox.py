@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.shared.events import DomainEvent
@@ -32,3 +33,15 @@ def outbox_events(program: str | None = "default", *, kind: str | None = None, s
                 items.append(item)
     return [e for e in events_of(items) if (kind is None or e.type == kind)
             and (subject is None or e.subject == subject)]
+
+
+def image_events(images: Iterable[dict[str, Any]]) -> list[DomainEvent]:
+    """The events of outbox items in the wire's form (stream NewImages, or the emulator's stored
+    items), each item's in order; items of other tables are skipped."""
+    from chalicelib.db.outbox import events_from_image
+    return [e for image in images if "events" in image or "payload" in image for e in events_from_image(image)]
+
+
+def record_events(records: Iterable[dict[str, Any]]) -> list[DomainEvent]:
+    """The events of Lambda-shaped stream records, in stream order."""
+    return image_events(r["dynamodb"]["NewImage"] for r in records if r.get("eventName") == "INSERT")
