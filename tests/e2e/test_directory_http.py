@@ -8,7 +8,7 @@ import json
 import threading
 
 from devstack.credentials import staff_token
-from tests.e2e.conftest import fresh_phone, stored_items
+from tests.e2e.conftest import fresh_phone, readable, stored_items
 from tests.e2e.test_tenancy_http import A, B, staff
 from tests.outbox import image_events
 
@@ -90,6 +90,8 @@ def test_contacts_are_masked_and_roles_change_what_they_may(api, stack):
               if e.type in ("merchant.updated", "store.updated")]
     text = json.dumps(events, ensure_ascii=False, separators=(",", ":"))
     assert len(events) == 4 and "13912345678" not in text and "李四" not in text and '"contact_phone":"changed"' in text
+    stored = readable(list(stored_items(stack, lambda pk, _: pk.endswith(f"merchant:{merchant}")).values()))
+    assert "merchant.updated" in stored and "13912345678" not in stored      # a search sees inside packed events
 
 
 def test_another_merchants_admin_is_refused_and_nothing_changes(api, stack):
