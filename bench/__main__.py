@@ -253,8 +253,7 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
     import requests
 
     from chalicelib.db import tenancy
-    from chalicelib.db.outbox import EventItem
-    from chalicelib.shared.events import DomainEvent
+    from chalicelib.db.outbox import EventItem, events_of
     from chalicelib.tiers import stream as tier_stream
     session = requests.Session()
     url = stack.api_url
@@ -279,9 +278,8 @@ def tier_operations(stack, n: int) -> list[dict[str, Any]]:
                                                          "merchant_id": "bench"})
     events = []
     for mid in members:
-        for item in EventItem.query(tenancy.physical("default", f"member:{mid}")):
-            if item.type == "growth.earned":
-                events.append(DomainEvent(**json.loads(item.payload)))
+        stored = events_of(EventItem.query(tenancy.physical("default", f"member:{mid}")))
+        events += [event for event in stored if event.type == "growth.earned"]
     samples, usage = timed(len(events), lambda i: tier_stream.on_growth(events[i]))
     rows = [row("tier upgrade (stream consumer, per growth event)", "1 member each", len(events), samples, usage)]
     samples, usage = timed(n, lambda i: session.get(f"{url}/v1/members/{members[i]}/tier", headers=staff))

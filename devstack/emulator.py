@@ -49,6 +49,9 @@ from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
 USAGE = Usage()
+# When a list (``trace()``), every metered write appends one entry per item it writes: the item's
+# table, keys, size and write units on the table and on each index (bench/earn_items.py).
+TRACE: list[dict[str, Any]] | None = None
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items   # as shipped, for the benchmark
 _MOTO_QUERY = Table.query
 _MOTO_ALL_ITEMS = Table.all_items
@@ -410,8 +413,32 @@ def _serialised_and_metered(call_action):
             except Exception:  # metering must never break a request
                 rcu, wcu, index = 0.0, 0.0, {}
             USAGE.add(action, rcu, wcu, index)
+            if TRACE is not None and status == 200 and before:
+                _trace(backend, action, before, old_items)
             return status, headers, body
     return call
+
+
+def trace(on: bool = True) -> list[dict[str, Any]]:
+    """Start (or stop) recording every item written; what was recorded so far."""
+    global TRACE
+    with LOCK:
+        recorded = TRACE or []
+        TRACE = [] if on else None
+        return recorded
+
+
+def _trace(backend, action: str, targets: list[tuple], old_items: list) -> None:
+    transactional = action == "TransactWriteItems"
+    for (name, key, size), old, new in zip(targets, old_items, index_units.items_of(backend, targets), strict=True):
+        after = _size_of(backend, name, key)
+        indexes = {shape.name: index_units.entry_units(shape, old, new)
+                   for shape in index_units.shapes_of(backend.get_table(name))}
+        assert TRACE is not None
+        TRACE.append({"action": action, "table": name, "key": {k: next(iter(v.values())) for k, v in key.items()},
+                      "size": max(size, after), "deleted": not after,
+                      "wcu": write_units(max(size, after), transactional),
+                      "index_wcu": {k: v for k, v in indexes.items() if v}})
 
 
 def _params(handler) -> dict[str, Any]:

@@ -30,10 +30,11 @@ from typing import Any
 
 # Batches of a stream shard handled at once. Lambda keeps the order of a shard's records with
 # more than one only per item (partition and sort key: "Lambda still ensures in-order processing
-# at the item (partition and sort key) level", Lambda developer guide, with-ddb), and every event
-# is an item of its own (pk: the member, sk: the event id): at 2 or more, two events of one member
-# could be handled at once or out of order, and the tiers consumer would apply an earn's balance
-# after a later refund's (a member kept an upgrade the refund took back). So 1: a member's events
+# at the item (partition and sort key) level", Lambda developer guide, with-ddb), and each
+# transaction's events of a member are an item of their own (pk: the member, sk: the first event's
+# id; the handler unpacks its events, chalicelib/db/outbox.py): at 2 or more, two transactions of
+# one member could be handled at once or out of order, and the tiers consumer would apply an earn's
+# balance after a later refund's (a member kept an upgrade the refund took back). So 1: a member's events
 # reach the per-member subscribers (tiers, benefits, tasks) in order, one batch of a shard after
 # the other; the drain is made fast instead by folding the projections (events/folding.py: two
 # transactions per consumer per batch of 100, not 100) and the batching window below.

@@ -222,7 +222,8 @@ class UnitOfWork:
         problem when its condition fails, :class:`ConcurrentUpdate` on a transaction conflict.
         """
         writes = list(self._writes)
-        writes += [Write("save", EventItem.of(e), EventItem.pk.does_not_exist()) for e in self.events]
+        # one outbox item per subject: an earn's three events of its member are one write
+        writes += [Write("save", item, EventItem.pk.does_not_exist()) for item in EventItem.pack(self.events)]
         if claim is not None:
             writes.append(Write("save", claim, type(claim)._hash_key_attribute().does_not_exist()))
         if not writes:

@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.db.items import MainModel, expiry_in
-from chalicelib.db.outbox import event_from_image
+from chalicelib.db.outbox import events_from_image
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.events.folding import Folding, PartFailed, fold_batch
 from chalicelib.shared import clock
@@ -100,11 +100,13 @@ def dispatch(event: DomainEvent, folded: bool = False) -> None:
 def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """Process Lambda-shaped DynamoDB stream records; report the first failure.
 
-    The folding consumers (:mod:`chalicelib.events.folding`) take the whole batch first, one
-    update per row; then the per-event subscribers run event by event in stream order (a member's
-    events are in order: see :func:`dispatch_batch`). The first record not fully handled is
-    reported: everything before it is done, and everything from it is handled again on the retry,
-    exactly once by the markers.
+    A record is an outbox item: one transaction's events of one subject, in order (an item of the
+    old shape: one event). The folding consumers (:mod:`chalicelib.events.folding`) take the whole
+    batch's events first, one update per row; then the per-event subscribers run event by event in
+    stream order (a member's events are in order: see :func:`dispatch_batch`). The record holding
+    the first event not fully handled is reported: everything before it is done, and everything
+    from it (its events handled already too) is handled again on the retry, exactly once by the
+    markers, which are per event.
     """
     batch: list[tuple[str, DomainEvent]] = []
     failure: str | None = None
@@ -113,7 +115,7 @@ def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str
             continue
         sequence = record["dynamodb"]["SequenceNumber"]
         try:
-            batch.append((sequence, event_from_image(record["dynamodb"]["NewImage"])))
+            batch += [(sequence, event) for event in events_from_image(record["dynamodb"]["NewImage"])]
         except Exception:
             logger.exception("event handling failed", extra={"sequence": sequence})
             failure = sequence
@@ -136,7 +138,8 @@ def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
     Order: the events table's partition key is the event's subject (the member), so a member's
     events are in one stream shard, in order, and the mapping hands a shard's batches to one
     invocation after the other (``ParallelizationFactor`` 1: above it Lambda keeps order only per
-    item, and every event is an item: ``devstack.pump.PARALLELIZATION``); the per-member
+    item, and every transaction's events of a member are an item of their own:
+    ``devstack.pump.PARALLELIZATION``); the per-member
     subscribers (tiers, benefits, tasks) run in that order here. The folds only add, so their
     order does not matter."""
     PROVIDERS.load()

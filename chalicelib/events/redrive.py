@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.db.outbox import event_from_image
+from chalicelib.db.outbox import events_from_image
 from chalicelib.events.dispatch import dispatch_batch
 from chalicelib.shared import aws
 from chalicelib.shared.observability import count, logger
@@ -80,7 +80,8 @@ def redrive(streams: Any, info: dict[str, Any]) -> tuple[str, int]:
                          extra={"batch": info})
             return "expired", 0
         raise
-    events = [event_from_image(r["dynamodb"]["NewImage"]) for r in records if r.get("eventName") == "INSERT"]
+    events = [event for r in records if r.get("eventName") == "INSERT"         # each record's, in order
+              for event in events_from_image(r["dynamodb"]["NewImage"])]
     _handled, stopped = dispatch_batch(events)
     if stopped is not None:
         logger.warning("a dead-lettered event still fails; kept for the next redrive",

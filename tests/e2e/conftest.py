@@ -169,7 +169,7 @@ def readable(item: Any) -> str:
         if isinstance(value, list):
             return [plain(v) for v in value]
         return value
-    return json.dumps(plain(item), ensure_ascii=False)
+    return json.dumps(plain(_as_client_reads(item)), ensure_ascii=False)     # base64 binary as bytes first
 
 
 def _as_client_reads(value: Any) -> Any:

@@ -7,14 +7,13 @@ are 422 and nothing is written. A program of its own; what is left behind is rea
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from chalicelib.checkout.replies import QuoteOut
 from chalicelib.members import service as members
 from devstack.credentials import staff_token
 from tests.e2e.conftest import all_at_once, fresh_phone, stored_items
+from tests.outbox import image_events
 
 PROGRAM, SHOP, STORE = "payer-e2e", "payer-shop", "payer-store"
 QUOTES = "/v1/checkouts/quotes"
@@ -50,8 +49,8 @@ def _items(stack, prefix: str) -> dict:
     return {(pk, sk): item for (_, pk, sk), item in found.items()}
 
 def _registered(stack, member_id: str) -> list[dict]:
-    return [json.loads(i["payload"]["S"]) for i in _items(stack, f"member:{member_id}").values()
-            if i.get("type", {}).get("S") == "member.registered"]
+    return [e.as_dict() for e in image_events(_items(stack, f"member:{member_id}").values())
+            if e.type == "member.registered"]
 
 
 def test_eight_tills_quoting_one_new_payer_at_once_register_one_member_at_the_store(api, stack, shop, monkeypatch):

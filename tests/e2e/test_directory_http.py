@@ -4,11 +4,13 @@ read at one version (one wins, the other 409), bad input refused with nothing ch
 
 from __future__ import annotations
 
+import json
 import threading
 
 from devstack.credentials import staff_token
-from tests.e2e.conftest import fresh_phone, stored_items
+from tests.e2e.conftest import fresh_phone, readable, stored_items
 from tests.e2e.test_tenancy_http import A, B, staff
+from tests.outbox import image_events
 
 PROBLEM = "application/problem+json"
 
@@ -84,10 +86,12 @@ def test_contacts_are_masked_and_roles_change_what_they_may(api, stack):
                        key=f"dsa-{merchant}")
     assert located.status_code == 200 and (located.json()["latitude"], located.json()["longitude"]) == (31.2, 121.5)
     # the events: before -> after, the contact only as "changed"
-    events = stored_items(stack, lambda pk, item: pk.endswith(f"merchant:{merchant}")
-                          and item["type"]["S"] in ("merchant.updated", "store.updated"))
-    text = str(events)
+    events = [e.as_dict() for e in image_events(stored_items(stack, lambda pk, _: pk.endswith(f"merchant:{merchant}")).values())
+              if e.type in ("merchant.updated", "store.updated")]
+    text = json.dumps(events, ensure_ascii=False, separators=(",", ":"))
     assert len(events) == 4 and "13912345678" not in text and "李四" not in text and '"contact_phone":"changed"' in text
+    stored = readable(list(stored_items(stack, lambda pk, _: pk.endswith(f"merchant:{merchant}")).values()))
+    assert "merchant.updated" in stored and "13912345678" not in stored      # a search sees inside packed events
 
 
 def test_another_merchants_admin_is_refused_and_nothing_changes(api, stack):
@@ -163,5 +167,6 @@ def test_the_programs_name_and_time_zone(api, stack):
     assert api.call("GET", "/v1/program", headers=owner).json()["version"] == 1
     stale = api.call("PATCH", "/v1/program", {"version": 0, "name": "late"}, headers=owner, key=f"dps-{program}")
     assert stale.status_code == 409 and stale.json()["type"].endswith("/version-changed")
-    events = stored_items(stack, lambda pk, item: pk.endswith(f"program:{program}") and item["type"]["S"] == "program.updated")
+    events = [e for e in image_events(stored_items(stack, lambda pk, _: pk.endswith(f"program:{program}")).values())
+              if e.type == "program.updated"]
     assert len(events) == 1 and "America/Los_Angeles" in str(events)

@@ -3,12 +3,11 @@
 import threading
 
 from tests.e2e.conftest import fresh_phone
+from tests.outbox import outbox_events
 
 
 def identity_events(stack, member_id):
-    from chalicelib.db.outbox import EventItem
-    from chalicelib.db.uow import UnitOfWork
-    return [e.type for e in UnitOfWork().query(EventItem, f"member:{member_id}")]
+    return [e.type for e in outbox_events(subject=f"member:{member_id}")]
 
 
 def test_replay_returns_the_first_reply_and_posts_nothing(api, stack):

@@ -10,7 +10,6 @@ import pytest
 from chalicelib.api import auth
 from chalicelib.api.signing import signed_headers
 from chalicelib.db import backend
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import keys
 from chalicelib.merchants.tables import ApiKeyItem
@@ -18,6 +17,7 @@ from chalicelib.shared import cache
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from chalicelib.shared.principal import Principal
 from tests.integration.conftest import scan
+from tests.outbox import outbox_events
 
 HQ = Principal("staff", "boss", "super_admin")
 M1_ADMIN = Principal("staff", "ann", "merchant_admin", "m1")
@@ -114,12 +114,12 @@ def test_a_revoked_or_already_rotated_key_cannot_be_rotated_and_nothing_changes(
     uow = UnitOfWork()
     keys.revoke_api_key(HQ, "m1", new["key_id"], uow)
     uow.commit()
-    before, events = _stored(), len(scan(EventItem, None))
+    before, events = _stored(), len(outbox_events(None))
     for key_id, why in ((old["key_id"], "rotated already"), (new["key_id"], "revoked")):
         with pytest.raises(Conflict, match=why):
             _rotate(key_id)
     assert _stored() == before
-    assert len(scan(EventItem, None)) == events
+    assert len(outbox_events(None)) == events
     with pytest.raises(Unauthenticated, match="revoked"):
         _signed(new)
 

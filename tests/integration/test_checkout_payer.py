@@ -19,6 +19,7 @@ from chalicelib.members.domain import Identity
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
 from tests.integration.conftest import scan, store
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
 QUOTES, SETTINGS = "/v1/checkouts/quotes", "/v1/member-settings"
@@ -42,8 +43,7 @@ def _written():
 
 
 def _registered(member_id):
-    return [json.loads(e.payload) for e in scan(EventItem)
-            if e.type == "member.registered" and e.pk == f"member:{member_id}"]
+    return [e.as_dict() for e in outbox_events(kind="member.registered", subject=f"member:{member_id}")]
 
 
 @pytest.fixture

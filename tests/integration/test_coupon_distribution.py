@@ -17,6 +17,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from tests.integration.conftest import scan
 from tests.integration.test_tiers import LADDER, deliver, earn
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 TPL = "/v1/coupon-templates"
@@ -172,11 +173,8 @@ def _owed(member):
 
 
 def _events():
-    import json
 
-    from chalicelib.db.outbox import EventItem
-    from chalicelib.shared.events import DomainEvent
-    return [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    return outbox_events(None)
 
 
 TOP_UP_RULES = {"bonus_rules": [{"id": "200-30", "name": "储值200送30+5元奶茶券", "kind": "fixed", "min_fen": 20_000,

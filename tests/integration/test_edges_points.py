@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import earning, program, spending
 from chalicelib.points import repository as points_repository
@@ -22,6 +21,7 @@ from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.principal import Principal
 from tests.integration.conftest import scan
 from tests.integration.test_points_features import T0, balanced, earn, rules
+from tests.outbox import outbox_events
 
 OPS = Principal("staff", "ops", "super_admin")
 SHANGHAI_MIDNIGHT = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)     # 2027-01-01 00:00 in the program's zone
@@ -490,8 +490,8 @@ def test_a_reminder_due_tomorrow_is_sent_tomorrow(api):
         clock.freeze(datetime(2026, 12, day, 4, tzinfo=UTC))
         days.append(api.run_job("points-reminders")["reminders_sent"])
     assert days == [0, 1, 1, 0]
-    sent = [e for e in scan(EventItem) if e.type == "points.expiring"]
-    assert sorted('"days_left":3' in e.payload or '"days_left":2' in e.payload for e in sent) == [True, True]
+    sent = outbox_events(kind="points.expiring")
+    assert sorted(e.data["days_left"] in (2, 3) for e in sent) == [True, True]
 
 
 def test_after_its_last_reminder_a_lot_leaves_the_reminder_index(aws):
@@ -526,7 +526,7 @@ def test_a_stale_reminder_is_not_sent_twice_nor_for_points_spent_meanwhile(api, 
     monkeypatch.setattr(PointsRepository, "due_reminders", lambda self, as_of: iter(stale))
     assert api.run_job("points-reminders") == {"items_read": 2, "reminders_sent": 1}
     assert api.run_job("points-reminders") == {"items_read": 2, "reminders_sent": 0}
-    assert sum(1 for e in scan(EventItem) if e.type == "points.expiring") == 1
+    assert len(outbox_events(kind="points.expiring")) == 1
 
 
 # --- the holds job ------------------------------------------------------------------------------

@@ -5,16 +5,14 @@ and a give-back wider than one transaction."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
-from tests.integration.conftest import scan
 from tests.integration.test_edges_points import postings, three_lots  # noqa: F401
 from tests.integration.test_points_features import T0, balanced, earn, rules
+from tests.outbox import outbox_events
 
 NOTHING = {"clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0, "forgiven": 0,
            "already_expired": 0, "restoring": 0}
@@ -37,7 +35,7 @@ def redeem(api, mid, points, order=None, amount=None):
 
 
 def refunded_events(mid):
-    found = [json.loads(e.payload)["data"] for e in scan(EventItem) if e.type == "points.refunded"]
+    found = [e.data for e in outbox_events(kind="points.refunded")]
     return sorted((d for d in found if d["member_id"] == mid), key=lambda d: d["sequence"])
 
 

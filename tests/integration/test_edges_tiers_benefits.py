@@ -3,18 +3,16 @@ membership (still active, cancellable, stacked onto), a plan taken off sale, ren
 once and only at the price, the trials a renewal keeps, what a cancellation keeps of the
 periods, the expiry job against a stale due index, and the history, events and item it writes."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.tiers import repository as tiers_repository
 from chalicelib.tiers.repository import TiersRepository
 from chalicelib.tiers.tables import PaymentRefItem
-from tests.integration.conftest import scan
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 2026-03-01, noon in Shanghai
 PLANS = [
@@ -63,7 +61,7 @@ def shown(api, mid):
 
 
 def events(kind):
-    return [json.loads(e.payload)["data"] for e in scan(EventItem) if e.type == kind]
+    return [e.data for e in outbox_events(kind=kind)]
 
 
 def test_a_member_without_a_membership_is_not_active(api, plans):

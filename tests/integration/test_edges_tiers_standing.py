@@ -3,17 +3,15 @@ one no higher than the tier earned, the history's numbering, the review on a tie
 day and on a floor's end, the regain ceiling a downgrade leaves, and growth exactly at a
 threshold and at the keep amount."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.tiers import repository as tiers_repository
-from tests.integration.conftest import scan
 from tests.integration.test_tiers import LADDER, deliver, earn, history, tier
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 2026-03-01, noon in Shanghai
 
@@ -144,7 +142,7 @@ def test_a_reminder_day_already_past_when_the_tier_is_reached_is_skipped_and_one
         sent += [clock.program_date().isoformat()] * result["reminders_sent"]
     assert tier(api, february)["valid_until"] == "2026-02-28" and tier(api, march)["valid_until"] == "2026-03-31"
     assert sent == ["2026-02-21", "2026-03-01"]
-    reminders = [json.loads(e.payload)["data"] for e in scan(EventItem, program=None) if e.type == "tier.expiring"]
+    reminders = [e.data for e in outbox_events(None, kind="tier.expiring")]
     assert [(r["member_id"], r["days_left"]) for r in reminders] == [(february, 7), (march, 30)]
 
 

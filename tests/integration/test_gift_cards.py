@@ -13,6 +13,7 @@ import pytest
 from chalicelib.gift_cards import generation, keys
 from chalicelib.gift_cards import repository as gift_cards_repository
 from chalicelib.shared import clock, storage
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 FACE = 10_000
@@ -44,9 +45,7 @@ def secrets_of(batch) -> dict[str, str]:
 
 
 def events(kind: str) -> list[dict]:
-    from chalicelib.db.outbox import EventItem
-    from tests.integration.conftest import scan
-    return [json.loads(item.payload)["data"] for item in scan(EventItem) if item.type == kind]
+    return [e.data for e in outbox_events(kind=kind)]
 
 
 def everything_stored() -> str:

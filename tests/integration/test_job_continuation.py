@@ -8,20 +8,19 @@ rest, each item once, on moto and on the in-memory fake.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from chalicelib import jobs
 from chalicelib.db import due
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import repository as points_repository
 from chalicelib.points.tables import PostingItem
 from chalicelib.shared import clock
 from tests.integration.conftest import scan
 from tests.integration.test_points_features import T0, earn, rules
+from tests.outbox import outbox_events
 
 MEMBERS = 5
 
@@ -91,7 +90,7 @@ def test_points_expiry_stops_at_its_deadline_and_its_continuations_expire_each_l
     for mid in members:                            # each lot expired exactly once
         assert [int(p.available_delta) for p in expiries(mid)] == [-100]
         assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 0
-    assert sum(1 for e in scan(EventItem) if e.type == "points.expired") == MEMBERS
+    assert len(outbox_events(kind="points.expired")) == MEMBERS
     assert parts[-1]["due_backlog_days"]["points-lot"] == 0
     assert run(api, "points-expiry")["result"]["items_read"] == 0
 
@@ -106,7 +105,7 @@ def test_the_lifecycle_review_continues_the_same_way(api, pages_of):
     parts = jobs.run_waiting()
     assert len(parts) == due.LANES and sum(p["result"]["stages_changed"] for p in parts) == 2
     assert {api.ok("GET", f"/v1/members/{mid}")["stage"] for mid in members} == {"dormant"}
-    changed = [json.loads(e.payload)["data"] for e in scan(EventItem) if e.type == "member.stage_changed"]
+    changed = [e.data for e in outbox_events(kind="member.stage_changed")]
     assert sorted(c["member_id"] for c in changed) == sorted(members)
 
 

@@ -5,11 +5,8 @@ member merged away, and the races a settle can lose. On the in-memory fake."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members.tables import MemberItem
 from chalicelib.points import chunked, ledger, refunds, spending
@@ -17,8 +14,9 @@ from chalicelib.points import repository as points_repository
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
-from tests.integration.conftest import AppClient, scan
+from tests.integration.conftest import AppClient
 from tests.integration.test_points_features import T0, balanced
+from tests.outbox import outbox_events
 from tests.racing import put
 
 
@@ -59,7 +57,7 @@ def postings(api, mid, limit=50):
 
 
 def events(kind, mid):
-    found = [json.loads(e.payload) for e in scan(EventItem) if e.type == kind]
+    found = [e.as_dict() for e in outbox_events(kind=kind)]
     return sorted((e for e in found if e["data"]["member_id"] == mid), key=lambda e: e["data"]["sequence"])
 
 

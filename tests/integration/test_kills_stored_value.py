@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
-from tests.integration.conftest import AppClient, scan
+from tests.integration.conftest import AppClient
+from tests.outbox import outbox_events
 from tests.racing import appear, bump, put
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)                 # 12:00 on 1 March in Shanghai
@@ -77,7 +77,7 @@ def account(api, mid):
 
 
 def events(kind):
-    return [json.loads(e.payload)["data"] for e in scan(EventItem) if e.type == kind]
+    return [e.data for e in outbox_events(kind=kind)]
 
 
 HQ = mint_token("staff", "cfo", 60 * 24, role="ops_manager")            # HQ staff of no merchant

@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import lifecycle, service
 from chalicelib.members.schemas import RegisterMember, UpdateMember
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
-from tests.integration.conftest import scan, store
+from tests.integration.conftest import store
+from tests.outbox import outbox_events
 
 POS = Principal("merchant", "m1", None, "m1", "s1")
 DAY0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -33,8 +33,7 @@ def register(n, at, frozen, start=0):
 
 
 def stage_events(member_id):
-    return [e.type for e in sorted(scan(EventItem), key=lambda e: e.sk)
-            if e.pk == f"member:{member_id}" and e.type == "member.stage_changed"]
+    return [e.type for e in outbox_events(subject=f"member:{member_id}", kind="member.stage_changed")]
 
 
 def test_reads_only_what_is_due_and_moves_stages(db, frozen):

@@ -2,12 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
 from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
-from tests.integration.conftest import scan
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
@@ -201,7 +200,7 @@ def test_expiry_job_reads_only_what_is_due_and_reminders_step_down(api):
     assert balanced(keeper)["available"] == 100
     for mid in expiring:
         assert balanced(mid)["expired"] == 100
-    events = scan(EventItem)
+    events = outbox_events()
     assert sum(1 for e in events if e.type == "points.expiring") == 6
 
 

@@ -4,12 +4,11 @@ unsaved version or a scheduled one, and writes nothing."""
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
-from tests.integration.conftest import scan
 from tests.integration.test_benefits import RULES as BENEFITS
 from tests.integration.test_tiers import LADDER, earn
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 POINTS = {"points_per_yuan": "1", "steps": [{"min_amount_fen": 10_000, "multiplier": "1.5"}],
@@ -24,7 +23,7 @@ def preview(api, **order):
 
 def written(api, mid):
     """What a booking would change: the events, the member's accounts and postings."""
-    return (len(scan(EventItem, program=None)), api.ok("GET", f"/v1/members/{mid}/points"),
+    return (len(outbox_events(None)), api.ok("GET", f"/v1/members/{mid}/points"),
             api.ok("GET", f"/v1/members/{mid}/points/ledger"))
 
 

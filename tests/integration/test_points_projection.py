@@ -10,6 +10,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from devstack.pump import StreamReader
 from tests.integration.conftest import AppClient
+from tests.outbox import record_events
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_inflation_warning_fires_once_a_day(api):
     result = api.run_job("points-inflation")["programs"]["default"]
     assert result["warned"] is True and result["ratio_percent"] == 1000
     assert api.run_job("points-inflation")["programs"]["default"]["warned"] == "already warned today"
-    types = [r["dynamodb"]["NewImage"]["type"]["S"] for r in records()]
+    types = [e.type for e in record_events(records())]
     assert types.count("points.inflation_warning") == 1
 
 

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.shared import clock
 from chalicelib.shared.credentials import mint_token
 from tests.integration.test_tiers import LADDER
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 SINCE = "2026-01-01T00:00:00Z"
@@ -125,15 +126,14 @@ def test_a_new_version_never_alters_what_was_in_force_at_an_earlier_at(program):
 
 
 def test_pricing_writes_nothing(program):
-    from chalicelib.db.outbox import EventItem
     from chalicelib.db.versioned import ConfigVersionItem
     from tests.integration.conftest import scan
     api = program
     mid = gold(api, "13800150006")
-    counts = (len(scan(EventItem, program=None)), len(scan(ConfigVersionItem)))
+    counts = (len(outbox_events(None)), len(scan(ConfigVersionItem)))
     for _ in range(3):
         priced(api, mid)
-    assert (len(scan(EventItem, program=None)), len(scan(ConfigVersionItem))) == counts
+    assert (len(outbox_events(None)), len(scan(ConfigVersionItem))) == counts
 
 
 @pytest.mark.parametrize("at", ["1971-01-01T00:00:00Z", "2199-12-31T00:00:00Z", "2026-02-28T23:59:59+08:00"])

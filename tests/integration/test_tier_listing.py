@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.db.migration import marker
-from chalicelib.db.outbox import EventItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
@@ -25,6 +24,7 @@ from chalicelib.tiers import listing
 from chalicelib.tiers.tables import TierListedItem, TierMemberItem
 from tests.integration.conftest import scan
 from tests.integration.test_tiers import LADDER, T0, deliver, earn, tier
+from tests.outbox import outbox_events
 
 TPL = "/v1/coupon-templates"
 TEA = {"kind": "no_threshold", "title": "5元奶茶券", "amount_off_fen": 500, "validity": {"days_after_claim": 30}}
@@ -60,7 +60,7 @@ def where(mids) -> dict[str, list[str]]:
 
 
 def tier_events(mid: str) -> list[DomainEvent]:
-    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    events = outbox_events(None)
     return sorted((e for e in events if e.type in listing.TIER_EVENTS and e.data["member_id"] == mid),
                   key=lambda e: (e.occurred_at, e.id))
 

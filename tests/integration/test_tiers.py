@@ -2,17 +2,14 @@
 tiers at once, exactly once under redelivery), validity reviews (retention, downgrade, grace,
 growth reset), manual floors, and the tier inside earning (multiplier, tier_validity expiry)."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.events import dispatch
 from chalicelib.shared import clock
-from chalicelib.shared.events import DomainEvent
-from tests.integration.conftest import scan
 from tests.integration.test_points_features import balanced
+from tests.outbox import outbox_events
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)          # 12:00 in Shanghai
 LADDER = {"tiers": [
@@ -26,7 +23,7 @@ LADDER = {"tiers": [
 def deliver():
     """Hand every stored event to its subscribers, oldest first, as the stream would (again and
     again: each subscriber applies an event once)."""
-    events = [DomainEvent(**json.loads(e.payload)) for e in scan(EventItem, program=None)]
+    events = outbox_events(None)
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
         dispatch.dispatch(event)
 
@@ -70,7 +67,7 @@ def test_an_order_that_crosses_two_thresholds_upgrades_once_to_the_higher_tier(a
     assert [(c["from"], c["to"], c["cause"]) for c in changes] == [("V1", "V3", "crossing")]
     deliver()                                                    # the whole stream again
     assert len(history(api, mid)) == 1
-    types = [e.type for e in scan(EventItem, program=None)]
+    types = [e.type for e in outbox_events(None)]
     assert types.count("tier.upgraded") == 1
 
 
@@ -239,6 +236,6 @@ def test_reminders_come_30_and_7_days_before_the_validity_end_once_each(api, lad
         if clock.program_date().isoformat() >= "2027-03-01":
             break
     assert sent == ["2027-01-29", "2027-02-21"]
-    events = [json.loads(e.payload)["data"] for e in scan(EventItem, program=None) if e.type == "tier.expiring"]
+    events = [e.data for e in outbox_events(None, kind="tier.expiring")]
     assert [(e["days_left"], e["tier"], e["retain_needed"]) for e in events] == [(30, "V2", 1_000), (7, "V2", 1_000)]
     assert events[1]["growth_needed"] == 1_000 - 10

@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from chalicelib.db.outbox import EventItem
 from chalicelib.events import dispatch
-from chalicelib.shared.events import DomainEvent
 from tests.integration import machines
+from tests.outbox import outbox_events
 
 START = datetime(2026, 1, 30, 4, 0, tzinfo=UTC)          # noon in Shanghai; a month end is near
 TIERS = [("V1", 0, None, 0), ("V2", 100, 1, 60), ("V3", 300, 2, 150), ("V4", 800, 1, 400)]   # code, threshold, months, keep
@@ -149,8 +148,7 @@ class TierMachine(RuleBasedStateMachine):
 
     def deliver(self) -> None:
         from chalicelib.db import backend
-        fresh = [DomainEvent(**json.loads(e.payload)) for e in backend.current().scan(EventItem)
-                 if e.sk not in self.delivered]
+        fresh = [e for e in outbox_events(None, backend=backend.current()) if e.id not in self.delivered]
         for event in sorted(fresh, key=lambda e: (e.occurred_at, e.id)):
             dispatch.dispatch(event)
             self.delivered.add(event.id)

@@ -13,6 +13,7 @@ from chalicelib.shared.config import settings
 from chalicelib.webhooks import delivery, fanout, repository
 from devstack.pump import StreamReader
 from tests.integration.conftest import AppClient
+from tests.outbox import record_events
 from tests.webhook_receiver import Receiver
 
 BASE = "/v1/webhooks/subscriptions"
@@ -60,7 +61,7 @@ def test_events_arrive_signed_once_and_a_redelivered_batch_enqueues_nothing_twic
     mid = api.member("13800139701")
     api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "W-1", "amount_fen": 20_000, "merchant_id": "m1"})
     records = read(100)
-    assert {r["dynamodb"]["NewImage"]["type"]["S"] for r in records} >= {"points.earned", "order.earned",
+    assert {e.type for e in record_events(records)} >= {"points.earned", "order.earned",
                                                                           "growth.earned", "member.registered"}
     assert dispatch.handle_records(records) == {"batchItemFailures": []}
     assert len(fanout.WAITING) == 2                    # points.earned and order.earned; not growth nor member
@@ -115,8 +116,8 @@ def test_a_failing_receiver_is_retried_on_the_schedule_then_exhausted_and_disabl
     assert (d["status"], d["attempts"], len(d["log"])) == ("exhausted", 3, 3)
     shown = api.ok("GET", f"{BASE}/{sub}")
     assert shown["status"] == "disabled" and shown["exhausted_count"] == 1 and "exhausted" in shown["disabled_reason"]
-    disabled = [r for r in read(100) if r["dynamodb"]["NewImage"]["type"]["S"] == "webhook.subscription_disabled"]
-    assert len(disabled) == 1 and sub in disabled[0]["dynamodb"]["NewImage"]["payload"]["S"]
+    disabled = [e for e in record_events(read(100)) if e.type == "webhook.subscription_disabled"]
+    assert len(disabled) == 1 and sub in json.dumps(disabled[0].as_dict())
     fanout.WAITING.append(message)
     assert _deliver_waiting(4) == {"batchItemFailures": []}          # exhausted: nothing more
     assert len(receiver.posts) == 3

@@ -3,7 +3,6 @@ fake): exact instants, odd amounts, thresholds exactly reached, a posting missin
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from pynamodb.attributes import NumberAttribute
 from chalicelib.db import backend
 from chalicelib.db.items import MainModel
 from chalicelib.db.memory import MemoryBackend
-from chalicelib.db.outbox import EventItem
 from chalicelib.ledger.account import reconcile
 from chalicelib.ledger.reconciliation import every_program
 from chalicelib.points import limits
@@ -29,6 +27,7 @@ from chalicelib.points.tables import CounterItem
 from chalicelib.shared import retry
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
+from tests.outbox import outbox_events
 
 START, END = datetime(2026, 6, 18, 0, 0, tzinfo=UTC), datetime(2026, 6, 19, 0, 0, tzinfo=UTC)
 
@@ -122,7 +121,7 @@ def test_the_reconciliation_job_sums_every_program_and_names_each_failure(fake):
     summary = every_program("job:test", ["p1", "p2", "p3"], prove, "accounts_checked", failure)
     assert summary == {"accounts_checked": 7, "balanced": False, "failed_programs": ["p2"],
                        "figures_disagree": ["p1"]}
-    events = [json.loads(e.payload) for e in fake.scan(EventItem) if e.type == "ledger.unbalanced"]
+    events = [e.as_dict() for e in outbox_events(None, kind="ledger.unbalanced", backend=fake)]
     assert [e["data"] for e in events] == [{"checked": 4}]
     clean = every_program("job:test", ["p3"], prove, "accounts_checked", failure)
     assert clean == {"accounts_checked": 0, "balanced": True, "failed_programs": [], "figures_disagree": []}
