@@ -17,7 +17,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
 
 DEFAULT_DAYS, MAX_DAYS = 7, 92
-POSITION = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z(#[0-9A-Z]{26})?$")
+POSITION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z(#[0-9A-Z]{26})?$")
 
 
 def period(start: date | None, end: date | None) -> tuple[date, date]:

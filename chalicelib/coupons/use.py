@@ -277,7 +277,7 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     valid = c.valid_until is None or clock.parse_iso(c.valid_until) > now
     back = (head.on_refund == "restore" or terms.kind == "third_party") and valid   # the platform refunds its voucher
     order, merchant, store, cost, amount = c.used_order_id, c.used_merchant_id, c.used_store_id, c.cost, \
-        c.order_amount_fen                       # (merchant: where it was used; the event's is the template's owner)
+        c.order_amount_fen                       # (merchant: where it was used)
     if back:
         c.state, c.expires_at = "unused", None
         if c.valid_until:
@@ -297,6 +297,10 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     uow.emit(DomainEvent("coupon.write_off_undone", f"member:{c.member_id}", {
         "member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id, "order_id": order,
         "saving_fen": fen, "restored": back, "reason": cmd.reason, "by": by.ref, "store_id": store,
-        "cost": spent, "order_amount_fen": int(amount or 0), "used_merchant_id": merchant},
-        merchant_id=c.merchant_id))
+        "cost": spent, "order_amount_fen": int(amount or 0), "used_merchant_id": merchant,
+        "owner_merchant_id": c.merchant_id},
+        # the merchant where it was used, as on coupon.used: the merchant's figures and webhooks are
+        # its own (found from outside: the template's owner, null for the program's, left a
+        # merchant's dashboard counting undone uses and sent A's undo to B's subscription)
+        merchant_id=merchant))
     return {"restored": back, "coupon": view(c, terms, now)}

@@ -47,5 +47,5 @@ class CreateExport(Strict):
 class ExportsQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
     before: str | None = Field(None, max_length=200,
-                               pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z#[0-9A-Z]{26}$",
+                               pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z#[0-9A-Z]{26}$",
                                description="the `next` of the previous page")

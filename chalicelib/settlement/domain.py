@@ -45,7 +45,7 @@ COUPON_TYPES = ("coupon.used", "coupon.write_off_undone")
 POINTS_TYPES = ("points.redeemed", "points.hold_confirmed", "points.refunded")
 SETTLEMENT = "settlement:"
 CARD_ACCOUNTS = ("gift_cards:", "gift_cards_held:", "gift_cards_voided:")
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")     # ASCII digits: \d takes full-width ones (found from outside)
 
 
 ORIGINALS = {"points.redeemed": "points", "points.hold_confirmed": "points", "coupon.used": "coupon",
@@ -174,13 +174,17 @@ def points_fen(points: int, rate: Decimal) -> int:
 def coupon_lines(event_type: str, data: dict[str, Any], merchant_id: str | None) -> list[Clearing]:
     """A coupon's write-off (or its undo, negative): each bearer other than the merchant where it
     was used owes that merchant its share. ``merchant_id`` is the event's: the merchant where it
-    was used (``coupon.used``), the template's owner (the undo, which names where it was used in
-    ``used_merchant_id``)."""
+    was used (an undo names it in ``used_merchant_id`` too, and the template's owner in
+    ``owner_merchant_id``, null for the program's; an undo written before that named the owner as
+    its ``merchant_id``)."""
     used = event_type == "coupon.used"
     at = merchant_id if used else (data.get("used_merchant_id") or merchant_id)
     if not at:
         return []
-    owner = data.get("owner_merchant_id") or (None if used else merchant_id) or at
+    if "owner_merchant_id" in data:
+        owner = data["owner_merchant_id"] or at
+    else:
+        owner = (None if used else merchant_id) or at
     owed: dict[str, int] = {}
     for bearer, fen in (data.get("cost") or {}).items():
         party = owner if bearer == "merchant" else PROGRAM

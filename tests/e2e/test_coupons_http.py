@@ -112,6 +112,14 @@ def test_a_template_s_life_at_hq_and_the_till(api, stack):
     undone = api.call("POST", "/v1/coupons/write-offs/undo", {"code": coupon["code"], "order_id": cart["order_id"]},
                       signed_by=pos(stack, A), key=f"life-x-{tag}")
     assert undone.status_code == 200 and undone.json()["restored"] and undone.json()["coupon"]["state"] == "unused"
+    # the undo is the merchant's where it was used, as the use is (found from outside: it named the
+    # template's owner, null for a program's, so a merchant's dashboard kept the undone use and
+    # another merchant's webhook subscription received it)
+    from tests.outbox import outbox_events
+    [use] = [e for e in outbox_events(None, kind="coupon.used", subject=f"member:{member}")]
+    [back] = [e for e in outbox_events(None, kind="coupon.write_off_undone", subject=f"member:{member}")]
+    assert back.merchant_id == use.merchant_id == A[1]
+    assert (back.data["used_merchant_id"], back.data["owner_merchant_id"]) == (A[1], A[1])
 
 
 def test_a_burst_of_wrong_codes_is_bounded_and_a_busy_tills_right_codes_are_not_refused(api, stack):

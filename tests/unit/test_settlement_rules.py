@@ -167,3 +167,18 @@ def test_a_transfer_of_one_fen_between_issuers_is_a_line_and_a_zero_issuer_is_ig
 
 def test_the_first_period_is_2000_01():
     assert domain.parse_period("2000-01") == date(2000, 1, 1)
+
+
+def test_an_undo_names_the_merchant_where_it_was_used_and_the_templates_owner():
+    program_template = {"cost": {"mall": 600, "merchant": 400}, "used_merchant_id": "B", "owner_merchant_id": None}
+    assert [(c.payer, c.payee, c.fen) for c in domain.coupon_lines("coupon.write_off_undone", program_template, "B")] \
+        == [(PROGRAM, "B", -600)]
+    owned = {"cost": {"merchant": 1_000}, "used_merchant_id": "B", "owner_merchant_id": "A"}
+    assert [(c.payer, c.payee, c.fen) for c in domain.coupon_lines("coupon.write_off_undone", owned, "B")] \
+        == [("A", "B", -1_000)]
+    older = {"cost": {"merchant": 1_000}, "used_merchant_id": "B"}             # before: the event named the owner
+    assert [(c.payer, c.fen) for c in domain.coupon_lines("coupon.write_off_undone", older, "A")] == [("A", -1_000)]
+
+
+def test_a_period_is_in_ascii_digits():
+    assert domain.parse_period("\uff12\uff10\uff12\uff16-11") is None          # full-width digits (found from outside)
