@@ -96,8 +96,10 @@ def export_ledger(stack, rows: int) -> dict[str, Any]:
     # one run writes the whole export: the emulator reads some 150-400 rows a second, so 1,000,000
     # rows may take over two hours; the budget (a ceiling, not a target) grows with the rows
     budget = max(7_200, rows // 50)
+    # (a read timeout for the emulator, which holds a million items in one Python process and
+    # answers slower than DynamoDB on a busy machine: not the job's own setting on AWS)
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret,
-           "JOB_BUDGET_SECONDS": str(budget), "PYTHONPATH": str(ROOT)}
+           "JOB_BUDGET_SECONDS": str(budget), "PYTHONPATH": str(ROOT), "AWS_READ_TIMEOUT_SECONDS": "60"}
     before = emulator.usage()
     child = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
                            timeout=budget + 600, check=False)
@@ -106,6 +108,8 @@ def export_ledger(stack, rows: int) -> dict[str, Any]:
         raise RuntimeError(child.stderr[-3000:])
     ran = json.loads(child.stdout.strip().splitlines()[-1])
     got = session.get(f"{stack.api_url}/v1/exports/{export['export_id']}", headers=staff).json()
+    if got.get("status") != "done":
+        raise RuntimeError(f"the export is {got.get('status')}: {json.dumps(got)[:2000]}; the job: {json.dumps(ran)}")
     body = requests.get(got["url"], timeout=600).content
     lines = body.count(b"\n") - 1
     return {"rows": rows, "status": got["status"], "rows_done": got["rows_done"], "rows_in_file": lines,
