@@ -328,3 +328,13 @@ def test_the_lines_reader_keeps_each_statement_from_its_start_and_its_pages_to_t
     assert sorted(seen) == sorted([60, 61, 62, 70, 100, 101, 102, 103]) and max(sizes) <= 2
     with pytest.raises(ValueError):
         store.lines(UnitOfWork(program="other"), "default", "2026-11", None, None)
+
+
+def test_a_page_of_lines_never_holds_more_than_its_limit(valued):
+    """Found by mutation testing: a statement after one that gave part of a page was asked for
+    the whole limit again (a page could then hold up to twice its limit)."""
+    deliver([sv_paid("A", 10)] + [card_paid("C", "B", 20 + i) for i in range(3)])     # A~program: 1, B~C: 3
+    first = store.lines(UnitOfWork(), "default", "2026-11", None, None, limit=2)
+    assert [int(r.fen) for r in first.rows] == [10, 20] and first.cursor is not None
+    rest = store.lines(UnitOfWork(), "default", "2026-11", None, first.cursor, limit=2)
+    assert [int(r.fen) for r in rest.rows] == [21, 22]
