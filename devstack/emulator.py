@@ -15,7 +15,8 @@ Seven patches, all applied by :func:`install` and all tested in ``tests/integrat
    table on every query (base table and GSI alike), so a member's query, or a job reading one
    day's due items, cost time in proportion to the whole table. Base-table queries read their
    partition; GSI queries read a map from index hash key to items, built on the first query of
-   that index and kept exact by the same hook that meters every write.
+   that index and kept exact by the same hook that meters every write. A forward page of a big
+   index partition reads only the items it can reach (:mod:`devstack.query_window`).
 5. Throttling on demand. Neither emulator ever refuses work for capacity, as DynamoDB does on a
    hot partition: :func:`devstack.throttling.throttle` makes the next requests of an action answer
    as DynamoDB's throttling does, and :func:`devstack.throttling.leave_unprocessed` makes batch
@@ -44,7 +45,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from devstack import index_units, throttling
+from devstack import index_units, query_window, throttling
 from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
@@ -295,7 +296,7 @@ def _partition_query(self: Table, hash_key, *args, **kwargs):
     """moto's query, with ``all_items`` narrowed to the partition or index entries it can match."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     if hash_key is not None:
-        self._narrow = (index_name, hash_key)
+        self._narrow = (index_name, hash_key, args)
     try:
         return _MOTO_QUERY(self, hash_key, *args, **kwargs)
     finally:
@@ -306,13 +307,17 @@ def _all_items(self: Table) -> list:
     narrow = getattr(self, "_narrow", None)
     if narrow is None:
         return _MOTO_ALL_ITEMS(self)
-    index_name, hash_value = narrow
+    index_name, hash_value, query = narrow
     if index_name is None:
         found = self.items.get(hash_value)      # .get: the defaultdict must not grow on reads
         items = (list(found.values()) if self.range_key_attr else [found]) if found else []
     else:
         forward, _ = _gsi_map(self, index_name)
         items = [item for key in forward.get(hash_value, ()) if (item := _item_at(self, key)) is not None]
+        if len(items) >= query_window.BIG:
+            page = query_window.window(self, index_name, hash_value, items, query)
+            if page is not None:
+                return page
     return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
 
@@ -357,12 +362,14 @@ def _reindex(backend, targets: list[tuple]) -> None:
         for index_name, (forward, reverse) in maps.items():
             old = reverse.pop(primary, None)
             if old is not None:
+                query_window.forget(table_name, index_name, old)
                 entries = forward.get(old, {})
                 entries.pop(primary, None)
                 if not entries:
                     forward.pop(old, None)
             value = item.attrs.get(_index_hash_attr(table, index_name)) if item is not None else None
             if value is not None:
+                query_window.forget(table_name, index_name, value)
                 forward.setdefault(value, {})[primary] = None
                 reverse[primary] = value
 
@@ -374,6 +381,7 @@ def forget_indexes(table_name: str | None = None) -> None:
             _GSI_MAPS.clear()
         else:
             _GSI_MAPS.pop(table_name, None)
+        query_window.forget_table(table_name)
 
 
 # --- 2. one lock, 3. metering ----------------------------------------------------------------

@@ -153,6 +153,60 @@ def test_gsi_queries_read_the_index_map_and_it_stays_exact(aws, monkeypatch):
     assert walked == []                                              # the maps were kept, not rebuilt
 
 
+def test_a_big_index_partition_answers_each_page_as_moto_walking_it_all(aws, monkeypatch):
+    """The windowed page (``devstack/query_window``) against moto's walk of the whole partition:
+    every page of random forward queries (range conditions, limits, filters, start keys), with
+    ties on the index's sort key and writes between pages."""
+    import random
+
+    from devstack import query_window
+    aws.create_table(TableName="w", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "dp", "ds")],
+                     GlobalSecondaryIndexes=[{"IndexName": "day", "Projection": {"ProjectionType": "ALL"},
+                                              "KeySchema": [{"AttributeName": "dp", "KeyType": "HASH"},
+                                                            {"AttributeName": "ds", "KeyType": "RANGE"}]}])
+    rng = random.Random(7)
+
+    def put(i):
+        aws.put_item(TableName="w", Item={"pk": {"S": f"m{i % 37}"}, "sk": {"S": f"p{i:05d}"}, "dp": {"S": "DAY"},
+                                          "ds": {"S": f"t{rng.randrange(400):04d}"}, "n": {"N": str(i % 5)}})
+
+    for i in range(300):
+        put(i)
+    conditions = [("ds > :a", {":a": "t0100"}), ("ds >= :a", {":a": "t0100"}), ("ds < :a", {":a": "t0300"}),
+                  ("ds <= :a", {":a": "t0300"}), ("ds = :a", {":a": "t0042"}), ("ds BETWEEN :a AND :b", {":a": "t0050", ":b": "t0250"}),
+                  ("begins_with(ds, :a)", {":a": "t01"}), (None, {})]
+
+    def pages(condition, values, limit, filtered):
+        kwargs = {"TableName": "w", "IndexName": "day", "Limit": limit,
+                  "KeyConditionExpression": "dp = :d" + (f" AND {condition}" if condition else ""),
+                  "ExpressionAttributeValues": {":d": {"S": "DAY"}, **{k: {"S": v} for k, v in values.items()}}}
+        if filtered:
+            kwargs.update(FilterExpression="n <> :z", ExpressionAttributeValues={**kwargs["ExpressionAttributeValues"], ":z": {"N": "0"}})
+        got = []
+        while True:
+            r = aws.query(**kwargs)
+            got.append(([(i["pk"]["S"], i["sk"]["S"]) for i in r["Items"]], r.get("LastEvaluatedKey")))
+            if "LastEvaluatedKey" not in r:
+                return got
+            kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+    used = 0
+    for round_ in range(12):
+        condition, values = rng.choice(conditions)
+        limit, filtered = rng.choice([1, 7, 50, 500]), rng.random() < 0.3
+        monkeypatch.setattr(query_window, "BIG", 10**9)
+        walked = pages(condition, values, limit, filtered)
+        monkeypatch.setattr(query_window, "BIG", 100)
+        windowed = pages(condition, values, limit, filtered)
+        assert windowed == walked, (condition, limit, filtered)
+        used += bool(query_window._SORTED)
+        assert sum(len(items) for items, _ in walked) > 0 or condition == "ds = :a"
+        put(1000 + round_)                                  # a write between rounds: the order is read again
+    assert used == 12                                       # the window was used every round
+
+
 def test_sqs_answers_queue_attributes_while_other_threads_receive_and_delete(aws):
     """Patch 6: moto listed a queue's pending message groups by iterating the in-flight set while
     other requests changed it (``Set changed size during iteration``, a 500 under the webhooks
