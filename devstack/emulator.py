@@ -1,6 +1,6 @@
 """Make moto's DynamoDB fit for real data volumes and real concurrency, and able to throttle.
 
-Seven patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Eight patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -21,6 +21,9 @@ Seven patches, all applied by :func:`install` and all tested in ``tests/integrat
    hot partition: :func:`devstack.throttling.throttle` makes the next requests of an action answer
    as DynamoDB's throttling does, and :func:`devstack.throttling.leave_unprocessed` makes batch
    reads leave keys unprocessed, so the tests over the local stack can show what a caller sees.
+8. Item reads (``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``) are answered in plain JSON, not
+   through moto's shape-walking serializer, which cost a second a page of 500 items
+   (:mod:`devstack.item_replies`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from devstack import index_units, query_window, throttling
+from devstack import index_units, item_replies, query_window, throttling
 from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
@@ -74,6 +77,7 @@ def install() -> None:
     _sqs_groups_under_threads()
     _backend_lookup_once_per_host()
     _presigned_urls_expire()
+    item_replies.install()
     _installed = True
 
 
