@@ -10,6 +10,7 @@ same process before the job ran (imports and clients), so that "flat" can be rea
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -42,14 +43,25 @@ def fill_postings(rows: int, day: str) -> None:
     """``rows`` points postings of ``day`` (noon, Shanghai), 100 per member, straight into the emulator."""
     from moto.dynamodb.models import dynamodb_backends
 
-    from chalicelib.db import tenancy
-    from chalicelib.ledger.postings import day_keys
-    from chalicelib.points.tables import PostingItem
     from chalicelib.shared.config import settings
     from devstack import emulator
     backend = dynamodb_backends[ACCOUNT][REGION]
     table = settings().main_table
     at = f"{day}T04:00:00.000Z"
+    gc.disable()            # a million items: the collector would rescan every one of them again and again
+    try:
+        _put_postings(backend, table, rows, day, at)
+    finally:
+        gc.enable()
+    gc.freeze()             # and while the emulator serves the export (the items live until the bench ends)
+    emulator.forget_indexes(table)
+
+
+def _put_postings(backend: Any, table: str, rows: int, day: str, at: str) -> None:
+    from chalicelib.db import tenancy
+    from chalicelib.ledger.postings import day_keys
+    from chalicelib.points.tables import PostingItem
+    from devstack import emulator
     with emulator.LOCK:
         for i in range(rows):
             member, version = f"01BENCHEXP{i // 100:016d}", i % 100 + 1
@@ -63,7 +75,6 @@ def fill_postings(rows: int, day: str) -> None:
             item.gsi1pk, item.gsi1sk = day_keys("points", day, at, posting_id)
             tenancy.to_physical("default", item)
             backend.put_item(table, item.serialize())
-    emulator.forget_indexes(table)
 
 
 def _warm_index(day: str) -> None:
