@@ -16,7 +16,7 @@ export default {
   staff: {
     edit: "Change", editTitle: "Change {login}", role: "Role", scope: "Merchant / store", submit: "Save",
     endsLogins: "A role or scope change ends the account's logins.", changed: "Saved: {login} is now {role}",
-    reset: "Reset password", resetDone: "{login}'s password is cleared and its logins ended. One-time code {code} (until {until}), shown this once: the person sets a new password with it on the login page.",
+    reset: "Reset password", resetDone: "{login}'s password is cleared and its logins ended. The one-time code below (until {until}) is shown this once: the person sets a new password with it on the login page (\"I have a one-time code\").",
     retryNoCode: "This reset was made already (same request): the code is not kept and cannot be shown again. Reset again for a new one.",
     totp: "TOTP", totpOn: "enrolled", totpOff: "not enrolled", lockout: "Lockout",
     lockoutUnknown: "not in the API", lastLogin: "Last login", self: "you",

@@ -16,7 +16,7 @@ export default {
   staff: {
     edit: "修改", editTitle: "修改 {login}", role: "角色", scope: "商户 / 门店", submit: "保存",
     endsLogins: "修改角色或范围会使该账号的登录全部失效。", changed: "已保存：{login} 现为 {role}",
-    reset: "重置密码", resetDone: "{login} 的密码已清除，登录已全部失效。一次性设置密码码 {code}（{until} 前有效，只显示这一次）：本人在登录页用它设置新密码。",
+    reset: "重置密码", resetDone: "{login} 的密码已清除，登录已全部失效。下方的一次性设置密码码（{until} 前有效）只显示这一次：本人在登录页（“我有一次性设置码”）用它设置新密码。",
     retryNoCode: "此重置已完成（同一请求）：设置码不会保存，无法再次显示。请重新重置以获得新码。",
     totp: "动态验证码", totpOn: "已启用", totpOff: "未启用", lockout: "锁定",
     lockoutUnknown: "接口未提供", lastLogin: "最近登录", self: "本人",
