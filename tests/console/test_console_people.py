@@ -5,7 +5,7 @@ it (the new secret once, the old one's retire_at said); moves a clerk to another
 (getStaff has it) and resets the clerk's password, whose one-time code sets a new password on the
 login page, with which the clerk logs in; finance opens the job runs page and reads the same
 finished_at as listProgramJobs. A program of its own, so the other console tests' figures stay
-theirs."""
+theirs. A merchant admin is offered its merchant's roles only, and its merchant's staff only."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def people(api, stack):
     for path, body in calls:
         assert api.call("POST", path, body, headers=hq, key=f"cpp-{path}-{fresh_phone()}").status_code in (201, 409)
     logins = {}
-    for role, merchant, store in (("super_admin", None, None), ("finance", None, None), ("clerk", MERCHANT, STORES[0][0])):
+    for role, merchant, store in (("super_admin", None, None), ("finance", None, None), ("clerk", MERCHANT, STORES[0][0]),
+                                  ("merchant_admin", MERCHANT, None)):
         login = f"{role.replace('_', '-')}-{fresh_phone()}@people"
         logins[role] = _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role,
                                                           "merchant_id": merchant, "store_id": store, "password": PASSWORD},
@@ -150,4 +151,25 @@ def test_finance_reads_the_job_runs_as_listProgramJobs_has_them(browser, api, pe
     assert cell.get_attribute("data-at") in moments                  # (the stack's scheduler may run it meanwhile)
     assert ui.page.locator("[data-test=job-runs] .el-table__row").count() == len(before)
     assert "result" not in ui.page.content() and "items_read" not in ui.page.content()
+    ui.close()
+
+
+def test_a_merchant_admin_is_offered_only_what_the_api_lets_it_do(browser, api, people):
+    ui = Page(browser, api, 1280)
+    page = ui.page
+    _login(ui, people["staff"]["merchant_admin"]["login"])
+    page.click("[data-page=staff]")
+    page.wait_for_selector("[data-test=staff] .el-table__row")
+    listed = _ok(api.call("GET", "/v1/staff", headers=people["hq"], params={"merchant_id": MERCHANT}), 200)["staff"]
+    rows = page.locator("[data-test=staff] .el-table__row")
+    assert rows.count() == len(listed) and all(s["merchant_id"] == MERCHANT for s in listed)
+    for hq in ("super_admin", "finance"):
+        assert people["staff"][hq]["login"] not in page.locator("[data-test=staff]").inner_text()
+    page.click("[data-test=create-role]")
+    page.locator(".el-select-dropdown__item:visible").first.wait_for()
+    offered = page.locator(".el-select-dropdown__item:visible").all_inner_texts()
+    assert offered == ["商户管理员", "店长", "店员"], offered
+    page.keyboard.press("Escape")
+    clerk = people["staff"]["clerk"]["login"]
+    assert page.locator(f"[data-edit='{clerk}']").count() == page.locator(f"[data-reset='{clerk}']").count() == 1
     ui.close()
