@@ -1,7 +1,8 @@
 """The people-and-integrations pages in a real Chromium (issue #30, fifth part): a super admin
 subscribes a URL with a double click that writes once (listWebhookSubscriptions), sees the signing
 secret once (a reload does not show it again; getWebhookSubscription has the URL typed) and rotates
-it (the new secret once, the old one's retire_at said); moves a clerk to another store
+it (the new secret once, the old one's retire_at said), changes its description and deletes it
+after a confirmation; moves a clerk to another store
 (getStaff has it) and resets the clerk's password, whose one-time code sets a new password on the
 login page, with which the clerk logs in; finance opens the job runs page and reads the same
 finished_at as listProgramJobs. A program of its own, so the other console tests' figures stay
@@ -97,6 +98,17 @@ def test_a_subscription_made_with_a_double_click_writes_once_shows_its_secret_on
     old = [s for s in after["secrets"] if s["retire_at"]]
     assert new.startswith("whsec_") and new != shown and len(after["secrets"]) == 2 and len(old) == 1
     assert re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}", rotated.inner_text())          # until when the old one signs
+
+    page.fill("input[name=edit-description]", "收银系统")                # a change: the description only
+    page.click("[data-test=save-hook]")
+    page.locator("[data-test=hook-saved]").wait_for()
+    changed = _ok(api.call("GET", f"/v1/webhooks/subscriptions/{one['subscription_id']}", headers=hq), 200)
+    assert (changed["description"], changed["url"], changed["filters"]) == ("收银系统", url, ["points.earned"])
+    page.click("[data-test=delete-hook]")                               # asked first, then deleted
+    page.click("[data-test=confirm-delete]")
+    page.locator("[data-test=subscriptions] .el-table__row", has_text=url).wait_for(state="detached")
+    left = _ok(api.call("GET", "/v1/webhooks/subscriptions", headers=hq), 200)["subscriptions"]
+    assert len(left) == before and url not in [s["url"] for s in left]
 
 
 def test_a_clerk_moved_to_another_store_and_reset_logs_in_with_a_new_password(browser, admin, api, people):

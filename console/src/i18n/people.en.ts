@@ -12,6 +12,8 @@ export default {
     delete: "Delete", confirmDelete: "Delete this subscription? Nothing more is delivered to it.", confirm: "Delete it",
     deleted: "Deleted", secrets: "Signing secrets", current: "current", retires: "retires {at}", none: "None",
     needFilters: "Pick at least one event type", needUrl: "A URL (https://…)",
+    at: "When", replaySince: "Deliver every event since {since} again", replayMore: "Carry on replaying",
+    moreToReplay: "more to replay",
   },
   staff: {
     edit: "Change", editTitle: "Change {login}", role: "Role", scope: "Merchant / store", submit: "Save",

@@ -12,6 +12,8 @@ export default {
     delete: "删除", confirmDelete: "删除此订阅？之后不再向它投递。", confirm: "确认删除",
     deleted: "已删除", secrets: "签名密钥", current: "当前", retires: "{at} 停用", none: "无",
     needFilters: "至少选择一个事件类型", needUrl: "请填写 URL（https://…）",
+    at: "时间", replaySince: "重新投递 {since} 以来的全部事件", replayMore: "继续重发",
+    moreToReplay: "还有未重发的事件",
   },
   staff: {
     edit: "修改", editTitle: "修改 {login}", role: "角色", scope: "商户 / 门店", submit: "保存",
