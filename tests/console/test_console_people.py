@@ -6,7 +6,8 @@ after a confirmation; moves a clerk to another store
 (getStaff has it) and resets the clerk's password, whose one-time code sets a new password on the
 login page, with which the clerk logs in; finance opens the job runs page and reads the same
 finished_at as listProgramJobs. A program of its own, so the other console tests' figures stay
-theirs. A merchant admin is offered its merchant's roles only, and its merchant's staff only."""
+theirs. A merchant admin is offered its merchant's roles only, and its merchant's staff only, and rotates
+its merchant's till key (the new secret once, the old key retiring)."""
 
 from __future__ import annotations
 
@@ -184,4 +185,16 @@ def test_a_merchant_admin_is_offered_only_what_the_api_lets_it_do(browser, api, 
     page.keyboard.press("Escape")
     clerk = people["staff"]["clerk"]["login"]
     assert page.locator(f"[data-edit='{clerk}']").count() == page.locator(f"[data-reset='{clerk}']").count() == 1
+
+    # its merchant's till key rotated: the new secret once, the old key retiring until the overlap ends
+    key = _ok(api.call("POST", f"/v1/merchants/{MERCHANT}/api-keys", {"store_id": STORES[0][0]}, headers=people["hq"],
+                       key=f"cpp-key-{fresh_phone()}"))["key_id"]
+    page.click("[data-page=api-keys]")
+    page.click(f"[data-rotate='{key}']")
+    shown = page.locator("[data-test=rotated-key]")
+    shown.wait_for()
+    keys = {k["key_id"]: k for k in _ok(api.call("GET", f"/v1/merchants/{MERCHANT}/api-keys", headers=people["hq"]), 200)["keys"]}
+    [new] = [k for k in keys.values() if k["rotated_from"] == key]
+    assert keys[key]["status"] == "retiring" and keys[key]["retires_at"] and new["status"] == "active"
+    assert new["key_id"] in shown.inner_text() and len(shown.locator("[data-test=rotated-key-secret]").inner_text().strip()) >= 32
     ui.close()
