@@ -154,6 +154,12 @@ def run_waiting() -> list[dict[str, Any]]:
     return done
 
 
+def last_runs(uow: UnitOfWork, names: list[str]) -> dict[str, JobRun | None]:
+    """The records of the last runs of ``names`` (at most 100), by name: one BatchGetItem of their
+    ``JOB#<name>/LAST`` items (None: never ran)."""
+    return dict(zip(names, uow.get_many(JobRun, [JobRun.key(n) for n in names]), strict=True))
+
+
 def last_run(name: str) -> dict[str, Any] | None:
     """The record of a job's last run, or None if it never ran."""
     item = UnitOfWork().get(JobRun, JobRun.key(name), consistent=True)

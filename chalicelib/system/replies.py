@@ -84,3 +84,26 @@ class JobRunOut(Reply):
     part: int = Field(description=PART)
     due_backlog_days: dict[str, int] = Field(description="per kind of due work the run read, how many days its "
                                              "oldest item has been due after the run (0: none overdue)")
+
+
+class ProgramJobOut(Reply):
+    """How one scheduled job stands (never what its runs did: their counts are every program's)."""
+
+    job: str = Field(description="the job's name")
+    every_minutes: int = Field(description="its schedule's period in minutes (5, 60, 1440...)")
+    ran: bool = Field(description="whether it ever ran")
+    as_of: str | None = Field(description="the moment its last run acted as of (ISO 8601, UTC; null: never ran)")
+    finished_at: str | None = Field(description="when its last run (or part of one) finished (ISO 8601, UTC)")
+    continues: bool = Field(description=CONTINUES)
+    part: int | None = Field(description=PART)
+    behind: bool = Field(description="never ran, its continuations still carry on, or its last run acted as of "
+                                     "longer ago than its period and a margin (the period again, at most 30 "
+                                     "minutes): a run that should have finished by now has not")
+
+
+class ProgramJobsOut(Reply):
+    """Every scheduled job's last run, as the program's HQ sees it: when, not what (a job serves every
+    program at once; its run is the deployment's last, whichever programs it served)."""
+
+    as_of: str = Field(description="when this was read (ISO 8601, UTC)")
+    jobs: list[ProgramJobOut] = Field(description="every scheduled job, by name")

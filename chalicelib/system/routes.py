@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import jobs
-from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
+from chalicelib.api.auth import ANY_STAFF, HQ, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.openapi import document
 from chalicelib.shared import clock, lazy
@@ -19,8 +19,10 @@ from chalicelib.shared.types import Instant, Strict
 
 if TYPE_CHECKING:
     from chalicelib.events import stats
+    from chalicelib.system import program_jobs
 else:
     stats = lazy.module("chalicelib.events.stats")
+    program_jobs = lazy.module("chalicelib.system.program_jobs")
 
 bp = Blueprint(__name__)
 
@@ -103,6 +105,16 @@ def run_job(call: Call):
         raise ValidationProblem("as_of is accepted on the local and test stages only")
     only = call.body.program_id
     return jobs.run(name, as_of or clock.now(), programs=None if only is None else [only])
+
+
+# A program's HQ (and its readers) sees when each job last ran and whether it is behind, never what
+# a run did (its counts are every program's): chalicelib/system/program_jobs.py.
+@endpoint(bp, "/v1/program/jobs", "GET", "listProgramJobs", tags=("operations",),
+          summary="Every scheduled job's last run: as of when, finished when, whether it continues or is behind "
+          "(HQ; never a run's counts, which are every program's)", allow=(HQ,),
+          response="chalicelib.system.replies:ProgramJobsOut")
+def list_program_jobs(call: Call):
+    return program_jobs.listing(call.uow)
 
 
 RECONCILIATIONS = ("points", "stored-value", "gift-card", "coupon")

@@ -87,6 +87,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset({SA, FIN}), "closeSettlementPeriod"),
     (frozenset(HQ_READS), "getSettlementReconciliation"),
     (frozenset(EVERY), "previewEarn"),        # the earn rules' dry run (#30): a read sent as a POST
+    (frozenset(HQ_READS), "listProgramJobs"),  # the jobs' last runs, when not what (#30): HQ's console
 ]
 SELF_SERVICE = {"logoutStaff", "changeStaffPassword", "enrollStaffTotp"}   # a reader's own account: its writes
 FINANCE_WRITES = {"closeSettlementPeriod"}      # closing the books of a month is finance's (issue #29 item 4)

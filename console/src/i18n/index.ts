@@ -20,3 +20,9 @@ export function setLocale(locale: "zh-CN" | "en"): void {
   globalThis.localStorage?.setItem(KEY, locale);
   document.documentElement.lang = locale;
 }
+
+// The people-and-integrations pages (issue #30, fifth part): their own namespace, merged in here.
+import peopleZhCN from "./people.zh-CN";
+import peopleEn from "./people.en";
+i18n.global.mergeLocaleMessage("zh-CN", { people: peopleZhCN });
+i18n.global.mergeLocaleMessage("en", { people: peopleEn });

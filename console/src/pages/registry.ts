@@ -107,6 +107,6 @@ export const PAGES: Page[] = [
     needs: ["getGiftCard"], component: () => import("./GiftCardPage.vue") },
   { path: "/settlement/reconciliation", name: "settlement-reconciliation", storeMenu: false, title: "ops.menu.settlementReconciliation",
     needs: ["getSettlementReconciliation"], component: () => import("./SettlementReconciliationPage.vue") },
-  { path: "/jobs", name: "job-runs", storeMenu: false, title: "ops.menu.jobRuns", needs: ["listJobRuns"],
+  { path: "/jobs", name: "job-runs", storeMenu: false, title: "ops.menu.jobRuns", needs: ["listProgramJobs"],
     component: () => import("./JobRunsPage.vue") },
 ];
