@@ -4,7 +4,9 @@ DynamoDB settles a race with a failed condition: the loser re-reads and tries ag
 requests of *one process* (a threaded server: ``make run``, a container) race on one account, each
 retry costs the others a retry too and the work grows with the square of the crowd. A request that
 lost once therefore retries holding a process-local lock named by what it contends for (the
-member), so its neighbours wait their turn instead of stampeding. Across processes (one Lambda
+member in its path; else the record its lost race names, ``ConcurrentUpdate.record``; else its
+path), so its neighbours wait their turn instead of stampeding, and requests racing for nothing in
+common (two members' checkout commits) never wait for each other. Across processes (one Lambda
 container per request) the lock is uncontended and the jittered retries alone settle the race.
 
 Locks are counted and dropped when their last holder leaves: memory stays bounded by the number of

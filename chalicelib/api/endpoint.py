@@ -375,9 +375,10 @@ def _run(op: Operation, handler: Callable[[Call], Any], principal, params, body,
                 # Lost a race on a version or a counter: retry from fresh state after a jittered
                 # pause (let the winner finish), queued behind this process's other contenders;
                 # past the last try, ask the caller to retry later (503).
-                def queue(losses: int, program: str = call.uow.program) -> None:
-                    if losses == 1:
-                        turn.enter_context(queued(f"{program}/{params.get('member_id') or instance}"))
+                def queue(losses: int, program: str = call.uow.program,
+                          record: str | None = contended.record) -> None:
+                    if losses == 1:     # the member (all its records); else the record raced for, or the path
+                        turn.enter_context(queued(f"{program}/{params.get('member_id') or record or instance}"))
                 if not contention.lost(queue):
                     raise Busy(str(contended), retry_after=1) from None
 

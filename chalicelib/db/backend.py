@@ -102,7 +102,12 @@ class ConditionsFailed(Exception):
 
 
 class Contended(Exception):
-    """The transaction collided with another one in flight; nothing was written (retry)."""
+    """The transaction collided with another one in flight; nothing was written (retry).
+    ``at``: the positions of the writes that collided, where DynamoDB says (else empty)."""
+
+    def __init__(self, at: list[int] | None = None) -> None:
+        super().__init__(f"transaction conflict at {at or 'an unknown write'}")
+        self.at = at or []
 
 
 class Throttled(Exception):
@@ -345,7 +350,7 @@ class DynamoBackend(Backend):
             if failed:
                 raise ConditionsFailed(failed) from error
             if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
-                raise Contended() from error
+                raise Contended(sorted(order[pos] for pos, code in enumerate(codes) if code == "TransactionConflict")) from error
             raise
 
 

@@ -47,6 +47,15 @@ def _default_conflict() -> Problem:
     return Conflict("the record changed or already exists")
 
 
+def _naming(problem: Problem, failed: list[Write]) -> Problem:
+    """A lost race names the record it was lost on (the first of ``failed`` with keys), so that
+    the endpoint queues the retries of the requests racing for that record, not for the path."""
+    if isinstance(problem, ConcurrentUpdate) and problem.record is None:
+        keys = [(getattr(w.item, "pk", None), getattr(w.item, "sk", None)) for w in failed]
+        problem.record = next((f"{pk}/{sk}" for pk, sk in keys if pk), None)
+    return problem
+
+
 class UnitOfWork:
     """Collects writes and events; :meth:`commit` applies them atomically."""
 
@@ -238,9 +247,10 @@ class UnitOfWork:
             if claim is not None and any(w.item is claim for w in failed):
                 raise ClaimTaken() from error          # a replay, whatever else changed since
             problems = [(w.on_conflict or _default_conflict)() for w in failed]
-            raise merge_problems(problems) from error
+            raise _naming(merge_problems(problems), failed) from error
         except Contended as error:
-            raise ConcurrentUpdate("another request changed the same record; retry") from error
+            raise _naming(ConcurrentUpdate("another request changed the same record; retry"),
+                          [writes[i] for i in error.at]) from error
         self.committed = True
         for follow_up in self._after:
             try:

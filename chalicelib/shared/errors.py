@@ -81,9 +81,12 @@ class IdempotencyKeyMissing(Problem):
 
 
 class ConcurrentUpdate(Problem):
-    """A race lost on a version or counter: the endpoint retries it; callers never see it."""
+    """A race lost on a version or counter: the endpoint retries it; callers never see it.
+    ``record``: the record raced for (its keys), when the unit of work knows it: the endpoint
+    queues a process's retries on it (:mod:`chalicelib.api.contention`)."""
 
     status, slug, title = 409, "concurrent-update", "The record changed while the request ran; retry"
+    record: str | None = None
 
 
 def changed(what: str, when: str = "while the request ran") -> Callable[[], ConcurrentUpdate]:

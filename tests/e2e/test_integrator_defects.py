@@ -10,7 +10,8 @@ import requests
 
 from chalicelib.api import contention
 from chalicelib.points import service as points_service
-from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.checkout import commits
+from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from tests.e2e.conftest import fresh_phone
 
 
@@ -123,6 +124,33 @@ def test_a_request_that_cannot_get_its_turn_is_a_503_with_retry_after(api, monke
                      pos=True, key=f"turn-{mid}")       # a 503 stored nothing: the same key goes through later
     assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
     assert api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]["available"] == 99
+
+
+def test_a_retry_without_a_member_in_its_path_queues_on_the_record_it_lost(api, monkeypatch):
+    """O1 (stop 44): commits of different members' checkouts all queued on their path, so 2 of 64
+    answered 503 at 32-way. A lost race names its record; a request with no member in its path
+    waits only for the requests racing for that record."""
+    tries = []
+    record = "CHECKOUT#Q1/QUOTE"
+
+    def loses(body, *args, **kwargs):
+        tries.append(1)
+        if body.quote_id == "always" or len(tries) == 1:
+            lost = ConcurrentUpdate("the quote changed while the request ran; retry")
+            lost.record = record
+            raise lost
+        raise ValidationProblem("got its turn at once")
+
+    monkeypatch.setattr(contention, "WAIT_SECONDS", 0.2)
+    with monkeypatch.context() as patch, contention.queued("default//v1/checkouts"):   # the path's turn is taken
+        patch.setattr(commits, "commit", loses)
+        through = api.call("POST", "/v1/checkouts", {"quote_id": "once"}, pos=True, key=fresh_phone())
+        assert through.status_code == 422 and len(tries) == 2       # queued on the record, which is free
+        tries.clear()
+        with contention.queued(f"default/{record}"):                 # now the record's turn is taken
+            busy = api.call("POST", "/v1/checkouts", {"quote_id": "always"}, pos=True, key=fresh_phone())
+    assert busy.status_code == 503 and busy.json()["type"].endswith("/busy") and len(tries) == 1
+    assert contention.waiting() == 0
 
 
 def test_concurrent_rule_saves_get_distinct_versions_and_the_newest_wins(api):
