@@ -9,8 +9,8 @@ import threading
 import requests
 
 from chalicelib.api import contention
-from chalicelib.points import service as points_service
 from chalicelib.checkout import commits
+from chalicelib.points import service as points_service
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from tests.e2e.conftest import fresh_phone
 
