@@ -46,6 +46,8 @@ const en: typeof zh = {
     versions: "Versions", version: "Version", versionN: "in force: v{n}", defaults: "in force: the defaults (never saved)", noVersions: "No version saved yet",
     effectiveFrom: "In force from", state: "State", now: "Now", save: "Save as a new version", add: "Add", remove: "Remove",
     notMoney: "Type an amount, e.g. 12.34",
+    open: "Open", inForm: "in the form", opened: "The form holds v{n} (in force from {from}, {zone}): a version saved from then replaces it",
+    replaces: "Saved from this time, it replaces the scheduled {versions} (they will never come into force)",
     states: { in_force: "In force", scheduled: "Scheduled", replaced: "Replaced" },
   },
   earn: {

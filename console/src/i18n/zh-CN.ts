@@ -44,6 +44,8 @@ export default {
     versions: "版本", version: "版本", versionN: "生效中：v{n}", defaults: "生效中：默认配置（未保存过）", noVersions: "尚未保存过版本",
     effectiveFrom: "生效时间", state: "状态", now: "立即生效", save: "保存为新版本", add: "添加", remove: "删除",
     notMoney: "请输入金额，如 12.34",
+    open: "打开", inForm: "表单中", opened: "表单中是 v{n}（{from} 起生效，{zone}）：从该时间保存的新版本将替代它",
+    replaces: "从此时保存，将替代尚未生效的 {versions}（它们将不会生效）",
     states: { in_force: "生效中", scheduled: "待生效", replaced: "已被替代" },
   },
   earn: {
