@@ -1,6 +1,7 @@
 """The console's configuration gaps in a real Chromium (issue #30, sixth part): a coupon template
 changed on its form is what getCouponTemplate then answers (new terms a new version, the stock and
-limits as set; the server's field error beside its field; the coupons issued keep their terms); a
+limits as set; the server's field error beside its field; the coupons issued keep their terms),
+and paused from it; a
 scheduled tier ladder version opens into the form with its start on the program's clocks, and a
 save from then replaces it, as getTierLadder lists it; a task rewarding a tier the ladder lacks is
 refused beside its row; the gift card check shows getGiftCardReconciliation's typed figures. A
@@ -79,6 +80,11 @@ def test_a_coupon_template_changed_on_its_form_is_what_getCouponTemplate_answers
     assert shown["stock"] == {"total": 150, "left": 149, "taken": 1} and shown["per_member_limit"] is None
     coupon = ok(api.call("GET", f"/v1/members/{member}/coupons/{issued['coupon_id']}", headers=hq), 200)
     assert coupon["terms"]["amount_off_fen"] == 500                                  # issued before: its own terms
+    page.click("[data-move=ended]")                                                 # ending asks twice
+    assert page.locator("[data-move=ended]").inner_text().startswith("确认结束")
+    page.click("[data-move=paused]")
+    page.wait_for_selector("[data-test=template-state] [data-state=paused]")
+    assert ok(api.call("GET", f"/v1/coupon-templates/{template}", headers=hq), 200)["state"] == "paused"
 
 
 def test_a_scheduled_ladder_version_opens_into_the_form_and_a_save_from_its_start_replaces_it(ops, api, world):

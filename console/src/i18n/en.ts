@@ -152,6 +152,8 @@ const en: typeof zh = {
     fixed: "Its kind, merchant, store budget period and what an undone write-off does cannot change; changed terms are a new version, for coupons issued from then on.",
     issued: "{n} coupons issued keep the terms they were issued under (v{v} or before), whatever changes; the stock can shrink by the {left} not issued only.",
     ended: "The template has ended: it changes no more.",
+    states: { draft: "draft", active: "active", paused: "paused", ended: "ended" }, moves: { active: "Activate", paused: "Pause", ended: "End" },
+    endSure: "End it for good (cannot be undone)",
   },
   gcCheck: {
     balanced: "Everything balances", batches: "Batches checked", cards: "Cards checked", mismatched: "Cards mismatched", whole: "Every card checked",

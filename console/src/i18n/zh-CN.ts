@@ -150,6 +150,8 @@ export default {
     fixed: "类型、所属商户、门店预算周期和撤销核销后的处理不能修改；修改条款即生成新版本，只用于此后发放的券。",
     issued: "已发放 {n} 张券：它们保留发放时的条款（v{v} 及之前），不随修改变化；库存最多只能减少未发放的 {left} 张。",
     ended: "模板已结束，不能再修改。",
+    states: { draft: "草稿", active: "进行中", paused: "已暂停", ended: "已结束" }, moves: { active: "启用", paused: "暂停", ended: "结束" },
+    endSure: "确认结束（不可恢复）",
   },
   gcCheck: {
     balanced: "全部平衡", batches: "已核对批次", cards: "已核对卡", mismatched: "不一致的卡", whole: "覆盖全部卡", figures: "发行方账户与预付数据一致",
