@@ -100,6 +100,7 @@ def test_a_scheduled_ladder_version_opens_into_the_form_and_a_save_from_its_star
     assert page.input_value("[data-test=effective-from] input") == "2030-01-01 00:00:00"
     assert page.input_value("input[name=tier-2-name]") == "黄金"
     page.fill("input[name=tier-2-name]", "黄金PLUS")
+    page.screenshot(path=str(SHOTS / "console-scheduled-version.png"), full_page=True)
     page.click("[data-test=save]")
     page.wait_for_selector(f"[data-open='{world.scheduled + 1}']")              # the new version: scheduled, not in the form
     old = page.locator("[data-test=versions] .el-table__row", has_text=f"v{world.scheduled}")
