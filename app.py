@@ -16,7 +16,7 @@ from chalicelib.benefits.routes import bp as benefits
 from chalicelib.checkout.routes import bp as checkout
 from chalicelib.coupons import audience, pack_rules
 from chalicelib.coupons.routes import bp as coupons
-from chalicelib.db import due
+from chalicelib.db import due, versioned
 from chalicelib.db.tables import EVENTS, stream_placeholder
 from chalicelib.events import dispatch
 from chalicelib.gift_cards.routes import bp as gift_cards
@@ -75,6 +75,10 @@ jobs.provided_by(
 jobs.provided_by("chalicelib.reports.exports_job")                 # exports (#29 item 3)
 dispatch.provided_by("chalicelib.settlement.projection")           # mall settlement's clearing lines (#29 item 4)
 export_hooks.provided_by("chalicelib.settlement.exports")          # ... and their export
+versioned.declared_in(                                             # configurations naming others', checked on a save
+    "chalicelib.tiers.ladder", "chalicelib.tiers.plans", "chalicelib.pricing.lists", "chalicelib.coupons.pack_rules",
+    "chalicelib.points.rules", "chalicelib.tasks.config", "chalicelib.benefits.rules", "chalicelib.stored_value.rules",
+)
 
 # The API refuses to start on a deployed stage without strong secrets (shared/secrets.py).
 if os.environ.get("REQUIRE_SECRETS") == "true":

@@ -26,6 +26,7 @@ as a provider, it would drop a name that a consumer's version in force then (or 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from chalicelib.db import audit
 from chalicelib.db.backend import SortKey
 from chalicelib.db.items import MainModel
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.shared import clock
+from chalicelib.shared import clock, lazy
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.events import DomainEvent
@@ -57,6 +58,15 @@ _monotonic = time.monotonic       # (tests move it)
 
 _PROVIDERS: dict[str, tuple[VersionedConfig[Any], Names]] = {}
 _CONSUMERS: dict[str, list[tuple[VersionedConfig[Any], Uses]]] = {}
+_DECLARING = lazy.Modules()
+
+
+def declared_in(*modules: str) -> None:
+    """Name the modules that declare configurations naming others (``provides``, ``refers``): a
+    save imports them all before it checks, since a cold Lambda has imported only its operation's
+    (a task's save must find the points rules that provide custom events; a ladder's, the tasks
+    that use its tiers)."""
+    _DECLARING.add(*modules)
 
 
 class ConfigVersionItem(MainModel):
@@ -166,10 +176,12 @@ class VersionedConfig(Generic[C]):
         self._applicable.put(uow.program, fresh)
         return fresh
 
-    def put(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal) -> dict[str, Any]:
+    def put(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal,
+            field: str = "") -> dict[str, Any]:
         """Stage a new version, in force from ``effective_from`` (default: now); refused if it
-        refers to a name its provider lacks, or drops one that a consumer uses."""
-        self.check_references(uow, body, effective_from or clock.now())
+        refers to a name its provider lacks, or drops one that a consumer uses (``field``: the
+        request's member holding ``body``, which the refusal's ``errors[]`` paths start with)."""
+        self.check_references(uow, body, effective_from or clock.now(), field)
         self._cache.invalidate(uow.program)
         self._applicable.invalidate(uow.program)
         known = self.versions(uow)
@@ -194,31 +206,36 @@ class VersionedConfig(Generic[C]):
         stamp = clock.iso(when)
         return [(current, body), *((v, b) for start, v, b in self.versions(uow) if start > stamp and v > current)]
 
-    def check_references(self, uow: UnitOfWork, body: C, when: datetime) -> None:
+    def check_references(self, uow: UnitOfWork, body: C, when: datetime, field: str = "") -> None:
         """Refuse ``body`` (a ValidationProblem) if, from ``when`` on, it would name something
-        its provider lacks or drop a name that a consumer uses."""
-        broken: list[str] = []
+        its provider lacks or drop a name that a consumer uses. Its ``errors[]`` name each place:
+        a name the body refers to by its path in the request (``tasks.tasks.1.reward.tier``, the
+        body being the request's ``field``), a name dropped or a record missing by ``field``."""
+        _DECLARING.load()
+        broken: list[tuple[str, str]] = []                  # (the field path, what is wrong there)
         seen: set[str] = set()
         for kind, uses in self.refers.items():
             provider, names = _provider(kind)
             self._consult(uow, provider, seen)
             for version, provided in provider.from_on(uow, when):
                 known = names(provided)
-                broken += [f"{where}: {kind} '{name}' is not in {provider.name} version {version}"
+                broken += [(_path(field, where), f"{kind} '{name}' is not in {provider.name} version {version}")
                            for where, name in uses(body) if name not in known]
         for kind, names in self.provides.items():
             kept = names(body)
             for consumer, uses in _CONSUMERS.get(kind, []):
                 self._consult(uow, consumer, seen)
                 for version, theirs in consumer.from_on(uow, when):
-                    broken += [f"{kind} '{name}' is used by {consumer.name} version {version} ({where})"
+                    broken += [(field, f"{kind} '{name}' is used by {consumer.name} version {version} ({where})")
                                for where, name in uses(theirs) if name not in kept]
         if self.records is not None:
-            broken += self.records(uow, body)
+            broken += [(field, phrase) for phrase in self.records(uow, body)]
         if broken:
-            shown = sorted(set(broken))
+            found = sorted(set(broken))
+            shown = [f"{where}: {what}" if where else what for where, what in found]
             raise ValidationProblem(f"{self.name} refers to what does not exist, or drops what others use: "
-                                    + "; ".join(shown[:10]) + (f"; and {len(shown) - 10} more" if len(shown) > 10 else ""))
+                                    + "; ".join(shown[:10]) + (f"; and {len(shown) - 10} more" if len(shown) > 10 else ""),
+                                    errors=[{"field": where or self.name, "message": what} for where, what in found[:50]])
 
     def _consult(self, uow: UnitOfWork, other: VersionedConfig[Any], seen: set[str]) -> None:
         """Read ``other``'s versions afresh (not this Lambda's cache) and make the save commit only
@@ -243,13 +260,21 @@ class VersionedConfig(Generic[C]):
     def saved(self, uow: UnitOfWork, body: C, effective_from: datetime | None, by: Principal, field: str,
               exclude_none: bool = False) -> dict[str, Any]:
         """:meth:`put`, answered as the API does: the version, its start and the body as ``field``."""
-        return {**self.put(uow, body, effective_from, by), field: body.model_dump(mode="json", exclude_none=exclude_none)}
+        return {**self.put(uow, body, effective_from, by, field),
+                field: body.model_dump(mode="json", exclude_none=exclude_none)}
 
     def shown(self, uow: UnitOfWork, when: datetime | None, field: str, exclude_none: bool = False) -> dict[str, Any]:
         """:meth:`describe`, answered as the API does: the version in force, its body as ``field``, the versions."""
         found = self.describe(uow, when)
         return {"version": found["version"], field: found["body"].model_dump(mode="json", exclude_none=exclude_none),
                 "versions": found["versions"]}
+
+
+def _path(field: str, where: str) -> str:
+    """A body's place (``tasks[1].reward.tier``) as the request's field path (``tasks.tasks.1.reward.tier``),
+    the path a request's own 422 names (pydantic's ``loc`` joined by dots)."""
+    dotted = re.sub(r"\[(\d+)\]", r".\1", where)
+    return f"{field}.{dotted}" if field else dotted
 
 
 def _provider(kind: str) -> tuple[VersionedConfig[Any], Names]:

@@ -22,7 +22,7 @@ def rules_at(uow: UnitOfWork, at: datetime) -> tuple[int, R.ProgramRules]:
 
 def put_rules(rules: R.ProgramRules, effective_from: datetime | None, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Save a new version of the program, in force from ``effective_from`` (default: now)."""
-    return {**RULES.put(uow, rules, effective_from, by), "rules": rules.model_dump(mode="json")}
+    return {**RULES.put(uow, rules, effective_from, by, "rules"), "rules": rules.model_dump(mode="json")}
 
 
 def get_rules(uow: UnitOfWork, at: datetime | None) -> dict[str, Any]:

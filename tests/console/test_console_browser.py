@@ -15,20 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devstack.credentials import staff_token
+from tests.console.conftest import PASSWORD, ok
 from tests.e2e.conftest import fresh_phone
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 PROGRAM, MERCHANT, STORE = "console-ui", "tea-house", "tea-1"
-PASSWORD = "Lumen-Orchard-7731"
 CARDS = ("new_members", "active_members", "buyers", "checkouts", "gmv_fen", "points_issued", "points_redeemed",
          "sv_topped_up_fen", "coupons_used")
 
 
-def _ok(r, status=201):
-    assert r.status_code == status, r.text
-    return r.json()
+_ok = ok
 
 
 def shown(name: str, value: float | None) -> str:
@@ -42,37 +39,14 @@ def shown(name: str, value: float | None) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(api, stack):
+def world(make_world, stack):
     """A program with a merchant and store, an HQ operator and a clerk created through the API, and
     some activity: members registered, points earned, stored value topped up."""
-    made = api.call("POST", "/v1/programs", {"program_id": PROGRAM, "name": "茶饮会员"},
-                    headers=api.staff("platform_admin"), key=f"cui-program-{fresh_phone()}")
-    assert made.status_code in (201, 409), made.text
-    hq = api.bearer(staff_token("super_admin", "cui-hq", program_id=PROGRAM))
-    for path, body in (("/v1/merchants", {"merchant_id": MERCHANT, "name": "一茶一坐"}),
-                       (f"/v1/merchants/{MERCHANT}/stores", {"store_id": STORE, "name": "静安店"})):
-        r = api.call("POST", path, body, headers=hq, key=f"cui-{path}-{fresh_phone()}")
-        assert r.status_code in (201, 409), r.text
-    key = _ok(api.call("POST", f"/v1/merchants/{MERCHANT}/api-keys", {"store_id": STORE}, headers=hq,
-                       key=f"cui-key-{fresh_phone()}"))
-    till = {"key_id": key["key_id"], "secret": key["secret"]}
-    logins = {}
-    for role, merchant, store in (("ops_manager", None, None), ("clerk", MERCHANT, STORE)):
-        login = f"{role.replace('_', '-')}-{fresh_phone()}@tea"
-        _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role,
-                                           "merchant_id": merchant, "store_id": store, "password": PASSWORD},
-                     headers=hq, key=f"cui-staff-{login}"))
-        logins[role] = login
-    phones = [fresh_phone() for _ in range(3)]
-    members = [_ok(api.call("POST", "/v1/members", {"phone": p, "name": f"会员{i}"}, signed_by=till,
-                            key=f"cui-reg-{p}"))["member_id"] for i, p in enumerate(phones)]
-    for i, m in enumerate(members):
-        _ok(api.call("POST", f"/v1/members/{m}/points/earn", {"order_id": f"cui-{phones[i]}", "amount_fen": 12_345 * (i + 1)},
-                     signed_by=till, key=f"cui-earn-{phones[i]}"))
-        _ok(api.call("POST", f"/v1/members/{m}/stored-value/top-ups", {"amount_fen": 20_000, "payment_ref": f"cui-{phones[i]}"},
-                     signed_by=till, key=f"cui-top-{phones[i]}"))
+    made = make_world(PROGRAM, "茶饮会员", "cui", roles=("ops_manager", "clerk"))
+    members, phones = zip(*(made.member(f"会员{i}", earn_fen=12_345 * (i + 1), top_up_fen=20_000) for i in range(3)),
+                          strict=True)
     stack.drain()
-    return {"hq": hq, "logins": logins, "phones": phones, "members": members}
+    return {"hq": made.hq, "logins": made.logins, "phones": list(phones), "members": list(members)}
 
 
 class Page:

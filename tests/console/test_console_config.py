@@ -8,15 +8,14 @@ as getCouponStats has them. A program of its own, so the other console tests' fi
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
-from devstack.credentials import staff_token
-from tests.console.test_console_browser import PASSWORD, Page
+from tests.console.conftest import PASSWORD, log_in, ok
+from tests.console.test_console_browser import Page
 from tests.e2e.conftest import fresh_phone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,26 +23,13 @@ SHOTS = ROOT / "docs" / "screenshots"
 PROGRAM, MERCHANT, STORE = "console-cfg", "tea-house", "tea-1"
 
 
-def _ok(r, status=201):
-    assert r.status_code == status, r.text
-    return r.json()
+_ok = ok
 
 
 @pytest.fixture(scope="module")
-def cfg(api, stack):
-    made = api.call("POST", "/v1/programs", {"program_id": PROGRAM, "name": "配置"}, headers=api.staff("platform_admin"),
-                    key=f"cfg-program-{fresh_phone()}")
-    assert made.status_code in (201, 409), made.text
-    hq = api.bearer(staff_token("super_admin", "cfg-hq", program_id=PROGRAM))
-    for path, body in (("/v1/merchants", {"merchant_id": MERCHANT, "name": "一茶一坐"}),
-                       (f"/v1/merchants/{MERCHANT}/stores", {"store_id": STORE, "name": "静安店"})):
-        assert api.call("POST", path, body, headers=hq, key=f"cfg-{path}-{fresh_phone()}").status_code in (201, 409)
-    key = _ok(api.call("POST", f"/v1/merchants/{MERCHANT}/api-keys", {"store_id": STORE}, headers=hq,
-                       key=f"cfg-key-{fresh_phone()}"))
-    login = f"ops-{fresh_phone()}@cfg"
-    _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": "运营", "role": "ops_manager", "password": PASSWORD},
-                 headers=hq, key=f"cfg-staff-{login}"))
-    return {"hq": hq, "login": login, "till": {"key_id": key["key_id"], "secret": key["secret"]}}
+def cfg(make_world):
+    world = make_world(PROGRAM, "配置", "cfg")
+    return {"hq": world.hq, "login": world.logins["ops_manager"], "till": world.till, "world": world}
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +44,7 @@ def ops(browser, api, cfg):
 
 
 def _login(ui, login, then="/members"):
-    """Log in and land on ``then`` (not the dashboard: its charts are another test's, and cost a second)."""
-    ui.page.goto(f"{ui.base}/login?next={then}")
-    ui.page.fill("input[name=program_id]", PROGRAM)
-    ui.page.fill("input[name=login]", login)
-    ui.page.fill("input[name=password]", PASSWORD)
-    ui.page.click("[data-test=login-submit]")
-    ui.page.wait_for_url(re.compile(re.escape(then) + "$"))
-    ui.page.wait_for_selector(".el-menu-item")
+    log_in(ui, PROGRAM, login, then)
 
 
 def test_the_earn_rules_preview_shows_previewEarn_s_figure_and_a_save_puts_it_in_force(ops, api, cfg):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.credentials import staff_token
-from tests.console.test_console_browser import PASSWORD, Page
+from tests.console.conftest import log_in, ok
+from tests.console.test_console_browser import Page
 from tests.e2e.conftest import fresh_phone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,39 +22,17 @@ SHOTS = ROOT / "docs" / "screenshots"
 PROGRAM, MERCHANT, STORE = "console-ops", "tea-house", "tea-1"
 
 
-def _ok(r, status=201):
-    assert r.status_code == status, r.text
-    return r.json()
+_ok = ok
 
 
 @pytest.fixture(scope="module")
-def shop(api, stack):
-    made = api.call("POST", "/v1/programs", {"program_id": PROGRAM, "name": "运营"}, headers=api.staff("platform_admin"),
-                    key=f"cop-program-{fresh_phone()}")
-    assert made.status_code in (201, 409), made.text
-    hq = api.bearer(staff_token("super_admin", "cop-hq", program_id=PROGRAM))
-    for path, body in (("/v1/merchants", {"merchant_id": MERCHANT, "name": "一茶一坐"}),
-                       (f"/v1/merchants/{MERCHANT}/stores", {"store_id": STORE, "name": "静安店"})):
-        assert api.call("POST", path, body, headers=hq, key=f"cop-{path}-{fresh_phone()}").status_code in (201, 409)
-    key = _ok(api.call("POST", f"/v1/merchants/{MERCHANT}/api-keys", {"store_id": STORE}, headers=hq,
-                       key=f"cop-key-{fresh_phone()}"))
-    logins = {}
-    for role, merchant, store in (("ops_manager", None, None), ("clerk", MERCHANT, STORE)):
-        login = f"{role.replace('_', '-')}-{fresh_phone()}@ops"
-        _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role, "merchant_id": merchant,
-                                           "store_id": store, "password": PASSWORD}, headers=hq, key=f"cop-staff-{login}"))
-        logins[role] = login
-    return {"hq": hq, "logins": logins, "till": {"key_id": key["key_id"], "secret": key["secret"]}}
+def shop(make_world):
+    world = make_world(PROGRAM, "运营", "cop", roles=("ops_manager", "clerk"))
+    return {"hq": world.hq, "logins": world.logins, "till": world.till, "world": world}
 
 
 def _login(ui, login, then="/members"):
-    """Log in to this module's program and land on ``then`` ("/": the role's first page)."""
-    ui.page.goto(f"{ui.base}/login?next={then}" if then != "/" else f"{ui.base}/login")
-    ui.page.fill("input[name=program_id]", PROGRAM)
-    ui.page.fill("input[name=login]", login)
-    ui.page.fill("input[name=password]", PASSWORD)
-    ui.page.click("[data-test=login-submit]")
-    ui.page.wait_for_selector(".el-menu-item")
+    log_in(ui, PROGRAM, login, then)
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +45,7 @@ def ops(browser, api, shop):
 
 
 def _member(api, shop, earn_fen=0, top_up_fen=0):
-    phone = fresh_phone()
-    member = _ok(api.call("POST", "/v1/members", {"phone": phone, "name": "王小二"}, signed_by=shop["till"],
-                          key=f"cop-reg-{phone}"))["member_id"]
-    if earn_fen:
-        _ok(api.call("POST", f"/v1/members/{member}/points/earn", {"order_id": f"cop-e-{phone}", "amount_fen": earn_fen},
-                     signed_by=shop["till"], key=f"cop-earn-{phone}"))
-    if top_up_fen:
-        _ok(api.call("POST", f"/v1/members/{member}/stored-value/top-ups", {"amount_fen": top_up_fen, "payment_ref": f"cop-{phone}"},
-                     signed_by=shop["till"], key=f"cop-top-{phone}"))
-    return member, phone
+    return shop["world"].member("王小二", earn_fen=earn_fen, top_up_fen=top_up_fen)
 
 
 def test_a_clerk_at_390_px_resolves_a_member_code_sees_the_balances_and_writes_a_coupon_off_once(browser, api, stack, shop):

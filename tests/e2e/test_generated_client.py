@@ -248,3 +248,8 @@ def test_stored_value_and_gift_cards_through_the_client(world):
     wallet = ok(op("getStoredValueAccount").sync_detailed(member_id, client=w.pos), "StoredValueAccountOut")
     # 23,000 − 11,500 + 2,300 + 20,000 (the card's balance, as principal)
     assert (wallet.principal, wallet.bonus, wallet.balance_fen) == (32_000, 1_800, 33_800)
+    # the reconciliation: either shape is typed (every batch's without batch_id, the batch's with it)
+    checked = ok(op("getGiftCardReconciliation").sync_detailed(client=w.hq), "GiftCardReconciliationTotal")
+    assert checked.cards_checked >= 2 and checked.cards_mismatched == 0 and checked.balanced is True
+    one = ok(op("getGiftCardReconciliation").sync_detailed(client=w.hq, batch_id=batch.batch_id), "GiftCardBatchReconciliation")
+    assert one.batch_id == batch.batch_id and one.cards_checked == 2 and one.balanced is True

@@ -7,12 +7,14 @@ negatives, names that do not exist: never a 5xx, and a refused body saves nothin
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.db import versioned
 from chalicelib.shared import clock
 from tests.integration.conftest import AppClient
 
@@ -78,6 +80,30 @@ def test_a_reference_to_nothing_is_refused_and_saves_nothing(configured, path, c
     assert status == 422 and problem["type"].endswith("/validation-failed"), problem
     assert any(name in problem["detail"] for name in ("V9", "V3", "V2", "PLUS", "share_", "referral"))
     assert {p: version(api, p) for p in CONFIGS} == before
+
+
+@pytest.mark.parametrize(("path", "change", "fields"), [
+    ("/v1/tasks", lambda b: b["tasks"][0]["reward"].update(tier="V9"), {"tasks.tasks.0.reward.tier"}),
+    ("/v1/tasks", lambda b: b["tasks"][2].update(event="share_video"), {"tasks.tasks.2.event"}),
+    ("/v1/benefits/rules", lambda b: b["rules"][1]["when"].update(tiers=["V2", "V9"], plans=["PLUS-X"]),
+     {"rules.rules.1.when.tiers", "rules.rules.1.when.plans"}),
+    ("/v1/benefits/rules", lambda b: b["rules"][0]["give"].append({"kind": "price_list", "ref": "nope"}),
+     {"rules.rules.0.give.1.ref"}),
+    ("/v1/points/rules", lambda b: b["tier_multipliers"].update(V9="2"), {"rules.tier_multipliers.V9"}),
+    ("/v1/tiers/ladder", lambda b: b["tiers"].pop(), {"ladder"}),                # dropped: no place in the body
+    ("/v1/stored-value/rules", lambda b: b["issuance_limits_fen"].update(nobody=1), {"rules"}),
+])
+def test_a_refusal_names_each_place_as_the_request_s_field_path(configured, path, change, fields):
+    """What a configuration names that does not exist is in the problem's errors[] at its path in
+    the request, as a request's own 422 names a field (a console shows it beside its row); what a
+    provider drops, or a record that does not exist, under the body's own field."""
+    field, base = CONFIGS[path]
+    body = copy.deepcopy(base)
+    change(body)
+    status, problem = configured.call("PUT", path, {field: body})
+    assert status == 422, problem
+    assert {e["field"] for e in problem["errors"]} == fields, problem
+    assert all(e["message"] and e["message"] in problem["detail"] for e in problem["errors"])
 
 
 def test_a_later_version_is_checked_too(configured):
@@ -226,10 +252,37 @@ def test_every_configuration_put_refuses_bad_values_without_a_5xx(fuzzed, data):
 def test_every_kind_referred_to_has_a_provider_once_the_app_is_imported():
     import app  # noqa: F401  (imports every configuration the API serves)
     from chalicelib.db import versioned
+    versioned._DECLARING.load()
     assert set(versioned._CONSUMERS) <= set(versioned._PROVIDERS) == {"tier", "plan", "behavior", "custom event",
                                                                          "coupon_pack", "price_list"}
     assert {c.name for users in versioned._CONSUMERS.values() for c, _ in users} == {
         "tasks", "benefit-rules", "points-rules", "stored-value-rules"}
+
+
+def test_a_cold_process_checks_a_save_against_every_configuration_naming_others():
+    """A cold Lambda imports its operation's modules only: a task's save must still find the points
+    rules (custom events), a ladder's the tasks using its tiers. The app names every module that
+    declares a configuration with ``provides`` or ``refers`` and a save imports them all first
+    (putTasks on a fresh server answered 500, "no configuration provides custom event")."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    probe = ("import json, app\n"
+             "from chalicelib.db import versioned\n"
+             "cold = sorted(versioned._PROVIDERS)\n"
+             "versioned._DECLARING.load()\n"
+             "print(json.dumps([cold, sorted(versioned._PROVIDERS),\n"
+             "                  sorted(c.name for u in versioned._CONSUMERS.values() for c, _ in u)]))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True,
+                         env={"AWS_DEFAULT_REGION": "cn-north-1", "PATH": "/usr/bin:/bin"}).stdout.strip().splitlines()[-1]
+    cold, warm, consumers = json.loads(out)
+    assert "custom event" not in cold                          # the laziness the app keeps for its cold start
+    assert warm == ["behavior", "coupon_pack", "custom event", "plan", "price_list", "tier"]
+    assert set(consumers) == {"tasks", "benefit-rules", "points-rules", "stored-value-rules"}
+    declaring = {".".join(p.relative_to(root).with_suffix("").parts) for p in (root / "chalicelib").rglob("*.py")
+                 if "VersionedConfig(" in (text := p.read_text()) and ("refers=" in text or "provides=" in text)}
+    assert declaring - {"chalicelib.db.versioned"} <= set(versioned._DECLARING._names)
 
 
 @pytest.mark.parametrize("change", [

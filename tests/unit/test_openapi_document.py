@@ -32,6 +32,27 @@ def test_every_reply_model_forbids_undocumented_fields_and_describes_itself():
     assert undescribed == []
 
 
+def test_a_reply_that_is_one_of_several_models_declares_each_and_closes_each():
+    """A reply of either shape (getGiftCardReconciliation: a batch's or every batch's) names each
+    shape by reference, each with its fields and no others, so a generated client types it."""
+    doc = openapi.document()
+    schemas = doc["components"]["schemas"]
+    replies = {r["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+               for ops in doc["paths"].values() for o in ops.values() for code, r in o["responses"].items()
+               if code.startswith("2") and "application/json" in r.get("content", {})}
+    unions = {n: [b["$ref"].rsplit("/", 1)[1] for b in schemas[n]["anyOf"]] for n in replies if "anyOf" in schemas[n]}
+    assert unions["GiftCardReconciliationOut"] == ["GiftCardBatchReconciliation", "GiftCardReconciliationTotal"]
+    for shapes in unions.values():
+        for shape in shapes:
+            assert schemas[shape]["properties"] and schemas[shape]["additionalProperties"] is False, shape
+            assert schemas[shape].get("description"), shape
+    total = schemas["GiftCardReconciliationTotal"]["properties"]
+    assert {"cards_checked", "cards_mismatched", "whole", "balanced", "issuers", "figures_agree", "progress"} <= set(total)
+    without_fields = sorted(n for n in replies if "properties" not in schemas[n] and "anyOf" not in schemas[n]
+                            and schemas[n].get("type") == "object")
+    assert without_fields == []
+
+
 def test_two_models_with_one_name_fail_the_document():
     first = type("Twin", (BaseModel,), {"__annotations__": {"a": int}})
     second = type("Twin", (BaseModel,), {"__annotations__": {"b": str}})

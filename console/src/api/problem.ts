@@ -37,8 +37,10 @@ export function asProblem(status: number, body: unknown): Problem {
 
 /**
  * The problem's field errors by field, for a form to show beside its inputs: a field is named by
- * its last path segment ("phone", "identity.value" -> "value" and "identity.value" both), and what
- * names no field of the form goes under "" (shown above the form).
+ * its path or its last path segment ("phone", "identity.value" -> "value" and "identity.value"
+ * both), else by the nearest field that holds it ("rules.rules.0.give.1.ref" beside
+ * "rules.rules.0.give", the rest of the path said first: a part of a row the form keeps, not shows);
+ * what names no field of the form goes under "" (shown above the form).
  */
 export function fieldErrors(problem: Problem, fields: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -48,7 +50,10 @@ export function fieldErrors(problem: Problem, fields: readonly string[]): Record
   for (const e of problem.errors ?? []) {
     const path = e.field.split(".");
     const hit = fields.find((f) => f === e.field || f === path[path.length - 1]);
-    put(hit ?? "", hit ? e.message : `${e.field}: ${e.message}`);
+    const holder = hit ? undefined : path.map((_, n) => path.slice(0, path.length - 1 - n).join(".")).find((p) => p && fields.includes(p));
+    if (hit) put(hit, e.message);
+    else if (holder) put(holder, `${e.field.slice(holder.length + 1)}: ${e.message}`);
+    else put("", `${e.field}: ${e.message}`);
   }
   if (!problem.errors?.length) {
     // Some refusals name their field only in words ("phone is not a valid number for its region"):

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { effectiveFrom, versionStates } from "./versioned";
+import { effectiveFrom, replacedBySave, versionStates } from "./versioned";
 
 describe("versionStates", () => {
   const now = new Date("2026-12-05T00:00:00Z");
@@ -13,6 +13,20 @@ describe("versionStates", () => {
     expect(versionStates(versions, 2, now).map((v) => [v.version, v.state])).toEqual([
       [3, "scheduled"], [2, "in_force"], [1, "replaced"],
     ]);
+  });
+
+  it("marks a scheduled version that a later save starting no later replaces as replaced", () => {
+    const again = [...versions, { version: 4, effective_from: "2027-01-01T00:00:00Z" }];
+    expect(versionStates(again, 2, now).map((v) => [v.version, v.state])).toEqual([
+      [4, "scheduled"], [3, "replaced"], [2, "in_force"], [1, "replaced"],
+    ]);
+  });
+
+  it("tells which scheduled versions a save from now, or from an instant, would replace", () => {
+    const rows = versionStates(versions, 2, now);
+    expect(replacedBySave(rows, null, now).map((v) => v.version)).toEqual([3]);
+    expect(replacedBySave(rows, "2027-01-01T00:00:00Z", now).map((v) => v.version)).toEqual([3]);
+    expect(replacedBySave(rows, "2027-01-01T00:00:01Z", now)).toEqual([]);
   });
 
   it("knows no version in force before the first save (version 0: the defaults)", () => {

@@ -46,6 +46,8 @@ const en: typeof zh = {
     versions: "Versions", version: "Version", versionN: "in force: v{n}", defaults: "in force: the defaults (never saved)", noVersions: "No version saved yet",
     effectiveFrom: "In force from", state: "State", now: "Now", save: "Save as a new version", add: "Add", remove: "Remove",
     notMoney: "Type an amount, e.g. 12.34",
+    open: "Open", inForm: "in the form", opened: "The form holds v{n} (in force from {from}, {zone}): a version saved from then replaces it",
+    replaces: "Saved from this time, it replaces the scheduled {versions} (they will never come into force)",
     states: { in_force: "In force", scheduled: "Scheduled", replaced: "Replaced" },
   },
   earn: {
@@ -141,5 +143,22 @@ const en: typeof zh = {
     sources: { growth: "earned", manual: "set" }, reasonNeeded: "Give a reason", pickTier: "Pick a tier",
   },
   exportFilters: { merchantRequired: "this kind is by merchant: pick one", noStore: "this kind is by merchant, not store" },
+  template: {
+    edit: "Change the template", termsVersion: "terms v{v}", description: "Description", amountOff: "Amount off", minSpend: "Minimum spend",
+    percent: "Share paid (%)", cap: "At most off", days: "Days after claim", stock: "Stock change", stockNow: "{left} not issued of {total}",
+    perMember: "Per member", perDay: "Per member a day", budget: "Budget", storeBudget: "Store budget", claimable: "Members claim it",
+    yes: "Yes", no: "No", none: "no limit", save: "Save the changes", onRefund: "An undone write-off", storePeriod: "Store budget period",
+    badPercent: "Type 1 to 99", onlyLeft: "only {left} are not issued", nothing: "Nothing changed", saved: "Saved (terms v{version})",
+    fixed: "Its kind, merchant, store budget period and what an undone write-off does cannot change; changed terms are a new version, for coupons issued from then on.",
+    issued: "{n} coupons issued keep the terms they were issued under (v{v} or before), whatever changes; the stock can shrink by the {left} not issued only.",
+    ended: "The template has ended: it changes no more.",
+    states: { draft: "draft", active: "active", paused: "paused", ended: "ended" }, moves: { active: "Activate", paused: "Pause", ended: "End" },
+    endSure: "End it for good (cannot be undone)",
+  },
+  gcCheck: {
+    balanced: "Everything balances", batches: "Batches checked", cards: "Cards checked", mismatched: "Cards mismatched", whole: "Every card checked",
+    figures: "Issuer accounts agree with the figures", account: "Account", cardsFen: "By the cards", figuresFen: "By the figures", agree: "Agree",
+    yes: "yes", no: "no", mismatches: "Batches that do not balance: {batches}",
+  },
 };
 export default en;

@@ -44,6 +44,8 @@ export default {
     versions: "版本", version: "版本", versionN: "生效中：v{n}", defaults: "生效中：默认配置（未保存过）", noVersions: "尚未保存过版本",
     effectiveFrom: "生效时间", state: "状态", now: "立即生效", save: "保存为新版本", add: "添加", remove: "删除",
     notMoney: "请输入金额，如 12.34",
+    open: "打开", inForm: "表单中", opened: "表单中是 v{n}（{from} 起生效，{zone}）：从该时间保存的新版本将替代它",
+    replaces: "从此时保存，将替代尚未生效的 {versions}（它们将不会生效）",
     states: { in_force: "生效中", scheduled: "待生效", replaced: "已被替代" },
   },
   earn: {
@@ -139,4 +141,20 @@ export default {
     sources: { growth: "成长值", manual: "手动" }, reasonNeeded: "请填写原因", pickTier: "请选择等级",
   },
   exportFilters: { merchantRequired: "此类按商户导出：请选择商户", noStore: "此类按商户导出，不分门店" },
+  template: {
+    edit: "修改模板", termsVersion: "条款 v{v}", description: "说明", amountOff: "减免金额", minSpend: "使用门槛", percent: "折扣（付款比例 %）",
+    cap: "最多减免", days: "领取后有效天数", stock: "库存增减", stockNow: "未发放 {left} / 总计 {total}", perMember: "每人限领", perDay: "每人每日限领",
+    budget: "总预算", storeBudget: "门店预算", claimable: "会员可自领", yes: "是", no: "否", none: "不限", save: "保存修改",
+    onRefund: "撤销核销后", storePeriod: "门店预算周期", badPercent: "请输入 1–99", onlyLeft: "未发放的只有 {left} 张",
+    nothing: "没有修改", saved: "已保存（条款 v{version}）",
+    fixed: "类型、所属商户、门店预算周期和撤销核销后的处理不能修改；修改条款即生成新版本，只用于此后发放的券。",
+    issued: "已发放 {n} 张券：它们保留发放时的条款（v{v} 及之前），不随修改变化；库存最多只能减少未发放的 {left} 张。",
+    ended: "模板已结束，不能再修改。",
+    states: { draft: "草稿", active: "进行中", paused: "已暂停", ended: "已结束" }, moves: { active: "启用", paused: "暂停", ended: "结束" },
+    endSure: "确认结束（不可恢复）",
+  },
+  gcCheck: {
+    balanced: "全部平衡", batches: "已核对批次", cards: "已核对卡", mismatched: "不一致的卡", whole: "覆盖全部卡", figures: "发行方账户与预付数据一致",
+    account: "账户", cardsFen: "按卡计", figuresFen: "按预付数据", agree: "一致", yes: "是", no: "否", mismatches: "不平衡的批次：{batches}",
+  },
 };

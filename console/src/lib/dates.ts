@@ -60,3 +60,13 @@ export function instantIn(wall: string, timeZone: string): string | null {
   const fits = [before, after].map((o) => wallAsUtc - o * 60_000).filter((t) => t + offsetMinutes(timeZone, t) * 60_000 === wallAsUtc);
   return new Date(fits.length ? Math.min(...fits) : wallAsUtc - before * 60_000).toISOString();
 }
+
+/** The date and time the clocks of ``timeZone`` show at ``iso`` ("2027-01-01 00:00:00"), as the
+ * effective-from picker takes it: the inverse of :func:`instantIn`. */
+export function wallTimeIn(iso: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")}`;
+}

@@ -3,7 +3,7 @@
 declare const process: { env: Record<string, string | undefined> };   // (Vitest runs in Node)
 process.env.TZ = "Pacific/Auckland";
 import { describe, expect, it } from "vitest";
-import { formatInstant, instantIn } from "./dates";
+import { formatInstant, instantIn, wallTimeIn } from "./dates";
 
 describe("a time picked on the program's clocks, in a browser elsewhere", () => {
   it("runs in a zone other than the programs'", () => {
@@ -30,5 +30,13 @@ describe("a time picked on the program's clocks, in a browser elsewhere", () => 
   it("refuses what is not a date and time", () => {
     expect(instantIn("2027-02-30 00:00:00", "Asia/Shanghai")).toBeNull();
     expect(instantIn("tomorrow", "Asia/Shanghai")).toBeNull();
+  });
+
+  it("shows a saved version's start on the program's clocks, for the picker, and picks it back to the same instant", () => {
+    expect(wallTimeIn("2026-12-31T16:00:00.000Z", "Asia/Shanghai")).toBe("2027-01-01 00:00:00");
+    expect(wallTimeIn("2027-03-14T07:30:00Z", "America/New_York")).toBe("2027-03-14 03:30:00");
+    for (const [iso, zone] of [["2027-06-30T23:59:59.000Z", "Asia/Urumqi"], ["2027-11-07T05:30:00.000Z", "America/New_York"]]) {
+      expect(instantIn(wallTimeIn(iso, zone), zone)).toBe(iso);
+    }
   });
 });
