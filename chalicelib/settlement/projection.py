@@ -55,14 +55,15 @@ def on_event(event: DomainEvent) -> None:
     if not found:
         return
     original = domain.corrected_period(own, memo.period if memo is not None else None)
-    remember = reference is not None and not domain.is_correction(event.type) and bool(found.lines)
+    # an original's lines leave a memo under their reference (its corrections read it)
+    remember = reference if not domain.is_correction(event.type) and found.lines else None
     for hop in range(HOPS):
         uow = UnitOfWork("stream:settlement", event.correlation_id, program=program)
         period = store.open_period_from(uow, own)
         store.stage(uow, event, found, period, original, reference)
-        if remember and reference is not None:
+        if remember is not None:
             rates = {line.rate for line in found.lines if line.rate}
-            store.stage_memo(uow, reference, own, rates.pop() if len(rates) == 1 else None)
+            store.stage_memo(uow, remember, own, rates.pop() if len(rates) == 1 else None)
         try:
             if apply_once(CONSUMER, event, uow) and period != original:
                 count("SettlementAdjustments")

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.lazy import Hook
 
 _frozen: datetime | None = None
@@ -108,7 +109,6 @@ def not_after_today(day: date | None, field: str, refusal: str) -> None:
     cannot exist yet. ``refusal`` says what was asked, "(today is ...)" is added."""
     today = program_date()
     if day is not None and day > today:
-        from chalicelib.shared.errors import ValidationProblem
         raise ValidationProblem(f"{refusal} (today is {today.isoformat()})",
                                 errors=[{"field": field, "message": "in the future"}])
 
