@@ -41,7 +41,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import alarms, iam, waf
+from infra import alarms, iam, waf, warm
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
@@ -191,14 +191,15 @@ def merge_template(stage: str) -> dict[str, Any]:
     resources.update(gateway_stage_settings())
     alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue", "WebhooksDeadLetterQueue"))
     waf.add(resources, stage, alarms.alarm)
-    return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(),
+    warm.add(resources)
+    return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(), **warm.parameters(),
                            "SecretsExtensionLayerArn": {
                 "Type": "String", "Default": "",
                 "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "
                                "(AWS publishes one per region and partition); empty: the API reads its "
                                "secret with the SDK"}},
             "Conditions": {WITH_EXTENSION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsExtensionLayerArn"}, ""]}]},
-                           **alarms.CONDITIONS},
+                           **alarms.CONDITIONS, **warm.conditions()},
             "Resources": resources,
             "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
                         "EventsTableName": {"Value": {"Ref": "EventsTable"}},

@@ -104,3 +104,17 @@ def test_the_stream_and_the_api_send_to_the_webhooks_queue_and_receive_nothing_f
         on_queue = [a for s in statements(template, role) if QUEUE in on(s) for a in s["Action"]]
         assert on_queue == ["sqs:SendMessage"], role          # allows SendMessageBatch too (SQS's IAM)
     assert not [s for s in statements(template, "JobsRole") if QUEUE in on(s)]
+
+
+def test_the_tables_can_be_warmed_for_a_planned_peak_and_are_not_by_default(template):
+    """#24: the events table needs its partitions (and stream shards) for the flash's events, not
+    its packed writes; each table's warm throughput is a parameter, unset (0) by default."""
+    for table in ("MainTable", "EventsTable"):
+        warm = template["Resources"][table]["Properties"]["WarmThroughput"]["Fn::If"]
+        assert warm[0] == f"Has{table}Warm" and warm[2] == {"Ref": "AWS::NoValue"}
+        assert warm[1] == {"ReadUnitsPerSecond": {"Ref": f"{table}WarmReadUnits"},
+                           "WriteUnitsPerSecond": {"Ref": f"{table}WarmWriteUnits"}}
+        assert template["Parameters"][f"{table}WarmWriteUnits"]["Default"] == 0
+        assert template["Conditions"][f"Has{table}Warm"] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{table}WarmWriteUnits"}, 0]}]}
+    assert "28,000" in template["Parameters"]["EventsTableWarmWriteUnits"]["Description"]
