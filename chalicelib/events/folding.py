@@ -193,7 +193,9 @@ def fold_batch(events: Iterable[DomainEvent], consumers_of: Consumers) -> None:
 
 def fold_one(consumer: Folding, event: DomainEvent) -> None:
     """Fold ``event`` into ``consumer`` alone, exactly once under the consumer's own marker
-    (``APPLIED#<consumer>#<id>``): a consumer called by itself, outside the dispatcher."""
+    (``APPLIED#<consumer>#<id>``, the way every consumer folded before the one marker an event):
+    a consumer called by itself, outside the dispatcher (which never calls this). Not for an event the
+    dispatcher may fold too: its marker does not cover this one's."""
     deltas = consumer.deltas(event)
     if deltas.rows:
         fold = _Fold(0, event, {consumer.name: deltas})
