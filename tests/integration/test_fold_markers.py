@@ -135,8 +135,8 @@ def _markers(uow: UnitOfWork, events: list[DomainEvent], scope: str) -> list[boo
 def test_an_earn_is_folded_by_its_three_consumers_under_one_marker(aws):
     from devstack import emulator
     earns = [_earn(i) for i in range(10)]
-    assert [c.name for c in dispatch.folding_consumers("points.earned")] == [
-        "points-figures", "balance-sheet-history", "dashboard"]
+    assert {c.name for c in dispatch.folding_consumers("points.earned")} == {        # (in import order)
+        "points-figures", "balance-sheet-history", "dashboard"}
     before = emulator.usage()
     assert dispatch.handle_records(_records(earns)) == {"batchItemFailures": []}
     used = emulator.usage().minus(before)
