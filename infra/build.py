@@ -180,6 +180,8 @@ def merge_template(stage: str) -> dict[str, Any]:
                                   "Fn::If": [WITH_EXTENSION, "2773", {"Ref": "AWS::NoValue"}]}})
             props["Layers"] = {"Fn::If": [WITH_EXTENSION, [{"Ref": "SecretsExtensionLayerArn"}],
                                           {"Ref": "AWS::NoValue"}]}
+        if kind == "stream":                # the folds' one marker: the deploy across it (events/cutover.py)
+            variables["FOLD_MARKERS_CUTOVER"] = {"Ref": "FoldMarkersCutover"}
         props["Environment"] = {"Variables": variables}
         props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
         props.update(function_settings(name, kind, names.get(name)))
@@ -193,6 +195,11 @@ def merge_template(stage: str) -> dict[str, Any]:
     waf.add(resources, stage, alarms.alarm)
     warm.add(resources)
     return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(), **warm.parameters(),
+                           "FoldMarkersCutover": {
+                "Type": "String", "Default": "",
+                "Description": "ISO instant with its zone after which no code folding under per-consumer "
+                               "markers ran (chalicelib/events/cutover.py): events created before it are "
+                               "checked for those markers; empty: every event is (safe, a read each)"},
                            "SecretsExtensionLayerArn": {
                 "Type": "String", "Default": "",
                 "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "

@@ -85,16 +85,24 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
 
 
 def dispatch(event: DomainEvent, folded: bool = False) -> None:
-    """Call every subscriber of the event's type (``folded``: but the folding consumers, which
-    :func:`handle_records` gave the whole batch already)."""
+    """Call every subscriber of the event's type: its folding consumers together, under the
+    event's one marker (:func:`~chalicelib.events.folding.fold_batch`, a batch of one), then the
+    others (``folded``: the folding consumers had the whole batch already, :func:`dispatch_batch`)."""
     PROVIDERS.load()
     subscribers = subscribers_of(event.type)
     if not subscribers:
         return
     with clock.in_program(event.program_id or DEFAULT_PROGRAM):     # its days are the program's days
+        if not folded:
+            fold_batch([event], folding_consumers)
         for _name, fn in subscribers:
-            if not (folded and isinstance(fn, Folding)):
+            if not isinstance(fn, Folding):
                 fn(event)
+
+
+def folding_consumers(event_type: str) -> list[Folding]:
+    """The folding consumers among the subscribers of ``event_type``."""
+    return [fn for _name, fn in subscribers_of(event_type) if isinstance(fn, Folding)]
 
 
 def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
@@ -131,8 +139,8 @@ def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str
 
 
 def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
-    """Fold ``events`` into every folding consumer of their types, then call the per-event
-    subscribers of each in turn. Returns how many events were handled and the index of the first
+    """Fold ``events`` into all the folding consumers of their types at once (one marker an event
+    for all of them), then call the per-event subscribers of each in turn. Returns how many events were handled and the index of the first
     that was not (None: all were).
 
     Order: the events table's partition key is the event's subject (the member), so a member's
@@ -144,16 +152,13 @@ def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
     order does not matter."""
     PROVIDERS.load()
     stop = len(events)
-    consumers = {id(fn): fn for event in events for _name, fn in subscribers_of(event.type)
-                 if isinstance(fn, Folding)}
-    for consumer in consumers.values():
-        try:
-            fold_batch(consumer, events)
-        except PartFailed as error:
-            stop = min(stop, error.index)
-        except Exception:
-            logger.exception("folding failed", extra={"consumer": consumer.name})
-            stop = 0
+    try:
+        fold_batch(events, folding_consumers)
+    except PartFailed as error:
+        stop = error.index
+    except Exception:
+        logger.exception("folding failed")
+        stop = 0
     failed = _per_subject(events[:stop])
     if failed is not None:
         return failed, failed

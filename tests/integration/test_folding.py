@@ -70,10 +70,11 @@ def test_a_batch_folds_into_one_update_per_row_and_equals_the_sum_of_its_events(
     assert dispatch.handle_records(_records(EARNS + TOP_UPS)) == {"batchItemFailures": []}
     used = emulator.usage().minus(before)
     assert _figures() == (POINTS, POINTS, FEN, FEN)
-    # Each consumer: 100 markers and its rows (points: the month's liability and the day; prepaid:
-    # two accounts, their days and the issuer's day) in two transactions of at most 100 items,
-    # against a transaction per event before (200 of them).
-    assert used.by_operation["TransactWriteItems"][0] == 4
+    # Both consumers at once: a marker an event (200) and their rows (points: the month's liability
+    # and the day; prepaid: two accounts, their days and the issuer's day) in three transactions of
+    # at most 100 items (two a consumer with a marker per consumer and event; before folding, a
+    # transaction per event, 200 of them).
+    assert used.by_operation["TransactWriteItems"][0] == 3
     assert used.wcu <= 2 * (200 + 2 * (2 + 5))
 
 
