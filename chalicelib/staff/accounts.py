@@ -95,7 +95,7 @@ def _scope(uow: UnitOfWork, by: Principal, role: str, merchant_id: str | None, s
         merchants.place(uow, by, merchant_id, store_id)
 
 
-def _read(uow: UnitOfWork, by: Principal, staff_id: str) -> StaffItem:
+def visible(uow: UnitOfWork, by: Principal, staff_id: str) -> StaffItem:
     """An account the caller may see: 404 for another program's, or (for merchant staff) another
     merchant's, the same as for none."""
     item = uow.get(StaffItem, StaffItem.key(staff_id), consistent=True) if len(staff_id) <= 40 else None
@@ -132,7 +132,7 @@ def create(uow: UnitOfWork, by: Principal, login: str, display_name: str, role: 
 
 def get(uow: UnitOfWork, by: Principal, staff_id: str) -> dict[str, Any]:
     """An account the caller may see."""
-    return view(_read(uow, by, staff_id))
+    return view(visible(uow, by, staff_id))
 
 
 def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -151,10 +151,10 @@ def listing(uow: UnitOfWork, by: Principal, merchant_id: str | None, limit: int,
     return {"staff": [view(i) for i in page], "next_cursor": page[-1].gsi1sk if len(items) > limit else None}
 
 
-def about(item: StaffItem) -> dict[str, Any]:
-    """An account's event fields: its id, role and store, never its login or password."""
+def about(item: StaffItem, more: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An account's event fields: its id, role and store (and ``more``), never its login or password."""
     return {"subject": f"staff:{item.staff_id}", "merchant_id": item.merchant_id,
-            "data": {"staff_id": item.staff_id, "role": item.role, "store_id": item.store_id}}
+            "data": {"staff_id": item.staff_id, "role": item.role, "store_id": item.store_id, **(more or {})}}
 
 
 def _changed(uow: UnitOfWork, by: Principal, item: StaffItem, read_version: int, event: DomainEvent, detail: str,
@@ -174,7 +174,7 @@ def _changed(uow: UnitOfWork, by: Principal, item: StaffItem, read_version: int,
 
 def update(uow: UnitOfWork, by: Principal, staff_id: str, version: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change the display name, the role or the scope (a role or scope change ends every login)."""
-    item = _read(uow, by, staff_id)
+    item = visible(uow, by, staff_id)
     read = int(item.version)
     if version != read:
         raise VersionChanged(f"the account is at version {read}, not {version}: read it again", current_version=read)
@@ -200,7 +200,7 @@ def update(uow: UnitOfWork, by: Principal, staff_id: str, version: int, changes:
 
 def set_status(uow: UnitOfWork, by: Principal, staff_id: str, status: str) -> dict[str, Any]:
     """Disable an account (every token it holds stops working) or enable it again."""
-    item = _read(uow, by, staff_id)
+    item = visible(uow, by, staff_id)
     if not may_manage(by, item.role, item.merchant_id):
         raise Forbidden(f"a {by.role} may not change a {item.role}'s account")
     if item.staff_id == by.id and status == "disabled":
@@ -224,7 +224,7 @@ def _reset_code(item: StaffItem) -> str:
 def issue_reset(uow: UnitOfWork, by: Principal, staff_id: str) -> dict[str, Any]:
     """A one-time code (shown once, valid 24 hours) with which the account's holder sets a new
     password; the old one stops working at once, and every login ends."""
-    item = _read(uow, by, staff_id)
+    item = visible(uow, by, staff_id)
     if not may_manage(by, item.role, item.merchant_id):
         raise Forbidden(f"a {by.role} may not reset a {item.role}'s password")
     read = int(item.version)

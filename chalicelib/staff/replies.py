@@ -25,6 +25,15 @@ class StaffOut(Reply):
     last_login_at: str | None
 
 
+class StaffDetailOut(StaffOut):
+    """A staff account with its login lock (one more read than a listing's row)."""
+
+    locked_until: str | None = Field(description="while wrong passwords lock its login: until when (null: not "
+                                                 "locked); an administrator may release it (unlockStaff)")
+    failed_passwords: int = Field(description="wrong passwords in a row at its login name since the last right "
+                                              "one or lock (5 lock it)")
+
+
 class StaffCreatedOut(StaffOut):
     """The new account; without a password, a one-time code to set one (shown this once)."""
 

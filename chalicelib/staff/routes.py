@@ -13,9 +13,10 @@ from chalicelib.shared import lazy
 from chalicelib.staff.policy import POLICY, StaffPolicy
 
 if TYPE_CHECKING:
-    from chalicelib.staff import accounts, own, sessions
+    from chalicelib.staff import accounts, lockouts, own, sessions
 else:
     accounts = lazy.module("chalicelib.staff.accounts")
+    lockouts = lazy.module("chalicelib.staff.lockouts")
     own = lazy.module("chalicelib.staff.own")
     sessions = lazy.module("chalicelib.staff.sessions")
 
@@ -60,10 +61,17 @@ def get_me(call: Call):
     return accounts.get(call.uow, call.caller, call.caller.id)
 
 
-@endpoint(bp, ITEM, "GET", "getStaff", tags=TAGS, errors=(404,), summary="A staff account",
-          allow=(VIEWERS,), response=R + "StaffOut")
+@endpoint(bp, ITEM, "GET", "getStaff", tags=TAGS, errors=(404,), summary="A staff account, with its login lock",
+          allow=(VIEWERS,), response=R + "StaffDetailOut")
 def get_staff(call: Call):
-    return accounts.get(call.uow, call.caller, call.params["staff_id"])
+    return lockouts.get(call.uow, call.caller, call.params["staff_id"])
+
+
+@endpoint(bp, ITEM + "/unlock", "POST", "unlockStaff", tags=TAGS, errors=(403, 404),
+          summary="Release a staff account's login lock and its count of wrong passwords (the locks it earned "
+          "stay: the next lasts longer); audited", allow=(ADMINS,), response=R + "StaffDetailOut")
+def unlock_staff(call: Call):
+    return lockouts.unlock(call.uow, call.caller, call.params["staff_id"])
 
 
 @endpoint(bp, ITEM, "PATCH", "updateStaff", tags=TAGS, errors=(403, 404, 409),

@@ -62,7 +62,7 @@ EVENT_TYPES = frozenset({
     "checkout.committed", "checkout.completed", "checkout.cancelled", "checkout.failed", "checkout.refunded",
     "member.settings_changed",
     "staff.created", "staff.updated", "staff.role_changed", "staff.disabled", "staff.enabled", "staff.password_reset",
-    "staff.password_changed", "staff.password_set", "staff.totp_enrolled", "staff.locked", "staff.policy_changed",
+    "staff.password_changed", "staff.password_set", "staff.totp_enrolled", "staff.locked", "staff.unlocked", "staff.policy_changed",
     "program.updated", "merchant.updated", "store.updated",
 })
 MAX_FILTERS = 20

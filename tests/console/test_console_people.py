@@ -198,3 +198,28 @@ def test_a_merchant_admin_is_offered_only_what_the_api_lets_it_do(browser, api, 
     assert keys[key]["status"] == "retiring" and keys[key]["retires_at"] and new["status"] == "active"
     assert new["key_id"] in shown.inner_text() and len(shown.locator("[data-test=rotated-key-secret]").inner_text().strip()) >= 32
     ui.close()
+
+
+def test_a_locked_clerk_is_shown_locked_and_released_from_the_staff_page(admin, api, people):
+    """A clerk's five wrong passwords lock the login; the super admin opens the clerk's card, sees
+    the lock (getStaff's locked_until) and releases it (unlockStaff, audited)."""
+    hq = people["hq"]
+    login = f"locked-{fresh_phone()}@people"
+    clerk = _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": "锁定店员", "role": "clerk",
+                                               "merchant_id": MERCHANT, "store_id": STORES[0][0], "password": PASSWORD},
+                         headers=hq, key=f"cpp-locked-{login}"))
+    for _ in range(5):
+        api.call("POST", "/v1/auth/staff/login", {"program_id": PROGRAM, "login": login, "password": "Wrong-pass-123"})
+    assert _ok(api.call("GET", f"/v1/staff/{clerk['staff_id']}", headers=hq), 200)["locked_until"]
+    page = admin.page
+    page.click("[data-page=staff]")
+    page.reload()                                   # the list as it is now (the tab may be on it already)
+    page.click(f"[data-edit='{login}']")
+    shown = page.locator("[data-test=staff-lock]")
+    shown.wait_for()
+    assert "锁定" in shown.inner_text()
+    page.click("[data-test=unlock-staff]")
+    page.locator("[data-test=staff-not-locked]").wait_for()
+    got = _ok(api.call("GET", f"/v1/staff/{clerk['staff_id']}", headers=hq), 200)
+    assert (got["locked_until"], got["failed_passwords"]) == (None, 0)
+    assert _ok(api.call("POST", "/v1/auth/staff/login", {"program_id": PROGRAM, "login": login, "password": PASSWORD}))

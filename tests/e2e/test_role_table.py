@@ -64,7 +64,7 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
     (frozenset({SA}), "createMerchant createStore putStaffPolicy updateProgram runReconciliation"),
     (frozenset({"platform_admin"}), "createProgram listPrograms listJobRuns runJob"),
     (frozenset(HQ | {MA, SM}), "refundStoredValuePayment"),
-    (frozenset({SA, MA}), "createStaff updateStaff disableStaff enableStaff resetStaffPassword"),
+    (frozenset({SA, MA}), "createStaff updateStaff disableStaff enableStaff resetStaffPassword unlockStaff"),
     (frozenset(HQ | READERS | {MA}), "listStaff getStaff"),
     # the directory (#28 item 5): everyone reads (merchant staff their own merchant, store staff
     # their own store); super admins change any merchant, store and the program, a merchant admin

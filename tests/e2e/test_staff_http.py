@@ -105,6 +105,44 @@ def test_five_wrong_passwords_lock_the_login_until_the_lock_ends(api, admin, sta
     assert lock is not None and int(lock.failures) == 0 and int(lock.locks) == 0
 
 
+def test_an_administrator_sees_a_login_lock_and_releases_it_and_the_next_lock_lasts_longer(api, admin):
+    staff = _new_staff(api, admin["token"])
+    sid, auth = staff["staff_id"], api.bearer(admin["token"])
+    assert _login(api, staff["login"], "Wrong-password-123").status_code == 401
+    seen = api.call("GET", f"/v1/staff/{sid}", headers=auth).json()
+    assert (seen["locked_until"], seen["failed_passwords"]) == (None, 1)
+    for _ in range(4):
+        _login(api, staff["login"], "Wrong-password-123")
+    assert _login(api, staff["login"]).status_code == 429
+    seen = api.call("GET", f"/v1/staff/{sid}", headers=auth).json()
+    assert seen["locked_until"] and seen["failed_passwords"] == 0
+    # another merchant's administrator does not see it (the role table: a clerk may not either)
+    other = _new_staff(api, admin["token"], role="merchant_admin", merchant="demo-merchant-b", store=None)
+    other_token = _login(api, other["login"]).json()["token"]
+    assert api.call("POST", f"/v1/staff/{sid}/unlock", headers=api.bearer(other_token), key=_key()).status_code == 404
+    key = _key()
+    released = api.call("POST", f"/v1/staff/{sid}/unlock", headers=auth, key=key)
+    assert released.status_code == 200, released.text
+    assert (released.json()["locked_until"], released.json()["failed_passwords"]) == (None, 0)
+    again = api.call("POST", f"/v1/staff/{sid}/unlock", headers=auth, key=key)
+    assert again.json() == released.json() and again.headers.get("Idempotent-Replayed") == "true"
+    entries = api.call("GET", "/v1/audit-log", headers=auth,
+                       params={"staff_id": sid, "action": "staff.unlocked"}).json()["entries"]
+    assert any("was locked until" in (e.get("detail") or "") for e in entries)
+    # the locks earned stay: five more wrong passwords lock it for twice the first minute
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.shared import clock
+    from chalicelib.staff.attempts import wall_now
+    from chalicelib.staff.tables import StaffLockItem
+    for _ in range(5):
+        _login(api, staff["login"], "Wrong-password-123")
+    lock = UnitOfWork("test", program="default").get(StaffLockItem, StaffLockItem.key(staff["login"]), consistent=True)
+    assert lock is not None and int(lock.locks) == 2
+    assert (clock.parse_iso(lock.locked_until) - wall_now()).total_seconds() > 60
+    api.call("POST", f"/v1/staff/{sid}/unlock", headers=auth, key=_key())
+    assert _login(api, staff["login"]).status_code == 201          # the person at the till logs in again
+
+
 def test_disable_role_change_and_password_change_end_the_logins(api, admin):
     staff = _new_staff(api, admin["token"], role="store_manager")
     sid = staff["staff_id"]

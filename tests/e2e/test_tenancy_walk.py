@@ -236,6 +236,7 @@ TARGETS |= {"createStaff": lambda t: ({}, {"login": f"walk-{fresh_phone()}", "di
             "disableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "enableStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "resetStaffPassword": lambda t: ({"staff_id": t["staff"]}, None, None),
+            "unlockStaff": lambda t: ({"staff_id": t["staff"]}, None, None),
             "getMyStaffAccount": lambda t: ({}, None, None),
             "logoutStaff": lambda t: ({}, None, None),
             "changeStaffPassword": lambda t: ({}, {"current_password": "Walk-the-tenancy-42",

@@ -21,6 +21,8 @@ export default {
     reset: "Reset password", resetDone: "{login}'s password is cleared and its logins ended. The one-time code below (until {until}) is shown this once: the person sets a new password with it on the login page (\"I have a one-time code\").",
     retryNoCode: "This reset was made already (same request): the code is not kept and cannot be shown again. Reset again for a new one.",
     totp: "TOTP", totpOn: "enrolled", totpOff: "not enrolled", lockout: "Lockout",
+    lockedUntil: "Login locked until {until} (wrong passwords)", unlock: "Release the lock",
+    notLocked: "Login not locked ({n} wrong passwords in a row)",
     lockoutUnknown: "not in the API", lastLogin: "Last login", self: "you",
   },
   keys: {

@@ -21,6 +21,8 @@ export default {
     reset: "重置密码", resetDone: "{login} 的密码已清除，登录已全部失效。下方的一次性设置密码码（{until} 前有效）只显示这一次：本人在登录页（“我有一次性设置码”）用它设置新密码。",
     retryNoCode: "此重置已完成（同一请求）：设置码不会保存，无法再次显示。请重新重置以获得新码。",
     totp: "动态验证码", totpOn: "已启用", totpOff: "未启用", lockout: "锁定",
+    lockedUntil: "登录已锁定至 {until}（密码错误次数过多）", unlock: "解除锁定",
+    notLocked: "登录未锁定（连续输错密码 {n} 次）",
     lockoutUnknown: "接口未提供", lastLogin: "最近登录", self: "本人",
   },
   keys: {
