@@ -519,11 +519,14 @@ def _units(backend, action: str, params: dict[str, Any], before: list[tuple], bo
     if action == "TransactGetItems":
         return sum(read_units(item_size(r.get("Item")), True, True)
                    for r in response.get("Responses", [])), 0.0
-    if action == "BatchGetItem":
+    if action == "BatchGetItem":        # each key read is a GetItem: a missing item costs one too
         total = 0.0
-        for name, items in response.get("Responses", {}).items():
-            consistent = bool(params.get("RequestItems", {}).get(name, {}).get("ConsistentRead"))
-            total += sum(read_units(item_size(i), consistent) for i in items)
+        for name, asked in params.get("RequestItems", {}).items():
+            consistent = bool(asked.get("ConsistentRead"))
+            items = response.get("Responses", {}).get(name, [])
+            left = len(response.get("UnprocessedKeys", {}).get(name, {}).get("Keys", []))
+            missing = max(0, len(asked.get("Keys", [])) - left - len(items))
+            total += sum(read_units(item_size(i), consistent) for i in items) + missing * read_units(0, consistent)
         return total, 0.0
     consistent = bool(params.get("ConsistentRead")) and not params.get("IndexName")
     size = sum(item_size(i) for i in response.get("Items", []))

@@ -88,6 +88,10 @@ def test_requests_are_metered(aws):
     d = emulator.usage().minus(before)
     assert d.by_operation["PutItem"] == [1, 0.0, 3.0]
     assert d.by_operation["GetItem"] == [2, 1.5, 0.0]
+    before = emulator.usage()                 # a batch's missing keys are read too, as DynamoDB bills them
+    aws.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": k}} for k in ("a", "gone", "none")]}})
+    aws.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "gone"}}], "ConsistentRead": True}})
+    assert emulator.usage().minus(before).by_operation["BatchGetItem"] == [2, 0.5 + 0.5 + 0.5 + 1.0, 0.0]
 
 
 def test_a_query_reads_only_its_partition_and_answers_as_before(aws, monkeypatch):
