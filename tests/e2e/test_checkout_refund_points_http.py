@@ -10,9 +10,13 @@ parts (by amount and by lines) and after each: the points the member got back so
 refund's points step, ``getOrder``'s ``restored_points``, the member's balance) are worth
 exactly the fen the checkout's refunds say points gave back so far (at 100 a yuan: each
 refund's points are its ``points_fen``), each refund's parts add up to its amount, and the
-checkout's ``refunded`` says the same; at the end every part comes back whole."""
+checkout's ``refunded`` says the same; two refunds sent at once agree as well; a replay (the
+same key, or the same refund id under another) gives nothing twice; at the end every part comes
+back whole."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -23,8 +27,9 @@ from tests.e2e.conftest import fresh_phone
 SHOP, STORE = "f4-shop", "f4-store"
 CART = [{"sku": "TEA-250G", "category": "tea", "quantity": 2, "unit_price_fen": 5_000},
         {"sku": "CAKE", "category": "bakery", "quantity": 1, "unit_price_fen": 2_500}]
-REFUNDS = [{"amount_fen": 3_333}, {"lines": [{"line": 1, "quantity": 1}]}, {"amount_fen": 1_111},
-           {"lines": [{"line": 0, "quantity": 1}]}, {"amount_fen": 7}, None]          # None: all that is left
+# one after another, two at once (a pair), and None: all that is left
+REFUNDS = [[{"amount_fen": 3_333}], [{"lines": [{"line": 1, "quantity": 1}]}, {"amount_fen": 1_111}],
+           [{"lines": [{"line": 0, "quantity": 1}]}], [{"amount_fen": 7}], [None]]
 CHECKOUTS = "/v1/checkouts"
 
 
@@ -80,24 +85,39 @@ def test_each_refund_gives_the_member_back_the_points_its_points_part_is_worth(a
     path = f"{CHECKOUTS}/{c['checkout_id']}/refunds"
     got = {"amount_fen": 0, "points_fen": 0, "stored_value_fen": 0, "gift_cards_fen": 0, "cash_fen": 0}
     restored = clawed = 0
-    for n, asked in enumerate(REFUNDS):
-        if asked is None:
-            asked = {"amount_fen": totals["order_amount_fen"] - got["amount_fen"]}
-        r = _ok(api.call("POST", path, {"refund_id": f"POS-F4-{n}", "reason": "退货", **asked}, signed_by=till,
-                         key=f"f4-r{n}-{member_id}"), 201)
-        CheckoutRefundOut.model_validate(r)
-        assert r["amount_fen"] == r["points_fen"] + r["stored_value_fen"] + r["gift_cards_fen"] + r["cash_fen"], r
-        if "amount_fen" in asked:
-            assert r["amount_fen"] == asked["amount_fen"]
-        for k in got:
-            got[k] += r[k]
-        step = {s["part"]: s for s in r["steps"]}.get("points", {})
-        back = step.get("points_restored", 0)
-        restored, clawed = restored + back, clawed + step.get("points_clawed_back", 0)
+    for n, batch in enumerate(REFUNDS):
+        asks = [a or {"amount_fen": totals["order_amount_fen"] - got["amount_fen"]} for a in batch]
+
+        def send(i, asks=asks, n=n):
+            for _ in range(5):       # a lost race the API could not retry: the till resends it
+                r = api.call("POST", path, {"refund_id": f"POS-F4-{n}-{i}", "reason": "退货", **asks[i]},
+                             signed_by=till, key=f"f4-r{n}-{i}-{member_id}")
+                if r.status_code not in (409, 503) or "concurrent" not in r.text:
+                    return r
+            return r
+        with ThreadPoolExecutor(len(asks)) as pool:
+            replies = [_ok(x, 201) for x in pool.map(send, range(len(asks)))]
+        back = 0
+        for asked, r in zip(asks, replies, strict=True):
+            CheckoutRefundOut.model_validate(r)
+            assert r["amount_fen"] == r["points_fen"] + r["stored_value_fen"] + r["gift_cards_fen"] + r["cash_fen"]
+            if "amount_fen" in asked:
+                assert r["amount_fen"] == asked["amount_fen"]
+            for k in got:
+                got[k] += r[k]
+            step = {s["part"]: s for s in r["steps"]}.get("points", {})
+            back += step.get("points_restored", 0)
+            clawed += step.get("points_clawed_back", 0)
+        restored += back
+        if n == 0:               # a replay, and the refund id under another key: the same, nothing twice
+            assert _ok(send(0), 201) == r
+            again = _ok(api.call("POST", path, {"refund_id": "POS-F4-0-0", "reason": "退货", **asks[0]},
+                                 signed_by=till, key=f"f4-again-{member_id}"), 201)
+            assert again["lines"] == r["lines"] and again["steps"] == r["steps"]
         if points_per_yuan == 100:
-            assert back == r["points_fen"], (n, asked, r)
+            assert back == sum(r["points_fen"] for r in replies), (n, asks, replies)
         # what the member got back so far is worth what the checkout says points gave back so far
-        assert restored * 100 // points_per_yuan == got["points_fen"], (n, asked, restored, got)
+        assert restored * 100 // points_per_yuan == got["points_fen"], (n, asks, restored, got)
         order = _ok(api.call("GET", f"/v1/orders/{c['order_id']}", params={"merchant_id": SHOP}, headers=hq))
         assert order["restored_points"] == restored and order["refunded_fen"] == got["amount_fen"]
         assert _available(api, hq, member_id) == start + restored - clawed
