@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import refunds as points_refunds
+from chalicelib.points.schemas import Refund
+from chalicelib.shared import clock
+from chalicelib.shared.principal import Principal
 from tests.integration.test_checkout_commit import CHECKOUTS, _till
 from tests.integration.test_checkout_quote import QUOTES, T0
 
@@ -27,9 +32,8 @@ def _available(api, mid):
     return api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["available"]
 
 
-@pytest.mark.parametrize(("points_per_yuan", "points"), [(100, 65), (150, 98)])
-def test_every_refund_gives_back_the_points_its_points_part_is_worth(api, points_per_yuan, points):
-    from chalicelib.shared import clock
+def _completed(api, points_per_yuan, points):
+    """The defect's checkout, completed, at ``points_per_yuan``: the member pays 65 fen with ``points``."""
     clock.freeze(T0)
     api.ok("PUT", "/v1/points/rules", {"rules": {"points_per_yuan": "1",
                                                  "redeem": {"points_per_yuan": points_per_yuan}}})
@@ -43,6 +47,12 @@ def test_every_refund_gives_back_the_points_its_points_part_is_worth(api, points
     c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "lines": CART, "stored_value_fen": 3_000},
                key="f4-commit", token=_till())
     api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wx-f4"}, key="f4-done", token=_till())
+    return mid, c
+
+
+@pytest.mark.parametrize(("points_per_yuan", "points"), [(100, 65), (150, 98)])
+def test_every_refund_gives_back_the_points_its_points_part_is_worth(api, points_per_yuan, points):
+    mid, c = _completed(api, points_per_yuan, points)
     totals = api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["totals"]
     start = _available(api, mid)
     got = {"fen": 0, "points_fen": 0, "stored_value_fen": 0, "gift_cards_fen": 0, "cash_fen": 0}
@@ -74,3 +84,19 @@ def test_every_refund_gives_back_the_points_its_points_part_is_worth(api, points
     assert restored == points and got["fen"] == totals["order_amount_fen"]
     assert {k: got[k] for k in ("points_fen", "stored_value_fen", "gift_cards_fen", "cash_fen")} == {
         k: totals[k] for k in ("points_fen", "stored_value_fen", "gift_cards_fen", "cash_fen")}
+
+
+def test_the_points_a_caller_asks_to_give_back_are_at_most_what_the_order_has_left(api):
+    mid, c = _completed(api, 100, 65)
+    by = Principal("staff", "hq", "super_admin")
+
+    def give_back(n, refund_id):
+        uow = UnitOfWork(by.ref)
+        reply = points_refunds.refund(c["order_id"], Refund(refund_id=refund_id, amount_fen=100, merchant_id="m1"),
+                                      by, uow, None, give_back=n)
+        uow.commit()
+        return reply["restored"]
+    assert give_back(60, "X-1") == 60
+    assert give_back(1_000, "X-2") == 5                   # all it has left of the 65 spent, not 1,000
+    assert give_back(3, "X-3") == 0
+    assert api.ok("GET", f"/v1/orders/{c['order_id']}?merchant_id=m1")["restored_points"] == 65
