@@ -177,7 +177,8 @@ def _plan(quote: dict[str, Any], cmd: CommitCheckout, by: Principal, key: str) -
         "coupons": [{"coupon_id": c["coupon_id"], "template_id": c["template_id"], "version": c["version"],
                      "fen": c["saving_fen"], "hold_id": saga.step_id(by.scope, key, f"coupon:{c['coupon_id']}")}
                     for c in coupons],
-        "points": ({"points": pts["points"], "fen": pts["fen"], "hold_id": saga.step_id(by.scope, key, "points")}
+        "points": ({"points": pts["points"], "fen": pts["fen"], "hold_id": saga.step_id(by.scope, key, "points"),
+                    "points_per_yuan": pts.get("points_per_yuan")}      # what a refund's points are worth at
                    if use_points else None),
         "stored_value": ({"fen": cmd.stored_value_fen, "hold_id": saga.step_id(by.scope, key, "stored_value")}
                          if cmd.stored_value_fen else None),
@@ -364,7 +365,8 @@ def view(c: CheckoutItem) -> dict[str, Any]:
             "guide_id": c.guide_id, "totals": c.totals, "lines": plan["lines"],
             "holds": {"coupons": [{k: x[k] for k in ("coupon_id", "template_id", "fen", "hold_id")}
                                   for x in plan["coupons"]],
-                      "points": plan["points"], "stored_value": plan["stored_value"],
+                      "points": {k: plan["points"][k] for k in ("points", "fen", "hold_id")} if plan["points"] else None,
+                      "stored_value": plan["stored_value"],
                       "gift_cards": plan["gift_cards"]},
             "holds_expire_at": c.hold_expires_at, "created_at": c.created_at, "committed_at": c.committed_at,
             "completed_at": c.completed_at, "cancelled_at": c.cancelled_at, "payment_ref": c.payment_ref,

@@ -13,6 +13,11 @@ The **paid** parts of a line are ``points_fen + stored_value_fen + Σ gift_cards
 order's amount (what the points rules earn on and ``refundOrder`` refunds a share of). The member
 discount and the coupons are not paid: their shares are shown, and a coupon comes back (by its
 template's policy) only once every line it discounted is refunded in full.
+
+The **points** the member gets back follow the points part (:func:`points_back`): once the
+refunds' points parts come to ``f`` fen, the refunds have given back the fewest points worth
+``f`` at the rate the points were spent at, all of them with the last fen. The points refund
+gives back exactly that (the ledger's own share of the order would round elsewhere).
 """
 
 from __future__ import annotations
@@ -118,6 +123,24 @@ def by_amount(lines: Sequence[Line], shares: Sequence[Fraction], amount_fen: int
 def _paid_parts(line: Line) -> list[int]:
     return [int(p) for p in (line["points_fen"], line["stored_value_fen"], *line["gift_cards"].values(),
                              line["cash_fen"]) if p]
+
+
+def points_back(points: int, fen: int, fen_back: int, points_per_yuan: int | None) -> int:
+    """The points the refunds give back once their points parts come to ``fen_back`` of the
+    ``fen`` that ``points`` paid (cumulative): the fewest points worth ``fen_back`` at
+    ``points_per_yuan`` (worth ``floor(points × 100 / points_per_yuan)`` fen, as the quote counts
+    them), all ``points`` once every fen is back, never more. Where no whole number of points is
+    worth exactly ``fen_back`` (a point worth more than a fen), the most worth less: the rest comes
+    back with a later refund. ``points_per_yuan`` None (a checkout committed before the rate was
+    kept): ``points`` in proportion, rounded down."""
+    if fen_back >= fen:
+        return points
+    if not points_per_yuan:
+        return points * fen_back // fen
+    n = -(-fen_back * points_per_yuan // 100)
+    if n * 100 // points_per_yuan > fen_back:
+        n -= 1
+    return min(n, points)
 
 
 def coupons_freed(lines: Sequence[Line], shares: Sequence[Fraction]) -> set[str]:

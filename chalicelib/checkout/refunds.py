@@ -125,7 +125,8 @@ def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) ->
     r = CheckoutRefundItem(*CheckoutRefundItem.key(c.checkout_id, cmd.refund_id), checkout_id=c.checkout_id,
                            refund_id=cmd.refund_id, asked=_asked(cmd), status=REFUNDING, reason=cmd.reason,
                            caller=by.ref, created_at=now,
-                           plan={"lines": gives, "steps": _plan_steps(c, plan, gives, freed, cmd.refund_id)})
+                           plan={"lines": gives, "steps": _plan_steps(c, plan, gives, freed, cmd.refund_id,
+                                                                      _points_back(plan, lines, before, after))})
     totals = [shares.at(x, a) for x, a in zip(lines, after, strict=True)]
     refunds = c.refunded["refunds"] if c.refunded else 0
     c.refunded = {"refunds": refunds + 1, "fen": sum(t["fen"] for t in totals),
@@ -139,14 +140,30 @@ def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) ->
     return c, r
 
 
+def _points_back(plan: dict[str, Any], lines: list[dict[str, Any]], before: list[Fraction],
+                 after: list[Fraction]) -> int:
+    """The spent points this refund gives back: what the refunds' points parts are worth after it
+    less before it (:func:`.refund_shares.points_back`, cumulative: nothing drifts)."""
+    spent = plan.get("points")
+    if not spent:
+        return 0
+
+    def worth(s: list[Fraction]) -> int:
+        fen_back = sum(shares.at(x, a)["points_fen"] for x, a in zip(lines, s, strict=True))
+        return shares.points_back(int(spent["points"]), int(spent["fen"]), fen_back, spent.get("points_per_yuan"))
+    return worth(after) - worth(before)
+
+
 def _plan_steps(c: CheckoutItem, plan: dict[str, Any], gives: list[dict[str, Any]], freed: list[str],
-                refund_id: str) -> list[dict[str, Any]]:
-    """Each store's refund this refund makes: points (on the order's amount, by line), stored
-    value, each gift card, each coupon freed; each with its derived id."""
+                refund_id: str, points_back: int) -> list[dict[str, Any]]:
+    """Each store's refund this refund makes: points (on the order's amount, by line, giving back
+    ``points_back`` spent points), stored value, each gift card, each coupon freed; each with its
+    derived id."""
     steps: list[dict[str, Any]] = []
     by_line = [{"line": g["line"], "amount_fen": g["fen"]} for g in gives if g["fen"]]
     if c.member_id and by_line and (plan.get("points") or c.earned):
-        steps.append({"part": "points", "fen": sum(x["amount_fen"] for x in by_line), "lines": by_line})
+        steps.append({"part": "points", "fen": sum(x["amount_fen"] for x in by_line), "lines": by_line,
+                      "restore_points": points_back})
     if sum(g["stored_value_fen"] for g in gives):
         steps.append({"part": "stored_value", "fen": sum(g["stored_value_fen"] for g in gives)})
     for card in sorted({n for g in gives for n in g["gift_cards"]}):
@@ -178,7 +195,7 @@ def _steps(c: CheckoutItem, r: CheckoutRefundItem, by: Principal, program: str) 
 def _points(uow: UnitOfWork, c: CheckoutItem, step: dict[str, Any], by: Principal, reason: str) -> dict[str, Any]:
     cmd = points.Refund(refund_id=step["ref"], amount_fen=step["fen"], merchant_id=c.merchant_id,
                         lines=[orders.RefundLine(**x) for x in step["lines"]])
-    got = points.refund(c.order_id, cmd, by, uow, None)
+    got = points.refund(c.order_id, cmd, by, uow, None, give_back=step.get("restore_points"))
     clawed = got["clawed_back"]
     return {"points_restored": int(got["restored"]), "points_clawed_back": int(clawed.get("points", 0)),
             "growth_clawed_back": int(clawed.get("growth", 0))}

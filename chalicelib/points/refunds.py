@@ -25,8 +25,12 @@ if TYPE_CHECKING:
     from chalicelib.points.schemas import Refund
 
 
-def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Claw back earned points and give back spent ones, in proportion to the refunded share."""
+def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str | None,
+           give_back: int | None = None) -> dict[str, Any]:
+    """Claw back earned points and give back spent ones, in proportion to the refunded share.
+    ``give_back``: the spent points to give back, as the caller's own rule counts them (a
+    checkout's refund: what its points part is worth), at most what the order has not had back
+    yet; None (``refundOrder``): the order's refunded share of what it spent."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     order = repository.of(uow).order(merchant, order_id)
     if order is None or not access.owns(by, order.merchant_id, order.store_id):     # another store's: not yours
@@ -41,7 +45,9 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                              "clawed_back": {}, "restored": 0, "restored_expired": 0, "debt_added": 0,
                              "forgiven": 0, "already_expired": 0, "restoring": 0}
     spent = orders.spent_lots(order)
-    restore = share.after.reversed_of(sum(int(s["points"]) for s in spent)) - int(order.restored or 0)
+    spent_points, restored_before = sum(int(s["points"]) for s in spent), int(order.restored or 0)
+    restore = share.after.reversed_of(spent_points) - restored_before if give_back is None else \
+        min(give_back, spent_points - restored_before)
     earned = json.loads(order.earned or "{}")
     by_line = json.loads(order.earned_lines or "{}")
     clawed = json.loads(order.clawed or "{}")

@@ -215,6 +215,7 @@ class CheckoutMachine(RuleBasedStateMachine):
         steps = {s["part"]: s for s in r["steps"]}
         restored = steps.get("points", {}).get("points_restored", 0)
         clawed = steps.get("points", {}).get("points_clawed_back", 0)
+        assert restored == r["points_fen"], (c, r)   # 100 a yuan: the points back are the points part's fen (F4)
         c["restored"], c["clawed"] = c.get("restored", 0) + restored, c.get("clawed", 0) + clawed
         self.points += restored - clawed
         if whole:
