@@ -14,6 +14,7 @@ export default {
     writtenOff: "Written off: saves {saving} (order {order})", undo: "Undo the write-off", undone: "Write-off undone: the coupon is {state}",
     undoWindow: "may be undone until {until}", walkIn: "No member (walk-in)", use: "Use",
     needAmount: "An amount, e.g. 12.34", needOrder: "The order's reference", needCode: "Type or scan the coupon's code",
+    where: "Where (HQ at the till: the merchant and store)", needMerchant: "Choose the merchant the order is at",
   },
   sv: {
     liability: "Stored value liability", asOf: "as of", principal: "Members' principal", bonus: "Members' bonus",

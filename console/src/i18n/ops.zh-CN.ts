@@ -14,6 +14,7 @@ export default {
     usable: "可用：优惠 {saving}", notUsable: "不可用：{why}", writtenOff: "已核销：优惠 {saving}（订单 {order}）",
     undo: "撤销核销", undone: "已撤销核销，券已{state}", undoWindow: "可在 {until} 前撤销", walkIn: "未识别会员（散客）",
     use: "使用", needAmount: "请输入金额，如 12.34", needOrder: "请输入订单号", needCode: "请输入或扫描券码",
+    where: "核销门店（总部人员须选择商户与门店）", needMerchant: "请选择订单所在商户",
   },
   sv: {
     liability: "储值负债", asOf: "截至", principal: "会员本金", bonus: "会员赠送金", heldPrincipal: "冻结本金", heldBonus: "冻结赠送金",
