@@ -2,7 +2,8 @@
 
 The built console (``console/dist``) is uploaded under ``console/`` in a bucket no one may read
 but the stack's distribution (an origin access control: CloudFront signs its requests, the bucket
-policy admits the CloudFront service for this distribution only, and refuses plain HTTP). Every
+policy admits the CloudFront service for this distribution only, and refuses plain HTTP; in the
+China regions, which have no origin access control, the distribution's origin access identity). Every
 reply carries the headers of :mod:`infra.console` through a response headers policy, with
 ``connect-src`` naming the API stage's origin. A path that is no file (an app route such as
 ``/console/members/01…``) is answered with ``index.html`` (S3's 403 for a missing key, as the
@@ -17,8 +18,10 @@ only one whose cross-origin calls the API answers (``CONSOLE_ORIGIN``, :mod:`cha
 empty: none. It is a parameter, not the distribution's own name, because the two ends name each
 other (the headers policy names the API, the API names the console): a stack without a domain of
 its own deploys once, reads ``ConsoleUrl``, and deploys again with that origin.
-``ConsoleCertificateArn``: an ACM certificate (us-east-1) for ``ConsoleOrigin``'s host name, which
-the distribution then answers to (an alias); empty: only its own ``*.cloudfront.net`` name.
+``ConsoleCertificate``: the certificate of ``ConsoleOrigin``'s host name, which the distribution
+then answers to (an alias): an ACM certificate's ARN, or in China (no ACM, no origin access control
+for CloudFront there: an origin access identity instead) an IAM server certificate's id; empty: only
+its own ``*.cloudfront.net`` name.
 
 The console's calls go straight to API Gateway, not through the distribution, so the WAF's
 per-address rule (:mod:`infra.waf`) still counts each caller's own address.
@@ -31,6 +34,8 @@ from typing import Any
 from infra import console
 
 HOSTS = "HostsConsole"                  # the bucket and the distribution exist
+IN_CHINA = "InChinaPartition"           # CloudFront there: no origin access control, no ACM
+WITH_OAC, WITH_OAI = "HostsConsoleWithOac", "HostsConsoleWithOai"
 HAS_CERTIFICATE = "HasConsoleCertificate"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 INDEX = f"/{console.PREFIX}/index.html"
@@ -63,17 +68,23 @@ def parameters() -> dict[str, Any]:
             "Description": "the origin the console is served from (https://console.example.com): the only "
                            "one whose cross-origin calls the API answers; empty: none (deploy once, then "
                            "again with the ConsoleUrl output's origin)"},
-        "ConsoleCertificateArn": {
+        "ConsoleCertificate": {
             "Type": "String", "Default": "",
-            "Description": "an ACM certificate in us-east-1 for ConsoleOrigin's host name, which the "
-                           "distribution then answers to; empty: its own cloudfront.net name only"},
+            "Description": "the certificate of ConsoleOrigin's host name, which the distribution then answers "
+                           "to: an ACM certificate's ARN (in us-east-1), or in a China region an IAM server "
+                           "certificate's id; empty: the distribution's own name only (not served in China)"},
     }
 
 
 def conditions() -> dict[str, Any]:
     return {
         HOSTS: {"Fn::Equals": [{"Ref": "ConsoleHosting"}, "on"]},
-        HAS_CERTIFICATE: {"Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleCertificateArn"}, ""]}]},
+        IN_CHINA: {"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]},
+        WITH_OAC: {"Fn::And": [{"Condition": HOSTS}, {"Fn::Not": [{"Condition": IN_CHINA}]}]},
+        WITH_OAI: {"Fn::And": [{"Condition": HOSTS}, {"Condition": IN_CHINA}]},
+        # the alias is ConsoleOrigin's host name: a certificate without an origin names none
+        HAS_CERTIFICATE: {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleCertificate"}, ""]}]},
+                                      {"Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleOrigin"}, ""]}]}]},
     }
 
 
@@ -107,10 +118,13 @@ def _bucket_policy() -> dict[str, Any]:
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [bucket, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-            {"Sid": "ReadByTheConsoleDistribution", "Effect": "Allow",
-             "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject", "Resource": objects,
-             "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub":
-                 "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ConsoleDistribution}"}}}},
+            {"Fn::If": [IN_CHINA, {     # China: the distribution's origin access identity
+                "Sid": "ReadByTheConsoleDistribution", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects,
+                "Principal": {"CanonicalUser": {"Fn::GetAtt": ["ConsoleOriginAccessIdentity", "S3CanonicalUserId"]}}},
+                {"Sid": "ReadByTheConsoleDistribution", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects,
+                 "Principal": {"Service": "cloudfront.amazonaws.com"},
+                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub":
+                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ConsoleDistribution}"}}}}]},
         ]}}}
 
 
@@ -122,12 +136,17 @@ def _distribution(stage: str) -> dict[str, Any]:
         "Enabled": True, "Comment": f"loyalty {stage}: the operations console", "HttpVersion": "http2",
         "DefaultRootObject": INDEX.lstrip("/"),
         "Aliases": {"Fn::If": [HAS_CERTIFICATE, [host], NO_VALUE]},
-        "ViewerCertificate": {"Fn::If": [HAS_CERTIFICATE, {
-            "AcmCertificateArn": {"Ref": "ConsoleCertificateArn"}, "SslSupportMethod": "sni-only",
-            "MinimumProtocolVersion": "TLSv1.2_2021"}, {"CloudFrontDefaultCertificate": True}]},
+        "ViewerCertificate": {"Fn::If": [HAS_CERTIFICATE, {"Fn::If": [IN_CHINA, {
+            "IamCertificateId": {"Ref": "ConsoleCertificate"}, "SslSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021"}, {
+            "AcmCertificateArn": {"Ref": "ConsoleCertificate"}, "SslSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021"}]}, {"CloudFrontDefaultCertificate": True}]},
+        # an origin access control signs CloudFront's reads; China's CloudFront has none: an identity there
         "Origins": [{"Id": "console", "DomainName": {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]},
-                     "OriginAccessControlId": {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]},
-                     "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+                     "OriginAccessControlId": {"Fn::If": [IN_CHINA, NO_VALUE,
+                                                          {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}]},
+                     "S3OriginConfig": {"OriginAccessIdentity": {"Fn::If": [IN_CHINA, {"Fn::Sub":
+                         "origin-access-identity/cloudfront/${ConsoleOriginAccessIdentity}"}, ""]}}}],
         "DefaultCacheBehavior": {
             "TargetOriginId": "console", "ViewerProtocolPolicy": "redirect-to-https",
             "AllowedMethods": ["GET", "HEAD"], "CachedMethods": ["GET", "HEAD"], "Compress": True,
@@ -150,9 +169,14 @@ def add(resources: dict[str, Any], outputs: dict[str, Any], stage: str) -> None:
     }}
     resources["ConsoleBucketPolicy"] = _bucket_policy()
     resources["ConsoleOriginAccessControl"] = {
-        "Type": "AWS::CloudFront::OriginAccessControl", "Condition": HOSTS, "Properties": {
-            "OriginAccessControlConfig": {"Name": name, "OriginAccessControlOriginType": "s3",
-                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
+        "Type": "AWS::CloudFront::OriginAccessControl", "Condition": WITH_OAC,
+        # the type does not exist in the China regions, where the condition leaves it out
+        "Metadata": {"cfn-lint": {"config": {"ignore_checks": ["E3006"]}}},
+        "Properties": {"OriginAccessControlConfig": {"Name": name, "OriginAccessControlOriginType": "s3",
+                                                     "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
+    resources["ConsoleOriginAccessIdentity"] = {
+        "Type": "AWS::CloudFront::CloudFrontOriginAccessIdentity", "Condition": WITH_OAI,
+        "Properties": {"CloudFrontOriginAccessIdentityConfig": {"Comment": name}}}
     # the files' own Cache-Control decides (MinTTL 0: index.html's no-cache is revalidated every
     # time); nothing of the request but its path is in the key
     resources["ConsoleCachePolicy"] = {"Type": "AWS::CloudFront::CachePolicy", "Condition": HOSTS, "Properties": {

@@ -99,34 +99,34 @@ def test_a_coupon_template_made_with_its_rarer_terms_is_what_getCouponTemplate_a
     form.locator("[data-kind=threshold]").click()
     title = f"周末阶梯满减{fresh_phone()[-4:]}"
     page.fill("input[name=new-title]", title)
-    page.fill("input[name=tpl-step-0-threshold]", "100")
-    page.fill("input[name=tpl-step-0-off]", "10")
+    page.fill("input[name=new-step-0-threshold]", "100")
+    page.fill("input[name=new-step-0-off]", "10")
     form.locator("[data-test=add-step]").click()
-    page.fill("input[name=tpl-step-1-threshold]", "200")
-    page.fill("input[name=tpl-step-1-off]", "5")                                    # not ascending: the form's own check
-    page.fill("input[name=tpl-share-brand]", "60")                                  # 60 % alone: not 100
+    page.fill("input[name=new-step-1-threshold]", "200")
+    page.fill("input[name=new-step-1-off]", "5")                                    # not ascending: the form's own check
+    page.fill("input[name=new-share-brand]", "60")                                  # 60 % alone: not 100
     ui.sent.clear()
     page.click("[data-test=template-create-submit]")
-    assert "递增" in ui.error_beside("tpl-step-1-off")
-    assert "100" in ui.error_beside("tpl-share-brand")
+    assert "递增" in ui.error_beside("new-step-1-off")
+    assert "100" in ui.error_beside("new-share-brand")
     assert not [s for s in ui.sent if s.startswith("POST")]
-    page.fill("input[name=tpl-step-1-off]", "30")
-    page.fill("input[name=tpl-share-merchant]", "40")
+    page.fill("input[name=new-step-1-off]", "30")
+    page.fill("input[name=new-share-merchant]", "40")
     form.locator("[data-test=validity-dates]").click()
-    for picker, wall in (("tpl-starts", "2030-02-01 00:00:00"), ("tpl-ends", "2030-03-31 23:59:00")):
+    for picker, wall in (("new-starts", "2030-02-01 00:00:00"), ("new-ends", "2030-03-31 23:59:00")):
         box = form.locator(f"[data-test={picker}] input")
         box.fill(wall)
         box.press("Enter")
-    page.fill("input[name=tpl-stores]", world.store)
-    page.fill("input[name=tpl-skus]", "SKU-1, SKU-2")
-    page.fill("input[name=tpl-exclude-skus]", "SKU-9")
-    page.fill("input[name=tpl-weekdays]", "6,7")
-    page.fill("input[name=tpl-from]", "10:00")
-    page.fill("input[name=tpl-to]", "22:00")
+    page.fill("input[name=new-stores]", world.store)
+    page.fill("input[name=new-skus]", "SKU-1, SKU-2")
+    page.fill("input[name=new-exclude-skus]", "SKU-9")
+    page.fill("input[name=new-weekdays]", "6,7")
+    page.fill("input[name=new-from]", "10:00")
+    page.fill("input[name=new-to]", "22:00")
     form.locator("[data-test=stack-joint]").click()
     form.locator("[data-test=on-original]").click()
-    page.fill("input[name=tpl-group]", "mall")
-    page.fill("input[name=tpl-group-max]", "2")
+    page.fill("input[name=new-group]", "mall")
+    page.fill("input[name=new-group-max]", "2")
     page.fill("input[name=new-stock]", "500")
     page.fill("input[name=new-per-member]", "5000")                                 # the API's 422, beside its field
     form.locator("[data-test=state-active]").click()

@@ -61,7 +61,7 @@ def test_with_no_console_origin_configured_no_preflight_is_answered(api, monkeyp
 
 
 def test_replies_name_the_consoles_origin_only_for_it_errors_included(api, console_origin):
-    me = api.call("GET", "/v1/staff/me", headers={**api.staff(), "Origin": CONSOLE})
+    me = api.call("GET", "/v1/merchants", headers={**api.staff(), "Origin": CONSOLE})
     assert me.status_code == 200 and me.headers["Access-Control-Allow-Origin"] == CONSOLE
     assert "X-Correlation-Id" in me.headers["Access-Control-Expose-Headers"]
     assert "Origin" in me.headers["Vary"] and "Access-Control-Allow-Credentials" not in me.headers
@@ -69,9 +69,9 @@ def test_replies_name_the_consoles_origin_only_for_it_errors_included(api, conso
     refused = api.call("POST", "/v1/members", {"phone": "not a phone"}, key="cors-refused",
                        headers={**api.staff(), "Origin": CONSOLE})
     assert refused.status_code == 422 and refused.headers["Access-Control-Allow-Origin"] == CONSOLE
-    unauthenticated = api.call("GET", "/v1/staff/me", headers={"Origin": CONSOLE})
+    unauthenticated = api.call("GET", "/v1/merchants", headers={"Origin": CONSOLE})
     assert unauthenticated.status_code == 401 and unauthenticated.headers["Access-Control-Allow-Origin"] == CONSOLE
-    other = api.call("GET", "/v1/staff/me", headers={**api.staff(), "Origin": OTHER})
+    other = api.call("GET", "/v1/merchants", headers={**api.staff(), "Origin": OTHER})
     assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
     assert "Origin" in other.headers["Vary"]
 
@@ -79,6 +79,6 @@ def test_replies_name_the_consoles_origin_only_for_it_errors_included(api, conso
 def test_beside_the_api_nothing_changes(api, monkeypatch):
     """Locally (and with no console origin deployed) replies carry no CORS header at all."""
     monkeypatch.delenv("CONSOLE_ORIGIN", raising=False)
-    me = api.call("GET", "/v1/staff/me", headers={**api.staff(), "Origin": CONSOLE})
+    me = api.call("GET", "/v1/merchants", headers={**api.staff(), "Origin": CONSOLE})
     assert me.status_code == 200
     assert not [k for k in me.headers if k.lower().startswith("access-control-")] and "Vary" not in me.headers

@@ -12,8 +12,8 @@ import pytest
 
 from infra import build, console, hosting
 
-CONSOLE_RESOURCES = ("ConsoleBucket", "ConsoleBucketPolicy", "ConsoleOriginAccessControl", "ConsoleCachePolicy",
-                     "ConsoleHeadersPolicy", "ConsoleDistribution")
+CONSOLE_RESOURCES = ("ConsoleBucket", "ConsoleBucketPolicy", "ConsoleCachePolicy", "ConsoleHeadersPolicy",
+                     "ConsoleDistribution")
 API_ORIGIN = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
 
 
@@ -29,6 +29,13 @@ def test_every_console_resource_and_output_exists_only_where_hosting_is_on(templ
     assert t["Conditions"][hosting.HOSTS] == {"Fn::Equals": [{"Ref": "ConsoleHosting"}, "on"]}
     for name in CONSOLE_RESOURCES:
         assert t["Resources"][name]["Condition"] == hosting.HOSTS, name
+    # CloudFront in the China regions has no origin access control: an origin access identity there
+    assert t["Conditions"][hosting.IN_CHINA] == {"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]}
+    assert t["Resources"]["ConsoleOriginAccessControl"]["Condition"] == hosting.WITH_OAC
+    assert t["Resources"]["ConsoleOriginAccessIdentity"]["Condition"] == hosting.WITH_OAI
+    assert t["Conditions"][hosting.WITH_OAC] == {"Fn::And": [{"Condition": hosting.HOSTS},
+                                                             {"Fn::Not": [{"Condition": hosting.IN_CHINA}]}]}
+    assert t["Conditions"][hosting.WITH_OAI] == {"Fn::And": [{"Condition": hosting.HOSTS}, {"Condition": hosting.IN_CHINA}]}
     for name in ("ConsoleBucketName", "ConsoleDistributionId", "ConsoleUrl"):
         assert t["Outputs"][name]["Condition"] == hosting.HOSTS, name
     stage = hosting.gateway_stage(os.environ["STAGE"])
@@ -41,13 +48,17 @@ def test_the_bucket_is_private_and_only_the_distribution_reads_it_over_tls(templ
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
     assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]   # no ACLs at all
     assert "WebsiteConfiguration" not in bucket
-    deny, read = r["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny, either = r["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert read["Effect"] == "Allow" and read["Action"] == "s3:GetObject"
+    condition, china, read = either["Fn::If"]
+    assert condition == hosting.IN_CHINA
+    for grant in (china, read):
+        assert grant["Effect"] == "Allow" and grant["Action"] == "s3:GetObject"
+        assert grant["Resource"] == {"Fn::Sub": "${ConsoleBucket.Arn}/*"}          # objects, never a listing
     assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    assert read["Resource"] == {"Fn::Sub": "${ConsoleBucket.Arn}/*"}          # objects, never a listing
     source = read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
     assert source.endswith(":distribution/${ConsoleDistribution}") and "${AWS::Partition}" in source
+    assert china["Principal"] == {"CanonicalUser": {"Fn::GetAtt": ["ConsoleOriginAccessIdentity", "S3CanonicalUserId"]}}
     oac = r["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
     assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == \
         ("s3", "always", "sigv4")
@@ -58,8 +69,10 @@ def test_the_distribution_serves_the_bucket_over_https_with_the_headers_and_app_
     config = r["ConsoleDistribution"]["Properties"]["DistributionConfig"]
     origin, = config["Origins"]
     assert origin["DomainName"] == {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]}
-    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
-    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}        # OAC, not the legacy identity
+    assert origin["OriginAccessControlId"] == {"Fn::If": [hosting.IN_CHINA, {"Ref": "AWS::NoValue"},
+                                                          {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": {"Fn::If": [hosting.IN_CHINA, {
+        "Fn::Sub": "origin-access-identity/cloudfront/${ConsoleOriginAccessIdentity}"}, ""]}}   # OAC: empty
     behaviour = config["DefaultCacheBehavior"]
     assert behaviour["TargetOriginId"] == origin["Id"] and behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
     assert behaviour["AllowedMethods"] == ["GET", "HEAD"] and behaviour["Compress"] is True
@@ -78,10 +91,15 @@ def test_the_distribution_serves_the_bucket_over_https_with_the_headers_and_app_
         key["QueryStringsConfig"]["QueryStringBehavior"] == "none"
     # its own domain with a certificate (China needs one, with its ICP filing), else cloudfront.net's
     assert config["Aliases"]["Fn::If"][0] == hosting.HAS_CERTIFICATE
+    needs = template["Conditions"][hosting.HAS_CERTIFICATE]["Fn::And"]           # the alias is the origin's host
+    assert {c["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for c in needs} == {"ConsoleCertificate", "ConsoleOrigin"}
     assert config["Aliases"]["Fn::If"][1] == [{"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ConsoleOrigin"}]}]}]
     with_certificate, without = config["ViewerCertificate"]["Fn::If"][1:]
-    assert with_certificate["AcmCertificateArn"] == {"Ref": "ConsoleCertificateArn"}
-    assert with_certificate["SslSupportMethod"] == "sni-only" and without == {"CloudFrontDefaultCertificate": True}
+    china, elsewhere = with_certificate["Fn::If"][1:]                      # China's CloudFront: IAM, no ACM
+    assert with_certificate["Fn::If"][0] == hosting.IN_CHINA
+    assert china["IamCertificateId"] == elsewhere["AcmCertificateArn"] == {"Ref": "ConsoleCertificate"}
+    assert china["SslSupportMethod"] == elsewhere["SslSupportMethod"] == "sni-only"
+    assert without == {"CloudFrontDefaultCertificate": True}
 
 
 def _as_headers(config: dict, api: str) -> dict[str, str]:

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { checkTerms, emptyForm, formOf, names, type Terms, withForm } from "./couponTerms";
+import termsEn from "../i18n/terms.en";
+import termsZhCN from "../i18n/terms.zh-CN";
+import { checkTerms, emptyForm, formOf, KINDS, LISTS, names, type Terms, withForm } from "./couponTerms";
 
 const ZONE = "Asia/Shanghai";
 const RICH = {
@@ -41,12 +43,16 @@ describe("a coupon template's rarer terms on a form", () => {
     expect(terms.stacking).toEqual({ category: "joint", group: "g1", group_max: 3, on: "discounted" });
     expect(terms.cost_bearer).toEqual({ shares: { mall: 30, merchant: 70 } });
     const plain = withForm({ kind: "parking", title: "p", validity: { days_after_claim: 1 } } as Terms,
-      Object.assign(emptyForm(), { parking_hours: "3", days: "14" }), ZONE);
-    expect([plain.parking_hours, plain.validity, plain.window, plain.steps]).toEqual([3, { starts_at: null, ends_at: null, days_after_claim: 14 }, null, undefined]);
+      Object.assign(emptyForm(), { title: " 停车券 ", parking_hours: "3", days: "14", amount_off: "5" }), ZONE);
+    expect([plain.title, plain.parking_hours, plain.validity, plain.window, plain.steps, plain.amount_off_fen])
+      .toEqual(["停车券", 3, { starts_at: null, ends_at: null, days_after_claim: 14 }, null, undefined, undefined]);
+    const off = withForm({ kind: "percent_off", title: "", validity: { days_after_claim: 1 } } as Terms,
+      Object.assign(emptyForm(), { title: "8折", percent: "80", cap: "20", min_spend: "50.5" }), ZONE);
+    expect([off.percent, off.cap_fen, off.min_spend_fen, off.amount_off_fen]).toEqual([80, 2_000, 5_050, undefined]);
   });
 
   it("refuses before sending what the API would refuse, by the body's path", () => {
-    const form = emptyForm();
+    const form = Object.assign(emptyForm(), { title: "满减" });
     form.steps = [{ threshold: "100", off: "10" }, { threshold: "90", off: "20" }];
     Object.assign(form, { weekdays: "0,8", from_time: "22:00", to_time: "10:00", stacking: "joint", group: "", group_max: "11",
       shares: { brand: "60", mall: "", merchant: "30" }, validity: "dates", starts: "2030-01-02 00:00:00", ends: "2030-01-01 00:00:00" });
@@ -60,10 +66,31 @@ describe("a coupon template's rarer terms on a form", () => {
     });
     form.steps = [{ threshold: "100", off: "100" }];
     expect(checkTerms(form, "threshold")["terms.steps"]).toEqual(["terms.stepOff", { n: 1 }]);
-    expect(checkTerms(emptyForm(), "gift_item")).toEqual({ "terms.gift_sku": ["rows.needed"] });
-    expect(checkTerms(Object.assign(emptyForm(), { parking_hours: "25" }), "parking")).toEqual({ "terms.parking_hours": ["terms.badHours"] });
-    expect(checkTerms(Object.assign(emptyForm(), { days: "0", to_time: "24:00", from_time: "18:00" }), "amount_off"))
-      .toEqual({ "terms.validity.days_after_claim": ["terms.badDays"] });
+    expect(checkTerms(emptyForm(), "gift_item")).toEqual({ "terms.title": ["rows.needed"], "terms.gift_sku": ["rows.needed"] });
+    expect(checkTerms(Object.assign(emptyForm(), { title: "p", parking_hours: "25" }), "parking"))
+      .toEqual({ "terms.parking_hours": ["terms.badHours"] });
+    expect(checkTerms(Object.assign(emptyForm(), { title: "a", amount_off: "10", min_spend: "10", days: "0", to_time: "24:00",
+      from_time: "18:00" }), "amount_off")).toEqual({ "terms.min_spend_fen": ["terms.minAbove"], "terms.validity.days_after_claim": ["terms.badDays"] });
+    expect(checkTerms(Object.assign(emptyForm(), { title: "d", percent: "100", cap: "x" }), "percent_off"))
+      .toEqual({ "terms.percent": ["template.badPercent"], "terms.cap_fen": ["config.notMoney"] });
+    expect(checkTerms(Object.assign(emptyForm(), { title: "n", amount_off: "0" }), "no_threshold"))
+      .toEqual({ "terms.amount_off_fen": ["config.notMoney"] });
     expect(names(" a,, b ,a ")).toEqual(["a", "b"]);
+  });
+});
+
+describe("the terms' messages", () => {
+  const keys = (o: object, prefix = ""): string[] => Object.entries(o).flatMap(([k, v]) =>
+    (typeof v === "object" ? keys(v as object, `${prefix}${k}.`) : [`${prefix}${k}`]));
+
+  it("are in both languages, with every kind, list and refusal the form uses", () => {
+    expect(keys(termsEn).sort()).toEqual(keys(termsZhCN).sort());
+    const have = new Set(keys(termsEn).map((k) => `terms.${k}`));
+    const bad = Object.assign(emptyForm(), { steps: [{ threshold: "1", off: "2" }], parking_hours: "0", days: "x", weekdays: "9",
+      from_time: "x", to_time: "y", stacking: "joint", group_max: "0", shares: { brand: "0", mall: "", merchant: "" } });
+    const used = [...Object.values(checkTerms(bad, "threshold")), ...Object.values(checkTerms(bad, "parking"))].map(([k]) => k)
+      .filter((k) => k.startsWith("terms."));
+    expect(used.length).toBeGreaterThan(5);
+    for (const k of [...used, ...KINDS.map((x) => `terms.kinds.${x}`), ...LISTS.map((x) => `terms.lists.${x}`)]) expect(have).toContain(k);
   });
 });

@@ -1,4 +1,5 @@
-// A coupon template's rarer terms as a form has them (chalicelib/coupons/terms.py): a threshold
+// A coupon template's terms as a form has them (chalicelib/coupons/terms.py): its title and figures,
+// and the rarer ones: a threshold
 // coupon's steps, a gift's SKU, parking hours, a fixed validity's dates, where it applies (merchants,
 // stores, SKUs, categories), the window in the week and the day, how it stacks, who bears the cost.
 // Text in, terms out: amounts typed in yuan are sent as fen, dates picked on the program's clocks
@@ -18,6 +19,12 @@ export type ListName = (typeof LISTS)[number];
 export const BEARERS = ["brand", "mall", "merchant"] as const;
 
 export interface TermsForm {
+  title: string;
+  description: string;
+  amount_off: string;             // yuan, as typed
+  min_spend: string;
+  percent: string;
+  cap: string;
   steps: { threshold: string; off: string }[];
   gift_sku: string;
   parking_hours: string;
@@ -36,8 +43,13 @@ export interface TermsForm {
   shares: Record<(typeof BEARERS)[number], string>;
 }
 
+/** The kinds that take an amount off, and those that may have a minimum spend (coupons.terms.NEEDS / MAY). */
+export const AMOUNT_KINDS: Kind[] = ["amount_off", "no_threshold", "third_party"];
+export const MIN_SPEND_KINDS: Kind[] = ["amount_off", "percent_off"];
+
 /** Every field of the form by the body's path (the API's field errors land beside them). */
-export const TERMS_FIELDS = ["terms.steps", "terms.gift_sku", "terms.parking_hours", "terms.validity",
+export const TERMS_FIELDS = ["terms.title", "terms.description", "terms.amount_off_fen", "terms.min_spend_fen", "terms.percent",
+  "terms.cap_fen", "terms.steps", "terms.gift_sku", "terms.parking_hours", "terms.validity",
   "terms.validity.days_after_claim", "terms.validity.starts_at", "terms.validity.ends_at",
   ...LISTS.map((l) => `terms.applicability.${l}`), "terms.applicability", "terms.window.weekdays", "terms.window.from_time",
   "terms.window.to_time", "terms.window", "terms.stacking", "terms.stacking.group", "terms.stacking.group_max",
@@ -45,11 +57,12 @@ export const TERMS_FIELDS = ["terms.steps", "terms.gift_sku", "terms.parking_hou
 
 const yuan = (fen: number | null | undefined) => (fen ? formatFen(fen).replace(/[¥,]/g, "") : "");
 const whole = (text: string) => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : null);
+const money = (text: string) => (text.trim() ? parseYuan(text) : null);
 /** A typed list: its names, split on commas (either width), spaces and lines, without repeats. */
 export const names = (text: string) => [...new Set(text.split(/[\s,，、]+/).filter(Boolean))];
 
 export function emptyForm(): TermsForm {
-  return { steps: [{ threshold: "", off: "" }], gift_sku: "", parking_hours: "", validity: "days", days: "30", starts: "", ends: "",
+  return { title: "", description: "", amount_off: "", min_spend: "", percent: "", cap: "", steps: [{ threshold: "", off: "" }], gift_sku: "", parking_hours: "", validity: "days", days: "30", starts: "", ends: "",
     lists: Object.fromEntries(LISTS.map((l) => [l, ""])) as Record<ListName, string>, weekdays: "", from_time: "", to_time: "",
     stacking: "exclusive", group: "", group_max: "1", on: "discounted", shares: { brand: "100", mall: "", merchant: "" } };
 }
@@ -60,6 +73,8 @@ export function formOf(terms: Terms, zone: string): TermsForm {
   const a = terms.applicability ?? {};
   const v = terms.validity;
   Object.assign(form, {
+    title: terms.title, description: terms.description ?? "", amount_off: yuan(terms.amount_off_fen), min_spend: yuan(terms.min_spend_fen),
+    percent: terms.percent ? String(terms.percent) : "", cap: yuan(terms.cap_fen),
     steps: terms.steps?.length ? terms.steps.map((s) => ({ threshold: yuan(s.threshold_fen), off: yuan(s.off_fen) })) : form.steps,
     gift_sku: terms.gift_sku ?? "", parking_hours: terms.parking_hours ? String(terms.parking_hours) : "",
     validity: v.ends_at ? "dates" : "days", days: v.days_after_claim ? String(v.days_after_claim) : "",
@@ -76,6 +91,13 @@ export function formOf(terms: Terms, zone: string): TermsForm {
 /** The form's checks before sending: the body's path -> an i18n key (with its values), as terms.py refuses. */
 export function checkTerms(form: TermsForm, kind: Kind): Record<string, [string, Record<string, unknown>?]> {
   const out: Record<string, [string, Record<string, unknown>?]> = {};
+  if (!form.title.trim()) out["terms.title"] = ["rows.needed"];
+  const amount = money(form.amount_off), least = money(form.min_spend), percent = whole(form.percent);
+  if (AMOUNT_KINDS.includes(kind) && !((amount ?? 0) > 0)) out["terms.amount_off_fen"] = ["config.notMoney"];
+  if (MIN_SPEND_KINDS.includes(kind) && form.min_spend.trim() && !((least ?? 0) > 0)) out["terms.min_spend_fen"] = ["config.notMoney"];
+  else if (kind === "amount_off" && least && amount && least <= amount) out["terms.min_spend_fen"] = ["terms.minAbove"];
+  if (kind === "percent_off" && !(percent && percent <= 99)) out["terms.percent"] = ["template.badPercent"];
+  if (kind === "percent_off" && form.cap.trim() && !((money(form.cap) ?? 0) > 0)) out["terms.cap_fen"] = ["config.notMoney"];
   if (kind === "threshold") {
     let last: [number, number] = [0, 0];
     form.steps.forEach((s, n) => {
@@ -129,7 +151,10 @@ function instant(wall: string, zone: string, was: string | null | undefined): st
 /** ``base`` with the form's terms (those of ``kind``; the rest of ``base`` as it is). */
 export function withForm(base: Terms, form: TermsForm, zone: string): Terms {
   const kind = base.kind;
-  const next: Terms = { ...base };
+  const next: Terms = { ...base, title: form.title.trim(), description: form.description.trim() || null };
+  if (AMOUNT_KINDS.includes(kind)) next.amount_off_fen = money(form.amount_off);
+  if (MIN_SPEND_KINDS.includes(kind)) next.min_spend_fen = money(form.min_spend);
+  if (kind === "percent_off") Object.assign(next, { percent: whole(form.percent), cap_fen: money(form.cap) });
   if (kind === "threshold") next.steps = form.steps.map((s) => ({ threshold_fen: parseYuan(s.threshold) ?? 0, off_fen: parseYuan(s.off) ?? 0 }));
   if (kind === "gift_item") next.gift_sku = form.gift_sku.trim();
   if (kind === "parking") next.parking_hours = whole(form.parking_hours);
