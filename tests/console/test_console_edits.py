@@ -152,6 +152,8 @@ def test_a_coupon_template_made_with_its_rarer_terms_is_what_getCouponTemplate_a
     assert terms["window"] == {"weekdays": [6, 7], "from_time": "10:00", "to_time": "22:00"}
     assert terms["stacking"] == {"category": "joint", "group": "mall", "group_max": 2, "on": "original"}
     assert terms["cost_bearer"] == {"shares": {"brand": 60, "merchant": 40}}
+    row = page.locator("[data-test=templates] tr", has_text=title)              # the list says its steps
+    assert "¥100.00−¥10.00 / ¥200.00−¥30.00" in row.inner_text()
     # opened below with its figures and its change form, which reads the same terms back
     edit = page.locator("[data-test=template-edit]")
     edit.locator("input[name=tpl-step-1-off]").wait_for()
