@@ -141,9 +141,12 @@ class LocalStack:
         """Old local data is migrated (db/migration.py), each step once."""
         from chalicelib.benefits.migration import migrate_open_entitlements
         from chalicelib.db.migration import migrate_all
+        from chalicelib.ledger.listing import migrate_account_listing
         from chalicelib.merchants.migration import migrate_key_listing
         from chalicelib.orders.migration import migrate_order_parts
+        from chalicelib.points.tables import LISTING as POINTS_LISTING
         from chalicelib.stored_value.counters import issuer_of
+        from chalicelib.stored_value.tables import LISTING as STORED_VALUE_LISTING
         from chalicelib.tiers.migration import migrate_tier_listing
         names = list(self.table_names.values())
         moved = migrate_all(self.client("dynamodb"), names, self.table_names["main"], issuer_of)
@@ -151,6 +154,8 @@ class LocalStack:
         moved["entitlement_coupons"] = migrate_open_entitlements(self.client("dynamodb"), self.table_names["main"])
         moved["tier_listing"] = migrate_tier_listing(self.client("dynamodb"), self.table_names["main"])
         moved["api_key_listing"] = migrate_key_listing(self.client("dynamodb"), self.table_names["main"])
+        moved["account_listing"] = migrate_account_listing(self.client("dynamodb"), self.table_names["main"],
+                                                           (POINTS_LISTING, STORED_VALUE_LISTING))
         if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 

@@ -23,9 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.benefits.migration import migrate_open_entitlements
     from chalicelib.db.migration import migrate_all
     from chalicelib.db.tables import TABLES
+    from chalicelib.ledger.listing import migrate_account_listing
     from chalicelib.merchants.migration import migrate_key_listing
     from chalicelib.orders.migration import migrate_order_parts
+    from chalicelib.points.tables import LISTING as POINTS_LISTING
     from chalicelib.stored_value.counters import issuer_of
+    from chalicelib.stored_value.tables import LISTING as STORED_VALUE_LISTING
     from chalicelib.tiers.migration import migrate_tier_listing
     client = boto3.client("dynamodb", endpoint_url=args.endpoint)
     names = [spec.physical_name_for(args.stage) for spec in TABLES]
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     done["entitlement_coupons"] = migrate_open_entitlements(client, names[0])
     done["tier_listing"] = migrate_tier_listing(client, names[0])
     done["api_key_listing"] = migrate_key_listing(client, names[0])
+    done["account_listing"] = migrate_account_listing(client, names[0], (POINTS_LISTING, STORED_VALUE_LISTING))
     print(json.dumps(done))
     return 0
 

@@ -125,6 +125,18 @@ class DueIndex(GlobalSecondaryIndex):
     duesk = UnicodeAttribute(range_key=True)
 
 
+class Keys1(GlobalSecondaryIndex):
+    """Listings of keys alone: ``k1pk`` / ``k1sk``, meaning chosen per item kind (the ledgers'
+    accounts: :mod:`chalicelib.ledger.listing`). A reader learns which items are listed and reads
+    what it needs of them by key; an update that keeps the keys writes nothing to the index."""
+
+    class Meta:
+        index_name = "keys1"
+        projection = KeysOnlyProjection()
+    k1pk = UnicodeAttribute(hash_key=True)
+    k1sk = UnicodeAttribute(range_key=True)
+
+
 class EventsModel(TableItem):
     """An item of the events (outbox) table."""
 

@@ -1,8 +1,8 @@
 """The in-memory fake of the persistence port: the same contract as DynamoDB for what the code
-uses (items by key, partitions in sort-key order, the two indexes, conditional writes applied all
-or nothing), held in dictionaries. Items are kept in DynamoDB's wire format, so what a model
-serialises is exactly what it reads back. Its indexes can be made to lag, as DynamoDB's do
-(:meth:`MemoryBackend.lag_indexes`).
+uses (items by key, partitions in sort-key order, the indexes and their projections, conditional
+writes applied all or nothing), held in dictionaries. Items are kept in DynamoDB's wire format,
+so what a model serialises is exactly what it reads back. Its indexes can be made to lag, as
+DynamoDB's do (:meth:`MemoryBackend.lag_indexes`).
 
 Conditions and update actions are PynamoDB expression objects; the fake evaluates the subset the
 code uses (comparisons, exists / not exists, begins_with, between, and / or / not; set, add,

@@ -180,7 +180,8 @@ def migrate_order_spent_points(client: Any, table: str) -> dict[str, Any]:
 ISSUANCE_MARKER = {"pk": {"S": "MIGRATION#issuance-counters"}, "sk": {"S": "DONE"}}
 
 
-def _programs(client: Any, table: str) -> list[str]:
+def program_ids(client: Any, table: str) -> list[str]:
+    """Every program's id (the programs listing), ``default`` among them."""
     pages = client.get_paginator("query").paginate(
         TableName=table, IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
         ExpressionAttributeValues={":p": {"S": "PROGRAMS"}})
@@ -204,7 +205,7 @@ def migrate_issuance_counters(client: Any, table: str, issuer_of: Callable[[str]
     seeded: dict[str, int] = {}
     counting: list[str] = []
     unattributed: dict[str, int] = {}
-    for program in _programs(client, table):
+    for program in program_ids(client, table):
         held: dict[str, int] = {}
         pages = [page for partition in PREPAID_ACCOUNTS for page in client.get_paginator("query").paginate(
             TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :p",

@@ -11,6 +11,10 @@ Two tables:
   only (#24 item 6): a job reads each due item itself before it changes it, so a copy of the whole
   item bought nothing and cost an index write at every change of an indexed item, key or not
   (``due``, projecting ALL, is what it replaces: docs/engineers/deploy.md says how a stage moves).
+  ``keys1`` lists items by their keys alone (``k1pk``/``k1sk``): the ledgers' accounts for their
+  reconciliations (:mod:`chalicelib.ledger.listing`), which read each account by key anyway. An
+  update that keeps an item's ``keys1`` keys writes nothing to it, where ``gsi1`` (ALL) rewrites
+  its copy of the item at every change.
 * ``events``: the domain-event outbox. Written in the same transaction as the change it reports,
   streamed (NEW_IMAGE) to the event dispatcher, kept for ``EVENT_RETENTION_DAYS`` by TTL.
 """
@@ -98,7 +102,8 @@ class TableSpec:
 
 MAIN = TableSpec(
     key="main", logical_id="MainTable", env_var="MAIN_TABLE",
-    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("due2", "duepk", "duesk", "KEYS_ONLY")),
+    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("due2", "duepk", "duesk", "KEYS_ONLY"),
+             Index("keys1", "k1pk", "k1sk", "KEYS_ONLY")),
     retiring=(Index("due", "duepk", "duesk"),),
 )
 EVENTS = TableSpec(

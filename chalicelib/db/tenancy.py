@@ -21,7 +21,7 @@ from chalicelib.shared.principal import PROGRAM_ID
 
 SEPARATOR = "/"
 GLOBAL_PREFIXES: tuple[str, ...] = ()      # partitions shared by every program (none since #24 item 6)
-INDEX_KEYS = ("gsi1pk", "duepk")           # index partition keys that belong to the item's program
+INDEX_KEYS = ("gsi1pk", "duepk", "k1pk")   # index partition keys that belong to the item's program
 
 
 def is_global(partition: str) -> bool:

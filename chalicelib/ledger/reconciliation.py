@@ -2,7 +2,8 @@
 the program where it was found (so that program's webhooks and console see it), and one summary
 for the job run; and the cursor that lets a job prove a program of any size a page at a time.
 
-A ledger lists its accounts in sharded index partitions (``PTSACCT#<shard>``, ``SVACCT#<shard>``).
+A ledger lists its accounts in sharded index partitions (``PTSACCT#<shard>``, ``SVACCT#<shard>``,
+keys only: :mod:`chalicelib.ledger.listing`).
 Checking every account of a program of a million members in one run cannot finish, so a job run
 checks the next page of every shard from where the last run stopped (:func:`next_pages`), and
 one item per program, ledger and shard (:class:`CursorItem`) records where the shard's pass is,

@@ -272,6 +272,7 @@ class Ledger:
         self._stage_lots()
         if kind in ("redeem", "hold_confirmed"):
             self.account_state.count("redeemed", amount)
+        self.account.listed()                  # on keys1: an account still on gsi1 moves in this write
         state, version = self.account_state, self.account_state.next_version
         balance = self.available - self.debt
         return state.post(PostingItem, (PostingItem.partition(self.member_id),

@@ -4,7 +4,7 @@ For an account: each bucket = sum of postings' deltas (the shared ledger check),
 gap-free, and the items agree: ``available`` = live lots, ``pending`` = pending lots, ``held`` =
 open holds. Reading every posting is O(history) by nature; this is an audit, not an operation path.
 The job checks the next page of every listing shard each run (:func:`next_pages`), the endpoint
-the first ``limit`` accounts; the accounts listed are index copies, each is read again by key.
+the first ``limit`` accounts; the listing names the accounts (keys only), each is read by key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from chalicelib.ledger import reconciliation
 from chalicelib.ledger.account import reconcile
 from chalicelib.points import repository
 from chalicelib.points.ledger import BUCKETS
-from chalicelib.points.tables import ACCOUNT_SHARDS
+from chalicelib.points.tables import ACCOUNT_SHARDS, AccountItem
 
 MISMATCHES_REPORTED = 50
 LEDGER, SHARDS = "points", range(ACCOUNT_SHARDS)     # the job's cursor: one per shard of the listing
@@ -54,9 +54,9 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     checked = 0
     mismatches = []
     for shard in range(ACCOUNT_SHARDS):
-        for a in repository.of(uow).accounts_in_shard(shard, limit=limit - checked):
+        for listed in repository.of(uow).accounts_in_shard(shard, limit=limit - checked):
             checked += 1
-            result = account(uow, a.member_id, a.point_type)
+            result = account(uow, *AccountItem.listed_as(listed))
             if not result["balanced"]:
                 mismatches.append(result)
         if checked >= limit:
@@ -70,8 +70,8 @@ def next_pages(uow: UnitOfWork, page: int | None = None) -> dict[str, Any]:
     within a period, :mod:`chalicelib.ledger.reconciliation`)."""
     repo = repository.of(uow)
     run = reconciliation.next_pages(
-        uow, LEDGER, SHARDS, lambda shard, after, n: [(str(a.gsi1sk), a) for a in repo.accounts_in_shard(shard, after, n)],
-        lambda a: account(uow, a.member_id, a.point_type), page)
+        uow, LEDGER, SHARDS, lambda shard, after, n: [(k, k) for k in repo.accounts_in_shard(shard, after, n)],
+        lambda listed: account(uow, *AccountItem.listed_as(listed)), page)
     mismatches = [r for r in run.results if not r["balanced"]]
     return {"accounts_checked": len(run.results), "balanced": not mismatches,
             "mismatches": mismatches[:MISMATCHES_REPORTED], "progress": reconciliation.progress(uow, LEDGER, SHARDS)}

@@ -15,6 +15,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import read_shards
 from chalicelib.orders import service as orders
 from chalicelib.points.tables import (
+    LISTING,
     AccountItem,
     CounterItem,
     HoldItem,
@@ -26,7 +27,6 @@ from chalicelib.points.tables import (
 )
 
 LOT_PAGE = 20          # lots read per page while spending: most spends touch one or two lots
-ACCOUNT_SHARDS_PREFIX = "PTSACCT#"
 
 
 class PointsRepository:
@@ -96,11 +96,11 @@ class PointsRepository:
         return self.uow.query(PostingItem, PostingItem.partition(member_id), SortKey.between(low, high),
                               forward=not newest_first, limit=limit, consistent=True)
 
-    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[AccountItem]:
-        """The accounts of one listing shard (reconciliation) in listing order (``gsi1sk``), those
-        after ``after`` (a cursor), at most ``limit``. Index copies: read what to compare by key."""
-        sort = SortKey.above(after) if after else None
-        return self.uow.query(AccountItem, f"{ACCOUNT_SHARDS_PREFIX}{shard}", sort, index="gsi1", limit=limit)
+    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> list[str]:
+        """The listing keys (``<member>#<type>``: :meth:`AccountItem.listed_as`) of one listing shard
+        (reconciliation) in order, those after ``after`` (a cursor), at most ``limit``, on keys1 and
+        on gsi1 until every account has moved (ledger/listing.py). Read what to compare by key."""
+        return LISTING.page(self.uow, AccountItem, shard, after, limit)
 
     # holds, orders, counters ------------------------------------------------------------------
     def hold(self, member_id: str, point_type: str, hold_id: str) -> HoldItem | None:

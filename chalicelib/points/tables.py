@@ -28,26 +28,28 @@ spending reads only live lots, and no operation reads more as a member's history
 from __future__ import annotations
 
 import json
-import zlib
 from datetime import date
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
-from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, Keys1, MainModel
 from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
+from chalicelib.ledger.listing import AccountListing
 from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
 
 NO_EXPIRY = "9999-12-31"
-# The points and growth accounts are listed on gsi1 under PTSACCT#<shard> for the reconciliation,
-# and gsi1 copies the whole item (projection ALL), so every earn rewrites two entries there. At the
-# load model's flash (10,000 earns a second: 20,000 index writes) 16 shards took 1,250 WCU a
-# second each, over a partition's 1,000; 64 take 312 (docs/scale.md). Accounts listed before keep
-# their shard (0..15), which the reconciliation still reads.
+# The points and growth accounts are listed under PTSACCT#<shard> / <member>#<type> for the
+# reconciliation, on keys1 (keys only: ledger/listing.py), written once an account. They were on
+# gsi1, which copies the whole item, so every earn rewrote two entries there: at the load model's
+# flash (20,000 index writes a second) 16 shards took 1,250 WCU a second each, over a partition's
+# 1,000, and 64 took 312 (docs/scale.md). Accounts listed on gsi1 before 64 shards keep their shard
+# (0..15) until they move, and the reconciliation reads those shards anyway.
 ACCOUNT_SHARDS = 64
+LISTING = AccountListing("PTSACCT#", ACCOUNT_SHARDS)
 
 
 class AccountItem(MainModel):
@@ -68,21 +70,34 @@ class AccountItem(MainModel):
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
-    gsi1pk = UnicodeAttribute(null=True)        # PTSACCT#<shard>: every account, for reconcile-all
+    k1pk = UnicodeAttribute(null=True)          # PTSACCT#<shard>: every account, for the reconciliation
+    k1sk = UnicodeAttribute(null=True)          # <member>#<type>
+    listing = Keys1()
+    gsi1pk = UnicodeAttribute(null=True)        # where accounts were listed before (until they move)
     gsi1sk = UnicodeAttribute(null=True)
-    listing = Gsi1()
+    old_listing = Gsi1()
 
     @staticmethod
     def key(member_id: str, point_type: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"PTS#{point_type}#LOT"          # (was ``#ACCOUNT``: db/migration.py)
 
+    @staticmethod
+    def listed_as(listing_key: str) -> tuple[str, str]:
+        """The member and point type of an account's listing key (``<member>#<type>``)."""
+        member_id, point_type = listing_key.rsplit("#", 1)
+        return member_id, point_type
+
     @classmethod
     def new(cls, member_id: str, point_type: str) -> AccountItem:
-        """An account that has never been posted to (version 0), listed for reconcile-all."""
-        shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
-        return cls(*cls.key(member_id, point_type), member_id=member_id, point_type=point_type,
-                   available=0, pending=0, held=0, debt=0, earned=0, redeemed=0, expired=0, version=0,
-                   gsi1pk=f"PTSACCT#{shard}", gsi1sk=f"{member_id}#{point_type}")
+        """An account that has never been posted to (version 0), listed for the reconciliation."""
+        item = cls(*cls.key(member_id, point_type), member_id=member_id, point_type=point_type,
+                   available=0, pending=0, held=0, debt=0, earned=0, redeemed=0, expired=0, version=0)
+        return item.listed()
+
+    def listed(self) -> AccountItem:
+        """This account listed on keys1 and not on gsi1 (ledger/listing.py): every change puts it so."""
+        LISTING.place(self, self.member_id, f"{self.member_id}#{self.point_type}")
+        return self
 
     def view(self) -> dict[str, int]:
         return {k: int(getattr(self, k) or 0) for k in

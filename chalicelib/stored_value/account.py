@@ -198,9 +198,7 @@ class SvChange:
         """Stage the account, one posting (with its journal lines), one event (:meth:`JournalAccount.post`:
         who and under which key are the unit's), and what the lines change in the issuer's
         outstanding prepaid money (bounded by its limit, but for a refund)."""
-        if self.account.gsi1pk is None:                  # an account item from before listings
-            fresh = SvAccountItem.new(self.member_id)
-            self.account.gsi1pk, self.account.gsi1sk = fresh.gsi1pk, fresh.gsi1sk
+        self.account.listed()          # on keys1: an account still on gsi1 (or on no listing) moves in this write
         state, version, delta = self.state, self.state.next_version, self.state.delta
         self.account.bonus_lots = bonus_lots.dump(self.lots)
         due = bonus_lots.next_due(self.lots)

@@ -10,8 +10,8 @@ program's totals are also compared with the prepaid figures (``figures_agree``: 
 the liability report and the custodian's statement read, once the stream has caught up), and so
 is each issuer's outstanding-money counter, the one its issuance limit is held against
 (``issuance_agrees``). The job checks the next page of every listing shard each run
-(:func:`next_pages`), the endpoint the first ``limit`` accounts; the accounts listed are index
-copies, each is read again by key. The totals are compared with the figures only when every
+(:func:`next_pages`), the endpoint the first ``limit`` accounts; the listing names the accounts
+(keys only), each is read by key. The totals are compared with the figures only when every
 account of the program was checked at once (a small program): at scale no run sees every
 account, and each account's own checks carry the proof.
 """
@@ -62,10 +62,10 @@ def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
     where the job's pass is."""
     results: list[dict[str, Any]] = []
     for shard in repository.of(uow).shards():
-        for item in repository.of(uow).accounts_in_shard(shard, limit=limit + 1 - len(results)):
+        for member_id in repository.of(uow).accounts_in_shard(shard, limit=limit + 1 - len(results)):
             if len(results) == limit:            # one more is listed: an account is left unchecked
                 return _proof(uow, results, whole=False)
-            results.append(account(uow, item.member_id))
+            results.append(account(uow, member_id))
     return _proof(uow, results, whole=True)
 
 
@@ -75,8 +75,8 @@ def next_pages(uow: UnitOfWork, page: int | None = None) -> dict[str, Any]:
     figures when the run saw every account of the program."""
     repo = repository.of(uow)
     run = reconciliation.next_pages(
-        uow, LEDGER, repo.shards(), lambda shard, after, n: [(str(a.gsi1sk), a) for a in repo.accounts_in_shard(shard, after, n)],
-        lambda a: account(uow, a.member_id), page)
+        uow, LEDGER, repo.shards(), lambda shard, after, n: [(m, m) for m in repo.accounts_in_shard(shard, after, n)],
+        lambda member_id: account(uow, member_id), page)
     return _proof(uow, run.results, run.whole)
 
 

@@ -10,6 +10,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import read_shards
 from chalicelib.stored_value.tables import (
     ACCOUNT_SHARDS,
+    LISTING,
     PrepaidAccountItem,
     PrepaidDayItem,
     SvAccountItem,
@@ -45,11 +46,11 @@ class StoredValueRepository:
         """A member's counter (the day's top-ups, a bonus rule's uses)."""
         return self.uow.get(SvCounterItem, SvCounterItem.key(member_id, name), consistent=True)
 
-    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[SvAccountItem]:
-        """The accounts listed in one shard (reconciliation) in listing order (``gsi1sk``), those
-        after ``after`` (a cursor), at most ``limit``. Index copies: read what to compare by key."""
-        sort = SortKey.above(after) if after else None
-        return self.uow.query(SvAccountItem, f"SVACCT#{shard}", sort, index="gsi1", limit=limit)
+    def accounts_in_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> list[str]:
+        """The members whose accounts one shard lists (reconciliation), in listing order, those
+        after ``after`` (a cursor), at most ``limit``, on keys1 and on gsi1 until every account
+        has moved (ledger/listing.py). Read what to compare by key."""
+        return LISTING.page(self.uow, SvAccountItem, shard, after, limit)
 
     def prepaid_accounts(self) -> Iterator[PrepaidAccountItem]:
         """The program's journal accounts with their balances (a projection, summed over its shards)."""

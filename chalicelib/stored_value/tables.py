@@ -2,8 +2,8 @@
 
 * ``MEMBER#<id> / SV#ACCOUNT``: the member's prepaid balances, principal and bonus kept apart,
   with running totals and the expiring bonus's lots; ``version`` is the lock of every change (the
-  shared versioned account). Listed on ``gsi1`` (``SVACCT#<shard>``) for the reconciliation of
-  every account; on the ``due`` index (``DUE#sv-bonus``) while some bonus is set to expire.
+  shared versioned account). Listed on ``keys1`` (``SVACCT#<shard>``; ``gsi1`` before, until an
+  account's next change or the migration moves it) for the reconciliation of every account; on the ``due`` index (``DUE#sv-bonus``) while some bonus is set to expire.
 * ``SVLEDGER#<member> / <version>``: one posting per change, with its double-entry lines.
 * ``SVTOPUP#<payment ref>``: a top-up's payment, applied once.
 * ``SVORDER#<merchant>#<order>`` / ``PAYMENT`` and ``REFUND#<id>``: what a payment took from
@@ -20,17 +20,18 @@
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, Keys1, MainModel
 from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
+from chalicelib.ledger.listing import AccountListing
 from chalicelib.ledger.postings import JournalPosting
 
 ACCOUNT_SHARDS = 16
+LISTING = AccountListing("SVACCT#", ACCOUNT_SHARDS)
 BUCKETS = ("principal", "bonus", "held_principal", "held_bonus")
 TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
           "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed", "bonus_expired")
@@ -55,9 +56,12 @@ class SvAccountItem(MainModel):
     bonus_lots = UnicodeAttribute(null=True)         # JSON: expiring bonus (stored_value/bonus_lots.py)
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
-    gsi1pk = UnicodeAttribute(null=True)
+    k1pk = UnicodeAttribute(null=True)               # SVACCT#<shard> / <member>: every account, for the
+    k1sk = UnicodeAttribute(null=True)               # reconciliation (keys only: ledger/listing.py)
+    listing = Keys1()
+    gsi1pk = UnicodeAttribute(null=True)             # where accounts were listed before (until they move)
     gsi1sk = UnicodeAttribute(null=True)
-    listing = Gsi1()
+    old_listing = Gsi1()
     duepk = UnicodeAttribute(null=True)              # DUE#sv-bonus: the day the soonest lot has expired
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
@@ -69,13 +73,16 @@ class SvAccountItem(MainModel):
     @classmethod
     def new(cls, member_id: str) -> SvAccountItem:
         """An account never posted to (version 0), listed for the reconciliation of all."""
-        shard = zlib.crc32(member_id.encode()) % ACCOUNT_SHARDS
         item = cls(*cls.key(member_id), member_id=member_id, principal=0, bonus=0, held_principal=0, held_bonus=0,
-                   version=0,
-                   gsi1pk=f"SVACCT#{shard}", gsi1sk=member_id)
+                   version=0)
         for total in TOTALS:
             setattr(item, total, 0)
-        return item
+        return item.listed()
+
+    def listed(self) -> SvAccountItem:
+        """This account listed on keys1 and not on gsi1 (ledger/listing.py): every change puts it so."""
+        LISTING.place(self, self.member_id, self.member_id)
+        return self
 
     def view(self) -> dict[str, Any]:
         return {**{k: int(getattr(self, k) or 0) for k in (*BUCKETS, *TOTALS, "version")},

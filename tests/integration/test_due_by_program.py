@@ -185,9 +185,9 @@ def test_an_entry_whose_item_has_moved_on_is_passed_over(errands):
 def test_the_template_can_keep_the_index_it_replaces_while_a_stage_moves():
     names = [i["IndexName"] for i in MAIN.cloudformation()["Properties"]["GlobalSecondaryIndexes"]]
     moving = [i for i in MAIN.cloudformation(keep_retiring=True)["Properties"]["GlobalSecondaryIndexes"]]
-    assert names == ["gsi1", "due2"]
+    assert names == ["gsi1", "due2", "keys1"]
     assert [(i["IndexName"], i["Projection"]["ProjectionType"]) for i in moving] == [
-        ("due", "ALL"), ("gsi1", "ALL"), ("due2", "KEYS_ONLY")]
+        ("due", "ALL"), ("gsi1", "ALL"), ("due2", "KEYS_ONLY"), ("keys1", "KEYS_ONLY")]
 
 
 def test_saved_local_data_from_before_comes_back_and_its_due_work_is_done(aws, tmp_path):

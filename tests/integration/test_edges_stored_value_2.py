@@ -211,15 +211,15 @@ def test_a_refund_one_fen_over_what_is_left_is_refused_and_what_is_left_exactly_
 # accounts from before the listing -------------------------------------------------------------
 
 def test_an_account_from_before_the_listing_is_listed_again_by_its_next_posting(api, program):
-    """An account item written before accounts were listed (no gsi1 keys) is missing from the
-    proof of every account until its next posting lists it."""
+    """An account item written before accounts were listed (no listing keys, on keys1 or gsi1) is
+    missing from the proof of every account until its next posting lists it."""
     from chalicelib.db.uow import UnitOfWork
     from chalicelib.stored_value.tables import SvAccountItem
     mid = api.member("13800139813")
     top_up(api, mid, 10_000, "LS-1")
     uow = UnitOfWork("test")
     item = uow.get(SvAccountItem, SvAccountItem.key(mid), consistent=True)
-    item.gsi1pk, item.gsi1sk = None, None
+    item.gsi1pk = item.gsi1sk = item.k1pk = item.k1sk = None
     uow.put(item)
     assert api.ok("GET", "/v1/stored-value/reconciliation")["accounts_checked"] == 0
     top_up(api, mid, 1, "LS-2")
