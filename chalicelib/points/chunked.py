@@ -10,7 +10,11 @@ account version, one posting, one event):
   the last lots and turns the hold into the redemption (or the open checkout hold), together
   with its idempotency record. The hold's id comes from the caller and its Idempotency-Key, so a
   retry resumes where the first try stopped; a hold abandoned while filling lapses after
-  ``FILL_SECONDS`` (the holds job gives its points back).
+  ``FILL_SECONDS`` (the holds job gives its points back). The steps stop while the request's
+  deadline still leaves ``FILL_MARGIN_SECONDS`` (for the rest of the request): the request answers
+  503 ``busy`` with ``Retry-After``, and its retry under the same key carries on from the steps
+  taken, so no request runs past API Gateway's 29 s however many lots a spend takes (each try
+  takes at least one step).
 * **Giving back** (cancelling or lapsing a big hold, refunding an order that spent many lots)
   commits the decision with the first ``MAX_LOTS`` lots; the rest wait in a *releasing* hold
   (still counted as ``held``) and go back ``MAX_LOTS`` at a time right after the commit, or by
@@ -33,13 +37,14 @@ from chalicelib.points import program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, Ledger
 from chalicelib.points.tables import HoldItem
-from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict
+from chalicelib.shared import clock, deadline
+from chalicelib.shared.errors import Busy, ConcurrentUpdate, Conflict
 from chalicelib.shared.principal import Principal
 from chalicelib.shared.retry import Contention
 
 FILL_SECONDS = 300          # a spend left half-taken gives its points back after this
 STEP_TRIES = 20
+FILL_MARGIN_SECONDS = 5.0   # the steps stop with this much of the request's deadline left (its own transaction, a checkout's other steps)
 
 
 class SpendInProgress(Conflict):
@@ -97,6 +102,10 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
         except ConcurrentUpdate:
             if not contention.lost():
                 raise
+            continue
+        if deadline.left() < FILL_MARGIN_SECONDS:
+            raise Busy(f"a large spend is being taken in steps ({have + chunk} of {points} points so far); "
+                       "retry with the same Idempotency-Key to carry on", retry_after=1)
 
 
 def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]]:

@@ -142,3 +142,28 @@ def test_a_cancel_stopped_after_its_first_step_is_finished_by_the_holds_job_at_o
     account = balanced(mid)
     assert (account["available"], account["held"]) == (20, 0)
     clock.freeze(None)
+
+
+def test_a_spend_in_steps_stops_before_the_request_s_deadline_and_its_retries_carry_on(api, six_lots, monkeypatch):
+    """Attack of session 46: a checkout spending 1,000 lots ran 35-53 s on the local stack, past the
+    gateway's 29 s. The steps stop while the deadline leaves the margin (here: at once after a step,
+    the margin being more than any budget): 503 busy with Retry-After, each retry one step further,
+    and the last try (the margin back) spends it once, the lots and balances exact."""
+    clock.freeze(T0)
+    mid = api.member("13800137671")
+    one_point_lots(api, mid, 30)
+    monkeypatch.setattr(chunked, "FILL_MARGIN_SECONDS", 10_000.0)
+    held = []
+    for _ in range(2):
+        status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="late")
+        assert status == 503 and problem["type"].endswith("/busy") and "same Idempotency-Key" in problem["detail"]
+        held.append(balanced(mid)["held"])
+    assert held == [6, 12]                                   # a step each try, never the same twice
+    monkeypatch.setattr(chunked, "FILL_MARGIN_SECONDS", 5.0)
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="late")
+    assert (spent["points"], len(spent["lots"]), spent["balance"]) == (20, 20, 10)
+    assert sorted(lot["points"] for lot in spent["lots"]) == [1] * 20
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
+    assert api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="late") == spent
+    clock.freeze(None)

@@ -248,3 +248,24 @@ def test_a_gift_card_pays_part_and_a_wrong_secret_releases_everything(shop, monk
     assert done["status"] == "completed" and card_balance() == 5_000
     order = api.ok("GET", f"/v1/orders/{c['order_id']}?merchant_id=m1")
     assert order["amount_fen"] == 20_700
+
+
+def test_a_points_step_in_many_steps_past_its_margin_is_carried_on_by_the_commit_s_retries(shop, monkeypatch):
+    """The points step of a member with more lots than a transaction takes is taken in steps
+    (points/chunked.py); a step that leaves less than the margin of the request's deadline answers
+    busy, which the commit takes for a step in progress and retries: the commit still ends once,
+    with every hold as a commit in one go leaves them (test_big_accounts has the redemption's 503)."""
+    from chalicelib.points import chunked, ledger, refunds, spending
+    for module in (ledger, chunked, spending, refunds):
+        monkeypatch.setattr(module, "MAX_LOTS", 6)
+    monkeypatch.setattr(chunked, "FILL_MARGIN_SECONDS", 10_000.0)
+    api = shop
+    mid = api.member("13800274001")
+    for i in range(10):                                     # 5,000 points in 10 lots
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 500, "reason": f"lot {i}"})
+    q = _quote(api, mid)
+    assert q["points"]["points"] == 5_000
+    c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-steps", token=_till())
+    assert c["status"] == "committed"
+    assert _balances(api, mid)["points"] == (0, 5_000)
+    assert api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-steps", token=_till()) == c
