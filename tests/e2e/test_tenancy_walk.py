@@ -123,12 +123,14 @@ TARGETS = {
                                                                 "amount_fen": 1, "merchant_id": A[1]}, None),
     "holdGiftCard": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16, "amount_fen": 1,
                                     "order_id": "walk", "merchant_id": A[1]}, None),
+    "checkGiftCardBalance": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16}, None),
     "getGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "confirmGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "cancelGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "createWebhookSubscription": lambda t: ({}, {"url": "http://127.0.0.1:9/walk", "filters": ["webhook.test"],
                                                  "merchant_id": A[1]}, None),
     "listWebhookSubscriptions": lambda t: ({}, None, None),
+    "listWebhookEventTypes": lambda t: ({}, None, None),
     "getWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
     "updateWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, {"enabled": False}, None),
     "deleteWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
@@ -207,6 +209,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getCouponReconciliation"}
 OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
 OWN_PROGRAM |= {"getCouponPackStats"}
+OWN_PROGRAM |= {"listWebhookEventTypes"}        # the catalogue: the code's, the same in every program
 TARGETS |= {"putMemberSettings": lambda t: ({}, {"settings": {}}, None),     # the defaults: pay-as-member off
             "getMemberSettings": lambda t: ({}, None, None)}
 SHARED_IN_PROGRAM |= {"getMemberSettings"}      # the program's settings, as getTierLadder
