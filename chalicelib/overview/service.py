@@ -38,15 +38,16 @@ def members_page(uow: UnitOfWork, by: Principal, q: ListMembersQuery) -> dict[st
     """The members a merchant registered in the period (``members.listing``: the caller sees only
     what it may list), and with ``include=balances`` each row's tier, points, stored value and spend
     at the merchant. Those are four items a member, read by key in batches of :data:`BATCH` (a page
-    of at most 50 members: at most two BatchGetItems), whatever the members' histories."""
+    of at most 50 members: at most two BatchGetItems), whatever the members' histories, eventually
+    consistent (half a unit an item: a list shown, as the listing's own index reads are)."""
     page = members.listing(uow, by, q.merchant_id, q.start, q.end, q.after, q.limit, q.store_id, q.stage)
     rows = [{**m, "balances": None} for m in page["members"]]
     if q.include == "balances":
         merchant = page["merchant_id"]
         active = [row for row in rows if row["status"] == "active"]       # a member merged away holds nothing
         wanted = [key for row in active for key in _balance_keys(row["member_id"], merchant)]
-        for start in range(0, len(wanted), BATCH):
-            uow.prefetch(wanted[start:start + BATCH])
+        for start in range(0, len(wanted), BATCH):          # eventually consistent: a list shown, half the units
+            uow.prefetch(wanted[start:start + BATCH], consistent=False)
         for row in active:
             row["balances"] = _balances(uow, row["member_id"], merchant)
     return {**page, "members": rows}

@@ -15,7 +15,7 @@ from devstack import emulator
 from devstack.credentials import staff_token
 from tests.e2e.conftest import fresh_phone, program_with_merchants
 
-PROGRAM, SHOP, OTHER, STORE = "members-list", "ml-shop", "ml-other", "ml-1"
+PROGRAM, SHOP, OTHER, MANY, STORE = "members-list", "ml-shop", "ml-other", "ml-many", "ml-1"
 LADDER = {"tiers": [{"code": "V1", "name": "普通会员", "threshold": 0},
                     {"code": "V2", "name": "白银会员", "threshold": 300, "validity_months": 12}]}
 SPAN = {"start": (date.today() - timedelta(days=2)).isoformat(), "end": (date.today() + timedelta(days=2)).isoformat()}
@@ -31,7 +31,7 @@ def shop(api, stack):
     """A program with two merchants (each with a store and its till key), a tier ladder, and three
     members of the first: one who earned twice (¥320.00, then ¥180.50, ¥50.00 of that refunded) and
     topped up ¥500.00, one who only topped up ¥88.80, one who did nothing; one member of the other."""
-    hq, tills = program_with_merchants(api, PROGRAM, "会员列表", "ml", (SHOP, OTHER), STORE)
+    hq, tills = program_with_merchants(api, PROGRAM, "会员列表", "ml", (SHOP, OTHER, MANY), STORE)
     ok(api.call("PUT", "/v1/tiers/ladder", {"ladder": LADDER}, headers=hq, key=f"ml-ladder-{fresh_phone()}"))
 
     def register(merchant: str) -> str:
@@ -55,6 +55,10 @@ def shop(api, stack):
                              key=f"ml-top-{member}"))
         expected[member]["stored_value_fen"] = topped["balance_fen"]
         assert topped["balance_fen"] == fen                   # no bonus rules in this program
+    for _ in range(20):                                       # a full page elsewhere, each with an order
+        member = register(MANY)
+        ok(api.call("POST", f"/v1/members/{member}/points/earn", {"order_id": f"{member}-1", "amount_fen": 1_000},
+                    signed_by=tills[MANY], key=f"ml-many-{member}"))
     stack.drain()                                             # the tier moves and the spend is folded by the stream
     return {"hq": hq, "tills": tills, "expected": expected, "elsewhere": elsewhere,
             "order": [rich, saver, idle]}
@@ -85,25 +89,40 @@ def test_each_row_has_the_balances_worked_out_from_the_member_s_own_orders_and_t
     assert [m["balances"] for m in plain["members"]] == [None, None, None]            # only when asked
 
 
+def _measured(api, hq, merchant: str) -> tuple[dict[str, int], float, int]:
+    """The DynamoDB requests (by operation) and read units of one page of 20 with balances (the
+    ladder's cache warmed by a page before), and how many members it held."""
+    ok(_page(api, headers=hq, include="balances", limit="20", merchant_id=merchant), 200)
+    before = emulator.usage()
+    page = ok(_page(api, headers=hq, include="balances", limit="20", merchant_id=merchant), 200)
+    used = emulator.usage().minus(before)
+    return {op: int(row[0]) for op, row in used.by_operation.items()}, used.rcu, len(page["members"])
+
+
 def test_a_page_costs_the_same_requests_whatever_the_members_histories(api, stack, shop):
     hq, rich = shop["hq"], shop["order"][0]
-
-    def measured() -> tuple[dict[str, int], float]:
-        ok(_page(api, headers=hq, include="balances", limit="20"), 200)               # the ladder's cache warm
-        before = emulator.usage()
-        ok(_page(api, headers=hq, include="balances", limit="20"), 200)
-        used = emulator.usage().minus(before)
-        return {op: int(row[0]) for op, row in used.by_operation.items()}, used.rcu
-    short, short_rcu = measured()
+    full, full_rcu, n = _measured(api, hq, MANY)
+    # what the console did before: the page, then each row's tier, points and stored value (60 calls)
+    before = emulator.usage()
+    for member in ok(_page(api, headers=hq, limit="20", merchant_id=MANY), 200)["members"]:
+        for read in ("tier", "points", "stored-value"):
+            ok(api.call("GET", f"/v1/members/{member['member_id']}/{read}", headers=hq), 200)
+    per_row = emulator.usage().minus(before)
+    print(f"\nthe page and 60 reads a row at a time: {per_row.requests} requests, {per_row.rcu:.1f} RCU")
+    assert per_row.requests > 10 * sum(full.values())
+    short, short_rcu, _ = _measured(api, hq, SHOP)
     for i in range(12):                                       # a longer history: 12 more orders, lots and postings
         ok(api.call("POST", f"/v1/members/{rich}/points/earn", {"order_id": f"{rich}-x{i}", "amount_fen": 1_000},
                     signed_by=shop["tills"][SHOP], key=f"ml-more-{rich}-{i}"))
     stack.drain()
-    long, long_rcu = measured()
-    print(f"\nlistMembers include=balances, 3 members: {short} {short_rcu:.1f} RCU; after 12 more orders: {long} "
-          f"{long_rcu:.1f} RCU")
-    assert short == long and short["Query"] == 5 and short["BatchGetItem"] == 1, (short, long)   # 4 shards + the old key
-    assert long_rcu == short_rcu
+    long, long_rcu, _ = _measured(api, hq, SHOP)
+    print(f"\nlistMembers include=balances: a page of {n}: {full} {full_rcu:.1f} RCU; of 3: {short} {short_rcu:.1f} RCU; "
+          f"of 3 after 12 more orders: {long} {long_rcu:.1f} RCU")
+    # the balances: one BatchGetItem for the page, whatever the members' histories; the listing's own
+    # Queries (its 4 shards and the old key, each read 6 at a time as the merge takes them: 5 to 8)
+    assert n == 20 and full["BatchGetItem"] == short["BatchGetItem"] == 1 and short == long, (full, short, long)
+    assert set(full) == {"Query", "BatchGetItem"} and 5 <= full["Query"] <= 8 and short["Query"] == 5
+    assert long_rcu == short_rcu and full_rcu < 20 * 4 * 0.5 + 8       # 4 items a member, half a unit each
     row = next(m for m in ok(_page(api, headers=hq, include="balances"), 200)["members"] if m["member_id"] == rich)
     assert row["balances"]["spend_fen"] == 45_050 + 12 * 1_000                       # folded from the new orders too
 
