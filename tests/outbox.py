@@ -45,3 +45,21 @@ def image_events(images: Iterable[dict[str, Any]]) -> list[DomainEvent]:
 def record_events(records: Iterable[dict[str, Any]]) -> list[DomainEvent]:
     """The events of Lambda-shaped stream records, in stream order."""
     return image_events(r["dynamodb"]["NewImage"] for r in records if r.get("eventName") == "INSERT")
+
+
+def fail_fold_commit(monkeypatch: Any, nth: int = 2) -> Any:
+    """The folding consumers' ``nth`` transaction raises (as a throttled one would), every other
+    commits: ``dispatch.handle_records`` then reports the failed part. Returns the real commit (to
+    put back with ``monkeypatch.setattr(folding, "_commit", real)``)."""
+    from chalicelib.events import folding
+    real = folding._commit
+    calls = {"n": 0}
+
+    def failing(scope: Any, part: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise RuntimeError("throttled")
+        real(scope, part)
+
+    monkeypatch.setattr(folding, "_commit", failing)
+    return real

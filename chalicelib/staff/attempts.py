@@ -118,6 +118,17 @@ def right(uow: UnitOfWork, attempt: Attempt) -> None:
                [StaffLockItem.failures.set(0), StaffLockItem.locks.set(0)])
 
 
+def release(uow: UnitOfWork, name: str, lock: StaffLockItem | None) -> None:
+    """An administrator's release (``unlockStaff``): the count goes to 0 and the lock ends, the
+    locks earned stay (the next lock lasts twice as long as the last). Staged on the caller's unit;
+    a name never counted has nothing to release (no item is made)."""
+    if lock is None:
+        return
+    uow.update(StaffLockItem(*StaffLockItem.key(name)),
+               [StaffLockItem.failures.set(0), StaffLockItem.locked_until.remove(),
+                StaffLockItem.expires_at.set(int(time.time()) + LOCK_KEPT_SECONDS)])
+
+
 def wrong(uow: UnitOfWork, attempt: Attempt, item: StaffItem | None, why: str) -> None:
     """A wrong password (or TOTP code): it stays counted; the one that fills the count locks the
     name; audited on a unit of its own (the refusal that follows changes nothing else)."""

@@ -11,7 +11,6 @@ passwords lasts twice as long as the last (a guesser gains nothing by a release)
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chalicelib.db import audit
@@ -20,8 +19,8 @@ from chalicelib.ledger.lockout import locked
 from chalicelib.shared.errors import Forbidden
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
-from chalicelib.staff import accounts
-from chalicelib.staff.attempts import LOCK_KEPT_SECONDS, wall_now
+from chalicelib.staff import accounts, attempts
+from chalicelib.staff.attempts import wall_now
 from chalicelib.staff.tables import StaffItem, StaffLockItem
 
 
@@ -44,9 +43,7 @@ def unlock(uow: UnitOfWork, by: Principal, staff_id: str) -> dict[str, Any]:
         raise Forbidden(f"a {by.role} may not unlock a {item.role}'s login")
     lock = uow.get(StaffLockItem, StaffLockItem.key(item.login), consistent=True)
     was = lock.locked_until if lock is not None and locked(lock.locked_until, wall_now()) else None
-    uow.update(StaffLockItem(*StaffLockItem.key(item.login)),
-               [StaffLockItem.failures.set(0), StaffLockItem.locked_until.remove(),
-                StaffLockItem.expires_at.set(int(time.time()) + LOCK_KEPT_SECONDS)])
+    attempts.release(uow, item.login, lock)
     audit.record(uow, "staff.unlocked", by.ref, staff_id=item.staff_id, merchant_id=item.merchant_id,
                  detail=f"was locked until {was}" if was else "was not locked")
     uow.emit(DomainEvent("staff.unlocked", **accounts.about(item, {"was_locked_until": was})))

@@ -56,6 +56,7 @@ class World:
     hq: dict[str, str]
     till: dict[str, str]
     logins: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)   # login -> createStaff's reply
 
     def staff(self, role: str, suffix: str = "", merchant: str | None = None, store: str | None = None) -> str:
         """A new staff account of ``role`` (a merchant's or a store's: this world's merchant and store
@@ -65,7 +66,7 @@ class World:
         if role in ("store_manager", "clerk"):
             store = store or self.store
         login = f"{role.replace('_', '-')}-{fresh_phone()}@{suffix or self.prefix}"
-        ok(self.client.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role, "merchant_id": merchant,
+        self.accounts[login] = ok(self.client.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role, "merchant_id": merchant,
                                           "store_id": store, "password": PASSWORD}, headers=self.hq,
                     key=f"{self.prefix}-staff-{login}"))
         return login

@@ -29,23 +29,13 @@ def _ok(r, status=201):
 
 
 @pytest.fixture(scope="module")
-def people(api, stack):
-    made = api.call("POST", "/v1/programs", {"program_id": PROGRAM, "name": "人员"}, headers=api.staff("platform_admin"),
-                    key=f"cpp-program-{fresh_phone()}")
-    assert made.status_code in (201, 409), made.text
-    hq = api.bearer(staff_token("super_admin", "cpp-hq", program_id=PROGRAM))
-    calls = [("/v1/merchants", {"merchant_id": MERCHANT, "name": "一茶一坐"})]
-    calls += [(f"/v1/merchants/{MERCHANT}/stores", {"store_id": store, "name": name}) for store, name in STORES]
-    for path, body in calls:
-        assert api.call("POST", path, body, headers=hq, key=f"cpp-{path}-{fresh_phone()}").status_code in (201, 409)
-    logins = {}
-    for role, merchant, store in (("super_admin", None, None), ("finance", None, None), ("clerk", MERCHANT, STORES[0][0]),
-                                  ("merchant_admin", MERCHANT, None)):
-        login = f"{role.replace('_', '-')}-{fresh_phone()}@people"
-        logins[role] = _ok(api.call("POST", "/v1/staff", {"login": login, "display_name": f"测试{role}", "role": role,
-                                                          "merchant_id": merchant, "store_id": store, "password": PASSWORD},
-                                    headers=hq, key=f"cpp-staff-{login}"))
-    return {"hq": hq, "staff": logins}
+def people(api, make_world):
+    world = make_world(PROGRAM, "人员", "cpp", roles=(), merchant=MERCHANT, store=STORES[0][0])
+    second = api.call("POST", f"/v1/merchants/{MERCHANT}/stores", {"store_id": STORES[1][0], "name": STORES[1][1]},
+                      headers=world.hq, key=f"cpp-store-{fresh_phone()}")
+    assert second.status_code in (201, 409), second.text
+    logins = {role: world.accounts[world.staff(role)] for role in ("super_admin", "finance", "clerk", "merchant_admin")}
+    return {"hq": world.hq, "staff": logins}
 
 
 def _login(ui, login, password=PASSWORD, then="/members"):

@@ -143,6 +143,20 @@ def test_an_administrator_sees_a_login_lock_and_releases_it_and_the_next_lock_la
     assert _login(api, staff["login"]).status_code == 201          # the person at the till logs in again
 
 
+def test_releasing_a_login_never_locked_writes_no_lock_and_is_audited_as_not_locked(api, admin):
+    staff = _new_staff(api, admin["token"])
+    sid, auth = staff["staff_id"], api.bearer(admin["token"])
+    released = api.call("POST", f"/v1/staff/{sid}/unlock", headers=auth, key=_key())
+    assert released.status_code == 200 and (released.json()["locked_until"], released.json()["failed_passwords"]) == (None, 0)
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.staff.tables import StaffLockItem
+    assert UnitOfWork("test", program="default").get(StaffLockItem, StaffLockItem.key(staff["login"]),
+                                                     consistent=True) is None
+    entries = api.call("GET", "/v1/audit-log", headers=auth,
+                       params={"staff_id": sid, "action": "staff.unlocked"}).json()["entries"]
+    assert [e.get("detail") for e in entries] == ["was not locked"]
+
+
 def test_disable_role_change_and_password_change_end_the_logins(api, admin):
     staff = _new_staff(api, admin["token"], role="store_manager")
     sid = staff["staff_id"]

@@ -23,6 +23,7 @@ from chalicelib.events.folding import Deltas, Folding, folds, read_shards
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from tests.integration import machines
+from tests.outbox import fail_fold_commit
 
 DAY = "2026-05-01T04:00:00+00:00"
 NEXT = "2026-05-02T04:00:00+00:00"
@@ -155,16 +156,7 @@ def test_an_earn_is_folded_by_its_three_consumers_under_one_marker(aws):
 def test_a_part_that_fails_leaves_its_events_in_no_consumer_and_the_retry_folds_them_once(aws, monkeypatch):
     events = _pool(240)                              # more rows and markers than one transaction holds
     records = _records(events)
-    real = folding._commit
-    calls = {"n": 0}
-
-    def second_part_fails(scope, part):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("throttled")
-        real(scope, part)
-
-    monkeypatch.setattr(folding, "_commit", second_part_fails)
+    real = fail_fold_commit(monkeypatch, nth=2)
     result = dispatch.handle_records(records)
     [failure] = result["batchItemFailures"]
     first_failed = [r["dynamodb"]["SequenceNumber"] for r in records].index(failure["itemIdentifier"])
@@ -208,16 +200,7 @@ def test_an_event_too_large_for_one_transaction_is_folded_consumer_by_consumer_o
     other = folds("test-wide-b", "test.wide")(lambda e: _rows(DailyStatsItem, "WIDEB", 60))
     try:
         event = DomainEvent("test.wide", "program:x", {}, id=new_id(), occurred_at=DAY, program_id="default")
-        real = folding._commit
-        calls = {"n": 0}
-
-        def second_consumer_fails_once(scope, part):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError("throttled")
-            real(scope, part)
-
-        monkeypatch.setattr(folding, "_commit", second_consumer_fails_once)
+        fail_fold_commit(monkeypatch, nth=2)                        # the second consumer's commit, once
         records = _records([event])
         assert dispatch.handle_records(records)["batchItemFailures"]
         uow = UnitOfWork(program="default")

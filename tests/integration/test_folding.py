@@ -17,6 +17,7 @@ from chalicelib.points.tables import LiabilityItem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.stored_value import figures
 from devstack import emulator
+from tests.outbox import fail_fold_commit
 
 DAY = "2026-05-01T04:00:00+00:00"
 
@@ -90,16 +91,7 @@ def test_a_redelivered_retried_or_bisected_batch_folds_exactly_once(aws):
 
 def test_a_failed_part_is_reported_from_its_first_event_and_the_retry_folds_once(aws, monkeypatch):
     records = _records(EARNS)
-    real = folding._commit
-    calls = {"n": 0}
-
-    def second_part_fails(consumer, part):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("throttled")
-        real(consumer, part)
-
-    monkeypatch.setattr(folding, "_commit", second_part_fails)
+    fail_fold_commit(monkeypatch, nth=2)
     result = dispatch.handle_records(records)
     # the first part held 98 events (98 markers and 2 rows): the report starts at the 99th
     assert result == {"batchItemFailures": [{"itemIdentifier": records[98]["dynamodb"]["SequenceNumber"]}]}

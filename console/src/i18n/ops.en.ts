@@ -20,6 +20,7 @@ export default {
     cardNotHere: "This card is not accepted at this merchant",
     cardStates: { issued: "not sold", sold: "sold, not activated", activated: "activated", partially_used: "partly used",
       exhausted: "used up", redeemed: "redeemed into stored value", voided: "voided", expired: "expired" },
+    where: "Where (HQ at the till: the merchant and store)", needMerchant: "Choose the merchant the order is at",
   },
   sv: {
     liability: "Stored value liability", asOf: "as of", principal: "Members' principal", bonus: "Members' bonus",

@@ -19,6 +19,7 @@ export default {
     cardNotHere: "本商户不受理此卡",
     cardStates: { issued: "未售出", sold: "已售未激活", activated: "已激活", partially_used: "部分使用", exhausted: "已用完",
       redeemed: "已转入储值", voided: "已作废", expired: "已过期" },
+    where: "核销门店（总部人员须选择商户与门店）", needMerchant: "请选择订单所在商户",
   },
   sv: {
     liability: "储值负债", asOf: "截至", principal: "会员本金", bonus: "会员赠送金", heldPrincipal: "冻结本金", heldBonus: "冻结赠送金",
