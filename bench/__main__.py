@@ -816,6 +816,20 @@ def _webhooks(stack, events: int = 200, dead_events: int = 1_000) -> dict[str, A
     return webhook_delivery(stack, events, dead_events)
 
 
+class _Kept(dict):  # type: ignore[type-arg]
+    """The whole run's results, written to ``bench/results-partial.json`` (not kept in the
+    repository) as each stage ends: a run that fails or is stopped in a late stage (the whole takes
+    half an hour and more) keeps what its earlier stages measured."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.path.write_text(json.dumps(self, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--calls", type=int, default=200, help="calls per operation and size")
@@ -928,8 +942,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(results["cold_start_ms"], indent=2))
             return 0
         started = time.time()
-        results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
+        results: dict[str, Any] = _Kept(OUT.with_name("results-partial.json"))
+        results.update({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"})
         results["api"] = api_operations(stack, sizes, args.calls)
         results["points"] = points_operations(stack, max(10, args.calls // 4))
         results["expiry_job"] = expiry_job(stack, 100_000 if not args.quick else 2_000, 1)

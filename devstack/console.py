@@ -9,15 +9,12 @@ under ``/console/`` that is not a file is the single-page app's own route: it ge
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Any
 
-from infra.console import headers
+from infra import console
 
-PREFIX = "/console"
-TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html; charset=utf-8",
-         ".svg": "image/svg+xml", ".woff2": "font/woff2", ".json": "application/json"}
+PREFIX = "/" + console.PREFIX
 
 
 def resolve(dist: Path, path: str) -> Path | None:
@@ -55,16 +52,15 @@ def install(handler_class: Any, dist: Path) -> None:
                 body = b"not found (is the console built? make run builds it)"
                 _send(handler, 404, "text/plain; charset=utf-8", body, _head, "no-store")
                 return
-            kind = TYPES.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
-            # hashed assets never change; index.html names the current ones
-            cache = "public, max-age=31536000, immutable" if "/assets/" in found.as_posix() else "no-cache"
-            _send(handler, 200, kind, found.read_bytes(), _head, cache)
+            relative = found.relative_to(dist.resolve()).as_posix()
+            _send(handler, 200, console.content_type(found.name), found.read_bytes(), _head,
+                  console.cache_control(relative))
         setattr(handler_class, f"do_{method}", serve)
 
 
 def _send(handler: Any, status: int, kind: str, body: bytes, head: bool, cache: str) -> None:
     handler.send_response(status)
-    for name, value in {**headers(), "Content-Type": kind, "Content-Length": str(len(body)),
+    for name, value in {**console.headers(), "Content-Type": kind, "Content-Length": str(len(body)),
                         "Cache-Control": cache}.items():
         handler.send_header(name, value)
     handler.end_headers()

@@ -25,6 +25,8 @@
 * alarms on the API, throttles, the stream, the dead-letter queues, the due backlog and the
   reconciliations, all notifying one topic, and every function's log group with a retention
   (:mod:`infra.alarms`);
+* the operations console in a private bucket behind CloudFront, with its headers, and the one
+  origin the API answers cross-origin calls for (:mod:`infra.hosting`);
 * the reports bucket refuses plain HTTP; the API stage is throttled and writes JSON access logs
   without query strings (:mod:`infra.gateway`), and a WAF web ACL holds each caller (key id,
   bearer token, address) to a rate of its own (:mod:`infra.waf`).
@@ -41,7 +43,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra import alarms, iam, waf, warm
+from infra import alarms, hosting, iam, waf, warm
 from infra.gateway import GATEWAY_PARAMETERS, gateway_stage_settings, rest_api_settings
 from infra.stream import REDRIVE_FUNCTION, redrive_properties, stream_resources
 
@@ -180,6 +182,8 @@ def merge_template(stage: str) -> dict[str, Any]:
                                   "Fn::If": [WITH_EXTENSION, "2773", {"Ref": "AWS::NoValue"}]}})
             props["Layers"] = {"Fn::If": [WITH_EXTENSION, [{"Ref": "SecretsExtensionLayerArn"}],
                                           {"Ref": "AWS::NoValue"}]}
+        if kind == "api":                   # the console's origin, the one its CORS answers (api/cors.py)
+            variables.update(hosting.api_environment())
         if kind == "stream":                # the folds' one marker: the deploy across it (events/cutover.py)
             variables["FOLD_MARKERS_CUTOVER"] = {"Ref": "FoldMarkersCutover"}
         props["Environment"] = {"Variables": variables}
@@ -194,7 +198,15 @@ def merge_template(stage: str) -> dict[str, Any]:
     alarms.add(resources, kinds, stage, ("EventsDeadLetterQueue", "JobsDeadLetterQueue", "WebhooksDeadLetterQueue"))
     waf.add(resources, stage, alarms.alarm)
     warm.add(resources)
+    outputs = {"MainTableName": {"Value": {"Ref": "MainTable"}},
+               "EventsTableName": {"Value": {"Ref": "EventsTable"}},
+               "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
+               "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
+               "JobsQueueUrl": {"Value": {"Ref": "JobsQueue"}},
+               "WebhooksQueueUrl": {"Value": {"Ref": "WebhooksQueue"}}}
+    hosting.add(resources, outputs, stage)
     return {"Parameters": {**GATEWAY_PARAMETERS, **alarms.parameters(stage), **waf.parameters(), **warm.parameters(),
+                           **hosting.parameters(),
                            "FoldMarkersCutover": {
                 "Type": "String", "Default": "",
                 "Description": "ISO instant with its zone after which no code folding under per-consumer "
@@ -206,14 +218,9 @@ def merge_template(stage: str) -> dict[str, Any]:
                                "(AWS publishes one per region and partition); empty: the API reads its "
                                "secret with the SDK"}},
             "Conditions": {WITH_EXTENSION: {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsExtensionLayerArn"}, ""]}]},
-                           **alarms.CONDITIONS, **warm.conditions()},
+                           **alarms.CONDITIONS, **warm.conditions(), **hosting.conditions()},
             "Resources": resources,
-            "Outputs": {"MainTableName": {"Value": {"Ref": "MainTable"}},
-                        "EventsTableName": {"Value": {"Ref": "EventsTable"}},
-                        "ReportsBucketName": {"Value": {"Ref": "ReportsBucket"}},
-                        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
-                        "JobsQueueUrl": {"Value": {"Ref": "JobsQueue"}},
-                        "WebhooksQueueUrl": {"Value": {"Ref": "WebhooksQueue"}}}}
+            "Outputs": outputs}
 
 
 def sqs_source(source_name: str) -> tuple[str, dict[str, Any]]:

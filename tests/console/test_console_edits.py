@@ -87,6 +87,88 @@ def test_a_coupon_template_changed_on_its_form_is_what_getCouponTemplate_answers
     assert ok(api.call("GET", f"/v1/coupon-templates/{template}", headers=hq), 200)["state"] == "paused"
 
 
+def test_a_coupon_template_made_with_its_rarer_terms_is_what_getCouponTemplate_answers(ops, api, world):
+    """Steps, fixed dates on the program's clocks, stores and SKUs, a weekend window, stacking and
+    who bears the cost, on the creation form: checked before sending, the API's field errors beside
+    their fields, a double click one template, read back over the API as typed."""
+    ui = ops
+    page = ui.page
+    page.goto(f"{ui.base}/coupons")
+    page.click("[data-test=template-new]")
+    form = page.locator("[data-test=template-create]")
+    form.locator("[data-kind=threshold]").click()
+    title = f"周末阶梯满减{fresh_phone()[-4:]}"
+    page.fill("input[name=new-title]", title)
+    page.fill("input[name=new-step-0-threshold]", "100")
+    page.fill("input[name=new-step-0-off]", "10")
+    form.locator("[data-test=add-step]").click()
+    page.fill("input[name=new-step-1-threshold]", "200")
+    page.fill("input[name=new-step-1-off]", "5")                                    # not ascending: the form's own check
+    page.fill("input[name=new-share-brand]", "60")                                  # 60 % alone: not 100
+    ui.sent.clear()
+    page.click("[data-test=template-create-submit]")
+    assert "递增" in ui.error_beside("new-step-1-off")
+    assert "100" in ui.error_beside("new-share-brand")
+    assert not [s for s in ui.sent if s.startswith("POST")]
+    page.fill("input[name=new-step-1-off]", "30")
+    page.fill("input[name=new-share-merchant]", "40")
+    form.locator("[data-test=validity-dates]").click()
+    for picker, wall in (("new-starts", "2030-02-01 00:00:00"), ("new-ends", "2030-03-31 23:59:00")):
+        box = form.locator(f"[data-test={picker}] input")
+        box.fill(wall)
+        box.press("Enter")
+    page.fill("input[name=new-stores]", world.store)
+    page.fill("input[name=new-skus]", "SKU-1, SKU-2")
+    page.fill("input[name=new-exclude-skus]", "SKU-9")
+    page.fill("input[name=new-weekdays]", "6,7")
+    page.fill("input[name=new-from]", "10:00")
+    page.fill("input[name=new-to]", "22:00")
+    form.locator("[data-test=stack-joint]").click()
+    form.locator("[data-test=on-original]").click()
+    page.fill("input[name=new-group]", "mall")
+    page.fill("input[name=new-group-max]", "2")
+    page.fill("input[name=new-stock]", "500")
+    page.fill("input[name=new-per-member]", "5000")                                 # the API's 422, beside its field
+    form.locator("[data-test=state-active]").click()
+    page.click("[data-test=template-create-submit]")
+    assert "1000" in ui.error_beside("new-per-member").replace(",", "")
+    page.fill("input[name=new-per-member]", "2")
+    page.dblclick("[data-test=template-create-submit]")                             # a double click: one template
+    created = form.locator("[data-test=template-created]")
+    created.wait_for()
+    mine = [x for x in ok(api.call("GET", "/v1/coupon-templates", headers=world.hq, params={"limit": "100"}), 200)["templates"]
+            if x["terms"]["title"] == title]
+    assert len(mine) == 1 and mine[0]["template_id"] in created.inner_text()
+    shown = ok(api.call("GET", f"/v1/coupon-templates/{mine[0]['template_id']}", headers=world.hq), 200)
+    terms = shown["terms"]
+    assert (shown["state"], shown["stock"]["total"], shown["per_member_limit"]) == ("active", 500, 2)
+    assert terms["kind"] == "threshold" and terms["steps"] == [{"threshold_fen": 10_000, "off_fen": 1_000},
+                                                               {"threshold_fen": 20_000, "off_fen": 3_000}]
+    # the dates as the program's (Shanghai's) clocks show them, whatever the browser's (London's)
+    assert (terms["validity"]["starts_at"], terms["validity"]["ends_at"]) == ("2030-01-31T16:00:00Z", "2030-03-31T15:59:00Z")
+    assert terms["validity"].get("days_after_claim") is None
+    a = terms["applicability"]
+    assert (a["stores"], a["skus"], a["exclude_skus"], a.get("merchants")) == ([world.store], ["SKU-1", "SKU-2"], ["SKU-9"], None)
+    assert terms["window"] == {"weekdays": [6, 7], "from_time": "10:00", "to_time": "22:00"}
+    assert terms["stacking"] == {"category": "joint", "group": "mall", "group_max": 2, "on": "original"}
+    assert terms["cost_bearer"] == {"shares": {"brand": 60, "merchant": 40}}
+    row = page.locator("[data-test=templates] tr", has_text=title)              # the list says its steps
+    assert "¥100.00−¥10.00 / ¥200.00−¥30.00" in row.inner_text()
+    # opened below with its figures and its change form, which reads the same terms back
+    edit = page.locator("[data-test=template-edit]")
+    edit.locator("input[name=tpl-step-1-off]").wait_for()
+    assert edit.locator("input[name=tpl-step-1-off]").input_value() == "30.00"
+    assert edit.locator("input[name=tpl-skus]").input_value() == "SKU-1, SKU-2"
+    assert edit.locator("[data-test=tpl-ends] input").input_value() == "2030-03-31 23:59:00"
+    page.screenshot(path=str(SHOTS / "console-coupon-create.png"), full_page=True)
+    edit.locator("input[name=tpl-to]").fill("23:00")                                # a change of the window: terms v2
+    edit.locator("[data-test=template-save]").click()
+    edit.locator("[data-test=template-saved]").wait_for()
+    again = ok(api.call("GET", f"/v1/coupon-templates/{mine[0]['template_id']}", headers=world.hq), 200)
+    assert again["terms_version"] == 2 and again["terms"]["window"]["to_time"] == "23:00"
+    assert again["terms"]["steps"] == terms["steps"] and again["terms"]["validity"] == terms["validity"]
+
+
 def test_a_scheduled_ladder_version_opens_into_the_form_and_a_save_from_its_start_replaces_it(ops, api, world):
     hq = world.hq
     ui = ops

@@ -267,3 +267,21 @@ def test_each_caller_is_held_to_its_own_rate_and_the_stage_is_sized_for_the_flas
     assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["ApiFirewall", "Arn"]}
     stage = t["RestAPI"]["Properties"]["StageName"]
     assert association["Properties"]["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/" + stage)
+
+
+def test_every_path_answers_preflights_through_the_api_function(template):
+    """API Gateway routes a method it has no entry for nowhere (403): every path has OPTIONS, handed to
+    the API function like its other methods, whose middleware answers for the console's origin only
+    (chalicelib/api/cors.py; over HTTP: tests/e2e/test_cors_http.py)."""
+    t = json.loads(template.read_text())["Resources"]
+    paths = t["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert len(paths) > 100
+    for path, methods in paths.items():
+        others = [m for m in methods if m not in ("options", "x-amazon-apigateway-any-method")]
+        assert others and "options" in methods, path
+        integration = methods["options"]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert integration == methods[others[0]]["x-amazon-apigateway-integration"], path
+    env = t["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["CONSOLE_ORIGIN"] == {"Ref": "ConsoleOrigin"}
+    assert {"ConsoleBucket", "ConsoleDistribution", "ConsoleHeadersPolicy"} <= set(t)

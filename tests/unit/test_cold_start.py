@@ -52,6 +52,8 @@ def test_the_api_imports_routes_but_no_request_model_service_job_subscriber_or_t
     # them, or for the document
     assert heavy == set()
     assert "boto3" not in loaded and "phonenumbers" not in loaded     # the SDK's resources; phones: members only
+    # the console's files and headers (infra/console.py, devstack/console.py) are never the function's
+    assert not [m for m in loaded if m.split(".")[0] in ("infra", "devstack")]
 
 
 def test_a_lazy_process_ends_with_the_registries_of_one_that_imports_everything():
@@ -128,3 +130,31 @@ def test_pydantic_plugins_are_not_looked_for_on_a_deployed_function():
     its first validator; none are used, so the functions' environment turns the search off."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["environment_variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+
+
+def test_in_the_lambda_no_preflight_route_is_registered_and_the_middleware_answers_preflights():
+    """The console's CORS (chalicelib/api/cors.py) costs the function's cold start nothing: its OPTIONS
+    routes exist for the gateway and chalice local only, and the function answers an API Gateway
+    preflight event before routing (the same answers over HTTP: tests/e2e/test_cors_http.py)."""
+    out = json.loads(_python("""
+import json, os
+os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "loyalty-dev-APIHandler"
+os.environ["CONSOLE_ORIGIN"] = "https://console.example.test"
+import app
+
+def event(origin):
+    return {"resource": "/v1/members/{member_id}", "path": "/v1/members/01X", "httpMethod": "OPTIONS",
+            "headers": {"Origin": origin, "Access-Control-Request-Method": "GET"}, "multiValueHeaders": {},
+            "queryStringParameters": None, "multiValueQueryStringParameters": None,
+            "pathParameters": {"member_id": "01X"}, "stageVariables": None, "body": None, "isBase64Encoded": False,
+            "requestContext": {"resourcePath": "/v1/members/{member_id}", "httpMethod": "OPTIONS",
+                               "path": "/dev/v1/members/01X", "requestId": "r-1"}}
+print(json.dumps({"options": sum("OPTIONS" in m for m in app.app.routes.values()),
+                  "ok": app.app(event("https://console.example.test"), None),
+                  "other": app.app(event("https://evil.example.test"), None)}))
+"""))
+    assert out["options"] == 0
+    assert out["ok"]["statusCode"] == 204
+    assert out["ok"]["headers"]["Access-Control-Allow-Origin"] == "https://console.example.test"
+    assert "GET" in out["ok"]["headers"]["Access-Control-Allow-Methods"]
+    assert out["other"]["statusCode"] == 403 and "Access-Control-Allow-Origin" not in out["other"]["headers"]

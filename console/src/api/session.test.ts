@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { accessToken, refresh, session, signIn } from "./session";
+import { accessToken, base, refresh, session, signIn } from "./session";
 
 function tokens(token: string, minutes: number) {
   return {
@@ -31,5 +31,37 @@ describe("the staff session", () => {
     const fetcher = (async () => new Response("{}", { status: 401 })) as unknown as typeof fetch;
     await expect(refresh(fetcher)).rejects.toThrow("refresh refused");
     expect(session.current).toBeNull();
+  });
+});
+
+describe("where the API is", () => {
+  const page = (content: string | null) => ({
+    querySelector: (selector: string) => selector === 'meta[name="loyalty-api"]' && content !== null
+      ? { getAttribute: (name: string) => (name === "content" ? content : null) } : null,
+  });
+
+  it("deployed: the stage's URL that the upload wrote in index.html, and the refresh goes there", async () => {
+    expect(base(page("https://abc.execute-api.cn-north-1.amazonaws.com.cn/prod/"))).toBe(
+      "https://abc.execute-api.cn-north-1.amazonaws.com.cn/prod");
+    const doc = globalThis as unknown as { document?: unknown };
+    doc.document = page("https://api.example.test/prod");
+    signIn(tokens("old", -1), "default");
+    const urls: string[] = [];
+    globalThis.fetch = (async (request: Request) => {
+      urls.push(request.url);
+      return new Response(JSON.stringify(tokens("new", 15)), { status: 201 });
+    }) as typeof fetch;
+    try {
+      await refresh();
+    } finally {
+      delete doc.document;
+    }
+    expect(urls).toEqual(["https://api.example.test/prod/v1/auth/staff/refresh"]);   // the stage's path kept
+  });
+
+  it("beside the API (the meta element empty, or no page): the page's own origin", () => {
+    expect(base(page(""))).toBe(globalThis.location?.origin ?? "http://127.0.0.1:8000");
+    expect(base(page(null))).toBe(globalThis.location?.origin ?? "http://127.0.0.1:8000");
+    expect(base(undefined)).toBe(globalThis.location?.origin ?? "http://127.0.0.1:8000");
   });
 });

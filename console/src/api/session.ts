@@ -72,7 +72,7 @@ export function refresh(fetcher: typeof fetch = globalThis.fetch.bind(globalThis
 async function exchange(fetcher: typeof fetch): Promise<string> {
   const s = session.current;
   if (!s) throw new SessionExpired("not logged in");
-  const reply = await fetcher(new Request(new URL("/v1/auth/staff/refresh", base()), {
+  const reply = await fetcher(new Request(`${base()}/v1/auth/staff/refresh`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ refresh_token: s.refresh_token }),
@@ -86,7 +86,12 @@ async function exchange(fetcher: typeof fetch): Promise<string> {
   return session.current!.token;
 }
 
-/** Where the API is: the page's own origin (the console is served beside the API). */
-export function base(): string {
+/** Where the API is: the URL in index.html's `loyalty-api` meta element (its stage's, written by
+ * infra/console_upload.py when the console is deployed on its own origin), else the page's own
+ * origin (served beside the API, as locally). No trailing slash. */
+export function base(doc: { querySelector(selector: string): { getAttribute(name: string): string | null } | null }
+  | undefined = globalThis.document): string {
+  const named = doc?.querySelector('meta[name="loyalty-api"]')?.getAttribute("content")?.trim();
+  if (named) return named.replace(/\/+$/, "");
   return globalThis.location?.origin ?? "http://127.0.0.1:8000";
 }

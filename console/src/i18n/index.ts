@@ -26,3 +26,9 @@ import peopleZhCN from "./people.zh-CN";
 import peopleEn from "./people.en";
 i18n.global.mergeLocaleMessage("zh-CN", { people: peopleZhCN });
 i18n.global.mergeLocaleMessage("en", { people: peopleEn });
+
+// A coupon template's rarer terms and its creation (issue #30): their own namespace.
+import termsZhCN from "./terms.zh-CN";
+import termsEn from "./terms.en";
+i18n.global.mergeLocaleMessage("zh-CN", { terms: termsZhCN });
+i18n.global.mergeLocaleMessage("en", { terms: termsEn });

@@ -1,0 +1,21 @@
+// A coupon template's rarer terms (components/CouponTermsFields.vue, CouponTemplateCreate.vue).
+export default {
+  steps: "Spend steps", spend: "Spend", off: "take off", remove: "Remove", addStep: "Add a step", giftSku: "Gift SKU",
+  parkingHours: "Free parking hours", validity: "Valid", forDays: "Some days after claim", betweenDates: "Between fixed dates",
+  starts: "Usable from", onClaim: "its claim", ends: "Usable until",
+  lists: { merchants: "Merchants", stores: "Stores", skus: "SKUs", categories: "Categories", exclude_stores: "Not at stores", exclude_skus: "Not on SKUs" },
+  any: "any (comma separated)", noneExcluded: "none", weekdays: "Days of the week", everyDay: "every day (6,7: weekends)",
+  timeOfDay: "Hours of the day", stacking: "With other coupons", exclusive: "Alone", joint: "Combines",
+  onDiscounted: "on what is left", onOriginal: "on the original prices", group: "Group", groupMax: "At most of the group",
+  costBearer: "Who pays the discount", bearers: { brand: "Brand", mall: "Mall", merchant: "Merchant" },
+  stepMoney: "Step {n}: type both amounts", stepOff: "Step {n}: what it takes off must be below its spend",
+  stepsAscend: "Step {n}: steps go up in both spend and amount off", badHours: "Type 1 to 24", badDays: "Type 1 to 3650",
+  endsAfter: "Must be after the start", tooLong: "A name is at most 64 characters", both: "Both included and excluded: {names}",
+  badWeekdays: "Days are 1 (Monday) to 7 (Sunday), separated by commas", badTime: "A time is HH:MM (to: up to 24:00)",
+  toAfter: "Must be after the start (a window does not cross midnight)", badGroupMax: "Type 1 to 10",
+  badShare: "Percentages from 1 to 100 (leave a payer empty for none)", hundred: "The shares must add up to 100",
+  create: "New coupon template", kind: "Kind", kinds: { amount_off: "Amount off", threshold: "Spend steps", percent_off: "Discount",
+    no_threshold: "No threshold", gift_item: "Gift item", free_shipping: "Free shipping", parking: "Parking" },
+  stock: "Stock", state: "State", draft: "Draft", active: "Active at once", submit: "Create the template", created: "Template {id} created",
+  open: "New template", close: "Close", minAbove: "Must be above the amount off",
+};
