@@ -65,6 +65,7 @@ dispatch.provided_by(
     "chalicelib.tiers.listing",           # each tier's members, for an issue to a tier
     "chalicelib.reports.balance_history",  # what each day changed, for the balance sheet of a past day
     "chalicelib.reports.dashboard",       # the operations dashboard (#29)
+    "chalicelib.orders.spend",            # what each member spent at each merchant (the members list)
 )
 jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",

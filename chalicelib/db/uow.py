@@ -84,15 +84,16 @@ class UnitOfWork:
         return cast("R", found)
 
     # reads ------------------------------------------------------------------------------------
-    def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]]) -> None:
-        """Read several items in one request (strongly consistent), so that this unit's later
-        :meth:`get` of each is answered without another round trip (keys read already are not
-        read again: several capabilities can each ask for what they need)."""
+    def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]], consistent: bool = True) -> None:
+        """Read several items in one request (strongly consistent unless told: a listing that only
+        shows them pays half), so that this unit's later :meth:`get` of each is answered without
+        another round trip (keys read already are not read again: several capabilities can each
+        ask for what they need)."""
         wanted = list(dict.fromkeys(w for w in wanted if w not in self._read))    # once each, and not again
         if not wanted:
             return
         keys = [(model, self._pk(model, key[0]), key[1]) for model, key in wanted]
-        for (model, key), item in zip(wanted, self.backend.batch_get(keys, consistent=True), strict=True):
+        for (model, key), item in zip(wanted, self.backend.batch_get(keys, consistent=consistent), strict=True):
             if item is not None and tenancy.scoped(item):
                 tenancy.localise(item)
             self._read[(model, key)] = item

@@ -203,6 +203,27 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
     return Presented(card, batch, state(card, batch, clock.program_date(now)))
 
 
+def check_balance(uow: UnitOfWork, number: str, secret: str, by: Principal) -> dict[str, Any]:
+    """A card's balance to a till that has the card in hand: its number and its secret, checked as
+    every use checks them (:func:`present`: a wrong one is counted on the card and the caller and
+    may lock either; an unknown number is refused the same way, after the same work), so a till
+    cannot read balances by trying sequential numbers. The right secret ends the card's run of
+    wrong ones, as a use would. Nothing else changes."""
+    uow.prefetch(wanted(number, by))
+    read = repository.of(uow).card(number) if keys.valid_number(number) else None
+    failures = int(read.failures or 0) if read is not None else 0
+    shown = present(uow, number, secret, by)
+    card, batch = shown.card, shown.batch
+    if failures:
+        uow.save(card, (GiftCardItem.version == int(card.version or 0)) & (GiftCardItem.failures == failures),
+                 on_conflict=lambda: ConcurrentUpdate("the card changed meanwhile"))
+    scope = batch.scope()
+    return {"card_number": number[:4] + "*" * 8 + number[-4:], "state": shown.state, "balance_fen": balance(card),
+            "held_fen": int(card.held or 0), "face_value_fen": int(card.face_value_fen),
+            "valid_until": last_day(card, batch).isoformat(), "merchant_ids": scope,
+            "accepted_here": None if by.merchant_id is None else scope is None or by.merchant_id in scope}
+
+
 def _reject(uow: UnitOfWork, number: str, card: GiftCardItem | None, guard: GuardItem | None, by: Principal,
             now: datetime) -> None:
     """Count a wrong secret on the card and the caller (locking either at its limit), committed

@@ -151,6 +151,21 @@ class GiftCardOut(Reply):
                                          "(spent when confirmed, back on balance_fen when cancelled or lapsed)")
 
 
+class GiftCardBalanceOut(Reply):
+    """A card's balance, to a till that gave its number and secret (never the secret)."""
+
+    card_number: str = Field(description="the number masked to its first and last four digits")
+    state: CardState = Field(description="the card's state today: " + STATES)
+    balance_fen: int = Field(description="what is left on the card, in fen (held amounts are not in it)")
+    held_fen: int = Field(description="fen reserved by open holds (spent when confirmed, back on the balance when "
+                                      "cancelled or lapsed)")
+    face_value_fen: int = Field(description="the value the card was sold with, in fen")
+    valid_until: str = Field(description="the card's last day of use (program date)")
+    merchant_ids: list[str] | None = Field(description="merchants that accept the card (null: every merchant)")
+    accepted_here: bool | None = Field(description="whether the caller's merchant accepts the card (null: the "
+                                                   "caller is HQ, of no merchant)")
+
+
 class GiftCardPostingShown(Reply):
     sequence: int = Field(description="the card's version after this posting: 1, 2, 3... without gaps")
     kind: Literal["redeem", "payment", "payment_refund", "payment_refund_to_member", "void", "void_paid_out",

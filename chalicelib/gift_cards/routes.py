@@ -12,8 +12,9 @@ from chalicelib.shared import lazy
 from chalicelib.shared.errors import NotFound
 
 if TYPE_CHECKING:
-    from chalicelib.gift_cards import closing, generation, holds, reconcile, service
+    from chalicelib.gift_cards import cards, closing, generation, holds, reconcile, service
 else:
+    cards = lazy.module("chalicelib.gift_cards.cards")
     closing = lazy.module("chalicelib.gift_cards.closing")
     generation = lazy.module("chalicelib.gift_cards.generation")
     holds = lazy.module("chalicelib.gift_cards.holds")
@@ -78,6 +79,15 @@ def download_export_part(call: Call):
           response="chalicelib.gift_cards.replies:GiftCardSaleOut")
 def sell(call: Call):
     return service.sell(call.params["batch_id"], call.body, call.caller, call.uow)
+
+
+@endpoint(bp, "/v1/gift-cards/balance-checks", "POST", "checkGiftCardBalance", tags=TAGS, idempotent=False,
+          errors=(422, 423, 429), summary="A card's balance and state, to a till with its number and secret (a wrong "
+          "secret is counted and locks as at a payment; it and an unknown number get the same 422)",
+          allow=TILL, body="chalicelib.gift_cards.schemas:CardSecret",
+          response="chalicelib.gift_cards.replies:GiftCardBalanceOut")
+def check_balance(call: Call):
+    return cards.check_balance(call.uow, call.body.card_number, call.body.secret, call.caller)
 
 
 @endpoint(bp, "/v1/gift-cards/{card_number}", "GET", "getGiftCard", tags=TAGS, errors=(404,),

@@ -13,15 +13,7 @@ from pydantic import Field
 from chalicelib.members.schemas import MemberOut
 from chalicelib.shared.types import Reply
 
-
-class MembersPage(Reply):
-    """A page of the members a merchant registered in the period, masked, oldest first."""
-
-    merchant_id: str
-    members: list[MemberOut] = Field(description="the page's members, personal data masked, oldest registration "
-                                                 "first; the store and stage filters apply within the page, so a "
-                                                 "page may hold fewer than limit (or none) with more to come")
-    next: str | None = Field(description="pass as `after` for the next page; null on the last")
+__all__ = ["MemberAudit", "MemberAuditEntry", "MemberOut", "MemberTokenRevoked"]     # MemberOut: the list's rows extend it
 
 
 class MemberAuditEntry(Reply):

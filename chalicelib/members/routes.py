@@ -31,15 +31,6 @@ def register_member(call: Call):
     return member.view(reveal=False)
 
 
-@endpoint(bp, "/v1/members", "GET", "listMembers", tags=TAGS, errors=(403, 404),
-          summary="Members a merchant registered in a period (masked), oldest first; filter by store and stage",
-          allow=(MERCHANT, ANY_STAFF), query="chalicelib.members.schemas:ListMembersQuery",
-          response="chalicelib.members.replies:MembersPage")
-def list_members(call: Call):
-    q = call.query
-    return service.listing(call.uow, call.caller, q.merchant_id, q.start, q.end, q.after, q.limit, q.store_id, q.stage)
-
-
 @endpoint(bp, "/v1/members/lookup", "GET", "lookupMember", tags=TAGS, errors=(404,),
           summary="Find the member an OpenID, UnionID or card number belongs to (phones and emails: POST)",
           allow=(MERCHANT, LOGIN, ANY_STAFF), query="chalicelib.members.schemas:LookupQuery", response="chalicelib.members.schemas:MemberOut")

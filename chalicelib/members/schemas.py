@@ -71,17 +71,6 @@ class UpdateMember(Strict):
         lambda cls, v: RegisterMember._custom_keys.__func__(cls, v) if v is not None else v)  # type: ignore[attr-defined]
 
 
-class ListMembersQuery(Strict):
-    merchant_id: str | None = Field(None, max_length=64, description="the registering merchant: required for "
-                                    "staff callers; a merchant's key lists its own members and may leave it out")
-    start: date = Field(description="registered on or after this day (the program's calendar day, in its time zone)")
-    end: date = Field(description="registered on or before this day (the program's calendar day, in its time zone)")
-    store_id: str | None = Field(None, max_length=64)
-    stage: Literal["new", "active", "dormant", "churned"] | None = None
-    limit: int = Field(50, ge=1, le=200)
-    after: str | None = Field(None, max_length=120, description="the `next` of the previous page")
-
-
 PERSONAL = ("phone", "email")
 
 

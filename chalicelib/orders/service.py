@@ -16,7 +16,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.refunds import within_payment
 from chalicelib.orders import repository
 from chalicelib.orders.domain import OrderLine, Refunded, RefundLine, allocate, dump_lines, load_lines
-from chalicelib.orders.tables import OrderItem, OrderPartItem, RefundItem
+from chalicelib.orders.tables import MemberSpendItem, OrderItem, OrderPartItem, RefundItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.principal import Principal
@@ -206,6 +206,19 @@ def touch(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str | Non
 def order_key(merchant_id: str, order_id: str) -> tuple[type[OrderItem], tuple[str, str]]:
     """The model and key of an order, for a store's prefetch (:func:`record_part` reads it)."""
     return OrderItem, OrderItem.key(merchant_id, order_id)
+
+
+def spend_key(member_id: str, merchant_id: str) -> tuple[type[MemberSpendItem], tuple[str, str]]:
+    """The model and key of what a member spent at a merchant (:mod:`chalicelib.orders.spend`),
+    for a caller's batch read."""
+    return MemberSpendItem, MemberSpendItem.key(member_id, merchant_id)
+
+
+def spent_at(uow: UnitOfWork, member_id: str, merchant_id: str) -> int:
+    """The member's net spend at the merchant, fen: its orders that earned, less their refunds
+    (projected from their events: seconds behind; read from a batch when prefetched)."""
+    item = uow.get(MemberSpendItem, MemberSpendItem.key(member_id, merchant_id))
+    return int(item.spent_fen or 0) if item is not None else 0
 
 
 def part_key(merchant_id: str, order_id: str, store: str, ref: str = "") -> tuple[type[OrderPartItem], tuple[str, str]]:

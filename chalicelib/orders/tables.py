@@ -9,6 +9,8 @@ every part of it:
 ``ORDER#<merchant>#<order> / PART#<store>#<ref>``   one money store's part: what it paid, spread
                                               over the lines, and how much of it was refunded
 ``REFUND#<merchant>#<order>#<refund> / REFUND``     a refund id of the order, once
+``SPEND#<member> / MERCHANT#<merchant>``      what the member spent there (``spend``: projected
+                                              from the orders' events)
 
 The order item is written here only by update actions (never a put), so the attributes another
 capability keeps on it are never lost; a capability that writes it by a versioned put reads the
@@ -80,3 +82,14 @@ class RefundItem(MainModel):
     @staticmethod
     def key(merchant_id: str, order_id: str, refund_id: str) -> tuple[str, str]:
         return f"REFUND#{merchant_id}#{order_id}#{refund_id}", "REFUND"
+
+
+class MemberSpendItem(MainModel):
+    """What a member spent at a merchant (:mod:`chalicelib.orders.spend`, which folds it)."""
+
+    spent_fen = NumberAttribute(default=0)       # orders that earned, less their refunds
+    orders = NumberAttribute(default=0)          # orders that earned
+
+    @staticmethod
+    def key(member_id: str, merchant_id: str) -> tuple[str, str]:
+        return f"SPEND#{member_id}", f"MERCHANT#{merchant_id}"

@@ -1,4 +1,4 @@
-"""The member overview over HTTP."""
+"""The member overview and the members list over HTTP."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ bp = Blueprint(__name__)
           allow=(MEMBER, MERCHANT, ANY_STAFF), response="chalicelib.overview.replies:MemberOverview")
 def get_overview(call: Call):
     return service.overview(call.uow, call.params["member_id"], call.caller)
+
+
+@endpoint(bp, "/v1/members", "GET", "listMembers", tags=("members",), errors=(403, 404),
+          summary="Members a merchant registered in a period (masked), oldest first; filter by store and stage; "
+                  "include=balances adds each row's tier, points, stored value and spend",
+          allow=(MERCHANT, ANY_STAFF), query="chalicelib.overview.schemas:ListMembersQuery",
+          response="chalicelib.overview.replies:MembersPage")
+def list_members(call: Call):
+    return service.members_page(call.uow, call.caller, call.query)

@@ -71,6 +71,20 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     return reply
 
 
+def held_keys(member_id: str) -> list[tuple[Any, tuple[str, str]]]:
+    """The items :func:`held_tier` reads, for a caller's batch read (a list of many members)."""
+    return [(TierItem, TierItem.key(member_id))]
+
+
+def held_tier(uow: UnitOfWork, member_id: str) -> dict[str, str]:
+    """The tier the member holds today (its code and name: earned, or a manual floor above it),
+    from the member's tier item alone (prefetched: no request); the member is not read."""
+    _, ladder = LADDER.at(uow, clock.now())
+    held, _ = standing.effective(ladder, repository.of(uow).tier(member_id), clock.program_date())
+    tier = ladder.tiers[held]
+    return {"code": tier.code, "name": tier.name}
+
+
 def set_member_tier(member_id: str, cmd: SetTier, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """A manual floor: the member holds at least ``cmd.tier`` through ``cmd.until``."""
     member_id = members.acting_on(uow, member_id, by).member_id

@@ -123,3 +123,24 @@ class WebhookTestOut(Reply):
     latency_ms: int
     response: str = Field(description="the first 1 KB of the answer")
     error: str | None
+
+
+class EventTypeOut(Reply):
+    """One event type of the catalogue."""
+
+    type: str = Field(description="the type, as events carry it and filters name it (`points.earned`)")
+    family: str = Field(description="the group it is listed in (Members; Points, growth and orders; ...)")
+    description: str = Field(description="when it happens (a row describing several types together names each in "
+                                         "turn, separated by /)")
+    data: str = Field(description="what its `data` carries (field names in backticks; a row describing several "
+                                  "types names each one's fields in turn, separated by /)")
+    ledger: Literal["points", "stored_value", "gift_cards"] | None = Field(
+        description="a posting of this ledger: `data` also carries the ledger's fields (`ledger_fields`); null: "
+                    "only its own")
+
+
+class EventTypesOut(Reply):
+    """Every event type the system emits: what a subscription's filters may name."""
+
+    event_types: list[EventTypeOut] = Field(description="family by family")
+    ledger_fields: dict[str, str] = Field(description="what each ledger's postings carry in `data`, by ledger")

@@ -62,6 +62,13 @@ class Replay(Strict):
     after: str | None = Field(None, pattern=ULID, description="carry on after this event id")
 
 
+@endpoint(bp, "/v1/webhooks/event-types", "GET", "listWebhookEventTypes", tags=TAGS,
+          summary="The event catalogue: every type a subscription may filter on, when it happens and what its data "
+          "carries", allow=OWNERS, response=R + "EventTypesOut")
+def list_event_types(call: Call):
+    return service.event_types()
+
+
 @endpoint(bp, BASE, "POST", "createWebhookSubscription", status=201, tags=TAGS, errors=(403, 404, 409),
           summary="Subscribe a URL to events (the signing secret is shown once)", allow=OWNERS,
           body=CreateSubscription, response=R + "SubscriptionCreatedOut",

@@ -23,7 +23,7 @@ from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, changed
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
-from chalicelib.webhooks import domain, repository, signing
+from chalicelib.webhooks import catalogue, domain, repository, signing
 from chalicelib.webhooks.tables import LISTING, SubscriptionCount, SubscriptionItem
 
 MAX_OVERLAP_HOURS = 7 * 24
@@ -40,6 +40,12 @@ def view(s: SubscriptionItem) -> dict[str, Any]:
                         for x in live],
             "exhausted_since": s.exhausted_since, "exhausted_count": int(s.exhausted_count or 0),
             "failures_in_a_row": int(s.failures or 0), "paused_until": s.paused_until}
+
+
+def event_types() -> dict[str, Any]:
+    """The event catalogue (:mod:`chalicelib.webhooks.catalogue`): every type a filter may name,
+    when it happens, what its ``data`` carries; read from the code, no request."""
+    return {"event_types": catalogue.event_types(), "ledger_fields": dict(catalogue.LEDGER_FIELDS)}
 
 
 def merchant_level(by: Principal) -> None:

@@ -36,10 +36,6 @@ def main(document_out: str, roles_out: str) -> None:
     from chalicelib.api.openapi import document
     Path(document_out).write_text(json.dumps(document(), ensure_ascii=False, indent=1, sort_keys=True))
     Path(roles_out).write_text(json.dumps(roles_by_operation(), indent=0, sort_keys=True))
-    # the webhook event catalogue (docs/integrators/webhooks.md), which no operation answers: the
-    # subscription form offers these (a type the API adds is offered at the next build)
-    from chalicelib.webhooks.domain import EVENT_TYPES
-    Path(roles_out).with_name("event-types.json").write_text(json.dumps(sorted(EVENT_TYPES), indent=0))
 
 
 if __name__ == "__main__":

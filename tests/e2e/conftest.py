@@ -116,6 +116,29 @@ def fresh_phone() -> str:
     return f"139{_counter[0] % 10**8:08d}"
 
 
+def program_with_merchants(api: Api, program: str, name: str, prefix: str, merchants: tuple[str, ...],
+                           store: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A program of a test's own (one an earlier run made is used as it is), each of ``merchants``
+    with a store ``store`` and a till key of that store: the HQ super admin's headers, and each
+    merchant's key (``{"key_id", "secret"}``, for ``signed_by``)."""
+    from devstack.credentials import staff_token
+    made = api.call("POST", "/v1/programs", {"program_id": program, "name": name}, headers=api.staff("platform_admin"),
+                    key=f"{prefix}-program-{fresh_phone()}")
+    assert made.status_code in (201, 409), made.text
+    hq = api.bearer(staff_token("super_admin", f"{prefix}-hq", program_id=program))
+    keys = {}
+    for merchant in merchants:
+        for path, body in (("/v1/merchants", {"merchant_id": merchant, "name": merchant}),
+                           (f"/v1/merchants/{merchant}/stores", {"store_id": store, "name": "一号店"})):
+            r = api.call("POST", path, body, headers=hq, key=f"{prefix}-{path}-{fresh_phone()}")
+            assert r.status_code in (201, 409), r.text
+        key = api.call("POST", f"/v1/merchants/{merchant}/api-keys", {"store_id": store}, headers=hq,
+                       key=f"{prefix}-key-{fresh_phone()}")
+        assert key.status_code == 201, key.text
+        keys[merchant] = {"key_id": key.json()["key_id"], "secret": key.json()["secret"]}
+    return hq, keys
+
+
 @contextmanager
 def captured_logs() -> Iterator[io.StringIO]:
     """What the app logs (at INFO) while the block runs, in this process."""

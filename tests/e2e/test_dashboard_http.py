@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.reports.dashboard_replies import DashboardOut, DashboardSeriesOut
 from devstack.credentials import staff_token
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import fresh_phone, program_with_merchants
 
 PROGRAM, M1, M2, STORE = "dash-e2e", "dash-m1", "dash-m2", "dash-s1"
 LINES = [{"sku": "TEA", "category": "tea", "quantity": 1, "unit_price_fen": 0}]
@@ -27,19 +27,7 @@ def _ok(r, status=201):
 
 @pytest.fixture(scope="module")
 def world(api, stack):
-    made = api.call("POST", "/v1/programs", {"program_id": PROGRAM, "name": "看板"}, headers=api.staff("platform_admin"),
-                    key=f"dash-program-{fresh_phone()}")
-    assert made.status_code in (201, 409), made.text
-    hq = api.bearer(staff_token("super_admin", "dash-hq", program_id=PROGRAM))
-    keys = {}
-    for merchant in (M1, M2):
-        for path, body in (("/v1/merchants", {"merchant_id": merchant, "name": merchant}),
-                           (f"/v1/merchants/{merchant}/stores", {"store_id": STORE, "name": "一号店"})):
-            r = api.call("POST", path, body, headers=hq, key=f"dash-{path}-{fresh_phone()}")
-            assert r.status_code in (201, 409), r.text
-        key = _ok(api.call("POST", f"/v1/merchants/{merchant}/api-keys", {"store_id": STORE}, headers=hq,
-                           key=f"dash-key-{fresh_phone()}"))
-        keys[merchant] = {"key_id": key["key_id"], "secret": key["secret"]}
+    hq, keys = program_with_merchants(api, PROGRAM, "看板", "dash", (M1, M2), STORE)
     _ok(api.call("PUT", "/v1/memberships/plans", {"plans": {"plans": [
         {"code": "PLUS-Y", "name": "年卡", "period": "year", "price_fen": 9_900}]}}, headers=hq,
         key=f"dash-plans-{fresh_phone()}"))

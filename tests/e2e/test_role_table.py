@@ -51,12 +51,12 @@ TABLE: list[tuple[frozenset[str], str]] = [    # (who, the operations they may c
         refundCheckout validateCoupon writeOffCoupon undoCouponWriteOff holdCoupon confirmCouponHold
         cancelCouponHold activateGiftCard payWithGiftCard holdGiftCard confirmGiftCardHold cancelGiftCardHold
         refundGiftCardPayment resolveMemberCode holdPoints confirmPointsHold cancelPointsHold payWithStoredValue
-        holdStoredValue confirmStoredValueHold cancelStoredValueHold registerMember"""),
+        holdStoredValue confirmStoredValueHold cancelStoredValueHold registerMember checkGiftCardBalance"""),
     (frozenset(HQ_READS), """
         getCouponReconciliation getCouponPackStats listGiftCardBatches getGiftCardBatch getGiftCard
         getGiftCardReconciliation listMemberAudit getPointsLiability reconcilePoints getStoredValueCashOut
         getStoredValueReconciliation getStoredValueLiability getStoredValueMovements getFundSupervisionStatement
-        listWebhookSubscriptions getWebhookSubscription listWebhookDeliveries getStaffPolicy"""),
+        listWebhookSubscriptions getWebhookSubscription listWebhookDeliveries listWebhookEventTypes getStaffPolicy"""),
     (frozenset(AUTHORS), """
         createCouponTemplate updateCouponTemplate setCouponTemplateState grantCouponPack issueCoupons
         importCouponCodes"""),

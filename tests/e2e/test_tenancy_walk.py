@@ -9,6 +9,7 @@ import pytest
 
 import app  # noqa: F401  (declares every route)
 from chalicelib.api.endpoint import REGISTRY
+from chalicelib.gift_cards import keys
 from chalicelib.shared import clock
 from tests.e2e.conftest import fresh_phone, stored_items
 from tests.e2e.test_tenancy_http import P2, A, B, pos, register_at, staff
@@ -123,12 +124,17 @@ TARGETS = {
                                                                 "amount_fen": 1, "merchant_id": A[1]}, None),
     "holdGiftCard": lambda t: ({}, {"card_number": t["gc_card"], "secret": "0" * 16, "amount_fen": 1,
                                     "order_id": "walk", "merchant_id": A[1]}, None),
+    # (the batch's second card: every caller's wrong secret counts on the card, and the first card's
+    # redemptions already take four of the five a card allows in a row)
+    "checkGiftCardBalance": lambda t: ({}, {"card_number": keys.card_number(keys.batch_no_of(t["gc_card"]), 2),
+                                            "secret": "0" * 16}, None),
     "getGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "confirmGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "cancelGiftCardHold": lambda t: ({"hold_id": t["gc_hold"]}, None, None),
     "createWebhookSubscription": lambda t: ({}, {"url": "http://127.0.0.1:9/walk", "filters": ["webhook.test"],
                                                  "merchant_id": A[1]}, None),
     "listWebhookSubscriptions": lambda t: ({}, None, None),
+    "listWebhookEventTypes": lambda t: ({}, None, None),
     "getWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
     "updateWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, {"enabled": False}, None),
     "deleteWebhookSubscription": lambda t: ({"subscription_id": t["webhook"]}, None, None),
@@ -207,6 +213,7 @@ OWN_PROGRAM = {"putEarnRules", "getEarnRules", "getPointsLiability", "createMerc
                "getCouponReconciliation"}
 OWN_PROGRAM |= {"putPriceLists", "getPriceLists"}
 OWN_PROGRAM |= {"getCouponPackStats"}
+OWN_PROGRAM |= {"listWebhookEventTypes"}        # the catalogue: the code's, the same in every program
 TARGETS |= {"putMemberSettings": lambda t: ({}, {"settings": {}}, None),     # the defaults: pay-as-member off
             "getMemberSettings": lambda t: ({}, None, None)}
 SHARED_IN_PROGRAM |= {"getMemberSettings"}      # the program's settings, as getTierLadder

@@ -91,11 +91,11 @@ def test_every_operation_with_a_body_documents_415_and_every_write_takes_an_idem
     unkeyed = sorted(i for i, o in ops.items() if "requestBody" in o
                      and not any(p["name"] == "Idempotency-Key" for p in o["parameters"]))
     # lookups that are reads (a member, a coupon's code against a cart, a cart's member prices, the earn
-    # rules' dry run), token operations (a fresh token each time, never stored), and jobs,
+    # rules' dry run, a gift card's balance with its secret), token operations (a fresh token each time, never stored), and jobs,
     # which are idempotent by day; createApiKey is keyed (its record keeps no secret); a staff
     # member's own password change and TOTP enrolment answer tokens and secrets (a retry of a
     # change that went through is refused: the current password changed)
-    assert unkeyed == ["changeStaffPassword", "enrollStaffTotp", "findMember", "issueMemberToken", "loginStaff",
+    assert unkeyed == ["changeStaffPassword", "checkGiftCardBalance", "enrollStaffTotp", "findMember", "issueMemberToken", "loginStaff",
                        "previewEarn", "priceCart", "refreshMemberToken", "refreshStaffToken", "revokeMemberToken", "runJob",
                        "setStaffPassword", "validateCoupon"]
     job = next(p for p in ops["runJob"]["parameters"] if p["name"] == "job")

@@ -128,6 +128,34 @@ def test_the_catalogue_is_exactly_the_types_the_code_emits():
     assert all(re.fullmatch(TYPE, t) for t in domain.EVENT_TYPES)
 
 
+def _documented_catalogue() -> list[tuple[str, tuple[str, ...], str, str]]:
+    """The catalogue's tables of docs/integrators/webhooks.md: (family, types, when, data) a row."""
+    text = (ROOT / "docs" / "integrators" / "webhooks.md").read_text()
+    section = text[text.index("## The event catalogue"):text.index("## What is posted")]
+    rows, family = [], None
+    for line in section.splitlines():
+        if line.startswith("### "):
+            family = line[4:].strip()
+        elif family and line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows.append((family, tuple(re.findall(r"`" + TYPE + "`", cells[0])), cells[1], cells[2]))
+    return rows
+
+
+def test_the_documented_catalogue_is_the_one_listWebhookEventTypes_answers():
+    from chalicelib.webhooks import catalogue, service
+    in_code = [(family, types, when, data) for family, rows in catalogue.CATALOGUE for types, when, data in rows]
+    assert in_code == _documented_catalogue()
+    answered = service.event_types()
+    listed = [t["type"] for t in answered["event_types"]]
+    assert len(listed) == len(set(listed)) == len(domain.EVENT_TYPES) and set(listed) == domain.EVENT_TYPES
+    by_type = {t["type"]: t for t in answered["event_types"]}
+    assert by_type["points.earned"]["ledger"] == "points" and by_type["order.earned"]["ledger"] is None
+    assert by_type["gift_card.paid"]["ledger"] == "gift_cards" and by_type["staff.locked"]["family"] == "Staff"
+    assert set(answered["ledger_fields"]) == {"points", "stored_value", "gift_cards"}
+    assert all(set(types) <= domain.EVENT_TYPES for types in catalogue.LEDGER_TYPES.values())
+
+
 # --- the retry schedule ------------------------------------------------------------------------
 
 class _Edge(random.Random):

@@ -30,7 +30,7 @@ const en: typeof zh = {
   members: {
     search: "Find a member", type: "Type", value: "Value", find: "Find", list: "Members", from: "Registered from", to: "to",
     stage: "Stage", anyStage: "Any stage", phone: "Phone", name: "Name", tier: "Tier", points: "Points",
-    storedValue: "Stored value", registered: "Registered", open: "Open", more: "More", none: "No members",
+    storedValue: "Stored value", spend: "Total spend", registered: "Registered", open: "Open", more: "More", none: "No members",
     notFound: "No such member", chooseMerchant: "Choose a merchant",
     types: { phone: "Phone", card_no: "Card number", member_code: "Member code", wechat_openid: "WeChat OpenID", wechat_unionid: "WeChat UnionID", alipay_user_id: "Alipay user id", email: "Email", member_id: "Member id" },
     stages: { new: "New", active: "Active", dormant: "Dormant alert", churned: "Churned" },

@@ -14,6 +14,12 @@ export default {
     writtenOff: "Written off: saves {saving} (order {order})", undo: "Undo the write-off", undone: "Write-off undone: the coupon is {state}",
     undoWindow: "may be undone until {until}", walkIn: "No member (walk-in)", use: "Use",
     needAmount: "An amount, e.g. 12.34", needOrder: "The order's reference", needCode: "Type or scan the coupon's code",
+    giftCard: "Gift card balance", cardNumber: "Card number (16 digits)", cardSecret: "Card secret (16 digits, under the scratch panel)",
+    cardCheck: "Check the balance", cardNumberHint: "The 16-digit number on the card, starting with 9",
+    cardSecretHint: "The card's 16-digit secret", cardUntil: "usable until {until}", cardHeld: "{held} held",
+    cardNotHere: "This card is not accepted at this merchant",
+    cardStates: { issued: "not sold", sold: "sold, not activated", activated: "activated", partially_used: "partly used",
+      exhausted: "used up", redeemed: "redeemed into stored value", voided: "voided", expired: "expired" },
     where: "Where (HQ at the till: the merchant and store)", needMerchant: "Choose the merchant the order is at",
   },
   sv: {

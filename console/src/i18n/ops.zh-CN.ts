@@ -14,6 +14,11 @@ export default {
     usable: "可用：优惠 {saving}", notUsable: "不可用：{why}", writtenOff: "已核销：优惠 {saving}（订单 {order}）",
     undo: "撤销核销", undone: "已撤销核销，券已{state}", undoWindow: "可在 {until} 前撤销", walkIn: "未识别会员（散客）",
     use: "使用", needAmount: "请输入金额，如 12.34", needOrder: "请输入订单号", needCode: "请输入或扫描券码",
+    giftCard: "礼品卡余额", cardNumber: "卡号（16 位）", cardSecret: "卡密（16 位，刮开涂层）", cardCheck: "查询余额",
+    cardNumberHint: "卡面上以 9 开头的 16 位卡号", cardSecretHint: "16 位卡密", cardUntil: "有效期至 {until}", cardHeld: "冻结 {held}",
+    cardNotHere: "本商户不受理此卡",
+    cardStates: { issued: "未售出", sold: "已售未激活", activated: "已激活", partially_used: "部分使用", exhausted: "已用完",
+      redeemed: "已转入储值", voided: "已作废", expired: "已过期" },
     where: "核销门店（总部人员须选择商户与门店）", needMerchant: "请选择订单所在商户",
   },
   sv: {

@@ -28,7 +28,7 @@ export default {
   members: {
     search: "查找会员", type: "类型", value: "号码", find: "查找", list: "会员列表", from: "注册自", to: "至",
     stage: "阶段", anyStage: "全部阶段", phone: "手机号", name: "姓名", tier: "等级", points: "积分",
-    storedValue: "储值余额", registered: "注册时间", open: "查看", more: "加载更多", none: "没有会员",
+    storedValue: "储值余额", spend: "累计消费", registered: "注册时间", open: "查看", more: "加载更多", none: "没有会员",
     notFound: "没有找到该会员", chooseMerchant: "请选择商户",
     types: { phone: "手机号", card_no: "会员卡号", member_code: "会员码", wechat_openid: "微信 OpenID", wechat_unionid: "微信 UnionID", alipay_user_id: "支付宝用户 ID", email: "邮箱", member_id: "会员 ID" },
     stages: { new: "新会员", active: "活跃", dormant: "沉睡预警", churned: "流失" },

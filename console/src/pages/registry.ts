@@ -78,7 +78,7 @@ export const PAGES: Page[] = [
   { path: "/settlement", name: "settlement", storeMenu: false, title: "menu.settlement",
     needs: ["listSettlementStatements", "getSettlementStatement"], component: () => import("./SettlementPage.vue") },
   { path: "/webhooks", name: "webhooks", storeMenu: false, title: "menu.webhooks",
-    needs: ["listWebhookSubscriptions", "listWebhookDeliveries"], component: () => import("./WebhooksPage.vue") },
+    needs: ["listWebhookSubscriptions", "listWebhookDeliveries", "listWebhookEventTypes"], component: () => import("./WebhooksPage.vue") },
   // configuration, continued (each on ConfigPage)
   { path: "/config/plans", name: "plans", storeMenu: false, title: "plans.menu", needs: ["getMembershipPlans"],
     component: () => import("./MembershipPlansPage.vue") },
