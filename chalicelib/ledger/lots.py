@@ -14,7 +14,7 @@ it permanent, with a posting).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, TypeVar
@@ -73,23 +73,26 @@ def take_soonest(lots: Iterable[L], amount: int) -> list[tuple[L, int]]:
     return plan
 
 
-def give_back_plan(spent: Iterable[dict], amount: int) -> list[tuple[str, str | None, int]]:
+def give_back_plan(spent: Iterable[dict], amount: int,
+                   restored: Mapping[str, int] | None = None) -> list[tuple[str, str | None, int]]:
     """Where ``amount`` spent points go back: to the lots they came from, latest expiry first
-    (the member keeps them longest), never more to a lot than was taken from it."""
-    return give_back_to(((s["lot_id"], s.get("expires_on"), int(s["points"])) for s in spent), amount)
+    (the member keeps them longest), never more to a lot than was taken from it less what earlier
+    give-backs of the same spend restored to it (``restored``: lot_id -> points)."""
+    return give_back_to(((s["lot_id"], s.get("expires_on"), int(s["points"])) for s in spent), amount, restored)
 
 
-def give_back_to(spent: Iterable[tuple[str, str | None, int]], amount: int) -> list[tuple[str, str | None, int]]:
+def give_back_to(spent: Iterable[tuple[str, str | None, int]], amount: int,
+                 restored: Mapping[str, int] | None = None) -> list[tuple[str, str | None, int]]:
     """:func:`give_back_plan` over ``(lot_id, expires_on, amount taken)``: (lot_id, expires_on, part)
-    latest expiry first; what the lots taken do not cover is not planned."""
+    latest expiry first, net of ``restored`` (by lot_id); what the lots taken do not cover is not planned."""
     by_lot: dict[tuple[str, str | None], int] = {}
     for lot_id, expires_on, part in spent:          # one lot may have been spent from twice
         key = (lot_id, expires_on)
         by_lot[key] = by_lot.get(key, 0) + int(part)
     plan, left = [], amount
     for (lot_id, expires_on), taken in sorted(by_lot.items(), key=lambda kv: kv[0][1] or NO_EXPIRY, reverse=True):
-        part = min(taken, left)
-        if part:
+        part = min(taken - int((restored or {}).get(lot_id, 0)), left)
+        if part > 0:
             plan.append((lot_id, expires_on, part))
             left -= part
     return plan

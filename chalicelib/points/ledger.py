@@ -200,11 +200,11 @@ class Ledger:
         lot.remaining = int(lot.remaining) + points
         self.account_state.move("available", points)
 
-    def give_back(self, spent: list[dict[str, Any]], points: int, room: int = MAX_LOTS) -> list[dict[str, Any]]:
-        """Restore ``points`` of what an order spent to their lots, latest expiry first, into at
-        most ``room`` lots; returns the lots beyond (the caller sends them back in steps)."""
-        self.account_state.count("restored", points)
-        plan = L.give_back_plan(spent, points)
+    def give_back(self, plan: list[tuple[str, str | None, int]], room: int = MAX_LOTS) -> list[dict[str, Any]]:
+        """Restore what ``plan`` (:func:`~chalicelib.ledger.lots.give_back_plan`: lot_id, expires_on,
+        points) gives back to its lots, into at most ``room`` lots; returns the lots beyond (the
+        caller sends them back in steps)."""
+        self.account_state.count("restored", sum(part for _, _, part in plan))
         for lot_id, exp, part in plan[:room]:
             self.put_back({"lot_id": lot_id, "expires_on": exp}, part)
         return [{"lot_id": lot_id, "expires_on": exp, "points": part} for lot_id, exp, part in plan[room:]]

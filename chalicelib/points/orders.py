@@ -11,6 +11,7 @@ from typing import Any, cast
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import lots as L
 from chalicelib.orders import service as orders
 from chalicelib.points import access, repository
 from chalicelib.points.tables import PointsOrderItem as OrderItem
@@ -43,6 +44,18 @@ def spent_lots(order: OrderItem | None) -> list[dict[str, Any]]:
         return []
     spends = cast("list[str]", order.spends or [])
     return [*json.loads(order.spent or "[]"), *(lot for spend in spends for lot in json.loads(spend))]
+
+
+def restored_lots(order: OrderItem, spent: list[dict[str, Any]]) -> dict[str, int]:
+    """What the order's refunds gave back to each lot it spent from (lot_id: points). An order
+    refunded before this was recorded per lot is taken to have had its ``restored`` total given
+    back the way one give-back of it goes (latest expiry first), the best its record tells."""
+    if order.restored_lots is not None:
+        return {k: int(v) for k, v in json.loads(order.restored_lots).items()}
+    back: dict[str, int] = {}
+    for lot_id, _, part in L.give_back_plan(spent, int(order.restored or 0)):
+        back[lot_id] = back.get(lot_id, 0) + part
+    return back
 
 
 def spent_points(order: OrderItem | None) -> int:

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import lots as L
 from chalicelib.orders import service as order_refunds
 from chalicelib.orders.service import RefundExceedsOrder
 from chalicelib.points import access, chunked, orders, program, repository, spending
@@ -51,7 +52,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     earned = json.loads(order.earned or "{}")
     by_line = json.loads(order.earned_lines or "{}")
     clawed = json.loads(order.clawed or "{}")
-    context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "cmd": cmd, "by": by, "key": key, "rules": rules,
+    context = {"merchant": merchant, "store": order.store_id, "order_id": order_id, "order": order, "cmd": cmd, "by": by, "key": key, "rules": rules,
                "expired": json.loads(order.expired or "{}"), "not_clawed": json.loads(order.not_clawed or "{}")}
     for point_type in sorted(set(earned) | ({"points"} if restore else set())):
         target = share.after.reversed_of(sum(int(x["points"]) for x in earned.get(point_type, [])),
@@ -63,7 +64,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
         _refund_type(uow, order.member_id, point_type, earned.get(point_type, []), max(claw, 0),
                      spent if gives_back else [], restore if gives_back else 0, context, reply)
         clawed[point_type] = int(clawed.get(point_type, 0)) + max(claw, 0)
-    _record_refund(uow, share, order, clawed, max(restore, 0), reply["debt_added"] + reply["forgiven"],
+    _record_refund(uow, share, order, clawed, context.get("restored_lots"), reply["debt_added"] + reply["forgiven"],
                    context["expired"], context["not_clawed"])
     uow.emit(DomainEvent("order.refunded", f"member:{order.member_id}", {
         "member_id": order.member_id, "order_id": order_id, "merchant_id": merchant, "refund_id": cmd.refund_id,
@@ -122,7 +123,14 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     reply["debt_added"] += owed
     reply["forgiven"] += short - owed
     if restore:
-        rest = ledger.give_back(spent, restore, room=MAX_LOTS - len(lots))
+        # Net of what earlier refunds of the order gave back to each lot: cumulatively, no lot
+        # gets back more than was taken from it (the order's item keeps the per-lot figures).
+        back = orders.restored_lots(context["order"], spent)
+        plan = L.give_back_plan(spent, restore, back)
+        for lot_id, _, part in plan:
+            back[lot_id] = back.get(lot_id, 0) + part
+        context["restored_lots"] = back
+        rest = ledger.give_back(plan, room=MAX_LOTS - len(lots))
         reply["restored"] = restore
         reply["restored_expired"] = ledger.expired_on_return      # their lot's last day had passed
         if rest:                                                  # more lots than one transaction holds
@@ -148,11 +156,14 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
 
 
 def _record_refund(uow: UnitOfWork, share: order_refunds.OrderRefund, order: Order, clawed: dict[str, int],
-                   restored: int, shortfall: int, expired: dict[str, int],
+                   restored_lots: dict[str, int] | None, shortfall: int, expired: dict[str, int],
                    not_clawed: dict[str, dict[str, int]]) -> None:
-    """The order's refund with the points part's changes, in one update of the order's item."""
-    actions = [Order.clawed.set(json.dumps(clawed)), Order.restored.set(int(order.restored or 0) + restored),
-               Order.shortfall.set(int(order.shortfall or 0) + shortfall)]
+    """The order's refund with the points part's changes, in one update of the order's item
+    (``restored_lots``: what every refund so far gave back to each spent lot, if this one gave back)."""
+    actions = [Order.clawed.set(json.dumps(clawed)), Order.shortfall.set(int(order.shortfall or 0) + shortfall)]
+    if restored_lots is not None:
+        actions += [Order.restored.set(sum(restored_lots.values())),
+                    Order.restored_lots.set(json.dumps(restored_lots, separators=(",", ":"), sort_keys=True))]
     if expired:
         actions.append(Order.expired.set(json.dumps(expired)))
     if not_clawed:

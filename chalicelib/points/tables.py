@@ -255,6 +255,7 @@ class PointsOrderItem(OrderItem):
     clawed = UnicodeAttribute(null=True)         # JSON {type: points its refunds reversed so far (the cumulative base)}
     not_clawed = UnicodeAttribute(null=True)     # JSON {type: {"expired": n, "forgiven": n}}: of those, not taken back
     restored = NumberAttribute(default=0)        # spent points given back so far
+    restored_lots = UnicodeAttribute(null=True)  # JSON {lot_id: of those, given back to that lot} (refunds.py)
     expired = UnicodeAttribute(null=True)        # JSON {lot_id: points of its lots that expired unspent}
     shortfall = NumberAttribute(default=0)       # clawback that found the points already spent
 

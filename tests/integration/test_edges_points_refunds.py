@@ -210,3 +210,58 @@ def test_a_single_point_that_expired_unspent_is_not_owed_again(api):
     reply = refund(api, "E1", "r1", 10_000)
     assert (reply["clawed_back"]["points"], reply["already_expired"], reply["debt_added"]) == (99, 1, 99)
     assert balanced(mid)["debt"] == 99
+
+
+def lots_on_days(api, phone, days):
+    """A member with a lot of 10 points earned on each of ``days`` days (points last 365 days): one
+    expiry day each. The member and the lots by expiry."""
+    clock.freeze(T0)
+    rules(api, expiry={"policy": "days", "days": 365})
+    mid = api.member(phone)
+    for day in range(days):
+        clock.freeze(T0 + timedelta(days=day))
+        earn(api, mid, f"L{day}", 1_000)
+    return mid, lots_by_expiry(mid)
+
+
+def lots_by_expiry(mid):
+    return {lot.expires_on: int(lot.remaining) for lot in points_repository.of(UnitOfWork()).live_lots(mid, "points")}
+
+
+def test_partial_refunds_give_each_spent_lot_back_at_most_what_was_taken_from_it(api):
+    """Three lots of 10 (expiring on three days), all 30 spent on one order, two half refunds: the
+    first gives back 15 to the latest lots (10 + 5), the second the other 15 (5 + 10), so every lot
+    is whole again with its own expiry. (Each used to give back to the latest lots afresh: the last
+    lot got 20, the first none.)"""
+    mid, before = lots_on_days(api, "13800140011", 3)
+    first, middle, last = sorted(before)
+    assert set(before.values()) == {10} and len(before) == 3
+    redeem(api, mid, 30, order="S1", amount=10_000)
+    assert sum(lots_by_expiry(mid).values()) == 0
+    assert refund(api, "S1", "r1", 5_000)["restored"] == 15
+    assert {k: v for k, v in lots_by_expiry(mid).items() if v} == {middle: 5, last: 10}
+    assert order_view(api, "S1")["restored_points"] == 15
+    assert refund(api, "S1", "r2", 5_000)["restored"] == 15
+    assert lots_by_expiry(mid) == before
+    given = {}                       # what the refunds' postings gave back, by the lot's expiry
+    for posting in postings(api, mid):
+        for lot in posting["lots"] if posting["kind"] == "refund" else []:
+            given[lot["expires_on"]] = given.get(lot["expires_on"], 0) + lot["delta"]
+    assert given == {first: 10, middle: 10, last: 10}
+    assert balanced(mid)["available"] == 30
+
+
+def test_a_refund_after_a_second_spend_gives_back_only_what_each_lot_still_lacks(api, three_lots):  # noqa: F811
+    """Two spends on one order and three refunds, the last one wider than a transaction: across
+    them every lot gets back exactly what the order took from it, never more."""
+    mid, before = lots_on_days(api, "13800140012", 5)
+    assert len(before) == 5
+    redeem(api, mid, 25, order="S2", amount=20_000)
+    assert refund(api, "S2", "r1", 6_000)["restored"] == 7        # 30 % of 25: to the lots of days 2 and 1
+    redeem(api, mid, 20, order="S2", amount=20_000)                # takes from days 1, 2 and 3 again
+    assert refund(api, "S2", "r2", 4_000)["restored"] > 0
+    assert refund(api, "S2", "r3", 10_000)["restored"] > 0
+    assert order_view(api, "S2")["restored_points"] == 45
+    assert lots_by_expiry(mid) == before
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["restored"]) == (50, 0, 45)

@@ -110,7 +110,8 @@ class PointsMachine(RuleBasedStateMachine):
         assert r["status"] == 201, r
         assert r["body"]["points"] == amount // 100          # default program: ¥1 = 1 point, floor
         self.net += r["body"]["points"]
-        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0}
+        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0,
+                              "taken": {}, "back": {}}
 
     @rule(amount=st.integers(min_value=100, max_value=20_000), days_ago=st.integers(min_value=0, max_value=40),
           minutes_ahead=st.sampled_from([0, 4, 10]))
@@ -131,16 +132,29 @@ class PointsMachine(RuleBasedStateMachine):
         born_expired = date((paid + china).year, 12, 31) < (self.now + china).date()
         assert r["body"]["points"] == (0 if born_expired else amount // 100), (r, paid)
         self.net += r["body"]["points"]
-        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0}
+        self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0,
+                              "taken": {}, "back": {}}
 
     @rule(points=st.integers(min_value=1, max_value=400), with_order=st.booleans())
     def redeem(self, points, with_order):
+        self._redeem(points, sorted(self.orders)[points % len(self.orders)] if with_order and self.orders else None)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), fraction=st.integers(min_value=1, max_value=100))
+    def spend_on_an_order(self, data, fraction):
+        """A redemption on an order that its share and the balance allow (often from several lots):
+        what the refunds of the order give back lot by lot."""
+        order = data.draw(st.sampled_from(sorted(self.orders)))
+        o, a = self.orders[order], self.account()["account"]
+        room = min(o["amount"] * 50 // 100 - o["spent"], a["available"] - a["debt"] - self.lapsed())
+        if room > 0:
+            self._redeem(max(1, room * fraction // 100), order)
+
+    def _redeem(self, points: int, order: str | None) -> None:
         before = self.account()["account"]
-        body = {"points": points, "reward": "voucher"}
-        order = None
+        body: dict = {"points": points, "reward": "voucher"}
         limit = None
-        if with_order and self.orders:
-            order = sorted(self.orders)[points % len(self.orders)]
+        if order:
             body = {"points": points, "order_id": order, "merchant_id": "m1",
                     "order_amount_fen": self.orders[order]["amount"]}
             limit = self.orders[order]["amount"] * 50 // 100       # default: 50% of the order, 100 points = ¥1
@@ -156,6 +170,7 @@ class PointsMachine(RuleBasedStateMachine):
             self.net -= points
             if order:
                 self.orders[order]["spent"] += points
+                self.took(order, r["body"]["lots"])
 
     @rule(points=st.integers(min_value=1, max_value=200), with_order=st.booleans())
     def hold(self, points, with_order):
@@ -198,14 +213,27 @@ class PointsMachine(RuleBasedStateMachine):
                 self.net -= int(held.points)
                 if order:
                     self.orders[order]["spent"] += int(held.points)
+                    self.took(order, json.loads(held.lots))
         self.holds.remove(hold_id)
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), share=st.integers(min_value=1, max_value=120))
     def refund(self, data, share):
         order = data.draw(st.sampled_from(sorted(self.orders)))
+        self._refund(order, max(1, self.orders[order]["amount"] * share // 100))
+
+    @precondition(lambda self: any(o["spent"] and o["refunded"] < o["amount"] for o in self.orders.values()))
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
+    def refund_a_spend_in_parts(self, data, share):
+        """A part of what is left of an order points were spent on: partial refunds of one spend,
+        which give its points back lot by lot."""
+        order = data.draw(st.sampled_from(sorted(k for k, o in self.orders.items()
+                                                 if o["spent"] and o["refunded"] < o["amount"])))
         o = self.orders[order]
-        amount = max(1, o["amount"] * share // 100)
+        self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))
+
+    def _refund(self, order: str, amount: int) -> None:
+        o = self.orders[order]
         r = self.call(f"/v1/orders/{order}/refunds", {"refund_id": f"r{self.n}", "amount_fen": amount,
                                                        "merchant_id": "m1"})
         if o["refunded"] + amount > o["amount"]:
@@ -216,6 +244,20 @@ class PointsMachine(RuleBasedStateMachine):
         self.net -= r["body"]["clawed_back"].get("points", 0)
         self.net += r["body"]["restored"] - r["body"]["restored_expired"]
         assert r["body"]["restored"] <= o["spent"]
+        # Where the give-back went, lot by lot, from the refund's posting (every lot in the one
+        # transaction: the machine's spends touch far fewer lots than one holds).
+        assert r["body"]["restoring"] == 0, r
+        given: dict[str, int] = {}
+        for posting in self.postings():
+            if posting["kind"] == "refund" and posting["idempotency_key"] == self.sent[-1][2]:
+                for lot in posting["lots"]:
+                    if lot["delta"] > 0:                    # clawbacks take (negative); give-backs add
+                        given[lot["lot_id"]] = given.get(lot["lot_id"], 0) + lot["delta"]
+        assert sum(given.values()) == r["body"]["restored"], (given, r)
+        for lot_id, part in given.items():
+            o["back"][lot_id] = o["back"].get(lot_id, 0) + part
+        if o["refunded"] == o["amount"]:                    # refunded in full: every lot as before the spend
+            assert o["back"] == {k: v for k, v in o["taken"].items() if v}, o
 
     @rule(days=st.integers(min_value=1, max_value=20))
     def time_passes(self, days):
@@ -235,6 +277,16 @@ class PointsMachine(RuleBasedStateMachine):
         """The clock moves and no job runs: a lot past its last day is no longer spendable all the same."""
         self.now += timedelta(days=days)
         self.clock.freeze(self.now)
+
+    def took(self, order: str, lots: list[dict]) -> None:
+        taken = self.orders[order]["taken"]
+        for lot in lots:
+            taken[lot["lot_id"]] = taken.get(lot["lot_id"], 0) + int(lot["points"])
+
+    def postings(self) -> list[dict]:
+        r = self.client.http.get(f"/v1/members/{self.member}/points/ledger?limit=5", headers=self.staff)
+        assert r.status_code == 200, r.body
+        return json.loads(r.body)["postings"]
 
     def lapsed(self) -> int:
         """Points in stored lots whose last day (a program day, Asia/Shanghai) has passed: by the
@@ -270,6 +322,12 @@ class PointsMachine(RuleBasedStateMachine):
         result = reconcile.account(UnitOfWork(program="p2"), self.other, "points")
         assert result["balanced"] and result["account"]["available"] == 777
         assert result["account"]["version"] == 1
+
+    @invariant()
+    def no_lot_gets_back_more_than_was_taken_from_it(self):
+        for order in getattr(self, "orders", {}).values():
+            for lot_id, back in order["back"].items():
+                assert back <= order["taken"].get(lot_id, 0), order
 
     @invariant()
     def refunds_never_exceed_orders(self):
