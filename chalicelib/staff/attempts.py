@@ -18,6 +18,7 @@ Every refusal is audited; no password is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import time
@@ -146,13 +147,21 @@ def wrong(uow: UnitOfWork, attempt: Attempt, item: StaffItem | None, why: str) -
         _stage_refused(work, attempt.name, item, attempt.source, why)
         audit.record(work, "staff.locked", _actor(attempt.source), staff_id=staff_id, merchant_id=merchant_id,
                      detail=f"login={audit.redact(attempt.name)} until {until}")
-        work.emit(DomainEvent("staff.locked", f"staff_login:{attempt.name}", {"staff_id": staff_id,
+        work.emit(DomainEvent("staff.locked", _locked_subject(attempt.name, staff_id), {"staff_id": staff_id,
                                                                               "locked_until": until},
                               merchant_id=merchant_id))
         with contextlib.suppress(Problem):
             work.commit()
             return
     _audit_refused(uow, attempt.name, item, attempt.source, why)
+
+
+def _locked_subject(name: str, staff_id: str | None) -> str:
+    """A lock's event subject: the account's, or (a name no account has) a digest of the typed name,
+    which events and webhooks never carry (a mistyped password is sometimes typed as the name)."""
+    if staff_id:
+        return f"staff:{staff_id}"
+    return "staff_login:" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
 def uncounted(uow: UnitOfWork, attempt: Attempt, item: StaffItem | None, why: str) -> None:

@@ -157,6 +157,24 @@ def test_releasing_a_login_never_locked_writes_no_lock_and_is_audited_as_not_loc
     assert [e.get("detail") for e in entries] == ["was not locked"]
 
 
+def test_a_lock_s_event_never_carries_the_typed_login_name(api, admin):
+    """staff.locked goes to webhooks: its subject is the account's id, or (a name no account has) a
+    digest of the name, never the name (a password is sometimes typed into it)."""
+    from tests.outbox import outbox_events
+    staff = _new_staff(api, admin["token"])
+    nobody = f"Secret-{uuid.uuid4().hex[:10]}"
+    for login in (staff["login"], nobody):
+        for _ in range(5):
+            _login(api, login, "Wrong-password-123")
+    locked = [e for e in outbox_events(kind="staff.locked")
+              if e.data.get("staff_id") == staff["staff_id"] or e.data.get("staff_id") is None]
+    subjects = {e.subject for e in locked}
+    assert f"staff:{staff['staff_id']}" in subjects
+    assert all(nobody not in e.subject and nobody not in str(e.data) for e in locked)
+    assert all(staff["login"] not in e.subject for e in locked)
+    assert any(s.startswith("staff_login:") for s in subjects)
+
+
 def test_disable_role_change_and_password_change_end_the_logins(api, admin):
     staff = _new_staff(api, admin["token"], role="store_manager")
     sid = staff["staff_id"]
