@@ -227,7 +227,10 @@ def test_reminders_come_30_and_7_days_before_the_validity_end_once_each(api, lad
     mid = api.member("13800139011")
     earn(api, mid, "o1", 1_200)                                  # Silver until 2027-02-28
     sent = []
-    for day in range(0, 400, 1):
+    # a week at a time until a week before the first reminder, then every day: the job sends all
+    # that is due by its day, so a reminder due early would still be sent before its day, and seen
+    days = [*range(0, 330, 7), *range(330, 400)]
+    for day in days:
         clock.freeze(T0 + timedelta(days=day))
         result = api.run_job("tier-reminders")
         sent += [clock.program_date().isoformat()] * result["reminders_sent"]
