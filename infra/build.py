@@ -184,7 +184,7 @@ def merge_template(stage: str) -> dict[str, Any]:
                                           {"Ref": "AWS::NoValue"}]}
         if kind == "api":                   # the console's origin, the one its CORS answers (api/cors.py)
             variables.update(hosting.api_environment())
-        if kind == "stream":                # the folds' one marker: the deploy across it (events/cutover.py)
+        if kind == "stream":                # the folds' one marker a record: the deploys across it (events/cutover.py)
             variables["FOLD_MARKERS_CUTOVER"] = {"Ref": "FoldMarkersCutover"}
         props["Environment"] = {"Variables": variables}
         props["Role"] = {"Fn::GetAtt": [ROLES[kind], "Arn"]}
@@ -209,9 +209,9 @@ def merge_template(stage: str) -> dict[str, Any]:
                            **hosting.parameters(),
                            "FoldMarkersCutover": {
                 "Type": "String", "Default": "",
-                "Description": "ISO instant with its zone after which no code folding under per-consumer "
-                               "markers ran (chalicelib/events/cutover.py): events created before it are "
-                               "checked for those markers; empty: every event is (safe, a read each)"},
+                "Description": "ISO instant with its zone after which no code folding under older markers "
+                               "(per consumer, per event) ran (chalicelib/events/cutover.py): events created "
+                               "before it are checked for those markers; empty: every event is (safe, a read each)"},
                            "SecretsExtensionLayerArn": {
                 "Type": "String", "Default": "",
                 "Description": "the AWS Parameters and Secrets Lambda Extension's layer ARN for the region "

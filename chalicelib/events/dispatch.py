@@ -12,8 +12,9 @@ then retry from that record, bisecting and finally sending it to the dead-letter
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +23,7 @@ from pynamodb.attributes import UnicodeAttribute
 from chalicelib.db.items import MainModel, expiry_in
 from chalicelib.db.outbox import events_from_image
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
-from chalicelib.events.folding import Folding, PartFailed, fold_batch
+from chalicelib.events.folding import Folding, PartFailed, Record, fold_batch, records_of
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.lazy import Modules
@@ -85,9 +86,10 @@ def apply_once(consumer: str, event: DomainEvent, uow: UnitOfWork) -> bool:
 
 
 def dispatch(event: DomainEvent, folded: bool = False) -> None:
-    """Call every subscriber of the event's type: its folding consumers together, under the
-    event's one marker (:func:`~chalicelib.events.folding.fold_batch`, a batch of one), then the
-    others (``folded``: the folding consumers had the whole batch already, :func:`dispatch_batch`)."""
+    """Call every subscriber of the event's type: its folding consumers together, under one marker
+    (:func:`~chalicelib.events.folding.fold_batch`, a batch of one record of this event alone:
+    not for an event the stream delivers in a record with others), then the others (``folded``:
+    the folding consumers had the whole batch already, :func:`dispatch_batch`)."""
     PROVIDERS.load()
     subscribers = subscribers_of(event.type)
     if not subscribers:
@@ -110,25 +112,25 @@ def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str
 
     A record is an outbox item: one transaction's events of one subject, in order (an item of the
     old shape: one event). The folding consumers (:mod:`chalicelib.events.folding`) take the whole
-    batch's events first, one update per row; then the per-event subscribers run event by event in
-    stream order (a member's events are in order: see :func:`dispatch_batch`). The record holding
-    the first event not fully handled is reported: everything before it is done, and everything
-    from it (its events handled already too) is handled again on the retry, exactly once by the
-    markers, which are per event.
+    batch first, one update per row and one marker per record; then the per-event subscribers run
+    event by event in stream order (a member's events are in order: see :func:`dispatch_batch`).
+    The first record not fully handled is reported: everything before it is done, and everything
+    from it is handled again on the retry, exactly once by the markers (the folds' per record, the
+    other subscribers' per event).
     """
-    batch: list[tuple[str, DomainEvent]] = []
+    batch: list[tuple[str, list[DomainEvent]]] = []
     failure: str | None = None
     for record in records:
         if record.get("eventName") not in ("INSERT",):   # MODIFY never happens; REMOVE is TTL
             continue
         sequence = record["dynamodb"]["SequenceNumber"]
         try:
-            batch += [(sequence, event) for event in events_from_image(record["dynamodb"]["NewImage"])]
+            batch.append((sequence, events_from_image(record["dynamodb"]["NewImage"])))
         except Exception:
             logger.exception("event handling failed", extra={"sequence": sequence})
             failure = sequence
             break
-    handled, stopped = dispatch_batch([event for _sequence, event in batch])
+    handled, stopped = dispatch_batch([events for _sequence, events in batch])
     if stopped is not None:
         failure = batch[stopped][0]
     count("EventsDelivered", handled)
@@ -138,10 +140,11 @@ def handle_records(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str
     return {"batchItemFailures": []}
 
 
-def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
-    """Fold ``events`` into all the folding consumers of their types at once (one marker an event
-    for all of them), then call the per-event subscribers of each in turn. Returns how many events were handled and the index of the first
-    that was not (None: all were).
+def dispatch_batch(batch: Sequence[DomainEvent | Record]) -> tuple[int, int | None]:
+    """Fold the batch's records (each a record's events; an event alone is a record of one) into
+    all the folding consumers of their events at once (one marker a record for all of them), then
+    call the per-event subscribers of each event in turn. Returns how many events were handled and
+    the index of the first record that was not (None: all were).
 
     Order: the events table's partition key is the event's subject (the member), so a member's
     events are in one stream shard, in order, and the mapping hands a shard's batches to one
@@ -151,18 +154,23 @@ def dispatch_batch(events: list[DomainEvent]) -> tuple[int, int | None]:
     subscribers (tiers, benefits, tasks) run in that order here. The folds only add, so their
     order does not matter."""
     PROVIDERS.load()
-    stop = len(events)
+    records = records_of(batch)
+    events = [event for record in records for event in record]
+    starts = [0]                                  # each record's first event's index, then the end
+    for record in records:
+        starts.append(starts[-1] + len(record))
+    stop = len(records)
     try:
-        fold_batch(events, folding_consumers)
+        fold_batch(records, folding_consumers)
     except PartFailed as error:
         stop = error.index
     except Exception:
         logger.exception("folding failed")
         stop = 0
-    failed = _per_subject(events[:stop])
-    if failed is not None:
-        return failed, failed
-    return stop, (stop if stop < len(events) else None)
+    failed = _per_subject(events[:starts[stop]])
+    if failed is not None:                        # the record holding the event
+        stop = bisect_right(starts, failed) - 1
+    return starts[stop], (stop if stop < len(records) else None)
 
 
 def _per_subject(events: list[DomainEvent]) -> int | None:

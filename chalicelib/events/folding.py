@@ -7,16 +7,19 @@ event would pay for its rows again. A *folding* consumer (:func:`folds`) only sa
 maps to row deltas (:class:`Deltas`: counters to add, fields to set); the dispatcher hands the whole
 batch to all the folding consumers at once (:func:`fold_batch`), which sums the deltas per row and
 commits one update per row plus **one** :class:`~chalicelib.events.dispatch.AppliedMarker` per
-event (``APPLIED#folds#<id>``) for all its folding consumers, in as few transactions as DynamoDB's
-item limit allows. A transaction holds each of its events' marker together with every row that
-event touches in every consumer (the batch is cut between events, never inside one), so a part
-that commits is exactly its events, each folded by all its consumers or by none, and a retry of
-any part (the batch retried from a reported record, bisected, redelivered, redriven) drops the
-events whose markers exist and adds the rest once. One marker where there was one per consumer
-(three for an earn): 4 WCU an earn less. An event folded before the deploy of the shared marker
-under the per-consumer markers (``APPLIED#<consumer>#<id>``) is not folded again by those
-consumers (:mod:`chalicelib.events.cutover`). An event whose rows alone pass the item limit is
-folded consumer by consumer under the per-consumer markers, then marked (:func:`_fold_alone`).
+stream record (``APPLIED#fold-record#<record id>``: an outbox item, one transaction's events of one
+subject, keyed by its first event's id) for all its events in all their folding consumers, in as
+few transactions as DynamoDB's item limit allows. A transaction holds each of its records' marker
+together with every row any of the record's events touches in any consumer (the batch is cut
+between records, never inside one), so a part that commits is exactly its records, each folded
+whole or not at all, and a retry of any part (the batch retried from a reported record, bisected,
+redelivered, redriven) drops the records whose markers exist and adds the rest once. One marker a
+record where there was one per event (two for an earn: its points and its order events): 2 WCU
+an earn less. Events folded under the
+markers of before (``APPLIED#folds#<event id>``, ``APPLIED#<consumer>#<event id>``) are not folded
+again by those consumers (:mod:`chalicelib.events.cutover`). A record whose rows alone pass the
+item limit is folded consumer by consumer, each event under that consumer's marker, then marked
+(:func:`_fold_alone`).
 
 Hot rows are sharded: a row kind declares ``shards`` (its model's class attribute, with its
 reason), each transaction writes its rows to one shard picked at random (shard 0 keeps the
@@ -29,7 +32,7 @@ back-off (:class:`~chalicelib.shared.retry.Contention`), on another shard, befor
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -139,32 +142,54 @@ def read_shards(uow: UnitOfWork, model: type[M], pk: str, sort: SortKey | None =
 
 
 # --- folding a batch -----------------------------------------------------------------------------
-FOLDED = "folds"        # the one marker of an event's folds, all its folding consumers': APPLIED#folds#<id>
+# The one marker of a stream record's folds, all its events' in all their folding consumers:
+# APPLIED#fold-record#<record id>, the record's id being its outbox item's key (its first event's id).
+FOLDED = "fold-record"
+Record = Sequence[DomainEvent]          # a stream record's events: one transaction's of one subject, in order
+Pair = tuple[str, str]                  # (a folding consumer's name, an event's id)
+
+
+def records_of(batch: Iterable[DomainEvent | Record]) -> list[list[DomainEvent]]:
+    """A batch as stream records, in order: an event alone is a record of one (an outbox item of
+    the old shape, or an event dispatched by itself)."""
+    return [[item] if isinstance(item, DomainEvent) else list(item) for item in batch]
 
 
 @dataclass
 class _Fold:
-    """One event's deltas in each folding consumer that counts something of it (by name)."""
+    """What one marker covers: a record's events' deltas (or, folded consumer by consumer, one
+    event's in one consumer), per consumer and event, those that count something."""
 
-    index: int
-    event: DomainEvent
-    deltas: dict[str, Deltas]
+    index: int                           # the record's in the batch
+    key: str                             # the marker's id: the record's (its first event's id), or the event's
+    at: str                              # the marker's applied_at: its first event's time
+    events: dict[str, DomainEvent]
+    deltas: dict[Pair, Deltas]
 
     def rows(self) -> set[Row]:
         return {row for deltas in self.deltas.values() for row in deltas.rows}
 
+    def only(self, pairs: Iterable[Pair]) -> _Fold:
+        """The same fold with only the deltas of ``pairs``."""
+        wanted = set(pairs)
+        return _Fold(self.index, self.key, self.at, self.events, {p: d for p, d in self.deltas.items() if p in wanted})
+
 
 @dataclass
 class _Part:
-    """Events of one program folded in one transaction: each event's marker and all its rows."""
+    """Records of one program folded in one transaction: each record's marker and all its rows."""
 
     program: str
     folds: list[_Fold] = field(default_factory=list)
     rows: set[Row] = field(default_factory=set)
-    alone: bool = False          # one event too large for a transaction: folded consumer by consumer
+    alone: bool = False          # one record too large for a transaction: folded consumer by consumer
 
     def fits(self, fold: _Fold) -> bool:
         return len(self.folds) + 1 + len(self.rows | fold.rows()) <= MAX_ITEMS
+
+    def add(self, fold: _Fold) -> None:
+        self.folds.append(fold)
+        self.rows |= fold.rows()
 
     def first(self) -> int:
         return self.folds[0].index
@@ -173,65 +198,69 @@ class _Part:
 Consumers = Callable[[str], Iterable[Folding]]
 
 
-def fold_batch(events: Iterable[DomainEvent], consumers_of: Consumers) -> None:
-    """Fold ``events`` (in stream order) into the folding consumers of each (``consumers_of(type)``),
-    each event exactly once and in all of them or none: its one marker (``APPLIED#folds#<id>``) is
-    committed with all its rows. Every part is tried; :class:`PartFailed` names the first event of
-    the earliest part that could not be committed (the batch's failure is reported from there:
-    what follows it is folded again on the retry, and dropped by its marker where it was folded)."""
-    parts, failed = _parts(events, consumers_of)
+def fold_batch(batch: Iterable[DomainEvent | Record], consumers_of: Consumers) -> None:
+    """Fold the batch's stream records (in stream order; an event alone is a record of one) into the
+    folding consumers of each event (``consumers_of(type)``), each record exactly once and whole:
+    its one marker (``APPLIED#fold-record#<record id>``) is committed with all its events' rows in
+    all their consumers. Every part is tried; :class:`PartFailed` names the first record of the
+    earliest part that could not be committed (the batch's failure is reported from there: what
+    follows it is folded again on the retry, and dropped by its marker where it was folded)."""
+    parts, failed = _parts(records_of(batch), consumers_of)
     for part in parts:
         try:
             _fold_alone(part) if part.alone else _commit(FOLDED, part)
         except Exception as error:
             failed = part.first() if failed is None else min(failed, part.first())
             logger.warning("a part of a batch could not be folded", extra={"error": repr(error),
-                                                                           "event": part.folds[0].event.id})
+                                                                           "record": part.folds[0].key})
     if failed is not None:
         raise PartFailed(failed)
 
 
 def fold_one(consumer: Folding, event: DomainEvent) -> None:
     """Fold ``event`` into ``consumer`` alone, exactly once under the consumer's own marker
-    (``APPLIED#<consumer>#<id>``, the way every consumer folded before the one marker an event):
-    a consumer called by itself, outside the dispatcher (which never calls this). Not for an event the
+    (``APPLIED#<consumer>#<id>``, the way every consumer folded before the shared markers): a
+    consumer called by itself, outside the dispatcher (which never calls this). Not for an event the
     dispatcher may fold too: its marker does not cover this one's."""
     deltas = consumer.deltas(event)
     if deltas.rows:
-        fold = _Fold(0, event, {consumer.name: deltas})
-        _commit(consumer.name, _Part(event.program_id or DEFAULT_PROGRAM, [fold], fold.rows()))
+        part = _Part(event.program_id or DEFAULT_PROGRAM)
+        part.add(_Fold(0, event.id, event.occurred_at, {event.id: event}, {(consumer.name, event.id): deltas}))
+        _commit(consumer.name, part)
 
 
 class PartFailed(Exception):
-    """A part of a batch could not be folded: ``index`` is its first event's."""
+    """A part of a batch could not be folded: ``index`` is its first record's."""
 
     def __init__(self, index: int) -> None:
-        super().__init__(f"folding failed from event {index}")
+        super().__init__(f"folding failed from record {index}")
         self.index = index
 
 
-def _parts(events: Iterable[DomainEvent], consumers_of: Consumers) -> tuple[list[_Part], int | None]:
-    """The batch cut into transactions between events, never inside one: per program, in stream
-    order, as many events as fit with their markers and the union of their rows within the item
-    limit. An event that any of its consumers cannot fold ends the batch there (its index is
-    returned): the events before it are still folded (in every consumer), none from it, and the
-    failure is reported from it, not from an innocent first record."""
+def _parts(records: list[list[DomainEvent]], consumers_of: Consumers) -> tuple[list[_Part], int | None]:
+    """The batch cut into transactions between records, never inside one: per program, in stream
+    order, as many records as fit with their markers and the union of their rows within the item
+    limit. A record with an event that any of its consumers cannot fold ends the batch there (its
+    index is returned): the records before it are still folded (in every consumer), none of it or
+    after it, and the failure is reported from it, not from an innocent first record."""
     open_parts: dict[str, _Part] = {}
     parts: list[_Part] = []
-    for index, event in enumerate(events):
-        found: dict[str, Deltas] = {}
-        for consumer in consumers_of(event.type):
-            try:
-                deltas = consumer.deltas(event)
-            except Exception:
-                logger.exception("an event could not be folded", extra={"consumer": consumer.name, "event": event.id})
-                return parts, index
-            if deltas.rows:
-                found[consumer.name] = deltas
+    for index, record in enumerate(records):
+        found: dict[Pair, Deltas] = {}
+        for event in record:
+            for consumer in consumers_of(event.type):
+                try:
+                    deltas = consumer.deltas(event)
+                except Exception:
+                    logger.exception("an event could not be folded", extra={"consumer": consumer.name, "event": event.id})
+                    return parts, index
+                if deltas.rows:
+                    found[(consumer.name, event.id)] = deltas
         if not found:
             continue                           # nothing to count: no marker either, as before
-        fold = _Fold(index, event, found)
-        program = event.program_id or DEFAULT_PROGRAM
+        first = record[0]
+        fold = _Fold(index, first.id, first.occurred_at, {event.id: event for event in record}, found)
+        program = first.program_id or DEFAULT_PROGRAM
         if len(fold.rows()) + 1 > MAX_ITEMS:   # its rows and marker are more than a transaction
             parts.append(_Part(program, [fold], fold.rows(), alone=True))
             continue
@@ -239,16 +268,15 @@ def _parts(events: Iterable[DomainEvent], consumers_of: Consumers) -> tuple[list
         if part is None or not part.fits(fold):
             part = open_parts[program] = _Part(program)
             parts.append(part)
-        part.folds.append(fold)
-        part.rows |= fold.rows()
+        part.add(fold)
     return parts, None
 
 
 def _commit(scope: str, part: _Part) -> None:
-    """Commit one part: the summed update of each row (on a random shard) and each event's marker
-    (``APPLIED#<scope>#<id>``), all or nothing. Consumers whose old per-consumer marker holds an
-    event are left out of it (:mod:`chalicelib.events.cutover`); events whose markers exist are
-    dropped and the rest committed; a collision with another transaction is retried after a pause."""
+    """Commit one part: the summed update of each row (on a random shard) and each fold's marker
+    (``APPLIED#<scope>#<key>``), all or nothing. What older markers hold is left out of it
+    (:mod:`chalicelib.events.cutover`); folds whose markers exist are dropped and the rest
+    committed; a collision with another transaction is retried after a pause."""
     from chalicelib.events.dispatch import MARKER_DAYS, AppliedMarker
     folds = _without_old_markers(part) if scope == FOLDED else list(part.folds)
     contention = Contention(CONFLICT_TRIES, CONFLICT_FIRST_PAUSE)
@@ -269,7 +297,7 @@ def _commit(scope: str, part: _Part) -> None:
             actions += [getattr(attrs, name).set(value) for name, value in sorted(sets.items())]
             uow.update(model(shard_pk(pk, shard), sk), actions)
         for fold in folds:
-            uow.create(AppliedMarker(*AppliedMarker.key(scope, fold.event.id), applied_at=fold.event.occurred_at,
+            uow.create(AppliedMarker(*AppliedMarker.key(scope, fold.key), applied_at=fold.at,
                                      expires_at=expiry_in(MARKER_DAYS)))
         try:
             uow.commit()
@@ -278,8 +306,8 @@ def _commit(scope: str, part: _Part) -> None:
             count("FoldConflicts")
             if not contention.lost():
                 raise
-        except Conflict:                  # only markers carry conditions: some events were applied
-            keys = [AppliedMarker.key(scope, fold.event.id) for fold in folds]
+        except Conflict:                  # only markers carry conditions: some folds were applied
+            keys = [AppliedMarker.key(scope, fold.key) for fold in folds]
             applied = UnitOfWork(program=part.program).get_many(AppliedMarker, keys)
             left = [fold for fold, marker in zip(folds, applied, strict=True) if marker is None]
             if len(left) == len(folds):
@@ -288,27 +316,40 @@ def _commit(scope: str, part: _Part) -> None:
 
 
 def _without_old_markers(part: _Part) -> list[_Fold]:
-    """The part's folds less what the old code folded under per-consumer markers (the deploy)."""
+    """The part's folds less what older code folded under per-event or per-consumer markers (the
+    deploys: :mod:`chalicelib.events.cutover`); a fold left with nothing is dropped."""
     from chalicelib.events import cutover
-    done = cutover.folded_before(part.program, [(name, fold.event) for fold in part.folds for name in fold.deltas])
+    done = cutover.folded_before(part.program, [(name, fold.events[event_id]) for fold in part.folds
+                                                for name, event_id in fold.deltas])
     if not done:
         return list(part.folds)
-    left = [_Fold(fold.index, fold.event, {name: deltas for name, deltas in fold.deltas.items()
-                                           if (name, fold.event.id) not in done}) for fold in part.folds]
+    left = [fold.only(pair for pair in fold.deltas if pair not in done) for fold in part.folds]
     return [fold for fold in left if fold.deltas]
 
 
 def _fold_alone(part: _Part) -> None:
-    """An event whose rows and marker exceed one transaction: each consumer's rows in a transaction
-    of their own with that consumer's marker (exactly once each, as before the shared marker), then
-    the event's marker. A retry finds the consumers done by their markers and the rest are folded;
-    only a single consumer's rows beyond the limit cannot be folded at all."""
+    """A record whose rows and marker exceed one transaction: consumer by consumer, each event's
+    rows with that consumer's marker for the event (``APPLIED#<consumer>#<event id>``, exactly once
+    each, as an event was folded before the shared markers), as many events a transaction as fit;
+    then the record's marker. A retry finds what is done by its markers and folds the rest; only a
+    single event's rows in one consumer beyond the limit cannot be folded at all."""
     from chalicelib.events.dispatch import MARKER_DAYS, AppliedMarker
     [fold] = part.folds
     uow = UnitOfWork(program=part.program)
-    if uow.get(AppliedMarker, AppliedMarker.key(FOLDED, fold.event.id), consistent=True) is not None:
+    key = AppliedMarker.key(FOLDED, fold.key)
+    if uow.get(AppliedMarker, key, consistent=True) is not None:
         return
-    for name, deltas in fold.deltas.items():
-        _commit(name, _Part(part.program, [_Fold(fold.index, fold.event, {name: deltas})], set(deltas.rows)))
-    uow.put(AppliedMarker(*AppliedMarker.key(FOLDED, fold.event.id), applied_at=fold.event.occurred_at,
-                          expires_at=expiry_in(MARKER_DAYS)), AppliedMarker._hash_key_attribute().does_not_exist())
+    pairs = [pair for whole in _without_old_markers(part) for pair in whole.deltas.items()]
+    for name in dict.fromkeys(name for (name, _event_id), _deltas in pairs):
+        consumer = _Part(part.program)
+        for (owner, event_id), deltas in pairs:
+            if owner == name:
+                event = fold.events[event_id]
+                one = _Fold(fold.index, event_id, event.occurred_at, {event_id: event}, {(name, event_id): deltas})
+                if consumer.folds and not consumer.fits(one):
+                    _commit(name, consumer)
+                    consumer = _Part(part.program)
+                consumer.add(one)
+        _commit(name, consumer)
+    uow.put(AppliedMarker(*key, applied_at=fold.at, expires_at=expiry_in(MARKER_DAYS)),
+            AppliedMarker._hash_key_attribute().does_not_exist())

@@ -80,14 +80,14 @@ def redrive(streams: Any, info: dict[str, Any]) -> tuple[str, int]:
                          extra={"batch": info})
             return "expired", 0
         raise
-    events = [event for r in records if r.get("eventName") == "INSERT"         # each record's, in order
-              for event in events_from_image(r["dynamodb"]["NewImage"])]
-    _handled, stopped = dispatch_batch(events)
+    batch = [events_from_image(r["dynamodb"]["NewImage"]) for r in records     # each record's events, in order
+             if r.get("eventName") == "INSERT"]
+    _handled, stopped = dispatch_batch(batch)
     if stopped is not None:
-        logger.warning("a dead-lettered event still fails; kept for the next redrive",
-                       extra={"event": events[stopped].id, "type": events[stopped].type})
+        logger.warning("a dead-lettered record still fails; kept for the next redrive",
+                       extra={"event": batch[stopped][0].id, "type": batch[stopped][0].type})
         return "failed", 0
-    return "redriven", len(events)
+    return "redriven", sum(len(events) for events in batch)
 
 
 def read_range(streams: Any, stream_arn: str, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:

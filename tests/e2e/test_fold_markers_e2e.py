@@ -1,7 +1,8 @@
 """#24 "Cost" over the local stack: an earn's folding consumers (points figures, balance sheet
-history, dashboard) fold each event under one marker, ``APPLIED#folds#<event>``; a batch the
-stream delivers again changes nothing, and a batch that failed in one consumer, was dead-lettered
-and redriven is folded once in every consumer."""
+history, dashboard, members' spend) fold its stream record (its points, growth and order events)
+under one marker, ``APPLIED#fold-record#<first event>``; a batch the stream delivers again changes
+nothing, and a batch that failed in one consumer, was dead-lettered and redriven is folded once in
+every consumer."""
 
 from __future__ import annotations
 
@@ -30,15 +31,17 @@ def _earn(api, amount_fen: int) -> tuple[str, int]:
 
 
 def _markers(mid: str) -> dict[str, list[str]]:
-    """The applied markers of the member's ``points.earned`` events, by the marker's consumer part."""
+    """The applied markers of the member's ``points.earned`` events (each its earn's record's first
+    event), by the marker's scope: the record's, the per-event and the per-consumer ones of before."""
     from chalicelib.db.uow import UnitOfWork
+    from chalicelib.events import cutover, folding
     from chalicelib.events.dispatch import AppliedMarker
     from tests.outbox import outbox_events
     events = [e for e in outbox_events(None) if e.subject == f"member:{mid}" and e.type == "points.earned"]
     assert events
     uow = UnitOfWork()
     found: dict[str, list[str]] = {}
-    for scope in ("folds", "points-figures", "balance-sheet-history", "dashboard"):
+    for scope in (folding.FOLDED, cutover.EVENT_FOLDS, "points-figures", "balance-sheet-history", "dashboard"):
         markers = uow.get_many(AppliedMarker, [AppliedMarker.key(scope, e.id) for e in events])
         found[scope] = [e.id for e, m in zip(events, markers, strict=True) if m is not None]
     return found
@@ -59,8 +62,9 @@ def test_a_redelivered_batch_and_a_redriven_half_failed_one_fold_each_earn_once(
     stack.drain(timeout=30)
     assert _figures(api) == (issued + points, outstanding + points)
     markers = _markers(mid)
-    assert len(markers["folds"]) == 1                                  # one marker for its three consumers
-    assert markers["points-figures"] == markers["balance-sheet-history"] == markers["dashboard"] == []
+    assert len(markers["fold-record"]) == 1                            # one marker for its record's consumers
+    assert markers["folds"] == markers["points-figures"] == markers["balance-sheet-history"] == []
+    assert markers["dashboard"] == []
 
     for event in list(delivered):                                     # the stream delivers it again, twice
         original(event)
@@ -76,7 +80,7 @@ def test_a_redelivered_batch_and_a_redriven_half_failed_one_fold_each_earn_once(
     stack.drain(timeout=30)
     assert pump.dead_lettered > dead
     assert _figures(api) == (issued + points, outstanding + points)
-    assert _markers(other)["folds"] == []
+    assert _markers(other)["fold-record"] == []
     monkeypatch.setattr(dashboard.fold, "fold", real)
     done = invoke("app.redrive_events", "redrive-events", {}, "stream", 300)
     assert done["failed"] == 0 and done["redriven"] >= 1

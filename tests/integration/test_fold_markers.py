@@ -1,6 +1,8 @@
-"""#24 "Cost": one exactly-once marker per event for all the folding consumers of a batch
-(``APPLIED#folds#<id>``), committed with all their rows, and the deploy across the change (events
-folded under the old per-consumer markers are not folded again).
+"""#24 "Cost": one exactly-once marker for all the folding consumers of a batch's event, committed
+with all their rows, and the deploy across the change (events folded under the old per-consumer
+markers are not folded again). The records here hold one event each (the outbox's old shape), so
+their marker is the record's (``APPLIED#fold-record#<id>``, :data:`folding.FOLDED`): records of
+several events are ``test_fold_records.py``'s.
 
 Every fold is checked against the from-scratch sum: each row the consumers' folds of the events
 give (:meth:`Folding.deltas`, the pure part), added up in Python, against the row as read back
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -173,16 +176,8 @@ def test_a_part_that_fails_leaves_its_events_in_no_consumer_and_the_retry_folds_
 
 def test_a_consumer_that_fails_for_one_event_stops_every_consumer_there(aws, monkeypatch):
     events = [_earn(i) for i in range(20)]
-    bad = events[12].id
     from chalicelib.reports import dashboard
-    real = dashboard.fold.fold
-
-    def breaks_on_one(event):
-        if event.id == bad:
-            raise KeyError("amount")
-        return real(event)
-
-    monkeypatch.setattr(dashboard.fold, "fold", breaks_on_one)
+    real = break_fold(monkeypatch, dashboard.fold, events[12].id)
     records = _records(events)
     assert dispatch.handle_records(records) == {"batchItemFailures": [
         {"itemIdentifier": records[12]["dynamodb"]["SequenceNumber"]}]}
@@ -190,6 +185,20 @@ def test_a_consumer_that_fails_for_one_event_stops_every_consumer_there(aws, mon
     monkeypatch.setattr(dashboard.fold, "fold", real)
     assert dispatch.handle_records(records[12:]) == {"batchItemFailures": []}
     assert_folded_once(events)
+
+
+def break_fold(monkeypatch, consumer: Folding, event_id: str) -> Any:
+    """``consumer``'s fold raises for the event ``event_id`` (a bug, or an event it cannot read);
+    returns the real fold, to put back."""
+    real = consumer.fold
+
+    def breaks_on_one(event):
+        if event.id == event_id:
+            raise KeyError("amount")
+        return real(event)
+
+    monkeypatch.setattr(consumer, "fold", breaks_on_one)
+    return real
 
 
 def test_an_event_too_large_for_one_transaction_is_folded_consumer_by_consumer_once(aws, monkeypatch):
@@ -227,22 +236,28 @@ def test_two_shards_batches_on_the_same_rows_at_once_fold_each_event_once(aws, c
     and then), each redelivered once: every row is the sum of both."""
     conflicts.times = 4
     left, right = _pool(120), _pool(120)
+    side_by_side([_records(left), _records(right)])
+    assert_folded_once(left + right)
+
+
+def side_by_side(batches: list[list[dict]]) -> None:
+    """Each batch of stream records handled twice in a thread of its own, all at once (stream
+    shards side by side): every delivery handles the whole batch."""
     errors: list[BaseException] = []
 
-    def shard(events):
+    def shard(records):
         try:
             for _ in range(2):
-                assert dispatch.handle_records(_records(events)) == {"batchItemFailures": []}
+                assert dispatch.handle_records(records) == {"batchItemFailures": []}
         except BaseException as error:        # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=shard, args=(events,)) for events in (left, right)]
+    threads = [threading.Thread(target=shard, args=(records,)) for records in batches]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors, errors
-    assert_folded_once(left + right)
 
 
 def test_a_redrive_of_a_batch_folded_in_part_folds_the_rest_once(aws):
@@ -320,22 +335,29 @@ def test_any_mix_of_redeliveries_failures_and_redrives_folds_every_event_once(mo
                 consumer(events[index])
         for kind, start, length in steps:
             part = events[start:start + length]
-            if kind == "deliver":
-                assert dispatch.handle_records(_records(part)) == {"batchItemFailures": []}
-            elif kind == "redrive":
-                assert dispatch.dispatch_batch(part)[1] is None
-            elif kind == "fail_part":
-                with monkeypatch.context() as m:
-                    m.setattr(folding, "_commit", _fails_at(folding._commit, 1 + length % 3))
-                    dispatch.handle_records(_records(part))
-            else:
-                with monkeypatch.context() as m:
-                    m.setattr(Folding, "deltas", _fails_for(Folding.deltas, part[length % len(part)].id))
-                    dispatch.handle_records(_records(part))
+            step(monkeypatch, kind, part, _records(part), 1 + length % 3, part[length % len(part)].id)
         assert dispatch.handle_records(_records(events)) == {"batchItemFailures": []}
         assert_folded_once(events)
     finally:
         restore()
+
+
+def step(monkeypatch, kind: str, part: list, records: list[dict], nth: int, victim: str) -> None:
+    """One step of a property: the part's stream ``records`` delivered, redriven (``part``, as the
+    redrive passes it), or half-failed: its ``nth`` folding transaction, or the dashboard's fold
+    of the event ``victim``."""
+    if kind == "deliver":
+        assert dispatch.handle_records(records) == {"batchItemFailures": []}
+    elif kind == "redrive":
+        assert dispatch.dispatch_batch(part)[1] is None
+    elif kind == "fail_part":
+        with monkeypatch.context() as m:
+            m.setattr(folding, "_commit", _fails_at(folding._commit, nth))
+            dispatch.handle_records(records)
+    else:
+        with monkeypatch.context() as m:
+            m.setattr(Folding, "deltas", _fails_for(Folding.deltas, victim))
+            dispatch.handle_records(records)
 
 
 def _fails_at(real, n: int):
