@@ -60,8 +60,9 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     if t.terms.codes == "live":            # the platform is told at a write-off; a lock would bypass it
         raise CouponNotUsable("a code verified live with its platform is written off directly, not locked",
                               why_not="live_code: write it off directly")
-    h = _lock(uow, t.coupon, t.terms, t.saving.fen, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref,
-                                                        t.saving.fen, {}, order_amount(cmd)),
+    fen = t.saving.total_fen
+    h = _lock(uow, t.coupon, t.terms, fen, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref, fen, {},
+                                               order_amount(cmd)),
               new_id(), now + timedelta(seconds=cmd.ttl_seconds), now)
     return {**_view(h), "saving": saving_view(t.saving), "coupon": view(t.coupon, t.terms, now)}
 

@@ -98,10 +98,13 @@ class LineSaving(Reply):
 class SavingOut(Reply):
     """What a coupon takes off an order."""
 
-    fen: int = Field(description="what the coupon takes off the order, in fen (percentages rounded down)")
+    fen: int = Field(description="what the coupon takes off the order, in fen (percentages rounded down; a "
+                                 "free-shipping coupon's: the shipping fee it waives): what the budgets, the cost "
+                                 "split and the statistics count")
     lines: list[LineSaving] = Field(description="the saving spread over the eligible lines in proportion to their "
-                                                "amounts (summing exactly to fen): what a refund of a line gives back")
-    shipping_fen: int = Field(description="shipping waived (free-shipping coupons)")
+                                                "amounts (summing exactly to fen less shipping_fen): what a refund "
+                                                "of a line gives back")
+    shipping_fen: int = Field(description="shipping waived (free-shipping coupons), part of fen")
     parking_hours: int = Field(description="free parking hours (parking coupons)")
     gift_sku: str | None = Field(description="the SKU given free (gift coupons)")
 

@@ -45,8 +45,18 @@ def _own_merchant(uow: UnitOfWork, by: Principal, merchant_id: str | None, terms
     return merchant
 
 
+def _limits_agree(total: float | None, daily: float | None, field: str) -> None:
+    """Refuse a per-member daily limit above the per-member limit in all (the cap: the day could
+    never reach it), naming ``field``, the one the request set."""
+    if total is not None and daily is not None and daily > total:
+        raise ValidationProblem(f"per_member_daily_limit {daily} is above per_member_limit {total}, a member's cap "
+                                "in all", errors=[{"field": field, "message": "per_member_daily_limit may not be "
+                                                  "above per_member_limit"}])
+
+
 def create(cmd: CreateTemplate, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """A new template, its first terms version and its stock."""
+    _limits_agree(cmd.per_member_limit, cmd.per_member_daily_limit, "per_member_daily_limit")
     merchant = _own_merchant(uow, by, cmd.merchant_id, cmd.terms)
     tid, at = new_id(), clock.iso(clock.now())
     head = TemplateItem(*TemplateItem.key(tid), template_id=tid, merchant_id=merchant, state=cmd.state,
@@ -131,6 +141,9 @@ def update(template_id: str, cmd: UpdateTemplate, by: Principal, uow: UnitOfWork
     for name in ("per_member_limit", "per_member_daily_limit", "budget_fen", "store_budget_fen"):
         if name in cmd.model_fields_set:
             setattr(head, name, getattr(cmd, name))
+    limits = {"per_member_daily_limit", "per_member_limit"} & cmd.model_fields_set
+    if limits:                               # the field set names the refusal (daily first)
+        _limits_agree(head.per_member_limit, head.per_member_daily_limit, sorted(limits)[0])
     if cmd.claimable is not None:
         head.claimable = "yes" if cmd.claimable else "no"
     head.updated_at = at

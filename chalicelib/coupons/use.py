@@ -28,7 +28,7 @@ from chalicelib.ledger import counters
 from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, ValidationProblem, changed
+from chalicelib.shared.errors import Conflict, NotFound, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
@@ -123,10 +123,11 @@ def validate(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
 
 
 def saving_view(s: domain.Saving | None) -> dict[str, Any] | None:
-    """A saving as the replies show it."""
+    """A saving as the replies show it: ``fen`` all it saves (a free-shipping coupon's is the fee
+    waived, on no line), as the budgets, the cost split and the figures count it."""
     if s is None:
         return None
-    return {"fen": s.fen, "lines": [{"line": i, "fen": f} for i, f in sorted(s.lines.items())],
+    return {"fen": s.total_fen, "lines": [{"line": i, "fen": f} for i, f in sorted(s.lines.items())],
             "shipping_fen": s.shipping_fen, "parking_hours": s.parking_hours, "gift_sku": s.gift_sku}
 
 
@@ -168,7 +169,7 @@ def take(uow: UnitOfWork, cmd: UseCoupon, by: Principal, now: datetime) -> Taken
     c, terms, merchant, store, saving, why = check(uow, cmd, by)
     if why is not None or saving is None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(why or "it applies to nothing", why_not=why)
-    budgets(uow, templates.find(uow, c.template_id, None), store, saving.fen, now, c)
+    budgets(uow, templates.find(uow, c.template_id, None), store, saving.total_fen, now, c)
     if third_party.is_first_use(c):
         third_party.stage_first_use(uow, c, CouponUsed, terms.platform if terms.codes == "live" else None)
     return Taken(c, terms, merchant, store, saving)
@@ -178,7 +179,7 @@ def write_off(cmd: UseCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Use the coupon on the order: once, within its budgets."""
     now = clock.now()
     t = take(uow, cmd, by, now)
-    fen = t.saving.fen
+    fen = t.saving.total_fen                     # a free-shipping coupon's saving is the fee it waives
     mark_used(uow, t.coupon, t.terms, Use(cmd.order_id, t.merchant_id, t.store_id, by.ref, fen,
                                           cost_split(t.terms, fen), order_amount(cmd)), now)
     if t.terms.codes == "live" and t.terms.platform:     # last: a platform that fails leaves nothing staged used
@@ -259,9 +260,10 @@ def undo(cmd: UndoWriteOff, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """Undo the coupon's write-off on the order (a refund): it comes back if the template says so
     and it is still valid, else it is void; its saving leaves the budgets."""
     c = _present(uow, cmd.code, by)
-    if c.state != "used" or c.used_order_id != cmd.order_id or not merchants.acts_for(by, c.used_merchant_id,
-                                                                                      c.used_store_id):
-        raise NotWrittenOff(f"the coupon was not written off on order {cmd.order_id} by your merchant or store")
+    if c.state == "used" and not merchants.acts_for(by, c.used_merchant_id, c.used_store_id):
+        raise NotFound("no write-off of this coupon by your merchant or store")   # another's record (errors.md)
+    if c.state != "used" or c.used_order_id != cmd.order_id:
+        raise NotWrittenOff(f"the coupon was not written off on order {cmd.order_id}")
     terms = terms_of(c)
     now = clock.now()
     if terms.kind == "third_party":
