@@ -1,7 +1,8 @@
 """Coupons over real HTTP on the local stack, under the concurrency a flash claim and busy tills
 bring (issue #26): 64 claims of a stock of 10 give exactly 10; 16 claims by one member with a
 limit of 2 give exactly 2; a ¥100 budget takes exactly three ¥30 write-offs out of 8 at once; one
-coupon presented at 8 tills at once is written off once."""
+coupon presented at 8 tills at once is written off once; a free-shipping coupon's fee is its saving
+in the budget, the cost split and the figures."""
 
 from __future__ import annotations
 
@@ -170,3 +171,39 @@ def test_a_checkout_locks_a_coupon_then_cancels_or_confirms(api, stack):
     confirmed = api.call("POST", f"/v1/coupons/holds/{again}/confirm", {}, signed_by=pos(stack, A), key=f"lk4-{tag}")
     assert confirmed.status_code == 200 and confirmed.json()["coupon"]["state"] == "used"
     assert confirmed.json()["coupon"]["saving_fen"] == 2_000
+
+
+def test_a_free_shipping_coupons_saving_is_the_fee_it_waives_within_the_budget_and_in_the_figures(api, stack):
+    """Attack A (session 47): a free-shipping coupon counted a saving of 0, so three write-offs of
+    an 800 shipping fee passed a 1,000 budget, the cost split was 0 / 0 and the figures left it out."""
+    import time
+    terms = {"kind": "free_shipping", "title": "包邮券", "validity": {"days_after_claim": 30},
+             "cost_bearer": {"shares": {"brand": 50, "merchant": 50}}}
+    template = _template(api, stack, "ship", terms=terms, budget_fen=1_000)
+    tag = fresh_phone()
+    codes = [_issue(api, stack, register_at(api, stack, A)[0], template, f"fs-{tag}-{i}").json()["code"]
+             for i in range(3)]
+
+    def write_off(i, shipping):
+        return api.call("POST", "/v1/coupons/write-offs", {
+            "code": codes[i], "order_id": f"fs-{tag}-{i}-{shipping}", "shipping_fen": shipping,
+            "lines": [{"sku": "A", "quantity": 1, "unit_price_fen": 3_000}]}, signed_by=pos(stack, A),
+            key=f"fsw-{tag}-{i}-{shipping}")
+    first = write_off(0, 800)
+    assert first.status_code == 201, first.text
+    assert first.json()["saving"]["fen"] == first.json()["saving"]["shipping_fen"] == 800
+    assert first.json()["coupon"]["cost"] == {"brand": 400, "merchant": 400}
+    over = write_off(1, 800)                                              # 800 + 800 > 1,000
+    assert over.status_code == 409 and over.json()["type"].endswith("/coupon-budget-exhausted"), over.text
+    assert write_off(1, 200).status_code == 201                           # 800 + 200 = 1,000: exactly full
+    full = write_off(2, 1)
+    assert full.status_code == 409 and full.json()["type"].endswith("/coupon-budget-exhausted"), full.text
+    hq = staff(api, stack, A, "super_admin")
+    started, shown = time.perf_counter(), {}
+    while time.perf_counter() - started < 15 and shown.get("used") != 2:  # the stream folds the uses
+        shown = api.call("GET", f"{TPL}/{template}/stats", headers=hq).json()
+        time.sleep(0.05)
+    assert (shown["used"], shown["saving_fen"], shown["budget_used_fen"]) == (2, 1_000, 1_000), shown
+    assert shown["bearers"] == {"brand": 500, "merchant": 500}            # halves of 800 and of 200
+    assert [(s["used"], s["saving_fen"]) for s in shown["stores"]] == [(2, 1_000)]
+    assert shown["reconciled"] == {"stock_taken_is_claimed_and_issued": True, "budget_used_is_discount_given": True}
