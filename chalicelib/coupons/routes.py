@@ -140,7 +140,7 @@ def write_off(call: Call):
     return use.write_off(call.body, call.caller, call.uow)
 
 
-@endpoint(bp, "/v1/coupons/write-offs/undo", "POST", "undoCouponWriteOff", tags=TAGS, errors=(403, 409, 422, 429),
+@endpoint(bp, "/v1/coupons/write-offs/undo", "POST", "undoCouponWriteOff", tags=TAGS, errors=(403, 404, 409, 422, 429),
           summary="Undo a write-off (a refund): the coupon comes back if still valid and the template says so, else "
           "it is void", allow=TILL, body=S + "UndoWriteOff", response=R + "UndoOut")
 def undo(call: Call):
