@@ -143,3 +143,15 @@ def test_an_imported_codes_template_is_not_asked_and_a_paused_live_one_takes_no_
     paused = api.call("POST", "/v1/coupons/write-offs", _cart(tid), token=_till(), key="w-p")
     assert paused[0] == 409 and paused[1]["type"].endswith("coupon-not-claimable"), paused
     assert platform.asked == [] and not _stored()
+
+
+def test_a_store_budgets_period_is_the_program_day_its_iso_week_or_its_month(memory):
+    """The period a template's budget per store counts in, by the program's day (Shanghai): 00:30 on
+    Monday 2 March there is still 1 March in UTC."""
+    from chalicelib.coupons.use import period_of
+    late = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
+    assert period_of("day", late) == "2026-03-02"
+    assert period_of("week", late) == "2026-W10"
+    assert period_of("week", datetime(2026, 1, 5, 4, 0, tzinfo=UTC)) == "2026-W02"
+    assert period_of("month", datetime(2026, 2, 28, 16, 0, tzinfo=UTC)) == "2026-03"
+    assert period_of("month", datetime(2026, 2, 28, 15, 59, tzinfo=UTC)) == "2026-02"
