@@ -36,13 +36,18 @@ if "MUTANT_UNDER_TEST" in os.environ:
 DURATIONS = os.path.join(os.path.dirname(__file__), "durations.json")
 
 
+def _file(item) -> str:
+    """The test file an item was collected from (a state machine's ``location`` is Hypothesis's)."""
+    return item.nodeid.split("::", 1)[0]
+
+
 def _weights(items) -> dict[str, float]:
     """Each file's weight: its recorded seconds; a file not yet recorded weighs its tests times
     the recorded files' mean seconds a test (so a new file is dealt out, not piled on one shard)."""
     import json
     counts: dict[str, int] = {}
     for item in items:
-        counts[item.location[0]] = counts.get(item.location[0], 0) + 1
+        counts[_file(item)] = counts.get(_file(item), 0) + 1
     try:
         with open(DURATIONS) as f:
             recorded = json.load(f)["files"]
@@ -69,7 +74,7 @@ def pytest_collection_modifyitems(config, items):
         owner[path], loads[lightest] = lightest, loads[lightest] + weight
 
     def kept(item) -> bool:
-        return owner[item.location[0]] == mine or item.get_closest_marker("every_shard") is not None
+        return owner[_file(item)] == mine or item.get_closest_marker("every_shard") is not None
     config.hook.pytest_deselected(items=[item for item in items if not kept(item)])
     items[:] = [item for item in items if kept(item)]
 
@@ -80,7 +85,7 @@ _SPENT: dict[str, float] = {}
 def pytest_runtest_logreport(report):
     """``TEST_DURATIONS_OUT=<file>``: add up each test file's seconds and write them at the end."""
     if "TEST_DURATIONS_OUT" in os.environ:
-        path = report.location[0]
+        path = report.nodeid.split("::", 1)[0]
         _SPENT[path] = _SPENT.get(path, 0.0) + report.duration
 
 
