@@ -179,7 +179,7 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "`cash_out_id`, `principal_fen`, `requested_by`, `approval_above_fen`"),
         (("stored_value.cashed_out",),
          "a cash-out paid",
-         "`principal_fen`, `bonus_forfeited_fen`, `requested_by`, `approved_by`, `cash_out_id`"),
+         "`principal_fen` (paid back), `bonus_forfeited_fen`, `spent_bonus_deducted_fen`, `requested_by`, `approved_by`, `cash_out_id`"),
         (("stored_value.cash_out_rejected",),
          "a cash-out rejected",
          "`cash_out_id`, `requested_by`, `rejected_by`"),
