@@ -30,9 +30,11 @@ member's entries, say) are applied to what was read, within the same budget.
 Kept :data:`KEEP_DAYS` days (``expires_at``, DynamoDB's TTL): MLPS Level 3 asks for at least six
 months of behaviour logs; 400 days covers a year's review with margin.
 
-Never a secret in an entry: :func:`record` refuses text that looks like a credential
-(:data:`SECRET_LOOKING`); :func:`redact` cleans text a caller does not control (a login name typed
-at a failed login).
+Never a secret in an entry: :func:`record` masks, in the detail, text that looks like a credential
+(:data:`SECRET_LOOKING`, replaced by ``[redacted]``) and keeps the rest: a detail often quotes free
+text somebody typed (a reveal's reason, a display name before and after), and a reason that happens
+to look like a token must neither fail the change it records nor land in the log. An actor that looks
+like one is refused (an actor is made by code, never typed).
 """
 
 from __future__ import annotations
@@ -62,15 +64,18 @@ MAX_DETAIL = 500
 ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 # what a credential looks like: a webhook secret, a member refresh token (rt_<program>.<id>.<secret>),
-# an Authorization header's token, a JWT, an API key's secret (64 hex digits). Narrow enough that a
-# login name such as ``rt_ops`` or ``bearer-x`` is not taken for one.
-SECRET_LOOKING = re.compile(r"whsec_|\brt_[a-z0-9][a-z0-9-]*\.[0-9A-Za-z]+\.|\bbearer\s+\S+|\beyJ[A-Za-z0-9_-]{6,}"
-                            r"|\b[0-9a-fA-F]{64}\b", re.IGNORECASE)
+# an Authorization header's token (a word after ``Bearer`` with a digit or a token's punctuation in
+# it, or of 16 letters or more), a JWT, an API key's secret (64 hex digits). Narrow enough that a
+# login name such as ``rt_ops`` or ``bearer-x``, or a phrase such as "the bearer of the card", is not
+# taken for one. A match runs to the end of the token, so that masking it leaves none of it.
+TOKEN_AFTER_BEARER = r"\bbearer\s+(?:[A-Za-z]*[0-9._~+/=-][A-Za-z0-9._~+/=-]*|[A-Za-z]{16,})"
+SECRET_LOOKING = re.compile(r"whsec_\S*|\brt_[a-z0-9][a-z0-9-]*\.[0-9A-Za-z]+\.\S*|" + TOKEN_AFTER_BEARER
+                            + r"|\beyJ[A-Za-z0-9_.-]{6,}|\b[0-9a-fA-F]{64}\b", re.IGNORECASE)
 ISO_LENGTH = len("2026-01-01T00:00:00.000Z")
 
 
 class AuditRefused(ValueError):
-    """An entry that would keep a secret (or is malformed): a bug of its caller, never stored."""
+    """A malformed entry (or an actor that looks like a credential): a bug of its caller, never stored."""
 
 
 class AuditItem(MainModel):
@@ -132,8 +137,8 @@ def staff_key(staff_id: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with anything that looks like a credential replaced (for text a caller does not
-    control, e.g. the login name typed at a failed login)."""
+    """``text`` with anything that looks like a credential replaced by ``[redacted]`` (what
+    :func:`record` does to a detail; callers use it for text they cut, e.g. a typed login name)."""
     return SECRET_LOOKING.sub("[redacted]", text)
 
 
@@ -154,8 +159,8 @@ def record(uow: UnitOfWork, action: str, actor: str, *, member_id: str | None = 
             raise AuditRefused(f"an audit entry's {name} is an id, not {value[:64]!r}")
     if len(detail) > MAX_DETAIL:
         raise AuditRefused(f"an audit entry's detail is at most {MAX_DETAIL} characters")
-    _refuse_secrets("detail", detail)
     _refuse_secrets("actor", actor)
+    detail = redact(detail)
     at, entry_id = clock.iso(clock.now()), new_id()
     sk, day, n = f"{at}#{entry_id}", at[:10], _shard(entry_id)
     fields: dict[str, Any] = {"actor": actor, "action": action, "detail": detail, "at": at, "member_id": member_id,

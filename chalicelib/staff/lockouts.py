@@ -25,9 +25,12 @@ from chalicelib.staff.tables import StaffItem, StaffLockItem
 
 
 def _shown(item: StaffItem, lock: StaffLockItem | None) -> dict[str, Any]:
+    """The account with its lock: while locked, ``failed_passwords`` is the run that locked it (the
+    count itself restarts at 0 when the lock is set, so that the login counts afresh once it ends)."""
     held = lock is not None and locked(lock.locked_until, wall_now())
+    counted = attempts.TRIES if held else int(lock.failures or 0) if lock is not None else 0
     return {**accounts.view(item), "locked_until": lock.locked_until if held and lock else None,
-            "failed_passwords": int(lock.failures or 0) if lock is not None else 0}
+            "failed_passwords": counted}
 
 
 def get(uow: UnitOfWork, by: Principal, staff_id: str) -> dict[str, Any]:

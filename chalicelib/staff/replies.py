@@ -31,7 +31,7 @@ class StaffDetailOut(StaffOut):
     locked_until: str | None = Field(description="while wrong passwords lock its login: until when (null: not "
                                                  "locked); an administrator may release it (unlockStaff)")
     failed_passwords: int = Field(description="wrong passwords in a row at its login name since the last right "
-                                              "one or lock (5 lock it)")
+                                              "one or release (5 lock it; while locked: the 5 that locked it)")
 
 
 class StaffCreatedOut(StaffOut):

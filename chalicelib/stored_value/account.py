@@ -5,7 +5,8 @@ of the movement on the posting. Invariants the reconciliation checks:
 * ``principal`` / ``bonus`` = the sum of the postings' deltas = minus the sum of their lines on
   ``member:principal`` / ``member:bonus`` (liabilities are credits); each posting's lines sum to 0;
 * held principal / bonus likewise on ``member:held_principal`` / ``member:held_bonus``;
-* principal + held = topped_up + card_redeemed − spent_principal + refunded_principal − cashed_out, and
+* principal + held = topped_up + card_redeemed − spent_principal + refunded_principal − cashed_out
+  − spent_bonus_deducted, and
   bonus + held = bonus_granted − spent_bonus + refunded_bonus − bonus_forfeited − bonus_expired;
   nothing negative; the expiring bonus's lots never hold more than bonus + held.
 
@@ -31,6 +32,7 @@ from chalicelib.stored_value.tables import BUCKETS, TOTALS, SvAccountItem, SvPos
 PRINCIPAL, BONUS = "member:principal", "member:bonus"
 HELD_PRINCIPAL, HELD_BONUS = "member:held_principal", "member:held_bonus"
 CASH, BONUS_EXPENSE, FORFEITED, EXPIRED = "cash_clearing", "bonus_expense", "bonus_forfeited", "bonus_expired"
+RECOVERED = "bonus_recovered"      # spent bonus a cash-out took back from the principal (the program's again)
 
 
 UNLIMITED = ("refund", "card_refund")      # owed back: counted in the issuer's money, never refused by its limit
@@ -166,21 +168,37 @@ class SvChange:
         self.journal.move(settlement(merchant_id), BONUS, bonus)
         return still
 
-    def cash_out(self, held: int | None = None) -> tuple[int, int]:
-        """All principal back to cash (or, for an approved cash-out, the principal ``held`` for it),
-        all bonus forfeited; the two amounts. Bonus that has lapsed was not the member's to
-        forfeit: it expires in the same posting, as the expiry job would have posted it."""
+    @property
+    def spent_bonus_owed(self) -> int:
+        """Bonus spent (net of refunds) that no cash-out has taken back yet: what the next cash-out
+        deducts when the rules say so. From the running totals, whatever the history's length; never
+        negative (a refund, after a cash-out, of a payment made before it gives its bonus back as
+        bonus, and that deduction stays)."""
+        def total(name: str) -> int:
+            return int(getattr(self.account, name) or 0) + self.state.totals[name]
+        return max(0, total("spent_bonus") - total("refunded_bonus") - total("spent_bonus_deducted"))
+
+    def cash_out(self, held: int | None = None, deduct_spent_bonus: bool = False) -> tuple[int, int, int]:
+        """All principal out (or, for an approved cash-out, the principal ``held`` for it), all bonus
+        forfeited; with ``deduct_spent_bonus``, the bonus spent and not yet taken back
+        (:attr:`spent_bonus_owed`, up to the principal) is taken from it (to ``bonus_recovered``) and
+        the rest paid back in cash. The three amounts: paid back, forfeited, deducted. Bonus that has
+        lapsed was not the member's to forfeit: it expires in the same posting, as the expiry job
+        would have posted it."""
         self.expire_bonus(self.today)
         bucket, account = ("principal", PRINCIPAL) if held is None else ("held_principal", HELD_PRINCIPAL)
         principal, bonus = self.principal if held is None else held, self.bonus
+        deducted = min(self.spent_bonus_owed, principal) if deduct_spent_bonus else 0
         self.lots = []
         self.state.move(bucket, -principal)
         self.state.move("bonus", -bonus)
-        self.state.count("cashed_out", principal)
+        self.state.count("cashed_out", principal - deducted)
+        self.state.count("spent_bonus_deducted", deducted)
         self.state.count("bonus_forfeited", bonus)
-        self.journal.move(account, CASH, principal)
+        self.journal.move(account, CASH, principal - deducted)
+        self.journal.move(account, RECOVERED, deducted)
         self.journal.move(BONUS, FORFEITED, bonus)
-        return principal, bonus
+        return principal - deducted, bonus, deducted
 
     def expire_bonus(self, today: date) -> int:
         """Take the bonus whose lots' last day is before ``today`` (what is held by an open

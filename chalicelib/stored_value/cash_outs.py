@@ -1,4 +1,6 @@
-"""Cash-out of a member's principal: back to its payment route, the bonus forfeited.
+"""Cash-out of a member's principal: back to its payment route, the bonus forfeited, and (the
+rules' ``cash_out_deducts_spent_bonus``, 退卡 practice) the bonus already spent taken back from the
+principal first: the account's running totals say how much (:attr:`SvChange.spent_bonus_owed`).
 
 Up to the rules' ``cash_out_approval_above_fen`` an HQ staff member cashes out at once. Above it
 the request only opens a pending cash-out: the principal is held on the account at once (the
@@ -51,13 +53,14 @@ def request(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: s
     principal = change.principal
     limit = rules.cash_out_approval_above_fen
     if limit is None or principal <= limit:
-        principal, bonus = change.cash_out()
-        posting = change.stage("cash_out", principal, ref=cmd.refund_ref,
+        paid, bonus, deducted = change.cash_out(deduct_spent_bonus=rules.cash_out_deducts_spent_bonus)
+        posting = change.stage("cash_out", paid, ref=cmd.refund_ref,
                                event_type="stored_value.cashed_out", reason=cmd.reason,
-                               data={"principal_fen": principal, "bonus_forfeited_fen": bonus,
+                               data={"principal_fen": paid, "bonus_forfeited_fen": bonus,
+                                     "spent_bonus_deducted_fen": deducted,
                                      "requested_by": by.ref, "approved_by": None})
-        return {**_view(change), "status": "paid", "cashed_out_fen": principal, "bonus_forfeited_fen": bonus,
-                "posting_id": posting.posting_id}
+        return {**_view(change), "status": "paid", "cashed_out_fen": paid, "bonus_forfeited_fen": bonus,
+                "spent_bonus_deducted_fen": deducted, "posting_id": posting.posting_id}
     cash_out_id, now = new_id(), clock.iso(clock.now())
     change.hold(principal, 0)
     uow.create(SvCashOutItem(*SvCashOutItem.key(member_id, cash_out_id), cash_out_id=cash_out_id,
@@ -68,7 +71,7 @@ def request(member_id: str, cmd: CashOut, by: Principal, uow: UnitOfWork, key: s
                  data={"cash_out_id": cash_out_id, "principal_fen": principal, "requested_by": by.ref,
                        "approval_above_fen": limit})
     return {**_view(change), "status": "pending", "cash_out_id": cash_out_id, "principal_fen": principal,
-            "requested_by": by.ref, "cashed_out_fen": 0, "bonus_forfeited_fen": 0}
+            "requested_by": by.ref, "cashed_out_fen": 0, "bonus_forfeited_fen": 0, "spent_bonus_deducted_fen": 0}
 
 
 def _pending(uow: UnitOfWork, member_id: str, cash_out_id: str, by: Principal) -> SvCashOutItem:
@@ -95,15 +98,17 @@ def approve(member_id: str, cash_out_id: str, cmd: CashOutDecision, by: Principa
     member_id = members.acting_on(uow, member_id, by).member_id
     record = _pending(uow, member_id, cash_out_id, by)
     change = SvChange(uow, member_id)
-    principal = int(record.principal)
-    _, bonus = change.cash_out(held=principal)
-    record.bonus_forfeited = bonus
+    _, rules = R.RULES.at(uow, clock.now())
+    paid, bonus, deducted = change.cash_out(held=int(record.principal),
+                                            deduct_spent_bonus=rules.cash_out_deducts_spent_bonus)
+    record.bonus_forfeited, record.spent_bonus_deducted = bonus, deducted
     _decide(uow, record, "paid", by, cmd.reason)
-    posting = change.stage("cash_out", principal, ref=record.refund_ref,
+    posting = change.stage("cash_out", paid, ref=record.refund_ref,
                            event_type="stored_value.cashed_out", reason=record.reason,
-                           data={"cash_out_id": cash_out_id, "principal_fen": principal, "bonus_forfeited_fen": bonus,
+                           data={"cash_out_id": cash_out_id, "principal_fen": paid, "bonus_forfeited_fen": bonus,
+                                 "spent_bonus_deducted_fen": deducted,
                                  "requested_by": record.requested_by, "approved_by": by.ref})
-    return {**_view(change), **view(record), "cashed_out_fen": principal, "bonus_forfeited_fen": bonus,
+    return {**_view(change), **view(record), "cashed_out_fen": paid, "bonus_forfeited_fen": bonus,
             "posting_id": posting.posting_id}
 
 
@@ -139,4 +144,5 @@ def view(record: SvCashOutItem) -> dict[str, Any]:
             "requested_by": record.requested_by, "requested_at": record.requested_at,
             "decided_by": record.decided_by, "decided_at": record.decided_at,
             "decision_reason": record.decision_reason,
-            "bonus_forfeited_fen": int(record.bonus_forfeited) if record.bonus_forfeited is not None else None}
+            "bonus_forfeited_fen": int(record.bonus_forfeited) if record.bonus_forfeited is not None else None,
+            "spent_bonus_deducted_fen": None if record.status != "paid" else int(record.spent_bonus_deducted or 0)}

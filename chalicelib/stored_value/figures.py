@@ -8,7 +8,7 @@ Accounts (debit +, credit −): ``member:principal`` / ``member:bonus`` and thei
 members' prepaid balances, liabilities of the program), ``gift_cards:<issuer>`` (cards sold and
 not yet used, liabilities of their issuing merchant or of the program), ``settlement:<merchant>``
 (what the program owes a merchant for stored value and cards spent there), ``cash_clearing``,
-``bonus_expense``, ``bonus_forfeited``, ``gift_card_discount``, ``gift_cards_voided:<issuer>`` (sold cards
+``bonus_expense``, ``bonus_forfeited``, ``bonus_recovered`` (spent bonus a cash-out kept back), ``gift_card_discount``, ``gift_cards_voided:<issuer>`` (sold cards
 voided, owed back to their buyers until paid out: still held), ``gift_cards_held:<issuer>`` (reserved on
 cards by open holds: still held), ``gift_card_breakage``.
 

@@ -3,7 +3,7 @@
 For an account: each balance equals the sum of its postings' deltas (the shared ledger check),
 postings are gap-free, every posting's double-entry lines sum to zero and its lines on the
 member's accounts equal its deltas, and the running totals agree: principal = top-ups + gift cards
-redeemed − spent + refunded − cashed out; bonus = granted − spent + refunded − forfeited − expired. In total: the sum of the
+redeemed − spent + refunded − cashed out − spent bonus deducted at cash-outs; bonus = granted − spent + refunded − forfeited − expired. In total: the sum of the
 accounts' balances equals the sum of every posting's lines on the members' accounts. Reading
 every posting is O(history): an audit (a job and an HQ endpoint), never an operation path. The
 program's totals are also compared with the prepaid figures (``figures_agree``: the projection
@@ -45,7 +45,8 @@ def account(uow: UnitOfWork, member_id: str) -> dict[str, Any]:
               "every posting balances": all(balanced(x) for x in lines),
               "lines = deltas": all(_matches(x, p) for x, p in zip(lines, postings, strict=True)),
               "principal = totals": state["principal"] + state["held_principal"] == state["topped_up"]
-              + state["card_redeemed"] - state["spent_principal"] + state["refunded_principal"] - state["cashed_out"],
+              + state["card_redeemed"] - state["spent_principal"] + state["refunded_principal"] - state["cashed_out"]
+              - state["spent_bonus_deducted"],
               "bonus = totals": state["bonus"] + state["held_bonus"] == state["bonus_granted"] - state["spent_bonus"]
               + state["refunded_bonus"] - state["bonus_forfeited"] - state["bonus_expired"],
               "expiring bonus <= bonus": sum(int(lot["fen"]) for lot in state["bonus_expiring"])

@@ -43,6 +43,9 @@ ACCOUNT_TEXT = {
                           "card was since redeemed into this account), fen",
     "refunded_bonus": "lifetime bonus given back by refunds of payments, fen",
     "cashed_out": "lifetime principal paid back to the member by cash-outs, fen",
+    "spent_bonus_deducted": "lifetime bonus already spent that cash-outs took back from the principal "
+                            "(cash_out_deducts_spent_bonus), fen; spent_bonus − refunded_bonus − this is what the "
+                            "next cash-out deducts",
     "bonus_forfeited": "lifetime bonus forfeited by cash-outs, fen",
     "card_redeemed": "lifetime principal added by gift cards redeemed into the account, fen",
     "bonus_expired": "lifetime bonus that expired unspent, fen",
@@ -77,6 +80,7 @@ class SvAccountState(Reply):
     bonus_forfeited: int = Field(description=ACCOUNT_TEXT["bonus_forfeited"])
     card_redeemed: int = Field(description=ACCOUNT_TEXT["card_redeemed"])
     bonus_expired: int = Field(description=ACCOUNT_TEXT["bonus_expired"])
+    spent_bonus_deducted: int = Field(description=ACCOUNT_TEXT["spent_bonus_deducted"])
     version: int = Field(description=ACCOUNT_TEXT["version"])
     bonus_expiring: list[SvBonusLot] = Field(description=ACCOUNT_TEXT["bonus_expiring"])
 
@@ -91,6 +95,8 @@ class StoredValueAccountOut(SvAccountState):
 
 
 REPLAY = " (only on a replay: already_applied)"
+DEDUCTED = ("bonus already spent (net of refunds, not taken back by an earlier cash-out) kept from the principal "
+            "instead of paid back, fen, up to the principal (0 when the rules' cash_out_deducts_spent_bonus is false)")
 
 
 class TopUpPackOut(Reply):
@@ -135,6 +141,7 @@ class SvTopUpOut(Reply):
     bonus_forfeited: int | None = Field(None, description=ACCOUNT_TEXT["bonus_forfeited"] + REPLAY)
     card_redeemed: int | None = Field(None, description=ACCOUNT_TEXT["card_redeemed"] + REPLAY)
     bonus_expired: int | None = Field(None, description=ACCOUNT_TEXT["bonus_expired"] + REPLAY)
+    spent_bonus_deducted: int | None = Field(None, description=ACCOUNT_TEXT["spent_bonus_deducted"] + REPLAY)
     version: int | None = Field(None, description=ACCOUNT_TEXT["version"] + REPLAY)
     bonus_expiring: list[SvBonusLot] | None = Field(None, description=ACCOUNT_TEXT["bonus_expiring"] + REPLAY)
 
@@ -190,6 +197,7 @@ class SvCashOutOut(Reply):
     cashed_out_fen: int = Field(description="principal paid back now, fen (0 while pending)")
     bonus_forfeited_fen: int = Field(description="bonus forfeited now, fen (0 while pending: forfeited on "
                                                  "approval)")
+    spent_bonus_deducted_fen: int = Field(description=DEDUCTED + " (0 while pending: deducted on approval)")
     posting_id: str | None = Field(None, description=POSTING + " (only when paid at once)")
     cash_out_id: str | None = Field(None, description="the pending cash-out to approve or reject (only when "
                                                       "pending)")
@@ -218,6 +226,8 @@ class SvCashOutRecord(Reply):
                                                     "rejection always has one)")
     bonus_forfeited_fen: int | None = Field(description="bonus forfeited when it was paid, fen (null until paid; "
                                                         "null when rejected)")
+    spent_bonus_deducted_fen: int | None = Field(description=DEDUCTED + " when it was paid (null until paid; null "
+                                                             "when rejected)")
 
 
 class SvCashOutApprovedOut(SvCashOutRecord):
@@ -226,7 +236,7 @@ class SvCashOutApprovedOut(SvCashOutRecord):
     principal: int = Field(description=PRINCIPAL)
     bonus: int = Field(description=BONUS + "; 0 after the approval (forfeited)")
     balance_fen: int = Field(description=BALANCE)
-    cashed_out_fen: int = Field(description="principal paid back, fen (principal_fen)")
+    cashed_out_fen: int = Field(description="principal paid back, fen (principal_fen − spent_bonus_deducted_fen)")
     posting_id: str = Field(description=POSTING)
 
 
@@ -241,7 +251,7 @@ class SvCashOutRejectedOut(SvCashOutRecord):
 class SvJournalLine(Reply):
     account: str = Field(description="the journal account: member:principal, member:bonus, "
                                      "member:held_principal, member:held_bonus, cash_clearing, bonus_expense, "
-                                     "bonus_forfeited, bonus_expired, settlement:<merchant>, gift_cards:<issuer>")
+                                     "bonus_forfeited, bonus_recovered, bonus_expired, settlement:<merchant>, gift_cards:<issuer>")
     fen: int = Field(description="debit (positive) or credit (negative), fen; a posting's lines sum to 0")
 
 

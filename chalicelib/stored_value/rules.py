@@ -95,6 +95,10 @@ class StoredValueRules(Strict):
     cash_out_approval_above_fen: StrictInt | None = Field(
         None, ge=0, le=10**9, description="a cash-out of more principal than this is held pending until another HQ staff member "
         "approves it")
+    cash_out_deducts_spent_bonus: StrictBool = Field(
+        True, description="a cash-out pays back the principal less the bonus the member has spent (net of refunds, "
+        "not yet deducted by an earlier cash-out), as a prepaid card's refund (退卡) takes back the bonus used; "
+        "false: the whole principal goes back and spent bonus is kept")
     reserve_percent: StrictInt = Field(40, ge=0, le=100, description="the share of prepaid money an issuer keeps "
                                        "deposited with the custodian bank (fund supervision)")
     issuance_limits_fen: dict[MerchantId, LimitFen] = Field(

@@ -34,7 +34,7 @@ ACCOUNT_SHARDS = 16
 LISTING = AccountListing("SVACCT#", ACCOUNT_SHARDS)
 BUCKETS = ("principal", "bonus", "held_principal", "held_bonus")
 TOTALS = ("topped_up", "bonus_granted", "spent_principal", "spent_bonus", "refunded_principal",
-          "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed", "bonus_expired")
+          "refunded_bonus", "cashed_out", "bonus_forfeited", "card_redeemed", "bonus_expired", "spent_bonus_deducted")
 
 
 class SvAccountItem(MainModel):
@@ -53,6 +53,7 @@ class SvAccountItem(MainModel):
     bonus_forfeited = NumberAttribute(default=0)
     card_redeemed = NumberAttribute(default=0)       # gift cards' balances moved in as principal
     bonus_expired = NumberAttribute(default=0)
+    spent_bonus_deducted = NumberAttribute(default=0)   # spent bonus taken back from principal by cash-outs
     bonus_lots = UnicodeAttribute(null=True)         # JSON: expiring bonus (stored_value/bonus_lots.py)
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
@@ -192,6 +193,7 @@ class SvCashOutItem(MainModel):
     decided_at = UnicodeAttribute(null=True)
     decision_reason = UnicodeAttribute(null=True)
     bonus_forfeited = NumberAttribute(null=True)
+    spent_bonus_deducted = NumberAttribute(null=True)   # taken from the held principal when paid
 
     @staticmethod
     def key(member_id: str, cash_out_id: str) -> tuple[str, str]:

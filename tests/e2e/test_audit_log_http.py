@@ -159,3 +159,35 @@ def test_a_login_name_that_looks_like_a_secret_is_refused_like_any_other(api, lo
     from tests.e2e.test_staff_http import _login
     r = _login(api, login, "Wrong-horse-staple-42")
     assert r.status_code in (401, 422), r.text
+
+
+def test_free_text_that_looks_like_a_credential_is_masked_in_the_entry_never_a_500(api, stack):
+    """Attack B #1: a reveal's reason or a display name that the store took for a credential made the
+    change answer 500 (and a name like "Bearer of the keys" could never be renamed again). Plain
+    phrases are kept as typed; what does look like a token is masked; the change is made."""
+    from tests.e2e.test_staff_http import _key, _login
+    account = stack.credentials["staff_accounts"]["super_admin"]
+    admin = _login(api, account["login"], account["password"]).json()
+    hq = api.bearer(admin["token"])
+    made = api.call("POST", "/v1/staff", {"login": f"s-{fresh_phone()}", "display_name": "Bearer of the keys",
+                                          "role": "clerk", "merchant_id": "demo-merchant", "store_id": "demo-store",
+                                          "password": "Correct-horse-staple-42"}, headers=hq, key=_key())
+    assert made.status_code == 201, made.text
+    sid, version = made.json()["staff_id"], made.json()["version"]
+    for name in ("Anna", "Bearer abcdefghijklmnop9"):
+        r = api.call("PATCH", f"/v1/staff/{sid}", {"display_name": name, "version": version}, headers=hq, key=_key())
+        assert r.status_code == 200 and r.json()["display_name"] == name, r.text
+        version = r.json()["version"]
+    reader = token("auditor", "audit-free-text")
+    renames = [e["detail"] for e in listing(api, reader, staff_id=sid)["entries"] if e["action"] == "staff.updated"]
+    assert renames == ["display_name: Anna -> [redacted]", "display_name: Bearer of the keys -> Anna"]
+
+    bob, _ = register_at(api, stack, A)
+    for reason in ("bearer of the card asked for it", "Bearer abcdefghijklmnop", "ticket whsec_ref", "a1" * 32):
+        r = api.call("GET", f"/v1/members/{bob}", params={"reveal": "true", "reason": reason}, headers=hq)
+        assert r.status_code == 200 and not r.json()["pii_masked"], r.text
+    reveals = [e["detail"] for e in listing(api, reader, member_id=bob)["entries"] if e["action"] == "pii.revealed"]
+    assert reveals == ["phone,email; reason: [redacted]", "phone,email; reason: ticket [redacted]",
+                       "phone,email; reason: [redacted]", "phone,email; reason: bearer of the card asked for it"]
+    kept = repr(list(stored_items(stack, lambda pk, item: pk.startswith("default/AUDIT")).values()))
+    assert "abcdefghijklmnop" not in kept and "whsec_ref" not in kept and "a1" * 32 not in kept

@@ -161,6 +161,35 @@ def test_a_big_cash_out_waits_for_a_second_hq_staff_member(api, stack):
         api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unco-{bob}")
 
 
+def test_a_cash_out_keeps_back_the_bonus_already_spent(api, stack):
+    """Attack B #3: with bonus_first, top up 200.00 (+30.00), spend the 30.00, cash out: 170.00 comes
+    back, not 200.00 (cash_out_deducts_spent_bonus, on by default)."""
+    hq = staff(api, stack, A, "super_admin")
+    before = _rules(api, hq)
+    bob = register_at(api, stack, A)[0]
+    rules = {**before, "spend_order": "bonus_first", "cash_out_approval_above_fen": None,
+             "bonus_rules": [{"id": "sb-200-30", "name": "储值200送30", "kind": "fixed", "min_fen": 20_000,
+                              "bonus_fen": 3_000}]}
+    assert api.call("PUT", "/v1/stored-value/rules", {"rules": rules}, headers=hq, key=f"sb-{bob}").status_code == 201
+    try:
+        topped = api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
+                          {"amount_fen": 20_000, "payment_ref": f"SB-{bob}"}, signed_by=pos(stack, A), key=f"sb-top-{bob}")
+        assert topped.status_code == 201 and topped.json()["bonus_fen"] == 3_000, topped.text
+        paid = api.call("POST", f"/v1/members/{bob}/stored-value/payments", {"amount_fen": 3_000, "order_id": f"sb-{bob}"},
+                        signed_by=pos(stack, A), key=f"sb-pay-{bob}")
+        assert paid.status_code == 201 and paid.json()["bonus_fen"] == 3_000, paid.text
+        out = api.call("POST", f"/v1/members/{bob}/stored-value/cash-out", {"reason": "leaving"}, headers=hq,
+                       key=f"sb-out-{bob}").json()
+        assert (out["status"], out["cashed_out_fen"], out["bonus_forfeited_fen"], out["spent_bonus_deducted_fen"]) == (
+            "paid", 17_000, 0, 3_000), out
+        account = api.call("GET", f"/v1/members/{bob}/stored-value", headers=hq).json()
+        assert (account["cashed_out"], account["spent_bonus_deducted"], account["balance_fen"]) == (17_000, 3_000, 0)
+        proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
+        assert proof["balanced"], proof
+    finally:
+        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unsb-{bob}")
+
+
 def pos_headers(api, stack):
     """A store clerk's token: staff, but not HQ."""
     return staff(api, stack, A, "clerk")

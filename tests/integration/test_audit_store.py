@@ -80,14 +80,25 @@ def test_an_entry_is_staged_on_the_unit_and_committed_with_it(db, frozen):
     assert kept == {int((T + timedelta(days=400)).timestamp())}   # 400 days: MLPS Level 3 wants 6 months
 
 
-def test_an_entry_that_looks_like_it_holds_a_secret_is_refused(db):
+def test_text_that_looks_like_a_secret_is_masked_and_the_rest_kept(db):
     uow = UnitOfWork("test")
-    for detail in ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "rt_default.01J.abcdef",
-                   "Authorization: Bearer abc", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x",
-                   "key secret " + "a1" * 32):
-        with pytest.raises(AuditRefused):
-            audit.record(uow, "api_key.created", "staff:s", detail=detail)
-    with pytest.raises(AuditRefused):
+    masked = {"secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw kept": "secret [redacted] kept",
+              "token rt_default.01J.abcdef": "token [redacted]",
+              "Authorization: Bearer abc123": "Authorization: [redacted]",
+              "Bearer abcdefghijklmnop": "[redacted]",
+              "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x end": "jwt [redacted] end",
+              "key secret " + "a1" * 32: "key secret [redacted]",
+              # plain phrases are not credentials: kept as typed
+              "reason: bearer of the card asked for it": "reason: bearer of the card asked for it",
+              "display_name: Bearer of the keys -> Anna": "display_name: Bearer of the keys -> Anna",
+              "login bearer-x rt_ops": "login bearer-x rt_ops"}
+    for detail in masked:
+        audit.record(uow, "member.revealed", "staff:s", member_id="m-1", detail=detail)
+    uow.commit()
+    kept = sorted(i.detail for i in audits() if i.pk.startswith("AUDIT#"))
+    assert kept == sorted(masked.values())
+    uow = UnitOfWork("test")
+    with pytest.raises(AuditRefused):                      # an actor is made by code: a bug, refused
         audit.record(uow, "staff.login_failed", "anonymous:Bearer eyJhbGciOiJIUzI1NiJ9x")
     for bad in ("Staff.Login", "staff..login", "", "staff login"):
         with pytest.raises(AuditRefused):
@@ -95,11 +106,6 @@ def test_an_entry_that_looks_like_it_holds_a_secret_is_refused(db):
     with pytest.raises(AuditRefused):
         audit.record(uow, "member.revealed", "staff:s", member_id="m#1")
     assert not uow.pending
-    # text nobody controls (a login name typed at a failed login) is cleaned, then kept
-    typed = audit.redact("admin Bearer eyJhbGciOiJIUzI1NiJ9x")
-    assert "eyJ" not in typed and "Bearer" not in typed
-    audit.record(uow, "staff.login_failed", "anonymous:login", detail=f"login {typed}")
-    assert uow.pending
 
 
 def test_the_log_pages_newest_first_across_day_shards(db, frozen):

@@ -12,7 +12,9 @@ room left under the balance cap (their bonus counted) or under the issuer's limi
 one fen over: the cap is below the limit, so either can be the one reached.
 Time also passes with no job run (#24 item 1): bonus past its lot's last day is then no longer
 the member's all the same (the model's ``lapsed``): never spent, out of every balance shown,
-and out of what a cash-out forfeits; the expiry job, when it runs, takes exactly that."""
+and out of what a cash-out forfeits; the expiry job, when it runs, takes exactly that.
+A cash-out deducts the bonus already spent (net of refunds, not deducted before) from the principal
+it pays back (``cash_out_deducts_spent_bonus``, on by default): the model keeps that figure itself."""
 
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ class Model:
         self.payments: dict[str, dict] = {}
         self.holds: dict[str, dict] = {}
         self.cash_outs: dict[str, int] = {}       # pending cash-outs: id -> principal held
+        self.spent_bonus = 0                      # bonus spent, less refunded, less what cash-outs deducted
         self.cards: dict[str, dict] = {}          # number -> balance, used up, wrong secrets in a row, locked
         self.card_payments: dict[str, dict] = {}  # order -> the card, what it paid, refunded so far, refund ids
         self.card_holds: dict[str, dict] = {}     # open gift card holds: id -> the card, the amount, the order
@@ -61,6 +64,12 @@ class Model:
         self.caller_locked = False
         self.lots: dict[str, int] = {}            # expiring bonus: last day -> fen
         self.today = START.date()                 # (noon in Shanghai: the program date is the UTC date)
+
+    def deduct(self, principal: int) -> int:
+        """What a cash-out of ``principal`` keeps back for the bonus already spent."""
+        deducted = min(max(self.spent_bonus, 0), principal)
+        self.spent_bonus -= deducted
+        return deducted
 
     @property
     def outstanding(self) -> int:
@@ -256,6 +265,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         assert (body["bonus"], body["lapsed_bonus_fen"]) == (m.spendable, m.lapsed()), body
         m.payments[order] = {"amount": amount, "p": amount - b, "b": b, "refunded": 0, "rp": 0, "rb": 0,
                              "taken": taken}
+        m.spent_bonus += b
 
     @precondition(lambda self: any(p["refunded"] < p["amount"] for p in self.model.payments.values()))
     @rule(pick=st.integers(min_value=0, max_value=10**6), share=st.integers(min_value=1, max_value=100))
@@ -275,6 +285,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         p["refunded"], p["rp"], p["rb"] = after, p["rp"] + rp, p["rb"] + rb
         assert self.part(order, "stored_value") == (p["amount"], after)       # the order keeps count too
         m.principal, m.bonus = m.principal + rp, m.bonus + rb
+        m.spent_bonus -= rb
         m.give_back(p["taken"], rb)
 
     @rule(amount=st.integers(min_value=1, max_value=150_000))
@@ -308,6 +319,7 @@ class StoredValueMachine(RuleBasedStateMachine):
         if confirm:                               # what the hold took while its lots were valid is spent
             m.payments[h["order"]] = {"amount": h["amount"], "p": h["p"], "b": h["b"], "refunded": 0, "rp": 0, "rb": 0,
                                       "taken": m.take(h["b"])}
+            m.spent_bonus += h["b"]
         del m.holds[hold_id]
         if not confirm:
             m.principal, m.bonus = m.principal + h["p"], m.bonus + h["b"]
@@ -324,7 +336,9 @@ class StoredValueMachine(RuleBasedStateMachine):
             m.cash_outs[body["cash_out_id"]] = m.principal
             m.principal = 0
             return
-        assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (m.principal, m.spendable)
+        deducted = m.deduct(m.principal)
+        assert status == 200 and (body["cashed_out_fen"], body["bonus_forfeited_fen"], body["spent_bonus_deducted_fen"]) \
+            == (m.principal - deducted, m.spendable, deducted), body
         m.principal = m.bonus = 0                 # what had lapsed expires (bonus_expired), the rest is forfeited
         m.lots = {}
 
@@ -344,7 +358,9 @@ class StoredValueMachine(RuleBasedStateMachine):
         assert r.status_code == 200, body
         principal = m.cash_outs.pop(cash_out_id)
         if approve:
-            assert (body["cashed_out_fen"], body["bonus_forfeited_fen"]) == (principal, m.spendable), body
+            deducted = m.deduct(principal)
+            assert (body["cashed_out_fen"], body["bonus_forfeited_fen"], body["spent_bonus_deducted_fen"]) == (
+                principal - deducted, m.spendable, deducted), body
             m.bonus, m.lots = 0, {}
         else:
             m.principal += principal
