@@ -110,3 +110,13 @@ def test_a_membership_cancelled_today_is_active_with_its_benefits_until_midnight
     assert api.ok("GET", f"/v1/members/{mid}/membership")["active"] is False
     assert api.ok("GET", f"/v1/members/{mid}/benefits")["best"]["points_multiplier"] != "2"
     assert earn(api, mid, "C-2", 100)["points"] == 100
+
+
+def test_a_cancellation_recorded_before_kept_fen_is_read_by_its_refund_policy():
+    from chalicelib.reports.balance_history import _kept_fen
+    month = {"start": "2026-03-01", "end": "2026-03-31", "price_fen": 3_000}
+    assert _kept_fen(month, {"refund_policy": "prorated"}, "2026-03-01") == 97        # 3,000 − 2,903
+    assert _kept_fen({**month, "start": "2026-04-01", "end": "2026-04-30"}, {"refund_policy": "prorated"},
+                     "2026-03-01") == 0                                                 # not begun: refunded whole
+    assert _kept_fen(month, {"refund_policy": "none"}, "2026-03-01") == 3_000
+    assert _kept_fen({**month, "kept_fen": 5}, {"refund_policy": "prorated"}, "2026-03-01") == 5
