@@ -23,8 +23,8 @@ Composed from the ledgers' own figures, never recomputed from accounts:
 * **paid membership**: fees received (the ``membership_fees_deferred`` credit on each purchase
   and renewal) less the part earned: a period of ``n`` days earns ``fee × days elapsed ÷ n``
   (floor) by a day's close; the rest is deferred. This read computes it (no job posts it). A
-  cancellation takes the periods it cuts out of the deferral from its day on (refunded, or the
-  rest earned that day): ``received_fen`` is net of them.
+  cancellation takes the periods it cuts out of the deferral from its day on: what it refunds
+  leaves ``received_fen``, what it keeps of them (``kept_fen``) is earned that day.
 
 A past day is the running figure less what the days after it changed (the prepaid day rows;
 for points and coupons, :mod:`.balance_history`): no snapshot job. The coupon cost uses the

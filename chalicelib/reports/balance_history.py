@@ -18,6 +18,9 @@ not in the deferral.
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.coupons import service as coupons
@@ -28,6 +31,7 @@ from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, read_shards
 from chalicelib.points import service as points
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
+from chalicelib.tiers.plans import refund_fen
 
 CONSUMER = "balance-sheet-history"
 POINTS_EVENTS = ("points.earned", "points.redeemed", "points.held", "points.hold_confirmed", "points.hold_released",
@@ -93,16 +97,33 @@ def project(event: DomainEvent) -> Deltas:
                            day=day, item=template)
     elif event.type == "membership.cancelled":
         # a cut period's fee leaves the deferral from the cancellation's day: a negative row of the
-        # same period cancels the original's unearned part from then on
+        # same period takes the original out (received and earned) from then on, and what the
+        # cancellation kept of it is received again for its start..that day, earned in full that day
         for cut in event.data.get("cut_periods") or ():
             deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, cut["start"], cut["end"]),
                        {"fee_fen": -int(cut["price_fen"]), "periods": -1}, paid_day=day, start=cut["start"],
                        end=cut["end"])
+            kept = _kept_fen(cut, event.data, day)
+            if kept > 0:
+                start = min(cut["start"], day)
+                deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, start, day), {"fee_fen": kept, "periods": 1},
+                           paid_day=day, start=start, end=day)
     elif int(event.data.get("amount_fen") or 0) > 0 and event.data.get("period"):
         start, end = event.data["period"]
         deltas.add(MembershipFeeItem, MembershipFeeItem.key(day, start, end),
                    {"fee_fen": int(event.data["amount_fen"]), "periods": 1}, paid_day=day, start=start, end=end)
     return deltas
+
+
+def _kept_fen(cut: dict[str, Any], cancelled: dict[str, Any], day: str) -> int:
+    """What the cancellation on ``day`` kept of a cut period's fee (not refunded): the event's
+    ``kept_fen``; an event from before it carried one is read by its refund policy."""
+    if "kept_fen" in cut:
+        return int(cut["kept_fen"])
+    price = int(cut["price_fen"])
+    if cancelled.get("refund_policy") != "prorated":
+        return price
+    return price - refund_fen([{**cut, "payment_ref": "paid"}], date.fromisoformat(day))
 
 
 def changed_after(uow: UnitOfWork, line: str, day: str) -> dict[str, int]:

@@ -81,8 +81,9 @@ class BsCoupons(Reply):
 
 
 class BsMembershipFees(Reply):
-    received_fen: int = Field(description="paid-membership fees received by the day's close, less the fees of "
-                                          "periods a cancellation cut (refunded, or the rest earned that day)")
+    received_fen: int = Field(description="paid-membership fees received by the day's close, less what "
+                                          "cancellations refunded (what one keeps of a cut period is earned "
+                                          "that day)")
     earned_fen: int = Field(description="the part of received_fen earned day by day over each period (fee × days "
                                         "elapsed ÷ days, floor)")
     deferred_fen: int = Field(description="received − earned: not yet earned")

@@ -39,6 +39,10 @@ class NoMembership(NotFound):
     slug, title = "no-membership", "The member has no paid membership"
 
 
+class AlreadyCancelled(Conflict):
+    slug, title = "membership-cancelled", "The paid membership was cancelled already"
+
+
 def purchase(member_id: str, cmd: Purchase, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
     """Buy a period of a plan (or start its trial); bought while a membership runs, it stacks."""
     member_id = members.acting_on(uow, member_id, by).member_id
@@ -82,18 +86,25 @@ def cancel(member_id: str, cmd: Cancellation, by: Principal, uow: UnitOfWork, ke
     member_id = members.acting_on(uow, member_id, by).member_id
     item = repository.of(uow).membership(member_id)
     today = clock.program_date()
+    if item is not None and item.status == "cancelled":
+        raise AlreadyCancelled(f"member {member_id}'s membership was cancelled already (its last day {item.until})")
     if item is None or item.status != "active" or item.until < today.isoformat():
         raise NoMembership(f"member {member_id} has no running membership")
     _, plans = PLANS.at(uow, clock.now())
     periods = json.loads(item.periods)
-    refund = refund_fen(periods, today) if plans.refund_policy == "prorated" else 0
+
+    def refunded(some: list[dict[str, Any]]) -> int:
+        return refund_fen(some, today) if plans.refund_policy == "prorated" else 0
+    refund = refunded(periods)
     read = int(item.version)
     item.status, item.until = "cancelled", today.isoformat()
     item.periods = json.dumps([{**p, "end": min(p["end"], today.isoformat())} for p in periods
                                if p["start"] <= today.isoformat()], separators=(",", ":"))
-    # The paid periods that ran past today are cut: their fees leave the deferral (refunded, the
-    # rest earned today: the balance sheet's read, chalicelib/reports/balance.py).
-    cut = [{"start": p["start"], "end": p["end"], "price_fen": int(p.get("price_fen") or 0)} for p in periods
+    # The paid periods that ran past today are cut: their fees leave the deferral, each refunded
+    # or, what it keeps (``kept_fen``), earned today (the balance sheet's fold,
+    # chalicelib/reports/balance_history.py).
+    cut = [{"start": p["start"], "end": p["end"], "price_fen": int(p.get("price_fen") or 0),
+            "kept_fen": int(p.get("price_fen") or 0) - refunded([p])} for p in periods
            if p["end"] > today.isoformat() and int(p.get("price_fen") or 0) > 0]
     lines = Journal()
     lines.move("membership_fees_deferred", "cash_clearing", refund)
@@ -121,8 +132,13 @@ def view(item: MembershipItem | None, today: date) -> dict[str, Any]:
     if item is None:
         return {"status": "none", "active": False}
     return {"member_id": item.member_id, "plan": item.plan, "status": item.status, "started": item.started,
-            "until": item.until, "active": item.status == "active" and item.until >= today.isoformat(),
-            "periods": json.loads(item.periods)}
+            "until": item.until, "active": runs(item, today), "periods": json.loads(item.periods)}
+
+
+def runs(item: MembershipItem, day: date) -> bool:
+    """Its benefits apply on ``day``: from its first day to its last, a membership cancelled that
+    day included (the cancellation charged that day: its last, to midnight)."""
+    return item.status != "expired" and item.started <= day.isoformat() <= item.until
 
 
 def history(uow: UnitOfWork, member_id: str) -> list[dict[str, Any]]:
@@ -153,7 +169,9 @@ def _applied(uow: UnitOfWork, payment_ref: str, member_id: str, plan: str, amoun
 def _add_period(uow: UnitOfWork, member_id: str, item: MembershipItem | None, plan: Plan, payment_ref: str | None,
                 price: int, by: Principal, trials: list[str]) -> dict[str, Any]:
     today = clock.program_date()
-    running = item is not None and item.status == "active" and item.until >= today.isoformat()
+    # a membership cancelled today still runs to midnight (today is paid for): the new period
+    # starts tomorrow, after it, as after any running one
+    running = item is not None and runs(item, today)
     start = date.fromisoformat(item.until) + timedelta(days=1) if running and item else today
     trial = payment_ref is None
     if trial == (price > 0):
@@ -208,7 +226,4 @@ def _save(uow: UnitOfWork, item: MembershipItem, read: int) -> None:
 def at(uow: UnitOfWork, member_id: str, when: datetime) -> MembershipItem | None:
     """The member's membership if it is running on the day of ``when``."""
     item = repository.of(uow).membership(member_id)
-    day = clock.program_date(when).isoformat()
-    if item is None or item.status == "expired" or not (item.started <= day <= item.until):
-        return None
-    return item
+    return item if item is not None and runs(item, clock.program_date(when)) else None

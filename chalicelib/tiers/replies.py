@@ -148,7 +148,8 @@ class MembershipOut(Reply):
     status: Literal["active", "cancelled", "expired"] = Field(description=MEMBERSHIP_STATUS)
     started: str = Field(description="the first day of the current run of periods")
     until: str = Field(description="the last day (inclusive) of the last period bought")
-    active: bool = Field(description="true while it runs today: active and until not passed")
+    active: bool = Field(description="true while it runs today, its benefits with it: from started to "
+                                       "until, a membership cancelled today included (to midnight)")
     periods: list[MembershipPeriod] = Field(description="the periods of the current run, paid or trial, oldest first")
     already_applied: bool | None = Field(None, description="true when this payment_ref was applied already: nothing "
                                                            "changed and the membership is shown as it stands "
@@ -163,7 +164,8 @@ class MembershipCancelledOut(Reply):
     status: Literal["cancelled"] = Field(description="cancelled")
     started: str = Field(description="the first day of the run of periods that was cancelled")
     until: str = Field(description="today: the membership's last day")
-    active: bool = Field(description="false: it no longer runs")
+    active: bool = Field(description="true: today is its last day, paid for (the refund leaves it out), "
+                                       "its benefits apply to midnight")
     periods: list[MembershipPeriod] = Field(description="the periods begun by today, the running one ending today; "
                                                         "periods not yet begun are dropped")
     refund_fen: int = Field(description="what to refund to the payment route, in fen: under 'prorated' the periods "
@@ -177,7 +179,7 @@ class MembershipChange(Reply):
     at: str = Field(description="when it happened (ISO 8601, UTC)")
     action: Literal["purchased", "renewed", "cancelled", "expired"] = Field(
         description="purchased: a first period or trial (or one after the last ended); renewed: a period stacked "
-                    "after a running one; cancelled: ended early; expired: its last day passed")
+                    "after a running one (one cancelled today included: it starts tomorrow); cancelled: ended early; expired: its last day passed")
     plan: str = Field(description="the plan's code")
     until: str | None = Field(description="the membership's last day after the change")
     amount_fen: int = Field(description="purchased, renewed: the price paid in fen (0 for a trial); cancelled: the "
@@ -193,7 +195,8 @@ class MembershipStatusOut(Reply):
     member_id: str
     status: Literal["none", "active", "cancelled", "expired"] = Field(
         description="none: never had one (plan, started, until and periods are then absent); " + MEMBERSHIP_STATUS)
-    active: bool = Field(description="true while it runs today: active and until not passed")
+    active: bool = Field(description="true while it runs today, its benefits with it: from started to "
+                                       "until, a membership cancelled today included (to midnight)")
     plan: str | None = Field(None, description="the plan's code")
     started: str | None = Field(None, description="the first day of the current run of periods")
     until: str | None = Field(None, description="the last day (inclusive)")

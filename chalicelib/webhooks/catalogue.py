@@ -129,7 +129,7 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
         (("membership.cancelled",),
          "cancelled",
          "the same, with `reason`, `refund_fen`, `refund_policy`, `cut_periods` (the paid periods cut: `start`, "
-         "`end`, `price_fen`), `entries` (the refund: `membership_fees_deferred` debited, `cash_clearing` credited)"),
+         "`end`, `price_fen`, `kept_fen`: what was not refunded, earned that day), `entries` (the refund: `membership_fees_deferred` debited, `cash_clearing` credited)"),
         (("membership.expired",),
          "ran out",
          "`member_id`, `plan`, `until`, `amount_fen` (0), `payment_ref`"),

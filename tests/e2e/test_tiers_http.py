@@ -5,6 +5,7 @@ tier of the order's time sets its multiplier."""
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 from tests.e2e.test_tenancy_http import P2, A, pos, register_at, staff
 
@@ -61,7 +62,17 @@ def test_a_till_sells_plus_once_per_payment_and_the_member_sees_it(api, stack):
                     key=f"c1-{bob}").status_code == 403
     done = api.call("POST", f"/v1/members/{bob}/membership/cancel", {"reason": "changed mind"}, headers=hq,
                     key=f"c2-{bob}").json()
-    assert done["status"] == "cancelled" and done["refund_fen"] > 12_000   # today's part only is kept
+    started, until = (date.fromisoformat(first.json()[k]) for k in ("started", "until"))
+    days = (until - started).days + 1                                       # 365 or 366
+    assert done["status"] == "cancelled" and done["refund_fen"] == 12_800 * (days - 1) // days  # today is kept
+    assert (done["until"], done["active"]) == (started.isoformat(), True)   # paid today: runs to midnight
+    again = api.call("POST", f"/v1/members/{bob}/membership/cancel", {"reason": "again"}, headers=hq, key=f"c3-{bob}")
+    assert again.status_code == 409 and again.json()["type"].endswith("/membership-cancelled")
+    renewed = api.call("POST", f"/v1/members/{bob}/membership/renew", {"payment_ref": f"WX2-{bob}",
+                                                                        "amount_fen": 12_800}, headers=hq,
+                       key=f"r1-{bob}")
+    assert renewed.status_code == 201 and renewed.json()["status"] == "active"
+    assert renewed.json()["periods"][-1]["start"] == (started + timedelta(days=1)).isoformat()   # not today again
 
 
 def _add_months(day, months):

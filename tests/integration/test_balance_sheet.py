@@ -120,7 +120,10 @@ def test_a_cancelled_membership_leaves_the_deferral_from_its_day(api):
     cancelled = api.ok("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "moving"})
     deliver()
     fees = api.ok("GET", SHEET)["membership_fees"]
-    assert fees["deferred_fen"] == 0 and fees["received_fen"] == 0 and cancelled["refund_fen"] > 0
+    # the year 2026-03-01..2027-02-28 (365 days) keeps its 10 days: 12,800 − ⌊12,800 × 355 ÷ 365⌋ = 351,
+    # earned on the 10th; the renewal not begun is refunded whole
+    assert cancelled["refund_fen"] == 12_800 * 355 // 365 + 12_800 == 25_249
+    assert (fees["received_fen"], fees["earned_fen"], fees["deferred_fen"]) == (351, 351, 0)
     before = api.ok("GET", SHEET + "?as_of=2026-03-09")["membership_fees"]          # the day before: both running
     assert (before["received_fen"], before["deferred_fen"]) == (25_600, 25_600 - 12_800 * 9 // 365)
     deliver()                                                                       # again: counted once

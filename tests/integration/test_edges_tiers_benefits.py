@@ -176,7 +176,8 @@ def test_a_membership_can_be_cancelled_on_its_last_day(api, plans):
     clock.freeze(day(3, 31))
     status, done = cancel(api, mid)
     assert status == 200
-    assert (done["status"], done["until"], done["active"]) == ("cancelled", "2026-03-31", False)
+    assert (done["status"], done["until"], done["active"]) == ("cancelled", "2026-03-31", True)   # to midnight
+    clock.freeze(day(4, 1))
     assert shown(api, mid)["active"] is False
 
 

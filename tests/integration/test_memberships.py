@@ -90,7 +90,7 @@ def test_cancellation_refunds_by_policy(api, plans, policy, refund):
     clock.freeze(datetime(2026, 4, 1, 4, tzinfo=UTC))                        # 60 days of the first left after today
     done = api.ok("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "moving abroad"})
     assert (done["status"], done["until"], done["refund_fen"]) == ("cancelled", "2026-04-01", refund)
-    assert api.call("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "again"})[0] == 404
+    assert api.call("POST", f"/v1/members/{mid}/membership/cancel", {"reason": "again"})[0] == 409
 
 
 def test_a_purchase_without_a_payment_is_refused_and_changes_nothing(api, plans):
