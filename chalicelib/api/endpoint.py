@@ -28,7 +28,7 @@ from chalicelib.api.contention import queued
 from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.api.signing import SignatureItem, SignatureReused
-from chalicelib.db.backend import Throttled
+from chalicelib.db.backend import Throttled, Unavailable
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared import aws, clock, deadline
 from chalicelib.shared.config import settings
@@ -48,6 +48,7 @@ from chalicelib.shared.retry import Contention
 MAX_BODY = 256 * 1024
 RETRIES_ON_CONFLICT = 8        # a request that lost this many races answers 503 + Retry-After
 RETRY_AFTER_THROTTLED = 2      # seconds a caller waits after a refusal for capacity (DynamoDB's throttling)
+RETRY_AFTER_UNANSWERED = 1     # ... after DynamoDB did not answer (timeouts, connection failures)
 MAX_JSON_DEPTH = 32
 REMEMBERED_REFUSALS = (409, 422)
 PROBLEM_JSON = "application/problem+json"
@@ -295,12 +296,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
         if op.audit_refusals and who is not None:
             refusals.record(op.operation_id, real_path, who, problem)
         return _refused(problem, real_path, response_headers)
-    except Throttled as throttled:      # nothing was written: the same key may be sent again
-        logger.warning("throttled", extra={"error": str(throttled)[:500]})
-        count("Throttles")
-        return _refused(OverCapacity("the service is over its capacity for a moment and changed nothing; retry "
-                                     "with the same Idempotency-Key", retry_after=RETRY_AFTER_THROTTLED),
-                        real_path, response_headers)
+    except (Throttled, Unavailable) as error:       # the database did not do the work, or may not have
+        return _refused(_unfinished(error), real_path, response_headers)
     except Exception:  # the one place an unexpected error becomes a 500
         logger.error("unhandled error", extra={"trace": traceback.format_exc(limit=20)})
         count("ServerErrors")
@@ -310,6 +307,22 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     finally:
         logger.info("request", extra={"method": op.method, "ms": round((time.perf_counter() - started) * 1000, 1)})
         logger.remove_keys(["operation"])
+
+
+def _unfinished(error: Throttled | Unavailable) -> Problem:
+    """The 503 of a request the database refused for capacity (nothing was written) or did not
+    answer (botocore's timeouts and connection failures: a write may have been applied). Either
+    way the same Idempotency-Key sent again answers the first outcome or makes the change once."""
+    if isinstance(error, Throttled):
+        logger.warning("throttled", extra={"error": str(error)[:500]})
+        count("Throttles")
+        return OverCapacity("the service is over its capacity for a moment and changed nothing; retry with the "
+                            "same Idempotency-Key", retry_after=RETRY_AFTER_THROTTLED)
+    logger.warning("database unavailable", extra={"error": str(error)[:500]})
+    count("DatabaseUnavailable")
+    return Busy("the database did not answer in time; a change may or may not have been made: retry with the "
+                "same Idempotency-Key, which answers the first outcome or makes the change once",
+                retry_after=RETRY_AFTER_UNANSWERED)
 
 
 def _refused(problem: Problem, instance: str, headers: dict[str, str]) -> Response:
@@ -332,7 +345,7 @@ def _query(params: Any) -> dict[str, str]:
 
 
 def _use_signature(uow: UnitOfWork, signature: SignatureItem) -> None:
-    if not uow.put(signature, SignatureItem.pk.does_not_exist()):
+    if not uow.put(signature, signature.unused()):
         raise SignatureReused("this signature was used already: sign every request anew")
 
 
@@ -390,7 +403,8 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
         if key and op.external and (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
             return _replayed(op, call.uow, *replay(record, fp))     # never post or send twice
         if signature is not None:       # a write records its signature with its change: good once
-            call.uow.create(signature, on_conflict=lambda: SignatureReused("this signature was used already"))
+            call.uow.save(signature, signature.unused(),
+                          on_conflict=lambda: SignatureReused("this signature was used already"))
         with clock.in_program(call.uow.program):      # its calendar rules use its time zone
             payload = handler(call)
         status = call.status or op.status

@@ -32,9 +32,11 @@ _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Cal
                415: "The body is not sent as Content-Type: application/json",
                422: "Validation failed or idempotency key reused",
                500: "The server failed; safe to retry with the same Idempotency-Key",
-               503: "Busy (the record kept changing under concurrent requests) or over-capacity (the database "
-                    "refused the work for capacity): nothing was changed; retry after Retry-After seconds with the "
-                    "same Idempotency-Key"}
+               429: "Too many wrong tries or lookups: the caller is locked out; retry after Retry-After seconds",
+               503: "Busy (the record kept changing under concurrent requests: nothing was changed; or the database "
+                    "did not answer in time: a change may or may not have been made) or over-capacity (the database "
+                    "refused the work for capacity: nothing was changed); retry after Retry-After seconds with the "
+                    "same Idempotency-Key, which answers the first outcome or makes the change once"}
 _PATH_TEXT = {"member_id": "the member's id; with a member token, `me` names the calling member"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
                                "schema": {"type": "integer", "minimum": 1}}}
@@ -108,7 +110,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     for code in sorted(codes):
         responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Problem"),
                                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        if code == 503:
+        if code in (429, 503):
             responses[str(code)]["headers"] = RETRY_AFTER
     body["responses"] = responses
     body["x-callers"] = [a.describe() for a in op.allow] or ["public"]

@@ -20,6 +20,12 @@ captured request could be sent again under new idempotency keys, and ``a=b%26c%3
 out of the window: a signed read is accepted once; a signed write records its signature in the
 same transaction as its change, so a signature changes state at most once (an identical resend of
 a committed write gets the first answer replayed, as any retry with its key does).
+
+The record carries a token of the request that wrote it (``by``, random, made once per request
+received), and it is written on the condition that no record exists *or* the one there is this
+request's own: botocore sends a write again when DynamoDB's answer did not arrive in time (a read
+timeout, a dropped connection), and a first try that was applied all the same must not make its
+own request look like a replay. Another request with the same signature has another token.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ import secrets
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.db.items import MainModel
 from chalicelib.shared.config import settings
@@ -114,7 +123,10 @@ def verify(headers: Mapping[str, str], secret: str, method: str, path: str, quer
 
 
 class SignatureItem(MainModel):
-    """``SIG#<hash of key id and signature>``: a v2 signature already used, kept past its window."""
+    """``SIG#<hash of key id and signature>``: a v2 signature already used, kept past its window,
+    with the token of the request that used it (``by``)."""
+
+    by = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(key_id: str, signature: str) -> tuple[str, str]:
@@ -128,4 +140,10 @@ class SignatureItem(MainModel):
         if not signature.startswith("v2=") or not TIMESTAMP.fullmatch(headers.get("x-timestamp", "")):
             return None
         until = int(headers["x-timestamp"]) + settings().signature_skew_seconds + REMEMBER_MARGIN_SECONDS
-        return cls(*cls.key(headers.get("x-api-key", ""), signature), expires_at=until)
+        return cls(*cls.key(headers.get("x-api-key", ""), signature), expires_at=until, by=secrets.token_hex(12))
+
+    def unused(self) -> Condition:
+        """The condition of writing this record: no request used the signature, or only this one
+        (a try of this very write that was applied although its answer was lost)."""
+        model: type[SignatureItem] = type(self)
+        return model.pk.does_not_exist() | (model.by == str(self.by))

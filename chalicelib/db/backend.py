@@ -11,6 +11,12 @@ DynamoDB refuses work over a table's or a partition's capacity: a call answered
 of a batch read left unprocessed. The adapter raises each as :class:`Throttled`, whatever the
 call: nothing was written, and the work may be tried again later (the API answers 503 with
 ``Retry-After``; a job or the stream consumer fails and is retried).
+
+A call DynamoDB did not answer (botocore's read or connect timeout, a connection refused or
+dropped), after botocore's own attempts, is raised as :class:`Unavailable`, whatever the call.
+Unlike a throttle, a write may have been applied: the attempt whose answer was lost may have
+committed. The API answers 503 as well; a retry with the same Idempotency-Key finds the request's
+record if it committed (and replays its answer) or does the work once.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as TransportError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -115,6 +122,11 @@ class Throttled(Exception):
     nothing was written: try again later, after a pause."""
 
 
+class Unavailable(Exception):
+    """DynamoDB did not answer the call in time or the connection failed, on every attempt
+    botocore made: a read read nothing; a write may or may not have been applied."""
+
+
 class Backend(Protocol):
     """Reads by key and by partition, and atomic conditional writes."""
 
@@ -141,7 +153,7 @@ class Backend(Protocol):
     def write(self, writes: list[Write]) -> None:
         """Apply every write or none: :class:`ConditionsFailed` names the failed conditions,
         :class:`Contended` a collision with another transaction, :class:`Throttled` a refusal
-        for capacity (any read may raise that too)."""
+        for capacity, :class:`Unavailable` no answer (any read may raise those two too)."""
 
     def create_many(self, items: list[TableItem]) -> int:
         """Create many items, each only where no item exists at its key (one already there is
@@ -179,6 +191,13 @@ def _range_condition(model: type[Model], sort: SortKey | None, index: str | None
 _SEND_ORDER = {"check": 0, "delete": 1, "save": 2, "update": 3}
 
 
+def answer_code(error: PynamoDBException) -> str | None:
+    """The code of DynamoDB's answer that PynamoDB raised ``error`` for; None when there was no
+    answer (PynamoDB's ``cause_response_code`` fails then: a read timeout's cause has none)."""
+    answer = getattr(error.cause, "response", None) or {}
+    return answer.get("Error", {}).get("Code")
+
+
 def throttling(error: BaseException) -> bool:
     """Whether DynamoDB refused the call for capacity: the answer's code, or a transaction cancelled
     because one of its items was throttled (``ThrottlingError``)."""
@@ -186,20 +205,29 @@ def throttling(error: BaseException) -> bool:
             r is not None and r.code == "ThrottlingError" for r in error.cancellation_reasons or []):
         return True
     if isinstance(error, PynamoDBException):
-        # (not cause_response_code: it fails on a cause without an answer, a read timeout say)
-        answer = getattr(error.cause, "response", None) or {}
-        return answer.get("Error", {}).get("Code") in THROTTLING
+        return answer_code(error) in THROTTLING
     return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING
+
+
+def unanswered(error: BaseException) -> bool:
+    """Whether the call got no answer: botocore's timeouts and connection failures
+    (``ReadTimeoutError``, ``ConnectTimeoutError``, ``EndpointConnectionError``,
+    ``ConnectionClosedError``...), raised as they are or as a PynamoDB error's cause."""
+    cause = error.cause if isinstance(error, PynamoDBException) else error
+    return isinstance(cause, TransportError | HTTPClientError)
 
 
 @contextmanager
 def _throttles() -> Iterator[None]:
-    """Raise a refusal for capacity, from PynamoDB or botocore, as :class:`Throttled`."""
+    """Raise a refusal for capacity, from PynamoDB or botocore, as :class:`Throttled`, and a call
+    without an answer as :class:`Unavailable`."""
     try:
         yield
-    except (PynamoDBException, ClientError) as error:
+    except (PynamoDBException, ClientError, TransportError, HTTPClientError) as error:
         if throttling(error):
             raise Throttled(str(error)) from error
+        if unanswered(error):
+            raise Unavailable(str(error)) from error
         raise
 
 
@@ -323,7 +351,7 @@ class DynamoBackend(Backend):
             else:
                 write.item.update(actions=write.actions or [], condition=write.condition)
         except (PutError, UpdateError, DeleteError) as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            if answer_code(error) == "ConditionalCheckFailedException":
                 raise ConditionsFailed([0]) from error
             raise
 
@@ -349,7 +377,7 @@ class DynamoBackend(Backend):
             failed = sorted(order[pos] for pos, code in enumerate(codes) if code == "ConditionalCheckFailed")
             if failed:
                 raise ConditionsFailed(failed) from error
-            if "TransactionConflict" in codes or error.cause_response_code == "TransactionConflictException":
+            if "TransactionConflict" in codes or answer_code(error) == "TransactionConflictException":
                 raise Contended(sorted(order[pos] for pos, code in enumerate(codes) if code == "TransactionConflict")) from error
             raise
 

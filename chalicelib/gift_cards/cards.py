@@ -36,7 +36,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.gift_cards import keys, repository
 from chalicelib.gift_cards.tables import GiftCardBatchItem, GiftCardItem, GuardItem
-from chalicelib.ledger.lockout import Lockout, locked
+from chalicelib.ledger.lockout import Lockout, locked, seconds_left
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Problem
 from chalicelib.shared.events import DomainEvent
@@ -175,7 +175,8 @@ def unlocked_caller(uow: UnitOfWork, by: Principal, now: datetime) -> GuardItem 
     """The caller's guard (None: never refused); 429 while the caller is locked."""
     guard = repository.of(uow).guard(guard_of(by))
     if guard is not None and locked(guard.locked_until, now):
-        raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until)
+        raise CallerLocked("too many wrong card secrets from these credentials", locked_until=guard.locked_until,
+                           retry_after=seconds_left(str(guard.locked_until), now))
     return guard
 
 

@@ -8,6 +8,7 @@ is the caller's; this module only does the arithmetic, so each keeps its own ite
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,3 +33,9 @@ class Lockout:
 def locked(locked_until: str | None, now: datetime) -> bool:
     """Whether a lock ending at ``locked_until`` still holds at ``now``."""
     return bool(locked_until) and clock.parse_iso(locked_until) > now  # type: ignore[arg-type]
+
+
+def seconds_left(locked_until: str, now: datetime) -> int:
+    """The whole seconds until a lock ending at ``locked_until`` ends, at least 1: a 429's
+    ``Retry-After``."""
+    return max(1, math.ceil((clock.parse_iso(locked_until) - now).total_seconds()))

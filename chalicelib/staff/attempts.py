@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.db import audit
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.guard import Guard, Place
-from chalicelib.ledger.lockout import Lockout, locked
+from chalicelib.ledger.lockout import Lockout, locked, seconds_left
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Problem, Unauthenticated
 from chalicelib.shared.events import DomainEvent
@@ -104,9 +103,8 @@ def begin(uow: UnitOfWork, name: str, source: str) -> Attempt:
 def _refusal(uow: UnitOfWork, name: str, now: datetime) -> Problem:
     lock = uow.get(StaffLockItem, StaffLockItem.key(name), consistent=True)
     if lock is not None and locked(lock.locked_until, now):
-        retry = math.ceil((clock.parse_iso(lock.locked_until or "") - now).total_seconds())
         return LoginLocked(f"too many wrong passwords: this login is locked until {lock.locked_until}",
-                           retry_after=max(1, retry))
+                           retry_after=seconds_left(str(lock.locked_until), now))
     return TooManyLogins(f"{TRIES} password checks at this login are under way or wrong; try again in a moment",
                          retry_after=1)
 

@@ -375,6 +375,17 @@ def test_one_caller_guessing_one_card_locks_itself_not_the_card(cards):
         assert answers == [422] * 5
         locked = pay(cards, number, s[number], 1, "eve-right")
         assert locked[0] == 429 and locked[1]["type"].endswith("/too-many-wrong-secrets")
+        assert locked[1]["locked_until"] == clock.iso(T0 + timedelta(minutes=30))
+        clock.freeze(T0 + timedelta(minutes=10, seconds=0.5))
+        raw = cards.client.http.post("/v1/gift-cards/payments", headers={
+            "Authorization": "Bearer " + cards.token, "Content-Type": "application/json", "Idempotency-Key": "eve-when"},
+            body=json.dumps({"card_number": number, "secret": s[number], "amount_fen": 1, "order_id": "eve-when",
+                             "merchant_id": "m1"}))
+        assert raw.status_code == 429 and raw.headers["Retry-After"] == "1200"       # the whole seconds left
+        assert json.loads(raw.body)["retry_after"] == 1200
+        clock.freeze(T0 + timedelta(minutes=30) - timedelta(milliseconds=1))
+        assert pay(cards, number, s[number], 1, "eve-last")[1]["retry_after"] == 1        # at least 1
+        clock.freeze(T0)
         assert pay(cards, keys.card_number(1, 2), s[keys.card_number(1, 2)], 1, "eve-other")[0] == 429
     with as_caller(cards, "holder"):                                             # another till: the card works
         status, paid = pay(cards, number, s[number], 100, "holder-1")
