@@ -10,10 +10,13 @@ Lambda's; the cost figures are DynamoDB's units, which do not depend on that.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from typing import Any
 
 from bench.__main__ import _client, percentile
+from bench.webhook_trace import trace
 from devstack import emulator
 from tests.webhook_receiver import Receiver
 
@@ -31,13 +34,19 @@ def _register(send, tag: str, n: int, pace: float = 0.0) -> dict[str, float]:
     return written
 
 
-def _latencies(receiver: Receiver, written: dict[str, float]) -> list[float]:
-    """Milliseconds from each write to its first post's arrival at ``receiver``."""
+def _arrivals(receiver: Receiver, written: dict[str, float]) -> dict[str, float]:
+    """Member id -> when its event's first post reached ``receiver``."""
     arrived: dict[str, float] = {}
-    for post in receiver.posts:
+    for post in list(receiver.posts):
         mid = post["body"]["data"].get("member_id")
         if mid in written and mid not in arrived:
             arrived[mid] = post["at"]
+    return arrived
+
+
+def _latencies(receiver: Receiver, written: dict[str, float]) -> list[float]:
+    """Milliseconds from each write to its first post's arrival at ``receiver``."""
+    arrived = _arrivals(receiver, written)
     return [(arrived[m] - written[m]) * 1000 for m in written if m in arrived]
 
 
@@ -103,11 +112,18 @@ def _beside(stack, send, other: Receiver, tag: str, events: int) -> dict[str, An
     started = time.time()
     written = _register(send, tag, events)
     stack.drain(1_200)
-    fine.wait_for(events, 1_200)         # (a dead one's messages go on retrying for hours)
+    with contextlib.suppress(AssertionError):     # (a dead one's messages go on retrying for hours)
+        fine.wait_for(events, 1_200)
     lat = _latencies(fine, written)
     found = {"events": events, "healthy_delivered": len(lat), "healthy_p50_ms": round(percentile(lat, 50), 1),
              "healthy_p99_ms": round(percentile(lat, 99), 1), "dead_posts": len(dead.posts),
              "seconds": round(time.time() - started, 1)}
+    missing = sorted(set(written) - set(_arrivals(fine, written)))
+    if missing:
+        traces = [trace(stack, subs[1], mid) for mid in missing]
+        print("webhooks bench: deliveries missing at the healthy endpoint:", json.dumps(traces, indent=2), flush=True)
+        raise AssertionError(f"{len(missing)} of {events} deliveries did not reach the healthy endpoint in "
+                             f"1,200 s: {json.dumps(traces)}")
     for s in subs:
         send(f"{BASE}/{s}", method="DELETE")
     for r in (dead, fine):

@@ -9,6 +9,7 @@ retry); a message not sent again is kept instead, with the same wait."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -48,8 +49,17 @@ def postpone(waits: list[tuple[dict[str, Any], int]]) -> None:
             answer = aws.client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": r["receiptHandle"],
                  "VisibilityTimeout": min(s, domain.MAX_WAIT_SECONDS)} for i, (r, s) in enumerate(part)])
-            failed = len(answer.get("Failed", []))
-        except Exception:                 # noqa: BLE001 - they come back after the queue's visibility
-            failed = len(part)
+            failed = {int(f["Id"]): str(f.get("Code")) for f in answer.get("Failed", [])}
+        except Exception as error:        # noqa: BLE001 - they come back after the queue's visibility
+            failed = dict.fromkeys(range(len(part)), type(error).__name__)
         if failed:
-            logger.warning("could not set webhook messages' visibility", extra={"messages": failed})
+            logger.warning("could not set webhook messages' visibility", extra={"messages": len(failed), "failed": [
+                {"event_id": _event_of(part[i][0]), "why": why, "wait": part[i][1]} for i, why in failed.items()]})
+
+
+def _event_of(record: dict[str, Any]) -> str | None:
+    """The event a message's delivery is of (for the log)."""
+    try:
+        return str(json.loads(record["body"])["event_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
