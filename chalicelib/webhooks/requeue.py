@@ -4,8 +4,11 @@ held by the in-flight gate sent again with a delay (``SendMessageBatch``). One r
 instead of one a message: a dead endpoint's backlog costs SQS (and the local emulator) a tenth.
 
 Either may fail, in whole or for some entries: a retry wait not set leaves the message the queue's
-visibility (the early return finds its delivery not due and postpones it again: never a lost
-retry); a message not sent again is kept instead, with the same wait."""
+visibility (6 minutes deployed, 1 minute locally, from its receive: a short wait ends up to that
+late, a longer one comes back early, finds its delivery not due and is postponed again); a message
+not sent again is kept instead, with the same wait. A wait refused because the message is gone (a
+copy of it received meanwhile and deleted) would lose the retry: the deliverer never deletes a
+copy while another holds the delivery's lease (:func:`chalicelib.webhooks.delivery._not_free`)."""
 
 from __future__ import annotations
 
