@@ -10,14 +10,20 @@ Lambda's; the cost figures are DynamoDB's units, which do not depend on that.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from typing import Any
 
 from bench.__main__ import _client, percentile
+from bench.webhook_trace import trace
 from devstack import emulator
 from tests.webhook_receiver import Receiver
 
 BASE = "/v1/webhooks/subscriptions"
+WAIT_SECONDS = 1_200          # for every delivery to the healthy endpoint beside a dead one
+LATE_SECONDS = 900            # more for one whose posts failed under the load: the schedule's first three waits
+                              # (10 s, 1 min, 5 min, +20%) and a wait SQS failed to set (60 s locally)
 
 
 def _register(send, tag: str, n: int, pace: float = 0.0) -> dict[str, float]:
@@ -31,13 +37,19 @@ def _register(send, tag: str, n: int, pace: float = 0.0) -> dict[str, float]:
     return written
 
 
-def _latencies(receiver: Receiver, written: dict[str, float]) -> list[float]:
-    """Milliseconds from each write to its first post's arrival at ``receiver``."""
+def _arrivals(receiver: Receiver, written: dict[str, float]) -> dict[str, float]:
+    """Member id -> when its event's first post reached ``receiver``."""
     arrived: dict[str, float] = {}
-    for post in receiver.posts:
+    for post in list(receiver.posts):
         mid = post["body"]["data"].get("member_id")
         if mid in written and mid not in arrived:
             arrived[mid] = post["at"]
+    return arrived
+
+
+def _latencies(receiver: Receiver, written: dict[str, float]) -> list[float]:
+    """Milliseconds from each write to its first post's arrival at ``receiver``."""
+    arrived = _arrivals(receiver, written)
     return [(arrived[m] - written[m]) * 1000 for m in written if m in arrived]
 
 
@@ -93,6 +105,27 @@ def webhook_delivery(stack, events: int = 200, dead_events: int = 1_000) -> dict
     return results
 
 
+def _late(stack, fine: Receiver, written: dict[str, float], subscription_id: str) -> list[dict[str, Any]]:
+    """The deliveries to ``fine`` still missing after :data:`WAIT_SECONDS`, traced
+    (:mod:`bench.webhook_trace`): each one late (its retry scheduled: a post refused or timed out
+    under the load) is waited for up to :data:`LATE_SECONDS` more; one lost, or still missing then,
+    fails the bench, named with what became of it."""
+    missing = sorted(set(written) - set(_arrivals(fine, written)))
+    if not missing:
+        return []
+    traces = [trace(stack, subscription_id, mid) for mid in missing]
+    print("webhooks bench: deliveries missing at the healthy endpoint:", json.dumps(traces, indent=2), flush=True)
+    if all(t["verdict"] == "late" for t in traces):
+        with contextlib.suppress(AssertionError):
+            fine.wait_for(len(written), LATE_SECONDS)
+    arrived = _arrivals(fine, written)
+    if any(t["member_id"] not in arrived for t in traces):
+        raise AssertionError(f"{len(missing)} of {len(written)} deliveries did not reach the healthy endpoint in "
+                             f"{WAIT_SECONDS:,} s (late ones {LATE_SECONDS} s more): {json.dumps(traces)}")
+    return [{"event_id": t["event_id"], "arrived_after_s": round(arrived[t["member_id"]] - written[t["member_id"]], 1),
+             "failed_posts": [a["error"] or a["status_code"] for a in t.get("attempts", [])]} for t in traces]
+
+
 def _beside(stack, send, other: Receiver, tag: str, events: int) -> dict[str, Any]:
     """``events`` registrations delivered to ``other`` and to a healthy endpoint: the healthy one's
     latencies, and how many posts ``other`` saw."""
@@ -102,12 +135,15 @@ def _beside(stack, send, other: Receiver, tag: str, events: int) -> dict[str, An
     time.sleep(1.5)
     started = time.time()
     written = _register(send, tag, events)
-    stack.drain(1_200)
-    fine.wait_for(events, 1_200)         # (a dead one's messages go on retrying for hours)
+    stack.drain(WAIT_SECONDS)
+    with contextlib.suppress(AssertionError):     # (a dead one's messages go on retrying for hours)
+        fine.wait_for(events, WAIT_SECONDS)
+    seconds = round(time.time() - started, 1)
+    late = _late(stack, fine, written, subs[1])
     lat = _latencies(fine, written)
     found = {"events": events, "healthy_delivered": len(lat), "healthy_p50_ms": round(percentile(lat, 50), 1),
              "healthy_p99_ms": round(percentile(lat, 99), 1), "dead_posts": len(dead.posts),
-             "seconds": round(time.time() - started, 1)}
+             "seconds": seconds, "healthy_late": late}
     for s in subs:
         send(f"{BASE}/{s}", method="DELETE")
     for r in (dead, fine):

@@ -8,7 +8,9 @@ ten posts wait on ten receivers at once, so one slow receiver holds up no other'
    dropped → nothing to do, the message is deleted (a duplicate message posts nothing twice);
 2. the subscription: deleted or disabled → the delivery is ``dropped``;
 3. a **lease** on the record (a conditional update: queued, or retrying and due, or its lease
-   run out), which another copy of the message cannot also take;
+   run out), which another copy of the message cannot also take. A copy that finds it leased is
+   kept until the lease ends (:func:`_not_free`), never deleted: the holder's post may fail, and
+   its retry needs a message (the holder's own may be this one);
 4. one POST (:mod:`chalicelib.webhooks.sender`), signed with every live secret;
 5. the attempt written beside the record (the delivery log) and the record's new status, in one
    transaction conditioned on the lease still being this one.
@@ -69,6 +71,7 @@ PAUSE_SECONDS = 60            # how long at first: then the next delivery due tr
 MAX_PAUSE_SECONDS = 1_800     # ... and each failed try doubles the pause, up to this
 CLOCK_SKEW_SECONDS = 2        # a retry's message may come back this much before its time by our clock
 DONE, AGAIN = None, -1
+FINAL = ("delivered", "exhausted", "dropped")      # a delivery nothing tries again (but a replay)
 
 
 def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[str, list[dict[str, str]]]:
@@ -132,7 +135,7 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
     uow = UnitOfWork(ACTOR, program=program)
     repo = repository.of(uow)
     d = repo.delivery(subscription_id, event_id)
-    if d is None or d.status in ("delivered", "exhausted", "dropped"):
+    if d is None or d.status in FINAL:
         return DONE
     s = repo.subscription(subscription_id, consistent=True)
     now = clock.now()
@@ -141,11 +144,7 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
         return DONE
     lease = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
     if not _lease(program, d, lease, now):
-        if d.status == "retrying" and d.next_attempt_at and clock.parse_iso(d.next_attempt_at) > now:
-            # back before its time (a wait SQS refused, a clock apart): it comes back when due; a
-            # copy of a message that is in time anyway finds the delivery leased or done then
-            return max(1, int((clock.parse_iso(d.next_attempt_at) - now).total_seconds()) + 1)
-        return DONE                       # another copy of this message holds it
+        return _not_free(program, subscription_id, event_id)
     posted = not s.paused_until or (clock.parse_iso(s.paused_until) <= now and _probe(program, s, now))
     if not posted:
         outcome, at = sender.Outcome(None, 0, "", f"not posted: {int(s.failures or 0)} posts failed in a row; "
@@ -173,6 +172,25 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
         _extend_streak(program, s)
         return 0                          # report it: the next receive moves it to the dead-letter queue
     return wait
+
+
+def _not_free(program: str, subscription_id: str, event_id: str) -> int | None:
+    """A delivery this message could not lease, read again: done (DONE, the message is deleted), or
+    the seconds to keep the message until it may be tried. A retry not yet due: back before its time
+    (a wait SQS refused, a clock apart), it waits until due. Leased by another copy of this message
+    (SQS's at-least-once, or a batch that outran the queue's visibility): it waits until that lease
+    ends, and then finds the delivery done, or due again if the holder's post failed. It is never
+    deleted while the holder's post is undecided: the holder's own message may be this one, and a
+    wait it sets on a message deleted meanwhile fails, leaving a failed delivery that nothing
+    would ever try again."""
+    now = clock.now()
+    d = repository.of(UnitOfWork(ACTOR, program=program)).delivery(subscription_id, event_id)
+    if d is None or d.status in FINAL:
+        return DONE
+    until = d.next_attempt_at if d.status == "retrying" else d.lease_until if d.status == "delivering" else None
+    if until is None or clock.parse_iso(until) <= now:
+        return 1                          # free again meanwhile: tried in a second
+    return max(1, int((clock.parse_iso(until) - now).total_seconds()) + CLOCK_SKEW_SECONDS + 1)
 
 
 def _outcome(outcome: sender.Outcome, status: str, at: datetime, wait: int | None) -> list[Any]:

@@ -4,11 +4,15 @@ held by the in-flight gate sent again with a delay (``SendMessageBatch``). One r
 instead of one a message: a dead endpoint's backlog costs SQS (and the local emulator) a tenth.
 
 Either may fail, in whole or for some entries: a retry wait not set leaves the message the queue's
-visibility (the early return finds its delivery not due and postpones it again: never a lost
-retry); a message not sent again is kept instead, with the same wait."""
+visibility (6 minutes deployed, 1 minute locally, from its receive: a short wait ends up to that
+late, a longer one comes back early, finds its delivery not due and is postponed again); a message
+not sent again is kept instead, with the same wait. A wait refused because the message is gone (a
+copy of it received meanwhile and deleted) would lose the retry: the deliverer never deletes a
+copy while another holds the delivery's lease (:func:`chalicelib.webhooks.delivery._not_free`)."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -48,8 +52,17 @@ def postpone(waits: list[tuple[dict[str, Any], int]]) -> None:
             answer = aws.client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": r["receiptHandle"],
                  "VisibilityTimeout": min(s, domain.MAX_WAIT_SECONDS)} for i, (r, s) in enumerate(part)])
-            failed = len(answer.get("Failed", []))
-        except Exception:                 # noqa: BLE001 - they come back after the queue's visibility
-            failed = len(part)
+            failed = {int(f["Id"]): str(f.get("Code")) for f in answer.get("Failed", [])}
+        except Exception as error:        # noqa: BLE001 - they come back after the queue's visibility
+            failed = dict.fromkeys(range(len(part)), type(error).__name__)
         if failed:
-            logger.warning("could not set webhook messages' visibility", extra={"messages": failed})
+            logger.warning("could not set webhook messages' visibility", extra={"messages": len(failed), "failed": [
+                {"event_id": _event_of(part[i][0]), "why": why, "wait": part[i][1]} for i, why in failed.items()]})
+
+
+def _event_of(record: dict[str, Any]) -> str | None:
+    """The event a message's delivery is of (for the log)."""
+    try:
+        return str(json.loads(record["body"])["event_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
