@@ -13,7 +13,9 @@
 * **Complete** (the payment confirmed) confirms each hold (coupons written off, points spent,
   stored value and gift cards paid: each a payment of the order, refundable as any), then earns
   points and growth on the order as the points rules say (not on what points or stored value
-  bonus paid), records ``completed`` and ``checkout.completed``.
+  bonus paid), records ``completed`` and ``checkout.completed``. A completion that finds the
+  order earned by another try of it (any key, the same ``payment_ref``) answers the completed
+  checkout, as that try did.
 * **Cancel** (or the lapse, when the holds' time is up) releases every hold, ``cancelled``.
 
 Cost: a commit with c coupons, points, stored value and g cards is 2 + c + 1 + 1 + g
@@ -260,7 +262,15 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
                             status_now=c.status)
     fields = _fields(c)
     _confirm_all(uow.program, by, list(saga.steps(fields, by)))
-    earned = _earn(uow, c, fields, by) if c.member_id else None
+    point = uow.savepoint()
+    try:
+        earned = _earn(uow, c, fields, by) if c.member_id else None
+    except points.OrderAlreadyEarned:            # by another try of this completion (any key) meanwhile?
+        done = _get(UnitOfWork(by.ref, program=uow.program), c.checkout_id)
+        if done is None or done.status != saga.COMPLETED or done.payment_ref != cmd.payment_ref:
+            raise
+        uow.rollback_to(point)
+        return view(done)                            # as that completion answered
     saga.move(c, saga.COMPLETED)
     c.completed_at = clock.iso(clock.now())
     c.earned = json.dumps(earned) if earned else None

@@ -308,3 +308,35 @@ def test_a_commit_in_slow_steps_answers_before_the_deadline_whatever_a_step_cost
     assert _balances(api, mid)["points"] == (0, 5_000) and _balances(api, mid)["sv"] == 0
     slow_steps.cost = 0.0
     assert api.ok("POST", CHECKOUTS, body, key="co-slow", token=_till()) == reply
+
+
+def test_completions_racing_under_other_keys_with_one_payment_answer_the_completed_checkout(shop, monkeypatch):
+    """Attack of session 47: completions of one checkout sent at once under different keys with
+    the same payment_ref: one that found the order earned by another meanwhile answered 409
+    order-already-earned, remembered under its key for good. Now it answers as the completion
+    did (200, the completed checkout), and so does its resend; points are earned once; only
+    another payment is refused. The other completion is run inside this one, just before it
+    earns (over HTTP the e2e test sends them at once)."""
+    from chalicelib.checkout import commits
+    api = shop
+    mid = _member(api, "13800275001")
+    q = _quote(api, mid)
+    c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 3_000}, key="race-co", token=_till())
+    path = f"{CHECKOUTS}/{c['checkout_id']}/complete"
+    real, other = commits._earn, []
+
+    def earn_after_the_other(*args):
+        if not other:                                       # the other till's completion finishes first
+            other.append(None)
+            other[0] = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-a", token=_till())
+        return real(*args)
+    monkeypatch.setattr(commits, "_earn", earn_after_the_other)
+    status, mine = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-b", token=_till())
+    monkeypatch.undo()
+    assert other[0][0] == 200 and other[0][1]["status"] == "completed", other
+    assert (status, mine) == (200, other[0][1])
+    assert api.call("POST", path, {"payment_ref": "wx-race"}, key="race-b", token=_till()) == (200, mine)   # resent
+    assert api.call("POST", path, {"payment_ref": "wx-race"}, key="race-c", token=_till()) == (200, mine)
+    status, refused = api.call("POST", path, {"payment_ref": "wx-other"}, key="race-d", token=_till())
+    assert status == 409 and refused["type"].endswith("/checkout-state"), refused
+    assert _balances(api, mid)["points"] == (mine["earned"]["points"], 0)     # earned once, the rest spent
