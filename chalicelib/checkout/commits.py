@@ -6,11 +6,16 @@
   committed by it, in one transaction; then each hold is taken in a transaction of its own, its
   id derived from the Idempotency-Key; then the record becomes ``committed`` with the request's
   idempotency record and ``checkout.committed``. A hold refused releases every one taken, the
-  record becomes ``failed`` (the quote free again) and the answer is 409 with what differs.
+  record becomes ``failed`` (the quote free again) and the answer is 409 with what differs. Each
+  hold (and each step of a points spend in steps) is taken only while the request's deadline
+  holds it and the rest at the pace of its slowest step so far; else 503 ``busy``: this try
+  stopped at its deadline, and the retry under the same key carries on from the holds taken.
 * **Complete** (the payment confirmed) confirms each hold (coupons written off, points spent,
   stored value and gift cards paid: each a payment of the order, refundable as any), then earns
   points and growth on the order as the points rules say (not on what points or stored value
-  bonus paid), records ``completed`` and ``checkout.completed``.
+  bonus paid), records ``completed`` and ``checkout.completed``. A completion that finds the
+  order earned by another try of it (any key, the same ``payment_ref``) answers the completed
+  checkout, as that try did.
 * **Cancel** (or the lapse, when the holds' time is up) releases every hold, ``cancelled``.
 
 Cost: a commit with c coupons, points, stored value and g cards is 2 + c + 1 + 1 + g
@@ -36,14 +41,15 @@ from chalicelib.members import service as members
 from chalicelib.merchants import service as merchants
 from chalicelib.orders import service as orders
 from chalicelib.points import service as points
-from chalicelib.shared import clock
-from chalicelib.shared.errors import ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem, changed
+from chalicelib.shared import clock, deadline
+from chalicelib.shared.errors import Busy, ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
 JOB = "checkout-lapse"
 CLAIM_MARGIN = timedelta(seconds=30)     # a completion starts only with this long left before its holds lapse
 LAPSE_ACTOR = f"job:{JOB}"
+STEPS_AHEAD = 2       # a hold is taken only with time left for it and the record, each as slow as the slowest step
 
 
 class QuoteExpired(Conflict):
@@ -92,26 +98,36 @@ def commit(cmd: CommitCheckout, by: Principal, uow: UnitOfWork, key: str | None)
         raise CheckoutState(f"checkout {checkout_id} was cancelled", status_now=found.status)
     if found.status != saga.OPEN:
         return view(found)                           # committed: a retry whose first reply was lost
-    expires = clock.parse_iso(found.hold_expires_at)
-    cards = {c.card_number: c.secret for c in cmd.gift_cards}
-    taken: list[saga.Step] = []
-    for step in saga.steps(_fields(found), by, cards, expires):
-        taken.append(step)
-        if step.status(UnitOfWork(by.ref, program=uow.program)) == holds.OPEN:
-            continue                                 # taken by the first try
-        try:
-            saga.in_unit(uow.program, by.ref, step.take)
-        except ConcurrentUpdate:
-            raise
-        except Problem as refused:
-            if step.status(UnitOfWork(by.ref, program=uow.program)) in (holds.OPEN, holds.FILLING):
-                raise ConcurrentUpdate("another try of this commit is taking the step; retry") from None
-            _fail(uow.program, by, found, taken, step, refused)
+    _take_steps(uow.program, by, found, {c.card_number: c.secret for c in cmd.gift_cards})
     saga.move(found, saga.COMMITTED)
     found.committed_at = clock.iso(clock.now())
     uow.save_versioned(found, int(found.version), changed(f"checkout {checkout_id}"))
     uow.emit(DomainEvent("checkout.committed", **about(found)))
     return view(found)
+
+
+def _take_steps(program: str, by: Principal, found: CheckoutItem, cards: dict[str, str]) -> None:
+    """Take every hold an earlier try did not, each in a transaction of its own while the deadline
+    holds it (else 503 busy: the retry under the key carries on); a hold refused fails the commit."""
+    expires = clock.parse_iso(found.hold_expires_at)
+    taken: list[saga.Step] = []
+    for step in saga.steps(_fields(found), by, cards, expires):
+        taken.append(step)
+        if step.status(UnitOfWork(by.ref, program=program)) == holds.OPEN:
+            continue                                 # taken by an earlier try
+        if not deadline.room_for(STEPS_AHEAD, 0):
+            raise Busy(f"this try stopped at its deadline before taking the {step.part} hold ({len(taken) - 1} "
+                       "taken so far); retry with the same Idempotency-Key to carry on from them", retry_after=1)
+        try:
+            with deadline.measured():
+                saga.in_unit(program, by.ref, step.take)
+        except (ConcurrentUpdate, Busy):
+            raise                                    # Busy: a spend in steps stopped at the deadline, kept
+        except Problem as refused:
+            if step.status(UnitOfWork(by.ref, program=program)) in (holds.OPEN, holds.FILLING):
+                raise ConcurrentUpdate(f"the {step.part} hold was taken by another try of this commit sent "
+                                       "meanwhile; retry") from None
+            _fail(program, by, found, taken, step, refused)
 
 
 def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_id: str) -> CheckoutItem:
@@ -246,7 +262,15 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
                             status_now=c.status)
     fields = _fields(c)
     _confirm_all(uow.program, by, list(saga.steps(fields, by)))
-    earned = _earn(uow, c, fields, by) if c.member_id else None
+    point = uow.savepoint()
+    try:
+        earned = _earn(uow, c, fields, by) if c.member_id else None
+    except points.OrderAlreadyEarned:            # by another try of this completion (any key) meanwhile?
+        done = _get(UnitOfWork(by.ref, program=uow.program), c.checkout_id)
+        if done is None or done.status != saga.COMPLETED or done.payment_ref != cmd.payment_ref:
+            raise
+        uow.rollback_to(point)
+        return view(done)                            # as that completion answered
     saga.move(c, saga.COMPLETED)
     c.completed_at = clock.iso(clock.now())
     c.earned = json.dumps(earned) if earned else None

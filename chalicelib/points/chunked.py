@@ -10,11 +10,15 @@ account version, one posting, one event):
   the last lots and turns the hold into the redemption (or the open checkout hold), together
   with its idempotency record. The hold's id comes from the caller and its Idempotency-Key, so a
   retry resumes where the first try stopped; a hold abandoned while filling lapses after
-  ``FILL_SECONDS`` (the holds job gives its points back). The steps stop while the request's
-  deadline still leaves ``FILL_MARGIN_SECONDS`` (for the rest of the request): the request answers
-  503 ``busy`` with ``Retry-After``, and its retry under the same key carries on from the steps
-  taken, so no request runs past API Gateway's 29 s however many lots a spend takes (each try
-  takes at least one step).
+  ``FILL_SECONDS`` (the holds job gives its points back). Each step is timed
+  (:func:`chalicelib.shared.deadline.measured`), and another is taken only while the request's
+  deadline still holds ``STEPS_AHEAD`` steps as slow as the slowest this request has taken (the
+  next step, the transaction that finishes the spend, the rest of the request: a checkout's other
+  holds and its record) and ``FILL_MARGIN_SECONDS``: so the margin grows with the load. Else
+  the request answers 503 ``busy`` with ``Retry-After`` (this try stopped at its deadline), and
+  its retry under the same key carries on from the steps taken, so no request runs past API
+  Gateway's 29 s however many lots a spend takes and however slow a step is (each try takes at
+  least one step: the first step of a request is always taken).
 * **Giving back** (cancelling or lapsing a big hold, refunding an order that spent many lots)
   commits the decision with the first ``MAX_LOTS`` lots; the rest wait in a *releasing* hold
   (still counted as ``held``) and go back ``MAX_LOTS`` at a time right after the commit, or by
@@ -44,7 +48,8 @@ from chalicelib.shared.retry import Contention
 
 FILL_SECONDS = 300          # a spend left half-taken gives its points back after this
 STEP_TRIES = 20
-FILL_MARGIN_SECONDS = 5.0   # the steps stop with this much of the request's deadline left (its own transaction, a checkout's other steps)
+FILL_MARGIN_SECONDS = 5.0   # the steps stop with this much of the request's deadline left, besides STEPS_AHEAD steps
+STEPS_AHEAD = 3             # the next step, the spend's finishing transaction, the rest of the request (each measured)
 
 
 class SpendInProgress(Conflict):
@@ -68,6 +73,21 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
     transaction per ``MAX_LOTS`` lots, until the rest fits the request's own transaction; the
     hold as left (None if nothing needed moving)."""
     contention = Contention(STEP_TRIES)
+    so_far = ""
+    while True:
+        if not deadline.room_for(STEPS_AHEAD, FILL_MARGIN_SECONDS):
+            raise Busy(f"this try stopped at its deadline while taking a large spend in steps{so_far}; retry with "
+                       "the same Idempotency-Key to carry on from the steps taken", retry_after=1)
+        with deadline.measured():
+            h, so_far = _step(program_id, member_id, point_type, points, hold_id, by, rules, merchant, contention)
+        if not so_far:
+            return h
+
+
+def _step(program_id: str, member_id: str, point_type: str, points: int, hold_id: str, by: Principal,
+          rules: R.ProgramRules, merchant: str | None, contention: Contention) -> tuple[HoldItem | None, str]:
+    """One step of :func:`fill`: the hold and what is taken so far, or the hold and "" when the
+    rest fits the request's own transaction."""
     while True:
         uow = UnitOfWork(by.ref, program=program_id)
         h = repository.of(uow).hold(member_id, point_type, hold_id)
@@ -79,7 +99,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
         first = list(islice(ledger.spendable_lots(), MAX_LOTS + 1))
         chunk = sum(int(lot.remaining) for lot in first[:MAX_LOTS])
         if len(first) <= MAX_LOTS or chunk >= points - have:
-            return h                                    # the rest fits one transaction
+            return h, ""                                # the rest fits one transaction
         taken = ledger.take(chunk)                      # exactly those lots, soonest first
         ledger.hold(chunk)
         fresh = h is None
@@ -103,9 +123,7 @@ def fill(program_id: str, member_id: str, point_type: str, points: int, hold_id:
             if not contention.lost():
                 raise
             continue
-        if deadline.left() < FILL_MARGIN_SECONDS:
-            raise Busy(f"a large spend is being taken in steps ({have + chunk} of {points} points so far); "
-                       "retry with the same Idempotency-Key to carry on", retry_after=1)
+        return h, f" ({have + chunk} of {points} points taken so far)"
 
 
 def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]]:

@@ -9,6 +9,11 @@ a turn on a contended member, the back-off of a batch read) gives up at it, answ
 ``Retry-After`` instead. Outside a request (a job, a test) there is no deadline unless one is
 opened.
 
+Work done in steps (a spend from a thousand lots, a checkout's holds) also measures its steps
+(:func:`measured`) and takes another only if the time left holds it and what must follow, at the
+pace of the slowest step this request has measured (:func:`room_for`): under load a step may take
+seconds, so no fixed margin answers in time.
+
 The deadline is a context variable: each request's thread (the local server) or invocation (a
 Lambda) sees its own.
 """
@@ -20,8 +25,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass
+class _Pace:
+    slowest: float = 0.0      # the slowest step measured in this request (seconds)
+    nested: float = 0.0       # time of the steps measured inside the one being measured
+
 
 _AT: ContextVar[float | None] = ContextVar("deadline", default=None)
+_PACE: ContextVar[_Pace | None] = ContextVar("deadline_pace", default=None)
 
 
 def left() -> float:
@@ -41,10 +55,44 @@ def within(seconds: float) -> Iterator[None]:
     at = time.monotonic() + seconds
     outer = _AT.get()
     token = _AT.set(at if outer is None else min(at, outer))
+    pace = _PACE.set(_PACE.get() if outer is not None else _Pace())
     try:
         yield
     finally:
+        _PACE.reset(pace)
         _AT.reset(token)
+
+
+@contextmanager
+def measured() -> Iterator[None]:
+    """Time one step of work (its reads and its transaction) for :func:`room_for`. A step measured
+    inside another counts for itself only: the outer one counts the rest of its time."""
+    pace = _PACE.get()
+    if pace is None:
+        yield
+        return
+    outer_nested, pace.nested = pace.nested, 0.0
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        spent = time.monotonic() - started
+        pace.slowest = max(pace.slowest, spent - pace.nested)
+        pace.nested = outer_nested + spent
+
+
+def slowest() -> float:
+    """The slowest step measured in this request so far (0 before any)."""
+    pace = _PACE.get()
+    return pace.slowest if pace is not None else 0.0
+
+
+def room_for(steps: float, margin: float) -> bool:
+    """Whether ``steps`` more steps, each as slow as the slowest measured in this request, and
+    ``margin`` seconds still end before the deadline. True before any step is measured: a request
+    always takes its first step (so each try of a change in steps gets further)."""
+    pace = slowest()
+    return pace == 0.0 or steps * pace + margin <= left()
 
 
 def request_budget(remaining_ms: float | None, budget: float, margin: float) -> float:

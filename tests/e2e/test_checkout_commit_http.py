@@ -151,3 +151,31 @@ def test_one_key_in_flight_twice_commits_and_completes_once_and_cancel_racing_co
     else:
         assert state["status"] == "cancelled" and finished.status_code == 409
         assert after["sv"] == (5_000, 0) and after["points"] == (191, 0)
+
+
+def test_completions_racing_under_different_keys_with_one_payment_all_answer_the_completed_checkout(
+        api, stack, shop):  # noqa: F811
+    """Attack of session 47: 8 completions of one checkout at once, each under its own key with
+    the same payment_ref (a till that retried while its first try still ran), answered 3-6 of 8
+    200 and the rest 409 order-already-earned, which their keys then kept answering. Now 16 at
+    once all answer the completed checkout, points are earned once, each key resent and a new key
+    answer it again, and only another payment is refused."""
+    hq, till, _ = shop
+    member_id, _ = _gold_member_with_coupons_points_and_stored_value(api, hq, till)
+    q = _quote(api, till, member_id)
+    c = _ok(api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 5_000}, signed_by=till,
+                     key=f"keys-{member_id}"), 201)
+    path, keys = f"{CHECKOUTS}/{c['checkout_id']}/complete", [f"keys-done-{i}-{member_id}" for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        completes = list(pool.map(lambda k: api.call("POST", path, {"payment_ref": "wx-keys"}, signed_by=till, key=k),
+                                  keys))
+    assert [r.status_code for r in completes] == [200] * 16, [r.text for r in completes]
+    done = completes[0].json()
+    assert done["status"] == "completed" and done["earned"]["points"] == 191
+    assert all(r.json() == done for r in completes)
+    assert _balances(api, hq, member_id) == {"points": (191, 0), "sv": (0, 0), "coupons": ["used", "used"]}
+    for k in (keys[0], keys[-1], f"keys-late-{member_id}"):         # resent after, and a till's new key
+        assert _ok(api.call("POST", path, {"payment_ref": "wx-keys"}, signed_by=till, key=k)) == done
+    other = api.call("POST", path, {"payment_ref": "wx-other"}, signed_by=till, key=f"keys-other-{member_id}")
+    assert other.status_code == 409 and other.json()["type"].endswith("/checkout-state"), other.text
+    assert _balances(api, hq, member_id)["points"] == (191, 0)                 # earned once

@@ -6,6 +6,7 @@ on each backend, so the fake is proved to behave like the real store.
 """
 
 import contextlib
+import time
 
 import boto3
 import pytest
@@ -189,3 +190,44 @@ def conflicts(aws):
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", injected)
     yield injected
     client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", injected)
+
+
+@pytest.fixture
+def six_lots(monkeypatch):
+    """One transaction may touch only 6 lots (as if the item budget were 100 and lots huge)."""
+    from chalicelib.points import chunked, ledger, refunds, spending
+    for module in (ledger, chunked, spending, refunds):
+        monkeypatch.setattr(module, "MAX_LOTS", 6)
+
+
+class StagedClock:
+    """The requests' deadline clock, ahead of the real one by what the staged steps cost."""
+
+    def __init__(self) -> None:
+        self.ahead, self.cost = 0.0, 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.ahead
+
+    def call(self, api, *args, **kwargs):
+        """``api.call`` and the seconds it took on this clock."""
+        started = self.monotonic()
+        status, reply = api.call(*args, **kwargs)
+        return status, reply, self.monotonic() - started
+
+
+@pytest.fixture
+def slow_steps(monkeypatch):
+    """Each step of a spend in steps (its reads and its transaction) costs ``slow_steps.cost``
+    seconds more on the requests' deadline clock, as on a machine at load 20."""
+    from chalicelib.points import chunked
+    from chalicelib.shared import deadline
+    staged = StagedClock()
+    monkeypatch.setattr(deadline, "time", staged)          # the deadline's only use of time: monotonic()
+    real = chunked.islice                                   # each step reads the soonest lots once
+
+    def step(*args):
+        staged.ahead += staged.cost
+        return real(*args)
+    monkeypatch.setattr(chunked, "islice", step)
+    return staged

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.points import chunked, ledger, refunds, spending
+from chalicelib.points import chunked, spending
 from chalicelib.shared import clock
+from chalicelib.shared.config import settings
 from tests.integration.test_points_features import T0, balanced
 
 
@@ -21,13 +22,6 @@ def one_point_lots(api, mid, n):
 
 def postings(api, mid, limit=100):
     return api.ok("GET", f"/v1/members/{mid}/points/ledger?limit={limit}")["postings"]
-
-
-@pytest.fixture
-def six_lots(monkeypatch):
-    """One transaction may touch only 6 lots (as if the item budget were 100 and lots huge)."""
-    for module in (ledger, chunked, spending, refunds):
-        monkeypatch.setattr(module, "MAX_LOTS", 6)
 
 
 def test_a_thousand_lot_account_redeems_holds_and_is_refunded_in_one_request_each(memory):
@@ -166,4 +160,35 @@ def test_a_spend_in_steps_stops_before_the_request_s_deadline_and_its_retries_ca
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
     assert api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 20, "reward": "tv"}, key="late") == spent
+    clock.freeze(None)
+
+
+@pytest.mark.parametrize("cost", [2.0, 7.0, 12.0])
+def test_a_spend_in_slow_steps_answers_before_the_deadline_whatever_a_step_costs(api, six_lots, slow_steps, cost):
+    """Attack of session 47: under load a step took longer than the fixed 5 s margin, and a reply
+    came after 37-44 s. The steps now stop while the deadline still holds the next step and the
+    rest at the pace of the slowest step of the request: every try answers within the request's
+    budget, with a step or more taken, and says that it stopped at its deadline (no other try
+    existed); the retries under the key spend it once."""
+    clock.freeze(T0)
+    budget = settings().request_budget_seconds
+    mid = api.member(f"1380013768{int(cost) % 10}")
+    one_point_lots(api, mid, 30)
+    slow_steps.cost = cost
+    held, tries = [], 0
+    while True:
+        tries += 1
+        status, reply, took = slow_steps.call(api, "POST", f"/v1/members/{mid}/points/redeem",
+                                             {"points": 20, "reward": "tv"}, key="slow")
+        assert took < budget, (tries, took, reply)
+        if status != 503:
+            break
+        assert reply["type"].endswith("/busy") and "stopped at its deadline" in reply["detail"], reply
+        assert "another try" not in reply["detail"] and "same Idempotency-Key" in reply["detail"]
+        held.append(balanced(mid)["held"])
+    assert status == 200, reply
+    assert held == sorted(set(held)) and tries <= 4          # each try a step further (3 steps and the finish)
+    assert (reply["points"], len(reply["lots"]), reply["balance"]) == (20, 20, 10)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
     clock.freeze(None)

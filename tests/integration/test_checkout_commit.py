@@ -14,6 +14,7 @@ import pytest
 from chalicelib.checkout import saga
 from chalicelib.ledger import holds
 from chalicelib.shared import clock
+from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import Conflict
 from tests.integration.test_checkout_quote import CART, QUOTES, T0, _member, _till
@@ -250,14 +251,14 @@ def test_a_gift_card_pays_part_and_a_wrong_secret_releases_everything(shop, monk
     assert order["amount_fen"] == 20_700
 
 
-def test_a_points_step_in_many_steps_past_its_margin_is_carried_on_by_the_commit_s_retries(shop, monkeypatch):
+def test_a_points_step_in_many_steps_past_its_margin_answers_busy_and_the_retry_carries_on(shop, six_lots,
+                                                                                          monkeypatch):
     """The points step of a member with more lots than a transaction takes is taken in steps
-    (points/chunked.py); a step that leaves less than the margin of the request's deadline answers
-    busy, which the commit takes for a step in progress and retries: the commit still ends once,
-    with every hold as a commit in one go leaves them (test_big_accounts has the redemption's 503)."""
-    from chalicelib.points import chunked, ledger, refunds, spending
-    for module in (ledger, chunked, spending, refunds):
-        monkeypatch.setattr(module, "MAX_LOTS", 6)
+    (points/chunked.py); a try whose deadline leaves too little for another step answers 503 busy
+    saying that it stopped at its deadline (not another try: there is none), and the retry under
+    the same key carries on: the commit ends once, with every hold as a commit in one go leaves
+    them (test_big_accounts has the redemption's 503)."""
+    from chalicelib.points import chunked
     monkeypatch.setattr(chunked, "FILL_MARGIN_SECONDS", 10_000.0)
     api = shop
     mid = api.member("13800274001")
@@ -265,7 +266,77 @@ def test_a_points_step_in_many_steps_past_its_margin_is_carried_on_by_the_commit
         api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 500, "reason": f"lot {i}"})
     q = _quote(api, mid)
     assert q["points"]["points"] == 5_000
+    status, busy = api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-steps", token=_till())
+    assert status == 503 and busy["type"].endswith("/busy"), busy
+    assert busy["detail"] == ("this try stopped at its deadline while taking a large spend in steps (3000 of 5000 "
+                              "points taken so far); retry with the same Idempotency-Key to carry on from the steps "
+                              "taken")
+    assert _balances(api, mid)["points"] == (2_000, 3_000)                  # the step taken is kept
     c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-steps", token=_till())
     assert c["status"] == "committed"
     assert _balances(api, mid)["points"] == (0, 5_000)
     assert api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"]}, key="co-steps", token=_till()) == c
+
+
+@pytest.mark.parametrize("cost", [3.0, 8.0, 15.0])
+def test_a_commit_in_slow_steps_answers_before_the_deadline_whatever_a_step_costs(shop, six_lots, slow_steps, cost):
+    """Attack of session 47: a 1,000-lot checkout at load 13-24 answered after 37 s and 44 s, its
+    steps slower than the fixed margin, and the commit ran another step after the deadline's
+    check. Every try now answers within the request's budget, each a step or a hold further,
+    saying it stopped at its deadline; the retries commit it once, every hold exact."""
+    api = shop
+    budget = settings().request_budget_seconds
+    mid = api.member(f"1380027410{int(cost) % 10}")
+    for i in range(25):                                     # 5,000 points in 25 lots: 4 steps of 6, then 1
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 200, "reason": f"lot {i}"})
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 3_000, "payment_ref": f"p-{mid}",
+                                                               "merchant_id": "m1"})
+    q = _quote(api, mid)
+    assert q["points"]["points"] == 5_000
+    slow_steps.cost = cost
+    body, tries = {"quote_id": q["quote_id"], "stored_value_fen": 3_000}, 0
+    while True:
+        tries += 1
+        status, reply, took = slow_steps.call(api, "POST", CHECKOUTS, body, key="co-slow", token=_till())
+        assert took < budget, (tries, took, reply)
+        if status != 503:
+            break
+        assert reply["type"].endswith("/busy") and "stopped at its deadline" in reply["detail"], reply
+        assert "another try" not in reply["detail"] and "same Idempotency-Key" in reply["detail"]
+    assert status == 201 and reply["status"] == "committed", reply
+    assert tries <= 6                                       # 4 steps, the finish, the stored value's hold
+    assert _balances(api, mid)["points"] == (0, 5_000) and _balances(api, mid)["sv"] == 0
+    slow_steps.cost = 0.0
+    assert api.ok("POST", CHECKOUTS, body, key="co-slow", token=_till()) == reply
+
+
+def test_completions_racing_under_other_keys_with_one_payment_answer_the_completed_checkout(shop, monkeypatch):
+    """Attack of session 47: completions of one checkout sent at once under different keys with
+    the same payment_ref: one that found the order earned by another meanwhile answered 409
+    order-already-earned, remembered under its key for good. Now it answers as the completion
+    did (200, the completed checkout), and so does its resend; points are earned once; only
+    another payment is refused. The other completion is run inside this one, just before it
+    earns (over HTTP the e2e test sends them at once)."""
+    from chalicelib.checkout import commits
+    api = shop
+    mid = _member(api, "13800275001")
+    q = _quote(api, mid)
+    c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 3_000}, key="race-co", token=_till())
+    path = f"{CHECKOUTS}/{c['checkout_id']}/complete"
+    real, other = commits._earn, []
+
+    def earn_after_the_other(*args):
+        if not other:                                       # the other till's completion finishes first
+            other.append(None)
+            other[0] = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-a", token=_till())
+        return real(*args)
+    monkeypatch.setattr(commits, "_earn", earn_after_the_other)
+    status, mine = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-b", token=_till())
+    monkeypatch.undo()
+    assert other[0][0] == 200 and other[0][1]["status"] == "completed", other
+    assert (status, mine) == (200, other[0][1])
+    assert api.call("POST", path, {"payment_ref": "wx-race"}, key="race-b", token=_till()) == (200, mine)   # resent
+    assert api.call("POST", path, {"payment_ref": "wx-race"}, key="race-c", token=_till()) == (200, mine)
+    status, refused = api.call("POST", path, {"payment_ref": "wx-other"}, key="race-d", token=_till())
+    assert status == 409 and refused["type"].endswith("/checkout-state"), refused
+    assert _balances(api, mid)["points"] == (mine["earned"]["points"], 0)     # earned once, the rest spent

@@ -120,3 +120,27 @@ def test_a_job_works_to_its_lambdas_time_less_a_minute_or_its_requests_and_at_mo
     assert jobs.budget(900_000) == 15 and jobs.budget() == 15
     monkeypatch.setenv("JOB_BUDGET_SECONDS", "7200")                          # the benchmark: one whole run
     assert jobs.budget() == 7200 and jobs.budget(900_000) == 840
+
+
+def test_steps_are_measured_each_for_itself_and_another_is_taken_only_while_the_deadline_holds_it(monkeypatch):
+    """A change in steps stops at the pace of its slowest step so far (chunked spends, checkout
+    holds): a step measured inside another counts for itself only; before any step, the first is
+    always allowed; outside a request nothing is measured and every step is allowed."""
+    now = [1_000.0]
+    monkeypatch.setattr(deadline, "time", type("Clock", (), {"monotonic": staticmethod(lambda: now[0])}))
+    with deadline.measured():
+        now[0] += 50
+    assert deadline.slowest() == 0.0 and deadline.room_for(100, 100)      # no request: nothing measured
+    with deadline.within(20):
+        assert deadline.room_for(3, 5) and deadline.slowest() == 0.0       # the first step is always taken
+        with deadline.measured():                                        # 1 s of its own around a 4 s step
+            now[0] += 1
+            with deadline.measured():
+                now[0] += 4
+        assert deadline.slowest() == 4.0                                 # not 5: each counts for itself
+        assert deadline.room_for(3, 3) and not deadline.room_for(3, 4)   # 15 s left: 3 x 4 + 3 fits, + 4 not
+        with deadline.measured():
+            now[0] += 6
+        assert deadline.slowest() == 6.0 and not deadline.room_for(1, 3.5)   # 9 s left
+    with deadline.within(20):
+        assert deadline.slowest() == 0.0                                 # each request measures its own
