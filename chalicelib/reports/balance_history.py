@@ -31,7 +31,7 @@ from chalicelib.events.folding import FOLD_SHARDS, Deltas, folds, read_shards
 from chalicelib.points import service as points
 from chalicelib.shared import clock
 from chalicelib.shared.events import DomainEvent
-from chalicelib.tiers.plans import refund_fen
+from chalicelib.tiers import service as tiers
 
 CONSUMER = "balance-sheet-history"
 POINTS_EVENTS = ("points.earned", "points.redeemed", "points.held", "points.hold_confirmed", "points.hold_released",
@@ -123,7 +123,7 @@ def _kept_fen(cut: dict[str, Any], cancelled: dict[str, Any], day: str) -> int:
     price = int(cut["price_fen"])
     if cancelled.get("refund_policy") != "prorated":
         return price
-    return price - refund_fen([{**cut, "payment_ref": "paid"}], date.fromisoformat(day))
+    return price - tiers.prorated_refund_fen([{**cut, "payment_ref": "paid"}], date.fromisoformat(day))
 
 
 def changed_after(uow: UnitOfWork, line: str, day: str) -> dict[str, int]:

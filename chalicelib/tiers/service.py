@@ -15,6 +15,7 @@ from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.tiers import membership, repository, standing
 from chalicelib.tiers.ladder import LADDER, Ladder, add_months
+from chalicelib.tiers.plans import refund_fen
 from chalicelib.tiers.schemas import SetTier
 from chalicelib.tiers.tables import MembershipItem, TierItem
 
@@ -171,3 +172,9 @@ def plus_at(uow: UnitOfWork, member_id: str, when: datetime) -> str | None:
     """The plan of the member's paid membership running on the day of ``when``, if any."""
     item = membership.at(uow, member_id, when)
     return item.plan if item else None
+
+
+def prorated_refund_fen(periods: list[dict[str, Any]], today: date) -> int:
+    """What a prorated cancellation on ``today`` refunds of ``periods`` (the balance sheet reads
+    a cancellation recorded before its event carried what it kept)."""
+    return refund_fen(periods, today)

@@ -36,10 +36,10 @@ def test_a_cursor_goes_back_to_its_position_for_the_same_filters_only():
 
 def test_what_looks_like_a_secret():
     assert family("staff.login_failed") == "staff" and family("phone_changed") == "phone_changed"
-    for text in ("whsec_abc", "rt_default.x.y", "bearer x", "eyJhbGciOi", "f" * 64):
+    for text in ("whsec_abc", "rt_default.x.y", "bearer x9", "bearer abcdefghijklmnop", "eyJhbGciOi", "f" * 64):
         assert SECRET_LOOKING.search(text), text
     for text in ("start_date", "rt_ops", "bearer-x", "verified_by=sms_otp", "ak_0123456789abcdef01234567 store=s1", "clerk -> store_manager",
-                 "refresh token 01JAAAAAAAAAAAAAAAAAAAAAAA", "phone,email", "138****8000 -> 139****0000"):
+                 "refresh token 01JAAAAAAAAAAAAAAAAAAAAAAA", "phone,email", "138****8000 -> 139****0000", "bearer x", "Bearer of the keys"):
         assert not SECRET_LOOKING.search(text), text
     assert redact("login Bearer eyJhbGciOiJIUzI1NiJ9") == "login [redacted]"
     assert redact("key " + "ab" * 32) == "key [redacted]"
