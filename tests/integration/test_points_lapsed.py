@@ -13,7 +13,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from tests.integration.conftest import AppClient
-from tests.integration.test_big_accounts import one_point_lots, six_lots  # noqa: F401 (a fixture)
+from tests.integration.test_big_accounts import one_point_lots  # noqa: F401 (a fixture; six_lots is in conftest.py)
 from tests.integration.test_points_features import T0, balanced, earn
 
 
