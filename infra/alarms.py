@@ -7,6 +7,8 @@ the same topic). The alarms, and what each says is wrong:
 * ``Api5xxAlarm``: more than 1% of the API's requests answered 5xx over two 5-minute periods;
 * ``ApiThrottledAlarm``: the app answered 503 because DynamoDB throttled it (the ``Throttles``
   metric of :mod:`chalicelib.api.endpoint`); the gateway's own 429s are the WAF rule's, below;
+* ``ApiDatabaseUnavailableAlarm``: the app answered 503 because a DynamoDB call timed out or
+  could not connect (the ``DatabaseUnavailable`` metric of :mod:`chalicelib.api.endpoint`);
 * ``<Function>ThrottlesAlarm``: Lambda refused an invocation of that function for concurrency
   (the account's pool, or the function's reserved executions, is too small);
 * ``<Function>IteratorAgeAlarm``: a stream consumer is more than 5 minutes behind its stream;
@@ -91,6 +93,9 @@ def add(resources: dict[str, Any], kinds: dict[str, str], stage: str, queues: tu
     resources["ApiThrottledAlarm"] = alarm(
         "DynamoDB throttled API requests, answered 503 (a hot key, or the table's account limits)",
         NAMESPACE, "Throttles", SERVICE, "Sum", 0)
+    resources["ApiDatabaseUnavailableAlarm"] = alarm(
+        "DynamoDB calls of API requests timed out or could not connect, answered 503 (may or may not "
+        "have been applied: callers retry with their keys)", NAMESPACE, "DatabaseUnavailable", SERVICE, "Sum", 0)
     for name, kind in sorted(kinds.items()):
         function = [{"Name": "FunctionName", "Value": {"Ref": name}}]
         resources[f"{name}ThrottlesAlarm"] = alarm(

@@ -237,7 +237,8 @@ def test_every_alarm_notifies_the_topic_and_watches_what_exists(template):
     watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
     assert {("AWS/ApiGateway", "5XXError"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "IteratorAge"),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("Loyalty", "DueBacklogDays"),
-            ("Loyalty", "ReconciliationMismatches"), ("Loyalty", "Throttles")} <= watched
+            ("Loyalty", "ReconciliationMismatches"), ("Loyalty", "Throttles"),
+            ("Loyalty", "DatabaseUnavailable")} <= watched
     assert {f"{f}ThrottlesAlarm" for f in functions} <= set(alarms)
     assert {"EventsDeadLetterQueueAlarm", "JobsDeadLetterQueueAlarm", "WebhooksDeadLetterQueueAlarm",
             "DispatchDomainEventsIteratorAgeAlarm"} <= set(alarms)
