@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.endpoint import REGISTRY, Operation, model_of
+from chalicelib.api.operation import REGISTRY, Operation, model_of
 
 _PARAM = re.compile(r"{(\w+)}")
 PROBLEM = {

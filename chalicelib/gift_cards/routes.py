@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from chalice import Blueprint
 
 from chalicelib.api.auth import HQ, MEMBER, TILL
-from chalicelib.api.endpoint import Call, FileReply, endpoint
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.operation import FileReply
 from chalicelib.shared import lazy
 from chalicelib.shared.errors import NotFound
 

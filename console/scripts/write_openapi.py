@@ -18,7 +18,7 @@ def roles_by_operation() -> dict[str, list[str]]:
     """Each staff operation's admitted program roles, from the routes' own rules (as
     tests/e2e/test_role_table.py asks them): the console's menu shows a page to a role only when
     the role may call every operation the page needs."""
-    from chalicelib.api.endpoint import REGISTRY
+    from chalicelib.api.operation import REGISTRY
     from chalicelib.shared.principal import MERCHANT_ROLES, PROGRAM_ROLES, Principal
 
     def caller(role: str) -> Principal:

@@ -6,7 +6,7 @@ import pytest
 
 import app  # noqa: F401  (declares every route)
 from chalicelib.api.auth import STAFF_ROLES, Principal, mint_token
-from chalicelib.api.endpoint import REGISTRY
+from chalicelib.api.operation import REGISTRY
 
 CALLERS = [Principal("member", "01J00000000000000000000000")] + \
           [Principal("staff", f"s-{r}", r, "demo-merchant") for r in STAFF_ROLES] + \

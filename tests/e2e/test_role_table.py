@@ -13,7 +13,7 @@ import re
 import pytest
 
 import app  # noqa: F401  (declares every route)
-from chalicelib.api.endpoint import REGISTRY
+from chalicelib.api.operation import REGISTRY
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.principal import STAFF_ROLES, Principal
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import app  # noqa: F401  (declares every route)
-from chalicelib.api.endpoint import REGISTRY
+from chalicelib.api.operation import REGISTRY
 from chalicelib.gift_cards import keys
 from chalicelib.shared import clock
 from tests.e2e.conftest import fresh_phone, stored_items

@@ -17,7 +17,7 @@ OPERATION_ID = re.compile(r"`([a-z]+(?:[A-Z][a-z0-9]*)+)`")
 @pytest.fixture(scope="module")
 def routes() -> tuple[set[str], list[re.Pattern[str]]]:
     import app  # noqa: F401  (registers every operation)
-    from chalicelib.api.endpoint import REGISTRY
+    from chalicelib.api.operation import REGISTRY
     patterns = [re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(op.path)) + "$") for op in REGISTRY]
     return {op.operation_id for op in REGISTRY}, patterns
 

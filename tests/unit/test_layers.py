@@ -7,7 +7,7 @@ those inside functions, and every module named in a string: ``lazy.module("chali
 request model ``"chalicelib.x.schemas:Model"``), so a new upward import fails here before it
 tangles the layers. A module imported by a name computed at run time (``importlib`` on a name
 built by convention) is an edge no reader can see: only the mechanisms that take a literal name
-from their callers (``shared.lazy``, ``api.endpoint``'s model references) and a package's lazy
+from their callers (``shared.lazy``, ``api.operation``'s model references) and a package's lazy
 import of its own modules may do it.
 """
 
@@ -49,7 +49,7 @@ def _module_name(path: Path) -> str:
 
 NAMED_MODULE = re.compile(r"^(chalicelib(?:\.[a-z_]+)+)(?::[A-Za-z_]+)?$")
 DYNAMIC = {"import_module", "__import__"}
-IMPORTS_BY_NAME = {"chalicelib.shared.lazy", "chalicelib.api.endpoint"}   # names given literally by callers
+IMPORTS_BY_NAME = {"chalicelib.shared.lazy", "chalicelib.api.operation"}   # names given literally by callers
 
 
 def _imports(path: Path) -> list[tuple[int, str, list[str]]]:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 import app  # noqa: F401  (registers every operation)
 from chalicelib.api import openapi
-from chalicelib.api.endpoint import REGISTRY, Operation
+from chalicelib.api.operation import REGISTRY, Operation
 
 
 def test_every_success_of_every_operation_has_a_schema():
