@@ -6,9 +6,11 @@ in one unit of work; one that lost a race is tried again from fresh state.
   handler's writes with a new record, and remembers a business refusal (409, 422) under its key.
 * **The retry on conflict** (:func:`run`): an attempt that lost a race on a version or a counter
   (:class:`ConcurrentUpdate`) is tried again after a jittered pause, queued behind this process's
-  other contenders for the same member or record (:mod:`.contention`), at most
-  :data:`RETRIES_ON_CONFLICT` tries; then it answers 503 ``busy`` with ``Retry-After``, and the
-  retry under the same key makes the change once.
+  other contenders for the same member or record (:mod:`.contention`). Each attempt is measured
+  (:func:`chalicelib.shared.deadline.measured`), and another is made only while the request's
+  deadline holds one as slow as the slowest step this request has taken
+  (:func:`chalicelib.shared.deadline.room_for`, as a spend in steps does); else it answers 503
+  ``busy`` with ``Retry-After``, and the retry under the same key makes the change once.
 """
 
 from __future__ import annotations
@@ -22,35 +24,40 @@ from chalicelib.api.idempotency import IdempotencyRecord, replay
 from chalicelib.api.operation import Call, Operation
 from chalicelib.api.signing import SignatureItem, SignatureReused
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
-from chalicelib.shared import clock
+from chalicelib.shared import clock, deadline
 from chalicelib.shared.errors import Busy, ConcurrentUpdate, Problem
 from chalicelib.shared.retry import Contention
 
-RETRIES_ON_CONFLICT = 8        # a request that lost this many races answers 503 + Retry-After
 REMEMBERED_REFUSALS = (409, 422)
+PAUSE_CAP = 8            # the jittered pause between attempts grows to at most 2**8 ms
+ATTEMPTS_AHEAD = 1       # another attempt only while the deadline holds one as slow as the slowest step
 
 
 def run(op: Operation, handler: Callable[[Call], Any], principal, params, body, query, headers,
         correlation_id: str, key: str | None, fp: str, instance: str = "",
         signature: SignatureItem | None = None) -> tuple[int, Any, bool]:
-    """The handler's answer (status, body, replayed), tried again after each lost race, at most
-    :data:`RETRIES_ON_CONFLICT` tries; else 503 ``busy`` (see the module)."""
-    contention = Contention(RETRIES_ON_CONFLICT, first=0.001, cap=RETRIES_ON_CONFLICT)
+    """The handler's answer (status, body, replayed), tried again after each lost race while the
+    request's deadline has room for another attempt; else 503 ``busy`` (see the module)."""
+    contention, lost = Contention(None, first=0.001, cap=PAUSE_CAP), None
     with ExitStack() as turn:
         while True:
+            if lost is not None and not deadline.room_for(ATTEMPTS_AHEAD, 0):    # (after its turn came)
+                raise Busy(str(lost), retry_after=1)
             call = Call(op, principal, params, body, query, headers, correlation_id)
             try:
-                return _attempt(op, handler, call, key, fp, instance, signature)
+                with deadline.measured():
+                    return _attempt(op, handler, call, key, fp, instance, signature)
             except ConcurrentUpdate as contended:
                 # Lost a race on a version or a counter: retry from fresh state after a jittered
-                # pause (let the winner finish), queued behind this process's other contenders;
-                # past the last try, ask the caller to retry later (503).
+                # pause (let the winner finish), queued behind this process's other contenders,
+                # while the deadline has room for another attempt; else ask the caller to retry (503).
                 def queue(losses: int, program: str = call.uow.program,
                           record: str | None = contended.record) -> None:
                     if losses == 1:     # the member (all its records); else the record raced for, or the path
                         turn.enter_context(queued(f"{program}/{params.get('member_id') or record or instance}"))
                 if not contention.lost(queue):
                     raise Busy(str(contended), retry_after=1) from None
+                lost = contended
 
 
 def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str | None, fp: str,

@@ -9,10 +9,11 @@ a turn on a contended member, the back-off of a batch read) gives up at it, answ
 ``Retry-After`` instead. Outside a request (a job, a test) there is no deadline unless one is
 opened.
 
-Work done in steps (a spend from a thousand lots, a checkout's holds) also measures its steps
-(:func:`measured`) and takes another only if the time left holds it and what must follow, at the
-pace of the slowest step this request has measured (:func:`room_for`): under load a step may take
-seconds, so no fixed margin answers in time.
+Work done in steps (a spend from a thousand lots, a checkout's holds, a request's tries after
+lost races) also measures its steps (:func:`measured`) and takes another only if the time left
+holds it and what must follow, at the pace of the slowest step this request has measured
+(:func:`room_for`): under load a step may take seconds, so no fixed margin or count answers in
+time.
 
 The deadline is a context variable: each request's thread (the local server) or invocation (a
 Lambda) sees its own.

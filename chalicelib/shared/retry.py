@@ -18,9 +18,10 @@ from chalicelib.shared import deadline
 
 
 class Contention:
-    """The lost races of one loop: at most ``tries`` tries in all, a jittered pause between them."""
+    """The lost races of one loop: at most ``tries`` tries in all (None: no count, the deadline
+    alone ends the loop), a jittered pause between them."""
 
-    def __init__(self, tries: int, first: float = 0.002, cap: int = 6) -> None:
+    def __init__(self, tries: int | None, first: float = 0.002, cap: int = 6) -> None:
         self.tries, self.first, self.cap = tries, first, cap
         self.losses = 0
 
@@ -29,7 +30,7 @@ class Contention:
         deadline (the caller gives up, raising what it chooses); else ``before_pause(losses)``, the
         pause, and True (try again)."""
         self.losses += 1
-        if self.losses >= self.tries:
+        if self.tries is not None and self.losses >= self.tries:
             return False
         pause = random.uniform(0, self.first * 2 ** min(self.losses, self.cap))
         if not deadline.allows(pause):
