@@ -71,7 +71,7 @@ jobs.provided_by(
     "chalicelib.members.lifecycle", "chalicelib.points.jobs", "chalicelib.tiers.jobs",
     "chalicelib.stored_value.jobs", "chalicelib.stored_value.holds", "chalicelib.gift_cards.jobs",
     "chalicelib.gift_cards.holds", "chalicelib.coupons.jobs", "chalicelib.coupons.holds",
-    "chalicelib.coupons.owed", "chalicelib.checkout.commits",
+    "chalicelib.coupons.owed", "chalicelib.checkout.completion",
 )
 jobs.provided_by("chalicelib.reports.exports_job")                 # exports (#29 item 3)
 dispatch.provided_by("chalicelib.settlement.projection")           # mall settlement's clearing lines (#29 item 4)

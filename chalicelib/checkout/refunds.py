@@ -30,7 +30,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from chalicelib.checkout import commits, saga
+from chalicelib.checkout import records, saga
 from chalicelib.checkout import refund_shares as shares
 from chalicelib.checkout.schemas import RefundCheckout
 from chalicelib.checkout.tables import CheckoutItem, CheckoutRefundItem
@@ -75,7 +75,7 @@ def _find(uow: UnitOfWork, checkout_id: str, refund_id: str) -> CheckoutRefundIt
 def refund(checkout_id: str, cmd: RefundCheckout, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     """``refundCheckout``: the lines (or the amount) given back, every part in its share, each
     store's part by its own refund; a refund id once (see the module)."""
-    c = commits.visible(uow, checkout_id, by)
+    c = records.visible(uow, checkout_id, by)
     r = _find(UnitOfWork(by.ref, program=uow.program), c.checkout_id, cmd.refund_id)
     if r is None:
         c, r = _begin(c, cmd, by, uow.program)
@@ -88,7 +88,7 @@ def refund(checkout_id: str, cmd: RefundCheckout, by: Principal, uow: UnitOfWork
     r.status, r.refunded_at = DONE, clock.iso(clock.now())
     uow.save_versioned(r, int(r.version), changed(f"refund {r.refund_id} of checkout {c.checkout_id}"))
     reply = view(r, c)
-    uow.emit(DomainEvent("checkout.refunded", **commits.about(c, {
+    uow.emit(DomainEvent("checkout.refunded", **records.about(c, {
         "refund_id": r.refund_id, "reason": r.reason, "checkout_status": c.status,
         **{k: reply[k] for k in ("amount_fen", "points_fen", "stored_value_fen", "gift_cards_fen", "cash_fen")},
         "coupons_restored": [s["part"].split(":", 1)[1] for s in reply["steps"] if s.get("coupon_restored")]})))
@@ -105,7 +105,7 @@ def _begin(c: CheckoutItem, cmd: RefundCheckout, by: Principal, program: str) ->
     """The refund recorded with its plan, and the checkout's refunded shares and status moved, in
     one transaction (on the checkout's version: two refunds never both pass what is left)."""
     if c.status not in REFUNDABLE:
-        raise commits.CheckoutState(f"checkout {c.checkout_id} is {c.status}: only a completed checkout is refunded"
+        raise records.CheckoutState(f"checkout {c.checkout_id} is {c.status}: only a completed checkout is refunded"
                                     + (" (cancel it instead)" if c.status in (saga.OPEN, saga.COMMITTED) else ""),
                                     status_now=c.status)
     plan = c.plan

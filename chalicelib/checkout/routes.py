@@ -37,9 +37,11 @@ def get_checkout_quote(call: Call):
 
 
 if TYPE_CHECKING:
-    from chalicelib.checkout import commits
+    from chalicelib.checkout import commits, completion, records
 else:
     commits = lazy.module("chalicelib.checkout.commits")
+    completion = lazy.module("chalicelib.checkout.completion")
+    records = lazy.module("chalicelib.checkout.records")
 S = "chalicelib.checkout.schemas:"
 
 
@@ -56,28 +58,28 @@ def commit_checkout(call: Call):
           "stored value and gift cards paid) and points earned on the order", allow=TILL,
           body=S + "CompleteCheckout", response=R + "CheckoutOut")
 def complete_checkout(call: Call):
-    return commits.complete(call.params["checkout_id"], call.body, call.caller, call.uow)
+    return completion.complete(call.params["checkout_id"], call.body, call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/checkouts/{checkout_id}/cancel", "POST", "cancelCheckout", tags=TAGS, personal=True,
           errors=(404, 409, 422), summary="Cancel a checkout not completed: every hold released", allow=TILL,
           body=S + "CancelCheckout", response=R + "CheckoutOut")
 def cancel_checkout(call: Call):
-    return commits.cancel(call.params["checkout_id"], call.body, call.caller, call.uow)
+    return completion.cancel(call.params["checkout_id"], call.body, call.caller, call.uow)
 
 
 @endpoint(bp, "/v1/checkouts/{checkout_id}", "GET", "getCheckout", tags=TAGS, errors=(404,),
           summary="A checkout: its status, every line's parts, its holds, what it earned", allow=(*TILL, MEMBER),
           response=R + "CheckoutOut")
 def get_checkout(call: Call):
-    return commits.get(call.uow, call.params["checkout_id"], call.caller)
+    return records.get(call.uow, call.params["checkout_id"], call.caller)
 
 
 @endpoint(bp, "/v1/members/{member_id}/checkouts", "GET", "listMemberCheckouts", tags=TAGS, errors=(404,),
           summary="The member's checkouts, newest first (a merchant's callers: their own merchant's)",
           allow=(*TILL, MEMBER), query=S + "CheckoutsQuery", response=R + "CheckoutsOut")
 def list_member_checkouts(call: Call):
-    return commits.list_of_member(call.uow, call.params["member_id"], call.caller, call.query.limit,
+    return records.list_of_member(call.uow, call.params["member_id"], call.caller, call.query.limit,
                                   call.query.before)
 
 

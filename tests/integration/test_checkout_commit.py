@@ -317,20 +317,20 @@ def test_completions_racing_under_other_keys_with_one_payment_answer_the_complet
     did (200, the completed checkout), and so does its resend; points are earned once; only
     another payment is refused. The other completion is run inside this one, just before it
     earns (over HTTP the e2e test sends them at once)."""
-    from chalicelib.checkout import commits
+    from chalicelib.checkout import completion
     api = shop
     mid = _member(api, "13800275001")
     q = _quote(api, mid)
     c = api.ok("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 3_000}, key="race-co", token=_till())
     path = f"{CHECKOUTS}/{c['checkout_id']}/complete"
-    real, other = commits._earn, []
+    real, other = completion._earn, []
 
     def earn_after_the_other(*args):
         if not other:                                       # the other till's completion finishes first
             other.append(None)
             other[0] = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-a", token=_till())
         return real(*args)
-    monkeypatch.setattr(commits, "_earn", earn_after_the_other)
+    monkeypatch.setattr(completion, "_earn", earn_after_the_other)
     status, mine = api.call("POST", path, {"payment_ref": "wx-race"}, key="race-b", token=_till())
     monkeypatch.undo()
     assert other[0][0] == 200 and other[0][1]["status"] == "completed", other
