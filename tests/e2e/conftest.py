@@ -155,6 +155,21 @@ def captured_logs() -> Iterator[io.StringIO]:
         logger.setLevel(old_level)
 
 
+@contextmanager
+def configured(api: Api, path: str, field: str, change: Callable[[dict[str, Any]], dict[str, Any]], *,
+               headers: dict[str, str], key: str) -> Iterator[dict[str, Any]]:
+    """A configuration changed for the block: the one at ``path`` (its ``field``: ``rules``,
+    ``policy``) read, ``change(read)`` PUT under ``key`` (201, or the test fails here), and the one
+    read PUT back (under ``"un" + key``) however the block ends. Yields the PUT's reply."""
+    before = api.call("GET", path, headers=headers).json()[field]
+    put = api.call("PUT", path, {field: change(before)}, headers=headers, key=key)
+    assert put.status_code == 201, put.text
+    try:
+        yield put.json()
+    finally:
+        api.call("PUT", path, {field: before}, headers=headers, key=f"un{key}")
+
+
 LOST_RACES = ("/concurrent-update", "/busy")
 
 

@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from chalicelib.staff import passwords
+from tests.e2e.conftest import configured
 
 PASSWORD = "Correct-horse-staple-42"
 
@@ -256,12 +257,10 @@ def test_a_login_name_with_control_characters_is_refused_and_audited(api, admin)
 
 def test_a_role_that_requires_totp_enrols_at_login_and_a_code_is_good_once(api, admin):
     staff = _new_staff(api, admin["token"], role="finance", merchant=None, store=None)
-    put = api.call("PUT", "/v1/staff-policy", {"policy": {"totp_roles": ["finance"]}},
-                   headers=api.bearer(admin["token"]), key=_key())
-    assert put.status_code == 201, put.text
-    shown = api.call("GET", "/v1/staff-policy", headers=api.bearer(admin["token"])).json()
-    assert shown["policy"] == {"totp_roles": ["finance"]} and shown["version"] == put.json()["version"]
-    try:
+    with configured(api, "/v1/staff-policy", "policy", lambda _: {"totp_roles": ["finance"]},
+                    headers=api.bearer(admin["token"]), key=_key()) as put:
+        shown = api.call("GET", "/v1/staff-policy", headers=api.bearer(admin["token"])).json()
+        assert shown["policy"] == {"totp_roles": ["finance"]} and shown["version"] == put["version"]
         first = _login(api, staff["login"])
         assert first.status_code == 403 and first.json()["type"].endswith("/totp-enrolment-required")
         secret = first.json()["enrolment"]["secret"]
@@ -272,9 +271,6 @@ def test_a_role_that_requires_totp_enrols_at_login_and_a_code_is_good_once(api, 
         replay = _login(api, staff["login"], totp_code=code)
         assert replay.status_code == 401 and replay.json()["type"].endswith("/totp-required")
         assert _login(api, staff["login"]).status_code == 401         # no code at all
-    finally:
-        api.call("PUT", "/v1/staff-policy", {"policy": {"totp_roles": []}}, headers=api.bearer(admin["token"]),
-                 key=_key())
 
 
 def test_the_readers_and_store_staff_cannot_manage_accounts(api, stack, admin):

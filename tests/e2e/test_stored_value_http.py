@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.e2e.conftest import all_at_once
+from tests.e2e.conftest import all_at_once, configured
 from tests.e2e.test_tenancy_http import A, pos, register_at, staff
 
 
@@ -48,8 +48,7 @@ def test_thirty_two_concurrent_payments_never_overdraw_and_a_repeated_top_up_cou
     assert proof["account"]["principal"] + proof["account"]["bonus"] == start - 5_000 * ok >= 0
 
 
-def _rules(api, hq):
-    return api.call("GET", "/v1/stored-value/rules", headers=hq).json()["rules"]
+RULES = "/v1/stored-value/rules"
 
 
 def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api, stack):
@@ -57,13 +56,12 @@ def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api,
     the program's limit: exactly three are issued, five get 409 issuance-limit and change nothing,
     and once the stream has caught up the counter equals the figures."""
     hq = staff(api, stack, A, "super_admin")
-    before = _rules(api, hq)
     held = api.call("GET", "/v1/stored-value/reconciliation", headers=hq).json()["issuance"]["program"]["counter_fen"]
     members = [register_at(api, stack, A)[0] for _ in range(8)]
-    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "issuance_limits_fen": {
-        **before.get("issuance_limits_fen", {}), "program": held + 30_000}}}, headers=hq, key=f"lim-{members[0]}")
-    assert put.status_code == 201, put.text
-    try:
+
+    def limited(rules):
+        return {**rules, "issuance_limits_fen": {**rules.get("issuance_limits_fen", {}), "program": held + 30_000}}
+    with configured(api, RULES, "rules", limited, headers=hq, key=f"lim-{members[0]}"):
         replies = all_at_once(8, lambda i: api.call(
             "POST", f"/v1/members/{members[i]}/stored-value/top-ups",
             {"amount_fen": 10_000, "payment_ref": f"BURST-{members[i]}"}, signed_by=pos(stack, A),
@@ -80,8 +78,6 @@ def test_a_burst_of_top_ups_issues_exactly_the_room_under_the_program_limit(api,
             time.sleep(0.1)
         assert proof["issuance_agrees"], proof["issuance"]
         assert proof["issuance"]["program"]["counter_fen"] == held + 30_000
-    finally:
-        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unlim-{members[0]}")
 
 
 def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, stack):
@@ -97,19 +93,16 @@ def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, 
     day = f"DAY#{clock.program_date().isoformat()}"
     taken = {kind: counters.total(UnitOfWork(), SvCounterItem.of(kind, owner, day))
              for kind, owner in (("KEY", key["key_id"]), ("MERCHANT", A[1]))}
-    before = _rules(api, hq)
     bob = register_at(api, stack, A)[0]
-    put = api.call("PUT", "/v1/stored-value/rules", {"rules": {
-        **before, "key_daily_top_up_max_fen": taken["KEY"] + 20_000,
-        "merchant_daily_top_up_max_fen": 1,                                 # every other merchant: nothing
-        "merchant_daily_top_up_limits_fen": {A[1]: taken["MERCHANT"] + 30_000}}}, headers=hq, key=f"day-{bob}")
-    assert put.status_code == 201, put.text
+    limits = {"key_daily_top_up_max_fen": taken["KEY"] + 20_000,
+              "merchant_daily_top_up_max_fen": 1,                           # every other merchant: nothing
+              "merchant_daily_top_up_limits_fen": {A[1]: taken["MERCHANT"] + 30_000}}
 
     def top_up(ref, fen=10_000, headers=None, signed=True):
         return api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
                         {"amount_fen": fen, "payment_ref": ref, **({} if signed else {"merchant_id": A[1]})},
                         signed_by=key if signed else None, headers=headers, key=f"{ref}-{bob}")
-    try:
+    with configured(api, RULES, "rules", lambda rules: {**rules, **limits}, headers=hq, key=f"day-{bob}"):
         assert [top_up(f"K1-{bob}").status_code, top_up(f"K2-{bob}").status_code] == [201, 201]
         refused = top_up(f"K3-{bob}")
         assert refused.status_code == 409 and refused.json()["type"].endswith("/stored-value-limit"), refused.text
@@ -122,19 +115,15 @@ def test_a_pos_key_and_its_merchant_mint_at_most_their_daily_top_up_limits(api, 
         assert account["topped_up"] == 30_000
         assert counters.total(UnitOfWork(), SvCounterItem.of("KEY", key["key_id"], day)) == taken["KEY"] + 20_000
         assert counters.total(UnitOfWork(), SvCounterItem.of("MERCHANT", A[1], day)) == taken["MERCHANT"] + 30_000
-    finally:
-        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unday-{bob}")
 
 
 def test_a_big_cash_out_waits_for_a_second_hq_staff_member(api, stack):
     """A free-text approver paid 48,500 fen: now a cash-out above the approval amount holds the
     principal until another authenticated HQ staff member approves it, once."""
     hq, other = staff(api, stack, A, "super_admin"), staff(api, stack, A, "ops_manager")
-    before = _rules(api, hq)
     bob = register_at(api, stack, A)[0]
-    assert api.call("PUT", "/v1/stored-value/rules", {"rules": {**before, "cash_out_approval_above_fen": 10_000}},
-                    headers=hq, key=f"co-{bob}").status_code == 201
-    try:
+    with configured(api, RULES, "rules", lambda rules: {**rules, "cash_out_approval_above_fen": 10_000}, headers=hq,
+                    key=f"co-{bob}"):
         assert api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
                         {"amount_fen": 48_500, "payment_ref": f"CO-{bob}"}, signed_by=pos(stack, A),
                         key=f"co-top-{bob}").status_code == 201
@@ -157,21 +146,17 @@ def test_a_big_cash_out_waits_for_a_second_hq_staff_member(api, stack):
         assert (account["cashed_out"], account["held_principal"], account["balance_fen"]) == (48_500, 0, 0)
         proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
         assert proof["balanced"], proof
-    finally:
-        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unco-{bob}")
 
 
 def test_a_cash_out_keeps_back_the_bonus_already_spent(api, stack):
     """Attack B #3: with bonus_first, top up 200.00 (+30.00), spend the 30.00, cash out: 170.00 comes
     back, not 200.00 (cash_out_deducts_spent_bonus, on by default)."""
     hq = staff(api, stack, A, "super_admin")
-    before = _rules(api, hq)
     bob = register_at(api, stack, A)[0]
-    rules = {**before, "spend_order": "bonus_first", "cash_out_approval_above_fen": None,
+    bonus = {"spend_order": "bonus_first", "cash_out_approval_above_fen": None,
              "bonus_rules": [{"id": "sb-200-30", "name": "储值200送30", "kind": "fixed", "min_fen": 20_000,
                               "bonus_fen": 3_000}]}
-    assert api.call("PUT", "/v1/stored-value/rules", {"rules": rules}, headers=hq, key=f"sb-{bob}").status_code == 201
-    try:
+    with configured(api, RULES, "rules", lambda rules: {**rules, **bonus}, headers=hq, key=f"sb-{bob}"):
         topped = api.call("POST", f"/v1/members/{bob}/stored-value/top-ups",
                           {"amount_fen": 20_000, "payment_ref": f"SB-{bob}"}, signed_by=pos(stack, A), key=f"sb-top-{bob}")
         assert topped.status_code == 201 and topped.json()["bonus_fen"] == 3_000, topped.text
@@ -186,8 +171,6 @@ def test_a_cash_out_keeps_back_the_bonus_already_spent(api, stack):
         assert (account["cashed_out"], account["spent_bonus_deducted"], account["balance_fen"]) == (17_000, 3_000, 0)
         proof = api.call("GET", f"/v1/stored-value/reconciliation?member_id={bob}", headers=hq).json()
         assert proof["balanced"], proof
-    finally:
-        api.call("PUT", "/v1/stored-value/rules", {"rules": before}, headers=hq, key=f"unsb-{bob}")
 
 
 def pos_headers(api, stack):
