@@ -10,7 +10,8 @@ Eight patches, all applied by :func:`install` and all tested in ``tests/integrat
    ``dictionary changed size during iteration`` under threads).
 3. Every request is metered: requests, RCU and WCU computed by the AWS rules
    (:mod:`devstack.capacity`), because moto reports no ``ConsumedCapacity``; the global secondary
-   indexes' writes apart from the base table's (:mod:`devstack.index_units`).
+   indexes' writes apart from the base table's (:mod:`devstack.index_units`). Each write that
+   succeeds moves :data:`WRITES`, which the stream pumps wait on while their streams are empty.
 4. A ``Query`` reads only the items it can match. moto's walks and sorts every item of the
    table on every query (base table and GSI alike), so a member's query, or a job reading one
    day's due items, cost time in proportion to the whole table. Base-table queries read their
@@ -59,6 +60,33 @@ TRACE: list[dict[str, Any]] | None = None
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items   # as shipped, for the benchmark
 _MOTO_QUERY = Table.query
 _MOTO_ALL_ITEMS = Table.all_items
+
+
+class Writes:
+    """A count of the writes this process's emulator has made, to wait on: a reader that found its
+    stream empty waits until the count moves past what it saw (or a timeout), so it polls when
+    there may be something new, not all the time (an idle local stack spent a tenth of a core
+    polling its streams at 0.1 s)."""
+
+    def __init__(self) -> None:
+        self._moved = threading.Condition()
+        self.count = 0
+
+    def wrote(self) -> None:
+        with self._moved:
+            self.count += 1
+            self._moved.notify_all()
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        """Wait until a write after ``seen`` (a :attr:`count` read before looking), at most
+        ``timeout`` seconds; whether one came."""
+        with self._moved:
+            return self._moved.wait_for(lambda: self.count != seen, timeout)
+
+
+# Moved by every DynamoDB write that succeeded: the stream pumps of a stack in this process wait on
+# it while their streams are empty.
+WRITES = Writes()
 _installed = False
 
 _WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -425,6 +453,8 @@ def _serialised_and_metered(call_action):
             except Exception:  # metering must never break a request
                 rcu, wcu, index = 0.0, 0.0, {}
             USAGE.add(action, rcu, wcu, index)
+            if before and status == 200:
+                WRITES.wrote()
             if TRACE is not None and status == 200 and before:
                 _trace(backend, action, before, old_items)
             return status, headers, body

@@ -13,7 +13,7 @@ same :data:`MAPPING` values):
 * ``FilterCriteria``: records that match no filter are never delivered (done, as Lambda drops
   them): only INSERT records, an event written to the outbox; a TTL expiry's REMOVE is dropped.
 * ``MaximumBatchingWindowInSeconds`` has no local effect: the pump delivers what the stream holds
-  at each poll (every 0.1 s when idle), which is at most the window's wait.
+  at each poll (0.1 s after the last write when idle), which is at most the window's wait.
 * ``ParallelizationFactor`` has no local effect either: one batch of a shard at a time, which is
   the deployed value (1) anyway; why it is 1: :data:`PARALLELIZATION`.
 """
@@ -156,14 +156,22 @@ class Pump:
                 break
         return total
 
-    def start(self, idle_sleep: float = 0.1) -> None:
+    def start(self, idle_sleep: float = 0.1, writes: Any = None, idle_most: float = 2.0) -> None:
+        """Poll the stream in a thread of its own. With ``writes`` (the emulator's
+        :class:`devstack.emulator.Writes`, when it runs in this process), a pump that found the
+        stream empty waits for a write (at most ``idle_most`` seconds) before it polls again,
+        ``idle_sleep`` after it: what a write puts on the stream is delivered as soon as before,
+        and an idle stack stops polling."""
         def run() -> None:
             while not self._stop.is_set():
+                seen = writes.count if writes is not None else 0
                 try:
                     n = self.step()
                 except Exception:  # a broken stream read must not kill the pump
                     n = 0
                 if n == 0 and not self.queue:
+                    if writes is not None:
+                        writes.wait_past(seen, idle_most)
                     self._stop.wait(idle_sleep)
         self._thread = threading.Thread(target=run, name=f"pump:{self.stream_arn[-24:]}", daemon=True)
         self._thread.start()

@@ -301,7 +301,8 @@ class LocalStack:
                         lambda info: sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(info)),
                         batch_size=source.batch_size)
             if start:
-                pump.start()
+                from devstack import emulator
+                pump.start(writes=emulator.WRITES)      # the emulator runs in this process
             self.pumps.append(pump)
 
     def _start_jobs_poller(self) -> None:

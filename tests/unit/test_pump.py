@@ -101,3 +101,51 @@ def test_records_the_filter_leaves_out_are_done_without_a_delivery():
     pump = Pump("arn", stream, lambda b: seen.append(seqs(b)) or {"batchItemFailures": []}, lambda i: None)
     assert pump.drain() == 3
     assert seen == [["1", "2", "4"]] and pump.delivered == 5
+
+
+def test_an_idle_pump_waits_for_a_write_and_delivers_what_it_wrote_at_once():
+    """With the emulator's write count, a pump that found its stream empty does not poll again
+    until a write (or its longest idle wait), and what the write put on the stream is delivered
+    as soon as a polling pump would have (0.1 s after it)."""
+    import threading
+    import time
+
+    from devstack.emulator import Writes
+
+    class Counting(FakeStream):
+        polls = 0
+
+        def __call__(self, limit):
+            self.polls += 1
+            return super().__call__(limit)
+
+    writes, stream, seen = Writes(), Counting([]), []
+    delivered = threading.Event()
+    pump = Pump("arn", stream, lambda b: seen.append(seqs(b)) or delivered.set() or {}, lambda i: None)
+    pump.start(writes=writes, idle_most=30.0)
+    try:
+        time.sleep(1.0)
+        assert stream.polls <= 2                 # polling at 0.1 s, it would have polled about ten times
+        stream.items.extend(records(3))
+        wrote_at = time.monotonic()
+        writes.wrote()
+        assert delivered.wait(5.0)
+        assert time.monotonic() - wrote_at < 1.0 and seen == [["1", "2", "3"]]
+    finally:
+        pump.stop()
+
+
+def test_a_write_between_a_look_and_the_wait_is_not_missed():
+    """The count is read before the stream is: a write that lands after the look and before the
+    wait ends the wait at once."""
+    import time
+
+    from devstack.emulator import Writes
+
+    writes = Writes()
+    seen = writes.count
+    writes.wrote()                               # after the look, before the wait
+    started = time.monotonic()
+    assert writes.wait_past(seen, 30.0) is True
+    assert time.monotonic() - started < 1.0
+    assert writes.wait_past(writes.count, 0.05) is False
