@@ -75,6 +75,12 @@ def failed_ids(answer: Any, batch: list[dict[str, Any]]) -> set[str]:
     return failed
 
 
+# Each worker's receive waits up to this long for a message (a long poll: the emulator answers as
+# soon as one arrives, as SQS does; Lambda's pollers wait 20 s). At 1 s, an idle stack's seven
+# workers made seven requests a second; stop() waits for a receive to end (at most this long).
+LONG_POLL_SECONDS = 5
+
+
 class QueuePoller:
     """Delivers a queue's messages to ``invoke`` in batches of up to ``batch_size``, on ``workers``
     background threads. ``report_failures``: the source's ``FunctionResponseTypes`` has
@@ -126,7 +132,7 @@ class QueuePoller:
         def run() -> None:
             while not self._stop.is_set():
                 try:
-                    self.step(wait_seconds=1)
+                    self.step(wait_seconds=LONG_POLL_SECONDS)
                 except Exception as error:  # noqa: BLE001 - the emulator stopping, say: keep polling
                     self.on_error(error)
                     self._stop.wait(1)
