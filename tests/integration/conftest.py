@@ -15,15 +15,16 @@ from moto import mock_aws
 from chalicelib.members import repository as members_repository
 from devstack import emulator
 from tests import dynamodb_local
+from tests.aws import client
 
 
 def _tables() -> None:
     from chalicelib.db.tables import TABLES
     from chalicelib.shared.config import settings
-    client = boto3.client("dynamodb")
+    dynamodb = client("dynamodb")
     for spec in TABLES:
-        client.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
-    boto3.client("s3").create_bucket(Bucket=settings().reports_bucket,
+        dynamodb.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
+    client("s3").create_bucket(Bucket=settings().reports_bucket,
                                      CreateBucketConfiguration={"LocationConstraint": settings().region})
 
 
@@ -47,7 +48,7 @@ def aws():
         previous = backend.use(backend.DynamoBackend())
         _tables()
         seed_merchants()
-        yield boto3.client("dynamodb")
+        yield client("dynamodb")
         backend.use(previous)
 
 

@@ -22,18 +22,18 @@ def use(kind: str) -> Callable[[], None]:
         dynamodb_local.fresh_tables()
         previous = backend.use(backend.DynamoBackend())
     elif kind == "dynamodb":
-        import boto3
         from moto import mock_aws
 
         from chalicelib.db.tables import TABLES
         from chalicelib.shared.config import settings
         from devstack import emulator
+        from tests.aws import client
         emulator.install()
         mock = mock_aws()
         mock.start()
         backend.reset()
         previous = backend.use(backend.DynamoBackend())
-        ddb = boto3.client("dynamodb")
+        ddb = client("dynamodb")
         for spec in TABLES:
             ddb.create_table(**spec.create_table_kwargs(spec.physical_name(settings())))
     else:

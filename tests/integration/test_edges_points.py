@@ -19,6 +19,7 @@ from chalicelib.shared import clock, retry
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.principal import Principal
+from tests.aws import client as aws_client
 from tests.integration.conftest import scan
 from tests.integration.test_points_features import T0, balanced, earn, rules
 from tests.outbox import outbox_events
@@ -496,7 +497,6 @@ def test_a_reminder_due_tomorrow_is_sent_tomorrow(api):
 
 def test_after_its_last_reminder_a_lot_leaves_the_reminder_index(aws):
     """The index keys are removed, not set to NULL (DynamoDB refuses a NULL index key)."""
-    import boto3
 
     from chalicelib.shared.config import settings
     from tests.integration.conftest import AppClient
@@ -506,7 +506,7 @@ def test_after_its_last_reminder_a_lot_leaves_the_reminder_index(aws):
     rules(api, reminder_days=[3])
     earn(api, mid, "o1", 10_000)                                      # last day 2026-12-31: reminded today
     assert api.run_job("points-reminders")["reminders_sent"] == 1
-    items = boto3.client("dynamodb").scan(TableName=settings().main_table, FilterExpression="member_id = :m AND point_type = :t AND attribute_exists(lot_id)",
+    items = aws_client("dynamodb").scan(TableName=settings().main_table, FilterExpression="member_id = :m AND point_type = :t AND attribute_exists(lot_id)",
                                           ExpressionAttributeValues={":m": {"S": mid}, ":t": {"S": "points"}})
     assert len(items["Items"]) == 1
     lot = items["Items"][0]

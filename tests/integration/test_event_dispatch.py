@@ -5,8 +5,6 @@ import threading
 import time
 from datetime import date
 
-import boto3
-
 from chalicelib.db.outbox import event_from_image
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch, stats
@@ -16,13 +14,14 @@ from chalicelib.shared.config import settings
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from devstack.pump import StreamReader
+from tests.aws import client as aws_client
 
 POS = Principal("merchant", "m1", None, "m1", "s1")
 
 
 def _records():
-    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
-    return StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")(100)
+    arn = aws_client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    return StreamReader(aws_client("dynamodbstreams"), arn, "cn-north-1")(100)
 
 
 def _register(n):

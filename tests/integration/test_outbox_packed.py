@@ -9,7 +9,6 @@ import base64
 import json
 import os
 
-import boto3
 import pytest
 
 from chalicelib.db import backend as backends
@@ -21,6 +20,7 @@ from chalicelib.shared.config import settings
 from chalicelib.shared.events import DomainEvent
 from devstack.capacity import item_size
 from devstack.pump import StreamReader
+from tests.aws import client as aws_client
 from tests.outbox import outbox_events
 
 
@@ -133,8 +133,8 @@ def test_a_units_stream_record_holds_its_events_in_order(aws):
     for n in range(3):
         uow.emit(DomainEvent("test.step", "member:z", {"n": n}))
     uow.commit()
-    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
-    records = [r for r in StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")(100)
+    arn = aws_client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    records = [r for r in StreamReader(aws_client("dynamodbstreams"), arn, "cn-north-1")(100)
                if r["dynamodb"]["Keys"]["pk"]["S"].endswith("member:z")]
     assert len(records) == 1
     assert [e.data["n"] for e in events_from_image(records[0]["dynamodb"]["NewImage"])] == [0, 1, 2]

@@ -2,13 +2,13 @@
 
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from chalicelib.events import dispatch
 from chalicelib.shared import clock
 from chalicelib.shared.config import settings
 from devstack.pump import StreamReader
+from tests.aws import client as aws_client
 from tests.integration.conftest import AppClient
 from tests.outbox import record_events
 
@@ -21,8 +21,8 @@ def api(aws):
 
 
 def records():
-    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
-    return StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")(1000)
+    arn = aws_client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    return StreamReader(aws_client("dynamodbstreams"), arn, "cn-north-1")(1000)
 
 
 def test_liability_survives_redelivery_and_matches_balances(api):

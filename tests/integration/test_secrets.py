@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import jwt
 import pytest
 from moto import mock_aws
@@ -20,6 +19,7 @@ from chalicelib.shared import secrets
 from chalicelib.shared.config import settings
 from chalicelib.shared.credentials import ISSUER, key_secret, mint_token
 from chalicelib.shared.errors import Unauthenticated
+from tests.aws import client as aws_client
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = {"k1": "a" * 40, "k2": "b" * 40}
@@ -39,7 +39,7 @@ def prod(monkeypatch):
 
 
 def _store(value: dict) -> str:
-    client = boto3.client("secretsmanager")
+    client = aws_client("secretsmanager")
     name = f"loyalty/prod-{time.monotonic_ns()}"
     client.create_secret(Name=name, SecretString=json.dumps(value))
     return name
@@ -176,7 +176,7 @@ def test_with_the_extension_the_secret_is_read_over_local_http_not_by_a_second_c
 
     from devstack.secrets_extension import SecretsExtension
     name = _store({"jwt_keys": STRONG, "jwt_active": "k2", "api_key_masters": MASTERS, "api_key_active": "m1"})
-    extension = SecretsExtension(boto3.client("secretsmanager"))
+    extension = SecretsExtension(aws_client("secretsmanager"))
     try:
         prod.setenv("SECRETS_NAME", name)
         prod.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(extension.port))

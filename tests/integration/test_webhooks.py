@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from chalicelib.events import dispatch
 from chalicelib.shared.config import settings
 from chalicelib.webhooks import delivery, fanout, repository
 from devstack.pump import StreamReader
+from tests.aws import client as aws_client
 from tests.integration.conftest import AppClient
 from tests.outbox import record_events
 from tests.webhook_receiver import Receiver
@@ -29,8 +29,8 @@ def hooks(aws):
 
 
 def _stream():
-    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
-    return StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")
+    arn = aws_client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    return StreamReader(aws_client("dynamodbstreams"), arn, "cn-north-1")
 
 
 def _deliver_waiting(receive_count: int = 1) -> dict:

@@ -14,7 +14,6 @@ import json
 import threading
 import time
 
-import boto3
 import pytest
 
 from chalicelib.events import dispatch
@@ -22,6 +21,7 @@ from chalicelib.shared.config import settings
 from chalicelib.webhooks import delivery, fanout, gate, repository
 from devstack.pump import StreamReader
 from devstack.queues import QueuePoller
+from tests.aws import client as aws_client
 from tests.integration.conftest import AppClient
 from tests.webhook_receiver import Receiver
 
@@ -34,7 +34,7 @@ def hooks(aws, monkeypatch):
     repository.forget_cached()
     gate.reset()
     monkeypatch.delenv("WEBHOOKS_QUEUE_URL", raising=False)    # the fan-out keeps its messages in WAITING
-    yield AppClient(), boto3.client("sqs").create_queue(QueueName="webhooks-gate")["QueueUrl"]
+    yield AppClient(), aws_client("sqs").create_queue(QueueName="webhooks-gate")["QueueUrl"]
     fanout.WAITING.clear()
     gate.reset()
 
@@ -42,8 +42,8 @@ def hooks(aws, monkeypatch):
 def _messages(api: AppClient, receiver: Receiver, n: int) -> tuple[str, list[dict]]:
     status, sub = api.call("POST", BASE, {"url": receiver.url, "filters": ["member.registered"]})
     assert status == 201, sub
-    arn = boto3.client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
-    read = StreamReader(boto3.client("dynamodbstreams"), arn, "cn-north-1")
+    arn = aws_client("dynamodb").describe_table(TableName=settings().events_table)["Table"]["LatestStreamArn"]
+    read = StreamReader(aws_client("dynamodbstreams"), arn, "cn-north-1")
     read(100)
     for i in range(n):
         api.member(f"1381013{i:04d}")
@@ -81,7 +81,7 @@ def test_a_slow_endpoint_gets_two_posts_of_a_batch_and_the_rest_go_back_untried(
     assert delivery.handle(records, None) == {"batchItemFailures": []}   # the rest are re-sent, not failed
     posted = len(slow.posts)              # a third may start once one has answered, on a slow machine
     assert most[0] == 2 and 2 <= posted < 10                             # never more than two at once
-    sqs = boto3.client("sqs")
+    sqs = aws_client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     held = int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
     assert held == 10 - posted
@@ -98,7 +98,7 @@ def test_a_healthy_endpoints_batch_is_posted_side_by_side_after_the_first_posts(
     monkeypatch.setenv("WEBHOOKS_QUEUE_URL", url)
     assert delivery.handle(records, None) == {"batchItemFailures": []}
     assert len(fine.posts) == 10 and len(set(fine.ids())) == 10
-    sqs = boto3.client("sqs")
+    sqs = aws_client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesDelayed"] == "0"
     fine.close()
@@ -107,7 +107,7 @@ def test_a_healthy_endpoints_batch_is_posted_side_by_side_after_the_first_posts(
 def _on_the_queue(api: AppClient, receiver: Receiver, url: str) -> tuple[str, str]:
     """One event's message on the queue at ``url`` (its visibility 1 s): (subscription id, event id)."""
     sub, [record] = _messages(api, receiver, 1)
-    sqs = boto3.client("sqs")
+    sqs = aws_client("sqs")
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
     sqs.send_message(QueueUrl=url, MessageBody=record["body"])
     return sub, json.loads(record["body"])["event_id"]
@@ -121,7 +121,7 @@ def test_a_copy_received_while_the_first_receive_posts_keeps_the_message_for_its
     receiver = Receiver(answer=lambda n: (500, 2.5) if n == 1 else (204, 0.0))
     sub, event_id = _on_the_queue(api, receiver, url)
     monkeypatch.setenv("WEBHOOKS_QUEUE_URL", url)              # where the handler sets waits
-    poller = QueuePoller(boto3.client("sqs"), url, "arn:aws:sqs:cn-north-1:123456789012:webhooks-gate",
+    poller = QueuePoller(aws_client("sqs"), url, "arn:aws:sqs:cn-north-1:123456789012:webhooks-gate",
                          lambda event: delivery.handle(event["Records"], None), batch_size=10,
                          report_failures=True, visibility_seconds=None)
     first = threading.Thread(target=poller.step)               # the first receive: leases, posts, waits 2.5 s
@@ -144,7 +144,7 @@ def test_a_copy_received_while_the_first_receive_posts_keeps_the_message_for_its
     assert receiver.ids() == [event_id, event_id]              # retried, and delivered
     [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
     assert (d["status"], d["attempts"]) == ("delivered", 2)
-    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    attributes = aws_client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
     receiver.close()
 
@@ -167,7 +167,7 @@ def test_a_message_back_after_its_handler_failed_mid_post_waits_for_the_lease_an
             raise RuntimeError("the function stopped mid-post")
         return posted(*args)
     monkeypatch.setattr(delivery, "post", crash_once)
-    poller = QueuePoller(boto3.client("sqs"), url, "arn:aws:sqs:cn-north-1:123456789012:webhooks-gate",
+    poller = QueuePoller(aws_client("sqs"), url, "arn:aws:sqs:cn-north-1:123456789012:webhooks-gate",
                          lambda event: delivery.handle(event["Records"], None), batch_size=10,
                          report_failures=True, visibility_seconds=None)
     assert poller.step() == 0 and poller.failed == 1           # leased, then failed: kept
