@@ -326,10 +326,10 @@ def _unfinished(error: Throttled | Unavailable) -> Problem:
 
 
 def _refused(problem: Problem, instance: str, headers: dict[str, str]) -> Response:
-    """A problem's answer; a 503 (and a 429 that knows) says when to retry (``Retry-After``)."""
+    """A problem's answer; a 503 (and a 423 or 429 that knows) says when to retry (``Retry-After``)."""
     logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
     count("ClientErrors")
-    if problem.status == 503 or (problem.status == 429 and "retry_after" in problem.extensions):
+    if problem.status == 503 or (problem.status in (423, 429) and "retry_after" in problem.extensions):
         headers["Retry-After"] = str(problem.extensions.get("retry_after", 1))
     return problem_response(problem, instance, headers)
 
