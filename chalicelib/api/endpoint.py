@@ -28,6 +28,7 @@ from chalicelib.api.contention import queued
 from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import IdempotencyRecord, fingerprint, replay, validate_key
 from chalicelib.api.signing import SignatureItem, SignatureReused
+from chalicelib.db import audit
 from chalicelib.db.backend import Throttled, Unavailable
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.shared import aws, clock, deadline
@@ -249,6 +250,14 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> Any:
         raise ValidationProblem(f"invalid {where}: {summary}", errors=details) from None
 
 
+def source_of(context: dict[str, Any] | None) -> str:
+    """The request's source address (API Gateway's ``sourceIp``), at most 64 characters, with
+    anything in it that looks like a credential masked: it names a failed login's actor and its
+    lock, and the audit log refuses an actor that looks like a credential (that answered 500 where
+    something in front of the gateway sent, say, ``Bearer <token>`` as the address)."""
+    return audit.redact(str(((context or {}).get("identity") or {}).get("sourceIp") or "-")[:64])
+
+
 # A caller's X-Correlation-Id is echoed, logged with every line and stored in events: only a plain
 # token is taken; anything else (4,000 characters, control characters, markup) gets a new id.
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
@@ -259,7 +268,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     params = {name: unquote(value) for name, value in params.items()}
     real_path = concrete_path(request.path, params)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    headers[SOURCE] = str(((request.context or {}).get("identity") or {}).get("sourceIp") or "-")[:64]
+    headers[SOURCE] = source_of(request.context)
     correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)
