@@ -225,11 +225,12 @@ class LocalStack:
     def _create_webhooks_queues(self, sqs: Any) -> None:
         """The webhooks queue (the stream's fan-out and the API's replays send to it, deliver-webhooks
         consumes it) and its dead-letter queue, as the template has them (infra/build.py), but for
-        the receives before a message is dead-lettered: the retry schedule's attempts as this
+        the receives before the queue dead-letters a message (a backstop: deliver-webhooks sends an
+        exhausted delivery's message there itself): from the retry schedule's attempts as this
         process reads them when the stack starts (``WEBHOOK_RETRY_SECONDS`` shortens the schedule
         locally), and a visibility of the function's timeout, so that a batch whose handler
         crashed comes back within a minute."""
-        from chalicelib.webhooks.domain import max_attempts
+        from chalicelib.webhooks.domain import max_receives
         from infra.build import WEBHOOKS_TIMEOUT_SECONDS
 
         def arn(url: str) -> str:
@@ -238,7 +239,7 @@ class LocalStack:
         self.webhooks_dlq_arn = arn(self.webhooks_dlq_url)
         attributes = {"VisibilityTimeout": str(WEBHOOKS_TIMEOUT_SECONDS),
                       "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.webhooks_dlq_arn,
-                                                   "maxReceiveCount": max_attempts()})}
+                                                   "maxReceiveCount": max_receives()})}
         name = f"loyalty-{self.stage}-webhooks"
         try:
             self.webhooks_queue_url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -247,7 +248,7 @@ class LocalStack:
             sqs.set_queue_attributes(QueueUrl=self.webhooks_queue_url, Attributes=attributes)
         self.webhooks_queue_arn = arn(self.webhooks_queue_url)
         os.environ.update({"WEBHOOKS_QUEUE_URL": self.webhooks_queue_url,
-                           "WEBHOOKS_QUEUE_ARN": self.webhooks_queue_arn})
+                           "WEBHOOKS_QUEUE_ARN": self.webhooks_queue_arn, "WEBHOOKS_DLQ_URL": self.webhooks_dlq_url})
 
     def _start_api(self) -> None:
         from chalice.config import Config
