@@ -68,8 +68,10 @@ def local_environment(emulator_url: str, stage: str = "local") -> dict[str, str]
         "DYNAMODB_ENDPOINT": emulator_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     })
     # The emulator answers one request at a time: under a burst a call waits for its turn, which
-    # DynamoDB never makes it do, so a read may take longer here than the deployed 2 s allow.
-    env.setdefault("AWS_READ_TIMEOUT_SECONDS", "5")
+    # DynamoDB never makes it do, so a read may take longer here than the deployed 2 s allow. A
+    # caller's own value is kept (the benchmarks set minutes): the stack puts this environment in
+    # its process, where the API, the stream pumps and the jobs run, so 5 s used to replace it.
+    env["AWS_READ_TIMEOUT_SECONDS"] = os.environ.get("AWS_READ_TIMEOUT_SECONDS") or env.get("AWS_READ_TIMEOUT_SECONDS", "5")
     return env
 
 
