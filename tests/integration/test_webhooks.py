@@ -288,6 +288,11 @@ def test_receives_that_take_no_attempt_bring_a_delivery_no_closer_to_the_dead_le
         assert (d["status"], d["attempts"], len(receiver.posts)) == ("exhausted", 3, 3)
         [dead] = sqs.receive_message(QueueUrl=dlq)["Messages"]
         assert json.loads(dead["Body"])["event_id"] == d["event_id"]
+        replayed = api.ok("POST", f"{BASE}/{sub}/replays", {"event_id": d["event_id"]})
+        assert replayed["replayed"] == 1                              # a replay: a new schedule
+        assert len(receive(200)["batchItemFailures"]) == 1            # its first attempt fails: retried
+        [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+        assert (d["status"], d["attempts"], len(d["log"])) == ("retrying", 1, 4)
     finally:
         clock.freeze(None)
         receiver.close()
