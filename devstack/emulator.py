@@ -1,6 +1,6 @@
 """Make moto's DynamoDB fit for real data volumes and real concurrency, and able to throttle.
 
-Eight patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
+Nine patches, all applied by :func:`install` and all tested in ``tests/integration/test_emulator.py``:
 
 1. ``TransactWriteItems`` keeps an undo log of the items it touches instead of deep-copying every
    table it touches (moto's own implementation is O(table size) per transaction). Conditions are
@@ -25,6 +25,9 @@ Eight patches, all applied by :func:`install` and all tested in ``tests/integrat
 8. Item reads (``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``) are answered in plain JSON, not
    through moto's shape-walking serializer, which cost a second a page of 500 items
    (:mod:`devstack.item_replies`).
+9. ``TransactWriteItems`` honours its ``ClientRequestToken`` as DynamoDB does: the same token and
+   request within 10 minutes succeeds without applying again, the same token with another request
+   is refused (``IdempotentParameterMismatchException``) (:mod:`devstack.request_tokens`).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from devstack import index_units, item_replies, query_window, throttling
+from devstack import index_units, item_replies, query_window, request_tokens, throttling
 from devstack.capacity import Usage, item_size, read_units, write_units
 
 LOCK = threading.RLock()
@@ -106,6 +109,7 @@ def install() -> None:
     _backend_lookup_once_per_host()
     _presigned_urls_expire()
     item_replies.install()
+    request_tokens.install()
     _installed = True
 
 

@@ -68,8 +68,10 @@ def local_environment(emulator_url: str, stage: str = "local") -> dict[str, str]
         "DYNAMODB_ENDPOINT": emulator_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     })
     # The emulator answers one request at a time: under a burst a call waits for its turn, which
-    # DynamoDB never makes it do, so a read may take longer here than the deployed 2 s allow.
-    env.setdefault("AWS_READ_TIMEOUT_SECONDS", "5")
+    # DynamoDB never makes it do, so a read may take longer here than the deployed 2 s allow. A
+    # caller's own value is kept (the benchmarks set minutes): the stack puts this environment in
+    # its process, where the API, the stream pumps and the jobs run, so 5 s used to replace it.
+    env["AWS_READ_TIMEOUT_SECONDS"] = os.environ.get("AWS_READ_TIMEOUT_SECONDS") or env.get("AWS_READ_TIMEOUT_SECONDS", "5")
     return env
 
 
@@ -229,11 +231,12 @@ class LocalStack:
     def _create_webhooks_queues(self, sqs: Any) -> None:
         """The webhooks queue (the stream's fan-out and the API's replays send to it, deliver-webhooks
         consumes it) and its dead-letter queue, as the template has them (infra/build.py), but for
-        the receives before a message is dead-lettered: the retry schedule's attempts as this
+        the receives before the queue dead-letters a message (a backstop: deliver-webhooks sends an
+        exhausted delivery's message there itself): from the retry schedule's attempts as this
         process reads them when the stack starts (``WEBHOOK_RETRY_SECONDS`` shortens the schedule
         locally), and a visibility of the function's timeout, so that a batch whose handler
         crashed comes back within a minute."""
-        from chalicelib.webhooks.domain import max_attempts
+        from chalicelib.webhooks.domain import max_receives
         from infra.build import WEBHOOKS_TIMEOUT_SECONDS
 
         def arn(url: str) -> str:
@@ -242,7 +245,7 @@ class LocalStack:
         self.webhooks_dlq_arn = arn(self.webhooks_dlq_url)
         attributes = {"VisibilityTimeout": str(WEBHOOKS_TIMEOUT_SECONDS),
                       "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.webhooks_dlq_arn,
-                                                   "maxReceiveCount": max_attempts()})}
+                                                   "maxReceiveCount": max_receives()})}
         name = f"loyalty-{self.stage}-webhooks"
         try:
             self.webhooks_queue_url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -251,7 +254,7 @@ class LocalStack:
             sqs.set_queue_attributes(QueueUrl=self.webhooks_queue_url, Attributes=attributes)
         self.webhooks_queue_arn = arn(self.webhooks_queue_url)
         os.environ.update({"WEBHOOKS_QUEUE_URL": self.webhooks_queue_url,
-                           "WEBHOOKS_QUEUE_ARN": self.webhooks_queue_arn})
+                           "WEBHOOKS_QUEUE_ARN": self.webhooks_queue_arn, "WEBHOOKS_DLQ_URL": self.webhooks_dlq_url})
 
     def _start_api(self) -> None:
         from chalice.config import Config

@@ -166,6 +166,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         "EVENTS_DLQ_URL": {"Ref": "EventsDeadLetterQueue"},
         "JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
         "WEBHOOKS_QUEUE_URL": {"Ref": "WebhooksQueue"},
+        "WEBHOOKS_DLQ_URL": {"Ref": "WebhooksDeadLetterQueue"},
         # Traces keep timings, never replies or errors (revealed phones, one-time secrets).
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
@@ -275,7 +276,7 @@ def webhooks_resources() -> dict[str, Any]:
     handler sets a failed one's visibility to the retry schedule's wait), so after
     :data:`~chalicelib.webhooks.domain.MAX_ATTEMPTS` receives it is exhausted and moves to the
     dead-letter queue, kept 14 days for a redrive (and alarmed: :mod:`infra.alarms`)."""
-    from chalicelib.webhooks.domain import MAX_ATTEMPTS
+    from chalicelib.webhooks.domain import MAX_ATTEMPTS, RECEIVES_PER_ATTEMPT
     return {
         "WebhooksDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
             "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
@@ -283,7 +284,7 @@ def webhooks_resources() -> dict[str, Any]:
             "VisibilityTimeout": WEBHOOKS_QUEUE_VISIBILITY_SECONDS, "SqsManagedSseEnabled": True,
             "MessageRetentionPeriod": 345600,       # 4 days: past the retry schedule's ~28 hours
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]},
-                              "maxReceiveCount": MAX_ATTEMPTS}}},
+                              "maxReceiveCount": RECEIVES_PER_ATTEMPT * MAX_ATTEMPTS}}},
     }
 
 

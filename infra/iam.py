@@ -78,7 +78,9 @@ def statements(kind: str, stage: str) -> list[dict[str, Any]]:
             # the event source mapping receives and deletes; the handler sets a failure's retry wait
             # and sends a message held back from a failing endpoint again (webhooks/gate.py)
             _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                    "sqs:ChangeMessageVisibility", "sqs:SendMessage"], webhooks_queue)]
+                    "sqs:ChangeMessageVisibility", "sqs:SendMessage"], webhooks_queue),
+            # an exhausted delivery's message, by its record's attempts (webhooks/delivery.py)
+            _allow(["sqs:SendMessage"], [{"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]}])]
     if kind == "api":
         return common + [_allow(["secretsmanager:GetSecretValue"], [secret]),
                          _allow(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [exports]), listing,

@@ -29,6 +29,7 @@ from chalicelib.api.gateway import concrete_path, correlation_id_of
 from chalicelib.api.idempotency import fingerprint, validate_key
 from chalicelib.api.operation import REGISTRY, SOURCE, Call, FileReply, Operation
 from chalicelib.api.signing import SignatureItem, SignatureReused
+from chalicelib.db import audit
 from chalicelib.db.backend import Throttled, Unavailable
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import aws, deadline
@@ -100,6 +101,14 @@ def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
     return Response(text, status_code=status, headers={"Content-Type": kind, **headers})
 
 
+def source_of(context: dict[str, Any] | None) -> str:
+    """The request's source address (API Gateway's ``sourceIp``), at most 64 characters, with
+    anything in it that looks like a credential masked: it names a failed login's actor and its
+    lock, and the audit log refuses an actor that looks like a credential (that answered 500 where
+    something in front of the gateway sent, say, ``Bearer <token>`` as the address)."""
+    return audit.redact(str(((context or {}).get("identity") or {}).get("sourceIp") or "-")[:64])
+
+
 # A caller's X-Correlation-Id is echoed, logged with every line and stored in events: only a plain
 # token is taken; anything else (4,000 characters, control characters, markup) gets a new id.
 def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params: dict[str, str]) -> Response:
@@ -110,7 +119,7 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
     params = {name: unquote(value) for name, value in params.items()}
     real_path = concrete_path(request.path, params)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    headers[SOURCE] = str(((request.context or {}).get("identity") or {}).get("sourceIp") or "-")[:64]
+    headers[SOURCE] = source_of(request.context)
     correlation_id = correlation_id_of(headers, (request.context or {}).get("requestId"))
     logger.set_correlation_id(correlation_id)
     logger.append_keys(operation=op.operation_id)
@@ -177,10 +186,10 @@ def _unfinished(error: Throttled | Unavailable) -> Problem:
 
 
 def _refused(problem: Problem, instance: str, headers: dict[str, str]) -> Response:
-    """A problem's answer; a 503 (and a 429 that knows) says when to retry (``Retry-After``)."""
+    """A problem's answer; a 503 (and a 423 or 429 that knows) says when to retry (``Retry-After``)."""
     logger.info("request refused", extra={"status": problem.status, "problem": problem.slug})
     count("ClientErrors")
-    if problem.status == 503 or (problem.status == 429 and "retry_after" in problem.extensions):
+    if problem.status == 503 or (problem.status in (423, 429) and "retry_after" in problem.extensions):
         headers["Retry-After"] = str(problem.extensions.get("retry_after", 1))
     return problem_response(problem, instance, headers)
 

@@ -32,6 +32,7 @@ _ERROR_TEXT = {400: "Malformed request", 401: "No or bad credentials", 403: "Cal
                415: "The body is not sent as Content-Type: application/json",
                422: "Validation failed or idempotency key reused",
                500: "The server failed; safe to retry with the same Idempotency-Key",
+               423: "Locked after wrong tries (a gift card): retry after Retry-After seconds",
                429: "Too many wrong tries or lookups: the caller is locked out; retry after Retry-After seconds",
                503: "Busy (the record kept changing under concurrent requests: nothing was changed; or the database "
                     "did not answer in time: a change may or may not have been made) or over-capacity (the database "
@@ -110,7 +111,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     for code in sorted(codes):
         responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Problem"),
                                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        if code in (429, 503):
+        if code in (423, 429, 503):
             responses[str(code)]["headers"] = RETRY_AFTER
     body["responses"] = responses
     body["x-callers"] = [a.describe() for a in op.allow] or ["public"]

@@ -17,6 +17,13 @@ dropped), after botocore's own attempts, is raised as :class:`Unavailable`, what
 Unlike a throttle, a write may have been applied: the attempt whose answer was lost may have
 committed. The API answers 503 as well; a retry with the same Idempotency-Key finds the request's
 record if it committed (and replays its answer) or does the work once.
+
+Every transaction carries a ``ClientRequestToken`` of its own, fresh for each call of
+:meth:`DynamoBackend.write` (a unit of work re-run after a real conflict sends a new one). botocore
+resends a request whose answer was lost with the same parameters, so the same token: DynamoDB
+answers that repeat, within 10 minutes, as a success without applying it again, where without a
+token the repeat of an applied transaction failed its own conditions (a refresh token "already
+used", a step taken twice or refused as a conflict).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from uuid import uuid4
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as TransportError
@@ -361,7 +369,9 @@ class DynamoBackend(Backend):
         # back in that order, so map them back to our positions through the same order.
         order = sorted(range(len(writes)), key=lambda i: _SEND_ORDER[writes[i].kind])
         try:
-            with TransactWrite(connection=_connection()) as tx:
+            # One token per call: the same on botocore's retries of this call, which DynamoDB then
+            # answers as the first attempt did if it applied (the answer lost), applying nothing.
+            with TransactWrite(connection=_connection(), client_request_token=uuid4().hex) as tx:
                 for i in order:
                     w = writes[i]
                     if w.kind == "save":

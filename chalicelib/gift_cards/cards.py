@@ -188,7 +188,8 @@ def present(uow: UnitOfWork, number: str, secret: str, by: Principal) -> Present
         raise CardRejected("the card number's check digit is wrong")
     card = repository.of(uow).card(number)
     if card is not None and locked(card.locked_until, now):
-        raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until)
+        raise CardLocked("the card is locked after wrong secrets", locked_until=card.locked_until,
+                         retry_after=seconds_left(str(card.locked_until), now))
     batch = repository.of(uow).batch_metadata(card.batch_id) if card is not None else None
     if not keys.verify(secret, card.secret_hash if card is not None and batch is not None else None) or batch is None:
         _reject(uow, number, card, guard, by, now)

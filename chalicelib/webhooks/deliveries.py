@@ -103,12 +103,13 @@ def log(uow: UnitOfWork, subscription_id: str, by: Principal, since: datetime | 
 
 
 def _requeue(uow: UnitOfWork, d: DeliveryItem) -> bool:
-    """Queue a delivery again (not while a post of it is in flight)."""
+    """Queue a delivery again (not while a post of it is in flight), on a new schedule: its
+    attempts, which decide when it is exhausted, count from 0 again (its log keeps every one)."""
     now = clock.now()
     free = ~DeliveryItem.status.is_in("delivering") | (DeliveryItem.lease_until < clock.iso(now))
     work = UnitOfWork(uow.actor, uow.correlation_id, program=uow.program)
     work.update(d, [DeliveryItem.status.set("queued"), DeliveryItem.replayed_at.set(clock.iso(now)),
-                    DeliveryItem.next_attempt_at.remove()], free)
+                    DeliveryItem.attempts.set(0), DeliveryItem.next_attempt_at.remove()], free)
     try:
         work.commit()
     except Problem:

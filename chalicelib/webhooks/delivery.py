@@ -32,9 +32,12 @@ success closes the breaker.
 
 2xx is ``delivered``. Anything else: ``retrying``, and the message's visibility is set to the
 schedule's wait (:func:`chalicelib.webhooks.domain.wait_after`) and it is reported failed, so SQS
-hands it back then. At the last receive (``ApproximateReceiveCount`` = the queue's
-``maxReceiveCount``) a failure is ``exhausted``: the message is reported failed with no wait, and
-the queue moves it to the dead-letter queue on its next receive. Each exhausted delivery extends
+hands it back then. Attempts are counted on the delivery's record, never by the message's receives
+(``ApproximateReceiveCount``): a receive that takes no attempt (a copy finding the delivery leased
+or not yet due) brings nothing closer to exhaustion. The failure of the record's last attempt
+(:func:`chalicelib.webhooks.domain.max_attempts`) is ``exhausted``: the handler sends the message
+to the dead-letter queue and deletes it (if that send fails, it is reported failed with no wait,
+and the queue's ``maxReceiveCount``, a backstop well past the attempts, moves it there). Each exhausted delivery extends
 the subscription's streak; a streak of ``WEBHOOK_DISABLE_AFTER_EXHAUSTIONS`` (default 10) lasting
 ``WEBHOOK_DISABLE_AFTER_DAYS`` (default 3) disables the subscription and announces
 ``webhook.subscription_disabled``. A delivered one ends the streak.
@@ -70,7 +73,7 @@ BREAK_AFTER = 5               # posts failed in a row that pause an endpoint
 PAUSE_SECONDS = 60            # how long at first: then the next delivery due tries it again ...
 MAX_PAUSE_SECONDS = 1_800     # ... and each failed try doubles the pause, up to this
 CLOCK_SKEW_SECONDS = 2        # a retry's message may come back this much before its time by our clock
-DONE, AGAIN = None, -1
+DONE, AGAIN, EXHAUSTED = None, -1, -2
 FINAL = ("delivered", "exhausted", "dropped")      # a delivery nothing tries again (but a replay)
 
 
@@ -80,9 +83,12 @@ def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[st
         return {"batchItemFailures": []}
     with ThreadPoolExecutor(max_workers=min(10, len(records)), thread_name_prefix="webhook") as pool:
         waits = list(pool.map(lambda r: contextvars.copy_context().run(_one, r), records))
-    failed, held, postponed = [], [], []
+    failed, held, postponed, dead = [], [], [], []
     for r, wait in zip(records, waits, strict=True):
         if wait is DONE:
+            continue
+        if wait == EXHAUSTED:
+            dead.append(r)
             continue
         if isinstance(wait, Resend):
             held.append((r, wait.seconds))            # sent again: this one is done with
@@ -91,6 +97,7 @@ def handle(records: list[dict[str, Any]], remaining_ms: float | None) -> dict[st
             postponed.append((r, wait))
         failed.append(r)
     kept = requeue.resend(held)                      # not sent again: kept, with the same wait
+    kept += [(r, 0) for r in requeue.dead_letter(dead)]   # not dead-lettered: the queue's redrive
     requeue.postpone(postponed + kept)
     failed = [{"itemIdentifier": r["messageId"]} for r in [*failed, *(r for r, _ in kept)]]
     return {"batchItemFailures": failed}
@@ -103,8 +110,8 @@ class Resend:
 
 
 def _one(record: dict[str, Any]) -> int | Resend | None:
-    """Deliver one message: DONE (delete it), or the seconds to wait before the next try (0: now,
-    towards the dead-letter queue)."""
+    """Deliver one message: DONE (delete it), EXHAUSTED (to the dead-letter queue), or the seconds
+    to wait before the next try."""
     try:
         m = json.loads(record["body"])
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
@@ -115,8 +122,9 @@ def _one(record: dict[str, Any]) -> int | Resend | None:
 
 
 def deliver(program: str, subscription_id: str, event_id: str, receives: int = 1) -> int | Resend | None:
-    """Post one delivery; what :func:`_one` answers."""
-    if receives < domain.max_attempts() and (wait := _hold_back(program, subscription_id, event_id, receives)):
+    """Post one delivery; what :func:`_one` answers (``receives``: the message's, a lower bound
+    of a held-back delivery's wait only)."""
+    if wait := _hold_back(program, subscription_id, event_id, receives):
         return wait
     endpoint = f"{program}/{subscription_id}"
     ticket = gate.enter(endpoint)
@@ -143,6 +151,7 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
         _finish(program, d, [DeliveryItem.status.set("dropped")], None)
         return DONE
     lease = clock.iso(now + timedelta(seconds=LEASE_SECONDS))
+    tried = int(d.attempts or 0) + 1      # this attempt, on the record (the lease counts it)
     if not _lease(program, d, lease, now):
         return _not_free(program, subscription_id, event_id)
     posted = not s.paused_until or (clock.parse_iso(s.paused_until) <= now and _probe(program, s, now))
@@ -153,13 +162,13 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
         outcome, at = post(program, s, d.event_id, d.body or "{}")
         posted_ok.append(outcome.ok)
         _breaker(program, s, outcome.ok, at)
-    exhausted = not outcome.ok and receives >= domain.max_attempts()
+    exhausted = not outcome.ok and tried >= domain.max_attempts()
     attempt = None if not posted and not exhausted else DeliveryItem(   # the log: posts, and the last word
         *DeliveryItem.attempt_key(subscription_id, event_id, new_id()), subscription_id=subscription_id,
         event_id=event_id, at=clock.iso(at), status_code=outcome.status_code, latency_ms=outcome.latency_ms,
         response=outcome.response or None, error=outcome.error, expires_at=expiry_in(KEEP_DAYS))
     status = "delivered" if outcome.ok else "exhausted" if exhausted else "retrying"
-    wait = None if outcome.ok or exhausted else domain.wait_after(receives)
+    wait = None if outcome.ok or exhausted else domain.wait_after(tried)
     _finish(program, d, _outcome(outcome, status, at, wait), DeliveryItem.lease_until == lease, attempt)
     count("WebhookAttempts")
     if outcome.ok:
@@ -170,7 +179,7 @@ def _deliver(program: str, subscription_id: str, event_id: str, receives: int, p
     if exhausted:
         count("WebhooksExhausted")
         _extend_streak(program, s)
-        return 0                          # report it: the next receive moves it to the dead-letter queue
+        return EXHAUSTED
     return wait
 
 
@@ -211,7 +220,8 @@ def _hold_back(program: str, subscription_id: str, event_id: str, receives: int)
     puts it back on its schedule (``retrying``, one more attempt, the reason in ``last_error``) and
     the message waits. The pause is read from the repository's cache (at most a second old: a pause
     seen late costs one full path, one seen after it ended is at worst one delivery held back a
-    schedule step). None: not paused, or the delivery is not free to try (done, leased, not due):
+    schedule step). None: not paused, or the delivery is not free to try (done, leased, not due),
+    or its record's next attempt is its last (posted, or failed for the pause, on the full path):
     the full path decides."""
     now = clock.now()
     uow = UnitOfWork(ACTOR, program=program)
@@ -229,7 +239,7 @@ def _hold_back(program: str, subscription_id: str, event_id: str, receives: int)
                    DeliveryItem.next_attempt_at.set(clock.iso(now + timedelta(seconds=wait))),
                    DeliveryItem.last_error.set(f"not posted: {pause[1]} posts failed in a row; the endpoint "
                                                f"is paused until {pause[0]}")],
-               DeliveryItem.sk.exists() & _free(now))
+               DeliveryItem.sk.exists() & _free(now) & (DeliveryItem.attempts < domain.max_attempts() - 1))
     try:
         uow.commit()
     except Problem:

@@ -7,8 +7,8 @@ which URLs may be called.
 * **Retries.** A failed delivery (anything but 2xx, a timeout, a refused connection) is tried
   again after :data:`RETRY_SECONDS`, with up to 20% jitter: 27 to 31 hours from the first attempt
   to the last of :data:`MAX_ATTEMPTS`. Each wait is the SQS message's visibility timeout (at most
-  :data:`MAX_WAIT_SECONDS`: within SQS's 12 h since the receive); the queue moves the message to
-  its dead-letter queue after the last receive.
+  :data:`MAX_WAIT_SECONDS`: within SQS's 12 h since the receive). The attempts are counted on the
+  delivery's record; after the last, deliver-webhooks sends the message to the dead-letter queue.
   ``WEBHOOK_RETRY_SECONDS`` (comma-separated seconds) shortens the schedule on the local and test
   stages only.
 * **URLs**: https, no credentials in them, no fragments; plain http on the local and test stages
@@ -41,6 +41,7 @@ MAX_SUBSCRIPTIONS = 20            # per program: every event of the program is m
 # 12 h (SQS's longest visibility timeout): 27 h 36 min 10 s in all, before jitter.
 RETRY_SECONDS = (10, 60, 300, 1800, 3600, 7200, 14400, 28800, 43200)
 MAX_ATTEMPTS = len(RETRY_SECONDS) + 1
+RECEIVES_PER_ATTEMPT = 3          # the queue's maxReceiveCount, in attempts (:func:`max_receives`)
 JITTER = 0.2
 # The longest wait: SQS refuses a visibility timeout past what is left of 12 hours since the
 # message was received, and the wait is set after the batch ran (15 minutes: a Lambda's longest
@@ -70,8 +71,17 @@ def retry_schedule() -> tuple[int, ...]:
 
 
 def max_attempts() -> int:
-    """Attempts before a delivery is exhausted (the queue's ``maxReceiveCount``)."""
+    """Attempts before a delivery is exhausted, counted on its record (not the message's receives:
+    a receive that takes no attempt, a copy finding the delivery leased or not due, counts nothing)."""
     return len(retry_schedule()) + 1
+
+
+def max_receives() -> int:
+    """The webhooks queue's ``maxReceiveCount``: a backstop only, well past :func:`max_attempts`.
+    A delivery's record decides when it is exhausted, and deliver-webhooks then sends its message
+    to the dead-letter queue itself; the queue moves one there only when its receives never reach
+    an attempt (a handler that keeps failing on it)."""
+    return RECEIVES_PER_ATTEMPT * max_attempts()
 
 
 def wait_after(attempt: int, rng: random.Random | None = None) -> int:

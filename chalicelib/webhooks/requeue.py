@@ -41,6 +41,21 @@ def resend(held: list[tuple[dict[str, Any], int]]) -> list[tuple[dict[str, Any],
     return [h for i, h in enumerate(held) if i in refused]
 
 
+def dead_letter(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send each record's message to the webhooks dead-letter queue (its delivery exhausted); the
+    ones not sent (left to the queue's own redrive, its ``maxReceiveCount``)."""
+    url = os.environ.get("WEBHOOKS_DLQ_URL")
+    if not url or not records:
+        return records
+    try:
+        refused = set(queue.send_bodies(url, [(r["body"], 0) for r in records]))
+    except Exception:                     # noqa: BLE001 - the queue's redrive is the backstop
+        refused = set(range(len(records)))
+    if refused:
+        logger.warning("could not dead-letter exhausted webhook messages", extra={"messages": len(refused)})
+    return [r for i, r in enumerate(records) if i in refused]
+
+
 def postpone(waits: list[tuple[dict[str, Any], int]]) -> None:
     """Hold each ``(record, seconds)`` back ``seconds`` (its visibility timeout)."""
     url = _queue()

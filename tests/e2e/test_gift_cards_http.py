@@ -117,6 +117,7 @@ def test_batch_export_sale_concurrent_redemption_payment_and_lockout(api, stack)
             assert r.status_code == 422 and r.json()["type"].endswith("/gift-card-rejected"), r.text
         locked = attempt(numbers[3], secrets[numbers[3]], "d9", signed_by=pos(stack, A))
         assert locked.status_code == 423 and locked.json()["type"].endswith("/gift-card-locked")
+        assert 1 <= int(locked.headers["Retry-After"]) == locked.json()["retry_after"] <= 1800   # the lock's rest
         card = api.call("GET", f"/v1/gift-cards/{numbers[3]}", headers=hq).json()
         assert card["locked_until"] and card["balance_fen"] == 20_000
         replies_text = json.dumps([r.json() for r in replies]) + paid.text + locked.text + json.dumps(card)

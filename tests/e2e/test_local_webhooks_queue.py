@@ -56,6 +56,6 @@ def test_the_webhooks_queue_dead_letters_after_the_retry_schedules_attempts(stac
     attributes = stack.client("sqs").get_queue_attributes(QueueUrl=stack.webhooks_queue_url,
                                                           AttributeNames=["All"])["Attributes"]
     policy = json.loads(attributes["RedrivePolicy"])
-    assert policy["maxReceiveCount"] == max_attempts()
+    assert policy["maxReceiveCount"] == 3 * max_attempts()          # a backstop: the record's attempts decide
     assert policy["deadLetterTargetArn"].endswith(f"loyalty-{stack.stage}-webhooks-dlq")
     assert attributes["VisibilityTimeout"] == "60"

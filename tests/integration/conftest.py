@@ -151,6 +151,7 @@ class AppClient:
         self.token = mint_token("staff", "ops", 60 * 24 * 400, role="super_admin", merchant_id="m1")
         self.platform = mint_token("staff", "platform", 60 * 24 * 400, role="platform_admin")   # runs jobs
         self.n = 0
+        self.headers: dict[str, str] = {}
 
     def call(self, method: str, path: str, body=None, key: str | None = None, token: str | None = None):
         self.n += 1
@@ -159,6 +160,7 @@ class AppClient:
             headers["Idempotency-Key"] = key or f"auto-{self.n}"
         r = getattr(self.client.http, method.lower())(path, headers=headers,
                                                       body=self.json.dumps(body) if body is not None else None)
+        self.headers = dict(r.headers)                 # the last reply's headers
         return r.status_code, (self.json.loads(r.body) if r.body else None)
 
     def ok(self, method: str, path: str, body=None, key: str | None = None, token: str | None = None):

@@ -345,8 +345,10 @@ def test_wrong_secrets_from_several_callers_lock_the_card_longer_each_time(cards
     assert {(st, p["type"].rsplit("/", 1)[1]) for st, p in answers} == {(422, "gift-card-rejected")}
     status, locked = redeem(cards, mid, number, s[number])                      # the right secret, too late
     assert status == 423 and locked["type"].endswith("/gift-card-locked")
+    assert cards.headers["Retry-After"] == str(locked["retry_after"]) == "1800"   # the lock's 30 minutes
     clock.freeze(T0 + timedelta(minutes=29))
-    assert redeem(cards, mid, number, s[number])[0] == 423
+    status, locked = redeem(cards, mid, number, s[number])
+    assert status == 423 and cards.headers["Retry-After"] == "60" and locked["retry_after"] == 60
     clock.freeze(T0 + timedelta(minutes=31))
     burst("b")
     clock.freeze(T0 + timedelta(minutes=31 + 59))                               # the second lock is an hour

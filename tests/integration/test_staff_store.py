@@ -100,3 +100,28 @@ def test_one_caller_gets_thirty_wrong_passwords_in_fifteen_minutes_whatever_logi
     # another caller is not held back
     with pytest.raises(Unauthenticated):
         sessions.login(UnitOfWork("test"), "nobody-32", "Wrong-password-123", None, "10.9.9.10")
+
+
+@pytest.mark.parametrize("source", ["Bearer abc.def.ghi", "0123456789abcdef" * 4], ids=["bearer", "hex-secret"])
+def test_a_failed_login_from_an_address_that_looks_like_a_credential_is_401_and_audited_masked(api, monkeypatch, source):
+    """A failed login's audit actor is ``anonymous:<source address>``, and the audit log refuses an
+    actor that looks like a credential: such an address (sent by whatever stands in front of the
+    gateway) answered 500. It is masked where the request's source is read."""
+    import json
+
+    from chalice.local import LambdaEventConverter
+
+    from chalicelib.db.audit import AuditItem
+    from tests.integration.conftest import scan
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", source)
+    _account("erin")
+
+    def login(password: str):
+        return api.client.http.post("/v1/auth/staff/login", headers={"Content-Type": "application/json"}, body=json.dumps(
+            {"program_id": "default", "login": "erin", "password": password}))
+    refused = login("Wrong-horse-staple-42")
+    assert refused.status_code == 401, refused.body
+    failed = [e for e in scan(AuditItem) if getattr(e, "action", None) == "staff.login_failed"]
+    assert failed and {e.actor for e in failed} == {"anonymous:[redacted]"}
+    assert login(PASSWORD).status_code == 201                      # the right password, from the same address
+    assert source not in json.dumps([e.attribute_values for e in scan(AuditItem, None)], default=str)

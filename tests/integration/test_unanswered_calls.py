@@ -9,6 +9,9 @@ that refuses the connection). botocore retries each such call, as it does in pro
 - A call without an answer on every attempt answers 503 ``busy`` with ``Retry-After`` (it
   answered 500 ``internal-error``), and the same Idempotency-Key sent again answers the first
   outcome, or makes the change once.
+- A transaction that committed but whose answer was lost is sent again by botocore with its
+  ``ClientRequestToken``, which the emulator honours as DynamoDB does: a refresh of a staff login
+  gives the next pair (the repeat answered 401 "already used" and the login was lost).
 """
 
 from __future__ import annotations
@@ -165,3 +168,31 @@ def test_only_another_request_with_the_signature_makes_it_reused(racing):
     reused, _ = _signed_get(api, till, path)
     assert racing.raced == 2 and reused.status_code == 401
     assert json.loads(reused.body)["type"].endswith("/signature-reused")
+
+
+def test_a_refresh_whose_transaction_committed_unanswered_gives_the_next_pair_once(unanswered):
+    """The refresh token's single use is a condition of the transaction that uses it: botocore's
+    retry of that transaction, committed but its answer lost, failed it (401 "already used", the
+    login lost). It carries the attempt's ClientRequestToken, so it succeeds, applying nothing again."""
+    from chalicelib.db.refresh import RefreshTokenItem
+    from chalicelib.staff import accounts
+    from tests.integration.conftest import scan
+    uow = UnitOfWork("test")
+    accounts.create(uow, Principal("staff", "boss", "super_admin"), "dora", "x", "ops_manager", None, None,
+                    "Correct-horse-staple-42")
+    uow.commit()
+    login = api_post(unanswered, "/v1/auth/staff/login",
+                     {"program_id": "default", "login": "dora", "password": "Correct-horse-staple-42"})
+    assert login.status_code == 201, login.body
+    with Unanswered("TransactWriteItems", ReadTimeoutError(endpoint_url=URL), times=1, marker="RTOKEN#") as timeout:
+        refreshed = api_post(unanswered, "/v1/auth/staff/refresh", {"refresh_token": json.loads(login.body)["refresh_token"]})
+    assert timeout.raised == 1                                   # botocore sent the committed transaction again
+    assert refreshed.status_code == 201, refreshed.body
+    again = api_post(unanswered, "/v1/auth/staff/refresh", {"refresh_token": json.loads(refreshed.body)["refresh_token"]})
+    assert again.status_code == 201, again.body                  # the pair the caller got is the one stored
+    tokens = [t.status for t in scan(RefreshTokenItem, None) if "RTOKEN#" in t.pk]
+    assert sorted(tokens) == ["active", "used", "used"]             # one new token a refresh
+
+
+def api_post(api: AppClient, path: str, body: dict):
+    return api.client.http.post(path, body=json.dumps(body), headers={"Content-Type": "application/json"})

@@ -245,3 +245,54 @@ def test_a_retry_back_before_its_time_waits_for_it_and_is_not_lost(hooks, monkey
     [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
     assert d["status"] == "retrying" and d["attempts"] == 1
     receiver.close()
+
+
+def test_receives_that_take_no_attempt_bring_a_delivery_no_closer_to_the_dead_letter_queue(hooks, monkeypatch):
+    """Exhaustion is the record's attempts, not the message's receives (#24): two early copies of
+    a retry (not due: no attempt) used to make its second attempt the last (exhausted after 2 of
+    3). The third attempt's failure sends the message to the dead-letter queue and deletes it."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.shared import clock
+    api = hooks
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="webhooks-dlq-test")["QueueUrl"]
+    monkeypatch.setenv("WEBHOOKS_DLQ_URL", dlq)
+    monkeypatch.setenv("WEBHOOK_RETRY_SECONDS", "30,30")        # three attempts, 30 s apart
+    receiver = Receiver(answer=lambda n: (500, 0.0))
+    sub = _subscribe(api, receiver.url, ["member.registered"])["subscription_id"]
+    read = _stream()
+    read(100)
+    api.member("13800139821")
+    assert dispatch.handle_records(read(100)) == {"batchItemFailures": []}
+    [message] = fanout.WAITING
+    t0 = datetime.now(UTC)
+    try:
+        receives = 0
+
+        def receive(at_seconds: int) -> dict:
+            nonlocal receives
+            receives += 1
+            clock.freeze(t0 + timedelta(seconds=at_seconds))
+            fanout.WAITING[:] = [message]
+            return _deliver_waiting(receives)
+        assert len(receive(0)["batchItemFailures"]) == 1            # attempt 1 fails
+        assert len(receive(5)["batchItemFailures"]) == 1            # early copies: no attempt
+        assert len(receive(10)["batchItemFailures"]) == 1
+        assert len(receive(50)["batchItemFailures"]) == 1            # attempt 2 (the 4th receive)
+        [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+        assert (d["status"], d["attempts"], len(receiver.posts)) == ("retrying", 2, 2)
+        assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []
+        assert receive(100) == {"batchItemFailures": []}             # attempt 3: dead-lettered, deleted
+        [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+        assert (d["status"], d["attempts"], len(receiver.posts)) == ("exhausted", 3, 3)
+        [dead] = sqs.receive_message(QueueUrl=dlq)["Messages"]
+        assert json.loads(dead["Body"])["event_id"] == d["event_id"]
+        replayed = api.ok("POST", f"{BASE}/{sub}/replays", {"event_id": d["event_id"]})
+        assert replayed["replayed"] == 1                              # a replay: a new schedule
+        assert len(receive(200)["batchItemFailures"]) == 1            # its first attempt fails: retried
+        [d] = api.ok("GET", f"{BASE}/{sub}/deliveries")["deliveries"]
+        assert (d["status"], d["attempts"], len(d["log"])) == ("retrying", 1, 4)
+    finally:
+        clock.freeze(None)
+        receiver.close()

@@ -35,8 +35,14 @@ def test_the_queue_dead_letters_a_message_after_the_last_attempt_and_outlives_th
     t = template["Resources"]
     queue, dlq = t["WebhooksQueue"]["Properties"], t["WebhooksDeadLetterQueue"]["Properties"]
     assert t["WebhooksQueue"]["Type"] == t["WebhooksDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    # the record's attempts decide (deliver-webhooks dead-letters an exhausted delivery's message
+    # itself); the queue's receives are a backstop well past them
     assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]},
-                                      "maxReceiveCount": MAX_ATTEMPTS} and MAX_ATTEMPTS == 10
+                                      "maxReceiveCount": 3 * MAX_ATTEMPTS} and MAX_ATTEMPTS == 10
+    props = t["DeliverWebhooks"]["Properties"]
+    assert props["Environment"]["Variables"]["WEBHOOKS_DLQ_URL"] == {"Ref": "WebhooksDeadLetterQueue"}
+    sends = [s for s in statements(template, "WebhooksRole") if s["Action"] in ("sqs:SendMessage", ["sqs:SendMessage"])]
+    assert [on(s) for s in sends] == [[{"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]}]]
     assert queue["SqsManagedSseEnabled"] is dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 86400
     assert queue["VisibilityTimeout"] == 6 * t["DeliverWebhooks"]["Properties"]["Timeout"] == 360
