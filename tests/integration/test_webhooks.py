@@ -255,7 +255,7 @@ def test_receives_that_take_no_attempt_bring_a_delivery_no_closer_to_the_dead_le
 
     from chalicelib.shared import clock
     api = hooks
-    sqs = boto3.client("sqs")
+    sqs = aws_client("sqs")
     dlq = sqs.create_queue(QueueName="webhooks-dlq-test")["QueueUrl"]
     monkeypatch.setenv("WEBHOOKS_DLQ_URL", dlq)
     monkeypatch.setenv("WEBHOOK_RETRY_SECONDS", "30,30")        # three attempts, 30 s apart
