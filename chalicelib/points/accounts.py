@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
-from chalicelib.points import access, orders, program, repository
+from chalicelib.points import access, orders, program, repository, rolling
 from chalicelib.points import rules as R
 from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
@@ -48,24 +48,42 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     soon = (program.today() + timedelta(days=EXPIRING_SOON_DAYS)).isoformat()
     out: dict[str, Any] = {"member_id": member_id, "accounts": {}}
     for point_type in ["points", "growth", *rules.point_types]:
-        view: dict[str, Any] = dict(repository.of(uow).account(member_id, point_type).view())
+        item = repository.of(uow).account(member_id, point_type)
+        view: dict[str, Any] = dict(item.view())
         view["balance"] = view["available"] - view["debt"]
         view["net_earned"] = view["earned"] - view["clawed_back"]
         view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
-            today = program.today()
-            read = _soonest(uow, member_id, point_type, soon, today)
-            lapsed = sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
-            lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
-            view["lapsed"], view["balance"] = lapsed, view["balance"] - lapsed
-            view["expiring_soon"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots
-                                     if lot.expires_on and lot.expires_on <= soon]
-            view["next_lots"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)}
-                                 for lot in lots[:NEXT_LOTS]]
-            view["value_fen"] = R.points_value_fen(rules, max(0, view["available"] - lapsed))
-        view["spendable"] = max(0, view["balance"])
+            view.update(_lots_view(uow, item, soon, view["available"]))
+            view["balance"] -= view["lapsed"]
+        redeemable = rules.type_config(point_type).redeemable
+        view["spendable"] = max(0, view["balance"]) if redeemable else 0     # what a redemption may take now
+        if point_type != "growth":
+            view["value_fen"] = R.points_value_fen(rules, max(0, view["available"] - view["lapsed"])) if redeemable else 0
         out["accounts"][point_type] = view
     return out
+
+
+def _lots_view(uow: UnitOfWork, item: AccountItem, soon: str, available: int) -> dict[str, Any]:
+    """What has lapsed, what expires by ``soon`` and the next lots to be spent. Lots without a
+    last day of their own show the account's rolling date (every purchase moves it), and those
+    expiring by ``soon`` are one entry: the available points less the dated lots (which sort first,
+    so every one was read once a rolling lot was). Past the rolling date every lot has lapsed."""
+    today = program.today()
+    if rolling.lapsed(item, today):
+        return {"lapsed": available, "expiring_soon": [], "next_lots": []}
+    read = _soonest(uow, item.member_id, item.point_type, soon, today)
+    lapsed = sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
+    lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
+    window = rolling.last_day(item, today)
+    soon_lots = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots
+                 if lot.expires_on and lot.expires_on <= soon]
+    if window and window <= soon and any(not lot.expires_on for lot in lots):
+        dated = sum(int(lot.remaining) for lot in lots if lot.expires_on)
+        soon_lots.append({"expires_on": window, "points": available - lapsed - dated})
+    return {"lapsed": lapsed, "expiring_soon": soon_lots,
+            "next_lots": [{"expires_on": lot.expires_on or window, "points": int(lot.remaining)}
+                          for lot in lots[:NEXT_LOTS]]}
 
 
 def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str, today: date) -> list[Any]:

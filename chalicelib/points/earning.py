@@ -6,17 +6,15 @@ import json
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import once
 from chalicelib.orders import service as order_lines
-from chalicelib.points import access, limits, orders, program, repository, tiering
+from chalicelib.points import access, limits, orders, program, repository, rolling, tiering
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import Ledger
 from chalicelib.points.orders import OrderAlreadyEarned
 from chalicelib.points.tables import CounterItem, PointsOrderItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 
@@ -58,9 +56,12 @@ def earn(member_id: str, cmd: EarnForOrder, by: Principal, uow: UnitOfWork, key:
     today = program.today(at)
     points = apply_caps(uow, member_id, rules, today, points, why)
     expires = R.expiry_date(rules.expiry, today, tier.valid_until)
-    if points and expires is not None and expires < program.today():
-        why.append(f"none: points earned then expired on {expires.isoformat()}, before the order was recorded")
+    last_day = _last_day(uow, member_id, rules, today, expires)
+    if points and last_day is not None and last_day < program.today():
+        why.append(f"none: points earned then expired on {last_day.isoformat()}, before the order was recorded")
         points = 0                        # a lot born expired is never spendable, so none is made
+    if points and rules.expiry.policy == "rolling":
+        _expire_ended_window(uow, member_id, today)
     source = f"order:{merchant}:{cmd.order_id}"
     stamp = {"merchant_id": merchant, "store_id": store_id, "source": source}
     earned: dict[str, list] = {}
@@ -136,22 +137,34 @@ def _earn_points(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: 
                          unlock_on=today + timedelta(days=rules.pending_days) if pending else None,
                          source=stamp["source"])
     if rules.expiry.policy == "rolling":
-        _push_rolling_expiry(ledger, member_id, today + timedelta(days=rules.expiry.days))
+        rolling.push(ledger, member_id, today + timedelta(days=rules.expiry.days), lot["lot_id"], rules.reminder_days)
     posting = ledger.stage("earn", points, reason="order", event_type="points.earned",
                            event_data={"order_id": order_id}, **stamp)
-    reply.update(pending=pending, expires_on=lot["expires_on"], posting_id=posting.posting_id,
-                 balance=int(posting.balance_after))
+    reply.update(pending=pending, expires_on=lot["expires_on"] or ledger.account.rolling_until,
+                 posting_id=posting.posting_id, balance=int(posting.balance_after))
     return lot
 
 
-def _push_rolling_expiry(ledger: Ledger, member_id: str, until: date) -> None:
-    """Every purchase pushes the expiry of all the member's points out again; a back-dated one
-    never pulls it back in (a newer purchase already set it later)."""
-    if ledger.account.rolling_until and ledger.account.rolling_until >= until.isoformat():
-        return
-    ledger.account.rolling_until = until.isoformat()
-    ledger.account.duepk, ledger.account.duesk = due_keys(
-        "points-rolling", until + timedelta(days=1), f"{member_id}#points")
+def _last_day(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, paid_on: date,
+              expires: date | None) -> date | None:
+    """The last day of the points of an order paid on ``paid_on``: the lot's, or under rolling
+    expiry the window the purchase opens or extends (the account's)."""
+    return rolling_end(uow, member_id, rules, paid_on) if rules.expiry.policy == "rolling" else expires
+
+
+def rolling_end(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, paid_on: date) -> date:
+    """Under rolling expiry, the last day of the member's points once an order paid on
+    ``paid_on`` is earned (the earn and its preview)."""
+    return rolling.window_end(repository.of(uow).account(member_id, "points"), paid_on, rules.expiry.days)
+
+
+def _expire_ended_window(uow: UnitOfWork, member_id: str, paid_on: date) -> None:
+    """A purchase after the member's rolling window ended renews nothing: the lapsed points are
+    expired first (in transactions of their own, as the job would), then the request tries again
+    on the account they leave."""
+    if rolling.ended_before(repository.of(uow).account(member_id, "points"), paid_on, program.today()):
+        rolling.expire(uow.program, member_id, "points", program.today(), clock.now(), uow.actor or "points-earn")
+        raise ConcurrentUpdate("the rolling window had ended: its points expired first")
 
 
 # --- behaviours ---------------------------------------------------------------------------------

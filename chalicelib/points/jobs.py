@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from chalicelib.db.due import run_due
@@ -22,8 +21,7 @@ from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.ledger import reconciliation
 from chalicelib.ledger.holds import FILLING, OPEN, RELEASING, lapse_job
-from chalicelib.points import ledger as budget
-from chalicelib.points import orders, program, reconcile, repository, spending
+from chalicelib.points import orders, program, reconcile, repository, rolling, spending
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
@@ -92,27 +90,7 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
 
 
 def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
-    """Expire every live lot of an account past its rolling date, at most ``MAX_LOTS`` lots per
-    transaction (one posting each); the date is cleared with the last chunk, so a run that stops
-    midway is finished by the next."""
-    expired = 0
-    while True:
-        uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
-        account = repository.of(uow).account(due.member_id, due.point_type)
-        if not account.rolling_until or account.rolling_until >= today.isoformat():
-            return Counter(expired=expired)
-        ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
-        chunk = list(islice(ledger.live_lots(), budget.MAX_LOTS + 1))      # read when run: tests shrink it
-        last = len(chunk) <= budget.MAX_LOTS
-        total = sum(ledger.expire(lot) for lot in chunk[:budget.MAX_LOTS])
-        if last:
-            ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
-        ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
-                     event_type="points.expired")
-        uow.commit()
-        expired += total
-        if last:
-            return Counter(expired=expired)
+    return rolling.expire(program_id, due.member_id, due.point_type, today, as_of, EXPIRY_ACTOR)
 
 
 @job("points-reminders")
@@ -128,17 +106,24 @@ def reminders(as_of: datetime) -> dict[str, Any]:
 def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Counter:
     uow, rules = _open("job:points-reminders", program_id, as_of)
     lot = repository.of(uow).lot((due.pk, due.sk))
-    if lot is None or lot.gsi1sk != due.gsi1sk or not lot.expires_on:
+    if lot is None or lot.gsi1sk != due.gsi1sk:
         return Counter()
-    days_left = (date.fromisoformat(lot.expires_on) - today).days
+    of = rolling.reminder(repository.of(uow).account(lot.member_id, lot.point_type), lot, today) \
+        if not lot.expires_on else (lot.expires_on, int(lot.remaining))
     previous = lot.gsi1sk
     lot.set_due(rules.reminder_days, today + timedelta(days=1))
+    if of is None:                       # a rolling date since moved (a newer lot reminds) or ended
+        lot.gsi1pk = lot.gsi1sk = None
     uow.update(lot, [LotItem.gsi1pk.set(uow.index_key(lot.gsi1pk)) if lot.gsi1pk else LotItem.gsi1pk.remove(),
                      LotItem.gsi1sk.set(lot.gsi1sk) if lot.gsi1sk else LotItem.gsi1sk.remove()],
                LotItem.gsi1sk == previous, on_conflict=lambda: ConcurrentUpdate("lot changed"))
+    if of is None:
+        uow.commit()
+        return Counter()
+    expires_on, points = of
     uow.emit(DomainEvent("points.expiring", f"member:{lot.member_id}", {
         "member_id": lot.member_id, "point_type": lot.point_type, "lot_id": lot.lot_id,
-        "points": int(lot.remaining), "expires_on": lot.expires_on, "days_left": days_left}))
+        "points": points, "expires_on": expires_on, "days_left": (date.fromisoformat(expires_on) - today).days}))
     uow.commit()
     return Counter(sent=1)
 

@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.ledger.account import JournalAccount
-from chalicelib.points import repository
+from chalicelib.points import filing, repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, changed
@@ -57,6 +57,7 @@ class Ledger:
         self.expired_on_return = 0
         self._new_lots = 0
         self._lapsed: set[str] = set()               # lots past their last day that the job has not expired yet
+        self._window_read = self.account.rolling_until   # the rolling date before this change (earns move it)
 
     @property
     def account(self) -> AccountItem:
@@ -83,7 +84,9 @@ class Ledger:
         """The live lots a spend may take, soonest first: a lot past its last day is no longer the
         member's, whether or not the expiry job has run (which only makes it permanent). Those
         come first in expiry order, so once a spendable lot is offered every lapsed one was seen
-        (:attr:`lapsed`)."""
+        (:attr:`lapsed`). Past the account's rolling date every live lot has lapsed: none is offered."""
+        if self.rolled:
+            return
         for lot in self.live_lots():
             if L.is_expired(lot.expires_on, self.today):
                 self._lapsed.add(lot.sk)
@@ -91,8 +94,16 @@ class Ledger:
             yield lot
 
     @property
+    def rolled(self) -> bool:
+        """Whether the account's rolling window ended before today (its live lots have all lapsed)."""
+        return L.is_expired(self.account.rolling_until, self.today)
+
+    @property
     def lapsed(self) -> int:
-        """Points in the lots past their last day that this change has seen (:meth:`spendable_lots`)."""
+        """Points in the lots past their last day that this change has seen (:meth:`spendable_lots`);
+        past the account's rolling date, every point available as read."""
+        if self.rolled:
+            return int(self.account.available or 0)
         return sum(int(self.lots[sk].remaining) for sk in self._lapsed)
 
     def _track(self, lot: LotItem) -> LotItem:
@@ -275,16 +286,26 @@ class Ledger:
         self.account.listed()                  # on keys1: an account still on gsi1 moves in this write
         state, version = self.account_state, self.account_state.next_version
         balance = self.available - self.debt
+        data = {"member_id": self.member_id, "point_type": self.point_type, "kind": kind,
+                "amount": amount, "posting_id": state.posting_id, "sequence": version,
+                "balance": balance, "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}
+        data.update(self._file_rolling(data))
         return state.post(PostingItem, (PostingItem.partition(self.member_id),
                                         PostingItem.sort_key(self.point_type, version)), kind, amount,
-                          balance_after=balance, event_type=event_type, subject=f"member:{self.member_id}", data={
-                              "member_id": self.member_id, "point_type": self.point_type, "kind": kind,
-                              "amount": amount, "posting_id": state.posting_id, "sequence": version,
-                              "balance": balance, "delta": dict(self.delta), "lots": self.touched,
-                              **(event_data or {})},
+                          balance_after=balance, event_type=event_type, subject=f"member:{self.member_id}", data=data,
                           reason=reason, merchant_id=merchant_id, store_id=store_id, member_id=self.member_id,
                           point_type=self.point_type, lots=json.dumps(self.touched, separators=(",", ":")),
                           source=source)
+
+    def _file_rolling(self, data: dict[str, Any]) -> dict[str, Any]:
+        """On an account with a rolling window (now, before this change, or points still filed under
+        one), what the liability needs to file its points without a date under the window's month
+        (:mod:`.filing`); the account keeps what is filed so (``rolling_owed``)."""
+        before, after, owed = self._window_read, self.account.rolling_until, int(self.account.rolling_owed or 0)
+        if not (before or after or owed):
+            return {}
+        self.account.rolling_owed = owed + filing.by_own_expiry(data).get(filing.NEVER, 0)
+        return {"rolling_from": before, "rolling_until": after, "rolling_owed": owed}
 
     def _stage_lots(self) -> None:
         changed = [sk for sk, lot in self.lots.items() if self.read_remaining.get(sk) != int(lot.remaining)]

@@ -10,6 +10,7 @@ as they would to a real order; without, the order is an untiered member's with n
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field
@@ -35,7 +36,8 @@ class EarnPreviewOut(Reply):
     eligible_fen: int = Field(description="the amount that earns: paid less what points and stored value bonus paid")
     tier: str | None = Field(description="the member's tier code at the order's time (null: no member, or untiered)")
     pending: bool = Field(description="whether the points would wait the return window before they count")
-    expires_on: str | None = Field(description="the last day the points could be spent (null: they never expire)")
+    expires_on: str | None = Field(description="the last day the points could be spent (null: they never expire; "
+                                               "under rolling expiry the member's window end, which every purchase moves)")
 
 
 def preview(cmd: PreviewEarn, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
@@ -61,6 +63,9 @@ def preview(cmd: PreviewEarn, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     if member_id is not None:
         points = earning.apply_caps(uow, member_id, rules, today, points, why, stage=False)
     expires = R.expiry_date(rules.expiry, today, tier.valid_until) if points else None
+    if points and rules.expiry.policy == "rolling":       # the window the purchase opens or extends
+        expires = (earning.rolling_end(uow, member_id, rules, today) if member_id is not None
+                   else today + timedelta(days=rules.expiry.days))
     return {"rules_version": version, "points": points, "growth": growth, "explanation": why,
             "eligible_fen": R.eligible_fen(rules, cmd.amount_fen, points_paid, bonus_paid),
             "tier": tier.code, "pending": bool(points) and rules.pending_days > 0,

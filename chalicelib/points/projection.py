@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import Deltas, folds
-from chalicelib.points import repository
+from chalicelib.points import filing, repository
 from chalicelib.points.rules import inflated
 from chalicelib.points.tables import LiabilityItem, PointsDayItem
 from chalicelib.shared import clock
@@ -30,28 +30,6 @@ def figures(event: DomainEvent) -> dict[str, int]:
             "adjust": {"adjusted": int(d.get("points", 0))}}.get(kind, {})
 
 
-def _liability(event: DomainEvent) -> dict[str, int]:
-    """Change in outstanding points per expiry month. Held points stay owed until confirmed."""
-    kind = event.data["kind"]
-    months: dict[str, int] = {}
-    if kind == "hold":
-        return months
-    lots: list[dict[str, Any]]
-    if kind == "hold_released":
-        # The held points stayed owed; only those that expired on their way back stop being owed.
-        lots = [lot for lot in event.data["lots"] if lot.get("expired")]
-    else:
-        lots = (event.data.get("consumed") if kind == "hold_confirmed" else event.data["lots"]) or []
-    sign = -1 if kind == "hold_confirmed" else 1
-    for lot in lots or []:
-        delta = sign * int(lot.get("points", 0)) if kind == "hold_confirmed" else int(lot["delta"])
-        if kind == "unlock":
-            continue                     # pending -> available: still owed, same expiry
-        month = (lot.get("expires_on") or "never")[:7]
-        months[month] = months.get(month, 0) + delta
-    return {m: v for m, v in months.items() if v}
-
-
 @folds(CONSUMER, "points.earned", "points.redeemed", "points.held", "points.hold_confirmed",
        "points.hold_released", "points.refunded", "points.adjusted", "points.expired", "points.unlocked")
 def project(event: DomainEvent) -> Deltas:
@@ -59,7 +37,7 @@ def project(event: DomainEvent) -> Deltas:
     point_type = event.data["point_type"]
     day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     deltas = Deltas()
-    for month, delta in _liability(event).items():
+    for month, delta in filing.by_month(event.data).items():
         deltas.add(LiabilityItem, LiabilityItem.key(point_type, month), {"points": delta}, month=month)
     stats = {k: v for k, v in figures(event).items() if v}
     if stats:

@@ -23,7 +23,8 @@ BALANCE = ("available − debt after the change: what the member owns, negative 
 
 
 class LotShown(Reply):
-    expires_on: str | None = Field(description="the lot's last valid day (null: never expires)")
+    expires_on: str | None = Field(description="the lot's last valid day (null: never expires; under rolling "
+                                               "expiry the member's window end, which every purchase moves)")
     points: int = Field(description="points left in the lot")
 
 
@@ -77,7 +78,9 @@ class EarnOut(Reply):
     growth: int = Field(description="growth value this order earned (tiers read it; never spendable)")
     explanation: list[str] = Field(description="how the figure was reached: base, multipliers, caps")
     pending: bool | None = Field(None, description="whether the points wait pending_days before they count")
-    expires_on: str | None = Field(None, description="the earned lot's last valid day")
+    expires_on: str | None = Field(None, description="the earned points' last valid day (null: never; under "
+                                                     "rolling expiry the member's window end, which every "
+                                                     "purchase moves)")
     posting_id: str | None = None
     balance: int | None = Field(None, description=BALANCE)
 

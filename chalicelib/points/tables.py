@@ -67,6 +67,7 @@ class AccountItem(MainModel):
     version = NumberAttribute(default=0)
     updated_at = UnicodeAttribute(null=True)
     rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
+    rolling_owed = NumberAttribute(null=True)    # owed points without a date, filed under rolling_until's month
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
@@ -121,6 +122,7 @@ class LotItem(MainModel):
     gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: next expiry reminder
     gsi1sk = UnicodeAttribute(null=True)
     reminders = Gsi1()
+    remind_for = UnicodeAttribute(null=True)     # rolling expiry: the account's date this lot reminds of
 
     @staticmethod
     def live_key(member_id: str, point_type: str, expires_on: str | None, lot_id: str) -> tuple[str, str]:
@@ -134,8 +136,12 @@ class LotItem(MainModel):
     def is_pending(self) -> bool:
         return "#PEND#" in self.sk
 
-    def set_due(self, reminder_days: list[int], today: date) -> None:
-        """Index this lot for its next unlock/expiry and its next reminder."""
+    def set_due(self, reminder_days: list[int], today: date, remind_for: str | None = None) -> None:
+        """Index this lot for its next unlock/expiry and its next reminder: of its own last day, or
+        (``remind_for``, a lot without one under rolling expiry) of the account's rolling date."""
+        if remind_for:
+            self.remind_for = remind_for
+        target = self.expires_on or self.remind_for
         when = self.unlock_on if self.is_pending else self.expires_on
         if when:
             # Due the day after its last valid day (expiry) or on its unlock day.
@@ -144,8 +150,8 @@ class LotItem(MainModel):
         else:
             self.duepk = self.duesk = None
         self.gsi1pk = self.gsi1sk = None
-        if self.expires_on and not self.is_pending:
-            expires = date.fromisoformat(self.expires_on)
+        if target and not self.is_pending:
+            expires = date.fromisoformat(target)
             for days in sorted(reminder_days, reverse=True):
                 remind = date.fromordinal(expires.toordinal() - days)
                 if remind >= today:

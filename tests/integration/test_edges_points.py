@@ -449,16 +449,81 @@ def test_a_back_dated_purchase_never_pulls_the_rolling_date_back(api):
     assert api.run_job("points-expiry")["points_expired"] == 200
 
 
-def test_a_purchase_after_an_overlapping_run_read_the_index_keeps_every_point(api, monkeypatch):
+def test_a_purchase_after_the_window_ended_expires_the_lapsed_points_once_even_under_an_overlapping_run(
+        api, monkeypatch):
+    """The window ended on 31 March: a purchase on 1 April renews nothing. Its earn expires the
+    lapsed 100 (the job, which read the index before, then finds nothing to do) and keeps its own."""
     clock.freeze(T0)
     mid = api.member("13800150034")
     rolling(api)
     earn(api, mid, "o1", 10_000)
     clock.freeze(T0 + timedelta(days=31))                             # 1 April: due
     _stale_rolling(monkeypatch, clock.now())
-    earn(api, mid, "o2", 10_000)                                      # renews the window before the run acts
+    reply = earn(api, mid, "o2", 10_000)
+    assert (reply["points"], reply["balance"], reply["expires_on"]) == (100, 100, "2026-05-01")
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
-    assert balanced(mid)["available"] == 200
+    account = balanced(mid)
+    assert (account["available"], account["expired"]) == (100, 100)
+    assert [(p["kind"], p["amount"]) for p in postings(api, mid, 3)] == [("earn", 100), ("expire", 100), ("earn", 100)]
+
+
+def test_points_past_their_rolling_window_leave_the_balance_and_cannot_be_spent_before_the_job(api):
+    """Last day 31 March: on 1 April, before any run, the 150 are out of the balance, and a
+    redemption, a hold or a removal of them is refused."""
+    clock.freeze(T0)
+    mid = api.member("13800150036")
+    rolling(api)
+    earn(api, mid, "o1", 10_000)
+    earn(api, mid, "o2", 5_000)
+    clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC) - MS)          # 23:59:59.999 on 31 March, program time
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert (view["balance"], view["spendable"], view["lapsed"]) == (150, 150, 0)
+    clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC))               # 1 April begins
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert (view["balance"], view["spendable"], view["lapsed"], view["value_fen"]) == (0, 0, 150, 0)
+    assert (view["next_lots"], view["expiring_soon"]) == ([], [])
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 10, "reward": "gift"})
+    assert status == 409 and problem["detail"] == "10 points needed, 0 spendable"
+    assert api.call("POST", f"/v1/members/{mid}/points/holds", {"points": 10})[0] == 409
+    assert api.call("POST", f"/v1/members/{mid}/points/adjustments", {"points": -10, "reason": "fix"})[0] == 409
+    account = balanced(mid)
+    assert (account["available"], account["redeemed"], account["held"]) == (150, 0, 0)
+    assert api.run_job("points-expiry")["points_expired"] == 150
+
+
+def test_rolling_points_show_the_members_window_end_which_each_purchase_moves(api):
+    """Earn replies, previewEarn, next_lots and expiring_soon show the account's last day, not null."""
+    clock.freeze(T0)                                                  # 1 March
+    mid = api.member("13800150038")
+    rolling(api)
+    assert earn(api, mid, "o1", 10_000)["expires_on"] == "2026-03-31"
+    clock.freeze(T0 + timedelta(days=10))                             # 11 March
+    preview = {"merchant_id": "m1", "amount_fen": 5_000}
+    assert api.ok("POST", "/v1/points/rules/preview", {**preview, "member_id": mid})["expires_on"] == "2026-04-10"
+    assert api.ok("POST", "/v1/points/rules/preview", preview)["expires_on"] == "2026-04-10"
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert view["next_lots"] == [{"expires_on": "2026-03-31", "points": 100}]
+    assert view["expiring_soon"] == [{"expires_on": "2026-03-31", "points": 100}]
+    assert earn(api, mid, "o2", 5_000)["expires_on"] == "2026-04-10"
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert view["next_lots"] == [{"expires_on": "2026-04-10", "points": 100}, {"expires_on": "2026-04-10", "points": 50}]
+    assert view["expiring_soon"] == [{"expires_on": "2026-04-10", "points": 150}]
+    clock.freeze(T0 + timedelta(days=5))                              # 6 March: 10 April is not within 30 days
+    assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["expiring_soon"] == []
+
+
+def test_an_order_whose_rolling_window_ended_before_it_was_recorded_earns_none(api):
+    """Paid 19 February under a 2-day window (last day 21 February), recorded 1 March: as under
+    `days`, no points are made that were expired on arrival."""
+    clock.freeze(T0)
+    mid = api.member("13800150037")
+    rolling(api, days=2)
+    reply = earn(api, mid, "late", 10_000, occurred_at=clock.iso(T0 - timedelta(days=10)))
+    assert reply["points"] == 0
+    assert reply["explanation"][-1] == "none: points earned then expired on 2026-02-21, before the order was recorded"
+    assert balanced(mid)["available"] == 0
+    inside = earn(api, mid, "inside", 10_000, occurred_at=clock.iso(T0 - timedelta(days=2)))   # last day today
+    assert (inside["points"], inside["expires_on"]) == (100, "2026-03-01")
 
 
 def test_a_back_dated_purchase_whose_window_ends_today_keeps_the_points_through_today(api, monkeypatch):
@@ -473,6 +538,26 @@ def test_a_back_dated_purchase_whose_window_ends_today_keeps_the_points_through_
     assert reply["points"] == 100
     assert api.run_job("points-expiry")["points_expired"] == 0
     assert balanced(mid)["available"] == 200
+
+
+def test_rolling_points_are_reminded_30_15_3_days_before_the_window_ends_and_a_purchase_moves_them(api):
+    """Finding 4 (c): a 40-day window from 1 March ends 10 April: reminded 11 March; a purchase on
+    20 March moves it to 29 April, so the 15-day reminder of 10 April is not sent, and the next is
+    30 days before 29 April, of all 150 points."""
+    clock.freeze(T0)
+    mid = api.member("13800150039")
+    rolling(api, days=40)
+    earn(api, mid, "o1", 10_000)
+    sent = []
+    for day, order in ((11, None), (20, "o2"), (26, None), (30, None), (31, None)):
+        clock.freeze(datetime(2026, 3, day, 4, tzinfo=UTC))
+        if order:
+            assert earn(api, mid, order, 5_000)["expires_on"] == "2026-04-29"
+        sent.append(api.run_job("points-reminders")["reminders_sent"])
+    assert sent == [1, 0, 0, 1, 0]
+    reminded = [e.data for e in outbox_events() if e.type == "points.expiring"]
+    assert [(r["expires_on"], r["points"], r["days_left"]) for r in reminded] == [
+        ("2026-04-10", 100, 30), ("2026-04-29", 150, 30)]
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -407,3 +407,19 @@ def test_earning_costs_one_read_and_one_write(memory):
     api.ok("POST", "/v1/orders/counted/refunds", {"refund_id": "r1", "amount_fen": 10_000, "merchant_id": "m1"})
     assert memory.requests - before == 3           # the order, then its accounts and lots in one batch
     clock.freeze(None)
+
+
+def test_points_that_cannot_be_spent_show_nothing_spendable_and_no_value(api):
+    """Finding 9: a type that is not redeemable, and growth, hold a balance but nothing a
+    redemption may take, so `spendable` and `value_fen` are 0 there; points keep theirs."""
+    clock.freeze(T0)
+    mid = api.member("13800138091")
+    rules(api, growth_per_yuan="1", point_types={"vip": {"redeemable": False}})
+    earn(api, mid, "o1", 10_000)                                # 100 points, 100 growth
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 100, "reason": "vip", "point_type": "vip"})
+    shown = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]
+    assert (shown["vip"]["balance"], shown["vip"]["spendable"], shown["vip"]["value_fen"]) == (100, 0, 0)
+    assert (shown["growth"]["balance"], shown["growth"]["spendable"]) == (100, 0)
+    assert (shown["points"]["balance"], shown["points"]["spendable"], shown["points"]["value_fen"]) == (100, 100, 100)
+    status, _ = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "x", "point_type": "vip"})
+    assert status == 422

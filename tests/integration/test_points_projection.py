@@ -70,3 +70,29 @@ def test_liability_reports_a_chosen_period(api):
     assert (report["period"]["issued"], report["period"]["redeemed"]) == (0, 30)
     status, _ = api.call("GET", "/v1/points/liability?start=2026-05-02")
     assert status == 422
+
+
+def test_rolling_points_are_owed_in_the_month_of_the_members_window_which_each_purchase_moves(api):
+    """Finding 4 (b): under rolling expiry (30 days) the liability files points under the month of
+    the member's window end, not under 'never'; a purchase moving the window moves them all."""
+    clock.freeze(datetime(2026, 5, 1, 4, tzinfo=UTC))                 # windows end 31 May
+    api.ok("PUT", "/v1/points/rules", {"rules": {"expiry": {"policy": "rolling", "days": 30}},
+                                       "effective_from": "2025-01-01T00:00:00Z"})
+    a, b = api.member("13800138211"), api.member("13800138212")
+    api.ok("POST", f"/v1/members/{a}/points/earn", {"order_id": "r1", "amount_fen": 30_000, "merchant_id": "m1"})
+    api.ok("POST", f"/v1/members/{b}/points/earn", {"order_id": "r2", "amount_fen": 20_000, "merchant_id": "m1"})
+    clock.freeze(datetime(2026, 5, 10, 4, tzinfo=UTC))                # a's purchase: a's window ends 9 June
+    api.ok("POST", f"/v1/members/{a}/points/earn", {"order_id": "r3", "amount_fen": 10_000, "merchant_id": "m1"})
+    hold = api.ok("POST", f"/v1/members/{a}/points/holds", {"points": 40})
+    api.ok("POST", f"/v1/members/{a}/points/holds/{hold['hold_id']}/confirm", {})
+    api.ok("POST", f"/v1/members/{b}/points/redeem", {"points": 25, "reward": "gift"})
+    assert dispatch.handle_records(records()) == {"batchItemFailures": []}
+    report = api.ok("GET", "/v1/points/liability")
+    assert report["by_expiry_month"] == [{"expires": "2026-05", "points": 175, "value_fen": 175},
+                                         {"expires": "2026-06", "points": 360, "value_fen": 360}]
+    assert report["outstanding_points"] == 535
+    clock.freeze(datetime(2026, 6, 1, 4, tzinfo=UTC))                 # b's window ended on 31 May
+    assert api.run_job("points-expiry")["points_expired"] == 175
+    assert dispatch.handle_records(records()) == {"batchItemFailures": []}
+    report = api.ok("GET", "/v1/points/liability")
+    assert report["by_expiry_month"] == [{"expires": "2026-06", "points": 360, "value_fen": 360}]

@@ -1,0 +1,92 @@
+"""Rolling expiry: every purchase restarts the window of all the member's points, so the last
+day is the account's (``rolling_until``), not each lot's (their ``expires_on`` stays null).
+
+From the day after that last day every live lot has lapsed: out of the balance and never spent,
+whether or not the expiry job has run (the job only makes it permanent, with a posting). A
+purchase made after the window ended opens a new window for its own points only: the lapsed
+points are expired first (:func:`expire`), so they never come back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from itertools import islice
+
+from chalicelib.db.due import due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger import lots as L
+from chalicelib.points import ledger as budget
+from chalicelib.points import program, repository
+from chalicelib.points.ledger import Ledger
+from chalicelib.points.tables import AccountItem, LotItem
+
+
+def lapsed(account: AccountItem, today: date) -> bool:
+    """Whether the account's rolling window ended before ``today``."""
+    return L.is_expired(account.rolling_until, today)
+
+
+def last_day(account: AccountItem, today: date) -> str | None:
+    """The last day of the account's live rolling points (ISO), None when there is no open window."""
+    return account.rolling_until if account.rolling_until and not lapsed(account, today) else None
+
+
+def window_end(account: AccountItem, paid_on: date, days: int) -> date:
+    """The last day of points for a purchase paid on ``paid_on``: its own window, or the account's
+    when a newer purchase set it later (a back-dated one never pulls it back)."""
+    own = paid_on + timedelta(days=days)
+    return max(own, date.fromisoformat(account.rolling_until)) if account.rolling_until else own
+
+
+def ended_before(account: AccountItem, paid_on: date, today: date) -> bool:
+    """Whether a purchase paid on ``paid_on`` came after the window had ended (by ``today``):
+    the points of that window lapsed before it, and it cannot renew them."""
+    return lapsed(account, today) and account.rolling_until < paid_on.isoformat()
+
+
+def push(ledger: Ledger, member_id: str, until: date, lot_id: str, reminder_days: list[int]) -> None:
+    """Every purchase pushes the expiry of all the member's points out again; a back-dated one
+    never pulls it back in (a newer purchase already set it later). The purchase's lot carries the
+    window's reminders (an older lot's, for a window since moved, are dropped when due)."""
+    if ledger.account.rolling_until and ledger.account.rolling_until >= until.isoformat():
+        return
+    ledger.account.rolling_until = until.isoformat()
+    ledger.account.duepk, ledger.account.duesk = due_keys(
+        "points-rolling", until + timedelta(days=1), f"{member_id}#points")
+    lot = ledger.lots.get(LotItem.live_key(member_id, ledger.point_type, None, lot_id)[1])
+    if lot is not None:                   # none when the points all repaid debt
+        lot.set_due(reminder_days, ledger.today, until.isoformat())
+
+
+def reminder(account: AccountItem, lot: LotItem, today: date) -> tuple[str, int] | None:
+    """What the reminder of a lot without a last day of its own is of: the account's rolling date
+    and its points, while that date is still the one the lot reminds of; else None."""
+    if lot.remind_for and lot.remind_for == last_day(account, today):
+        return lot.remind_for, int(account.available or 0)
+    return None
+
+
+def expire(program_id: str, member_id: str, point_type: str, today: date, as_of: datetime, actor: str) -> Counter:
+    """Expire every live lot of an account past its rolling date, at most ``MAX_LOTS`` lots per
+    transaction (one posting each); the date is cleared with the last chunk, so a run that stops
+    midway is finished by the next."""
+    expired = 0
+    while True:
+        uow = UnitOfWork(actor, program=program_id)
+        rules = program.rules_at(uow, as_of)[1]
+        account = repository.of(uow).account(member_id, point_type)
+        if not lapsed(account, today):
+            return Counter(expired=expired)
+        ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
+        chunk = list(islice(ledger.live_lots(), budget.MAX_LOTS + 1))      # read when run: tests shrink it
+        last = len(chunk) <= budget.MAX_LOTS
+        total = sum(ledger.expire(lot) for lot in chunk[:budget.MAX_LOTS])
+        if last:
+            ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
+        ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
+                     event_type="points.expired")
+        uow.commit()
+        expired += total
+        if last:
+            return Counter(expired=expired)
