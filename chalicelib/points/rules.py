@@ -115,7 +115,10 @@ class ProgramRules(Strict):
     pending_days: int = Field(0, ge=0, le=90, description="return window before order points unlock")
     backdate_days: int = Field(30, ge=0, le=366, description="how long after payment an order may still earn")
     growth_per_yuan: Multiplier = Field("1", description="growth value (tiers) per ¥1; never spendable")
-    expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"))
+    expiry: Expiry = Field(default_factory=lambda: Expiry(policy="year_end"),
+                           json_schema_extra={"default": {"policy": "year_end", "days": 365, "grace_months": 0}},
+                           description="omitted: points expire at the end of the year they are earned in "
+                                       "(year_end); an expiry object without a policy never expires")
     reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])
     redeem: RedeemRules = Field(default_factory=RedeemRules)
     behaviors: dict[str, Behavior] = Field({})

@@ -112,3 +112,22 @@ def test_every_operation_declares_the_503_of_a_throttled_database_with_retry_aft
     undeclared = sorted(i for i, o in ops.items() if "Retry-After" not in o["responses"].get("503", {}).get("headers", {}))
     assert undeclared == []
     assert "over-capacity" in ops["getPointsAccount"]["responses"]["503"]["description"]
+
+
+def test_the_points_rules_document_the_defaults_the_server_saves():
+    """Finding 2: a rules version without `expiry` is saved as year_end; the document says so (a
+    client reading only the Expiry schema would take `never`). Every default the document states
+    for the rules is the one the server applies, and a nested rule whose default is not its
+    schema's own states it."""
+    from chalicelib.points.rules import ProgramRules
+    schema = openapi.document()["components"]["schemas"]["ProgramRules"]["properties"]
+    saved = ProgramRules().model_dump(mode="json")
+    assert saved["expiry"]["policy"] == "year_end"
+    assert schema["expiry"]["default"] == saved["expiry"]
+    stated = {name: field["default"] for name, field in schema.items() if "default" in field}
+    assert stated == {name: saved[name] for name in stated}
+    models = {name: f.annotation for name, f in ProgramRules.model_fields.items()
+              if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)}
+    unlike_their_schema = sorted(name for name, model in models.items()
+                                 if saved[name] != model().model_dump(mode="json") and "default" not in schema[name])
+    assert unlike_their_schema == []
