@@ -3,6 +3,7 @@ stream consumer's work (count an event, complete and reward a task once per peri
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tasks import repository
 from chalicelib.tasks.config import TASKS, Task, contribution, period_key
-from chalicelib.tasks.tables import ProgressItem
+from chalicelib.tasks.tables import CountedItem, ProgressItem
 from chalicelib.tiers import service as tiers
 
 _changed = changed("the task's progress", "meanwhile")          # the lost race the endpoint retries
@@ -60,13 +61,24 @@ def count(uow: UnitOfWork, event: DomainEvent) -> int:
     _, task_set = TASKS.at(uow, at)
     complete = _profile_complete(uow, member_id) if event.type in PROFILE_EVENTS and any(
         t.kind == "profile" for t in task_set.tasks) else None
+    today = clock.program_date(at)
+    # an order's refund takes back only what its order.earned counted, from the period it counted in
+    counted = repository.of(uow).counted(member_id, data["order_id"]) if event.type == "order.refunded" else {}
+    periods: dict[str, str] = {}
     completed = []
     for task in task_set.tasks:
         delta = contribution(task, event.type, data, complete)
-        if delta and _advance(uow, member_id, task, delta, at):
+        if not delta or (event.type == "order.refunded" and task.id not in counted):
+            continue
+        period = counted.get(task.id) or period_key(task.period, today)
+        periods[task.id] = period
+        if _advance(uow, member_id, task, delta, at, period):
             completed.append(task)
+    if event.type == "order.earned" and periods:
+        uow.save(CountedItem(*CountedItem.key(member_id, data["order_id"]), member_id=member_id,
+                             order_id=data["order_id"], counted=json.dumps(periods, separators=(",", ":"))))
     if completed:
-        _reward(uow, member_id, completed, at)
+        _reward(uow, member_id, completed, periods, at)
     return len(completed)
 
 
@@ -75,9 +87,8 @@ def _profile_complete(uow: UnitOfWork, member_id: str) -> bool:
     return bool(member.name and member.birthday and member.gender in ("male", "female"))
 
 
-def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: datetime) -> bool:
-    """Stage the task's progress; whether the event completes it (its reward is the caller's)."""
-    period = period_key(task.period, clock.program_date(at))
+def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: datetime, period: str) -> bool:
+    """Stage the task's progress in ``period``; whether the event completes it (its reward is the caller's)."""
     item = repository.of(uow).progress(member_id, task.id, period)
     read = int(item.version) if item else 0
     if item is None:
@@ -96,12 +107,10 @@ def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: dateti
     return completes
 
 
-def _reward(uow: UnitOfWork, member_id: str, completed: list[Task], at: datetime) -> None:
+def _reward(uow: UnitOfWork, member_id: str, completed: list[Task], periods: dict[str, str], at: datetime) -> None:
     """The rewards of the tasks one event completes, in its unit: one write per account, since a
     transaction may not write an item twice (the points of two tasks are one adjustment, their
     growth another; of several tier rewards the highest, then longest, floor is granted)."""
-    today = clock.program_date(at)
-    periods = {t.id: period_key(t.period, today) for t in completed}
     for point_type in ("points", "growth"):
         paying = [t for t in completed if getattr(t.reward, point_type) is not None]
         if paying:

@@ -177,3 +177,36 @@ def test_an_order_completing_several_tasks_at_once_rewards_each(api, program):
     assert (accounts["points"]["balance"], accounts["growth"]["balance"]) == (267, 150)
     tier = api.ok("GET", f"/v1/members/{c}/tier")
     assert (tier["tier"]["code"], tier["manual"]["until"]) == ("V3", "2026-05-31")
+
+
+def test_a_refund_takes_back_only_what_its_order_counted(api):
+    """Found from outside: refunding an order earned before the task set was in force took its
+    amount from the orders that did count. By hand (1 point a yuan): OLD ¥100 earned with no task;
+    then a spend task (¥100 a month, 200 points); NEW1 ¥80 counts 8,000; OLD refunded in full:
+    still 8,000; NEW2 ¥20: 10,000, completed: 100 + 80 - 100 + 20 + 200 = 300 points. A counted
+    order refunded in part takes its part back: NEW1 refunded ¥30: 7,000."""
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139360")
+    earn(api, mid, "OLD", 100)
+    clock.freeze(datetime(2026, 3, 1, 5, 0, tzinfo=UTC))
+    api.ok("PUT", "/v1/tasks", {"tasks": {"tasks": [
+        {"id": "spend", "name": "Spend ¥100 a month", "kind": "spend", "target": 10_000, "period": "month",
+         "reward": {"points": 200}},
+        {"id": "orders", "name": "Two orders a month", "kind": "orders", "target": 2, "period": "month",
+         "reward": {"growth": 5}}]}})
+    clock.freeze(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+    earn(api, mid, "NEW1", 80)
+    assert tasks(api, mid)["spend"]["progress"] == 8_000
+    api.ok("POST", "/v1/orders/OLD/refunds", {"refund_id": "r-old", "amount_fen": 10_000, "merchant_id": "m1"})
+    deliver()
+    shown = tasks(api, mid)
+    assert (shown["spend"]["progress"], shown["orders"]["progress"]) == (8_000, 1)
+    earn(api, mid, "NEW2", 20)
+    deliver()
+    shown = tasks(api, mid)
+    assert shown["spend"]["completed_at"] and shown["orders"]["completed_at"]
+    assert account(api, mid)["points"]["balance"] == 300
+    api.ok("POST", "/v1/orders/NEW1/refunds", {"refund_id": "r-new1", "amount_fen": 3_000, "merchant_id": "m1"})
+    deliver()
+    assert tasks(api, mid)["spend"]["progress"] == 7_000
