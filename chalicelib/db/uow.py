@@ -16,7 +16,7 @@ them to the backend the unit was opened on (DynamoDB, or the in-memory fake in t
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -37,6 +37,7 @@ M = TypeVar("M", bound=Model)
 R = TypeVar("R")
 Item = Any          # a TableItem subclass instance (PynamoDB models are typed loosely)
 ConflictFactory = Callable[[], Problem]
+Savepoint = tuple[list[Write], int, int, dict[Any, Any]]
 
 
 class ClaimTaken(Exception):
@@ -73,6 +74,7 @@ class UnitOfWork:
         self._repos: dict[Callable[[UnitOfWork], Any], Any] = {}
         self._read: dict[tuple[type[Model], tuple[str, str]], Model | None] = {}
         self._after: list[Callable[[], object]] = []
+        self._sums: dict[tuple[type, str, str], tuple[int, dict[str, int], dict[str, Action]]] = {}
 
     def repo(self, kind: Callable[[UnitOfWork], R]) -> R:
         """This unit's instance of the repository class ``kind``, made on first use (a repository
@@ -191,6 +193,28 @@ class UnitOfWork:
         """Apply ``actions`` to the item at ``item``'s key, if ``condition`` holds at commit."""
         self._writes.append(Write("update", item, condition, actions, on_conflict))
 
+    def add(self, item: Item, amounts: dict[str, int], condition: Callable[[dict[str, int]], Condition | None],
+            also: Sequence[Action] = (), on_conflict: ConflictFactory | None = None) -> None:
+        """Stage adding ``amounts`` to numeric attributes of the item at ``item``'s key (made by
+        the first add) with the actions ``also``, if ``condition(sums)`` holds at commit. A
+        transaction may not write one item twice (DynamoDB refuses the whole of it), so a second
+        add to an item in this unit is folded into the first: one update of the sums (two packs
+        of one upgrade sharing a template take its stock and the member's count of it once, by
+        two). ``condition`` may raise its refusal at once when the sums cannot hold."""
+        key = (type(item), str(item.pk), str(item.sk))
+        index, sums, actions = self._sums.get(key, (len(self._writes), {}, {}))
+        sums = {name: sums.get(name, 0) + amounts.get(name, 0) for name in {*sums, *amounts}}
+        actions = {**actions, **{str(a.values[0]): a for a in also}}          # one action a path
+        model: Any = type(item)
+        write = Write("update", item, condition(sums),
+                      [*(getattr(model, name).add(n) for name, n in sorted(sums.items())), *actions.values()],
+                      on_conflict)
+        if index == len(self._writes):
+            self._writes.append(write)
+        else:
+            self._writes[index] = write
+        self._sums[key] = (index, sums, actions)
+
     def delete(self, item: Item, condition: Condition | None = None,
                on_conflict: ConflictFactory | None = None) -> None:
         """Delete the item at ``item``'s key, if ``condition`` holds at commit."""
@@ -215,14 +239,17 @@ class UnitOfWork:
         """Whether anything is staged."""
         return bool(self._writes or self.events)
 
-    def savepoint(self) -> tuple[int, int, int]:
+    def savepoint(self) -> Savepoint:
         """Where the staging stands now, for :meth:`rollback_to` (nothing is written yet)."""
-        return len(self._writes), len(self.events), len(self._after)
+        return list(self._writes), len(self.events), len(self._after), dict(self._sums)
 
-    def rollback_to(self, point: tuple[int, int, int]) -> None:
+    def rollback_to(self, point: Savepoint) -> None:
         """Unstage what was staged since ``point`` (a part of the change that was refused while
-        staging, e.g. one coupon of a pack, that the caller replaces by something else)."""
-        del self._writes[point[0]:], self.events[point[1]:], self._after[point[2]:]
+        staging, e.g. one coupon of a pack, that the caller replaces by something else), adds
+        folded into earlier writes since included."""
+        self._writes[:] = point[0]
+        del self.events[point[1]:], self._after[point[2]:]
+        self._sums = dict(point[3])
 
     # commit -----------------------------------------------------------------------------------
     def commit(self, claim: Item | None = None) -> None:

@@ -32,14 +32,19 @@ def add(uow: UnitOfWork, counter: Any, amount: int, limit: int | None, refusal: 
     read (else ``refusal`` at commit)."""
     model: Any = type(counter)
     absent = model._hash_key_attribute().does_not_exist()
-    condition = None
-    if read is not None:
-        condition = model.total == read if read else absent
-    elif limit is not None and amount > 0:
-        if amount > limit:
-            raise refusal()
-        condition = absent | (model.total <= limit - amount)
-    uow.update(counter, [model.total.add(amount), *also], condition, on_conflict=refusal)
+    if read is None and limit is not None and amount > limit:
+        raise refusal()
+
+    def condition(sums: dict[str, int]) -> Any:
+        if read is not None:
+            return model.total == read if read else absent
+        added = sums["total"]
+        if limit is not None and added > 0:
+            if added > limit:                  # with what this unit added before: refused at once
+                raise refusal()
+            return absent | (model.total <= limit - added)
+        return None
+    uow.add(counter, {"total": amount}, condition, also, on_conflict=refusal)
 
 
 def total(uow: UnitOfWork, model: Any, key: tuple[str, str]) -> int:

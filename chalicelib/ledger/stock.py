@@ -227,8 +227,8 @@ def _parts(lefts: list[int], units: int) -> tuple[tuple[int, int], ...]:
 
 def _stage_take(uow: UnitOfWork, name: str, shard: int, units: int) -> None:
     item = StockShard(*StockShard.key(name, shard))
-    uow.update(item, [StockShard.left.add(-units), StockShard.taken.add(units)], StockShard.left >= units,
-               on_conflict=_lost(uow.program, name, shard))
+    uow.add(item, {"left": -units, "taken": units}, lambda sums: StockShard.left >= -sums["left"],
+            on_conflict=_lost(uow.program, name, shard))          # two takes of one shard in a unit: one
 
 
 def _lost(program: str, name: str, shard: int) -> Callable[[], Problem]:

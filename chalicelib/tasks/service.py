@@ -3,6 +3,7 @@ stream consumer's work (count an event, complete and reward a task once per peri
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tasks import repository
 from chalicelib.tasks.config import TASKS, Task, contribution, period_key
-from chalicelib.tasks.tables import ProgressItem
+from chalicelib.tasks.tables import CountedItem, ProgressItem
 from chalicelib.tiers import service as tiers
 
 _changed = changed("the task's progress", "meanwhile")          # the lost race the endpoint retries
@@ -60,12 +61,25 @@ def count(uow: UnitOfWork, event: DomainEvent) -> int:
     _, task_set = TASKS.at(uow, at)
     complete = _profile_complete(uow, member_id) if event.type in PROFILE_EVENTS and any(
         t.kind == "profile" for t in task_set.tasks) else None
-    done = 0
+    today = clock.program_date(at)
+    # an order's refund takes back only what its order.earned counted, from the period it counted in
+    counted = repository.of(uow).counted(member_id, data["order_id"]) if event.type == "order.refunded" else {}
+    periods: dict[str, str] = {}
+    completed = []
     for task in task_set.tasks:
         delta = contribution(task, event.type, data, complete)
-        if delta:
-            done += _advance(uow, member_id, task, delta, at)
-    return done
+        if not delta or (event.type == "order.refunded" and task.id not in counted):
+            continue
+        period = counted.get(task.id) or period_key(task.period, today)
+        periods[task.id] = period
+        if _advance(uow, member_id, task, delta, at, period):
+            completed.append(task)
+    if event.type == "order.earned" and periods:
+        uow.save(CountedItem(*CountedItem.key(member_id, data["order_id"]), member_id=member_id,
+                             order_id=data["order_id"], counted=json.dumps(periods, separators=(",", ":"))))
+    if completed:
+        _reward(uow, member_id, completed, periods, at)
+    return len(completed)
 
 
 def _profile_complete(uow: UnitOfWork, member_id: str) -> bool:
@@ -73,8 +87,8 @@ def _profile_complete(uow: UnitOfWork, member_id: str) -> bool:
     return bool(member.name and member.birthday and member.gender in ("male", "female"))
 
 
-def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: datetime) -> int:
-    period = period_key(task.period, clock.program_date(at))
+def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: datetime, period: str) -> bool:
+    """Stage the task's progress in ``period``; whether the event completes it (its reward is the caller's)."""
     item = repository.of(uow).progress(member_id, task.id, period)
     read = int(item.version) if item else 0
     if item is None:
@@ -82,26 +96,40 @@ def _advance(uow: UnitOfWork, member_id: str, task: Task, delta: int, at: dateti
                             period=period, progress=0, target=task.target, version=0)
     if task.kind == "profile":
         if int(item.progress) >= 1:
-            return 0
+            return False
         item.progress = 1                                 # complete, not counted
     else:
         item.progress = int(item.progress) + delta
     completes = item.completed_at is None and int(item.progress) >= task.target
     if completes:
         item.completed_at = clock.iso(at)
-        _reward(uow, member_id, task, period, at)
     uow.save_versioned(item, read, _changed)
-    return 1 if completes else 0
+    return completes
 
 
-def _reward(uow: UnitOfWork, member_id: str, task: Task, period: str, at: datetime) -> None:
-    r = task.reward
-    granted: dict[str, Any] = r.model_dump(exclude_none=True)
-    if r.tier is not None and r.validity_months is not None:
-        granted["applied"] = tiers.grant_tier(uow, member_id, r.tier, r.validity_months, task.id, at, "stream:tasks")
-    else:
-        amount, point_type = (r.growth, "growth") if r.growth is not None else (r.points, "points")
-        points.adjust(member_id, points.Adjust(points=int(amount or 0), point_type=point_type,
-                                               reason=f"task {task.id} ({period})"), ACTOR, uow, None)
-    uow.emit(DomainEvent("task.completed", f"member:{member_id}", {
-        "member_id": member_id, "task": task.id, "name": task.name, "period": period, "reward": granted}))
+def _reward(uow: UnitOfWork, member_id: str, completed: list[Task], periods: dict[str, str], at: datetime) -> None:
+    """The rewards of the tasks one event completes, in its unit: one write per account, since a
+    transaction may not write an item twice (the points of two tasks are one adjustment, their
+    growth another; of several tier rewards the highest, then longest, floor is granted)."""
+    for point_type in ("points", "growth"):
+        paying = [t for t in completed if getattr(t.reward, point_type) is not None]
+        if paying:
+            reason = ", ".join(f"task {t.id} ({periods[t.id]})" for t in paying)
+            points.adjust(member_id, points.Adjust(
+                points=sum(int(getattr(t.reward, point_type)) for t in paying), point_type=point_type,
+                reason=reason if len(reason) <= 200 else reason[:197] + "..."), ACTOR, uow, None)
+    floors = [t for t in completed if t.reward.tier is not None and t.reward.validity_months is not None]
+    best = tiers.best_floor(uow, [(t.reward.tier or "", t.reward.validity_months or 0) for t in floors], at)
+    applied = None
+    for task in completed:
+        granted: dict[str, Any] = task.reward.model_dump(exclude_none=True)
+        if task in floors:
+            if applied is None and (task.reward.tier, task.reward.validity_months) == best:
+                applied = tiers.grant_tier(uow, member_id, task.reward.tier or "", task.reward.validity_months or 0,
+                                           task.id, at, "stream:tasks")
+                granted["applied"] = applied
+            else:
+                granted["applied"] = False                # a higher or longer floor of this event's is set
+        uow.emit(DomainEvent("task.completed", f"member:{member_id}", {
+            "member_id": member_id, "task": task.id, "name": task.name, "period": periods[task.id],
+            "reward": granted}))

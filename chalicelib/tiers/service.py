@@ -130,6 +130,14 @@ def grant_tier(uow: UnitOfWork, member_id: str, code: str, months: int, task: st
     return True
 
 
+def best_floor(uow: UnitOfWork, floors: list[tuple[str, int]], at: datetime) -> tuple[str, int] | None:
+    """Of several floors (tier code, months) granted at once, the one :func:`grant_tier` should
+    set: the highest tier of the ladder in force at ``at``, then the longest (None: none)."""
+    _, ladder = LADDER.at(uow, at)
+    known = [f for f in floors if ladder.has(f[0])]
+    return max(known, key=lambda f: (ladder.index(f[0]), f[1])) if known else None
+
+
 def member_tier_after(uow: UnitOfWork, member_id: str, item: TierItem, ladder: Ladder) -> dict[str, Any]:
     """A short reply after a change: the tier held now and the item's figures."""
     held, source = standing.effective(ladder, item, clock.program_date())

@@ -232,3 +232,35 @@ def test_bonus_rules_naming_an_unknown_pack_are_refused(api, top_up_pack):
     bad = {"bonus_rules": [{**TOP_UP_RULES["bonus_rules"][0], "coupon_pack": "NO-SUCH-PACK"}]}
     status, problem = api.call("PUT", "/v1/stored-value/rules", {"rules": bad})
     assert status == 422 and "NO-SUCH-PACK" in str(problem), problem
+
+
+def _rule(rule, when, pack):
+    return {"id": rule, "name": rule, "when": when, "give": [{"kind": "coupon_pack", "ref": pack, "grant": "on_upgrade"}]}
+
+
+@pytest.mark.parametrize(("rules", "yuan"), [
+    ([_rule("v2", {"tiers": ["V2"]}, "PA"), _rule("v2-up", {"min_tier": "V2"}, "PC")], 1_200),     # to V2
+    ([_rule("v3", {"tiers": ["V3"]}, "PC"), _rule("v2-up", {"min_tier": "V2"}, "PA")], 6_000),     # V1 -> V3
+])
+def test_two_upgrade_packs_sharing_a_template_are_both_issued(api, rules, yuan):
+    """Found from outside: two ``on_upgrade`` packs of one upgrade sharing a template granted
+    nothing, not even owed (the unit wrote the template's stock shard and the member's count of it
+    twice; DynamoDB refused it on every redelivery). PA = [t0], PC = [t0, t1], both rules holding
+    at the new tier. By hand: 2 entitlements issued, 3 coupons (t0 twice, t1 once), t0's stock
+    10 - 2 = 8 left, t1's 10 - 1 = 9."""
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    t0, t1 = (api.ok("POST", TPL, {"terms": {**OFF, "title": title}, "stock": 10, "state": "active"})["template_id"]
+              for title in ("t0", "t1"))
+    api.ok("PUT", "/v1/coupon-packs", {"packs": {"packs": [
+        {"id": "PA", "name": "a", "items": [{"template_id": t0}]},
+        {"id": "PC", "name": "c", "items": [{"template_id": t0}, {"template_id": t1}]}]}})
+    api.ok("PUT", "/v1/benefits/rules", {"rules": {"rules": rules}, "effective_from": "2026-01-01T00:00:00Z"})
+    member = api.member("13800139351")
+    earn(api, member, "o1", yuan)
+    deliver()                                                     # the stream again: once
+    assert sorted((e["rule"], e["status"]) for e in _entitlements(api, member)) == sorted(
+        (r["id"], "issued") for r in rules)
+    assert sorted(c["template_id"] for c in _coupons(api, member)) == sorted([t0, t0, t1])
+    assert api.ok("GET", f"{TPL}/{t0}")["stock"]["left"] == 8
+    assert api.ok("GET", f"{TPL}/{t1}")["stock"]["left"] == 9

@@ -197,6 +197,40 @@ def test_a_counter_refuses_at_once_what_no_room_could_hold_and_never_bounds_a_de
     assert counters.total(UnitOfWork(), StockCounter, key) == -3
 
 
+def test_two_adds_to_one_counter_in_a_unit_are_one_write_of_their_sum(db):
+    """A transaction may not write one item twice (DynamoDB, and the fake, refuse the whole of it):
+    a unit's second add to a counter folds into the first, bounded by the sum. By hand: 3 + 4 = 7
+    fits a limit of 10; another 2 + 2 on top: 11 > 10, refused at once (nothing staged changes);
+    rolled back to before the 2 + 2, the unit commits 7."""
+    key = ("STOCK#1", "DAY#2026-12-06")
+    refused = lambda: Conflict("over the day's limit")              # noqa: E731
+    uow = UnitOfWork()
+    counters.add(uow, StockCounter(*key), 3, 10, refused)
+    counters.add(uow, StockCounter("STOCK#1", "ALL"), 1, None, refused)
+    counters.add(uow, StockCounter(*key), 4, 10, refused)
+    after_seven = uow.savepoint()
+    counters.add(uow, StockCounter(*key), 2, 10, refused)             # 9: still fits
+    with pytest.raises(Conflict, match="over the day's limit"):
+        counters.add(uow, StockCounter(*key), 2, 10, refused)         # 11: refused while staging
+    uow.rollback_to(after_seven)
+    uow.commit()
+    assert counters.total(UnitOfWork(), StockCounter, key) == 7
+    assert counters.total(UnitOfWork(), StockCounter, ("STOCK#1", "ALL")) == 1
+    undone = UnitOfWork()
+    counters.add(undone, StockCounter(*key), 1, 10, refused)
+    point = undone.savepoint()
+    counters.add(undone, StockCounter(*key), 1, 10, refused)          # folded into the first, then undone
+    undone.rollback_to(point)
+    undone.commit()
+    assert counters.total(UnitOfWork(), StockCounter, key) == 8
+    twice = UnitOfWork()                                              # the store refuses two writes of one item
+    twice.update(StockCounter(*key), [StockCounter.total.add(1)])
+    twice.update(StockCounter(*key), [StockCounter.total.add(1)])
+    with pytest.raises(Exception, match="(?i)item twice|multiple operations on one item|Failed to write"):
+        twice.commit()
+    assert counters.total(UnitOfWork(), StockCounter, key) == 8
+
+
 def test_a_counter_added_to_as_read_loses_to_any_change_meanwhile(memory):
     key = ("STOCK#1", "DAY#2026-12-04")
     refused = lambda: ConcurrentUpdate("the counter changed meanwhile; retry")   # noqa: E731

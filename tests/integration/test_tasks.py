@@ -138,3 +138,75 @@ def test_refunding_an_order_that_only_spent_points_takes_nothing_from_orders_or_
     shown = tasks(api, mid)
     assert (shown["first-3"]["progress"], shown["spend-1000"]["progress"]) == (1, 60_000)
     assert account(api, mid)["points"]["balance"] == 600                  # the 100 points came back
+
+
+TWO_AT_ONCE = {"tasks": [
+    {"id": "first", "name": "First order of the month", "kind": "orders", "target": 1, "period": "month",
+     "reward": {"points": 7}},
+    {"id": "spend50", "name": "Spend ¥50 a month", "kind": "spend", "target": 5_000, "period": "month",
+     "reward": {"points": 200}},
+    {"id": "grow", "name": "Spend ¥60 a month", "kind": "spend", "target": 6_000, "period": "month",
+     "reward": {"growth": 30}},
+    {"id": "grow2", "name": "Spend ¥60 a month, more growth", "kind": "spend", "target": 6_000, "period": "month",
+     "reward": {"growth": 60}},
+    {"id": "v2", "name": "Spend ¥60: V2 for a month", "kind": "spend", "target": 6_000, "period": "month",
+     "reward": {"tier": "V2", "validity_months": 1}},
+    {"id": "v3", "name": "Spend ¥60: V3 for three months", "kind": "spend", "target": 6_000, "period": "month",
+     "reward": {"tier": "V3", "validity_months": 3}},
+]}
+
+
+def test_an_order_completing_several_tasks_at_once_rewards_each(api, program):
+    """Found from outside: an order completing two tasks whose rewards write one account (points and
+    points, growth and growth, tier and tier) completed neither: the transaction wrote the account
+    twice, DynamoDB refused it on every redelivery. By hand (1 point and 1 growth a yuan): A's ¥50
+    completes first and spend50: 50 + 7 + 200 = 257 points; C's ¥60 completes all six: 60 + 7 + 200
+    = 267 points, 60 + 30 + 60 = 150 growth, and V3 (the higher floor) until 2026-05-31."""
+    api.ok("PUT", "/v1/tasks", {"tasks": TWO_AT_ONCE, "effective_from": "2026-02-01T00:00:00Z"})
+    a, c = api.member("13800139340"), api.member("13800139341")
+    earn(api, a, "A1", 50)
+    earn(api, c, "C1", 60)
+    deliver()                                                    # again: rewarded once
+    shown = tasks(api, a)
+    assert (shown["first"]["progress"], shown["spend50"]["progress"]) == (1, 5_000)
+    assert shown["first"]["completed_at"] and shown["spend50"]["completed_at"]
+    assert account(api, a)["points"]["balance"] == 257
+    shown = tasks(api, c)
+    assert all(t["completed_at"] for t in shown.values()), shown
+    accounts = account(api, c)
+    assert (accounts["points"]["balance"], accounts["growth"]["balance"]) == (267, 150)
+    tier = api.ok("GET", f"/v1/members/{c}/tier")
+    assert (tier["tier"]["code"], tier["manual"]["until"]) == ("V3", "2026-05-31")
+
+
+def test_a_refund_takes_back_only_what_its_order_counted(api):
+    """Found from outside: refunding an order earned before the task set was in force took its
+    amount from the orders that did count. By hand (1 point a yuan): OLD ¥100 earned with no task;
+    then a spend task (¥100 a month, 200 points); NEW1 ¥80 counts 8,000; OLD refunded in full:
+    still 8,000; NEW2 ¥20: 10,000, completed: 100 + 80 - 100 + 20 + 200 = 300 points. A counted
+    order refunded in part takes its part back: NEW1 refunded ¥30: 7,000."""
+    clock.freeze(T0)
+    api.ok("PUT", "/v1/tiers/ladder", {"ladder": LADDER, "effective_from": "2026-01-01T00:00:00Z"})
+    mid = api.member("13800139360")
+    earn(api, mid, "OLD", 100)
+    clock.freeze(datetime(2026, 3, 1, 5, 0, tzinfo=UTC))
+    api.ok("PUT", "/v1/tasks", {"tasks": {"tasks": [
+        {"id": "spend", "name": "Spend ¥100 a month", "kind": "spend", "target": 10_000, "period": "month",
+         "reward": {"points": 200}},
+        {"id": "orders", "name": "Two orders a month", "kind": "orders", "target": 2, "period": "month",
+         "reward": {"growth": 5}}]}})
+    clock.freeze(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+    earn(api, mid, "NEW1", 80)
+    assert tasks(api, mid)["spend"]["progress"] == 8_000
+    api.ok("POST", "/v1/orders/OLD/refunds", {"refund_id": "r-old", "amount_fen": 10_000, "merchant_id": "m1"})
+    deliver()
+    shown = tasks(api, mid)
+    assert (shown["spend"]["progress"], shown["orders"]["progress"]) == (8_000, 1)
+    earn(api, mid, "NEW2", 20)
+    deliver()
+    shown = tasks(api, mid)
+    assert shown["spend"]["completed_at"] and shown["orders"]["completed_at"]
+    assert account(api, mid)["points"]["balance"] == 300
+    api.ok("POST", "/v1/orders/NEW1/refunds", {"refund_id": "r-new1", "amount_fen": 3_000, "merchant_id": "m1"})
+    deliver()
+    assert tasks(api, mid)["spend"]["progress"] == 7_000
