@@ -91,7 +91,8 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "pending points became available (the return window closed)",
          "ledger fields"),
         (("points.expiring",),
-         "a reminder: a lot expires soon",
+         "a reminder: a lot expires soon (under rolling expiry: the member's window ends soon, and "
+         "`points` are all of theirs; `lot_id` is the latest purchase's)",
          "`member_id`, `point_type`, `lot_id`, `points`, `expires_on`, `days_left`"),
         (("points.inflation_warning",),
          "issued points outran redeemed ones",
