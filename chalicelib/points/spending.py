@@ -113,10 +113,10 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     commit: ``holds.step_id``), so that a retry finds it; default: a new id."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key, hold_id)
-    if cmd.order_id:                      # the share already spent on the order counts too
+    if cmd.order_id:                      # a use of the order: claimed, its amount fixed, its share reserved
         amount = int(cmd.order_amount_fen or 0)
-        orders.check_spend(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
-                           R.redeem_limit_points(rules, amount), access.store_scope(by))
+        orders.record_hold(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
+                           R.redeem_limit_points(rules, amount), store, access.store_scope(by))
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else hold_id or new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
@@ -126,6 +126,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     h.points, h.lots, h.created_at = cmd.points, json.dumps(taken), clock.iso(clock.now())
     h.order, h.merchant_id = f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant
     h.store_id, h.order_amount_fen, h.target = store, cmd.order_amount_fen, None
+    h.claimed = True if cmd.order_id else None
     chunked.due_at(h, member_id, expires)
     if filling is None:
         holds.create(uow, h, holds.OPEN)
@@ -173,7 +174,10 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     points = int(h.points)
     ledger.release(points)
     holds.move(uow, h, holds.CONFIRMED)
-    if h.order:
+    if h.order and h.claimed:             # its share was reserved on the order when it was made
+        merchant, order_id = h.order.split(":", 1)
+        orders.record_confirmed(uow, merchant, order_id, json.loads(h.lots))
+    elif h.order:                         # a hold from before holds claimed their order
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
         amount = int(h.order_amount_fen or 0)
@@ -210,6 +214,9 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
         chunked.due_at(h, member_id, clock.now())
     holds.move(uow, h, holds.RELEASING if rest else holds.RELEASED, lock,
                on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
+    if before == holds.OPEN and h.order and h.claimed:        # its share of the order, given back once
+        merchant, order_id = h.order.split(":", 1)
+        orders.release_held(uow, merchant, order_id, int(h.points))
     posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
                            event_type="points.hold_released",
                            event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},

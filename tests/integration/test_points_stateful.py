@@ -146,7 +146,7 @@ class PointsMachine(RuleBasedStateMachine):
         what the refunds of the order give back lot by lot."""
         order = data.draw(st.sampled_from(sorted(self.orders)))
         o, a = self.orders[order], self.account()["account"]
-        room = min(o["amount"] * 50 // 100 - o["spent"], a["available"] - a["debt"] - self.lapsed())
+        room = min(o["amount"] * 50 // 100 - o["spent"] - self.held_on(order), a["available"] - a["debt"] - self.lapsed())
         if room > 0:
             self._redeem(max(1, room * fraction // 100), order)
 
@@ -163,8 +163,8 @@ class PointsMachine(RuleBasedStateMachine):
             assert r["status"] == 422, r                            # more than the order's share in one call
         elif points > before["available"] - before["debt"] - self.lapsed():   # owed or lapsed: not spendable
             assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
-        elif limit is not None and self.orders[order]["spent"] + points > limit:
-            assert r["status"] == 422, r                            # the share holds across the order
+        elif limit is not None and self.orders[order]["spent"] + self.held_on(order) + points > limit:
+            assert r["status"] == 422, r                            # the share holds across the order and its holds
         else:
             assert r["status"] == 200, r
             self.net -= points
@@ -174,8 +174,8 @@ class PointsMachine(RuleBasedStateMachine):
 
     @rule(points=st.integers(min_value=1, max_value=200), with_order=st.booleans())
     def hold(self, points, with_order):
-        """A checkout hold, on an order or not: on one, the share spent on it counts (open holds
-        do not: the share is checked again when one is confirmed)."""
+        """A checkout hold, on an order or not: on one, the share spent and held on it counts (an
+        open hold reserves its share until it is settled or the holds job releases it)."""
         before = self.account()["account"]
         body: dict = {"points": points, "ttl_seconds": 600}
         order = sorted(self.orders)[points % len(self.orders)] if with_order and self.orders else None
@@ -187,7 +187,7 @@ class PointsMachine(RuleBasedStateMachine):
             assert r["status"] == 422, r
         elif points > before["available"] - before["debt"] - self.lapsed():
             assert r["status"] == 409
-        elif order and self.orders[order]["spent"] + points > limit:
+        elif order and self.orders[order]["spent"] + self.held_on(order) + points > limit:
             assert r["status"] == 422, r
         else:
             assert r["status"] == 201, r
@@ -203,9 +203,6 @@ class PointsMachine(RuleBasedStateMachine):
         order = self.hold_orders.get(hold_id)
         if held.status != "open" or confirm and held.hold_expires_at <= self.clock.iso(self.now):
             assert r["status"] == 409, r            # settled, or (to confirm) past its time: the job releases it
-        elif confirm and order and self.orders[order]["spent"] + int(held.points) > self.orders[order]["amount"] // 2:
-            assert r["status"] == 422, r            # other spends used the share meanwhile: it stays open
-            return
         else:
             assert r["status"] == 200, r
             self.net -= r["body"].get("expired_on_return") or 0      # a cancel late: lots ended meanwhile
@@ -277,6 +274,12 @@ class PointsMachine(RuleBasedStateMachine):
         """The clock moves and no job runs: a lot past its last day is no longer spendable all the same."""
         self.now += timedelta(days=days)
         self.clock.freeze(self.now)
+
+    def held_on(self, order: str) -> int:
+        """Points the open holds on the order reserve of its share (until the holds job releases them)."""
+        repo = points_repository.of(UnitOfWork())
+        return sum(int(h.points) for hold_id, on in self.hold_orders.items() if on == order
+                   if (h := repo.hold(self.member, "points", hold_id)) is not None and h.status == "open")
 
     def took(self, order: str, lots: list[dict]) -> None:
         taken = self.orders[order]["taken"]
