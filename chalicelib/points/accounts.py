@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
-from chalicelib.points import access, orders, program, repository
+from chalicelib.points import access, lapsing, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
@@ -49,13 +49,15 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     out: dict[str, Any] = {"member_id": member_id, "accounts": {}}
     for point_type in ["points", "growth", *rules.point_types]:
         view: dict[str, Any] = dict(repository.of(uow).account(member_id, point_type).view())
+        freed, ended = lapsing.freed(uow, member_id, point_type, program.today()) if view["held"] else (0, 0)
+        view["held"], view["available"] = view["held"] - freed, view["available"] + freed   # holds past their time
         view["balance"] = view["available"] - view["debt"]
         view["net_earned"] = view["earned"] - view["clawed_back"]
         view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
             today = program.today()
             read = _soonest(uow, member_id, point_type, soon, today)
-            lapsed = sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
+            lapsed = ended + sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
             lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
             view["lapsed"], view["balance"] = lapsed, view["balance"] - lapsed
             view["expiring_soon"] = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots

@@ -10,9 +10,9 @@ from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.ledger.holds import HoldNotOpen
-from chalicelib.points import access, chunked, orders, program, repository
+from chalicelib.points import access, chunked, lapsing, orders, program, repository
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
+from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
@@ -57,9 +57,32 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    try:
+        return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
+    except InsufficientPoints:
+        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, member_id, cmd.point_type):
+            raise
+    uow.forget()                                  # lapsed holds gave their points back: read again
+    ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
+
+
+def give_back_lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> int:
+    """Do the holds job's work for one account now: give back what its holds past their time keep
+    (each in units of its own, as the job would), for a spend that needs those points; how many."""
+    found = lapsing.lapsed(uow, member_id, point_type)
+    for h in found:
+        finish_release(uow.program, member_id, h.hold_id, point_type, LAPSE_ACTOR, "expired")
+    return len(found)
+
+
+def _take(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
+          rules: R.ProgramRules, ledger: Ledger, filling_id: str | None,
+          resumable: bool) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
+    """:func:`_spend`'s taking: from the lots at once, or in steps into the hold ``filling_id``."""
     # A filling hold holds points: with nothing held there is none to resume, and no read.
     filling = (repository.of(uow).hold(member_id, cmd.point_type, filling_id)
-               if filling_id and (checked is None or int(ledger.account.held or 0) > 0) else None)
+               if filling_id and (resumable or int(ledger.account.held or 0) > 0) else None)
     if filling is None or filling.status != "filling":
         try:
             return member_id, rules, ledger, ledger.take(cmd.points), None
@@ -162,7 +185,7 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
     member_id = access.member(uow, member_id, by)
     h = holds.visible(repository.of(uow).hold(member_id, point_type, hold_id), hold_id, by, access.owns)
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
-            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": h.owner, "order": h.order,
+            "status": lapsing.status(h), "expires_at": h.hold_expires_at, "merchant_id": h.owner, "order": h.order,
             "lots": json.loads(h.lots), "created_at": h.created_at}
 
 
