@@ -57,6 +57,9 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, member_id, cmd.point_type):
+        uow.forget()                              # a lapsed hold's share of the order is free again too
+        ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     try:
         return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
     except InsufficientPoints:
@@ -69,7 +72,8 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
 
 def give_back_lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> int:
     """Do the holds job's work for one account now: give back what its holds past their time keep
-    (each in units of its own, as the job would), for a spend that needs those points; how many."""
+    (points, and a share of their order: each in units of its own, as the job would), for a spend
+    that needs them or spends on an order; how many."""
     found = lapsing.lapsed(uow, member_id, point_type)
     for h in found:
         finish_release(uow.program, member_id, h.hold_id, point_type, LAPSE_ACTOR, "expired")

@@ -78,3 +78,20 @@ def test_a_committed_checkout_past_its_holds_time_is_not_completed_and_its_point
     assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "cancelled"
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (0, 0, 5_000)
+
+
+def test_a_lapsed_holds_share_of_its_order_is_free_for_the_members_next_spend_on_it(api):
+    """The order's share a hold reserved (test_points_hold_orders) is given back with its points:
+    the member's spend on the order after the hold's time finds the whole share, before the job."""
+    clock.freeze(T0)
+    mid = api.member("13800291004")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
+    on = {"order_id": "L1", "merchant_id": "m1", "order_amount_fen": 1_000}    # at most 500 points
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 500, "ttl_seconds": 60, **on})
+    assert api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 500, **on})[0] == 422
+    clock.freeze(T0 + timedelta(seconds=60))
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 500, **on})
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "released"
+    assert api.ok("GET", "/v1/orders/L1?merchant_id=m1")["spent_points"] == 500
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (500, 0, 500)

@@ -165,9 +165,10 @@ class PointsMachine(RuleBasedStateMachine):
         if limit is not None and points > limit:
             assert r["status"] == 422, r                            # more than the order's share in one call
             return
-        if short and freed:                  # the spend gave back the lapsed holds first, as the job would
+        if freed and (short or order):       # the spend gave back the lapsed holds first, as the job would
             self.net -= ended
-        if short and points > spendable + freed - ended:
+            spendable += freed - ended
+        if points > spendable:
             assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
         elif limit is not None and self.orders[order]["spent"] + self.held_on(order) + points > limit:
             assert r["status"] == 422, r                            # the share holds across the order and its holds
@@ -195,9 +196,10 @@ class PointsMachine(RuleBasedStateMachine):
         if order and points > limit:
             assert r["status"] == 422, r
             return
-        if short and freed:                  # the hold gave back the lapsed holds first, as the job would
+        if freed and (short or order):       # the hold gave back the lapsed holds first, as the job would
             self.net -= ended
-        if short and points > spendable + freed - ended:
+            spendable += freed - ended
+        if points > spendable:
             assert r["status"] == 409
         elif order and self.orders[order]["spent"] + self.held_on(order) + points > limit:
             assert r["status"] == 422, r
