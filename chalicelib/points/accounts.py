@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
-from chalicelib.points import access, orders, program, repository, rolling
+from chalicelib.points import access, lapsing, orders, program, repository, rolling
 from chalicelib.points import rules as R
 from chalicelib.points.tables import AccountItem
 from chalicelib.shared import clock
@@ -50,11 +50,13 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     for point_type in ["points", "growth", *rules.point_types]:
         item = repository.of(uow).account(member_id, point_type)
         view: dict[str, Any] = dict(item.view())
+        freed, ended = lapsing.freed(uow, member_id, point_type, program.today()) if view["held"] else (0, 0)
+        view["held"], view["available"] = view["held"] - freed, view["available"] + freed   # holds past their time
         view["balance"] = view["available"] - view["debt"]
         view["net_earned"] = view["earned"] - view["clawed_back"]
         view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
-            view.update(_lots_view(uow, item, soon, view["available"]))
+            view.update(_lots_view(uow, item, soon, view["available"], ended))
             view["balance"] -= view["lapsed"]
         redeemable = rules.type_config(point_type).redeemable
         view["spendable"] = max(0, view["balance"]) if redeemable else 0     # what a redemption may take now
@@ -64,16 +66,18 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     return out
 
 
-def _lots_view(uow: UnitOfWork, item: AccountItem, soon: str, available: int) -> dict[str, Any]:
+def _lots_view(uow: UnitOfWork, item: AccountItem, soon: str, available: int, ended: int = 0) -> dict[str, Any]:
     """What has lapsed, what expires by ``soon`` and the next lots to be spent. Lots without a
     last day of their own show the account's rolling date (every purchase moves it), and those
     expiring by ``soon`` are one entry: the available points less the dated lots (which sort first,
-    so every one was read once a rolling lot was). Past the rolling date every lot has lapsed."""
+    so every one was read once a rolling lot was). Past the rolling date every lot has lapsed.
+    ``ended``: points of holds past their time whose lots ended meanwhile (in ``available``, in no
+    lot yet: :mod:`.lapsing`)."""
     today = program.today()
     if rolling.lapsed(item, today):
         return {"lapsed": available, "expiring_soon": [], "next_lots": []}
     read = _soonest(uow, item.member_id, item.point_type, soon, today)
-    lapsed = sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
+    lapsed = ended + sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
     lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
     window = rolling.last_day(item, today)
     soon_lots = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots

@@ -79,10 +79,10 @@ def check_amount(order: OrderItem | None, order_id: str, amount_fen: int) -> Non
 
 
 def share_problem(already: int, order_id: str, points: int, limit: int) -> Problem | None:
-    """The maximum share holds across every redemption of one order, not per call."""
+    """The maximum share holds across every redemption and open hold of one order, not per call."""
     if already + points > limit:
         return ValidationProblem(f"order {order_id} may be paid with at most {limit} points; {already} are spent "
-                                 f"on it already", limit_points=limit, spent_points=already)
+                                 f"or held on it already", limit_points=limit, spent_points=already)
     return None
 
 
@@ -123,36 +123,52 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     return explain
 
 
-def check_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, points: int,
-                amount_fen: int, limit: int, scope: str | None = None) -> None:
-    """Commit only if the order would take a spend of ``points`` (a checkout hold on it), unread."""
-    problem = share_problem(0, order_id, points, limit)
-    if problem is not None:
-        raise problem
-    uow.check(OrderItem(*OrderItem.key(merchant_id, order_id)),
-              _spend_condition(member_id, amount_fen, points, limit, scope),
-              on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
-
-
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
-                 amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None) -> None:
+                 amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None,
+                 held: bool = False) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
     order's share cap; a first use records the order's amount (the base of later refunds) and
     lists the order under its member. One update, conditioned on what the order must be: the order
     is never read (a concurrent spend adds to ``spent_points`` atomically; a read-modify-write of the
-    order sees ``version`` move and retries)."""
+    order sees ``version`` move and retries). ``held``: a hold's points, only reserved on the order
+    (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
+    (:func:`record_confirmed`)."""
     points = sum(int(t["points"]) for t in taken)
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
     actions, _ = orders.touch(uow, merchant_id, order_id, member_id, store_id)   # its member: _spend_condition
-    actions += [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
-                OrderItem.spent_points.add(points)]
+    if not held:
+        actions.append(OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])))
+    actions.append(OrderItem.spent_points.add(points))
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions,
                _spend_condition(member_id, amount_fen, points, limit, scope),
                on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
+
+
+def record_hold(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, points: int,
+                amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None) -> None:
+    """A hold on an order is a use of it, as a spend is: it claims the order for its store and
+    member, fixes its amount (the first use) and reserves its points in ``spent_points`` (the
+    share every later spend and hold is checked against), so that its confirm always finds room."""
+    record_spend(uow, merchant_id, order_id, member_id, [{"points": points}], amount_fen, limit, store_id, scope,
+                 held=True)
+
+
+def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]]) -> None:
+    """A confirmed hold's lots, on the order its hold reserved them on (:func:`record_hold`): its
+    points are in ``spent_points`` already."""
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
+               [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
+                OrderItem.version.add(1)], OrderItem.pk.exists())
+
+
+def release_held(uow: UnitOfWork, merchant_id: str, order_id: str, points: int) -> None:
+    """A hold's reservation on its order given back (the hold cancelled or lapsed)."""
+    uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
+               [OrderItem.spent_points.add(-points), OrderItem.version.add(1)], OrderItem.pk.exists())
 
 
 def expiry_key(point_type: str, lot_id: str) -> str:

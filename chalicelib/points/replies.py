@@ -217,11 +217,12 @@ class PointsHoldShown(Reply):
     member_id: str
     point_type: str = Field(description="the point type held (points, or a custom type)")
     points: int = Field(description="points the hold took from the member's lots")
-    status: Literal["open", "confirmed", "released", "filling", "releasing"] = Field(
-        description="open: reserved, to be confirmed or cancelled (an open hold past expires_at has lapsed and "
-                    "is released by the holds job within minutes); confirmed: spent; released: given back "
-                    "(cancelled or lapsed); filling: a spend over more lots than one transaction holds, still "
-                    "being taken; releasing: being given back in steps")
+    status: Literal["open", "expired", "confirmed", "released", "filling", "releasing"] = Field(
+        description="open: reserved, to be confirmed or cancelled; expired: past expires_at, lapsed (its points "
+                    "are the member's again at once, as the account shows; the holds job or a spend that needs "
+                    "them gives them back to their lots, and it then reads released); confirmed: spent; "
+                    "released: given back (cancelled or lapsed); filling: a spend over more lots than one "
+                    "transaction holds, still being taken; releasing: being given back in steps")
     expires_at: str = Field(description="when an open hold lapses and its points return (ISO 8601, UTC)")
     merchant_id: str | None = Field(description="the merchant whose checkout it is")
     order: str | None = Field(description="the order it is for, as `<merchant_id>:<order_id>` (null: none named)")

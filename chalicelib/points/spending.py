@@ -10,9 +10,9 @@ from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.ledger.holds import HoldNotOpen
-from chalicelib.points import access, chunked, orders, program, repository
+from chalicelib.points import access, chunked, lapsing, orders, program, repository
 from chalicelib.points import rules as R
-from chalicelib.points.ledger import MAX_LOTS, Ledger, TooManyLots
+from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
 from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
@@ -57,9 +57,36 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, member_id, cmd.point_type):
+        uow.forget()                              # a lapsed hold's share of the order is free again too
+        ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    try:
+        return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
+    except InsufficientPoints:
+        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, member_id, cmd.point_type):
+            raise
+    uow.forget()                                  # lapsed holds gave their points back: read again
+    ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
+    return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
+
+
+def give_back_lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> int:
+    """Do the holds job's work for one account now: give back what its holds past their time keep
+    (points, and a share of their order: each in units of its own, as the job would), for a spend
+    that needs them or spends on an order; how many."""
+    found = lapsing.lapsed(uow, member_id, point_type)
+    for h in found:
+        finish_release(uow.program, member_id, h.hold_id, point_type, LAPSE_ACTOR, "expired")
+    return len(found)
+
+
+def _take(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, merchant: str | None,
+          rules: R.ProgramRules, ledger: Ledger, filling_id: str | None,
+          resumable: bool) -> tuple[str, R.ProgramRules, Ledger, list[dict[str, Any]], HoldItem | None]:
+    """:func:`_spend`'s taking: from the lots at once, or in steps into the hold ``filling_id``."""
     # A filling hold holds points: with nothing held there is none to resume, and no read.
     filling = (repository.of(uow).hold(member_id, cmd.point_type, filling_id)
-               if filling_id and (checked is None or int(ledger.account.held or 0) > 0) else None)
+               if filling_id and (resumable or int(ledger.account.held or 0) > 0) else None)
     if filling is None or filling.status != "filling":
         try:
             return member_id, rules, ledger, ledger.take(cmd.points), None
@@ -113,10 +140,10 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     commit: ``holds.step_id``), so that a retry finds it; default: a new id."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key, hold_id)
-    if cmd.order_id:                      # the share already spent on the order counts too
+    if cmd.order_id:                      # a use of the order: claimed, its amount fixed, its share reserved
         amount = int(cmd.order_amount_fen or 0)
-        orders.check_spend(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
-                           R.redeem_limit_points(rules, amount), access.store_scope(by))
+        orders.record_hold(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
+                           R.redeem_limit_points(rules, amount), store, access.store_scope(by))
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else hold_id or new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
@@ -126,6 +153,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     h.points, h.lots, h.created_at = cmd.points, json.dumps(taken), clock.iso(clock.now())
     h.order, h.merchant_id = f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant
     h.store_id, h.order_amount_fen, h.target = store, cmd.order_amount_fen, None
+    h.claimed = True if cmd.order_id else None
     chunked.due_at(h, member_id, expires)
     if filling is None:
         holds.create(uow, h, holds.OPEN)
@@ -161,7 +189,7 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
     member_id = access.member(uow, member_id, by)
     h = holds.visible(repository.of(uow).hold(member_id, point_type, hold_id), hold_id, by, access.owns)
     return {"hold_id": h.hold_id, "member_id": member_id, "point_type": h.point_type, "points": int(h.points),
-            "status": h.status, "expires_at": h.hold_expires_at, "merchant_id": h.owner, "order": h.order,
+            "status": lapsing.status(h), "expires_at": h.hold_expires_at, "merchant_id": h.owner, "order": h.order,
             "lots": json.loads(h.lots), "created_at": h.created_at}
 
 
@@ -173,7 +201,10 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     points = int(h.points)
     ledger.release(points)
     holds.move(uow, h, holds.CONFIRMED)
-    if h.order:
+    if h.order and h.claimed:             # its share was reserved on the order when it was made
+        merchant, order_id = h.order.split(":", 1)
+        orders.record_confirmed(uow, merchant, order_id, json.loads(h.lots))
+    elif h.order:                         # a hold from before holds claimed their order
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
         amount = int(h.order_amount_fen or 0)
@@ -210,6 +241,9 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
         chunked.due_at(h, member_id, clock.now())
     holds.move(uow, h, holds.RELEASING if rest else holds.RELEASED, lock,
                on_conflict=lambda: ConcurrentUpdate(f"hold {hold_id} changed"))
+    if before == holds.OPEN and h.order and h.claimed:        # its share of the order, given back once
+        merchant, order_id = h.order.split(":", 1)
+        orders.release_held(uow, merchant, order_id, int(h.points))
     posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
                            event_type="points.hold_released",
                            event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},

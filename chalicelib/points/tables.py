@@ -31,7 +31,7 @@ import json
 from datetime import date
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.items import DueIndex, Gsi1, Keys1, MainModel
@@ -214,6 +214,7 @@ class HoldItem(HoldRecord):
     lots = UnicodeAttribute()                    # JSON [{lot_id, expires_on, points}]
     order = UnicodeAttribute(null=True)
     order_amount_fen = NumberAttribute(null=True)  # the order's amount, with order (its share cap)
+    claimed = BooleanAttribute(null=True)        # with order: its points are reserved in the order's spent_points
     target = NumberAttribute(null=True)          # filling: the points the spend it serves needs in all
     returning = UnicodeAttribute(null=True)      # releasing: JSON of the lots still to go back
     returned = NumberAttribute(null=True)        # releasing: points gone back so far (the step's lock)
@@ -257,7 +258,7 @@ class PointsOrderItem(OrderItem):
     earned_lines = UnicodeAttribute(null=True)   # JSON {type: [points per order line]}: what a line's refund claws
     spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
     spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
-    spent_points = NumberAttribute(null=True)    # points spent on it: what a spend's share condition reads
+    spent_points = NumberAttribute(null=True)    # points spent or held on it: what a spend's share condition reads
     clawed = UnicodeAttribute(null=True)         # JSON {type: points its refunds reversed so far (the cumulative base)}
     not_clawed = UnicodeAttribute(null=True)     # JSON {type: {"expired": n, "forgiven": n}}: of those, not taken back
     restored = NumberAttribute(default=0)        # spent points given back so far

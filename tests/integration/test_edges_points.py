@@ -117,25 +117,27 @@ def test_confirming_a_hold_records_the_spend_on_an_order_whose_id_has_colons(api
     assert refund["restored"] == 300 and balanced(mid)["available"] == 1_000
 
 
-def test_a_confirm_refuses_a_hold_whose_order_share_was_spent_meanwhile(api):
-    """A hold reserves its share when made, but a redemption on the same order may use the share
-    before the hold is confirmed: the confirm then finds no room left on the order."""
+def test_a_hold_reserves_its_share_so_a_later_redemption_cannot_use_it(api):
+    """A hold reserves its share of the order when made (test_points_hold_orders): a redemption
+    on the same order finds only what is left, and the confirm always finds its room."""
     clock.freeze(T0)
     mid = api.member("13800150005")
     api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 20_000, "reason": "stock"})
     order = {"order_id": "SH1", "order_amount_fen": 10_000, "merchant_id": "m1"}       # at most 5,000 points
     hold = api.ok("POST", f"/v1/members/{mid}/points/holds", {"points": 4_000, **order})
-    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 2_000, **order})
-    status, problem = api.call("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
-    assert status == 422 and (problem["limit_points"], problem["spent_points"]) == (5_000, 2_000)
-    assert api.ok("GET", "/v1/orders/SH1?merchant_id=m1")["spent_points"] == 2_000
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 2_000, **order})
+    assert status == 422 and (problem["limit_points"], problem["spent_points"]) == (5_000, 4_000)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 1_000, **order})
+    api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
+    assert api.ok("GET", "/v1/orders/SH1?merchant_id=m1")["spent_points"] == 5_000
     account = balanced(mid)
-    assert (account["available"], account["held"], account["redeemed"]) == (14_000, 4_000, 2_000)
+    assert (account["available"], account["held"], account["redeemed"]) == (15_000, 0, 5_000)
 
 
 def test_a_hold_from_before_amounts_were_kept_confirms_without_a_share_check(api):
     """Holds made before holds kept their order's amount have none (the share was checked when
-    they were made): the confirm records the spend without inventing an amount."""
+    they were made), nor did they claim their order: the confirm records the spend (and makes
+    the order) without inventing an amount."""
     clock.freeze(T0)
     mid = api.member("13800150006")
     api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
@@ -143,8 +145,11 @@ def test_a_hold_from_before_amounts_were_kept_confirms_without_a_share_check(api
                   {"points": 500, "order_id": "OLD1", "order_amount_fen": 1_000, "merchant_id": "m1"})
     uow = UnitOfWork()
     item = points_repository.of(uow).hold(mid, "points", hold["hold_id"])
-    item.order_amount_fen = None                                        # as such a hold was stored
+    item.order_amount_fen = item.claimed = None                         # as such a hold was stored
     UnitOfWork().put(item)
+    gone = UnitOfWork()
+    gone.delete(points_repository.of(uow).order("m1", "OLD1"))          # and no order made by it
+    gone.commit()
     api.ok("POST", f"/v1/members/{mid}/points/holds/{hold['hold_id']}/confirm", {})
     order = api.ok("GET", "/v1/orders/OLD1?merchant_id=m1")
     assert (order["amount_fen"], order["spent_points"]) == (None, 500)

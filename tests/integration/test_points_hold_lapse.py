@@ -1,0 +1,97 @@
+"""A points hold past its expires_at has lapsed whatever the holds job has done (attack C, finding
+6), as a lot past its last day is no longer the member's before the expiry job runs: it reads
+``expired``, its points are out of ``held`` and back in ``balance`` and ``spendable`` at once (in
+``lapsed`` if their lot ended meanwhile), a spend that needs them gives them back first, and the job
+only makes it permanent. Through the app on every backend (figures by hand)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.shared import clock
+from tests.integration.test_checkout_commit import CART, CHECKOUTS, _member, _quote, _till
+from tests.integration.test_edges_points import SHANGHAI_MIDNIGHT, postings
+from tests.integration.test_points_features import T0, balanced
+
+HOLDS = "/v1/members/{}/points/holds"
+
+
+def points(api, mid):
+    return api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+
+
+def test_a_hold_past_its_time_reads_expired_and_its_points_are_spendable_before_the_job_runs(api):
+    clock.freeze(T0)
+    mid = api.member("13800291001")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 100, "reason": "stock"})
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 60, "ttl_seconds": 60})
+    before = points(api, mid)
+    assert (before["held"], before["balance"], before["spendable"]) == (60, 40, 40)
+    clock.freeze(T0 + timedelta(seconds=60))                       # its expiry instant: lapsed
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "expired"
+    after = points(api, mid)
+    assert (after["held"], after["balance"], after["spendable"], after["lapsed"]) == (0, 100, 100, 0)
+    status, problem = api.call("POST", f"{HOLDS.format(mid)}/{hold['hold_id']}/confirm", {})
+    assert status == 409 and problem["type"].endswith("/hold-not-open")
+    spent = api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "mug"})
+    assert spent["balance"] == 0
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "released"
+    assert [(p["kind"], p["amount"], p["reason"]) for p in postings(api, mid, 2)] == [
+        ("redeem", 100, "mug"), ("hold_released", 60, "expired")]       # given back as the job would, then spent
+    assert api.run_job("points-holds")["holds_released"] == 0           # nothing left for the job
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (0, 0, 100)
+
+
+def test_a_lapsed_holds_points_whose_lot_ended_meanwhile_are_lapsed_not_spendable(api):
+    clock.freeze(SHANGHAI_MIDNIGHT - timedelta(minutes=15))       # 23:45 on 31 December, program time
+    mid = api.member("13800291002")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 100, "reason": "stock"})   # ends 31 Dec
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 60, "ttl_seconds": 1_800})
+    clock.freeze(SHANGHAI_MIDNIGHT + timedelta(minutes=20))       # the lot ended at midnight, the hold at 00:15
+    account = points(api, mid)
+    assert (account["held"], account["lapsed"], account["balance"], account["spendable"]) == (0, 100, 0, 0)
+    status, problem = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "mug"})
+    assert status == 409 and problem["type"].endswith("/insufficient-points")
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "released"
+    # the give-back the refused spend made expired the hold's 60 on their way back; the job the lot's 40
+    assert api.run_job("points-expiry")["points_expired"] == 40
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["expired"]) == (0, 0, 100)
+
+
+def test_a_committed_checkout_past_its_holds_time_is_not_completed_and_its_points_are_spendable(api):
+    """checkout.md: completion needs 30 s left on the holds; past their time the points are the
+    member's again, and the lapse job cancels the checkout, leaving the points hold given back."""
+    clock.freeze(T0)
+    mid = _member(api, "13800291003")                                  # 5,000 points, all held by the commit
+    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"], "lines": CART, "ttl_seconds": 60},
+               key="co-1", token=_till())
+    assert points(api, mid)["spendable"] == 0
+    clock.freeze(T0 + timedelta(seconds=61))
+    assert points(api, mid)["spendable"] == 5_000
+    status, _ = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wx-1"}, key="cp-1",
+                         token=_till())
+    assert status == 409
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 5_000, "reward": "hamper"})
+    api.run_job("checkout-lapse")
+    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "cancelled"
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (0, 0, 5_000)
+
+
+def test_a_lapsed_holds_share_of_its_order_is_free_for_the_members_next_spend_on_it(api):
+    """The order's share a hold reserved (test_points_hold_orders) is given back with its points:
+    the member's spend on the order after the hold's time finds the whole share, before the job."""
+    clock.freeze(T0)
+    mid = api.member("13800291004")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
+    on = {"order_id": "L1", "merchant_id": "m1", "order_amount_fen": 1_000}    # at most 500 points
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 500, "ttl_seconds": 60, **on})
+    assert api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 500, **on})[0] == 422
+    clock.freeze(T0 + timedelta(seconds=60))
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 500, **on})
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "released"
+    assert api.ok("GET", "/v1/orders/L1?merchant_id=m1")["spent_points"] == 500
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (500, 0, 500)
