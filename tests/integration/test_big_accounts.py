@@ -192,3 +192,43 @@ def test_a_spend_in_slow_steps_answers_before_the_deadline_whatever_a_step_costs
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
     clock.freeze(None)
+
+
+def test_a_refund_giving_back_many_lots_answers_before_the_deadline_and_the_holds_job_finishes(api, six_lots,
+                                                                                                monkeypatch):
+    """Attack C finding 5: a refundOrder of an order spent from ~1,000 lots answered after 43-51 s:
+    the lots past the first transaction went back in steps after its commit with no deadline. The
+    steps after the commit now stop while the deadline still holds one more at the pace of the
+    slowest: the refund answers within the request's budget, what is left stays ``restoring``
+    (held) and the holds job gives it back, once."""
+    from chalicelib.shared import deadline
+    from tests.integration.conftest import StagedClock
+    clock.freeze(T0)
+    budget = settings().request_budget_seconds
+    mid = api.member("13800137672")
+    one_point_lots(api, mid, 30)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem",
+           {"points": 30, "order_id": "o-slow", "order_amount_fen": 100_000, "merchant_id": "m1"}, key="spend")
+    staged, real = StagedClock(), spending.release_hold
+    staged.cost = budget * 0.3                       # each give-back step: 6 s of a 20 s budget
+
+    def slow(*args, **kwargs):
+        staged.ahead += staged.cost
+        return real(*args, **kwargs)
+    monkeypatch.setattr(deadline, "time", staged)
+    monkeypatch.setattr(spending, "release_hold", slow)
+    status, refund, took = staged.call(api, "POST", "/v1/orders/o-slow/refunds",
+                                       {"refund_id": "r1", "amount_fen": 100_000, "merchant_id": "m1"})
+    assert status == 201 and took < budget, (status, took, refund)
+    assert (refund["restored"], refund["restoring"]) == (30, 24)        # 6 lots in the refund, 24 in 4 steps after
+    account = balanced(mid)
+    # the first step with ~20 s left, the second with ~14 s (6 s + the 5 s margin fit), no third (~8 s left);
+    # 18 if the refund's own work took over 3 s of real time
+    assert account["held"] in (12, 18), account
+    assert account["available"] == 30 - account["held"]
+    monkeypatch.undo()
+    assert api.run_job("points-holds")["holds_released"] == 1
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["restored"]) == (30, 0, 30)
+    assert api.run_job("points-holds")["holds_released"] == 0            # given back once
+    clock.freeze(None)
