@@ -102,7 +102,7 @@ def _step(program_id: str, member_id: str, point_type: str, points: int, hold_id
         chunk = sum(int(lot.remaining) for lot in first[:MAX_LOTS])
         if len(first) <= MAX_LOTS or chunk >= points - have:
             return h, ""                                # the rest fits one transaction
-        taken = ledger.take(chunk)                      # exactly those lots, soonest first
+        taken = ledger.take(chunk, first[:MAX_LOTS])    # exactly those lots, soonest first (read once)
         ledger.hold(chunk)
         fresh = h is None
         if h is None:

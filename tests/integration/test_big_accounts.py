@@ -232,3 +232,45 @@ def test_a_refund_giving_back_many_lots_answers_before_the_deadline_and_the_hold
     assert (account["available"], account["held"], account["restored"]) == (30, 0, 30)
     assert api.run_job("points-holds")["holds_released"] == 0            # given back once
     clock.freeze(None)
+
+
+def test_the_first_try_of_a_spend_in_steps_reads_no_more_lots_than_a_step_before_its_deadline(api, six_lots,
+                                                                                             monkeypatch):
+    """Attack C finding 5: a redemption's first try from ~1,000 lots answered after 30-32 s. Before
+    its steps it tried the spend in one transaction, reading every lot it needed (~900) to learn
+    that they were too many, unmeasured and with no deadline, and then took its first step (always
+    taken). It now reads at most one lot more than a transaction holds to learn it: here, each lot
+    read costing 1 s as under load, the first try answers 503 busy after two reads of 7 lots, not
+    after 20 lots and a step; every try answers within the budget and the spend is made once."""
+    from chalicelib.points.repository import PointsRepository
+    from chalicelib.shared import deadline
+    from tests.integration.conftest import StagedClock
+    clock.freeze(T0)
+    budget = settings().request_budget_seconds
+    mid = api.member("13800137673")
+    one_point_lots(api, mid, 30)
+    staged, real = StagedClock(), PointsRepository.live_lots
+    staged.cost = budget / 20                        # each lot read: 1 s of a 20 s budget
+
+    def slow(self, *args, **kwargs):
+        for lot in real(self, *args, **kwargs):
+            staged.ahead += staged.cost
+            yield lot
+    monkeypatch.setattr(deadline, "time", staged)
+    monkeypatch.setattr(PointsRepository, "live_lots", slow)
+    held, took = [], []
+    while True:
+        status, reply, seconds = staged.call(api, "POST", f"/v1/members/{mid}/points/redeem",
+                                             {"points": 20, "reward": "tv"}, key="first")
+        took.append(seconds)
+        if status != 503:
+            break
+        assert reply["type"].endswith("/busy") and len(took) < 6, reply
+        held.append(balanced(mid)["held"])
+    assert status == 200 and max(took) < budget, (status, took, reply)
+    assert 14 * staged.cost <= took[0] < 15 * staged.cost           # 7 lots to learn, 7 for the first step
+    assert held == [6, 12, 18]                                       # a step a try, then the finish
+    assert (reply["points"], len(reply["lots"]), reply["balance"]) == (20, 20, 10)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
+    clock.freeze(None)
