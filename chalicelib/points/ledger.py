@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from itertools import islice
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
