@@ -1,10 +1,11 @@
 """Scheduled jobs by name: what the EventBridge schedules call and what runJob runs on demand.
 
 Capabilities register their jobs with :func:`job`; every run is recorded so operators can see when
-a job last ran and what it did: a run for every program (the schedules', runJob's without
-``program_id``) and its continuations as ``JOB#<name> / LAST``, a run for chosen programs only
-(runJob's ``program_id``, runReconciliation) as ``JOB#<name> / PROGRAM#<id>`` for each of them, so
-that it counts for those programs and no other (:func:`last_runs`). The app names the modules that register
+a job last ran and what it did (``JOB#<name> / LAST``, whichever programs it served: listJobRuns),
+and so is the last run that served each program (:func:`last_runs`): a run for every program (the
+schedules', runJob's without ``program_id``) and its continuations as ``JOB#<name> / EVERY``, a
+run for chosen programs only (runJob's ``program_id``, runReconciliation) as ``JOB#<name> /
+PROGRAM#<id>`` for each of them, so that it counts for those programs and no other. The app names the modules that register
 jobs (:func:`provided_by`); they are imported on the first run or listing, so a function that
 answers the API never pays for them at its cold start.
 
@@ -86,11 +87,17 @@ class JobRun(MainModel):
     continues = BooleanAttribute(null=True)       # a continuation carries on (older records: none)
     part = NumberAttribute(null=True)             # 1 for a scheduled run, 2.. for its continuations
     started_at = UnicodeAttribute(null=True)      # when its first part began (older records: none)
+    programs = UnicodeAttribute(null=True)        # JSON list of the programs it was for (none: every program)
 
     @staticmethod
-    def key(name: str, program: str | None = None) -> tuple[str, str]:
+    def key(name: str) -> tuple[str, str]:
+        """The record of a job's last run, whichever programs it served."""
+        return f"JOB#{name}", "LAST"
+
+    @staticmethod
+    def served(name: str, program: str | None = None) -> tuple[str, str]:
         """The record of a job's last run for every program, or (``program``) for that program only."""
-        return f"JOB#{name}", "LAST" if program is None else f"PROGRAM#{program}"
+        return f"JOB#{name}", "EVERY" if program is None else f"PROGRAM#{program}"
 
 
 def budget(remaining_ms: float | None = None) -> float:
@@ -131,9 +138,10 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
         metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=max(backlog.values()))
     done: dict[str, Any] = {"job": name, "as_of": clock.iso(as_of), "finished_at": clock.iso(clock.now()),
                             "result": json.dumps(result), "continues": work.continues(), "part": part,
-                            "started_at": started_at}
+                            "started_at": started_at, "programs": None if scope is None else json.dumps(scope)}
+    UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), **done))
     for program in [None] if scope is None else scope:
-        UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name, program), **done))
+        UnitOfWork(f"job:{name}").put(JobRun(*JobRun.served(name, program), **done))
     if work.continues():
         for carry_on in work.continuations():
             later({"job": name, "as_of": clock.iso(as_of), "part": part + 1, "started_at": started_at,
@@ -168,16 +176,13 @@ def run_waiting() -> list[dict[str, Any]]:
     return done
 
 
-def last_runs(uow: UnitOfWork, names: list[str], program: str | None = None,
-              since: str | None = None) -> dict[str, JobRun | None]:
-    """The records of the last runs of ``names`` (at most 50), by name, in one BatchGetItem (None:
-    never ran): the last run for every program (``JOB#<name>/LAST``); with ``program``, the later
-    of that and the last run for ``program`` only (``PROGRAM#<id>``), a run for every program
-    counting only when it began at or after ``since`` (the program's creation: one begun before
-    did not read it)."""
-    if program is None:
-        return dict(zip(names, uow.get_many(JobRun, [JobRun.key(n) for n in names]), strict=True))
-    found = uow.get_many(JobRun, [key for n in names for key in (JobRun.key(n), JobRun.key(n, program))])
+def last_runs(uow: UnitOfWork, names: list[str], program: str, since: str | None = None) -> dict[str, JobRun | None]:
+    """The last run of each of ``names`` (at most 50) that served ``program``, by name, in one
+    BatchGetItem (None: none did): the later of the last run for every program (``EVERY``),
+    counted only when it began at or after ``since`` (the program's creation: one begun before did
+    not read it), and the last run for ``program`` only (``PROGRAM#<id>``). Never a run for
+    other programs only."""
+    found = uow.get_many(JobRun, [key for n in names for key in (JobRun.served(n), JobRun.served(n, program))])
     return {name: _later(every if _began_since(every, since) else None, own)
             for name, every, own in zip(names, found[0::2], found[1::2], strict=True)}
 
@@ -196,10 +201,11 @@ def _later(a: JobRun | None, b: JobRun | None) -> JobRun | None:
 def record(item: JobRun) -> dict[str, Any]:
     """A run's record as listJobRuns and runJob answer it."""
     return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result),
-            "continues": bool(item.continues), "part": int(item.part or 1)}
+            "continues": bool(item.continues), "part": int(item.part or 1),
+            "programs": json.loads(item.programs) if item.programs else None}
 
 
 def last_run(name: str) -> dict[str, Any] | None:
-    """The record of a job's last run for every program, or None if it never ran."""
+    """The record of a job's last run, whichever programs it served, or None if it never ran."""
     item = UnitOfWork().get(JobRun, JobRun.key(name), consistent=True)
     return None if item is None else record(item)

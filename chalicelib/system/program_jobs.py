@@ -4,7 +4,7 @@ run acted as of and finished, whether its continuations still carry on, and whet
 Never a run's ``result``: a job serves every program at once, so its counts are the whole
 deployment's (another program's volume). The run read is the last that served this program
 (:func:`chalicelib.jobs.last_runs`, one BatchGetItem for all of them): the later of the last part
-of a run for every program that began after the program was made (``JOB#<name>/LAST``) and the
+of a run for every program that began after the program was made (``JOB#<name>/EVERY``) and the
 last run for this program only (``JOB#<name>/PROGRAM#<id>``: runJob's ``program_id``,
 runReconciliation); never a run for another program only.
 
