@@ -1,7 +1,11 @@
 """Scheduled jobs by name: what the EventBridge schedules call and what runJob runs on demand.
 
-Capabilities register their jobs with :func:`job`; every run is recorded (``JOB#<name> / LAST``)
-so operators can see when a job last ran and what it did. The app names the modules that register
+Capabilities register their jobs with :func:`job`; every run is recorded so operators can see when
+a job last ran and what it did (``JOB#<name> / LAST``, whichever programs it served: listJobRuns),
+and so is the last run that served each program (:func:`last_runs`): a run for every program (the
+schedules', runJob's without ``program_id``) and its continuations as ``JOB#<name> / EVERY``, a
+run for chosen programs only (runJob's ``program_id``, runReconciliation) as ``JOB#<name> /
+PROGRAM#<id>`` for each of them, so that it counts for those programs and no other. The app names the modules that register
 jobs (:func:`provided_by`); they are imported on the first run or listing, so a function that
 answers the API never pays for them at its cold start.
 
@@ -82,11 +86,18 @@ class JobRun(MainModel):
     result = UnicodeAttribute()
     continues = BooleanAttribute(null=True)       # a continuation carries on (older records: none)
     part = NumberAttribute(null=True)             # 1 for a scheduled run, 2.. for its continuations
+    started_at = UnicodeAttribute(null=True)      # when its first part began (older records: none)
+    programs = UnicodeAttribute(null=True)        # JSON list of the programs it was for (none: every program)
 
     @staticmethod
     def key(name: str) -> tuple[str, str]:
-        """The record of a job's last run."""
+        """The record of a job's last run, whichever programs it served."""
         return f"JOB#{name}", "LAST"
+
+    @staticmethod
+    def served(name: str, program: str | None = None) -> tuple[str, str]:
+        """The record of a job's last run for every program, or (``program``) for that program only."""
+        return f"JOB#{name}", "EVERY" if program is None else f"PROGRAM#{program}"
 
 
 def budget(remaining_ms: float | None = None) -> float:
@@ -103,12 +114,18 @@ def budget(remaining_ms: float | None = None) -> float:
 
 def run(name: str, as_of: datetime, remaining_ms: float | None = None,
         cursor: dict[str, dict[str, str]] | None = None, part: int = 1, shards: list[int] | None = None,
-        programs: list[str] | None = None) -> dict[str, Any]:
+        programs: list[str] | None = None, scope: list[str] | None = None,
+        started_at: str | None = None) -> dict[str, Any]:
     """Run one job as of ``as_of`` to its deadline (:func:`budget`), from ``cursor`` over the
     lanes ``shards`` of ``programs`` (a continuation's; every lane of every program when None),
     record the run, emit the backlog and, when it stopped with work left, send its continuations
-    (one per lane and batch of programs it read). Returns the record: what it did, whether it
+    (one per lane and batch of programs it read). A first part given ``programs`` is a run for
+    those programs only (its ``scope``, which its continuations carry): it is recorded for each of
+    them, never as the run for every program. Returns the record: what it did, whether it
     continues, which part it is."""
+    if part == 1 and programs is not None:
+        scope = list(programs)
+    started_at = started_at or clock.iso(clock.now())
     with due.working_until(budget(remaining_ms), cursor, shards, programs) as work:
         result = registered()[name](as_of)
     # A run that read every due shard to its end and gave nothing up kept up: its backlog is 0,
@@ -119,12 +136,16 @@ def run(name: str, as_of: datetime, remaining_ms: float | None = None,
                for kind, (model, index) in sorted(work.kinds.items())}
     if backlog and not is_metrics_disabled():
         metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=max(backlog.values()))
-    UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), job=name, as_of=clock.iso(as_of),
-                                         finished_at=clock.iso(clock.now()), result=json.dumps(result),
-                                         continues=work.continues(), part=part))
+    done: dict[str, Any] = {"job": name, "as_of": clock.iso(as_of), "finished_at": clock.iso(clock.now()),
+                            "result": json.dumps(result), "continues": work.continues(), "part": part,
+                            "started_at": started_at, "programs": None if scope is None else json.dumps(scope)}
+    UnitOfWork(f"job:{name}").put(JobRun(*JobRun.key(name), **done))
+    for program in [None] if scope is None else scope:
+        UnitOfWork(f"job:{name}").put(JobRun(*JobRun.served(name, program), **done))
     if work.continues():
         for carry_on in work.continuations():
-            later({"job": name, "as_of": clock.iso(as_of), "part": part + 1, **carry_on})
+            later({"job": name, "as_of": clock.iso(as_of), "part": part + 1, "started_at": started_at,
+                   **({} if scope is None else {"scope": scope}), **carry_on})
     elif work.stopped:
         logger.warning("job part read nothing before its deadline; the next scheduled run carries on",
                        extra={"job": name, "part": part})
@@ -143,7 +164,8 @@ def resume(message: dict[str, Any], remaining_ms: float | None = None) -> dict[s
     """Run the continuation ``message`` (from the jobs queue): the same job, as of the same
     moment, from where the last part stopped."""
     return run(message["job"], clock.parse_iso(message["as_of"]), remaining_ms, message["cursor"],
-               int(message["part"]), message.get("shards"), message.get("programs"))
+               int(message["part"]), message.get("shards"), message.get("programs"), message.get("scope"),
+               message.get("started_at"))
 
 
 def run_waiting() -> list[dict[str, Any]]:
@@ -154,16 +176,36 @@ def run_waiting() -> list[dict[str, Any]]:
     return done
 
 
-def last_runs(uow: UnitOfWork, names: list[str]) -> dict[str, JobRun | None]:
-    """The records of the last runs of ``names`` (at most 100), by name: one BatchGetItem of their
-    ``JOB#<name>/LAST`` items (None: never ran)."""
-    return dict(zip(names, uow.get_many(JobRun, [JobRun.key(n) for n in names]), strict=True))
+def last_runs(uow: UnitOfWork, names: list[str], program: str, since: str | None = None) -> dict[str, JobRun | None]:
+    """The last run of each of ``names`` (at most 50) that served ``program``, by name, in one
+    BatchGetItem (None: none did): the later of the last run for every program (``EVERY``),
+    counted only when it began at or after ``since`` (the program's creation: one begun before did
+    not read it), and the last run for ``program`` only (``PROGRAM#<id>``). Never a run for
+    other programs only."""
+    found = uow.get_many(JobRun, [key for n in names for key in (JobRun.served(n), JobRun.served(n, program))])
+    return {name: _later(every if _began_since(every, since) else None, own)
+            for name, every, own in zip(names, found[0::2], found[1::2], strict=True)}
+
+
+def _began_since(run: JobRun | None, since: str | None) -> bool:
+    began = run and (run.started_at or run.as_of)
+    return bool(began) and (since is None or clock.parse_iso(str(began)) >= clock.parse_iso(since))
+
+
+def _later(a: JobRun | None, b: JobRun | None) -> JobRun | None:
+    if a is None or b is None:
+        return a or b
+    return a if clock.parse_iso(a.finished_at) >= clock.parse_iso(b.finished_at) else b
+
+
+def record(item: JobRun) -> dict[str, Any]:
+    """A run's record as listJobRuns and runJob answer it."""
+    return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result),
+            "continues": bool(item.continues), "part": int(item.part or 1),
+            "programs": json.loads(item.programs) if item.programs else None}
 
 
 def last_run(name: str) -> dict[str, Any] | None:
-    """The record of a job's last run, or None if it never ran."""
+    """The record of a job's last run, whichever programs it served, or None if it never ran."""
     item = UnitOfWork().get(JobRun, JobRun.key(name), consistent=True)
-    if item is None:
-        return None
-    return {"job": item.job, "as_of": item.as_of, "finished_at": item.finished_at, "result": json.loads(item.result),
-            "continues": bool(item.continues), "part": int(item.part or 1)}
+    return None if item is None else record(item)

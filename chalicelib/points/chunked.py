@@ -21,8 +21,10 @@ account version, one posting, one event):
   least one step: the first step of a request is always taken).
 * **Giving back** (cancelling or lapsing a big hold, refunding an order that spent many lots)
   commits the decision with the first ``MAX_LOTS`` lots; the rest wait in a *releasing* hold
-  (still counted as ``held``) and go back ``MAX_LOTS`` at a time right after the commit, or by
-  the holds job if the process stops first. ``returned`` on the hold is the lock of each step.
+  (still counted as ``held``) and go back ``MAX_LOTS`` at a time right after the commit, as long
+  as the request's deadline holds another step (:func:`room_after`), the rest by the holds job
+  (the hold is due at once), as when the process stops first. ``returned`` on the hold is the
+  lock of each step, so each lot goes back once.
 
 Lots are never merged: each keeps its expiry and its identity (refund clawback and give-back
 find their lots by id).
@@ -100,7 +102,7 @@ def _step(program_id: str, member_id: str, point_type: str, points: int, hold_id
         chunk = sum(int(lot.remaining) for lot in first[:MAX_LOTS])
         if len(first) <= MAX_LOTS or chunk >= points - have:
             return h, ""                                # the rest fits one transaction
-        taken = ledger.take(chunk)                      # exactly those lots, soonest first
+        taken = ledger.take(chunk, first[:MAX_LOTS])    # exactly those lots, soonest first (read once)
         ledger.hold(chunk)
         fresh = h is None
         if h is None:
@@ -124,6 +126,14 @@ def _step(program_id: str, member_id: str, point_type: str, points: int, hold_id
                 raise
             continue
         return h, f" ({have + chunk} of {points} points taken so far)"
+
+
+def room_after() -> bool:
+    """Whether a step after a request's commit (giving back a big hold's lots) still fits its
+    deadline: one step as slow as the slowest this request has taken and ``FILL_MARGIN_SECONDS``,
+    and at least ``2 * FILL_MARGIN_SECONDS`` left before the first (unlike a spend's steps, none
+    is needed: the holds job gives back what is left). Outside a request: always."""
+    return deadline.room_for(1, FILL_MARGIN_SECONDS) and deadline.allows(2 * FILL_MARGIN_SECONDS)
 
 
 def finish_fill(ledger: Ledger, h: HoldItem, points: int) -> list[dict[str, Any]]:

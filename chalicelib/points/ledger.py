@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -152,16 +153,28 @@ class Ledger:
         self._trail(lot_id, exp, keep, bucket, **({"debt_repaid": repaid} if repaid else {}))
         return {"lot_id": lot_id, "expires_on": exp, "points": points, "pending": pending}
 
-    def take(self, points: int) -> list[dict[str, Any]]:
-        """Take ``points`` from live lots, soonest expiry first. What a member owes (debt) is not
-        theirs to spend: the spendable balance is ``available - debt``."""
+    def take(self, points: int, lots: list[LotItem] | None = None) -> list[dict[str, Any]]:
+        """Take ``points`` from live lots, soonest expiry first (from ``lots``, the soonest this
+        change has read already, when given). What a member owes (debt) is not theirs to spend: the
+        spendable balance is ``available - debt``. A spend from more than ``MAX_LOTS`` lots is
+        refused (:class:`TooManyLots`, nothing changed: the caller may spend in steps) after
+        reading one lot more, never every lot it would take (a thousand, under load many seconds)."""
         if points > self.available - self.debt:     # refused before taking, but told without lapsed lots:
             next(self.spendable_lots(), None)        # they come first, so reading to the first live one sees them
             self._refuse_beyond(points, self.spendable)
+        read: list[LotItem] = []
+
+        def soonest() -> Iterator[LotItem]:             # lazily: a small spend reads only the lots it takes
+            for lot in islice(self.spendable_lots(), MAX_LOTS + 1):
+                read.append(lot)
+                yield lot
         try:
-            plan = L.take_soonest(self.spendable_lots(), points)
+            plan = L.take_soonest(soonest() if lots is None else lots, points)
         except L.ShortOfLots as short:
             self._refuse_beyond(points, self.spendable)
+            if len(read) > MAX_LOTS:
+                raise TooManyLots(f"spending {points} points touches more than {MAX_LOTS} lots; at most "
+                                  f"{MAX_LOTS} at once") from None
             raise InsufficientPoints(f"{points} points needed; the lots hold {short.found}") from None
         self._refuse_beyond(points, self.spendable)
         if len(plan) > MAX_LOTS:           # nothing changed yet: the caller may spend in steps

@@ -141,7 +141,9 @@ class RefundOut(Reply):
     restored_expired: int = Field(description="of the restored points, those whose lot had ended: they "
                                               "expired on return")
     restoring: int = Field(0, description="of the restored points, those spent from more lots than one "
-                                          "transaction holds: held until they are back in their lots, moments later")
+                                          "transaction holds: held until they are back in their lots, in steps after the "
+                                          "refund while its request's time lasts, the rest by the points-holds job "
+                                          "(within its 5 minutes)")
 
 
 class OrderLot(Reply):

@@ -14,7 +14,7 @@ from chalicelib.points import access, chunked, lapsing, orders, program, reposit
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
 from chalicelib.points.tables import HoldItem
-from chalicelib.shared import clock
+from chalicelib.shared import clock, deadline
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
@@ -259,14 +259,19 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
 def finish_release(program_id: str, member_id: str, hold_id: str, point_type: str, actor: str | None,
                    why: str) -> tuple[int, int]:
     """Give back what a hold still keeps, ``MAX_LOTS`` lots per transaction: (steps committed,
-    points that expired on their way back)."""
+    points that expired on their way back). Within a request (the steps after a cancel's or a
+    refund's commit) each step is taken only while the deadline holds it (:func:`chunked.room_after`);
+    the rest stays in the releasing hold, due now, for the holds job."""
     steps = expired = 0
     contention = Contention(chunked.STEP_TRIES)
     while True:
+        if not chunked.room_after():
+            return steps, expired
         uow = UnitOfWork(actor, program=program_id)
         try:
-            reply = release_hold(member_id, hold_id, point_type, None, uow, None, why, follow=False)
-            uow.commit()
+            with deadline.measured():
+                reply = release_hold(member_id, hold_id, point_type, None, uow, None, why, follow=False)
+                uow.commit()
         except HoldNotOpen:
             return steps, expired                   # settled, or another process finished it
         except ConcurrentUpdate:

@@ -43,6 +43,12 @@ def get(uow: UnitOfWork, program_id: str) -> dict[str, Any]:
     return _view(item)
 
 
+def created_at(uow: UnitOfWork, program_id: str) -> str | None:
+    """When a program was made (None: one without a record, ``default`` from before programs)."""
+    item = repository.of(uow).get(program_id)
+    return None if item is None else str(item.created_at)
+
+
 def listing(uow: UnitOfWork) -> dict[str, Any]:
     """Every program."""
     return {"programs": [_view(i) for i in repository.of(uow).all()]}

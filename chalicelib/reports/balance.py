@@ -42,6 +42,7 @@ from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.orders.service import allocate
 from chalicelib.points import service as points
+from chalicelib.programs import service as programs
 from chalicelib.reports import balance_history as history
 from chalicelib.reports import valuation
 from chalicelib.shared import clock
@@ -104,7 +105,7 @@ def _points(uow: UnitOfWork, day: date, closing: Any) -> dict[str, Any]:
             "face_value_fen": sum(m["face_value_fen"] for m in months),
             "liability_fen": sum(m["liability_fen"] for m in months),
             "valuation": {"version": version, "fen_per_point": _plain(rate), "expected_redemption_percent": percent},
-            "by_expiry_month": months, "reconciliation": _reconciled("points", uow.program)}
+            "by_expiry_month": months, "reconciliation": _reconciled("points", uow)}
 
 
 def _plain(rate: Decimal) -> str:
@@ -122,7 +123,7 @@ def _stored_value(uow: UnitOfWork, rows: dict[str, Any]) -> dict[str, Any]:
     return {"principal_fen": principal, "bonus_fen": bonus, "liability_fen": principal + bonus,
             "held_principal_fen": _closing(rows, "member:held_principal"),
             "held_bonus_fen": _closing(rows, "member:held_bonus"),
-            "reconciliation": _reconciled("stored_value", uow.program)}
+            "reconciliation": _reconciled("stored_value", uow)}
 
 
 def _gift_cards(uow: UnitOfWork, rows: dict[str, Any], merchant: str | None) -> dict[str, Any]:
@@ -134,7 +135,7 @@ def _gift_cards(uow: UnitOfWork, rows: dict[str, Any], merchant: str | None) -> 
                 issuers.setdefault(issuer, dict.fromkeys(CARD_ACCOUNTS.values(), 0))[figure] = _closing(rows, account)
     shown = [{"issuer": i, **f, "liability_fen": sum(f.values())} for i, f in sorted(issuers.items())]
     return {"by_issuer": shown, "liability_fen": sum(r["liability_fen"] for r in shown),
-            "reconciliation": _reconciled("gift_cards", uow.program)}
+            "reconciliation": _reconciled("gift_cards", uow)}
 
 
 def _coupons(uow: UnitOfWork, day: date, merchant: str | None, by: Principal) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def _coupons(uow: UnitOfWork, day: date, merchant: str | None, by: Principal) ->
                      "by_bearer": {bearer: part for (bearer, _), part in zip(shares, split, strict=True)}})
     return {"templates": rows, "outstanding": sum(r["outstanding"] for r in rows),
             "liability_fen": sum(r["liability_fen"] for r in rows),
-            "reconciliation": _reconciled("coupons", uow.program)}
+            "reconciliation": _reconciled("coupons", uow)}
 
 
 def _templates(uow: UnitOfWork, by: Principal) -> list[dict[str, Any]]:
@@ -207,15 +208,17 @@ def earned_fen(fee: int, start: date, end: date, day: date) -> int:
     return earned if fee >= 0 else -earned
 
 
-def _reconciled(line: str, program: str) -> dict[str, Any]:
-    """The latest run of the line's reconciliation job, for this program: ``ok``, ``disagree``
-    (accounts out of balance, or figures that do not match the ledger) or ``never_run``."""
-    name = RECONCILED_BY[line]
-    run = jobs.last_run(name)
+def _reconciled(line: str, uow: UnitOfWork) -> dict[str, Any]:
+    """The latest run of the line's reconciliation job that served this program (one for every
+    program begun after it was made, or one for it only; :func:`chalicelib.jobs.last_runs`):
+    ``ok``, ``disagree`` (accounts out of balance, or figures that do not match the ledger) or
+    ``never_run``."""
+    name, program = RECONCILED_BY[line], uow.program
+    [run] = jobs.last_runs(uow, [name], program, programs.created_at(uow, program)).values()
     if run is None:
         return {"status": "never_run", "at": None, "job": name}
-    result = run["result"]
+    result = jobs.record(run)["result"]
     failed = set(result.get("failed_programs") or ()) | set(result.get("figures_disagree") or ())
     failed |= {str(m[0]) for m in result.get("mismatched_accounts") or ()}
-    return {"status": "disagree" if program in failed else "ok", "at": run["finished_at"], "job": name}
+    return {"status": "disagree" if program in failed else "ok", "at": run.finished_at, "job": name}
 

@@ -2,8 +2,11 @@
 run acted as of and finished, whether its continuations still carry on, and whether it is behind.
 
 Never a run's ``result``: a job serves every program at once, so its counts are the whole
-deployment's (another program's volume). The record read is the deployment's (``JOB#<name>/LAST``,
-one BatchGetItem for all of them): the last part that finished, whichever programs it served.
+deployment's (another program's volume). The run read is the last that served this program
+(:func:`chalicelib.jobs.last_runs`, one BatchGetItem for all of them): the later of the last part
+of a run for every program that began after the program was made (``JOB#<name>/EVERY``) and the
+last run for this program only (``JOB#<name>/PROGRAM#<id>``: runJob's ``program_id``,
+runReconciliation); never a run for another program only.
 
 **Behind**: the job never ran, or its last part stopped with work left for a continuation, or its
 last run acted as of longer ago than its schedule's period and a margin (:data:`PERIOD_MINUTES`,
@@ -18,6 +21,7 @@ from typing import Any
 
 from chalicelib import jobs
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.programs import service as programs
 from chalicelib.shared import clock
 
 HOUR, DAY = 60, 1440
@@ -42,9 +46,9 @@ def behind(run: jobs.JobRun | None, period_minutes: int, now: datetime) -> bool:
 
 
 def listing(uow: UnitOfWork) -> dict[str, Any]:
-    """Every scheduled job's last run, without its result, and whether it is behind."""
+    """Every scheduled job's last run for the unit's program, without its result, and whether it is behind."""
     names = sorted(jobs.registered())
-    runs = jobs.last_runs(uow, names)
+    runs = jobs.last_runs(uow, names, uow.program, programs.created_at(uow, uow.program))
     now = clock.now()
     rows = []
     for name in names:

@@ -65,6 +65,8 @@ class JobRunRecord(Reply):
     result: dict[str, Any] = Field(description=JOB_RESULT)
     continues: bool = Field(description=CONTINUES)
     part: int = Field(description=PART)
+    programs: list[str] | None = Field(None, description="the programs the run was for (runJob's program_id, a "
+                                       "program's runReconciliation); null: every program")
 
 
 class JobRunsOut(Reply):

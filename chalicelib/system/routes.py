@@ -81,7 +81,7 @@ class RunJob(Strict):
 # staff. A program's HQ proves its own books with the reconciliation reads (stored value, points,
 # gift cards), which are scoped to the caller's program.
 @endpoint(bp, "/v1/jobs/{job}/runs", "GET", "listJobRuns", tags=("operations",), errors=(404,), path_values=JOB_NAMES,
-          summary="A scheduled job's last run: when, as of when, and what it did (platform admin)", allow=(PLATFORM,),
+          summary="A scheduled job's last run: when, as of when, for which programs, and what it did (platform admin)", allow=(PLATFORM,),
           response="chalicelib.system.replies:JobRunsOut")
 def list_job_runs(call: Call):
     name = call.params["job"]

@@ -192,3 +192,85 @@ def test_a_spend_in_slow_steps_answers_before_the_deadline_whatever_a_step_costs
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
     clock.freeze(None)
+
+
+def test_a_refund_giving_back_many_lots_answers_before_the_deadline_and_the_holds_job_finishes(api, six_lots,
+                                                                                                monkeypatch):
+    """Attack C finding 5: a refundOrder of an order spent from ~1,000 lots answered after 43-51 s:
+    the lots past the first transaction went back in steps after its commit with no deadline. The
+    steps after the commit now stop while the deadline still holds one more at the pace of the
+    slowest: the refund answers within the request's budget, what is left stays ``restoring``
+    (held) and the holds job gives it back, once."""
+    from chalicelib.shared import deadline
+    from tests.integration.conftest import StagedClock
+    clock.freeze(T0)
+    budget = settings().request_budget_seconds
+    mid = api.member("13800137672")
+    one_point_lots(api, mid, 30)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem",
+           {"points": 30, "order_id": "o-slow", "order_amount_fen": 100_000, "merchant_id": "m1"}, key="spend")
+    staged, real = StagedClock(), spending.release_hold
+    staged.cost = budget * 0.3                       # each give-back step: 6 s of a 20 s budget
+
+    def slow(*args, **kwargs):
+        staged.ahead += staged.cost
+        return real(*args, **kwargs)
+    monkeypatch.setattr(deadline, "time", staged)
+    monkeypatch.setattr(spending, "release_hold", slow)
+    status, refund, took = staged.call(api, "POST", "/v1/orders/o-slow/refunds",
+                                       {"refund_id": "r1", "amount_fen": 100_000, "merchant_id": "m1"})
+    assert status == 201 and took < budget, (status, took, refund)
+    assert (refund["restored"], refund["restoring"]) == (30, 24)        # 6 lots in the refund, 24 in 4 steps after
+    account = balanced(mid)
+    # the first step with ~20 s left, the second with ~14 s (6 s + the 5 s margin fit), no third (~8 s left);
+    # 18 if the refund's own work took over 3 s of real time
+    assert account["held"] in (12, 18), account
+    assert account["available"] == 30 - account["held"]
+    monkeypatch.undo()
+    assert api.run_job("points-holds")["holds_released"] == 1
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["restored"]) == (30, 0, 30)
+    assert api.run_job("points-holds")["holds_released"] == 0            # given back once
+    clock.freeze(None)
+
+
+def test_the_first_try_of_a_spend_in_steps_reads_no_more_lots_than_a_step_before_its_deadline(api, six_lots,
+                                                                                             monkeypatch):
+    """Attack C finding 5: a redemption's first try from ~1,000 lots answered after 30-32 s. Before
+    its steps it tried the spend in one transaction, reading every lot it needed (~900) to learn
+    that they were too many, unmeasured and with no deadline, and then took its first step (always
+    taken). It now reads at most one lot more than a transaction holds to learn it: here, each lot
+    read costing 1 s as under load, the first try answers 503 busy after two reads of 7 lots, not
+    after 20 lots and a step; every try answers within the budget and the spend is made once."""
+    from chalicelib.points.repository import PointsRepository
+    from chalicelib.shared import deadline
+    from tests.integration.conftest import StagedClock
+    clock.freeze(T0)
+    budget = settings().request_budget_seconds
+    mid = api.member("13800137673")
+    one_point_lots(api, mid, 30)
+    staged, real = StagedClock(), PointsRepository.live_lots
+    staged.cost = budget / 20                        # each lot read: 1 s of a 20 s budget
+
+    def slow(self, *args, **kwargs):
+        for lot in real(self, *args, **kwargs):
+            staged.ahead += staged.cost
+            yield lot
+    monkeypatch.setattr(deadline, "time", staged)
+    monkeypatch.setattr(PointsRepository, "live_lots", slow)
+    held, took = [], []
+    while True:
+        status, reply, seconds = staged.call(api, "POST", f"/v1/members/{mid}/points/redeem",
+                                             {"points": 20, "reward": "tv"}, key="first")
+        took.append(seconds)
+        if status != 503:
+            break
+        assert reply["type"].endswith("/busy") and len(took) < 6, reply
+        held.append(balanced(mid)["held"])
+    assert status == 200 and max(took) < budget, (status, took, reply)
+    assert 14 * staged.cost <= took[0] < 15 * staged.cost           # 7 lots to learn, 7 for the first step
+    assert held == [6, 12, 18]                                       # a step a try, then the finish
+    assert (reply["points"], len(reply["lots"]), reply["balance"]) == (20, 20, 10)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10, 0, 20)
+    clock.freeze(None)

@@ -1,5 +1,6 @@
 """listProgramJobs on the store: every job's last run read by key in one BatchGetItem (never a
-scan), without the run's result; a job run long enough ago, or never, is behind."""
+scan), without the run's result; a job run long enough ago, or never, is behind; a run for another
+program only is not this program's, a run for this one only is."""
 
 from __future__ import annotations
 
@@ -66,8 +67,25 @@ def test_the_runs_are_read_in_one_batch_get_never_a_scan(aws):
         reply = program_jobs.listing(UnitOfWork())
     finally:
         client.meta.events.unregister("provide-client-params.dynamodb.*", record)
-    assert [name for name, _ in calls] == ["BatchGetItem"]
-    [keys] = [table["Keys"] for table in calls[0][1]["RequestItems"].values()]
-    assert sorted(k["pk"]["S"] for k in keys) == sorted(f"JOB#{n}" for n in jobs.registered())
-    assert {k["sk"]["S"] for k in keys} == {"LAST"}
+    # the program's record (when it was made), then both records of every job
+    assert [name for name, _ in calls] == ["GetItem", "BatchGetItem"]
+    [keys] = [table["Keys"] for table in calls[1][1]["RequestItems"].values()]
+    assert sorted(k["pk"]["S"] for k in keys) == sorted(f"JOB#{n}" for n in jobs.registered() for _ in (1, 2))
+    assert {k["sk"]["S"] for k in keys} == {"EVERY", "PROGRAM#default"}
     assert [row["job"] for row in reply["jobs"] if row["ran"]] == ["exports"]
+
+
+def test_a_run_for_one_program_is_that_programs_only(api):
+    clock.freeze(T0)
+    api.ok("POST", "/v1/jobs/points-holds/runs", {}, token=api.platform)
+    clock.freeze(T0 + timedelta(minutes=3))
+    api.ok("POST", "/v1/jobs/points-holds/runs", {"program_id": "other"}, token=api.platform)
+    row = next(r for r in api.ok("GET", "/v1/program/jobs", token=_hq(api))["jobs"] if r["job"] == "points-holds")
+    assert (row["as_of"], row["finished_at"]) == ("2026-12-05T04:00:00.000Z", "2026-12-05T04:00:00.000Z")
+    clock.freeze(T0 + timedelta(minutes=4))
+    api.ok("POST", "/v1/jobs/points-holds/runs", {"program_id": "default"}, token=api.platform)
+    row = next(r for r in api.ok("GET", "/v1/program/jobs", token=_hq(api))["jobs"] if r["job"] == "points-holds")
+    assert row["as_of"] == "2026-12-05T04:04:00.000Z"
+    # the platform admin's listJobRuns: the last run, whichever programs it was for
+    [last] = api.ok("GET", "/v1/jobs/points-holds/runs", token=api.platform)["runs"]
+    assert (last["as_of"], last["programs"]) == ("2026-12-05T04:04:00.000Z", ["default"])
