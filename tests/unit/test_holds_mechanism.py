@@ -83,7 +83,7 @@ def test_every_store_keeps_the_common_attributes_under_their_stored_names(model)
 def test_the_stored_names_of_points_and_stored_value_holds_did_not_change():
     assert {a.attr_name for a in HoldItem.get_attributes().values()} == COMMON | {
         "pk", "sk", "expires_at", "member_id", "point_type", "points", "lots", "order", "order_amount_fen", "target",
-        "returning", "returned"}
+        "returning", "returned", "claimed"}
     assert {a.attr_name for a in SvHoldItem.get_attributes().values()} == COMMON | {
         "pk", "sk", "expires_at", "member_id", "order_id", "amount_fen", "principal", "bonus"}
     assert (HoldItem.due_kind, SvHoldItem.due_kind) == ("points-hold", "sv-hold")
