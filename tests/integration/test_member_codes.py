@@ -52,6 +52,27 @@ def test_a_code_resolves_once_to_the_member_masked(api):
     assert api.call("POST", RESOLVE, {"code": nxt["code"]}, token=_clerk(), key="r5")[0] == 200
 
 
+def test_a_third_checkout_in_a_minute_is_told_when_its_code_comes_never_shown_a_used_one(api):
+    """members.md: once a minute's code is used, the next minute's is shown. After that one was used
+    too (three checkouts in a minute), getMemberCode showed it again: a code every till refuses
+    (409), with ``refresh_in_seconds`` up to two minutes. Now 429 with ``Retry-After``: when the
+    next code that resolves exists."""
+    clock.freeze(NOON)                                                          # 12:00:10
+    member = api.member("13800300009")
+    used = []
+    for n in range(2):
+        shown = _code(api, member)["code"]
+        assert shown not in used and api.call("POST", RESOLVE, {"code": shown}, token=_clerk(), key=f"t{n}")[0] == 200
+        used.append(shown)
+    status, problem = api.call("GET", "/v1/members/me/member-code", token=mint_token("member", member, 60))
+    assert status == 429 and problem["type"].endswith("/member-code-not-ready"), problem
+    assert problem["retry_after"] == 50                                       # 12:01:00, the next step
+    clock.freeze(NOON + timedelta(seconds=50))
+    third = _code(api, member)
+    assert third["code"] not in used and third["valid_until"] == "2026-12-04T12:04:00.000Z"
+    assert api.call("POST", RESOLVE, {"code": third["code"]}, token=_clerk(), key="t2")[0] == 200
+
+
 def test_a_code_of_the_previous_minute_resolves_and_one_of_three_minutes_ago_does_not(api):
     clock.freeze(NOON)
     member = api.member("13800300002")
