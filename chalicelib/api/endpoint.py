@@ -52,7 +52,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
              secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
              path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False,
-             reads: bool | None = None, audit_refusals: bool = False) -> Callable:
+             reads: bool | None = None, audit_refusals: bool = False, also: tuple[int, ...] = ()) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``.
 
     A read (a GET, or ``reads=True`` for a lookup sent as a POST) also admits the read-only staff
@@ -61,7 +61,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
         allow = auth.with_readers(allow)
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
-                   produces, secret, path_values, external, audit_refusals)
+                   produces, secret, path_values, external, audit_refusals, also)
     if produces and op.idempotent:
         raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
