@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.api.auth import staff
 from chalicelib.api.endpoint import Call, endpoint
@@ -40,7 +40,7 @@ class ApiKeysQuery(Strict):
 
 
 class RotateApiKey(Strict):
-    overlap_hours: int = Field(24, ge=1, le=168, description="how long the old key keeps working (1 to 168 hours)")
+    overlap_hours: StrictInt = Field(24, ge=1, le=168, description="how long the old key keeps working (1 to 168 hours)")
 
 
 class RevokeApiKey(Strict):
