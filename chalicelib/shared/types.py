@@ -68,12 +68,17 @@ _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A
 
 
 def plain_text(value: str) -> str:
-    """Text shown to people: no control characters (NUL, escapes) and no bidi overrides that could
-    make a name display as something else."""
+    """Text shown to people: no control characters (NUL, escapes), no bidi overrides that could
+    make a name display as something else, and something visible."""
     import unicodedata
     if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in value):
         raise ValueError("must not contain control or text-direction characters")
+    if value and all(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        raise ValueError("must contain a visible character (not only spaces or zero-width ones)")
     return value
+
+
+_INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}       # format (zero-width) characters and spaces
 
 
 PlainText = Annotated[str, AfterValidator(plain_text)]
