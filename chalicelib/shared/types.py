@@ -2,11 +2,11 @@
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from chalicelib.shared.clock import checked_instant
 
@@ -83,3 +83,15 @@ _INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}       # format (zero-width) characters and
 
 PlainText = Annotated[str, AfterValidator(plain_text)]
 """Free text people read (names, reasons)."""
+
+
+def _day_text(value: Any) -> Any:
+    """A day sent as text must be just the day: a date-time, even at midnight, is refused."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+"""A calendar day in a body (``format: date``): ``YYYY-MM-DD`` only."""
+

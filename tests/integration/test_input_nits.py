@@ -29,3 +29,14 @@ def test_an_api_key_s_capabilities_are_named_once(api):
     status, problem = api.call("POST", "/v1/merchants/m1/api-keys", {"store_id": "s1", "capabilities": ["pos", "pos"]})
     assert status == 422 and "unique" in str(problem), problem
     assert api.ok("GET", "/v1/merchants/m1/api-keys")["keys"] == []
+
+
+@pytest.mark.parametrize("birthday", ["1990-05-01T00:00:00Z", "1990-05-01T00:00:00", "19900501", "1990-5-1"])
+def test_a_birthday_is_a_date_not_a_date_time(api, birthday):
+    """The document says ``format: date``; a date-time at midnight was taken as the date."""
+    status, problem = api.call("POST", "/v1/members", {"phone": "13800470002", "birthday": birthday})
+    assert status == 422 and "birthday" in str(problem), problem
+    member = api.member("13800470003")
+    assert api.call("PATCH", f"/v1/members/{member}", {"birthday": birthday})[0] == 422
+    assert api.ok("GET", f"/v1/members/{member}")["birthday"] is None
+    assert api.ok("PATCH", f"/v1/members/{member}", {"birthday": "1990-05-01"})["birthday"] == "1990-05-01"
