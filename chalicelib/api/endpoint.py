@@ -34,7 +34,7 @@ from chalicelib.db.backend import Throttled, Unavailable
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import aws, deadline
 from chalicelib.shared.config import settings
-from chalicelib.shared.errors import Busy, OverCapacity, Problem
+from chalicelib.shared.errors import Busy, NotJson, OverCapacity, Problem
 from chalicelib.shared.observability import count, logger
 
 __all__ = ["Call", "endpoint"]      # Call (api/operation.py): every routes module takes it from here
@@ -137,6 +137,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
             if signature is not None and not op.idempotent:       # a read: its signature is good once
                 _use_signature(UnitOfWork(program=principal.program_id), signature)
                 signature = None                                  # (a write records it with its change)
+        if raw and op.body is not None and not headers.get("content-type"):
+            raise NotJson("send the body as Content-Type: application/json")
         data = parsing.json_body(raw) if op.body is not None else None
         body = parsing.parse(op.body_model(), data, "body")
         query = parsing.parse(op.query_model(), query_params, "query") if op.query else query_params

@@ -40,3 +40,14 @@ def test_a_birthday_is_a_date_not_a_date_time(api, birthday):
     assert api.call("PATCH", f"/v1/members/{member}", {"birthday": birthday})[0] == 422
     assert api.ok("GET", f"/v1/members/{member}")["birthday"] is None
     assert api.ok("PATCH", f"/v1/members/{member}", {"birthday": "1990-05-01"})["birthday"] == "1990-05-01"
+
+
+def test_a_body_sent_without_a_content_type_is_415(api):
+    """errors.md: a body not sent as ``Content-Type: application/json`` is 415. With no
+    Content-Type at all it was taken as JSON (201)."""
+    import json
+    headers = {"Authorization": "Bearer " + api.token, "Idempotency-Key": "no-type"}
+    r = api.client.http.post("/v1/members", headers=headers, body=json.dumps({"phone": "13800470004"}))
+    assert r.status_code == 415 and json.loads(r.body)["type"].endswith("/unsupported-media-type"), r.body
+    assert api.call("POST", "/v1/members/lookup", {"type": "phone", "value": "13800470004"})[0] == 404
+    assert api.call("POST", "/v1/members", {"phone": "13800470004"}, key="no-type")[0] == 201   # the key unused
