@@ -46,6 +46,7 @@ from chalicelib.webhooks.routes import bp as webhooks
 # What lower layers ask of capabilities, imported when first asked for.
 auth.KEY_FINDER.provided_by("chalicelib.merchants.keys")        # API keys, for signed requests
 auth.STAFF_CHECK.provided_by("chalicelib.staff.check")          # staff logins, for their tokens
+auth.MEMBER_CHECK.provided_by("chalicelib.members.tokens")      # member logins, for their tokens
 tiering.SOURCE.provided_by("chalicelib.benefits.service")       # tiers and multipliers, for earning
 clock.ZONES.provided_by("chalicelib.programs.zones")             # each program's time zone, for its calendar
 due.PROGRAMS.provided_by("chalicelib.programs.listing")          # every program, for the due work of each

@@ -34,7 +34,8 @@ from chalicelib.shared.principal import (
 
 __all__ = ["Allow", "ApiKey", "Principal", "STAFF_ROLES", "HQ_ROLES", "HQ", "TILL", "PROGRAM_ROLES", "PLATFORM_ROLE", "MEMBER",
            "MERCHANT", "ANY_STAFF", "PLATFORM", "staff", "key_with", "with_readers", "MERCHANT_ROLES", "READ_ONLY_ROLES",
-           "check", "authenticate", "mint_token", "forget_key", "forget_staff", "use_staff_check", "sign", "signed_headers", "canonical_request", "use_key_finder"]
+           "check", "authenticate", "mint_token", "forget_key", "forget_staff", "forget_logins", "use_staff_check",
+           "use_member_check", "sign", "signed_headers", "canonical_request", "use_key_finder"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def check(principal: Principal | None, allowed: Iterable[Allow]) -> Principal:
 
 # --- tokens -------------------------------------------------------------------------------
 
-def _from_token(token: str) -> Principal:
+def _claims(token: str) -> dict[str, Any]:
+    """The claims of a token signed by one of our keys and not expired; 401 otherwise."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "HS256":
@@ -115,18 +117,29 @@ def _from_token(token: str) -> Principal:
             raise Unauthenticated("token signed with an unknown key")
         claims = jwt.decode(token, key, algorithms=["HS256"], issuer=ISSUER,
                             audience=["member", "staff"], options={"require": ["exp", "sub", "aud"]},
-                            leeway=30)
+                            leeway=0)      # minted and checked by this service's clock: no skew to allow
     except jwt.ExpiredSignatureError as error:
         raise Unauthenticated("token expired") from error
     except jwt.PyJWTError as error:
         raise Unauthenticated("token not valid") from error
+    return claims
+
+
+def _from_token(token: str) -> Principal:
+    claims = _claims(token)
     program = claims.get("program_id") or DEFAULT_PROGRAM
+    session = claims.get("sid")
     if claims["aud"] == "member":
-        return Principal("member", claims["sub"], program_id=program)
+        if session is None:
+            if settings().stage not in MINTED_STAFF_STAGES:     # minted by devstack or a test, not a login
+                raise Unauthenticated("member tokens come from a login on this stage")
+        elif not isinstance(session, str) or not _member_login_holds(program, claims["sub"], session):
+            raise Unauthenticated("this login has ended (logged out, or its refresh token presented twice): "
+                                  "log in again")
+        return Principal("member", claims["sub"], program_id=program, session=session)
     role = claims.get("role")
     if role not in STAFF_ROLES:
         raise Unauthenticated("staff token without a known role")
-    session = claims.get("sid")
     if session is None:
         # minted with the stage's signing key by whoever holds it (devstack, the platform's
         # operators), not by a login: no account to check
@@ -140,29 +153,41 @@ def _from_token(token: str) -> Principal:
                      session=session)
 
 
-# --- staff logins --------------------------------------------------------------------------
+# --- logins (staff and members) ------------------------------------------------------------
 
-# Stages that accept staff tokens no login issued (``python -m devstack token``, tests)
+# Stages that accept staff and member tokens no login issued (``python -m devstack token``, tests)
 MINTED_STAFF_STAGES = ("local", "test")
 StaffCheck = Callable[[str, str, int, str, str | None, str | None], bool]
+MemberCheck = Callable[[str, str, str], bool]           # program, member id, login: still active?
 STAFF_CHECK: Hook[StaffCheck] = Hook()
-# A disabled account, a changed role or password, or a logout stops the tokens issued before
-# within this many seconds in every container (the process that made the change at once); an
-# account costs one read per container per interval.
-STAFF_CACHE_SECONDS = 5.0
-_STAFF: TtlCache[bool] = TtlCache(STAFF_CACHE_SECONDS, max_entries=4096)
+MEMBER_CHECK: Hook[MemberCheck] = Hook()
+# A disabled account, a changed role or password, or a logout (staff or member, or a refresh
+# token presented twice) stops the tokens issued before within this many seconds in every
+# container (the process that made the change at once); a login costs one read per container
+# per interval.
+LOGIN_CACHE_SECONDS = STAFF_CACHE_SECONDS = 5.0
+_LOGINS: TtlCache[bool] = TtlCache(LOGIN_CACHE_SECONDS, max_entries=4096)
 
 
 def use_staff_check(check_login: StaffCheck) -> None:
     """Set how a staff token's login is checked (the staff capability owns accounts)."""
     STAFF_CHECK.use(check_login)
-    _STAFF.clear()
+    _LOGINS.clear()
 
 
-def forget_staff() -> None:
-    """Drop what this process knows of staff logins (after changing an account or ending a login:
+def use_member_check(check_login: MemberCheck) -> None:
+    """Set how a member token's login is checked (the members capability owns member logins)."""
+    MEMBER_CHECK.use(check_login)
+    _LOGINS.clear()
+
+
+def forget_logins() -> None:
+    """Drop what this process knows of logins (after changing an account or ending a login:
     rare enough to forget them all)."""
-    _STAFF.clear()
+    _LOGINS.clear()
+
+
+forget_staff = forget_logins
 
 
 def _staff_login_holds(program: str, staff_id: str, epoch: Any, session: str, merchant_id: Any,
@@ -172,8 +197,15 @@ def _staff_login_holds(program: str, staff_id: str, epoch: Any, session: str, me
         return False
     merchant = merchant_id if isinstance(merchant_id, str) else None
     store = store_id if isinstance(store_id, str) else None
-    return _STAFF.get((program, staff_id, epoch, session),
-                      lambda: check_login(program, staff_id, epoch, session, merchant, store))
+    return _LOGINS.get(("staff", program, staff_id, epoch, session),
+                       lambda: check_login(program, staff_id, epoch, session, merchant, store))
+
+
+def _member_login_holds(program: str, member_id: str, session: str) -> bool:
+    check_login = MEMBER_CHECK.get()
+    if check_login is None or len(session) > 40:
+        return False
+    return _LOGINS.get(("member", program, member_id, session), lambda: check_login(program, member_id, session))
 
 
 # --- merchant API keys ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from chalicelib.db.backend import Throttled, Unavailable
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import aws, deadline
 from chalicelib.shared.config import settings
-from chalicelib.shared.errors import Busy, OverCapacity, Problem
+from chalicelib.shared.errors import Busy, NotJson, OverCapacity, Problem
 from chalicelib.shared.observability import count, logger
 
 __all__ = ["Call", "endpoint"]      # Call (api/operation.py): every routes module takes it from here
@@ -52,7 +52,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
              errors: tuple[int, ...] = (), personal: bool = False, produces: str | None = None,
              secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None,
              path_values: dict[str, Callable[[], list[str]]] | None = None, external: bool = False,
-             reads: bool | None = None, audit_refusals: bool = False) -> Callable:
+             reads: bool | None = None, audit_refusals: bool = False, also: tuple[int, ...] = ()) -> Callable:
     """Register ``handler(call) -> body`` as an operation on ``bp``.
 
     A read (a GET, or ``reads=True`` for a lookup sent as a POST) also admits the read-only staff
@@ -61,7 +61,7 @@ def endpoint(bp: Blueprint, path: str, method: str, operation_id: str, *, summar
         allow = auth.with_readers(allow)
     op = Operation(operation_id, method.upper(), path, summary, tuple(allow), body, query, response,
                    status, method.upper() != "GET" if idempotent is None else idempotent, tags, errors, personal,
-                   produces, secret, path_values, external, audit_refusals)
+                   produces, secret, path_values, external, audit_refusals, also)
     if produces and op.idempotent:
         raise ValueError(f"{operation_id}: a file reply would be stored in an idempotency record")
     REGISTRY.append(op)
@@ -137,6 +137,8 @@ def _handle(bp: Blueprint, op: Operation, handler: Callable[[Call], Any], params
             if signature is not None and not op.idempotent:       # a read: its signature is good once
                 _use_signature(UnitOfWork(program=principal.program_id), signature)
                 signature = None                                  # (a write records it with its change)
+        if raw and op.body is not None and not headers.get("content-type"):
+            raise NotJson("send the body as Content-Type: application/json")
         data = parsing.json_body(raw) if op.body is not None else None
         body = parsing.parse(op.body_model(), data, "body")
         query = parsing.parse(op.query_model(), query_params, "query") if op.query else query_params

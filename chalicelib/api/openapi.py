@@ -102,7 +102,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         ok["description"] = (model.__doc__ or "OK").strip().split("\n\n")[0].replace("\n", " ")
     elif op.produces:
         ok["content"] = {op.produces.split(";")[0]: {"schema": {"type": "string"}}}
-    responses: dict[str, Any] = {str(op.status): ok}
+    responses: dict[str, Any] = {str(status): ok for status in sorted({op.status, *op.also})}
     codes = set(op.errors) | {400, 413, 422, 500, 503} | \
         ({415} if op.body is not None else set())
     if not op.public:

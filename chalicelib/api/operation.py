@@ -51,6 +51,7 @@ class Operation:
     # the same key is answered from its record before the handler runs again
     external: bool = False
     audit_refusals: bool = False         # a 403/404/409/422 of an authenticated caller is audited (api/refusals.py)
+    also: tuple[int, ...] = ()           # other 2xx the handler may answer (``call.status``), with the same reply
 
     def body_model(self) -> type[BaseModel] | None:
         """The request body's model (imported now if declared by reference)."""

@@ -165,6 +165,17 @@ class RefreshTokens:
         self.on_revoke(work, family, why)
         work.commit()
 
+    def holds(self, program: str, owner: str, family_id: str) -> bool:
+        """Whether ``owner``'s login ``family_id`` is still active (its access tokens good): an
+        eventually consistent read, and a consistent one before refusing (a login begun a moment
+        ago may not show yet)."""
+        uow = UnitOfWork(f"{self.kind}:check", program=program)
+        for consistent in (False, True):
+            found = uow.get(RefreshFamilyItem, RefreshFamilyItem.key(family_id), consistent=consistent)
+            if found is not None and found.kind == self.kind and found.owner == owner and found.status == "active":
+                return True
+        return False
+
     def family(self, uow: UnitOfWork, family_id: str) -> RefreshFamilyItem | None:
         """A login of this kind, consistently read."""
         found = uow.get(RefreshFamilyItem, RefreshFamilyItem.key(family_id), consistent=True)

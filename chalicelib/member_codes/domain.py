@@ -11,7 +11,8 @@ A code is good in its own minute and the next (:data:`SKEW_STEPS` step of skew: 
 12:00:59 and scanned at 12:01:05 still resolves), so at most two minutes; and once: a resolve
 records its step on the handle, and a code of that step or an earlier one never resolves again.
 Once a minute's code is used, the member is shown the next minute's (:data:`AHEAD_STEPS`: a code
-one step ahead resolves too), so a second checkout in the same minute need not wait for it.
+one step ahead resolves too), so a second checkout in the same minute need not wait for it; a
+third waits for the next minute (the service answers 429 until then, never showing a used code).
 The handle alone tells nothing (it is not the member id, and without the current TOTP it resolves
 nothing); it does let someone who sees two codes of one member tell they are the same member's.
 """

@@ -27,7 +27,7 @@ class ResolveMemberCode(Strict):
     code: str = Field(min_length=1, max_length=32, description="the code the till scanned or the clerk typed")
 
 
-@endpoint(bp, "/v1/members/{member_id}/member-code", "GET", "getMemberCode", tags=TAGS, errors=(404,),
+@endpoint(bp, "/v1/members/{member_id}/member-code", "GET", "getMemberCode", tags=TAGS, errors=(404, 429),
           summary="The member's code of the minute (会员码) for a till to scan ('me' for the calling member); "
           "a new one every minute", allow=(MEMBER, LOGIN, HQ), response=R + "MemberCodeOut", reads=False)
 def get_member_code(call: Call):

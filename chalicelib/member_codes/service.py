@@ -12,6 +12,7 @@ the program may identify its members (a member is the program's, not one merchan
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -38,6 +39,11 @@ class CallerLocked(Problem):
 
 class TooManyAtOnce(Problem):
     status, slug, title = 429, "too-many-member-code-lookups", "Too many member code lookups at once by one caller"
+    remembered = False
+
+
+class CodeNotReady(Problem):
+    status, slug, title = 429, "member-code-not-ready", "Every code this member may show now was used; wait for the next"
     remembered = False
 
 
@@ -75,13 +81,16 @@ def code(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     item = uow.get(MemberCodeItem, key) or uow.get(MemberCodeItem, key, consistent=True)
     secret, handle = (_secret(item, uow.program, member_id), item.handle) if item else _first_code(uow, member_id)
     now = clock.now()
-    # this minute's code used already (a checkout a moment ago): the next minute's, which resolves now
+    # this minute's code used already (a checkout a moment ago): the next minute's, which resolves
+    # now; that one used too, none resolves before the next minute (never show a used code)
     used = uow.get(HandleItem, HandleItem.key(handle), consistent=True)
     n = domain.step(now)
-    if used is not None and int(used.used_step or 0) >= n:
-        shown = domain.code_at(secret, handle, domain.step_start(n + domain.AHEAD_STEPS))
-    else:
-        shown = domain.code_at(secret, handle, now)
+    wanted = max(n, int(used.used_step or 0) + 1 if used is not None else n)
+    if wanted > n + domain.AHEAD_STEPS:
+        ready = domain.step_start(wanted - domain.AHEAD_STEPS)
+        raise CodeNotReady(f"this member's codes up to the next minute's are used: a new one resolves from "
+                           f"{clock.iso(ready)}", retry_after=max(1, math.ceil((ready - now).total_seconds())))
+    shown = domain.code_at(secret, handle, now if wanted == n else domain.step_start(wanted))
     return {"member_id": member_id, "code": shown.code, "valid_until": clock.iso(shown.valid_until),
             "refresh_in_seconds": shown.refresh_in(now), "step_seconds": domain.STEP_SECONDS,
             "skew_steps": domain.SKEW_STEPS}

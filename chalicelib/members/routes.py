@@ -63,7 +63,8 @@ def update_member(call: Call):
 
 
 @endpoint(bp, "/v1/members/{member_id}/identities", "POST", "bindIdentity", personal=True, status=201, tags=TAGS,
-          errors=(404, 409), summary="Bind one more identity to a member",
+          errors=(404, 409), also=(200,),
+          summary="Bind one more identity to a member (201; 200 when the member holds it already: nothing changes)",
           allow=(MEMBER, LOGIN, HQ), body="chalicelib.members.schemas:IdentityIn", response="chalicelib.members.schemas:MemberOut")
 def bind_identity(call: Call):
     member, added = service.bind(call.params["member_id"], call.body.type, call.body.value,

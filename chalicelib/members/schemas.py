@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from chalicelib.shared.types import PlainText, Reply, Strict
+from chalicelib.shared.types import Day, PlainText, Reply, Strict
 
 IdentityType = Literal["phone", "wechat_openid", "wechat_unionid", "alipay_user_id", "card_no", "email"]
 Gender = Literal["male", "female", "unknown"]
@@ -31,7 +31,7 @@ class RegisterMember(Strict):
     identities: list[IdentityIn] = Field([], max_length=10)
     name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender = "unknown"
-    birthday: date | None = None
+    birthday: Day | None = None
     custom_fields: dict[str, CustomValue] = Field({}, max_length=50)
     merchant_id: str | None = Field(None, max_length=64, description="HQ staff: the merchant registering the member")
     store_id: str | None = Field(None, max_length=64)
@@ -60,7 +60,7 @@ class RegisterMember(Strict):
 class UpdateMember(Strict):
     name: PlainText | None = Field(None, min_length=1, max_length=64)
     gender: Gender | None = None
-    birthday: date | None = Field(None, description="set once by the member or a till; a set birthday is "
+    birthday: Day | None = Field(None, description="set once by the member or a till; a set birthday is "
                                   "changed only by HQ staff, with a reason (audited)")
     custom_fields: dict[str, CustomValue] | None = Field(None, max_length=50)
     reason: PlainText | None = Field(None, min_length=1, max_length=200,

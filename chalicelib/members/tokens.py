@@ -6,7 +6,8 @@ names how (``verified_by``), and every mint is audited on the member. An access 
 most two hours; the refresh token that comes with it is an opaque, random, single-use string
 (``rt_<program>.<id>.<secret>``, :mod:`chalicelib.db.refresh`): only a hash of its secret is
 stored, each refresh replaces it, revoking it ends the login, and a used one presented again
-ends the login too (someone else has a copy).
+ends the login too (someone else has a copy). An access token names its login (``sid``) and stops
+with it, as a staff token does (:data:`chalicelib.api.auth.LOGIN_CACHE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.api import auth
 from chalicelib.db import audit
 from chalicelib.db.refresh import RefreshFamilyItem, RefreshTokens, family_id_of
 from chalicelib.db.uow import UnitOfWork
@@ -34,6 +36,7 @@ REFRESH_DAYS = 30
 def _revoked(uow: UnitOfWork, family: RefreshFamilyItem, why: str) -> None:
     audit.record(uow, "token.revoked", "refresh-token", member_id=family.owner,
                  detail=f"login {family_id_of(family)}: {why}")
+    uow.after_commit(auth.forget_logins)
 
 
 TOKENS = RefreshTokens("rt_", "member", REFRESH_DAYS, _revoked)
@@ -42,7 +45,7 @@ TOKENS = RefreshTokens("rt_", "member", REFRESH_DAYS, _revoked)
 def _pair(uow: UnitOfWork, member_id: str, family_id: str, now: datetime) -> dict[str, Any]:
     """A new access token and the login's next refresh token (staged) for ``member_id``."""
     minutes = min(settings().member_token_minutes, ACCESS_MINUTES_MAX)
-    token = mint_token("member", member_id, minutes, program_id=uow.program)
+    token = mint_token("member", member_id, minutes, program_id=uow.program, sid=family_id)
     return {"token": token, "member_id": member_id, "expires_at": clock.iso(now + timedelta(minutes=minutes)),
             **TOKENS.issue(uow, family_id, now)}
 
@@ -85,3 +88,6 @@ def revoke(uow: UnitOfWork, refresh_token: str) -> dict[str, Any]:
     """End a login: its refresh token can no longer be used."""
     family = TOKENS.end(uow, refresh_token, "revoked by its holder")
     return {"revoked": True, "member_id": family.owner}
+
+
+auth.use_member_check(TOKENS.holds)

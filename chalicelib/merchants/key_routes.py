@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictInt, field_validator
 
 from chalicelib.api.auth import staff
 from chalicelib.api.endpoint import Call, endpoint
@@ -30,7 +30,15 @@ SECRET = (lambda reply: keys.without_secret(reply), lambda uow, kept: keys.with_
 class CreateApiKey(Strict):
     store_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$")
     capabilities: list[str] = Field(["pos"], min_length=1, max_length=4,
-                                    description="what the key may do: pos, member_login (HQ only), reports, webhooks")
+                                    description="what the key may do: pos, member_login (HQ only), reports, webhooks; "
+                                    "each once")
+
+    @field_validator("capabilities")
+    @classmethod
+    def _once(cls, capabilities: list[str]) -> list[str]:
+        if len(set(capabilities)) != len(capabilities):
+            raise ValueError("capabilities must be unique")
+        return capabilities
 
 
 class ApiKeysQuery(Strict):
@@ -40,7 +48,7 @@ class ApiKeysQuery(Strict):
 
 
 class RotateApiKey(Strict):
-    overlap_hours: int = Field(24, ge=1, le=168, description="how long the old key keeps working (1 to 168 hours)")
+    overlap_hours: StrictInt = Field(24, ge=1, le=168, description="how long the old key keeps working (1 to 168 hours)")
 
 
 class RevokeApiKey(Strict):

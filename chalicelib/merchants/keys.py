@@ -26,7 +26,7 @@ from chalicelib.merchants.tables import ApiKeyItem
 from chalicelib.shared import clock
 from chalicelib.shared.cache import TtlCache
 from chalicelib.shared.credentials import active_master, key_secret
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Problem, ValidationProblem
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.observability import logger
 from chalicelib.shared.principal import DEFAULT_PROGRAM, KEY_CAPABILITIES, Principal
@@ -53,8 +53,8 @@ def _may_give(by: Principal, capabilities: list[str]) -> None:
         raise Forbidden(f"only the program's head office gives keys {', '.join(sorted(HQ_ONLY_CAPABILITIES))}")
 
 
-def _key_of(uow: UnitOfWork, merchant_id: str, key_id: str) -> ApiKeyItem:
-    item = repository.of(uow).api_key(key_id) if len(key_id) <= 64 else None
+def _key_of(uow: UnitOfWork, merchant_id: str, key_id: str, consistent: bool = False) -> ApiKeyItem:
+    item = repository.of(uow).api_key(key_id, consistent) if len(key_id) <= 64 else None
     if item is None or (item.program_id or DEFAULT_PROGRAM) != uow.program or item.merchant_id != merchant_id:
         raise NotFound(f"no API key {key_id[:64]} at merchant {merchant_id[:64]}")
     return item
@@ -171,17 +171,19 @@ def rotate_api_key(by: Principal, merchant_id: str, key_id: str, overlap_hours: 
 def revoke_api_key(by: Principal, merchant_id: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
     """Stop a key working (within ``auth.KEY_CACHE_SECONDS`` everywhere; at once in this process)."""
     merchant_id = _merchant(uow, by, merchant_id)
-    item = _key_of(uow, merchant_id, key_id)
-    now = clock.iso(clock.now())
+    item = _key_of(uow, merchant_id, key_id, consistent=True)
+    # revoked already (by a revoke that raced this one, or long ago): the key as it was revoked
+    revoked_at = item.revoked_at or clock.iso(clock.now())     # a key revoked before the time was kept: now
     if item.status != "revoked":
-        uow.update(item, [ApiKeyItem.status.set("revoked")], ApiKeyItem.status == item.status)
+        uow.update(item, [ApiKeyItem.status.set("revoked"), ApiKeyItem.revoked_at.set(revoked_at)],
+                   ApiKeyItem.status == item.status, on_conflict=changed("the key's status"))
         uow.emit(DomainEvent("api_key.revoked", f"merchant:{merchant_id}", {"merchant_id": merchant_id,
                                                                               "key_id": key_id},
                              merchant_id=merchant_id))
         audit.record(uow, "api_key.revoked", by.ref, merchant_id=merchant_id,
                      detail=f"{key_id} {item.status} -> revoked")
     auth.forget_key(key_id)
-    return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": now,
+    return {"key_id": key_id, "merchant_id": merchant_id, "status": "revoked", "revoked_at": revoked_at,
             "effective_within_seconds": auth.KEY_CACHE_SECONDS}
 
 

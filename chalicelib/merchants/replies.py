@@ -85,6 +85,6 @@ class ApiKeyRevokedOut(Reply):
     key_id: str
     merchant_id: str
     status: Literal["revoked"]
-    revoked_at: str = Field(description="when this request revoked it (a key revoked before keeps its first "
-                                        "revocation; this is the time of the call)")
+    revoked_at: str = Field(description="when the key was revoked: a revoke of a revoked key answers the first "
+                                        "revocation's time (a key revoked before this was kept: the time of the call)")
     effective_within_seconds: float = Field(description="seconds within which every server refuses the key (5.0)")

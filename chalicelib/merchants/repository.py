@@ -34,9 +34,9 @@ class MerchantsRepository:
         return list(self.uow.query(StoreItem, MerchantItem.key(merchant_id)[0], SortKey.between(low, "STORE#~"),
                                    limit=limit, consistent=True))
 
-    def api_key(self, key_id: str) -> ApiKeyItem | None:
+    def api_key(self, key_id: str, consistent: bool = False) -> ApiKeyItem | None:
         """An API key by id, or None."""
-        return self.uow.get(ApiKeyItem, ApiKeyItem.key(key_id))
+        return self.uow.get(ApiKeyItem, ApiKeyItem.key(key_id), consistent=consistent)
 
 
 def of(uow: UnitOfWork) -> MerchantsRepository:

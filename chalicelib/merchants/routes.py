@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.api.auth import ANY_STAFF, staff
 from chalicelib.api.endpoint import Call, endpoint
@@ -63,7 +63,7 @@ class DirectoryQuery(Strict):
 
 
 class UpdateMerchant(Strict):
-    version: int = VERSION_READ
+    version: StrictInt = VERSION_READ
     name: PlainText | None = Field(None, min_length=1, max_length=100)
     contact_name: PlainText | None = Field(None, min_length=1, max_length=64, description="null clears it")
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 \-]{4,30}$", description="null clears it")
@@ -71,7 +71,7 @@ class UpdateMerchant(Strict):
 
 
 class UpdateStore(Strict):
-    version: int = VERSION_READ
+    version: StrictInt = VERSION_READ
     name: PlainText | None = Field(None, min_length=1, max_length=100)
     address: PlainText | None = Field(None, min_length=1, max_length=200, description="null clears it")
     latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False,

@@ -81,6 +81,7 @@ class ApiKeyItem(MainModel):
     created_by = UnicodeAttribute(null=True)     # the caller who created (or rotated into) it
     last_used_at = UnicodeAttribute(null=True)   # wall clock, written at most once a minute
     retires_at = UnicodeAttribute(null=True)     # a rotated key: refused from then on (wall clock)
+    revoked_at = UnicodeAttribute(null=True)     # when it was revoked (None: not, or before this was kept)
     rotated_from = UnicodeAttribute(null=True)   # the key this one replaced
     replaced_by = UnicodeAttribute(null=True)    # the key that replaced this one
     gsi1pk = UnicodeAttribute(null=True)         # None: a key from before listings (not listed)

@@ -27,6 +27,14 @@ class ListMembersQuery(Strict):
                                                      "include=balances)")
     after: str | None = Field(None, max_length=120, description="the `next` of the previous page")
 
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError("end must not be before start")
+        return end
+
     @field_validator("limit")
     @classmethod
     def _bounded(cls, limit: int, info: ValidationInfo) -> int:

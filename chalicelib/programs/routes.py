@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.api.auth import ANY_STAFF, PLATFORM, staff
 from chalicelib.api.endpoint import Call, endpoint
@@ -43,7 +43,7 @@ def list_programs(call: Call):
 
 
 class UpdateProgram(Strict):
-    version: int = Field(ge=0, description="the version you read (getProgram): refused (409 version-changed) if "
+    version: StrictInt = Field(ge=0, description="the version you read (getProgram): refused (409 version-changed) if "
                                            "the program changed since")
     name: PlainText | None = Field(None, min_length=1, max_length=100)
     timezone: str | None = Field(None, min_length=1, max_length=64,

@@ -108,6 +108,13 @@ class OverCapacity(Problem):
     status, slug, title = 503, "over-capacity", "The service is over its capacity for a moment; retry shortly"
 
 
+class NotJson(Problem):
+    """A body sent with no Content-Type (one of another type the framework refuses itself)."""
+
+    status, slug, title = 415, "unsupported-media-type", "Send JSON"
+    remembered = False
+
+
 class RequestTooLarge(Problem):
     status, slug, title = 413, "request-too-large", "Request body too large"
 

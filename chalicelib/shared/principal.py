@@ -33,7 +33,7 @@ class Principal:
     store_id: str | None = None
     program_id: str = DEFAULT_PROGRAM
     capabilities: tuple[str, ...] = field(default_factory=tuple)   # API keys: what the key may do
-    session: str | None = None         # staff: the login (refresh-token family) the token came from
+    session: str | None = None         # staff, members: the login (refresh-token family) of the token
 
     @property
     def ref(self) -> str:

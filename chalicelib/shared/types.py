@@ -2,11 +2,11 @@
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from chalicelib.shared.clock import checked_instant
 
@@ -68,13 +68,30 @@ _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A
 
 
 def plain_text(value: str) -> str:
-    """Text shown to people: no control characters (NUL, escapes) and no bidi overrides that could
-    make a name display as something else."""
+    """Text shown to people: no control characters (NUL, escapes), no bidi overrides that could
+    make a name display as something else, and something visible."""
     import unicodedata
     if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in value):
         raise ValueError("must not contain control or text-direction characters")
+    if value and all(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        raise ValueError("must contain a visible character (not only spaces or zero-width ones)")
     return value
+
+
+_INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}       # format (zero-width) characters and spaces
 
 
 PlainText = Annotated[str, AfterValidator(plain_text)]
 """Free text people read (names, reasons)."""
+
+
+def _day_text(value: Any) -> Any:
+    """A day sent as text must be just the day: a date-time, even at midnight, is refused."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+"""A calendar day in a body (``format: date``): ``YYYY-MM-DD`` only."""
+

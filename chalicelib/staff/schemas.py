@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 from chalicelib.shared.principal import PROGRAM_ROLES
 from chalicelib.shared.types import Strict
@@ -31,7 +31,7 @@ class CreateStaff(Secrets):
 
 
 class UpdateStaff(Strict):
-    version: int = Field(ge=1, description="the version read: a change made meanwhile is 409 version-changed")
+    version: StrictInt = Field(ge=1, description="the version read: a change made meanwhile is 409 version-changed")
     display_name: str | None = Field(None, min_length=1, max_length=100)
     role: Role | None = None
     merchant_id: str | None = Slug

@@ -32,6 +32,12 @@ def test_register_then_read_lookup_update_bind(api, stack):
     bound = api.call("POST", f"/v1/members/{mid}/identities", {"type": "wechat_openid", "value": "oWX" + phone},
                      login=True, key="bind-" + mid)
     assert bound.status_code == 201
+    # the same identity again changes nothing: 200 with the member, a status the document lists
+    again = api.call("POST", f"/v1/members/{mid}/identities", {"type": "wechat_openid", "value": "oWX" + phone},
+                     login=True, key="bind-again-" + mid)
+    assert again.status_code == 200 and again.json()["version"] == bound.json()["version"]
+    responses = api.call("GET", "/openapi.json").json()["paths"]["/v1/members/{member_id}/identities"]["post"]["responses"]
+    assert {"200", "201"} <= responses.keys() and responses["200"]["content"] == responses["201"]["content"]
     by_openid = api.call("GET", "/v1/members/lookup", params={"type": "wechat_openid", "value": "oWX" + phone},
                          headers=api.staff("ops_manager"))
     assert by_openid.json()["member_id"] == mid and by_openid.json()["version"] == 3

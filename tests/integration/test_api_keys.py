@@ -10,6 +10,7 @@ import pytest
 from chalicelib.api import auth
 from chalicelib.api.signing import signed_headers
 from chalicelib.db import backend
+from chalicelib.db.audit import AuditItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import keys
 from chalicelib.merchants.tables import ApiKeyItem
@@ -200,3 +201,29 @@ def test_keys_made_before_listings_are_listed_once_by_the_migration(aws):
     shown = [k["key_id"] for k in keys.listing(UnitOfWork(), HQ, "m1", 50, None)["keys"]]
     assert shown == ["ak_before", listed["key_id"]]            # oldest first
     assert migrate_key_listing(aws, table) == {"listed": 0, "failed": []}     # marked done
+
+
+def test_a_revoke_of_a_revoked_key_answers_the_first_revocation_even_when_it_raced_it(api, monkeypatch):
+    """Concurrent revokes of one key: the losers of the race answered the generic 409 (not in the
+    document for revokeApiKey), and every 200 its own ``revoked_at``. Now each answers the key as
+    revoked, with the one time it was."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.shared import clock
+    at = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    clock.freeze(at)
+    made = api.ok("POST", "/v1/merchants/m1/api-keys", {"store_id": "s1"})
+    revoke = f"/v1/merchants/m1/api-keys/{made['key_id']}/revoke"
+    stale = UnitOfWork("t").get(ApiKeyItem, ApiKeyItem.key(made["key_id"]), consistent=True)   # as a racer read it
+    first = api.ok("POST", revoke, {})
+    assert first["status"] == "revoked" and first["revoked_at"] == "2026-12-05T09:00:00.000Z"
+    clock.freeze(at + timedelta(seconds=3))
+    real, reads = keys._key_of, []
+    monkeypatch.setattr(keys, "_key_of", lambda *a, **k: reads.append(1) or (stale if len(reads) == 1 else real(*a, **k)))
+    status, raced = api.call("POST", revoke, {})                  # read the key active, lost to the first revoke
+    assert (status, raced["revoked_at"], raced["status"]) == (200, first["revoked_at"], "revoked"), raced
+    monkeypatch.setattr(keys, "_key_of", real)
+    assert api.ok("POST", revoke, {})["revoked_at"] == first["revoked_at"]          # a later one: the same
+    revoked = {e.sk.rsplit("#", 1)[1] for e in scan(AuditItem)
+               if e.action == "api_key.revoked" and made["key_id"] in (e.detail or "")}   # each entry's id
+    assert len(revoked) == 1

@@ -176,3 +176,30 @@ def test_the_migration_lists_merchants_from_before_the_listing(aws):
         assert "old" in [m["merchant_id"] for m in listed]
     aws.delete_item(TableName=main, Key=marker(MERCHANT_LISTING))
     assert migrate_merchant_listing(aws, main) == {"listed": 0}         # idempotent: nothing left to list
+
+
+def test_integers_sent_as_strings_are_refused_and_change_nothing(api):
+    """errors.md: integers are strict ("100" is refused, not coerced). A version sent as a string
+    was applied by updateMerchant, updateStore, updateProgram and updateStaff, and rotateApiKey
+    took ``"overlap_hours": "24"``."""
+    from tests.integration.conftest import seed_merchants
+    seed_merchants()
+    merchant = api.ok("GET", "/v1/merchants/m1")
+    store = api.ok("GET", "/v1/merchants/m1/stores/s1")
+    program = api.ok("GET", "/v1/program")
+    staff = api.ok("POST", "/v1/staff", {"login": "strict-ints", "display_name": "x", "role": "clerk",
+                                         "merchant_id": "m1", "store_id": "s1"})
+    key = api.ok("POST", "/v1/merchants/m1/api-keys", {"store_id": "s1"})
+    for path, version in (("/v1/merchants/m1", merchant["version"]), ("/v1/merchants/m1/stores/s1", store["version"]),
+                          ("/v1/program", program["version"]), (f"/v1/staff/{staff['staff_id']}", staff["version"])):
+        status, problem = api.call("PATCH", path, {"version": str(version), "display_name" if "staff" in path else
+                                                   "name": "Stringly"})
+        assert status == 422 and "version" in json.dumps(problem), (path, problem)
+    assert api.ok("GET", "/v1/merchants/m1")["name"] == merchant["name"]
+    assert api.ok("GET", "/v1/merchants/m1/stores/s1")["name"] == store["name"]
+    assert api.ok("GET", "/v1/program")["name"] == program["name"]
+    assert api.ok("GET", f"/v1/staff/{staff['staff_id']}")["display_name"] == "x"
+    status, problem = api.call("POST", f"/v1/merchants/m1/api-keys/{key['key_id']}/rotate", {"overlap_hours": "24"})
+    assert status == 422 and "overlap_hours" in json.dumps(problem)
+    listed = api.ok("GET", "/v1/merchants/m1/api-keys")["keys"]
+    assert [k["status"] for k in listed if k["key_id"] == key["key_id"]] == ["active"] and len(listed) == 1

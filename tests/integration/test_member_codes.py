@@ -52,6 +52,27 @@ def test_a_code_resolves_once_to_the_member_masked(api):
     assert api.call("POST", RESOLVE, {"code": nxt["code"]}, token=_clerk(), key="r5")[0] == 200
 
 
+def test_a_third_checkout_in_a_minute_is_told_when_its_code_comes_never_shown_a_used_one(api):
+    """members.md: once a minute's code is used, the next minute's is shown. After that one was used
+    too (three checkouts in a minute), getMemberCode showed it again: a code every till refuses
+    (409), with ``refresh_in_seconds`` up to two minutes. Now 429 with ``Retry-After``: when the
+    next code that resolves exists."""
+    clock.freeze(NOON)                                                          # 12:00:10
+    member = api.member("13800300009")
+    used = []
+    for n in range(2):
+        shown = _code(api, member)["code"]
+        assert shown not in used and api.call("POST", RESOLVE, {"code": shown}, token=_clerk(), key=f"t{n}")[0] == 200
+        used.append(shown)
+    status, problem = api.call("GET", "/v1/members/me/member-code", token=mint_token("member", member, 60))
+    assert status == 429 and problem["type"].endswith("/member-code-not-ready"), problem
+    assert problem["retry_after"] == 50                                       # 12:01:00, the next step
+    clock.freeze(NOON + timedelta(seconds=50))
+    third = _code(api, member)
+    assert third["code"] not in used and third["valid_until"] == "2026-12-04T12:04:00.000Z"
+    assert api.call("POST", RESOLVE, {"code": third["code"]}, token=_clerk(), key="t2")[0] == 200
+
+
 def test_a_code_of_the_previous_minute_resolves_and_one_of_three_minutes_ago_does_not(api):
     clock.freeze(NOON)
     member = api.member("13800300002")
@@ -109,6 +130,28 @@ def test_wrong_codes_lock_the_caller_out_with_retry_after(api, monkeypatch):
     # coupon codes keep their own count: the guesser still looks coupons up
     assert api.call("POST", "/v1/coupons/validate", {"code": "800000000000000000", "order_id": "g",
                                                      "order_amount_fen": 100}, token=guesser)[0] == 422
+
+
+def test_lookups_under_way_count_as_wrong_until_they_are_not(api):
+    """members.md: 20 wrong codes from one till lock it. 32 wrong codes sent at once were all
+    checked: a lookup was admitted while the till's *settled* wrong codes left room, whatever
+    number were under way. Each lookup under way now holds one of the 20 until it is found right."""
+    from chalicelib.db.uow import UnitOfWork as Work
+    clock.freeze(NOON)
+    till = Principal("staff", "burst-till", "clerk", "m1", "s1")
+    under_way = [service.GUARD.admit(Work("t"), till) for _ in range(20)]       # 20 at once
+    with_room = api.call("POST", RESOLVE, {"code": "9" + "0" * 17}, token=_clerk("burst-till"), key="b21")
+    assert with_room[0] == 429 and with_room[1]["type"].endswith("/too-many-member-code-lookups")
+    assert with_room[1]["retry_after"] == 1                                      # transient: they may be right
+    for place in under_way[:5]:
+        service.GUARD.done(Work("t"), place, right=True)                         # five were right: room again
+    admitted = [service.GUARD.admit(Work("t"), till) for _ in range(5)]
+    assert len(admitted) == 5
+    for place in under_way[5:] + admitted:                                       # 20 wrong: locked
+        service.GUARD.done(Work("t"), place, right=False)
+    locked = api.call("POST", RESOLVE, {"code": "9" + "0" * 17}, token=_clerk("burst-till"), key="b22")
+    assert locked[0] == 429 and locked[1]["type"].endswith("/too-many-wrong-member-codes")
+    assert locked[1]["retry_after"] > 60
 
 
 def test_another_program_never_resolves_a_code(db):

@@ -78,16 +78,21 @@ def test_short_or_published_secrets_are_refused(prod):
 def test_secrets_come_from_secrets_manager_and_the_jwt_key_rotates(prod):
     prod.setenv("SECRETS_NAME", _store({"jwt_keys": {"k1": STRONG["k1"]}, "jwt_active": "k1",
                                         "api_key_masters": MASTERS, "api_key_active": "m1"}))
-    old_token = mint_token("member", "alice", 5)
+    prod.setattr(auth, "_member_login_holds", lambda program, member, login: login == "l1")   # the login holds
+    old_token = mint_token("member", "alice", 5, sid="l1")
     assert jwt.get_unverified_header(old_token)["kid"] == "k1"
     # Rotation: k2 becomes active, k1 stays listed until its tokens expire.
     prod.setenv("SECRETS_NAME", _store({"jwt_keys": STRONG, "jwt_active": "k2",
                                         "api_key_masters": MASTERS, "api_key_active": "m1"}))
     secrets.reload()
-    new_token = mint_token("member", "bob", 5)
+    new_token = mint_token("member", "bob", 5, sid="l1")
     assert jwt.get_unverified_header(new_token)["kid"] == "k2"
     for token, who in ((old_token, "alice"), (new_token, "bob")):
         assert auth.authenticate({"authorization": f"Bearer {token}"}, "GET", "/", None, b"").id == who
+    # outside the local and test stages a member token comes from a login, and stops with it
+    for token, why in ((mint_token("member", "bob", 5), "from a login"), (mint_token("member", "bob", 5, sid="l2"), "ended")):
+        with pytest.raises(Unauthenticated, match=why):
+            auth.authenticate({"authorization": f"Bearer {token}"}, "GET", "/", None, b"")
     unknown = jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve",
                           "exp": int(time.time()) + 60}, "e" * 40, algorithm="HS256", headers={"kid": "k9"})
     with pytest.raises(Unauthenticated, match="unknown key"):
@@ -137,8 +142,10 @@ def test_forged_kids_cannot_drive_secrets_manager_reads(prod):
     assert len(reads) == 1                                      # the cold start's read
 
     def forged(kid, key="e" * 40):
-        return jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve",
+        return jwt.encode({"iss": ISSUER, "aud": "member", "sub": "eve", "sid": "l1",
                            "exp": int(time.time()) + 60}, key, algorithm="HS256", headers={"kid": kid})
+
+    prod.setattr(auth, "_member_login_holds", lambda program, member, login: True)
 
     for kid in ("x" * 4000, "k/../1", "ké", "k1 "):
         with pytest.raises(Unauthenticated):
