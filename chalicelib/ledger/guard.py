@@ -7,12 +7,12 @@ window. Each kind of code keeps its own count (its own :class:`Guard`, its own k
 The window slides: the previous fixed window's wrong codes weigh in proportion to its part still
 inside the last :data:`WINDOW_MINUTES` minutes, so a burst split across a window's edge is no
 larger than one. A lookup is admitted **before** it is made, by one conditional update of the
-caller's item for the current window that counts it as wrong (``wrong``, and ``flying``: under
-way), while its wrong codes leave room and fewer than ``in_flight`` of its lookups are under way.
-It then gives its flight back, and its wrong code if it was right. So however many guesses
-arrive at once, at most ``tries`` are checked; a caller with lookups under way and no room left
-gets 429 with ``Retry-After: 1`` (they may yet prove right: a busy till is held back a moment,
-never locked for wrong codes it did not send), and so does one with ``in_flight`` under way. A code that is wrong, unknown or another tenant's gets the same answer (422)
+caller's item for the current window: while its wrong codes leave room and fewer than
+``in_flight`` of its lookups are under way (``wrong`` and ``flying``). It then gives its
+flight back, counting a wrong code if it was one. So a burst of concurrent guesses gets at most
+``in_flight`` more than the limit, while a busy till's right codes are never refused for
+wrong ones it did not send (at most ``in_flight`` lookups at once per caller: more is 429 with
+``Retry-After: 1``). A code that is wrong, unknown or another tenant's gets the same answer (422)
 after the same reads, and no sooner than ``reject_floor_seconds`` after the lookup began, so its
 time tells nothing of whether it exists elsewhere."""
 
@@ -98,7 +98,7 @@ class Guard:
         key = GuardItem.key(self.prefix, caller, _name(start))
         work = UnitOfWork(self.actor, program=uow.program, backend=uow.backend)
         absent = GuardItem.pk.does_not_exist()
-        work.update(GuardItem(*key), [GuardItem.flying.add(1), GuardItem.wrong.add(1),     # wrong until shown right
+        work.update(GuardItem(*key), [GuardItem.flying.add(1), GuardItem.wrong.add(0),
                                       GuardItem.expires_at.set(expiry_in(1))],
                     (absent | ((GuardItem.wrong < room) & (GuardItem.flying < self.in_flight))) if room > 0 else None,
                     on_conflict=lambda: self._refusal(uow, key, start, before, now))
@@ -109,10 +109,9 @@ class Guard:
 
     def _refusal(self, uow: UnitOfWork, key: tuple[str, str], start: datetime, before: int, now: datetime) -> Problem:
         item = uow.get(GuardItem, key, consistent=True)
-        flying = max(0, int(item.flying or 0)) if item else 0
-        wrong = (int(item.wrong or 0) if item else 0) - flying           # those known wrong
-        if flying and (flying >= self.in_flight or wrong < self.tries):
-            return self.too_many(f"too many {self.what} lookups under way at once by one caller", retry_after=1)
+        wrong = int(item.wrong or 0) if item else 0
+        if item is not None and int(item.flying or 0) >= self.in_flight and wrong < self.tries:
+            return self.too_many(f"at most {self.in_flight} {self.what} lookups at once by one caller", retry_after=1)
         ends = max(self.unlocks_at(start, before, wrong), now + timedelta(seconds=1))
         return self.locked(f"{self.tries} wrong {self.what} codes within {WINDOW_MINUTES} minutes; try again after "
                            f"{clock.iso(ends)}", retry_after=math.ceil((ends - now).total_seconds()))
@@ -120,7 +119,7 @@ class Guard:
     def done(self, uow: UnitOfWork, place: Place, right: bool) -> None:
         """The lookup is over: its flight given back, and a wrong code counted."""
         work = UnitOfWork(self.actor, program=uow.program, backend=uow.backend)
-        actions: list[Any] = [GuardItem.flying.add(-1)] + ([GuardItem.wrong.add(-1)] if right else [])
+        actions: list[Any] = [GuardItem.flying.add(-1)] + ([] if right else [GuardItem.wrong.add(1)])
         work.update(GuardItem(*GuardItem.key(self.prefix, place.caller, place.window)), actions)
         with contextlib.suppress(Problem):
             work.commit()

@@ -132,28 +132,6 @@ def test_wrong_codes_lock_the_caller_out_with_retry_after(api, monkeypatch):
                                                      "order_amount_fen": 100}, token=guesser)[0] == 422
 
 
-def test_lookups_under_way_count_as_wrong_until_they_are_not(api):
-    """members.md: 20 wrong codes from one till lock it. 32 wrong codes sent at once were all
-    checked: a lookup was admitted while the till's *settled* wrong codes left room, whatever
-    number were under way. Each lookup under way now holds one of the 20 until it is found right."""
-    from chalicelib.db.uow import UnitOfWork as Work
-    clock.freeze(NOON)
-    till = Principal("staff", "burst-till", "clerk", "m1", "s1")
-    under_way = [service.GUARD.admit(Work("t"), till) for _ in range(20)]       # 20 at once
-    with_room = api.call("POST", RESOLVE, {"code": "9" + "0" * 17}, token=_clerk("burst-till"), key="b21")
-    assert with_room[0] == 429 and with_room[1]["type"].endswith("/too-many-member-code-lookups")
-    assert with_room[1]["retry_after"] == 1                                      # transient: they may be right
-    for place in under_way[:5]:
-        service.GUARD.done(Work("t"), place, right=True)                         # five were right: room again
-    admitted = [service.GUARD.admit(Work("t"), till) for _ in range(5)]
-    assert len(admitted) == 5
-    for place in under_way[5:] + admitted:                                       # 20 wrong: locked
-        service.GUARD.done(Work("t"), place, right=False)
-    locked = api.call("POST", RESOLVE, {"code": "9" + "0" * 17}, token=_clerk("burst-till"), key="b22")
-    assert locked[0] == 429 and locked[1]["type"].endswith("/too-many-wrong-member-codes")
-    assert locked[1]["retry_after"] > 60
-
-
 def test_another_program_never_resolves_a_code(db):
     clock.freeze(NOON)
     try:
