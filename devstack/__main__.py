@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     stack = LocalStack(api_port=ports["PORT"], emulator_port=ports["EMULATOR_PORT"], data_dir=data)
     stopping = threading.Event()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # kill -USR1 <pid>: every thread's stack
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     stack.start()

@@ -176,6 +176,9 @@ class Pump:
         self._thread = threading.Thread(target=run, name=f"pump:{self.stream_arn[-24:]}", daemon=True)
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:

@@ -25,6 +25,7 @@ batch does not hold up the others.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -141,7 +142,12 @@ class QueuePoller:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
         self._stop.set()
+
+    def stop(self) -> None:
+        """Stop polling: every worker has until one long poll (and a little) from now, together."""
+        self._stop.set()
+        deadline = time.monotonic() + LONG_POLL_SECONDS + 5
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -159,6 +159,9 @@ class Scheduler:
         self._thread = threading.Thread(target=run, name="scheduler", daemon=True)
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_BACKLOG = 512
 WEBHOOKS_WORKERS = 8            # batches of webhook deliveries side by side (the deployed function runs 20)
 REGION = "cn-north-1"
+SLOW_STOP_SECONDS = 3.0        # a part that takes longer to stop is named on stderr
 
 
 def free_port() -> int:
@@ -425,26 +428,33 @@ class LocalStack:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        for pump in self.pumps:
-            pump.stop()
-        for pump in self.pumps:
-            pump.drain()
-        if self.scheduler:
-            self.scheduler.stop()
-        if self.jobs_poller:
-            self.jobs_poller.stop()
-        if self.webhooks_poller:
-            self.webhooks_poller.stop()
+        """Stop every part, in order, and say which part was slow (a stop that hangs is then
+        named; ``kill -USR1`` on ``make run`` prints every thread's stack)."""
+        workers = [*self.pumps, self.scheduler, self.jobs_poller, self.webhooks_poller]
+        for worker in filter(None, workers):        # all told at once: their waits end together
+            worker.signal_stop()
         if hasattr(self, "_snap_thread"):
             self._snap_stop.set()
-            self._snap_thread.join(timeout=10)
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            *((f"stream pump {i}", pump.stop) for i, pump in enumerate(self.pumps)),
+            *((f"stream pump {i} drain", pump.drain) for i, pump in enumerate(self.pumps)),
+            *((name, part.stop) for name, part in (("scheduler", self.scheduler), ("jobs poller", self.jobs_poller),
+                                                   ("webhooks poller", self.webhooks_poller)) if part),
+        ]
+        if hasattr(self, "_snap_thread"):
+            steps.append(("snapshots", lambda: self._snap_thread.join(timeout=10)))
         if self.data_dir:
-            self.save()
+            steps.append(("save", self.save))
         if hasattr(self, "_api"):
-            self._api.shutdown()
-            self._api.server.server_close()
+            steps.append(("API server", lambda: (self._api.shutdown(), self._api.server.server_close())))
         if hasattr(self, "secrets_extension"):
-            self.secrets_extension.stop()
-        self._moto.stop()
+            steps.append(("secrets extension", self.secrets_extension.stop))
+        steps.append(("emulator", self._moto.stop))
+        for name, step in steps:
+            began = time.monotonic()
+            step()
+            took = time.monotonic() - began
+            if took > SLOW_STOP_SECONDS and not self.quiet:
+                print(f"stopping: {name} took {took:.1f} s", file=sys.stderr, flush=True)
         from devstack import access
         access.relax()

@@ -42,7 +42,14 @@ def registered(port: int, admin: dict) -> int:
 
 def stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:               # hung: every thread's stack says where
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError("make run did not stop within 60 s:\n" + out[-12_000:]) from None
     assert proc.returncode == 0, out
     return out
 
