@@ -17,9 +17,11 @@ for var in ("AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT", "AWS_PROFILE"):
 from hypothesis import HealthCheck, settings  # noqa: E402 - after the environment above
 
 # Every run: the same examples as Hypothesis's defaults, but no failure because generating them
-# was slow: on 2 cores with the other tiers beside it, a strategy's first inputs can take over a
-# second (seen: "Input generation is slow" on a list of weights), which says nothing of the code.
-settings.register_profile("house", suppress_health_check=[HealthCheck.too_slow])
+# or running one was slow: on 2 cores with the other tiers beside it, a strategy's first inputs can
+# take over a second (seen: "Input generation is slow" on a list of weights) and a pure example
+# 574 ms against the 200 ms deadline (a FlakyFailure in a fresh clone's make test), which says
+# nothing of the code. Speed is measured in `make bench`, not asserted here.
+settings.register_profile("house", suppress_health_check=[HealthCheck.too_slow], deadline=None)
 settings.load_profile("house")
 
 if "MUTANT_UNDER_TEST" in os.environ:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import requests
 
 from chalicelib.api import contention
 from chalicelib.checkout import commits
 from chalicelib.points import service as points_service
+from chalicelib.shared.config import settings
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from tests.e2e.conftest import fresh_phone
 
@@ -80,24 +82,36 @@ def test_sixty_four_concurrent_posts_are_all_answered(api):
 
 
 def test_a_burst_of_32_on_one_account_all_succeed_when_funds_allow(api):
+    """Each request that lost a race waits its turn behind the member's others and succeeds. A 503
+    ``busy`` is the answer only at the request's deadline (a machine so loaded that 32 turns do not
+    fit in it: a fresh clone's make test beside an attacker's bursts saw 15): never earlier (as
+    before #9, after 8 quick tries), and the retry under the same key then makes the change once."""
     mid = _member(api)
     assert api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-f", "amount_fen": 10_000},
                     pos=True, key=fresh_phone()).status_code == 201            # 100 points
-    replies = []
+    replies, busy, budget = {}, {}, settings().request_budget_seconds
 
     def spend(i):         # 24 redemptions and 8 earnings (immediate, pending_days 0 in the local rules)
+        began = time.monotonic()
         if i % 4:
-            replies.append(api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
-                                    pos=True, key=f"burst-{mid}-{i}").status_code)
+            r = api.call("POST", f"/v1/members/{mid}/points/redeem", {"points": 3, "reward": "sticker"},
+                         pos=True, key=f"burst-{mid}-{i}")
         else:
-            replies.append(api.call("POST", f"/v1/members/{mid}/points/earn",
-                                    {"order_id": f"{mid}-e{i}", "amount_fen": 100},
-                                    pos=True, key=f"burst-{mid}-{i}").status_code)
+            r = api.call("POST", f"/v1/members/{mid}/points/earn", {"order_id": f"{mid}-e{i}", "amount_fen": 100},
+                         pos=True, key=f"burst-{mid}-{i}")
+        replies[i] = r.status_code
+        if r.status_code == 503:
+            busy[i] = (time.monotonic() - began, r.headers.get("Retry-After"), r.json().get("type", ""))
 
     threads = [threading.Thread(target=spend, args=(i,)) for i in range(32)]
     [t.start() for t in threads]
     [t.join(60) for t in threads]
-    assert sorted(replies) == [200] * 24 + [201] * 8
+    assert all(took >= budget / 2 and after and kind.endswith("busy") for took, after, kind in busy.values()), busy
+    for i in busy:                                   # the caller's retry, as documented
+        spend(i)
+    assert sorted(replies.values()) == [200] * 24 + [201] * 8
+    points = api.call("GET", f"/v1/members/{mid}/points", headers=api.staff()).json()["accounts"]["points"]
+    assert points["balance"] == 100 + 8 * 1 - 24 * 3
     final = api.call("GET", f"/v1/members/{mid}/points", pos=True).json()["accounts"]["points"]
     assert final["available"] == 100 - 3 * 24 + 8
     assert contention.waiting() == 0                    # every queue was dropped with its last request
