@@ -59,7 +59,7 @@ test-fast: $(STAMP)    ## unit + integration (moto in process and the in-memory 
 TIMES := .local/test-times
 
 test-fast-%: $(STAMP)
-	TEST_SHARD=$*/2 TEST_DURATIONS_OUT=$(TIMES)/fast-$*.json $(PY) -m pytest tests/unit tests/integration
+	DB_TESTS_ON_MOTO=edges TEST_SHARD=$*/2 TEST_DURATIONS_OUT=$(TIMES)/fast-$*.json $(PY) -m pytest tests/unit tests/integration
 
 test-e2e: test-e2e-0 test-e2e-1 ## end-to-end over real HTTP on 127.0.0.1 (two halves, each its own stack; then every operation seen to succeed in one)
 	$(PY) -m tests.e2e.seen

@@ -64,7 +64,18 @@ def pytest_collection_modifyitems(config, items):
     """``TEST_SHARD=i/n`` (``make test`` runs the fast and end-to-end tiers as two processes each,
     side by side): keep the test files of shard ``i`` of ``n``. Each process collects the same
     tests and deals the files out the same way: heaviest first (by ``tests/durations.json``), each
-    to the lightest shard. A test marked ``every_shard`` runs in every shard."""
+    to the lightest shard. A test marked ``every_shard`` runs in every shard.
+
+    ``DB_TESTS_ON_MOTO=edges`` (``make test``'s fast tier): a data-layer test (the ``db`` fixture)
+    runs on moto only if it is an edge test; ``make test`` runs every other one on AWS's DynamoDB
+    Local in its own tier beside this one (``test-ddblocal``), and on the in-memory fake here. Moto
+    is still proved by the tests that need it (``aws``: streams, infra, the emulator) and by the
+    end-to-end tier, which runs on it whole. (The moto runs of those 463 tests were 296 of this
+    tier's CPU seconds.)"""
+    if os.environ.get("DB_TESTS_ON_MOTO") == "edges":
+        elsewhere = [item for item in items if _on_moto(item) and "edges" not in item.nodeid]
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if not (_on_moto(item) and "edges" not in item.nodeid)]
     shard = os.environ.get("TEST_SHARD")
     if not shard:
         return
@@ -79,6 +90,11 @@ def pytest_collection_modifyitems(config, items):
         return owner[_file(item)] == mine or item.get_closest_marker("every_shard") is not None
     config.hook.pytest_deselected(items=[item for item in items if not kept(item)])
     items[:] = [item for item in items if kept(item)]
+
+
+def _on_moto(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("db") == "dynamodb"
 
 
 _SPENT: dict[str, float] = {}
