@@ -208,6 +208,15 @@ class Ledger:
         self._trail(lot.lot_id, lot.expires_on, -part, bucket)
         return part
 
+    def expire_lapsed(self, lot_ref: dict[str, Any]) -> int:
+        """Expire what a named dated lot past its last day still holds, as the expiry job will (a
+        clawback then finds it expired, not the member's to take back); returns the points."""
+        exp = lot_ref.get("expires_on")
+        if lot_ref.get("pending") or not L.is_expired(exp, self.today):
+            return 0
+        lot = self._get(LotItem.live_key(self.member_id, self.point_type, exp, lot_ref["lot_id"]))
+        return self.expire(lot) if lot is not None else 0
+
     def put_back(self, lot_ref: dict[str, Any], points: int) -> None:
         """Return points to their original lot and expiry; already expired ones expire at once."""
         exp = lot_ref.get("expires_on")

@@ -26,7 +26,8 @@ def figures(event: DomainEvent) -> dict[str, int]:
     return {"earn": {"issued": amount}, "unlock": {}, "redeem": {"redeemed": amount},
             "hold_confirmed": {"redeemed": amount}, "expire": {"expired": amount},
             "hold_released": {"expired": int(d.get("expired_on_return", 0))},
-            "refund": {"clawed_back": int(d.get("clawed_back", 0)), "restored": int(d.get("restored", 0))},
+            "refund": {"clawed_back": int(d.get("clawed_back", 0)), "restored": int(d.get("restored", 0)),
+                       "expired": int(d.get("expired", 0))},      # lapsed lots and give-backs past their day
             "adjust": {"adjusted": int(d.get("points", 0))}}.get(kind, {})
 
 

@@ -100,16 +100,19 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     """One account's part of a refund: take back from the earned lots, give back the spent ones."""
     rules: R.ProgramRules = context["rules"]
     ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-    got = excused = 0
+    got = excused = lapsed_total = 0
     expired: dict[str, int] = context["expired"]
     for lot in lots:
         want = claw - got - excused
         if want <= 0:
             break
+        name = orders.expiry_key(point_type, lot["lot_id"])
+        if lapsed := ledger.expire_lapsed(lot):        # past its last day, the job not run yet: as if it had
+            expired[name] = int(expired.get(name, 0)) + lapsed
+            lapsed_total += lapsed
         took = ledger.take_from(lot, want)
         got += took
         # What the lot no longer holds because it expired unspent was lost once already: not owed again.
-        name = orders.expiry_key(point_type, lot["lot_id"])
         spare = min(want - took, int(expired.get(name, 0)))
         if spare > 0:
             expired[name] = int(expired[name]) - spare
@@ -151,6 +154,7 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
                  event_type="points.refunded",
                  event_data={"order_id": order_id, "refund_id": cmd.refund_id, "clawed_back": claw,
                              "restored": restore, "debt_added": owed, "forgiven": short - owed,
+                             "expired": lapsed_total + ledger.expired_on_return,
                              "policy": rules.negative_balance}, merchant_id=context["merchant"],
                  store_id=context["store"])
 

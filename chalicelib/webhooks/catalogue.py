@@ -80,7 +80,8 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "`hold_id`, `why`, `left`"),
         (("points.refunded",),
          "an order refund clawed points back",
-         "`order_id`, `refund_id`, `clawed_back`, `restored`, `debt_added`, `forgiven`, `policy`"),
+         "`order_id`, `refund_id`, `clawed_back`, `restored`, `debt_added`, `forgiven`, `policy`, "
+         "`expired` (lapsed or past their day on the way back)"),
         (("points.adjusted",),
          "HQ adjusted a balance",
          "`points` (signed), `reason`"),

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import reconcile
+from chalicelib.points import projection, reconcile
 from chalicelib.points import repository as points_repository
 from chalicelib.shared import clock
 from tests.outbox import outbox_events
@@ -347,6 +347,25 @@ def test_a_refund_does_not_claw_back_points_that_already_expired(api):
     assert (mixed["clawed_back"]["points"], mixed["already_expired"], mixed["debt_added"]) == (40, 10, 40)
     account = balanced(mid)
     assert (account["available"], account["debt"]) == (0, 40)    # owed: only what was spent
+
+
+def test_a_refund_after_a_lots_last_day_finds_it_expired_whether_or_not_the_job_has_run(api):
+    """Attack C, finding 10: a lapsed lot is expired before the job runs, so a refund of its order
+    reports it as already expired (not clawed back), as after the job; the day's figures say so."""
+    clock.freeze(T0)
+    mid = api.member("13800138046")
+    rules(api, expiry={"policy": "days", "days": 30})
+    earn(api, mid, "Y1", 5_000)                                   # 50 points, last day T0+30
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40, "reward": "cap"})
+    clock.freeze(T0 + timedelta(days=40))                         # no expiry job run
+    assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["lapsed"] == 10
+    reply = api.ok("POST", "/v1/orders/Y1/refunds", {"refund_id": "r", "amount_fen": 5_000, "merchant_id": "m1"})
+    assert (reply["clawed_back"]["points"], reply["already_expired"], reply["debt_added"]) == (40, 10, 40)
+    account = balanced(mid)
+    assert (account["available"], account["debt"], account["expired"], account["clawed_back"]) == (0, 40, 10, 40)
+    assert api.run_job("points-expiry")["points_expired"] == 0    # nothing left for the job
+    refunded = [e for e in outbox_events(kind="points.refunded") if e.data["point_type"] == "points"]
+    assert [projection.figures(e) for e in refunded] == [{"clawed_back": 40, "restored": 0, "expired": 10}]
 
 
 def test_rolling_expiry_of_a_big_account_runs_in_chunks_and_stops_no_one(api):

@@ -60,6 +60,24 @@ def test_a_lapsed_holds_points_whose_lot_ended_meanwhile_are_lapsed_not_spendabl
     assert (account["available"], account["held"], account["expired"]) == (0, 0, 100)
 
 
+def test_a_hold_taken_on_its_lots_last_day_confirms_after_midnight_and_spends_those_points(api):
+    """points.md (decided 2026-12-06): points a hold took while their lot was the member's stay the
+    hold's; a confirm before the hold's expires_at spends them after the lot's last day, and the
+    rest of the lot lapses as any other."""
+    clock.freeze(SHANGHAI_MIDNIGHT - timedelta(minutes=15))       # 23:45 on 31 December, program time
+    mid = api.member("13800291005")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 100, "reason": "stock"})   # ends 31 Dec
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 60, "ttl_seconds": 1_800})
+    clock.freeze(SHANGHAI_MIDNIGHT + timedelta(minutes=10))       # the lot ended; the hold runs to 00:15
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "open"
+    account = points(api, mid)
+    assert (account["held"], account["lapsed"], account["balance"], account["spendable"]) == (60, 40, 0, 0)
+    api.ok("POST", f"{HOLDS.format(mid)}/{hold['hold_id']}/confirm", {})
+    assert api.run_job("points-expiry")["points_expired"] == 40
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"], account["expired"]) == (0, 0, 60, 40)
+
+
 def test_a_committed_checkout_past_its_holds_time_is_not_completed_and_its_points_are_spendable(api):
     """checkout.md: completion needs 30 s left on the holds; past their time the points are the
     member's again, and the lapse job cancels the checkout, leaving the points hold given back."""
