@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from chalicelib.db.items import expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.members import service as members
 from chalicelib.points import service as points
@@ -16,7 +17,7 @@ from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.principal import Principal
 from chalicelib.tasks import repository
 from chalicelib.tasks.config import TASKS, Task, contribution, period_key
-from chalicelib.tasks.tables import CountedItem, ProgressItem
+from chalicelib.tasks.tables import COUNTED_KEPT_DAYS, CountedItem, ProgressItem
 from chalicelib.tiers import service as tiers
 
 _changed = changed("the task's progress", "meanwhile")          # the lost race the endpoint retries
@@ -76,7 +77,8 @@ def count(uow: UnitOfWork, event: DomainEvent) -> int:
             completed.append(task)
     if event.type == "order.earned" and periods:
         uow.save(CountedItem(*CountedItem.key(member_id, data["order_id"]), member_id=member_id,
-                             order_id=data["order_id"], counted=json.dumps(periods, separators=(",", ":"))))
+                             order_id=data["order_id"], counted=json.dumps(periods, separators=(",", ":")),
+                             expires_at=expiry_in(COUNTED_KEPT_DAYS)))
     if completed:
         _reward(uow, member_id, completed, periods, at)
     return len(completed)

@@ -2,11 +2,14 @@
 referrals, custom events, the profile), completion rewarded once per period (growth, points or a
 tier for some months), refunds taking spend back, and redelivery changing nothing."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
+from chalicelib.tasks.tables import COUNTED_KEPT_DAYS, CountedItem
 from tests.integration.test_tiers import LADDER, deliver, earn
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
@@ -198,6 +201,10 @@ def test_a_refund_takes_back_only_what_its_order_counted(api):
     clock.freeze(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
     earn(api, mid, "NEW1", 80)
     assert tasks(api, mid)["spend"]["progress"] == 8_000
+    counted = UnitOfWork().get(CountedItem, CountedItem.key(mid, "NEW1"), consistent=True)
+    assert json.loads(counted.counted) == {"spend": "2026-03", "orders": "2026-03"}
+    kept = datetime.fromtimestamp(int(counted.expires_at), UTC) - datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+    assert kept.days == COUNTED_KEPT_DAYS == 400                  # the TTL: refunds a year and more later
     api.ok("POST", "/v1/orders/OLD/refunds", {"refund_id": "r-old", "amount_fen": 10_000, "merchant_id": "m1"})
     deliver()
     shown = tasks(api, mid)
