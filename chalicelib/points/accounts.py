@@ -10,7 +10,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.points import access, lapsing, orders, program, repository, rolling
 from chalicelib.points import rules as R
-from chalicelib.points.tables import AccountItem
+from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
 
@@ -50,13 +50,13 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     for point_type in ["points", "growth", *rules.point_types]:
         item = repository.of(uow).account(member_id, point_type)
         view: dict[str, Any] = dict(item.view())
-        freed, ended = lapsing.freed(uow, member_id, point_type, program.today()) if view["held"] else (0, 0)
-        view["held"], view["available"] = view["held"] - freed, view["available"] + freed   # holds past their time
+        now = lapsing.holding(uow, item, program.today())               # holds past their time counted back
+        view["held"], view["available"] = now.held, now.available
         view["balance"] = view["available"] - view["debt"]
         view["net_earned"] = view["earned"] - view["clawed_back"]
         view["net_redeemed"] = view["redeemed"] - view["restored"]
         if point_type != "growth":
-            view.update(_lots_view(uow, item, soon, view["available"], ended))
+            view.update(_lots_view(uow, item, soon, now))
             view["balance"] -= view["lapsed"]
         redeemable = rules.type_config(point_type).redeemable
         view["spendable"] = max(0, view["balance"]) if redeemable else 0     # what a redemption may take now
@@ -66,28 +66,37 @@ def account(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any]:
     return out
 
 
-def _lots_view(uow: UnitOfWork, item: AccountItem, soon: str, available: int, ended: int = 0) -> dict[str, Any]:
+def _lots_view(uow: UnitOfWork, item: AccountItem, soon: str, now: lapsing.Holding) -> dict[str, Any]:
     """What has lapsed, what expires by ``soon`` and the next lots to be spent. Lots without a
     last day of their own show the account's rolling date (every purchase moves it), and those
     expiring by ``soon`` are one entry: the available points less the dated lots (which sort first,
     so every one was read once a rolling lot was). Past the rolling date every lot has lapsed.
-    ``ended``: points of holds past their time whose lots ended meanwhile (in ``available``, in no
-    lot yet: :mod:`.lapsing`)."""
-    today = program.today()
+    The points of holds past their time (``now``, :func:`.lapsing.holding`) count in their lots,
+    as they will be once given back (in ``lapsed`` if their lot ended meanwhile)."""
+    today, available = program.today(), now.available
     if rolling.lapsed(item, today):
         return {"lapsed": available, "expiring_soon": [], "next_lots": []}
     read = _soonest(uow, item.member_id, item.point_type, soon, today)
-    lapsed = ended + sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
-    lots = [lot for lot in read if not L.is_expired(lot.expires_on, today)]
+    lapsed = now.ended + sum(int(lot.remaining) for lot in read if L.is_expired(lot.expires_on, today))
+    lots = _with_returning([lot for lot in read if not L.is_expired(lot.expires_on, today)], now.returning)
     window = rolling.last_day(item, today)
-    soon_lots = [{"expires_on": lot.expires_on, "points": int(lot.remaining)} for lot in lots
-                 if lot.expires_on and lot.expires_on <= soon]
-    if window and window <= soon and any(not lot.expires_on for lot in lots):
-        dated = sum(int(lot.remaining) for lot in lots if lot.expires_on)
+    soon_lots = [{"expires_on": exp, "points": points} for exp, _, points in lots if exp and exp <= soon]
+    if window and window <= soon and any(not exp for exp, _, _ in lots):
+        dated = sum(points for exp, _, points in lots if exp)
         soon_lots.append({"expires_on": window, "points": available - lapsed - dated})
     return {"lapsed": lapsed, "expiring_soon": soon_lots,
-            "next_lots": [{"expires_on": lot.expires_on or window, "points": int(lot.remaining)}
-                          for lot in lots[:NEXT_LOTS]]}
+            "next_lots": [{"expires_on": exp or window, "points": points} for exp, _, points in lots[:NEXT_LOTS]]}
+
+
+def _with_returning(lots: list[Any], returning: list[dict[str, Any]]) -> list[tuple[str | None, str, int]]:
+    """The lots read and what lapsed holds will give back to them (or to lots they emptied), as
+    (expires_on, lot_id, points), in the lots' order (soonest first, never-expiring last)."""
+    merged = {(lot.expires_on, lot.lot_id): int(lot.remaining) for lot in lots}
+    for ref in returning:
+        key = (ref["expires_on"], ref["lot_id"])
+        merged[key] = merged.get(key, 0) + int(ref["points"])
+    order = sorted(merged, key=lambda k: LotItem.live_key("", "", k[0], k[1])[1])
+    return [(exp, lot_id, merged[(exp, lot_id)]) for exp, lot_id in order]
 
 
 def _soonest(uow: UnitOfWork, member_id: str, point_type: str, soon: str, today: date) -> list[Any]:
@@ -125,9 +134,18 @@ def balance_keys(member_id: str, point_type: str) -> list[tuple[Any, tuple[str, 
 
 
 def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
-    """What a member holds of ``point_type``: available − debt (growth value, for tiers)."""
-    account = repository.of(uow).account(member_id, point_type)
-    return int(account.available or 0) - int(account.debt or 0)
+    """What a member holds of ``point_type`` now, as :func:`account`'s ``balance`` counts it from
+    the account item (read by :func:`balance_keys`, so batched by the caller) and, only when the
+    account holds points, its holds (:func:`.lapsing.holding`): available (holds past their time
+    counted back) − debt, less what has lapsed with its lot or its rolling window (growth value,
+    for tiers, lapses with nothing). Lots past a last day of their own that the expiry job has
+    not taken yet are not read here: they count until it runs."""
+    item = repository.of(uow).account(member_id, point_type)
+    today = program.today()
+    now = lapsing.holding(uow, item, today)
+    if point_type == "growth":
+        return now.available - now.debt
+    return now.available - now.debt - (now.available if rolling.lapsed(item, today) else now.ended)
 
 
 def expire_lots(program_id: str, member_id: str, point_type: str, earned_before: str, actor: str,

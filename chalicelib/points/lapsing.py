@@ -8,13 +8,16 @@ out of ``held``, in ``balance`` and ``spendable`` (those whose lot has ended mea
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.ledger import lots as L
 from chalicelib.points import repository
-from chalicelib.points.tables import HoldItem
+from chalicelib.points.ledger import window_ended
+from chalicelib.points.tables import AccountItem, HoldItem
 from chalicelib.shared import clock
 
 EXPIRED = "expired"
@@ -35,11 +38,34 @@ def lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> list[HoldItem]:
     return [h for h in repository.of(uow).holds(member_id, point_type) if is_lapsed(h)]
 
 
-def freed(uow: UnitOfWork, member_id: str, point_type: str, today: date) -> tuple[int, int]:
-    """What the account's lapsed holds keep from it: (points they hold, of those the points whose
-    lot has ended meanwhile, which expire on their way back)."""
-    held = ended = 0
-    for h in lapsed(uow, member_id, point_type):
-        held += h.outstanding
-        ended += sum(int(lot["points"]) for lot in json.loads(h.lots) if L.is_expired(lot["expires_on"], today))
-    return held, ended
+@dataclass(frozen=True)
+class Holding:
+    """What the member holds of one account now, lapsed holds counted back (:func:`holding`)."""
+
+    available: int            # the account's available points and those of its lapsed holds
+    held: int                 # held by holds still open in time
+    debt: int
+    ended: int                # of the lapsed holds' points, those whose lot ended meanwhile (they expire on return)
+    returning: list[dict[str, Any]] = field(default_factory=list)   # the lapsed holds' other points, by lot
+
+
+def holding(uow: UnitOfWork, account: AccountItem, today: date) -> Holding:
+    """What the member holds of ``account`` now, whether or not the holds job has run: a lapsed
+    hold's points are out of ``held`` and back in ``available`` (those whose lot has ended
+    meanwhile in ``ended``), the lots they go back to in ``returning``. The account's holds are
+    read only when it holds points; every read of a member's points (their account, a quote,
+    the members list) counts them so."""
+    available, held, debt = int(account.available or 0), int(account.held or 0), int(account.debt or 0)
+    if not held:
+        return Holding(available, held, debt, 0)
+    freed = ended = 0
+    returning: list[dict[str, Any]] = []
+    for h in lapsed(uow, account.member_id, account.point_type):
+        freed += h.outstanding
+        for lot in json.loads(h.lots):
+            exp = lot.get("expires_on")
+            if L.is_expired(exp, today) or (exp is None and window_ended(account, today, h.created_at)):
+                ended += int(lot["points"])
+            else:
+                returning.append({"lot_id": lot["lot_id"], "expires_on": exp, "points": int(lot["points"])})
+    return Holding(available + freed, held - freed, debt, ended, returning)

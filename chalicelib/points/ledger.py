@@ -43,6 +43,20 @@ class TooManyLots(Conflict):
 _changed = changed("the points account")
 
 
+def window_ended(account: AccountItem, today: date, taken_at: str | None) -> bool:
+    """Whether points without a last day of their own, taken from ``account`` at ``taken_at`` (a
+    hold's making; None: unknown) and not in a lot since, ended with a rolling window: the
+    account's window ended before ``today``, or the rolling expiry took the account's lots after
+    they were taken (unknown when: and no purchase has opened a window since). Such points
+    expire on their way back, as dated ones past their day do."""
+    if L.is_expired(account.rolling_until, today):
+        return True
+    gone = account.rolling_expired_at
+    if not gone:
+        return False
+    return taken_at < gone if taken_at else not account.rolling_until
+
+
 class Ledger:
     """Lots and balances of one account as this change leaves them; :meth:`stage` writes them."""
 
@@ -217,11 +231,12 @@ class Ledger:
         lot = self._get(LotItem.live_key(self.member_id, self.point_type, exp, lot_ref["lot_id"]))
         return self.expire(lot) if lot is not None else 0
 
-    def put_back(self, lot_ref: dict[str, Any], points: int) -> None:
-        """Return points to their original lot and expiry; already expired ones expire at once."""
+    def put_back(self, lot_ref: dict[str, Any], points: int, taken_at: str | None = None) -> None:
+        """Return points to their original lot and expiry; already expired ones expire at once
+        (points without a date, taken at ``taken_at``, whose rolling window ended: :func:`window_ended`)."""
         exp = lot_ref.get("expires_on")
         self._trail(lot_ref["lot_id"], exp, points, "available")
-        if L.is_expired(exp, self.today):
+        if L.is_expired(exp, self.today) or (exp is None and window_ended(self.account, self.today, taken_at)):
             self._trail(lot_ref["lot_id"], exp, -points, "available", expired=True)
             self.account_state.count("expired", points)
             self.expired_on_return += points

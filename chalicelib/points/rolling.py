@@ -20,6 +20,7 @@ from chalicelib.points import ledger as budget
 from chalicelib.points import program, repository
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.tables import AccountItem, LotItem
+from chalicelib.shared import clock
 
 
 def lapsed(account: AccountItem, today: date) -> bool:
@@ -82,8 +83,9 @@ def expire(program_id: str, member_id: str, point_type: str, today: date, as_of:
         chunk = list(islice(ledger.live_lots(), budget.MAX_LOTS + 1))      # read when run: tests shrink it
         last = len(chunk) <= budget.MAX_LOTS
         total = sum(ledger.expire(lot) for lot in chunk[:budget.MAX_LOTS])
-        if last:
+        if last:                          # points held meanwhile expire on their way back (ledger.window_ended)
             ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
+            ledger.account.rolling_expired_at = clock.iso(clock.now())
         ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
                      event_type="points.expired")
         uow.commit()

@@ -234,7 +234,7 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     points = sum(int(lot["points"]) for lot in now)
     ledger.release(points)
     for lot in now:
-        ledger.put_back(lot, int(lot["points"]))
+        ledger.put_back(lot, int(lot["points"]), h.created_at)
     h.returned = returned + points
     h.returning = json.dumps(rest, separators=(",", ":")) if rest else None
     if rest:

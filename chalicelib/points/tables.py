@@ -68,6 +68,7 @@ class AccountItem(MainModel):
     updated_at = UnicodeAttribute(null=True)
     rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
     rolling_owed = NumberAttribute(null=True)    # owed points without a date, filed under rolling_until's month
+    rolling_expired_at = UnicodeAttribute(null=True)   # when the rolling expiry last took every live lot
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
