@@ -198,19 +198,27 @@ def coupon_lines(event_type: str, data: dict[str, Any], merchant_id: str | None)
 
 @dataclass(frozen=True)
 class Corrected:
-    """What the points corrections of one original gave back so far (its memo's running figure)."""
+    """What the points corrections of one original gave back so far (its memo's running figure),
+    and what its originals cleared (``cleared``: (points, fen); None for a memo from before)."""
 
     points: int = 0
     fen: int = 0
+    cleared: tuple[int, int] | None = None
 
 
 def correction_fen(rate: Decimal, before: Corrected, points: int) -> int:
     """What a points correction of ``points`` gives back, in fen: the value at the original's
     ``rate`` of everything given back so far, rounded once, less what the earlier corrections gave
-    back. Whatever the parts, the last of a full refund brings the total to the original's own
-    line exactly (found from outside: each part rounded on its own, three thirds of 333 points at
-    0.3 fen gave back 3 x 33 of a line of 100)."""
-    return points_fen(before.points + points, rate) - before.fen
+    back; never more than the originals cleared, and all of it once all their points are back.
+    Whatever the parts, the last of a full refund brings the total to the originals' lines exactly
+    (found from outside: each part rounded on its own, three thirds of 333 points at 0.3 fen gave
+    back 3 x 33 of a line of 100), also for an order that redeemed twice, at two rates."""
+    given = before.points + points
+    target = points_fen(given, rate)
+    if before.cleared is not None and given <= before.cleared[0]:     # (more back than counted: a memo
+        cleared_points, cleared_fen = before.cleared                    # begun before the count, read as is)
+        target = cleared_fen if given == cleared_points else min(target, cleared_fen)
+    return target - before.fen
 
 
 def points_lines(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal,

@@ -69,8 +69,7 @@ def on_event(event: DomainEvent) -> None:
         store.stage(uow, event, found, period, original, reference)
         if not domain.is_correction(event.type) and found.lines and reference is not None:
             # an original's lines leave a memo under their reference (its corrections read it)
-            rates = {line.rate for line in found.lines if line.rate}
-            store.stage_memo(uow, reference, own, rates.pop() if len(rates) == 1 else None)
+            store.stage_memo(uow, reference, own, found.lines)
         elif running is not None and reference is not None and any(line.points for line in found.lines):
             store.stage_corrected(uow, reference, running, found.lines)
         try:

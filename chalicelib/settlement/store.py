@@ -71,15 +71,23 @@ def memo(uow: UnitOfWork, reference: str | None) -> MemoItem | None:
     return uow.get(MemoItem, MemoItem.key(reference), consistent=True) if reference else None
 
 
-def stage_memo(uow: UnitOfWork, reference: str, period: str, rate: str | None) -> None:
-    """Leave (or keep: the first original's stays) the memo of an original's lines."""
+def stage_memo(uow: UnitOfWork, reference: str, period: str, lines: list[Clearing]) -> None:
+    """Leave (or keep: the first original's stays) the memo of an original's lines; add their
+    points and fen to what the order's originals cleared."""
+    rates = {line.rate for line in lines if line.rate}
+    rate = rates.pop() if len(rates) == 1 else None
+    points = [line for line in lines if line.points]
+    cleared = [MemoItem.points.add(sum(int(x.points or 0) for x in points)),
+               MemoItem.fen.add(sum(x.fen for x in points))] if points else []
     uow.update(MemoItem(*MemoItem.key(reference)), [MemoItem.period.set(MemoItem.period | period),
-                                                     *([MemoItem.rate.set(MemoItem.rate | rate)] if rate else [])])
+                                                     *([MemoItem.rate.set(MemoItem.rate | rate)] if rate else []),
+                                                     *cleared])
 
 
 def corrected(item: MemoItem) -> domain.Corrected:
     """What the points corrections of the memo's original gave back so far."""
-    return domain.Corrected(int(item.corrected_points or 0), int(item.corrected_fen or 0))
+    cleared = (int(item.points), int(item.fen or 0)) if item.points is not None else None
+    return domain.Corrected(int(item.corrected_points or 0), int(item.corrected_fen or 0), cleared)
 
 
 def stage_corrected(uow: UnitOfWork, reference: str, before: domain.Corrected, lines: list[Clearing]) -> None:

@@ -103,12 +103,14 @@ class TallyItem(MainModel):
 
 class MemoItem(MainModel):
     """What a correction needs of its original: the period its lines belong to and, for points,
-    the rate they were cleared at (the first original's, if an order had more than one); and what
-    its points corrections so far gave back (``corrected_points``, ``corrected_fen``: each
+    the rate they were cleared at (the first original's, if an order had more than one), the points
+    and fen all its originals cleared; and what its points corrections so far gave back (``corrected_points``, ``corrected_fen``: each
     correction is the value of all of them, rounded once, less what the earlier ones said)."""
 
     period = UnicodeAttribute(null=True)
     rate = UnicodeAttribute(null=True)
+    points = NumberAttribute(null=True)             # what its originals cleared (an order may redeem twice)
+    fen = NumberAttribute(null=True)
     corrected_points = NumberAttribute(null=True)
     corrected_fen = NumberAttribute(null=True)
 

@@ -141,3 +141,19 @@ def test_a_close_refused_by_its_own_commit_is_audited(valued):
     assert sorted((a.action, a.detail) for a in entries if a.action.startswith("settlement.")) == [
         ("settlement.close_refused", "period 2026-11: settlement-period-closed"),
         ("settlement.period_closed", "period 2026-11")]
+
+
+def test_an_order_that_redeemed_twice_at_two_rates_nets_to_zero_when_refunded_in_parts(valued):
+    """Redemptions on one order, each its own line (1 point at 0.5 fen, +1, twice; then 10 at 0.3,
+    +3, after the valuation changed): 12 points, 5 fen, where 12 at the first's rate is 6. The
+    refunds, valued at the first's rate and never past what was cleared, give back the 5."""
+    when = "2026-11-10T04:00:00.000Z"
+    deliver([points("redeem", "C", 1, when, order_id="o-twice"), points("redeem", "C", 1, when, order_id="o-twice")])
+    value_points_at("0.3", datetime(2026, 11, 10, 5, tzinfo=UTC))
+    later = "2026-11-10T06:00:00.000Z"
+    deliver([points("redeem", "C", 10, later, order_id="o-twice")])
+    for part in (4, 8):
+        deliver([points("refund", "C", 0, later, restored=part, clawed_back=0, order_id="o-twice")])
+    lines = order_lines("points:C:o-twice")
+    assert lines == [(1, 1), (1, 1), (10, 3), (-4, -2), (-8, -3)]
+    assert sum(p for p, _ in lines) == sum(f for _, f in lines) == 0
