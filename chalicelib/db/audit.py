@@ -42,7 +42,8 @@ from __future__ import annotations
 import heapq
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -53,7 +54,7 @@ from chalicelib.db.backend import SortKey
 from chalicelib.db.items import Gsi1, MainModel, expiry_in
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Problem
+from chalicelib.shared.errors import ConcurrentUpdate, Problem
 from chalicelib.shared.ids import new_id
 
 SHARDS = 4                 # partitions of a day (of the log, of a family, of a kind)
@@ -185,6 +186,23 @@ def refused(uow: UnitOfWork, action: str, actor: str, problem: Problem | None, *
     work.commit()
     if problem is not None:
         problem.audited = True
+
+
+@contextmanager
+def refusals(uow: UnitOfWork, action: str, actor: str, detail: Callable[[Problem], str], *,
+             merchant_id: str | None = None) -> Iterator[None]:
+    """Audit every refusal of the change staged on ``uow`` (:func:`refused`, once each): one raised
+    within the block (what was read refuses it) and one its commit raises later (a condition that
+    failed: the state changed since it was read). ``detail`` words the entry from the problem."""
+    def audit_one(problem: Problem) -> None:
+        if not problem.audited and not isinstance(problem, ConcurrentUpdate):
+            refused(uow, action, actor, problem, detail=detail(problem), merchant_id=merchant_id)
+    uow.on_refused(audit_one)
+    try:
+        yield
+    except Problem as problem:
+        audit_one(problem)
+        raise
 
 
 # reading ------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ owed). A redemption where payer = payee makes no line.
   point) owes the merchant the points at the value in force at the redemption (``rate``: fen a
   point, :mod:`chalicelib.reports.valuation`), rounded half up to the fen on each line.
   ``points.refunded`` gives the restored points back at the value the redemption was cleared at
-  (read from its reference, below), so a fully refunded redemption nets to zero whatever the
-  valuation did meanwhile.
+  (read from its reference, below), cumulatively (all the points given back so far, valued and
+  rounded once, less what the earlier refunds gave back), so a redemption refunded in full, in one
+  part or many, nets to zero whatever the valuation did meanwhile. Coupon undos and stored value
+  and gift card refunds round nothing (fen from the use's cost and the journal): they net as they are.
 * Stored value and gift cards: every movement carries its journal lines (``entries``). Money put
   on ``settlement:<merchant>`` is owed to that merchant by whoever issued the money taken off:
   members' stored value (``member:*``) by the program, a gift card (``gift_cards*:<issuer>``) by
@@ -194,9 +196,37 @@ def coupon_lines(event_type: str, data: dict[str, Any], merchant_id: str | None)
     return [Clearing("coupon", payer, at, sign * fen, at, data.get("store_id")) for payer, fen in sorted(owed.items())]
 
 
-def points_lines(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal) -> list[Clearing]:
+@dataclass(frozen=True)
+class Corrected:
+    """What the points corrections of one original gave back so far (its memo's running figure),
+    and what its originals cleared (``cleared``: (points, fen); None for a memo from before)."""
+
+    points: int = 0
+    fen: int = 0
+    cleared: tuple[int, int] | None = None
+
+
+def correction_fen(rate: Decimal, before: Corrected, points: int) -> int:
+    """What a points correction of ``points`` gives back, in fen: the value at the original's
+    ``rate`` of everything given back so far, rounded once, less what the earlier corrections gave
+    back; never more than the originals cleared, and all of it once all their points are back.
+    Whatever the parts, the last of a full refund brings the total to the originals' lines exactly
+    (found from outside: each part rounded on its own, three thirds of 333 points at 0.3 fen gave
+    back 3 x 33 of a line of 100), also for an order that redeemed twice, at two rates."""
+    given = before.points + points
+    target = points_fen(given, rate)
+    if before.cleared is not None and given <= before.cleared[0]:     # (more back than counted: a memo
+        cleared_points, cleared_fen = before.cleared                    # begun before the count, read as is)
+        target = cleared_fen if given == cleared_points else min(target, cleared_fen)
+    return target - before.fen
+
+
+def points_lines(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal,
+                 corrected: Corrected | None = None) -> list[Clearing]:
     """Points spent at a merchant (or given back by a refund, negative): the program owes it their
-    value at ``rate``."""
+    value at ``rate``. A refund of an original that left a memo (``corrected``: what its earlier
+    refunds gave back) is valued cumulatively (:func:`correction_fen`), and its line is kept when
+    that comes to 0 fen: it carries its points, which the running figure counts."""
     if not merchant_id or data.get("point_type") != POINT_TYPE or merchant_id == PROGRAM:
         return []
     if event_type == "points.refunded":
@@ -205,6 +235,9 @@ def points_lines(event_type: str, data: dict[str, Any], merchant_id: str | None,
         points, sign = int(data.get("amount") or 0), 1
     if not points:
         return []
+    if sign < 0 and corrected is not None:
+        return [Clearing("points", PROGRAM, merchant_id, -correction_fen(rate, corrected, points), merchant_id,
+                         data.get("store_id"), points=-points, rate=str(rate))]
     fen = points_fen(points, rate)
     if not fen:
         return []
@@ -277,12 +310,13 @@ def _transfer(issued: dict[tuple[str, str], int], merchant_id: str | None, store
 
 
 def clearing(event_type: str, data: dict[str, Any], merchant_id: str | None, rate: Decimal | None,
-             prepaid_types: frozenset[str]) -> Cleared:
-    """An event's lines and tallies (``rate``: the value of a point at the event, for points events)."""
+             prepaid_types: frozenset[str], corrected: Corrected | None = None) -> Cleared:
+    """An event's lines and tallies (``rate``: the value of a point at the event, for points events;
+    ``corrected``: a points refund's original's corrections so far)."""
     if event_type in COUPON_TYPES:
         return Cleared(coupon_lines(event_type, data, merchant_id))
     if event_type in POINTS_TYPES:
-        return Cleared(points_lines(event_type, data, merchant_id, rate or Decimal(0)))
+        return Cleared(points_lines(event_type, data, merchant_id, rate or Decimal(0), corrected))
     if event_type in prepaid_types:
         return prepaid_lines(data.get("entries") or [], data.get("store_id"), merchant_id)
     return Cleared()

@@ -12,7 +12,7 @@ from chalicelib.merchants import service as merchants
 from chalicelib.settlement import domain, store
 from chalicelib.settlement.tables import AMOUNTS, LineItem, PeriodItem, StatementItem
 from chalicelib.shared import clock
-from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Problem, ValidationProblem
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from chalicelib.shared.principal import Principal
 from chalicelib.stored_value import service as prepaid
 
@@ -107,27 +107,21 @@ def get_statement(uow: UnitOfWork, by: Principal, period: str, party: str, count
 
 def close_period(uow: UnitOfWork, by: Principal, period: str) -> dict[str, Any]:
     """Close an ended period: its statements are final; later lines of it are adjustments in the
-    next open period. One write, whatever the number of lines. A refusal is audited."""
+    next open period. One write, whatever the number of lines. A refusal is audited, whether what
+    was read refuses it or the commit does (another close won the race since)."""
     today = clock.program_date()
-    try:
+    shown = period if domain.PERIOD.match(period or "") else "(not a period)"
+    with audit.refusals(uow, "settlement.close_refused", by.ref, lambda refused: f"period {shown}: {refused.slug}"):
         if domain.parse_period(period) is None:
             raise ValidationProblem(f"a period is a calendar month YYYY-MM from 2000-01 on, not {period[:20]!r}")
         if not domain.has_ended(period, today):
             raise PeriodNotEnded(f"settlement period {period} has not ended (today is {today.isoformat()})")
         if store.is_closed(store.head(uow, period)):
             raise store.PeriodClosed(f"settlement period {period} is closed already")
-    except Problem as refused:
-        _audit_refused(uow, by, period, refused)
-        raise
     at = clock.iso(clock.now())
     store.stage_close(uow, period, at, by.ref)
     audit.record(uow, "settlement.period_closed", by.ref, detail=f"period {period}")
     return {"period": period, "closed": True, "closed_at": at, "closed_by": by.ref}
-
-
-def _audit_refused(uow: UnitOfWork, by: Principal, period: str, refused: Problem) -> None:
-    shown = period if domain.PERIOD.match(period or "") else "(not a period)"
-    audit.refused(uow, "settlement.close_refused", by.ref, refused, detail=f"period {shown}: {refused.slug}")
 
 
 def reconcile(uow: UnitOfWork, period: str | None) -> dict[str, Any]:

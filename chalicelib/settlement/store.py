@@ -23,7 +23,7 @@ from chalicelib.events.folding import read_shards, shard_pk, shards_of
 from chalicelib.settlement import domain
 from chalicelib.settlement.domain import Cleared, Clearing
 from chalicelib.settlement.tables import AMOUNTS, HEAD_SHARDS, LineItem, MemoItem, PeriodItem, StatementItem, TallyItem
-from chalicelib.shared.errors import Conflict
+from chalicelib.shared.errors import ConcurrentUpdate, Conflict
 from chalicelib.shared.events import DomainEvent
 
 PAGE = 100                  # lines a page of a statement or of the exports' reader
@@ -71,10 +71,35 @@ def memo(uow: UnitOfWork, reference: str | None) -> MemoItem | None:
     return uow.get(MemoItem, MemoItem.key(reference), consistent=True) if reference else None
 
 
-def stage_memo(uow: UnitOfWork, reference: str, period: str, rate: str | None) -> None:
-    """Leave (or keep: the first original's stays) the memo of an original's lines."""
+def stage_memo(uow: UnitOfWork, reference: str, period: str, lines: list[Clearing]) -> None:
+    """Leave (or keep: the first original's stays) the memo of an original's lines; add their
+    points and fen to what the order's originals cleared."""
+    rates = {line.rate for line in lines if line.rate}
+    rate = rates.pop() if len(rates) == 1 else None
+    points = [line for line in lines if line.points]
+    cleared = [MemoItem.points.add(sum(int(x.points or 0) for x in points)),
+               MemoItem.fen.add(sum(x.fen for x in points))] if points else []
     uow.update(MemoItem(*MemoItem.key(reference)), [MemoItem.period.set(MemoItem.period | period),
-                                                     *([MemoItem.rate.set(MemoItem.rate | rate)] if rate else [])])
+                                                     *([MemoItem.rate.set(MemoItem.rate | rate)] if rate else []),
+                                                     *cleared])
+
+
+def corrected(item: MemoItem) -> domain.Corrected:
+    """What the points corrections of the memo's original gave back so far."""
+    cleared = (int(item.points), int(item.fen or 0)) if item.points is not None else None
+    return domain.Corrected(int(item.corrected_points or 0), int(item.corrected_fen or 0), cleared)
+
+
+def stage_corrected(uow: UnitOfWork, reference: str, before: domain.Corrected, lines: list[Clearing]) -> None:
+    """Move the memo's running figure on by a points correction's lines, on its being as read
+    (two corrections of one original at once: the second is valued again from the first's figure).
+    Every correction gives back at least a point, so the points alone tell a figure moved."""
+    points, fen = -sum(line.points or 0 for line in lines), -sum(line.fen for line in lines)
+    as_read = (MemoItem.corrected_points == before.points) if before.points else \
+        MemoItem.corrected_points.does_not_exist()
+    uow.update(MemoItem(*MemoItem.key(reference)), [MemoItem.corrected_points.set(before.points + points),
+                                                     MemoItem.corrected_fen.set(before.fen + fen)], as_read,
+               on_conflict=lambda: ConcurrentUpdate(f"the corrections of {reference} moved meanwhile"))
 
 
 def stage(uow: UnitOfWork, event: DomainEvent, cleared: Cleared, period: str, original: str,

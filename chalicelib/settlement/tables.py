@@ -7,8 +7,9 @@
                                      mall's busy pair takes thousands of lines a minute), summed
                                      at read: the period's partition lists its statements.
 ``STLLINES#<period>#<a>~<b> / <occurred_at>#<event id>#<n>``  the statement's lines, in time order.
-``STLREF#<reference> / MEMO``          an original's memo (its period, a points rate): what a later
-                                     refund or undo of the same order corrects.
+``STLREF#<reference> / MEMO``          an original's memo (its period, a points rate, what its points
+                                     corrections gave back so far): what a later refund or undo of
+                                     the same order corrects.
 ``STLTALLY[#S<n>] / <merchant>``     all-time tallies of what the stored value journal put on the
                                      merchant's ``settlement:`` account (for the reconciliation).
 """
@@ -102,10 +103,16 @@ class TallyItem(MainModel):
 
 class MemoItem(MainModel):
     """What a correction needs of its original: the period its lines belong to and, for points,
-    the rate they were cleared at (the first original's, if an order had more than one)."""
+    the rate they were cleared at (the first original's, if an order had more than one), the points
+    and fen all its originals cleared; and what its points corrections so far gave back (``corrected_points``, ``corrected_fen``: each
+    correction is the value of all of them, rounded once, less what the earlier ones said)."""
 
     period = UnicodeAttribute(null=True)
     rate = UnicodeAttribute(null=True)
+    points = NumberAttribute(null=True)             # what its originals cleared (an order may redeem twice)
+    fen = NumberAttribute(null=True)
+    corrected_points = NumberAttribute(null=True)
+    corrected_fen = NumberAttribute(null=True)
 
     @staticmethod
     def key(reference: str) -> tuple[str, str]:
