@@ -157,12 +157,32 @@ def record_hold(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str
                  held=True)
 
 
-def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]]) -> None:
+class HoldOrderRefunded(Conflict):
+    slug, title = "hold-order-refunded", "The hold's order has been refunded past what the hold may pay"
+
+
+def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]],
+                     limit_of: Callable[[int], int]) -> None:
     """A confirmed hold's lots, on the order its hold reserved them on (:func:`record_hold`): its
-    points are in ``spent_points`` already."""
+    points are in ``spent_points`` already. A hold is a use of its order as a spend is, and a
+    refund gives back what was spent never beyond the order: so once the order's refunds leave a
+    share (``limit_of(amount left)``) smaller than what is spent and held on it net of what they
+    gave back, the hold is not confirmed (409 :class:`HoldOrderRefunded`; cancel it, its points
+    come back). Written on the condition that no refund came in since the read."""
+    order = repository.of(uow).order(merchant_id, order_id)
+    refunded = int(order.refunded_fen or 0) if order is not None else 0
+    if order is not None and refunded:
+        left = max(int(order.amount_fen or 0) - refunded, 0)
+        net, limit = int(order.spent_points or 0) - int(order.restored or 0), limit_of(left)
+        if net > limit:
+            raise HoldOrderRefunded(f"order {order_id} has been refunded {refunded} fen of {int(order.amount_fen or 0)}:"
+                                    f" what is left may be paid with at most {limit} points, {net} are spent or held "
+                                    "on it; cancel the hold", refunded_fen=refunded, limit_points=limit)
+    same = OrderItem.refunded_fen.does_not_exist() | (OrderItem.refunded_fen == refunded)
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
                [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
-                OrderItem.version.add(1)], OrderItem.pk.exists())
+                OrderItem.version.add(1)], OrderItem.pk.exists() & same,
+               on_conflict=changed(f"order {order_id}", "refunded concurrently"))
 
 
 def release_held(uow: UnitOfWork, merchant_id: str, order_id: str, points: int) -> None:

@@ -203,7 +203,9 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     holds.move(uow, h, holds.CONFIRMED)
     if h.order and h.claimed:             # its share was reserved on the order when it was made
         merchant, order_id = h.order.split(":", 1)
-        orders.record_confirmed(uow, merchant, order_id, json.loads(h.lots))
+        _, rules = program.rules_at(uow, clock.now())
+        orders.record_confirmed(uow, merchant, order_id, json.loads(h.lots),
+                                lambda left: R.redeem_limit_points(rules, left))
     elif h.order:                         # a hold from before holds claimed their order
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())

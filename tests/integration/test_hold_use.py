@@ -1,0 +1,90 @@
+"""A hold is a use of its order and of its checkout (attack E, findings 2 and 3), through the app on
+every backend:
+
+* a points hold whose order has been refunded so far that what is left may no longer be paid with
+  what is spent and held on it is not confirmed (409 ``hold-order-refunded``): its points are not
+  spent on a refunded order, never to come back; the hold's cancel gives them back. A partial
+  refund that leaves room lets it confirm, and the last refund gives its points back;
+* a checkout's own hold (points, stored value) confirmed outside the checkout: ``cancelCheckout``
+  is 409 ``checkout-state`` (the member is charged), the checkout stays committed and completes.
+
+1 point a fen, at most 50% of an order in points (figures by hand)."""
+
+from __future__ import annotations
+
+from chalicelib.shared import clock
+from tests.integration.test_checkout_commit import CHECKOUTS, _balances, _quote, _till
+from tests.integration.test_checkout_quote import _member
+from tests.integration.test_points_features import T0, balanced
+from tests.integration.test_points_hold_orders import HOLDS, stocked
+
+ON = {"merchant_id": "m1", "order_amount_fen": 1_000}                    # at most 500 points on the order
+
+
+def refused_then_cancelled(api, mid: str, hold_id: str) -> dict:
+    """The hold's confirm refused (409 hold-order-refunded), the hold still open, then cancelled."""
+    status, problem = api.call("POST", f"{HOLDS.format(mid)}/{hold_id}/confirm", {})
+    assert status == 409 and problem["type"].endswith("/hold-order-refunded"), problem
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold_id}")["status"] == "open"
+    api.ok("POST", f"{HOLDS.format(mid)}/{hold_id}/cancel", {})
+    return problem
+
+
+def test_a_hold_on_an_order_refunded_in_full_is_not_confirmed_and_its_cancel_gives_the_points_back(api):
+    clock.freeze(T0)
+    mid = stocked(api, "13800491001")
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 300, "order_id": "F1", **ON})
+    refund = api.ok("POST", "/v1/orders/F1/refunds", {"refund_id": "rf1", "amount_fen": 1_000, "merchant_id": "m1"})
+    assert refund["restored"] == 0                                        # nothing spent yet
+    problem = refused_then_cancelled(api, mid, hold["hold_id"])
+    assert (problem["refunded_fen"], problem["limit_points"]) == (1_000, 0)
+    order = api.ok("GET", "/v1/orders/F1?merchant_id=m1")
+    assert (order["spent"], order["restored_points"]) == ([], 0)
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10_000, 0, 0)
+
+
+def test_a_partial_refund_that_leaves_room_lets_the_hold_confirm_and_the_last_refund_gives_it_back(api):
+    clock.freeze(T0)
+    mid = stocked(api, "13800491002")
+    ok = api.ok("POST", HOLDS.format(mid), {"points": 300, "order_id": "P1", **ON})
+    api.ok("POST", "/v1/orders/P1/refunds", {"refund_id": "rp1", "amount_fen": 400, "merchant_id": "m1"})
+    assert api.ok("POST", f"{HOLDS.format(mid)}/{ok['hold_id']}/confirm", {})["status"] == "confirmed"   # 600 left: 300
+    assert api.ok("POST", "/v1/orders/P1/refunds", {"refund_id": "rp2", "amount_fen": 600,
+                                                    "merchant_id": "m1"})["restored"] == 300
+    over = api.ok("POST", HOLDS.format(mid), {"points": 300, "order_id": "P2", **ON})
+    api.ok("POST", "/v1/orders/P2/refunds", {"refund_id": "rp3", "amount_fen": 500, "merchant_id": "m1"})
+    assert refused_then_cancelled(api, mid, over["hold_id"])["limit_points"] == 250        # 500 left: 250
+    account = balanced(mid)
+    assert (account["available"], account["held"], account["redeemed"]) == (10_000, 0, 300)
+
+
+def test_a_checkout_whose_points_hold_was_confirmed_outside_it_is_not_cancelled_and_completes(api):
+    clock.freeze(T0)
+    mid = _member(api, "13800491003")
+    before = _balances(api, mid)
+    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"]}, key="hu-1", token=_till())
+    hid = c["holds"]["points"]["hold_id"]
+    api.ok("POST", f"{HOLDS.format(mid)}/{hid}/confirm", {}, token=_till())
+    status, problem = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, key="hu-c", token=_till())
+    assert status == 409 and problem["type"].endswith("checkout-state") and problem["part"] == "points", problem
+    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "committed"
+    assert _balances(api, mid)["coupons"] != before["coupons"]            # its coupons still held, not released
+    done = api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "pay-hu"}, key="hu-d",
+                  token=_till())
+    assert done["status"] == "completed"
+    account = balanced(mid)
+    assert (account["held"], account["redeemed"]) == (0, 5_000)           # spent once, on the completed checkout
+
+
+def test_a_checkout_whose_stored_value_hold_was_confirmed_outside_it_is_not_cancelled(api):
+    clock.freeze(T0)
+    mid = _member(api, "13800491004")
+    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"], "stored_value_fen": 500}, key="hu-2",
+               token=_till())
+    api.ok("POST", f"/v1/members/{mid}/stored-value/holds/{c['holds']['stored_value']['hold_id']}/confirm", {},
+           token=_till())
+    status, problem = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, key="hu-c2", token=_till())
+    assert status == 409 and problem["part"] == "stored_value", problem
+    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "committed"
+    assert _balances(api, mid)["points"] == (0, 5_000)                    # the points hold is still held
