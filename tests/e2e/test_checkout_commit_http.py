@@ -7,9 +7,11 @@ a cancelled checkout gives everything back."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.checkout.replies import CheckoutOut
+from chalicelib.shared.config import settings
 from tests.e2e.conftest import fresh_phone
 from tests.e2e.test_checkout_quote_http import (  # noqa: F401  (shop: the module's fixture)
     CART,
@@ -166,9 +168,16 @@ def test_completions_racing_under_different_keys_with_one_payment_all_answer_the
     c = _ok(api.call("POST", CHECKOUTS, {"quote_id": q["quote_id"], "stored_value_fen": 5_000}, signed_by=till,
                      key=f"keys-{member_id}"), 201)
     path, keys = f"{CHECKOUTS}/{c['checkout_id']}/complete", [f"keys-done-{i}-{member_id}" for i in range(16)]
+    def complete(key):
+        began = time.monotonic()
+        return api.call("POST", path, {"payment_ref": "wx-keys"}, signed_by=till, key=key), time.monotonic() - began
     with ThreadPoolExecutor(16) as pool:
-        completes = list(pool.map(lambda k: api.call("POST", path, {"payment_ref": "wx-keys"}, signed_by=till, key=k),
-                                  keys))
+        timed = list(pool.map(complete, keys))
+    # A 503 busy only at the request's deadline (a machine too loaded for 16 turns in it: a fresh
+    # clone beside `make bench` saw one), and the caller's retry under its key then answers it.
+    busy = [(i, took) for i, (r, took) in enumerate(timed) if r.status_code == 503]
+    assert all(took >= settings().request_budget_seconds / 2 for _, took in busy), busy
+    completes = [complete(keys[i])[0] if r.status_code == 503 else r for i, (r, _) in enumerate(timed)]
     assert [r.status_code for r in completes] == [200] * 16, [r.text for r in completes]
     done = completes[0].json()
     assert done["status"] == "completed" and done["earned"]["points"] == 191
