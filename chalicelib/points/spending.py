@@ -134,10 +134,11 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None,
-         hold_id: str | None = None) -> dict[str, Any]:
+         hold_id: str | None = None, checkout_id: str | None = None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later.
     ``hold_id``: the hold's id, chosen by a caller that takes it as a step of its own (checkout's
-    commit: ``holds.step_id``), so that a retry finds it; default: a new id."""
+    commit: ``holds.step_id``), so that a retry finds it; default: a new id. ``checkout_id``: the
+    checkout it is a step of (it is then confirmed only by that checkout's completion)."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key, hold_id)
     if cmd.order_id:                      # a use of the order: claimed, its amount fixed, its share reserved
@@ -154,6 +155,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     h.order, h.merchant_id = f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant
     h.store_id, h.order_amount_fen, h.target = store, cmd.order_amount_fen, None
     h.claimed = True if cmd.order_id else None
+    h.of_checkout = checkout_id
     chunked.due_at(h, member_id, expires)
     if filling is None:
         holds.create(uow, h, holds.OPEN)
@@ -194,10 +196,12 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
 
 
 def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, uow: UnitOfWork,
-                 key: str | None) -> dict[str, Any]:
-    """Spend the held points (and record them on the hold's order)."""
+                 key: str | None, via_checkout: bool = False) -> dict[str, Any]:
+    """Spend the held points (and record them on the hold's order); a checkout's hold only by its
+    checkout's completion (``via_checkout``: :func:`~chalicelib.ledger.holds.confirmable`)."""
     member_id = access.member(uow, member_id, by)
     h, ledger = _settle(uow, member_id, point_type, hold_id, ("open",), by)
+    holds.confirmable(h, via_checkout)
     points = int(h.points)
     ledger.release(points)
     holds.move(uow, h, holds.CONFIRMED)
