@@ -13,7 +13,7 @@ from chalicelib.ledger.holds import HoldNotOpen
 from chalicelib.points import access, chunked, lapsing, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
-from chalicelib.points.tables import HoldItem
+from chalicelib.points.tables import AccountItem, HoldItem
 from chalicelib.shared import clock, deadline
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.ids import new_id
@@ -57,26 +57,26 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
-    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, member_id, cmd.point_type):
+    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, ledger.account):
         uow.forget()                              # a lapsed hold's share of the order is free again too
         ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     try:
         return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
     except InsufficientPoints:
-        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, member_id, cmd.point_type):
+        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, ledger.account):
             raise
     uow.forget()                                  # lapsed holds gave their points back: read again
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
 
 
-def give_back_lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> int:
+def give_back_lapsed(uow: UnitOfWork, account: AccountItem) -> int:
     """Do the holds job's work for one account now: give back what its holds past their time keep
     (points, and a share of their order: each in units of its own, as the job would), for a spend
     that needs them or spends on an order; how many."""
-    found = lapsing.lapsed(uow, member_id, point_type)
+    found = lapsing.lapsed(uow, account)
     for h in found:
-        finish_release(uow.program, member_id, h.hold_id, point_type, LAPSE_ACTOR, "expired")
+        finish_release(uow.program, account.member_id, h.hold_id, account.point_type, LAPSE_ACTOR, "expired")
     return len(found)
 
 
@@ -157,6 +157,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     h.claimed = True if cmd.order_id else None
     h.of_checkout = checkout_id
     chunked.due_at(h, member_id, expires)
+    ledger.opened(hold_id, h.hold_expires_at)
     if filling is None:
         holds.create(uow, h, holds.OPEN)
     else:
@@ -204,6 +205,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
     holds.confirmable(h, via_checkout)
     points = int(h.points)
     ledger.release(points)
+    ledger.closed(hold_id)
     holds.move(uow, h, holds.CONFIRMED)
     if h.order and h.claimed:             # its share was reserved on the order when it was made
         merchant, order_id = h.order.split(":", 1)
@@ -239,6 +241,7 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     now, rest = lots[:MAX_LOTS], lots[MAX_LOTS:]
     points = sum(int(lot["points"]) for lot in now)
     ledger.release(points)
+    ledger.closed(hold_id)
     for lot in now:
         ledger.put_back(lot, int(lot["points"]), h.created_at)
     h.returned = returned + points
