@@ -47,8 +47,9 @@ class Operation:
     secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None
     # path parameters with a closed set of values, listed by the document (computed when it is built)
     path_values: dict[str, Callable[[], list[str]]] | None = None
-    # the handler acts outside its unit of work (posts to a URL, sends to a queue): a retry with
-    # the same key is answered from its record before the handler runs again
+    # the handler acts outside its unit of work (posts to a URL, sends to a queue, commits work of
+    # its own before the request's: a spend giving back lapsed holds, an audited refusal): a retry
+    # with the same key is answered from its record before the handler runs again
     external: bool = False
     audit_refusals: bool = False         # a 403/404/409/422 of an authenticated caller is audited (api/refusals.py)
     also: tuple[int, ...] = ()           # other 2xx the handler may answer (``call.status``), with the same reply
