@@ -46,16 +46,14 @@ def record_behavior(call: Call):
 
 @endpoint(bp, "/v1/members/{member_id}/points/redeem", "POST", "redeemPoints", tags=TAGS, errors=(404, 409),
           summary="Spend points, soonest-expiring first: as a cash offset on an order or for a reward",
-          allow=(MEMBER, *TILL), body="chalicelib.points.schemas:Redeem", response="chalicelib.points.replies:RedeemOut",
-          external=True)      # (a spend commits work of its own first, lapsed holds given back: a retry is answered first)
+          allow=(MEMBER, *TILL), body="chalicelib.points.schemas:Redeem", response="chalicelib.points.replies:RedeemOut")
 def redeem_points(call: Call):
     return service.redeem(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
 
 @endpoint(bp, "/v1/members/{member_id}/points/holds", "POST", "holdPoints", tags=TAGS, status=201, errors=(404, 409),
           summary="Reserve points for a checkout; confirm or cancel it, or it lapses after ttl_seconds",
-          allow=TILL, body="chalicelib.points.schemas:Hold", response="chalicelib.points.replies:HoldOut",
-          external=True)      # (as redeemPoints)
+          allow=TILL, body="chalicelib.points.schemas:Hold", response="chalicelib.points.replies:HoldOut")
 def hold_points(call: Call):
     return service.hold(call.params["member_id"], call.body, call.caller, call.uow, call.idempotency_key)
 
