@@ -48,8 +48,7 @@ S = "chalicelib.checkout.schemas:"
 @endpoint(bp, "/v1/checkouts", "POST", "commitCheckout", tags=TAGS, status=201, personal=True,
           errors=(403, 404, 409, 422, 423, 429), summary="Commit a quote: its coupons locked, points, stored value and gift "
           "cards held, all or nothing (409: what differs); the Idempotency-Key (required) names every step, so a "
-          "retry resumes", allow=TILL, body=S + "CommitCheckout", response=R + "CheckoutOut",
-          external=True)      # (its steps commit on their own, as a cancelled one's release: a replay is answered first)
+          "retry resumes", allow=TILL, body=S + "CommitCheckout", response=R + "CheckoutOut")
 def commit_checkout(call: Call):
     return commits.commit(call.body, call.caller, call.uow, call.idempotency_key)
 
@@ -64,7 +63,7 @@ def complete_checkout(call: Call):
 
 @endpoint(bp, "/v1/checkouts/{checkout_id}/cancel", "POST", "cancelCheckout", tags=TAGS, personal=True,
           errors=(404, 409, 422), summary="Cancel a checkout not completed: every hold released", allow=TILL,
-          body=S + "CancelCheckout", response=R + "CheckoutOut", external=True)      # (as commitCheckout)
+          body=S + "CancelCheckout", response=R + "CheckoutOut")
 def cancel_checkout(call: Call):
     return completion.cancel(call.params["checkout_id"], call.body, call.caller, call.uow)
 
