@@ -75,6 +75,8 @@ def give_back_lapsed(uow: UnitOfWork, account: AccountItem) -> int:
     (points, and a share of their order: each in units of its own, as the job would), for a spend
     that needs them or spends on an order; how many."""
     found = lapsing.lapsed(uow, account)
+    if found:
+        uow.before_own_work()                     # a replay does none of it: answered now
     for h in found:
         finish_release(uow.program, account.member_id, h.hold_id, account.point_type, LAPSE_ACTOR, "expired")
     return len(found)
@@ -94,6 +96,7 @@ def _take(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, me
             if filling_id is None:
                 raise
     assert filling_id is not None
+    uow.before_own_work()                         # the steps commit apart: a replay is answered first
     filling = chunked.fill(uow.program, member_id, cmd.point_type, cmd.points, filling_id, by, rules, merchant)
     uow.forget()                                  # the steps changed the account and the lots
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
