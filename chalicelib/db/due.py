@@ -53,7 +53,7 @@ DUE_SHARDS = 8        # shards of a kind not in SHARDS
 # account's rolling date, the lot's reminder, the tier's review and reminder) and the member's
 # review (a flash of registrations) take up to a flash's 10,000 a second: 16 shards, 625 a second
 # each. Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
-SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "lifecycle": 16,
+SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "points-reminder": 16, "lifecycle": 16,
           "tier-review": 16, "tier-remind": 16, "tier-reminder": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
           "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1, "coupon-expiry": 16, "coupon-hold": 2, "checkout": 2}
 LANES = 8             # continuations a run fans out to per batch of programs (lane n: shards n, n + LANES...)
