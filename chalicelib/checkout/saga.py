@@ -115,7 +115,7 @@ def _coupon(k: dict[str, Any], c: dict[str, Any], by: Principal | None, expires:
 
     return Step(f"coupon:{c['coupon_id']}", hid, status, take,
                 lambda uow: coupons.holds.confirm(hid, _must(by), uow, via_checkout=True),
-                lambda uow, why: coupons.holds.release(hid, by, uow, why))
+                lambda uow, why: coupons.holds.release(hid, by, uow, why, via_checkout=True))
 
 
 def _points(k: dict[str, Any], p: dict[str, Any], by: Principal | None) -> Step:
@@ -131,7 +131,7 @@ def _points(k: dict[str, Any], p: dict[str, Any], by: Principal | None) -> Step:
 
     return Step("points", hid, status, take,
                 lambda uow: points.confirm_hold(member, hid, "points", _must(by), uow, None, via_checkout=True),
-                lambda uow, why: points.release_hold(member, hid, "points", by, uow, None, why))
+                lambda uow, why: points.release_hold(member, hid, "points", by, uow, None, why, via_checkout=True))
 
 
 def _stored_value(k: dict[str, Any], v: dict[str, Any], by: Principal | None) -> Step:
@@ -147,7 +147,7 @@ def _stored_value(k: dict[str, Any], v: dict[str, Any], by: Principal | None) ->
 
     return Step("stored_value", hid, status, take,
                 lambda uow: stored_value.holds.confirm(member, hid, _must(by), uow, None, via_checkout=True),
-                lambda uow, why: stored_value.holds.release(member, hid, by, uow, None, why))
+                lambda uow, why: stored_value.holds.release(member, hid, by, uow, None, why, via_checkout=True))
 
 
 def _card(k: dict[str, Any], g: dict[str, Any], by: Principal | None, secret: str) -> Step:
@@ -163,7 +163,7 @@ def _card(k: dict[str, Any], g: dict[str, Any], by: Principal | None, secret: st
 
     return Step(f"gift_card:{g['card_number']}", hid, status, take,
                 lambda uow: gift_cards.holds.confirm(hid, _must(by), uow, None, via_checkout=True),
-                lambda uow, why: gift_cards.holds.release(hid, by, uow, None, why))
+                lambda uow, why: gift_cards.holds.release(hid, by, uow, None, why, via_checkout=True))
 
 
 def in_unit(program: str, actor: str, stage: Callable[[UnitOfWork], Any]) -> Any:

@@ -155,9 +155,12 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork, via_checkout: bool = F
     return {**_view(h), "coupon": view(c, terms, now)}
 
 
-def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled") -> dict[str, Any]:
-    """Unlock the coupon (a cancel, or the lapse job with ``by=None``); its saving leaves the budgets."""
+def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled",
+            via_checkout: bool = False) -> dict[str, Any]:
+    """Unlock the coupon (a cancel, or the lapse job with ``by=None``; a checkout's lock only by
+    its checkout, ``via_checkout``, or the lapse); its saving leaves the budgets."""
     h, c = _open(uow, hold_id, by)
+    holds.releasable(h, by, via_checkout)
     give_back(uow, templates.find(uow, c.template_id, None), h.store_id, h.budget_period, int(h.saving_fen))
     holds.move(uow, h, holds.RELEASED)
     read = int(c.version or 0)

@@ -106,10 +106,12 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None,
 
 
 def release(hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None,
-            why: str = "cancelled") -> dict[str, Any]:
-    """Give the held amount back to the card (a cancel, or the lapse job with ``by=None``); to what
-    its buyer is owed if the card was voided meanwhile."""
+            why: str = "cancelled", via_checkout: bool = False) -> dict[str, Any]:
+    """Give the held amount back to the card (a cancel, or the lapse job with ``by=None``; a
+    checkout's hold only by its checkout, ``via_checkout``, or the lapse); to what its buyer is
+    owed if the card was voided meanwhile."""
     h, card, batch = _open(uow, hold_id, by)
+    holds.releasable(h, by, via_checkout)
     fen = int(h.amount_fen)
     change = CardChange(uow, card)
     card.held = int(card.held or 0) - fen

@@ -14,8 +14,8 @@ hold shares is here:
   and refuses a move the machine does not have;
 * the owner check (:func:`visible`: another merchant's hold does not exist for the caller),
   the refusal of a hold that is no longer open or has expired (:func:`settleable`,
-  :class:`HoldNotOpen`), and of a checkout's hold confirmed outside its checkout
-  (:func:`confirmable`, :class:`HoldOfCheckout`);
+  :class:`HoldNotOpen`), and of a checkout's hold confirmed or cancelled outside its checkout
+  (:func:`confirmable`, :func:`releasable`, :class:`HoldOfCheckout`);
 * the lapse: :func:`due_at` puts a hold on the due index, :func:`lapse_job` makes the job that
   gives back what lapsed;
 * ids of steps derived from the request's Idempotency-Key (:func:`step_id`), so a retry resumes
@@ -126,6 +126,18 @@ def confirmable(h: H, via_checkout: bool) -> H:
     if h.of_checkout and not via_checkout:
         raise HoldOfCheckout(f"hold {h.hold_id} is checkout {h.of_checkout}'s: complete the checkout "
                              "(completeCheckout) to spend it, or cancel the checkout", checkout_id=h.of_checkout)
+    return h
+
+
+def releasable(h: H, by: Principal | None, via_checkout: bool) -> H:
+    """The hold, if this caller may give it back: a checkout's hold only by its checkout (its
+    cancel, a refused commit, its lapse: ``via_checkout``) or by its store's own lapse job (``by``
+    None: its time is up, and so is the checkout's), never by a till's cancel of the one hold,
+    which could leave a completion running part spent and part released (409
+    :class:`HoldOfCheckout`, nothing changed: cancel the checkout)."""
+    if h.of_checkout and by is not None and not via_checkout:
+        raise HoldOfCheckout(f"hold {h.hold_id} is checkout {h.of_checkout}'s: cancel the checkout "
+                             "(cancelCheckout) to give it back", checkout_id=h.of_checkout)
     return h
 
 

@@ -231,12 +231,14 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
 
 
 def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | None, uow: UnitOfWork,
-                 key: str | None, why: str = "cancelled", follow: bool = True) -> dict[str, Any]:
+                 key: str | None, why: str = "cancelled", follow: bool = True,
+                 via_checkout: bool = False) -> dict[str, Any]:
     """Give the held points back to their lots (a cancel, or the holds job with ``by=None``): at
     most ``MAX_LOTS`` lots in this unit, the rest in steps after it commits (``follow``)."""
     if by is not None:
         member_id = access.member(uow, member_id, by)
     h, ledger = _settle(uow, member_id, point_type, hold_id, ("open", "filling", "releasing"), by)
+    holds.releasable(h, by, via_checkout)
     before, lock = h.status, (HoldItem.returned.does_not_exist() if h.returned is None
                               else HoldItem.returned == int(h.returned))
     returned = int(h.returned or 0)

@@ -92,11 +92,12 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
 
 
 def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None,
-            why: str = "cancelled") -> dict[str, Any]:
-    """Give the held amount back (a cancel, or the lapse job with ``by=None``)."""
+            why: str = "cancelled", via_checkout: bool = False) -> dict[str, Any]:
+    """Give the held amount back (a cancel, or the lapse job with ``by=None``; a checkout's hold
+    only by its checkout, ``via_checkout``, or the lapse)."""
     if by is not None:
         member_id = members.acting_on(uow, member_id, by).member_id
-    h = _open(uow, member_id, hold_id, by)
+    h = holds.releasable(_open(uow, member_id, hold_id, by), by, via_checkout)
     change = SvChange(uow, member_id)
     change.release(int(h.principal), int(h.bonus))
     holds.move(uow, h, holds.RELEASED)

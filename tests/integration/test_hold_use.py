@@ -96,6 +96,29 @@ def test_a_checkouts_holds_are_confirmed_only_by_its_completion_and_its_cancel_g
     assert (account["held"], account["redeemed"]) == (0, 0)
 
 
+def test_a_checkouts_holds_are_not_cancelled_one_by_one_so_its_completion_is_never_half_done(api):
+    """Attack F finding 4: a till's cancel of one of a checkout's holds (its stored value) while the
+    completion ran left the checkout ``completing`` with its points spent and no call to undo it.
+    A checkout's holds are given back only by its cancel (or the lapse): 409 hold-of-checkout."""
+    clock.freeze(T0)
+    mid = _member(api, "13800491007")
+    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"], "stored_value_fen": 500}, key="hu-7",
+               token=_till())
+    held = _balances(api, mid)
+    tries = [f"{HOLDS.format(mid)}/{c['holds']['points']['hold_id']}/cancel",
+             f"/v1/members/{mid}/stored-value/holds/{c['holds']['stored_value']['hold_id']}/cancel",
+             *(f"/v1/coupons/holds/{h['hold_id']}/cancel" for h in c["holds"]["coupons"])]
+    for i, path in enumerate(tries):
+        status, problem = api.call("POST", path, {}, key=f"hu-y{i}", token=_till())
+        assert status == 409 and problem["type"].endswith("/hold-of-checkout"), (path, problem)
+    assert _balances(api, mid) == held
+    done = api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "pay-hu7"}, key="hu-7d",
+                  token=_till())
+    assert done["status"] == "completed"
+    account = balanced(mid)
+    assert (account["held"], account["redeemed"]) == (0, 5_000)
+
+
 def test_a_checkout_holds_own_completion_confirms_them(api):
     clock.freeze(T0)
     mid = _member(api, "13800491005")
