@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.orders.service import OrderItem
 from chalicelib.shared import clock
 from tests.integration.conftest import AppClient
 from tests.integration.test_points_features import T0, balanced
 from tests.integration.test_points_hold_orders import HOLDS, stocked
+from tests.racing import put
 
 
 @pytest.fixture
@@ -78,3 +80,22 @@ def test_a_hold_one_point_past_what_the_refunded_order_may_pay_is_refused(api):
     assert (problem["refunded_fen"], problem["limit_points"]) == (402, 299)
     assert problem["detail"].startswith("order C4 has been refunded 402 fen of 1000: what is left may be paid "
                                         "with at most 299 points, 300 are spent or held on it"), problem
+
+
+def test_a_refund_landing_between_the_confirms_read_and_its_write_refuses_the_confirm(racing):
+    """The order read unrefunded; a full refund of it is written before the confirm's commit: the
+    confirm's write is conditioned on the refunds it read, so it does not spend the 300 on a
+    refunded order (409, the hold still open)."""
+    api = AppClient()
+    clock.freeze(T0)
+    mid = stocked(api, "13800299005")
+    hold = api.ok("POST", HOLDS.format(mid), {"points": 300, "order_id": "C5", "merchant_id": "m1",
+                                              "order_amount_fen": 1_000})
+    racing.race(OrderItem, put("refunded_fen", {"N": "1000"}))
+    status, problem = api.call("POST", f"{HOLDS.format(mid)}/{hold['hold_id']}/confirm", {})
+    assert racing.raced == 1
+    assert status == 409, problem
+    assert api.ok("GET", f"{HOLDS.format(mid)}/{hold['hold_id']}")["status"] == "open"
+    account = balanced(mid)
+    assert (account["held"], account["redeemed"]) == (300, 0)
+    clock.freeze(None)

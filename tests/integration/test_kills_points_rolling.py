@@ -152,3 +152,45 @@ def test_an_order_id_with_colons_has_its_expired_lot_noted_and_its_refund_claws_
     assert (reply["already_expired"], reply["debt_added"], reply["forgiven"]) == (100, 0, 0)
     account = balanced(mid)
     assert (account["available"], account["debt"], account["expired"]) == (0, 0, 100)
+
+
+def test_a_reminder_run_late_after_the_window_ended_reminds_of_nothing(api):
+    """The reminder of 28 March (3 days before the window's end) is first run on 2 April: the window
+    ended 31 March and its points have lapsed, so no points.expiring is sent for a day gone by."""
+    clock.freeze(T0)
+    mid = api.member("13800298008")
+    rules(api, expiry={"policy": "rolling", "days": 30}, reminder_days=[3])
+    earn(api, mid, "o1", 10_000)
+    clock.freeze(datetime(2026, 4, 2, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert [e for e in outbox_events(kind="points.expiring") if e.data["member_id"] == mid] == []
+
+
+# --- lapsing.holding: holds past their time -------------------------------------------------------
+
+def test_two_lapsed_holds_both_count_back_before_the_holds_job(api):
+    """30 and 20 held for a minute; two minutes on (the holds job not run) neither is the member's
+    hold any more: held 0, and all 100 in the balance and spendable."""
+    clock.freeze(T0)
+    mid = api.member("13800298009")
+    earn(api, mid, "o1", 10_000)
+    for held in (30, 20):
+        api.ok("POST", HOLDS.format(mid), {"points": held, "ttl_seconds": 60})
+    assert (points(api, mid)["held"], points(api, mid)["balance"]) == (50, 50)
+    clock.freeze(T0 + timedelta(minutes=2))
+    view = points(api, mid)
+    assert (view["held"], view["balance"], view["spendable"]) == (0, 100, 100)
+
+
+def test_a_lapsed_hold_of_rolling_points_inside_their_window_counts_them_back_live(api):
+    """Rolling points (no last day of their own) held for a minute: two minutes on, the window
+    still open, the 40 are back in the balance and the next lots, none lapsed."""
+    clock.freeze(T0)
+    mid = api.member("13800298010")
+    rolling(api)
+    earn(api, mid, "o1", 10_000)
+    api.ok("POST", HOLDS.format(mid), {"points": 40, "ttl_seconds": 60})
+    clock.freeze(T0 + timedelta(minutes=2))
+    view = points(api, mid)
+    assert (view["held"], view["balance"], view["lapsed"]) == (0, 100, 0)
+    assert view["next_lots"] == [{"expires_on": "2026-03-31", "points": 100}]
