@@ -150,6 +150,8 @@ def test_an_order_id_with_colons_has_its_expired_lot_noted_and_its_refund_claws_
     assert api.run_job("points-expiry")["points_expired"] == 100
     reply = refund(api, "POS:2026:0001", "r1", 10_000)
     assert (reply["already_expired"], reply["debt_added"], reply["forgiven"]) == (100, 0, 0)
+    order = api.ok("GET", "/v1/orders/POS:2026:0001?merchant_id=m1")        # getOrder says so too
+    assert (order["already_expired"], order["clawed_back"]["points"]) == ({"points": 100}, 0)
     account = balanced(mid)
     assert (account["available"], account["debt"], account["expired"]) == (0, 0, 100)
 
@@ -194,3 +196,18 @@ def test_a_lapsed_hold_of_rolling_points_inside_their_window_counts_them_back_li
     view = points(api, mid)
     assert (view["held"], view["balance"], view["lapsed"]) == (0, 100, 0)
     assert view["next_lots"] == [{"expires_on": "2026-03-31", "points": 100}]
+
+
+def test_a_lapsed_hold_over_two_lots_that_ended_meanwhile_counts_both_as_lapsed(api):
+    """Two lots of 100 end 31 December (year_end); on that day 150 are held from both for an hour.
+    On 1 January (no job run) the hold has lapsed and both lots have ended: all 200 have lapsed."""
+    clock.freeze(T0)
+    mid = api.member("13800298011")
+    earn(api, mid, "o1", 10_000)
+    earn(api, mid, "o2", 10_000)
+    clock.freeze(datetime(2026, 12, 31, 4, tzinfo=UTC))
+    api.ok("POST", HOLDS.format(mid), {"points": 150, "ttl_seconds": 3_600})
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
+    view = points(api, mid)
+    assert (view["held"], view["balance"], view["lapsed"]) == (0, 0, 200)
+
