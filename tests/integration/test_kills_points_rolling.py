@@ -1,9 +1,11 @@
-"""Rolling expiry and points given back, at their edges, through the app on the in-memory fake
-(written against the survivors of session 50's mutation run): a rolling hold cancelled inside its
-window (and one of points that never expire) gives every point back; a refund after the rolling
-expiry gives back points that expire on their way; a back-dated purchase joins the live window
-its own has missed, and one paid on the window's very last day renews it; two purchases on one
-day remind once; an order id with colons has its expired lots noted on it."""
+"""Rolling expiry, holds past their time and points given back, at their edges, through the app on
+the in-memory fake (written against the survivors of session 50's mutation run): a rolling hold
+cancelled inside its window (and one of points that never expire) gives every point back; a refund
+after the rolling expiry gives back points that expire on their way; a back-dated purchase joins
+the live window its own has missed, and one paid on the window's very last day renews it; two
+purchases on one day remind once, and a reminder run after the window ended reminds of nothing; an
+order id with colons has its expired lot noted on it (the refund and getOrder say so); lapsed holds
+count back whole: two of them, one of rolling points in their window, one over two lots that ended."""
 
 from __future__ import annotations
 
