@@ -10,6 +10,7 @@ import pytest
 from chalicelib.orders.service import OrderItem
 from chalicelib.shared import clock
 from tests.integration.conftest import AppClient
+from tests.integration.test_hold_use import refused_then_cancelled
 from tests.integration.test_points_features import T0, balanced
 from tests.integration.test_points_hold_orders import HOLDS, stocked
 from tests.racing import put
@@ -19,6 +20,16 @@ from tests.racing import put
 def api(memory):
     yield AppClient()
     clock.freeze(None)
+
+
+def held_then_refunded(api, phone: str, order: str, held: int, refunded_fen: int) -> tuple[str, dict]:
+    """A member stocked with 10,000 points holds ``held`` on a 1,000 fen order, then the order is
+    refunded ``refunded_fen``: the member and the refused confirm's problem (the hold cancelled)."""
+    mid = stocked(api, phone)
+    hold = api.ok("POST", HOLDS.format(mid), {"points": held, "order_id": order, "merchant_id": "m1",
+                                              "order_amount_fen": 1_000})
+    api.ok("POST", f"/v1/orders/{order}/refunds", {"refund_id": "r1", "amount_fen": refunded_fen, "merchant_id": "m1"})
+    return mid, refused_then_cancelled(api, mid, hold["hold_id"])
 
 
 def test_a_hold_confirms_on_its_unrefunded_order_after_the_share_cap_is_lowered(api):
@@ -40,13 +51,8 @@ def test_a_one_point_hold_on_an_order_refunded_in_full_is_refused_even_where_a_f
     """At 100% of an order in points and 100 points a yuan, a single fen left could be paid with
     one point; the order refunded in full leaves none: the 1 point held is not confirmed."""
     clock.freeze(T0)
-    mid = stocked(api, "13800299002")
     api.ok("PUT", "/v1/points/rules", {"rules": {"redeem": {"points_per_yuan": 100, "max_share_percent": 100}}})
-    hold = api.ok("POST", HOLDS.format(mid), {"points": 1, "order_id": "C2", "merchant_id": "m1",
-                                              "order_amount_fen": 1_000})
-    api.ok("POST", "/v1/orders/C2/refunds", {"refund_id": "r1", "amount_fen": 1_000, "merchant_id": "m1"})
-    status, problem = api.call("POST", f"{HOLDS.format(mid)}/{hold['hold_id']}/confirm", {})
-    assert status == 409 and problem["type"].endswith("/hold-order-refunded"), problem
+    mid, problem = held_then_refunded(api, "13800299002", "C2", 1, 1_000)
     assert (problem["refunded_fen"], problem["limit_points"]) == (1_000, 0)
     assert balanced(mid)["redeemed"] == 0
 
@@ -71,12 +77,7 @@ def test_a_hold_one_point_past_what_the_refunded_order_may_pay_is_refused(api):
     """300 held on a 1,000 fen order; 402 fen refunded (nothing spent, nothing given back): 598 fen
     left may be paid with 299 points: the 300 are one too many."""
     clock.freeze(T0)
-    mid = stocked(api, "13800299004")
-    hold = api.ok("POST", HOLDS.format(mid), {"points": 300, "order_id": "C4", "merchant_id": "m1",
-                                              "order_amount_fen": 1_000})
-    api.ok("POST", "/v1/orders/C4/refunds", {"refund_id": "r1", "amount_fen": 402, "merchant_id": "m1"})
-    status, problem = api.call("POST", f"{HOLDS.format(mid)}/{hold['hold_id']}/confirm", {})
-    assert status == 409 and problem["type"].endswith("/hold-order-refunded"), problem
+    _, problem = held_then_refunded(api, "13800299004", "C4", 300, 402)
     assert (problem["refunded_fen"], problem["limit_points"]) == (402, 299)
     assert problem["detail"].startswith("order C4 has been refunded 402 fen of 1000: what is left may be paid "
                                         "with at most 299 points, 300 are spent or held on it"), problem
