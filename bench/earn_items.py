@@ -12,6 +12,11 @@ entries. Nothing is written to ``bench/results.json``.
 them, as a shard's batch holds them at a busy hour (the pump's batches are of 100 records: at most
 100 earns): the folded rows are then written once for the batch, and the consumers' figure per earn
 is what a busy program pays, not the one-call-at-a-time dearest case.
+
+``--ladder``: the program has a tier ladder (as every program of the seeds does: Member, Silver at
+100 growth, Gold at 1,000), so the tiers' stream consumer counts each earn's growth in the member's
+tier period (its tier item and its applied marker): what a real program's earn costs. Without it
+the figure is like for like with the one #24's goal was set against (no ladder).
 """
 
 from __future__ import annotations
@@ -37,9 +42,9 @@ def _mask(text: str, names: dict[str, str]) -> str:
     return re.sub(r"\d{4}-\d\d(-\d\d(T[\d:.]+Z?)?)?", "<date>", text)
 
 
-def measure(earns: int = 3, batched: bool = False) -> dict[str, Any]:
+def measure(earns: int = 3, batched: bool = False, ladder: bool = False) -> dict[str, Any]:
     """The trace of ``earns`` earns after one warm-up earn (entries per phase), and totals; ``batched``:
-    ``earns`` members' earns, the stream delivered once after them all."""
+    ``earns`` members' earns, the stream delivered once after them all; ``ladder``: with a tier ladder."""
     import requests
 
     from devstack import emulator
@@ -61,6 +66,13 @@ def measure(earns: int = 3, batched: bool = False) -> dict[str, Any]:
             return r.json()
 
         post("/v1/merchants", {"merchant_id": "bench", "name": "Bench merchant"})
+        if ladder:
+            r = session.put(url + "/v1/tiers/ladder", headers={**staff, "Idempotency-Key": "items-ladder"}, json={
+                "ladder": {"tiers": [{"code": "V1", "name": "Member", "threshold": 0},
+                                     {"code": "V2", "name": "Silver", "threshold": 100, "validity_months": 12},
+                                     {"code": "V3", "name": "Gold", "threshold": 1_000, "validity_months": 12}]},
+                "effective_from": "2026-01-01T00:00:00Z"})
+            assert r.status_code < 300, r.text
         members = [post("/v1/members", {"phone": f"136{i:08d}"})["member_id"] for i in range(earns if batched else 1)]
         for mid in members:
             post(f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": "bench history"})
@@ -88,7 +100,7 @@ def measure(earns: int = 3, batched: bool = False) -> dict[str, Any]:
                 entry["key"] = {k: _mask(str(v), names) for k, v in entry["key"].items()}
                 entry["table"] = "events" if "event" in entry["table"].lower() else "main"
         used = emulator.usage().minus(started)
-        return {"earns": earns, "batched": batched, "phases": dict(phases),
+        return {"earns": earns, "batched": batched, "ladder": ladder, "phases": dict(phases),
                 "metered_wcu_per_earn": round((used.wcu + used.wcu_index) / earns, 2)}
     finally:
         stack.stop()
@@ -131,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--earns", type=int, default=3)
     parser.add_argument("--batched", action="store_true",
                         help="each earn a different member's, the stream delivered once after all (at most 100)")
+    parser.add_argument("--ladder", action="store_true", help="the program has a tier ladder (as real ones do)")
     parser.add_argument("--json", action="store_true", help="print the raw entries")
     args = parser.parse_args(argv)
     if args.batched and not 1 <= args.earns <= 100:
         parser.error("--batched takes 1 to 100 earns (one batch of the stream)")
-    measured = measure(args.earns, args.batched)
+    measured = measure(args.earns, args.batched, args.ladder)
     print(json.dumps(measured, indent=1) if args.json else markdown(measured))
     return 0
 

@@ -2,8 +2,10 @@
 in one unit of work; one that lost a race is tried again from fresh state.
 
 * **An attempt** (:func:`_attempt`) answers a keyed request from its record when there is one
-  (a replay; before the handler runs at all for an ``external`` operation), commits the
-  handler's writes with a new record, and remembers a business refusal (409, 422) under its key.
+  (a replay; before the handler runs at all for an ``external`` operation, and before a handler
+  commits work of its own in units apart: :meth:`UnitOfWork.before_own_work`, which costs a read
+  only then), commits the handler's writes with a new record, and remembers a business refusal
+  (409, 422) under its key.
 * **The retry on conflict** (:func:`run`): an attempt that lost a race on a version or a counter
   (:class:`ConcurrentUpdate`) is tried again after a jittered pause, queued behind this process's
   other contenders for the same member or record (:mod:`.contention`). Each attempt is measured
@@ -60,12 +62,28 @@ def run(op: Operation, handler: Callable[[Call], Any], principal, params, body, 
                 lost = contended
 
 
+class _Answered(Exception):
+    """A keyed request found to be a replay as its handler was about to commit work of its own."""
+
+    def __init__(self, reply: tuple[int, Any]) -> None:
+        super().__init__("a replay: answered from its record")
+        self.reply = reply
+
+
+def _answer_if_replayed(uow: UnitOfWork, scope: str, key: str, fp: str) -> None:
+    """:meth:`UnitOfWork.before_own_work` of a keyed request: a replay is answered (raises)."""
+    if (record := IdempotencyRecord.find(uow, scope, key)) is not None:
+        raise _Answered(replay(record, fp))
+
+
 def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str | None, fp: str,
              instance: str, signature: SignatureItem | None) -> tuple[int, Any, bool]:
     scope = call.principal.scope if call.principal else "public"
     try:
         if key and op.external and (record := IdempotencyRecord.find(call.uow, scope, key)) is not None:
             return _replayed(op, call.uow, *replay(record, fp))     # never post or send twice
+        if key:
+            call.uow.replay_check = lambda: _answer_if_replayed(call.uow, scope, key, fp)
         if signature is not None:       # a write records its signature with its change: good once
             call.uow.save(signature, signature.unused(),
                           on_conflict=lambda: SignatureReused("this signature was used already"))
@@ -76,6 +94,8 @@ def _attempt(op: Operation, handler: Callable[[Call], Any], call: Call, key: str
         claim = IdempotencyRecord.claim(scope, key, fp, status, kept, op.personal) if key else None
         call.uow.commit(claim)
         return status, payload, False
+    except _Answered as answered:
+        return _replayed(op, call.uow, *answered.reply)
     except ClaimTaken:
         return _replay(op, call.uow, scope, key, fp)
     except ConcurrentUpdate:

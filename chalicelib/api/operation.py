@@ -47,8 +47,10 @@ class Operation:
     secret: tuple[Callable[[Any], Any], Callable[[UnitOfWork, Any], Any]] | None = None
     # path parameters with a closed set of values, listed by the document (computed when it is built)
     path_values: dict[str, Callable[[], list[str]]] | None = None
-    # the handler acts outside its unit of work (posts to a URL, sends to a queue): a retry with
-    # the same key is answered from its record before the handler runs again
+    # the handler acts outside its unit of work (posts to a URL, sends to a queue, audits a refusal
+    # in a write of its own): a retry with the same key is answered from its record before the
+    # handler runs again (a handler that commits work of its own only on some paths, a points spend
+    # or checkout's saga, calls ``uow.before_own_work()`` there instead: a read only then)
     external: bool = False
     audit_refusals: bool = False         # a 403/404/409/422 of an authenticated caller is audited (api/refusals.py)
     also: tuple[int, ...] = ()           # other 2xx the handler may answer (``call.status``), with the same reply

@@ -63,6 +63,7 @@ def commit(cmd: CommitCheckout, by: Principal, uow: UnitOfWork, key: str | None)
         raise CheckoutState(f"this commit failed and released everything: {json.loads(found.problem or '{}').get('detail')}"
                             "; quote again and commit under another Idempotency-Key", status_now=found.status)
     if found.status == saga.CANCELLED:
+        uow.before_own_work()                        # a replay is answered: what is left to release is not its
         saga.release_all(uow.program, by.ref, list(saga.steps(for_steps(found), by)), "cancelled")
         raise CheckoutState(f"checkout {checkout_id} was cancelled", status_now=found.status)
     if found.status != saga.OPEN:

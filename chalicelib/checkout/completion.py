@@ -139,6 +139,8 @@ def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: Uni
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status}: "
                             + ("refund it instead" if c.status in (saga.COMPLETED, saga.COMPLETING)
                                else "nothing is held"), status_now=c.status)
+    else:                                            # cancelled before: a replay is answered here, and a
+        uow.before_own_work()                        # retry of a stopped cancel releases what it left
     saga.release_all(uow.program, actor, list(saga.steps(for_steps(c), by)), c.why or "cancelled")
     return view(c)
 

@@ -30,7 +30,7 @@ def find(uow: UnitOfWork, checkout_id: str) -> CheckoutItem | None:
 def for_steps(c: CheckoutItem) -> dict[str, Any]:
     """What the saga's steps read of the checkout."""
     plan = c.plan
-    return {"member_id": c.member_id, "merchant_id": c.merchant_id, "store_id": c.store_id, "order_id": c.order_id,
+    return {"checkout_id": c.checkout_id, "member_id": c.member_id, "merchant_id": c.merchant_id, "store_id": c.store_id, "order_id": c.order_id,
             "order_amount_fen": c.totals["order_amount_fen"], "ttl_seconds": plan["ttl_seconds"],
             "plan": plan}
 

@@ -111,11 +111,11 @@ def _coupon(k: dict[str, Any], c: dict[str, Any], by: Principal | None, expires:
     def take(uow: UnitOfWork) -> Any:
         assert expires is not None, "a step is taken only by the commit, which says when it lapses"
         use = coupons.holds.Use(k["order_id"], k["merchant_id"], k["store_id"], _must(by).ref, c["fen"], {}, k["order_amount_fen"])
-        return coupons.holds.lock_quoted(uow, k["member_id"], c["coupon_id"], use, hid, expires)
+        return coupons.holds.lock_quoted(uow, k["member_id"], c["coupon_id"], use, hid, expires, k["checkout_id"])
 
     return Step(f"coupon:{c['coupon_id']}", hid, status, take,
-                lambda uow: coupons.holds.confirm(hid, _must(by), uow),
-                lambda uow, why: coupons.holds.release(hid, by, uow, why))
+                lambda uow: coupons.holds.confirm(hid, _must(by), uow, via_checkout=True),
+                lambda uow, why: coupons.holds.release(hid, by, uow, why, via_checkout=True))
 
 
 def _points(k: dict[str, Any], p: dict[str, Any], by: Principal | None) -> Step:
@@ -127,11 +127,11 @@ def _points(k: dict[str, Any], p: dict[str, Any], by: Principal | None) -> Step:
     def take(uow: UnitOfWork) -> Any:
         cmd = points.Hold(points=p["points"], order_id=k["order_id"], order_amount_fen=k["order_amount_fen"],
                    merchant_id=k["merchant_id"], ttl_seconds=k["ttl_seconds"])
-        return points.hold(member, cmd, _must(by), uow, None, hid)
+        return points.hold(member, cmd, _must(by), uow, None, hid, k["checkout_id"])
 
     return Step("points", hid, status, take,
-                lambda uow: points.confirm_hold(member, hid, "points", _must(by), uow, None),
-                lambda uow, why: points.release_hold(member, hid, "points", by, uow, None, why))
+                lambda uow: points.confirm_hold(member, hid, "points", _must(by), uow, None, via_checkout=True),
+                lambda uow, why: points.release_hold(member, hid, "points", by, uow, None, why, via_checkout=True))
 
 
 def _stored_value(k: dict[str, Any], v: dict[str, Any], by: Principal | None) -> Step:
@@ -143,11 +143,11 @@ def _stored_value(k: dict[str, Any], v: dict[str, Any], by: Principal | None) ->
     def take(uow: UnitOfWork) -> Any:
         cmd = stored_value.holds.HoldRequest(amount_fen=v["fen"], order_id=k["order_id"], merchant_id=k["merchant_id"],
                           store_id=k["store_id"], ttl_seconds=k["ttl_seconds"])
-        return stored_value.holds.hold(member, cmd, _must(by), uow, None, hid)
+        return stored_value.holds.hold(member, cmd, _must(by), uow, None, hid, k["checkout_id"])
 
     return Step("stored_value", hid, status, take,
-                lambda uow: stored_value.holds.confirm(member, hid, _must(by), uow, None),
-                lambda uow, why: stored_value.holds.release(member, hid, by, uow, None, why))
+                lambda uow: stored_value.holds.confirm(member, hid, _must(by), uow, None, via_checkout=True),
+                lambda uow, why: stored_value.holds.release(member, hid, by, uow, None, why, via_checkout=True))
 
 
 def _card(k: dict[str, Any], g: dict[str, Any], by: Principal | None, secret: str) -> Step:
@@ -159,11 +159,11 @@ def _card(k: dict[str, Any], g: dict[str, Any], by: Principal | None, secret: st
     def take(uow: UnitOfWork) -> Any:
         cmd = gift_cards.holds.HoldWithCard(card_number=g["card_number"], secret=secret, amount_fen=g["fen"], order_id=k["order_id"],
                            merchant_id=k["merchant_id"], store_id=k["store_id"], ttl_seconds=k["ttl_seconds"])
-        return gift_cards.holds.hold(cmd, _must(by), uow, None, hid)
+        return gift_cards.holds.hold(cmd, _must(by), uow, None, hid, k["checkout_id"])
 
     return Step(f"gift_card:{g['card_number']}", hid, status, take,
-                lambda uow: gift_cards.holds.confirm(hid, _must(by), uow, None),
-                lambda uow, why: gift_cards.holds.release(hid, by, uow, None, why))
+                lambda uow: gift_cards.holds.confirm(hid, _must(by), uow, None, via_checkout=True),
+                lambda uow, why: gift_cards.holds.release(hid, by, uow, None, why, via_checkout=True))
 
 
 def in_unit(program: str, actor: str, stage: Callable[[UnitOfWork], Any]) -> Any:

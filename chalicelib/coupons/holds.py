@@ -68,10 +68,11 @@ def hold(cmd: HoldCoupon, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
 
 
 def lock_quoted(uow: UnitOfWork, member_id: str, coupon_id: str, use: Use, hold_id: str,
-                expires: datetime) -> CouponHoldItem:
+                expires: datetime, checkout_id: str | None = None) -> CouponHoldItem:
     """Lock a coupon a checkout's quote chose, for the saving the quote gave it (``use.fen``: its
     part of the combination, worked out on the cart by :mod:`.choice`), as a step of the commit
-    (``hold_id``: the step's id). Refused (409, with why) if the coupon is no longer usable now or
+    (``hold_id``: the step's id; ``checkout_id``: the checkout, whose completion alone writes the
+    coupon off). Refused (409, with why) if the coupon is no longer usable now or
     here (used or locked meanwhile, expired), or its budgets have no room. Its terms cannot have
     changed: a coupon keeps the terms version it was issued under."""
     now = clock.now()
@@ -85,18 +86,18 @@ def lock_quoted(uow: UnitOfWork, member_id: str, coupon_id: str, use: Use, hold_
     if why is not None:
         raise (CouponUsed if c.state == "used" else CouponNotUsable)(f"coupon {coupon_id}: {why}", why_not=why)
     budgets(uow, templates.find(uow, c.template_id, None), use.store_id, use.fen, now, c)
-    return _lock(uow, c, terms, use.fen, use, hold_id, expires, now)
+    return _lock(uow, c, terms, use.fen, use, hold_id, expires, now, checkout_id)
 
 
 def _lock(uow: UnitOfWork, c: CouponItem, terms: Terms, fen: int, use: Use, hold_id: str, expires: datetime,
-          now: datetime) -> CouponHoldItem:
+          now: datetime, checkout_id: str | None = None) -> CouponHoldItem:
     """Stage the lock: the hold made, the coupon ``locked`` by it (at the version read) and
     ``coupon.locked``."""
     h = CouponHoldItem(*CouponHoldItem.key(hold_id), hold_id=hold_id, code=c.code, member_id=c.member_id,
                        coupon_id=c.coupon_id, order_id=use.order_id, merchant_id=use.merchant_id,
                        store_id=use.store_id, saving_fen=fen, order_amount_fen=use.order_amount_fen,
                        cost=json.dumps(cost_split(terms, fen)), budget_period=c.budget_period, by=use.by,
-                       created_at=clock.iso(now))
+                       created_at=clock.iso(now), of_checkout=checkout_id)
     holds.due_at(h, expires, hold_id)
     holds.create(uow, h, holds.OPEN)
     read = int(c.version or 0)
@@ -142,9 +143,11 @@ def get(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     return _view(h)
 
 
-def confirm(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
-    """Write the locked coupon off (its budgets were counted when it was locked)."""
+def confirm(hold_id: str, by: Principal, uow: UnitOfWork, via_checkout: bool = False) -> dict[str, Any]:
+    """Write the locked coupon off (its budgets were counted when it was locked); a checkout's
+    lock only by its checkout's completion (``via_checkout``)."""
     h, c = _open(uow, hold_id, by, unexpired=True)
+    holds.confirmable(h, via_checkout)
     terms, now = terms_of(c), clock.now()
     holds.move(uow, h, holds.CONFIRMED)
     mark_used(uow, c, terms, Use(h.order_id, h.merchant_id or "", h.store_id, h.by or by.ref, int(h.saving_fen),
@@ -152,9 +155,12 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork) -> dict[str, Any]:
     return {**_view(h), "coupon": view(c, terms, now)}
 
 
-def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled") -> dict[str, Any]:
-    """Unlock the coupon (a cancel, or the lapse job with ``by=None``); its saving leaves the budgets."""
+def release(hold_id: str, by: Principal | None, uow: UnitOfWork, why: str = "cancelled",
+            via_checkout: bool = False) -> dict[str, Any]:
+    """Unlock the coupon (a cancel, or the lapse job with ``by=None``; a checkout's lock only by
+    its checkout, ``via_checkout``, or the lapse); its saving leaves the budgets."""
     h, c = _open(uow, hold_id, by)
+    holds.releasable(h, by, via_checkout)
     give_back(uow, templates.find(uow, c.template_id, None), h.store_id, h.budget_period, int(h.saving_fen))
     holds.move(uow, h, holds.RELEASED)
     read = int(c.version or 0)

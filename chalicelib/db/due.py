@@ -53,8 +53,8 @@ DUE_SHARDS = 8        # shards of a kind not in SHARDS
 # account's rolling date, the lot's reminder, the tier's review and reminder) and the member's
 # review (a flash of registrations) take up to a flash's 10,000 a second: 16 shards, 625 a second
 # each. Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
-SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "lifecycle": 16,
-          "tier-review": 16, "tier-remind": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
+SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "points-reminder": 16, "lifecycle": 16,
+          "tier-review": 16, "tier-remind": 16, "tier-reminder": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
           "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1, "coupon-expiry": 16, "coupon-hold": 2, "checkout": 2}
 LANES = 8             # continuations a run fans out to per batch of programs (lane n: shards n, n + LANES...)
 PROGRAMS_PER_PART = 50    # programs one continuation message carries (its cursor stays well under SQS's 256 KB)
@@ -63,6 +63,7 @@ PAGE = 100            # items per query page: a run that stops at its deadline h
 DONE = "done"         # a cursor's mark for a shard read to its end
 INDEX = "due2"        # the due index (keys only; ``due``, projecting ALL, is the one it replaces)
 WHOLE = {i.name for i in MAIN.indexes if i.projection == "ALL"}     # indexes that return whole items
+SORT_KEYS = {"gsi1": "gsi1sk", "keys1": "k1sk"}     # each index's sort key on an item (due2: duesk)
 # Every program's id (a job run reads each one's due partitions): the programs capability lists them.
 PROGRAMS: Hook[Callable[[], list[str]]] = Hook()
 
@@ -167,7 +168,7 @@ def backlog_days(backend: Backend, model: type[M], kind: str, as_of: datetime, i
                  of_programs: Iterable[str] | None = None) -> int:
     """How many days the oldest item of ``kind`` has been due (0 when nothing is overdue): one
     one-item query per program and shard, for the backlog metric a run that fell behind emits."""
-    sort_key = "gsi1sk" if index == "gsi1" else "duesk"
+    sort_key = SORT_KEYS.get(index, "duesk")
     oldest = [due_day(getattr(item, sort_key)) for program in (of_programs or programs())
               for shard in range(shards_of(kind))
               for item in backend.query(model, partition(program, kind, shard), index=index, limit=1)]
@@ -207,7 +208,7 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
     (:class:`Slice`), and the reading stops at the run's deadline, before the next item: every
     item yielded before was handled, so the cursor names the last one."""
     tomorrow = (clock.latest_date(as_of) + timedelta(days=1)).isoformat()
-    sort_key = "gsi1sk" if index == "gsi1" else "duesk"
+    sort_key = SORT_KEYS.get(index, "duesk")
     today: dict[str, date] = {}
     run = current_slice()
     run.kinds[kind] = (model, index)

@@ -76,6 +76,7 @@ class UnitOfWork:
         self._after: list[Callable[[], object]] = []
         self._refused: list[Callable[[Problem], object]] = []
         self._sums: dict[tuple[type, str, str], tuple[int, dict[str, int], dict[str, Action]]] = {}
+        self.replay_check: Callable[[], None] | None = None     # a keyed request's (:meth:`before_own_work`)
 
     def repo(self, kind: Callable[[UnitOfWork], R]) -> R:
         """This unit's instance of the repository class ``kind``, made on first use (a repository
@@ -85,6 +86,14 @@ class UnitOfWork:
         if found is None:
             found = self._repos[kind] = kind(self)
         return cast("R", found)
+
+    def before_own_work(self) -> None:
+        """Say that the handler is about to commit work of its own, in units apart from this one (a
+        spend giving back lapsed holds first, or taking a large spend in steps): a keyed request
+        that is the replay of one answered already is answered now, from its record, and does none
+        of it (``replay_check``, set by the API's attempt, raises to answer; a job's unit has none)."""
+        if self.replay_check is not None:
+            self.replay_check()
 
     # reads ------------------------------------------------------------------------------------
     def prefetch(self, wanted: list[tuple[type[Model], tuple[str, str]]], consistent: bool = True) -> None:

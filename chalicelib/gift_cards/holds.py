@@ -42,9 +42,10 @@ def held(batch: GiftCardBatchItem) -> str:
 
 
 def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None,
-         hold_id: str | None = None) -> dict[str, Any]:
+         hold_id: str | None = None, checkout_id: str | None = None) -> dict[str, Any]:
     """Reserve an amount on a card for an order: the card is checked as for a payment
-    (``hold_id``: a step's id, as for points; default: new)."""
+    (``hold_id``: a step's id, as for points; default: new; ``checkout_id``: the checkout it is a
+    step of, whose completion alone confirms it)."""
     merchant, store, card, batch, _ = tendered(cmd, by, uow, "holds")
     orders.check_use(uow, merchant, cmd.order_id, cmd.amount_fen, by=by)          # another store's order: 404, as a payment
     change = CardChange(uow, card)
@@ -53,7 +54,8 @@ def hold(cmd: HoldWithCard, by: Principal, uow: UnitOfWork, key: str | None,
     change.journal.move(liability(batch), held(batch), cmd.amount_fen)
     hold_id, now = hold_id or new_id(), clock.now()
     h = GiftCardHoldItem(*GiftCardHoldItem.key(hold_id), hold_id=hold_id, number=card.number, merchant_id=merchant,
-                         store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, created_at=clock.iso(now))
+                         store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, created_at=clock.iso(now),
+                         of_checkout=checkout_id)
     holds.due_at(h, now + timedelta(seconds=cmd.ttl_seconds), hold_id)
     holds.create(uow, h, holds.OPEN)
     change.stage("hold", cmd.amount_fen, "gift_card.held", merchant_id=merchant, store_id=store,
@@ -79,10 +81,12 @@ def _open(uow: UnitOfWork, hold_id: str, by: Principal | None, unexpired: bool =
     return (h, *find_card(uow, h.number))
 
 
-def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
+def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None,
+            via_checkout: bool = False) -> dict[str, Any]:
     """Spend the held amount: the order is paid with the card, recorded as a payment is (and so
-    refundable by ``refundGiftCardPayment``)."""
+    refundable by ``refundGiftCardPayment``); a checkout's hold only by its checkout's completion."""
     h, card, batch = _open(uow, hold_id, by, unexpired=True)
+    holds.confirmable(h, via_checkout)
     fen = int(h.amount_fen)
     paid_key = GiftCardPaymentItem.key(h.merchant_id, h.order_id, card.number)
     change = CardChange(uow, card)
@@ -102,10 +106,12 @@ def confirm(hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> di
 
 
 def release(hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None,
-            why: str = "cancelled") -> dict[str, Any]:
-    """Give the held amount back to the card (a cancel, or the lapse job with ``by=None``); to what
-    its buyer is owed if the card was voided meanwhile."""
+            why: str = "cancelled", via_checkout: bool = False) -> dict[str, Any]:
+    """Give the held amount back to the card (a cancel, or the lapse job with ``by=None``; a
+    checkout's hold only by its checkout, ``via_checkout``, or the lapse); to what its buyer is
+    owed if the card was voided meanwhile."""
     h, card, batch = _open(uow, hold_id, by)
+    holds.releasable(h, by, via_checkout)
     fen = int(h.amount_fen)
     change = CardChange(uow, card)
     card.held = int(card.held or 0) - fen

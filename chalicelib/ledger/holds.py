@@ -12,9 +12,10 @@ hold shares is here:
   ``confirmed`` | ``released``) or ``releasing`` (a give-back in steps: -> ``released``).
   :func:`move` stages a hold on the condition that its status (and the store's lock) is as read,
   and refuses a move the machine does not have;
-* the owner check (:func:`visible`: another merchant's hold does not exist for the caller) and
+* the owner check (:func:`visible`: another merchant's hold does not exist for the caller),
   the refusal of a hold that is no longer open or has expired (:func:`settleable`,
-  :class:`HoldNotOpen`);
+  :class:`HoldNotOpen`), and of a checkout's hold confirmed or cancelled outside its checkout
+  (:func:`confirmable`, :func:`releasable`, :class:`HoldOfCheckout`);
 * the lapse: :func:`due_at` puts a hold on the due index, :func:`lapse_job` makes the job that
   gives back what lapsed;
 * ids of steps derived from the request's Idempotency-Key (:func:`step_id`), so a retry resumes
@@ -57,6 +58,10 @@ class HoldNotOpen(Conflict):
     slug, title = "hold-not-open", "The hold is no longer open"
 
 
+class HoldOfCheckout(Conflict):
+    slug, title = "hold-of-checkout", "The hold is a checkout's: it is confirmed by completing the checkout"
+
+
 class HoldRecord(MainModel):
     """What every hold item has: its id, status, expiry and due keys, the merchant and store whose
     checkout it is, when it was made. A store's item adds its key and its amounts."""
@@ -68,6 +73,7 @@ class HoldRecord(MainModel):
     merchant_id = UnicodeAttribute(null=True)
     store_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    of_checkout = UnicodeAttribute(null=True)    # the checkout that took it (a step of its saga)
     duepk = UnicodeAttribute(null=True)          # DUE#<due_kind> while it may still lapse
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
@@ -109,6 +115,29 @@ def settleable(h: H, statuses: tuple[str, ...] = (OPEN,), unexpired: bool = Fals
         raise HoldNotOpen(f"hold {h.hold_id} is {h.status}")
     if unexpired and h.hold_expires_at <= clock.iso(clock.now()):
         raise HoldNotOpen(f"hold {h.hold_id} is expired")
+    return h
+
+
+def confirmable(h: H, via_checkout: bool) -> H:
+    """The hold, if it may be confirmed by this caller: a checkout's hold only by its checkout's
+    completion (``via_checkout``), so a checkout is never cancelled, nor lapses, with a hold of
+    it confirmed meanwhile (409 :class:`HoldOfCheckout`, nothing changed). Holds taken before
+    they named their checkout confirm as before (``cancelCheckout`` checks those)."""
+    if h.of_checkout and not via_checkout:
+        raise HoldOfCheckout(f"hold {h.hold_id} is checkout {h.of_checkout}'s: complete the checkout "
+                             "(completeCheckout) to spend it, or cancel the checkout", checkout_id=h.of_checkout)
+    return h
+
+
+def releasable(h: H, by: Principal | None, via_checkout: bool) -> H:
+    """The hold, if this caller may give it back: a checkout's hold only by its checkout (its
+    cancel, a refused commit, its lapse: ``via_checkout``) or by its store's own lapse job (``by``
+    None: its time is up, and so is the checkout's), never by a till's cancel of the one hold,
+    which could leave a completion running part spent and part released (409
+    :class:`HoldOfCheckout`, nothing changed: cancel the checkout)."""
+    if h.of_checkout and by is not None and not via_checkout:
+        raise HoldOfCheckout(f"hold {h.hold_id} is checkout {h.of_checkout}'s: cancel the checkout "
+                             "(cancelCheckout) to give it back", checkout_id=h.of_checkout)
     return h
 
 

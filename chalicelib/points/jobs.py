@@ -106,17 +106,19 @@ def reminders(as_of: datetime) -> dict[str, Any]:
 def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Counter:
     uow, rules = _open("job:points-reminders", program_id, as_of)
     lot = repository.of(uow).lot((due.pk, due.sk))
-    if lot is None or lot.gsi1sk != due.gsi1sk:
+    if lot is None or lot.reminder_at != due.reminder_at:
         return Counter()
     of = rolling.reminder(repository.of(uow).account(lot.member_id, lot.point_type), lot, today) \
         if not lot.expires_on else (lot.expires_on, int(lot.remaining))
-    previous = lot.gsi1sk
+    # as read: on keys1, or on gsi1 from before (it moves to keys1 now)
+    read = (LotItem.k1sk == lot.k1sk) if lot.k1sk else (LotItem.gsi1sk == lot.gsi1sk)
     lot.set_due(rules.reminder_days, today + timedelta(days=1))
     if of is None:                       # a rolling date since moved (a newer lot reminds) or ended
-        lot.gsi1pk = lot.gsi1sk = None
-    uow.update(lot, [LotItem.gsi1pk.set(uow.index_key(lot.gsi1pk)) if lot.gsi1pk else LotItem.gsi1pk.remove(),
-                     LotItem.gsi1sk.set(lot.gsi1sk) if lot.gsi1sk else LotItem.gsi1sk.remove()],
-               LotItem.gsi1sk == previous, on_conflict=lambda: ConcurrentUpdate("lot changed"))
+        lot.k1pk = lot.k1sk = None
+    uow.update(lot, [LotItem.k1pk.set(uow.index_key(lot.k1pk)) if lot.k1pk else LotItem.k1pk.remove(),
+                     LotItem.k1sk.set(lot.k1sk) if lot.k1sk else LotItem.k1sk.remove(),
+                     LotItem.gsi1pk.remove(), LotItem.gsi1sk.remove()],
+               read, on_conflict=lambda: ConcurrentUpdate("lot changed"))
     if of is None:
         uow.commit()
         return Counter()

@@ -33,9 +33,17 @@ def status(h: HoldItem) -> str:
     return EXPIRED if is_lapsed(h) else str(h.status)
 
 
-def lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> list[HoldItem]:
-    """The account's open holds past their time (read only when the account holds points)."""
-    return [h for h in repository.of(uow).holds(member_id, point_type) if is_lapsed(h)]
+def lapsed(uow: UnitOfWork, account: AccountItem) -> list[HoldItem]:
+    """The account's open holds past their time: those the account names (``open_holds``) whose
+    time is up, each read by its key (none at all while every one is in time), so the cost does
+    not grow with the holds the member ever had; an account from before it named its holds reads
+    them all (until nothing is held)."""
+    repo, member_id, point_type = repository.of(uow), account.member_id, account.point_type
+    if account.open_holds is None:
+        return [h for h in repo.holds(member_id, point_type) if is_lapsed(h)]
+    now = clock.iso(clock.now())
+    due = sorted(hold_id for hold_id, expires_at in json.loads(account.open_holds).items() if expires_at <= now)
+    return [h for h in (repo.hold(member_id, point_type, hold_id) for hold_id in due) if h is not None and is_lapsed(h)]
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ def holding(uow: UnitOfWork, account: AccountItem, today: date) -> Holding:
         return Holding(available, held, debt, 0)
     freed = ended = 0
     returning: list[dict[str, Any]] = []
-    for h in lapsed(uow, account.member_id, account.point_type):
+    for h in lapsed(uow, account):
         freed += h.outstanding
         for lot in json.loads(h.lots):
             exp = lot.get("expires_on")

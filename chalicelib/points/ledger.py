@@ -73,6 +73,9 @@ class Ledger:
         self._new_lots = 0
         self._lapsed: set[str] = set()               # lots past their last day that the job has not expired yet
         self._window_read = self.account.rolling_until   # the rolling date before this change (earns move it)
+        self._open_read = self.account.open_holds
+        self._open = (json.loads(self._open_read) if self._open_read is not None
+                      else {} if not int(self.account.held or 0) else None)   # nothing held: no hold is open
 
     @property
     def account(self) -> AccountItem:
@@ -285,6 +288,18 @@ class Ledger:
         """Count taken points as held (a checkout hold) until confirmed or released."""
         self.account_state.move("held", points)
 
+    def opened(self, hold_id: str, expires_at: str) -> None:
+        """A hold of this account is open until ``expires_at``: the account names it
+        (``open_holds``), so a read finds the holds past their time without reading every hold
+        the member ever had (:func:`.lapsing.lapsed`)."""
+        if self._open is not None:
+            self._open[hold_id] = expires_at
+
+    def closed(self, hold_id: str) -> None:
+        """A hold of this account is no longer open (confirmed, or released)."""
+        if self._open is not None:
+            self._open.pop(hold_id, None)
+
     def release(self, points: int) -> None:
         """Held points leave the held bucket (spent on confirm, or put back on release)."""
         self.account_state.move("held", -points)
@@ -321,6 +336,10 @@ class Ledger:
         if kind in ("redeem", "hold_confirmed"):
             self.account_state.count("redeemed", amount)
         self.account.listed()                  # on keys1: an account still on gsi1 moves in this write
+        if self._open is None and not self.account_state.balance("held"):
+            self._open = {}                    # holds from before: none is open once nothing is held
+        if self._open is not None and (self._open or self._open_read is not None):
+            self.account.open_holds = json.dumps(self._open, separators=(",", ":"), sort_keys=True)
         state, version = self.account_state, self.account_state.next_version
         balance = self.available - self.debt
         data = {"member_id": self.member_id, "point_type": self.point_type, "kind": kind,

@@ -2,13 +2,14 @@
 
 For an account: each bucket = sum of postings' deltas (the shared ledger check), postings are
 gap-free, and the items agree: ``available`` = live lots, ``pending`` = pending lots, ``held`` =
-open holds. Reading every posting is O(history) by nature; this is an audit, not an operation path.
+open holds, and the holds the account names as open (``open_holds``) are those open. Reading every posting is O(history) by nature; this is an audit, not an operation path.
 The job checks the next page of every listing shard each run (:func:`next_pages`), the endpoint
 the first ``limit`` accounts; the listing names the accounts (keys only), each is read by key.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
@@ -25,12 +26,15 @@ LEDGER, SHARDS = "points", range(ACCOUNT_SHARDS)     # the job's cursor: one per
 def account(uow: UnitOfWork, member_id: str, point_type: str) -> dict[str, Any]:
     """Every check of one account, and whether all pass."""
     repo = repository.of(uow)
-    state = repo.account(member_id, point_type).view()
+    item = repo.account(member_id, point_type)
+    state = item.view()
     ledger = reconcile(state, repo.postings(member_id, point_type), BUCKETS)
     live_lots = [int(lot.remaining) for lot in repo.live_lots(member_id, point_type, page_size=None)]
     pending_lots = [int(lot.remaining) for lot in repo.pending_lots(member_id, point_type)]
     live, pending = sum(live_lots), sum(pending_lots)
-    held = sum(h.outstanding for h in repo.holds(member_id, point_type))
+    holds = list(repo.holds(member_id, point_type))
+    held = sum(h.outstanding for h in holds)
+    named = None if item.open_holds is None else set(json.loads(item.open_holds))
     checks = {
         "available = postings": ledger["checks"]["available = postings"],
         "available = live lots": state["available"] == live,
@@ -42,6 +46,7 @@ def account(uow: UnitOfWork, member_id: str, point_type: str) -> dict[str, Any]:
         "postings are gap-free": ledger["checks"]["postings are gap-free"],
         "nothing negative": ledger["checks"]["nothing negative"],
         "every stored lot holds points": all(n > 0 for n in live_lots + pending_lots),
+        "the account names its open holds": named is None or named == {h.hold_id for h in holds if h.status == "open"},
     }
     return {"member_id": member_id, "point_type": point_type, "account": state, "postings": ledger["postings"],
             "sums": {**ledger["sums"], "live_lots": live, "pending_lots": pending, "open_holds": held},

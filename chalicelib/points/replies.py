@@ -363,7 +363,8 @@ class PointsReconciledAccount(Reply):
     checks: dict[str, bool] = Field(description="each check by name, true when it passes: available = postings, "
                                                 "available = live lots, pending = postings, pending = pending lots, "
                                                 "held = postings, held = open holds, debt = postings, postings are "
-                                                "gap-free, nothing negative, every stored lot holds points")
+                                                "gap-free, nothing negative, every stored lot holds points, the "
+                                                "account names its open holds")
 
 
 class PointsMemberReconciliation(Reply):

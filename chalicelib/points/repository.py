@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from itertools import chain
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
@@ -148,8 +149,10 @@ class PointsRepository:
         return due_items(self.uow.backend, HoldItem, "points-hold", as_of)
 
     def due_reminders(self, as_of: datetime) -> Iterator[tuple[str, LotItem]]:
-        """Lots whose next expiry reminder falls by ``as_of`` (index copies)."""
-        return due_items(self.uow.backend, LotItem, "points-remind", as_of, index="gsi1")
+        """Lots whose next expiry reminder falls by ``as_of``: on ``keys1`` (each read by key), then
+        those still on ``gsi1`` from before (index copies) until their next reminder moves them."""
+        return chain(due_items(self.uow.backend, LotItem, "points-reminder", as_of, index="keys1"),
+                     due_items(self.uow.backend, LotItem, "points-remind", as_of, index="gsi1"))
 
 
 def of(uow: UnitOfWork) -> PointsRepository:

@@ -13,7 +13,7 @@ from chalicelib.ledger.holds import HoldNotOpen
 from chalicelib.points import access, chunked, lapsing, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
-from chalicelib.points.tables import HoldItem
+from chalicelib.points.tables import AccountItem, HoldItem
 from chalicelib.shared import clock, deadline
 from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
 from chalicelib.shared.ids import new_id
@@ -57,26 +57,28 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
         raise ValidationProblem("a redemption on an order states the order's amount (order_amount_fen)")
     _check_share(rules, cmd.points, cmd.order_amount_fen)
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
-    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, member_id, cmd.point_type):
+    if cmd.order_id and int(ledger.account.held or 0) and give_back_lapsed(uow, ledger.account):
         uow.forget()                              # a lapsed hold's share of the order is free again too
         ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     try:
         return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
     except InsufficientPoints:
-        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, member_id, cmd.point_type):
+        if not int(ledger.account.held or 0) or not give_back_lapsed(uow, ledger.account):
             raise
     uow.forget()                                  # lapsed holds gave their points back: read again
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
 
 
-def give_back_lapsed(uow: UnitOfWork, member_id: str, point_type: str) -> int:
+def give_back_lapsed(uow: UnitOfWork, account: AccountItem) -> int:
     """Do the holds job's work for one account now: give back what its holds past their time keep
     (points, and a share of their order: each in units of its own, as the job would), for a spend
     that needs them or spends on an order; how many."""
-    found = lapsing.lapsed(uow, member_id, point_type)
+    found = lapsing.lapsed(uow, account)
+    if found:
+        uow.before_own_work()                     # a replay does none of it: answered now
     for h in found:
-        finish_release(uow.program, member_id, h.hold_id, point_type, LAPSE_ACTOR, "expired")
+        finish_release(uow.program, account.member_id, h.hold_id, account.point_type, LAPSE_ACTOR, "expired")
     return len(found)
 
 
@@ -94,6 +96,7 @@ def _take(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, me
             if filling_id is None:
                 raise
     assert filling_id is not None
+    uow.before_own_work()                         # the steps commit apart: a replay is answered first
     filling = chunked.fill(uow.program, member_id, cmd.point_type, cmd.points, filling_id, by, rules, merchant)
     uow.forget()                                  # the steps changed the account and the lots
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
@@ -134,10 +137,11 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
 
 
 def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | None,
-         hold_id: str | None = None) -> dict[str, Any]:
+         hold_id: str | None = None, checkout_id: str | None = None) -> dict[str, Any]:
     """Reserve points for a checkout: taken from their lots now, spent or given back later.
     ``hold_id``: the hold's id, chosen by a caller that takes it as a step of its own (checkout's
-    commit: ``holds.step_id``), so that a retry finds it; default: a new id."""
+    commit: ``holds.step_id``), so that a retry finds it; default: a new id. ``checkout_id``: the
+    checkout it is a step of (it is then confirmed only by that checkout's completion)."""
     merchant, store = access.merchant(uow, by, cmd.merchant_id)
     member_id, rules, ledger, taken, filling = _spend(uow, member_id, cmd, by, merchant, key, hold_id)
     if cmd.order_id:                      # a use of the order: claimed, its amount fixed, its share reserved
@@ -154,7 +158,9 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     h.order, h.merchant_id = f"{merchant}:{cmd.order_id}" if cmd.order_id else None, merchant
     h.store_id, h.order_amount_fen, h.target = store, cmd.order_amount_fen, None
     h.claimed = True if cmd.order_id else None
+    h.of_checkout = checkout_id
     chunked.due_at(h, member_id, expires)
+    ledger.opened(hold_id, h.hold_expires_at)
     if filling is None:
         holds.create(uow, h, holds.OPEN)
     else:
@@ -194,12 +200,15 @@ def get_hold(uow: UnitOfWork, member_id: str, hold_id: str, point_type: str, by:
 
 
 def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, uow: UnitOfWork,
-                 key: str | None) -> dict[str, Any]:
-    """Spend the held points (and record them on the hold's order)."""
+                 key: str | None, via_checkout: bool = False) -> dict[str, Any]:
+    """Spend the held points (and record them on the hold's order); a checkout's hold only by its
+    checkout's completion (``via_checkout``: :func:`~chalicelib.ledger.holds.confirmable`)."""
     member_id = access.member(uow, member_id, by)
     h, ledger = _settle(uow, member_id, point_type, hold_id, ("open",), by)
+    holds.confirmable(h, via_checkout)
     points = int(h.points)
     ledger.release(points)
+    ledger.closed(hold_id)
     holds.move(uow, h, holds.CONFIRMED)
     if h.order and h.claimed:             # its share was reserved on the order when it was made
         merchant, order_id = h.order.split(":", 1)
@@ -222,12 +231,14 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
 
 
 def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | None, uow: UnitOfWork,
-                 key: str | None, why: str = "cancelled", follow: bool = True) -> dict[str, Any]:
+                 key: str | None, why: str = "cancelled", follow: bool = True,
+                 via_checkout: bool = False) -> dict[str, Any]:
     """Give the held points back to their lots (a cancel, or the holds job with ``by=None``): at
     most ``MAX_LOTS`` lots in this unit, the rest in steps after it commits (``follow``)."""
     if by is not None:
         member_id = access.member(uow, member_id, by)
     h, ledger = _settle(uow, member_id, point_type, hold_id, ("open", "filling", "releasing"), by)
+    holds.releasable(h, by, via_checkout)
     before, lock = h.status, (HoldItem.returned.does_not_exist() if h.returned is None
                               else HoldItem.returned == int(h.returned))
     returned = int(h.returned or 0)
@@ -235,6 +246,7 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     now, rest = lots[:MAX_LOTS], lots[MAX_LOTS:]
     points = sum(int(lot["points"]) for lot in now)
     ledger.release(points)
+    ledger.closed(hold_id)
     for lot in now:
         ledger.put_back(lot, int(lot["points"]), h.created_at)
     h.returned = returned + points

@@ -69,6 +69,8 @@ class AccountItem(MainModel):
     rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
     rolling_owed = NumberAttribute(null=True)    # owed points without a date, filed under rolling_until's month
     rolling_expired_at = UnicodeAttribute(null=True)   # when the rolling expiry last took every live lot
+    open_holds = UnicodeAttribute(null=True)     # JSON {hold_id: expires_at} of the open holds (None: holds from
+    #                                              before accounts named them may be open: read the holds)
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
@@ -120,10 +122,18 @@ class LotItem(MainModel):
     duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending) or expiry (live)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
-    gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: next expiry reminder
-    gsi1sk = UnicodeAttribute(null=True)
+    k1pk = UnicodeAttribute(null=True)           # DUE#points-reminder: next expiry reminder (keys only: a
+    k1sk = UnicodeAttribute(null=True)           # spend that changes ``remaining`` writes nothing there)
+    reminder = Keys1()
+    gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: where it was until 2026-12-06 (gsi1 copied
+    gsi1sk = UnicodeAttribute(null=True)         # the lot at every spend from it), until its next reminder
     reminders = Gsi1()
     remind_for = UnicodeAttribute(null=True)     # rolling expiry: the account's date this lot reminds of
+
+    @property
+    def reminder_at(self) -> str | None:
+        """The sort key of the lot's next reminder on its index (None: none due)."""
+        return self.k1sk or self.gsi1sk
 
     @staticmethod
     def live_key(member_id: str, point_type: str, expires_on: str | None, lot_id: str) -> tuple[str, str]:
@@ -150,13 +160,13 @@ class LotItem(MainModel):
             self.duepk, self.duesk = due_keys("points-lot", day, f"{self.member_id}#{self.sk}")
         else:
             self.duepk = self.duesk = None
-        self.gsi1pk = self.gsi1sk = None
+        self.k1pk = self.k1sk = self.gsi1pk = self.gsi1sk = None
         if target and not self.is_pending:
             expires = date.fromisoformat(target)
             for days in sorted(reminder_days, reverse=True):
                 remind = date.fromordinal(expires.toordinal() - days)
                 if remind >= today:
-                    self.gsi1pk, self.gsi1sk = due_keys("points-remind", remind, f"{self.member_id}#{self.sk}")
+                    self.k1pk, self.k1sk = due_keys("points-reminder", remind, f"{self.member_id}#{self.sk}")
                     break
 
 

@@ -30,8 +30,9 @@ __all__ = ["HoldNotOpen", "confirm", "hold", "lapse", "release"]
 
 
 def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: str | None,
-         hold_id: str | None = None) -> dict[str, Any]:
-    """Reserve an amount for a checkout (``hold_id``: a step's id, as for points; default: new)."""
+         hold_id: str | None = None, checkout_id: str | None = None) -> dict[str, Any]:
+    """Reserve an amount for a checkout (``hold_id``: a step's id, as for points; default: new;
+    ``checkout_id``: the checkout it is a step of, whose completion alone confirms it)."""
     if by.kind == "member":
         raise Forbidden("holds are taken by the merchant's till")
     merchant, store = merchants.place(uow, by, cmd.merchant_id, cmd.store_id, merchant_required=True)
@@ -43,7 +44,7 @@ def hold(member_id: str, cmd: HoldRequest, by: Principal, uow: UnitOfWork, key: 
     expires = now + timedelta(seconds=cmd.ttl_seconds)
     h = SvHoldItem(*SvHoldItem.key(member_id, hold_id), hold_id=hold_id, member_id=member_id, merchant_id=merchant,
                    store_id=store, order_id=cmd.order_id, amount_fen=cmd.amount_fen, principal=principal, bonus=bonus,
-                   created_at=clock.iso(now))
+                   created_at=clock.iso(now), of_checkout=checkout_id)
     holds.due_at(h, expires, f"{member_id}#{hold_id}")
     holds.create(uow, h, holds.OPEN)
     change.stage("hold", cmd.amount_fen, ref=f"hold:{hold_id}", event_type="stored_value.held",
@@ -65,10 +66,12 @@ def _open(uow: UnitOfWork, member_id: str, hold_id: str, by: Principal | None, u
     return holds.settleable(holds.visible(h, hold_id, by, merchants.acts_for), unexpired=unexpired)
 
 
-def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
-    """Spend the held amount: the order is paid (and refundable like any payment)."""
+def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: str | None,
+            via_checkout: bool = False) -> dict[str, Any]:
+    """Spend the held amount: the order is paid (and refundable like any payment); a checkout's
+    hold only by its checkout's completion (``via_checkout``)."""
     member_id = members.acting_on(uow, member_id, by).member_id
-    h = _open(uow, member_id, hold_id, by, unexpired=True)
+    h = holds.confirmable(_open(uow, member_id, hold_id, by, unexpired=True), via_checkout)
     change = SvChange(uow, member_id)
     principal, bonus = int(h.principal), int(h.bonus)
     change.spend_held(principal, bonus, h.merchant_id)
@@ -89,11 +92,12 @@ def confirm(member_id: str, hold_id: str, by: Principal, uow: UnitOfWork, key: s
 
 
 def release(member_id: str, hold_id: str, by: Principal | None, uow: UnitOfWork, key: str | None,
-            why: str = "cancelled") -> dict[str, Any]:
-    """Give the held amount back (a cancel, or the lapse job with ``by=None``)."""
+            why: str = "cancelled", via_checkout: bool = False) -> dict[str, Any]:
+    """Give the held amount back (a cancel, or the lapse job with ``by=None``; a checkout's hold
+    only by its checkout, ``via_checkout``, or the lapse)."""
     if by is not None:
         member_id = members.acting_on(uow, member_id, by).member_id
-    h = _open(uow, member_id, hold_id, by)
+    h = holds.releasable(_open(uow, member_id, hold_id, by), by, via_checkout)
     change = SvChange(uow, member_id)
     change.release(int(h.principal), int(h.bonus))
     holds.move(uow, h, holds.RELEASED)

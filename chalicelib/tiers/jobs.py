@@ -70,7 +70,7 @@ def reminders(as_of: datetime) -> dict[str, Any]:
 def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
     uow = UnitOfWork("job:tier-reminders", program=program_id)
     item = repository.of(uow).tier(due.member_id)
-    if item is None or item.gsi1sk != due.gsi1sk or not item.valid_until or not item.gsi1sk:
+    if item is None or item.reminder_at != due.reminder_at or not item.valid_until or not item.reminder_at:
         return Counter()                                  # changed meanwhile
     version, ladder = LADDER.at(uow, as_of)
     read = int(item.version)
@@ -78,7 +78,7 @@ def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
     days_left = (end - today).days
     tier = ladder.tiers[ladder.index(item.tier)]
     uow.emit(standing.expiring(item, tier, days_left, version))
-    item.reminded = f"{item.valid_until}:{(end - due_day(item.gsi1sk)).days}"
+    item.reminded = f"{item.valid_until}:{(end - due_day(item.reminder_at)).days}"
     standing.save(uow, item, read, ladder, today + timedelta(days=1))
     uow.commit()
     return Counter(sent=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 
 from chalicelib.db import backend as backends
 from chalicelib.db.backend import SortKey
@@ -33,8 +34,10 @@ class TiersRepository:
         return due_items(backends.current(), TierItem, "tier-review", as_of)
 
     def due_reminders(self, as_of: datetime) -> Iterator[tuple[str, TierItem]]:
-        """Tiers whose next reminder falls by ``as_of``, with their program (index copies)."""
-        return due_items(backends.current(), TierItem, "tier-remind", as_of, index="gsi1")
+        """Tiers whose next reminder falls by ``as_of``, with their program: on ``keys1`` (each read
+        by key), then those still on ``gsi1`` from before (index copies) until their next write."""
+        return chain(due_items(backends.current(), TierItem, "tier-reminder", as_of, index="keys1"),
+                     due_items(backends.current(), TierItem, "tier-remind", as_of, index="gsi1"))
 
     def membership(self, member_id: str) -> MembershipItem | None:
         """The member's paid membership (consistent), or None if never bought."""

@@ -85,7 +85,7 @@ def schedule(item: TierItem, reminder_days: list[int], today: date) -> None:
     ends or its manual floor ends, whichever is first; off the index when nothing will end. And
     on the reminder index at the next of ``reminder_days`` before the validity end, from ``today``."""
     ends = [d for d in (item.grace_until or item.valid_until, item.manual_until) if d]
-    item.duepk = item.duesk = item.gsi1pk = item.gsi1sk = None
+    item.duepk = item.duesk = item.k1pk = item.k1sk = item.gsi1pk = item.gsi1sk = None
     if ends:
         day = date.fromisoformat(min(ends)) + timedelta(days=1)
         item.duepk, item.duesk = due_keys("tier-review", day, item.member_id)
@@ -96,7 +96,7 @@ def schedule(item: TierItem, reminder_days: list[int], today: date) -> None:
             if sent_for == item.valid_until and days >= int(sent or 0):
                 continue                                  # sent already for this validity end
             if end - timedelta(days=days) >= today:
-                item.gsi1pk, item.gsi1sk = due_keys("tier-remind", end - timedelta(days=days), item.member_id)
+                item.k1pk, item.k1sk = due_keys("tier-reminder", end - timedelta(days=days), item.member_id)
                 break
 
 

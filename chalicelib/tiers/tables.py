@@ -2,8 +2,10 @@
 
 * ``MEMBER#<id> / TIER``: the tier a member earned by growth, its validity and the period's
   growth, any manual floor, and the next review on the ``due`` index (``DUE#tier-review``) on the
-  day after the validity (or grace, or floor) ends, and its next reminder on ``gsi1``
-  (``DUE#tier-remind``). ``version`` is the lock of every change.
+  day after the validity (or grace, or floor) ends, and its next reminder on ``keys1``
+  (``DUE#tier-reminder``; keys only, so the item's every other write, the growth an earn counts,
+  writes nothing there: on ``gsi1``, ``DUE#tier-remind``, until 2026-12-06, every write copied the
+  whole item). ``version`` is the lock of every change.
 * ``MEMBER#<id> / TIERHIST#<n>``: every change of the tier, numbered, with its cause.
 * ``TIERMEMBERS#<tier>#<shard> / <member>`` and ``MEMBER#<id> / TIERLISTED``: the members of each
   tier, a projection of the tier items (:mod:`chalicelib.tiers.listing`).
@@ -15,7 +17,7 @@ import zlib
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db.items import DueIndex, Gsi1, MainModel
+from chalicelib.db.items import DueIndex, Gsi1, Keys1, MainModel
 
 LISTING_SHARDS = 16                  # partitions of each tier's member listing
 
@@ -42,9 +44,17 @@ class TierItem(MainModel):
     regain_from = UnicodeAttribute(null=True)        # the highest tier left by a downgrade: up to it, growth
                                                      # earned since must meet a tier's retention to regain it
     reminded = UnicodeAttribute(null=True)           # the last reminder sent: "<valid_until>:<days>"
-    gsi1pk = UnicodeAttribute(null=True)             # DUE#tier-remind: the next reminder before the validity end
-    gsi1sk = UnicodeAttribute(null=True)
+    k1pk = UnicodeAttribute(null=True)               # DUE#tier-reminder: the next reminder before the validity end
+    k1sk = UnicodeAttribute(null=True)
+    reminder = Keys1()
+    gsi1pk = UnicodeAttribute(null=True)             # DUE#tier-remind: where it was until 2026-12-06 (until the
+    gsi1sk = UnicodeAttribute(null=True)             # item's next write moves it)
     reminders = Gsi1()
+
+    @property
+    def reminder_at(self) -> str | None:
+        """The sort key of the item's next reminder on its index (None: none due)."""
+        return self.k1sk or self.gsi1sk
 
     @staticmethod
     def key(member_id: str) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 paying part of the rest, the payment is confirmed and the member earns on what cash and stored
 value principal paid (every figure by hand); replays change nothing; 16 commits racing for one
 member's points and stored value hold them once; a coupon in 8 racing checkouts is locked once;
-a cancelled checkout gives everything back."""
+a cancelled checkout gives everything back; the till's own confirm of a checkout's hold is
+refused (409 hold-of-checkout), only the completion confirms them."""
 
 from __future__ import annotations
 
@@ -63,6 +64,14 @@ def test_a_till_commits_completes_and_the_member_earns_on_what_was_paid(api, sta
     refused = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "x"}, signed_by=other_till,
                        key=f"cx-{member_id}")
     assert refused.status_code == 404 and _balances(api, hq, member_id) == held
+    own = [f"/v1/members/{member_id}/points/holds/{c['holds']['points']['hold_id']}/confirm",
+           f"/v1/members/{member_id}/stored-value/holds/{c['holds']['stored_value']['hold_id']}/confirm",
+           *(f"/v1/coupons/holds/{h['hold_id']}/confirm" for h in c["holds"]["coupons"])]
+    for i, path in enumerate(own):       # the checkout's holds: only its completion confirms them
+        r = api.call("POST", path, {}, signed_by=till, key=f"own-{i}-{member_id}")
+        assert r.status_code == 409 and r.json()["type"].endswith("/hold-of-checkout"), r.text
+        assert r.json()["checkout_id"] == c["checkout_id"]
+    assert _balances(api, hq, member_id) == held
     done = _ok(api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "wxpay-42000017"},
                         signed_by=till, key=f"complete-{member_id}"))
     # earned on 221.40 less the 30.00 points paid = 191.40: 191 points at 1 a yuan

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import reconcile
-from tests.e2e.conftest import fresh_phone
+from tests.e2e.conftest import fresh_phone, stored_items
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -123,3 +123,33 @@ def test_liability_report_follows_the_stream(api, stack):
 def test_reconciliation_endpoint_for_all_accounts(api):
     r = api.call("GET", "/v1/points/reconciliation", headers=api.staff())
     assert r.status_code == 200 and r.json()["balanced"] is True and r.json()["accounts_checked"] > 0
+
+
+@pytest.mark.parametrize("spend", ["holds", "redeem"])
+def test_a_spend_replayed_after_a_hold_lapsed_changes_nothing(api, stack, spend):
+    """A retry posts nothing twice: a spend on an order gives back the account's lapsed holds first
+    (as the holds job would); its replay under the same key is answered before anything runs."""
+    mid = member(api)
+    earn(api, mid, f"{mid}-e", 100_000)                      # 1,000 points
+    lapsing = api.call("POST", f"/v1/members/{mid}/points/holds",
+                       {"points": 100, "order_id": f"{mid}-x", "order_amount_fen": 1_000}, key=f"a-{mid}", pos=True)
+    assert lapsing.status_code == 201, lapsing.text
+    path, body = f"/v1/members/{mid}/points/{spend}", {"points": 200, "order_id": f"{mid}-y", "order_amount_fen": 1_000}
+    first = api.call("POST", path, body, key=f"K-{mid}", pos=True)
+    assert first.status_code in (200, 201), first.text
+
+    def mine():     # the member's items, its orders' and the key's (not what the stream's consumers derive)
+        return stored_items(stack, lambda pk, _: mid in pk and pk.split("/")[-1].startswith(("MEMBER#", "ORDER#", "IDEMP")))
+    (table, pk, sk), = [k for k, item in mine().items() if item.get("hold_id", {}).get("S") == lapsing.json()["hold_id"]]
+    stack.client("dynamodb").update_item(                    # its time passed (no job has run)
+        TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        UpdateExpression="SET hold_expires_at = :past", ExpressionAttributeValues={":past": {"S": "2026-01-01T00:00:00Z"}})
+    before = mine()
+    assert api.call("GET", f"{path.rsplit('/', 1)[0]}/holds/{lapsing.json()['hold_id']}", pos=True).json()["status"] == "expired"
+    again = api.call("POST", path, body, key=f"K-{mid}", pos=True)
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert mine() == before                                  # nothing stored changed: no posting, no version
+    reused = api.call("POST", path, {**body, "points": 201}, key=f"K-{mid}", pos=True)
+    assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
+    assert mine() == before

@@ -340,3 +340,39 @@ def test_completions_racing_under_other_keys_with_one_payment_answer_the_complet
     status, refused = api.call("POST", path, {"payment_ref": "wx-other"}, key="race-d", token=_till())
     assert status == 409 and refused["type"].endswith("/checkout-state"), refused
     assert _balances(api, mid)["points"] == (mine["earned"]["points"], 0)     # earned once, the rest spent
+
+
+def test_a_cancel_and_its_commit_replayed_while_a_big_points_hold_is_still_releasing_change_nothing(
+        shop, six_lots, monkeypatch):
+    """A retry posts nothing twice: a cancel that gave back the first lots of a big points hold and
+    left the rest to the holds job (its request out of time) is answered from its record when sent
+    again, and so is the commit: neither gives back more lots (the job does, once)."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.points import chunked
+    from chalicelib.points import repository as points_repository
+    api = shop
+    mid = api.member("13800276001")
+    for i in range(25):                                     # 5,000 points in 25 lots: the hold takes them in steps
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 200, "reason": f"lot {i}"})
+    api.ok("POST", f"/v1/members/{mid}/stored-value/top-ups", {"amount_fen": 3_000, "payment_ref": f"p-{mid}",
+                                                               "merchant_id": "m1"})
+    commit = {"quote_id": _quote(api, mid)["quote_id"], "stored_value_fen": 3_000}
+    c = api.ok("POST", CHECKOUTS, commit, key="co-big", token=_till())
+    room_after = chunked.room_after
+    monkeypatch.setattr(chunked, "room_after", lambda: False)      # no time left after the cancel's commit
+    cancelled = api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, key="cc-big", token=_till())
+    monkeypatch.setattr(chunked, "room_after", room_after)
+
+    def stored():
+        repo = points_repository.of(UnitOfWork())
+        return repo.account(mid, "points").view(), sorted((h.hold_id, h.status, h.returned)
+                                                          for h in repo.holds(mid, "points"))
+    before = stored()
+    assert [h[1] for h in before[1]] == ["releasing"] and before[0]["held"] == 5_000 - 6 * 200
+    for path, body, key, first in ((f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, "cc-big", cancelled),
+                                   (CHECKOUTS, commit, "co-big", c)):
+        assert api.ok("POST", path, body, key=key, token=_till()) == first
+        assert api.headers.get("Idempotent-Replayed") == "true"
+        assert stored() == before                          # no lot given back by a replay
+    assert api.run_job("points-holds")["holds_released"] == 1
+    assert _balances(api, mid)["points"] == (5_000, 0)

@@ -178,47 +178,40 @@ class CheckoutMachine(RuleBasedStateMachine):
         c["status"] = "completed"
         if c["coupon"]:
             self.coupons[c["coupon"]] = "used"
-        self.points_held -= c["points"] if c.get("outside") != "points" else 0    # spent once, outside or here
+        self.points_held -= c["points"]
         self.points += c["earn"]
-        self.sv_held -= c["sv"] if c.get("outside") != "sv" else 0
+        self.sv_held -= c["sv"]
 
     def _release(self, c: dict, status: str) -> None:
-        """Every hold of the checkout back, but one confirmed outside it (spent)."""
+        """Every hold of the checkout back."""
         c["status"], c["lapsed"] = status, True
         if c["coupon"]:
             self.coupons[c["coupon"]] = "unused"
-        points, sv = (0 if c.get("outside") == "points" else c["points"]), (0 if c.get("outside") == "sv" else c["sv"])
+        points, sv = c["points"], c["sv"]
         self.points, self.points_held = self.points + points, self.points_held - points
         self.sv, self.sv_held = self.sv + sv, self.sv_held - sv
 
     def _confirmable(self) -> list[str]:
-        return [i for i in self._open() if not self.checkouts[i].get("outside")
-                and (self.checkouts[i]["points"] or self.checkouts[i]["sv"])]
+        return [i for i in self._open() if self.checkouts[i]["points"] or self.checkouts[i]["sv"]]
 
     @precondition(lambda self: self._confirmable())
     @rule(data=st.data(), points_first=st.booleans())
     def a_hold_confirmed_outside(self, data, points_first):
         """The till confirms one of a checkout's holds itself (confirmPointsHold,
-        confirmStoredValueHold): the money is taken, so the checkout is no longer cancelled (409
-        checkout-state); it completes, and its lapse leaves it committed (its other holds lapse)."""
+        confirmStoredValueHold): refused (409 hold-of-checkout), nothing spent; the checkout's
+        own completion, cancel or lapse settles it (the invariants see nothing changed)."""
         i = data.draw(st.sampled_from(self._confirmable()))
         c = self.checkouts[i]
         part = "points" if c["points"] and (points_first or not c["sv"]) else "sv"
         store = "points" if part == "points" else "stored-value"
-        self.send("post", f"/v1/members/{self.member}/{store}/holds/{c['hold_ids'][part]}/confirm", {}, token=self.till)
-        if part == "points":
-            self.points_held -= c["points"]
-        else:
-            self.sv_held -= c["sv"]
-        c["outside"] = part
-        status, problem = self.call("post", f"/v1/checkouts/{i}/cancel", {}, token=self.till)
-        assert status == 409 and problem["type"].endswith("/checkout-state") and problem["part"] == \
-            ("points" if part == "points" else "stored_value"), problem
+        status, problem = self.call("post", f"/v1/members/{self.member}/{store}/holds/{c['hold_ids'][part]}/confirm",
+                                    {}, token=self.till)
+        assert status == 409 and problem["type"].endswith("/hold-of-checkout"), problem
 
-    @precondition(lambda self: [i for i in self._open() if not self.checkouts[i].get("outside")])
+    @precondition(lambda self: self._open())
     @rule(data=st.data())
     def cancel(self, data):
-        i = data.draw(st.sampled_from([i for i in self._open() if not self.checkouts[i].get("outside")]))
+        i = data.draw(st.sampled_from(self._open()))
         assert self.send("post", f"/v1/checkouts/{i}/cancel", {}, token=self.till)["status"] == "cancelled"
         self._release(self.checkouts[i], "cancelled")
 
@@ -264,7 +257,7 @@ class CheckoutMachine(RuleBasedStateMachine):
             self.send("post", f"/v1/jobs/{job}/runs", {})
         for c in self.checkouts.values():          # the holds' time is up: everything back, the checkout cancelled
             if c["status"] == "committed" and c["expires"] <= self.now and not c.get("lapsed"):
-                self._release(c, "committed" if c.get("outside") else "cancelled")
+                self._release(c, "cancelled")
 
     @invariant()
     def balances_coupons_and_checkouts_are_as_the_model_says(self):

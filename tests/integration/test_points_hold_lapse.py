@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.shared import clock
 from tests.integration.test_checkout_commit import CART, CHECKOUTS, _member, _quote, _till
 from tests.integration.test_edges_points import SHANGHAI_MIDNIGHT, postings
@@ -113,3 +115,40 @@ def test_a_lapsed_holds_share_of_its_order_is_free_for_the_members_next_spend_on
     assert api.ok("GET", "/v1/orders/L1?merchant_id=m1")["spent_points"] == 500
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (500, 0, 500)
+
+
+def _stored(mid):
+    """Everything the member's points leave behind: the account, its holds and its postings."""
+    from chalicelib.db.uow import UnitOfWork
+    from chalicelib.points import repository
+    repo = repository.of(UnitOfWork())
+    return (repo.account(mid, "points").view(), sorted((h.hold_id, h.status, h.returned) for h in repo.holds(mid, "points")))
+
+
+@pytest.mark.parametrize("spend", ["hold", "redeem"])
+def test_a_spend_replayed_after_a_hold_lapsed_is_answered_first_and_changes_nothing(api, spend):
+    """A retry posts nothing twice: a spend on an order gives back its account's lapsed holds first
+    (as the holds job would); its replay under the same key is answered before anything runs, so
+    the lapsed hold stays as it was (the job or the next new spend gives it back)."""
+    clock.freeze(T0)
+    mid = api.member("13800291006")
+    api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 1_000, "reason": "stock"})
+    lapsing = api.ok("POST", HOLDS.format(mid), {"points": 100, "ttl_seconds": 60, "order_id": "X1",
+                                                 "merchant_id": "m1", "order_amount_fen": 1_000})
+    path, body = (HOLDS.format(mid), {"points": 200, "ttl_seconds": 900}) if spend == "hold" else \
+        (f"/v1/members/{mid}/points/redeem", {"points": 200})
+    body.update(order_id="Y1", merchant_id="m1", order_amount_fen=1_000)
+    first = api.ok("POST", path, body, key="K")
+    clock.freeze(T0 + timedelta(seconds=61))                     # the first hold lapsed; no job has run
+    before, lines = _stored(mid), postings(api, mid)
+    status, again = api.call("POST", path, body, key="K")
+    assert (status, again) == (200 if spend == "redeem" else 201, first)
+    assert api.headers.get("Idempotent-Replayed") == "true"
+    assert _stored(mid) == before and postings(api, mid) == lines          # the replay changed nothing
+    assert before[1][[h[0] for h in before[1]].index(lapsing["hold_id"])][1] == "open"
+    status, problem = api.call("POST", path, {**body, "points": 201}, key="K")    # the key, another body: 422
+    assert status == 422 and problem["type"].endswith("/idempotency-key-reused")
+    assert _stored(mid) == before
+    assert api.run_job("points-holds")["holds_released"] == 1           # the job gives it back, once
+    account = balanced(mid)
+    assert (account["available"], account["held"]) == ((800, 200) if spend == "hold" else (800, 0))

@@ -72,6 +72,7 @@ class PointsMachine(RuleBasedStateMachine):
         self.net = 0               # available - debt + held: what the member is owed
         self.orders: dict[str, dict] = {}
         self.hold_orders: dict[str, str | None] = {}
+        self.hold_terms: dict[str, tuple[int, datetime]] = {}     # hold id -> (points, until)
         self.holds: list[str] = []
         self.sent: list[tuple[str, dict, str, dict]] = []
         self.n = 0
@@ -213,9 +214,12 @@ class PointsMachine(RuleBasedStateMachine):
     def hold(self, points, with_order):
         """A checkout hold, on an order or not: on one, the share spent and held on it counts (an
         open hold reserves its share until it is settled or the holds job releases it)."""
+        self._hold(points, sorted(self.orders)[points % len(self.orders)] if with_order and self.orders else None)
+
+    def _hold(self, points: int, order: str | None) -> str | None:
+        """Hold ``points`` (on ``order``): the hold's id, or None when refused."""
         before = self.account()["account"]
         body: dict = {"points": points, "ttl_seconds": 600}
-        order = sorted(self.orders)[points % len(self.orders)] if with_order and self.orders else None
         if order:
             body.update(order_id=order, merchant_id="m1", order_amount_fen=self.orders[order]["amount"])
             limit = self.orders[order]["amount"] * 50 // 100
@@ -225,7 +229,7 @@ class PointsMachine(RuleBasedStateMachine):
         r = self.call(f"/v1/members/{self.member}/points/holds", body)
         if order and points > limit:
             assert r["status"] == 422, r
-            return
+            return None
         if freed and (short or order):       # the hold gave back the lapsed holds first, as the job would
             self.net -= ended
             spendable += freed - ended
@@ -235,8 +239,78 @@ class PointsMachine(RuleBasedStateMachine):
             assert r["status"] == 422, r
         else:
             assert r["status"] == 201, r
-            self.holds.append(r["body"]["hold_id"])
-            self.hold_orders[r["body"]["hold_id"]] = order
+            hold_id = r["body"]["hold_id"]
+            self.holds.append(hold_id)
+            self.hold_orders[hold_id] = order
+            self.hold_terms[hold_id] = (points, self.now + timedelta(seconds=600))
+            return hold_id
+        return None
+
+    @precondition(lambda self: any(o["refunded"] < o["amount"] for o in self.orders.values()))
+    @rule(data=st.data(), fraction=st.integers(min_value=1, max_value=100),
+          share=st.sampled_from([1, 30, 50, 70, 99, 100]))       # percent of what is left of the order
+    def hold_refund_then_confirm(self, data, fraction, share):
+        """points.md: a hold on an order, the order refunded in part or whole, the hold confirmed.
+        The refunds count against the confirm as they would have given back a spend: once they
+        leave a share of what is left (50% of amount - refunded, in points at 100 points per yuan)
+        smaller than what is spent and held on the order net of what they gave back, it is 409
+        ``hold-order-refunded`` and the hold stays open (refunded in full: never confirms)."""
+        order = data.draw(st.sampled_from(sorted(k for k, o in self.orders.items() if o["refunded"] < o["amount"])))
+        o, a = self.orders[order], self.account()["account"]
+        freed, _ = self.lapsed_holds()       # given back first by a spend on an order
+        room = min(o["amount"] * 50 // 100 - o["spent"] - self.held_in_time(order),
+                   a["available"] - a["debt"] - self.lapsed() + freed)
+        if room <= 0:
+            return
+        hold_id = self._hold(max(1, room * fraction // 100), order)
+        if hold_id is None:
+            return
+        self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))
+        held = self.held_in_time(order)      # this hold among them; none lapsed: this hold's spend gave them back
+        net = o["spent"] + held - sum(o["back"].values())
+        refused = o["refunded"] > 0 and net > (o["amount"] - o["refunded"]) * 50 // 100
+        lots = json.loads(points_repository.of(UnitOfWork()).hold(self.member, "points", hold_id).lots)
+        r = self.call(f"/v1/members/{self.member}/points/holds/{hold_id}/confirm", {})
+        if refused:
+            assert r["status"] == 409 and r["body"]["type"].endswith("/hold-order-refunded"), (r, o, held)
+            assert r["body"]["limit_points"] == (o["amount"] - o["refunded"]) * 50 // 100, r
+            assert self._open(hold_id)                # still open: a cancel (or the job) gives it back
+            return
+        assert r["status"] == 200, (r, o, held)
+        points = self.hold_terms[hold_id][0]
+        self.net -= points
+        o["spent"] += points
+        self.took(order, lots)
+        self.holds.remove(hold_id)
+
+    def held_in_time(self, order: str) -> int:
+        """What the holds the model knows open on ``order`` and not past their time reserve of its share."""
+        return sum(points for hold_id, (points, until) in self.hold_terms.items()
+                   if hold_id in self.holds and self.hold_orders.get(hold_id) == order and until > self.now)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), points=st.integers(min_value=1, max_value=100), earlier=st.booleans())
+    def replay_a_hold_after_it_lapsed(self, data, points, earlier):
+        """A hold on an order lapses (its time passes, no job runs) and is sent again under its key
+        (or, ``earlier``, a spend on an order sent before it): the same answer, and nothing changes,
+        no give-back of the lapsed hold, no posting, no version (a new spend on an order would give
+        it back first, as the job will)."""
+        if self._hold(points, data.draw(st.sampled_from(sorted(self.orders)))) is None:
+            return
+        path, body, key, first = self.sent[-1]
+        if earlier:
+            path, body, key, first = data.draw(st.sampled_from(
+                [s for s in self.sent if s[0].endswith(("/points/holds", "/points/redeem")) and "order_id" in s[1]]))
+        self.now += timedelta(seconds=601)                         # past its ttl_seconds (600)
+        self.clock.freeze(self.now)
+
+        def stored() -> tuple:
+            holds = points_repository.of(UnitOfWork()).holds(self.member, "points")
+            return self.account()["account"], sorted((h.hold_id, h.status, h.returned) for h in holds)
+        before = stored()
+        again = self.post(path, body, key)
+        assert again == first
+        assert stored() == before                                      # a replay changes nothing
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data(), confirm=st.booleans())
