@@ -4,8 +4,10 @@ fresh tables and puts the previous backend back when it ends."""
 
 from __future__ import annotations
 
+import calendar
 import os
 from collections.abc import Callable
+from datetime import date, timedelta
 
 
 def use(kind: str) -> Callable[[], None]:
@@ -57,3 +59,12 @@ def examples(usual: int, nightly: bool, mutation: int) -> int:
     """A machine's examples: 200 at night; under ``make mutation``, which runs it once per planted
     bug, a budget of a few seconds (the machines are most of the run's time); else ``usual``."""
     return 200 if nightly else mutation if MUTATION else usual
+
+
+def last_day(start: date, months: int) -> date:
+    """The last day of a tier's validity period of ``months`` calendar months from ``start`` (the
+    31st on a shorter month: its last day)."""
+    y, m = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m + 1
+    same = date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return same - timedelta(days=1)

@@ -1,7 +1,8 @@
 """A Hypothesis state machine drives random points operations through the whole app (Chalice's
 in-process client: auth, validation, idempotency, the DynamoDB code on moto) and checks, after
 every step, that the ledger adds up and that the member's money-like balance is what a simple
-model says it is."""
+model says it is; and that the member's growth value (earned, clawed back, adjusted, rewarded by
+a task, reset at a tier period's end) is what :mod:`tests.integration.growth_model` says."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from chalicelib.db.uow import UnitOfWork
+from chalicelib.events import dispatch
 from chalicelib.points import reconcile
 from chalicelib.points import repository as points_repository
 from tests import dynamodb_local
 from tests.integration import machines
+from tests.integration.growth_model import LADDER, TASKS, GrowthModel, program_day
+from tests.outbox import outbox_events
 
 START = datetime(2026, 12, 20, 4, 0, tzinfo=UTC)
 
@@ -45,6 +49,11 @@ class PointsMachine(RuleBasedStateMachine):
         self.staff = {"Authorization": "Bearer " + mint_token("staff", "t", 60 * 24 * 400, role="super_admin",
                                                               merchant_id="m1"),
                       "Content-Type": "application/json"}
+        for path, body in (("/v1/tiers/ladder", {"ladder": LADDER}), ("/v1/tasks", {"tasks": TASKS})):
+            assert self.post(path, body, f"put-{path}", method="put")["status"] == 201
+        self.growth = GrowthModel()
+        self.reviews, self.checked = 0, None
+        self.delivered: set[str] = set()
         r = self.post("/v1/members", {"phone": "13800138000"}, "reg")
         self.member = r["body"]["member_id"]
         self.platform = {**self.staff, "Authorization": "Bearer " + mint_token(      # runs jobs
@@ -92,11 +101,30 @@ class PointsMachine(RuleBasedStateMachine):
         result = self.post(path, body, key)
         assert result["status"] < 500, result
         self.sent.append((path, body, key, result))
+        if result["status"] < 300:                  # a refusal changes nothing: no events
+            self.deliver()
         return result
+
+    def deliver(self) -> None:
+        """The member's new events to the consumers that move growth and tiers (the tiers' and the
+        tasks'), as the stream would, until they emit no more (a task's reward is an event too)."""
+        dispatch.PROVIDERS.load()
+        while fresh := [e for e in outbox_events(subject=f"member:{self.member}") if e.id not in self.delivered]:
+            for event in fresh:
+                self.delivered.add(event.id)
+                with self.clock.in_program(event.program_id or "default"):
+                    for name, consumer in dispatch.subscribers_of(event.type):
+                        if name in ("tiers", "tasks"):
+                            consumer(event)
+            if not any(e.type == "order.earned" for e in fresh):        # only the tasks' reward follows
+                return
 
     def account(self) -> dict:
         """The account as stored (one read): what every step checks."""
         return {"account": points_repository.of(UnitOfWork()).account(self.member, "points").view()}
+
+    def growth_account(self) -> dict:
+        return points_repository.of(UnitOfWork()).account(self.member, "growth").view()
 
     def reconciled(self) -> dict:
         """Balances = postings = lots (reads every posting): checked at the end of each example."""
@@ -110,6 +138,7 @@ class PointsMachine(RuleBasedStateMachine):
                                                                   "merchant_id": "m1"})
         assert r["status"] == 201, r
         assert r["body"]["points"] == amount // 100          # default program: ¥1 = 1 point, floor
+        assert r["body"]["growth"] == self.growth.earn(order, amount, self.now)
         self.net += r["body"]["points"]
         self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0,
                               "taken": {}, "back": {}}
@@ -132,6 +161,7 @@ class PointsMachine(RuleBasedStateMachine):
         china = timedelta(hours=8)                       # the program's days are Asia/Shanghai days
         born_expired = date((paid + china).year, 12, 31) < (self.now + china).date()
         assert r["body"]["points"] == (0 if born_expired else amount // 100), (r, paid)
+        assert r["body"]["growth"] == self.growth.earn(order, amount, self.now)     # growth never expires
         self.net += r["body"]["points"]
         self.orders[order] = {"amount": amount, "refunded": 0, "earned": r["body"]["points"], "spent": 0,
                               "taken": {}, "back": {}}
@@ -333,6 +363,7 @@ class PointsMachine(RuleBasedStateMachine):
             return
         assert r["status"] == 201, r
         o["refunded"] += amount
+        assert r["body"]["clawed_back"].get("growth", 0) == self.growth.refund(order, amount, self.now), r
         # The order's own lots past their last day (the job not run) are expired by a refund that
         # reaches them, whole, as the job would: never clawed back (that would count them twice here).
         left = self.lapsed_lots(order)
@@ -357,6 +388,54 @@ class PointsMachine(RuleBasedStateMachine):
         if o["refunded"] == o["amount"]:                    # refunded in full: every lot as before the spend
             assert o["back"] == {k: v for k, v in o["taken"].items() if v}, o
 
+    @rule(points=st.integers(min_value=-400, max_value=300).filter(bool))
+    def adjust_growth(self, points):
+        """Growth added or removed by hand: a removal beyond the balance is refused."""
+        self._adjust_growth(points)
+
+    @precondition(lambda self: self.growth.balance > 0)
+    @rule(share=st.integers(min_value=1, max_value=110))
+    def remove_growth(self, share):
+        """A share of the growth removed by hand (the earliest lots first, an order's among them:
+        its refund then owes what the lot no longer holds); more than all of it is refused."""
+        self._adjust_growth(-max(1, self.growth.balance * share // 100))
+
+    def _adjust_growth(self, points: int) -> None:
+        r = self.call(f"/v1/members/{self.member}/points/adjustments",
+                      {"points": points, "point_type": "growth", "reason": "by hand"})
+        if self.growth.adjust(points, self.now):
+            assert r["status"] == 201 and r["body"]["balance"] == self.growth.balance, r
+        else:
+            assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points"), r
+
+    @precondition(lambda self: any(o["expired"] and o["refunded"] < o["amount"] for o in self.growth.orders.values()))
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
+    def refund_after_a_reset(self, data, share):
+        """A refund of an order whose growth a tier period's reset expired: not clawed back again."""
+        order = data.draw(st.sampled_from(sorted(k for k, o in self.growth.orders.items()
+                                                 if o["expired"] and o["refunded"] < o["amount"])))
+        o = self.orders[order]
+        self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))
+
+    @precondition(lambda self: self.growth.owing())
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
+    def refund_after_a_removal(self, data, share):
+        """A refund of an order whose growth a removal by hand took: what its lot no longer holds
+        is owed (debt), and the next growth repays it first."""
+        order = data.draw(st.sampled_from(self.growth.owing()))
+        o = self.orders[order]
+        self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))
+
+    @precondition(lambda self: self.growth.valid_until is not None)
+    @rule(late=st.integers(min_value=0, max_value=3), amount=st.none() | st.integers(min_value=100, max_value=20_000))
+    def tier_period_ends(self, late, amount):
+        """The clock moves past the tier period's last day (up to 3 days late) and the jobs run; an
+        order recorded before they run, from the new period's first day, keeps its growth."""
+        self.time_passes_before_the_jobs_run(max(1, (self.growth.valid_until - program_day(self.now)).days + 1 + late))
+        if amount is not None:
+            self.earn(amount)
+        self.time_passes(0)
+
     @rule(days=st.integers(min_value=1, max_value=20))
     def time_passes(self, days):
         self.now += timedelta(days=days)
@@ -369,6 +448,17 @@ class PointsMachine(RuleBasedStateMachine):
             else:                       # a lapsed hold's points whose lot ended meanwhile expire on return
                 self.net -= r["body"]["result"]["points_expired_on_return"]
         self.holds = [h for h in self.holds if self._open(h)]
+        self.review_tiers()
+
+    def review_tiers(self) -> None:
+        """The tier-review job, run until nothing is due (a period per member a run)."""
+        self.reviews += 1
+        for n in range(40):
+            r = self.post("/v1/jobs/tier-review/runs", {}, f"job-{self.n}-tiers-{n}", headers=self.platform)
+            assert r["status"] == 200, r
+            if not r["body"]["result"]["retained"] + r["body"]["result"]["downgraded"]:
+                break
+        self.growth.review(program_day(self.now))
 
     @rule(days=st.integers(min_value=1, max_value=400))
     def time_passes_before_the_jobs_run(self, days):
@@ -412,10 +502,13 @@ class PointsMachine(RuleBasedStateMachine):
         return json.loads(r.body)["postings"]
 
     def lapsed_lots(self, order: str) -> dict[str, int]:
-        """The order's own stored lots whose last day has passed: lot id -> points left."""
+        """The order's own stored lots whose last day has passed: lot id -> points left. Its own:
+        the lots it earned, even one a spend emptied and a refund's give-back made again."""
         today = (self.now + timedelta(hours=8)).date().isoformat()
-        return {lot.lot_id: int(lot.remaining) for lot in points_repository.of(UnitOfWork()).live_lots(self.member, "points")
-                if lot.expires_on and lot.expires_on < today and lot.source == f"order:m1:{order}"}
+        repo = points_repository.of(UnitOfWork())
+        own = {lot["lot_id"] for lot in json.loads(repo.order("m1", order).earned or "{}").get("points", [])}
+        return {lot.lot_id: int(lot.remaining) for lot in repo.live_lots(self.member, "points")
+                if lot.expires_on and lot.expires_on < today and lot.lot_id in own}
 
     def lapsed(self) -> int:
         """Points in stored lots whose last day (a program day, Asia/Shanghai) has passed: by the
@@ -428,10 +521,11 @@ class PointsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def replay(self, data):
         path, body, key, first = data.draw(st.sampled_from(self.sent))
-        version = self.account()["account"]["version"]
+        version, growth = self.account()["account"]["version"], self.growth_account()["version"]
         again = self.post(path, body, key)
         assert again == first                                          # successes and refusals alike
         assert self.account()["account"]["version"] == version        # a replay posts nothing
+        assert self.growth_account()["version"] == growth
 
     def _open(self, hold_id: str) -> bool:
         return points_repository.of(UnitOfWork()).hold(self.member, "points", hold_id).status == "open"
@@ -443,6 +537,38 @@ class PointsMachine(RuleBasedStateMachine):
             return
         a = self.account()["account"]
         assert a["available"] - a["debt"] + a["held"] == self.net, (a, self.net)
+
+    @invariant()
+    def growth_is_the_models(self):
+        """The growth getPointsAccount and getMemberTier show, the growth statement's sum and the
+        tier's period are the model's, and the growth account reconciles."""
+        if not hasattr(self, "member"):
+            return
+        model = self.growth
+        stored = self.growth_account()
+        assert (stored["available"] - stored["debt"], stored["debt"]) == (model.balance, model.debt), stored
+        seen = (stored["version"], self.reviews, tuple(model.tier_view().values()))
+        if seen == self.checked:            # no growth posting, review or model change since the last step
+            return
+        self.checked = seen
+        shown = self.get(f"/v1/members/{self.member}/points")["accounts"]["growth"]
+        assert shown["balance"] == model.balance and shown["spendable"] == 0, (shown, model.balance)
+        tier = self.get(f"/v1/members/{self.member}/tier")
+        assert {k: tier[k] for k in model.tier_view()} == model.tier_view(), (self.now, tier)
+        postings, before = [], ""
+        while page := self.get(f"/v1/members/{self.member}/points/ledger?point_type=growth&limit=200{before}"):
+            postings += page["postings"]
+            if not page["next_before"]:
+                break
+            before = f"&before={page['next_before']}"
+        assert sum(p["available_delta"] - p["debt_delta"] for p in postings) == model.balance, postings
+        result = reconcile.account(UnitOfWork(), self.member, "growth")
+        assert result["balanced"], result
+
+    def get(self, path: str) -> dict:
+        r = self.client.http.get(path, headers=self.staff)
+        assert r.status_code == 200, (path, r.body)
+        return json.loads(r.body)
 
     @invariant()
     def the_other_program_is_untouched(self):

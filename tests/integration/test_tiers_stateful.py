@@ -7,7 +7,6 @@ growth, grace days, growth carried over or reset)."""
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -20,18 +19,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.events import dispatch
 from tests.integration import machines
+from tests.integration.machines import last_day
 from tests.outbox import outbox_events
 
 START = datetime(2026, 1, 30, 4, 0, tzinfo=UTC)          # noon in Shanghai; a month end is near
 TIERS = [("V1", 0, None, 0), ("V2", 100, 1, 60), ("V3", 300, 2, 150), ("V4", 800, 1, 400)]   # code, threshold, months, keep
-
-
-def last_day(start: date, months: int) -> date:
-    """The last day of a period of ``months`` calendar months from ``start``."""
-    y, m = divmod(start.month - 1 + months, 12)
-    year, month = start.year + y, m + 1
-    same = date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
-    return same - timedelta(days=1)
 
 
 class Model:
