@@ -1,0 +1,81 @@
+"""Attack F finding 7: ``getPointsAccount`` of a member with 1,000 live lots answered after 35-111 s
+(a 5-lot member's in 0.1 s): it read every lot ending within 30 days, six a Query page, and listed
+each. It now reads at most ``READ_LOTS`` + 1 lots and, when those all end within the 30 days, at
+most ``READ_LOTS`` more (those ending after), whatever the member holds; the points of the lots not
+read are summed from the account, and ``expiring_soon`` is by last day. Through the app on every
+backend; the lots are written through the ledger (a thousand earnings over the API take minutes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import accounts, program
+from chalicelib.points.repository import PointsRepository
+from chalicelib.shared import clock
+
+NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)          # 6 December: lots ending 31 December end within 30 days
+YEAR_END, LATER = date(2026, 12, 31), date(2027, 6, 30)
+
+
+def lots(mid: str, n: int, points: int, expires_on: date) -> None:
+    """``n`` lots of ``points`` on the member's account, 40 a transaction (as an adjustment adds each)."""
+    while n:
+        uow = UnitOfWork("test")
+        _, rules = program.rules_at(uow, clock.now())
+        ledger = program.ledger(uow, mid, "points", rules, program.today())
+        k = min(40, n)
+        for _ in range(k):
+            ledger.add_lot(points, expires_on, source="adjustment")
+        ledger.stage("adjust", points * k, reason="lots", source="adjustment", event_type="points.adjusted",
+                     event_data={"points": points * k, "reason": "lots"})
+        uow.commit()
+        n -= k
+
+
+def counted(monkeypatch) -> list[int]:
+    """The lots each Query of live lots yields, one entry a Query."""
+    real, reads = PointsRepository.live_lots, []
+
+    def counting(self, *args, **kwargs):
+        reads.append(0)
+        for lot in real(self, *args, **kwargs):
+            reads[-1] += 1
+            yield lot
+    monkeypatch.setattr(PointsRepository, "live_lots", counting)
+    return reads
+
+
+def test_an_account_read_takes_the_same_lots_whatever_the_number_the_member_holds(api, monkeypatch):
+    clock.freeze(NOW)
+    mid = api.member("13800299201")
+    lots(mid, 3, 50, LATER)
+    lots(mid, 300, 13, YEAR_END)
+    reads = counted(monkeypatch)
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert reads == [accounts.READ_LOTS + 1, 3]                  # two Queries: 101 of the 300, then the 3 after
+    assert view["expiring_soon"] == [{"expires_on": "2026-12-31", "points": 3_900}]     # all 300, summed
+    assert view["next_lots"] == [{"expires_on": "2026-12-31", "points": 13}] * 5
+    assert (view["available"], view["balance"], view["spendable"], view["lapsed"]) == (4_050, 4_050, 4_050, 0)
+    lots(mid, 300, 13, YEAR_END)                                  # twice the lots: the same reads
+    reads.clear()
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert reads == [accounts.READ_LOTS + 1, 3]
+    assert view["expiring_soon"] == [{"expires_on": "2026-12-31", "points": 7_800}]
+    assert (view["available"], view["balance"]) == (7_950, 7_950)
+    clock.freeze(None)
+
+
+def test_a_few_lots_are_read_in_one_query_each_date_summed(api, monkeypatch):
+    clock.freeze(NOW)
+    mid = api.member("13800299202")
+    lots(mid, 2, 50, LATER)
+    lots(mid, 4, 10, date(2026, 12, 20))
+    lots(mid, 3, 7, YEAR_END)
+    reads = counted(monkeypatch)
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert reads == [9]
+    assert view["expiring_soon"] == [{"expires_on": "2026-12-20", "points": 40}, {"expires_on": "2026-12-31", "points": 21}]
+    assert view["next_lots"] == [{"expires_on": "2026-12-20", "points": 10}] * 4 + [{"expires_on": "2026-12-31", "points": 7}]
+    assert view["balance"] == 161
+    clock.freeze(None)
