@@ -70,6 +70,14 @@ class PointsRepository:
         return self.uow.query(LotItem, f"MEMBER#{member_id}", sort, consistent=consistent,
                               page_size=page_size, limit=limit)
 
+    def lots_after(self, member_id: str, point_type: str, sk: str, limit: int) -> list[LotItem]:
+        """At most ``limit`` live lots after the one at sort key ``sk``, in order, in one Query page
+        (eventually consistent: an account's read)."""
+        high = f"PTS#{point_type}#LOT#~"
+        found = self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.between(sk, high), consistent=False,
+                               page_size=limit + 1, limit=limit + 1)
+        return [lot for lot in found if lot.sk != sk][:limit]
+
     def _after_first(self, member_id: str, point_type: str, lots: list[LotItem], complete: bool) -> Iterator[LotItem]:
         """The lots :meth:`account_and_lots` read, then (if it read a full page) the rest."""
         yield from lots

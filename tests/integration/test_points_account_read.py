@@ -1,7 +1,7 @@
 """Attack F finding 7: ``getPointsAccount`` of a member with 1,000 live lots answered after 35-111 s
 (a 5-lot member's in 0.1 s): it read every lot ending within 30 days, six a Query page, and listed
-each. It now reads at most ``READ_LOTS`` + 1 lots and, when those all end within the 30 days, at
-most ``READ_LOTS`` more (those ending after), whatever the member holds; the points of the lots not
+each. It now reads 6 lots, then at most ``READ_LOTS`` + 1 more and, when those all end within the
+30 days, at most ``READ_LOTS`` more (those ending after), whatever the member holds; the points of the lots not
 read are summed from the account, and ``expiring_soon`` is by last day. Through the app on every
 backend; the lots are written through the ledger (a thousand earnings over the API take minutes)."""
 
@@ -35,14 +35,21 @@ def lots(mid: str, n: int, points: int, expires_on: date) -> None:
 
 def counted(monkeypatch) -> list[int]:
     """The lots each Query of live lots yields, one entry a Query."""
-    real, reads = PointsRepository.live_lots, []
+    reads: list[int] = []
+    live_lots, lots_after = PointsRepository.live_lots, PointsRepository.lots_after
 
     def counting(self, *args, **kwargs):
         reads.append(0)
-        for lot in real(self, *args, **kwargs):
+        for lot in live_lots(self, *args, **kwargs):
             reads[-1] += 1
             yield lot
+
+    def counting_after(self, *args, **kwargs):
+        found = lots_after(self, *args, **kwargs)
+        reads.append(len(found))
+        return found
     monkeypatch.setattr(PointsRepository, "live_lots", counting)
+    monkeypatch.setattr(PointsRepository, "lots_after", counting_after)
     return reads
 
 
@@ -53,20 +60,20 @@ def test_an_account_read_takes_the_same_lots_whatever_the_number_the_member_hold
     lots(mid, 300, 13, YEAR_END)
     reads = counted(monkeypatch)
     view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
-    assert reads == [accounts.READ_LOTS + 1, 3]                  # two Queries: 101 of the 300, then the 3 after
+    assert reads == [6, accounts.READ_LOTS + 1, 3]    # three Queries: 6, then 101 more of the 300, then the 3 after
     assert view["expiring_soon"] == [{"expires_on": "2026-12-31", "points": 3_900}]     # all 300, summed
     assert view["next_lots"] == [{"expires_on": "2026-12-31", "points": 13}] * 5
     assert (view["available"], view["balance"], view["spendable"], view["lapsed"]) == (4_050, 4_050, 4_050, 0)
     lots(mid, 300, 13, YEAR_END)                                  # twice the lots: the same reads
     reads.clear()
     view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
-    assert reads == [accounts.READ_LOTS + 1, 3]
+    assert reads == [6, accounts.READ_LOTS + 1, 3]
     assert view["expiring_soon"] == [{"expires_on": "2026-12-31", "points": 7_800}]
     assert (view["available"], view["balance"]) == (7_950, 7_950)
     clock.freeze(None)
 
 
-def test_a_few_lots_are_read_in_one_query_each_date_summed(api, monkeypatch):
+def test_a_few_lots_are_read_whole_each_date_summed(api, monkeypatch):
     clock.freeze(NOW)
     mid = api.member("13800299202")
     lots(mid, 2, 50, LATER)
@@ -74,8 +81,22 @@ def test_a_few_lots_are_read_in_one_query_each_date_summed(api, monkeypatch):
     lots(mid, 3, 7, YEAR_END)
     reads = counted(monkeypatch)
     view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
-    assert reads == [9]
+    assert reads == [6, 3]                                        # the usual: 6, then the rest
     assert view["expiring_soon"] == [{"expires_on": "2026-12-20", "points": 40}, {"expires_on": "2026-12-31", "points": 21}]
     assert view["next_lots"] == [{"expires_on": "2026-12-20", "points": 10}] * 4 + [{"expires_on": "2026-12-31", "points": 7}]
     assert view["balance"] == 161
+    clock.freeze(None)
+
+
+def test_the_usual_account_is_one_query_of_six_lots_however_many_end_later(api, monkeypatch):
+    clock.freeze(NOW)
+    mid = api.member("13800299203")
+    lots(mid, 20, 5, LATER)
+    lots(mid, 2, 10, date(2026, 12, 20))
+    reads = counted(monkeypatch)
+    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
+    assert reads == [6]
+    assert view["expiring_soon"] == [{"expires_on": "2026-12-20", "points": 20}]
+    assert view["next_lots"] == [{"expires_on": "2026-12-20", "points": 10}] * 2 + [{"expires_on": "2027-06-30", "points": 5}] * 3
+    assert view["balance"] == 120
     clock.freeze(None)
