@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import accounts, program
 from chalicelib.points.repository import PointsRepository
@@ -73,30 +75,28 @@ def test_an_account_read_takes_the_same_lots_whatever_the_number_the_member_hold
     clock.freeze(None)
 
 
-def test_a_few_lots_are_read_whole_each_date_summed(api, monkeypatch):
+DEC_20 = date(2026, 12, 20)
+
+
+def soon(*entries: tuple[date, int]) -> list[dict]:
+    return [{"expires_on": day.isoformat(), "points": points} for day, points in entries]
+
+
+@pytest.mark.parametrize(("held", "queries", "expiring", "next_lots"), [
+    # a few lots: 6, then the rest; each date's lots summed
+    ([(2, 50, LATER), (4, 10, DEC_20), (3, 7, YEAR_END)], [6, 3], soon((DEC_20, 40), (YEAR_END, 21)),
+     soon(*[(DEC_20, 10)] * 4, (YEAR_END, 7))),
+    # the usual: one Query of 6, however many lots end later
+    ([(20, 5, LATER), (2, 10, DEC_20)], [6], soon((DEC_20, 20)), soon(*[(DEC_20, 10)] * 2, *[(LATER, 5)] * 3)),
+])
+def test_a_few_lots_are_read_whole_and_the_usual_account_in_one_query(api, monkeypatch, held, queries, expiring,
+                                                                      next_lots):
     clock.freeze(NOW)
     mid = api.member("13800299202")
-    lots(mid, 2, 50, LATER)
-    lots(mid, 4, 10, date(2026, 12, 20))
-    lots(mid, 3, 7, YEAR_END)
+    for n, points, day in held:
+        lots(mid, n, points, day)
     reads = counted(monkeypatch)
     view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
-    assert reads == [6, 3]                                        # the usual: 6, then the rest
-    assert view["expiring_soon"] == [{"expires_on": "2026-12-20", "points": 40}, {"expires_on": "2026-12-31", "points": 21}]
-    assert view["next_lots"] == [{"expires_on": "2026-12-20", "points": 10}] * 4 + [{"expires_on": "2026-12-31", "points": 7}]
-    assert view["balance"] == 161
-    clock.freeze(None)
-
-
-def test_the_usual_account_is_one_query_of_six_lots_however_many_end_later(api, monkeypatch):
-    clock.freeze(NOW)
-    mid = api.member("13800299203")
-    lots(mid, 20, 5, LATER)
-    lots(mid, 2, 10, date(2026, 12, 20))
-    reads = counted(monkeypatch)
-    view = api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]
-    assert reads == [6]
-    assert view["expiring_soon"] == [{"expires_on": "2026-12-20", "points": 20}]
-    assert view["next_lots"] == [{"expires_on": "2026-12-20", "points": 10}] * 2 + [{"expires_on": "2027-06-30", "points": 5}] * 3
-    assert view["balance"] == 120
+    assert (reads, view["expiring_soon"], view["next_lots"]) == (queries, expiring, next_lots)
+    assert view["balance"] == sum(n * points for n, points, _ in held)
     clock.freeze(None)
