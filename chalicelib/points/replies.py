@@ -48,7 +48,8 @@ class BalanceOut(Reply):
     net_redeemed: int = Field(description="redeemed − restored")
     expired: int = Field(description="lifetime points that expired unspent")
     version: int = Field(description="the account's version: one more per posting")
-    expiring_soon: list[LotShown] | None = Field(None, description="lots ending within 30 days (not growth)")
+    expiring_soon: list[LotShown] | None = Field(None, description="points ending within 30 days, one entry a "
+                                                                   "last day, soonest first (not growth)")
     next_lots: list[LotShown] | None = Field(None, description="the next lots a redemption takes, soonest "
                                                                "expiry first (not growth)")
     value_fen: int | None = Field(None, description="what the available points are worth in fen as a cash "

@@ -58,15 +58,25 @@ class PointsRepository:
 
     def live_lots(self, member_id: str, point_type: str, *, consistent: bool = True,
                   page_size: int | None = LOT_PAGE, limit: int | None = None,
-                  until: str | None = None) -> Iterator[LotItem]:
-        """Live lots, soonest expiry first (never-expiring last); ``until`` stops at an expiry date."""
+                  until: str | None = None, after: str | None = None) -> Iterator[LotItem]:
+        """Live lots, soonest expiry first (never-expiring last); ``until`` stops at an expiry date,
+        ``after`` starts past one."""
         first = self._first_lots.pop((member_id, point_type), None)
-        if first is not None and consistent and limit is None and until is None:
+        if first is not None and consistent and limit is None and until is None and after is None:
             return self._after_first(member_id, point_type, *first)
         prefix = f"PTS#{point_type}#LOT#"
-        sort = SortKey.between(prefix, f"{prefix}{until}~") if until else SortKey.prefix(prefix)
+        low, high = f"{prefix}{after}~" if after else prefix, f"{prefix}{until}~" if until else f"{prefix}~"
+        sort = SortKey.between(low, high) if until or after else SortKey.prefix(prefix)
         return self.uow.query(LotItem, f"MEMBER#{member_id}", sort, consistent=consistent,
                               page_size=page_size, limit=limit)
+
+    def lots_after(self, member_id: str, point_type: str, sk: str, limit: int) -> list[LotItem]:
+        """At most ``limit`` live lots after the one at sort key ``sk``, in order, in one Query page
+        (eventually consistent: an account's read)."""
+        high = f"PTS#{point_type}#LOT#~"
+        found = self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.between(sk, high), consistent=False,
+                               page_size=limit + 1, limit=limit + 1)
+        return [lot for lot in found if lot.sk != sk][:limit]
 
     def _after_first(self, member_id: str, point_type: str, lots: list[LotItem], complete: bool) -> Iterator[LotItem]:
         """The lots :meth:`account_and_lots` read, then (if it read a full page) the rest."""

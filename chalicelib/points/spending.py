@@ -260,7 +260,8 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
         orders.release_held(uow, merchant, order_id, int(h.points))
     posting = ledger.stage("hold_released", points, reason=why, source=f"hold:{hold_id}",
                            event_type="points.hold_released",
-                           event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned)},
+                           event_data={"hold_id": hold_id, "why": why, "left": int(h.points) - int(h.returned),
+                                       "expired_on_return": ledger.expired_on_return},   # the day's figures count them
                            merchant_id=h.merchant_id, store_id=h.store_id)
     if rest and follow:
         program_id, actor = uow.program, by.ref if by else LAPSE_ACTOR

@@ -43,7 +43,7 @@ REPURCHASE_DAYS = 90
 ALL = "ALL"
 FOLDED_TYPES = ("member.registered", "membership.purchased", "membership.cancelled", "membership.expired",
                 "points.earned", "points.redeemed", "points.hold_confirmed", "points.hold_released", "points.expired",
-                "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
+                "points.refunded", "stored_value.topped_up", "stored_value.paid", "stored_value.refunded",
                 "coupon.claimed", "coupon.issued", "coupon.used", "coupon.write_off_undone",
                 "checkout.completed", "checkout.refunded", *PREPAID_TYPES)
 # What makes a member active on a day, and what is a purchase (for the repurchase rate).

@@ -77,7 +77,8 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "`hold_id`, `order`, `consumed`"),
         (("points.hold_released",),
          "a hold given back (cancelled or timed out)",
-         "`hold_id`, `why`, `left`"),
+         "`hold_id`, `why`, `left`, `expired_on_return` (points whose lot had ended meanwhile: they expire on their "
+         "way back)"),
         (("points.refunded",),
          "an order refund clawed points back",
          "`order_id`, `refund_id`, `clawed_back`, `restored`, `debt_added`, `forgiven`, `policy`, "
