@@ -5,6 +5,7 @@ applied twice."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -112,6 +113,10 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
     def explain() -> Problem:
         order = repository.of(uow).order(merchant_id, order_id)
+        if order is not None and int(order.refunded_fen or 0):
+            _REFUNDED[(uow.program, merchant_id, order_id)] = None      # its retry reads it (record_spend)
+            while len(_REFUNDED) > REFUNDED_KEPT:
+                _REFUNDED.popitem(last=False)
         if (problem := orders.ownership_problem(order, merchant_id, order_id, member_id, scope)) is not None:
             return problem
         if order is not None and order.spent and order.spent_points is None:
@@ -124,6 +129,10 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     return explain
 
 
+REFUNDED_KEPT = 4096
+_REFUNDED: OrderedDict[tuple[str | None, str, str], None] = OrderedDict()   # orders seen with refunds (this process)
+
+
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
                  amount_fen: int, limit_of: Callable[[int], int], store_id: str | None = None,
                  scope: str | None = None, held: bool = False) -> None:
@@ -131,8 +140,8 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     order's share cap (``limit_of(amount)``) and what its refunds leave (:func:`refund_problem`);
     a first use records the order's amount (the base of later refunds) and lists the order under
     its member. One update, conditioned on what the order must be (room under the cap, no refund
-    since the read): a concurrent spend adds to ``spent_points`` atomically; a read-modify-write of
-    the order sees ``version`` move and retries. ``held``: a hold's points, only reserved on the
+    since the read, or none at all for an order not read): a concurrent spend adds to
+    ``spent_points`` atomically; a read-modify-write of the order sees ``version`` move and retries. ``held``: a hold's points, only reserved on the
     order (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
     (:func:`record_confirmed`)."""
     points = sum(int(t["points"]) for t in taken)
@@ -140,7 +149,10 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
-    order = repository.of(uow).order(merchant_id, order_id)
+    # An order is read only once it is known to have refunds (else the condition that it has none
+    # refuses the spend, whose explanation reads it and notes it for the retry): most never do.
+    order = repository.of(uow).order(merchant_id, order_id) if (uow.program, merchant_id, order_id) in _REFUNDED \
+        else None
     if (problem := refund_problem(order, order_id, points, limit_of)) is not None:
         raise problem
     refunded = int(order.refunded_fen or 0) if order is not None else 0

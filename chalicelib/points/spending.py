@@ -41,8 +41,8 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
                                                                  HoldItem | None]:
     """What every spend does first: whose points, under which rules, taken from which lots: the
     account and its first lots in one Query, the member checked by the transaction
-    (:func:`.access.spend_reads`), and an order read once, for its refunds (its conditions go in
-    the transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
+    (:func:`.access.spend_reads`), and an order not read unless it has refunds (its conditions go
+    in the transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
     holds is taken in steps (:mod:`.chunked`) into the hold ``hold_id`` (default: derived from
     ``key``)."""
     filling_id = hold_id or chunked.fill_id(by, cmd.point_type, key)

@@ -78,3 +78,21 @@ def test_points_spent_after_refunds_come_back_in_the_share_of_what_was_left_when
     assert _refund(api, "L2", "rl7", 125)["restored"] == 60
     account = balanced(mid)
     assert (account["available"], account["redeemed"], account["restored"]) == (10_000, 225, 225)
+
+
+def test_a_spend_on_an_order_with_refunds_not_yet_seen_by_the_process_is_decided_the_same(api):
+    """An order is read only once the process knows it has refunds: the first spend on it after a
+    refund is refused by the write's condition, read, and retried (room left: it passes) or
+    refused (no room: 409), the same as a spend that read it."""
+    from chalicelib.points import orders
+    clock.freeze(T0)
+    mid = stocked(api, "13800501004")
+    api.ok("POST", REDEEM.format(mid), {"points": 100, "order_id": "N1", **ON})
+    _refund(api, "N1", "rn1", 500)                                          # 500 fen left: 250, 50 spent
+    orders._REFUNDED.clear()
+    api.ok("POST", REDEEM.format(mid), {"points": 200, "order_id": "N1", **ON})   # 50 + 200 = 250: room
+    orders._REFUNDED.clear()
+    assert _refused(api, HOLDS.format(mid), {"points": 1, "order_id": "N1", **ON})["limit_points"] == 250
+    assert _refund(api, "N1", "rn2", 500)["restored"] == 250                # all of both spends back
+    account = balanced(mid)
+    assert (account["available"], account["redeemed"], account["restored"]) == (10_000, 300, 300)
