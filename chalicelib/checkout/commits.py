@@ -29,6 +29,7 @@ from chalicelib.checkout.tables import CheckoutDayItem, CheckoutItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.merchants import service as merchants
+from chalicelib.points import service as points
 from chalicelib.shared import clock, deadline
 from chalicelib.shared.errors import Busy, ConcurrentUpdate, Conflict, NotFound, Problem, ValidationProblem, changed
 from chalicelib.shared.events import DomainEvent
@@ -119,6 +120,9 @@ def _begin(cmd: CommitCheckout, by: Principal, program: str, key: str, checkout_
             [(x.sku, x.category, x.quantity, x.unit_price_fen) for x in cmd.lines]) != q.cart_hash:
         raise CheckoutChanged("the cart differs from the quote's: quote it again", differs=[{"part": "cart"}])
     plan, totals = _plan(body, cmd, by, key)
+    if cmd.order_id and (refused := points.order_refunded(uow, q.merchant_id, cmd.order_id, totals["points"], q.member_id,
+                                                         by)):
+        raise refused                        # refunded in full, or no room for its points: nothing held
     if q.member_id is None and (totals["stored_value_fen"] or totals["points_fen"]):
         raise ValidationProblem("a walk-in customer has no stored value or points to pay with")
     expires = now + timedelta(seconds=cmd.ttl_seconds)

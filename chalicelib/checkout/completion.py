@@ -52,12 +52,14 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
         if clock.parse_iso(c.hold_expires_at) <= clock.now() + CLAIM_MARGIN:
             raise CheckoutState(f"checkout {c.checkout_id}'s holds lapse at {c.hold_expires_at}: too late to "
                                 "complete; cancel it and commit again", status_now=c.status)
+        if (refused := points.order_refunded(uow, c.merchant_id, c.order_id, 0, c.member_id, by)) is not None:
+            raise refused                    # refunded since the commit: still committed, cancel it
         _claim(uow.program, by.ref, c, saga.COMPLETING, payment_ref=cmd.payment_ref)
     elif c.status != saga.COMPLETING:                # a retry of a completion that stopped goes on
         raise CheckoutState(f"checkout {c.checkout_id} is {c.status}: only a committed checkout completes",
                             status_now=c.status)
     fields = for_steps(c)
-    _confirm_all(uow.program, by, list(saga.steps(fields, by)))
+    _confirm_all(uow.program, by, list(saga.steps(fields, by)), c.checkout_id)
     point = uow.savepoint()
     try:
         earned = _earn(uow, c, fields, by) if c.member_id else None
@@ -75,10 +77,11 @@ def complete(checkout_id: str, cmd: CompleteCheckout, by: Principal, uow: UnitOf
     return view(c)
 
 
-def _confirm_all(program: str, by: Principal, steps: list[saga.Step]) -> None:
+def _confirm_all(program: str, by: Principal, steps: list[saga.Step], checkout_id: str) -> None:
     """Confirm every hold not confirmed yet, each in a transaction of its own, after checking that
     every one is still there (a hold released under a stopped completion spends none of the rest).
-    A hold another try of the completion confirmed meanwhile is passed over."""
+    A hold another try of the completion confirmed meanwhile is passed over. A confirm refused
+    before any hold was spent leaves the checkout ``committed`` again (:func:`_unclaim`)."""
     statuses = [step.status(UnitOfWork(by.ref, program=program)) for step in steps]
     for step, status in zip(steps, statuses, strict=True):     # every hold still there before any is spent
         if status not in (holds.OPEN, holds.CONFIRMED):
@@ -94,7 +97,27 @@ def _confirm_all(program: str, by: Principal, steps: list[saga.Step]) -> None:
                 continue
             if isinstance(refused, ConcurrentUpdate):
                 raise
+            if _unclaim(program, by.ref, checkout_id, steps):
+                raise CheckoutState(f"{step.part}: {refused}; nothing was spent: the checkout is committed again "
+                                    "(cancel it)", part=step.part, status_now=saga.COMMITTED) from None
             raise CheckoutState(f"{step.part}: {refused}; the checkout needs an operator", part=step.part) from None
+
+
+def _unclaim(program: str, actor: str, checkout_id: str, steps: list[saga.Step]) -> bool:
+    """A completion refused before it spent anything (its order refunded meanwhile): the checkout
+    ``committed`` again, back on the due index (its cancel, or the lapse, gives every hold back),
+    in a transaction of its own on the version read. Whether it was (not once a hold is spent)."""
+    uow = UnitOfWork(actor, program=program)
+    c = find(uow, checkout_id)
+    if c is None or c.status != saga.COMPLETING or any(
+            step.status(UnitOfWork(actor, program=program)) == holds.CONFIRMED for step in steps):
+        return False
+    saga.move(c, saga.COMMITTED)
+    c.payment_ref = None
+    holds.due_at(c, clock.parse_iso(c.hold_expires_at), c.hold_id)
+    uow.save_versioned(c, int(c.version), changed(f"checkout {checkout_id}"))
+    uow.commit()
+    return True
 
 
 def _claim(program: str, actor: str, c: CheckoutItem, status: str, **fields: Any) -> None:

@@ -45,7 +45,7 @@ PARTIALLY_REFUNDED, REFUNDED = "partially_refunded", "refunded"          # refun
 MOVES: dict[str, tuple[str, ...]] = {
     OPEN: (COMMITTED, FAILED, CANCELLED),
     COMMITTED: (COMPLETING, CANCELLED),
-    COMPLETING: (COMPLETED,),
+    COMPLETING: (COMPLETED, COMMITTED),            # committed again: a completion refused, nothing spent
     COMPLETED: (PARTIALLY_REFUNDED, REFUNDED),
     CANCELLED: (),
     FAILED: (),

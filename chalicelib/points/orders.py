@@ -5,6 +5,7 @@ applied twice."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -108,80 +109,165 @@ def _spend_condition(member_id: str, amount_fen: int, points: int, limit: int,
 
 
 def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, amount_fen: int,
-                 points: int, limit: int, scope: str | None = None) -> Callable[[], Problem]:
+                 points: int, limit_of: Callable[[int], int], scope: str | None = None) -> Callable[[], Problem]:
     """Why the order refused a spend, read only once it has (else another request changed it: retry)."""
     def explain() -> Problem:
         order = repository.of(uow).order(merchant_id, order_id)
+        if order is not None and int(order.refunded_fen or 0):
+            _REFUNDED[(uow.program, merchant_id, order_id)] = None      # its retry reads it (record_spend)
+            while len(_REFUNDED) > REFUNDED_KEPT:
+                _REFUNDED.popitem(last=False)
         if (problem := orders.ownership_problem(order, merchant_id, order_id, member_id, scope)) is not None:
             return problem
         if order is not None and order.spent and order.spent_points is None:
             return OrderNotMigrated(f"order {order_id} predates spent_points: run python -m infra.migrate")
         problem = (amount_problem(order, order_id, amount_fen) or orders.paid_problem(order, order_id, amount_fen)
                    if amount_fen else None) or share_problem(
-            int(order.spent_points or 0) if order else 0, order_id, points, limit)
+            int(order.spent_points or 0) if order else 0, order_id, points,
+            limit_of(amount_fen) if amount_fen else 10**12) or refund_problem(order, order_id, points, limit_of)
         return problem or changed(f"order {order_id}", "concurrently")()
     return explain
 
 
+REFUNDED_KEPT = 4096
+_REFUNDED: OrderedDict[tuple[str | None, str, str], None] = OrderedDict()   # orders seen with refunds (this process)
+
+
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
-                 amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None,
-                 held: bool = False) -> None:
+                 amount_fen: int, limit_of: Callable[[int], int], store_id: str | None = None,
+                 scope: str | None = None, held: bool = False) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
-    order's share cap; a first use records the order's amount (the base of later refunds) and
-    lists the order under its member. One update, conditioned on what the order must be: the order
-    is never read (a concurrent spend adds to ``spent_points`` atomically; a read-modify-write of the
-    order sees ``version`` move and retries). ``held``: a hold's points, only reserved on the order
-    (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
+    order's share cap (``limit_of(amount)``) and what its refunds leave (:func:`refund_problem`);
+    a first use records the order's amount (the base of later refunds) and lists the order under
+    its member. One update, conditioned on what the order must be (room under the cap, no refund
+    since the read, or none at all for an order not read): a concurrent spend adds to
+    ``spent_points`` atomically; a read-modify-write of the order sees ``version`` move and retries. ``held``: a hold's points, only reserved on the
+    order (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
     (:func:`record_confirmed`)."""
     points = sum(int(t["points"]) for t in taken)
+    limit = limit_of(amount_fen) if amount_fen else 10**12
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
+    # An order is read only once it is known to have refunds (else the condition that it has none
+    # refuses the spend, whose explanation reads it and notes it for the retry): most never do.
+    order = repository.of(uow).order(merchant_id, order_id) if (uow.program, merchant_id, order_id) in _REFUNDED \
+        else None
+    if (problem := refund_problem(order, order_id, points, limit_of)) is not None:
+        raise problem
+    refunded = int(order.refunded_fen or 0) if order is not None else 0
     actions, _ = orders.touch(uow, merchant_id, order_id, member_id, store_id)   # its member: _spend_condition
     if not held:
-        actions.append(OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])))
+        actions += _spend_actions(taken, refunded)
     actions.append(OrderItem.spent_points.add(points))
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)), actions,
-               _spend_condition(member_id, amount_fen, points, limit, scope),
-               on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit, scope))
+               _spend_condition(member_id, amount_fen, points, limit, scope) & _no_refund_since(refunded),
+               on_conflict=_why_refused(uow, merchant_id, order_id, member_id, amount_fen, points, limit_of, scope))
 
 
 def record_hold(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, points: int,
-                amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None) -> None:
+                amount_fen: int, limit_of: Callable[[int], int], store_id: str | None = None,
+                scope: str | None = None) -> None:
     """A hold on an order is a use of it, as a spend is: it claims the order for its store and
     member, fixes its amount (the first use) and reserves its points in ``spent_points`` (the
-    share every later spend and hold is checked against), so that its confirm always finds room."""
-    record_spend(uow, merchant_id, order_id, member_id, [{"points": points}], amount_fen, limit, store_id, scope,
+    share every later spend and hold is checked against), so that its confirm always finds room;
+    an order whose refunds leave no room for it refuses it as it would a spend (:func:`refund_problem`)."""
+    record_spend(uow, merchant_id, order_id, member_id, [{"points": points}], amount_fen, limit_of, store_id, scope,
                  held=True)
 
 
-class HoldOrderRefunded(Conflict):
+class OrderRefunded(Conflict):
+    slug, title = "order-refunded", "The order has been refunded past what points may still pay on it"
+
+
+class HoldOrderRefunded(OrderRefunded):
     slug, title = "hold-order-refunded", "The hold's order has been refunded past what the hold may pay"
+
+
+def refund_problem(order: OrderItem | None, order_id: str, adding: int, limit_of: Callable[[int], int],
+                   refused: type[OrderRefunded] = OrderRefunded, then: str = "") -> Problem | None:
+    """The one rule of every use of an order by points once it has refunds (a redemption, a hold,
+    a hold's confirm): a refund gives back what was spent never beyond the order, so once its
+    refunds leave a share (``limit_of(amount left)``) smaller than what would then be spent and
+    held on it (``adding`` more) net of what they gave back, the use is refused (409)."""
+    refunded = int(order.refunded_fen or 0) if order is not None else 0
+    if order is None or not refunded:
+        return None
+    amount = int(order.amount_fen or 0)
+    net = int(order.spent_points or 0) + adding - int(order.restored or 0)
+    limit = limit_of(max(amount - refunded, 0))
+    if net <= limit:
+        return None
+    return refused(f"order {order_id} has been refunded {refunded} fen of {amount}: what is left may be paid with "
+                   f"at most {limit} points, {net} would be spent or held on it{then}", refunded_fen=refunded,
+                   limit_points=limit)
+
+
+def checkout_problem(order: OrderItem | None, order_id: str, points: int,
+                     limit_of: Callable[[int], int]) -> Problem | None:
+    """A checkout's use of an order (its commit before any hold, its completion before it claims
+    the checkout): none of an order refunded in full, nor of one whose refunds leave no room for
+    ``points`` more (:func:`refund_problem`)."""
+    amount = int(order.amount_fen or 0) if order is not None else 0
+    if order is not None and amount and int(order.refunded_fen or 0) >= amount:
+        return OrderRefunded(f"order {order_id} has been refunded in full ({amount} fen): nothing more is paid on it",
+                             refunded_fen=int(order.refunded_fen or 0), limit_points=0)
+    return refund_problem(order, order_id, points, limit_of)
+
+
+def _no_refund_since(refunded: int) -> Condition:
+    """The order's refunds are still what was read (``refunded`` fen): else read it again."""
+    return OrderItem.refunded_fen.does_not_exist() | (OrderItem.refunded_fen == refunded)
+
+
+def _spend_actions(taken: list[dict[str, Any]], refunded: int) -> list[Any]:
+    """A spend's lots appended to the order's ``spends``; one made after refunds notes them
+    (``spend_bases``: its later refunds give it back in the share of what was left then,
+    :func:`given_back`). Refunds only grow, so the spends made before any refund come first and
+    the bases kept are those of the last spends."""
+    actions = [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))]))]
+    if refunded:
+        actions.append(OrderItem.spend_bases.set((OrderItem.spend_bases | []).append([refunded])))
+    return actions
+
+
+def given_back(order: OrderItem, share: orders.OrderRefund) -> int:
+    """What the order's refunds so far (``after``) give back of what was spent on it: a spend made
+    before any refund in the share of the order they refunded (line by line: ``share.after``); one made after
+    refunds (of ``base`` fen) in the share of what was left then that they have refunded since, so
+    a refund of part of what was left never gives back points spent on what was refunded before.
+    Cumulative, rounded down once a base: the caller subtracts what was given back before."""
+    sizes = ([sum(int(s["points"]) for s in json.loads(order.spent))] if order.spent else []) + [
+        sum(int(s["points"]) for s in json.loads(spend)) for spend in cast("list[str]", order.spends or [])]
+    bases = [int(b) for b in cast("list[int]", order.spend_bases or [])]
+    bases = [0] * (len(sizes) - len(bases)) + bases
+    amount, refunded = int(order.amount_fen or 0), share.refunded_fen
+    back = share.after.reversed_of(sum(n for n, b in zip(sizes, bases, strict=True) if not b))
+    by_base: dict[int, int] = {}
+    for n, b in zip(sizes, bases, strict=True):
+        if b:
+            by_base[b] = by_base.get(b, 0) + n
+    for base, n in by_base.items():
+        back += n * max(min(refunded, amount) - base, 0) // (amount - base) if amount > base else 0
+    return back
 
 
 def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]],
                      limit_of: Callable[[int], int]) -> None:
     """A confirmed hold's lots, on the order its hold reserved them on (:func:`record_hold`): its
-    points are in ``spent_points`` already. A hold is a use of its order as a spend is, and a
-    refund gives back what was spent never beyond the order: so once the order's refunds leave a
-    share (``limit_of(amount left)``) smaller than what is spent and held on it net of what they
-    gave back, the hold is not confirmed (409 :class:`HoldOrderRefunded`; cancel it, its points
-    come back). Written on the condition that no refund came in since the read."""
+    points are in ``spent_points`` already. A hold is a use of its order as a spend is: once the
+    order's refunds leave no room for what is spent and held on it, the hold is not confirmed
+    (:func:`refund_problem`, 409 :class:`HoldOrderRefunded`; cancel it, its points come back).
+    Written on the condition that no refund came in since the read."""
     order = repository.of(uow).order(merchant_id, order_id)
+    if (problem := refund_problem(order, order_id, 0, limit_of, HoldOrderRefunded, "; cancel the hold")) is not None:
+        raise problem
     refunded = int(order.refunded_fen or 0) if order is not None else 0
-    if order is not None and refunded:
-        left = max(int(order.amount_fen or 0) - refunded, 0)
-        net, limit = int(order.spent_points or 0) - int(order.restored or 0), limit_of(left)
-        if net > limit:
-            raise HoldOrderRefunded(f"order {order_id} has been refunded {refunded} fen of {int(order.amount_fen or 0)}:"
-                                    f" what is left may be paid with at most {limit} points, {net} are spent or held "
-                                    "on it; cancel the hold", refunded_fen=refunded, limit_points=limit)
-    same = OrderItem.refunded_fen.does_not_exist() | (OrderItem.refunded_fen == refunded)
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
-               [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
-                OrderItem.version.add(1)], OrderItem.pk.exists() & same,
+               [*_spend_actions(taken, refunded), OrderItem.version.add(1)],
+               OrderItem.pk.exists() & _no_refund_since(refunded),
                on_conflict=changed(f"order {order_id}", "refunded concurrently"))
 
 

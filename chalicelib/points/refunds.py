@@ -31,7 +31,8 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
     """Claw back earned points and give back spent ones, in proportion to the refunded share.
     ``give_back``: the spent points to give back, as the caller's own rule counts them (a
     checkout's refund: what its points part is worth), at most what the order has not had back
-    yet; None (``refundOrder``): the order's refunded share of what it spent."""
+    yet; None (``refundOrder``): the order's refunded share of what it spent (a spend made after
+    refunds: of what was left of the order then, :func:`.orders.given_back`)."""
     merchant, _ = access.merchant(uow, by, cmd.merchant_id)
     order = repository.of(uow).order(merchant, order_id)
     if order is None or not access.owns(by, order.merchant_id, order.store_id):     # another store's: not yours
@@ -47,7 +48,7 @@ def refund(order_id: str, cmd: Refund, by: Principal, uow: UnitOfWork, key: str 
                              "forgiven": 0, "already_expired": 0, "restoring": 0}
     spent = orders.spent_lots(order)
     spent_points, restored_before = sum(int(s["points"]) for s in spent), int(order.restored or 0)
-    restore = share.after.reversed_of(spent_points) - restored_before if give_back is None else \
+    restore = orders.given_back(order, share) - restored_before if give_back is None else \
         min(give_back, spent_points - restored_before)
     earned = json.loads(order.earned or "{}")
     by_line = json.loads(order.earned_lines or "{}")

@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from chalicelib.points.reports import liability, reconciliation
     from chalicelib.points.rules import points_value_fen, redeem_limit_points
     from chalicelib.points.schemas import Adjust, EarnForOrder, Hold, Refund
-    from chalicelib.points.spending import HoldNotOpen, confirm_hold, get_hold, hold, hold_status, redeem, release_hold
+    from chalicelib.points.spending import (
+        HoldNotOpen,
+        confirm_hold,
+        get_hold,
+        hold,
+        hold_status,
+        order_refunded,
+        redeem,
+        release_hold,
+    )
     from chalicelib.points.tiering import TierAt, TierSource
     from chalicelib.points.tiering import use as use_tiers
 
@@ -39,7 +48,8 @@ _WHERE = {
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
     **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
-    **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "redeem", "release_hold"),
+    **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "order_refunded", "redeem",
+                    "release_hold"),
                    "spending"),
 }
 
@@ -59,4 +69,4 @@ __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lot
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",
-           "Hold", "hold_status", "Refund"]
+           "Hold", "hold_status", "order_refunded", "Refund"]

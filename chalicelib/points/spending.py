@@ -10,18 +10,20 @@ from chalicelib.coupons import service as coupons
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import holds
 from chalicelib.ledger.holds import HoldNotOpen
+from chalicelib.orders import service as order_use
 from chalicelib.points import access, chunked, lapsing, orders, program, repository
 from chalicelib.points import rules as R
 from chalicelib.points.ledger import MAX_LOTS, InsufficientPoints, Ledger, TooManyLots
 from chalicelib.points.tables import AccountItem, HoldItem
 from chalicelib.shared import clock, deadline
-from chalicelib.shared.errors import ConcurrentUpdate, ValidationProblem
+from chalicelib.shared.errors import ConcurrentUpdate, Problem, ValidationProblem
 from chalicelib.shared.ids import new_id
 from chalicelib.shared.principal import Principal
 from chalicelib.shared.retry import Contention
 
 LAPSE_ACTOR = "job:points-holds"
-__all__ = ["HoldNotOpen", "confirm_hold", "finish_release", "get_hold", "hold", "hold_status", "redeem", "release_hold"]
+__all__ = ["HoldNotOpen", "confirm_hold", "finish_release", "get_hold", "hold", "hold_status", "order_refunded", "redeem",
+           "release_hold"]
 
 if TYPE_CHECKING:
     from chalicelib.points.schemas import Hold, Redeem
@@ -39,8 +41,8 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
                                                                  HoldItem | None]:
     """What every spend does first: whose points, under which rules, taken from which lots: the
     account and its first lots in one Query, the member checked by the transaction
-    (:func:`.access.spend_reads`), and an order not read at all (its conditions go in the
-    transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
+    (:func:`.access.spend_reads`), and an order not read unless it has refunds (its conditions go
+    in the transaction too: :func:`.orders.record_spend`). A spend from more lots than one transaction
     holds is taken in steps (:mod:`.chunked`) into the hold ``hold_id`` (default: derived from
     ``key``)."""
     filling_id = hold_id or chunked.fill_id(by, cmd.point_type, key)
@@ -68,6 +70,19 @@ def _spend(uow: UnitOfWork, member_id: str, cmd: Redeem | Hold, by: Principal, m
     uow.forget()                                  # lapsed holds gave their points back: read again
     ledger = program.ledger(uow, member_id, cmd.point_type, rules, program.today())
     return _take(uow, member_id, cmd, by, merchant, rules, ledger, filling_id, checked is None)
+
+
+def order_refunded(uow: UnitOfWork, merchant_id: str, order_id: str, points: int, member_id: str | None,
+                   by: Principal) -> Problem | None:
+    """Why a checkout of ``member_id`` may not use the order, if it may not: not the caller's to use
+    (another store's: 404; another member's: 409), refunded in full, or its refunds leave no room
+    for ``points`` more (:func:`.orders.checkout_problem`, under the rules in force)."""
+    order = repository.of(uow).order(merchant_id, order_id)
+    if (problem := order_use.ownership_problem(order, merchant_id, order_id, member_id,
+                                               access.store_scope(by))) is not None:
+        return problem
+    _, rules = program.rules_at(uow, clock.now())
+    return orders.checkout_problem(order, order_id, points, lambda fen: R.redeem_limit_points(rules, fen))
 
 
 def give_back_lapsed(uow: UnitOfWork, account: AccountItem) -> int:
@@ -122,7 +137,7 @@ def redeem(member_id: str, cmd: Redeem, by: Principal, uow: UnitOfWork, key: str
         assert merchant is not None
         amount = int(cmd.order_amount_fen or 0)
         orders.record_spend(uow, merchant, cmd.order_id, member_id, taken, amount,
-                            R.redeem_limit_points(rules, amount), store, access.store_scope(by))
+                            lambda fen: R.redeem_limit_points(rules, fen), store, access.store_scope(by))
     reward = cmd.reward or (f"coupon:{cmd.coupon_template_id}" if coupon else None)
     source = f"order:{merchant}:{cmd.order_id}" if cmd.order_id else (f"reward:{reward}" if reward else "redeem")
     posting = ledger.stage("redeem", cmd.points, reason=cmd.reason or reward, source=source,
@@ -147,7 +162,7 @@ def hold(member_id: str, cmd: Hold, by: Principal, uow: UnitOfWork, key: str | N
     if cmd.order_id:                      # a use of the order: claimed, its amount fixed, its share reserved
         amount = int(cmd.order_amount_fen or 0)
         orders.record_hold(uow, merchant, cmd.order_id, member_id, cmd.points, amount,
-                           R.redeem_limit_points(rules, amount), store, access.store_scope(by))
+                           lambda fen: R.redeem_limit_points(rules, fen), store, access.store_scope(by))
     ledger.hold(cmd.points)
     hold_id = filling.hold_id if filling else hold_id or new_id()
     expires = clock.now() + timedelta(seconds=cmd.ttl_seconds)
@@ -221,8 +236,7 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
         amount = int(h.order_amount_fen or 0)
         # (holds from before amounts were kept have none: the share was checked when they were made)
         orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots), amount,
-                            R.redeem_limit_points(rules, amount) if amount else 10**12, h.store_id,
-                            access.store_scope(by))
+                            lambda fen: R.redeem_limit_points(rules, fen), h.store_id, access.store_scope(by))
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}",
                            event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},

@@ -270,6 +270,7 @@ class PointsOrderItem(OrderItem):
     spent = UnicodeAttribute(null=True)          # JSON [{lot_id, expires_on, points}] (spends before `spends`)
     spends = ListAttribute(of=UnicodeAttribute, null=True)   # one JSON [{lot_id, expires_on, points}] per spend
     spent_points = NumberAttribute(null=True)    # points spent or held on it: what a spend's share condition reads
+    spend_bases = ListAttribute(of=NumberAttribute, null=True)   # refunded_fen when each of the last spends was made
     clawed = UnicodeAttribute(null=True)         # JSON {type: points its refunds reversed so far (the cumulative base)}
     not_clawed = UnicodeAttribute(null=True)     # JSON {type: {"expired": n, "forgiven": n}}: of those, not taken back
     restored = NumberAttribute(default=0)        # spent points given back so far
