@@ -125,21 +125,22 @@ def _why_refused(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
 
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
                  amount_fen: int, limit: int, store_id: str | None = None, scope: str | None = None,
-                 held: bool = False) -> None:
+                 held: bool = False, taken_at: str | None = None) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
     order's share cap; a first use records the order's amount (the base of later refunds) and
     lists the order under its member. One update, conditioned on what the order must be: the order
     is never read (a concurrent spend adds to ``spent_points`` atomically; a read-modify-write of the
     order sees ``version`` move and retries). ``held``: a hold's points, only reserved on the order
     (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
-    (:func:`record_confirmed`)."""
+    (:func:`record_confirmed`). ``taken_at``: when the points left their lots (a hold's making;
+    default now), kept with lots without a date of their own (:func:`_spend_json`)."""
     points = sum(int(t["points"]) for t in taken)
     problem = share_problem(0, order_id, points, limit)
     if problem is not None:
         raise problem
     actions, _ = orders.touch(uow, merchant_id, order_id, member_id, store_id)   # its member: _spend_condition
     if not held:
-        actions.append(OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])))
+        actions.append(OrderItem.spends.set((OrderItem.spends | []).append([_spend_json(taken, taken_at)])))
     actions.append(OrderItem.spent_points.add(points))
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
@@ -161,8 +162,27 @@ class HoldOrderRefunded(Conflict):
     slug, title = "hold-order-refunded", "The hold's order has been refunded past what the hold may pay"
 
 
+def _spend_json(taken: list[dict[str, Any]], taken_at: str | None) -> str:
+    """One spend's lots as the order keeps them: a lot without a date of its own (rolling expiry)
+    with when its points were taken (``at``), so a refund after its window ended and a purchase
+    opened a new one expires them on their way back (:func:`.ledger.window_ended`)."""
+    at = taken_at or clock.iso(clock.now())
+    return json.dumps([{**t, "at": at} if "lot_id" in t and not t.get("expires_on") else t for t in taken],
+                      separators=(",", ":"))
+
+
+def taken_at(spent: list[dict[str, Any]]) -> dict[str, str]:
+    """When each lot's points were spent on the order (lot_id: the latest instant kept; lots spent
+    before this was kept have none)."""
+    at: dict[str, str] = {}
+    for s in spent:
+        if s.get("at") and s["at"] > at.get(s["lot_id"], ""):
+            at[s["lot_id"]] = s["at"]
+    return at
+
+
 def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]],
-                     limit_of: Callable[[int], int]) -> None:
+                     limit_of: Callable[[int], int], taken_at: str | None = None) -> None:
     """A confirmed hold's lots, on the order its hold reserved them on (:func:`record_hold`): its
     points are in ``spent_points`` already. A hold is a use of its order as a spend is, and a
     refund gives back what was spent never beyond the order: so once the order's refunds leave a
@@ -180,7 +200,7 @@ def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: li
                                     "on it; cancel the hold", refunded_fen=refunded, limit_points=limit)
     same = OrderItem.refunded_fen.does_not_exist() | (OrderItem.refunded_fen == refunded)
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
-               [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))])),
+               [OrderItem.spends.set((OrderItem.spends | []).append([_spend_json(taken, taken_at)])),
                 OrderItem.version.add(1)], OrderItem.pk.exists() & same,
                on_conflict=changed(f"order {order_id}", "refunded concurrently"))
 
@@ -229,7 +249,8 @@ def _shown(order: OrderItem) -> dict[str, Any]:
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
             "lines": orders.lines_shown(order),
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
-            "spent": spent_lots(order), "spent_points": spent_points(order),
+            "spent": [{k: v for k, v in lot.items() if k != "at"} for lot in spent_lots(order)],   # "at" is for refunds
+            "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), **_clawed(order),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
 
