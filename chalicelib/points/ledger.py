@@ -330,7 +330,8 @@ class Ledger:
         paid, self.account.owed_lots = owed.repay(self.account.owed_lots, lot_id, points, self.debt)
         if paid:
             self.account_state.move("debt", -paid)
-            self._trail(lot_id, exp, 0, "available", debt_repaid=paid)
+            self._trail(lot_id, exp, paid, "available")                        # back to the lot,
+            self._trail(lot_id, exp, -paid, "available", debt_repaid=paid)    # and on to the debt
         return paid
 
     # --- state --------------------------------------------------------------------------------
