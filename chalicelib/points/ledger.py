@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.ledger.account import JournalAccount
-from chalicelib.points import filing, repository
+from chalicelib.points import filing, owed, repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, changed
@@ -226,18 +226,23 @@ class Ledger:
         return part
 
     def expire_lapsed(self, lot_ref: dict[str, Any]) -> int:
-        """Expire what a named dated lot past its last day still holds, as the expiry job will (a
-        clawback then finds it expired, not the member's to take back); returns the points."""
+        """Expire what a named lot past its last day (a dated one's, or the account's rolling
+        window's) still holds, as the expiry job will (a clawback then finds it expired, not the
+        member's to take back); returns the points."""
         exp = lot_ref.get("expires_on")
-        if lot_ref.get("pending") or not L.is_expired(exp, self.today):
+        if lot_ref.get("pending") or not (L.is_expired(exp, self.today) or (exp is None and self.rolled)):
             return 0
         lot = self._get(LotItem.live_key(self.member_id, self.point_type, exp, lot_ref["lot_id"]))
         return self.expire(lot) if lot is not None else 0
 
     def put_back(self, lot_ref: dict[str, Any], points: int, taken_at: str | None = None) -> None:
         """Return points to their original lot and expiry; already expired ones expire at once
-        (points without a date, taken at ``taken_at``, whose rolling window ended: :func:`window_ended`)."""
+        (points without a date, taken at ``taken_at``, whose rolling window ended: :func:`window_ended`).
+        Points of a lot whose order's refund found them gone (:meth:`owe_for`) repay that debt first."""
         exp = lot_ref.get("expires_on")
+        points -= self._repay_owed(lot_ref["lot_id"], exp, points)
+        if points <= 0:
+            return
         self._trail(lot_ref["lot_id"], exp, points, "available")
         if L.is_expired(exp, self.today) or (exp is None and window_ended(self.account, self.today, taken_at)):
             self._trail(lot_ref["lot_id"], exp, -points, "available", expired=True)
@@ -251,14 +256,18 @@ class Ledger:
         lot.remaining = int(lot.remaining) + points
         self.account_state.move("available", points)
 
-    def give_back(self, plan: list[tuple[str, str | None, int]], room: int = MAX_LOTS) -> list[dict[str, Any]]:
+    def give_back(self, plan: list[tuple[str, str | None, int]], room: int = MAX_LOTS,
+                  taken_at: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Restore what ``plan`` (:func:`~chalicelib.ledger.lots.give_back_plan`: lot_id, expires_on,
         points) gives back to its lots, into at most ``room`` lots; returns the lots beyond (the
-        caller sends them back in steps)."""
+        caller sends them back in steps). ``taken_at``: when each lot's points were spent (lot_id:
+        instant; points without a date from a rolling window that ended since expire on their way)."""
+        at = taken_at or {}
         self.account_state.count("restored", sum(part for _, _, part in plan))
         for lot_id, exp, part in plan[:room]:
-            self.put_back({"lot_id": lot_id, "expires_on": exp}, part)
-        return [{"lot_id": lot_id, "expires_on": exp, "points": part} for lot_id, exp, part in plan[room:]]
+            self.put_back({"lot_id": lot_id, "expires_on": exp}, part, at.get(lot_id))
+        return [{"lot_id": lot_id, "expires_on": exp, "points": part, **({"at": at[lot_id]} if lot_id in at else {})}
+                for lot_id, exp, part in plan[room:]]
 
     def expire(self, lot: LotItem) -> int:
         """Expire what is left of ``lot``; returns the points expired."""
@@ -308,6 +317,22 @@ class Ledger:
         """Record points that could not be clawed back as debt (negative balance policy 'debt')."""
         self.account_state.move("debt", points)
         self.account_state.count("clawed_back", points)
+
+    def owe_for(self, lots: list[dict[str, Any]], points: int) -> None:
+        """Debt a refund added because the order's ``lots`` no longer held their points (held, or
+        spent): when they come back to the lot they repay it (:mod:`.owed`)."""
+        self.account.owed_lots = owed.note(self.account.owed_lots, lots, points)
+
+    def _repay_owed(self, lot_id: str, exp: str | None, points: int) -> int:
+        """What of ``points`` coming back to ``lot_id`` repays the debt noted against it."""
+        if not self.account.owed_lots:
+            return 0
+        paid, self.account.owed_lots = owed.repay(self.account.owed_lots, lot_id, points, self.debt)
+        if paid:
+            self.account_state.move("debt", -paid)
+            self._trail(lot_id, exp, paid, "available")                        # back to the lot,
+            self._trail(lot_id, exp, -paid, "available", debt_repaid=paid)    # and on to the debt
+        return paid
 
     # --- state --------------------------------------------------------------------------------
     @property

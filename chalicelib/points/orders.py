@@ -135,7 +135,7 @@ _REFUNDED: OrderedDict[tuple[str | None, str, str], None] = OrderedDict()   # or
 
 def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: str, taken: list[dict[str, Any]],
                  amount_fen: int, limit_of: Callable[[int], int], store_id: str | None = None,
-                 scope: str | None = None, held: bool = False) -> None:
+                 scope: str | None = None, held: bool = False, taken_at: str | None = None) -> None:
     """Add the lots a redemption or a confirmed hold took to the order (for refunds), within the
     order's share cap (``limit_of(amount)``) and what its refunds leave (:func:`refund_problem`);
     a first use records the order's amount (the base of later refunds) and lists the order under
@@ -143,7 +143,8 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     since the read, or none at all for an order not read): a concurrent spend adds to
     ``spent_points`` atomically; a read-modify-write of the order sees ``version`` move and retries. ``held``: a hold's points, only reserved on the
     order (:func:`record_hold`), not spent: nothing goes in ``spends`` until the hold is confirmed
-    (:func:`record_confirmed`)."""
+    (:func:`record_confirmed`). ``taken_at``: when the points left their lots (a hold's making;
+    default now), kept with lots without a date of their own (:func:`_spend_json`)."""
     points = sum(int(t["points"]) for t in taken)
     limit = limit_of(amount_fen) if amount_fen else 10**12
     problem = share_problem(0, order_id, points, limit)
@@ -158,7 +159,7 @@ def record_spend(uow: UnitOfWork, merchant_id: str, order_id: str, member_id: st
     refunded = int(order.refunded_fen or 0) if order is not None else 0
     actions, _ = orders.touch(uow, merchant_id, order_id, member_id, store_id)   # its member: _spend_condition
     if not held:
-        actions += _spend_actions(taken, refunded)
+        actions += _spend_actions(taken, refunded, taken_at)
     actions.append(OrderItem.spent_points.add(points))
     if amount_fen:
         actions.append(OrderItem.amount_fen.set(OrderItem.amount_fen | amount_fen))
@@ -222,12 +223,12 @@ def _no_refund_since(refunded: int) -> Condition:
     return OrderItem.refunded_fen.does_not_exist() | (OrderItem.refunded_fen == refunded)
 
 
-def _spend_actions(taken: list[dict[str, Any]], refunded: int) -> list[Any]:
+def _spend_actions(taken: list[dict[str, Any]], refunded: int, taken_at: str | None = None) -> list[Any]:
     """A spend's lots appended to the order's ``spends``; one made after refunds notes them
     (``spend_bases``: its later refunds give it back in the share of what was left then,
     :func:`given_back`). Refunds only grow, so the spends made before any refund come first and
     the bases kept are those of the last spends."""
-    actions = [OrderItem.spends.set((OrderItem.spends | []).append([json.dumps(taken, separators=(",", ":"))]))]
+    actions = [OrderItem.spends.set((OrderItem.spends | []).append([_spend_json(taken, taken_at)]))]
     if refunded:
         actions.append(OrderItem.spend_bases.set((OrderItem.spend_bases | []).append([refunded])))
     return actions
@@ -254,8 +255,27 @@ def given_back(order: OrderItem, share: orders.OrderRefund) -> int:
     return back
 
 
+def _spend_json(taken: list[dict[str, Any]], taken_at: str | None) -> str:
+    """One spend's lots as the order keeps them: a lot without a date of its own (rolling expiry)
+    with when its points were taken (``at``), so a refund after its window ended and a purchase
+    opened a new one expires them on their way back (:func:`.ledger.window_ended`)."""
+    at = taken_at or clock.iso(clock.now())
+    return json.dumps([{**t, "at": at} if "lot_id" in t and not t.get("expires_on") else t for t in taken],
+                      separators=(",", ":"))
+
+
+def taken_at(spent: list[dict[str, Any]]) -> dict[str, str]:
+    """When each lot's points were spent on the order (lot_id: the latest instant kept; lots spent
+    before this was kept have none)."""
+    at: dict[str, str] = {}
+    for s in spent:
+        if s.get("at") and s["at"] > at.get(s["lot_id"], ""):
+            at[s["lot_id"]] = s["at"]
+    return at
+
+
 def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: list[dict[str, Any]],
-                     limit_of: Callable[[int], int]) -> None:
+                     limit_of: Callable[[int], int], taken_at: str | None = None) -> None:
     """A confirmed hold's lots, on the order its hold reserved them on (:func:`record_hold`): its
     points are in ``spent_points`` already. A hold is a use of its order as a spend is: once the
     order's refunds leave no room for what is spent and held on it, the hold is not confirmed
@@ -266,7 +286,7 @@ def record_confirmed(uow: UnitOfWork, merchant_id: str, order_id: str, taken: li
         raise problem
     refunded = int(order.refunded_fen or 0) if order is not None else 0
     uow.update(OrderItem(*OrderItem.key(merchant_id, order_id)),
-               [*_spend_actions(taken, refunded), OrderItem.version.add(1)],
+               [*_spend_actions(taken, refunded, taken_at), OrderItem.version.add(1)],
                OrderItem.pk.exists() & _no_refund_since(refunded),
                on_conflict=changed(f"order {order_id}", "refunded concurrently"))
 
@@ -315,7 +335,8 @@ def _shown(order: OrderItem) -> dict[str, Any]:
             "member_id": order.member_id, "amount_fen": int(order.amount_fen) if order.amount_fen else None,
             "lines": orders.lines_shown(order),
             "created_at": order.created_at, "earned_at": order.earned_at, "earned": json.loads(order.earned or "{}"),
-            "spent": spent_lots(order), "spent_points": spent_points(order),
+            "spent": [{k: v for k, v in lot.items() if k != "at"} for lot in spent_lots(order)],   # "at" is for refunds
+            "spent_points": spent_points(order),
             "refunded_fen": int(order.refunded_fen or 0), **_clawed(order),
             "restored_points": int(order.restored or 0), "shortfall_points": int(order.shortfall or 0)}
 

@@ -124,6 +124,7 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
     owed = short if rules.negative_balance == "debt" else 0
     if owed:
         ledger.owe(owed)
+        ledger.owe_for(lots, owed)     # held or spent: when those points come back, they repay it
     reply["debt_added"] += owed
     reply["forgiven"] += short - owed
     if restore:
@@ -134,7 +135,7 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
         for lot_id, _, part in plan:
             back[lot_id] = back.get(lot_id, 0) + part
         context["restored_lots"] = back
-        rest = ledger.give_back(plan, room=MAX_LOTS - len(lots))
+        rest = ledger.give_back(plan, room=MAX_LOTS - len(lots), taken_at=orders.taken_at(spent))
         reply["restored"] = restore
         reply["restored_expired"] = ledger.expired_on_return      # their lot's last day had passed
         if rest:                                                  # more lots than one transaction holds

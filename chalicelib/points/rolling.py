@@ -10,14 +10,14 @@ points are expired first (:func:`expire`), so they never come back.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from itertools import islice
 
 from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.points import ledger as budget
-from chalicelib.points import program, repository
+from chalicelib.points import orders, program, repository
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
@@ -69,9 +69,10 @@ def reminder(account: AccountItem, lot: LotItem, today: date) -> tuple[str, int]
 
 
 def expire(program_id: str, member_id: str, point_type: str, today: date, as_of: datetime, actor: str) -> Counter:
-    """Expire every live lot of an account past its rolling date, at most ``MAX_LOTS`` lots per
-    transaction (one posting each); the date is cleared with the last chunk, so a run that stops
-    midway is finished by the next."""
+    """Expire every live lot of an account past its rolling date, each noted on the order that
+    earned it so that a refund of the order does not claw them back again (as debt): at most
+    ``MAX_LOTS`` lots and orders per transaction (one posting each); the date is cleared with the
+    last chunk, so a run that stops midway is finished by the next."""
     expired = 0
     while True:
         uow = UnitOfWork(actor, program=program_id)
@@ -80,9 +81,12 @@ def expire(program_id: str, member_id: str, point_type: str, today: date, as_of:
         if not lapsed(account, today):
             return Counter(expired=expired)
         ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
-        chunk = list(islice(ledger.live_lots(), budget.MAX_LOTS + 1))      # read when run: tests shrink it
-        last = len(chunk) <= budget.MAX_LOTS
-        total = sum(ledger.expire(lot) for lot in chunk[:budget.MAX_LOTS])
+        chunk, last = _chunk(ledger.live_lots(), budget.MAX_LOTS)      # read when run: tests shrink it
+        total = 0
+        for lot in chunk:
+            if n := ledger.expire(lot):
+                orders.record_expired(uow, lot.source, member_id, lot.lot_id, n, point_type)
+            total += n
         if last:                          # points held meanwhile expire on their way back (ledger.window_ended)
             ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
             ledger.account.rolling_expired_at = clock.iso(clock.now())
@@ -92,3 +96,16 @@ def expire(program_id: str, member_id: str, point_type: str, today: date, as_of:
         expired += total
         if last:
             return Counter(expired=expired)
+
+
+def _chunk(lots: Iterator[LotItem], room: int) -> tuple[list[LotItem], bool]:
+    """The next lots whose expiry fits ``room`` items (a lot, and the order that earned it if any),
+    and whether they are the last."""
+    chunk: list[LotItem] = []
+    used = 0
+    for lot in lots:
+        used += 2 if (lot.source or "").startswith("order:") else 1
+        if used > room and chunk:
+            return chunk, False
+        chunk.append(lot)
+    return chunk, True

@@ -229,14 +229,15 @@ def confirm_hold(member_id: str, hold_id: str, point_type: str, by: Principal, u
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
         orders.record_confirmed(uow, merchant, order_id, json.loads(h.lots),
-                                lambda left: R.redeem_limit_points(rules, left))
+                                lambda left: R.redeem_limit_points(rules, left), h.created_at)
     elif h.order:                         # a hold from before holds claimed their order
         merchant, order_id = h.order.split(":", 1)
         _, rules = program.rules_at(uow, clock.now())
         amount = int(h.order_amount_fen or 0)
         # (holds from before amounts were kept have none: the share was checked when they were made)
         orders.record_spend(uow, merchant, order_id, member_id, json.loads(h.lots), amount,
-                            lambda fen: R.redeem_limit_points(rules, fen), h.store_id, access.store_scope(by))
+                            lambda fen: R.redeem_limit_points(rules, fen), h.store_id, access.store_scope(by),
+                            taken_at=h.created_at)
     posting = ledger.stage("hold_confirmed", points, reason="checkout", source=f"hold:{hold_id}",
                            event_type="points.hold_confirmed",
                            event_data={"hold_id": hold_id, "order": h.order, "consumed": json.loads(h.lots)},
@@ -262,7 +263,7 @@ def release_hold(member_id: str, hold_id: str, point_type: str, by: Principal | 
     ledger.release(points)
     ledger.closed(hold_id)
     for lot in now:
-        ledger.put_back(lot, int(lot["points"]), h.created_at)
+        ledger.put_back(lot, int(lot["points"]), lot.get("at", h.created_at))   # a refund's steps: when spent
     h.returned = returned + points
     h.returning = json.dumps(rest, separators=(",", ":")) if rest else None
     if rest:

@@ -69,6 +69,8 @@ class AccountItem(MainModel):
     rolling_until = UnicodeAttribute(null=True)  # rolling expiry: last valid day of every live lot
     rolling_owed = NumberAttribute(null=True)    # owed points without a date, filed under rolling_until's month
     rolling_expired_at = UnicodeAttribute(null=True)   # when the rolling expiry last took every live lot
+    owed_lots = UnicodeAttribute(null=True)      # JSON {lot_id: points}: debt a refund added for a lot's points
+                                                 # it found gone (held or spent); points coming back repay it first
     open_holds = UnicodeAttribute(null=True)     # JSON {hold_id: expires_at} of the open holds (None: holds from
     #                                              before accounts named them may be open: read the holds)
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set

@@ -6,6 +6,7 @@ in requests (the prefetch, in the return window and at exactly its spent-lots li
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -121,7 +122,8 @@ def test_a_refund_that_only_gives_back_touches_no_earned_lot_and_restores_no_gro
 
 def test_an_order_that_spent_the_lot_it_earned_is_refunded_from_and_to_that_lot(api):
     """Order E1 earned a lot of 100, then paid 30 of it towards itself: the whole refund claws back
-    the 70 left and owes 30, and gives the 30 spent back to the same lot."""
+    the 70 left and owes 30, and gives the 30 spent back to the same lot, where they repay the 30
+    owed for it (points coming back to a lot its order's refund found gone repay that debt)."""
     clock.freeze(T0)
     mid = api.member("13800161004")
     earned = earn(api, mid, "E1", 10_000)
@@ -132,9 +134,10 @@ def test_an_order_that_spent_the_lot_it_earned_is_refunded_from_and_to_that_lot(
     reply = refunded(api, "E1", "r1", 10_000)
     assert (reply["clawed_back"]["points"], reply["restored"], reply["debt_added"]) == (100, 30, 30)
     account = balanced(mid)
-    assert (account["available"], account["debt"]) == (30, 30)
-    (left,) = points_repository.of(UnitOfWork()).live_lots(mid, "points")
-    assert (left.lot_id, int(left.remaining)) == (lot["lot_id"], 30)
+    assert (account["available"], account["debt"], account["restored"]) == (0, 0, 30)
+    store = points_repository.of(UnitOfWork())
+    assert list(store.live_lots(mid, "points")) == []
+    assert json.loads(store.order("m1", "E1").restored_lots) == {lot["lot_id"]: 30}
 
 
 # --- growth's part of a refund ------------------------------------------------------------------

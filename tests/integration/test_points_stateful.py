@@ -471,11 +471,18 @@ class PointsMachine(RuleBasedStateMachine):
         done), and of that what returns to lots that have ended (it expires on its way back)."""
         today, now = (self.now + timedelta(hours=8)).date().isoformat(), self.clock.iso(self.now)
         freed = ended = 0
-        for h in points_repository.of(UnitOfWork()).holds(self.member, "points"):
+        store = points_repository.of(UnitOfWork())
+        account = store.account(self.member, "points")     # points a refund found held repay its debt first
+        owed, debt = json.loads(account.owed_lots or "{}"), int(account.debt or 0)
+        for h in store.holds(self.member, "points"):
             if h.status == "open" and h.hold_expires_at <= now:
                 freed += int(h.points)
-                ended += sum(int(lot["points"]) for lot in json.loads(h.lots)
-                             if lot["expires_on"] and lot["expires_on"] < today)
+                for lot in json.loads(h.lots):
+                    repaid = min(int(lot["points"]), int(owed.get(lot["lot_id"], 0)), debt)
+                    owed[lot["lot_id"]] = int(owed.get(lot["lot_id"], 0)) - repaid
+                    debt -= repaid
+                    if lot["expires_on"] and lot["expires_on"] < today:
+                        ended += int(lot["points"]) - repaid
         return freed, ended
 
     def held_on(self, order: str) -> int:
