@@ -80,7 +80,7 @@ def test_a_hold_one_point_past_what_the_refunded_order_may_pay_is_refused(api):
     _, problem = held_then_refunded(api, "13800299004", "C4", 300, 402)
     assert (problem["refunded_fen"], problem["limit_points"]) == (402, 299)
     assert problem["detail"].startswith("order C4 has been refunded 402 fen of 1000: what is left may be paid "
-                                        "with at most 299 points, 300 are spent or held on it"), problem
+                                        "with at most 299 points, 300 would be spent or held on it"), problem
 
 
 def test_a_refund_landing_between_the_confirms_read_and_its_write_refuses_the_confirm(racing):

@@ -201,6 +201,8 @@ class PointsMachine(RuleBasedStateMachine):
             spendable += freed - ended
         if points > spendable:
             assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points")
+        elif order and self.refund_refuses(order, points):
+            assert r["status"] == 409 and r["body"]["type"].endswith("/order-refunded"), r
         elif limit is not None and self.orders[order]["spent"] + self.held_on(order) + points > limit:
             assert r["status"] == 422, r                            # the share holds across the order and its holds
         else:
@@ -235,6 +237,8 @@ class PointsMachine(RuleBasedStateMachine):
             spendable += freed - ended
         if points > spendable:
             assert r["status"] == 409
+        elif order and self.refund_refuses(order, points):
+            assert r["status"] == 409 and r["body"]["type"].endswith("/order-refunded"), r
         elif order and self.orders[order]["spent"] + self.held_on(order) + points > limit:
             assert r["status"] == 422, r
         else:
@@ -282,6 +286,14 @@ class PointsMachine(RuleBasedStateMachine):
         o["spent"] += points
         self.took(order, lots)
         self.holds.remove(hold_id)
+
+    def refund_refuses(self, order: str, points: int) -> bool:
+        """points.md: a use of an order by points (a redemption, a hold) once its refunds leave a share
+        of what is left (50% of amount - refunded) smaller than what would then be spent and held on
+        it net of what they gave back: 409 ``order-refunded``."""
+        o = self.orders[order]
+        net = o["spent"] + self.held_in_time(order) + points - sum(o["back"].values())
+        return o["refunded"] > 0 and net > (o["amount"] - o["refunded"]) * 50 // 100
 
     def held_in_time(self, order: str) -> int:
         """What the holds the model knows open on ``order`` and not past their time reserve of its share."""
