@@ -147,7 +147,8 @@ def test_a_due_entry_from_before_is_migrated_and_then_processed(aws):
         earn(api, mid, "o1", 10_000)                             # 100 points, expiring 10 March
         main = MAIN.physical_name(settings())
         old = _old_shared_keys(aws, main)
-        assert old >= 3                                          # the lot, its reminder, the member's review
+        assert old >= 2          # the lot and the member's review (the lot's reminder is on keys1 since 2026-12-06:
+        #                          written by program from the start, never in the old shared keys)
         clock.freeze(T0 + timedelta(days=12))
         assert api.run_job("points-expiry")["points_expired"] == 0         # not where the jobs look now
         assert migrate_due_keys(aws, main) == {"moved": old, "changed": 0}

@@ -39,7 +39,7 @@ class TokenHold(HoldRecord):
 
 
 STORES = [TokenHold, HoldItem, SvHoldItem, GiftCardHoldItem]
-COMMON = {"hold_id", "status", "hold_expires_at", "merchant_id", "store_id", "created_at", "duepk", "duesk"}
+COMMON = {"hold_id", "status", "hold_expires_at", "merchant_id", "store_id", "created_at", "duepk", "duesk", "of_checkout"}
 
 
 @pytest.fixture
