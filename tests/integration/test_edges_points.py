@@ -429,16 +429,17 @@ def test_rolling_points_last_through_their_last_day_and_expire_at_the_next_days_
     rolling(api)
     for i in range(2):
         api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": f"lot {i}"})
-    earn(api, mid, "o1", 10_000)                                      # 3 lots: exactly one transaction's worth
+    earn(api, mid, "o1", 10_000)          # 3 lots; the order's lot also notes its expiry on the order: 4 items
     clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC) - MS)          # 23:59:59.999 on 31 March, program time
     assert api.run_job("points-expiry") == {"items_read": 0, "points_expired": 0, "points_unlocked": 0}
     clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC))               # 1 April begins
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 120, "points_unlocked": 0}
-    assert [(p["kind"], p["amount"]) for p in postings(api, mid, 2)] == [("expire", 120), ("earn", 100)]
+    # two transactions of at most 3 items: the two adjustments' lots, then the order's lot and its order
+    assert [(p["kind"], p["amount"]) for p in postings(api, mid, 3)] == [("expire", 100), ("expire", 20), ("earn", 100)]
     clock.freeze(datetime(2026, 4, 2, 4, tzinfo=UTC))
     assert api.run_job("points-expiry") == {"items_read": 0, "points_expired": 0, "points_unlocked": 0}
     account = balanced(mid)
-    assert (account["available"], account["expired"], account["version"]) == (0, 120, 4)
+    assert (account["available"], account["expired"], account["version"]) == (0, 120, 5)
 
 
 def test_a_back_dated_purchase_never_pulls_the_rolling_date_back(api):
