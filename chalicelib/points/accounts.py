@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
@@ -180,6 +180,28 @@ def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
     if point_type == "growth":
         return now.available - now.debt
     return now.available - now.debt - (now.available if rolling.lapsed(item, today) else now.ended)
+
+
+def counted(item: AccountItem) -> int:
+    """Every change of a growth account but its resets, summed: the balance with what resets
+    expired added back. What a tier period counts its growth from (the period's growth is this
+    less what it was when the period began, :mod:`chalicelib.tiers.standing`); every growth
+    posting's event carries it after the change (``growth_total``). Growth is never pending or
+    held, and only a reset expires it."""
+    return int(item.available or 0) - int(item.debt or 0) + int(item.expired or 0)
+
+
+class Counted(NamedTuple):
+    """A growth account's :func:`counted` and its version (the ``sequence`` of its last posting)."""
+
+    total: int
+    sequence: int
+
+
+def growth_total(uow: UnitOfWork, member_id: str) -> Counted:
+    """:func:`counted` of the member's growth account (read by :func:`balance_keys`, batched)."""
+    item = repository.of(uow).account(member_id, "growth")
+    return Counted(counted(item), int(item.version or 0))
 
 
 def expire_lots(program_id: str, member_id: str, point_type: str, earned_before: str, actor: str,

@@ -370,6 +370,8 @@ class Ledger:
         data = {"member_id": self.member_id, "point_type": self.point_type, "kind": kind,
                 "amount": amount, "posting_id": state.posting_id, "sequence": version,
                 "balance": balance, "delta": dict(self.delta), "lots": self.touched, **(event_data or {})}
+        if self.point_type == "growth":          # what tier periods count from (:func:`.accounts.counted`)
+            data["growth_total"] = balance + int(self.account.expired or 0) + state.totals["expired"]
         data.update(self._file_rolling(data))
         return state.post(PostingItem, (PostingItem.partition(self.member_id),
                                         PostingItem.sort_key(self.point_type, version)), kind, amount,

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.points.access import order_merchant
-    from chalicelib.points.accounts import account, adjust, balance, balance_keys, expire_lots, ledger_page
+    from chalicelib.points.accounts import (
+        account,
+        adjust,
+        balance,
+        balance_keys,
+        expire_lots,
+        growth_total,
+        ledger_page,
+    )
     from chalicelib.points.earning import LimitReached, earn, record_behavior
     from chalicelib.points.orders import OrderAlreadyEarned
     from chalicelib.points.orders import of_member as list_orders
@@ -47,7 +55,7 @@ _WHERE = {
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
-    **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "ledger_page"), "accounts"),
+    **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "expire_lots", "growth_total", "ledger_page"), "accounts"),
     **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "order_refunded", "redeem",
                     "release_hold"),
                    "spending"),
@@ -65,7 +73,7 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
     return value
 
 
-__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at", "preview_earn",
+__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "expire_lots", "growth_total", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at", "preview_earn",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",

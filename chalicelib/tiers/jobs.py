@@ -46,7 +46,10 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
         return Counter()                            # reviewed meanwhile
     version, ladder = LADDER.at(uow, as_of)
     read = int(item.version)
-    outcome, next_start = standing.review(uow, item, ladder, today, as_of, ACTOR, version)
+    counted = points.growth_total(uow, item.member_id)
+    outcome, next_start = standing.review(uow, item, ladder, today, as_of, ACTOR, version, counted.total)
+    if next_start is not None:            # a new period counts from the growth read: postings up to it are
+        item.growth_seq = max(counted.sequence, int(item.growth_seq or 0))     # the last one's, not the stream's
     counts = Counter({outcome: 1} if outcome else {})
     if next_start is not None and ladder.growth_at_period_end == "reset":
         counts["growth_reset"] = points.expire_lots(
@@ -77,7 +80,7 @@ def _remind(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
     end = date.fromisoformat(item.valid_until)
     days_left = (end - today).days
     tier = ladder.tiers[ladder.index(item.tier)]
-    uow.emit(standing.expiring(item, tier, days_left, version))
+    uow.emit(standing.expiring(item, tier, days_left, version, points.growth_total(uow, item.member_id).total))
     item.reminded = f"{item.valid_until}:{(end - due_day(item.reminder_at)).days}"
     standing.save(uow, item, read, ladder, today + timedelta(days=1))
     uow.commit()

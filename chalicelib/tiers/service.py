@@ -46,7 +46,7 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
     held, source = standing.effective(ladder, item, today)
     earned = ladder.index(item.tier) if item else 0
     growth = points.balance(uow, member_id, "growth")
-    period_growth = int(item.period_growth or 0) if item else 0
+    period_growth = standing.period_growth(item, points.growth_total(uow, member_id).total)
     tier = ladder.tiers[held]
     reply: dict[str, Any] = {
         "member_id": member_id, "tier": {"code": tier.code, "name": tier.name}, "source": source,

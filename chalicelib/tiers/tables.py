@@ -1,11 +1,11 @@
 """Tier items, in the member's partition of the main table.
 
-* ``MEMBER#<id> / TIER``: the tier a member earned by growth, its validity and the period's
-  growth, any manual floor, and the next review on the ``due`` index (``DUE#tier-review``) on the
+* ``MEMBER#<id> / TIER``: the tier a member earned by growth, its validity and the growth
+  counted when its period began (the period's growth is the growth account's count less it, so
+  an earn that moves no tier writes nothing here), any manual floor, and the next review on the ``due`` index (``DUE#tier-review``) on the
   day after the validity (or grace, or floor) ends, and its next reminder on ``keys1``
-  (``DUE#tier-reminder``; keys only, so the item's every other write, the growth an earn counts,
-  writes nothing there: on ``gsi1``, ``DUE#tier-remind``, until 2026-12-06, every write copied the
-  whole item). ``version`` is the lock of every change.
+  (``DUE#tier-reminder``; keys only, so the item's other writes write nothing there: on ``gsi1``,
+  ``DUE#tier-remind``, until 2026-12-06, every write copied the whole item). ``version`` is the lock of every change.
 * ``MEMBER#<id> / TIERHIST#<n>``: every change of the tier, numbered, with its cause.
 * ``TIERMEMBERS#<tier>#<shard> / <member>`` and ``MEMBER#<id> / TIERLISTED``: the members of each
   tier, a projection of the tier items (:mod:`chalicelib.tiers.listing`).
@@ -29,7 +29,13 @@ class TierItem(MainModel):
     previous = UnicodeAttribute(null=True)           # the tier before (orders dated before ``since``)
     valid_until = UnicodeAttribute(null=True)        # last day of the validity period (None: the base tier)
     period_start = UnicodeAttribute()                # first day of the current period (ISO date)
-    period_growth = NumberAttribute(default=0)       # net growth earned since period_start
+    period_growth = NumberAttribute(default=0)       # until 2026-12-06: the period's growth, counted at each
+                                                     # change (items without ``growth_base`` still read it)
+    growth_base = NumberAttribute(null=True)         # the member's growth counted (points ``growth_total``)
+                                                     # when the period began: the period's growth is the
+                                                     # growth account's count less this
+    growth_seq = NumberAttribute(null=True)          # the last growth posting (its ``sequence``) that wrote
+                                                     # this item: a redelivered or older one changes nothing
     grace_until = UnicodeAttribute(null=True)        # in grace: last day to reach the retention
     manual_tier = UnicodeAttribute(null=True)        # a floor set by HQ staff ...
     manual_until = UnicodeAttribute(null=True)       # ... until this day (inclusive)

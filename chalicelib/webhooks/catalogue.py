@@ -17,7 +17,8 @@ LEDGER_FIELDS = {
     "points": ("`member_id`, `point_type`, `kind`, `amount`, `posting_id`, `sequence` (the account's version: "
         "gap-free per member and point type), `balance` (after), `delta` (each bucket's change: `available`, "
         "`pending`, `held`, `debt`), `lots` (the lots touched); `store_id` when a store's till or staff made "
-        "the change"),
+        "the change; growth's postings also `growth_total` (every growth change but tier resets, summed: "
+        "a tier period's growth is this less what it was when the period began)"),
     "stored_value": ("`member_id`, `kind`, `amount_fen`, `posting_id`, `sequence`, `principal_delta`, `bonus_delta`, "
         "`principal`, `bonus` (after), `entries` (the journal lines), `ref`; `store_id` when a store's till "
         "or staff made the change"),

@@ -190,7 +190,11 @@ def test_the_stored_tier_counts_its_writes_on_its_version(api, ladder):
     floor(api, mid, "V3", "2026-06-30")
     earn(api, mid, "o2", 10)
     stored = tiers_repository.of(UnitOfWork()).tier(mid)
-    assert (int(stored.version), int(stored.changes), int(stored.period_growth)) == (3, 2, 10)
+    # The earn that moves no tier writes nothing: the period's growth is the growth counted less
+    # the period's base (what o1's crossing left: 1 000).
+    assert (int(stored.version), int(stored.changes), int(stored.growth_base)) == (2, 2, 1_000)
+    assert int(stored.growth_seq) == 1                      # o1's growth posting wrote it last
+    assert tier(api, mid)["period_growth"] == 10
 
 
 def refund(api, order, ref, yuan):
@@ -261,22 +265,27 @@ def test_a_floor_at_the_tier_earned_ends_without_a_change_in_the_history(api, la
     assert [c["cause"] for c in history(api, mid)] == ["manual", "crossing"]
 
 
-def test_growth_posted_for_a_day_before_the_period_does_not_count_towards_regaining_the_tier_left(api, ladder):
-    """An order of the period's last day reaches the tiers after the review has lowered the tier:
-    it adds to growth, but not to the new period's, so the tier left (kept with 1) is not regained
-    until growth is earned in the new period."""
+def test_growth_of_the_periods_last_day_counts_in_its_review_before_the_stream_brings_it(api, ladder):
+    """An order of the period's last day, not yet through the stream when the review runs: the
+    review reads the period's growth from the growth account, so the order keeps the tier (kept
+    with 1) and counts in the period that ended, not in the next; the stream then moves nothing.
+    (Until 2026-12-06 the period's growth was what the stream had counted: the order came too
+    late for the review, which lowered the tier, and did not count in the next period either.)"""
     ladder(tiers=[LADDER["tiers"][0], {"code": "V2", "name": "Buyer", "threshold": 1, "validity_months": 12}])
     mid = api.member("13800139416")
     earn(api, mid, "o1", 100)                                     # Buyer until 2027-02-28
     clock.freeze(day(2, 28, 2027))
     api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "o2", "amount_fen": 500, "merchant_id": "m1"})
     clock.freeze(day(3, 1, 2027))
-    assert api.run_job("tier-review")["downgraded"] == 1          # before the stream brings o2
+    result = api.run_job("tier-review")
+    assert (result["retained"], result["downgraded"]) == (1, 0)   # before the stream brings o2
+    assert history(api, mid)[0]["detail"]["period_growth"] == 5
     deliver()
     now = tier(api, mid)
-    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V1", 105, 0)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"], now["valid_until"]) == (
+        "V2", 105, 0, "2028-02-29")
     earn(api, mid, "o3", 1)
-    assert tier(api, mid)["tier"]["code"] == "V2"
+    assert tier(api, mid)["period_growth"] == 1
 
 
 def test_the_review_records_the_periods_growth_against_the_keep_one_short_and_exactly_met(api, ladder):

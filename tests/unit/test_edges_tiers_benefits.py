@@ -177,8 +177,12 @@ def test_the_expiring_reminder_says_what_keeping_the_tier_still_needs(period_gro
     from chalicelib.tiers.tables import TierItem
     gold = TierDef(code="V3", name="Gold", threshold=5_000, validity_months=12, retain=3_000)
     item = TierItem(*TierItem.key("M1"), member_id="M1", tier="V3", valid_until="2026-12-31",
-                    period_growth=period_growth)
-    event = expiring(item, gold, 7, 4)
+                    period_growth=period_growth)                 # an item from before: its running count
+    event = expiring(item, gold, 7, 4, 123_456)
+    assert event.data["period_growth"] == shown
+    item = TierItem(*TierItem.key("M1"), member_id="M1", tier="V3", valid_until="2026-12-31", period_growth=0,
+                    growth_base=10_000)                          # the growth counted when the period began
+    event = expiring(item, gold, 7, 4, 10_000 + (period_growth or 0))
     assert (event.type, event.subject) == ("tier.expiring", "member:M1")
     assert event.data == {"member_id": "M1", "tier": "V3", "valid_until": "2026-12-31", "days_left": 7,
                           "period_growth": shown, "retain_needed": 3_000, "growth_needed": needed,
