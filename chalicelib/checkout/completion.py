@@ -155,7 +155,6 @@ def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: Uni
     c = c or visible(uow, checkout_id, by)
     actor = actor or (by.ref if by else LAPSE_ACTOR)
     if c.status in (saga.OPEN, saga.COMMITTED):
-        _none_spent(uow.program, actor, list(saga.steps(for_steps(c), by)))
         why = cmd.reason or ("expired" if by is None else "cancelled")
         _claim(uow.program, actor, c, saga.CANCELLED, why=why, cancelled_at=clock.iso(clock.now()))
     elif c.status != saga.CANCELLED:
@@ -166,16 +165,6 @@ def cancel(checkout_id: str, cmd: CancelCheckout, by: Principal | None, uow: Uni
         uow.before_own_work()                        # retry of a stopped cancel releases what it left
     saga.release_all(uow.program, actor, list(saga.steps(for_steps(c), by)), c.why or "cancelled")
     return view(c)
-
-
-def _none_spent(program: str, actor: str, steps: list[saga.Step]) -> None:
-    """Refuse to cancel a checkout one of whose holds was confirmed outside it (the till's own
-    ``confirmPointsHold``, ``confirmStoredValueHold``, ...): its money is spent on the order, so the
-    checkout is not ``cancelled`` with the member still charged; complete it, or refund the order."""
-    for step in steps:
-        if step.status(UnitOfWork(actor, program=program)) == holds.CONFIRMED:
-            raise CheckoutState(f"{step.part}'s hold was confirmed outside the checkout: its payment is taken; "
-                                "complete the checkout (or refund the order) instead", part=step.part)
 
 
 def _lapse_one(program_id: str, c: CheckoutItem) -> Counter:

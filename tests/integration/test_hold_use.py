@@ -7,18 +7,13 @@ every backend:
   refund that leaves room lets it confirm, and the last refund gives its points back;
 * a checkout's own holds (points, stored value, coupons) are confirmed only by its completion: a
   direct confirm is 409 ``hold-of-checkout`` and changes nothing, so a cancel racing it gives
-  everything back. A hold from before holds named their checkout may still be confirmed
-  directly: ``cancelCheckout`` is then 409 ``checkout-state`` (the member is charged), the
-  checkout stays committed and completes.
+  everything back.
 
 1 point a fen, at most 50% of an order in points (figures by hand)."""
 
 from __future__ import annotations
 
-from chalicelib.db.uow import UnitOfWork
-from chalicelib.points.tables import HoldItem
 from chalicelib.shared import clock
-from chalicelib.stored_value.tables import SvHoldItem
 from tests.integration.test_checkout_commit import CHECKOUTS, _balances, _quote, _till
 from tests.integration.test_checkout_quote import _member
 from tests.integration.test_points_features import T0, balanced
@@ -63,15 +58,6 @@ def test_a_partial_refund_that_leaves_room_lets_the_hold_confirm_and_the_last_re
     assert refused_then_cancelled(api, mid, over["hold_id"])["limit_points"] == 250        # 500 left: 250
     account = balanced(mid)
     assert (account["available"], account["held"], account["redeemed"]) == (10_000, 0, 300)
-
-
-def _no_checkout(model, key) -> None:
-    """Make a checkout's hold look like one taken before holds named their checkout."""
-    uow = UnitOfWork("test")
-    h = uow.get(model, key, consistent=True)
-    h.of_checkout = None
-    uow.save(h)
-    uow.commit()
 
 
 def test_a_checkouts_holds_are_confirmed_only_by_its_completion_and_its_cancel_gives_everything_back(api):
@@ -129,38 +115,3 @@ def test_a_checkout_holds_own_completion_confirms_them(api):
     assert api.ok("GET", f"{HOLDS.format(mid)}/{c['holds']['points']['hold_id']}")["status"] == "confirmed"
     account = balanced(mid)
     assert (account["held"], account["redeemed"]) == (0, 5_000)
-
-
-def test_a_checkout_whose_points_hold_from_before_was_confirmed_outside_it_is_not_cancelled_and_completes(api):
-    """A hold taken before holds named their checkout may still be confirmed directly: the
-    cancel then refuses (the member is charged) and the checkout completes."""
-    clock.freeze(T0)
-    mid = _member(api, "13800491006")
-    before = _balances(api, mid)
-    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"]}, key="hu-6", token=_till())
-    hid = c["holds"]["points"]["hold_id"]
-    _no_checkout(HoldItem, HoldItem.key(mid, "points", hid))
-    api.ok("POST", f"{HOLDS.format(mid)}/{hid}/confirm", {}, token=_till())
-    status, problem = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, key="hu-c6", token=_till())
-    assert status == 409 and problem["type"].endswith("checkout-state") and problem["part"] == "points", problem
-    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "committed"
-    assert _balances(api, mid)["coupons"] != before["coupons"]            # its coupons still held, not released
-    done = api.ok("POST", f"{CHECKOUTS}/{c['checkout_id']}/complete", {"payment_ref": "pay-hu"}, key="hu-d",
-                  token=_till())
-    assert done["status"] == "completed"
-    account = balanced(mid)
-    assert (account["held"], account["redeemed"]) == (0, 5_000)           # spent once, on the completed checkout
-
-
-def test_a_checkout_whose_stored_value_hold_from_before_was_confirmed_outside_it_is_not_cancelled(api):
-    clock.freeze(T0)
-    mid = _member(api, "13800491004")
-    c = api.ok("POST", CHECKOUTS, {"quote_id": _quote(api, mid)["quote_id"], "stored_value_fen": 500}, key="hu-2",
-               token=_till())
-    hid = c["holds"]["stored_value"]["hold_id"]
-    _no_checkout(SvHoldItem, SvHoldItem.key(mid, hid))
-    api.ok("POST", f"/v1/members/{mid}/stored-value/holds/{hid}/confirm", {}, token=_till())
-    status, problem = api.call("POST", f"{CHECKOUTS}/{c['checkout_id']}/cancel", {}, key="hu-c2", token=_till())
-    assert status == 409 and problem["part"] == "stored_value", problem
-    assert api.ok("GET", f"{CHECKOUTS}/{c['checkout_id']}", token=_till())["status"] == "committed"
-    assert _balances(api, mid)["points"] == (0, 5_000)                    # the points hold is still held
