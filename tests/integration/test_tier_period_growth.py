@@ -117,3 +117,39 @@ def test_a_replay_after_a_downgrade_does_not_regain_the_tier_left(api, ladder): 
     assert (tier(api, mid)["tier"]["code"], tier(api, mid)["period_growth"]) == ("V1", 0)
     earn(api, mid, "o3", 1)
     assert tier(api, mid)["tier"]["code"] == "V2"
+
+
+def test_an_item_from_before_does_not_count_a_posting_of_a_day_before_its_period(api, ladder):  # noqa: F811
+    """As items from before counted: a growth change recorded before the period's first day (a
+    review that began the period ran first) is not the period's."""
+    mid = api.member("13800503006")
+    earn(api, mid, "o1", 1_200)                                  # Silver
+    uow = UnitOfWork("test")
+    item = uow.get(TierItem, TierItem.key(mid), consistent=True)
+    item.period_growth, item.growth_base, item.growth_seq = 70, None, None
+    item.period_start = (T0 + timedelta(days=1)).date().isoformat()          # tomorrow's period
+    uow.save(item)
+    uow.commit()
+    earn(api, mid, "o2", 30)
+    assert int(_item(mid).growth_base) == 1_230 - 70
+    assert tier(api, mid)["period_growth"] == 70
+
+
+def test_a_reset_expires_growth_without_changing_what_is_counted(api, ladder):  # noqa: F811
+    """Under ``reset`` a review expires the growth recorded before the new period: the balance
+    falls, the growth counted does not (the reset's own posting says so), and the new period
+    counts from it."""
+    ladder(growth_at_period_end="reset")
+    mid = api.member("13800503007")
+    earn(api, mid, "o1", 5_000)                                  # Gold until 2027-02-28, kept with 3 000
+    clock.freeze(T0 + timedelta(days=200))
+    earn(api, mid, "o2", 3_000)
+    clock.freeze(T0 + timedelta(days=365))
+    assert api.run_job("tier-review")["retained"] == 1
+    reset = [e for e in _growth_events(mid) if e.type == "points.expired"]
+    assert [(e.data["amount"], e.data["balance"], e.data["growth_total"]) for e in reset] == [(8_000, 0, 8_000)]
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["growth"], now["period_growth"]) == ("V3", 0, 0)
+    earn(api, mid, "o3", 100)
+    assert _growth_events(mid)[-1].data["growth_total"] == 8_100
+    assert (tier(api, mid)["growth"], tier(api, mid)["period_growth"]) == (100, 100)
