@@ -64,7 +64,7 @@ def move(uow: UnitOfWork, item: TierItem, ladder: Ladder, to: int, cause: str, a
     (default: the day of ``at``) with no growth counted yet (it counts from ``total`` on)."""
     tier = ladder.tiers[to]
     before = item.tier
-    if to < ladder.index(before):                  # a downgrade: what was left must be earned again
+    if to < ladder.index(before) and cause == "downgrade":   # a review's: what was left must be earned again
         item.regain_from = ladder.tiers[max(ladder.index(before), ladder.index(item.regain_from))].code
     elif item.regain_from and to >= ladder.index(item.regain_from):
         item.regain_from = None

@@ -49,7 +49,7 @@ def on_growth(event: DomainEvent) -> None:
     if item is not None and item.growth_seq is not None and sequence <= int(item.growth_seq):
         return                                  # applied already, or older than one that was
     write = item is None or item.growth_base is None
-    item = item or standing.new(member_id, ladder, at, total - change)     # its first growth counts
+    item = item or standing.new(member_id, ladder, at, 0)     # the base tier's period counts all growth
     read = int(item.version)
     moved = standing.apply_growth(uow, item, ladder, change, int(data["balance"]), total, data["kind"], at, ACTOR,
                                   version)

@@ -218,6 +218,24 @@ def test_a_refund_lowers_the_tier_only_below_its_threshold_and_to_the_tier_the_g
         ("V3", "V2", "refund"), ("V1", "V3", "crossing")]
 
 
+def test_a_tier_a_refund_lowered_comes_back_with_its_threshold(api, ladder):
+    """Attack G finding 1: a refund's downgrade took the balance below the threshold; the balance
+    back at it brings the tier back, as for any member (a review's downgrade asks the period's
+    growth too: the balance never fell)."""
+    ladder(downgrade_on_refund=True)
+    mid = api.member("13800139419")
+    earn(api, mid, "o1", 1_000)                                   # Silver
+    refund(api, "o1", "r1", 500)                                  # 500: Member
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["next"]["growth_needed"]) == ("V1", 500)
+    earn(api, mid, "o2", 499)
+    assert (tier(api, mid)["tier"]["code"], tier(api, mid)["next"]["growth_needed"]) == ("V1", 1)
+    earn(api, mid, "o3", 1)                                       # 1 000: Silver again
+    assert tier(api, mid)["tier"]["code"] == "V2"
+    assert [(c["from"], c["to"], c["cause"]) for c in history(api, mid)] == [
+        ("V1", "V2", "crossing"), ("V2", "V1", "refund"), ("V1", "V2", "crossing")]
+
+
 def test_a_negative_adjustment_never_lowers_the_tier_even_when_refunds_do(api, ladder):
     ladder(downgrade_on_refund=True)
     mid = api.member("13800139413")
