@@ -68,7 +68,8 @@ class MemberTierOut(Reply):
                                     "while refunds owe growth value already counted")
     period_growth: int = Field(description="net growth value earned in the current validity period (what retention "
                                            "counts); can be negative after refunds of earlier orders")
-    period_start: str | None = Field(description="the current validity period's first day; null before any tier change")
+    period_start: str | None = Field(description="the current validity period's first day; null before any tier change "
+                                     "(then period_growth is all the growth counted)")
     ladder_version: int = Field(description="the tier ladder version in force (0: none saved, the defaults)")
     manual: ManualFloor | None = Field(description="the manual floor set on the member; null if none")
     next: NextTier | None = Field(description="the tier above the one held; null at the top of the ladder")

@@ -52,7 +52,7 @@ def member_tier(uow: UnitOfWork, member_id: str, by: Principal) -> dict[str, Any
         "member_id": member_id, "tier": {"code": tier.code, "name": tier.name}, "source": source,
         "earned_tier": ladder.tiers[earned].code, "valid_until": item.valid_until if item else None,
         "grace_until": item.grace_until if item else None, "growth": growth, "period_growth": period_growth,
-        "period_start": item.period_start if item else None, "ladder_version": version,
+        "period_start": item.period_start if item and int(item.changes or 0) else None, "ladder_version": version,
         "manual": ({"tier": item.manual_tier, "until": item.manual_until, "reason": item.manual_reason}
                    if item and item.manual_tier else None),
         "next": None, "retain": None, "plus": None}

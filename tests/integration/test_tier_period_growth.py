@@ -153,3 +153,16 @@ def test_a_reset_expires_growth_without_changing_what_is_counted(api, ladder):  
     earn(api, mid, "o3", 100)
     assert _growth_events(mid)[-1].data["growth_total"] == 8_100
     assert (tier(api, mid)["growth"], tier(api, mid)["period_growth"]) == (100, 100)
+
+
+def test_a_member_on_the_base_tier_with_no_change_has_no_period_and_counts_all_growth(api, ladder):  # noqa: F811
+    """Attack G finding 3: ``period_start`` is null before any tier change, and the period's growth
+    is then all the growth counted (whenever the ladder was saved)."""
+    mid = api.member("13800503008")
+    earn(api, mid, "o1", 500)
+    earn(api, mid, "o2", 300)
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["period_start"], now["growth"], now["period_growth"]) == ("V1", None, 800, 800)
+    earn(api, mid, "o3", 200)                                    # Silver: a period begins
+    now = tier(api, mid)
+    assert (now["tier"]["code"], now["period_start"], now["period_growth"]) == ("V2", "2026-03-01", 0)
