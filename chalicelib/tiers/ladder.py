@@ -1,5 +1,6 @@
 """The tier ladder ops configure (versioned like the earn rules), and the arithmetic on it, with
-no I/O: which tier a growth value reaches, what a validity period's growth keeps.
+no I/O: which tier a growth value reaches, what a validity period's growth keeps (a save also
+checks that it drops no tier members hold: :func:`held_codes_dropped`).
 
 Tiers are ordered by their entry threshold on growth value; the first is the base tier
 (threshold 0, never reviewed) every member holds. A tier with ``validity_months`` is held for
@@ -15,7 +16,9 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.db.versioned import VersionedConfig
+from chalicelib.shared import clock
 from chalicelib.shared.types import Strict, unique_by
 
 Code = Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="the tier's code, e.g. V3")
@@ -94,8 +97,23 @@ def default_ladder() -> Ladder:
     return Ladder(tiers=[TierDef(code="V1", name="Member", threshold=0)])
 
 
+def held_codes_dropped(uow: UnitOfWork, body: Ladder) -> list[str]:
+    """What a new ladder would take from members (a save's check, ``records``): a tier above the
+    base one in the ladder in force or one to come, no longer in ``body``, that members hold (its
+    members' listing, ``TIERMEMBERS#<tier>#<shard>``, has one: at most a Query of one item per
+    shard). Its holders would fall to the base tier and start their period again (attack G
+    finding 2): keep the code, and change the tier's name."""
+    from chalicelib.tiers.tables import LISTING_SHARDS, TierMemberItem
+    kept = {t.code for t in body.tiers}
+    dropped = sorted({t.code for _, ladder in LADDER.from_on(uow, clock.now()) for t in ladder.tiers[1:]} - kept)
+    return [f"tier '{code}' is held by members: keep its code (change its name instead)" for code in dropped
+            if any(list(uow.query(TierMemberItem, TierMemberItem.partition(code, shard), limit=1, consistent=True))
+                   for shard in range(LISTING_SHARDS))]
+
+
 LADDER = VersionedConfig("tier-ladder", Ladder, default_ladder, "tier.ladder_changed", "program:tiers",
-                         provides={"tier": lambda ladder: {t.code for t in ladder.tiers}})
+                         provides={"tier": lambda ladder: {t.code for t in ladder.tiers}},
+                         records=held_codes_dropped)
 
 
 def add_months(day: date, months: int) -> date:

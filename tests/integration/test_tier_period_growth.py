@@ -13,7 +13,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch
 from chalicelib.shared import clock
 from chalicelib.tiers.tables import TierHistoryItem, TierItem
-from tests.integration.test_tiers import T0, earn, history, ladder, tier  # noqa: F401  (ladder: the fixture)
+from tests.integration.test_tiers import LADDER, T0, deliver, earn, history, ladder, tier  # noqa: F401  (ladder: the fixture)
 from tests.outbox import outbox_events
 
 
@@ -166,3 +166,21 @@ def test_a_member_on_the_base_tier_with_no_change_has_no_period_and_counts_all_g
     earn(api, mid, "o3", 200)                                    # Silver: a period begins
     now = tier(api, mid)
     assert (now["tier"]["code"], now["period_start"], now["period_growth"]) == ("V2", "2026-03-01", 0)
+
+
+def test_a_ladder_that_drops_a_tier_members_hold_is_refused_and_one_no_one_holds_is_saved(api, ladder):  # noqa: F811
+    """Attack G finding 2: a new version renaming a tier's code (V2 as S2) would put its holders on
+    the base tier and start their period again: refused, naming the tier; renaming its name is
+    fine, and so is dropping a tier nobody holds (V4)."""
+    mid = api.member("13800503009")
+    earn(api, mid, "o1", 1_200)                                  # Silver
+    deliver()                                                    # its upgrade: listed under V2
+    renamed = [dict(t) for t in LADDER["tiers"]]
+    renamed[1]["code"] = "S2"
+    status, problem = api.call("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": renamed}})
+    assert status == 422 and "tier 'V2' is held by members" in problem["detail"], problem
+    assert api.ok("GET", "/v1/tiers/ladder")["version"] == 1
+    renamed[1]["code"], renamed[1]["name"] = "V2", "白银"
+    assert api.ok("PUT", "/v1/tiers/ladder", {"ladder": {"tiers": renamed[:3]}})["version"] == 2   # V4 dropped
+    now = tier(api, mid)
+    assert (now["tier"], now["period_start"]) == ({"code": "V2", "name": "白银"}, "2026-03-01")
