@@ -40,9 +40,11 @@ def new(member_id: str, ladder: Ladder, at: datetime, total: int | None = None) 
 
 def period_growth(item: TierItem | None, total: int) -> int:
     """The growth the member's current period has counted, given the growth counted now (``total``,
-    the points ``growth_total``): none before any tier item."""
+    the points ``growth_total``): before any tier change, all of it (a member's first tier item
+    counts from 0; a member without one, whose growth has not reached the tiers, or came before
+    the ladder, the same)."""
     if item is None:
-        return 0
+        return total
     if item.growth_base is None:                   # an item from before: its running count
         return int(item.period_growth or 0)
     return total - int(item.growth_base)

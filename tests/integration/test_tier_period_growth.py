@@ -159,7 +159,9 @@ def test_a_member_on_the_base_tier_with_no_change_has_no_period_and_counts_all_g
     """Attack G finding 3: ``period_start`` is null before any tier change, and the period's growth
     is then all the growth counted (whenever the ladder was saved)."""
     mid = api.member("13800503008")
-    earn(api, mid, "o1", 500)
+    api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": "o0", "amount_fen": 10_000, "merchant_id": "m1"})
+    assert tier(api, mid)["period_growth"] == 100                # not through the stream yet: no tier item
+    earn(api, mid, "o1", 400)
     earn(api, mid, "o2", 300)
     now = tier(api, mid)
     assert (now["tier"]["code"], now["period_start"], now["growth"], now["period_growth"]) == ("V1", None, 800, 800)
