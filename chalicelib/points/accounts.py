@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
-from chalicelib.points import access, lapsing, orders, program, repository, rolling
+from chalicelib.points import access, lapsing, program, repository, rolling
 from chalicelib.points import rules as R
+from chalicelib.points.growth import GrowthLedger, counted, counted_at
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 EXPIRING_SOON_DAYS = 30
 NEXT_LOTS = 5
 READ_LOTS = 100          # lots an account read takes at most from each side of its 30 days (a Query page each)
-RESET_LOTS = 40          # a lot and the order that earned it each: 80 items of a transaction
 
 
 def adjust(member_id: str, cmd: Adjust, by: Principal, uow: UnitOfWork, key: str | None) -> dict[str, Any]:
@@ -182,15 +181,6 @@ def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:
     return now.available - now.debt - (now.available if rolling.lapsed(item, today) else now.ended)
 
 
-def counted(item: AccountItem) -> int:
-    """Every change of a growth account but its resets, summed: the balance with what resets
-    expired added back. What a tier period counts its growth from (the period's growth is this
-    less what it was when the period began, :mod:`chalicelib.tiers.standing`); every growth
-    posting's event carries it after the change (``growth_total``). Growth is never pending or
-    held, and only a reset expires it."""
-    return int(item.available or 0) - int(item.debt or 0) + int(item.expired or 0)
-
-
 class Counted(NamedTuple):
     """A growth account's :func:`counted` and its version (the ``sequence`` of its last posting)."""
 
@@ -204,26 +194,24 @@ def growth_total(uow: UnitOfWork, member_id: str) -> Counted:
     return Counted(counted(item), int(item.version or 0))
 
 
-def expire_lots(program_id: str, member_id: str, point_type: str, earned_before: str, actor: str,
-                reason: str, event_data: dict[str, Any] | None = None) -> int:
-    """Expire the live lots of an account earned before ``earned_before`` (an instant), at most
-    ``RESET_LOTS`` per transaction (each lot and its order), one expiry posting each; the points expired. A repeat finds
-    nothing left to do (growth reset at a tier period's end)."""
-    expired = 0
-    while True:
-        uow = UnitOfWork(actor, program=program_id)
-        _, rules = program.rules_at(uow, clock.now())
-        ledger = program.ledger(uow, member_id, point_type, rules, program.today())
-        chunk = list(islice((lot for lot in ledger.live_lots() if lot.earned_at < earned_before), RESET_LOTS + 1))
-        total = 0
-        for lot in chunk[:RESET_LOTS]:
-            n = ledger.expire(lot)
-            orders.record_expired(uow, lot.source, member_id, lot.lot_id, n, point_type)   # not clawed back again
-            total += n
-        if total:
-            ledger.stage("expire", total, reason=reason, source="expiry",
-                         event_type="points.expired", event_data=event_data)
-            uow.commit()
-            expired += total
-        if len(chunk) <= RESET_LOTS:
-            return expired
+def growth_at(uow: UnitOfWork, member_id: str, cut: str) -> int:
+    """The member's growth counted (:func:`.growth.counted`) as it was at ``cut`` (an instant in
+    the last days: a tier period's first, when its grace begins)."""
+    return counted_at(repository.of(uow).account(member_id, "growth"), clock.parse_iso(cut), program.today())
+
+
+def reset_growth(program_id: str, member_id: str, cut: str, actor: str, reason: str,
+                 event_data: dict[str, Any] | None = None, counted_at_cut: int | None = None) -> int:
+    """Expire the growth recorded before ``cut`` (an instant: a tier period's first), in one
+    posting (:meth:`.growth.GrowthLedger.reset`; ``counted_at_cut``: :func:`growth_at` then, noted
+    when a grace began); the growth expired. A repeat finds nothing left."""
+    uow = UnitOfWork(actor, program=program_id)
+    _, rules = program.rules_at(uow, clock.now())
+    ledger = program.ledger(uow, member_id, "growth", rules, program.today())
+    assert isinstance(ledger, GrowthLedger)
+    expired = ledger.reset(clock.parse_iso(cut), program.today(), counted_at_cut)
+    if expired:
+        ledger.stage("expire", expired, reason=reason, source="expiry", event_type="points.expired",
+                     event_data=event_data)
+        uow.commit()
+    return expired

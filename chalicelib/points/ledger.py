@@ -313,6 +313,11 @@ class Ledger:
         """Held points leave the held bucket (spent on confirm, or put back on release)."""
         self.account_state.move("held", -points)
 
+    def excused(self, lot_ref: dict[str, Any], order_earned_at: str | None, expired_before: int) -> bool:
+        """Whether a refund takes none of an order's ``lot_ref`` back whatever it holds (growth a
+        reset expired: :class:`.growth.GrowthLedger`); points: never (their lots say)."""
+        return False
+
     def owe(self, points: int) -> None:
         """Record points that could not be clawed back as debt (negative balance policy 'debt')."""
         self.account_state.move("debt", points)

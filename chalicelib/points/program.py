@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import rules as R
+from chalicelib.points.growth import GrowthLedger
 from chalicelib.points.ledger import Ledger
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ValidationProblem
@@ -40,8 +41,9 @@ def type_config(rules: R.ProgramRules, point_type: str) -> R.PointType:
 
 
 def ledger(uow: UnitOfWork, member_id: str, point_type: str, rules: R.ProgramRules, today: date) -> Ledger:
-    """A ledger change on one account, with the program's reminder schedule for new lots."""
-    return Ledger(member_id, point_type, uow, today, rules.reminder_days)
+    """A ledger change on one account, with the program's reminder schedule for new lots (growth:
+    no lots, :mod:`.growth`)."""
+    return (GrowthLedger if point_type == "growth" else Ledger)(member_id, point_type, uow, today, rules.reminder_days)
 
 
 def today(at: datetime | None = None) -> date:

@@ -86,6 +86,8 @@ def _prefetch(uow: UnitOfWork, order: Order) -> None:
     wanted: list[tuple[Any, tuple[str, str]]] = [
         (AccountItem, AccountItem.key(member, t)) for t in sorted(set(earned) | {"points"})]
     for point_type, lots in earned.items():
+        if point_type == "growth":               # no lots: the account's balance (points/growth.py)
+            continue
         wanted += [(LotItem, LotItem.pending_key(member, point_type, lot["lot_id"]) if lot.get("pending")
                     else LotItem.live_key(member, point_type, lot.get("expires_on"), lot["lot_id"])) for lot in lots]
         wanted += [(LotItem, LotItem.live_key(member, point_type, lot.get("expires_on"), lot["lot_id"]))
@@ -108,6 +110,9 @@ def _refund_type(uow: UnitOfWork, member_id: str, point_type: str, lots: list[di
         if want <= 0:
             break
         name = orders.expiry_key(point_type, lot["lot_id"])
+        if ledger.excused(lot, context["order"].earned_at, int(expired.get(name, 0))):   # growth a reset expired
+            excused += want
+            continue
         if lapsed := ledger.expire_lapsed(lot):        # past its last day, the job not run yet: as if it had
             expired[name] = int(expired.get(name, 0)) + lapsed
             lapsed_total += lapsed

@@ -153,6 +153,9 @@ class OrderLot(Reply):
     points: int = Field(description="points the order put in the lot")
     pending: bool | None = Field(None, description="whether the points were pending (not yet spendable) "
                                                    "when earned")
+    recorded_at: str | None = Field(None, description="growth: when it was recorded (growth has no lots: "
+                                                      "`lot_id` names the change); a refund of an order recorded "
+                                                      "before a tier period's reset takes none of it back")
 
 
 class OrderOut(Reply):

@@ -73,6 +73,9 @@ class AccountItem(MainModel):
                                                  # it found gone (held or spent); points coming back repay it first
     open_holds = UnicodeAttribute(null=True)     # JSON {hold_id: expires_at} of the open holds (None: holds from
     #                                              before accounts named them may be open: read the holds)
+    recent = UnicodeAttribute(null=True)         # growth: JSON {day: net growth recorded that day}, the last
+    #                                              7 days (points/growth.py; None: an account from before)
+    reset_cut = UnicodeAttribute(null=True)      # growth: the last reset's cut (orders before it: expired)
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()

@@ -47,14 +47,22 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
     version, ladder = LADDER.at(uow, as_of)
     read = int(item.version)
     counted = points.growth_total(uow, item.member_id)
+    at_cut = int(item.growth_at_cut) if item.grace_until and item.growth_at_cut is not None else None
     outcome, next_start = standing.review(uow, item, ladder, today, as_of, ACTOR, version, counted.total)
     if next_start is not None:            # a new period counts from the growth read: postings up to it are
         item.growth_seq = max(counted.sequence, int(item.growth_seq or 0))     # the last one's, not the stream's
     counts = Counter({outcome: 1} if outcome else {})
+    # A grace may outlast the days the growth account keeps what was recorded when (points
+    # ``reset_growth``): its reset counts from the growth counted when the period ended.
+    if next_start is not None or not item.grace_until:
+        item.growth_at_cut = None
+    if outcome == "grace" and item.valid_until:
+        cut = clock.iso(clock.day_start(date.fromisoformat(item.valid_until) + timedelta(days=1)))
+        item.growth_at_cut = points.growth_at(uow, item.member_id, cut)
     if next_start is not None and ladder.growth_at_period_end == "reset":
-        counts["growth_reset"] = points.expire_lots(
-            program_id, item.member_id, "growth", clock.iso(clock.day_start(next_start)), ACTOR,
-            "tier period ended: growth resets", {"tier_period_end": next_start.isoformat()})
+        counts["growth_reset"] = points.reset_growth(
+            program_id, item.member_id, clock.iso(clock.day_start(next_start)), ACTOR,
+            "tier period ended: growth resets", {"tier_period_end": next_start.isoformat()}, at_cut)
     standing.save(uow, item, read, ladder, today)
     uow.commit()
     return counts

@@ -2,29 +2,30 @@
 the points state machine checks the app against, written from docs/operators/points.md and
 docs/operators/tiers.md, not from the code.
 
-- An order earns floor(paid fen x ``growth_per_yuan`` / 100) growth (default 1 per yuan), in a
-  lot of its own that never expires by date; growth is never spendable, so no spend or hold
-  takes it. New growth repays growth owed first, as new points repay points owed.
+- An order earns floor(paid fen x ``growth_per_yuan`` / 100) growth (default 1 per yuan), into
+  the member's growth balance; growth is never spendable, so no spend or hold takes it. New
+  growth repays growth owed first, as new points repay points owed.
 - A refund claws back the order's refunded share of its growth, cumulatively and rounded down
-  once, from the order's own lot. What a tier period's reset expired of that lot is not clawed
-  back again (``already_expired``); what the lot no longer holds otherwise (a manual removal
-  took it, or the earn repaid debt with it) is owed (``debt``, the default policy).
-- A manual adjustment adds a lot or takes from the lots, soonest-expiring first: growth lots all
-  end never, so the earliest first. A removal beyond the balance is refused.
+  once, from the balance; what the balance does not hold is owed (``debt``, the default policy).
+  An order whose growth was recorded before the last reset's cut (a reset that expired
+  something) had it expired: its refunds take none of it back (``already_expired``).
+- A manual adjustment adds growth or removes it from the balance; a removal beyond the balance
+  is refused.
 - A task (an order in the month, reward :data:`TASK_GROWTH`) grants its growth once per program
   month, when the order's ``order.earned`` reaches the tasks.
 - The ladder (:data:`LADDER`): V1 the base tier, V2 from 1 growth, held a month from the day it
   is reached, kept by any period growth of 0 or more (retain 0), growth reset at a period's
-  end. The ``tier-review`` job reviews a period that ended; under reset, growth recorded before
-  the new period's first day (midnight in Asia/Shanghai) expires then, and growth recorded
-  since stays. A growth change counts in the period it is recorded in; growth that reaches V2
-  starts a period with none counted yet; a period whose growth is below 0 (refunds) ends in a
-  downgrade to V1, and V2 is regained by growth (net of refunds) of 0 or more since.
+  end. The ``tier-review`` job reviews a period that ended; under reset, the growth recorded
+  before the new period's first day (midnight in Asia/Shanghai) expires then: the balance less
+  the net growth recorded since that day (counting only the 7 days before the review's day if
+  it ran later than that), never below 0 nor beyond what the member holds. A growth change
+  counts in the period it is recorded in; growth that reaches V2 starts a period with none
+  counted yet; a period whose growth is below 0 (refunds) ends in a downgrade to V1, and V2 is
+  regained by growth (net of refunds) of 0 or more since.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tests.integration.machines import last_day
@@ -47,18 +48,16 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) - CHINA
 
 
-@dataclass
-class Lot:
-    at: datetime                 # when it was recorded
-    remaining: int
-    order: str | None = None
+RECENT_DAYS = 7
 
 
 class GrowthModel:
     def __init__(self) -> None:
-        self.lots: list[Lot] = []            # in the order they were made
+        self.available = 0
         self.debt = 0
-        self.orders: dict[str, dict] = {}    # order -> growth, amount, refunded, clawed, expired, lot
+        self.recorded: list[tuple[datetime, int]] = []    # every change to the balance but resets, when made
+        self.cut: datetime | None = None     # the last reset's cut that expired growth
+        self.orders: dict[str, dict] = {}    # order -> growth, amount, refunded, clawed, at
         self.rewarded: set[str] = set()      # the program months the task rewarded
         # The member's tier: none until the first growth change; then (tier, period) as the ladder says.
         self.has_tier = False
@@ -68,15 +67,15 @@ class GrowthModel:
 
     @property
     def balance(self) -> int:
-        return sum(lot.remaining for lot in self.lots) - self.debt
+        return self.available - self.debt
 
     # --- what the member does ---------------------------------------------------------------
     def earn(self, order: str, amount_fen: int, at: datetime) -> int:
         """An order recorded at ``at``: its growth (what the earn reply says), and the task's."""
         growth = amount_fen * 1 // 100                      # growth_per_yuan "1", rounded down
-        lot = self._add(growth, at, order)
-        self.orders[order] = {"growth": growth, "amount": amount_fen, "refunded": 0, "clawed": 0, "expired": 0,
-                              "lot": lot}
+        if growth:
+            self._add(growth, at)
+        self.orders[order] = {"growth": growth, "amount": amount_fen, "refunded": 0, "clawed": 0, "at": at}
         month = program_day(at).strftime("%Y-%m")
         if month not in self.rewarded:                      # the task: once a month
             self.rewarded.add(month)
@@ -91,17 +90,18 @@ class GrowthModel:
         if claw <= 0:
             return 0
         o["clawed"] += claw
-        lot: Lot = o["lot"]
-        took = min(lot.remaining, claw)
-        lot.remaining -= took
-        excused = min(claw - took, o["expired"])            # reset already: not taken again
-        o["expired"] -= excused
-        owed = claw - took - excused
-        self.debt += owed
-        self.excused += excused
-        self.owed += owed
-        self._count(-(took + owed), at)
-        return claw - excused
+        if self.expired_order(order):                       # a reset expired it: not taken again
+            self.excused += 1
+            return 0
+        took = min(self.available, claw)
+        self.available -= took
+        self.debt += claw - took
+        self.owed += claw > took
+        self._count(-claw, at)
+        return claw
+
+    def expired_order(self, order: str) -> bool:
+        return self.cut is not None and self.orders[order]["at"] < self.cut
 
     def adjust(self, points: int, at: datetime) -> bool:
         """A manual adjustment: whether it is accepted."""
@@ -110,11 +110,7 @@ class GrowthModel:
             return True
         if -points > self.balance:
             return False
-        want = -points
-        for lot in self.lots:                               # the earliest first
-            took = min(lot.remaining, want)
-            lot.remaining -= took
-            want -= took
+        self.available += points
         self._count(points, at)
         return True
 
@@ -129,32 +125,32 @@ class GrowthModel:
                 self.regain = True
                 self._period(0, next_start)
             cut = day_start(next_start)
-            for lot in self.lots:
-                if lot.at < cut and lot.remaining:
-                    self.resets += 1
-                    if lot.order is not None:
-                        self.orders[lot.order]["expired"] += lot.remaining
-                    lot.remaining = 0
+            since = max(next_start, today - timedelta(days=RECENT_DAYS))
+            recent = sum(change for at, change in self.recorded if program_day(at) >= since)
+            expired = max(0, min(self.available, self.balance - recent))
+            if expired:
+                self.resets += 1
+                self.available -= expired
+                self.cut = cut if self.cut is None else max(self.cut, cut)
 
     def owing(self) -> list[str]:
-        """The orders not refunded in full whose lot holds less than their growth not yet clawed
-        back, none of it reset: a refund of them owes growth."""
-        return sorted(k for k, o in self.orders.items() if o["refunded"] < o["amount"] and not o["expired"]
-                      and o["lot"].remaining < o["growth"] - o["clawed"])
+        """The orders not refunded in full, not expired by a reset, whose growth not yet clawed back
+        is more than the balance holds: a refund of them may owe growth."""
+        return sorted(k for k, o in self.orders.items() if o["refunded"] < o["amount"] and not self.expired_order(k)
+                      and self.available < o["growth"] - o["clawed"])
 
     # --- the rules' arithmetic ----------------------------------------------------------------
-    def _add(self, growth: int, at: datetime, order: str | None = None) -> Lot:
+    def _add(self, growth: int, at: datetime) -> None:
         repaid = min(self.debt, growth)
         self.debt -= repaid
-        lot = Lot(at, growth - repaid, order)
-        self.lots.append(lot)
+        self.available += growth - repaid
         self._count(growth, at)
-        return lot
 
     def _count(self, change: int, at: datetime) -> None:
         """A growth change reaches the tiers: counted in its period; V2 reached."""
         if change == 0:
             return
+        self.recorded.append((at, change))
         day = program_day(at)
         if not self.has_tier:
             self.has_tier, self.period_start = True, day

@@ -408,8 +408,8 @@ class PointsMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.growth.balance > 0)
     @rule(share=st.integers(min_value=1, max_value=110))
     def remove_growth(self, share):
-        """A share of the growth removed by hand (the earliest lots first, an order's among them:
-        its refund then owes what the lot no longer holds); more than all of it is refused."""
+        """A share of the growth removed by hand, from the balance (an order's refund may then owe
+        what the balance no longer holds); more than all of it is refused."""
         self._adjust_growth(-max(1, self.growth.balance * share // 100))
 
     def _adjust_growth(self, points: int) -> None:
@@ -420,20 +420,21 @@ class PointsMachine(RuleBasedStateMachine):
         else:
             assert r["status"] == 409 and r["body"]["type"].endswith("/insufficient-points"), r
 
-    @precondition(lambda self: any(o["expired"] and o["refunded"] < o["amount"] for o in self.growth.orders.values()))
+    @precondition(lambda self: any(self.growth.expired_order(k) and o["refunded"] < o["amount"]
+                                   for k, o in self.growth.orders.items()))
     @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
     def refund_after_a_reset(self, data, share):
         """A refund of an order whose growth a tier period's reset expired: not clawed back again."""
         order = data.draw(st.sampled_from(sorted(k for k, o in self.growth.orders.items()
-                                                 if o["expired"] and o["refunded"] < o["amount"])))
+                                                 if self.growth.expired_order(k) and o["refunded"] < o["amount"])))
         o = self.orders[order]
         self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))
 
     @precondition(lambda self: self.growth.owing())
     @rule(data=st.data(), share=st.integers(min_value=1, max_value=100))
     def refund_after_a_removal(self, data, share):
-        """A refund of an order whose growth a removal by hand took: what its lot no longer holds
-        is owed (debt), and the next growth repays it first."""
+        """A refund of an order whose growth the balance no longer holds (removed by hand, or
+        clawed back): what it does not hold is owed (debt), and the next growth repays it first."""
         order = data.draw(st.sampled_from(self.growth.owing()))
         o = self.orders[order]
         self._refund(order, max(1, (o["amount"] - o["refunded"]) * share // 100))

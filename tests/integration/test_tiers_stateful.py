@@ -33,12 +33,18 @@ class Model:
         self.period_start, self.period_growth = today, 0
         self.manual: tuple[int, date] | None = None
         self.regain: int | None = None      # the highest tier a downgrade left (re-earned by its keep)
-        self.lots: dict[str, dict] = {}     # order -> earned day, remaining, expired, clawed, amount, refunded
-        self.debt = 0
+        self.lots: dict[str, dict] = {}     # order -> earned day, growth, clawed, amount, refunded
+        self.available = self.debt = 0
+        self.recorded: list[tuple[date, int]] = []     # every growth change but resets, by the day made
+        self.cut: date | None = None        # the first day of the last period whose reset expired growth
+        self.at_cut: int | None = None      # in grace: the growth recorded up to the period's end
 
     @property
     def growth(self) -> int:
-        return sum(lot["remaining"] for lot in self.lots.values()) - self.debt
+        return self.available - self.debt
+
+    def counted(self, before: date | None = None) -> int:
+        return sum(n for day, n in self.recorded if before is None or day < before)
 
     def held(self, today: date) -> int:
         if self.manual and self.manual[1] >= today and self.manual[0] > self.tier:
@@ -50,15 +56,16 @@ class Model:
             self.regain = max(self.tier, -1 if self.regain is None else self.regain)
         elif self.regain is not None and to >= self.regain:
             self.regain = None
-        self.tier, self.period_start, self.period_growth, self.grace_until = to, start, 0, None
+        self.tier, self.period_start, self.period_growth, self.grace_until, self.at_cut = to, start, 0, None, None
         months = TIERS[to][2]
         self.valid_until = last_day(start, months) if months else None
 
     def earn(self, order: str, yuan: int, today: date) -> None:
         repaid = min(self.debt, yuan)
         self.debt -= repaid
-        self.lots[order] = {"day": today, "remaining": yuan - repaid, "expired": 0, "clawed": 0,
-                            "growth": yuan, "amount": yuan * 100, "refunded": 0}
+        self.available += yuan - repaid
+        self.recorded.append((today, yuan))
+        self.lots[order] = {"day": today, "clawed": 0, "growth": yuan, "amount": yuan * 100, "refunded": 0}
         # a tier up to the one a downgrade left is regained only by growth earned since (its keep)
         period = self.period_growth + yuan
         ceiling = self.tier if self.regain is None else self.regain
@@ -69,18 +76,18 @@ class Model:
         else:
             self.period_growth = period
 
-    def refund(self, order: str, fen: int) -> None:
+    def refund(self, order: str, fen: int, today: date) -> None:
         lot = self.lots[order]
         lot["refunded"] += fen
         claw = lot["growth"] * lot["refunded"] // lot["amount"] - lot["clawed"]
         lot["clawed"] += claw
-        took = min(lot["remaining"], claw)
-        lot["remaining"] -= took
-        excused = min(claw - took, lot["expired"])
-        lot["expired"] -= excused
-        owed = claw - took - excused
-        self.debt += owed
-        self.period_growth -= took + owed
+        if claw <= 0 or (self.cut is not None and lot["day"] < self.cut):     # a reset expired it: not again
+            return
+        took = min(self.available, claw)
+        self.available -= took
+        self.debt += claw - took
+        self.recorded.append((today, -claw))
+        self.period_growth -= claw
 
     def review(self, today: date) -> None:
         if self.manual and self.manual[1] < today:
@@ -89,21 +96,24 @@ class Model:
         if self.valid_until is None or end is None or end >= today:
             return
         next_start = self.valid_until + timedelta(days=1)
+        at_cut = self.at_cut if self.grace_until else None
         keep = TIERS[self.tier][3]
         if self.period_growth >= keep:
             self._move(self.tier, next_start)
         elif self.grace and self.grace_until is None:
             self.grace_until = self.valid_until + timedelta(days=self.grace)
+            self.at_cut = self.counted(next_start)
             return
         elif self.downgrade == "one_step":
             self._move(self.tier - 1, next_start)
         else:
             self._move(max((i for i in range(self.tier) if self.period_growth >= TIERS[i][3]), default=0), next_start)
-        if self.reset:
-            for lot in self.lots.values():
-                if lot["day"] < next_start:
-                    lot["expired"] += lot["remaining"]
-                    lot["remaining"] = 0
+        if self.reset:           # what was recorded before the new period's first day expires
+            since = self.counted() - (self.counted(next_start) if at_cut is None else at_cut)
+            expired = max(0, min(self.available, self.growth - since))
+            if expired:
+                self.available -= expired
+                self.cut = next_start
 
 
 class TierMachine(RuleBasedStateMachine):
@@ -178,7 +188,7 @@ class TierMachine(RuleBasedStateMachine):
         self.send("post", f"/v1/orders/{order}/refunds", {"refund_id": f"r{self.n}", "amount_fen": fen,
                                                           "merchant_id": "m1"})
         self.deliver()
-        self.model.refund(order, fen)
+        self.model.refund(order, fen, self.today)
 
     @rule(days=st.integers(min_value=1, max_value=40))
     def days_pass(self, days):

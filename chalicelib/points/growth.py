@@ -1,0 +1,188 @@
+"""Growth value (what tiers are earned by) without lots: the account's balance is the growth.
+
+Growth is never spent, held or pending, and never expires by date: only a tier period's reset
+expires it, by when it was recorded. So it needs no lots (each was a transaction item, 2 WCU, at
+every earn: docs/scale.md "What an earn writes"). The account keeps instead the net growth
+recorded on each of its last :data:`RECENT_DAYS` program days (``recent``, a small JSON map
+pruned at every write), which is all a reset needs:
+
+* **a reset** (:func:`reset`) expires the growth recorded before the new period's first day: the
+  balance less the net growth recorded since (from that day, or from :data:`RECENT_DAYS` before
+  the review's day if the review ran later than that), never below 0 nor beyond what the
+  account holds; it notes its cut on the account (``reset_cut``);
+* **a removal by hand** takes from the balance (beyond it: refused), so the oldest growth first,
+  as the reset counts it;
+* **a refund** claws the order's share from the balance, owed (debt) only when the balance is
+  short; an order whose growth was recorded before the last reset's cut had it expired: its
+  refund takes nothing back (``already_expired``).
+
+Accounts from before (lots, no ``recent``) turn into this at their next write: ``recent`` is
+seeded from their newest lots, and their lots are left where they are, read by nothing (the
+account's balance is the growth from then on).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.db.backend import SortKey
+from chalicelib.ledger import lots as L
+from chalicelib.points.ledger import Ledger
+from chalicelib.points.tables import AccountItem, LotItem
+from chalicelib.shared import clock
+
+RECENT_DAYS = 7          # the reset's review runs on its period's first day or soon after
+SEED_LOTS = 50           # an account from before: its newest lots read once, for ``recent``
+
+
+def counted(item: AccountItem) -> int:
+    """Every change of a growth account but its resets, summed: the balance with what resets
+    expired added back. What a tier period counts its growth from (the period's growth is this
+    less what it was when the period began, :mod:`chalicelib.tiers.standing`); every growth
+    posting's event carries it after the change (``growth_total``). Growth is never pending or
+    held, and only a reset expires it."""
+    return int(item.available or 0) - int(item.debt or 0) + int(item.expired or 0)
+
+
+def recorded_since(recent: dict[str, int], day: date, today: date) -> int:
+    """Net growth recorded from ``day`` on, of the days ``recent`` keeps (those from
+    :data:`RECENT_DAYS` before ``today``)."""
+    start = max(day, today - timedelta(days=RECENT_DAYS)).isoformat()
+    return sum(n for d, n in recent.items() if d >= start)
+
+
+def counted_at(item: AccountItem, cut: datetime, today: date) -> int:
+    """:func:`counted` as it was at ``cut``, from ``recent`` (an account from before: as now)."""
+    recent = json.loads(item.recent) if item.recent is not None else {}
+    return counted(item) - recorded_since(recent, clock.program_date(cut), today)
+
+
+class GrowthLedger(Ledger):
+    """A change to a member's growth account: balances and ``recent``, no lots."""
+
+    _recent: dict[str, int] | None = None
+
+    # --- what is recorded when -----------------------------------------------------------------
+    @property
+    def recent(self) -> dict[str, int]:
+        """Net growth recorded on each of the account's last days (program days, ISO), as this
+        change leaves it; resets are not in it."""
+        if self._recent is None:
+            raw = self.account.recent
+            self._recent = json.loads(raw) if raw is not None else self._seeded()
+        return self._recent
+
+    def _seeded(self) -> dict[str, int]:
+        """``recent`` of an account from before: what its newest lots hold, by the day each was
+        recorded (lots of a day more than ``SEED_LOTS`` lots back are not read)."""
+        if not int(self.account.version or 0):
+            return {}
+        since = (clock.program_date() - timedelta(days=RECENT_DAYS)).isoformat()
+        prefix = f"PTS#{self.point_type}#LOT#"
+        out: dict[str, int] = {}
+        for lot in self.uow.query(LotItem, f"MEMBER#{self.member_id}", SortKey.prefix(prefix), consistent=True,
+                                  forward=False, limit=SEED_LOTS, page_size=SEED_LOTS):
+            day = clock.program_date(clock.parse_iso(lot.earned_at)).isoformat()
+            if day >= since:
+                out[day] = out.get(day, 0) + int(lot.remaining)
+        return out
+
+    def _note(self, change: int) -> None:
+        """``change`` to the balance recorded now (a reset's is not noted)."""
+        if change:
+            day = clock.program_date().isoformat()
+            self.recent[day] = self.recent.get(day, 0) + change
+
+    def recorded_since(self, day: date, today: date) -> int:
+        """Net growth recorded from ``day`` on, of the days ``recent`` keeps."""
+        return recorded_since(self.recent, day, today)
+
+    # --- changes ---------------------------------------------------------------------------------
+    def live_lots(self) -> Iterator[LotItem]:
+        """Growth has no lots (an account's lots from before are read by nothing)."""
+        return iter(())
+
+    def add_lot(self, points: int, expires_on: date | None, *, pending: bool = False,
+                unlock_on: date | None = None, source: str | None = None, lot_id: str | None = None,
+                earned_at: str | None = None) -> dict[str, Any]:
+        """Growth added (an order, a task, by hand): it repays what is owed first. The entry names
+        the change (``lot_id``: its sequence, for the trail) and when it was recorded."""
+        assert not pending and expires_on is None, "growth is never pending and never expires by date"
+        if lot_id is None:
+            self._new_lots += 1
+            lot_id = L.sequence_lot_id(self.account_state.next_version, self._new_lots)
+        repaid = min(self.debt, points) if self.debt > 0 else 0
+        self.account_state.move("debt", -repaid)
+        self.account_state.move("available", points - repaid)
+        self.account_state.count("earned", points)
+        self._trail(lot_id, None, points - repaid, "available", **({"debt_repaid": repaid} if repaid else {}))
+        self._note(points)
+        return {"lot_id": lot_id, "expires_on": None, "points": points, "pending": False,
+                "recorded_at": clock.iso(clock.now())}
+
+    def take(self, points: int, lots: list[LotItem] | None = None) -> list[dict[str, Any]]:
+        """Growth removed by hand, from the balance; beyond it: refused."""
+        if points > self.available - self.debt:
+            self._refuse_beyond(points, self.available - self.debt)
+        self.account_state.move("available", -points)
+        self._trail("balance", None, -points, "available")
+        self._note(-points)
+        return [{"lot_id": "balance", "expires_on": None, "points": points}]
+
+    def take_from(self, lot_ref: dict[str, Any], points: int) -> int:
+        """A refund's clawback, from the balance (not the order's own lot); returns what it took."""
+        part = min(max(self.available, 0), points)
+        if part <= 0:
+            return 0
+        self.account_state.move("available", -part)
+        self.account_state.count("clawed_back", part)
+        self._trail(lot_ref.get("lot_id") or "balance", None, -part, "available")
+        self._note(-part)
+        return part
+
+    def excused(self, lot_ref: dict[str, Any], order_earned_at: str | None, expired_before: int) -> bool:
+        """Whether an order's growth (its entry ``lot_ref``) was recorded before the last reset's
+        cut, so that reset expired it: its refund takes none of it back. An entry from before
+        says when only by the order's time; a reset from before lots went noted what it expired
+        of the order's lot on the order (``expired_before``)."""
+        if expired_before > 0:
+            return True
+        cut = self.account.reset_cut
+        at = lot_ref.get("recorded_at") or order_earned_at
+        return bool(cut and at and at < cut)
+
+    def owe(self, points: int) -> None:
+        """Growth a refund could not take back, owed (the next growth repays it first)."""
+        super().owe(points)
+        self._note(-points)
+
+    def owe_for(self, lots: list[dict[str, Any]], points: int) -> None:
+        """Growth owed is repaid by the next growth, never by a lot coming back."""
+
+    def reset(self, cut: datetime, today: date, counted_at_cut: int | None = None) -> int:
+        """Expire the growth recorded before ``cut`` (a tier period's first instant): the balance
+        less what was recorded since, within what the account holds; returns it. What was recorded
+        since is ``recent``'s, or (``counted_at_cut``: the growth counted at the cut, noted when a
+        grace began, which may outlast ``recent``'s days) the growth counted since."""
+        if counted_at_cut is None:
+            since = self.recorded_since(clock.program_date(cut), today)
+        else:
+            since = counted(self.account) - counted_at_cut
+        points = max(0, min(self.available, self.available - self.debt - since))
+        if points:
+            self.account_state.move("available", -points)
+            self.account_state.count("expired", points)
+            self._trail("balance", None, -points, "available", expired=True)
+            self.account.reset_cut = max(self.account.reset_cut or "", clock.iso(cut))
+        return points
+
+    # --- commit ------------------------------------------------------------------------------------
+    def stage(self, kind: str, amount: int, **kwargs: Any) -> Any:
+        """As :meth:`Ledger.stage`, with ``recent`` pruned to its days."""
+        start = (clock.program_date() - timedelta(days=RECENT_DAYS)).isoformat()
+        kept = {d: n for d, n in sorted(self.recent.items()) if d >= start and n}
+        self.account.recent = json.dumps(kept, separators=(",", ":"))
+        return super().stage(kind, amount, **kwargs)
