@@ -9,7 +9,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.points import access, lapsing, program, repository, rolling
 from chalicelib.points import rules as R
-from chalicelib.points.growth import GrowthLedger, counted, counted_at
+from chalicelib.points.growth import GrowthLedger, counted
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 from chalicelib.shared.principal import Principal
@@ -194,24 +194,20 @@ def growth_total(uow: UnitOfWork, member_id: str) -> Counted:
     return Counted(counted(item), int(item.version or 0))
 
 
-def growth_at(uow: UnitOfWork, member_id: str, cut: str) -> int:
-    """The member's growth counted (:func:`.growth.counted`) as it was at ``cut`` (an instant in
-    the last days: a tier period's first, when its grace begins)."""
-    return counted_at(repository.of(uow).account(member_id, "growth"), clock.parse_iso(cut), program.today())
-
-
-def reset_growth(program_id: str, member_id: str, cut: str, actor: str, reason: str,
-                 event_data: dict[str, Any] | None = None, counted_at_cut: int | None = None) -> int:
-    """Expire the growth recorded before ``cut`` (an instant: a tier period's first), in one
-    posting (:meth:`.growth.GrowthLedger.reset`; ``counted_at_cut``: :func:`growth_at` then, noted
-    when a grace began); the growth expired. A repeat finds nothing left."""
+def reset_growth(program_id: str, member_id: str, cut: str, today: date, actor: str, reason: str,
+                 event_data: dict[str, Any] | None = None) -> int:
+    """Expire the growth recorded before ``cut`` (an instant: a tier period's first), reviewed on
+    ``today``, in one posting (:meth:`.growth.GrowthLedger.reset`; one of 0 when nothing expires, to
+    note the cut); the growth expired. A repeat, or a cut a reset has passed, does nothing."""
     uow = UnitOfWork(actor, program=program_id)
     _, rules = program.rules_at(uow, clock.now())
-    ledger = program.ledger(uow, member_id, "growth", rules, program.today())
+    ledger = program.ledger(uow, member_id, "growth", rules, today)
     assert isinstance(ledger, GrowthLedger)
-    expired = ledger.reset(clock.parse_iso(cut), program.today(), counted_at_cut)
-    if expired:
-        ledger.stage("expire", expired, reason=reason, source="expiry", event_type="points.expired",
-                     event_data=event_data)
-        uow.commit()
+    at = clock.parse_iso(cut)
+    if ledger.reset_done(at) or not int(ledger.account.version or 0):     # done, or never any growth
+        return 0
+    expired = ledger.reset(at, today)
+    ledger.stage("expire", expired, reason=reason, source="expiry", event_type="points.expired",
+                 event_data=event_data)
+    uow.commit()
     return expired

@@ -6,10 +6,11 @@ every earn: docs/scale.md "What an earn writes"). The account keeps instead the 
 recorded on each of its last :data:`RECENT_DAYS` program days (``recent``, a small JSON map
 pruned at every write), which is all a reset needs:
 
-* **a reset** (:func:`reset`) expires the growth recorded before the new period's first day: the
-  balance less the net growth recorded since (from that day, or from :data:`RECENT_DAYS` before
-  the review's day if the review ran later than that), never below 0 nor beyond what the
-  account holds; it notes its cut on the account (``reset_cut``);
+* **a reset** (:meth:`GrowthLedger.reset`) expires the growth recorded before the new period's
+  first day: the balance less the net growth recorded since (from that day, or from
+  :data:`RECENT_DAYS` before the review's day if the review ran later than that), never below 0
+  nor beyond what the account holds; it notes its cut on the account (``reset_cut``) whatever it
+  expired (a grace's reset runs when the grace begins, so no grace outlasts the days kept);
 * **a removal by hand** takes from the balance (beyond it: refused), so the oldest growth first,
   as the reset counts it;
 * **a refund** claws the order's share from the balance, owed (debt) only when the balance is
@@ -52,12 +53,6 @@ def recorded_since(recent: dict[str, int], day: date, today: date) -> int:
     :data:`RECENT_DAYS` before ``today``)."""
     start = max(day, today - timedelta(days=RECENT_DAYS)).isoformat()
     return sum(n for d, n in recent.items() if d >= start)
-
-
-def counted_at(item: AccountItem, cut: datetime, today: date) -> int:
-    """:func:`counted` as it was at ``cut``, from ``recent`` (an account from before: as now)."""
-    recent = json.loads(item.recent) if item.recent is not None else {}
-    return counted(item) - recorded_since(recent, clock.program_date(cut), today)
 
 
 class GrowthLedger(Ledger):
@@ -162,21 +157,25 @@ class GrowthLedger(Ledger):
     def owe_for(self, lots: list[dict[str, Any]], points: int) -> None:
         """Growth owed is repaid by the next growth, never by a lot coming back."""
 
-    def reset(self, cut: datetime, today: date, counted_at_cut: int | None = None) -> int:
-        """Expire the growth recorded before ``cut`` (a tier period's first instant): the balance
-        less what was recorded since, within what the account holds; returns it. What was recorded
-        since is ``recent``'s, or (``counted_at_cut``: the growth counted at the cut, noted when a
-        grace began, which may outlast ``recent``'s days) the growth counted since."""
-        if counted_at_cut is None:
-            since = self.recorded_since(clock.program_date(cut), today)
-        else:
-            since = counted(self.account) - counted_at_cut
+    def reset_done(self, cut: datetime) -> bool:
+        """Whether a reset at ``cut`` (or a later one) has run on this account."""
+        return bool(self.account.reset_cut and self.account.reset_cut >= clock.iso(cut))
+
+    def reset(self, cut: datetime, today: date) -> int:
+        """Expire the growth recorded before ``cut`` (a tier period's first instant), reviewed on
+        ``today``: the balance less what was recorded since, within what the account holds;
+        returns it (0 when the balance is no more than that). Of a review later than ``recent``'s
+        days, what was recorded before them counts as before the cut. The account notes the cut
+        (``reset_cut``) whatever expired: an order recorded before it had its growth reset, and
+        its refunds take none back."""
+        effective = max(cut, clock.day_start(today - timedelta(days=RECENT_DAYS)))
+        since = self.recorded_since(clock.program_date(effective), today)
         points = max(0, min(self.available, self.available - self.debt - since))
         if points:
             self.account_state.move("available", -points)
             self.account_state.count("expired", points)
             self._trail("balance", None, -points, "available", expired=True)
-            self.account.reset_cut = max(self.account.reset_cut or "", clock.iso(cut))
+        self.account.reset_cut = max(self.account.reset_cut or "", clock.iso(effective))
         return points
 
     # --- commit ------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Program-wide points figures, projected from events exactly once (never a hot counter in a
 member's transaction): outstanding points by expiry month (the liability) and daily issued,
-redeemed, expired, clawed back and restored."""
+redeemed, expired, clawed back and restored. Not of growth value, which is no liability."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from chalicelib.points import filing, repository
 from chalicelib.points.rules import inflated
 from chalicelib.points.tables import LiabilityItem, PointsDayItem
 from chalicelib.shared import clock
+from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.events import DomainEvent
 
 CONSUMER = "points-figures"
 STAT_FIELDS = ("issued", "redeemed", "expired", "clawed_back", "restored", "adjusted")
 WINDOW_DAYS = 30
+GROWTH = "growth"
 
 
 def figures(event: DomainEvent) -> dict[str, int]:
@@ -36,8 +38,10 @@ def figures(event: DomainEvent) -> dict[str, int]:
 def project(event: DomainEvent) -> Deltas:
     """What one posting event adds to the liability and the day's figures."""
     point_type = event.data["point_type"]
-    day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     deltas = Deltas()
+    if point_type == GROWTH:          # not a liability (never redeemable): tiers read it from the accounts
+        return deltas
+    day = clock.program_date(clock.parse_iso(event.occurred_at)).isoformat()
     for month, delta in filing.by_month(event.data).items():
         deltas.add(LiabilityItem, LiabilityItem.key(point_type, month), {"points": delta}, month=month)
     stats = {k: v for k, v in figures(event).items() if v}
@@ -62,7 +66,11 @@ def window(uow: UnitOfWork, point_type: str, today: date) -> dict[str, int]:
 
 def liability(uow: UnitOfWork, point_type: str, points_per_yuan: int, threshold_percent: int,
               start: date | None = None, end: date | None = None) -> dict[str, Any]:
-    """Outstanding points now, plus issued / redeemed / expired over a period (default: 30 days)."""
+    """Outstanding points now, plus issued / redeemed / expired over a period (default: 30 days).
+    Growth value has none (422)."""
+    if point_type == GROWTH:
+        raise ValidationProblem("growth value is not a liability: it is never redeemable (a member's growth is "
+                                "on getPointsAccount and getMemberTier)")
     rows = [(r.month, int(r.points or 0)) for r in repository.of(uow).liability(point_type)]
     months = [{"expires": m, "points": p, "value_fen": p * 100 // points_per_yuan} for m, p in rows if p]
     total = sum(p for _, p in rows)

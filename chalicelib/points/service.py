@@ -17,7 +17,6 @@ if TYPE_CHECKING:
         adjust,
         balance,
         balance_keys,
-        growth_at,
         growth_total,
         ledger_page,
         reset_growth,
@@ -56,7 +55,7 @@ _WHERE = {
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
     "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
-    **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "reset_growth", "growth_total", "ledger_page", "growth_at"), "accounts"),
+    **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "reset_growth", "growth_total", "ledger_page"), "accounts"),
     **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "order_refunded", "redeem",
                     "release_hold"),
                    "spending"),
@@ -74,7 +73,7 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401
     return value
 
 
-__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "reset_growth", "growth_total", "growth_at", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at", "preview_earn",
+__all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "reset_growth", "growth_total", "TierAt", "TierSource", "use_tiers", "ledger_page", "earn", "record_behavior", "get_rules", "put_rules", "rules_at", "preview_earn",
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",

@@ -32,14 +32,16 @@ def review(as_of: datetime) -> dict[str, Any]:
     """Review every member whose tier period or floor ended by the program day of ``as_of``."""
     reader = UnitOfWork(ACTOR)
     run = run_due(repository.of(reader).due_reviews(as_of),
-                  lambda due, _: _review(due[0], due[1], clock.program_date(as_of), as_of),
+                  lambda due, _: review_member(due[0], due[1], clock.program_date(as_of), as_of),
                   lambda due: f"{due[0]}/{due[1].member_id}", "tier-review")
     return {"items_read": run.items_read, **{k: run.counts[k] for k in
             ("retained", "downgraded", "grace", "manual_ended")}, "growth_reset": run.counts["growth_reset"],
             **run.give_ups()}
 
 
-def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
+def review_member(program_id: str, due: TierItem, today: date, as_of: datetime) -> Counter:
+    """Review one member whose period, grace or floor ended by ``today`` (the job's, or the stream's
+    before a growth posting of a day after the period's end moves the tier: :mod:`.stream`)."""
     uow = UnitOfWork(ACTOR, program=program_id)
     item = repository.of(uow).tier(due.member_id)
     if item is None or not item.duesk or due_day(item.duesk) > today:
@@ -47,22 +49,19 @@ def _review(program_id: str, due: TierItem, today: date, as_of: datetime) -> Cou
     version, ladder = LADDER.at(uow, as_of)
     read = int(item.version)
     counted = points.growth_total(uow, item.member_id)
-    at_cut = int(item.growth_at_cut) if item.grace_until and item.growth_at_cut is not None else None
     outcome, next_start = standing.review(uow, item, ladder, today, as_of, ACTOR, version, counted.total)
     if next_start is not None:            # a new period counts from the growth read: postings up to it are
         item.growth_seq = max(counted.sequence, int(item.growth_seq or 0))     # the last one's, not the stream's
     counts = Counter({outcome: 1} if outcome else {})
-    # A grace may outlast the days the growth account keeps what was recorded when (points
-    # ``reset_growth``): its reset counts from the growth counted when the period ended.
-    if next_start is not None or not item.grace_until:
-        item.growth_at_cut = None
-    if outcome == "grace" and item.valid_until:
-        cut = clock.iso(clock.day_start(date.fromisoformat(item.valid_until) + timedelta(days=1)))
-        item.growth_at_cut = points.growth_at(uow, item.member_id, cut)
-    if next_start is not None and ladder.growth_at_period_end == "reset":
+    # The growth recorded before the next period's first day resets when the period ends: when a
+    # grace begins (growth recorded in it is kept, however long it lasts), else now. A reset that
+    # has run for the cut does nothing (the grace's end).
+    ended = next_start or (date.fromisoformat(item.valid_until) + timedelta(days=1)
+                           if outcome == "grace" and item.valid_until else None)
+    if ended is not None and ladder.growth_at_period_end == "reset":
         counts["growth_reset"] = points.reset_growth(
-            program_id, item.member_id, clock.iso(clock.day_start(next_start)), ACTOR,
-            "tier period ended: growth resets", {"tier_period_end": next_start.isoformat()}, at_cut)
+            program_id, item.member_id, clock.iso(clock.day_start(ended)), today, ACTOR,
+            "tier period ended: growth resets", {"tier_period_end": (ended - timedelta(days=1)).isoformat()})
     standing.save(uow, item, read, ladder, today)
     uow.commit()
     return counts

@@ -37,8 +37,6 @@ class TierItem(MainModel):
     growth_seq = NumberAttribute(null=True)          # the last growth posting (its ``sequence``) that wrote
                                                      # this item: a redelivered or older one changes nothing
     grace_until = UnicodeAttribute(null=True)        # in grace: last day to reach the retention
-    growth_at_cut = NumberAttribute(null=True)       # in grace: the growth counted when its period ended
-    #                                                  (points ``growth_at``), what the reset at its end counts from
     manual_tier = UnicodeAttribute(null=True)        # a floor set by HQ staff ...
     manual_until = UnicodeAttribute(null=True)       # ... until this day (inclusive)
     manual_reason = UnicodeAttribute(null=True)

@@ -89,7 +89,7 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "`points` (signed), `reason`"),
         (("points.expired",),
          "points expired",
-         "`expires_on`, or the reset's detail"),
+         "`expires_on`, or (a tier period's growth reset) `tier_period_end`, the period's last day"),
         (("points.unlocked",),
          "pending points became available (the return window closed)",
          "ledger fields"),

@@ -7,18 +7,22 @@ docs/operators/tiers.md, not from the code.
   growth repays growth owed first, as new points repay points owed.
 - A refund claws back the order's refunded share of its growth, cumulatively and rounded down
   once, from the balance; what the balance does not hold is owed (``debt``, the default policy).
-  An order whose growth was recorded before the last reset's cut (a reset that expired
-  something) had it expired: its refunds take none of it back (``already_expired``).
+  An order whose growth was recorded before the last reset's cut had it reset: its refunds take
+  none of it back (``already_expired``).
 - A manual adjustment adds growth or removes it from the balance; a removal beyond the balance
   is refused.
 - A task (an order in the month, reward :data:`TASK_GROWTH`) grants its growth once per program
   month, when the order's ``order.earned`` reaches the tasks.
 - The ladder (:data:`LADDER`): V1 the base tier, V2 from 1 growth, held a month from the day it
   is reached, kept by any period growth of 0 or more (retain 0), growth reset at a period's
-  end. The ``tier-review`` job reviews a period that ended; under reset, the growth recorded
-  before the new period's first day (midnight in Asia/Shanghai) expires then: the balance less
-  the net growth recorded since that day (counting only the 7 days before the review's day if
-  it ran later than that), never below 0 nor beyond what the member holds. A growth change
+  end. The ``tier-review`` job reviews a period that ended (and so does a growth change recorded
+  after the period's end that reaches the tiers first: the review counts it, and it moves the
+  tier no further); under reset, the growth recorded before the new period's first day
+  (midnight in Asia/Shanghai) expires then: the balance less the net growth recorded since that
+  day (counting only the 7 days before the review's day if it ran later than that: what was
+  recorded before them counts as before the cut), never below 0 nor beyond what the member
+  holds. The cut is noted whatever expired, and a refund of an order recorded before it takes
+  nothing back. A growth change
   counts in the period it is recorded in; growth that reaches V2 starts a period with none
   counted yet; a period whose growth is below 0 (refunds) ends in a downgrade to V1, and V2 is
   regained by growth (net of refunds) of 0 or more since.
@@ -64,6 +68,7 @@ class GrowthModel:
         self.tier, self.period_start, self.valid_until, self.period_growth = 0, None, None, 0
         self.regain = False                  # a downgrade left V2: regained only by the period's growth
         self.resets = self.excused = self.owed = self.downgrades = 0     # how often each path ran
+        self.replied = 0                     # the balance the last change's reply said
 
     @property
     def balance(self) -> int:
@@ -124,14 +129,15 @@ class GrowthModel:
                 self.downgrades += 1
                 self.regain = True
                 self._period(0, next_start)
-            cut = day_start(next_start)
+            # what was recorded before the new period's first day expires (before the 7 days
+            # kept, if the review is later than them); the cut is noted whatever expired
             since = max(next_start, today - timedelta(days=RECENT_DAYS))
-            recent = sum(change for at, change in self.recorded if program_day(at) >= since)
-            expired = max(0, min(self.available, self.balance - recent))
-            if expired:
-                self.resets += 1
+            if self.recorded and (self.cut is None or self.cut < day_start(next_start)):
+                recent = sum(change for at, change in self.recorded if program_day(at) >= since)
+                expired = max(0, min(self.available, self.balance - recent))
+                self.resets += bool(expired)
                 self.available -= expired
-                self.cut = cut if self.cut is None else max(self.cut, cut)
+                self.cut = day_start(since) if self.cut is None else max(self.cut, day_start(since))
 
     def owing(self) -> list[str]:
         """The orders not refunded in full, not expired by a reset, whose growth not yet clawed back
@@ -150,12 +156,16 @@ class GrowthModel:
         """A growth change reaches the tiers: counted in its period; V2 reached."""
         if change == 0:
             return
+        self.replied = self.balance          # what the change's reply says (before the stream's review)
         self.recorded.append((at, change))
         day = program_day(at)
         if not self.has_tier:
             self.has_tier, self.period_start = True, day
         if day >= self.period_start:
             self.period_growth += change
+        if self.tier == 1 and self.valid_until is not None and self.valid_until < day:
+            self.review(day)        # the stream reviews an ended period first; the review counted this change
+            return
         if change > 0 and self.tier == 0 and self.balance >= 1 and (not self.regain or self.period_growth >= 0):
             self.regain = False
             self._period(1, day)

@@ -16,7 +16,7 @@ from chalicelib.points import repository
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 from tests.integration.test_points_features import balanced
-from tests.integration.test_tiers import T0, earn, ladder, tier  # noqa: F401  (ladder: the fixture)
+from tests.integration.test_tiers import T0, deliver, earn, ladder, tier  # noqa: F401  (ladder: the fixture)
 
 NEXT_PERIOD = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)       # noon of the first day after a 12-month period from T0
 
@@ -32,6 +32,12 @@ def _growth_lots(mid: str) -> list[LotItem]:
 
 def _refund(api, order: str, fen: int, rid: str) -> dict:
     return api.ok("POST", f"/v1/orders/{order}/refunds", {"refund_id": rid, "amount_fen": fen, "merchant_id": "m1"})
+
+
+def _earn_undelivered(api, mid: str, order: str, yuan: int) -> dict:
+    """An earn whose events the stream has not brought to the tiers yet."""
+    return api.ok("POST", f"/v1/members/{mid}/points/earn", {"order_id": order, "amount_fen": yuan * 100,
+                                                              "merchant_id": "m1"})
 
 
 def _adjust(api, mid: str, growth: int):
@@ -77,8 +83,9 @@ def test_a_reset_expires_what_was_recorded_before_the_period_and_its_orders_refu
     mid = api.member("13800504003")
     earn(api, mid, "o1", 1_200)                                  # Silver until 2027-02-28
     clock.freeze(NEXT_PERIOD)
-    earn(api, mid, "o2", 300)                                    # the new period's first day, before the review
+    _earn_undelivered(api, mid, "o2", 300)                       # the new period's first day, before the review
     result = api.run_job("tier-review")
+    deliver()
     assert result["growth_reset"] == 1_200
     assert tier(api, mid)["growth"] == 300
     account = _account(mid)
@@ -99,12 +106,17 @@ def test_a_review_later_than_the_days_kept_counts_only_those_days_as_recorded_si
     mid = api.member("13800504004")
     earn(api, mid, "o1", 1_200)
     clock.freeze(NEXT_PERIOD)
-    earn(api, mid, "o2", 300)                                    # the period's first day
+    _earn_undelivered(api, mid, "o2", 300)                       # the period's first day
     clock.freeze(NEXT_PERIOD + timedelta(days=8))
-    earn(api, mid, "o3", 100)
+    _earn_undelivered(api, mid, "o3", 100)
     clock.freeze(NEXT_PERIOD + timedelta(days=10))               # 2027-03-11: the days kept are 03-04 on
     assert api.run_job("tier-review")["growth_reset"] == 1_500   # o2's day is past them: expired with o1
+    deliver()
     assert balanced(mid, "growth")["available"] == 100
+    reply = _refund(api, "o2", 30_000, "r2")                     # reset with o1 (attack H F3): nothing taken again
+    assert (reply["clawed_back"].get("growth", 0), reply["debt_added"]) == (0, 0)
+    assert _refund(api, "o3", 10_000, "r3")["clawed_back"]["growth"] == 100      # after the 7 days' start
+    assert balanced(mid, "growth")["available"] == 0
 
 
 def test_an_account_from_before_is_seeded_from_its_newest_lots_at_its_next_change(api, ladder):  # noqa: F811
@@ -112,7 +124,7 @@ def test_an_account_from_before_is_seeded_from_its_newest_lots_at_its_next_chang
     mid = api.member("13800504005")
     earn(api, mid, "o1", 1_200)
     clock.freeze(NEXT_PERIOD)
-    earn(api, mid, "o2", 300)
+    _earn_undelivered(api, mid, "o2", 300)
     uow = UnitOfWork("test")                                     # as stored before 2026-12-06: a lot an order
     account = repository.of(uow).account(mid, "growth")
     account.recent = None

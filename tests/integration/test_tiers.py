@@ -126,13 +126,16 @@ def test_by_growth_downgrade_grace_and_growth_reset(api, ladder):
     mid = api.member("13800139004")
     earn(api, mid, "o1", 20_000)                                 # Platinum
     clock.freeze(datetime(2027, 3, 1, 4, tzinfo=UTC))
-    earn(api, mid, "o2", 500)                                    # inside the period? no: 2027-03-01 is after it
+    api.ok("POST", f"/v1/members/{mid}/points/earn",            # after the period (2027-03-01), before the job
+           {"order_id": "o2", "amount_fen": 50_000, "merchant_id": "m1"})
     result = api.run_job("tier-review")
     assert result["grace"] == 1 and tier(api, mid)["tier"]["code"] == "V4"      # kept through the grace
-    assert tier(api, mid)["grace_until"] == "2027-03-30"
+    assert result["growth_reset"] == 20_000                      # reset when the grace begins: o2's 500 stays
+    deliver()
+    assert tier(api, mid)["grace_until"] == "2027-03-30" and tier(api, mid)["growth"] == 500
     clock.freeze(datetime(2027, 3, 31, 4, tzinfo=UTC))
     result = api.run_job("tier-review")
-    assert result["downgraded"] == 1 and result["growth_reset"] == 20_000
+    assert result["downgraded"] == 1 and result["growth_reset"] == 0
     now = tier(api, mid)
     assert now["tier"]["code"] == "V1"                           # 500 in the period supports no paid tier
     assert now["growth"] == 500                                  # earned after the period: kept

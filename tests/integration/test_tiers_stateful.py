@@ -36,8 +36,7 @@ class Model:
         self.lots: dict[str, dict] = {}     # order -> earned day, growth, clawed, amount, refunded
         self.available = self.debt = 0
         self.recorded: list[tuple[date, int]] = []     # every growth change but resets, by the day made
-        self.cut: date | None = None        # the first day of the last period whose reset expired growth
-        self.at_cut: int | None = None      # in grace: the growth recorded up to the period's end
+        self.cut: date | None = None        # the first day of the period of the last reset
 
     @property
     def growth(self) -> int:
@@ -56,7 +55,7 @@ class Model:
             self.regain = max(self.tier, -1 if self.regain is None else self.regain)
         elif self.regain is not None and to >= self.regain:
             self.regain = None
-        self.tier, self.period_start, self.period_growth, self.grace_until, self.at_cut = to, start, 0, None, None
+        self.tier, self.period_start, self.period_growth, self.grace_until = to, start, 0, None
         months = TIERS[to][2]
         self.valid_until = last_day(start, months) if months else None
 
@@ -96,24 +95,25 @@ class Model:
         if self.valid_until is None or end is None or end >= today:
             return
         next_start = self.valid_until + timedelta(days=1)
-        at_cut = self.at_cut if self.grace_until else None
         keep = TIERS[self.tier][3]
         if self.period_growth >= keep:
             self._move(self.tier, next_start)
         elif self.grace and self.grace_until is None:
             self.grace_until = self.valid_until + timedelta(days=self.grace)
-            self.at_cut = self.counted(next_start)
+            self._reset(next_start)         # when the grace begins: what is recorded in it stays
             return
         elif self.downgrade == "one_step":
             self._move(self.tier - 1, next_start)
         else:
             self._move(max((i for i in range(self.tier) if self.period_growth >= TIERS[i][3]), default=0), next_start)
-        if self.reset:           # what was recorded before the new period's first day expires
-            since = self.counted() - (self.counted(next_start) if at_cut is None else at_cut)
-            expired = max(0, min(self.available, self.growth - since))
-            if expired:
-                self.available -= expired
-                self.cut = next_start
+        self._reset(next_start)
+
+    def _reset(self, start: date) -> None:
+        """Under reset, what was recorded before ``start`` expires, once (the reviews run daily)."""
+        if self.reset and self.recorded and (self.cut is None or self.cut < start):
+            expired = max(0, min(self.available, self.growth - (self.counted() - self.counted(start))))
+            self.available -= expired
+            self.cut = start
 
 
 class TierMachine(RuleBasedStateMachine):
