@@ -31,7 +31,7 @@ from typing import Any
 
 from chalicelib.db.backend import SortKey
 from chalicelib.ledger import lots as L
-from chalicelib.points.ledger import Ledger
+from chalicelib.points.ledger import InsufficientPoints, Ledger
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 
@@ -120,8 +120,10 @@ class GrowthLedger(Ledger):
 
     def take(self, points: int, lots: list[LotItem] | None = None) -> list[dict[str, Any]]:
         """Growth removed by hand, from the balance; beyond it: refused."""
-        if points > self.available - self.debt:
-            self._refuse_beyond(points, self.available - self.debt)
+        balance = self.available - self.debt
+        if points > balance:
+            raise InsufficientPoints(f"{points} growth to remove; the balance holds {max(balance, 0)}"
+                                     + (f" ({self.debt} owed)" if self.debt else ""), available=max(balance, 0))
         self.account_state.move("available", -points)
         self._trail("balance", None, -points, "available")
         self._note(-points)

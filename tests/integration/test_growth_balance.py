@@ -129,17 +129,20 @@ def test_an_account_from_before_is_seeded_from_its_newest_lots_at_its_next_chang
     account = repository.of(uow).account(mid, "growth")
     account.recent = None
     uow.save(account)
-    for order, growth, at in (("o1", 1_200, T0), ("o2", 300, NEXT_PERIOD)):
-        lot_id = json.loads(repository.of(uow).order("m1", order).earned)["growth"][0]["lot_id"]
+    week_before = datetime(2027, 2, 22, 4, 0, tzinfo=UTC)       # the 7th day back: a day kept
+    for order, growth, at in (("o1", 1_200, T0), ("o2", 300, NEXT_PERIOD), (None, 50, week_before)):
+        lot_id = (json.loads(repository.of(uow).order("m1", order).earned)["growth"][0]["lot_id"] if order
+                  else "0000000000-01")
         key = LotItem.live_key(mid, "growth", None, lot_id)
         uow.save(LotItem(*key, lot_id=lot_id, member_id=mid, point_type="growth", original=growth, remaining=growth,
-                         expires_on=None, earned_at=clock.iso(at), source=f"order:m1:{order}"))
+                         expires_on=None, earned_at=clock.iso(at), source=f"order:m1:{order}" if order else None))
     uow.commit()
     assert api.run_job("tier-review")["growth_reset"] == 1_200   # o2's lot is recent: it stays
     converted = _account(mid)
-    assert json.loads(converted.recent) == {"2027-03-01": 300} and int(converted.available) == 300
+    assert json.loads(converted.recent) == {"2027-02-22": 50, "2027-03-01": 300}
+    assert int(converted.available) == 300
     assert balanced(mid, "growth")["available"] == 300            # the lots left are read by nothing
-    assert len(_growth_lots(mid)) == 2
+    assert len(_growth_lots(mid)) == 3
 
 
 def test_an_order_a_reset_from_before_expired_is_not_clawed_back(api, ladder):  # noqa: F811

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import repository
 from chalicelib.shared import clock
-from tests.integration.test_growth_balance import NEXT_PERIOD, _adjust, _refund
+from tests.integration.test_growth_balance import NEXT_PERIOD, _adjust, _earn_undelivered, _refund
 from tests.integration.test_tiers import T0, deliver, earn, tier
 from tests.outbox import outbox_events
 
@@ -106,3 +106,46 @@ def test_growth_is_no_liability(api):
     assert status == 422 and "not a liability" in problem["detail"]
     points = api.ok("GET", "/v1/points/liability?point_type=points")
     assert points["outstanding_points"] == 1_000 and points["last_30_days"]["issued"] == 1_000
+
+
+def test_what_the_first_days_record_before_a_review_is_netted_by_day(api):
+    """Removals and what a refund owes count in the growth recorded since the cut, and the 7th day
+    back is one of the days kept (a write that day keeps it)."""
+    _program(api)
+    mid = api.member("13800505008")
+    earn(api, mid, "o1", 1_200)                                  # before the cut
+    clock.freeze(NEXT_PERIOD)
+    _earn_undelivered(api, mid, "o2", 300)
+    assert _adjust(api, mid, -340)[0] == 201                     # 1,160
+    _refund(api, "o2", 30_000, "r2")                             # 300 back: 860
+    clock.freeze(datetime(2027, 3, 8, 4, tzinfo=UTC))            # the 7th day after the cut
+    _earn_undelivered(api, mid, "o3", 400)                       # 1,260; recorded since the cut: 300 - 340 - 300 + 400
+    assert api.run_job("tier-review")["growth_reset"] == 1_200   # = 1,260 - 60: what o1 left
+    assert (_growth(mid)["available"], _growth(mid)["debt"]) == (60, 0)
+
+
+def test_what_a_refund_owes_after_the_cut_counts_as_recorded_since(api):
+    _program(api)
+    mid = api.member("13800505009")
+    earn(api, mid, "o1", 1_100)                                  # Silver; 100 of it left before the cut
+    assert _adjust(api, mid, -1_000)[0] == 201
+    clock.freeze(NEXT_PERIOD)
+    _earn_undelivered(api, mid, "o2", 300)                       # 400
+    assert _adjust(api, mid, -390)[0] == 201                     # 10
+    reply = _refund(api, "o2", 30_000, "r2")                     # 300: 10 taken, 290 owed
+    assert (reply["clawed_back"]["growth"], reply["debt_added"]) == (300, 290)
+    _earn_undelivered(api, mid, "o3", 1_000)                     # repays the 290: 710
+    # recorded since the cut: 300 - 390 - 300 (10 taken, 290 owed) + 1,000 = 610; 710 - 610 = 100
+    assert api.run_job("tier-review")["growth_reset"] == 100
+    assert (_growth(mid)["available"], _growth(mid)["debt"]) == (610, 0)
+
+
+def test_growth_events_fold_no_liability_rows(api):
+    _program(api)
+    mid = api.member("13800505010")
+    earn(api, mid, "o1", 1_000)
+    _adjust(api, mid, -100)
+    _refund(api, "o1", 50_000, "r1")
+    deliver()
+    uow = UnitOfWork("test")
+    assert repository.of(uow).liability("growth") == [] and repository.of(uow).liability("points")
