@@ -45,6 +45,18 @@ def _adjust(api, mid: str, growth: int):
                     {"points": growth, "point_type": "growth", "reason": "by hand"})
 
 
+def _silver_then_a_first_day_order(api, ladder, phone: str) -> str:  # noqa: F811
+    """A member at Silver from 1,200 growth (order o1, 2026-03-01, Silver until 2027-02-28) under a
+    resetting ladder, and an order o2 of 300 on the next period's first day, the stream not yet
+    run: its member id."""
+    ladder(growth_at_period_end="reset")
+    mid = api.member(phone)
+    earn(api, mid, "o1", 1_200)
+    clock.freeze(NEXT_PERIOD)
+    _earn_undelivered(api, mid, "o2", 300)
+    return mid
+
+
 def test_an_earn_writes_no_growth_lot_and_the_account_keeps_only_its_last_days(api, ladder):  # noqa: F811
     mid = api.member("13800504001")
     earn(api, mid, "o1", 120)
@@ -79,11 +91,7 @@ def test_a_refund_claws_the_order_share_from_the_balance_and_owes_only_what_it_l
 
 
 def test_a_reset_expires_what_was_recorded_before_the_period_and_its_orders_refund_nothing(api, ladder):  # noqa: F811
-    ladder(growth_at_period_end="reset")
-    mid = api.member("13800504003")
-    earn(api, mid, "o1", 1_200)                                  # Silver until 2027-02-28
-    clock.freeze(NEXT_PERIOD)
-    _earn_undelivered(api, mid, "o2", 300)                       # the new period's first day, before the review
+    mid = _silver_then_a_first_day_order(api, ladder, "13800504003")
     result = api.run_job("tier-review")
     deliver()
     assert result["growth_reset"] == 1_200
@@ -102,11 +110,7 @@ def test_a_reset_expires_what_was_recorded_before_the_period_and_its_orders_refu
 
 
 def test_a_review_later_than_the_days_kept_counts_only_those_days_as_recorded_since(api, ladder):  # noqa: F811
-    ladder(growth_at_period_end="reset")
-    mid = api.member("13800504004")
-    earn(api, mid, "o1", 1_200)
-    clock.freeze(NEXT_PERIOD)
-    _earn_undelivered(api, mid, "o2", 300)                       # the period's first day
+    mid = _silver_then_a_first_day_order(api, ladder, "13800504004")
     clock.freeze(NEXT_PERIOD + timedelta(days=8))
     _earn_undelivered(api, mid, "o3", 100)
     clock.freeze(NEXT_PERIOD + timedelta(days=10))               # 2027-03-11: the days kept are 03-04 on
@@ -120,11 +124,7 @@ def test_a_review_later_than_the_days_kept_counts_only_those_days_as_recorded_si
 
 
 def test_an_account_from_before_is_seeded_from_its_newest_lots_at_its_next_change(api, ladder):  # noqa: F811
-    ladder(growth_at_period_end="reset")
-    mid = api.member("13800504005")
-    earn(api, mid, "o1", 1_200)
-    clock.freeze(NEXT_PERIOD)
-    _earn_undelivered(api, mid, "o2", 300)
+    mid = _silver_then_a_first_day_order(api, ladder, "13800504005")
     uow = UnitOfWork("test")                                     # as stored before 2026-12-06: a lot an order
     account = repository.of(uow).account(mid, "growth")
     account.recent = None
