@@ -11,8 +11,8 @@ pruned at every write), which is all a reset needs:
   :data:`RECENT_DAYS` before the review's day if the review ran later than that), never below 0
   nor beyond what the account holds; it notes its cut on the account (``reset_cut``) whatever it
   expired (a grace's reset runs when the grace begins, so no grace outlasts the days kept);
-* **a removal by hand** takes from the balance (beyond it: refused), so the oldest growth first,
-  as the reset counts it;
+* **a removal by hand** takes from the balance (beyond it: refused); one recorded since a cut
+  counts against what the new period recorded, as every change since it does;
 * **a refund** claws the order's share from the balance, owed (debt) only when the balance is
   short; an order whose growth was recorded before the last reset's cut had it expired: its
   refund takes nothing back (``already_expired``).
@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.db.backend import SortKey
 from chalicelib.ledger import lots as L
+from chalicelib.points import repository
 from chalicelib.points.ledger import InsufficientPoints, Ledger
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
@@ -76,10 +76,8 @@ class GrowthLedger(Ledger):
         if not int(self.account.version or 0):
             return {}
         since = (clock.program_date() - timedelta(days=RECENT_DAYS)).isoformat()
-        prefix = f"PTS#{self.point_type}#LOT#"
         out: dict[str, int] = {}
-        for lot in self.uow.query(LotItem, f"MEMBER#{self.member_id}", SortKey.prefix(prefix), consistent=True,
-                                  forward=False, limit=SEED_LOTS, page_size=SEED_LOTS):
+        for lot in repository.of(self.uow).newest_lots(self.member_id, self.point_type, SEED_LOTS):
             day = clock.program_date(clock.parse_iso(lot.earned_at)).isoformat()
             if day >= since:
                 out[day] = out.get(day, 0) + int(lot.remaining)
@@ -90,10 +88,6 @@ class GrowthLedger(Ledger):
         if change:
             day = clock.program_date().isoformat()
             self.recent[day] = self.recent.get(day, 0) + change
-
-    def recorded_since(self, day: date, today: date) -> int:
-        """Net growth recorded from ``day`` on, of the days ``recent`` keeps."""
-        return recorded_since(self.recent, day, today)
 
     # --- changes ---------------------------------------------------------------------------------
     def live_lots(self) -> Iterator[LotItem]:
@@ -171,7 +165,7 @@ class GrowthLedger(Ledger):
         (``reset_cut``) whatever expired: an order recorded before it had its growth reset, and
         its refunds take none back."""
         effective = max(cut, clock.day_start(today - timedelta(days=RECENT_DAYS)))
-        since = self.recorded_since(clock.program_date(effective), today)
+        since = recorded_since(self.recent, clock.program_date(effective), today)
         points = max(0, min(self.available, self.available - self.debt - since))
         if points:
             self.account_state.move("available", -points)

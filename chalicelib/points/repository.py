@@ -90,6 +90,12 @@ class PointsRepository:
             if lot.sk != after:
                 yield lot
 
+    def newest_lots(self, member_id: str, point_type: str, limit: int) -> Iterator[LotItem]:
+        """At most ``limit`` live lots, last expiry and newest lot first, in one Query (consistent):
+        what a growth account from before seeds its recent days from (points/growth.py)."""
+        return self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.prefix(f"PTS#{point_type}#LOT#"),
+                              consistent=True, forward=False, limit=limit, page_size=limit)
+
     def pending_lots(self, member_id: str, point_type: str) -> Iterator[LotItem]:
         """Lots waiting for their order's return window to close."""
         return self.uow.query(LotItem, f"MEMBER#{member_id}", SortKey.prefix(f"PTS#{point_type}#PEND#"),
