@@ -153,6 +153,7 @@ class LocalStack:
         from chalicelib.ledger.listing import migrate_account_listing
         from chalicelib.merchants.migration import migrate_key_listing
         from chalicelib.orders.migration import migrate_order_parts
+        from chalicelib.points.migration import migrate_growth_accounts
         from chalicelib.points.tables import LISTING as POINTS_LISTING
         from chalicelib.stored_value.counters import issuer_of
         from chalicelib.stored_value.tables import LISTING as STORED_VALUE_LISTING
@@ -165,6 +166,7 @@ class LocalStack:
         moved["api_key_listing"] = migrate_key_listing(self.client("dynamodb"), self.table_names["main"])
         moved["account_listing"] = migrate_account_listing(self.client("dynamodb"), self.table_names["main"],
                                                            (POINTS_LISTING, STORED_VALUE_LISTING))
+        moved["growth_accounts"] = migrate_growth_accounts(self.client("dynamodb"), self.table_names["main"])
         if any(any(step.values()) for step in moved.values()) and not self.quiet:
             print(f"migrated data: {moved}")
 

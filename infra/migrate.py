@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.ledger.listing import migrate_account_listing
     from chalicelib.merchants.migration import migrate_key_listing
     from chalicelib.orders.migration import migrate_order_parts
+    from chalicelib.points.migration import migrate_growth_accounts
     from chalicelib.points.tables import LISTING as POINTS_LISTING
     from chalicelib.stored_value.counters import issuer_of
     from chalicelib.stored_value.tables import LISTING as STORED_VALUE_LISTING
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     done["tier_listing"] = migrate_tier_listing(client, names[0])
     done["api_key_listing"] = migrate_key_listing(client, names[0])
     done["account_listing"] = migrate_account_listing(client, names[0], (POINTS_LISTING, STORED_VALUE_LISTING))
+    done["growth_accounts"] = migrate_growth_accounts(client, names[0])
     print(json.dumps(done))
     return 0
 

@@ -74,9 +74,15 @@ class VersionedAccount:
         for name, d in (*self.delta.items(), *self.totals.items()):
             setattr(item, name, int(getattr(item, name) or 0) + d)
         item.updated_at = clock.iso(clock.now())
-        self.uow.save_versioned(item, self.read_version, self.on_conflict, stored=self.stored)
+        self.put()
         self.uow.create(posting, on_conflict=self.on_conflict)
         self.uow.emit(event)
+
+
+    def put(self) -> None:
+        """Stage the account item as the next version (a store whose item holds two accounts
+        says how it is locked: points/folded.py)."""
+        self.uow.save_versioned(self.item, self.read_version, self.on_conflict, stored=self.stored)
 
 
 class JournalAccount(VersionedAccount):

@@ -42,7 +42,7 @@ def prefetch(uow: UnitOfWork, member_id: str, by: Principal, point_types: list[s
     (of the first type) the hold ``hold`` and (``tier``) the member's tier in one request: the
     operation's later reads of them cost no round trip."""
     own, wanted = members.record_key(member_id, by)
-    wanted += [(AccountItem, AccountItem.key(own, t)) for t in point_types]
+    wanted += [(AccountItem, AccountItem.home(own, t)) for t in point_types]
     if order is not None:
         wanted.append((PointsOrderItem, PointsOrderItem.key(*order)))
     if hold is not None:

@@ -163,7 +163,7 @@ def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, be
 
 def balance_keys(member_id: str, point_type: str) -> list[tuple[Any, tuple[str, str]]]:
     """The items :func:`balance` reads, for another capability to batch with its own reads."""
-    return [(AccountItem, AccountItem.key(member_id, point_type))]
+    return [(AccountItem, AccountItem.home(member_id, point_type))]
 
 
 def balance(uow: UnitOfWork, member_id: str, point_type: str) -> int:

@@ -17,9 +17,10 @@ pruned at every write), which is all a reset needs:
   short; an order whose growth was recorded before the last reset's cut had it expired: its
   refund takes nothing back (``already_expired``).
 
-Accounts from before (lots, no ``recent``) turn into this at their next write: ``recent`` is
-seeded from their newest lots, and their lots are left where they are, read by nothing (the
-account's balance is the growth from then on).
+The account is the points account's item (:mod:`.folded`): growth's figures are its ``g_``
+attributes. Accounts from before (an item of their own; of the lot era, lots and no ``recent``)
+are carried onto it when a change reads them, ``recent`` from their newest lots; their lots are
+read by nothing from then on and a migration deletes them (:func:`fold`).
 """
 
 from __future__ import annotations
@@ -29,14 +30,17 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib.db.backend import SortKey
+from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.points import repository
+from chalicelib.points.folded import RECENT_DAYS
 from chalicelib.points.ledger import InsufficientPoints, Ledger
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
+from chalicelib.shared.errors import changed
 
-RECENT_DAYS = 7          # the reset's review runs on its period's first day or soon after
-SEED_LOTS = 50           # an account from before: its newest lots read once, for ``recent``
+DELETE_LOTS = 90         # lots of before deleted a transaction by :func:`fold`
 
 
 def counted(item: AccountItem) -> int:
@@ -64,24 +68,12 @@ class GrowthLedger(Ledger):
     @property
     def recent(self) -> dict[str, int]:
         """Net growth recorded on each of the account's last days (program days, ISO), as this
-        change leaves it; resets are not in it."""
+        change leaves it; resets are not in it. (An account of the lot era has them from its
+        lots once carried onto the points account: :func:`.folded.carry`.)"""
         if self._recent is None:
             raw = self.account.recent
-            self._recent = json.loads(raw) if raw is not None else self._seeded()
+            self._recent = json.loads(raw) if raw is not None else {}
         return self._recent
-
-    def _seeded(self) -> dict[str, int]:
-        """``recent`` of an account from before: what its newest lots hold, by the day each was
-        recorded (lots of a day more than ``SEED_LOTS`` lots back are not read)."""
-        if not int(self.account.version or 0):
-            return {}
-        since = (clock.program_date() - timedelta(days=RECENT_DAYS)).isoformat()
-        out: dict[str, int] = {}
-        for lot in repository.of(self.uow).newest_lots(self.member_id, self.point_type, SEED_LOTS):
-            day = clock.program_date(clock.parse_iso(lot.earned_at)).isoformat()
-            if day >= since:
-                out[day] = out.get(day, 0) + int(lot.remaining)
-        return out
 
     def _note(self, change: int) -> None:
         """``change`` to the balance recorded now (a reset's is not noted)."""
@@ -175,9 +167,43 @@ class GrowthLedger(Ledger):
         return points
 
     # --- commit ------------------------------------------------------------------------------------
-    def stage(self, kind: str, amount: int, **kwargs: Any) -> Any:
-        """As :meth:`Ledger.stage`, with ``recent`` pruned to its days."""
+    def keep_recent(self) -> None:
+        """Put ``recent`` on the account, pruned to its days."""
         start = (clock.program_date() - timedelta(days=RECENT_DAYS)).isoformat()
         kept = {d: n for d, n in sorted(self.recent.items()) if d >= start and n}
         self.account.recent = json.dumps(kept, separators=(",", ":"))
+
+    def stage(self, kind: str, amount: int, **kwargs: Any) -> Any:
+        """As :meth:`Ledger.stage`, with ``recent`` pruned to its days."""
+        self.keep_recent()
         return super().stage(kind, amount, **kwargs)
+
+
+def fold(program_id: str, member_id: str) -> tuple[bool, int]:
+    """Carry a member's growth account of before (an item of its own) onto the points account
+    (:mod:`.folded`), its ``recent`` seeded from its lots if it had lots, and then delete those
+    lots (read by nothing once ``recent`` is set), ``DELETE_LOTS`` a transaction: (whether this
+    run carried it, the lots deleted). Safe to repeat and beside live changes: the carry is
+    conditioned as every write of the points account is, and a carried account is not carried
+    again."""
+    uow = UnitOfWork("migration:growth-accounts", program=program_id)
+    repo = repository.of(uow)
+    repo.account(member_id, "growth")
+    shared = repo.shared(member_id)
+    carried = shared.legacy is not None
+    if carried:
+        ledger = GrowthLedger(member_id, "growth", uow, clock.program_date())
+        ledger.keep_recent()
+        shared.stage(uow, changed("the points account"))
+        uow.commit()
+    deleted = 0
+    while True:
+        lots = list(UnitOfWork(program=program_id).query(LotItem, f"MEMBER#{member_id}",
+                                                         SortKey.prefix("PTS#growth#LOT#"), limit=DELETE_LOTS))
+        if not lots:
+            return carried, deleted
+        chunk = UnitOfWork("migration:growth-accounts", program=program_id)
+        for lot in lots:
+            chunk.delete(lot)
+        chunk.commit()
+        deleted += len(lots)

@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.ledger.account import JournalAccount
-from chalicelib.points import filing, owed, repository
+from chalicelib.points import filing, folded, owed, repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, changed
@@ -64,8 +64,10 @@ class Ledger:
                  reminder_days: list[int] | None = None) -> None:
         self.member_id, self.point_type, self.uow, self.today = member_id, point_type, uow, today
         self.reminder_days = reminder_days or []
-        self.account_state = JournalAccount(uow, repository.of(uow).account(member_id, point_type), BUCKETS, TOTALS,
-                                              on_conflict=_changed)
+        repo, item = repository.of(uow), repository.of(uow).account(member_id, point_type)
+        self.account_state = (folded.FoldedAccount(uow, item, repo.shared(member_id), BUCKETS, TOTALS, _changed)
+                              if point_type in folded.FOLDED
+                              else JournalAccount(uow, item, BUCKETS, TOTALS, on_conflict=_changed))
         self.lots: dict[str, LotItem] = {}           # sk -> state after this change
         self.read_remaining: dict[str, int | None] = {}
         self.touched: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import reconciliation
 from chalicelib.ledger.account import reconcile
 from chalicelib.points import repository
+from chalicelib.points.folded import FOLDED
 from chalicelib.points.ledger import BUCKETS
 from chalicelib.points.tables import ACCOUNT_SHARDS, AccountItem
 
@@ -54,18 +55,31 @@ def account(uow: UnitOfWork, member_id: str, point_type: str) -> dict[str, Any]:
             "balanced": all(checks.values()), "checks": checks}
 
 
+def listed(uow: UnitOfWork, listing_key: str) -> list[dict[str, Any]]:
+    """The checks of the accounts one listing key names: a points account and the growth it
+    carries (:mod:`.folded`), or a growth account of before that no points account has taken yet
+    (checked by its points account's key once taken)."""
+    member_id, point_type = AccountItem.listed_as(listing_key)
+    if point_type not in FOLDED:
+        return [account(uow, member_id, point_type)]
+    shared = repository.of(uow).shared(member_id)
+    if point_type == "growth":
+        return [] if shared.g_version is not None else [account(uow, member_id, "growth")]
+    return [account(uow, member_id, t) for t in FOLDED if t == "points" or int(shared.item.g_version or 0)]
+
+
 def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
-    """Check the first ``limit`` accounts, shard by shard of the accounts listing (the endpoint's
-    page), and show where the job's pass is."""
-    checked = 0
+    """Check the accounts the first ``limit`` keys of the accounts listing name (a points account's
+    names its growth too), shard by shard (the endpoint's page), and show where the job's pass is."""
+    keys = checked = 0
     mismatches = []
     for shard in range(ACCOUNT_SHARDS):
-        for listed in repository.of(uow).accounts_in_shard(shard, limit=limit - checked):
-            checked += 1
-            result = account(uow, *AccountItem.listed_as(listed))
-            if not result["balanced"]:
-                mismatches.append(result)
-        if checked >= limit:
+        for key in repository.of(uow).accounts_in_shard(shard, limit=limit - keys):
+            keys += 1
+            results = listed(uow, key)
+            checked += len(results)
+            mismatches += [result for result in results if not result["balanced"]]
+        if keys >= limit:
             break
     return {"accounts_checked": checked, "balanced": not mismatches, "mismatches": mismatches[:MISMATCHES_REPORTED],
             "progress": reconciliation.progress(uow, LEDGER, SHARDS)}
@@ -77,7 +91,8 @@ def next_pages(uow: UnitOfWork, page: int | None = None) -> dict[str, Any]:
     repo = repository.of(uow)
     run = reconciliation.next_pages(
         uow, LEDGER, SHARDS, lambda shard, after, n: [(k, k) for k in repo.accounts_in_shard(shard, after, n)],
-        lambda listed: account(uow, *AccountItem.listed_as(listed)), page)
-    mismatches = [r for r in run.results if not r["balanced"]]
-    return {"accounts_checked": len(run.results), "balanced": not mismatches,
+        lambda key: listed(uow, key), page)
+    results = [r for found in run.results for r in found]
+    mismatches = [r for r in results if not r["balanced"]]
+    return {"accounts_checked": len(results), "balanced": not mismatches,
             "mismatches": mismatches[:MISMATCHES_REPORTED], "progress": reconciliation.progress(uow, LEDGER, SHARDS)}

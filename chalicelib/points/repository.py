@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from itertools import chain
+from typing import cast
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.due import due_items
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events.folding import read_shards
 from chalicelib.orders import service as orders
+from chalicelib.points import folded
 from chalicelib.points.tables import (
     LISTING,
     AccountItem,
@@ -36,12 +38,29 @@ class PointsRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self._first_lots: dict[tuple[str, str], tuple[list[LotItem], bool]] = {}
+        self._shared: dict[str, folded.Read] = {}
 
     # accounts and lots ------------------------------------------------------------------------
     def account(self, member_id: str, point_type: str) -> AccountItem:
-        """The account (consistent), or a new one at version 0."""
-        found = self.uow.get(AccountItem, AccountItem.key(member_id, point_type), consistent=True)
-        return found or AccountItem.new(member_id, point_type)
+        """The account (consistent), or a new one at version 0. Points and growth share the points
+        account's item (:mod:`.folded`): read once a unit, growth seen through a view of it."""
+        if point_type not in folded.FOLDED:
+            found = self.uow.get(AccountItem, AccountItem.key(member_id, point_type), consistent=True)
+            return found or AccountItem.new(member_id, point_type)
+        read = self.shared(member_id)
+        if point_type == "points":
+            return read.item
+        if read.needs_look():             # growth's item from before, until it is carried
+            read.take(self.uow.get(AccountItem, AccountItem.key(member_id, "growth"), consistent=True),
+                      lambda: self.newest_lots(member_id, "growth", folded.SEED_LOTS))
+        return cast("AccountItem", folded.GrowthView(read.item))
+
+    def shared(self, member_id: str) -> folded.Read:
+        """The member's points account item as this unit read it (read on first use)."""
+        if member_id not in self._shared:
+            found = self.uow.get(AccountItem, AccountItem.key(member_id, "points"), consistent=True)
+            self._shared[member_id] = folded.Read.of(found, member_id)
+        return self._shared[member_id]
 
     def account_and_lots(self, member_id: str, point_type: str) -> AccountItem | None:
         """The account (None if never posted to) and its first page of live lots, in one
@@ -52,6 +71,9 @@ class PointsRepository:
                                     lambda found: AccountItem if found == sk else LotItem, LOT_PAGE + 1)
         account = page[0] if page and page[0].sk == sk else None
         lots = page[1:] if account is not None else page
+        if point_type == "points":       # the item this unit stages (read already: that one)
+            read = self._shared.setdefault(member_id, folded.Read.of(account, member_id))
+            account = read.item if read.exists else None
         self.uow.remember(AccountItem, (pk, sk), account)
         self._first_lots[(member_id, point_type)] = (lots, len(page) <= LOT_PAGE)
         return account

@@ -42,6 +42,8 @@ from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
 
 NO_EXPIRY = "9999-12-31"
+VIEW_FIELDS = ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "clawed_back", "restored",
+               "version")
 # The points and growth accounts are listed under PTSACCT#<shard> / <member>#<type> for the
 # reconciliation, on keys1 (keys only: ledger/listing.py), written once an account. They were on
 # gsi1, which copies the whole item, so every earn rewrote two entries there: at the load model's
@@ -76,6 +78,14 @@ class AccountItem(MainModel):
     recent = UnicodeAttribute(null=True)         # growth: JSON {day: net growth recorded that day}, the last
     #                                              7 days (points/growth.py; None: an account from before)
     reset_cut = UnicodeAttribute(null=True)      # growth: the last reset's cut (orders before it: expired)
+    # growth on the points account (points/folded.py): growth's buckets, totals and version (its postings'
+    # sequence); None for g_version: an item that may not have taken the growth account of before yet
+    g_available = NumberAttribute(null=True)
+    g_debt = NumberAttribute(null=True)
+    g_earned = NumberAttribute(null=True)
+    g_expired = NumberAttribute(null=True)
+    g_clawed_back = NumberAttribute(null=True)
+    g_version = NumberAttribute(null=True)
     duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
@@ -89,6 +99,12 @@ class AccountItem(MainModel):
     @staticmethod
     def key(member_id: str, point_type: str) -> tuple[str, str]:
         return f"MEMBER#{member_id}", f"PTS#{point_type}#LOT"          # (was ``#ACCOUNT``: db/migration.py)
+
+    @staticmethod
+    def home(member_id: str, point_type: str) -> tuple[str, str]:
+        """Where the account of ``point_type`` lives: its own item, but growth's is the points
+        account's (points/folded.py; ``key(member, "growth")`` is the item of before)."""
+        return AccountItem.key(member_id, "points" if point_type == "growth" else point_type)
 
     @staticmethod
     def listed_as(listing_key: str) -> tuple[str, str]:
@@ -109,9 +125,7 @@ class AccountItem(MainModel):
         return self
 
     def view(self) -> dict[str, int]:
-        return {k: int(getattr(self, k) or 0) for k in
-                ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "clawed_back",
-                 "restored", "version")}
+        return {k: int(getattr(self, k) or 0) for k in VIEW_FIELDS}
 
 
 class LotItem(MainModel):

@@ -153,3 +153,33 @@ def test_a_spend_replayed_after_a_hold_lapsed_changes_nothing(api, stack, spend)
     reused = api.call("POST", path, {**body, "points": 201}, key=f"K-{mid}", pos=True)
     assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
     assert mine() == before
+
+
+def test_thirty_two_concurrent_growth_and_points_changes_of_one_member_all_land(api):
+    """Points and growth share one item (points/folded.py): 16 growth adjustments and 16
+    redemptions of one member at once each land once or are refused whole (a 503 to retry),
+    and neither ledger's put loses the other's change."""
+    mid = member(api)
+    earn(api, mid, f"{mid}-g", 10_000)                       # 100 points, 100 growth
+    replies: list[tuple[str, object]] = []
+
+    def change(i):
+        if i % 2:
+            replies.append(("points", api.call("POST", f"/v1/members/{mid}/points/redeem",
+                                               {"points": 5, "reward": "gift"}, key=f"gp-{mid}-{i}", pos=True)))
+        else:
+            replies.append(("growth", api.call("POST", f"/v1/members/{mid}/points/adjustments",
+                                               {"points": 3, "point_type": "growth", "reason": "race"},
+                                               headers=api.staff(), key=f"gg-{mid}-{i}")))
+
+    threads = [threading.Thread(target=change, args=(i,)) for i in range(32)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert {r.status_code for _, r in replies} <= {200, 201, 503}, [r.text for _, r in replies]
+    spent = sum(r.status_code == 200 for kind, r in replies if kind == "points")
+    grown = sum(r.status_code == 201 for kind, r in replies if kind == "growth")
+    assert spent and grown
+    points, growth = (reconcile.account(UnitOfWork(), mid, t) for t in ("points", "growth"))
+    assert points["balanced"] and points["account"]["available"] == 100 - 5 * spent
+    assert growth["balanced"] and growth["account"]["available"] == 100 + 3 * grown
+    assert (points["postings"], growth["postings"]) == (1 + spent, 1 + grown)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.db.backend import SortKey
 from chalicelib.db.uow import UnitOfWork
-from chalicelib.points import repository
+from chalicelib.points import folded, repository
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
 from tests.integration.test_points_features import balanced
@@ -23,6 +23,23 @@ NEXT_PERIOD = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)       # noon of the first d
 
 def _account(mid: str) -> AccountItem:
     return repository.of(UnitOfWork("test")).account(mid, "growth")
+
+
+def as_before(mid: str, **figures) -> None:
+    """The member's growth as stored before it moved onto the points account (points/folded.py):
+    an item of its own (``figures`` set on it), the points account without it."""
+    uow = UnitOfWork("test")
+    item = repository.of(uow).shared(mid).item
+    old = AccountItem.new(mid, "growth")
+    for name, attribute in folded._MAPPED.items():
+        setattr(old, name, int(getattr(item, attribute) or 0))
+        setattr(item, attribute, None)
+    old.recent, old.reset_cut, item.recent, item.reset_cut = item.recent, item.reset_cut, None, None
+    for name, value in figures.items():
+        setattr(old, name, value)
+    uow.save(item)
+    uow.save(old)
+    uow.commit()
 
 
 def _growth_lots(mid: str) -> list[LotItem]:
@@ -125,10 +142,8 @@ def test_a_review_later_than_the_days_kept_counts_only_those_days_as_recorded_si
 
 def test_an_account_from_before_is_seeded_from_its_newest_lots_at_its_next_change(api, ladder):  # noqa: F811
     mid = _silver_then_a_first_day_order(api, ladder, "13800504005")
-    uow = UnitOfWork("test")                                     # as stored before 2026-12-06: a lot an order
-    account = repository.of(uow).account(mid, "growth")
-    account.recent = None
-    uow.save(account)
+    as_before(mid, recent=None)                                  # as stored before 2026-12-06: a lot an order
+    uow = UnitOfWork("test")
     week_before = datetime(2027, 2, 22, 4, 0, tzinfo=UTC)       # the 7th day back: a day kept
     for order, growth, at in (("o1", 1_200, T0), ("o2", 300, NEXT_PERIOD), (None, 50, week_before)):
         lot_id = (json.loads(repository.of(uow).order("m1", order).earned)["growth"][0]["lot_id"] if order
@@ -154,10 +169,8 @@ def test_an_order_a_reset_from_before_expired_is_not_clawed_back(api, ladder):  
     lot_id = json.loads(order.earned)["growth"][0]["lot_id"]
     order.expired = json.dumps({f"growth:{lot_id}": 500})
     uow.save(order)
-    account = repository.of(uow).account(mid, "growth")
-    account.available, account.expired, account.recent = 200, 500, None
-    uow.save(account)
     uow.commit()
+    as_before(mid, available=200, expired=500, recent=None)
     reply = _refund(api, "o1", 50_000, "r1")
     assert (reply["clawed_back"].get("growth", 0), reply["already_expired"], reply["debt_added"]) == (0, 500, 0)
     assert int(_account(mid).available) == 200
