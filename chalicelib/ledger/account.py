@@ -75,9 +75,13 @@ class VersionedAccount:
             setattr(item, name, int(getattr(item, name) or 0) + d)
         item.updated_at = clock.iso(clock.now())
         self.put()
-        self.uow.create(posting, on_conflict=self.on_conflict)
+        self.record(posting)
         self.uow.emit(event)
 
+    def record(self, posting: TableItem) -> None:
+        """Stage the posting, an item of its own (points and growth of one change share one:
+        points/folded.py)."""
+        self.uow.create(posting, on_conflict=self.on_conflict)
 
     def put(self) -> None:
         """Stage the account item as the next version (a store whose item holds two accounts

@@ -31,7 +31,7 @@ from typing import Any
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.account import JournalAccount
-from chalicelib.points.tables import VIEW_FIELDS, AccountItem, LotItem
+from chalicelib.points.tables import VIEW_FIELDS, AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 
@@ -94,6 +94,7 @@ class Read:
     looked: bool = False                # growth's item from before looked for in this unit
     legacy: AccountItem | None = None   # growth's item from before, carried onto ``item`` in this unit
     staged: bool = False
+    posting: PostingItem | None = None  # the posting staged for this change (points' carries growth's)
     _uow: UnitOfWork | None = None      # where it is staged, and what its refusal says
     _on_conflict: Callable[[], ConcurrentUpdate] | None = None
 
@@ -138,6 +139,21 @@ class Read:
         if self.legacy is not None:
             self._delete_legacy()
 
+    def post(self, uow: UnitOfWork, posting: PostingItem, on_conflict: Callable[[], ConcurrentUpdate]) -> None:
+        """Stage a posting of this item's change: the first an item of its own; the second (the
+        other ledger's) carried in the points posting (:meth:`PostingItem.carry`), which is then
+        the one item written (put where the growth posting was, if that came first)."""
+        first = self.posting
+        if first is None:
+            uow.create(posting, on_conflict=on_conflict)
+            self.posting = posting
+            return
+        points, growth = (first, posting) if first.point_type == "points" else (posting, first)
+        points.carry(growth)
+        if first is growth:
+            uow.swap(growth, points)
+        self.posting = points
+
     def _delete_legacy(self) -> None:
         assert self.legacy is not None and self._uow is not None
         self._uow.delete(self.legacy, AccountItem.version == int(self.legacy.version or 0), self._on_conflict)
@@ -174,3 +190,7 @@ class FoldedAccount(JournalAccount):
         """Count this ledger's version on and stage the shared item."""
         self.item.version = self.read_version + 1
         self.shared.stage(self.uow, self.on_conflict)
+
+    def record(self, posting: Any) -> None:
+        """Stage the posting; the second of one change is carried in the points one (one item)."""
+        self.shared.post(self.uow, posting, self.on_conflict)

@@ -84,7 +84,7 @@ def _prefetch(uow: UnitOfWork, order: Order) -> None:
     earned = json.loads(order.earned or "{}")
     spent = orders.spent_lots(order)
     wanted: list[tuple[Any, tuple[str, str]]] = [
-        (AccountItem, AccountItem.key(member, t)) for t in sorted(set(earned) | {"points"})]
+        (AccountItem, AccountItem.home(member, t)) for t in sorted(set(earned) | {"points"})]
     for point_type, lots in earned.items():
         if point_type == "growth":               # no lots: the account's balance (points/growth.py)
             continue

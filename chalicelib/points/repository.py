@@ -6,9 +6,10 @@ so the same code runs on DynamoDB and on the in-memory fake.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from datetime import date, datetime
-from itertools import chain
+from itertools import chain, islice
 from typing import cast
 
 from chalicelib.db.backend import SortKey
@@ -129,7 +130,37 @@ class PointsRepository:
 
     def postings(self, member_id: str, point_type: str, *, before: int | None = None,
                  limit: int | None = None, newest_first: bool = False) -> Iterator[PostingItem]:
-        """The account's postings by sequence; ``before`` pages backwards from a sequence."""
+        """The account's postings by sequence; ``before`` pages backwards from a sequence. Growth's
+        are items of their own and those points postings carry (:mod:`.folded`): every one (an
+        audit) from the points postings read in full, a page from those keys1 lists."""
+        if point_type != "growth":
+            return self._postings(member_id, point_type, before, limit, newest_first)
+        own = self._postings(member_id, "growth", before, limit, newest_first)
+        carried = self._carried(member_id, before, limit, newest_first)
+        merged = heapq.merge(own, carried, key=_sequence, reverse=newest_first)
+        return islice(merged, limit) if limit is not None else merged
+
+    def _carried(self, member_id: str, before: int | None, limit: int | None,
+                 newest_first: bool) -> Iterator[PostingItem]:
+        """The growth postings points postings carry, by sequence (before ``before``)."""
+        if limit is None:
+            for posting in self._postings(member_id, "points", None, None, newest_first):
+                growth = posting.carried()
+                if growth is not None and (before is None or _sequence(growth) < before):
+                    yield growth
+            return
+        sort = SortKey.below(f"{before:012d}") if before else None
+        listed = list(self.uow.query(PostingItem, PostingItem.growth_listing(member_id), sort, index="keys1",
+                                     forward=not newest_first, limit=limit))
+        keys = [(str(i.pk), str(i.sk)) for i in listed]
+        for start in range(0, len(keys), 100):          # a BatchGetItem reads at most 100
+            for found in self.uow.get_many(PostingItem, keys[start:start + 100]):
+                carried = found.carried() if found is not None else None
+                if carried is not None:
+                    yield carried
+
+    def _postings(self, member_id: str, point_type: str, before: int | None, limit: int | None,
+                  newest_first: bool) -> Iterator[PostingItem]:
         low = PostingItem.sort_key(point_type, 0)[:-12]
         high = PostingItem.sort_key(point_type, before) if before else f"{low}~"
         return self.uow.query(PostingItem, PostingItem.partition(member_id), SortKey.between(low, high),
@@ -196,3 +227,7 @@ class PointsRepository:
 def of(uow: UnitOfWork) -> PointsRepository:
     """The unit's points repository."""
     return uow.repo(PointsRepository)
+
+
+def _sequence(posting: PostingItem) -> int:
+    return int(str(posting.sk).rsplit("#", 1)[1])

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         redeem,
         release_hold,
     )
+    from chalicelib.points.tables import carried_fields as carried_posting
     from chalicelib.points.tiering import TierAt, TierSource
     from chalicelib.points.tiering import use as use_tiers
 
@@ -54,7 +55,7 @@ _WHERE = {
     "points_figures_fold": "projection:project", "RefundExceedsOrder": "refunds",
     "refund": "refunds", "points_value_fen": "rules", "redeem_limit_points": "rules", "liability": "reports", "reconciliation": "reports", "Adjust": "schemas",
     "EarnForOrder": "schemas", "Hold": "schemas", "Refund": "schemas",
-    "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use",
+    "TierAt": "tiering", "TierSource": "tiering", "use_tiers": "tiering:use", "carried_posting": "tables:carried_fields",
     **dict.fromkeys(("account", "adjust", "balance", "balance_keys", "reset_growth", "growth_total", "ledger_page"), "accounts"),
     **dict.fromkeys(("HoldNotOpen", "confirm_hold", "get_hold", "hold", "hold_status", "order_refunded", "redeem",
                     "release_hold"),
@@ -77,4 +78,4 @@ __all__ = ["Adjust", "account", "adjust", "balance", "balance_keys", "reset_grow
            "liability", "reconciliation", "refund", "confirm_hold", "get_hold", "get_order", "list_orders",
            "order_merchant", "hold", "redeem", "release_hold", "HoldNotOpen", "LimitReached",
            "OrderAlreadyEarned", "RefundExceedsOrder", "points_value_fen", "redeem_limit_points", "points_figures", "points_figures_fold", "EarnForOrder",
-           "Hold", "hold_status", "order_refunded", "Refund"]
+           "Hold", "hold_status", "order_refunded", "Refund", "carried_posting"]

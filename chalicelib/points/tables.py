@@ -220,6 +220,35 @@ class PostingItem(MainModel):
     gsi1pk = UnicodeAttribute(null=True)         # POSTDAY#points#<day>#<shard>
     gsi1sk = UnicodeAttribute(null=True)         # <created_at>#<posting id>
     by_day = Gsi1()
+    growth = UnicodeAttribute(null=True)         # a points posting carrying the growth posting of its change:
+    #                                              JSON of that posting's fields that differ (points/folded.py)
+    k1pk = UnicodeAttribute(null=True)           # GPOST#<member>: where the growth statement finds it
+    k1sk = UnicodeAttribute(null=True)           # the growth posting's sequence (12 digits)
+    by_growth = Keys1()
+
+    @staticmethod
+    def growth_listing(member_id: str) -> str:
+        """The keys1 partition listing the points postings that carry a growth posting."""
+        return f"GPOST#{member_id}"
+
+    def carry(self, growth: PostingItem) -> None:
+        """Carry ``growth`` (the growth posting of this posting's change) in this points posting:
+        its fields that differ from this one's, and its sequence listed on keys1."""
+        mine, theirs = self.attribute_values, growth.attribute_values
+        fields = {k: theirs.get(k) for k in {*mine, *theirs} - _NOT_CARRIED if theirs.get(k) != mine.get(k)}
+        if "lots" in fields:               # as JSON in the JSON, not a string of it (an item stays under 1 KB)
+            fields["lots"] = json.loads(str(fields["lots"]))
+        self.growth = json.dumps(fields, separators=(",", ":"), sort_keys=True)
+        self.k1pk, self.k1sk = self.growth_listing(str(self.member_id)), str(growth.sk).rsplit("#", 1)[1]
+
+    def carried(self) -> PostingItem | None:
+        """The growth posting this points posting carries, as it would be stored on its own."""
+        if not self.growth:
+            return None
+        values = {k: v for k, v in self.attribute_values.items() if k not in _NOT_CARRIED}
+        values.update(carried_fields(self.growth))
+        values = {k: v for k, v in values.items() if v is not None}
+        return PostingItem(self.partition(str(self.member_id)), self.sort_key("growth", int(str(self.k1sk))), **values)
 
     def view(self, references: bool = True) -> dict[str, Any]:
         """The posting; without ``references`` (another merchant's entry), no order, hold or key."""
@@ -232,6 +261,18 @@ class PostingItem(MainModel):
                 "debt_delta": int(self.debt_delta), "balance_after": int(self.balance_after),
                 "lots": json.loads(self.lots), "reason": self.reason, "actor": self.actor,
                 "source": self.source, "idempotency_key": self.idempotency_key, "created_at": self.created_at}
+
+
+_NOT_CARRIED = {"pk", "sk", "gsi1pk", "gsi1sk", "k1pk", "k1sk", "growth", "point_type"}
+
+
+def carried_fields(growth: str) -> dict[str, Any]:
+    """The fields of the growth posting a points posting carries (``growth``, as
+    :meth:`PostingItem.carry` wrote it) that differ from the points posting's."""
+    fields = json.loads(growth)
+    if "lots" in fields:
+        fields["lots"] = json.dumps(fields["lots"], separators=(",", ":"))
+    return {**fields, "point_type": "growth"}
 
 
 class HoldItem(HoldRecord):

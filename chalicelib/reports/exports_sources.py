@@ -73,8 +73,8 @@ def by_day(uow: UnitOfWork, model: type[R], listing: str, asked: Asked, cursor: 
     at = cursor or {}
     first = date.fromisoformat(at["day"]) if at.get("day") else None
     for day in _days(asked.start, asked.end, first):
-        after = at.get("after") if first == day else None
-        sort = SortKey.above(after) if after else None
+        after, start = (at.get("after"), at.get("at")) if first == day else (None, None)
+        sort = SortKey.above(after) if after else SortKey.between(start, "~") if start else None
         shards = [uow.query(model, day_partition(listing, day.isoformat(), n), sort, index="gsi1", page_size=PAGE)
                   for n in range(DAY_SHARDS)]
         for item in heapq.merge(*shards, key=lambda i: str(i.gsi1sk)):
@@ -105,10 +105,17 @@ class Postings:
         return None
 
     def rows(self, uow: UnitOfWork, asked: Asked, cursor: Any) -> Iterator[tuple[list[Any], Any]]:
-        """The period's postings after ``cursor`` (``{day, after}``), the export's merchant's and store's."""
+        """The period's postings after ``cursor`` (``{day, after}``), the export's merchant's and store's.
+        A points posting that carries its change's growth posting is two rows, points first; the
+        cursor between them is ``{day, at, skip}`` (that posting again, its first row written)."""
+        skip = int((cursor or {}).get("skip", 0))
         for posting, position in by_day(uow, PostingRow, self.ledger, asked, cursor):
             if mine(asked, posting.merchant_id, posting.store_id):
-                yield self.row(posting), position
+                rows = [posting, *filter(None, [posting.carried()])]
+                for n in range(skip, len(rows)):
+                    yield self.row(rows[n]), (position if n == len(rows) - 1 else
+                                              {"day": position["day"], "at": posting.gsi1sk, "skip": n + 1})
+            skip = 0
 
     def row(self, p: PostingRow) -> list[Any]:
         """A posting's cells."""

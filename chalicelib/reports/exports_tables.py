@@ -99,6 +99,18 @@ class PostingRow(DayListed):
     merchant_id = UnicodeAttribute(null=True)
     store_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    growth = UnicodeAttribute(null=True)                # points: the growth posting of the change, carried
+    #                                                     (its fields that differ: points/folded.py)
+
+    def carried(self) -> PostingRow | None:
+        """The growth posting this points posting carries, as a row of its own."""
+        if not self.growth:
+            return None
+        names = set(self.get_attributes()) - {"pk", "sk", "gsi1pk", "gsi1sk", "growth"}
+        values = {k: v for k, v in self.attribute_values.items() if k in names}
+        from chalicelib.points import service as points  # what a points posting carries is points' to say
+        values.update({k: v for k, v in points.carried_posting(self.growth).items() if k in names})
+        return PostingRow(self.pk, self.sk, **{k: v for k, v in values.items() if v is not None})
 
 
 class CouponUseRow(DayListed):

@@ -70,7 +70,10 @@ def _rows(export: dict) -> list[dict]:
 def _postings(model) -> list:
     """Every posting of the points (``LEDGER#``) or stored value (``SVLEDGER#``) ledger."""
     prefix = "LEDGER#" if model is PostingItem else "SVLEDGER#"
-    return [p for p in scan(model) if p.pk.startswith(prefix)]
+    stored = [p for p in scan(model) if p.pk.startswith(prefix)]
+    if model is not PostingItem:
+        return stored
+    return [q for p in stored for q in (p, p.carried()) if q is not None]      # growth carried in points
 
 
 def _on(day: str, items) -> list:
@@ -82,7 +85,7 @@ def test_a_ledger_export_holds_exactly_the_periods_postings(api):
     done = _export(api, {"kind": "points_ledger", "start": "2026-03-02", "end": "2026-03-02"})
     rows = _rows(done)
     expected = _on("2026-03-02", _postings(PostingItem))
-    assert len(expected) == 8 and done["rows_done"] == 8            # an earn posts points and growth
+    assert len(expected) == 8 and done["rows_done"] == 8            # an earn posts points and growth (one item)
     assert sorted(r["posting_id"] for r in rows) == sorted(p.posting_id for p in expected)
     assert [r["posted_at"] for r in rows] == sorted(r["posted_at"] for r in rows)         # in time order
     assert {int(r["points"]) for r in rows} == {int(p.amount) for p in expected}

@@ -31,6 +31,12 @@ def _item(mid: str, point_type: str = "points") -> AccountItem | None:
 
 
 def _sequences(mid: str, point_type: str) -> list[int]:
+    """The sequences of the account's postings (growth's: its own and those points postings carry)."""
+    return [int(str(p.sk).rsplit("#", 1)[1]) for p in repository.of(UnitOfWork("test")).postings(mid, point_type)]
+
+
+def _stored(mid: str, point_type: str) -> list[int]:
+    """The sequences of the posting items stored under ``point_type``'s keys."""
     return [int(str(p.sk).rsplit("#", 1)[1]) for p in UnitOfWork("test").query(
         PostingItem, f"LEDGER#{mid}", SortKey.prefix(f"PTS#{point_type}#POST#"), consistent=True)]
 
@@ -61,6 +67,7 @@ def test_one_item_carries_points_and_growth_each_with_its_own_sequence(api):
     assert (int(item.available), int(item.version), int(item.g_available), int(item.g_version)) == (130, 3, 180, 3)
     assert (int(item.g_earned), int(item.earned)) == (180, 150)
     assert _sequences(mid, "points") == [1, 2, 3] and _sequences(mid, "growth") == [1, 2, 3]
+    assert _stored(mid, "growth") == [3]                # the earns' growth postings are in the points ones
     accounts = _accounts(api, mid)
     assert (accounts["points"]["balance"], accounts["growth"]["balance"]) == (130, 180)
     assert (accounts["points"]["version"], accounts["growth"]["version"]) == (3, 3)
@@ -188,3 +195,69 @@ def test_the_migration_run_finds_them_by_a_scan_once_and_then_is_skipped(aws):
         assert balanced(members[2], "growth")["available"] == 30        # read beside until a change carries it
     finally:
         clock.freeze(None)
+
+
+def test_the_growth_statement_pages_through_postings_carried_and_its_own(api):
+    """An earn's growth posting is carried in its points posting (one item, keys1 lists it for the
+    statement); a change of growth alone posts one of its own; a points change none. The growth
+    statement reads both, newest first, page by page; the points statement only points."""
+    clock.freeze(T0)
+    mid = api.member("13800535010")
+    for i in range(3):
+        earn(api, mid, f"s{i}", 1_000 * (i + 1))                  # growth 10, 20, 30: carried
+        _adjust(api, mid, 1, "growth")                            # of its own
+        api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 1, "reward": "gift"})   # points only
+    assert _stored(mid, "growth") == [2, 4, 6] and _stored(mid, "points") == [1, 2, 3, 4, 5, 6]
+    pages, before = [], None
+    while True:
+        page = api.ok("GET", f"/v1/members/{mid}/points/ledger?point_type=growth&limit=2"
+                      + (f"&before={before}" if before else ""))
+        pages.append([(p["sequence"], p["kind"], p["amount"], p["balance_after"]) for p in page["postings"]])
+        before = page["next_before"]
+        if before is None:
+            break
+    assert pages == [[(6, "adjust", 1, 63), (5, "earn", 30, 62)], [(4, "adjust", 1, 32), (3, "earn", 20, 31)],
+                     [(2, "adjust", 1, 11), (1, "earn", 10, 10)]]
+    points = api.ok("GET", f"/v1/members/{mid}/points/ledger?point_type=points&limit=10")["postings"]
+    assert [(p["sequence"], p["kind"]) for p in points] == [(6, "redeem"), (5, "earn"), (4, "redeem"), (3, "earn"),
+                                                             (2, "redeem"), (1, "earn")]
+    earned = api.ok("GET", f"/v1/members/{mid}/points/ledger?point_type=growth&limit=1&before=2")["postings"][0]
+    assert earned["lots"][0]["delta"] == 10 and earned["source"] == "order:m1:s0"
+    assert earned["posting_id"] != points[-1]["posting_id"]       # each posting keeps its own id
+
+
+def test_a_growth_posting_staged_before_the_points_one_is_carried_all_the_same(api):
+    from chalicelib.points import program
+    mid = api.member("13800535011")
+    earn(api, mid, "w1", 1_000)
+    uow = UnitOfWork("test")
+    rules = program.rules_at(uow, clock.now())[1]
+    today = program.today()
+    growth = program.ledger(uow, mid, "growth", rules, today)
+    growth.add_lot(7, None, source="test")
+    g = growth.stage("adjust", 7, reason="first", source="test", event_type="points.adjusted")
+    points = program.ledger(uow, mid, "points", rules, today)
+    points.add_lot(3, None, source="test")
+    p = points.stage("adjust", 3, reason="second", source="test", event_type="points.adjusted")
+    uow.commit()
+    assert _stored(mid, "growth") == [] and _stored(mid, "points") == [1, 2]
+    assert _sequences(mid, "growth") == [1, 2]
+    stored = repository.of(UnitOfWork("test")).postings(mid, "growth", limit=1, newest_first=True)
+    carried = next(iter(stored))
+    assert (carried.posting_id, int(carried.amount), carried.reason) == (g.posting_id, 7, "first")
+    assert p.posting_id != g.posting_id and balanced(mid, "growth")["available"] == 17
+
+
+def test_an_export_stopped_between_a_postings_points_and_growth_rows_carries_on_with_the_growth_row(api):
+    from chalicelib.reports.exports_sources import POINTS_COLUMNS, Asked, Postings
+    clock.freeze(T0)
+    mid = api.member("13800535012")
+    earn(api, mid, "x1", 5_000)
+    earn(api, mid, "x2", 7_000)
+    source = Postings("points", POINTS_COLUMNS)
+    asked = Asked("points_ledger", T0.date(), T0.date())
+    every = list(source.rows(UnitOfWork("test"), asked, None))
+    assert [(r[3], r[5]) for r, _ in every] == [("points", 50), ("growth", 50), ("points", 70), ("growth", 70)]
+    for n, (_, position) in enumerate(every):
+        rest = [r for r, _ in source.rows(UnitOfWork("test"), asked, json.loads(json.dumps(position)))]
+        assert rest == [r for r, _ in every[n + 1:]], (n, position)

@@ -32,7 +32,7 @@ def test_the_points_reconciliation_job_counts_the_accounts_out_of_balance(api, e
     fix.delete(posting)
     fix.commit()
     assert api.run_job("points-reconcile")["balanced"] is False
-    assert emitted[-1] == ("ReconciliationMismatches", 1)
+    assert emitted[-1] == ("ReconciliationMismatches", 2)          # points, and the growth its posting carried
 
 
 def test_every_program_counts_each_mismatch_of_every_program_that_fails(aws, emitted):
