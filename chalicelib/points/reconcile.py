@@ -65,7 +65,7 @@ def listed(uow: UnitOfWork, listing_key: str) -> list[dict[str, Any]]:
     shared = repository.of(uow).shared(member_id)
     if point_type == "growth":
         return [] if shared.g_version is not None else [account(uow, member_id, "growth")]
-    return [account(uow, member_id, t) for t in FOLDED if t == "points" or int(shared.item.g_version or 0)]
+    return [account(uow, member_id, t) for t in FOLDED if t == "points" or int(shared.g_version or 0)]
 
 
 def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
