@@ -157,8 +157,9 @@ def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, be
     member_id = access.member(uow, member_id, by)
     items = list(repository.of(uow).postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
     page = [v for v in (_view(i, by) for i in items) if v["sequence"] != before][:limit]
+    last = page[-1]["sequence"] if page else before     # sequences run gap-free down to 1
     return {"member_id": member_id, "point_type": point_type, "postings": page,
-            "next_before": page[-1]["sequence"] if len(page) == limit and page[-1]["sequence"] > 1 else None}
+            "next_before": last if last is not None and last > 1 else None}
 
 
 def balance_keys(member_id: str, point_type: str) -> list[tuple[Any, tuple[str, str]]]:

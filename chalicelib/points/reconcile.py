@@ -69,17 +69,18 @@ def listed(uow: UnitOfWork, listing_key: str) -> list[dict[str, Any]]:
 
 
 def everything(uow: UnitOfWork, limit: int = 10_000) -> dict[str, Any]:
-    """Check the accounts the first ``limit`` keys of the accounts listing name (a points account's
-    names its growth too), shard by shard (the endpoint's page), and show where the job's pass is."""
-    keys = checked = 0
+    """Check the first ``limit`` accounts (a points account's listing key names its growth too),
+    shard by shard of the accounts listing (the endpoint's page), and show where the job's pass is."""
+    checked = 0
     mismatches = []
     for shard in range(ACCOUNT_SHARDS):
-        for key in repository.of(uow).accounts_in_shard(shard, limit=limit - keys):
-            keys += 1
-            results = listed(uow, key)
+        for key in repository.of(uow).accounts_in_shard(shard, limit=limit - checked):
+            results = listed(uow, key)[:limit - checked]
             checked += len(results)
             mismatches += [result for result in results if not result["balanced"]]
-        if keys >= limit:
+            if checked >= limit:
+                break
+        if checked >= limit:
             break
     return {"accounts_checked": checked, "balanced": not mismatches, "mismatches": mismatches[:MISMATCHES_REPORTED],
             "progress": reconciliation.progress(uow, LEDGER, SHARDS)}

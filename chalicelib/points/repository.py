@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from datetime import date, datetime
-from itertools import chain, islice
+from itertools import chain, islice, takewhile
 from typing import cast
 
 from chalicelib.db.backend import SortKey
@@ -31,6 +31,7 @@ from chalicelib.points.tables import (
 )
 
 LOT_PAGE = 20          # lots read per page while spending: most spends touch one or two lots
+LAG_READ = 20          # the newest points postings a growth page reads for carried lines keys1 shows late
 
 
 class PointsRepository:
@@ -135,10 +136,37 @@ class PointsRepository:
         audit) from the points postings read in full, a page from those keys1 lists."""
         if point_type != "growth":
             return self._postings(member_id, point_type, before, limit, newest_first)
+        if limit is not None and newest_first:
+            return iter(self._growth_page(member_id, before, limit))
         own = self._postings(member_id, "growth", before, limit, newest_first)
         carried = self._carried(member_id, before, limit, newest_first)
         merged = heapq.merge(own, carried, key=_sequence, reverse=newest_first)
         return islice(merged, limit) if limit is not None else merged
+
+    def _growth_page(self, member_id: str, before: int | None, limit: int) -> list[PostingItem]:
+        """At most ``limit`` growth postings, newest first, below ``before``: each sequence from the
+        account's (or ``before``'s) down, none skipped. keys1 names those carried in points
+        postings, and on AWS it shows a write a moment later: a sequence it does not name yet is
+        looked for in the newest ``LAG_READ`` points postings (consistent; the lagging ones are
+        the newest). A first page still missing its newest lines starts below them (they show a
+        moment later); a page stops above any other line not found (the next page starts there)."""
+        top = int(self.account(member_id, "growth").version or 0)
+        top = min(top, before - 1) if before is not None else top
+        wanted = list(range(top, max(top - limit, 0), -1))
+        if not wanted:
+            return []
+        found = {_sequence(p): p for p in self._postings(member_id, "growth", top, limit, True)}
+        found.update((_sequence(c), c) for c in self._carried(member_id, top + 1, limit, True))
+        if missing := set(wanted) - set(found):
+            for posting in self._postings(member_id, "points", None, LAG_READ, True):
+                carried = posting.carried()
+                if carried is not None and _sequence(carried) in missing:
+                    found[_sequence(carried)] = carried
+        if before is None:
+            while wanted and wanted[0] not in found:
+                wanted.pop(0)
+        page = list(takewhile(lambda n: n in found, wanted))
+        return [found[n] for n in page]
 
     def _carried(self, member_id: str, before: int | None, limit: int | None,
                  newest_first: bool) -> Iterator[PostingItem]:
