@@ -12,6 +12,7 @@ from chalicelib.points import rules as R
 from chalicelib.points.growth import GrowthLedger, counted
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
+from chalicelib.shared.errors import ValidationProblem
 from chalicelib.shared.principal import Principal
 
 if TYPE_CHECKING:
@@ -153,8 +154,13 @@ def _view(posting: Any, by: Principal) -> dict[str, Any]:
 
 def ledger_page(uow: UnitOfWork, member_id: str, point_type: str, limit: int, before: int | None,
                 by: Principal) -> dict[str, Any]:
-    """A page of postings, newest first; ``before`` continues from a sequence number."""
+    """A page of postings, newest first; ``before`` continues from a sequence number. A point type
+    the program does not have (and the member never had) is refused, not answered empty."""
     member_id = access.member(uow, member_id, by)
+    _, rules = program.rules_at(uow, clock.now())
+    if point_type not in ("points", "growth", *rules.point_types) and \
+            not int(repository.of(uow).account(member_id, point_type).version or 0):
+        raise ValidationProblem(f"unknown point type '{point_type}'")
     items = list(repository.of(uow).postings(member_id, point_type, before=before, limit=limit + 1, newest_first=True))
     page = [v for v in (_view(i, by) for i in items) if v["sequence"] != before][:limit]
     last = page[-1]["sequence"] if page else before     # sequences run gap-free down to 1

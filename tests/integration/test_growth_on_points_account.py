@@ -223,6 +223,8 @@ def test_the_growth_statement_pages_through_postings_carried_and_its_own(api):
     points = api.ok("GET", f"/v1/members/{mid}/points/ledger?point_type=points&limit=10")["postings"]
     assert [(p["sequence"], p["kind"]) for p in points] == [(6, "redeem"), (5, "earn"), (4, "redeem"), (3, "earn"),
                                                              (2, "redeem"), (1, "earn")]
+    status, problem = api.call("GET", f"/v1/members/{mid}/points/ledger?point_type=grwth")   # attacks H and I
+    assert status == 422 and "grwth" in problem["detail"]
     earned = api.ok("GET", f"/v1/members/{mid}/points/ledger?point_type=growth&limit=1&before=2")["postings"][0]
     assert earned["lots"][0]["delta"] == 10 and earned["source"] == "order:m1:s0"
     assert earned["posting_id"] != points[-1]["posting_id"]       # each posting keeps its own id
