@@ -24,11 +24,14 @@ def migrate_growth_accounts(client: Any, table: str, page_size: int = 1_000) -> 
     """Carry every growth account of before onto its points account and delete its lots."""
     from chalicelib.points.growth import fold  # (the capability, imported by the run only)
     report: dict[str, Any] = {"carried": 0, "lots_deleted": 0}
+    folded: set[str] = set()            # members done in this run: the scan meets each lot of theirs
 
     def visit(item: dict[str, Any]) -> bool | str | None:
         program, logical = tenancy.split(item["pk"]["S"])
         if program is None or not logical.startswith("MEMBER#"):
             return None
+        if item["pk"]["S"] in folded:
+            return True
         try:
             carried, deleted = fold(program, logical.removeprefix("MEMBER#"))
         except Exception:   # noqa: BLE001 - one member must not stop the others; the next run retries
@@ -36,6 +39,7 @@ def migrate_growth_accounts(client: Any, table: str, page_size: int = 1_000) -> 
             return item["pk"]["S"]
         report["carried"] += carried
         report["lots_deleted"] += deleted
+        folded.add(item["pk"]["S"])
         return True
     run = scan_once(client, table, NAME, visit, page_size, FilterExpression="begins_with(sk, :g)",
                     ExpressionAttributeValues={":g": {"S": "PTS#growth#LOT"}})
