@@ -475,6 +475,7 @@ def expiry_job(stack, members: int, share_percent: int, programs: int = 10) -> d
 
     from chalicelib import jobs
     from chalicelib.db import tenancy
+    from chalicelib.points import dates
     from chalicelib.points.tables import AccountItem, LotItem
     from chalicelib.shared.config import settings
     from devstack import emulator
@@ -495,9 +496,9 @@ def expiry_job(stack, members: int, share_percent: int, programs: int = 10) -> d
             lot = LotItem(*LotItem.live_key(mid, "points", expires, "0000000001-01"), lot_id="0000000001-01",
                           member_id=mid, point_type="points", original=100, remaining=100, expires_on=expires,
                           earned_at="2026-01-01T00:00:00.000Z")
-            lot.set_due([], date(2026, 1, 1))
             acct = AccountItem(*AccountItem.key(mid, "points"), member_id=mid, point_type="points", available=100,
                                pending=0, held=0, debt=0, earned=100, redeemed=0, expired=0, version=1)
+            dates.bring_forward(acct, expires, [], date(2026, 1, 1))        # the account's next date: the lot's expiry
             for item in (lot, acct):
                 tenancy.to_physical(f"bench-{i % programs}", item)
                 backend.put_item(table, item.serialize())

@@ -49,11 +49,11 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 DUE_SHARDS = 8        # shards of a kind not in SHARDS
 # Shards per kind and program, from the kind's peak write rate in one program (docs/scale.md): a
-# partition of the index takes 1,000 writes a second. The kinds an earn may write (a lot, the
-# account's rolling date, the lot's reminder, the tier's review and reminder) and the member's
+# partition of the index takes 1,000 writes a second. The kinds an earn may write (a pending lot,
+# the account's next date, a lot's reminder of before, the tier's review and reminder) and the member's
 # review (a flash of registrations) take up to a flash's 10,000 a second: 16 shards, 625 a second
 # each. Holds, bonuses, paid memberships and gift card batches come at order or operator pace.
-SHARDS = {"points-lot": 16, "points-rolling": 16, "points-remind": 16, "points-reminder": 16, "lifecycle": 16,
+SHARDS = {"points-lot": 16, "points-rolling": 16, "points-dates": 16, "points-remind": 16, "points-reminder": 16, "lifecycle": 16,
           "tier-review": 16, "tier-remind": 16, "tier-reminder": 16, "sv-bonus": 4, "points-hold": 2, "sv-hold": 2,
           "gc-hold": 2, "membership-expiry": 2, "gc-batch": 1, "coupon-expiry": 16, "coupon-hold": 2, "checkout": 2}
 LANES = 8             # continuations a run fans out to per batch of programs (lane n: shards n, n + LANES...)
@@ -193,7 +193,7 @@ def due_day(duesk: str) -> date:
 
 
 def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
-              index: str = INDEX) -> Iterator[tuple[str, M]]:
+              index: str = INDEX, keep: Callable[[str], bool] | None = None) -> Iterator[tuple[str, M]]:
     """Every item of ``kind`` due by ``as_of``, program by program and shard by shard, with its program.
 
     Each program keeps its calendar in its own time zone, so the shards are read up to the latest
@@ -206,7 +206,8 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
 
     Within a job run, each (program, shard) of the run's lanes starts where the run's cursor says
     (:class:`Slice`), and the reading stops at the run's deadline, before the next item: every
-    item yielded before was handled, so the cursor names the last one."""
+    item yielded before was handled, so the cursor names the last one. ``keep``: the entries (by
+    their index sort key) this job wants; it passes the others over unread."""
     tomorrow = (clock.latest_date(as_of) + timedelta(days=1)).isoformat()
     sort_key = SORT_KEYS.get(index, "duesk")
     today: dict[str, date] = {}
@@ -223,6 +224,8 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
         # at or after the last one handled (which is then skipped), and before tomorrow
         sort = SortKey.between(after, tomorrow) if after else SortKey.below(tomorrow)
         entries = backend.query(model, partition(program, kind, shard), sort, index=index, page_size=PAGE)
+        if keep is not None:
+            entries = (entry for entry in entries if keep(getattr(entry, sort_key)))
         for position, item in _whole(backend, model, entries, sort_key, index in WHOLE):
             if position == after:
                 continue

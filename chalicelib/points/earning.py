@@ -137,7 +137,7 @@ def _earn_points(uow: UnitOfWork, member_id: str, rules: R.ProgramRules, today: 
                          unlock_on=today + timedelta(days=rules.pending_days) if pending else None,
                          source=stamp["source"])
     if rules.expiry.policy == "rolling":
-        rolling.push(ledger, member_id, today + timedelta(days=rules.expiry.days), lot["lot_id"], rules.reminder_days)
+        rolling.push(ledger, today + timedelta(days=rules.expiry.days), rules.reminder_days)
     posting = ledger.stage("earn", points, reason="order", event_type="points.earned",
                            event_data={"order_id": order_id}, **stamp)
     reply.update(pending=pending, expires_on=lot["expires_on"] or ledger.account.rolling_until,

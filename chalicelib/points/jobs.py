@@ -2,9 +2,10 @@
 and runs its items through :func:`~chalicelib.db.due.run_due`, so one item never stops a run.
 
 * ``points-expiry``: pending lots whose return window closed unlock; lots past their last day
-  expire (one expiry posting each); accounts past a rolling expiry date lose their live lots.
-* ``points-reminders``: a ``points.expiring`` event per lot 30/15/3 days (configurable) before it
-  expires; each lot then moves to its next reminder.
+  expire (one expiry posting each); accounts past a rolling expiry date lose their live lots. An
+  account's next date (:mod:`.dates`) says when its lots (or window) are due.
+* ``points-reminders``: a ``points.expiring`` event for each last day of an account's points 30/15/3
+  days (configurable) before it; the account then moves to its next date.
 * ``points-holds``: checkout holds never confirmed are released when they time out.
 * ``points-inflation``: warns when issuance outruns redemption past the configured threshold.
 * ``points-reconcile``: the next page of accounts of every shard against their postings and items.
@@ -14,14 +15,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any
 
-from chalicelib.db.due import run_due
+from chalicelib.db.due import current_slice, due_day, run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.ledger import reconciliation
 from chalicelib.ledger.holds import FILLING, OPEN, RELEASING, lapse_job
-from chalicelib.points import orders, program, reconcile, repository, rolling, spending
+from chalicelib.points import dates, orders, program, reconcile, repository, rolling, spending
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.projection import WINDOW_DAYS, window
 from chalicelib.points.rules import ProgramRules, inflated
@@ -32,24 +34,26 @@ from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 
 EXPIRY_ACTOR = "job:points-expiry"
+DEADLINE_EVERY = 50      # lots of one account expired between looks at the run's deadline
 
 
 @job("points-expiry")
 def expiry(as_of: datetime) -> dict[str, Any]:
     """Unlock pending lots, expire lots past their last day and accounts past a rolling date."""
     reader = UnitOfWork(EXPIRY_ACTOR)
-    lots = run_due(repository.of(reader).due_lots(as_of),
+    repo = repository.of(reader)
+    lots = run_due(repo.due_lots(as_of),
                    lambda due, attempt: _lot(due[0], due[1], attempt, program.today(as_of), as_of), _name,
                    "points-expiry")
-    rolling = run_due(repository.of(reader).due_rolling(as_of),
-                      lambda due, _: _rolling(due[0], due[1], program.today(as_of), as_of), _name, "points-expiry")
-    return {"items_read": lots.items_read + rolling.items_read,
-            "points_expired": lots.counts["expired"] + rolling.counts["expired"],
-            "points_unlocked": lots.counts["unlocked"], **lots.give_ups(), **_prefixed(rolling.give_ups())}
+    accounts = run_due(chain(repo.due_dates(as_of, expiry=True), repo.due_rolling(as_of)),
+                       lambda due, _: _account(due[0], due[1], program.today(as_of), as_of), _name, "points-expiry")
+    return {"items_read": lots.items_read + accounts.items_read,
+            "points_expired": lots.counts["expired"] + accounts.counts["expired"],
+            "points_unlocked": lots.counts["unlocked"], **lots.give_ups(), **_prefixed(accounts.give_ups())}
 
 
 def _prefixed(give_ups: dict[str, object]) -> dict[str, object]:
-    return {f"rolling_{k}": v for k, v in give_ups.items()}
+    return {f"accounts_{k}": v for k, v in give_ups.items()}
 
 
 def _name(due: tuple[str, Any]) -> str:
@@ -60,6 +64,31 @@ def _open(actor: str, program_id: str, as_of: datetime) -> tuple[UnitOfWork, Pro
     """A unit of work in the item's program, and that program's rules."""
     uow = UnitOfWork(actor, program=program_id)
     return uow, program.rules_at(uow, as_of)[1]
+
+
+def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
+    """An account whose next date holds an expiry: past its rolling date, every live lot expires;
+    else each dated lot past its last day does (one posting each, as a lot's own entry did); then
+    the account's entry moves to its next date (:mod:`.dates`). A reminder's entry of a day gone by
+    is visited too (the reminders job has not been by: an expiry may be due behind it; the reminder
+    stays due). A run out of time leaves the entry due, and the next run goes on."""
+    member_id, point_type = due.member_id, due.point_type
+    entry = dates.current(due)
+    if entry and entry[1] == dates.REMIND and entry[0] >= today:
+        return Counter()                  # a reminder's, due today in its program: the reminders job's
+    uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
+    if rolling.lapsed(repository.of(uow).account(member_id, point_type), today):
+        done = rolling.expire(program_id, member_id, point_type, today, as_of, EXPIRY_ACTOR)
+    else:
+        done = Counter()
+        yesterday = (today - timedelta(days=1)).isoformat()
+        for n, lot in enumerate(list(repository.of(uow).live_lots(member_id, point_type, until=yesterday))):
+            if n and n % DEADLINE_EVERY == 0 and current_slice().out_of_time():
+                return done
+            if lot.expires_on:
+                done += _lot(program_id, lot, 1, today, as_of)
+    dates.settle(UnitOfWork(EXPIRY_ACTOR, program=program_id), member_id, point_type, today, rules.reminder_days)
+    return done
 
 
 def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime) -> Counter:
@@ -89,45 +118,33 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
     return Counter(expired=n)
 
 
-def _rolling(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
-    return rolling.expire(program_id, due.member_id, due.point_type, today, as_of, EXPIRY_ACTOR)
-
-
 @job("points-reminders")
 def reminders(as_of: datetime) -> dict[str, Any]:
-    """A ``points.expiring`` event per lot whose reminder day has come; the lot moves on."""
-    reader = UnitOfWork("job:points-reminders")
-    run = run_due(repository.of(reader).due_reminders(as_of),
-                  lambda due, _: _remind(due[0], due[1], program.today(as_of), as_of), _name,
-                  "points-reminders", attempts=1)
+    """A ``points.expiring`` event for each last day of an account's points whose reminder day has
+    come (:mod:`.dates`); a lot's reminder of before visits its account the same way."""
+    repo = repository.of(UnitOfWork("job:points-reminders"))
+    run = run_due(chain(repo.due_dates(as_of), repo.due_reminders(as_of)),
+                  lambda due, _: _remind(due[0], due[1], program.today(as_of), as_of), _name, "points-reminders")
     return {"items_read": run.items_read, "reminders_sent": run.counts["sent"], **run.give_ups()}
 
 
-def _remind(program_id: str, due: LotItem, today: date, as_of: datetime) -> Counter:
+def _remind(program_id: str, due: Any, today: date, as_of: datetime) -> Counter:
     uow, rules = _open("job:points-reminders", program_id, as_of)
+    if isinstance(due, AccountItem):
+        return dates.remind(uow, due.member_id, due.point_type, today, rules.reminder_days)
     lot = repository.of(uow).lot((due.pk, due.sk))
-    if lot is None or lot.reminder_at != due.reminder_at:
+    if lot is None or lot.reminder_at != due.reminder_at or not lot.reminder_at:
         return Counter()
-    of = rolling.reminder(repository.of(uow).account(lot.member_id, lot.point_type), lot, today) \
-        if not lot.expires_on else (lot.expires_on, int(lot.remaining))
-    # as read: on keys1, or on gsi1 from before (it moves to keys1 now)
+    # a lot's reminder of before: its account's visit sends what is due from that day (and takes
+    # the account onto its next date), then the lot leaves the reminders' index
+    sent = dates.remind(uow, lot.member_id, lot.point_type, today, rules.reminder_days,
+                        since=due_day(lot.reminder_at) - timedelta(days=1))
+    done = UnitOfWork("job:points-reminders", program=program_id)
     read = (LotItem.k1sk == lot.k1sk) if lot.k1sk else (LotItem.gsi1sk == lot.gsi1sk)
-    lot.set_due(rules.reminder_days, today + timedelta(days=1))
-    if of is None:                       # a rolling date since moved (a newer lot reminds) or ended
-        lot.k1pk = lot.k1sk = None
-    uow.update(lot, [LotItem.k1pk.set(uow.index_key(lot.k1pk)) if lot.k1pk else LotItem.k1pk.remove(),
-                     LotItem.k1sk.set(lot.k1sk) if lot.k1sk else LotItem.k1sk.remove(),
-                     LotItem.gsi1pk.remove(), LotItem.gsi1sk.remove()],
-               read, on_conflict=lambda: ConcurrentUpdate("lot changed"))
-    if of is None:
-        uow.commit()
-        return Counter()
-    expires_on, points = of
-    uow.emit(DomainEvent("points.expiring", f"member:{lot.member_id}", {
-        "member_id": lot.member_id, "point_type": lot.point_type, "lot_id": lot.lot_id,
-        "points": points, "expires_on": expires_on, "days_left": (date.fromisoformat(expires_on) - today).days}))
-    uow.commit()
-    return Counter(sent=1)
+    done.update(lot, [LotItem.k1pk.remove(), LotItem.k1sk.remove(), LotItem.gsi1pk.remove(), LotItem.gsi1sk.remove()],
+                read, on_conflict=lambda: ConcurrentUpdate("lot changed"))
+    done.commit()
+    return sent
 
 
 def _lapse(program_id: str, due: HoldItem) -> Counter:

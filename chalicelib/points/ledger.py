@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
 from chalicelib.ledger.account import JournalAccount
-from chalicelib.points import filing, folded, owed, repository
+from chalicelib.points import dates, filing, folded, owed, repository
 from chalicelib.points.tables import AccountItem, LotItem, PostingItem
 from chalicelib.shared import clock
 from chalicelib.shared.errors import Conflict, changed
@@ -139,7 +139,9 @@ class Ledger:
         return self._track(found) if found else None
 
     def _new(self, key: tuple[str, str], lot: LotItem) -> LotItem:
-        lot.set_due(self.reminder_days, self.today)
+        lot.set_due()                  # a pending lot's unlock; a live one's dates are its account's:
+        if lot.expires_on and not lot.is_pending:
+            dates.bring_forward(self.account, lot.expires_on, self.reminder_days, self.today)
         self.lots[key[1]] = lot
         self.read_remaining[key[1]] = None
         return lot

@@ -19,6 +19,7 @@ from chalicelib.events.folding import read_shards
 from chalicelib.orders import service as orders
 from chalicelib.points import folded
 from chalicelib.points.tables import (
+    DATES,
     LISTING,
     AccountItem,
     CounterItem,
@@ -29,6 +30,7 @@ from chalicelib.points.tables import (
     PointsOrderItem,
     PostingItem,
 )
+from chalicelib.shared import clock
 
 LOT_PAGE = 20          # lots read per page while spending: most spends touch one or two lots
 LAG_READ = 20          # the newest points postings a growth page reads for carried lines keys1 shows late
@@ -240,6 +242,13 @@ class PointsRepository:
     def due_rolling(self, as_of: datetime) -> Iterator[tuple[str, AccountItem]]:
         """Accounts whose rolling expiry date has passed by ``as_of``."""
         return due_items(self.uow.backend, AccountItem, "points-rolling", as_of)
+
+    def due_dates(self, as_of: datetime, expiry: bool = False) -> Iterator[tuple[str, AccountItem]]:
+        """Accounts whose next date (:mod:`.dates`) has come by ``as_of``; ``expiry``: those whose
+        date holds an expiry, or a reminder's of a day gone by anywhere (the others unread)."""
+        before = clock.latest_date(as_of).isoformat()
+        keep = (lambda position: not position.endswith("#remind") or position < before) if expiry else None
+        return due_items(self.uow.backend, AccountItem, DATES, as_of, keep=keep)
 
     def due_holds(self, as_of: datetime) -> Iterator[tuple[str, HoldItem]]:
         """Holds that may have lapsed by ``as_of``."""

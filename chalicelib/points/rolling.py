@@ -13,11 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from chalicelib.db.due import due_keys
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger import lots as L
+from chalicelib.points import dates, orders, program, repository
 from chalicelib.points import ledger as budget
-from chalicelib.points import orders, program, repository
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.tables import AccountItem, LotItem
 from chalicelib.shared import clock
@@ -46,26 +45,14 @@ def ended_before(account: AccountItem, paid_on: date, today: date) -> bool:
     return lapsed(account, today) and account.rolling_until < paid_on.isoformat()
 
 
-def push(ledger: Ledger, member_id: str, until: date, lot_id: str, reminder_days: list[int]) -> None:
+def push(ledger: Ledger, until: date, reminder_days: list[int]) -> None:
     """Every purchase pushes the expiry of all the member's points out again; a back-dated one
-    never pulls it back in (a newer purchase already set it later). The purchase's lot carries the
-    window's reminders (an older lot's, for a window since moved, are dropped when due)."""
+    never pulls it back in (a newer purchase already set it later). The account's next date comes
+    forward to the window's when sooner (:mod:`.dates`: its reminders count down to the window's end)."""
     if ledger.account.rolling_until and ledger.account.rolling_until >= until.isoformat():
         return
     ledger.account.rolling_until = until.isoformat()
-    ledger.account.duepk, ledger.account.duesk = due_keys(
-        "points-rolling", until + timedelta(days=1), f"{member_id}#points")
-    lot = ledger.lots.get(LotItem.live_key(member_id, ledger.point_type, None, lot_id)[1])
-    if lot is not None:                   # none when the points all repaid debt
-        lot.set_due(reminder_days, ledger.today, until.isoformat())
-
-
-def reminder(account: AccountItem, lot: LotItem, today: date) -> tuple[str, int] | None:
-    """What the reminder of a lot without a last day of its own is of: the account's rolling date
-    and its points, while that date is still the one the lot reminds of; else None."""
-    if lot.remind_for and lot.remind_for == last_day(account, today):
-        return lot.remind_for, int(account.available or 0)
-    return None
+    dates.bring_forward(ledger.account, ledger.account.rolling_until, reminder_days, ledger.today)
 
 
 def expire(program_id: str, member_id: str, point_type: str, today: date, as_of: datetime, actor: str) -> Counter:

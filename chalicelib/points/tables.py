@@ -9,6 +9,7 @@
                                                      partition of its own so history never sits
                                                      beside the lots every operation queries
 ``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
+``MEMBER#<id> / PTS#<type>#REMINDED``                through which day expiry reminders were sent
 ``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
 ``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
 ``ORDER#<merchant>#<order> / ORDER``                 the order (``orders``) with what it earned and
@@ -38,10 +39,10 @@ from chalicelib.db.items import DueIndex, Gsi1, Keys1, MainModel
 from chalicelib.events.folding import FOLD_SHARDS
 from chalicelib.ledger.holds import HoldRecord
 from chalicelib.ledger.listing import AccountListing
-from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.orders.service import OrderItem
 
 NO_EXPIRY = "9999-12-31"
+DATES = "points-dates"         # the due kind of an account's next date (points/dates.py)
 VIEW_FIELDS = ("available", "pending", "held", "debt", "earned", "redeemed", "expired", "clawed_back", "restored",
                "version")
 # The points and growth accounts are listed under PTSACCT#<shard> / <member>#<type> for the
@@ -86,7 +87,8 @@ class AccountItem(MainModel):
     g_expired = NumberAttribute(null=True)
     g_clawed_back = NumberAttribute(null=True)
     g_version = NumberAttribute(null=True)
-    duepk = UnicodeAttribute(null=True)          # DUE#points-rolling while a rolling date is set
+    duepk = UnicodeAttribute(null=True)          # DUE#points-dates: the account's next date (points/dates.py;
+    #                                              DUE#points-rolling: a rolling date's entry of before)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
     k1pk = UnicodeAttribute(null=True)          # PTSACCT#<shard>: every account, for the reconciliation
@@ -138,16 +140,16 @@ class LotItem(MainModel):
     unlock_on = UnicodeAttribute(null=True)
     earned_at = UnicodeAttribute()
     source = UnicodeAttribute(null=True)
-    duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending) or expiry (live)
+    duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending); expiry (live, until 2026-12-07)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
-    k1pk = UnicodeAttribute(null=True)           # DUE#points-reminder: next expiry reminder (keys only: a
-    k1sk = UnicodeAttribute(null=True)           # spend that changes ``remaining`` writes nothing there)
+    k1pk = UnicodeAttribute(null=True)           # DUE#points-reminder: a lot's next reminder until 2026-12-07
+    k1sk = UnicodeAttribute(null=True)           # (the account's next date stands for it now: points/dates.py)
     reminder = Keys1()
     gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: where it was until 2026-12-06 (gsi1 copied
     gsi1sk = UnicodeAttribute(null=True)         # the lot at every spend from it), until its next reminder
     reminders = Gsi1()
-    remind_for = UnicodeAttribute(null=True)     # rolling expiry: the account's date this lot reminds of
+    remind_for = UnicodeAttribute(null=True)     # rolling expiry: the account's date a lot of before reminded of
 
     @property
     def reminder_at(self) -> str | None:
@@ -166,27 +168,29 @@ class LotItem(MainModel):
     def is_pending(self) -> bool:
         return "#PEND#" in self.sk
 
-    def set_due(self, reminder_days: list[int], today: date, remind_for: str | None = None) -> None:
-        """Index this lot for its next unlock/expiry and its next reminder: of its own last day, or
-        (``remind_for``, a lot without one under rolling expiry) of the account's rolling date."""
-        if remind_for:
-            self.remind_for = remind_for
-        target = self.expires_on or self.remind_for
-        when = self.unlock_on if self.is_pending else self.expires_on
-        if when:
-            # Due the day after its last valid day (expiry) or on its unlock day.
-            day = date.fromisoformat(when) if self.is_pending else expiry_due_day(when)
-            self.duepk, self.duesk = due_keys("points-lot", day, f"{self.member_id}#{self.sk}")
+    def set_due(self) -> None:
+        """Index a pending lot for its unlock day. A live lot has no entry of its own: its
+        account's next date stands for its expiry and reminders (points/dates.py); lots from
+        before keep theirs (``duepk``: expiry; ``k1pk`` or ``gsi1pk``: next reminder) until due."""
+        if self.is_pending and self.unlock_on:
+            self.duepk, self.duesk = due_keys("points-lot", date.fromisoformat(self.unlock_on),
+                                              f"{self.member_id}#{self.sk}")
         else:
             self.duepk = self.duesk = None
         self.k1pk = self.k1sk = self.gsi1pk = self.gsi1sk = None
-        if target and not self.is_pending:
-            expires = date.fromisoformat(target)
-            for days in sorted(reminder_days, reverse=True):
-                remind = date.fromordinal(expires.toordinal() - days)
-                if remind >= today:
-                    self.k1pk, self.k1sk = due_keys("points-reminder", remind, f"{self.member_id}#{self.sk}")
-                    break
+
+
+class RemindedItem(MainModel):
+    """``MEMBER#<id> / PTS#<type>#REMINDED``: through which day the account's expiry reminders were
+    sent (points/dates.py); written only by a reminder's visit, on the day it read."""
+
+    member_id = UnicodeAttribute()
+    point_type = UnicodeAttribute()
+    through = UnicodeAttribute()
+
+    @staticmethod
+    def key(member_id: str, point_type: str) -> tuple[str, str]:
+        return f"MEMBER#{member_id}", f"PTS#{point_type}#REMINDED"
 
 
 class PostingItem(MainModel):

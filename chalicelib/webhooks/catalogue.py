@@ -94,9 +94,10 @@ CATALOGUE: tuple[tuple[str, tuple[Row, ...]], ...] = (
          "pending points became available (the return window closed)",
          "ledger fields"),
         (("points.expiring",),
-         "a reminder: a lot expires soon (under rolling expiry: the member's window ends soon, and "
-         "`points` are all of theirs; `lot_id` is the latest purchase's)",
-         "`member_id`, `point_type`, `lot_id`, `points`, `expires_on`, `days_left`"),
+         "a reminder: points end soon, one event a last day (the points of every lot ending that day, "
+         "`lots` of them; under rolling expiry the member's window ends soon, and `points` are all of "
+         "theirs, without `lots`)",
+         "`member_id`, `point_type`, `points`, `expires_on`, `days_left`, `lots`"),
         (("points.inflation_warning",),
          "issued points outran redeemed ones",
          "`issued`, `redeemed`, `ratio_percent`, `threshold_percent`, `window_days`, `day`"),

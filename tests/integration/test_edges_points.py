@@ -14,7 +14,7 @@ from chalicelib.points import repository as points_repository
 from chalicelib.points.ledger import Ledger
 from chalicelib.points.repository import PointsRepository
 from chalicelib.points.schemas import RecordBehavior
-from chalicelib.points.tables import CounterItem, LotItem, PointsDayItem, PostingItem
+from chalicelib.points.tables import AccountItem, CounterItem, LotItem, PointsDayItem, PostingItem
 from chalicelib.shared import clock, retry
 from chalicelib.shared.credentials import mint_token
 from chalicelib.shared.errors import ConcurrentUpdate
@@ -354,24 +354,26 @@ def test_an_item_the_expiry_job_gives_up_on_is_named_by_program_and_key(api, mon
     monkeypatch.setattr(Ledger, "expire", contended)
     clock.freeze(SHANGHAI_MIDNIGHT)
     result = api.run_job("points-expiry")
-    pk, sk = LotItem.live_key(mid, "points", lot["expires_on"], lot["lot_id"])
-    assert result["gave_up"] == 1 and result["gave_up_items"] == [f"default/{pk}/{sk}"]
+    pk, sk = AccountItem.key(mid, "points")                             # the account whose next date it was
+    assert result["accounts_gave_up"] == 1 and result["accounts_gave_up_items"] == [f"default/{pk}/{sk}"]
+    assert LotItem.live_key(mid, "points", lot["expires_on"], lot["lot_id"])[0] == pk
     monkeypatch.undo()
     assert api.run_job("points-expiry")["points_expired"] == 100        # still due: the next run does it
 
 
-def _stale_lots(monkeypatch, as_of: datetime) -> None:
-    """The lots the job will see are those due at ``as_of`` as read now (index copies)."""
-    stale = list(points_repository.of(UnitOfWork("test")).due_lots(as_of))
+def _stale_dates(monkeypatch, as_of: datetime) -> None:
+    """The accounts the job will see are those due at ``as_of`` as read now (an overlapping run
+    read the index before what the test does next)."""
+    stale = list(points_repository.of(UnitOfWork("test")).due_dates(as_of, expiry=True))
     assert len(stale) == 1
-    monkeypatch.setattr(PointsRepository, "due_lots", lambda self, when: iter(stale))
+    monkeypatch.setattr(PointsRepository, "due_dates", lambda self, when, expiry=False: iter(stale))
 
 
 def test_a_lot_spent_after_the_index_was_read_is_left_alone(api, monkeypatch):
     clock.freeze(datetime(2026, 12, 31, 15, tzinfo=UTC))              # 23:00 on its last day
     mid = api.member("13800150036")
     earn(api, mid, "o1", 10_000)
-    _stale_lots(monkeypatch, SHANGHAI_MIDNIGHT)
+    _stale_dates(monkeypatch, SHANGHAI_MIDNIGHT)
     api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "all of it"})
     clock.freeze(SHANGHAI_MIDNIGHT)
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
@@ -415,13 +417,6 @@ def rolling(api, days=30):
                                        "effective_from": "2025-01-01T00:00:00Z"})
 
 
-def _stale_rolling(monkeypatch, as_of: datetime) -> None:
-    """The job sees the accounts due at ``as_of`` as read now: an overlapping run read the index
-    before what the test does next."""
-    stale = list(points_repository.of(UnitOfWork("test")).due_rolling(as_of))
-    assert len(stale) == 1
-    monkeypatch.setattr(PointsRepository, "due_rolling", lambda self, when: iter(stale))
-
 
 def test_rolling_points_last_through_their_last_day_and_expire_at_the_next_days_first_instant(api, three_lots):
     clock.freeze(T0)                                                  # 1 March: the last day is 31 March
@@ -431,7 +426,9 @@ def test_rolling_points_last_through_their_last_day_and_expire_at_the_next_days_
         api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": f"lot {i}"})
     earn(api, mid, "o1", 10_000)          # 3 lots; the order's lot also notes its expiry on the order: 4 items
     clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC) - MS)          # 23:59:59.999 on 31 March, program time
-    assert api.run_job("points-expiry") == {"items_read": 0, "points_expired": 0, "points_unlocked": 0}
+    # its next date is a reminder's of 1 March, never sent (no reminders run here): the expiry job
+    # visits it (an expiry may be due behind it), expires nothing and leaves the reminder due
+    assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
     clock.freeze(datetime(2026, 3, 31, 16, tzinfo=UTC))               # 1 April begins
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 120, "points_unlocked": 0}
     # two transactions of at most 3 items: the two adjustments' lots, then the order's lot and its order
@@ -466,7 +463,7 @@ def test_a_purchase_after_the_window_ended_expires_the_lapsed_points_once_even_u
     rolling(api)
     earn(api, mid, "o1", 10_000)
     clock.freeze(T0 + timedelta(days=31))                             # 1 April: due
-    _stale_rolling(monkeypatch, clock.now())
+    _stale_dates(monkeypatch, clock.now())
     reply = earn(api, mid, "o2", 10_000)
     assert (reply["points"], reply["balance"], reply["expires_on"]) == (100, 100, "2026-05-01")
     assert api.run_job("points-expiry") == {"items_read": 1, "points_expired": 0, "points_unlocked": 0}
@@ -541,7 +538,7 @@ def test_a_back_dated_purchase_whose_window_ends_today_keeps_the_points_through_
     rolling(api)
     earn(api, mid, "o1", 10_000)                                      # last day 31 March
     clock.freeze(T0 + timedelta(days=31))                             # 1 April, 12:00 in the program
-    _stale_rolling(monkeypatch, clock.now())
+    _stale_dates(monkeypatch, clock.now())
     reply = earn(api, mid, "o2", 10_000, occurred_at=clock.iso(clock.now() - timedelta(days=30)))
     assert reply["points"] == 100
     assert api.run_job("points-expiry")["points_expired"] == 0
@@ -571,7 +568,7 @@ def test_rolling_points_are_reminded_30_15_3_days_before_the_window_ends_and_a_p
 # --- reminders ----------------------------------------------------------------------------------
 
 def _reminders(when: datetime) -> list:
-    return list(points_repository.of(UnitOfWork("test")).due_reminders(when))
+    return list(points_repository.of(UnitOfWork("test")).due_dates(when))
 
 
 def test_a_reminder_due_tomorrow_is_sent_tomorrow(api):
@@ -588,8 +585,9 @@ def test_a_reminder_due_tomorrow_is_sent_tomorrow(api):
     assert sorted(e.data["days_left"] in (2, 3) for e in sent) == [True, True]
 
 
-def test_after_its_last_reminder_a_lot_leaves_the_reminder_index(aws):
-    """The index keys are removed, not set to NULL (DynamoDB refuses a NULL index key)."""
+def test_after_its_last_reminder_the_account_waits_for_the_expiry_and_then_leaves_the_index(aws):
+    """The lot has no index keys of its own; the account's are removed, not set to NULL, when it
+    has no date left (DynamoDB refuses a NULL index key)."""
 
     from chalicelib.shared.config import settings
     from tests.integration.conftest import AppClient
@@ -599,16 +597,26 @@ def test_after_its_last_reminder_a_lot_leaves_the_reminder_index(aws):
     rules(api, reminder_days=[3])
     earn(api, mid, "o1", 10_000)                                      # last day 2026-12-31: reminded today
     assert api.run_job("points-reminders")["reminders_sent"] == 1
-    items = aws_client("dynamodb").scan(TableName=settings().main_table, FilterExpression="member_id = :m AND point_type = :t AND attribute_exists(lot_id)",
-                                          ExpressionAttributeValues={":m": {"S": mid}, ":t": {"S": "points"}})
-    assert len(items["Items"]) == 1
-    lot = items["Items"][0]
-    assert not {"gsi1pk", "gsi1sk", "k1pk", "k1sk"} & set(lot) and "duepk" in lot
+
+    def items(what: str) -> list[dict]:
+        found = aws_client("dynamodb").scan(
+            TableName=settings().main_table, FilterExpression=f"member_id = :m AND point_type = :t AND {what}",
+            ExpressionAttributeValues={":m": {"S": mid}, ":t": {"S": "points"}})
+        return found["Items"]
+    [lot] = items("attribute_exists(lot_id)")
+    assert not {"gsi1pk", "gsi1sk", "k1pk", "k1sk", "duepk", "duesk"} & set(lot)
+    [account] = items("attribute_exists(version)")
+    assert account["duesk"]["S"].startswith("2027-01-01#") and account["duesk"]["S"].endswith("#expiry")
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 100
+    [account] = items("attribute_exists(version)")
+    assert not {"duepk", "duesk"} & set(account)
     clock.freeze(None)
 
 
 def test_a_stale_reminder_is_not_sent_twice_nor_for_points_spent_meanwhile(api, monkeypatch):
-    """Two overlapping runs read the same due lots: the second finds them moved on (or gone)."""
+    """Two overlapping runs read the same due accounts: the second finds them moved on (or their
+    points gone)."""
     clock.freeze(datetime(2026, 12, 1, 4, tzinfo=UTC))
     kept, spent = api.member("13800150022"), api.member("13800150023")
     earn(api, kept, "o1", 10_000)
@@ -616,7 +624,7 @@ def test_a_stale_reminder_is_not_sent_twice_nor_for_points_spent_meanwhile(api, 
     stale = _reminders(clock.now())
     assert len(stale) == 2
     api.ok("POST", f"/v1/members/{spent}/points/redeem", {"points": 100, "reward": "all"})   # its lot is gone
-    monkeypatch.setattr(PointsRepository, "due_reminders", lambda self, as_of: iter(stale))
+    monkeypatch.setattr(PointsRepository, "due_dates", lambda self, as_of, expiry=False: iter(stale))
     assert api.run_job("points-reminders") == {"items_read": 2, "reminders_sent": 1}
     assert api.run_job("points-reminders") == {"items_read": 2, "reminders_sent": 0}
     assert len(outbox_events(kind="points.expiring")) == 1

@@ -77,7 +77,7 @@ def test_points_expiry_stops_at_its_deadline_and_its_continuations_expire_each_l
     # it fans out to one continuation per shard
     assert [(w["job"], w["part"], w["as_of"], w["shards"]) for w in jobs.WAITING] == [
         ("points-expiry", 2, first["as_of"], [shard]) for shard in range(due.LANES)]
-    positions = jobs.WAITING[0]["cursor"]["points-lot"]
+    positions = jobs.WAITING[0]["cursor"]["points-dates"]          # the accounts' next dates
     assert 0 < len(positions) < due.LANES or due.DONE not in positions.values()
     assert all(p == due.DONE or p.startswith("2026-03-") for p in positions.values())
     last = api.ok("GET", "/v1/jobs/points-expiry/runs", token=api.platform)["runs"][0]
@@ -91,7 +91,7 @@ def test_points_expiry_stops_at_its_deadline_and_its_continuations_expire_each_l
         assert [int(p.available_delta) for p in expiries(mid)] == [-100]
         assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 0
     assert len(outbox_events(kind="points.expired")) == MEMBERS
-    assert parts[-1]["due_backlog_days"]["points-lot"] == 0
+    assert parts[-1]["due_backlog_days"]["points-dates"] == 0
     assert run(api, "points-expiry")["result"]["items_read"] == 0
 
 
@@ -111,12 +111,13 @@ def test_the_lifecycle_review_continues_the_same_way(api, pages_of):
 
 def test_a_backlog_is_reported_in_days_and_a_part_that_reads_nothing_does_not_continue(api, pages_of):
     expiring_members(api)
-    [due_on] = {due.due_day(lot.duesk) for _, lot in points_repository.of(UnitOfWork("test")).due_lots(clock.now())}
+    [due_on] = {due.due_day(account.duesk)
+                for _, account in points_repository.of(UnitOfWork("test")).due_dates(clock.now(), expiry=True)}
     clock.freeze(T0 + timedelta(days=40))           # 10 April: the lots have waited since their due day
     pages_of(0)
     stalled = run(api, "points-expiry")
     assert (stalled["continues"], stalled["result"]["items_read"]) == (False, 0)
-    assert stalled["due_backlog_days"]["points-lot"] == (date(2026, 4, 10) - due_on).days > 28
+    assert stalled["due_backlog_days"]["points-dates"] == (date(2026, 4, 10) - due_on).days > 28
     assert jobs.WAITING == []
 
 
@@ -125,10 +126,10 @@ def test_two_overlapping_runs_over_the_same_due_items_expire_each_lot_once(api, 
     or two runs at once) finds nothing left to do: every handler is conditional."""
     members = expiring_members(api)
     as_of = clock.now()
-    stale = list(points_repository.of(UnitOfWork("test")).due_lots(as_of))
+    stale = list(points_repository.of(UnitOfWork("test")).due_dates(as_of, expiry=True))
     assert len(stale) == MEMBERS
     assert jobs.run("points-expiry", as_of)["result"]["points_expired"] == 100 * MEMBERS
-    monkeypatch.setattr(points_repository.PointsRepository, "due_lots", lambda self, _: iter(stale))
+    monkeypatch.setattr(points_repository.PointsRepository, "due_dates", lambda self, _, expiry=False: iter(stale))
     late = jobs.run("points-expiry", as_of)["result"]
     assert (late["items_read"], late["points_expired"]) == (MEMBERS, 0)
     for mid in members:

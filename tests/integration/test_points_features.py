@@ -383,7 +383,7 @@ def test_rolling_expiry_of_a_big_account_runs_in_chunks_and_stops_no_one(api):
     clock.freeze(T0 + timedelta(days=40))
     result = api.run_job("points-expiry")
     assert result["points_expired"] == 202 + 16 * 100
-    assert "gave_up" not in result and "rolling_gave_up" not in result, result
+    assert "gave_up" not in result and "accounts_gave_up" not in result, result
     assert balanced(heavy)["available"] == 0 and all(balanced(m)["available"] == 0 for m in light)
     postings = api.ok("GET", f"/v1/members/{heavy}/points/ledger?limit=5")["postings"]
     assert [p["kind"] for p in postings[:3]] == ["expire"] * 3                        # 80 + 80 + 42 lots

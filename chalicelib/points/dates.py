@@ -1,0 +1,205 @@
+"""An account's next date: when its points next need the expiry job or a reminder (#24 Cost).
+
+Each live lot had two index entries of its own, written when it was made: its expiry (``due2``)
+and its next reminder (``keys1``), 2 of an earn's index writes (docs/scale.md). Now one entry per
+account stands for all of them: the account item's ``duepk``/``duesk`` on ``due2``,
+``DUE#points-dates#<shard>`` / ``<day>#<member>#<type>#<why>``, at the soonest of
+
+* the day after the last day of each of its dated live lots (the lot's expiry),
+* each reminder day of each of those last days (``reminder_days`` before it) not passed yet,
+* the same for the rolling window's last day (``rolling_until``) under rolling expiry.
+
+``why`` says what the day holds: ``expiry`` (a lot or the window expires: the hourly
+``points-expiry`` job visits the account, and the reminders job too) or ``remind`` (only a
+reminder is due: the daily ``points-reminders`` job visits it, the expiry job passes over it
+unread). On a tie, ``expiry``.
+
+**Never late, sometimes early.** A change that makes a lot (an earn, a refund's restore, an
+unlock) or moves the rolling window brings the entry forward to the lot's or the window's dates
+when they come sooner (:func:`bring_forward`): an earn whose points end after the account's next
+date leaves the entry's keys as they are, and writes nothing to the index. Nothing ever moves the
+entry later but a job's visit, which reads the account, its lots within the longest reminder
+window and the first one beyond, and sets the entry at their soonest date (:func:`settle`), on the
+account's version as read (a change in between makes the visit read again). An entry earlier than
+needed (the lot spent since, the window pushed on, or a change that read the account before a
+visit put the entry of before back) costs a visit that finds nothing to do and moves it on.
+
+**Reminders:** one ``points.expiring`` for each last day whose reminder day has come (the points of
+every lot ending that day; under rolling expiry, the window's end and all of the member's points),
+where there was one a lot. The account's ``REMINDED`` item (:class:`~.tables.RemindedItem`) says
+through which day reminders were sent: a visit sends those of the days after it, up to today,
+each once however often the entry is visited.
+
+Lots from before keep their own entries until they are due: the expiry job expires them one by one
+as before; a lot's reminder from before, when due, visits its account instead (:func:`remind`)
+and leaves the lot's index.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import islice
+
+from chalicelib.db.due import due_day, due_keys
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.ledger.lots import expiry_due_day
+from chalicelib.points import repository
+from chalicelib.points.tables import DATES, AccountItem, LotItem, RemindedItem
+from chalicelib.shared.errors import ConcurrentUpdate
+from chalicelib.shared.events import DomainEvent
+from chalicelib.shared.observability import logger
+
+KIND = DATES
+LEGACY_KIND = "points-rolling"        # the rolling window's entry of before: visited the same way
+EXPIRY, REMIND = "expiry", "remind"
+MAX_REMINDERS = 50                    # reminders one visit sends (one event each, in one transaction)
+Entry = tuple[date, str]
+
+
+def current(account: AccountItem) -> Entry | None:
+    """The account's entry as it stands (day, why), or None."""
+    if not account.duepk or not account.duesk:
+        return None
+    return due_day(account.duesk), REMIND if account.duesk.endswith(f"#{REMIND}") else EXPIRY
+
+
+def keys(account: AccountItem, entry: Entry | None) -> tuple[str | None, str | None]:
+    """The index keys of ``entry`` for ``account`` (None, None: no entry)."""
+    if entry is None:
+        return None, None
+    day, why = entry
+    pk, sk = due_keys(KIND, day, f"{account.member_id}#{account.point_type}")
+    return pk, f"{sk}#{why}"
+
+
+def soonest(entries: Iterable[Entry | None]) -> Entry | None:
+    """The soonest entry (an expiry before a reminder of the same day)."""
+    found = [e for e in entries if e is not None]
+    return min(found, key=lambda e: (e[0], e[1] != EXPIRY)) if found else None
+
+
+def dates_of(last_day: str, reminder_days: Iterable[int], reminded_through: date) -> list[Entry]:
+    """What points ending ``last_day`` need: their expiry the day after, and their reminders on
+    the days after ``reminded_through``."""
+    end = date.fromisoformat(last_day)
+    return [(expiry_due_day(last_day), EXPIRY),
+            *((end - timedelta(days=d), REMIND) for d in reminder_days if end - timedelta(days=d) > reminded_through)]
+
+
+def bring_forward(account: AccountItem, last_day: str, reminder_days: Iterable[int], today: date) -> None:
+    """Points ending ``last_day`` joined ``account`` today: its entry comes forward to their dates
+    when they are sooner (the keys are left as they are otherwise: no index write)."""
+    now = current(account)
+    sooner = soonest([now, *dates_of(last_day, reminder_days, today - timedelta(days=1))])
+    if sooner != now or (account.duepk and KIND not in account.duepk):
+        account.duepk, account.duesk = keys(account, sooner)
+
+
+@dataclass
+class Visit:
+    """What a job's visit of one account reads: the account, how far reminders went, its dated
+    live lots ending by ``horizon`` (lapsed ones first) and the last day of the first one after."""
+
+    uow: UnitOfWork
+    account: AccountItem
+    reminded: RemindedItem | None
+    lots: list[LotItem]
+    beyond: str | None
+
+    @classmethod
+    def read(cls, uow: UnitOfWork, member_id: str, point_type: str, horizon: date) -> Visit:
+        """Read the account, its ``REMINDED`` item and its dated lots to ``horizon`` (consistent)."""
+        repo = repository.of(uow)
+        account = repo.account(member_id, point_type)
+        reminded = uow.get(RemindedItem, RemindedItem.key(member_id, point_type), consistent=True)
+        lots = [lot for lot in repo.live_lots(member_id, point_type, until=horizon.isoformat()) if lot.expires_on]
+        after = next(iter(repo.live_lots(member_id, point_type, after=horizon.isoformat(), limit=1)), None)
+        return cls(uow, account, reminded, lots, after.expires_on if after is not None else None)
+
+    def floor(self, today: date) -> date:
+        """The day reminders were sent through at least, when no ``REMINDED`` says: the day before
+        the entry's (none is due before it), or before today's."""
+        entry = current(self.account)
+        return (entry[0] if entry and entry[0] <= today else today) - timedelta(days=1)
+
+    def through(self, floor: date) -> date:
+        """The day through which reminders were sent (``floor`` when none was recorded, or later)."""
+        sent = date.fromisoformat(self.reminded.through) if self.reminded is not None else None
+        return max(sent, floor) if sent else floor
+
+    def due(self, today: date, reminder_days: list[int], since: date) -> list[dict[str, object]]:
+        """The reminders whose day came after ``since``, by ``today``: one a last day not passed."""
+        ending: dict[str, list[int]] = {}
+        for lot in self.lots:
+            if lot.expires_on and lot.expires_on >= today.isoformat():
+                ending.setdefault(lot.expires_on, []).append(int(lot.remaining))
+        window = self.account.rolling_until
+        found = []
+        for last_day in sorted({*ending, *([window] if window and window >= today.isoformat() else [])}):
+            end = date.fromisoformat(last_day)
+            if not any(since < end - timedelta(days=d) <= today for d in reminder_days):
+                continue
+            # under rolling expiry the window's end is every point's (rolling.last_day)
+            points = int(self.account.available or 0) if last_day == window else sum(ending[last_day])
+            if points > 0:
+                found.append({"points": points, "expires_on": last_day, "days_left": (end - today).days,
+                              **({"lots": len(ending[last_day])} if last_day != window else {})})
+        return found
+
+    def next(self, reminder_days: list[int], reminded_through: date) -> Entry | None:
+        """The account's soonest date from what was read (reminders after ``reminded_through``)."""
+        days = {lot.expires_on for lot in self.lots if lot.expires_on} | {self.beyond, self.account.rolling_until}
+        return soonest(e for day in days if day for e in dates_of(day, reminder_days, reminded_through))
+
+    def move(self, entry: Entry | None) -> bool:
+        """Stage the account's entry at ``entry``, on its version as read; False when it is there."""
+        pk, sk = keys(self.account, entry)
+        if (pk, sk) == (self.account.duepk, self.account.duesk):
+            return False
+        self.uow.update(self.account, [AccountItem.duepk.set(self.uow.index_key(pk)), AccountItem.duesk.set(str(sk))]
+                        if pk else [AccountItem.duepk.remove(), AccountItem.duesk.remove()],
+                        AccountItem.version == int(self.account.version or 0),
+                        on_conflict=lambda: ConcurrentUpdate("points account changed"))
+        return True
+
+
+def horizon(today: date, reminder_days: list[int]) -> date:
+    """The last day a visit reads lots to: the longest reminder window from today."""
+    return today + timedelta(days=max(reminder_days, default=0))
+
+
+def settle(uow: UnitOfWork, member_id: str, point_type: str, today: date, reminder_days: list[int]) -> bool:
+    """Set the account's entry at its soonest date as the account stands (after a visit's work);
+    whether it moved. Reminders not sent yet stay due (the reminders job sends them)."""
+    visit = Visit.read(uow, member_id, point_type, horizon(today, reminder_days))
+    moved = visit.move(visit.next(reminder_days, visit.through(visit.floor(today))))
+    if moved:
+        uow.commit()
+    return moved
+
+
+def remind(uow: UnitOfWork, member_id: str, point_type: str, today: date, reminder_days: list[int],
+           since: date | None = None) -> Counter:
+    """Send the account's reminders due by ``today`` not sent yet (after the ``REMINDED`` day, or
+    ``since``: the day before the entry's, or a lot's reminder of before), record that they were,
+    and set the entry at the next date: one transaction."""
+    visit = Visit.read(uow, member_id, point_type, horizon(today, reminder_days))
+    sent = visit.through(since or visit.floor(today))
+    due = visit.due(today, reminder_days, sent) if sent < today else []
+    if len(due) > MAX_REMINDERS:
+        logger.warning("points reminders beyond one visit's", extra={"member": member_id, "due": len(due)})
+    for reminder in islice(due, MAX_REMINDERS):
+        uow.emit(DomainEvent("points.expiring", f"member:{member_id}",
+                             {"member_id": member_id, "point_type": point_type, **reminder}))
+    if due:
+        record = RemindedItem(*RemindedItem.key(member_id, point_type), member_id=member_id, point_type=point_type,
+                              through=today.isoformat())
+        uow.save(record, RemindedItem.through == visit.reminded.through if visit.reminded is not None
+                 else RemindedItem.pk.does_not_exist(), on_conflict=lambda: ConcurrentUpdate("reminders sent meanwhile"))
+    moved = visit.move(visit.next(reminder_days, today))     # every reminder through today: sent or none due
+    if due or moved:
+        uow.commit()
+    return Counter(sent=min(len(due), MAX_REMINDERS))

@@ -1,0 +1,222 @@
+"""An account's next date (points/dates.py): one index entry per account stands for every live
+lot's expiry and reminders, where each lot had two (an expiry on ``due2``, a reminder on ``keys1``).
+An earn whose points end after the account's next date writes no index at all; the reminders go
+out once for each last day (the points of every lot ending that day); lots of before keep their
+own entries until due. On moto, with the emulator's trace of index writes; figures by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from chalicelib.db.uow import UnitOfWork
+from chalicelib.points import dates
+from chalicelib.points.tables import AccountItem, LotItem, RemindedItem
+from chalicelib.shared import clock
+from devstack import emulator
+from tests.integration.conftest import AppClient
+from tests.integration.test_points_features import balanced, earn, rules
+from tests.outbox import outbox_events
+
+NOV_1 = datetime(2026, 11, 1, 4, tzinfo=UTC)          # 12:00 in Shanghai
+DEC_1 = datetime(2026, 12, 1, 4, tzinfo=UTC)          # the year's lots end on 31 December: reminded 1 Dec (30 days)
+
+
+def _items(mid: str) -> list:
+    uow = UnitOfWork("test")
+    return list(uow.query(LotItem, f"MEMBER#{mid}", None, consistent=True))
+
+
+def _lots(mid: str) -> list[LotItem]:
+    return [x for x in _items(mid) if "#LOT#" in x.sk and x.point_type == "points"]
+
+
+def _account(mid: str) -> AccountItem:
+    found = UnitOfWork("test").get(AccountItem, AccountItem.key(mid, "points"), consistent=True)
+    assert found is not None
+    return found
+
+
+def _entry(mid: str) -> tuple[str, str] | None:
+    now = dates.current(_account(mid))
+    return (now[0].isoformat(), now[1]) if now else None
+
+
+def _index_writes(call) -> dict[str, list[dict]]:
+    """Index units written, by the kind of item (``lot``, ``account``, ``other``)."""
+    emulator.trace(True)
+    call()
+    found: dict[str, list[dict]] = {"lot": [], "account": [], "other": []}
+    for e in emulator.trace(False):
+        sk = e["key"].get("sk", "")
+        kind = "lot" if "#LOT#" in sk else "account" if sk.startswith("PTS#") and sk.endswith("#LOT") else "other"
+        found[kind].append(e["index_wcu"])
+    return found
+
+
+def _reminders(mid: str) -> list[tuple[int, str, int]]:
+    return [(e.data["points"], e.data["expires_on"], e.data["days_left"])
+            for e in outbox_events(None, kind="points.expiring") if e.data["member_id"] == mid]
+
+
+def test_an_earn_writes_no_index_once_the_account_has_a_sooner_date(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503001")
+    rules(api, reminder_days=[30, 3])
+    first = _index_writes(lambda: earn(api, mid, "o1", 10_000))          # 100 points, last day 31 Dec
+    assert first["lot"] == [{}]                                          # the lot: no entry of its own
+    assert first["account"] == [{"keys1": 1, "due2": 1}]                 # listed once; its next date: 1 Dec
+    assert _entry(mid) == ("2026-12-01", "remind")
+    lot = _lots(mid)[0]
+    assert (lot.duepk, lot.k1pk, lot.gsi1pk) == (None, None, None)
+    again = _index_writes(lambda: earn(api, mid, "o2", 5_000))          # same last day: entry unchanged
+    assert again["lot"] == [{}] and again["account"] == [{}]
+    spent = _index_writes(lambda: api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40, "reward": "mug"}))
+    assert spent["lot"] == [{}] and spent["account"] == [{}]
+    assert _entry(mid) == ("2026-12-01", "remind")
+
+
+def test_one_reminder_a_last_day_each_sent_once_then_the_expiry(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503002")
+    rules(api, reminder_days=[30, 3])
+    earn(api, mid, "o1", 10_000)
+    earn(api, mid, "o2", 5_000)                                          # two lots ending 31 Dec: 150 points
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 40, "reward": "mug"})
+    assert api.run_job("points-expiry")["items_read"] == 0               # nothing due on 1 Nov
+    clock.freeze(DEC_1)
+    assert api.run_job("points-expiry")["items_read"] == 0               # a reminder's day: passed over unread
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert api.run_job("points-reminders")["reminders_sent"] == 0        # moved on: not sent twice
+    assert _reminders(mid) == [(110, "2026-12-31", 30)]
+    assert _entry(mid) == ("2026-12-28", "remind")
+    assert UnitOfWork("test").get(RemindedItem, RemindedItem.key(mid, "points"), consistent=True).through == "2026-12-01"
+    clock.freeze(datetime(2026, 12, 29, 4, tzinfo=UTC))                  # a day late: still sent, once
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert _reminders(mid)[-1] == (110, "2026-12-31", 2)
+    assert _entry(mid) == ("2027-01-01", "expiry")
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
+    result = api.run_job("points-expiry")
+    assert (result["points_expired"], result["items_read"]) == (110, 1)
+    assert _lots(mid) == [] and _entry(mid) is None
+    assert balanced(mid)["available"] == 0
+    expired = [e.data for e in outbox_events(None, kind="points.expired") if e.data["member_id"] == mid]
+    assert [x["amount"] for x in expired] == [100 - 40, 50]              # one posting a lot, as before
+    assert api.run_job("points-expiry")["points_expired"] == 0
+
+
+def test_a_sooner_lot_brings_the_date_forward_and_a_later_one_follows_the_first(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503003")
+    rules(api, reminder_days=[3], expiry={"policy": "days", "days": 60})
+    earn(api, mid, "o1", 10_000)                                         # last day 31 Dec
+    assert _entry(mid) == ("2026-12-28", "remind")
+    rules(api, reminder_days=[3], expiry={"policy": "days", "days": 10})
+    earn(api, mid, "o2", 5_000)                                          # last day 11 Nov: sooner
+    assert _entry(mid) == ("2026-11-08", "remind")
+    clock.freeze(datetime(2026, 11, 8, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["items_read"] == 0               # a reminder's entry, due today: not the expiry job's
+    clock.freeze(datetime(2026, 11, 12, 4, tzinfo=UTC))                  # no reminders run since: the expiry is due behind it
+    assert api.run_job("points-expiry")["points_expired"] == 50
+    assert _entry(mid) == ("2026-12-28", "remind")                       # the first lot's reminder next
+    assert [lot.expires_on for lot in _lots(mid)] == ["2026-12-31"]
+
+
+def test_a_visit_that_finds_the_lot_spent_moves_on_without_a_reminder(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503004")
+    rules(api, reminder_days=[30])
+    earn(api, mid, "o1", 10_000)
+    api.ok("POST", f"/v1/members/{mid}/points/redeem", {"points": 100, "reward": "mug"})
+    assert _lots(mid) == [] and _entry(mid) == ("2026-12-01", "remind")     # early now: harmless
+    clock.freeze(DEC_1)
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert _reminders(mid) == [] and _entry(mid) is None
+
+
+def test_an_entry_put_back_by_a_change_read_before_the_visit_sends_nothing_twice(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503005")
+    rules(api, reminder_days=[30, 3])
+    earn(api, mid, "o1", 10_000)
+    stale = _account(mid)                                                 # read before the visit
+    clock.freeze(DEC_1)
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    uow = UnitOfWork("test")                                              # its put, later: the entry of before
+    uow.save(stale)
+    uow.commit()
+    assert _entry(mid) == ("2026-12-01", "remind")
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
+    assert _entry(mid) == ("2026-12-28", "remind")
+
+
+def test_a_lot_of_before_is_reminded_through_its_account_once_and_leaves_the_index(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503006")
+    rules(api, reminder_days=[30, 3])
+    earn(api, mid, "o1", 10_000)
+    uow = UnitOfWork("test")                                               # as written before 2026-12-07
+    lot, account = _lots(mid)[0], _account(mid)
+    lot.duepk, lot.duesk = "DUE#points-lot#3", f"2027-01-01#{mid}#{lot.sk}"
+    lot.gsi1pk, lot.gsi1sk = "DUE#points-remind#5", f"2026-12-01#{mid}#{lot.sk}"    # listed on gsi1 before keys1
+    account.duepk = account.duesk = None
+    uow.save(lot)
+    uow.save(account)
+    uow.commit()
+    clock.freeze(DEC_1)
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
+    moved = _lots(mid)[0]
+    assert (moved.gsi1pk, moved.k1pk, moved.duesk.split("#", 1)[0]) == (None, None, "2027-01-01")
+    assert _entry(mid) == ("2026-12-28", "remind")                        # the account carries it on
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 0         # 28 Dec passed: too late for it
+    result = api.run_job("points-expiry")                                  # both entries due: expired once
+    assert result["points_expired"] == 100 and _lots(mid) == []
+    assert balanced(mid)["expired"] == 100
+
+
+def test_rolling_expiry_reminds_of_the_windows_end_and_a_purchase_moves_it(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503007")
+    rules(api, reminder_days=[7], expiry={"policy": "rolling", "days": 30})
+    earn(api, mid, "o1", 10_000)                                            # window to 1 Dec
+    assert _entry(mid) == ("2026-11-24", "remind")
+    clock.freeze(datetime(2026, 11, 10, 4, tzinfo=UTC))
+    earn(api, mid, "o2", 5_000)                                             # window to 10 Dec: entry stays early
+    assert _entry(mid) == ("2026-11-24", "remind")
+    clock.freeze(datetime(2026, 11, 24, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert _entry(mid) == ("2026-12-03", "remind")
+    clock.freeze(datetime(2026, 12, 3, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert _reminders(mid) == [(150, "2026-12-10", 7)]
+    assert _entry(mid) == ("2026-12-11", "expiry")
+    clock.freeze(datetime(2026, 12, 11, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 150
+    assert _entry(mid) is None and _account(mid).rolling_until is None
+
+
+def test_bring_forward_keeps_the_soonest_and_moves_an_entry_of_before_to_its_kind():
+    account = AccountItem(*AccountItem.key("m1", "points"), member_id="m1", point_type="points")
+    dates.bring_forward(account, "2026-12-31", [30, 3], date(2026, 11, 1))
+    assert dates.current(account) == (date(2026, 12, 1), "remind") and "points-dates" in account.duepk
+    dates.bring_forward(account, "2027-12-31", [30, 3], date(2026, 11, 1))
+    assert dates.current(account) == (date(2026, 12, 1), "remind")
+    dates.bring_forward(account, "2026-11-02", [30, 3], date(2026, 11, 1))       # reminders passed: its expiry
+    assert dates.current(account) == (date(2026, 11, 3), "expiry")
+    dates.bring_forward(account, "2026-11-03", [1], date(2026, 11, 1))            # a tie: the expiry wins
+    assert dates.current(account) == (date(2026, 11, 2), "remind")
+    dates.bring_forward(account, "2026-11-01", [], date(2026, 11, 1))
+    assert dates.current(account) == (date(2026, 11, 2), "expiry")
+    account.duepk, account.duesk = "DUE#points-rolling#1", "2026-11-02#m1#points"
+    dates.bring_forward(account, "2027-01-01", [], date(2026, 11, 1))
+    assert "points-dates" in account.duepk and dates.current(account) == (date(2026, 11, 2), "expiry")
