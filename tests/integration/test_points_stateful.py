@@ -18,7 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.events import dispatch
-from chalicelib.points import reconcile
+from chalicelib.ledger.lots import expiry_due_day
+from chalicelib.points import dates, reconcile
 from chalicelib.points import repository as points_repository
 from tests import dynamodb_local
 from tests.integration import machines
@@ -458,6 +459,7 @@ class PointsMachine(RuleBasedStateMachine):
             assert r["status"] == 200, r
             if job == "points-expiry":
                 self.net -= r["body"]["result"]["points_expired"]
+                assert self.lapsed() == 0            # the job expired every lot past its last day
             else:                       # a lapsed hold's points whose lot ended meanwhile expire on return
                 self.net -= r["body"]["result"]["points_expired_on_return"]
         self.holds = [h for h in self.holds if self._open(h)]
@@ -589,6 +591,20 @@ class PointsMachine(RuleBasedStateMachine):
         r = self.client.http.get(path, headers=self.staff)
         assert r.status_code == 200, (path, r.body)
         return json.loads(r.body)
+
+    @invariant()
+    def the_accounts_next_date_is_never_late(self):
+        """The account's one due entry (points/dates.py) is never after the day its soonest live
+        lot (or its rolling window) is due to expire: the expiry job would find that lot late."""
+        if not hasattr(self, "member"):
+            return
+        store = points_repository.of(UnitOfWork())
+        account = store.account(self.member, "points")
+        ends = [lot.expires_on for lot in store.live_lots(self.member, "points") if lot.expires_on]
+        ends += [account.rolling_until] if account.rolling_until else []
+        if ends:
+            entry = dates.current(account)
+            assert entry is not None and entry[0] <= expiry_due_day(min(ends)), (entry, min(ends))
 
     @invariant()
     def the_other_program_is_untouched(self):
