@@ -220,3 +220,38 @@ def test_bring_forward_keeps_the_soonest_and_moves_an_entry_of_before_to_its_kin
     account.duepk, account.duesk = "DUE#points-rolling#1", "2026-11-02#m1#points"
     dates.bring_forward(account, "2027-01-01", [], date(2026, 11, 1))
     assert "points-dates" in account.duepk and dates.current(account) == (date(2026, 11, 2), "expiry")
+
+
+def test_a_visit_racing_a_change_that_makes_a_sooner_lot_reads_again_and_keeps_its_date(api, monkeypatch):
+    """A reminders visit reads the account; before it writes, an adjustment makes a lot ending 10
+    December (its entry stays at the visit's day, 1 December: sooner). The visit's write of the
+    entry (on the account's version as read) fails, it reads again, and the entry is the new
+    lot's expiry, not the first lot's; the reminder goes out once."""
+    from chalicelib.points import accounts
+    from chalicelib.points.schemas import Adjust
+    from chalicelib.shared.principal import Principal
+    clock.freeze(NOV_1)
+    mid = api.member("13800503008")
+    rules(api, reminder_days=[30], expiry={"policy": "days", "days": 60})
+    earn(api, mid, "o1", 10_000)                                           # last day 31 Dec: reminded 1 Dec
+    clock.freeze(DEC_1)
+    rules(api, reminder_days=[30], expiry={"policy": "days", "days": 9})
+    real, raced = dates.Visit.read, []
+
+    def read(cls, *args, **kwargs):
+        visit = real.__func__(cls, *args, **kwargs)
+        if not raced:
+            raced.append(1)
+            other = UnitOfWork("other")
+            accounts.adjust(mid, Adjust(points=50, reason="goodwill"), Principal("staff", "ops", "super_admin"),
+                            other, None)
+            other.commit()
+        return visit
+    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    monkeypatch.undo()
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
+    assert _entry(mid) == ("2026-12-11", "expiry")                         # the adjustment's lot ends 10 Dec
+    clock.freeze(datetime(2026, 12, 11, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 50
+    assert _entry(mid) == ("2027-01-01", "expiry")
