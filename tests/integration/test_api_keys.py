@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,7 @@ from chalicelib.db.audit import AuditItem
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.merchants import keys
 from chalicelib.merchants.tables import ApiKeyItem
-from chalicelib.shared import cache
+from chalicelib.shared import cache, clock
 from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from chalicelib.shared.principal import Principal
 from tests.integration.conftest import scan
@@ -49,10 +50,17 @@ def _signed(key, path="/v1/x", at=None):
 
 
 def test_a_merchants_keys_are_listed_a_page_at_a_time_without_secrets(db):
-    first = _create()
-    time.sleep(0.002)                 # listed by creation time: keys made in one millisecond sort by id
-    second = _create(by=M1_ADMIN, store=None, caps=("reports",))
-    _create(merchant="m2", store=None)
+    # listed by creation time (keys made in one millisecond sort by id): the clock set, not slept
+    # on (a sleep of 2 ms left both in one millisecond once, on a loaded machine or a frozen clock)
+    made = datetime(2026, 12, 1, 4, tzinfo=UTC)
+    clock.freeze(made)
+    try:
+        first = _create()
+        clock.freeze(made + timedelta(milliseconds=5))
+        second = _create(by=M1_ADMIN, store=None, caps=("reports",))
+        _create(merchant="m2", store=None)
+    finally:
+        clock.freeze(None)
     page = keys.listing(UnitOfWork(), HQ, "m1", 1, None)
     assert [k["key_id"] for k in page["keys"]] == [first["key_id"]] and page["next"]
     rest = keys.listing(UnitOfWork(), M1_ADMIN, "m1", 50, page["next"])
