@@ -255,3 +255,27 @@ def test_a_visit_racing_a_change_that_makes_a_sooner_lot_reads_again_and_keeps_i
     clock.freeze(datetime(2026, 12, 11, 4, tzinfo=UTC))
     assert api.run_job("points-expiry")["points_expired"] == 50
     assert _entry(mid) == ("2027-01-01", "expiry")
+
+
+def test_last_days_reminded_on_neighbouring_days_are_each_reminded_once_a_reminder_day(aws):
+    """Two last days (31 Dec and 5 Dec, reminders 30 and 3 days before): reminded 5 Nov (5 Dec),
+    1 Dec (31 Dec), 2 Dec (5 Dec), 28 Dec (31 Dec): each visit sends the reminders of the days after
+    the last one sent, never one sent the day before."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503009")
+    rules(api, reminder_days=[30, 3], expiry={"policy": "days", "days": 60})
+    earn(api, mid, "o1", 10_000)                                           # last day 31 Dec
+    rules(api, reminder_days=[30, 3], expiry={"policy": "days", "days": 34})
+    earn(api, mid, "o2", 5_000)                                            # last day 5 Dec
+    assert _entry(mid) == ("2026-11-05", "remind")
+    sent = []
+    for day in (5, 6):
+        clock.freeze(datetime(2026, 11, day, 4, tzinfo=UTC))
+        sent.append(api.run_job("points-reminders")["reminders_sent"])
+    for day in (1, 2, 3, 28, 29):
+        clock.freeze(datetime(2026, 12, day, 4, tzinfo=UTC))
+        sent.append(api.run_job("points-reminders")["reminders_sent"])
+    assert sent == [1, 0, 1, 1, 0, 1, 0]
+    assert _reminders(mid) == [(50, "2026-12-05", 30), (100, "2026-12-31", 30), (50, "2026-12-05", 3),
+                               (100, "2026-12-31", 3)]
