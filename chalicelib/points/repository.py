@@ -142,7 +142,7 @@ class PointsRepository:
             return iter(self._growth_page(member_id, before, limit))
         own = self._postings(member_id, "growth", before, limit, newest_first)
         carried = self._carried(member_id, before, limit, newest_first)
-        merged = heapq.merge(own, carried, key=_sequence, reverse=newest_first)
+        merged = heapq.merge(own, carried, key=lambda p: p.sequence, reverse=newest_first)
         return islice(merged, limit) if limit is not None else merged
 
     def _growth_page(self, member_id: str, before: int | None, limit: int) -> list[PostingItem]:
@@ -157,13 +157,13 @@ class PointsRepository:
         wanted = list(range(top, max(top - limit, 0), -1))
         if not wanted:
             return []
-        found = {_sequence(p): p for p in self._postings(member_id, "growth", top, limit, True)}
-        found.update((_sequence(c), c) for c in self._carried(member_id, top + 1, limit, True))
+        found = {p.sequence: p for p in self._postings(member_id, "growth", top, limit, True)}
+        found.update((c.sequence, c) for c in self._carried(member_id, top + 1, limit, True))
         if missing := set(wanted) - set(found):
             for posting in self._postings(member_id, "points", None, LAG_READ, True):
                 carried = posting.carried()
-                if carried is not None and _sequence(carried) in missing:
-                    found[_sequence(carried)] = carried
+                if carried is not None and carried.sequence in missing:
+                    found[carried.sequence] = carried
         if before is None:
             while wanted and wanted[0] not in found:
                 wanted.pop(0)
@@ -176,7 +176,7 @@ class PointsRepository:
         if limit is None:
             for posting in self._postings(member_id, "points", None, None, newest_first):
                 growth = posting.carried()
-                if growth is not None and (before is None or _sequence(growth) < before):
+                if growth is not None and (before is None or growth.sequence < before):
                     yield growth
             return
         sort = SortKey.below(f"{before:012d}") if before else None
@@ -265,6 +265,3 @@ def of(uow: UnitOfWork) -> PointsRepository:
     """The unit's points repository."""
     return uow.repo(PointsRepository)
 
-
-def _sequence(posting: PostingItem) -> int:
-    return int(str(posting.sk).rsplit("#", 1)[1])

@@ -243,23 +243,26 @@ class PostingItem(MainModel):
         if "lots" in fields:               # as JSON in the JSON, not a string of it (an item stays under 1 KB)
             fields["lots"] = json.loads(str(fields["lots"]))
         self.growth = json.dumps(fields, separators=(",", ":"), sort_keys=True)
-        self.k1pk, self.k1sk = self.growth_listing(str(self.member_id)), str(growth.sk).rsplit("#", 1)[1]
+        self.k1pk, self.k1sk = self.growth_listing(str(self.member_id)), f"{growth.sequence:012d}"
 
     def carried(self) -> PostingItem | None:
         """The growth posting this points posting carries, as it would be stored on its own."""
         if not self.growth:
             return None
-        values = {k: v for k, v in self.attribute_values.items() if k not in _NOT_CARRIED}
-        values.update(carried_fields(self.growth))
-        values = {k: v for k, v in values.items() if v is not None}
+        values = carried_fields({k: v for k, v in self.attribute_values.items() if k not in _NOT_CARRIED}, self.growth)
         return PostingItem(self.partition(str(self.member_id)), self.sort_key("growth", int(str(self.k1sk))), **values)
+
+    @property
+    def sequence(self) -> int:
+        """The posting's sequence in its ledger (its account's version it made)."""
+        return int(str(self.sk).rsplit("#", 1)[1])
 
     def view(self, references: bool = True) -> dict[str, Any]:
         """The posting; without ``references`` (another merchant's entry), no order, hold or key."""
         if not references:
             return {**self.view(), "reason": None, "actor": None, "source": None, "idempotency_key": None,
                     "references_hidden": True}
-        return {"posting_id": self.posting_id, "merchant_id": self.merchant_id, "sequence": int(self.sk.rsplit("#", 1)[1]), "kind": self.kind,
+        return {"posting_id": self.posting_id, "merchant_id": self.merchant_id, "sequence": self.sequence, "kind": self.kind,
                 "amount": int(self.amount), "available_delta": int(self.available_delta),
                 "pending_delta": int(self.pending_delta), "held_delta": int(self.held_delta),
                 "debt_delta": int(self.debt_delta), "balance_after": int(self.balance_after),
@@ -270,13 +273,15 @@ class PostingItem(MainModel):
 _NOT_CARRIED = {"pk", "sk", "gsi1pk", "gsi1sk", "k1pk", "k1sk", "growth", "point_type"}
 
 
-def carried_fields(growth: str) -> dict[str, Any]:
-    """The fields of the growth posting a points posting carries (``growth``, as
-    :meth:`PostingItem.carry` wrote it) that differ from the points posting's."""
+def carried_fields(values: dict[str, Any], growth: str) -> dict[str, Any]:
+    """The values of the growth posting a points posting carries (``growth``, as
+    :meth:`PostingItem.carry` wrote it: its fields that differ) over the points posting's
+    ``values``, those None left out: the one overlay the ledger and the exports both read."""
     fields = json.loads(growth)
     if "lots" in fields:
         fields["lots"] = json.dumps(fields["lots"], separators=(",", ":"))
-    return {**fields, "point_type": "growth"}
+    merged = {**values, **fields, "point_type": "growth"}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 class HoldItem(HoldRecord):

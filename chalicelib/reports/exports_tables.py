@@ -107,10 +107,9 @@ class PostingRow(DayListed):
         if not self.growth:
             return None
         names = set(self.get_attributes()) - {"pk", "sk", "gsi1pk", "gsi1sk", "growth"}
-        values = {k: v for k, v in self.attribute_values.items() if k in names}
         from chalicelib.points import service as points  # what a points posting carries is points' to say
-        values.update({k: v for k, v in points.carried_posting(self.growth).items() if k in names})
-        return PostingRow(self.pk, self.sk, **{k: v for k, v in values.items() if v is not None})
+        values = points.carried_posting({k: v for k, v in self.attribute_values.items() if k in names}, self.growth)
+        return PostingRow(self.pk, self.sk, **{k: v for k, v in values.items() if k in names})
 
 
 class CouponUseRow(DayListed):
