@@ -15,13 +15,16 @@ from chalicelib.api.openapi import document
 from chalicelib.shared import clock, lazy
 from chalicelib.shared.config import settings
 from chalicelib.shared.errors import Forbidden, NotFound, ValidationProblem
+from chalicelib.shared.principal import DEFAULT_PROGRAM
 from chalicelib.shared.types import Instant, Strict
 
 if TYPE_CHECKING:
     from chalicelib.events import stats
+    from chalicelib.programs import service as programs
     from chalicelib.system import program_jobs
 else:
     stats = lazy.module("chalicelib.events.stats")
+    programs = lazy.module("chalicelib.programs.service")
     program_jobs = lazy.module("chalicelib.system.program_jobs")
 
 bp = Blueprint(__name__)
@@ -73,7 +76,8 @@ JOB_NAMES = {"job": lambda: sorted(jobs.registered())}     # for the document on
 class RunJob(Strict):
     as_of: Instant | None = Field(None, description="local and test stages only: run as if it were this time")
     program_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-]{1,39}$",
-                                   description="run for this program only (default: every program)")
+                                   description="run for this program only (default: every program); "
+                                   "one that does not exist is a 404")
 
 
 # Jobs serve every program at once (a run expires, releases and reconciles across all of them) and
@@ -104,6 +108,8 @@ def run_job(call: Call):
     if as_of is not None and settings().stage not in ("local", "test"):
         raise ValidationProblem("as_of is accepted on the local and test stages only")
     only = call.body.program_id
+    if only is not None and only != DEFAULT_PROGRAM and programs.created_at(call.uow, only) is None:
+        raise NotFound(f"no program {only}: a run for it would serve nothing")
     return jobs.run(name, as_of or clock.now(), programs=None if only is None else [only])
 
 

@@ -77,6 +77,7 @@ def test_the_runs_are_read_in_one_batch_get_never_a_scan(aws):
 
 def test_a_run_for_one_program_is_that_programs_only(api):
     clock.freeze(T0)
+    api.ok("POST", "/v1/programs", {"program_id": "other", "name": "Other"}, token=api.platform)
     api.ok("POST", "/v1/jobs/points-holds/runs", {}, token=api.platform)
     clock.freeze(T0 + timedelta(minutes=3))
     api.ok("POST", "/v1/jobs/points-holds/runs", {"program_id": "other"}, token=api.platform)
@@ -89,3 +90,12 @@ def test_a_run_for_one_program_is_that_programs_only(api):
     # the platform admin's listJobRuns: the last run, whichever programs it was for
     [last] = api.ok("GET", "/v1/jobs/points-holds/runs", token=api.platform)["runs"]
     assert (last["as_of"], last["programs"]) == ("2026-12-05T04:04:00.000Z", ["default"])
+
+
+def test_a_run_for_a_program_that_does_not_exist_is_a_404_and_runs_nothing(api):
+    """It answered 200 having served nothing (attacks H and I): a mistyped id looked like a run."""
+    clock.freeze(T0)
+    status, problem = api.call("POST", "/v1/jobs/points-holds/runs", {"program_id": "no-such-program"},
+                               token=api.platform)
+    assert status == 404 and problem["detail"] == "no program no-such-program: a run for it would serve nothing"
+    assert api.ok("GET", "/v1/jobs/points-holds/runs", token=api.platform)["runs"] == []
