@@ -279,3 +279,26 @@ def test_last_days_reminded_on_neighbouring_days_are_each_reminded_once_a_remind
     assert sent == [1, 0, 1, 1, 0, 1, 0]
     assert _reminders(mid) == [(50, "2026-12-05", 30), (100, "2026-12-31", 30), (50, "2026-12-05", 3),
                                (100, "2026-12-31", 3)]
+
+
+def test_two_overlapping_reminder_visits_of_one_account_send_its_reminder_once(api, monkeypatch):
+    """Two runs visit one account at once: the second to commit finds the REMINDED item moved on
+    since it read it, reads again, and sends nothing."""
+    clock.freeze(NOV_1)
+    mid = api.member("13800503010")
+    rules(api, reminder_days=[30])
+    earn(api, mid, "o1", 10_000)
+    clock.freeze(DEC_1)
+    real, raced = dates.Visit.read, []
+
+    def read(cls, *args, **kwargs):
+        visit = real.__func__(cls, *args, **kwargs)
+        if not raced:                                # the other run's visit, whole, in between
+            raced.append(1)
+            other = UnitOfWork("other")
+            assert dates.remind(other, mid, "points", date(2026, 12, 1), [30])["sent"] == 1
+        return visit
+    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    monkeypatch.undo()
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
