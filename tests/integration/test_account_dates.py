@@ -169,10 +169,10 @@ def test_a_lot_of_before_is_reminded_through_its_account_once_and_leaves_the_ind
     uow.save(lot)
     uow.save(account)
     uow.commit()
-    clock.freeze(DEC_1)
+    clock.freeze(datetime(2026, 12, 2, 4, tzinfo=UTC))                    # its day, 1 Dec, missed: sent a day late
     assert api.run_job("points-reminders")["reminders_sent"] == 1
     assert api.run_job("points-reminders")["reminders_sent"] == 0
-    assert _reminders(mid) == [(100, "2026-12-31", 30)]
+    assert _reminders(mid) == [(100, "2026-12-31", 29)]
     moved = _lots(mid)[0]
     assert (moved.gsi1pk, moved.k1pk, moved.duesk.split("#", 1)[0]) == (None, None, "2027-01-01")
     assert _entry(mid) == ("2026-12-28", "remind")                        # the account carries it on
@@ -302,3 +302,23 @@ def test_two_overlapping_reminder_visits_of_one_account_send_its_reminder_once(a
     assert api.run_job("points-reminders")["reminders_sent"] == 0
     monkeypatch.undo()
     assert _reminders(mid) == [(100, "2026-12-31", 30)]
+
+
+def test_a_lot_made_after_its_first_reminder_day_is_not_reminded_of_that_day_later(aws):
+    """Reminders 30 and 3 days before. 5 Dec's points are reminded on 5 Nov; 10 Dec's, earned on 20
+    Nov, after their 30 days' day (10 Nov), are reminded on 7 Dec only: the visit of 2 Dec (5 Dec's
+    3 days) sends 5 Dec's alone, though the last reminder sent (5 Nov) is before 10 Nov."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503011")
+    rules(api, reminder_days=[30, 3], expiry={"policy": "days", "days": 34})
+    earn(api, mid, "o1", 10_000)                                           # last day 5 Dec
+    clock.freeze(datetime(2026, 11, 5, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    clock.freeze(datetime(2026, 11, 20, 4, tzinfo=UTC))
+    rules(api, reminder_days=[30, 3], expiry={"policy": "days", "days": 20})
+    earn(api, mid, "o2", 5_000)                                            # last day 10 Dec
+    for day in (2, 7):
+        clock.freeze(datetime(2026, 12, day, 4, tzinfo=UTC))
+        assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert _reminders(mid) == [(100, "2026-12-05", 30), (100, "2026-12-05", 3), (50, "2026-12-10", 3)]
