@@ -188,7 +188,7 @@ def remind(uow: UnitOfWork, member_id: str, point_type: str, today: date, remind
     and set the entry at the next date: one transaction."""
     visit = Visit.read(uow, member_id, point_type, horizon(today, reminder_days))
     sent = visit.through(since or visit.floor(today))
-    due = visit.due(today, reminder_days, sent) if sent < today else []
+    due = visit.due(today, reminder_days, sent)            # none when sent through today
     if len(due) > MAX_REMINDERS:
         logger.warning("points reminders beyond one visit's", extra={"member": member_id, "due": len(due)})
     for reminder in islice(due, MAX_REMINDERS):
