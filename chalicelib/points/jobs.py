@@ -85,8 +85,7 @@ def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
         for n, lot in enumerate(list(repository.of(uow).live_lots(member_id, point_type, until=yesterday))):
             if n and n % DEADLINE_EVERY == 0 and current_slice().out_of_time():
                 return done
-            if lot.expires_on:
-                done += _lot(program_id, lot, 1, today, as_of)
+            done += _lot(program_id, lot, 1, today, as_of)      # dated: those without sort last
     dates.settle(UnitOfWork(EXPIRY_ACTOR, program=program_id), member_id, point_type, today, rules.reminder_days)
     return done
 
