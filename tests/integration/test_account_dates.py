@@ -48,7 +48,7 @@ def _index_writes(call) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {"lot": [], "account": [], "other": []}
     for e in emulator.trace(False):
         sk = e["key"].get("sk", "")
-        kind = "lot" if "#LOT#" in sk else "account" if sk.startswith("PTS#") and sk.endswith("#LOT") else "other"
+        kind = "lot" if "#LOT#" in sk or "#PEND#" in sk else "account" if sk.startswith("PTS#") and sk.endswith("#LOT") else "other"
         found[kind].append(e["index_wcu"])
     return found
 
@@ -322,3 +322,22 @@ def test_a_lot_made_after_its_first_reminder_day_is_not_reminded_of_that_day_lat
         clock.freeze(datetime(2026, 12, day, 4, tzinfo=UTC))
         assert api.run_job("points-reminders")["reminders_sent"] == 1
     assert _reminders(mid) == [(100, "2026-12-05", 30), (100, "2026-12-05", 3), (50, "2026-12-10", 3)]
+
+
+def test_pending_points_take_the_accounts_date_when_they_unlock_not_before(aws):
+    """Under a 7-day return window the earn's lot is pending: it has its unlock entry of its own,
+    the account none (pending points are neither reminded of nor expired); the unlock makes the
+    lot live and brings the account's date forward to its dates."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503012")
+    rules(api, reminder_days=[30], pending_days=7)
+    made = _index_writes(lambda: earn(api, mid, "o1", 10_000))            # last day 31 Dec, unlocks 8 Nov
+    assert made["lot"] == [{"due2": 1}] and made["account"] == [{"keys1": 1}]
+    assert _entry(mid) is None
+    clock.freeze(datetime(2026, 11, 8, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_unlocked"] == 100
+    assert _entry(mid) == ("2026-12-01", "remind")
+    clock.freeze(DEC_1)
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
