@@ -859,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settlement", type=int, nargs="?", const=100_000, metavar="LINES",
                         help="only close a month of LINES clearing lines (100,000): the close's time and requests, "
                         "a line's write units; printed, not written to results.json")
+    parser.add_argument("--expiry", action="store_true",
+                        help="only the points expiry job's stage (printed, results.json untouched)")
     parser.add_argument("--cold-start", action="store_true",
                         help="only measure the cold start (into results.json and the table in docs/engineers/benchmark.md)")
     args = parser.parse_args(argv)
@@ -937,6 +939,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.coupon_issue:
             from bench.coupons import targeted_issue
             print(json.dumps(targeted_issue(stack, args.coupon_issue), indent=2))
+            return 0
+        if args.expiry:
+            print(json.dumps(expiry_job(stack, 100_000 if not args.quick else 2_000, 1), indent=2))
             return 0
         if args.cold_start:
             results = json.loads(OUT.read_text())

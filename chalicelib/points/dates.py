@@ -110,14 +110,28 @@ class Visit:
     beyond: str | None
 
     @classmethod
-    def read(cls, uow: UnitOfWork, member_id: str, point_type: str, horizon: date) -> Visit:
-        """Read the account, its ``REMINDED`` item and its dated lots to ``horizon`` (consistent)."""
+    def read(cls, uow: UnitOfWork, member_id: str, point_type: str, horizon: date, reminded: bool = True) -> Visit:
+        """Read the account with its first lots (one consistent Query: its sort key sorts just
+        before theirs), its ``REMINDED`` item (unless not ``reminded``: the expiry job's visit takes
+        the day before its entry's as the day reminders were sent through, at worst a reminder's
+        date already sent, which the reminders job then passes), and its lots on, to the first one
+        after ``horizon``."""
         repo = repository.of(uow)
-        account = repo.account(member_id, point_type)
-        reminded = uow.get(RemindedItem, RemindedItem.key(member_id, point_type), consistent=True)
-        lots = [lot for lot in repo.live_lots(member_id, point_type, until=horizon.isoformat()) if lot.expires_on]
-        after = next(iter(repo.live_lots(member_id, point_type, after=horizon.isoformat(), limit=1)), None)
-        return cls(uow, account, reminded, lots, after.expires_on if after is not None else None)
+        repo.account_and_lots(member_id, point_type)
+        account = repo.account(member_id, point_type)               # as that Query read it
+        record = uow.get(RemindedItem, RemindedItem.key(member_id, point_type), consistent=True) if reminded else None
+        lots, beyond = [], None
+        for lot in repo.live_lots(member_id, point_type):           # soonest first; without a last day, last
+            if not lot.expires_on or lot.expires_on > horizon.isoformat():
+                beyond = lot.expires_on
+                break
+            lots.append(lot)
+        return cls(uow, account, record, lots, beyond)
+
+    def lapsed(self, today: date) -> tuple[list[LotItem], Visit]:
+        """The lots past their last day, and the visit as it stands once they are expired."""
+        gone = [lot for lot in self.lots if str(lot.expires_on) < today.isoformat()]
+        return gone, Visit(self.uow, self.account, self.reminded, self.lots[len(gone):], self.beyond)
 
     def floor(self, today: date) -> date:
         """The day reminders were sent through at least, when no ``REMINDED`` says: the day before

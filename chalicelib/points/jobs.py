@@ -68,29 +68,41 @@ def _open(actor: str, program_id: str, as_of: datetime) -> tuple[UnitOfWork, Pro
 
 def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) -> Counter:
     """An account whose next date holds an expiry: past its rolling date, every live lot expires;
-    else each dated lot past its last day does (one posting each, as a lot's own entry did); then
-    the account's entry moves to its next date (:mod:`.dates`). A reminder's entry of a day gone by
-    is visited too (the reminders job has not been by: an expiry may be due behind it; the reminder
-    stays due). A run out of time leaves the entry due, and the next run goes on."""
+    else each dated lot past its last day does (one posting each, as a lot's own entry did), the
+    last one's transaction moving the account's entry to its next date (:mod:`.dates`), on the
+    account's version as the visit read it and its own expiries left it. A reminder's entry of a
+    day gone by is visited too (the reminders job has not been by: an expiry may be due behind it;
+    the reminder stays due). A run out of time leaves the entry due, and the next run goes on."""
     member_id, point_type = due.member_id, due.point_type
     entry = dates.current(due)
     if entry and entry[1] == dates.REMIND and entry[0] >= today:
         return Counter()                  # a reminder's, due today in its program: the reminders job's
     uow, rules = _open(EXPIRY_ACTOR, program_id, as_of)
-    if rolling.lapsed(repository.of(uow).account(member_id, point_type), today):
+    visit = dates.Visit.read(uow, member_id, point_type, dates.horizon(today, rules.reminder_days), reminded=False)
+    if rolling.lapsed(visit.account, today):
         done = rolling.expire(program_id, member_id, point_type, today, as_of, EXPIRY_ACTOR)
-    else:
-        done = Counter()
-        yesterday = (today - timedelta(days=1)).isoformat()
-        for n, lot in enumerate(list(repository.of(uow).live_lots(member_id, point_type, until=yesterday))):
-            if n and n % DEADLINE_EVERY == 0 and current_slice().out_of_time():
-                return done
-            done += _lot(program_id, lot, 1, today, as_of)      # dated: those without sort last
-    dates.settle(UnitOfWork(EXPIRY_ACTOR, program=program_id), member_id, point_type, today, rules.reminder_days)
+        dates.settle(UnitOfWork(EXPIRY_ACTOR, program=program_id), member_id, point_type, today, rules.reminder_days)
+        return done
+    lapsed, left = visit.lapsed(today)
+    after = left.next(rules.reminder_days, visit.through(visit.floor(today)))
+    if not lapsed:
+        if visit.move(after):
+            uow.commit()
+        return Counter()
+    done, version = Counter(), int(visit.account.version or 0)
+    for n, lot in enumerate(lapsed):
+        if n and n % DEADLINE_EVERY == 0 and current_slice().out_of_time():
+            return done
+        then = (version + n, after) if n == len(lapsed) - 1 else None
+        if n == 0:                        # the first in the visit's unit: the account as it read it
+            done += _expire(uow, rules, lot, today, then)
+        else:
+            done += _lot(program_id, lot, 1, today, as_of, then)
     return done
 
 
-def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime) -> Counter:
+def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: datetime,
+         then: tuple[int, dates.Entry | None] | None = None) -> Counter:
     # First try the lot as the due reader read it (whole, consistently, with its page); the
     # account version and the lot's remaining condition catch a change since, and the retry
     # reads it again.
@@ -106,9 +118,22 @@ def _lot(program_id: str, due: LotItem, attempt: int, today: date, as_of: dateti
         ledger.stage("unlock", n, reason="return window closed", source=lot.source, event_type="points.unlocked")
         uow.commit()
         return Counter(unlocked=n)
+    return _expire(uow, rules, lot, today, then, ledger)
+
+
+def _expire(uow: UnitOfWork, rules: ProgramRules, lot: LotItem, today: date, then: tuple[int, dates.Entry | None] | None,
+            ledger: Ledger | None = None) -> Counter:
+    """Expire what is left of a live lot past its last day, one posting; ``then``: the account's
+    entry moves on with it (its last lot due), on the account's version the visit expects."""
     if not lot.expires_on or lot.expires_on >= today.isoformat():
         return Counter()
+    ledger = ledger or Ledger(lot.member_id, lot.point_type, uow, today, rules.reminder_days)
     n = ledger.expire(lot)
+    if n and then is not None:            # an account's last lot due: its entry moves on with it
+        read_at, after = then
+        if int(ledger.account.version or 0) != read_at:
+            raise ConcurrentUpdate("points account changed since its visit read it")
+        ledger.account.duepk, ledger.account.duesk = dates.keys(ledger.account, after)
     if n:
         ledger.stage("expire", n, reason="expired", source="expiry",
                      event_type="points.expired", event_data={"expires_on": lot.expires_on})

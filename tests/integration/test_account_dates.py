@@ -341,3 +341,40 @@ def test_pending_points_take_the_accounts_date_when_they_unlock_not_before(aws):
     clock.freeze(DEC_1)
     assert api.run_job("points-reminders")["reminders_sent"] == 1
     assert _reminders(mid) == [(100, "2026-12-31", 30)]
+
+
+def test_an_expiry_visit_racing_a_change_that_makes_a_sooner_lot_reads_again(api, monkeypatch):
+    """The expiry job's visit reads the account (a lot ended 31 Dec; the next ends 31 Dec 2027);
+    before its expiry commits, an adjustment makes a lot ending 10 Jan. The visit's last expiry
+    would have moved the entry to the next year's date: it finds the account's version moved on,
+    reads again, and the entry is the new lot's."""
+    from chalicelib.points import accounts
+    from chalicelib.points.schemas import Adjust
+    from chalicelib.shared.principal import Principal
+    clock.freeze(NOV_1)
+    mid = api.member("13800503013")
+    rules(api, reminder_days=[])
+    earn(api, mid, "o1", 10_000)                                           # year end: 31 Dec 2026
+    clock.freeze(datetime(2026, 12, 30, 4, tzinfo=UTC))
+    rules(api, reminder_days=[], expiry={"policy": "days", "days": 366})
+    earn(api, mid, "o2", 5_000)                                            # last day 31 Dec 2027
+    clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
+    rules(api, reminder_days=[], expiry={"policy": "days", "days": 9})
+    real, raced = dates.Visit.read, []
+
+    def read(cls, *args, **kwargs):
+        visit = real.__func__(cls, *args, **kwargs)
+        if not raced:
+            raced.append(1)
+            other = UnitOfWork("other")
+            accounts.adjust(mid, Adjust(points=20, reason="goodwill"), Principal("staff", "ops", "super_admin"),
+                            other, None)
+            other.commit()
+        return visit
+    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    assert api.run_job("points-expiry")["points_expired"] == 100
+    monkeypatch.undo()
+    assert _entry(mid) == ("2027-01-11", "expiry")                         # the adjustment's lot, not 2028's
+    clock.freeze(datetime(2027, 1, 11, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 20
+    assert _entry(mid) == ("2028-01-01", "expiry")
