@@ -140,10 +140,10 @@ class LotItem(MainModel):
     unlock_on = UnicodeAttribute(null=True)
     earned_at = UnicodeAttribute()
     source = UnicodeAttribute(null=True)
-    duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending); expiry (live, until 2026-12-07)
+    duepk = UnicodeAttribute(null=True)          # DUE#points-lot: unlock (pending); expiry (live, until 2026-12-06)
     duesk = UnicodeAttribute(null=True)
     due = DueIndex()
-    k1pk = UnicodeAttribute(null=True)           # DUE#points-reminder: a lot's next reminder until 2026-12-07
+    k1pk = UnicodeAttribute(null=True)           # DUE#points-reminder: a lot's next reminder until 2026-12-06
     k1sk = UnicodeAttribute(null=True)           # (the account's next date stands for it now: points/dates.py)
     reminder = Keys1()
     gsi1pk = UnicodeAttribute(null=True)         # DUE#points-remind: where it was until 2026-12-06 (gsi1 copied

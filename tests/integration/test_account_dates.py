@@ -161,7 +161,7 @@ def test_a_lot_of_before_is_reminded_through_its_account_once_and_leaves_the_ind
     mid = api.member("13800503006")
     rules(api, reminder_days=[30, 3])
     earn(api, mid, "o1", 10_000)
-    uow = UnitOfWork("test")                                               # as written before 2026-12-07
+    uow = UnitOfWork("test")                                               # as written before 2026-12-06
     lot, account = _lots(mid)[0], _account(mid)
     lot.duepk, lot.duesk = "DUE#points-lot#3", f"2027-01-01#{mid}#{lot.sk}"
     lot.gsi1pk, lot.gsi1sk = "DUE#points-remind#5", f"2026-12-01#{mid}#{lot.sk}"    # listed on gsi1 before keys1
