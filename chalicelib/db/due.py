@@ -101,8 +101,15 @@ class Slice:
     shards: tuple[int, ...] = tuple(range(LANES))
     programs: tuple[str, ...] | None = None
     stopped: bool = False
+    unfinished: bool = False
     read: int = 0
     kinds: dict[str, tuple[type[Model], str]] = field(default_factory=dict)
+
+    def leave_unfinished(self) -> None:
+        """The item just handed out was left midway at the deadline (an account with more lots
+        due than a part's time): the cursor goes back to before it, so a continuation reads it
+        again, and the run stops there."""
+        self.unfinished = self.stopped = True
 
     def continues(self) -> bool:
         """Whether a continuation should carry on: the run stopped with work left, and got on
@@ -231,6 +238,7 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
                 continue
             if run.out_of_time():
                 return
+            before = cursor.get(place)
             cursor[place] = position
             run.read += 1
             if item is None:
@@ -240,6 +248,13 @@ def due_items(backend: Backend, model: type[M], kind: str, as_of: datetime,
                 today[program] = clock.local_date(as_of, clock.zone_of(program))
             if due_day(position) <= today[program]:
                 yield program, item
+                if run.unfinished:                  # read again by a continuation, from before it
+                    run.unfinished = False
+                    if before is None:
+                        cursor.pop(place, None)
+                    else:
+                        cursor[place] = before
+                    return
         cursor[place] = DONE
 
 

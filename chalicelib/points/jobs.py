@@ -72,7 +72,8 @@ def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
     last one's transaction moving the account's entry to its next date (:mod:`.dates`), on the
     account's version as the visit read it and its own expiries left it. A reminder's entry of a
     day gone by is visited too (the reminders job has not been by: an expiry may be due behind it;
-    the reminder stays due). A run out of time leaves the entry due, and the next run goes on."""
+    the reminder stays due). A run out of time midway leaves the entry due, and a continuation of
+    the run reads it again and goes on."""
     member_id, point_type = due.member_id, due.point_type
     entry = dates.current(due)
     if entry and entry[1] == dates.REMIND and entry[0] >= today:
@@ -92,6 +93,7 @@ def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
     done, version = Counter(), int(visit.account.version or 0)
     for n, lot in enumerate(lapsed):
         if n and n % DEADLINE_EVERY == 0 and current_slice().out_of_time():
+            current_slice().leave_unfinished()        # a continuation of this run goes on with it
             return done
         then = (version + n, after) if n == len(lapsed) - 1 else None
         if n == 0:                        # the first in the visit's unit: the account as it read it

@@ -146,3 +146,25 @@ def test_a_continuation_runs_as_of_the_moment_its_first_part_did(api, pages_of):
     assert sum(p["result"]["points_expired"] for p in parts) == 100 * (MEMBERS - 1)
     assert {p["as_of"] for p in parts} == {clock.iso(as_of)}
     assert all(len(expiries(mid)) == 1 for mid in members)
+
+
+def test_an_account_with_more_lots_due_than_a_part_has_time_for_is_finished_by_the_continuations(
+        api, pages_of, monkeypatch):
+    """Attack J, F1: a member's lots due on one day are expired by one account visit; a part whose
+    time runs out midway leaves the account to its continuation, which reads it again and goes on,
+    where the continuation skipped it and the rest waited for the next hourly runs."""
+    from chalicelib.points import jobs as points_jobs
+    clock.freeze(T0)
+    rules(api, expiry={"policy": "days", "days": 10})
+    mid = api.member("13800260001")
+    for i in range(6):
+        api.ok("POST", f"/v1/members/{mid}/points/adjustments", {"points": 10, "reason": f"lot {i}"})
+    clock.freeze(T0 + timedelta(days=12))
+    monkeypatch.setattr(points_jobs, "DEADLINE_EVERY", 2)        # a look at the deadline every 2 lots
+    pages_of(2)
+    first = run(api, "points-expiry")
+    assert first["continues"] is True and 0 < first["result"]["points_expired"] < 60
+    parts = jobs.run_waiting()
+    assert first["result"]["points_expired"] + sum(p["result"]["points_expired"] for p in parts) == 60
+    assert sorted(int(p.available_delta) for p in expiries(mid)) == [-10] * 6     # each lot once
+    assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 0
