@@ -24,11 +24,15 @@ account's version as read (a change in between makes the visit read again). An e
 needed (the lot spent since, the window pushed on, or a change that read the account before a
 visit put the entry of before back) costs a visit that finds nothing to do and moves it on.
 
-**Reminders:** one ``points.expiring`` for each last day whose reminder day has come (the points of
+**Reminders:** one ``points.expiring`` for each last day whose reminder point has come (the points of
 every lot ending that day; under rolling expiry, the window's end and all of the member's points),
-where there was one a lot. The account's ``REMINDED`` item (:class:`~.tables.RemindedItem`) says
-through which day reminders were sent: a visit sends those of the days after it, up to today,
-each once however often the entry is visited.
+where there was one a lot. A point is ``reminder_days`` before the last day, and counts only from
+the day the points were the member's (the earliest earning day of the lots ending then). The
+account's ``REMINDED`` item (:class:`~.tables.RemindedItem`) records, for each last day, the
+nearest point sent: a visit sends a last day's reminder when a nearer point has come (one, however
+many it missed), so each goes once however often the entry is visited, and a change of
+``reminder_days`` is followed from the next visit on (an account whose entry waited for a point the
+new schedule dropped is reminded then of the nearest point of the new one).
 
 Lots from before keep their own entries until they are due: the expiry job expires them one by one
 as before; a lot's reminder from before, when due, visits its account instead (:func:`remind`)
@@ -37,9 +41,10 @@ and leaves the lot's index.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from itertools import islice
 
@@ -48,6 +53,7 @@ from chalicelib.db.uow import UnitOfWork
 from chalicelib.ledger.lots import expiry_due_day
 from chalicelib.points import repository
 from chalicelib.points.tables import DATES, AccountItem, LotItem, RemindedItem
+from chalicelib.shared import clock
 from chalicelib.shared.errors import ConcurrentUpdate
 from chalicelib.shared.events import DomainEvent
 from chalicelib.shared.observability import logger
@@ -56,6 +62,7 @@ KIND = DATES
 LEGACY_KIND = "points-rolling"        # the rolling window's entry of before: visited the same way
 EXPIRY, REMIND = "expiry", "remind"
 MAX_REMINDERS = 50                    # reminders one visit sends (one event each, in one transaction)
+MOVE_TRIES = 3                        # tries to move the entry on after a reminder (each reads again)
 Entry = tuple[date, str]
 
 
@@ -113,9 +120,8 @@ class Visit:
     def read(cls, uow: UnitOfWork, member_id: str, point_type: str, horizon: date, reminded: bool = True) -> Visit:
         """Read the account with its first lots (one consistent Query: its sort key sorts just
         before theirs), its ``REMINDED`` item (unless not ``reminded``: the expiry job's visit takes
-        the day before its entry's as the day reminders were sent through, at worst a reminder's
-        date already sent, which the reminders job then passes), and its lots on, to the first one
-        after ``horizon``."""
+        the reminder points from its entry's day on as not sent, at worst one the reminders job
+        sent that day, which it then passes), and its lots on, to the first one after ``horizon``."""
         repo = repository.of(uow)
         repo.account_and_lots(member_id, point_type)
         account = repo.account(member_id, point_type)               # as that Query read it
@@ -133,40 +139,59 @@ class Visit:
         gone = [lot for lot in self.lots if str(lot.expires_on) < today.isoformat()]
         return gone, Visit(self.uow, self.account, self.reminded, self.lots[len(gone):], self.beyond)
 
-    def floor(self, today: date) -> date:
-        """The day reminders were sent through at least, when no ``REMINDED`` says: the day before
-        the entry's (none is due before it), or before today's."""
-        entry = current(self.account)
-        return (entry[0] if entry and entry[0] <= today else today) - timedelta(days=1)
+    def sent(self) -> dict[str, int]:
+        """For each last day, the nearest reminder point (days before it) already sent: what the
+        ``REMINDED`` item records, and for lots of before, the points before their next reminder
+        of before (sent a lot at a time)."""
+        sent = json.loads(self.reminded.sent) if self.reminded is not None and self.reminded.sent else {}
+        for lot in self.lots:
+            if lot.expires_on and lot.reminder_at:
+                end, next_one = date.fromisoformat(lot.expires_on), due_day(lot.reminder_at)
+                before = [(end - next_one).days + 1, *([sent[lot.expires_on]] if lot.expires_on in sent else [])]
+                sent[lot.expires_on] = min(before)
+        return sent
 
-    def through(self, floor: date) -> date:
-        """The day through which reminders were sent (``floor`` when none was recorded, or later)."""
-        sent = date.fromisoformat(self.reminded.through) if self.reminded is not None else None
-        return max(sent, floor) if sent else floor
-
-    def due(self, today: date, reminder_days: list[int], since: date) -> list[dict[str, object]]:
-        """The reminders whose day came after ``since``, by ``today``: one a last day not passed."""
-        ending: dict[str, list[int]] = {}
+    def _ending(self, today: date) -> dict[str, tuple[int, int, date]]:
+        """Each last day from today on: its points, its lots (0: the rolling window's, all the
+        points) and the first day it was the member's (the earliest of its lots' earning days)."""
+        ending: dict[str, tuple[int, int, date]] = {}
         for lot in self.lots:
             if lot.expires_on and lot.expires_on >= today.isoformat():
-                ending.setdefault(lot.expires_on, []).append(int(lot.remaining))
+                points, lots, first = ending.get(lot.expires_on, (0, 0, date.max))
+                earned = clock.program_date(clock.parse_iso(lot.earned_at)) if lot.earned_at else date.min
+                ending[lot.expires_on] = (points + int(lot.remaining), lots + 1, min(first, earned))
         window = self.account.rolling_until
-        found = []
-        for last_day in sorted({*ending, *([window] if window and window >= today.isoformat() else [])}):
-            end = date.fromisoformat(last_day)
-            if not any(since < end - timedelta(days=d) <= today for d in reminder_days):
-                continue
-            # under rolling expiry the window's end is every point's (rolling.last_day)
-            points = int(self.account.available or 0) if last_day == window else sum(ending[last_day])
-            if points > 0:
-                found.append({"points": points, "expires_on": last_day, "days_left": (end - today).days,
-                              **({"lots": len(ending[last_day])} if last_day != window else {})})
-        return found
+        if window and window >= today.isoformat():     # under rolling expiry the window's end is every point's
+            ending[window] = (int(self.account.available or 0), 0, date.min)
+        return ending
 
-    def next(self, reminder_days: list[int], reminded_through: date) -> Entry | None:
-        """The account's soonest date from what was read (reminders after ``reminded_through``)."""
+    def due(self, today: date, reminder_days: list[int]) -> tuple[list[dict[str, object]], dict[str, int]]:
+        """The reminders due by ``today``: for each last day, one when a reminder point has come
+        (``reminder_days`` before it, not before the points were the member's) nearer than the
+        nearest sent; and what is sent then, last day by last day."""
+        sent, found = self.sent(), []
+        for last_day, (points, lots, first) in sorted(self._ending(today).items()):
+            end = date.fromisoformat(last_day)
+            reached = [d for d in reminder_days if first <= end - timedelta(days=d) <= today]
+            if not reached or points <= 0 or sent.get(last_day, max(reached) + 1) <= min(reached):
+                continue
+            sent[last_day] = min(reached)
+            found.append({"points": points, "expires_on": last_day, "days_left": (end - today).days,
+                          **({"lots": lots} if lots else {})})
+        return found, {day: d for day, d in sent.items() if day >= today.isoformat()}
+
+    def next(self, reminder_days: list[int], today: date, read_from: date | None = None) -> Entry | None:
+        """The account's soonest date from what was read: each last day's expiry, and its reminder
+        points not sent yet (from ``read_from`` on, when the ``REMINDED`` item was not read)."""
+        sent, ending = self.sent(), self._ending(today)
         days = {lot.expires_on for lot in self.lots if lot.expires_on} | {self.beyond, self.account.rolling_until}
-        return soonest(e for day in days if day for e in dates_of(day, reminder_days, reminded_through))
+        entries: list[Entry | None] = []
+        for day in (d for d in days if d):
+            end, first = date.fromisoformat(day), ending.get(day, (0, 0, date.min))[2]
+            entries.append((expiry_due_day(day), EXPIRY))
+            entries += [(end - timedelta(days=d), REMIND) for d in reminder_days
+                        if d < sent.get(day, d + 1) and end - timedelta(days=d) >= max(first, read_from or date.min)]
+        return soonest(entries)
 
     def move(self, entry: Entry | None) -> bool:
         """Stage the account's entry at ``entry``, on its version as read; False when it is there."""
@@ -189,31 +214,37 @@ def settle(uow: UnitOfWork, member_id: str, point_type: str, today: date, remind
     """Set the account's entry at its soonest date as the account stands (after a visit's work);
     whether it moved. Reminders not sent yet stay due (the reminders job sends them)."""
     visit = Visit.read(uow, member_id, point_type, horizon(today, reminder_days))
-    moved = visit.move(visit.next(reminder_days, visit.through(visit.floor(today))))
+    moved = visit.move(visit.next(reminder_days, today))
     if moved:
         uow.commit()
     return moved
 
 
-def remind(uow: UnitOfWork, member_id: str, point_type: str, today: date, reminder_days: list[int],
-           since: date | None = None) -> Counter:
-    """Send the account's reminders due by ``today`` not sent yet (after the ``REMINDED`` day, or
-    ``since``: the day before the entry's, or a lot's reminder of before), record that they were,
-    and set the entry at the next date: one transaction."""
+def remind(uow: UnitOfWork, member_id: str, point_type: str, today: date, reminder_days: list[int]) -> Counter:
+    """Send the account's reminders due by ``today`` and record them (one transaction, on the
+    ``REMINDED`` item as read: of two visits at once one sends), then set the entry at the next
+    date in a write of its own (on the account's version: a member busy meanwhile delays only
+    that; an entry left early costs a visit that sends nothing)."""
     visit = Visit.read(uow, member_id, point_type, horizon(today, reminder_days))
-    sent = visit.through(since or visit.floor(today))
-    due = visit.due(today, reminder_days, sent)            # none when sent through today
+    due, sent = visit.due(today, reminder_days)
     if len(due) > MAX_REMINDERS:
         logger.warning("points reminders beyond one visit's", extra={"member": member_id, "due": len(due)})
-    for reminder in islice(due, MAX_REMINDERS):
-        uow.emit(DomainEvent("points.expiring", f"member:{member_id}",
-                             {"member_id": member_id, "point_type": point_type, **reminder}))
     if due:
+        for reminder in islice(due, MAX_REMINDERS):
+            uow.emit(DomainEvent("points.expiring", f"member:{member_id}",
+                                 {"member_id": member_id, "point_type": point_type, **reminder}))
         record = RemindedItem(*RemindedItem.key(member_id, point_type), member_id=member_id, point_type=point_type,
-                              through=today.isoformat())
-        uow.save(record, RemindedItem.through == visit.reminded.through if visit.reminded is not None
+                              sent=json.dumps(sent, separators=(",", ":"), sort_keys=True))
+        uow.save(record, RemindedItem.sent == visit.reminded.sent if visit.reminded is not None
                  else RemindedItem.pk.does_not_exist(), on_conflict=lambda: ConcurrentUpdate("reminders sent meanwhile"))
-    moved = visit.move(visit.next(reminder_days, today))     # every reminder through today: sent or none due
-    if due or moved:
         uow.commit()
+        visit = replace(visit, uow=UnitOfWork(uow.actor, program=uow.program), reminded=record)
+    for _ in range(MOVE_TRIES):
+        try:
+            if visit.move(visit.next(reminder_days, today)):
+                visit.uow.commit()
+            break
+        except ConcurrentUpdate:                 # read again: the entry moves from what is there now
+            visit = Visit.read(UnitOfWork(uow.actor, program=uow.program), member_id, point_type,
+                               horizon(today, reminder_days))
     return Counter(sent=min(len(due), MAX_REMINDERS))

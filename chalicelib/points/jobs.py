@@ -14,11 +14,11 @@ and runs its items through :func:`~chalicelib.db.due.run_due`, so one item never
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import chain
 from typing import Any
 
-from chalicelib.db.due import current_slice, due_day, run_due
+from chalicelib.db.due import current_slice, run_due
 from chalicelib.db.uow import ClaimTaken, UnitOfWork
 from chalicelib.jobs import job
 from chalicelib.ledger import reconciliation
@@ -85,7 +85,8 @@ def _account(program_id: str, due: AccountItem, today: date, as_of: datetime) ->
         dates.settle(UnitOfWork(EXPIRY_ACTOR, program=program_id), member_id, point_type, today, rules.reminder_days)
         return done
     lapsed, left = visit.lapsed(today)
-    after = left.next(rules.reminder_days, visit.through(visit.floor(today)))
+    now = dates.current(visit.account)             # its reminder points from its day on: not sent yet
+    after = left.next(rules.reminder_days, today, read_from=now[0] if now else today)
     if not lapsed:
         if visit.move(after):
             uow.commit()
@@ -163,8 +164,7 @@ def _remind(program_id: str, due: Any, today: date, as_of: datetime) -> Counter:
         return Counter()
     # a lot's reminder of before: its account's visit sends what is due from that day (and takes
     # the account onto its next date), then the lot leaves the reminders' index
-    sent = dates.remind(uow, lot.member_id, lot.point_type, today, rules.reminder_days,
-                        since=due_day(lot.reminder_at) - timedelta(days=1))
+    sent = dates.remind(uow, lot.member_id, lot.point_type, today, rules.reminder_days)
     done = UnitOfWork("job:points-reminders", program=program_id)
     read = (LotItem.k1sk == lot.k1sk) if lot.k1sk else (LotItem.gsi1sk == lot.gsi1sk)
     done.update(lot, [LotItem.k1pk.remove(), LotItem.k1sk.remove(), LotItem.gsi1pk.remove(), LotItem.gsi1sk.remove()],

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from chalicelib.db.versioned import VersionedConfig
 from chalicelib.orders.service import OrderLine
@@ -119,7 +119,7 @@ class ProgramRules(Strict):
                            json_schema_extra={"default": {"policy": "year_end", "days": 365, "grace_months": 0}},
                            description="omitted: points expire at the end of the year they are earned in "
                                        "(year_end); an expiry object without a policy never expires")
-    reminder_days: list[int] = Field(default_factory=lambda: [30, 15, 3])
+    reminder_days: list[StrictInt] = Field(default_factory=lambda: [30, 15, 3])
     redeem: RedeemRules = Field(default_factory=RedeemRules)
     behaviors: dict[str, Behavior] = Field({})
     custom_events: dict[str, Behavior] = Field({})

@@ -9,7 +9,7 @@
                                                      partition of its own so history never sits
                                                      beside the lots every operation queries
 ``MEMBER#<id> / PTS#<type>#HOLD#<hold>``             a two-phase checkout hold
-``MEMBER#<id> / PTS#<type>#REMINDED``                through which day expiry reminders were sent
+``MEMBER#<id> / PTS#<type>#REMINDED``                the expiry reminders sent, by last day
 ``MEMBER#<id> / PTS#<type>#CAP#<period>``            earned-per-period counters (caps)
 ``MEMBER#<id> / PTS#BEH#<behavior>#<period>``        behaviour counters; ``PTS#CHECKIN`` the streak
 ``ORDER#<merchant>#<order> / ORDER``                 the order (``orders``) with what it earned and
@@ -181,12 +181,13 @@ class LotItem(MainModel):
 
 
 class RemindedItem(MainModel):
-    """``MEMBER#<id> / PTS#<type>#REMINDED``: through which day the account's expiry reminders were
-    sent (points/dates.py); written only by a reminder's visit, on the day it read."""
+    """``MEMBER#<id> / PTS#<type>#REMINDED``: the account's expiry reminders sent (points/dates.py),
+    ``sent`` JSON {last day: the nearest reminder point sent, in days before it}, last days from
+    the visit's day on; written only by a reminder's visit, on the item as it read it."""
 
     member_id = UnicodeAttribute()
     point_type = UnicodeAttribute()
-    through = UnicodeAttribute()
+    sent = UnicodeAttribute()
 
     @staticmethod
     def key(member_id: str, point_type: str) -> tuple[str, str]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from chalicelib.db.uow import UnitOfWork
 from chalicelib.points import dates
 from chalicelib.points.tables import AccountItem, LotItem, RemindedItem
 from chalicelib.shared import clock
+from chalicelib.shared.errors import ConcurrentUpdate
 from devstack import emulator
 from tests.integration.conftest import AppClient
 from tests.integration.test_points_features import balanced, earn, rules
@@ -91,7 +94,7 @@ def test_one_reminder_a_last_day_each_sent_once_then_the_expiry(aws):
     assert api.run_job("points-reminders")["reminders_sent"] == 0        # moved on: not sent twice
     assert _reminders(mid) == [(110, "2026-12-31", 30)]
     assert _entry(mid) == ("2026-12-28", "remind")
-    assert UnitOfWork("test").get(RemindedItem, RemindedItem.key(mid, "points"), consistent=True).through == "2026-12-01"
+    assert UnitOfWork("test").get(RemindedItem, RemindedItem.key(mid, "points"), consistent=True).sent == '{"2026-12-31":30}'
     clock.freeze(datetime(2026, 12, 29, 4, tzinfo=UTC))                  # a day late: still sent, once
     assert api.run_job("points-reminders")["reminders_sent"] == 1
     assert _reminders(mid)[-1] == (110, "2026-12-31", 2)
@@ -378,3 +381,55 @@ def test_an_expiry_visit_racing_a_change_that_makes_a_sooner_lot_reads_again(api
     clock.freeze(datetime(2027, 1, 11, 4, tzinfo=UTC))
     assert api.run_job("points-expiry")["points_expired"] == 20
     assert _entry(mid) == ("2028-01-01", "expiry")
+
+
+def test_reminder_days_made_longer_after_the_points_were_earned_still_remind(aws):
+    """Attack J, F6: earned under reminders [1] (the account's date: the day before the last), then
+    the program changes to [5, 3]. The visit on that date finds both points passed unsent and
+    reminds once, of the nearest; a second last day earned after the change gets both."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503014")
+    rules(api, reminder_days=[1], expiry={"policy": "days", "days": 20})
+    earn(api, mid, "o1", 10_000)                                           # last day 21 Nov: date 20 Nov
+    assert _entry(mid) == ("2026-11-20", "remind")
+    rules(api, reminder_days=[5, 3], expiry={"policy": "days", "days": 25})
+    earn(api, mid, "o2", 5_000)                                            # last day 26 Nov: 21 and 23 Nov
+    sent = []
+    for day in range(15, 27):
+        clock.freeze(datetime(2026, 11, day, 4, tzinfo=UTC))
+        sent.append((day, api.run_job("points-reminders")["reminders_sent"]))
+    assert [s for s in sent if s[1]] == [(20, 1), (21, 1), (23, 1)]
+    assert _reminders(mid) == [(100, "2026-11-21", 1), (50, "2026-11-26", 5), (50, "2026-11-26", 3)]
+
+
+def test_a_member_busy_during_the_reminders_visit_is_reminded_all_the_same(api, monkeypatch):
+    """Attack J, F2: the reminder went with the entry's move, on the account's version, so a member
+    written meanwhile (every try) got no reminder that day. The reminder is its own write now; only
+    the entry's move waits (left early: the next visit sends nothing again)."""
+    clock.freeze(NOV_1)
+    mid = api.member("13800503015")
+    rules(api, reminder_days=[30])
+    earn(api, mid, "o1", 10_000)
+
+    def busy(self, entry):
+        raise ConcurrentUpdate("points account changed")
+    monkeypatch.setattr(dates.Visit, "move", busy)
+    clock.freeze(DEC_1)
+    result = api.run_job("points-reminders")
+    assert result["reminders_sent"] == 1 and "gave_up" not in result
+    assert _entry(mid) == ("2026-12-01", "remind")                         # left: moved by a later visit
+    monkeypatch.undo()
+    assert api.run_job("points-reminders")["reminders_sent"] == 0
+    assert _reminders(mid) == [(100, "2026-12-31", 30)]
+    assert _entry(mid) == ("2027-01-01", "expiry")
+
+
+@pytest.mark.parametrize("days", [[True], ["3"], [3.0], [0], [366], "3"])
+def test_reminder_days_must_be_whole_days_written_as_numbers(api, days):
+    """Attack J, F5: ``[true]`` was stored as [1] and ``["3"]`` as [3], each a new rules version."""
+    clock.freeze(NOV_1)
+    before = api.ok("GET", "/v1/points/rules")
+    status, problem = api.call("PUT", "/v1/points/rules", {"rules": {"reminder_days": days}})
+    assert status == 422 and problem["status"] == 422, (days, problem)
+    assert api.ok("GET", "/v1/points/rules") == before
