@@ -162,8 +162,9 @@ def _remind(program_id: str, due: Any, today: date, as_of: datetime) -> Counter:
     lot = repository.of(uow).lot((due.pk, due.sk))
     if lot is None or lot.reminder_at != due.reminder_at or not lot.reminder_at:
         return Counter()
-    # a lot's reminder of before: its account's visit sends what is due from that day (and takes
-    # the account onto its next date), then the lot leaves the reminders' index
+    # a lot's reminder of before: its account's visit sends what is due (the lot's points before
+    # this reminder were sent a lot at a time: dates.Visit.sent) and takes the account onto its
+    # next date, then the lot leaves the reminders' index
     sent = dates.remind(uow, lot.member_id, lot.point_type, today, rules.reminder_days)
     done = UnitOfWork("job:points-reminders", program=program_id)
     read = (LotItem.k1sk == lot.k1sk) if lot.k1sk else (LotItem.gsi1sk == lot.gsi1sk)
