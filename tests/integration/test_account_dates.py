@@ -6,7 +6,7 @@ own entries until due. On moto, with the emulator's trace of index writes; figur
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -433,3 +433,40 @@ def test_reminder_days_must_be_whole_days_written_as_numbers(api, days):
     status, problem = api.call("PUT", "/v1/points/rules", {"rules": {"reminder_days": days}})
     assert status == 422 and problem["status"] == 422, (days, problem)
     assert api.ok("GET", "/v1/points/rules") == before
+
+
+def test_a_lot_of_before_whose_first_reminder_went_out_a_lot_at_a_time_is_not_reminded_of_it_again(aws):
+    """A lot of before ending 20 Dec was reminded 30 days ahead (20 Nov) by its own entry, which
+    now waits for 15 days ahead (5 Dec). A newer lot's reminder visits the account on 25 Nov: the
+    old lot's 30 days are not sent again; its 15 days are, on 5 Dec, once."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503016")
+    rules(api, reminder_days=[30, 15, 3], expiry={"policy": "days", "days": 49})
+    earn(api, mid, "o1", 10_000)                                           # last day 20 Dec
+    uow = UnitOfWork("test")                                               # as written before 2026-12-06
+    lot, account = _lots(mid)[0], _account(mid)
+    lot.duepk, lot.duesk = "DUE#points-lot#3", f"2026-12-21#{mid}#{lot.sk}"
+    lot.k1pk, lot.k1sk = "DUE#points-reminder#5", f"2026-12-05#{mid}#{lot.sk}"
+    account.duepk = account.duesk = None
+    uow.save(lot)
+    uow.save(account)
+    uow.commit()
+    clock.freeze(datetime(2026, 11, 20, 4, tzinfo=UTC))
+    rules(api, reminder_days=[30, 15, 3], expiry={"policy": "days", "days": 20})
+    earn(api, mid, "o2", 5_000)                                            # last day 10 Dec: 25 Nov, 7 Dec
+    for day in (25, 35, 37):                                               # 25 Nov, 5 Dec, 7 Dec
+        clock.freeze(datetime(2026, 11, 1, 4, tzinfo=UTC) + timedelta(days=day - 1))
+        assert api.run_job("points-reminders")["reminders_sent"] == 1, day
+    assert _reminders(mid) == [(50, "2026-12-10", 15), (100, "2026-12-20", 15), (50, "2026-12-10", 3)]
+
+
+def test_reminders_on_the_last_day_itself_go_once_however_often_the_job_runs(aws):
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503017")
+    rules(api, reminder_days=[3])
+    earn(api, mid, "o1", 10_000)                                           # last day 31 Dec: 28 Dec
+    clock.freeze(datetime(2026, 12, 31, 4, tzinfo=UTC))                    # the jobs missed it: the last day
+    assert [api.run_job("points-reminders")["reminders_sent"] for _ in range(2)] == [1, 0]
+    assert _reminders(mid) == [(100, "2026-12-31", 0)]
