@@ -470,3 +470,22 @@ def test_reminders_on_the_last_day_itself_go_once_however_often_the_job_runs(aws
     clock.freeze(datetime(2026, 12, 31, 4, tzinfo=UTC))                    # the jobs missed it: the last day
     assert [api.run_job("points-reminders")["reminders_sent"] for _ in range(2)] == [1, 0]
     assert _reminders(mid) == [(100, "2026-12-31", 0)]
+
+
+def test_an_expiry_visit_leaves_a_reminder_not_sent_yet_due(aws):
+    """The account's date holds an expiry (30 Nov's lot) and a reminder (31 Dec's, 30 days ahead)
+    on 1 Dec; the reminders job has not been by when the expiry job visits on 2 Dec: it expires
+    the lot and leaves the reminder due, not skipped."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503018")
+    rules(api, reminder_days=[30])
+    earn(api, mid, "o1", 10_000)                                           # last day 31 Dec: 1 Dec
+    rules(api, reminder_days=[30], expiry={"policy": "days", "days": 29})
+    earn(api, mid, "o2", 5_000)                                            # last day 30 Nov: expires 1 Dec
+    assert _entry(mid) == ("2026-12-01", "expiry")
+    clock.freeze(datetime(2026, 12, 2, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 50
+    assert _entry(mid) == ("2026-12-01", "remind")
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert _reminders(mid) == [(100, "2026-12-31", 29)]
