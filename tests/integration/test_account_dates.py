@@ -61,6 +61,29 @@ def _reminders(mid: str) -> list[tuple[int, str, int]]:
             for e in outbox_events(None, kind="points.expiring") if e.data["member_id"] == mid]
 
 
+def _adjust(mid: str, points: int) -> None:
+    """An adjustment of ``points`` under the rules in force, committed by another unit."""
+    from chalicelib.points import accounts
+    from chalicelib.points.schemas import Adjust
+    from chalicelib.shared.principal import Principal
+    other = UnitOfWork("other")
+    accounts.adjust(mid, Adjust(points=points, reason="goodwill"), Principal("staff", "ops", "super_admin"), other, None)
+    other.commit()
+
+
+def _after_the_first_visit_reads(monkeypatch, meanwhile) -> None:
+    """Run ``meanwhile`` once, between the first job visit's read of an account and its writes."""
+    real, raced = dates.Visit.read, []
+
+    def read(cls, *args, **kwargs):
+        visit = real.__func__(cls, *args, **kwargs)
+        if not raced:
+            raced.append(1)
+            meanwhile()
+        return visit
+    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+
+
 def test_an_earn_writes_no_index_once_the_account_has_a_sooner_date(aws):
     api = AppClient()
     clock.freeze(NOV_1)
@@ -230,27 +253,13 @@ def test_a_visit_racing_a_change_that_makes_a_sooner_lot_reads_again_and_keeps_i
     December (its entry stays at the visit's day, 1 December: sooner). The visit's write of the
     entry (on the account's version as read) fails, it reads again, and the entry is the new
     lot's expiry, not the first lot's; the reminder goes out once."""
-    from chalicelib.points import accounts
-    from chalicelib.points.schemas import Adjust
-    from chalicelib.shared.principal import Principal
     clock.freeze(NOV_1)
     mid = api.member("13800503008")
     rules(api, reminder_days=[30], expiry={"policy": "days", "days": 60})
     earn(api, mid, "o1", 10_000)                                           # last day 31 Dec: reminded 1 Dec
     clock.freeze(DEC_1)
     rules(api, reminder_days=[30], expiry={"policy": "days", "days": 9})
-    real, raced = dates.Visit.read, []
-
-    def read(cls, *args, **kwargs):
-        visit = real.__func__(cls, *args, **kwargs)
-        if not raced:
-            raced.append(1)
-            other = UnitOfWork("other")
-            accounts.adjust(mid, Adjust(points=50, reason="goodwill"), Principal("staff", "ops", "super_admin"),
-                            other, None)
-            other.commit()
-        return visit
-    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    _after_the_first_visit_reads(monkeypatch, lambda: _adjust(mid, 50))
     assert api.run_job("points-reminders")["reminders_sent"] == 1
     monkeypatch.undo()
     assert _reminders(mid) == [(100, "2026-12-31", 30)]
@@ -292,16 +301,8 @@ def test_two_overlapping_reminder_visits_of_one_account_send_its_reminder_once(a
     rules(api, reminder_days=[30])
     earn(api, mid, "o1", 10_000)
     clock.freeze(DEC_1)
-    real, raced = dates.Visit.read, []
-
-    def read(cls, *args, **kwargs):
-        visit = real.__func__(cls, *args, **kwargs)
-        if not raced:                                # the other run's visit, whole, in between
-            raced.append(1)
-            other = UnitOfWork("other")
-            assert dates.remind(other, mid, "points", date(2026, 12, 1), [30])["sent"] == 1
-        return visit
-    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    _after_the_first_visit_reads(                    # the other run's visit, whole, in between
+        monkeypatch, lambda: dates.remind(UnitOfWork("other"), mid, "points", date(2026, 12, 1), [30]))
     assert api.run_job("points-reminders")["reminders_sent"] == 0
     monkeypatch.undo()
     assert _reminders(mid) == [(100, "2026-12-31", 30)]
@@ -351,9 +352,6 @@ def test_an_expiry_visit_racing_a_change_that_makes_a_sooner_lot_reads_again(api
     before its expiry commits, an adjustment makes a lot ending 10 Jan. The visit's last expiry
     would have moved the entry to the next year's date: it finds the account's version moved on,
     reads again, and the entry is the new lot's."""
-    from chalicelib.points import accounts
-    from chalicelib.points.schemas import Adjust
-    from chalicelib.shared.principal import Principal
     clock.freeze(NOV_1)
     mid = api.member("13800503013")
     rules(api, reminder_days=[])
@@ -363,18 +361,7 @@ def test_an_expiry_visit_racing_a_change_that_makes_a_sooner_lot_reads_again(api
     earn(api, mid, "o2", 5_000)                                            # last day 31 Dec 2027
     clock.freeze(datetime(2027, 1, 1, 4, tzinfo=UTC))
     rules(api, reminder_days=[], expiry={"policy": "days", "days": 9})
-    real, raced = dates.Visit.read, []
-
-    def read(cls, *args, **kwargs):
-        visit = real.__func__(cls, *args, **kwargs)
-        if not raced:
-            raced.append(1)
-            other = UnitOfWork("other")
-            accounts.adjust(mid, Adjust(points=20, reason="goodwill"), Principal("staff", "ops", "super_admin"),
-                            other, None)
-            other.commit()
-        return visit
-    monkeypatch.setattr(dates.Visit, "read", classmethod(read))
+    _after_the_first_visit_reads(monkeypatch, lambda: _adjust(mid, 20))
     assert api.run_job("points-expiry")["points_expired"] == 100
     monkeypatch.undo()
     assert _entry(mid) == ("2027-01-11", "expiry")                         # the adjustment's lot, not 2028's
