@@ -56,10 +56,13 @@ def push(ledger: Ledger, until: date, reminder_days: list[int]) -> None:
 
 
 def expire(program_id: str, member_id: str, point_type: str, today: date, as_of: datetime, actor: str) -> Counter:
-    """Expire every live lot of an account past its rolling date, each noted on the order that
-    earned it so that a refund of the order does not claw them back again (as debt): at most
-    ``MAX_LOTS`` lots and orders per transaction (one posting each); the date is cleared with the
-    last chunk, so a run that stops midway is finished by the next."""
+    """Expire every live lot without a last day of its own of an account past its rolling date
+    (a lot earned under a dated policy, before or after a switch of the program's policy, keeps
+    its own: attack J F4), each noted on the order that earned it so that a refund of the order
+    does not claw them back again (as debt): at most ``MAX_LOTS`` lots and orders per transaction
+    (one posting each); the date is cleared with the last chunk, so a run that stops midway is
+    finished by the next. The account's next date stays where it is: the visit that called this
+    moves it on (to the dated lots' days), and if none does it is visited again."""
     expired = 0
     while True:
         uow = UnitOfWork(actor, program=program_id)
@@ -68,14 +71,15 @@ def expire(program_id: str, member_id: str, point_type: str, today: date, as_of:
         if not lapsed(account, today):
             return Counter(expired=expired)
         ledger = Ledger(account.member_id, account.point_type, uow, today, rules.reminder_days)
-        chunk, last = _chunk(ledger.live_lots(), budget.MAX_LOTS)      # read when run: tests shrink it
+        undated = (lot for lot in ledger.live_lots() if not lot.expires_on)     # they sort last
+        chunk, last = _chunk(undated, budget.MAX_LOTS)      # MAX_LOTS read when run: tests shrink it
         total = 0
         for lot in chunk:
             if n := ledger.expire(lot):
                 orders.record_expired(uow, lot.source, member_id, lot.lot_id, n, point_type)
             total += n
         if last:                          # points held meanwhile expire on their way back (ledger.window_ended)
-            ledger.account.rolling_until = ledger.account.duepk = ledger.account.duesk = None
+            ledger.account.rolling_until = None
             ledger.account.rolling_expired_at = clock.iso(clock.now())
         ledger.stage("expire", total, reason="no purchase within the rolling window", source="expiry",
                      event_type="points.expired")

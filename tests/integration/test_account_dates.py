@@ -476,3 +476,24 @@ def test_an_expiry_visit_leaves_a_reminder_not_sent_yet_due(aws):
     assert _entry(mid) == ("2026-12-01", "remind")
     assert api.run_job("points-reminders")["reminders_sent"] == 1
     assert _reminders(mid) == [(100, "2026-12-31", 29)]
+
+
+def test_a_rolling_windows_end_expires_its_own_points_and_leaves_a_dated_lot_its_last_day(aws):
+    """Attack J, F4 (in part): the program moves from rolling expiry to `days`; the member's window
+    ends 4 Nov. Its expiry took every live lot, the one earned under `days` (last day 21 Nov) too.
+    Now it takes the window's points only; the dated lot expires after its own last day."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503019")
+    rules(api, reminder_days=[], expiry={"policy": "rolling", "days": 3})
+    earn(api, mid, "o1", 10_000)                                           # the window: to 4 Nov
+    rules(api, reminder_days=[], expiry={"policy": "days", "days": 20})
+    assert earn(api, mid, "o2", 5_000)["expires_on"] == "2026-11-21"
+    clock.freeze(datetime(2026, 11, 5, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 100
+    assert balanced(mid)["available"] == 50 and [lot.expires_on for lot in _lots(mid)] == ["2026-11-21"]
+    assert _entry(mid) == ("2026-11-22", "expiry")
+    assert api.ok("GET", f"/v1/members/{mid}/points")["accounts"]["points"]["balance"] == 50
+    clock.freeze(datetime(2026, 11, 22, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 50
+    assert balanced(mid)["expired"] == 150 and _entry(mid) is None
