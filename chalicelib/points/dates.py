@@ -115,6 +115,7 @@ class Visit:
     reminded: RemindedItem | None
     lots: list[LotItem]
     beyond: str | None
+    dated_after: int = 0          # under a rolling window: the points of the dated lots past ``horizon``
 
     @classmethod
     def read(cls, uow: UnitOfWork, member_id: str, point_type: str, horizon: date, reminded: bool = True) -> Visit:
@@ -126,18 +127,23 @@ class Visit:
         repo.account_and_lots(member_id, point_type)
         account = repo.account(member_id, point_type)               # as that Query read it
         record = uow.get(RemindedItem, RemindedItem.key(member_id, point_type), consistent=True) if reminded else None
-        lots, beyond = [], None
+        lots: list[LotItem] = []
+        beyond, dated_after, past = None, 0, False
         for lot in repo.live_lots(member_id, point_type):           # soonest first; without a last day, last
-            if not lot.expires_on or lot.expires_on > horizon.isoformat():
-                beyond = lot.expires_on
-                break
-            lots.append(lot)
-        return cls(uow, account, record, lots, beyond)
+            if lot.expires_on and lot.expires_on <= horizon.isoformat():
+                lots.append(lot)
+                continue
+            beyond = beyond if past else lot.expires_on
+            past = True
+            if not (account.rolling_until and lot.expires_on):
+                break                     # under a window, on through the dated lots: the window's are the rest
+            dated_after += int(lot.remaining)
+        return cls(uow, account, record, lots, beyond, dated_after)
 
     def lapsed(self, today: date) -> tuple[list[LotItem], Visit]:
         """The lots past their last day, and the visit as it stands once they are expired."""
         gone = [lot for lot in self.lots if str(lot.expires_on) < today.isoformat()]
-        return gone, Visit(self.uow, self.account, self.reminded, self.lots[len(gone):], self.beyond)
+        return gone, Visit(self.uow, self.account, self.reminded, self.lots[len(gone):], self.beyond, self.dated_after)
 
     def sent(self) -> dict[str, int]:
         """For each last day, the nearest reminder point (days before it) already sent: what the
@@ -161,8 +167,9 @@ class Visit:
                 earned = clock.program_date(clock.parse_iso(lot.earned_at)) if lot.earned_at else date.min
                 ending[lot.expires_on] = (points + int(lot.remaining), lots + 1, min(first, earned))
         window = self.account.rolling_until
-        if window and window >= today.isoformat():     # under rolling expiry the window's end is every point's
-            ending[window] = (int(self.account.available or 0), 0, date.min)
+        if window and window >= today.isoformat():     # the window's end: the points without a last day
+            dated = sum(int(lot.remaining) for lot in self.lots) + self.dated_after
+            ending[window] = (int(self.account.available or 0) - dated, 0, date.min)
         return ending
 
     def due(self, today: date, reminder_days: list[int]) -> tuple[list[dict[str, object]], dict[str, int]]:

@@ -497,3 +497,22 @@ def test_a_rolling_windows_end_expires_its_own_points_and_leaves_a_dated_lot_its
     clock.freeze(datetime(2026, 11, 22, 4, tzinfo=UTC))
     assert api.run_job("points-expiry")["points_expired"] == 50
     assert balanced(mid)["expired"] == 150 and _entry(mid) is None
+
+
+def test_a_rolling_windows_reminder_counts_the_windows_points_not_a_dated_lots(aws):
+    """Attack J, F4 (in part): year-end points (31 Dec), then the program moves to rolling expiry:
+    the window's reminder says its own 50 points, not the dated 100 too; its end takes the 50."""
+    api = AppClient()
+    clock.freeze(NOV_1)
+    mid = api.member("13800503020")
+    rules(api, reminder_days=[1])
+    earn(api, mid, "o1", 10_000)                                           # last day 31 Dec
+    rules(api, reminder_days=[1], expiry={"policy": "rolling", "days": 5})
+    earn(api, mid, "o2", 5_000)                                            # the window: to 6 Nov
+    clock.freeze(datetime(2026, 11, 5, 4, tzinfo=UTC))
+    assert api.run_job("points-reminders")["reminders_sent"] == 1
+    assert [e.data for e in outbox_events(None, kind="points.expiring") if e.data["member_id"] == mid] == [
+        {"member_id": mid, "point_type": "points", "points": 50, "expires_on": "2026-11-06", "days_left": 1}]
+    clock.freeze(datetime(2026, 11, 7, 4, tzinfo=UTC))
+    assert api.run_job("points-expiry")["points_expired"] == 50
+    assert balanced(mid)["available"] == 100
