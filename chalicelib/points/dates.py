@@ -88,19 +88,19 @@ def soonest(entries: Iterable[Entry | None]) -> Entry | None:
     return min(found, key=lambda e: (e[0], e[1] != EXPIRY)) if found else None
 
 
-def dates_of(last_day: str, reminder_days: Iterable[int], reminded_through: date) -> list[Entry]:
-    """What points ending ``last_day`` need: their expiry the day after, and their reminders on
-    the days after ``reminded_through``."""
+def dates_of(last_day: str, reminder_days: Iterable[int], from_day: date) -> list[Entry]:
+    """What points ending ``last_day`` need: their expiry the day after, and their reminders
+    (``reminder_days`` before it) on ``from_day`` or after."""
     end = date.fromisoformat(last_day)
     return [(expiry_due_day(last_day), EXPIRY),
-            *((end - timedelta(days=d), REMIND) for d in reminder_days if end - timedelta(days=d) > reminded_through)]
+            *((end - timedelta(days=d), REMIND) for d in reminder_days if end - timedelta(days=d) >= from_day)]
 
 
 def bring_forward(account: AccountItem, last_day: str, reminder_days: Iterable[int], today: date) -> None:
     """Points ending ``last_day`` joined ``account`` today: its entry comes forward to their dates
     when they are sooner (the keys are left as they are otherwise: no index write)."""
     now = current(account)
-    sooner = soonest([now, *dates_of(last_day, reminder_days, today - timedelta(days=1))])
+    sooner = soonest([now, *dates_of(last_day, reminder_days, today)])
     if sooner != now or (account.duepk and KIND not in account.duepk):
         account.duepk, account.duesk = keys(account, sooner)
 
@@ -192,13 +192,9 @@ class Visit:
         points not sent yet (from ``read_from`` on, when the ``REMINDED`` item was not read)."""
         sent, ending = self.sent(), self._ending(today)
         days = {lot.expires_on for lot in self.lots if lot.expires_on} | {self.beyond, self.account.rolling_until}
-        entries: list[Entry | None] = []
-        for day in (d for d in days if d):
-            end, first = date.fromisoformat(day), ending.get(day, (0, 0, date.min))[2]
-            entries.append((expiry_due_day(day), EXPIRY))
-            entries += [(end - timedelta(days=d), REMIND) for d in reminder_days
-                        if d < sent.get(day, d + 1) and end - timedelta(days=d) >= max(first, read_from or date.min)]
-        return soonest(entries)
+        return soonest(e for day in days if day
+                       for e in dates_of(day, [d for d in reminder_days if d < sent.get(day, d + 1)],
+                                         max(ending.get(day, (0, 0, date.min))[2], read_from or date.min)))
 
     def move(self, entry: Entry | None) -> bool:
         """Stage the account's entry at ``entry``, on its version as read; False when it is there."""
